@@ -1,0 +1,566 @@
+"""DeepLabCut labels and predictions (``.h5`` via pandas/PyTables and ``.csv``).
+
+Exactly DeepLabCut's layout (see ``shared/docs/dlc-formats.md``):
+
+- labels ``CollectedData_<scorer>.h5``: key ``df_with_missing``, columns
+  ``scorer/bodyparts/coords`` (``x, y``) or ``scorer/individuals/bodyparts/coords``;
+  rows ``labeled-data/<video>/img<idx>.png`` as one string or as DLC ≥ 2.2's 3-level
+  index. The ``.csv`` twin has 3 (or 4) header rows.
+- predictions ``<video>DLC_<net>_<Task><date>shuffle<k>_<iters>.h5``: key
+  ``df_with_missing``, table format, integer frame index, coords ``x, y, likelihood``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from posekit.engine._fileio import atomic_path
+from posekit.engine.io import register_loader, register_saver
+from posekit.engine.poses import from_numpy
+
+__all__ = [
+    "LabelError",
+    "H5_KEY",
+    "read_labels",
+    "write_labels",
+    "read_dlc_csv",
+    "convert_csv_to_h5",
+    "convert_h5_to_csv",
+    "index_to_paths",
+    "paths_to_index",
+    "make_labels_frame",
+    "labels_to_array",
+    "validate_labels",
+    "predictions_frame",
+    "write_predictions",
+    "read_predictions",
+    "load_dlc",
+    "save_dlc",
+]
+
+H5_KEY = "df_with_missing"
+_READ_KEYS = ("df_with_missing", "keypoints", "tracks")
+
+
+class LabelError(ValueError):
+    """A label file is malformed or does not match the project."""
+
+
+# ---------------------------------------------------------------- row index
+
+
+def index_to_paths(index: pd.Index) -> list[str]:
+    """Row index (string or 3-level) → ``labeled-data/<video>/<img>`` with ``/``."""
+    if isinstance(index, pd.MultiIndex):
+        return ["/".join(str(p) for p in row) for row in index]
+    return [str(p).replace("\\", "/") for p in index]
+
+
+def paths_to_index(paths: Sequence[str], *, multiindex: bool = True) -> pd.Index:
+    """``labeled-data/<video>/<img>`` strings → DLC ≥ 2.2 3-level index (or strings)."""
+    paths = [str(p).replace("\\", "/") for p in paths]
+    if not multiindex:
+        return pd.Index(paths, dtype=object)
+    parts = [tuple(p.split("/")) for p in paths]
+    if any(len(p) != 3 for p in parts):
+        bad = next(p for p in paths if len(p.split("/")) != 3)
+        raise LabelError(
+            f"Row {bad!r} is not of the form labeled-data/<video>/<image>.png"
+        )
+    return pd.MultiIndex.from_tuples(parts)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_labels(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a DLC label file (``.h5`` with any known key, or ``.csv``).
+
+    Parameters
+    ----------
+    path
+        ``CollectedData_<scorer>.h5`` or ``.csv`` (single- or multi-animal).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``scorer/bodyparts/coords`` (or with ``individuals``), float64 with NaN
+        for missing points; the row index as stored in the file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    LabelError
+        If the file cannot be parsed as DLC labels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No label file at {path}")
+    if path.suffix.lower() == ".csv":
+        return read_dlc_csv(path)
+    return _read_h5(path)
+
+
+def _read_h5(path: Path) -> pd.DataFrame:
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            keys = [k.lstrip("/") for k in store.keys()]
+            key = next((k for k in _READ_KEYS if k in keys), keys[0] if keys else None)
+            if key is None:
+                raise LabelError(f"{path} holds no pandas table")
+            df = store[key]
+    except LabelError:
+        raise
+    except Exception as err:  # HDF5/PyTables raise many types for corrupt files
+        raise LabelError(
+            f"Could not read {path} as a DeepLabCut h5 file ({type(err).__name__}: {err}). "
+            "If the file was cut short, restore it from the .csv twin with "
+            "posekit.engine.io.dlc.convert_csv_to_h5."
+        ) from err
+    _check_columns(df, path)
+    return df
+
+
+def _check_columns(df: pd.DataFrame, path: Path) -> None:
+    names = list(df.columns.names)
+    if names not in (
+        ["scorer", "bodyparts", "coords"],
+        ["scorer", "individuals", "bodyparts", "coords"],
+    ):
+        raise LabelError(
+            f"{path}: column levels are {names}; DeepLabCut files have "
+            "['scorer', 'bodyparts', 'coords'] (or with 'individuals')."
+        )
+
+
+def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a DLC ``.csv`` (3 or 4 header rows, 1 or 3 index columns, ragged rows).
+
+    Missing cells (including rows shorter than the header) become NaN.
+    """
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or rows[0][:1] != ["scorer"]:
+        raise LabelError(
+            f"{path} is not a DeepLabCut CSV: its first cell should be 'scorer'."
+        )
+    n_header = 0
+    for row in rows:
+        if row and row[0] in ("scorer", "individuals", "bodyparts", "coords"):
+            n_header += 1
+        else:
+            break
+    header = rows[:n_header]
+    names = [h[0] for h in header]
+    if names not in (
+        ["scorer", "bodyparts", "coords"],
+        ["scorer", "individuals", "bodyparts", "coords"],
+    ):
+        raise LabelError(f"{path}: unexpected header rows {names}")
+    width = max(len(r) for r in rows)
+    header = [r + [""] * (width - len(r)) for r in header]
+    # Index columns: v2 files have 3 (the header rows start with 2 empty cells after
+    # the name in those columns).
+    coords_row = header[-1]
+    n_index = 1
+    while n_index < width and coords_row[n_index] == "":
+        n_index += 1
+    if n_index not in (1, 3):
+        raise LabelError(f"{path}: cannot tell the index columns ({n_index})")
+    # Ragged scorer rows: fill forward the scorer name.
+    for h in header:
+        last = ""
+        for j in range(n_index, width):
+            if h[j] == "" and h is header[0]:
+                h[j] = last
+            last = h[j] or last
+    columns = pd.MultiIndex.from_arrays(
+        [h[n_index:] for h in header], names=names
+    )
+    body = rows[n_header:]
+    index_vals, data = [], np.full((len(body), width - n_index), np.nan)
+    for i, row in enumerate(body):
+        row = row + [""] * (width - len(row))
+        index_vals.append(tuple(row[:n_index]) if n_index == 3 else row[0])
+        for j, cell in enumerate(row[n_index:]):
+            if cell.strip():
+                try:
+                    data[i, j] = float(cell)
+                except ValueError as err:
+                    raise LabelError(
+                        f"{path}, row {n_header + i + 1}: {cell!r} is not a number"
+                    ) from err
+    index = (
+        pd.MultiIndex.from_tuples(index_vals)
+        if n_index == 3
+        else pd.Index(index_vals, dtype=object)
+    )
+    df = pd.DataFrame(data, index=index, columns=columns)
+    return df
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_labels(
+    df: pd.DataFrame, path: str | os.PathLike, *, csv: bool = True
+) -> Path:
+    """Write labels as DLC does: ``.h5`` (key ``df_with_missing``) and the ``.csv`` twin.
+
+    Both files are written atomically (temp file + ``os.replace``): a kill at any
+    moment leaves either the old or the new file, never a broken one.
+
+    Parameters
+    ----------
+    df
+        Labels with DLC columns (see :func:`make_labels_frame`).
+    path
+        Target ``.h5`` path (``CollectedData_<scorer>.h5``).
+    csv
+        Also write the ``.csv`` beside it.
+
+    Returns
+    -------
+    Path
+        The ``.h5`` path.
+    """
+    path = Path(path).with_suffix(".h5")
+    _check_columns(df, path)
+    df = df.astype("float64")
+    with atomic_path(path) as tmp:
+        # Fixed format, like DLC's merge_annotateddatasets (a 3-level row index cannot
+        # go into a PyTables table).
+        df.to_hdf(tmp, key=H5_KEY, mode="w")
+    if csv:
+        with atomic_path(path.with_suffix(".csv")) as tmp:
+            df.to_csv(tmp)
+    return path
+
+
+def convert_csv_to_h5(csv_path: str | os.PathLike) -> Path:
+    """DLC's ``convertcsv2h5`` for one file: read the ``.csv``, write the ``.h5``."""
+    df = read_dlc_csv(csv_path)
+    return write_labels(df, Path(csv_path).with_suffix(".h5"), csv=False)
+
+
+def convert_h5_to_csv(h5_path: str | os.PathLike) -> Path:
+    """Write the ``.csv`` twin of a DLC ``.h5`` file."""
+    df = read_labels(h5_path)
+    out = Path(h5_path).with_suffix(".csv")
+    with atomic_path(out) as tmp:
+        df.to_csv(tmp)
+    return out
+
+
+# ---------------------------------------------------------------- arrays
+
+
+def make_labels_frame(
+    scorer: str,
+    bodyparts: Sequence[str],
+    image_paths: Sequence[str],
+    coords: np.ndarray,
+    *,
+    individuals: Sequence[str] | None = None,
+    multiindex_rows: bool = True,
+) -> pd.DataFrame:
+    """Build a DLC labels DataFrame from arrays.
+
+    Parameters
+    ----------
+    scorer
+        Labeller name.
+    bodyparts
+        Bodypart names (config order).
+    image_paths
+        ``labeled-data/<video>/<image>`` for each row.
+    coords
+        ``(n_images, n_bodyparts, 2)`` or, with ``individuals``,
+        ``(n_images, n_individuals, n_bodyparts, 2)``; NaN for missing points.
+    individuals
+        Individual names for a multi-animal frame.
+    multiindex_rows
+        Use DLC ≥ 2.2's 3-level row index (default) or one string per row.
+    """
+    coords = np.asarray(coords, dtype=float)
+    n = len(image_paths)
+    if individuals is None:
+        columns = pd.MultiIndex.from_product(
+            [[scorer], list(bodyparts), ["x", "y"]],
+            names=["scorer", "bodyparts", "coords"],
+        )
+    else:
+        columns = pd.MultiIndex.from_product(
+            [[scorer], list(individuals), list(bodyparts), ["x", "y"]],
+            names=["scorer", "individuals", "bodyparts", "coords"],
+        )
+    return pd.DataFrame(
+        coords.reshape(n, -1),
+        index=paths_to_index(image_paths, multiindex=multiindex_rows),
+        columns=columns,
+    )
+
+
+def labels_to_array(
+    df: pd.DataFrame, bodyparts: Sequence[str] | None = None
+) -> np.ndarray:
+    """Labels → ``(n_images, n_bodyparts, 2)`` (single-animal) in ``bodyparts`` order.
+
+    Multi-animal frames give ``(n_images, n_individuals, n_bodyparts, 2)``.
+    """
+    scorer = df.columns.get_level_values("scorer")[0]
+    sub = df[scorer]
+    if "individuals" in df.columns.names:
+        inds = list(dict.fromkeys(sub.columns.get_level_values("individuals")))
+        bps = bodyparts or list(dict.fromkeys(sub.columns.get_level_values("bodyparts")))
+        out = np.full((len(df), len(inds), len(bps), 2), np.nan)
+        for i, ind in enumerate(inds):
+            for j, bp in enumerate(bps):
+                if (ind, bp, "x") in sub.columns:
+                    out[:, i, j, 0] = sub[(ind, bp, "x")].to_numpy(float)
+                    out[:, i, j, 1] = sub[(ind, bp, "y")].to_numpy(float)
+        return out
+    bps = list(bodyparts) if bodyparts is not None else list(
+        dict.fromkeys(sub.columns.get_level_values("bodyparts"))
+    )
+    out = np.full((len(df), len(bps), 2), np.nan)
+    for j, bp in enumerate(bps):
+        if (bp, "x") in sub.columns:
+            out[:, j, 0] = sub[(bp, "x")].to_numpy(float)
+            out[:, j, 1] = sub[(bp, "y")].to_numpy(float)
+    return out
+
+
+def validate_labels(
+    df: pd.DataFrame,
+    bodyparts: Sequence[str],
+    *,
+    project_path: str | os.PathLike | None = None,
+    check_images: bool = True,
+) -> None:
+    """Check labels against a project; raise :class:`LabelError` with every problem.
+
+    Checks: bodyparts in the file that the config does not list (and the reverse),
+    duplicated frames, a missing image file, coordinates outside the image.
+    """
+    import cv2
+
+    problems: list[str] = []
+    file_bps = list(dict.fromkeys(df.columns.get_level_values("bodyparts")))
+    unknown = [b for b in file_bps if b not in bodyparts]
+    if unknown:
+        problems.append(
+            f"bodyparts {unknown} are in the label file but not in config.yaml "
+            f"(config lists {list(bodyparts)}); add them to the config or remove them "
+            "from the labels"
+        )
+    absent = [b for b in bodyparts if b not in file_bps]
+    if absent:
+        problems.append(
+            f"bodyparts {absent} are in config.yaml but not in the label file"
+        )
+    paths = index_to_paths(df.index)
+    dup = sorted({p for p in paths if paths.count(p) > 1})
+    if dup:
+        problems.append(f"duplicated frames: {dup[:5]}{' …' if len(dup) > 5 else ''}")
+    if project_path is not None and check_images:
+        root = Path(project_path)
+        sizes: dict[str, tuple[int, int]] = {}
+        missing = []
+        for p in dict.fromkeys(paths):
+            f = root / p
+            if not f.is_file():
+                missing.append(p)
+                continue
+            img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+            if img is None:
+                missing.append(p)
+                continue
+            sizes[p] = (img.shape[1], img.shape[0])
+        if missing:
+            problems.append(
+                f"{len(missing)} labelled image file(s) missing or unreadable, e.g. "
+                f"{missing[:3]}"
+            )
+        xs = df.xs("x", axis=1, level="coords").to_numpy(float)
+        ys = df.xs("y", axis=1, level="coords").to_numpy(float)
+        outside = []
+        for i, p in enumerate(paths):
+            if p not in sizes:
+                continue
+            w, h = sizes[p]
+            bad = (xs[i] < 0) | (xs[i] > w) | (ys[i] < 0) | (ys[i] > h)
+            if np.any(bad):
+                outside.append(p)
+        if outside:
+            problems.append(
+                f"coordinates outside the image in {len(outside)} frame(s), e.g. "
+                f"{outside[:3]}"
+            )
+    if problems:
+        raise LabelError("Invalid labels:\n- " + "\n- ".join(problems))
+
+
+# ---------------------------------------------------------------- predictions
+
+
+def predictions_frame(
+    xyp: np.ndarray,
+    scorer: str,
+    bodyparts: Sequence[str],
+    *,
+    individuals: Sequence[str] | None = None,
+    index: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Predictions ``(n_frames, n_bodyparts, 3)`` (x, y, likelihood) → DLC DataFrame.
+
+    With ``individuals`` the array is ``(n_frames, n_individuals, n_bodyparts, 3)``.
+    """
+    xyp = np.asarray(xyp, dtype=float)
+    n = xyp.shape[0]
+    if individuals is None:
+        columns = pd.MultiIndex.from_product(
+            [[scorer], list(bodyparts), ["x", "y", "likelihood"]],
+            names=["scorer", "bodyparts", "coords"],
+        )
+    else:
+        columns = pd.MultiIndex.from_product(
+            [[scorer], list(individuals), list(bodyparts), ["x", "y", "likelihood"]],
+            names=["scorer", "individuals", "bodyparts", "coords"],
+        )
+    idx = pd.RangeIndex(n) if index is None else pd.Index(index)
+    return pd.DataFrame(xyp.reshape(n, -1), index=idx, columns=columns)
+
+
+def write_predictions(
+    df: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    save_csv: bool = False,
+    key: str = H5_KEY,
+) -> Path:
+    """Write predictions as DLC does (table format, key ``df_with_missing``), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        df.to_hdf(tmp, key=key, format="table", mode="w")
+    if save_csv:
+        with atomic_path(path.with_suffix(".csv")) as tmp:
+            df.to_csv(tmp)
+    return path
+
+
+def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
+    """Read DLC predictions (``.h5`` any key — ``df_with_missing``, ``tracks`` — or ``.csv``)."""
+    return read_labels(path)
+
+
+# ---------------------------------------------------------------- poses dataset
+
+
+def _dataframe_to_poses(
+    df: pd.DataFrame, *, fps: float | None, source_file: str | None
+) -> xr.Dataset:
+    scorer = df.columns.get_level_values("scorer")[0]
+    sub = df[scorer]
+    coords_names = list(dict.fromkeys(sub.columns.get_level_values("coords")))
+    bps = list(dict.fromkeys(sub.columns.get_level_values("bodyparts")))
+    if "individuals" in df.columns.names:
+        inds = list(dict.fromkeys(sub.columns.get_level_values("individuals")))
+    else:
+        inds = ["individual_0"]
+        sub = pd.concat({"individual_0": sub}, axis=1)
+    n = len(df)
+    pos = np.full((n, 2, len(bps), len(inds)), np.nan)
+    conf = np.full((n, len(bps), len(inds)), np.nan)
+    for i, ind in enumerate(inds):
+        for j, bp in enumerate(bps):
+            if (ind, bp, "x") not in sub.columns:
+                continue
+            pos[:, 0, j, i] = sub[(ind, bp, "x")].to_numpy(float)
+            pos[:, 1, j, i] = sub[(ind, bp, "y")].to_numpy(float)
+            if "likelihood" in coords_names and (ind, bp, "likelihood") in sub.columns:
+                conf[:, j, i] = sub[(ind, bp, "likelihood")].to_numpy(float)
+    return from_numpy(
+        pos,
+        conf,
+        keypoint_names=bps,
+        individual_names=inds,
+        fps=fps,
+        source_software="DeepLabCut",
+        source_file=source_file,
+    )
+
+
+def _sniff_dlc(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if suffix in (".h5", ".hdf5"):
+        try:
+            with pd.HDFStore(path, mode="r") as store:
+                return any(k.lstrip("/") in _READ_KEYS for k in store.keys())
+        except Exception:
+            return False
+    if suffix == ".csv":
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline()
+        return first.startswith("scorer,")
+    return False
+
+
+@register_loader("DeepLabCut", sniff=_sniff_dlc)
+def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset:
+    """Load DeepLabCut/posekit predictions or labels (``.h5``/``.csv``) as poses.
+
+    Single-animal files get one individual ``individual_0``; multi-animal files keep
+    their individuals (unique bodyparts under ``single``). Label files (no likelihood)
+    get NaN confidence.
+
+    Examples
+    --------
+    >>> ds = load_dlc("video1DLC_mobnet_35_demoNov25shuffle1_1000.h5", fps=30)  # doctest: +SKIP
+    """
+    path = Path(path)
+    df = read_labels(path)
+    if not pd.api.types.is_integer_dtype(df.index):
+        # labels: rows are image paths; keep them as an attribute
+        ds = _dataframe_to_poses(df.reset_index(drop=True), fps=fps, source_file=str(path))
+        ds.attrs["frames"] = index_to_paths(df.index)
+        return ds
+    return _dataframe_to_poses(df, fps=fps, source_file=str(path))
+
+
+_SCORER_RE = re.compile(r"(DLC_.*)$")
+
+
+@register_saver("DeepLabCut")
+def save_dlc(
+    ds: xr.Dataset,
+    path: str | os.PathLike,
+    *,
+    scorer: str | None = None,
+    save_csv: bool = False,
+) -> Path:
+    """Save a poses dataset as DLC predictions (``.h5``; ``.csv`` too if asked)."""
+    path = Path(path)
+    if scorer is None:
+        m = _SCORER_RE.search(path.stem)
+        scorer = m.group(1) if m else "posekit"
+    pos = ds["position"].transpose("time", "individual", "keypoint", "space").values
+    conf = ds["confidence"].transpose("time", "individual", "keypoint").values
+    xyp = np.concatenate([pos[..., :2], conf[..., None]], axis=-1)
+    inds = [str(i) for i in ds["individual"].values]
+    bps = [str(k) for k in ds["keypoint"].values]
+    if len(inds) == 1 and inds[0] in ("individual_0", "individual1", "single"):
+        df = predictions_frame(xyp[:, 0], scorer, bps)
+    else:
+        df = predictions_frame(xyp, scorer, bps, individuals=inds)
+    return write_predictions(df, path, save_csv=save_csv)

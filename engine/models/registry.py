@@ -1,0 +1,77 @@
+"""Registry of backbones: configuration strings map to builder functions.
+
+A builder takes ``(input_shape, *, weights, output_stride, **options)`` and returns a
+``keras.Model`` that maps RGB images with values in ``[0, 255]`` (float32, NHWC) to a
+feature map at ``output_stride``. Preprocessing that the weights expect lives inside the
+returned model, so every backbone takes the same input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["BackboneSpec", "register_backbone", "get_backbone", "list_backbones"]
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A registered backbone.
+
+    Attributes
+    ----------
+    name
+        Configuration string, e.g. ``"mobilenet_v2_0.35"``.
+    builder
+        Function ``(input_shape, *, weights, output_stride, **options) -> keras.Model``.
+    dlc_netname
+        Short name used in DeepLabCut output file names (``mobnet_35``, ``resnet50``).
+    strides
+        Output strides the builder supports.
+    """
+
+    name: str
+    builder: Callable
+    dlc_netname: str
+    strides: tuple[int, ...] = (8, 16, 32)
+
+
+_REGISTRY: dict[str, BackboneSpec] = {}
+
+
+def register_backbone(
+    name: str, *, dlc_netname: str, strides: tuple[int, ...] = (8, 16, 32)
+) -> Callable[[Callable], Callable]:
+    """Register a backbone builder under ``name`` (decorator)."""
+
+    def decorator(fn: Callable) -> Callable:
+        _REGISTRY[name] = BackboneSpec(name, fn, dlc_netname, strides)
+        return fn
+
+    return decorator
+
+
+def get_backbone(name: str) -> BackboneSpec:
+    """Return the registered backbone ``name``.
+
+    Raises
+    ------
+    ValueError
+        If no backbone of that name is registered; the message lists the known ones.
+    """
+    # Importing the modules registers the builders.
+    from posekit.engine.models import backbones  # noqa: F401
+
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown backbone {name!r}. Known backbones: {sorted(_REGISTRY)}"
+        ) from None
+
+
+def list_backbones() -> list[str]:
+    """Names of all registered backbones."""
+    from posekit.engine.models import backbones  # noqa: F401
+
+    return sorted(_REGISTRY)

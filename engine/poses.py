@@ -1,0 +1,158 @@
+"""The in-memory tracking data model: an ``xarray.Dataset`` in the movement schema.
+
+``position`` has dims ``(time, space, keypoint, individual)`` and ``confidence`` has dims
+``(time, keypoint, individual)``. Attributes: ``fps``, ``time_unit``, ``source_software``,
+``source_file`` (and ``log``, a list of processing steps, as JSON-able dicts).
+Missing data is NaN, never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["from_numpy", "validate", "LEGACY_DIMS", "normalise_dims"]
+
+#: Old plural dimension names used by movement < 0.0.21, renamed on load.
+LEGACY_DIMS = {"individuals": "individual", "keypoints": "keypoint"}
+
+
+def from_numpy(
+    position: np.ndarray,
+    confidence: np.ndarray | None = None,
+    *,
+    keypoint_names: Sequence[str] | None = None,
+    individual_names: Sequence[str] | None = None,
+    fps: float | None = None,
+    source_software: str | None = None,
+    source_file: str | None = None,
+) -> xr.Dataset:
+    """Build a validated poses dataset from arrays.
+
+    Parameters
+    ----------
+    position
+        Array of shape ``(time, space, keypoint, individual)`` in pixels (or mm).
+        ``space`` is 2 (x, y) or 3 (x, y, z).
+    confidence
+        Array of shape ``(time, keypoint, individual)``; NaN where unknown. Defaults to
+        all-NaN.
+    keypoint_names, individual_names
+        Labels of the keypoint and individual axes. Defaults ``keypoint_0…`` and
+        ``individual_0…``.
+    fps
+        Frames per second. With ``fps`` the ``time`` coordinate is in seconds,
+        otherwise in frames.
+    source_software, source_file
+        Provenance recorded in ``attrs``.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dataset with ``position`` and ``confidence`` variables.
+
+    Raises
+    ------
+    ValueError
+        If shapes are inconsistent or names have the wrong length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = from_numpy(np.zeros((5, 2, 3, 1)), keypoint_names=["a", "b", "c"])
+    >>> ds.position.dims
+    ('time', 'space', 'keypoint', 'individual')
+    """
+    position = np.asarray(position, dtype=float)
+    if position.ndim != 4:
+        raise ValueError(
+            "position must have 4 dims (time, space, keypoint, individual); "
+            f"received shape {position.shape}"
+        )
+    n_time, n_space, n_kp, n_ind = position.shape
+    if n_space not in (2, 3):
+        raise ValueError(f"space must have 2 or 3 entries; received {n_space}")
+    if confidence is None:
+        confidence = np.full((n_time, n_kp, n_ind), np.nan)
+    confidence = np.asarray(confidence, dtype=float)
+    if confidence.shape != (n_time, n_kp, n_ind):
+        raise ValueError(
+            f"confidence must have shape {(n_time, n_kp, n_ind)}; "
+            f"received {confidence.shape}"
+        )
+    keypoint_names = (
+        [f"keypoint_{i}" for i in range(n_kp)]
+        if keypoint_names is None
+        else [str(k) for k in keypoint_names]
+    )
+    individual_names = (
+        [f"individual_{i}" for i in range(n_ind)]
+        if individual_names is None
+        else [str(i) for i in individual_names]
+    )
+    if len(keypoint_names) != n_kp:
+        raise ValueError(
+            f"{len(keypoint_names)} keypoint names for {n_kp} keypoints: {keypoint_names}"
+        )
+    if len(individual_names) != n_ind:
+        raise ValueError(
+            f"{len(individual_names)} individual names for {n_ind} individuals: "
+            f"{individual_names}"
+        )
+    if fps is not None and not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number; received fps={fps!r}")
+    time = np.arange(n_time, dtype=float)
+    time_unit = "frames"
+    if fps is not None:
+        time = time / float(fps)
+        time_unit = "seconds"
+    ds = xr.Dataset(
+        data_vars={
+            "position": (("time", "space", "keypoint", "individual"), position),
+            "confidence": (("time", "keypoint", "individual"), confidence),
+        },
+        coords={
+            "time": time,
+            "space": ["x", "y", "z"][:n_space],
+            "keypoint": keypoint_names,
+            "individual": individual_names,
+        },
+        attrs={
+            "fps": float(fps) if fps is not None else None,
+            "time_unit": time_unit,
+            "source_software": source_software,
+            "source_file": source_file,
+            "ds_type": "poses",
+        },
+    )
+    return validate(ds)
+
+
+def normalise_dims(ds: xr.Dataset) -> xr.Dataset:
+    """Rename legacy plural dimension names (``individuals``, ``keypoints``)."""
+    rename = {old: new for old, new in LEGACY_DIMS.items() if old in ds.dims}
+    return ds.rename(rename) if rename else ds
+
+
+def validate(ds: xr.Dataset) -> xr.Dataset:
+    """Check that ``ds`` follows the poses schema and return it (legacy dims renamed).
+
+    Raises
+    ------
+    ValueError
+        If a required variable or dimension is missing.
+    """
+    ds = normalise_dims(ds)
+    for var, dims in {
+        "position": ("time", "space", "keypoint", "individual"),
+        "confidence": ("time", "keypoint", "individual"),
+    }.items():
+        if var not in ds:
+            raise ValueError(f"poses dataset has no {var!r} variable; has {list(ds)}")
+        if set(ds[var].dims) != set(dims):
+            raise ValueError(f"{var} must have dims {dims}; has {ds[var].dims}")
+        if ds[var].dims != dims:
+            ds[var] = ds[var].transpose(*dims)
+    return ds

@@ -1,0 +1,452 @@
+"""Video reading (exact frame count, exact seek, background decode) and frame extraction."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from posekit.engine import logger
+
+__all__ = [
+    "VideoError",
+    "VideoReader",
+    "Crop",
+    "extract_frames",
+    "select_frames_uniform",
+    "select_frames_kmeans",
+    "frame_filename",
+]
+
+
+class VideoError(IOError):
+    """A video cannot be opened or decoded."""
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A crop in DLC order ``x1, x2, y1, y2`` (pixels, end exclusive)."""
+
+    x1: int
+    x2: int
+    y1: int
+    y2: int
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.x1 < self.x2 and 0 <= self.y1 < self.y2):
+            raise ValueError(
+                f"Invalid crop x1={self.x1}, x2={self.x2}, y1={self.y1}, y2={self.y2}: "
+                "need 0 <= x1 < x2 and 0 <= y1 < y2"
+            )
+
+    @classmethod
+    def parse(cls, value: str | Sequence[int]) -> Crop:
+        """Parse DLC's ``"x1, x2, y1, y2"`` string (or a 4-sequence)."""
+        if isinstance(value, str):
+            parts = [int(float(v)) for v in value.split(",")]
+        else:
+            parts = [int(v) for v in value]
+        if len(parts) != 4:
+            raise ValueError(f"A crop needs 4 numbers x1, x2, y1, y2; received {value!r}")
+        return cls(*parts)
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        """Crop an image (H, W, C)."""
+        return frame[self.y1 : self.y2, self.x1 : self.x2]
+
+
+class VideoReader:
+    """Read frames of a video by index, exactly, as RGB ``uint8`` arrays.
+
+    Parameters
+    ----------
+    path
+        Video file (anything OpenCV's FFmpeg backend decodes).
+
+    Attributes
+    ----------
+    fps, width, height
+        From the container.
+
+    Raises
+    ------
+    VideoError
+        If the file does not exist or cannot be decoded.
+
+    Notes
+    -----
+    ``len(reader)`` is the number of frames that really decode (counted once, by
+    grabbing every frame; the container's metadata can be wrong for truncated or
+    variable-frame-rate files). ``reader[i]`` seeks exactly: it decodes forward from
+    the current position when that is close, and otherwise seeks and verifies the
+    position.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise VideoError(f"Video not found: {self.path}")
+        self._cap = cv2.VideoCapture(str(self.path))
+        if not self._cap.isOpened():
+            raise VideoError(
+                f"Could not open {self.path} as a video (unknown format or corrupt file)."
+            )
+        self.fps = float(self._cap.get(cv2.CAP_PROP_FPS)) or 30.0
+        self.width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self.metadata_frames = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._pos = 0  # index of the next frame read() returns
+        self._n_frames: int | None = None
+        self._lock = threading.Lock()
+        ok, first = self._cap.read()
+        if not ok or first is None:
+            raise VideoError(
+                f"{self.path} opened but no frame decodes: the file is empty, truncated "
+                "before the first frame, or uses a codec OpenCV cannot decode."
+            )
+        self._pos = 1
+        self._last = (0, first)
+
+    # ------------------------------------------------------------ basic info
+    def __repr__(self) -> str:
+        return (
+            f"VideoReader({str(self.path)!r}, {self.width}x{self.height}, "
+            f"fps={self.fps:.3f}, frames={self._n_frames or self.metadata_frames})"
+        )
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the decoder."""
+        self._cap.release()
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Frame shape ``(height, width, 3)``."""
+        return (self.height, self.width, 3)
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames that decode (counted on first use)."""
+        if self._n_frames is None:
+            self._n_frames = self._count_frames()
+            if self._n_frames != self.metadata_frames:
+                logger.warning(
+                    "%s: container says %d frames but %d decode; using %d "
+                    "(the file may be truncated)",
+                    self.path.name, self.metadata_frames, self._n_frames, self._n_frames,
+                )
+        return self._n_frames
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def _count_frames(self) -> int:
+        cap = cv2.VideoCapture(str(self.path))
+        n = 0
+        try:
+            while cap.grab():
+                n += 1
+        finally:
+            cap.release()
+        return n
+
+    # ------------------------------------------------------------ random access
+    def __getitem__(self, index: int) -> np.ndarray:
+        return self.read(index)
+
+    def read(self, index: int) -> np.ndarray:
+        """Decode frame ``index`` (0-based) as RGB ``(H, W, 3) uint8``.
+
+        Raises
+        ------
+        IndexError
+            If ``index`` is outside the decodable frames.
+        """
+        index = int(index)
+        if index < 0:
+            index += self.n_frames
+        if index < 0:
+            raise IndexError(f"frame index {index} out of range")
+        with self._lock:
+            if self._last is not None and self._last[0] == index:
+                return cv2.cvtColor(self._last[1], cv2.COLOR_BGR2RGB)
+            if not (self._pos <= index < self._pos + 64):
+                self._seek(index)
+            while self._pos < index:
+                if not self._cap.grab():
+                    raise IndexError(self._out_of_range(index))
+                self._pos += 1
+            ok, frame = self._cap.read()
+            if not ok or frame is None:
+                raise IndexError(self._out_of_range(index))
+            self._pos += 1
+            self._last = (index, frame)
+            return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+    def _out_of_range(self, index: int) -> str:
+        return (
+            f"frame {index} cannot be decoded from {self.path.name} "
+            f"({self.n_frames} frames decode)"
+        )
+
+    def _seek(self, index: int) -> None:
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        pos = int(self._cap.get(cv2.CAP_PROP_POS_FRAMES))
+        if pos != index:  # backend could not seek exactly: decode from the start
+            self._cap.release()
+            self._cap = cv2.VideoCapture(str(self.path))
+            pos = 0
+        self._pos = pos
+
+    # ------------------------------------------------------------ streaming
+    def iter_frames(
+        self,
+        start: int = 0,
+        stop: int | None = None,
+        *,
+        step: int = 1,
+        prefetch: int = 64,
+        crop: Crop | None = None,
+        scale: float = 1.0,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(index, rgb_frame)`` decoded by a background thread.
+
+        Decoding runs ahead of the consumer by up to ``prefetch`` frames, so decode
+        overlaps with whatever the caller does (e.g. inference). A decode error in the
+        middle of a file ends the stream at the last good frame with a warning.
+        """
+        q: queue.Queue = queue.Queue(maxsize=prefetch)
+        stop_event = threading.Event()
+        sentinel = object()
+
+        def worker() -> None:
+            cap = cv2.VideoCapture(str(self.path))
+            try:
+                if start:
+                    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+                    pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
+                    if pos != start:
+                        cap.release()
+                        cap = cv2.VideoCapture(str(self.path))
+                        pos = 0
+                        while pos < start and cap.grab():
+                            pos += 1
+                else:
+                    pos = 0
+                while not stop_event.is_set() and (stop is None or pos < stop):
+                    if (pos - start) % step:
+                        if not cap.grab():
+                            break
+                        pos += 1
+                        continue
+                    ok, frame = cap.read()
+                    if not ok or frame is None:
+                        break
+                    if crop is not None:
+                        frame = crop.apply(frame)
+                    if scale != 1.0:
+                        frame = cv2.resize(
+                            frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
+                        )
+                    cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=frame)
+                    q.put((pos, frame))
+                    pos += 1
+            except Exception as err:  # pragma: no cover - defensive
+                q.put(err)
+            finally:
+                cap.release()
+                q.put(sentinel)
+
+        thread = threading.Thread(target=worker, name="posekit-decode", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = q.get()
+                if item is sentinel:
+                    break
+                if isinstance(item, Exception):
+                    raise VideoError(f"decoding {self.path} failed: {item}") from item
+                yield item
+        finally:
+            stop_event.set()
+            while thread.is_alive():
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    thread.join(timeout=0.05)
+
+
+# ---------------------------------------------------------------- extraction
+
+
+def frame_filename(index: int, n_frames: int) -> str:
+    """DLC's name for an extracted frame: ``img`` + index zero-padded to
+    ``ceil(log10(n_frames))`` digits + ``.png``.
+
+    Examples
+    --------
+    >>> frame_filename(7, 2330)
+    'img0007.png'
+    """
+    from posekit.engine.project import index_length
+
+    return f"img{str(int(index)).zfill(index_length(n_frames))}.png"
+
+
+def select_frames_uniform(
+    n_frames: int, n: int, *, start: float = 0.0, stop: float = 1.0
+) -> np.ndarray:
+    """``n`` evenly spaced frame indices within the ``[start, stop]`` fractions."""
+    lo, hi = _range(n_frames, start, stop)
+    n = min(n, hi - lo)
+    return np.unique(np.linspace(lo, hi - 1, n).round().astype(int))
+
+
+def _range(n_frames: int, start: float, stop: float) -> tuple[int, int]:
+    if not (0 <= start < stop <= 1):
+        raise ValueError(
+            f"start and stop are fractions of the video with 0 <= start < stop <= 1; "
+            f"received start={start}, stop={stop}"
+        )
+    return int(np.floor(start * n_frames)), max(int(np.ceil(stop * n_frames)), 1)
+
+
+def select_frames_kmeans(
+    reader: VideoReader,
+    n: int,
+    *,
+    start: float = 0.0,
+    stop: float = 1.0,
+    crop: Crop | None = None,
+    max_samples: int = 1000,
+    resize_width: int = 30,
+    seed: int = 0,
+) -> np.ndarray:
+    """Pick ``n`` visually diverse frames with k-means, as DeepLabCut does.
+
+    Frames are sampled evenly (at most ``max_samples``) within ``[start, stop]``,
+    downsampled to ``resize_width`` pixels wide in grayscale, clustered with
+    ``MiniBatchKMeans(n)``, and one frame is drawn from each cluster (seeded).
+    """
+    from sklearn.cluster import MiniBatchKMeans
+
+    lo, hi = _range(reader.n_frames, start, stop)
+    step = max(1, (hi - lo) // max_samples)
+    feats, idx = [], []
+    for i, frame in reader.iter_frames(lo, hi, step=step, crop=crop):
+        h, w = frame.shape[:2]
+        small = cv2.resize(
+            cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY),
+            (resize_width, max(1, round(h * resize_width / w))),
+            interpolation=cv2.INTER_AREA,
+        )
+        feats.append(small.ravel().astype(np.float32) / 255.0)
+        idx.append(i)
+    idx_arr = np.asarray(idx)
+    n = min(n, len(idx_arr))
+    if n == 0:
+        return idx_arr
+    km = MiniBatchKMeans(n_clusters=n, random_state=seed, n_init=3, batch_size=256)
+    labels = km.fit_predict(np.stack(feats))
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(idx_arr[labels == c]) for c in range(n) if np.any(labels == c)]
+    return np.sort(np.asarray(chosen, dtype=int))
+
+
+def extract_frames(
+    project,
+    video: str | os.PathLike,
+    *,
+    mode: Literal["uniform", "kmeans"] = "kmeans",
+    n: int | None = None,
+    start: float | None = None,
+    stop: float | None = None,
+    crop: Crop | str | None = None,
+    indices: Sequence[int] | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    progress=None,
+) -> list[Path]:
+    """Extract frames for labelling into ``labeled-data/<video stem>/img<index>.png``.
+
+    Parameters
+    ----------
+    project
+        An open :class:`posekit.engine.project.Project`.
+    video
+        A video of the project.
+    mode
+        ``"uniform"`` (evenly spaced) or ``"kmeans"`` (visually diverse, like DLC).
+    n
+        Number of frames (default: the config's ``numframes2pick``).
+    start, stop
+        Fractions of the video to pick from (default: the config's ``start``/``stop``).
+    crop
+        Optional crop (``Crop`` or ``"x1, x2, y1, y2"``); the saved image is cropped.
+    indices
+        Explicit frame indices (overrides ``mode``): "mark this frame for labelling".
+    seed
+        Random seed for k-means.
+    overwrite
+        Re-write frames that already exist (default: keep them, so labels stay valid).
+    progress
+        Optional callable ``progress(done, total)`` (e.g. a widget's progress bar).
+
+    Returns
+    -------
+    list of Path
+        The image files (existing ones included).
+    """
+    video = Path(video)
+    n = int(n if n is not None else project.get("numframes2pick", 20))
+    start = float(start if start is not None else project.get("start", 0) or 0)
+    stop = float(stop if stop is not None else project.get("stop", 1) or 1)
+    if isinstance(crop, str):
+        crop = Crop.parse(crop)
+    out_dir = project.labeled_data_dir(video)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from posekit.engine._fileio import atomic_path
+
+    with VideoReader(video) as reader:
+        total = reader.n_frames
+        if indices is not None:
+            chosen = np.asarray(sorted({int(i) for i in indices}), dtype=int)
+            if len(chosen) and (chosen.min() < 0 or chosen.max() >= total):
+                raise ValueError(
+                    f"frame indices must be within 0..{total - 1} for {video.name}"
+                )
+        elif mode == "uniform":
+            chosen = select_frames_uniform(total, n, start=start, stop=stop)
+        elif mode == "kmeans":
+            chosen = select_frames_kmeans(
+                reader, n, start=start, stop=stop, crop=crop, seed=seed
+            )
+        else:
+            raise ValueError(f"mode must be 'uniform' or 'kmeans'; received {mode!r}")
+        paths = []
+        for k, i in enumerate(chosen):
+            path = out_dir / frame_filename(int(i), total)
+            if overwrite or not path.exists():
+                frame = reader.read(int(i))
+                if crop is not None:
+                    frame = crop.apply(frame)
+                with atomic_path(path) as tmp:
+                    if not cv2.imwrite(str(tmp), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
+                        raise OSError(f"could not write {path}")
+            paths.append(path)
+            if progress is not None:
+                progress(k + 1, len(chosen))
+    logger.info("extracted %d frames from %s to %s", len(paths), video.name, out_dir)
+    return paths

@@ -1,0 +1,41 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_data_dir() -> Path:
+    return Path(
+        os.environ.get("POSEKIT_TEST_DATA", REPO_ROOT.parent / "shared" / "data")
+    ).resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Folder of the shared real test data (openfield, SLEAP flies, DLC CSV variants)."""
+    path = _shared_data_dir()
+    if not (path / "openfield-Pranav-2018-10-30").is_dir():
+        pytest.fail(
+            f"shared test data not found at {path}; set POSEKIT_TEST_DATA to the folder "
+            "that holds openfield-Pranav-2018-10-30"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def openfield_dir(shared_data: Path) -> Path:
+    """The real DeepLabCut openfield project (read-only)."""
+    return shared_data / "openfield-Pranav-2018-10-30"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded random generator."""
+    return np.random.default_rng(42)
