@@ -31,7 +31,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix,
+        prefix=f".{path.name}.",
+        suffix=suffix if suffix is not None else path.suffix,
         dir=path.parent,
     )
     os.close(fd)
@@ -55,6 +56,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return Path(path)
 
 
-def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+def atomic_write_text(
+    path: str | os.PathLike, text: str, encoding: str = "utf-8"
+) -> Path:
     """Write ``text`` to ``path`` atomically and return the path."""
     return atomic_write_bytes(path, text.encode(encoding))

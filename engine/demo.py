@@ -48,7 +48,13 @@ BEHAVIORS = ["rest", "walk", "run", "turn", "groom"]
 _BODY = np.array(
     [[22.0, 0.0], [13.0, 6.0], [13.0, -6.0], [10.0, 0.0], [0.0, 0.0], [-16.0, 0.0]]
 )
-_SPEED = {"rest": 0.0, "walk": 1.6, "run": 4.2, "turn": 0.15, "groom": 0.0}  # px/frame @ scale 1
+_SPEED = {
+    "rest": 0.0,
+    "walk": 1.6,
+    "run": 4.2,
+    "turn": 0.15,
+    "groom": 0.0,
+}  # px/frame @ scale 1
 
 
 def simulate_session(
@@ -174,25 +180,51 @@ def render_frame(
     ang = np.degrees(np.arctan2(heading[1], heading[0]))
     # tail
     back = tail - heading / (np.linalg.norm(heading) + 1e-9) * 24 * scale
-    cv2.line(img, P(tail), P(back), (120, 100, 100), max(1, int(2 * scale)), cv2.LINE_AA, 4)
+    cv2.line(
+        img, P(tail), P(back), (120, 100, 100), max(1, int(2 * scale)), cv2.LINE_AA, 4
+    )
     # body and head
     centre = (neck + tail) / 2
     length = np.linalg.norm(neck - tail) / 2 + 3 * scale
-    cv2.ellipse(img, P(centre), (int(length * f), int(8.5 * scale * f)), ang, 0, 360, body_col, -1, cv2.LINE_AA, 4)
+    cv2.ellipse(
+        img,
+        P(centre),
+        (int(length * f), int(8.5 * scale * f)),
+        ang,
+        0,
+        360,
+        body_col,
+        -1,
+        cv2.LINE_AA,
+        4,
+    )
     hvec = snout - neck
     hang = np.degrees(np.arctan2(hvec[1], hvec[0]))
     hc = (snout + neck) / 2
     hl = np.linalg.norm(hvec) / 2 + 1.5 * scale
-    cv2.ellipse(img, P(hc), (int(hl * f), int(5.5 * scale * f)), hang, 0, 360, body_col, -1, cv2.LINE_AA, 4)
+    cv2.ellipse(
+        img,
+        P(hc),
+        (int(hl * f), int(5.5 * scale * f)),
+        hang,
+        0,
+        360,
+        body_col,
+        -1,
+        cv2.LINE_AA,
+        4,
+    )
     # ears (pale pink) and nose
     for ear in (lear, rear):
-        cv2.circle(img, P(ear), int(3.6 * scale * f), (225, 170, 175), -1, cv2.LINE_AA, 4)
+        cv2.circle(
+            img, P(ear), int(3.6 * scale * f), (225, 170, 175), -1, cv2.LINE_AA, 4
+        )
     cv2.circle(img, P(snout), int(1.8 * scale * f), (240, 150, 160), -1, cv2.LINE_AA, 4)
     del s
     if rng is not None:
-        img = np.clip(img.astype(np.int16) + rng.integers(-6, 7, img.shape), 0, 255).astype(
-            np.uint8
-        )
+        img = np.clip(
+            img.astype(np.int16) + rng.integers(-6, 7, img.shape), 0, 255
+        ).astype(np.uint8)
     return img
 
 
@@ -298,7 +330,11 @@ def make_demo_project(
             n_frames, seed=seed + v, fps=fps, arena=size, scale=scale
         )
         video = render_video(
-            folder / "videos" / f"{name}.mp4", kp, size=size, fps=fps, seed=seed + v,
+            folder / "videos" / f"{name}.mp4",
+            kp,
+            size=size,
+            fps=fps,
+            seed=seed + v,
             scale=scale,
         )
         videos.append(video)
@@ -307,7 +343,11 @@ def make_demo_project(
             predictions_frame(xyp, "GroundTruth", bps), gt_dir / f"{name}_keypoints.h5"
         )
         beh = pd.DataFrame(
-            {"frame": np.arange(n_frames), "time": np.arange(n_frames) / fps, "behavior": labels}
+            {
+                "frame": np.arange(n_frames),
+                "time": np.arange(n_frames) / fps,
+                "behavior": labels,
+            }
         )
         with atomic_path(gt_dir / f"{name}_behavior.csv") as tmp:
             beh.to_csv(tmp, index=False)
@@ -324,7 +364,9 @@ def make_demo_project(
     return project
 
 
-def load_ground_truth(project, video: str = "session1") -> tuple[np.ndarray, np.ndarray]:
+def load_ground_truth(
+    project, video: str = "session1"
+) -> tuple[np.ndarray, np.ndarray]:
     """Ground-truth keypoints ``(T, K, 2)`` and behaviour labels ``(T,)`` of a demo video."""
     from posekit.engine.io.dlc import labels_to_array, read_predictions
 

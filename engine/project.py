@@ -233,7 +233,9 @@ class Project:
     @property
     def video_sets(self) -> dict[str, dict[str, Any]]:
         """``video_sets`` as ``{path: {"crop": "x1, x2, y1, y2"}}``."""
-        return {str(k): dict(v or {}) for k, v in (self.cfg.get("video_sets") or {}).items()}
+        return {
+            str(k): dict(v or {}) for k, v in (self.cfg.get("video_sets") or {}).items()
+        }
 
     def videos(self) -> list[Path]:
         """Videos of the project that exist on disk.
@@ -314,7 +316,9 @@ class Project:
         if not ld.is_dir():
             return []
         return sorted(
-            d.name for d in ld.iterdir() if d.is_dir() and not d.name.endswith("_labeled")
+            d.name
+            for d in ld.iterdir()
+            if d.is_dir() and not d.name.endswith("_labeled")
         )
 
     def training_set_dir(self) -> Path:
@@ -328,7 +332,9 @@ class Project:
 
     def model_dir(self, shuffle: int = 1, train_fraction: float | None = None) -> Path:
         """``dlc-models/iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/``."""
-        pct = _pct(train_fraction if train_fraction is not None else self.training_fractions[0])
+        pct = _pct(
+            train_fraction if train_fraction is not None else self.training_fractions[0]
+        )
         return (
             self.path
             / "dlc-models"
@@ -336,9 +342,13 @@ class Project:
             / f"{self.task}{self.date}-trainset{pct}shuffle{shuffle}"
         )
 
-    def evaluation_dir(self, shuffle: int = 1, train_fraction: float | None = None) -> Path:
+    def evaluation_dir(
+        self, shuffle: int = 1, train_fraction: float | None = None
+    ) -> Path:
         """``evaluation-results/iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/``."""
-        pct = _pct(train_fraction if train_fraction is not None else self.training_fractions[0])
+        pct = _pct(
+            train_fraction if train_fraction is not None else self.training_fractions[0]
+        )
         return (
             self.path
             / "evaluation-results"

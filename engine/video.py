@@ -54,7 +54,9 @@ class Crop:
         else:
             parts = [int(v) for v in value]
         if len(parts) != 4:
-            raise ValueError(f"A crop needs 4 numbers x1, x2, y1, y2; received {value!r}")
+            raise ValueError(
+                f"A crop needs 4 numbers x1, x2, y1, y2; received {value!r}"
+            )
         return cls(*parts)
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
@@ -145,7 +147,10 @@ class VideoReader:
                 logger.warning(
                     "%s: container says %d frames but %d decode; using %d "
                     "(the file may be truncated)",
-                    self.path.name, self.metadata_frames, self._n_frames, self._n_frames,
+                    self.path.name,
+                    self.metadata_frames,
+                    self._n_frames,
+                    self._n_frames,
                 )
         return self._n_frames
 
@@ -258,7 +263,11 @@ class VideoReader:
                         frame = crop.apply(frame)
                     if scale != 1.0:
                         frame = cv2.resize(
-                            frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
+                            frame,
+                            None,
+                            fx=scale,
+                            fy=scale,
+                            interpolation=cv2.INTER_AREA,
                         )
                     cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=frame)
                     q.put((pos, frame))
@@ -443,7 +452,9 @@ def extract_frames(
                 if crop is not None:
                     frame = crop.apply(frame)
                 with atomic_path(path) as tmp:
-                    if not cv2.imwrite(str(tmp), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
+                    if not cv2.imwrite(
+                        str(tmp), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+                    ):
                         raise OSError(f"could not write {path}")
             paths.append(path)
             if progress is not None:

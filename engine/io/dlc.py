@@ -184,9 +184,7 @@ def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
             if h[j] == "" and h is header[0]:
                 h[j] = last
             last = h[j] or last
-    columns = pd.MultiIndex.from_arrays(
-        [h[n_index:] for h in header], names=names
-    )
+    columns = pd.MultiIndex.from_arrays([h[n_index:] for h in header], names=names)
     body = rows[n_header:]
     index_vals, data = [], np.full((len(body), width - n_index), np.nan)
     for i, row in enumerate(body):
@@ -322,7 +320,9 @@ def labels_to_array(
     sub = df[scorer]
     if "individuals" in df.columns.names:
         inds = list(dict.fromkeys(sub.columns.get_level_values("individuals")))
-        bps = bodyparts or list(dict.fromkeys(sub.columns.get_level_values("bodyparts")))
+        bps = bodyparts or list(
+            dict.fromkeys(sub.columns.get_level_values("bodyparts"))
+        )
         out = np.full((len(df), len(inds), len(bps), 2), np.nan)
         for i, ind in enumerate(inds):
             for j, bp in enumerate(bps):
@@ -330,8 +330,10 @@ def labels_to_array(
                     out[:, i, j, 0] = sub[(ind, bp, "x")].to_numpy(float)
                     out[:, i, j, 1] = sub[(ind, bp, "y")].to_numpy(float)
         return out
-    bps = list(bodyparts) if bodyparts is not None else list(
-        dict.fromkeys(sub.columns.get_level_values("bodyparts"))
+    bps = (
+        list(bodyparts)
+        if bodyparts is not None
+        else list(dict.fromkeys(sub.columns.get_level_values("bodyparts")))
     )
     out = np.full((len(df), len(bps), 2), np.nan)
     for j, bp in enumerate(bps):
@@ -532,7 +534,9 @@ def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset
     df = read_labels(path)
     if not pd.api.types.is_integer_dtype(df.index):
         # labels: rows are image paths; keep them as an attribute
-        ds = _dataframe_to_poses(df.reset_index(drop=True), fps=fps, source_file=str(path))
+        ds = _dataframe_to_poses(
+            df.reset_index(drop=True), fps=fps, source_file=str(path)
+        )
         ds.attrs["frames"] = index_to_paths(df.index)
         return ds
     return _dataframe_to_poses(df, fps=fps, source_file=str(path))

@@ -1,0 +1,51 @@
+# posekit: two commands for a new user — `make app` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= $(CURDIR)/demo-data
+PORT ?= 8866
+PYTEST_ARGS ?=
+
+.PHONY: venv app demo test lint bench docs clean browser-deps
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --progress-bar off -e ".[test,docs]"
+	touch $@
+
+demo: venv
+	$(BIN)/posekit demo $(DEMO_DIR)
+
+# Serve the Voila home app on the demo project (built if absent).
+app: venv demo
+	@echo "posekit: open http://localhost:$(PORT)/voila/render/home.ipynb"
+	POSEKIT_DEMO_DIR=$(DEMO_DIR) $(BIN)/voila notebooks --no-browser --port=$(PORT) \
+		--Voila.ip=0.0.0.0 --VoilaConfiguration.file_allowlist="['.*']" \
+		--ServerApp.default_url=/voila/render/home.ipynb
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \
+		echo "posekit: installing Debian chromium for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+
+lint: venv
+	$(BIN)/ruff check engine widgets tests benchmarks
+
+test: venv browser-deps lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/python benchmarks/openfield_accuracy.py --out benchmarks/results/openfield_model
+	$(BIN)/python benchmarks/video_fps.py --model benchmarks/results/openfield_model
+	$(BIN)/python benchmarks/behavior_speed.py
+
+docs: venv
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+clean:
+	rm -rf $(VENV) docs/_build .pytest_cache
