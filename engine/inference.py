@@ -141,6 +141,17 @@ def convert_to_tflite(
     return path
 
 
+def _interpreter_class():
+    """LiteRT's interpreter (``ai-edge-litert``), or TensorFlow's deprecated one."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # pragma: no cover - LiteRT is a dependency
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    return Interpreter
+
+
 class TFLitePredictor(Predictor):
     """Run a converted TFLite pose model on CPU (all cores)."""
 
@@ -152,10 +163,8 @@ class TFLitePredictor(Predictor):
         batch_size: int,
         num_threads: int | None = None,
     ) -> None:
-        import tensorflow as tf
-
         super().__init__(decoder, batch_size)
-        self.interpreter = tf.lite.Interpreter(
+        self.interpreter = _interpreter_class()(
             model_path=str(tflite_path), num_threads=num_threads or _threads()
         )
         self.interpreter.allocate_tensors()
