@@ -25,6 +25,8 @@ a typical session:
   posekit train PROJECT --minutes 10
   posekit evaluate PROJECT
   posekit analyze PROJECT VIDEO... --csv
+  posekit filter PROJECT --method median --window 5
+  posekit labeled-video PROJECT --trail 10
 """
 
 
@@ -192,6 +194,65 @@ def build_parser() -> argparse.ArgumentParser:
         help="use TensorFlow instead of the (faster) TFLite runtime",
     )
 
+    p = sub.add_parser(
+        "filter",
+        help="smooth predictions; writes DLC's <predictions>_filtered.h5 beside them",
+        description="Filter predictions as DeepLabCut's filterpredictions: points below "
+        "--pcutoff become NaN (optional), short gaps are interpolated (optional), then "
+        "x and y are smoothed. Writes <predictions stem>_filtered.h5 beside each file, "
+        "same columns and likelihoods.",
+    )
+    _project_arg(p)
+    p.add_argument(
+        "files",
+        nargs="*",
+        help="prediction .h5/.csv files or videos (default: all videos of the project)",
+    )
+    p.add_argument("--method", choices=["median", "savgol"], default="median")
+    p.add_argument("--window", type=int, default=5, help="window, odd frames (5)")
+    p.add_argument("--polyorder", type=int, default=2, help="Savitzky-Golay order (2)")
+    p.add_argument(
+        "--pcutoff",
+        type=float,
+        help="likelihood below which points become NaN first (default: keep all)",
+    )
+    p.add_argument(
+        "--max-gap", type=int, help="interpolate gaps up to this many frames"
+    )
+    p.add_argument("--csv", action="store_true", help="also write _filtered.csv")
+
+    p = sub.add_parser(
+        "labeled-video",
+        help="draw the predictions on the video; writes <predictions>_labeled.mp4",
+        description="Create labelled videos as DeepLabCut's create_labeled_video: "
+        "keypoints above the p-cutoff, the skeleton and optional fading trails, drawn "
+        "on every frame. Writes <predictions stem>_labeled.mp4 (H.264, plays in "
+        "browsers) beside the predictions.",
+    )
+    _project_arg(p)
+    p.add_argument(
+        "files",
+        nargs="*",
+        help="videos or prediction .h5 files (default: all videos of the project)",
+    )
+    p.add_argument("--pcutoff", type=float, help="(config pcutoff)")
+    p.add_argument(
+        "--trail", type=int, default=0, help="trail length in frames (0: none)"
+    )
+    p.add_argument(
+        "--no-skeleton", action="store_true", help="do not draw the skeleton"
+    )
+    p.add_argument(
+        "--filtered", action="store_true", help="use the _filtered.h5 predictions"
+    )
+    p.add_argument(
+        "--codec",
+        choices=["auto", "h264", "mjpeg", "mp4v"],
+        default="auto",
+        help="h264 .mp4 (auto, plays in browsers), mjpeg .avi, mp4v .mp4",
+    )
+    p.add_argument("--dotsize", type=int, help="dot radius in px (config dotsize)")
+
     return parser
 
 
@@ -336,6 +397,75 @@ def _analyze(args: argparse.Namespace) -> int:
     for out in outputs:
         print(out)
     return 0
+
+
+def _prediction_files(project, items, *, filtered: bool = False) -> list[Path]:
+    """Prediction files from a mix of videos and prediction files (default: every
+    video of the project); videos without predictions are reported and skipped."""
+    from posekit.engine.postprocessing import find_predictions
+
+    out = []
+    videos = [v for v in project.videos() if not v.stem.endswith("_labeled")]
+    for item in [Path(i) for i in items] or videos:
+        if item.suffix.lower() in (".h5", ".csv"):
+            out.append(item)
+            continue
+        found = find_predictions(item, filtered=filtered)
+        if found:
+            out.append(found[0])
+        else:
+            kind = "filtered predictions" if filtered else "predictions"
+            print(f"posekit: no {kind} for {item}", file=sys.stderr)
+    return out
+
+
+@_command("filter")
+def _filter(args: argparse.Namespace) -> int:
+    from posekit.engine.postprocessing import filter_predictions
+
+    project = _load(args.project)
+    files = _prediction_files(project, args.files)
+    for path in files:
+        out = filter_predictions(
+            path,
+            method=args.method,
+            window=args.window,
+            polyorder=args.polyorder,
+            pcutoff=args.pcutoff,
+            max_gap=args.max_gap,
+            save_csv=args.csv,
+        )
+        print(out)
+    return 0 if files else 2
+
+
+@_command("labeled-video")
+def _labeled_video(args: argparse.Namespace) -> int:
+    from posekit.engine.labeled_video import create_labeled_video
+    from posekit.engine.postprocessing import find_video
+
+    project = _load(args.project)
+    files = _prediction_files(project, args.files, filtered=args.filtered)
+    for path in files:
+        video = find_video(path, project)
+        if video is None:
+            print(f"posekit: no video found for {path}", file=sys.stderr)
+            return 2
+        out = create_labeled_video(
+            video,
+            path,
+            pcutoff=project.pcutoff if args.pcutoff is None else args.pcutoff,
+            skeleton=project.skeleton,
+            draw_skeleton=not args.no_skeleton,
+            trail_length=args.trail,
+            dotsize=args.dotsize or int(project.get("dotsize") or 8),
+            colormap=str(project.get("colormap") or "rainbow"),
+            alpha=float(project.get("alphavalue") or 1.0),
+            skeleton_color=str(project.get("skeleton_color") or "black"),
+            codec=args.codec,
+        )
+        print(out)
+    return 0 if files else 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

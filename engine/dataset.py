@@ -313,6 +313,7 @@ class _SafeDocUnpickler(pickle.Unpickler):
         ("numpy._core.numeric", "_frombuffer"),
         ("builtins", "tuple"),
         ("collections", "OrderedDict"),
+        ("_codecs", "encode"),  # array bytes in protocol < 3 pickles
     }
 
     def find_class(self, module: str, name: str):  # noqa: D102

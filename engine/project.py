@@ -405,15 +405,20 @@ def load_project(path: str | os.PathLike) -> Project:
             "config.yaml) or create one with posekit.engine.create_project / "
             "`posekit create`."
         )
-    text = cfg_path.read_text(encoding="utf-8")
+    try:
+        text = cfg_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ProjectError(
+            f"{cfg_path} is not a text (UTF-8) file ({err.reason} at byte "
+            f"{err.start}). Restore config.yaml from a backup."
+        ) from err
     try:
         cfg = _yaml().load(text)
     except YAMLError as err:
         raise ProjectError(
             f"{cfg_path} is not valid YAML ({err.__class__.__name__}: "
-            f"{str(err).splitlines()[0] if str(err) else ''}"
-            f"{_yaml_location(err)}). Fix the file by hand or restore it from a backup; "
-            "posekit did not change it."
+            f"{_yaml_problem(err)}). Fix the file by hand or restore it from a "
+            "backup; posekit did not change it."
         ) from err
     if not isinstance(cfg, dict):
         raise ProjectError(f"{cfg_path} does not hold a mapping of settings.")
@@ -431,11 +436,19 @@ def load_project(path: str | os.PathLike) -> Project:
     return Project(folder, cfg)
 
 
-def _yaml_location(err: Exception) -> str:
-    mark = getattr(err, "problem_mark", None)
-    if mark is None:
-        return ""
-    return f" at line {mark.line + 1}, column {mark.column + 1}"
+def _yaml_problem(err: Exception) -> str:
+    """What the YAML parser found wrong and where (the problem and its context)."""
+
+    def at(mark: Any) -> str:
+        return f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+
+    problem = getattr(err, "problem", None)
+    context = getattr(err, "context", None)
+    text = problem or (str(err).splitlines() or [""])[0]
+    text += at(getattr(err, "problem_mark", None))
+    if context:
+        text += f" ({context}{at(getattr(err, 'context_mark', None))})"
+    return text
 
 
 def create_project(

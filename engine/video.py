@@ -109,6 +109,7 @@ class VideoReader:
         self._lock = threading.Lock()
         ok, first = self._cap.read()
         if not ok or first is None:
+            self._cap.release()
             raise VideoError(
                 f"{self.path} opened but no frame decodes: the file is empty, truncated "
                 "before the first frame, or uses a codec OpenCV cannot decode."
@@ -236,6 +237,16 @@ class VideoReader:
         stop_event = threading.Event()
         sentinel = object()
 
+        def _warn_if_cut_short(pos: int) -> None:
+            if pos < self.metadata_frames:
+                logger.warning(
+                    "%s: decoding stopped at frame %d but the container says %d "
+                    "frames (the file may be truncated or corrupt)",
+                    self.path.name,
+                    pos,
+                    self.metadata_frames,
+                )
+
         def worker() -> None:
             cap = cv2.VideoCapture(str(self.path))
             try:
@@ -253,11 +264,13 @@ class VideoReader:
                 while not stop_event.is_set() and (stop is None or pos < stop):
                     if (pos - start) % step:
                         if not cap.grab():
+                            _warn_if_cut_short(pos)
                             break
                         pos += 1
                         continue
                     ok, frame = cap.read()
                     if not ok or frame is None:
+                        _warn_if_cut_short(pos)
                         break
                     if crop is not None:
                         frame = crop.apply(frame)

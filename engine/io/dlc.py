@@ -68,7 +68,7 @@ def paths_to_index(paths: Sequence[str], *, multiindex: bool = True) -> pd.Index
     """``labeled-data/<video>/<img>`` strings → DLC ≥ 2.2 3-level index (or strings)."""
     paths = [str(p).replace("\\", "/") for p in paths]
     if not multiindex:
-        return pd.Index(paths, dtype=object)
+        return pd.Index(paths)  # same dtype as pandas reads back from .h5/.csv
     parts = [tuple(p.split("/")) for p in paths]
     if any(len(p) != 3 for p in parts):
         bad = next(p for p in paths if len(p.split("/")) != 3)
@@ -148,8 +148,14 @@ def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
     Missing cells (including rows shorter than the header) become NaN.
     """
     path = Path(path)
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel adds a BOM
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError as err:
+        raise LabelError(
+            f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); save it "
+            "again as 'CSV UTF-8', or restore it from the .h5 with convert_h5_to_csv."
+        ) from err
     if not rows or rows[0][:1] != ["scorer"]:
         raise LabelError(
             f"{path} is not a DeepLabCut CSV: its first cell should be 'scorer'."
@@ -198,11 +204,12 @@ def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
                     raise LabelError(
                         f"{path}, row {n_header + i + 1}: {cell!r} is not a number"
                     ) from err
-    index = (
-        pd.MultiIndex.from_tuples(index_vals)
-        if n_index == 3
-        else pd.Index(index_vals, dtype=object)
-    )
+    if n_index == 3:
+        index = pd.MultiIndex.from_tuples(index_vals)
+    elif index_vals and all(re.fullmatch(r"\d+", v) for v in index_vals):
+        index = pd.Index([int(v) for v in index_vals], dtype="int64")  # predictions
+    else:
+        index = pd.Index(index_vals)  # the dtype pandas gives when reading the .h5
     df = pd.DataFrame(data, index=index, columns=columns)
     return df
 
@@ -512,7 +519,7 @@ def _sniff_dlc(path: Path) -> bool:
         except Exception:
             return False
     if suffix == ".csv":
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
             first = fh.readline()
         return first.startswith("scorer,")
     return False

@@ -26,13 +26,13 @@ ImageNet predictions.
 
 Feature cut points (the last block at each stride):
 
-======  =================  ========
-stride  last layer         channels
-======  =================  ========
-8       block 4 (stage 3)  40
-16      block 10 (stage 5) 112
-32      block 15 (stage 7) 320, or 1280 with ``include_head_conv=True``
-======  =================  ========
+======  ==================  ========
+stride  last layer          channels
+======  ==================  ========
+8       block 4 (stage 3)   40
+16      block 10 (stage 5)  112
+32      block 15 (stage 7)  320, or 1280 with ``include_head_conv=True``
+======  ==================  ========
 """
 
 from __future__ import annotations

@@ -1,0 +1,239 @@
+"""Frame-switch speed of the labeller and page-ready time of the label app.
+
+On a temporary copy of the openfield project (640×480):
+
+1. **Server-side frame switch** of :class:`posekit.widgets.labeler.Labeler`
+   (``goto``: label-file check, image decode, JPEG/PNG encode, base64, Bokeh
+   document update and the serialised patch jupyter_bokeh sends) for frames extracted
+   from the openfield *video* and for the 116 labelled frames of ``m4s1``, with the
+   three image formats. Target: < 100 ms per switch.
+2. **Frame picker scrub** (video decode at a seek + resize + JPEG): sequential (as
+   when playing) and random.
+3. **Voila page ready** (Playwright + Debian chromium): from ``page.goto`` to the
+   labeller canvas visible (each load starts a new kernel), and the in-browser
+   round trip of a frame switch (key ``n`` → the status line names the new frame).
+
+Usage::
+
+    python benchmarks/frame_switch.py [--no-browser] [--out benchmarks/results/frame_switch.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("POSEKIT_TEST_DATA", REPO.parent / "shared" / "data"))
+OPENFIELD = DATA / "openfield-Pranav-2018-10-30"
+
+
+def _stats(ms: list[float]) -> dict:
+    ms = sorted(ms)
+    return {
+        "n": len(ms),
+        "median_ms": round(statistics.median(ms), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+        "p95_ms": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 2),
+        "max_ms": round(ms[-1], 2),
+    }
+
+
+class _PatchMeter:
+    """Counts the bytes jupyter_bokeh would send (patches are built, then sent)."""
+
+    def __init__(self, model) -> None:
+        self.bytes = 0
+        self.messages = 0
+        orig = model.send
+
+        def send(content, buffers=None):
+            self.messages += 1
+            self.bytes += len(json.dumps(content)) + sum(len(b) for b in buffers or [])
+            return orig(content, buffers)
+
+        model.send = send
+
+
+def bench_labeler(project, video: str, image_format: str, rounds: int) -> dict:
+    from posekit.widgets.labeler import Labeler
+
+    lab = Labeler(project, video, image_format=image_format, load_bokehjs=False)
+    meter = _PatchMeter(lab.bokeh_model)
+    n = len(lab.frames)
+    lab.goto(0)
+    times = []
+    meter.bytes = meter.messages = 0
+    for _ in range(rounds):
+        for i in list(range(1, n)) + [0]:
+            t0 = time.perf_counter()
+            lab.goto(i)
+            times.append(1000 * (time.perf_counter() - t0))
+    out = _stats(times)
+    out["frames"] = n
+    out["image_format"] = image_format
+    out["bytes_per_switch"] = round(meter.bytes / max(len(times), 1))
+    out["url_bytes"] = len(lab.image_source.data["url"][0])
+    lab.bokeh_model.close()
+    return out
+
+
+def bench_picker(project, n: int = 60) -> dict:
+    import numpy as np
+
+    from posekit.widgets.frame_picker import FramePicker
+
+    picker = FramePicker(project, threaded=False)
+    total = picker.model.n_frames
+    seq, rnd = [], []
+    for i in range(100, 100 + n):
+        t0 = time.perf_counter()
+        picker.slider.value = i
+        seq.append(1000 * (time.perf_counter() - t0))
+    rng = np.random.default_rng(0)
+    for i in rng.integers(0, total - 1, n):
+        t0 = time.perf_counter()
+        picker.slider.value = int(i)
+        rnd.append(1000 * (time.perf_counter() - t0))
+    return {
+        "video_frames": total,
+        "sequential": _stats(seq),
+        "random_seek": _stats(rnd),
+        "jpeg_bytes": len(picker.image.value),
+    }
+
+
+def bench_browser(project, loads: int, switches: int) -> dict:
+    sys.path.insert(0, str(REPO / "tests" / "browser"))
+    from conftest import CHROMIUM, CHROMIUM_FLAGS, start_voila
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        return {"skipped": f"{CHROMIUM} not found"}
+    ready, dom = [], []
+    switch_ms = []
+    with (
+        start_voila(
+            REPO / "notebooks" / "label.ipynb",
+            env={"POSEKIT_PROJECT": str(project.path)},
+        ) as server,
+        sync_playwright() as pw,
+    ):
+        ctx = pw.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="chromium-profile-"),
+            executable_path=str(CHROMIUM),
+            headless=False,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 1000},
+        )
+        try:
+            page = ctx.pages[0]
+            for _ in range(loads):
+                t0 = time.perf_counter()
+                page.goto(server.url, wait_until="domcontentloaded", timeout=120_000)
+                dom.append(time.perf_counter() - t0)
+                page.wait_for_selector(
+                    ".labeler .bk-Canvas", state="visible", timeout=120_000
+                )
+                ready.append(time.perf_counter() - t0)
+                page.wait_for_selector(".labeler-status >> text=frame 1 of")
+            time.sleep(1.0)
+            box = page.locator(".labeler .bk-Canvas").first.bounding_box()
+            page.mouse.move(box["x"] + 50, box["y"] + 50)
+            for k in range(switches):
+                t0 = time.perf_counter()
+                page.keyboard.press("n")
+                page.wait_for_selector(
+                    f".labeler-status >> text=frame {k + 2} of", timeout=30_000
+                )
+                switch_ms.append(1000 * (time.perf_counter() - t0))
+        finally:
+            ctx.close()
+    return {
+        "page_ready_s": [round(t, 2) for t in ready],
+        "page_ready_median_s": round(statistics.median(ready), 2),
+        "dom_content_loaded_s": [round(t, 2) for t in dom],
+        "key_switch_round_trip": _stats(switch_ms),
+        "note": "page ready = goto until the labeller canvas is visible (new kernel "
+        "per load); key switch = press 'n' until the status line names the new "
+        "frame (kernel work + websocket both ways + DOM update)",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--video-frames", type=int, default=30)
+    parser.add_argument("--loads", type=int, default=3)
+    parser.add_argument("--switches", type=int, default=15)
+    parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument(
+        "--out", default=str(REPO / "benchmarks" / "results" / "frame_switch.json")
+    )
+    args = parser.parse_args()
+
+    import logging
+
+    logging.getLogger("posekit").setLevel(logging.ERROR)
+    from posekit.engine.project import load_project
+    from posekit.engine.video import extract_frames
+
+    tmp = Path(tempfile.mkdtemp(prefix="posekit-bench-"))
+    try:
+        dst = tmp / OPENFIELD.name
+        shutil.copytree(OPENFIELD, dst)
+        project = load_project(dst)
+        video = project.videos()[0]
+        t0 = time.perf_counter()
+        extract_frames(project, video, mode="uniform", n=args.video_frames)
+        extract_s = time.perf_counter() - t0
+        results: dict = {
+            "benchmark": "frame_switch",
+            "project": OPENFIELD.name,
+            "frame_size": [640, 480],
+            "cpu_count": os.cpu_count(),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "machine": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "target_ms": 100,
+            "extract_uniform_s": round(extract_s, 2),
+            "labeler": {},
+        }
+        for fmt in ("jpeg", "png", "original"):
+            key = f"{video.stem}_{fmt}"
+            results["labeler"][key] = bench_labeler(
+                project, video.stem, fmt, args.rounds
+            )
+            print(f"labeler {key:22s} {results['labeler'][key]}")
+        results["labeler"]["m4s1_jpeg"] = bench_labeler(project, "m4s1", "jpeg", 1)
+        print(f"labeler {'m4s1_jpeg':22s} {results['labeler']['m4s1_jpeg']}")
+        results["frame_picker"] = bench_picker(project)
+        print(f"frame picker {results['frame_picker']}")
+        if not args.no_browser:
+            results["voila"] = bench_browser(project, args.loads, args.switches)
+            print(f"voila {results['voila']}")
+        default = results["labeler"][f"{video.stem}_jpeg"]
+        results["summary"] = {
+            "labeler_switch_median_ms": default["median_ms"],
+            "labeler_switch_p95_ms": default["p95_ms"],
+            "meets_target": default["p95_ms"] < 100,
+        }
+        print("summary", results["summary"])
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {out}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

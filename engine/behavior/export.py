@@ -1,0 +1,454 @@
+"""Tables (CSV, Excel) and figures (PNG, SVG) of behaviour results.
+
+Figures are built on ``matplotlib.figure.Figure`` with the Agg canvas: no pyplot state,
+no GUI backend, safe on headless cluster nodes and inside Voila. matplotlib is imported
+only when a figure is made. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from posekit.engine._fileio import atomic_path
+from posekit.engine.behavior._utils import position_of, resolve_fps, select_keypoint
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from posekit.engine.behavior.roi import ROI
+
+__all__ = [
+    "save_table",
+    "save_tables",
+    "new_figure",
+    "save_figure",
+    "plot_trajectory",
+    "plot_occupancy_heatmap",
+    "plot_speed",
+    "plot_ethogram",
+]
+
+_TABLE_SUFFIXES = (".csv", ".xlsx")
+_FIGURE_SUFFIXES = (".png", ".svg")
+
+
+# ---------------------------------------------------------------- tables
+
+
+def save_table(
+    table: pd.DataFrame, path: str | os.PathLike, *, index: bool = False
+) -> Path:
+    r"""Write one table as ``.csv`` or ``.xlsx`` (chosen by the suffix).
+
+    Parameters
+    ----------
+    table
+        The table.
+    path
+        Target file.
+    index
+        Write the index too.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    ValueError
+        If the suffix is neither ``.csv`` nor ``.xlsx``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pandas as pd
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> save_table(pd.DataFrame({"a": [1]}), p).read_text()
+    'a\n1\n'
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with atomic_path(path) as tmp:
+            table.to_csv(tmp, index=index)
+        return path
+    if suffix == ".xlsx":
+        return save_tables({"Sheet1": table}, path, index=index)
+    raise ValueError(
+        f"Cannot write a table to {path.name!r}: use one of {list(_TABLE_SUFFIXES)}"
+    )
+
+
+def save_tables(
+    tables: Mapping[str, pd.DataFrame], path: str | os.PathLike, *, index: bool = False
+) -> Path:
+    """Write several tables as the sheets of one Excel workbook (openpyxl).
+
+    Parameters
+    ----------
+    tables
+        Sheet name → table (names are cut to Excel's 31 characters).
+    path
+        Target ``.xlsx`` file.
+    index
+        Write the indexes too.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    ValueError
+        If ``tables`` is empty, the suffix is not ``.xlsx`` or sheet names collide.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        raise ValueError(
+            f"save_tables writes Excel workbooks (.xlsx); received {path.name!r}"
+        )
+    if not tables:
+        raise ValueError("save_tables needs at least one table")
+    names = [str(n)[:31] for n in tables]
+    if len(set(names)) != len(names):
+        raise ValueError(f"sheet names collide after cutting to 31 characters: {names}")
+    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+        for name, table in zip(names, tables.values(), strict=True):
+            table.to_excel(writer, sheet_name=name, index=index)
+    return path
+
+
+# ---------------------------------------------------------------- figures
+
+
+def new_figure(figsize: tuple[float, float] = (6.0, 4.0)) -> Figure:
+    """A matplotlib Figure on the Agg canvas (no pyplot, no GUI).
+
+    Parameters
+    ----------
+    figsize
+        Size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Figure with one Axes.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "Figures need matplotlib: pip install 'matplotlib>=3.8,<4'"
+        ) from err
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    fig.add_subplot(1, 1, 1)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 150) -> Path:
+    """Save a figure as ``.png`` or ``.svg`` (chosen by the suffix), atomically.
+
+    Parameters
+    ----------
+    fig
+        The figure.
+    path
+        Target file.
+    dpi
+        Resolution of PNG files.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    ValueError
+        If the suffix is neither ``.png`` nor ``.svg``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _FIGURE_SUFFIXES:
+        raise ValueError(
+            f"Cannot save a figure as {path.name!r}: use one of {list(_FIGURE_SUFFIXES)}"
+        )
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=suffix[1:], dpi=dpi)
+    return path
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax  # type: ignore[return-value]
+    fig = new_figure(figsize)
+    return fig, fig.axes[0]
+
+
+def _draw_rois(ax: Axes, rois: Sequence[ROI]) -> None:
+    from matplotlib.patches import Circle, Polygon, Rectangle
+
+    from posekit.engine.behavior.roi import CircleROI, PolygonROI, RectangleROI
+
+    for roi in rois:
+        style = {"fill": False, "lw": 1.5, "ec": "tab:red"}
+        if isinstance(roi, RectangleROI):
+            patch = Rectangle(
+                (roi.x_min, roi.y_min),
+                roi.x_max - roi.x_min,
+                roi.y_max - roi.y_min,
+                **style,
+            )
+            label_xy = (roi.x_min, roi.y_min)
+        elif isinstance(roi, CircleROI):
+            patch = Circle((roi.cx, roi.cy), roi.radius, **style)
+            label_xy = (roi.cx, roi.cy - roi.radius)
+        elif isinstance(roi, PolygonROI):
+            patch = Polygon(np.asarray(roi.vertices), closed=True, **style)
+            label_xy = roi.vertices[0]
+        else:  # pragma: no cover - future ROI types
+            continue
+        ax.add_patch(patch)
+        ax.annotate(roi.name, label_xy, color="tab:red", fontsize=8)
+
+
+def plot_trajectory(
+    position: xr.DataArray | xr.Dataset,
+    *,
+    keypoint: str | None = None,
+    individual: str | None = None,
+    rois: Sequence[ROI] = (),
+    image_size: tuple[int, int] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Path of one keypoint (or the centroid) per individual, coloured by time.
+
+    Parameters
+    ----------
+    position
+        Poses Dataset or position DataArray.
+    keypoint
+        Keypoint to draw; ``None``: the centroid.
+    individual
+        One individual; ``None``: all.
+    rois
+        ROIs to outline.
+    image_size
+        ``(width, height)`` to fix the axes to the video frame.
+    ax
+        Axes to draw into (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (y axis pointing down, like the video).
+
+    Raises
+    ------
+    ValueError
+        If the keypoint or individual is unknown.
+    """
+    pos = select_keypoint(position_of(position), keypoint)
+    if "individual" not in pos.dims:
+        pos = pos.expand_dims(individual=["individual_0"])
+    if individual is not None:
+        pos = pos.sel(individual=[individual])
+    fig, ax = _axes(ax, (6.0, 5.0))
+    cmaps = ["viridis", "plasma", "cividis", "magma"]
+    for i, ind in enumerate(pos["individual"].values):
+        p = pos.sel(individual=ind)
+        x, y = p.sel(space="x").values, p.sel(space="y").values
+        ax.plot(x, y, lw=0.6, alpha=0.5, label=str(ind))
+        ax.scatter(x, y, c=np.arange(x.size), s=2, cmap=cmaps[i % len(cmaps)])
+    _draw_rois(ax, rois)
+    if image_size is not None:
+        ax.set_xlim(0, image_size[0])
+        ax.set_ylim(image_size[1], 0)
+    else:
+        ax.invert_yaxis()
+    ax.set_aspect("equal")
+    unit = position_of(position).attrs.get("space_unit", "px")
+    ax.set_xlabel(f"x ({unit})")
+    ax.set_ylabel(f"y ({unit})")
+    ax.set_title(f"Trajectory ({keypoint or 'centroid'})")
+    if pos.sizes["individual"] > 1:
+        ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def plot_occupancy_heatmap(
+    heatmap: xr.DataArray, *, rois: Sequence[ROI] = (), ax: Axes | None = None
+) -> Figure:
+    """Occupancy map from :func:`~posekit.engine.behavior.roi.compute_occupancy_heatmap`.
+
+    Parameters
+    ----------
+    heatmap
+        ``(y, x)`` DataArray with bin-centre coords.
+    rois
+        ROIs to outline.
+    ax
+        Axes to draw into.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure with a colour bar.
+
+    Raises
+    ------
+    ValueError
+        If ``heatmap`` does not have dims ``(y, x)``.
+    """
+    if set(heatmap.dims) != {"y", "x"}:
+        raise ValueError(f"heatmap must have dims (y, x); received {heatmap.dims}")
+    heatmap = heatmap.transpose("y", "x")
+    fig, ax = _axes(ax, (6.0, 5.0))
+    x, y = heatmap["x"].values, heatmap["y"].values
+    dx = (x[1] - x[0]) if x.size > 1 else 1.0
+    dy = (y[1] - y[0]) if y.size > 1 else 1.0
+    extent = (x[0] - dx / 2, x[-1] + dx / 2, y[-1] + dy / 2, y[0] - dy / 2)
+    im = ax.imshow(heatmap.values, extent=extent, origin="upper", cmap="inferno")
+    fig.colorbar(im, ax=ax, label=f"time ({heatmap.attrs.get('units', '')})")
+    _draw_rois(ax, rois)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title("Occupancy")
+    return fig
+
+
+def plot_speed(
+    speed: xr.DataArray, *, fps: float | None = None, ax: Axes | None = None
+) -> Figure:
+    """Speed over time, one line per individual (and keypoint, if present).
+
+    Parameters
+    ----------
+    speed
+        Output of :func:`~posekit.engine.behavior.kinematics.compute_speed`.
+    fps
+        Frames per second for a time axis in seconds (default: from the data).
+    ax
+        Axes to draw into.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Raises
+    ------
+    ValueError
+        If ``speed`` has no ``time`` dim.
+    """
+    if "time" not in speed.dims:
+        raise ValueError(f"speed must have a time dim; received {speed.dims}")
+    rate = resolve_fps(speed, fps)
+    n = speed.sizes["time"]
+    t = np.arange(n) / rate if rate is not None else np.arange(n)
+    fig, ax = _axes(ax, (8.0, 3.0))
+    other = [d for d in speed.dims if d != "time"]
+    flat = speed.transpose("time", *other).values.reshape(n, -1)
+    labels = (
+        [
+            " / ".join(map(str, k))
+            for k in pd.MultiIndex.from_product([speed[d].values for d in other])
+        ]
+        if other
+        else [str(speed.name or "speed")]
+    )
+    for j in range(flat.shape[1]):
+        ax.plot(t, flat[:, j], lw=0.8, label=labels[j])
+    ax.set_xlabel("time (s)" if rate is not None else "time (frames)")
+    ax.set_ylabel(f"speed ({speed.attrs.get('units', '')})")
+    if flat.shape[1] > 1:
+        ax.legend(loc="upper right", fontsize=7)
+    return fig
+
+
+def plot_ethogram(
+    labels: Sequence[str] | np.ndarray | Mapping[str, Sequence[str]],
+    *,
+    behaviors: Sequence[str] | None = None,
+    fps: float | None = None,
+    ignore: Sequence[str] = (),
+    ax: Axes | None = None,
+) -> Figure:
+    """Ethogram: coloured bars for each behaviour bout along time.
+
+    Parameters
+    ----------
+    labels
+        Frame labels of one animal, or a mapping individual → frame labels (one row
+        per animal).
+    behaviors
+        Colour/legend order (default: sorted labels).
+    fps
+        Frames per second for a time axis in seconds.
+    ignore
+        Labels not drawn (e.g. ``"none"``).
+    ax
+        Axes to draw into.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Raises
+    ------
+    ValueError
+        If a label sequence is not 1-D.
+    """
+    from posekit.engine.behavior.ethogram import labels_to_bouts
+
+    tracks = dict(labels) if isinstance(labels, Mapping) else {"": labels}
+    all_labels = sorted(
+        {str(v) for lab in tracks.values() for v in np.asarray(lab)} - set(ignore)
+    )
+    behaviors = all_labels if behaviors is None else list(behaviors)
+    fig, ax = _axes(ax, (8.0, 0.6 + 0.5 * len(tracks)))
+    scale = 1.0 / fps if fps else 1.0
+    colors = {b: f"C{i % 10}" for i, b in enumerate(behaviors)}
+    for row, lab in enumerate(tracks.values()):
+        bouts = labels_to_bouts(lab, ignore=ignore)
+        for beh in behaviors:
+            sel = bouts[bouts["behavior"] == beh]
+            if sel.empty:
+                continue
+            spans = list(
+                zip(sel["start"] * scale, sel["duration"] * scale, strict=True)
+            )
+            ax.broken_barh(spans, (row - 0.4, 0.8), facecolors=colors[beh])
+    ax.set_yticks(range(len(tracks)), [str(n) for n in tracks])
+    ax.set_ylim(-0.6, len(tracks) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlabel("time (s)" if fps else "time (frames)")
+    from matplotlib.patches import Patch
+
+    ax.legend(
+        handles=[Patch(color=colors[b], label=b) for b in behaviors],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.35 if len(tracks) < 3 else -0.15),
+        ncol=min(len(behaviors), 6),
+        fontsize=8,
+        frameon=False,
+    )
+    return fig

@@ -1,0 +1,912 @@
+"""Kinematics of keypoint trajectories: motion, orientation, angles and distances.
+
+Every ``compute_*`` function takes a ``position`` DataArray (dims ``time, space``, and
+usually ``keypoint, individual``) and returns a new DataArray with ``.name`` set and its
+units in ``attrs["units"]``. Positions are in pixels unless ``attrs["space_unit"]`` says
+otherwise (see :mod:`posekit.engine.behavior.calibration`). Rates are per second when
+the frame rate is known (``fps`` argument, ``attrs["fps"]`` or a time coordinate in
+seconds) and per frame otherwise; pass ``per="frame"`` or ``per="second"`` to choose.
+
+Angles follow image coordinates (x to the right, y **down**): ``atan2(dy, dx)`` in
+radians in ``(-π, π]``, so a positive angle turns clockwise on screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Literal
+
+import numpy as np
+import xarray as xr
+
+from posekit.engine.behavior._utils import (
+    position_of,
+    require_dims,
+    space_unit,
+    time_first_2d,
+    time_scale,
+)
+
+__all__ = [
+    "compute_displacement",
+    "compute_velocity",
+    "compute_acceleration",
+    "compute_speed",
+    "compute_distance_travelled",
+    "compute_path_length",
+    "compute_straightness",
+    "compute_centroid",
+    "compute_heading",
+    "compute_head_direction",
+    "compute_angular_velocity",
+    "compute_joint_angle",
+    "compute_keypoint_distances",
+    "compute_interindividual_distances",
+    "EgocentricTransform",
+]
+
+Per = Literal["frame", "second"]
+
+
+def _named(da: xr.DataArray, name: str, **attrs: object) -> xr.DataArray:
+    da = da.copy(deep=False)
+    da.name = name
+    da.attrs = {k: v for k, v in attrs.items() if v is not None}
+    return da
+
+
+def _keypoint_names(position: xr.DataArray) -> list[str]:
+    require_dims(position, ["keypoint"], "this function")
+    return [str(k) for k in position["keypoint"].values]
+
+
+def _check_keypoints(position: xr.DataArray, *names: str) -> None:
+    known = _keypoint_names(position)
+    for name in names:
+        if name not in known:
+            raise ValueError(f"unknown keypoint {name!r}; the data has {known}")
+
+
+def _space_xy(position: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
+    require_dims(position, ["space"], "this function")
+    return position.sel(space="x", drop=True), position.sel(space="y", drop=True)
+
+
+# ---------------------------------------------------------------- motion
+
+
+def _edge_order(block: np.ndarray) -> int:
+    """Second-order one-sided differences at the ends when there are 3+ frames."""
+    return 2 if block.shape[0] >= 3 else 1
+
+
+def compute_displacement(position: xr.DataArray) -> xr.DataArray:
+    """Displacement from the previous frame: ``x[t] - x[t-1]`` (NaN at ``t = 0``).
+
+    Parameters
+    ----------
+    position
+        Position with a ``time`` dim.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``displacement``, same dims as ``position``, units of position.
+
+    Raises
+    ------
+    ValueError
+        If ``position`` has no ``time`` dim.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> pos = from_numpy(np.arange(8.0).reshape(4, 2, 1, 1)).position
+    >>> compute_displacement(pos).sel(space="x").values.ravel()
+    array([nan,  2.,  2.,  2.])
+    """
+    position = position_of(position)
+    block, rebuild = time_first_2d(position)
+    out = np.full_like(block, np.nan)
+    out[1:] = block[1:] - block[:-1]
+    unit = space_unit(position)
+    return _named(rebuild(out), "displacement", units=unit, space_unit=unit)
+
+
+def compute_velocity(
+    position: xr.DataArray, *, fps: float | None = None, per: Per | None = None
+) -> xr.DataArray:
+    """Velocity by central differences (second-order, also at the ends).
+
+    NaN where the position is missing and next to a missing frame.
+
+    Parameters
+    ----------
+    position
+        Position with a ``time`` dim.
+    fps
+        Frames per second (default: from the data).
+    per
+        ``"second"`` or ``"frame"`` (default: per second when the frame rate is known).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``velocity``, same dims, ``attrs["units"]`` e.g. ``"px/s"``.
+
+    Raises
+    ------
+    ValueError
+        If ``per="second"`` and the frame rate is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> pos = from_numpy(np.arange(10.0).reshape(5, 2, 1, 1), fps=10).position
+    >>> compute_velocity(pos).sel(space="x").values.ravel()
+    array([20., 20., 20., 20., 20.])
+    """
+    position = position_of(position)
+    scale, tunit, rate = time_scale(position, fps, per)
+    block, rebuild = time_first_2d(position)
+    if block.shape[0] < 2:
+        grad = np.full_like(block, np.nan)
+    else:
+        grad = np.gradient(block, axis=0, edge_order=_edge_order(block)) * scale
+        grad[np.isnan(block)] = np.nan  # no rate where the position is missing
+    unit = space_unit(position)
+    return _named(
+        rebuild(grad),
+        "velocity",
+        units=f"{unit}/{tunit}",
+        space_unit=unit,
+        time_unit=tunit,
+        fps=rate,
+    )
+
+
+def compute_acceleration(
+    position: xr.DataArray, *, fps: float | None = None, per: Per | None = None
+) -> xr.DataArray:
+    """Acceleration: the central-difference derivative of :func:`compute_velocity`.
+
+    Parameters
+    ----------
+    position
+        Position with a ``time`` dim.
+    fps, per
+        As in :func:`compute_velocity`.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``acceleration``, same dims, ``attrs["units"]`` e.g. ``"px/s^2"``.
+
+    Raises
+    ------
+    ValueError
+        If ``per="second"`` and the frame rate is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> x = np.arange(6.0) ** 2
+    >>> pos = from_numpy(np.stack([x, x], 1)[:, :, None, None]).position
+    >>> compute_acceleration(pos).sel(space="x").values.ravel()
+    array([2., 2., 2., 2., 2., 2.])
+    """
+    position = position_of(position)
+    scale, tunit, rate = time_scale(position, fps, per)
+    block, rebuild = time_first_2d(position)
+    if block.shape[0] < 2:
+        acc = np.full_like(block, np.nan)
+    else:
+        order = _edge_order(block)
+        acc = np.gradient(
+            np.gradient(block, axis=0, edge_order=order), axis=0, edge_order=order
+        )
+        acc *= scale**2
+        acc[np.isnan(block)] = np.nan
+    unit = space_unit(position)
+    return _named(
+        rebuild(acc),
+        "acceleration",
+        units=f"{unit}/{tunit}^2",
+        space_unit=unit,
+        time_unit=tunit,
+        fps=rate,
+    )
+
+
+def compute_speed(
+    position: xr.DataArray, *, fps: float | None = None, per: Per | None = None
+) -> xr.DataArray:
+    """Speed: the norm of :func:`compute_velocity` over ``space``.
+
+    Parameters
+    ----------
+    position
+        Position with ``time`` and ``space`` dims.
+    fps, per
+        As in :func:`compute_velocity`.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``speed`` without the ``space`` dim; NaN where the position is missing.
+
+    Raises
+    ------
+    ValueError
+        If ``per="second"`` and the frame rate is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> t = np.arange(5.0)
+    >>> pos = from_numpy(np.stack([3 * t, 4 * t], 1)[:, :, None, None]).position
+    >>> compute_speed(pos, per="frame").values.ravel()
+    array([5., 5., 5., 5., 5.])
+    """
+    velocity = compute_velocity(position, fps=fps, per=per)
+    require_dims(velocity, ["space"], "compute_speed")
+    speed = np.sqrt((velocity**2).sum("space", min_count=velocity.sizes["space"]))
+    return _named(speed, "speed", **velocity.attrs)
+
+
+def _step_lengths(position: xr.DataArray) -> xr.DataArray:
+    disp = compute_displacement(position)
+    require_dims(disp, ["space"], "distance travelled")
+    return np.sqrt((disp**2).sum("space", min_count=disp.sizes["space"]))
+
+
+def compute_distance_travelled(position: xr.DataArray) -> xr.DataArray:
+    """Cumulative path length from the first frame (0 at ``t = 0``).
+
+    Steps into or out of a missing frame are not counted (interpolate gaps first
+    for a complete path).
+
+    Parameters
+    ----------
+    position
+        Position with ``time`` and ``space`` dims.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``distance_travelled`` without ``space``, units of position.
+
+    Raises
+    ------
+    ValueError
+        If a required dim is missing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> t = np.arange(4.0)
+    >>> pos = from_numpy(np.stack([3 * t, 4 * t], 1)[:, :, None, None]).position
+    >>> compute_distance_travelled(pos).values.ravel()
+    array([ 0.,  5., 10., 15.])
+    """
+    position = position_of(position)
+    steps = _step_lengths(position).fillna(0.0)
+    out = steps.cumsum("time")
+    unit = space_unit(position)
+    return _named(out, "distance_travelled", units=unit, space_unit=unit)
+
+
+def compute_path_length(position: xr.DataArray) -> xr.DataArray:
+    """Total path length over the whole recording (sum of frame-to-frame steps).
+
+    Parameters
+    ----------
+    position
+        Position with ``time`` and ``space`` dims.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``path_length`` without ``time`` and ``space``.
+
+    Raises
+    ------
+    ValueError
+        If a required dim is missing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> t = np.arange(4.0)
+    >>> pos = from_numpy(np.stack([3 * t, 4 * t], 1)[:, :, None, None]).position
+    >>> float(compute_path_length(pos).squeeze())
+    15.0
+    """
+    position = position_of(position)
+    out = _step_lengths(position).sum("time", skipna=True)
+    unit = space_unit(position)
+    return _named(out, "path_length", units=unit, space_unit=unit)
+
+
+def compute_straightness(
+    position: xr.DataArray, *, window: int | None = None
+) -> xr.DataArray:
+    """Path straightness: net displacement divided by path length (1 = straight line).
+
+    Parameters
+    ----------
+    position
+        Position with ``time`` and ``space`` dims (e.g. one keypoint or the centroid).
+    window
+        ``None``: one value for the whole track. An integer: straightness over the
+        ``window`` frames ending at each frame (NaN for the first frames).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``straightness`` (dimensionless), NaN where the path length is 0 or unknown.
+
+    Raises
+    ------
+    ValueError
+        If ``window`` is smaller than 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> x = np.array([0.0, 1.0, 2.0, 1.0])
+    >>> pos = from_numpy(np.stack([x, 0 * x], 1)[:, :, None, None]).position
+    >>> round(float(compute_straightness(pos).squeeze()), 3)
+    0.333
+    """
+    position = position_of(position)
+    require_dims(position, ["time", "space"], "compute_straightness")
+    steps = _step_lengths(position).fillna(0.0)
+    if window is None:
+        valid = position.notnull().all("space")
+        n = position.sizes["time"]
+        first = position.isel(time=valid.argmax("time"))
+        last = position.isel(
+            time=n - 1 - valid.isel(time=slice(None, None, -1)).argmax("time")
+        )
+        net = np.sqrt(((last - first) ** 2).sum("space", min_count=1))
+        length = steps.sum("time")
+    else:
+        if int(window) != window or window < 2:
+            raise ValueError(f"window must be an integer >= 2; received {window!r}")
+        w = int(window)
+        net = np.sqrt(
+            ((position - position.shift(time=w - 1)) ** 2).sum("space", min_count=1)
+        )
+        length = steps.rolling(time=w - 1).sum()
+    out = (net / length.where(length > 0)).clip(max=1.0)
+    return _named(out, "straightness", units="1")
+
+
+# ---------------------------------------------------------------- orientation
+
+
+def compute_centroid(
+    position: xr.DataArray, keypoints: Sequence[str] | None = None
+) -> xr.DataArray:
+    """Mean position of ``keypoints`` (all by default), skipping missing ones.
+
+    Parameters
+    ----------
+    position
+        Position with a ``keypoint`` dim.
+    keypoints
+        Keypoints to average.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``centroid`` without the ``keypoint`` dim.
+
+    Raises
+    ------
+    ValueError
+        If a keypoint is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> pos = from_numpy(np.array([[[0.0, 2.0], [0.0, 4.0]]])[..., None]).position
+    >>> compute_centroid(pos).values.ravel()
+    array([1., 2.])
+    """
+    position = position_of(position)
+    if keypoints is not None:
+        _check_keypoints(position, *keypoints)
+        position = position.sel(keypoint=list(keypoints))
+    out = position.mean("keypoint", skipna=True)
+    unit = space_unit(position)
+    return _named(out, "centroid", units=unit, space_unit=unit)
+
+
+def _angle_attrs(degrees: bool) -> dict[str, str]:
+    return {"units": "deg" if degrees else "rad"}
+
+
+def compute_heading(
+    position: xr.DataArray, origin: str, target: str, *, degrees: bool = False
+) -> xr.DataArray:
+    """Direction of the vector from keypoint ``origin`` to keypoint ``target``.
+
+    For the body axis use e.g. ``origin="tailbase", target="neck"``.
+
+    Parameters
+    ----------
+    position
+        Position with ``keypoint`` and ``space`` dims.
+    origin, target
+        Keypoint names.
+    degrees
+        Degrees instead of radians.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``heading`` in ``(-π, π]`` (image coordinates, clockwise positive), without
+        ``keypoint`` and ``space``.
+
+    Raises
+    ------
+    ValueError
+        If a keypoint is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> pos = from_numpy(np.array([[[0.0, 0.0], [0.0, 1.0]]])[..., None],
+    ...                  keypoint_names=["tail", "head"]).position
+    >>> float(compute_heading(pos, "tail", "head", degrees=True).squeeze())
+    90.0
+    """
+    position = position_of(position)
+    _check_keypoints(position, origin, target)
+    vec = position.sel(keypoint=target, drop=True) - position.sel(
+        keypoint=origin, drop=True
+    )
+    dx, dy = _space_xy(vec)
+    angle = np.arctan2(dy, dx)
+    if degrees:
+        angle = np.rad2deg(angle)
+    return _named(angle, "heading", **_angle_attrs(degrees))
+
+
+def compute_head_direction(
+    position: xr.DataArray, left: str, right: str, *, degrees: bool = False
+) -> xr.DataArray:
+    """Forward direction of the head from a left/right keypoint pair (e.g. the ears).
+
+    The forward vector is perpendicular to the right→left vector, pointing to the
+    animal's front for a top-down view in image coordinates (y down).
+
+    Parameters
+    ----------
+    position
+        Position with ``keypoint`` and ``space`` dims.
+    left, right
+        The animal's left and right keypoints.
+    degrees
+        Degrees instead of radians.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``head_direction`` in ``(-π, π]``, without ``keypoint`` and ``space``.
+
+    Raises
+    ------
+    ValueError
+        If a keypoint is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> # facing +x (right on screen): the left ear is above (smaller y)
+    >>> pos = from_numpy(np.array([[[0.0, 0.0], [-1.0, 1.0]]])[..., None],
+    ...                  keypoint_names=["leftear", "rightear"]).position
+    >>> float(compute_head_direction(pos, "leftear", "rightear").squeeze())
+    0.0
+    """
+    position = position_of(position)
+    _check_keypoints(position, left, right)
+    vec = position.sel(keypoint=left, drop=True) - position.sel(
+        keypoint=right, drop=True
+    )
+    lx, ly = _space_xy(vec)
+    angle = np.arctan2(lx, -ly)  # forward = (-ly, lx)
+    if degrees:
+        angle = np.rad2deg(angle)
+    return _named(angle, "head_direction", **_angle_attrs(degrees))
+
+
+def compute_angular_velocity(
+    angle: xr.DataArray,
+    *,
+    fps: float | None = None,
+    per: Per | None = None,
+    degrees: bool | None = None,
+) -> xr.DataArray:
+    """Rate of change of an angle (unwrapped, central differences).
+
+    Parameters
+    ----------
+    angle
+        Angle with a ``time`` dim (radians, or degrees if ``attrs["units"] == "deg"``).
+    fps, per
+        As in :func:`compute_velocity`.
+    degrees
+        Whether ``angle`` is in degrees (default: from ``attrs["units"]``).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``angular_velocity`` in ``rad/s`` (or ``deg/s``, ``rad/frame``...).
+
+    Raises
+    ------
+    ValueError
+        If ``per="second"`` and the frame rate is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> a = xr.DataArray(np.angle(np.exp(0.5j * np.arange(20))), dims="time")
+    >>> np.allclose(compute_angular_velocity(a, per="frame"), 0.5)
+    True
+    """
+    if degrees is None:
+        degrees = angle.attrs.get("units") == "deg"
+    scale, tunit, rate = time_scale(angle, fps, per)
+    block, rebuild = time_first_2d(angle)
+    rad = np.deg2rad(block) if degrees else block
+    unwrapped = _nan_unwrap(rad)
+    if block.shape[0] < 2:
+        rate_block = np.full_like(block, np.nan)
+    else:
+        rate_block = np.gradient(unwrapped, axis=0) * scale
+        rate_block[np.isnan(block)] = np.nan
+    if degrees:
+        rate_block = np.rad2deg(rate_block)
+    unit = "deg" if degrees else "rad"
+    return _named(
+        rebuild(rate_block),
+        "angular_velocity",
+        units=f"{unit}/{tunit}",
+        time_unit=tunit,
+        fps=rate,
+    )
+
+
+def _nan_unwrap(block: np.ndarray) -> np.ndarray:
+    """``np.unwrap`` along time that tolerates NaN (gaps are unwrapped across)."""
+    valid = ~np.isnan(block)
+    if valid.all():
+        return np.unwrap(block, axis=0)
+    out = np.full_like(block, np.nan)
+    # forward-fill to unwrap across gaps, then restore NaN
+    idx = np.where(valid, np.arange(block.shape[0])[:, None], 0)
+    idx = np.maximum.accumulate(idx, axis=0)
+    filled = np.take_along_axis(block, idx, axis=0)
+    filled = np.where(np.isnan(filled), 0.0, filled)
+    unwrapped = np.unwrap(filled, axis=0)
+    out[valid] = unwrapped[valid]
+    return out
+
+
+def compute_joint_angle(
+    position: xr.DataArray,
+    a: str,
+    b: str,
+    c: str,
+    *,
+    signed: bool = False,
+    degrees: bool = False,
+) -> xr.DataArray:
+    """Angle at keypoint ``b`` between the segments ``b→a`` and ``b→c``.
+
+    Parameters
+    ----------
+    position
+        Position with ``keypoint`` and ``space`` dims.
+    a, b, c
+        Keypoint names; ``b`` is the joint.
+    signed
+        ``False``: the interior angle in ``[0, π]``. ``True``: the rotation from
+        ``b→a`` to ``b→c`` in ``(-π, π]`` (clockwise positive on screen).
+    degrees
+        Degrees instead of radians.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``joint_angle`` without ``keypoint`` and ``space``.
+
+    Raises
+    ------
+    ValueError
+        If a keypoint is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> pts = np.array([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]])[..., None]
+    >>> pos = from_numpy(pts, keypoint_names=["a", "b", "c"]).position
+    >>> float(compute_joint_angle(pos, "a", "b", "c", degrees=True).squeeze())
+    90.0
+    """
+    position = position_of(position)
+    _check_keypoints(position, a, b, c)
+    pb = position.sel(keypoint=b, drop=True)
+    ux, uy = _space_xy(position.sel(keypoint=a, drop=True) - pb)
+    vx, vy = _space_xy(position.sel(keypoint=c, drop=True) - pb)
+    cross = ux * vy - uy * vx
+    dot = ux * vx + uy * vy
+    angle = np.arctan2(cross, dot)
+    if not signed:
+        angle = np.abs(angle)
+    if degrees:
+        angle = np.rad2deg(angle)
+    out = _named(angle, "joint_angle", **_angle_attrs(degrees))
+    out.attrs["keypoints"] = f"{a}-{b}-{c}"
+    return out
+
+
+# ---------------------------------------------------------------- distances
+
+
+def compute_keypoint_distances(
+    position: xr.DataArray, pairs: Sequence[tuple[str, str]] | None = None
+) -> xr.DataArray:
+    """Distances between keypoints of the same individual.
+
+    Parameters
+    ----------
+    position
+        Position with ``keypoint`` and ``space`` dims.
+    pairs
+        Keypoint pairs; default: every pair.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``keypoint_distance`` with the ``keypoint`` and ``space`` dims replaced by
+        ``pair`` (labels ``"a-b"``).
+
+    Raises
+    ------
+    ValueError
+        If a keypoint is unknown or fewer than two keypoints are given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> pts = np.array([[[0.0, 3.0], [0.0, 4.0]]])[..., None]
+    >>> d = compute_keypoint_distances(from_numpy(pts, keypoint_names=["a", "b"]).position)
+    >>> d.sel(pair="a-b").values.ravel()
+    array([5.])
+    """
+    position = position_of(position)
+    names = _keypoint_names(position)
+    if pairs is None:
+        if len(names) < 2:
+            raise ValueError("compute_keypoint_distances needs at least two keypoints")
+        pairs = list(combinations(names, 2))
+    pairs = [(str(p), str(q)) for p, q in pairs]
+    for p, q in pairs:
+        _check_keypoints(position, p, q)
+    first = position.sel(keypoint=[p for p, _ in pairs])
+    second = position.sel(keypoint=[q for _, q in pairs])
+    labels = [f"{p}-{q}" for p, q in pairs]
+    first = first.assign_coords(keypoint=labels).rename(keypoint="pair")
+    second = second.assign_coords(keypoint=labels).rename(keypoint="pair")
+    dist = np.sqrt(((first - second) ** 2).sum("space", min_count=1))
+    unit = space_unit(position)
+    return _named(dist, "keypoint_distance", units=unit, space_unit=unit)
+
+
+def compute_interindividual_distances(
+    position: xr.DataArray,
+    keypoint: str | None = None,
+    *,
+    pairs: Sequence[tuple[str, str]] | None = None,
+) -> xr.DataArray:
+    """Distances between individuals, at one keypoint or between centroids.
+
+    Parameters
+    ----------
+    position
+        Position with ``individual`` and ``space`` dims.
+    keypoint
+        Keypoint to compare (e.g. ``"snout"``); ``None`` uses each animal's centroid.
+    pairs
+        Individual pairs; default: every pair.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``interindividual_distance`` with dims ``(time, pair)`` (labels ``"a-b"``).
+
+    Raises
+    ------
+    ValueError
+        If there are fewer than two individuals or a name is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> pts = np.zeros((1, 2, 1, 2)); pts[0, 0, 0, 1] = 7.0
+    >>> d = compute_interindividual_distances(from_numpy(pts).position)
+    >>> d.values.ravel()
+    array([7.])
+    """
+    position = position_of(position)
+    require_dims(position, ["individual", "space"], "compute_interindividual_distances")
+    if "keypoint" in position.dims:
+        if keypoint is None:
+            point = position.mean("keypoint", skipna=True)
+        else:
+            _check_keypoints(position, keypoint)
+            point = position.sel(keypoint=keypoint, drop=True)
+    else:
+        point = position
+    inds = [str(i) for i in position["individual"].values]
+    if pairs is None:
+        if len(inds) < 2:
+            raise ValueError(
+                f"compute_interindividual_distances needs two or more individuals; "
+                f"the data has {inds}"
+            )
+        pairs = list(combinations(inds, 2))
+    for p, q in pairs:
+        for name in (p, q):
+            if name not in inds:
+                raise ValueError(f"unknown individual {name!r}; the data has {inds}")
+    labels = [f"{p}-{q}" for p, q in pairs]
+    first = point.sel(individual=[p for p, _ in pairs])
+    second = point.sel(individual=[q for _, q in pairs])
+    first = first.assign_coords(individual=labels).rename(individual="pair")
+    second = second.assign_coords(individual=labels).rename(individual="pair")
+    dist = np.sqrt(((first - second) ** 2).sum("space", min_count=1))
+    unit = space_unit(position)
+    out = _named(dist, "interindividual_distance", units=unit, space_unit=unit)
+    out.attrs["keypoint"] = keypoint if keypoint is not None else "centroid"
+    return out
+
+
+# ---------------------------------------------------------------- egocentric frame
+
+
+@dataclass(frozen=True)
+class EgocentricTransform:
+    """Per-frame rigid transform into an animal's own frame, and back.
+
+    Egocentric coordinates put ``origin`` at (0, 0) and the heading along +x:
+    ``ego = R(-θ) · (p - origin)``; the inverse is ``p = R(θ) · ego + origin``.
+
+    Attributes
+    ----------
+    origin : xarray.DataArray
+        Origin with dims ``(time, space, individual)`` (no ``keypoint``).
+    angle : xarray.DataArray
+        Heading θ in radians with dims ``(time, individual)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> pts = np.array([[[5.0, 5.0], [5.0, 7.0]]])[..., None]
+    >>> pos = from_numpy(pts, keypoint_names=["tail", "head"]).position
+    >>> tf = EgocentricTransform.from_keypoints(pos, origin="tail", heading=("tail", "head"))
+    >>> tf.transform(pos).sel(keypoint="head").values.ravel().round(6)
+    array([2., 0.])
+    """
+
+    origin: xr.DataArray
+    angle: xr.DataArray
+
+    @classmethod
+    def from_keypoints(
+        cls,
+        position: xr.DataArray,
+        *,
+        origin: str | Sequence[str] | None = None,
+        heading: tuple[str, str],
+    ) -> EgocentricTransform:
+        """Build the transform from keypoints.
+
+        Parameters
+        ----------
+        position
+            Position with ``keypoint`` and ``space`` dims.
+        origin
+            Keypoint (or keypoints, averaged) at the origin; ``None``: the centroid of
+            all keypoints.
+        heading
+            ``(from, to)`` keypoints whose vector becomes the +x axis.
+
+        Returns
+        -------
+        EgocentricTransform
+            The transform.
+
+        Raises
+        ------
+        ValueError
+            If a keypoint is unknown.
+        """
+        position = position_of(position)
+        if isinstance(origin, str):
+            _check_keypoints(position, origin)
+            org = position.sel(keypoint=origin, drop=True)
+        else:
+            org = compute_centroid(position, origin)
+            org.attrs = {}
+        angle = compute_heading(position, heading[0], heading[1])
+        org.name = "origin"
+        return cls(origin=org, angle=angle)
+
+    def _rotate(self, data: xr.DataArray, sign: float) -> xr.DataArray:
+        require_dims(data, ["space"], "EgocentricTransform")
+        cos = np.cos(self.angle)
+        sin = sign * np.sin(self.angle)
+        x, y = _space_xy(data)
+        rx = cos * x - sin * y
+        ry = sin * x + cos * y
+        out = xr.concat([rx, ry], dim="space").assign_coords(space=["x", "y"])
+        return out.transpose(*data.dims)
+
+    def transform(self, position: xr.DataArray) -> xr.DataArray:
+        """Position → egocentric coordinates (same dims as ``position``).
+
+        Parameters
+        ----------
+        position
+            Position with ``space`` (x, y) and the dims of ``origin``.
+
+        Returns
+        -------
+        xarray.DataArray
+            ``egocentric_position``.
+        """
+        position = position_of(position)
+        out = self._rotate(position - self.origin, -1.0)
+        unit = space_unit(position)
+        return _named(out, "egocentric_position", units=unit, space_unit=unit)
+
+    def inverse_transform(self, egocentric: xr.DataArray) -> xr.DataArray:
+        """Egocentric coordinates → position (undoes :meth:`transform`).
+
+        Parameters
+        ----------
+        egocentric
+            Output of :meth:`transform`.
+
+        Returns
+        -------
+        xarray.DataArray
+            ``position``.
+        """
+        out = self._rotate(egocentric, 1.0) + self.origin
+        out = out.transpose(*egocentric.dims)
+        unit = space_unit(egocentric)
+        return _named(out, "position", units=unit, space_unit=unit)

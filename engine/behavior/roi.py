@@ -1,0 +1,777 @@
+"""Regions of interest (ROIs): shapes, GeoJSON files, occupancy and zone events.
+
+Shapes live in image coordinates (x to the right, y down, pixels unless the poses are
+calibrated). Point-in-shape tests are vectorised numpy (a polygon costs one pass per
+edge over all points), so an hour of tracking is classified in tens of milliseconds.
+
+Occupancy is a float DataArray: 1 inside, 0 outside, NaN where the position is
+missing, so ``occupancy.mean("time")`` is the fraction of *observed* time spent inside.
+For events (entries, exits, bouts) a missing frame counts as "not inside". A bout that
+is already running at frame 0 is not an entry, and one still running at the last frame
+is not an exit. Bout frame ranges are inclusive: ``start`` is the first frame inside,
+``end`` the last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from posekit.engine._fileio import atomic_write_text
+from posekit.engine.behavior._utils import (
+    position_of,
+    require_dims,
+    resolve_fps,
+    select_keypoint,
+    true_runs,
+)
+
+__all__ = [
+    "ROI",
+    "RectangleROI",
+    "CircleROI",
+    "PolygonROI",
+    "save_rois",
+    "load_rois",
+    "compute_roi_occupancy",
+    "roi_bouts",
+    "roi_summary",
+    "compute_zone_sequence",
+    "zone_transitions",
+    "compute_occupancy_heatmap",
+]
+
+
+# ---------------------------------------------------------------- shapes
+
+
+class ROI(ABC):
+    """A named region in image coordinates."""
+
+    name: str
+    #: The ``roi_type`` written in GeoJSON properties.
+    roi_type: ClassVar[str]
+    _REGISTRY: ClassVar[dict[str, type[ROI]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:  # noqa: D105
+        super().__init_subclass__(**kwargs)
+        if "roi_type" in cls.__dict__:
+            ROI._REGISTRY[cls.roi_type] = cls
+
+    @abstractmethod
+    def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Boolean mask of the points ``(x, y)`` that lie inside (boundary included).
+
+        NaN coordinates are outside.
+        """
+
+    @property
+    @abstractmethod
+    def area(self) -> float:
+        """Area in squared position units."""
+
+    @abstractmethod
+    def _geometry(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def _extra_properties(self) -> dict[str, Any]: ...
+
+    def to_feature(self) -> dict[str, Any]:
+        """Return the ROI as a GeoJSON ``Feature`` (properties ``name``, ``roi_type``)."""
+        return {
+            "type": "Feature",
+            "geometry": self._geometry(),
+            "properties": {
+                "name": self.name,
+                "roi_type": self.roi_type,
+                **self._extra_properties(),
+            },
+        }
+
+    @staticmethod
+    def from_feature(feature: Mapping[str, Any]) -> ROI:
+        """Build an ROI from a GeoJSON ``Feature`` written by :meth:`to_feature`.
+
+        Features from other tools work too: a ``Polygon`` becomes a
+        :class:`PolygonROI` and a ``Point`` with a ``radius`` property a
+        :class:`CircleROI`.
+
+        Raises
+        ------
+        ValueError
+            If the geometry is not a Polygon or a Point with a radius.
+        """
+        props = dict(feature.get("properties") or {})
+        geom = feature.get("geometry") or {}
+        gtype = geom.get("type")
+        name = str(props.get("name", props.get("id", "roi")))
+        roi_type = props.get("roi_type")
+        if roi_type == "rectangle" and gtype == "Polygon":
+            ring = np.asarray(geom["coordinates"][0], dtype=float)
+            return RectangleROI(
+                name,
+                float(ring[:, 0].min()),
+                float(ring[:, 1].min()),
+                float(ring[:, 0].max()),
+                float(ring[:, 1].max()),
+            )
+        if gtype == "Polygon":
+            ring = [tuple(map(float, p)) for p in geom["coordinates"][0]]
+            if len(ring) > 1 and ring[0] == ring[-1]:
+                ring = ring[:-1]
+            return PolygonROI(name, tuple(ring))  # type: ignore[arg-type]
+        if gtype == "Point" and "radius" in props:
+            cx, cy = map(float, geom["coordinates"][:2])
+            return CircleROI(name, cx, cy, float(props["radius"]))
+        raise ValueError(
+            f"Cannot read ROI {name!r}: geometry {gtype!r} with properties "
+            f"{sorted(props)}. Supported: Polygon, or Point with a 'radius' property."
+        )
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"an ROI needs a non-empty name; received {name!r}")
+
+
+@dataclass(frozen=True)
+class RectangleROI(ROI):
+    """Axis-aligned rectangle ``x_min <= x <= x_max``, ``y_min <= y <= y_max``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> RectangleROI("box", 0, 0, 10, 5).contains(np.array([5.0, 11.0]), np.array([2.0, 2.0]))
+    array([ True, False])
+    """
+
+    name: str
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+    roi_type: ClassVar[str] = "rectangle"
+
+    def __post_init__(self) -> None:  # noqa: D105
+        _check_name(self.name)
+        if not (self.x_max > self.x_min and self.y_max > self.y_min):
+            raise ValueError(
+                f"RectangleROI {self.name!r} needs x_max > x_min and y_max > y_min; "
+                f"received ({self.x_min}, {self.y_min}, {self.x_max}, {self.y_max})"
+            )
+
+    def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Boolean mask of the points inside (boundary included; NaN is outside)."""
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        return (
+            (x >= self.x_min)
+            & (x <= self.x_max)
+            & (y >= self.y_min)
+            & (y <= self.y_max)
+        )
+
+    @property
+    def area(self) -> float:
+        """Area in squared position units."""
+        return float((self.x_max - self.x_min) * (self.y_max - self.y_min))
+
+    def _geometry(self) -> dict[str, Any]:
+        a, b, c, d = self.x_min, self.y_min, self.x_max, self.y_max
+        return {
+            "type": "Polygon",
+            "coordinates": [[[a, b], [c, b], [c, d], [a, d], [a, b]]],
+        }
+
+    def _extra_properties(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True)
+class CircleROI(ROI):
+    """Disc of ``radius`` around ``(cx, cy)`` (boundary included).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> CircleROI("well", 0, 0, 2).contains(np.array([1.0, 3.0]), np.array([1.0, 0.0]))
+    array([ True, False])
+    """
+
+    name: str
+    cx: float
+    cy: float
+    radius: float
+    roi_type: ClassVar[str] = "circle"
+
+    def __post_init__(self) -> None:  # noqa: D105
+        _check_name(self.name)
+        if not (np.isfinite(self.radius) and self.radius > 0):
+            raise ValueError(
+                f"CircleROI {self.name!r} needs a positive radius; received "
+                f"{self.radius!r}"
+            )
+
+    def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Boolean mask of the points inside (boundary included; NaN is outside)."""
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        return (x - self.cx) ** 2 + (y - self.cy) ** 2 <= self.radius**2
+
+    @property
+    def area(self) -> float:
+        """Area in squared position units."""
+        return float(np.pi * self.radius**2)
+
+    def _geometry(self) -> dict[str, Any]:
+        return {"type": "Point", "coordinates": [self.cx, self.cy]}
+
+    def _extra_properties(self) -> dict[str, Any]:
+        return {"radius": self.radius}
+
+
+@dataclass(frozen=True)
+class PolygonROI(ROI):
+    """Simple polygon given by its vertices (even–odd rule; not closed explicitly).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tri = PolygonROI("tri", ((0, 0), (10, 0), (0, 10)))
+    >>> tri.contains(np.array([1.0, 9.0]), np.array([1.0, 9.0]))
+    array([ True, False])
+    """
+
+    name: str
+    vertices: tuple[tuple[float, float], ...]
+    roi_type: ClassVar[str] = "polygon"
+
+    def __post_init__(self) -> None:  # noqa: D105
+        _check_name(self.name)
+        verts = tuple((float(x), float(y)) for x, y in self.vertices)
+        if len(verts) > 1 and verts[0] == verts[-1]:
+            verts = verts[:-1]
+        if len(verts) < 3:
+            raise ValueError(
+                f"PolygonROI {self.name!r} needs at least 3 vertices; received {verts}"
+            )
+        object.__setattr__(self, "vertices", verts)
+        if self.area == 0:
+            raise ValueError(f"PolygonROI {self.name!r} has zero area: {verts}")
+
+    def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Boolean mask of the points inside (boundary included; NaN is outside)."""
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        v = np.asarray(self.vertices)
+        inside = np.zeros(np.broadcast(x, y).shape, dtype=bool)
+        on_edge = np.zeros_like(inside)
+        x2s, y2s = np.roll(v[:, 0], -1), np.roll(v[:, 1], -1)
+        for x1, y1, x2, y2 in zip(v[:, 0], v[:, 1], x2s, y2s, strict=True):
+            if y1 != y2:
+                crosses = (y1 > y) != (y2 > y)
+                x_cross = x1 + (y - y1) * ((x2 - x1) / (y2 - y1))
+                inside ^= crosses & (x < x_cross)
+            # boundary points count as inside, like the rectangle and circle
+            cross = (x2 - x1) * (y - y1) - (y2 - y1) * (x - x1)
+            on_edge |= (
+                (np.abs(cross) <= 1e-9 * max(1.0, abs(x2 - x1) + abs(y2 - y1)))
+                & (np.minimum(x1, x2) <= x)
+                & (x <= np.maximum(x1, x2))
+                & (np.minimum(y1, y2) <= y)
+                & (y <= np.maximum(y1, y2))
+            )
+        return inside | on_edge
+
+    @property
+    def area(self) -> float:
+        """Area in squared position units (shoelace formula)."""
+        v = np.asarray(self.vertices)
+        x, y = v[:, 0], v[:, 1]
+        return float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+    def _geometry(self) -> dict[str, Any]:
+        ring = [list(p) for p in self.vertices]
+        return {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
+
+    def _extra_properties(self) -> dict[str, Any]:
+        return {}
+
+
+# ---------------------------------------------------------------- files
+
+
+def save_rois(rois: Sequence[ROI], path: str | os.PathLike) -> Path:
+    """Write ROIs as a GeoJSON ``FeatureCollection`` (atomically).
+
+    Parameters
+    ----------
+    rois
+        The ROIs; names must be unique.
+    path
+        Target ``.geojson`` (or ``.json``) file.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    ValueError
+        If two ROIs share a name.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "rois.geojson"
+    >>> _ = save_rois([CircleROI("well", 5, 5, 2)], p)
+    >>> load_rois(p)[0]
+    CircleROI(name='well', cx=5.0, cy=5.0, radius=2.0)
+    """
+    _check_unique(rois)
+    collection = {
+        "type": "FeatureCollection",
+        "features": [r.to_feature() for r in rois],
+    }
+    return atomic_write_text(path, json.dumps(collection, indent=2))
+
+
+def load_rois(path: str | os.PathLike) -> list[ROI]:
+    """Read ROIs from a GeoJSON ``FeatureCollection`` (or a single ``Feature``).
+
+    Parameters
+    ----------
+    path
+        A file written by :func:`save_rois` (or another GeoJSON tool).
+
+    Returns
+    -------
+    list of ROI
+        The ROIs in file order.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file is not GeoJSON or holds an unsupported geometry.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No ROI file at {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON/GeoJSON: {err}") from err
+    if data.get("type") == "Feature":
+        features = [data]
+    elif data.get("type") == "FeatureCollection":
+        features = list(data.get("features", []))
+    else:
+        raise ValueError(
+            f"{path} is not a GeoJSON FeatureCollection (type={data.get('type')!r})"
+        )
+    rois = [ROI.from_feature(f) for f in features]
+    _check_unique(rois)
+    return rois
+
+
+def _check_unique(rois: Sequence[ROI]) -> None:
+    names = [r.name for r in rois]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"ROI names must be unique; repeated: {dup}")
+
+
+# ---------------------------------------------------------------- occupancy
+
+
+def compute_roi_occupancy(
+    position: xr.DataArray | xr.Dataset,
+    rois: Sequence[ROI],
+    *,
+    keypoint: str | None = None,
+) -> xr.DataArray:
+    """Whether each individual is inside each ROI in each frame.
+
+    Parameters
+    ----------
+    position
+        Poses Dataset or position with dims ``time, space`` (and ``keypoint``,
+        ``individual`` if present).
+    rois
+        The ROIs (unique names).
+    keypoint
+        Keypoint that must be inside; ``None`` uses the centroid of all keypoints.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``roi_occupancy`` with dims ``(time, individual, roi)`` (or ``(time, roi)``):
+        1.0 inside, 0.0 outside, NaN where the position is missing.
+
+    Raises
+    ------
+    ValueError
+        If ``rois`` is empty, names repeat, or the keypoint is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> x = np.array([0.0, 5.0, np.nan])
+    >>> pos = from_numpy(np.stack([x, x], 1)[:, :, None, None]).position
+    >>> occ = compute_roi_occupancy(pos, [RectangleROI("box", 4, 4, 6, 6)])
+    >>> occ.values.ravel()
+    array([ 0.,  1., nan])
+    """
+    if not rois:
+        raise ValueError("compute_roi_occupancy needs at least one ROI")
+    _check_unique(rois)
+    point = select_keypoint(position_of(position), keypoint)
+    require_dims(point, ["time", "space"], "compute_roi_occupancy")
+    other = [d for d in point.dims if d not in ("time", "space")]
+    point = point.transpose("time", *other, "space")
+    values = np.asarray(point.values, dtype=float)
+    x = values[..., list(point["space"].values).index("x")]
+    y = values[..., list(point["space"].values).index("y")]
+    missing = np.isnan(x) | np.isnan(y)
+    occ = np.empty(x.shape + (len(rois),), dtype=float)
+    for i, roi in enumerate(rois):
+        occ[..., i] = roi.contains(x, y)
+    occ[missing] = np.nan
+    coords = {d: point[d].values for d in ("time", *other) if d in point.coords}
+    coords["roi"] = [r.name for r in rois]
+    out = xr.DataArray(occ, dims=("time", *other, "roi"), coords=coords)
+    out.name = "roi_occupancy"
+    fps = resolve_fps(position_of(position), None)
+    out.attrs = {"units": "1", **({"fps": fps} if fps is not None else {})}
+    return out
+
+
+def _series(occupancy: xr.DataArray) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Columns of an occupancy array as (labels, (time, n) values)."""
+    require_dims(occupancy, ["time", "roi"], "ROI events")
+    other = [d for d in occupancy.dims if d != "time"]
+    arr = occupancy.transpose("time", *other)
+    values = np.asarray(arr.values, dtype=float).reshape(arr.sizes["time"], -1)
+    index = pd.MultiIndex.from_product(
+        [[str(v) for v in arr[d].values] for d in other], names=other
+    )
+    labels = [dict(zip(other, key, strict=True)) for key in index]
+    return labels, values
+
+
+def roi_bouts(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.DataFrame:
+    """Every visit (bout) of each individual to each ROI.
+
+    Parameters
+    ----------
+    occupancy
+        Output of :func:`compute_roi_occupancy`.
+    fps
+        Frames per second (default: from the data); adds the ``*_s`` columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per bout: ``individual`` (if present), ``roi``, ``start``, ``end``
+        (inclusive frames), ``duration`` (frames), ``entered`` (False for a bout
+        running at frame 0), ``exited`` (False for one running at the last frame), and
+        ``start_s``, ``duration_s`` with a frame rate.
+
+    Raises
+    ------
+    ValueError
+        If ``occupancy`` lacks the ``time`` or ``roi`` dim.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> occ = xr.DataArray([[0.0], [1.0], [1.0], [0.0]], dims=("time", "roi"),
+    ...                    coords={"roi": ["box"]})
+    >>> roi_bouts(occ)[["roi", "start", "end", "duration"]].to_dict("records")
+    [{'roi': 'box', 'start': 1, 'end': 2, 'duration': 2}]
+    """
+    fps = resolve_fps(occupancy, fps)
+    labels, values = _series(occupancy)
+    n_time = values.shape[0]
+    rows = []
+    for j, label in enumerate(labels):
+        starts, ends = true_runs(values[:, j] == 1.0)
+        for s, e in zip(starts, ends, strict=True):
+            rows.append(
+                {
+                    **label,
+                    "start": int(s),
+                    "end": int(e - 1),
+                    "duration": int(e - s),
+                    "entered": bool(s > 0),
+                    "exited": bool(e < n_time),
+                }
+            )
+    columns = [*(labels[0].keys() if labels else ["roi"])]
+    columns += ["start", "end", "duration", "entered", "exited"]
+    df = pd.DataFrame(rows, columns=columns)
+    if fps is not None:
+        df["start_s"] = df["start"] / fps
+        df["duration_s"] = df["duration"] / fps
+    return df
+
+
+def roi_summary(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.DataFrame:
+    """Occupancy time and fraction, entries, exits, latency and bouts per ROI.
+
+    Parameters
+    ----------
+    occupancy
+        Output of :func:`compute_roi_occupancy`.
+    fps
+        Frames per second (default: from the data); adds the ``*_s`` columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (individual, ROI): ``frames_inside``, ``fraction`` (of frames with
+        a known position), ``entries``, ``exits``, ``latency`` (frames to the first
+        frame inside; NaN if never inside), ``n_bouts``, ``mean_bout`` (frames),
+        ``frames_observed``; and ``time_inside_s``, ``latency_s``, ``mean_bout_s``
+        with a frame rate.
+
+    Raises
+    ------
+    ValueError
+        If ``occupancy`` lacks the ``time`` or ``roi`` dim.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> occ = xr.DataArray([[0.0], [1.0], [1.0], [0.0]], dims=("time", "roi"),
+    ...                    coords={"roi": ["box"]})
+    >>> row = roi_summary(occ, fps=2.0).iloc[0]
+    >>> int(row.entries), float(row.time_inside_s), float(row.latency_s)
+    (1, 1.0, 0.5)
+    """
+    fps = resolve_fps(occupancy, fps)
+    labels, values = _series(occupancy)
+    inside = values == 1.0
+    observed = ~np.isnan(values)
+    frames_inside = inside.sum(0)
+    n_obs = observed.sum(0)
+    has_any = inside.any(0)
+    latency = np.where(has_any, inside.argmax(0), np.nan)
+    d = np.diff(inside.astype(np.int8), axis=0)
+    entries = (d == 1).sum(0)
+    exits = (d == -1).sum(0)
+    n_bouts = entries + inside[0].astype(int)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = np.where(n_obs > 0, frames_inside / np.maximum(n_obs, 1), np.nan)
+        mean_bout = np.where(
+            n_bouts > 0, frames_inside / np.maximum(n_bouts, 1), np.nan
+        )
+    df = pd.DataFrame(labels)
+    df["frames_inside"] = frames_inside.astype(int)
+    df["frames_observed"] = n_obs.astype(int)
+    df["fraction"] = fraction
+    df["entries"] = entries.astype(int)
+    df["exits"] = exits.astype(int)
+    df["latency"] = latency
+    df["n_bouts"] = n_bouts.astype(int)
+    df["mean_bout"] = mean_bout
+    if fps is not None:
+        df["time_inside_s"] = df["frames_inside"] / fps
+        df["latency_s"] = df["latency"] / fps
+        df["mean_bout_s"] = df["mean_bout"] / fps
+    return df
+
+
+def compute_zone_sequence(
+    occupancy: xr.DataArray, *, outside: str = "outside", missing: str = "missing"
+) -> xr.DataArray:
+    """Name of the zone each individual is in, frame by frame.
+
+    Where ROIs overlap, the first ROI (in ``roi`` order) wins.
+
+    Parameters
+    ----------
+    occupancy
+        Output of :func:`compute_roi_occupancy`.
+    outside, missing
+        Labels for "in no ROI" and "position unknown".
+
+    Returns
+    -------
+    xarray.DataArray
+        ``zone`` (strings) with the ``roi`` dim removed.
+
+    Raises
+    ------
+    ValueError
+        If ``occupancy`` has no ``roi`` dim.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> occ = xr.DataArray([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]], dims=("time", "roi"),
+    ...                    coords={"roi": ["a", "b"]})
+    >>> compute_zone_sequence(occ).values.tolist()
+    ['a', 'outside', 'b']
+    """
+    require_dims(occupancy, ["roi"], "compute_zone_sequence")
+    names = np.array([str(r) for r in occupancy["roi"].values] + [outside, missing])
+    arr = occupancy.transpose(..., "roi")
+    vals = np.asarray(arr.values, dtype=float)
+    inside = vals == 1.0
+    idx = np.where(inside.any(-1), inside.argmax(-1), len(names) - 2)
+    idx = np.where(np.isnan(vals).all(-1), len(names) - 1, idx)
+    out = xr.DataArray(
+        names[idx].astype(object),
+        dims=arr.dims[:-1],
+        coords={d: arr[d] for d in arr.dims[:-1] if d in arr.coords},
+        name="zone",
+    )
+    return out
+
+
+def zone_transitions(
+    zones: xr.DataArray,
+    *,
+    include_outside: bool = False,
+    outside: str = "outside",
+    missing: str = "missing",
+) -> pd.DataFrame:
+    """Count transitions between zones (rows: from, columns: to).
+
+    Consecutive visits are compared, so by default passing through the area outside
+    every ROI (and frames with unknown position) is ignored: ``a → outside → b``
+    counts as one ``a → b`` transition. Individuals are pooled.
+
+    Parameters
+    ----------
+    zones
+        Output of :func:`compute_zone_sequence` (dims ``time`` and optionally
+        ``individual``).
+    include_outside
+        Count ``outside`` as a zone of its own.
+    outside, missing
+        The labels used in ``zones``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Square table of counts.
+
+    Raises
+    ------
+    ValueError
+        If ``zones`` has no ``time`` dim.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> z = xr.DataArray(["a", "a", "outside", "b", "a"], dims="time")
+    >>> zone_transitions(z).loc["a", "b"]
+    np.int64(1)
+    """
+    require_dims(zones, ["time"], "zone_transitions")
+    other = [d for d in zones.dims if d != "time"]
+    arr = np.asarray(zones.transpose("time", *other).values).reshape(
+        zones.sizes["time"], -1
+    )
+    drop = {missing} if include_outside else {missing, outside}
+    names = sorted({str(v) for v in np.unique(arr)} - drop)
+    counts = pd.DataFrame(0, index=names, columns=names, dtype=np.int64)
+    for j in range(arr.shape[1]):
+        col = arr[:, j]
+        keep = ~np.isin(col, list(drop))
+        seq = col[keep]
+        if seq.size < 2:
+            continue
+        change = seq[1:] != seq[:-1]
+        src, dst = seq[:-1][change], seq[1:][change]
+        if src.size:
+            pairs = pd.crosstab(pd.Series(src, name="from"), pd.Series(dst, name="to"))
+            counts = counts.add(pairs, fill_value=0).astype(np.int64)
+    counts.index.name = "from"
+    counts.columns.name = "to"
+    return counts.loc[names, names]
+
+
+def compute_occupancy_heatmap(
+    position: xr.DataArray | xr.Dataset,
+    *,
+    bins: int | tuple[int, int] = 50,
+    extent: tuple[float, float, float, float] | None = None,
+    keypoint: str | None = None,
+    individual: str | None = None,
+    fps: float | None = None,
+) -> xr.DataArray:
+    """Time spent in each spatial bin (a 2-D histogram of positions).
+
+    Parameters
+    ----------
+    position
+        Poses Dataset or position with dims ``time, space``.
+    bins
+        Number of bins (or ``(nx, ny)``).
+    extent
+        ``(x_min, x_max, y_min, y_max)``; default: the data's range.
+    keypoint
+        Keypoint to count; ``None``: the centroid.
+    individual
+        One individual; ``None``: all pooled.
+    fps
+        Frames per second (default: from the data); the map is then in seconds.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``occupancy`` with dims ``(y, x)`` (bin centres as coords), units ``s`` or
+        ``frames``.
+
+    Raises
+    ------
+    ValueError
+        If there are no valid positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> pos = from_numpy(np.ones((10, 2, 1, 1)), fps=10).position
+    >>> round(float(compute_occupancy_heatmap(pos, bins=4, extent=(0, 4, 0, 4)).sum()), 9)
+    1.0
+    """
+    pos = position_of(position)
+    fps = resolve_fps(pos, fps)
+    point = select_keypoint(pos, keypoint)
+    if individual is not None:
+        require_dims(point, ["individual"], "compute_occupancy_heatmap(individual=...)")
+        point = point.sel(individual=individual)
+    x = np.asarray(point.sel(space="x").values, dtype=float).ravel()
+    y = np.asarray(point.sel(space="y").values, dtype=float).ravel()
+    ok = ~(np.isnan(x) | np.isnan(y))
+    if not ok.any():
+        raise ValueError("compute_occupancy_heatmap: no valid positions to count")
+    if extent is None:
+        extent = (x[ok].min(), x[ok].max(), y[ok].min(), y[ok].max())
+    nx, ny = (bins, bins) if isinstance(bins, int) else bins
+    hist, xe, ye = np.histogram2d(
+        x[ok], y[ok], bins=(nx, ny), range=[extent[:2], extent[2:]]
+    )
+    values = hist.T / fps if fps is not None else hist.T
+    out = xr.DataArray(
+        values,
+        dims=("y", "x"),
+        coords={"y": 0.5 * (ye[1:] + ye[:-1]), "x": 0.5 * (xe[1:] + xe[:-1])},
+        name="occupancy",
+        attrs={"units": "s" if fps is not None else "frames", "extent": list(extent)},
+    )
+    return out

@@ -1,0 +1,501 @@
+"""Accuracy of predicted keypoints, DeepLabCut's evaluation file, and prediction plots.
+
+Metric names, because DeepLabCut's are misleading: what DLC reports as "RMSE" / "Test
+error(px)" is the **mean Euclidean distance** between prediction and label over all
+labelled keypoints of all frames (:func:`mean_error`). The root-mean-square of those
+distances is :func:`rmse`; it weights large misses more and is always ≥ the mean.
+The "p-cutoff" variants only count predictions with likelihood ≥ ``pcutoff`` (DLC:
+``RMSEpcutoff``).
+
+Arrays: predictions ``(N, K, 3)`` = ``x, y, likelihood`` (or ``(N, K, 2)``); labels
+``(N, K, 2)`` with NaN for missing keypoints; all in pixels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posekit.engine._fileio import atomic_write_bytes, atomic_write_text
+
+__all__ = [
+    "COMBINED_EVALUATION_COLUMNS",
+    "keypoint_distances",
+    "mean_error",
+    "rmse",
+    "per_bodypart_error",
+    "pck",
+    "evaluation_summary",
+    "write_combined_evaluation",
+    "plot_predictions",
+    "predict_images",
+]
+
+#: Header of DeepLabCut's ``CombinedEvaluation-results.csv``.
+COMBINED_EVALUATION_COLUMNS = (
+    "Training iterations:",
+    "%Training dataset",
+    "Shuffle number",
+    "Train error(px)",
+    "Test error(px)",
+    "p-cutoff used",
+    "Train error with p-cutoff",
+    "Test error with p-cutoff",
+)
+
+
+def keypoint_distances(
+    predictions: np.ndarray, labels: np.ndarray, *, pcutoff: float | None = None
+) -> np.ndarray:
+    """Euclidean distance per frame and keypoint.
+
+    Parameters
+    ----------
+    predictions
+        ``(N, K, 2)`` or ``(N, K, 3)`` (with likelihood).
+    labels
+        ``(N, K, 2)``; NaN for missing.
+    pcutoff
+        If given, distances of predictions with likelihood < ``pcutoff`` are NaN
+        (needs ``(N, K, 3)`` predictions).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, K)`` pixels; NaN where the label is missing (or below the cutoff).
+
+    Examples
+    --------
+    >>> keypoint_distances(np.array([[[3.0, 4.0, 0.9]]]), np.zeros((1, 1, 2)))
+    array([[5.]])
+    """
+    predictions = np.asarray(predictions, np.float64)
+    labels = np.asarray(labels, np.float64)
+    if predictions.ndim != 3 or predictions.shape[-1] not in (2, 3):
+        raise ValueError(
+            f"predictions must be (N, K, 2) or (N, K, 3). Received {predictions.shape}"
+        )
+    if labels.shape != (*predictions.shape[:2], 2):
+        raise ValueError(
+            f"labels must be {(*predictions.shape[:2], 2)} to match the predictions. "
+            f"Received {labels.shape}"
+        )
+    d = np.linalg.norm(predictions[..., :2] - labels, axis=-1)
+    if pcutoff is not None:
+        if predictions.shape[-1] != 3:
+            raise ValueError("pcutoff needs predictions with a likelihood (N, K, 3)")
+        d = np.where(predictions[..., 2] >= pcutoff, d, np.nan)
+    return d
+
+
+def _nanmean(a: np.ndarray) -> float:
+    a = np.asarray(a, np.float64)
+    return float(np.mean(a[np.isfinite(a)])) if np.isfinite(a).any() else float("nan")
+
+
+def mean_error(
+    predictions: np.ndarray, labels: np.ndarray, *, pcutoff: float | None = None
+) -> float:
+    """Mean Euclidean distance (what DeepLabCut reports as "RMSE"), pixels.
+
+    Examples
+    --------
+    >>> p = np.array([[[3.0, 4.0], [0.0, 1.0]]]); t = np.zeros((1, 2, 2))
+    >>> mean_error(p, t)
+    3.0
+    """
+    return _nanmean(keypoint_distances(predictions, labels, pcutoff=pcutoff))
+
+
+def rmse(
+    predictions: np.ndarray, labels: np.ndarray, *, pcutoff: float | None = None
+) -> float:
+    """Root-mean-square Euclidean distance (a true RMSE), pixels.
+
+    Examples
+    --------
+    >>> p = np.array([[[3.0, 4.0], [0.0, 1.0]]]); t = np.zeros((1, 2, 2))
+    >>> round(rmse(p, t), 4)
+    3.6056
+    """
+    d = keypoint_distances(predictions, labels, pcutoff=pcutoff)
+    return float(np.sqrt(_nanmean(d**2)))
+
+
+def per_bodypart_error(
+    predictions: np.ndarray,
+    labels: np.ndarray,
+    bodyparts: Sequence[str] | None = None,
+    *,
+    pcutoff: float | None = None,
+) -> dict[str, float]:
+    """Mean Euclidean distance per bodypart (NaN for a bodypart never labelled).
+
+    Examples
+    --------
+    >>> p = np.array([[[3.0, 4.0], [0.0, 1.0]]]); t = np.zeros((1, 2, 2))
+    >>> per_bodypart_error(p, t, ["a", "b"])
+    {'a': 5.0, 'b': 1.0}
+    """
+    d = keypoint_distances(predictions, labels, pcutoff=pcutoff)
+    names = (
+        list(bodyparts)
+        if bodyparts is not None
+        else [str(i) for i in range(d.shape[1])]
+    )
+    if len(names) != d.shape[1]:
+        raise ValueError(f"{len(names)} bodypart names for {d.shape[1]} keypoints")
+    return {n: _nanmean(d[:, i]) for i, n in enumerate(names)}
+
+
+def pck(predictions: np.ndarray, labels: np.ndarray, radius: float) -> float:
+    """Percentage of correct keypoints: fraction of labelled keypoints within ``radius``.
+
+    Examples
+    --------
+    >>> p = np.array([[[3.0, 4.0], [0.0, 1.0]]]); t = np.zeros((1, 2, 2))
+    >>> pck(p, t, radius=2.0)
+    0.5
+    """
+    d = keypoint_distances(predictions, labels)
+    labelled = np.isfinite(d)
+    if not labelled.any():
+        return float("nan")
+    return float(np.mean(d[labelled] <= radius))
+
+
+def evaluation_summary(
+    predictions: np.ndarray,
+    labels: np.ndarray,
+    bodyparts: Sequence[str] | None = None,
+    *,
+    pcutoff: float = 0.6,
+    pck_radius: float = 5.0,
+) -> dict[str, Any]:
+    """All metrics in one dict (JSON-safe).
+
+    Returns
+    -------
+    dict
+        ``mean_error_px`` (DLC's "RMSE"), ``rmse_px``, ``mean_error_pcutoff_px``,
+        ``rmse_pcutoff_px``, ``pcutoff``, ``pck`` (at ``pck_radius``), ``pck_radius_px``,
+        ``per_bodypart_px``, ``n_frames``, ``n_labelled``.
+    """
+    d = keypoint_distances(predictions, labels)
+    has_p = np.asarray(predictions).shape[-1] == 3
+    return {
+        "mean_error_px": mean_error(predictions, labels),
+        "rmse_px": rmse(predictions, labels),
+        "mean_error_pcutoff_px": (
+            mean_error(predictions, labels, pcutoff=pcutoff) if has_p else float("nan")
+        ),
+        "rmse_pcutoff_px": (
+            rmse(predictions, labels, pcutoff=pcutoff) if has_p else float("nan")
+        ),
+        "pcutoff": float(pcutoff),
+        "pck": pck(predictions, labels, pck_radius),
+        "pck_radius_px": float(pck_radius),
+        "per_bodypart_px": per_bodypart_error(predictions, labels, bodyparts),
+        "n_frames": int(d.shape[0]),
+        "n_labelled": int(np.isfinite(d).sum()),
+    }
+
+
+def write_combined_evaluation(
+    path: str | os.PathLike,
+    *,
+    iterations: int,
+    train_fraction: float,
+    shuffle: int,
+    train_error: float,
+    test_error: float,
+    pcutoff: float,
+    train_error_pcutoff: float,
+    test_error_pcutoff: float,
+) -> Path:
+    """Append one row to DeepLabCut's ``CombinedEvaluation-results.csv`` (atomically).
+
+    The file has exactly the columns :data:`COMBINED_EVALUATION_COLUMNS`. Errors are
+    mean Euclidean distances (DLC's convention), rounded to 2 decimals as DLC does.
+    A file written by DeepLabCut itself (a leading unnamed index column) keeps its
+    layout.
+
+    Parameters
+    ----------
+    path
+        The CSV file (created with a header if absent).
+    iterations
+        Training iterations of the evaluated snapshot.
+    train_fraction
+        Fraction of frames used for training (written as a percentage, e.g. 95).
+    shuffle
+        Shuffle number.
+    train_error, test_error
+        Mean Euclidean distance in pixels.
+    pcutoff
+        Likelihood cutoff used for the two last columns.
+    train_error_pcutoff, test_error_pcutoff
+        Errors of predictions with likelihood ≥ ``pcutoff``.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "CombinedEvaluation-results.csv"
+    >>> _ = write_combined_evaluation(p, iterations=1000, train_fraction=0.95, shuffle=1,
+    ...     train_error=1.234, test_error=2.5, pcutoff=0.6, train_error_pcutoff=1.2,
+    ...     test_error_pcutoff=2.4)
+    >>> print(p.read_text().strip())
+    Training iterations:,%Training dataset,Shuffle number,Train error(px),Test error(px),p-cutoff used,Train error with p-cutoff,Test error with p-cutoff
+    1000,95,1,1.23,2.5,0.6,1.2,2.4
+    """
+    path = Path(path)
+    pct = (
+        int(round(100 * float(train_fraction)))
+        if train_fraction <= 1
+        else int(train_fraction)
+    )
+    row: list[Any] = [
+        int(iterations),
+        pct,
+        int(shuffle),
+        *(round(float(v), 2) for v in (train_error, test_error)),
+        float(pcutoff),
+        *(round(float(v), 2) for v in (train_error_pcutoff, test_error_pcutoff)),
+    ]
+    existing = path.read_text() if path.exists() else ""
+    lines = [ln for ln in existing.splitlines() if ln.strip()]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if not lines:
+        writer.writerow(COMBINED_EVALUATION_COLUMNS)
+    else:
+        header = next(csv.reader([lines[0]]))
+        if (
+            header
+            and header[0] == ""
+            and tuple(h.strip() for h in header[1:]) == (COMBINED_EVALUATION_COLUMNS)
+        ):
+            row = [len(lines) - 1, *row]  # DLC's pandas index column
+        elif tuple(h.strip() for h in header) != COMBINED_EVALUATION_COLUMNS:
+            raise ValueError(
+                f"{path} is not a CombinedEvaluation-results.csv (header {header}); "
+                "move it away or pass another path."
+            )
+    writer.writerow(row)
+    text = (existing.rstrip("\n") + "\n" if lines else "") + buf.getvalue()
+    return atomic_write_text(path, text)
+
+
+def _colors(k: int) -> list[tuple[int, int, int]]:
+    import cv2
+
+    ramp = np.linspace(0, 255, max(k, 1)).astype(np.uint8)[:, None]
+    bgr = cv2.applyColorMap(ramp, cv2.COLORMAP_JET)[:, 0]
+    return [tuple(int(c) for c in px[::-1]) for px in bgr]  # RGB
+
+
+def plot_predictions(
+    images: Sequence[np.ndarray],
+    predictions: np.ndarray,
+    labels: np.ndarray | None,
+    out_dir: str | os.PathLike,
+    *,
+    names: Sequence[str] | None = None,
+    bodyparts: Sequence[str] | None = None,
+    pcutoff: float = 0.6,
+    radius: int = 4,
+) -> list[Path]:
+    """Draw predictions (circles) and labels (crosses) on frames and save PNGs.
+
+    A prediction with likelihood ≥ ``pcutoff`` is a filled circle, below it a hollow
+    one; a line joins each prediction to its label. One colour per bodypart (a legend
+    is drawn in the corner when ``bodyparts`` is given).
+
+    Parameters
+    ----------
+    images
+        RGB ``uint8`` frames.
+    predictions
+        ``(N, K, 3)``.
+    labels
+        ``(N, K, 2)`` or ``None``.
+    out_dir
+        Folder for the PNG files (created).
+    names
+        File names (default ``frame_00000.png`` …); path separators are replaced.
+    bodyparts
+        Names for the legend.
+    pcutoff
+        Likelihood threshold for filled circles.
+    radius
+        Marker radius in pixels.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written files.
+    """
+    import cv2
+
+    predictions = np.asarray(predictions, np.float64)
+    if len(images) != len(predictions):
+        raise ValueError(f"{len(images)} images for {len(predictions)} predictions")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    k = predictions.shape[1]
+    colors = _colors(k)
+    paths = []
+    for i, image in enumerate(images):
+        canvas = np.ascontiguousarray(np.asarray(image, np.uint8).copy())
+        if canvas.ndim == 2:
+            canvas = np.repeat(canvas[..., None], 3, axis=-1)
+        for j in range(k):
+            x, y, p = predictions[i, j, 0], predictions[i, j, 1], predictions[i, j, 2]
+            color = colors[j]
+            have_label = labels is not None and np.isfinite(labels[i, j]).all()
+            if have_label:
+                lx, ly = (int(round(v)) for v in labels[i, j])
+                cv2.drawMarker(
+                    canvas, (lx, ly), color, cv2.MARKER_CROSS, 2 * radius + 2, 1
+                )
+            if np.isfinite([x, y]).all():
+                c = (int(round(x)), int(round(y)))
+                cv2.circle(canvas, c, radius, color, -1 if p >= pcutoff else 1)
+                if have_label:
+                    cv2.line(canvas, c, (lx, ly), color, 1)
+        if bodyparts is not None:
+            for j, name in enumerate(bodyparts):
+                cv2.putText(
+                    canvas,
+                    str(name),
+                    (5, 14 + 14 * j),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.4,
+                    colors[j],
+                    1,
+                    cv2.LINE_AA,
+                )
+        name = names[i] if names is not None else f"frame_{i:05d}.png"
+        name = str(name).replace("/", "_").replace("\\", "_")
+        if not name.lower().endswith(".png"):
+            name = f"{Path(name).stem}.png"
+        ok, data = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+        if not ok:  # pragma: no cover - cv2 failure
+            raise RuntimeError(f"could not encode {name}")
+        paths.append(atomic_write_bytes(out_dir / name, data.tobytes()))
+    return paths
+
+
+_PREDICT_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _traced(model: Any):
+    """One ``tf.function`` per model (it retraces once per input shape)."""
+    try:
+        return _PREDICT_FNS[model]
+    except (KeyError, TypeError):
+        pass
+    import tensorflow as tf
+
+    try:
+        ref = weakref.ref(model)  # the cache must not keep the model alive
+    except TypeError:
+        return tf.function(lambda x: model(x, training=False))
+    fn = tf.function(lambda x: ref()(x, training=False))
+    with contextlib.suppress(TypeError):  # not weak-referenceable: no cache
+        _PREDICT_FNS[model] = fn
+    return fn
+
+
+def predict_images(
+    model: Any,
+    images: Sequence[np.ndarray] | np.ndarray,
+    batch_size: int = 8,
+    *,
+    stride: float | None = None,
+    locref_stdev: float | None = None,
+) -> np.ndarray:
+    """Predict ``(x, y, likelihood)`` for each image, in the image's pixels.
+
+    Images of equal shape are batched together; the last batch of each shape is padded
+    to ``batch_size`` so each shape traces once. The model runs through
+    ``tf.function(lambda x: model(x, training=False))`` (no XLA).
+
+    Parameters
+    ----------
+    model
+        A :class:`~posekit.engine.models.PoseModel` (stride and ``locref_stdev`` come from
+        its config), or any model returning ``{"scoremap", "locref"}`` or
+        ``(scoremap, locref)`` with ``stride``/``locref_stdev`` given. Its input shape
+        must accept the images (build it with ``(None, None, 3)`` or the frame size).
+    images
+        RGB ``uint8`` (or float in ``[0, 255]``) arrays ``(H, W, 3)``.
+    batch_size
+        Frames per call.
+    stride, locref_stdev
+        Override the decoder parameters.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, K, 3)`` float32.
+    """
+    from posekit.engine.models.decoder import DEFAULT_LOCREF_STDEV, decode_pose
+
+    cfg = getattr(model, "pose_config", None)
+    if stride is None:
+        if cfg is None:
+            raise ValueError("stride is needed for a model that is not a PoseModel")
+        stride = cfg.head_stride
+    if locref_stdev is None:
+        locref_stdev = cfg.locref_stdev if cfg is not None else DEFAULT_LOCREF_STDEV
+    if batch_size < 1:
+        raise ValueError(
+            f"batch_size must be >= 1. Received: batch_size={batch_size!r}"
+        )
+    images = list(images)
+    n = len(images)
+    if n == 0:
+        k = cfg.num_keypoints if cfg is not None else 0
+        return np.zeros((0, k, 3), np.float32)
+    fn = _traced(model)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, img in enumerate(images):
+        groups.setdefault(tuple(np.shape(img)), []).append(i)
+    out: np.ndarray | None = None
+    for shape, idx in groups.items():
+        if len(shape) != 3:
+            raise ValueError(f"images must be (H, W, 3). Received shape {shape}")
+        for start in range(0, len(idx), batch_size):
+            chunk = idx[start : start + batch_size]
+            batch = np.zeros((batch_size, *shape), np.float32)
+            for b, i in enumerate(chunk):
+                batch[b] = images[i]
+            outputs = fn(batch)
+            if isinstance(outputs, Mapping):
+                scmap, locref = outputs["scoremap"], outputs["locref"]
+            else:
+                scmap, locref = outputs[0], outputs[1]
+            xyp = decode_pose(
+                np.asarray(scmap)[: len(chunk)],
+                np.asarray(locref)[: len(chunk)],
+                stride=stride,
+                locref_stdev=locref_stdev,
+            )
+            if out is None:
+                out = np.zeros((n, xyp.shape[1], 3), np.float32)
+            out[chunk] = xyp
+    assert out is not None
+    return out

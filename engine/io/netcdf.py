@@ -1,0 +1,182 @@
+"""netCDF: the native file of the poses dataset (movement and posekit).
+
+Read and written with xarray's ``h5netcdf`` engine. Files from movement load as they
+are; the old plural dimension names ``individuals`` / ``keypoints`` are renamed to
+``individual`` / ``keypoint``.
+
+netCDF attributes can only be strings and numbers, so :func:`save_netcdf` stores every
+other attribute (``None``, booleans, lists, dicts) as JSON and lists their names in
+``posekit_json_attrs``; :func:`load_netcdf` decodes them, so a save/load round trip
+gives back the same attributes. The processing log (``attrs["log"]``) is already a JSON
+string and is stored as is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from posekit.engine._fileio import atomic_path
+from posekit.engine.io import register_loader, register_saver
+from posekit.engine.poses import validate
+
+__all__ = ["load_netcdf", "save_netcdf"]
+
+_JSON_KEY = "posekit_json_attrs"
+_ENGINE = "h5netcdf"
+_NC_MAGIC = (b"CDF\x01", b"CDF\x02", b"\x89HDF\r\n\x1a\n")
+
+
+def _encode_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    encoded = []
+    for key, value in attrs.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if (
+            isinstance(value, bool)
+            or value is None
+            or isinstance(value, (list, tuple, dict))
+        ):
+            out[key] = json.dumps(
+                value.tolist() if isinstance(value, np.ndarray) else value
+            )
+            encoded.append(key)
+        elif isinstance(value, (str, int, float, np.ndarray)):
+            out[key] = value
+        else:
+            out[key] = json.dumps(repr(value))
+            encoded.append(key)
+    if encoded:
+        out[_JSON_KEY] = json.dumps(encoded)
+    return out
+
+
+def _decode_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    out = dict(attrs)
+    encoded = json.loads(out.pop(_JSON_KEY, "[]"))
+    for key in encoded:
+        if key in out:
+            out[key] = json.loads(out[key])
+    for key, value in out.items():
+        if isinstance(value, np.generic):
+            out[key] = value.item()
+    return out
+
+
+def _sniff_netcdf(path: Path) -> bool:
+    if path.suffix.lower() not in (".nc", ".netcdf", ".nc4"):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return False
+    return any(head.startswith(m) for m in _NC_MAGIC)
+
+
+@register_loader("netCDF", sniff=_sniff_netcdf)
+def load_netcdf(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset:
+    """Load a movement/posekit netCDF file as a poses dataset.
+
+    Parameters
+    ----------
+    path
+        ``.nc`` file holding ``position`` and ``confidence``.
+    fps
+        Frames per second: overrides the file's and puts the time coordinate in
+        seconds.
+
+    Returns
+    -------
+    xarray.Dataset
+        Poses dataset (in memory; the file is closed).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file holds no poses (``position``/``confidence``).
+
+    Examples
+    --------
+    >>> ds = load_netcdf("session1.nc")  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No netCDF file at {path}")
+    try:
+        with xr.open_dataset(path, engine=_ENGINE) as raw:
+            ds = raw.load()
+    except (OSError, ValueError) as err:
+        raise ValueError(f"Could not read {path} as netCDF: {err}") from err
+    ds.attrs = _decode_attrs(dict(ds.attrs))
+    for name in ds.variables:
+        ds[name].attrs = _decode_attrs(dict(ds[name].attrs))
+    if "ds_type" in ds.attrs and ds.attrs["ds_type"] != "poses":
+        raise ValueError(f"{path} holds a {ds.attrs['ds_type']!r} dataset, not poses")
+    ds = validate(ds)
+    for key in ("fps", "time_unit", "source_software", "source_file"):
+        ds.attrs.setdefault(key, None)
+    ds.attrs.setdefault("ds_type", "poses")
+    if fps is not None:
+        if not (np.isfinite(fps) and fps > 0):
+            raise ValueError(f"fps must be a positive number; received fps={fps!r}")
+        old_fps = ds.attrs.get("fps")
+        time = np.asarray(ds["time"].values, dtype=float)
+        frames = (
+            np.round(time * old_fps)
+            if ds.attrs.get("time_unit") == "seconds" and old_fps
+            else time
+        )
+        ds = ds.assign_coords(time=frames / float(fps))
+        ds.attrs["fps"] = float(fps)
+        ds.attrs["time_unit"] = "seconds"
+    return ds
+
+
+@register_saver("netCDF")
+def save_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Save a poses dataset as netCDF (h5netcdf), atomically.
+
+    Parameters
+    ----------
+    ds
+        Poses dataset (any extra variables, e.g. ``velocity``, are kept).
+    path
+        Target ``.nc`` file.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    ValueError
+        If ``ds`` is not a poses dataset.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> from posekit.engine.poses import from_numpy
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "poses.nc"
+    >>> _ = save_netcdf(from_numpy(np.zeros((3, 2, 1, 1)), fps=30), p)
+    >>> load_netcdf(p).attrs["fps"]
+    30.0
+    """
+    path = Path(path)
+    ds = validate(ds)
+    out = ds.copy(deep=False)
+    out.attrs = _encode_attrs(dict(ds.attrs))
+    for name in out.variables:
+        out[name].attrs = _encode_attrs(dict(ds[name].attrs))
+    with atomic_path(path, suffix=".nc") as tmp:
+        out.to_netcdf(tmp, engine=_ENGINE)
+    return path

@@ -1,0 +1,378 @@
+"""SLEAP files: labels/predictions ``.slp`` and analysis ``.h5``, read with h5py.
+
+``.slp`` is HDF5 (no sleap-io needed): ``frames``, ``instances``, ``points`` (user
+instances), ``pred_points`` (predicted instances, with a per-point ``score``),
+``tracks_json`` and a ``metadata`` group whose ``json`` attribute holds the skeletons
+and the global node list. Each instance owns ``points[point_id_start:point_id_end]`` in
+its skeleton's node order.
+
+Mapping to the poses dataset:
+
+- ``individual``: the track names; without tracks, ``individual_0..n`` in the order of
+  the instances in each frame. Instances without a track in a tracked file are dropped.
+- ``time``: frame indices ``0..max(frame_idx)`` of the chosen video; frames without an
+  instance (and invisible points) are NaN.
+- a user-labelled instance wins over a predicted one of the same track and frame.
+- ``confidence``: point scores of predicted instances; NaN for user labels.
+- files with ``format_id < 1.1`` use SLEAP's old pixel convention (corner at 0); their
+  coordinates are shifted by −0.5 like sleap-io does.
+
+Analysis ``.h5`` files (``sleap-convert --format analysis``) hold dense ``tracks``
+(MATLAB order ``(track, xy, node, frame)`` unless a ``dims`` attribute says otherwise),
+``point_scores``, ``track_names`` and ``node_names``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import xarray as xr
+
+from posekit.engine.io import register_loader
+from posekit.engine.poses import from_numpy
+
+__all__ = ["load_sleap", "read_slp_arrays", "read_analysis_h5_arrays"]
+
+logger = logging.getLogger("posekit.io.sleap")
+
+_USER, _PREDICTED = 0, 1
+
+
+def _decode(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _node_index(node: Any) -> int:
+    """Index of a skeleton node in the global node list."""
+    if isinstance(node, dict):
+        node = node.get("id", node)
+    if isinstance(node, dict):
+        raise ValueError(
+            f"cannot read the SLEAP node reference {node!r} (an old jsonpickle layout); "
+            "open the file in SLEAP or sleap-io and save it again"
+        )
+    return int(node)
+
+
+def _skeleton_nodes(metadata: dict[str, Any], skeleton: int) -> list[str]:
+    names = [n["name"] if isinstance(n, dict) else str(n) for n in metadata["nodes"]]
+    skeletons = metadata.get("skeletons") or []
+    if skeleton >= len(skeletons):
+        raise ValueError(
+            f"the file has {len(skeletons)} skeleton(s); skeleton={skeleton} does not exist"
+        )
+    skel = skeletons[skeleton]
+    if "nx_graph" in skel:
+        skel = skel["nx_graph"]
+    return [names[_node_index(n)] for n in skel["nodes"]]
+
+
+def read_slp_arrays(
+    path: str | os.PathLike, *, video: int = 0, skeleton: int = 0
+) -> dict[str, Any]:
+    """Dense arrays from a SLEAP ``.slp`` file.
+
+    Parameters
+    ----------
+    path
+        ``.slp`` file.
+    video
+        Index of the video whose frames to read.
+    skeleton
+        Index of the skeleton (instances of other skeletons are ignored).
+
+    Returns
+    -------
+    dict
+        ``position`` ``(time, 2, node, track)``, ``confidence`` ``(time, node, track)``,
+        ``node_names``, ``track_names``, ``video_path``, ``format_id``.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a SLEAP labels file or ``video``/``skeleton`` is out of range.
+
+    Examples
+    --------
+    >>> arrays = read_slp_arrays("clip.slp")  # doctest: +SKIP
+    >>> arrays["position"].shape  # doctest: +SKIP
+    (1500, 2, 13, 2)
+    """
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(
+            f"{path} is not an HDF5 file, so not a SLEAP .slp: {err}"
+        ) from err
+    with f:
+        for key in ("metadata", "frames", "instances", "points"):
+            if key not in f:
+                raise ValueError(
+                    f"{path} is not a SLEAP labels file: it has no {key!r} (has {list(f)})"
+                )
+        attrs = f["metadata"].attrs
+        metadata = json.loads(_decode(attrs["json"]))
+        format_id = float(attrs.get("format_id", 1.0))
+        nodes = _skeleton_nodes(metadata, skeleton)
+        frames = f["frames"][:]
+        instances = f["instances"][:]
+        points = f["points"][:]
+        pred_points = f["pred_points"][:] if "pred_points" in f else points[:0]
+        tracks_json = f["tracks_json"][:] if "tracks_json" in f else []
+        videos_json = f["videos_json"][:] if "videos_json" in f else []
+    track_names = [str(json.loads(_decode(t))[1]) for t in tracks_json]
+    video_path = None
+    if len(videos_json) > video:
+        vinfo = json.loads(_decode(videos_json[video]))
+        video_path = (vinfo.get("backend") or {}).get("filename")
+    n_videos = max(
+        len(videos_json), int(frames["video"].max()) + 1 if frames.size else 0
+    )
+    if video >= max(n_videos, 1):
+        raise ValueError(
+            f"{path} has {n_videos} video(s); video={video} does not exist"
+        )
+
+    frames = frames[frames["video"] == video]
+    if frames.size == 0:
+        pos = np.full((0, 2, len(nodes), max(len(track_names), 1)), np.nan)
+        return {
+            "position": pos,
+            "confidence": pos[:, 0].copy(),
+            "node_names": nodes,
+            "track_names": track_names or ["individual_0"],
+            "video_path": video_path,
+            "format_id": format_id,
+        }
+    n_time = int(frames["frame_idx"].max()) + 1
+    # instance -> frame index (via frame_id)
+    frame_of = dict(
+        zip(frames["frame_id"].tolist(), frames["frame_idx"].tolist(), strict=True)
+    )
+    keep = np.isin(instances["frame_id"], frames["frame_id"]) & (
+        instances["skeleton"] == skeleton
+    )
+    inst = instances[keep]
+    inst_frame = np.array([frame_of[int(i)] for i in inst["frame_id"]], dtype=np.int64)
+    tracked = len(track_names) > 0
+    if tracked:
+        slot = inst["track"].astype(np.int64)
+        dropped = int((slot < 0).sum())
+        if dropped:
+            logger.warning(
+                "%s: %d instance(s) without a track were skipped", path, dropped
+            )
+        n_ind = len(track_names)
+    else:
+        # rank of each instance within its frame, user instances first
+        order = np.lexsort((inst["instance_type"], inst_frame))
+        slot = np.empty(len(inst), dtype=np.int64)
+        sorted_frames = inst_frame[order]
+        first = np.r_[0, np.flatnonzero(np.diff(sorted_frames)) + 1]
+        starts = np.repeat(first, np.diff(np.r_[first, len(order)]))
+        slot[order] = np.arange(len(order)) - starts
+        n_ind = int(slot.max()) + 1 if len(slot) else 1
+        track_names = [f"individual_{i}" for i in range(n_ind)]
+    n_nodes = len(nodes)
+    position = np.full((n_time, 2, n_nodes, n_ind), np.nan)
+    confidence = np.full((n_time, n_nodes, n_ind), np.nan)
+    shift = -0.5 if format_id < 1.1 else 0.0
+    # predicted instances first, user instances second, so user labels win
+    for kind in (_PREDICTED, _USER):
+        sel = np.flatnonzero((inst["instance_type"] == kind) & (slot >= 0))
+        if sel.size == 0:
+            continue
+        src = pred_points if kind == _PREDICTED else points
+        start = inst["point_id_start"][sel].astype(np.int64)
+        count = inst["point_id_end"][sel].astype(np.int64) - start
+        bad = np.flatnonzero(count != n_nodes)
+        if bad.size:
+            i = sel[bad[0]]
+            raise ValueError(
+                f"{path}: instance {int(inst['instance_id'][i])} has {int(count[bad[0]])} "
+                f"points but its skeleton has {n_nodes} nodes"
+            )
+        pts = src[
+            start[:, None] + np.arange(n_nodes)[None, :]
+        ]  # (n_instances, n_nodes)
+        visible = pts["visible"].astype(bool)
+        t, k = inst_frame[sel], slot[sel]
+        position[t, 0, :, k] = np.where(visible, pts["x"] + shift, np.nan)
+        position[t, 1, :, k] = np.where(visible, pts["y"] + shift, np.nan)
+        if kind == _PREDICTED and "score" in (pts.dtype.names or ()):
+            confidence[t, :, k] = np.where(visible, pts["score"], np.nan)
+        else:
+            confidence[t, :, k] = np.nan
+    return {
+        "position": position,
+        "confidence": confidence,
+        "node_names": nodes,
+        "track_names": track_names,
+        "video_path": video_path,
+        "format_id": format_id,
+    }
+
+
+def read_analysis_h5_arrays(path: str | os.PathLike) -> dict[str, Any]:
+    """Dense arrays from a SLEAP analysis ``.h5`` file.
+
+    Parameters
+    ----------
+    path
+        Analysis file (``tracks``, ``track_names``, ``node_names``, ``point_scores``).
+
+    Returns
+    -------
+    dict
+        ``position`` ``(time, 2, node, track)``, ``confidence`` ``(time, node, track)``,
+        ``node_names``, ``track_names``, ``video_path``.
+
+    Raises
+    ------
+    ValueError
+        If the file lacks the analysis datasets.
+    """
+    path = Path(path)
+    with h5py.File(path, "r") as f:
+        if "tracks" not in f or "node_names" not in f:
+            raise ValueError(
+                f"{path} is not a SLEAP analysis file: it needs 'tracks' and 'node_names' "
+                f"(has {list(f)})"
+            )
+        tracks = f["tracks"][:]
+        dims_attr = f["tracks"].attrs.get("dims")
+        node_names = [_decode(n) for n in f["node_names"][:]]
+        track_names = (
+            [_decode(n) for n in f["track_names"][:]] if "track_names" in f else []
+        )
+        scores = f["point_scores"][:] if "point_scores" in f else None
+        score_dims = f["point_scores"].attrs.get("dims") if scores is not None else None
+        transposed = f.attrs.get("transpose", True)
+        video_path = _decode(f["video_path"][()]) if "video_path" in f else None
+    if dims_attr is not None:
+        dims = list(json.loads(_decode(dims_attr)))
+    elif transposed:
+        dims = ["track", "xy", "node", "frame"]  # SLEAP's MATLAB order
+    else:
+        dims = ["frame", "node", "xy", "track"]
+    position = np.transpose(
+        tracks, [dims.index(d) for d in ("frame", "xy", "node", "track")]
+    )
+    position = position.astype(float)
+    if scores is not None:
+        if score_dims is not None:
+            sdims = list(json.loads(_decode(score_dims)))
+        else:
+            sdims = [d for d in dims if d != "xy"]
+        confidence = np.transpose(
+            scores, [sdims.index(d) for d in ("frame", "node", "track")]
+        )
+        confidence = confidence.astype(float)
+    else:
+        confidence = np.full(position[:, 0].shape, np.nan)
+    confidence = np.where(np.isnan(position).any(axis=1), np.nan, confidence)
+    n_ind = position.shape[-1]
+    if len(track_names) != n_ind:
+        track_names = [f"individual_{i}" for i in range(n_ind)]
+    return {
+        "position": position,
+        "confidence": confidence,
+        "node_names": node_names,
+        "track_names": track_names,
+        "video_path": video_path,
+    }
+
+
+def _is_slp(path: Path) -> bool:
+    if path.suffix.lower() != ".slp":
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            return "metadata" in f and "instances" in f
+    except OSError:
+        return False
+
+
+def _is_analysis_h5(path: Path) -> bool:
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            return "tracks" in f and "node_names" in f and "track_occupancy" in f
+    except OSError:
+        return False
+
+
+def _sniff_sleap(path: Path) -> bool:
+    return _is_slp(path) or _is_analysis_h5(path)
+
+
+@register_loader("SLEAP", sniff=_sniff_sleap)
+def load_sleap(
+    path: str | os.PathLike,
+    *,
+    fps: float | None = None,
+    video: int = 0,
+    skeleton: int = 0,
+) -> xr.Dataset:
+    """Load a SLEAP ``.slp`` (labels or predictions) or analysis ``.h5`` as poses.
+
+    Parameters
+    ----------
+    path
+        The file.
+    fps
+        Frames per second (the time coordinate is then in seconds).
+    video
+        For ``.slp`` with several videos: which one.
+    skeleton
+        For ``.slp`` with several skeletons: which one.
+
+    Returns
+    -------
+    xarray.Dataset
+        Poses dataset, ``individual`` = track names, ``keypoint`` = skeleton nodes.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a SLEAP file.
+
+    Examples
+    --------
+    >>> ds = load_sleap("clip.slp", fps=25)  # doctest: +SKIP
+    >>> ds.individual.values.tolist()  # doctest: +SKIP
+    ['female', 'male']
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No SLEAP file at {path}")
+    if path.suffix.lower() == ".slp":
+        arrays = read_slp_arrays(path, video=video, skeleton=skeleton)
+    elif _is_analysis_h5(path) or path.suffix.lower() in (".h5", ".hdf5"):
+        arrays = read_analysis_h5_arrays(path)
+    else:
+        raise ValueError(
+            f"{path.name}: SLEAP files end in .slp (labels/predictions) or .h5 (analysis)"
+        )
+    ds = from_numpy(
+        arrays["position"],
+        arrays["confidence"],
+        keypoint_names=arrays["node_names"],
+        individual_names=arrays["track_names"],
+        fps=fps,
+        source_software="SLEAP",
+        source_file=str(path),
+    )
+    if arrays.get("video_path"):
+        ds.attrs["video_path"] = str(arrays["video_path"])
+    return ds

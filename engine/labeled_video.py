@@ -1,0 +1,554 @@
+"""Labelled videos: the predicted keypoints (and skeleton, and fading trails) drawn on
+every frame, as DeepLabCut's ``create_labeled_video``.
+
+The output is ``<predictions stem>_labeled.mp4`` beside the predictions file, which for
+a DLC-named file is DLC's ``<video stem><scorer>_labeled.mp4``. Codecs:
+
+- ``"h264"`` (default when available): H.264 in ``.mp4`` through the ffmpeg binary
+  that ``imageio-ffmpeg`` ships (``libx264``, ``yuv420p``, ``+faststart``). Browsers
+  play it, so the apps can show it with ``ipywidgets.Video``.
+- ``"mjpeg"``: Motion-JPEG in ``.avi`` through OpenCV (what DLC writes in its fast
+  mode); every frame is an independent JPEG. Browsers do not play it.
+- ``"mp4v"``: MPEG-4 part 2 in ``.mp4`` through OpenCV. Browsers do not play it.
+
+The file is written atomically (a temporary file beside the target, renamed at the
+end): an interrupted run leaves no half-written video.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import xarray as xr
+
+from posekit.engine._fileio import atomic_path
+
+__all__ = [
+    "Codec",
+    "CODECS",
+    "h264_available",
+    "labeled_video_path",
+    "draw_poses",
+    "create_labeled_video",
+]
+
+logger = logging.getLogger("posekit.labeled_video")
+
+Codec = Literal["auto", "h264", "mjpeg", "mp4v"]
+
+#: Codec → file suffix.
+CODECS: dict[str, str] = {"h264": ".mp4", "mjpeg": ".avi", "mp4v": ".mp4"}
+
+ProgressFn = Callable[[int, int], None]
+
+_NAMED_COLORS = {
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "red": (255, 0, 0),
+    "green": (0, 128, 0),
+    "lime": (0, 255, 0),
+    "blue": (0, 0, 255),
+    "yellow": (255, 255, 0),
+    "cyan": (0, 255, 255),
+    "magenta": (255, 0, 255),
+    "gray": (128, 128, 128),
+    "grey": (128, 128, 128),
+    "orange": (255, 165, 0),
+}
+
+
+def _ffmpeg_exe() -> str | None:
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    try:
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except RuntimeError:
+        return None
+
+
+def h264_available() -> bool:
+    """Whether H.264 ``.mp4`` can be written (``imageio-ffmpeg`` and its ffmpeg).
+
+    Examples
+    --------
+    >>> isinstance(h264_available(), bool)
+    True
+    """
+    return _ffmpeg_exe() is not None
+
+
+def _resolve_codec(codec: str) -> str:
+    if codec == "auto":
+        if h264_available():
+            return "h264"
+        logger.warning(
+            "imageio-ffmpeg is not installed: writing mp4v, which browsers cannot "
+            "play (pip install imageio-ffmpeg for H.264)"
+        )
+        return "mp4v"
+    if codec not in CODECS:
+        raise ValueError(f"Unknown codec {codec!r}; choose one of {['auto', *CODECS]}")
+    if codec == "h264" and not h264_available():
+        raise ValueError(
+            "codec='h264' needs imageio-ffmpeg (pip install imageio-ffmpeg); "
+            "or use codec='mjpeg' (.avi) or 'mp4v'"
+        )
+    return codec
+
+
+def labeled_video_path(predictions: str | os.PathLike, codec: Codec = "auto") -> Path:
+    """Default output of :func:`create_labeled_video`: ``<stem>_labeled.mp4`` (``.avi``
+    for MJPEG) beside the predictions file.
+
+    Examples
+    --------
+    >>> labeled_video_path("/v/m1DLC_resnet50_tOct30shuffle1_500.h5", "h264").name
+    'm1DLC_resnet50_tOct30shuffle1_500_labeled.mp4'
+    >>> labeled_video_path("/v/m1DLC_resnet50_tOct30shuffle1_500.h5", "mjpeg").name
+    'm1DLC_resnet50_tOct30shuffle1_500_labeled.avi'
+    """
+    p = Path(predictions)
+    suffix = CODECS.get(codec, ".mp4")
+    return p.with_name(f"{p.stem}_labeled{suffix}")
+
+
+def _to_rgb(color: str | Sequence[int]) -> tuple[int, int, int]:
+    if not isinstance(color, str):
+        r, g, b = (int(c) for c in color)
+        return (r, g, b)
+    name = color.strip().lower()
+    if name.startswith("#") and len(name) == 7:
+        return tuple(int(name[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+    if name in _NAMED_COLORS:
+        return _NAMED_COLORS[name]
+    try:
+        from matplotlib.colors import to_rgb
+    except ImportError as err:
+        raise ValueError(
+            f"Unknown colour {color!r}; use a name like 'black' or '#rrggbb'"
+        ) from err
+    try:
+        return tuple(int(round(255 * c)) for c in to_rgb(name))  # type: ignore[return-value]
+    except ValueError as err:
+        raise ValueError(f"Unknown colour {color!r}; use '#rrggbb'") from err
+
+
+def _valid(xy: np.ndarray, p: np.ndarray, pcutoff: float) -> np.ndarray:
+    """Finite points whose likelihood is not below ``pcutoff`` (NaN likelihood: kept)."""
+    ok = np.isfinite(xy).all(axis=-1)
+    with np.errstate(invalid="ignore"):
+        ok &= ~(p < pcutoff)
+    return ok
+
+
+def _pt(xy: np.ndarray) -> tuple[int, int]:
+    # 4 fractional bits: sub-pixel accurate drawing with cv2's ``shift``
+    return int(round(float(xy[0]) * 16)), int(round(float(xy[1]) * 16))
+
+
+def draw_poses(
+    frame: np.ndarray,
+    xy: np.ndarray,
+    likelihood: np.ndarray | None = None,
+    *,
+    pcutoff: float = 0.6,
+    colors: np.ndarray | Sequence[Sequence[int]],
+    dotsize: int = 8,
+    alpha: float = 1.0,
+    edges: Sequence[tuple[int, int]] = (),
+    skeleton_color: str | Sequence[int] = "black",
+    trail: np.ndarray | None = None,
+    trail_likelihood: np.ndarray | None = None,
+    color_by: Literal["bodypart", "individual"] = "bodypart",
+) -> np.ndarray:
+    """Draw one frame's keypoints in place and return the frame.
+
+    Parameters
+    ----------
+    frame
+        ``(H, W, 3)`` ``uint8`` RGB image, modified in place.
+    xy
+        ``(keypoint, individual, 2)`` pixel coordinates (pixel centres at integers);
+        NaN where missing.
+    likelihood
+        ``(keypoint, individual)``; points below ``pcutoff`` are not drawn (NaN
+        likelihood counts as present).
+    pcutoff
+        Likelihood threshold.
+    colors
+        RGB colours, one per keypoint (``color_by="bodypart"``) or per individual.
+    dotsize
+        Radius of the dots in pixels (DLC's ``dotsize``).
+    alpha
+        Opacity of the dots (DLC's ``alphavalue``).
+    edges
+        Skeleton edges as pairs of keypoint indices; drawn when both ends are shown.
+    skeleton_color
+        Colour of the skeleton lines.
+    trail, trail_likelihood
+        Earlier positions ``(age, keypoint, individual, 2)``, newest first (age 0 is
+        the previous frame), drawn as lines that fade with age.
+    color_by
+        Colour the points by bodypart or by individual.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``frame``.
+    """
+    xy = np.asarray(xy, dtype=float)
+    n_kp, n_ind = xy.shape[:2]
+    p = np.full((n_kp, n_ind), np.nan) if likelihood is None else np.asarray(likelihood)
+    ok = _valid(xy, p, pcutoff)
+    cols = [tuple(int(c) for c in col) for col in np.asarray(colors)]
+
+    def color(k: int, i: int) -> tuple[int, int, int]:
+        return cols[(k if color_by == "bodypart" else i) % len(cols)]
+
+    if trail is not None and len(trail):
+        tp = (
+            np.full(trail.shape[:3], np.nan)
+            if trail_likelihood is None
+            else np.asarray(trail_likelihood)
+        )
+        thickness = max(1, int(round(dotsize / 3)))
+        n_age = len(trail)
+        newer_xy, newer_ok = xy, ok
+        segments: list[list[tuple]] = []
+        for age in range(n_age):
+            older_ok = _valid(trail[age], tp[age], pcutoff)
+            both = newer_ok & older_ok
+            segs = [
+                (_pt(newer_xy[k, i]), _pt(trail[age, k, i]), color(k, i))
+                for k, i in zip(*np.nonzero(both), strict=True)
+            ]
+            segments.append(segs)
+            newer_xy, newer_ok = trail[age], older_ok
+        for age in reversed(range(n_age)):  # oldest first, newest on top
+            if not segments[age]:
+                continue
+            weight = (n_age - age) / (n_age + 1)
+            overlay = frame.copy()
+            for a, b, c in segments[age]:
+                cv2.line(overlay, a, b, c, thickness, cv2.LINE_AA, shift=4)
+            cv2.addWeighted(overlay, weight, frame, 1 - weight, 0, dst=frame)
+    if edges:
+        sk = _to_rgb(skeleton_color)
+        width = max(1, int(round(dotsize / 4)))
+        for i in range(n_ind):
+            for a, b in edges:
+                if ok[a, i] and ok[b, i]:
+                    cv2.line(
+                        frame,
+                        _pt(xy[a, i]),
+                        _pt(xy[b, i]),
+                        sk,
+                        width,
+                        cv2.LINE_AA,
+                        shift=4,
+                    )
+    target = frame if alpha >= 1 else frame.copy()
+    radius = max(1, int(dotsize)) * 16
+    for k, i in zip(*np.nonzero(ok), strict=True):
+        cv2.circle(target, _pt(xy[k, i]), radius, color(k, i), -1, cv2.LINE_AA, shift=4)
+    if alpha < 1:
+        cv2.addWeighted(target, float(alpha), frame, 1 - float(alpha), 0, dst=frame)
+    return frame
+
+
+# ---------------------------------------------------------------- writers
+
+
+class _FFmpegWriter:
+    """H.264 through imageio-ffmpeg's ffmpeg binary (frames piped as raw RGB)."""
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: float, crf: int) -> None:
+        import imageio_ffmpeg
+
+        self._gen = imageio_ffmpeg.write_frames(
+            str(path),
+            size,
+            fps=fps,
+            codec="libx264",
+            pix_fmt_in="rgb24",
+            pix_fmt_out="yuv420p",
+            quality=None,
+            macro_block_size=2,
+            ffmpeg_log_level="error",
+            output_params=[
+                "-crf",
+                str(int(crf)),
+                "-preset",
+                "veryfast",
+                "-movflags",
+                "+faststart",
+                "-fps_mode",
+                "passthrough",
+            ],
+        )
+        self._gen.send(None)
+
+    def write(self, frame: np.ndarray) -> None:
+        self._gen.send(np.ascontiguousarray(frame).tobytes())
+
+    def close(self) -> None:
+        self._gen.close()
+
+
+class _OpenCVWriter:
+    """MJPEG ``.avi`` / mp4v ``.mp4`` through OpenCV."""
+
+    def __init__(
+        self, path: Path, size: tuple[int, int], fps: float, fourcc: str
+    ) -> None:
+        self._writer = cv2.VideoWriter(
+            str(path), cv2.VideoWriter_fourcc(*fourcc), float(fps), size
+        )
+        if not self._writer.isOpened():
+            raise OSError(f"OpenCV cannot write {fourcc} video to {path}")
+
+    def write(self, frame: np.ndarray) -> None:
+        self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        self._writer.release()
+
+
+def _tqdm_progress(total: int, desc: str) -> tuple[ProgressFn, Callable[[], None]]:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="frame")
+    state = {"done": 0}
+
+    def update(done: int, _total: int) -> None:
+        bar.update(done - state["done"])
+        state["done"] = done
+
+    return update, bar.close
+
+
+# ---------------------------------------------------------------- main entry
+
+
+def _load(predictions: str | os.PathLike | xr.Dataset) -> xr.Dataset:
+    if isinstance(predictions, xr.Dataset):
+        from posekit.engine.poses import validate
+
+        return validate(predictions)
+    from posekit.engine.io import load_poses
+
+    return load_poses(predictions)
+
+
+def create_labeled_video(
+    video: str | os.PathLike,
+    predictions: str | os.PathLike | xr.Dataset,
+    out: str | os.PathLike | None = None,
+    *,
+    pcutoff: float = 0.6,
+    skeleton: Sequence[Sequence[str]] | None = None,
+    bodyparts: Sequence[str] | None = None,
+    dotsize: int = 8,
+    colormap: str = "rainbow",
+    alpha: float = 1.0,
+    skeleton_color: str | Sequence[int] = "black",
+    trail_length: int = 0,
+    draw_skeleton: bool = True,
+    color_by: Literal["bodypart", "individual"] = "bodypart",
+    codec: Codec = "auto",
+    crf: int = 18,
+    fps: float | None = None,
+    progress: bool | ProgressFn = True,
+) -> Path:
+    """Draw the predictions on every frame of ``video`` and write a new video.
+
+    Parameters
+    ----------
+    video
+        The analysed video.
+    predictions
+        Its predictions: a DLC ``.h5``/``.csv`` (or any file
+        :func:`posekit.engine.io.load_poses` reads), or a poses ``Dataset``.
+    out
+        Output file (default :func:`labeled_video_path`: ``<predictions
+        stem>_labeled.mp4`` beside the predictions; with a ``Dataset``, beside the
+        video as ``<video stem>_labeled.mp4``).
+    pcutoff
+        Points with a likelihood below this are not drawn (DLC's ``pcutoff``).
+    skeleton
+        Edges as pairs of bodypart names (the project's ``skeleton``).
+    bodyparts
+        Bodyparts to draw (default: all; DLC's ``displayedbodyparts``).
+    dotsize
+        Dot radius in pixels.
+    colormap
+        Colour map of the bodyparts (the project's ``colormap``), the same colours
+        the labelling tools use.
+    alpha
+        Dot opacity.
+    skeleton_color
+        Skeleton line colour (a name or ``#rrggbb``).
+    trail_length
+        Draw the last ``trail_length`` positions of each point as a fading trail
+        (0: none; DLC's ``trailpoints``).
+    draw_skeleton
+        Draw the skeleton edges.
+    color_by
+        ``"bodypart"`` or ``"individual"`` (multi-animal).
+    codec
+        ``"auto"`` (H.264 if available, else mp4v), ``"h264"``, ``"mjpeg"`` (``.avi``)
+        or ``"mp4v"``.
+    crf
+        H.264 quality (0 lossless … 51 worst; 18 looks lossless).
+    fps
+        Frame rate of the output (default: the input's).
+    progress
+        Show a tqdm progress bar (``True``), nothing (``False``), or call
+        ``progress(frames_done, n_frames)`` after each frame.
+
+    Returns
+    -------
+    Path
+        The video written, with exactly as many frames as ``video``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the video or predictions file is missing.
+    ValueError
+        If a bodypart named in ``skeleton``/``bodyparts`` is not in the predictions,
+        or the codec is unknown or unavailable.
+
+    Examples
+    --------
+    >>> create_labeled_video(  # doctest: +SKIP
+    ...     "videos/m1.mp4", "videos/m1DLC_resnet50_tOct30shuffle1_500.h5", trail_length=10
+    ... )
+    PosixPath('videos/m1DLC_resnet50_tOct30shuffle1_500_labeled.mp4')
+    """
+    from posekit.engine.check_labels import bodypart_colors
+    from posekit.engine.video import VideoReader
+
+    video = Path(video)
+    if not video.is_file():
+        raise FileNotFoundError(f"No video at {video}")
+    if not isinstance(predictions, xr.Dataset) and not Path(predictions).is_file():
+        raise FileNotFoundError(f"No predictions file at {predictions}")
+    if trail_length < 0:
+        raise ValueError(f"trail_length must be >= 0; received {trail_length}")
+    codec_used = _resolve_codec(codec)
+    ds = _load(predictions)
+    names = [str(k) for k in ds["keypoint"].values]
+    shown = list(names) if bodyparts is None else [str(b) for b in bodyparts]
+    unknown = [b for b in shown if b not in names]
+    if unknown:
+        raise ValueError(
+            f"bodyparts {unknown} are not in the predictions (they have {names})"
+        )
+    edges: list[tuple[int, int]] = []
+    if draw_skeleton and skeleton:
+        for edge in skeleton:
+            a, b = (str(e) for e in edge)
+            missing = [e for e in (a, b) if e not in names]
+            if missing:
+                raise ValueError(
+                    f"skeleton edge {[a, b]}: {missing} not in the predictions "
+                    f"(they have {names})"
+                )
+            if a in shown and b in shown:
+                edges.append((shown.index(a), shown.index(b)))
+    sub = ds.sel(keypoint=shown)
+    xy = sub["position"].transpose("time", "keypoint", "individual", "space").values
+    xy = xy[..., :2]
+    lik = sub["confidence"].transpose("time", "keypoint", "individual").values
+    n_colors = len(shown) if color_by == "bodypart" else sub.sizes["individual"]
+    if color_by == "bodypart" and bodyparts is not None:
+        palette = bodypart_colors(len(names), colormap)
+        colors = palette[[names.index(b) for b in shown]]
+    else:
+        colors = bodypart_colors(n_colors, colormap)
+
+    if out is None:
+        if isinstance(predictions, xr.Dataset):
+            out = video.with_name(f"{video.stem}_labeled{CODECS[codec_used]}")
+        else:
+            out = labeled_video_path(predictions, codec_used)  # type: ignore[arg-type]
+    out = Path(out)
+
+    reader = VideoReader(video)
+    try:
+        n_frames = reader.n_frames
+        if len(xy) != n_frames:
+            logger.warning(
+                "%s has %d frames but the predictions %d; frames without predictions "
+                "are copied unlabelled",
+                video.name,
+                n_frames,
+                len(xy),
+            )
+        rate = float(fps or reader.fps or 30.0)
+        width, height = reader.width, reader.height
+        pad_w, pad_h = width % 2, height % 2  # yuv420p needs even sizes
+        if codec_used != "h264":
+            pad_w = pad_h = 0
+        size = (width + pad_w, height + pad_h)
+        if progress is True:
+            report, finish = _tqdm_progress(n_frames, out.name)
+        elif callable(progress):
+            report, finish = progress, (lambda: None)
+        else:
+            report, finish = (lambda done, total: None), (lambda: None)
+        with atomic_path(out) as tmp:
+            if codec_used == "h264":
+                writer: _FFmpegWriter | _OpenCVWriter = _FFmpegWriter(
+                    tmp, size, rate, crf
+                )
+            else:
+                writer = _OpenCVWriter(
+                    tmp, size, rate, "MJPG" if codec_used == "mjpeg" else "mp4v"
+                )
+            done = 0
+            try:
+                for index, frame in reader.iter_frames():
+                    if index < len(xy):
+                        trail = trail_p = None
+                        if trail_length:
+                            ages = np.arange(index - 1, index - 1 - trail_length, -1)
+                            ages = ages[ages >= 0]
+                            trail, trail_p = xy[ages], lik[ages]
+                        draw_poses(
+                            frame,
+                            xy[index],
+                            lik[index],
+                            pcutoff=pcutoff,
+                            colors=colors,
+                            dotsize=dotsize,
+                            alpha=alpha,
+                            edges=edges,
+                            skeleton_color=skeleton_color,
+                            trail=trail,
+                            trail_likelihood=trail_p,
+                            color_by=color_by,
+                        )
+                    if pad_w or pad_h:
+                        frame = cv2.copyMakeBorder(
+                            frame, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE
+                        )
+                    writer.write(frame)
+                    done += 1
+                    report(done, n_frames)
+            finally:
+                writer.close()
+                finish()
+    finally:
+        reader.close()
+    logger.info("labelled video: %s (%d frames, %s)", out, done, codec_used)
+    return out

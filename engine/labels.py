@@ -1,0 +1,694 @@
+"""Human labels of one video's frames: edit, undo, and save so that no click is lost.
+
+A :class:`LabelStore` holds the labels of ``labeled-data/<video>/`` in memory and keeps
+DeepLabCut's ``CollectedData_<scorer>.h5`` (+ ``.csv``) on disk in step with them:
+
+- every edit is saved at once, atomically (:func:`posekit.engine.io.dlc.write_labels`),
+  so killing the process at any moment loses at most the edit being made;
+- opening keeps everything already on disk (frames whose image is gone included),
+  re-orders bodyparts to config order, and refuses, with a clear error, a file that
+  labels bodyparts the config does not list (saving it would drop them);
+- two writers on the same file (two browser tabs, two kernels, DLC's GUI) cannot
+  overwrite each other silently. The store remembers a digest of the file as it last
+  read or wrote it; before each save, and on :meth:`LabelStore.sync`, a changed
+  file is merged three ways (base = the file as we last saw it, ours = memory,
+  theirs = the file now): points only they changed are taken, points only we changed
+  are kept, and a point both changed keeps our (newer) value while the other writer's
+  whole file is copied to ``labeled-data/<video>/.posekit/conflicts/`` so no click of
+  either side is lost. Every merge is reported in a :class:`SyncReport` (listeners
+  are called, e.g. to warn in the labelling widget). posekit writers also take an
+  advisory lock on the folder for the read-merge-write.
+
+Single-animal projects only (multi-animal label files raise :class:`LabelError`).
+
+Examples
+--------
+>>> import tempfile
+>>> from posekit.engine.demo import make_demo_project
+>>> project = make_demo_project(tempfile.mkdtemp(), n_frames=30, n_labeled=3)
+>>> store = LabelStore(project, "session1")
+>>> frame = store.frames[0]
+>>> _ = store.set_point(frame, "snout", 10.5, 20.25)
+>>> read_labels(store.path).loc[tuple(frame.split("/")), ("posekit", "snout", "x")]
+np.float64(10.5)
+>>> _ = store.undo()  # back to the value from the demo, saved again
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from posekit.engine import logger
+from posekit.engine.io.dlc import (
+    LabelError,
+    index_to_paths,
+    make_labels_frame,
+    read_labels,
+    write_labels,
+)
+
+try:  # POSIX advisory locks; elsewhere only the digest check guards concurrent writers
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "LabelError",
+    "PointChange",
+    "Conflict",
+    "SyncReport",
+    "LabelStore",
+    "merge_labels",
+    "list_frames",
+]
+
+#: Image files the labeller lists in ``labeled-data/<video>/``.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+Frames = dict[str, np.ndarray]  # frame path -> (n_bodyparts, 2) float64, NaN = missing
+
+
+@dataclass(frozen=True)
+class PointChange:
+    """One bodypart of one frame changed from ``old`` to ``new`` (``(x, y)``, NaN = none)."""
+
+    frame: str
+    bodypart: str
+    old: tuple[float, float]
+    new: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Both writers changed the same point: ``ours`` was kept, ``theirs`` backed up."""
+
+    frame: str
+    bodypart: str
+    ours: tuple[float, float]
+    theirs: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What a save or sync did.
+
+    Attributes
+    ----------
+    saved
+        The label file was written.
+    external
+        The file had been changed on disk by another writer since we last read or
+        wrote it (its changes were merged).
+    merged
+        ``(frame, bodypart)`` points taken from the other writer.
+    conflicts
+        Points both sides changed (ours kept; theirs in ``backup``).
+    backup
+        Copy of the other writer's file when there were conflicts.
+    error
+        Why the save failed (the edit stays in memory and is retried on the next
+        save); empty when it did not.
+    """
+
+    saved: bool = False
+    external: bool = False
+    merged: tuple[tuple[str, str], ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    backup: Path | None = None
+    error: str = ""
+
+    @property
+    def message(self) -> str:
+        """A sentence for the user (empty when nothing noteworthy happened)."""
+        parts = []
+        if self.external:
+            frames = sorted({f.rsplit("/", 1)[-1] for f, _ in self.merged})
+            shown = ", ".join(frames[:4]) + (" …" if len(frames) > 4 else "")
+            parts.append(
+                "The label file was changed by another labeller (another tab or "
+                f"program); merged {len(self.merged)} of its point(s)"
+                + (f" on {shown}" if frames else "")
+                + "."
+            )
+        if self.conflicts:
+            parts.append(
+                f"{len(self.conflicts)} point(s) were changed on both sides; yours were "
+                f"kept and the other version was saved to {self.backup}."
+            )
+        if self.error:
+            parts.append(f"Not saved: {self.error}")
+        return " ".join(parts)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise equality that treats NaN == NaN; reduces the last axis (x, y)."""
+    return np.all((a == b) | (np.isnan(a) & np.isnan(b)), axis=-1)
+
+
+def merge_labels(
+    base: Mapping[str, np.ndarray],
+    ours: Mapping[str, np.ndarray],
+    theirs: Mapping[str, np.ndarray],
+    bodyparts: Sequence[str],
+) -> tuple[Frames, list[tuple[str, str]], list[Conflict]]:
+    """Three-way merge of labels, point by point.
+
+    Parameters
+    ----------
+    base
+        Labels as both writers last agreed (the file as we last read or wrote it).
+    ours, theirs
+        The two edited versions. Each maps a frame path to an
+        ``(n_bodyparts, 2)`` array in ``bodyparts`` order (NaN = not labelled).
+    bodyparts
+        Bodypart names (the arrays' row order).
+
+    Returns
+    -------
+    merged : dict
+        Frame path → array. Every frame of any input is kept: a frame missing
+        from ``theirs`` counts as unchanged by them (rows are never dropped).
+    taken : list of (frame, bodypart)
+        Points whose value came from ``theirs``.
+    conflicts : list of Conflict
+        Points both changed to different values (``ours`` kept).
+
+    Examples
+    --------
+    >>> nan = np.nan
+    >>> base = {"f": np.array([[1.0, 1.0], [nan, nan]])}
+    >>> ours = {"f": np.array([[5.0, 5.0], [nan, nan]])}
+    >>> theirs = {"f": np.array([[1.0, 1.0], [7.0, 7.0]])}
+    >>> merged, taken, conflicts = merge_labels(base, ours, theirs, ["a", "b"])
+    >>> merged["f"].tolist(), taken, conflicts
+    ([[5.0, 5.0], [7.0, 7.0]], [('f', 'b')], [])
+    """
+    k = len(bodyparts)
+    empty = np.full((k, 2), np.nan)
+    merged: Frames = {}
+    taken: list[tuple[str, str]] = []
+    conflicts: list[Conflict] = []
+    for frame in sorted(set(base) | set(ours) | set(theirs)):
+        b = np.asarray(base.get(frame, empty), float)
+        o = np.asarray(ours.get(frame, b), float)
+        t = np.asarray(theirs.get(frame, b), float)
+        out = o.copy()
+        ours_same = _same(o, b)
+        theirs_same = _same(t, b)
+        agree = _same(o, t)
+        for j in range(k):
+            if ours_same[j] and not theirs_same[j]:
+                out[j] = t[j]
+                taken.append((frame, bodyparts[j]))
+            elif not ours_same[j] and not theirs_same[j] and not agree[j]:
+                conflicts.append(
+                    Conflict(
+                        frame,
+                        bodyparts[j],
+                        (float(o[j, 0]), float(o[j, 1])),
+                        (float(t[j, 0]), float(t[j, 1])),
+                    )
+                )
+        merged[frame] = out
+    return merged, taken, conflicts
+
+
+def list_frames(project, video: str | os.PathLike) -> list[str]:
+    """Image files in ``labeled-data/<video stem>/`` as ``labeled-data/<stem>/<name>``.
+
+    Parameters
+    ----------
+    project
+        An open :class:`posekit.engine.project.Project`.
+    video
+        A video path or stem.
+
+    Returns
+    -------
+    list of str
+        Sorted relative paths (the row names of DLC label files).
+    """
+    stem = Path(video).stem
+    folder = project.labeled_data_dir(stem)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        f"labeled-data/{stem}/{f.name}"
+        for f in folder.iterdir()
+        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+@dataclass
+class _DiskState:
+    frames: Frames
+    scorer: str
+    multiindex_rows: bool
+
+
+class LabelStore:
+    """Labels of one video's extracted frames, saved after every edit.
+
+    Parameters
+    ----------
+    project
+        An open :class:`posekit.engine.project.Project` (single-animal).
+    video
+        A video path or its stem: the labels live in
+        ``labeled-data/<stem>/CollectedData_<scorer>.h5``.
+    autosave
+        Save after every edit (default). With ``False`` call :meth:`save` yourself.
+    max_undo
+        Number of edits :meth:`undo` can take back.
+
+    Attributes
+    ----------
+    path
+        The ``.h5`` label file (it may not exist yet).
+    bodyparts
+        Bodyparts in config order (the column order written).
+    listeners
+        Callables ``f(report: SyncReport)`` called after each save or sync that
+        merged, conflicted or failed (e.g. to warn the user).
+    last_report
+        The last :class:`SyncReport`.
+
+    Raises
+    ------
+    LabelError
+        If the project is multi-animal, the label file cannot be read, or it labels
+        bodyparts the config does not list.
+    """
+
+    def __init__(
+        self,
+        project,
+        video: str | os.PathLike,
+        *,
+        autosave: bool = True,
+        max_undo: int = 1000,
+    ) -> None:
+        if project.multianimal:
+            raise LabelError(
+                "The labeller handles single-animal projects only; "
+                f"{project.config_path} is a multi-animal project."
+            )
+        self.project = project
+        self.video = Path(video).stem
+        self.bodyparts: list[str] = list(project.bodyparts)
+        if len(set(self.bodyparts)) != len(self.bodyparts):
+            raise LabelError(
+                f"config.yaml lists a bodypart twice: {self.bodyparts}; make the "
+                "names unique."
+            )
+        self.path: Path = project.labels_path(self.video)
+        self.autosave = autosave
+        self.max_undo = int(max_undo)
+        self.listeners: list[Callable[[SyncReport], None]] = []
+        self.last_report = SyncReport()
+        self.dirty = False
+        self._undo: list[list[PointChange]] = []
+        self._redo: list[list[PointChange]] = []
+        self._data: Frames = {}
+        self._base: Frames = {}
+        self._signature: str | None = None
+        self.scorer: str = project.scorer
+        self._multiindex_rows = True
+        disk = self._read_disk()
+        if disk is not None:
+            self._data = _copy(disk.frames)
+            self._base = _copy(disk.frames)
+            self.scorer = disk.scorer
+            self._multiindex_rows = disk.multiindex_rows
+        self._signature = self._file_signature()
+        self._frames: list[str] = []
+        self.refresh_frames()
+
+    # ------------------------------------------------------------------ frames
+    @property
+    def folder(self) -> Path:
+        """``labeled-data/<video>/``."""
+        return self.path.parent
+
+    @property
+    def frames(self) -> list[str]:
+        """All frames: image files in the folder and rows of the label file, sorted."""
+        return list(self._frames)
+
+    def refresh_frames(self) -> list[str]:
+        """Re-scan the folder for images (after extracting frames); return :attr:`frames`."""
+        self._frames = sorted(
+            set(list_frames(self.project, self.video)) | set(self._data)
+        )
+        return self.frames
+
+    def image_path(self, frame: str) -> Path:
+        """Absolute path of a frame's image (it may be missing)."""
+        return self.project.path / frame
+
+    def frame_name(self, frame: str | int) -> str:
+        """A frame given by path or by position in :attr:`frames` → its path."""
+        if isinstance(frame, (int, np.integer)):
+            return self._frames[int(frame)]
+        frame = str(frame).replace("\\", "/")
+        if "/" not in frame:
+            frame = f"labeled-data/{self.video}/{frame}"
+        return frame
+
+    # ------------------------------------------------------------------ reading
+    def get(self, frame: str | int) -> np.ndarray:
+        """Labels of a frame: ``(n_bodyparts, 2)`` copy, NaN where not labelled."""
+        frame = self.frame_name(frame)
+        arr = self._data.get(frame)
+        if arr is None:
+            return np.full((len(self.bodyparts), 2), np.nan)
+        return arr.copy()
+
+    def point(self, frame: str | int, bodypart: str) -> tuple[float, float]:
+        """``(x, y)`` of one bodypart on a frame (NaN, NaN when not labelled)."""
+        x, y = self.get(frame)[self._bp_index(bodypart)]
+        return float(x), float(y)
+
+    def is_labelled(self, frame: str | int) -> bool:
+        """Whether a frame has at least one labelled point."""
+        return bool(np.any(~np.isnan(self.get(frame))))
+
+    def labelled_frames(self) -> list[str]:
+        """Frames with at least one labelled point, sorted."""
+        return sorted(f for f, a in self._data.items() if np.any(~np.isnan(a)))
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The labels as DeepLabCut writes them (rows sorted, config bodypart order)."""
+        frames = sorted(self._data)
+        coords = (
+            np.stack([self._data[f] for f in frames])
+            if frames
+            else np.zeros((0, len(self.bodyparts), 2))
+        )
+        return make_labels_frame(
+            self.scorer,
+            self.bodyparts,
+            frames,
+            coords,
+            multiindex_rows=self._multiindex_rows,
+        )
+
+    # ------------------------------------------------------------------ editing
+    def set_point(
+        self, frame: str | int, bodypart: str, x: float, y: float
+    ) -> list[PointChange]:
+        """Place (or move) one bodypart on a frame; saved at once with ``autosave``."""
+        return self.apply(frame, {bodypart: (x, y)})
+
+    def clear_point(self, frame: str | int, bodypart: str) -> list[PointChange]:
+        """Delete a point (NaN, DeepLabCut's "not labelled / not visible")."""
+        return self.apply(frame, {bodypart: (np.nan, np.nan)})
+
+    def apply(
+        self, frame: str | int, points: Mapping[str, tuple[float, float]]
+    ) -> list[PointChange]:
+        """Set several points of one frame as one undoable edit.
+
+        Parameters
+        ----------
+        frame
+            Frame path (``labeled-data/<video>/<image>``), image name, or position.
+        points
+            ``{bodypart: (x, y)}``; ``(nan, nan)`` deletes.
+
+        Returns
+        -------
+        list of PointChange
+            The points that really changed (empty: nothing to do, nothing saved).
+        """
+        frame = self.frame_name(frame)
+        current = self.get(frame)
+        changes = []
+        for bp, (x, y) in points.items():
+            j = self._bp_index(bp)
+            new = np.array([float(x), float(y)])
+            if _same(new, current[j]):
+                continue
+            changes.append(
+                PointChange(
+                    frame,
+                    bp,
+                    (float(current[j, 0]), float(current[j, 1])),
+                    (float(new[0]), float(new[1])),
+                )
+            )
+        if not changes:
+            return []
+        self._apply_changes(changes, forward=True)
+        self._undo.append(changes)
+        del self._undo[: -self.max_undo]
+        self._redo.clear()
+        self._after_edit()
+        return changes
+
+    @property
+    def can_undo(self) -> bool:
+        """Whether there is an edit to undo."""
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        """Whether there is an undone edit to redo."""
+        return bool(self._redo)
+
+    def undo(self) -> list[PointChange]:
+        """Take back the last edit (saved at once); return its changes (empty: none)."""
+        if not self._undo:
+            return []
+        changes = self._undo.pop()
+        self._apply_changes(changes, forward=False)
+        self._redo.append(changes)
+        self._after_edit()
+        return changes
+
+    def redo(self) -> list[PointChange]:
+        """Re-apply the last undone edit; return its changes (empty: none)."""
+        if not self._redo:
+            return []
+        changes = self._redo.pop()
+        self._apply_changes(changes, forward=True)
+        self._undo.append(changes)
+        self._after_edit()
+        return changes
+
+    def _apply_changes(self, changes: Sequence[PointChange], *, forward: bool) -> None:
+        for c in changes:
+            arr = self._data.get(c.frame)
+            if arr is None:
+                arr = np.full((len(self.bodyparts), 2), np.nan)
+                self._data[c.frame] = arr
+                if c.frame not in self._frames:
+                    self._frames = sorted({*self._frames, c.frame})
+            arr[self._bp_index(c.bodypart)] = c.new if forward else c.old
+        self.dirty = True
+
+    def _after_edit(self) -> None:
+        if self.autosave:
+            self.save()
+
+    def _bp_index(self, bodypart: str) -> int:
+        try:
+            return self.bodyparts.index(bodypart)
+        except ValueError:
+            raise LabelError(
+                f"{bodypart!r} is not a bodypart of this project "
+                f"(config.yaml lists {self.bodyparts})"
+            ) from None
+
+    # ------------------------------------------------------------------ disk
+    def save(self) -> SyncReport:
+        """Write the labels (merging another writer's changes first).
+
+        Returns
+        -------
+        SyncReport
+            Also stored as :attr:`last_report` and passed to :attr:`listeners` when
+            it merged, conflicted or failed. A failed write (disk full, a label file
+            another program made unreadable) does not raise: the edit stays in
+            memory, :attr:`dirty` stays true and the next save retries.
+        """
+        return self._sync(write=True)
+
+    def sync(self) -> SyncReport:
+        """Pull another writer's changes from disk (saving only if a merge needs it)."""
+        return self._sync(write=False)
+
+    def has_external_changes(self) -> bool:
+        """Whether the file on disk differs from what we last read or wrote."""
+        return self._file_signature() != self._signature
+
+    def _sync(self, *, write: bool) -> SyncReport:
+        try:
+            with self._locked():
+                report = self._sync_locked(write=write)
+        except (LabelError, OSError) as err:
+            logger.warning("labels for %s not saved: %s", self.video, err)
+            report = SyncReport(error=str(err))
+        self.last_report = report
+        if report.external or report.conflicts or report.error:
+            for listener in list(self.listeners):
+                listener(report)
+        return report
+
+    def _sync_locked(self, *, write: bool) -> SyncReport:
+        external = self._file_signature() != self._signature
+        taken: list[tuple[str, str]] = []
+        conflicts: list[Conflict] = []
+        backup = None
+        if external:
+            disk = self._read_disk()
+            theirs = disk.frames if disk is not None else {}
+            merged, taken, conflicts = merge_labels(
+                self._base, self._data, theirs, self.bodyparts
+            )
+            if conflicts:
+                backup = self._backup(theirs, disk.scorer if disk else self.scorer)
+            needs_write = self.dirty or any(
+                f not in theirs or not np.array_equal(a, theirs[f], equal_nan=True)
+                for f, a in merged.items()
+            )
+            self._data = merged
+            self._base = _copy(theirs)
+            self._signature = self._file_signature()
+            self.refresh_frames()
+            if disk is not None:
+                self.scorer = disk.scorer
+            logger.warning(
+                "%s changed on disk behind this labeller: merged %d point(s), "
+                "%d conflict(s)",
+                self.path,
+                len(taken),
+                len(conflicts),
+            )
+            write = write or needs_write
+        write = write or self.dirty
+        saved = False
+        if write and (self._data or self.path.exists()):
+            write_labels(self.to_dataframe(), self.path)
+            self._signature = self._file_signature()
+            self._base = _copy(self._data)
+            self.dirty = False
+            saved = True
+        return SyncReport(
+            saved=saved,
+            external=external,
+            merged=tuple(taken),
+            conflicts=tuple(conflicts),
+            backup=backup,
+        )
+
+    def _backup(self, theirs: Frames, scorer: str) -> Path:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        path = self.folder / ".posekit" / "conflicts" / f"{self.path.stem}-{stamp}.h5"
+        frames = sorted(theirs)
+        coords = (
+            np.stack([theirs[f] for f in frames])
+            if frames
+            else np.zeros((0, len(self.bodyparts), 2))
+        )
+        df = make_labels_frame(scorer, self.bodyparts, frames, coords)
+        write_labels(df, path)
+        logger.warning("the other writer's labels were saved to %s", path)
+        return path
+
+    def _label_file(self) -> Path | None:
+        if self.path.is_file():
+            return self.path
+        csv = self.path.with_suffix(".csv")
+        return csv if csv.is_file() else None
+
+    def _file_signature(self) -> str | None:
+        path = self._label_file()
+        if path is None:
+            return None
+        return f"{path.suffix}:{hashlib.sha1(path.read_bytes()).hexdigest()}"
+
+    def _read_disk(self) -> _DiskState | None:
+        path = self._label_file()
+        if path is None:
+            return None
+        try:
+            df = read_labels(path)
+        except LabelError:
+            csv = path.with_suffix(".csv")
+            if path.suffix != ".h5" or not csv.is_file():
+                raise
+            logger.warning("%s is unreadable; reading its .csv twin instead", path)
+            df = read_labels(csv)
+        if "individuals" in df.columns.names:
+            raise LabelError(
+                f"{path} is a multi-animal label file; the labeller handles "
+                "single-animal labels only."
+            )
+        scorers = list(dict.fromkeys(df.columns.get_level_values("scorer")))
+        if len(scorers) != 1:
+            raise LabelError(f"{path} mixes scorers {scorers}; expected one.")
+        file_bps = list(dict.fromkeys(df.columns.get_level_values("bodyparts")))
+        unknown = [b for b in file_bps if b not in self.bodyparts]
+        if unknown:
+            raise LabelError(
+                f"{path} has labels for bodyparts {unknown} that config.yaml does "
+                f"not list (it lists {self.bodyparts}). posekit does not open it, so "
+                "those labels are not lost: add the bodyparts to `bodyparts` in "
+                f"{self.project.config_path}, or remove their columns from the label "
+                "file."
+            )
+        coords = list(dict.fromkeys(df.columns.get_level_values("coords")))
+        if not {"x", "y"} <= set(coords):
+            raise LabelError(f"{path} has coords {coords}; expected x and y.")
+        paths = index_to_paths(df.index)
+        if len(set(paths)) != len(paths):
+            dup = sorted({p for p in paths if paths.count(p) > 1})
+            raise LabelError(
+                f"{path} lists frames twice: {dup[:3]}; remove the duplicated rows."
+            )
+        scorer = scorers[0]
+        frames: Frames = {}
+        values = {
+            (bp, c): df[(scorer, bp, c)].to_numpy(float)
+            for bp in file_bps
+            for c in ("x", "y")
+        }
+        for i, p in enumerate(paths):
+            arr = np.full((len(self.bodyparts), 2), np.nan)
+            for j, bp in enumerate(self.bodyparts):
+                if (bp, "x") in values:
+                    arr[j, 0] = values[(bp, "x")][i]
+                    arr[j, 1] = values[(bp, "y")][i]
+            frames[p] = arr
+        return _DiskState(frames, scorer, isinstance(df.index, pd.MultiIndex))
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Advisory exclusive lock on the label folder (POSIX) for read-merge-write."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if fcntl is None:  # pragma: no cover - Windows
+            yield
+            return
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def _copy(frames: Mapping[str, np.ndarray]) -> Frames:
+    return {f: np.array(a, dtype=float, copy=True) for f, a in frames.items()}

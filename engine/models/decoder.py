@@ -1,0 +1,172 @@
+"""Score maps + location refinement → ``(x, y, likelihood)`` in input-image pixels.
+
+DeepLabCut's single-animal decoding (``argmax_pose_predict`` in
+``deeplabcut/pose_estimation_tensorflow/core/predict.py``): for each bodypart take the
+cell ``(row, col)`` with the highest score; its location-refinement vector
+``(dx, dy) = locref[row, col, 2k : 2k + 2] * locref_stdev`` is added to the cell centre::
+
+    x = col * stride + stride / 2 + dx
+    y = row * stride + stride / 2 + dy
+    likelihood = scoremap[row, col, k]
+
+Ties go to the first cell in row-major order (``numpy.argmax``), as in DLC. Two
+implementations: :func:`decode_pose` (vectorised numpy, any batch) and
+:func:`decode_pose_tensor` (``keras.ops``, runs inside a ``tf.function``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import numpy as np
+
+__all__ = ["decode_pose", "decode_pose_tensor", "make_decoder", "DEFAULT_LOCREF_STDEV"]
+
+#: DeepLabCut's default ``locref_stdev`` (``pose_cfg.yaml``).
+DEFAULT_LOCREF_STDEV = 7.2801
+
+
+def _check_maps(scoremap_shape: tuple, locref_shape: tuple) -> None:
+    if len(scoremap_shape) != 4:
+        raise ValueError(
+            "scoremap must be (batch, height, width, keypoints). Received shape "
+            f"{tuple(scoremap_shape)}"
+        )
+    expected = (*scoremap_shape[:3], 2 * scoremap_shape[3])
+    if tuple(locref_shape) != tuple(expected):
+        raise ValueError(
+            f"locref must have shape {expected} (2 channels per keypoint) for a "
+            f"scoremap of shape {tuple(scoremap_shape)}. Received {tuple(locref_shape)}"
+        )
+
+
+def decode_pose(
+    scoremap: np.ndarray,
+    locref: np.ndarray | None,
+    *,
+    stride: float = 8.0,
+    locref_stdev: float = DEFAULT_LOCREF_STDEV,
+) -> np.ndarray:
+    """Decode a batch of score maps (and location refinement) to keypoints.
+
+    Parameters
+    ----------
+    scoremap
+        ``(batch, h, w, K)`` score maps (probabilities, i.e. after the sigmoid).
+    locref
+        ``(batch, h, w, 2K)`` location refinement, channels ``dx0, dy0, dx1, …`` in
+        units of ``locref_stdev`` pixels; ``None`` for no refinement.
+    stride
+        Input pixels per score-map cell.
+    locref_stdev
+        Scale of the location refinement (DLC default 7.2801).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(batch, K, 3)`` float32: ``x, y`` in input-image pixels and the likelihood.
+
+    Raises
+    ------
+    ValueError
+        Arrays of the wrong rank or mismatched shapes.
+
+    Examples
+    --------
+    >>> s = np.zeros((1, 4, 5, 1), "float32"); s[0, 2, 3, 0] = 0.5
+    >>> l = np.zeros((1, 4, 5, 2), "float32"); l[0, 2, 3] = [1.0, -0.5]
+    >>> decode_pose(s, l, stride=8, locref_stdev=2.0).round(2).tolist()
+    [[[30.0, 19.0, 0.5]]]
+    """
+    scoremap = np.asarray(scoremap)
+    n, h, w, k = scoremap.shape if scoremap.ndim == 4 else (0, 0, 0, 0)
+    if locref is not None:
+        locref = np.asarray(locref)
+        _check_maps(scoremap.shape, locref.shape)
+    elif scoremap.ndim != 4:
+        _check_maps(scoremap.shape, ())
+    flat = scoremap.reshape(n, h * w, k)
+    idx = flat.argmax(axis=1)  # (n, k): first maximum in row-major order
+    row, col = np.divmod(idx, w)
+    prob = np.take_along_axis(flat, idx[:, None, :], axis=1)[:, 0]
+    x = col * float(stride) + 0.5 * float(stride)
+    y = row * float(stride) + 0.5 * float(stride)
+    if locref is not None:
+        off = locref.reshape(n, h * w, k, 2)
+        sel = off[np.arange(n)[:, None], idx, np.arange(k)[None, :]]  # (n, k, 2)
+        x = x + sel[..., 0] * float(locref_stdev)
+        y = y + sel[..., 1] * float(locref_stdev)
+    return np.stack([x, y, prob], axis=-1).astype(np.float32)
+
+
+def decode_pose_tensor(
+    scoremap,
+    locref,
+    *,
+    stride: float = 8.0,
+    locref_stdev: float = DEFAULT_LOCREF_STDEV,
+):
+    """In-graph version of :func:`decode_pose` (``keras.ops``; usable in a tf.function).
+
+    Parameters
+    ----------
+    scoremap
+        ``(batch, h, w, K)`` tensor of probabilities.
+    locref
+        ``(batch, h, w, 2K)`` tensor, or ``None``.
+    stride, locref_stdev
+        As for :func:`decode_pose`.
+
+    Returns
+    -------
+    tensor
+        ``(batch, K, 3)`` float32.
+
+    Examples
+    --------
+    >>> s = np.zeros((1, 4, 5, 1), "float32"); s[0, 2, 3, 0] = 0.5
+    >>> l = np.zeros((1, 4, 5, 2), "float32"); l[0, 2, 3] = [1.0, -0.5]
+    >>> np.asarray(decode_pose_tensor(s, l, stride=8, locref_stdev=2.0)).round(2).tolist()
+    [[[30.0, 19.0, 0.5]]]
+    """
+    from keras import ops
+
+    scoremap = ops.convert_to_tensor(scoremap, dtype="float32")
+    shape = ops.shape(scoremap)
+    n, h, w, k = shape[0], shape[1], shape[2], shape[3]
+    flat = ops.reshape(scoremap, (n, h * w, k))
+    idx = ops.cast(ops.argmax(flat, axis=1), "int32")  # (n, k)
+    prob = ops.squeeze(ops.take_along_axis(flat, idx[:, None, :], axis=1), axis=1)
+    w_int = ops.cast(w, "int32")
+    row = ops.cast(idx // w_int, "float32")
+    col = ops.cast(idx % w_int, "float32")
+    x = col * float(stride) + 0.5 * float(stride)
+    y = row * float(stride) + 0.5 * float(stride)
+    if locref is not None:
+        locref = ops.convert_to_tensor(locref, dtype="float32")
+        off = ops.reshape(locref, (n, h * w, k * 2))
+        # channel of dx for keypoint j is 2j, dy is 2j + 1
+        off_x = off[:, :, 0::2]
+        off_y = off[:, :, 1::2]
+        dx = ops.squeeze(ops.take_along_axis(off_x, idx[:, None, :], axis=1), axis=1)
+        dy = ops.squeeze(ops.take_along_axis(off_y, idx[:, None, :], axis=1), axis=1)
+        x = x + dx * float(locref_stdev)
+        y = y + dy * float(locref_stdev)
+    return ops.stack([x, y, prob], axis=-1)
+
+
+def make_decoder(
+    stride: float = 8.0, locref_stdev: float = DEFAULT_LOCREF_STDEV
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A ``decode(scoremap, locref) -> (N, K, 3)`` function with fixed parameters.
+
+    This is the ``MapDecoder`` that :class:`posekit.engine.inference.Predictor` takes.
+
+    Examples
+    --------
+    >>> decode = make_decoder(stride=8)
+    >>> decode(np.ones((2, 3, 3, 4), "float32"), np.zeros((2, 3, 3, 8), "float32")).shape
+    (2, 4, 3)
+    """
+    return partial(decode_pose, stride=float(stride), locref_stdev=float(locref_stdev))

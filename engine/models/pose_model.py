@@ -1,0 +1,440 @@
+"""The single-animal pose network: registered backbone + DLC deconvolution head.
+
+:class:`PoseModel` is a functional ``keras.Model`` (keras-hub "task" style) built from a
+typed :class:`PoseModelConfig`. It maps RGB float32 images in ``[0, 255]``
+``(batch, H, W, 3)`` to a dict::
+
+    {"scoremap": (batch, h, w, K) probabilities (sigmoid of the head's logits),
+     "locref":   (batch, h, w, 2K) location refinement (dx, dy per bodypart)}
+
+with ``h = H / head_stride`` (rounded up through the backbone's "same" padding). The
+model carries its configuration (``model.pose_config``), so a saved ``.keras`` file
+reloads, decodes (:meth:`PoseModel.decode`) and predicts identically on its own.
+
+Convolutional weights do not depend on the input size: :func:`rebuild_for_input_shape`
+builds the same network for another size (train on 256×256 crops, evaluate on 640×480
+frames) and copies the weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import keras
+import numpy as np
+
+from posekit.engine._fileio import atomic_path
+from posekit.engine.models.backbones import fuse_batchnorm
+from posekit.engine.models.decoder import (
+    DEFAULT_LOCREF_STDEV,
+    decode_pose,
+    decode_pose_tensor,
+)
+from posekit.engine.models.heads import DeconvPoseHead
+from posekit.engine.models.registry import get_backbone
+
+__all__ = [
+    "PoseModelConfig",
+    "PoseModel",
+    "build_pose_model",
+    "rebuild_for_input_shape",
+    "save_pose_model",
+    "load_pose_model",
+]
+
+logger = logging.getLogger("posekit.engine.models.pose_model")
+
+
+@dataclass(frozen=True)
+class PoseModelConfig:
+    """Configuration of a single-animal pose network (frozen, validated).
+
+    Attributes
+    ----------
+    bodyparts
+        Keypoint names, in output-channel order.
+    backbone
+        Registered backbone name (:func:`posekit.engine.models.registry.list_backbones`).
+    output_stride
+        Stride at which the backbone is cut (8, 16 or 32).
+    head_stride
+        Stride of the score maps (DLC ``stride``: 8; 4 for finer maps).
+    locref_stdev
+        Scale of the location-refinement targets in pixels (DLC: 7.2801).
+    pos_dist_thresh
+        Radius in pixels of the positive disk around a keypoint (DLC: 17); also the
+        radius within which location refinement is trained.
+    scoremap
+        ``"gaussian"`` (σ = ``sigma`` pixels; what trains best from scratch) or
+        ``"disk"`` (DLC's binary disk of radius ``pos_dist_thresh``).
+    sigma
+        Gaussian score-map σ in input pixels.
+    weights
+        Backbone initialisation used when the model is first built: ``"imagenet"``, a
+        path to a local weights file, or ``None`` (random).
+    bn_momentum
+        Momentum of every BatchNorm layer (0.99; see ``backbones``).
+    head_filters
+        Channels of intermediate upsampling layers (when ``output_stride / head_stride
+        > 2``).
+
+    Examples
+    --------
+    >>> cfg = PoseModelConfig(bodyparts=("snout", "tail"), weights=None)
+    >>> PoseModelConfig.from_dict(cfg.to_dict()) == cfg
+    True
+    """
+
+    bodyparts: tuple[str, ...]
+    backbone: str = "mobilenet_v2_0.35"
+    output_stride: int = 16
+    head_stride: int = 8
+    locref_stdev: float = DEFAULT_LOCREF_STDEV
+    pos_dist_thresh: float = 17.0
+    scoremap: Literal["gaussian", "disk"] = "gaussian"
+    sigma: float = 8.5
+    weights: str | None = "imagenet"
+    bn_momentum: float = 0.99
+    head_filters: int = 128
+
+    def __post_init__(self) -> None:
+        if isinstance(self.bodyparts, str) or not isinstance(self.bodyparts, Sequence):
+            raise ValueError(
+                "bodyparts must be a sequence of names. Received: "
+                f"bodyparts={self.bodyparts!r}"
+            )
+        parts = tuple(str(b) for b in self.bodyparts)
+        if not parts or len(set(parts)) != len(parts):
+            raise ValueError(
+                f"bodyparts must be non-empty and unique. Received: bodyparts={parts!r}"
+            )
+        object.__setattr__(self, "bodyparts", parts)
+        if self.output_stride not in (8, 16, 32):
+            raise ValueError(
+                "output_stride must be 8, 16 or 32. Received: "
+                f"output_stride={self.output_stride!r}"
+            )
+        if self.head_stride not in (2, 4, 8, 16, 32) or (
+            self.head_stride > self.output_stride
+        ):
+            raise ValueError(
+                "head_stride must be a power of two no larger than output_stride "
+                f"({self.output_stride}). Received: head_stride={self.head_stride!r}"
+            )
+        if self.output_stride // self.head_stride > 8:
+            raise ValueError(
+                "output_stride / head_stride must be at most 8. Received: "
+                f"output_stride={self.output_stride}, head_stride={self.head_stride}"
+            )
+        for field in ("locref_stdev", "pos_dist_thresh", "sigma"):
+            value = getattr(self, field)
+            if not (isinstance(value, int | float) and value > 0):
+                raise ValueError(
+                    f"{field} must be positive. Received: {field}={value!r}"
+                )
+            object.__setattr__(self, field, float(value))
+        if self.scoremap not in ("gaussian", "disk"):
+            raise ValueError(
+                "scoremap must be 'gaussian' or 'disk'. Received: "
+                f"scoremap={self.scoremap!r}"
+            )
+        if self.weights is not None and not isinstance(self.weights, str):
+            object.__setattr__(self, "weights", os.fspath(self.weights))
+        if not 0.0 < self.bn_momentum < 1.0:
+            raise ValueError(
+                f"bn_momentum must be in (0, 1). Received: bn_momentum={self.bn_momentum!r}"
+            )
+
+    @property
+    def num_keypoints(self) -> int:
+        """Number of bodyparts ``K``."""
+        return len(self.bodyparts)
+
+    @property
+    def dlc_netname(self) -> str:
+        """Short backbone name for DeepLabCut file names (``mobnet_35``)."""
+        return get_backbone(self.backbone).dlc_netname
+
+    def replace(self, **changes: Any) -> PoseModelConfig:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, YAML-safe dict."""
+        d = dataclasses.asdict(self)
+        d["bodyparts"] = list(self.bodyparts)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PoseModelConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(
+                f"Unknown PoseModelConfig fields {sorted(unknown)}; known: {sorted(names)}"
+            )
+        data = dict(data)
+        if "bodyparts" in data:
+            data["bodyparts"] = tuple(data["bodyparts"])
+        return cls(**data)
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str = "posekit.engine.models") -> Iterator[None]:
+    """Silence the backbone's warnings (``weights=None``) while rebuilding a model."""
+    log = logging.getLogger(logger_name)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+@keras.saving.register_keras_serializable(package="posekit")
+class PoseModel(keras.Model):
+    """Backbone + :class:`~posekit.engine.models.heads.DeconvPoseHead`, sigmoid score maps.
+
+    Parameters
+    ----------
+    config
+        A :class:`PoseModelConfig` (or its dict).
+    input_shape
+        ``(height, width, 3)``; ``None`` entries accept any size (each new size
+        retraces a ``tf.function``).
+    backbone_weights
+        Initial backbone weights: ``"imagenet"``, a file, or ``None``. Use
+        :func:`build_pose_model` to take them from the config.
+    **kwargs
+        ``name``, ``trainable``.
+
+    Attributes
+    ----------
+    pose_config : PoseModelConfig
+    backbone : keras.Model
+    head : DeconvPoseHead
+    """
+
+    def __init__(
+        self,
+        config: PoseModelConfig | Mapping[str, Any],
+        input_shape: Sequence[int | None] = (None, None, 3),
+        backbone_weights: str | os.PathLike | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(config, PoseModelConfig):
+            config = PoseModelConfig.from_dict(config)
+        shape = tuple(None if s is None else int(s) for s in input_shape)
+        if len(shape) != 3 or shape[-1] != 3:
+            raise ValueError(
+                f"input_shape must be (height, width, 3). Received: input_shape={shape!r}"
+            )
+        # === Layers ===
+        spec = get_backbone(config.backbone)
+        if config.output_stride not in spec.strides:
+            raise ValueError(
+                f"Backbone {config.backbone!r} supports output_stride {spec.strides}. "
+                f"Received: output_stride={config.output_stride}"
+            )
+        backbone = spec.builder(
+            shape,
+            weights=backbone_weights,
+            output_stride=config.output_stride,
+            bn_momentum=config.bn_momentum,
+            name="backbone",
+        )
+        fuse_batchnorm(backbone)  # faster training on CPU, same predictions
+        head = DeconvPoseHead(
+            num_keypoints=config.num_keypoints,
+            upsample_factor=config.output_stride // config.head_stride,
+            intermediate_filters=config.head_filters,
+            name="pose_head",
+        )
+        scoremap_act = keras.layers.Activation("sigmoid", name="scoremap")
+        locref_id = keras.layers.Identity(name="locref")
+
+        # === Functional Model ===
+        inputs = keras.Input(shape=shape, dtype="float32", name="image")
+        logits, locref = head(backbone(inputs))
+        outputs = {"scoremap": scoremap_act(logits), "locref": locref_id(locref)}
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.pose_config = config
+        self.pose_input_shape = shape
+        self.backbone = backbone
+        self.head = head
+
+    @property
+    def stride(self) -> int:
+        """Input pixels per score-map cell."""
+        return self.pose_config.head_stride
+
+    @property
+    def bodyparts(self) -> tuple[str, ...]:
+        """Bodypart names in channel order."""
+        return self.pose_config.bodyparts
+
+    def call_logits(self, images, training: bool | None = None):
+        """``(logits, locref)`` of the head: the training graph (no sigmoid)."""
+        return self.head(self.backbone(images, training=training), training=training)
+
+    def decode(self, outputs: Mapping[str, Any], *, in_graph: bool = False):
+        """Model outputs → ``(batch, K, 3)`` ``x, y, likelihood`` in input pixels.
+
+        ``in_graph=True`` uses :func:`~posekit.engine.models.decoder.decode_pose_tensor`
+        (for use inside a ``tf.function``); otherwise numpy.
+        """
+        fn = decode_pose_tensor if in_graph else decode_pose
+        if not in_graph:
+            outputs = {k: np.asarray(v) for k, v in outputs.items()}
+        return fn(
+            outputs["scoremap"],
+            outputs["locref"],
+            stride=self.stride,
+            locref_stdev=self.pose_config.locref_stdev,
+        )
+
+    def get_config(self) -> dict:  # noqa: D102
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "config": self.pose_config.to_dict(),
+            "input_shape": list(self.pose_input_shape),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> PoseModel:  # noqa: D102
+        config = dict(config)
+        with _quiet():  # weights come from the file being loaded
+            return cls(
+                config.pop("config"),
+                input_shape=tuple(config.pop("input_shape")),
+                backbone_weights=None,
+                **config,
+            )
+
+
+def build_pose_model(
+    config: PoseModelConfig,
+    input_shape: Sequence[int | None] = (None, None, 3),
+    *,
+    name: str = "pose_model",
+) -> PoseModel:
+    """Build a pose network, initialising the backbone from ``config.weights``.
+
+    Parameters
+    ----------
+    config
+        The model configuration.
+    input_shape
+        ``(height, width, 3)``; ``(None, None, 3)`` accepts any size.
+    name
+        Model name.
+
+    Returns
+    -------
+    PoseModel
+        Outputs ``{"scoremap": (b, h, w, K), "locref": (b, h, w, 2K)}``.
+
+    Raises
+    ------
+    ValueError
+        Unknown backbone, unsupported stride, bad weights file.
+    posekit.engine.models.pretrained.ImageNetWeightsUnavailableError
+        ``weights="imagenet"`` cannot be downloaded.
+
+    Examples
+    --------
+    >>> cfg = PoseModelConfig(bodyparts=("a", "b"), weights=None)
+    >>> model = build_pose_model(cfg, (64, 64, 3))
+    >>> model.output_shape  # locref, scoremap (sorted by name)
+    [(None, 8, 8, 4), (None, 8, 8, 2)]
+    """
+    return PoseModel(
+        config, input_shape=input_shape, backbone_weights=config.weights, name=name
+    )
+
+
+def rebuild_for_input_shape(
+    model: PoseModel, input_shape: Sequence[int | None]
+) -> PoseModel:
+    """The same network built for another input size, with ``model``'s weights copied.
+
+    Parameters
+    ----------
+    model
+        A :class:`PoseModel` (e.g. trained on crops).
+    input_shape
+        ``(height, width, 3)`` of the new model (e.g. full frames).
+
+    Returns
+    -------
+    PoseModel
+        A new model; later changes to ``model``'s weights are not reflected (copy
+        again with ``new.set_weights(model.get_weights())``).
+    """
+    if not isinstance(model, PoseModel):
+        raise TypeError(
+            f"rebuild_for_input_shape needs a PoseModel. Received: {type(model).__name__}"
+        )
+    with _quiet():
+        new = PoseModel(
+            model.pose_config,
+            input_shape=input_shape,
+            backbone_weights=None,
+            name=model.name,
+        )
+    new.set_weights(model.get_weights())
+    return new
+
+
+def save_pose_model(model: PoseModel, path: str | os.PathLike) -> Path:
+    """Save ``model`` to a ``.keras`` file atomically (a kill leaves the old file).
+
+    Raises
+    ------
+    ValueError
+        If ``path`` does not end in ``.keras``.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"A model file must end in .keras. Received: {str(path)!r}")
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+    return path
+
+
+def load_pose_model(path: str | os.PathLike) -> PoseModel:
+    """Load a :class:`PoseModel` saved with :func:`save_pose_model` (or ``model.save``).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        The file is not a readable Keras model or not a pose model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No model file {str(path)!r}")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:
+        raise ValueError(
+            f"Cannot load pose model {str(path)!r} ({type(exc).__name__}: {exc}); the "
+            "file may be truncated or corrupt."
+        ) from exc
+    if not isinstance(model, PoseModel):
+        raise ValueError(
+            f"{str(path)!r} holds a {type(model).__name__}, not a posekit PoseModel"
+        )
+    return model

@@ -1,0 +1,215 @@
+"""Static figures of predictions with matplotlib (PNG, SVG), no browser needed.
+
+The figures DeepLabCut's ``plot_trajectories`` makes: x, y, speed and likelihood of
+each bodypart over time (:func:`plot_time_series`), and the trajectory in the image
+plane coloured by time (:func:`posekit.engine.behavior.export.plot_trajectory`).
+:func:`save_pose_plots` writes both. Figures are ``matplotlib.figure.Figure`` objects
+on the Agg canvas (no ``pyplot``, no global state), so they work in threads, on
+clusters and in Voila kernels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["SERIES", "plot_time_series", "save_pose_plots"]
+
+SERIES = ("x", "y", "speed", "likelihood")
+
+
+def _colors(n: int, colormap: str) -> list[tuple[float, float, float]]:
+    from posekit.engine.check_labels import bodypart_colors
+
+    return [tuple(c / 255.0 for c in rgb) for rgb in bodypart_colors(n, colormap)]
+
+
+def _pick(
+    ds: xr.Dataset, keypoints: Sequence[str] | None, individual: str | None
+) -> tuple[xr.Dataset, list[str], str]:
+    names = [str(k) for k in ds["keypoint"].values]
+    chosen = list(names) if keypoints is None else [str(k) for k in keypoints]
+    unknown = [k for k in chosen if k not in names]
+    if unknown:
+        raise ValueError(f"keypoints {unknown} are not in the data (it has {names})")
+    inds = [str(i) for i in ds["individual"].values]
+    ind = inds[0] if individual is None else str(individual)
+    if ind not in inds:
+        raise ValueError(f"individual {ind!r} is not in the data (it has {inds})")
+    return ds.sel(individual=ind), chosen, ind
+
+
+def _speed(position: xr.DataArray, fps: float | None) -> xr.DataArray:
+    from posekit.engine.behavior.kinematics import compute_speed
+
+    return compute_speed(position, fps=fps, per="second" if fps else "frame")
+
+
+def plot_time_series(
+    ds: xr.Dataset,
+    *,
+    keypoints: Sequence[str] | None = None,
+    individual: str | None = None,
+    colormap: str = "rainbow",
+    frame: int | None = None,
+    series: Sequence[str] = SERIES,
+    figsize: tuple[float, float] = (9.0, 7.0),
+):
+    """x, y, speed and likelihood of each keypoint against the frame index.
+
+    Parameters
+    ----------
+    ds
+        Poses dataset (movement schema). NaN positions leave gaps.
+    keypoints
+        Keypoints to plot (default: all), coloured from ``colormap`` in dataset
+        order.
+    individual
+        Which individual (default: the first).
+    colormap
+        Colour map of the keypoints (the project's ``colormap``).
+    frame
+        Draw a vertical cursor line at this frame.
+    series
+        Which panels, from ``("x", "y", "speed", "likelihood")``.
+    figsize
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If a keypoint, individual or series name is unknown.
+
+    Examples
+    --------
+    >>> from posekit.engine.poses import from_numpy
+    >>> fig = plot_time_series(from_numpy(np.zeros((10, 2, 2, 1)), np.ones((10, 2, 1))))
+    >>> len(fig.axes)
+    4
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    bad = [s for s in series if s not in SERIES]
+    if bad:
+        raise ValueError(f"unknown series {bad}; choose from {list(SERIES)}")
+    sub, chosen, ind = _pick(ds, keypoints, individual)
+    names = [str(k) for k in ds["keypoint"].values]
+    colors = _colors(len(names), colormap)
+    fps = ds.attrs.get("fps")
+    frames = np.arange(sub.sizes["time"])
+    speed = _speed(sub["position"], fps)
+    unit = "px/s" if fps else "px/frame"
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(series), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, name in zip(axes, series, strict=True):
+        for kp in chosen:
+            if name in ("x", "y"):
+                values = sub["position"].sel(space=name, keypoint=kp).values
+            elif name == "speed":
+                values = speed.sel(keypoint=kp).values
+            else:
+                values = sub["confidence"].sel(keypoint=kp).values
+            ax.plot(frames, values, color=colors[names.index(kp)], lw=1.0, label=kp)
+        ax.set_ylabel(
+            {"x": "x (px)", "y": "y (px)", "speed": f"speed ({unit})"}.get(
+                name, "likelihood"
+            )
+        )
+        if name == "likelihood":
+            ax.set_ylim(-0.05, 1.05)
+        if frame is not None:
+            ax.axvline(frame, color="black", lw=1.0, alpha=0.7)
+    axes[-1].set_xlabel("frame")
+    axes[0].legend(loc="upper right", fontsize="small", ncols=min(len(chosen), 6))
+    axes[0].set_title(f"{ind}: {', '.join(chosen)}")
+    return fig
+
+
+def save_pose_plots(
+    ds: xr.Dataset,
+    folder: str | os.PathLike,
+    *,
+    formats: Sequence[str] = ("png", "svg"),
+    keypoint: str | None = None,
+    individual: str | None = None,
+    colormap: str = "rainbow",
+    image_size: tuple[int, int] | None = None,
+    prefix: str = "",
+    frame: int | None = None,
+) -> list[Path]:
+    """Write the trajectory and time-series figures into ``folder``.
+
+    Files: ``<prefix>trajectory.<fmt>`` (:func:`posekit.engine.behavior.export.
+    plot_trajectory` of ``keypoint``) and ``<prefix>timeseries.<fmt>``
+    (:func:`plot_time_series` of every keypoint) for each format, as DeepLabCut's
+    ``plot_trajectories`` writes plots to ``plot-poses/<video>/``.
+
+    Parameters
+    ----------
+    ds
+        Poses dataset.
+    folder
+        Output folder (created).
+    formats
+        ``"png"`` and/or ``"svg"``.
+    keypoint
+        Keypoint of the trajectory figure (default: the first).
+    individual
+        Which individual (default: the first).
+    colormap
+        Colour map of the keypoints in the time series.
+    image_size
+        ``(width, height)`` of the video, to fix the trajectory axes to the frame.
+    prefix
+        Prepended to the file names.
+    frame
+        Draw a cursor at this frame in the time series.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Raises
+    ------
+    ValueError
+        If a format, keypoint or individual is unknown.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from posekit.engine.poses import from_numpy
+    >>> ds = from_numpy(np.random.default_rng(0).random((20, 2, 2, 1)) * 100)
+    >>> [p.name for p in save_pose_plots(ds, tempfile.mkdtemp(), formats=["svg"])]
+    ['trajectory.svg', 'timeseries.svg']
+    """
+    from posekit.engine.behavior.export import plot_trajectory, save_figure
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = {
+        "trajectory": plot_trajectory(
+            ds,
+            keypoint=keypoint or str(ds["keypoint"].values[0]),
+            individual=individual or str(ds["individual"].values[0]),
+            image_size=image_size,
+        ),
+        "timeseries": plot_time_series(
+            ds, individual=individual, colormap=colormap, frame=frame
+        ),
+    }
+    paths = []
+    for name, fig in figures.items():
+        for fmt in formats:
+            paths.append(save_figure(fig, folder / f"{prefix}{name}.{fmt.lstrip('.')}"))
+    return paths

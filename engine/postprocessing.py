@@ -1,0 +1,255 @@
+"""Files derived from predictions: DeepLabCut's ``…_filtered.h5`` and finding outputs.
+
+:func:`filter_predictions` is posekit's ``deeplabcut.filterpredictions``: it reads a
+predictions file, cleans and smooths the trajectories with the one filter
+implementation, :func:`posekit.engine.behavior.filters.filter_poses`, and writes
+``<predictions stem>_filtered.h5`` beside it in exactly the input's layout (same
+scorer, columns, index and likelihoods; only ``x`` and ``y`` change). Tools that read
+DLC's filtered files (DLC's own ``create_labeled_video(filtered=True)``, movement,
+DLC2Kinematics) read it unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+if TYPE_CHECKING:
+    from posekit.engine.project import Project
+
+__all__ = [
+    "FILTERED_SUFFIX",
+    "filtered_path",
+    "filter_predictions",
+    "find_predictions",
+    "find_video",
+]
+
+logger = logging.getLogger("posekit.postprocessing")
+
+#: Suffix DeepLabCut's ``filterpredictions`` adds to the predictions' stem.
+FILTERED_SUFFIX = "_filtered"
+
+
+def filtered_path(predictions: str | os.PathLike) -> Path:
+    """Where :func:`filter_predictions` writes: ``<stem>_filtered.h5`` beside the input.
+
+    Examples
+    --------
+    >>> filtered_path("/v/m1DLC_resnet50_tOct30shuffle1_500.h5").name
+    'm1DLC_resnet50_tOct30shuffle1_500_filtered.h5'
+    """
+    p = Path(predictions)
+    return p.with_name(f"{p.stem}{FILTERED_SUFFIX}.h5")
+
+
+def find_predictions(
+    video: str | os.PathLike,
+    destfolder: str | os.PathLike | None = None,
+    *,
+    filtered: bool = False,
+) -> list[Path]:
+    """Prediction files of ``video``, newest first.
+
+    Looks for ``<video stem>DLC_*.h5`` (and legacy ``DeepCut_*``) beside the video or
+    in ``destfolder``; ``_meta`` companions and intermediate files are skipped.
+
+    Parameters
+    ----------
+    video
+        The analysed video.
+    destfolder
+        Folder the analysis wrote to (default: the video's folder).
+    filtered
+        Return the ``…_filtered.h5`` files instead of the unfiltered ones.
+
+    Returns
+    -------
+    list of Path
+        Possibly empty.
+
+    Examples
+    --------
+    >>> find_predictions("/nonexistent/session1.mp4")
+    []
+    """
+    video = Path(video)
+    folder = Path(destfolder) if destfolder else video.parent
+    if not folder.is_dir():
+        return []
+    found = []
+    for pattern in (f"{video.stem}DLC_*.h5", f"{video.stem}DeepCut_*.h5"):
+        for p in folder.glob(pattern):
+            stem = p.stem
+            if stem.endswith(("_meta", "_full", "_assemblies")):
+                continue
+            if stem.endswith(FILTERED_SUFFIX) != filtered:
+                continue
+            found.append(p)
+    return sorted(set(found), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+_STEM_SEPARATORS = ("DLC", "DeepCut", "_", "-", ".", " ")
+
+
+def find_video(
+    predictions: str | os.PathLike, project: Project | None = None
+) -> Path | None:
+    """The video a predictions file belongs to.
+
+    DeepLabCut names predictions ``<video stem><scorer>.h5``, so the video is the one
+    whose stem is the longest prefix of the predictions' stem (followed by ``DLC``,
+    ``DeepCut``, ``_`` or nothing), searched among the project's videos and the video
+    files beside the predictions. Labelled videos (``…_labeled``) are skipped.
+
+    Parameters
+    ----------
+    predictions
+        The predictions file.
+    project
+        Also search this project's videos.
+
+    Returns
+    -------
+    Path or None
+
+    Examples
+    --------
+    >>> find_video("/nonexistent/m1DLC_resnet50.h5") is None
+    True
+    """
+    from posekit.engine.project import VIDEO_SUFFIXES
+
+    path = Path(predictions)
+    candidates: list[Path] = list(project.videos()) if project is not None else []
+    if path.parent.is_dir():
+        candidates += [
+            p
+            for p in sorted(path.parent.iterdir())
+            if p.suffix.lower() in VIDEO_SUFFIXES
+        ]
+    best: Path | None = None
+    for video in candidates:
+        if "_labeled" in video.stem or not video.is_file():
+            continue
+        rest = path.stem[len(video.stem) :]
+        if not path.stem.startswith(video.stem):
+            continue
+        if rest and not rest.startswith(_STEM_SEPARATORS):
+            continue
+        if best is None or len(video.stem) > len(best.stem):
+            best = video
+    return best
+
+
+def _write_back(df: pd.DataFrame, filtered: xr.Dataset) -> pd.DataFrame:
+    """Copy of ``df`` with its ``x``/``y`` columns replaced by ``filtered``'s positions."""
+    out = df.copy()
+    scorer = df.columns.get_level_values("scorer")[0]
+    multi = "individuals" in df.columns.names
+    position = filtered["position"].transpose("time", "space", "keypoint", "individual")
+    values = position.values
+    keypoints = [str(k) for k in filtered["keypoint"].values]
+    individuals = [str(i) for i in filtered["individual"].values]
+    for i, ind in enumerate(individuals):
+        for k, bp in enumerate(keypoints):
+            base = (scorer, ind, bp) if multi else (scorer, bp)
+            for s, coord in enumerate(("x", "y")):
+                col = (*base, coord)
+                if col in out.columns:
+                    out[col] = values[:, s, k, i]
+    return out
+
+
+def filter_predictions(
+    predictions: str | os.PathLike,
+    *,
+    method: str = "median",
+    window: int = 5,
+    polyorder: int = 2,
+    pcutoff: float | None = None,
+    max_gap: int | None = None,
+    out: str | os.PathLike | None = None,
+    save_csv: bool = False,
+    **params: Any,
+) -> Path:
+    """Filter a predictions file as DeepLabCut's ``filterpredictions`` does.
+
+    Parameters
+    ----------
+    predictions
+        DLC predictions ``.h5`` (single- or multi-animal, any key) or ``.csv``.
+    method
+        Smoother of :func:`~posekit.engine.behavior.filters.filter_poses`:
+        ``"median"`` (DLC's default), ``"savgol"``, ``"butterworth"``, ``"kalman"``
+        or ``"none"``.
+    window
+        Window in frames (odd) of the median and Savitzky–Golay filters (DLC's
+        ``windowlength``).
+    polyorder
+        Savitzky–Golay polynomial order.
+    pcutoff
+        Points whose likelihood is below this become NaN before smoothing
+        (``None``: keep every point, as DLC's median filter does).
+    max_gap
+        Interpolate gaps of at most this many frames before smoothing.
+    out
+        Output path (default :func:`filtered_path`: ``<stem>_filtered.h5`` beside the
+        input).
+    save_csv
+        Also write the ``.csv`` twin.
+    **params
+        Other :class:`~posekit.engine.behavior.filters.FilterConfig` fields.
+
+    Returns
+    -------
+    Path
+        The filtered ``.h5`` (key ``df_with_missing``, table format, the input's
+        columns and index; likelihoods unchanged), written atomically.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``predictions`` does not exist.
+    ValueError
+        If the file holds labels rather than predictions, or a filter parameter is
+        invalid.
+
+    Examples
+    --------
+    >>> filter_predictions("m1DLC_resnet50_tOct30shuffle1_500.h5", window=7)  # doctest: +SKIP
+    PosixPath('m1DLC_resnet50_tOct30shuffle1_500_filtered.h5')
+    """
+    from posekit.engine.behavior.filters import filter_poses
+    from posekit.engine.io.dlc import load_dlc, read_predictions, write_predictions
+
+    path = Path(predictions)
+    if not path.is_file():
+        raise FileNotFoundError(f"No predictions file at {path}")
+    df = read_predictions(path)
+    if not pd.api.types.is_integer_dtype(df.index):
+        raise ValueError(
+            f"{path} holds labels (rows are image paths), not video predictions; "
+            "filter the output of `posekit analyze` instead"
+        )
+    ds = load_dlc(path)
+    filtered = filter_poses(
+        ds,
+        method,  # type: ignore[arg-type]
+        confidence_threshold=pcutoff,
+        max_gap=max_gap,
+        window=window,
+        polyorder=polyorder,
+        **params,
+    )
+    target = Path(out) if out is not None else filtered_path(path)
+    result = write_predictions(_write_back(df, filtered), target, save_csv=save_csv)
+    n_nan = int(np.isnan(filtered["position"].values).sum())
+    logger.info("%s: %s filter → %s (%d NaN values)", path.name, method, target, n_nan)
+    return result

@@ -1,0 +1,1336 @@
+"""Train a single-animal pose network on in-memory frames, resumably.
+
+The recipe (``shared/docs/engine-notes.md``): random crops of the frames (half around the
+animal, half anywhere; a labelled keypoint outside the crop is trained as absent, an
+empty score map with full weight), Gaussian score maps, sigmoid cross-entropy on the score maps plus
+``0.05 ×`` Huber loss on the location refinement, Adam with linear warm-up and cosine
+decay, batch 8, a custom ``tf.function`` train step (no XLA: it is slower on CPU).
+
+Augmentation and target generation run in a background thread, overlapping the train
+step. The network is built for any input size, so the same model is trained on crops
+and evaluated on full frames (each shape is traced once).
+
+A training folder (``train_dir``) holds:
+
+- ``pose_cfg.yaml``: DeepLabCut-like keys (``all_joints_names``, ``net_type``, ``stride``,
+  ``locref_stdev``, …) plus a ``posekit`` section with the full model and training
+  configuration;
+- ``snapshot-<iteration>.keras`` (the model), ``snapshot-<iteration>.optimizer.npz``
+  (optimizer variables) and ``snapshot-<iteration>.json`` (iteration, elapsed time,
+  optimizer configuration, checksums). The JSON is written last, each file atomically: a
+  snapshot without its JSON, or whose files do not match their checksums, is skipped;
+- ``learning_stats.csv``: iteration, losses, learning rate, test errors (mean Euclidean
+  distance and RMSE, pixels) and elapsed time.
+
+Resuming continues the iteration counter and the optimizer state (DeepLabCut restarts at
+0). Stopping: ``KeyboardInterrupt``, or :meth:`Trainer.request_stop` from any thread;
+both save a snapshot first.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import queue
+import re
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from posekit.engine._fileio import atomic_path, atomic_write_text
+from posekit.engine.augment import AugmentConfig, Augmenter
+from posekit.engine.evaluation import mean_error, predict_images, rmse
+from posekit.engine.models.pose_model import (
+    PoseModel,
+    PoseModelConfig,
+    build_pose_model,
+    load_pose_model,
+    save_pose_model,
+)
+from posekit.engine.targets import make_targets
+
+__all__ = [
+    "TrainConfig",
+    "TrainState",
+    "TrainingCallback",
+    "Trainer",
+    "Snapshot",
+    "SnapshotError",
+    "learning_rate_at",
+    "recalibrate_batchnorm",
+    "list_snapshots",
+    "find_latest_snapshot",
+    "load_snapshot",
+    "read_pose_cfg",
+    "LEARNING_STATS_COLUMNS",
+]
+
+logger = logging.getLogger("posekit.engine.training")
+
+#: Columns of ``learning_stats.csv``.
+LEARNING_STATS_COLUMNS = (
+    "iteration",
+    "loss",
+    "scoremap_loss",
+    "locref_loss",
+    "learning_rate",
+    "test_mean_error_px",
+    "test_rmse_px",
+    "elapsed_wall_s",
+    "elapsed_cpu_s",
+)
+
+_SNAPSHOT_FORMAT = "posekit-snapshot/1"
+_SNAPSHOT_RE = re.compile(r"^snapshot-(\d+)\.json$")
+
+
+# --------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings (frozen, validated).
+
+    Attributes
+    ----------
+    batch_size
+        Crops per step.
+    crop_size
+        ``(height, width)`` of the training crops (overrides ``augment.crop_size``).
+    learning_rate
+        Peak Adam learning rate.
+    warmup_iterations
+        Linear warm-up from 0 to ``learning_rate``.
+    min_learning_rate_fraction
+        The cosine decay ends at ``learning_rate * min_learning_rate_fraction``.
+    max_iterations
+        Stop after this many iterations (total, counting resumed ones); ``None`` for
+        no limit (then ``time_budget_s`` is needed).
+    time_budget_s
+        Stop after this many seconds of training (total, counting resumed runs).
+    budget_clock
+        ``"wall"``: wall-clock seconds; ``"cpu"``: process CPU seconds divided by the
+        number of cores TensorFlow uses (fair on a shared machine).
+    eval_interval
+        Evaluate on the test set every this many iterations (0: only at the end).
+    save_interval
+        Save a snapshot every this many iterations (0: only at the end).
+    save_interval_s
+        Also save when this many seconds passed since the last snapshot.
+    log_interval
+        Write a ``learning_stats.csv`` row every this many iterations.
+    max_snapshots
+        Keep this many most recent snapshots (older ones are deleted; DLC: 5).
+    locref_loss_weight
+        Weight of the location-refinement Huber loss (DLC: 0.05).
+    huber_delta
+        Huber loss threshold.
+    eval_batch_size
+        Frames per inference call during evaluation.
+    bn_recalibration_batches
+        Before each evaluation and snapshot, re-estimate the BatchNorm moving
+        statistics as the average over this many augmented training batches (0:
+        keep the running averages). From scratch the running averages lag the fast
+        changing weights; inference then drifts from what training saw.
+    prefetch_batches
+        Batches prepared ahead by the background thread.
+    seed
+        Seeds model initialisation (``keras.utils.set_random_seed``) and batches.
+    augment
+        Augmentation settings.
+    """
+
+    batch_size: int = 8
+    crop_size: tuple[int, int] = (256, 256)
+    learning_rate: float = 1e-3
+    warmup_iterations: int = 200
+    min_learning_rate_fraction: float = 0.02
+    max_iterations: int | None = 30000
+    time_budget_s: float | None = None
+    budget_clock: Literal["wall", "cpu"] = "wall"
+    eval_interval: int = 1000
+    save_interval: int = 5000
+    save_interval_s: float | None = None
+    log_interval: int = 50
+    max_snapshots: int = 5
+    locref_loss_weight: float = 0.05
+    huber_delta: float = 1.0
+    eval_batch_size: int = 1
+    bn_recalibration_batches: int = 16
+    prefetch_batches: int = 4
+    seed: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        def positive_int(name: str, minimum: int = 1) -> None:
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < minimum:
+                raise ValueError(
+                    f"{name} must be an integer >= {minimum}. Received: {name}={value!r}"
+                )
+            object.__setattr__(self, name, int(value))
+
+        positive_int("batch_size")
+        for name in (
+            "warmup_iterations",
+            "eval_interval",
+            "save_interval",
+            "log_interval",
+        ):
+            positive_int(name, 0)
+        positive_int("max_snapshots")
+        positive_int("eval_batch_size")
+        positive_int("bn_recalibration_batches", 0)
+        positive_int("prefetch_batches")
+        positive_int("seed", 0)
+        if self.log_interval < 1:
+            raise ValueError(
+                f"log_interval must be >= 1. Received: {self.log_interval}"
+            )
+        if self.max_iterations is not None:
+            positive_int("max_iterations")
+        if self.time_budget_s is not None:
+            if not self.time_budget_s > 0:
+                raise ValueError(
+                    f"time_budget_s must be positive. Received: {self.time_budget_s!r}"
+                )
+            object.__setattr__(self, "time_budget_s", float(self.time_budget_s))
+        if self.max_iterations is None and self.time_budget_s is None:
+            raise ValueError(
+                "Set max_iterations, time_budget_s or both; with neither, training "
+                "would never stop."
+            )
+        if self.budget_clock not in ("wall", "cpu"):
+            raise ValueError(
+                f"budget_clock must be 'wall' or 'cpu'. Received: {self.budget_clock!r}"
+            )
+        for name in ("learning_rate", "huber_delta"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and value > 0):
+                raise ValueError(f"{name} must be positive. Received: {name}={value!r}")
+            object.__setattr__(self, name, float(value))
+        for name in ("min_learning_rate_fraction", "locref_loss_weight"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and value >= 0):
+                raise ValueError(f"{name} must be >= 0. Received: {name}={value!r}")
+            object.__setattr__(self, name, float(value))
+        if self.save_interval_s is not None and not self.save_interval_s > 0:
+            raise ValueError(
+                f"save_interval_s must be positive. Received: {self.save_interval_s!r}"
+            )
+        augment = self.augment
+        if isinstance(augment, Mapping):
+            augment = AugmentConfig.from_dict(augment)
+        if not isinstance(augment, AugmentConfig):
+            raise ValueError(
+                f"augment must be an AugmentConfig. Received: {type(augment).__name__}"
+            )
+        crop = tuple(int(v) for v in self.crop_size)
+        object.__setattr__(self, "crop_size", crop)
+        object.__setattr__(self, "augment", augment.replace(crop_size=crop))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, YAML-safe dict."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["crop_size"] = list(self.crop_size)
+        d["augment"] = self.augment.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(
+                f"Unknown TrainConfig fields {sorted(unknown)}; known: {sorted(names)}"
+            )
+        data = dict(data)
+        if "crop_size" in data:
+            data["crop_size"] = tuple(data["crop_size"])
+        if isinstance(data.get("augment"), Mapping):
+            data["augment"] = AugmentConfig.from_dict(data["augment"])
+        return cls(**data)
+
+
+def learning_rate_at(config: TrainConfig, iteration: int, progress: float) -> float:
+    """Learning rate: linear warm-up (by iteration), then cosine decay (by progress).
+
+    Parameters
+    ----------
+    config
+        Training settings.
+    iteration
+        Iterations done.
+    progress
+        Fraction of the budget used, in ``[0, 1]`` (the larger of the iteration and
+        time fractions).
+
+    Examples
+    --------
+    >>> cfg = TrainConfig(learning_rate=1e-3, warmup_iterations=100,
+    ...                   min_learning_rate_fraction=0.0)
+    >>> learning_rate_at(cfg, 49, 0.0), learning_rate_at(cfg, 500, 0.5)
+    (0.0005, 0.0005)
+    """
+    peak = config.learning_rate
+    low = peak * config.min_learning_rate_fraction
+    p = min(max(float(progress), 0.0), 1.0)
+    lr = low + (peak - low) * 0.5 * (1.0 + math.cos(math.pi * p))
+    if config.warmup_iterations and iteration < config.warmup_iterations:
+        lr *= (iteration + 1) / config.warmup_iterations
+    return float(lr)
+
+
+def recalibrate_batchnorm(model: Any, batches: Sequence[np.ndarray] | Any) -> int:
+    """Set BatchNorm moving statistics to their average over ``batches`` ("precise BN").
+
+    Each batch runs forward in training mode (no gradient); the per-batch means and
+    variances are averaged and assigned as the moving statistics. Weights are unchanged.
+
+    Parameters
+    ----------
+    model
+        A Keras model (for a :class:`PoseModel` only the backbone and head run).
+    batches
+        Iterable of ``(B, H, W, 3)`` image batches, all of one shape.
+
+    Returns
+    -------
+    int
+        Number of batches used.
+    """
+    import keras
+    import tensorflow as tf
+
+    layers = [
+        layer
+        for layer in model._flatten_layers(include_self=True, recursive=True)
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    if not layers:
+        return 0
+    saved = [layer.momentum for layer in layers]
+    originals = [
+        (np.asarray(layer.moving_mean), np.asarray(layer.moving_variance))
+        for layer in layers
+    ]
+    sums = [
+        [np.zeros(layer.moving_mean.shape), np.zeros(layer.moving_variance.shape)]
+        for layer in layers
+    ]
+    n = 0
+    ok = False
+    try:
+        for layer in layers:
+            layer.momentum = 0.0  # moving statistics := this batch's statistics
+        forward = _bn_forward(model)  # traced (and retraced) only with momentum 0
+        for batch in batches:
+            forward(tf.cast(tf.convert_to_tensor(batch), tf.float32))
+            for acc, layer in zip(sums, layers, strict=True):
+                acc[0] += np.asarray(layer.moving_mean)
+                acc[1] += np.asarray(layer.moving_variance)
+            n += 1
+        ok = True
+    finally:
+        for i, layer in enumerate(layers):
+            layer.momentum = saved[i]
+            mean, var = (sums[i][0] / n, sums[i][1] / n) if ok and n else originals[i]
+            layer.moving_mean.assign(np.asarray(mean, np.float32))
+            layer.moving_variance.assign(np.asarray(var, np.float32))
+    return n
+
+
+_BN_FORWARD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _bn_forward(model: Any):
+    import tensorflow as tf
+
+    fn = _BN_FORWARD.get(model)
+    if fn is None:
+        ref = weakref.ref(model)
+
+        @tf.autograph.experimental.do_not_convert
+        def forward(x):
+            m = ref()
+            call = getattr(m, "call_logits", None) or m
+            return call(x, training=True)
+
+        fn = tf.function(forward, jit_compile=False, reduce_retracing=True)
+        _BN_FORWARD[model] = fn
+    return fn
+
+
+# --------------------------------------------------------------------------------------
+# State and callbacks
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainState:
+    """What a training run did (returned by :meth:`Trainer.fit`).
+
+    Attributes
+    ----------
+    iteration
+        Iterations done in total (including resumed ones).
+    start_iteration
+        Iteration this run started from (0 for a fresh run).
+    elapsed_wall_s, elapsed_cpu_s
+        Training time in total (wall; CPU divided by the cores used).
+    stop_reason
+        ``"max_iterations"``, ``"time_budget"``, ``"stop_requested"``,
+        ``"interrupted"`` (KeyboardInterrupt), ``"diverged"`` or ``"running"``.
+    last_snapshot
+        The newest snapshot written (``.keras`` path).
+    metrics
+        The last test metrics (``mean_error_px``, ``rmse_px``, …).
+    history
+        Rows of ``learning_stats.csv`` as dicts.
+    train_dir
+        The training folder.
+    """
+
+    iteration: int = 0
+    start_iteration: int = 0
+    elapsed_wall_s: float = 0.0
+    elapsed_cpu_s: float = 0.0
+    stop_reason: str = "running"
+    last_snapshot: Path | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_dir: Path | None = None
+
+    @property
+    def steps_this_run(self) -> int:
+        """Iterations done by this run."""
+        return self.iteration - self.start_iteration
+
+
+class TrainingCallback:
+    """Hooks for a training dashboard; override what you need (all no-ops).
+
+    Callbacks run in the training thread; keep them quick (hand data to a UI thread).
+    """
+
+    def on_train_begin(self, state: TrainState) -> None:
+        """Called once, after resuming and before the first step."""
+
+    def on_step(self, iteration: int, logs: Mapping[str, float]) -> None:
+        """Called after every step: ``loss``, ``scoremap_loss``, ``locref_loss``,
+        ``learning_rate``, ``elapsed_wall_s``, ``elapsed_cpu_s``."""
+
+    def on_evaluate(self, iteration: int, metrics: Mapping[str, Any]) -> None:
+        """Called after each test-set evaluation (``mean_error_px``, ``rmse_px``…)."""
+
+    def on_snapshot(self, iteration: int, path: Path) -> None:
+        """Called after a snapshot was written (``path`` is the ``.keras`` file)."""
+
+    def on_train_end(self, state: TrainState) -> None:
+        """Called once at the end, also after an interruption."""
+
+
+# --------------------------------------------------------------------------------------
+# Snapshots
+# --------------------------------------------------------------------------------------
+
+
+class SnapshotError(ValueError):
+    """A snapshot is incomplete, corrupt or does not fit the configuration."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A snapshot on disk (its JSON metadata parsed)."""
+
+    iteration: int
+    model_path: Path
+    optimizer_path: Path
+    meta_path: Path
+    meta: dict[str, Any]
+
+    @property
+    def bodyparts(self) -> tuple[str, ...]:
+        """Bodyparts the snapshot was trained for."""
+        return tuple(self.meta["model_config"]["bodyparts"])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def list_snapshots(train_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """``(iteration, json_path)`` of every snapshot metadata file, newest first."""
+    train_dir = Path(train_dir)
+    if not train_dir.is_dir():
+        return []
+    found = []
+    for p in train_dir.iterdir():
+        m = _SNAPSHOT_RE.match(p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return sorted(found, reverse=True)
+
+
+def _read_snapshot(meta_path: Path, *, verify: bool = True) -> Snapshot:
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(f"unreadable metadata {meta_path.name}: {exc}") from exc
+    if meta.get("format") != _SNAPSHOT_FORMAT:
+        raise SnapshotError(f"{meta_path.name} is not a posekit snapshot")
+    folder = meta_path.parent
+    snap = Snapshot(
+        iteration=int(meta["iteration"]),
+        model_path=folder / meta["model_file"],
+        optimizer_path=folder / meta["optimizer_file"],
+        meta_path=meta_path,
+        meta=meta,
+    )
+    if verify:
+        for path, key in (
+            (snap.model_path, "model_sha256"),
+            (snap.optimizer_path, "optimizer_sha256"),
+        ):
+            if not path.is_file():
+                raise SnapshotError(f"{path.name} is missing")
+            if _sha256(path) != meta[key]:
+                raise SnapshotError(
+                    f"{path.name} does not match its checksum (corrupt)"
+                )
+    return snap
+
+
+def find_latest_snapshot(train_dir: str | os.PathLike) -> Snapshot | None:
+    """The newest complete, intact snapshot in ``train_dir`` (``None`` if none).
+
+    Incomplete or corrupt snapshots (missing files, wrong checksums, an unreadable
+    model) are skipped with a logged warning.
+    """
+    train_dir = Path(train_dir)
+    if train_dir.is_dir():
+        for p in sorted(train_dir.glob("snapshot-*.keras")):
+            if not p.with_suffix(".json").exists():
+                logger.warning(
+                    "skipping %s: no metadata file %s (the run was probably stopped "
+                    "while saving it)",
+                    p.name,
+                    p.with_suffix(".json").name,
+                )
+    found = _find_latest(train_dir)
+    return None if found is None else found[0]
+
+
+def _find_latest(train_dir: Path) -> tuple[Snapshot, PoseModel] | None:
+    for _, meta_path in list_snapshots(train_dir):
+        try:
+            snap = _read_snapshot(meta_path)
+            return snap, load_pose_model(snap.model_path)  # really loadable?
+        except (SnapshotError, ValueError, KeyError, OSError) as exc:
+            logger.warning("skipping snapshot %s: %s", meta_path.name, exc)
+    return None
+
+
+def load_snapshot(path: str | os.PathLike) -> PoseModel:
+    """Load the model of a snapshot (``.keras``, its ``.json``, or a ``train_dir``).
+
+    A folder loads its newest intact snapshot.
+
+    Raises
+    ------
+    FileNotFoundError
+        No snapshot there.
+    """
+    path = Path(path)
+    if path.is_dir():
+        snap = find_latest_snapshot(path)
+        if snap is None:
+            raise FileNotFoundError(f"No intact snapshot in {path}")
+        return load_pose_model(snap.model_path)
+    if path.suffix == ".json":
+        return load_pose_model(_read_snapshot(path).model_path)
+    return load_pose_model(path)
+
+
+def read_pose_cfg(train_dir: str | os.PathLike) -> tuple[PoseModelConfig, TrainConfig]:
+    """Model and training configuration from ``train_dir/pose_cfg.yaml``."""
+    import yaml
+
+    path = Path(train_dir) / "pose_cfg.yaml"
+    data = yaml.safe_load(path.read_text())
+    section = (data or {}).get("posekit")
+    if not section:
+        raise ValueError(f"{path} has no posekit section (not written by posekit?)")
+    return (
+        PoseModelConfig.from_dict(section["model"]),
+        TrainConfig.from_dict(section["train"]),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Trainer
+# --------------------------------------------------------------------------------------
+
+_ARCHITECTURE_FIELDS = ("backbone", "output_stride", "head_stride", "head_filters")
+
+
+def _cores_used() -> int:
+    try:
+        import tensorflow as tf
+
+        intra = tf.config.threading.get_intra_op_parallelism_threads()
+    except Exception:  # noqa: BLE001 - TF not importable here
+        intra = 0
+    avail = (
+        len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else (os.cpu_count() or 1)
+    )
+    return max(1, min(intra, avail) if intra > 0 else avail)
+
+
+class _Clock:
+    """Elapsed wall and CPU (÷ cores) seconds, continuing from a resumed total."""
+
+    def __init__(self, wall0: float = 0.0, cpu0: float = 0.0) -> None:
+        self.cores = _cores_used()
+        self._wall0, self._cpu0 = wall0, cpu0
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
+
+    @property
+    def wall(self) -> float:
+        return self._wall0 + time.perf_counter() - self._t0
+
+    @property
+    def cpu(self) -> float:
+        return self._cpu0 + (time.process_time() - self._c0) / self.cores
+
+
+class _BatchProducer:
+    """Background thread: augmentation + targets for iteration ``i`` seeded by ``i``."""
+
+    def __init__(self, trainer: Trainer, images, keypoints, start: int, map_shape):
+        self.trainer = trainer
+        self.images = images
+        self.keypoints = keypoints
+        self.next_iteration = start
+        self.map_shape = map_shape
+        self.queue: queue.Queue = queue.Queue(
+            maxsize=trainer.train_config.prefetch_batches
+        )
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, name="posekit-batches", daemon=True
+        )
+        self.thread.start()
+
+    def make(self, iteration: int):
+        t = self.trainer
+        cfg, mcfg = t.train_config, t.model_config
+        rng = np.random.default_rng([cfg.seed, iteration])
+        n = len(self.images)
+        idx = rng.choice(n, cfg.batch_size, replace=n < cfg.batch_size)
+        crops, kps, labelled = t.augmenter.batch(
+            self.images, self.keypoints, idx, rng, return_labelled=True
+        )
+        targets = make_targets(
+            kps,
+            self.map_shape,
+            stride=mcfg.head_stride,
+            kind=mcfg.scoremap,
+            sigma=mcfg.sigma,
+            pos_dist_thresh=mcfg.pos_dist_thresh,
+            locref_stdev=mcfg.locref_stdev,
+            labelled=labelled,  # out of the crop = absent, with full weight
+        )
+        return crops, targets
+
+    def _run(self) -> None:
+        it = self.next_iteration
+        while not self.stop.is_set():
+            try:
+                item: Any = self.make(it)
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                item = exc
+            while not self.stop.is_set():
+                try:
+                    self.queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, BaseException):
+                return
+            it += 1
+
+    def get(self):
+        while True:
+            try:
+                item = self.queue.get(timeout=0.5)
+            except queue.Empty:
+                if not self.thread.is_alive():
+                    raise RuntimeError("the batch thread died") from None
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            return item
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+class Trainer:
+    """Train (and resume) a pose network on in-memory frames.
+
+    Parameters
+    ----------
+    model_config
+        The network.
+    train_config
+        Training settings.
+    train_dir
+        Folder for ``pose_cfg.yaml``, snapshots and ``learning_stats.csv``.
+    flip_pairs
+        Symmetric bodypart pairs, swapped by mirror augmentation.
+    callbacks
+        :class:`TrainingCallback` hooks (dashboards).
+    progress
+        Show a tqdm progress bar.
+    pose_cfg_extra
+        Extra keys merged into ``pose_cfg.yaml`` (``project_path``, ``dataset``…).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> trainer = Trainer(
+    ...     PoseModelConfig(bodyparts=("dot",), weights=None),
+    ...     TrainConfig(batch_size=2, crop_size=(64, 64), max_iterations=2),
+    ...     tempfile.mkdtemp(), progress=False)
+    >>> images = [np.zeros((64, 64, 3), np.uint8)] * 2
+    >>> state = trainer.fit(images, np.full((2, 1, 2), 32.0))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model_config: PoseModelConfig,
+        train_config: TrainConfig | None = None,
+        train_dir: str | os.PathLike = "train",
+        *,
+        flip_pairs: Sequence[tuple[str, str]] = (),
+        callbacks: Sequence[TrainingCallback] = (),
+        progress: bool = True,
+        pose_cfg_extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(model_config, PoseModelConfig):
+            raise TypeError(
+                "model_config must be a PoseModelConfig. Received: "
+                f"{type(model_config).__name__}"
+            )
+        self.model_config = model_config
+        self.train_config = train_config or TrainConfig()
+        self.train_dir = Path(train_dir)
+        self.flip_pairs = [tuple(p) for p in flip_pairs]
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.pose_cfg_extra = dict(pose_cfg_extra or {})
+        self.augmenter = Augmenter(
+            self.train_config.augment, model_config.bodyparts, self.flip_pairs
+        )
+        self.model: PoseModel | None = None
+        self.optimizer = None
+        self.state = TrainState(train_dir=self.train_dir)
+        self._stop = threading.Event()
+        self._train_step = None
+        self._last_save_wall = 0.0
+        self._recalibrated_at = -1
+        self._train_data: tuple[list[np.ndarray], np.ndarray] | None = None
+
+    # ---------------------------------------------------------------- control
+    def request_stop(self) -> None:
+        """Ask a running :meth:`fit` to save a snapshot and return (thread-safe)."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether :meth:`request_stop` was called since the last :meth:`fit` began."""
+        return self._stop.is_set()
+
+    # ---------------------------------------------------------------- setup
+    def _validate_data(
+        self, images: Sequence[np.ndarray], keypoints: np.ndarray, what: str
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        images = list(images)
+        keypoints = np.asarray(keypoints, dtype=np.float64)
+        k = self.model_config.num_keypoints
+        if keypoints.ndim != 3 or keypoints.shape[1:] != (k, 2):
+            raise ValueError(
+                f"{what} keypoints must be (n_images, {k}, 2) for bodyparts "
+                f"{list(self.model_config.bodyparts)}. Received shape {keypoints.shape}"
+            )
+        if len(images) != len(keypoints):
+            raise ValueError(
+                f"{len(images)} {what} images but {len(keypoints)} rows of keypoints"
+            )
+        for i, img in enumerate(images):
+            if np.ndim(img) != 3 or np.shape(img)[2] != 3:
+                raise ValueError(
+                    f"{what} image {i} must be (H, W, 3) RGB. Received shape "
+                    f"{np.shape(img)}"
+                )
+        return images, keypoints
+
+    def _write_pose_cfg(self) -> None:
+        import yaml
+
+        m, t = self.model_config, self.train_config
+        cfg: dict[str, Any] = {
+            "all_joints": [[i] for i in range(m.num_keypoints)],
+            "all_joints_names": list(m.bodyparts),
+            "num_joints": m.num_keypoints,
+            "net_type": m.backbone,
+            "dataset_type": "posekit",
+            "init_weights": m.weights,
+            "output_stride": m.output_stride,
+            "stride": m.head_stride,
+            "deconvolutionstride": m.output_stride // m.head_stride,
+            "location_refinement": True,
+            "locref_huber_loss": True,
+            "locref_loss_weight": t.locref_loss_weight,
+            "locref_stdev": m.locref_stdev,
+            "pos_dist_thresh": m.pos_dist_thresh,
+            "scoremap_type": m.scoremap,
+            "sigma": m.sigma,
+            "batch_size": t.batch_size,
+            "global_scale": 1.0,
+            "intermediate_supervision": False,
+            "optimizer": "adam",
+            "max_snapshots_to_keep": t.max_snapshots,
+            "save_iters": t.save_interval,
+            "display_iters": t.log_interval,
+            "snapshot_prefix": str(self.train_dir / "snapshot"),
+        }
+        cfg.update(self.pose_cfg_extra)
+        cfg["posekit"] = {"model": m.to_dict(), "train": t.to_dict()}
+        atomic_write_text(
+            self.train_dir / "pose_cfg.yaml", yaml.safe_dump(cfg, sort_keys=False)
+        )
+
+    def _check_compatible(self, snap: Snapshot) -> None:
+        if snap.bodyparts != self.model_config.bodyparts:
+            raise SnapshotError(
+                f"Snapshot {snap.model_path.name} was trained for bodyparts "
+                f"{list(snap.bodyparts)}, but the configuration has "
+                f"{list(self.model_config.bodyparts)}. Start a fresh training "
+                "(resume=False or another train_dir) after changing bodyparts."
+            )
+        saved = snap.meta["model_config"]
+        for name in _ARCHITECTURE_FIELDS:
+            if saved.get(name) != getattr(self.model_config, name):
+                raise SnapshotError(
+                    f"Snapshot {snap.model_path.name} has {name}={saved.get(name)!r} "
+                    f"but the configuration has {name}="
+                    f"{getattr(self.model_config, name)!r}. Start a fresh training "
+                    "(resume=False or another train_dir)."
+                )
+
+    def _make_optimizer(self, model: PoseModel):
+        import keras
+
+        opt = keras.optimizers.Adam(learning_rate=self.train_config.learning_rate)
+        opt.build(model.trainable_variables)
+        return opt
+
+    def _restore(self, snap: Snapshot, model: PoseModel | None = None) -> None:
+        self._check_compatible(snap)
+        if model is None:
+            model = load_pose_model(snap.model_path)
+        opt = self._make_optimizer(model)
+        with np.load(snap.optimizer_path) as data:
+            arrays = [data[f"v{i}"] for i in range(len(data.files))]
+        if len(arrays) != len(opt.variables) or any(
+            tuple(a.shape) != tuple(v.shape)
+            for a, v in zip(arrays, opt.variables, strict=True)
+        ):
+            raise SnapshotError(
+                f"{snap.optimizer_path.name}: the optimizer state does not fit the model"
+            )
+        for var, value in zip(opt.variables, arrays, strict=True):
+            var.assign(value)
+        if int(opt.iterations.numpy()) != snap.iteration:
+            raise SnapshotError(
+                f"{snap.meta_path.name}: iteration {snap.iteration} but the optimizer "
+                f"counted {int(opt.iterations.numpy())}"
+            )
+        self.model, self.optimizer = model, opt
+        meta = snap.meta
+        self.state.iteration = self.state.start_iteration = snap.iteration
+        self.state.elapsed_wall_s = float(meta.get("elapsed_wall_s", 0.0))
+        self.state.elapsed_cpu_s = float(meta.get("elapsed_cpu_s", 0.0))
+        self.state.last_snapshot = snap.model_path
+        self.state.history = [
+            row
+            for row in _read_learning_stats(self.train_dir / "learning_stats.csv")
+            if row["iteration"] <= snap.iteration
+        ]
+        logger.info(
+            "resumed from %s (iteration %d)", snap.model_path.name, snap.iteration
+        )
+
+    def _build_fresh(self) -> None:
+        import keras
+
+        keras.utils.set_random_seed(self.train_config.seed)
+        self.model = build_pose_model(self.model_config, (None, None, 3))
+        self.optimizer = self._make_optimizer(self.model)
+        self.state.iteration = self.state.start_iteration = 0
+        self.state.elapsed_wall_s = self.state.elapsed_cpu_s = 0.0
+        self.state.history = []
+
+    def _make_train_step(self):
+        import tensorflow as tf
+
+        model, opt, cfg = self.model, self.optimizer, self.train_config
+        variables = model.trainable_variables
+        delta = cfg.huber_delta
+        w_loc = cfg.locref_loss_weight
+
+        def step(images, scmap, scmap_w, locref, locref_w, lr):
+            opt.learning_rate.assign(lr)
+            x = tf.cast(images, tf.float32)
+            with tf.GradientTape() as tape:
+                logits, loc = model.call_logits(x, training=True)
+                ce = tf.nn.sigmoid_cross_entropy_with_logits(
+                    labels=scmap, logits=logits
+                )
+                w = tf.broadcast_to(scmap_w, tf.shape(ce))
+                loss_s = tf.reduce_sum(ce * w) / tf.maximum(tf.reduce_sum(w), 1.0)
+                err = tf.abs(loc - locref)
+                huber = tf.where(
+                    err <= delta, 0.5 * tf.square(err), delta * (err - 0.5 * delta)
+                )
+                n_loc = tf.reduce_sum(tf.cast(locref_w > 0, tf.float32))
+                loss_l = tf.reduce_sum(huber * locref_w) / tf.maximum(n_loc, 1.0)
+                loss = loss_s + w_loc * loss_l
+            grads = tape.gradient(loss, variables)
+            opt.apply_gradients(zip(grads, variables, strict=True))
+            return loss, loss_s, loss_l
+
+        return tf.function(step, jit_compile=False, reduce_retracing=True)
+
+    def _map_shape(self) -> tuple[int, int]:
+        import keras
+
+        h, w = self.train_config.crop_size
+        spec = self.model.compute_output_spec(
+            keras.KerasTensor((self.train_config.batch_size, h, w, 3))
+        )
+        return tuple(int(s) for s in spec["scoremap"].shape[1:3])
+
+    def _recalibrate(self) -> None:
+        """Precise BatchNorm statistics for the current weights (once per iteration)."""
+        n = self.train_config.bn_recalibration_batches
+        it = self.state.iteration
+        if not n or self._recalibrated_at == it or self._train_data is None:
+            return
+        images, keypoints = self._train_data
+        cfg = self.train_config
+        rng = np.random.default_rng([cfg.seed, it, 1])
+
+        def batches():
+            for _ in range(n):
+                idx = rng.choice(
+                    len(images), cfg.batch_size, replace=len(images) < cfg.batch_size
+                )
+                yield self.augmenter.batch(images, keypoints, idx, rng)[0]
+
+        recalibrate_batchnorm(self.model, batches())
+        self._recalibrated_at = it
+
+    # ---------------------------------------------------------------- outputs
+    def _save_snapshot(self, clock: _Clock) -> Path:
+        it = self.state.iteration
+        self._recalibrate()
+        d = self.train_dir
+        model_path = d / f"snapshot-{it}.keras"
+        opt_path = d / f"snapshot-{it}.optimizer.npz"
+        save_pose_model(self.model, model_path)
+        arrays = {
+            f"v{i}": np.asarray(v) for i, v in enumerate(self.optimizer.variables)
+        }
+        with atomic_path(opt_path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        opt_config = self.optimizer.get_config()
+        meta = {
+            "format": _SNAPSHOT_FORMAT,
+            "iteration": it,
+            "elapsed_wall_s": clock.wall,
+            "elapsed_cpu_s": clock.cpu,
+            "learning_rate": float(np.asarray(self.optimizer.learning_rate)),
+            "model_file": model_path.name,
+            "model_sha256": _sha256(model_path),
+            "optimizer_file": opt_path.name,
+            "optimizer_sha256": _sha256(opt_path),
+            "optimizer": {
+                "class": type(self.optimizer).__name__,
+                "config": json.loads(json.dumps(opt_config, default=str)),
+                "variables": [v.path for v in self.optimizer.variables],
+                "iterations": int(self.optimizer.iterations.numpy()),
+            },
+            "model_config": self.model_config.to_dict(),
+            "train_config": self.train_config.to_dict(),
+            "metrics": self.state.metrics,
+        }
+        atomic_write_text(
+            d / f"snapshot-{it}.json", json.dumps(meta, indent=1, default=float)
+        )
+        self.state.last_snapshot = model_path
+        self._last_save_wall = clock.wall
+        self._prune_snapshots()
+        logger.info("saved %s", model_path)
+        for cb in self.callbacks:
+            cb.on_snapshot(it, model_path)
+        return model_path
+
+    def _remove_old_snapshots(self) -> None:
+        """A fresh start: old snapshots would otherwise be resumed from later."""
+        old = list_snapshots(self.train_dir)
+        if old:
+            logger.warning(
+                "resume=False: removing %d old snapshot(s) in %s (iterations %s)",
+                len(old),
+                self.train_dir,
+                [it for it, _ in old],
+            )
+        for it, meta in old:
+            meta.unlink(missing_ok=True)
+            for suffix in (".keras", ".optimizer.npz"):
+                (self.train_dir / f"snapshot-{it}{suffix}").unlink(missing_ok=True)
+
+    def _prune_snapshots(self) -> None:
+        for it, meta in list_snapshots(self.train_dir)[
+            self.train_config.max_snapshots :
+        ]:
+            meta.unlink(missing_ok=True)  # metadata first: the snapshot is then invalid
+            for suffix in (".keras", ".optimizer.npz"):
+                (self.train_dir / f"snapshot-{it}{suffix}").unlink(missing_ok=True)
+
+    def _write_learning_stats(self) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(
+            buf, fieldnames=LEARNING_STATS_COLUMNS, lineterminator="\n"
+        )
+        writer.writeheader()
+        for row in self.state.history:
+            writer.writerow({k: _fmt(row.get(k)) for k in LEARNING_STATS_COLUMNS})
+        atomic_write_text(self.train_dir / "learning_stats.csv", buf.getvalue())
+
+    # ---------------------------------------------------------------- evaluation
+    def evaluate(
+        self, images: Sequence[np.ndarray], keypoints: np.ndarray
+    ) -> dict[str, Any]:
+        """Predict full frames with the current weights; mean error and RMSE (pixels).
+
+        Returns
+        -------
+        dict
+            ``mean_error_px`` (DLC's "RMSE"), ``rmse_px``, ``predictions`` ``(N, K, 3)``.
+        """
+        if self.model is None:
+            raise RuntimeError("no model yet: call fit() first")
+        images, keypoints = self._validate_data(images, keypoints, "evaluation")
+        pred = predict_images(
+            self.model, images, batch_size=self.train_config.eval_batch_size
+        )
+        return {
+            "mean_error_px": mean_error(pred, keypoints),
+            "rmse_px": rmse(pred, keypoints),
+            "predictions": pred,
+        }
+
+    # ---------------------------------------------------------------- training
+    def fit(
+        self,
+        images: Sequence[np.ndarray],
+        keypoints: np.ndarray,
+        test_images: Sequence[np.ndarray] | None = None,
+        test_keypoints: np.ndarray | None = None,
+        *,
+        resume: bool | str | os.PathLike = True,
+    ) -> TrainState:
+        """Train until the iteration or time budget is used, or a stop is requested.
+
+        Parameters
+        ----------
+        images
+            Training frames, RGB ``uint8`` ``(H, W, 3)`` (sizes may differ).
+        keypoints
+            ``(n_images, K, 2)`` pixel coordinates, NaN where not labelled.
+        test_images, test_keypoints
+            Optional test set, evaluated on full frames every ``eval_interval``.
+        resume
+            ``True``: continue from the newest intact snapshot in ``train_dir`` if
+            any; ``False``: start fresh (existing snapshots in ``train_dir`` are
+            deleted, with a logged warning); a path: continue from that snapshot
+            (``.json`` or ``.keras``).
+
+        Returns
+        -------
+        TrainState
+
+        Raises
+        ------
+        ValueError
+            Bad arrays.
+        SnapshotError
+            The snapshot to resume from is corrupt, or its bodyparts or architecture
+            differ from ``model_config``.
+        """
+        images, keypoints = self._validate_data(images, keypoints, "training")
+        if len(images) == 0:
+            raise ValueError("no training images")
+        if not np.isfinite(keypoints).all(axis=-1).any():
+            raise ValueError("no labelled keypoint in the training set")
+        has_test = test_images is not None and test_keypoints is not None
+        if has_test:
+            test_images, test_keypoints = self._validate_data(
+                test_images, test_keypoints, "test"
+            )
+            has_test = len(test_images) > 0
+        self._stop.clear()
+        self._train_data = (images, keypoints)
+        self._recalibrated_at = -1
+        self.train_dir.mkdir(parents=True, exist_ok=True)
+        self.state = TrainState(train_dir=self.train_dir)
+
+        # === Model and optimizer (fresh or resumed) ===
+        snap: Snapshot | None = None
+        loaded: PoseModel | None = None
+        if resume is True:
+            found = _find_latest(self.train_dir)
+            if found is not None:
+                snap, loaded = found
+        elif resume not in (False, None):
+            p = Path(resume)
+            meta = (
+                p
+                if p.suffix == ".json"
+                else p.with_name(p.name.removesuffix(".keras") + ".json")
+            )
+            snap = _read_snapshot(meta)
+        if snap is not None:
+            self._restore(snap, loaded)
+        else:
+            if resume is False:
+                self._remove_old_snapshots()
+            self._build_fresh()
+        self._write_pose_cfg()
+        cfg = self.train_config
+        clock = _Clock(self.state.elapsed_wall_s, self.state.elapsed_cpu_s)
+        self._last_save_wall = clock.wall
+        if (
+            self._train_step is None
+            or getattr(self, "_step_model", None) is not self.model
+        ):
+            self._train_step = self._make_train_step()
+            self._step_model = self.model
+
+        import tensorflow as tf
+        from tqdm.auto import tqdm
+
+        producer = _BatchProducer(
+            self, images, keypoints, self.state.iteration, self._map_shape()
+        )
+        bar = tqdm(
+            total=cfg.max_iterations,
+            initial=self.state.iteration,
+            unit="it",
+            desc="training",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
+        for cb in self.callbacks:
+            cb.on_train_begin(self.state)
+        acc = np.zeros(3)
+        n_acc = 0
+        saved_at = self.state.iteration if snap is not None else -1
+        evaluated_at = -1
+        try:
+            while True:
+                it = self.state.iteration
+                elapsed = clock.cpu if cfg.budget_clock == "cpu" else clock.wall
+                if cfg.max_iterations is not None and it >= cfg.max_iterations:
+                    self.state.stop_reason = "max_iterations"
+                    break
+                if cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s:
+                    self.state.stop_reason = "time_budget"
+                    break
+                if self._stop.is_set():
+                    self.state.stop_reason = "stop_requested"
+                    break
+                progress = max(
+                    it / cfg.max_iterations if cfg.max_iterations else 0.0,
+                    elapsed / cfg.time_budget_s if cfg.time_budget_s else 0.0,
+                )
+                lr = learning_rate_at(cfg, it, progress)
+                crops, t = producer.get()
+                losses = self._train_step(
+                    crops,
+                    t.scoremap,
+                    t.scoremap_weights,
+                    t.locref,
+                    t.locref_weights,
+                    tf.constant(lr, tf.float32),
+                )
+                values = np.array([float(v) for v in losses])
+                if not np.isfinite(values[0]):
+                    self.state.stop_reason = "diverged"
+                    logger.error(
+                        "training diverged at iteration %d (loss %s); the last snapshot "
+                        "is kept, lower the learning rate",
+                        it + 1,
+                        values[0],
+                    )
+                    break
+                self.state.iteration = it = it + 1
+                acc += values
+                n_acc += 1
+                self.state.elapsed_wall_s, self.state.elapsed_cpu_s = (
+                    clock.wall,
+                    clock.cpu,
+                )
+                logs = {
+                    "loss": values[0],
+                    "scoremap_loss": values[1],
+                    "locref_loss": values[2],
+                    "learning_rate": lr,
+                    "elapsed_wall_s": self.state.elapsed_wall_s,
+                    "elapsed_cpu_s": self.state.elapsed_cpu_s,
+                }
+                bar.update(1)
+                if it % 10 == 0:
+                    bar.set_postfix(loss=f"{values[0]:.4f}", lr=f"{lr:.1e}")
+                for cb in self.callbacks:
+                    cb.on_step(it, logs)
+                row = None
+                if it % cfg.log_interval == 0:
+                    row = self._row(it, acc / n_acc, lr)
+                    acc[:] = 0
+                    n_acc = 0
+                if has_test and cfg.eval_interval and it % cfg.eval_interval == 0:
+                    row = row or self._row(it, values, lr)
+                    self._evaluate_test(it, test_images, test_keypoints, row)
+                    evaluated_at = it
+                if row is not None:
+                    row["elapsed_wall_s"], row["elapsed_cpu_s"] = clock.wall, clock.cpu
+                    self.state.history.append(row)
+                    self._write_learning_stats()
+                due = cfg.save_interval and it % cfg.save_interval == 0
+                due_s = (
+                    cfg.save_interval_s is not None
+                    and clock.wall - self._last_save_wall >= cfg.save_interval_s
+                )
+                if due or due_s:
+                    self._save_snapshot(clock)
+                    saved_at = it
+        except KeyboardInterrupt:
+            self.state.stop_reason = "interrupted"
+            logger.warning(
+                "training interrupted at iteration %d; saving a snapshot",
+                self.state.iteration,
+            )
+        finally:
+            producer.close()
+            bar.close()
+        it = self.state.iteration
+        finished = self.state.stop_reason in ("max_iterations", "time_budget")
+        if finished and has_test and evaluated_at != it and it > 0:
+            row = self._row(it, acc / n_acc if n_acc else np.full(3, np.nan), None)
+            self._evaluate_test(it, test_images, test_keypoints, row)
+            row["elapsed_wall_s"], row["elapsed_cpu_s"] = clock.wall, clock.cpu
+            self.state.history.append(row)
+        if saved_at != it and self.state.stop_reason != "diverged":
+            self._save_snapshot(clock)
+        self.state.elapsed_wall_s, self.state.elapsed_cpu_s = clock.wall, clock.cpu
+        self._write_learning_stats()
+        for cb in self.callbacks:
+            cb.on_train_end(self.state)
+        return self.state
+
+    def _row(self, it: int, values: np.ndarray, lr: float | None) -> dict[str, Any]:
+        return {
+            "iteration": it,
+            "loss": float(values[0]),
+            "scoremap_loss": float(values[1]),
+            "locref_loss": float(values[2]),
+            "learning_rate": lr,
+            "test_mean_error_px": None,
+            "test_rmse_px": None,
+        }
+
+    def _evaluate_test(self, it: int, images, keypoints, row: dict[str, Any]) -> None:
+        self._recalibrate()
+        result = self.evaluate(images, keypoints)
+        metrics = {
+            "iteration": it,
+            "mean_error_px": result["mean_error_px"],
+            "rmse_px": result["rmse_px"],
+        }
+        row["test_mean_error_px"] = metrics["mean_error_px"]
+        row["test_rmse_px"] = metrics["rmse_px"]
+        self.state.metrics = metrics
+        logger.info(
+            "iteration %d: test mean error %.2f px, RMSE %.2f px",
+            it,
+            metrics["mean_error_px"],
+            metrics["rmse_px"],
+        )
+        for cb in self.callbacks:
+            cb.on_evaluate(it, metrics)
+
+
+def _fmt(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return value
+
+
+def _read_learning_stats(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    rows = []
+    with open(path, newline="") as fh:
+        for raw in csv.DictReader(fh):
+            try:
+                row: dict[str, Any] = {"iteration": int(raw["iteration"])}
+            except (KeyError, ValueError):
+                continue
+            for k in LEARNING_STATS_COLUMNS[1:]:
+                v = raw.get(k, "")
+                row[k] = float(v) if v not in ("", None) else None
+            rows.append(row)
+    return rows

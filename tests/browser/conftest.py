@@ -1,0 +1,318 @@
+"""Reusable browser-test fixtures: a Voila server per notebook and Debian chromium.
+
+Usage in a test module::
+
+    @pytest.fixture(scope="module")
+    def app(voila_server):
+        return voila_server(NOTEBOOKS / "label.ipynb", env={"POSEKIT_PROJECT": ...})
+
+    @pytest.mark.browser
+    def test_something(app, page):
+        page.goto(app.url, wait_until="domcontentloaded")
+        page.wait_for_selector(".labeler .bk-Canvas")
+
+- ``voila_server(notebook, env=..., cwd=..., timeout=...)`` starts ``voila`` on a free
+  port (127.0.0.1) with the test process's environment plus ``env`` (the kernel
+  inherits it), waits for "running at" in its log and returns a :class:`VoilaServer`
+  (``.url``, ``.pid``, ``.log()``, ``.kernel_pids()``). Every server is stopped by PID
+  at the end of the module (SIGTERM, which shuts its kernels down; then SIGKILL for
+  anything left). :func:`start_voila` is the same as a context manager.
+- ``page``: a fresh Playwright page in a chromium started with the flags of
+  ``shared/docs/frontend-notes.md``; ``page.posekit_errors`` collects uncaught page
+  errors and console errors (known-harmless ones filtered: Voila's Font Awesome CDN
+  when offline, JupyterLab version warnings).
+- Tests are skipped when ``/usr/bin/chromium`` (or ``$POSEKIT_CHROMIUM``) or
+  Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO_ROOT / "notebooks"
+CHROMIUM = Path(os.environ.get("POSEKIT_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: Console messages that are expected and harmless (see frontend-notes.md).
+HARMLESS_CONSOLE = (
+    "ERR_NAME_NOT_RESOLVED",  # Voila's template asks cdn.jsdelivr.net for Font Awesome
+    "ERR_INTERNET_DISCONNECTED",
+    "Unsatisfied version",
+    "No satisfying version",
+    "cannot combine events",
+)
+#: Failing requests that are expected: on unload/reload the Voila 0.5 page asks the
+#: server to shut its kernel down and gets 403 (the kernel stays until Voila stops).
+HARMLESS_HTTP = ("/voila/api/shutdown/",)
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ..." (comm may hold spaces/parentheses)
+        fields = text.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    """PIDs of all processes below ``pid`` (Linux ``/proc``)."""
+    todo, found = [pid], []
+    while todo:
+        for child in _children(todo.pop()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _start_time(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@dataclass
+class VoilaServer:
+    """A running Voila server (see :func:`start_voila`)."""
+
+    notebook: Path
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+    env: dict[str, str] = field(repr=False, default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """Address of the app page."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def pid(self) -> int:
+        """PID of the Voila process."""
+        return self.process.pid
+
+    def log(self) -> str:
+        """Everything Voila wrote so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def kernel_pids(self) -> list[int]:
+        """PIDs of this server's kernels, oldest first (one per page load)."""
+        pids = [p for p in descendants(self.pid) if "ipykernel" in _cmdline(p)]
+        return sorted(pids, key=_start_time)
+
+    def wait_for_kernels(self, n: int, timeout: float = 30) -> list[int]:
+        """Wait until at least ``n`` kernels run; return their PIDs (oldest first)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = self.kernel_pids()
+            if len(pids) >= n:
+                return pids
+            time.sleep(0.1)
+        raise TimeoutError(f"{n} kernel(s) did not start; log:\n{self.log()[-3000:]}")
+
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM Voila (it shuts its kernels down), then SIGKILL what is left."""
+        leftovers = descendants(self.pid)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        for pid in leftovers:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _voila_command() -> list[str]:
+    script = Path(sys.executable).parent / "voila"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("voila")
+    if found is None:
+        pytest.skip("voila is not installed")
+    return [found]
+
+
+@contextlib.contextmanager
+def start_voila(
+    notebook: str | os.PathLike,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike | None = None,
+    log_dir: str | os.PathLike | None = None,
+    timeout: float = 90,
+    extra_args: tuple[str, ...] = (),
+) -> Iterator[VoilaServer]:
+    """Run ``voila <notebook>`` on a free port until the block ends.
+
+    Parameters
+    ----------
+    notebook
+        The app notebook.
+    env
+        Extra environment variables (the kernel inherits them), e.g.
+        ``{"POSEKIT_PROJECT": str(project.path)}``.
+    cwd
+        Working directory of the server (default: the notebook's folder).
+    log_dir
+        Where the server log goes (default: a temporary folder).
+    timeout
+        Seconds to wait for "running at".
+    extra_args
+        More ``voila`` command-line arguments.
+    """
+    notebook = Path(notebook).resolve()
+    port = free_port()
+    log_dir = Path(log_dir or tempfile.mkdtemp(prefix="voila-log-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"voila-{notebook.stem}-{port}.log"
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    cmd = [
+        *_voila_command(),
+        str(notebook),
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--show_tracebacks=True",
+        *extra_args,
+    ]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=str(cwd or notebook.parent),
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = VoilaServer(notebook, port, proc, log_path, dict(env or {}))
+    try:
+        deadline = time.monotonic() + timeout
+        while "running at" not in server.log():
+            if proc.poll() is not None:
+                raise RuntimeError(f"voila exited ({proc.returncode}):\n{server.log()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"voila did not start in {timeout} s:\n{server.log()}"
+                )
+            time.sleep(0.1)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def voila_server(tmp_path_factory) -> Iterator[Callable[..., VoilaServer]]:
+    """Factory: ``voila_server(notebook, env=...)`` → a running :class:`VoilaServer`.
+
+    Servers live until the end of the test module, then are stopped by PID.
+    """
+    stack = contextlib.ExitStack()
+    log_dir = tmp_path_factory.mktemp("voila-logs")
+
+    def start(notebook: str | os.PathLike, **kwargs) -> VoilaServer:
+        kwargs.setdefault("log_dir", log_dir)
+        return stack.enter_context(start_voila(notebook, **kwargs))
+
+    with stack:
+        yield start
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Path of Debian's chromium (skips the test when it is missing)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser_context(chromium, tmp_path_factory):
+    """A Playwright chromium context (fresh profile) shared by a module's tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(chromium),
+            headless=False,  # --headless is in the flags; Playwright adds none of its own
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 1100},
+        )
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    """A new page; ``page.posekit_errors`` lists page errors and console errors."""
+    page = browser_context.new_page()
+    errors: list[str] = []
+
+    def on_console(msg) -> None:
+        if (
+            msg.type == "error"
+            and not any(h in msg.text for h in HARMLESS_CONSOLE)
+            and "Failed to load resource: the server responded" not in msg.text
+        ):  # failed responses are logged with their address by on_response
+            errors.append(f"console: {msg.text}")
+
+    def on_response(resp) -> None:
+        if resp.status >= 400 and not any(h in resp.url for h in HARMLESS_HTTP):
+            errors.append(f"http {resp.status}: {resp.request.method} {resp.url}")
+
+    page.on("console", on_console)
+    page.on("response", on_response)
+    page.on("pageerror", lambda err: errors.append(f"pageerror: {err}"))
+    page.posekit_errors = errors
+    try:
+        yield page
+    finally:
+        page.close()

@@ -1,0 +1,139 @@
+"""Home → train → analyze in Voila, driven by chromium: start a short training, watch
+the curve and the progress bar move, stop it, resume it, analyse the video; screenshots
+of the three apps go to ``docs/_static/screenshots/``."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from posekit.engine.dataset import create_training_dataset
+from posekit.engine.demo import make_demo_project
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO_ROOT / "notebooks"
+SHOTS = REPO_ROOT / "docs" / "_static" / "screenshots"
+
+pytestmark = pytest.mark.browser
+
+#: Number of points in the loss ColumnDataSource, read from BokehJS in the page.
+LOSS_POINTS_JS = """() => {
+  for (const doc of (window.Bokeh?.documents ?? [])) {
+    const src = doc.get_model_by_name("posekit_loss");
+    if (src) return src.data.iteration.length;
+  }
+  return -1;
+}"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    p = make_demo_project(tmp_path_factory.mktemp("train-app"), n_frames=90, n_labeled=20)
+    create_training_dataset(p)
+    return p
+
+
+@pytest.fixture(scope="module")
+def server(voila_server, project, tmp_path_factory):
+    """Voila in tree mode on notebooks/, as `make app` serves it."""
+    return voila_server(
+        NOTEBOOKS,
+        cwd=NOTEBOOKS,
+        env={
+            "POSEKIT_PROJECT": str(project.path),
+            "POSEKIT_DEMO_DIR": str(tmp_path_factory.mktemp("unused-demo")),
+        },
+        timeout=120,
+    )
+
+
+def _state(page) -> str:
+    return page.locator(".posekit-train-state").get_attribute("data-state")
+
+
+def _iteration(page) -> int:
+    return int(page.locator(".posekit-train-iteration").inner_text())
+
+
+def _progress_percent(page) -> float:
+    text = page.locator(".posekit-train-eta").inner_text()
+    return float(re.match(r"\s*(\d+)%", text).group(1))
+
+
+def _wait(page, predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        page.wait_for_timeout(250)
+
+
+def _set_int(page, container: str, label: str, value: int) -> None:
+    box = page.locator(f"{container} .widget-inline-hbox:has(label:text-is('{label}'))")
+    field = box.locator("input")
+    field.fill(str(value))
+    field.press("Enter")
+
+
+def test_home_train_stop_resume_analyze(server, project, page) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    # --- home: the project and a link to each app
+    page.goto(server.url + "voila/render/home.ipynb", wait_until="domcontentloaded")
+    page.wait_for_selector(".posekit-home .posekit-status", timeout=90_000)
+    assert str(project.path) in page.locator(".posekit-project-path").inner_text()
+    link = page.locator('a[data-app="train.ipynb"]')
+    href = link.get_attribute("href")
+    assert href.startswith("train.ipynb?")
+    assert parse_qs(urlsplit(href).query)["project"] == [str(project.path)]
+    page.screenshot(path=str(SHOTS / "home_app.png"), full_page=True)
+
+    # --- train: opened from the home app's link, on the same project
+    link.click()
+    page.wait_for_url(re.compile(r".*/voila/render/train\.ipynb\?project=.*"))
+    page.wait_for_selector(".posekit-train-curves canvas", timeout=120_000)
+    dash = ".posekit-training-dashboard"
+    assert _state(page) == "idle"
+    assert page.evaluate(LOSS_POINTS_JS) == 0
+    _set_int(page, dash, "iterations", 40)
+    _set_int(page, dash, "batch size (0: default)", 4)
+    page.locator(dash).get_by_text("evaluate when finished").click()  # keep it short
+    page.get_by_role("button", name="Start training").click()
+    _wait(page, lambda: _state(page) == "running", 30, "running")
+    _wait(page, lambda: _iteration(page) >= 6, 150, "6 iterations")
+    points = page.evaluate(LOSS_POINTS_JS)
+    assert points >= 3, points  # the curve gained points in the browser
+    _wait(page, lambda: _progress_percent(page) > 0, 30, "the progress bar to move")
+    bar = page.locator(f"{dash} .posekit-train-progress .progress-bar")
+    assert float(bar.evaluate("el => parseFloat(el.style.width)")) > 0
+
+    page.get_by_role("button", name="Stop training").click()
+    _wait(page, lambda: _state(page) == "stopped", 90, "stopped")
+    stopped_at = _iteration(page)
+    assert 6 <= stopped_at < 40
+    assert f"snapshot-{stopped_at}" in page.locator(".posekit-snapshots").inner_text()
+    before = page.evaluate(LOSS_POINTS_JS)
+
+    page.get_by_role("button", name="Resume training").click()
+    _wait(page, lambda: _state(page) == "running", 30, "running again")
+    _wait(page, lambda: _state(page) == "finished", 180, "finished")
+    assert _iteration(page) == 40  # the counter continued to the same target
+    assert page.evaluate(LOSS_POINTS_JS) > before
+    assert _progress_percent(page) == 100
+    assert "snapshot-40" in page.locator(".posekit-snapshots").inner_text()
+    page.screenshot(path=str(SHOTS / "train_app.png"), full_page=True)
+
+    # --- analyze: from the train app's header, analyse the video, open the result
+    page.locator('a[data-app="analyze.ipynb"]').click()
+    page.wait_for_selector(".posekit-analysis-panel", timeout=120_000)
+    page.get_by_role("button", name="Analyze videos").click()
+    page.wait_for_selector(".posekit-output", timeout=120_000)
+    outputs = list(Path(project.videos()[0]).parent.glob("session1DLC_*.h5"))
+    assert len(outputs) == 1 and "_40" in outputs[0].stem
+    page.get_by_role("button", name="Open").first.click()
+    page.wait_for_timeout(3000)
+    page.screenshot(path=str(SHOTS / "analyze_app.png"), full_page=True)
+    assert page.posekit_errors == []

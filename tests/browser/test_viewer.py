@@ -1,0 +1,145 @@
+"""The trajectory viewer app in a real browser: chromium (Playwright) against Voila.
+
+A click on the speed plot at a known frame moves the cursor and the video there (the
+frame label, the video title and the image change); the frame slider moves the
+cursor lines; the filter buttons change the plotted data. A screenshot goes to
+``docs/_static/screenshots/viewer_app.png``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from posekit.engine.demo import make_demo_project
+
+pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+APP = REPO_ROOT / "notebooks" / "viewer.ipynb"
+SCREENSHOT = REPO_ROOT / "docs" / "_static" / "screenshots" / "viewer_app.png"
+N = 90
+
+# Views of the viewer's Bokeh document, found by figure name.
+JS_FIND = """
+const findView = (name) => {
+  const walk = (v) => {
+    if (v.model.name === name) return v;
+    for (const c of (v.child_views || [])) { const f = walk(c); if (f) return f; }
+    return null;
+  };
+  for (const r of Bokeh.index.roots) { const f = walk(r); if (f) return f; }
+  return null;
+};
+"""
+JS_PLOT_BOX = (
+    "(name) => {"
+    + JS_FIND
+    + """
+  const view = findView(name);
+  const c = view.canvas_view.el.getBoundingClientRect();
+  const b = view.frame.bbox;
+  return {left: c.left + b.left, top: c.top + b.top, width: b.width,
+          height: b.height, x0: view.model.x_range.start, x1: view.model.x_range.end};
+}"""
+)
+JS_STATE = (
+    "() => {"
+    + JS_FIND
+    + """
+  const video = findView('posekit-viewer-video').model;
+  const image = video.renderers.find(r => r.data_source.data.url !== undefined);
+  const spans = ['x', 'y', 'speed', 'likelihood'].map(n =>
+      findView('posekit-viewer-' + n).model.center.find(s => s.dimension === 'height'));
+  const x = findView('posekit-viewer-x').model.renderers[0].data_source.data;
+  return {title: video.title.text, url: image.data_source.data.url[0],
+          cursors: spans.map(s => s.location), x1: Array.from(x.x_1)};
+}"""
+)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return make_demo_project(
+        tmp_path_factory.mktemp("viewer-app"), n_frames=N, n_labeled=0
+    )
+
+
+@pytest.fixture(scope="module")
+def server(voila_server, demo):
+    return voila_server(APP, env={"POSEKIT_PROJECT": str(demo.path)})
+
+
+def frame_shown(page) -> int:
+    return int(page.locator(".posekit-viewer-frame-text").get_attribute("data-frame"))
+
+
+def wait_frame(page, frame: int, timeout: float = 20_000) -> None:
+    page.wait_for_function(
+        "(f) => document.querySelector('.posekit-viewer-frame-text')"
+        "?.dataset.frame === String(f)",
+        arg=frame,
+        timeout=timeout,
+    )
+
+
+def test_click_plot_moves_video(server, page, demo) -> None:
+    page.goto(server.url, wait_until="domcontentloaded", timeout=90_000)
+    page.wait_for_selector(".posekit-viewer .bk-Canvas", timeout=90_000)
+    page.wait_for_function(
+        "() => window.Bokeh && Bokeh.index.roots.length > 0", timeout=30_000
+    )
+    wait_frame(page, 0)
+    chosen = page.get_by_label("predictions").input_value()
+    assert chosen.endswith("ground-truth/session1_keypoints.h5")
+    time.sleep(0.5)
+    before = page.evaluate(JS_STATE)
+    assert before["title"].startswith("frame 0 /")
+    assert before["url"].startswith("data:image/jpeg;base64,")
+    assert before["cursors"] == [0, 0, 0, 0]
+
+    # click the speed plot where frame 60 is: cursor, label, title and image follow
+    box = page.evaluate(JS_PLOT_BOX, "posekit-viewer-speed")
+    target = 60
+    x = box["left"] + (target - box["x0"]) / (box["x1"] - box["x0"]) * box["width"]
+    page.mouse.click(x, box["top"] + box["height"] / 2)
+    wait_frame(page, target)
+    label = page.locator(".posekit-viewer-frame").inner_text()
+    assert label.startswith(f"frame {target} / {N - 1}")
+    page.wait_for_function(
+        "(t) => {" + JS_FIND + " return findView('posekit-viewer-video')"
+        ".model.title.text.startsWith('frame ' + t + ' ');}",
+        arg=target,
+        timeout=10_000,
+    )
+    after = page.evaluate(JS_STATE)
+    assert after["cursors"] == [target] * 4
+    assert after["url"] != before["url"]
+
+    # the slider (keyboard on its handle) moves the cursor lines
+    page.locator(".posekit-viewer-slider .noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    wait_frame(page, target + 1)
+    page.wait_for_function(
+        "(t) => {" + JS_FIND + " return findView('posekit-viewer-likelihood')"
+        ".model.center.some(s => s.dimension === 'height' && s.location === t);}",
+        arg=target + 1,
+        timeout=10_000,
+    )
+
+    # a filter changes the plotted data
+    page.get_by_role("button", name="Savitzky–Golay").click()
+    page.wait_for_function(
+        "(old) => {" + JS_FIND + " const d = findView('posekit-viewer-x').model"
+        ".renderers[0].data_source.data.x_1;"
+        " return Array.from(d).some((v, i) => Math.abs(v - old[i]) > 1e-6);}",
+        arg=before["x1"],
+        timeout=20_000,
+    )
+    time.sleep(0.5)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.stat().st_size > 10_000
+    assert not page.posekit_errors, page.posekit_errors

@@ -1,0 +1,204 @@
+"""Kinematics with analytic answers: straight lines, circles, rigid transforms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posekit.engine.behavior.kinematics import (
+    EgocentricTransform,
+    compute_acceleration,
+    compute_angular_velocity,
+    compute_centroid,
+    compute_displacement,
+    compute_distance_travelled,
+    compute_head_direction,
+    compute_heading,
+    compute_interindividual_distances,
+    compute_joint_angle,
+    compute_keypoint_distances,
+    compute_path_length,
+    compute_speed,
+    compute_straightness,
+    compute_velocity,
+)
+from posekit.engine.demo import simulate_session
+from posekit.engine.poses import from_numpy
+
+FPS = 30.0
+
+
+@pytest.fixture
+def straight():
+    """Two keypoints moving at (3, -4) px/frame: speed exactly 5 px/frame."""
+    t = np.arange(50.0)
+    pos = np.zeros((50, 2, 2, 1))
+    pos[:, 0, 0, 0] = 10 + 3 * t
+    pos[:, 1, 0, 0] = 200 - 4 * t
+    pos[:, :, 1, 0] = pos[:, :, 0, 0] - [[6.0, -8.0]]  # tail 10 px behind
+    return from_numpy(pos, keypoint_names=["head", "tail"], fps=FPS)
+
+
+@pytest.fixture
+def circle():
+    """Head ahead of tail on a circle of radius 50 turning 0.05 rad/frame."""
+    n, r, w = 200, 50.0, 0.05
+    theta = w * np.arange(n)
+    centre = np.array([300.0, 200.0])
+    tail = centre + r * np.c_[np.cos(theta), np.sin(theta)]
+    tangent = np.c_[-np.sin(theta), np.cos(theta)]  # direction of motion
+    head = tail + 5.0 * tangent
+    mid = np.broadcast_to(centre, tail.shape)
+    pos = np.stack([head, tail, mid], axis=-1)[..., None]  # (T, 2, 3, 1)
+    ds = from_numpy(pos, keypoint_names=["head", "tail", "centre"], fps=FPS)
+    return ds, theta, r, w
+
+
+def test_constant_velocity_gives_exact_speed_in_both_units(straight):
+    pos = straight.position
+    per_s = compute_speed(pos)
+    per_f = compute_speed(pos, per="frame")
+    np.testing.assert_allclose(per_f.values, 5.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(per_s.values, 150.0, rtol=0, atol=1e-9)
+    assert per_s.attrs["units"] == "px/s" and per_f.attrs["units"] == "px/frame"
+    assert per_s.name == "speed" and per_s.dims == ("time", "keypoint", "individual")
+    vel = compute_velocity(pos)
+    np.testing.assert_allclose(vel.sel(space="x").values, 90.0)
+    np.testing.assert_allclose(vel.sel(space="y").values, -120.0)
+    acc = compute_acceleration(pos)
+    np.testing.assert_allclose(acc.values, 0.0, atol=1e-9)
+    assert acc.attrs["units"] == "px/s^2"
+    disp = compute_displacement(pos)
+    assert np.isnan(disp.isel(time=0)).all()
+    np.testing.assert_allclose(disp.sel(space="x").values[1:], 3.0)
+
+
+def test_distance_travelled_and_straight_path(straight):
+    pos = straight.position.sel(keypoint="head")
+    dist = compute_distance_travelled(pos)
+    np.testing.assert_allclose(dist.values.ravel(), 5.0 * np.arange(50))
+    assert float(compute_path_length(pos).squeeze()) == pytest.approx(245.0)
+    assert float(compute_straightness(pos).squeeze()) == pytest.approx(1.0)
+    rolling = compute_straightness(pos, window=10)
+    assert np.isnan(rolling.values[:9]).all()
+    np.testing.assert_allclose(rolling.values[9:], 1.0)
+
+
+def test_nan_steps_are_not_counted(straight):
+    pos = straight.position.sel(keypoint="head").copy()
+    pos[10] = np.nan
+    assert float(compute_path_length(pos).squeeze()) == pytest.approx(235.0)
+    speed = compute_speed(pos, per="frame")
+    assert np.isnan(speed.values.ravel()[[9, 10, 11]]).all()
+
+
+def test_per_second_needs_a_frame_rate():
+    ds = from_numpy(np.zeros((5, 2, 1, 1)))
+    with pytest.raises(ValueError, match="fps"):
+        compute_speed(ds.position, per="second")
+    assert compute_speed(ds.position).attrs["units"] == "px/frame"
+    assert compute_speed(ds.position, fps=10).attrs["units"] == "px/s"
+
+
+def test_circle_heading_angular_velocity_and_path_length(circle):
+    ds, theta, r, w = circle
+    heading = compute_heading(ds.position, "tail", "head")
+    expected = np.angle(np.exp(1j * (theta + np.pi / 2)))
+    np.testing.assert_allclose(heading.values.ravel(), expected, atol=1e-12)
+    assert heading.attrs["units"] == "rad"
+    omega = compute_angular_velocity(heading)
+    np.testing.assert_allclose(omega.values, w * FPS, rtol=1e-9)
+    assert omega.attrs["units"] == "rad/s"
+    deg = compute_heading(ds.position, "tail", "head", degrees=True)
+    np.testing.assert_allclose(
+        compute_angular_velocity(deg, per="frame").values, np.rad2deg(w), rtol=1e-9
+    )
+    tail = ds.position.sel(keypoint="tail")
+    chord = 2 * r * np.sin(w / 2)
+    assert float(compute_path_length(tail).squeeze()) == pytest.approx(199 * chord)
+    speed = compute_speed(tail, per="frame").values.ravel()
+    # central difference of a circle: |p[t+1] - p[t-1]| / 2 = r sin(w)
+    np.testing.assert_allclose(speed[1:-1], r * np.sin(w), rtol=1e-9)
+
+
+def test_joint_angle_on_the_circle(circle):
+    ds, theta, r, w = circle
+    # angle at the centre between the tail (on the circle) and the head (5 px along
+    # the tangent): atan(5 / r), signed clockwise-positive in image coordinates
+    angle = compute_joint_angle(ds.position, "tail", "centre", "head")
+    np.testing.assert_allclose(angle.values, np.arctan2(5.0, r), atol=1e-12)
+    signed = compute_joint_angle(ds.position, "head", "centre", "tail", signed=True)
+    np.testing.assert_allclose(signed.values, -np.arctan2(5.0, r), atol=1e-12)
+    right = compute_joint_angle(ds.position, "centre", "tail", "head", degrees=True)
+    np.testing.assert_allclose(right.values, 90.0, atol=1e-9)
+
+
+def test_head_direction_matches_body_heading_on_demo_animal():
+    kp, labels, bps = simulate_session(600, seed=2)
+    ds = from_numpy(kp.transpose(0, 2, 1)[..., None], keypoint_names=bps, fps=FPS)
+    body = compute_heading(ds.position, "tailbase", "neck")
+    head = compute_head_direction(ds.position, "leftear", "rightear")
+    diff = np.angle(np.exp(1j * (head - body).values.ravel()))
+    still = labels != "groom"  # grooming moves the head sideways
+    assert np.median(np.abs(diff[still])) < 0.1
+
+
+def test_keypoint_and_interindividual_distances():
+    pos = np.zeros((4, 2, 2, 3))
+    pos[:, 0, 1, :] = 3.0
+    pos[:, 1, 1, :] = 4.0  # keypoint b at (3, 4) for everyone: a-b = 5
+    pos[:, 0, :, 1] += 10.0  # individual 1 shifted by 10 in x
+    pos[:, 1, :, 2] += 7.0  # individual 2 shifted by 7 in y
+    ds = from_numpy(pos, keypoint_names=["a", "b"], individual_names=["m1", "m2", "m3"])
+    d = compute_keypoint_distances(ds.position)
+    assert d.dims == ("time", "pair", "individual") and d.pair.values.tolist() == [
+        "a-b"
+    ]
+    np.testing.assert_allclose(d.values, 5.0)
+    inter = compute_interindividual_distances(ds.position, "a")
+    assert inter.pair.values.tolist() == ["m1-m2", "m1-m3", "m2-m3"]
+    np.testing.assert_allclose(inter.isel(time=0).values, [10.0, 7.0, np.hypot(10, 7)])
+    cen = compute_interindividual_distances(ds.position, pairs=[("m1", "m2")])
+    np.testing.assert_allclose(cen.values, 10.0)
+    with pytest.raises(ValueError, match="unknown individual"):
+        compute_interindividual_distances(ds.position, pairs=[("m1", "m9")])
+
+
+def test_egocentric_transform_round_trip(rng):
+    pos = rng.uniform(0, 500, size=(30, 2, 4, 2))
+    ds = from_numpy(pos, keypoint_names=["snout", "ear", "spine", "tail"])
+    tf = EgocentricTransform.from_keypoints(
+        ds.position, origin="spine", heading=("tail", "snout")
+    )
+    ego = tf.transform(ds.position)
+    assert ego.dims == ds.position.dims
+    np.testing.assert_allclose(ego.sel(keypoint="spine").values, 0.0, atol=1e-9)
+    # the heading keypoint lies on the +x axis
+    np.testing.assert_allclose(
+        ego.sel(keypoint="snout", space="y").values
+        - ego.sel(keypoint="tail", space="y").values,
+        0.0,
+        atol=1e-9,
+    )
+    assert (
+        ego.sel(keypoint="snout", space="x") > ego.sel(keypoint="tail", space="x")
+    ).all()
+    # distances are preserved and the inverse gives the input back
+    np.testing.assert_allclose(
+        compute_keypoint_distances(ego).values,
+        compute_keypoint_distances(ds.position).values,
+    )
+    back = tf.inverse_transform(ego)
+    np.testing.assert_allclose(back.values, ds.position.values, atol=1e-9)
+    centroid_tf = EgocentricTransform.from_keypoints(
+        ds.position, heading=("tail", "snout")
+    )
+    np.testing.assert_allclose(
+        compute_centroid(centroid_tf.transform(ds.position)).values, 0.0, atol=1e-9
+    )
+
+
+def test_unknown_keypoint_is_reported():
+    ds = from_numpy(np.zeros((3, 2, 2, 1)), keypoint_names=["a", "b"])
+    with pytest.raises(ValueError, match="unknown keypoint 'c'"):
+        compute_heading(ds.position, "a", "c")

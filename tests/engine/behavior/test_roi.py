@@ -1,0 +1,166 @@
+"""ROIs: exact entry frames and dwell times, shapes, GeoJSON files, zones, heatmaps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from posekit.engine.behavior.roi import (
+    CircleROI,
+    PolygonROI,
+    RectangleROI,
+    compute_occupancy_heatmap,
+    compute_roi_occupancy,
+    compute_zone_sequence,
+    load_rois,
+    roi_bouts,
+    roi_summary,
+    save_rois,
+    zone_transitions,
+)
+from posekit.engine.poses import from_numpy
+
+FPS = 10.0
+
+
+def _walker(x: np.ndarray, y: np.ndarray, fps: float | None = FPS):
+    return from_numpy(np.stack([x, y], 1)[:, :, None, None], fps=fps)
+
+
+@pytest.fixture
+def crossing():
+    """A point moving right at 1 px/frame through the square 40.5..60.5."""
+    x = np.arange(100.0)
+    return _walker(x, np.full_like(x, 50.0)), RectangleROI(
+        "square", 40.5, 40.5, 60.5, 60.5
+    )
+
+
+def test_entry_frame_and_dwell_are_exact(crossing):
+    ds, square = crossing
+    occ = compute_roi_occupancy(ds, [square])
+    assert occ.dims == ("time", "individual", "roi")
+    inside = np.flatnonzero(occ.values.ravel() == 1)
+    assert inside.tolist() == list(range(41, 61))
+    (bout,) = roi_bouts(occ).to_dict("records")
+    assert bout["start"] == 41 and bout["end"] == 60 and bout["duration"] == 20
+    assert bout["entered"] and bout["exited"]
+    assert bout["start_s"] == pytest.approx(4.1) and bout[
+        "duration_s"
+    ] == pytest.approx(2.0)
+    row = roi_summary(occ).iloc[0]
+    assert row.entries == 1 and row.exits == 1 and row.n_bouts == 1
+    assert row.latency == 41 and row.latency_s == pytest.approx(4.1)
+    assert row.frames_inside == 20 and row.time_inside_s == pytest.approx(2.0)
+    assert row.fraction == pytest.approx(0.2) and row.mean_bout_s == pytest.approx(2.0)
+
+
+def test_missing_frames_are_unknown_not_outside(crossing):
+    ds, square = crossing
+    ds.position[45:50] = np.nan
+    ds.position[90:] = np.nan
+    occ = compute_roi_occupancy(ds, [square])
+    assert np.isnan(occ.values.ravel()[45:50]).all()
+    row = roi_summary(occ).iloc[0]
+    assert row.frames_observed == 85 and row.frames_inside == 15
+    assert row.fraction == pytest.approx(15 / 85)
+    # for events a gap splits the visit in two
+    assert row.n_bouts == 2 and row.entries == 2
+
+
+def test_starting_inside_is_not_an_entry():
+    x = np.r_[np.full(5, 50.0), np.arange(50.0, 100.0)]
+    occ = compute_roi_occupancy(
+        _walker(x, np.full_like(x, 50.0)), [RectangleROI("a", 40, 40, 60, 60)]
+    )
+    row = roi_summary(occ).iloc[0]
+    assert row.entries == 0 and row.exits == 1 and row.latency == 0 and row.n_bouts == 1
+    assert not roi_bouts(occ)["entered"].iloc[0]
+
+
+def test_shapes_contain_like_shapely(rng):
+    shapely = pytest.importorskip("shapely")
+    x, y = rng.uniform(-20, 120, (2, 5000))
+    verts = ((10, 10), (90, 20), (70, 80), (40, 50), (20, 90))  # non-convex
+    for roi, geom in (
+        (PolygonROI("poly", verts), shapely.Polygon(verts)),
+        (
+            CircleROI("disc", 50, 40, 30),
+            shapely.Point(50, 40).buffer(30, quad_segs=512),
+        ),
+        (RectangleROI("box", 0, 10, 60, 70), shapely.box(0, 10, 60, 70)),
+    ):
+        ours = roi.contains(x, y)
+        ref = shapely.contains_xy(geom, x, y)
+        # the buffered circle is a polygon: allow disagreement only on its rim
+        rim = (
+            np.abs(np.hypot(x - 50, y - 40) - 30) < 0.01
+            if roi.name == "disc"
+            else False
+        )
+        assert np.array_equal(ours | rim, ref | rim), roi.name
+        assert roi.area == pytest.approx(geom.area, rel=1e-4)
+    assert not PolygonROI("p", verts).contains(np.array([np.nan]), np.array([50.0]))[0]
+
+
+def test_geojson_round_trip(tmp_path):
+    rois = [
+        RectangleROI("box", 0, 0, 10, 5),
+        CircleROI("well", 5.5, 6.5, 2.25),
+        PolygonROI("tri", ((0, 0), (10, 0), (0, 10))),
+    ]
+    path = save_rois(rois, tmp_path / "rois.geojson")
+    assert load_rois(path) == rois
+    with pytest.raises(ValueError, match="unique"):
+        save_rois([rois[0], rois[0]], tmp_path / "dup.geojson")
+    (tmp_path / "bad.geojson").write_text(
+        '{"type": "FeatureCollection", "features": '
+        '[{"type": "Feature", "geometry": {"type": "LineString", '
+        '"coordinates": [[0, 0], [1, 1]]}, "properties": {}}]}'
+    )
+    with pytest.raises(ValueError, match="LineString"):
+        load_rois(tmp_path / "bad.geojson")
+
+
+def test_zone_sequence_and_transitions():
+    # A (0-9) → outside (10-14) → B (15-24) → A (25-29)
+    x = np.r_[np.full(10, 5.0), np.full(5, 50.0), np.full(10, 95.0), np.full(5, 5.0)]
+    ds = _walker(x, np.full_like(x, 5.0))
+    rois = [RectangleROI("A", 0, 0, 10, 10), CircleROI("B", 95, 5, 4)]
+    zones = compute_zone_sequence(compute_roi_occupancy(ds, rois))
+    assert (
+        zones.values.ravel().tolist()
+        == ["A"] * 10 + ["outside"] * 5 + ["B"] * 10 + ["A"] * 5
+    )
+    counts = zone_transitions(zones)
+    assert (
+        counts.loc["A", "B"] == 1
+        and counts.loc["B", "A"] == 1
+        and counts.values.sum() == 2
+    )
+    with_outside = zone_transitions(zones, include_outside=True)
+    assert (
+        with_outside.loc["A", "outside"] == 1 and with_outside.loc["outside", "B"] == 1
+    )
+
+
+def test_heatmap_counts_time(crossing):
+    ds, _ = crossing
+    heat = compute_occupancy_heatmap(ds, bins=(10, 1), extent=(0, 100, 0, 100))
+    assert heat.attrs["units"] == "s" and heat.dims == ("y", "x")
+    np.testing.assert_allclose(heat.values.ravel(), 1.0)  # 10 frames at 10 fps per bin
+    frames = compute_occupancy_heatmap(
+        _walker(np.arange(100.0), np.full(100, 50.0), fps=None), bins=5
+    )
+    assert frames.attrs["units"] == "frames" and frames.sum() == 100
+
+
+def test_invalid_rois_are_rejected():
+    with pytest.raises(ValueError, match="x_max > x_min"):
+        RectangleROI("r", 5, 0, 1, 1)
+    with pytest.raises(ValueError, match="radius"):
+        CircleROI("c", 0, 0, 0)
+    with pytest.raises(ValueError, match="3 vertices"):
+        PolygonROI("p", ((0, 0), (1, 1)))
+    with pytest.raises(ValueError, match="at least one ROI"):
+        compute_roi_occupancy(_walker(np.zeros(3), np.zeros(3)), [])

@@ -1,0 +1,91 @@
+"""check_labels: labelled frames drawn to labeled-data/<video>_labeled/."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from posekit.engine.check_labels import (
+    bodypart_colors,
+    check_labels,
+    draw_labels,
+    parse_color,
+)
+from posekit.engine.demo import make_demo_project
+from posekit.engine.labels import LabelStore
+from posekit.engine.video import extract_frames
+
+
+@pytest.fixture
+def project(tmp_path):
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=0, size=(160, 120))
+    extract_frames(project, project.videos()[0], mode="uniform", n=3)
+    return project
+
+
+def _rgb(path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB).astype(int)
+
+
+def test_labelled_frames_are_drawn_with_colours_and_skeleton(project):
+    store = LabelStore(project, "session1")
+    f0, f1, f2 = store.frames
+    # snout - neck is a skeleton edge in the demo; 'spine' has no image row here
+    store.apply(f0, {"snout": (40.0, 60.0), "neck": (100.0, 60.0)})
+    store.set_point(f2, "tailbase", 20.0, 20.0)
+    out = check_labels(project)
+    assert [p.name for p in out] == [f0.rsplit("/", 1)[1], f2.rsplit("/", 1)[1]]
+    assert all(p.parent.name == "session1_labeled" for p in out)
+    src = _rgb(store.image_path(f0))
+    img = _rgb(out[0])
+    assert img.shape == src.shape
+    colors = bodypart_colors(6, project.get("colormap"))
+    alpha = float(project.get("alphavalue"))
+    # tailbase marker centre on frame 2 (its edge partner 'spine' is unlabelled)
+    src2, img2 = _rgb(store.image_path(f2)), _rgb(out[1])
+    expect = alpha * colors[5] + (1 - alpha) * src2[20, 20]
+    np.testing.assert_allclose(img2[20, 20], expect, atol=6)
+    assert np.abs(img2[20, 40] - src2[20, 40]).max() <= 1  # no line drawn from it
+    assert img[60, 70].sum() < src[60, 70].sum() - 150  # black skeleton line
+    assert np.abs(img[5, 150] - src[5, 150]).max() <= 1  # far from labels: untouched
+    # frame 1 has no labels: not written
+    assert not (out[0].parent / f1.rsplit("/", 1)[1]).exists()
+
+
+def test_missing_image_is_skipped(project):
+    store = LabelStore(project, "session1")
+    f0, f1 = store.frames[:2]
+    store.set_point(f0, "snout", 10.0, 10.0)
+    store.set_point(f1, "snout", 12.0, 10.0)
+    store.image_path(f1).unlink()
+    out = check_labels(project, ["session1"])
+    assert [p.name for p in out] == [f0.rsplit("/", 1)[1]]
+
+
+def test_progress_and_openfield(openfield_dir, tmp_path):
+    import shutil
+
+    from posekit.engine.project import load_project
+
+    dst = tmp_path / "of"
+    shutil.copytree(openfield_dir, dst, ignore=shutil.ignore_patterns("*.mp4"))
+    project = load_project(dst)
+    calls = []
+    out = check_labels(project, progress=lambda d, t: calls.append((d, t)))
+    assert len(out) == 116 and calls[-1] == (116, 116)
+    assert out[0] == dst / "labeled-data" / "m4s1_labeled" / "img0000.png"
+    # the snout of img0000 (21.5, 265.4) now has the first colour of 'jet'
+    img = _rgb(out[0])
+    src = _rgb(dst / "labeled-data" / "m4s1" / "img0000.png")
+    assert np.abs(img[265, 21] - src[265, 21]).sum() > 60
+
+
+def test_draw_labels_ignores_nan_and_colour_helpers():
+    img = np.full((20, 20, 3), 200, np.uint8)
+    out = draw_labels(img, np.array([[np.nan, np.nan]]), np.array([[255, 0, 0]]))
+    np.testing.assert_array_equal(out, img)
+    assert parse_color("nonsense", default=(1, 2, 3)) == (1, 2, 3)
+    assert bodypart_colors(0).shape == (0, 3)
+    assert len({tuple(c) for c in bodypart_colors(5, "viridis")}) == 5
+    assert len({tuple(c) for c in bodypart_colors(5, "no-such-map")}) == 5

@@ -1,0 +1,248 @@
+"""The ``posekit`` command line (in-process through ``main``, plus the real entry point)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from posekit.engine.cli import build_parser, main
+from posekit.engine.project import Project
+
+
+def _subcommands() -> list[str]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return list(sub.choices)
+
+
+SUBCOMMANDS = _subcommands()
+
+
+def test_every_subcommand_has_a_handler() -> None:
+    from posekit.engine.cli import _COMMANDS
+
+    assert sorted(_COMMANDS) == sorted(SUBCOMMANDS)
+    for command in (
+        "demo",
+        "create",
+        "extract-frames",
+        "create-training-dataset",
+        "train",
+        "evaluate",
+        "analyze",
+    ):
+        assert command in SUBCOMMANDS
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_subcommand_help(command: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: posekit {command}")
+
+
+def test_main_help_and_version(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "a typical session" in out
+    for command in SUBCOMMANDS:
+        assert command in out
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == "0.1.0"
+    assert main([]) == 0  # no command: help
+    assert "usage: posekit" in capsys.readouterr().out
+
+
+def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_entry_point_help() -> None:
+    exe = Path(sys.executable).with_name("posekit")
+    assert exe.is_file(), "the posekit console script is not installed in this venv"
+    result = subprocess.run(
+        [str(exe), "--help"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: posekit")
+    assert "create-training-dataset" in result.stdout
+
+
+def test_demo(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rc = main(
+        ["demo", str(tmp_path), "--frames", "40", "--labeled", "5", "--seed", "3"]
+    )
+    assert rc == 0
+    root = tmp_path / "demo-posekit-2026-01-01"
+    assert capsys.readouterr().out.strip() == str(root)
+    assert (root / "config.yaml").is_file()
+    assert (root / "videos" / "session1.mp4").is_file()
+    assert (root / "ground-truth" / "session1_keypoints.h5").is_file()
+    labels = pd.read_hdf(
+        root / "labeled-data" / "session1" / "CollectedData_posekit.h5"
+    )
+    assert labels.shape == (5, 12)
+    assert len(list((root / "labeled-data" / "session1").glob("img*.png"))) == 5
+    assert len(pd.read_hdf(root / "ground-truth" / "session1_keypoints.h5")) == 40
+
+
+def test_create(
+    tmp_path: Path, demo_project_ro: Project, capsys: pytest.CaptureFixture
+) -> None:
+    video = demo_project_ro.path / "videos" / "session1.mp4"
+    rc = main(
+        [
+            "create",
+            "maze",
+            "ann",
+            str(video),
+            "--folder",
+            str(tmp_path),
+            "--bodyparts",
+            "nose, tail ,",
+            "--copy",
+        ]
+    )
+    assert rc == 0
+    root = tmp_path / f"maze-ann-{dt.date.today().isoformat()}"
+    assert capsys.readouterr().out.strip() == str(root)
+    cfg = yaml.safe_load((root / "config.yaml").read_text())
+    assert cfg["Task"] == "maze" and cfg["scorer"] == "ann"
+    assert cfg["bodyparts"] == ["nose", "tail"]
+    copied = root / "videos" / "session1.mp4"
+    assert copied.is_file() and not copied.is_symlink()
+    assert cfg["video_sets"] == {str(copied): {"crop": "0, 320, 0, 240"}}
+    for sub in ("labeled-data", "training-datasets", "dlc-models"):
+        assert (root / sub).is_dir()
+    # a second time: the project exists, exit code 2 and a hint
+    rc = main(["create", "maze", "ann", "--folder", str(tmp_path)])
+    assert rc == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_extract_frames(demo_project: Project, capsys: pytest.CaptureFixture) -> None:
+    folder = demo_project.path / "labeled-data" / "session1"
+    before = {p.name for p in folder.glob("*.png")}
+    rc = main(
+        [
+            "extract-frames",
+            str(demo_project.path),
+            "--mode",
+            "uniform",
+            "-n",
+            "3",
+            "--start",
+            "0.5",
+            "--stop",
+            "1",
+        ]
+    )
+    assert rc == 0
+    assert "session1.mp4: 3 frames in" in capsys.readouterr().out
+    new = {p.name for p in folder.glob("*.png")} - before
+    assert new == {"img060.png", "img090.png"}  # img119.png was extracted already
+    rc = main(
+        [
+            "extract-frames",
+            str(demo_project.config_path),
+            str(demo_project.path / "videos" / "session1.mp4"),
+            "--mode",
+            "kmeans",
+            "-n",
+            "4",
+            "--seed",
+            "2",
+        ]
+    )
+    assert rc == 0
+    assert "4 frames" in capsys.readouterr().out
+
+
+def test_extract_frames_bad_options(
+    demo_project: Project, capsys: pytest.CaptureFixture
+) -> None:
+    rc = main(
+        ["extract-frames", str(demo_project.path), "--start", "0.9", "--stop", "0.1"]
+    )
+    assert rc == 2
+    assert "0 <= start < stop <= 1" in capsys.readouterr().err
+    rc = main(
+        ["extract-frames", str(demo_project.path), str(demo_project.path / "none.mp4")]
+    )
+    assert rc == 2
+    assert "Video not found" in capsys.readouterr().err
+
+
+def test_create_training_dataset(
+    demo_project: Project, capsys: pytest.CaptureFixture
+) -> None:
+    rc = main(["create-training-dataset", str(demo_project.path), "--shuffles", "1,2"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "shuffle 1: 10 train, 2 test frames" in out
+    assert "shuffle 2: 10 train, 2 test frames" in out
+    ts_dir = demo_project.training_set_dir()
+    for name in (
+        "CollectedData_posekit.h5",
+        "CollectedData_posekit.csv",
+        "Documentation_data-demo_80shuffle1.pickle",
+        "Documentation_data-demo_80shuffle2.pickle",
+        "demo_posekit80shuffle1.mat",
+    ):
+        assert (ts_dir / name).is_file(), name
+    rc = main(
+        [
+            "create-training-dataset",
+            str(demo_project.path),
+            "--shuffles",
+            "3",
+            "--train-fraction",
+            "0.5",
+            "--test-frames",
+            "img000.png,img119.png",
+        ]
+    )
+    assert rc == 0
+    with open(ts_dir / "Documentation_data-demo_50shuffle3.pickle", "rb") as fh:
+        _, train, test, fraction = pickle.load(fh)
+    assert list(test) == [0, 11] and len(train) == 10
+    assert "shuffle 3: 10 train, 2 test frames" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "command", ["extract-frames", "create-training-dataset", "check-labels"]
+)
+def test_wrong_project_path(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture
+) -> None:
+    missing = tmp_path / "no-such-project"
+    rc = main([command, str(missing)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"posekit {command}: error: No config.yaml at {missing}")
+    assert "posekit create" in err  # says what to do
+    assert "Traceback" not in err
+
+
+def test_broken_config_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "config.yaml").write_text("Task: [unclosed\n")
+    rc = main(["create-training-dataset", str(tmp_path)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "not valid YAML" in err and "line" in err

@@ -1,0 +1,221 @@
+"""Labelled videos: frame count, markers at known pixels, p-cutoff, skeleton, trails,
+atomic writes, and the ``posekit labeled-video`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from posekit.engine.check_labels import bodypart_colors
+from posekit.engine.cli import main
+from posekit.engine.demo import load_ground_truth, make_demo_project
+from posekit.engine.io.dlc import predictions_frame, write_predictions
+from posekit.engine.labeled_video import (
+    create_labeled_video,
+    draw_poses,
+    h264_available,
+    labeled_video_path,
+)
+from posekit.engine.video import VideoReader
+
+GREY = 128
+W, H, N = 160, 120, 24
+BODYPARTS = ["snout", "ear", "tail"]
+SCORER = "DLC_resnet50_testJan1shuffle1_100"
+# snout fixed and confident, ear fixed and confident, tail fixed but unlikely
+SNOUT, EAR, TAIL = (40.0, 30.0), (100.0, 30.0), (120.0, 90.0)
+
+
+@pytest.fixture(scope="module")
+def grey_video(tmp_path_factory) -> Path:
+    """A uniform grey video (MJPEG .avi decodes almost exactly)."""
+    path = tmp_path_factory.mktemp("lv") / "grey.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (W, H))
+    for _ in range(N):
+        writer.write(np.full((H, W, 3), GREY, np.uint8))
+    writer.release()
+    return path
+
+
+def _predictions(folder: Path, tail_likelihood: float = 0.1) -> Path:
+    xyp = np.zeros((N, len(BODYPARTS), 3))
+    xyp[:, 0] = (*SNOUT, 0.95)
+    xyp[:, 1] = (*EAR, 0.9)
+    xyp[:, 2] = (*TAIL, tail_likelihood)
+    path = folder / f"grey{SCORER}.h5"
+    return write_predictions(predictions_frame(xyp, SCORER, BODYPARTS), path)
+
+
+@pytest.fixture(scope="module")
+def predictions(grey_video) -> Path:
+    return _predictions(grey_video.parent)
+
+
+def _close(pixel: np.ndarray, color, tol: float) -> bool:
+    return bool(np.abs(pixel.astype(float) - np.asarray(color, float)).max() <= tol)
+
+
+def test_draw_poses_exact_pixels() -> None:
+    frame = np.full((H, W, 3), GREY, np.uint8)
+    colors = bodypart_colors(3, "rainbow")
+    xy = np.array([[SNOUT], [EAR], [TAIL]], float)  # (keypoint, individual, 2)
+    lik = np.array([[0.95], [0.9], [0.1]])
+    draw_poses(
+        frame,
+        xy,
+        lik,
+        pcutoff=0.6,
+        colors=colors,
+        dotsize=4,
+        edges=[(0, 1), (1, 2)],
+        skeleton_color="white",
+    )
+    assert tuple(frame[30, 40]) == tuple(colors[0])  # snout: row y, column x
+    assert tuple(frame[30, 100]) == tuple(colors[1])
+    assert tuple(frame[90, 120]) == (GREY,) * 3  # below the p-cutoff: not drawn
+    assert frame[30, 70].min() > 230  # skeleton snout–ear (anti-aliased line)
+    assert tuple(frame[60, 110]) == (GREY,) * 3  # ear–tail edge hidden with the tail
+
+
+@pytest.mark.parametrize(
+    "codec", ["h264", "mjpeg"] if h264_available() else ["mjpeg", "mp4v"]
+)
+def test_markers_frame_count_and_pcutoff(grey_video, predictions, codec) -> None:
+    out = create_labeled_video(
+        grey_video,
+        predictions,
+        pcutoff=0.6,
+        dotsize=6,
+        skeleton=[["snout", "ear"]],
+        skeleton_color="white",
+        codec=codec,
+        progress=False,
+    )
+    assert out == labeled_video_path(predictions, codec)
+    assert out.name == f"grey{SCORER}_labeled{'.avi' if codec == 'mjpeg' else '.mp4'}"
+    colors = bodypart_colors(3, "rainbow")
+    with VideoReader(out) as reader, VideoReader(grey_video) as src:
+        assert reader.n_frames == src.n_frames == N
+        assert (reader.width, reader.height) == (W, H)
+        for index in (0, N // 2, N - 1):
+            frame = reader[index]
+            assert _close(frame[30, 40], colors[0], 40), frame[30, 40]
+            assert _close(frame[30, 100], colors[1], 40), frame[30, 100]
+            assert _close(frame[90, 120], (GREY,) * 3, 12), frame[90, 120]  # hidden
+            assert _close(frame[30, 70], (255, 255, 255), 40)  # skeleton
+            assert _close(frame[100, 20], (GREY,) * 3, 12)  # background untouched
+
+
+def test_low_pcutoff_draws_unlikely_points(grey_video, predictions, tmp_path) -> None:
+    out = create_labeled_video(
+        grey_video,
+        predictions,
+        tmp_path / "low.avi",
+        pcutoff=0.05,
+        codec="mjpeg",
+        progress=False,
+    )
+    color = bodypart_colors(3, "rainbow")[2]
+    with VideoReader(out) as reader:
+        assert _close(reader[3][90, 120], color, 40)
+
+
+def test_trail_fades_behind_a_moving_point(grey_video, tmp_path) -> None:
+    xyp = np.zeros((N, 1, 3))
+    xyp[:, 0, 0] = 20 + 4 * np.arange(N)  # moves right 4 px per frame
+    xyp[:, 0, 1] = 60
+    xyp[:, 0, 2] = 1.0
+    pred = write_predictions(
+        predictions_frame(xyp, SCORER, ["snout"]), tmp_path / f"grey{SCORER}.h5"
+    )
+    plain = create_labeled_video(
+        grey_video, pred, tmp_path / "plain.avi", dotsize=2, codec="mjpeg",
+        progress=False,
+    )  # fmt: skip
+    trail = create_labeled_video(
+        grey_video, pred, tmp_path / "trail.avi", dotsize=2, trail_length=5,
+        codec="mjpeg", progress=False,
+    )  # fmt: skip
+    with VideoReader(plain) as a, VideoReader(trail) as b:
+        # frame 10: the point is at x=60; 3 frames earlier it was at x=48
+        behind_plain = a[10][60, 48].astype(float)
+        behind_trail = b[10][60, 48].astype(float)
+    assert np.abs(behind_plain - GREY).max() < 12
+    assert np.abs(behind_trail - GREY).max() > 20
+
+
+def test_written_atomically(grey_video, predictions, tmp_path) -> None:
+    out = tmp_path / "video_labeled.avi"
+    out.write_bytes(b"previous version")
+
+    def interrupt(done: int, total: int) -> None:
+        if done == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        create_labeled_video(
+            grey_video, predictions, out, codec="mjpeg", progress=interrupt
+        )
+    assert out.read_bytes() == b"previous version"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["video_labeled.avi"]
+    calls = []
+    create_labeled_video(
+        grey_video,
+        predictions,
+        out,
+        codec="mjpeg",
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    assert calls[-1] == (N, N) and len(calls) == N
+    with VideoReader(out) as reader:
+        assert reader.n_frames == N
+
+
+def test_bad_input_is_explained(grey_video, predictions, tmp_path) -> None:
+    with pytest.raises(ValueError, match="not in the predictions"):
+        create_labeled_video(
+            grey_video, predictions, skeleton=[["snout", "nose"]], progress=False
+        )
+    with pytest.raises(ValueError, match="Unknown codec"):
+        create_labeled_video(grey_video, predictions, codec="xvid", progress=False)
+    with pytest.raises(FileNotFoundError):
+        create_labeled_video(tmp_path / "none.mp4", predictions, progress=False)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    project = make_demo_project(
+        tmp_path_factory.mktemp("lv-demo"), n_frames=30, n_labeled=0
+    )
+    kp, _ = load_ground_truth(project)
+    xyp = np.concatenate([kp, np.full(kp.shape[:2] + (1,), 0.9)], axis=-1)
+    scorer = "DLC_resnet50_demoJan1shuffle1_100"
+    write_predictions(
+        predictions_frame(xyp, scorer, project.bodyparts),
+        project.path / "videos" / f"session1{scorer}.h5",
+    )
+    return project
+
+
+def test_cli_labeled_video(demo, capsys) -> None:
+    rc = main(["labeled-video", str(demo.path), "--trail", "3", "--no-skeleton"])
+    assert rc == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    out = Path(lines[-1])
+    assert out.name == "session1DLC_resnet50_demoJan1shuffle1_100_labeled.mp4"
+    assert out.parent == demo.path / "videos"
+    with VideoReader(out) as reader:
+        assert reader.n_frames == 30
+    # run again: the labelled video in videos/ is not mistaken for a video to label
+    assert main(["labeled-video", str(demo.path), "--pcutoff", "0.95"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().splitlines() == [str(out)]
+    assert "no predictions" not in captured.err
+    video = demo.path / "videos" / "session1.mp4"
+    with VideoReader(out) as reader, VideoReader(video) as src:
+        diff = np.abs(reader[5].astype(float) - src[5].astype(float))  # no markers
+    assert diff.mean() < 3
+    assert main(["labeled-video", str(demo.path), "--filtered"]) == 2

@@ -1,0 +1,71 @@
+"""Filtered prediction files and finding the files that belong together."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import signal
+
+from posekit.engine.io.dlc import predictions_frame, read_labels, write_predictions
+from posekit.engine.postprocessing import (
+    filter_predictions,
+    filtered_path,
+    find_predictions,
+    find_video,
+)
+
+SCORER = "DLC_resnet50_testJan1shuffle1_100"
+
+
+def test_multianimal_layout_is_kept(tmp_path, rng) -> None:
+    n, inds, bps = 40, ["mouse1", "mouse2"], ["nose", "tail"]
+    xyp = np.zeros((n, 2, 2, 3))
+    xyp[..., :2] = rng.normal(100, 5, (n, 2, 2, 2))
+    xyp[..., 2] = 0.9
+    df = predictions_frame(xyp, SCORER, bps, individuals=inds)
+    path = write_predictions(df, tmp_path / f"v{SCORER}_el.h5", key="tracks")
+    out = filter_predictions(path, method="median", window=3)
+    assert out == tmp_path / f"v{SCORER}_el_filtered.h5"
+    got = read_labels(out)
+    assert got.columns.equals(df.columns)
+    for ind in inds:
+        for bp in bps:
+            x = df[(SCORER, ind, bp, "x")].to_numpy()
+            np.testing.assert_allclose(
+                got[(SCORER, ind, bp, "x")].to_numpy()[1:-1], signal.medfilt(x, 3)[1:-1]
+            )
+    np.testing.assert_array_equal(
+        got.xs("likelihood", axis=1, level="coords").to_numpy(), 0.9
+    )
+
+
+def test_labels_are_refused(tmp_path) -> None:
+    df = predictions_frame(np.ones((2, 1, 3)), "me", ["nose"])
+    df.index = pd.Index(["labeled-data/v/img0.png", "labeled-data/v/img1.png"])
+    path = tmp_path / "CollectedData_me.h5"
+    df.to_hdf(path, key="df_with_missing")
+    with pytest.raises(ValueError, match="labels"):
+        filter_predictions(path)
+
+
+def test_find_predictions_and_video(tmp_path) -> None:
+    for name in ("m1.mp4", "m10.mp4"):
+        (tmp_path / name).write_bytes(b"")
+    older = tmp_path / f"m1{SCORER}.h5"
+    newer = tmp_path / "m1DLC_mobnet_35_testJan1shuffle1_200.h5"
+    for p in (older, newer, filtered_path(older), tmp_path / f"m1{SCORER}_meta.h5"):
+        p.write_bytes(b"")
+    os.utime(older, (time.time() - 100, time.time() - 100))
+    assert find_predictions(tmp_path / "m1.mp4") == [newer, older]
+    assert find_predictions(tmp_path / "m1.mp4", filtered=True) == [
+        filtered_path(older)
+    ]
+    assert find_predictions(tmp_path / "m2.mp4") == []
+    assert find_video(older) == tmp_path / "m1.mp4"
+    assert find_video(tmp_path / f"m10{SCORER}.h5") == tmp_path / "m10.mp4"
+    assert find_video(tmp_path / "m1_keypoints.h5") == tmp_path / "m1.mp4"
+    assert find_video(tmp_path / f"m100{SCORER}.h5") is None

@@ -1,0 +1,419 @@
+"""DeepLabCut-compatible projects: config.yaml round trips and the folder layout."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from posekit.engine.project import (
+    Project,
+    ProjectError,
+    create_project,
+    index_length,
+    load_project,
+)
+
+#: Every key DeepLabCut 2.x's ``create_new_project`` writes (single animal).
+DLC2_KEYS = [
+    "Task",
+    "scorer",
+    "date",
+    "multianimalproject",
+    "identity",
+    "project_path",
+    "video_sets",
+    "bodyparts",
+    "start",
+    "stop",
+    "numframes2pick",
+    "skeleton",
+    "skeleton_color",
+    "pcutoff",
+    "dotsize",
+    "alphavalue",
+    "colormap",
+    "TrainingFraction",
+    "iteration",
+    "default_net_type",
+    "default_augmenter",
+    "snapshotindex",
+    "batch_size",
+    "cropping",
+    "x1",
+    "x2",
+    "y1",
+    "y2",
+    "corner2move2",
+    "move2corner",
+]
+
+DATE = dt.date(2024, 3, 7)
+
+
+# ---------------------------------------------------------------- the real project
+
+
+def test_openfield_opens_unchanged(openfield_dir: Path) -> None:
+    config = openfield_dir / "config.yaml"
+    before = config.read_bytes()
+    project = load_project(openfield_dir)
+    assert config.read_bytes() == before  # loading never writes
+    assert project.path == openfield_dir.resolve()
+    assert project.task == "openfield"
+    assert project.scorer == "Pranav"
+    assert project.date == "Oct30"
+    assert project.multianimal is False  # `multianimalproject:` is empty
+    assert project.bodyparts == ["snout", "leftear", "rightear", "tailbase"]
+    assert project.skeleton == []
+    assert project.pcutoff == 0.4
+    assert project.training_fractions == [0.95]
+    assert project.iteration == 0
+    assert project.net_type == "resnet_50"
+    # DLC's demo placeholder is replaced in memory by the real folder
+    assert project.get("project_path") == str(openfield_dir.resolve())
+    assert list(project.video_sets) == ["WILL BE AUTOMATICALLY UPDATED BY DEMO CODE"]
+    assert project.video_sets["WILL BE AUTOMATICALLY UPDATED BY DEMO CODE"] == {
+        "crop": "0, 640, 0, 480"
+    }
+    assert [v.relative_to(project.path).as_posix() for v in project.videos()] == [
+        "videos/m3v1mp4.mp4"
+    ]
+    assert project.labeled_videos() == ["m4s1"]
+    assert project.labels_path("m4s1") == (
+        project.path / "labeled-data" / "m4s1" / "CollectedData_Pranav.h5"
+    )
+    assert project.labels_path("/somewhere/else/m4s1.avi") == project.labels_path(
+        "m4s1"
+    )
+
+
+def test_openfield_from_config_path(openfield_dir: Path) -> None:
+    project = load_project(openfield_dir / "config.yaml")
+    assert project.path == openfield_dir.resolve()
+    assert project.config_path == openfield_dir.resolve() / "config.yaml"
+
+
+def test_openfield_layout_names(openfield_dir: Path) -> None:
+    project = load_project(openfield_dir)
+    root = project.path
+    assert project.training_set_dir() == (
+        root / "training-datasets" / "iteration-0" / "UnaugmentedDataSet_openfieldOct30"
+    )
+    assert project.model_dir() == (
+        root / "dlc-models" / "iteration-0" / "openfieldOct30-trainset95shuffle1"
+    )
+    assert project.model_dir(shuffle=3, train_fraction=0.8) == (
+        root / "dlc-models" / "iteration-0" / "openfieldOct30-trainset80shuffle3"
+    )
+    assert project.evaluation_dir(2) == (
+        root
+        / "evaluation-results"
+        / "iteration-0"
+        / "openfieldOct30-trainset95shuffle2"
+    )
+    project.set("iteration", 2)
+    assert project.training_set_dir().parent.name == "iteration-2"
+
+
+def test_config_round_trip_keeps_unknown_keys_and_comments(
+    openfield_copy: Path,
+) -> None:
+    original = (openfield_copy / "config.yaml").read_text()
+    project = load_project(openfield_copy)
+    project.save()
+    saved = (openfield_copy / "config.yaml").read_text()
+    # only the placeholder project_path line changes
+    old_lines, new_lines = original.splitlines(), saved.splitlines()
+    assert len(old_lines) == len(new_lines)
+    changed = [(a, b) for a, b in zip(old_lines, new_lines, strict=True) if a != b]
+    assert changed == [
+        (
+            "project_path: WILL BE AUTOMATICALLY UPDATED BY DEMO CODE",
+            f"project_path: {openfield_copy.resolve()}",
+        )
+    ]
+    for comment in (
+        "# Project definitions (do not edit)",
+        "#if cropping is true for analysis, then set the values here:",
+        "# Conversion tables to fine-tune SuperAnimal weights",
+    ):
+        assert comment in saved
+    again = load_project(openfield_copy)
+    assert again.get("engine") == "pytorch"
+    assert again.get("SuperAnimalConversionTables") == {
+        "superanimal_topviewmouse": {
+            "snout": "nose",
+            "leftear": "left_ear",
+            "rightear": "right_ear",
+            "tailbase": "tail_base",
+        }
+    }
+    assert again.get("detector_batch_size") == 1
+
+
+def test_set_and_save_new_key(openfield_copy: Path) -> None:
+    project = load_project(openfield_copy)
+    project.set("numframes2pick", 33)
+    project.set("posekit_note", "added by a test")
+    project.save()
+    plain = yaml.safe_load((openfield_copy / "config.yaml").read_text())
+    assert plain["numframes2pick"] == 33
+    assert plain["posekit_note"] == "added by a test"
+    assert plain["SuperAnimalConversionTables"]["superanimal_topviewmouse"][
+        "snout"
+    ] == ("nose")
+    assert [p.name for p in openfield_copy.iterdir() if p.name.startswith(".")] == []
+
+
+def test_failed_save_keeps_the_old_config(
+    openfield_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = openfield_copy / "config.yaml"
+    before = config.read_bytes()
+    project = load_project(openfield_copy)
+    project.set("pcutoff", 0.9)
+
+    def no_replace(src, dst):
+        raise OSError("simulated crash before the rename")
+
+    monkeypatch.setattr("os.replace", no_replace)
+    with pytest.raises(OSError, match="simulated crash"):
+        project.save()
+    monkeypatch.undo()
+    assert config.read_bytes() == before
+    assert sorted(p.name for p in openfield_copy.iterdir()) == [
+        "config.yaml",
+        "labeled-data",
+        "videos",
+    ]
+
+
+def test_moved_project_gets_project_path_fixed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = create_project(
+        "mouse", "ann", working_directory=tmp_path / "old", date=DATE
+    )
+    old = project.path
+    new = tmp_path / "new" / old.name
+    new.parent.mkdir()
+    shutil.move(old, new)
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        moved = load_project(new)
+    assert moved.path == new.resolve()
+    assert moved.get("project_path") == str(new.resolve())
+    assert "project moved" in caplog.text
+    # nothing written until save()
+    assert yaml.safe_load((new / "config.yaml").read_text())["project_path"] == str(old)
+    moved.save()
+    assert yaml.safe_load((new / "config.yaml").read_text())["project_path"] == str(
+        new.resolve()
+    )
+
+
+def test_multianimal_dlc_config(shared_data: Path, tmp_path: Path) -> None:
+    src = shared_data / "sleap-dlc-format-fixtures" / "madlc_230_config.yaml"
+    shutil.copyfile(src, tmp_path / "config.yaml")
+    project = load_project(tmp_path)
+    assert project.multianimal is True
+    assert project.bodyparts == ["A", "B", "C", "D", "E"]
+    assert project.skeleton == [("A", "B"), ("B", "C"), ("A", "C")]
+    assert project.scorer == "LM"
+    assert project.get("project_path") == str(tmp_path.resolve())  # Windows path fixed
+    assert project.get("individuals") == ["individual1", "individual2", "individual3"]
+    assert project.videos() == []  # the Windows video is not on this machine
+
+
+# ---------------------------------------------------------------- creating
+
+
+def test_create_project_writes_every_dlc_key(tmp_path: Path) -> None:
+    project = create_project(
+        "openfield",
+        "Pranav",
+        working_directory=tmp_path,
+        bodyparts=["snout", "leftear", "rightear", "tailbase"],
+        skeleton=[["snout", "leftear"], ["snout", "rightear"]],
+        date=dt.date(2018, 10, 30),
+    )
+    folder = tmp_path / "openfield-Pranav-2018-10-30"
+    assert project.path == folder
+    for sub in ("videos", "labeled-data", "training-datasets", "dlc-models"):
+        assert (folder / sub).is_dir(), sub
+    text = (folder / "config.yaml").read_text()
+    cfg = yaml.safe_load(text)
+    missing = [k for k in DLC2_KEYS if k not in cfg]
+    assert missing == []
+    # DLC 2.x template order for the keys DLC writes
+    order = [k for k in cfg if k in DLC2_KEYS]
+    assert order == DLC2_KEYS
+    assert cfg["Task"] == "openfield"
+    assert cfg["scorer"] == "Pranav"
+    assert cfg["date"] == "Oct30"
+    assert cfg["multianimalproject"] is False
+    assert cfg["identity"] is None
+    assert cfg["project_path"] == str(folder)
+    assert cfg["video_sets"] == {}
+    assert cfg["bodyparts"] == ["snout", "leftear", "rightear", "tailbase"]
+    assert cfg["skeleton"] == [["snout", "leftear"], ["snout", "rightear"]]
+    assert (cfg["start"], cfg["stop"], cfg["numframes2pick"]) == (0, 1, 20)
+    assert cfg["TrainingFraction"] == [0.95]
+    assert cfg["iteration"] == 0
+    assert cfg["snapshotindex"] == -1
+    assert cfg["cropping"] is False
+    assert (cfg["x1"], cfg["x2"], cfg["y1"], cfg["y2"]) == (0, 640, 277, 624)
+    assert cfg["corner2move2"] == [50, 50]
+    assert cfg["move2corner"] is True
+    assert isinstance(cfg["pcutoff"], float)
+    # comments of DLC's template
+    assert text.startswith("# Project definitions (do not edit)\n")
+    assert "# Project path (change when moving around)" in text
+    # it opens again with the same values
+    again = load_project(folder)
+    assert again.bodyparts == project.bodyparts
+    assert again.skeleton == [("snout", "leftear"), ("snout", "rightear")]
+
+
+def test_create_project_overrides(tmp_path: Path) -> None:
+    project = create_project(
+        "t",
+        "me",
+        working_directory=tmp_path,
+        date=DATE,
+        net_type="efficientnet_lite0",
+        pcutoff=0.4,
+        numframes2pick=7,
+        TrainingFraction=[0.8, 0.9],
+    )
+    cfg = yaml.safe_load(project.config_path.read_text())
+    assert cfg["pcutoff"] == 0.4
+    assert cfg["numframes2pick"] == 7
+    assert cfg["TrainingFraction"] == [0.8, 0.9]
+    assert cfg["default_net_type"] == "efficientnet_lite0"
+    assert cfg["date"] == "Mar7"
+    assert load_project(project.path).training_fractions == [0.8, 0.9]
+
+
+def test_create_project_with_videos(tmp_path: Path, demo_project_ro: Project) -> None:
+    video = demo_project_ro.path / "videos" / "session1.mp4"
+    linked = create_project(
+        "link", "me", [video], working_directory=tmp_path, date=DATE
+    )
+    dst = linked.path / "videos" / "session1.mp4"
+    assert dst.is_symlink() and dst.resolve() == video.resolve()
+    cfg = yaml.safe_load(linked.config_path.read_text())
+    assert cfg["video_sets"] == {str(dst): {"crop": "0, 320, 0, 240"}}
+    assert [v.name for v in load_project(linked.path).videos()] == ["session1.mp4"]
+
+    copied = create_project(
+        "copy", "me", [video], working_directory=tmp_path, date=DATE, copy_videos=True
+    )
+    dst = copied.path / "videos" / "session1.mp4"
+    assert dst.is_file() and not dst.is_symlink()
+    assert dst.read_bytes() == video.read_bytes()
+
+
+def test_add_videos_drops_dlc_placeholder(
+    openfield_copy: Path, demo_project_ro: Project
+) -> None:
+    project = load_project(openfield_copy)
+    project.add_videos([demo_project_ro.path / "videos" / "session1.mp4"])
+    assert list(project.video_sets) == [str(project.path / "videos" / "session1.mp4")]
+    names = sorted(v.name for v in project.videos())
+    assert names == ["m3v1mp4.mp4", "session1.mp4"]
+    with pytest.raises(ProjectError, match="Video not found"):
+        project.add_videos([openfield_copy / "nope.mp4"])
+
+
+def test_create_project_refuses_existing(tmp_path: Path) -> None:
+    create_project("t", "me", working_directory=tmp_path, date=DATE)
+    with pytest.raises(ProjectError, match="already exists.*load_project"):
+        create_project("t", "me", working_directory=tmp_path, date=DATE)
+    with pytest.raises(ProjectError, match="non-empty"):
+        create_project("", "me", working_directory=tmp_path)
+
+
+def test_labeled_videos_skips_check_folders(tmp_path: Path) -> None:
+    project = create_project("t", "me", working_directory=tmp_path, date=DATE)
+    for name in ("b", "a", "a_labeled"):
+        (project.path / "labeled-data" / name).mkdir()
+    (project.path / "labeled-data" / "file.txt").write_text("x")
+    assert project.labeled_videos() == ["a", "b"]
+
+
+# ---------------------------------------------------------------- bad configs
+
+
+def _broken_config(tmp_path: Path, openfield_dir: Path, old: str, new: str) -> Path:
+    text = (openfield_dir / "config.yaml").read_text()
+    assert old in text
+    (tmp_path / "config.yaml").write_text(text.replace(old, new, 1))
+    return tmp_path / "config.yaml"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        ("- leftear", "- [leftear", "line 22"),  # unclosed flow sequence on line 22
+        ("colormap: jet", "colormap: jet\n\tdotsize: 3", "line 40"),  # a tab
+        ("pcutoff: 0.4", "pcutoff: 0.4\n  bad: : x", "line 37"),
+        ("Task: openfield", "Task: openfield\nTask: again", "line 3"),  # duplicate
+    ],
+)
+def test_unparsable_config_names_the_line_and_is_left_alone(
+    tmp_path: Path, openfield_dir: Path, old: str, new: str, line: str
+) -> None:
+    config = _broken_config(tmp_path, openfield_dir, old, new)
+    before = config.read_bytes()
+    with pytest.raises(ProjectError) as info:
+        load_project(tmp_path)
+    message = str(info.value)
+    assert "not valid YAML" in message
+    assert line in message
+    assert str(config) in message
+    assert "posekit did not change it" in message
+    assert config.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+
+
+def test_config_that_is_not_text(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_bytes(b"Task: x\n\xff\xfe\x00garbage")
+    with pytest.raises(ProjectError, match="not a text"):
+        load_project(tmp_path)
+    assert config.read_bytes() == b"Task: x\n\xff\xfe\x00garbage"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- just\n- a list\n", "does not hold a mapping"),
+        ("Task: t\nscorer: s\n", r"lacks the required keys \['date'\]"),
+        ("Task: t\nscorer: s\ndate: Jan1\nbodyparts: []\n", "lists no bodyparts"),
+    ],
+)
+def test_config_with_missing_settings(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "config.yaml").write_text(text)
+    with pytest.raises(ProjectError, match=message):
+        load_project(tmp_path)
+
+
+def test_missing_project_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ProjectError, match="No config.yaml") as info:
+        load_project(tmp_path / "nowhere")
+    assert "create_project" in str(info.value)
+    assert "posekit create" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("n_frames", "digits"),
+    [(1, 1), (2, 1), (10, 1), (11, 2), (100, 2), (101, 3), (120, 3), (2330, 4)],
+)
+def test_index_length_matches_dlc(n_frames: int, digits: int) -> None:
+    # DLC: int(np.ceil(np.log10(nframes))) (at least one digit)
+    assert index_length(n_frames) == digits

@@ -1,0 +1,286 @@
+"""Training: a tiny network learns a bright blob; resume, stop, corrupt snapshots.
+
+A tiny 4-convolution backbone (registered here) keeps each training to seconds; the
+training code is the same for every backbone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from posekit.engine.augment import AugmentConfig  # noqa: E402
+from posekit.engine.models.pose_model import PoseModelConfig, load_pose_model  # noqa: E402
+from posekit.engine.models.registry import register_backbone  # noqa: E402
+from posekit.engine.training import (  # noqa: E402
+    LEARNING_STATS_COLUMNS,
+    SnapshotError,
+    TrainConfig,
+    Trainer,
+    TrainingCallback,
+    find_latest_snapshot,
+    learning_rate_at,
+    read_pose_cfg,
+)
+
+
+@register_backbone("tiny_test_cnn", dlc_netname="tiny", strides=(16,))
+def tiny_test_cnn(
+    input_shape, *, weights=None, output_stride=16, bn_momentum=0.99, name=None
+):
+    """4 stride-2 convolutions with BatchNorm (inputs in [0, 255])."""
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    for filters in (16, 24, 32, 32):
+        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False)(
+            x
+        )
+        x = keras.layers.BatchNormalization(momentum=bn_momentum)(x)
+        x = keras.layers.ReLU()(x)
+    return keras.Model(inputs, x, name=name)
+
+
+BODYPARTS = ("left", "right")
+MODEL = PoseModelConfig(bodyparts=BODYPARTS, backbone="tiny_test_cnn", weights=None)
+
+
+def blob_data(n: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """64×64 frames, a bright blob ("left") and a grey one ("right")."""
+    rng = np.random.default_rng(seed)
+    images, keypoints = [], []
+    for _ in range(n):
+        img = np.full((64, 64, 3), 30, np.uint8)
+        pts = rng.uniform(10, 54, (2, 2)).round()
+        cv2.circle(img, tuple(int(v) for v in pts[0]), 4, (255, 255, 255), -1)
+        cv2.circle(img, tuple(int(v) for v in pts[1]), 4, (140, 140, 140), -1)
+        images.append(img)
+        keypoints.append(pts)
+    return images, np.array(keypoints, float)
+
+
+def config(**changes) -> TrainConfig:
+    base = {
+        "batch_size": 8,
+        "crop_size": (64, 64),
+        "max_iterations": 20,
+        "warmup_iterations": 5,
+        "eval_interval": 0,
+        "save_interval": 10,
+        "log_interval": 5,
+        "bn_recalibration_batches": 4,
+        "learning_rate": 3e-3,
+        "augment": AugmentConfig(rotation_deg=10, scale_range=(0.9, 1.1)),
+    }
+    base.update(changes)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return blob_data(48, 0), blob_data(8, 1)
+
+
+@pytest.fixture(scope="module")
+def run20(tmp_path_factory, data):
+    """A 20-iteration run with snapshots at 10 and 20 (shared, copied before edits)."""
+    (train_x, train_y), _ = data
+    train_dir = tmp_path_factory.mktemp("run20")
+    trainer = Trainer(MODEL, config(), train_dir, progress=False)
+    state = trainer.fit(train_x, train_y)
+    return trainer, state, train_dir
+
+
+def test_tiny_model_learns(tmp_path, data) -> None:
+    (train_x, train_y), (test_x, test_y) = data
+    trainer = Trainer(
+        MODEL,
+        config(max_iterations=250, eval_interval=125, save_interval=0, log_interval=25),
+        tmp_path,
+        progress=False,
+    )
+    keras.utils.set_random_seed(0)
+    state = trainer.fit(train_x, train_y, test_x, test_y)
+    assert state.stop_reason == "max_iterations" and state.iteration == 250
+    losses = [r["loss"] for r in state.history if r["loss"] is not None]
+    assert losses[-1] < 0.5 * losses[0]
+    curve = [r["test_mean_error_px"] for r in state.history if r["test_mean_error_px"]]
+    assert len(curve) == 2
+    # random guessing on a 64×64 frame is ~25 px off
+    assert state.metrics["mean_error_px"] < 4.0, curve
+    assert state.metrics["rmse_px"] >= state.metrics["mean_error_px"]
+    # the saved snapshot predicts the same as the trainer's model
+    model = load_pose_model(state.last_snapshot)
+    again = trainer.evaluate(test_x, test_y)["predictions"]
+    from posekit.engine.evaluation import predict_images
+
+    np.testing.assert_allclose(predict_images(model, test_x), again, atol=1e-4)
+
+
+def test_outputs_of_a_run(run20) -> None:
+    trainer, state, train_dir = run20
+    assert state.stop_reason == "max_iterations" and state.iteration == 20
+    names = sorted(p.name for p in train_dir.iterdir())
+    for it in (10, 20):
+        for suffix in (".keras", ".json", ".optimizer.npz"):
+            assert f"snapshot-{it}{suffix}" in names
+    assert not [n for n in names if n.startswith(".")]  # no temporary files left
+    stats = pd.read_csv(train_dir / "learning_stats.csv")
+    assert tuple(stats.columns) == LEARNING_STATS_COLUMNS
+    assert stats["iteration"].tolist() == [5, 10, 15, 20]
+    model_cfg, train_cfg = read_pose_cfg(train_dir)
+    assert model_cfg == MODEL and train_cfg == trainer.train_config
+    meta = json.loads((train_dir / "snapshot-20.json").read_text())
+    assert meta["iteration"] == 20 and meta["optimizer"]["iterations"] == 20
+    assert meta["model_config"]["bodyparts"] == list(BODYPARTS)
+
+
+def test_resume_continues_iterations_and_optimizer(run20, tmp_path, data) -> None:
+    first, _, src = run20
+    (train_x, train_y), _ = data
+    shutil.copytree(src, tmp_path, dirs_exist_ok=True)
+    # resuming at the limit restores the optimizer exactly and does no step
+    same = Trainer(MODEL, config(), tmp_path, progress=False)
+    state = same.fit(train_x, train_y)
+    assert state.start_iteration == state.iteration == 20
+    for a, b in zip(same.optimizer.variables, first.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # continuing to 30: the counter goes on, the history is kept
+    more = Trainer(MODEL, config(max_iterations=30), tmp_path, progress=False)
+    state = more.fit(train_x, train_y)
+    assert state.start_iteration == 20 and state.iteration == 30
+    assert int(more.optimizer.iterations.numpy()) == 30
+    assert (tmp_path / "snapshot-30.keras").exists()
+    stats = pd.read_csv(tmp_path / "learning_stats.csv")
+    assert stats["iteration"].tolist() == [5, 10, 15, 20, 25, 30]
+    assert stats["elapsed_wall_s"].is_monotonic_increasing
+
+
+def test_corrupt_snapshot_is_skipped(run20, tmp_path, data, caplog) -> None:
+    _, _, src = run20
+    (train_x, train_y), _ = data
+    shutil.copytree(src, tmp_path, dirs_exist_ok=True)
+    latest = tmp_path / "snapshot-20.keras"
+    latest.write_bytes(latest.read_bytes()[:2000])  # truncated
+    # a model written without its metadata (killed while saving)
+    shutil.copy(tmp_path / "snapshot-10.keras", tmp_path / "snapshot-25.keras")
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        snap = find_latest_snapshot(tmp_path)
+    assert snap is not None and snap.iteration == 10
+    assert "skipping snapshot snapshot-20.json" in caplog.text
+    assert "checksum" in caplog.text
+    assert "skipping snapshot-25.keras: no metadata" in caplog.text
+    state = Trainer(MODEL, config(max_iterations=12), tmp_path, progress=False).fit(
+        train_x, train_y
+    )
+    assert state.start_iteration == 10 and state.iteration == 12
+
+
+def test_resume_with_other_bodyparts_is_a_clear_error(run20, tmp_path, data) -> None:
+    _, _, src = run20
+    shutil.copytree(src, tmp_path, dirs_exist_ok=True)
+    (train_x, train_y), _ = data
+    other = MODEL.replace(bodyparts=("left", "nose"))
+    with pytest.raises(SnapshotError, match="bodyparts") as info:
+        Trainer(other, config(), tmp_path, progress=False).fit(train_x, train_y)
+    assert "resume=False" in str(info.value)
+
+
+def test_request_stop_from_another_thread_saves(tmp_path, data) -> None:
+    (train_x, train_y), _ = data
+    started = threading.Event()
+
+    class Signal(TrainingCallback):
+        events: list[str] = []
+
+        def on_train_begin(self, state):
+            self.events.append("begin")
+
+        def on_step(self, iteration, logs):
+            if iteration == 3:
+                started.set()
+
+        def on_snapshot(self, iteration, path):
+            self.events.append(f"snapshot-{iteration}")
+
+        def on_train_end(self, state):
+            self.events.append("end")
+
+    signal = Signal()
+    trainer = Trainer(
+        MODEL,
+        config(max_iterations=100_000, save_interval=0),
+        tmp_path,
+        callbacks=[signal],
+        progress=False,
+    )
+    stopper = threading.Thread(
+        target=lambda: (started.wait(60), trainer.request_stop())
+    )
+    stopper.start()
+    state = trainer.fit(train_x, train_y)
+    stopper.join()
+    assert state.stop_reason == "stop_requested"
+    assert 3 <= state.iteration < 1000
+    assert state.last_snapshot == tmp_path / f"snapshot-{state.iteration}.keras"
+    load_pose_model(state.last_snapshot)
+    assert signal.events == ["begin", f"snapshot-{state.iteration}", "end"]
+
+
+def test_keyboard_interrupt_saves_and_returns(run20, tmp_path, data) -> None:
+    (train_x, train_y), _ = data
+    shutil.copytree(run20[2], tmp_path, dirs_exist_ok=True)  # old snapshots 10, 20
+
+    class Interrupt(TrainingCallback):
+        def on_step(self, iteration, logs):
+            if iteration == 4:
+                raise KeyboardInterrupt
+
+    trainer = Trainer(
+        MODEL,
+        config(max_iterations=1000, save_interval=0),
+        tmp_path,
+        callbacks=[Interrupt()],
+        progress=False,
+    )
+    state = trainer.fit(train_x, train_y, resume=False)  # fresh: old ones removed
+    assert state.stop_reason == "interrupted" and state.iteration == 4
+    assert find_latest_snapshot(tmp_path).iteration == 4
+    assert sorted(p.name for p in tmp_path.glob("snapshot-*.keras")) == [
+        "snapshot-4.keras"
+    ]
+
+
+def test_time_budget_stops(tmp_path, data) -> None:
+    (train_x, train_y), _ = data
+    cfg = config(max_iterations=None, time_budget_s=0.5, budget_clock="cpu")
+    state = Trainer(MODEL, cfg, tmp_path, progress=False).fit(train_x, train_y)
+    assert state.stop_reason == "time_budget"
+    assert state.iteration >= 1 and state.elapsed_cpu_s >= 0.5
+
+
+def test_config_validation_and_schedule() -> None:
+    cfg = TrainConfig()
+    assert cfg.batch_size == 8 and cfg.crop_size == (256, 256)
+    assert cfg.learning_rate == 1e-3 and cfg.locref_loss_weight == 0.05
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    assert config(crop_size=(96, 64)).augment.crop_size == (96, 64)
+    with pytest.raises(ValueError, match="never stop"):
+        TrainConfig(max_iterations=None)
+    with pytest.raises(ValueError, match="budget_clock"):
+        TrainConfig(budget_clock="gpu")
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainConfig(batch_size=0)
+    s = TrainConfig(warmup_iterations=10, min_learning_rate_fraction=0.1)
+    assert learning_rate_at(s, 0, 0.0) == pytest.approx(1e-4)  # warm-up
+    assert learning_rate_at(s, 9, 0.0) == pytest.approx(1e-3)
+    assert learning_rate_at(s, 500, 0.5) == pytest.approx(0.55e-3)  # cosine midpoint
+    assert learning_rate_at(s, 900, 1.0) == pytest.approx(1e-4)

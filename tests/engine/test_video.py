@@ -1,0 +1,452 @@
+"""Video reading (exact count, exact seeks, background decode) and frame extraction."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from posekit.engine.project import Project
+from posekit.engine.video import (
+    Crop,
+    VideoError,
+    VideoReader,
+    extract_frames,
+    frame_filename,
+    select_frames_kmeans,
+    select_frames_uniform,
+)
+
+DEMO_FRAMES = 120  # frames of the demo video (tests/engine/conftest.py)
+
+
+def _decode_all(path: Path) -> list[np.ndarray]:
+    """Every frame, decoded sequentially with plain OpenCV (the reference), as RGB."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return frames
+
+
+@pytest.fixture(scope="module")
+def demo_video(demo_project_ro: Project) -> Path:
+    return demo_project_ro.path / "videos" / "session1.mp4"
+
+
+@pytest.fixture(scope="module")
+def demo_frames(demo_video: Path) -> list[np.ndarray]:
+    return _decode_all(demo_video)
+
+
+def _write_avi(path: Path, frames: list[np.ndarray]) -> Path:
+    """An MJPG .avi (streamable: a cut file still decodes up to the cut)."""
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (w, h))
+    assert writer.isOpened()
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+# ---------------------------------------------------------------- reading
+
+
+def test_reader_basics(demo_video: Path, demo_frames: list[np.ndarray]) -> None:
+    assert len(demo_frames) == DEMO_FRAMES
+    with VideoReader(demo_video) as reader:
+        assert len(reader) == len(demo_frames)
+        assert reader.metadata_frames == DEMO_FRAMES
+        assert (reader.width, reader.height) == (320, 240)
+        assert reader.shape == (240, 320, 3)
+        assert reader.fps == pytest.approx(30.0)
+        frame = reader[0]
+        assert frame.dtype == np.uint8 and frame.shape == (240, 320, 3)
+        assert "320x240" in repr(reader)
+
+
+def test_frames_are_rgb(demo_video: Path) -> None:
+    """Frames come back RGB, not BGR: the demo floor is warm (red above blue)."""
+    with VideoReader(demo_video) as reader:
+        frame = reader[0].astype(int)
+    # the floor is slightly warm: red above blue on average
+    assert frame[..., 0].mean() > frame[..., 2].mean() + 5
+
+
+def test_random_seeks_equal_sequential_frames(
+    demo_video: Path, demo_frames: list[np.ndarray]
+) -> None:
+    order = [0, 119, 5, 4, 3, 100, 64, 65, 66, 1, 118, 50, 50, 49, 70, 0, 119]
+    with VideoReader(demo_video) as reader:
+        for i in order:
+            np.testing.assert_array_equal(
+                reader[i], demo_frames[i], err_msg=f"frame {i}"
+            )
+        np.testing.assert_array_equal(reader[-1], demo_frames[-1])
+        np.testing.assert_array_equal(reader.read(-120), demo_frames[0])
+
+
+def test_out_of_range_index(demo_video: Path) -> None:
+    with VideoReader(demo_video) as reader:
+        with pytest.raises(
+            IndexError, match=r"frame 120 cannot be decoded.*120 frames"
+        ):
+            reader[120]
+        with pytest.raises(IndexError, match="out of range"):
+            reader[-121]
+        assert reader[119].shape == (240, 320, 3)  # still usable afterwards
+
+
+def test_iter_frames_all(demo_video: Path, demo_frames: list[np.ndarray]) -> None:
+    with VideoReader(demo_video) as reader:
+        got = list(reader.iter_frames())
+    assert [i for i, _ in got] == list(range(DEMO_FRAMES))
+    for i, frame in got:
+        np.testing.assert_array_equal(frame, demo_frames[i])
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "step"),
+    [
+        (0, None, 7),
+        (5, 50, 3),
+        (90, None, 1),
+        (100, 103, 1),
+        (30, 31, 5),
+        (119, None, 2),
+    ],
+)
+def test_iter_frames_start_stop_step(
+    demo_video: Path,
+    demo_frames: list[np.ndarray],
+    start: int,
+    stop: int | None,
+    step: int,
+) -> None:
+    with VideoReader(demo_video) as reader:
+        got = list(reader.iter_frames(start, stop, step=step, prefetch=4))
+    expected = list(range(start, DEMO_FRAMES if stop is None else stop, step))
+    assert [i for i, _ in got] == expected
+    for i, frame in got:
+        np.testing.assert_array_equal(frame, demo_frames[i])
+
+
+def test_iter_frames_past_the_end(demo_video: Path) -> None:
+    with VideoReader(demo_video) as reader:
+        assert list(reader.iter_frames(500)) == []
+        assert [i for i, _ in reader.iter_frames(115, 1000)] == list(range(115, 120))
+
+
+def test_iter_frames_crop_and_scale(
+    demo_video: Path, demo_frames: list[np.ndarray]
+) -> None:
+    crop = Crop(10, 210, 20, 140)
+    with VideoReader(demo_video) as reader:
+        cropped = dict(reader.iter_frames(0, 10, crop=crop))
+        scaled = dict(reader.iter_frames(0, 10, scale=0.5))
+        both = dict(reader.iter_frames(0, 10, crop=crop, scale=0.5))
+    for i in range(10):
+        np.testing.assert_array_equal(cropped[i], demo_frames[i][20:140, 10:210])
+        assert scaled[i].shape == (120, 160, 3)
+        np.testing.assert_array_equal(
+            scaled[i],
+            cv2.resize(
+                demo_frames[i], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA
+            ),
+        )
+        assert both[i].shape == (60, 100, 3)
+        np.testing.assert_array_equal(
+            both[i],
+            cv2.resize(
+                demo_frames[i][20:140, 10:210],
+                None,
+                fx=0.5,
+                fy=0.5,
+                interpolation=cv2.INTER_AREA,
+            ),
+        )
+
+
+def test_iter_frames_stops_its_thread_when_abandoned(demo_video: Path) -> None:
+    with VideoReader(demo_video) as reader:
+        it = reader.iter_frames(prefetch=2)
+        first = [next(it) for _ in range(3)]
+        it.close()
+    assert [i for i, _ in first] == [0, 1, 2]
+    assert not [t for t in threading.enumerate() if t.name == "posekit-decode"]
+
+
+def test_reader_survives_interleaved_streaming(
+    demo_video: Path, demo_frames: list[np.ndarray]
+) -> None:
+    with VideoReader(demo_video) as reader:
+        for i, frame in reader.iter_frames(0, 40, step=10):
+            np.testing.assert_array_equal(reader[119 - i], demo_frames[119 - i])
+            np.testing.assert_array_equal(frame, demo_frames[i])
+
+
+# ---------------------------------------------------------------- the real video
+
+
+def test_openfield_frame_count(openfield_dir: Path) -> None:
+    with VideoReader(openfield_dir / "videos" / "m3v1mp4.mp4") as reader:
+        assert (reader.width, reader.height) == (640, 480)
+        assert reader.fps == pytest.approx(30.0003, abs=1e-3)
+        assert len(reader) == 2330
+
+
+@pytest.mark.slow
+def test_openfield_seeks_equal_sequential_decode(openfield_dir: Path) -> None:
+    path = openfield_dir / "videos" / "m3v1mp4.mp4"
+    order = [2329, 5, 1500, 1499, 3, 700, 0, 2000, 2064, 64, 1, 1234, 2328]
+    wanted = set(order)
+    with VideoReader(path) as reader:
+        reference = {}
+        n = 0
+        for i, frame in reader.iter_frames():  # every frame, in order
+            assert i == n
+            n += 1
+            if i in wanted:
+                reference[i] = frame
+        assert n == len(reader) == 2330
+        for i in order:
+            np.testing.assert_array_equal(reader[i], reference[i], err_msg=f"frame {i}")
+    cap = cv2.VideoCapture(str(path))  # and plain OpenCV agrees on a few
+    for i in range(4):
+        ok, frame = cap.read()
+        if i in wanted:
+            np.testing.assert_array_equal(
+                cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), reference[i]
+            )
+    cap.release()
+
+
+@pytest.mark.slow
+def test_openfield_uniform_extraction_uses_dlc_names(
+    openfield_copy: Path, openfield_dir: Path
+) -> None:
+    from posekit.engine.project import load_project
+
+    project = load_project(openfield_copy)
+    video = project.videos()[0]
+    paths = extract_frames(project, video, mode="uniform", n=5)
+    names = [p.name for p in paths]
+    assert names == [
+        "img0000.png",
+        "img0582.png",
+        "img1164.png",
+        "img1747.png",
+        "img2329.png",
+    ]
+    assert all(p.parent == openfield_copy / "labeled-data" / "m3v1mp4" for p in paths)
+    with VideoReader(video) as reader:
+        for p in paths:
+            img = cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+            np.testing.assert_array_equal(img, reader[int(p.stem[3:])])
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_missing_and_non_video_files(tmp_path: Path) -> None:
+    with pytest.raises(VideoError, match="Video not found"):
+        VideoReader(tmp_path / "nope.mp4")
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 100)
+    with pytest.raises(VideoError, match="Could not open .* as a video"):
+        VideoReader(text)
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"")
+    with pytest.raises(VideoError, match="Could not open"):
+        VideoReader(empty)
+    assert issubclass(VideoError, OSError)
+
+
+def test_truncated_mp4_is_a_clear_error(tmp_path: Path, demo_video: Path) -> None:
+    data = demo_video.read_bytes()
+    for name, cut in (("half.mp4", data[: len(data) // 2]), ("header.mp4", data[:64])):
+        path = tmp_path / name
+        path.write_bytes(cut)
+        # mp4v from OpenCV puts the index (moov atom) at the end: nothing decodes
+        with pytest.raises(VideoError, match=r"(corrupt|truncated)"):
+            VideoReader(path)
+
+
+def test_truncated_avi_counts_the_frames_that_decode(
+    tmp_path: Path, demo_frames: list[np.ndarray], caplog: pytest.LogCaptureFixture
+) -> None:
+    frames = [f[::2, ::2].copy() for f in demo_frames[:40]]
+    full = _write_avi(tmp_path / "full.avi", frames)
+    with VideoReader(full) as reader:
+        assert len(reader) == 40
+    data = full.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    with caplog.at_level(logging.WARNING, logger="posekit"), VideoReader(cut) as reader:
+        assert reader.metadata_frames == 40  # the header still says 40
+        n = len(reader)
+        decoded = _decode_all(cut)
+        assert n == len(decoded)
+        assert 5 < n < 40
+        assert "container says 40 frames" in caplog.text
+        assert "truncated" in caplog.text
+        caplog.clear()
+        got = list(reader.iter_frames())
+        assert [i for i, _ in got] == list(range(n))
+        assert "decoding stopped at frame" in caplog.text
+        np.testing.assert_array_equal(reader[n - 1], decoded[n - 1])
+        np.testing.assert_array_equal(reader[2], decoded[2])
+        with pytest.raises(IndexError, match=f"cannot be decoded.*{n} frames decode"):
+            reader[39]
+    header_only = tmp_path / "header.avi"
+    header_only.write_bytes(data[:4096])
+    with pytest.raises(VideoError):
+        VideoReader(header_only)
+
+
+def test_no_warning_for_a_healthy_video(
+    demo_video: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.WARNING, logger="posekit"),
+        VideoReader(demo_video) as r,
+    ):
+        len(r)
+        list(r.iter_frames(100))
+    assert caplog.text == ""
+
+
+# ---------------------------------------------------------------- crops and names
+
+
+def test_crop() -> None:
+    crop = Crop.parse("0, 640, 277, 624")
+    assert crop == Crop(0, 640, 277, 624)
+    assert Crop.parse([1, 5, 2, 8]) == Crop(1, 5, 2, 8)
+    assert Crop.parse("1.0,5,2,8") == Crop(1, 5, 2, 8)
+    img = np.arange(10 * 12 * 3).reshape(10, 12, 3)
+    np.testing.assert_array_equal(Crop(1, 5, 2, 8).apply(img), img[2:8, 1:5])
+    with pytest.raises(ValueError, match="4 numbers"):
+        Crop.parse("1, 2, 3")
+    with pytest.raises(ValueError, match="need 0 <= x1 < x2"):
+        Crop(5, 5, 0, 10)
+    with pytest.raises(ValueError, match="Invalid crop"):
+        Crop(-1, 5, 0, 10)
+
+
+def test_frame_filename_uses_dlc_padding() -> None:
+    assert frame_filename(7, 2330) == "img0007.png"
+    assert frame_filename(2329, 2330) == "img2329.png"
+    assert frame_filename(7, 120) == "img007.png"
+    assert frame_filename(7, 100) == "img07.png"
+    assert frame_filename(99, 100) == "img99.png"
+    assert frame_filename(0, 5) == "img0.png"
+    # DLC: "img" + str(index).zfill(int(np.ceil(np.log10(nframes))))
+    for n in (9, 10, 11, 999, 1000, 1001, 12345):
+        assert (
+            frame_filename(3, n)
+            == "img" + "3".zfill(int(np.ceil(np.log10(n)))) + ".png"
+        )
+
+
+def test_select_frames_uniform() -> None:
+    idx = select_frames_uniform(120, 12)
+    assert len(idx) == 12 and idx[0] == 0 and idx[-1] == 119
+    assert np.all(np.diff(idx) > 0)
+    idx = select_frames_uniform(100, 5, start=0.5, stop=0.7)
+    assert idx.tolist() == [50, 55, 60, 64, 69]  # within frames 50..69
+    assert select_frames_uniform(10, 50).tolist() == list(range(10))  # at most all
+    with pytest.raises(ValueError, match="0 <= start < stop <= 1"):
+        select_frames_uniform(100, 5, start=0.8, stop=0.2)
+
+
+# ---------------------------------------------------------------- extraction
+
+
+def test_extract_uniform(
+    demo_project: Project, demo_video: Path, demo_frames: list[np.ndarray]
+) -> None:
+    calls = []
+    paths = extract_frames(
+        demo_project,
+        demo_video,
+        mode="uniform",
+        n=4,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    out_dir = demo_project.path / "labeled-data" / "session1"
+    assert [p.name for p in paths] == [
+        "img000.png",
+        "img040.png",
+        "img079.png",
+        "img119.png",
+    ]
+    assert all(p.parent == out_dir for p in paths)
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    for p in paths:
+        img = cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(img, demo_frames[int(p.stem[3:])])
+    assert not [p for p in out_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_extract_uses_config_defaults(demo_project: Project, demo_video: Path) -> None:
+    demo_project.set("numframes2pick", 3)
+    demo_project.set("start", 0.5)
+    demo_project.set("stop", 0.75)
+    paths = extract_frames(demo_project, demo_video, mode="uniform")
+    idx = [int(p.stem[3:]) for p in paths]
+    assert len(idx) == 3
+    assert all(60 <= i < 90 for i in idx)
+
+
+def test_extract_keeps_existing_frames(demo_project: Project, demo_video: Path) -> None:
+    existing = demo_project.path / "labeled-data" / "session1" / "img000.png"
+    before = existing.read_bytes()
+    existing.write_bytes(b"a labelled frame we must not lose")
+    extract_frames(demo_project, demo_video, indices=[0, 3])
+    assert existing.read_bytes() == b"a labelled frame we must not lose"
+    assert (existing.parent / "img003.png").is_file()
+    extract_frames(demo_project, demo_video, indices=[0], overwrite=True)
+    assert existing.read_bytes() == before
+
+
+def test_extract_explicit_indices_and_crop(
+    demo_project: Project, demo_video: Path, demo_frames: list[np.ndarray]
+) -> None:
+    paths = extract_frames(
+        demo_project, demo_video, indices=[17, 3, 17], crop="10, 110, 20, 90"
+    )
+    assert [p.name for p in paths] == ["img003.png", "img017.png"]
+    img = cv2.cvtColor(cv2.imread(str(paths[1])), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(img, demo_frames[17][20:90, 10:110])
+    with pytest.raises(ValueError, match=r"within 0\.\.119"):
+        extract_frames(demo_project, demo_video, indices=[120])
+    with pytest.raises(ValueError, match="mode must be"):
+        extract_frames(demo_project, demo_video, mode="random")
+
+
+def test_extract_kmeans_distinct_seeded_within_range(
+    demo_project: Project, demo_video: Path
+) -> None:
+    with VideoReader(demo_video) as reader:
+        a = select_frames_kmeans(reader, 8, start=0.25, stop=0.75, seed=3)
+        b = select_frames_kmeans(reader, 8, start=0.25, stop=0.75, seed=3)
+        full = select_frames_kmeans(reader, 12, seed=0)
+    assert a.tolist() == b.tolist()  # same seed, same frames
+    assert len(a) == 8 and len(set(a.tolist())) == 8
+    assert all(30 <= i < 90 for i in a)
+    assert len(set(full.tolist())) == 12
+    assert full.min() >= 0 and full.max() < DEMO_FRAMES
+    paths = extract_frames(demo_project, demo_video, mode="kmeans", n=6, seed=1)
+    again = select_frames_kmeans(VideoReader(demo_video), 6, seed=1)
+    assert [int(p.stem[3:]) for p in paths] == again.tolist()
+    assert all(p.is_file() for p in paths)

@@ -1,0 +1,150 @@
+"""Analysis panel, headless: choose videos, analyse them in a thread with progress, list
+the prediction files and open one in the trajectory viewer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from posekit.engine.dataset import create_training_dataset
+from posekit.engine.demo import make_demo_project
+from posekit.widgets.analysis_panel import AnalysisModel, AnalysisPanel
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A demo project with two 40-frame videos, 12 labelled frames."""
+    p = make_demo_project(
+        tmp_path_factory.mktemp("analysis"), n_frames=40, n_labeled=12, n_videos=2
+    )
+    create_training_dataset(p)
+    return p
+
+
+class ScriptedAnalysis:
+    """Writes a stand-in prediction file per video, reporting progress per frame."""
+
+    def __init__(self, n_frames: int = 40, fail_on: str | None = None) -> None:
+        self.n_frames = n_frames
+        self.fail_on = fail_on
+        self.calls: list[tuple[list[str], dict]] = []
+        self.seen_progress: list[tuple[int, int]] = []
+        self.release = threading.Event()
+        self.release.set()
+
+    def __call__(self, project, videos, *, progress, **kwargs):
+        self.calls.append(([str(v) for v in videos], kwargs))
+        out = []
+        for v in videos:
+            v = Path(v)
+            if v.stem == self.fail_on:
+                raise RuntimeError(f"cannot decode {v.name}")
+            for done in range(8, self.n_frames + 1, 8):
+                self.release.wait()
+                progress(done, self.n_frames)
+                self.seen_progress.append((done, self.n_frames))
+            path = v.parent / f"{v.stem}DLC_mobnet_35_demoJan1shuffle1_7.h5"
+            path.write_bytes(b"stand-in")
+            out.append(path)
+        return out
+
+
+def test_lists_the_project_videos_and_selects_all(project) -> None:
+    m = AnalysisModel(project, analyze_fn=ScriptedAnalysis())
+    names = [Path(v).name for v in m.videos]
+    assert names == ["session1.mp4", "session2.mp4"]
+    assert m.selected == m.videos
+    view = AnalysisPanel(m)
+    assert [label for label, _ in view.video_select.options] == names
+    view.video_select.value = (m.videos[1],)
+    assert m.selected == [m.videos[1]]
+
+
+def test_scripted_analysis_progress_outputs_and_settings(project, tmp_path) -> None:
+    engine = ScriptedAnalysis()
+    m = AnalysisModel(project, analyze_fn=engine, flush_interval_s=0.0)
+    m.destfolder = ""
+    view = AnalysisPanel(m, on_open=lambda p: opened.append(p))
+    opened: list[Path] = []
+    view.scale.value = 0.5
+    view.csv.value = True
+    progress: list[float] = []
+    m.observe(lambda ch: progress.append(ch["new"]), "progress")
+    engine.release.clear()
+    view.analyze_button.click()
+    assert m.state == "running" and view.analyze_button.disabled
+    engine.release.set()
+    assert m.join(30)
+    assert m.state == "done", m.error
+    # one call per video, with the panel's settings
+    assert [c[0] for c in engine.calls] == [[v] for v in m.videos]
+    assert all(c[1]["scale"] == 0.5 and c[1]["save_as_csv"] for c in engine.calls)
+    # overall progress rose through both videos to 1
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    assert any(0.4 < p <= 0.5 for p in progress) and any(0.5 < p < 1 for p in progress)
+    assert not view.analyze_button.disabled
+    # the outputs are listed, newest first per video, each with an Open button
+    assert [p.name.split("DLC")[0] for p in m.outputs] == ["session1", "session2"]
+    rows = view.outputs_box.children
+    assert len(rows) == 2
+    rows[1].children[0].click()
+    assert opened == [m.outputs[1]]
+    for p in m.outputs:
+        p.unlink()
+
+
+def test_scripted_analysis_error_is_shown(project) -> None:
+    engine = ScriptedAnalysis(fail_on="session2")
+    m = AnalysisModel(project, analyze_fn=engine)
+    view = AnalysisPanel(m)
+    m.analyze(wait=True)
+    assert m.state == "error"
+    assert "cannot decode session2.mp4" in m.error and "Traceback" in m.error
+    assert "cannot decode session2.mp4" in view.error_box.value
+    # the first video's result was written and is listed
+    assert [p.name.split("DLC")[0] for p in m.outputs] == ["session1"]
+    for p in m.outputs:
+        p.unlink()
+
+
+def test_refuses_no_video(project) -> None:
+    m = AnalysisModel(project, analyze_fn=ScriptedAnalysis())
+    view = AnalysisPanel(m)
+    view.video_select.value = ()
+    view.analyze_button.click()
+    assert m.state == "idle"
+    assert "Choose at least one video" in view.error_box.value
+
+
+@pytest.mark.slow
+def test_real_analysis_writes_dlc_predictions_and_opens_the_viewer(project) -> None:
+    from posekit.engine.api import train_network
+
+    train_network(project, max_iterations=8, batch_size=2, weights=None)
+    m = AnalysisModel(project)
+    view = AnalysisPanel(m)
+    view.video_select.value = (m.videos[0],)
+    t0 = time.monotonic()
+    view.analyze_button.click()
+    assert time.monotonic() - t0 < 1.0  # returns at once: the work is in a thread
+    assert m.join(300)
+    assert m.state == "done", m.error
+    assert m.progress == 1.0
+    (out,) = m.outputs
+    assert out.parent == Path(m.videos[0]).parent
+    assert out.name.startswith("session1DLC_") and out.suffix == ".h5"
+    df = pd.read_hdf(out)
+    assert len(df) == 40
+    assert list(df.columns.names) == ["scorer", "bodyparts", "coords"]
+    assert set(df.columns.get_level_values("bodyparts")) == set(project.bodyparts)
+    # Open shows the trajectory viewer on that file below the list
+    view.outputs_box.children[0].children[0].click()
+    assert m.error == ""
+    (viewer_widget,) = view.viewer_box.children
+    assert "posekit" in " ".join(
+        c for w in [viewer_widget] for c in getattr(w, "_dom_classes", ())
+    ) or viewer_widget.children

@@ -1,0 +1,89 @@
+"""LabelApp wiring and the check-labels gallery, headless."""
+
+from __future__ import annotations
+
+import pytest
+
+from posekit.engine.demo import make_demo_project
+from posekit.widgets.check_labels import CheckLabelsGallery
+from posekit.widgets.label_app import CHECK, LABEL, PICK, LabelApp
+
+
+@pytest.fixture
+def project(tmp_path):
+    return make_demo_project(tmp_path, n_frames=40, n_labeled=3, size=(160, 120))
+
+
+def test_app_tabs_and_picker_to_labeller(tmp_path):
+    project = make_demo_project(tmp_path, n_frames=40, n_labeled=0, size=(160, 120))
+    app = LabelApp(project, threaded=False)
+    assert app.tabs.selected_index == PICK  # nothing to label yet
+    assert [app.tabs.get_title(i) for i in range(3)] == [
+        "1 · Pick frames",
+        "2 · Label",
+        "3 · Check labels",
+    ]
+    app.picker.slider.value = 9
+    app.picker.mark_button.click()
+    assert app.labeler.frames == ["labeled-data/session1/img09.png"]  # refreshed
+    app.picker.label_button.click()
+    assert app.tabs.selected_index == LABEL
+    assert app.labeler.frame == "labeled-data/session1/img09.png"
+
+
+def test_gallery_renders_and_opens_frame_in_labeller(project):
+    app = LabelApp(project, threaded=False)
+    assert app.tabs.selected_index == LABEL
+    gallery = app.gallery
+    assert gallery.images == []
+    paths = gallery.render()
+    assert len(paths) == 3 and "3 labelled frames" in gallery.status.value
+    assert all(p.parent.name == "session1_labeled" for p in paths)
+    assert len(gallery.cards) == 3
+    app.tabs.selected_index = CHECK
+    gallery.cards[2].children[1].click()  # the caption button of the 3rd frame
+    assert app.tabs.selected_index == LABEL
+    assert app.labeler.frame == f"labeled-data/session1/{paths[2].name}"
+    # a click on the thumbnail itself (ipyevents) does the same
+    app.labeler.goto(0)
+    events = gallery.cards[1]._posekit_events
+    events._handle_mouse_msg(events, {"event": "click", "type": "click"}, [])
+    assert app.labeler.frame == f"labeled-data/session1/{paths[1].name}"
+
+
+def test_gallery_pages_and_reopen(project):
+    CheckLabelsGallery(project).render()
+    gallery = CheckLabelsGallery(project, per_page=2)  # finds the earlier images
+    assert len(gallery.images) == 3 and gallery.n_pages == 2
+    assert "earlier check" in gallery.status.value
+    assert len(gallery.cards) == 2 and gallery.prev_button.disabled
+    gallery.next_button.click()
+    assert gallery.page == 1 and len(gallery.cards) == 1
+    assert gallery.next_button.disabled
+
+
+def test_open_another_project_and_bad_path(project, tmp_path):
+    app = LabelApp(project, threaded=False)
+    app.path_box.value = str(tmp_path / "nowhere")
+    app.open_button.click()
+    assert "No config.yaml" in app.project_info.value
+    assert app.project is project  # still open
+    other = make_demo_project(tmp_path / "b", n_frames=20, n_labeled=2, size=(96, 72))
+    app.path_box.value = str(other.path)
+    app.open_button.click()
+    assert app.project.path == other.path
+    assert app.labeler.image_size == (96, 72)
+
+
+def test_package_exports():
+    import runpy
+    from pathlib import Path
+
+    import posekit.widgets.labeler
+
+    init = Path(posekit.widgets.labeler.__file__).with_name("__init__.py")
+    names = runpy.run_path(str(init))
+    assert {"Labeler", "LabelApp", "FramePicker", "CheckLabelsGallery"} <= set(
+        names["__all__"]
+    )
+    assert all(n in names for n in names["__all__"])

@@ -1,0 +1,236 @@
+"""Training dashboard, headless: the state machine, curves, progress, snapshots,
+evaluation and worst frames — with the real engine on the demo project, and with a
+scripted engine where exact numbers are needed (progress, ETA, session targets)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from posekit.engine.dataset import create_training_dataset
+from posekit.engine.demo import make_demo_project
+from posekit.widgets.training_dashboard import (
+    TrainingDashboard,
+    TrainingModel,
+    format_eta,
+)
+
+BACKBONES = ["mobilenet_v2_0.35"]
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A small labelled demo project (60 frames, 20 labelled: 16 train, 4 test)."""
+    p = make_demo_project(tmp_path_factory.mktemp("dash"), n_frames=60, n_labeled=20)
+    create_training_dataset(p)
+    return p
+
+
+class ScriptedEngine:
+    """Follows the engine's contract (totals that count resumed runs, a stop event,
+    callbacks, snapshots on stop and at the end) with simulated 0.5 s steps."""
+
+    def __init__(self, step_wall_s: float = 0.0, fail_at: int | None = None) -> None:
+        self.iteration = 0
+        self.elapsed = 0.0
+        self.step_wall_s = step_wall_s
+        self.fail_at = fail_at
+        self.calls: list[dict] = []
+        self.saved: list[int] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def train(self, project, *, callbacks, stop_event, **kwargs):
+        self.calls.append(kwargs)
+        state = SimpleNamespace(
+            iteration=self.iteration, elapsed_wall_s=self.elapsed, stop_reason="running"
+        )
+        for cb in callbacks:
+            cb.on_train_begin(state)
+        while True:
+            if kwargs["max_iterations"] and self.iteration >= kwargs["max_iterations"]:
+                state.stop_reason = "max_iterations"
+                break
+            if kwargs["time_budget_s"] and self.elapsed >= kwargs["time_budget_s"]:
+                state.stop_reason = "time_budget"
+                break
+            if stop_event.is_set():
+                state.stop_reason = "stop_requested"
+                break
+            self.gate.wait()
+            if self.iteration == self.fail_at:
+                raise FloatingPointError("the scripted engine failed on purpose")
+            self.iteration += 1
+            self.elapsed += 0.5
+            logs = {
+                "loss": 1.0 / self.iteration,
+                "learning_rate": 1e-3,
+                "elapsed_wall_s": self.elapsed,
+            }
+            for cb in callbacks:
+                cb.on_step(self.iteration, logs)
+            if self.iteration % 10 == 0:
+                for cb in callbacks:
+                    cb.on_evaluate(
+                        self.iteration, {"mean_error_px": 100.0 / self.iteration}
+                    )
+            time.sleep(self.step_wall_s)
+        self.saved.append(self.iteration)
+        for cb in callbacks:
+            cb.on_snapshot(self.iteration, Path(f"snapshot-{self.iteration}.keras"))
+        state.iteration = self.iteration
+        for cb in callbacks:
+            cb.on_train_end(state)
+        return state
+
+    def snapshots(self, project, shuffle=1):
+        return [(i, Path(f"/nowhere/train/snapshot-{i}.json")) for i in self.saved]
+
+
+def scripted_model(project, engine: ScriptedEngine, **kwargs) -> TrainingModel:
+    m = TrainingModel(
+        project,
+        train_fn=engine.train,
+        snapshots_fn=engine.snapshots,
+        flush_interval_s=0.0,
+        **kwargs,
+    )
+    m.auto_evaluate = False
+    return m
+
+
+def test_format_eta() -> None:
+    assert format_eta(0) == "0:00"
+    assert format_eta(59.6) == "1:00"
+    assert format_eta(3725) == "1:02:05"
+    assert format_eta(float("nan")) == "–"
+
+
+def test_scripted_stop_resume_continues_towards_the_same_target(project) -> None:
+    engine = ScriptedEngine(step_wall_s=0.01)
+    m = scripted_model(project, engine, iterations=30)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert view.start_button.description == "Start training"
+    assert view.stop_button.disabled
+
+    engine.gate.clear()  # hold the engine until the main thread looked
+    m.start()
+    assert m.state == "running"
+    assert view.start_button.disabled and not view.stop_button.disabled
+    assert view.shuffle.disabled and view.backbone.disabled
+    engine.gate.set()
+    wait_for(lambda: m.iteration >= 12, what="12 iterations")
+    m.stop()
+    assert m.state in ("stopping", "stopped")
+    assert m.join(30)
+    assert m.state == "stopped"
+    stopped_at = m.iteration
+    assert 12 <= stopped_at < 30
+    assert m.snapshots[-1][0] == stopped_at
+    assert view.start_button.description == "Resume training"
+    assert not view.start_button.disabled
+
+    m.start()  # resume: the same session target (30 in total)
+    assert m.join(30)
+    assert m.state == "finished"
+    assert m.iteration == 30 == engine.iteration
+    assert [c["max_iterations"] for c in engine.calls] == [30, 30]
+    assert all(c["resume"] for c in engine.calls)
+    assert m.progress == 1.0
+    # the loss curve holds each iteration once, in order, across the resume
+    its = list(m.loss_source.data["iteration"])
+    assert its == list(range(1, 31))
+    np.testing.assert_allclose(m.loss_source.data["loss"], 1.0 / np.arange(1, 31))
+    assert list(m.error_source.data["iteration"]) == [10, 20, 30]
+    # snapshot table: both snapshots, test error where one was measured
+    table = m.snapshot_table()
+    assert table["iteration"].tolist() == [stopped_at, 30]
+    assert table["test error (px)"].iloc[-1] == pytest.approx(100 / 30)
+    assert "snapshot-30" in view.snapshot_html.value
+    assert view.start_button.description == "Train more"
+
+    m.start()  # after finishing: a new session of 30 more iterations
+    assert m.join(30)
+    assert engine.calls[-1]["max_iterations"] == 60
+    assert m.iteration == 60 and m.state == "finished"
+
+
+def test_scripted_time_budget_counts_from_the_session_start(project) -> None:
+    engine = ScriptedEngine()
+    engine.iteration, engine.elapsed = 100, 40.0  # an earlier training took 40 s
+    m = scripted_model(project, engine, time_budget_s=10.0)
+    m._elapsed_s = 40.0
+    seen: list[tuple[float, float]] = []
+    m.observe(lambda _: seen.append((m.progress, m.eta_s)), "progress")
+    m.start()
+    assert m.join(30)
+    call = engine.calls[-1]
+    assert call["time_budget_s"] == pytest.approx(50.0)  # total, as the engine counts
+    assert call["max_iterations"] is None
+    assert m.state == "finished"
+    assert m.iteration == 120  # 10 s of simulated 0.5 s steps
+    # progress rose monotonically to 1 and the ETA fell to 0
+    progress = [p for p, _ in seen]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    mid = [e for p, e in seen if 0.45 < p < 0.55]
+    assert mid and mid[0] == pytest.approx(5.0, abs=0.6)
+
+
+def test_scripted_error_is_shown_and_kept(project) -> None:
+    engine = ScriptedEngine(fail_at=5)
+    m = scripted_model(project, engine, iterations=20)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    m.start()
+    assert m.join(30)
+    assert m.state == "error"
+    assert "FloatingPointError" in m.error and "failed on purpose" in m.error
+    assert "Traceback" in m.error
+    assert "failed on purpose" in view.error_box.value
+    assert "error" in view.status.value
+    assert m.iteration == 5  # the points before the failure are kept
+    assert list(m.loss_source.data["iteration"]) == [1, 2, 3, 4, 5]
+    # the settings are unchanged, so Start resumes the failed session
+    assert view.start_button.description == "Resume training"
+    engine.fail_at = None
+    m.start()
+    assert m.join(30)
+    assert m.state == "finished" and m.error == "" and view.error_box.value == ""
+    assert m.iteration == 20
+
+
+def test_invalid_settings_are_refused_with_a_message(project) -> None:
+    engine = ScriptedEngine()
+    m = scripted_model(project, engine, iterations=0)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    view.start_button.click()
+    assert m.state == "idle"  # refused, not started
+    assert "iterations must be &gt;= 1" in view.error_box.value
+    assert engine.calls == []
+    m.iterations = 5
+    view.start_button.click()
+    assert m.join(30)
+    assert m.state == "finished" and m.iteration == 5 and m.error == ""
+
+
+def test_missing_labels_error_reaches_the_widget(tmp_path) -> None:
+    unlabelled = make_demo_project(tmp_path, n_frames=30, n_labeled=0)
+    engine = ScriptedEngine()
+    m = scripted_model(unlabelled, engine)
+    m.start()
+    assert m.join(30)
+    assert m.state == "error"
+    assert "No labels found" in m.error
+    assert engine.calls == []

@@ -1,0 +1,234 @@
+"""The trajectory viewer, headless: cursor linking both ways, p-cutoff, live filters
+(checked against the engine's ``filter_poses``), exports."""
+
+from __future__ import annotations
+
+import base64
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from bokeh.events import Tap
+
+from posekit.engine.behavior.filters import filter_poses
+from posekit.engine.demo import load_ground_truth, make_demo_project
+from posekit.engine.io import load_poses
+from posekit.engine.io.dlc import predictions_frame, read_dlc_csv, write_predictions
+from posekit.engine.video import VideoReader
+from posekit.widgets.trajectory_viewer import TrajectoryModel, TrajectoryViewer
+
+SCORER = "DLC_resnet50_demoJan1shuffle1_100"
+N = 48
+LOW = 0.2  # likelihood of the "unlikely" points
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """Demo project + noisy predictions beside the video; the snout is unlikely on
+    frames 10–14."""
+    project = make_demo_project(
+        tmp_path_factory.mktemp("viewer"), n_frames=N, n_labeled=0
+    )
+    truth, _ = load_ground_truth(project)
+    rng = np.random.default_rng(1)
+    xy = truth + rng.normal(0, 1.5, truth.shape)
+    lik = np.full(truth.shape[:2], 0.95)
+    lik[10:15, 0] = LOW
+    xyp = np.concatenate([xy, lik[..., None]], axis=-1)
+    path = project.path / "videos" / f"session1{SCORER}.h5"
+    write_predictions(predictions_frame(xyp, SCORER, project.bodyparts), path)
+    return project, path, xy, lik
+
+
+@pytest.fixture
+def viewer(demo):
+    _, path, _, _ = demo
+    return TrajectoryViewer(path, load_bokehjs=False)
+
+
+def _decode(url: str) -> np.ndarray:
+    assert url.startswith("data:image/jpeg;base64,")
+    data = np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8)
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def test_model_finds_video_and_project(demo) -> None:
+    project, path, _, _ = demo
+    m = TrajectoryModel(path)
+    assert m.video_path == project.path / "videos" / "session1.mp4"
+    assert m.project is not None and m.project.path == project.path
+    assert m.n_frames == N and m.fps == pytest.approx(30.0)
+    assert ("snout", "neck") in m.skeleton
+    assert m.pcutoff == pytest.approx(project.pcutoff)
+    assert m.scorer == SCORER
+
+
+def test_slider_moves_cursor_frame_and_points(demo, viewer) -> None:
+    _, _, xy, _ = demo
+    m = viewer.model
+    first_url = viewer.image_source.data["url"][0]
+    viewer.slider.value = 21
+    assert m.frame == 21
+    assert all(c.location == 21 for c in viewer.cursors.values())
+    assert 'data-frame="21"' in viewer.frame_label.value
+    assert "frame 21 / 47" in viewer.frame_label.value
+    assert viewer.video_figure.title.text.startswith("frame 21")
+    url = viewer.image_source.data["url"][0]
+    assert url != first_url
+    with VideoReader(m.video_path) as reader:
+        expected = reader[21].astype(float)
+    assert np.abs(_decode(url).astype(float) - expected).mean() < 3  # the frame, JPEG
+    pts = viewer.points_source.data
+    np.testing.assert_allclose(pts["x"], xy[21, :, 0])
+    np.testing.assert_allclose(pts["y"], xy[21, :, 1])
+    assert len(viewer.skeleton_source.data["x0"]) == len(m.skeleton)
+    cur = viewer.current_source.data
+    assert cur["x"][0] == pytest.approx(xy[21, 0, 0])
+
+
+def test_tap_on_time_series_moves_the_video(viewer) -> None:
+    m = viewer.model
+    url = viewer.image_source.data["url"][0]
+    fig = viewer.series_figures["speed"]
+    fig._trigger_event(Tap(fig, x=32.4, y=0.0))
+    assert m.frame == 32 and viewer.slider.value == 32
+    assert all(c.location == 32 for c in viewer.cursors.values())
+    assert 'data-frame="32"' in viewer.frame_label.value
+    assert viewer.image_source.data["url"][0] != url
+    fig = viewer.series_figures["likelihood"]
+    fig._trigger_event(Tap(fig, x=1e9, y=0.0))  # clamped to the last frame
+    assert m.frame == N - 1
+    traj = m.trajectory()
+    t = viewer.trajectory_figure
+    t._trigger_event(Tap(t, x=traj["x"][5] + 0.01, y=traj["y"][5]))
+    assert m.frame == int(traj["frame"][5])
+
+
+def test_pcutoff_hides_points(viewer) -> None:
+    m = viewer.model
+    m.pcutoff = 0.5
+    m.frame = 12
+    pts = viewer.points_source.data
+    assert np.isnan(pts["x"][0]) and np.isnan(pts["y"][0])  # snout below the cutoff
+    assert np.isfinite(pts["x"][1:]).all()
+    assert len(viewer.skeleton_source.data["x0"]) == len(m.skeleton) - 1  # snout–neck
+    x0 = np.asarray(viewer.series_source.data["x_0"])
+    assert np.isnan(x0[10:15]).all() and np.isfinite(x0[:10]).all()
+    assert np.isnan(viewer.series_source.data["speed_0"][10:15]).all()
+    lik = np.asarray(viewer.series_source.data["likelihood_0"])
+    np.testing.assert_allclose(lik[10:15], LOW)  # likelihood itself stays visible
+    assert viewer.pcutoff_line.location == pytest.approx(0.5)
+    assert 12 not in m.trajectory()["frame"]
+    m.pcutoff = 0.1
+    assert np.isfinite(viewer.points_source.data["x"]).all()
+    assert np.isfinite(viewer.series_source.data["x_0"]).all()
+
+
+@pytest.mark.parametrize(
+    ("label", "method", "params"),
+    [("median", "median", {"window": 7}), ("Savitzky–Golay", "savgol", {"window": 9})],
+)
+def test_filter_choice_changes_plotted_data(demo, viewer, label, method, params):
+    _, path, xy, _ = demo
+    m = viewer.model
+    viewer.pcutoff.value = 0.5
+    before = np.asarray(viewer.series_source.data["x_2"]).copy()
+    np.testing.assert_allclose(before, xy[:, 2, 0])  # "none": the raw predictions
+    viewer.filter.value = method
+    assert dict(viewer.filter.options)[label] == method
+    viewer.window.value = params["window"]
+    assert m.method == method and m.window == params["window"] and not m.error
+    expected = filter_poses(
+        load_poses(path, fps=30), method, confidence_threshold=0.5, **params
+    )
+    for j, kp in enumerate(m.keypoints):
+        for coord in ("x", "y"):
+            got = np.asarray(viewer.series_source.data[f"{coord}_{j}"])
+            want = expected.position.sel(space=coord, keypoint=kp).values[:, 0]
+            np.testing.assert_allclose(got, want, equal_nan=True)
+    after = np.asarray(viewer.series_source.data["x_2"])
+    assert not np.allclose(after, before)
+    m.frame = 30
+    np.testing.assert_allclose(
+        viewer.points_source.data["x"],
+        expected.position.sel(space="x").values[30, :, 0],
+    )
+
+
+def test_invalid_filter_is_reported_not_applied(viewer) -> None:
+    m = viewer.model
+    m.method = "savgol"
+    data = dict(viewer.series_source.data)
+    m.polyorder = 5  # >= window 5
+    assert "polyorder" in m.error
+    assert "polyorder" in viewer.status.value
+    np.testing.assert_array_equal(viewer.series_source.data["x_0"], data["x_0"])
+    m.polyorder = 2
+    assert m.error == ""
+
+
+def test_exports_write_files(demo, viewer, tmp_path) -> None:
+    _, path, xy, _ = demo
+    m = viewer.model
+    m.method = "median"
+    m.pcutoff = 0.5
+    paths = m.export_figures(("png", "svg"), folder=tmp_path / "figs")
+    assert len(paths) == 4 and all(p.stat().st_size > 1000 for p in paths)
+    pngs = [p for p in paths if p.suffix == ".png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert all("<svg" in p.read_text()[:2000] for p in paths if p.suffix == ".svg")
+    csv = m.export_csv(tmp_path / "poses.csv")
+    df = read_dlc_csv(csv)
+    assert df.columns.names == ["scorer", "bodyparts", "coords"]
+    assert df.columns.get_level_values("scorer")[0] == SCORER
+    expected = m.filtered.position.sel(space="x", individual="individual_0").values
+    got = df.xs("x", axis=1, level="coords").to_numpy()
+    np.testing.assert_allclose(got, expected, equal_nan=True)
+    assert np.isnan(got[10:15, 0]).all()
+    # default locations: DLC's plot-poses folder beside the predictions
+    default = m.export_csv()
+    assert default.parent == path.parent / "plot-poses" / path.stem
+    assert pd.read_csv(default, header=[0, 1, 2], index_col=0).shape == (N, 18)
+
+
+def test_labeled_video_from_the_viewer(demo, viewer) -> None:
+    _, path, _, _ = demo
+    viewer.model.method = "savgol"
+    viewer.trail.value = 3
+    viewer.start_labeled_video(wait=True)
+    out = path.with_name(f"{path.stem}_filtered_labeled.mp4")
+    assert out.is_file(), viewer.model.error
+    with VideoReader(out) as reader:
+        assert reader.n_frames == N
+    (player,) = viewer.video_box.children
+    assert player.format == "mp4" and len(player.value) == out.stat().st_size
+    assert not viewer.video_button.disabled
+
+
+def test_dataset_and_video_path(demo, tmp_path) -> None:
+    project, path, _, _ = demo
+    ds = load_poses(path, fps=30)
+    video = project.path / "videos" / "session1.mp4"
+    m = TrajectoryModel(ds, video, export_dir=tmp_path, skeleton=[("snout", "neck")])
+    assert m.project is None and m.skeleton == [("snout", "neck")]
+    assert m.image(3).shape == (240, 320, 3)
+    assert m.export_csv().parent == tmp_path
+    v = TrajectoryViewer(m, load_bokehjs=False)
+    assert v.model is m
+    no_video = TrajectoryModel(ds)
+    assert no_video.image() is None and no_video.reader is None
+
+
+def test_long_recordings_are_decimated_in_the_plots(demo) -> None:
+    _, path, xy, _ = demo
+    m = TrajectoryModel(path, max_points=10)
+    assert m.stride == 5  # 48 frames / 10 points
+    table = m.series_table()
+    np.testing.assert_array_equal(table["frame"], np.arange(0, N, 5))
+    np.testing.assert_allclose(table["x_1"], xy[::5, 1, 0])
+    assert set(m.trajectory()["frame"]) <= set(range(0, N, 5))
+    v = TrajectoryViewer(m, load_bokehjs=False)
+    m.frame = 7  # the cursor and the frame view stay frame-exact
+    np.testing.assert_allclose(v.points_source.data["x"], xy[7, :, 0])
+    assert v.cursors["x"].location == 7

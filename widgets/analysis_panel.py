@@ -1,0 +1,378 @@
+"""Analysis panel: run the trained network on the project's videos and open the results.
+
+:class:`AnalysisModel` holds the state and logic (which videos, the analysis thread,
+progress with ETA, the prediction files on disk); :class:`AnalysisPanel` is the thin
+ipywidgets view. Videos are analysed one after the other in a background thread, so
+the kernel stays responsive; each result (``<video><scorer>.h5``, DeepLabCut's layout)
+can be opened in the trajectory viewer.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import traitlets
+
+from posekit.widgets.app import app_url, preload_tensorflow
+
+if TYPE_CHECKING:
+    from posekit.engine.project import Project
+
+__all__ = ["AnalysisModel", "AnalysisPanel"]
+
+logger = logging.getLogger("posekit.widgets.analysis")
+
+
+class AnalysisModel(traitlets.HasTraits):
+    """State and logic of the analysis panel (no widgets).
+
+    Parameters
+    ----------
+    project
+        The project whose videos are analysed.
+    shuffle
+        Which trained network (shuffle) to use.
+    analyze_fn
+        ``analyze_videos`` (default :func:`posekit.engine.api.analyze_videos`).
+    flush_interval_s
+        How often progress is pushed to the browser.
+    """
+
+    shuffle = traitlets.Int(1)
+    videos = traitlets.List(traitlets.Unicode())
+    selected = traitlets.List(traitlets.Unicode())
+    scale = traitlets.Float(1.0)
+    save_as_csv = traitlets.Bool(False)
+    batch_size = traitlets.Int(8)
+    destfolder = traitlets.Unicode("")
+    state = traitlets.Enum(["idle", "running", "done", "error"], default_value="idle")
+    current = traitlets.Unicode("")
+    progress = traitlets.Float(0.0)
+    eta_s = traitlets.Float(float("nan"))
+    frames_per_s = traitlets.Float(float("nan"))
+    message = traitlets.Unicode("")
+    error = traitlets.Unicode("")
+    outputs = traitlets.List()
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        shuffle: int = 1,
+        analyze_fn: Callable[..., Any] | None = None,
+        flush_interval_s: float = 0.3,
+    ) -> None:
+        super().__init__(shuffle=shuffle)
+        self.project = project
+        self._analyze_fn = analyze_fn
+        self.flush_interval_s = float(flush_interval_s)
+        self._thread: threading.Thread | None = None
+        self.refresh()
+
+    # ------------------------------------------------------------------ listing
+    def refresh(self) -> None:
+        """Re-read the project's videos and the prediction files on disk."""
+        self.videos = [str(v) for v in self.project.videos()]
+        if not self.selected or not set(self.selected) <= set(self.videos):
+            self.selected = [v for v in self.selected if v in self.videos] or list(
+                self.videos
+            )
+        self.refresh_outputs()
+
+    def refresh_outputs(self) -> list[Path]:
+        """Re-scan the prediction files of all videos."""
+        from posekit.engine.postprocessing import find_predictions
+
+        dest = self.destfolder or None
+        self.outputs = [p for v in self.videos for p in find_predictions(v, dest)]
+        return self.outputs
+
+    # ------------------------------------------------------------------ analysis
+    def analyze(
+        self, videos: Sequence[str | Path] | None = None, *, wait: bool = False
+    ) -> None:
+        """Analyse ``videos`` (default: the selected ones) in a background thread.
+
+        Raises
+        ------
+        RuntimeError
+            If an analysis is already running.
+        ValueError
+            If no video is chosen or a setting is invalid.
+        """
+        if self.state == "running":
+            raise RuntimeError("An analysis is already running; wait for it to end.")
+        chosen = [str(v) for v in (videos if videos is not None else self.selected)]
+        if not chosen:
+            raise ValueError("Choose at least one video to analyse.")
+        if not self.scale > 0:
+            raise ValueError(f"scale must be > 0. Received: scale={self.scale}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1. Received: {self.batch_size}")
+        self.error = ""
+        self.progress = 0.0
+        self.eta_s = float("nan")
+        self.frames_per_s = float("nan")
+        self.state = "running"
+        self.message = "loading the network…"
+        self._thread = threading.Thread(
+            target=self._run, args=(chosen,), name="posekit-analysis", daemon=True
+        )
+        self._thread.start()
+        if wait:
+            self._thread.join()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the analysis thread; ``True`` if it ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.state != "running"
+
+    def _run(self, videos: list[str]) -> None:
+        try:
+            analyze = self._analyze_fn
+            if analyze is None:
+                preload_tensorflow()  # silences TensorFlow's start-up messages
+                from posekit.engine.api import analyze_videos as analyze
+            written: list[Path] = []
+            t0 = time.monotonic()
+            for k, video in enumerate(videos):
+                self.current = video
+                self.message = f"analysing {Path(video).name} ({k + 1}/{len(videos)})"
+                written += analyze(
+                    self.project,
+                    [video],
+                    shuffle=int(self.shuffle),
+                    destfolder=self.destfolder or None,
+                    save_as_csv=bool(self.save_as_csv),
+                    batch_size=int(self.batch_size),
+                    scale=float(self.scale),
+                    progress=self._progress_callback(k, len(videos), t0),
+                )
+                self.progress = (k + 1) / len(videos)
+        except BaseException as err:  # noqa: BLE001 - shown in the widget, logged
+            text = "".join(
+                traceback.format_exception(type(err), err, err.__traceback__)
+            )
+            logger.error("analysis failed:\n%s", text)
+            self.error = text
+            self.message = f"error: {type(err).__name__}: {err}"
+            self.state = "error"
+            self.refresh_outputs()
+            return
+        self.current = ""
+        self.eta_s = 0.0
+        self.refresh_outputs()
+        self.message = f"analysed {len(videos)} video(s): " + ", ".join(
+            p.name for p in written
+        )
+        self.state = "done"
+
+    def _progress_callback(
+        self, k: int, n_videos: int, t0: float
+    ) -> Callable[[int, int], None]:
+        last = [0.0]
+        started = time.monotonic()
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] < self.flush_interval_s and done < total:
+                return
+            last[0] = now
+            frac = done / total if total else 1.0
+            self.progress = (k + frac) / n_videos
+            if done and now > started:
+                self.frames_per_s = done / (now - started)
+            elapsed = now - t0
+            if self.progress > 0:
+                self.eta_s = elapsed * (1 - self.progress) / self.progress
+
+        return progress
+
+
+class AnalysisPanel:
+    """The analysis panel's widgets on an :class:`AnalysisModel` (``.widget``).
+
+    Parameters
+    ----------
+    model
+        The model, or a project.
+    on_open
+        Called with the prediction file when its "Open" button is pressed (default:
+        show :class:`posekit.widgets.trajectory_viewer.TrajectoryViewer` below the
+        list, if that widget is installed).
+    """
+
+    def __init__(
+        self,
+        model: AnalysisModel | Project,
+        *,
+        on_open: Callable[[Path], Any] | None = None,
+    ) -> None:
+        import ipywidgets as w
+
+        if not isinstance(model, AnalysisModel):
+            model = AnalysisModel(model)
+        self.model = m = model
+        self.on_open = on_open or self.open_in_viewer
+        style = {"description_width": "initial"}
+        self.video_select = w.SelectMultiple(
+            description="videos", rows=min(6, max(2, len(m.videos))), style=style,
+            layout=w.Layout(width="420px"),
+        )  # fmt: skip
+        self.shuffle = w.BoundedIntText(
+            min=1, max=99, description="shuffle", layout=w.Layout(width="110px")
+        )
+        self.scale = w.BoundedFloatText(
+            min=0.1, max=4.0, step=0.25, description="scale", style=style,
+            layout=w.Layout(width="120px"),
+        )  # fmt: skip
+        self.csv = w.Checkbox(description="also write CSV", indent=False)
+        for trait, widget in (
+            ("shuffle", self.shuffle),
+            ("scale", self.scale),
+            ("save_as_csv", self.csv),
+        ):
+            w.link((m, trait), (widget, "value"))
+        self.analyze_button = w.Button(
+            description="Analyze videos", button_style="success", icon="play"
+        )
+        self.analyze_button.on_click(lambda _: self._analyze())
+        self.progress = w.FloatProgress(
+            min=0.0, max=1.0, description="progress", layout=w.Layout(width="360px")
+        )
+        self.progress.add_class("posekit-analysis-progress")
+        self.status = w.HTML()
+        self.error_box = w.HTML()
+        self.outputs_box = w.VBox()
+        self.viewer_box = w.VBox()
+        self.widget = w.VBox(
+            [
+                w.HBox(
+                    [self.video_select, w.VBox([self.shuffle, self.scale, self.csv])]
+                ),
+                self.analyze_button,
+                w.HBox([self.progress, self.status]),
+                self.error_box,
+                w.HTML("<h4>Results</h4>"),
+                self.outputs_box,
+                self.viewer_box,
+            ]
+        )
+        self.widget.add_class("posekit-analysis-panel")
+        self._sync_videos()
+        self.video_select.observe(
+            lambda ch: setattr(m, "selected", list(ch["new"])), "value"
+        )
+        m.observe(lambda _: self._sync_videos(), "videos")
+        m.observe(lambda _: self._update_status(), ["state", "message", "progress"])
+        m.observe(lambda _: self._update_status(), ["eta_s", "frames_per_s"])
+        m.observe(lambda _: self._update_error(), "error")
+        m.observe(lambda _: self._update_outputs(), "outputs")
+        self._update_status()
+        self._update_outputs()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        from posekit.widgets._bokeh import ensure_bokehjs
+
+        ensure_bokehjs()
+        display(self.widget)
+
+    def _analyze(self) -> None:
+        try:
+            self.model.analyze()
+        except Exception as err:  # noqa: BLE001 - shown in the widget
+            self.model.error = f"{type(err).__name__}: {err}"
+            self.model.message = str(err)
+
+    def _sync_videos(self) -> None:
+        m = self.model
+        self.video_select.options = [(Path(v).name, v) for v in m.videos]
+        self.video_select.value = tuple(v for v in m.selected if v in m.videos)
+
+    def _update_status(self) -> None:
+        from posekit.widgets.training_dashboard import format_eta
+
+        m = self.model
+        self.progress.value = m.progress
+        self.analyze_button.disabled = m.state == "running"
+        fps = (
+            f", {m.frames_per_s:.0f} frames/s" if math.isfinite(m.frames_per_s) else ""
+        )
+        eta = f", ETA {format_eta(m.eta_s)}" if m.state == "running" else ""
+        self.status.value = (
+            f'<span class="posekit-analysis-state" data-state="{m.state}">'
+            f"{100 * m.progress:.0f}%{fps}{eta} — {html.escape(m.message)}</span>"
+        )
+
+    def _update_error(self) -> None:
+        err = self.model.error
+        self.error_box.value = (
+            '<details open style="color:#cf222e"><summary><b>Error</b></summary>'
+            f'<pre style="white-space:pre-wrap">{html.escape(err)}</pre></details>'
+            if err
+            else ""
+        )
+
+    def _update_outputs(self) -> None:
+        import ipywidgets as w
+
+        rows = []
+        for path in self.model.outputs:
+            button = w.Button(description="Open", icon="eye", tooltip=str(path))
+            button.on_click(lambda _, p=path: self._open(p))
+            size = path.stat().st_size / 1e6 if path.exists() else float("nan")
+            link = ""
+            if (Path.cwd() / "viewer.ipynb").is_file():
+                href = app_url(
+                    "viewer.ipynb", self.model.project, predictions=str(path)
+                )
+                link = (
+                    f' <a href="{html.escape(href, quote=True)}" target="_blank">'
+                    "open in the Trajectories app</a>"
+                )
+            rows.append(
+                w.HBox(
+                    [
+                        button,
+                        w.HTML(
+                            f'<code class="posekit-output">{html.escape(path.name)}'
+                            f"</code> <small>({size:.1f} MB){link}</small>"
+                        ),
+                    ]
+                )
+            )
+        self.outputs_box.children = rows or [w.HTML("<i>no results yet</i>")]
+
+    def _open(self, path: Path) -> None:
+        try:
+            self.on_open(path)
+        except Exception as err:  # noqa: BLE001 - shown in the widget
+            self.model.error = "".join(
+                traceback.format_exception(type(err), err, err.__traceback__)
+            )
+
+    def open_in_viewer(self, path: Path) -> Any:
+        """Show the trajectory viewer on ``path`` below the list (if installed)."""
+        import ipywidgets as w
+
+        try:
+            from posekit.widgets.trajectory_viewer import TrajectoryViewer
+        except ImportError:
+            self.viewer_box.children = [
+                w.HTML(f"Prediction file: <code>{html.escape(str(path))}</code>")
+            ]
+            return None
+        viewer = TrajectoryViewer(path, self.model.project)
+        self.viewer_box.children = [getattr(viewer, "widget", viewer)]
+        return viewer

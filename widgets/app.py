@@ -1,0 +1,309 @@
+"""Plumbing shared by the Voila apps in ``notebooks/``: which project to open, links.
+
+Every app notebook starts with ``project = resolve_project()``. The project comes from,
+in this order:
+
+1. an explicit path passed to :func:`resolve_project`;
+2. the ``project`` parameter of the page's query string (Voila hands the query string
+   of ``/voila/render/train.ipynb?project=/data/myproj`` to the kernel as the
+   ``QUERY_STRING`` environment variable);
+3. the ``POSEKIT_PROJECT`` environment variable;
+4. the demo project in ``POSEKIT_DEMO_DIR`` (default ``~/posekit-demo``), built the
+   first time.
+
+Links between apps are relative (``train.ipynb?project=...``), so they work in Voila's
+tree mode (``/voila/render/home.ipynb``), on Binder
+(``/voila/render/notebooks/home.ipynb``) and behind JupyterHub prefixes alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlencode
+
+if TYPE_CHECKING:
+    from posekit.engine.project import Project
+
+__all__ = [
+    "AppLink",
+    "APPS",
+    "DEFAULT_DEMO_DIR",
+    "app_header",
+    "app_links",
+    "app_url",
+    "demo_dir",
+    "preload_tensorflow",
+    "query_params",
+    "resolve_project",
+]
+
+logger = logging.getLogger("posekit.widgets")
+
+#: Where the demo project is built when neither a project nor ``POSEKIT_DEMO_DIR`` is given.
+DEFAULT_DEMO_DIR = "~/posekit-demo"
+
+
+@dataclass(frozen=True)
+class AppLink:
+    """One workflow step's app: its notebook name and what it is for."""
+
+    notebook: str
+    title: str
+    description: str
+
+
+#: The workflow apps, in workflow order (the home app links each one that exists).
+APPS: tuple[AppLink, ...] = (
+    AppLink("label.ipynb", "Label", "pick frames and click the bodyparts"),
+    AppLink("train.ipynb", "Train", "train a network and watch it learn"),
+    AppLink("analyze.ipynb", "Analyze", "run the network on videos"),
+    AppLink("viewer.ipynb", "Trajectories", "inspect, filter and plot the tracks"),
+    AppLink("behavior.ipynb", "Behaviour", "from keypoints to behaviour"),
+)
+
+
+def query_params(query_string: str | None = None) -> dict[str, str]:
+    """Parameters of the page's query string (last value wins).
+
+    Parameters
+    ----------
+    query_string
+        ``"project=/data/p&shuffle=2"``, with or without a leading ``?``; default the
+        ``QUERY_STRING`` environment variable that Voila sets for the app's kernel
+        (empty in JupyterLab).
+
+    Returns
+    -------
+    dict
+        Decoded parameters.
+
+    Examples
+    --------
+    >>> query_params("?project=%2Fdata%2Fmy%20project&shuffle=2")
+    {'project': '/data/my project', 'shuffle': '2'}
+    """
+    if query_string is None:
+        query_string = os.environ.get("QUERY_STRING", "")
+    parsed = parse_qs(query_string.lstrip("?"), keep_blank_values=False)
+    return {key: values[-1] for key, values in parsed.items()}
+
+
+def demo_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Folder that holds (or will hold) the demo project: ``POSEKIT_DEMO_DIR`` or
+    ``~/posekit-demo``."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("POSEKIT_DEMO_DIR") or DEFAULT_DEMO_DIR).expanduser().resolve()
+
+
+@contextlib.contextmanager
+def _exclusive(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder/.posekit-demo.lock`` (POSIX), so that two app
+    kernels started together do not both render the demo."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock; make_demo_project is still idempotent
+        yield
+        return
+    with open(folder / ".posekit-demo.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def resolve_project(
+    path: str | os.PathLike | None = None,
+    *,
+    query_string: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Project:
+    """The project an app works on (see the module docstring for the order).
+
+    Parameters
+    ----------
+    path
+        Project folder or ``config.yaml``; wins over everything else.
+    query_string
+        Query string of the page (default: the ``QUERY_STRING`` variable Voila sets).
+    environ
+        Environment to read ``QUERY_STRING``, ``POSEKIT_PROJECT`` and
+        ``POSEKIT_DEMO_DIR`` from (default ``os.environ``).
+
+    Returns
+    -------
+    posekit.engine.project.Project
+
+    Raises
+    ------
+    posekit.engine.project.ProjectError
+        If the chosen folder holds no ``config.yaml`` (the message names the folder and
+        where the choice came from).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from posekit.engine.demo import make_demo_project
+    >>> made = make_demo_project(tempfile.mkdtemp(), n_frames=30, n_labeled=4)
+    >>> resolve_project(query_string=f"project={made.path}").path == made.path
+    True
+    """
+    from posekit.engine.project import ProjectError, load_project
+
+    env = os.environ if environ is None else environ
+    if query_string is None:
+        query_string = env.get("QUERY_STRING", "")
+    chosen, source = None, ""
+    if path is not None:
+        chosen, source = str(path), "the path given"
+    elif query_params(query_string).get("project"):
+        chosen, source = query_params(query_string)["project"], "the page address"
+    elif env.get("POSEKIT_PROJECT"):
+        chosen, source = env["POSEKIT_PROJECT"], "POSEKIT_PROJECT"
+    if chosen is not None:
+        try:
+            return load_project(chosen)
+        except ProjectError as err:
+            raise ProjectError(f"{err} (the project came from {source})") from err
+
+    from posekit.engine.demo import make_demo_project
+
+    folder = demo_dir(env)
+    with _exclusive(folder):
+        project = make_demo_project(folder)
+    logger.info("using the demo project %s", project.path)
+    return project
+
+
+def app_url(notebook: str, project: Project | str | os.PathLike, **params: str) -> str:
+    """Relative address of another app on the same project.
+
+    Examples
+    --------
+    >>> app_url("train.ipynb", "/data/my project")
+    'train.ipynb?project=%2Fdata%2Fmy+project'
+    """
+    path = getattr(project, "path", project)
+    return f"{notebook}?{urlencode({'project': str(path), **params})}"
+
+
+def app_links(
+    project: Project | str | os.PathLike,
+    *,
+    apps: Sequence[AppLink] = APPS,
+    notebook_dir: str | os.PathLike | None = None,
+) -> str:
+    """HTML list of links to the workflow apps, each opening ``project``.
+
+    Parameters
+    ----------
+    project
+        The project (or its folder) the apps open.
+    apps
+        Which apps (default :data:`APPS`).
+    notebook_dir
+        Folder of the app notebooks (default: the working directory, which is the
+        notebook's folder in Voila and Jupyter). Apps whose notebook is missing are
+        listed without a link.
+
+    Returns
+    -------
+    str
+        ``<ol class="posekit-apps">…</ol>``; each link has ``target="_self"``.
+    """
+    folder = Path(notebook_dir) if notebook_dir is not None else Path.cwd()
+    items = []
+    for app in apps:
+        desc = html.escape(app.description)
+        if (folder / app.notebook).is_file():
+            href = html.escape(app_url(app.notebook, project), quote=True)
+            items.append(
+                f'<li><a href="{href}" target="_self" '
+                f'class="posekit-app-link" data-app="{app.notebook}" '
+                f'style="color:#0969da">'
+                f"<b>{html.escape(app.title)}</b></a> — {desc}</li>"
+            )
+        else:
+            items.append(
+                f'<li class="posekit-app-missing"><b>{html.escape(app.title)}</b> '
+                f"— {desc} <i>(not installed)</i></li>"
+            )
+    return '<ol class="posekit-apps">' + "".join(items) + "</ol>"
+
+
+def app_header(
+    project: Project,
+    title: str,
+    *,
+    apps: Sequence[AppLink] = APPS,
+    notebook_dir: str | os.PathLike | None = None,
+):
+    """Title bar of an app: its name, the project, and links to home and the other apps.
+
+    Parameters
+    ----------
+    project
+        The project the app works on.
+    title
+        The app's name (``"Train"``).
+    apps, notebook_dir
+        As for :func:`app_links`.
+
+    Returns
+    -------
+    ipywidgets.HTML
+    """
+    import ipywidgets as w
+
+    folder = Path(notebook_dir) if notebook_dir is not None else Path.cwd()
+    links = [
+        (AppLink("home.ipynb", "Home", ""), "home"),
+        *((app, app.title) for app in apps if app.title != title),
+    ]
+    nav = " · ".join(
+        f'<a href="{html.escape(app_url(app.notebook, project), quote=True)}" '
+        f'target="_self" data-app="{app.notebook}">{html.escape(text)}</a>'
+        for app, text in links
+        if (folder / app.notebook).is_file()
+    )
+    return w.HTML(
+        f"<div class='posekit-app-header'><h3 style='margin:4px 0'>posekit · "
+        f"{html.escape(title)}</h3><small>project <code>{html.escape(project.task)}"
+        f"</code> ({html.escape(str(project.path))})</small><br><small>{nav}</small></div>"
+    )
+
+
+def preload_tensorflow() -> None:
+    """Import TensorFlow with its C++ start-up chatter silenced.
+
+    TensorFlow writes "Could not find cuda drivers…" and absl warnings straight to
+    file descriptor 2, which Jupyter and Voila show as red output in the app. This sets
+    ``TF_CPP_MIN_LOG_LEVEL=3`` (unless already set) and imports TensorFlow while file
+    descriptor 2 points to ``/dev/null``. Idempotent and cheap once imported.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable fd 2 (some embedded interpreters)
+        import tensorflow  # noqa: F401
+
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

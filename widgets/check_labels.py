@@ -1,0 +1,204 @@
+"""Check-labels gallery: the labelled frames drawn with their points, one click away
+from the labeller.
+
+"Render" runs :func:`posekit.engine.check_labels.check_labels` (DeepLabCut's
+``labeled-data/<video>_labeled/`` images) and shows them as a paged grid of
+thumbnails; clicking a thumbnail (or its caption button) calls :attr:`selected`
+listeners with the frame, which the label app uses to open that frame in the
+labeller.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import ipywidgets as W
+
+from posekit.engine import logger
+from posekit.engine.check_labels import check_labels
+from posekit.engine.io.dlc import LabelError
+from posekit.engine.project import Project, load_project
+from posekit.widgets._bokeh import encode_image
+
+__all__ = ["CheckLabelsGallery"]
+
+
+class CheckLabelsGallery:
+    """Render and browse DeepLabCut-style check-labels images.
+
+    Parameters
+    ----------
+    project
+        A :class:`~posekit.engine.project.Project` or its folder.
+    per_page
+        Thumbnails per page.
+    thumb_width
+        Thumbnail width in pixels.
+
+    Attributes
+    ----------
+    images
+        ``(video_stem, image_path)`` of the rendered images, in order.
+    selected
+        Callables ``f(video_stem, image_name)`` called when a thumbnail is clicked.
+    widget
+        The view (display this).
+    """
+
+    def __init__(
+        self,
+        project: Project | str | os.PathLike,
+        *,
+        per_page: int = 12,
+        thumb_width: int = 240,
+    ) -> None:
+        self.project = (
+            project if isinstance(project, Project) else load_project(project)
+        )
+        self.per_page = int(per_page)
+        self.thumb_width = int(thumb_width)
+        self.page = 0
+        self.images: list[tuple[str, Path]] = []
+        self.selected: list[Callable[[str, str], None]] = []
+        self.cards: list[W.VBox] = []
+        self.render_button = W.Button(
+            description="Render labelled frames",
+            icon="check",
+            button_style="primary",
+            layout=W.Layout(width="220px"),
+            tooltip="draw every labelled frame to labeled-data/<video>_labeled/",
+        )
+        self.progress = W.IntProgress(
+            min=0, max=1, layout=W.Layout(width="300px", visibility="hidden")
+        )
+        self.status = W.HTML()
+        self.prev_button = W.Button(description="◀ page", layout=W.Layout(width="90px"))
+        self.next_button = W.Button(description="page ▶", layout=W.Layout(width="90px"))
+        self.page_label = W.HTML()
+        self.grid = W.GridBox(
+            layout=W.Layout(
+                grid_template_columns=f"repeat(auto-fill, {self.thumb_width + 12}px)",
+                grid_gap="8px",
+            )
+        )
+        self.render_button.on_click(lambda _: self.render())
+        self.prev_button.on_click(lambda _: self.show_page(self.page - 1))
+        self.next_button.on_click(lambda _: self.show_page(self.page + 1))
+        self.widget = W.VBox(
+            [
+                W.HBox([self.render_button, self.progress]),
+                self.status,
+                W.HBox([self.prev_button, self.page_label, self.next_button]),
+                self.grid,
+            ]
+        )
+        self.widget.add_class("posekit-check-labels")
+        self._load_existing()
+
+    def _load_existing(self) -> None:
+        """Show images rendered earlier (if any), without re-rendering."""
+        found = []
+        for stem in self.project.labeled_videos():
+            folder = self.project.path / "labeled-data" / f"{stem}_labeled"
+            if folder.is_dir():
+                found += [(stem, p) for p in sorted(folder.glob("*.png"))]
+        self.images = found
+        if found:
+            self.status.value = (
+                f"{len(found)} images from an earlier check; render again after "
+                "labelling more."
+            )
+        self.show_page(0)
+
+    def render(self) -> list[Path]:
+        """Draw all labelled frames (engine ``check_labels``) and show page 1."""
+        self.render_button.disabled = True
+        self.progress.layout.visibility = "visible"
+
+        def progress(done: int, total: int) -> None:
+            self.progress.max = max(total, 1)
+            self.progress.value = done
+
+        try:
+            paths = check_labels(self.project, progress=progress)
+        except (LabelError, OSError) as err:
+            self.status.value = (
+                f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
+            )
+            return []
+        finally:
+            self.render_button.disabled = False
+            self.progress.layout.visibility = "hidden"
+        self.images = [(p.parent.name.removesuffix("_labeled"), p) for p in paths]
+        folders = sorted({str(p.parent.relative_to(self.project.path)) for p in paths})
+        self.status.value = (
+            f"<span class='check-count'>{len(paths)} labelled frames</span> drawn to "
+            f"{html.escape(', '.join(folders) or 'nothing (no labels yet)')}. "
+            "Click a frame to fix it in the labeller."
+        )
+        self.show_page(0)
+        return paths
+
+    @property
+    def n_pages(self) -> int:
+        """Number of pages."""
+        return max(1, -(-len(self.images) // self.per_page))
+
+    def show_page(self, page: int) -> None:
+        """Show one page of thumbnails."""
+        import ipyevents
+
+        self.page = min(max(int(page), 0), self.n_pages - 1)
+        for card in self.cards:  # free the previous page's widgets
+            card._posekit_events.close()
+            for child in card.children:
+                child.close()
+            card.close()
+        start = self.page * self.per_page
+        cards = []
+        for stem, path in self.images[start : start + self.per_page]:
+            img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if img is None:
+                logger.warning("check-labels image %s is unreadable", path)
+                continue
+            h, w = img.shape[:2]
+            tw = min(self.thumb_width, w)
+            small = cv2.resize(
+                img, (tw, round(h * tw / w)), interpolation=cv2.INTER_AREA
+            )
+            image = W.Image(
+                value=encode_image(small, "jpeg", quality=85, bgr=True),
+                format="jpeg",
+                layout=W.Layout(width=f"{tw}px"),
+            )
+            button = W.Button(
+                description=f"{stem}/{path.name}",
+                tooltip="open this frame in the labeller",
+                layout=W.Layout(width=f"{tw}px"),
+            )
+            button.add_class("check-labels-open")
+            button.on_click(lambda _, s=stem, n=path.name: self.select(s, n))
+            click = ipyevents.Event(source=image, watched_events=["click"])
+            click.on_dom_event(lambda _ev, s=stem, n=path.name: self.select(s, n))
+            card = W.VBox([image, button], layout=W.Layout(border="1px solid #ddd"))
+            card._posekit_events = click  # keep the event widget alive with the card
+            cards.append(card)
+        self.cards = cards
+        self.grid.children = cards
+        self.page_label.value = f"&nbsp;page {self.page + 1} of {self.n_pages} ({len(self.images)} frames)&nbsp;"
+        self.prev_button.disabled = self.page == 0
+        self.next_button.disabled = self.page >= self.n_pages - 1
+
+    def select(self, video: str, image_name: str) -> None:
+        """Open a frame in the labeller (calls the :attr:`selected` listeners)."""
+        for cb in list(self.selected):
+            cb(video, image_name)
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - display hook
+        from IPython.display import display
+
+        display(self.widget)

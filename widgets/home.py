@@ -1,0 +1,204 @@
+"""Home app: open or create a project, see where it stands, go to each workflow step.
+
+:func:`project_status` reads what a project holds (videos, labelled frames, training
+set, snapshots, prediction files) from disk without loading TensorFlow;
+:class:`HomeApp` shows it with links to the workflow apps
+(:func:`posekit.widgets.app.app_links`) and boxes to open or create another project.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import os
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from posekit.engine.project import Project, create_project, load_project
+from posekit.widgets.app import app_links
+
+__all__ = ["ProjectStatus", "project_status", "HomeApp"]
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    """What a project holds on disk."""
+
+    videos: int
+    labelled_frames: int
+    training_set: bool
+    snapshots: int
+    predictions: int
+
+    def next_step(self) -> str:
+        """The workflow step to do next, in words."""
+        if not self.videos:
+            return "add videos to the project"
+        if not self.labelled_frames:
+            return "label some frames (Label)"
+        if not self.snapshots:
+            return "train a network (Train)"
+        if not self.predictions:
+            return "analyse the videos (Analyze)"
+        return "look at the trajectories and the behaviour"
+
+
+def project_status(project: Project) -> ProjectStatus:
+    """Count a project's videos, labelled frames, snapshots and prediction files.
+
+    Parameters
+    ----------
+    project
+        The project.
+
+    Returns
+    -------
+    ProjectStatus
+    """
+    from posekit.engine.io.dlc import LabelError, read_labels
+    from posekit.engine.postprocessing import find_predictions
+
+    videos = project.videos()
+    labelled = 0
+    for stem in project.labeled_videos():
+        h5 = project.labels_path(stem)
+        for path in (h5, h5.with_suffix(".csv")):
+            if path.is_file():
+                with contextlib.suppress(LabelError, OSError, ValueError):
+                    labelled += int(read_labels(path).notna().any(axis=1).sum())
+                break
+    training_set = any(project.training_set_dir().glob("Documentation_data-*.pickle"))
+    models = project.path / "dlc-models"
+    snapshots = len(list(models.glob("**/snapshot-*.json"))) if models.is_dir() else 0
+    predictions = sum(1 for v in videos if find_predictions(v))
+    return ProjectStatus(len(videos), labelled, training_set, snapshots, predictions)
+
+
+class HomeApp:
+    """The home app's widget (``.widget``): project summary, app links, open/create.
+
+    Parameters
+    ----------
+    project
+        The project shown first.
+    notebook_dir
+        Folder of the app notebooks (default: the working directory).
+    """
+
+    def __init__(
+        self, project: Project, *, notebook_dir: str | os.PathLike | None = None
+    ) -> None:
+        self.project = project
+        self.notebook_dir = notebook_dir
+        style = {"description_width": "initial"}
+        self.summary = w.HTML()
+        self.links = w.HTML()
+        self.message = w.HTML()
+        self.path_box = w.Text(
+            description="Open a project", placeholder="folder with config.yaml",
+            style=style, layout=w.Layout(width="560px"),
+        )  # fmt: skip
+        self.open_button = w.Button(description="Open", icon="folder-open")
+        self.open_button.on_click(lambda _: self._guard(self.open, self.path_box.value))
+        self.task = w.Text(description="task", placeholder="openfield")
+        self.experimenter = w.Text(description="experimenter", placeholder="me")
+        self.folder = w.Text(
+            description="in folder",
+            value=str(Path.home()),
+            layout=w.Layout(width="560px"),
+        )
+        self.video_paths = w.Textarea(
+            description="videos", placeholder="one video path per line",
+            layout=w.Layout(width="560px"),
+        )  # fmt: skip
+        self.bodyparts = w.Text(
+            description="bodyparts", placeholder="snout, leftear, rightear, tailbase",
+            layout=w.Layout(width="560px"),
+        )  # fmt: skip
+        self.create_button = w.Button(description="Create project", icon="plus")
+        self.create_button.on_click(lambda _: self._guard(self.create))
+        create_box = w.VBox(
+            [
+                self.task,
+                self.experimenter,
+                self.folder,
+                self.video_paths,
+                self.bodyparts,
+                self.create_button,
+            ]
+        )
+        more = w.Accordion(
+            [w.HBox([self.path_box, self.open_button]), create_box],
+            titles=("Open another project", "Create a new project"),
+            selected_index=None,
+        )
+        self.widget = w.VBox(
+            [self.summary, self.links, self.message, more],
+            layout=w.Layout(max_width="900px"),
+        )
+        self.widget.add_class("posekit-home")
+        self.show(project)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _guard(self, fn: Any, *args: Any) -> None:
+        self.message.value = ""
+        try:
+            fn(*args)
+        except Exception as err:  # noqa: BLE001 - shown in the widget
+            self.message.value = (
+                f'<div style="color:#cf222e"><b>{type(err).__name__}</b>: '
+                f"{html.escape(str(err))}</div><!--"
+                f"{html.escape(traceback.format_exc())}-->"
+            )
+
+    def open(self, path: str | os.PathLike) -> Project:
+        """Open the project at ``path`` and point every link at it."""
+        if not str(path).strip():
+            raise ValueError("Type the folder of a project (the one with config.yaml).")
+        project = load_project(str(path).strip())
+        self.show(project)
+        return project
+
+    def create(self) -> Project:
+        """Create a project from the form and show it."""
+        parts = [b.strip() for b in self.bodyparts.value.split(",") if b.strip()]
+        videos = [v.strip() for v in self.video_paths.value.splitlines() if v.strip()]
+        if not parts:
+            raise ValueError("List the bodyparts, separated by commas.")
+        project = create_project(
+            self.task.value.strip(),
+            self.experimenter.value.strip(),
+            videos,
+            working_directory=self.folder.value.strip() or None,
+            bodyparts=parts,
+        )
+        self.show(project)
+        return project
+
+    def show(self, project: Project) -> None:
+        """Summary and links for ``project``."""
+        self.project = project
+        st = project_status(project)
+        self.summary.value = (
+            f"<h3 style='margin:4px 0'>Project <code>{html.escape(project.task)}</code>"
+            f"</h3><div class='posekit-project-path'><small>{html.escape(str(project.path))}"
+            f"</small></div><ul class='posekit-status'>"
+            f"<li>{st.videos} video(s); bodyparts: "
+            f"{html.escape(', '.join(project.bodyparts))}</li>"
+            f"<li>{st.labelled_frames} labelled frame(s)</li>"
+            f"<li>training set: {'yes' if st.training_set else 'not yet'}; "
+            f"{st.snapshots} snapshot(s)</li>"
+            f"<li>{st.predictions} analysed video(s)</li></ul>"
+            f"<div>Next: <b>{html.escape(st.next_step())}</b></div>"
+        )
+        self.links.value = "<h4>Workflow</h4>" + app_links(
+            project, notebook_dir=self.notebook_dir
+        )
