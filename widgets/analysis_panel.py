@@ -254,6 +254,8 @@ class AnalysisPanel:
         self.error_box = w.HTML()
         self.outputs_box = w.VBox()
         self.viewer_box = w.VBox()
+        #: The trajectory viewer last opened (``None`` before).
+        self.viewer: Any = None
         self.widget = w.VBox(
             [
                 w.HBox(
@@ -373,6 +375,6 @@ class AnalysisPanel:
                 w.HTML(f"Prediction file: <code>{html.escape(str(path))}</code>")
             ]
             return None
-        viewer = TrajectoryViewer(path, self.model.project)
-        self.viewer_box.children = [getattr(viewer, "widget", viewer)]
-        return viewer
+        self.viewer = TrajectoryViewer(path, self.model.project)
+        self.viewer_box.children = [self.viewer.widget]
+        return self.viewer

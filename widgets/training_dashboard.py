@@ -153,7 +153,11 @@ class TrainingModel(traitlets.HasTraits):
     shuffle, backbone, iterations, time_budget_s, batch_size
         Initial settings (traits of the same names; ``backbone=""`` and
         ``batch_size=0`` mean the engine's default). ``time_budget_s`` selects the
-        time limit instead of the iteration limit.
+        time limit instead of the iteration limit. More settings are traits:
+        ``crop_size`` (square training crops in pixels, 0: the engine's default),
+        ``imagenet`` (start a fresh network from ImageNet weights) and
+        ``eval_interval`` (test-set evaluation every so many iterations, 0: about
+        ten per session).
     train_fn, evaluate_fn, snapshots_fn, predict_fn
         The engine functions (default :mod:`posekit.engine.api`); tests may pass others.
     flush_interval_s
@@ -183,6 +187,9 @@ class TrainingModel(traitlets.HasTraits):
     iterations = traitlets.Int(1000)
     time_budget_s = traitlets.Float(300.0)
     batch_size = traitlets.Int(0)
+    crop_size = traitlets.Int(0)
+    imagenet = traitlets.Bool(False)
+    eval_interval = traitlets.Int(0)
     iteration = traitlets.Int(0)
     progress = traitlets.Float(0.0)
     eta_s = traitlets.Float(float("nan"))
@@ -276,7 +283,8 @@ class TrainingModel(traitlets.HasTraits):
     def _settings(self) -> tuple:
         return (
             self.shuffle, self.backbone, self.batch_size, self.limit,
-            self.iterations, self.time_budget_s,
+            self.iterations, self.time_budget_s, self.crop_size, self.imagenet,
+            self.eval_interval,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ control
@@ -316,10 +324,14 @@ class TrainingModel(traitlets.HasTraits):
         kwargs = {
             "shuffle": int(self.shuffle),
             "backbone": self.backbone or None,
+            "weights": "imagenet" if self.imagenet else None,
             "max_iterations": s.target_iteration,
             "time_budget_s": s.target_elapsed_s,
             "batch_size": int(self.batch_size) or None,
+            "crop_size": (self.crop_size, self.crop_size) if self.crop_size else None,
+            "eval_interval": self._eval_interval(),
             "resume": True,
+            "progress": False,
         }
         self._stop_event = threading.Event()
         self.error = ""
@@ -362,6 +374,14 @@ class TrainingModel(traitlets.HasTraits):
                 thread.join(None if left is None else max(0.0, left))
         return not self.busy
 
+    def _eval_interval(self) -> int:
+        """Test-set evaluation interval: the setting, or about ten per session."""
+        if self.eval_interval > 0:
+            return int(self.eval_interval)
+        if self.limit == "iterations":
+            return max(10, min(1000, self.iterations // 10))
+        return 250
+
     def _validate(self) -> None:
         if self.shuffle < 1:
             raise ValueError(f"shuffle must be >= 1. Received: shuffle={self.shuffle}")
@@ -372,6 +392,15 @@ class TrainingModel(traitlets.HasTraits):
         if self.limit == "time" and not self.time_budget_s > 0:
             raise ValueError(
                 f"the time budget must be > 0 s. Received: {self.time_budget_s}"
+            )
+        if self.crop_size < 0 or self.crop_size % 8:
+            raise ValueError(
+                "crop_size must be a multiple of 8 (0: the default). Received: "
+                f"crop_size={self.crop_size}"
+            )
+        if self.eval_interval < 0:
+            raise ValueError(
+                f"eval_interval must be >= 0. Received: {self.eval_interval}"
             )
         if self.batch_size < 0:
             raise ValueError(
@@ -745,7 +774,19 @@ class TrainingDashboard:
             min=0, max=512, description="batch size (0: default)", style=style,
             layout=w.Layout(width="210px"),
         )  # fmt: skip
-        for name in ("shuffle", "backbone", "limit", "iterations", "batch_size"):
+        self.crop_size = w.Dropdown(
+            options=[("default", 0), *((f"{c}×{c}", c) for c in (128, 192, 256, 320))],
+            description="crop", style=style, layout=w.Layout(width="150px"),
+        )  # fmt: skip
+        self.imagenet = w.Checkbox(description="ImageNet weights", indent=False)
+        self.eval_interval = w.BoundedIntText(
+            min=0, max=1_000_000, step=50, description="test every (0: auto)",
+            style=style, layout=w.Layout(width="200px"),
+        )  # fmt: skip
+        for name in (
+            "shuffle", "backbone", "limit", "iterations", "batch_size", "crop_size",
+            "imagenet", "eval_interval",
+        ):  # fmt: skip
             w.link((m, name), (getattr(self, name), "value"))
         self.minutes.value = round(m.time_budget_s / 60, 2)
         self.minutes.observe(
@@ -795,8 +836,15 @@ class TrainingDashboard:
         m.on("worst", self._update_worst)
 
         settings = w.HBox(
-            [self.shuffle, self.backbone, self.batch_size],
-            layout=w.Layout(flex_flow="row wrap"),
+            [
+                self.shuffle,
+                self.backbone,
+                self.imagenet,
+                self.batch_size,
+                self.crop_size,
+                self.eval_interval,
+            ],
+            layout=w.Layout(flex_flow="row wrap", align_items="center"),
         )
         limits = w.HBox([self.limit, self.iterations, self.minutes])
         buttons = w.HBox(
@@ -887,7 +935,11 @@ class TrainingDashboard:
         self.start_button.disabled = busy
         self.stop_button.disabled = m.state != TrainingState.RUNNING.value
         self.evaluate_button.disabled = busy or not m.snapshots
-        for c in (self.shuffle, self.backbone, self.batch_size, self.limit):
+        for c in (
+            self.shuffle, self.backbone, self.imagenet, self.batch_size,
+            self.crop_size, self.eval_interval, self.limit, self.iterations,
+            self.minutes,
+        ):  # fmt: skip
             c.disabled = busy
 
     def _update_status(self) -> None:

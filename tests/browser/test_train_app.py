@@ -32,7 +32,9 @@ LOSS_POINTS_JS = """() => {
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    p = make_demo_project(tmp_path_factory.mktemp("train-app"), n_frames=90, n_labeled=20)
+    p = make_demo_project(
+        tmp_path_factory.mktemp("train-app"), n_frames=90, n_labeled=20
+    )
     create_training_dataset(p)
     return p
 

@@ -144,7 +144,9 @@ def test_real_analysis_writes_dlc_predictions_and_opens_the_viewer(project) -> N
     # Open shows the trajectory viewer on that file below the list
     view.outputs_box.children[0].children[0].click()
     assert m.error == ""
-    (viewer_widget,) = view.viewer_box.children
-    assert "posekit" in " ".join(
-        c for w in [viewer_widget] for c in getattr(w, "_dom_classes", ())
-    ) or viewer_widget.children
+    assert view.viewer is not None
+    assert view.viewer_box.children == (view.viewer.widget,)
+    assert view.viewer.model.raw.sizes["time"] == 40
+    assert sorted(map(str, view.viewer.model.raw.keypoint.values)) == sorted(
+        project.bodyparts
+    )

@@ -148,7 +148,8 @@ def test_scripted_stop_resume_continues_towards_the_same_target(project) -> None
     assert m.state == "finished"
     assert m.iteration == 30 == engine.iteration
     assert [c["max_iterations"] for c in engine.calls] == [30, 30]
-    assert all(c["resume"] for c in engine.calls)
+    assert all(c["resume"] and c["progress"] is False for c in engine.calls)
+    assert engine.calls[0]["eval_interval"] == 10
     assert m.progress == 1.0
     # the loss curve holds each iteration once, in order, across the resume
     its = list(m.loss_source.data["iteration"])
@@ -234,3 +235,71 @@ def test_missing_labels_error_reaches_the_widget(tmp_path) -> None:
     assert m.state == "error"
     assert "No labels found" in m.error
     assert engine.calls == []
+
+
+@pytest.mark.slow
+def test_real_training_stop_resume_finish_and_evaluate(project) -> None:
+    m = TrainingModel(project, iterations=24, batch_size=2, flush_interval_s=0.2)
+    m.crop_size = 128
+    view = TrainingDashboard(m)
+    assert "mobilenet_v2_0.35" in view.backbone.options
+    assert m.state == "idle" and m.iteration == 0 and m.snapshots == []
+    assert view.start_button.description == "Start training"
+
+    t0 = time.monotonic()
+    view.start_button.click()
+    assert time.monotonic() - t0 < 1.0  # the click returns at once
+    assert m.state == "running"
+    # the main thread keeps working while the network trains
+    work, worst_gap, last = 0, 0.0, time.monotonic()
+    deadline = last + 240
+    while m.state == "running" and m.iteration < 6:
+        assert time.monotonic() < deadline, "no progress"
+        sum(range(20_000))
+        work += 1
+        now = time.monotonic()
+        worst_gap, last = max(worst_gap, now - last), now
+    assert m.state == "running", m.error
+    assert work > 100 and worst_gap < 2.0, (work, worst_gap)
+    assert len(m.loss_source.data["iteration"]) >= 5  # the loss curve gains points
+    assert 0 < m.progress < 1 and np.isfinite(m.eta_s)
+    assert "%" in view.eta.value and view.progress.value == m.progress
+
+    view.stop_button.click()
+    assert m.state in ("stopping", "stopped")
+    assert m.join(180)
+    assert m.state == "stopped", m.error
+    stopped_at = m.iteration
+    assert 6 <= stopped_at < 24
+    assert m.snapshots[-1][0] == stopped_at
+    assert list(m.loss_source.data["iteration"]) == list(range(1, stopped_at + 1))
+    assert view.start_button.description == "Resume training"
+
+    view.start_button.click()
+    assert m.join(300)
+    assert m.state == "finished", m.error
+    assert m.iteration == 24
+    # the iteration counter continued: each iteration once, 1 … 24
+    assert list(m.loss_source.data["iteration"]) == list(range(1, 25))
+    assert np.isfinite(m.loss_source.data["loss"]).all()
+    snaps = [i for i, _ in m.snapshots]
+    assert stopped_at in snaps and snaps[-1] == 24
+    # test error every 10 iterations, and at the end
+    assert list(m.error_source.data["iteration"]) == [10, 20, 24]
+    # evaluation (automatic after finishing) fills the table and the worst frames
+    assert m.evaluation is not None
+    assert int(m.evaluation["Training iterations:"].iloc[0]) == 24
+    assert np.isfinite(m.evaluation["Test error(px)"].iloc[0])
+    assert "Test error(px)" in view.evaluation_html.value
+    errors = [f.error_px for f in m.worst_frames]
+    assert len(errors) == 4 and errors == sorted(errors, reverse=True)
+    assert all(f.png.startswith(b"\x89PNG") for f in m.worst_frames)
+    assert len(view.worst_box.children) == 4
+    assert m.snapshot_table()["test error (px)"].notna().iloc[-1]
+
+    # a new dashboard on the same project shows the earlier training
+    again = TrainingModel(project)
+    assert again.state == "idle" and again.iteration == 24
+    assert list(again.error_source.data["iteration"]) == [10, 20, 24]
+    assert len(again.loss_source.data["iteration"]) >= 3
+    assert TrainingDashboard(again).start_button.description == "Train more"
