@@ -483,7 +483,12 @@ def _sha256(path: Path) -> str:
 
 
 def list_snapshots(train_dir: str | os.PathLike) -> list[tuple[int, Path]]:
-    """``(iteration, json_path)`` of every snapshot metadata file, newest first."""
+    """``(iteration, snapshot .keras path)`` of the saved snapshots, oldest first.
+
+    A snapshot counts once its metadata (``snapshot-<iteration>.json``, written last)
+    exists; ``[-1]`` is the newest, as DeepLabCut's ``snapshotindex=-1``. The files are
+    not verified here (:func:`find_latest_snapshot` does).
+    """
     train_dir = Path(train_dir)
     if not train_dir.is_dir():
         return []
@@ -491,8 +496,8 @@ def list_snapshots(train_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     for p in train_dir.iterdir():
         m = _SNAPSHOT_RE.match(p.name)
         if m:
-            found.append((int(m.group(1)), p))
-    return sorted(found, reverse=True)
+            found.append((int(m.group(1)), p.with_suffix(".keras")))
+    return sorted(found)
 
 
 def _read_snapshot(meta_path: Path, *, verify: bool = True) -> Snapshot:
@@ -545,7 +550,8 @@ def find_latest_snapshot(train_dir: str | os.PathLike) -> Snapshot | None:
 
 
 def _find_latest(train_dir: Path) -> tuple[Snapshot, PoseModel] | None:
-    for _, meta_path in list_snapshots(train_dir):
+    for _, model_path in reversed(list_snapshots(train_dir)):
+        meta_path = model_path.with_suffix(".json")
         try:
             snap = _read_snapshot(meta_path)
             return snap, load_pose_model(snap.model_path)  # really loadable?
@@ -1024,17 +1030,17 @@ class Trainer:
                 self.train_dir,
                 [it for it, _ in old],
             )
-        for it, meta in old:
-            meta.unlink(missing_ok=True)
-            for suffix in (".keras", ".optimizer.npz"):
+        for it, _ in old:
+            for suffix in (".json", ".keras", ".optimizer.npz"):
                 (self.train_dir / f"snapshot-{it}{suffix}").unlink(missing_ok=True)
 
     def _prune_snapshots(self) -> None:
-        for it, meta in list_snapshots(self.train_dir)[
-            self.train_config.max_snapshots :
+        snapshots = list_snapshots(self.train_dir)
+        for it, _ in snapshots[
+            : max(len(snapshots) - self.train_config.max_snapshots, 0)
         ]:
-            meta.unlink(missing_ok=True)  # metadata first: the snapshot is then invalid
-            for suffix in (".keras", ".optimizer.npz"):
+            # metadata first: without it the snapshot no longer counts
+            for suffix in (".json", ".keras", ".optimizer.npz"):
                 (self.train_dir / f"snapshot-{it}{suffix}").unlink(missing_ok=True)
 
     def _write_learning_stats(self) -> None:

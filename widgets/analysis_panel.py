@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
+from posekit.widgets._bokeh import refresh_bokeh_state
 from posekit.widgets.app import app_url, preload_tensorflow
 
 if TYPE_CHECKING:
@@ -180,17 +181,20 @@ class AnalysisModel(traitlets.HasTraits):
         self, k: int, n_videos: int, t0: float
     ) -> Callable[[int, int], None]:
         last = [0.0]
-        started = time.monotonic()
+        first: list[tuple[float, int]] = []  # decoding speed from the first report on
 
         def progress(done: int, total: int) -> None:
             now = time.monotonic()
+            if not first:
+                first.append((now, done))
             if now - last[0] < self.flush_interval_s and done < total:
                 return
             last[0] = now
             frac = done / total if total else 1.0
             self.progress = (k + frac) / n_videos
-            if done and now > started:
-                self.frames_per_s = done / (now - started)
+            t_first, done_first = first[0]
+            if done > done_first and now > t_first:
+                self.frames_per_s = (done - done_first) / (now - t_first)
             elapsed = now - t0
             if self.progress > 0:
                 self.eta_s = elapsed * (1 - self.progress) / self.progress
@@ -229,8 +233,9 @@ class AnalysisPanel:
             layout=w.Layout(width="420px"),
         )  # fmt: skip
         self.shuffle = w.BoundedIntText(
-            min=1, max=99, description="shuffle", layout=w.Layout(width="110px")
-        )
+            min=1, max=99, description="shuffle", style=style,
+            layout=w.Layout(width="130px"),
+        )  # fmt: skip
         self.scale = w.BoundedFloatText(
             min=0.1, max=4.0, step=0.25, description="scale", style=style,
             layout=w.Layout(width="120px"),
@@ -377,4 +382,6 @@ class AnalysisPanel:
             return None
         self.viewer = TrajectoryViewer(path, self.model.project)
         self.viewer_box.children = [self.viewer.widget]
+        # views created from now on start from the current Bokeh documents
+        refresh_bokeh_state(self.viewer.widget)
         return self.viewer

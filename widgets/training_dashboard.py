@@ -685,6 +685,19 @@ class TrainingModel(traitlets.HasTraits):
         ]
 
 
+def _format_value(value: Any) -> str:
+    """A table cell: integers as such, other numbers with 2 decimals."""
+    if isinstance(value, bool | np.bool_ | str):
+        return html.escape(str(value))
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return html.escape(str(value))
+    if number.is_integer() and abs(number) < 1e12:
+        return str(int(number))
+    return f"{number:.2f}"
+
+
 def _read_rgb(path: Path) -> np.ndarray:
     import cv2
 
@@ -778,7 +791,9 @@ class TrainingDashboard:
             options=[("default", 0), *((f"{c}×{c}", c) for c in (128, 192, 256, 320))],
             description="crop", style=style, layout=w.Layout(width="150px"),
         )  # fmt: skip
-        self.imagenet = w.Checkbox(description="ImageNet weights", indent=False)
+        self.imagenet = w.Checkbox(
+            description="ImageNet weights", indent=False, layout=w.Layout(width="auto")
+        )
         self.eval_interval = w.BoundedIntText(
             min=0, max=1_000_000, step=50, description="test every (0: auto)",
             style=style, layout=w.Layout(width="200px"),
@@ -801,7 +816,9 @@ class TrainingDashboard:
         )
         self.evaluate_button = w.Button(description="Evaluate", icon="check")
         self.auto_evaluate = w.Checkbox(
-            description="evaluate when finished", indent=False
+            description="evaluate when finished",
+            indent=False,
+            layout=w.Layout(width="auto"),
         )
         w.link((m, "auto_evaluate"), (self.auto_evaluate, "value"))
         self.start_button.on_click(lambda _: self._safely(m.start))
@@ -992,14 +1009,21 @@ class TrainingDashboard:
         self._update_buttons()
 
     def _update_evaluation(self) -> None:
+        """The evaluation table, one metric per row (it has ~20 columns)."""
         table = self.model.evaluation
-        self.evaluation_html.value = (
-            ""
-            if table is None
-            else table.to_html(
-                index=False, classes="posekit-evaluation", float_format="{:.2f}".format
+        if self.model.evaluating:
+            self.evaluation_html.value = "<i>evaluating…</i>"
+        elif table is None or table.empty:
+            self.evaluation_html.value = ""
+        else:
+            rows = "".join(
+                f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+                f"<td>{_format_value(v)}</td></tr>"
+                for k, v in table.iloc[-1].items()
             )
-        )
+            self.evaluation_html.value = (
+                f'<table class="posekit-evaluation">{rows}</table>'
+            )
 
     def _update_worst(self) -> None:
         import ipywidgets as w

@@ -29,6 +29,7 @@ from posekit.engine.training import (  # noqa: E402
     TrainingCallback,
     find_latest_snapshot,
     learning_rate_at,
+    list_snapshots,
     read_pose_cfg,
 )
 
@@ -133,6 +134,10 @@ def test_outputs_of_a_run(run20) -> None:
         for suffix in (".keras", ".json", ".optimizer.npz"):
             assert f"snapshot-{it}{suffix}" in names
     assert not [n for n in names if n.startswith(".")]  # no temporary files left
+    assert list_snapshots(train_dir) == [  # oldest first, like DLC's snapshotindex
+        (10, train_dir / "snapshot-10.keras"),
+        (20, train_dir / "snapshot-20.keras"),
+    ]
     stats = pd.read_csv(train_dir / "learning_stats.csv")
     assert tuple(stats.columns) == LEARNING_STATS_COLUMNS
     assert stats["iteration"].tolist() == [5, 10, 15, 20]
@@ -154,11 +159,14 @@ def test_resume_continues_iterations_and_optimizer(run20, tmp_path, data) -> Non
     for a, b in zip(same.optimizer.variables, first.optimizer.variables, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     # continuing to 30: the counter goes on, the history is kept
-    more = Trainer(MODEL, config(max_iterations=30), tmp_path, progress=False)
+    more = Trainer(
+        MODEL, config(max_iterations=30, max_snapshots=2), tmp_path, progress=False
+    )
     state = more.fit(train_x, train_y)
     assert state.start_iteration == 20 and state.iteration == 30
     assert int(more.optimizer.iterations.numpy()) == 30
-    assert (tmp_path / "snapshot-30.keras").exists()
+    assert [it for it, _ in list_snapshots(tmp_path)] == [20, 30]  # 10 pruned
+    assert not (tmp_path / "snapshot-10.keras").exists()
     stats = pd.read_csv(tmp_path / "learning_stats.csv")
     assert stats["iteration"].tolist() == [5, 10, 15, 20, 25, 30]
     assert stats["elapsed_wall_s"].is_monotonic_increasing
