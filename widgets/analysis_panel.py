@@ -81,7 +81,9 @@ class AnalysisModel(traitlets.HasTraits):
     # ------------------------------------------------------------------ listing
     def refresh(self) -> None:
         """Re-read the project's videos and the prediction files on disk."""
-        self.videos = [str(v) for v in self.project.videos()]
+        self.videos = [
+            str(v) for v in self.project.videos() if not v.stem.endswith("_labeled")
+        ]
         if not self.selected or not set(self.selected) <= set(self.videos):
             self.selected = [v for v in self.selected if v in self.videos] or list(
                 self.videos
@@ -251,6 +253,12 @@ class AnalysisPanel:
             description="Analyze videos", button_style="success", icon="play"
         )
         self.analyze_button.on_click(lambda _: self._analyze())
+        self.refresh_button = w.Button(
+            icon="refresh",
+            tooltip="re-read the videos and results",
+            layout={"width": "40px"},
+        )
+        self.refresh_button.on_click(lambda _: m.refresh())
         self.progress = w.FloatProgress(
             min=0.0, max=1.0, description="progress", layout=w.Layout(width="360px")
         )
@@ -266,7 +274,7 @@ class AnalysisPanel:
                 w.HBox(
                     [self.video_select, w.VBox([self.shuffle, self.scale, self.csv])]
                 ),
-                self.analyze_button,
+                w.HBox([self.analyze_button, self.refresh_button]),
                 w.HBox([self.progress, self.status]),
                 self.error_box,
                 w.HTML("<h4>Results</h4>"),
@@ -275,11 +283,10 @@ class AnalysisPanel:
             ]
         )
         self.widget.add_class("posekit-analysis-panel")
+        self._syncing = False
         self._sync_videos()
-        self.video_select.observe(
-            lambda ch: setattr(m, "selected", list(ch["new"])), "value"
-        )
-        m.observe(lambda _: self._sync_videos(), "videos")
+        self.video_select.observe(self._on_select, "value")
+        m.observe(lambda _: self._sync_videos(), ["videos", "selected"])
         m.observe(lambda _: self._update_status(), ["state", "message", "progress"])
         m.observe(lambda _: self._update_status(), ["eta_s", "frames_per_s"])
         m.observe(lambda _: self._update_error(), "error")
@@ -302,10 +309,22 @@ class AnalysisPanel:
             self.model.error = f"{type(err).__name__}: {err}"
             self.model.message = str(err)
 
+    def _on_select(self, change: dict) -> None:
+        if not self._syncing:
+            self.model.selected = list(change["new"])
+
     def _sync_videos(self) -> None:
+        """Show the model's videos and selection (setting ``options`` clears the
+        widget's value; that must not clear the model's selection)."""
         m = self.model
-        self.video_select.options = [(Path(v).name, v) for v in m.videos]
-        self.video_select.value = tuple(v for v in m.selected if v in m.videos)
+        self._syncing = True
+        try:
+            options = [(Path(v).name, v) for v in m.videos]
+            if list(self.video_select.options) != options:
+                self.video_select.options = options
+            self.video_select.value = tuple(v for v in m.selected if v in m.videos)
+        finally:
+            self._syncing = False
 
     def _update_status(self) -> None:
         from posekit.widgets.training_dashboard import format_eta

@@ -257,6 +257,29 @@ class TrainingModel(traitlets.HasTraits):
         self._rate_window: list[tuple[float, int]] = []
         self.refresh_snapshots()
         self._load_history()
+        self.observe(lambda _: self._switch_shuffle(), "shuffle")
+
+    def _switch_shuffle(self) -> None:
+        """Show another shuffle: its snapshots and curves, no session."""
+        if self.busy:  # the view disables the control; a script may not
+            raise RuntimeError("Stop the training before switching the shuffle.")
+        self._session = None
+        self._last_iteration = 0
+        self._elapsed_s = 0.0
+        self.iteration = 0
+        self.progress = 0.0
+        self.test_errors = {}
+        self.evaluation = None
+        self.worst_frames = []
+        with self.doc_lock:
+            self.loss_source.data = {"iteration": [], "loss": [], "lr": []}
+            self.error_source.data = {"iteration": [], "test_error": []}
+        self.state = TrainingState.IDLE.value
+        self.message = f"shuffle {self.shuffle}"
+        self.refresh_snapshots()
+        self._load_history()
+        self._emit("evaluation")
+        self._emit("worst")
 
     # ------------------------------------------------------------------ plumbing
     def _api(self, name: str) -> Callable[..., Any]:
@@ -410,7 +433,6 @@ class TrainingModel(traitlets.HasTraits):
     # ------------------------------------------------------------------ the thread
     def _run(self, kwargs: dict[str, Any]) -> None:
         try:
-            self._ensure_training_set(kwargs["shuffle"])
             train = self._train_fn or self._api("train_network")
             self.result = train(
                 self.project,
@@ -443,7 +465,7 @@ class TrainingModel(traitlets.HasTraits):
             self.eta_s = 0.0
             self.message = f"finished at iteration {self.iteration}"
             self.state = TrainingState.FINISHED.value
-            if self.auto_evaluate:
+            if self.auto_evaluate and self.snapshots:
                 self.evaluate()
 
     def _fail(self, err: BaseException) -> None:
@@ -452,15 +474,6 @@ class TrainingModel(traitlets.HasTraits):
         self.error = text
         self.message = f"error: {type(err).__name__}: {err}"
         self.state = TrainingState.ERROR.value
-
-    def _ensure_training_set(self, shuffle: int) -> None:
-        from posekit.engine.dataset import create_training_dataset, load_split
-
-        try:
-            load_split(self.project, shuffle=shuffle)
-        except FileNotFoundError:
-            self.message = "creating the training set…"
-            create_training_dataset(self.project, shuffles=(shuffle,))
 
     # ------------------------------------------------------------------ callbacks
     def _on_train_begin(self, state: Any) -> None:

@@ -81,11 +81,6 @@ def _set_int(page, container: str, label: str, value: int) -> None:
     field.press("Enter")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="dashboard work in progress: the automatic evaluation after resume can "
-    "report the snapshot of the stop, not the last one (issue 5, open)",
-)
 def test_home_train_stop_resume_analyze(server, project, page) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     # --- home: the project and a link to each app

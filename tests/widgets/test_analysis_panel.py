@@ -62,6 +62,21 @@ def test_lists_the_project_videos_and_selects_all(project) -> None:
     assert [label for label, _ in view.video_select.options] == names
     view.video_select.value = (m.videos[1],)
     assert m.selected == [m.videos[1]]
+    # a video added later appears after a refresh; labelled videos are no input
+    extra = project.path / "videos" / "session3.mp4"
+    labelled = project.path / "videos" / "session1_labeled.mp4"
+    for path in (extra, labelled):
+        path.write_bytes(Path(m.videos[0]).read_bytes())
+    try:
+        view.refresh_button.click()
+        assert [label for label, _ in view.video_select.options] == [
+            *names,
+            "session3.mp4",
+        ]
+        assert m.selected == [m.videos[1]]
+    finally:
+        extra.unlink()
+        labelled.unlink()
 
 
 def test_scripted_analysis_progress_outputs_and_settings(project, tmp_path) -> None:

@@ -228,20 +228,16 @@ def test_invalid_settings_are_refused_with_a_message(project) -> None:
 
 def test_missing_labels_error_reaches_the_widget(tmp_path) -> None:
     unlabelled = make_demo_project(tmp_path, n_frames=30, n_labeled=0)
-    engine = ScriptedEngine()
-    m = scripted_model(unlabelled, engine)
+    m = TrainingModel(unlabelled, iterations=5)  # the real engine
+    view = TrainingDashboard(m, backbones=BACKBONES)
     m.start()
-    assert m.join(30)
+    assert m.join(120)
     assert m.state == "error"
-    assert "No labels found" in m.error
-    assert engine.calls == []
+    assert "No labels found" in m.error and "LabelError" in m.error
+    assert "No labels found" in view.error_box.value
+    assert m.snapshots == [] and m.iteration == 0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="dashboard work in progress: the automatic evaluation after resume can "
-    "report the snapshot of the stop, not the last one (issue 5, open)",
-)
 @pytest.mark.slow
 def test_real_training_stop_resume_finish_and_evaluate(project) -> None:
     m = TrainingModel(project, iterations=24, batch_size=2, flush_interval_s=0.2)
@@ -307,4 +303,12 @@ def test_real_training_stop_resume_finish_and_evaluate(project) -> None:
     assert again.state == "idle" and again.iteration == 24
     assert list(again.error_source.data["iteration"]) == [10, 20, 24]
     assert len(again.loss_source.data["iteration"]) >= 3
-    assert TrainingDashboard(again).start_button.description == "Train more"
+    again_view = TrainingDashboard(again)
+    assert again_view.start_button.description == "Train more"
+    # another shuffle has no training yet: empty curves and snapshot list
+    again_view.shuffle.value = 2
+    assert again.iteration == 0 and again.snapshots == []
+    assert list(again.loss_source.data["iteration"]) == []
+    assert again_view.start_button.description == "Start training"
+    again_view.shuffle.value = 1
+    assert again.iteration == 24 and len(again.snapshots) == 2
