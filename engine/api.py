@@ -267,12 +267,11 @@ def predict_frames(
 ) -> np.ndarray:
     """Predict ``(N, K, 3)`` (x, y, likelihood) on RGB frames with a trained shuffle."""
     from posekit.engine.evaluation import predict_images
-    from posekit.engine.models.pose_model import rebuild_for_input_shape
 
     project = _project(project)
     _, path = latest_snapshot(project, shuffle, snapshot)
-    model = rebuild_for_input_shape(_load_model(path), (None, None, 3))
-    return predict_images(model, images, batch_size=batch_size)
+    # snapshots are saved with a free input size: no rebuild needed
+    return predict_images(_load_model(path), images, batch_size=batch_size)
 
 
 def evaluate_network(
@@ -296,9 +295,11 @@ def evaluate_network(
     pandas.DataFrame
         One row with the train/test metrics.
     """
+    from posekit.engine._fileio import atomic_path
     from posekit.engine.evaluation import (
         evaluation_summary,
         plot_predictions,
+        predict_images,
         write_combined_evaluation,
     )
     from posekit.engine.inference import dlc_scorer_name
@@ -307,11 +308,7 @@ def evaluate_network(
     project = _project(project)
     ts = _ensure_training_set(project, shuffle)
     iteration, path = latest_snapshot(project, shuffle, snapshot)
-    model = _load_model(path)
-    from posekit.engine.evaluation import predict_images
-    from posekit.engine.models.pose_model import rebuild_for_input_shape
-
-    model = rebuild_for_input_shape(model, (None, None, 3))
+    model = _load_model(path)  # saved with a free input size: takes full frames
     preds = predict_images(model, ts.images, batch_size=1)
     pcut = project.pcutoff
     summaries = {}
@@ -360,8 +357,6 @@ def evaluate_network(
     table = pd.DataFrame([row])
     shuffle_dir = project.evaluation_dir(shuffle)
     shuffle_dir.mkdir(parents=True, exist_ok=True)
-    from posekit.engine._fileio import atomic_path
-
     with atomic_path(shuffle_dir / f"{scorer}-results.csv") as tmp:
         table.to_csv(tmp, index=False)
     df = predictions_frame(preds, scorer, ts.bodyparts)
@@ -502,7 +497,8 @@ def analyze_videos(
     list of Path
         The ``.h5`` files.
     """
-    from posekit.engine.inference import analyze_video
+    from posekit.engine.inference import analyze_video, dlc_scorer_name
+    from posekit.engine.models.pose_model import PoseModelConfig
     from posekit.engine.video import VideoReader
 
     project = _project(project)
@@ -520,9 +516,6 @@ def analyze_videos(
                 path, frame_shape=shape, batch_size=batch_size, use_tflite=use_tflite
             )
         predictor, info = predictors[shape]
-        from posekit.engine.inference import dlc_scorer_name
-        from posekit.engine.models.pose_model import PoseModelConfig
-
         cfg = PoseModelConfig.from_dict(info["model_config"])
         scorer = dlc_scorer_name(
             cfg.dlc_netname, project.task, project.date, shuffle, iteration
