@@ -3,13 +3,24 @@
 The engine never imports widget code (ipywidgets, bokeh); everything here can run
 headless on a cluster node. The workflow verbs are importable from here; heavy modules
 (TensorFlow) load only when a verb that needs them is first used.
+
+Importing any ``posekit.engine`` module turns on TensorFlow's oneDNN kernels
+(``TF_ENABLE_ONEDNN_OPTS=1``) unless the variable is already set: TensorFlow leaves them
+off on AMD CPUs, where they almost double MobileNetV2 training speed. It has an effect
+only when posekit is imported before TensorFlow; set ``TF_ENABLE_ONEDNN_OPTS=0`` to
+keep them off.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 from typing import Any
+
+# Before anything can import TensorFlow (which reads it once, at import). Nothing above
+# imports TensorFlow; any `import posekit.engine.<module>` runs this file first.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __version__ = "0.1.0"
 

@@ -10,11 +10,18 @@ be resumed, scripted, or done in another tool:
   and per-shuffle results and images.
 - ``analyze_videos``: ``<video>DLC_<net>_<Task><date>shuffle<k>_<iters>.h5`` (+ ``.csv``,
   ``_meta.pickle``).
+
+The model folder's ``pose_cfg.yaml`` records what names a model (``Task``, ``date``,
+``shuffle``, ``train_fraction``, ``trainingsetindex``), so a model folder alone gives its
+DeepLabCut scorer name (:func:`scorer_name`); folders written before those keys existed
+fall back to the project's ``config.yaml``.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +44,8 @@ __all__ = [
     "predict_frames",
     "load_predictor",
     "analyze_videos",
+    "model_info",
+    "scorer_name",
 ]
 
 
@@ -111,6 +120,7 @@ def train_network(
     stop_event: threading.Event | None = None,
     progress: bool = True,
     eval_interval: int | None = None,
+    save_interval: int | None = None,
     trainer_hook: Callable[[Any], None] | None = None,
 ) -> TrainResult:
     """Train (or resume) the network of a shuffle.
@@ -142,6 +152,9 @@ def train_network(
         Show a progress bar.
     eval_interval
         Test-set evaluation interval in iterations.
+    save_interval
+        Save a snapshot every this many iterations (default 5000; DLC's
+        ``save_iters``). A snapshot is also saved at the end and on a stop.
     trainer_hook
         Called with the :class:`~posekit.engine.training.Trainer` before training
         (a dashboard keeps it to call ``request_stop``).
@@ -174,6 +187,8 @@ def train_network(
     if max_iterations is not None or time_budget_s is not None:
         changes["max_iterations"] = max_iterations
         changes["time_budget_s"] = time_budget_s
+    if save_interval is not None:
+        changes["save_interval"] = int(save_interval)
     if eval_interval is not None:
         changes["eval_interval"] = int(eval_interval)
     elif max_iterations is not None:
@@ -185,6 +200,11 @@ def train_network(
         weights=None if weights is None else str(weights),
     )
     out = train_dir(project, shuffle)
+    fractions = project.training_fractions
+    trainingsetindex = next(
+        (i for i, f in enumerate(fractions) if math.isclose(f, ts.train_fraction)),
+        None,
+    )
     trainer = Trainer(
         model_config,
         train_config,
@@ -195,8 +215,12 @@ def train_network(
         pose_cfg_extra={
             "project_path": str(project.path),
             "dataset": str(project.training_set_dir()),
+            # what names the model (the DLC scorer name) without the project config
+            "Task": project.task,
+            "date": project.date,
             "shuffle": shuffle,
             "train_fraction": ts.train_fraction,
+            "trainingsetindex": trainingsetindex,
             "iteration (active-learning)": project.iteration,
         },
     )
@@ -302,7 +326,6 @@ def evaluate_network(
         predict_images,
         write_combined_evaluation,
     )
-    from posekit.engine.inference import dlc_scorer_name
     from posekit.engine.io.dlc import paths_to_index, predictions_frame
 
     project = _project(project)
@@ -336,9 +359,7 @@ def evaluate_network(
         train_error_pcutoff=train.get("mean_error_pcutoff_px", nan),
         test_error_pcutoff=test.get("mean_error_pcutoff_px", nan),
     )
-    scorer = dlc_scorer_name(
-        model.pose_config.dlc_netname, project.task, project.date, shuffle, iteration
-    )
+    scorer = scorer_name(path, netname=model.pose_config.dlc_netname, project=project)
     row = {
         "Training iterations:": iteration,
         "%Training dataset": int(round(100 * ts.train_fraction)),
@@ -421,7 +442,7 @@ def load_predictor(
             raise FileNotFoundError(f"No snapshot in {path}: train the network first.")
         iteration, path = snaps[-1]
     else:
-        iteration = int(path.stem.split("-")[-1]) if "-" in path.stem else 0
+        iteration = _snapshot_iteration(path)
     net = _load_model(path)
     cfg = net.pose_config
     h, w = int(frame_shape[0]), int(frame_shape[1])
@@ -435,22 +456,13 @@ def load_predictor(
     else:
         full = rebuild_for_input_shape(net, (h, w, 3))
         predictor = KerasPredictor(full, decoder, batch_size=batch_size)
-    pose_cfg = path.parent / "pose_cfg.yaml"
-    meta: dict[str, Any] = {}
-    if pose_cfg.exists():
-        import yaml
-
-        meta = yaml.safe_load(pose_cfg.read_text()) or {}
-    task = str(meta.get("Task") or meta.get("task") or "posekit")
-    date = str(meta.get("date") or "")
-    shuffle = int(meta.get("shuffle") or 1)
     info = {
-        "scorer": f"DLC_{cfg.dlc_netname}_{task}{date}shuffle{shuffle}_{iteration}",
+        "scorer": scorer_name(path, netname=cfg.dlc_netname),
         "bodyparts": list(cfg.bodyparts),
         "iteration": iteration,
         "snapshot": path,
         "model_config": cfg.to_dict(),
-        "pose_cfg": meta,
+        "pose_cfg": model_info(path),
     }
     return predictor, info
 
@@ -497,14 +509,13 @@ def analyze_videos(
     list of Path
         The ``.h5`` files.
     """
-    from posekit.engine.inference import analyze_video, dlc_scorer_name
-    from posekit.engine.models.pose_model import PoseModelConfig
+    from posekit.engine.inference import analyze_video
     from posekit.engine.video import VideoReader
 
     project = _project(project)
     if videos is None or len(videos) == 0:
         videos = [v for v in project.videos() if not v.stem.endswith("_labeled")]
-    iteration, path = latest_snapshot(project, shuffle, snapshot)
+    _, path = latest_snapshot(project, shuffle, snapshot)
     outputs = []
     predictors: dict[tuple[int, int], Any] = {}
     for video in videos:
@@ -516,18 +527,12 @@ def analyze_videos(
                 path, frame_shape=shape, batch_size=batch_size, use_tflite=use_tflite
             )
         predictor, info = predictors[shape]
-        cfg = PoseModelConfig.from_dict(info["model_config"])
-        scorer = dlc_scorer_name(
-            cfg.dlc_netname, project.task, project.date, shuffle, iteration
-        )
         meta = dict(info["pose_cfg"])
-        meta.update(
-            iteration=project.iteration, train_fraction=project.training_fractions[0]
-        )
+        meta["iteration"] = meta["iteration (active-learning)"]
         out = analyze_video(
             predictor,
             video,
-            scorer=scorer,
+            scorer=info["scorer"],
             bodyparts=info["bodyparts"],
             destfolder=destfolder,
             save_as_csv=save_as_csv,
@@ -538,3 +543,195 @@ def analyze_videos(
         )
         outputs.append(out)
     return outputs
+
+
+# --------------------------------------------------------------------------------------
+# What names a model
+# --------------------------------------------------------------------------------------
+
+_MODEL_DIR_RE = re.compile(
+    r"^(?P<name>.+)-trainset(?P<pct>\d+)shuffle(?P<shuffle>\d+)$"
+)
+_SNAPSHOT_ITERATION_RE = re.compile(r"snapshot-(\d+)")
+
+#: Keys :func:`model_info` always fills in.
+MODEL_KEYS = (
+    "Task",
+    "date",
+    "shuffle",
+    "train_fraction",
+    "trainingsetindex",
+    "iteration (active-learning)",
+)
+
+
+def _snapshot_iteration(path: Path) -> int:
+    m = _SNAPSHOT_ITERATION_RE.search(path.name)
+    return int(m.group(1)) if m else 0
+
+
+def _model_folder(model: Path) -> Path:
+    return model if model.is_dir() else model.parent
+
+
+def _project_of(folder: Path, pose_cfg: dict[str, Any]) -> Project | None:
+    """The project a ``train/`` folder belongs to: by DLC's layout, else ``project_path``."""
+    from posekit.engine.project import ProjectError
+
+    candidates = []
+    # <project>/dlc-models/iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/train
+    if len(folder.parents) > 3 and folder.parents[2].name == "dlc-models":
+        candidates.append(folder.parents[3])
+    if pose_cfg.get("project_path"):
+        candidates.append(Path(str(pose_cfg["project_path"])))
+    for candidate in candidates:
+        if (candidate / "config.yaml").is_file():
+            try:
+                return load_project(candidate)
+            except ProjectError as exc:
+                logger.warning("cannot read %s: %s", candidate / "config.yaml", exc)
+    return None
+
+
+def model_info(
+    model: str | os.PathLike, *, project: Project | None = None
+) -> dict[str, Any]:
+    """The ``pose_cfg.yaml`` of a model folder, with what names the model filled in.
+
+    ``Task``, ``date``, ``shuffle``, ``train_fraction``, ``trainingsetindex`` and
+    ``iteration (active-learning)`` are always set. :func:`train_network` writes them;
+    for a folder trained before they were written they come from the project (``project``,
+    else the project the folder sits in by DeepLabCut's layout, else the one
+    ``pose_cfg.yaml``'s ``project_path`` names) and the folder names
+    (``iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/train``).
+
+    Parameters
+    ----------
+    model
+        A ``train/`` folder or a snapshot file in it.
+    project
+        The project, for keys the folder lacks.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        ``pose_cfg.yaml`` exists but does not parse.
+    """
+    import yaml
+
+    folder = _model_folder(Path(model))
+    path = folder / "pose_cfg.yaml"
+    info: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            info = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ValueError(
+                f"{path} is not valid YAML ({exc}). It is rewritten when training "
+                "resumes; posekit did not change it."
+            ) from exc
+        if not isinstance(info, dict):
+            raise ValueError(f"{path} does not hold a mapping of keys; it is damaged.")
+    if all(info.get(k) is not None for k in MODEL_KEYS if k != "trainingsetindex"):
+        info.setdefault("trainingsetindex", None)
+        return info
+    project = project or _project_of(folder, info)
+    names = _MODEL_DIR_RE.match(folder.parent.name) if folder.name == "train" else None
+    found: dict[str, Any] = {}
+    if names:
+        found["shuffle"] = int(names["shuffle"])
+        found["train_fraction"] = int(names["pct"]) / 100
+    iteration_dir = folder.parent.parent.name if names else ""
+    if iteration_dir.startswith("iteration-") and iteration_dir[10:].isdigit():
+        found["iteration (active-learning)"] = int(iteration_dir[10:])
+    if project is not None:
+        found.setdefault("iteration (active-learning)", project.iteration)
+        found.setdefault("train_fraction", project.training_fractions[0])
+        found.update(Task=project.task, date=project.date)
+    elif names:
+        # <Task><date> is all the scorer name needs
+        found.update(Task=names["name"], date="")
+        logger.warning(
+            "%s: no Task/date in pose_cfg.yaml and no project config found; using "
+            "the folder name %r",
+            folder,
+            names["name"],
+        )
+    fallback = {
+        "Task": "posekit",
+        "date": "",
+        "shuffle": 1,
+        "train_fraction": None,
+        "iteration (active-learning)": 0,
+    }
+    for key in MODEL_KEYS:
+        if info.get(key) is None:
+            info[key] = found.get(key, fallback.get(key))
+    if info["trainingsetindex"] is None and project and info["train_fraction"]:
+        info["trainingsetindex"] = next(
+            (
+                i
+                for i, f in enumerate(project.training_fractions)
+                if math.isclose(f, float(info["train_fraction"]))
+            ),
+            None,
+        )
+    return info
+
+
+def scorer_name(
+    snapshot: str | os.PathLike,
+    *,
+    netname: str | None = None,
+    project: Project | None = None,
+) -> str:
+    """DeepLabCut's scorer name of a snapshot: ``DLC_<net>_<Task><date>shuffle<k>_<iters>``.
+
+    The one place posekit builds it (evaluation and video analysis use it), from the
+    model folder's ``pose_cfg.yaml`` (:func:`model_info`).
+
+    Parameters
+    ----------
+    snapshot
+        A snapshot (``snapshot-<iters>.keras`` or ``.json``) or a ``train/`` folder
+        (its newest snapshot).
+    netname
+        DLC's network name (``mobnet_35``, ``resnet_50``…); default: from the
+        snapshot's configuration.
+    project
+        The project, for model folders trained before ``pose_cfg.yaml`` named it.
+
+    Examples
+    --------
+    The demo's model after 700 iterations of MobileNetV2 α=0.35, shuffle 1:
+    ``DLC_mobnet_35_demoJan1shuffle1_700``.
+    """
+    from posekit.engine.inference import dlc_scorer_name
+    from posekit.engine.models.pose_model import PoseModelConfig
+    from posekit.engine.training import list_snapshots as _list
+    from posekit.engine.training import read_pose_cfg
+
+    path = Path(snapshot)
+    if path.is_dir():
+        snaps = _list(path)
+        if not snaps:
+            raise FileNotFoundError(f"No snapshot in {path}: train the network first.")
+        path = snaps[-1][1]
+    iteration = _snapshot_iteration(path)
+    if netname is None:
+        meta = path.with_name(f"snapshot-{iteration}.json")
+        if meta.is_file():
+            import json
+
+            config = json.loads(meta.read_text())["model_config"]
+            netname = PoseModelConfig.from_dict(config).dlc_netname
+        else:
+            netname = read_pose_cfg(path.parent)[0].dlc_netname
+    info = model_info(path, project=project)
+    return dlc_scorer_name(
+        netname, str(info["Task"]), str(info["date"]), int(info["shuffle"]), iteration
+    )

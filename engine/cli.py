@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+# oneDNN kernels on before TensorFlow loads (posekit.engine/__init__.py does the same;
+# repeated so the CLI does not depend on it). TF_ENABLE_ONEDNN_OPTS=0 keeps them off.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __all__ = ["main", "build_parser"]
 
@@ -152,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, help="maximum training iterations")
     p.add_argument("--minutes", type=float, help="time budget in minutes")
     p.add_argument("--batch-size", type=int, help="batch size (8)")
+    p.add_argument(
+        "--save-interval",
+        type=int,
+        metavar="N",
+        help="save a snapshot every N iterations (5000; also at the end and on Ctrl-C)",
+    )
     p.add_argument(
         "--fresh", action="store_true", help="start over instead of resuming"
     )
@@ -362,6 +373,7 @@ def _train(args: argparse.Namespace) -> int:
         max_iterations=args.iterations,
         time_budget_s=None if args.minutes is None else 60 * args.minutes,
         batch_size=args.batch_size,
+        save_interval=args.save_interval,
         resume=not args.fresh,
     )
     print(result)

@@ -22,6 +22,10 @@ A training folder (``train_dir``) holds:
 - ``learning_stats.csv``: iteration, losses, learning rate, test errors (mean Euclidean
   distance and RMSE, pixels) and elapsed time.
 
+A run killed at any moment (even ``SIGKILL`` while it writes) leaves every file whole:
+what it was writing is a hidden temporary file (``.snapshot-<it>.keras.<random>.keras``),
+never taken for a snapshot and removed when training starts again in that folder.
+
 Resuming continues the iteration counter and the optimizer state (DeepLabCut restarts at
 0). Stopping: ``KeyboardInterrupt``, or :meth:`Trainer.request_stop` from any thread;
 both save a snapshot first.
@@ -94,6 +98,12 @@ LEARNING_STATS_COLUMNS = (
 
 _SNAPSHOT_FORMAT = "posekit-snapshot/1"
 _SNAPSHOT_RE = re.compile(r"^snapshot-(\d+)\.json$")
+_SNAPSHOT_DATA_RE = re.compile(r"^snapshot-(\d+)\.(?:keras|optimizer\.npz)$")
+# temporary files of atomic writes (posekit.engine._fileio.atomic_path) in a train_dir
+_TEMP_RE = re.compile(
+    r"^\.(?:snapshot-\d+\.(?:keras|json|optimizer\.npz)|pose_cfg\.yaml"
+    r"|learning_stats\.csv)\..+$"
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -1034,6 +1044,37 @@ class Trainer:
             for suffix in (".json", ".keras", ".optimizer.npz"):
                 (self.train_dir / f"snapshot-{it}{suffix}").unlink(missing_ok=True)
 
+    def _remove_leftovers(self) -> None:
+        """Remove what a killed run left behind in ``train_dir``.
+
+        Temporary files of interrupted writes, and the model and optimizer files of
+        snapshots older than the newest one whose metadata is gone (a pruning that was
+        interrupted: the metadata is deleted first). Newer files without metadata (a
+        save that was interrupted) are left: the next save of that iteration replaces
+        them. Two runs must not train in the same folder at once.
+        """
+        snapshots = list_snapshots(self.train_dir)
+        newest = snapshots[-1][0] if snapshots else -1
+        listed = {it for it, _ in snapshots}
+        removed = []
+        for p in self.train_dir.iterdir():
+            m = _SNAPSHOT_DATA_RE.match(p.name)
+            stale = m is not None and int(m.group(1)) < newest
+            if (
+                (_TEMP_RE.match(p.name) or stale)
+                and p.is_file()
+                and not (m and int(m.group(1)) in listed)
+            ):
+                p.unlink(missing_ok=True)
+                removed.append(p.name)
+        if removed:
+            logger.info(
+                "removed %d file(s) an interrupted run left in %s: %s",
+                len(removed),
+                self.train_dir,
+                sorted(removed),
+            )
+
     def _prune_snapshots(self) -> None:
         snapshots = list_snapshots(self.train_dir)
         for it, _ in snapshots[
@@ -1129,6 +1170,7 @@ class Trainer:
         self._train_data = (images, keypoints)
         self._recalibrated_at = -1
         self.train_dir.mkdir(parents=True, exist_ok=True)
+        self._remove_leftovers()
         self.state = TrainState(train_dir=self.train_dir)
 
         # === Model and optimizer (fresh or resumed) ===

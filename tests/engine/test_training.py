@@ -192,6 +192,42 @@ def test_corrupt_snapshot_is_skipped(run20, tmp_path, data, caplog) -> None:
     assert state.start_iteration == 10 and state.iteration == 12
 
 
+def test_leftovers_of_a_killed_run_are_removed_on_restart(
+    run20, tmp_path, data, caplog
+) -> None:
+    _, _, src = run20
+    (train_x, train_y), _ = data
+    shutil.copytree(src, tmp_path, dirs_exist_ok=True)
+    # what a SIGKILL can leave: half-written temporary files of atomic writes ...
+    temps = [
+        ".snapshot-25.keras.k2j4h1.keras",
+        ".snapshot-25.optimizer.npz.x8a.npz",
+        ".snapshot-25.json.q1w2.json",
+        ".learning_stats.csv.a1b2.csv",
+        ".pose_cfg.yaml.zz9.yaml",
+    ]
+    for name in temps:
+        (tmp_path / name).write_bytes(b"half")
+    # ... files of an older snapshot whose pruning was cut short (metadata deleted
+    # first), and a newer model whose metadata was never written
+    shutil.copy(tmp_path / "snapshot-10.keras", tmp_path / "snapshot-5.keras")
+    shutil.copy(
+        tmp_path / "snapshot-10.optimizer.npz", tmp_path / "snapshot-5.optimizer.npz"
+    )
+    shutil.copy(tmp_path / "snapshot-10.keras", tmp_path / "snapshot-25.keras")
+    (tmp_path / ".notes.txt").write_text("not ours")
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        state = Trainer(MODEL, config(max_iterations=20), tmp_path, progress=False).fit(
+            train_x, train_y
+        )
+    assert state.start_iteration == 20
+    names = {p.name for p in tmp_path.iterdir()}
+    assert not names & {*temps, "snapshot-5.keras", "snapshot-5.optimizer.npz"}
+    assert {"snapshot-25.keras", ".notes.txt"} <= names  # left alone
+    assert [it for it, _ in list_snapshots(tmp_path)] == [10, 20]
+    assert "removed 7 file(s) an interrupted run left" in caplog.text
+
+
 def test_resume_with_other_bodyparts_is_a_clear_error(run20, tmp_path, data) -> None:
     _, _, src = run20
     shutil.copytree(src, tmp_path, dirs_exist_ok=True)
