@@ -140,7 +140,9 @@ def train_network(
         Stop after this many iterations (total, resumed ones included) or seconds.
         Defaults: 30000 iterations.
     batch_size, crop_size
-        Training batch and crop size (defaults 8 and 256×256, capped to the frame).
+        Training batch size (default 8) and crop ``(height, width)`` (default: chosen
+        from the frame size, see :func:`posekit.engine.training.default_crop_size`;
+        when resuming, the crop the snapshot was trained with).
     resume
         Continue from the newest snapshot (iteration counter and optimizer state
         continue); ``False`` starts over.
@@ -177,11 +179,9 @@ def train_network(
         )
     train_images, train_kp = ts.subset("train")
     test_images, test_kp = ts.subset("test")
-    h = min(img.shape[0] for img in ts.images)
-    w = min(img.shape[1] for img in ts.images)
-    if crop_size is None:
-        crop_size = (min(256, h - h % 8), min(256, w - w % 8))
-    changes: dict[str, Any] = {"crop_size": tuple(crop_size)}
+    changes: dict[str, Any] = {
+        "crop_size": None if crop_size is None else tuple(crop_size)
+    }
     if batch_size:
         changes["batch_size"] = int(batch_size)
     if max_iterations is not None or time_budget_s is not None:
@@ -448,7 +448,7 @@ def load_predictor(
     h, w = int(frame_shape[0]), int(frame_shape[1])
     decoder = make_decoder(stride=net.stride, locref_stdev=cfg.locref_stdev)
     if use_tflite:
-        tfl = path.with_name(f"{path.stem}-{h}x{w}-b{batch_size}.tflite")
+        tfl = path.with_name(f"{path.stem}-{h}x{w}-b{batch_size}-u8.tflite")
         if not tfl.exists() or tfl.stat().st_mtime < path.stat().st_mtime:
             full = rebuild_for_input_shape(net, (h, w, 3))
             convert_to_tflite(full, tfl, input_shape=(batch_size, h, w, 3))

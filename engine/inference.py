@@ -9,12 +9,16 @@ written in DeepLabCut's prediction layout. Two runtimes: TensorFlow (a traced
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import pickle
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -104,38 +108,100 @@ def _split_outputs(outputs) -> tuple:
     return outputs[0], outputs[1]
 
 
+@contextlib.contextmanager
+def _captured_output() -> Iterator[Callable[[], str]]:
+    """Send everything written to stdout and stderr to a temporary file meanwhile.
+
+    TensorFlow's converter logs through C++ (absl) straight to file descriptor 2, which
+    Jupyter forwards into the notebook or Voila app; ``sys.stdout``/``sys.stderr``
+    redirection alone would not catch it. Both descriptors 1 and 2 and the Python
+    streams are redirected for the duration of the ``with`` block (process-wide: other
+    threads' output in that window is captured too). Yields a function returning what
+    was captured so far.
+    """
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    text = io.StringIO()
+    with tempfile.TemporaryFile() as sink:
+        saved: list[tuple[int, int]] = []
+
+        def captured() -> str:
+            for stream in (sys.__stdout__, sys.__stderr__):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            sink.seek(0)
+            return sink.read().decode("utf-8", "replace") + text.getvalue()
+
+        try:
+            for fd in (1, 2):
+                try:
+                    saved.append((fd, os.dup(fd)))
+                except OSError:  # descriptor closed: nothing to silence
+                    continue
+                os.dup2(sink.fileno(), fd)
+            with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+                yield captured
+        finally:
+            for stream in (sys.__stdout__, sys.__stderr__):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            for fd, copy in saved:
+                os.dup2(copy, fd)
+                os.close(copy)
+
+
 def convert_to_tflite(
     model, path: str | os.PathLike, *, input_shape: Sequence[int]
 ) -> Path:
     """Convert a Keras pose model to a TFLite file for a fixed input shape.
 
     Uses ``model.export`` + ``TFLiteConverter.from_saved_model`` (``from_concrete_functions``
-    silently produced a model with no weights). Written atomically.
+    silently produced a model with no weights). Written atomically. The converter's
+    console output (dozens of TensorFlow log lines on file descriptor 2) is captured
+    and sent to the ``posekit`` logger at DEBUG level instead of the notebook; if the
+    conversion fails, it is attached to the exception as a note.
 
     Parameters
     ----------
     model
         Keras model mapping ``(N, H, W, 3)`` float32 images to score maps and locref.
+        The TFLite model takes the ``uint8`` frames themselves (the cast to float32 is
+        its first operation).
     path
         Output ``.tflite`` file.
     input_shape
         ``(N, H, W, 3)``.
     """
-    import keras
-    import tensorflow as tf
-
     path = Path(path)
-    with tempfile.TemporaryDirectory(prefix="posekit-export-") as tmp:
-        export = keras.export.ExportArchive()
-        export.track(model)
-        export.add_endpoint(
-            name="serve",
-            fn=lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec(list(input_shape), tf.float32)],
-        )
-        export.write_out(tmp, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        data = converter.convert()
+    with (
+        _captured_output() as captured,
+        tempfile.TemporaryDirectory(prefix="posekit-export-") as tmp,
+    ):
+        try:
+            import keras
+            import tensorflow as tf
+
+            export = keras.export.ExportArchive()
+            export.track(model)
+            # uint8 frames in, cast inside the graph: the frame goes to the interpreter
+            # as it was decoded (4x fewer bytes than float32; no astype per frame)
+            export.add_endpoint(
+                name="serve",
+                fn=lambda x: model(tf.cast(x, tf.float32), training=False),
+                input_signature=[tf.TensorSpec(list(input_shape), tf.uint8)],
+            )
+            export.write_out(tmp, verbose=False)
+            converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+            data = converter.convert()
+        except Exception as exc:
+            output = captured().strip()
+            if output and hasattr(exc, "add_note"):
+                exc.add_note("TFLite converter output:\n" + output[-5000:])
+            raise
+        output = captured().strip()
+    if output:
+        logger.debug("TFLite converter output:\n%s", output)
     with atomic_path(path) as out:
         out.write_bytes(data)
     return path
@@ -174,9 +240,13 @@ class TFLitePredictor(Predictor):
         outs = sorted(outs, key=lambda d: d["shape"][-1])
         self._scmap, self._locref = outs[0]["index"], outs[1]["index"]
         self.input_shape = tuple(int(s) for s in self._input["shape"])
+        # uint8 for models converted by this version, float32 for older cached files
+        self._input_dtype = np.dtype(self._input["dtype"])
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self.interpreter.set_tensor(self._input["index"], batch.astype(np.float32))
+        self.interpreter.set_tensor(
+            self._input["index"], batch.astype(self._input_dtype, copy=False)
+        )
         self.interpreter.invoke()
         return (
             self.interpreter.get_tensor(self._scmap),
@@ -193,6 +263,7 @@ def predict_video(
     start: int = 0,
     stop: int | None = None,
     progress: bool | Callable[[int, int], None] = False,
+    backend: Literal["auto", "opencv", "ffmpeg"] = "auto",
 ) -> tuple[np.ndarray, dict]:
     """Predict keypoints for every decoded frame of a video.
 
@@ -211,6 +282,9 @@ def predict_video(
         Frame range.
     progress
         ``True`` for a tqdm bar, or a callable ``progress(done, total)``.
+    backend
+        Video decoding (:meth:`~posekit.engine.video.VideoReader.iter_frames`):
+        ``"auto"`` streams whole videos out of an ffmpeg process.
 
     Returns
     -------
@@ -243,7 +317,9 @@ def predict_video(
                 progress(done, total)
             batch.clear()
 
-        for _, frame in reader.iter_frames(start, stop, crop=crop, scale=scale):
+        for _, frame in reader.iter_frames(
+            start, stop, crop=crop, scale=scale, backend=backend
+        ):
             batch.append(frame)
             if len(batch) == bs:
                 flush()
@@ -294,12 +370,15 @@ def analyze_video(
     meta: dict | None = None,
     progress: bool | Callable[[int, int], None] = True,
     netcdf: bool = False,
+    backend: Literal["auto", "opencv", "ffmpeg"] = "auto",
 ) -> Path:
     """Analyse one video and write ``<stem><scorer>.h5`` (+ ``.csv``, ``_meta.pickle``).
 
     One row per decoded frame, columns ``scorer/bodyparts/coords`` with
     ``x, y, likelihood``, key ``df_with_missing``, table format — what DeepLabCut,
     Anipose, SLEAP's importer and movement read.
+
+    ``backend`` chooses the video decoding (:func:`predict_video`).
 
     Returns
     -------
@@ -311,7 +390,7 @@ def analyze_video(
     dest.mkdir(parents=True, exist_ok=True)
     out = dest / f"{video.stem}{scorer}.h5"
     xyp, info = predict_video(
-        predictor, video, scale=scale, crop=crop, progress=progress
+        predictor, video, scale=scale, crop=crop, progress=progress, backend=backend
     )
     df = predictions_frame(xyp, scorer, bodyparts)
     write_predictions(df, out, save_csv=save_as_csv)

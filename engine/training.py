@@ -46,7 +46,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -78,6 +78,7 @@ __all__ = [
     "find_latest_snapshot",
     "load_snapshot",
     "read_pose_cfg",
+    "default_crop_size",
     "LEARNING_STATS_COLUMNS",
 ]
 
@@ -120,7 +121,11 @@ class TrainConfig:
     batch_size
         Crops per step.
     crop_size
-        ``(height, width)`` of the training crops (overrides ``augment.crop_size``).
+        ``(height, width)`` of the training crops (overrides ``augment.crop_size``);
+        ``None`` (the default): chosen by :class:`Trainer` from the frame size with
+        :func:`default_crop_size` (128×128 for 320×240 frames, 256×256 for 640×480),
+        or, when resuming, the crop of the snapshot. The crop used is recorded in
+        ``pose_cfg.yaml`` and in each snapshot.
     learning_rate
         Peak Adam learning rate.
     warmup_iterations
@@ -165,7 +170,7 @@ class TrainConfig:
     """
 
     batch_size: int = 8
-    crop_size: tuple[int, int] = (256, 256)
+    crop_size: tuple[int, int] | None = None
     learning_rate: float = 1e-3
     warmup_iterations: int = 200
     min_learning_rate_fraction: float = 0.02
@@ -249,9 +254,11 @@ class TrainConfig:
             raise ValueError(
                 f"augment must be an AugmentConfig. Received: {type(augment).__name__}"
             )
-        crop = tuple(int(v) for v in self.crop_size)
-        object.__setattr__(self, "crop_size", crop)
-        object.__setattr__(self, "augment", augment.replace(crop_size=crop))
+        if self.crop_size is not None:
+            crop = tuple(int(v) for v in self.crop_size)
+            augment = augment.replace(crop_size=crop)  # validates it
+            object.__setattr__(self, "crop_size", augment.crop_size)
+        object.__setattr__(self, "augment", augment)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated)."""
@@ -260,7 +267,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain, YAML-safe dict."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["crop_size"] = list(self.crop_size)
+        d["crop_size"] = None if self.crop_size is None else list(self.crop_size)
         d["augment"] = self.augment.to_dict()
         return d
 
@@ -274,11 +281,57 @@ class TrainConfig:
                 f"Unknown TrainConfig fields {sorted(unknown)}; known: {sorted(names)}"
             )
         data = dict(data)
-        if "crop_size" in data:
+        if data.get("crop_size") is not None:
             data["crop_size"] = tuple(data["crop_size"])
         if isinstance(data.get("augment"), Mapping):
             data["augment"] = AugmentConfig.from_dict(data["augment"])
         return cls(**data)
+
+
+#: Bounds of the side of an automatic training crop (:func:`default_crop_size`), pixels.
+AUTO_CROP_RANGE = (64, 256)
+
+
+def default_crop_size(frame_shapes: Iterable[Sequence[int]]) -> tuple[int, int]:
+    """The training crop for frames of these shapes (``TrainConfig(crop_size=None)``).
+
+    Half the shorter side of the smallest frame, rounded up to a multiple of 32 and
+    kept within :data:`AUTO_CROP_RANGE` (64–256 px), square, but never larger than
+    the frame (a side longer than the frame becomes the frame's side rounded down to
+    a multiple of 8). A crop of half the frame still shows the animal with its
+    surroundings, while the cost of a training step grows with the crop area: on the
+    320×240 demo frames a 256×256 crop would cover almost the whole frame at about
+    four times the cost of 128×128.
+
+    Parameters
+    ----------
+    frame_shapes
+        ``(height, width, ...)`` of each training frame.
+
+    Returns
+    -------
+    tuple[int, int]
+        ``(height, width)``.
+
+    Examples
+    --------
+    >>> default_crop_size([(240, 320, 3)])
+    (128, 128)
+    >>> default_crop_size([(480, 640, 3), (1080, 1920, 3)])
+    (256, 256)
+    >>> default_crop_size([(100, 60, 3)])
+    (64, 56)
+    """
+    shapes = [(int(s[0]), int(s[1])) for s in frame_shapes]
+    if not shapes:
+        raise ValueError("default_crop_size needs at least one frame shape")
+    h = min(s[0] for s in shapes)
+    w = min(s[1] for s in shapes)
+    if h < 1 or w < 1:
+        raise ValueError(f"Empty frame shape {(h, w)} among the training frames")
+    lo, hi = AUTO_CROP_RANGE
+    side = min(hi, max(lo, 32 * math.ceil(min(h, w) / 2 / 32)))
+    return (min(side, max(8, h - h % 8)), min(side, max(8, w - w % 8)))
 
 
 def learning_rate_at(config: TrainConfig, iteration: int, progress: float) -> float:
@@ -767,6 +820,8 @@ class Trainer:
             )
         self.model_config = model_config
         self.train_config = train_config or TrainConfig()
+        # crop_size=None: chosen in fit() from the frames (or the resumed snapshot)
+        self._auto_crop = self.train_config.crop_size is None
         self.train_dir = Path(train_dir)
         self.flip_pairs = [tuple(p) for p in flip_pairs]
         self.callbacks = list(callbacks)
@@ -871,6 +926,24 @@ class Trainer:
                     f"{getattr(self.model_config, name)!r}. Start a fresh training "
                     "(resume=False or another train_dir)."
                 )
+
+    def _automatic_crop(
+        self, snap: Snapshot | None, images: Sequence[np.ndarray]
+    ) -> tuple[int, int]:
+        """The resumed snapshot's crop, else :func:`default_crop_size` of the frames."""
+        if snap is not None:
+            saved = (snap.meta.get("train_config") or {}).get("crop_size")
+            if saved:
+                return (int(saved[0]), int(saved[1]))
+        crop = default_crop_size(np.shape(img) for img in images)
+        logger.info("training crop %d×%d (from the frame size)", *crop)
+        return crop
+
+    def _set_crop(self, crop: tuple[int, int]) -> None:
+        self.train_config = self.train_config.replace(crop_size=tuple(crop))
+        self.augmenter = Augmenter(
+            self.train_config.augment, self.model_config.bodyparts, self.flip_pairs
+        )
 
     def _make_optimizer(self, model: PoseModel):
         import keras
@@ -1194,6 +1267,8 @@ class Trainer:
             if resume is False:
                 self._remove_old_snapshots()
             self._build_fresh()
+        if self._auto_crop:
+            self._set_crop(self._automatic_crop(snap, images))
         self._write_pose_cfg()
         cfg = self.train_config
         clock = _Clock(self.state.elapsed_wall_s, self.state.elapsed_cpu_s)

@@ -154,7 +154,7 @@ class TrainingModel(traitlets.HasTraits):
         Initial settings (traits of the same names; ``backbone=""`` and
         ``batch_size=0`` mean the engine's default). ``time_budget_s`` selects the
         time limit instead of the iteration limit. More settings are traits:
-        ``crop_size`` (square training crops in pixels, 0: the engine's default),
+        ``crop_size`` (square training crops in pixels, 0: chosen from the frame size),
         ``imagenet`` (start a fresh network from ImageNet weights) and
         ``eval_interval`` (test-set evaluation every so many iterations, 0: about
         ten per session).
@@ -801,7 +801,7 @@ class TrainingDashboard:
             layout=w.Layout(width="210px"),
         )  # fmt: skip
         self.crop_size = w.Dropdown(
-            options=[("default", 0), *((f"{c}×{c}", c) for c in (128, 192, 256, 320))],
+            options=[("auto", 0), *((f"{c}×{c}", c) for c in (128, 192, 256, 320))],
             description="crop", style=style, layout=w.Layout(width="150px"),
         )  # fmt: skip
         self.imagenet = w.Checkbox(

@@ -109,3 +109,16 @@ def test_tflite_matches_keras(dot_video, tmp_path) -> None:
     keras_xyp, _ = predict_video(KerasPredictor(model, _decode, batch_size=4), path)
     lite_xyp, _ = predict_video(TFLitePredictor(tfl, _decode, batch_size=4), path)
     np.testing.assert_allclose(lite_xyp, keras_xyp, atol=1e-4)
+
+
+def test_tflite_conversion_prints_nothing(tmp_path, capfd) -> None:
+    """The converter's TensorFlow logging (C++, straight to file descriptor 2) must
+    not reach the notebook or Voila app that converts a model."""
+    model = _dot_model()
+    capfd.readouterr()
+    tfl = convert_to_tflite(model, tmp_path / "q.tflite", input_shape=(1, 16, 16, 3))
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+    assert tfl.stat().st_size > 0
+    print("after")  # the descriptors are restored
+    assert capfd.readouterr().out == "after\n"

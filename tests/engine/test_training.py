@@ -27,6 +27,7 @@ from posekit.engine.training import (  # noqa: E402
     TrainConfig,
     Trainer,
     TrainingCallback,
+    default_crop_size,
     find_latest_snapshot,
     learning_rate_at,
     list_snapshots,
@@ -313,7 +314,7 @@ def test_time_budget_stops(tmp_path, data) -> None:
 
 def test_config_validation_and_schedule() -> None:
     cfg = TrainConfig()
-    assert cfg.batch_size == 8 and cfg.crop_size == (256, 256)
+    assert cfg.batch_size == 8 and cfg.crop_size is None  # chosen by the Trainer
     assert cfg.learning_rate == 1e-3 and cfg.locref_loss_weight == 0.05
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     assert config(crop_size=(96, 64)).augment.crop_size == (96, 64)
@@ -328,3 +329,59 @@ def test_config_validation_and_schedule() -> None:
     assert learning_rate_at(s, 9, 0.0) == pytest.approx(1e-3)
     assert learning_rate_at(s, 500, 0.5) == pytest.approx(0.55e-3)  # cosine midpoint
     assert learning_rate_at(s, 900, 1.0) == pytest.approx(1e-4)
+
+
+def test_default_crop_size_suits_the_frames() -> None:
+    assert default_crop_size([(240, 320, 3)]) == (128, 128)  # the demo frames
+    assert default_crop_size([(480, 640, 3)]) == (256, 256)  # openfield
+    assert default_crop_size([(1080, 1920, 3), (480, 640, 3)]) == (256, 256)
+    assert default_crop_size([(64, 64, 3)]) == (64, 64)
+    assert default_crop_size([(100, 60, 3)]) == (64, 56)  # never beyond the frame
+    assert default_crop_size([(300, 400, 3), (120, 160, 3)]) == (64, 64)  # smallest
+    for h in range(8, 1200, 37):
+        for w in (h // 2 + 8, h, 2 * h):
+            ch, cw = default_crop_size([(h, w)])
+            assert 8 <= ch <= max(8, h) and 8 <= cw <= max(8, w)
+            assert ch % 8 == 0 and cw % 8 == 0 and max(ch, cw) <= 256
+    with pytest.raises(ValueError, match="at least one"):
+        default_crop_size([])
+
+
+def test_automatic_crop_is_recorded_and_kept_on_resume(tmp_path, data) -> None:
+    """crop_size=None: the Trainer picks the crop from the frames, writes it to
+    pose_cfg.yaml and the snapshot; a resume on other frames keeps it."""
+    (train_x, train_y), _ = data
+    big = [cv2.resize(img, (160, 120)) for img in train_x]  # 120×160 frames
+    big_y = train_y * np.array([160 / 64, 120 / 64])
+    cfg = config(crop_size=None, max_iterations=2, save_interval=0)
+    assert cfg.crop_size is None
+    trainer = Trainer(MODEL, cfg, tmp_path, progress=False)
+    trainer.fit(big, big_y)
+    assert trainer.train_config.crop_size == default_crop_size([(120, 160)])
+    assert trainer.train_config.crop_size == (64, 64)
+    assert trainer.augmenter.config.crop_size == (64, 64)
+    _, saved = read_pose_cfg(tmp_path)
+    assert saved.crop_size == (64, 64) and saved.augment.crop_size == (64, 64)
+    meta = json.loads(find_latest_snapshot(tmp_path).meta_path.read_text())
+    assert meta["train_config"]["crop_size"] == [64, 64]
+
+    # resume on larger frames (their own default would be 128×128): same crop
+    larger = [cv2.resize(img, (320, 240)) for img in train_x]
+    assert default_crop_size(np.shape(img) for img in larger) == (128, 128)
+    resumed = Trainer(MODEL, config(crop_size=None, max_iterations=3), tmp_path,
+                      progress=False)  # fmt: skip
+    state = resumed.fit(larger, train_y * np.array([5.0, 3.75]))
+    assert state.start_iteration == 2 and state.iteration == 3
+    assert resumed.train_config.crop_size == (64, 64)
+    assert read_pose_cfg(tmp_path)[1].crop_size == (64, 64)
+
+    # a fresh start chooses from the frames again; a given crop is used as is
+    fresh = Trainer(MODEL, config(crop_size=None, max_iterations=1), tmp_path,
+                    progress=False)  # fmt: skip
+    fresh.fit(larger, train_y * np.array([5.0, 3.75]), resume=False)
+    assert fresh.train_config.crop_size == (128, 128)
+    given = Trainer(MODEL, config(crop_size=(96, 96), max_iterations=2), tmp_path,
+                    progress=False)  # fmt: skip
+    given.fit(larger, train_y * np.array([5.0, 3.75]))
+    assert given.train_config.crop_size == (96, 96)
+    assert read_pose_cfg(tmp_path)[1].crop_size == (96, 96)
