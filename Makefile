@@ -41,7 +41,7 @@ test: venv browser-deps lint
 
 bench: venv
 	$(BIN)/python benchmarks/openfield_accuracy.py --out benchmarks/results/openfield_model
-	$(BIN)/python benchmarks/video_fps.py --model benchmarks/results/openfield_model
+	$(BIN)/python benchmarks/video_fps.py --model benchmarks/results/openfield_model/every20
 	$(BIN)/python benchmarks/behavior_speed.py
 
 docs: venv

@@ -31,6 +31,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 # TensorFlow leaves oneDNN off on AMD CPUs; on this machine it makes a MobileNetV2
@@ -78,52 +79,68 @@ def load_openfield(data_dir: Path):
     return images, xy, names, bodyparts
 
 
-def run_split(split: str, args, images, xy, names, bodyparts) -> dict:
-    import numpy as np
+def train_and_evaluate(
+    train: Sequence[int],
+    test: Sequence[int],
+    images,
+    xy,
+    bodyparts,
+    *,
+    out: Path,
+    backbone: str,
+    weights: str | None,
+    budget_s: float,
+    clock: str,
+    eval_interval: int,
+    flip: float = 0.0,
+    crop: int = 256,
+    seed: int = 0,
+    quiet: bool = False,
+) -> dict:
+    """Train one model on ``train`` for the budget and evaluate it on ``test``.
 
+    The recipe (crop, augmentation, learning rate, Gaussian score maps) is the one every
+    openfield benchmark shares, so that their figures compare; ``crop`` is the side of
+    the square training crops (evaluation is always on full frames).
+    """
     from posekit.engine.augment import AugmentConfig
     from posekit.engine.evaluation import evaluation_summary, predict_images
     from posekit.engine.models.pose_model import PoseModelConfig
     from posekit.engine.training import TrainConfig, Trainer
 
-    test_names = set(SPLITS[split])
-    test = np.array([i for i, n in enumerate(names) if n in test_names])
-    train = np.array([i for i, n in enumerate(names) if n not in test_names])
-    assert len(test) == 6 and len(train) == len(names) - 6, (len(test), len(train))
     model_config = PoseModelConfig(
         bodyparts=tuple(bodyparts),
-        backbone=args.backbone,
-        weights=None,
+        backbone=backbone,
+        weights=weights,
         scoremap="gaussian",
         sigma=8.5,
     )
     train_config = TrainConfig(
         batch_size=8,
-        crop_size=(256, 256),
+        crop_size=(crop, crop),
         learning_rate=1e-3,
         warmup_iterations=200,
         max_iterations=None,
-        time_budget_s=args.budget_s,
-        budget_clock=args.clock,
-        eval_interval=args.eval_interval,
+        time_budget_s=budget_s,
+        budget_clock=clock,
+        eval_interval=eval_interval,
         save_interval=0,
         save_interval_s=300.0,
         log_interval=50,
-        seed=args.seed,
+        seed=seed,
         augment=AugmentConfig(
             scale_range=(0.75, 1.25),
             rotation_deg=25.0,
             animal_crop_fraction=0.5,
-            flip_probability=args.flip,
+            flip_probability=flip,
         ),
     )
-    out = Path(args.out) / split
     trainer = Trainer(
         model_config,
         train_config,
         out,
         flip_pairs=[("leftear", "rightear")],
-        progress=not args.quiet,
+        progress=not quiet,
     )
     wall0, cpu0 = time.perf_counter(), time.process_time()
     state = trainer.fit(
@@ -151,8 +168,6 @@ def run_split(split: str, args, images, xy, names, bodyparts) -> dict:
         if r.get("test_mean_error_px") is not None
     ]
     return {
-        "split": split,
-        "test_frames": sorted(test_names),
         "n_train": int(len(train)),
         "n_test": int(len(test)),
         "test_mean_error_px": test_summary["mean_error_px"],
@@ -166,8 +181,8 @@ def run_split(split: str, args, images, xy, names, bodyparts) -> dict:
         "steps": state.iteration,
         "steps_per_wall_s": state.iteration / wall if wall else None,
         "stop_reason": state.stop_reason,
-        "budget_s": args.budget_s,
-        "budget_clock": args.clock,
+        "budget_s": budget_s,
+        "budget_clock": clock,
         "training_wall_s": state.elapsed_wall_s,
         "training_cpu_s_per_core": state.elapsed_cpu_s,
         "process_wall_s": wall,
@@ -176,6 +191,32 @@ def run_split(split: str, args, images, xy, names, bodyparts) -> dict:
         "snapshot": str(state.last_snapshot),
         "test_predictions": pred_test.round(2).tolist(),
     }
+
+
+def run_split(split: str, args, images, xy, names, bodyparts) -> dict:
+    import numpy as np
+
+    test_names = set(SPLITS[split])
+    test = np.array([i for i, n in enumerate(names) if n in test_names])
+    train = np.array([i for i, n in enumerate(names) if n not in test_names])
+    assert len(test) == 6 and len(train) == len(names) - 6, (len(test), len(train))
+    result = train_and_evaluate(
+        train,
+        test,
+        images,
+        xy,
+        bodyparts,
+        out=Path(args.out) / split,
+        backbone=args.backbone,
+        weights=None,
+        budget_s=args.budget_s,
+        clock=args.clock,
+        eval_interval=args.eval_interval,
+        flip=args.flip,
+        seed=args.seed,
+        quiet=args.quiet,
+    )
+    return {"split": split, "test_frames": sorted(test_names), **result}
 
 
 def main(argv: list[str] | None = None) -> int:

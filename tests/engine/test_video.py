@@ -146,25 +146,39 @@ def test_iter_frames_past_the_end(demo_video: Path) -> None:
         assert [i for i, _ in reader.iter_frames(115, 1000)] == list(range(115, 120))
 
 
+def _assert_same_image(actual: np.ndarray, expected: np.ndarray, exact: bool) -> None:
+    """Equal, or (ffmpeg resizes in YUV before converting to RGB, OpenCV after) the
+    same picture up to rounding: mean difference under 1 grey level."""
+    assert actual.shape == expected.shape
+    if exact:
+        np.testing.assert_array_equal(actual, expected)
+    else:
+        diff = np.abs(actual.astype(int) - expected.astype(int))
+        assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 6, diff.mean()
+
+
+@pytest.mark.parametrize("backend", ["opencv", "ffmpeg"])
 def test_iter_frames_crop_and_scale(
-    demo_video: Path, demo_frames: list[np.ndarray]
+    demo_video: Path, demo_frames: list[np.ndarray], backend: str
 ) -> None:
     crop = Crop(10, 210, 20, 140)
     with VideoReader(demo_video) as reader:
-        cropped = dict(reader.iter_frames(0, 10, crop=crop))
-        scaled = dict(reader.iter_frames(0, 10, scale=0.5))
-        both = dict(reader.iter_frames(0, 10, crop=crop, scale=0.5))
+        cropped = dict(reader.iter_frames(0, 10, crop=crop, backend=backend))
+        scaled = dict(reader.iter_frames(0, 10, scale=0.5, backend=backend))
+        both = dict(reader.iter_frames(0, 10, crop=crop, scale=0.5, backend=backend))
+    exact = backend == "opencv"
     for i in range(10):
         np.testing.assert_array_equal(cropped[i], demo_frames[i][20:140, 10:210])
         assert scaled[i].shape == (120, 160, 3)
-        np.testing.assert_array_equal(
+        _assert_same_image(
             scaled[i],
             cv2.resize(
                 demo_frames[i], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA
             ),
+            exact,
         )
         assert both[i].shape == (60, 100, 3)
-        np.testing.assert_array_equal(
+        _assert_same_image(
             both[i],
             cv2.resize(
                 demo_frames[i][20:140, 10:210],
@@ -173,16 +187,75 @@ def test_iter_frames_crop_and_scale(
                 fy=0.5,
                 interpolation=cv2.INTER_AREA,
             ),
+            exact,
         )
 
 
-def test_iter_frames_stops_its_thread_when_abandoned(demo_video: Path) -> None:
+@pytest.mark.parametrize("backend", ["opencv", "ffmpeg"])
+def test_iter_frames_backends_give_the_same_frames(
+    demo_video: Path, demo_frames: list[np.ndarray], backend: str
+) -> None:
     with VideoReader(demo_video) as reader:
-        it = reader.iter_frames(prefetch=2)
+        got = list(reader.iter_frames(backend=backend))
+        stepped = list(reader.iter_frames(5, 50, step=3, backend=backend))
+        odd = dict(reader.iter_frames(0, 3, crop=Crop(3, 101, 7, 60), backend=backend))
+    assert [i for i, _ in got] == list(range(DEMO_FRAMES))
+    for i, frame in got:
+        np.testing.assert_array_equal(frame, demo_frames[i])
+    assert [i for i, _ in stepped] == list(range(5, 50, 3))
+    for i, frame in stepped:
+        np.testing.assert_array_equal(frame, demo_frames[i])
+    # odd offsets on a 4:2:0 video: cropped exactly, not rounded to the chroma grid
+    for i in range(3):
+        np.testing.assert_array_equal(odd[i], demo_frames[i][7:60, 3:101])
+
+
+def test_iter_frames_auto_streams_whole_videos_through_ffmpeg(
+    demo_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = []
+    real = VideoReader._iter_ffmpeg
+
+    def spy(self, *args):
+        seen.append(args[:3])
+        return real(self, *args)
+
+    monkeypatch.setattr(VideoReader, "_iter_ffmpeg", spy)
+    with VideoReader(demo_video) as reader:
+        assert len(list(reader.iter_frames(0, 5))) == 5
+        assert len(list(reader.iter_frames(3, 8))) == 5  # seeks: OpenCV
+        assert len(list(reader.iter_frames(0, 9, step=3))) == 3
+        with pytest.raises(ValueError, match="backend"):
+            next(reader.iter_frames(backend="gstreamer"))
+    assert seen == [(0, 5, 1)]
+
+
+@pytest.mark.parametrize("backend", ["opencv", "ffmpeg"])
+def test_iter_frames_stops_its_thread_when_abandoned(
+    demo_video: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    import posekit.engine.video as video_module
+
+    procs = []
+
+    class Popen(subprocess.Popen):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            procs.append(self)
+
+    monkeypatch.setattr(video_module.subprocess, "Popen", Popen)
+    with VideoReader(demo_video) as reader:
+        it = reader.iter_frames(prefetch=2, backend=backend)
         first = [next(it) for _ in range(3)]
         it.close()
     assert [i for i, _ in first] == [0, 1, 2]
-    assert not [t for t in threading.enumerate() if t.name == "posekit-decode"]
+    names = {"posekit-decode", "posekit-ffmpeg"}
+    assert not [t for t in threading.enumerate() if t.name in names]
+    # the ffmpeg process is gone, not left decoding into a full pipe
+    assert len(procs) == (backend == "ffmpeg")
+    assert all(p.poll() is not None for p in procs)
 
 
 def test_reader_survives_interleaved_streaming(
@@ -300,9 +373,11 @@ def test_truncated_avi_counts_the_frames_that_decode(
         assert "container says 40 frames" in caplog.text
         assert "truncated" in caplog.text
         caplog.clear()
-        got = list(reader.iter_frames())
-        assert [i for i, _ in got] == list(range(n))
-        assert "decoding stopped at frame" in caplog.text
+        for backend in ("opencv", "ffmpeg"):
+            caplog.clear()
+            got = list(reader.iter_frames(backend=backend))
+            assert [i for i, _ in got] == list(range(n)), backend
+            assert "decoding stopped at frame" in caplog.text, backend
         np.testing.assert_array_equal(reader[n - 1], decoded[n - 1])
         np.testing.assert_array_equal(reader[2], decoded[2])
         with pytest.raises(IndexError, match=f"cannot be decoded.*{n} frames decode"):
