@@ -107,8 +107,14 @@ def test_tflite_matches_keras(dot_video, tmp_path) -> None:
     model = _dot_model()
     tfl = convert_to_tflite(model, tmp_path / "m.tflite", input_shape=(4, 120, 160, 3))
     keras_xyp, _ = predict_video(KerasPredictor(model, _decode, batch_size=4), path)
-    lite_xyp, _ = predict_video(TFLitePredictor(tfl, _decode, batch_size=4), path)
+    lite = TFLitePredictor(tfl, _decode, batch_size=4)
+    # the decoded uint8 frames go in as they are (the cast is in the model)
+    assert lite.interpreter.get_input_details()[0]["dtype"] == np.uint8
+    lite_xyp, _ = predict_video(lite, path)
     np.testing.assert_allclose(lite_xyp, keras_xyp, atol=1e-4)
+    # and the same through either video decoder
+    opencv_xyp, _ = predict_video(lite, path, backend="opencv")
+    np.testing.assert_allclose(opencv_xyp, lite_xyp, atol=1e-4)
 
 
 def test_tflite_conversion_prints_nothing(tmp_path, capfd) -> None:
