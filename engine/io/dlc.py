@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from posekit.engine import logger
 from posekit.engine._fileio import atomic_path
 from posekit.engine.io import register_loader, register_saver
 from posekit.engine.poses import from_numpy
@@ -359,8 +360,10 @@ def validate_labels(
 ) -> None:
     """Check labels against a project; raise :class:`LabelError` with every problem.
 
-    Checks: bodyparts in the file that the config does not list (and the reverse),
-    duplicated frames, a missing image file, coordinates outside the image.
+    Checks: bodyparts in the file that the config does not list, duplicated frames, a
+    missing image file, coordinates outside the image. Bodyparts the config lists but
+    the file lacks (added to the config after labelling) are not an error: they are
+    unlabelled in these frames, and a warning says so.
     """
     import cv2
 
@@ -374,10 +377,13 @@ def validate_labels(
             "from the labels"
         )
     absent = [b for b in bodyparts if b not in file_bps]
-    if absent:
-        problems.append(
-            f"bodyparts {absent} are in config.yaml but not in the label file"
-        )
+    # a bodypart added to the config after labelling: unlabelled in these frames (as
+    # DeepLabCut treats it); said with the errors, where it may explain a renaming
+    absent_note = (
+        f"bodyparts {absent} are in config.yaml but not in the label file"
+        if absent
+        else ""
+    )
     paths = index_to_paths(df.index)
     dup = sorted({p for p in paths if paths.count(p) > 1})
     if dup:
@@ -417,7 +423,15 @@ def validate_labels(
                 f"{outside[:3]}"
             )
     if problems:
+        if absent_note:
+            problems.append(absent_note)
         raise LabelError("Invalid labels:\n- " + "\n- ".join(problems))
+    if absent_note:
+        logger.warning(
+            "%s: they count as unlabelled in these frames (label them in the "
+            "labelling app)",
+            absent_note,
+        )
 
 
 # ---------------------------------------------------------------- predictions

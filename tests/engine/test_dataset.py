@@ -302,6 +302,21 @@ def test_merge_rejects_labels_that_do_not_match_the_config(
         create_training_dataset(demo_project)
 
 
+def test_merge_keeps_labels_when_a_bodypart_is_added_to_the_config(
+    demo_project: Project,
+) -> None:
+    before = merge_labels(demo_project)
+    demo_project.set("bodyparts", [*demo_project.bodyparts, "tailtip"])
+    merged = merge_labels(demo_project)
+    assert list(dict.fromkeys(merged.columns.get_level_values("bodyparts")))[-1] == (
+        "tailtip"
+    )
+    assert merged.xs("tailtip", axis=1, level="bodyparts").isna().all().all()
+    np.testing.assert_array_equal(
+        merged.drop(columns="tailtip", level="bodyparts").to_numpy(), before.to_numpy()
+    )
+
+
 # ---------------------------------------------------------------- symmetric pairs
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -397,6 +398,16 @@ def test_bodyparts_not_in_config(tmp_path: Path) -> None:
     assert "['tail'] are in the label file but not in config.yaml" in message
     assert "add them to the config" in message
     assert "['ear'] are in config.yaml but not in the label file" in message
+
+
+def test_bodypart_added_to_the_config_after_labelling(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root, df = _labelled_project(tmp_path, np.ones((2, 2, 2)))
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        validate_labels(df, ["nose", "tail", "ear"], project_path=root)
+    assert "['ear'] are in config.yaml but not in the label file" in caplog.text
+    assert "unlabelled" in caplog.text
 
 
 def test_duplicated_frames(tmp_path: Path) -> None:
