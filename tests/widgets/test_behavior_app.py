@@ -1,0 +1,339 @@
+"""The behaviour app, headless: load → clean → calibrate → ROI → metrics → classify →
+export through the model and through the page's controls, with answers known in
+advance (a synthetic constant-velocity trajectory) or computed by the engine on the
+same file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from posekit.engine.behavior.calibration import Calibration
+from posekit.engine.behavior.roi import (
+    RectangleROI,
+    compute_roi_occupancy,
+    roi_bouts,
+    roi_summary,
+)
+from posekit.engine.demo import make_demo_project
+from posekit.engine.io import load_poses
+from posekit.engine.poses import from_numpy
+from posekit.widgets.behavior_app import (
+    BehaviorApp,
+    BehaviorModel,
+    labels_file_for,
+)
+
+N = 60
+FPS = 10.0
+DEMO_FRAMES = 150
+DEMO_FPS = 30.0
+
+
+def _synthetic() -> object:
+    """Two keypoints moving right at 2 px/frame, at y = 48 and y = 52 (centroid
+    x = 2t + 1, y = 50); frame 25 has likelihood 0.1, every other frame 1."""
+    t = np.arange(N, dtype=float)
+    pos = np.zeros((N, 2, 2, 1))
+    pos[:, 0, :, 0] = (2 * t + 1)[:, None]
+    pos[:, 1, 0, 0], pos[:, 1, 1, 0] = 48.0, 52.0
+    conf = np.ones((N, 2, 1))
+    conf[25] = 0.1
+    return from_numpy(pos, conf, keypoint_names=["nose", "tail"], fps=FPS)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return make_demo_project(
+        tmp_path_factory.mktemp("behavior-app"),
+        n_frames=DEMO_FRAMES,
+        n_labeled=0,
+        fps=DEMO_FPS,
+    )
+
+
+@pytest.fixture(scope="module")
+def truth_file(demo):
+    return demo.path / "ground-truth" / "session1_keypoints.h5"
+
+
+def _square_entered_later(path) -> RectangleROI:
+    """A 50 px square around the centroid where it is farthest from its start."""
+    pos = load_poses(path)["position"].mean("keypoint")
+    xy = pos.isel(individual=0).transpose("time", "space").values
+    far = int(np.argmax(np.hypot(*(xy - xy[0]).T)))
+    cx, cy = np.round(xy[far])
+    return RectangleROI("roi1", cx - 25, cy - 25, cx + 25, cy + 25)
+
+
+# ------------------------------------------------------------------ the model
+
+
+def test_model_synthetic_clean_roi_kinematics_export(tmp_path) -> None:
+    m = BehaviorModel(output_dir=tmp_path / "out")
+    m.add_dataset(_synthetic(), name="mouse", group="control")
+    assert m.calibration.fps == FPS  # taken from the data
+    m.set_rois([RectangleROI("box", 40, 40, 60, 60)])
+
+    # raw: centroid x = 2t + 1 inside 40..60 for t = 20..29
+    row = m.roi_table().iloc[0]
+    assert (row["session"], row["group"], row["roi"]) == ("mouse", "control", "box")
+    assert row["latency"] == 20 and row["entries"] == 1
+    assert row["frames_inside"] == 10 and row["time_inside_s"] == pytest.approx(1.0)
+    k = m.kinematics_table().iloc[0]
+    assert k["mean_speed"] == pytest.approx(20.0)  # 2 px/frame at 10 fps
+    assert k["distance"] == pytest.approx(2.0 * (N - 1))
+    assert k["straightness"] == pytest.approx(1.0)
+    assert (k["distance_unit"], k["speed_unit"]) == ("px", "px/s")
+
+    # likelihood threshold: frame 25 becomes missing and splits the visit in two
+    m.set_cleaning(method="none", confidence_threshold=0.5)
+    row = m.roi_table().iloc[0]
+    assert row["frames_inside"] == 9 and row["frames_observed"] == N - 1
+    assert row["entries"] == 2 and row["n_bouts"] == 2
+    assert m.roi_bouts_table()[["start", "end"]].values.tolist() == [[20, 24], [26, 29]]
+    # gap interpolation (1 frame) brings it back, and the log records both steps
+    m.set_cleaning(method="none", confidence_threshold=0.5, max_gap=1)
+    row = m.roi_table().iloc[0]
+    assert row["frames_inside"] == 10 and row["entries"] == 1
+    operations = [s["operation"] for s in m.processing_log("mouse")]
+    assert operations[:2] == ["filter_by_confidence", "interpolate_gaps"]
+    assert operations[-1] == "calibrate"
+
+    # 0.5 mm per pixel: distance and speed halve, in mm
+    m.set_calibration(fps=FPS, mm_per_px=0.5)
+    k = m.kinematics_table().iloc[0]
+    assert k["distance"] == pytest.approx(N - 1.0)
+    assert k["mean_speed"] == pytest.approx(10.0)
+    assert (k["distance_unit"], k["speed_unit"]) == ("mm", "mm/s")
+    # ROIs stay in pixels
+    assert m.roi_table().iloc[0]["latency"] == 20
+
+    files = m.export(excel=False, figure_formats=())
+    names = sorted(p.name for p in files)
+    assert names == sorted(
+        [
+            "sessions.csv",
+            "kinematics.csv",
+            "roi_summary.csv",
+            "roi_bouts.csv",
+            "rois.geojson",
+            "settings.json",
+        ]
+    )
+    out = tmp_path / "out"
+    summary = pd.read_csv(out / "roi_summary.csv")
+    assert summary[
+        ["session", "group", "roi", "latency", "entries"]
+    ].values.tolist() == [["mouse", "control", "box", 20, 1]]
+    assert summary["frames_inside"].tolist() == [10]
+    kin = pd.read_csv(out / "kinematics.csv")
+    assert kin["distance"].iloc[0] == pytest.approx(N - 1.0)
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["calibration"] == {"mm_per_px": 0.5, "fps": FPS}
+    assert settings["filter"]["confidence_threshold"] == 0.5
+    assert settings["filter"]["max_gap"] == 1
+
+
+def test_model_load_errors_and_sessions_table(tmp_path, truth_file) -> None:
+    m = BehaviorModel(output_dir=tmp_path)
+    with pytest.raises(FileNotFoundError):
+        m.load_path(tmp_path / "missing.h5")
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    shutil.copy(truth_file, folder / "a.h5")
+    (folder / "broken.h5").write_bytes(b"not hdf5")
+    done: list[tuple[int, int, str]] = []
+    loaded = m.load_path(folder, "*.h5", progress=lambda *a: done.append(a))
+    assert [s.name for s in loaded] == ["a"]
+    assert len(m.load_errors) == 1 and m.load_errors[0].startswith("broken.h5")
+    assert done == [(1, 2, "a.h5"), (2, 2, "broken.h5")]
+    with pytest.raises(ValueError, match="no tracking file"):
+        m.load_path(folder, "*.slp")
+
+
+def test_labels_file_is_found_for_dlc_names(demo, tmp_path) -> None:
+    assert labels_file_for(demo.path / "videos" / "session1DLC_x.h5", demo) == (
+        demo.path / "ground-truth" / "session1_behavior.csv"
+    )
+    assert labels_file_for(tmp_path / "other.h5", demo) is None
+
+
+# ------------------------------------------------------------------ the page
+
+
+def test_app_load_roi_metrics_export(demo, truth_file, tmp_path) -> None:
+    out = tmp_path / "results"
+    app = BehaviorApp(demo, output_dir=out, load_bokehjs=False)
+    # the demo's ground truth is loaded at start, with its frame rate
+    assert app.path_box.value == str(truth_file)
+    assert "Loaded 1 session(s)" in app.load_message.value
+    assert (app.load_progress.value, app.load_progress.max) == (1, 1)
+    assert app.fps.value == DEMO_FPS
+    assert [s.name for s in app.model.sessions] == ["session1_keypoints"]
+    assert app.roi_editor.image_source.data["url"][0].startswith("data:image/jpeg")
+    assert "posekit-roi-empty" in app.roi_html.value  # no ROI yet
+
+    # an ROI drawn in the editor (as BoxEditTool sends it) reaches the metrics
+    roi = _square_entered_later(truth_file)
+    app.roi_editor.rect_source.data = {
+        "x": [(roi.x_min + roi.x_max) / 2], "y": [(roi.y_min + roi.y_max) / 2],
+        "width": [roi.x_max - roi.x_min], "height": [roi.y_max - roi.y_min],
+        "name": [""],
+    }  # fmt: skip
+    assert app.model.rois == [roi]
+    poses = Calibration(fps=DEMO_FPS).apply(load_poses(truth_file))
+    occ = compute_roi_occupancy(poses, [roi])
+    expected = roi_summary(occ, fps=DEMO_FPS).iloc[0]
+    assert expected["entries"] >= 1 and expected["latency"] > 0
+    table = app.model.roi_table().iloc[0]
+    for col in ("frames_inside", "entries", "exits", "latency", "n_bouts"):
+        assert table[col] == expected[col], col
+    assert "posekit-roi" in app.roi_html.value
+    assert f"<td>{int(expected['latency'])}</td>" in app.roi_html.value
+
+    # export through the button: CSV files with the engine's numbers
+    app.export_png.value = False
+    app.export_excel.value = False
+    app.export_button.click()
+    assert app.export_message.value == ""
+    assert app.export_progress.value == app.export_progress.max
+    written = sorted(p.name for p in out.iterdir())
+    assert "roi_summary.csv" in written and "rois.geojson" in written
+    for name in written:
+        assert f">{name}</code>" in app.files_html.value
+    got = pd.read_csv(out / "roi_summary.csv").iloc[0]
+    assert (got["session"], got["roi"]) == ("session1_keypoints", "roi1")
+    for col in ("frames_inside", "entries", "exits", "latency", "n_bouts"):
+        assert got[col] == expected[col], col
+    assert got["time_inside_s"] == pytest.approx(expected["time_inside_s"])
+    visits = pd.read_csv(out / "roi_bouts.csv")
+    eng = roi_bouts(occ, fps=DEMO_FPS)
+    assert visits[["start", "end", "duration"]].values.tolist() == (
+        eng[["start", "end", "duration"]].values.tolist()
+    )
+    assert visits["start"].iloc[0] == expected["latency"]
+
+
+def test_app_cleaning_and_calibration_controls(demo, truth_file) -> None:
+    app = BehaviorApp(demo, load_bokehjs=False)
+    px = app.model.kinematics_table().iloc[0]["distance"]
+    app.threshold.value = 0.5
+    app.max_gap.value = 3
+    app.smoother.value = "savgol"
+    app.window.value = 6  # even: the app uses 7
+    app.clean_button.click()
+    cfg = app.model.filter_config
+    assert (cfg.method, cfg.window, cfg.polyorder) == ("savgol", 7, 2)
+    assert (cfg.confidence_threshold, cfg.max_gap) == (0.5, 3)
+    assert "filter_savgol" in app.log_box.value
+    app.jump_k.value = 3.0
+    app.body_from.value = app.body_to.value = "snout"
+    app.clean_button.click()
+    assert "two different body keypoints" in app.clean_message.value
+
+    app.smoother.value = "none"
+    app.jump_k.value = 0.0
+    app.threshold.value = 0.0
+    app.max_gap.value = 0
+    app.clean_button.click()
+    app.arena_px.value, app.arena_mm.value = 300.0, 150.0
+    app.arena_button.click()
+    assert app.mm_per_px.value == 0.5
+    app.keypoint.value = "snout"
+    app.calib_button.click()
+    k = app.model.kinematics_table().iloc[0]
+    assert k["distance_unit"] == "mm"
+    snout = load_poses(truth_file)["position"].sel(keypoint="snout")
+    steps = np.hypot(*np.diff(snout.isel(individual=0).values, axis=0).T)
+    assert k["distance"] == pytest.approx(0.5 * np.nansum(steps))
+    assert px != pytest.approx(k["distance"])
+
+
+def test_app_sessions_table_groups_classify_export(demo, truth_file, tmp_path):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    for name in ("m1", "m2", "m3"):
+        shutil.copy(truth_file, folder / f"{name}.h5")
+    pd.DataFrame(
+        {"file": ["m1.h5", "m2.h5", "m3.h5"], "group": ["ctrl", "ctrl", "drug"]}
+    ).to_csv(folder / "sessions.csv", index=False)
+    out = tmp_path / "out"
+    app = BehaviorApp(demo, output_dir=out, autoload=False, load_bokehjs=False)
+    app.load(folder / "sessions.csv")
+    assert (app.load_progress.value, app.load_progress.max) == (3, 3)
+    assert app.model.sessions_table()[["session", "group"]].values.tolist() == [
+        ["m1", "ctrl"],
+        ["m2", "ctrl"],
+        ["m3", "drug"],
+    ]
+    assert app.track_dropdown.options == ("m1", "m2", "m3")
+    assert app.kinematics_html.value.count("<td>ctrl</td>") == 2
+    # the group boxes of the page edit the groups
+    app._group_boxes["m3"].value = "treated"
+    assert app.model.session("m3").group == "treated"
+
+    # the demo's behaviour labels (found by name) are offered, loaded and trained on
+    labels_path = demo.path / "ground-truth" / "session1_behavior.csv"
+    truth = pd.read_csv(labels_path)["behavior"].astype(str).to_numpy()
+    app.labels_path.value = str(labels_path)
+    app.labels_load.click()
+    assert app.classify_message.value.startswith("<small>loaded labels for 150")
+    assert app.model.annotations["m1"].tolist() == truth.tolist()
+    app.n_estimators.value = 30
+    app.min_bout.value = 1
+    app.train_button.click()
+    result = app.model.cv_result
+    assert result is not None and app.classify_message.value == ""
+    assert f"{result.macro_f1:.3f}" in app.scores_html.value
+    assert result.scores.index.tolist() == sorted(set(truth))
+    app.predict_button.click()
+    assert set(app.model.predictions) == {"m1", "m2", "m3"}
+    # the same poses in every session: the same predictions, close to the truth
+    pred = app.model.predictions["m1"]
+    assert pred.tolist() == app.model.predictions["m3"].tolist()
+    assert np.mean(pred == truth) >= 0.9
+    assert app.annotator.predictions.tolist() == pred.tolist()
+    assert "posekit-behavior-summary" in app.behavior_html.value
+
+    # switching the animal shows its own (empty) marks, then back
+    app.track_dropdown.value = "m2"
+    assert app.annotator.title == "ethogram · m2"
+    assert app.annotator.labels().tolist() == ["none"] * DEMO_FRAMES
+    app.track_dropdown.value = "m1"
+    assert app.annotator.labels().tolist() == truth.tolist()
+
+    files = app.model.export(out, excel=True, figure_formats=("png",))
+    names = {p.name for p in files}
+    assert {"behavior_bouts.csv", "group_summary.csv", "classifier_scores.csv",
+            "behavior_tables.xlsx", "m1_trajectory.png", "m1_ethogram.png"} <= names  # fmt: skip
+    groups = pd.read_csv(out / "group_summary.csv")
+    assert set(groups["group"]) == {"ctrl", "treated"}
+    bouts = pd.read_csv(out / "behavior_bouts.csv")
+    assert set(bouts["track"]) == {"m1", "m2", "m3"}
+    sheets = pd.read_excel(out / "behavior_tables.xlsx", sheet_name=None)
+    assert "behavior_bouts" in sheets and "sessions" in sheets
+
+
+def test_app_motifs_and_errors(demo, tmp_path) -> None:
+    app = BehaviorApp(demo, load_bokehjs=False)
+    app.n_motifs.value = 3
+    app.cluster_button.click()
+    labels = app.model.predictions["session1_keypoints"]
+    assert set(labels) <= {"motif0", "motif1", "motif2"} and len(labels) == 150
+    assert app.model.motif_table is not None
+    assert "Example clips per motif" in app.behavior_html.value
+    # a path that does not exist: an error message, the loaded session stays
+    app.path_box.value = str(tmp_path / "nothing.h5")
+    app.load_button.click()
+    assert "FileNotFoundError" in app.load_message.value
+    assert len(app.model.sessions) == 1
+    app.export_csv.value = app.export_excel.value = app.export_png.value = False
+    app.output_box.value = str(tmp_path / "x")
+    app.export_svg.value = True
+    app.export_button.click()
+    assert (tmp_path / "x" / "session1_keypoints_trajectory.svg").is_file()
