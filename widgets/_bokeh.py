@@ -4,6 +4,8 @@
   once per kernel, before any ``jupyter_bokeh.BokehModel`` is displayed.
 - :func:`image_to_data_url` / :func:`encode_image` turn frames into JPEG/PNG so the
   browser receives compressed images, never raw RGBA arrays.
+- :func:`close_widget_tree` closes a widget that leaves the page with everything
+  below it (closing only part of it hangs Voila's page load).
 - :func:`hex_colors` gives the bodypart colours of the project's ``colormap`` (the
   same colours :func:`posekit.engine.check_labels.check_labels` draws).
 """
@@ -26,6 +28,7 @@ from jupyter_bokeh import BokehModel
 from posekit.engine.check_labels import bodypart_colors
 
 __all__ = [
+    "close_widget_tree",
     "ensure_bokehjs",
     "LiveBokehModel",
     "LiveVBox",
@@ -216,3 +219,25 @@ def text_color(background: str) -> str:
     """``"black"`` or ``"white"``, whichever reads better on a ``#rrggbb`` background."""
     r, g, b = (int(background[i : i + 2], 16) for i in (1, 3, 5))
     return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "white"
+
+
+def close_widget_tree(root: object) -> None:
+    """Close an ipywidgets tree: ``root`` and every widget below it (``children``).
+
+    Closing only a widget inside a container that stays open leaves the container
+    pointing at a model that no longer exists; Voila loads every open model when the
+    page connects and then waits forever for the missing one ("Loading widget...").
+    Closing the whole tree of a widget that is no longer shown avoids that.
+    """
+    stack, seen, order = [root], set(), []
+    while stack:
+        w = stack.pop()
+        if w is None or id(w) in seen:
+            continue
+        seen.add(id(w))
+        order.append(w)
+        stack.extend(getattr(w, "children", ()) or ())
+    for w in reversed(order):  # children before their containers
+        close = getattr(w, "close", None)
+        if close is not None:
+            close()

@@ -1531,7 +1531,7 @@ class BehaviorApp:
     def _update_sessions(self) -> None:
         import ipywidgets as w
 
-        from posekit.widgets.ethogram_annotator import close_widget_tree
+        from posekit.widgets._bokeh import close_widget_tree
 
         rows = [
             w.HTML(

@@ -32,35 +32,14 @@ import numpy as np
 import pandas as pd
 
 from posekit.engine.behavior.ethogram import bouts_to_labels, labels_to_bouts
+from posekit.widgets._bokeh import close_widget_tree
 
-__all__ = ["EthogramAnnotator", "PREDICTED_SUFFIX", "close_widget_tree"]
+__all__ = ["EthogramAnnotator", "PREDICTED_SUFFIX"]
 
 logger = logging.getLogger("posekit.widgets.ethogram_annotator")
 
 #: Appended to a behaviour's name for its row of predictions on the timeline.
 PREDICTED_SUFFIX = " (predicted)"
-
-
-def close_widget_tree(root: Any) -> None:
-    """Close an ipywidgets tree: ``root`` and every widget below it (``children``).
-
-    Closing only a widget inside a container that stays open leaves the container
-    pointing at a model that no longer exists; Voila loads every open model when the
-    page connects and then waits forever for the missing one ("Loading widget...").
-    Closing the whole tree of a widget that is no longer shown avoids that.
-    """
-    stack, seen, order = [root], set(), []
-    while stack:
-        w = stack.pop()
-        if w is None or id(w) in seen:
-            continue
-        seen.add(id(w))
-        order.append(w)
-        stack.extend(getattr(w, "children", ()) or ())
-    for w in reversed(order):  # children before their containers
-        close = getattr(w, "close", None)
-        if close is not None:
-            close()
 
 
 _PALETTE = (

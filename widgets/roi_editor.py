@@ -913,7 +913,7 @@ class ROIEditor:
 
     def close(self) -> None:
         """Close every widget of the editor (call when it is no longer shown)."""
-        from posekit.widgets.ethogram_annotator import close_widget_tree
+        from posekit.widgets._bokeh import close_widget_tree
 
         self._callbacks.clear()
         close_widget_tree(self.widget)

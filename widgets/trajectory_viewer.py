@@ -1150,7 +1150,10 @@ class TrajectoryApp:
             )
             return None
         if self.viewer is not None:
-            self.viewer.bokeh_model.close()
+            # the whole tree: a closed model inside an open box hangs Voila's page load
+            from posekit.widgets._bokeh import close_widget_tree
+
+            close_widget_tree(self.viewer.widget)
         self.viewer = viewer
         self.message.value = ""
         self.box.children = [viewer.widget]
