@@ -250,20 +250,20 @@ class VideoReader:
         backend
             ``"ffmpeg"`` streams the frames out of an ``ffmpeg`` process (the binary
             of ``imageio-ffmpeg``) that decodes, crops, resizes and converts to RGB
-            in one pass on its own core, outside Python's GIL: about 20 % less CPU
-            per frame than OpenCV and in parallel with inference. ``"opencv"``
-            decodes in a thread with ``cv2.VideoCapture``. ``"auto"`` (default) uses
-            ffmpeg for whole-video streams (``start == 0``, ``step == 1``, the case of
-            video analysis) and OpenCV otherwise, where it can seek.
+            in one pass on its own core, outside Python's GIL. ``"opencv"`` decodes in
+            a thread with ``cv2.VideoCapture``. ``"auto"`` (default) uses ffmpeg for
+            whole-video streams that are resized (``start == 0``, ``step == 1``,
+            ``scale != 1``: video analysis at reduced size, where it measured 1.7×
+            the decode-only speed and 14 % more analysis frames/s on the openfield
+            video) and OpenCV otherwise (as fast at full size, and it can seek).
         """
         if backend not in ("auto", "opencv", "ffmpeg"):
             raise ValueError(
                 f"backend must be 'auto', 'opencv' or 'ffmpeg'. Received: {backend!r}"
             )
         if backend == "auto":
-            backend = (
-                "ffmpeg" if start == 0 and step == 1 and _ffmpeg_exe() else "opencv"
-            )
+            whole = start == 0 and step == 1
+            backend = "ffmpeg" if whole and scale != 1.0 and _ffmpeg_exe() else "opencv"
         if backend == "ffmpeg":
             yield from self._iter_ffmpeg(start, stop, step, prefetch, crop, scale)
             return

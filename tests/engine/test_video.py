@@ -210,7 +210,7 @@ def test_iter_frames_backends_give_the_same_frames(
         np.testing.assert_array_equal(odd[i], demo_frames[i][7:60, 3:101])
 
 
-def test_iter_frames_auto_streams_whole_videos_through_ffmpeg(
+def test_iter_frames_auto_streams_resized_whole_videos_through_ffmpeg(
     demo_video: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = []
@@ -222,9 +222,10 @@ def test_iter_frames_auto_streams_whole_videos_through_ffmpeg(
 
     monkeypatch.setattr(VideoReader, "_iter_ffmpeg", spy)
     with VideoReader(demo_video) as reader:
-        assert len(list(reader.iter_frames(0, 5))) == 5
-        assert len(list(reader.iter_frames(3, 8))) == 5  # seeks: OpenCV
-        assert len(list(reader.iter_frames(0, 9, step=3))) == 3
+        assert len(list(reader.iter_frames(0, 5, scale=0.5))) == 5
+        assert len(list(reader.iter_frames(0, 5))) == 5  # full size: OpenCV
+        assert len(list(reader.iter_frames(3, 8, scale=0.5))) == 5  # seeks: OpenCV
+        assert len(list(reader.iter_frames(0, 9, step=3, scale=0.5))) == 3
         with pytest.raises(ValueError, match="backend"):
             next(reader.iter_frames(backend="gstreamer"))
     assert seen == [(0, 5, 1)]
