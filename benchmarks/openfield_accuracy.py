@@ -208,11 +208,12 @@ def run_split(split: str, args, images, xy, names, bodyparts) -> dict:
         bodyparts,
         out=Path(args.out) / split,
         backbone=args.backbone,
-        weights=None,
+        weights=args.weights,
         budget_s=args.budget_s,
         clock=args.clock,
         eval_interval=args.eval_interval,
         flip=args.flip,
+        crop=args.crop,
         seed=args.seed,
         quiet=args.quiet,
     )
@@ -225,6 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=900.0)
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
     parser.add_argument("--backbone", default="mobilenet_v2_0.35")
+    parser.add_argument(
+        "--weights",
+        default=None,
+        help="backbone initialisation: none (default: random, as issue 3 asks) or "
+        "imagenet (efficientnet_lite0's shipped weights)",
+    )
+    parser.add_argument("--crop", type=int, default=256, help="training crop side (px)")
     parser.add_argument("--eval-interval", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--flip", type=float, default=0.0, help="mirror probability")
@@ -233,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=str(RESULTS))
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
+    if args.weights in ("none", "None", ""):
+        args.weights = None
     args.out = args.out or tempfile.mkdtemp(prefix="posekit-openfield-")
 
     configure_threads(args.threads)
@@ -258,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                 "project": PROJECT,
                 "bodyparts": bodyparts,
                 "backbone": args.backbone,
-                "weights": None,
+                "weights": args.weights,
+                "crop": args.crop,
                 "cpu_count": os.cpu_count(),
                 "threads": args.threads,
                 "machine": platform.processor() or platform.machine(),
