@@ -7,10 +7,10 @@ import queue
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -267,21 +267,8 @@ class VideoReader:
         if backend == "ffmpeg":
             yield from self._iter_ffmpeg(start, stop, step, prefetch, crop, scale)
             return
-        q: queue.Queue = queue.Queue(maxsize=prefetch)
-        stop_event = threading.Event()
-        sentinel = object()
 
-        def _warn_if_cut_short(pos: int) -> None:
-            if pos < self.metadata_frames:
-                logger.warning(
-                    "%s: decoding stopped at frame %d but the container says %d "
-                    "frames (the file may be truncated or corrupt)",
-                    self.path.name,
-                    pos,
-                    self.metadata_frames,
-                )
-
-        def worker() -> None:
+        def produce(put: Callable[[Any], None], stopped: threading.Event) -> None:
             cap = cv2.VideoCapture(str(self.path))
             try:
                 if start:
@@ -295,16 +282,16 @@ class VideoReader:
                             pos += 1
                 else:
                     pos = 0
-                while not stop_event.is_set() and (stop is None or pos < stop):
+                while not stopped.is_set() and (stop is None or pos < stop):
                     if (pos - start) % step:
                         if not cap.grab():
-                            _warn_if_cut_short(pos)
+                            self._warn_cut_short(pos)
                             break
                         pos += 1
                         continue
                     ok, frame = cap.read()
                     if not ok or frame is None:
-                        _warn_if_cut_short(pos)
+                        self._warn_cut_short(pos)
                         break
                     if crop is not None:
                         frame = crop.apply(frame)
@@ -317,15 +304,49 @@ class VideoReader:
                             interpolation=cv2.INTER_AREA,
                         )
                     cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=frame)
-                    q.put((pos, frame))
+                    put((pos, frame))
                     pos += 1
+            finally:
+                cap.release()
+
+        yield from self._background(produce, "posekit-decode", prefetch)
+
+    def _warn_cut_short(self, pos: int, detail: str = "") -> None:
+        if pos < self.metadata_frames:
+            logger.warning(
+                "%s: decoding stopped at frame %d but the container says %d "
+                "frames (the file may be truncated or corrupt)%s",
+                self.path.name,
+                pos,
+                self.metadata_frames,
+                detail,
+            )
+
+    def _background(
+        self,
+        produce: Callable[[Callable[[Any], None], threading.Event], None],
+        name: str,
+        prefetch: int,
+        on_close: Callable[[], None] | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield what ``produce(put, stopped)`` puts, run in a thread ``prefetch`` ahead.
+
+        When the consumer stops early, ``stopped`` is set, ``on_close`` runs (e.g. to
+        kill a decoder process the thread reads from) and the thread is drained.
+        """
+        q: queue.Queue = queue.Queue(maxsize=prefetch)
+        stopped = threading.Event()
+        sentinel = object()
+
+        def worker() -> None:
+            try:
+                produce(q.put, stopped)
             except Exception as err:  # pragma: no cover - defensive
                 q.put(err)
             finally:
-                cap.release()
                 q.put(sentinel)
 
-        thread = threading.Thread(target=worker, name="posekit-decode", daemon=True)
+        thread = threading.Thread(target=worker, name=name, daemon=True)
         thread.start()
         try:
             while True:
@@ -336,7 +357,9 @@ class VideoReader:
                     raise VideoError(f"decoding {self.path} failed: {item}") from item
                 yield item
         finally:
-            stop_event.set()
+            stopped.set()
+            if on_close is not None:
+                on_close()
             while thread.is_alive():
                 try:
                     q.get_nowait()
@@ -406,63 +429,37 @@ class VideoReader:
     ) -> Iterator[tuple[int, np.ndarray]]:
         h, w = shape
         n_bytes = w * h * 3
-        q: queue.Queue = queue.Queue(maxsize=prefetch)
-        stop_event = threading.Event()
-        sentinel = object()
 
-        def worker() -> None:
+        def produce(put: Callable[[Any], None], stopped: threading.Event) -> None:
             pos = start
-            try:
-                while not stop_event.is_set() and (stop is None or pos < stop):
-                    frame = np.empty((h, w, 3), np.uint8)
-                    view = memoryview(frame).cast("B")
-                    got = 0
-                    while got < n_bytes:
-                        k = proc.stdout.readinto(view[got:])
-                        if not k:
-                            break
-                        got += k
-                    if got < n_bytes:
+            while not stopped.is_set() and (stop is None or pos < stop):
+                frame = np.empty((h, w, 3), np.uint8)
+                view = memoryview(frame).cast("B")
+                got = 0
+                while got < n_bytes:
+                    k = proc.stdout.readinto(view[got:])
+                    if not k:
                         break
-                    q.put((pos, frame))
-                    pos += step
-                expected = self.metadata_frames if stop is None else stop
-                if not stop_event.is_set() and pos < expected:
-                    proc.wait()
-                    errors.seek(0)
-                    detail = errors.read().decode(errors="replace").strip()
-                    logger.warning(
-                        "%s: decoding stopped at frame %d but the container says "
-                        "%d frames (the file may be truncated or corrupt)%s",
-                        self.path.name,
-                        pos,
-                        self.metadata_frames,
-                        f"; ffmpeg: {detail.splitlines()[-1]}" if detail else "",
-                    )
-            except Exception as err:  # pragma: no cover - defensive
-                q.put(err)
-            finally:
-                q.put(sentinel)
-
-        thread = threading.Thread(target=worker, name="posekit-ffmpeg", daemon=True)
-        thread.start()
-        try:
-            while True:
-                item = q.get()
-                if item is sentinel:
+                    got += k
+                if got < n_bytes:
                     break
-                if isinstance(item, Exception):
-                    raise VideoError(f"decoding {self.path} failed: {item}") from item
-                yield item
-        finally:
-            stop_event.set()
+                put((pos, frame))
+                pos += step
+            if not stopped.is_set() and pos < (
+                self.metadata_frames if stop is None else stop
+            ):
+                proc.wait()
+                errors.seek(0)
+                detail = errors.read().decode(errors="replace").strip()
+                self._warn_cut_short(
+                    pos, f"; ffmpeg: {detail.splitlines()[-1]}" if detail else ""
+                )
+
+        def kill() -> None:
             if proc.poll() is None:
                 proc.kill()
-            while thread.is_alive():
-                try:
-                    q.get_nowait()
-                except queue.Empty:
-                    thread.join(timeout=0.05)
+
+        yield from self._background(produce, "posekit-ffmpeg", prefetch, kill)
 
 
 def _ffmpeg_exe() -> str | None:

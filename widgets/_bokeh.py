@@ -29,6 +29,7 @@ from posekit.engine.check_labels import bodypart_colors
 
 __all__ = [
     "close_widget_tree",
+    "display_scale",
     "ensure_bokehjs",
     "LiveBokehModel",
     "LiveVBox",
@@ -241,3 +242,33 @@ def close_widget_tree(root: object) -> None:
         close = getattr(w, "close", None)
         if close is not None:
             close()
+
+
+def display_scale(
+    width: int,
+    height: int,
+    display_width: int | None,
+    *,
+    max_size: tuple[int, int] = (960, 800),
+    min_width: int = 480,
+) -> float:
+    """Screen pixels per image pixel for showing a ``width`` × ``height`` image.
+
+    ``display_width`` (if given) decides; otherwise the image is shrunk to fit
+    ``max_size`` (width, height) and enlarged to at least ``min_width``.
+
+    Examples
+    --------
+    >>> display_scale(640, 480, None), display_scale(320, 240, None)
+    (1.0, 1.5)
+    """
+    if display_width:
+        return float(display_width) / width
+    s = 1.0
+    if width * s > max_size[0]:
+        s = max_size[0] / width
+    if height * s > max_size[1]:
+        s = max_size[1] / height
+    if width * s < min_width:
+        s = min_width / width
+    return s

@@ -54,6 +54,7 @@ from posekit.engine.project import Project, load_project
 from posekit.widgets._bokeh import (
     LiveBokehModel,
     LiveVBox,
+    display_scale,
     encode_image,
     ensure_bokehjs,
     file_to_data_url,
@@ -88,19 +89,6 @@ _KEY_LABELS = {
     "ArrowUp": "↑",
     "Delete": "Del",
 }
-
-
-def _display_scale(width: int, height: int, display_width: int | None) -> float:
-    if display_width:
-        return float(display_width) / width
-    s = 1.0
-    if width * s > 960:
-        s = 960 / width
-    if height * s > 800:
-        s = 800 / height
-    if width * s < 480:
-        s = 480 / width
-    return s
 
 
 def _png_size(path: Path) -> tuple[int, int] | None:
@@ -228,7 +216,7 @@ class Labeler:
     # ================================================================ building
     def _build_figure(self) -> None:
         w, h = 640, 480
-        s = _display_scale(w, h, self.display_width)
+        s = display_scale(w, h, self.display_width)
         self.x_range = Range1d(-0.5, w - 0.5, bounds=(-0.5, w - 0.5))
         self.y_range = Range1d(h - 0.5, -0.5, bounds=(-0.5, h - 0.5))
         self.draw_tool = PointDrawTool(add=True, drag=True, empty_value="?")
@@ -657,7 +645,7 @@ class Labeler:
         if self._size == (w, h):
             return
         self._size = (w, h)
-        s = _display_scale(w, h, self.display_width)
+        s = display_scale(w, h, self.display_width)
         self.scale = s
         self.figure.frame_width = round(w * s)
         self.figure.frame_height = round(h * s)

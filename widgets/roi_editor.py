@@ -50,6 +50,7 @@ from posekit.engine.behavior.roi import (
     load_rois,
     save_rois,
 )
+from posekit.widgets._bokeh import close_widget_tree, display_scale
 
 __all__ = ["ROIEditor", "roi_description"]
 
@@ -88,19 +89,6 @@ def roi_description(roi: ROI) -> str:
     if isinstance(roi, PolygonROI):
         return f"{roi.name}: polygon with {len(roi.vertices)} vertices"
     return f"{roi.name}: {type(roi).__name__}"  # pragma: no cover - future types
-
-
-def _display_scale(width: int, height: int, display_width: int | None) -> float:
-    if display_width:
-        return float(display_width) / width
-    s = 1.0
-    if width * s > 900:
-        s = 900 / width
-    if height * s > 700:
-        s = 700 / height
-    if width * s < 480:
-        s = 480 / width
-    return s
 
 
 def _float(value: Any) -> float:
@@ -422,7 +410,9 @@ class ROIEditor:
                 f"the arena needs a positive size; received {width}x{height}"
             )
         self.width, self.height = int(width), int(height)
-        s = _display_scale(self.width, self.height, self.display_width)
+        s = display_scale(
+            self.width, self.height, self.display_width, max_size=(900, 700)
+        )
         self.scale = s
         w, h = self.width, self.height
         self.x_range.update(start=-0.5, end=w - 0.5, bounds=(-0.5, w - 0.5))
@@ -735,7 +725,7 @@ class ROIEditor:
         from posekit.widgets._bokeh import LiveBokehModel
 
         w, h = self.width, self.height
-        s = _display_scale(w, h, self.display_width)
+        s = display_scale(w, h, self.display_width, max_size=(900, 700))
         self.scale = s
         self.x_range = Range1d(-0.5, w - 0.5, bounds=(-0.5, w - 0.5))
         self.y_range = Range1d(h - 0.5, -0.5, bounds=(-0.5, h - 0.5))
@@ -913,8 +903,6 @@ class ROIEditor:
 
     def close(self) -> None:
         """Close every widget of the editor (call when it is no longer shown)."""
-        from posekit.widgets._bokeh import close_widget_tree
-
         self._callbacks.clear()
         close_widget_tree(self.widget)
 
