@@ -7,7 +7,7 @@ DEMO_DIR ?= $(CURDIR)/demo-data
 PORT ?= 8866
 PYTEST_ARGS ?=
 
-.PHONY: venv app demo test lint bench docs clean browser-deps
+.PHONY: venv app demo test lint bench bench-quick docs clean browser-deps
 
 venv: $(VENV)/.installed
 
@@ -42,6 +42,13 @@ test: venv browser-deps lint
 bench: venv
 	$(BIN)/python benchmarks/openfield_accuracy.py --out benchmarks/results/openfield_model
 	$(BIN)/python benchmarks/video_fps.py --model benchmarks/results/openfield_model/every20
+	$(BIN)/python benchmarks/behavior_speed.py
+	$(BIN)/python benchmarks/memory_demo.py
+	$(BIN)/python benchmarks/data_efficiency.py
+
+# Short runs of the long benchmarks (a few minutes; figures not meaningful).
+bench-quick: venv
+	$(BIN)/python benchmarks/data_efficiency.py --quick
 	$(BIN)/python benchmarks/behavior_speed.py
 
 docs: venv
