@@ -150,23 +150,7 @@ def compute_velocity(
     >>> compute_velocity(pos).sel(space="x").values.ravel()
     array([20., 20., 20., 20., 20.])
     """
-    position = position_of(position)
-    scale, tunit, rate = time_scale(position, fps, per)
-    block, rebuild = time_first_2d(position)
-    if block.shape[0] < 2:
-        grad = np.full_like(block, np.nan)
-    else:
-        grad = np.gradient(block, axis=0, edge_order=_edge_order(block)) * scale
-        grad[np.isnan(block)] = np.nan  # no rate where the position is missing
-    unit = space_unit(position)
-    return _named(
-        rebuild(grad),
-        "velocity",
-        units=f"{unit}/{tunit}",
-        space_unit=unit,
-        time_unit=tunit,
-        fps=rate,
-    )
+    return _time_derivative(position, fps, per, order=1, name="velocity")
 
 
 def compute_acceleration(
@@ -200,23 +184,35 @@ def compute_acceleration(
     >>> compute_acceleration(pos).sel(space="x").values.ravel()
     array([2., 2., 2., 2., 2., 2.])
     """
+    return _time_derivative(position, fps, per, order=2, name="acceleration")
+
+
+def _time_derivative(
+    position: xr.DataArray,
+    fps: float | None,
+    per: Per | None,
+    *,
+    order: int,
+    name: str,
+) -> xr.DataArray:
+    """``order``-th central-difference derivative over ``time``, with units in attrs;
+    NaN where the position is missing."""
     position = position_of(position)
     scale, tunit, rate = time_scale(position, fps, per)
     block, rebuild = time_first_2d(position)
     if block.shape[0] < 2:
-        acc = np.full_like(block, np.nan)
+        out = np.full_like(block, np.nan)
     else:
-        order = _edge_order(block)
-        acc = np.gradient(
-            np.gradient(block, axis=0, edge_order=order), axis=0, edge_order=order
-        )
-        acc *= scale**2
-        acc[np.isnan(block)] = np.nan
+        out, edge = block, _edge_order(block)
+        for _ in range(order):
+            out = np.gradient(out, axis=0, edge_order=edge)
+        out = out * scale**order
+        out[np.isnan(block)] = np.nan  # no rate where the position is missing
     unit = space_unit(position)
     return _named(
-        rebuild(acc),
-        "acceleration",
-        units=f"{unit}/{tunit}^2",
+        rebuild(out),
+        name,
+        units=f"{unit}/{tunit}" + (f"^{order}" if order > 1 else ""),
         space_unit=unit,
         time_unit=tunit,
         fps=rate,
