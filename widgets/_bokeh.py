@@ -28,6 +28,7 @@ from jupyter_bokeh import BokehModel
 from posekit.engine.check_labels import bodypart_colors
 
 __all__ = [
+    "BokehComponent",
     "close_widget_tree",
     "display_scale",
     "ensure_bokehjs",
@@ -272,3 +273,39 @@ def display_scale(
     if width * s < min_width:
         s = min_width / width
     return s
+
+
+class BokehComponent:
+    """Base of a component shown as one ipywidgets tree (``self.widget``) around a Bokeh
+    figure: display (BokehJS loaded first), closing the whole tree, and errors of
+    user actions shown in the component (``self._message``) instead of raised.
+    """
+
+    widget: W.Widget
+    _message: W.HTML
+    _callbacks: list
+
+    def close(self) -> None:
+        """Close every widget of the component (call when it is no longer shown)."""
+        self._callbacks.clear()
+        close_widget_tree(self.widget)
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - display hook
+        from IPython.display import display
+
+        ensure_bokehjs()
+        display(self.widget)
+
+    def _guard(self, fn, *args):
+        """``fn(*args)``; an exception is shown in the component and gives ``None``."""
+        import html
+
+        self._message.value = ""
+        try:
+            return fn(*args)
+        except Exception as err:  # noqa: BLE001 - shown in the widget
+            self._message.value = (
+                f'<span style="color:#cf222e">{html.escape(type(err).__name__)}: '
+                f"{html.escape(str(err))}</span>"
+            )
+            return None

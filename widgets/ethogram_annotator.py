@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from posekit.engine.behavior.ethogram import bouts_to_labels, labels_to_bouts
-from posekit.widgets._bokeh import close_widget_tree
+from posekit.widgets._bokeh import BokehComponent
 
 __all__ = ["EthogramAnnotator", "PREDICTED_SUFFIX"]
 
@@ -48,7 +48,7 @@ _PALETTE = (
 )  # fmt: skip
 
 
-class EthogramAnnotator:
+class EthogramAnnotator(BokehComponent):
     """Mark behaviour bouts frame by frame on a Bokeh timeline.
 
     Parameters
@@ -634,6 +634,7 @@ class EthogramAnnotator:
         )
         self.info = w.HTML()
         self.message = w.HTML()
+        self._message = self.message
         self.table = w.HTML()
         self.table.add_class("posekit-bout-table")
         row = {"layout": w.Layout(flex_flow="row wrap", align_items="center")}
@@ -657,31 +658,6 @@ class EthogramAnnotator:
             ]
         )
         self.widget.add_class("posekit-ethogram-annotator")
-
-    def close(self) -> None:
-        """Close every widget of the annotator (call when it is no longer shown)."""
-        self._callbacks.clear()
-        close_widget_tree(self.widget)
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display hook
-        from IPython.display import display
-
-        from posekit.widgets._bokeh import ensure_bokehjs
-
-        ensure_bokehjs()
-        display(self.widget)
-
-    # ================================================================ events
-    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
-        self.message.value = ""
-        try:
-            return fn(*args)
-        except Exception as err:  # noqa: BLE001 - shown in the widget
-            self.message.value = (
-                f'<span style="color:#cf222e">{html.escape(type(err).__name__)}: '
-                f"{html.escape(str(err))}</span>"
-            )
-            return None
 
     def _on_behavior_button(self, change: dict[str, Any]) -> None:
         if not self._guarding and change["new"]:

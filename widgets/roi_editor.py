@@ -50,7 +50,7 @@ from posekit.engine.behavior.roi import (
     load_rois,
     save_rois,
 )
-from posekit.widgets._bokeh import close_widget_tree, display_scale
+from posekit.widgets._bokeh import BokehComponent, display_scale
 
 __all__ = ["ROIEditor", "roi_description"]
 
@@ -123,7 +123,7 @@ def _renamed(roi: ROI, name: str) -> ROI:
     raise TypeError(f"unsupported ROI type {type(roi).__name__}")  # pragma: no cover
 
 
-class ROIEditor:
+class ROIEditor(BokehComponent):
     """Draw and name ROIs on a video frame (or a blank arena); GeoJSON in and out.
 
     Parameters
@@ -875,6 +875,7 @@ class ROIEditor:
         self.save_button.on_click(lambda _: self._guard(self._save_clicked))
         self.load_button.on_click(lambda _: self._guard(self._load_clicked))
         self.status = w.HTML()
+        self._message = self.status
         self.status.add_class("posekit-roi-status")
         row = {"layout": w.Layout(flex_flow="row wrap", align_items="center")}
         self.widget = LiveVBox(
@@ -900,31 +901,6 @@ class ROIEditor:
             ]
         )
         self.widget.add_class("posekit-roi-editor-box")
-
-    def close(self) -> None:
-        """Close every widget of the editor (call when it is no longer shown)."""
-        self._callbacks.clear()
-        close_widget_tree(self.widget)
-
-    def _ipython_display_(self) -> None:  # pragma: no cover - display hook
-        from IPython.display import display
-
-        from posekit.widgets._bokeh import ensure_bokehjs
-
-        ensure_bokehjs()
-        display(self.widget)
-
-    # ------------------------------------------------------------ controls
-    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
-        self.status.value = ""
-        try:
-            return fn(*args)
-        except Exception as err:  # noqa: BLE001 - shown in the widget
-            self.status.value = (
-                f'<span style="color:#cf222e">{html.escape(type(err).__name__)}: '
-                f"{html.escape(str(err))}</span>"
-            )
-            return None
 
     def _on_shape_toggle(self, change: dict[str, Any]) -> None:
         self.new_box_shape = change["new"]
