@@ -2,7 +2,7 @@
 
 Measures, in one run on this machine: decode-only frames/s of the same video (the
 physical ceiling) with each decoder (OpenCV in a thread; an ffmpeg process, posekit's
-default for whole videos), then end-to-end analysis frames/s (decode thread + inference + decoding
+default for resized whole videos), then end-to-end analysis frames/s (decode thread + inference + decoding
 of the score maps + writing the DLC ``.h5``) at full and half resolution, with the TFLite
 (LiteRT) runtime and with TensorFlow. Ratios to decode-only are reported next to each.
 

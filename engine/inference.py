@@ -284,7 +284,8 @@ def predict_video(
         ``True`` for a tqdm bar, or a callable ``progress(done, total)``.
     backend
         Video decoding (:meth:`~posekit.engine.video.VideoReader.iter_frames`):
-        ``"auto"`` streams whole videos out of an ffmpeg process.
+        ``"auto"`` streams resized whole videos out of an ffmpeg process and uses
+        OpenCV otherwise.
 
     Returns
     -------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import subprocess
@@ -407,61 +408,43 @@ class VideoReader:
         if filters:
             cmd += ["-vf", ",".join(filters), "-filter_threads", "1"]
         cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        n_bytes = w * h * 3
         with (
             tempfile.TemporaryFile() as errors,
             subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors
             ) as proc,
         ):
-            yield from self._stream_pipe(
-                proc, errors, (h, w), start, stop, step, prefetch
-            )
 
-    def _stream_pipe(
-        self,
-        proc: subprocess.Popen,
-        errors,
-        shape: tuple[int, int],
-        start: int,
-        stop: int | None,
-        step: int,
-        prefetch: int,
-    ) -> Iterator[tuple[int, np.ndarray]]:
-        h, w = shape
-        n_bytes = w * h * 3
+            def produce(put: Callable[[Any], None], stopped: threading.Event) -> None:
+                pos = start
+                while not stopped.is_set() and (stop is None or pos < stop):
+                    frame = np.empty((h, w, 3), np.uint8)
+                    view = memoryview(frame).cast("B")
+                    got = 0
+                    while got < n_bytes and (k := proc.stdout.readinto(view[got:])):
+                        got += k
+                    if got < n_bytes:  # the stream ended (or was killed: stopped)
+                        if not stopped.is_set():
+                            proc.wait()
+                            errors.seek(0)
+                            detail = errors.read().decode(errors="replace").strip()
+                            last = detail.splitlines()[-1] if detail else ""
+                            self._warn_cut_short(
+                                pos, f"; ffmpeg: {last}" if last else ""
+                            )
+                        return
+                    put((pos, frame))
+                    pos += step
 
-        def produce(put: Callable[[Any], None], stopped: threading.Event) -> None:
-            pos = start
-            while not stopped.is_set() and (stop is None or pos < stop):
-                frame = np.empty((h, w, 3), np.uint8)
-                view = memoryview(frame).cast("B")
-                got = 0
-                while got < n_bytes:
-                    k = proc.stdout.readinto(view[got:])
-                    if not k:
-                        break
-                    got += k
-                if got < n_bytes:
-                    break
-                put((pos, frame))
-                pos += step
-            if not stopped.is_set() and pos < (
-                self.metadata_frames if stop is None else stop
-            ):
-                proc.wait()
-                errors.seek(0)
-                detail = errors.read().decode(errors="replace").strip()
-                self._warn_cut_short(
-                    pos, f"; ffmpeg: {detail.splitlines()[-1]}" if detail else ""
-                )
+            def kill() -> None:
+                if proc.poll() is None:
+                    proc.kill()
 
-        def kill() -> None:
-            if proc.poll() is None:
-                proc.kill()
-
-        yield from self._background(produce, "posekit-ffmpeg", prefetch, kill)
+            yield from self._background(produce, "posekit-ffmpeg", prefetch, kill)
 
 
+@functools.cache
 def _ffmpeg_exe() -> str | None:
     """The ffmpeg binary that ships with ``imageio-ffmpeg`` (or ``None``)."""
     try:
