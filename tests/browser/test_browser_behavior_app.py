@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from bokeh_js import JS_FIND  # tests/browser is on sys.path (pytest prepend mode)
 
 from posekit.engine.behavior.calibration import Calibration
 from posekit.engine.behavior.roi import RectangleROI, compute_roi_occupancy, roi_summary
@@ -32,17 +33,6 @@ N = 150
 FPS = 30.0
 BOX = 50.0  # side of the drawn square in image pixels
 
-JS_FIND = """
-const findView = (name) => {
-  const walk = (v) => {
-    if (v.model.name === name) return v;
-    for (const c of (v.child_views || [])) { const f = walk(c); if (f) return f; }
-    return null;
-  };
-  for (const r of Bokeh.index.roots) { const f = walk(r); if (f) return f; }
-  return null;
-};
-"""
 # Frame box (page coordinates) and data ranges of the ROI editor's figure.
 JS_EDITOR = (
     "() => {"

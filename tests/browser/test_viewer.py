@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from bokeh_js import JS_FIND  # tests/browser is on sys.path (pytest prepend mode)
 
 from posekit.engine.demo import make_demo_project
 
@@ -22,18 +23,6 @@ APP = REPO_ROOT / "notebooks" / "viewer.ipynb"
 SCREENSHOT = REPO_ROOT / "docs" / "_static" / "screenshots" / "viewer_app.png"
 N = 90
 
-# Views of the viewer's Bokeh document, found by figure name.
-JS_FIND = """
-const findView = (name) => {
-  const walk = (v) => {
-    if (v.model.name === name) return v;
-    for (const c of (v.child_views || [])) { const f = walk(c); if (f) return f; }
-    return null;
-  };
-  for (const r of Bokeh.index.roots) { const f = walk(r); if (f) return f; }
-  return null;
-};
-"""
 JS_PLOT_BOX = (
     "(name) => {"
     + JS_FIND
