@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from posekit.engine import logger
-from posekit.engine.project import Project, load_project
+from . import logger
+from .project import Project, load_project
 
 __all__ = [
     "TrainResult",
@@ -78,7 +78,7 @@ def train_dir(project: Project, shuffle: int = 1) -> Path:
 
 
 def _ensure_training_set(project: Project, shuffle: int):
-    from posekit.engine.dataset import create_training_dataset, load_training_set
+    from .dataset import create_training_dataset, load_training_set
 
     try:
         return load_training_set(project, shuffle=shuffle)
@@ -165,9 +165,9 @@ def train_network(
     -------
     TrainResult
     """
-    from posekit.engine.models.pose_model import PoseModelConfig
-    from posekit.engine.models.registry import list_backbones
-    from posekit.engine.training import TrainConfig, Trainer
+    from .models.pose_model import PoseModelConfig
+    from .models.registry import list_backbones
+    from .training import TrainConfig, Trainer
 
     project = _project(project)
     ts = _ensure_training_set(project, shuffle)
@@ -250,7 +250,7 @@ def list_snapshots(
     project: Project | str | os.PathLike, shuffle: int = 1
 ) -> list[tuple[int, Path]]:
     """``(iteration, snapshot .keras path)`` of a shuffle, oldest first."""
-    from posekit.engine.training import list_snapshots as _list
+    from .training import list_snapshots as _list
 
     d = train_dir(_project(project), shuffle)
     return _list(d) if d.is_dir() else []
@@ -276,7 +276,7 @@ def latest_snapshot(
 
 
 def _load_model(path: Path):
-    from posekit.engine.training import load_snapshot
+    from .training import load_snapshot
 
     return load_snapshot(path)
 
@@ -290,7 +290,7 @@ def predict_frames(
     batch_size: int = 8,
 ) -> np.ndarray:
     """Predict ``(N, K, 3)`` (x, y, likelihood) on RGB frames with a trained shuffle."""
-    from posekit.engine.evaluation import predict_images
+    from .evaluation import predict_images
 
     project = _project(project)
     _, path = latest_snapshot(project, shuffle, snapshot)
@@ -319,14 +319,14 @@ def evaluate_network(
     pandas.DataFrame
         One row with the train/test metrics.
     """
-    from posekit.engine._fileio import atomic_path
-    from posekit.engine.evaluation import (
+    from ._fileio import atomic_path
+    from .evaluation import (
         evaluation_summary,
         plot_predictions,
         predict_images,
         write_combined_evaluation,
     )
-    from posekit.engine.io.dlc import paths_to_index, predictions_frame
+    from .io.dlc import paths_to_index, predictions_frame
 
     project = _project(project)
     ts = _ensure_training_set(project, shuffle)
@@ -426,14 +426,14 @@ def load_predictor(
         ``scorer`` (DLC scorer name), ``bodyparts``, ``iteration``, ``snapshot``,
         ``model_config``.
     """
-    from posekit.engine.inference import (
+    from .inference import (
         KerasPredictor,
         TFLitePredictor,
         convert_to_tflite,
     )
-    from posekit.engine.models.decoder import make_decoder
-    from posekit.engine.models.pose_model import rebuild_for_input_shape
-    from posekit.engine.training import list_snapshots as _list
+    from .models.decoder import make_decoder
+    from .models.pose_model import rebuild_for_input_shape
+    from .training import list_snapshots as _list
 
     path = Path(model)
     if path.is_dir():
@@ -509,8 +509,8 @@ def analyze_videos(
     list of Path
         The ``.h5`` files.
     """
-    from posekit.engine.inference import analyze_video
-    from posekit.engine.video import VideoReader
+    from .inference import analyze_video
+    from .video import VideoReader
 
     project = _project(project)
     if videos is None or len(videos) == 0:
@@ -576,7 +576,7 @@ def _model_folder(model: Path) -> Path:
 
 def _project_of(folder: Path, pose_cfg: dict[str, Any]) -> Project | None:
     """The project a ``train/`` folder belongs to: by DLC's layout, else ``project_path``."""
-    from posekit.engine.project import ProjectError
+    from .project import ProjectError
 
     candidates = []
     # <project>/dlc-models/iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/train
@@ -710,10 +710,10 @@ def scorer_name(
     The demo's model after 700 iterations of MobileNetV2 α=0.35, shuffle 1:
     ``DLC_mobnet_35_demoJan1shuffle1_700``.
     """
-    from posekit.engine.inference import dlc_scorer_name
-    from posekit.engine.models.pose_model import PoseModelConfig
-    from posekit.engine.training import list_snapshots as _list
-    from posekit.engine.training import read_pose_cfg
+    from .inference import dlc_scorer_name
+    from .models.pose_model import PoseModelConfig
+    from .training import list_snapshots as _list
+    from .training import read_pose_cfg
 
     path = Path(snapshot)
     if path.is_dir():

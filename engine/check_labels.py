@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from posekit.engine import logger
-from posekit.engine._fileio import atomic_path
+from . import logger
+from ._fileio import atomic_path
 
 __all__ = [
     "bodypart_colors",
@@ -249,7 +249,7 @@ def check_labels(
     >>> [p.parent.name for p in check_labels(project)]
     ['session1_labeled', 'session1_labeled']
     """
-    from posekit.engine.labels import LabelStore
+    from .labels import LabelStore
 
     stems = (
         [Path(v).stem for v in videos]

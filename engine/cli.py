@@ -268,14 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(path: str):
-    from posekit.engine.project import load_project
+    from .project import load_project
 
     return load_project(path)
 
 
 @_command("demo")
 def _demo(args: argparse.Namespace) -> int:
-    from posekit.engine.demo import make_demo_project
+    from .demo import make_demo_project
 
     project = make_demo_project(
         args.folder,
@@ -290,7 +290,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 @_command("create")
 def _create(args: argparse.Namespace) -> int:
-    from posekit.engine.project import create_project
+    from .project import create_project
 
     project = create_project(
         args.task,
@@ -306,7 +306,7 @@ def _create(args: argparse.Namespace) -> int:
 
 @_command("extract-frames")
 def _extract(args: argparse.Namespace) -> int:
-    from posekit.engine.video import extract_frames
+    from .video import extract_frames
 
     project = _load(args.project)
     videos = [Path(v) for v in args.videos] or project.videos()
@@ -333,7 +333,7 @@ def _extract(args: argparse.Namespace) -> int:
 
 @_command("check-labels")
 def _check_labels(args: argparse.Namespace) -> int:
-    from posekit.engine.check_labels import check_labels
+    from .check_labels import check_labels
 
     paths = check_labels(_load(args.project))
     print(f"{len(paths)} images written")
@@ -342,7 +342,7 @@ def _check_labels(args: argparse.Namespace) -> int:
 
 @_command("create-training-dataset")
 def _ctd(args: argparse.Namespace) -> int:
-    from posekit.engine.dataset import create_training_dataset
+    from .dataset import create_training_dataset
 
     project = _load(args.project)
     splits = create_training_dataset(
@@ -362,7 +362,7 @@ def _ctd(args: argparse.Namespace) -> int:
 
 @_command("train")
 def _train(args: argparse.Namespace) -> int:
-    from posekit.engine.api import train_network
+    from .api import train_network
 
     weights = None if (args.weights or "").lower() in ("", "none") else args.weights
     result = train_network(
@@ -382,7 +382,7 @@ def _train(args: argparse.Namespace) -> int:
 
 @_command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
-    from posekit.engine.api import evaluate_network
+    from .api import evaluate_network
 
     result = evaluate_network(_load(args.project), shuffle=args.shuffle, plot=args.plot)
     print(result.to_string() if hasattr(result, "to_string") else result)
@@ -391,7 +391,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 @_command("analyze")
 def _analyze(args: argparse.Namespace) -> int:
-    from posekit.engine.api import analyze_videos
+    from .api import analyze_videos
 
     project = _load(args.project)
     videos = [Path(v) for v in args.videos] or project.videos()
@@ -414,7 +414,7 @@ def _analyze(args: argparse.Namespace) -> int:
 def _prediction_files(project, items, *, filtered: bool = False) -> list[Path]:
     """Prediction files from a mix of videos and prediction files (default: every
     video of the project); videos without predictions are reported and skipped."""
-    from posekit.engine.postprocessing import find_predictions
+    from .postprocessing import find_predictions
 
     out = []
     videos = [v for v in project.videos() if not v.stem.endswith("_labeled")]
@@ -433,7 +433,7 @@ def _prediction_files(project, items, *, filtered: bool = False) -> list[Path]:
 
 @_command("filter")
 def _filter(args: argparse.Namespace) -> int:
-    from posekit.engine.postprocessing import filter_predictions
+    from .postprocessing import filter_predictions
 
     project = _load(args.project)
     files = _prediction_files(project, args.files)
@@ -453,8 +453,8 @@ def _filter(args: argparse.Namespace) -> int:
 
 @_command("labeled-video")
 def _labeled_video(args: argparse.Namespace) -> int:
-    from posekit.engine.labeled_video import create_labeled_video
-    from posekit.engine.postprocessing import find_video
+    from .labeled_video import create_labeled_video
+    from .postprocessing import find_video
 
     project = _load(args.project)
     files = _prediction_files(project, args.files, filtered=args.filtered)
@@ -489,7 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     if args.version:
-        from posekit.engine import __version__
+        from . import __version__
 
         print(__version__)
         return 0

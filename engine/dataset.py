@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from posekit.engine import logger
-from posekit.engine._fileio import atomic_path
-from posekit.engine.io.dlc import (
+from . import logger
+from ._fileio import atomic_path
+from .io.dlc import (
     LabelError,
     index_to_paths,
     labels_to_array,
@@ -29,7 +29,7 @@ from posekit.engine.io.dlc import (
     validate_labels,
     write_labels,
 )
-from posekit.engine.project import Project
+from .project import Project
 
 __all__ = [
     "TrainingSet",

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from posekit.engine import logger
-from posekit.engine._fileio import atomic_path
+from . import logger
+from ._fileio import atomic_path
 
 __all__ = [
     "BODYPARTS",
@@ -295,14 +295,14 @@ def make_demo_project(
         ``<video>_keypoints.h5`` (DLC predictions layout, likelihood 1) and
         ``<video>_behavior.csv`` (``frame, time, behavior``).
     """
-    from posekit.engine.io.dlc import (
+    from .io.dlc import (
         make_labels_frame,
         predictions_frame,
         write_labels,
         write_predictions,
     )
-    from posekit.engine.project import create_project, load_project
-    from posekit.engine.video import extract_frames
+    from .project import create_project, load_project
+    from .video import extract_frames
 
     date = date or _dt.date(2026, 1, 1)
     wd = Path(working_directory).expanduser().resolve()
@@ -368,7 +368,7 @@ def load_ground_truth(
     project, video: str = "session1"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ground-truth keypoints ``(T, K, 2)`` and behaviour labels ``(T,)`` of a demo video."""
-    from posekit.engine.io.dlc import labels_to_array, read_predictions
+    from .io.dlc import labels_to_array, read_predictions
 
     gt_dir = Path(project.path) / "ground-truth"
     df = read_predictions(gt_dir / f"{Path(video).stem}_keypoints.h5")

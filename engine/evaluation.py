@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from posekit.engine._fileio import atomic_write_bytes, atomic_write_text
+from ._fileio import atomic_write_bytes, atomic_write_text
 
 __all__ = [
     "COMBINED_EVALUATION_COLUMNS",
@@ -452,7 +452,7 @@ def predict_images(
     numpy.ndarray
         ``(N, K, 3)`` float32.
     """
-    from posekit.engine.models.decoder import DEFAULT_LOCREF_STDEV, decode_pose
+    from .models.decoder import DEFAULT_LOCREF_STDEV, decode_pose
 
     cfg = getattr(model, "pose_config", None)
     if stride is None:

@@ -22,10 +22,10 @@ from typing import Literal
 
 import numpy as np
 
-from posekit.engine import logger
-from posekit.engine._fileio import atomic_path
-from posekit.engine.io.dlc import predictions_frame, write_predictions
-from posekit.engine.video import Crop, VideoReader
+from . import logger
+from ._fileio import atomic_path
+from .io.dlc import predictions_frame, write_predictions
+from .video import Crop, VideoReader
 
 __all__ = [
     "MapDecoder",
@@ -418,7 +418,7 @@ def analyze_video(
     ):
         pickle.dump({"data": meta_data}, fh, pickle.HIGHEST_PROTOCOL)
     if netcdf:
-        from posekit.engine.io import load_poses, save_poses
+        from .io import load_poses, save_poses
 
         ds = load_poses(out, fps=info["fps"])
         save_poses(ds, out.with_suffix(".nc"), fmt="netCDF")

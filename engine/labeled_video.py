@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import xarray as xr
 
-from posekit.engine._fileio import atomic_path
+from ._fileio import atomic_path
 
 __all__ = [
     "Codec",
@@ -340,10 +340,10 @@ def _tqdm_progress(total: int, desc: str) -> tuple[ProgressFn, Callable[[], None
 
 def _load(predictions: str | os.PathLike | xr.Dataset) -> xr.Dataset:
     if isinstance(predictions, xr.Dataset):
-        from posekit.engine.poses import validate
+        from .poses import validate
 
         return validate(predictions)
-    from posekit.engine.io import load_poses
+    from .io import load_poses
 
     return load_poses(predictions)
 
@@ -434,8 +434,8 @@ def create_labeled_video(
     ... )
     PosixPath('videos/m1DLC_resnet50_tOct30shuffle1_500_labeled.mp4')
     """
-    from posekit.engine.check_labels import bodypart_colors
-    from posekit.engine.video import VideoReader
+    from .check_labels import bodypart_colors
+    from .video import VideoReader
 
     video = Path(video)
     if not video.is_file():

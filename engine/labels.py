@@ -47,8 +47,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from posekit.engine import logger
-from posekit.engine.io.dlc import (
+from . import logger
+from .io.dlc import (
     LabelError,
     index_to_paths,
     make_labels_frame,

@@ -23,7 +23,7 @@ SERIES = ("x", "y", "speed", "likelihood")
 
 
 def _colors(n: int, colormap: str) -> list[tuple[float, float, float]]:
-    from posekit.engine.check_labels import bodypart_colors
+    from .check_labels import bodypart_colors
 
     return [tuple(c / 255.0 for c in rgb) for rgb in bodypart_colors(n, colormap)]
 
@@ -44,7 +44,7 @@ def _pick(
 
 
 def _speed(position: xr.DataArray, fps: float | None) -> xr.DataArray:
-    from posekit.engine.behavior.kinematics import compute_speed
+    from .behavior.kinematics import compute_speed
 
     return compute_speed(position, fps=fps, per="second" if fps else "frame")
 
@@ -193,7 +193,7 @@ def save_pose_plots(
     >>> [p.name for p in save_pose_plots(ds, tempfile.mkdtemp(), formats=["svg"])]
     ['trajectory.svg', 'timeseries.svg']
     """
-    from posekit.engine.behavior.export import plot_trajectory, save_figure
+    from .behavior.export import plot_trajectory, save_figure
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 if TYPE_CHECKING:
-    from posekit.engine.project import Project
+    from .project import Project
 
 __all__ = [
     "FILTERED_SUFFIX",
@@ -124,7 +124,7 @@ def find_video(
     >>> find_video("/nonexistent/m1DLC_resnet50.h5") is None
     True
     """
-    from posekit.engine.project import VIDEO_SUFFIXES
+    from .project import VIDEO_SUFFIXES
 
     path = Path(predictions)
     candidates: list[Path] = list(project.videos()) if project is not None else []
@@ -226,8 +226,8 @@ def filter_predictions(
     >>> filter_predictions("m1DLC_resnet50_tOct30shuffle1_500.h5", window=7)  # doctest: +SKIP
     PosixPath('m1DLC_resnet50_tOct30shuffle1_500_filtered.h5')
     """
-    from posekit.engine.behavior.filters import filter_poses
-    from posekit.engine.io.dlc import load_dlc, read_predictions, write_predictions
+    from .behavior.filters import filter_poses
+    from .io.dlc import load_dlc, read_predictions, write_predictions
 
     path = Path(predictions)
     if not path.is_file():

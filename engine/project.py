@@ -21,8 +21,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from posekit.engine import logger
-from posekit.engine._fileio import atomic_write_text
+from . import logger
+from ._fileio import atomic_write_text
 
 __all__ = [
     "Project",

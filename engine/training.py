@@ -53,17 +53,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-from posekit.engine._fileio import atomic_path, atomic_write_text
-from posekit.engine.augment import AugmentConfig, Augmenter
-from posekit.engine.evaluation import mean_error, predict_images, rmse
-from posekit.engine.models.pose_model import (
+from ._fileio import atomic_path, atomic_write_text
+from .augment import AugmentConfig, Augmenter
+from .evaluation import mean_error, predict_images, rmse
+from .models.pose_model import (
     PoseModel,
     PoseModelConfig,
     build_pose_model,
     load_pose_model,
     save_pose_model,
 )
-from posekit.engine.targets import make_targets
+from .targets import make_targets
 
 __all__ = [
     "TrainConfig",

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from posekit.engine import logger
+from . import logger
 
 __all__ = [
     "VideoError",
@@ -467,7 +467,7 @@ def frame_filename(index: int, n_frames: int) -> str:
     >>> frame_filename(7, 2330)
     'img0007.png'
     """
-    from posekit.engine.project import index_length
+    from .project import index_length
 
     return f"img{str(int(index)).zfill(index_length(n_frames))}.png"
 
@@ -584,7 +584,7 @@ def extract_frames(
         crop = Crop.parse(crop)
     out_dir = project.labeled_data_dir(video)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from posekit.engine._fileio import atomic_path
+    from ._fileio import atomic_path
 
     with VideoReader(video) as reader:
         total = reader.n_frames

@@ -25,7 +25,7 @@ import numpy as np
 from bokeh.core.json_encoder import serialize_json
 from jupyter_bokeh import BokehModel
 
-from posekit.engine.check_labels import bodypart_colors
+from ..engine.check_labels import bodypart_colors
 
 __all__ = [
     "BokehComponent",

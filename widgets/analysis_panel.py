@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from posekit.widgets._bokeh import refresh_bokeh_state
-from posekit.widgets.app import app_url, preload_tensorflow
+from ._bokeh import refresh_bokeh_state
+from .app import app_url, preload_tensorflow
 
 if TYPE_CHECKING:
-    from posekit.engine.project import Project
+    from ..engine.project import Project
 
 __all__ = ["AnalysisModel", "AnalysisPanel"]
 
@@ -92,7 +92,7 @@ class AnalysisModel(traitlets.HasTraits):
 
     def refresh_outputs(self) -> list[Path]:
         """Re-scan the prediction files of all videos."""
-        from posekit.engine.postprocessing import find_predictions
+        from ..engine.postprocessing import find_predictions
 
         dest = self.destfolder or None
         self.outputs = [p for v in self.videos for p in find_predictions(v, dest)]
@@ -144,7 +144,7 @@ class AnalysisModel(traitlets.HasTraits):
             analyze = self._analyze_fn
             if analyze is None:
                 preload_tensorflow()  # silences TensorFlow's start-up messages
-                from posekit.engine.api import analyze_videos as analyze
+                from ..engine.api import analyze_videos as analyze
             written: list[Path] = []
             t0 = time.monotonic()
             for k, video in enumerate(videos):
@@ -297,7 +297,7 @@ class AnalysisPanel:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        from posekit.widgets._bokeh import ensure_bokehjs
+        from ._bokeh import ensure_bokehjs
 
         ensure_bokehjs()
         display(self.widget)
@@ -327,7 +327,7 @@ class AnalysisPanel:
             self._syncing = False
 
     def _update_status(self) -> None:
-        from posekit.widgets.training_dashboard import format_eta
+        from .training_dashboard import format_eta
 
         m = self.model
         self.progress.value = m.progress
@@ -393,7 +393,7 @@ class AnalysisPanel:
         import ipywidgets as w
 
         try:
-            from posekit.widgets.trajectory_viewer import TrajectoryViewer
+            from .trajectory_viewer import TrajectoryViewer
         except ImportError:
             self.viewer_box.children = [
                 w.HTML(f"Prediction file: <code>{html.escape(str(path))}</code>")

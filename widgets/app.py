@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode
 
 if TYPE_CHECKING:
-    from posekit.engine.project import Project
+    from ..engine.project import Project
 
 __all__ = [
     "AppLink",
@@ -156,7 +156,7 @@ def resolve_project(
     >>> resolve_project(query_string=f"project={made.path}").path == made.path
     True
     """
-    from posekit.engine.project import ProjectError, load_project
+    from ..engine.project import ProjectError, load_project
 
     env = os.environ if environ is None else environ
     if query_string is None:
@@ -174,7 +174,7 @@ def resolve_project(
         except ProjectError as err:
             raise ProjectError(f"{err} (the project came from {source})") from err
 
-    from posekit.engine.demo import make_demo_project
+    from ..engine.demo import make_demo_project
 
     folder = demo_dir(env)
     with _exclusive(folder):

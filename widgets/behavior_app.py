@@ -39,16 +39,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from posekit.engine.behavior.calibration import Calibration
-from posekit.engine.behavior.filters import SMOOTHING_METHODS, FilterConfig
-from posekit.engine.behavior.roi import ROI
+from ..engine.behavior.calibration import Calibration
+from ..engine.behavior.filters import SMOOTHING_METHODS, FilterConfig
+from ..engine.behavior.roi import ROI
 
 if TYPE_CHECKING:
-    from posekit.engine.behavior.classify import BehaviorClassifier, BehaviorCVResult
-    from posekit.engine.behavior.cluster import BehaviorClusterer
-    from posekit.engine.project import Project
-    from posekit.widgets.ethogram_annotator import EthogramAnnotator
-    from posekit.widgets.roi_editor import ROIEditor
+    from ..engine.behavior.classify import BehaviorClassifier, BehaviorCVResult
+    from ..engine.behavior.cluster import BehaviorClusterer
+    from ..engine.project import Project
+    from .ethogram_annotator import EthogramAnnotator
+    from .roi_editor import ROIEditor
 
 __all__ = [
     "BehaviorApp",
@@ -151,7 +151,7 @@ def default_input(project: Project | None) -> Path | None:
     """
     if project is None:
         return None
-    from posekit.widgets.trajectory_viewer import prediction_files
+    from .trajectory_viewer import prediction_files
 
     files = prediction_files(project)
     return files[0] if files else None
@@ -331,8 +331,8 @@ class BehaviorModel:
         ValueError
             If no file could be loaded (the message lists why).
         """
-        from posekit.engine.io import load_poses
-        from posekit.engine.postprocessing import find_video
+        from ..engine.io import load_poses
+        from ..engine.postprocessing import find_video
 
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
@@ -378,7 +378,7 @@ class BehaviorModel:
         self, poses: xr.Dataset, name: str = "session", group: str = ""
     ) -> Session:
         """Add a poses Dataset directly (no file)."""
-        from posekit.engine.poses import validate
+        from ..engine.poses import validate
 
         name = self._unique_name(name, {s.name for s in self.sessions})
         session = Session(name, None, group, validate(poses), None)
@@ -396,7 +396,7 @@ class BehaviorModel:
             return float(fps)
         if session.video is not None:
             try:
-                from posekit.engine.video import VideoReader
+                from ..engine.video import VideoReader
 
                 return float(VideoReader(session.video).fps) or None
             except Exception:  # noqa: BLE001 - unreadable video: no fps
@@ -574,7 +574,7 @@ class BehaviorModel:
     # ------------------------------------------------------------ processing
     def cleaned(self, name: str) -> xr.Dataset:
         """Session ``name`` after cleaning, in pixels, with the frame rate applied."""
-        from posekit.engine.behavior.filters import filter_poses
+        from ..engine.behavior.filters import filter_poses
 
         def make() -> xr.Dataset:
             ds = filter_poses(self.session(name).poses, config=self.filter_config)
@@ -598,7 +598,7 @@ class BehaviorModel:
     def point(self, name: str, *, calibrated: bool = True) -> xr.DataArray:
         """Position of the chosen keypoint (or the centroid): dims ``time, space,
         individual``."""
-        from posekit.engine.behavior.kinematics import compute_centroid
+        from ..engine.behavior.kinematics import compute_centroid
 
         ds = self.calibrated(name) if calibrated else self.cleaned(name)
         pos = ds["position"]
@@ -613,7 +613,7 @@ class BehaviorModel:
 
     def processing_log(self, name: str) -> list[dict[str, Any]]:
         """The steps applied to session ``name`` (``attrs["log"]``)."""
-        from posekit.engine.behavior.filters import get_log
+        from ..engine.behavior.filters import get_log
 
         return get_log(self.calibrated(name))
 
@@ -621,7 +621,7 @@ class BehaviorModel:
     def kinematics_table(self) -> pd.DataFrame:
         """Per session and individual: duration, observed fraction, distance, speed
         (mean, median, max), straightness, with their units."""
-        from posekit.engine.behavior.kinematics import (
+        from ..engine.behavior.kinematics import (
             compute_path_length,
             compute_speed,
             compute_straightness,
@@ -663,7 +663,7 @@ class BehaviorModel:
 
     def occupancy(self, name: str) -> xr.DataArray | None:
         """ROI occupancy of session ``name`` (``None`` without ROIs)."""
-        from posekit.engine.behavior.roi import compute_roi_occupancy
+        from ..engine.behavior.roi import compute_roi_occupancy
 
         if not self.rois:
             return None
@@ -693,7 +693,7 @@ class BehaviorModel:
         """Per session, individual and ROI: time and fraction inside, entries, exits,
         latency to the first entry (whole frames; empty if never inside), bouts
         (:func:`~posekit.engine.behavior.roi.roi_summary`)."""
-        from posekit.engine.behavior.roi import roi_summary
+        from ..engine.behavior.roi import roi_summary
 
         table = self._per_session(
             lambda s, occ: roi_summary(occ, fps=self.calibration.fps)
@@ -704,7 +704,7 @@ class BehaviorModel:
 
     def roi_bouts_table(self) -> pd.DataFrame:
         """Every visit to every ROI (:func:`~posekit.engine.behavior.roi.roi_bouts`)."""
-        from posekit.engine.behavior.roi import roi_bouts
+        from ..engine.behavior.roi import roi_bouts
 
         return self._per_session(
             lambda s, occ: roi_bouts(occ, fps=self.calibration.fps)
@@ -712,7 +712,7 @@ class BehaviorModel:
 
     def zone_transitions_table(self) -> pd.DataFrame:
         """Transitions between ROIs per session (long format: ``from, to, count``)."""
-        from posekit.engine.behavior.roi import compute_zone_sequence, zone_transitions
+        from ..engine.behavior.roi import compute_zone_sequence, zone_transitions
 
         def one(s: Session, occ: xr.DataArray) -> pd.DataFrame:
             counts = zone_transitions(compute_zone_sequence(occ))
@@ -725,7 +725,7 @@ class BehaviorModel:
     # ------------------------------------------------------------ features
     def features(self, key: str) -> pd.DataFrame:
         """Window features of track ``key`` (rows: frames, columns: features)."""
-        from posekit.engine.behavior.features import compute_window_features
+        from ..engine.behavior.features import compute_window_features
 
         track = self.track(key)
         feats = self._cached(
@@ -807,7 +807,7 @@ class BehaviorModel:
         ValueError
             If fewer than two behaviours are marked.
         """
-        from posekit.engine.behavior.classify import (
+        from ..engine.behavior.classify import (
             BehaviorClassifier,
             cross_validate_behavior,
         )
@@ -874,7 +874,7 @@ class BehaviorModel:
         ValueError
             If nothing is loaded.
         """
-        from posekit.engine.behavior.cluster import BehaviorClusterer, motif_examples
+        from ..engine.behavior.cluster import BehaviorClusterer, motif_examples
 
         keys = self.track_keys()
         if not keys:
@@ -908,7 +908,7 @@ class BehaviorModel:
     def behavior_bouts_table(self) -> pd.DataFrame:
         """Bouts of the predicted labels: track, session, group, behaviour, start,
         end, duration (+ seconds)."""
-        from posekit.engine.behavior.ethogram import labels_to_bouts
+        from ..engine.behavior.ethogram import labels_to_bouts
 
         parts = []
         for key, labels in self.predictions.items():
@@ -926,7 +926,7 @@ class BehaviorModel:
     def behavior_summary_table(self) -> pd.DataFrame:
         """Per track and behaviour: bouts, total and mean duration, latency, fraction
         (:func:`~posekit.engine.behavior.ethogram.bout_summary`)."""
-        from posekit.engine.behavior.ethogram import bout_summary
+        from ..engine.behavior.ethogram import bout_summary
 
         bouts = self.behavior_bouts_table()
         if bouts.empty:
@@ -944,7 +944,7 @@ class BehaviorModel:
 
     def group_summary_table(self) -> pd.DataFrame:
         """Mean, SD, SEM and count per group and behaviour (when groups are set)."""
-        from posekit.engine.behavior.ethogram import group_summary
+        from ..engine.behavior.ethogram import group_summary
 
         summary = self.behavior_summary_table()
         if summary.empty or not any(s.group for s in self.sessions):
@@ -957,7 +957,7 @@ class BehaviorModel:
 
     def behavior_transitions_table(self) -> pd.DataFrame:
         """Bout-to-bout transitions per track (long format: ``from, to, count``)."""
-        from posekit.engine.behavior.ethogram import transition_matrix
+        from ..engine.behavior.ethogram import transition_matrix
 
         parts = []
         for key, labels in self.predictions.items():
@@ -997,7 +997,7 @@ class BehaviorModel:
         if s.video is None:
             return None
         try:
-            from posekit.engine.video import VideoReader
+            from ..engine.video import VideoReader
 
             r = VideoReader(s.video)
             return int(r.width), int(r.height)
@@ -1007,14 +1007,14 @@ class BehaviorModel:
     def figures(self, name: str) -> dict[str, Any]:
         """The figures of session ``name``: trajectory, heatmap, speed and (with
         predictions or marks) ethogram, as matplotlib Figures."""
-        from posekit.engine.behavior.export import (
+        from ..engine.behavior.export import (
             plot_ethogram,
             plot_occupancy_heatmap,
             plot_speed,
             plot_trajectory,
         )
-        from posekit.engine.behavior.kinematics import compute_speed
-        from posekit.engine.behavior.roi import compute_occupancy_heatmap
+        from ..engine.behavior.kinematics import compute_speed
+        from ..engine.behavior.roi import compute_occupancy_heatmap
 
         pixels = self.point(name, calibrated=False)
         size = self.image_size(name)
@@ -1098,9 +1098,9 @@ class BehaviorModel:
         ValueError
             If nothing is loaded or a figure format is unknown.
         """
-        from posekit.engine._fileio import atomic_write_text
-        from posekit.engine.behavior.export import save_figure, save_table, save_tables
-        from posekit.engine.behavior.roi import save_rois
+        from ..engine._fileio import atomic_write_text
+        from ..engine.behavior.export import save_figure, save_table, save_tables
+        from ..engine.behavior.roi import save_rois
 
         if not self.sessions:
             raise ValueError("load tracking files before exporting")
@@ -1202,9 +1202,9 @@ class BehaviorApp:
     ) -> None:
         import ipywidgets as w
 
-        from posekit.widgets._bokeh import LiveVBox, ensure_bokehjs
-        from posekit.widgets.app import query_params
-        from posekit.widgets.roi_editor import ROIEditor
+        from ._bokeh import LiveVBox, ensure_bokehjs
+        from .app import query_params
+        from .roi_editor import ROIEditor
 
         if load_bokehjs:
             ensure_bokehjs()
@@ -1450,7 +1450,7 @@ class BehaviorApp:
     def _ipython_display_(self) -> None:  # pragma: no cover - display hook
         from IPython.display import display
 
-        from posekit.widgets._bokeh import ensure_bokehjs
+        from ._bokeh import ensure_bokehjs
 
         ensure_bokehjs()
         display(self.widget)
@@ -1531,7 +1531,7 @@ class BehaviorApp:
     def _update_sessions(self) -> None:
         import ipywidgets as w
 
-        from posekit.widgets._bokeh import close_widget_tree
+        from ._bokeh import close_widget_tree
 
         rows = [
             w.HTML(
@@ -1577,7 +1577,7 @@ class BehaviorApp:
         s = m.sessions[0]
         if s.video is not None:
             try:
-                from posekit.engine.video import VideoReader
+                from ..engine.video import VideoReader
 
                 self.roi_editor.set_image(VideoReader(s.video)[0])
                 return
@@ -1710,7 +1710,7 @@ class BehaviorApp:
 
     def show_track(self, key: str | None) -> EthogramAnnotator | None:
         """Show the annotator of track ``key`` (its marks and predictions)."""
-        from posekit.widgets.ethogram_annotator import EthogramAnnotator
+        from .ethogram_annotator import EthogramAnnotator
 
         if not key:
             return None

@@ -18,11 +18,11 @@ from pathlib import Path
 import cv2
 import ipywidgets as W
 
-from posekit.engine import logger
-from posekit.engine.check_labels import check_labels
-from posekit.engine.io.dlc import LabelError
-from posekit.engine.project import Project, load_project
-from posekit.widgets._bokeh import encode_image
+from ..engine import logger
+from ..engine.check_labels import check_labels
+from ..engine.io.dlc import LabelError
+from ..engine.project import Project, load_project
+from ._bokeh import encode_image
 
 __all__ = ["CheckLabelsGallery"]
 

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from posekit.engine.behavior.ethogram import bouts_to_labels, labels_to_bouts
-from posekit.widgets._bokeh import BokehComponent
+from ..engine.behavior.ethogram import bouts_to_labels, labels_to_bouts
+from ._bokeh import BokehComponent
 
 __all__ = ["EthogramAnnotator", "PREDICTED_SUFFIX"]
 
@@ -106,7 +106,7 @@ class EthogramAnnotator(BokehComponent):
         load_bokehjs: bool = True,
     ) -> None:
         if load_bokehjs:
-            from posekit.widgets._bokeh import ensure_bokehjs
+            from ._bokeh import ensure_bokehjs
 
             ensure_bokehjs()
         if int(n_frames) != n_frames or n_frames < 1:
@@ -367,7 +367,7 @@ class EthogramAnnotator(BokehComponent):
         Path
             The written file.
         """
-        from posekit.engine.behavior.export import save_table
+        from ..engine.behavior.export import save_table
 
         path = Path(path)
         if path.name.endswith("_bouts.csv"):
@@ -540,7 +540,7 @@ class EthogramAnnotator(BokehComponent):
         )
         from bokeh.plotting import figure
 
-        from posekit.widgets._bokeh import LiveBokehModel
+        from ._bokeh import LiveBokehModel
 
         n = self.n_frames
         empty = {"row": [], "left": [], "right": [], "start": [], "end": [],
@@ -592,7 +592,7 @@ class EthogramAnnotator(BokehComponent):
     def _build_controls(self) -> None:
         import ipywidgets as w
 
-        from posekit.widgets._bokeh import LiveVBox
+        from ._bokeh import LiveVBox
 
         n = self.n_frames
         style = {"description_width": "initial"}

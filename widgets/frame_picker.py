@@ -22,12 +22,12 @@ import cv2
 import ipywidgets as W
 import numpy as np
 
-from posekit.engine import logger
-from posekit.engine.io.dlc import LabelError
-from posekit.engine.labels import IMAGE_SUFFIXES, LabelStore
-from posekit.engine.project import Project, load_project
-from posekit.engine.video import VideoError, VideoReader, extract_frames
-from posekit.widgets._bokeh import encode_image
+from ..engine import logger
+from ..engine.io.dlc import LabelError
+from ..engine.labels import IMAGE_SUFFIXES, LabelStore
+from ..engine.project import Project, load_project
+from ..engine.video import VideoError, VideoReader, extract_frames
+from ._bokeh import encode_image
 
 __all__ = ["FramePickerModel", "FramePicker", "frame_index_of"]
 
@@ -418,7 +418,7 @@ class FramePicker:
         if m.index not in self._extracted or m.reader is None:
             self.show_message("Mark this frame for labelling first.")
             return
-        from posekit.engine.video import frame_filename
+        from ..engine.video import frame_filename
 
         names = {
             frame_index_of(p.name): p.name

@@ -18,8 +18,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from posekit.engine.project import Project, create_project, load_project
-from posekit.widgets.app import app_links
+from ..engine.project import Project, create_project, load_project
+from .app import app_links
 
 __all__ = ["ProjectStatus", "project_status", "HomeApp"]
 
@@ -59,8 +59,8 @@ def project_status(project: Project) -> ProjectStatus:
     -------
     ProjectStatus
     """
-    from posekit.engine.io.dlc import LabelError, read_labels
-    from posekit.engine.postprocessing import find_predictions
+    from ..engine.io.dlc import LabelError, read_labels
+    from ..engine.postprocessing import find_predictions
 
     videos = project.videos()
     labelled = 0

@@ -20,11 +20,11 @@ from typing import Any
 
 import ipywidgets as W
 
-from posekit.engine.project import Project, ProjectError, load_project
-from posekit.widgets._bokeh import LiveVBox, ensure_bokehjs
-from posekit.widgets.check_labels import CheckLabelsGallery
-from posekit.widgets.frame_picker import FramePicker
-from posekit.widgets.labeler import Labeler
+from ..engine.project import Project, ProjectError, load_project
+from ._bokeh import LiveVBox, ensure_bokehjs
+from .check_labels import CheckLabelsGallery
+from .frame_picker import FramePicker
+from .labeler import Labeler
 
 __all__ = ["LabelApp"]
 

@@ -47,11 +47,11 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
-from posekit.engine import logger
-from posekit.engine.io.dlc import LabelError
-from posekit.engine.labels import LabelStore, PointChange, SyncReport
-from posekit.engine.project import Project, load_project
-from posekit.widgets._bokeh import (
+from ..engine import logger
+from ..engine.io.dlc import LabelError
+from ..engine.labels import LabelStore, PointChange, SyncReport
+from ..engine.project import Project, load_project
+from ._bokeh import (
     LiveBokehModel,
     LiveVBox,
     display_scale,

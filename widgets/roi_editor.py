@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from posekit.engine.behavior.roi import (
+from ..engine.behavior.roi import (
     ROI,
     CircleROI,
     PolygonROI,
@@ -50,7 +50,7 @@ from posekit.engine.behavior.roi import (
     load_rois,
     save_rois,
 )
-from posekit.widgets._bokeh import BokehComponent, display_scale
+from ._bokeh import BokehComponent, display_scale
 
 __all__ = ["ROIEditor", "roi_description"]
 
@@ -180,7 +180,7 @@ class ROIEditor(BokehComponent):
         load_bokehjs: bool = True,
     ) -> None:
         if load_bokehjs:
-            from posekit.widgets._bokeh import ensure_bokehjs
+            from ._bokeh import ensure_bokehjs
 
             ensure_bokehjs()
         if image is not None:
@@ -386,7 +386,7 @@ class ROIEditor(BokehComponent):
     # ------------------------------------------------------------ background
     def set_image(self, image: np.ndarray) -> None:
         """Show ``image`` (``(H, W, 3)`` RGB ``uint8``) under the ROIs."""
-        from posekit.widgets._bokeh import image_to_data_url
+        from ._bokeh import image_to_data_url
 
         img = np.asarray(image)
         if img.ndim != 3 or img.dtype != np.uint8:
@@ -722,7 +722,7 @@ class ROIEditor(BokehComponent):
         )
         from bokeh.plotting import figure
 
-        from posekit.widgets._bokeh import LiveBokehModel
+        from ._bokeh import LiveBokehModel
 
         w, h = self.width, self.height
         s = display_scale(w, h, self.display_width, max_size=(900, 700))
@@ -826,7 +826,7 @@ class ROIEditor(BokehComponent):
     def _build_controls(self) -> None:
         import ipywidgets as w
 
-        from posekit.widgets._bokeh import LiveVBox
+        from ._bokeh import LiveVBox
 
         style = {"description_width": "initial"}
         self.help = w.HTML(

@@ -41,12 +41,12 @@ import numpy as np
 import traitlets
 from bokeh.models import ColumnDataSource
 
-from posekit.widgets._bokeh import LiveBokehModel, LiveVBox
+from ._bokeh import LiveBokehModel, LiveVBox
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from posekit.engine.project import Project
+    from ..engine.project import Project
 
 __all__ = [
     "TrainingState",
@@ -103,7 +103,7 @@ def _make_callback(model: TrainingModel) -> Any:
 
     Built on first use so that importing this module does not load TensorFlow.
     """
-    from posekit.engine.training import TrainingCallback
+    from ..engine.training import TrainingCallback
 
     class _DashboardCallback(TrainingCallback):
         def on_train_begin(self, state: Any) -> None:
@@ -661,9 +661,9 @@ class TrainingModel(traitlets.HasTraits):
     def find_worst_frames(self, n: int | None = None) -> list[WorstFrame]:
         """Predict the test frames with the latest snapshot and draw the ``n`` worst
         (largest mean error): labels as crosses, predictions as circles."""
-        from posekit.engine.dataset import load_split
-        from posekit.engine.evaluation import keypoint_distances, plot_predictions
-        from posekit.engine.io.dlc import index_to_paths, labels_to_array, read_labels
+        from ..engine.dataset import load_split
+        from ..engine.evaluation import keypoint_distances, plot_predictions
+        from ..engine.io.dlc import index_to_paths, labels_to_array, read_labels
 
         n = self.n_worst if n is None else n
         split = load_split(self.project, shuffle=self.shuffle)
@@ -767,8 +767,8 @@ class TrainingDashboard:
             model = TrainingModel(model)
         self.model = m = model
         if backbones is None:
-            from posekit.engine.models.registry import list_backbones
-            from posekit.widgets.app import preload_tensorflow
+            from ..engine.models.registry import list_backbones
+            from .app import preload_tensorflow
 
             preload_tensorflow()
 
@@ -915,7 +915,7 @@ class TrainingDashboard:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        from posekit.widgets._bokeh import ensure_bokehjs
+        from ._bokeh import ensure_bokehjs
 
         ensure_bokehjs()
         display(self.widget)

@@ -31,11 +31,11 @@ import numpy as np
 import traitlets
 import xarray as xr
 
-from posekit.engine.postprocessing import find_video
-from posekit.engine.project import Project, load_project
+from ..engine.postprocessing import find_video
+from ..engine.project import Project, load_project
 
 if TYPE_CHECKING:
-    from posekit.engine.video import VideoReader
+    from ..engine.video import VideoReader
 
 __all__ = [
     "FILTERS",
@@ -153,8 +153,8 @@ class TrajectoryModel(traitlets.HasTraits):
         export_dir: str | os.PathLike | None = None,
         max_points: int = 20_000,
     ) -> None:
-        from posekit.engine.io import load_poses
-        from posekit.engine.poses import validate
+        from ..engine.io import load_poses
+        from ..engine.poses import validate
 
         super().__init__()
         if isinstance(poses, xr.Dataset):
@@ -175,7 +175,7 @@ class TrajectoryModel(traitlets.HasTraits):
         self.video_path = Path(video) if video is not None else None
         self.reader: VideoReader | None = None
         if self.video_path is not None:
-            from posekit.engine.video import VideoReader
+            from ..engine.video import VideoReader
 
             self.reader = VideoReader(self.video_path)
         if fps is None:
@@ -246,7 +246,7 @@ class TrajectoryModel(traitlets.HasTraits):
     def scorer(self) -> str:
         """Scorer of the source file's columns (``posekit`` for a Dataset)."""
         if self.source is not None and self.source.suffix.lower() in (".h5", ".csv"):
-            from posekit.engine.io.dlc import read_predictions
+            from ..engine.io.dlc import read_predictions
 
             try:
                 df = read_predictions(self.source)
@@ -268,14 +268,14 @@ class TrajectoryModel(traitlets.HasTraits):
         return params
 
     def _compute_speed(self, ds: xr.Dataset) -> xr.DataArray:
-        from posekit.engine.behavior.kinematics import compute_speed
+        from ..engine.behavior.kinematics import compute_speed
 
         return compute_speed(
             ds["position"], fps=self.fps, per="second" if self.fps else "frame"
         )
 
     def _refilter(self) -> bool:
-        from posekit.engine.behavior.filters import filter_poses
+        from ..engine.behavior.filters import filter_poses
 
         try:
             filtered = filter_poses(self.raw, self.method, **self.filter_params())
@@ -339,7 +339,7 @@ class TrajectoryModel(traitlets.HasTraits):
             ``likelihood``, ``keypoint``, ``individual``, ``color`` — one entry per
             (individual, keypoint).
         """
-        from posekit.widgets._bokeh import hex_colors
+        from ._bokeh import hex_colors
 
         index = self.frame if frame is None else int(frame)
         colors = hex_colors(len(self.keypoints), self.colormap)
@@ -435,7 +435,7 @@ class TrajectoryModel(traitlets.HasTraits):
     def to_dataframe(self):
         """The filtered poses in DeepLabCut's predictions layout (``x, y,
         likelihood`` per bodypart; with ``individuals`` for several animals)."""
-        from posekit.engine.io.dlc import predictions_frame
+        from ..engine.io.dlc import predictions_frame
 
         with self._lock:
             ds = self.filtered
@@ -460,7 +460,7 @@ class TrajectoryModel(traitlets.HasTraits):
         -------
         Path
         """
-        from posekit.engine._fileio import atomic_path
+        from ..engine._fileio import atomic_path
 
         path = (
             Path(path) if path else self.export_dir / f"{self.stem}_{self.method}.csv"
@@ -490,7 +490,7 @@ class TrajectoryModel(traitlets.HasTraits):
         -------
         list of Path
         """
-        from posekit.engine.plotting import save_pose_plots
+        from ..engine.plotting import save_pose_plots
 
         with self._lock:
             ds = self.filtered
@@ -527,7 +527,7 @@ class TrajectoryModel(traitlets.HasTraits):
         ValueError
             If the viewer has no video.
         """
-        from posekit.engine.labeled_video import CODECS, create_labeled_video
+        from ..engine.labeled_video import CODECS, create_labeled_video
 
         if self.video_path is None:
             raise ValueError("this viewer has no video; pass video= to draw on")
@@ -608,7 +608,7 @@ class TrajectoryViewer:
         load_bokehjs: bool = True,
         **kwargs: Any,
     ) -> None:
-        from posekit.widgets._bokeh import ensure_bokehjs
+        from ._bokeh import ensure_bokehjs
 
         if load_bokehjs:
             ensure_bokehjs()
@@ -648,7 +648,7 @@ class TrajectoryViewer:
         from bokeh.palettes import Viridis256
         from bokeh.plotting import figure
 
-        from posekit.widgets._bokeh import LiveBokehModel, hex_colors
+        from ._bokeh import LiveBokehModel, hex_colors
 
         m = self.model
         w, h = m.width, m.height
@@ -811,7 +811,7 @@ class TrajectoryViewer:
     def _build_controls(self) -> None:
         import ipywidgets as w
 
-        from posekit.widgets._bokeh import LiveVBox
+        from ._bokeh import LiveVBox
 
         m = self.model
         style = {"description_width": "initial"}
@@ -911,7 +911,7 @@ class TrajectoryViewer:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        from posekit.widgets._bokeh import ensure_bokehjs
+        from ._bokeh import ensure_bokehjs
 
         ensure_bokehjs()
         display(self.widget)
@@ -940,7 +940,7 @@ class TrajectoryViewer:
 
     # ------------------------------------------------------------ updates
     def _update_frame(self) -> None:
-        from posekit.widgets._bokeh import image_to_data_url
+        from ._bokeh import image_to_data_url
 
         m = self.model
         image = m.image()
@@ -1058,7 +1058,7 @@ def prediction_files(project: Project) -> list[Path]:
     -------
     list of Path
     """
-    from posekit.engine.postprocessing import find_predictions
+    from ..engine.postprocessing import find_predictions
 
     files: list[Path] = []
     for video in project.videos():
@@ -1104,8 +1104,8 @@ class TrajectoryApp:
     ) -> None:
         import ipywidgets as w
 
-        from posekit.widgets._bokeh import LiveVBox
-        from posekit.widgets.app import query_params
+        from ._bokeh import LiveVBox
+        from .app import query_params
 
         self.project = project
         self.viewer_kwargs = viewer_kwargs
@@ -1151,7 +1151,7 @@ class TrajectoryApp:
             return None
         if self.viewer is not None:
             # the whole tree: a closed model inside an open box hangs Voila's page load
-            from posekit.widgets._bokeh import close_widget_tree
+            from ._bokeh import close_widget_tree
 
             close_widget_tree(self.viewer.widget)
         self.viewer = viewer
@@ -1164,7 +1164,7 @@ class TrajectoryApp:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        from posekit.widgets._bokeh import ensure_bokehjs
+        from ._bokeh import ensure_bokehjs
 
         ensure_bokehjs()
         display(self.widget)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from posekit.engine.behavior._utils import space_unit, with_log
+from ._utils import space_unit, with_log
 
 __all__ = ["Calibration", "pixels_to_mm"]
 

@@ -31,8 +31,8 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from posekit.engine.behavior._utils import as_table as _as_table
-from posekit.engine.behavior.ethogram import remove_short_bouts
+from ._utils import as_table as _as_table
+from .ethogram import remove_short_bouts
 
 __all__ = [
     "BehaviorClassifier",

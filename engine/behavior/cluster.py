@@ -20,8 +20,8 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from posekit.engine.behavior._utils import as_table as _as_table
-from posekit.engine.behavior._utils import run_lengths
+from ._utils import as_table as _as_table
+from ._utils import run_lengths
 
 __all__ = ["BehaviorClusterer", "motif_examples"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from posekit.engine.behavior._utils import run_lengths
+from ._utils import run_lengths
 
 __all__ = [
     "labels_to_bouts",

@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from posekit.engine._fileio import atomic_path
-from posekit.engine.behavior._utils import position_of, resolve_fps, select_keypoint
+from .._fileio import atomic_path
+from ._utils import position_of, resolve_fps, select_keypoint
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from posekit.engine.behavior.roi import ROI
+    from .roi import ROI
 
 __all__ = [
     "save_table",
@@ -205,7 +205,7 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
 def _draw_rois(ax: Axes, rois: Sequence[ROI]) -> None:
     from matplotlib.patches import Circle, Polygon, Rectangle
 
-    from posekit.engine.behavior.roi import CircleROI, PolygonROI, RectangleROI
+    from .roi import CircleROI, PolygonROI, RectangleROI
 
     for roi in rois:
         style = {"fill": False, "lw": 1.5, "ec": "tab:red"}
@@ -417,7 +417,7 @@ def plot_ethogram(
     ValueError
         If a label sequence is not 1-D.
     """
-    from posekit.engine.behavior.ethogram import labels_to_bouts
+    from .ethogram import labels_to_bouts
 
     tracks = dict(labels) if isinstance(labels, Mapping) else {"": labels}
     all_labels = sorted(

@@ -21,7 +21,7 @@ from itertools import combinations
 import numpy as np
 import xarray as xr
 
-from posekit.engine.behavior._utils import position_of, require_dims, resolve_fps
+from ._utils import position_of, require_dims, resolve_fps
 
 __all__ = [
     "FeatureContext",

@@ -24,7 +24,7 @@ import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
-from posekit.engine.behavior._utils import (
+from ._utils import (
     PoseLike,
     position_of,
     read_log,

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from posekit.engine.behavior._utils import (
+from ._utils import (
     position_of,
     require_dims,
     space_unit,

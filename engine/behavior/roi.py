@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from posekit.engine._fileio import atomic_write_text
-from posekit.engine.behavior._utils import (
+from .._fileio import atomic_write_text
+from ._utils import (
     position_of,
     require_dims,
     resolve_fps,

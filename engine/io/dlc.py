@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from posekit.engine import logger
-from posekit.engine._fileio import atomic_path
-from posekit.engine.io import register_loader, register_saver
-from posekit.engine.poses import from_numpy
+from .. import logger
+from .._fileio import atomic_path
+from ..poses import from_numpy
+from . import register_loader, register_saver
 
 __all__ = [
     "LabelError",

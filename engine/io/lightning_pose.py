@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from posekit.engine.io import register_loader
-from posekit.engine.poses import from_numpy
+from ..poses import from_numpy
+from . import register_loader
 
 __all__ = ["is_lightning_pose_csv", "read_lightning_pose_csv", "load_lightning_pose"]
 

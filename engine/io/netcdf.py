@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from posekit.engine._fileio import atomic_path
-from posekit.engine.io import register_loader, register_saver
-from posekit.engine.poses import validate
+from .._fileio import atomic_path
+from ..poses import validate
+from . import register_loader, register_saver
 
 __all__ = ["load_netcdf", "save_netcdf"]
 

@@ -34,8 +34,8 @@ import h5py
 import numpy as np
 import xarray as xr
 
-from posekit.engine.io import register_loader
-from posekit.engine.poses import from_numpy
+from ..poses import from_numpy
+from . import register_loader
 
 __all__ = ["load_sleap", "read_slp_arrays", "read_analysis_h5_arrays"]
 

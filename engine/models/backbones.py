@@ -35,8 +35,8 @@ from typing import Any, Literal
 
 import keras
 
-from posekit.engine.models.pretrained import imagenet_unavailable_error
-from posekit.engine.models.registry import register_backbone
+from .pretrained import imagenet_unavailable_error
+from .registry import register_backbone
 
 __all__ = [
     "ImagePreprocessing",
@@ -447,4 +447,4 @@ _register_family("efficientnet_b0", ("efficientnet-b0", "effnet_b0"), "effnet_b0
 
 # Optional backbones in their own modules register themselves on import.
 with contextlib.suppress(ModuleNotFoundError):  # the module is optional
-    from posekit.engine.models import efficientnet_lite  # noqa: E402, F401
+    from . import efficientnet_lite  # noqa: E402, F401

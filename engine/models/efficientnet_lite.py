@@ -46,9 +46,9 @@ from typing import Any
 
 import keras
 
-from posekit.engine.models.pretrained import lite0_imagenet_weights_path
-from posekit.engine.models.registry import register_backbone
-from posekit.engine.models.torch_weights import (
+from .pretrained import lite0_imagenet_weights_path
+from .registry import register_backbone
+from .torch_weights import (
     TensorSpec,
     assign_state_dict,
     load_torch_state_dict,

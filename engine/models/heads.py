@@ -14,7 +14,7 @@ from typing import Any
 
 import keras
 
-from posekit.engine.models.backbones import FusedBatchNormalization
+from .backbones import FusedBatchNormalization
 
 __all__ = ["DeconvPoseHead"]
 

@@ -30,15 +30,15 @@ from typing import Any, Literal
 import keras
 import numpy as np
 
-from posekit.engine._fileio import atomic_path
-from posekit.engine.models.backbones import fuse_batchnorm
-from posekit.engine.models.decoder import (
+from .._fileio import atomic_path
+from .backbones import fuse_batchnorm
+from .decoder import (
     DEFAULT_LOCREF_STDEV,
     decode_pose,
     decode_pose_tensor,
 )
-from posekit.engine.models.heads import DeconvPoseHead
-from posekit.engine.models.registry import get_backbone
+from .heads import DeconvPoseHead
+from .registry import get_backbone
 
 __all__ = [
     "PoseModelConfig",

@@ -60,7 +60,7 @@ def get_backbone(name: str) -> BackboneSpec:
         If no backbone of that name is registered; the message lists the known ones.
     """
     # Importing the modules registers the builders.
-    from posekit.engine.models import backbones  # noqa: F401
+    from . import backbones  # noqa: F401
 
     try:
         return _REGISTRY[name]
@@ -72,6 +72,6 @@ def get_backbone(name: str) -> BackboneSpec:
 
 def list_backbones() -> list[str]:
     """Names of all registered backbones."""
-    from posekit.engine.models import backbones  # noqa: F401
+    from . import backbones  # noqa: F401
 
     return sorted(_REGISTRY)

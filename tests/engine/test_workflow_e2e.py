@@ -20,20 +20,36 @@ def test_cli_workflow_learns(tmp_path, capsys) -> None:
     # extraction of a second batch of frames through the CLI (uniform, 5 frames)
     assert main(["extract-frames", project_dir, "--mode", "uniform", "-n", "5"]) == 0
     assert main(["create-training-dataset", project_dir]) == 0
-    assert main(
-        ["train", project_dir, "--iterations", "700", "--batch-size", "8",
-         "--weights", "none"]
-    ) == 0
+    assert (
+        main(
+            [
+                "train",
+                project_dir,
+                "--iterations",
+                "700",
+                "--batch-size",
+                "8",
+                "--weights",
+                "none",
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", project_dir]) == 0
     combined = pd.read_csv(
-        project.path / "evaluation-results" / "iteration-0" / "CombinedEvaluation-results.csv"
+        project.path
+        / "evaluation-results"
+        / "iteration-0"
+        / "CombinedEvaluation-results.csv"
     )
     test_error = float(combined["Test error(px)"].iloc[-1])
     # an untrained network is ~130 px off on these 320×240 frames (measured)
     assert test_error < 25.0, combined.to_string()
     capsys.readouterr()
     assert main(["analyze", project_dir, "--csv"]) == 0
-    out = [line for line in capsys.readouterr().out.splitlines() if line.endswith(".h5")]
+    out = [
+        line for line in capsys.readouterr().out.splitlines() if line.endswith(".h5")
+    ]
     assert len(out) == 1
     df = pd.read_hdf(out[0])
     assert list(df.columns.names) == ["scorer", "bodyparts", "coords"]
