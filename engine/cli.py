@@ -8,14 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-# oneDNN kernels on before TensorFlow loads (posekit.engine/__init__.py does the same;
-# repeated so the CLI does not depend on it). TF_ENABLE_ONEDNN_OPTS=0 keeps them off.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __all__ = ["main", "build_parser"]
 

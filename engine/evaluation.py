@@ -407,7 +407,7 @@ def _traced(model: Any):
         return _PREDICT_FNS[model]
     except (KeyError, TypeError):
         pass
-    import tensorflow as tf
+    from ._tf import tensorflow as tf
 
     try:
         ref = weakref.ref(model)  # the cache must not keep the model alive

@@ -88,7 +88,7 @@ class KerasPredictor(Predictor):
     """
 
     def __init__(self, model, decoder: MapDecoder, batch_size: int = 8) -> None:
-        import tensorflow as tf
+        from ._tf import tensorflow as tf
 
         super().__init__(decoder, batch_size)
         self.model = model
@@ -179,8 +179,8 @@ def convert_to_tflite(
         tempfile.TemporaryDirectory(prefix="posekit-export-") as tmp,
     ):
         try:
-            import keras
-            import tensorflow as tf
+            from ._tf import keras
+            from ._tf import tensorflow as tf
 
             export = keras.export.ExportArchive()
             export.track(model)
@@ -212,7 +212,7 @@ def _interpreter_class():
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # pragma: no cover - LiteRT is a dependency
-        import tensorflow as tf
+        from ._tf import tensorflow as tf
 
         Interpreter = tf.lite.Interpreter
     return Interpreter

@@ -381,8 +381,8 @@ def recalibrate_batchnorm(model: Any, batches: Sequence[np.ndarray] | Any) -> in
     int
         Number of batches used.
     """
-    import keras
-    import tensorflow as tf
+    from ._tf import keras
+    from ._tf import tensorflow as tf
 
     layers = [
         layer
@@ -426,7 +426,7 @@ _BN_FORWARD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _bn_forward(model: Any):
-    import tensorflow as tf
+    from ._tf import tensorflow as tf
 
     fn = _BN_FORWARD.get(model)
     if fn is None:
@@ -668,7 +668,7 @@ _ARCHITECTURE_FIELDS = ("backbone", "output_stride", "head_stride", "head_filter
 
 def _cores_used() -> int:
     try:
-        import tensorflow as tf
+        from ._tf import tensorflow as tf
 
         intra = tf.config.threading.get_intra_op_parallelism_threads()
     except Exception:  # noqa: BLE001 - TF not importable here
@@ -946,7 +946,7 @@ class Trainer:
         )
 
     def _make_optimizer(self, model: PoseModel):
-        import keras
+        from ._tf import keras
 
         opt = keras.optimizers.Adam(learning_rate=self.train_config.learning_rate)
         opt.build(model.trainable_variables)
@@ -989,7 +989,7 @@ class Trainer:
         )
 
     def _build_fresh(self) -> None:
-        import keras
+        from ._tf import keras
 
         keras.utils.set_random_seed(self.train_config.seed)
         self.model = build_pose_model(self.model_config, (None, None, 3))
@@ -999,7 +999,7 @@ class Trainer:
         self.state.history = []
 
     def _make_train_step(self):
-        import tensorflow as tf
+        from ._tf import tensorflow as tf
 
         model, opt, cfg = self.model, self.optimizer, self.train_config
         variables = model.trainable_variables
@@ -1030,7 +1030,7 @@ class Trainer:
         return tf.function(step, jit_compile=False, reduce_retracing=True)
 
     def _map_shape(self) -> tuple[int, int]:
-        import keras
+        from ._tf import keras
 
         h, w = self.train_config.crop_size
         spec = self.model.compute_output_spec(
@@ -1280,8 +1280,9 @@ class Trainer:
             self._train_step = self._make_train_step()
             self._step_model = self.model
 
-        import tensorflow as tf
         from tqdm.auto import tqdm
+
+        from ._tf import tensorflow as tf
 
         producer = _BatchProducer(
             self, images, keypoints, self.state.iteration, self._map_shape()

@@ -297,13 +297,13 @@ def preload_tensorflow() -> None:
     try:
         saved = os.dup(2)
     except OSError:  # no usable fd 2 (some embedded interpreters)
-        import tensorflow  # noqa: F401
+        from ..engine._tf import tensorflow  # noqa: F401
 
         return
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
-            import tensorflow  # noqa: F401
+            from ..engine._tf import tensorflow  # noqa: F401
     finally:
         os.dup2(saved, 2)
         os.close(saved)

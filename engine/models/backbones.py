@@ -25,7 +25,6 @@ whose moving statistics lag the weights for thousands of steps (the test error s
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import warnings
@@ -33,8 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import keras
-
+from .._tf import keras
 from .pretrained import imagenet_unavailable_error
 from .registry import register_backbone
 
@@ -138,7 +136,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):  # noqa: D102
         if not self._can_fuse(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
-        import tensorflow as tf
+        from .._tf import tensorflow as tf
 
         channels = inputs.shape[-1]
         gamma = self.gamma.value if self.scale else tf.ones((channels,), inputs.dtype)
@@ -444,7 +442,3 @@ def _register_family(
 
 _register_family("resnet50", ("resnet_50", "resnet50"), "resnet50")
 _register_family("efficientnet_b0", ("efficientnet-b0", "effnet_b0"), "effnet_b0")
-
-# Optional backbones in their own modules register themselves on import.
-with contextlib.suppress(ModuleNotFoundError):  # the module is optional
-    from . import efficientnet_lite  # noqa: E402, F401

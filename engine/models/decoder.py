@@ -130,7 +130,9 @@ def decode_pose_tensor(
     >>> np.asarray(decode_pose_tensor(s, l, stride=8, locref_stdev=2.0)).round(2).tolist()
     [[[30.0, 19.0, 0.5]]]
     """
-    from keras import ops
+    from .._tf import import_keras
+
+    ops = import_keras().ops
 
     scoremap = ops.convert_to_tensor(scoremap, dtype="float32")
     shape = ops.shape(scoremap)

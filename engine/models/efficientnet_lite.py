@@ -44,8 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keras
-
+from .._tf import keras
 from .pretrained import lite0_imagenet_weights_path
 from .registry import register_backbone
 from .torch_weights import (

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import keras
-
+from .._tf import keras
 from .backbones import FusedBatchNormalization
 
 __all__ = ["DeconvPoseHead"]

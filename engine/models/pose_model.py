@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import keras
 import numpy as np
 
 from .._fileio import atomic_path
+from .._tf import keras
 from .backbones import fuse_batchnorm
 from .decoder import (
     DEFAULT_LOCREF_STDEV,

@@ -1,17 +1,21 @@
-"""The package ``posekit.engine``: lazy exports and the TensorFlow environment it sets."""
+"""The package ``posekit.engine``: lazy exports; TensorFlow's options set at its import."""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import posekit.engine as engine
 
-# In a fresh interpreter: import posekit (some way) first, then TensorFlow, and report
-# the variable and whether TensorFlow really runs with oneDNN.
+REPO = Path(__file__).resolve().parents[2]
+
+# In a fresh interpreter: run {first}, then import TensorFlow, and report the variable
+# and whether TensorFlow really runs with oneDNN.
 PROBE = """
 import os, sys
 {first}
@@ -21,13 +25,14 @@ print(os.environ.get("TF_ENABLE_ONEDNN_OPTS"), _pywrap_util_port.IsMklEnabled())
 """
 
 
-def _probe(first: str, value: str | None) -> tuple[str, bool]:
+def _run(code: str, value: str | None = None) -> str:
+    """Run ``code`` in a fresh interpreter, ``TF_ENABLE_ONEDNN_OPTS`` set to ``value``."""
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     if value is not None:
         env["TF_ENABLE_ONEDNN_OPTS"] = value
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE.format(first=first)],
+        [sys.executable, "-c", code],
         env=env,
         capture_output=True,
         text=True,
@@ -35,7 +40,11 @@ def _probe(first: str, value: str | None) -> tuple[str, bool]:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    var, enabled = proc.stdout.split()[-2:]
+    return proc.stdout
+
+
+def _probe(first: str, value: str | None) -> tuple[str, bool]:
+    var, enabled = _run(PROBE.format(first=first), value).split()[-2:]
     return var, enabled == "True"
 
 
@@ -46,35 +55,77 @@ def test_lazy_exports() -> None:
         engine.nope  # noqa: B018
 
 
-def test_onednn_is_turned_on_before_tensorflow_loads() -> None:
-    assert _probe("import posekit.engine", None) == ("1", True)
-
-
-def test_explicit_onednn_setting_is_respected() -> None:
-    assert _probe("import posekit.engine", "0") == ("0", False)
-
-
 @pytest.mark.parametrize(
     "module",
     [
-        "posekit.engine._fileio",  # any submodule runs the package __init__ first
+        "posekit.engine",
+        "posekit.engine._fileio",
         "posekit.engine.cli",  # the `posekit` entry point
+        "posekit.engine._tf",
     ],
 )
-def test_every_import_path_sets_the_variable(module: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+def test_importing_posekit_changes_no_setting(module: str) -> None:
     code = (
-        f"import sys, os, {module}; "
-        "assert 'tensorflow' not in sys.modules; "  # set before TF could read it
+        f"import os, sys, {module}; "
+        "assert 'tensorflow' not in sys.modules; "
         "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    assert _run(code).strip() == "None"
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "from posekit.engine._tf import import_tensorflow; import_tensorflow()",
+        "from posekit.engine._tf import keras",
+        "import posekit.engine.models.pose_model",  # Keras at module level
+    ],
+)
+def test_onednn_is_turned_on_before_tensorflow_loads(first: str) -> None:
+    assert _probe(first, None) == ("1", True)
+
+
+def test_explicit_onednn_setting_is_respected() -> None:
+    first = "from posekit.engine._tf import import_tensorflow; import_tensorflow()"
+    assert _probe(first, "0") == ("0", False)
+
+
+def test_nothing_is_set_once_tensorflow_was_imported() -> None:
+    code = (
+        "import os, tensorflow\n"
+        "from posekit.engine._tf import set_tensorflow_options\n"
+        "print(set_tensorflow_options(), os.environ.get('TF_ENABLE_ONEDNN_OPTS'))"
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip() == "1"
+    assert _run(code).split()[-2:] == ["False", "None"]
+
+
+def _direct_tensorflow_imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] in ("tensorflow", "keras"):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}: {name}")
+    return found
+
+
+def test_tensorflow_is_imported_only_through_the_tf_module() -> None:
+    """Every import of TensorFlow or Keras in the package goes through ``_tf``."""
+    files = sorted((REPO / "engine").rglob("*.py")) + sorted(
+        (REPO / "widgets").rglob("*.py")
+    )
+    assert files
+    direct = [
+        hit
+        for path in files
+        if path != REPO / "engine" / "_tf.py"
+        for hit in _direct_tensorflow_imports(path)
+    ]
+    assert direct == [], "import these through posekit.engine._tf:\n" + "\n".join(
+        direct
+    )
