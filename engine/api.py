@@ -514,7 +514,7 @@ def analyze_videos(
 
     project = _project(project)
     if videos is None or len(videos) == 0:
-        videos = [v for v in project.videos() if not v.stem.endswith("_labeled")]
+        videos = project.source_videos()
     _, path = latest_snapshot(project, shuffle, snapshot)
     outputs = []
     predictors: dict[tuple[int, int], Any] = {}

@@ -412,7 +412,7 @@ def _prediction_files(project, items, *, filtered: bool = False) -> list[Path]:
     from .postprocessing import find_predictions
 
     out = []
-    videos = [v for v in project.videos() if not v.stem.endswith("_labeled")]
+    videos = project.source_videos()
     for item in [Path(i) for i in items] or videos:
         if item.suffix.lower() in (".h5", ".csv"):
             out.append(item)
@@ -449,7 +449,7 @@ def _filter(args: argparse.Namespace) -> int:
 @_command("labeled-video")
 def _labeled_video(args: argparse.Namespace) -> int:
     from .labeled_video import create_labeled_video
-    from .postprocessing import find_video
+    from .project import find_video
 
     project = _load(args.project)
     files = _prediction_files(project, args.files, filtered=args.filtered)

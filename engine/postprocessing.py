@@ -28,7 +28,7 @@ __all__ = [
     "filtered_path",
     "filter_predictions",
     "find_predictions",
-    "find_video",
+    "prediction_files",
 ]
 
 logger = logging.getLogger("posekit.postprocessing")
@@ -95,57 +95,29 @@ def find_predictions(
     return sorted(set(found), key=lambda p: p.stat().st_mtime, reverse=True)
 
 
-_STEM_SEPARATORS = ("DLC", "DeepCut", "_", "-", ".", " ")
-
-
-def find_video(
-    predictions: str | os.PathLike, project: Project | None = None
-) -> Path | None:
-    """The video a predictions file belongs to.
-
-    DeepLabCut names predictions ``<video stem><scorer>.h5``, so the video is the one
-    whose stem is the longest prefix of the predictions' stem (followed by ``DLC``,
-    ``DeepCut``, ``_`` or nothing), searched among the project's videos and the video
-    files beside the predictions. Labelled videos (``…_labeled``) are skipped.
+def prediction_files(project: Project) -> list[Path]:
+    """Prediction files of a project: each source video's predictions (newest first,
+    then the ``_filtered`` ones) and the demo's ground truth
+    (``ground-truth/*_keypoints.h5``).
 
     Parameters
     ----------
-    predictions
-        The predictions file.
     project
-        Also search this project's videos.
+        The project.
 
     Returns
     -------
-    Path or None
-
-    Examples
-    --------
-    >>> find_video("/nonexistent/m1DLC_resnet50.h5") is None
-    True
+    list of Path
+        Without duplicates, possibly empty.
     """
-    from .project import VIDEO_SUFFIXES
-
-    path = Path(predictions)
-    candidates: list[Path] = list(project.videos()) if project is not None else []
-    if path.parent.is_dir():
-        candidates += [
-            p
-            for p in sorted(path.parent.iterdir())
-            if p.suffix.lower() in VIDEO_SUFFIXES
-        ]
-    best: Path | None = None
-    for video in candidates:
-        if "_labeled" in video.stem or not video.is_file():
-            continue
-        rest = path.stem[len(video.stem) :]
-        if not path.stem.startswith(video.stem):
-            continue
-        if rest and not rest.startswith(_STEM_SEPARATORS):
-            continue
-        if best is None or len(video.stem) > len(best.stem):
-            best = video
-    return best
+    files: list[Path] = []
+    for video in project.source_videos():
+        files += find_predictions(video)
+        files += find_predictions(video, filtered=True)
+    truth = project.path / "ground-truth"
+    if truth.is_dir():
+        files += sorted(truth.glob("*_keypoints.h5"))
+    return list(dict.fromkeys(files))
 
 
 def _write_back(df: pd.DataFrame, filtered: xr.Dataset) -> pd.DataFrame:

@@ -12,8 +12,8 @@ import io
 import math
 import os
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,16 @@ from . import logger
 from ._fileio import atomic_write_text
 
 __all__ = [
+    "CONFIG_TEMPLATE",
+    "DisplaySettings",
     "Project",
     "ProjectError",
+    "VIDEO_SUFFIXES",
     "create_project",
+    "find_project",
+    "find_video",
+    "is_labeled_video",
     "load_project",
-    "CONFIG_TEMPLATE",
 ]
 
 
@@ -104,7 +109,7 @@ _DEFAULTS: dict[str, Any] = {
     "start": 0,
     "stop": 1,
     "numframes2pick": 20,
-    "skeleton_color": "black",
+    "skeleton_color": "black",  # the plotting keys: DisplaySettings' defaults
     "pcutoff": 0.6,
     "dotsize": 12,
     "alphavalue": 0.7,
@@ -127,6 +132,202 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 _PLACEHOLDER = "WILL BE AUTOMATICALLY UPDATED"
+
+
+# ---------------------------------------------------------------- display settings
+
+
+def _number(key: str, value: Any, default: float, *, unit_range: bool) -> float:
+    """A config number: in [0, 1] (``unit_range``) or > 0; missing/empty → default."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return float(default)
+    try:
+        number = math.nan if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    ok = 0 <= number <= 1 if unit_range else 0 < number < math.inf
+    if not ok:  # NaN fails both comparisons
+        span = "a number in [0, 1]" if unit_range else "a positive number"
+        raise ProjectError(
+            f"config.yaml: {key} must be {span}, got {value!r}. Fix {key} in "
+            f"config.yaml (DeepLabCut's default is {default:g}) or delete the value "
+            "to use the default."
+        )
+    return number
+
+
+def _name(key: str, value: Any, default: str) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    if not isinstance(value, str):
+        raise ProjectError(
+            f"config.yaml: {key} must be a name such as {default!r}, got {value!r}. "
+            f"Fix {key} in config.yaml or delete the value to use {default!r}."
+        )
+    return value.strip()
+
+
+def _color(key: str, value: Any, default: str) -> str:
+    """A colour name or ``#rrggbb`` as given; an RGB triple becomes ``#rrggbb``."""
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3:
+        try:
+            if any(isinstance(v, bool) for v in value):
+                raise TypeError
+            rgb = [float(v) for v in value]
+        except (TypeError, ValueError):
+            rgb = []
+        if rgb and all(0 <= v <= 255 for v in rgb):
+            if all(v <= 1 for v in rgb):
+                rgb = [v * 255 for v in rgb]
+            return "#{:02x}{:02x}{:02x}".format(*(int(round(v)) for v in rgb))
+        raise ProjectError(
+            f"config.yaml: {key} as RGB needs three numbers in 0-1 or 0-255, got "
+            f"{value!r}. Use a colour name such as {default!r} or '#rrggbb'."
+        )
+    if value is not None and not isinstance(value, str):
+        raise ProjectError(
+            f"config.yaml: {key} must be a colour name, '#rrggbb' or an RGB triple, "
+            f"got {value!r}. Fix {key} in config.yaml (default {default!r})."
+        )
+    return _name(key, value, default)
+
+
+def _edges(value: Any) -> tuple[tuple[str, str], ...]:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ()
+    bad = ProjectError(
+        f"config.yaml: skeleton must be a list of [bodypart, bodypart] pairs, got "
+        f"{value!r}. Fix skeleton in config.yaml, e.g. [[snout, tailbase]], or "
+        "leave it empty."
+    )
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise bad
+    edges = []
+    for edge in value:
+        if (
+            isinstance(edge, str)
+            or not isinstance(edge, Sequence)
+            or len(edge) != 2
+            or not all(isinstance(b, str | int) and str(b) for b in edge)
+        ):
+            raise bad
+        edges.append((str(edge[0]), str(edge[1])))
+    return tuple(edges)
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    """How poses are drawn: DeepLabCut's "Plotting configuration" keys of ``config.yaml``.
+
+    Every drawing in posekit (check labels, labelled videos, evaluation images, plots,
+    the widgets) reads these from :attr:`Project.display`. Missing or empty config
+    values take DeepLabCut's defaults (``new.py`` of v2.3.11).
+
+    Parameters
+    ----------
+    dotsize
+        Marker size in pixels (> 0; default 12).
+    alphavalue
+        Marker opacity in [0, 1] (default 0.7).
+    colormap
+        Colour map the bodypart colours are sampled from (a matplotlib name DLC uses,
+        default ``"rainbow"``).
+    skeleton
+        Edges as ``(bodypart, bodypart)`` pairs (default none).
+    skeleton_color
+        Colour of the skeleton lines: a name or ``#rrggbb`` (default ``"black"``).
+    pcutoff
+        Likelihood below which a prediction is not drawn, in [0, 1] (default 0.6).
+
+    Raises
+    ------
+    ProjectError
+        If a value has the wrong type or lies out of range; the message quotes it.
+
+    Examples
+    --------
+    >>> DisplaySettings.from_dict({"dotsize": 8, "colormap": None})
+    DisplaySettings(dotsize=8.0, alphavalue=0.7, colormap='rainbow', skeleton=(), \
+skeleton_color='black', pcutoff=0.6)
+    >>> DisplaySettings(alphavalue=2)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ProjectError: config.yaml: alphavalue must be a number in [0, 1], got 2. ...
+    """
+
+    dotsize: float = 12.0
+    alphavalue: float = 0.7
+    colormap: str = "rainbow"
+    skeleton: tuple[tuple[str, str], ...] = field(default=())
+    skeleton_color: str = "black"
+    pcutoff: float = 0.6
+
+    def __post_init__(self) -> None:
+        d = _DISPLAY_DEFAULTS
+        fix = object.__setattr__
+        fix(
+            self,
+            "dotsize",
+            _number("dotsize", self.dotsize, d["dotsize"], unit_range=False),
+        )
+        fix(
+            self,
+            "alphavalue",
+            _number("alphavalue", self.alphavalue, d["alphavalue"], unit_range=True),
+        )
+        fix(
+            self,
+            "pcutoff",
+            _number("pcutoff", self.pcutoff, d["pcutoff"], unit_range=True),
+        )
+        fix(self, "colormap", _name("colormap", self.colormap, d["colormap"]))
+        fix(
+            self,
+            "skeleton_color",
+            _color("skeleton_color", self.skeleton_color, d["skeleton_color"]),
+        )
+        fix(self, "skeleton", _edges(self.skeleton))
+
+    @classmethod
+    def from_dict(cls, cfg: Mapping[str, Any]) -> DisplaySettings:
+        """Settings from a mapping of config keys (other keys are ignored).
+
+        Parameters
+        ----------
+        cfg
+            ``config.yaml`` contents (or any mapping with some of the keys).
+
+        Returns
+        -------
+        DisplaySettings
+
+        Raises
+        ------
+        ProjectError
+            If a value is invalid.
+        """
+        return cls(**{k: cfg.get(k) for k in _DISPLAY_DEFAULTS})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as ``config.yaml`` values (the skeleton as lists)."""
+        return {
+            "dotsize": self.dotsize,
+            "alphavalue": self.alphavalue,
+            "colormap": self.colormap,
+            "skeleton": [list(e) for e in self.skeleton],
+            "skeleton_color": self.skeleton_color,
+            "pcutoff": self.pcutoff,
+        }
+
+
+#: DeepLabCut's defaults of the plotting keys (``new.py``@v2.3.11).
+_DISPLAY_DEFAULTS: dict[str, Any] = {
+    "dotsize": 12,
+    "alphavalue": 0.7,
+    "colormap": "rainbow",
+    "skeleton": None,
+    "skeleton_color": "black",
+    "pcutoff": 0.6,
+}
 
 
 def _yaml() -> YAML:
@@ -202,8 +403,32 @@ class Project:
 
     @property
     def pcutoff(self) -> float:
-        """Likelihood threshold for display and evaluation."""
-        return float(self.cfg.get("pcutoff", 0.6))
+        """Likelihood threshold for display and evaluation (``display.pcutoff``).
+
+        Raises
+        ------
+        ProjectError
+            If ``pcutoff`` is not a number in [0, 1].
+        """
+        return _number(
+            "pcutoff",
+            self.cfg.get("pcutoff"),
+            _DISPLAY_DEFAULTS["pcutoff"],
+            unit_range=True,
+        )
+
+    @property
+    def display(self) -> DisplaySettings:
+        """The plotting settings of ``config.yaml`` (dots, colours, skeleton, p-cutoff).
+
+        Read from the config each time, so :meth:`set` takes effect at once.
+
+        Raises
+        ------
+        ProjectError
+            If one of the plotting keys holds an invalid value.
+        """
+        return DisplaySettings.from_dict(self.cfg)
 
     @property
     def iteration(self) -> int:
@@ -258,6 +483,14 @@ class Project:
                 if f.suffix.lower() in VIDEO_SUFFIXES and f.name not in found:
                     found[f.name] = f
         return list(found.values())
+
+    def source_videos(self) -> list[Path]:
+        """:meth:`videos` without labelled-video outputs (``*_labeled*``).
+
+        These are the videos to analyse, filter or draw on; see
+        :func:`is_labeled_video`.
+        """
+        return [v for v in self.videos() if not is_labeled_video(v)]
 
     def add_videos(
         self, videos: Sequence[str | os.PathLike], *, copy: bool = False
@@ -370,6 +603,108 @@ class Project:
 
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv", ".m4v"}
+
+
+def is_labeled_video(path: str | os.PathLike) -> bool:
+    """Whether a video is a labelled-video output (its stem contains ``_labeled``).
+
+    DeepLabCut and posekit write ``<stem><scorer>_labeled.mp4`` (and
+    ``…_filtered_labeled.mp4``, DLC 3's ``…_labeled_after_adapt.mp4``).
+
+    Examples
+    --------
+    >>> is_labeled_video("m1DLC_resnet50_tOct30shuffle1_500_labeled.mp4")
+    True
+    >>> is_labeled_video("videos/m1.mp4")
+    False
+    """
+    return "_labeled" in Path(path).stem
+
+
+def find_project(path: str | os.PathLike, levels: int = 4) -> Project | None:
+    """The project a file lies in: the nearest parent folder with a ``config.yaml``.
+
+    Parameters
+    ----------
+    path
+        A file inside a project (a predictions file, a video, a model file).
+    levels
+        How many parent folders to search.
+
+    Returns
+    -------
+    Project or None
+        ``None`` when no parent holds a ``config.yaml``, or the nearest one is not a
+        readable project config (a foreign ``config.yaml``).
+
+    Examples
+    --------
+    >>> find_project("/nonexistent/videos/a.h5") is None
+    True
+    """
+    folder = Path(path).resolve().parent
+    for _ in range(levels):
+        if (folder / "config.yaml").is_file():
+            try:
+                return load_project(folder)
+            except (ProjectError, OSError) as err:  # a foreign config.yaml
+                logger.info("%s is not a posekit project: %s", folder, err)
+                return None
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return None
+
+
+_STEM_SEPARATORS = ("DLC", "DeepCut", "_", "-", ".", " ")
+
+
+def find_video(
+    predictions: str | os.PathLike, project: Project | None = None
+) -> Path | None:
+    """The video a predictions file belongs to.
+
+    DeepLabCut names predictions ``<video stem><scorer>.h5``, so the video is the one
+    whose stem is the longest prefix of the predictions' stem (followed by ``DLC``,
+    ``DeepCut``, ``_`` or nothing), searched among the project's videos and the video
+    files beside the predictions. Labelled videos (``…_labeled``) are skipped.
+
+    Parameters
+    ----------
+    predictions
+        The predictions file.
+    project
+        Also search this project's videos.
+
+    Returns
+    -------
+    Path or None
+
+    Examples
+    --------
+    >>> find_video("/nonexistent/m1DLC_resnet50.h5") is None
+    True
+    """
+    path = Path(predictions)
+    candidates: list[Path] = list(project.videos()) if project is not None else []
+    if path.parent.is_dir():
+        candidates += [
+            p
+            for p in sorted(path.parent.iterdir())
+            if p.suffix.lower() in VIDEO_SUFFIXES
+        ]
+    best: Path | None = None
+    for video in candidates:
+        if is_labeled_video(video) or not video.is_file():
+            continue
+        rest = path.stem[len(video.stem) :]
+        if not path.stem.startswith(video.stem):
+            continue
+        if rest and not rest.startswith(_STEM_SEPARATORS):
+            continue
+        if best is None or len(video.stem) > len(best.stem):
+            best = video
+    return best
 
 
 def _pct(fraction: float) -> int:

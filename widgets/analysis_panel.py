@@ -81,9 +81,7 @@ class AnalysisModel(traitlets.HasTraits):
     # ------------------------------------------------------------------ listing
     def refresh(self) -> None:
         """Re-read the project's videos and the prediction files on disk."""
-        self.videos = [
-            str(v) for v in self.project.videos() if not v.stem.endswith("_labeled")
-        ]
+        self.videos = [str(v) for v in self.project.source_videos()]
         if not self.selected or not set(self.selected) <= set(self.videos):
             self.selected = [v for v in self.selected if v in self.videos] or list(
                 self.videos

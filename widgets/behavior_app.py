@@ -332,7 +332,7 @@ class BehaviorModel:
             If no file could be loaded (the message lists why).
         """
         from ..engine.io import load_poses
-        from ..engine.postprocessing import find_video
+        from ..engine.project import find_video
 
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]

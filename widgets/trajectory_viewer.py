@@ -31,8 +31,8 @@ import numpy as np
 import traitlets
 import xarray as xr
 
-from ..engine.postprocessing import find_video
-from ..engine.project import Project, load_project
+from ..engine.postprocessing import prediction_files
+from ..engine.project import Project, find_project, find_video, load_project
 
 if TYPE_CHECKING:
     from ..engine.video import VideoReader
@@ -56,30 +56,6 @@ FILTERS: dict[str, str] = {
 }
 
 SERIES = ("x", "y", "speed", "likelihood")
-
-
-# ---------------------------------------------------------------- discovery
-
-
-def find_project(path: str | os.PathLike, levels: int = 4) -> Project | None:
-    """The project a file lies in: the nearest parent folder with a ``config.yaml``.
-
-    Examples
-    --------
-    >>> find_project("/nonexistent/videos/a.h5") is None
-    True
-    """
-    folder = Path(path).resolve().parent
-    for _ in range(levels):
-        if (folder / "config.yaml").is_file():
-            try:
-                return load_project(folder)
-            except Exception:  # noqa: BLE001 - a foreign config.yaml: not a project
-                return None
-        if folder.parent == folder:
-            break
-        folder = folder.parent
-    return None
 
 
 # ---------------------------------------------------------------- model
@@ -1042,34 +1018,6 @@ class TrajectoryViewer:
 
 
 # ---------------------------------------------------------------- app
-
-
-def prediction_files(project: Project) -> list[Path]:
-    """Files the viewer can open for ``project``: each video's predictions (newest
-    first, then the ``_filtered`` ones) and the demo's ground truth
-    (``ground-truth/*_keypoints.h5``).
-
-    Parameters
-    ----------
-    project
-        The project.
-
-    Returns
-    -------
-    list of Path
-    """
-    from ..engine.postprocessing import find_predictions
-
-    files: list[Path] = []
-    for video in project.videos():
-        if video.stem.endswith("_labeled"):
-            continue
-        files += find_predictions(video)
-        files += find_predictions(video, filtered=True)
-    truth = project.path / "ground-truth"
-    if truth.is_dir():
-        files += sorted(truth.glob("*_keypoints.h5"))
-    return list(dict.fromkeys(files))
 
 
 class TrajectoryApp:

@@ -15,8 +15,9 @@ from posekit.engine.postprocessing import (
     filter_predictions,
     filtered_path,
     find_predictions,
-    find_video,
+    prediction_files,
 )
+from posekit.engine.project import create_project
 
 SCORER = "DLC_resnet50_testJan1shuffle1_100"
 
@@ -52,7 +53,7 @@ def test_labels_are_refused(tmp_path) -> None:
         filter_predictions(path)
 
 
-def test_find_predictions_and_video(tmp_path) -> None:
+def test_find_predictions(tmp_path) -> None:
     for name in ("m1.mp4", "m10.mp4"):
         (tmp_path / name).write_bytes(b"")
     older = tmp_path / f"m1{SCORER}.h5"
@@ -65,7 +66,24 @@ def test_find_predictions_and_video(tmp_path) -> None:
         filtered_path(older)
     ]
     assert find_predictions(tmp_path / "m2.mp4") == []
-    assert find_video(older) == tmp_path / "m1.mp4"
-    assert find_video(tmp_path / f"m10{SCORER}.h5") == tmp_path / "m10.mp4"
-    assert find_video(tmp_path / "m1_keypoints.h5") == tmp_path / "m1.mp4"
-    assert find_video(tmp_path / f"m100{SCORER}.h5") is None
+
+
+def test_prediction_files_of_a_project(tmp_path) -> None:
+    project = create_project("t", "me", working_directory=tmp_path)
+    videos = project.path / "videos"
+    for name in ("m1.mp4", "m2.mp4", f"m1{SCORER}_labeled.mp4"):
+        (videos / name).write_bytes(b"")
+    older = videos / f"m1{SCORER}.h5"
+    newer = videos / "m1DLC_mobnet_35_testJan1shuffle1_200.h5"
+    for path in (older, newer, filtered_path(older)):
+        path.write_bytes(b"")
+    os.utime(older, (time.time() - 100, time.time() - 100))
+    truth = project.path / "ground-truth"
+    truth.mkdir()
+    (truth / "m2_keypoints.h5").write_bytes(b"")
+    assert prediction_files(project) == [
+        newer,
+        older,
+        filtered_path(older),
+        truth / "m2_keypoints.h5",
+    ]

@@ -11,10 +11,14 @@ import pytest
 import yaml
 
 from posekit.engine.project import (
+    DisplaySettings,
     Project,
     ProjectError,
     create_project,
+    find_project,
+    find_video,
     index_length,
+    is_labeled_video,
     load_project,
 )
 
@@ -417,3 +421,136 @@ def test_missing_project_says_what_to_do(tmp_path: Path) -> None:
 def test_index_length_matches_dlc(n_frames: int, digits: int) -> None:
     # DLC: int(np.ceil(np.log10(nframes))) (at least one digit)
     assert index_length(n_frames) == digits
+
+
+# ---------------------------------------------------------------- display settings
+
+
+def test_display_defaults_are_deeplabcuts() -> None:
+    d = DisplaySettings()
+    assert (d.dotsize, d.alphavalue, d.colormap) == (12, 0.7, "rainbow")
+    assert (d.skeleton, d.skeleton_color, d.pcutoff) == ((), "black", 0.6)
+    # a new project writes the same values, and empty keys read as the defaults
+    project = Project(Path("/x"), yaml.safe_load("dotsize:\nalphavalue:\ncolormap: ''"))
+    assert project.display == d
+    assert project.pcutoff == 0.6
+
+
+def test_display_of_a_new_project_matches_the_template(tmp_path: Path) -> None:
+    project = create_project("t", "me", working_directory=tmp_path, date=DATE)
+    assert project.display == DisplaySettings()
+    assert load_project(project.path).display == DisplaySettings()
+
+
+def test_display_reads_the_config(openfield_dir: Path) -> None:
+    project = load_project(openfield_dir)
+    assert project.display == DisplaySettings(
+        dotsize=8, alphavalue=0.7, colormap="jet", skeleton_color="black", pcutoff=0.4
+    )
+    project.set("skeleton", [["snout", "tailbase"], ["leftear", "rightear"]])
+    project.set("skeleton_color", [1.0, 0.5, 0.0])
+    project.set("dotsize", 5.5)
+    d = project.display  # read afresh after set()
+    assert d.skeleton == (("snout", "tailbase"), ("leftear", "rightear"))
+    assert d.skeleton_color == "#ff8000"
+    assert d.dotsize == 5.5
+    assert DisplaySettings.from_dict(d.to_dict()) == d
+    assert d.to_dict()["skeleton"] == [["snout", "tailbase"], ["leftear", "rightear"]]
+    with pytest.raises(AttributeError):
+        d.dotsize = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "quoted"),
+    [
+        ("dotsize", 0, "got 0"),
+        ("dotsize", "big", "got 'big'"),
+        ("dotsize", float("inf"), "got inf"),
+        ("alphavalue", 1.5, "got 1.5"),
+        ("alphavalue", -0.1, "got -0.1"),
+        ("pcutoff", True, "got True"),
+        ("pcutoff", "high", "got 'high'"),
+        ("colormap", 3, "got 3"),
+        ("skeleton_color", 5, "got 5"),
+        ("skeleton_color", [300, 0, 0], "got [300, 0, 0]"),
+        ("skeleton", [["snout"]], "got [['snout']]"),
+        ("skeleton", "snout-tailbase", "got 'snout-tailbase'"),
+    ],
+)
+def test_bad_display_values_name_the_key_and_value(
+    openfield_dir: Path, key: str, value: object, quoted: str
+) -> None:
+    project = load_project(openfield_dir)
+    project.set(key, value)
+    with pytest.raises(ProjectError) as info:
+        _ = project.display
+    message = str(info.value)
+    assert f"config.yaml: {key} must" in message or f"{key} as RGB" in message
+    assert quoted in message
+    with pytest.raises(ProjectError, match=key):
+        DisplaySettings(**{key: value})
+
+
+def test_bad_pcutoff_is_a_project_error(openfield_dir: Path) -> None:
+    project = load_project(openfield_dir)
+    project.set("pcutoff", 2)
+    with pytest.raises(
+        ProjectError, match=r"pcutoff must be a number in \[0, 1\], got 2"
+    ):
+        _ = project.pcutoff
+
+
+# ---------------------------------------------------------------- videos and outputs
+
+
+def test_source_videos_skip_labelled_outputs(tmp_path: Path) -> None:
+    project = create_project("t", "me", working_directory=tmp_path, date=DATE)
+    names = (
+        "m1.mp4",
+        "m1DLC_resnet50_tJan1shuffle1_100_labeled.mp4",
+        "m1DLC_resnet50_tJan1shuffle1_100_filtered_labeled.mp4",
+        "m1_superanimal_labeled_after_adapt.mp4",
+        "m2.avi",
+        "notes.txt",
+    )
+    for name in names:
+        (project.path / "videos" / name).write_bytes(b"")
+    assert [v.name for v in project.videos()] == sorted(names[:-1])
+    assert [v.name for v in project.source_videos()] == ["m1.mp4", "m2.avi"]
+    assert is_labeled_video(Path("x_labeled.mp4"))
+    assert not is_labeled_video("unlabeled.mp4")
+
+
+def test_find_project_of_a_file(tmp_path: Path) -> None:
+    project = create_project("t", "me", working_directory=tmp_path, date=DATE)
+    inner = project.path / "videos" / "m1DLC_x.h5"
+    assert find_project(inner).path == project.path
+    assert find_project(project.path / "a" / "b" / "c" / "f.h5").path == project.path
+    assert (
+        find_project(project.path / "a" / "b" / "c" / "d" / "f.h5") is None
+    )  # 4 levels
+    assert find_project(tmp_path / "elsewhere.h5") is None
+    foreign = tmp_path / "other"
+    foreign.mkdir()
+    (foreign / "config.yaml").write_text("model: 3\n")  # not a DLC config
+    assert find_project(foreign / "f.h5") is None
+
+
+def test_find_video_of_predictions(tmp_path: Path) -> None:
+    scorer = "DLC_resnet50_testJan1shuffle1_100"
+    for name in ("m1.mp4", "m10.mp4", f"m1{scorer}_labeled.mp4"):
+        (tmp_path / name).write_bytes(b"")
+    assert find_video(tmp_path / f"m1{scorer}.h5") == tmp_path / "m1.mp4"
+    assert find_video(tmp_path / f"m10{scorer}.h5") == tmp_path / "m10.mp4"
+    assert find_video(tmp_path / "m1_keypoints.h5") == tmp_path / "m1.mp4"
+    assert find_video(tmp_path / f"m1{scorer}_filtered.h5") == tmp_path / "m1.mp4"
+    assert find_video(tmp_path / f"m100{scorer}.h5") is None
+    # the project's videos are searched too
+    project = create_project("t", "me", working_directory=tmp_path, date=DATE)
+    (project.path / "videos" / "s1.avi").write_bytes(b"")
+    elsewhere = tmp_path / "out"
+    elsewhere.mkdir()
+    assert find_video(elsewhere / f"s1{scorer}.h5") is None
+    assert find_video(elsewhere / f"s1{scorer}.h5", project) == (
+        project.path / "videos" / "s1.avi"
+    )
