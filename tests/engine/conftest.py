@@ -1,10 +1,12 @@
-"""Fixtures shared by the engine tests: a small synthetic demo project."""
+"""Fixtures shared by the engine tests: a small synthetic demo project, DLC files."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from posekit.engine.demo import make_demo_project
@@ -42,3 +44,51 @@ def openfield_copy(openfield_dir: Path, tmp_path: Path) -> Path:
         if not path.is_symlink():
             path.chmod(path.stat().st_mode | 0o200)
     return dst
+
+
+def _dlc_labels(individuals: list[str], bodyparts: list[str]) -> pd.DataFrame:
+    """Four labelled frames as DeepLabCut keeps them (one frame left unlabelled)."""
+    columns = pd.MultiIndex.from_product(
+        [["Tester"], *([individuals] if individuals else []), bodyparts, ["x", "y"]],
+        names=[
+            "scorer",
+            *(["individuals"] if individuals else []),
+            "bodyparts",
+            "coords",
+        ],
+    )
+    values = np.arange(4 * len(columns), dtype=float).reshape(4, len(columns)) + 0.5
+    values[1, 2:4] = np.nan  # one bodypart missing in img001
+    values[2] = np.nan  # img002 not labelled at all
+    rows = [f"labeled-data/video/img{i:03d}.png" for i in range(4)]
+    return pd.DataFrame(values, index=rows, columns=columns)
+
+
+@pytest.fixture(scope="session")
+def dlc_csv_variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """DeepLabCut label CSVs in each layout DLC writes, made here with pandas as DLC does.
+
+    Single- and multi-animal (4 header rows, with a ``single`` individual for unique
+    bodyparts), rows as one path string (DLC < 2.2) or as three index columns.
+    """
+    folder = tmp_path_factory.mktemp("dlc-csv") / "labeled-data" / "video"
+    folder.mkdir(parents=True)
+    frames = {
+        "single": _dlc_labels([], ["A", "B", "C"]),
+        "multi": _dlc_labels(["Animal1", "Animal2"], ["A", "B", "C"]),
+        "multi_unique": pd.concat(
+            [
+                _dlc_labels(["Animal1", "Animal2"], ["A", "B", "C"]),
+                _dlc_labels(["single"], ["D", "E"]),
+            ],
+            axis=1,
+        ),
+    }
+    paths = {}
+    for name, df in frames.items():
+        paths[name] = folder / f"{name}.csv"
+        df.to_csv(paths[name])
+        rows = pd.MultiIndex.from_tuples([tuple(p.split("/")) for p in df.index])
+        paths[f"{name}_v2"] = folder / f"{name}_v2.csv"
+        df.set_axis(rows, axis=0).to_csv(paths[f"{name}_v2"])
+    return paths

@@ -175,11 +175,13 @@ def test_set_and_save_new_key(openfield_copy: Path) -> None:
 
 
 def test_failed_save_keeps_the_old_config(
-    openfield_copy: Path, monkeypatch: pytest.MonkeyPatch
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = openfield_copy / "config.yaml"
+    config = demo_project.config_path
     before = config.read_bytes()
-    project = load_project(openfield_copy)
+    names = sorted(p.name for p in demo_project.path.iterdir())
+    assert "config.yaml" in names
+    project = load_project(demo_project.path)
     project.set("pcutoff", 0.9)
 
     def no_replace(src, dst):
@@ -190,11 +192,7 @@ def test_failed_save_keeps_the_old_config(
         project.save()
     monkeypatch.undo()
     assert config.read_bytes() == before
-    assert sorted(p.name for p in openfield_copy.iterdir()) == [
-        "config.yaml",
-        "labeled-data",
-        "videos",
-    ]
+    assert sorted(p.name for p in demo_project.path.iterdir()) == names  # no temp file
 
 
 def test_moved_project_gets_project_path_fixed(

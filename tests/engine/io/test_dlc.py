@@ -49,6 +49,22 @@ def dlc_frame(openfield_labels_dir: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
+def labels_frame() -> pd.DataFrame:
+    """Labels laid out as openfield's (string rows, scorer Pranav), made here.
+
+    For the tests that need some DLC label frame, not the real one.
+    """
+    values = np.random.default_rng(7).uniform(5, 470, (12, 8)).round(3)
+    values[3, 2:4] = np.nan  # one bodypart not labelled
+    columns = pd.MultiIndex.from_product(
+        [["Pranav"], OPENFIELD_BODYPARTS, ["x", "y"]],
+        names=["scorer", "bodyparts", "coords"],
+    )
+    rows = [f"labeled-data/m4s1/img{i:04d}.png" for i in range(12)]
+    return pd.DataFrame(values, index=rows, columns=columns)
+
+
+@pytest.fixture(scope="module")
 def fixtures_dir(shared_data: Path) -> Path:
     return shared_data / "sleap-dlc-format-fixtures" / "labeled-data" / "video"
 
@@ -88,9 +104,9 @@ def test_openfield_csv_reads_like_the_h5(
 
 @pytest.mark.parametrize("rows", ["string", "multiindex"])
 def test_write_labels_round_trip(
-    tmp_path: Path, dlc_frame: pd.DataFrame, rows: str
+    tmp_path: Path, labels_frame: pd.DataFrame, rows: str
 ) -> None:
-    df = dlc_frame if rows == "string" else _with_multiindex_rows(dlc_frame)
+    df = labels_frame if rows == "string" else _with_multiindex_rows(labels_frame)
     out = write_labels(df, tmp_path / "CollectedData_Pranav.h5")
     assert out == tmp_path / "CollectedData_Pranav.h5"
     assert {p.name for p in tmp_path.iterdir()} == {
@@ -120,8 +136,8 @@ def test_written_csv_is_byte_identical_to_dlcs(
     ).read_bytes()
 
 
-def test_write_labels_without_csv(tmp_path: Path, dlc_frame: pd.DataFrame) -> None:
-    write_labels(dlc_frame, tmp_path / "CollectedData_Pranav.csv", csv=False)
+def test_write_labels_without_csv(tmp_path: Path, labels_frame: pd.DataFrame) -> None:
+    write_labels(labels_frame, tmp_path / "CollectedData_Pranav.csv", csv=False)
     assert [p.name for p in tmp_path.iterdir()] == ["CollectedData_Pranav.h5"]
 
 
@@ -153,19 +169,23 @@ def test_convert_h5_to_csv(
     )
 
 
-def test_multiindex_csv_converts_to_h5(tmp_path: Path, dlc_frame: pd.DataFrame) -> None:
-    df = _with_multiindex_rows(dlc_frame)
+def test_multiindex_csv_converts_to_h5(
+    tmp_path: Path, labels_frame: pd.DataFrame
+) -> None:
+    df = _with_multiindex_rows(labels_frame)
     df.to_csv(tmp_path / "CollectedData_Pranav.csv")  # DLC >= 2.2 CSV (3 index columns)
     h5 = convert_csv_to_h5(tmp_path / "CollectedData_Pranav.csv")
     pd.testing.assert_frame_equal(pd.read_hdf(h5), df)
 
 
-def test_h5_under_napari_keypoints_key(tmp_path: Path, dlc_frame: pd.DataFrame) -> None:
+def test_h5_under_napari_keypoints_key(
+    tmp_path: Path, labels_frame: pd.DataFrame
+) -> None:
     path = tmp_path / "CollectedData_Pranav.h5"
-    dlc_frame.to_hdf(path, key="keypoints", mode="w")  # napari-deeplabcut <= 0.2
-    pd.testing.assert_frame_equal(read_labels(path), dlc_frame)
+    labels_frame.to_hdf(path, key="keypoints", mode="w")  # napari-deeplabcut <= 0.2
+    pd.testing.assert_frame_equal(read_labels(path), labels_frame)
     ds = load_poses(path)
-    assert ds.position.shape == (116, 2, 4, 1)
+    assert ds.position.shape == (12, 2, 4, 1)
 
 
 def test_index_conversions() -> None:
@@ -279,14 +299,36 @@ def test_multianimal_csv_round_trip(tmp_path: Path, fixtures_dir: Path) -> None:
     assert ds.position.sel(individual="single", keypoint="D", space="x")[1] == 22.0
 
 
-def test_csv_saved_by_excel_with_a_bom(
-    tmp_path: Path, openfield_labels_dir: Path, dlc_frame: pd.DataFrame
+@pytest.mark.parametrize(
+    "name", ["single", "single_v2", "multi", "multi_v2", "multi_unique_v2"]
+)
+def test_every_layout_round_trips(
+    tmp_path: Path, dlc_csv_variants: dict[str, Path], name: str
 ) -> None:
-    text = (openfield_labels_dir / "CollectedData_Pranav.csv").read_bytes()
+    df = read_labels(dlc_csv_variants[name])
+    expected = pd.read_csv(
+        dlc_csv_variants[name],
+        header=list(range(df.columns.nlevels)),
+        index_col=list(range(df.index.nlevels)),
+    )
+    np.testing.assert_array_equal(df.to_numpy(), expected.to_numpy())
+    assert df.columns.tolist() == expected.columns.tolist()
+    out = write_labels(df, tmp_path / "CollectedData_Tester.h5")
+    pd.testing.assert_frame_equal(read_labels(out), df)
+    pd.testing.assert_frame_equal(read_labels(out.with_suffix(".csv")), df)
+    arr = labels_to_array(df)
+    assert arr.shape[0] == 4 and np.isnan(arr[2]).all()  # img002 not labelled
+
+
+def test_csv_saved_by_excel_with_a_bom(
+    tmp_path: Path, labels_frame: pd.DataFrame
+) -> None:
     path = tmp_path / "CollectedData_Pranav.csv"
+    labels_frame.to_csv(path)  # as DeepLabCut writes it
+    text = path.read_bytes()
     path.write_bytes(b"\xef\xbb\xbf" + text.replace(b"\n", b"\r\n"))
-    pd.testing.assert_frame_equal(read_labels(path), dlc_frame)
-    assert load_poses(path).position.shape == (116, 2, 4, 1)  # recognised as DLC
+    pd.testing.assert_frame_equal(read_labels(path), labels_frame)
+    assert load_poses(path).position.shape == (12, 2, 4, 1)  # recognised as DLC
 
 
 def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
@@ -466,10 +508,11 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_truncated_h5_raises_label_error_with_advice(
-    tmp_path: Path, openfield_labels_dir: Path
+    tmp_path: Path, labels_frame: pd.DataFrame
 ) -> None:
-    data = (openfield_labels_dir / "CollectedData_Pranav.h5").read_bytes()
     bad = tmp_path / "CollectedData_Pranav.h5"
+    labels_frame.to_hdf(bad, key=H5_KEY, format="table", mode="w")  # as DLC does
+    data = bad.read_bytes()
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(LabelError) as info:
         read_labels(bad)
@@ -497,9 +540,9 @@ def test_h5_with_foreign_columns(tmp_path: Path) -> None:
 
 
 def test_failed_write_keeps_the_old_labels(
-    tmp_path: Path, dlc_frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, labels_frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    target = write_labels(dlc_frame, tmp_path / "CollectedData_Pranav.h5")
+    target = write_labels(labels_frame, tmp_path / "CollectedData_Pranav.h5")
     old_h5 = target.read_bytes()
     old_csv = target.with_suffix(".csv").read_bytes()
 
@@ -508,20 +551,20 @@ def test_failed_write_keeps_the_old_labels(
         raise OSError("No space left on device")
 
     monkeypatch.setattr(pd.DataFrame, "to_hdf", broken_to_hdf)
-    changed = dlc_frame * 2
+    changed = labels_frame * 2
     with pytest.raises(OSError, match="No space left"):
         write_labels(changed, target)
     assert target.read_bytes() == old_h5
     assert target.with_suffix(".csv").read_bytes() == old_csv
     assert _leftovers(tmp_path, {target.name, target.with_suffix(".csv").name}) == set()
     monkeypatch.undo()
-    pd.testing.assert_frame_equal(read_labels(target), dlc_frame)
+    pd.testing.assert_frame_equal(read_labels(target), labels_frame)
 
 
 def test_failed_csv_write_keeps_the_old_csv(
-    tmp_path: Path, dlc_frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, labels_frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    target = write_labels(dlc_frame, tmp_path / "CollectedData_Pranav.h5")
+    target = write_labels(labels_frame, tmp_path / "CollectedData_Pranav.h5")
     old_csv = target.with_suffix(".csv").read_bytes()
     real_to_csv = pd.DataFrame.to_csv
 
@@ -531,7 +574,7 @@ def test_failed_csv_write_keeps_the_old_csv(
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", broken_to_csv)
     with pytest.raises(KeyboardInterrupt):
-        write_labels(dlc_frame * 2, target)
+        write_labels(labels_frame * 2, target)
     assert target.with_suffix(".csv").read_bytes() == old_csv
     assert _leftovers(tmp_path, {target.name, target.with_suffix(".csv").name}) == set()
 

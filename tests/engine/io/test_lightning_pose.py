@@ -78,15 +78,8 @@ def test_eks_output_keeps_only_x_y_likelihood(tmp_path):
     np.testing.assert_allclose(ds.confidence.values.ravel(), [2.0, 7.0])
 
 
-def test_dlc_csv_files_are_not_taken_for_lightning_pose(tmp_path, shared_data):
-    dlc_files = [
-        shared_data
-        / "openfield-Pranav-2018-10-30"
-        / "labeled-data"
-        / "m4s1"
-        / "CollectedData_Pranav.csv",
-        *sorted((shared_data / "sleap-dlc-format-fixtures").rglob("*.csv")),
-    ]
+def test_dlc_csv_files_are_not_taken_for_lightning_pose(tmp_path, dlc_csv_variants):
+    dlc_files = sorted(dlc_csv_variants.values())
     assert len(dlc_files) >= 5
     xyp = np.random.default_rng(1).uniform(size=(5, 3, 3))
     pred = write_predictions(
@@ -106,16 +99,10 @@ def test_dlc_csv_files_are_not_taken_for_lightning_pose(tmp_path, shared_data):
     assert load_poses(renamed, source_software="LightningPose").sizes["time"] == 6
 
 
-def test_multi_animal_file_is_refused(shared_data):
-    path = (
-        shared_data
-        / "sleap-dlc-format-fixtures"
-        / "labeled-data"
-        / "video"
-        / "madlc_testdata.csv"
-    )
+@pytest.mark.parametrize("name", ["multi", "multi_v2", "multi_unique"])
+def test_multi_animal_file_is_refused(dlc_csv_variants, name):
     with pytest.raises(ValueError, match="multi-animal"):
-        load_lightning_pose(path)
+        load_lightning_pose(dlc_csv_variants[name])
 
 
 @pytest.mark.xfail(
