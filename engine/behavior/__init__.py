@@ -13,7 +13,14 @@ Modules by concept:
 - :mod:`~posekit.engine.behavior.cluster`: unsupervised motifs;
 - :mod:`~posekit.engine.behavior.ethogram`: bouts, transitions, summaries;
 - :mod:`~posekit.engine.behavior.export`: CSV/Excel tables and PNG/SVG figures
-  (matplotlib, imported lazily).
+  (matplotlib, imported lazily);
+- :mod:`~posekit.engine.behavior.annotations`: behaviour labels files (find, read,
+  write);
+- :mod:`~posekit.engine.behavior.tables`: result tables over sessions (movement, ROI
+  visits, bouts, group summaries);
+- :mod:`~posekit.engine.behavior.session`: :class:`~posekit.engine.behavior.session.BehaviorModel`, a whole analysis
+  (sessions and groups, cleaning, calibration, ROIs, classification, export) with
+  files in and tables or files out.
 
 All functions take the movement-schema poses ``Dataset`` (or its ``position``
 ``DataArray``) from :func:`posekit.engine.io.load_poses` /
@@ -95,6 +102,26 @@ _LAZY = {
     "plot_occupancy_heatmap": "export",
     "plot_speed": "export",
     "plot_ethogram": "export",
+    "labels_file_for": "annotations",
+    "read_labels": "annotations",
+    "read_behavior_names": "annotations",
+    "write_labels": "annotations",
+    "TABLE_FILES": "tables",
+    "kinematics_table": "tables",
+    "roi_table": "tables",
+    "roi_bouts_table": "tables",
+    "zone_transitions_table": "tables",
+    "behavior_bouts_table": "tables",
+    "behavior_summary_table": "tables",
+    "group_summary_table": "tables",
+    "behavior_transitions_table": "tables",
+    "BehaviorModel": "session",
+    "Session": "session",
+    "Track": "session",
+    "TRACKING_SUFFIXES": "session",
+    "default_input": "session",
+    "find_tracking_files": "session",
+    "read_sessions_table": "session",
 }
 
 __all__ = list(_LAZY)

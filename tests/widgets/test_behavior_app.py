@@ -1,11 +1,10 @@
-"""The behaviour app, headless: load → clean → calibrate → ROI → metrics → classify →
-export through the model and through the page's controls, with answers known in
-advance (a synthetic constant-velocity trajectory) or computed by the engine on the
-same file."""
+"""The behaviour app's page, headless: load → clean → calibrate → ROI → metrics →
+classify → export through the page's controls, with answers computed by the engine on
+the same file. The model itself (posekit.engine.behavior.session.BehaviorModel) is
+tested in tests/engine/behavior/test_session.py."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -21,29 +20,10 @@ from posekit.engine.behavior.roi import (
 )
 from posekit.engine.demo import make_demo_project
 from posekit.engine.io import load_poses
-from posekit.engine.poses import from_numpy
-from posekit.widgets.behavior_app import (
-    BehaviorApp,
-    BehaviorModel,
-    labels_file_for,
-)
+from posekit.widgets.behavior_app import BehaviorApp
 
-N = 60
-FPS = 10.0
 DEMO_FRAMES = 150
 DEMO_FPS = 30.0
-
-
-def _synthetic() -> object:
-    """Two keypoints moving right at 2 px/frame, at y = 48 and y = 52 (centroid
-    x = 2t + 1, y = 50); frame 25 has likelihood 0.1, every other frame 1."""
-    t = np.arange(N, dtype=float)
-    pos = np.zeros((N, 2, 2, 1))
-    pos[:, 0, :, 0] = (2 * t + 1)[:, None]
-    pos[:, 1, 0, 0], pos[:, 1, 1, 0] = 48.0, 52.0
-    conf = np.ones((N, 2, 1))
-    conf[25] = 0.1
-    return from_numpy(pos, conf, keypoint_names=["nose", "tail"], fps=FPS)
 
 
 @pytest.fixture(scope="module")
@@ -68,99 +48,6 @@ def _square_entered_later(path) -> RectangleROI:
     far = int(np.argmax(np.hypot(*(xy - xy[0]).T)))
     cx, cy = np.round(xy[far])
     return RectangleROI("roi1", cx - 25, cy - 25, cx + 25, cy + 25)
-
-
-# ------------------------------------------------------------------ the model
-
-
-def test_model_synthetic_clean_roi_kinematics_export(tmp_path) -> None:
-    m = BehaviorModel(output_dir=tmp_path / "out")
-    m.add_dataset(_synthetic(), name="mouse", group="control")
-    assert m.calibration.fps == FPS  # taken from the data
-    m.set_rois([RectangleROI("box", 40, 40, 60, 60)])
-
-    # raw: centroid x = 2t + 1 inside 40..60 for t = 20..29
-    row = m.roi_table().iloc[0]
-    assert (row["session"], row["group"], row["roi"]) == ("mouse", "control", "box")
-    assert row["latency"] == 20 and row["entries"] == 1
-    assert row["frames_inside"] == 10 and row["time_inside_s"] == pytest.approx(1.0)
-    k = m.kinematics_table().iloc[0]
-    assert k["mean_speed"] == pytest.approx(20.0)  # 2 px/frame at 10 fps
-    assert k["distance"] == pytest.approx(2.0 * (N - 1))
-    assert k["straightness"] == pytest.approx(1.0)
-    assert (k["distance_unit"], k["speed_unit"]) == ("px", "px/s")
-
-    # likelihood threshold: frame 25 becomes missing and splits the visit in two
-    m.set_cleaning(method="none", confidence_threshold=0.5)
-    row = m.roi_table().iloc[0]
-    assert row["frames_inside"] == 9 and row["frames_observed"] == N - 1
-    assert row["entries"] == 2 and row["n_bouts"] == 2
-    assert m.roi_bouts_table()[["start", "end"]].values.tolist() == [[20, 24], [26, 29]]
-    # gap interpolation (1 frame) brings it back, and the log records both steps
-    m.set_cleaning(method="none", confidence_threshold=0.5, max_gap=1)
-    row = m.roi_table().iloc[0]
-    assert row["frames_inside"] == 10 and row["entries"] == 1
-    operations = [s["operation"] for s in m.processing_log("mouse")]
-    assert operations[:2] == ["filter_by_confidence", "interpolate_gaps"]
-    assert operations[-1] == "calibrate"
-
-    # 0.5 mm per pixel: distance and speed halve, in mm
-    m.set_calibration(fps=FPS, mm_per_px=0.5)
-    k = m.kinematics_table().iloc[0]
-    assert k["distance"] == pytest.approx(N - 1.0)
-    assert k["mean_speed"] == pytest.approx(10.0)
-    assert (k["distance_unit"], k["speed_unit"]) == ("mm", "mm/s")
-    # ROIs stay in pixels
-    assert m.roi_table().iloc[0]["latency"] == 20
-
-    files = m.export(excel=False, figure_formats=())
-    names = sorted(p.name for p in files)
-    assert names == sorted(
-        [
-            "sessions.csv",
-            "kinematics.csv",
-            "roi_summary.csv",
-            "roi_bouts.csv",
-            "rois.geojson",
-            "settings.json",
-        ]
-    )
-    out = tmp_path / "out"
-    summary = pd.read_csv(out / "roi_summary.csv")
-    assert summary[
-        ["session", "group", "roi", "latency", "entries"]
-    ].values.tolist() == [["mouse", "control", "box", 20, 1]]
-    assert summary["frames_inside"].tolist() == [10]
-    kin = pd.read_csv(out / "kinematics.csv")
-    assert kin["distance"].iloc[0] == pytest.approx(N - 1.0)
-    settings = json.loads((out / "settings.json").read_text())
-    assert settings["calibration"] == {"mm_per_px": 0.5, "fps": FPS}
-    assert settings["filter"]["confidence_threshold"] == 0.5
-    assert settings["filter"]["max_gap"] == 1
-
-
-def test_model_load_errors_and_sessions_table(tmp_path, truth_file) -> None:
-    m = BehaviorModel(output_dir=tmp_path)
-    with pytest.raises(FileNotFoundError):
-        m.load_path(tmp_path / "missing.h5")
-    folder = tmp_path / "sessions"
-    folder.mkdir()
-    shutil.copy(truth_file, folder / "a.h5")
-    (folder / "broken.h5").write_bytes(b"not hdf5")
-    done: list[tuple[int, int, str]] = []
-    loaded = m.load_path(folder, "*.h5", progress=lambda *a: done.append(a))
-    assert [s.name for s in loaded] == ["a"]
-    assert len(m.load_errors) == 1 and m.load_errors[0].startswith("broken.h5")
-    assert done == [(1, 2, "a.h5"), (2, 2, "broken.h5")]
-    with pytest.raises(ValueError, match="no tracking file"):
-        m.load_path(folder, "*.slp")
-
-
-def test_labels_file_is_found_for_dlc_names(demo, tmp_path) -> None:
-    assert labels_file_for(demo.path / "videos" / "session1DLC_x.h5", demo) == (
-        demo.path / "ground-truth" / "session1_behavior.csv"
-    )
-    assert labels_file_for(tmp_path / "other.h5", demo) is None
 
 
 # ------------------------------------------------------------------ the page

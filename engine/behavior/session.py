@@ -1,0 +1,1141 @@
+"""A behaviour study: tracking sessions, their cleaning and calibration, ROIs, marked
+and predicted behaviour, and the result tables and figures.
+
+:class:`BehaviorModel` holds the state of one analysis and does the work of the
+behaviour app (``notebooks/behavior.ipynb``, :mod:`posekit.widgets.behavior_app`) and
+of scripts, with file paths in and tables or files out::
+
+    m = BehaviorModel(output_dir="results")
+    m.load_path("videos/", "*.h5")            # a file, a folder or a sessions table
+    m.set_cleaning(method="median", confidence_threshold=0.6, max_gap=5)
+    m.set_calibration(fps=30, mm_per_px=0.2)
+    m.load_rois("rois.geojson")
+    m.kinematics_table(), m.roi_table()       # DataFrames
+    m.load_labels("session1", "session1_behavior.csv")
+    m.train(); m.predict()
+    m.export()                                # CSV, Excel, PNG/SVG, ROIs, settings
+
+ROIs are drawn in image pixels, so ROI events are computed on the cleaned poses in
+pixels (with the frame rate); kinematics and features use the calibrated poses (mm
+when a scale is set).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import tables as _tables
+from .calibration import Calibration
+from .filters import FilterConfig
+from .roi import ROI
+from .tables import TABLE_FILES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..project import Project
+    from .classify import BehaviorClassifier, BehaviorCVResult
+    from .cluster import BehaviorClusterer
+
+__all__ = [
+    "BehaviorModel",
+    "Session",
+    "Track",
+    "TRACKING_SUFFIXES",
+    "default_input",
+    "find_tracking_files",
+    "read_sessions_table",
+]
+
+logger = logging.getLogger("posekit.engine.behavior.session")
+
+#: Suffixes of the tracking files a folder is searched for.
+TRACKING_SUFFIXES = (".h5", ".csv", ".slp", ".nc")
+
+Progress = Callable[[int, int, str], None]
+
+
+# ---------------------------------------------------------------- data classes
+
+
+@dataclass(frozen=True)
+class Track:
+    """One animal in one session: the unit that is annotated and classified."""
+
+    key: str
+    session: str
+    individual: str
+
+
+@dataclass
+class Session:
+    """One loaded tracking file.
+
+    Attributes
+    ----------
+    name
+        Unique name (the file's stem, numbered if repeated).
+    path
+        The file (``None`` for a Dataset added directly).
+    group
+        Experimental group (free text; used by the group summary).
+    poses
+        The poses as loaded (movement-schema Dataset, pixels).
+    video
+        The video it belongs to, if found.
+    """
+
+    name: str
+    path: Path | None
+    group: str
+    poses: xr.Dataset = field(repr=False)
+    video: Path | None = None
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames."""
+        return int(self.poses.sizes["time"])
+
+    @property
+    def individuals(self) -> list[str]:
+        """Individual names."""
+        return [str(i) for i in self.poses["individual"].values]
+
+    @property
+    def keypoints(self) -> list[str]:
+        """Keypoint names."""
+        return [str(k) for k in self.poses["keypoint"].values]
+
+    def tracks(self) -> list[Track]:
+        """One track per individual; the key is the session name, plus
+        ``/individual`` when the session has several animals."""
+        many = len(self.individuals) > 1
+        return [
+            Track(f"{self.name}/{ind}" if many else self.name, self.name, ind)
+            for ind in self.individuals
+        ]
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def default_input(project: Project | None) -> Path | None:
+    """The file to open first for a project: its newest predictions, else the demo's
+    ground truth (``ground-truth/*_keypoints.h5``).
+
+    Parameters
+    ----------
+    project
+        The project (``None``: no default).
+
+    Returns
+    -------
+    Path or None
+        ``None`` if there is no such file.
+    """
+    if project is None:
+        return None
+    from ..postprocessing import prediction_files
+
+    files = prediction_files(project)
+    return files[0] if files else None
+
+
+def find_tracking_files(folder: str | os.PathLike, pattern: str = "*.h5") -> list[Path]:
+    """Tracking files (:data:`TRACKING_SUFFIXES`) in ``folder`` matching ``pattern``.
+
+    Parameters
+    ----------
+    folder
+        The folder (not searched recursively unless ``pattern`` says so).
+    pattern
+        Glob pattern (empty: every file).
+
+    Returns
+    -------
+    list of Path
+        Sorted.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder does not exist.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No folder at {folder}")
+    return sorted(
+        p for p in folder.glob(pattern or "*")
+        if p.is_file() and p.suffix.lower() in TRACKING_SUFFIXES
+    )  # fmt: skip
+
+
+def read_sessions_table(
+    path: str | os.PathLike,
+) -> tuple[list[Path], list[str] | None] | None:
+    """The files and groups of a sessions table: a ``.csv`` with a ``file`` (or
+    ``path``) column and optionally ``group``; relative paths are relative to the
+    table.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+
+    Returns
+    -------
+    tuple or None
+        ``(files, groups)`` (``groups`` is ``None`` without a ``group`` column), or
+        ``None`` when the file is not a sessions table (e.g. a DLC ``.csv``).
+    """
+    path = Path(path)
+    head = pd.read_csv(path, nrows=0)
+    col = next((c for c in ("file", "path") if c in head.columns), None)
+    if col is None:
+        return None
+    table = pd.read_csv(path, dtype=str).fillna("")
+    files = [Path(p) if Path(p).is_absolute() else path.parent / p for p in table[col]]
+    groups = table["group"].tolist() if "group" in table else None
+    return files, groups
+
+
+def _unique_name(stem: str, taken: set[str]) -> str:
+    name, k = stem, 2
+    while name in taken:
+        name, k = f"{stem}_{k}", k + 1
+    return name
+
+
+# ---------------------------------------------------------------- model
+
+
+class BehaviorModel:
+    """State and computations of a behaviour analysis (no widgets).
+
+    Parameters
+    ----------
+    project
+        The project (gives the videos and the output folder).
+    output_dir
+        Where :meth:`export` writes (default ``<project>/behavior-results``, or
+        ``./behavior-results`` without a project).
+    windows
+        Window lengths (frames) of the classification features
+        (:func:`~posekit.engine.behavior.features.compute_window_features`).
+
+    Attributes
+    ----------
+    sessions : list of Session
+        The loaded files.
+    filter_config : FilterConfig
+        The cleaning pipeline.
+    calibration : Calibration
+        Frame rate and pixel size.
+    keypoint : str or None
+        Keypoint used for ROIs, distance and speed (``None``: the centroid).
+    rois : list of ROI
+        The regions of interest.
+    annotations : dict
+        Track key → per-frame labels marked by the user (``background`` elsewhere).
+    predictions : dict
+        Track key → predicted per-frame labels (behaviours or motifs).
+    background : str
+        Label of frames without a behaviour.
+    """
+
+    def __init__(
+        self,
+        project: Project | None = None,
+        *,
+        output_dir: str | os.PathLike | None = None,
+        windows: Sequence[int] = (5, 15, 45),
+    ) -> None:
+        self.project = project
+        if output_dir is None:
+            base = Path(project.path) if project is not None else Path.cwd()
+            output_dir = base / "behavior-results"
+        self.output_dir = Path(output_dir)
+        self.windows = tuple(int(w) for w in windows)
+        self.sessions: list[Session] = []
+        self.filter_config = FilterConfig(method="none")
+        self.calibration = Calibration()
+        self.keypoint: str | None = None
+        self.rois: list[ROI] = []
+        self.background = "none"
+        self.annotations: dict[str, np.ndarray] = {}
+        self.predictions: dict[str, np.ndarray] = {}
+        self.prediction_kind = ""
+        self.classifier: BehaviorClassifier | None = None
+        self.cv_result: BehaviorCVResult | None = None
+        self.clusterer: BehaviorClusterer | None = None
+        self.motif_table: pd.DataFrame | None = None
+        self.load_errors: list[str] = []
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    # ------------------------------------------------------------ loading
+    def session(self, name: str) -> Session:
+        """The session called ``name``.
+
+        Raises
+        ------
+        KeyError
+            If there is none.
+        """
+        for s in self.sessions:
+            if s.name == name:
+                return s
+        raise KeyError(
+            f"no session {name!r}; loaded: {[s.name for s in self.sessions]}"
+        )
+
+    def load(
+        self,
+        paths: str | os.PathLike | Sequence[str | os.PathLike],
+        groups: Sequence[str] | str | None = None,
+        *,
+        replace: bool = True,
+        progress: Progress | None = None,
+    ) -> list[Session]:
+        """Load tracking files (anything :func:`posekit.engine.io.load_poses` reads).
+
+        Parameters
+        ----------
+        paths
+            One file or several.
+        groups
+            The group of each file (or one group for all; default ``""``).
+        replace
+            Drop the sessions loaded before.
+        progress
+            Called as ``progress(done, total, name)`` after each file.
+
+        Returns
+        -------
+        list of Session
+            The sessions loaded now. Files that fail are skipped and described in
+            :attr:`load_errors`.
+
+        Raises
+        ------
+        ValueError
+            If no file could be loaded (the message lists why).
+        """
+        from ..io import load_poses
+        from ..project import find_video
+
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        paths = [Path(p) for p in paths]
+        if not paths:
+            raise ValueError("no tracking file to load: give a file or a folder")
+        if groups is None or isinstance(groups, str):
+            groups = [groups or ""] * len(paths)
+        if len(groups) != len(paths):
+            raise ValueError(f"{len(paths)} files but {len(groups)} groups")
+        kept = [] if replace else list(self.sessions)
+        taken = {s.name for s in kept}
+        loaded: list[Session] = []
+        self.load_errors = []
+        for i, (path, group) in enumerate(zip(paths, groups, strict=True)):
+            try:
+                poses = load_poses(path)
+                video = find_video(path, self.project)
+                name = _unique_name(path.stem, taken)
+                taken.add(name)
+                loaded.append(Session(name, path, str(group or ""), poses, video))
+            except Exception as err:  # noqa: BLE001 - reported, the batch goes on
+                self.load_errors.append(f"{path.name}: {type(err).__name__}: {err}")
+                logger.warning("cannot load %s: %s", path, err)
+            if progress is not None:
+                progress(i + 1, len(paths), path.name)
+        if not loaded:
+            raise ValueError("no file could be loaded:\n" + "\n".join(self.load_errors))
+        self.sessions = kept + loaded
+        if self.calibration.fps is None:
+            fps = self._guess_fps(loaded[0])
+            if fps:
+                self.calibration = Calibration(self.calibration.mm_per_px, fps)
+        self._invalidate()
+        self.annotations = {
+            k: v for k, v in self.annotations.items() if k in self.track_keys()
+        }
+        self.predictions = {}
+        self.prediction_kind = ""
+        return loaded
+
+    def add_dataset(
+        self, poses: xr.Dataset, name: str = "session", group: str = ""
+    ) -> Session:
+        """Add a poses Dataset directly (no file).
+
+        Parameters
+        ----------
+        poses
+            Movement-schema poses (pixels).
+        name
+            Session name (numbered if taken).
+        group
+            Experimental group.
+
+        Returns
+        -------
+        Session
+            The new session.
+        """
+        from ..poses import validate
+
+        name = _unique_name(name, {s.name for s in self.sessions})
+        session = Session(name, None, group, validate(poses), None)
+        self.sessions.append(session)
+        if self.calibration.fps is None and poses.attrs.get("fps"):
+            self.calibration = Calibration(
+                self.calibration.mm_per_px, float(poses.attrs["fps"])
+            )
+        self._invalidate()
+        return session
+
+    def _guess_fps(self, session: Session) -> float | None:
+        fps = session.poses.attrs.get("fps")
+        if fps:
+            return float(fps)
+        if session.video is not None:
+            try:
+                from ..video import VideoReader
+
+                return float(VideoReader(session.video).fps) or None
+            except Exception:  # noqa: BLE001 - unreadable video: no fps
+                return None
+        return None
+
+    @staticmethod
+    def find_files(folder: str | os.PathLike, pattern: str = "*.h5") -> list[Path]:
+        """Tracking files in ``folder`` matching ``pattern`` (sorted); see
+        :func:`find_tracking_files`.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the folder does not exist.
+        """
+        return find_tracking_files(folder, pattern)
+
+    def load_path(
+        self,
+        path: str | os.PathLike,
+        pattern: str = "*.h5",
+        *,
+        progress: Progress | None = None,
+    ) -> list[Session]:
+        """Load a tracking file, every matching file of a folder, or a sessions table
+        (:func:`read_sessions_table`).
+
+        Parameters
+        ----------
+        path
+            File, folder or sessions table.
+        pattern
+            Glob pattern of the files in a folder.
+        progress
+            As for :meth:`load`.
+
+        Returns
+        -------
+        list of Session
+            The sessions loaded now.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ValueError
+            If the folder has no matching file or nothing loads.
+        """
+        path = Path(str(path).strip()).expanduser()
+        if path.is_dir():
+            files = find_tracking_files(path, pattern)
+            if not files:
+                raise ValueError(f"no tracking file matching {pattern!r} in {path}")
+            return self.load(files, progress=progress)
+        if not path.is_file():
+            raise FileNotFoundError(f"No file or folder at {path}")
+        if path.suffix.lower() == ".csv":
+            table = read_sessions_table(path)
+            if table is not None:
+                files, groups = table
+                return self.load(files, groups, progress=progress)
+        return self.load([path], progress=progress)
+
+    def set_group(self, name: str, group: str) -> None:
+        """Set the group of session ``name``."""
+        self.session(name).group = str(group)
+
+    def sessions_table(self) -> pd.DataFrame:
+        """One row per session: name, group, file, frames, individuals, keypoints,
+        video."""
+        return pd.DataFrame(
+            [
+                {
+                    "session": s.name,
+                    "group": s.group,
+                    "file": str(s.path) if s.path else "",
+                    "frames": s.n_frames,
+                    "individuals": ", ".join(s.individuals),
+                    "keypoints": len(s.keypoints),
+                    "video": str(s.video) if s.video else "",
+                }
+                for s in self.sessions
+            ],
+            columns=[
+                "session",
+                "group",
+                "file",
+                "frames",
+                "individuals",
+                "keypoints",
+                "video",
+            ],
+        )
+
+    # ------------------------------------------------------------ tracks
+    def tracks(self) -> list[Track]:
+        """Every (session, individual) (:meth:`Session.tracks`)."""
+        return [t for s in self.sessions for t in s.tracks()]
+
+    def track_keys(self) -> list[str]:
+        """Keys of :meth:`tracks`."""
+        return [t.key for t in self.tracks()]
+
+    def track(self, key: str) -> Track:
+        """The track with ``key``.
+
+        Raises
+        ------
+        KeyError
+            If there is none.
+        """
+        for t in self.tracks():
+            if t.key == key:
+                return t
+        raise KeyError(f"no track {key!r}; tracks: {self.track_keys()}")
+
+    # ------------------------------------------------------------ settings
+    def set_cleaning(
+        self, config: FilterConfig | None = None, **params: Any
+    ) -> FilterConfig:
+        """Set the cleaning pipeline (a :class:`FilterConfig`, or its fields).
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid.
+        """
+        if config is None:
+            config = FilterConfig(**params)
+        elif params:
+            raise ValueError("pass either a FilterConfig or its fields, not both")
+        self.filter_config = config
+        self._invalidate()
+        return config
+
+    def set_calibration(
+        self, fps: float | None = None, mm_per_px: float | None = None
+    ) -> Calibration:
+        """Set the frame rate and pixel size (``None`` or 0: unknown / stay in pixels).
+
+        Raises
+        ------
+        ValueError
+            If a value is negative or not a number.
+        """
+        self.calibration = Calibration(mm_per_px=mm_per_px or None, fps=fps or None)
+        self._invalidate()
+        return self.calibration
+
+    def set_keypoint(self, keypoint: str | None) -> None:
+        """Keypoint for ROIs, distance and speed (``None`` or ``""``: the centroid)."""
+        self.keypoint = keypoint or None
+        self._cache.clear()
+
+    def set_rois(self, rois: Iterable[ROI]) -> None:
+        """Replace the ROIs."""
+        self.rois = list(rois)
+        for key in [k for k in self._cache if k[0] == "occupancy"]:
+            del self._cache[key]
+
+    def load_rois(self, path: str | os.PathLike) -> list[ROI]:
+        """Replace the ROIs by those of a GeoJSON file
+        (:func:`~posekit.engine.behavior.roi.load_rois`).
+
+        Returns
+        -------
+        list of ROI
+            The loaded ROIs.
+        """
+        from .roi import load_rois
+
+        self.set_rois(load_rois(path))
+        return list(self.rois)
+
+    def _invalidate(self) -> None:
+        self._cache.clear()
+
+    def _cached(self, kind: str, name: str, make: Callable[[], Any]) -> Any:
+        key = (kind, name)
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    # ------------------------------------------------------------ processing
+    def cleaned(self, name: str) -> xr.Dataset:
+        """Session ``name`` after cleaning, in pixels, with the frame rate applied."""
+        from .filters import filter_poses
+
+        def make() -> xr.Dataset:
+            ds = filter_poses(self.session(name).poses, config=self.filter_config)
+            if self.calibration.fps:
+                ds = Calibration(fps=self.calibration.fps).apply(ds)
+            return ds
+
+        return self._cached("cleaned", name, make)
+
+    def calibrated(self, name: str) -> xr.Dataset:
+        """:meth:`cleaned` in millimetres (when a pixel size is set)."""
+
+        def make() -> xr.Dataset:
+            ds = self.cleaned(name)
+            if self.calibration.mm_per_px:
+                ds = Calibration(mm_per_px=self.calibration.mm_per_px).apply(ds)
+            return ds
+
+        return self._cached("calibrated", name, make)
+
+    def point(self, name: str, *, calibrated: bool = True) -> xr.DataArray:
+        """Position of the chosen keypoint (or the centroid): dims ``time, space,
+        individual``.
+
+        Raises
+        ------
+        ValueError
+            If the session lacks the chosen keypoint.
+        """
+        from .kinematics import compute_centroid
+
+        ds = self.calibrated(name) if calibrated else self.cleaned(name)
+        pos = ds["position"]
+        if self.keypoint is None:
+            out = compute_centroid(pos)
+        else:
+            if self.keypoint not in [str(k) for k in pos["keypoint"].values]:
+                raise ValueError(f"session {name!r} has no keypoint {self.keypoint!r}")
+            out = pos.sel(keypoint=self.keypoint, drop=True)
+        out.attrs = {**pos.attrs, **out.attrs}
+        return out
+
+    def processing_log(self, name: str) -> list[dict[str, Any]]:
+        """The steps applied to session ``name`` (``attrs["log"]``)."""
+        from .filters import get_log
+
+        return get_log(self.calibrated(name))
+
+    # ------------------------------------------------------------ metrics
+    def kinematics_table(self) -> pd.DataFrame:
+        """Per session and individual: duration, observed fraction, distance, speed
+        (mean, median, max), straightness, with their units
+        (:func:`~posekit.engine.behavior.tables.kinematics_table`)."""
+        points = {s.name: self.point(s.name) for s in self.sessions}
+        return _tables.kinematics_table(self.sessions, points, fps=self.calibration.fps)
+
+    def occupancy(self, name: str) -> xr.DataArray | None:
+        """ROI occupancy of session ``name`` (``None`` without ROIs)."""
+        from .roi import compute_roi_occupancy
+
+        if not self.rois:
+            return None
+
+        def make() -> xr.DataArray:
+            return compute_roi_occupancy(
+                self.cleaned(name), self.rois, keypoint=self.keypoint
+            )
+
+        return self._cached("occupancy", name, make)
+
+    def _occupancies(self) -> dict[str, xr.DataArray | None]:
+        return {s.name: self.occupancy(s.name) for s in self.sessions}
+
+    def roi_table(self) -> pd.DataFrame:
+        """Per session, individual and ROI: time and fraction inside, entries, exits,
+        latency to the first entry (whole frames; empty if never inside), bouts
+        (:func:`~posekit.engine.behavior.tables.roi_table`)."""
+        return _tables.roi_table(
+            self.sessions, self._occupancies(), fps=self.calibration.fps
+        )
+
+    def roi_bouts_table(self) -> pd.DataFrame:
+        """Every visit to every ROI
+        (:func:`~posekit.engine.behavior.tables.roi_bouts_table`)."""
+        return _tables.roi_bouts_table(
+            self.sessions, self._occupancies(), fps=self.calibration.fps
+        )
+
+    def zone_transitions_table(self) -> pd.DataFrame:
+        """Transitions between ROIs per session (long format: ``from, to, count``)."""
+        return _tables.zone_transitions_table(self.sessions, self._occupancies())
+
+    # ------------------------------------------------------------ features
+    def features(self, key: str) -> pd.DataFrame:
+        """Window features of track ``key`` (rows: frames, columns: features)."""
+        from .features import compute_window_features
+
+        track = self.track(key)
+        feats = self._cached(
+            "features",
+            track.session,
+            lambda: compute_window_features(
+                self.calibrated(track.session), windows=self.windows
+            ),
+        )
+        one = feats.sel(individual=track.individual)
+        return pd.DataFrame(
+            np.asarray(one.values), columns=[str(f) for f in one["feature"].values]
+        )
+
+    def features_table(self) -> pd.DataFrame:
+        """Window features of every track: ``track, session, individual, frame``, then
+        one column per feature (:meth:`features`)."""
+        parts = []
+        for t in self.tracks():
+            part = self.features(t.key)
+            part.insert(0, "frame", np.arange(len(part)))
+            part.insert(0, "individual", t.individual)
+            part.insert(0, "session", t.session)
+            part.insert(0, "track", t.key)
+            parts.append(part)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    # ------------------------------------------------------------ supervised
+    def set_annotation(self, key: str, labels: Sequence[str] | np.ndarray) -> None:
+        """Store the labels the user marked for track ``key``.
+
+        Raises
+        ------
+        ValueError
+            If the length differs from the session's frames.
+        """
+        track = self.track(key)
+        n = self.session(track.session).n_frames
+        arr = np.asarray(labels).astype(str)
+        if arr.shape != (n,):
+            raise ValueError(
+                f"track {key!r} has {n} frames; received {arr.shape} labels"
+            )
+        self.annotations[key] = arr
+
+    def load_labels(self, key: str, path: str | os.PathLike) -> np.ndarray:
+        """Mark track ``key`` with a labels CSV (per-frame or bouts:
+        :func:`~posekit.engine.behavior.annotations.read_labels`).
+
+        Returns
+        -------
+        numpy.ndarray
+            The per-frame labels now marked.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the file does not exist.
+        ValueError
+            If the file is not a labels table.
+        """
+        from .annotations import read_labels
+
+        track = self.track(key)
+        n = self.session(track.session).n_frames
+        labels = read_labels(path, n, background=self.background)
+        self.set_annotation(key, labels)
+        return labels
+
+    def save_labels(
+        self, key: str, path: str | os.PathLike, *, predicted: bool = False
+    ) -> Path:
+        """Write the marks (or with ``predicted``, the predictions) of track ``key``
+        (:func:`~posekit.engine.behavior.annotations.write_labels`: per frame, or
+        bouts when the name ends in ``_bouts.csv``).
+
+        Returns
+        -------
+        Path
+            The written file.
+
+        Raises
+        ------
+        KeyError
+            If the track has no marks (predictions).
+        """
+        from .annotations import write_labels
+
+        labels = self.predictions if predicted else self.annotations
+        if key not in labels:
+            what = "predictions" if predicted else "marked labels"
+            raise KeyError(f"track {key!r} has no {what}; tracks with: {list(labels)}")
+        return write_labels(
+            labels[key], path, fps=self.calibration.fps, background=self.background
+        )
+
+    def training_data(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """Features and labels of every marked frame (tracks in order, frames in
+        time order).
+
+        Raises
+        ------
+        ValueError
+            If fewer than two behaviours are marked.
+        """
+        xs, ys = [], []
+        for key, labels in self.annotations.items():
+            if key not in self.track_keys():
+                continue
+            mask = labels != self.background
+            if mask.any():
+                xs.append(self.features(key)[mask])
+                ys.append(labels[mask])
+        y = np.concatenate(ys) if ys else np.array([], dtype=str)
+        if len(set(y.tolist())) < 2:
+            raise ValueError(
+                "mark bouts of at least two behaviours (in the ethogram annotator, or "
+                "load a labels file) before training"
+            )
+        return pd.concat(xs, ignore_index=True), y
+
+    def train(
+        self,
+        *,
+        model: str = "random_forest",
+        n_estimators: int = 100,
+        min_bout: int = 1,
+        threshold: float | None = None,
+        n_splits: int = 5,
+        random_state: int = 0,
+    ) -> BehaviorCVResult:
+        """Cross-validate (contiguous blocks) and fit a
+        :class:`~posekit.engine.behavior.classify.BehaviorClassifier` on the marked
+        frames.
+
+        Returns
+        -------
+        BehaviorCVResult
+            Precision, recall, F1 per behaviour and the confusion matrix.
+
+        Raises
+        ------
+        ValueError
+            If fewer than two behaviours are marked.
+        """
+        from .classify import BehaviorClassifier, cross_validate_behavior
+
+        X, y = self.training_data()
+        clf = BehaviorClassifier(
+            model=model,  # type: ignore[arg-type]
+            n_estimators=int(n_estimators),
+            min_bout=int(min_bout),
+            threshold=threshold,
+            background=self.background,
+            random_state=random_state,
+        )
+        splits = int(min(n_splits, max(2, len(y) // 20)))
+        self.cv_result = cross_validate_behavior(clf, X, y, n_splits=splits)
+        self.classifier = clf.fit(X, y)
+        return self.cv_result
+
+    def predict(self) -> dict[str, np.ndarray]:
+        """Classify every frame of every track with the trained classifier.
+
+        Raises
+        ------
+        RuntimeError
+            If no classifier was trained.
+        """
+        if self.classifier is None:
+            raise RuntimeError("train the classifier first")
+        self.predictions = {
+            key: np.asarray(self.classifier.predict(self.features(key))).astype(str)
+            for key in self.track_keys()
+        }
+        self.prediction_kind = "classifier"
+        self.motif_table = None
+        return self.predictions
+
+    # ------------------------------------------------------------ unsupervised
+    def cluster(
+        self,
+        n_motifs: int = 6,
+        *,
+        method: str = "gmm",
+        n_components: int | None = 10,
+        max_frames: int = 20_000,
+        random_state: int = 0,
+    ) -> dict[str, np.ndarray]:
+        """Find motifs over every track (:class:`~posekit.engine.behavior.cluster.BehaviorClusterer`);
+        the predictions become ``motif0``, ``motif1``, ….
+
+        Parameters
+        ----------
+        n_motifs, method, n_components, random_state
+            As for ``BehaviorClusterer``.
+        max_frames
+            Fit on at most this many frames (evenly spaced); every frame is labelled.
+
+        Returns
+        -------
+        dict
+            Track key → motif labels.
+
+        Raises
+        ------
+        ValueError
+            If nothing is loaded.
+        """
+        from .cluster import BehaviorClusterer, motif_examples
+
+        keys = self.track_keys()
+        if not keys:
+            raise ValueError("load tracking files first")
+        feats = {k: self.features(k) for k in keys}
+        X = pd.concat(feats.values(), ignore_index=True)
+        step = max(1, math.ceil(len(X) / max_frames))
+        self.clusterer = BehaviorClusterer(
+            n_motifs=int(n_motifs),
+            method=method,  # type: ignore[arg-type]
+            n_components=n_components,
+            random_state=random_state,
+        ).fit(X.iloc[::step])
+        self.predictions = {
+            k: np.array([f"motif{int(m)}" for m in self.clusterer.predict(f)])
+            for k, f in feats.items()
+        }
+        self.prediction_kind = "motifs"
+        parts = []
+        for k, labels in self.predictions.items():
+            part = motif_examples(labels, n_examples=3, fps=self.calibration.fps)
+            part.insert(0, "track", k)
+            parts.append(part)
+        self.motif_table = pd.concat(parts, ignore_index=True)
+        return self.predictions
+
+    # ------------------------------------------------------------ ethogram tables
+    def _labels_args(self) -> dict[str, Any]:
+        return {"fps": self.calibration.fps, "background": self.background}
+
+    def behavior_bouts_table(self) -> pd.DataFrame:
+        """Bouts of the predicted labels: track, session, group, behaviour, start,
+        end, duration (+ seconds)."""
+        return _tables.behavior_bouts_table(
+            self.predictions, self.sessions, **self._labels_args()
+        )
+
+    def behavior_summary_table(self) -> pd.DataFrame:
+        """Per track and behaviour: bouts, total and mean duration, latency, fraction
+        (:func:`~posekit.engine.behavior.ethogram.bout_summary`)."""
+        return _tables.behavior_summary_table(
+            self.predictions, self.sessions, **self._labels_args()
+        )
+
+    def group_summary_table(self) -> pd.DataFrame:
+        """Mean, SD, SEM and count per group and behaviour (when groups are set)."""
+        return _tables.group_summary_table(
+            self.predictions, self.sessions, **self._labels_args()
+        )
+
+    def behavior_transitions_table(self) -> pd.DataFrame:
+        """Bout-to-bout transitions per track (long format: ``from, to, count``)."""
+        return _tables.behavior_transitions_table(
+            self.predictions, background=self.background
+        )
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every non-empty result table by name (see :data:`TABLE_FILES`)."""
+        out: dict[str, pd.DataFrame] = {}
+        if not self.sessions:
+            return out
+        out["sessions"] = self.sessions_table()
+        out["kinematics"] = self.kinematics_table()
+        out["roi_summary"] = self.roi_table()
+        out["roi_bouts"] = self.roi_bouts_table()
+        out["zone_transitions"] = self.zone_transitions_table()
+        out["behavior_bouts"] = self.behavior_bouts_table()
+        out["behavior_summary"] = self.behavior_summary_table()
+        out["group_summary"] = self.group_summary_table()
+        out["behavior_transitions"] = self.behavior_transitions_table()
+        if self.cv_result is not None:
+            out["classifier_scores"] = self.cv_result.scores.reset_index()
+            out["confusion_matrix"] = self.cv_result.confusion.reset_index()
+        if self.motif_table is not None:
+            out["motif_examples"] = self.motif_table
+        return {k: v for k, v in out.items() if not v.empty}
+
+    # ------------------------------------------------------------ figures
+    def image_size(self, name: str) -> tuple[int, int] | None:
+        """``(width, height)`` of the session's video (``None`` without one)."""
+        s = self.session(name)
+        if s.video is None:
+            return None
+        try:
+            from ..video import VideoReader
+
+            r = VideoReader(s.video)
+            return int(r.width), int(r.height)
+        except Exception:  # noqa: BLE001 - unreadable video: free axes
+            return None
+
+    def figures(self, name: str) -> dict[str, Any]:
+        """The figures of session ``name``: trajectory, heatmap, speed and (with
+        predictions or marks) ethogram, as matplotlib Figures."""
+        from .export import (
+            plot_ethogram,
+            plot_occupancy_heatmap,
+            plot_speed,
+            plot_trajectory,
+        )
+        from .kinematics import compute_speed
+        from .roi import compute_occupancy_heatmap
+
+        pixels = self.point(name, calibrated=False)
+        size = self.image_size(name)
+        figs: dict[str, Any] = {
+            "trajectory": plot_trajectory(pixels, rois=self.rois, image_size=size),
+        }
+        try:
+            extent = (-0.5, size[0] - 0.5, -0.5, size[1] - 0.5) if size else None
+            heat = compute_occupancy_heatmap(pixels, bins=40, extent=extent)
+            figs["heatmap"] = plot_occupancy_heatmap(heat, rois=self.rois)
+        except ValueError:  # no valid position
+            pass
+        point = self.point(name)
+        figs["speed"] = plot_speed(
+            compute_speed(point, per="second" if self.calibration.fps else "frame")
+        )
+        tracks = [t for t in self.tracks() if t.session == name]
+        labels = {
+            t.individual: self.predictions.get(t.key, self.annotations.get(t.key))
+            for t in tracks
+        }
+        labels = {k: v for k, v in labels.items() if v is not None}
+        if labels:
+            figs["ethogram"] = plot_ethogram(
+                labels, fps=self.calibration.fps, ignore=[self.background]
+            )
+        return figs
+
+    # ------------------------------------------------------------ export
+    def settings(self) -> dict[str, Any]:
+        """The settings used (cleaning, calibration, keypoint, sessions), for the
+        record written beside the results."""
+        return {
+            "filter": self.filter_config.to_dict(),
+            "calibration": self.calibration.to_dict(),
+            "keypoint": self.keypoint,
+            "feature_windows": list(self.windows),
+            "sessions": [
+                {
+                    "name": s.name,
+                    "group": s.group,
+                    "file": str(s.path) if s.path else None,
+                }
+                for s in self.sessions
+            ],
+            "rois": [r.to_feature() for r in self.rois],
+            "predictions": self.prediction_kind,
+        }
+
+    def export(
+        self,
+        folder: str | os.PathLike | None = None,
+        *,
+        csv: bool = True,
+        excel: bool = True,
+        figure_formats: Sequence[str] = ("png", "svg"),
+        progress: Progress | None = None,
+    ) -> list[Path]:
+        """Write the tables, figures, ROIs and settings into ``folder``.
+
+        Parameters
+        ----------
+        folder
+            Output folder (default :attr:`output_dir`; created if needed).
+        csv
+            One CSV per table (``<table>.csv``, see :data:`TABLE_FILES`).
+        excel
+            All tables as the sheets of ``behavior_tables.xlsx``.
+        figure_formats
+            Figure formats (``"png"``, ``"svg"``); figures are
+            ``<session>_<figure>.<format>``.
+        progress
+            Called as ``progress(done, total, file name)``.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+
+        Raises
+        ------
+        ValueError
+            If nothing is loaded or a figure format is unknown.
+        """
+        from .._fileio import atomic_write_text
+        from .export import save_figure, save_table, save_tables
+        from .roi import save_rois
+
+        if not self.sessions:
+            raise ValueError("load tracking files before exporting")
+        bad = sorted(set(figure_formats) - {"png", "svg"})
+        if bad:
+            raise ValueError(f"figure formats must be 'png' or 'svg'; received {bad}")
+        out = Path(folder) if folder is not None else self.output_dir
+        out.mkdir(parents=True, exist_ok=True)
+        tables = self.tables()
+        total = (
+            (len(tables) if csv else 0)
+            + (1 if excel and tables else 0)
+            + len(self.sessions) * len(figure_formats)
+            + (1 if self.rois else 0)
+            + 1
+        )
+        written: list[Path] = []
+        steps = 0
+
+        def step(paths: Sequence[Path], label: str) -> None:
+            nonlocal steps
+            written.extend(paths)
+            steps += 1
+            if progress is not None:
+                progress(steps, total, label)
+
+        if csv:
+            for name, table in tables.items():
+                path = save_table(table, out / f"{TABLE_FILES[name]}.csv")
+                step([path], path.name)
+        if excel and tables:
+            step([save_tables(tables, out / "behavior_tables.xlsx")], "Excel workbook")
+        for s in self.sessions if figure_formats else ():
+            figs = self.figures(s.name)
+            for fmt in figure_formats:
+                paths = [
+                    save_figure(fig, out / f"{s.name}_{fig_name}.{fmt}")
+                    for fig_name, fig in figs.items()
+                ]
+                step(paths, f"{s.name} figures ({fmt})")
+        if self.rois:
+            step([save_rois(self.rois, out / "rois.geojson")], "rois.geojson")
+        settings = json.dumps(self.settings(), indent=2, default=str)
+        step([atomic_write_text(out / "settings.json", settings)], "settings.json")
+        logger.info("behaviour results: %d files in %s", len(written), out)
+        return written
