@@ -4,14 +4,29 @@ A builder takes ``(input_shape, *, weights, output_stride, **options)`` and retu
 ``keras.Model`` that maps RGB images with values in ``[0, 255]`` (float32, NHWC) to a
 feature map at ``output_stride``. Preprocessing that the weights expect lives inside the
 returned model, so every backbone takes the same input.
+
+The modules that define backbones register them with :func:`register_backbone` when
+they are imported; :data:`BACKBONE_MODULES` lists them, and :func:`get_backbone` and
+:func:`list_backbones` import them on first use. The modules import this one, never
+the other way round (no import circle). A new backbone module goes into that list.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["BackboneSpec", "register_backbone", "get_backbone", "list_backbones"]
+__all__ = [
+    "BACKBONE_MODULES",
+    "BackboneSpec",
+    "register_backbone",
+    "get_backbone",
+    "list_backbones",
+]
+
+#: Modules (in this package) that register backbones when imported, in order.
+BACKBONE_MODULES = ("backbones", "efficientnet_lite")
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,12 @@ def register_backbone(
     return decorator
 
 
+def _ensure_registered() -> None:
+    """Import every module of :data:`BACKBONE_MODULES` (each registers its builders)."""
+    for module in BACKBONE_MODULES:
+        importlib.import_module(f".{module}", __package__)
+
+
 def get_backbone(name: str) -> BackboneSpec:
     """Return the registered backbone ``name``.
 
@@ -59,9 +80,7 @@ def get_backbone(name: str) -> BackboneSpec:
     ValueError
         If no backbone of that name is registered; the message lists the known ones.
     """
-    # Importing the modules registers the builders.
-    from . import backbones  # noqa: F401
-
+    _ensure_registered()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -72,6 +91,5 @@ def get_backbone(name: str) -> BackboneSpec:
 
 def list_backbones() -> list[str]:
     """Names of all registered backbones."""
-    from . import backbones  # noqa: F401
-
+    _ensure_registered()
     return sorted(_REGISTRY)

@@ -40,7 +40,7 @@ def _bn_momenta(model) -> set[float]:
 def test_all_names_registered_with_dlc_netnames() -> None:
     names = set(list_backbones())
     assert set(EXPECTED) <= names
-    assert "efficientnet_lite0" in names  # registered through backbones' import
+    assert "efficientnet_lite0" in names  # registered through the module list
     for name, (netname, _) in EXPECTED.items():
         assert get_backbone(name).dlc_netname == netname
 
