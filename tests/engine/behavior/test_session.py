@@ -1,6 +1,8 @@
-"""BehaviorModel without widgets: load → clean → calibrate → ROI → metrics → labels →
-export, with answers known in advance (a synthetic constant-velocity trajectory) or
-read back from the files written."""
+"""BehaviorModel without widgets.
+
+Load → clean → calibrate → ROI → metrics → labels → export, with answers known in
+advance (a synthetic constant-velocity trajectory) or read back from the files written.
+"""
 
 from __future__ import annotations
 
@@ -31,8 +33,10 @@ FPS = 10.0
 
 
 def _synthetic() -> object:
-    """Two keypoints moving right at 2 px/frame, at y = 48 and y = 52 (centroid
-    x = 2t + 1, y = 50); frame 25 has likelihood 0.1, every other frame 1."""
+    """Return two keypoints moving right at 2 px/frame, at y = 48 and y = 52.
+
+    The centroid is x = 2t + 1, y = 50; frame 25 has likelihood 0.1, the others 1.
+    """
     t = np.arange(N, dtype=float)
     pos = np.zeros((N, 2, 2, 1))
     pos[:, 0, :, 0] = (2 * t + 1)[:, None]

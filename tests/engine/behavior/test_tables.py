@@ -1,5 +1,7 @@
-"""Result tables over sessions and labels files: known bouts, groups and transitions
-on hand-made labels."""
+"""Result tables over sessions, and labels files.
+
+Known bouts, groups and transitions on hand-made labels.
+"""
 
 from __future__ import annotations
 
