@@ -320,9 +320,9 @@ def evaluate_network(
         One row with the train/test metrics.
     """
     from ._fileio import atomic_path
+    from .drawing import plot_predictions
     from .evaluation import (
         evaluation_summary,
-        plot_predictions,
         predict_images,
         write_combined_evaluation,
     )

@@ -465,10 +465,10 @@ def _labeled_video(args: argparse.Namespace) -> int:
             skeleton=project.skeleton,
             draw_skeleton=not args.no_skeleton,
             trail_length=args.trail,
-            dotsize=args.dotsize or int(project.get("dotsize") or 8),
-            colormap=str(project.get("colormap") or "rainbow"),
-            alpha=float(project.get("alphavalue") or 1.0),
-            skeleton_color=str(project.get("skeleton_color") or "black"),
+            dotsize=args.dotsize or project.display.dotsize,
+            colormap=project.display.colormap,
+            alpha=project.display.alphavalue,
+            skeleton_color=project.display.skeleton_color,
             codec=args.codec,
         )
         print(out)

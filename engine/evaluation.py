@@ -1,4 +1,4 @@
-"""Accuracy of predicted keypoints, DeepLabCut's evaluation file, and prediction plots.
+"""Accuracy of predicted keypoints and DeepLabCut's evaluation file.
 
 Metric names, because DeepLabCut's are misleading: what DLC reports as "RMSE" / "Test
 error(px)" is the **mean Euclidean distance** between prediction and label over all
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ._fileio import atomic_write_bytes, atomic_write_text
+from ._fileio import atomic_write_text
 
 __all__ = [
     "COMBINED_EVALUATION_COLUMNS",
@@ -35,7 +35,6 @@ __all__ = [
     "pck",
     "evaluation_summary",
     "write_combined_evaluation",
-    "plot_predictions",
     "predict_images",
 ]
 
@@ -296,106 +295,6 @@ def write_combined_evaluation(
     writer.writerow(row)
     text = (existing.rstrip("\n") + "\n" if lines else "") + buf.getvalue()
     return atomic_write_text(path, text)
-
-
-def _colors(k: int) -> list[tuple[int, int, int]]:
-    import cv2
-
-    ramp = np.linspace(0, 255, max(k, 1)).astype(np.uint8)[:, None]
-    bgr = cv2.applyColorMap(ramp, cv2.COLORMAP_JET)[:, 0]
-    return [tuple(int(c) for c in px[::-1]) for px in bgr]  # RGB
-
-
-def plot_predictions(
-    images: Sequence[np.ndarray],
-    predictions: np.ndarray,
-    labels: np.ndarray | None,
-    out_dir: str | os.PathLike,
-    *,
-    names: Sequence[str] | None = None,
-    bodyparts: Sequence[str] | None = None,
-    pcutoff: float = 0.6,
-    radius: int = 4,
-) -> list[Path]:
-    """Draw predictions (circles) and labels (crosses) on frames and save PNGs.
-
-    A prediction with likelihood ≥ ``pcutoff`` is a filled circle, below it a hollow
-    one; a line joins each prediction to its label. One colour per bodypart (a legend
-    is drawn in the corner when ``bodyparts`` is given).
-
-    Parameters
-    ----------
-    images
-        RGB ``uint8`` frames.
-    predictions
-        ``(N, K, 3)``.
-    labels
-        ``(N, K, 2)`` or ``None``.
-    out_dir
-        Folder for the PNG files (created).
-    names
-        File names (default ``frame_00000.png`` …); path separators are replaced.
-    bodyparts
-        Names for the legend.
-    pcutoff
-        Likelihood threshold for filled circles.
-    radius
-        Marker radius in pixels.
-
-    Returns
-    -------
-    list of pathlib.Path
-        The written files.
-    """
-    import cv2
-
-    predictions = np.asarray(predictions, np.float64)
-    if len(images) != len(predictions):
-        raise ValueError(f"{len(images)} images for {len(predictions)} predictions")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    k = predictions.shape[1]
-    colors = _colors(k)
-    paths = []
-    for i, image in enumerate(images):
-        canvas = np.ascontiguousarray(np.asarray(image, np.uint8).copy())
-        if canvas.ndim == 2:
-            canvas = np.repeat(canvas[..., None], 3, axis=-1)
-        for j in range(k):
-            x, y, p = predictions[i, j, 0], predictions[i, j, 1], predictions[i, j, 2]
-            color = colors[j]
-            have_label = labels is not None and np.isfinite(labels[i, j]).all()
-            if have_label:
-                lx, ly = (int(round(v)) for v in labels[i, j])
-                cv2.drawMarker(
-                    canvas, (lx, ly), color, cv2.MARKER_CROSS, 2 * radius + 2, 1
-                )
-            if np.isfinite([x, y]).all():
-                c = (int(round(x)), int(round(y)))
-                cv2.circle(canvas, c, radius, color, -1 if p >= pcutoff else 1)
-                if have_label:
-                    cv2.line(canvas, c, (lx, ly), color, 1)
-        if bodyparts is not None:
-            for j, name in enumerate(bodyparts):
-                cv2.putText(
-                    canvas,
-                    str(name),
-                    (5, 14 + 14 * j),
-                    cv2.FONT_HERSHEY_SIMPLEX,
-                    0.4,
-                    colors[j],
-                    1,
-                    cv2.LINE_AA,
-                )
-        name = names[i] if names is not None else f"frame_{i:05d}.png"
-        name = str(name).replace("/", "_").replace("\\", "_")
-        if not name.lower().endswith(".png"):
-            name = f"{Path(name).stem}.png"
-        ok, data = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
-        if not ok:  # pragma: no cover - cv2 failure
-            raise RuntimeError(f"could not encode {name}")
-        paths.append(atomic_write_bytes(out_dir / name, data.tobytes()))
-    return paths
 
 
 _PREDICT_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -28,13 +28,15 @@ import numpy as np
 import xarray as xr
 
 from ._fileio import atomic_path
+from .drawing import bodypart_colors, draw_poses
+from .project import DisplaySettings
+from .video import _ffmpeg_exe
 
 __all__ = [
     "Codec",
     "CODECS",
     "h264_available",
     "labeled_video_path",
-    "draw_poses",
     "create_labeled_video",
 ]
 
@@ -47,31 +49,8 @@ CODECS: dict[str, str] = {"h264": ".mp4", "mjpeg": ".avi", "mp4v": ".mp4"}
 
 ProgressFn = Callable[[int, int], None]
 
-_NAMED_COLORS = {
-    "black": (0, 0, 0),
-    "white": (255, 255, 255),
-    "red": (255, 0, 0),
-    "green": (0, 128, 0),
-    "lime": (0, 255, 0),
-    "blue": (0, 0, 255),
-    "yellow": (255, 255, 0),
-    "cyan": (0, 255, 255),
-    "magenta": (255, 0, 255),
-    "gray": (128, 128, 128),
-    "grey": (128, 128, 128),
-    "orange": (255, 165, 0),
-}
-
-
-def _ffmpeg_exe() -> str | None:
-    try:
-        import imageio_ffmpeg
-    except ImportError:
-        return None
-    try:
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
-    except RuntimeError:
-        return None
+#: DeepLabCut's plotting defaults (a project's ``display`` when its config is empty).
+_DEFAULT = DisplaySettings()
 
 
 def h264_available() -> bool:
@@ -118,150 +97,6 @@ def labeled_video_path(predictions: str | os.PathLike, codec: Codec = "auto") ->
     p = Path(predictions)
     suffix = CODECS.get(codec, ".mp4")
     return p.with_name(f"{p.stem}_labeled{suffix}")
-
-
-def _to_rgb(color: str | Sequence[int]) -> tuple[int, int, int]:
-    if not isinstance(color, str):
-        r, g, b = (int(c) for c in color)
-        return (r, g, b)
-    name = color.strip().lower()
-    if name.startswith("#") and len(name) == 7:
-        return tuple(int(name[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-    if name in _NAMED_COLORS:
-        return _NAMED_COLORS[name]
-    try:
-        from matplotlib.colors import to_rgb
-    except ImportError as err:
-        raise ValueError(
-            f"Unknown colour {color!r}; use a name like 'black' or '#rrggbb'"
-        ) from err
-    try:
-        return tuple(int(round(255 * c)) for c in to_rgb(name))  # type: ignore[return-value]
-    except ValueError as err:
-        raise ValueError(f"Unknown colour {color!r}; use '#rrggbb'") from err
-
-
-def _valid(xy: np.ndarray, p: np.ndarray, pcutoff: float) -> np.ndarray:
-    """Finite points whose likelihood is not below ``pcutoff`` (NaN likelihood: kept)."""
-    ok = np.isfinite(xy).all(axis=-1)
-    with np.errstate(invalid="ignore"):
-        ok &= ~(p < pcutoff)
-    return ok
-
-
-def _pt(xy: np.ndarray) -> tuple[int, int]:
-    # 4 fractional bits: sub-pixel accurate drawing with cv2's ``shift``
-    return int(round(float(xy[0]) * 16)), int(round(float(xy[1]) * 16))
-
-
-def draw_poses(
-    frame: np.ndarray,
-    xy: np.ndarray,
-    likelihood: np.ndarray | None = None,
-    *,
-    pcutoff: float = 0.6,
-    colors: np.ndarray | Sequence[Sequence[int]],
-    dotsize: int = 8,
-    alpha: float = 1.0,
-    edges: Sequence[tuple[int, int]] = (),
-    skeleton_color: str | Sequence[int] = "black",
-    trail: np.ndarray | None = None,
-    trail_likelihood: np.ndarray | None = None,
-    color_by: Literal["bodypart", "individual"] = "bodypart",
-) -> np.ndarray:
-    """Draw one frame's keypoints in place and return the frame.
-
-    Parameters
-    ----------
-    frame
-        ``(H, W, 3)`` ``uint8`` RGB image, modified in place.
-    xy
-        ``(keypoint, individual, 2)`` pixel coordinates (pixel centres at integers);
-        NaN where missing.
-    likelihood
-        ``(keypoint, individual)``; points below ``pcutoff`` are not drawn (NaN
-        likelihood counts as present).
-    pcutoff
-        Likelihood threshold.
-    colors
-        RGB colours, one per keypoint (``color_by="bodypart"``) or per individual.
-    dotsize
-        Radius of the dots in pixels (DLC's ``dotsize``).
-    alpha
-        Opacity of the dots (DLC's ``alphavalue``).
-    edges
-        Skeleton edges as pairs of keypoint indices; drawn when both ends are shown.
-    skeleton_color
-        Colour of the skeleton lines.
-    trail, trail_likelihood
-        Earlier positions ``(age, keypoint, individual, 2)``, newest first (age 0 is
-        the previous frame), drawn as lines that fade with age.
-    color_by
-        Colour the points by bodypart or by individual.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``frame``.
-    """
-    xy = np.asarray(xy, dtype=float)
-    n_kp, n_ind = xy.shape[:2]
-    p = np.full((n_kp, n_ind), np.nan) if likelihood is None else np.asarray(likelihood)
-    ok = _valid(xy, p, pcutoff)
-    cols = [tuple(int(c) for c in col) for col in np.asarray(colors)]
-
-    def color(k: int, i: int) -> tuple[int, int, int]:
-        return cols[(k if color_by == "bodypart" else i) % len(cols)]
-
-    if trail is not None and len(trail):
-        tp = (
-            np.full(trail.shape[:3], np.nan)
-            if trail_likelihood is None
-            else np.asarray(trail_likelihood)
-        )
-        thickness = max(1, int(round(dotsize / 3)))
-        n_age = len(trail)
-        newer_xy, newer_ok = xy, ok
-        segments: list[list[tuple]] = []
-        for age in range(n_age):
-            older_ok = _valid(trail[age], tp[age], pcutoff)
-            both = newer_ok & older_ok
-            segs = [
-                (_pt(newer_xy[k, i]), _pt(trail[age, k, i]), color(k, i))
-                for k, i in zip(*np.nonzero(both), strict=True)
-            ]
-            segments.append(segs)
-            newer_xy, newer_ok = trail[age], older_ok
-        for age in reversed(range(n_age)):  # oldest first, newest on top
-            if not segments[age]:
-                continue
-            weight = (n_age - age) / (n_age + 1)
-            overlay = frame.copy()
-            for a, b, c in segments[age]:
-                cv2.line(overlay, a, b, c, thickness, cv2.LINE_AA, shift=4)
-            cv2.addWeighted(overlay, weight, frame, 1 - weight, 0, dst=frame)
-    if edges:
-        sk = _to_rgb(skeleton_color)
-        width = max(1, int(round(dotsize / 4)))
-        for i in range(n_ind):
-            for a, b in edges:
-                if ok[a, i] and ok[b, i]:
-                    cv2.line(
-                        frame,
-                        _pt(xy[a, i]),
-                        _pt(xy[b, i]),
-                        sk,
-                        width,
-                        cv2.LINE_AA,
-                        shift=4,
-                    )
-    target = frame if alpha >= 1 else frame.copy()
-    radius = max(1, int(dotsize)) * 16
-    for k, i in zip(*np.nonzero(ok), strict=True):
-        cv2.circle(target, _pt(xy[k, i]), radius, color(k, i), -1, cv2.LINE_AA, shift=4)
-    if alpha < 1:
-        cv2.addWeighted(target, float(alpha), frame, 1 - float(alpha), 0, dst=frame)
-    return frame
 
 
 # ---------------------------------------------------------------- writers
@@ -353,13 +188,13 @@ def create_labeled_video(
     predictions: str | os.PathLike | xr.Dataset,
     out: str | os.PathLike | None = None,
     *,
-    pcutoff: float = 0.6,
+    pcutoff: float = _DEFAULT.pcutoff,
     skeleton: Sequence[Sequence[str]] | None = None,
     bodyparts: Sequence[str] | None = None,
-    dotsize: int = 8,
-    colormap: str = "rainbow",
-    alpha: float = 1.0,
-    skeleton_color: str | Sequence[int] = "black",
+    dotsize: float = _DEFAULT.dotsize,
+    colormap: str = _DEFAULT.colormap,
+    alpha: float = _DEFAULT.alphavalue,
+    skeleton_color: str | Sequence[int] = _DEFAULT.skeleton_color,
     trail_length: int = 0,
     draw_skeleton: bool = True,
     color_by: Literal["bodypart", "individual"] = "bodypart",
@@ -388,14 +223,18 @@ def create_labeled_video(
     bodyparts
         Bodyparts to draw (default: all; DLC's ``displayedbodyparts``).
     dotsize
-        Dot radius in pixels.
+        Dot radius in pixels (DLC's ``dotsize``).
     colormap
         Colour map of the bodyparts (the project's ``colormap``), the same colours
         the labelling tools use.
     alpha
-        Dot opacity.
+        Dot opacity (DLC's ``alphavalue``).
     skeleton_color
-        Skeleton line colour (a name or ``#rrggbb``).
+        Skeleton line colour (a name, ``#rrggbb`` or RGB).
+
+        The defaults of these five are DeepLabCut's, as in
+        :class:`~posekit.engine.project.DisplaySettings`; pass a project's
+        ``display`` values to draw as its config says.
     trail_length
         Draw the last ``trail_length`` positions of each point as a fading trail
         (0: none; DLC's ``trailpoints``).
@@ -434,7 +273,6 @@ def create_labeled_video(
     ... )
     PosixPath('videos/m1DLC_resnet50_tOct30shuffle1_500_labeled.mp4')
     """
-    from .check_labels import bodypart_colors
     from .video import VideoReader
 
     video = Path(video)

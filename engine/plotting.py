@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .drawing import bodypart_colors
+from .project import DisplaySettings
+
 __all__ = ["SERIES", "plot_time_series", "save_pose_plots"]
 
 SERIES = ("x", "y", "speed", "likelihood")
 
-
-def _colors(n: int, colormap: str) -> list[tuple[float, float, float]]:
-    from .check_labels import bodypart_colors
-
-    return [tuple(c / 255.0 for c in rgb) for rgb in bodypart_colors(n, colormap)]
+#: DeepLabCut's plotting defaults (a project's ``display`` when its config is empty).
+_DEFAULT = DisplaySettings()
 
 
 def _pick(
@@ -54,7 +54,7 @@ def plot_time_series(
     *,
     keypoints: Sequence[str] | None = None,
     individual: str | None = None,
-    colormap: str = "rainbow",
+    colormap: str = _DEFAULT.colormap,
     frame: int | None = None,
     series: Sequence[str] = SERIES,
     figsize: tuple[float, float] = (9.0, 7.0),
@@ -103,7 +103,7 @@ def plot_time_series(
         raise ValueError(f"unknown series {bad}; choose from {list(SERIES)}")
     sub, chosen, ind = _pick(ds, keypoints, individual)
     names = [str(k) for k in ds["keypoint"].values]
-    colors = _colors(len(names), colormap)
+    colors = bodypart_colors(len(names), colormap) / 255.0  # matplotlib: 0-1 RGB
     fps = ds.attrs.get("fps")
     frames = np.arange(sub.sizes["time"])
     speed = _speed(sub["position"], fps)
@@ -142,7 +142,7 @@ def save_pose_plots(
     formats: Sequence[str] = ("png", "svg"),
     keypoint: str | None = None,
     individual: str | None = None,
-    colormap: str = "rainbow",
+    colormap: str = _DEFAULT.colormap,
     image_size: tuple[int, int] | None = None,
     prefix: str = "",
     frame: int | None = None,

@@ -169,27 +169,19 @@ def _name(key: str, value: Any, default: str) -> str:
 
 def _color(key: str, value: Any, default: str) -> str:
     """A colour name or ``#rrggbb`` as given; an RGB triple becomes ``#rrggbb``."""
-    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3:
-        try:
-            if any(isinstance(v, bool) for v in value):
-                raise TypeError
-            rgb = [float(v) for v in value]
-        except (TypeError, ValueError):
-            rgb = []
-        if rgb and all(0 <= v <= 255 for v in rgb):
-            if all(v <= 1 for v in rgb):
-                rgb = [v * 255 for v in rgb]
-            return "#{:02x}{:02x}{:02x}".format(*(int(round(v)) for v in rgb))
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    from .drawing import parse_color, to_hex
+
+    try:
+        rgb = parse_color(value)
+    except ValueError as err:
         raise ProjectError(
-            f"config.yaml: {key} as RGB needs three numbers in 0-1 or 0-255, got "
-            f"{value!r}. Use a colour name such as {default!r} or '#rrggbb'."
-        )
-    if value is not None and not isinstance(value, str):
-        raise ProjectError(
-            f"config.yaml: {key} must be a colour name, '#rrggbb' or an RGB triple, "
-            f"got {value!r}. Fix {key} in config.yaml (default {default!r})."
-        )
-    return _name(key, value, default)
+            f"config.yaml: {key} must be a colour name, '#rrggbb' or an RGB triple "
+            f"(0-1 floats or 0-255), got {value!r}. Fix {key} in config.yaml or "
+            f"delete the value to use {default!r}."
+        ) from err
+    return value.strip() if isinstance(value, str) else to_hex(rgb)
 
 
 def _edges(value: Any) -> tuple[tuple[str, str], ...]:

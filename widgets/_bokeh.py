@@ -7,7 +7,7 @@
 - :func:`close_widget_tree` closes a widget that leaves the page with everything
   below it (closing only part of it hangs Voila's page load).
 - :func:`hex_colors` gives the bodypart colours of the project's ``colormap`` (the
-  same colours :func:`posekit.engine.check_labels.check_labels` draws).
+  same colours :mod:`posekit.engine.drawing` draws everywhere else).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 from bokeh.core.json_encoder import serialize_json
 from jupyter_bokeh import BokehModel
 
-from ..engine.check_labels import bodypart_colors
+from ..engine.drawing import bodypart_colors, to_hex
 
 __all__ = [
     "BokehComponent",
@@ -212,9 +212,7 @@ def hex_colors(n: int, colormap: str = "rainbow") -> list[str]:
     >>> hex_colors(2, "jet")
     ['#000080', '#800000']
     """
-    return [
-        "#{:02x}{:02x}{:02x}".format(*map(int, c)) for c in bodypart_colors(n, colormap)
-    ]
+    return [to_hex(c) for c in bodypart_colors(n, colormap)]
 
 
 def text_color(background: str) -> str:

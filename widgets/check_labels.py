@@ -19,9 +19,9 @@ import cv2
 import ipywidgets as W
 
 from ..engine import logger
-from ..engine.check_labels import check_labels
+from ..engine.check_labels import check_labels, labeled_dir
 from ..engine.io.dlc import LabelError
-from ..engine.project import Project, load_project
+from ..engine.project import Project, ProjectError, load_project
 from ._bokeh import encode_image
 
 __all__ = ["CheckLabelsGallery"]
@@ -103,7 +103,7 @@ class CheckLabelsGallery:
         """Show images rendered earlier (if any), without re-rendering."""
         found = []
         for stem in self.project.labeled_videos():
-            folder = self.project.path / "labeled-data" / f"{stem}_labeled"
+            folder = labeled_dir(self.project, stem)
             if folder.is_dir():
                 found += [(stem, p) for p in sorted(folder.glob("*.png"))]
         self.images = found
@@ -125,7 +125,7 @@ class CheckLabelsGallery:
 
         try:
             paths = check_labels(self.project, progress=progress)
-        except (LabelError, OSError) as err:
+        except (LabelError, ProjectError, OSError) as err:  # bad labels or config
             self.status.value = (
                 f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
             )

@@ -662,7 +662,8 @@ class TrainingModel(traitlets.HasTraits):
         """Predict the test frames with the latest snapshot and draw the ``n`` worst
         (largest mean error): labels as crosses, predictions as circles."""
         from ..engine.dataset import load_split
-        from ..engine.evaluation import keypoint_distances, plot_predictions
+        from ..engine.drawing import plot_predictions
+        from ..engine.evaluation import keypoint_distances
         from ..engine.io.dlc import index_to_paths, labels_to_array, read_labels
 
         n = self.n_worst if n is None else n

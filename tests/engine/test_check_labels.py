@@ -6,14 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.engine.check_labels import (
-    bodypart_colors,
-    check_labels,
-    draw_labels,
-    parse_color,
-)
+from posekit.engine.check_labels import check_labels
 from posekit.engine.demo import make_demo_project
+from posekit.engine.drawing import bodypart_colors
 from posekit.engine.labels import LabelStore
+from posekit.engine.project import ProjectError
 from posekit.engine.video import extract_frames
 
 
@@ -40,8 +37,8 @@ def test_labelled_frames_are_drawn_with_colours_and_skeleton(project):
     src = _rgb(store.image_path(f0))
     img = _rgb(out[0])
     assert img.shape == src.shape
-    colors = bodypart_colors(6, project.get("colormap"))
-    alpha = float(project.get("alphavalue"))
+    colors = bodypart_colors(6, project.display.colormap)
+    alpha = project.display.alphavalue
     # tailbase marker centre on frame 2 (its edge partner 'spine' is unlabelled)
     src2, img2 = _rgb(store.image_path(f2)), _rgb(out[1])
     expect = alpha * colors[5] + (1 - alpha) * src2[20, 20]
@@ -81,11 +78,16 @@ def test_progress_and_openfield(openfield_dir, tmp_path):
     assert np.abs(img[265, 21] - src[265, 21]).sum() > 60
 
 
-def test_draw_labels_ignores_nan_and_colour_helpers():
-    img = np.full((20, 20, 3), 200, np.uint8)
-    out = draw_labels(img, np.array([[np.nan, np.nan]]), np.array([[255, 0, 0]]))
-    np.testing.assert_array_equal(out, img)
-    assert parse_color("nonsense", default=(1, 2, 3)) == (1, 2, 3)
-    assert bodypart_colors(0).shape == (0, 3)
-    assert len({tuple(c) for c in bodypart_colors(5, "viridis")}) == 5
-    assert len({tuple(c) for c in bodypart_colors(5, "no-such-map")}) == 5
+def test_drawn_with_the_display_settings(project):
+    store = LabelStore(project, "session1")
+    f0 = store.frames[0]
+    store.set_point(f0, "snout", 40.0, 60.0)
+    project.set("alphavalue", 1.0)
+    for dotsize, inside in ((4, False), (16, True)):  # 6 px from the centre
+        project.set("dotsize", dotsize)
+        img = _rgb(check_labels(project)[0])
+        drawn = np.abs(img[60, 46] - bodypart_colors(6, "rainbow")[0]).max() <= 30
+        assert drawn == inside, dotsize
+    project.set("skeleton_color", "blak")
+    with pytest.raises(ProjectError, match="skeleton_color.*'blak'"):
+        check_labels(project)

@@ -1,8 +1,7 @@
-"""Metrics with known answers, DLC's CombinedEvaluation file, plots, batched prediction."""
+"""Metrics with known answers, DLC's CombinedEvaluation file, batched prediction."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +13,6 @@ from posekit.engine.evaluation import (
     mean_error,
     pck,
     per_bodypart_error,
-    plot_predictions,
     predict_images,
     rmse,
     write_combined_evaluation,
@@ -102,29 +100,6 @@ def test_combined_evaluation_appends_to_a_deeplabcut_file(tmp_path) -> None:
             train_error_pcutoff=1,
             test_error_pcutoff=1,
         )
-
-
-def test_plot_predictions_draws_at_the_predicted_pixels(tmp_path) -> None:
-    images = [np.zeros((60, 80, 3), np.uint8), np.zeros((60, 80, 3), np.uint8)]
-    pred = np.array([[[20.0, 30.0, 0.9]], [[50.0, 10.0, 0.1]]])
-    truth = np.array([[[20.0, 50.0]], [[np.nan, np.nan]]])
-    paths = plot_predictions(
-        images,
-        pred,
-        truth,
-        tmp_path / "plots",
-        names=["a/img1.png", "img2"],
-        bodyparts=["snout"],
-    )
-    assert [p.name for p in paths] == ["a_img1.png", "img2.png"]
-    first = cv2.imread(str(paths[0]))
-    assert first.shape == (60, 80, 3)
-    assert first[30, 20].sum() > 0  # filled circle at the confident prediction
-    second = cv2.imread(str(paths[1]))
-    assert second[10, 50].sum() == 0  # hollow circle below p-cutoff: centre empty
-    assert second[10, 54].sum() > 0
-    assert first[50, 24].sum() > 0  # an arm of the label's cross (the line is at x=20)
-    assert first[40, 20].sum() > 0  # the line from prediction to label
 
 
 def _dot_model(stride: int = 8):

@@ -9,13 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.engine.check_labels import bodypart_colors
 from posekit.engine.cli import main
 from posekit.engine.demo import load_ground_truth, make_demo_project
+from posekit.engine.drawing import bodypart_colors
 from posekit.engine.io.dlc import predictions_frame, write_predictions
 from posekit.engine.labeled_video import (
     create_labeled_video,
-    draw_poses,
     h264_available,
     labeled_video_path,
 )
@@ -58,28 +57,6 @@ def _close(pixel: np.ndarray, color, tol: float) -> bool:
     return bool(np.abs(pixel.astype(float) - np.asarray(color, float)).max() <= tol)
 
 
-def test_draw_poses_exact_pixels() -> None:
-    frame = np.full((H, W, 3), GREY, np.uint8)
-    colors = bodypart_colors(3, "rainbow")
-    xy = np.array([[SNOUT], [EAR], [TAIL]], float)  # (keypoint, individual, 2)
-    lik = np.array([[0.95], [0.9], [0.1]])
-    draw_poses(
-        frame,
-        xy,
-        lik,
-        pcutoff=0.6,
-        colors=colors,
-        dotsize=4,
-        edges=[(0, 1), (1, 2)],
-        skeleton_color="white",
-    )
-    assert tuple(frame[30, 40]) == tuple(colors[0])  # snout: row y, column x
-    assert tuple(frame[30, 100]) == tuple(colors[1])
-    assert tuple(frame[90, 120]) == (GREY,) * 3  # below the p-cutoff: not drawn
-    assert frame[30, 70].min() > 230  # skeleton snout–ear (anti-aliased line)
-    assert tuple(frame[60, 110]) == (GREY,) * 3  # ear–tail edge hidden with the tail
-
-
 @pytest.mark.parametrize(
     "codec", ["h264", "mjpeg"] if h264_available() else ["mjpeg", "mp4v"]
 )
@@ -89,6 +66,7 @@ def test_markers_frame_count_and_pcutoff(grey_video, predictions, codec) -> None
         predictions,
         pcutoff=0.6,
         dotsize=6,
+        alpha=1.0,
         skeleton=[["snout", "ear"]],
         skeleton_color="white",
         codec=codec,
@@ -115,6 +93,7 @@ def test_low_pcutoff_draws_unlikely_points(grey_video, predictions, tmp_path) ->
         predictions,
         tmp_path / "low.avi",
         pcutoff=0.05,
+        alpha=1.0,
         codec="mjpeg",
         progress=False,
     )
@@ -132,12 +111,12 @@ def test_trail_fades_behind_a_moving_point(grey_video, tmp_path) -> None:
         predictions_frame(xyp, SCORER, ["snout"]), tmp_path / f"grey{SCORER}.h5"
     )
     plain = create_labeled_video(
-        grey_video, pred, tmp_path / "plain.avi", dotsize=2, codec="mjpeg",
-        progress=False,
+        grey_video, pred, tmp_path / "plain.avi", dotsize=2, alpha=1.0,
+        codec="mjpeg", progress=False,
     )  # fmt: skip
     trail = create_labeled_video(
-        grey_video, pred, tmp_path / "trail.avi", dotsize=2, trail_length=5,
-        codec="mjpeg", progress=False,
+        grey_video, pred, tmp_path / "trail.avi", dotsize=2, alpha=1.0,
+        trail_length=5, codec="mjpeg", progress=False,
     )  # fmt: skip
     with VideoReader(plain) as a, VideoReader(trail) as b:
         # frame 10: the point is at x=60; 3 frames earlier it was at x=48
