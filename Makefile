@@ -7,14 +7,16 @@ DEMO_DIR ?= $(CURDIR)/demo-data
 PORT ?= 8866
 PYTEST_ARGS ?=
 
-.PHONY: venv app demo test lint bench bench-quick docs clean browser-deps
+.PHONY: venv app demo test lint check-engine-install bench bench-quick docs clean browser-deps
 
 venv: $(VENV)/.installed
 
+# The package editable with the apps extra, plus the PEP 735 dependency groups for tests
+# and docs (`--group` needs pip >= 25.1, hence the upgrade first).
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --progress-bar off -e ".[test,docs]"
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet --progress-bar off -e ".[apps]" --group test --group docs
 	touch $@
 
 demo: venv
@@ -35,6 +37,11 @@ browser-deps:
 
 lint: venv
 	$(BIN)/ruff check engine widgets tests benchmarks
+	$(BIN)/ruff format --check engine widgets tests benchmarks
+
+# `pip install .` without extras in a fresh venv: the engine and the CLI work, no Jupyter.
+check-engine-install:
+	.ci/check_engine_install $(PYTHON)
 
 test: venv browser-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

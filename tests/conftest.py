@@ -27,7 +27,7 @@ def _shared_data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """Folder of the shared real test data (openfield, SLEAP flies, DLC CSV variants).
+    """Return the folder of the shared real test data (openfield, SLEAP flies, DLC CSVs).
 
     Tests that need it skip when it is absent (a clone without ``../shared``); CI sets
     ``POSEKIT_TEST_DATA``.
@@ -43,11 +43,11 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def openfield_dir(shared_data: Path) -> Path:
-    """The real DeepLabCut openfield project (read-only)."""
+    """Return the real DeepLabCut openfield project (read-only)."""
     return shared_data / "openfield-Pranav-2018-10-30"
 
 
 @pytest.fixture
 def rng() -> np.random.Generator:
-    """A seeded random generator."""
+    """Return a seeded random generator."""
     return np.random.default_rng(42)

@@ -19,14 +19,14 @@ DEMO_LABELED = 12
 
 @pytest.fixture(scope="session")
 def demo_project_ro(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """The demo project built once per session. Do not modify it (use demo_project)."""
+    """Build the demo project once per session. Do not modify it (use demo_project)."""
     root = tmp_path_factory.mktemp("demo-ro")
     return make_demo_project(root, n_frames=DEMO_FRAMES, n_labeled=DEMO_LABELED)
 
 
 @pytest.fixture
 def demo_project(demo_project_ro: Project, tmp_path: Path) -> Project:
-    """A fresh, writable copy of the demo project for one test."""
+    """Copy the demo project for one test (writable)."""
     dst = tmp_path / demo_project_ro.path.name
     shutil.copytree(demo_project_ro.path, dst)
     return load_project(dst)
@@ -34,7 +34,7 @@ def demo_project(demo_project_ro: Project, tmp_path: Path) -> Project:
 
 @pytest.fixture
 def openfield_copy(openfield_dir: Path, tmp_path: Path) -> Path:
-    """A writable copy of the real openfield project (the video is linked, not copied)."""
+    """Copy the real openfield project, writable (the video is linked, not copied)."""
     dst = tmp_path / openfield_dir.name
     shutil.copytree(openfield_dir, dst, ignore=shutil.ignore_patterns("videos"))
     (dst / "videos").mkdir()
@@ -47,7 +47,7 @@ def openfield_copy(openfield_dir: Path, tmp_path: Path) -> Path:
 
 
 def _dlc_labels(individuals: list[str], bodyparts: list[str]) -> pd.DataFrame:
-    """Four labelled frames as DeepLabCut keeps them (one frame left unlabelled)."""
+    """Make four labelled frames as DeepLabCut keeps them (one left unlabelled)."""
     columns = pd.MultiIndex.from_product(
         [["Tester"], *([individuals] if individuals else []), bodyparts, ["x", "y"]],
         names=[
@@ -66,7 +66,7 @@ def _dlc_labels(individuals: list[str], bodyparts: list[str]) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def dlc_csv_variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """DeepLabCut label CSVs in each layout DLC writes, made here with pandas as DLC does.
+    """Write DeepLabCut label CSVs in each layout DLC writes, with pandas as DLC does.
 
     Single- and multi-animal (4 header rows, with a ``single`` individual for unique
     bodyparts), rows as one path string (DLC < 2.2) or as three index columns.

@@ -44,7 +44,7 @@ def openfield_labels_dir(openfield_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def dlc_frame(openfield_labels_dir: Path) -> pd.DataFrame:
-    """The openfield labels exactly as DeepLabCut reads them."""
+    """Read the openfield labels exactly as DeepLabCut reads them."""
     return pd.read_hdf(openfield_labels_dir / "CollectedData_Pranav.h5")
 
 
@@ -211,7 +211,7 @@ def test_index_conversions() -> None:
 
 
 def _cells_from_text(path: Path, n_header: int, n_index: int) -> np.ndarray:
-    """The numbers of a DLC CSV, parsed naively from its text (short rows padded)."""
+    """Parse the numbers of a DLC CSV naively from its text (short rows padded)."""
     lines = path.read_text().splitlines()
     width = max(len(line.split(",")) for line in lines) - n_index
     rows = []

@@ -14,7 +14,7 @@ BODYPARTS = ["nose", "paw_l", "paw_r"]
 
 
 def _lp_frame(n: int = 6, scorer: str = "heatmap_tracker") -> pd.DataFrame:
-    """What Lightning Pose's PredictionHandler writes for a video."""
+    """Make what Lightning Pose's PredictionHandler writes for a video."""
     rng = np.random.default_rng(0)
     data = np.empty((n, 3 * len(BODYPARTS)))
     data[:, 0::3] = rng.uniform(0, 640, (n, 3))
