@@ -104,7 +104,8 @@ def train_and_evaluate(
     the square training crops (evaluation is always on full frames).
     """
     from posekit.engine.augment import AugmentConfig
-    from posekit.engine.evaluation import evaluation_summary, predict_images
+    from posekit.engine.evaluation import evaluation_summary
+    from posekit.engine.inference import KerasPredictor
     from posekit.engine.models.pose_model import PoseModelConfig
     from posekit.engine.training import TrainConfig, Trainer
 
@@ -151,9 +152,9 @@ def train_and_evaluate(
         resume=False,
     )
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    model = trainer.model
-    pred_test = predict_images(model, [images[i] for i in test], batch_size=1)
-    pred_train = predict_images(model, [images[i] for i in train], batch_size=1)
+    predict = KerasPredictor(trainer.model, batch_size=1)
+    pred_test = predict([images[i] for i in test])
+    pred_train = predict([images[i] for i in train])
     test_summary = evaluation_summary(pred_test, xy[test], bodyparts)
     train_summary = evaluation_summary(pred_train, xy[train], bodyparts)
     curve = [

@@ -64,11 +64,15 @@ def main() -> None:
 
     import pandas as pd
 
-    from posekit.engine.api import load_predictor
     from posekit.engine.inference import analyze_video
+    from posekit.engine.model_folder import ModelFolder
     from posekit.engine.video import VideoReader
 
     video = Path(args.video)
+    folder = ModelFolder.at(args.model)
+    snapshot = -1 if Path(args.model).is_dir() else args.model
+    scorer = folder.scorer(snapshot)
+    bodyparts = list(folder.model_config(snapshot).bodyparts)
     with VideoReader(video) as r:
         h, w = r.height, r.width
     results = {
@@ -110,11 +114,11 @@ def main() -> None:
         configs.append(("tensorflow", "ffmpeg"))
     for scale, bs in ((1.0, args.batch_full), (0.5, args.batch_half)):
         for runtime, backend in configs:
-            predictor, info = load_predictor(
-                args.model,
-                frame_shape=(int(h * scale), int(w * scale)),
-                batch_size=bs,
+            predictor = folder.predictor(
+                (int(h * scale), int(w * scale)),
+                bs,
                 use_tflite=runtime == "tflite",
+                snapshot=snapshot,
             )
             best, best_cpu = 0.0, float("inf")
             repeats = args.repeats if runtime == "tflite" else 1
@@ -124,8 +128,8 @@ def main() -> None:
                     out = analyze_video(
                         predictor,
                         video,
-                        scorer=info["scorer"],
-                        bodyparts=info["bodyparts"],
+                        scorer=scorer,
+                        bodyparts=bodyparts,
                         destfolder=tmp,
                         scale=scale,
                         progress=False,

@@ -11,17 +11,15 @@ be resumed, scripted, or done in another tool:
 - ``analyze_videos``: ``<video>DLC_<net>_<Task><date>shuffle<k>_<iters>.h5`` (+ ``.csv``,
   ``_meta.pickle``).
 
-The model folder's ``pose_cfg.yaml`` records what names a model (``Task``, ``date``,
-``shuffle``, ``train_fraction``, ``trainingsetindex``), so a model folder alone gives its
-DeepLabCut scorer name (:func:`scorer_name`); folders written before those keys existed
-fall back to the project's ``config.yaml``.
+Each verb is thin: it finds the shuffle's model folder
+(:meth:`ModelFolder.of(project, shuffle) <posekit.engine.model_folder.ModelFolder.of>`),
+which lists the snapshots, names the model (DeepLabCut's scorer name) and gives the
+predictor (:mod:`posekit.engine.inference`) every verb predicts with.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,20 +30,15 @@ import numpy as np
 import pandas as pd
 
 from . import logger
+from .model_folder import ModelFolder, model_naming
 from .project import Project, load_project
 
 __all__ = [
     "TrainResult",
-    "train_dir",
     "train_network",
-    "list_snapshots",
-    "latest_snapshot",
     "evaluate_network",
     "predict_frames",
-    "load_predictor",
     "analyze_videos",
-    "model_info",
-    "scorer_name",
 ]
 
 
@@ -70,11 +63,6 @@ class TrainResult:
 
 def _project(project: Project | str | os.PathLike) -> Project:
     return project if isinstance(project, Project) else load_project(project)
-
-
-def train_dir(project: Project, shuffle: int = 1) -> Path:
-    """The ``train/`` folder of a shuffle."""
-    return project.model_dir(shuffle) / "train"
 
 
 def _ensure_training_set(project: Project, shuffle: int):
@@ -199,12 +187,7 @@ def train_network(
         backbone=backbone,
         weights=None if weights is None else str(weights),
     )
-    out = train_dir(project, shuffle)
-    fractions = project.training_fractions
-    trainingsetindex = next(
-        (i for i, f in enumerate(fractions) if math.isclose(f, ts.train_fraction)),
-        None,
-    )
+    out = ModelFolder.of(project, shuffle).path
     trainer = Trainer(
         model_config,
         train_config,
@@ -216,12 +199,7 @@ def train_network(
             "project_path": str(project.path),
             "dataset": str(project.training_set_dir()),
             # what names the model (the DLC scorer name) without the project config
-            "Task": project.task,
-            "date": project.date,
-            "shuffle": shuffle,
-            "train_fraction": ts.train_fraction,
-            "trainingsetindex": trainingsetindex,
-            "iteration (active-learning)": project.iteration,
+            **model_naming(project, shuffle=shuffle, train_fraction=ts.train_fraction),
         },
     )
     if stop_event is not None:
@@ -246,41 +224,6 @@ def train_network(
     )
 
 
-def list_snapshots(
-    project: Project | str | os.PathLike, shuffle: int = 1
-) -> list[tuple[int, Path]]:
-    """``(iteration, snapshot .keras path)`` of a shuffle, oldest first."""
-    from .training import list_snapshots as _list
-
-    d = train_dir(_project(project), shuffle)
-    return _list(d) if d.is_dir() else []
-
-
-def latest_snapshot(
-    project: Project, shuffle: int = 1, index: int = -1
-) -> tuple[int, Path]:
-    """The snapshot to use (``index`` into :func:`list_snapshots`, DLC ``snapshotindex``).
-
-    Raises
-    ------
-    FileNotFoundError
-        If the shuffle has no snapshot yet (train it first).
-    """
-    snaps = list_snapshots(project, shuffle)
-    if not snaps:
-        raise FileNotFoundError(
-            f"No trained snapshot for shuffle {shuffle} in {train_dir(project, shuffle)}. "
-            "Train first: posekit.engine.train_network(project) or `posekit train PROJECT`."
-        )
-    return snaps[index]
-
-
-def _load_model(path: Path):
-    from .training import load_snapshot
-
-    return load_snapshot(path)
-
-
 def predict_frames(
     project: Project | str | os.PathLike,
     images: Sequence[np.ndarray],
@@ -289,13 +232,28 @@ def predict_frames(
     snapshot: int = -1,
     batch_size: int = 8,
 ) -> np.ndarray:
-    """Predict ``(N, K, 3)`` (x, y, likelihood) on RGB frames with a trained shuffle."""
-    from .evaluation import predict_images
+    """Predict ``(N, K, 3)`` (x, y, likelihood) on RGB frames with a trained shuffle.
 
-    project = _project(project)
-    _, path = latest_snapshot(project, shuffle, snapshot)
-    # snapshots are saved with a free input size: no rebuild needed
-    return predict_images(_load_model(path), images, batch_size=batch_size)
+    Parameters
+    ----------
+    project
+        The project (or its folder).
+    images
+        RGB frames ``(H, W, 3)``; their sizes may differ.
+    shuffle, snapshot
+        Which network (``snapshot`` indexes the snapshots, -1 newest).
+    batch_size
+        Frames per inference call.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, K, 3)`` in the frames' pixels.
+    """
+    folder = ModelFolder.of(project, shuffle)
+    # snapshots are saved with a free input size: frames of any size, no rebuild
+    predictor = folder.predictor(batch_size=batch_size, snapshot=snapshot)
+    return predictor(images)
 
 
 def evaluate_network(
@@ -321,18 +279,15 @@ def evaluate_network(
     """
     from ._fileio import atomic_path
     from .drawing import plot_predictions
-    from .evaluation import (
-        evaluation_summary,
-        predict_images,
-        write_combined_evaluation,
-    )
+    from .evaluation import evaluation_summary, write_combined_evaluation
     from .io.dlc import paths_to_index, predictions_frame
 
     project = _project(project)
     ts = _ensure_training_set(project, shuffle)
-    iteration, path = latest_snapshot(project, shuffle, snapshot)
-    model = _load_model(path)  # saved with a free input size: takes full frames
-    preds = predict_images(model, ts.images, batch_size=1)
+    folder = ModelFolder.of(project, shuffle)
+    iteration, path = folder.snapshot(snapshot)
+    # saved with a free input size: takes the full frames, whatever their sizes
+    preds = folder.predictor(batch_size=1, snapshot=path)(ts.images)
     pcut = project.pcutoff
     summaries = {}
     for which, idx in (("train", ts.train_indices), ("test", ts.test_indices)):
@@ -359,7 +314,7 @@ def evaluate_network(
         train_error_pcutoff=train.get("mean_error_pcutoff_px", nan),
         test_error_pcutoff=test.get("mean_error_pcutoff_px", nan),
     )
-    scorer = scorer_name(path, netname=model.pose_config.dlc_netname, project=project)
+    scorer = folder.scorer(path)
     row = {
         "Training iterations:": iteration,
         "%Training dataset": int(round(100 * ts.train_fraction)),
@@ -396,75 +351,6 @@ def evaluate_network(
             pcutoff=pcut,
         )
     return table
-
-
-def load_predictor(
-    model: str | os.PathLike,
-    *,
-    frame_shape: tuple[int, int],
-    batch_size: int = 8,
-    use_tflite: bool = True,
-):
-    """A :class:`~posekit.engine.inference.Predictor` for frames of ``frame_shape``.
-
-    Parameters
-    ----------
-    model
-        A ``train/`` folder (newest snapshot) or a snapshot ``.keras`` file.
-    frame_shape
-        ``(height, width)`` of the frames given to the predictor.
-    batch_size
-        Frames per inference call.
-    use_tflite
-        Convert to TFLite (cached beside the snapshot) and run on LiteRT: about 2×
-        faster on CPU than TensorFlow.
-
-    Returns
-    -------
-    predictor : Predictor
-    info : dict
-        ``scorer`` (DLC scorer name), ``bodyparts``, ``iteration``, ``snapshot``,
-        ``model_config``.
-    """
-    from .inference import (
-        KerasPredictor,
-        TFLitePredictor,
-        convert_to_tflite,
-    )
-    from .models.decoder import make_decoder
-    from .models.pose_model import rebuild_for_input_shape
-    from .training import list_snapshots as _list
-
-    path = Path(model)
-    if path.is_dir():
-        snaps = _list(path)
-        if not snaps:
-            raise FileNotFoundError(f"No snapshot in {path}: train the network first.")
-        iteration, path = snaps[-1]
-    else:
-        iteration = _snapshot_iteration(path)
-    net = _load_model(path)
-    cfg = net.pose_config
-    h, w = int(frame_shape[0]), int(frame_shape[1])
-    decoder = make_decoder(stride=net.stride, locref_stdev=cfg.locref_stdev)
-    if use_tflite:
-        tfl = path.with_name(f"{path.stem}-{h}x{w}-b{batch_size}-u8.tflite")
-        if not tfl.exists() or tfl.stat().st_mtime < path.stat().st_mtime:
-            full = rebuild_for_input_shape(net, (h, w, 3))
-            convert_to_tflite(full, tfl, input_shape=(batch_size, h, w, 3))
-        predictor = TFLitePredictor(tfl, decoder, batch_size=batch_size)
-    else:
-        full = rebuild_for_input_shape(net, (h, w, 3))
-        predictor = KerasPredictor(full, decoder, batch_size=batch_size)
-    info = {
-        "scorer": scorer_name(path, netname=cfg.dlc_netname),
-        "bodyparts": list(cfg.bodyparts),
-        "iteration": iteration,
-        "snapshot": path,
-        "model_config": cfg.to_dict(),
-        "pose_cfg": model_info(path),
-    }
-    return predictor, info
 
 
 def analyze_videos(
@@ -509,31 +395,33 @@ def analyze_videos(
     list of Path
         The ``.h5`` files.
     """
-    from .inference import analyze_video
+    from .inference import Predictor, analyze_video
     from .video import VideoReader
 
     project = _project(project)
     if videos is None or len(videos) == 0:
         videos = project.source_videos()
-    _, path = latest_snapshot(project, shuffle, snapshot)
+    folder = ModelFolder.of(project, shuffle)
+    _, path = folder.snapshot(snapshot)
+    scorer = folder.scorer(path)
+    bodyparts = list(folder.model_config(path).bodyparts)
+    meta = dict(folder.info)
+    meta["iteration"] = meta["iteration (active-learning)"]
     outputs = []
-    predictors: dict[tuple[int, int], Any] = {}
+    predictors: dict[tuple[int, int], Predictor] = {}
     for video in videos:
         video = Path(video)
         with VideoReader(video) as r:
             shape = (int(r.height * scale), int(r.width * scale))
         if shape not in predictors:
-            predictors[shape] = load_predictor(
-                path, frame_shape=shape, batch_size=batch_size, use_tflite=use_tflite
+            predictors[shape] = folder.predictor(
+                shape, batch_size, use_tflite=use_tflite, snapshot=path
             )
-        predictor, info = predictors[shape]
-        meta = dict(info["pose_cfg"])
-        meta["iteration"] = meta["iteration (active-learning)"]
         out = analyze_video(
-            predictor,
+            predictors[shape],
             video,
-            scorer=info["scorer"],
-            bodyparts=info["bodyparts"],
+            scorer=scorer,
+            bodyparts=bodyparts,
             destfolder=destfolder,
             save_as_csv=save_as_csv,
             scale=scale,
@@ -543,195 +431,3 @@ def analyze_videos(
         )
         outputs.append(out)
     return outputs
-
-
-# --------------------------------------------------------------------------------------
-# What names a model
-# --------------------------------------------------------------------------------------
-
-_MODEL_DIR_RE = re.compile(
-    r"^(?P<name>.+)-trainset(?P<pct>\d+)shuffle(?P<shuffle>\d+)$"
-)
-_SNAPSHOT_ITERATION_RE = re.compile(r"snapshot-(\d+)")
-
-#: Keys :func:`model_info` always fills in.
-MODEL_KEYS = (
-    "Task",
-    "date",
-    "shuffle",
-    "train_fraction",
-    "trainingsetindex",
-    "iteration (active-learning)",
-)
-
-
-def _snapshot_iteration(path: Path) -> int:
-    m = _SNAPSHOT_ITERATION_RE.search(path.name)
-    return int(m.group(1)) if m else 0
-
-
-def _model_folder(model: Path) -> Path:
-    return model if model.is_dir() else model.parent
-
-
-def _project_of(folder: Path, pose_cfg: dict[str, Any]) -> Project | None:
-    """The project a ``train/`` folder belongs to: by DLC's layout, else ``project_path``."""
-    from .project import ProjectError
-
-    candidates = []
-    # <project>/dlc-models/iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/train
-    if len(folder.parents) > 3 and folder.parents[2].name == "dlc-models":
-        candidates.append(folder.parents[3])
-    if pose_cfg.get("project_path"):
-        candidates.append(Path(str(pose_cfg["project_path"])))
-    for candidate in candidates:
-        if (candidate / "config.yaml").is_file():
-            try:
-                return load_project(candidate)
-            except ProjectError as exc:
-                logger.warning("cannot read %s: %s", candidate / "config.yaml", exc)
-    return None
-
-
-def model_info(
-    model: str | os.PathLike, *, project: Project | None = None
-) -> dict[str, Any]:
-    """The ``pose_cfg.yaml`` of a model folder, with what names the model filled in.
-
-    ``Task``, ``date``, ``shuffle``, ``train_fraction``, ``trainingsetindex`` and
-    ``iteration (active-learning)`` are always set. :func:`train_network` writes them;
-    for a folder trained before they were written they come from the project (``project``,
-    else the project the folder sits in by DeepLabCut's layout, else the one
-    ``pose_cfg.yaml``'s ``project_path`` names) and the folder names
-    (``iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/train``).
-
-    Parameters
-    ----------
-    model
-        A ``train/`` folder or a snapshot file in it.
-    project
-        The project, for keys the folder lacks.
-
-    Returns
-    -------
-    dict
-
-    Raises
-    ------
-    ValueError
-        ``pose_cfg.yaml`` exists but does not parse.
-    """
-    import yaml
-
-    folder = _model_folder(Path(model))
-    path = folder / "pose_cfg.yaml"
-    info: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            info = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ValueError(
-                f"{path} is not valid YAML ({exc}). It is rewritten when training "
-                "resumes; posekit did not change it."
-            ) from exc
-        if not isinstance(info, dict):
-            raise ValueError(f"{path} does not hold a mapping of keys; it is damaged.")
-    if all(info.get(k) is not None for k in MODEL_KEYS if k != "trainingsetindex"):
-        info.setdefault("trainingsetindex", None)
-        return info
-    project = project or _project_of(folder, info)
-    names = _MODEL_DIR_RE.match(folder.parent.name) if folder.name == "train" else None
-    found: dict[str, Any] = {}
-    if names:
-        found["shuffle"] = int(names["shuffle"])
-        found["train_fraction"] = int(names["pct"]) / 100
-    iteration_dir = folder.parent.parent.name if names else ""
-    if iteration_dir.startswith("iteration-") and iteration_dir[10:].isdigit():
-        found["iteration (active-learning)"] = int(iteration_dir[10:])
-    if project is not None:
-        found.setdefault("iteration (active-learning)", project.iteration)
-        found.setdefault("train_fraction", project.training_fractions[0])
-        found.update(Task=project.task, date=project.date)
-    elif names:
-        # <Task><date> is all the scorer name needs
-        found.update(Task=names["name"], date="")
-        logger.warning(
-            "%s: no Task/date in pose_cfg.yaml and no project config found; using "
-            "the folder name %r",
-            folder,
-            names["name"],
-        )
-    fallback = {
-        "Task": "posekit",
-        "date": "",
-        "shuffle": 1,
-        "train_fraction": None,
-        "iteration (active-learning)": 0,
-    }
-    for key in MODEL_KEYS:
-        if info.get(key) is None:
-            info[key] = found.get(key, fallback.get(key))
-    if info["trainingsetindex"] is None and project and info["train_fraction"]:
-        info["trainingsetindex"] = next(
-            (
-                i
-                for i, f in enumerate(project.training_fractions)
-                if math.isclose(f, float(info["train_fraction"]))
-            ),
-            None,
-        )
-    return info
-
-
-def scorer_name(
-    snapshot: str | os.PathLike,
-    *,
-    netname: str | None = None,
-    project: Project | None = None,
-) -> str:
-    """DeepLabCut's scorer name of a snapshot: ``DLC_<net>_<Task><date>shuffle<k>_<iters>``.
-
-    The one place posekit builds it (evaluation and video analysis use it), from the
-    model folder's ``pose_cfg.yaml`` (:func:`model_info`).
-
-    Parameters
-    ----------
-    snapshot
-        A snapshot (``snapshot-<iters>.keras`` or ``.json``) or a ``train/`` folder
-        (its newest snapshot).
-    netname
-        DLC's network name (``mobnet_35``, ``resnet_50``…); default: from the
-        snapshot's configuration.
-    project
-        The project, for model folders trained before ``pose_cfg.yaml`` named it.
-
-    Examples
-    --------
-    The demo's model after 700 iterations of MobileNetV2 α=0.35, shuffle 1:
-    ``DLC_mobnet_35_demoJan1shuffle1_700``.
-    """
-    from .inference import dlc_scorer_name
-    from .models.pose_model import PoseModelConfig
-    from .training import list_snapshots as _list
-    from .training import read_pose_cfg
-
-    path = Path(snapshot)
-    if path.is_dir():
-        snaps = _list(path)
-        if not snaps:
-            raise FileNotFoundError(f"No snapshot in {path}: train the network first.")
-        path = snaps[-1][1]
-    iteration = _snapshot_iteration(path)
-    if netname is None:
-        meta = path.with_name(f"snapshot-{iteration}.json")
-        if meta.is_file():
-            import json
-
-            config = json.loads(meta.read_text())["model_config"]
-            netname = PoseModelConfig.from_dict(config).dlc_netname
-        else:
-            netname = read_pose_cfg(path.parent)[0].dlc_netname
-    info = model_info(path, project=project)
-    return dlc_scorer_name(
-        netname, str(info["Task"]), str(info["date"]), int(info["shuffle"]), iteration
-    )

@@ -8,17 +8,16 @@ The "p-cutoff" variants only count predictions with likelihood ≥ ``pcutoff`` (
 ``RMSEpcutoff``).
 
 Arrays: predictions ``(N, K, 3)`` = ``x, y, likelihood`` (or ``(N, K, 2)``); labels
-``(N, K, 2)`` with NaN for missing keypoints; all in pixels.
+``(N, K, 2)`` with NaN for missing keypoints; all in pixels. The predictions come
+from :mod:`posekit.engine.inference` (this module imports no TensorFlow).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
-import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ __all__ = [
     "pck",
     "evaluation_summary",
     "write_combined_evaluation",
-    "predict_images",
 ]
 
 #: Header of DeepLabCut's ``CombinedEvaluation-results.csv``.
@@ -295,106 +293,3 @@ def write_combined_evaluation(
     writer.writerow(row)
     text = (existing.rstrip("\n") + "\n" if lines else "") + buf.getvalue()
     return atomic_write_text(path, text)
-
-
-_PREDICT_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _traced(model: Any):
-    """One ``tf.function`` per model (it retraces once per input shape)."""
-    try:
-        return _PREDICT_FNS[model]
-    except (KeyError, TypeError):
-        pass
-    from ._tf import tensorflow as tf
-
-    try:
-        ref = weakref.ref(model)  # the cache must not keep the model alive
-    except TypeError:
-        return tf.function(lambda x: model(x, training=False))
-    fn = tf.function(lambda x: ref()(x, training=False))
-    with contextlib.suppress(TypeError):  # not weak-referenceable: no cache
-        _PREDICT_FNS[model] = fn
-    return fn
-
-
-def predict_images(
-    model: Any,
-    images: Sequence[np.ndarray] | np.ndarray,
-    batch_size: int = 8,
-    *,
-    stride: float | None = None,
-    locref_stdev: float | None = None,
-) -> np.ndarray:
-    """Predict ``(x, y, likelihood)`` for each image, in the image's pixels.
-
-    Images of equal shape are batched together; the last batch of each shape is padded
-    to ``batch_size`` so each shape traces once. The model runs through
-    ``tf.function(lambda x: model(x, training=False))`` (no XLA).
-
-    Parameters
-    ----------
-    model
-        A :class:`~posekit.engine.models.PoseModel` (stride and ``locref_stdev`` come from
-        its config), or any model returning ``{"scoremap", "locref"}`` or
-        ``(scoremap, locref)`` with ``stride``/``locref_stdev`` given. Its input shape
-        must accept the images (build it with ``(None, None, 3)`` or the frame size).
-    images
-        RGB ``uint8`` (or float in ``[0, 255]``) arrays ``(H, W, 3)``.
-    batch_size
-        Frames per call.
-    stride, locref_stdev
-        Override the decoder parameters.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N, K, 3)`` float32.
-    """
-    from .models.decoder import DEFAULT_LOCREF_STDEV, decode_pose
-
-    cfg = getattr(model, "pose_config", None)
-    if stride is None:
-        if cfg is None:
-            raise ValueError("stride is needed for a model that is not a PoseModel")
-        stride = cfg.head_stride
-    if locref_stdev is None:
-        locref_stdev = cfg.locref_stdev if cfg is not None else DEFAULT_LOCREF_STDEV
-    if batch_size < 1:
-        raise ValueError(
-            f"batch_size must be >= 1. Received: batch_size={batch_size!r}"
-        )
-    images = list(images)
-    n = len(images)
-    if n == 0:
-        k = cfg.num_keypoints if cfg is not None else 0
-        return np.zeros((0, k, 3), np.float32)
-    fn = _traced(model)
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, img in enumerate(images):
-        groups.setdefault(tuple(np.shape(img)), []).append(i)
-    out: np.ndarray | None = None
-    for shape, idx in groups.items():
-        if len(shape) != 3:
-            raise ValueError(f"images must be (H, W, 3). Received shape {shape}")
-        for start in range(0, len(idx), batch_size):
-            chunk = idx[start : start + batch_size]
-            batch = np.zeros((batch_size, *shape), np.float32)
-            for b, i in enumerate(chunk):
-                batch[b] = images[i]
-            outputs = fn(batch)
-            if isinstance(outputs, Mapping):
-                scmap, locref = outputs["scoremap"], outputs["locref"]
-            else:
-                scmap, locref = outputs[0], outputs[1]
-            xyp = decode_pose(
-                np.asarray(scmap)[: len(chunk)],
-                np.asarray(locref)[: len(chunk)],
-                stride=stride,
-                locref_stdev=locref_stdev,
-            )
-            if out is None:
-                out = np.zeros((n, xyp.shape[1], 3), np.float32)
-            out[chunk] = xyp
-    assert out is not None
-    return out

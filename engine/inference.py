@@ -1,6 +1,11 @@
-"""Batched, pipelined prediction on frames and videos.
+"""Batched, pipelined prediction on frames and videos: posekit's one prediction path.
 
-A background thread decodes (and resizes) frames while the network runs on the previous
+:class:`Predictor` (:class:`KerasPredictor` or :class:`TFLitePredictor`) maps frames to
+``(x, y, likelihood)`` per keypoint; evaluation, training's periodic test error,
+``predict_frames``, video analysis and the apps all go through it. A trained model on
+disk gives one with :meth:`posekit.engine.model_folder.ModelFolder.predictor`.
+
+For videos, a background thread decodes (and resizes) frames while the network runs on the previous
 batch; the score maps are decoded to ``(x, y, likelihood)`` in full-frame pixels and
 written in DeepLabCut's prediction layout. Two runtimes: TensorFlow (a traced
 ``tf.function`` per input shape) and TFLite (converted through ``model.export`` +
@@ -16,7 +21,7 @@ import pickle
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -35,7 +40,6 @@ __all__ = [
     "convert_to_tflite",
     "predict_video",
     "analyze_video",
-    "dlc_scorer_name",
 ]
 
 #: ``decode(scoremaps, locref) -> (N, K, 3)`` in input-image pixels.
@@ -52,58 +56,159 @@ def _threads() -> int:
 
 
 class Predictor:
-    """Maps a batch of RGB ``uint8`` frames ``(N, H, W, 3)`` to ``(N, K, 3)``.
+    """Maps RGB frames to ``(N, K, 3)``: x, y (in the frames' pixels) and likelihood.
 
-    Subclasses implement :meth:`_run` (frames → score maps, locref maps); the decoder
-    turns maps into coordinates in the pixels of the frames given.
+    Subclasses implement :meth:`_run` (a batch of frames → score maps, locref maps);
+    the decoder turns maps into coordinates. This is posekit's one prediction path:
+    evaluation, training's test error, :func:`predict_video` and the apps use it.
+
+    Parameters
+    ----------
+    decoder
+        ``decode(scoremaps, locref) -> (N, K, 3)``
+        (:func:`posekit.engine.models.decoder.make_decoder`).
+    batch_size
+        Frames per network call; a shorter last batch is padded to it.
+    num_keypoints
+        ``K``, for the shape of an empty result.
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` below 1.
     """
 
-    def __init__(self, decoder: MapDecoder, batch_size: int = 8) -> None:
+    def __init__(
+        self, decoder: MapDecoder, batch_size: int = 8, *, num_keypoints: int = 0
+    ) -> None:
+        if int(batch_size) < 1:
+            raise ValueError(
+                f"batch_size must be >= 1. Received: batch_size={batch_size!r}"
+            )
         self.decoder = decoder
         self.batch_size = int(batch_size)
+        self.num_keypoints = int(num_keypoints)
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """Predict ``(N, K, 3)`` for frames ``(N, H, W, 3)`` (any N; padded internally)."""
-        frames = np.asarray(frames)
-        n = len(frames)
-        out = []
-        for i in range(0, n, self.batch_size):
-            batch = frames[i : i + self.batch_size]
-            m = len(batch)
-            if m < self.batch_size:  # pad: one traced shape / one TFLite shape
-                pad = np.zeros((self.batch_size - m, *batch.shape[1:]), batch.dtype)
-                batch = np.concatenate([batch, pad])
-            scmap, locref = self._run(batch)
-            out.append(self.decoder(scmap[:m], locref[:m]))
-        return np.concatenate(out) if out else np.zeros((0, 0, 3))
+    def __call__(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Predict ``(N, K, 3)`` for ``N`` frames.
+
+        Parameters
+        ----------
+        frames
+            An array ``(N, H, W, 3)``, or a sequence of ``(H, W, 3)`` frames whose
+            shapes may differ. Frames of one shape are batched together and the last
+            batch of each shape is padded to :attr:`batch_size`, so a traced model
+            sees one input shape per frame shape (a TFLite model takes only its own).
+            ``uint8``, or float in ``[0, 255]``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, K, 3)``, in the order of ``frames``.
+
+        Raises
+        ------
+        ValueError
+            A frame that is not ``(H, W, C)``.
+        """
+        if isinstance(frames, np.ndarray) and frames.ndim == 4:
+            groups = [(list(range(len(frames))), frames)]  # one shape: no copy
+        else:
+            frames = list(frames)
+            by_shape: dict[tuple[int, ...], list[int]] = {}
+            for i, frame in enumerate(frames):
+                by_shape.setdefault(tuple(np.shape(frame)), []).append(i)
+            groups = []
+            for shape, idx in by_shape.items():
+                if len(shape) != 3:
+                    raise ValueError(
+                        f"frames must be (H, W, 3) images. Received shape {shape}"
+                    )
+                groups.append((idx, None))
+        n = sum(len(idx) for idx, _ in groups)
+        out: np.ndarray | None = None
+        bs = self.batch_size
+        for idx, stacked in groups:
+            for start in range(0, len(idx), bs):
+                chunk = idx[start : start + bs]
+                if stacked is not None:
+                    batch = stacked[start : start + bs]
+                else:
+                    batch = np.stack([np.asarray(frames[i]) for i in chunk])
+                m = len(chunk)
+                if m < bs:  # pad: one traced shape / one TFLite shape
+                    pad = np.zeros((bs - m, *batch.shape[1:]), batch.dtype)
+                    batch = np.concatenate([batch, pad])
+                scmap, locref = self._run(batch)
+                xyp = self.decoder(scmap[:m], locref[:m])
+                if out is None:
+                    out = np.empty((n, *xyp.shape[1:]), xyp.dtype)
+                out[chunk] = xyp
+        if out is None:
+            return np.zeros((0, self.num_keypoints, 3), np.float32)
+        return out
 
 
 class KerasPredictor(Predictor):
-    """Run a Keras pose model (outputs ``(scoremap, locref)``) through ``tf.function``.
+    """Run a Keras pose model through ``tf.function``.
 
-    No XLA: on CPU it is up to 20× slower for depthwise convolutions.
+    No XLA: on CPU it is up to 20× slower for depthwise convolutions. A model built with a free input size (``(None, None, 3)``, as snapshots are saved)
+    takes frames of any size, several sizes in one call; each input shape is traced
+    once.
+
+    Parameters
+    ----------
+    model
+        A :class:`~posekit.engine.models.PoseModel`, or any Keras model returning
+        ``{"scoremap", "locref"}`` or ``(scoremap, locref)``.
+    decoder
+        Default, for a ``PoseModel``: :func:`~posekit.engine.models.decoder.make_decoder`
+        with its ``head_stride`` and ``locref_stdev``. Needed for other models.
+    batch_size
+        Frames per call.
+
+    Raises
+    ------
+    ValueError
+        No ``decoder`` for a model that is not a ``PoseModel``.
     """
 
-    def __init__(self, model, decoder: MapDecoder, batch_size: int = 8) -> None:
+    def __init__(
+        self, model, decoder: MapDecoder | None = None, batch_size: int = 8
+    ) -> None:
         from ._tf import tensorflow as tf
 
-        super().__init__(decoder, batch_size)
+        cfg = getattr(model, "pose_config", None)
+        if decoder is None:
+            if cfg is None:
+                raise ValueError(
+                    "A decoder is needed for a model that is not a PoseModel: pass "
+                    "decoder=make_decoder(stride=..., locref_stdev=...)."
+                )
+            from .models.decoder import make_decoder
+
+            decoder = make_decoder(
+                stride=cfg.head_stride, locref_stdev=cfg.locref_stdev
+            )
+        super().__init__(
+            decoder, batch_size, num_keypoints=cfg.num_keypoints if cfg else 0
+        )
         self.model = model
         self._fn = tf.function(
             lambda x: model(x, training=False), reduce_retracing=True
         )
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        outputs = self._fn(batch.astype(np.float32))
+        outputs = self._fn(batch.astype(np.float32, copy=False))
         scmap, locref = _split_outputs(outputs)
         return np.asarray(scmap), np.asarray(locref)
 
 
 def _split_outputs(outputs) -> tuple:
-    if isinstance(outputs, dict):
+    if isinstance(outputs, Mapping):
         return outputs["scoremap"], outputs["locref"]
     return outputs[0], outputs[1]
 
@@ -239,6 +344,7 @@ class TFLitePredictor(Predictor):
         # the score map has K channels, locref 2K: order the outputs by channel count
         outs = sorted(outs, key=lambda d: d["shape"][-1])
         self._scmap, self._locref = outs[0]["index"], outs[1]["index"]
+        self.num_keypoints = int(outs[0]["shape"][-1])
         self.input_shape = tuple(int(s) for s in self._input["shape"])
         # uint8 for models converted by this version, float32 for older cached files
         self._input_dtype = np.dtype(self._input["dtype"])
@@ -343,19 +449,6 @@ def predict_video(
             "frames_per_second": len(xyp) / seconds if seconds else float("nan"),
         }
     return xyp, info
-
-
-def dlc_scorer_name(
-    netname: str, task: str, date: str, shuffle: int, iterations: int
-) -> str:
-    """``DLC_<net>_<Task><date>shuffle<k>_<iters>`` (DeepLabCut 2.x naming).
-
-    Examples
-    --------
-    >>> dlc_scorer_name("resnet50", "openfield", "Oct30", 1, 50000)
-    'DLC_resnet50_openfieldOct30shuffle1_50000'
-    """
-    return f"DLC_{netname}_{task}{date}shuffle{shuffle}_{iterations}"
 
 
 def analyze_video(

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
 import json
 import logging
@@ -55,7 +54,15 @@ import numpy as np
 
 from ._fileio import atomic_path, atomic_write_text
 from .augment import AugmentConfig, Augmenter
-from .evaluation import mean_error, predict_images, rmse
+from .evaluation import mean_error, rmse
+from .inference import KerasPredictor
+from .model_folder import (
+    SNAPSHOT_FORMAT,
+    ModelFolder,
+    Snapshot,
+    SnapshotError,
+    file_sha256,
+)
 from .models.pose_model import (
     PoseModel,
     PoseModelConfig,
@@ -70,13 +77,8 @@ __all__ = [
     "TrainState",
     "TrainingCallback",
     "Trainer",
-    "Snapshot",
-    "SnapshotError",
     "learning_rate_at",
     "recalibrate_batchnorm",
-    "list_snapshots",
-    "find_latest_snapshot",
-    "load_snapshot",
     "read_pose_cfg",
     "default_crop_size",
     "LEARNING_STATS_COLUMNS",
@@ -97,8 +99,6 @@ LEARNING_STATS_COLUMNS = (
     "elapsed_cpu_s",
 )
 
-_SNAPSHOT_FORMAT = "posekit-snapshot/1"
-_SNAPSHOT_RE = re.compile(r"^snapshot-(\d+)\.json$")
 _SNAPSHOT_DATA_RE = re.compile(r"^snapshot-(\d+)\.(?:keras|optimizer\.npz)$")
 # temporary files of atomic writes (posekit.engine._fileio.atomic_path) in a train_dir
 _TEMP_RE = re.compile(
@@ -261,7 +261,7 @@ class TrainConfig:
         object.__setattr__(self, "augment", augment)
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with some fields changed (validated)."""
+        """Return a copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -293,7 +293,7 @@ AUTO_CROP_RANGE = (64, 256)
 
 
 def default_crop_size(frame_shapes: Iterable[Sequence[int]]) -> tuple[int, int]:
-    """The training crop for frames of these shapes (``TrainConfig(crop_size=None)``).
+    """Choose the training crop for frames of these shapes (``crop_size=None``).
 
     Half the shorter side of the smallest frame, rounded up to a multiple of 32 and
     kept within :data:`AUTO_CROP_RANGE` (64–256 px), square, but never larger than
@@ -496,161 +496,42 @@ class TrainingCallback:
     """
 
     def on_train_begin(self, state: TrainState) -> None:
-        """Called once, after resuming and before the first step."""
+        """Run once, after resuming and before the first step."""
 
     def on_step(self, iteration: int, logs: Mapping[str, float]) -> None:
-        """Called after every step: ``loss``, ``scoremap_loss``, ``locref_loss``,
-        ``learning_rate``, ``elapsed_wall_s``, ``elapsed_cpu_s``."""
+        """Run after every step.
+
+        ``logs``: ``loss``, ``scoremap_loss``, ``locref_loss``, ``learning_rate``,
+        ``elapsed_wall_s``, ``elapsed_cpu_s``.
+        """
 
     def on_evaluate(self, iteration: int, metrics: Mapping[str, Any]) -> None:
-        """Called after each test-set evaluation (``mean_error_px``, ``rmse_px``…)."""
+        """Run after each test-set evaluation (``mean_error_px``, ``rmse_px``…)."""
 
     def on_snapshot(self, iteration: int, path: Path) -> None:
-        """Called after a snapshot was written (``path`` is the ``.keras`` file)."""
+        """Run after a snapshot was written (``path`` is the ``.keras`` file)."""
 
     def on_train_end(self, state: TrainState) -> None:
-        """Called once at the end, also after an interruption."""
+        """Run once at the end, also after an interruption."""
 
 
 # --------------------------------------------------------------------------------------
-# Snapshots
+# Configuration on disk (snapshots: posekit.engine.model_folder)
 # --------------------------------------------------------------------------------------
 
 
-class SnapshotError(ValueError):
-    """A snapshot is incomplete, corrupt or does not fit the configuration."""
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A snapshot on disk (its JSON metadata parsed)."""
-
-    iteration: int
-    model_path: Path
-    optimizer_path: Path
-    meta_path: Path
-    meta: dict[str, Any]
-
-    @property
-    def bodyparts(self) -> tuple[str, ...]:
-        """Bodyparts the snapshot was trained for."""
-        return tuple(self.meta["model_config"]["bodyparts"])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def list_snapshots(train_dir: str | os.PathLike) -> list[tuple[int, Path]]:
-    """``(iteration, snapshot .keras path)`` of the saved snapshots, oldest first.
-
-    A snapshot counts once its metadata (``snapshot-<iteration>.json``, written last)
-    exists; ``[-1]`` is the newest, as DeepLabCut's ``snapshotindex=-1``. The files are
-    not verified here (:func:`find_latest_snapshot` does).
-    """
-    train_dir = Path(train_dir)
-    if not train_dir.is_dir():
-        return []
-    found = []
-    for p in train_dir.iterdir():
-        m = _SNAPSHOT_RE.match(p.name)
-        if m:
-            found.append((int(m.group(1)), p.with_suffix(".keras")))
-    return sorted(found)
-
-
-def _read_snapshot(meta_path: Path, *, verify: bool = True) -> Snapshot:
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise SnapshotError(f"unreadable metadata {meta_path.name}: {exc}") from exc
-    if meta.get("format") != _SNAPSHOT_FORMAT:
-        raise SnapshotError(f"{meta_path.name} is not a posekit snapshot")
-    folder = meta_path.parent
-    snap = Snapshot(
-        iteration=int(meta["iteration"]),
-        model_path=folder / meta["model_file"],
-        optimizer_path=folder / meta["optimizer_file"],
-        meta_path=meta_path,
-        meta=meta,
-    )
-    if verify:
-        for path, key in (
-            (snap.model_path, "model_sha256"),
-            (snap.optimizer_path, "optimizer_sha256"),
-        ):
-            if not path.is_file():
-                raise SnapshotError(f"{path.name} is missing")
-            if _sha256(path) != meta[key]:
-                raise SnapshotError(
-                    f"{path.name} does not match its checksum (corrupt)"
-                )
-    return snap
-
-
-def find_latest_snapshot(train_dir: str | os.PathLike) -> Snapshot | None:
-    """The newest complete, intact snapshot in ``train_dir`` (``None`` if none).
-
-    Incomplete or corrupt snapshots (missing files, wrong checksums, an unreadable
-    model) are skipped with a logged warning.
-    """
-    train_dir = Path(train_dir)
-    if train_dir.is_dir():
-        for p in sorted(train_dir.glob("snapshot-*.keras")):
-            if not p.with_suffix(".json").exists():
-                logger.warning(
-                    "skipping %s: no metadata file %s (the run was probably stopped "
-                    "while saving it)",
-                    p.name,
-                    p.with_suffix(".json").name,
-                )
-    found = _find_latest(train_dir)
-    return None if found is None else found[0]
-
-
-def _find_latest(train_dir: Path) -> tuple[Snapshot, PoseModel] | None:
-    for _, model_path in reversed(list_snapshots(train_dir)):
-        meta_path = model_path.with_suffix(".json")
-        try:
-            snap = _read_snapshot(meta_path)
-            return snap, load_pose_model(snap.model_path)  # really loadable?
-        except (SnapshotError, ValueError, KeyError, OSError) as exc:
-            logger.warning("skipping snapshot %s: %s", meta_path.name, exc)
-    return None
-
-
-def load_snapshot(path: str | os.PathLike) -> PoseModel:
-    """Load the model of a snapshot (``.keras``, its ``.json``, or a ``train_dir``).
-
-    A folder loads its newest intact snapshot.
+def read_pose_cfg(train_dir: str | os.PathLike) -> tuple[PoseModelConfig, TrainConfig]:
+    """Model and training configuration from ``train_dir/pose_cfg.yaml``.
 
     Raises
     ------
     FileNotFoundError
-        No snapshot there.
+        No ``pose_cfg.yaml``.
+    ValueError
+        It does not parse, or was not written by posekit.
     """
-    path = Path(path)
-    if path.is_dir():
-        snap = find_latest_snapshot(path)
-        if snap is None:
-            raise FileNotFoundError(f"No intact snapshot in {path}")
-        return load_pose_model(snap.model_path)
-    if path.suffix == ".json":
-        return load_pose_model(_read_snapshot(path).model_path)
-    return load_pose_model(path)
-
-
-def read_pose_cfg(train_dir: str | os.PathLike) -> tuple[PoseModelConfig, TrainConfig]:
-    """Model and training configuration from ``train_dir/pose_cfg.yaml``."""
-    import yaml
-
     path = Path(train_dir) / "pose_cfg.yaml"
-    data = yaml.safe_load(path.read_text())
-    section = (data or {}).get("posekit")
+    section = ModelFolder(train_dir).pose_cfg().get("posekit")
     if not section:
         raise ValueError(f"{path} has no posekit section (not written by posekit?)")
     return (
@@ -771,6 +652,18 @@ class _BatchProducer:
         self.thread.join(timeout=5)
 
 
+@dataclass
+class _Run:
+    """What the steps of one :meth:`Trainer.fit` share."""
+
+    clock: _Clock
+    test: tuple[list[np.ndarray], np.ndarray] | None
+    saved_at: int  # iteration of the last snapshot (-1: none this run)
+    evaluated_at: int = -1  # iteration of the last test-set evaluation
+    acc: np.ndarray = field(default_factory=lambda: np.zeros(3))  # summed losses
+    n_acc: int = 0  # steps summed in acc
+
+
 class Trainer:
     """Train (and resume) a pose network on in-memory frames.
 
@@ -823,6 +716,7 @@ class Trainer:
         # crop_size=None: chosen in fit() from the frames (or the resumed snapshot)
         self._auto_crop = self.train_config.crop_size is None
         self.train_dir = Path(train_dir)
+        self.model_folder = ModelFolder(self.train_dir)
         self.flip_pairs = [tuple(p) for p in flip_pairs]
         self.callbacks = list(callbacks)
         self.progress = progress
@@ -838,6 +732,7 @@ class Trainer:
         self._last_save_wall = 0.0
         self._recalibrated_at = -1
         self._train_data: tuple[list[np.ndarray], np.ndarray] | None = None
+        self._predictor: KerasPredictor | None = None
 
     # ---------------------------------------------------------------- control
     def request_stop(self) -> None:
@@ -930,7 +825,7 @@ class Trainer:
     def _automatic_crop(
         self, snap: Snapshot | None, images: Sequence[np.ndarray]
     ) -> tuple[int, int]:
-        """The resumed snapshot's crop, else :func:`default_crop_size` of the frames."""
+        """Return the resumed snapshot's crop, else the frames' default crop."""
         if snap is not None:
             saved = (snap.meta.get("train_config") or {}).get("crop_size")
             if saved:
@@ -1073,15 +968,15 @@ class Trainer:
             np.savez(fh, **arrays)
         opt_config = self.optimizer.get_config()
         meta = {
-            "format": _SNAPSHOT_FORMAT,
+            "format": SNAPSHOT_FORMAT,
             "iteration": it,
             "elapsed_wall_s": clock.wall,
             "elapsed_cpu_s": clock.cpu,
             "learning_rate": float(np.asarray(self.optimizer.learning_rate)),
             "model_file": model_path.name,
-            "model_sha256": _sha256(model_path),
+            "model_sha256": file_sha256(model_path),
             "optimizer_file": opt_path.name,
-            "optimizer_sha256": _sha256(opt_path),
+            "optimizer_sha256": file_sha256(opt_path),
             "optimizer": {
                 "class": type(self.optimizer).__name__,
                 "config": json.loads(json.dumps(opt_config, default=str)),
@@ -1104,8 +999,8 @@ class Trainer:
         return model_path
 
     def _remove_old_snapshots(self) -> None:
-        """A fresh start: old snapshots would otherwise be resumed from later."""
-        old = list_snapshots(self.train_dir)
+        """Remove old snapshots on a fresh start (they would be resumed from later)."""
+        old = self.model_folder.snapshots()
         if old:
             logger.warning(
                 "resume=False: removing %d old snapshot(s) in %s (iterations %s)",
@@ -1114,8 +1009,7 @@ class Trainer:
                 [it for it, _ in old],
             )
         for it, _ in old:
-            for suffix in (".json", ".keras", ".optimizer.npz"):
-                (self.train_dir / f"snapshot-{it}{suffix}").unlink(missing_ok=True)
+            self.model_folder.remove_snapshot(it)
 
     def _remove_leftovers(self) -> None:
         """Remove what a killed run left behind in ``train_dir``.
@@ -1126,7 +1020,7 @@ class Trainer:
         save that was interrupted) are left: the next save of that iteration replaces
         them. Two runs must not train in the same folder at once.
         """
-        snapshots = list_snapshots(self.train_dir)
+        snapshots = self.model_folder.snapshots()
         newest = snapshots[-1][0] if snapshots else -1
         listed = {it for it, _ in snapshots}
         removed = []
@@ -1149,13 +1043,11 @@ class Trainer:
             )
 
     def _prune_snapshots(self) -> None:
-        snapshots = list_snapshots(self.train_dir)
+        snapshots = self.model_folder.snapshots()
         for it, _ in snapshots[
             : max(len(snapshots) - self.train_config.max_snapshots, 0)
         ]:
-            # metadata first: without it the snapshot no longer counts
-            for suffix in (".json", ".keras", ".optimizer.npz"):
-                (self.train_dir / f"snapshot-{it}{suffix}").unlink(missing_ok=True)
+            self.model_folder.remove_snapshot(it)  # metadata first
 
     def _write_learning_stats(self) -> None:
         buf = io.StringIO()
@@ -1181,14 +1073,24 @@ class Trainer:
         if self.model is None:
             raise RuntimeError("no model yet: call fit() first")
         images, keypoints = self._validate_data(images, keypoints, "evaluation")
-        pred = predict_images(
-            self.model, images, batch_size=self.train_config.eval_batch_size
-        )
+        pred = self._eval_predictor()(images)
         return {
             "mean_error_px": mean_error(pred, keypoints),
             "rmse_px": rmse(pred, keypoints),
             "predictions": pred,
         }
+
+    def _eval_predictor(self) -> KerasPredictor:
+        """Return the predictor of the current model (one traced function per model)."""
+        p = self._predictor
+        if (
+            p is None
+            or p.model is not self.model
+            or p.batch_size != self.train_config.eval_batch_size
+        ):
+            p = KerasPredictor(self.model, batch_size=self.train_config.eval_batch_size)
+            self._predictor = p
+        return p
 
     # ---------------------------------------------------------------- training
     def fit(
@@ -1228,39 +1130,64 @@ class Trainer:
             The snapshot to resume from is corrupt, or its bodyparts or architecture
             differ from ``model_config``.
         """
+        train, test = self._prepare_data(images, keypoints, test_images, test_keypoints)
+        self._stop.clear()
+        snap = self._setup_model(resume, train[0])
+        run = _Run(
+            clock=_Clock(self.state.elapsed_wall_s, self.state.elapsed_cpu_s),
+            test=test,
+            saved_at=self.state.iteration if snap is not None else -1,
+        )
+        self._last_save_wall = run.clock.wall
+        self._run_loop(run)
+        self._finish(run)
+        return self.state
+
+    # The steps of fit(), in order.
+    def _prepare_data(
+        self,
+        images: Sequence[np.ndarray],
+        keypoints: np.ndarray,
+        test_images: Sequence[np.ndarray] | None,
+        test_keypoints: np.ndarray | None,
+    ) -> tuple[
+        tuple[list[np.ndarray], np.ndarray], tuple[list[np.ndarray], np.ndarray] | None
+    ]:
+        """Validate the training and test sets; the test set is ``None`` if empty."""
         images, keypoints = self._validate_data(images, keypoints, "training")
         if len(images) == 0:
             raise ValueError("no training images")
         if not np.isfinite(keypoints).all(axis=-1).any():
             raise ValueError("no labelled keypoint in the training set")
-        has_test = test_images is not None and test_keypoints is not None
-        if has_test:
-            test_images, test_keypoints = self._validate_data(
-                test_images, test_keypoints, "test"
-            )
-            has_test = len(test_images) > 0
-        self._stop.clear()
+        test = None
+        if test_images is not None and test_keypoints is not None:
+            test = self._validate_data(test_images, test_keypoints, "test")
+            if not len(test[0]):
+                test = None
         self._train_data = (images, keypoints)
+        return (images, keypoints), test
+
+    def _setup_model(
+        self, resume: bool | str | os.PathLike, images: Sequence[np.ndarray]
+    ) -> Snapshot | None:
+        """Set up model, optimizer, crop, ``pose_cfg.yaml`` and train step.
+
+        Fresh, or resumed from a snapshot.
+
+        Returns the snapshot resumed from (``None`` for a fresh start).
+        """
         self._recalibrated_at = -1
         self.train_dir.mkdir(parents=True, exist_ok=True)
         self._remove_leftovers()
         self.state = TrainState(train_dir=self.train_dir)
-
-        # === Model and optimizer (fresh or resumed) ===
         snap: Snapshot | None = None
         loaded: PoseModel | None = None
         if resume is True:
-            found = _find_latest(self.train_dir)
+            found = self.model_folder.load_latest()
             if found is not None:
                 snap, loaded = found
         elif resume not in (False, None):
-            p = Path(resume)
-            meta = (
-                p
-                if p.suffix == ".json"
-                else p.with_name(p.name.removesuffix(".keras") + ".json")
-            )
-            snap = _read_snapshot(meta)
+            snap = Snapshot.read(resume)
         if snap is not None:
             self._restore(snap, loaded)
         else:
@@ -1270,20 +1197,20 @@ class Trainer:
         if self._auto_crop:
             self._set_crop(self._automatic_crop(snap, images))
         self._write_pose_cfg()
-        cfg = self.train_config
-        clock = _Clock(self.state.elapsed_wall_s, self.state.elapsed_cpu_s)
-        self._last_save_wall = clock.wall
         if (
             self._train_step is None
             or getattr(self, "_step_model", None) is not self.model
         ):
             self._train_step = self._make_train_step()
             self._step_model = self.model
+        return snap
 
+    def _run_loop(self, run: _Run) -> None:
+        """Train step after step until a stop reason; Ctrl-C stops too."""
         from tqdm.auto import tqdm
 
-        from ._tf import tensorflow as tf
-
+        cfg = self.train_config
+        images, keypoints = self._train_data
         producer = _BatchProducer(
             self, images, keypoints, self.state.iteration, self._map_shape()
         )
@@ -1297,88 +1224,18 @@ class Trainer:
         )
         for cb in self.callbacks:
             cb.on_train_begin(self.state)
-        acc = np.zeros(3)
-        n_acc = 0
-        saved_at = self.state.iteration if snap is not None else -1
-        evaluated_at = -1
         try:
             while True:
-                it = self.state.iteration
-                elapsed = clock.cpu if cfg.budget_clock == "cpu" else clock.wall
-                if cfg.max_iterations is not None and it >= cfg.max_iterations:
-                    self.state.stop_reason = "max_iterations"
+                elapsed = run.clock.cpu if cfg.budget_clock == "cpu" else run.clock.wall
+                reason = self._stop_reason(elapsed)
+                if reason is not None:
+                    self.state.stop_reason = reason
                     break
-                if cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s:
-                    self.state.stop_reason = "time_budget"
+                done = self._step(run, producer, bar, elapsed)
+                if done is None:
                     break
-                if self._stop.is_set():
-                    self.state.stop_reason = "stop_requested"
-                    break
-                progress = max(
-                    it / cfg.max_iterations if cfg.max_iterations else 0.0,
-                    elapsed / cfg.time_budget_s if cfg.time_budget_s else 0.0,
-                )
-                lr = learning_rate_at(cfg, it, progress)
-                crops, t = producer.get()
-                losses = self._train_step(
-                    crops,
-                    t.scoremap,
-                    t.scoremap_weights,
-                    t.locref,
-                    t.locref_weights,
-                    tf.constant(lr, tf.float32),
-                )
-                values = np.array([float(v) for v in losses])
-                if not np.isfinite(values[0]):
-                    self.state.stop_reason = "diverged"
-                    logger.error(
-                        "training diverged at iteration %d (loss %s); the last snapshot "
-                        "is kept, lower the learning rate",
-                        it + 1,
-                        values[0],
-                    )
-                    break
-                self.state.iteration = it = it + 1
-                acc += values
-                n_acc += 1
-                self.state.elapsed_wall_s, self.state.elapsed_cpu_s = (
-                    clock.wall,
-                    clock.cpu,
-                )
-                logs = {
-                    "loss": values[0],
-                    "scoremap_loss": values[1],
-                    "locref_loss": values[2],
-                    "learning_rate": lr,
-                    "elapsed_wall_s": self.state.elapsed_wall_s,
-                    "elapsed_cpu_s": self.state.elapsed_cpu_s,
-                }
-                bar.update(1)
-                if it % 10 == 0:
-                    bar.set_postfix(loss=f"{values[0]:.4f}", lr=f"{lr:.1e}")
-                for cb in self.callbacks:
-                    cb.on_step(it, logs)
-                row = None
-                if it % cfg.log_interval == 0:
-                    row = self._row(it, acc / n_acc, lr)
-                    acc[:] = 0
-                    n_acc = 0
-                if has_test and cfg.eval_interval and it % cfg.eval_interval == 0:
-                    row = row or self._row(it, values, lr)
-                    self._evaluate_test(it, test_images, test_keypoints, row)
-                    evaluated_at = it
-                if row is not None:
-                    row["elapsed_wall_s"], row["elapsed_cpu_s"] = clock.wall, clock.cpu
-                    self.state.history.append(row)
-                    self._write_learning_stats()
-                due = cfg.save_interval and it % cfg.save_interval == 0
-                due_s = (
-                    cfg.save_interval_s is not None
-                    and clock.wall - self._last_save_wall >= cfg.save_interval_s
-                )
-                if due or due_s:
-                    self._save_snapshot(clock)
-                    saved_at = it
+                self._maybe_evaluate(run, *done)
+                self._maybe_save(run)
         except KeyboardInterrupt:
             self.state.stop_reason = "interrupted"
             logger.warning(
@@ -1388,20 +1245,121 @@ class Trainer:
         finally:
             producer.close()
             bar.close()
+
+    def _stop_reason(self, elapsed: float) -> str | None:
+        """Return why training stops before the next step (``None``: it goes on)."""
+        cfg = self.train_config
+        if (
+            cfg.max_iterations is not None
+            and self.state.iteration >= cfg.max_iterations
+        ):
+            return "max_iterations"
+        if cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s:
+            return "time_budget"
+        if self._stop.is_set():
+            return "stop_requested"
+        return None
+
+    def _step(
+        self, run: _Run, producer: _BatchProducer, bar: Any, elapsed: float
+    ) -> tuple[np.ndarray, float] | None:
+        """Do one train step; ``(losses, learning rate)``, or ``None`` if it diverged."""
+        from ._tf import tensorflow as tf
+
+        cfg, clock = self.train_config, run.clock
         it = self.state.iteration
+        progress = max(
+            it / cfg.max_iterations if cfg.max_iterations else 0.0,
+            elapsed / cfg.time_budget_s if cfg.time_budget_s else 0.0,
+        )
+        lr = learning_rate_at(cfg, it, progress)
+        crops, t = producer.get()
+        losses = self._train_step(
+            crops,
+            t.scoremap,
+            t.scoremap_weights,
+            t.locref,
+            t.locref_weights,
+            tf.constant(lr, tf.float32),
+        )
+        values = np.array([float(v) for v in losses])
+        if not np.isfinite(values[0]):
+            self.state.stop_reason = "diverged"
+            logger.error(
+                "training diverged at iteration %d (loss %s); the last snapshot "
+                "is kept, lower the learning rate",
+                it + 1,
+                values[0],
+            )
+            return None
+        self.state.iteration = it = it + 1
+        run.acc += values
+        run.n_acc += 1
+        self.state.elapsed_wall_s, self.state.elapsed_cpu_s = clock.wall, clock.cpu
+        logs = {
+            "loss": values[0],
+            "scoremap_loss": values[1],
+            "locref_loss": values[2],
+            "learning_rate": lr,
+            "elapsed_wall_s": self.state.elapsed_wall_s,
+            "elapsed_cpu_s": self.state.elapsed_cpu_s,
+        }
+        bar.update(1)
+        if it % 10 == 0:
+            bar.set_postfix(loss=f"{values[0]:.4f}", lr=f"{lr:.1e}")
+        for cb in self.callbacks:
+            cb.on_step(it, logs)
+        return values, lr
+
+    def _maybe_evaluate(self, run: _Run, values: np.ndarray, lr: float) -> None:
+        """Add a ``learning_stats.csv`` row and the test error when they are due.
+
+        A row every ``log_interval`` iterations (mean losses), the test error every
+        ``eval_interval``.
+        """
+        cfg, it = self.train_config, self.state.iteration
+        row = None
+        if it % cfg.log_interval == 0:
+            row = self._row(it, run.acc / run.n_acc, lr)
+            run.acc[:] = 0
+            run.n_acc = 0
+        if run.test is not None and cfg.eval_interval and it % cfg.eval_interval == 0:
+            row = row or self._row(it, values, lr)
+            self._evaluate_test(it, *run.test, row)
+            run.evaluated_at = it
+        if row is not None:
+            row["elapsed_wall_s"], row["elapsed_cpu_s"] = run.clock.wall, run.clock.cpu
+            self.state.history.append(row)
+            self._write_learning_stats()
+
+    def _maybe_save(self, run: _Run) -> None:
+        """Save a snapshot every ``save_interval`` iterations or ``save_interval_s``."""
+        cfg, it = self.train_config, self.state.iteration
+        due = cfg.save_interval and it % cfg.save_interval == 0
+        due_s = (
+            cfg.save_interval_s is not None
+            and run.clock.wall - self._last_save_wall >= cfg.save_interval_s
+        )
+        if due or due_s:
+            self._save_snapshot(run.clock)
+            run.saved_at = it
+
+    def _finish(self, run: _Run) -> None:
+        """Finish: final test error (budget used), snapshot, history, callbacks."""
+        it, clock = self.state.iteration, run.clock
         finished = self.state.stop_reason in ("max_iterations", "time_budget")
-        if finished and has_test and evaluated_at != it and it > 0:
-            row = self._row(it, acc / n_acc if n_acc else np.full(3, np.nan), None)
-            self._evaluate_test(it, test_images, test_keypoints, row)
+        if finished and run.test is not None and run.evaluated_at != it and it > 0:
+            mean = run.acc / run.n_acc if run.n_acc else np.full(3, np.nan)
+            row = self._row(it, mean, None)
+            self._evaluate_test(it, *run.test, row)
             row["elapsed_wall_s"], row["elapsed_cpu_s"] = clock.wall, clock.cpu
             self.state.history.append(row)
-        if saved_at != it and self.state.stop_reason != "diverged":
+        if run.saved_at != it and self.state.stop_reason != "diverged":
             self._save_snapshot(clock)
         self.state.elapsed_wall_s, self.state.elapsed_cpu_s = clock.wall, clock.cpu
         self._write_learning_stats()
         for cb in self.callbacks:
             cb.on_train_end(self.state)
-        return self.state
 
     def _row(self, it: int, values: np.ndarray, lr: float | None) -> dict[str, Any]:
         return {

@@ -550,8 +550,12 @@ class TrainingModel(traitlets.HasTraits):
 
     # ------------------------------------------------------------------ results
     def refresh_snapshots(self) -> list[tuple[int, Path]]:
-        """Re-read the shuffle's snapshots from disk (``list_snapshots``)."""
-        fn = self._snapshots_fn or self._api("list_snapshots")
+        """Re-read the shuffle's snapshots from disk (``ModelFolder.snapshots``)."""
+        from ..engine.model_folder import ModelFolder
+
+        fn = self._snapshots_fn or (
+            lambda project, shuffle: ModelFolder.of(project, shuffle).snapshots()
+        )
         try:
             snaps = [
                 (int(i), Path(p)) for i, p in fn(self.project, shuffle=self.shuffle)

@@ -1,4 +1,5 @@
-"""Project-level API: the model folder names the model (one DLC scorer name everywhere)."""
+"""Project-level API: the verbs name their outputs with the model folder's DLC scorer
+name (one name everywhere), and predict through the model folder's predictor."""
 
 from __future__ import annotations
 
@@ -6,19 +7,14 @@ import pickle
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from posekit.engine.api import (
-    analyze_videos,
-    load_predictor,
-    model_info,
-    scorer_name,
-    train_dir,
-    train_network,
-)
+from posekit.engine.api import analyze_videos, predict_frames, train_network
 from posekit.engine.inference import analyze_video
+from posekit.engine.model_folder import ModelFolder
 from posekit.engine.project import Project, load_project
 
 ITERATIONS = 3
@@ -84,30 +80,46 @@ def _short_video(project: Project, tmp_path: Path) -> Path:
 
 
 def test_pose_cfg_names_the_model(trained: Project) -> None:
-    folder = train_dir(trained, 1)
+    folder = ModelFolder.of(trained, 1).path
+    assert folder == trained.model_dir(1) / "train"
     cfg = yaml.safe_load((folder / "pose_cfg.yaml").read_text())
     assert cfg["Task"] == "demo" and cfg["date"] == "Jan1"
     assert cfg["shuffle"] == 1 and cfg["trainingsetindex"] == 0
     assert cfg["train_fraction"] == trained.training_fractions[0]
     assert cfg["iteration (active-learning)"] == 0
     snapshot = folder / f"snapshot-{ITERATIONS}.keras"
-    assert scorer_name(snapshot) == SCORER
-    assert scorer_name(folder) == SCORER  # newest snapshot
+    assert ModelFolder.at(snapshot).scorer(snapshot) == SCORER
+    assert ModelFolder(folder).scorer() == SCORER  # newest snapshot
+    assert ModelFolder.of(trained.path).scorer(0) == SCORER  # project folder, index
 
 
-def test_load_predictor_and_analyze_videos_agree(
+def test_predict_frames_takes_frames_of_any_size(trained: Project) -> None:
+    import cv2
+
+    frame = cv2.cvtColor(
+        cv2.imread(str(next(trained.path.glob("labeled-data/*/*.png")))),
+        cv2.COLOR_BGR2RGB,
+    )
+    small = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2))
+    both = predict_frames(trained, [frame, small, frame], batch_size=2)
+    assert both.shape == (3, len(trained.bodyparts), 3)
+    alone = predict_frames(trained, [small], batch_size=2)
+    np.testing.assert_allclose(both[1], alone[0], atol=1e-4)
+    np.testing.assert_allclose(both[0], both[2], atol=1e-4)
+
+
+def test_model_folder_predictor_and_analyze_videos_agree(
     project: Project, tmp_path: Path
 ) -> None:
     video = _short_video(project, tmp_path)
-    predictor, info = load_predictor(
-        train_dir(project, 1), frame_shape=(240, 320), use_tflite=False
-    )
-    assert info["scorer"] == SCORER
+    folder = ModelFolder(project.model_dir(1) / "train")
+    predictor = folder.predictor((240, 320), use_tflite=False)
+    assert folder.scorer() == SCORER
     by_hand = analyze_video(
         predictor,
         video,
-        scorer=info["scorer"],
-        bodyparts=info["bodyparts"],
+        scorer=folder.scorer(),
+        bodyparts=folder.model_config().bodyparts,
         destfolder=tmp_path / "a",
         progress=False,
     )
@@ -128,7 +140,7 @@ def test_load_predictor_and_analyze_videos_agree(
 
 def _make_old(project: Project) -> Path:
     """Strip what names the model from pose_cfg.yaml, as models trained before had it."""
-    path = train_dir(project, 1) / "pose_cfg.yaml"
+    path = ModelFolder.of(project, 1).path / "pose_cfg.yaml"
     cfg = yaml.safe_load(path.read_text())
     for key in NAMING_KEYS:
         cfg.pop(key)
@@ -141,8 +153,8 @@ def test_old_model_folder_falls_back_to_the_project(
 ) -> None:
     pose_cfg = _make_old(project)
     before = pose_cfg.read_bytes()
-    folder = pose_cfg.parent
-    info = model_info(folder)
+    folder = ModelFolder(pose_cfg.parent)  # the project is found from the folder
+    info = folder.info
     assert {k: info[k] for k in NAMING_KEYS} == {
         "Task": "demo",
         "date": "Jan1",
@@ -151,9 +163,7 @@ def test_old_model_folder_falls_back_to_the_project(
         "trainingsetindex": 0,
         "iteration (active-learning)": 0,
     }
-    assert scorer_name(folder) == SCORER
-    _, info = load_predictor(folder, frame_shape=(240, 320), use_tflite=False)
-    assert info["scorer"] == SCORER
+    assert folder.scorer() == SCORER
     [out] = analyze_videos(
         project,
         [_short_video(project, tmp_path)],
@@ -172,14 +182,14 @@ def test_old_model_folder_without_its_project(project: Project, tmp_path: Path) 
     moved = tmp_path / "elsewhere" / "iteration-0" / model_dir.name
     shutil.copytree(model_dir, moved)
     shutil.rmtree(project.path)  # project_path in pose_cfg.yaml now leads nowhere
-    assert scorer_name(moved / "train") == SCORER
-    info = model_info(moved / "train")
+    assert ModelFolder(moved / "train").scorer() == SCORER
+    info = ModelFolder(moved / "train").info
     assert info["shuffle"] == 1 and info["train_fraction"] == 0.8
 
 
 def test_unparsable_pose_cfg_is_a_clear_error(project: Project) -> None:
-    path = train_dir(project, 1) / "pose_cfg.yaml"
+    path = ModelFolder.of(project, 1).path / "pose_cfg.yaml"
     path.write_text("Task: [unclosed\n")
     with pytest.raises(ValueError, match="pose_cfg.yaml is not valid YAML"):
-        model_info(path.parent)
+        ModelFolder(path.parent).info  # noqa: B018
     assert path.read_text() == "Task: [unclosed\n"

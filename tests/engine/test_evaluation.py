@@ -1,11 +1,17 @@
-"""Metrics with known answers, DLC's CombinedEvaluation file, batched prediction."""
+"""Metrics with known answers, DLC's CombinedEvaluation file; no TensorFlow."""
 
 from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from posekit.engine import evaluation as ev
 from posekit.engine.evaluation import (
     COMBINED_EVALUATION_COLUMNS,
     evaluation_summary,
@@ -13,7 +19,6 @@ from posekit.engine.evaluation import (
     mean_error,
     pck,
     per_bodypart_error,
-    predict_images,
     rmse,
     write_combined_evaluation,
 )
@@ -102,27 +107,29 @@ def test_combined_evaluation_appends_to_a_deeplabcut_file(tmp_path) -> None:
         )
 
 
-def _dot_model(stride: int = 8):
-    """Score map peaks where the image is brightest; locref 0."""
-    keras = pytest.importorskip("keras")
-    inp = keras.Input((None, None, 3))
-    gray = keras.layers.Lambda(lambda x: keras.ops.mean(x, axis=-1, keepdims=True))(inp)
-    scmap = keras.layers.Rescaling(1 / 255)(keras.layers.AveragePooling2D(stride)(gray))
-    locref = keras.layers.Concatenate()([scmap * 0.0, scmap * 0.0])
-    return keras.Model(inp, {"scoremap": scmap, "locref": locref})
-
-
-def test_predict_images_batches_pads_and_mixes_shapes() -> None:
-    model = _dot_model()
-    truth, images = [], []
-    for i, (h, w) in enumerate([(48, 64)] * 5 + [(40, 40)] * 2):
-        img = np.zeros((h, w, 3), np.uint8)
-        cx, cy = 8 * (1 + i % 3) + 4, 8 * (1 + i % 2) + 4  # a cell centre
-        img[cy - 2 : cy + 2, cx - 2 : cx + 2] = 255
-        images.append(img)
-        truth.append([[cx, cy]])
-    out = predict_images(model, images, batch_size=4, stride=8, locref_stdev=1.0)
-    assert out.shape == (7, 1, 3) and out.dtype == np.float32
-    np.testing.assert_allclose(out[:, :, :2], np.array(truth, float))
-    with pytest.raises(ValueError, match="stride"):
-        predict_images(model, images, batch_size=4)
+def test_importing_evaluation_loads_no_tensorflow() -> None:
+    """Metrics and writers only: the module imports no TensorFlow, not even lazily."""
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from posekit.engine import evaluation as ev\n"
+        "p = np.array([[[3.0, 4.0, 0.9]]]); t = np.zeros((1, 1, 2))\n"
+        "ev.evaluation_summary(p, t, ['a'])\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'})\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    # nor lazily, inside a function
+    imported = set()
+    for node in ast.walk(ast.parse(Path(ev.__file__).read_text())):
+        if isinstance(node, ast.Import):
+            imported.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+            imported.update(a.name for a in node.names)
+    assert "numpy" in imported  # the walk sees the imports
+    assert not imported & {"tensorflow", "keras", "_tf", "inference", "models"}

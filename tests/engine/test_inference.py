@@ -1,4 +1,5 @@
-"""Video analysis pipeline: decode thread, batching, scaling, crop, DLC output, TFLite."""
+"""The prediction path: batching and padding frames of several sizes, video analysis
+(decode thread, scaling, crop, DLC output), TFLite."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from posekit.engine.inference import (
     TFLitePredictor,
     analyze_video,
     convert_to_tflite,
-    dlc_scorer_name,
     predict_video,
 )
+from posekit.engine.model_folder import dlc_scorer_name
+from posekit.engine.models.decoder import make_decoder
 from posekit.engine.video import Crop
 
 STRIDE = 8
@@ -40,6 +42,68 @@ def _decode(scmap: np.ndarray, locref: np.ndarray) -> np.ndarray:
     y, x = np.divmod(idx, w)
     p = np.take_along_axis(flat, idx[:, None, :], axis=1)[:, 0]
     return np.stack([x * STRIDE + STRIDE / 2, y * STRIDE + STRIDE / 2, p], axis=-1)
+
+
+def _frames_of_two_sizes() -> tuple[list[np.ndarray], np.ndarray]:
+    """Five 48×64 and two 40×40 frames, a bright square at a score-map cell centre."""
+    truth, images = [], []
+    for i, (h, w) in enumerate([(48, 64)] * 5 + [(40, 40)] * 2):
+        img = np.zeros((h, w, 3), np.uint8)
+        cx, cy = 8 * (1 + i % 3) + 4, 8 * (1 + i % 2) + 4  # a cell centre
+        img[cy - 2 : cy + 2, cx - 2 : cx + 2] = 255
+        images.append(img)
+        truth.append([[cx, cy]])
+    return images, np.array(truth, float)
+
+
+def test_keras_predictor_batches_pads_and_mixes_shapes() -> None:
+    inp = keras.Input((None, None, 3))
+    scmap, locref = _dot_model()(inp)
+    model = keras.Model(inp, {"scoremap": scmap, "locref": locref})  # dict outputs
+    images, truth = _frames_of_two_sizes()
+    predictor = KerasPredictor(
+        model, make_decoder(stride=STRIDE, locref_stdev=1.0), batch_size=4
+    )
+    out = predictor(images)
+    assert out.shape == (7, 1, 3) and out.dtype == np.float32
+    np.testing.assert_allclose(out[:, :, :2], truth)
+    # frames in another order come back in that order
+    order = [6, 0, 5, 1, 2, 4, 3]
+    again = predictor([images[i] for i in order])
+    np.testing.assert_allclose(again, out[order])
+    # each frame shape traces once (the last batch of a shape is padded)
+    traces = predictor._fn.experimental_get_tracing_count()
+    assert traces <= 2
+    predictor(images[:3])
+    assert predictor._fn.experimental_get_tracing_count() == traces
+    # one array of frames of one shape: the same answer
+    np.testing.assert_allclose(predictor(np.stack(images[:5])), out[:5])
+    with pytest.raises(ValueError, match="decoder"):
+        KerasPredictor(model)  # not a PoseModel: no stride to decode with
+    with pytest.raises(ValueError, match="batch_size"):
+        KerasPredictor(model, _decode, batch_size=0)
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        predictor([np.zeros((8, 8), np.uint8)])
+
+
+def test_keras_predictor_on_a_pose_model_decodes_with_its_config() -> None:
+    from posekit.engine.models.pose_model import PoseModelConfig, build_pose_model
+
+    config = PoseModelConfig(
+        bodyparts=("a", "b"), backbone="mobilenet_v2_0.35", weights=None
+    )
+    model = build_pose_model(config, (None, None, 3))
+    predictor = KerasPredictor(model, batch_size=2)
+    assert predictor.num_keypoints == 2
+    assert predictor([]).shape == (0, 2, 3)
+    images = [np.full((64, 96, 3), 100, np.uint8), np.full((32, 32, 3), 50, np.uint8)]
+    out = predictor(images)
+    raw = model(np.stack([images[0]]).astype("float32"), training=False)
+    expected = make_decoder(
+        stride=config.head_stride, locref_stdev=config.locref_stdev
+    )(np.asarray(raw["scoremap"]), np.asarray(raw["locref"]))
+    assert out.shape == (2, 2, 3)
+    np.testing.assert_allclose(out[0], expected[0], atol=1e-4)
 
 
 @pytest.fixture(scope="module")

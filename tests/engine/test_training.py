@@ -19,18 +19,17 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from posekit.engine.augment import AugmentConfig  # noqa: E402
+from posekit.engine.inference import KerasPredictor  # noqa: E402
+from posekit.engine.model_folder import ModelFolder, SnapshotError  # noqa: E402
 from posekit.engine.models.pose_model import PoseModelConfig, load_pose_model  # noqa: E402
 from posekit.engine.models.registry import register_backbone  # noqa: E402
 from posekit.engine.training import (  # noqa: E402
     LEARNING_STATS_COLUMNS,
-    SnapshotError,
     TrainConfig,
     Trainer,
     TrainingCallback,
     default_crop_size,
-    find_latest_snapshot,
     learning_rate_at,
-    list_snapshots,
     read_pose_cfg,
 )
 
@@ -122,9 +121,7 @@ def test_tiny_model_learns(tmp_path, data) -> None:
     # the saved snapshot predicts the same as the trainer's model
     model = load_pose_model(state.last_snapshot)
     again = trainer.evaluate(test_x, test_y)["predictions"]
-    from posekit.engine.evaluation import predict_images
-
-    np.testing.assert_allclose(predict_images(model, test_x), again, atol=1e-4)
+    np.testing.assert_allclose(KerasPredictor(model)(test_x), again, atol=1e-4)
 
 
 def test_outputs_of_a_run(run20) -> None:
@@ -135,7 +132,9 @@ def test_outputs_of_a_run(run20) -> None:
         for suffix in (".keras", ".json", ".optimizer.npz"):
             assert f"snapshot-{it}{suffix}" in names
     assert not [n for n in names if n.startswith(".")]  # no temporary files left
-    assert list_snapshots(train_dir) == [  # oldest first, like DLC's snapshotindex
+    assert ModelFolder(
+        train_dir
+    ).snapshots() == [  # oldest first, like DLC's snapshotindex
         (10, train_dir / "snapshot-10.keras"),
         (20, train_dir / "snapshot-20.keras"),
     ]
@@ -166,7 +165,7 @@ def test_resume_continues_iterations_and_optimizer(run20, tmp_path, data) -> Non
     state = more.fit(train_x, train_y)
     assert state.start_iteration == 20 and state.iteration == 30
     assert int(more.optimizer.iterations.numpy()) == 30
-    assert [it for it, _ in list_snapshots(tmp_path)] == [20, 30]  # 10 pruned
+    assert [it for it, _ in ModelFolder(tmp_path).snapshots()] == [20, 30]  # 10 pruned
     assert not (tmp_path / "snapshot-10.keras").exists()
     stats = pd.read_csv(tmp_path / "learning_stats.csv")
     assert stats["iteration"].tolist() == [5, 10, 15, 20, 25, 30]
@@ -182,7 +181,7 @@ def test_corrupt_snapshot_is_skipped(run20, tmp_path, data, caplog) -> None:
     # a model written without its metadata (killed while saving)
     shutil.copy(tmp_path / "snapshot-10.keras", tmp_path / "snapshot-25.keras")
     with caplog.at_level(logging.WARNING, logger="posekit"):
-        snap = find_latest_snapshot(tmp_path)
+        snap = ModelFolder(tmp_path).latest()
     assert snap is not None and snap.iteration == 10
     assert "skipping snapshot snapshot-20.json" in caplog.text
     assert "checksum" in caplog.text
@@ -225,7 +224,7 @@ def test_leftovers_of_a_killed_run_are_removed_on_restart(
     names = {p.name for p in tmp_path.iterdir()}
     assert not names & {*temps, "snapshot-5.keras", "snapshot-5.optimizer.npz"}
     assert {"snapshot-25.keras", ".notes.txt"} <= names  # left alone
-    assert [it for it, _ in list_snapshots(tmp_path)] == [10, 20]
+    assert [it for it, _ in ModelFolder(tmp_path).snapshots()] == [10, 20]
     assert "removed 7 file(s) an interrupted run left" in caplog.text
 
 
@@ -298,7 +297,7 @@ def test_keyboard_interrupt_saves_and_returns(run20, tmp_path, data) -> None:
     )
     state = trainer.fit(train_x, train_y, resume=False)  # fresh: old ones removed
     assert state.stop_reason == "interrupted" and state.iteration == 4
-    assert find_latest_snapshot(tmp_path).iteration == 4
+    assert ModelFolder(tmp_path).latest().iteration == 4
     assert sorted(p.name for p in tmp_path.glob("snapshot-*.keras")) == [
         "snapshot-4.keras"
     ]
@@ -362,7 +361,7 @@ def test_automatic_crop_is_recorded_and_kept_on_resume(tmp_path, data) -> None:
     assert trainer.augmenter.config.crop_size == (64, 64)
     _, saved = read_pose_cfg(tmp_path)
     assert saved.crop_size == (64, 64) and saved.augment.crop_size == (64, 64)
-    meta = json.loads(find_latest_snapshot(tmp_path).meta_path.read_text())
+    meta = json.loads(ModelFolder(tmp_path).latest().meta_path.read_text())
     assert meta["train_config"]["crop_size"] == [64, 64]
 
     # resume on larger frames (their own default would be 128×128): same crop

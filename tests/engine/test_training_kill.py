@@ -22,16 +22,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from posekit.engine.api import train_dir
 from posekit.engine.cli import main
 from posekit.engine.dataset import create_training_dataset
 from posekit.engine.demo import make_demo_project
-from posekit.engine.training import (
-    LEARNING_STATS_COLUMNS,
-    list_snapshots,
-    load_snapshot,
-    read_pose_cfg,
-)
+from posekit.engine.model_folder import ModelFolder
+from posekit.engine.training import LEARNING_STATS_COLUMNS, read_pose_cfg
 
 pytestmark = [
     pytest.mark.slow,
@@ -73,7 +68,9 @@ def _kill_while_training(cmd: list[str], folder: Path, log: Path) -> bool:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 480
-        while not (list_snapshots(folder) and (folder / "learning_stats.csv").exists()):
+        while not (
+            ModelFolder(folder).snapshots() and (folder / "learning_stats.csv").exists()
+        ):
             assert proc.poll() is None, f"training ended early:\n{log.read_text()}"
             assert time.monotonic() < deadline, f"no snapshot yet:\n{log.read_text()}"
             time.sleep(0.05)
@@ -105,7 +102,7 @@ def test_sigkill_during_training_damages_nothing_and_resume_continues(
     )
     create_training_dataset(project)
     before = _hashes(project.path)
-    folder = train_dir(project, 1)
+    folder = ModelFolder.of(project, 1).path
     cmd = [sys.executable, "-m", "posekit.engine.cli", "train", str(project.path)]
     mid_write = _kill_while_training(
         [*cmd, "--iterations", str(ITERATIONS), *TRAIN_ARGS], folder, tmp_path / "log"
@@ -117,7 +114,7 @@ def test_sigkill_during_training_damages_nothing_and_resume_continues(
     assert {p: after.get(p) for p in before} == before
 
     # === every file the run left is whole ===
-    snapshots = list_snapshots(folder)
+    snapshots = ModelFolder(folder).snapshots()
     assert snapshots, os.listdir(folder)
     for p in folder.iterdir():
         if p.name.startswith("."):  # a temporary file: never taken for a snapshot
@@ -129,7 +126,7 @@ def test_sigkill_during_training_damages_nothing_and_resume_continues(
     for it, model_path in snapshots:
         assert not model_path.name.startswith(".")
         # the .json path verifies both checksums, then loads the model
-        model = load_snapshot(model_path.with_suffix(".json"))
+        model = ModelFolder(folder).load(model_path.with_suffix(".json"))
         assert model.pose_config.bodyparts == tuple(project.bodyparts)
         with np.load(folder / f"snapshot-{it}.optimizer.npz") as opt:
             assert len(opt.files) > 0
@@ -151,7 +148,7 @@ def test_sigkill_during_training_damages_nothing_and_resume_continues(
     out = capsys.readouterr().out
     assert rc == 0, out
     assert f"trained to iteration {target} (from {last}; max_iterations)" in out
-    assert list_snapshots(folder)[-1][0] == target
+    assert ModelFolder(folder).snapshots()[-1][0] == target
     import json
 
     meta = json.loads((folder / f"snapshot-{target}.json").read_text())

@@ -1,0 +1,670 @@
+"""A trained model on disk: the ``train/`` folder of a shuffle.
+
+DeepLabCut's layout, ``<project>/dlc-models/iteration-<N>/<Task><date>-trainset<pct>
+shuffle<k>/train/``, written by :class:`~posekit.engine.training.Trainer`:
+
+- ``pose_cfg.yaml``: DeepLabCut-like keys, what names the model (:data:`MODEL_KEYS`:
+  ``Task``, ``date``, ``shuffle``, ``train_fraction``, ``trainingsetindex``,
+  ``iteration (active-learning)``) and a ``posekit`` section with the model and
+  training configuration;
+- snapshots: ``snapshot-<iteration>.keras`` (the model), ``.optimizer.npz`` and
+  ``.json`` (metadata with checksums, written last: a snapshot counts once it exists);
+- ``learning_stats.csv``;
+- TFLite conversions cached beside their snapshot,
+  ``snapshot-<iteration>-<h>x<w>-b<batch>-u8.tflite``.
+
+:class:`ModelFolder` lists and verifies the snapshots, names the model (the DeepLabCut
+scorer name, built by :func:`dlc_scorer_name` only), loads it and gives a
+:class:`~posekit.engine.inference.Predictor`. Listing, naming and reading the
+configuration load no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import numbers
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .project import Project, ProjectError, load_project
+
+if TYPE_CHECKING:
+    from .inference import Predictor
+    from .models.pose_model import PoseModel, PoseModelConfig
+
+__all__ = [
+    "MODEL_KEYS",
+    "SNAPSHOT_FORMAT",
+    "ModelFolder",
+    "Snapshot",
+    "SnapshotError",
+    "SnapshotRef",
+    "dlc_scorer_name",
+    "file_sha256",
+    "model_naming",
+]
+
+logger = logging.getLogger("posekit.engine.model_folder")
+
+#: ``format`` of a snapshot's JSON metadata.
+SNAPSHOT_FORMAT = "posekit-snapshot/1"
+
+#: ``pose_cfg.yaml`` keys that name a model; :attr:`ModelFolder.info` always has them.
+MODEL_KEYS = (
+    "Task",
+    "date",
+    "shuffle",
+    "train_fraction",
+    "trainingsetindex",
+    "iteration (active-learning)",
+)
+
+_SNAPSHOT_RE = re.compile(r"^snapshot-(\d+)\.json$")
+_SNAPSHOT_ITERATION_RE = re.compile(r"snapshot-(\d+)")
+_MODEL_DIR_RE = re.compile(
+    r"^(?P<name>.+)-trainset(?P<pct>\d+)shuffle(?P<shuffle>\d+)$"
+)
+# files of one snapshot; the metadata first: without it the snapshot no longer counts
+_SNAPSHOT_SUFFIXES = (".json", ".keras", ".optimizer.npz")
+
+
+def dlc_scorer_name(
+    netname: str, task: str, date: str, shuffle: int, iterations: int
+) -> str:
+    """``DLC_<net>_<Task><date>shuffle<k>_<iters>`` (DeepLabCut 2.x naming).
+
+    The one place the scorer name is put together; :meth:`ModelFolder.scorer` fills
+    it in from a model folder.
+
+    Examples
+    --------
+    >>> dlc_scorer_name("resnet50", "openfield", "Oct30", 1, 50000)
+    'DLC_resnet50_openfieldOct30shuffle1_50000'
+    """
+    return f"DLC_{netname}_{task}{date}shuffle{shuffle}_{iterations}"
+
+
+def _training_set_index(project: Project, train_fraction: float) -> int | None:
+    return next(
+        (
+            i
+            for i, f in enumerate(project.training_fractions)
+            if math.isclose(f, float(train_fraction))
+        ),
+        None,
+    )
+
+
+def model_naming(
+    project: Project, *, shuffle: int, train_fraction: float
+) -> dict[str, Any]:
+    """Return what names a model of ``project`` (:data:`MODEL_KEYS` of ``pose_cfg.yaml``).
+
+    :func:`~posekit.engine.api.train_network` writes them into the model folder, so the
+    folder alone gives its scorer name.
+
+    Parameters
+    ----------
+    project
+        The project.
+    shuffle
+        Shuffle number.
+    train_fraction
+        Fraction of the labelled frames used for training.
+
+    Returns
+    -------
+    dict
+        ``Task``, ``date``, ``shuffle``, ``train_fraction``, ``trainingsetindex`` (the
+        index of ``train_fraction`` in the project's ``TrainingFraction``, or
+        ``None``) and ``iteration (active-learning)``.
+    """
+    return {
+        "Task": project.task,
+        "date": project.date,
+        "shuffle": shuffle,
+        "train_fraction": train_fraction,
+        "trainingsetindex": _training_set_index(project, train_fraction),
+        "iteration (active-learning)": project.iteration,
+    }
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, hex (the checksums of a snapshot's metadata)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _snapshot_iteration(path: Path) -> int:
+    m = _SNAPSHOT_ITERATION_RE.search(path.name)
+    return int(m.group(1)) if m else 0
+
+
+# --------------------------------------------------------------------------------------
+# Snapshots
+# --------------------------------------------------------------------------------------
+
+
+class SnapshotError(ValueError):
+    """A snapshot is incomplete, corrupt or does not fit the configuration."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A snapshot on disk (its JSON metadata parsed)."""
+
+    iteration: int
+    model_path: Path
+    optimizer_path: Path
+    meta_path: Path
+    meta: dict[str, Any]
+
+    @property
+    def bodyparts(self) -> tuple[str, ...]:
+        """Bodyparts the snapshot was trained for."""
+        return tuple(self.meta["model_config"]["bodyparts"])
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, *, verify: bool = True) -> Snapshot:
+        """Read a snapshot's metadata and (with ``verify``) check its files.
+
+        Parameters
+        ----------
+        path
+            ``snapshot-<iteration>.json``, or the ``.keras`` file beside it.
+        verify
+            Check that the model and optimizer files exist and match their checksums.
+
+        Returns
+        -------
+        Snapshot
+
+        Raises
+        ------
+        SnapshotError
+            Unreadable or foreign metadata, a missing file or a wrong checksum.
+        """
+        path = Path(path)
+        meta_path = (
+            path
+            if path.suffix == ".json"
+            else path.with_name(path.name.removesuffix(".keras") + ".json")
+        )
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise SnapshotError(f"unreadable metadata {meta_path.name}: {exc}") from exc
+        if not isinstance(meta, dict) or meta.get("format") != SNAPSHOT_FORMAT:
+            raise SnapshotError(f"{meta_path.name} is not a posekit snapshot")
+        folder = meta_path.parent
+        snap = cls(
+            iteration=int(meta["iteration"]),
+            model_path=folder / meta["model_file"],
+            optimizer_path=folder / meta["optimizer_file"],
+            meta_path=meta_path,
+            meta=meta,
+        )
+        if verify:
+            for file, key in (
+                (snap.model_path, "model_sha256"),
+                (snap.optimizer_path, "optimizer_sha256"),
+            ):
+                if not file.is_file():
+                    raise SnapshotError(f"{file.name} is missing")
+                if file_sha256(file) != meta[key]:
+                    raise SnapshotError(
+                        f"{file.name} does not match its checksum (corrupt)"
+                    )
+        return snap
+
+
+# --------------------------------------------------------------------------------------
+# The model folder
+# --------------------------------------------------------------------------------------
+
+#: A snapshot: an index into :meth:`ModelFolder.snapshots` (DeepLabCut's
+#: ``snapshotindex``, -1 the newest) or a snapshot file (``.keras`` or ``.json``).
+SnapshotRef = int | str | os.PathLike
+
+
+class ModelFolder:
+    """A trained model on disk: a ``train/`` folder and its snapshots.
+
+    Parameters
+    ----------
+    path
+        The ``train/`` folder (it need not exist yet).
+    project
+        The project the folder belongs to, for model folders trained before
+        ``pose_cfg.yaml`` named the model (default: found from the folder).
+
+    Examples
+    --------
+    >>> folder = ModelFolder("/nowhere/train")
+    >>> folder.snapshots()
+    []
+    >>> folder.path.name
+    'train'
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, *, project: Project | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.project = project
+
+    @classmethod
+    def of(cls, project: Project | str | os.PathLike, shuffle: int = 1) -> ModelFolder:
+        """Return the model folder of a shuffle: ``project.model_dir(shuffle) / "train"``.
+
+        Parameters
+        ----------
+        project
+            A :class:`~posekit.engine.project.Project` or its folder.
+        shuffle
+            Shuffle number.
+
+        Returns
+        -------
+        ModelFolder
+        """
+        if not isinstance(project, Project):
+            project = load_project(project)
+        return cls(project.model_dir(shuffle) / "train", project=project)
+
+    @classmethod
+    def at(cls, path: str | os.PathLike) -> ModelFolder:
+        """Return the model folder ``path`` is, or the one holding snapshot file ``path``."""
+        path = Path(path)
+        return cls(path if path.is_dir() else path.parent)
+
+    def __repr__(self) -> str:
+        return f"ModelFolder({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshots(self) -> list[tuple[int, Path]]:
+        """List ``(iteration, snapshot .keras path)`` of the saved snapshots, oldest first.
+
+        A snapshot counts once its metadata (``snapshot-<iteration>.json``, written
+        last) exists; ``[-1]`` is the newest, as DeepLabCut's ``snapshotindex=-1``. The
+        files are not verified here (:meth:`latest` does). An absent folder has none.
+        """
+        if not self.path.is_dir():
+            return []
+        found = []
+        for p in self.path.iterdir():
+            m = _SNAPSHOT_RE.match(p.name)
+            if m:
+                found.append((int(m.group(1)), p.with_suffix(".keras")))
+        return sorted(found)
+
+    def snapshot(self, index: int = -1) -> tuple[int, Path]:
+        """Return snapshot ``index`` of :meth:`snapshots` (DLC ``snapshotindex``).
+
+        Raises
+        ------
+        FileNotFoundError
+            No snapshot yet (train first).
+        IndexError
+            ``index`` beyond the snapshots there are.
+        """
+        snaps = self.snapshots()
+        if not snaps:
+            raise FileNotFoundError(
+                f"No trained snapshot in {self.path}. Train first: "
+                "posekit.engine.train_network(project) or `posekit train PROJECT`."
+            )
+        try:
+            return snaps[index]
+        except IndexError:
+            raise IndexError(
+                f"Snapshot index {index} out of range: {self.path} has "
+                f"{len(snaps)} snapshot(s) (iterations {[it for it, _ in snaps]})."
+            ) from None
+
+    def _file(self, snapshot: str | os.PathLike) -> Path:
+        path = Path(snapshot)
+        if path.parent == Path() and not path.is_absolute():
+            path = self.path / path  # a bare file name: in this folder
+        return path
+
+    def _resolve(self, snapshot: SnapshotRef) -> tuple[int, Path]:
+        """Return ``(iteration, .keras path)`` of an index or a snapshot file."""
+        if isinstance(snapshot, numbers.Integral):
+            return self.snapshot(int(snapshot))
+        path = self._file(snapshot)
+        if path.suffix == ".json":
+            path = path.with_suffix(".keras")
+        return _snapshot_iteration(path), path
+
+    def _warn_unlisted(self) -> None:
+        if self.path.is_dir():
+            for p in sorted(self.path.glob("snapshot-*.keras")):
+                if not p.with_suffix(".json").exists():
+                    logger.warning(
+                        "skipping %s: no metadata file %s (the run was probably "
+                        "stopped while saving it)",
+                        p.name,
+                        p.with_suffix(".json").name,
+                    )
+
+    def latest(self) -> Snapshot | None:
+        """Return the newest complete, intact snapshot (``None`` if there is none).
+
+        Incomplete or corrupt snapshots (missing files, wrong checksums, an unreadable
+        model) are skipped with a logged warning.
+        """
+        self._warn_unlisted()
+        found = self.load_latest()
+        return None if found is None else found[0]
+
+    def load_latest(self) -> tuple[Snapshot, PoseModel] | None:
+        """Load the newest intact snapshot; ``(snapshot, model)``, ``None`` if none.
+
+        Snapshots that fail verification or do not load are skipped with a warning.
+        """
+        from .models.pose_model import load_pose_model
+
+        for _, model_path in reversed(self.snapshots()):
+            meta_path = model_path.with_suffix(".json")
+            try:
+                snap = Snapshot.read(meta_path)
+                return snap, load_pose_model(snap.model_path)  # really loadable?
+            except (SnapshotError, ValueError, KeyError, OSError) as exc:
+                logger.warning("skipping snapshot %s: %s", meta_path.name, exc)
+        return None
+
+    def remove_snapshot(self, iteration: int) -> None:
+        """Delete a snapshot's files, its metadata first (then it no longer counts)."""
+        for suffix in _SNAPSHOT_SUFFIXES:
+            (self.path / f"snapshot-{iteration}{suffix}").unlink(missing_ok=True)
+
+    def load(self, snapshot: SnapshotRef | None = None) -> PoseModel:
+        """Load a snapshot's model (built for a free input size: any frame size).
+
+        Parameters
+        ----------
+        snapshot
+            ``None``: the newest intact snapshot (:meth:`latest`); an index into
+            :meth:`snapshots`; a ``.keras`` file; or a ``.json`` file (its checksums
+            are verified first).
+
+        Returns
+        -------
+        PoseModel
+
+        Raises
+        ------
+        FileNotFoundError
+            No (intact) snapshot.
+        SnapshotError
+            A ``.json`` whose files are missing or corrupt.
+        """
+        from .models.pose_model import load_pose_model
+
+        if snapshot is None:
+            self._warn_unlisted()
+            found = self.load_latest()
+            if found is None:
+                raise FileNotFoundError(f"No intact snapshot in {self.path}")
+            return found[1]
+        if not isinstance(snapshot, numbers.Integral) and str(snapshot).endswith(
+            ".json"
+        ):
+            return load_pose_model(Snapshot.read(self._file(snapshot)).model_path)
+        return load_pose_model(self._resolve(snapshot)[1])
+
+    # ------------------------------------------------------------------ configuration
+    def pose_cfg(self) -> dict[str, Any]:
+        """Read ``pose_cfg.yaml`` as written (nothing filled in; see :attr:`info`).
+
+        Raises
+        ------
+        FileNotFoundError
+            No ``pose_cfg.yaml``.
+        ValueError
+            It does not parse, or holds no mapping.
+        """
+        import yaml
+
+        path = self.path / "pose_cfg.yaml"
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ValueError(
+                f"{path} is not valid YAML ({exc}). It is rewritten when training "
+                "resumes; posekit did not change it."
+            ) from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} does not hold a mapping of keys; it is damaged.")
+        return data
+
+    def model_config(self, snapshot: SnapshotRef = -1) -> PoseModelConfig:
+        """Return the network configuration of a snapshot.
+
+        It comes from the snapshot's metadata, else from ``pose_cfg.yaml``'s
+        ``posekit`` section.
+
+        Raises
+        ------
+        FileNotFoundError
+            No snapshot, or neither file.
+        ValueError
+            ``pose_cfg.yaml`` was not written by posekit.
+        """
+        from .models.pose_model import PoseModelConfig
+
+        iteration, path = self._resolve(snapshot)
+        meta = path.with_name(f"snapshot-{iteration}.json")
+        if meta.is_file():
+            return PoseModelConfig.from_dict(
+                json.loads(meta.read_text())["model_config"]
+            )
+        folder = ModelFolder(path.parent) if path.parent != self.path else self
+        section = folder.pose_cfg().get("posekit")
+        if not section:
+            raise ValueError(
+                f"{folder.path / 'pose_cfg.yaml'} has no posekit section "
+                "(not written by posekit?)"
+            )
+        return PoseModelConfig.from_dict(section["model"])
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """``pose_cfg.yaml`` with what names the model filled in.
+
+        :data:`MODEL_KEYS` are always set. :func:`~posekit.engine.api.train_network`
+        writes them; for a folder trained before they were written they come from the
+        project (:attr:`project`, else the project the folder sits in by DeepLabCut's
+        layout, else the one ``pose_cfg.yaml``'s ``project_path`` names) and the
+        folder names (``iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/train``).
+        Reading never rewrites the file.
+
+        Raises
+        ------
+        ValueError
+            ``pose_cfg.yaml`` exists but does not parse.
+        """
+        folder = self.path
+        info = self.pose_cfg() if (folder / "pose_cfg.yaml").is_file() else {}
+        if all(info.get(k) is not None for k in MODEL_KEYS if k != "trainingsetindex"):
+            info.setdefault("trainingsetindex", None)
+            return info
+        project = self.project or _project_of(folder, info)
+        names = (
+            _MODEL_DIR_RE.match(folder.parent.name) if folder.name == "train" else None
+        )
+        found: dict[str, Any] = {}
+        if names:
+            found["shuffle"] = int(names["shuffle"])
+            found["train_fraction"] = int(names["pct"]) / 100
+        iteration_dir = folder.parent.parent.name if names else ""
+        if iteration_dir.startswith("iteration-") and iteration_dir[10:].isdigit():
+            found["iteration (active-learning)"] = int(iteration_dir[10:])
+        if project is not None:
+            found.setdefault("iteration (active-learning)", project.iteration)
+            found.setdefault("train_fraction", project.training_fractions[0])
+            found.update(Task=project.task, date=project.date)
+        elif names:
+            # <Task><date> is all the scorer name needs
+            found.update(Task=names["name"], date="")
+            logger.warning(
+                "%s: no Task/date in pose_cfg.yaml and no project config found; using "
+                "the folder name %r",
+                folder,
+                names["name"],
+            )
+        fallback = {
+            "Task": "posekit",
+            "date": "",
+            "shuffle": 1,
+            "train_fraction": None,
+            "iteration (active-learning)": 0,
+        }
+        for key in MODEL_KEYS:
+            if info.get(key) is None:
+                info[key] = found.get(key, fallback.get(key))
+        if info["trainingsetindex"] is None and project and info["train_fraction"]:
+            info["trainingsetindex"] = _training_set_index(
+                project, info["train_fraction"]
+            )
+        return info
+
+    def scorer(self, snapshot: SnapshotRef = -1, *, netname: str | None = None) -> str:
+        """Return DeepLabCut's scorer name, ``DLC_<net>_<Task><date>shuffle<k>_<iters>``.
+
+        Evaluation and video analysis name their files with it.
+
+        Parameters
+        ----------
+        snapshot
+            An index into :meth:`snapshots` (default: the newest) or a snapshot file.
+        netname
+            DLC's network name (``mobnet_35``, ``resnet_50``…); default: from the
+            snapshot's configuration (:meth:`model_config`).
+
+        Returns
+        -------
+        str
+            For example the demo's model after 700 iterations of MobileNetV2
+            α=0.35, shuffle 1: ``DLC_mobnet_35_demoJan1shuffle1_700``.
+
+        Raises
+        ------
+        FileNotFoundError
+            No snapshot yet.
+        """
+        iteration, path = self._resolve(snapshot)
+        if netname is None:
+            netname = self.model_config(path).dlc_netname
+        info = self.info
+        return dlc_scorer_name(
+            netname,
+            str(info["Task"]),
+            str(info["date"]),
+            int(info["shuffle"]),
+            iteration,
+        )
+
+    # ------------------------------------------------------------------ prediction
+    def tflite_path(
+        self,
+        snapshot: SnapshotRef,
+        frame_shape: tuple[int, int],
+        batch_size: int,
+    ) -> Path:
+        """Return where the TFLite conversion of a snapshot is cached.
+
+        ``snapshot-<iteration>-<h>x<w>-b<batch>-u8.tflite``, beside the snapshot.
+        """
+        _, path = self._resolve(snapshot)
+        h, w = int(frame_shape[0]), int(frame_shape[1])
+        return path.with_name(f"{path.stem}-{h}x{w}-b{int(batch_size)}-u8.tflite")
+
+    def predictor(
+        self,
+        frame_shape: tuple[int, int] | None = None,
+        batch_size: int = 8,
+        use_tflite: bool | None = None,
+        *,
+        snapshot: SnapshotRef = -1,
+    ) -> Predictor:
+        """Build a :class:`~posekit.engine.inference.Predictor` for a snapshot.
+
+        Parameters
+        ----------
+        frame_shape
+            ``(height, width)`` of the frames given to the predictor; ``None``: any
+            size, several in one call (the Keras runtime only).
+        batch_size
+            Frames per inference call.
+        use_tflite
+            Convert to TFLite (cached beside the snapshot, :meth:`tflite_path`;
+            reconverted when the snapshot is newer) and run on LiteRT: about 2× faster
+            on CPU than TensorFlow. Default: when ``frame_shape`` is given.
+        snapshot
+            An index into :meth:`snapshots` (default: the newest) or a snapshot file.
+
+        Returns
+        -------
+        Predictor
+
+        Raises
+        ------
+        FileNotFoundError
+            No snapshot yet.
+        ValueError
+            ``use_tflite`` without a ``frame_shape``.
+        """
+        from .inference import KerasPredictor, TFLitePredictor, convert_to_tflite
+        from .models.decoder import make_decoder
+        from .models.pose_model import load_pose_model, rebuild_for_input_shape
+
+        if use_tflite is None:
+            use_tflite = frame_shape is not None
+        if use_tflite and frame_shape is None:
+            raise ValueError(
+                "A TFLite model takes frames of one size: pass frame_shape=(height, "
+                "width), or use_tflite=False for frames of any size."
+            )
+        _, path = self._resolve(snapshot)
+        net = load_pose_model(path)
+        if frame_shape is None:  # snapshots are saved with a free input size
+            return KerasPredictor(net, batch_size=batch_size)
+        cfg = net.pose_config
+        h, w = int(frame_shape[0]), int(frame_shape[1])
+        decoder = make_decoder(stride=net.stride, locref_stdev=cfg.locref_stdev)
+        if use_tflite:
+            tfl = self.tflite_path(path, (h, w), batch_size)
+            if not tfl.exists() or tfl.stat().st_mtime < path.stat().st_mtime:
+                full = rebuild_for_input_shape(net, (h, w, 3))
+                convert_to_tflite(full, tfl, input_shape=(batch_size, h, w, 3))
+            return TFLitePredictor(tfl, decoder, batch_size=batch_size)
+        full = rebuild_for_input_shape(net, (h, w, 3))
+        return KerasPredictor(full, decoder, batch_size=batch_size)
+
+
+def _project_of(folder: Path, pose_cfg: dict[str, Any]) -> Project | None:
+    """Find the project of a ``train/`` folder: by DLC's layout, else ``project_path``."""
+    candidates = []
+    # <project>/dlc-models/iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/train
+    if len(folder.parents) > 3 and folder.parents[2].name == "dlc-models":
+        candidates.append(folder.parents[3])
+    if pose_cfg.get("project_path"):
+        candidates.append(Path(str(pose_cfg["project_path"])))
+    for candidate in candidates:
+        if (candidate / "config.yaml").is_file():
+            try:
+                return load_project(candidate)
+            except ProjectError as exc:
+                logger.warning("cannot read %s: %s", candidate / "config.yaml", exc)
+    return None
