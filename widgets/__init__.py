@@ -15,9 +15,12 @@ from .frame_picker import FramePicker, FramePickerModel
 from .home import HomeApp
 from .label_app import LabelApp
 from .labeler import Labeler
+from .labeler_model import LabelerModel
 from .roi_editor import ROIEditor
-from .training_dashboard import TrainingDashboard, TrainingModel
-from .trajectory_viewer import TrajectoryModel, TrajectoryViewer
+from .training_dashboard import TrainingDashboard
+from .training_model import TrainingModel
+from .trajectory_model import TrajectoryModel
+from .trajectory_viewer import TrajectoryViewer
 
 __all__ = [
     "AnalysisModel",
@@ -31,6 +34,7 @@ __all__ = [
     "HomeApp",
     "LabelApp",
     "Labeler",
+    "LabelerModel",
     "ROIEditor",
     "TrainingDashboard",
     "TrainingModel",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -117,7 +118,14 @@ class LiveBokehModel(BokehModel):
     bundle and miss every change made before it existed: a frame set after
     construction would never show. This subclass re-serialises the document whenever
     the full state is requested, so every new view starts from the present.
+
+    Set :attr:`lock` to the lock another thread holds while it changes the document
+    (e.g. streams into a ``ColumnDataSource``): the document is then serialised under
+    it, so a page (re)load never reads a change half-way through.
     """
+
+    #: Held while the document is serialised (``None``: no lock).
+    lock: threading.RLock | None = None
 
     def close(self) -> None:
         """Close the widget (idempotent: ``BokehModel.close`` fails when repeated)."""
@@ -132,13 +140,16 @@ class LiveBokehModel(BokehModel):
         through :class:`LiveVBox` calls this first.
         """
         if self.comm is not None:
-            self.send_state("render_bundle")
+            with self.lock or contextlib.nullcontext():
+                self.send_state("render_bundle")
 
     def get_state(self, key=None, drop_defaults=False):
         """Widget state; ``render_bundle`` is rebuilt from the current document."""
-        state = super().get_state(key=key, drop_defaults=drop_defaults)
-        if "render_bundle" in state and getattr(self, "_model", None) is not None:
-            state["render_bundle"] = serialize_json(self._model_to_traits(self._model))
+        with self.lock or contextlib.nullcontext():
+            state = super().get_state(key=key, drop_defaults=drop_defaults)
+            if "render_bundle" in state and getattr(self, "_model", None) is not None:
+                model = self._model
+                state["render_bundle"] = serialize_json(self._model_to_traits(model))
         return state
 
 

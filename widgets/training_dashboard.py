@@ -1,710 +1,33 @@
 """Training dashboard: train, stop, resume and evaluate a network from Jupyter or Voila.
 
-Two layers, as every posekit widget:
-
-- :class:`TrainingModel` holds all state and logic (settings, the training thread, the
-  state machine, loss / test-error curves as Bokeh ``ColumnDataSource``\\s, snapshots,
-  evaluation, worst test frames). Tests drive it without a browser.
-- :class:`TrainingDashboard` is the thin view: ipywidgets controls, a progress bar with
-  ETA and a Bokeh figure in a ``jupyter_bokeh.BokehModel``.
-
-Training runs in a background thread, so the kernel stays responsive (the Stop button,
-other cells, other widgets). States::
-
-    idle ──start──▶ running ──stop──▶ stopping ──▶ stopped ──start (resume)──▶ running
-                       │
-                       └──(iteration or time limit reached)──▶ finished ──start──▶ running
-    any exception in the thread ──▶ error (the traceback is kept in ``error``)
-
-Bokeh document changes made from the training thread are serialised with a lock: a
-``BokehModel`` sends one document patch as several comm messages, and two patches must
-not interleave.
+:class:`TrainingDashboard` is the thin view of a
+:class:`~posekit.widgets.training_model.TrainingModel` (which holds all state and
+logic and runs the training in a background thread): ipywidgets controls, a progress
+bar with ETA, the loss and test-error curves in a Bokeh figure (a
+``jupyter_bokeh.BokehModel`` serialised under the model's document lock), the
+snapshots, the evaluation table and the worst test frames.
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
-import json
-import logging
 import math
-import threading
-import time
-import traceback
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from enum import Enum
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import traitlets
-from bokeh.models import ColumnDataSource
 
-from ._bokeh import LiveBokehModel, LiveVBox
+from ._bokeh import BokehComponent, LiveBokehModel, LiveVBox
+from .training_model import TrainingModel, TrainingState, format_eta
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from ..engine.project import Project
 
-__all__ = [
-    "TrainingState",
-    "TrainingModel",
-    "TrainingDashboard",
-    "WorstFrame",
-    "format_eta",
-]
-
-logger = logging.getLogger("posekit.widgets.training")
-
-
-class TrainingState(str, Enum):
-    """Where a training session is."""
-
-    IDLE = "idle"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    FINISHED = "finished"
-    ERROR = "error"
-
-
-_BUSY = (TrainingState.RUNNING.value, TrainingState.STOPPING.value)
-
-
-def format_eta(seconds: float) -> str:
-    """``h:mm:ss`` (or ``m:ss``) for a duration; ``"–"`` when unknown.
-
-    Examples
-    --------
-    >>> format_eta(75), format_eta(3725), format_eta(float("nan"))
-    ('1:15', '1:02:05', '–')
-    """
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "–"
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-@dataclass(frozen=True)
-class WorstFrame:
-    """A test frame with its prediction drawn on it (ground truth = crosses)."""
-
-    path: str
-    error_px: float
-    png: bytes
-
-
-def _make_callback(model: TrainingModel) -> Any:
-    """A :class:`posekit.engine.training.TrainingCallback` forwarding to ``model``.
-
-    Built on first use so that importing this module does not load TensorFlow.
-    """
-    from ..engine.training import TrainingCallback
-
-    class _DashboardCallback(TrainingCallback):
-        def on_train_begin(self, state: Any) -> None:
-            model._on_train_begin(state)
-
-        def on_step(self, iteration: int, logs: Mapping[str, float]) -> None:
-            model._on_step(int(iteration), logs)
-
-        def on_evaluate(self, iteration: int, metrics: Mapping[str, Any]) -> None:
-            model._on_evaluate(int(iteration), metrics)
-
-        def on_snapshot(self, iteration: int, path: Any) -> None:
-            model._on_snapshot(int(iteration), path)
-
-        def on_train_end(self, state: Any) -> None:
-            model._on_train_end(state)
-
-    return _DashboardCallback()
-
-
-@dataclass
-class _Session:
-    """One press of "Start": where it began and where it should end (totals, as the
-    engine counts them). A stopped session resumes towards the same target."""
-
-    limit: str
-    start_iteration: int
-    target_iteration: int | None
-    start_elapsed_s: float
-    target_elapsed_s: float | None
-    settings: tuple
-
-
-class TrainingModel(traitlets.HasTraits):
-    """State and logic of the training dashboard (no widgets).
-
-    "Start" trains for ``iterations`` more iterations (or ``time_budget_s`` more
-    seconds); "Stop" saves a snapshot; "Resume" continues the stopped session towards
-    the same target, and "Start" after a finished session trains that much more. The
-    engine's iteration counter continues across all of them.
-
-    Parameters
-    ----------
-    project
-        The project to train (the training set is created on the first start if the
-        shuffle has none).
-    shuffle, backbone, iterations, time_budget_s, batch_size
-        Initial settings (traits of the same names; ``backbone=""`` and
-        ``batch_size=0`` mean the engine's default). ``time_budget_s`` selects the
-        time limit instead of the iteration limit. More settings are traits:
-        ``crop_size`` (square training crops in pixels, 0: chosen from the frame size),
-        ``imagenet`` (start a fresh network from ImageNet weights) and
-        ``eval_interval`` (test-set evaluation every so many iterations, 0: about
-        ten per session).
-    train_fn, evaluate_fn, snapshots_fn, predict_fn
-        The engine functions (default :mod:`posekit.engine.api`); tests may pass others.
-    flush_interval_s
-        How often the curves and the progress are pushed to the browser.
-    n_worst
-        How many test frames the worst-frames panel shows.
-
-    Attributes
-    ----------
-    loss_source, error_source
-        Bokeh ``ColumnDataSource`` of the loss (``iteration, loss, lr``) and of the
-        periodic test error (``iteration, test_error``), in pixels.
-    snapshots
-        ``[(iteration, path), ...]``, oldest first.
-    test_errors
-        Test error (px) per iteration (periodic and full evaluations).
-    evaluation
-        The last ``evaluate_network`` table.
-    worst_frames
-        Test frames, worst first (:class:`WorstFrame`).
-    """
-
-    state = traitlets.Unicode(TrainingState.IDLE.value)
-    shuffle = traitlets.Int(1)
-    backbone = traitlets.Unicode("")
-    limit = traitlets.Enum(["iterations", "time"], default_value="iterations")
-    iterations = traitlets.Int(1000)
-    time_budget_s = traitlets.Float(300.0)
-    batch_size = traitlets.Int(0)
-    crop_size = traitlets.Int(0)
-    imagenet = traitlets.Bool(False)
-    eval_interval = traitlets.Int(0)
-    iteration = traitlets.Int(0)
-    progress = traitlets.Float(0.0)
-    eta_s = traitlets.Float(float("nan"))
-    rate = traitlets.Float(float("nan"))
-    message = traitlets.Unicode("")
-    error = traitlets.Unicode("")
-    evaluating = traitlets.Bool(False)
-    auto_evaluate = traitlets.Bool(True)
-
-    def __init__(
-        self,
-        project: Project,
-        *,
-        shuffle: int = 1,
-        backbone: str = "",
-        iterations: int = 1000,
-        time_budget_s: float | None = None,
-        batch_size: int = 0,
-        train_fn: Callable[..., Any] | None = None,
-        evaluate_fn: Callable[..., Any] | None = None,
-        snapshots_fn: Callable[..., Any] | None = None,
-        predict_fn: Callable[..., Any] | None = None,
-        flush_interval_s: float = 0.5,
-        n_worst: int = 6,
-    ) -> None:
-        super().__init__(
-            shuffle=shuffle,
-            backbone=backbone,
-            iterations=iterations,
-            batch_size=batch_size,
-            limit="time" if time_budget_s else "iterations",
-            time_budget_s=float(time_budget_s or 300.0),
-        )
-        self.project = project
-        self._train_fn = train_fn
-        self._evaluate_fn = evaluate_fn
-        self._snapshots_fn = snapshots_fn
-        self._predict_fn = predict_fn
-        self.flush_interval_s = float(flush_interval_s)
-        self.n_worst = int(n_worst)
-
-        #: Lock held for every change of the Bokeh document (see the module docstring).
-        self.doc_lock = threading.RLock()
-        self.loss_source = ColumnDataSource(
-            {"iteration": [], "loss": [], "lr": []}, name="posekit_loss"
-        )
-        self.error_source = ColumnDataSource(
-            {"iteration": [], "test_error": []}, name="posekit_test_error"
-        )
-        self.snapshots: list[tuple[int, Path]] = []
-        self.test_errors: dict[int, float] = {}
-        self.evaluation: pd.DataFrame | None = None
-        self.worst_frames: list[WorstFrame] = []
-        #: What ``train_network`` returned last.
-        self.result: Any = None
-        self._listeners: dict[str, list[Callable[[], None]]] = {}
-        self._thread: threading.Thread | None = None
-        self._eval_thread: threading.Thread | None = None
-        self._stop_event = threading.Event()
-        self._session: _Session | None = None
-        self._pending: list[tuple[int, float, float]] = []
-        self._last_iteration = 0
-        self._elapsed_s = 0.0
-        self._last_flush = 0.0
-        self._rate_window: list[tuple[float, int]] = []
-        self.refresh_snapshots()
-        self._load_history()
-        self.observe(lambda _: self._switch_shuffle(), "shuffle")
-
-    def _switch_shuffle(self) -> None:
-        """Show another shuffle: its snapshots and curves, no session."""
-        if self.busy:  # the view disables the control; a script may not
-            raise RuntimeError("Stop the training before switching the shuffle.")
-        self._session = None
-        self._last_iteration = 0
-        self._elapsed_s = 0.0
-        self.iteration = 0
-        self.progress = 0.0
-        self.test_errors = {}
-        self.evaluation = None
-        self.worst_frames = []
-        with self.doc_lock:
-            self.loss_source.data = {"iteration": [], "loss": [], "lr": []}
-            self.error_source.data = {"iteration": [], "test_error": []}
-        self.state = TrainingState.IDLE.value
-        self.message = f"shuffle {self.shuffle}"
-        self.refresh_snapshots()
-        self._load_history()
-        self._emit("evaluation")
-        self._emit("worst")
-
-    # ------------------------------------------------------------------ plumbing
-    def _api(self, name: str) -> Callable[..., Any]:
-        import importlib
-
-        return getattr(importlib.import_module("posekit.engine.api"), name)
-
-    @property
-    def busy(self) -> bool:
-        """Whether a training or an evaluation thread is running."""
-        return self.state in _BUSY or self.evaluating
-
-    def on(self, event: str, fn: Callable[[], None]) -> None:
-        """Call ``fn()`` after ``event``: ``"snapshots"``, ``"evaluation"``, ``"worst"``."""
-        self._listeners.setdefault(event, []).append(fn)
-
-    def _emit(self, event: str) -> None:
-        for fn in self._listeners.get(event, []):
-            try:
-                fn()
-            except Exception:  # a broken view must not kill the training thread
-                logger.exception("listener of %s failed", event)
-
-    def _settings(self) -> tuple:
-        return (
-            self.shuffle, self.backbone, self.batch_size, self.limit,
-            self.iterations, self.time_budget_s, self.crop_size, self.imagenet,
-            self.eval_interval,
-        )  # fmt: skip
-
-    # ------------------------------------------------------------------ control
-    def start(self) -> None:
-        """Start, or resume, training in a background thread; returns at once.
-
-        Raises
-        ------
-        RuntimeError
-            If a training or evaluation is already running.
-        ValueError
-            If a setting is invalid (the message names it).
-        """
-        if self.busy:
-            raise RuntimeError(
-                f"Training is {self.state}; wait for it to end before starting again."
-            )
-        self._validate()
-        s = self._session
-        resuming = (
-            s is not None
-            and self.state in (TrainingState.STOPPED.value, TrainingState.ERROR.value)
-            and s.settings == self._settings()
-        )
-        if not resuming:
-            by_time = self.limit == "time"
-            self._session = s = _Session(
-                limit=self.limit,
-                start_iteration=self.iteration,
-                target_iteration=None if by_time else self.iteration + self.iterations,
-                start_elapsed_s=self._elapsed_s,
-                target_elapsed_s=(
-                    self._elapsed_s + self.time_budget_s if by_time else None
-                ),
-                settings=self._settings(),
-            )
-        kwargs = {
-            "shuffle": int(self.shuffle),
-            "backbone": self.backbone or None,
-            "weights": "imagenet" if self.imagenet else None,
-            "max_iterations": s.target_iteration,
-            "time_budget_s": s.target_elapsed_s,
-            "batch_size": int(self.batch_size) or None,
-            "crop_size": (self.crop_size, self.crop_size) if self.crop_size else None,
-            "eval_interval": self._eval_interval(),
-            "resume": True,
-            "progress": False,
-        }
-        self._stop_event = threading.Event()
-        self.error = ""
-        self._pending.clear()
-        self._rate_window.clear()
-        self.eta_s = float("nan")
-        self.rate = float("nan")
-        self.message = (
-            "resuming (loading the snapshot)…"
-            if resuming
-            else "starting (building the network; the first step is slow)…"
-        )
-        self.state = TrainingState.RUNNING.value
-        self._thread = threading.Thread(
-            target=self._run, args=(kwargs,), name="posekit-training", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Ask the training to stop; it saves a snapshot first (state ``stopping``)."""
-        if self.state != TrainingState.RUNNING.value:
-            return
-        self.state = TrainingState.STOPPING.value
-        self.message = "stopping: saving a snapshot…"
-        self._stop_event.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the training thread (and the evaluation started after it).
-
-        Returns
-        -------
-        bool
-            ``True`` if nothing runs any more.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for attr in ("_thread", "_eval_thread"):
-            thread = getattr(self, attr)
-            if thread is not None:
-                left = None if deadline is None else deadline - time.monotonic()
-                thread.join(None if left is None else max(0.0, left))
-        return not self.busy
-
-    def _eval_interval(self) -> int:
-        """Test-set evaluation interval: the setting, or about ten per session."""
-        if self.eval_interval > 0:
-            return int(self.eval_interval)
-        if self.limit == "iterations":
-            return max(10, min(1000, self.iterations // 10))
-        return 250
-
-    def _validate(self) -> None:
-        if self.shuffle < 1:
-            raise ValueError(f"shuffle must be >= 1. Received: shuffle={self.shuffle}")
-        if self.limit == "iterations" and self.iterations < 1:
-            raise ValueError(
-                f"iterations must be >= 1. Received: iterations={self.iterations}"
-            )
-        if self.limit == "time" and not self.time_budget_s > 0:
-            raise ValueError(
-                f"the time budget must be > 0 s. Received: {self.time_budget_s}"
-            )
-        if self.crop_size < 0 or self.crop_size % 8:
-            raise ValueError(
-                "crop_size must be a multiple of 8 (0: the default). Received: "
-                f"crop_size={self.crop_size}"
-            )
-        if self.eval_interval < 0:
-            raise ValueError(
-                f"eval_interval must be >= 0. Received: {self.eval_interval}"
-            )
-        if self.batch_size < 0:
-            raise ValueError(
-                f"batch_size must be >= 1 (0: the default). Received: {self.batch_size}"
-            )
-
-    # ------------------------------------------------------------------ the thread
-    def _run(self, kwargs: dict[str, Any]) -> None:
-        try:
-            train = self._train_fn or self._api("train_network")
-            self.result = train(
-                self.project,
-                callbacks=[_make_callback(self)],
-                stop_event=self._stop_event,
-                **kwargs,
-            )
-        except BaseException as err:  # noqa: BLE001 - shown in the widget, logged
-            self._flush(force=True)
-            self.refresh_snapshots()
-            self._fail(err)
-            return
-        self._flush(force=True)
-        self.refresh_snapshots()
-        reason = _get(self.result, "stop_reason")
-        if reason == "diverged":
-            self.error = (
-                f"Training diverged at iteration {self.iteration} (the loss became "
-                "NaN); the last good snapshot is kept. Lower the learning rate."
-            )
-            self.message = "diverged"
-            self.state = TrainingState.ERROR.value
-        elif reason in ("stop_requested", "interrupted") or (
-            reason is None and self._stop_event.is_set()
-        ):
-            self.message = f"stopped at iteration {self.iteration}; resume any time"
-            self.state = TrainingState.STOPPED.value
-        else:
-            self.progress = 1.0
-            self.eta_s = 0.0
-            self.message = f"finished at iteration {self.iteration}"
-            self.state = TrainingState.FINISHED.value
-            if self.auto_evaluate and self.snapshots:
-                self.evaluate()
-
-    def _fail(self, err: BaseException) -> None:
-        text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
-        logger.error("training dashboard: %s", text)
-        self.error = text
-        self.message = f"error: {type(err).__name__}: {err}"
-        self.state = TrainingState.ERROR.value
-
-    # ------------------------------------------------------------------ callbacks
-    def _on_train_begin(self, state: Any) -> None:
-        it = _get(state, "iteration")
-        if it is not None:
-            self._last_iteration = int(it)
-            self.iteration = int(it)
-        elapsed = _get(state, "elapsed_wall_s")
-        if elapsed is not None:
-            self._elapsed_s = float(elapsed)
-        self.message = "training…"
-
-    def _on_step(self, iteration: int, logs: Mapping[str, Any]) -> None:
-        loss = float(logs.get("loss", float("nan")))
-        lr = float(logs.get("learning_rate", float("nan")))
-        self._pending.append((iteration, loss, lr))
-        self._last_iteration = iteration
-        if "elapsed_wall_s" in logs:
-            self._elapsed_s = float(logs["elapsed_wall_s"])
-        self._flush()
-
-    def _on_evaluate(self, iteration: int, metrics: Mapping[str, Any]) -> None:
-        self._flush(force=True)
-        test = metrics.get("mean_error_px")
-        if test is None:
-            return
-        self.test_errors[iteration] = float(test)
-        with self.doc_lock:
-            self.error_source.stream(
-                {"iteration": [iteration], "test_error": [float(test)]}
-            )
-
-    def _on_snapshot(self, iteration: int, path: Any) -> None:
-        self.refresh_snapshots()
-
-    def _on_train_end(self, state: Any) -> None:
-        self._flush(force=True)
-
-    def _flush(self, *, force: bool = False) -> None:
-        """Push pending loss points and the progress to the traits / the document
-        (at most every ``flush_interval_s``, unless forced)."""
-        now = time.monotonic()
-        if not force and now - self._last_flush < self.flush_interval_s:
-            return
-        self._last_flush = now
-        pending, self._pending = self._pending, []
-        if pending:
-            it, loss, lr = (list(c) for c in zip(*pending, strict=True))
-            with self.doc_lock:
-                self.loss_source.stream({"iteration": it, "loss": loss, "lr": lr})
-        self.iteration = self._last_iteration
-        self._update_progress(now)
-
-    def _update_progress(self, now: float) -> None:
-        s, it = self._session, self.iteration
-        if s is None:
-            return
-        self._rate_window.append((now, it))
-        while len(self._rate_window) > 2 and now - self._rate_window[0][0] > 30:
-            self._rate_window.pop(0)
-        (t0, i0), (t1, i1) = self._rate_window[0], self._rate_window[-1]
-        if i1 > i0 and t1 > t0:
-            self.rate = (i1 - i0) / (t1 - t0)
-        if s.target_elapsed_s is not None:
-            budget = max(s.target_elapsed_s - s.start_elapsed_s, 1e-9)
-            done = self._elapsed_s - s.start_elapsed_s
-            self.progress = min(1.0, max(0.0, done / budget))
-            self.eta_s = max(0.0, s.target_elapsed_s - self._elapsed_s)
-        elif s.target_iteration is not None:
-            todo = max(s.target_iteration - s.start_iteration, 1)
-            self.progress = min(1.0, max(0.0, (it - s.start_iteration) / todo))
-            if math.isfinite(self.rate) and self.rate > 0:
-                self.eta_s = max(0.0, (s.target_iteration - it) / self.rate)
-
-    # ------------------------------------------------------------------ results
-    def refresh_snapshots(self) -> list[tuple[int, Path]]:
-        """Re-read the shuffle's snapshots from disk (``ModelFolder.snapshots``)."""
-        from ..engine.model_folder import ModelFolder
-
-        fn = self._snapshots_fn or (
-            lambda project, shuffle: ModelFolder.of(project, shuffle).snapshots()
-        )
-        try:
-            snaps = [
-                (int(i), Path(p)) for i, p in fn(self.project, shuffle=self.shuffle)
-            ]
-        except FileNotFoundError:
-            snaps = []
-        self.snapshots = sorted(snaps)
-        if snaps and self.state == TrainingState.IDLE.value:
-            self._last_iteration = max(self._last_iteration, self.snapshots[-1][0])
-            self.iteration = self._last_iteration
-        self._emit("snapshots")
-        return self.snapshots
-
-    def _load_history(self) -> None:
-        """Fill the curves from ``learning_stats.csv`` of an earlier training."""
-        import pandas as pd
-
-        if not self.snapshots:
-            return
-        path = self.snapshots[-1][1].parent / "learning_stats.csv"
-        meta = self.snapshots[-1][1].with_suffix(".json")
-        if meta.is_file():
-            with contextlib.suppress(ValueError, OSError):
-                self._elapsed_s = float(
-                    json.loads(meta.read_text()).get("elapsed_wall_s", 0.0)
-                )
-        if not path.is_file():
-            return
-        try:
-            stats = pd.read_csv(path)
-        except (ValueError, OSError) as err:
-            logger.warning("could not read %s: %s", path, err)
-            return
-        stats = stats[stats["iteration"] <= self.iteration]
-        loss = stats.dropna(subset=["loss"])
-        test = stats.dropna(subset=["test_mean_error_px"])
-        self.test_errors.update(
-            zip(test["iteration"].astype(int), test["test_mean_error_px"], strict=True)
-        )
-        with self.doc_lock:
-            self.loss_source.data = {
-                "iteration": loss["iteration"].astype(int).tolist(),
-                "loss": loss["loss"].tolist(),
-                "lr": loss.get("learning_rate", loss["loss"] * np.nan).tolist(),
-            }
-            self.error_source.data = {
-                "iteration": test["iteration"].astype(int).tolist(),
-                "test_error": test["test_mean_error_px"].tolist(),
-            }
-        self._emit("snapshots")
-
-    def snapshot_table(self) -> pd.DataFrame:
-        """Snapshots with their test error (px) where one was measured."""
-        import pandas as pd
-
-        rows = [
-            {
-                "iteration": it,
-                "snapshot": path.stem,
-                "test error (px)": self.test_errors.get(it, float("nan")),
-            }
-            for it, path in self.snapshots
-        ]
-        return pd.DataFrame(rows, columns=["iteration", "snapshot", "test error (px)"])
-
-    def evaluate(self, *, wait: bool = False) -> None:
-        """Evaluate the latest snapshot in a background thread, then draw the worst
-        test frames (``evaluation`` and ``worst_frames`` fill; errors go to
-        ``error``)."""
-        if self.state in _BUSY or self.evaluating:
-            raise RuntimeError("Wait for the training to end before evaluating.")
-        if not self.snapshots:
-            raise RuntimeError("No snapshot to evaluate yet: train first.")
-        self.evaluating = True
-        self._eval_thread = threading.Thread(
-            target=self._run_evaluation, name="posekit-evaluation", daemon=True
-        )
-        self._eval_thread.start()
-        if wait:
-            self._eval_thread.join()
-
-    def _run_evaluation(self) -> None:
-        try:
-            self.message = "evaluating…"
-            fn = self._evaluate_fn or self._api("evaluate_network")
-            self.evaluation = fn(self.project, shuffle=self.shuffle)
-            self._record_evaluation(self.evaluation)
-            self._emit("evaluation")
-            self._emit("snapshots")
-            self.message = "predicting the test frames…"
-            self.worst_frames = self.find_worst_frames()
-            self._emit("worst")
-            self.message = "evaluation done"
-        except BaseException as err:  # noqa: BLE001 - shown in the widget
-            self._fail(err)
-        finally:
-            self.evaluating = False
-
-    def _record_evaluation(self, table: pd.DataFrame) -> None:
-        cols = {str(c).strip(): c for c in table.columns}
-        it_col, err_col = cols.get("Training iterations:"), cols.get("Test error(px)")
-        if it_col is None or err_col is None:
-            return
-        for it, err in zip(table[it_col], table[err_col], strict=True):
-            self.test_errors[int(it)] = float(err)
-
-    def find_worst_frames(self, n: int | None = None) -> list[WorstFrame]:
-        """Predict the test frames with the latest snapshot and draw the ``n`` worst
-        (largest mean error): labels as crosses, predictions as circles."""
-        from ..engine.dataset import load_split
-        from ..engine.drawing import plot_predictions
-        from ..engine.evaluation import keypoint_distances
-        from ..engine.io.dlc import index_to_paths, labels_to_array, read_labels
-
-        n = self.n_worst if n is None else n
-        split = load_split(self.project, shuffle=self.shuffle)
-        merged = read_labels(
-            self.project.training_set_dir() / f"CollectedData_{self.project.scorer}.h5"
-        )
-        paths = index_to_paths(merged.index)
-        test = [int(i) for i in split.test_indices]
-        if not test or n < 1:
-            return []
-        truth = labels_to_array(merged, self.project.bodyparts)[test]
-        images = [_read_rgb(self.project.path / paths[i]) for i in test]
-        predict = self._predict_fn or self._api("predict_frames")
-        pred = np.asarray(predict(self.project, images, shuffle=self.shuffle))
-        dist = keypoint_distances(pred, truth)
-        per_frame = np.array(
-            [float(np.nanmean(d)) if np.isfinite(d).any() else -1.0 for d in dist]
-        )
-        order = np.argsort(-per_frame, kind="stable")[:n]
-        files = plot_predictions(
-            [images[i] for i in order],
-            pred[order],
-            truth[order],
-            self.project.evaluation_dir(self.shuffle) / "worst-test-frames",
-            names=[f"{r:02d}_{Path(paths[test[i]]).stem}" for r, i in enumerate(order)],
-            bodyparts=self.project.bodyparts,
-            pcutoff=self.project.pcutoff,
-        )
-        return [
-            WorstFrame(paths[test[i]], float(per_frame[i]), f.read_bytes())
-            for i, f in zip(order, files, strict=True)
-        ]
+__all__ = ["TrainingDashboard"]
 
 
 def _format_value(value: Any) -> str:
-    """A table cell: integers as such, other numbers with 2 decimals."""
+    """Format a table cell: integers as such, other numbers with 2 decimals."""
     if isinstance(value, bool | np.bool_ | str):
         return html.escape(str(value))
     try:
@@ -716,40 +39,7 @@ def _format_value(value: Any) -> str:
     return f"{number:.2f}"
 
 
-def _read_rgb(path: Path) -> np.ndarray:
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f"labelled image {path} is missing or unreadable")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def _get(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-# ====================================================================== the view
-class _LockedBokehModel(LiveBokehModel):
-    """A ``LiveBokehModel`` that serialises the document under the model's lock, so a
-    page (re)load never reads a ColumnDataSource half-way through a stream."""
-
-    lock: threading.RLock | None = None
-
-    def get_state(self, key=None, drop_defaults=False):  # noqa: D102
-        with self.lock or contextlib.nullcontext():
-            return super().get_state(key=key, drop_defaults=drop_defaults)
-
-    def refresh(self) -> None:  # noqa: D102
-        with self.lock or contextlib.nullcontext():
-            super().refresh()
-
-
-class TrainingDashboard:
+class TrainingDashboard(BokehComponent):
     """The dashboard's widgets on a :class:`TrainingModel` (``.widget`` to display).
 
     Parameters
@@ -850,25 +140,34 @@ class TrainingDashboard:
         self.progress.add_class("posekit-train-progress")
         self.eta = w.HTML()
         self.error_box = w.HTML()
+        self._message = self.error_box
         self.snapshot_html = w.HTML()
         self.evaluation_html = w.HTML()
         self.worst_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
 
         self.plot = self._make_plot()
-        self.bokeh = _LockedBokehModel(self.plot, combine_events=True)
-        self.bokeh.lock = m.doc_lock
+        self.bokeh = LiveBokehModel(self.plot, combine_events=True)
+        self.bokeh.lock = m.doc_lock  # the training thread streams into the curves
         self.bokeh.add_class("posekit-train-curves")
 
-        for name in ("state", "evaluating"):
-            m.observe(lambda _: self._update_buttons(), name)
-        m.observe(lambda _: self._update_status(), ["state", "message", "iteration"])
-        m.observe(lambda _: self._update_evaluation(), "evaluating")
-        m.observe(lambda _: self._update_progress(), ["progress", "eta_s", "rate"])
-        m.observe(lambda _: self._update_error(), "error")
-        m.observe(lambda _: self._update_limit(), "limit")
-        m.on("snapshots", self._update_snapshots)
-        m.on("evaluation", self._update_evaluation)
-        m.on("worst", self._update_worst)
+        #: The observers this view put on the model (removed by :meth:`close`).
+        self._callbacks: list[tuple[Callable[[Any], None], list[str]]] = [
+            (lambda _: self._update_buttons(), ["state", "evaluating"]),
+            (lambda _: self._update_status(), ["state", "message", "iteration"]),
+            (lambda _: self._update_evaluation(), ["evaluating"]),
+            (lambda _: self._update_progress(), ["progress", "eta_s", "rate"]),
+            (lambda _: self._update_error(), ["error"]),
+            (lambda _: self._update_limit(), ["limit"]),
+        ]
+        for fn, names in self._callbacks:
+            m.observe(fn, names)
+        self._listeners: list[tuple[str, Callable[[], None]]] = [
+            ("snapshots", self._update_snapshots),
+            ("evaluation", self._update_evaluation),
+            ("worst", self._update_worst),
+        ]
+        for event, listener in self._listeners:
+            m.on(event, listener)
 
         settings = w.HBox(
             [
@@ -917,17 +216,20 @@ class TrainingDashboard:
         self._update_limit()
         self._update_snapshots()
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        from ._bokeh import ensure_bokehjs
-
-        ensure_bokehjs()
-        display(self.widget)
+    def close(self) -> None:
+        """Stop following the model and close every widget of the dashboard."""
+        for fn, names in self._callbacks:
+            self.model.unobserve(fn, names)
+        for event, listener in self._listeners:
+            self.model.off(event, listener)
+        super().close()
 
     def _safely(self, fn: Callable[[], Any]) -> None:
-        """Run a button's action; a refusal (bad setting, busy) is shown in the
-        widget and leaves the state as it was."""
+        """Run a button's action.
+
+        A refusal (bad setting, busy) is shown in the widget and leaves the state as
+        it was.
+        """
         try:
             fn()
         except Exception as err:  # noqa: BLE001 - shown in the widget
@@ -1027,7 +329,7 @@ class TrainingDashboard:
         self._update_buttons()
 
     def _update_evaluation(self) -> None:
-        """The evaluation table, one metric per row (it has ~20 columns)."""
+        """Show the evaluation table, one metric per row (it has ~20 columns)."""
         table = self.model.evaluation
         if self.model.evaluating:
             self.evaluation_html.value = "<i>evaluating…</i>"

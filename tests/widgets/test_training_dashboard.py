@@ -14,11 +14,8 @@ import pytest
 
 from posekit.engine.dataset import create_training_dataset
 from posekit.engine.demo import make_demo_project
-from posekit.widgets.training_dashboard import (
-    TrainingDashboard,
-    TrainingModel,
-    format_eta,
-)
+from posekit.widgets.training_dashboard import TrainingDashboard
+from posekit.widgets.training_model import TrainingModel, format_eta
 
 BACKBONES = ["mobilenet_v2_0.35"]
 

@@ -16,7 +16,8 @@ from posekit.engine.demo import load_ground_truth, make_demo_project
 from posekit.engine.io import load_poses
 from posekit.engine.io.dlc import predictions_frame, read_dlc_csv, write_predictions
 from posekit.engine.video import VideoReader
-from posekit.widgets.trajectory_viewer import TrajectoryModel, TrajectoryViewer
+from posekit.widgets.trajectory_model import TrajectoryModel
+from posekit.widgets.trajectory_viewer import TrajectoryViewer
 
 SCORER = "DLC_resnet50_demoJan1shuffle1_100"
 N = 48

@@ -1,0 +1,689 @@
+r"""State and logic of the training dashboard, without any widget.
+
+:class:`TrainingModel` holds the settings, the training thread, the state machine,
+the loss / test-error curves (as Bokeh ``ColumnDataSource``\s, so that a view plots
+them as they stream), snapshots, evaluation and the worst test frames. Tests drive it
+without a browser; :class:`posekit.widgets.training_dashboard.TrainingDashboard` is
+its view.
+
+Training runs in a background thread, so the kernel stays responsive (the Stop button,
+other cells, other widgets). States::
+
+    idle ──start──▶ running ──stop──▶ stopping ──▶ stopped ──start (resume)──▶ running
+                       │
+                       └──(iteration or time limit reached)──▶ finished ──start──▶ running
+    any exception in the thread ──▶ error (the traceback is kept in ``error``)
+
+Bokeh document changes made from the training thread are serialised with
+:attr:`TrainingModel.doc_lock`: a ``BokehModel`` sends one document patch as several
+comm messages, and two patches must not interleave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import traitlets
+from bokeh.models import ColumnDataSource
+
+from .worst_frames import WorstFrame, find_worst_frames
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..engine.project import Project
+
+__all__ = ["TrainingModel", "TrainingState", "format_eta"]
+
+logger = logging.getLogger("posekit.widgets.training")
+
+
+class TrainingState(str, Enum):
+    """Where a training session is."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    ERROR = "error"
+
+
+_BUSY = (TrainingState.RUNNING.value, TrainingState.STOPPING.value)
+
+
+def format_eta(seconds: float) -> str:
+    """``h:mm:ss`` (or ``m:ss``) for a duration; ``"–"`` when unknown.
+
+    Examples
+    --------
+    >>> format_eta(75), format_eta(3725), format_eta(float("nan"))
+    ('1:15', '1:02:05', '–')
+    """
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _make_callback(model: TrainingModel) -> Any:
+    """Make a :class:`posekit.engine.training.TrainingCallback` forwarding to ``model``.
+
+    Built on first use so that importing this module does not load TensorFlow.
+    """
+    from ..engine.training import TrainingCallback
+
+    class _DashboardCallback(TrainingCallback):
+        def on_train_begin(self, state: Any) -> None:
+            model._on_train_begin(state)
+
+        def on_step(self, iteration: int, logs: Mapping[str, float]) -> None:
+            model._on_step(int(iteration), logs)
+
+        def on_evaluate(self, iteration: int, metrics: Mapping[str, Any]) -> None:
+            model._on_evaluate(int(iteration), metrics)
+
+        def on_snapshot(self, iteration: int, path: Any) -> None:
+            model._on_snapshot(int(iteration), path)
+
+        def on_train_end(self, state: Any) -> None:
+            model._on_train_end(state)
+
+    return _DashboardCallback()
+
+
+@dataclass
+class _Session:
+    """One press of "Start": where it began and where it should end.
+
+    Totals, as the engine counts them. A stopped session resumes towards the same
+    target.
+    """
+
+    limit: str
+    start_iteration: int
+    target_iteration: int | None
+    start_elapsed_s: float
+    target_elapsed_s: float | None
+    settings: tuple
+
+
+class TrainingModel(traitlets.HasTraits):
+    """State and logic of the training dashboard (no widgets).
+
+    "Start" trains for ``iterations`` more iterations (or ``time_budget_s`` more
+    seconds); "Stop" saves a snapshot; "Resume" continues the stopped session towards
+    the same target, and "Start" after a finished session trains that much more. The
+    engine's iteration counter continues across all of them.
+
+    Parameters
+    ----------
+    project
+        The project to train (the training set is created on the first start if the
+        shuffle has none).
+    shuffle, backbone, iterations, time_budget_s, batch_size
+        Initial settings (traits of the same names; ``backbone=""`` and
+        ``batch_size=0`` mean the engine's default). ``time_budget_s`` selects the
+        time limit instead of the iteration limit. More settings are traits:
+        ``crop_size`` (square training crops in pixels, 0: chosen from the frame size),
+        ``imagenet`` (start a fresh network from ImageNet weights) and
+        ``eval_interval`` (test-set evaluation every so many iterations, 0: about
+        ten per session).
+    train_fn, evaluate_fn, snapshots_fn, predict_fn
+        The engine functions (default :mod:`posekit.engine.api`); tests may pass others.
+    flush_interval_s
+        How often the curves and the progress are pushed to the browser.
+    n_worst
+        How many test frames the worst-frames panel shows.
+
+    Attributes
+    ----------
+    loss_source, error_source
+        Bokeh ``ColumnDataSource`` of the loss (``iteration, loss, lr``) and of the
+        periodic test error (``iteration, test_error``), in pixels.
+    snapshots
+        ``[(iteration, path), ...]``, oldest first.
+    test_errors
+        Test error (px) per iteration (periodic and full evaluations).
+    evaluation
+        The last ``evaluate_network`` table.
+    worst_frames
+        Test frames, worst first (:class:`WorstFrame`).
+    """
+
+    state = traitlets.Unicode(TrainingState.IDLE.value)
+    shuffle = traitlets.Int(1)
+    backbone = traitlets.Unicode("")
+    limit = traitlets.Enum(["iterations", "time"], default_value="iterations")
+    iterations = traitlets.Int(1000)
+    time_budget_s = traitlets.Float(300.0)
+    batch_size = traitlets.Int(0)
+    crop_size = traitlets.Int(0)
+    imagenet = traitlets.Bool(False)
+    eval_interval = traitlets.Int(0)
+    iteration = traitlets.Int(0)
+    progress = traitlets.Float(0.0)
+    eta_s = traitlets.Float(float("nan"))
+    rate = traitlets.Float(float("nan"))
+    message = traitlets.Unicode("")
+    error = traitlets.Unicode("")
+    evaluating = traitlets.Bool(False)
+    auto_evaluate = traitlets.Bool(True)
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        shuffle: int = 1,
+        backbone: str = "",
+        iterations: int = 1000,
+        time_budget_s: float | None = None,
+        batch_size: int = 0,
+        train_fn: Callable[..., Any] | None = None,
+        evaluate_fn: Callable[..., Any] | None = None,
+        snapshots_fn: Callable[..., Any] | None = None,
+        predict_fn: Callable[..., Any] | None = None,
+        flush_interval_s: float = 0.5,
+        n_worst: int = 6,
+    ) -> None:
+        super().__init__(
+            shuffle=shuffle,
+            backbone=backbone,
+            iterations=iterations,
+            batch_size=batch_size,
+            limit="time" if time_budget_s else "iterations",
+            time_budget_s=float(time_budget_s or 300.0),
+        )
+        self.project = project
+        self._train_fn = train_fn
+        self._evaluate_fn = evaluate_fn
+        self._snapshots_fn = snapshots_fn
+        self._predict_fn = predict_fn
+        self.flush_interval_s = float(flush_interval_s)
+        self.n_worst = int(n_worst)
+
+        #: Lock held for every change of the Bokeh document (see the module docstring).
+        self.doc_lock = threading.RLock()
+        self.loss_source = ColumnDataSource(
+            {"iteration": [], "loss": [], "lr": []}, name="posekit_loss"
+        )
+        self.error_source = ColumnDataSource(
+            {"iteration": [], "test_error": []}, name="posekit_test_error"
+        )
+        self.snapshots: list[tuple[int, Path]] = []
+        self.test_errors: dict[int, float] = {}
+        self.evaluation: pd.DataFrame | None = None
+        self.worst_frames: list[WorstFrame] = []
+        #: What ``train_network`` returned last.
+        self.result: Any = None
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
+        self._thread: threading.Thread | None = None
+        self._eval_thread: threading.Thread | None = None
+        self._stop_event = threading.Event()
+        self._session: _Session | None = None
+        self._pending: list[tuple[int, float, float]] = []
+        self._last_iteration = 0
+        self._elapsed_s = 0.0
+        self._last_flush = 0.0
+        self._rate_window: list[tuple[float, int]] = []
+        self.refresh_snapshots()
+        self._load_history()
+        self.observe(lambda _: self._switch_shuffle(), "shuffle")
+
+    def _switch_shuffle(self) -> None:
+        """Show another shuffle: its snapshots and curves, no session."""
+        if self.busy:  # the view disables the control; a script may not
+            raise RuntimeError("Stop the training before switching the shuffle.")
+        self._session = None
+        self._last_iteration = 0
+        self._elapsed_s = 0.0
+        self.iteration = 0
+        self.progress = 0.0
+        self.test_errors = {}
+        self.evaluation = None
+        self.worst_frames = []
+        with self.doc_lock:
+            self.loss_source.data = {"iteration": [], "loss": [], "lr": []}
+            self.error_source.data = {"iteration": [], "test_error": []}
+        self.state = TrainingState.IDLE.value
+        self.message = f"shuffle {self.shuffle}"
+        self.refresh_snapshots()
+        self._load_history()
+        self._emit("evaluation")
+        self._emit("worst")
+
+    # ------------------------------------------------------------------ plumbing
+    def _api(self, name: str) -> Callable[..., Any]:
+        import importlib
+
+        return getattr(importlib.import_module("posekit.engine.api"), name)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a training or an evaluation thread is running."""
+        return self.state in _BUSY or self.evaluating
+
+    def on(self, event: str, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` after ``event``: ``"snapshots"``, ``"evaluation"``, ``"worst"``."""
+        self._listeners.setdefault(event, []).append(fn)
+
+    def off(self, event: str, fn: Callable[[], None]) -> None:
+        """Stop calling ``fn`` after ``event``."""
+        with contextlib.suppress(ValueError):
+            self._listeners.get(event, []).remove(fn)
+
+    def _emit(self, event: str) -> None:
+        for fn in self._listeners.get(event, []):
+            try:
+                fn()
+            except Exception:  # a broken view must not kill the training thread
+                logger.exception("listener of %s failed", event)
+
+    def _settings(self) -> tuple:
+        return (
+            self.shuffle, self.backbone, self.batch_size, self.limit,
+            self.iterations, self.time_budget_s, self.crop_size, self.imagenet,
+            self.eval_interval,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ control
+    def start(self) -> None:
+        """Start, or resume, training in a background thread; returns at once.
+
+        Raises
+        ------
+        RuntimeError
+            If a training or evaluation is already running.
+        ValueError
+            If a setting is invalid (the message names it).
+        """
+        if self.busy:
+            raise RuntimeError(
+                f"Training is {self.state}; wait for it to end before starting again."
+            )
+        self._validate()
+        s = self._session
+        resuming = (
+            s is not None
+            and self.state in (TrainingState.STOPPED.value, TrainingState.ERROR.value)
+            and s.settings == self._settings()
+        )
+        if not resuming:
+            by_time = self.limit == "time"
+            self._session = s = _Session(
+                limit=self.limit,
+                start_iteration=self.iteration,
+                target_iteration=None if by_time else self.iteration + self.iterations,
+                start_elapsed_s=self._elapsed_s,
+                target_elapsed_s=(
+                    self._elapsed_s + self.time_budget_s if by_time else None
+                ),
+                settings=self._settings(),
+            )
+        kwargs = {
+            "shuffle": int(self.shuffle),
+            "backbone": self.backbone or None,
+            "weights": "imagenet" if self.imagenet else None,
+            "max_iterations": s.target_iteration,
+            "time_budget_s": s.target_elapsed_s,
+            "batch_size": int(self.batch_size) or None,
+            "crop_size": (self.crop_size, self.crop_size) if self.crop_size else None,
+            "eval_interval": self._eval_interval(),
+            "resume": True,
+            "progress": False,
+        }
+        self._stop_event = threading.Event()
+        self.error = ""
+        self._pending.clear()
+        self._rate_window.clear()
+        self.eta_s = float("nan")
+        self.rate = float("nan")
+        self.message = (
+            "resuming (loading the snapshot)…"
+            if resuming
+            else "starting (building the network; the first step is slow)…"
+        )
+        self.state = TrainingState.RUNNING.value
+        self._thread = threading.Thread(
+            target=self._run, args=(kwargs,), name="posekit-training", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the training to stop; it saves a snapshot first (state ``stopping``)."""
+        if self.state != TrainingState.RUNNING.value:
+            return
+        self.state = TrainingState.STOPPING.value
+        self.message = "stopping: saving a snapshot…"
+        self._stop_event.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the training thread (and the evaluation started after it).
+
+        Returns
+        -------
+        bool
+            ``True`` if nothing runs any more.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for attr in ("_thread", "_eval_thread"):
+            thread = getattr(self, attr)
+            if thread is not None:
+                left = None if deadline is None else deadline - time.monotonic()
+                thread.join(None if left is None else max(0.0, left))
+        return not self.busy
+
+    def _eval_interval(self) -> int:
+        """Test-set evaluation interval: the setting, or about ten per session."""
+        if self.eval_interval > 0:
+            return int(self.eval_interval)
+        if self.limit == "iterations":
+            return max(10, min(1000, self.iterations // 10))
+        return 250
+
+    def _validate(self) -> None:
+        if self.shuffle < 1:
+            raise ValueError(f"shuffle must be >= 1. Received: shuffle={self.shuffle}")
+        if self.limit == "iterations" and self.iterations < 1:
+            raise ValueError(
+                f"iterations must be >= 1. Received: iterations={self.iterations}"
+            )
+        if self.limit == "time" and not self.time_budget_s > 0:
+            raise ValueError(
+                f"the time budget must be > 0 s. Received: {self.time_budget_s}"
+            )
+        if self.crop_size < 0 or self.crop_size % 8:
+            raise ValueError(
+                "crop_size must be a multiple of 8 (0: the default). Received: "
+                f"crop_size={self.crop_size}"
+            )
+        if self.eval_interval < 0:
+            raise ValueError(
+                f"eval_interval must be >= 0. Received: {self.eval_interval}"
+            )
+        if self.batch_size < 0:
+            raise ValueError(
+                f"batch_size must be >= 1 (0: the default). Received: {self.batch_size}"
+            )
+
+    # ------------------------------------------------------------------ the thread
+    def _run(self, kwargs: dict[str, Any]) -> None:
+        try:
+            train = self._train_fn or self._api("train_network")
+            self.result = train(
+                self.project,
+                callbacks=[_make_callback(self)],
+                stop_event=self._stop_event,
+                **kwargs,
+            )
+        except BaseException as err:  # noqa: BLE001 - shown in the widget, logged
+            self._flush(force=True)
+            self.refresh_snapshots()
+            self._fail(err)
+            return
+        self._flush(force=True)
+        self.refresh_snapshots()
+        reason = _get(self.result, "stop_reason")
+        if reason == "diverged":
+            self.error = (
+                f"Training diverged at iteration {self.iteration} (the loss became "
+                "NaN); the last good snapshot is kept. Lower the learning rate."
+            )
+            self.message = "diverged"
+            self.state = TrainingState.ERROR.value
+        elif reason in ("stop_requested", "interrupted") or (
+            reason is None and self._stop_event.is_set()
+        ):
+            self.message = f"stopped at iteration {self.iteration}; resume any time"
+            self.state = TrainingState.STOPPED.value
+        else:
+            self.progress = 1.0
+            self.eta_s = 0.0
+            self.message = f"finished at iteration {self.iteration}"
+            self.state = TrainingState.FINISHED.value
+            if self.auto_evaluate and self.snapshots:
+                self.evaluate()
+
+    def _fail(self, err: BaseException) -> None:
+        text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        logger.error("training dashboard: %s", text)
+        self.error = text
+        self.message = f"error: {type(err).__name__}: {err}"
+        self.state = TrainingState.ERROR.value
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_train_begin(self, state: Any) -> None:
+        it = _get(state, "iteration")
+        if it is not None:
+            self._last_iteration = int(it)
+            self.iteration = int(it)
+        elapsed = _get(state, "elapsed_wall_s")
+        if elapsed is not None:
+            self._elapsed_s = float(elapsed)
+        self.message = "training…"
+
+    def _on_step(self, iteration: int, logs: Mapping[str, Any]) -> None:
+        loss = float(logs.get("loss", float("nan")))
+        lr = float(logs.get("learning_rate", float("nan")))
+        self._pending.append((iteration, loss, lr))
+        self._last_iteration = iteration
+        if "elapsed_wall_s" in logs:
+            self._elapsed_s = float(logs["elapsed_wall_s"])
+        self._flush()
+
+    def _on_evaluate(self, iteration: int, metrics: Mapping[str, Any]) -> None:
+        self._flush(force=True)
+        test = metrics.get("mean_error_px")
+        if test is None:
+            return
+        self.test_errors[iteration] = float(test)
+        with self.doc_lock:
+            self.error_source.stream(
+                {"iteration": [iteration], "test_error": [float(test)]}
+            )
+
+    def _on_snapshot(self, iteration: int, path: Any) -> None:
+        self.refresh_snapshots()
+
+    def _on_train_end(self, state: Any) -> None:
+        self._flush(force=True)
+
+    def _flush(self, *, force: bool = False) -> None:
+        """Push pending loss points and the progress to the traits and the document.
+
+        At most every ``flush_interval_s``, unless forced.
+        """
+        now = time.monotonic()
+        if not force and now - self._last_flush < self.flush_interval_s:
+            return
+        self._last_flush = now
+        pending, self._pending = self._pending, []
+        if pending:
+            it, loss, lr = (list(c) for c in zip(*pending, strict=True))
+            with self.doc_lock:
+                self.loss_source.stream({"iteration": it, "loss": loss, "lr": lr})
+        self.iteration = self._last_iteration
+        self._update_progress(now)
+
+    def _update_progress(self, now: float) -> None:
+        s, it = self._session, self.iteration
+        if s is None:
+            return
+        self._rate_window.append((now, it))
+        while len(self._rate_window) > 2 and now - self._rate_window[0][0] > 30:
+            self._rate_window.pop(0)
+        (t0, i0), (t1, i1) = self._rate_window[0], self._rate_window[-1]
+        if i1 > i0 and t1 > t0:
+            self.rate = (i1 - i0) / (t1 - t0)
+        if s.target_elapsed_s is not None:
+            budget = max(s.target_elapsed_s - s.start_elapsed_s, 1e-9)
+            done = self._elapsed_s - s.start_elapsed_s
+            self.progress = min(1.0, max(0.0, done / budget))
+            self.eta_s = max(0.0, s.target_elapsed_s - self._elapsed_s)
+        elif s.target_iteration is not None:
+            todo = max(s.target_iteration - s.start_iteration, 1)
+            self.progress = min(1.0, max(0.0, (it - s.start_iteration) / todo))
+            if math.isfinite(self.rate) and self.rate > 0:
+                self.eta_s = max(0.0, (s.target_iteration - it) / self.rate)
+
+    # ------------------------------------------------------------------ results
+    def refresh_snapshots(self) -> list[tuple[int, Path]]:
+        """Re-read the shuffle's snapshots from disk (``ModelFolder.snapshots``)."""
+        from ..engine.model_folder import ModelFolder
+
+        fn = self._snapshots_fn or (
+            lambda project, shuffle: ModelFolder.of(project, shuffle).snapshots()
+        )
+        try:
+            snaps = [
+                (int(i), Path(p)) for i, p in fn(self.project, shuffle=self.shuffle)
+            ]
+        except FileNotFoundError:
+            snaps = []
+        self.snapshots = sorted(snaps)
+        if snaps and self.state == TrainingState.IDLE.value:
+            self._last_iteration = max(self._last_iteration, self.snapshots[-1][0])
+            self.iteration = self._last_iteration
+        self._emit("snapshots")
+        return self.snapshots
+
+    def _load_history(self) -> None:
+        """Fill the curves from ``learning_stats.csv`` of an earlier training."""
+        import pandas as pd
+
+        if not self.snapshots:
+            return
+        path = self.snapshots[-1][1].parent / "learning_stats.csv"
+        meta = self.snapshots[-1][1].with_suffix(".json")
+        if meta.is_file():
+            with contextlib.suppress(ValueError, OSError):
+                self._elapsed_s = float(
+                    json.loads(meta.read_text()).get("elapsed_wall_s", 0.0)
+                )
+        if not path.is_file():
+            return
+        try:
+            stats = pd.read_csv(path)
+        except (ValueError, OSError) as err:
+            logger.warning("could not read %s: %s", path, err)
+            return
+        stats = stats[stats["iteration"] <= self.iteration]
+        loss = stats.dropna(subset=["loss"])
+        test = stats.dropna(subset=["test_mean_error_px"])
+        self.test_errors.update(
+            zip(test["iteration"].astype(int), test["test_mean_error_px"], strict=True)
+        )
+        with self.doc_lock:
+            self.loss_source.data = {
+                "iteration": loss["iteration"].astype(int).tolist(),
+                "loss": loss["loss"].tolist(),
+                "lr": loss.get("learning_rate", loss["loss"] * np.nan).tolist(),
+            }
+            self.error_source.data = {
+                "iteration": test["iteration"].astype(int).tolist(),
+                "test_error": test["test_mean_error_px"].tolist(),
+            }
+        self._emit("snapshots")
+
+    def snapshot_table(self) -> pd.DataFrame:
+        """Snapshots with their test error (px) where one was measured."""
+        import pandas as pd
+
+        rows = [
+            {
+                "iteration": it,
+                "snapshot": path.stem,
+                "test error (px)": self.test_errors.get(it, float("nan")),
+            }
+            for it, path in self.snapshots
+        ]
+        return pd.DataFrame(rows, columns=["iteration", "snapshot", "test error (px)"])
+
+    def evaluate(self, *, wait: bool = False) -> None:
+        """Evaluate the latest snapshot in a background thread, then the worst frames.
+
+        ``evaluation`` and ``worst_frames`` fill; errors go to ``error``.
+
+        Raises
+        ------
+        RuntimeError
+            If a training or evaluation runs, or there is no snapshot yet.
+        """
+        if self.state in _BUSY or self.evaluating:
+            raise RuntimeError("Wait for the training to end before evaluating.")
+        if not self.snapshots:
+            raise RuntimeError("No snapshot to evaluate yet: train first.")
+        self.evaluating = True
+        self._eval_thread = threading.Thread(
+            target=self._run_evaluation, name="posekit-evaluation", daemon=True
+        )
+        self._eval_thread.start()
+        if wait:
+            self._eval_thread.join()
+
+    def _run_evaluation(self) -> None:
+        try:
+            self.message = "evaluating…"
+            fn = self._evaluate_fn or self._api("evaluate_network")
+            self.evaluation = fn(self.project, shuffle=self.shuffle)
+            self._record_evaluation(self.evaluation)
+            self._emit("evaluation")
+            self._emit("snapshots")
+            self.message = "predicting the test frames…"
+            self.worst_frames = self.find_worst_frames()
+            self._emit("worst")
+            self.message = "evaluation done"
+        except BaseException as err:  # noqa: BLE001 - shown in the widget
+            self._fail(err)
+        finally:
+            self.evaluating = False
+
+    def _record_evaluation(self, table: pd.DataFrame) -> None:
+        cols = {str(c).strip(): c for c in table.columns}
+        it_col, err_col = cols.get("Training iterations:"), cols.get("Test error(px)")
+        if it_col is None or err_col is None:
+            return
+        for it, err in zip(table[it_col], table[err_col], strict=True):
+            self.test_errors[int(it)] = float(err)
+
+    def find_worst_frames(self, n: int | None = None) -> list[WorstFrame]:
+        """Predict the test frames with the latest snapshot and draw the worst.
+
+        Parameters
+        ----------
+        n
+            How many (default :attr:`n_worst`).
+
+        Returns
+        -------
+        list of WorstFrame
+            Largest mean error first; labels drawn as crosses, predictions as circles.
+        """
+        return find_worst_frames(
+            self.project,
+            self.shuffle,
+            self.n_worst if n is None else n,
+            predict=self._predict_fn or self._api("predict_frames"),
+        )
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)

@@ -1,0 +1,537 @@
+"""State and logic of the trajectory and kinematics viewer, without any widget.
+
+:class:`TrajectoryModel` holds the raw poses, the filtered poses (recomputed through
+:func:`posekit.engine.behavior.filters.filter_poses` whenever the p-cutoff or the
+filter changes), the frame cursor, the data each plot shows, and the exports (figures
+through :mod:`posekit.engine.plotting`, the filtered poses as DeepLabCut CSV, labelled
+videos through :func:`posekit.engine.labeled_video.create_labeled_video`).
+:class:`posekit.widgets.trajectory_viewer.TrajectoryViewer` draws it; tests drive it
+directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import traitlets
+import xarray as xr
+
+from ..engine.project import (
+    DisplaySettings,
+    Project,
+    find_project,
+    find_video,
+    load_project,
+)
+
+if TYPE_CHECKING:
+    from ..engine.video import VideoReader
+
+__all__ = ["FILTERS", "SERIES", "TrajectoryModel"]
+
+logger = logging.getLogger("posekit.widgets.viewer")
+
+#: Filter choices of the viewer: label → ``filter_poses`` method.
+FILTERS: dict[str, str] = {
+    "none": "none",
+    "median": "median",
+    "Savitzky–Golay": "savgol",
+}
+
+SERIES = ("x", "y", "speed", "likelihood")
+
+
+# ---------------------------------------------------------------- model
+
+
+class TrajectoryModel(traitlets.HasTraits):
+    """State and logic of the trajectory viewer (no widgets; test it headless).
+
+    Parameters
+    ----------
+    poses
+        A predictions file (anything :func:`posekit.engine.io.load_poses` reads, e.g.
+        DLC's ``<video>DLC_….h5``) or a poses ``xarray.Dataset``.
+    video
+        The video (default: found from the predictions' name, see :func:`find_video`).
+        Without a video the frame view stays empty.
+    project
+        The project (default: the one the predictions file lies in, if any); gives the
+        skeleton, ``pcutoff`` and the display settings (``Project.display``).
+    skeleton
+        Edges as pairs of bodypart names (default: the project's).
+    pcutoff
+        Initial p-cutoff (default: the project's, else 0.6).
+    colormap
+        Bodypart colour map (default: the project's, else ``rainbow``).
+    fps
+        Frame rate (default: the dataset's, else the video's, else none: speed per
+        frame).
+    export_dir
+        Where exports go (default: ``plot-poses/<stem>/`` beside the predictions
+        file, DeepLabCut's folder for trajectory plots).
+    max_points
+        Longest series sent to the plots: longer recordings are plotted at every
+        ``ceil(n_frames / max_points)``-th frame (the cursor, the frame view and the
+        exports stay frame-exact).
+
+    Attributes
+    ----------
+    raw : xarray.Dataset
+        The poses as loaded.
+    filtered : xarray.Dataset
+        ``raw`` after the p-cutoff and the filter (what every plot shows).
+    speed : xarray.DataArray
+        Speed of ``filtered`` (px/s with a frame rate, else px/frame).
+    error : str
+        Why the last filter change was refused ('' when fine).
+    display : DisplaySettings
+        How poses are drawn (the project's ``Project.display``; without a project,
+        DeepLabCut's defaults). ``dotsize`` and ``alpha`` are taken from it.
+    """
+
+    frame = traitlets.Int(0)
+    pcutoff = traitlets.Float(0.6)
+    method = traitlets.Enum(list(FILTERS.values()), default_value="none")
+    window = traitlets.Int(5)
+    polyorder = traitlets.Int(2)
+    max_gap = traitlets.Int(0)
+    individual = traitlets.Unicode("")
+    keypoint = traitlets.Unicode("")
+    version = traitlets.Int(0)
+    error = traitlets.Unicode("")
+    message = traitlets.Unicode("")
+
+    def __init__(
+        self,
+        poses: str | os.PathLike | xr.Dataset,
+        video: str | os.PathLike | None = None,
+        *,
+        project: Project | str | os.PathLike | None = None,
+        skeleton: Sequence[Sequence[str]] | None = None,
+        pcutoff: float | None = None,
+        colormap: str | None = None,
+        fps: float | None = None,
+        export_dir: str | os.PathLike | None = None,
+        max_points: int = 20_000,
+    ) -> None:
+        from ..engine.io import load_poses
+        from ..engine.poses import validate
+
+        super().__init__()
+        if isinstance(poses, xr.Dataset):
+            self.source: Path | None = None
+            raw = validate(poses)
+        else:
+            self.source = Path(poses)
+            if not self.source.is_file():
+                raise FileNotFoundError(f"No predictions file at {self.source}")
+            raw = load_poses(self.source, fps=fps)
+        if project is not None and not isinstance(project, Project):
+            project = load_project(project)
+        if project is None and self.source is not None:
+            project = find_project(self.source)
+        self.project: Project | None = project
+        if video is None and self.source is not None:
+            video = find_video(self.source, project)
+        self.video_path = Path(video) if video is not None else None
+        self.reader: VideoReader | None = None
+        if self.video_path is not None:
+            from ..engine.video import VideoReader
+
+            self.reader = VideoReader(self.video_path)
+        if fps is None:
+            fps = raw.attrs.get("fps") or (self.reader.fps if self.reader else None)
+        if fps and raw.attrs.get("fps") != fps:
+            raw = raw.assign_coords(time=np.arange(raw.sizes["time"]) / float(fps))
+            raw.attrs.update(fps=float(fps), time_unit="seconds")
+        self.fps: float | None = float(fps) if fps else None
+        self.raw = raw
+        self.keypoints = [str(k) for k in raw["keypoint"].values]
+        self.individuals = [str(i) for i in raw["individual"].values]
+        self.n_frames = int(raw.sizes["time"])
+        if self.n_frames < 1:
+            raise ValueError("the poses have no frames")
+        if self.reader is not None:
+            self.width, self.height = self.reader.width, self.reader.height
+        else:
+            pos = raw["position"].values
+            finite = pos[np.isfinite(pos)]
+            extent = int(math.ceil(finite.max())) + 1 if finite.size else 640
+            self.width, self.height = extent, extent
+        cfg_skeleton = project.skeleton if project is not None else []
+        edges = [tuple(map(str, e)) for e in (skeleton or cfg_skeleton)]
+        self.skeleton = [
+            (a, b) for a, b in edges if a in self.keypoints and b in self.keypoints
+        ]
+        self.display = project.display if project is not None else DisplaySettings()
+        self.colormap = str(colormap or self.display.colormap)
+        self.dotsize = self.display.dotsize
+        self.alpha = self.display.alphavalue
+        if export_dir is None:
+            base = self.source.parent if self.source else Path.cwd()
+            export_dir = base / "plot-poses" / self.stem
+        self.export_dir = Path(export_dir)
+        self.max_points = max(int(max_points), 2)
+        self._lock = threading.Lock()
+        self.filtered = raw
+        self.speed = self._compute_speed(raw)
+        with self.hold_trait_notifications():
+            self.pcutoff = float(
+                pcutoff
+                if pcutoff is not None
+                else (project.pcutoff if project is not None else 0.6)
+            )
+            self.individual = self.individuals[0]
+            self.keypoint = self.keypoints[0]
+        self._refilter()
+        self.observe(
+            self._on_filter_change,
+            ["pcutoff", "method", "window", "polyorder", "max_gap"],
+        )
+        self.observe(self._clamp_frame, "frame")
+
+    # ------------------------------------------------------------ naming
+    @property
+    def stem(self) -> str:
+        """Name used for exports: the predictions' stem (or the video's)."""
+        if self.source is not None:
+            return self.source.stem
+        if self.video_path is not None:
+            return self.video_path.stem
+        return "poses"
+
+    @property
+    def scorer(self) -> str:
+        """Scorer of the source file's columns (``posekit`` for a Dataset)."""
+        if self.source is not None and self.source.suffix.lower() in (".h5", ".csv"):
+            from ..engine.io.dlc import read_predictions
+
+            try:
+                df = read_predictions(self.source)
+                return str(df.columns.get_level_values("scorer")[0])
+            except Exception:  # noqa: BLE001 - not a DLC file: fall back
+                pass
+        return "posekit"
+
+    # ------------------------------------------------------------ filtering
+    def filter_params(self) -> dict[str, Any]:
+        """Keyword arguments of the current ``filter_poses`` call."""
+        params: dict[str, Any] = {"confidence_threshold": float(self.pcutoff)}
+        if self.max_gap > 0:
+            params["max_gap"] = int(self.max_gap)
+        if self.method in ("median", "savgol"):
+            params["window"] = int(self.window)
+        if self.method == "savgol":
+            params["polyorder"] = int(self.polyorder)
+        return params
+
+    def _compute_speed(self, ds: xr.Dataset) -> xr.DataArray:
+        from ..engine.behavior.kinematics import compute_speed
+
+        return compute_speed(
+            ds["position"], fps=self.fps, per="second" if self.fps else "frame"
+        )
+
+    def _refilter(self) -> bool:
+        from ..engine.behavior.filters import filter_poses
+
+        try:
+            filtered = filter_poses(self.raw, self.method, **self.filter_params())
+        except ValueError as err:
+            self.error = str(err)
+            return False
+        self.error = ""
+        with self._lock:
+            self.filtered = filtered
+            self.speed = self._compute_speed(filtered)
+        self.version += 1
+        return True
+
+    def _on_filter_change(self, change: dict[str, Any]) -> None:
+        self._refilter()
+
+    def _clamp_frame(self, change: dict[str, Any]) -> None:
+        clamped = min(max(int(change["new"]), 0), self.n_frames - 1)
+        if clamped != change["new"]:
+            self.frame = clamped
+
+    # ------------------------------------------------------------ cursor
+    def set_frame_from_x(self, x: float) -> int:
+        """Move the cursor to the frame nearest ``x`` and return it.
+
+        ``x`` is a time-series x coordinate, in frames: what a tap on a time-series
+        plot does.
+        """
+        if x is None or not math.isfinite(x):
+            return self.frame
+        self.frame = min(max(int(round(x)), 0), self.n_frames - 1)
+        return self.frame
+
+    @property
+    def time_s(self) -> float | None:
+        """Time of the cursor in seconds (``None`` without a frame rate)."""
+        return self.frame / self.fps if self.fps else None
+
+    @property
+    def frame_label(self) -> str:
+        """``"frame 12 / 899 · 0.40 s"``."""
+        text = f"frame {self.frame} / {self.n_frames - 1}"
+        if self.fps:
+            text += f" · {self.frame / self.fps:.2f} s"
+        return text
+
+    def image(self, frame: int | None = None) -> np.ndarray | None:
+        """Read the RGB video frame at ``frame`` (default: the cursor), or ``None``."""
+        if self.reader is None:
+            return None
+        index = self.frame if frame is None else int(frame)
+        try:
+            return self.reader[index]
+        except IndexError:
+            return None
+
+    def points(self, frame: int | None = None) -> dict[str, np.ndarray | list]:
+        """Keypoints at ``frame`` (default: the cursor) for the frame view.
+
+        Returns
+        -------
+        dict
+            ``x``, ``y`` (NaN where hidden: below the p-cutoff or missing),
+            ``likelihood``, ``keypoint``, ``individual``, ``color`` — one entry per
+            (individual, keypoint).
+        """
+        from ._bokeh import hex_colors
+
+        index = self.frame if frame is None else int(frame)
+        colors = hex_colors(len(self.keypoints), self.colormap)
+        with self._lock:
+            pos = self.filtered["position"].isel(time=index)
+            conf = self.filtered["confidence"].isel(time=index)
+        x = pos.sel(space="x").transpose("individual", "keypoint").values.ravel()
+        y = pos.sel(space="y").transpose("individual", "keypoint").values.ravel()
+        lik = conf.transpose("individual", "keypoint").values.ravel()
+        n_ind = len(self.individuals)
+        return {
+            "x": x.astype(float),
+            "y": y.astype(float),
+            "likelihood": lik.astype(float),
+            "keypoint": self.keypoints * n_ind,
+            "individual": [i for i in self.individuals for _ in self.keypoints],
+            "color": colors * n_ind,
+        }
+
+    def skeleton_segments(self, frame: int | None = None) -> dict[str, np.ndarray]:
+        """Give the skeleton edges at ``frame`` as ``x0, y0, x1, y1``.
+
+        Edges with a hidden end are left out.
+        """
+        pts = self.points(frame)
+        x, y = pts["x"], pts["y"]
+        k = len(self.keypoints)
+        out: dict[str, list[float]] = {"x0": [], "y0": [], "x1": [], "y1": []}
+        for i in range(len(self.individuals)):
+            for a, b in self.skeleton:
+                ia = i * k + self.keypoints.index(a)
+                ib = i * k + self.keypoints.index(b)
+                if np.isfinite([x[ia], y[ia], x[ib], y[ib]]).all():
+                    out["x0"].append(float(x[ia]))
+                    out["y0"].append(float(y[ia]))
+                    out["x1"].append(float(x[ib]))
+                    out["y1"].append(float(y[ib]))
+        return {key: np.asarray(v, dtype=float) for key, v in out.items()}
+
+    # ------------------------------------------------------------ plot data
+    def series(self, name: str, keypoint: str | None = None) -> np.ndarray:
+        """Give one time series of the current individual, over all frames.
+
+        ``x``, ``y``, ``speed`` or ``likelihood`` of ``keypoint`` (default: the
+        selected one).
+
+        ``x``/``y``/``speed`` come from :attr:`filtered` (NaN below the p-cutoff);
+        ``likelihood`` is the network's, unfiltered.
+        """
+        kp = keypoint or self.keypoint
+        with self._lock:
+            if name in ("x", "y"):
+                da = self.filtered["position"].sel(space=name)
+            elif name == "speed":
+                da = self.speed
+            elif name == "likelihood":
+                da = self.filtered["confidence"]
+            else:
+                raise ValueError(f"unknown series {name!r}; choose from {SERIES}")
+            return np.asarray(
+                da.sel(keypoint=kp, individual=self.individual).values, dtype=float
+            )
+
+    @property
+    def stride(self) -> int:
+        """Every how many frames the plots show a point (1 up to ``max_points``)."""
+        return max(1, math.ceil(self.n_frames / self.max_points))
+
+    def series_table(self) -> dict[str, np.ndarray]:
+        """Give all time series of the current individual as columns.
+
+        Columns ``frame`` and ``<series>_<keypoint index>`` (what the time-series
+        plots show; every :attr:`stride`-th frame).
+        """
+        step = self.stride
+        table: dict[str, np.ndarray] = {
+            "frame": np.arange(self.n_frames, dtype=float)[::step]
+        }
+        for j, kp in enumerate(self.keypoints):
+            for name in SERIES:
+                table[f"{name}_{j}"] = self.series(name, kp)[::step]
+        return table
+
+    def trajectory(self, keypoint: str | None = None) -> dict[str, np.ndarray]:
+        """Give the trajectory of ``keypoint`` (default: the selected one).
+
+        Of the current individual: ``x``, ``y``, ``frame`` (visible points only,
+        every :attr:`stride`-th frame).
+        """
+        step = self.stride
+        x = self.series("x", keypoint)[::step]
+        y = self.series("y", keypoint)[::step]
+        keep = np.isfinite(x) & np.isfinite(y)
+        return {
+            "x": x[keep],
+            "y": y[keep],
+            "frame": np.arange(self.n_frames, dtype=float)[::step][keep],
+        }
+
+    # ------------------------------------------------------------ exports
+    def to_dataframe(self):
+        """Give the filtered poses in DeepLabCut's predictions layout.
+
+        ``x, y, likelihood`` per bodypart; with ``individuals`` for several animals.
+        """
+        from ..engine.io.dlc import predictions_frame
+
+        with self._lock:
+            ds = self.filtered
+        pos = ds["position"].transpose("time", "individual", "keypoint", "space").values
+        conf = ds["confidence"].transpose("time", "individual", "keypoint").values
+        xyp = np.concatenate([pos[..., :2], conf[..., None]], axis=-1)
+        if len(self.individuals) == 1:
+            return predictions_frame(xyp[:, 0], self.scorer, self.keypoints)
+        return predictions_frame(
+            xyp, self.scorer, self.keypoints, individuals=self.individuals
+        )
+
+    def export_csv(self, path: str | os.PathLike | None = None) -> Path:
+        """Write the filtered poses as a DeepLabCut CSV (3 header rows).
+
+        Parameters
+        ----------
+        path
+            Target (default ``<export_dir>/<stem>_<method>.csv``).
+
+        Returns
+        -------
+        Path
+        """
+        from ..engine._fileio import atomic_path
+
+        path = (
+            Path(path) if path else self.export_dir / f"{self.stem}_{self.method}.csv"
+        )
+        df = self.to_dataframe()
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp)
+        self.message = f"CSV written: {path}"
+        return path
+
+    def export_figures(
+        self,
+        formats: Sequence[str] = ("png", "svg"),
+        folder: str | os.PathLike | None = None,
+    ) -> list[Path]:
+        """Write the trajectory and time-series figures (matplotlib).
+
+        Of the selected keypoint and the current individual, filter and cursor.
+
+        Parameters
+        ----------
+        formats
+            ``"png"`` and/or ``"svg"``.
+        folder
+            Target folder (default :attr:`export_dir`).
+
+        Returns
+        -------
+        list of Path
+        """
+        from ..engine.plotting import save_pose_plots
+
+        with self._lock:
+            ds = self.filtered
+        paths = save_pose_plots(
+            ds,
+            folder or self.export_dir,
+            formats=formats,
+            keypoint=self.keypoint,
+            individual=self.individual,
+            colormap=self.colormap,
+            image_size=(self.width, self.height),
+            frame=self.frame,
+            prefix=f"{self.stem}_{self.method}_",
+        )
+        self.message = f"{len(paths)} figure(s) written to {Path(paths[0]).parent}"
+        return paths
+
+    def make_labeled_video(
+        self,
+        out: str | os.PathLike | None = None,
+        *,
+        trail_length: int = 0,
+        draw_skeleton: bool = True,
+        codec: str = "auto",
+        progress: Any = False,
+    ) -> Path:
+        """Labelled video of what the viewer shows (current p-cutoff and filter).
+
+        Unfiltered predictions give DeepLabCut's ``<stem>_labeled.mp4`` beside the
+        predictions; filtered ones ``<stem>_filtered_labeled.mp4``.
+
+        Raises
+        ------
+        ValueError
+            If the viewer has no video.
+        """
+        from ..engine.labeled_video import CODECS, create_labeled_video
+
+        if self.video_path is None:
+            raise ValueError("this viewer has no video; pass video= to draw on")
+        with self._lock:
+            ds = self.filtered
+        if out is None:
+            base = self.source.parent if self.source else self.video_path.parent
+            tag = "" if self.method == "none" else "_filtered"
+            suffix = CODECS.get(codec, ".mp4")
+            out = base / f"{self.stem}{tag}_labeled{suffix}"
+        path = create_labeled_video(
+            self.video_path,
+            ds,
+            out,
+            pcutoff=float(self.pcutoff),
+            skeleton=self.skeleton,
+            dotsize=int(round(self.dotsize)),
+            colormap=self.colormap,
+            alpha=1.0,
+            skeleton_color=self.display.skeleton_color,
+            trail_length=trail_length,
+            draw_skeleton=draw_skeleton,
+            codec=codec,  # type: ignore[arg-type]
+            progress=progress,
+        )
+        self.message = f"labelled video written: {path}"
+        return path
