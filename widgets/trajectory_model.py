@@ -308,10 +308,12 @@ class TrajectoryModel(traitlets.HasTraits):
             ``likelihood``, ``keypoint``, ``individual``, ``color`` — one entry per
             (individual, keypoint).
         """
-        from ._bokeh import hex_colors
+        from ..engine.drawing import bodypart_colors, to_hex
 
         index = self.frame if frame is None else int(frame)
-        colors = hex_colors(len(self.keypoints), self.colormap)
+        colors = [
+            to_hex(c) for c in bodypart_colors(len(self.keypoints), self.colormap)
+        ]
         with self._lock:
             pos = self.filtered["position"].isel(time=index)
             conf = self.filtered["confidence"].isel(time=index)
