@@ -1,5 +1,6 @@
-"""The behaviour app (``notebooks/behavior.ipynb``): from tracking files to behaviour
-tables and figures, without code.
+"""The behaviour app (``notebooks/behavior.ipynb``): tracking files to behaviour results.
+
+It goes from tracking files to behaviour tables and figures, without code.
 
 Steps, top to bottom: **load** one file, a folder of sessions or a sessions table
 (``file, group`` CSV) with a progress bar; **clean** (likelihood threshold, jump
@@ -91,9 +92,9 @@ _SMOOTHERS = {
 
 
 class BehaviorApp:
-    """The behaviour app's page on a
-    :class:`~posekit.engine.behavior.session.BehaviorModel` (display it, or
-    ``.widget``).
+    """The behaviour app's page (display it, or ``.widget``).
+
+    It shows a :class:`~posekit.engine.behavior.session.BehaviorModel`.
 
     Parameters
     ----------
@@ -521,7 +522,7 @@ class BehaviorApp:
 
     # ------------------------------------------------------------ 2. clean
     def filter_config(self) -> FilterConfig:
-        """The :class:`FilterConfig` the cleaning controls describe."""
+        """Return the :class:`FilterConfig` the cleaning controls describe."""
         method = self.smoother.value
         if method not in SMOOTHING_METHODS:
             raise ValueError(f"unknown smoothing {method!r}")

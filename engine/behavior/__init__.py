@@ -18,6 +18,8 @@ Modules by concept:
   write);
 - :mod:`~posekit.engine.behavior.tables`: result tables over sessions (movement, ROI
   visits, bouts, group summaries);
+- :mod:`~posekit.engine.behavior.results`: a study's figures and its results folder
+  (tables, figures, ROIs, settings);
 - :mod:`~posekit.engine.behavior.session`: :class:`~posekit.engine.behavior.session.BehaviorModel`, a whole analysis
   (sessions and groups, cleaning, calibration, ROIs, classification, export) with
   files in and tables or files out.
@@ -115,6 +117,9 @@ _LAZY = {
     "behavior_summary_table": "tables",
     "group_summary_table": "tables",
     "behavior_transitions_table": "tables",
+    "FIGURE_FORMATS": "results",
+    "session_figures": "results",
+    "write_results": "results",
     "BehaviorModel": "session",
     "Session": "session",
     "Track": "session",

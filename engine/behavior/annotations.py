@@ -38,9 +38,10 @@ _BOUTS_SUFFIX = "_bouts.csv"
 def labels_file_for(
     path: str | os.PathLike | None, project: Project | None = None
 ) -> Path | None:
-    """Behaviour labels that belong to a tracking file, if any: the demo's
-    ``<video>_behavior.csv`` beside ``<video>_keypoints.h5`` (or in the project's
-    ``ground-truth/``).
+    """Find the behaviour labels that belong to a tracking file, if any.
+
+    That is the demo's ``<video>_behavior.csv`` beside ``<video>_keypoints.h5`` (or
+    in the project's ``ground-truth/``).
 
     Parameters
     ----------
@@ -77,7 +78,7 @@ def labels_file_for(
 def read_labels(
     path: str | os.PathLike, n_frames: int, *, background: str = "none"
 ) -> np.ndarray:
-    """Per-frame labels from a labels CSV (per-frame or bout table, see the module).
+    r"""Read per-frame labels from a labels CSV (per-frame or bout table, see the module).
 
     Parameters
     ----------
@@ -106,7 +107,7 @@ def read_labels(
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "marks_bouts.csv"
-    >>> _ = p.write_text("behavior,start,end\\nwalk,1,2\\n")
+    >>> _ = p.write_text("behavior,start,end\nwalk,1,2\n")
     >>> read_labels(p, 4).tolist()
     ['none', 'walk', 'walk', 'none']
     """
@@ -135,8 +136,9 @@ def read_labels(
 
 
 def read_behavior_names(path: str | os.PathLike) -> list[str]:
-    """The behaviours named in a labels CSV (its ``behavior`` column), in order of
-    first appearance.
+    """Read the behaviours named in a labels CSV, in order of first appearance.
+
+    They are the values of its ``behavior`` column.
 
     Raises
     ------
@@ -156,8 +158,10 @@ def write_labels(
     fps: float | None = None,
     background: str = "none",
 ) -> Path:
-    """Write per-frame labels: ``frame[, time], behavior`` per frame, or the bout table
-    when the file name ends in ``_bouts.csv``.
+    """Write per-frame labels as a CSV.
+
+    One ``frame[, time], behavior`` row per frame, or the bout table when the file
+    name ends in ``_bouts.csv``.
 
     Parameters
     ----------

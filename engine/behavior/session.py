@@ -1,5 +1,7 @@
-"""A behaviour study: tracking sessions, their cleaning and calibration, ROIs, marked
-and predicted behaviour, and the result tables and figures.
+"""A behaviour study: sessions, cleaning, calibration, ROIs, behaviour, results.
+
+It covers the tracking sessions, their cleaning and calibration, ROIs, marked and
+predicted behaviour, and the result tables and figures.
 
 :class:`BehaviorModel` holds the state of one analysis and does the work of the
 behaviour app (``notebooks/behavior.ipynb``, :mod:`posekit.widgets.behavior_app`) and
@@ -22,12 +24,12 @@ when a scale is set).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +41,6 @@ from . import tables as _tables
 from .calibration import Calibration
 from .filters import FilterConfig
 from .roi import ROI
-from .tables import TABLE_FILES
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..project import Project
@@ -116,8 +117,11 @@ class Session:
         return [str(k) for k in self.poses["keypoint"].values]
 
     def tracks(self) -> list[Track]:
-        """One track per individual; the key is the session name, plus
-        ``/individual`` when the session has several animals."""
+        """Return one track per individual.
+
+        The key is the session name, plus ``/individual`` when the session has
+        several animals.
+        """
         many = len(self.individuals) > 1
         return [
             Track(f"{self.name}/{ind}" if many else self.name, self.name, ind)
@@ -129,8 +133,10 @@ class Session:
 
 
 def default_input(project: Project | None) -> Path | None:
-    """The file to open first for a project: its newest predictions, else the demo's
-    ground truth (``ground-truth/*_keypoints.h5``).
+    """Return the file to open first for a project.
+
+    That is its newest predictions, else the demo's ground truth
+    (``ground-truth/*_keypoints.h5``).
 
     Parameters
     ----------
@@ -182,9 +188,10 @@ def find_tracking_files(folder: str | os.PathLike, pattern: str = "*.h5") -> lis
 def read_sessions_table(
     path: str | os.PathLike,
 ) -> tuple[list[Path], list[str] | None] | None:
-    """The files and groups of a sessions table: a ``.csv`` with a ``file`` (or
-    ``path``) column and optionally ``group``; relative paths are relative to the
-    table.
+    """Read the files and groups of a sessions table.
+
+    A sessions table is a ``.csv`` with a ``file`` (or ``path``) column and optionally
+    ``group``; relative paths are relative to the table.
 
     Parameters
     ----------
@@ -283,7 +290,7 @@ class BehaviorModel:
 
     # ------------------------------------------------------------ loading
     def session(self, name: str) -> Session:
-        """The session called ``name``.
+        """Return the session called ``name``.
 
         Raises
         ------
@@ -418,8 +425,9 @@ class BehaviorModel:
 
     @staticmethod
     def find_files(folder: str | os.PathLike, pattern: str = "*.h5") -> list[Path]:
-        """Tracking files in ``folder`` matching ``pattern`` (sorted); see
-        :func:`find_tracking_files`.
+        """Return the tracking files in ``folder`` matching ``pattern`` (sorted).
+
+        See :func:`find_tracking_files`.
 
         Raises
         ------
@@ -435,8 +443,9 @@ class BehaviorModel:
         *,
         progress: Progress | None = None,
     ) -> list[Session]:
-        """Load a tracking file, every matching file of a folder, or a sessions table
-        (:func:`read_sessions_table`).
+        """Load a tracking file, every matching file of a folder, or a sessions table.
+
+        A sessions table is read with :func:`read_sessions_table`.
 
         Parameters
         ----------
@@ -479,8 +488,10 @@ class BehaviorModel:
         self.session(name).group = str(group)
 
     def sessions_table(self) -> pd.DataFrame:
-        """One row per session: name, group, file, frames, individuals, keypoints,
-        video."""
+        """Return one row per session.
+
+        Columns: session, group, file, frames, individuals, keypoints, video.
+        """
         return pd.DataFrame(
             [
                 {
@@ -515,7 +526,7 @@ class BehaviorModel:
         return [t.key for t in self.tracks()]
 
     def track(self, key: str) -> Track:
-        """The track with ``key``.
+        """Return the track with ``key``.
 
         Raises
         ------
@@ -572,8 +583,9 @@ class BehaviorModel:
             del self._cache[key]
 
     def load_rois(self, path: str | os.PathLike) -> list[ROI]:
-        """Replace the ROIs by those of a GeoJSON file
-        (:func:`~posekit.engine.behavior.roi.load_rois`).
+        """Replace the ROIs by those of a GeoJSON file.
+
+        The file is read with :func:`~posekit.engine.behavior.roi.load_rois`.
 
         Returns
         -------
@@ -619,8 +631,9 @@ class BehaviorModel:
         return self._cached("calibrated", name, make)
 
     def point(self, name: str, *, calibrated: bool = True) -> xr.DataArray:
-        """Position of the chosen keypoint (or the centroid): dims ``time, space,
-        individual``.
+        """Return the position of the chosen keypoint (or the centroid).
+
+        Dims ``time, space, individual``.
 
         Raises
         ------
@@ -641,16 +654,19 @@ class BehaviorModel:
         return out
 
     def processing_log(self, name: str) -> list[dict[str, Any]]:
-        """The steps applied to session ``name`` (``attrs["log"]``)."""
+        """Return the steps applied to session ``name`` (``attrs["log"]``)."""
         from .filters import get_log
 
         return get_log(self.calibrated(name))
 
     # ------------------------------------------------------------ metrics
     def kinematics_table(self) -> pd.DataFrame:
-        """Per session and individual: duration, observed fraction, distance, speed
-        (mean, median, max), straightness, with their units
-        (:func:`~posekit.engine.behavior.tables.kinematics_table`)."""
+        """Return the movement per session and individual.
+
+        Duration, observed fraction, distance, speed (mean, median, max),
+        straightness, with their units
+        (:func:`~posekit.engine.behavior.tables.kinematics_table`).
+        """
         points = {s.name: self.point(s.name) for s in self.sessions}
         return _tables.kinematics_table(self.sessions, points, fps=self.calibration.fps)
 
@@ -672,16 +688,18 @@ class BehaviorModel:
         return {s.name: self.occupancy(s.name) for s in self.sessions}
 
     def roi_table(self) -> pd.DataFrame:
-        """Per session, individual and ROI: time and fraction inside, entries, exits,
-        latency to the first entry (whole frames; empty if never inside), bouts
-        (:func:`~posekit.engine.behavior.tables.roi_table`)."""
+        """Return the ROI summary per session, individual and ROI.
+
+        Time and fraction inside, entries, exits, latency to the first entry (whole
+        frames; empty if never inside), bouts
+        (:func:`~posekit.engine.behavior.tables.roi_table`).
+        """
         return _tables.roi_table(
             self.sessions, self._occupancies(), fps=self.calibration.fps
         )
 
     def roi_bouts_table(self) -> pd.DataFrame:
-        """Every visit to every ROI
-        (:func:`~posekit.engine.behavior.tables.roi_bouts_table`)."""
+        """Return every visit to every ROI (:func:`~posekit.engine.behavior.tables.roi_bouts_table`)."""
         return _tables.roi_bouts_table(
             self.sessions, self._occupancies(), fps=self.calibration.fps
         )
@@ -709,8 +727,11 @@ class BehaviorModel:
         )
 
     def features_table(self) -> pd.DataFrame:
-        """Window features of every track: ``track, session, individual, frame``, then
-        one column per feature (:meth:`features`)."""
+        """Return the window features of every track.
+
+        Columns: ``track, session, individual, frame``, then one per feature
+        (:meth:`features`).
+        """
         parts = []
         for t in self.tracks():
             part = self.features(t.key)
@@ -740,8 +761,9 @@ class BehaviorModel:
         self.annotations[key] = arr
 
     def load_labels(self, key: str, path: str | os.PathLike) -> np.ndarray:
-        """Mark track ``key`` with a labels CSV (per-frame or bouts:
-        :func:`~posekit.engine.behavior.annotations.read_labels`).
+        """Mark track ``key`` with a labels CSV (per frame or bouts).
+
+        The file is read with :func:`~posekit.engine.behavior.annotations.read_labels`.
 
         Returns
         -------
@@ -766,9 +788,10 @@ class BehaviorModel:
     def save_labels(
         self, key: str, path: str | os.PathLike, *, predicted: bool = False
     ) -> Path:
-        """Write the marks (or with ``predicted``, the predictions) of track ``key``
-        (:func:`~posekit.engine.behavior.annotations.write_labels`: per frame, or
-        bouts when the name ends in ``_bouts.csv``).
+        """Write the marks (or with ``predicted``, the predictions) of track ``key``.
+
+        :func:`~posekit.engine.behavior.annotations.write_labels` writes one row per
+        frame, or the bouts when the name ends in ``_bouts.csv``.
 
         Returns
         -------
@@ -791,8 +814,9 @@ class BehaviorModel:
         )
 
     def training_data(self) -> tuple[pd.DataFrame, np.ndarray]:
-        """Features and labels of every marked frame (tracks in order, frames in
-        time order).
+        """Return the features and labels of every marked frame.
+
+        Tracks in order, frames in time order.
 
         Raises
         ------
@@ -825,9 +849,10 @@ class BehaviorModel:
         n_splits: int = 5,
         random_state: int = 0,
     ) -> BehaviorCVResult:
-        """Cross-validate (contiguous blocks) and fit a
-        :class:`~posekit.engine.behavior.classify.BehaviorClassifier` on the marked
-        frames.
+        """Cross-validate and fit a classifier on the marked frames.
+
+        A :class:`~posekit.engine.behavior.classify.BehaviorClassifier`,
+        cross-validated on contiguous blocks.
 
         Returns
         -------
@@ -883,8 +908,10 @@ class BehaviorModel:
         max_frames: int = 20_000,
         random_state: int = 0,
     ) -> dict[str, np.ndarray]:
-        """Find motifs over every track (:class:`~posekit.engine.behavior.cluster.BehaviorClusterer`);
-        the predictions become ``motif0``, ``motif1``, ….
+        """Find motifs over every track; the predictions become ``motif0``, ….
+
+        The motifs come from a
+        :class:`~posekit.engine.behavior.cluster.BehaviorClusterer`.
 
         Parameters
         ----------
@@ -935,15 +962,20 @@ class BehaviorModel:
         return {"fps": self.calibration.fps, "background": self.background}
 
     def behavior_bouts_table(self) -> pd.DataFrame:
-        """Bouts of the predicted labels: track, session, group, behaviour, start,
-        end, duration (+ seconds)."""
+        """Return the bouts of the predicted labels.
+
+        Columns: track, session, group, behaviour, start, end, duration (+ seconds).
+        """
         return _tables.behavior_bouts_table(
             self.predictions, self.sessions, **self._labels_args()
         )
 
     def behavior_summary_table(self) -> pd.DataFrame:
-        """Per track and behaviour: bouts, total and mean duration, latency, fraction
-        (:func:`~posekit.engine.behavior.ethogram.bout_summary`)."""
+        """Return bouts, total and mean duration, latency, fraction per track.
+
+        One row per track and behaviour
+        (:func:`~posekit.engine.behavior.ethogram.bout_summary`).
+        """
         return _tables.behavior_summary_table(
             self.predictions, self.sessions, **self._labels_args()
         )
@@ -961,7 +993,7 @@ class BehaviorModel:
         )
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every non-empty result table by name (see :data:`TABLE_FILES`)."""
+        """Every non-empty result table by name (see :data:`~posekit.engine.behavior.tables.TABLE_FILES`)."""
         out: dict[str, pd.DataFrame] = {}
         if not self.sessions:
             return out
@@ -996,48 +1028,34 @@ class BehaviorModel:
             return None
 
     def figures(self, name: str) -> dict[str, Any]:
-        """The figures of session ``name``: trajectory, heatmap, speed and (with
-        predictions or marks) ethogram, as matplotlib Figures."""
-        from .export import (
-            plot_ethogram,
-            plot_occupancy_heatmap,
-            plot_speed,
-            plot_trajectory,
-        )
-        from .kinematics import compute_speed
-        from .roi import compute_occupancy_heatmap
+        """Draw the figures of session ``name`` as matplotlib Figures.
 
-        pixels = self.point(name, calibrated=False)
-        size = self.image_size(name)
-        figs: dict[str, Any] = {
-            "trajectory": plot_trajectory(pixels, rois=self.rois, image_size=size),
-        }
-        try:
-            extent = (-0.5, size[0] - 0.5, -0.5, size[1] - 0.5) if size else None
-            heat = compute_occupancy_heatmap(pixels, bins=40, extent=extent)
-            figs["heatmap"] = plot_occupancy_heatmap(heat, rois=self.rois)
-        except ValueError:  # no valid position
-            pass
-        point = self.point(name)
-        figs["speed"] = plot_speed(
-            compute_speed(point, per="second" if self.calibration.fps else "frame")
-        )
-        tracks = [t for t in self.tracks() if t.session == name]
+        Trajectory and heatmap in pixels with the ROIs, speed in calibrated units,
+        and the ethogram of the predictions (else the marks) when there are any
+        (:func:`~posekit.engine.behavior.results.session_figures`).
+        """
+        from .results import session_figures
+
         labels = {
             t.individual: self.predictions.get(t.key, self.annotations.get(t.key))
-            for t in tracks
+            for t in self.session(name).tracks()
         }
-        labels = {k: v for k, v in labels.items() if v is not None}
-        if labels:
-            figs["ethogram"] = plot_ethogram(
-                labels, fps=self.calibration.fps, ignore=[self.background]
-            )
-        return figs
+        return session_figures(
+            self.point(name, calibrated=False),
+            self.point(name),
+            rois=self.rois,
+            image_size=self.image_size(name),
+            labels={k: v for k, v in labels.items() if v is not None},
+            fps=self.calibration.fps,
+            background=self.background,
+        )
 
     # ------------------------------------------------------------ export
     def settings(self) -> dict[str, Any]:
-        """The settings used (cleaning, calibration, keypoint, sessions), for the
-        record written beside the results."""
+        """Return the settings used, for the record written beside the results.
+
+        Cleaning, calibration, keypoint, feature windows, sessions, ROIs.
+        """
         return {
             "filter": self.filter_config.to_dict(),
             "calibration": self.calibration.to_dict(),
@@ -1066,12 +1084,14 @@ class BehaviorModel:
     ) -> list[Path]:
         """Write the tables, figures, ROIs and settings into ``folder``.
 
+        See :func:`~posekit.engine.behavior.results.write_results` for the files.
+
         Parameters
         ----------
         folder
             Output folder (default :attr:`output_dir`; created if needed).
         csv
-            One CSV per table (``<table>.csv``, see :data:`TABLE_FILES`).
+            One CSV per table (``<table>.csv``, see :data:`~posekit.engine.behavior.tables.TABLE_FILES`).
         excel
             All tables as the sheets of ``behavior_tables.xlsx``.
         figure_formats
@@ -1090,52 +1110,18 @@ class BehaviorModel:
         ValueError
             If nothing is loaded or a figure format is unknown.
         """
-        from .._fileio import atomic_write_text
-        from .export import save_figure, save_table, save_tables
-        from .roi import save_rois
+        from .results import write_results
 
         if not self.sessions:
             raise ValueError("load tracking files before exporting")
-        bad = sorted(set(figure_formats) - {"png", "svg"})
-        if bad:
-            raise ValueError(f"figure formats must be 'png' or 'svg'; received {bad}")
-        out = Path(folder) if folder is not None else self.output_dir
-        out.mkdir(parents=True, exist_ok=True)
-        tables = self.tables()
-        total = (
-            (len(tables) if csv else 0)
-            + (1 if excel and tables else 0)
-            + len(self.sessions) * len(figure_formats)
-            + (1 if self.rois else 0)
-            + 1
+        return write_results(
+            Path(folder) if folder is not None else self.output_dir,
+            self.tables(),
+            figures={s.name: partial(self.figures, s.name) for s in self.sessions},
+            rois=self.rois,
+            settings=self.settings(),
+            csv=csv,
+            excel=excel,
+            figure_formats=figure_formats,
+            progress=progress,
         )
-        written: list[Path] = []
-        steps = 0
-
-        def step(paths: Sequence[Path], label: str) -> None:
-            nonlocal steps
-            written.extend(paths)
-            steps += 1
-            if progress is not None:
-                progress(steps, total, label)
-
-        if csv:
-            for name, table in tables.items():
-                path = save_table(table, out / f"{TABLE_FILES[name]}.csv")
-                step([path], path.name)
-        if excel and tables:
-            step([save_tables(tables, out / "behavior_tables.xlsx")], "Excel workbook")
-        for s in self.sessions if figure_formats else ():
-            figs = self.figures(s.name)
-            for fmt in figure_formats:
-                paths = [
-                    save_figure(fig, out / f"{s.name}_{fig_name}.{fmt}")
-                    for fig_name, fig in figs.items()
-                ]
-                step(paths, f"{s.name} figures ({fmt})")
-        if self.rois:
-            step([save_rois(self.rois, out / "rois.geojson")], "rois.geojson")
-        settings = json.dumps(self.settings(), indent=2, default=str)
-        step([atomic_write_text(out / "settings.json", settings)], "settings.json")
-        logger.info("behaviour results: %d files in %s", len(written), out)
-        return written

@@ -58,8 +58,10 @@ def kinematics_table(
     *,
     fps: float | None = None,
 ) -> pd.DataFrame:
-    """Per session and individual: duration, observed fraction, distance, speed
-    (mean, median, max), straightness, with their units.
+    """Tabulate the movement per session and individual.
+
+    Duration, observed fraction, distance, speed (mean, median, max), straightness,
+    with their units.
 
     Parameters
     ----------
@@ -138,8 +140,10 @@ def roi_table(
     *,
     fps: float | None = None,
 ) -> pd.DataFrame:
-    """Per session, individual and ROI: time and fraction inside, entries, exits,
-    latency to the first entry (whole frames; empty if never inside), bouts
+    """Tabulate ROI use per session, individual and ROI.
+
+    Time and fraction inside, entries, exits, latency to the first entry (whole
+    frames; empty if never inside), bouts
     (:func:`~posekit.engine.behavior.roi.roi_summary`).
 
     Parameters
@@ -172,8 +176,11 @@ def roi_bouts_table(
     *,
     fps: float | None = None,
 ) -> pd.DataFrame:
-    """Every visit to every ROI (:func:`~posekit.engine.behavior.roi.roi_bouts`), with
-    ``session`` and ``group``; arguments as for :func:`roi_table`."""
+    """Tabulate every visit to every ROI, with ``session`` and ``group``.
+
+    See :func:`~posekit.engine.behavior.roi.roi_bouts`; arguments as for
+    :func:`roi_table`.
+    """
     from .roi import roi_bouts
 
     return _per_session(sessions, occupancies, lambda occ: roi_bouts(occ, fps=fps))
@@ -182,8 +189,10 @@ def roi_bouts_table(
 def zone_transitions_table(
     sessions: Sequence[Session], occupancies: Mapping[str, xr.DataArray | None]
 ) -> pd.DataFrame:
-    """Transitions between ROIs per session (long format: ``from, to, count``);
-    arguments as for :func:`roi_table`."""
+    """Tabulate transitions between ROIs per session: ``from, to, count``.
+
+    Arguments as for :func:`roi_table`.
+    """
     from .roi import compute_zone_sequence, zone_transitions
 
     def one(occ: xr.DataArray) -> pd.DataFrame:
@@ -217,8 +226,10 @@ def behavior_bouts_table(
     fps: float | None = None,
     background: str = "none",
 ) -> pd.DataFrame:
-    """Bouts of per-frame labels: track, session, group, individual, behaviour, start,
-    end, duration (+ seconds with ``fps``).
+    """Tabulate the bouts of per-frame labels.
+
+    Columns: track, session, group, individual, behaviour, start, end, duration
+    (+ seconds with ``fps``).
 
     Parameters
     ----------
@@ -264,9 +275,12 @@ def behavior_summary_table(
     fps: float | None = None,
     background: str = "none",
 ) -> pd.DataFrame:
-    """Per track and behaviour: bouts, total and mean duration, latency, fraction
-    (:func:`~posekit.engine.behavior.ethogram.bout_summary`), with the group;
-    arguments as for :func:`behavior_bouts_table`."""
+    """Summarise bouts per track and behaviour, with the group.
+
+    Bouts, total and mean duration, latency, fraction
+    (:func:`~posekit.engine.behavior.ethogram.bout_summary`); arguments as for
+    :func:`behavior_bouts_table`.
+    """
     from .ethogram import bout_summary
 
     bouts = behavior_bouts_table(labels, sessions, fps=fps, background=background)
@@ -288,9 +302,11 @@ def group_summary_table(
     fps: float | None = None,
     background: str = "none",
 ) -> pd.DataFrame:
-    """Mean, SD, SEM and count per group and behaviour
-    (:func:`~posekit.engine.behavior.ethogram.group_summary`); empty when no session
-    has a group. Arguments as for :func:`behavior_bouts_table`."""
+    """Summarise the behaviour per group: mean, SD, SEM and count.
+
+    See :func:`~posekit.engine.behavior.ethogram.group_summary`; empty when no
+    session has a group. Arguments as for :func:`behavior_bouts_table`.
+    """
     from .ethogram import group_summary
 
     summary = behavior_summary_table(labels, sessions, fps=fps, background=background)

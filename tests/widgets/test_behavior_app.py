@@ -1,7 +1,10 @@
-"""The behaviour app's page, headless: load → clean → calibrate → ROI → metrics →
-classify → export through the page's controls, with answers computed by the engine on
-the same file. The model itself (posekit.engine.behavior.session.BehaviorModel) is
-tested in tests/engine/behavior/test_session.py."""
+"""The behaviour app's page, headless.
+
+Load → clean → calibrate → ROI → metrics → classify → export through the page's
+controls, with answers computed by the engine on the same file. The model itself
+(posekit.engine.behavior.session.BehaviorModel) is tested in
+tests/engine/behavior/test_session.py.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ def truth_file(demo):
 
 
 def _square_entered_later(path) -> RectangleROI:
-    """A 50 px square around the centroid where it is farthest from its start."""
+    """Return a 50 px square around the centroid where it is farthest from its start."""
     pos = load_poses(path)["position"].mean("keypoint")
     xy = pos.isel(individual=0).transpose("time", "space").values
     far = int(np.argmax(np.hypot(*(xy - xy[0]).T)))

@@ -1,6 +1,9 @@
-"""The ethogram annotator, headless: bouts marked through the controls (and the
-timeline's tap and range-select events) give the exact per-frame labels and bout
-table; labels files load and save."""
+"""The ethogram annotator's view, headless.
+
+Bouts marked through the controls (and the timeline's tap and range-select events)
+give the exact per-frame labels and bout table; labels files load and save. The model
+alone: test_ethogram_annotator_model.py.
+"""
 
 from __future__ import annotations
 

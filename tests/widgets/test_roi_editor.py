@@ -1,6 +1,9 @@
-"""The ROI editor, headless: shapes arrive through the Bokeh data sources exactly as the
-drawing tools send them, and the ROIs that come out give the engine's known entry
-frame and dwell on a synthetic trajectory."""
+"""The ROI editor's view, headless.
+
+Shapes arrive through the Bokeh data sources exactly as the drawing tools send them,
+and the ROIs that come out give the engine's known entry frame and dwell on a
+synthetic trajectory. The model alone: test_roi_editor_model.py.
+"""
 
 from __future__ import annotations
 
@@ -36,8 +39,10 @@ def _trajectory() -> object:
 
 
 def _box_drawn(editor: ROIEditor, x: float, y: float, w: float, h: float) -> None:
-    """What BoxEditTool sends when a box is drawn: the old rows plus a new one whose
-    other columns hold ``empty_value`` ("")."""
+    """Send what BoxEditTool sends when a box is drawn.
+
+    That is the old rows plus a new one whose other columns hold ``empty_value`` ("").
+    """
     data = {k: list(v) for k, v in editor.rect_source.data.items()}
     for key, value in (("x", x), ("y", y), ("width", w), ("height", h), ("name", "")):
         data[key].append(value)
