@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from bokeh_js import JS_FIND  # tests/browser is on sys.path (pytest prepend mode)
+from bokeh_js import JS_FIND  # tests/browser is on sys.path (pytest `pythonpath`)
 
 from posekit.engine.behavior.calibration import Calibration
 from posekit.engine.behavior.roi import RectangleROI, compute_roi_occupancy, roi_summary

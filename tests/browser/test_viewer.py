@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from bokeh_js import JS_FIND  # tests/browser is on sys.path (pytest prepend mode)
+from bokeh_js import JS_FIND  # tests/browser is on sys.path (pytest `pythonpath`)
 
 from posekit.engine.demo import make_demo_project
 
