@@ -13,8 +13,8 @@ model calls and model state into the Bokeh document and the controls:
   goes to :meth:`~posekit.widgets.labeler_model.LabelerModel.receive_points`, which
   applies each user edit once, to the frame it was made on;
 - keys come from ``ipyevents`` on the ``BokehModel`` (Bokeh has no key events in
-  Python); two clicks within ~0.5 s are a Bokeh DoubleTap and place only one point,
-  so the help asks for a short pause between clicks.
+  Python). Two clicks within ~0.5 s are one Bokeh DoubleTap and place one point
+  (the browser tests wait 0.75 s between clicks).
 
 Coordinates are image pixels with pixel centres at integers: the image spans
 ``-0.5 .. W - 0.5``, ``y`` points down (flipped y range).
