@@ -7,7 +7,8 @@ headless on a cluster node. The workflow verbs are importable from here; heavy m
 Importing ``posekit.engine`` changes no setting. TensorFlow is imported only through
 :mod:`posekit.engine._tf`, which turns on its oneDNN kernels (``TF_ENABLE_ONEDNN_OPTS=1``)
 right before the first import, unless the variable is already set
-(``TF_ENABLE_ONEDNN_OPTS=0`` keeps them off).
+(``TF_ENABLE_ONEDNN_OPTS=0`` keeps them off). A script that imports TensorFlow itself,
+before posekit does, calls :func:`set_tensorflow_options` first.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ _LAZY = {
     "evaluate_network": ".api",
     "analyze_videos": ".api",
     "make_demo_project": ".demo",
+    "set_tensorflow_options": "._tf",
 }
 
 __all__ = ["__version__", "logger", *_LAZY]

@@ -77,6 +77,7 @@ def test_importing_posekit_changes_no_setting(module: str) -> None:
     "first",
     [
         "from posekit.engine._tf import import_tensorflow; import_tensorflow()",
+        "import posekit.engine; posekit.engine.set_tensorflow_options()",
         "from posekit.engine._tf import keras",
         "import posekit.engine.models.pose_model",  # Keras at module level
     ],
@@ -93,7 +94,7 @@ def test_explicit_onednn_setting_is_respected() -> None:
 def test_nothing_is_set_once_tensorflow_was_imported() -> None:
     code = (
         "import os, tensorflow\n"
-        "from posekit.engine._tf import set_tensorflow_options\n"
+        "from posekit.engine import set_tensorflow_options\n"
         "print(set_tensorflow_options(), os.environ.get('TF_ENABLE_ONEDNN_OPTS'))"
     )
     assert _run(code).split()[-2:] == ["False", "None"]
