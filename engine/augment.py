@@ -141,7 +141,7 @@ class AugmentConfig:
         )
 
     def replace(self, **changes: Any) -> AugmentConfig:
-        """A copy with some fields changed (validated)."""
+        """Return a copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

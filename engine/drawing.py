@@ -62,7 +62,7 @@ _NO_DEFAULT = object()
 
 
 def parse_color(color: Color, default: object = _NO_DEFAULT) -> tuple[int, int, int]:
-    """A colour as RGB ints (0–255).
+    """Read a colour as RGB ints (0–255).
 
     Parameters
     ----------
@@ -130,7 +130,7 @@ def _read_color(color: Color) -> tuple[int, int, int] | None:
 
 
 def to_hex(color: Color) -> str:
-    """A colour as ``#rrggbb`` (for Bokeh, HTML and matplotlib).
+    """Write a colour as ``#rrggbb`` (for Bokeh, HTML and matplotlib).
 
     Raises
     ------
@@ -202,7 +202,7 @@ def _pt(xy: np.ndarray) -> tuple[int, int]:
 
 
 def _rgb3(image: np.ndarray) -> np.ndarray:
-    """A contiguous ``uint8`` RGB copy (grayscale converted, alpha dropped)."""
+    """Return a contiguous ``uint8`` RGB copy (grayscale converted, alpha dropped)."""
     img = np.asarray(image)
     if img.ndim == 2:
         img = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_GRAY2RGB)

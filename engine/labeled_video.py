@@ -1,5 +1,6 @@
-"""Labelled videos: the predicted keypoints (and skeleton, and fading trails) drawn on
-every frame, as DeepLabCut's ``create_labeled_video``.
+"""Labelled videos, as DeepLabCut's ``create_labeled_video``.
+
+The predicted keypoints (and skeleton, and fading trails) are drawn on every frame.
 
 The output is ``<predictions stem>_labeled.mp4`` beside the predictions file, which for
 a DLC-named file is DLC's ``<video stem><scorer>_labeled.mp4``. Codecs:
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +32,7 @@ import xarray as xr
 from ._fileio import atomic_path
 from .drawing import bodypart_colors, draw_poses
 from .project import DisplaySettings
-from .video import _ffmpeg_exe
+from .video import VideoReader, _ffmpeg_exe
 
 __all__ = [
     "Codec",
@@ -84,8 +86,9 @@ def _resolve_codec(codec: str) -> str:
 
 
 def labeled_video_path(predictions: str | os.PathLike, codec: Codec = "auto") -> Path:
-    """Default output of :func:`create_labeled_video`: ``<stem>_labeled.mp4`` (``.avi``
-    for MJPEG) beside the predictions file.
+    """Return the default output path of :func:`create_labeled_video`.
+
+    That is ``<stem>_labeled.mp4`` (``.avi`` for MJPEG) beside the predictions file.
 
     Examples
     --------
@@ -183,6 +186,151 @@ def _load(predictions: str | os.PathLike | xr.Dataset) -> xr.Dataset:
     return load_poses(predictions)
 
 
+def _check_inputs(
+    video: Path, predictions: str | os.PathLike | xr.Dataset, trail_length: int
+) -> None:
+    """Raise if the video or predictions file is missing or ``trail_length`` < 0."""
+    if not video.is_file():
+        raise FileNotFoundError(f"No video at {video}")
+    if not isinstance(predictions, xr.Dataset) and not Path(predictions).is_file():
+        raise FileNotFoundError(f"No predictions file at {predictions}")
+    if trail_length < 0:
+        raise ValueError(f"trail_length must be >= 0; received {trail_length}")
+
+
+def _shown_bodyparts(names: list[str], bodyparts: Sequence[str] | None) -> list[str]:
+    """Return the bodyparts to draw (default all), checking they are predicted."""
+    shown = list(names) if bodyparts is None else [str(b) for b in bodyparts]
+    unknown = [b for b in shown if b not in names]
+    if unknown:
+        raise ValueError(
+            f"bodyparts {unknown} are not in the predictions (they have {names})"
+        )
+    return shown
+
+
+def _skeleton_edges(
+    skeleton: Sequence[Sequence[str]] | None, names: list[str], shown: list[str]
+) -> list[tuple[int, int]]:
+    """Turn named skeleton edges into index pairs into ``shown``.
+
+    Edges with an end that is not shown are left out; an end that is not predicted
+    at all is an error.
+    """
+    edges: list[tuple[int, int]] = []
+    for edge in skeleton or ():
+        a, b = (str(e) for e in edge)
+        missing = [e for e in (a, b) if e not in names]
+        if missing:
+            raise ValueError(
+                f"skeleton edge {[a, b]}: {missing} not in the predictions "
+                f"(they have {names})"
+            )
+        if a in shown and b in shown:
+            edges.append((shown.index(a), shown.index(b)))
+    return edges
+
+
+def _point_colors(
+    names: list[str],
+    shown: list[str],
+    n_individuals: int,
+    *,
+    color_by: str,
+    subset: bool,
+    colormap: str,
+) -> np.ndarray:
+    """Return one colour per shown bodypart or per individual.
+
+    A bodypart keeps its colour of the full list when only some are shown.
+    """
+    if color_by == "bodypart" and subset:
+        palette = bodypart_colors(len(names), colormap)
+        return palette[[names.index(b) for b in shown]]
+    n_colors = len(shown) if color_by == "bodypart" else n_individuals
+    return bodypart_colors(n_colors, colormap)
+
+
+def _output_path(
+    video: Path, predictions: str | os.PathLike | xr.Dataset, codec: str
+) -> Path:
+    """Return the default output: beside the predictions file, or the video."""
+    if isinstance(predictions, xr.Dataset):
+        return video.with_name(f"{video.stem}_labeled{CODECS[codec]}")
+    return labeled_video_path(predictions, codec)  # type: ignore[arg-type]
+
+
+def _progress_callbacks(
+    progress: bool | ProgressFn, total: int, desc: str
+) -> tuple[ProgressFn, Callable[[], None]]:
+    """Return ``(report, finish)`` for a tqdm bar, a user callback, or nothing."""
+    if progress is True:
+        return _tqdm_progress(total, desc)
+    if callable(progress):
+        return progress, (lambda: None)
+    return (lambda done, total: None), (lambda: None)
+
+
+def _draw_predictions(
+    frame: np.ndarray,
+    index: int,
+    xy: np.ndarray,
+    lik: np.ndarray,
+    trail_length: int,
+    draw: Callable[..., np.ndarray],
+) -> None:
+    """Draw frame ``index``'s predictions (and trail) on ``frame``, if it has any."""
+    if index >= len(xy):
+        return
+    trail = trail_p = None
+    if trail_length:
+        ages = np.arange(index - 1, index - 1 - trail_length, -1)
+        ages = ages[ages >= 0]
+        trail, trail_p = xy[ages], lik[ages]
+    draw(frame, xy[index], lik[index], trail=trail, trail_likelihood=trail_p)
+
+
+def _write_frames(
+    reader: VideoReader,
+    path: Path,
+    *,
+    codec: str,
+    crf: int,
+    fps: float | None,
+    progress: tuple[ProgressFn, Callable[[], None]],
+    draw: Callable[[int, np.ndarray], None],
+) -> int:
+    """Write every frame of ``reader``, after ``draw(index, frame)``, to ``path``.
+
+    H.264 frames are padded to even sizes (``yuv420p`` needs them). Returns the
+    number of frames written.
+    """
+    n_frames = reader.n_frames
+    rate = float(fps or reader.fps or 30.0)
+    pad_w, pad_h = (reader.width % 2, reader.height % 2) if codec == "h264" else (0, 0)
+    size = (reader.width + pad_w, reader.height + pad_h)
+    report, finish = progress
+    if codec == "h264":
+        writer: _FFmpegWriter | _OpenCVWriter = _FFmpegWriter(path, size, rate, crf)
+    else:
+        writer = _OpenCVWriter(path, size, rate, "MJPG" if codec == "mjpeg" else "mp4v")
+    done = 0
+    try:
+        for index, frame in reader.iter_frames():
+            draw(index, frame)
+            if pad_w or pad_h:
+                frame = cv2.copyMakeBorder(
+                    frame, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE
+                )
+            writer.write(frame)
+            done += 1
+            report(done, n_frames)
+    finally:
+        writer.close()
+        finish()
+    return done
+
+
 def create_labeled_video(
     video: str | os.PathLike,
     predictions: str | os.PathLike | xr.Dataset,
@@ -273,119 +421,59 @@ def create_labeled_video(
     ... )
     PosixPath('videos/m1DLC_resnet50_tOct30shuffle1_500_labeled.mp4')
     """
-    from .video import VideoReader
-
     video = Path(video)
-    if not video.is_file():
-        raise FileNotFoundError(f"No video at {video}")
-    if not isinstance(predictions, xr.Dataset) and not Path(predictions).is_file():
-        raise FileNotFoundError(f"No predictions file at {predictions}")
-    if trail_length < 0:
-        raise ValueError(f"trail_length must be >= 0; received {trail_length}")
+    _check_inputs(video, predictions, trail_length)
     codec_used = _resolve_codec(codec)
     ds = _load(predictions)
     names = [str(k) for k in ds["keypoint"].values]
-    shown = list(names) if bodyparts is None else [str(b) for b in bodyparts]
-    unknown = [b for b in shown if b not in names]
-    if unknown:
-        raise ValueError(
-            f"bodyparts {unknown} are not in the predictions (they have {names})"
-        )
-    edges: list[tuple[int, int]] = []
-    if draw_skeleton and skeleton:
-        for edge in skeleton:
-            a, b = (str(e) for e in edge)
-            missing = [e for e in (a, b) if e not in names]
-            if missing:
-                raise ValueError(
-                    f"skeleton edge {[a, b]}: {missing} not in the predictions "
-                    f"(they have {names})"
-                )
-            if a in shown and b in shown:
-                edges.append((shown.index(a), shown.index(b)))
+    shown = _shown_bodyparts(names, bodyparts)
+    edges = _skeleton_edges(skeleton, names, shown) if draw_skeleton else []
     sub = ds.sel(keypoint=shown)
     xy = sub["position"].transpose("time", "keypoint", "individual", "space").values
     xy = xy[..., :2]
     lik = sub["confidence"].transpose("time", "keypoint", "individual").values
-    n_colors = len(shown) if color_by == "bodypart" else sub.sizes["individual"]
-    if color_by == "bodypart" and bodyparts is not None:
-        palette = bodypart_colors(len(names), colormap)
-        colors = palette[[names.index(b) for b in shown]]
-    else:
-        colors = bodypart_colors(n_colors, colormap)
-
-    if out is None:
-        if isinstance(predictions, xr.Dataset):
-            out = video.with_name(f"{video.stem}_labeled{CODECS[codec_used]}")
-        else:
-            out = labeled_video_path(predictions, codec_used)  # type: ignore[arg-type]
-    out = Path(out)
+    colors = _point_colors(
+        names,
+        shown,
+        sub.sizes["individual"],
+        color_by=color_by,
+        subset=bodyparts is not None,
+        colormap=colormap,
+    )
+    out = _output_path(video, predictions, codec_used) if out is None else Path(out)
+    draw = partial(
+        draw_poses,
+        pcutoff=pcutoff,
+        colors=colors,
+        dotsize=dotsize,
+        alpha=alpha,
+        edges=edges,
+        skeleton_color=skeleton_color,
+        color_by=color_by,
+    )
 
     reader = VideoReader(video)
     try:
-        n_frames = reader.n_frames
-        if len(xy) != n_frames:
+        if len(xy) != reader.n_frames:
             logger.warning(
                 "%s has %d frames but the predictions %d; frames without predictions "
                 "are copied unlabelled",
                 video.name,
-                n_frames,
+                reader.n_frames,
                 len(xy),
             )
-        rate = float(fps or reader.fps or 30.0)
-        width, height = reader.width, reader.height
-        pad_w, pad_h = width % 2, height % 2  # yuv420p needs even sizes
-        if codec_used != "h264":
-            pad_w = pad_h = 0
-        size = (width + pad_w, height + pad_h)
-        if progress is True:
-            report, finish = _tqdm_progress(n_frames, out.name)
-        elif callable(progress):
-            report, finish = progress, (lambda: None)
-        else:
-            report, finish = (lambda done, total: None), (lambda: None)
         with atomic_path(out) as tmp:
-            if codec_used == "h264":
-                writer: _FFmpegWriter | _OpenCVWriter = _FFmpegWriter(
-                    tmp, size, rate, crf
-                )
-            else:
-                writer = _OpenCVWriter(
-                    tmp, size, rate, "MJPG" if codec_used == "mjpeg" else "mp4v"
-                )
-            done = 0
-            try:
-                for index, frame in reader.iter_frames():
-                    if index < len(xy):
-                        trail = trail_p = None
-                        if trail_length:
-                            ages = np.arange(index - 1, index - 1 - trail_length, -1)
-                            ages = ages[ages >= 0]
-                            trail, trail_p = xy[ages], lik[ages]
-                        draw_poses(
-                            frame,
-                            xy[index],
-                            lik[index],
-                            pcutoff=pcutoff,
-                            colors=colors,
-                            dotsize=dotsize,
-                            alpha=alpha,
-                            edges=edges,
-                            skeleton_color=skeleton_color,
-                            trail=trail,
-                            trail_likelihood=trail_p,
-                            color_by=color_by,
-                        )
-                    if pad_w or pad_h:
-                        frame = cv2.copyMakeBorder(
-                            frame, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE
-                        )
-                    writer.write(frame)
-                    done += 1
-                    report(done, n_frames)
-            finally:
-                writer.close()
-                finish()
+            done = _write_frames(
+                reader,
+                tmp,
+                codec=codec_used,
+                crf=crf,
+                fps=fps,
+                progress=_progress_callbacks(progress, reader.n_frames, out.name),
+                draw=lambda index, frame: _draw_predictions(
+                    frame, index, xy, lik, trail_length, draw
+                ),
+            )
     finally:
         reader.close()
     logger.info("labelled video: %s (%d frames, %s)", out, done, codec_used)

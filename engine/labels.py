@@ -357,7 +357,7 @@ class LabelStore:
         return self.project.path / frame
 
     def frame_name(self, frame: str | int) -> str:
-        """A frame given by path or by position in :attr:`frames` → its path."""
+        """Return the path of a frame given by path or by position in :attr:`frames`."""
         if isinstance(frame, (int, np.integer)):
             return self._frames[int(frame)]
         frame = str(frame).replace("\\", "/")
@@ -388,7 +388,7 @@ class LabelStore:
         return sorted(f for f, a in self._data.items() if np.any(~np.isnan(a)))
 
     def to_dataframe(self) -> pd.DataFrame:
-        """The labels as DeepLabCut writes them (rows sorted, config bodypart order)."""
+        """Return the labels as DLC writes them (rows sorted, config bodypart order)."""
         frames = sorted(self._data)
         coords = (
             np.stack([self._data[f] for f in frames])

@@ -96,9 +96,10 @@ def find_predictions(
 
 
 def prediction_files(project: Project) -> list[Path]:
-    """Prediction files of a project: each source video's predictions (newest first,
-    then the ``_filtered`` ones) and the demo's ground truth
-    (``ground-truth/*_keypoints.h5``).
+    """List the prediction files of a project.
+
+    These are each source video's predictions (newest first, then the ``_filtered``
+    ones) and the demo's ground truth (``ground-truth/*_keypoints.h5``).
 
     Parameters
     ----------

@@ -138,7 +138,7 @@ _PLACEHOLDER = "WILL BE AUTOMATICALLY UPDATED"
 
 
 def _number(key: str, value: Any, default: float, *, unit_range: bool) -> float:
-    """A config number: in [0, 1] (``unit_range``) or > 0; missing/empty → default."""
+    """Read a config number in [0, 1] (``unit_range``) or > 0; None/blank → default."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return float(default)
     try:
@@ -168,7 +168,7 @@ def _name(key: str, value: Any, default: str) -> str:
 
 
 def _color(key: str, value: Any, default: str) -> str:
-    """A colour name or ``#rrggbb`` as given; an RGB triple becomes ``#rrggbb``."""
+    """Read a colour: a name or ``#rrggbb`` as given, an RGB triple as ``#rrggbb``."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return default
     from .drawing import parse_color, to_hex
@@ -281,7 +281,7 @@ skeleton_color='black', pcutoff=0.6)
 
     @classmethod
     def from_dict(cls, cfg: Mapping[str, Any]) -> DisplaySettings:
-        """Settings from a mapping of config keys (other keys are ignored).
+        """Read the settings from a mapping of config keys (other keys are ignored).
 
         Parameters
         ----------
@@ -300,7 +300,7 @@ skeleton_color='black', pcutoff=0.6)
         return cls(**{k: cfg.get(k) for k in _DISPLAY_DEFAULTS})
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings as ``config.yaml`` values (the skeleton as lists)."""
+        """Return the settings as ``config.yaml`` values (the skeleton as lists)."""
         return {
             "dotsize": self.dotsize,
             "alphavalue": self.alphavalue,
@@ -583,7 +583,7 @@ class Project:
 
     # ------------------------------------------------------------------ saving
     def to_yaml(self) -> str:
-        """The config as YAML text (comments and unknown keys kept)."""
+        """Return the config as YAML text (comments and unknown keys kept)."""
         buf = io.StringIO()
         _yaml().dump(self.cfg, buf)
         return buf.getvalue()
@@ -614,7 +614,7 @@ def is_labeled_video(path: str | os.PathLike) -> bool:
 
 
 def find_project(path: str | os.PathLike, levels: int = 4) -> Project | None:
-    """The project a file lies in: the nearest parent folder with a ``config.yaml``.
+    """Find the project a file lies in: the nearest folder above with ``config.yaml``.
 
     Parameters
     ----------
@@ -654,7 +654,7 @@ _STEM_SEPARATORS = ("DLC", "DeepCut", "_", "-", ".", " ")
 def find_video(
     predictions: str | os.PathLike, project: Project | None = None
 ) -> Path | None:
-    """The video a predictions file belongs to.
+    """Find the video a predictions file belongs to.
 
     DeepLabCut names predictions ``<video stem><scorer>.h5``, so the video is the one
     whose stem is the longest prefix of the predictions' stem (followed by ``DLC``,
@@ -764,7 +764,7 @@ def load_project(path: str | os.PathLike) -> Project:
 
 
 def _yaml_problem(err: Exception) -> str:
-    """What the YAML parser found wrong and where (the problem and its context)."""
+    """Say what the YAML parser found wrong and where (the problem and its context)."""
 
     def at(mark: Any) -> str:
         return f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

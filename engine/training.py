@@ -191,33 +191,44 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
-        def positive_int(name: str, minimum: int = 1) -> None:
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < minimum:
-                raise ValueError(
-                    f"{name} must be an integer >= {minimum}. Received: {name}={value!r}"
-                )
-            object.__setattr__(self, name, int(value))
+        self._check_counts()
+        self._check_budget()
+        self._check_rates()
+        self._check_augment()
 
-        positive_int("batch_size")
+    def _set_int(self, name: str, minimum: int = 1) -> None:
+        """Check that field ``name`` is an integer >= ``minimum``; store it as int."""
+        value = getattr(self, name)
+        if not isinstance(value, int | np.integer) or value < minimum:
+            raise ValueError(
+                f"{name} must be an integer >= {minimum}. Received: {name}={value!r}"
+            )
+        object.__setattr__(self, name, int(value))
+
+    def _check_counts(self) -> None:
+        """Check the batch sizes, intervals, snapshot count, seed and iterations."""
+        self._set_int("batch_size")
         for name in (
             "warmup_iterations",
             "eval_interval",
             "save_interval",
             "log_interval",
         ):
-            positive_int(name, 0)
-        positive_int("max_snapshots")
-        positive_int("eval_batch_size")
-        positive_int("bn_recalibration_batches", 0)
-        positive_int("prefetch_batches")
-        positive_int("seed", 0)
+            self._set_int(name, 0)
+        self._set_int("max_snapshots")
+        self._set_int("eval_batch_size")
+        self._set_int("bn_recalibration_batches", 0)
+        self._set_int("prefetch_batches")
+        self._set_int("seed", 0)
         if self.log_interval < 1:
             raise ValueError(
                 f"log_interval must be >= 1. Received: {self.log_interval}"
             )
         if self.max_iterations is not None:
-            positive_int("max_iterations")
+            self._set_int("max_iterations")
+
+    def _check_budget(self) -> None:
+        """Check the time budget and its clock, and that training has a limit."""
         if self.time_budget_s is not None:
             if not self.time_budget_s > 0:
                 raise ValueError(
@@ -233,6 +244,9 @@ class TrainConfig:
             raise ValueError(
                 f"budget_clock must be 'wall' or 'cpu'. Received: {self.budget_clock!r}"
             )
+
+    def _check_rates(self) -> None:
+        """Check the learning rate, loss weights and snapshot period; store floats."""
         for name in ("learning_rate", "huber_delta"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value > 0):
@@ -247,6 +261,9 @@ class TrainConfig:
             raise ValueError(
                 f"save_interval_s must be positive. Received: {self.save_interval_s!r}"
             )
+
+    def _check_augment(self) -> None:
+        """Read ``augment`` (a mapping becomes an AugmentConfig) and apply crop_size."""
         augment = self.augment
         if isinstance(augment, Mapping):
             augment = AugmentConfig.from_dict(augment)

@@ -368,8 +368,10 @@ class VideoReader:
                     thread.join(timeout=0.05)
 
     def _output_size(self, crop: Crop | None, scale: float) -> tuple[Crop, int, int]:
-        """The crop clipped to the frame and the output ``(width, height)``, as OpenCV's
-        ``resize(fx=scale, fy=scale)`` rounds it."""
+        """Clip the crop to the frame and compute the output ``(width, height)``.
+
+        The size is rounded as OpenCV's ``resize(fx=scale, fy=scale)`` rounds it.
+        """
         c = crop or Crop(0, self.width, 0, self.height)
         c = Crop(c.x1, min(c.x2, self.width), c.y1, min(c.y2, self.height))
         w, h = c.x2 - c.x1, c.y2 - c.y1
@@ -446,7 +448,7 @@ class VideoReader:
 
 @functools.cache
 def _ffmpeg_exe() -> str | None:
-    """The ffmpeg binary that ships with ``imageio-ffmpeg`` (or ``None``)."""
+    """Return the ffmpeg binary that ships with ``imageio-ffmpeg`` (or ``None``)."""
     try:
         import imageio_ffmpeg
 
@@ -459,8 +461,10 @@ def _ffmpeg_exe() -> str | None:
 
 
 def frame_filename(index: int, n_frames: int) -> str:
-    """DLC's name for an extracted frame: ``img`` + index zero-padded to
-    ``ceil(log10(n_frames))`` digits + ``.png``.
+    """Return DLC's name for an extracted frame.
+
+    That is ``img`` + the index zero-padded to ``ceil(log10(n_frames))`` digits +
+    ``.png``.
 
     Examples
     --------

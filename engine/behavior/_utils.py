@@ -42,7 +42,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def read_log(obj: xr.Dataset | xr.DataArray) -> list[dict[str, Any]]:
-    """The processing log of ``obj`` as a list of dicts (empty if none)."""
+    """Return the processing log of ``obj`` as a list of dicts (empty if none)."""
     raw = obj.attrs.get(LOG_KEY)
     if raw is None or raw == "":
         return []
@@ -152,7 +152,7 @@ def time_scale(
 
 
 def position_of(data: xr.Dataset | xr.DataArray) -> xr.DataArray:
-    """The position DataArray of a poses Dataset (or the DataArray itself)."""
+    """Return the position DataArray of a poses Dataset (or the DataArray itself)."""
     if isinstance(data, xr.Dataset):
         if "position" not in data:
             raise ValueError(
@@ -184,7 +184,7 @@ def require_dims(data: xr.DataArray, dims: Sequence[str], what: str) -> None:
 def time_first_2d(
     data: xr.DataArray,
 ) -> tuple[np.ndarray, Callable[[np.ndarray], xr.DataArray]]:
-    """``data`` as a float ``(time, n)`` block and a function that rebuilds the array.
+    """Flatten ``data`` to a float ``(time, n)`` block, with a function to rebuild it.
 
     The rebuild keeps dims, coords and attrs, so array kernels work on plain numpy
     (no xarray in the hot path) and return labelled arrays.
@@ -218,7 +218,7 @@ def select_keypoint(data: xr.DataArray, keypoint: str | None) -> xr.DataArray:
 
 
 def run_lengths(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of equal consecutive values in a 1-D array.
+    """Find the runs of equal consecutive values in a 1-D array.
 
     Returns
     -------
@@ -252,7 +252,7 @@ def true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def as_table(X: Any) -> Any:
-    """A ``(time, feature)`` DataArray becomes a DataFrame (keeps feature names)."""
+    """Turn a ``(time, feature)`` DataArray into a DataFrame (keeps feature names)."""
     if isinstance(X, xr.DataArray):
         if X.ndim != 2:
             raise ValueError(

@@ -356,7 +356,7 @@ class BlockKFold(BaseCrossValidator):
         self.gap = int(gap)
 
     def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
-        """Number of folds."""
+        """Return the number of folds."""
         return self.n_splits
 
     def split(

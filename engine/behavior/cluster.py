@@ -232,7 +232,7 @@ def motif_examples(
     min_frames: int = 1,
     fps: float | None = None,
 ) -> pd.DataFrame:
-    """Example clips of each motif: its longest bouts, as frame ranges.
+    """Pick example clips of each motif: its longest bouts, as frame ranges.
 
     Parameters
     ----------

@@ -132,7 +132,7 @@ def save_tables(
 
 
 def new_figure(figsize: tuple[float, float] = (6.0, 4.0)) -> Figure:
-    """A matplotlib Figure on the Agg canvas (no pyplot, no GUI).
+    """Create a matplotlib Figure on the Agg canvas (no pyplot, no GUI).
 
     Parameters
     ----------

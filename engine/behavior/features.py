@@ -271,7 +271,7 @@ def _rolling_into(
     min_fraction: float,
     work: _Workspace | None = None,
 ) -> None:
-    """Rolling mean/std of the rows of ``x`` (``(n, T)`` float64) written into outputs.
+    """Write the rolling mean/std of the rows of ``x`` (``(n, T)`` float64) to outputs.
 
     One cumulative sum of the de-meaned data, of its square and of the validity mask
     serves every window (window sums are differences of slices). Work buffers come
@@ -521,7 +521,7 @@ def _base(
     distance_pairs: Sequence[tuple[str, str]] | None,
     fps: float | None,
 ) -> tuple[list[str], list[np.ndarray], list[str], np.ndarray]:
-    """Base features: ``(names, blocks, individuals, time)``.
+    """Compute the base features: ``(names, blocks, individuals, time)``.
 
     ``blocks`` holds one ``(individual, n, time)`` array per family (not concatenated,
     which would copy every value once more).
@@ -566,7 +566,7 @@ def compute_window_features(
     include_base: bool = True,
     dtype: type = np.float32,
 ) -> xr.DataArray:
-    """Base features plus their rolling mean and std over several windows.
+    """Compute base features plus their rolling mean and std over several windows.
 
     Parameters
     ----------

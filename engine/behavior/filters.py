@@ -55,7 +55,7 @@ SmoothingMethod = Literal["median", "savgol", "butterworth", "kalman", "none"]
 
 
 def get_log(data: xr.Dataset | xr.DataArray) -> list[dict[str, Any]]:
-    """Processing steps recorded in ``data.attrs["log"]``.
+    """Return the processing steps recorded in ``data.attrs["log"]``.
 
     Parameters
     ----------
@@ -87,7 +87,7 @@ def get_log(data: xr.Dataset | xr.DataArray) -> list[dict[str, Any]]:
 
 
 def _replace_position(data: PoseLike, new_position: xr.DataArray) -> PoseLike:
-    """A new object like ``data`` whose position is ``new_position``."""
+    """Return a new object like ``data`` whose position is ``new_position``."""
     if isinstance(data, xr.Dataset):
         out = data.copy(deep=False)
         new_position = new_position.copy(deep=False)

@@ -195,8 +195,10 @@ def _time_derivative(
     order: int,
     name: str,
 ) -> xr.DataArray:
-    """``order``-th central-difference derivative over ``time``, with units in attrs;
-    NaN where the position is missing."""
+    """Take the ``order``-th central-difference derivative over ``time``.
+
+    Units go into attrs; the result is NaN where the position is missing.
+    """
     position = position_of(position)
     scale, tunit, rate = time_scale(position, fps, per)
     block, rebuild = time_first_2d(position)

@@ -147,8 +147,40 @@ def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
     """Read a DLC ``.csv`` (3 or 4 header rows, 1 or 3 index columns, ragged rows).
 
     Missing cells (including rows shorter than the header) become NaN.
+
+    Parameters
+    ----------
+    path
+        The ``.csv`` file (``CollectedData_<scorer>.csv`` or a predictions file).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Float values with DLC's column levels (``scorer``, [``individuals``,]
+        ``bodyparts``, ``coords``); the index is the frame paths (1 or 3 levels) or,
+        for predictions, the frame numbers.
+
+    Raises
+    ------
+    LabelError
+        If the file is not UTF-8 text, its header is not DLC's, or a cell is not a
+        number.
     """
     path = Path(path)
+    rows = _read_csv_rows(path)
+    header = _csv_header_rows(path, rows)
+    names = [h[0] for h in header]
+    width = max(len(r) for r in rows)
+    header = [r + [""] * (width - len(r)) for r in header]
+    n_index = _csv_index_columns(path, header[-1], width)
+    _fill_forward(header[0], n_index)
+    columns = pd.MultiIndex.from_arrays([h[n_index:] for h in header], names=names)
+    index, data = _csv_body(path, rows, len(header), n_index, width)
+    return pd.DataFrame(data, index=index, columns=columns)
+
+
+def _read_csv_rows(path: Path) -> list[list[str]]:
+    """Read the cells of a DLC ``.csv``, checking that it starts with ``scorer``."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel adds a BOM
             rows = list(csv.reader(fh))
@@ -161,6 +193,11 @@ def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
         raise LabelError(
             f"{path} is not a DeepLabCut CSV: its first cell should be 'scorer'."
         )
+    return rows
+
+
+def _csv_header_rows(path: Path, rows: list[list[str]]) -> list[list[str]]:
+    """Return the header rows (``scorer`` … ``coords``), checking their names."""
     n_header = 0
     for row in rows:
         if row and row[0] in ("scorer", "individuals", "bodyparts", "coords"):
@@ -174,24 +211,36 @@ def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
         ["scorer", "individuals", "bodyparts", "coords"],
     ):
         raise LabelError(f"{path}: unexpected header rows {names}")
-    width = max(len(r) for r in rows)
-    header = [r + [""] * (width - len(r)) for r in header]
-    # Index columns: v2 files have 3 (the header rows start with 2 empty cells after
-    # the name in those columns).
-    coords_row = header[-1]
+    return header
+
+
+def _csv_index_columns(path: Path, coords_row: list[str], width: int) -> int:
+    """Count the index columns: 1, or 3 in v2 files.
+
+    In v2 files the header rows have 2 empty cells after the name, in the 2 extra
+    index columns.
+    """
     n_index = 1
     while n_index < width and coords_row[n_index] == "":
         n_index += 1
     if n_index not in (1, 3):
         raise LabelError(f"{path}: cannot tell the index columns ({n_index})")
-    # Ragged scorer rows: fill forward the scorer name.
-    for h in header:
-        last = ""
-        for j in range(n_index, width):
-            if h[j] == "" and h is header[0]:
-                h[j] = last
-            last = h[j] or last
-    columns = pd.MultiIndex.from_arrays([h[n_index:] for h in header], names=names)
+    return n_index
+
+
+def _fill_forward(scorer_row: list[str], n_index: int) -> None:
+    """Fill the empty cells of a ragged scorer row with the name before them."""
+    last = ""
+    for j in range(n_index, len(scorer_row)):
+        if scorer_row[j] == "":
+            scorer_row[j] = last
+        last = scorer_row[j] or last
+
+
+def _csv_body(
+    path: Path, rows: list[list[str]], n_header: int, n_index: int, width: int
+) -> tuple[pd.Index, np.ndarray]:
+    """Read the rows below the header into an index and a float array (NaN if empty)."""
     body = rows[n_header:]
     index_vals, data = [], np.full((len(body), width - n_index), np.nan)
     for i, row in enumerate(body):
@@ -211,8 +260,7 @@ def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
         index = pd.Index([int(v) for v in index_vals], dtype="int64")  # predictions
     else:
         index = pd.Index(index_vals)  # the dtype pandas gives when reading the .h5
-    df = pd.DataFrame(data, index=index, columns=columns)
-    return df
+    return index, data
 
 
 # ---------------------------------------------------------------- writing

@@ -161,7 +161,7 @@ def decode_pose_tensor(
 def make_decoder(
     stride: float = 8.0, locref_stdev: float = DEFAULT_LOCREF_STDEV
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """A ``decode(scoremap, locref) -> (N, K, 3)`` function with fixed parameters.
+    """Build a ``decode(scoremap, locref) -> (N, K, 3)`` function with fixed parameters.
 
     This is the ``MapDecoder`` that :class:`posekit.engine.inference.Predictor` takes.
 

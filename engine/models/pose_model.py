@@ -163,7 +163,7 @@ class PoseModelConfig:
         return get_backbone(self.backbone).dlc_netname
 
     def replace(self, **changes: Any) -> PoseModelConfig:
-        """A copy with some fields changed (validated)."""
+        """Return a copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -367,7 +367,7 @@ def build_pose_model(
 def rebuild_for_input_shape(
     model: PoseModel, input_shape: Sequence[int | None]
 ) -> PoseModel:
-    """The same network built for another input size, with ``model``'s weights copied.
+    """Rebuild the same network for another input size, with ``model``'s weights.
 
     Parameters
     ----------
