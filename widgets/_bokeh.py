@@ -62,8 +62,10 @@ def refresh_bokeh_state(widget) -> None:
 
 
 class LiveVBox(W.VBox):
-    """A ``VBox`` that refreshes the :class:`LiveBokehModel` s inside it when displayed,
-    so their new views start from the current Bokeh document (JupyterLab and Voila)."""
+    """A ``VBox`` that refreshes the :class:`LiveBokehModel` s inside it when displayed.
+
+    Their new views then start from the current Bokeh document (JupyterLab and Voila).
+    """
 
     def _repr_mimebundle_(self, **kwargs):
         refresh_bokeh_state(self)
@@ -196,7 +198,7 @@ def encode_image(
 def image_to_data_url(
     image: np.ndarray, fmt: ImageFormat = "jpeg", *, quality: int = 90
 ) -> str:
-    """An image as a ``data:image/...;base64,`` URL (for Bokeh ``ImageURL``).
+    """Encode an image as a ``data:image/...;base64,`` URL (for Bokeh ``ImageURL``).
 
     Examples
     --------
@@ -208,7 +210,7 @@ def image_to_data_url(
 
 
 def file_to_data_url(path: str | os.PathLike) -> str:
-    """An image file's bytes as a data URL, without decoding it."""
+    """Encode an image file's bytes as a data URL, without decoding it."""
     path = Path(path)
     kind = {".jpg": "jpeg", ".jpeg": "jpeg"}.get(path.suffix.lower(), "png")
     data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -285,9 +287,11 @@ def display_scale(
 
 
 class BokehComponent:
-    """Base of a component shown as one ipywidgets tree (``self.widget``) around a Bokeh
-    figure: display (BokehJS loaded first), closing the whole tree, and errors of
-    user actions shown in the component (``self._message``) instead of raised.
+    """Base of a component shown as one ipywidgets tree around a Bokeh figure.
+
+    It provides display of ``self.widget`` (BokehJS loaded first), closing the whole
+    tree, and errors of user actions shown in the component (``self._message``)
+    instead of raised.
     """
 
     widget: W.Widget

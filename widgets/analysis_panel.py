@@ -312,8 +312,11 @@ class AnalysisPanel:
             self.model.selected = list(change["new"])
 
     def _sync_videos(self) -> None:
-        """Show the model's videos and selection (setting ``options`` clears the
-        widget's value; that must not clear the model's selection)."""
+        """Show the model's videos and selection.
+
+        Setting ``options`` clears the widget's value; that must not clear the model's
+        selection.
+        """
         m = self.model
         self._syncing = True
         try:

@@ -96,16 +96,20 @@ def query_params(query_string: str | None = None) -> dict[str, str]:
 
 
 def demo_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Folder that holds (or will hold) the demo project: ``POSEKIT_DEMO_DIR`` or
-    ``~/posekit-demo``."""
+    """Return the folder that holds (or will hold) the demo project.
+
+    That is ``POSEKIT_DEMO_DIR`` if set, else ``~/posekit-demo``.
+    """
     env = os.environ if environ is None else environ
     return Path(env.get("POSEKIT_DEMO_DIR") or DEFAULT_DEMO_DIR).expanduser().resolve()
 
 
 @contextlib.contextmanager
 def _exclusive(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``folder/.posekit-demo.lock`` (POSIX), so that two app
-    kernels started together do not both render the demo."""
+    """Hold an exclusive lock on ``folder/.posekit-demo.lock`` (POSIX).
+
+    Two app kernels started together then do not both render the demo.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
@@ -126,7 +130,7 @@ def resolve_project(
     query_string: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Project:
-    """The project an app works on (see the module docstring for the order).
+    """Find the project an app works on (see the module docstring for the order).
 
     Parameters
     ----------

@@ -1,5 +1,6 @@
-"""Check-labels gallery: the labelled frames drawn with their points, one click away
-from the labeller.
+"""Check-labels gallery: the labelled frames drawn with their points.
+
+Each frame is one click away from the labeller.
 
 "Render" runs :func:`posekit.engine.check_labels.check_labels` (DeepLabCut's
 ``labeled-data/<video>_labeled/`` images) and shows them as a paged grid of

@@ -124,7 +124,7 @@ class FramePickerModel:
         return self.reader[self.index if index is None else int(index)]
 
     def thumbnail(self, index: int | None = None, width: int = 480) -> bytes:
-        """A frame as JPEG bytes, ``width`` pixels wide (never upscaled)."""
+        """Encode a frame as JPEG bytes, ``width`` pixels wide (never upscaled)."""
         img = self.frame(index)
         h, w = img.shape[:2]
         if w > width:

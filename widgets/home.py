@@ -35,7 +35,7 @@ class ProjectStatus:
     predictions: int
 
     def next_step(self) -> str:
-        """The workflow step to do next, in words."""
+        """Say the workflow step to do next, in words."""
         if not self.videos:
             return "add videos to the project"
         if not self.labelled_frames:
