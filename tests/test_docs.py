@@ -1,5 +1,8 @@
-"""The documentation: the Sphinx build passes with warnings as errors, and the API
-reference lists every public module."""
+"""The documentation.
+
+The Sphinx build passes with warnings as errors, and the API reference lists every
+public module.
+"""
 
 from __future__ import annotations
 

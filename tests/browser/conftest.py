@@ -69,7 +69,7 @@ HARMLESS_HTTP = ("/voila/api/shutdown/",)
 
 
 def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
+    """Return a TCP port that is free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -247,7 +247,7 @@ def start_voila(
 
 @pytest.fixture(scope="module")
 def voila_server(tmp_path_factory) -> Iterator[Callable[..., VoilaServer]]:
-    """Factory: ``voila_server(notebook, env=...)`` → a running :class:`VoilaServer`.
+    """Provide ``voila_server(notebook, env=...)``, which starts a :class:`VoilaServer`.
 
     Servers live until the end of the test module, then are stopped by PID.
     """
@@ -273,7 +273,7 @@ def chromium() -> Path:
 
 @pytest.fixture(scope="module")
 def browser_context(chromium, tmp_path_factory):
-    """A Playwright chromium context (fresh profile) shared by a module's tests."""
+    """Open a Playwright chromium context (fresh profile) shared by a module's tests."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -292,7 +292,7 @@ def browser_context(chromium, tmp_path_factory):
 
 @pytest.fixture
 def page(browser_context):
-    """A new page; ``page.posekit_errors`` lists page errors and console errors."""
+    """Open a new page; ``page.posekit_errors`` lists page and console errors."""
     page = browser_context.new_page()
     errors: list[str] = []
 

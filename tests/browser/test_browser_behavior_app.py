@@ -72,8 +72,10 @@ def demo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tracking_file(demo) -> Path:
-    """The ground truth under a DLC-style name beside the project (its video is found
-    by name)."""
+    """Copy the ground truth under a DLC-style name beside the project.
+
+    Its video is found by name.
+    """
     folder = demo.path / "tracking"
     folder.mkdir(exist_ok=True)
     target = folder / "session1DLC_resnet50_demoJan1shuffle1_100.h5"
@@ -87,8 +89,10 @@ def server(voila_server, demo):
 
 
 def _square(tracking_file: Path) -> tuple[float, float, float, float]:
-    """A square around the centroid where it is farthest from where it starts, so that
-    the animal starts outside it and enters later."""
+    """Return a square around the centroid where it is farthest from its start.
+
+    The animal then starts outside the square and enters it later.
+    """
     pos = load_poses(tracking_file)["position"].mean("keypoint")
     xy = pos.isel(individual=0).transpose("time", "space").values
     far = int(np.argmax(np.hypot(*(xy - xy[0]).T)))
@@ -97,7 +101,7 @@ def _square(tracking_file: Path) -> tuple[float, float, float, float]:
 
 
 def _table(page, css: str) -> pd.DataFrame:
-    """The first HTML table inside ``css`` as shown (cell texts, header as columns)."""
+    """Read the first HTML table inside ``css`` as shown (cell texts, header row)."""
     cells = page.locator(f"{css} table").first.evaluate(
         "t => Array.from(t.rows, r => Array.from(r.cells, c => c.textContent.trim()))"
     )

@@ -1,6 +1,8 @@
-"""Home → train → analyze in Voila, driven by chromium: start a short training, watch
-the curve and the progress bar move, stop it, resume it, analyse the video; screenshots
-of the three apps go to ``docs/_static/screenshots/``."""
+"""Home → train → analyze in Voila, driven by chromium.
+
+Start a short training, watch the curve and the progress bar move, stop it, resume it,
+analyse the video; screenshots of the three apps go to ``docs/_static/screenshots/``.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Project-level API: the verbs name their outputs with the model folder's DLC scorer
-name (one name everywhere), and predict through the model folder's predictor."""
+"""Project-level API: output names and the prediction path.
+
+The verbs name their outputs with the model folder's DLC scorer name (one name
+everywhere), and predict through the model folder's predictor.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ NAMING_KEYS = (
 
 @pytest.fixture(scope="module")
 def trained(demo_project_ro: Project, tmp_path_factory) -> Project:
-    """The demo project with a (barely) trained MobileNetV2-0.35 (read-only)."""
+    """Train a MobileNetV2-0.35 (barely) on a copy of the demo project (read-only)."""
     dst = tmp_path_factory.mktemp("trained") / demo_project_ro.path.name
     shutil.copytree(demo_project_ro.path, dst)
     project = load_project(dst)
@@ -51,14 +54,14 @@ def trained(demo_project_ro: Project, tmp_path_factory) -> Project:
 
 @pytest.fixture
 def project(trained: Project, tmp_path: Path) -> Project:
-    """A writable copy of the trained project."""
+    """Copy the trained project to a writable folder."""
     dst = tmp_path / trained.path.name
     shutil.copytree(trained.path, dst)
     return load_project(dst)
 
 
 def _short_video(project: Project, tmp_path: Path) -> Path:
-    """The first 16 frames of the demo video (analysis stays quick)."""
+    """Cut the first 16 frames of the demo video (analysis stays quick)."""
     import cv2
 
     src = project.videos()[0]

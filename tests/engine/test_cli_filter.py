@@ -1,5 +1,8 @@
-"""``posekit filter``: DLC's ``…_filtered.h5`` beside the predictions, same layout,
-values filtered by the engine's filters (checked against scipy's own filters)."""
+"""``posekit filter``: DLC's ``…_filtered.h5`` beside the predictions.
+
+Same layout, values filtered by the engine's filters (checked against scipy's own
+filters).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""The prediction path: batching and padding frames of several sizes, video analysis
-(decode thread, scaling, crop, DLC output), TFLite."""
+"""The prediction path.
+
+Batching and padding frames of several sizes, video analysis (decode thread, scaling,
+crop, DLC output), TFLite.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ STRIDE = 8
 
 
 def _dot_model() -> keras.Model:
-    """A 'pose network' whose score map peaks where the image is brightest."""
+    """Build a 'pose network' whose score map peaks where the image is brightest."""
     inp = keras.Input((None, None, 3))
     gray = keras.layers.Lambda(lambda x: keras.ops.mean(x, axis=-1, keepdims=True))(inp)
     pooled = keras.layers.AveragePooling2D(STRIDE)(gray)
@@ -108,7 +111,7 @@ def test_keras_predictor_on_a_pose_model_decodes_with_its_config() -> None:
 
 @pytest.fixture(scope="module")
 def dot_video(tmp_path_factory):
-    """A 160×120 video of a bright square moving right by 2 px per frame."""
+    """Write a 160×120 video of a bright square moving right by 2 px per frame."""
     path = tmp_path_factory.mktemp("video") / "dot.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (160, 120))
     truth = []
@@ -182,8 +185,11 @@ def test_tflite_matches_keras(dot_video, tmp_path) -> None:
 
 
 def test_tflite_conversion_prints_nothing(tmp_path, capfd) -> None:
-    """The converter's TensorFlow logging (C++, straight to file descriptor 2) must
-    not reach the notebook or Voila app that converts a model."""
+    """The converter's TensorFlow logging stays out of the notebook.
+
+    It is C++ logging, straight to file descriptor 2; it must not reach the notebook
+    or Voila app that converts a model.
+    """
     model = _dot_model()
     capfd.readouterr()
     tfl = convert_to_tflite(model, tmp_path / "q.tflite", input_shape=(1, 16, 16, 3))

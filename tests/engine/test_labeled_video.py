@@ -1,5 +1,8 @@
-"""Labelled videos: frame count, markers at known pixels, p-cutoff, skeleton, trails,
-atomic writes, and the ``posekit labeled-video`` command."""
+"""Labelled videos.
+
+Frame count, markers at known pixels, p-cutoff, skeleton, trails, atomic writes, and
+the ``posekit labeled-video`` command.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ SNOUT, EAR, TAIL = (40.0, 30.0), (100.0, 30.0), (120.0, 90.0)
 
 @pytest.fixture(scope="module")
 def grey_video(tmp_path_factory) -> Path:
-    """A uniform grey video (MJPEG .avi decodes almost exactly)."""
+    """Write a uniform grey video (MJPEG .avi decodes almost exactly)."""
     path = tmp_path_factory.mktemp("lv") / "grey.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (W, H))
     for _ in range(N):

@@ -92,7 +92,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def run20(tmp_path_factory, data):
-    """A 20-iteration run with snapshots at 10 and 20 (shared, copied before edits)."""
+    """Train 20 iterations with snapshots at 10 and 20 (shared, copied before edits)."""
     (train_x, train_y), _ = data
     train_dir = tmp_path_factory.mktemp("run20")
     trainer = Trainer(MODEL, config(), train_dir, progress=False)
@@ -347,8 +347,11 @@ def test_default_crop_size_suits_the_frames() -> None:
 
 
 def test_automatic_crop_is_recorded_and_kept_on_resume(tmp_path, data) -> None:
-    """crop_size=None: the Trainer picks the crop from the frames, writes it to
-    pose_cfg.yaml and the snapshot; a resume on other frames keeps it."""
+    """crop_size=None: the Trainer picks the crop from the frames and records it.
+
+    The crop goes into pose_cfg.yaml and the snapshot; a resume on other frames keeps
+    it.
+    """
     (train_x, train_y), _ = data
     big = [cv2.resize(img, (160, 120)) for img in train_x]  # 120×160 frames
     big_y = train_y * np.array([160 / 64, 120 / 64])

@@ -61,8 +61,11 @@ def _temp_files(folder: Path) -> list[Path]:
 
 
 def _kill_while_training(cmd: list[str], folder: Path, log: Path) -> bool:
-    """Run ``cmd``; SIGKILL it once a snapshot and the history file exist, mid-write if
-    possible. Returns whether a write was in progress when the signal was sent."""
+    """Run ``cmd``; SIGKILL it once a snapshot and the history file exist.
+
+    The signal is sent mid-write if possible. Returns whether a write was in progress
+    when the signal was sent.
+    """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)

@@ -48,7 +48,7 @@ def demo_frames(demo_video: Path) -> list[np.ndarray]:
 
 
 def _write_avi(path: Path, frames: list[np.ndarray]) -> Path:
-    """An MJPG .avi (streamable: a cut file still decodes up to the cut)."""
+    """Write an MJPG .avi (streamable: a cut file still decodes up to the cut)."""
     h, w = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (w, h))
     assert writer.isOpened()
@@ -147,8 +147,11 @@ def test_iter_frames_past_the_end(demo_video: Path) -> None:
 
 
 def _assert_same_image(actual: np.ndarray, expected: np.ndarray, exact: bool) -> None:
-    """Equal, or (ffmpeg resizes in YUV before converting to RGB, OpenCV after) the
-    same picture up to rounding: mean difference under 1 grey level."""
+    """Assert equal images, or the same picture up to rounding.
+
+    ffmpeg resizes in YUV before converting to RGB, OpenCV after; when not ``exact``
+    the mean difference must be under 1 grey level.
+    """
     assert actual.shape == expected.shape
     if exact:
         np.testing.assert_array_equal(actual, expected)

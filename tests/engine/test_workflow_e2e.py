@@ -1,5 +1,8 @@
-"""End to end through the command line on the synthetic demo: create → extract → train →
-evaluate → analyze, with errors measured against the demo's exact ground truth."""
+"""End to end through the command line on the synthetic demo.
+
+create → extract → train → evaluate → analyze, with errors measured against the demo's
+exact ground truth.
+"""
 
 from __future__ import annotations
 

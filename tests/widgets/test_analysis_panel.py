@@ -1,5 +1,8 @@
-"""Analysis panel, headless: choose videos, analyse them in a thread with progress, list
-the prediction files and open one in the trajectory viewer."""
+"""Analysis panel, headless.
+
+Choose videos, analyse them in a thread with progress, list the prediction files and
+open one in the trajectory viewer.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from posekit.widgets.analysis_panel import AnalysisModel, AnalysisPanel
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """A demo project with two 40-frame videos, 12 labelled frames."""
+    """Make a demo project with two 40-frame videos, 12 labelled frames."""
     p = make_demo_project(
         tmp_path_factory.mktemp("analysis"), n_frames=40, n_labeled=12, n_videos=2
     )

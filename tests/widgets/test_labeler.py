@@ -1,6 +1,9 @@
-"""Labeler driven headlessly, as the browser would: Bokeh data changes delivered
-through jupyter_bokeh's own message handler, ipyevents key events, widget traits.
-Labels are checked in memory and in the h5 on disk."""
+"""Labeler driven headlessly, as the browser would.
+
+Bokeh data changes are delivered through jupyter_bokeh's own message handler, with
+ipyevents key events and widget traits. Labels are checked in memory and in the h5 on
+disk.
+"""
 
 from __future__ import annotations
 
@@ -34,9 +37,11 @@ def lab(project):
 
 # ---------------------------------------------------------------- browser stand-ins
 def browser_sends(lab: Labeler, data: dict) -> None:
-    """Deliver ``points_source.data = data`` exactly as jupyter_bokeh does for a
-    browser edit (serialised by Bokeh, applied by ``BokehModel._sync_model``, which
-    calls the Python callbacks twice)."""
+    """Deliver ``points_source.data = data`` exactly as jupyter_bokeh does.
+
+    That is a browser edit serialised by Bokeh, applied by
+    ``BokehModel._sync_model``, which calls the Python callbacks twice.
+    """
     content = {
         "event": "jsevent",
         "kind": "ModelChanged",
@@ -48,7 +53,7 @@ def browser_sends(lab: Labeler, data: dict) -> None:
 
 
 def shown(lab: Labeler) -> dict:
-    """The points data as the browser holds it after Python's last update."""
+    """Return the points data as the browser holds it after Python's last update."""
     return {k: list(v) for k, v in lab.points_source.data.items()}
 
 

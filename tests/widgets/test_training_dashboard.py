@@ -1,6 +1,9 @@
-"""Training dashboard, headless: the state machine, curves, progress, snapshots,
-evaluation and worst frames — with the real engine on the demo project, and with a
-scripted engine where exact numbers are needed (progress, ETA, session targets)."""
+"""Training dashboard, headless.
+
+The state machine, curves, progress, snapshots, evaluation and worst frames — with the
+real engine on the demo project, and with a scripted engine where exact numbers are
+needed (progress, ETA, session targets).
+"""
 
 from __future__ import annotations
 
@@ -30,15 +33,18 @@ def wait_for(predicate, timeout: float = 120.0, what: str = "condition") -> None
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """A small labelled demo project (60 frames, 20 labelled: 16 train, 4 test)."""
+    """Make a small labelled demo project (60 frames, 20 labelled: 16 train, 4 test)."""
     p = make_demo_project(tmp_path_factory.mktemp("dash"), n_frames=60, n_labeled=20)
     create_training_dataset(p)
     return p
 
 
 class ScriptedEngine:
-    """Follows the engine's contract (totals that count resumed runs, a stop event,
-    callbacks, snapshots on stop and at the end) with simulated 0.5 s steps."""
+    """A stand-in engine with simulated 0.5 s steps.
+
+    It follows the engine's contract: totals that count resumed runs, a stop event,
+    callbacks, snapshots on stop and at the end.
+    """
 
     def __init__(self, step_wall_s: float = 0.0, fail_at: int | None = None) -> None:
         self.iteration = 0

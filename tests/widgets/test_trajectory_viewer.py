@@ -1,5 +1,8 @@
-"""The trajectory viewer, headless: cursor linking both ways, p-cutoff, live filters
-(checked against the engine's ``filter_poses``), exports."""
+"""The trajectory viewer, headless.
+
+Cursor linking both ways, p-cutoff, live filters (checked against the engine's
+``filter_poses``), exports.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +29,10 @@ LOW = 0.2  # likelihood of the "unlikely" points
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """Demo project + noisy predictions beside the video; the snout is unlikely on
-    frames 10–14."""
+    """Make a demo project with noisy predictions beside the video.
+
+    The snout is unlikely on frames 10–14.
+    """
     project = make_demo_project(
         tmp_path_factory.mktemp("viewer"), n_frames=N, n_labeled=0
     )

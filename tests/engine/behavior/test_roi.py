@@ -29,7 +29,7 @@ def _walker(x: np.ndarray, y: np.ndarray, fps: float | None = FPS):
 
 @pytest.fixture
 def crossing():
-    """A point moving right at 1 px/frame through the square 40.5..60.5."""
+    """Move a point right at 1 px/frame through the square 40.5..60.5."""
     x = np.arange(100.0)
     return _walker(x, np.full_like(x, 50.0)), RectangleROI(
         "square", 40.5, 40.5, 60.5, 60.5

@@ -24,7 +24,7 @@ _STORAGE_NAMES = {
 
 
 class Global:
-    """Pickled as ``GLOBAL module\\nname\\n`` without importing ``module``."""
+    r"""Pickled as ``GLOBAL module\nname\n`` without importing ``module``."""
 
     def __init__(self, module: str, name: str) -> None:
         self.module, self.name = module, name
@@ -171,7 +171,7 @@ def zip_pth() -> Callable[..., Path]:
 
 @pytest.fixture
 def torch_like() -> type[Global]:
-    """The :class:`Global` marker, to reference any global without importing it."""
+    """Return the :class:`Global` marker, to reference a global without importing it."""
     return Global
 
 
