@@ -111,6 +111,7 @@ def timed(fn: Callable[[], Any], repeats: int) -> tuple[Any, list[float], list[f
 
 
 def main() -> None:
+    """Time each stage on a synthetic session, print the medians and write JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=108_000)
     parser.add_argument("--repeats", type=int, default=5)

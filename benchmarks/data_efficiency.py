@@ -115,7 +115,7 @@ def plot_curves(doc: dict, path: Path) -> None:
 
 
 def table(doc: dict) -> str:
-    """The mean-error table as Markdown: one row per frame count, one column per init."""
+    """Format the mean-error table as Markdown (rows: frame counts, columns: inits)."""
     runs = doc.get("runs", {})
     sizes = sorted({r["n_train"] for r in runs.values()})
     lines = [
@@ -136,6 +136,18 @@ def table(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Train the requested cells, merge them into the JSON and redraw the curves.
+
+    Parameters
+    ----------
+    argv
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status (0).
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, nargs="+", default=list(FRAMES))
     parser.add_argument("--init", choices=[*INITS, "both"], default="both")

@@ -64,6 +64,25 @@ class _PatchMeter:
 
 
 def bench_labeler(project, video: str, image_format: str, rounds: int) -> dict:
+    """Time the labeller's server-side frame switch (``Labeler.goto``).
+
+    Parameters
+    ----------
+    project
+        The project (a temporary copy of openfield).
+    video
+        Name of the ``labeled-data`` folder whose frames are stepped through.
+    image_format
+        ``"jpeg"``, ``"png"`` or ``"original"``: how the frame is sent to Bokeh.
+    rounds
+        Passes over all the frames (each ends back on the first).
+
+    Returns
+    -------
+    dict
+        Switch times (see ``_stats``), the frame count, the image format, the bytes
+        jupyter_bokeh sends per switch and the length of one image data URL.
+    """
     from posekit.widgets.labeler import Labeler
 
     lab = Labeler(project, video, image_format=image_format, load_bokehjs=False)
@@ -87,6 +106,17 @@ def bench_labeler(project, video: str, image_format: str, rounds: int) -> dict:
 
 
 def bench_picker(project, n: int = 60) -> dict:
+    """Time the frame picker's scrub: ``n`` sequential and ``n`` random seeks.
+
+    Each step sets the slider, which decodes the frame at the seek, resizes it and
+    encodes a JPEG.
+
+    Returns
+    -------
+    dict
+        The video's frame count, the sequential and random-seek times (see
+        ``_stats``) and the size of the last JPEG.
+    """
     import numpy as np
 
     from posekit.widgets.frame_picker import FramePicker
@@ -112,6 +142,24 @@ def bench_picker(project, n: int = 60) -> dict:
 
 
 def bench_browser(project, loads: int, switches: int) -> dict:
+    """Time the label app in Voila with chromium (Playwright).
+
+    Parameters
+    ----------
+    project
+        The project the app opens (``POSEKIT_PROJECT``).
+    loads
+        Page loads, each with a new kernel: ``page.goto`` until the labeller canvas
+        is visible.
+    switches
+        Key ``n`` presses, each timed until the status line names the new frame.
+
+    Returns
+    -------
+    dict
+        Page-ready and DOM-loaded times in seconds and the key-switch round trips
+        (see ``_stats``); ``{"skipped": ...}`` if chromium is missing.
+    """
     sys.path.insert(0, str(REPO / "tests" / "browser"))
     from conftest import CHROMIUM, CHROMIUM_FLAGS, start_voila
     from playwright.sync_api import sync_playwright
@@ -169,6 +217,7 @@ def bench_browser(project, loads: int, switches: int) -> dict:
 
 
 def main() -> None:
+    """Run the benchmarks on a copy of openfield and write the results as JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--video-frames", type=int, default=30)

@@ -46,6 +46,7 @@ NUM_KEYPOINTS = 4
 
 
 def dlc_head(features, name: str):
+    """Add DLC's single-deconvolution head: K score maps + 2K locref, stride 16 → 8."""
     import keras
 
     # K score maps + 2K locref channels from one transposed convolution to stride 8.
@@ -55,6 +56,7 @@ def dlc_head(features, name: str):
 
 
 def build_lite0(height: int, width: int):
+    """Build EfficientNet-Lite0 (ImageNet weights, output stride 16) with the head."""
     import keras
 
     from posekit.engine.models.efficientnet_lite import efficientnet_lite0_backbone
@@ -68,6 +70,7 @@ def build_lite0(height: int, width: int):
 
 
 def build_mobilenet(height: int, width: int):
+    """Build MobileNetV2-0.35 (random weights, cut at stride 16) with the head."""
     import keras
 
     inputs = keras.Input((height, width, 3), name="image")
@@ -112,6 +115,8 @@ def interpreter_class():
 
 
 class TFLiteRunner:
+    """A TFLite flatbuffer in an interpreter (2 threads) sized for one batch shape."""
+
     def __init__(self, flatbuffer: bytes, batch_shape: tuple[int, ...]) -> None:
         self.interpreter = interpreter_class()(model_content=flatbuffer, num_threads=2)
         self.input_index = self.interpreter.get_input_details()[0]["index"]
@@ -120,12 +125,14 @@ class TFLiteRunner:
         self.output_index = self.interpreter.get_output_details()[0]["index"]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Run the network on the batch ``x`` and return its output."""
         self.interpreter.set_tensor(self.input_index, x)
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self.output_index)
 
 
 def time_repeat(fn: Callable[[], object], calls: int) -> float:
+    """Return the wall-clock seconds that ``calls`` calls of ``fn`` take."""
     start = time.perf_counter()
     for _ in range(calls):
         fn()
@@ -133,6 +140,13 @@ def time_repeat(fn: Callable[[], object], calls: int) -> float:
 
 
 def main() -> int:
+    """Time both networks in TensorFlow and TFLite at each size and batch; write JSON.
+
+    Returns
+    -------
+    int
+        The exit status (0).
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=1.0, help="per repeat")

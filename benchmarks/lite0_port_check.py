@@ -72,6 +72,8 @@ def same_pad(x: torch.Tensor, k: int, s: int) -> torch.Tensor:
 
 
 class MiniBlock(nn.Module):
+    """One MBConv block: 1×1 expansion, depthwise k×k, 1×1 projection (no SE)."""
+
     def __init__(self, cin: int, cout: int, expand: int, k: int, s: int) -> None:
         super().__init__()
         mid = cin * expand
@@ -86,6 +88,7 @@ class MiniBlock(nn.Module):
         self._bn2 = nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the block, with the residual connection when shapes allow it."""
         y = x
         if self.expand != 1:
             y = F.relu6(self._bn0(self._expand_conv(y)))
@@ -95,6 +98,8 @@ class MiniBlock(nn.Module):
 
 
 class MiniLite0(nn.Module):
+    """EfficientNet-Lite0 in plain torch, with lukemelas' parameter names."""
+
     STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
               (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]  # fmt: skip
 
@@ -113,6 +118,7 @@ class MiniLite0(nn.Module):
         self._fc = nn.Linear(1280, 1000)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Return the features at every cut in ``CUTS``, the head and the logits."""
         out = {}
         x = F.relu6(self._bn0(self._conv_stem(same_pad(x, 3, 2))))
         for i, block in enumerate(self._blocks):
@@ -127,6 +133,7 @@ class MiniLite0(nn.Module):
 
 
 def package_reference(state_dict: dict) -> nn.Module | None:
+    """Load ``state_dict`` into ``efficientnet_lite_pytorch`` (``None`` if absent)."""
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError:
@@ -139,6 +146,7 @@ def package_reference(state_dict: dict) -> nn.Module | None:
 
 
 def run_package_reference(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Return the reference's features at every cut, its head and its logits."""
     out: dict[str, torch.Tensor] = {}
     hooks = [
         model._blocks[idx].register_forward_hook(
@@ -192,6 +200,7 @@ def load_images() -> dict[str, np.ndarray]:
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """Measure how far ``a`` is from the reference ``b`` (absolute and relative)."""
     diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
     scale = float(np.abs(b).max())
     return {
@@ -204,6 +213,14 @@ def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 
 
 def main() -> int:
+    """Compare the three models on every image and write the report as JSON.
+
+    Returns
+    -------
+    int
+        0 if every difference is below ``TARGET_RELATIVE`` and the top-1 classes
+        agree everywhere, else 1.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()

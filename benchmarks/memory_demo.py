@@ -315,9 +315,12 @@ def _status_kb_threads() -> int:
 
 # ---------------------------------------------------------------------- parent side
 def _spawn(stages: list[str], work: Path, args: argparse.Namespace) -> dict:
-    """Run stages in one child: its stage records, whole-process ``ru_maxrss`` (the
-    child is reaped with ``os.wait4``, which reports its own usage) and the sampled
-    peak of the child and its own children together."""
+    """Run stages in one child process and return what it used.
+
+    That is its stage records, its whole-process ``ru_maxrss`` (the child is reaped
+    with ``os.wait4``, which reports its own usage) and the sampled peak of the child
+    and its own children together.
+    """
     cmd = [
         sys.executable, __file__, "--child", "--workdir", str(work),
         "--stages", ",".join(stages), "--iterations", str(args.iterations),
@@ -410,6 +413,10 @@ def _voila_train_app(work: Path, project: Path, port: int = 8877) -> dict | None
 
 
 def main() -> None:
+    """Measure each app in its own kernel and the whole workflow in one; write JSON.
+
+    With ``--child`` (used internally) run the given stages in this process instead.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--voila", action="store_true", help="also measure Voila")

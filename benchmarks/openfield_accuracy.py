@@ -1,4 +1,4 @@
-"""Accuracy of a from-scratch MobileNetV2-0.35 on the openfield project, fixed budget.
+r"""Accuracy of a from-scratch MobileNetV2-0.35 on the openfield project, fixed budget.
 
 Trains on the real DeepLabCut openfield project (116 labelled 640×480 frames, bodyparts
 snout/leftear/rightear/tailbase) from random initialisation for a fixed time budget on
@@ -16,7 +16,7 @@ training; wall time is recorded too (``--clock wall`` to budget by it).
 
 Usage::
 
-    python benchmarks/openfield_accuracy.py --split every20 --budget-s 900 \\
+    python benchmarks/openfield_accuracy.py --split every20 --budget-s 900 \
         --out /tmp/openfield_model
 
 Writes (merging splits run separately) ``benchmarks/results/openfield_accuracy.json``.
@@ -195,6 +195,22 @@ def train_and_evaluate(
 
 
 def run_split(split: str, args, images, xy, names, bodyparts) -> dict:
+    """Train on all frames but the split's 6 test frames and evaluate on those.
+
+    Parameters
+    ----------
+    split
+        A key of ``SPLITS`` (the names of its test frames).
+    args
+        The parsed command line (budget, backbone, weights, output folder, ...).
+    images, xy, names, bodyparts
+        The openfield labels as :func:`load_openfield` returns them.
+
+    Returns
+    -------
+    dict
+        The split, its test frames and the result of :func:`train_and_evaluate`.
+    """
     import numpy as np
 
     test_names = set(SPLITS[split])
@@ -222,6 +238,18 @@ def run_split(split: str, args, images, xy, names, bodyparts) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Train and evaluate the chosen splits, merging each result into the JSON.
+
+    Parameters
+    ----------
+    argv
+        Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status (0).
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=[*SPLITS, "both"], default="both")
     parser.add_argument("--budget-s", type=float, default=900.0)

@@ -46,6 +46,7 @@ def decode_only(video: Path, scale: float, backend: str) -> tuple[float, float]:
 
 
 def main() -> None:
+    """Time decoding and end-to-end analysis of the video; print and write JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--model", required=True, help="train folder or snapshot .keras"
