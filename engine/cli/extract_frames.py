@@ -1,0 +1,82 @@
+"""``posekit extract-frames``: pick frames to label."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._common import EXIT_OK, add_project_arg, fail, load_project
+
+__all__ = ["NAME", "add_parser", "run"]
+
+NAME = "extract-frames"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``posekit extract-frames`` to the command line.
+
+    Parameters
+    ----------
+    subparsers
+        The ``posekit`` parser's subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The command's parser.
+    """
+    p = subparsers.add_parser(
+        NAME,
+        help="pick frames to label (uniform or k-means) into labeled-data/",
+        description="Extract frames for labelling into labeled-data/<video>/img<index>.png.",
+    )
+    add_project_arg(p)
+    p.add_argument("videos", nargs="*", help="videos (default: all of the project)")
+    p.add_argument("--mode", choices=["uniform", "kmeans"], default="kmeans")
+    p.add_argument(
+        "-n", "--num", type=int, help="frames per video (config numframes2pick)"
+    )
+    p.add_argument(
+        "--start", type=float, help="start fraction of the video (config start)"
+    )
+    p.add_argument(
+        "--stop", type=float, help="stop fraction of the video (config stop)"
+    )
+    p.add_argument("--crop", help='crop "x1, x2, y1, y2" applied to saved frames')
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Extract frames from each video and print how many went where.
+
+    Parameters
+    ----------
+    args
+        The parsed arguments.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
+    from ..video import extract_frames
+
+    project = load_project(args.project)
+    videos = [Path(v) for v in args.videos] or project.videos()
+    if not videos:
+        return fail("the project has no videos; add some to videos/")
+    for v in videos:
+        paths = extract_frames(
+            project,
+            v,
+            mode=args.mode,
+            n=args.num,
+            start=args.start,
+            stop=args.stop,
+            crop=args.crop,
+            seed=args.seed,
+        )
+        print(f"{v.name}: {len(paths)} frames in {project.labeled_data_dir(v)}")
+    project.save()
+    return EXIT_OK

@@ -1,0 +1,90 @@
+"""``posekit filter``: smooth predictions into DeepLabCut's ``_filtered.h5``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    add_project_arg,
+    load_project,
+    prediction_files,
+)
+
+__all__ = ["NAME", "add_parser", "run"]
+
+NAME = "filter"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``posekit filter`` to the command line.
+
+    Parameters
+    ----------
+    subparsers
+        The ``posekit`` parser's subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The command's parser.
+    """
+    p = subparsers.add_parser(
+        NAME,
+        help="smooth predictions; writes DLC's <predictions>_filtered.h5 beside them",
+        description="Filter predictions as DeepLabCut's filterpredictions: points below "
+        "--pcutoff become NaN (optional), short gaps are interpolated (optional), then "
+        "x and y are smoothed. Writes <predictions stem>_filtered.h5 beside each file, "
+        "same columns and likelihoods.",
+    )
+    add_project_arg(p)
+    p.add_argument(
+        "files",
+        nargs="*",
+        help="prediction .h5/.csv files or videos (default: all videos of the project)",
+    )
+    p.add_argument("--method", choices=["median", "savgol"], default="median")
+    p.add_argument("--window", type=int, default=5, help="window, odd frames (5)")
+    p.add_argument("--polyorder", type=int, default=2, help="Savitzky-Golay order (2)")
+    p.add_argument(
+        "--pcutoff",
+        type=float,
+        help="likelihood below which points become NaN first (default: keep all)",
+    )
+    p.add_argument(
+        "--max-gap", type=int, help="interpolate gaps up to this many frames"
+    )
+    p.add_argument("--csv", action="store_true", help="also write _filtered.csv")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Filter each predictions file and print the file written.
+
+    Parameters
+    ----------
+    args
+        The parsed arguments.
+
+    Returns
+    -------
+    int
+        The exit code (:data:`~._common.EXIT_ERROR` when there was nothing to filter).
+    """
+    from ..postprocessing import filter_predictions
+
+    project = load_project(args.project)
+    files = prediction_files(project, args.files)
+    for path in files:
+        out = filter_predictions(
+            path,
+            method=args.method,
+            window=args.window,
+            polyorder=args.polyorder,
+            pcutoff=args.pcutoff,
+            max_gap=args.max_gap,
+            save_csv=args.csv,
+        )
+        print(out)
+    return EXIT_OK if files else EXIT_ERROR

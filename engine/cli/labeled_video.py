@@ -1,0 +1,106 @@
+"""``posekit labeled-video``: draw the predictions on the video."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    add_project_arg,
+    fail,
+    load_project,
+    prediction_files,
+)
+
+__all__ = ["NAME", "add_parser", "run"]
+
+NAME = "labeled-video"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``posekit labeled-video`` to the command line.
+
+    Parameters
+    ----------
+    subparsers
+        The ``posekit`` parser's subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The command's parser.
+    """
+    p = subparsers.add_parser(
+        NAME,
+        help="draw the predictions on the video; writes <predictions>_labeled.mp4",
+        description="Create labelled videos as DeepLabCut's create_labeled_video: "
+        "keypoints above the p-cutoff, the skeleton and optional fading trails, drawn "
+        "on every frame. Writes <predictions stem>_labeled.mp4 (H.264, plays in "
+        "browsers) beside the predictions.",
+    )
+    add_project_arg(p)
+    p.add_argument(
+        "files",
+        nargs="*",
+        help="videos or prediction .h5 files (default: all videos of the project)",
+    )
+    p.add_argument("--pcutoff", type=float, help="(config pcutoff)")
+    p.add_argument(
+        "--trail", type=int, default=0, help="trail length in frames (0: none)"
+    )
+    p.add_argument(
+        "--no-skeleton", action="store_true", help="do not draw the skeleton"
+    )
+    p.add_argument(
+        "--filtered", action="store_true", help="use the _filtered.h5 predictions"
+    )
+    p.add_argument(
+        "--codec",
+        choices=["auto", "h264", "mjpeg", "mp4v"],
+        default="auto",
+        help="h264 .mp4 (auto, plays in browsers), mjpeg .avi, mp4v .mp4",
+    )
+    p.add_argument("--dotsize", type=int, help="dot radius in px (config dotsize)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write a labelled video per predictions file and print each one.
+
+    Parameters
+    ----------
+    args
+        The parsed arguments.
+
+    Returns
+    -------
+    int
+        The exit code (:data:`~._common.EXIT_ERROR` when a video is missing or there
+        were no predictions).
+    """
+    from ..labeled_video import create_labeled_video
+    from ..project import find_video
+
+    project = load_project(args.project)
+    files = prediction_files(project, args.files, filtered=args.filtered)
+    display = project.display
+    for path in files:
+        video = find_video(path, project)
+        if video is None:
+            return fail(f"no video found for {path}")
+        out = create_labeled_video(
+            video,
+            path,
+            pcutoff=project.pcutoff if args.pcutoff is None else args.pcutoff,
+            skeleton=project.skeleton,
+            draw_skeleton=not args.no_skeleton,
+            trail_length=args.trail,
+            dotsize=args.dotsize or display.dotsize,
+            colormap=display.colormap,
+            alpha=display.alphavalue,
+            skeleton_color=display.skeleton_color,
+            codec=args.codec,
+        )
+        print(out)
+    return EXIT_OK if files else EXIT_ERROR

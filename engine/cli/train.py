@@ -1,0 +1,89 @@
+"""``posekit train``: train (or resume) the pose network of a shuffle."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import EXIT_OK, add_project_arg, load_project
+
+__all__ = ["NAME", "add_parser", "run"]
+
+NAME = "train"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``posekit train`` to the command line.
+
+    Parameters
+    ----------
+    subparsers
+        The ``posekit`` parser's subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The command's parser.
+    """
+    p = subparsers.add_parser(
+        NAME,
+        help="train (or resume) the pose network of a shuffle",
+        description="Train the network for a shuffle. Stop with Ctrl-C at any time: a "
+        "snapshot is saved first. Run the same command again to resume: the iteration "
+        "counter and optimiser state continue where they stopped.",
+    )
+    add_project_arg(p)
+    p.add_argument("--shuffle", type=int, default=1)
+    p.add_argument(
+        "--backbone",
+        help="network (config default_net_type), e.g. "
+        "mobilenet_v2_0.35, efficientnet_lite0, resnet_50",
+    )
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="'imagenet', a weights file, or 'none' for random init",
+    )
+    p.add_argument("--iterations", type=int, help="maximum training iterations")
+    p.add_argument("--minutes", type=float, help="time budget in minutes")
+    p.add_argument("--batch-size", type=int, help="batch size (8)")
+    p.add_argument(
+        "--save-interval",
+        type=int,
+        metavar="N",
+        help="save a snapshot every N iterations (5000; also at the end and on Ctrl-C)",
+    )
+    p.add_argument(
+        "--fresh", action="store_true", help="start over instead of resuming"
+    )
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train and print the result (iterations reached, why it stopped).
+
+    Parameters
+    ----------
+    args
+        The parsed arguments.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
+    from ..api import train_network
+
+    weights = None if (args.weights or "").lower() in ("", "none") else args.weights
+    result = train_network(
+        load_project(args.project),
+        shuffle=args.shuffle,
+        backbone=args.backbone,
+        weights=weights,
+        max_iterations=args.iterations,
+        time_budget_s=None if args.minutes is None else 60 * args.minutes,
+        batch_size=args.batch_size,
+        save_interval=args.save_interval,
+        resume=not args.fresh,
+    )
+    print(result)
+    return EXIT_OK

@@ -1,0 +1,302 @@
+"""``posekit behavior features|rois|classify|export`` on the demo's exact ground truth.
+
+The answers are computed here from the ground truth (``load_ground_truth``) with
+numpy: distances between keypoints, the frames where the centroid is inside a square,
+the behaviour of every frame.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+from posekit.engine.behavior.roi import RectangleROI, save_rois
+from posekit.engine.cli import main
+from posekit.engine.demo import (
+    BEHAVIORS,
+    BODYPARTS,
+    load_ground_truth,
+    make_demo_project,
+)
+
+N = 900
+FPS = 30.0
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    """Two demo sessions (900 frames each, 30 fps) with exact keypoints and behaviour.
+
+    Seeds 4 and 5: each session shows all five behaviours.
+    """
+    return make_demo_project(
+        tmp_path_factory.mktemp("cli-behavior"),
+        n_frames=N,
+        n_labeled=0,
+        n_videos=2,
+        seed=4,
+    )
+
+
+def _truth_file(project, session: str = "session1") -> Path:
+    return project.path / "ground-truth" / f"{session}_keypoints.h5"
+
+
+def _printed(capsys: pytest.CaptureFixture) -> list[str]:
+    return capsys.readouterr().out.strip().splitlines()
+
+
+def _base_features(keypoints: list[str]) -> list[str]:
+    pairs = [
+        f"dist_{a}_{b}" for i, a in enumerate(keypoints) for b in keypoints[i + 1 :]
+    ]
+    return [
+        *(f"speed_{k}" for k in [*keypoints, "centroid"]),
+        *pairs,
+        "heading_angular_velocity",
+        *(f"ego_x_{k}" for k in keypoints),
+        *(f"ego_y_{k}" for k in keypoints),
+    ]
+
+
+def test_features_one_row_per_frame_and_track(
+    demo, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "features.csv"
+    rc = main(
+        [
+            "behavior", "features", str(demo.path / "ground-truth"),
+            "--windows", "5,15", "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    assert _printed(capsys) == [str(out)]
+    table = pd.read_csv(out)
+    base = _base_features(BODYPARTS)
+    assert len(base) == 35
+    stats = [f"{f}_{s}{w}" for w in (5, 15) for s in ("mean", "std") for f in base]
+    assert list(table.columns) == ["track", "session", "individual", "frame"] + [
+        *base,
+        *stats,
+    ]
+    assert len(table) == 2 * N  # two sessions, one animal each
+    for session in ("session1", "session2"):
+        rows = table[table["session"] == f"{session}_keypoints"]
+        assert rows["frame"].tolist() == list(range(N))
+        assert (rows["track"] == f"{session}_keypoints").all()
+        truth, _ = load_ground_truth(demo, session)
+        snout, tail = BODYPARTS.index("snout"), BODYPARTS.index("tailbase")
+        expected = np.linalg.norm(truth[:, snout] - truth[:, tail], axis=-1)
+        np.testing.assert_allclose(rows["dist_snout_tailbase"], expected, rtol=1e-6)
+
+
+def test_features_calibrated_by_a_known_length(
+    demo, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "features.xlsx"
+    # 200 px in the image are 50 mm: 0.25 mm per pixel; px per cm gives the same
+    rc = main(
+        [
+            "behavior", "features", str(_truth_file(demo)), "--known-length", "200",
+            "50", "--windows", "5", "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    assert _printed(capsys) == [str(out)]
+    table = pd.read_excel(out, sheet_name="features")
+    truth, _ = load_ground_truth(demo, "session1")
+    a, b = BODYPARTS.index("leftear"), BODYPARTS.index("rightear")
+    expected = 0.25 * np.linalg.norm(truth[:, a] - truth[:, b], axis=-1)
+    np.testing.assert_allclose(table["dist_leftear_rightear"], expected, rtol=1e-6)
+    csv = tmp_path / "features.csv"
+    rc = main(
+        [
+            "behavior", "features", str(_truth_file(demo)), "--px-per-cm", "40",
+            "--windows", "5", "--out", str(csv),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    np.testing.assert_allclose(
+        pd.read_csv(csv)["dist_leftear_rightear"], expected, rtol=1e-6
+    )
+
+
+def _square_roi(demo) -> tuple[RectangleROI, np.ndarray]:
+    """Return a 50 px square around the animal at frame 450, and the frames inside."""
+    truth, _ = load_ground_truth(demo, "session1")
+    centroid = truth.mean(axis=1)
+    cx, cy = centroid[450]
+    roi = RectangleROI("square", cx - 25, cy - 25, cx + 25, cy + 25)
+    inside = roi.contains(centroid[:, 0], centroid[:, 1])
+    return roi, inside
+
+
+def test_rois_entry_frame_and_dwell(
+    demo, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    roi, inside = _square_roi(demo)
+    assert not inside[0] and inside[450]
+    first = int(np.argmax(inside))
+    dwell = int(inside.sum())
+    rises = int((np.diff(inside.astype(int)) == 1).sum())
+    geojson = save_rois([roi], tmp_path / "rois.geojson")
+    out, bouts = tmp_path / "rois.csv", tmp_path / "visits.csv"
+    rc = main(
+        [
+            "behavior", "rois", str(_truth_file(demo)), "--project", str(demo.path),
+            "--rois", str(geojson), "--out", str(out), "--bouts", str(bouts),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    assert _printed(capsys) == [str(out), str(bouts)]
+    table = pd.read_csv(out)
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert (row["session"], row["roi"]) == ("session1_keypoints", "square")
+    assert row["latency"] == first  # the entry frame
+    assert row["frames_inside"] == dwell
+    assert row["entries"] == rises
+    # the frame rate comes from the project's video
+    assert row["time_inside_s"] == pytest.approx(dwell / FPS)
+    assert row["latency_s"] == pytest.approx(first / FPS)
+    visits = pd.read_csv(bouts)
+    assert len(visits) == rises
+    assert visits["start"].iloc[0] == first
+    assert visits["duration"].sum() == dwell
+    for start, end in zip(visits["start"], visits["end"], strict=True):
+        assert inside[start : end + 1].all()
+        assert not inside[start - 1] and (end + 1 == len(inside) or not inside[end + 1])
+
+
+def test_rois_in_pixels_whatever_the_scale_excel(
+    demo, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    roi, inside = _square_roi(demo)
+    geojson = save_rois([roi], tmp_path / "rois.geojson")
+    out = tmp_path / "rois.xlsx"
+    rc = main(
+        [
+            "behavior", "rois", str(_truth_file(demo)), "--rois", str(geojson),
+            "--mm-per-px", "0.3", "--fps", "10", "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    assert _printed(capsys) == [str(out)]
+    row = pd.read_excel(out, sheet_name="roi_summary").iloc[0]
+    assert row["latency"] == int(np.argmax(inside))
+    assert row["frames_inside"] == int(inside.sum())
+    assert row["time_inside_s"] == pytest.approx(inside.sum() / 10.0)
+
+
+def test_classify_trained_on_one_session_predicts_another(
+    demo, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    labels = demo.path / "ground-truth" / "session1_behavior.csv"
+    out, bouts, scores = (
+        tmp_path / "predicted.csv",
+        tmp_path / "bouts.csv",
+        tmp_path / "scores.xlsx",
+    )
+    rc = main(
+        [
+            "behavior", "classify", str(demo.path / "ground-truth"),
+            "--project", str(demo.path), "--labels", f"session1={labels}",
+            "--out", str(out), "--bouts", str(bouts), "--scores", str(scores),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    printed = _printed(capsys)
+    assert printed[0] == f"labels of session1_keypoints: {labels}"
+    assert printed[1].startswith("classifier trained on 1 track(s)")
+    assert printed[2:] == [str(out), str(bouts), str(scores)]
+    table = pd.read_csv(out)
+    assert list(table.columns) == [
+        "track", "session", "individual", "frame", "time", "behavior",
+    ]  # fmt: skip
+    assert len(table) == 2 * N
+    other = table[table["session"] == "session2_keypoints"]
+    np.testing.assert_allclose(other["time"], np.arange(N) / FPS)
+    _, truth = load_ground_truth(demo, "session2")
+    _, trained_on = load_ground_truth(demo, "session1")
+    assert set(truth) == set(trained_on) == set(BEHAVIORS)
+    f1 = f1_score(truth, other["behavior"].to_numpy(str), average="macro")
+    assert f1 > 0.9, f1  # measured 0.989; chance is about 0.2
+    # the bouts are those of the predicted labels
+    b = pd.read_csv(bouts)
+    b2 = b[b["session"] == "session2_keypoints"]
+    assert b2["duration"].sum() == N
+    pred = other["behavior"].to_numpy(str)
+    for _, bout in b2.iterrows():
+        assert (pred[bout["start"] : bout["end"] + 1] == bout["behavior"]).all()
+    s = pd.read_excel(scores, sheet_name="classifier_scores")
+    assert sorted(s["behavior"]) == sorted(BEHAVIORS)
+    assert {"precision", "recall", "f1", "support"} <= set(s.columns)
+    assert s["support"].sum() == N  # every frame of session1 is labelled
+
+
+def test_export_results_folder(
+    demo, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    roi, inside = _square_roi(demo)
+    geojson = save_rois([roi], tmp_path / "rois.geojson")
+    folder = tmp_path / "results"
+    rc = main(
+        [
+            "behavior", "export", str(_truth_file(demo)), "--project", str(demo.path),
+            "--rois", str(geojson), "--find-labels", "--figures", "png",
+            "--pcutoff", "0.5", "--filter", "median", "--window", "3",
+            "--out", str(folder),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    printed = [Path(p) for p in _printed(capsys) if p.startswith(str(folder))]
+    assert printed and all(p.is_file() for p in printed)
+    names = {p.name for p in printed}
+    assert {
+        "sessions.csv", "roi_summary.csv", "behavior_bouts.csv",
+        "classifier_scores.csv", "behavior_tables.xlsx", "rois.geojson",
+        "settings.json",
+    } <= names  # fmt: skip
+    assert any(n.endswith(".png") for n in names)
+    assert not any(n.endswith(".svg") for n in names)
+    settings = json.loads((folder / "settings.json").read_text())
+    assert settings["filter"]["method"] == "median"
+    assert settings["filter"]["window"] == 3
+    assert settings["filter"]["confidence_threshold"] == 0.5
+    assert settings["calibration"]["fps"] == FPS
+    assert settings["predictions"] == "classifier"
+
+
+def test_errors_say_what_to_do(
+    demo, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    truth = str(_truth_file(demo))
+    out = str(tmp_path / "x.csv")
+    cases = [
+        (["features", truth, "--out", str(tmp_path / "x.txt")], ".csv or .xlsx"),
+        (["features", truth, "--windows", "5,a", "--out", out], "--windows"),
+        (["features", truth, "--keypoint", "paw", "--out", out], "no keypoint 'paw'"),
+        (["features", truth, "--filter", "savgol", "--window", "4", "--out", out], "odd"),
+        (["classify", truth, "--out", out], "--labels TRACK=CSV"),
+        (["classify", truth, "--labels", "mouse9=a.csv", "--out", out], "no track"),
+        (["classify", truth, "--labels", "session1", "--out", out], "TRACK=CSV"),
+        (["rois", truth, "--rois", str(tmp_path / "none.geojson"), "--out", out], "none.geojson"),
+        (["features", str(tmp_path), "--out", out], "no tracking file matching"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        rc = main(["behavior", *argv])
+        err = capsys.readouterr().err
+        assert rc == 2, (argv, err)
+        assert err.startswith(f"posekit behavior {argv[0]}: error: "), err
+        assert message in err, (argv, err)
+        assert "Traceback" not in err
+    assert not (tmp_path / "x.csv").exists()
+    with pytest.raises(SystemExit) as info:
+        main(["behavior"])
+    assert info.value.code == 2
+    assert "SUBCOMMAND" in capsys.readouterr().err

@@ -1,0 +1,204 @@
+"""The ``posekit`` command line as a package of one module per command.
+
+Help texts kept, commands registered from one list, no TensorFlow for the commands
+that do not need it. ``data/cli_help.json`` holds the help of every command as the single-module CLI
+(``engine/cli.py`` before it became ``engine/cli/``) printed it: the parser's structure
+(texts, options, defaults; the same on every Python) and, for the Python it was captured
+with, the exact text at 80 columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from posekit.engine import cli
+from posekit.engine.cli import build_parser, main
+
+SNAPSHOT = json.loads((Path(__file__).parent / "data" / "cli_help.json").read_text())
+NEW_COMMANDS = ["behavior"]
+
+
+def describe(parser: argparse.ArgumentParser) -> dict:
+    """Return a parser's texts, options and defaults (independent of the Python)."""
+    actions, sub = [], None
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            sub = a
+            continue
+        actions.append(
+            {
+                "options": list(a.option_strings),
+                "dest": a.dest,
+                "nargs": a.nargs,
+                "default": repr(a.default),
+                "type": getattr(a.type, "__name__", None),
+                "choices": list(a.choices) if a.choices else None,
+                "help": a.help,
+                "metavar": a.metavar,
+                "required": a.required,
+                "action": type(a).__name__,
+            }
+        )
+    out = {
+        "prog": parser.prog,
+        "description": parser.description,
+        "epilog": parser.epilog,
+        "actions": actions,
+    }
+    if sub is not None:
+        out["commands"] = {c.dest: c.help for c in sub._choices_actions}
+        out["subparsers"] = {name: describe(p) for name, p in sub.choices.items()}
+    return out
+
+
+def help_text(argv: list[str]) -> str:
+    """Return what ``posekit ARGV`` prints (``--help`` in ``argv``)."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    return buf.getvalue()
+
+
+def _without_new_commands(text: str) -> str:
+    """Drop the lines of the new commands from the main help's command list."""
+    lines, out, skipping = text.splitlines(keepends=True), [], False
+    for line in lines:
+        name = line.strip().split(" ")[0] if line.startswith("    ") else ""
+        if line.startswith("    ") and not line.startswith(" " * 24):
+            skipping = name in NEW_COMMANDS
+        elif not line.startswith(" " * 24):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "".join(out)
+
+
+def test_commands_in_the_same_order_plus_the_new_ones() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert list(sub.choices) == SNAPSHOT["commands"] + NEW_COMMANDS
+
+
+def test_help_structure_unchanged() -> None:
+    now = describe(build_parser())
+    before = SNAPSHOT["structure"]
+    for name in NEW_COMMANDS:
+        assert now["commands"].pop(name)
+        assert now["subparsers"].pop(name)["prog"] == f"posekit {name}"
+    assert now == before
+
+
+@pytest.mark.parametrize("command", ["", *SNAPSHOT["commands"]])
+def test_help_text_unchanged(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    python = ".".join(map(str, sys.version_info[:2]))
+    if python != SNAPSHOT["python"]:
+        pytest.skip(
+            f"help text captured with Python {SNAPSHOT['python']} (argparse formats "
+            f"differently on {python}); the structure test covers this Python"
+        )
+    monkeypatch.setenv("COLUMNS", "80")
+    text = help_text([command, "--help"] if command else ["--help"])
+    if not command:
+        assert "    behavior " in text
+        text = _without_new_commands(text)
+    assert text == SNAPSHOT["text"][command]
+
+
+def test_commands_registered_from_one_list() -> None:
+    names = [module.NAME for module in cli.COMMAND_MODULES]
+    assert names == SNAPSHOT["commands"] + NEW_COMMANDS
+    assert list(cli._COMMANDS) == names
+    for module in cli.COMMAND_MODULES:
+        assert callable(module.add_parser) and callable(module.run)
+        assert cli._COMMANDS[module.NAME] is module.run
+
+
+def _modules_after(argv: list[str], cwd: Path) -> set[str]:
+    code = (
+        "import sys\n"
+        "from posekit.engine.cli import main\n"
+        "try:\n"
+        f"    rc = main({argv!r})\n"
+        "except SystemExit as exit:\n"
+        "    rc = exit.code\n"
+        "print('RC', rc)\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "COLUMNS": "80"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=cwd,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
+    assert lines["RC"] == "0", proc.stdout[-3000:] + proc.stderr[-3000:]
+    return set(lines["MODULES"].split())
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["train", "--help"],
+        ["analyze", "--help"],
+        ["behavior", "--help"],
+        ["behavior", "classify", "--help"],
+        ["--version"],
+    ],
+)
+def test_help_imports_no_tensorflow(argv: list[str], tmp_path: Path) -> None:
+    modules = _modules_after(argv, tmp_path)
+    assert not {"tensorflow", "keras"} & {m.split(".")[0] for m in modules}
+    # the help of one command imports none of the command modules' work
+    assert "posekit.engine.api" not in modules
+
+
+def test_commands_without_a_network_import_no_tensorflow(tmp_path: Path) -> None:
+    project = tmp_path / "demo-posekit-2026-01-01"
+    truth = project / "ground-truth" / "session1_keypoints.h5"
+    for argv in (
+        ["demo", str(tmp_path), "--frames", "30", "--labeled", "5"],
+        ["create-training-dataset", str(project)],
+        ["behavior", "features", str(truth), "--out", str(tmp_path / "f.csv")],
+    ):
+        modules = _modules_after(argv, tmp_path)
+        assert not {"tensorflow", "keras"} & {m.split(".")[0] for m in modules}, argv
+    assert (project / "training-datasets").is_dir()
+    assert (tmp_path / "f.csv").is_file()
+
+
+def test_python_m_runs_the_command_line(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "posekit.engine.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "0.1.0"
+
+
+def test_main_maps_errors_to_exit_codes(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    rc = main(["behavior", "features", str(tmp_path / "none.h5"), "--out", "x.csv"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("posekit behavior features: error: No file or folder at")
+    assert "Traceback" not in err
