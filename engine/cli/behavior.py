@@ -23,9 +23,9 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ._common import EXIT_OK
+from ._common import EXIT_OK, load_project
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -363,7 +363,7 @@ def _expand_inputs(items: list[str], pattern: str) -> tuple[list[Path], list[str
 def _filter_config(args: argparse.Namespace) -> FilterConfig:
     from ..behavior.filters import FilterConfig
 
-    params: dict = {"method": args.filter, "window": args.window}
+    params: dict[str, Any] = {"method": args.filter, "window": args.window}
     if args.pcutoff is not None:
         params["confidence_threshold"] = args.pcutoff
     if args.max_gap is not None:
@@ -394,13 +394,9 @@ def _model(args: argparse.Namespace) -> BehaviorModel:
     """Load, clean and calibrate the inputs as the options say."""
     from ..behavior.session import BehaviorModel
 
-    project = None
-    if args.project:
-        from ._common import load_project
-
-        project = load_project(args.project)
-    windows = _windows(args.windows) if hasattr(args, "windows") else (5, 15, 45)
-    model = BehaviorModel(project, windows=windows)
+    project = load_project(args.project) if args.project else None
+    options = {"windows": _windows(args.windows)} if "windows" in args else {}
+    model = BehaviorModel(project, **options)
     files, groups = _expand_inputs(args.inputs, args.pattern)
     model.load(files, groups)
     for error in model.load_errors:
@@ -442,6 +438,12 @@ def _load_labels(model: BehaviorModel, args: argparse.Namespace) -> list[str]:
             tracks = session.tracks()
             if path is not None and len(tracks) == 1:
                 marked[tracks[0].key] = path
+            elif path is not None:
+                print(
+                    f"posekit: {path.name} not used: session {session.name} has "
+                    f"{len(tracks)} animals; give --labels TRACK=CSV for each",
+                    file=sys.stderr,
+                )
     for item in args.labels:
         name, sep, file = item.partition("=")
         if not (sep and name and file):
