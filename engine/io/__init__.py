@@ -1,34 +1,57 @@
 """File formats: one module per format, each registering its loader and saver.
 
-``load_poses(path)`` finds the right loader (by name, or by asking each loader whether it
-recognises the file) and returns the movement-schema poses dataset.
+:func:`load` reads any supported tracking file into the movement-schema poses dataset,
+recognising the format by the file's *content* (each format has a sniffer that looks
+at the first bytes or the HDF5 layout), not by its extension; :func:`save` writes one
+in a format chosen by name or by the target's extension; :func:`convert` does both
+(``posekit convert IN OUT [--to FORMAT]``).
+
+Adding a format
+---------------
+Write ``engine/io/<format>.py`` with a loader decorated by
+``@register_loader("Name", sniff=..., suffixes=(...))`` and/or a saver decorated by
+``@register_saver("Name", suffixes=(...))``, then append its module to
+:data:`FORMAT_MODULES`. The order of that tuple is the order in which sniffers are
+asked (put a specific format before a general one that would also claim its files),
+and, for :func:`save`, which format a shared extension (``.h5``, ``.csv``) means.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import xarray as xr
 
 __all__ = [
+    "FORMAT_MODULES",
     "register_loader",
     "register_saver",
+    "detect_format",
+    "load",
+    "save",
+    "convert",
     "load_poses",
     "save_poses",
     "list_formats",
+    "export_formats",
 ]
 
-# Modules that register formats when imported (kept in one place, in priority order).
-_FORMAT_MODULES = (
+logger = logging.getLogger("posekit.io")
+
+#: Modules that register formats when imported, in the order their sniffers are asked.
+#: To add a format, append its module here (see the module docstring).
+FORMAT_MODULES: tuple[str, ...] = (
     "posekit.engine.io.dlc",
     "posekit.engine.io.sleap",
     "posekit.engine.io.lightning_pose",
     "posekit.engine.io.netcdf",
 )
+_FORMAT_MODULES = FORMAT_MODULES  # the name older code and tests use
 
 
 @dataclass(frozen=True)
@@ -36,40 +59,83 @@ class _Loader:
     name: str
     fn: Callable[..., xr.Dataset]
     sniff: Callable[[Path], bool]
+    suffixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Saver:
+    name: str
+    fn: Callable[..., Path]
+    suffixes: tuple[str, ...] = ()
 
 
 _LOADERS: dict[str, _Loader] = {}
-_SAVERS: dict[str, Callable[..., Path]] = {}
+_SAVERS: dict[str, _Saver] = {}
+
+
+def _suffixes(suffixes: Sequence[str]) -> tuple[str, ...]:
+    return tuple(s.lower() if s.startswith(".") else f".{s.lower()}" for s in suffixes)
 
 
 def register_loader(
-    name: str, *, sniff: Callable[[Path], bool]
+    name: str, *, sniff: Callable[[Path], bool], suffixes: Sequence[str] = ()
 ) -> Callable[[Callable[..., xr.Dataset]], Callable[..., xr.Dataset]]:
     """Register ``fn(path, *, fps=None, **kw) -> Dataset`` as the loader for ``name``.
 
-    ``sniff(path)`` must return True when the file is of this format (cheaply: by
-    suffix and, if needed, a look at the header).
+    Parameters
+    ----------
+    name
+        Format name (``"DeepLabCut"``, ``"SLEAP"``…), as :func:`load` takes it.
+    sniff
+        ``sniff(path) -> bool``: whether the file is of this format, judged from its
+        content (magic bytes, header, HDF5 layout) and cheaply. It must not raise; an
+        exception counts as "no" (and is logged).
+    suffixes
+        The extensions files of this format usually have (for documentation and file
+        pickers; sniffing does not depend on them).
+
+    Returns
+    -------
+    callable
+        The decorator (it returns the function unchanged).
     """
 
     def decorator(fn: Callable[..., xr.Dataset]) -> Callable[..., xr.Dataset]:
-        _LOADERS[name] = _Loader(name, fn, sniff)
+        _LOADERS[name] = _Loader(name, fn, sniff, _suffixes(suffixes))
         return fn
 
     return decorator
 
 
-def register_saver(name: str) -> Callable[[Callable[..., Path]], Callable[..., Path]]:
-    """Register ``fn(ds, path, **kw) -> Path`` as the saver for format ``name``."""
+def register_saver(
+    name: str, *, suffixes: Sequence[str] = ()
+) -> Callable[[Callable[..., Path]], Callable[..., Path]]:
+    """Register ``fn(ds, path, **kw) -> Path`` as the saver for format ``name``.
+
+    Parameters
+    ----------
+    name
+        Format name, as :func:`save` takes it.
+    suffixes
+        Extensions this saver writes, the usual one first: :func:`save` without a
+        format picks the first registered saver listing the target's extension, and
+        :func:`export_formats` offers the first as the default.
+
+    Returns
+    -------
+    callable
+        The decorator (it returns the function unchanged).
+    """
 
     def decorator(fn: Callable[..., Path]) -> Callable[..., Path]:
-        _SAVERS[name] = fn
+        _SAVERS[name] = _Saver(name, fn, _suffixes(suffixes))
         return fn
 
     return decorator
 
 
 def _ensure_registered() -> None:
-    for module in _FORMAT_MODULES:
+    for module in FORMAT_MODULES:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as err:  # a format module not (yet) present
@@ -78,9 +144,218 @@ def _ensure_registered() -> None:
 
 
 def list_formats() -> dict[str, list[str]]:
-    """Names of the formats that can be loaded and saved."""
+    """Return the names of the formats that can be loaded and saved.
+
+    Returns
+    -------
+    dict
+        ``{"load": [...], "save": [...]}`` in sniffing / registration order.
+    """
     _ensure_registered()
     return {"load": list(_LOADERS), "save": list(_SAVERS)}
+
+
+def export_formats() -> dict[str, tuple[str, ...]]:
+    """Return the formats :func:`save` writes and their extensions (usual one first).
+
+    The apps' export menus list these.
+
+    Returns
+    -------
+    dict
+        Format name → extensions, e.g. ``{"DeepLabCut": (".h5", ".csv"), ...}``.
+    """
+    _ensure_registered()
+    return {name: saver.suffixes for name, saver in _SAVERS.items()}
+
+
+def _sniffs(loader: _Loader, path: Path) -> bool:
+    try:
+        return bool(loader.sniff(path))
+    except Exception as err:  # a sniffer must not decide for another format
+        logger.debug("the %s sniffer failed on %s: %s", loader.name, path, err)
+        return False
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """Name the format of a tracking file from its content.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    str
+        The first format (in :data:`FORMAT_MODULES` order) whose sniffer claims it.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is not a file.
+    ValueError
+        If no format recognises it.
+    """
+    _ensure_registered()
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No tracking file at {path}")
+    for loader in _LOADERS.values():
+        if _sniffs(loader, path):
+            return loader.name
+    raise ValueError(
+        f"Could not recognise the format of {path}. Pass source_software= (or "
+        f"--from on the command line) one of {sorted(_LOADERS)}."
+    )
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    format: str | None = None,
+    fps: float | None = None,
+    **kwargs,
+) -> xr.Dataset:
+    """Load any supported tracking file into the poses dataset.
+
+    Parameters
+    ----------
+    path
+        A DeepLabCut/posekit ``.h5``/``.csv``, SLEAP ``.slp``/analysis ``.h5``,
+        Lightning Pose ``.csv``, movement/posekit netCDF, or any format a module in
+        :data:`FORMAT_MODULES` registers.
+    format
+        Force a format (see :func:`list_formats`); by default it is recognised from
+        the file's content (:func:`detect_format`).
+    fps
+        Frames per second; the time coordinate is then in seconds.
+    **kwargs
+        Passed to the format's loader.
+
+    Returns
+    -------
+    xarray.Dataset
+        The poses dataset (movement schema).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If no loader recognises the file, or ``format`` is unknown.
+    """
+    _ensure_registered()
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No tracking file at {path}")
+    if format is None:
+        format = detect_format(path)
+    elif format not in _LOADERS:
+        raise ValueError(
+            f"Unknown source_software {format!r}; known formats: {sorted(_LOADERS)}"
+        )
+    return _LOADERS[format].fn(path, fps=fps, **kwargs)
+
+
+def _saver_for(path: Path, format: str | None) -> _Saver:
+    if format is not None:
+        if format not in _SAVERS:
+            raise ValueError(f"Unknown format {format!r}; can save: {sorted(_SAVERS)}")
+        return _SAVERS[format]
+    suffix = path.suffix.lower()
+    for saver in _SAVERS.values():
+        if suffix in saver.suffixes:
+            return saver
+    known = {n: list(s.suffixes) for n, s in _SAVERS.items()}
+    raise ValueError(
+        f"Cannot tell the format to write from the extension of {path.name!r}; "
+        f"pass format= (--to on the command line), one of {known}."
+    )
+
+
+def save(
+    ds: xr.Dataset,
+    path: str | os.PathLike,
+    *,
+    format: str | None = None,
+    **kwargs,
+) -> Path:
+    """Save a poses dataset in a format chosen by name or by the target's extension.
+
+    Parameters
+    ----------
+    ds
+        The poses dataset.
+    path
+        Target file.
+    format
+        Format name (see :func:`export_formats`); by default the first registered
+        format that writes ``path``'s extension (``.h5``/``.csv``: DeepLabCut,
+        ``.nc``: netCDF).
+    **kwargs
+        Passed to the format's saver.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    ValueError
+        If the format is unknown or cannot be told from the extension.
+    """
+    _ensure_registered()
+    path = Path(path)
+    return _SAVERS[_saver_for(path, format).name].fn(ds, path, **kwargs)
+
+
+def convert(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    to: str | None = None,
+    source_format: str | None = None,
+    fps: float | None = None,
+) -> Path:
+    """Convert a tracking file into another format (``posekit convert``).
+
+    The input is read completely before anything is written, and savers write
+    atomically, so a bad input leaves no output file.
+
+    Parameters
+    ----------
+    src
+        Input file (format recognised from its content unless ``source_format``).
+    dst
+        Output file.
+    to
+        Output format (default: from ``dst``'s extension, see :func:`save`).
+    source_format
+        Force the input format.
+    fps
+        Frames per second of the input (the time coordinate is then in seconds).
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``src`` does not exist.
+    ValueError
+        If a format is unknown or not recognised, or the input is malformed (the
+        message names the file).
+    """
+    src, dst = Path(src), Path(dst)
+    saver = _saver_for(dst, to)  # fail before reading when the output is unclear
+    if src.resolve() == dst.resolve():
+        raise ValueError(f"Input and output are the same file: {src}")
+    ds = load(src, format=source_format, fps=fps)
+    return save(ds, dst, format=saver.name)
 
 
 def load_poses(
@@ -90,16 +365,15 @@ def load_poses(
     fps: float | None = None,
     **kwargs,
 ) -> xr.Dataset:
-    """Load any supported tracking file into the poses dataset.
+    """Load any supported tracking file into the poses dataset (see :func:`load`).
 
     Parameters
     ----------
     path
-        DeepLabCut/posekit ``.h5``/``.csv``, SLEAP ``.slp``/analysis ``.h5``, Lightning
-        Pose ``.csv`` or movement/posekit netCDF ``.nc``.
+        The tracking file.
     source_software
         Force a format (``"DeepLabCut"``, ``"SLEAP"``, ``"LightningPose"``,
-        ``"netCDF"``); by default the format is recognised from the file.
+        ``"netCDF"``…); by default the format is recognised from the file.
     fps
         Frames per second; the time coordinate is then in seconds.
     **kwargs
@@ -117,29 +391,26 @@ def load_poses(
     ValueError
         If no loader recognises the file, or ``source_software`` is unknown.
     """
-    _ensure_registered()
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No tracking file at {path}")
-    if source_software is not None:
-        if source_software not in _LOADERS:
-            raise ValueError(
-                f"Unknown source_software {source_software!r}; "
-                f"known formats: {sorted(_LOADERS)}"
-            )
-        return _LOADERS[source_software].fn(path, fps=fps, **kwargs)
-    for loader in _LOADERS.values():
-        if loader.sniff(path):
-            return loader.fn(path, fps=fps, **kwargs)
-    raise ValueError(
-        f"Could not recognise the format of {path}. Pass source_software= one of "
-        f"{sorted(_LOADERS)}."
-    )
+    return load(path, format=source_software, fps=fps, **kwargs)
 
 
 def save_poses(ds: xr.Dataset, path: str | os.PathLike, *, fmt: str, **kwargs) -> Path:
-    """Save a poses dataset in format ``fmt`` (see :func:`list_formats`)."""
-    _ensure_registered()
-    if fmt not in _SAVERS:
-        raise ValueError(f"Unknown format {fmt!r}; can save: {sorted(_SAVERS)}")
-    return _SAVERS[fmt](ds, Path(path), **kwargs)
+    """Save a poses dataset in format ``fmt`` (see :func:`save`, :func:`list_formats`).
+
+    Parameters
+    ----------
+    ds
+        The poses dataset.
+    path
+        Target file.
+    fmt
+        Format name.
+    **kwargs
+        Passed to the format's saver.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    return save(ds, path, format=fmt, **kwargs)

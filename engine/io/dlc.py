@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -45,10 +46,19 @@ __all__ = [
     "read_predictions",
     "load_dlc",
     "save_dlc",
+    "write_hdf",
+    "PANDAS_HDF_VERSION",
 ]
 
 H5_KEY = "df_with_missing"
 _READ_KEYS = ("df_with_missing", "keypoints", "tracks")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+#: The ``pandas_version`` attribute pandas 0.15.2 … 2.x write on every object in an HDF
+#: file. pandas 3 no longer writes it, and pandas 2 (which DeepLabCut 3.0 requires)
+#: then takes a table for a pre-0.10.1 file and fails to read it
+#: (``'NoneType' object has no attribute 'startswith'``); :func:`write_hdf` adds it.
+PANDAS_HDF_VERSION = "0.15.2"
 
 
 class LabelError(ValueError):
@@ -106,9 +116,24 @@ def read_labels(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No label file at {path}")
-    if path.suffix.lower() == ".csv":
-        return read_dlc_csv(path)
-    return _read_h5(path)
+    if _is_hdf5(path):
+        return _read_h5(path)
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        raise LabelError(
+            f"Could not read {path} as a DeepLabCut h5 file (it does not start with the "
+            "HDF5 signature). If the file was cut short, restore it from the .csv twin "
+            "with "
+            "posekit.engine.io.dlc.convert_csv_to_h5."
+        )
+    return read_dlc_csv(path)
+
+
+def _is_hdf5(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == _HDF5_MAGIC
+    except OSError:
+        return False
 
 
 def _read_h5(path: Path) -> pd.DataFrame:
@@ -175,6 +200,13 @@ def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
     n_index = _csv_index_columns(path, header[-1], width)
     _fill_forward(header[0], n_index)
     columns = pd.MultiIndex.from_arrays([h[n_index:] for h in header], names=names)
+    if columns.has_duplicates:
+        dup = list(dict.fromkeys(columns[columns.duplicated()]))
+        raise LabelError(
+            f"{path}: the header names the same column more than once: "
+            f"{dup[:5]}{' …' if len(dup) > 5 else ''}. Each (individual,) bodypart and "
+            "coordinate may appear once; remove or rename the repeated columns."
+        )
     index, data = _csv_body(path, rows, len(header), n_index, width)
     return pd.DataFrame(data, index=index, columns=columns)
 
@@ -266,6 +298,51 @@ def _csv_body(
 # ---------------------------------------------------------------- writing
 
 
+def write_hdf(
+    df: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    key: str = H5_KEY,
+    format: Literal["fixed", "table"] = "table",
+) -> Path:
+    """Write ``df`` to a new HDF5 file atomically, readable by pandas 2.2+ and 3.x.
+
+    pandas 3 stopped writing the ``pandas_version`` attribute; pandas 2 reads a table
+    without it as a file older than pandas 0.10.1, looks for column blocks under
+    their old names and fails. This writes with the installed pandas, then adds
+    ``pandas_version`` (:data:`PANDAS_HDF_VERSION`, what pandas 2 writes) to every
+    pandas object in the file that lacks it. Every HDF5 file posekit writes (labels,
+    predictions, filtered predictions, evaluation results) goes through here.
+
+    Parameters
+    ----------
+    df
+        The frame.
+    path
+        Target file (replaced).
+    key
+        HDF key (DeepLabCut: ``df_with_missing``; tracklets: ``tracks``).
+    format
+        ``"table"`` (predictions, as DeepLabCut writes them) or ``"fixed"`` (labels).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import tables
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        df.to_hdf(tmp, key=key, format=format, mode="w")
+        with tables.open_file(tmp, mode="a") as h5:
+            for group in h5.walk_groups():
+                names = group._v_attrs._v_attrnames
+                if "pandas_type" in names and "pandas_version" not in names:
+                    group._v_attrs.pandas_version = PANDAS_HDF_VERSION
+    return path
+
+
 def write_labels(
     df: pd.DataFrame, path: str | os.PathLike, *, csv: bool = True
 ) -> Path:
@@ -291,10 +368,9 @@ def write_labels(
     path = Path(path).with_suffix(".h5")
     _check_columns(df, path)
     df = df.astype("float64")
-    with atomic_path(path) as tmp:
-        # Fixed format, like DLC's merge_annotateddatasets (a 3-level row index cannot
-        # go into a PyTables table).
-        df.to_hdf(tmp, key=H5_KEY, mode="w")
+    # Fixed format, like DLC's merge_annotateddatasets (a 3-level row index cannot go
+    # into a PyTables table).
+    write_hdf(df, path, key=H5_KEY, format="fixed")
     if csv:
         with atomic_path(path.with_suffix(".csv")) as tmp:
             df.to_csv(tmp)
@@ -520,10 +596,12 @@ def write_predictions(
     save_csv: bool = False,
     key: str = H5_KEY,
 ) -> Path:
-    """Write predictions as DLC does (table format, key ``df_with_missing``), atomically."""
+    """Write predictions as DLC does (table format, key ``df_with_missing``), atomically.
+
+    The file opens with pandas 2 and 3 alike (see :func:`write_hdf`).
+    """
     path = Path(path)
-    with atomic_path(path) as tmp:
-        df.to_hdf(tmp, key=key, format="table", mode="w")
+    write_hdf(df, path, key=key, format="table")
     if save_csv:
         with atomic_path(path.with_suffix(".csv")) as tmp:
             df.to_csv(tmp)
@@ -573,21 +651,38 @@ def _dataframe_to_poses(
 
 
 def _sniff_dlc(path: Path) -> bool:
-    suffix = path.suffix.lower()
-    if suffix in (".h5", ".hdf5"):
+    """Recognise a DeepLabCut file by its content, whatever its extension.
+
+    An HDF5 file holding a pandas object under ``df_with_missing``, ``keypoints`` or
+    ``tracks``; or a text file whose first cell is ``scorer`` with DLC's header rows
+    (``scorer``, [``individuals``,] ``bodyparts``, ``coords``) that is not a Lightning
+    Pose CSV (:func:`~posekit.engine.io.lightning_pose.is_lightning_pose_csv`).
+    """
+    if _is_hdf5(path):
         try:
             with pd.HDFStore(path, mode="r") as store:
                 return any(k.lstrip("/") in _READ_KEYS for k in store.keys())
-        except Exception:
+        except Exception:  # PyTables raises many types for foreign HDF5 layouts
             return False
-    if suffix == ".csv":
-        with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            first = fh.readline()
-        return first.startswith("scorer,")
-    return False
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            head = [next(csv.reader(fh), []) for _ in range(4)]
+    except (OSError, UnicodeDecodeError):
+        return False
+    names = [row[0] if row else "" for row in head]
+    if names[:3] != ["scorer", "bodyparts", "coords"] and names != [
+        "scorer",
+        "individuals",
+        "bodyparts",
+        "coords",
+    ]:
+        return False
+    from .lightning_pose import is_lightning_pose_csv
+
+    return not (path.suffix.lower() == ".csv" and is_lightning_pose_csv(path))
 
 
-@register_loader("DeepLabCut", sniff=_sniff_dlc)
+@register_loader("DeepLabCut", sniff=_sniff_dlc, suffixes=(".h5", ".csv"))
 def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset:
     """Load DeepLabCut/posekit predictions or labels (``.h5``/``.csv``) as poses.
 
@@ -614,7 +709,7 @@ def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset
 _SCORER_RE = re.compile(r"(DLC_.*)$")
 
 
-@register_saver("DeepLabCut")
+@register_saver("DeepLabCut", suffixes=(".h5", ".csv"))
 def save_dlc(
     ds: xr.Dataset,
     path: str | os.PathLike,
@@ -622,7 +717,34 @@ def save_dlc(
     scorer: str | None = None,
     save_csv: bool = False,
 ) -> Path:
-    """Save a poses dataset as DLC predictions (``.h5``; ``.csv`` too if asked)."""
+    """Save a poses dataset as DeepLabCut predictions.
+
+    Parameters
+    ----------
+    ds
+        The poses dataset. One individual named ``individual_0``, ``individual1`` or
+        ``single`` gives a single-animal file; otherwise the columns have an
+        ``individuals`` level.
+    path
+        ``.h5`` (table format, key ``df_with_missing``; readable by pandas 2 and 3)
+        or ``.csv`` (DeepLabCut's CSV alone).
+    scorer
+        The scorer level (default: the ``DLC_…`` part of the file name, else
+        ``posekit``).
+    save_csv
+        With an ``.h5`` target, also write the ``.csv`` twin.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Notes
+    -----
+    DeepLabCut files keep x, y and the likelihood, bodypart and individual names and
+    frame numbers; a 3-D ``space`` keeps only x and y, and the time coordinate, fps and
+    other attributes are not stored (frame numbers are).
+    """
     path = Path(path)
     if scorer is None:
         m = _SCORER_RE.search(path.stem)
@@ -636,4 +758,8 @@ def save_dlc(
         df = predictions_frame(xyp[:, 0], scorer, bps)
     else:
         df = predictions_frame(xyp, scorer, bps, individuals=inds)
+    if path.suffix.lower() == ".csv":
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp)
+        return path
     return write_predictions(df, path, save_csv=save_csv)

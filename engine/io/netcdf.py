@@ -4,11 +4,13 @@ Read and written with xarray's ``h5netcdf`` engine. Files from movement load as 
 are; the old plural dimension names ``individuals`` / ``keypoints`` are renamed to
 ``individual`` / ``keypoint``.
 
-netCDF attributes can only be strings and numbers, so :func:`save_netcdf` stores every
-other attribute (``None``, booleans, lists, dicts) as JSON and lists their names in
-``posekit_json_attrs``; :func:`load_netcdf` decodes them, so a save/load round trip
-gives back the same attributes. The processing log (``attrs["log"]``) is already a JSON
-string and is stored as is.
+netCDF attributes can only be strings and numbers, so :func:`save_netcdf` stores
+booleans, lists and dicts as JSON and lists their names in ``posekit_json_attrs``. An
+attribute that is ``None`` (``fps`` of poses without a frame rate) is left out of the
+file, as movement does, and its name listed in ``posekit_none_attrs``, so movement reads
+no ``fps`` rather than the string ``"null"``. :func:`load_netcdf` decodes both, so a
+save/load round trip gives back the same attributes. The processing log
+(``attrs["log"]``) is already a JSON string and is stored as is.
 """
 
 from __future__ import annotations
@@ -28,21 +30,20 @@ from . import register_loader, register_saver
 __all__ = ["load_netcdf", "save_netcdf"]
 
 _JSON_KEY = "posekit_json_attrs"
+_NONE_KEY = "posekit_none_attrs"
 _ENGINE = "h5netcdf"
 _NC_MAGIC = (b"CDF\x01", b"CDF\x02", b"\x89HDF\r\n\x1a\n")
 
 
 def _encode_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    encoded = []
+    encoded, none = [], []
     for key, value in attrs.items():
         if isinstance(value, np.generic):
             value = value.item()
-        if (
-            isinstance(value, bool)
-            or value is None
-            or isinstance(value, (list, tuple, dict))
-        ):
+        if value is None:
+            none.append(key)
+        elif isinstance(value, (bool, list, tuple, dict)):
             out[key] = json.dumps(
                 value.tolist() if isinstance(value, np.ndarray) else value
             )
@@ -54,6 +55,8 @@ def _encode_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
             encoded.append(key)
     if encoded:
         out[_JSON_KEY] = json.dumps(encoded)
+    if none:
+        out[_NONE_KEY] = json.dumps(none)
     return out
 
 
@@ -63,6 +66,8 @@ def _decode_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     for key in encoded:
         if key in out:
             out[key] = json.loads(out[key])
+    for key in json.loads(out.pop(_NONE_KEY, "[]")):
+        out.setdefault(key, None)
     for key, value in out.items():
         if isinstance(value, np.generic):
             out[key] = value.item()
@@ -70,17 +75,32 @@ def _decode_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sniff_netcdf(path: Path) -> bool:
-    if path.suffix.lower() not in (".nc", ".netcdf", ".nc4"):
-        return False
+    """Recognise netCDF by content: netCDF-3, or netCDF-4 (HDF5 with ``_NCProperties``).
+
+    An HDF5 file with a ``position`` variable counts too (written without the netCDF
+    library's marker). The loader then refuses netCDF files that hold no poses.
+    """
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
     except OSError:
         return False
-    return any(head.startswith(m) for m in _NC_MAGIC)
+    if head.startswith(_NC_MAGIC[:2]):
+        return True
+    if not head.startswith(_NC_MAGIC[2]):
+        return False
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return "_NCProperties" in f.attrs or isinstance(
+                f.get("position"), h5py.Dataset
+            )
+    except OSError:
+        return False
 
 
-@register_loader("netCDF", sniff=_sniff_netcdf)
+@register_loader("netCDF", sniff=_sniff_netcdf, suffixes=(".nc",))
 def load_netcdf(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset:
     """Load a movement/posekit netCDF file as a poses dataset.
 
@@ -111,8 +131,10 @@ def load_netcdf(path: str | os.PathLike, *, fps: float | None = None) -> xr.Data
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No netCDF file at {path}")
+    with open(path, "rb") as fh:
+        netcdf3 = fh.read(3) == b"CDF"
     try:
-        with xr.open_dataset(path, engine=_ENGINE) as raw:
+        with xr.open_dataset(path, engine="scipy" if netcdf3 else _ENGINE) as raw:
             ds = raw.load()
     except (OSError, ValueError) as err:
         raise ValueError(f"Could not read {path} as netCDF: {err}") from err
@@ -141,7 +163,7 @@ def load_netcdf(path: str | os.PathLike, *, fps: float | None = None) -> xr.Data
     return ds
 
 
-@register_saver("netCDF")
+@register_saver("netCDF", suffixes=(".nc",))
 def save_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Save a poses dataset as netCDF (h5netcdf), atomically.
 

@@ -105,12 +105,6 @@ def test_multi_animal_file_is_refused(dlc_csv_variants, name):
         load_lightning_pose(dlc_csv_variants[name])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the DeepLabCut sniffer (engine/io/dlc.py, registered first) accepts every "
-    "CSV that starts with 'scorer,'; it must return False when "
-    "posekit.engine.io.lightning_pose.is_lightning_pose_csv(path) is True",
-)
 def test_load_poses_recognises_lightning_pose(tmp_path):
     path = tmp_path / "video_preds.csv"
     _lp_frame().to_csv(path)
