@@ -19,17 +19,19 @@ predictor (:mod:`posekit.engine.inference`) every verb predicts with.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from . import logger
+from .locks import job_lock
 from .model_folder import ModelFolder, model_naming
 from .project import Project, load_project
 
@@ -61,6 +63,9 @@ class TrainResult:
         )
 
 
+_Verb = TypeVar("_Verb", bound=Callable[..., Any])
+
+
 def _project(project: Project | str | os.PathLike) -> Project:
     return project if isinstance(project, Project) else load_project(project)
 
@@ -74,6 +79,21 @@ def _ensure_training_set(project: Project, shuffle: int):
         logger.info("no training set for shuffle %d yet: creating it", shuffle)
         create_training_dataset(project, shuffles=[shuffle])
         return load_training_set(project, shuffle=shuffle)
+
+
+def _one_at_a_time(kind: str, verb: str) -> Callable[[_Verb], _Verb]:
+    """Run the decorated verb under the project's ``kind`` job lock (:mod:`.locks`)."""
+
+    def decorate(fn: _Verb) -> _Verb:
+        @functools.wraps(fn)
+        def locked(project: Project | str | os.PathLike, *args: Any, **kwargs: Any):
+            project = _project(project)
+            with job_lock(project.path, kind, verb):
+                return fn(project, *args, **kwargs)
+
+        return locked  # type: ignore[return-value]
+
+    return decorate
 
 
 class _StopEventCallback:
@@ -93,6 +113,7 @@ class _StopEventCallback:
             self.trainer.request_stop()
 
 
+@_one_at_a_time("training", "train_network")
 def train_network(
     project: Project | str | os.PathLike,
     *,
@@ -152,6 +173,12 @@ def train_network(
     Returns
     -------
     TrainResult
+
+    Raises
+    ------
+    posekit.engine.locks.JobLockError
+        If a training already runs on the project (the message names it: verb, pid,
+        host, start time). One training at a time per project.
     """
     from .models.pose_model import PoseModelConfig
     from .models.registry import list_backbones
@@ -353,6 +380,7 @@ def evaluate_network(
     return table
 
 
+@_one_at_a_time("analysis", "analyze_videos")
 def analyze_videos(
     project: Project | str | os.PathLike,
     videos: Sequence[str | os.PathLike] | None = None,
@@ -394,6 +422,12 @@ def analyze_videos(
     -------
     list of Path
         The ``.h5`` files.
+
+    Raises
+    ------
+    posekit.engine.locks.JobLockError
+        If an analysis already runs on the project (the message names it). One
+        analysis at a time per project.
     """
     from .inference import Predictor, analyze_video
     from .video import VideoReader

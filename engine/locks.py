@@ -1,0 +1,326 @@
+"""One training and one analysis at a time per project: job lock files.
+
+Two browser tabs, two users or a tab and a terminal could otherwise start two trainings
+that write into the same model folder, or two analyses that write the same prediction
+files. :func:`job_lock` takes a lock for a *kind* of job (``"training"``,
+``"analysis"``) on a project for as long as the job runs:
+
+- the lock file is ``<project>/.posekit-<kind>.lock``; it holds who runs the job (the
+  verb, the process id, the host, when it started) as JSON;
+- the lock itself is the operating system's lock on that file (``flock`` on POSIX,
+  ``msvcrt.locking`` on Windows), which the system releases when the process ends in
+  any way, SIGKILL included. A lock file left behind by a process that is gone is
+  therefore *stale*: the next job takes it over (and logs that it did);
+- a second job of the same kind gets :class:`JobLockError`, whose message names the
+  running job (``train_network``, pid, host, start time) and what to do.
+
+The workflow verbs :func:`posekit.engine.api.train_network` and
+:func:`posekit.engine.api.analyze_videos` take these locks, so the command line, the
+Python API and the apps are all protected. The lock is per project, not per shuffle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import errno
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "JOB_KINDS",
+    "JobLockError",
+    "JobRecord",
+    "job_lock",
+    "lock_path",
+    "running_job",
+]
+
+logger = logging.getLogger("posekit.engine.locks")
+
+#: The kinds of jobs that run one at a time per project.
+JOB_KINDS = ("training", "analysis")
+
+# Windows locks a byte range (mandatorily): lock one far beyond the JSON record, so
+# that other processes can still read the record.
+_WINDOWS_LOCK_OFFSET = 1 << 30
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """Who holds a job lock: what is written in the lock file."""
+
+    kind: str
+    verb: str
+    pid: int
+    host: str
+    started_at: str
+
+    def describe(self) -> str:
+        """Say which job this is, in words.
+
+        Examples
+        --------
+        >>> JobRecord("training", "train_network", 4242, "lab1",
+        ...           "2026-01-01T10:00:00").describe()
+        'train_network (pid 4242 on lab1, started 2026-01-01T10:00:00)'
+        """
+        return f"{self.verb} (pid {self.pid} on {self.host}, started {self.started_at})"
+
+
+class JobLockError(OSError):
+    """Another job of the same kind runs on the project.
+
+    Attributes
+    ----------
+    record : JobRecord or None
+        The running job, when its lock file could be read.
+    path : pathlib.Path
+        The lock file.
+    """
+
+    def __init__(self, message: str, record: JobRecord | None, path: Path) -> None:
+        super().__init__(message)
+        self.record = record
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in JOB_KINDS:
+        raise ValueError(f"kind must be one of {JOB_KINDS}. Received: kind={kind!r}")
+
+
+def lock_path(project_dir: str | os.PathLike, kind: str) -> Path:
+    """Return the lock file of a kind of job on a project.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder (the one holding ``config.yaml``).
+    kind
+        ``"training"`` or ``"analysis"``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<project>/.posekit-<kind>.lock``.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not one of :data:`JOB_KINDS`.
+    """
+    _check_kind(kind)
+    return Path(project_dir) / f".posekit-{kind}.lock"
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the system lock on ``fd`` without waiting; whether it was free."""
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # pragma: no cover - Windows
+            import msvcrt
+
+            os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError as err:
+        if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK):
+            return False
+        raise
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    else:  # pragma: no cover - Windows
+        import msvcrt
+
+        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+def _read_record(fd: int) -> JobRecord | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    try:
+        data = json.loads(b"".join(chunks).decode("utf-8"))
+        return JobRecord(**{k: data[k] for k in JobRecord.__dataclass_fields__})
+    except (ValueError, KeyError, TypeError):
+        return None  # empty (being written) or not posekit's
+
+
+def _write_record(fd: int, record: JobRecord) -> None:
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, (json.dumps(asdict(record), indent=1) + "\n").encode("utf-8"))
+    with contextlib.suppress(OSError):
+        os.fsync(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not unlinked meanwhile)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _busy_message(kind: str, record: JobRecord | None, path: Path) -> str:
+    who = record.describe() if record else "another process (it is just starting)"
+    same_host = record is not None and record.host == socket.gethostname()
+    gone = (
+        f"if that process is gone, delete {path}"
+        if not same_host
+        else "the lock goes away by itself when that process ends"
+    )
+    return (
+        f"A {kind} already runs on this project: {who}. Wait until it finishes or "
+        f"stop it, then start again ({gone})."
+    )
+
+
+def _lock_soon(fd: int, tries: int = 5) -> bool:
+    """Take the lock, retrying briefly (a :func:`running_job` probe holds it shortly)."""
+    for k in range(tries):
+        if _try_lock(fd):
+            return True
+        if k + 1 < tries:
+            time.sleep(0.02)
+    return False
+
+
+def _acquire(path: Path, kind: str, verb: str) -> tuple[int, JobRecord]:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if not _lock_soon(fd):
+                record = _read_record(fd)
+                raise JobLockError(_busy_message(kind, record, path), record, path)
+            if not _same_file(fd, path):  # released and removed while we opened it
+                _unlock(fd)
+                os.close(fd)
+                continue
+            stale = _read_record(fd)
+            if stale is not None:
+                logger.info(
+                    "%s: took over the stale lock of %s, which is gone",
+                    path,
+                    stale.describe(),
+                )
+            record = JobRecord(
+                kind=kind,
+                verb=verb,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                started_at=_dt.datetime.now().isoformat(timespec="seconds"),
+            )
+            _write_record(fd, record)
+            return fd, record
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            raise
+
+
+@contextlib.contextmanager
+def job_lock(
+    project_dir: str | os.PathLike, kind: str, verb: str
+) -> Iterator[JobRecord]:
+    """Hold the project's lock for a kind of job while the block runs.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder.
+    kind
+        ``"training"`` or ``"analysis"``.
+    verb
+        What runs, as the message to a second job names it (``"train_network"``).
+
+    Yields
+    ------
+    JobRecord
+        This job, as written in the lock file.
+
+    Raises
+    ------
+    JobLockError
+        If a job of that kind runs on the project (its message names the job).
+    ValueError
+        If ``kind`` is unknown.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with job_lock(folder, "training", "train_network") as job:
+    ...     running_job(folder, "training") == job
+    True
+    >>> running_job(folder, "training") is None
+    True
+    """
+    path = lock_path(project_dir, kind)
+    fd, record = _acquire(path, kind, verb)
+    try:
+        yield record
+    finally:
+        # remove the file while still holding the lock: a process that opened it
+        # meanwhile sees that it was removed (_same_file) and opens the new one
+        with contextlib.suppress(OSError):
+            if _same_file(fd, path):
+                path.unlink()
+        with contextlib.suppress(OSError):
+            _unlock(fd)
+        os.close(fd)
+
+
+def running_job(project_dir: str | os.PathLike, kind: str) -> JobRecord | None:
+    """Return the job of a kind that runs on a project now, if any.
+
+    A lock file left by a process that is gone (a stale lock) is not a running job.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder.
+    kind
+        ``"training"`` or ``"analysis"``.
+
+    Returns
+    -------
+    JobRecord or None
+        The running job, or ``None`` when no job of that kind runs. (A job that is
+        just starting and has not written its record yet shows as verb ``"?"``.)
+    """
+    path = lock_path(project_dir, kind)
+    try:
+        fd = os.open(path, os.O_RDONLY if fcntl is not None else os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        if _try_lock(fd):
+            _unlock(fd)
+            return None
+        return _read_record(fd) or JobRecord(kind, "?", -1, "?", "?")
+    finally:
+        os.close(fd)

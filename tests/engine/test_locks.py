@@ -1,0 +1,183 @@
+"""One training and one analysis at a time per project (``posekit.engine.locks``).
+
+The lock file names the running job; a second start is refused with that name; a lock
+left by a process killed with SIGKILL is stale and taken over. The workflow verbs
+(``train_network``, ``analyze_videos``) and so the command line take the locks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from posekit.engine.api import analyze_videos, train_network
+from posekit.engine.locks import (
+    JobLockError,
+    job_lock,
+    lock_path,
+    running_job,
+)
+
+needs_sigkill = pytest.mark.skipif(
+    not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL"
+)
+
+
+def _wait_for_job(folder: Path, kind: str, pid: int, proc, log: Path, timeout=300):
+    deadline = time.monotonic() + timeout
+    while True:
+        job = running_job(folder, kind)
+        if job is not None and job.pid == pid:
+            return job
+        assert proc.poll() is None, f"the job ended early:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"no lock yet:\n{log.read_text()}"
+        time.sleep(0.05)
+
+
+def _kill(proc) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_lock_file_names_the_job_and_goes_away(tmp_path) -> None:
+    with job_lock(tmp_path, "training", "train_network") as job:
+        data = json.loads(lock_path(tmp_path, "training").read_text())
+        assert data == {
+            "kind": "training",
+            "verb": "train_network",
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": job.started_at,
+        }
+        assert running_job(tmp_path, "training") == job
+        assert running_job(tmp_path, "analysis") is None
+    assert not lock_path(tmp_path, "training").exists()
+    assert running_job(tmp_path, "training") is None
+
+
+def test_second_job_of_a_kind_is_refused_with_the_running_jobs_name(tmp_path) -> None:
+    with job_lock(tmp_path, "training", "train_network") as first:
+        with (
+            pytest.raises(JobLockError) as info,
+            job_lock(tmp_path, "training", "train_network"),
+        ):
+            pass
+        message = str(info.value)
+        assert "A training already runs on this project" in message
+        assert f"train_network (pid {os.getpid()} on {socket.gethostname()}" in message
+        assert f"started {first.started_at}" in message
+        assert info.value.record == first
+        # another kind, or another project, is not blocked
+        with job_lock(tmp_path, "analysis", "analyze_videos"):
+            pass
+        (tmp_path / "other").mkdir()
+        with job_lock(tmp_path / "other", "training", "train_network"):
+            pass
+    # free again
+    with job_lock(tmp_path, "training", "train_network"):
+        pass
+
+
+def test_unknown_kind_is_refused(tmp_path) -> None:
+    with (
+        pytest.raises(ValueError, match="kind must be one of"),
+        job_lock(tmp_path, "labelling", "x"),
+    ):
+        pass
+
+
+@needs_sigkill
+def test_lock_of_a_killed_process_is_stale_and_taken_over(tmp_path, caplog) -> None:
+    script = textwrap.dedent(
+        f"""
+        import time
+        from posekit.engine.locks import job_lock
+        with job_lock({str(tmp_path)!r}, "analysis", "analyze_videos"):
+            time.sleep(600)
+        """
+    )
+    log = tmp_path / "holder.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        job = _wait_for_job(tmp_path, "analysis", proc.pid, proc, log, timeout=60)
+        with (
+            pytest.raises(JobLockError, match=f"analyze_videos \\(pid {proc.pid} "),
+            job_lock(tmp_path, "analysis", "analyze_videos"),
+        ):
+            pass
+    finally:
+        _kill(proc)
+    # the file is still there (SIGKILL left no chance to remove it), but stale
+    assert lock_path(tmp_path, "analysis").exists()
+    assert running_job(tmp_path, "analysis") is None
+    with (
+        caplog.at_level(logging.INFO, logger="posekit.engine.locks"),
+        job_lock(tmp_path, "analysis", "analyze_videos") as mine,
+    ):
+        assert mine.pid == os.getpid()
+    assert f"took over the stale lock of {job.describe()}" in caplog.text
+
+
+def test_analyze_videos_is_refused_while_an_analysis_runs(demo_project) -> None:
+    with (
+        job_lock(demo_project.path, "analysis", "analyze_videos"),
+        pytest.raises(JobLockError, match="An? analysis already runs"),
+    ):
+        analyze_videos(demo_project, demo_project.videos())
+
+
+@pytest.mark.slow
+@needs_sigkill
+def test_second_training_refused_while_first_runs_allowed_after_sigkill(
+    demo_project, tmp_path
+) -> None:
+    """``posekit train`` runs; a second start (API and CLI) is refused; after SIGKILL not."""
+    cli = [sys.executable, "-m", "posekit.engine.cli", "train", str(demo_project.path)]
+    tiny = ["--batch-size", "2", "--weights", "none"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    log = tmp_path / "first.log"
+    with open(log, "w") as out:
+        first = subprocess.Popen(
+            [*cli, *tiny, "--iterations", "1000000"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        job = _wait_for_job(demo_project.path, "training", first.pid, first, log)
+        assert job.verb == "train_network"
+        with pytest.raises(JobLockError) as info:
+            train_network(demo_project, max_iterations=2, batch_size=2)
+        assert f"train_network (pid {first.pid} on " in str(info.value)
+        second = subprocess.run(
+            [*cli, *tiny, "--iterations", "2"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert second.returncode == 2, second.stderr
+        assert "posekit train: error: A training already runs" in second.stderr
+        assert f"train_network (pid {first.pid} on " in second.stderr
+        assert first.poll() is None  # the refused start did not disturb the first
+    finally:
+        _kill(first)
+    result = train_network(
+        demo_project, max_iterations=2, batch_size=2, crop_size=(64, 64), resume=False
+    )
+    assert result.iteration == 2
+    assert running_job(demo_project.path, "training") is None
