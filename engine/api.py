@@ -130,6 +130,7 @@ def train_network(
     progress: bool = True,
     eval_interval: int | None = None,
     save_interval: int | None = None,
+    save_interval_s: float | None = None,
     trainer_hook: Callable[[Any], None] | None = None,
 ) -> TrainResult:
     """Train (or resume) the network of a shuffle.
@@ -146,8 +147,11 @@ def train_network(
     weights
         ``"imagenet"``, a weights file, or ``None`` for random initialisation.
     max_iterations, time_budget_s
-        Stop after this many iterations (total, resumed ones included) or seconds.
-        Defaults: 30000 iterations.
+        Stop when the iteration counter reaches ``max_iterations`` or after
+        ``time_budget_s`` seconds of training, both totals that count the resumed
+        runs (DeepLabCut's ``maxiters``): resuming a run that reached them does
+        nothing. Default: :class:`~posekit.engine.training.TrainConfig`'s
+        ``max_iterations``.
     batch_size, crop_size
         Training batch size (default 8) and crop ``(height, width)`` (default: chosen
         from the frame size, see :func:`posekit.engine.training.default_crop_size`;
@@ -166,6 +170,10 @@ def train_network(
     save_interval
         Save a snapshot every this many iterations (default 5000; DLC's
         ``save_iters``). A snapshot is also saved at the end and on a stop.
+    save_interval_s
+        Also save a snapshot after this many seconds of wall-clock time since the
+        last one (default: :class:`~posekit.engine.training.TrainConfig`'s
+        ``save_interval_s``, three minutes; ``0``: by iterations only).
     trainer_hook
         Called with the :class:`~posekit.engine.training.Trainer` before training
         (a dashboard keeps it to call ``request_stop``).
@@ -204,6 +212,8 @@ def train_network(
         changes["time_budget_s"] = time_budget_s
     if save_interval is not None:
         changes["save_interval"] = int(save_interval)
+    if save_interval_s is not None:
+        changes["save_interval_s"] = float(save_interval_s) or None
     if eval_interval is not None:
         changes["eval_interval"] = int(eval_interval)
     elif max_iterations is not None:
@@ -307,7 +317,7 @@ def evaluate_network(
     from ._fileio import atomic_path
     from .drawing import plot_predictions
     from .evaluation import evaluation_summary, write_combined_evaluation
-    from .io.dlc import paths_to_index, predictions_frame
+    from .io.dlc import paths_to_index, predictions_frame, write_hdf
 
     project = _project(project)
     ts = _ensure_training_set(project, shuffle)
@@ -364,8 +374,9 @@ def evaluate_network(
         table.to_csv(tmp, index=False)
     df = predictions_frame(preds, scorer, ts.bodyparts)
     df.index = paths_to_index(ts.paths)
-    with atomic_path(shuffle_dir / f"{scorer}-snapshot-{iteration}.h5") as tmp:
-        df.to_hdf(tmp, key="df_with_missing", mode="w")
+    write_hdf(  # opens in pandas 2 (DeepLabCut) and 3 alike
+        df, shuffle_dir / f"{scorer}-snapshot-{iteration}.h5", format="fixed"
+    )
     if plot and len(ts.test_indices):
         idx = ts.test_indices
         plot_predictions(
@@ -378,6 +389,11 @@ def evaluate_network(
             pcutoff=pcut,
         )
     return table
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies in ``folder`` (symbolic links not followed)."""
+    return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
 
 
 @_one_at_a_time("analysis", "analyze_videos")
@@ -402,7 +418,12 @@ def analyze_videos(
     project
         The project.
     videos
-        Video files (default: the project's videos, labelled-video outputs excluded).
+        Video files (default: the project's videos, labelled-video outputs excluded,
+        found in the project's own ``videos/`` first: :meth:`Project.resolve_video
+        <posekit.engine.project.Project.resolve_video>`). Outputs go beside each
+        video, except that without a video list nothing is written outside the
+        project: the outputs of a listed video that lies elsewhere go into the
+        project's ``videos/`` (a log message says so).
     shuffle, snapshot
         Which network (``snapshot`` indexes the snapshots, -1 newest).
     destfolder
@@ -433,18 +454,31 @@ def analyze_videos(
     from .video import VideoReader
 
     project = _project(project)
-    if videos is None or len(videos) == 0:
+    own_videos = videos is None or len(videos) == 0
+    if own_videos:
         videos = project.source_videos()
     folder = ModelFolder.of(project, shuffle)
     _, path = folder.snapshot(snapshot)
+    folder.ensure_dlc_markers()  # models trained before posekit wrote them
     scorer = folder.scorer(path)
     bodyparts = list(folder.model_config(path).bodyparts)
     meta = dict(folder.info)
     meta["iteration"] = meta["iteration (active-learning)"]
+    individuals = list(project.get("individuals") or []) if project.multianimal else []
+    unique_bodyparts = list(project.get("uniquebodyparts") or [])
     outputs = []
     predictors: dict[tuple[int, int], Predictor] = {}
     for video in videos:
         video = Path(video)
+        video_dest = destfolder
+        if own_videos and destfolder is None and not _inside(video, project.path):
+            video_dest = project.path / "videos"
+            logger.warning(
+                "%s lies outside the project %s: its predictions go into %s",
+                video,
+                project.path,
+                video_dest,
+            )
         with VideoReader(video) as r:
             shape = (int(r.height * scale), int(r.width * scale))
         if shape not in predictors:
@@ -456,12 +490,14 @@ def analyze_videos(
             video,
             scorer=scorer,
             bodyparts=bodyparts,
-            destfolder=destfolder,
+            destfolder=video_dest,
             save_as_csv=save_as_csv,
             scale=scale,
             meta=meta,
             progress=progress,
             netcdf=netcdf,
+            individuals=individuals or None,
+            unique_bodyparts=unique_bodyparts,
         )
         outputs.append(out)
     return outputs

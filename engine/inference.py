@@ -40,6 +40,7 @@ __all__ = [
     "convert_to_tflite",
     "predict_video",
     "analyze_video",
+    "video_metadata",
 ]
 
 #: ``decode(scoremaps, locref) -> (N, K, 3)`` in input-image pixels.
@@ -191,7 +192,9 @@ class KerasPredictor(Predictor):
             from .models.decoder import make_decoder
 
             decoder = make_decoder(
-                stride=cfg.head_stride, locref_stdev=cfg.locref_stdev
+                stride=cfg.head_stride,
+                locref_stdev=cfg.locref_stdev,
+                input_scale=cfg.input_scale,
             )
         super().__init__(
             decoder, batch_size, num_keypoints=cfg.num_keypoints if cfg else 0
@@ -451,6 +454,91 @@ def predict_video(
     return xyp, info
 
 
+def video_metadata(
+    info: dict,
+    *,
+    scorer: str,
+    bodyparts: Sequence[str],
+    batch_size: int,
+    crop: Crop | None = None,
+    scale: float = 1.0,
+    model_config: dict | None = None,
+    individuals: Sequence[str] | None = None,
+    unique_bodyparts: Sequence[str] = (),
+) -> dict:
+    """Return the ``data`` of a ``<stem><scorer>_meta.pickle``, with DeepLabCut's keys.
+
+    The keys are those DeepLabCut 3.0's PyTorch engine writes (``apis/videos.py``
+    ``_generate_metadata``) and, where they differ, DeepLabCut 2's TensorFlow engine
+    (``predict_videos.py``): ``start``, ``stop``, ``run_duration``, ``Scorer``,
+    ``DLC-model-config file`` (the model's ``pose_cfg.yaml``, TensorFlow's key),
+    ``fps``, ``batch_size``, ``frame_dimensions`` as ``(width, height)`` (DeepLabCut
+    3's order; DeepLabCut 2 wrote ``(height, width)``), ``nframes``,
+    ``iteration (active-learning)``, ``training set fraction``, ``cropping`` (bool),
+    ``cropping_parameters`` ``[x1, x2, y1, y2]`` (the whole frame without a crop:
+    ``create_labeled_video`` unpacks it), ``individuals``, ``bodyparts``,
+    ``unique_bodyparts``; plus posekit's ``scale`` and ``frames_per_second``.
+
+    Parameters
+    ----------
+    info
+        What :func:`predict_video` returned (``fps``, ``n_frames``,
+        ``frame_dimensions`` as ``(height, width)``, ``seconds``,
+        ``frames_per_second``).
+    scorer, bodyparts, batch_size
+        The model's scorer name, bodyparts and the batch size used.
+    crop, scale
+        The crop and resize factor of the analysis.
+    model_config
+        The model's ``pose_cfg.yaml`` (with ``iteration`` and ``train_fraction``).
+    individuals
+        Individual names (default: DeepLabCut 3's single-animal
+        ``["individual_1"]``).
+    unique_bodyparts
+        Unique bodyparts of a multi-animal model.
+
+    Returns
+    -------
+    dict
+        The metadata (pickled as ``{"data": ...}``).
+
+    Examples
+    --------
+    >>> info = {"fps": 30.0, "n_frames": 10, "frame_dimensions": (480, 640),
+    ...         "seconds": 1.0, "frames_per_second": 10.0}
+    >>> m = video_metadata(info, scorer="DLC_x", bodyparts=["nose"], batch_size=8)
+    >>> m["frame_dimensions"], m["cropping"], m["cropping_parameters"]
+    ((640, 480), False, [0, 640, 0, 480])
+    """
+    config = dict(model_config or {})
+    height, width = (int(v) for v in info["frame_dimensions"])
+    stop = time.time()
+    return {
+        "start": stop - info["seconds"],
+        "stop": stop,
+        "run_duration": info["seconds"],
+        "Scorer": scorer,
+        "DLC-model-config file": config,
+        "fps": info["fps"],
+        "batch_size": batch_size,
+        "frame_dimensions": (width, height),
+        "nframes": info["n_frames"],
+        "iteration (active-learning)": config.get(
+            "iteration", config.get("iteration (active-learning)", 0)
+        ),
+        "training set fraction": config.get("train_fraction"),
+        "cropping": crop is not None,
+        "cropping_parameters": (
+            [crop.x1, crop.x2, crop.y1, crop.y2] if crop else [0, width, 0, height]
+        ),
+        "individuals": list(individuals) if individuals else ["individual_1"],
+        "bodyparts": list(bodyparts),
+        "unique_bodyparts": list(unique_bodyparts),
+        "scale": scale,
+        "frames_per_second": info["frames_per_second"],
+    }
+
+
 def analyze_video(
     predictor: Predictor,
     video: str | os.PathLike,
@@ -465,6 +553,8 @@ def analyze_video(
     progress: bool | Callable[[int, int], None] = True,
     netcdf: bool = False,
     backend: Literal["auto", "opencv", "ffmpeg"] = "auto",
+    individuals: Sequence[str] | None = None,
+    unique_bodyparts: Sequence[str] = (),
 ) -> Path:
     """Analyse one video and write ``<stem><scorer>.h5`` (+ ``.csv``, ``_meta.pickle``).
 
@@ -472,7 +562,8 @@ def analyze_video(
     ``x, y, likelihood``, key ``df_with_missing``, table format — what DeepLabCut,
     Anipose, SLEAP's importer and movement read.
 
-    ``backend`` chooses the video decoding (:func:`predict_video`).
+    ``backend`` chooses the video decoding (:func:`predict_video`). ``individuals``
+    and ``unique_bodyparts`` go into the ``_meta.pickle`` (:func:`video_metadata`).
 
     Returns
     -------
@@ -488,23 +579,17 @@ def analyze_video(
     )
     df = predictions_frame(xyp, scorer, bodyparts)
     write_predictions(df, out, save_csv=save_as_csv)
-    meta_data = {
-        "start": time.time() - info["seconds"],
-        "stop": time.time(),
-        "run_duration": info["seconds"],
-        "Scorer": scorer,
-        "DLC-model-config file": dict(meta or {}),
-        "fps": info["fps"],
-        "batch_size": predictor.batch_size,
-        "frame_dimensions": info["frame_dimensions"],
-        "nframes": info["n_frames"],
-        "iteration (active-learning)": (meta or {}).get("iteration", 0),
-        "training set fraction": (meta or {}).get("train_fraction"),
-        "cropping": crop is not None,
-        "cropping_parameters": [crop.x1, crop.x2, crop.y1, crop.y2] if crop else None,
-        "scale": scale,
-        "frames_per_second": info["frames_per_second"],
-    }
+    meta_data = video_metadata(
+        info,
+        scorer=scorer,
+        bodyparts=bodyparts,
+        batch_size=predictor.batch_size,
+        crop=crop,
+        scale=scale,
+        model_config=meta,
+        individuals=individuals,
+        unique_bodyparts=unique_bodyparts,
+    )
     with (
         atomic_path(dest / f"{video.stem}{scorer}_meta.pickle") as tmp,
         open(tmp, "wb") as fh,

@@ -2,8 +2,12 @@
 
 The predicted keypoints (and skeleton, and fading trails) are drawn on every frame.
 
-The output is ``<predictions stem>_labeled.mp4`` beside the predictions file, which for
-a DLC-named file is DLC's ``<video stem><scorer>_labeled.mp4``. Codecs:
+The output is named as DeepLabCut names it (``utils/make_labeled_video.py``:
+``filepath.replace(".h5", f"{s}_p{int(100 * pcutoff)}_labeled.mp4")``):
+``<predictions stem>_p<pcutoff×100>_labeled.mp4`` beside the predictions file, which
+for a DLC-named file is ``<video stem><scorer>_p60_labeled.mp4`` (``…filtered_p60…``
+for filtered predictions; multi-animal: ``_bp_p60`` coloured by bodypart, ``_id_p60``
+by individual). Codecs:
 
 - ``"h264"`` (default when available): H.264 in ``.mp4`` through the ffmpeg binary
   that ``imageio-ffmpeg`` ships (``libx264``, ``yuv420p``, ``+faststart``). Browsers
@@ -85,21 +89,50 @@ def _resolve_codec(codec: str) -> str:
     return codec
 
 
-def labeled_video_path(predictions: str | os.PathLike, codec: Codec = "auto") -> Path:
-    """Return the default output path of :func:`create_labeled_video`.
+def labeled_video_path(
+    predictions: str | os.PathLike,
+    codec: Codec = "auto",
+    *,
+    pcutoff: float = _DEFAULT.pcutoff,
+    color_by: Literal["bodypart", "individual"] | None = None,
+) -> Path:
+    """Return the default output path of :func:`create_labeled_video`, as DeepLabCut names it.
 
-    That is ``<stem>_labeled.mp4`` (``.avi`` for MJPEG) beside the predictions file.
+    That is ``<stem>[_bp|_id]_p<pcutoff×100>_labeled.mp4`` (``.avi`` for MJPEG)
+    beside the predictions file; ``pcutoff×100`` is ``int(100 * pcutoff)`` exactly as
+    DeepLabCut computes it.
+
+    Parameters
+    ----------
+    predictions
+        The predictions file.
+    codec
+        The codec (its container gives the suffix).
+    pcutoff
+        The likelihood cut-off the video is drawn with.
+    color_by
+        For a multi-animal video: ``"bodypart"`` (``_bp``) or ``"individual"``
+        (``_id``); ``None`` for a single animal.
+
+    Returns
+    -------
+    Path
+        The path.
 
     Examples
     --------
     >>> labeled_video_path("/v/m1DLC_resnet50_tOct30shuffle1_500.h5", "h264").name
-    'm1DLC_resnet50_tOct30shuffle1_500_labeled.mp4'
-    >>> labeled_video_path("/v/m1DLC_resnet50_tOct30shuffle1_500.h5", "mjpeg").name
-    'm1DLC_resnet50_tOct30shuffle1_500_labeled.avi'
+    'm1DLC_resnet50_tOct30shuffle1_500_p60_labeled.mp4'
+    >>> labeled_video_path("/v/m1DLC_resnet50_tOct30shuffle1_500_filtered.h5",
+    ...                    "mjpeg", pcutoff=0.4).name
+    'm1DLC_resnet50_tOct30shuffle1_500_filtered_p40_labeled.avi'
+    >>> labeled_video_path("/v/m1DLC_x.h5", "h264", color_by="individual").name
+    'm1DLC_x_id_p60_labeled.mp4'
     """
     p = Path(predictions)
     suffix = CODECS.get(codec, ".mp4")
-    return p.with_name(f"{p.stem}_labeled{suffix}")
+    s = {"bodypart": "_bp", "individual": "_id", None: ""}[color_by]
+    return p.with_name(f"{p.stem}{s}_p{int(100 * pcutoff)}_labeled{suffix}")
 
 
 # ---------------------------------------------------------------- writers
@@ -252,12 +285,16 @@ def _point_colors(
 
 
 def _output_path(
-    video: Path, predictions: str | os.PathLike | xr.Dataset, codec: str
+    video: Path,
+    predictions: str | os.PathLike | xr.Dataset,
+    codec: str,
+    *,
+    pcutoff: float,
+    color_by: Literal["bodypart", "individual"] | None,
 ) -> Path:
     """Return the default output: beside the predictions file, or the video."""
-    if isinstance(predictions, xr.Dataset):
-        return video.with_name(f"{video.stem}_labeled{CODECS[codec]}")
-    return labeled_video_path(predictions, codec)  # type: ignore[arg-type]
+    source = video if isinstance(predictions, xr.Dataset) else Path(predictions)
+    return labeled_video_path(source, codec, pcutoff=pcutoff, color_by=color_by)  # type: ignore[arg-type]
 
 
 def _progress_callbacks(
@@ -361,9 +398,9 @@ def create_labeled_video(
         Its predictions: a DLC ``.h5``/``.csv`` (or any file
         :func:`posekit.engine.io.load_poses` reads), or a poses ``Dataset``.
     out
-        Output file (default :func:`labeled_video_path`: ``<predictions
-        stem>_labeled.mp4`` beside the predictions; with a ``Dataset``, beside the
-        video as ``<video stem>_labeled.mp4``).
+        Output file (default :func:`labeled_video_path`, DeepLabCut's name:
+        ``<predictions stem>_p<pcutoff×100>_labeled.mp4`` beside the predictions;
+        with a ``Dataset``, beside the video as ``<video stem>_p<…>_labeled.mp4``).
     pcutoff
         Points with a likelihood below this are not drawn (DLC's ``pcutoff``).
     skeleton
@@ -419,7 +456,7 @@ def create_labeled_video(
     >>> create_labeled_video(  # doctest: +SKIP
     ...     "videos/m1.mp4", "videos/m1DLC_resnet50_tOct30shuffle1_500.h5", trail_length=10
     ... )
-    PosixPath('videos/m1DLC_resnet50_tOct30shuffle1_500_labeled.mp4')
+    PosixPath('videos/m1DLC_resnet50_tOct30shuffle1_500_p60_labeled.mp4')
     """
     video = Path(video)
     _check_inputs(video, predictions, trail_length)
@@ -440,7 +477,16 @@ def create_labeled_video(
         subset=bodyparts is not None,
         colormap=colormap,
     )
-    out = _output_path(video, predictions, codec_used) if out is None else Path(out)
+    if out is None:
+        multi = sub.sizes["individual"] > 1
+        out = _output_path(
+            video,
+            predictions,
+            codec_used,
+            pcutoff=pcutoff,
+            color_by=color_by if multi else None,
+        )
+    out = Path(out)
     draw = partial(
         draw_poses,
         pcutoff=pcutoff,

@@ -10,6 +10,11 @@ shuffle<k>/train/``, written by :class:`~posekit.engine.training.Trainer`:
 - snapshots: ``snapshot-<iteration>.keras`` (the model), ``.optimizer.npz`` and
   ``.json`` (metadata with checksums, written last: a snapshot counts once it exists);
 - ``learning_stats.csv``;
+- ``snapshot-<iteration>.index``: a small text marker that lets DeepLabCut find the
+  snapshot (DeepLabCut lists a model's snapshots by the ``.index`` files TensorFlow
+  checkpoints have, and names the model's outputs after the chosen one; without a
+  marker ``deeplabcut.filterpredictions`` and ``create_labeled_video`` stop with "No
+  snapshots were found"). Written after the metadata, removed first;
 - TFLite conversions cached beside their snapshot,
   ``snapshot-<iteration>-<h>x<w>-b<batch>-u8.tflite``.
 
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
     from .models.pose_model import PoseModel, PoseModelConfig
 
 __all__ = [
+    "DLC_MARKER_SUFFIX",
     "MODEL_KEYS",
     "SNAPSHOT_FORMAT",
     "ModelFolder",
@@ -55,6 +61,11 @@ logger = logging.getLogger("posekit.engine.model_folder")
 #: ``format`` of a snapshot's JSON metadata.
 SNAPSHOT_FORMAT = "posekit-snapshot/1"
 
+#: Suffix of the marker that makes a snapshot visible to DeepLabCut, whose
+#: ``get_snapshots_from_folder`` lists every file with ``index`` in its name and takes
+#: the iteration from ``snapshot-<iteration>``.
+DLC_MARKER_SUFFIX = ".index"
+
 #: ``pose_cfg.yaml`` keys that name a model; :attr:`ModelFolder.info` always has them.
 MODEL_KEYS = (
     "Task",
@@ -70,8 +81,10 @@ _SNAPSHOT_ITERATION_RE = re.compile(r"snapshot-(\d+)")
 _MODEL_DIR_RE = re.compile(
     r"^(?P<name>.+)-trainset(?P<pct>\d+)shuffle(?P<shuffle>\d+)$"
 )
-# files of one snapshot; the metadata first: without it the snapshot no longer counts
-_SNAPSHOT_SUFFIXES = (".json", ".keras", ".optimizer.npz")
+# files of one snapshot in the order they are removed: the DeepLabCut marker first (an
+# interrupted removal never leaves a marker without its snapshot), then the metadata
+# (without it the snapshot no longer counts)
+_SNAPSHOT_SUFFIXES = (DLC_MARKER_SUFFIX, ".json", ".keras", ".optimizer.npz")
 
 
 def dlc_scorer_name(
@@ -384,9 +397,77 @@ class ModelFolder:
         return None
 
     def remove_snapshot(self, iteration: int) -> None:
-        """Delete a snapshot's files, its metadata first (then it no longer counts)."""
+        """Delete a snapshot's files: its DeepLabCut marker, then its metadata, then the rest."""
         for suffix in _SNAPSHOT_SUFFIXES:
             (self.path / f"snapshot-{iteration}{suffix}").unlink(missing_ok=True)
+
+    def dlc_marker_path(self, iteration: int) -> Path:
+        """Return the path of a snapshot's DeepLabCut marker, ``snapshot-<N>.index``."""
+        return self.path / f"snapshot-{int(iteration)}{DLC_MARKER_SUFFIX}"
+
+    def write_dlc_marker(self, iteration: int) -> Path:
+        """Write the marker that lets DeepLabCut find snapshot ``iteration``.
+
+        DeepLabCut (2.x and 3.x with the TensorFlow engine) finds a model's snapshots
+        by listing the files whose name contains ``index`` (a TensorFlow checkpoint's
+        ``snapshot-<N>.index``) and builds the scorer name,
+        ``DLC_<net>_<Task><date>shuffle<k>_<N>``, from the chosen one. The marker is a
+        short text file of that name; it is written atomically through a temporary
+        name without ``index`` in it, so DeepLabCut never lists a half-written one.
+
+        Parameters
+        ----------
+        iteration
+            The snapshot's iteration (its ``snapshot-<N>.json`` should exist).
+
+        Returns
+        -------
+        Path
+            The marker.
+        """
+        import tempfile
+
+        path = self.dlc_marker_path(iteration)
+        text = (
+            f"posekit snapshot marker. DeepLabCut lists a model's snapshots by their "
+            f".index files; this model's snapshot is snapshot-{int(iteration)}.keras "
+            "(a Keras model, not a TensorFlow checkpoint), described by "
+            f"snapshot-{int(iteration)}.json.\n"
+        )
+        fd, tmp = tempfile.mkstemp(prefix=".dlc-marker-", suffix=".tmp", dir=self.path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    def ensure_dlc_markers(self) -> list[Path]:
+        """Write the DeepLabCut marker of every listed snapshot that lacks one.
+
+        For models trained before posekit wrote markers; :func:`analyze_videos
+        <posekit.engine.api.analyze_videos>` calls it. Markers of snapshots that no
+        longer exist are removed.
+
+        Returns
+        -------
+        list of Path
+            The markers written.
+        """
+        if not self.path.is_dir():
+            return []
+        listed = {it for it, _ in self.snapshots()}
+        for p in self.path.glob(f"snapshot-*{DLC_MARKER_SUFFIX}"):
+            m = _SNAPSHOT_ITERATION_RE.fullmatch(p.name.removesuffix(DLC_MARKER_SUFFIX))
+            if m and int(m.group(1)) not in listed:
+                p.unlink(missing_ok=True)
+        return [
+            self.write_dlc_marker(it)
+            for it in sorted(listed)
+            if not self.dlc_marker_path(it).exists()
+        ]
 
     def load(self, snapshot: SnapshotRef | None = None) -> PoseModel:
         """Load a snapshot's model (built for a free input size: any frame size).
@@ -642,7 +723,11 @@ class ModelFolder:
             return KerasPredictor(net, batch_size=batch_size)
         cfg = net.pose_config
         h, w = int(frame_shape[0]), int(frame_shape[1])
-        decoder = make_decoder(stride=net.stride, locref_stdev=cfg.locref_stdev)
+        decoder = make_decoder(
+            stride=net.stride,
+            locref_stdev=cfg.locref_stdev,
+            input_scale=cfg.input_scale,
+        )
         if use_tflite:
             tfl = self.tflite_path(path, (h, w), batch_size)
             if not tfl.exists() or tfl.stat().st_mtime < path.stat().st_mtime:

@@ -454,21 +454,54 @@ class Project:
             str(k): dict(v or {}) for k, v in (self.cfg.get("video_sets") or {}).items()
         }
 
+    def resolve_video(self, entry: str | os.PathLike) -> Path | None:
+        """Find a ``video_sets`` entry on disk, the project's own ``videos/`` first.
+
+        A project copied or moved elsewhere still lists the original's absolute
+        paths; the video of the same name in its own ``videos/`` is the one meant, so
+        outputs written beside it stay inside the project. Only when ``videos/`` has
+        no such file is the entry used as given, and a log message says that it lies
+        outside the project. Symbolic links are not followed (a linked video's
+        outputs go beside the link, as in DeepLabCut).
+
+        Parameters
+        ----------
+        entry
+            A ``video_sets`` key (a path) or a file name.
+
+        Returns
+        -------
+        Path or None
+            The video (absolute when the project path is), or ``None`` if it is in
+            neither place.
+        """
+        p = Path(entry)
+        own = self.path / "videos" / p.name
+        if own.is_file():
+            return Path(os.path.abspath(own)) if self.path.is_absolute() else own
+        if p.is_file():
+            logger.info(
+                "video %s, listed in %s, lies outside the project (there is no %s)",
+                p,
+                self.config_path,
+                own,
+            )
+            return Path(os.path.abspath(p))
+        return None
+
     def videos(self) -> list[Path]:
         """Videos of the project that exist on disk.
 
-        Entries of ``video_sets`` are resolved as given, then by name inside
-        ``videos/`` (so a moved project, or DLC's placeholder entries, still work);
-        videos in ``videos/`` not listed in the config are included too.
+        Entries of ``video_sets`` are resolved by :meth:`resolve_video`: by name in
+        the project's own ``videos/`` first (so a copied or moved project uses its own
+        videos, and DLC's placeholder entries still work), else as given; videos in
+        ``videos/`` not listed in the config are included too.
         """
         found: dict[str, Path] = {}
         for key in self.video_sets:
-            p = Path(key)
-            candidates = [p, self.path / "videos" / p.name]
-            for c in candidates:
-                if c.is_file():
-                    found[c.name] = c.resolve() if c.is_absolute() else c
-                    break
+            video = self.resolve_video(key)
+            if video is not None:
+                found.setdefault(video.name, video)
         vdir = self.path / "videos"
         if vdir.is_dir():
             for f in sorted(vdir.iterdir()):

@@ -28,7 +28,9 @@ never taken for a snapshot and removed when training starts again in that folder
 
 Resuming continues the iteration counter and the optimizer state (DeepLabCut restarts at
 0). Stopping: ``KeyboardInterrupt``, or :meth:`Trainer.request_stop` from any thread;
-both save a snapshot first.
+both measure the test error (when there is a test set) and save a snapshot first.
+Snapshots are also saved every ``save_interval`` iterations and every
+``save_interval_s`` seconds (three minutes by default), so a crash loses little.
 """
 
 from __future__ import annotations
@@ -145,7 +147,10 @@ class TrainConfig:
     save_interval
         Save a snapshot every this many iterations (0: only at the end).
     save_interval_s
-        Also save when this many seconds passed since the last snapshot.
+        Also save when this many seconds of wall-clock time passed since the last
+        snapshot (default 180: a crash or a killed job loses at most about three
+        minutes of training, however slow the iterations); ``None``: save by
+        iterations only.
     log_interval
         Write a ``learning_stats.csv`` row every this many iterations.
     max_snapshots
@@ -179,7 +184,7 @@ class TrainConfig:
     budget_clock: Literal["wall", "cpu"] = "wall"
     eval_interval: int = 1000
     save_interval: int = 5000
-    save_interval_s: float | None = None
+    save_interval_s: float | None = 180.0
     log_interval: int = 50
     max_snapshots: int = 5
     locref_loss_weight: float = 0.05
@@ -679,6 +684,7 @@ class _Run:
     evaluated_at: int = -1  # iteration of the last test-set evaluation
     acc: np.ndarray = field(default_factory=lambda: np.zeros(3))  # summed losses
     n_acc: int = 0  # steps summed in acc
+    steps: int = 0  # steps done by this run
 
 
 class Trainer:
@@ -1007,6 +1013,7 @@ class Trainer:
         atomic_write_text(
             d / f"snapshot-{it}.json", json.dumps(meta, indent=1, default=float)
         )
+        self.model_folder.write_dlc_marker(it)  # DeepLabCut finds snapshots by it
         self.state.last_snapshot = model_path
         self._last_save_wall = clock.wall
         self._prune_snapshots()
@@ -1312,6 +1319,7 @@ class Trainer:
         self.state.iteration = it = it + 1
         run.acc += values
         run.n_acc += 1
+        run.steps += 1
         self.state.elapsed_wall_s, self.state.elapsed_cpu_s = clock.wall, clock.cpu
         logs = {
             "loss": values[0],
@@ -1321,7 +1329,7 @@ class Trainer:
             "elapsed_wall_s": self.state.elapsed_wall_s,
             "elapsed_cpu_s": self.state.elapsed_cpu_s,
         }
-        bar.update(1)
+        _update_bar(bar, run.steps)
         if it % 10 == 0:
             bar.set_postfix(loss=f"{values[0]:.4f}", lr=f"{lr:.1e}")
         for cb in self.callbacks:
@@ -1362,16 +1370,33 @@ class Trainer:
             run.saved_at = it
 
     def _finish(self, run: _Run) -> None:
-        """Finish: final test error (budget used), snapshot, history, callbacks."""
+        """Finish: final test error, snapshot, history, callbacks.
+
+        The test error is measured for the last snapshot whether the budget was used
+        or training was stopped (the Stop button, ``request_stop``, Ctrl-C), so that
+        every run ends with a snapshot whose error is known; a second Ctrl-C during
+        that evaluation skips it (the snapshot is still saved).
+        """
         it, clock = self.state.iteration, run.clock
-        finished = self.state.stop_reason in ("max_iterations", "time_budget")
-        if finished and run.test is not None and run.evaluated_at != it and it > 0:
+        reason = self.state.stop_reason
+        due = reason in ("max_iterations", "time_budget") or (
+            reason in ("stop_requested", "interrupted") and run.steps > 0
+        )
+        if due and run.test is not None and run.evaluated_at != it and it > 0:
             mean = run.acc / run.n_acc if run.n_acc else np.full(3, np.nan)
             row = self._row(it, mean, None)
-            self._evaluate_test(it, *run.test, row)
-            row["elapsed_wall_s"], row["elapsed_cpu_s"] = clock.wall, clock.cpu
-            self.state.history.append(row)
-        if run.saved_at != it and self.state.stop_reason != "diverged":
+            try:
+                self._evaluate_test(it, *run.test, row)
+            except KeyboardInterrupt:
+                logger.warning(
+                    "test-set evaluation of iteration %d skipped (interrupted); "
+                    "saving the snapshot without it",
+                    it,
+                )
+            else:
+                row["elapsed_wall_s"], row["elapsed_cpu_s"] = clock.wall, clock.cpu
+                self.state.history.append(row)
+        if run.saved_at != it and reason != "diverged":
             self._save_snapshot(clock)
         self.state.elapsed_wall_s, self.state.elapsed_cpu_s = clock.wall, clock.cpu
         self._write_learning_stats()
@@ -1408,6 +1433,28 @@ class Trainer:
         )
         for cb in self.callbacks:
             cb.on_evaluate(it, metrics)
+
+
+#: Steps at the start of each run left out of the progress bar's rate and ETA: the
+#: first traces the train step (seconds, where a step then takes a fraction of one).
+WARMUP_STEPS = 1
+
+
+def _update_bar(bar: Any, steps: int) -> None:
+    """Count one step on the tqdm bar; warm-up steps count but are not timed.
+
+    During the first :data:`WARMUP_STEPS` steps of a run the bar's clock is restarted
+    (``unpause``) and the step is counted without a refresh, so the first rate and ETA
+    it shows are measured on trained steps only (a resumed run once showed
+    ``[00:06<1:02:28, 6.26s/it]`` after its first step, for a run of a few minutes).
+    """
+    if steps > WARMUP_STEPS:
+        bar.update(1)
+        return
+    bar.unpause()  # the clock starts now: the time until here is not counted
+    bar.update(1)  # less than ``mininterval`` since the restart: no refresh
+    bar.last_print_n = bar.n  # the rate counts the steps from here on
+    bar.unpause()
 
 
 def _fmt(value: Any) -> Any:

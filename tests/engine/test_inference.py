@@ -166,7 +166,18 @@ def test_analyze_video_writes_dlc_layout(dot_video, tmp_path) -> None:
     assert out.with_suffix(".csv").exists()
     with open(tmp_path / f"dot{scorer}_meta.pickle", "rb") as fh:
         meta = pickle.load(fh)["data"]
-    assert meta["nframes"] == 37 and meta["frame_dimensions"] == (120, 160)
+    # DeepLabCut 3's keys and order: (width, height); cropping_parameters a list
+    assert meta["nframes"] == 37 and meta["frame_dimensions"] == (160, 120)
+    assert meta["cropping"] is False and meta["cropping_parameters"] == [0, 160, 0, 120]
+    assert meta["bodyparts"] == ["dot"] and meta["unique_bodyparts"] == []
+    assert meta["individuals"] == ["individual_1"]
+    dlc3_keys = {
+        "start", "stop", "run_duration", "Scorer", "fps", "batch_size",
+        "frame_dimensions", "nframes", "iteration (active-learning)",
+        "training set fraction", "cropping", "cropping_parameters", "individuals",
+        "bodyparts", "unique_bodyparts",
+    }  # fmt: skip
+    assert dlc3_keys <= set(meta) and "DLC-model-config file" in meta
 
 
 def test_tflite_matches_keras(dot_video, tmp_path) -> None:

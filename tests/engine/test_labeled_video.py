@@ -76,7 +76,10 @@ def test_markers_frame_count_and_pcutoff(grey_video, predictions, codec) -> None
         progress=False,
     )
     assert out == labeled_video_path(predictions, codec)
-    assert out.name == f"grey{SCORER}_labeled{'.avi' if codec == 'mjpeg' else '.mp4'}"
+    # DeepLabCut's name: <predictions stem>_p<int(100 * pcutoff)>_labeled
+    assert out.name == (
+        f"grey{SCORER}_p60_labeled{'.avi' if codec == 'mjpeg' else '.mp4'}"
+    )
     colors = bodypart_colors(3, "rainbow")
     with VideoReader(out) as reader, VideoReader(grey_video) as src:
         assert reader.n_frames == src.n_frames == N
@@ -187,7 +190,8 @@ def test_cli_labeled_video(demo, capsys) -> None:
     assert rc == 0
     lines = capsys.readouterr().out.strip().splitlines()
     out = Path(lines[-1])
-    assert out.name == "session1DLC_resnet50_demoJan1shuffle1_100_labeled.mp4"
+    # the demo project's pcutoff is 0.5
+    assert out.name == "session1DLC_resnet50_demoJan1shuffle1_100_p50_labeled.mp4"
     assert out.parent == demo.path / "videos"
     with VideoReader(out) as reader:
         assert reader.n_frames == 30
