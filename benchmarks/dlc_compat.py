@@ -104,7 +104,14 @@ def check_labels():
 step("check_labels", check_labels)
 
 def training_dataset():
-    deeplabcut.create_training_dataset(config, Shuffles=[args["dlc_shuffle"]])
+    from deeplabcut.core.engine import Engine
+
+    # DeepLabCut 3's default engine. (With engine TensorFlow this step downloads
+    # ImageNet weights from the internet, which this machine cannot reach.)
+    deeplabcut.create_training_dataset(
+        config, Shuffles=[args["dlc_shuffle"]], engine=Engine.PYTORCH,
+        net_type="resnet_50",
+    )
     cfg = auxiliaryfunctions.read_config(config)
     folder = Path(cfg["project_path"]) / auxiliaryfunctions.get_training_set_folder(cfg)
     merged = pd.read_hdf(folder / f"CollectedData_{cfg['scorer']}.h5")
@@ -113,7 +120,10 @@ def training_dataset():
     b = posekit.reindex(columns=merged.columns).to_numpy(float)
     assert a.shape == b.shape, (a.shape, b.shape)
     assert ((a == b) | (pd.isna(a) & pd.isna(b))).all(), "merged labels differ"
-    return f"shuffle {args['dlc_shuffle']}: {len(merged)} labelled frames, equal to posekit's"
+    return (
+        f"shuffle {args['dlc_shuffle']} (engine pytorch, resnet_50): "
+        f"{len(merged)} labelled frames, equal to posekit's"
+    )
 step("create_training_dataset", training_dataset)
 
 def filterpredictions():
