@@ -131,6 +131,7 @@ def filter_by_confidence(
     *,
     threshold: float = 0.6,
     confidence: xr.DataArray | None = None,
+    unknown: Literal["keep", "drop"] = "keep",
 ) -> PoseLike:
     """Set positions whose confidence is below ``threshold`` to NaN.
 
@@ -140,10 +141,15 @@ def filter_by_confidence(
         Poses Dataset (its ``confidence`` is used) or ``position`` DataArray (then
         pass ``confidence``).
     threshold
-        Minimum likelihood to keep a point. Points with NaN confidence (e.g.
-        hand labels) are kept.
+        Minimum likelihood to keep a point.
     confidence
         Confidence with dims ``(time, keypoint, individual)``; only for DataArray input.
+    unknown
+        What happens to points that have a position but no confidence at all (NaN):
+        hand labels, user-labelled SLEAP instances, files without a likelihood.
+        ``"keep"`` (default) keeps them, since nothing says they are unreliable;
+        ``"drop"`` sets them to NaN too, as movement's ``filter_by_confidence``
+        does (it keeps only ``confidence >= threshold``).
 
     Returns
     -------
@@ -173,8 +179,12 @@ def filter_by_confidence(
                 "filter_by_confidence needs confidence values: pass a poses Dataset or "
                 "confidence=ds.confidence"
             )
+    if unknown not in ("keep", "drop"):
+        raise ValueError(f"unknown must be 'keep' or 'drop'; received {unknown!r}")
     position = position_of(data)
     low = confidence < threshold  # NaN compares False: unknown confidence is kept
+    if unknown == "drop":
+        low = low | confidence.isnull()
     new = position.where(~low)
     new = new.transpose(*position.dims)
     n_removed = int(low.sum()) if low.size else 0
@@ -182,6 +192,7 @@ def filter_by_confidence(
         _replace_position(data, new),
         "filter_by_confidence",
         threshold=float(threshold),
+        unknown=unknown,
         n_points_removed=n_removed,
     )
 

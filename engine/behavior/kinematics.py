@@ -13,6 +13,7 @@ radians in ``(-π, π]``, so a positive angle turns clockwise on screen.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -48,6 +49,8 @@ __all__ = [
 ]
 
 Per = Literal["frame", "second"]
+
+logger = logging.getLogger("posekit.behavior.kinematics")
 
 
 def _named(da: xr.DataArray, name: str, **attrs: object) -> xr.DataArray:
@@ -121,7 +124,12 @@ def compute_velocity(
 ) -> xr.DataArray:
     """Velocity by central differences (second-order, also at the ends).
 
-    NaN where the position is missing and next to a missing frame.
+    The velocity at frame ``t`` is ``(x[t+1] - x[t-1]) / 2`` per frame; at the first
+    and last frame a second-order one-sided difference over that frame and the two
+    after (before) it. It is NaN where the position is missing and wherever one of
+    those frames is missing: a missing frame makes itself and its two neighbours NaN
+    (and the first/last frame when it is within two frames of it). Interpolate gaps
+    first (:func:`~posekit.engine.behavior.filters.interpolate_gaps`) to keep them.
 
     Parameters
     ----------
@@ -157,6 +165,10 @@ def compute_acceleration(
     position: xr.DataArray, *, fps: float | None = None, per: Per | None = None
 ) -> xr.DataArray:
     """Acceleration: the central-difference derivative of :func:`compute_velocity`.
+
+    The velocity (NaN as :func:`compute_velocity` says) is differentiated the same
+    way, so the acceleration is NaN where the velocity is NaN or next to it: within
+    two frames of a missing position.
 
     Parameters
     ----------
@@ -207,9 +219,13 @@ def _time_derivative(
     else:
         out, edge = block, _edge_order(block)
         for _ in range(order):
+            missing = np.isnan(out)
+            # np.gradient spreads NaN to the frames whose differences use a missing
+            # one; a missing frame's own rate (its neighbours' difference) is masked,
+            # so each derivative is that of the previous one as returned
             out = np.gradient(out, axis=0, edge_order=edge)
+            out[missing] = np.nan
         out = out * scale**order
-        out[np.isnan(block)] = np.nan  # no rate where the position is missing
     unit = space_unit(position)
     return _named(
         rebuild(out),
@@ -301,13 +317,72 @@ def compute_distance_travelled(position: xr.DataArray) -> xr.DataArray:
     return _named(out, "distance_travelled", units=unit, space_unit=unit)
 
 
-def compute_path_length(position: xr.DataArray) -> xr.DataArray:
+NanPolicy = Literal["ffill", "scale", "skip"]
+
+
+def _warn_mostly_missing(position: xr.DataArray, threshold: float) -> None:
+    """Log a warning naming the tracks with at least ``threshold`` of frames missing."""
+    if not 0 <= threshold <= 1:
+        raise ValueError(
+            f"nan_warn_threshold must be in [0, 1]; received {threshold!r}"
+        )
+    missing = position.isnull().any("space").mean("time")
+    values = np.asarray(missing.values)
+    tracks = []
+    for index in np.ndindex(values.shape):
+        if values[index] >= threshold:
+            where = ", ".join(
+                f"{dim}={missing[dim].values[i]}"
+                for dim, i in zip(missing.dims, index, strict=True)
+                if dim in missing.coords
+            )
+            tracks.append(f"{where or 'the track'}: {values[index]:.0%} missing")
+    if tracks:
+        logger.warning(
+            "path length may be unreliable: %d track(s) have at least %.0f %% of "
+            "frames missing (%s); interpolate gaps or choose nan_policy",
+            len(tracks),
+            100 * threshold,
+            "; ".join(tracks[:10]) + (" …" if len(tracks) > 10 else ""),
+        )
+
+
+def _forward_filled(position: xr.DataArray) -> xr.DataArray:
+    """Fill each missing value with the last one seen before it (leading NaN stay)."""
+    block, rebuild = time_first_2d(position)
+    last = np.where(np.isnan(block), 0, np.arange(block.shape[0])[:, None])
+    np.maximum.accumulate(last, axis=0, out=last)
+    filled = rebuild(np.take_along_axis(block, last, axis=0))
+    return filled.assign_attrs(position.attrs)
+
+
+def compute_path_length(
+    position: xr.DataArray,
+    *,
+    nan_policy: NanPolicy = "ffill",
+    nan_warn_threshold: float = 0.2,
+) -> xr.DataArray:
     """Total path length over the whole recording (sum of frame-to-frame steps).
 
     Parameters
     ----------
     position
         Position with ``time`` and ``space`` dims.
+    nan_policy
+        How steps across missing frames count, as in movement's
+        ``compute_path_length``:
+
+        - ``"ffill"`` (default, movement's default): a missing point stays where it
+          was last seen, then jumps in a straight line to where it is seen again
+          (the jump counts; underestimates a path with long gaps);
+        - ``"scale"``: the sum of the steps between two observed frames, divided by
+          the fraction of steps that are observed (assumes the animal moved in the
+          gaps as it did elsewhere);
+        - ``"skip"``: steps into or out of a missing frame are not counted (the
+          shortest; what :func:`compute_distance_travelled` does).
+    nan_warn_threshold
+        Log a warning naming every track (keypoint, individual) with at least this
+        fraction of frames missing (movement's default 0.2).
 
     Returns
     -------
@@ -317,19 +392,38 @@ def compute_path_length(position: xr.DataArray) -> xr.DataArray:
     Raises
     ------
     ValueError
-        If a required dim is missing.
+        If a required dim is missing, ``nan_policy`` is unknown or the threshold is
+        outside ``[0, 1]``.
 
     Examples
     --------
     >>> import numpy as np
     >>> from posekit.engine.poses import from_numpy
-    >>> t = np.arange(4.0)
+    >>> t = np.arange(5.0)
     >>> pos = from_numpy(np.stack([3 * t, 4 * t], 1)[:, :, None, None]).position
     >>> float(compute_path_length(pos).squeeze())
-    15.0
+    20.0
+    >>> gappy = pos.where(pos.time != 2)
+    >>> [float(compute_path_length(gappy, nan_policy=p, nan_warn_threshold=1).squeeze())
+    ...  for p in ("ffill", "scale", "skip")]
+    [20.0, 20.0, 10.0]
     """
     position = position_of(position)
-    out = _step_lengths(position).sum("time", skipna=True)
+    require_dims(position, ["time", "space"], "compute_path_length")
+    _warn_mostly_missing(position, nan_warn_threshold)
+    if nan_policy == "ffill":
+        out = _step_lengths(_forward_filled(position)).sum("time", skipna=True)
+    elif nan_policy == "skip":
+        out = _step_lengths(position).sum("time", skipna=True)
+    elif nan_policy == "scale":
+        steps = _step_lengths(position)
+        n_steps = position.sizes["time"] - 1
+        observed = steps.notnull().sum("time") / max(n_steps, 1)
+        out = steps.sum("time", skipna=True) / observed.where(observed > 0)
+    else:
+        raise ValueError(
+            f"nan_policy must be 'ffill', 'scale' or 'skip'; received {nan_policy!r}"
+        )
     unit = space_unit(position)
     return _named(out, "path_length", units=unit, space_unit=unit)
 

@@ -10,6 +10,17 @@ For events (entries, exits, bouts) a missing frame counts as "not inside". A bou
 is already running at frame 0 is not an entry, and one still running at the last frame
 is not an exit. Bout frame ranges are inclusive: ``start`` is the first frame inside,
 ``end`` the last.
+
+ROI files are movement's GeoJSON (``movement.roi.save_rois``/``load_rois``): a
+``FeatureCollection`` whose features have a ``Polygon``, ``LineString`` or
+``LinearRing`` geometry and properties ``name`` and ``roi_type``
+(``"PolygonOfInterest"`` or ``"LineOfInterest"``). Polygons keep their holes and
+lines are :class:`LineROI`, so movement's files load exactly and posekit's open in
+movement. posekit's own shapes are written so that movement's schema accepts them: a
+rectangle is a polygon, a circle a 128-sided polygon; a ``posekit_shape`` property
+(with ``cx``, ``cy``, ``radius`` for a circle) lets posekit read back the exact shape.
+Files written by earlier posekit versions (``roi_type`` ``rectangle``/``circle``/
+``polygon``, a circle as a ``Point``) still load.
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ __all__ = [
     "RectangleROI",
     "CircleROI",
     "PolygonROI",
+    "LineROI",
     "save_rois",
     "load_rois",
     "compute_roi_occupancy",
@@ -58,14 +70,10 @@ class ROI(ABC):
     """A named region in image coordinates."""
 
     name: str
-    #: The ``roi_type`` written in GeoJSON properties.
+    #: posekit's name of the shape (``posekit_shape`` in GeoJSON properties).
     roi_type: ClassVar[str]
-    _REGISTRY: ClassVar[dict[str, type[ROI]]] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:  # noqa: D105
-        super().__init_subclass__(**kwargs)
-        if "roi_type" in cls.__dict__:
-            ROI._REGISTRY[cls.roi_type] = cls
+    #: movement's ``roi_type`` for this shape.
+    movement_type: ClassVar[str] = "PolygonOfInterest"
 
     @abstractmethod
     def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -86,56 +94,121 @@ class ROI(ABC):
     def _extra_properties(self) -> dict[str, Any]: ...
 
     def to_feature(self) -> dict[str, Any]:
-        """Return the ROI as a GeoJSON ``Feature`` (properties ``name``, ``roi_type``)."""
+        """Return the ROI as a GeoJSON ``Feature`` movement's schema accepts.
+
+        Properties: ``name``, ``roi_type`` (movement's: ``"PolygonOfInterest"`` or
+        ``"LineOfInterest"``), ``posekit_shape`` and the shape's own values.
+        """
         return {
             "type": "Feature",
             "geometry": self._geometry(),
             "properties": {
                 "name": self.name,
-                "roi_type": self.roi_type,
+                "roi_type": self.movement_type,
+                "posekit_shape": self.roi_type,
                 **self._extra_properties(),
             },
         }
 
     @staticmethod
     def from_feature(feature: Mapping[str, Any]) -> ROI:
-        """Build an ROI from a GeoJSON ``Feature`` written by :meth:`to_feature`.
+        """Build an ROI from a GeoJSON ``Feature`` (posekit's, movement's, or others').
 
-        Features from other tools work too: a ``Polygon`` becomes a
-        :class:`PolygonROI` and a ``Point`` with a ``radius`` property a
-        :class:`CircleROI`.
+        A ``Polygon`` becomes a :class:`PolygonROI` with its holes (or the
+        :class:`RectangleROI` / :class:`CircleROI` posekit wrote it for), a
+        ``LineString`` or ``LinearRing`` a :class:`LineROI`, and a ``Point`` with a
+        ``radius`` property a :class:`CircleROI`.
 
         Raises
         ------
         ValueError
-            If the geometry is not a Polygon or a Point with a radius.
+            If the geometry is none of these.
         """
         props = dict(feature.get("properties") or {})
         geom = feature.get("geometry") or {}
         gtype = geom.get("type")
-        name = str(props.get("name", props.get("id", "roi")))
-        roi_type = props.get("roi_type")
-        if roi_type == "rectangle" and gtype == "Polygon":
-            ring = np.asarray(geom["coordinates"][0], dtype=float)
-            return RectangleROI(
-                name,
-                float(ring[:, 0].min()),
-                float(ring[:, 1].min()),
-                float(ring[:, 0].max()),
-                float(ring[:, 1].max()),
+        name = str(props.get("name") or props.get("id") or "roi")
+        shape = props.get("posekit_shape", props.get("roi_type"))
+        if shape == "circle" and {"cx", "cy", "radius"} <= set(props):
+            return CircleROI(
+                name, float(props["cx"]), float(props["cy"]), float(props["radius"])
             )
-        if gtype == "Polygon":
-            ring = [tuple(map(float, p)) for p in geom["coordinates"][0]]
-            if len(ring) > 1 and ring[0] == ring[-1]:
-                ring = ring[:-1]
-            return PolygonROI(name, tuple(ring))  # type: ignore[arg-type]
         if gtype == "Point" and "radius" in props:
             cx, cy = map(float, geom["coordinates"][:2])
             return CircleROI(name, cx, cy, float(props["radius"]))
+        if gtype == "Polygon":
+            rings = [_ring(r) for r in geom["coordinates"]]
+            if shape == "rectangle" and len(rings) == 1:
+                ring = np.asarray(rings[0], dtype=float)
+                return RectangleROI(
+                    name,
+                    float(ring[:, 0].min()),
+                    float(ring[:, 1].min()),
+                    float(ring[:, 0].max()),
+                    float(ring[:, 1].max()),
+                )
+            return PolygonROI(name, rings[0], holes=tuple(rings[1:]))
+        if gtype in ("LineString", "LinearRing"):
+            points = [tuple(map(float, p[:2])) for p in geom["coordinates"]]
+            loop = gtype == "LinearRing" or bool(props.get("loop", False))
+            if loop and len(points) > 1 and points[0] == points[-1]:
+                points = points[:-1]
+            return LineROI(name, tuple(points), loop=loop)  # type: ignore[arg-type]
         raise ValueError(
             f"Cannot read ROI {name!r}: geometry {gtype!r} with properties "
-            f"{sorted(props)}. Supported: Polygon, or Point with a 'radius' property."
+            f"{sorted(props)}. Supported: Polygon (with holes), LineString, "
+            "LinearRing, or Point with a 'radius' property."
         )
+
+
+def _ring(coords: Sequence[Sequence[float]]) -> tuple[tuple[float, float], ...]:
+    """Return a GeoJSON ring without its closing point."""
+    ring = [(float(p[0]), float(p[1])) for p in coords]
+    if len(ring) > 1 and ring[0] == ring[-1]:
+        ring = ring[:-1]
+    return tuple(ring)
+
+
+def _closed(ring: Sequence[tuple[float, float]]) -> list[list[float]]:
+    points = [list(p) for p in ring]
+    return points + [points[0]]
+
+
+def _ring_area(ring: Sequence[tuple[float, float]]) -> float:
+    """Area of a simple ring (shoelace formula)."""
+    v = np.asarray(ring, dtype=float)
+    x, y = v[:, 0], v[:, 1]
+    return float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _on_segments(
+    v: np.ndarray, x: np.ndarray, y: np.ndarray, *, closed: bool
+) -> np.ndarray:
+    """Mask of the points on the polyline ``v`` (closed: back to the first vertex)."""
+    on = np.zeros(np.broadcast(x, y).shape, dtype=bool)
+    ends = np.roll(v, -1, axis=0) if closed else v[1:]
+    for (x1, y1), (x2, y2) in zip(v[: len(ends)], ends, strict=True):
+        cross = (x2 - x1) * (y - y1) - (y2 - y1) * (x - x1)
+        on |= (
+            (np.abs(cross) <= 1e-9 * max(1.0, abs(x2 - x1) + abs(y2 - y1)))
+            & (np.minimum(x1, x2) <= x)
+            & (x <= np.maximum(x1, x2))
+            & (np.minimum(y1, y2) <= y)
+            & (y <= np.maximum(y1, y2))
+        )
+    return on
+
+
+def _inside_ring(v: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Even–odd rule: mask of the points strictly inside ring ``v`` (edges undecided)."""
+    inside = np.zeros(np.broadcast(x, y).shape, dtype=bool)
+    x2s, y2s = np.roll(v[:, 0], -1), np.roll(v[:, 1], -1)
+    for x1, y1, x2, y2 in zip(v[:, 0], v[:, 1], x2s, y2s, strict=True):
+        if y1 != y2:
+            crosses = (y1 > y) != (y2 > y)
+            x_cross = x1 + (y - y1) * ((x2 - x1) / (y2 - y1))
+            inside ^= crosses & (x < x_cross)
+    return inside
 
 
 def _check_name(name: str) -> None:
@@ -195,6 +268,9 @@ class RectangleROI(ROI):
         return {}
 
 
+_CIRCLE_SIDES = 128
+
+
 @dataclass(frozen=True)
 class CircleROI(ROI):
     """Disc of ``radius`` around ``(cx, cy)`` (boundary included).
@@ -231,15 +307,26 @@ class CircleROI(ROI):
         return float(np.pi * self.radius**2)
 
     def _geometry(self) -> dict[str, Any]:
-        return {"type": "Point", "coordinates": [self.cx, self.cy]}
+        # movement has no circles: a 128-sided polygon (area within 0.04 %); the
+        # properties keep the exact circle for posekit
+        angles = np.linspace(0.0, 2 * np.pi, _CIRCLE_SIDES, endpoint=False)
+        ring = [
+            (self.cx + self.radius * np.cos(a), self.cy + self.radius * np.sin(a))
+            for a in angles
+        ]
+        return {"type": "Polygon", "coordinates": [_closed(ring)]}
 
     def _extra_properties(self) -> dict[str, Any]:
-        return {"radius": self.radius}
+        return {"cx": self.cx, "cy": self.cy, "radius": self.radius}
 
 
 @dataclass(frozen=True)
 class PolygonROI(ROI):
-    """Simple polygon given by its vertices (even–odd rule; not closed explicitly).
+    """Simple polygon given by its vertices, optionally with holes (even–odd rule).
+
+    Rings are not closed explicitly. A point inside a hole is outside the region;
+    points on any boundary (outer ring or hole) count as inside, like the rectangle
+    and circle.
 
     Examples
     --------
@@ -247,58 +334,114 @@ class PolygonROI(ROI):
     >>> tri = PolygonROI("tri", ((0, 0), (10, 0), (0, 10)))
     >>> tri.contains(np.array([1.0, 9.0]), np.array([1.0, 9.0]))
     array([ True, False])
+    >>> square = ((0, 0), (100, 0), (100, 100), (0, 100))
+    >>> hole = ((40, 40), (60, 40), (60, 60), (40, 60))
+    >>> PolygonROI("ring", square, holes=(hole,)).area
+    9600.0
     """
 
     name: str
     vertices: tuple[tuple[float, float], ...]
+    holes: tuple[tuple[tuple[float, float], ...], ...] = ()
     roi_type: ClassVar[str] = "polygon"
 
     def __post_init__(self) -> None:  # noqa: D105
         _check_name(self.name)
-        verts = tuple((float(x), float(y)) for x, y in self.vertices)
-        if len(verts) > 1 and verts[0] == verts[-1]:
-            verts = verts[:-1]
+        verts = _ring(self.vertices)
         if len(verts) < 3:
             raise ValueError(
                 f"PolygonROI {self.name!r} needs at least 3 vertices; received {verts}"
             )
         object.__setattr__(self, "vertices", verts)
-        if self.area == 0:
+        holes = tuple(_ring(h) for h in self.holes)
+        for hole in holes:
+            if len(hole) < 3 or _ring_area(hole) == 0:
+                raise ValueError(
+                    f"PolygonROI {self.name!r}: a hole needs at least 3 vertices and "
+                    f"an area; received {hole}"
+                )
+        object.__setattr__(self, "holes", holes)
+        if _ring_area(verts) == 0:
             raise ValueError(f"PolygonROI {self.name!r} has zero area: {verts}")
 
     def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Boolean mask of the points inside (boundary included; NaN is outside)."""
+        """Boolean mask of the points inside (boundaries included; NaN is outside)."""
         x, y = np.asarray(x, float), np.asarray(y, float)
         v = np.asarray(self.vertices)
-        inside = np.zeros(np.broadcast(x, y).shape, dtype=bool)
-        on_edge = np.zeros_like(inside)
-        x2s, y2s = np.roll(v[:, 0], -1), np.roll(v[:, 1], -1)
-        for x1, y1, x2, y2 in zip(v[:, 0], v[:, 1], x2s, y2s, strict=True):
-            if y1 != y2:
-                crosses = (y1 > y) != (y2 > y)
-                x_cross = x1 + (y - y1) * ((x2 - x1) / (y2 - y1))
-                inside ^= crosses & (x < x_cross)
-            # boundary points count as inside, like the rectangle and circle
-            cross = (x2 - x1) * (y - y1) - (y2 - y1) * (x - x1)
-            on_edge |= (
-                (np.abs(cross) <= 1e-9 * max(1.0, abs(x2 - x1) + abs(y2 - y1)))
-                & (np.minimum(x1, x2) <= x)
-                & (x <= np.maximum(x1, x2))
-                & (np.minimum(y1, y2) <= y)
-                & (y <= np.maximum(y1, y2))
-            )
-        return inside | on_edge
+        inside = _inside_ring(v, x, y) | _on_segments(v, x, y, closed=True)
+        for hole in self.holes:
+            h = np.asarray(hole)
+            inside &= ~(_inside_ring(h, x, y) & ~_on_segments(h, x, y, closed=True))
+        return inside
 
     @property
     def area(self) -> float:
-        """Area in squared position units (shoelace formula)."""
-        v = np.asarray(self.vertices)
-        x, y = v[:, 0], v[:, 1]
-        return float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+        """Area in squared position units: the outer ring's less the holes'."""
+        return _ring_area(self.vertices) - sum(_ring_area(h) for h in self.holes)
 
     def _geometry(self) -> dict[str, Any]:
-        ring = [list(p) for p in self.vertices]
-        return {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
+        rings = [self.vertices, *self.holes]
+        return {"type": "Polygon", "coordinates": [_closed(r) for r in rings]}
+
+    def _extra_properties(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True)
+class LineROI(ROI):
+    """A polyline (movement's ``LineOfInterest``); ``loop`` joins the last point to the first.
+
+    A line has no inside: :meth:`contains` is true only for points on it, and its
+    area is 0, so in occupancy it counts the frames a point sits exactly on the line.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> wall = LineROI("wall", ((0, 0), (10, 0)))
+    >>> wall.contains(np.array([5.0, 5.0]), np.array([0.0, 1.0]))
+    array([ True, False])
+    >>> wall.length
+    10.0
+    """
+
+    name: str
+    points: tuple[tuple[float, float], ...]
+    loop: bool = False
+    roi_type: ClassVar[str] = "line"
+    movement_type: ClassVar[str] = "LineOfInterest"
+
+    def __post_init__(self) -> None:  # noqa: D105
+        _check_name(self.name)
+        points = tuple((float(x), float(y)) for x, y in self.points)
+        if self.loop and len(points) > 1 and points[0] == points[-1]:
+            points = points[:-1]
+        if len(points) < (3 if self.loop else 2):
+            raise ValueError(
+                f"LineROI {self.name!r} needs at least {3 if self.loop else 2} points; "
+                f"received {points}"
+            )
+        object.__setattr__(self, "points", points)
+
+    def contains(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Boolean mask of the points that lie on the line (NaN is not)."""
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        return _on_segments(np.asarray(self.points), x, y, closed=self.loop)
+
+    @property
+    def area(self) -> float:
+        """Area: 0 (a line)."""
+        return 0.0
+
+    @property
+    def length(self) -> float:
+        """Length of the line (the closing segment included for a loop)."""
+        v = np.asarray(self.points + ((self.points[0],) if self.loop else ()))
+        return float(np.linalg.norm(np.diff(v, axis=0), axis=1).sum())
+
+    def _geometry(self) -> dict[str, Any]:
+        if self.loop:
+            return {"type": "LinearRing", "coordinates": _closed(self.points)}
+        return {"type": "LineString", "coordinates": [list(p) for p in self.points]}
 
     def _extra_properties(self) -> dict[str, Any]:
         return {}

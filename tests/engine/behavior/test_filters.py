@@ -49,8 +49,24 @@ def test_confidence_threshold_sets_nan_and_keeps_unknown_confidence():
     assert not np.isnan(_x(ds)).any()
     (entry,) = get_log(out)
     assert entry["operation"] == "filter_by_confidence"
-    assert entry["parameters"] == {"threshold": 0.6, "n_points_removed": 2}
+    assert entry["parameters"] == {
+        "threshold": 0.6,
+        "unknown": "keep",
+        "n_points_removed": 2,
+    }
     assert "log" not in ds.attrs
+
+
+def test_points_without_confidence_can_be_dropped_as_movement_does():
+    # a user-labelled SLEAP instance has positions but NaN confidence
+    conf = np.array([0.9, 0.2, np.nan, 0.6, 0.59])[:, None, None]
+    ds = _track(np.arange(5.0))
+    ds["confidence"] = (("time", "keypoint", "individual"), conf)
+    out = filter_by_confidence(ds, threshold=0.6, unknown="drop")
+    assert np.isnan(_x(out)).tolist() == [False, True, True, False, True]
+    assert get_log(out)[0]["parameters"]["n_points_removed"] == 3
+    with pytest.raises(ValueError, match="unknown"):
+        filter_by_confidence(ds, unknown="ignore")
 
 
 def test_confidence_filter_on_dataarray_needs_confidence():

@@ -87,9 +87,58 @@ def test_distance_travelled_and_straight_path(straight):
 def test_nan_steps_are_not_counted(straight):
     pos = straight.position.sel(keypoint="head").copy()
     pos[10] = np.nan
-    assert float(compute_path_length(pos).squeeze()) == pytest.approx(235.0)
+    # "skip": the two steps next to the missing frame are not counted
+    assert float(compute_path_length(pos, nan_policy="skip").squeeze()) == (
+        pytest.approx(235.0)
+    )
     speed = compute_speed(pos, per="frame")
     assert np.isnan(speed.values.ravel()[[9, 10, 11]]).all()
+
+
+def test_path_length_gap_policies_match_movement(straight, caplog):
+    # 50 frames, 5 px per step (245 px); frames 10-12 missing
+    pos = straight.position.sel(keypoint="head").copy()
+    pos[10:13] = np.nan
+
+    def length(policy: str) -> float:
+        return float(compute_path_length(pos, nan_policy=policy).squeeze())
+
+    # ffill (movement's default): stays at frame 9, jumps to frame 13 (20 px)
+    assert length("ffill") == pytest.approx(245.0)
+    # scale: 45 of 49 steps observed, 225 px of them
+    assert length("scale") == pytest.approx(225.0 * 49 / 45)
+    assert length("skip") == pytest.approx(225.0)
+    assert compute_path_length(pos).name == "path_length"
+    with pytest.raises(ValueError, match="nan_policy"):
+        compute_path_length(pos, nan_policy="drop")
+    assert "unreliable" not in caplog.text  # 3 of 50 missing: under 20 %
+    mostly = pos.copy()
+    mostly[5:40] = np.nan
+    with caplog.at_level("WARNING", logger="posekit.behavior.kinematics"):
+        compute_path_length(mostly)
+    assert "unreliable" in caplog.text and "70% missing" in caplog.text
+
+
+def test_velocity_and_acceleration_next_to_a_missing_frame():
+    # x = t^2: velocity 2t, acceleration 2 (per frame); frame 10 of 20 missing
+    t = np.arange(20.0)
+    pos = from_numpy(np.stack([t**2, 0 * t], 1)[:, :, None, None]).position
+    pos[10] = np.nan
+    vel = compute_velocity(pos, per="frame").sel(space="x").values.ravel()
+    acc = compute_acceleration(pos, per="frame").sel(space="x").values.ravel()
+    # velocity: NaN at the missing frame and its two neighbours, exact elsewhere
+    assert np.flatnonzero(np.isnan(vel)).tolist() == [9, 10, 11]
+    finite = np.isfinite(vel)
+    np.testing.assert_allclose(vel[finite], 2 * t[finite], atol=1e-9)
+    # acceleration: the derivative of that velocity, NaN within two frames
+    assert np.flatnonzero(np.isnan(acc)).tolist() == [8, 9, 10, 11, 12]
+    np.testing.assert_allclose(acc[np.isfinite(acc)], 2.0, atol=1e-9)
+    # a missing frame near the start also blanks the first frame (one-sided stencil)
+    early = pos.copy()
+    early[10] = 100.0
+    early[2] = np.nan
+    v0 = compute_velocity(early, per="frame").sel(space="x").values.ravel()
+    assert np.flatnonzero(np.isnan(v0)).tolist() == [0, 1, 2, 3]
 
 
 def test_per_second_needs_a_frame_rate():

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from posekit.engine.behavior.roi import (
     CircleROI,
+    LineROI,
     PolygonROI,
     RectangleROI,
     compute_occupancy_heatmap,
@@ -115,11 +118,135 @@ def test_geojson_round_trip(tmp_path):
         save_rois([rois[0], rois[0]], tmp_path / "dup.geojson")
     (tmp_path / "bad.geojson").write_text(
         '{"type": "FeatureCollection", "features": '
-        '[{"type": "Feature", "geometry": {"type": "LineString", '
+        '[{"type": "Feature", "geometry": {"type": "MultiPoint", '
         '"coordinates": [[0, 0], [1, 1]]}, "properties": {}}]}'
     )
-    with pytest.raises(ValueError, match="LineString"):
+    with pytest.raises(ValueError, match="MultiPoint"):
         load_rois(tmp_path / "bad.geojson")
+
+
+SQUARE = ((0.0, 0.0), (100.0, 0.0), (100.0, 100.0), (0.0, 100.0))
+HOLE = ((40.0, 40.0), (60.0, 40.0), (60.0, 60.0), (40.0, 60.0))
+
+
+def test_polygon_hole_is_kept_and_excluded():
+    ring = PolygonROI("ring", SQUARE, holes=(HOLE,))
+    assert ring.area == 9600.0 and PolygonROI("full", SQUARE).area == 10000.0
+    inside = ring.contains(
+        np.array([10.0, 50.0, 40.0, 120.0]), np.array([10, 50, 50, 5])
+    )
+    # in the body, in the hole, on the hole's edge (a boundary: inside), outside
+    assert inside.tolist() == [True, False, True, False]
+
+
+def test_files_follow_movements_roi_schema(tmp_path):
+    rois = [
+        RectangleROI("box", 0, 0, 10, 5),
+        CircleROI("well", 5.5, 6.5, 2.25),
+        PolygonROI("ring", SQUARE, holes=(HOLE,)),
+        LineROI("wall", ((0, 0), (10, 0), (10, 10))),
+        LineROI("loop", ((0, 0), (10, 0), (10, 10)), loop=True),
+    ]
+    path = save_rois(rois, tmp_path / "rois.geojson")
+    data = json.loads(path.read_text())
+    kinds = [
+        (f["geometry"]["type"], f["properties"]["roi_type"]) for f in data["features"]
+    ]
+    # movement's ROI_TYPE_TO_GEOMETRY: PolygonOfInterest ↔ Polygon,
+    # LineOfInterest ↔ LineString or LinearRing
+    assert kinds == [
+        ("Polygon", "PolygonOfInterest"),
+        ("Polygon", "PolygonOfInterest"),
+        ("Polygon", "PolygonOfInterest"),
+        ("LineString", "LineOfInterest"),
+        ("LinearRing", "LineOfInterest"),
+    ]
+    ring = data["features"][2]["geometry"]["coordinates"]
+    assert len(ring) == 2 and ring[1][0] == ring[1][-1] == [40.0, 40.0]
+    assert load_rois(path) == rois
+    circle = data["features"][1]["geometry"]["coordinates"][0]
+    area = PolygonROI("c", [tuple(p) for p in circle]).area
+    assert area == pytest.approx(rois[1].area, rel=5e-4)
+
+
+def test_movement_style_file_loads(tmp_path):
+    # what movement.roi.save_rois writes (shapely.to_geojson geometries)
+    (tmp_path / "movement.geojson").write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [
+                                [list(p) for p in SQUARE + SQUARE[:1]],
+                                [list(p) for p in HOLE + HOLE[:1]],
+                            ],
+                        },
+                        "properties": {
+                            "name": "arena",
+                            "roi_type": "PolygonOfInterest",
+                        },
+                    },
+                    {
+                        "type": "Feature",
+                        "geometry": {
+                            "type": "LineString",
+                            "coordinates": [[0.0, 0.0], [1.0, 1.0]],
+                        },
+                        "properties": {"name": "diag", "roi_type": "LineOfInterest"},
+                    },
+                    {
+                        "type": "Feature",
+                        "geometry": {
+                            "type": "LinearRing",
+                            "coordinates": [[0, 0], [4, 0], [4, 3], [0, 0]],
+                        },
+                        "properties": None,
+                    },
+                ],
+            }
+        )
+    )
+    arena, diag, loop = load_rois(tmp_path / "movement.geojson")
+    assert arena == PolygonROI("arena", SQUARE, holes=(HOLE,)) and arena.area == 9600
+    assert diag == LineROI("diag", ((0, 0), (1, 1)))
+    assert loop.loop and loop.length == 12.0 and loop.name == "roi"
+
+
+def test_files_of_earlier_posekit_versions_load(tmp_path):
+    (tmp_path / "old.geojson").write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": {"type": "Point", "coordinates": [5.5, 6.5]},
+                        "properties": {
+                            "name": "well",
+                            "roi_type": "circle",
+                            "radius": 2,
+                        },
+                    },
+                    {
+                        "type": "Feature",
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [[[0, 0], [10, 0], [10, 5], [0, 5], [0, 0]]],
+                        },
+                        "properties": {"name": "box", "roi_type": "rectangle"},
+                    },
+                ],
+            }
+        )
+    )
+    assert load_rois(tmp_path / "old.geojson") == [
+        CircleROI("well", 5.5, 6.5, 2.0),
+        RectangleROI("box", 0, 0, 10, 5),
+    ]
 
 
 def test_zone_sequence_and_transitions():
