@@ -10,6 +10,10 @@ The "p-cutoff" variants only count predictions with likelihood ≥ ``pcutoff`` (
 Arrays: predictions ``(N, K, 3)`` = ``x, y, likelihood`` (or ``(N, K, 2)``); labels
 ``(N, K, 2)`` with NaN for missing keypoints; all in pixels. The predictions come
 from :mod:`posekit.engine.inference` (this module imports no TensorFlow).
+
+Multi-instance keypoints are scored with COCO's object keypoint similarity
+(:func:`oks`) and its mean average precision (:func:`oks_map`), computed as
+pycocotools' ``COCOeval`` does, with DeepLabCut's σ convention.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ __all__ = [
     "pck",
     "evaluation_summary",
     "write_combined_evaluation",
+    "DEFAULT_OKS_SIGMA",
+    "OKS_THRESHOLDS",
+    "keypoint_box",
+    "oks",
+    "oks_average_precision",
+    "oks_map",
 ]
 
 #: Header of DeepLabCut's ``CombinedEvaluation-results.csv``.
@@ -293,3 +303,301 @@ def write_combined_evaluation(
     writer.writerow(row)
     text = (existing.rstrip("\n") + "\n" if lines else "") + buf.getvalue()
     return atomic_write_text(path, text)
+
+
+# ---------------------------------------------------------------- OKS (COCO keypoints)
+
+#: DeepLabCut's default OKS sigma (``oks_sigma``), the same for every keypoint.
+DEFAULT_OKS_SIGMA = 0.1
+
+#: The OKS thresholds of COCO's keypoint mAP (0.50, 0.55, ..., 0.95).
+OKS_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+
+_RECALL_STEPS = np.linspace(0.0, 1.0, 101)
+
+
+def keypoint_box(labels: np.ndarray, *, margin: float = 0.0) -> np.ndarray:
+    """Bounding box ``(x, y, w, h)`` of the labelled keypoints of each instance.
+
+    Parameters
+    ----------
+    labels
+        ``(..., K, 2)``; NaN for missing keypoints.
+    margin
+        Pixels added on every side (DeepLabCut's ``oks_bbox_margin``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., 4)``; NaN for an instance without any labelled keypoint.
+
+    Examples
+    --------
+    >>> keypoint_box(np.array([[1.0, 2.0], [4.0, 6.0], [np.nan, np.nan]]))
+    array([1., 2., 3., 4.])
+    """
+    labels = np.asarray(labels, np.float64)
+    seen = np.isfinite(labels).all(axis=-1)
+    big = np.where(seen[..., None], labels, np.inf)
+    small = np.where(seen[..., None], labels, -np.inf)
+    lo, hi = big.min(axis=-2), small.max(axis=-2)
+    box = np.concatenate([lo - margin, hi - lo + 2 * margin], axis=-1)
+    return np.where(seen.any(axis=-1)[..., None], box, np.nan)
+
+
+def _sigmas(
+    sigma: float | Sequence[float] | np.ndarray, n_keypoints: int
+) -> np.ndarray:
+    s = np.broadcast_to(np.asarray(sigma, np.float64), (n_keypoints,)).copy()
+    if not (np.all(np.isfinite(s)) and np.all(s > 0)):
+        raise ValueError(f"OKS sigmas must be positive numbers; received {sigma!r}")
+    return s
+
+
+def oks(
+    predictions: np.ndarray,
+    labels: np.ndarray,
+    *,
+    sigma: float | Sequence[float] = DEFAULT_OKS_SIGMA,
+    area: np.ndarray | float | None = None,
+    margin: float = 0.0,
+) -> np.ndarray:
+    """Object keypoint similarity, as COCO's ``COCOeval.computeOks`` computes it.
+
+    ``OKS = mean over labelled keypoints of exp(-d² / (2 · area · (2σ)²))``, where
+    ``d`` is the distance between prediction and label and ``area`` the object's
+    scale². σ follows DeepLabCut's convention (``oks_sigma``, default 0.1, one value
+    or one per keypoint; COCO's ``kpt_oks_sigmas``), and the default area is DLC's
+    scale, the area of the box around the labelled keypoints (plus ``margin`` on
+    every side), which is also the ``area`` :mod:`posekit.engine.io.coco` writes.
+    A missing (NaN) prediction of a labelled keypoint counts as a miss (0).
+
+    Parameters
+    ----------
+    predictions
+        ``(..., K, 2)`` or ``(..., K, 3)`` (the likelihood column is ignored).
+    labels
+        ``(..., K, 2)``, NaN for unlabelled keypoints; broadcast against
+        ``predictions`` (``oks(pred[:, None], gt[None])`` gives a matrix).
+    sigma
+        Per-keypoint σ (scalar or ``(K,)``).
+    area
+        Object area per instance (broadcast to the result); default: the labelled
+        keypoints' box.
+    margin
+        Pixels added on every side of that box.
+
+    Returns
+    -------
+    numpy.ndarray
+        OKS in [0, 1], shape of the broadcast leading dims; NaN where an instance
+        has no labelled keypoint.
+
+    Examples
+    --------
+    >>> gt = np.array([[0.0, 0.0], [10.0, 10.0]])
+    >>> float(oks(gt, gt))
+    1.0
+    >>> round(float(oks(gt + [1.0, 0.0], gt)), 4)  # d² = 1, area 100, σ 0.1
+    0.8825
+    """
+    predictions = np.asarray(predictions, np.float64)[..., :2]
+    labels = np.asarray(labels, np.float64)
+    if labels.shape[-1] != 2 or predictions.shape[-2] != labels.shape[-2]:
+        raise ValueError(
+            "predictions (..., K, 2|3) and labels (..., K, 2) need the same K; "
+            f"received {predictions.shape} and {labels.shape}"
+        )
+    k = labels.shape[-2]
+    variances = (2 * _sigmas(sigma, k)) ** 2
+    if area is None:
+        box = keypoint_box(labels, margin=margin)
+        area = box[..., 2] * box[..., 3]
+    area = np.asarray(area, np.float64)
+    labelled = np.isfinite(labels).all(axis=-1)
+    d2 = np.sum((predictions - labels) ** 2, axis=-1)
+    d2 = np.where(np.isfinite(d2), d2, np.inf)
+    e = d2 / variances / (area[..., None] + np.spacing(1)) / 2
+    n = labelled.sum(axis=-1)
+    total = np.where(labelled, np.exp(-e), 0.0).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / n, np.nan)
+
+
+def _instance_scores(pred: np.ndarray, scores: np.ndarray | None) -> np.ndarray:
+    if scores is not None:
+        scores = np.asarray(scores, np.float64).reshape(-1)
+        if len(scores) != len(pred):
+            raise ValueError(
+                f"{len(scores)} scores for {len(pred)} predicted instances"
+            )
+        return scores
+    if pred.shape[-1] == 3:
+        like = np.where(np.isfinite(pred[..., :2]).all(-1), pred[..., 2], np.nan)
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(np.where(np.isfinite(like), like, np.nan), axis=-1)
+        return np.where(np.isfinite(mean), mean, 0.0)
+    return np.ones(len(pred))
+
+
+def _match_image(ious: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Greedy matching of score-sorted detections as COCOeval.evaluateImg does."""
+    n_dt, n_gt = ious.shape
+    matched = np.zeros((len(thresholds), n_dt), dtype=bool)
+    for t, thr in enumerate(thresholds):
+        taken = np.zeros(n_gt, dtype=bool)
+        for d in range(n_dt):
+            best, m = min(thr, 1 - 1e-10), -1
+            for g in range(n_gt):
+                if taken[g] or ious[d, g] < best:
+                    continue
+                best, m = ious[d, g], g
+            if m >= 0:
+                taken[m] = True
+                matched[t, d] = True
+    return matched
+
+
+def _precision_at_recalls(tp: np.ndarray, n_gt: int) -> np.ndarray:
+    tp_sum = np.cumsum(tp).astype(float)
+    fp_sum = np.cumsum(~tp).astype(float)
+    recall = tp_sum / n_gt
+    precision = (tp_sum / (fp_sum + tp_sum + np.spacing(1))).tolist()
+    for i in range(len(precision) - 1, 0, -1):
+        if precision[i] > precision[i - 1]:
+            precision[i - 1] = precision[i]
+    # recall steps beyond the end of the curve keep precision 0 (as in COCOeval)
+    q = np.zeros(len(_RECALL_STEPS))
+    idx = np.searchsorted(recall, _RECALL_STEPS, side="left")
+    ok = idx < len(precision)
+    q[ok] = np.asarray(precision)[idx[ok]]
+    return q
+
+
+def oks_average_precision(
+    labels: Sequence[np.ndarray],
+    predictions: Sequence[np.ndarray],
+    scores: Sequence[np.ndarray] | None = None,
+    *,
+    sigma: float | Sequence[float] = DEFAULT_OKS_SIGMA,
+    margin: float = 0.0,
+    thresholds: Sequence[float] = tuple(OKS_THRESHOLDS),
+    max_detections: int = 20,
+) -> np.ndarray:
+    """Average precision of multi-instance keypoints at each OKS threshold.
+
+    The same computation as pycocotools' ``COCOeval(iouType="keypoints")``
+    (``evaluate`` + ``accumulate``, area range "all"): per image, detections sorted
+    by score (at most ``max_detections``) are matched greedily to the unmatched
+    ground truth of highest OKS ≥ the threshold; then, over all images, precision
+    is made monotone and read at the recall steps 0, 0.01, …, 1. Identities play
+    no part: predictions are matched by OKS.
+
+    Parameters
+    ----------
+    labels
+        One array per image: ``(G, K, 2)`` ground-truth instances, NaN for
+        unlabelled keypoints. Instances without a labelled keypoint are not objects.
+    predictions
+        One array per image: ``(D, K, 2)`` or ``(D, K, 3)`` (x, y, likelihood).
+        All-NaN instances are not detections.
+    scores
+        One array per image: ``(D,)`` instance scores. Default: the mean
+        likelihood of the instance's keypoints (or 1 without a likelihood).
+    sigma, margin
+        See :func:`oks`.
+    thresholds
+        OKS thresholds (default COCO's 0.50:0.05:0.95).
+    max_detections
+        Detections kept per image, highest score first (COCO: 20).
+
+    Returns
+    -------
+    numpy.ndarray
+        AP per threshold; NaN when there is no ground-truth instance at all.
+
+    Raises
+    ------
+    ValueError
+        If the image lists differ in length or the arrays in shape.
+    """
+    if len(labels) != len(predictions):
+        raise ValueError(
+            f"{len(labels)} images of labels but {len(predictions)} of predictions"
+        )
+    if scores is not None and len(scores) != len(predictions):
+        raise ValueError(f"{len(scores)} score arrays for {len(predictions)} images")
+    thr = np.asarray(thresholds, np.float64)
+    all_scores, all_tp, n_gt = [], [], 0
+    for i, (gt, pred) in enumerate(zip(labels, predictions, strict=True)):
+        gt = np.asarray(gt, np.float64).reshape(-1, *np.shape(gt)[-2:])
+        pred = np.asarray(pred, np.float64).reshape(-1, *np.shape(pred)[-2:])
+        s = _instance_scores(pred, None if scores is None else scores[i])
+        gt = gt[np.isfinite(gt).all(-1).any(-1)]
+        keep = np.isfinite(pred[..., :2]).all(-1).any(-1)
+        pred, s = pred[keep], s[keep]
+        order = np.argsort(-s, kind="mergesort")[:max_detections]
+        pred, s = pred[order], s[order]
+        n_gt += len(gt)
+        if len(pred) == 0:
+            continue
+        if len(gt):
+            ious = oks(pred[:, None], gt[None], sigma=sigma, margin=margin)
+            all_tp.append(_match_image(ious, thr))
+        else:
+            all_tp.append(np.zeros((len(thr), len(pred)), dtype=bool))
+        all_scores.append(s)
+    if n_gt == 0:
+        return np.full(len(thr), np.nan)
+    if not all_scores:
+        return np.zeros(len(thr))
+    s = np.concatenate(all_scores)
+    order = np.argsort(-s, kind="mergesort")
+    tp = np.concatenate(all_tp, axis=1)[:, order]
+    return np.array(
+        [_precision_at_recalls(tp[t], n_gt).mean() for t in range(len(thr))]
+    )
+
+
+def oks_map(
+    labels: Sequence[np.ndarray],
+    predictions: Sequence[np.ndarray],
+    scores: Sequence[np.ndarray] | None = None,
+    *,
+    sigma: float | Sequence[float] = DEFAULT_OKS_SIGMA,
+    margin: float = 0.0,
+    max_detections: int = 20,
+) -> float:
+    """OKS mAP: the mean of :func:`oks_average_precision` over 0.50:0.05:0.95.
+
+    This is COCOeval's ``stats[0]`` for keypoints (AP at area "all").
+
+    Parameters
+    ----------
+    labels, predictions, scores
+        Per image, as in :func:`oks_average_precision`.
+    sigma, margin
+        See :func:`oks`.
+    max_detections
+        Detections kept per image (COCO: 20).
+
+    Returns
+    -------
+    float
+        The mAP; NaN without any ground-truth instance.
+
+    Examples
+    --------
+    >>> gt = [np.array([[[0.0, 0.0], [10.0, 10.0]]])]
+    >>> round(oks_map(gt, gt), 6)  # COCO's precision is tp / (tp + fp + eps)
+    1.0
+    """
+    ap = oks_average_precision(
+        labels,
+        predictions,
+        scores,
+        sigma=sigma,
+        margin=margin,
+        max_detections=max_detections,
+    )
+    return float(np.mean(ap))
