@@ -150,7 +150,10 @@ class ROI(ABC):
             return PolygonROI(name, rings[0], holes=tuple(rings[1:]))
         if gtype in ("LineString", "LinearRing"):
             points = [tuple(map(float, p[:2])) for p in geom["coordinates"]]
-            loop = gtype == "LinearRing" or bool(props.get("loop", False))
+            # movement writes a loop as a closed LineString (shapely's GeoJSON of a
+            # LinearRing); a LinearRing geometry is a loop too
+            closed = len(points) > 3 and points[0] == points[-1]
+            loop = gtype == "LinearRing" or closed
             if loop and len(points) > 1 and points[0] == points[-1]:
                 points = points[:-1]
             return LineROI(name, tuple(points), loop=loop)  # type: ignore[arg-type]
@@ -391,6 +394,9 @@ class PolygonROI(ROI):
 class LineROI(ROI):
     """A polyline (movement's ``LineOfInterest``); ``loop`` joins the last point to the first.
 
+    In GeoJSON a loop is a closed ``LineString`` (first point repeated at the end), as
+    movement writes it; such a line reads back as a loop.
+
     A line has no inside: :meth:`contains` is true only for points on it, and its
     area is 0, so in occupancy it counts the frames a point sits exactly on the line.
 
@@ -439,9 +445,9 @@ class LineROI(ROI):
         return float(np.linalg.norm(np.diff(v, axis=0), axis=1).sum())
 
     def _geometry(self) -> dict[str, Any]:
-        if self.loop:
-            return {"type": "LinearRing", "coordinates": _closed(self.points)}
-        return {"type": "LineString", "coordinates": [list(p) for p in self.points]}
+        # a loop is a closed LineString, as movement writes it
+        points = _closed(self.points) if self.loop else [list(p) for p in self.points]
+        return {"type": "LineString", "coordinates": points}
 
     def _extra_properties(self) -> dict[str, Any]:
         return {}

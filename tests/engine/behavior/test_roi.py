@@ -159,8 +159,10 @@ def test_files_follow_movements_roi_schema(tmp_path):
         ("Polygon", "PolygonOfInterest"),
         ("Polygon", "PolygonOfInterest"),
         ("LineString", "LineOfInterest"),
-        ("LinearRing", "LineOfInterest"),
+        ("LineString", "LineOfInterest"),  # closed, as movement writes a loop
     ]
+    loop = data["features"][4]["geometry"]["coordinates"]
+    assert loop[0] == loop[-1] == [0.0, 0.0] and len(loop) == 4
     ring = data["features"][2]["geometry"]["coordinates"]
     assert len(ring) == 2 and ring[1][0] == ring[1][-1] == [40.0, 40.0]
     assert load_rois(path) == rois
