@@ -50,6 +50,8 @@ FORMAT_MODULES: tuple[str, ...] = (
     "posekit.engine.io.sleap",
     "posekit.engine.io.lightning_pose",
     "posekit.engine.io.netcdf",
+    "posekit.engine.io.nwb",
+    "posekit.engine.io.coco",
 )
 _FORMAT_MODULES = FORMAT_MODULES  # the name older code and tests use
 

@@ -20,6 +20,16 @@ Mapping to the poses dataset:
 Analysis ``.h5`` files (``sleap-convert --format analysis``) hold dense ``tracks``
 (MATLAB order ``(track, xy, node, frame)`` unless a ``dims`` attribute says otherwise),
 ``point_scores``, ``track_names`` and ``node_names``.
+
+Both readers put the skeleton's body edges in ``attrs["skeleton"]`` (pairs of node
+names) and the video in ``attrs["video_path"]``.
+
+Writing goes through sleap-io (``pip install "posekit[sleap]"``): :func:`save_slp`
+writes each individual as a track (its name kept), an instance per frame where it has
+a point: a ``PredictedInstance`` with the confidences as point scores, or a user
+``Instance`` when it has no confidence at all (hand labels). Frames without any point
+are not stored (SLEAP keeps labelled frames only), so trailing empty frames are lost.
+:func:`save_sleap_analysis` writes the analysis ``.h5``.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +45,18 @@ import h5py
 import numpy as np
 import xarray as xr
 
+from .._fileio import atomic_path
 from ..poses import from_numpy
-from . import register_loader
+from . import register_loader, register_saver
 
-__all__ = ["load_sleap", "read_slp_arrays", "read_analysis_h5_arrays"]
+__all__ = [
+    "load_sleap",
+    "read_slp_arrays",
+    "read_analysis_h5_arrays",
+    "poses_to_sleap_labels",
+    "save_slp",
+    "save_sleap_analysis",
+]
 
 logger = logging.getLogger("posekit.io.sleap")
 
@@ -73,6 +92,34 @@ def _skeleton_nodes(metadata: dict[str, Any], skeleton: int) -> list[str]:
     return [names[_node_index(n)] for n in skel["nodes"]]
 
 
+def _edge_type(value: Any, seen: dict[int, int]) -> int | None:
+    """Decode a jsonpickle ``EdgeType`` (1 body, 2 symmetry); ``seen`` maps py/ids."""
+    if isinstance(value, dict) and "py/reduce" in value:
+        kind = int(value["py/reduce"][1]["py/tuple"][0])
+        seen[len(seen) + 1] = kind
+        return kind
+    if isinstance(value, dict) and "py/id" in value:
+        return seen.get(int(value["py/id"]))
+    return int(value) if isinstance(value, (int, float)) else None
+
+
+def _skeleton_edges(metadata: dict[str, Any], skeleton: int) -> list[list[str]]:
+    """Body edges of a skeleton as pairs of node names, in SLEAP's insertion order."""
+    names = [n["name"] if isinstance(n, dict) else str(n) for n in metadata["nodes"]]
+    skel = (metadata.get("skeletons") or [{}])[skeleton]
+    if "nx_graph" in skel:
+        skel = skel["nx_graph"]
+    links = skel.get("links") or skel.get("edges") or []
+    seen: dict[int, int] = {}
+    kinds = [_edge_type(link.get("type"), seen) for link in links]
+    body = [link for link, kind in zip(links, kinds, strict=True) if kind in (None, 1)]
+    body.sort(key=lambda link: link.get("edge_insert_idx", 0))
+    return [
+        [names[_node_index(link["source"])], names[_node_index(link["target"])]]
+        for link in body
+    ]
+
+
 def read_slp_arrays(
     path: str | os.PathLike, *, video: int = 0, skeleton: int = 0
 ) -> dict[str, Any]:
@@ -91,7 +138,8 @@ def read_slp_arrays(
     -------
     dict
         ``position`` ``(time, 2, node, track)``, ``confidence`` ``(time, node, track)``,
-        ``node_names``, ``track_names``, ``video_path``, ``format_id``.
+        ``node_names``, ``track_names``, ``edges`` (pairs of node names),
+        ``video_path``, ``format_id``.
 
     Raises
     ------
@@ -109,7 +157,8 @@ def read_slp_arrays(
         f = h5py.File(path, "r")
     except OSError as err:
         raise ValueError(
-            f"{path} is not an HDF5 file, so not a SLEAP .slp: {err}"
+            f"{path} is not an HDF5 file that opens, so not a readable SLEAP .slp "
+            f"(is it cut short?): {err}"
         ) from err
     with f:
         for key in ("metadata", "frames", "instances", "points"):
@@ -121,6 +170,7 @@ def read_slp_arrays(
         metadata = json.loads(_decode(attrs["json"]))
         format_id = float(attrs.get("format_id", 1.0))
         nodes = _skeleton_nodes(metadata, skeleton)
+        edges = _skeleton_edges(metadata, skeleton)
         frames = f["frames"][:]
         instances = f["instances"][:]
         points = f["points"][:]
@@ -148,6 +198,7 @@ def read_slp_arrays(
             "confidence": pos[:, 0].copy(),
             "node_names": nodes,
             "track_names": track_names or ["individual_0"],
+            "edges": edges,
             "video_path": video_path,
             "format_id": format_id,
         }
@@ -215,6 +266,7 @@ def read_slp_arrays(
         "confidence": confidence,
         "node_names": nodes,
         "track_names": track_names,
+        "edges": edges,
         "video_path": video_path,
         "format_id": format_id,
     }
@@ -232,7 +284,7 @@ def read_analysis_h5_arrays(path: str | os.PathLike) -> dict[str, Any]:
     -------
     dict
         ``position`` ``(time, 2, node, track)``, ``confidence`` ``(time, node, track)``,
-        ``node_names``, ``track_names``, ``video_path``.
+        ``node_names``, ``track_names``, ``edges``, ``video_path``.
 
     Raises
     ------
@@ -256,6 +308,11 @@ def read_analysis_h5_arrays(path: str | os.PathLike) -> dict[str, Any]:
         score_dims = f["point_scores"].attrs.get("dims") if scores is not None else None
         transposed = f.attrs.get("transpose", True)
         video_path = _decode(f["video_path"][()]) if "video_path" in f else None
+        edges = (
+            [[_decode(a), _decode(b)] for a, b in f["edge_names"][:]]
+            if "edge_names" in f and f["edge_names"].ndim == 2
+            else []
+        )
     if dims_attr is not None:
         dims = list(json.loads(_decode(dims_attr)))
     elif transposed:
@@ -286,35 +343,54 @@ def read_analysis_h5_arrays(path: str | os.PathLike) -> dict[str, Any]:
         "confidence": confidence,
         "node_names": node_names,
         "track_names": track_names,
+        "edges": edges,
         "video_path": video_path,
     }
 
 
-def _is_slp(path: Path) -> bool:
-    if path.suffix.lower() != ".slp":
-        return False
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _hdf5_keys(path: Path) -> set[str] | None:
+    """Top-level names of an HDF5 file; None if it is not HDF5 or does not open."""
     try:
+        with open(path, "rb") as fh:
+            if fh.read(8) != _HDF5_MAGIC:
+                return None
         with h5py.File(path, "r") as f:
-            return "metadata" in f and "instances" in f
+            return set(f)
     except OSError:
-        return False
+        return None
+
+
+def _is_slp(path: Path) -> bool:
+    keys = _hdf5_keys(path)
+    return keys is not None and {"metadata", "instances", "frames"} <= keys
 
 
 def _is_analysis_h5(path: Path) -> bool:
-    if path.suffix.lower() not in (".h5", ".hdf5"):
+    keys = _hdf5_keys(path)
+    return keys is not None and {"tracks", "node_names", "track_occupancy"} <= keys
+
+
+def _sniff_sleap(path: Path) -> bool:
+    """Recognise SLEAP files by their HDF5 layout, whatever their extension.
+
+    A ``.slp`` that starts like HDF5 but does not open (cut short) is claimed too,
+    so that loading it says what is wrong with it.
+    """
+    if _is_slp(path) or _is_analysis_h5(path):
+        return True
+    if path.suffix.lower() != ".slp":
         return False
     try:
-        with h5py.File(path, "r") as f:
-            return "tracks" in f and "node_names" in f and "track_occupancy" in f
+        with open(path, "rb") as fh:
+            return fh.read(8) == _HDF5_MAGIC and _hdf5_keys(path) is None
     except OSError:
         return False
 
 
-def _sniff_sleap(path: Path) -> bool:
-    return _is_slp(path) or _is_analysis_h5(path)
-
-
-@register_loader("SLEAP", sniff=_sniff_sleap)
+@register_loader("SLEAP", sniff=_sniff_sleap, suffixes=(".slp", ".h5"))
 def load_sleap(
     path: str | os.PathLike,
     *,
@@ -356,13 +432,16 @@ def load_sleap(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No SLEAP file at {path}")
-    if path.suffix.lower() == ".slp":
+    if _is_analysis_h5(path):
+        arrays = read_analysis_h5_arrays(path)
+    elif _is_slp(path) or path.suffix.lower() == ".slp":
         arrays = read_slp_arrays(path, video=video, skeleton=skeleton)
-    elif _is_analysis_h5(path) or path.suffix.lower() in (".h5", ".hdf5"):
+    elif path.suffix.lower() in (".h5", ".hdf5"):
         arrays = read_analysis_h5_arrays(path)
     else:
         raise ValueError(
-            f"{path.name}: SLEAP files end in .slp (labels/predictions) or .h5 (analysis)"
+            f"{path} is not a SLEAP file: it is neither a .slp labels file nor an "
+            "analysis .h5 (no 'metadata'/'instances' or 'tracks'/'node_names')"
         )
     ds = from_numpy(
         arrays["position"],
@@ -375,4 +454,205 @@ def load_sleap(
     )
     if arrays.get("video_path"):
         ds.attrs["video_path"] = str(arrays["video_path"])
+    ds.attrs["skeleton"] = [list(e) for e in arrays.get("edges", [])]
     return ds
+
+
+# ---------------------------------------------------------------- writing (sleap-io)
+
+
+def _sleap_io() -> Any:
+    try:
+        import sleap_io
+    except ImportError as err:
+        raise ImportError(
+            'writing SLEAP files needs sleap-io: pip install "posekit[sleap]"'
+        ) from err
+    return sleap_io
+
+
+def _frame_indices(ds: xr.Dataset) -> np.ndarray:
+    """Frame number of each ``time`` step (from seconds × fps, or frames)."""
+    t = np.asarray(ds["time"].values, np.float64)
+    fps = ds.attrs.get("fps")
+    if ds.attrs.get("time_unit") == "seconds":
+        if not fps:
+            raise ValueError(
+                "SLEAP stores frame numbers: these poses have times in seconds but no "
+                "fps attribute to turn them into frames"
+            )
+        t = t * float(fps)
+    frames = np.round(t).astype(np.int64)
+    if not np.allclose(frames, t, atol=1e-6) or (frames < 0).any():
+        raise ValueError(
+            "SLEAP stores whole, non-negative frame numbers; these poses' times are "
+            f"not (first: {t[:3].tolist()})"
+        )
+    return frames
+
+
+def poses_to_sleap_labels(
+    ds: xr.Dataset,
+    *,
+    skeleton: Sequence[Sequence[str]] | None = None,
+    video_path: str | None = None,
+) -> Any:
+    """Poses → a sleap-io ``Labels`` (one track per individual).
+
+    Parameters
+    ----------
+    ds
+        Poses dataset (2-D positions).
+    skeleton
+        Edges as pairs of keypoint names (default ``attrs["skeleton"]``).
+    video_path
+        The video the poses belong to (default ``attrs["video_path"]``, else
+        ``<source file stem>.mp4``).
+
+    Returns
+    -------
+    sleap_io.Labels
+        Tracks named after the individuals; per frame and individual with a point,
+        a ``PredictedInstance`` (point scores = confidence, instance score = their
+        mean) or, without any confidence, a user ``Instance``.
+
+    Raises
+    ------
+    ImportError
+        Without sleap-io.
+    ValueError
+        If the poses are 3-D, times are not frame numbers, or an edge names an
+        unknown keypoint.
+    """
+    sio = _sleap_io()
+    if ds.sizes["space"] != 2:
+        raise ValueError("SLEAP files hold 2-D poses; these have 3-D positions")
+    keypoints = [str(k) for k in ds["keypoint"].values]
+    edges = skeleton if skeleton is not None else ds.attrs.get("skeleton") or []
+    for a, b in edges:
+        if a not in keypoints or b not in keypoints:
+            raise ValueError(f"skeleton edge ({a!r}, {b!r}) names an unknown keypoint")
+    skel = sio.Skeleton(keypoints, edges=[[a, b] for a, b in edges], name="skeleton")
+    if video_path is None:
+        video_path = ds.attrs.get("video_path") or (
+            f"{Path(ds.attrs['source_file']).stem}.mp4"
+            if ds.attrs.get("source_file")
+            else "video.mp4"
+        )
+    video = sio.Video(filename=str(video_path), open_backend=False)
+    tracks = [sio.Track(name=str(i)) for i in ds["individual"].values]
+    pos = ds["position"].transpose("time", "individual", "keypoint", "space").values
+    conf = ds["confidence"].transpose("time", "individual", "keypoint").values
+    frames = []
+    for t, frame_idx in enumerate(_frame_indices(ds)):
+        instances = []
+        for k, track in enumerate(tracks):
+            xy = pos[t, k]
+            if not np.isfinite(xy).all(axis=1).any():
+                continue
+            c = conf[t, k]
+            if np.isfinite(c).any():
+                instances.append(
+                    sio.PredictedInstance.from_numpy(
+                        xy,
+                        skeleton=skel,
+                        point_scores=c,
+                        score=float(np.nanmean(c)),
+                        track=track,
+                    )
+                )
+            else:
+                instances.append(
+                    sio.Instance.from_numpy(xy, skeleton=skel, track=track)
+                )
+        if instances:
+            frames.append(
+                sio.LabeledFrame(
+                    video=video, frame_idx=int(frame_idx), instances=instances
+                )
+            )
+    return sio.Labels(frames, videos=[video], skeletons=[skel], tracks=tracks)
+
+
+@register_saver("SLEAP", suffixes=(".slp",))
+def save_slp(
+    ds: xr.Dataset,
+    path: str | os.PathLike,
+    *,
+    skeleton: Sequence[Sequence[str]] | None = None,
+    video_path: str | None = None,
+) -> Path:
+    """Write poses as a SLEAP ``.slp`` through sleap-io (atomically).
+
+    Parameters
+    ----------
+    ds
+        Poses dataset.
+    path
+        Target ``.slp``.
+    skeleton, video_path
+        See :func:`poses_to_sleap_labels`.
+
+    Returns
+    -------
+    Path
+        The file.
+
+    Raises
+    ------
+    ImportError
+        Without sleap-io.
+    ValueError
+        See :func:`poses_to_sleap_labels`.
+    """
+    sio = _sleap_io()
+    labels = poses_to_sleap_labels(ds, skeleton=skeleton, video_path=video_path)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        sio.save_slp(labels, str(tmp), verbose=False)
+    return path
+
+
+@register_saver("SLEAP-analysis", suffixes=(".h5",))
+def save_sleap_analysis(
+    ds: xr.Dataset,
+    path: str | os.PathLike,
+    *,
+    preset: str = "matlab",
+    skeleton: Sequence[Sequence[str]] | None = None,
+    video_path: str | None = None,
+) -> Path:
+    """Write poses as a SLEAP analysis ``.h5`` through sleap-io (atomically).
+
+    Parameters
+    ----------
+    ds
+        Poses dataset.
+    path
+        Target ``.h5``.
+    preset
+        sleap-io's axis order: ``"matlab"`` (SLEAP's) or ``"standard"``.
+    skeleton, video_path
+        See :func:`poses_to_sleap_labels`.
+
+    Returns
+    -------
+    Path
+        The file. Frames run from 0 to the last frame with a point; an individual
+        without any point is left out (as SLEAP does).
+
+    Raises
+    ------
+    ImportError
+        Without sleap-io.
+    ValueError
+        See :func:`poses_to_sleap_labels`, or if there is no point at all.
+    """
+    sio = _sleap_io()
+    labels = poses_to_sleap_labels(ds, skeleton=skeleton, video_path=video_path)
+    if not labels.labeled_frames:
+        raise ValueError("these poses hold no point: a SLEAP analysis file needs one")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        sio.save_analysis_h5(labels, str(tmp), preset=preset)
+    return path

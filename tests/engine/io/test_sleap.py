@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posekit.engine.io import load_poses
-from posekit.engine.io.sleap import load_sleap
+from posekit.engine.io import convert, detect_format, load_poses
+from posekit.engine.io.sleap import load_sleap, save_sleap_analysis, save_slp
+from posekit.engine.poses import from_numpy
 
 sio = pytest.importorskip("sleap_io")
 
@@ -146,3 +147,158 @@ def test_not_a_sleap_file(tmp_path):
         load_sleap(bad)
     with pytest.raises(FileNotFoundError):
         load_sleap(tmp_path / "missing.slp")
+
+
+# ---------------------------------------------------------------- writing
+
+
+FLY_EDGES = [
+    ["thorax", "head"],
+    ["thorax", "abdomen"],
+    ["thorax", "wingL"],
+    ["thorax", "wingR"],
+    ["thorax", "forelegL4"],
+    ["thorax", "forelegR4"],
+    ["thorax", "midlegL4"],
+    ["thorax", "midlegR4"],
+    ["thorax", "hindlegL4"],
+    ["thorax", "hindlegR4"],
+    ["head", "eyeL"],
+    ["head", "eyeR"],
+]
+
+
+def _equal(a, b) -> None:
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_fly_clip_skeleton_is_read(clip):
+    ds = load_sleap(clip)
+    assert sorted(map(tuple, ds.attrs["skeleton"])) == sorted(map(tuple, FLY_EDGES))
+    assert ds.attrs["skeleton"][0] == ["thorax", "head"]  # SLEAP's insertion order
+
+
+def test_fly_clip_slp_round_trip(clip, tmp_path):
+    ds = load_sleap(clip, fps=25)
+    out = save_slp(ds, tmp_path / "flies.slp")
+    assert detect_format(out) == "SLEAP"
+    back = load_poses(out, fps=25)
+    assert back.individual.values.tolist() == ["female", "male"]
+    _equal(back.position.values, ds.position.values)
+    assert int(np.isnan(back.position.sel(space="x")).sum()) == 637
+    assert np.isnan(back.confidence).all()  # user instances stay user instances
+    assert back.attrs["skeleton"] == ds.attrs["skeleton"]
+    assert back.attrs["video_path"] == "clip.mp4"
+    # sleap-io reads the same values, tracks and user instances
+    labels = sio.load_slp(str(out))
+    assert [t.name for t in labels.tracks] == ["female", "male"]
+    assert all(
+        type(inst) is sio.Instance for lf in labels.labeled_frames for inst in lf
+    )
+    _equal(labels.numpy(), sio.load_slp(str(clip)).numpy())
+
+
+@pytest.mark.parametrize("preset", ["matlab", "standard"])
+def test_fly_clip_analysis_round_trip(clip, tmp_path, preset):
+    ds = load_sleap(clip)
+    out = save_sleap_analysis(ds, tmp_path / "flies.analysis.h5", preset=preset)
+    assert detect_format(out) == "SLEAP"
+    back = load_poses(out)
+    assert back.individual.values.tolist() == ["female", "male"]
+    assert back.keypoint.values.tolist() == FLY_NODES
+    _equal(back.position.values, ds.position.values)
+    assert back.attrs["skeleton"] == ds.attrs["skeleton"]
+    ref = sio.load_analysis_h5(str(out))
+    _equal(ref.numpy(), sio.load_slp(str(clip)).numpy())
+
+
+def _multi_predictions():
+    rng = np.random.default_rng(3)
+    pos = rng.uniform(0, 400, (9, 2, 4, 3))
+    conf = rng.uniform(0, 1, (9, 4, 3))
+    pos[1, :, 2, 0] = np.nan  # an invisible point
+    conf[1, 2, 0] = np.nan
+    pos[3:5, :, :, 1] = np.nan  # an animal out of view
+    conf[3:5, :, 1] = np.nan
+    conf[6, :, 2] = np.nan  # a hand-corrected instance: no confidence
+    ds = from_numpy(
+        pos,
+        conf,
+        keypoint_names=["nose", "neck", "hip", "tail"],
+        individual_names=["red", "green", "blue"],
+        fps=30.0,
+    )
+    ds.attrs["skeleton"] = [["nose", "neck"], ["neck", "hip"], ["hip", "tail"]]
+    ds.attrs["video_path"] = "cage.mp4"
+    return ds
+
+
+def test_multi_animal_predictions_round_trip(tmp_path):
+    ds = _multi_predictions()
+    out = save_slp(ds, tmp_path / "preds.slp")
+    back = load_poses(out, fps=30.0)
+    assert back.individual.values.tolist() == ["red", "green", "blue"]
+    _equal(back.position.values, ds.position.values)
+    _equal(back.confidence.values, ds.confidence.values)
+    _equal(back.time.values, ds.time.values)
+    assert back.attrs["skeleton"] == ds.attrs["skeleton"]
+    labels = sio.load_slp(str(out))
+    frame6 = labels.find(labels.videos[0], frame_idx=6)[0]
+    kinds = {inst.track.name: type(inst).__name__ for inst in frame6}
+    assert kinds == {"red": "PredictedInstance", "green": "PredictedInstance",
+                     "blue": "Instance"}  # fmt: skip
+    red = next(
+        i
+        for i in labels.find(labels.videos[0], frame_idx=0)[0]
+        if i.track.name == "red"
+    )
+    np.testing.assert_allclose(
+        red.numpy(scores=True)[:, 2], ds.confidence.isel(time=0, individual=0)
+    )
+    ana = save_sleap_analysis(ds, tmp_path / "preds.h5")
+    back = load_poses(ana, fps=30.0)
+    _equal(back.position.values, ds.position.values)
+    _equal(back.confidence.values, ds.confidence.values)
+
+
+def test_openfield_predictions_through_slp(openfield_dir, tmp_path):
+    from posekit.engine.io.dlc import labels_to_array, read_labels
+
+    labels = read_labels(openfield_dir / "labeled-data/m4s1/CollectedData_Pranav.h5")
+    xy = labels_to_array(labels)
+    like = np.random.default_rng(0).uniform(0, 1, xy.shape[:2])
+    like[10] = np.nan
+    xy[10] = np.nan
+    ds = from_numpy(
+        xy.transpose(0, 2, 1)[..., None],
+        like[..., None],
+        keypoint_names=["snout", "leftear", "rightear", "tailbase"],
+        fps=30.0,
+    )
+    back = load_poses(save_slp(ds, tmp_path / "of.slp"), fps=30.0)
+    _equal(back.position.values, ds.position.values)
+    _equal(back.confidence.values, ds.confidence.values)
+    assert back.individual.values.tolist() == ["individual_0"]
+
+
+def test_what_slp_cannot_hold(tmp_path):
+    ds = _multi_predictions()
+    ds.attrs["fps"] = None
+    with pytest.raises(ValueError, match="no fps"):
+        save_slp(ds, tmp_path / "x.slp")
+    flat = from_numpy(np.zeros((2, 3, 1, 1)))
+    with pytest.raises(ValueError, match="3-D"):
+        save_slp(flat, tmp_path / "x.slp")
+    assert not (tmp_path / "x.slp").exists()
+
+
+def test_truncated_slp_is_a_clear_error_and_nothing_is_written(clip, tmp_path):
+    cut = tmp_path / "cut.slp"
+    cut.write_bytes(clip.read_bytes()[:20000])
+    with pytest.raises(ValueError, match="cut.slp.*cut short"):
+        load_sleap(cut)
+    with pytest.raises(ValueError, match="cut.slp"):
+        load_poses(cut)
+    with pytest.raises(ValueError, match="cut.slp"):
+        convert(cut, tmp_path / "out.nc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.slp"]
