@@ -21,6 +21,7 @@ from . import (
     analyze,
     behavior,
     check_labels,
+    convert,
     create,
     create_training_dataset,
     demo,
@@ -47,6 +48,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     filter_predictions,
     labeled_video,
     behavior,
+    convert,
 )
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

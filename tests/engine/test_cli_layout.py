@@ -24,7 +24,7 @@ from posekit.engine import cli
 from posekit.engine.cli import build_parser, main
 
 SNAPSHOT = json.loads((Path(__file__).parent / "data" / "cli_help.json").read_text())
-NEW_COMMANDS = ["behavior"]
+NEW_COMMANDS = ["behavior", "convert"]
 
 
 def describe(parser: argparse.ArgumentParser) -> dict:
