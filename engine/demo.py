@@ -5,16 +5,28 @@ between five behaviours: ``rest``, ``walk``, ``run``, ``turn`` and ``groom``. Ev
 has exact keypoints and a behaviour label, so tutorials and tests can check what the
 network and the behaviour tools recover.
 
+A second view, ``view="side"``, shows a mouse reaching for a joystick from the side
+(:func:`simulate_side_session`): small parts (hand, finger, tongue), parts that are often
+hidden (the tongue is out only while licking, the joystick hides the hand when the hand
+is behind it; hidden parts are NaN, as a labeller leaves them), a look-alike (the other
+paw) and, with ``frame_sizes``, videos of several sizes in one project in which the
+animal is smaller in the smaller frames (the same field of view at a lower resolution).
+
 >>> kp, labels, bodyparts = simulate_session(60, seed=1)
 >>> kp.shape, labels.shape, bodyparts[0]
 ((60, 6, 2), (60,), 'snout')
+>>> kp, labels, bodyparts, hidden = simulate_side_session(60, seed=1)
+>>> kp.shape, bodyparts[:3]
+((60, 5, 2), ['hand', 'finger', 'tongue'])
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -27,8 +39,14 @@ __all__ = [
     "BODYPARTS",
     "SKELETON",
     "BEHAVIORS",
+    "SIDE_BODYPARTS",
+    "SIDE_SKELETON",
+    "SIDE_BEHAVIORS",
     "simulate_session",
+    "simulate_side_session",
+    "side_view_transform",
     "render_frame",
+    "render_side_frame",
     "render_video",
     "make_demo_project",
     "load_ground_truth",
@@ -228,6 +246,281 @@ def render_frame(
     return img
 
 
+# --------------------------------------------------------------------------------------
+# Side view: a mouse reaching for a joystick
+# --------------------------------------------------------------------------------------
+
+SIDE_BODYPARTS = ["hand", "finger", "tongue", "joystick_top", "joystick_base"]
+SIDE_SKELETON = [["hand", "finger"], ["joystick_top", "joystick_base"]]
+SIDE_BEHAVIORS = ["rest", "reach", "lick"]
+
+# Scene coordinates (pixels at scale 1, origin near the middle of the action).
+_SIDE_SHOULDER = np.array([-95.0, 10.0])
+_SIDE_REST = np.array([-70.0, 45.0])  # where the reaching paw rests
+_SIDE_OTHER_PAW = np.array([-112.0, 62.0])  # the other paw: a look-alike of the hand
+_SIDE_MOUTH = np.array([-58.0, -32.0])
+_SIDE_JOYSTICK = np.array([95.0, 75.0])  # base of the joystick
+
+
+def side_view_transform(
+    size: tuple[int, int], reference_width: int, scale: float = 1.0
+) -> tuple[float, np.ndarray]:
+    """Scene → frame mapping of a side-view video of ``size`` ``(width, height)``.
+
+    A video narrower than ``reference_width`` shows the same field of view at a lower
+    resolution: the scene is scaled by ``width / reference_width`` (the animal is
+    smaller), and centred.
+
+    Parameters
+    ----------
+    size
+        ``(width, height)`` of the video.
+    reference_width
+        Width of the video in which the scene has ``scale``.
+    scale
+        Animal size factor at ``reference_width``.
+
+    Returns
+    -------
+    factor : float
+        Frame pixels per scene unit.
+    offset : numpy.ndarray
+        ``frame_xy = factor * scene_xy + offset``.
+
+    Examples
+    --------
+    >>> side_view_transform((208, 187), 416)[0]
+    0.5
+    """
+    w, h = size
+    factor = float(scale) * w / float(reference_width)
+    return factor, np.array([w / 2.0, h / 2.0 + 10.0 * factor])
+
+
+def simulate_side_session(
+    n_frames: int, *, seed: int = 0, fps: float = 30.0
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Simulate a side view of a mouse reaching for a joystick and licking.
+
+    Reaches (the paw goes to the joystick knob, pushes it and comes back), licks (the
+    tongue is out) and rests alternate. Coordinates are in scene units (see
+    :func:`side_view_transform`). The tongue is NaN while it is in; the hand and
+    finger keep their coordinates while they are behind the joystick, and ``hidden``
+    says so (a labeller leaves them NaN: ``np.where(hidden[..., None], np.nan, kp)``).
+
+    Parameters
+    ----------
+    n_frames
+        Number of frames.
+    seed
+        Random seed.
+    fps
+        Frame rate (bout durations are in seconds).
+
+    Returns
+    -------
+    keypoints : numpy.ndarray
+        ``(n_frames, 5, 2)`` in scene units (NaN: the tongue is in).
+    labels : numpy.ndarray
+        ``(n_frames,)`` behaviour names from :data:`SIDE_BEHAVIORS`.
+    bodyparts : list of str
+        :data:`SIDE_BODYPARTS`.
+    hidden : numpy.ndarray
+        ``(n_frames, 5)`` bool: there but hidden behind the joystick.
+    """
+    rng = np.random.default_rng(seed)
+    kp = np.full((n_frames, len(SIDE_BODYPARTS), 2), np.nan)
+    hidden = np.zeros((n_frames, len(SIDE_BODYPARTS)), bool)
+    labels = np.empty(n_frames, dtype=object)
+    hand = _SIDE_REST.copy()
+    tilt = 0.0
+    t = 0
+    while t < n_frames:
+        behaviour = str(rng.choice(SIDE_BEHAVIORS, p=[0.3, 0.45, 0.25]))
+        n = max(4, int(rng.uniform(0.6, 1.6) * fps))
+        behind = behaviour == "reach" and rng.uniform() < 0.35
+        base = _SIDE_JOYSTICK + np.array([rng.normal(0, 4.0), 0.0])
+        start = hand.copy()
+        for i in range(n):
+            if t >= n_frames:
+                break
+            phase = (i + 1) / n
+            tilt += 0.3 * (
+                (18.0 * np.sin(np.pi * phase) if behaviour == "reach" else 0) - tilt
+            )
+            top = base + np.array([tilt, -95.0])
+            if behaviour == "reach":
+                target = top + np.array([-9.0, 6.0])
+                reach = np.sin(np.pi * min(1.0, 1.2 * phase)) if phase < 0.95 else 0.0
+                hand = (
+                    start + (target - start) * reach
+                    if phase < 0.5
+                    else (_SIDE_REST + (target - _SIDE_REST) * reach)
+                )
+            else:
+                hand = hand + 0.3 * (_SIDE_REST - hand)
+            hand = hand + rng.normal(0, 0.6, 2)
+            direction = hand - _SIDE_SHOULDER
+            direction /= np.linalg.norm(direction) + 1e-9
+            finger = hand + 11.0 * direction + np.array([0.0, 3.0])
+            kp[t, 0], kp[t, 1] = hand, finger
+            kp[t, 3], kp[t, 4] = top, base
+            if behaviour == "lick" and 0.15 < phase < 0.9:
+                out = 8.0 + 6.0 * np.sin(np.pi * (phase - 0.15) / 0.75)
+                kp[t, 2] = (
+                    _SIDE_MOUTH + np.array([0.8, 0.6]) * out + rng.normal(0, 0.5, 2)
+                )
+            if behind:
+                for j in (0, 1):  # hidden behind the joystick bar
+                    bar_x = base[0] + tilt * (base[1] - kp[t, j, 1]) / 95.0
+                    hidden[t, j] = abs(kp[t, j, 0] - bar_x) < 9.0
+            labels[t] = behaviour
+            t += 1
+    return kp, labels.astype(str), list(SIDE_BODYPARTS), hidden
+
+
+def _side_background(size: tuple[int, int], seed: int, factor: float, offset):
+    w, h = size
+    rng = np.random.default_rng(seed + 2000)
+    noise = rng.normal(0, 1, (h // 6 + 1, w // 6 + 1)).astype(np.float32)
+    noise = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
+    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    grey = np.clip(70 + 50 * yy + 6 * noise, 0, 255)
+    img = np.repeat(grey[..., None], 3, axis=2).astype(np.uint8)
+    ledge = int(round(factor * 85.0 + offset[1]))
+    img[max(0, ledge) :, :] = (105, 95, 80)  # the ledge the mouse stands on
+    return img
+
+
+def render_side_frame(
+    keypoints: np.ndarray,
+    background: np.ndarray,
+    *,
+    factor: float = 1.0,
+    offset: Sequence[float] = (208.0, 197.0),
+    behind: bool = False,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Draw the side view for scene ``keypoints`` (5, 2) on a copy of ``background``.
+
+    Parameters
+    ----------
+    keypoints
+        Scene coordinates of :data:`SIDE_BODYPARTS` (NaN: hidden; the tongue is drawn
+        only when it is out).
+    background
+        The RGB frame without the animal.
+    factor, offset
+        Scene → frame mapping (:func:`side_view_transform`).
+    behind
+        Draw the hand behind the joystick.
+    rng
+        Pixel noise.
+
+    Returns
+    -------
+    numpy.ndarray
+        RGB ``uint8`` frame.
+    """
+    img = background.copy()
+    f = 16.0
+    offset = np.asarray(offset, float)
+
+    def P(p) -> tuple[int, int]:
+        q = factor * np.asarray(p, float) + offset
+        return (int(round(q[0] * f)), int(round(q[1] * f)))
+
+    def R(r: float) -> int:
+        return max(1, int(round(r * factor * f)))
+
+    def T(r: float) -> int:
+        return max(1, int(round(r * factor)))
+
+    hand, finger, tongue, top, base = (np.asarray(k, float) for k in keypoints)
+    fur, pink = (88, 72, 60), (225, 160, 165)
+    # body, head, eye, ear
+    cv2.ellipse(
+        img, P((-150, 30)), (R(68), R(46)), -10, 0, 360, fur, -1, cv2.LINE_AA, 4
+    )
+    cv2.ellipse(img, P((-85, -25)), (R(34), R(24)), 25, 0, 360, fur, -1, cv2.LINE_AA, 4)
+    cv2.circle(img, P((-80, -38)), R(3.5), (20, 20, 20), -1, cv2.LINE_AA, 4)
+    cv2.ellipse(
+        img,
+        P((-105, -45)),
+        (R(9), R(13)),
+        -30,
+        0,
+        360,
+        (200, 150, 150),
+        -1,
+        cv2.LINE_AA,
+        4,
+    )
+    # the other paw (a look-alike of the hand) and the reaching arm
+    cv2.ellipse(
+        img, P(_SIDE_OTHER_PAW), (R(6.5), R(4.5)), 0, 0, 360, pink, -1, cv2.LINE_AA, 4
+    )
+    arm_end = hand if np.isfinite(hand).all() else _SIDE_REST
+
+    def draw_hand() -> None:
+        cv2.line(img, P(_SIDE_SHOULDER), P(arm_end), fur, T(9), cv2.LINE_AA, 4)
+        cv2.ellipse(img, P(arm_end), (R(7), R(5)), 0, 0, 360, pink, -1, cv2.LINE_AA, 4)
+        if np.isfinite(finger).all():
+            cv2.line(img, P(arm_end), P(finger), pink, T(2.5), cv2.LINE_AA, 4)
+            cv2.circle(img, P(finger), R(1.8), (240, 190, 190), -1, cv2.LINE_AA, 4)
+
+    if behind:
+        draw_hand()
+    # joystick: plate, bar, knob
+    cv2.rectangle(
+        img, P(base + (-22, 0)), P(base + (22, 8)), (60, 60, 70), -1, cv2.LINE_AA, 4
+    )
+    cv2.line(img, P(base), P(top), (185, 185, 195), T(7), cv2.LINE_AA, 4)
+    cv2.circle(img, P(top), R(7), (60, 120, 200), -1, cv2.LINE_AA, 4)
+    if not behind:
+        draw_hand()
+    if np.isfinite(tongue).all():
+        cv2.line(img, P(_SIDE_MOUTH), P(tongue), (235, 110, 130), T(4), cv2.LINE_AA, 4)
+    if rng is not None:
+        img = np.clip(
+            img.astype(np.int16) + rng.integers(-6, 7, img.shape), 0, 255
+        ).astype(np.uint8)
+    return img
+
+
+def _render_side_video(
+    path: Path,
+    keypoints: np.ndarray,
+    hidden: np.ndarray,
+    *,
+    size: tuple[int, int],
+    factor: float,
+    offset: np.ndarray,
+    fps: float,
+    seed: int,
+) -> Path:
+    bg = _side_background(size, seed, factor, offset)
+    rng = np.random.default_rng(seed + 7)
+    with atomic_path(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not writer.isOpened():
+            raise OSError(f"OpenCV cannot write video {path}")
+        try:
+            for kp, hid in zip(keypoints, hidden, strict=True):
+                frame = render_side_frame(
+                    kp,
+                    bg,
+                    factor=factor,
+                    offset=offset,
+                    behind=bool(hid.any()),
+                    rng=rng,
+                )
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
+    return path
+
+
 def render_video(
     path: str | os.PathLike,
     keypoints: np.ndarray,
@@ -266,6 +559,8 @@ def make_demo_project(
     scale: float = 1.0,
     label: bool = True,
     date: _dt.date | None = None,
+    view: Literal["top", "side"] = "top",
+    frame_sizes: Sequence[tuple[int, int]] | None = None,
 ):
     """Create the demo project: videos, extracted frames, labels and ground truth.
 
@@ -287,6 +582,18 @@ def make_demo_project(
         Write ``CollectedData_posekit.h5``/``.csv`` for the extracted frames.
     date
         Project date (default: a fixed date so the folder name is stable).
+    view
+        ``"top"``: the mouse in an arena from above (:func:`simulate_session`);
+        ``"side"``: a mouse reaching for a joystick, seen from the side
+        (:func:`simulate_side_session`: small parts, hidden parts left NaN in the
+        labels, a look-alike paw). The project folder is ``demo-side-<date>``.
+    frame_sizes
+        ``(width, height)`` of each video in turn (video ``v`` gets
+        ``frame_sizes[v % len(frame_sizes)]``; ``n_videos`` is raised to at least
+        their number). The first size is the reference: a smaller video shows the same
+        field of view at a lower resolution, so the animal is smaller in it. Labelled
+        frames then come from every video (``n_labeled`` split evenly). Default:
+        every video has ``size`` and only the first is labelled.
 
     Returns
     -------
@@ -304,17 +611,28 @@ def make_demo_project(
     from .project import create_project, load_project
     from .video import extract_frames
 
+    if view not in ("top", "side"):
+        raise ValueError(f"view must be 'top' or 'side'. Received: view={view!r}")
+    sizes = [tuple(int(v) for v in s) for s in (frame_sizes or [size])]
+    if not sizes or any(len(s) != 2 or min(s) < 16 for s in sizes):
+        raise ValueError(
+            "frame_sizes must be (width, height) pairs of at least 16 px. Received: "
+            f"frame_sizes={frame_sizes!r}"
+        )
+    if frame_sizes is not None:
+        n_videos = max(n_videos, len(sizes))
     date = date or _dt.date(2026, 1, 1)
     wd = Path(working_directory).expanduser().resolve()
-    folder = wd / f"demo-posekit-{date.isoformat()}"
+    task = "demo" if view == "top" else "side"
+    folder = wd / f"{task}-posekit-{date.isoformat()}"
     if (folder / "config.yaml").exists():
         return load_project(folder)
     project = create_project(
-        "demo",
+        task,
         "posekit",
         working_directory=wd,
-        bodyparts=BODYPARTS,
-        skeleton=SKELETON,
+        bodyparts=BODYPARTS if view == "top" else SIDE_BODYPARTS,
+        skeleton=SKELETON if view == "top" else SIDE_SKELETON,
         date=date,
         numframes2pick=n_labeled or 20,
         TrainingFraction=[0.8],
@@ -324,19 +642,38 @@ def make_demo_project(
     gt_dir = folder / "ground-truth"
     gt_dir.mkdir(exist_ok=True)
     videos = []
+    labelled_videos = range(n_videos) if frame_sizes is not None else range(1)
     for v in range(n_videos):
         name = f"session{v + 1}"
-        kp, labels, bps = simulate_session(
-            n_frames, seed=seed + v, fps=fps, arena=size, scale=scale
-        )
-        video = render_video(
-            folder / "videos" / f"{name}.mp4",
-            kp,
-            size=size,
-            fps=fps,
-            seed=seed + v,
-            scale=scale,
-        )
+        vsize = sizes[v % len(sizes)] if frame_sizes is not None else size
+        if view == "top":
+            kp, labels, bps = simulate_session(
+                n_frames, seed=seed + v, fps=fps, arena=vsize, scale=scale
+            )
+            video = render_video(
+                folder / "videos" / f"{name}.mp4",
+                kp,
+                size=vsize,
+                fps=fps,
+                seed=seed + v,
+                scale=scale,
+            )
+        else:
+            scene, labels, bps, hidden = simulate_side_session(
+                n_frames, seed=seed + v, fps=fps
+            )
+            factor, offset = side_view_transform(vsize, sizes[0][0], scale)
+            video = _render_side_video(
+                folder / "videos" / f"{name}.mp4",
+                scene,
+                hidden,
+                size=vsize,
+                factor=factor,
+                offset=offset,
+                fps=fps,
+                seed=seed + v,
+            )
+            kp = np.where(hidden[..., None], np.nan, factor * scene + offset)
         videos.append(video)
         xyp = np.concatenate([kp, np.ones(kp.shape[:2] + (1,))], axis=-1)
         write_predictions(
@@ -351,9 +688,12 @@ def make_demo_project(
         )
         with atomic_path(gt_dir / f"{name}_behavior.csv") as tmp:
             beh.to_csv(tmp, index=False)
-        if v == 0 and n_labeled and label:
+        if v in labelled_videos and n_labeled and label:
+            n = n_labeled // len(labelled_videos) + (
+                v < n_labeled % len(labelled_videos)
+            )
             project.add_videos([video])
-            paths = extract_frames(project, video, mode="uniform", n=n_labeled)
+            paths = extract_frames(project, video, mode="uniform", n=n)
             idx = [int(p.stem[3:]) for p in paths]
             rel = [f"labeled-data/{video.stem}/{p.name}" for p in paths]
             df = make_labels_frame(project.scorer, bps, rel, kp[idx])

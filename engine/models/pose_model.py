@@ -14,6 +14,12 @@ reloads, decodes (:meth:`PoseModel.decode`) and predicts identically on its own.
 Convolutional weights do not depend on the input size: :func:`rebuild_for_input_shape`
 builds the same network for another size (train on 256×256 crops, evaluate on 640×480
 frames) and copies the weights.
+
+Frames pass :class:`InputScale` before the backbone: padded at the bottom and right to a
+multiple of the backbone stride (a frame of another height shifted every prediction by up
+to 10 px) and, with an ``input_scale`` other than 1, resized; training crops are cut
+from frames at that scale by the augmentation, and the decoder maps coordinates back
+to the frame, so every prediction path (Keras, TFLite) takes frames at their own size.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +48,8 @@ from .heads import DeconvPoseHead
 from .registry import get_backbone
 
 __all__ = [
+    "INPUT_SCALE_STEP",
+    "InputScale",
     "PoseModelConfig",
     "PoseModel",
     "build_pose_model",
@@ -50,6 +59,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger("posekit.engine.models.pose_model")
+
+#: Input scales are multiples of this (1/8), so that a frame padded to a multiple of
+#: 8 pixels resizes to a whole number of pixels at exactly that scale.
+INPUT_SCALE_STEP = 0.125
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,9 @@ class PoseModelConfig:
     head_filters
         Channels of intermediate upsampling layers (when ``output_stride / head_stride
         > 2``).
+    input_scale
+        Frames are resized by this factor before the network (a multiple of 1/8, from
+        1/8 to 4; DLC's ``global_scale``); predictions come back in frame pixels.
 
     Examples
     --------
@@ -103,6 +119,7 @@ class PoseModelConfig:
     weights: str | None = "imagenet"
     bn_momentum: float = 0.99
     head_filters: int = 128
+    input_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if isinstance(self.bodyparts, str) or not isinstance(self.bodyparts, Sequence):
@@ -151,6 +168,13 @@ class PoseModelConfig:
             raise ValueError(
                 f"bn_momentum must be in (0, 1). Received: bn_momentum={self.bn_momentum!r}"
             )
+        steps = float(self.input_scale) / INPUT_SCALE_STEP
+        if not (1 <= round(steps) <= 32 and abs(steps - round(steps)) < 1e-9):
+            raise ValueError(
+                "input_scale must be a multiple of 1/8 between 0.125 and 4. Received: "
+                f"input_scale={self.input_scale!r}"
+            )
+        object.__setattr__(self, "input_scale", round(steps) * INPUT_SCALE_STEP)
 
     @property
     def num_keypoints(self) -> int:
@@ -197,6 +221,82 @@ def _quiet(logger_name: str = "posekit.engine.models") -> Iterator[None]:
         yield
     finally:
         log.setLevel(level)
+
+
+@keras.saving.register_keras_serializable(package="posekit")
+class InputScale(keras.layers.Layer):
+    """Pad frames to a multiple of the backbone stride, and resize them by a factor.
+
+    Padding: at the bottom and right, with zeros (the grey level of training crops
+    outside the frame), to a multiple of ``multiple`` pixels. Without it, a frame whose
+    height is not a multiple of the backbone's stride shifts the score-map grid: with
+    TensorFlow's "same" padding every stride-2 layer that gets an odd size centres its
+    cells one input pixel earlier, so a 747-pixel-high frame (odd at strides 1 and 8)
+    puts every prediction 9 px too low, and a 374-pixel one 10 px (measured). Training
+    crops are multiples of 32, so only full frames were affected.
+
+    Resizing (``scale`` not 1): the frame is first padded to a multiple of 8 pixels, so
+    that it resizes to exactly ``scale`` times its size (a multiple of 1/8); bilinear,
+    half-pixel centres: a position ``u`` in the output is ``(u + 0.5) / scale - 0.5``
+    in the input (:func:`~posekit.engine.models.decoder.decode_pose` with
+    ``input_scale``). Then the result is padded to ``multiple``.
+
+    Parameters
+    ----------
+    scale
+        The factor (a multiple of 1/8).
+    multiple
+        Pad the network input to a multiple of this (the backbone's output stride).
+    **kwargs
+        Standard layer arguments.
+
+    Examples
+    --------
+    >>> InputScale(0.5, multiple=8)(np.zeros((1, 30, 20, 3), "float32")).shape
+    TensorShape([1, 16, 16, 3])
+    >>> InputScale(1.0, multiple=16)(np.zeros((1, 374, 416, 3), "float32")).shape
+    TensorShape([1, 384, 416, 3])
+    """
+
+    def __init__(self, scale: float = 1.0, multiple: int = 16, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+        self.multiple = int(multiple)
+
+    @staticmethod
+    def _pad_to(x, multiple: int):
+        from .._tf import tensorflow as tf
+
+        shape = tf.shape(x)
+        h, w = shape[1], shape[2]
+        hp = (h + multiple - 1) // multiple * multiple
+        wp = (w + multiple - 1) // multiple * multiple
+        return tf.pad(x, [[0, 0], [0, hp - h], [0, wp - w], [0, 0]])
+
+    def call(self, images):  # noqa: D102
+        from .._tf import tensorflow as tf
+
+        x = images
+        if self.scale != 1.0:
+            x = self._pad_to(x, 8)
+            shape = tf.shape(x)
+            k = int(round(self.scale / INPUT_SCALE_STEP))
+            size = tf.stack([shape[1] // 8 * k, shape[2] // 8 * k])
+            x = tf.image.resize(x, size, method="bilinear", antialias=False)
+        return self._pad_to(x, self.multiple)
+
+    def compute_output_shape(self, input_shape):  # noqa: D102
+        def out(n):
+            if n is None:
+                return None
+            if self.scale != 1.0:
+                n = int(math.ceil(n / 8) * 8 * self.scale)
+            return int(math.ceil(n / self.multiple) * self.multiple)
+
+        return (input_shape[0], out(input_shape[1]), out(input_shape[2]), 3)
+
+    def get_config(self) -> dict:  # noqa: D102
+        return {**super().get_config(), "scale": self.scale, "multiple": self.multiple}
 
 
 @keras.saving.register_keras_serializable(package="posekit")
@@ -263,7 +363,10 @@ class PoseModel(keras.Model):
 
         # === Functional Model ===
         inputs = keras.Input(shape=shape, dtype="float32", name="image")
-        logits, locref = head(backbone(inputs))
+        x = InputScale(
+            config.input_scale, multiple=config.output_stride, name="input_scale"
+        )(inputs)
+        logits, locref = head(backbone(x))
         outputs = {"scoremap": scoremap_act(logits), "locref": locref_id(locref)}
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
@@ -284,7 +387,11 @@ class PoseModel(keras.Model):
         return self.pose_config.bodyparts
 
     def call_logits(self, images, training: bool | None = None):
-        """``(logits, locref)`` of the head: the training graph (no sigmoid)."""
+        """``(logits, locref)`` of the head: the training graph (no sigmoid).
+
+        ``images`` are already at the input scale (training crops), unlike the
+        model's input (frames, resized inside by ``input_scale``).
+        """
         return self.head(self.backbone(images, training=training), training=training)
 
     def decode(self, outputs: Mapping[str, Any], *, in_graph: bool = False):
@@ -301,6 +408,7 @@ class PoseModel(keras.Model):
             outputs["locref"],
             stride=self.stride,
             locref_stdev=self.pose_config.locref_stdev,
+            input_scale=self.pose_config.input_scale,
         )
 
     def get_config(self) -> dict:  # noqa: D102
