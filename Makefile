@@ -5,9 +5,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= $(CURDIR)/demo-data
 PORT ?= 8866
+# Where the apps listen: this machine only. HOST=0.0.0.0 serves the network (the token,
+# printed in the address, is then what keeps others out: see docs/deploy.md).
+HOST ?= 127.0.0.1
+# Folders the apps may open and create projects in (POSEKIT_DATA_ROOT; several
+# separated by ':'); empty: the home directory. The demo folder is always allowed.
+DATA_ROOT ?=
+NOTEBOOKS ?= notebooks
 PYTEST_ARGS ?=
 
-.PHONY: venv app demo test lint check-engine-install bench bench-quick docs clean browser-deps
+.PHONY: venv app demo test lint check-engine-install bench bench-quick docs clean browser-deps screenshots
 
 venv: $(VENV)/.installed
 
@@ -22,12 +29,12 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(BIN)/posekit demo $(DEMO_DIR)
 
-# Serve the Voila home app on the demo project (built if absent).
+# Serve the Voila apps on the demo project (built if absent): on $(HOST) only, with a
+# token (POSEKIT_TOKEN, else a new one), printed with the address of the home app.
+# The settings (no file listing, kernels of closed pages shut down, ...) are in
+# widgets/serve.py; `make -n app` shows the command.
 app: venv demo
-	@echo "posekit: open http://localhost:$(PORT)/voila/render/home.ipynb"
-	POSEKIT_DEMO_DIR=$(DEMO_DIR) $(BIN)/voila notebooks --no-browser --port=$(PORT) \
-		--Voila.ip=0.0.0.0 --VoilaConfiguration.file_allowlist="['.*']" \
-		--ServerApp.default_url=/voila/render/home.ipynb
+	POSEKIT_DEMO_DIR="$(DEMO_DIR)" $(BIN)/python -m posekit.widgets.serve "$(NOTEBOOKS)" --host="$(HOST)" --port="$(PORT)" --data-root="$(DATA_ROOT)"
 
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \
@@ -45,6 +52,11 @@ check-engine-install:
 
 test: venv browser-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Update the committed screenshots in docs/_static/screenshots (the browser tests save
+# them there only when POSEKIT_SCREENSHOTS_DIR is set; `make test` writes to /tmp).
+screenshots: venv browser-deps
+	POSEKIT_SCREENSHOTS_DIR="$(CURDIR)/docs/_static/screenshots" $(BIN)/python -m pytest -m "browser and not slow" tests/browser $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python benchmarks/openfield_accuracy.py --out benchmarks/results/openfield_model

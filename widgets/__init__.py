@@ -6,39 +6,43 @@ Each widget wraps plain-Python state (tests drive it without a browser); display
 
 from __future__ import annotations
 
-from .analysis_panel import AnalysisModel, AnalysisPanel
-from .app import resolve_project
-from .behavior_app import BehaviorApp, BehaviorModel
-from .check_labels import CheckLabelsGallery
-from .ethogram_annotator import EthogramAnnotator
-from .frame_picker import FramePicker, FramePickerModel
-from .home import HomeApp
-from .label_app import LabelApp
-from .labeler import Labeler
-from .labeler_model import LabelerModel
-from .roi_editor import ROIEditor
-from .training_dashboard import TrainingDashboard
-from .training_model import TrainingModel
-from .trajectory_model import TrajectoryModel
-from .trajectory_viewer import TrajectoryViewer
+import importlib
+from typing import Any
 
-__all__ = [
-    "AnalysisModel",
-    "AnalysisPanel",
-    "BehaviorApp",
-    "BehaviorModel",
-    "CheckLabelsGallery",
-    "EthogramAnnotator",
-    "FramePicker",
-    "FramePickerModel",
-    "HomeApp",
-    "LabelApp",
-    "Labeler",
-    "LabelerModel",
-    "ROIEditor",
-    "TrainingDashboard",
-    "TrainingModel",
-    "TrajectoryModel",
-    "TrajectoryViewer",
-    "resolve_project",
-]
+# name -> module that defines it, imported on first use: importing posekit.widgets (or
+# one of its modules, such as the app server's posekit.widgets.serve) then costs
+# nothing, and an app's kernel loads only the widgets it shows.
+_LAZY = {
+    "AnalysisModel": ".analysis_panel",
+    "AnalysisPanel": ".analysis_panel",
+    "BehaviorApp": ".behavior_app",
+    "BehaviorModel": ".behavior_app",
+    "CheckLabelsGallery": ".check_labels",
+    "EthogramAnnotator": ".ethogram_annotator",
+    "FramePicker": ".frame_picker",
+    "FramePickerModel": ".frame_picker",
+    "HomeApp": ".home",
+    "LabelApp": ".label_app",
+    "Labeler": ".labeler",
+    "LabelerModel": ".labeler_model",
+    "ROIEditor": ".roi_editor",
+    "TrainingDashboard": ".training_dashboard",
+    "TrainingModel": ".training_model",
+    "TrajectoryModel": ".trajectory_model",
+    "TrajectoryViewer": ".trajectory_viewer",
+    "resolve_project": ".app",
+}
+
+__all__ = [*_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'posekit.widgets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

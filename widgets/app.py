@@ -1,12 +1,17 @@
 """Plumbing shared by the Voila apps in ``notebooks/``: which project to open, links.
 
-Every app notebook starts with ``project = resolve_project()``. The project comes from,
-in this order:
+Every app notebook is one call, ``show_app("Train", TrainingDashboard)``: it finds the
+project (:func:`resolve_project`), builds the app on it under a title bar with links
+to the other apps (:func:`app_header`), and when anything fails shows the error's
+message in the page (:func:`app_error`) in the words the command line uses, instead of
+Voila's "There was an error when executing cell". The project comes from, in this
+order:
 
 1. an explicit path passed to :func:`resolve_project`;
 2. the ``project`` parameter of the page's query string (Voila hands the query string
    of ``/voila/render/train.ipynb?project=/data/myproj`` to the kernel as the
-   ``QUERY_STRING`` environment variable);
+   ``QUERY_STRING`` environment variable); it must lie inside the data root
+   (:mod:`posekit.widgets.data_root`);
 3. the ``POSEKIT_PROJECT`` environment variable;
 4. the demo project in ``POSEKIT_DEMO_DIR`` (default ``~/posekit-demo``), built the
    first time.
@@ -22,11 +27,13 @@ import contextlib
 import html
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
+
+from .data_root import DataRootError, check_in_data_root
 
 if TYPE_CHECKING:
     from ..engine.project import Project
@@ -35,13 +42,17 @@ __all__ = [
     "AppLink",
     "APPS",
     "DEFAULT_DEMO_DIR",
+    "app_error",
     "app_header",
     "app_links",
     "app_url",
+    "build_app",
     "demo_dir",
     "preload_tensorflow",
     "query_params",
+    "query_path",
     "resolve_project",
+    "show_app",
 ]
 
 logger = logging.getLogger("posekit.widgets")
@@ -93,6 +104,39 @@ def query_params(query_string: str | None = None) -> dict[str, str]:
         query_string = os.environ.get("QUERY_STRING", "")
     parsed = parse_qs(query_string.lstrip("?"), keep_blank_values=False)
     return {key: values[-1] for key, values in parsed.items()}
+
+
+def query_path(
+    name: str,
+    *,
+    query_string: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Path | None:
+    """Return a file named in the page address, checked against the data root.
+
+    Parameters
+    ----------
+    name
+        The query parameter (``"predictions"`` in ``viewer.ipynb?predictions=…``).
+    query_string
+        Query string of the page (default: the ``QUERY_STRING`` variable).
+    environ
+        Environment for the data root (default ``os.environ``).
+
+    Returns
+    -------
+    pathlib.Path or None
+        The resolved path, or ``None`` when the page address does not name one.
+
+    Raises
+    ------
+    posekit.widgets.data_root.DataRootError
+        If the path lies outside the data root.
+    """
+    value = query_params(query_string).get(name)
+    if not value:
+        return None
+    return check_in_data_root(value, environ=environ, what=f"the {name} file")
 
 
 def demo_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -151,14 +195,23 @@ def resolve_project(
     posekit.engine.project.ProjectError
         If the chosen folder holds no ``config.yaml`` (the message names the folder and
         where the choice came from).
+    posekit.widgets.data_root.DataRootError
+        If the page address names a folder outside the data root (the explicit path
+        and ``POSEKIT_PROJECT`` are the user's own choices and are not checked).
 
     Examples
     --------
     >>> import tempfile
     >>> from posekit.engine.demo import make_demo_project
-    >>> made = make_demo_project(tempfile.mkdtemp(), n_frames=30, n_labeled=4)
-    >>> resolve_project(query_string=f"project={made.path}").path == made.path
+    >>> root = tempfile.mkdtemp()
+    >>> made = make_demo_project(root, n_frames=30, n_labeled=4)
+    >>> env = {"POSEKIT_DATA_ROOT": root}
+    >>> resolve_project(query_string=f"project={made.path}", environ=env).path == made.path
     True
+    >>> resolve_project(query_string="project=/etc", environ=env)
+    Traceback (most recent call last):
+    ...
+    posekit.widgets.data_root.DataRootError: The project /etc is outside the folders ...
     """
     from ..engine.project import ProjectError, load_project
 
@@ -170,6 +223,10 @@ def resolve_project(
         chosen, source = str(path), "the path given"
     elif query_params(query_string).get("project"):
         chosen, source = query_params(query_string)["project"], "the page address"
+        try:
+            chosen = str(check_in_data_root(chosen, environ=env))
+        except DataRootError as err:
+            raise DataRootError(f"{err} (the project came from {source})") from err
     elif env.get("POSEKIT_PROJECT"):
         chosen, source = env["POSEKIT_PROJECT"], "POSEKIT_PROJECT"
     if chosen is not None:
@@ -311,3 +368,171 @@ def preload_tensorflow() -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+#: Errors that are bad input (a missing file, a broken config.yaml, a path outside the
+#: data root): the command line reports them in one line without a traceback, and so
+#: does :func:`app_error`.
+_BAD_INPUT = (ValueError, OSError)
+
+
+def app_error(err: BaseException, title: str = ""):
+    """Build the page an app shows instead of itself when it cannot open.
+
+    The message is the error's own, as the command line prints it
+    (``posekit train: error: <message>``): bad input (``ValueError``, ``OSError``: a
+    missing or broken ``config.yaml``, a path outside the data root) is shown as its
+    message alone, any other error with its type. No traceback goes into the page.
+
+    Parameters
+    ----------
+    err
+        What went wrong.
+    title
+        The app's name (``"Train"``).
+
+    Returns
+    -------
+    ipywidgets.HTML
+        With the class ``posekit-app-error``.
+    """
+    import ipywidgets as w
+
+    if isinstance(err, _BAD_INPUT):
+        text = str(err)
+    else:
+        text = f"{type(err).__name__}: {err} (the details are in the server's log)"
+    name = f"posekit · {html.escape(title)}" if title else "posekit"
+    box = w.HTML(
+        f"<div style='max-width:900px'><h3 style='margin:4px 0'>{name}</h3>"
+        "<div style='color:#cf222e;border:1px solid #cf222e;border-radius:4px;"
+        "padding:8px 12px;margin:8px 0'><b>The app could not open.</b>"
+        f"<pre class='posekit-error-message' style='white-space:pre-wrap;"
+        f"margin:6px 0 0 0'>{html.escape(text)}</pre></div>"
+        "<small><a href='home.ipynb' target='_self' data-app='home.ipynb'>home</a>"
+        "</small></div>"
+    )
+    box.add_class("posekit-app-error")
+    return box
+
+
+def _build(
+    title: str,
+    factory: Callable[[Project], Any],
+    *,
+    header: bool,
+    path: str | os.PathLike | None,
+    query_string: str | None,
+    environ: Mapping[str, str] | None,
+    notebook_dir: str | os.PathLike | None,
+) -> tuple[list[Any], Exception | None]:
+    try:
+        project = resolve_project(path, query_string=query_string, environ=environ)
+        app = factory(project)
+        top = app_header(project, title, notebook_dir=notebook_dir) if header else None
+    except Exception as err:  # noqa: BLE001 - shown in the page
+        logger.info("the %s app could not open: %s", title or "posekit", err)
+        return [app_error(err, title)], err
+    return ([top, app] if top is not None else [app]), None
+
+
+def build_app(
+    title: str,
+    factory: Callable[[Project], Any],
+    *,
+    header: bool = True,
+    path: str | os.PathLike | None = None,
+    query_string: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    notebook_dir: str | os.PathLike | None = None,
+) -> list[Any]:
+    """Build an app: its project, its title bar and the app; or the error page.
+
+    Parameters
+    ----------
+    title
+        The app's name (``"Train"``).
+    factory
+        Builds the app on the project (``TrainingDashboard``).
+    header
+        Put :func:`app_header` above the app.
+    path, query_string, environ
+        As for :func:`resolve_project`.
+    notebook_dir
+        As for :func:`app_header`.
+
+    Returns
+    -------
+    list
+        What to display, in order: the title bar and the app, or only
+        :func:`app_error` when finding the project or building the app failed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> env = {"POSEKIT_DATA_ROOT": tempfile.gettempdir()}
+    >>> (page,) = build_app("Train", print, environ=env,
+    ...                     query_string=f"project={tempfile.mkdtemp()}")
+    >>> "No config.yaml" in page.value
+    True
+    """
+    parts, _ = _build(
+        title,
+        factory,
+        header=header,
+        path=path,
+        query_string=query_string,
+        environ=environ,
+        notebook_dir=notebook_dir,
+    )
+    return parts
+
+
+def show_app(
+    title: str,
+    factory: Callable[[Project], Any],
+    *,
+    header: bool = True,
+    path: str | os.PathLike | None = None,
+    query_string: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    notebook_dir: str | os.PathLike | None = None,
+) -> None:
+    """Display an app (see :func:`build_app`): what an app notebook calls.
+
+    Bad input (a broken ``config.yaml``, a path outside the data root) is shown in
+    the page and nothing else happens. Any other error is shown in the page too and
+    then raised, so that its traceback reaches the server's log (Voila logs it and
+    adds its own one-line note under the message).
+
+    Parameters
+    ----------
+    title
+        The app's name.
+    factory
+        Builds the app on the project.
+    header
+        Put the title bar with the links above the app.
+    path, query_string, environ, notebook_dir
+        As for :func:`build_app`.
+
+    Raises
+    ------
+    Exception
+        An error that is not bad input, after it was shown.
+    """
+    from IPython.display import display
+
+    parts, err = _build(
+        title,
+        factory,
+        header=header,
+        path=path,
+        query_string=query_string,
+        environ=environ,
+        notebook_dir=notebook_dir,
+    )
+    for part in parts:
+        display(part)
+    if err is not None and not isinstance(err, _BAD_INPUT):
+        raise err

@@ -135,7 +135,7 @@ class BehaviorApp:
         import ipywidgets as w
 
         from ._bokeh import LiveVBox, ensure_bokehjs
-        from .app import query_params
+        from .app import query_path
         from .roi_editor import ROIEditor
 
         if load_bokehjs:
@@ -146,7 +146,7 @@ class BehaviorApp:
         self.annotator: EthogramAnnotator | None = None
         self._group_boxes: dict[str, Any] = {}
         self._quiet = False
-        chosen = path or query_params().get("poses") or default_input(project)
+        chosen = path or query_path("poses") or default_input(project)
         style = {"description_width": "initial"}
 
         def header(text: str) -> Any:

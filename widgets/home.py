@@ -4,24 +4,28 @@
 set, snapshots, prediction files) from disk without loading TensorFlow;
 :class:`HomeApp` shows it with links to the workflow apps
 (:func:`posekit.widgets.app.app_links`) and boxes to open or create another project.
+The boxes accept only folders and videos inside the data root
+(:mod:`posekit.widgets.data_root`); anything else is refused with a message in the page.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
+import logging
 import os
-import traceback
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
 from ..engine.project import Project, create_project, load_project
 from .app import app_links
+from .data_root import check_in_data_root, data_roots
 
 __all__ = ["ProjectStatus", "project_status", "HomeApp"]
+
+logger = logging.getLogger("posekit.widgets")
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,10 @@ class HomeApp:
         self.summary = w.HTML()
         self.links = w.HTML()
         self.message = w.HTML()
+        roots = data_roots()
         self.path_box = w.Text(
-            description="Open a project", placeholder="folder with config.yaml",
+            description="Open a project",
+            placeholder=f"folder with config.yaml, in {roots[0]}",
             style=style, layout=w.Layout(width="560px"),
         )  # fmt: skip
         self.open_button = w.Button(description="Open", icon="folder-open")
@@ -108,7 +114,7 @@ class HomeApp:
         self.experimenter = w.Text(description="experimenter", placeholder="me")
         self.folder = w.Text(
             description="in folder",
-            value=str(Path.home()),
+            value=str(roots[0]),
             layout=w.Layout(width="560px"),
         )
         self.video_paths = w.Textarea(
@@ -136,8 +142,13 @@ class HomeApp:
             titles=("Open another project", "Create a new project"),
             selected_index=None,
         )
+        allowed = ", ".join(html.escape(str(r)) for r in roots)
+        self.root_note = w.HTML(
+            f"<small class='posekit-data-root'>The apps open and create projects in: "
+            f"{allowed}</small>"
+        )
         self.widget = w.VBox(
-            [self.summary, self.links, self.message, more],
+            [self.summary, self.links, self.message, more, self.root_note],
             layout=w.Layout(max_width="900px"),
         )
         self.widget.add_class("posekit-home")
@@ -153,31 +164,69 @@ class HomeApp:
         try:
             fn(*args)
         except Exception as err:  # noqa: BLE001 - shown in the widget
+            logger.info("home app: %s", err, exc_info=True)
             self.message.value = (
-                f'<div style="color:#cf222e"><b>{type(err).__name__}</b>: '
-                f"{html.escape(str(err))}</div><!--"
-                f"{html.escape(traceback.format_exc())}-->"
+                f'<div class="posekit-home-error" style="color:#cf222e">'
+                f"<b>{type(err).__name__}</b>: {html.escape(str(err))}</div>"
             )
 
     def open(self, path: str | os.PathLike) -> Project:
-        """Open the project at ``path`` and point every link at it."""
+        """Open the project at ``path`` and point every link at it.
+
+        Parameters
+        ----------
+        path
+            The project folder (or its ``config.yaml``), inside the data root.
+
+        Returns
+        -------
+        Project
+            The project now shown.
+
+        Raises
+        ------
+        posekit.widgets.data_root.DataRootError
+            If ``path`` is outside the data root.
+        posekit.engine.project.ProjectError
+            If it holds no valid ``config.yaml``.
+        """
         if not str(path).strip():
             raise ValueError("Type the folder of a project (the one with config.yaml).")
-        project = load_project(str(path).strip())
+        project = load_project(check_in_data_root(str(path).strip()))
         self.show(project)
         return project
 
     def create(self) -> Project:
-        """Create a project from the form and show it."""
+        """Create a project from the form and show it.
+
+        Returns
+        -------
+        Project
+            The new project.
+
+        Raises
+        ------
+        posekit.widgets.data_root.DataRootError
+            If the folder or a video lies outside the data root.
+        ValueError
+            If no bodyparts are listed (or :func:`create_project` refuses the form).
+        """
         parts = [b.strip() for b in self.bodyparts.value.split(",") if b.strip()]
-        videos = [v.strip() for v in self.video_paths.value.splitlines() if v.strip()]
+        videos = [
+            check_in_data_root(v.strip(), what="the video")
+            for v in self.video_paths.value.splitlines()
+            if v.strip()
+        ]
         if not parts:
             raise ValueError("List the bodyparts, separated by commas.")
+        folder = check_in_data_root(
+            self.folder.value.strip() or data_roots()[0], what="the folder"
+        )
         project = create_project(
             self.task.value.strip(),
             self.experimenter.value.strip(),
             videos,
-            working_directory=self.folder.value.strip() or None,
+            working_directory=folder,
             bodyparts=parts,
         )
         self.show(project)

@@ -551,13 +551,13 @@ class TrajectoryApp:
     ) -> None:
         import ipywidgets as w
 
-        from .app import query_params
+        from .app import query_path
 
         self.project = project
         self.viewer_kwargs = viewer_kwargs
         self.viewer: TrajectoryViewer | None = None
         self.files = prediction_files(project)
-        chosen = predictions or query_params().get("predictions")
+        chosen = predictions or query_path("predictions")
         if chosen:
             self.files = list(dict.fromkeys([Path(chosen), *self.files]))
         self.dropdown = w.Dropdown(

@@ -21,6 +21,10 @@ Usage in a test module::
   ``shared/docs/frontend-notes.md``; ``page.posekit_errors`` collects uncaught page
   errors and console errors (known-harmless ones filtered: Voila's Font Awesome CDN
   when offline, JupyterLab version warnings).
+- ``screenshots_dir``: where tests save their screenshots: a temporary folder, so
+  that ``make test`` never rewrites tracked files, or ``$POSEKIT_SCREENSHOTS_DIR``
+  (``make screenshots`` sets it to ``docs/_static/screenshots`` to update the committed
+  ones).
 - Tests are skipped when ``/usr/bin/chromium`` (or ``$POSEKIT_CHROMIUM``) or
   Playwright is missing.
 """
@@ -63,6 +67,8 @@ HARMLESS_CONSOLE = (
     "No satisfying version",
     "cannot combine events",
 )
+#: Environment variable naming the folder for screenshots (``make screenshots``).
+SCREENSHOTS_ENV = "POSEKIT_SCREENSHOTS_DIR"
 #: Failing requests that are expected: on unload/reload the Voila 0.5 page asks the
 #: server to shut its kernel down and gets 403 (the kernel stays until Voila stops).
 HARMLESS_HTTP = ("/voila/api/shutdown/",)
@@ -260,6 +266,20 @@ def voila_server(tmp_path_factory) -> Iterator[Callable[..., VoilaServer]]:
 
     with stack:
         yield start
+
+
+def screenshots_folder(environ: Mapping[str, str], temporary: Path) -> Path:
+    """Return where screenshots go: ``$POSEKIT_SCREENSHOTS_DIR``, else ``temporary``."""
+    chosen = environ.get(SCREENSHOTS_ENV)
+    folder = Path(chosen).expanduser() if chosen else temporary
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir(tmp_path_factory) -> Path:
+    """Folder for screenshots (temporary unless ``$POSEKIT_SCREENSHOTS_DIR`` is set)."""
+    return screenshots_folder(os.environ, tmp_path_factory.mktemp("screenshots"))
 
 
 @pytest.fixture(scope="session")

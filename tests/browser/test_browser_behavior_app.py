@@ -3,8 +3,9 @@
 A tracking file is loaded through the path box; a rectangle is drawn with the mouse
 (shift + drag with Bokeh's BoxEditTool) on the video frame; the ROI table must show the
 entries and the latency that the engine computes for that rectangle on the file's
-positions; Export must write ``roi_summary.csv`` with the same row. A screenshot goes
-to ``docs/_static/screenshots/behavior_app.png``.
+positions; Export must write ``roi_summary.csv`` with the same row. A screenshot
+``behavior_app.png`` goes to the ``screenshots_dir`` (a temporary folder;
+``docs/_static/screenshots/`` under ``make screenshots``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ pytestmark = pytest.mark.browser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = REPO_ROOT / "notebooks" / "behavior.ipynb"
-SCREENSHOT = REPO_ROOT / "docs" / "_static" / "screenshots" / "behavior_app.png"
 N = 150
 FPS = 30.0
 BOX = 50.0  # side of the drawn square in image pixels
@@ -108,7 +108,9 @@ def _table(page, css: str) -> pd.DataFrame:
     return pd.DataFrame(cells[1:], columns=cells[0])
 
 
-def test_load_draw_roi_entries_export(server, page, demo, tracking_file) -> None:
+def test_load_draw_roi_entries_export(
+    server, page, demo, tracking_file, screenshots_dir
+) -> None:
     page.goto(server.url, wait_until="domcontentloaded", timeout=90_000)
     page.wait_for_selector(".posekit-roi-editor .bk-Canvas", timeout=90_000)
     page.wait_for_function(
@@ -214,7 +216,7 @@ def test_load_draw_roi_entries_export(server, page, demo, tracking_file) -> None
         "e => e.scrollIntoView({block: 'start'})"
     )
     time.sleep(0.5)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 10_000
+    shot = screenshots_dir / "behavior_app.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
     assert not page.posekit_errors, page.posekit_errors

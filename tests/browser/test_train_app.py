@@ -1,7 +1,8 @@
 """Home → train → analyze in Voila, driven by chromium.
 
 Start a short training, watch the curve and the progress bar move, stop it, resume it,
-analyse the video; screenshots of the three apps go to ``docs/_static/screenshots/``.
+analyse the video; screenshots of the three apps go to the ``screenshots_dir``
+(``docs/_static/screenshots/`` under ``make screenshots``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from posekit.engine.demo import make_demo_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO_ROOT / "notebooks"
-SHOTS = REPO_ROOT / "docs" / "_static" / "screenshots"
 
 pytestmark = pytest.mark.browser
 
@@ -83,8 +83,8 @@ def _set_int(page, container: str, label: str, value: int) -> None:
     field.press("Enter")
 
 
-def test_home_train_stop_resume_analyze(server, project, page) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+def test_home_train_stop_resume_analyze(server, project, page, screenshots_dir) -> None:
+    SHOTS = screenshots_dir
     # --- home: the project and a link to each app
     page.goto(server.url + "voila/render/home.ipynb", wait_until="domcontentloaded")
     page.wait_for_selector(".posekit-home .posekit-status", timeout=90_000)

@@ -2,8 +2,9 @@
 
 A click on the speed plot at a known frame moves the cursor and the video there (the
 frame label, the video title and the image change); the frame slider moves the
-cursor lines; the filter buttons change the plotted data. A screenshot goes to
-``docs/_static/screenshots/viewer_app.png``.
+cursor lines; the filter buttons change the plotted data. A screenshot
+``viewer_app.png`` goes to the ``screenshots_dir`` (``docs/_static/screenshots/``
+under ``make screenshots``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ pytestmark = pytest.mark.browser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = REPO_ROOT / "notebooks" / "viewer.ipynb"
-SCREENSHOT = REPO_ROOT / "docs" / "_static" / "screenshots" / "viewer_app.png"
 N = 90
 
 JS_PLOT_BOX = (
@@ -74,7 +74,7 @@ def wait_frame(page, frame: int, timeout: float = 20_000) -> None:
     )
 
 
-def test_click_plot_moves_video(server, page, demo) -> None:
+def test_click_plot_moves_video(server, page, demo, screenshots_dir) -> None:
     page.goto(server.url, wait_until="domcontentloaded", timeout=90_000)
     page.wait_for_selector(".posekit-viewer .bk-Canvas", timeout=90_000)
     page.wait_for_function(
@@ -128,7 +128,7 @@ def test_click_plot_moves_video(server, page, demo) -> None:
         timeout=20_000,
     )
     time.sleep(0.5)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 10_000
+    shot = screenshots_dir / "viewer_app.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
     assert not page.posekit_errors, page.posekit_errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -41,4 +42,8 @@ def test_notebook_runs(path: Path, demo_dir: Path, monkeypatch) -> None:
         if out.get("output_type") == "error"
     ]
     assert not errors, errors
+    # an app that cannot open shows its error in the page (show_app), not as an error
+    # output: look for it in the widgets' state
+    widgets = json.dumps(nb.metadata.get("widgets", {}))
+    assert "The app could not open" not in widgets, widgets[:3000]
     assert os.environ["POSEKIT_DEMO_DIR"] == str(demo_dir)

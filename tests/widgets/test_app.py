@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -10,15 +12,19 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 
 from posekit.engine.demo import make_demo_project
-from posekit.engine.project import ProjectError, create_project
+from posekit.engine.project import ProjectError, create_project, load_project
 from posekit.widgets.app import (
     APPS,
     app_links,
     app_url,
+    build_app,
     demo_dir,
     query_params,
+    query_path,
     resolve_project,
+    show_app,
 )
+from posekit.widgets.data_root import DataRootError, data_roots
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +61,7 @@ def test_resolve_project_from_query_string_wins_over_env(
     two_projects, monkeypatch
 ) -> None:
     a, b = two_projects
+    monkeypatch.setenv("POSEKIT_DATA_ROOT", str(a.parent.parent))
     monkeypatch.setenv("POSEKIT_PROJECT", str(a))
     # what Voila puts in the kernel's environment for train.ipynb?project=<b>
     monkeypatch.setenv("QUERY_STRING", app_url("train.ipynb", b).split("?", 1)[1])
@@ -67,12 +74,14 @@ def test_resolve_project_from_query_string_wins_over_env(
 def test_resolve_project_query_string_with_spaces(tmp_path) -> None:
     p = create_project("gamma", "me", working_directory=tmp_path / "with space")
     qs = urlsplit(app_url("label.ipynb", p)).query
-    assert resolve_project(query_string=qs, environ={}).path == p.path
+    env = {"POSEKIT_DATA_ROOT": str(tmp_path)}
+    assert resolve_project(query_string=qs, environ=env).path == p.path
 
 
 def test_resolve_project_bad_path_says_where_it_came_from(tmp_path) -> None:
+    env = {"POSEKIT_DATA_ROOT": str(tmp_path)}
     with pytest.raises(ProjectError, match="page address"):
-        resolve_project(query_string=f"project={tmp_path / 'nothing'}", environ={})
+        resolve_project(query_string=f"project={tmp_path / 'nothing'}", environ=env)
     with pytest.raises(ProjectError, match="POSEKIT_PROJECT"):
         resolve_project(environ={"POSEKIT_PROJECT": str(tmp_path / "nothing")})
 
@@ -125,3 +134,156 @@ def test_app_links_are_relative_and_work_in_tree_mode_and_on_binder(
             assert url.path.startswith(urlsplit(folder).path + "/")
             assert re.fullmatch(r".*/(label|train|analyze)\.ipynb", url.path)
             assert parse_qs(url.query)["project"] == [str(a)]
+
+
+# --- the data root: the page address opens only projects inside it ----------------
+
+
+@pytest.fixture
+def rooted(tmp_path) -> tuple[Path, Path, dict[str, str]]:
+    """Make a data root with a project inside, one outside, and the environment."""
+    root = tmp_path / "root"
+    inside = create_project("inside", "me", working_directory=root, bodyparts=["x"])
+    outside = create_project(
+        "outside", "me", working_directory=tmp_path / "elsewhere", bodyparts=["x"]
+    )
+    env = {"POSEKIT_DATA_ROOT": str(root), "POSEKIT_DEMO_DIR": str(tmp_path / "demo")}
+    return inside.path, outside.path, env
+
+
+def test_page_address_opens_a_project_inside_the_data_root(rooted) -> None:
+    inside, _, env = rooted
+    project = resolve_project(query_string=f"project={inside}", environ=env)
+    assert project.path == inside
+    # relative to the data root
+    rel = inside.relative_to(Path(env["POSEKIT_DATA_ROOT"]))
+    assert resolve_project(query_string=f"project={rel}", environ=env).path == inside
+
+
+def test_page_address_refuses_a_project_outside_the_data_root(rooted) -> None:
+    _, outside, env = rooted
+    with pytest.raises(DataRootError) as info:
+        resolve_project(query_string=f"project={outside}", environ=env)
+    message = str(info.value)
+    assert f"The project {outside} is outside the folders the apps may open" in message
+    assert env["POSEKIT_DATA_ROOT"] in message
+    assert "POSEKIT_DATA_ROOT" in message and "make app DATA_ROOT=" in message
+    assert "(the project came from the page address)" in message
+
+
+def test_page_address_refuses_climbing_out_with_dotdot(rooted) -> None:
+    inside, outside, env = rooted
+    climbing = f"{env['POSEKIT_DATA_ROOT']}/../elsewhere/{outside.name}"
+    with pytest.raises(DataRootError, match=f"it leads to {outside}"):
+        resolve_project(query_string=f"project={climbing}", environ=env)
+    with pytest.raises(DataRootError):
+        resolve_project(query_string="project=../elsewhere", environ=env)
+    # a .. that stays inside is fine
+    detour = f"{inside.parent}/../{inside.parent.name}/{inside.name}"
+    assert resolve_project(query_string=f"project={detour}", environ=env).path == inside
+
+
+def test_page_address_refuses_a_symlink_pointing_out(rooted) -> None:
+    inside, outside, env = rooted
+    link = Path(env["POSEKIT_DATA_ROOT"]) / "link-to-elsewhere"
+    link.symlink_to(outside, target_is_directory=True)
+    with pytest.raises(DataRootError, match=f"it leads to {outside}"):
+        resolve_project(query_string=f"project={link}", environ=env)
+    # a link inside the root to a project inside is fine
+    ok = Path(env["POSEKIT_DATA_ROOT"]) / "link-inside"
+    ok.symlink_to(inside, target_is_directory=True)
+    assert resolve_project(query_string=f"project={ok}", environ=env).path == inside
+
+
+def test_python_api_and_posekit_project_are_not_restricted(rooted) -> None:
+    _, outside, env = rooted
+    assert resolve_project(outside, environ=env).path == outside
+    env = {**env, "POSEKIT_PROJECT": str(outside)}
+    assert resolve_project(environ=env, query_string="").path == outside
+    # the server was started on that project: its links (?project=...) open it too
+    assert resolve_project(query_string=f"project={outside}", environ=env).path == (
+        outside
+    )
+
+
+def test_data_roots_default_home_plus_demo_and_started_project(tmp_path) -> None:
+    env = {"POSEKIT_DEMO_DIR": str(tmp_path / "demo")}
+    assert data_roots(env) == (Path.home().resolve(), (tmp_path / "demo").resolve())
+    env["POSEKIT_DATA_ROOT"] = f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}"
+    env["POSEKIT_PROJECT"] = str(tmp_path / "p" / "config.yaml")
+    assert data_roots(env) == tuple(
+        (tmp_path / n).resolve() for n in ("a", "b", "demo", "p")
+    )
+
+
+def test_query_path_checks_the_data_root(rooted) -> None:
+    inside, outside, env = rooted
+    qs = f"predictions={inside / 'videos' / 'x.h5'}&other=1"
+    assert query_path("predictions", query_string=qs, environ=env) == (
+        inside / "videos" / "x.h5"
+    )
+    assert query_path("poses", query_string=qs, environ=env) is None
+    with pytest.raises(DataRootError, match="The predictions file"):
+        query_path(
+            "predictions", query_string=f"predictions={outside}/a.h5", environ=env
+        )
+
+
+# --- errors in the page -------------------------------------------------------------
+
+
+def test_build_app_shows_a_broken_config_in_the_clis_words(rooted) -> None:
+    inside, _, env = rooted
+    with open(inside / "config.yaml", "a") as fh:
+        fh.write("bodyparts: [unclosed\n")
+    with pytest.raises(ProjectError) as cli_error:  # what the CLI prints
+        load_project(inside)
+    built = []
+    parts = build_app(
+        "Train", built.append, query_string=f"project={inside}", environ=env
+    )
+    assert built == []
+    (page,) = parts
+    assert "posekit-app-error" in page._dom_classes
+    assert "The app could not open." in page.value
+    assert html.escape(str(cli_error.value)) in page.value
+    assert "is not valid YAML" in page.value
+    assert "Traceback" not in page.value and "ProjectError" not in page.value
+
+
+def test_build_app_builds_the_header_and_the_app(rooted, tmp_path) -> None:
+    inside, _, env = rooted
+    (tmp_path / "home.ipynb").write_text("{}")
+    header, app = build_app(
+        "Train",
+        lambda p: ("app on", p.path),
+        query_string=f"project={inside}",
+        environ=env,
+        notebook_dir=tmp_path,
+    )
+    assert app == ("app on", inside)
+    assert "posekit · Train" in header.value and 'data-app="home.ipynb"' in header.value
+    (only,) = build_app(
+        "Home", lambda p: p.task, header=False, path=inside, environ=env
+    )
+    assert only == "inside"
+
+
+def test_unexpected_errors_are_shown_then_raised_for_the_log(rooted, monkeypatch):
+    inside, _, env = rooted
+
+    def broken_app(project):
+        raise KeyError("bodypart")
+
+    (page,) = build_app("Label", broken_app, path=inside, environ=env)
+    assert "KeyError: &#x27;bodypart&#x27;" in page.value
+    assert "the details are in the server&#x27;s log" in page.value
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    with pytest.raises(KeyError):
+        show_app("Label", broken_app, path=inside, environ=env)
+    assert len(shown) == 1 and "posekit-app-error" in shown[0]._dom_classes
+    # bad input is shown and not raised
+    shown.clear()
+    show_app("Label", broken_app, path=inside / "nothing", environ=env)
+    assert "No config.yaml" in shown[0].value
