@@ -23,6 +23,7 @@ import traitlets
 
 from ._bokeh import refresh_bokeh_state
 from .app import app_url, preload_tensorflow
+from .pose_export import PoseExport, PoseExportModel
 
 if TYPE_CHECKING:
     from ..engine.project import Project
@@ -267,6 +268,10 @@ class AnalysisPanel:
         self.viewer_box = w.VBox()
         #: The trajectory viewer last opened (``None`` before).
         self.viewer: Any = None
+        #: Export the results in another format (netCDF, NWB, …).
+        self.export = PoseExport(
+            PoseExportModel(lambda: {p.stem: p for p in m.outputs})
+        )
         self.widget = w.VBox(
             [
                 w.HBox(
@@ -277,6 +282,7 @@ class AnalysisPanel:
                 self.error_box,
                 w.HTML("<h4>Results</h4>"),
                 self.outputs_box,
+                self.export.widget,
                 self.viewer_box,
             ]
         )

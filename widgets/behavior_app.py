@@ -40,6 +40,7 @@ from ..engine.behavior.calibration import Calibration
 from ..engine.behavior.filters import SMOOTHING_METHODS, FilterConfig
 from ..engine.behavior.roi import ROI
 from ..engine.behavior.session import BehaviorModel, Session, default_input
+from .pose_export import PoseExport, PoseExportModel
 
 if TYPE_CHECKING:
     from ..engine.behavior.classify import BehaviorCVResult
@@ -323,6 +324,11 @@ class BehaviorApp:
         self.export_message = message()
         self.files_html = w.HTML()
         self.files_html.add_class("posekit-written-files")
+        #: The sessions' poses in another format (netCDF, DeepLabCut, NWB, …).
+        self.pose_export = PoseExport(PoseExportModel(
+            lambda: {s.name: s.poses for s in self.model.sessions},
+            folder=lambda: Path(self.output_box.value.strip() or self.model.output_dir),
+        ))  # fmt: skip
 
         row = {"layout": w.Layout(flex_flow="row wrap", align_items="center")}
         self.widget = LiveVBox(
@@ -372,6 +378,7 @@ class BehaviorApp:
                         self.export_svg, self.export_button, self.export_progress], **row),
                 self.export_message,
                 self.files_html,
+                self.pose_export.widget,
             ]
         )  # fmt: skip
         self.widget.add_class("posekit-behavior-app")

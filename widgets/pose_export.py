@@ -1,0 +1,145 @@
+"""Export poses in any format posekit writes: a format menu and an Export button.
+
+The analysis panel exports its result files, the behaviour app its (cleaned) sessions.
+:class:`PoseExportModel` holds the state and does the writing (no ipywidgets, so tests
+drive it directly); :class:`PoseExport` is the view. The formats are those
+:func:`posekit.engine.io.export_formats` lists (DeepLabCut, netCDF, and whatever else
+is installed: NWB, COCO, SLEAP, Lightning Pose).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import traitlets
+import xarray as xr
+
+from ..engine.io import export_formats, load, save
+
+__all__ = ["PoseExportModel", "PoseExport", "export_target"]
+
+Source = Path | xr.Dataset
+
+
+def export_target(name: str, folder: Path, suffix: str, source: Path | None) -> Path:
+    """Return where ``name`` is exported: ``<folder>/<name><suffix>``.
+
+    When that is the source file itself (a DeepLabCut ``.h5`` exported as
+    DeepLabCut), ``_export`` is added to the name.
+
+    Examples
+    --------
+    >>> export_target("m1DLC_x", Path("/v"), ".nc", Path("/v/m1DLC_x.h5")).name
+    'm1DLC_x.nc'
+    >>> export_target("m1DLC_x", Path("/v"), ".h5", Path("/v/m1DLC_x.h5")).name
+    'm1DLC_x_export.h5'
+    """
+    target = folder / f"{name}{suffix}"
+    if source is not None and target.resolve() == Path(source).resolve():
+        target = folder / f"{name}_export{suffix}"
+    return target
+
+
+class PoseExportModel(traitlets.HasTraits):
+    """What to export, in which format, and what was written.
+
+    Parameters
+    ----------
+    sources
+        Returns the poses to export, by name: files (any format posekit reads) or
+        poses datasets.
+    folder
+        Returns the folder datasets are written to (default: files are exported
+        beside themselves, datasets into the current folder).
+    """
+
+    formats = traitlets.List(traitlets.Unicode())
+    fmt = traitlets.Unicode("")
+    files = traitlets.List()
+    message = traitlets.Unicode("")
+
+    def __init__(
+        self,
+        sources: Callable[[], Mapping[str, Source]],
+        *,
+        folder: Callable[[], Path] | None = None,
+    ) -> None:
+        super().__init__()
+        self._sources = sources
+        self._folder = folder
+        self.formats = list(export_formats())
+        self.fmt = self.formats[0] if self.formats else ""
+
+    def export(self) -> list[Path]:
+        """Write every source in :attr:`fmt`; return (and list in ``files``) the files.
+
+        Raises
+        ------
+        ValueError
+            No format chosen, or nothing to export.
+        """
+        if self.fmt not in export_formats():
+            raise ValueError(f"choose an export format; known: {self.formats}")
+        sources = dict(self._sources())
+        if not sources:
+            raise ValueError("nothing to export yet")
+        suffix = (export_formats()[self.fmt] or ("",))[0]
+        written = []
+        for name, source in sources.items():
+            if isinstance(source, xr.Dataset):
+                ds, path = source, None
+                folder = self._folder() if self._folder else Path.cwd()
+            else:
+                path = Path(source)
+                ds = load(path)
+                folder = self._folder() if self._folder else path.parent
+            target = export_target(name, Path(folder), suffix, path)
+            written.append(save(ds, target, format=self.fmt))
+        self.files = written
+        self.message = f"wrote {len(written)} {self.fmt} file(s)"
+        return written
+
+
+class PoseExport:
+    """A format menu and an Export button on a :class:`PoseExportModel` (``.widget``).
+
+    Parameters
+    ----------
+    model
+        The model.
+    """
+
+    def __init__(self, model: PoseExportModel) -> None:
+        import ipywidgets as w
+
+        self.model = model
+        self.format = w.Dropdown(
+            options=model.formats,
+            description="format",
+            style={"description_width": "initial"},
+            layout=w.Layout(width="240px"),
+        )
+        w.link((model, "fmt"), (self.format, "value"))
+        self.button = w.Button(description="Export poses", icon="download")
+        self.button.add_class("posekit-pose-export")
+        self.button.on_click(lambda _: self._export())
+        self.status = w.HTML()
+        self.widget = w.VBox([w.HBox([self.format, self.button]), self.status])
+
+    def _export(self) -> None:
+        try:
+            files = self.model.export()
+        except Exception as err:  # noqa: BLE001 - shown in the widget
+            self.status.value = (
+                f"<span style='color:#b00'>{html.escape(str(err))}</span>"
+            )
+            return
+        items = "".join(f"<li><code>{html.escape(str(p))}</code></li>" for p in files)
+        self.status.value = f"{html.escape(self.model.message)}<ul>{items}</ul>"
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - display hook
+        from IPython.display import display
+
+        display(self.widget)
