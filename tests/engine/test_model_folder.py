@@ -226,3 +226,33 @@ def test_predictors_and_the_tflite_cache(folder, saved_model) -> None:
     assert keras_fixed.model.input_shape == (None, 64, 96, 3)
     for a, b in zip(keras_fixed._run(np.stack(frames[:2])), maps, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def _dlc_lists(train: Path) -> list[str]:
+    """DeepLabCut's ``get_snapshots_from_folder`` (utils/auxiliaryfunctions.py, 3.0)."""
+    names = [f.stem for f in train.iterdir() if "index" in f.name]
+    return sorted(names, key=lambda name: int(name.split("-")[1]))
+
+
+def test_dlc_markers_make_the_snapshots_visible_to_deeplabcut(folder) -> None:
+    assert _dlc_lists(folder.path) == []  # "No snapshots were found"
+    written = folder.ensure_dlc_markers()
+    assert [p.name for p in written] == [
+        "snapshot-5.index",
+        "snapshot-20.index",
+        "snapshot-100.index",
+    ]
+    # DeepLabCut then takes the iteration of snapshotindex -1 for the scorer name
+    assert _dlc_lists(folder.path) == ["snapshot-5", "snapshot-20", "snapshot-100"]
+    assert _dlc_lists(folder.path)[-1].split("-")[-1] == "100"
+    assert "snapshot-100.keras" in written[-1].read_text()
+    assert folder.ensure_dlc_markers() == []  # already there
+    assert not list(folder.path.glob(".dlc-marker-*"))  # no temporary file left
+    # pruned with its snapshot (the marker first)
+    folder.remove_snapshot(20)
+    assert _dlc_lists(folder.path) == ["snapshot-5", "snapshot-100"]
+    assert [it for it, _ in folder.snapshots()] == [5, 100]
+    # a marker whose snapshot is gone is removed
+    folder.write_dlc_marker(7)
+    folder.ensure_dlc_markers()
+    assert _dlc_lists(folder.path) == ["snapshot-5", "snapshot-100"]

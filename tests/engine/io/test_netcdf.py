@@ -72,3 +72,30 @@ def test_non_poses_netcdf_is_refused(tmp_path):
     (tmp_path / "fake.nc").write_text("hello")
     with pytest.raises(ValueError, match="Could not recognise"):
         load_poses(tmp_path / "fake.nc")
+
+
+def test_no_fps_is_left_out_not_stored_as_null(tmp_path, rng):
+    import h5py
+
+    ds = _poses(rng, fps=None)
+    path = save_netcdf(ds, tmp_path / "nofps.nc")
+    with h5py.File(path) as f:
+        assert "fps" not in f.attrs  # movement reads no fps, not the text "null"
+        assert "null" not in [str(v) for v in f.attrs.values()]
+    raw = xr.open_dataset(path, engine="h5netcdf")
+    assert "fps" not in raw.attrs and raw.attrs["source_software"] == "DeepLabCut"
+    raw.close()
+    back = load_netcdf(path)
+    assert back.attrs["fps"] is None
+    xr.testing.assert_identical(back, ds)
+
+
+def test_netcdf3_and_files_without_the_nc_suffix(tmp_path, rng):
+    ds = _poses(rng)
+    plain = ds.copy()
+    plain.attrs = {"fps": 30.0, "time_unit": "seconds", "source_software": "movement"}
+    plain.to_netcdf(tmp_path / "classic.nc", engine="scipy")  # netCDF-3
+    back = load_poses(tmp_path / "classic.nc")
+    np.testing.assert_array_equal(back.position.values, ds.position.values)
+    save_netcdf(ds, tmp_path / "poses.nc").rename(tmp_path / "poses.bin")
+    xr.testing.assert_identical(load_poses(tmp_path / "poses.bin"), ds)
