@@ -1,6 +1,6 @@
 """COCO keypoints: labels as a COCO dataset, predictions as COCO results, evaluation.
 
-A COCO keypoint **dataset** is one JSON object (`cocodataset.org/#format-data`):
+A COCO keypoint **dataset** is one JSON object (https://cocodataset.org/#format-data):
 
 - ``images``: ``{"id", "file_name", "width", "height"}``; posekit numbers images from 1
   in row order and writes DeepLabCut's row path (``labeled-data/<video>/<image>``) as

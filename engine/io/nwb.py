@@ -283,6 +283,9 @@ def save_nwb(
 ) -> Path:
     """Write poses to one NWB file (``ndx-pose`` ``PoseEstimation`` per individual).
 
+    Labelled frames (poses with ``attrs["frames"]`` and no confidence, as a label
+    file loads) are written as ``TrainingFrames`` instead (:func:`write_nwb_labels`).
+
     Parameters
     ----------
     ds
@@ -317,6 +320,15 @@ def save_nwb(
     NWBError
         If a name cannot be an NWB name or an edge names an unknown keypoint.
     """
+    if ds.attrs.get("frames") and not np.isfinite(ds["confidence"].values).any():
+        return write_nwb_labels(
+            _poses_to_labels(ds),
+            path,
+            skeleton=skeleton
+            if skeleton is not None
+            else ds.attrs.get("skeleton") or (),
+            **nwbfile_kwargs,
+        )
     individuals = [str(i) for i in ds["individual"].values]
     nwbfile = _build_file(
         ds,
@@ -660,6 +672,23 @@ def load_nwb(
 
 
 # ---------------------------------------------------------------- labels
+
+
+def _poses_to_labels(ds: xr.Dataset) -> pd.DataFrame:
+    """Turn the labelled frames held in a poses dataset into DLC labels."""
+    keypoints = [str(k) for k in ds["keypoint"].values]
+    individuals = [str(i) for i in ds["individual"].values]
+    xy = ds["position"].transpose("time", "individual", "keypoint", "space").values
+    match = re.match(
+        r"CollectedData_(.+)\.(h5|csv)$", Path(ds.attrs.get("source_file") or "").name
+    )
+    scorer = str(ds.attrs.get("scorer") or (match and match.group(1)) or "posekit")
+    rows = list(ds.attrs["frames"])
+    if individuals == ["individual_0"]:
+        return make_labels_frame(scorer, keypoints, rows, xy[:, 0, :, :2])
+    return make_labels_frame(
+        scorer, keypoints, rows, xy[..., :2], individuals=individuals
+    )
 
 
 def _video_of(row: str) -> str:

@@ -437,3 +437,22 @@ def test_pycocotools_reads_what_posekit_writes(openfield_dir, tmp_path):
     kp = np.asarray(anns[0]["keypoints"], float).reshape(-1, 3)
     np.testing.assert_array_equal(kp[:, :2], labels_to_array(labels)[4])
     assert api.loadImgs(5)[0]["file_name"] == "labeled-data/m4s1/img0004.png"
+
+
+def test_fly_clip_identities_through_coco(shared_data, tmp_path):
+    ds = load(shared_data / "sleap-flies-clip/clip.slp").isel(time=slice(0, 60))
+    rows = [f"labeled-data/clip/img{i:04d}.png" for i in range(60)]
+    ds.attrs["frames"] = rows
+    coco = poses_to_coco(ds, image_sizes=_sizes(rows, 1024, 1024))
+    assert len(coco["annotations"]) == 120  # both flies in every frame
+    back = load(write_coco(coco, tmp_path / "flies.json"))
+    assert back.individual.values.tolist() == ["female", "male"]
+    np.testing.assert_array_equal(back.position.values, ds.position.values)
+    assert back.attrs["skeleton"] == ds.attrs["skeleton"]
+    # as results: identities kept; a point without confidence is written with 1
+    results = write_coco(predictions_to_coco_results(ds), tmp_path / "r.json")
+    again = read_coco_results(results, keypoint_names=list(ds.keypoint.values))
+    assert again.individual.values.tolist() == ["female", "male"]
+    np.testing.assert_array_equal(again.position.values, ds.position.values)
+    seen = np.isfinite(ds.position.values).all(axis=1)
+    assert (again.confidence.values[seen] == 1).all()

@@ -194,6 +194,19 @@ def test_openfield_labels_as_training_frames(openfield_dir, tmp_path):
     assert poses.attrs["frames"] == index_to_paths(labels.index)
 
 
+def test_converting_a_label_file_writes_training_frames(openfield_dir, tmp_path):
+    src = openfield_dir / "labeled-data/m4s1/CollectedData_Pranav.h5"
+    out = convert(src, tmp_path / "labels.nwb")
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        behavior = io.read().processing["behavior"]
+        assert "PoseTraining" in behavior.data_interfaces
+        assert "PoseEstimation" not in behavior.data_interfaces
+    back, ds = load(out), load(src)
+    assert back.attrs["frames"] == ds.attrs["frames"]
+    assert back.attrs["scorer"] == "Pranav"
+    _same(back.position.values, ds.position.values)
+
+
 def test_multi_animal_labels_round_trip(tmp_path):
     from posekit.engine.io.dlc import make_labels_frame
 
@@ -383,3 +396,27 @@ def test_a_file_without_poses_says_so(tmp_path):
         load_nwb(path)
     with pytest.raises(NWBError, match="no ndx-pose PoseTraining"):
         read_nwb_labels(path)
+
+
+def test_ndx_pose_example_file_opens_in_posekit(tmp_path):
+    from ndx_pose.testing.mock.pose import mock_PoseEstimation
+
+    nwbfile = pynwb.NWBFile(
+        session_description="mock",
+        identifier="mock",
+        session_start_time=datetime.datetime.now(datetime.timezone.utc),
+    )
+    pe = mock_PoseEstimation(nwbfile=nwbfile)
+    path = tmp_path / "mock.nwb"
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    ds = load(path)
+    assert ds.keypoint.values.tolist() == ["node1", "node2", "node3"]
+    assert ds.individual.values.tolist() == ["individual_0"]
+    _same(ds.time.values, np.linspace(0, 10, 10))
+    assert ds.attrs["fps"] == pytest.approx(0.9)
+    _same(ds.position.sel(keypoint="node2").values[..., 0],
+          np.arange(20.0).reshape(10, 2))  # fmt: skip
+    _same(ds.confidence.sel(keypoint="node3").values[:, 0], np.linspace(0, 1, 10))
+    assert ds.attrs["skeleton"] == [["node1", "node2"], ["node2", "node3"]]
+    assert ds.attrs["scorer"] == pe.scorer
