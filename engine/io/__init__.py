@@ -261,6 +261,7 @@ def load(
 
 
 def _saver_for(path: Path, format: str | None) -> _Saver:
+    _ensure_registered()  # convert() asks before anything else has loaded the formats
     if format is not None:
         if format not in _SAVERS:
             raise ValueError(f"Unknown format {format!r}; can save: {sorted(_SAVERS)}")
