@@ -37,6 +37,7 @@ from .project import Project, load_project
 
 __all__ = [
     "TrainResult",
+    "backbone_choice",
     "train_network",
     "evaluate_network",
     "predict_frames",
@@ -113,13 +114,41 @@ class _StopEventCallback:
             self.trainer.request_stop()
 
 
+def backbone_choice(
+    project: Project | str | os.PathLike,
+    backbone: str | None = None,
+    weights: str | os.PathLike | None = "auto",
+):
+    """Say which backbone :func:`train_network` trains for these arguments, and why.
+
+    Parameters
+    ----------
+    project
+        The project (its ``config.yaml`` ``default_net_type`` is the configured
+        backbone).
+    backbone, weights
+        As for :func:`train_network`.
+
+    Returns
+    -------
+    posekit.engine.models.pretrained.BackboneChoice
+        ``backbone``, ``weights`` and ``notice`` (one line to show before training
+        starts; ``""`` when the configured backbone trains with ImageNet weights).
+    """
+    from .models.pretrained import choose_backbone
+
+    project = _project(project)
+    configured = project.get("default_net_type") or None
+    return choose_backbone(configured, backbone, weights)
+
+
 @_one_at_a_time("training", "train_network")
 def train_network(
     project: Project | str | os.PathLike,
     *,
     shuffle: int = 1,
     backbone: str | None = None,
-    weights: str | os.PathLike | None = None,
+    weights: str | os.PathLike | None = "auto",
     max_iterations: int | None = None,
     time_budget_s: float | None = None,
     batch_size: int | None = None,
@@ -142,10 +171,15 @@ def train_network(
     shuffle
         Shuffle number (its split is created if absent).
     backbone
-        Backbone name (default: the config's ``default_net_type`` when posekit knows
-        it, else ``mobilenet_v2_0.35``).
+        Backbone name. Default: the config's ``default_net_type`` if its ImageNet
+        weights load here, else ``efficientnet_lite0`` with its ImageNet weights
+        (DeepLabCut's ``resnet_50`` cannot get them offline), with a notice logged
+        before training starts (:func:`backbone_choice`).
     weights
-        ``"imagenet"``, a weights file, or ``None`` for random initialisation.
+        ``"auto"`` (ImageNet weights where they load here, else random
+        initialisation), ``"imagenet"``, a weights file, or ``None`` for random
+        initialisation. Given without ``backbone``, it applies to the configured
+        backbone (``weights=None`` trains the configured ``resnet_50`` from scratch).
     max_iterations, time_budget_s
         Stop when the iteration counter reaches ``max_iterations`` or after
         ``time_budget_s`` seconds of training, both totals that count the resumed
@@ -189,17 +223,13 @@ def train_network(
         host, start time). One training at a time per project.
     """
     from .models.pose_model import PoseModelConfig
-    from .models.registry import list_backbones
     from .training import TrainConfig, Trainer
 
     project = _project(project)
+    choice = backbone_choice(project, backbone, weights)
+    if choice.notice:
+        logger.warning("%s", choice.notice)
     ts = _ensure_training_set(project, shuffle)
-    if backbone is None:
-        backbone = (
-            project.net_type
-            if project.net_type in list_backbones()
-            else ("mobilenet_v2_0.35")
-        )
     train_images, train_kp = ts.subset("train")
     test_images, test_kp = ts.subset("test")
     changes: dict[str, Any] = {
@@ -221,8 +251,8 @@ def train_network(
     train_config = TrainConfig().replace(**changes)
     model_config = PoseModelConfig(
         bodyparts=tuple(project.bodyparts),
-        backbone=backbone,
-        weights=None if weights is None else str(weights),
+        backbone=choice.backbone,
+        weights=choice.weights,
     )
     out = ModelFolder.of(project, shuffle).path
     trainer = Trainer(
@@ -237,6 +267,9 @@ def train_network(
             "dataset": str(project.training_set_dir()),
             # what names the model (the DLC scorer name) without the project config
             **model_naming(project, shuffle=shuffle, train_fraction=ts.train_fraction),
+            # the backbone trained, and why (DLC's key is net_type)
+            "configured_net_type": choice.configured,
+            "backbone_notice": choice.notice,
         },
     )
     if stop_event is not None:

@@ -334,12 +334,11 @@ def default_crop_size(frame_shapes: Iterable[Sequence[int]]) -> tuple[int, int]:
     Half the shorter side of the smallest frame, rounded up to a multiple of 32 and
     kept within :data:`AUTO_CROP_RANGE` (64–256 px), square, but never larger than
     the frame (a side longer than the frame becomes the frame's side rounded down to
-    a multiple of 32, at least 32: the largest backbone stride, so that the score-map
-    grid of a crop lines up with the frame's). A crop of half the frame still shows
-    the animal with its surroundings, while the cost of a training step grows with
-    the crop area: on the
-    320×240 demo frames a 256×256 crop would cover almost the whole frame at about
-    four times the cost of 128×128.
+    a multiple of 32, the largest backbone stride, so that the score-map grid of a
+    crop lines up with the frame's; of 8 for frames below 32 px). A crop of half the
+    frame still shows the animal with its surroundings, while the cost of a training
+    step grows with the crop area: on the 320×240 demo frames a 256×256 crop would
+    cover almost the whole frame at about four times the cost of 128×128.
 
     Parameters
     ----------
@@ -369,7 +368,12 @@ def default_crop_size(frame_shapes: Iterable[Sequence[int]]) -> tuple[int, int]:
         raise ValueError(f"Empty frame shape {(h, w)} among the training frames")
     lo, hi = AUTO_CROP_RANGE
     side = min(hi, max(lo, 32 * math.ceil(min(h, w) / 2 / 32)))
-    return (min(side, max(32, h - h % 32)), min(side, max(32, w - w % 32)))
+    return (min(side, _crop_side_within(h)), min(side, _crop_side_within(w)))
+
+
+def _crop_side_within(n: int) -> int:
+    """Return the largest crop side that fits ``n``: a multiple of 32 (of 8 below 32)."""
+    return n - n % 32 if n >= 32 else max(8, n - n % 8)
 
 
 def learning_rate_at(config: TrainConfig, iteration: int, progress: float) -> float:

@@ -267,7 +267,9 @@ def project_defaults(
     c_lo, c_hi = AUTO_CROP_RANGE
     side = min(c_hi, max(c_lo, 32 * math.ceil(want / 32)))
     hh, ww = int(h), int(w)  # sides: multiples of 32, the largest backbone stride
-    crop = (min(side, max(32, hh - hh % 32)), min(side, max(32, ww - ww % 32)))
+    crop = tuple(
+        min(side, n - n % 32 if n >= 32 else max(8, n - n % 8)) for n in (hh, ww)
+    )
 
     iterations = expected_iterations(max_iterations, time_budget_s)
     sigma = default_sigma(iterations)

@@ -68,8 +68,14 @@ class TrainingDashboard(BokehComponent):
             preload_tensorflow()
 
             backbones = list_backbones()
-        default_net = m.backbone or m.project.net_type
-        options = list(dict.fromkeys([default_net, *backbones]))
+        default_net = m.backbone or m.default_backbone
+        configured = m.project.get("default_net_type")
+        options = list(
+            dict.fromkeys(
+                [default_net, *([configured] if configured in backbones else [])]
+                + list(backbones)
+            )
+        )
         if not m.backbone:
             m.backbone = default_net
 
@@ -102,6 +108,9 @@ class TrainingDashboard(BokehComponent):
         self.imagenet = w.Checkbox(
             description="ImageNet weights", indent=False, layout=w.Layout(width="auto")
         )
+        # why the configured backbone is not the one that trains (engine's choice)
+        self.backbone_notice = w.HTML()
+        self.backbone_notice.add_class("posekit-backbone-notice")
         self.eval_interval = w.BoundedIntText(
             min=0, max=1_000_000, step=50, description="test every (0: auto)",
             style=style, layout=w.Layout(width="200px"),
@@ -158,6 +167,7 @@ class TrainingDashboard(BokehComponent):
             (lambda _: self._update_progress(), ["progress", "eta_s", "rate"]),
             (lambda _: self._update_error(), ["error"]),
             (lambda _: self._update_limit(), ["limit"]),
+            (lambda _: self._update_notice(), ["backbone", "imagenet"]),
         ]
         for fn, names in self._callbacks:
             m.observe(fn, names)
@@ -169,11 +179,13 @@ class TrainingDashboard(BokehComponent):
         for event, listener in self._listeners:
             m.on(event, listener)
 
+        self._update_notice()
         settings = w.HBox(
             [
                 self.shuffle,
                 self.backbone,
                 self.imagenet,
+                self.backbone_notice,
                 self.batch_size,
                 self.crop_size,
                 self.eval_interval,
@@ -316,6 +328,14 @@ class TrainingDashboard(BokehComponent):
         by_time = self.model.limit == "time"
         self.iterations.layout.display = "none" if by_time else None
         self.minutes.layout.display = None if by_time else "none"
+
+    def _update_notice(self) -> None:
+        import html
+
+        text = self.model.backbone_notice
+        self.backbone_notice.value = (
+            f'<span style="color:#a15c00">⚠ {html.escape(text)}</span>' if text else ""
+        )
 
     def _update_snapshots(self) -> None:
         table = self.model.snapshot_table()

@@ -140,7 +140,8 @@ class TrainingModel(traitlets.HasTraits):
         ``batch_size=0`` mean the engine's default). ``time_budget_s`` selects the
         time limit instead of the iteration limit. More settings are traits:
         ``crop_size`` (square training crops in pixels, 0: chosen from the frame size),
-        ``imagenet`` (start a fresh network from ImageNet weights) and
+        ``imagenet`` (start a fresh network from ImageNet weights where they load
+        offline, the default; off: random initialisation) and
         ``eval_interval`` (test-set evaluation every so many iterations, 0: about
         ten per session).
     train_fn, evaluate_fn, snapshots_fn, predict_fn
@@ -173,7 +174,7 @@ class TrainingModel(traitlets.HasTraits):
     time_budget_s = traitlets.Float(300.0)
     batch_size = traitlets.Int(0)
     crop_size = traitlets.Int(0)
-    imagenet = traitlets.Bool(False)
+    imagenet = traitlets.Bool(True)
     eval_interval = traitlets.Int(0)
     iteration = traitlets.Int(0)
     progress = traitlets.Float(0.0)
@@ -266,6 +267,38 @@ class TrainingModel(traitlets.HasTraits):
         self._emit("evaluation")
         self._emit("worst")
 
+    # ------------------------------------------------------------------ backbone
+    def _choice(self, backbone: str | None):
+        from ..engine.models.pretrained import choose_backbone
+
+        configured = self.project.get("default_net_type") or None
+        return choose_backbone(configured, backbone, "auto" if self.imagenet else None)
+
+    @property
+    def default_backbone(self) -> str:
+        """Return the backbone trained when none is picked (the engine's choice).
+
+        The project's ``default_net_type`` when its ImageNet weights load here, else
+        ``efficientnet_lite0`` (see :attr:`backbone_notice`).
+        """
+        return self._choice(None).backbone
+
+    @property
+    def backbone_notice(self) -> str:
+        """Return what to say beside the backbone choice before training starts.
+
+        Why the configured backbone (DeepLabCut's ``resnet_50``) is not what trains,
+        or that the picked one trains from random initialisation; ``""`` when the
+        configured backbone trains with ImageNet weights.
+        """
+        picked = self._choice(self.backbone or None)
+        if picked.notice:
+            return picked.notice
+        default = self._choice(None)
+        if picked.backbone == default.backbone:
+            return default.notice
+        return ""
+
     # ------------------------------------------------------------------ plumbing
     def _api(self, name: str) -> Callable[..., Any]:
         import importlib
@@ -337,7 +370,7 @@ class TrainingModel(traitlets.HasTraits):
         kwargs = {
             "shuffle": int(self.shuffle),
             "backbone": self.backbone or None,
-            "weights": "imagenet" if self.imagenet else None,
+            "weights": "auto" if self.imagenet else None,
             "max_iterations": s.target_iteration,
             "time_budget_s": s.target_elapsed_s,
             "batch_size": int(self.batch_size) or None,

@@ -61,6 +61,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Train and print the result (iterations reached, why it stopped).
 
+    When the configured backbone has no ImageNet weights here (DeepLabCut's
+    ``resnet_50``), the first line printed says so and names the backbone trained
+    instead (:func:`posekit.engine.api.backbone_choice`); ``--backbone resnet_50
+    --weights none`` insists on it. Without ``--weights``, a backbone gets ImageNet
+    weights where they load offline.
+
     Parameters
     ----------
     args
@@ -71,11 +77,17 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code.
     """
-    from ..api import train_network
+    from ..api import backbone_choice, train_network
 
-    weights = None if (args.weights or "").lower() in ("", "none") else args.weights
+    weights = args.weights if args.weights is not None else "auto"
+    if weights.lower() in ("", "none"):
+        weights = None
+    project = load_project(args.project)
+    notice = backbone_choice(project, args.backbone, weights).notice
+    if notice:  # before anything else, before training starts
+        print(notice, flush=True)
     result = train_network(
-        load_project(args.project),
+        project,
         shuffle=args.shuffle,
         backbone=args.backbone,
         weights=weights,

@@ -142,7 +142,9 @@ def test_outputs_of_a_run(run20) -> None:
     assert tuple(stats.columns) == LEARNING_STATS_COLUMNS
     assert stats["iteration"].tolist() == [5, 10, 15, 20]
     model_cfg, train_cfg = read_pose_cfg(train_dir)
-    assert model_cfg == MODEL and train_cfg == trainer.train_config
+    assert model_cfg == trainer.model_config and train_cfg == trainer.train_config
+    # adaptive defaults: only the input scale and the target radius were chosen
+    assert model_cfg.replace(input_scale=1.0, sigma=8.5, pos_dist_thresh=17.0) == MODEL
     meta = json.loads((train_dir / "snapshot-20.json").read_text())
     assert meta["iteration"] == 20 and meta["optimizer"]["iterations"] == 20
     assert meta["model_config"]["bodyparts"] == list(BODYPARTS)
@@ -335,13 +337,15 @@ def test_default_crop_size_suits_the_frames() -> None:
     assert default_crop_size([(480, 640, 3)]) == (256, 256)  # openfield
     assert default_crop_size([(1080, 1920, 3), (480, 640, 3)]) == (256, 256)
     assert default_crop_size([(64, 64, 3)]) == (64, 64)
-    assert default_crop_size([(100, 60, 3)]) == (64, 56)  # never beyond the frame
+    # never beyond the frame; sides multiples of 32 (the largest backbone stride)
+    assert default_crop_size([(100, 60, 3)]) == (64, 32)
     assert default_crop_size([(300, 400, 3), (120, 160, 3)]) == (64, 64)  # smallest
     for h in range(8, 1200, 37):
         for w in (h // 2 + 8, h, 2 * h):
             ch, cw = default_crop_size([(h, w)])
             assert 8 <= ch <= max(8, h) and 8 <= cw <= max(8, w)
             assert ch % 8 == 0 and cw % 8 == 0 and max(ch, cw) <= 256
+            assert (ch % 32 == 0 or ch < 32) and (cw % 32 == 0 or cw < 32)
     with pytest.raises(ValueError, match="at least one"):
         default_crop_size([])
 
@@ -350,12 +354,13 @@ def test_automatic_crop_is_recorded_and_kept_on_resume(tmp_path, data) -> None:
     """crop_size=None: the Trainer picks the crop from the frames and records it.
 
     The crop goes into pose_cfg.yaml and the snapshot; a resume on other frames keeps
-    it.
+    it. (``adaptive=False``: the crop from the frame size alone; the adaptive crop,
+    from the frames and the labels, is tested in test_training_defaults.py.)
     """
     (train_x, train_y), _ = data
     big = [cv2.resize(img, (160, 120)) for img in train_x]  # 120×160 frames
     big_y = train_y * np.array([160 / 64, 120 / 64])
-    cfg = config(crop_size=None, max_iterations=2, save_interval=0)
+    cfg = config(adaptive=False, crop_size=None, max_iterations=2, save_interval=0)
     assert cfg.crop_size is None
     trainer = Trainer(MODEL, cfg, tmp_path, progress=False)
     trainer.fit(big, big_y)
@@ -370,7 +375,7 @@ def test_automatic_crop_is_recorded_and_kept_on_resume(tmp_path, data) -> None:
     # resume on larger frames (their own default would be 128×128): same crop
     larger = [cv2.resize(img, (320, 240)) for img in train_x]
     assert default_crop_size(np.shape(img) for img in larger) == (128, 128)
-    resumed = Trainer(MODEL, config(crop_size=None, max_iterations=3), tmp_path,
+    resumed = Trainer(MODEL, config(adaptive=False, crop_size=None, max_iterations=3), tmp_path,
                       progress=False)  # fmt: skip
     state = resumed.fit(larger, train_y * np.array([5.0, 3.75]))
     assert state.start_iteration == 2 and state.iteration == 3
@@ -378,11 +383,11 @@ def test_automatic_crop_is_recorded_and_kept_on_resume(tmp_path, data) -> None:
     assert read_pose_cfg(tmp_path)[1].crop_size == (64, 64)
 
     # a fresh start chooses from the frames again; a given crop is used as is
-    fresh = Trainer(MODEL, config(crop_size=None, max_iterations=1), tmp_path,
+    fresh = Trainer(MODEL, config(adaptive=False, crop_size=None, max_iterations=1), tmp_path,
                     progress=False)  # fmt: skip
     fresh.fit(larger, train_y * np.array([5.0, 3.75]), resume=False)
     assert fresh.train_config.crop_size == (128, 128)
-    given = Trainer(MODEL, config(crop_size=(96, 96), max_iterations=2), tmp_path,
+    given = Trainer(MODEL, config(adaptive=False, crop_size=(96, 96), max_iterations=2), tmp_path,
                     progress=False)  # fmt: skip
     given.fit(larger, train_y * np.array([5.0, 3.75]))
     assert given.train_config.crop_size == (96, 96)

@@ -56,6 +56,7 @@ def test_missing_package_is_explained(monkeypatch):
 def test_checksum_is_verified(monkeypatch):
     import posekit.engine.models.pretrained as pretrained
 
-    monkeypatch.setattr(pretrained, "LITE0_IMAGENET_SHA256", "0" * 64)
+    module, filename, _ = pretrained.LITE_IMAGENET_FILES[0]
+    monkeypatch.setitem(pretrained.LITE_IMAGENET_FILES, 0, (module, filename, "0" * 64))
     with pytest.raises(ValueError, match="SHA-256"):
         pretrained.lite0_imagenet_weights_path()
