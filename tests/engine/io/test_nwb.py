@@ -420,3 +420,31 @@ def test_ndx_pose_example_file_opens_in_posekit(tmp_path):
     _same(ds.confidence.sel(keypoint="node3").values[:, 0], np.linspace(0, 1, 10))
     assert ds.attrs["skeleton"] == [["node1", "node2"], ["node2", "node3"]]
     assert ds.attrs["scorer"] == pe.scorer
+
+
+def test_convert_to_nwb_in_a_fresh_process(shared_data, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "flies.nwb"
+    code = (
+        "import sys; from posekit.engine.io import convert; "
+        "print(convert(sys.argv[1], sys.argv[2], fps=25))"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(shared_data / "sleap-flies-clip/clip.slp"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ds = load(out)
+    assert ds.individual.values.tolist() == ["female", "male"]
+    assert ds.attrs["fps"] == 25.0
