@@ -198,10 +198,12 @@ def test_cli_labeled_video(demo, capsys) -> None:
     # run again: the labelled video in videos/ is not mistaken for a video to label
     assert main(["labeled-video", str(demo.path), "--pcutoff", "0.95"]) == 0
     captured = capsys.readouterr()
-    assert captured.out.strip().splitlines() == [str(out)]
+    # another pcutoff, another file (DeepLabCut's name carries it)
+    out95 = out.with_name("session1DLC_resnet50_demoJan1shuffle1_100_p95_labeled.mp4")
+    assert captured.out.strip().splitlines() == [str(out95)]
     assert "no predictions" not in captured.err
     video = demo.path / "videos" / "session1.mp4"
-    with VideoReader(out) as reader, VideoReader(video) as src:
+    with VideoReader(out95) as reader, VideoReader(video) as src:
         diff = np.abs(reader[5].astype(float) - src[5].astype(float))  # no markers
     assert diff.mean() < 3
     assert main(["labeled-video", str(demo.path), "--filtered"]) == 2
