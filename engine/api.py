@@ -19,6 +19,7 @@ predictor (:mod:`posekit.engine.inference`) every verb predicts with.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import threading
@@ -36,6 +37,7 @@ from .model_folder import ModelFolder, model_naming
 from .project import Project, load_project
 
 __all__ = [
+    "AnalysisStage",
     "TrainResult",
     "backbone_choice",
     "train_network",
@@ -67,6 +69,49 @@ class TrainResult:
 _Verb = TypeVar("_Verb", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True)
+class AnalysisStage:
+    """A step of :func:`analyze_videos`, reported to its ``on_stage`` callback.
+
+    Before the first frame is analysed, TensorFlow starts, the model is read and, the
+    first time a snapshot meets a frame size, converted for the TFLite runtime; that
+    takes seconds to minutes, during which no frame moves. A progress display says
+    which step runs (``str(stage)``) and starts its ETA with the frames.
+
+    Attributes
+    ----------
+    name
+        ``"loading"`` (reading the model), ``"converting"`` (preparing the fast
+        runtime, once per snapshot and frame size) or ``"analysing"`` (frames go
+        through the network; ``progress`` reports them).
+    video
+        The video the step is for.
+    index, total
+        The video's number (from 1) and how many videos this call analyses.
+
+    Examples
+    --------
+    >>> str(AnalysisStage("converting", Path("m1.mp4"), 1, 2))
+    'preparing the fast runtime (TFLite, once per snapshot and frame size)'
+    >>> str(AnalysisStage("analysing", Path("m1.mp4"), 2, 3))
+    'analysing video 2 of 3: m1.mp4'
+    """
+
+    name: str
+    video: Path
+    index: int
+    total: int
+
+    def __str__(self) -> str:
+        if self.name == "loading":
+            return "loading the model"
+        if self.name == "converting":
+            return (
+                "preparing the fast runtime (TFLite, once per snapshot and frame size)"
+            )
+        return f"analysing video {self.index} of {self.total}: {self.video.name}"
+
+
 def _project(project: Project | str | os.PathLike) -> Project:
     return project if isinstance(project, Project) else load_project(project)
 
@@ -89,6 +134,10 @@ def _one_at_a_time(kind: str, verb: str) -> Callable[[_Verb], _Verb]:
         @functools.wraps(fn)
         def locked(project: Project | str | os.PathLike, *args: Any, **kwargs: Any):
             project = _project(project)
+            if kwargs.get("shard") is not None:
+                # the tasks of a job array run together by design; each writes
+                # its own chunks (engine/distributed.py), nothing they share
+                return fn(project, *args, **kwargs)
             with job_lock(project.path, kind, verb):
                 return fn(project, *args, **kwargs)
 
@@ -438,11 +487,16 @@ def analyze_videos(
     snapshot: int = -1,
     destfolder: str | os.PathLike | None = None,
     save_as_csv: bool = False,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     scale: float = 1.0,
     netcdf: bool = False,
     use_tflite: bool = True,
     progress: bool | Callable[[int, int], None] = True,
+    on_stage: Callable[[AnalysisStage], None] | None = None,
+    precision: str = "auto",
+    client: Any = None,
+    shard: tuple[int, int] | str | None = None,
+    chunk_frames: int | None = None,
 ) -> list[Path]:
     """Analyse videos with a trained shuffle; DLC-named ``.h5`` beside each video.
 
@@ -464,18 +518,44 @@ def analyze_videos(
     save_as_csv
         Also write the ``.csv``.
     batch_size, scale
-        Batching and resize factor (0.5 analyses at half resolution, ~3× faster).
+        Batching (default: by frame size, 1 for frames of 640×480 and more, else
+        8: :func:`~posekit.engine.inference.default_batch_size`) and resize factor
+        (0.5 analyses at half resolution, ~3× faster).
     netcdf
         Also write the movement-schema netCDF.
     use_tflite
         Use the TFLite (LiteRT) runtime (default; faster on CPU).
     progress
         tqdm bar, or a callable ``progress(done, total)``.
+    on_stage
+        Called with an :class:`AnalysisStage` when a step begins: loading the
+        model, preparing the fast runtime (only when a conversion is needed),
+        analysing video ``k`` of ``n``.
+    precision
+        TFLite: ``"auto"`` (default) runs the int8 model when its test error on the
+        project's labelled frames is within 0.2 px of float's (compared once per
+        snapshot and frame size, recorded beside the model:
+        :meth:`ModelFolder.tflite_model
+        <posekit.engine.model_folder.ModelFolder.tflite_model>`), ``"float32"`` or
+        ``"int8"``.
+    client
+        Spread the frames over a Dask cluster (:mod:`posekit.engine.distributed`):
+        ``"local"`` (a cluster of this machine's cores), ``"slurm"`` (and other
+        ``dask-jobqueue`` systems), a scheduler address, or a ``Client``. Each
+        video is cut into chunks of ``chunk_frames``; the ``.h5`` is identical to
+        a serial run's. Needs ``posekit[dask]``.
+    shard
+        ``"i/n"`` or ``(i, n)``: be task ``i`` of a job array of ``n`` (no Dask):
+        analyse every ``n``-th chunk; the task that completes a video writes its
+        ``.h5``. Shards take no project lock (they run together by design).
+    chunk_frames
+        Frames per chunk with ``client`` or ``shard`` (default
+        :data:`~posekit.engine.distributed.DEFAULT_CHUNK_FRAMES`).
 
     Returns
     -------
     list of Path
-        The ``.h5`` files.
+        The ``.h5`` files (with ``shard``: those complete so far).
 
     Raises
     ------
@@ -483,9 +563,12 @@ def analyze_videos(
         If an analysis already runs on the project (the message names it). One
         analysis at a time per project.
     """
-    from .inference import Predictor, analyze_video
+    from .inference import Predictor, analyze_video, default_batch_size
+    from .quantization import check_precision
     from .video import VideoReader
 
+    check_precision(precision)
+    chunked = client is not None or shard is not None
     project = _project(project)
     own_videos = videos is None or len(videos) == 0
     if own_videos:
@@ -500,9 +583,15 @@ def analyze_videos(
     individuals = list(project.get("individuals") or []) if project.multianimal else []
     unique_bodyparts = list(project.get("uniquebodyparts") or [])
     outputs = []
-    predictors: dict[tuple[int, int], Predictor] = {}
-    for video in videos:
+    predictors: dict[tuple[tuple[int, int], int], Predictor] = {}
+    jobs: list[Any] = []  # distributed.VideoJob, with client or shard
+    for index, video in enumerate(videos, 1):
         video = Path(video)
+
+        def stage(name: str, video: Path = video, index: int = index) -> None:
+            if on_stage is not None:
+                on_stage(AnalysisStage(name, video, index, len(videos)))
+
         video_dest = destfolder
         if own_videos and destfolder is None and not _inside(video, project.path):
             video_dest = project.path / "videos"
@@ -514,12 +603,26 @@ def analyze_videos(
             )
         with VideoReader(video) as r:
             shape = (int(r.height * scale), int(r.width * scale))
-        if shape not in predictors:
-            predictors[shape] = folder.predictor(
-                shape, batch_size, use_tflite=use_tflite, snapshot=path
+        key = (shape, int(batch_size or default_batch_size(shape)))
+        if chunked:
+            jobs.append(
+                _video_job(
+                    folder, path, key, use_tflite, precision, stage, video, video_dest
+                )
             )
+            continue
+        if key not in predictors:
+            predictors[key] = folder.predictor(
+                shape,
+                key[1],
+                use_tflite=use_tflite,
+                snapshot=path,
+                on_stage=stage,
+                precision=precision,
+            )
+        stage("analysing")
         out = analyze_video(
-            predictors[shape],
+            predictors[key],
             video,
             scorer=scorer,
             bodyparts=bodyparts,
@@ -533,4 +636,60 @@ def analyze_videos(
             unique_bodyparts=unique_bodyparts,
         )
         outputs.append(out)
+    if chunked:
+        from .distributed import DEFAULT_CHUNK_FRAMES, analyze_chunked
+
+        jobs = [
+            dataclasses.replace(
+                job,
+                scorer=scorer,
+                bodyparts=tuple(bodyparts),
+                scale=scale,
+                save_as_csv=save_as_csv,
+                netcdf=netcdf,
+                meta=meta,
+                individuals=tuple(individuals) or None,
+                unique_bodyparts=tuple(unique_bodyparts),
+            )
+            for job in jobs
+        ]
+        if on_stage is not None and jobs:
+            on_stage(AnalysisStage("analysing", jobs[0].video, 1, len(jobs)))
+        return analyze_chunked(
+            jobs,
+            client=client,
+            shard=shard,
+            chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
+            progress=progress,
+        )
     return outputs
+
+
+def _video_job(
+    folder: ModelFolder,
+    snapshot: Path,
+    key: tuple[tuple[int, int], int],
+    use_tflite: bool,
+    precision: str,
+    stage: Callable[[str], None],
+    video: Path,
+    dest: str | os.PathLike | None,
+):
+    """Prepare the model of a chunked analysis here (converted once) and its job."""
+    from .distributed import VideoJob, WorkerModel
+
+    shape, batch = key
+    stage("loading")
+    tflite = None
+    if use_tflite:
+        tflite = folder.tflite_model(
+            shape, batch, precision=precision, snapshot=snapshot, on_stage=stage
+        )
+    model = WorkerModel(tflite, str(snapshot), shape, batch)
+    return VideoJob(
+        video=video,
+        dest=Path(dest) if dest else video.parent,
+        model=model,
+        scorer="",
+        bodyparts=(),
+    )

@@ -6,6 +6,14 @@ frame is written with its points (bodypart colours from the config's ``colormap`
 ``labeled-data/<video>_labeled/<image name>``, drawn by
 :func:`posekit.engine.drawing.draw_labels` with the project's ``display`` settings.
 Look through them to catch swapped or misplaced labels before training.
+
+Labels that cannot be checked are an error, not an empty result: no label file of the
+config's scorer, a label file that does not validate
+(:func:`posekit.engine.io.dlc.validate_labels`: bodyparts the config does not list,
+duplicated frames), no labelled point at all, or no image of a labelled frame. A
+missing image of some labelled frames is skipped with a warning (the labels are kept;
+extract the frame again to see them). A ``.csv`` that disagrees with its ``.h5`` is
+reported (:func:`posekit.engine.labels.read_label_file`).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import cv2
 from . import logger
 from ._fileio import atomic_path
 from .drawing import bodypart_colors, draw_labels
+from .io.dlc import LabelError, validate_labels
 
 __all__ = [
     "labeled_dir",
@@ -61,7 +70,10 @@ def check_labels(
     Raises
     ------
     posekit.engine.io.dlc.LabelError
-        If a label file cannot be read or labels bodyparts the config does not list.
+        If there is no label file of the config's scorer (the message names label
+        files of other scorers it found), a label file cannot be read or does not
+        validate (the message lists every problem), no frame has a labelled
+        point, or no labelled frame has its image.
     posekit.engine.project.ProjectError
         If the config's plotting settings (:attr:`Project.display`) are invalid.
 
@@ -78,8 +90,12 @@ def check_labels(
     stems = (
         [Path(v).stem for v in videos]
         if videos is not None
-        else [s for s in project.labeled_videos() if project.labels_path(s).exists()]
+        else [s for s in project.labeled_videos() if _has_labels(project, s)]
     )
+    if not stems:
+        raise LabelError(_no_labels_message(project))
+    for stem in stems:
+        _validate(project, stem)
     bodyparts = project.bodyparts
     display = project.display
     colors = bodypart_colors(len(bodyparts), display.colormap)
@@ -94,6 +110,11 @@ def check_labels(
     for stem in stems:
         store = LabelStore(project, stem, autosave=False)
         jobs.extend((store, f) for f in store.labelled_frames())
+    if not jobs:
+        raise LabelError(
+            f"The label files of {stems} hold no labelled point: nothing to check. "
+            "Label some frames first (the labelling app)."
+        )
     written: list[Path] = []
     for k, (store, frame) in enumerate(jobs):
         src = store.image_path(frame)
@@ -118,5 +139,59 @@ def check_labels(
             written.append(out)
         if progress is not None:
             progress(k + 1, len(jobs))
+    if not written:
+        raise LabelError(
+            f"None of the {len(jobs)} labelled frames of {stems} has its image (e.g. "
+            f"{jobs[0][0].image_path(jobs[0][1])}): extract the frames again (the frame "
+            "picker, posekit extract-frames) or restore labeled-data/."
+        )
     logger.info("check_labels: wrote %d images", len(written))
     return written
+
+
+def _has_labels(project, stem: str) -> bool:
+    """Whether ``labeled-data/<stem>/`` has a label file (``.h5`` or ``.csv``)."""
+    h5 = project.labels_path(stem)
+    return h5.is_file() or h5.with_suffix(".csv").is_file()
+
+
+def _validate(project, stem: str) -> None:
+    """Read (the ``.h5``, else the ``.csv``) and validate one video's labels."""
+    from .labels import read_label_file
+
+    h5 = project.labels_path(stem)
+    try:
+        label_file = read_label_file(h5)
+    except FileNotFoundError:
+        raise LabelError(
+            f"No label file {h5.name} (nor .csv) in {h5.parent}: label the frames of "
+            f"{stem} first, or leave the video out."
+        ) from None
+    try:
+        validate_labels(label_file.frame, project.bodyparts, check_images=False)
+    except LabelError as err:
+        raise LabelError(f"{label_file.path}: {err}") from err
+
+
+def _no_labels_message(project) -> str:
+    """Say that no label file was found, and name those of other scorers."""
+    root = project.path / "labeled-data"
+    others = sorted(
+        str(p.relative_to(project.path))
+        for p in root.glob("*/CollectedData_*")
+        if p.suffix in (".h5", ".csv") and p.stem != f"CollectedData_{project.scorer}"
+    )
+    text = (
+        f"No labels to check: no labeled-data/<video>/CollectedData_{project.scorer}"
+        f".h5 (or .csv) in {project.path} (the scorer in config.yaml is "
+        f"{project.scorer!r})."
+    )
+    if others:
+        shown = ", ".join(others[:3]) + (" …" if len(others) > 3 else "")
+        text += (
+            f" Found label files of another scorer: {shown}; set scorer in "
+            "config.yaml to theirs to use them."
+        )
+    else:
+        text += " Label some frames first (the labelling app)."
+    return text

@@ -29,6 +29,7 @@ from .io.dlc import (
     validate_labels,
     write_labels,
 )
+from .labels import read_label_file
 from .project import Project
 
 __all__ = [
@@ -104,13 +105,10 @@ def merge_labels(project: Project) -> pd.DataFrame:
     frames = []
     for stem in project.labeled_videos():
         h5 = project.path / "labeled-data" / stem / f"CollectedData_{project.scorer}.h5"
-        csv = h5.with_suffix(".csv")
-        if not h5.exists() and csv.exists():
-            df = read_labels(csv)
-        elif h5.exists():
-            df = read_labels(h5)
-        else:
+        if not h5.exists() and not h5.with_suffix(".csv").exists():
             continue
+        # the .h5 (else the .csv); a .csv that disagrees with it is warned about
+        df = read_label_file(h5).frame
         validate_labels(df, project.bodyparts, project_path=project.path)
         df = df.reindex(
             columns=pd.MultiIndex.from_product(

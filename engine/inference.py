@@ -38,8 +38,10 @@ __all__ = [
     "KerasPredictor",
     "TFLitePredictor",
     "convert_to_tflite",
+    "default_batch_size",
     "predict_video",
     "analyze_video",
+    "save_video_analysis",
     "video_metadata",
 ]
 
@@ -54,6 +56,40 @@ def _threads() -> int:
         if hasattr(os, "sched_getaffinity")
         else os.cpu_count() or 1,
     )
+
+
+#: Frames of at least this many pixels are analysed one at a time by default.
+LARGE_FRAME_PIXELS = 200_000
+
+
+def default_batch_size(frame_shape: Sequence[int] | None) -> int:
+    """Return the batch size video analysis uses by default for a frame size.
+
+    Measured on 2 cores (``benchmarks/video_fps.py``): at 640×480, batch 1 gave more
+    frames/s than batch 8 (the network is compute-bound and batching only adds
+    memory traffic); at 320×240 batch 8 was faster than batch 1 (per-call overhead
+    dominates small frames). Frames of :data:`LARGE_FRAME_PIXELS` pixels or more
+    get 1, smaller ones 8.
+
+    Parameters
+    ----------
+    frame_shape
+        ``(height, width)`` of the frames the network sees (after scaling), or
+        ``None`` when unknown (frames of several sizes).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> default_batch_size((480, 640)), default_batch_size((240, 320))
+    (1, 8)
+    """
+    if frame_shape is None:
+        return 8
+    h, w = int(frame_shape[0]), int(frame_shape[1])
+    return 1 if h * w >= LARGE_FRAME_PIXELS else 8
 
 
 class Predictor:
@@ -260,7 +296,11 @@ def _captured_output() -> Iterator[Callable[[], str]]:
 
 
 def convert_to_tflite(
-    model, path: str | os.PathLike, *, input_shape: Sequence[int]
+    model,
+    path: str | os.PathLike,
+    *,
+    input_shape: Sequence[int],
+    representative_frames: Sequence[np.ndarray] | None = None,
 ) -> Path:
     """Convert a Keras pose model to a TFLite file for a fixed input shape.
 
@@ -280,8 +320,31 @@ def convert_to_tflite(
         Output ``.tflite`` file.
     input_shape
         ``(N, H, W, 3)``.
+    representative_frames
+        ``None``: a float32 model. Otherwise, RGB ``uint8`` frames of shape
+        ``(H, W, 3)`` that calibrate a post-training *full-integer* quantization:
+        every operation runs in int8, the input is the ``uint8`` frame (its
+        quantization parameters come from the frames' range, usually scale 1 and
+        zero point 0) and the outputs are dequantized to float32. Dynamic-range
+        quantization (int8 weights, float activations) is never used: it measured 5×
+        slower than float32 on CPU.
+
+    Raises
+    ------
+    ValueError
+        ``representative_frames`` empty or of another size than ``input_shape``.
     """
     path = Path(path)
+    if representative_frames is not None:
+        frames = [np.asarray(f) for f in representative_frames]
+        want = tuple(int(s) for s in input_shape[1:])
+        if not frames or any(f.shape != want for f in frames):
+            raise ValueError(
+                f"representative_frames must be RGB frames of shape {want} (at least "
+                "one); resize the labelled frames to the analysis size first."
+            )
+    else:
+        frames = []
     with (
         _captured_output() as captured,
         tempfile.TemporaryDirectory(prefix="posekit-export-") as tmp,
@@ -292,15 +355,27 @@ def convert_to_tflite(
 
             export = keras.export.ExportArchive()
             export.track(model)
-            # uint8 frames in, cast inside the graph: the frame goes to the interpreter
-            # as it was decoded (4x fewer bytes than float32; no astype per frame)
-            export.add_endpoint(
-                name="serve",
-                fn=lambda x: model(tf.cast(x, tf.float32), training=False),
-                input_signature=[tf.TensorSpec(list(input_shape), tf.uint8)],
-            )
+            if frames:
+                # float input for the quantizer, which turns it into a uint8 input
+                # with the calibrated range (the frame goes in as decoded)
+                export.add_endpoint(
+                    name="serve",
+                    fn=lambda x: model(x, training=False),
+                    input_signature=[tf.TensorSpec(list(input_shape), tf.float32)],
+                )
+            else:
+                # uint8 frames in, cast inside the graph: the frame goes to the
+                # interpreter as it was decoded (4x fewer bytes than float32; no
+                # astype per frame)
+                export.add_endpoint(
+                    name="serve",
+                    fn=lambda x: model(tf.cast(x, tf.float32), training=False),
+                    input_signature=[tf.TensorSpec(list(input_shape), tf.uint8)],
+                )
             export.write_out(tmp, verbose=False)
             converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+            if frames:
+                _full_integer(converter, frames, int(input_shape[0]))
             data = converter.convert()
         except Exception as exc:
             output = captured().strip()
@@ -315,6 +390,25 @@ def convert_to_tflite(
     return path
 
 
+def _full_integer(converter, frames: list[np.ndarray], batch_size: int) -> None:
+    """Set a TFLite converter to full-integer quantization calibrated on ``frames``."""
+    from ._tf import tensorflow as tf
+
+    def representative():
+        # every frame once, in batches of the model's batch size (the last one
+        # completed with the first frames)
+        n = max(len(frames), batch_size)
+        for start in range(0, n, batch_size):
+            idx = [(start + i) % len(frames) for i in range(batch_size)]
+            yield [np.stack([frames[i] for i in idx]).astype(np.float32)]
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+    converter.inference_output_type = tf.float32
+
+
 def _interpreter_class():
     """LiteRT's interpreter (``ai-edge-litert``), or TensorFlow's deprecated one."""
     try:
@@ -327,7 +421,27 @@ def _interpreter_class():
 
 
 class TFLitePredictor(Predictor):
-    """Run a converted TFLite pose model on CPU (all cores)."""
+    """Run a converted TFLite pose model on CPU (LiteRT).
+
+    The model is float32 (:func:`convert_to_tflite`) or full-integer int8
+    (``representative_frames``); :attr:`precision` says which. A quantized input
+    takes the ``uint8`` frame itself when its quantization is the identity (scale 1,
+    zero point 0, as the calibration on real frames gives); otherwise the frame is
+    mapped through a 256-entry lookup table (OpenCV, a fraction of a millisecond per
+    frame). Quantized outputs are dequantized.
+
+    Parameters
+    ----------
+    tflite_path
+        The ``.tflite`` file.
+    decoder
+        ``decode(scoremaps, locref) -> (N, K, 3)``.
+    batch_size
+        The model's batch size (its input shape's first dimension).
+    num_threads
+        LiteRT threads (default: every core this process may use). A worker that
+        shares a machine with others passes its share.
+    """
 
     def __init__(
         self,
@@ -338,29 +452,71 @@ class TFLitePredictor(Predictor):
         num_threads: int | None = None,
     ) -> None:
         super().__init__(decoder, batch_size)
+        self.path = Path(tflite_path)
+        self.num_threads = int(num_threads or _threads())
         self.interpreter = _interpreter_class()(
-            model_path=str(tflite_path), num_threads=num_threads or _threads()
+            model_path=str(tflite_path), num_threads=self.num_threads
         )
         self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]
         outs = self.interpreter.get_output_details()
         # the score map has K channels, locref 2K: order the outputs by channel count
         outs = sorted(outs, key=lambda d: d["shape"][-1])
-        self._scmap, self._locref = outs[0]["index"], outs[1]["index"]
+        self._scmap, self._locref = outs[0], outs[1]
         self.num_keypoints = int(outs[0]["shape"][-1])
         self.input_shape = tuple(int(s) for s in self._input["shape"])
         # uint8 for models converted by this version, float32 for older cached files
         self._input_dtype = np.dtype(self._input["dtype"])
+        self._lut = _input_lut(self._input)
+        quantized = any(
+            d["quantization"][0] != 0.0
+            for d in self.interpreter.get_tensor_details()
+            if np.dtype(d["dtype"]) in (np.dtype(np.int8), np.dtype(np.uint8))
+        )
+        #: ``"int8"`` (full-integer quantized) or ``"float32"``.
+        self.precision = "int8" if quantized else "float32"
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._lut is not None:
+            batch = _apply_lut(batch, self._lut)
         self.interpreter.set_tensor(
             self._input["index"], batch.astype(self._input_dtype, copy=False)
         )
         self.interpreter.invoke()
-        return (
-            self.interpreter.get_tensor(self._scmap),
-            self.interpreter.get_tensor(self._locref),
+        return _output(self.interpreter, self._scmap), _output(
+            self.interpreter, self._locref
         )
+
+
+def _input_lut(detail: dict) -> np.ndarray | None:
+    """Return the uint8 → input lookup table of a quantized input, ``None`` if identity."""
+    dtype = np.dtype(detail["dtype"])
+    scale, zero = detail["quantization"]
+    if dtype not in (np.dtype(np.uint8), np.dtype(np.int8)) or scale == 0.0:
+        return None
+    if dtype == np.uint8 and scale == 1.0 and zero == 0:
+        return None
+    info = np.iinfo(dtype)
+    values = np.rint(np.arange(256) / scale) + zero
+    return np.clip(values, info.min, info.max).astype(dtype)
+
+
+def _apply_lut(batch: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """Map a ``uint8`` batch through a 256-entry table (OpenCV: one pass, no floats)."""
+    import cv2
+
+    frames = np.ascontiguousarray(batch, dtype=np.uint8)
+    flat = frames.reshape(-1, frames.shape[-2], frames.shape[-1])
+    return cv2.LUT(flat, lut).reshape(frames.shape)
+
+
+def _output(interpreter, detail: dict) -> np.ndarray:
+    """Read an output tensor as float32 (dequantized when it is quantized)."""
+    value = interpreter.get_tensor(detail["index"])
+    if value.dtype in (np.int8, np.uint8):
+        scale, zero = detail["quantization"]
+        return (value.astype(np.float32) - zero) * np.float32(scale)
+    return value
 
 
 def predict_video(
@@ -570,20 +726,83 @@ def analyze_video(
     Path
         The ``.h5`` file.
     """
+    xyp, info = predict_video(
+        predictor,
+        Path(video),
+        scale=scale,
+        crop=crop,
+        progress=progress,
+        backend=backend,
+    )
+    return save_video_analysis(
+        xyp,
+        info,
+        video,
+        scorer=scorer,
+        bodyparts=bodyparts,
+        batch_size=predictor.batch_size,
+        destfolder=destfolder,
+        save_as_csv=save_as_csv,
+        scale=scale,
+        crop=crop,
+        meta=meta,
+        netcdf=netcdf,
+        individuals=individuals,
+        unique_bodyparts=unique_bodyparts,
+    )
+
+
+def save_video_analysis(
+    xyp: np.ndarray,
+    info: dict,
+    video: str | os.PathLike,
+    *,
+    scorer: str,
+    bodyparts: Sequence[str],
+    batch_size: int,
+    destfolder: str | os.PathLike | None = None,
+    save_as_csv: bool = False,
+    scale: float = 1.0,
+    crop: Crop | None = None,
+    meta: dict | None = None,
+    netcdf: bool = False,
+    individuals: Sequence[str] | None = None,
+    unique_bodyparts: Sequence[str] = (),
+) -> Path:
+    """Write the outputs of a video's analysis: ``.h5`` (+ ``.csv``), ``_meta.pickle``.
+
+    :func:`analyze_video` calls it with what :func:`predict_video` returned; the
+    distributed analysis (:mod:`posekit.engine.distributed`) with the chunks put
+    together, so both write the same files.
+
+    Parameters
+    ----------
+    xyp
+        ``(n_frames, K, 3)`` in full-frame pixels.
+    info
+        ``fps``, ``n_frames``, ``frame_dimensions``, ``seconds``,
+        ``frames_per_second`` (:func:`predict_video`).
+    video
+        The video analysed (names the outputs).
+    scorer, bodyparts, batch_size, destfolder, save_as_csv, scale, crop, meta, netcdf, individuals, unique_bodyparts
+        As for :func:`analyze_video`.
+
+    Returns
+    -------
+    Path
+        The ``.h5`` file.
+    """
     video = Path(video)
     dest = Path(destfolder) if destfolder else video.parent
     dest.mkdir(parents=True, exist_ok=True)
     out = dest / f"{video.stem}{scorer}.h5"
-    xyp, info = predict_video(
-        predictor, video, scale=scale, crop=crop, progress=progress, backend=backend
-    )
     df = predictions_frame(xyp, scorer, bodyparts)
     write_predictions(df, out, save_csv=save_as_csv)
     meta_data = video_metadata(
         info,
         scorer=scorer,
         bodyparts=bodyparts,
-        batch_size=predictor.batch_size,
+        batch_size=batch_size,
         crop=crop,
         scale=scale,
         model_config=meta,

@@ -19,6 +19,12 @@ DeepLabCut's ``CollectedData_<scorer>.h5`` (+ ``.csv``) on disk in step with the
   are called, e.g. to warn in the labelling widget). posekit writers also take an
   advisory lock on the folder for the read-merge-write.
 
+The ``.h5`` is the label file (as for DeepLabCut); its ``.csv`` twin is compared with
+it on reading (:func:`read_label_file`): when they disagree (a ``.csv`` edited by hand,
+one of the two copied from elsewhere), a warning says how and that the ``.h5`` was
+used, and before the first save overwrites the ``.csv`` a copy of it goes to
+``labeled-data/<video>/.posekit/conflicts/``.
+
 Single-animal projects only (multi-animal label files raise :class:`LabelError`).
 
 Examples
@@ -68,8 +74,10 @@ __all__ = [
     "Conflict",
     "SyncReport",
     "LabelStore",
+    "LabelFile",
     "merge_labels",
     "list_frames",
+    "read_label_file",
 ]
 
 #: Image files the labeller lists in ``labeled-data/<video>/``.
@@ -223,6 +231,127 @@ def merge_labels(
     return merged, taken, conflicts
 
 
+@dataclass(frozen=True)
+class LabelFile:
+    """A label file as read by :func:`read_label_file`.
+
+    Attributes
+    ----------
+    frame
+        The labels (DeepLabCut's columns ``scorer/bodyparts/coords``).
+    path
+        The file the labels come from: the ``.h5``, or the ``.csv`` when there is no
+        (readable) ``.h5``.
+    note
+        Why the other twin was not used, when both exist and disagree or one cannot
+        be read (also logged as a warning); ``""`` otherwise.
+    """
+
+    frame: pd.DataFrame
+    path: Path
+    note: str = ""
+
+
+def read_label_file(path: str | os.PathLike) -> LabelFile:
+    """Read ``CollectedData_<scorer>.h5`` (or its ``.csv`` twin) and check the twin.
+
+    The ``.h5`` is used when it exists and reads, as DeepLabCut does; when the
+    ``.csv`` beside it holds other labels, a warning names both files, says how they
+    differ and which one was used.
+
+    Parameters
+    ----------
+    path
+        The ``.h5`` or the ``.csv`` of a label file.
+
+    Returns
+    -------
+    LabelFile
+        The labels, the file used and the note.
+
+    Raises
+    ------
+    FileNotFoundError
+        Neither the ``.h5`` nor the ``.csv`` exists.
+    LabelError
+        The file used cannot be read.
+    """
+    path = Path(path)
+    h5, csv = path.with_suffix(".h5"), path.with_suffix(".csv")
+    if not h5.is_file():
+        if csv.is_file():
+            return LabelFile(read_labels(csv), csv)
+        raise FileNotFoundError(f"No label file {h5} (nor {csv.name})")
+    try:
+        df = read_labels(h5)
+    except LabelError:
+        if not csv.is_file():
+            raise
+        note = f"{h5} is unreadable; its .csv twin {csv.name} was used instead."
+        logger.warning("%s", note)
+        return LabelFile(read_labels(csv), csv, note)
+    if not csv.is_file():
+        return LabelFile(df, h5)
+    try:
+        differences = _label_differences(df, read_labels(csv))
+    except LabelError as err:
+        differences = [f"the .csv cannot be read ({err})"]
+    if not differences:
+        return LabelFile(df, h5)
+    newer = " (the .csv is the newer file)" if _mtime(csv) > _mtime(h5) else ""
+    note = (
+        f"{csv} disagrees with {h5.name}: {'; '.join(differences)}. The labels of "
+        f"{h5.name} are used, as DeepLabCut does{newer}. If the .csv holds the labels "
+        "you want, convert it first: posekit.engine.io.dlc.convert_csv_to_h5 "
+        "(DeepLabCut's convertcsv2h5); saving labels in posekit rewrites the .csv "
+        "from the .h5 (a copy of the old .csv is kept in .posekit/conflicts/)."
+    )
+    logger.warning("%s", note)
+    return LabelFile(df, h5, note)
+
+
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime
+
+
+def _label_differences(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    """Say how two label tables differ (frames, bodyparts, points); ``[]``: alike."""
+
+    def table(df: pd.DataFrame) -> pd.DataFrame:
+        out = df.copy()
+        out.index = pd.Index(index_to_paths(df.index))
+        out.columns = out.columns.droplevel("scorer")
+        return out
+
+    a, b = table(a), table(b)
+    out = []
+    only_a = [p for p in a.index if p not in set(b.index)]
+    only_b = [p for p in b.index if p not in set(a.index)]
+
+    def some(paths: list[str]) -> str:
+        names = [p.rsplit("/", 1)[-1] for p in paths[:3]]
+        return ", ".join(names) + (" …" if len(paths) > 3 else "")
+
+    if only_a:
+        out.append(f"{len(only_a)} frame(s) only in the .h5 ({some(only_a)})")
+    if only_b:
+        out.append(f"{len(only_b)} frame(s) only in the .csv ({some(only_b)})")
+    cols_a, cols_b = set(a.columns), set(b.columns)
+    if cols_a != cols_b:
+        parts = sorted({str(c[-2]) for c in cols_a ^ cols_b})
+        out.append(f"bodyparts {parts} are in only one of them")
+    rows = [p for p in a.index if p in set(b.index)]
+    cols = [c for c in a.columns if c in cols_b]
+    if rows and cols and a.index.is_unique and b.index.is_unique:
+        va = a.loc[rows, cols].to_numpy(float)
+        vb = b.loc[rows, cols].to_numpy(float)
+        same = np.isclose(va, vb, rtol=0, atol=1e-3) | (np.isnan(va) & np.isnan(vb))
+        differ = [p for p, ok in zip(rows, same.all(axis=1), strict=True) if not ok]
+        if differ:
+            out.append(f"{len(differ)} frame(s) with other points ({some(differ)})")
+    return out
+
+
 def list_frames(project, video: str | os.PathLike) -> list[str]:
     """Image files in ``labeled-data/<video stem>/`` as ``labeled-data/<stem>/<name>``.
 
@@ -282,6 +411,9 @@ class LabelStore:
         merged, conflicted or failed (e.g. to warn the user).
     last_report
         The last :class:`SyncReport`.
+    note
+        Why the label file's ``.csv`` twin was not used, when it disagrees with the
+        ``.h5`` (:func:`read_label_file`); ``""`` when it does not.
 
     Raises
     ------
@@ -324,6 +456,8 @@ class LabelStore:
         self._signature: str | None = None
         self.scorer: str = project.scorer
         self._multiindex_rows = True
+        self.note = ""
+        self._backup_csv_first = False
         disk = self._read_disk()
         if disk is not None:
             self._data = _copy(disk.frames)
@@ -579,6 +713,8 @@ class LabelStore:
         write = write or self.dirty
         saved = False
         if write and (self._data or self.path.exists()):
+            if self._backup_csv_first:
+                self._backup_csv()
             write_labels(self.to_dataframe(), self.path)
             self._signature = self._file_signature()
             self._base = _copy(self._data)
@@ -606,6 +742,19 @@ class LabelStore:
         logger.warning("the other writer's labels were saved to %s", path)
         return path
 
+    def _backup_csv(self) -> Path | None:
+        """Copy the ``.csv`` twin that disagreed with the ``.h5`` before it is rewritten."""
+        csv = self.path.with_suffix(".csv")
+        self._backup_csv_first = False
+        if not csv.is_file():
+            return None
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        out = self.folder / ".posekit" / "conflicts" / f"{csv.stem}-{stamp}.csv"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(csv.read_bytes())
+        logger.warning("%s disagreed with %s; a copy is kept: %s", csv, self.path, out)
+        return out
+
     def _label_file(self) -> Path | None:
         if self.path.is_file():
             return self.path
@@ -622,14 +771,11 @@ class LabelStore:
         path = self._label_file()
         if path is None:
             return None
-        try:
-            df = read_labels(path)
-        except LabelError:
-            csv = path.with_suffix(".csv")
-            if path.suffix != ".h5" or not csv.is_file():
-                raise
-            logger.warning("%s is unreadable; reading its .csv twin instead", path)
-            df = read_labels(csv)
+        label_file = read_label_file(path)
+        df = label_file.frame
+        if label_file.note:
+            self.note = label_file.note
+            self._backup_csv_first = label_file.path.suffix == ".h5"
         if "individuals" in df.columns.names:
             raise LabelError(
                 f"{path} is a multi-animal label file; the labeller handles "

@@ -16,7 +16,10 @@ shuffle<k>/train/``, written by :class:`~posekit.engine.training.Trainer`:
   marker ``deeplabcut.filterpredictions`` and ``create_labeled_video`` stop with "No
   snapshots were found"). Written after the metadata, removed first;
 - TFLite conversions cached beside their snapshot,
-  ``snapshot-<iteration>-<h>x<w>-b<batch>-u8.tflite``.
+  ``snapshot-<iteration>-<h>x<w>-b<batch>-u8.tflite`` (float32) and
+  ``...-int8.tflite`` (full-integer, calibrated on the project's labelled frames),
+  with ``...-int8.json``, the :class:`~posekit.engine.quantization.QuantizationReport`
+  that compares the two on the test frames and records which one analysis uses.
 
 :class:`ModelFolder` lists and verifies the snapshots, names the model (the DeepLabCut
 scorer name, built by :func:`dlc_scorer_name` only), loads it and gives a
@@ -33,6 +36,7 @@ import math
 import numbers
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,8 +44,9 @@ from typing import TYPE_CHECKING, Any
 from .project import Project, ProjectError, load_project
 
 if TYPE_CHECKING:
-    from .inference import Predictor
+    from .inference import Predictor, TFLitePredictor
     from .models.pose_model import PoseModel, PoseModelConfig
+    from .quantization import LabelledFrames, QuantizationReport
 
 __all__ = [
     "DLC_MARKER_SUFFIX",
@@ -51,6 +56,7 @@ __all__ = [
     "Snapshot",
     "SnapshotError",
     "SnapshotRef",
+    "TFLiteModel",
     "dlc_scorer_name",
     "file_sha256",
     "model_naming",
@@ -238,6 +244,60 @@ class Snapshot:
                         f"{file.name} does not match its checksum (corrupt)"
                     )
         return snap
+
+
+@dataclass(frozen=True)
+class TFLiteModel:
+    """A converted TFLite file and what a :class:`TFLitePredictor` needs to run it.
+
+    Everything here is plain data (no TensorFlow): a Dask worker or a job-array task
+    builds its predictor from it without loading Keras.
+
+    Attributes
+    ----------
+    path
+        The ``.tflite`` file.
+    batch_size
+        Its batch size.
+    stride, locref_stdev, input_scale
+        The decoder's parameters (:func:`~posekit.engine.models.decoder.make_decoder`).
+    precision
+        ``"float32"`` or ``"int8"``.
+    report
+        The float-vs-int8 comparison, when one was made.
+    """
+
+    path: Path
+    batch_size: int
+    stride: float
+    locref_stdev: float
+    input_scale: float
+    precision: str
+    report: QuantizationReport | None = None
+
+    def predictor(self, num_threads: int | None = None) -> TFLitePredictor:
+        """Load the file into a :class:`~posekit.engine.inference.TFLitePredictor`.
+
+        Parameters
+        ----------
+        num_threads
+            LiteRT threads (default: every core this process may use).
+
+        Returns
+        -------
+        TFLitePredictor
+        """
+        from .inference import TFLitePredictor
+        from .models.decoder import make_decoder
+
+        decoder = make_decoder(
+            stride=self.stride,
+            locref_stdev=self.locref_stdev,
+            input_scale=self.input_scale,
+        )
+        return TFLitePredictor(
+            self.path, decoder, batch_size=self.batch_size, num_threads=num_threads
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -662,14 +722,241 @@ class ModelFolder:
         snapshot: SnapshotRef,
         frame_shape: tuple[int, int],
         batch_size: int,
+        precision: str = "float32",
     ) -> Path:
         """Return where the TFLite conversion of a snapshot is cached.
 
-        ``snapshot-<iteration>-<h>x<w>-b<batch>-u8.tflite``, beside the snapshot.
+        ``snapshot-<iteration>-<h>x<w>-b<batch>-u8.tflite`` (float32, uint8 frames
+        in) or ``...-int8.tflite`` (full-integer), beside the snapshot.
         """
         _, path = self._resolve(snapshot)
         h, w = int(frame_shape[0]), int(frame_shape[1])
-        return path.with_name(f"{path.stem}-{h}x{w}-b{int(batch_size)}-u8.tflite")
+        suffix = "int8" if precision == "int8" else "u8"
+        return path.with_name(f"{path.stem}-{h}x{w}-b{int(batch_size)}-{suffix}.tflite")
+
+    def quantization_report_path(
+        self, snapshot: SnapshotRef, frame_shape: tuple[int, int], batch_size: int
+    ) -> Path:
+        """Return where the float-vs-int8 report of a conversion is kept (``-int8.json``)."""
+        return self.tflite_path(snapshot, frame_shape, batch_size, "int8").with_suffix(
+            ".json"
+        )
+
+    def labelled_frames(self) -> LabelledFrames | None:
+        """Return the labelled frames of this model's shuffle, ``None`` without them.
+
+        The project is :attr:`project` or the one the folder belongs to; the shuffle
+        and training fraction come from ``pose_cfg.yaml``. The training frames
+        calibrate an int8 model, the test frames compare it with float.
+        """
+        from .quantization import LabelledFrames
+
+        try:
+            info = self.info
+            project = self.project or _project_of(self.path, info)
+            if project is None:
+                return None
+            from .dataset import load_training_set
+
+            ts = load_training_set(
+                project,
+                shuffle=int(info["shuffle"]),
+                train_fraction=info.get("train_fraction"),
+            )
+        except (FileNotFoundError, ValueError, KeyError, OSError) as exc:
+            logger.info("no labelled frames for %s: %s", self.path, exc)
+            return None
+        if not len(ts.images):
+            return None
+        return LabelledFrames.from_training_set(
+            ts, source=f"{project.path} shuffle {int(info['shuffle'])}"
+        )
+
+    def quantization_report(
+        self,
+        frame_shape: tuple[int, int],
+        batch_size: int,
+        *,
+        snapshot: SnapshotRef = -1,
+    ) -> QuantizationReport | None:
+        """Return the recorded float-vs-int8 comparison, ``None`` if none is current.
+
+        A report older than its snapshot, or without its int8 file, does not count.
+        """
+        from .quantization import QuantizationReport
+
+        _, path = self._resolve(snapshot)
+        report = self.quantization_report_path(path, frame_shape, batch_size)
+        tfl = self.tflite_path(path, frame_shape, batch_size, "int8")
+        if not (report.is_file() and tfl.is_file()):
+            return None
+        newest = path.stat().st_mtime if path.exists() else 0.0
+        if min(report.stat().st_mtime, tfl.stat().st_mtime) < newest:
+            return None
+        try:
+            return QuantizationReport.read(report)
+        except ValueError as exc:
+            logger.warning("ignoring %s: %s", report.name, exc)
+            return None
+
+    def tflite_model(
+        self,
+        frame_shape: tuple[int, int],
+        batch_size: int,
+        *,
+        precision: str = "auto",
+        snapshot: SnapshotRef = -1,
+        labelled_frames: LabelledFrames | None = None,
+        on_stage: Callable[[str], None] | None = None,
+    ) -> TFLiteModel:
+        """Convert a snapshot to TFLite for one frame size (cached) and choose a precision.
+
+        The float32 model is converted once per snapshot, frame size and batch size
+        (:meth:`tflite_path`). For ``precision="auto"`` (and ``"int8"``) a
+        full-integer model is also converted, calibrated on the training frames, and
+        both are compared on the test frames at this size; the comparison is
+        recorded beside them (:meth:`quantization_report_path`). ``"auto"`` takes
+        int8 when its test error is within
+        :data:`~posekit.engine.quantization.TOLERANCE_PX` of float's, and float32
+        when there are no labelled frames to decide with.
+
+        Parameters
+        ----------
+        frame_shape
+            ``(height, width)`` the network sees.
+        batch_size
+            Frames per call.
+        precision
+            ``"auto"``, ``"float32"`` or ``"int8"``.
+        snapshot
+            An index into :meth:`snapshots` or a snapshot file.
+        labelled_frames
+            Frames to calibrate and test with (default: :meth:`labelled_frames`).
+        on_stage
+            Called with ``"converting"`` before a conversion.
+
+        Returns
+        -------
+        TFLiteModel
+
+        Raises
+        ------
+        ValueError
+            Unknown ``precision``; ``"int8"`` without labelled frames.
+        """
+        from .quantization import check_precision
+
+        check_precision(precision)
+        _, path = self._resolve(snapshot)
+        h, w = int(frame_shape[0]), int(frame_shape[1])
+        cfg = self.model_config(path)
+        net: list[Any] = []  # loaded only when something has to be converted
+
+        def full_model():
+            from .models.pose_model import load_pose_model, rebuild_for_input_shape
+
+            if not net:
+                if on_stage is not None:
+                    on_stage("converting")
+                net.append(rebuild_for_input_shape(load_pose_model(path), (h, w, 3)))
+            return net[0]
+
+        from .inference import convert_to_tflite
+
+        tfl = self.tflite_path(path, (h, w), batch_size)
+        if not tfl.exists() or tfl.stat().st_mtime < path.stat().st_mtime:
+            convert_to_tflite(full_model(), tfl, input_shape=(batch_size, h, w, 3))
+        chosen, report = "float32", None
+        if precision != "float32":
+            report = self.quantization_report((h, w), batch_size, snapshot=path)
+            if report is None:
+                frames = labelled_frames or self.labelled_frames()
+                if frames is None:
+                    if precision == "int8":
+                        raise ValueError(
+                            f"int8 needs labelled frames to calibrate on, and {self.path} "
+                            "has no project with labelled frames: pass labelled_frames, "
+                            "or use precision='float32'."
+                        )
+                    logger.info(
+                        "%s: no labelled frames to calibrate int8 on; using float32",
+                        self.path,
+                    )
+                else:
+                    report = self._quantize(
+                        path, (h, w), batch_size, frames, full_model
+                    )
+            if report is not None:
+                chosen = "int8" if precision == "int8" else report.chosen
+        stride = cfg.head_stride
+        return TFLiteModel(
+            path=self.tflite_path(path, (h, w), batch_size, chosen),
+            batch_size=int(batch_size),
+            stride=float(stride),
+            locref_stdev=float(cfg.locref_stdev),
+            input_scale=float(cfg.input_scale),
+            precision=chosen,
+            report=report,
+        )
+
+    def _quantize(
+        self,
+        path: Path,
+        frame_shape: tuple[int, int],
+        batch_size: int,
+        frames: LabelledFrames,
+        full_model: Callable[[], Any],
+    ) -> QuantizationReport:
+        """Convert to int8, compare with float32 on the test frames, record it."""
+        from .inference import TFLitePredictor, convert_to_tflite
+        from .models.decoder import make_decoder
+        from .quantization import (
+            MAX_CALIBRATION_FRAMES,
+            TOLERANCE_PX,
+            QuantizationReport,
+        )
+
+        cfg = self.model_config(path)
+        int8 = self.tflite_path(path, frame_shape, batch_size, "int8")
+        h, w = frame_shape
+        convert_to_tflite(
+            full_model(),
+            int8,
+            input_shape=(batch_size, h, w, 3),
+            representative_frames=frames.calibration_frames(frame_shape),
+        )
+        decoder = make_decoder(
+            stride=cfg.head_stride,
+            locref_stdev=cfg.locref_stdev,
+            input_scale=cfg.input_scale,
+        )
+        errors = {
+            precision: frames.test_error_px(
+                TFLitePredictor(
+                    self.tflite_path(path, frame_shape, batch_size, precision),
+                    decoder,
+                    batch_size=batch_size,
+                ),
+                frame_shape,
+            )
+            for precision in ("float32", "int8")
+        }
+        report = QuantizationReport(
+            float_test_error_px=errors["float32"],
+            int8_test_error_px=errors["int8"],
+            chosen=QuantizationReport.choose(errors["float32"], errors["int8"]),
+            tolerance_px=TOLERANCE_PX,
+            frame_shape=(int(h), int(w)),
+            batch_size=int(batch_size),
+            calibration_frames=min(len(frames.calibration), MAX_CALIBRATION_FRAMES),
+            test_frames=len(frames.test),
+            test_split=frames.test_split,
+            snapshot=path.name,
+            source=frames.source,
+        )
+        report.write(self.quantization_report_path(path, frame_shape, batch_size))
+        logger.info("%s %dx%d: %s", path.name, w, h, report.summary())
+        return report
 
     def predictor(
         self,
@@ -678,6 +965,10 @@ class ModelFolder:
         use_tflite: bool | None = None,
         *,
         snapshot: SnapshotRef = -1,
+        on_stage: Callable[[str], None] | None = None,
+        precision: str = "float32",
+        labelled_frames: LabelledFrames | None = None,
+        num_threads: int | None = None,
     ) -> Predictor:
         """Build a :class:`~posekit.engine.inference.Predictor` for a snapshot.
 
@@ -694,6 +985,17 @@ class ModelFolder:
             on CPU than TensorFlow. Default: when ``frame_shape`` is given.
         snapshot
             An index into :meth:`snapshots` (default: the newest) or a snapshot file.
+        on_stage
+            Called with ``"loading"`` before the model is read and ``"converting"``
+            before a TFLite conversion (many seconds), so that a progress display can
+            say what takes the time.
+        precision
+            TFLite only: ``"float32"`` (default), ``"int8"`` or ``"auto"`` (int8 when
+            its test error is within 0.2 px of float's; :meth:`tflite_model`).
+        labelled_frames
+            Frames to calibrate and compare int8 with (default: the project's).
+        num_threads
+            LiteRT threads (default: every core).
 
         Returns
         -------
@@ -704,9 +1006,10 @@ class ModelFolder:
         FileNotFoundError
             No snapshot yet.
         ValueError
-            ``use_tflite`` without a ``frame_shape``.
+            ``use_tflite`` without a ``frame_shape``; ``precision="int8"`` without
+            labelled frames.
         """
-        from .inference import KerasPredictor, TFLitePredictor, convert_to_tflite
+        from .inference import KerasPredictor
         from .models.decoder import make_decoder
         from .models.pose_model import load_pose_model, rebuild_for_input_shape
 
@@ -718,6 +1021,18 @@ class ModelFolder:
                 "width), or use_tflite=False for frames of any size."
             )
         _, path = self._resolve(snapshot)
+        if on_stage is not None:
+            on_stage("loading")
+        if use_tflite:  # a cached conversion needs no Keras model
+            h, w = int(frame_shape[0]), int(frame_shape[1])
+            return self.tflite_model(
+                (h, w),
+                batch_size,
+                precision=precision,
+                snapshot=path,
+                labelled_frames=labelled_frames,
+                on_stage=on_stage,
+            ).predictor(num_threads)
         net = load_pose_model(path)
         if frame_shape is None:  # snapshots are saved with a free input size
             return KerasPredictor(net, batch_size=batch_size)
@@ -728,12 +1043,6 @@ class ModelFolder:
             locref_stdev=cfg.locref_stdev,
             input_scale=cfg.input_scale,
         )
-        if use_tflite:
-            tfl = self.tflite_path(path, (h, w), batch_size)
-            if not tfl.exists() or tfl.stat().st_mtime < path.stat().st_mtime:
-                full = rebuild_for_input_shape(net, (h, w, 3))
-                convert_to_tflite(full, tfl, input_shape=(batch_size, h, w, 3))
-            return TFLitePredictor(tfl, decoder, batch_size=batch_size)
         full = rebuild_for_input_shape(net, (h, w, 3))
         return KerasPredictor(full, decoder, batch_size=batch_size)
 

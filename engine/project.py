@@ -340,7 +340,8 @@ class Project:
 
     Use :func:`load_project` or :func:`create_project` to get one. The raw config is kept
     as a round-trip mapping (``cfg``) so that keys posekit does not know survive a save;
-    typed accessors read the keys posekit uses.
+    typed accessors read the keys posekit uses. :meth:`save` writes only the keys that
+    changed (:meth:`changes`) and keeps the rest of the file as the user wrote it.
 
     Attributes
     ----------
@@ -348,10 +349,14 @@ class Project:
         Project folder (absolute).
     cfg
         The parsed ``config.yaml`` (a ``ruamel`` round-trip mapping).
+    saved_text
+        The text of ``config.yaml`` as last read or written (``None``: not on disk
+        yet); :meth:`changes` compares with it.
     """
 
     path: Path
     cfg: CommentedMap
+    saved_text: str | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ typed keys
     @property
@@ -621,10 +626,113 @@ class Project:
         _yaml().dump(self.cfg, buf)
         return buf.getvalue()
 
-    def save(self) -> Path:
-        """Write ``config.yaml`` atomically (``project_path`` set to the folder)."""
+    def changes(self) -> dict[str, tuple[Any, Any]]:
+        """Return the keys whose value differs from ``config.yaml`` on disk.
+
+        A moved project counts ``project_path`` as changed (:func:`load_project` sets
+        it to the folder in memory; :meth:`save` writes it).
+
+        Returns
+        -------
+        dict
+            ``{key: (value on disk, value now)}`` (``None`` for a key absent on one
+            side), in the order of the config.
+        """
+        old = _plain(_yaml().load(self.saved_text) or {}) if self.saved_text else {}
+        new = _plain(self.cfg)
+        keys = list(dict.fromkeys([*new, *old]))
+        return {
+            k: (old.get(k), new.get(k))
+            for k in keys
+            if k not in old or k not in new or old[k] != new[k]
+        }
+
+    def save(self) -> dict[str, tuple[Any, Any]]:
+        """Write the keys of ``config.yaml`` that changed, atomically; say which.
+
+        ``project_path`` is set to the folder first (DeepLabCut's convention). Only
+        the lines of changed keys are rewritten: comments, blank lines, key order,
+        indentation and flow style of every other key stay as they are in the file
+        (a file not on disk yet is written whole). Nothing changed: nothing written.
+
+        Returns
+        -------
+        dict
+            What :meth:`changes` returned before the write (empty: the file was not
+            touched). Each written key is also logged.
+        """
         self.cfg["project_path"] = str(self.path)
-        return atomic_write_text(self.config_path, self.to_yaml())
+        changes = self.changes()
+        if self.saved_text is not None and not changes:
+            return {}
+        text = self.to_yaml() if self.saved_text is None else self._patched(changes)
+        atomic_write_text(self.config_path, text)
+        self.saved_text = text
+        for key, (before, after) in changes.items():
+            logger.info("config.yaml: %s: %r -> %r", key, before, after)
+        return changes
+
+    def _patched(self, changes: Mapping[str, Any]) -> str:
+        """Return the saved text with the blocks of ``changes`` replaced (or added)."""
+        text = self.saved_text or ""
+        old = _yaml().load(text) or CommentedMap()
+        lines = text.splitlines(keepends=True)
+        starts = sorted((old.lc.key(k)[0], k) for k in old)
+        blocks: dict[str, tuple[int, int]] = {}
+        for i, (start, key) in enumerate(starts):
+            end = starts[i + 1][0] if i + 1 < len(starts) else len(lines)
+            while end > start + 1 and (
+                not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")
+            ):
+                end -= 1  # blank lines and comments above the next key stay
+            blocks[key] = (start, end)
+        added = [k for k in changes if k not in blocks and k in self.cfg]
+        for key in sorted(
+            (k for k in changes if k in blocks), key=lambda k: -blocks[k][0]
+        ):
+            start, end = blocks[key]
+            lines[start:end] = [self._key_yaml(key)] if key in self.cfg else []
+        if added and lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines += [self._key_yaml(k) for k in added]
+        patched = "".join(lines)
+        if _plain(_yaml().load(patched) or {}) != _plain(self.cfg):
+            logger.warning(
+                "config.yaml: could not rewrite only the changed keys %s; writing the "
+                "whole file",
+                list(changes),
+            )
+            return self.to_yaml()
+        return patched
+
+    def _key_yaml(self, key: str) -> str:
+        """Return ``key: value`` as YAML, without the comments that follow it."""
+        one = CommentedMap()
+        one[key] = self.cfg[key]
+        comment = self.cfg.ca.items.get(key)  # e.g. an end-of-line comment
+        if comment is not None:
+            one.ca.items[key] = comment
+        buf = io.StringIO()
+        _yaml().dump(one, buf)
+        out = buf.getvalue().splitlines(keepends=True)
+
+        def note(line: str) -> bool:  # a blank or comment line
+            return not line.strip() or line.lstrip().startswith("#")
+
+        while len(out) > 1 and note(out[0]):
+            out.pop(0)  # comments above the key stay where they are in the file
+        while len(out) > 1 and note(out[-1]):
+            out.pop()
+        return "".join(out)
+
+
+def _plain(value: Any) -> Any:
+    """Return a config value as plain dicts and lists (for comparing)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_plain(v) for v in value]
+    return value
 
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv", ".m4v"}
@@ -793,7 +901,7 @@ def load_project(path: str | os.PathLike) -> Project:
         if stated and _PLACEHOLDER not in stated:
             logger.info("project moved: project_path %s -> %s", stated, folder)
         cfg["project_path"] = str(folder)
-    return Project(folder, cfg)
+    return Project(folder, cfg, saved_text=text)
 
 
 def _yaml_problem(err: Exception) -> str:

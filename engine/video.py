@@ -23,6 +23,7 @@ __all__ = [
     "VideoReader",
     "Crop",
     "extract_frames",
+    "ExtractedFrames",
     "select_frames_uniform",
     "select_frames_kmeans",
     "frame_filename",
@@ -529,11 +530,120 @@ def select_frames_kmeans(
     n = min(n, len(idx_arr))
     if n == 0:
         return idx_arr
+    x = np.stack(feats)
     km = MiniBatchKMeans(n_clusters=n, random_state=seed, n_init=3, batch_size=256)
-    labels = km.fit_predict(np.stack(feats))
+    labels = km.fit_predict(x)
     rng = np.random.default_rng(seed)
-    chosen = [rng.choice(idx_arr[labels == c]) for c in range(n) if np.any(labels == c)]
-    return np.sort(np.asarray(chosen, dtype=int))
+    picked = [
+        int(rng.choice(np.flatnonzero(labels == c)))
+        for c in range(n)
+        if np.any(labels == c)
+    ]
+    if len(picked) < n:
+        # DeepLabCut returns fewer frames when clusters stay empty (MiniBatchKMeans
+        # leaves some on near-identical frames); add the frames most unlike the
+        # chosen ones instead, so that n frames come out whenever n were sampled
+        logger.info(
+            "k-means left %d of %d clusters empty; adding the %d sampled frames "
+            "most unlike those chosen",
+            n - len(picked),
+            n,
+            n - len(picked),
+        )
+        picked = _farthest_first(x, picked, n)
+    return np.sort(idx_arr[picked])
+
+
+def _farthest_first(x: np.ndarray, picked: list[int], n: int) -> list[int]:
+    """Extend ``picked`` (rows of ``x``) to ``n`` rows, each the farthest from the rest."""
+    picked = list(dict.fromkeys(picked))
+    dist = np.full(len(x), np.inf)
+    for i in picked:
+        dist = np.minimum(dist, ((x - x[i]) ** 2).sum(axis=1))
+    while len(picked) < n:
+        dist[picked] = -1.0
+        i = int(np.argmax(dist))
+        picked.append(i)
+        dist = np.minimum(dist, ((x - x[i]) ** 2).sum(axis=1))
+    return picked
+
+
+class ExtractedFrames(list):
+    """The images :func:`extract_frames` chose (a list of ``Path``) and what it did.
+
+    Attributes
+    ----------
+    video
+        The video.
+    folder
+        ``labeled-data/<video stem>/``.
+    requested
+        How many frames were asked for (``None`` with explicit ``indices``).
+    new
+        The images written now.
+    existing
+        The chosen images that were there already (kept as they were, labels valid).
+    notes
+        Sentences for the user: why fewer frames than asked came out, and a folder
+        made for a video that ``config.yaml`` does not list.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        *,
+        video: Path,
+        folder: Path,
+        requested: int | None,
+        new: Sequence[Path],
+        notes: Sequence[str] = (),
+    ) -> None:
+        super().__init__(paths)
+        self.video = video
+        self.folder = folder
+        self.requested = requested
+        self.new = list(new)
+        fresh = set(self.new)
+        self.existing = [p for p in paths if p not in fresh]
+        self.notes = tuple(notes)
+
+    def summary(self) -> str:
+        """Say how many frames, where, how many new, and the notes (one line each).
+
+        Returns
+        -------
+        str
+            E.g. ``"20 frames in labeled-data/m1 (16 new, 4 extracted before)"``.
+        """
+        where = f"labeled-data/{self.folder.name}"
+        text = f"{len(self)} frames in {where} ({len(self.new)} new"
+        text += f", {len(self.existing)} extracted before)" if self.existing else ")"
+        return "\n".join([text, *self.notes])
+
+
+def _choose_frames(
+    reader: VideoReader,
+    mode: str,
+    n: int,
+    start: float,
+    stop: float,
+    crop: Crop | None,
+    seed: int,
+    notes: list[str],
+) -> np.ndarray:
+    """Choose ``n`` frames (uniform or k-means); say in ``notes`` when fewer exist."""
+    if mode not in ("uniform", "kmeans"):
+        raise ValueError(f"mode must be 'uniform' or 'kmeans'; received {mode!r}")
+    total = reader.n_frames
+    lo, hi = _range(total, start, stop)
+    if hi - lo < n:
+        notes.append(
+            f"{reader.path.name} has only {hi - lo} frames between start={start:g} "
+            f"and stop={stop:g} of its {total}, fewer than the {n} asked for."
+        )
+    if mode == "uniform":
+        return select_frames_uniform(total, n, start=start, stop=stop)
+    return select_frames_kmeans(reader, n, start=start, stop=stop, crop=crop, seed=seed)
 
 
 def extract_frames(
@@ -549,8 +659,12 @@ def extract_frames(
     seed: int = 0,
     overwrite: bool = False,
     progress=None,
-) -> list[Path]:
+) -> ExtractedFrames:
     """Extract frames for labelling into ``labeled-data/<video stem>/img<index>.png``.
+
+    Nothing is written to ``config.yaml``. A video that ``video_sets`` does not list
+    still gets its folder, and the result's notes say so (DeepLabCut's
+    ``create_training_dataset`` reads only the folders of listed videos).
 
     Parameters
     ----------
@@ -577,8 +691,17 @@ def extract_frames(
 
     Returns
     -------
-    list of Path
-        The image files (existing ones included).
+    ExtractedFrames
+        The image files chosen (existing ones included), a list of ``Path``, with
+        the new and the existing ones apart and notes that say why fewer than ``n``
+        came out (:meth:`ExtractedFrames.summary`).
+
+    Raises
+    ------
+    ValueError
+        Bad ``mode``, ``start``/``stop`` or ``indices``.
+    VideoError
+        The video cannot be read.
     """
     video = Path(video)
     n = int(n if n is not None else project.get("numframes2pick", 20))
@@ -587,9 +710,10 @@ def extract_frames(
     if isinstance(crop, str):
         crop = Crop.parse(crop)
     out_dir = project.labeled_data_dir(video)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder_existed = out_dir.is_dir()
     from ._fileio import atomic_path
 
+    notes: list[str] = []
     with VideoReader(video) as reader:
         total = reader.n_frames
         if indices is not None:
@@ -598,15 +722,11 @@ def extract_frames(
                 raise ValueError(
                     f"frame indices must be within 0..{total - 1} for {video.name}"
                 )
-        elif mode == "uniform":
-            chosen = select_frames_uniform(total, n, start=start, stop=stop)
-        elif mode == "kmeans":
-            chosen = select_frames_kmeans(
-                reader, n, start=start, stop=stop, crop=crop, seed=seed
-            )
         else:
-            raise ValueError(f"mode must be 'uniform' or 'kmeans'; received {mode!r}")
-        paths = []
+            chosen = _choose_frames(reader, mode, n, start, stop, crop, seed, notes)
+        if len(chosen):
+            out_dir.mkdir(parents=True, exist_ok=True)
+        paths, new = [], []
         for k, i in enumerate(chosen):
             path = out_dir / frame_filename(int(i), total)
             if overwrite or not path.exists():
@@ -618,8 +738,32 @@ def extract_frames(
                         str(tmp), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
                     ):
                         raise OSError(f"could not write {path}")
+                new.append(path)
             paths.append(path)
             if progress is not None:
                 progress(k + 1, len(chosen))
+    if len(paths) > len(new):
+        notes.append(
+            f"{len(paths) - len(new)} of the chosen frames were extracted before and "
+            "are kept as they are (their labels stay valid)."
+        )
+    listed = {Path(key).stem for key in project.video_sets}
+    if paths and video.stem not in listed:
+        notes.append(
+            f"{video.name} is not listed in config.yaml's video_sets"
+            + ("" if folder_existed else f"; its frames are in a new folder {out_dir}")
+            + ". The labelling app lists that folder; DeepLabCut's "
+            "create_training_dataset reads only the folders of listed videos "
+            "(add the video with Project.add_videos)."
+        )
+    for note in notes:
+        logger.info("extract_frames: %s", note)
     logger.info("extracted %d frames from %s to %s", len(paths), video.name, out_dir)
-    return paths
+    return ExtractedFrames(
+        paths,
+        video=video,
+        folder=out_dir,
+        requested=None if indices is not None else n,
+        new=new,
+        notes=notes,
+    )

@@ -205,6 +205,8 @@ class Labeler(BokehComponent):
     set_video = _forward("set_video")
     refresh_frames = _forward("refresh_frames")
     goto = _forward("goto")
+    jump = _forward("jump")
+    find_frame = _forward("find_frame")
     next_frame = _forward("next_frame")
     previous_frame = _forward("previous_frame")
     select = _forward("select")
@@ -354,6 +356,16 @@ class Labeler(BokehComponent):
             layout=W.Layout(width="420px"),
         )
         self.frame_slider.observe(self._on_slider, "value")
+        self.jump_box = W.Text(
+            placeholder="go to: img0042.png or 42",
+            description="Go to",
+            continuous_update=False,  # on Enter (or leaving the box)
+            layout=W.Layout(width="230px"),
+            style={"description_width": "40px"},
+            tooltip="a frame's file name or number, then Enter",
+        )
+        self.jump_box.add_class("labeler-jump")
+        self.jump_box.observe(self._on_jump, "value")
         self.status = W.HTML(layout=W.Layout(margin="0 0 0 8px"))
         self.status.add_class("labeler-status")
         self.bodypart_buttons: list[W.Button] = []
@@ -441,6 +453,7 @@ class Labeler(BokehComponent):
                 self.prev_button,
                 self.frame_slider,
                 self.next_button,
+                self.jump_box,
             ],
             layout=W.Layout(align_items="center", flex_flow="row wrap"),
         )
@@ -520,6 +533,14 @@ class Labeler(BokehComponent):
     def _on_slider(self, change: Mapping[str, Any]) -> None:
         if not self._syncing:
             self.model.goto(int(change["new"]) - 1)  # the slider counts from 1
+
+    def _on_jump(self, change: Mapping[str, Any]) -> None:
+        """Go to the frame typed in the jump box, then empty the box."""
+        text = str(change["new"]).strip()
+        if not text:
+            return
+        self.model.jump(text)
+        self.jump_box.value = ""
 
     def _on_points_change(self, attr: str, old: Any, new: Any) -> None:
         if not self._writing:

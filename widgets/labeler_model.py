@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.io.dlc import LabelError
-from ..engine.labels import LabelStore, PointChange, SyncReport
+from ..engine.labels import LabelStore, PointChange, SyncReport, list_frames
 from ..engine.project import Project, load_project
 
 __all__ = ["ANCHOR", "EVENTS", "SHORTCUTS", "LabelerModel", "key_action"]
@@ -221,8 +221,22 @@ class LabelerModel:
 
     # ================================================================ videos
     def videos(self) -> list[str]:
-        """Video stems with a ``labeled-data/`` folder (frames or labels)."""
-        return self.project.labeled_videos()
+        """Video stems whose ``labeled-data/`` folder has frames or labels.
+
+        The folder of one of the project's videos is offered even when empty (pick
+        frames for it); an empty folder of no known video (a leftover) is not.
+        """
+        known = {v.stem for v in self.project.videos()}
+        out = []
+        for stem in self.project.labeled_videos():
+            folder = self.project.labeled_data_dir(stem)
+            if (
+                stem in known
+                or list_frames(self.project, stem)
+                or any(folder.glob("CollectedData_*"))
+            ):
+                out.append(stem)
+        return out
 
     @property
     def video(self) -> str | None:
@@ -248,7 +262,8 @@ class LabelerModel:
         if store.video not in self.known_videos:
             self.known_videos = [*self.known_videos, store.video]
         self._emit("videos")
-        self.show_message("")
+        # a .csv that disagrees with its .h5: say which file the labels come from
+        self.show_message(store.note, level="warning" if store.note else "info")
         if not store.frames:
             self._show_empty(
                 f"No frames in labeled-data/{store.video}/ yet: pick frames first."
@@ -334,6 +349,79 @@ class LabelerModel:
         self.render()
         for cb in list(self.frame_changed):
             cb(self.frame)
+
+    def find_frame(self, text: str) -> str:
+        """Find a frame of the current video by its file name or number.
+
+        Parameters
+        ----------
+        text
+            An image name (``img0042.png``, ``img0042``), the number in it (``42``,
+            the video frame it was extracted from) or a path
+            (``labeled-data/<video>/img0042.png``). Case and spaces do not matter.
+
+        Returns
+        -------
+        str
+            The frame (``labeled-data/<video>/<image>``).
+
+        Raises
+        ------
+        ValueError
+            No frame of the current video has that name or number (the message
+            names the first and last frames).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from posekit.engine.demo import make_demo_project
+        >>> project = make_demo_project(tempfile.mkdtemp(), n_frames=30, n_labeled=3)
+        >>> model = LabelerModel(project)
+        >>> [f.rsplit("/", 1)[1] for f in model.frames]
+        ['img00.png', 'img14.png', 'img29.png']
+        >>> model.find_frame("14"), model.find_frame("IMG29")
+        ('labeled-data/session1/img14.png', 'labeled-data/session1/img29.png')
+        """
+        frames = self.frames
+        want = str(text).strip().replace("\\", "/").rsplit("/", 1)[-1].lower()
+        if not frames or not want:
+            raise ValueError("Type a frame's file name (img0042.png) or number (42).")
+        names = {f.rsplit("/", 1)[-1].lower(): f for f in frames}
+        stems = {n.rsplit(".", 1)[0]: f for n, f in names.items()}
+        found = names.get(want) or stems.get(want)
+        if found is None and want.isdigit():
+            numbers = {
+                int(digits): f
+                for stem, f in stems.items()
+                if (digits := stem.lstrip("abcdefghijklmnopqrstuvwxyz_-")).isdigit()
+            }
+            found = numbers.get(int(want))
+        if found is None:
+            first, last = frames[0].rsplit("/", 1)[-1], frames[-1].rsplit("/", 1)[-1]
+            raise ValueError(
+                f"No frame {text!r} in {self.video}: its {len(frames)} frames go from "
+                f"{first} to {last}."
+            )
+        return found
+
+    @_locked
+    def jump(self, text: str) -> str | None:
+        """Go to the frame :meth:`find_frame` finds; say so when there is none.
+
+        Returns
+        -------
+        str or None
+            The frame shown, or ``None`` (the message says why).
+        """
+        try:
+            frame = self.find_frame(text)
+        except ValueError as err:
+            self.show_message(str(err), level="warning")
+            return None
+        if self.message_level == "warning" and self.message.startswith("No frame "):
+            self.show_message("")  # the last jump's complaint
+        self.goto(frame)
+        return frame
 
     def next_frame(self) -> None:
         """Go to the next frame."""

@@ -90,12 +90,17 @@ class TrainingDashboard(BokehComponent):
             style={"button_width": "90px"},
         )
         self.iterations = w.BoundedIntText(
-            min=1, max=10_000_000, step=100, description="iterations", style=style,
+            min=1, max=10_000_000, step=100, description="train to iteration",
+            style=style, layout=w.Layout(width="250px"),
+        )  # fmt: skip
+        self.iterations.add_class("posekit-train-to")
+        self.minutes = w.BoundedFloatText(
+            min=0.05, max=10_000, step=1, description="minutes more", style=style,
             layout=w.Layout(width="190px"),
         )  # fmt: skip
-        self.minutes = w.BoundedFloatText(
-            min=0.05, max=10_000, step=1, description="minutes", style=style,
-            layout=w.Layout(width="160px"),
+        self.save_minutes = w.BoundedFloatText(
+            min=0, max=10_000, step=1, description="snapshot every (min, 0: off)",
+            style=style, layout=w.Layout(width="270px"),
         )  # fmt: skip
         self.batch_size = w.BoundedIntText(
             min=0, max=512, description="batch size (0: default)", style=style,
@@ -123,6 +128,10 @@ class TrainingDashboard(BokehComponent):
         self.minutes.value = round(m.time_budget_s / 60, 2)
         self.minutes.observe(
             lambda ch: setattr(m, "time_budget_s", 60 * float(ch["new"])), "value"
+        )
+        self.save_minutes.value = round(m.save_interval_s / 60, 2)
+        self.save_minutes.observe(
+            lambda ch: setattr(m, "save_interval_s", 60 * float(ch["new"])), "value"
         )
 
         self.start_button = w.Button(
@@ -173,6 +182,7 @@ class TrainingDashboard(BokehComponent):
             m.observe(fn, names)
         self._listeners: list[tuple[str, Callable[[], None]]] = [
             ("snapshots", self._update_snapshots),
+            ("snapshots", self._update_evaluation),
             ("evaluation", self._update_evaluation),
             ("worst", self._update_worst),
         ]
@@ -189,6 +199,7 @@ class TrainingDashboard(BokehComponent):
                 self.batch_size,
                 self.crop_size,
                 self.eval_interval,
+                self.save_minutes,
             ],
             layout=w.Layout(flex_flow="row wrap", align_items="center"),
         )
@@ -227,6 +238,7 @@ class TrainingDashboard(BokehComponent):
         self._update_progress()
         self._update_limit()
         self._update_snapshots()
+        self._update_evaluation()
 
     def close(self) -> None:
         """Stop following the model and close every widget of the dashboard."""
@@ -287,7 +299,7 @@ class TrainingDashboard(BokehComponent):
         for c in (
             self.shuffle, self.backbone, self.imagenet, self.batch_size,
             self.crop_size, self.eval_interval, self.limit, self.iterations,
-            self.minutes,
+            self.minutes, self.save_minutes,
         ):  # fmt: skip
             c.disabled = busy
 
@@ -343,18 +355,40 @@ class TrainingDashboard(BokehComponent):
             "<i>no snapshot yet</i>"
             if table.empty
             else table.to_html(
-                index=False, classes="posekit-snapshots", float_format="{:.2f}".format
+                index=False,
+                classes="posekit-snapshots",
+                float_format="{:.2f}".format,
+                na_rep="not measured",
             )
         )
         self._update_buttons()
 
     def _update_evaluation(self) -> None:
-        """Show the evaluation table, one metric per row (it has ~20 columns)."""
-        table = self.model.evaluation
-        if self.model.evaluating:
+        """Show the evaluation table, one metric per row (it has ~20 columns).
+
+        Says so when the newest snapshot (e.g. one saved by Stop) is not the one
+        evaluated, rather than showing nothing or an older table without comment.
+        """
+        m = self.model
+        table = m.evaluation
+        newest = m.snapshots[-1][0] if m.snapshots else None
+        evaluated = m.evaluated_iteration
+        note = ""
+        if newest is not None and evaluated != newest and not m.evaluating:
+            note = (
+                f'<p class="posekit-evaluation-note"><i>The newest snapshot '
+                f"(iteration {newest}) is not evaluated yet: press Evaluate"
+                + (
+                    f". Below: the snapshot at iteration {evaluated}."
+                    if evaluated is not None
+                    else "."
+                )
+                + "</i></p>"
+            )
+        if m.evaluating:
             self.evaluation_html.value = "<i>evaluating…</i>"
         elif table is None or table.empty:
-            self.evaluation_html.value = ""
+            self.evaluation_html.value = note
         else:
             rows = "".join(
                 f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
@@ -362,7 +396,7 @@ class TrainingDashboard(BokehComponent):
                 for k, v in table.iloc[-1].items()
             )
             self.evaluation_html.value = (
-                f'<table class="posekit-evaluation">{rows}</table>'
+                f'{note}<table class="posekit-evaluation">{rows}</table>'
             )
 
     def _update_worst(self) -> None:

@@ -125,10 +125,13 @@ class _Session:
 class TrainingModel(traitlets.HasTraits):
     """State and logic of the training dashboard (no widgets).
 
-    "Start" trains for ``iterations`` more iterations (or ``time_budget_s`` more
-    seconds); "Stop" saves a snapshot; "Resume" continues the stopped session towards
-    the same target, and "Start" after a finished session trains that much more. The
-    engine's iteration counter continues across all of them.
+    "Start" trains until the iteration counter reaches ``iterations`` (a total, as
+    ``posekit train --iterations`` and the engine's ``max_iterations`` count it), or
+    for ``time_budget_s`` more seconds; "Stop" measures the test error and saves a
+    snapshot; "Resume" continues the stopped session towards the same target. After
+    a session ends, ``iterations`` moves on by the session's length, so "Train more"
+    trains that much more. The engine's iteration counter continues across all of
+    them.
 
     Parameters
     ----------
@@ -137,8 +140,11 @@ class TrainingModel(traitlets.HasTraits):
         shuffle has none).
     shuffle, backbone, iterations, time_budget_s, batch_size
         Initial settings (traits of the same names; ``backbone=""`` and
-        ``batch_size=0`` mean the engine's default). ``time_budget_s`` selects the
-        time limit instead of the iteration limit. More settings are traits:
+        ``batch_size=0`` mean the engine's default). ``iterations`` is the iteration
+        to train to (raised by 1000 steps at a time when the shuffle's network is
+        already there). ``time_budget_s`` selects the time limit instead of the
+        iteration limit. More settings are traits: ``save_interval_s`` (a snapshot
+        every so many seconds of training as well, 0: by iterations only),
         ``crop_size`` (square training crops in pixels, 0: chosen from the frame size),
         ``imagenet`` (start a fresh network from ImageNet weights where they load
         offline, the default; off: random initialisation) and
@@ -176,6 +182,7 @@ class TrainingModel(traitlets.HasTraits):
     crop_size = traitlets.Int(0)
     imagenet = traitlets.Bool(True)
     eval_interval = traitlets.Int(0)
+    save_interval_s = traitlets.Float(180.0)
     iteration = traitlets.Int(0)
     progress = traitlets.Float(0.0)
     eta_s = traitlets.Float(float("nan"))
@@ -243,6 +250,7 @@ class TrainingModel(traitlets.HasTraits):
         self._rate_window: list[tuple[float, int]] = []
         self.refresh_snapshots()
         self._load_history()
+        self._advance_target()
         self.observe(lambda _: self._switch_shuffle(), "shuffle")
 
     def _switch_shuffle(self) -> None:
@@ -264,6 +272,7 @@ class TrainingModel(traitlets.HasTraits):
         self.message = f"shuffle {self.shuffle}"
         self.refresh_snapshots()
         self._load_history()
+        self._advance_target()
         self._emit("evaluation")
         self._emit("worst")
 
@@ -330,7 +339,7 @@ class TrainingModel(traitlets.HasTraits):
         return (
             self.shuffle, self.backbone, self.batch_size, self.limit,
             self.iterations, self.time_budget_s, self.crop_size, self.imagenet,
-            self.eval_interval,
+            self.eval_interval, self.save_interval_s,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ control
@@ -360,7 +369,7 @@ class TrainingModel(traitlets.HasTraits):
             self._session = s = _Session(
                 limit=self.limit,
                 start_iteration=self.iteration,
-                target_iteration=None if by_time else self.iteration + self.iterations,
+                target_iteration=None if by_time else self.iterations,
                 start_elapsed_s=self._elapsed_s,
                 target_elapsed_s=(
                     self._elapsed_s + self.time_budget_s if by_time else None
@@ -376,6 +385,7 @@ class TrainingModel(traitlets.HasTraits):
             "batch_size": int(self.batch_size) or None,
             "crop_size": (self.crop_size, self.crop_size) if self.crop_size else None,
             "eval_interval": self._eval_interval(),
+            "save_interval_s": float(self.save_interval_s),
             "resume": True,
             "progress": False,
         }
@@ -401,7 +411,7 @@ class TrainingModel(traitlets.HasTraits):
         if self.state != TrainingState.RUNNING.value:
             return
         self.state = TrainingState.STOPPING.value
-        self.message = "stopping: saving a snapshot…"
+        self.message = "stopping: measuring the test error and saving a snapshot…"
         self._stop_event.set()
 
     def join(self, timeout: float | None = None) -> bool:
@@ -425,8 +435,20 @@ class TrainingModel(traitlets.HasTraits):
         if self.eval_interval > 0:
             return int(self.eval_interval)
         if self.limit == "iterations":
-            return max(10, min(1000, self.iterations // 10))
+            todo = self.iterations - (
+                self._session.start_iteration if self._session else self.iteration
+            )
+            return max(10, min(1000, todo // 10))
         return 250
+
+    def _advance_target(self, step: int = 1000) -> None:
+        """Move ``iterations`` past the current iteration (by ``step``) if not already.
+
+        ``iterations`` is the iteration to train to; once the network is there, the
+        next "Train more" would have nothing to do.
+        """
+        if self.iteration > 0 and 0 < self.iterations <= self.iteration:
+            self.iterations = self.iteration + max(int(step), 1)
 
     def _validate(self) -> None:
         if self.shuffle < 1:
@@ -434,6 +456,23 @@ class TrainingModel(traitlets.HasTraits):
         if self.limit == "iterations" and self.iterations < 1:
             raise ValueError(
                 f"iterations must be >= 1. Received: iterations={self.iterations}"
+            )
+        resuming = (
+            self._session is not None
+            and self.state in (TrainingState.STOPPED.value, TrainingState.ERROR.value)
+            and self._session.settings == self._settings()
+        )
+        reached = self.limit == "iterations" and self.iterations <= self.iteration
+        if reached and not resuming:
+            raise ValueError(
+                f"The network is at iteration {self.iteration} already: set "
+                f"'train to iteration' above {self.iteration} (it is a total, "
+                f"not a number of iterations to add). Received: {self.iterations}"
+            )
+        if self.save_interval_s < 0:
+            raise ValueError(
+                "the snapshot interval must be >= 0 (0: by iterations only). "
+                f"Received: {self.save_interval_s} s"
             )
         if self.limit == "time" and not self.time_budget_s > 0:
             raise ValueError(
@@ -481,12 +520,24 @@ class TrainingModel(traitlets.HasTraits):
         elif reason in ("stop_requested", "interrupted") or (
             reason is None and self._stop_event.is_set()
         ):
-            self.message = f"stopped at iteration {self.iteration}; resume any time"
+            err = self.test_errors.get(self.iteration)
+            measured = (
+                f"test error {err:.2f} px"
+                if err is not None and math.isfinite(err)
+                else "its test error was not measured (no test frames?)"
+            )
+            self.message = (
+                f"stopped at iteration {self.iteration} ({measured}); resume any "
+                "time, or press Evaluate for the full evaluation"
+            )
             self.state = TrainingState.STOPPED.value
         else:
             self.progress = 1.0
             self.eta_s = 0.0
             self.message = f"finished at iteration {self.iteration}"
+            s = self._session
+            if s is not None and s.target_iteration is not None:
+                self._advance_target(s.target_iteration - s.start_iteration)
             self.state = TrainingState.FINISHED.value
             if self.auto_evaluate and self.snapshots:
                 self.evaluate()
@@ -684,6 +735,16 @@ class TrainingModel(traitlets.HasTraits):
             self._fail(err)
         finally:
             self.evaluating = False
+
+    @property
+    def evaluated_iteration(self) -> int | None:
+        """The snapshot iteration :attr:`evaluation` is of (``None``: no evaluation)."""
+        table = self.evaluation
+        if table is None or table.empty:
+            return None
+        cols = {str(c).strip(): c for c in table.columns}
+        col = cols.get("Training iterations:")
+        return None if col is None else int(table[col].iloc[-1])
 
     def _record_evaluation(self, table: pd.DataFrame) -> None:
         cols = {str(c).strip(): c for c in table.columns}

@@ -26,8 +26,10 @@ from . import (
     create_training_dataset,
     demo,
     evaluate,
+    export_model,
     extract_frames,
     labeled_video,
+    live,
     train,
 )
 from . import filter as filter_predictions
@@ -49,6 +51,8 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     labeled_video,
     behavior,
     convert,
+    export_model,
+    live,
 )
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

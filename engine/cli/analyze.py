@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from pathlib import Path
 
 from ._common import EXIT_OK, add_project_arg, load_project
@@ -37,7 +39,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--shuffle", type=int, default=1)
     p.add_argument("--dest", help="output folder (default: beside each video)")
     p.add_argument("--csv", action="store_true", help="also write .csv")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="frames per network call (default: by frame size, 1 from 640x480 up, "
+        "else 8: the fastest measured)",
+    )
     p.add_argument(
         "--scale",
         type=float,
@@ -52,11 +60,58 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         action="store_true",
         help="use TensorFlow instead of the (faster) TFLite runtime",
     )
+    p.add_argument(
+        "--precision",
+        choices=("auto", "float32", "int8"),
+        default="auto",
+        help="TFLite precision: auto (default) runs int8 when its test error on the "
+        "project's labelled frames is within 0.2 px of float's",
+    )
+    p.add_argument(
+        "--model",
+        metavar="FILE",
+        help="a shared .posekit.zip model: no project needed; then PROJECT is the "
+        "first video (posekit analyze --model m.posekit.zip video.mp4)",
+    )
+    many = p.add_argument_group(
+        "many videos", "spread the work (see the guide 'Analysing many videos')"
+    )
+    many.add_argument(
+        "--cluster",
+        metavar="WHERE",
+        help="analyse chunks of frames on a Dask cluster: 'local' (this machine's "
+        "cores), 'slurm' (dask-jobqueue, configured in ~/.config/dask/jobqueue.yaml) "
+        "or a scheduler address tcp://HOST:8786 (needs posekit[dask])",
+    )
+    many.add_argument(
+        "--workers", type=int, help="workers of --cluster local, or jobs of slurm"
+    )
+    many.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="be task I of N of a job array (from 0; no Dask): analyse every N-th "
+        "chunk; the task that completes a video writes its .h5",
+    )
+    many.add_argument(
+        "--chunk-frames",
+        type=int,
+        default=None,
+        help="frames per chunk with --cluster or --shard (default 1024)",
+    )
     return p
+
+
+def _print_stage(stage: object) -> None:
+    """Say on stderr which step runs (loading, converting), before the frames' bar."""
+    if getattr(stage, "name", None) != "analysing":
+        print(f"posekit analyze: {stage}…", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
     """Analyse the videos and print each file written.
+
+    The set-up steps (loading the model, preparing the fast runtime) are said on
+    stderr as they begin; a progress bar per video follows.
 
     Parameters
     ----------
@@ -68,6 +123,15 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code.
     """
+    with contextlib.ExitStack() as stack:
+        client = _client(args, stack)
+        if args.model:
+            return _run_model_file(args, client)
+        return _run_project(args, client)
+
+
+def _run_project(args: argparse.Namespace, client: object) -> int:
+    """Analyse videos with a project's trained shuffle."""
     from ..api import analyze_videos
 
     project = load_project(args.project)
@@ -82,6 +146,48 @@ def run(args: argparse.Namespace) -> int:
         scale=args.scale,
         netcdf=args.netcdf,
         use_tflite=not args.no_tflite,
+        on_stage=_print_stage,
+        precision=args.precision,
+        client=client,
+        shard=args.shard,
+        chunk_frames=args.chunk_frames,
+    )
+    for out in outputs:
+        print(out)
+    return EXIT_OK
+
+
+def _client(args: argparse.Namespace, stack: contextlib.ExitStack) -> object:
+    """Return what ``--cluster`` asks for; a cluster started here closes with ``stack``."""
+    if not args.cluster:
+        return None
+    if args.shard:
+        raise ValueError("--cluster and --shard exclude each other: choose one.")
+    from ..distributed import dask_client
+
+    return stack.enter_context(dask_client(args.cluster, n_workers=args.workers))
+
+
+def _run_model_file(args: argparse.Namespace, client: object) -> int:
+    """Analyse videos with a shared ``.posekit.zip``: no project."""
+    from ..export import analyze_with_model, load_model_file
+
+    model = load_model_file(args.model)
+    print(model.card.summary(), file=sys.stderr)
+    videos = [Path(v) for v in [args.project, *args.videos]]
+    outputs = analyze_with_model(
+        model,
+        videos,
+        destfolder=args.dest,
+        save_as_csv=args.csv,
+        batch_size=args.batch_size,
+        scale=args.scale,
+        precision=args.precision,
+        netcdf=args.netcdf,
+        client=client,
+        shard=args.shard,
+        chunk_frames=args.chunk_frames,
+        on_stage=lambda name: _print_stage(f"{name} the model"),
     )
     for out in outputs:
         print(out)

@@ -27,13 +27,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser(
         NAME,
         help="draw labels on the labelled frames into labeled-data/<video>_labeled/",
+        description="Draw the labels on every labelled frame. Labels that cannot be "
+        "checked (no label file of the config's scorer, invalid labels, no labelled "
+        "point, no image) are an error with exit code 2 and a message that says what "
+        "is wrong.",
     )
     add_project_arg(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    """Draw the labels and print how many images were written.
+    """Draw the labels and print how many images were written, and where.
+
+    Invalid labels raise ``LabelError`` (exit code 2 with its message, through
+    ``run_command``); a ``.csv`` that disagrees with its ``.h5`` is logged as a
+    warning naming the file used.
 
     Parameters
     ----------
@@ -48,5 +56,6 @@ def run(args: argparse.Namespace) -> int:
     from ..check_labels import check_labels
 
     paths = check_labels(load_project(args.project))
-    print(f"{len(paths)} images written")
+    folders = sorted({str(p.parent) for p in paths})
+    print(f"{len(paths)} images written to {', '.join(folders)}")
     return EXIT_OK

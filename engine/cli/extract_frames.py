@@ -28,7 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser(
         NAME,
         help="pick frames to label (uniform or k-means) into labeled-data/",
-        description="Extract frames for labelling into labeled-data/<video>/img<index>.png.",
+        description="Extract frames for labelling into labeled-data/<video>/img<index>."
+        "png. Frames extracted before are kept; config.yaml is not changed. Says why "
+        "fewer frames than asked came out, and when a video is not in video_sets.",
     )
     add_project_arg(p)
     p.add_argument("videos", nargs="*", help="videos (default: all of the project)")
@@ -48,7 +50,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    """Extract frames from each video and print how many went where.
+    """Extract frames from each video and print how many went where, and why.
+
+    One line per video (frames, folder, how many new), then its notes: why fewer
+    frames than asked came out, a folder made for a video ``video_sets`` does not
+    list. The configuration is read, never written.
 
     Parameters
     ----------
@@ -77,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
             crop=args.crop,
             seed=args.seed,
         )
-        print(f"{v.name}: {len(paths)} frames in {project.labeled_data_dir(v)}")
-    project.save()
+        new = f"{len(paths.new)} new"
+        if paths.existing:
+            new += f", {len(paths.existing)} extracted before"
+        print(f"{v.name}: {len(paths)} frames in {paths.folder} ({new})")
+        for note in paths.notes:
+            print(f"  note: {note}")
     return EXIT_OK

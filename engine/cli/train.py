@@ -43,14 +43,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=None,
         help="'imagenet', a weights file, or 'none' for random init",
     )
-    p.add_argument("--iterations", type=int, help="maximum training iterations")
-    p.add_argument("--minutes", type=float, help="time budget in minutes")
+    p.add_argument(
+        "--iterations",
+        type=int,
+        metavar="N",
+        help="train until the iteration counter reaches N, a total: a resumed run "
+        "continues up to N, it does not add N more (DeepLabCut's maxiters)",
+    )
+    p.add_argument(
+        "--minutes",
+        type=float,
+        help="time budget in minutes of training, a total that counts the resumed "
+        "runs too",
+    )
     p.add_argument("--batch-size", type=int, help="batch size (8)")
     p.add_argument(
         "--save-interval",
         type=int,
         metavar="N",
         help="save a snapshot every N iterations (5000; also at the end and on Ctrl-C)",
+    )
+    p.add_argument(
+        "--save-minutes",
+        type=float,
+        metavar="M",
+        help="also save a snapshot every M minutes of wall-clock time (3), so that a "
+        "crash loses at most that much training; 0: by iterations only",
     )
     p.add_argument(
         "--fresh", action="store_true", help="start over instead of resuming"
@@ -95,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         time_budget_s=None if args.minutes is None else 60 * args.minutes,
         batch_size=args.batch_size,
         save_interval=args.save_interval,
+        save_interval_s=None if args.save_minutes is None else 60 * args.save_minutes,
         resume=not args.fresh,
     )
     print(result)

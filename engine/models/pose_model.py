@@ -344,8 +344,12 @@ class PoseModel(keras.Model):
                 f"Backbone {config.backbone!r} supports output_stride {spec.strides}. "
                 f"Received: output_stride={config.output_stride}"
             )
+        # the backbone sees the frame after InputScale (resized, padded to the stride)
+        scaled = InputScale(
+            config.input_scale, multiple=config.output_stride
+        ).compute_output_shape((None, *shape))[1:]
         backbone = spec.builder(
-            shape,
+            scaled,
             weights=backbone_weights,
             output_stride=config.output_stride,
             bn_momentum=config.bn_momentum,

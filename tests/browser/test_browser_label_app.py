@@ -1,7 +1,7 @@
 """The labelling app in a real browser: chromium (Playwright) against Voila.
 
 Clicks at known image pixels must land in the h5 on disk within 0.5 px — also after
-zooming with the wheel; drags, keyboard shortcuts, a page reload, the check-labels
+zooming with the wheel; drags, keyboard shortcuts, the jump box, a page reload, the check-labels
 gallery and a SIGKILL of the kernel right after a click are exercised on a small demo
 project. A screenshot of the app on (a copy of) the openfield project, ``label_app.png``
 for the README, goes to the ``screenshots_dir`` (``docs/_static/screenshots/`` under
@@ -171,6 +171,22 @@ def test_label_in_the_browser(server, page, demo, tmp_path):
     page.wait_for_selector(".labeler-status >> text=frame 2 of 4", timeout=15_000)
     page.keyboard.press("ArrowLeft")
     page.wait_for_selector(".labeler-status >> text=frame 1 of 4", timeout=15_000)
+    time.sleep(0.3)
+
+    # the jump box: type a frame's file name or its number, then Enter
+    jump = page.locator(".labeler-jump input").first
+    jump.click()
+    page.keyboard.type("39")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".labeler-status >> text=frame 3 of 4", timeout=15_000)
+    assert "img39.png" in status(page)
+    page.wait_for_function(
+        "() => document.querySelector('.labeler-jump input').value === ''"
+    )  # emptied for the next name
+    page.keyboard.type("img00.png")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".labeler-status >> text=frame 1 of 4", timeout=15_000)
+    assert "img00.png" in status(page)
     time.sleep(0.3)
 
     # zoom with the wheel around pixel (160, 120), then click: still image pixels

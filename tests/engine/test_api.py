@@ -196,3 +196,33 @@ def test_unparsable_pose_cfg_is_a_clear_error(project: Project) -> None:
     with pytest.raises(ValueError, match="pose_cfg.yaml is not valid YAML"):
         ModelFolder(path.parent).info  # noqa: B018
     assert path.read_text() == "Task: [unclosed\n"
+
+
+def test_analysis_says_which_stage_runs(
+    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Loading and the one-time TFLite conversion are named before the frames move."""
+    from posekit.engine.api import AnalysisStage
+    from posekit.engine.cli import main
+
+    video = _short_video(project, tmp_path)
+    # the command line: the set-up steps on stderr, then the frames' bar
+    assert (
+        main(["analyze", str(project.path), str(video), "--dest", str(tmp_path)]) == 0
+    )
+    err = capsys.readouterr().err
+    loading = err.index("posekit analyze: loading the model…")
+    converting = err.index("posekit analyze: preparing the fast runtime (TFLite")
+    assert loading < converting < err.index("16/16")
+    # the API: stage events, the conversion only when it is not cached yet
+    stages: list[AnalysisStage] = []
+    analyze_videos(
+        project, [video, video], destfolder=tmp_path, progress=False,
+        on_stage=stages.append,
+    )  # fmt: skip
+    assert [(s.name, s.index, s.total) for s in stages] == [
+        ("loading", 1, 2),
+        ("analysing", 1, 2),
+        ("analysing", 2, 2),  # same frame size: the same runtime
+    ]
+    assert str(stages[-1]) == "analysing video 2 of 2: clip.avi"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from posekit.engine.check_labels import check_labels
@@ -90,4 +91,42 @@ def test_drawn_with_the_display_settings(project):
         assert drawn == inside, dotsize
     project.set("skeleton_color", "blak")
     with pytest.raises(ProjectError, match="skeleton_color.*'blak'"):
+        check_labels(project)
+
+
+def test_labels_that_cannot_be_checked_are_an_error(project):
+    """No label file, another scorer's, no point, no image: said, never "0 images"."""
+    from posekit.engine.io.dlc import LabelError, read_labels, write_labels
+
+    with pytest.raises(LabelError, match="No labels to check") as info:
+        check_labels(project)
+    assert "CollectedData_posekit.h5 (or .csv)" in str(info.value)
+    store = LabelStore(project, "session1")
+    f0 = store.frames[0]
+    store.set_point(f0, "snout", 10.0, 10.0)
+    # labels of another labeller (config scorer 'posekit'): named in the error
+    theirs = store.path.with_name("CollectedData_ann.h5")
+    store.path.rename(theirs)
+    store.path.with_suffix(".csv").unlink()
+    with pytest.raises(LabelError, match="another scorer") as info:
+        check_labels(project)
+    assert "labeled-data/session1/CollectedData_ann.h5" in str(info.value)
+    # only the .csv twin: it is the label file (it used to be skipped)
+    theirs.rename(store.path)
+    read_labels(store.path).to_csv(store.path.with_suffix(".csv"))
+    store.path.unlink()
+    assert [p.name for p in check_labels(project)] == [f0.rsplit("/", 1)[1]]
+    # invalid labels: the validation error
+    df = read_labels(store.path.with_suffix(".csv"))
+    write_labels(pd.concat([df, df]), store.path)
+    with pytest.raises(LabelError, match="duplicated frames"):
+        check_labels(project)
+    # labels without a single point
+    write_labels(df * float("nan"), store.path)
+    with pytest.raises(LabelError, match="hold no labelled point"):
+        check_labels(project)
+    # no image of any labelled frame
+    write_labels(df, store.path)
+    store.image_path(f0).unlink()
+    with pytest.raises(LabelError, match="None of the 1 labelled frames of"):
         check_labels(project)

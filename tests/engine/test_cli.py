@@ -246,3 +246,72 @@ def test_broken_config_is_reported(
     assert rc == 2
     err = capsys.readouterr().err
     assert "not valid YAML" in err and "line" in err
+
+
+def test_train_options_reach_train_network(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--save-minutes`` (snapshots by time) and ``--iterations`` (a total) pass on."""
+    import posekit.engine.api as api
+
+    calls: list[dict] = []
+    monkeypatch.setattr(api, "train_network", lambda project, **kw: calls.append(kw))
+    path = str(demo_project.path)
+    assert main(["train", path, "--iterations", "500", "--save-minutes", "2"]) == 0
+    assert calls[-1]["max_iterations"] == 500  # the iteration to reach, not 500 more
+    assert calls[-1]["save_interval_s"] == 120.0
+    assert main(["train", path]) == 0
+    assert calls[-1]["save_interval_s"] is None  # TrainConfig's default: 3 minutes
+    train = next(a for a in build_parser()._actions if a.dest == "command").choices[
+        "train"
+    ]
+    helps = {a.dest: a.help for a in train._actions}
+    assert "a total" in helps["iterations"] and "not add N more" in helps["iterations"]
+    assert "a total" in helps["minutes"]
+    assert "minutes" in helps["save_minutes"] and "(3)" in helps["save_minutes"]
+
+
+def test_extract_frames_never_rewrites_the_config_and_says_why(
+    demo_project: Project, capsys: pytest.CaptureFixture
+) -> None:
+    """A moved project with its own formatting: config.yaml stays byte for byte.
+
+    extract-frames used to save the config (filled project_path, reformatted the
+    skeleton) without a word, and gave fewer frames than asked without a reason.
+    """
+    config = demo_project.config_path
+    text = config.read_text()
+    skeleton = text[text.index("skeleton:\n") : text.index("skeleton_color:")]
+    custom = text.replace(
+        skeleton, "skeleton:\n    - [snout, neck]\n    - [neck, spine]\n"
+    ).replace(f"project_path: {demo_project.path}", "project_path: /elsewhere/demo")
+    custom += "\n# my own notes\n"
+    config.write_text(custom)
+    rc = main(
+        ["extract-frames", str(demo_project.path), "--mode", "uniform", "-n", "500"]
+    )
+    assert rc == 0
+    assert config.read_text() == custom
+    out = capsys.readouterr().out
+    assert "session1.mp4: 120 frames in" in out
+    assert "note: session1.mp4 has only 120 frames between start=0 and stop=1" in out
+    assert "note: 12 of the chosen frames were extracted before" in out
+
+
+def test_check_labels_that_cannot_be_checked_exits_with_the_reason(
+    demo_project: Project, capsys: pytest.CaptureFixture
+) -> None:
+    """Labels of another scorer: exit code 2 and why (not "0 images written", 0)."""
+    folder = demo_project.path / "labeled-data" / "session1"
+    assert main(["check-labels", str(demo_project.path)]) == 0
+    assert "12 images written to" in capsys.readouterr().out
+    for suffix in (".h5", ".csv"):
+        (folder / f"CollectedData_posekit{suffix}").rename(
+            folder / f"CollectedData_ann{suffix}"
+        )
+    rc = main(["check-labels", str(demo_project.path)])
+    captured = capsys.readouterr()
+    assert rc == 2 and "images written" not in captured.out
+    assert captured.err.startswith("posekit check-labels: error: No labels to check")
+    assert "the scorer in config.yaml is 'posekit'" in captured.err
+    assert "labeled-data/session1/CollectedData_ann.h5" in captured.err

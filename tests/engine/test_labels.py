@@ -311,3 +311,43 @@ def test_frame_name_accepts_positions_and_image_names(blank):
     assert store.frame_name(Path(first).name) == first
     with pytest.raises(LabelError, match="not a bodypart"):
         store.set_point(first, "wing", 1, 1)
+
+
+def test_csv_twin_that_disagrees_is_warned_about(project, caplog):
+    """The .h5 is used (as DeepLabCut does), and a warning says so and how they differ.
+
+    It used to win silently, so labels corrected in the .csv were ignored unseen.
+    """
+    import logging
+
+    from posekit.engine.dataset import merge_labels as merge_project_labels
+    from posekit.engine.labels import read_label_file
+
+    h5 = project.labels_path("session1")
+    csv = h5.with_suffix(".csv")
+    same = read_label_file(h5)
+    assert same.path == h5 and same.note == ""
+    df = read_labels(csv)
+    first = df.index[0]
+    df.loc[first, ("posekit", "snout", "x")] += 7.0
+    df = df.drop(index=df.index[-1])
+    df.to_csv(csv)
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        got = read_label_file(csv)  # either twin names the pair
+    assert got.path == h5
+    pd.testing.assert_frame_equal(got.frame, read_labels(h5))
+    assert f"{csv} disagrees with {h5.name}" in got.note
+    assert "1 frame(s) only in the .h5" in got.note
+    assert "1 frame(s) with other points" in got.note
+    assert f"The labels of {h5.name} are used, as DeepLabCut does" in got.note
+    assert "convert_csv_to_h5" in got.note and got.note in caplog.text
+    # the training set is built from the .h5, with the same warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        merged = merge_project_labels(project)
+    assert len(merged) == 4 and "disagrees with" in caplog.text
+    assert LabelStore(project, "session1").note == got.note
+    # only a .csv: it is the label file
+    h5.unlink()
+    alone = read_label_file(h5)
+    assert alone.path == csv and alone.note == ""

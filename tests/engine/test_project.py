@@ -555,3 +555,52 @@ def test_find_video_of_predictions(tmp_path: Path) -> None:
     assert find_video(elsewhere / f"s1{scorer}.h5", project) == (
         project.path / "videos" / "s1.avi"
     )
+
+
+def test_save_writes_only_the_changed_keys(demo_project: Project) -> None:
+    """The user's formatting survives a save; what changed is returned and only that.
+
+    A round trip through ruamel reformatted the whole file (indentation of lists,
+    e.g. the skeleton), and saved an unchanged config anyway.
+    """
+    config = demo_project.config_path
+    text = config.read_text()
+    skeleton = text[text.index("skeleton:\n") : text.index("skeleton_color:")]
+    custom = text.replace(
+        skeleton, "skeleton:\n    - [snout, neck]\n    -   - neck\n        - spine\n"
+    ).replace("pcutoff: 0.5\n", "pcutoff: 0.5   # chosen by eye\n")
+    stated = next(x for x in custom.splitlines() if x.startswith("project_path:"))
+    config.write_text(custom)  # a copy: its project_path names the original
+    project = load_project(demo_project.path)
+    assert project.changes() == {
+        "project_path": (stated.split(": ", 1)[1], str(demo_project.path))
+    }
+    custom = custom.replace(stated, f"project_path: {demo_project.path}")
+    config.write_text(custom)
+    project = load_project(demo_project.path)
+    assert project.changes() == {}
+    assert project.save() == {}  # nothing changed: nothing written
+    assert config.read_text() == custom
+    project.set("pcutoff", 0.7)
+    project.set("posekit_note", "new")
+    assert project.save() == {"pcutoff": (0.5, 0.7), "posekit_note": (None, "new")}
+    saved = config.read_text()
+    assert (
+        saved
+        == custom.replace(
+            "pcutoff: 0.5   # chosen by eye\n", "pcutoff: 0.7   # chosen by eye\n"
+        )
+        + "posekit_note: new\n"
+    )
+    assert load_project(demo_project.path).skeleton == [
+        ("snout", "neck"),
+        ("neck", "spine"),
+    ]
+    # a changed list is written in DeepLabCut's style; its neighbours keep theirs
+    project.set("bodyparts", ["snout", "neck", "spine"])
+    del project.cfg["posekit_note"]
+    project.save()
+    lines = config.read_text().splitlines()
+    start = lines.index("bodyparts:")
+    assert lines[start : start + 4] == ["bodyparts:", "- snout", "- neck", "- spine"]
+    assert "    - [snout, neck]" in lines and "posekit_note: new" not in lines

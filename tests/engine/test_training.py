@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -392,3 +394,107 @@ def test_automatic_crop_is_recorded_and_kept_on_resume(tmp_path, data) -> None:
     given.fit(larger, train_y * np.array([5.0, 3.75]))
     assert given.train_config.crop_size == (96, 96)
     assert read_pose_cfg(tmp_path)[1].crop_size == (96, 96)
+
+
+def test_snapshots_are_saved_by_time_as_well_by_default(tmp_path, data) -> None:
+    """A crash loses at most a few minutes: snapshots by wall time, not only by count.
+
+    The default is three minutes; a short interval shows the mechanism on slow steps
+    that never reach an iteration interval.
+    """
+    assert TrainConfig().save_interval_s == 180.0
+    assert TrainConfig(save_interval_s=None).save_interval_s is None
+    with pytest.raises(ValueError, match="save_interval_s"):
+        TrainConfig(save_interval_s=0)
+    (train_x, train_y), _ = data
+
+    class Slow(TrainingCallback):
+        saved: list[int] = []
+
+        def on_step(self, iteration, logs):
+            time.sleep(0.1)
+
+        def on_snapshot(self, iteration, path):
+            self.saved.append(iteration)
+
+    slow = Slow()
+    cfg = config(max_iterations=14, save_interval=1000, save_interval_s=0.45)
+    Trainer(MODEL, cfg, tmp_path, callbacks=[slow], progress=False).fit(
+        train_x, train_y
+    )
+    # every ~5 steps of 0.1 s (the first step traces too), then at the end
+    assert len(slow.saved) >= 3 and slow.saved[-1] == 14, slow.saved
+    assert all(it % 1000 for it in slow.saved[:-1])
+
+
+def test_stop_measures_the_test_error_of_the_saved_snapshot(tmp_path, data) -> None:
+    """Stop (the app's button) and Ctrl-C end with a snapshot whose error is known."""
+    (train_x, train_y), (test_x, test_y) = data
+
+    class StopAt(TrainingCallback):
+        def __init__(self, trainer_box, at, how):
+            self.box, self.at, self.how = trainer_box, at, how
+            self.evaluated: list[int] = []
+
+        def on_step(self, iteration, logs):
+            if iteration == self.at:
+                if self.how == "interrupt":
+                    raise KeyboardInterrupt
+                self.box[0].request_stop()
+
+        def on_evaluate(self, iteration, metrics):
+            self.evaluated.append(iteration)
+
+    for how, stop_reason in (("stop", "stop_requested"), ("interrupt", "interrupted")):
+        box: list[Trainer] = []
+        cb = StopAt(box, 7, how)
+        trainer = Trainer(
+            MODEL,
+            config(max_iterations=1000, eval_interval=500, save_interval=0),
+            tmp_path / how,
+            callbacks=[cb],
+            progress=False,
+        )
+        box.append(trainer)
+        state = trainer.fit(train_x, train_y, test_x, test_y)
+        assert state.stop_reason == stop_reason and state.iteration == 7
+        assert cb.evaluated == [7]
+        assert state.metrics["iteration"] == 7
+        assert np.isfinite(state.metrics["mean_error_px"])
+        meta = json.loads((tmp_path / how / "snapshot-7.json").read_text())
+        assert meta["metrics"]["iteration"] == 7
+        stats = pd.read_csv(tmp_path / how / "learning_stats.csv")
+        last = stats.iloc[-1]
+        assert last["iteration"] == 7 and np.isfinite(last["test_mean_error_px"])
+
+
+def _bar_lines(text: str) -> list[tuple[int, float, float]]:
+    """Return ``(iteration, elapsed s, ETA s)`` of each tqdm line showing an ETA."""
+
+    def seconds(stamp: str) -> float:
+        parts = [float(p) for p in stamp.split(":")]
+        return sum(p * 60**i for i, p in enumerate(reversed(parts)))
+
+    found = re.findall(r"(\d+)/\d+ \[([\d:]+)<([\d:]+)", text)
+    return [(int(n), seconds(a), seconds(b)) for n, a, b in found]
+
+
+def test_progress_bar_eta_leaves_out_the_warm_up_step(run20, tmp_path, data, capsys):
+    """After a resume the first ETA is about the real rest, not 40 × the trace time.
+
+    The first step of a run traces the train step (seconds); a resumed run once
+    showed ``[00:06<1:02:28, 6.26s/it]`` after it, for a run of minutes.
+    """
+    (train_x, train_y), _ = data
+    shutil.copytree(run20[2], tmp_path, dirs_exist_ok=True)  # resumes at 20
+    trainer = Trainer(MODEL, config(max_iterations=80, save_interval=0), tmp_path)
+    t0 = time.perf_counter()
+    trainer.fit(train_x, train_y)
+    wall = time.perf_counter() - t0
+    lines = _bar_lines(capsys.readouterr().err)
+    assert lines, "no progress line with an ETA"
+    first_it, _, first_eta = lines[0]
+    assert first_it > 20
+    # generous: the whole fit (loading, tracing, saving) took `wall` seconds
+    assert first_eta <= wall + 1, (lines[:3], wall)
+    assert max(eta for _, _, eta in lines) <= 2 * wall + 1, (lines, wall)

@@ -529,3 +529,62 @@ def test_extract_kmeans_distinct_seeded_within_range(
     again = select_frames_kmeans(VideoReader(demo_video), 6, seed=1)
     assert [int(p.stem[3:]) for p in paths] == again.tolist()
     assert all(p.is_file() for p in paths)
+
+
+def test_kmeans_gives_n_frames_when_clusters_stay_empty(tmp_path: Path) -> None:
+    """A still video (50 identical frames, 10 others): 20 asked, 20 distinct given.
+
+    k-means cannot fill 20 clusters with 11 distinct images; DeepLabCut (and posekit
+    before) then returned fewer frames without a word (20 asked, 16 given).
+    """
+    rng = np.random.default_rng(0)
+    still = np.full((48, 64, 3), 90, np.uint8)
+    frames = [still.copy() for _ in range(50)]
+    frames += [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(10)]
+    video = _write_avi(tmp_path / "still.avi", frames)
+    with VideoReader(video) as reader:
+        idx = select_frames_kmeans(reader, 20, seed=0)
+    assert len(idx) == 20 and len(set(idx.tolist())) == 20
+    assert set(range(50, 60)) <= set(idx.tolist())  # every distinct frame is in
+
+
+def test_extract_says_why_fewer_frames_came_out(
+    demo_project: Project, demo_video: Path
+) -> None:
+    """Fewer frames than asked, frames extracted before, a video not in video_sets."""
+    folder = demo_project.labeled_data_dir("session1")
+    before = {p.name for p in folder.glob("*.png")}  # the demo's labelled frames
+    assert before
+    got = extract_frames(demo_project, demo_video, mode="uniform", n=300)
+    assert got.requested == 300 and len(got) == DEMO_FRAMES
+    assert {p.name for p in got.existing} == before
+    assert len(got.new) == DEMO_FRAMES - len(before)
+    text = got.summary()
+    assert text.startswith(
+        f"{DEMO_FRAMES} frames in labeled-data/session1 ({len(got.new)} new, "
+        f"{len(before)} extracted before)"
+    )
+    assert f"has only {DEMO_FRAMES} frames between start=0 and stop=1" in text
+    assert "fewer than the 300 asked for" in text
+    assert f"{len(before)} of the chosen frames were extracted before" in text
+    assert extract_frames(demo_project, demo_video, indices=[5]).notes == (
+        "1 of the chosen frames were extracted before and are kept as they are "
+        "(their labels stay valid).",
+    )
+    # a video the config does not list: its new folder is named in the notes
+    clip = demo_project.path / "videos" / "clip.mp4"
+    clip.write_bytes(demo_video.read_bytes())
+    config_before = demo_project.config_path.read_bytes()
+    clipped = extract_frames(demo_project, clip, mode="uniform", n=2)
+    assert len(clipped) == 2 and clipped.folder.name == "clip"
+    (note,) = clipped.notes
+    assert "clip.mp4 is not listed in config.yaml's video_sets" in note
+    assert f"a new folder {demo_project.path / 'labeled-data' / 'clip'}" in note
+    assert demo_project.config_path.read_bytes() == config_before  # not written
+    # nothing chosen (an empty range of indices): no empty folder is left behind
+    empty = extract_frames(demo_project, clip, indices=[])
+    assert list(empty) == []
+    none = demo_project.path / "videos" / "other.mp4"
+    none.write_bytes(demo_video.read_bytes())
+    assert list(extract_frames(demo_project, none, indices=[])) == []
+    assert not (demo_project.path / "labeled-data" / "other").exists()

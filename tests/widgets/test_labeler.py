@@ -346,3 +346,18 @@ def test_display_sends_the_current_document(lab, monkeypatch):
     lab.widget._repr_mimebundle_()
     bundles = [m["state"]["render_bundle"] for m in sent if "state" in m]
     assert bundles and lab.image_source.data["url"][0][:300] in bundles[-1]
+
+
+def test_jump_box_goes_to_a_frame_by_name(lab):
+    """Type a file name or number, press Enter: that frame; a wrong one is said."""
+    f0, _, f29 = lab.frames
+    assert lab.jump_box.placeholder == "go to: img0042.png or 42"
+    lab.jump_box.value = "img29.png"  # continuous_update=False: sent on Enter
+    assert lab.frame == f29 and "frame 3 of 3" in lab.status.value
+    assert lab.frame_slider.value == 3 and lab.jump_box.value == ""
+    lab.jump_box.value = "0"
+    assert lab.frame == f0 and "img00.png" in lab.status.value
+    lab.jump_box.value = "img99"
+    assert lab.frame == f0
+    assert "No frame &#x27;img99&#x27; in session1" in lab.message.value
+    assert "labeler-warning" in lab.message.value

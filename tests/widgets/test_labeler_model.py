@@ -297,3 +297,55 @@ def test_model_imports_no_widget_library():
     widget_libs = ("bokeh", "ipywidgets", "jupyter_bokeh", "ipyevents", "traitlets")
     assert not [m for m in imported if m.split(".")[0] in widget_libs]
     assert not [m for m in imported if m.startswith(".") and not m.startswith("..")]
+
+
+def test_jump_to_a_frame_by_its_name_or_number(model):
+    """The jump box's logic: a file name, its stem, its number or its path."""
+    f0, f14, f29 = model.frames
+    assert model.find_frame("img14.png") == f14
+    assert model.find_frame(" IMG29 ") == f29
+    assert model.find_frame("labeled-data/session1/img00.png") == f0
+    assert model.find_frame("14") == f14 and model.find_frame("0") == f0
+    assert model.jump("29") == f29 and model.frame == f29
+    assert model.jump("15") is None and model.frame == f29  # no such frame: stays
+    assert model.message_level == "warning"
+    assert model.message == (
+        "No frame '15' in session1: its 3 frames go from img00.png to img29.png."
+    )
+    assert model.jump("img14.png") == f14 and model.message == ""
+    with pytest.raises(ValueError, match="Type a frame's file name"):
+        model.find_frame("  ")
+
+
+def test_only_folders_with_frames_or_of_known_videos_are_offered(project):
+    """An empty labeled-data/ folder of no known video is a leftover, not a video."""
+    labeled = project.path / "labeled-data"
+    (labeled / "stray").mkdir()
+    (labeled / "session1_labeled").mkdir(exist_ok=True)  # check-labels output
+    assert LabelerModel(project).known_videos == ["session1"]
+    clip = labeled / "clip"
+    clip.mkdir()
+    (clip / "img001.png").write_bytes((labeled / "session1" / "img00.png").read_bytes())
+    assert LabelerModel(project).known_videos == ["clip", "session1"]
+
+
+def test_csv_that_disagrees_with_the_h5_is_said_and_kept(project):
+    """The .h5 wins, as in DeepLabCut, but not silently; the .csv is backed up."""
+    store = LabelStore(project, "session1")
+    f0 = store.frames[0]
+    store.set_point(f0, "snout", 10.0, 20.0)
+    csv = store.path.with_suffix(".csv")
+    edited = read_labels(csv)
+    edited.loc[tuple(f0.split("/")), ("posekit", "snout", "x")] = 99.0
+    edited.to_csv(csv)  # edited by hand in a spreadsheet
+    hand = csv.read_bytes()
+    model = LabelerModel(project)
+    assert model.store.point(f0, "snout") == (10.0, 20.0)  # the .h5
+    assert model.message_level == "warning"
+    assert f"{csv} disagrees with CollectedData_posekit.h5" in model.message
+    assert "1 frame(s) with other points (img00.png)" in model.message
+    assert "The labels of CollectedData_posekit.h5 are used" in model.message
+    model.place(11.0, 21.0, "neck")  # the save rewrites the .csv from memory ...
+    (backup,) = (store.folder / ".posekit" / "conflicts").glob("*.csv")
+    assert backup.read_bytes() == hand  # ... after keeping the hand-edited one
+    assert read_labels(csv).loc[tuple(f0.split("/")), ("posekit", "snout", "x")] == 10

@@ -46,7 +46,13 @@ class ScriptedEngine:
     callbacks, snapshots on stop and at the end.
     """
 
-    def __init__(self, step_wall_s: float = 0.0, fail_at: int | None = None) -> None:
+    def __init__(
+        self,
+        step_wall_s: float = 0.0,
+        fail_at: int | None = None,
+        evaluate_on_stop: bool = False,
+    ) -> None:
+        self.evaluate_on_stop = evaluate_on_stop
         self.iteration = 0
         self.elapsed = 0.0
         self.step_wall_s = step_wall_s
@@ -72,6 +78,11 @@ class ScriptedEngine:
                 break
             if stop_event.is_set():
                 state.stop_reason = "stop_requested"
+                if self.evaluate_on_stop and self.iteration % 10:
+                    for cb in callbacks:  # as the engine does since issue 13
+                        cb.on_evaluate(
+                            self.iteration, {"mean_error_px": 100.0 / self.iteration}
+                        )
                 break
             self.gate.wait()
             if self.iteration == self.fail_at:
@@ -170,6 +181,81 @@ def test_scripted_stop_resume_continues_towards_the_same_target(project) -> None
     assert m.join(30)
     assert engine.calls[-1]["max_iterations"] == 60
     assert m.iteration == 60 and m.state == "finished"
+
+
+def test_iterations_is_the_iteration_to_train_to(project) -> None:
+    """One meaning everywhere: the iteration to reach (the CLI's --iterations)."""
+    engine = ScriptedEngine()
+    engine.iteration = 40
+    engine.saved = [40]  # an earlier training stopped at 40
+    m = scripted_model(project, engine, iterations=100)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert view.iterations.description == "train to iteration"
+    assert m.iteration == 40
+    m.start()
+    assert m.join(30) and m.state == "finished"
+    assert engine.calls[-1]["max_iterations"] == 100  # not 40 + 100
+    assert m.iteration == 100
+    # the target moves on by the session's length: "Train more" trains 60 more
+    assert m.iterations == view.iterations.value == 160
+    # a target the network has reached is refused with what to do
+    m.iterations = 80
+    view.start_button.click()
+    assert m.state == "finished" and len(engine.calls) == 1
+    assert "at iteration 100 already" in view.error_box.value
+    assert "above 100" in view.error_box.value
+    # a new dashboard on a network past its default target proposes 1000 more
+    engine.saved = [2500]
+    later = scripted_model(project, engine)
+    assert later.iteration == 2500 and later.iterations == 3500
+
+
+def test_snapshots_by_time_in_the_app(project) -> None:
+    """The app saves by time too (3 minutes by default), set in minutes."""
+    engine = ScriptedEngine()
+    m = scripted_model(project, engine, iterations=5)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert m.save_interval_s == 180.0 and view.save_minutes.value == 3.0
+    m.start()
+    assert m.join(30)
+    assert engine.calls[-1]["save_interval_s"] == 180.0
+    view.save_minutes.value = 0.5
+    assert m.save_interval_s == 30.0
+    m.start()
+    assert m.join(30)
+    assert engine.calls[-1]["save_interval_s"] == 30.0
+
+
+def test_stopped_snapshot_has_its_test_error_and_says_it_is_not_evaluated(
+    project,
+) -> None:
+    """After Stop: the table shows the stopped snapshot's test error (not NaN).
+
+    The evaluation panel says that the newest snapshot was not evaluated (it went
+    blank before).
+    """
+    engine = ScriptedEngine(step_wall_s=0.01, evaluate_on_stop=True)
+    m = scripted_model(project, engine, iterations=1000)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    m.start()
+    wait_for(lambda: m.iteration >= 13, what="13 iterations")
+    m.stop()
+    assert m.join(30) and m.state == "stopped"
+    stopped_at = m.iteration
+    assert stopped_at % 10  # not at a periodic evaluation
+    table = m.snapshot_table()
+    assert table["iteration"].tolist() == [stopped_at]
+    assert table["test error (px)"].iloc[-1] == pytest.approx(100 / stopped_at)
+    assert "NaN" not in view.snapshot_html.value
+    assert f"test error {100 / stopped_at:.2f} px" in m.message
+    note = view.evaluation_html.value
+    assert f"newest snapshot (iteration {stopped_at}) is not evaluated yet" in note
+    assert "press Evaluate" in note
+    # a snapshot without a measured error says so instead of NaN
+    engine.saved.append(stopped_at + 1)
+    m.refresh_snapshots()
+    assert "not measured" in view.snapshot_html.value
+    assert "NaN" not in view.snapshot_html.value
 
 
 def test_scripted_time_budget_counts_from_the_session_start(project) -> None:
@@ -288,8 +374,11 @@ def test_real_training_stop_resume_finish_and_evaluate(project) -> None:
     assert np.isfinite(m.loss_source.data["loss"]).all()
     snaps = [i for i, _ in m.snapshots]
     assert stopped_at in snaps and snaps[-1] == 24
-    # test error every 10 iterations, and at the end
-    assert list(m.error_source.data["iteration"]) == [10, 20, 24]
+    # test error every 10 iterations, at the stop (the stopped snapshot is
+    # evaluated too) and at the end
+    measured = sorted({10, 20, 24, stopped_at})
+    assert list(m.error_source.data["iteration"]) == measured
+    assert np.isfinite(m.snapshot_table()["test error (px)"]).all()
     # evaluation (automatic after finishing) fills the table and the worst frames
     assert m.evaluation is not None
     assert int(m.evaluation["Training iterations:"].iloc[0]) == 24
@@ -304,7 +393,7 @@ def test_real_training_stop_resume_finish_and_evaluate(project) -> None:
     # a new dashboard on the same project shows the earlier training
     again = TrainingModel(project)
     assert again.state == "idle" and again.iteration == 24
-    assert list(again.error_source.data["iteration"]) == [10, 20, 24]
+    assert list(again.error_source.data["iteration"]) == measured
     assert len(again.loss_source.data["iteration"]) >= 3
     again_view = TrainingDashboard(again)
     assert again_view.start_button.description == "Train more"

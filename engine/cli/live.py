@@ -1,0 +1,201 @@
+"""``posekit live``: poses of a camera or a video in real time (shown or streamed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from ._common import EXIT_OK
+
+__all__ = ["NAME", "add_parser", "run"]
+
+NAME = "live"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``posekit live`` to the command line.
+
+    Parameters
+    ----------
+    subparsers
+        The ``posekit`` parser's subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The command's parser.
+    """
+    p = subparsers.add_parser(
+        NAME,
+        help="poses of a camera or video in real time (window, JSON lines or CSV)",
+        description="Predict poses frame by frame from a camera (its index, e.g. 0) "
+        "or a video file with a batch-1 TFLite model (int8 when it is as accurate). "
+        "When frames come faster than inference, the newest frame is taken and the "
+        "others dropped (the delay never grows). Shows the poses in an OpenCV "
+        "window when a display exists (--show), else streams them on stdout.",
+    )
+    p.add_argument("source", help="camera index (0, 1...) or a video file")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="a .posekit.zip, a project folder (its --shuffle) or a train/ folder",
+    )
+    p.add_argument("--shuffle", type=int, default=1)
+    p.add_argument("--precision", choices=("auto", "float32", "int8"), default="auto")
+    p.add_argument(
+        "--format",
+        choices=("json", "csv"),
+        default="json",
+        help="stdout: one JSON object per frame (default) or CSV rows",
+    )
+    p.add_argument(
+        "--show", action="store_true", help="draw the poses in an OpenCV window"
+    )
+    p.add_argument(
+        "--smooth",
+        type=float,
+        default=0.0,
+        help="0 (off) to <1: weight of the previous position (less jitter, more lag)",
+    )
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="video files: release frames at the video's frame rate, as a camera "
+        "would (slow inference then drops frames)",
+    )
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--threads", type=int, help="inference threads (default: all)")
+    return p
+
+
+def _header(bodyparts) -> str:
+    cols = ["frame", "time", "latency_ms"]
+    for bp in bodyparts:
+        cols += [f"{bp}_x", f"{bp}_y", f"{bp}_likelihood"]
+    return ",".join(cols)
+
+
+def _row(pose) -> str:
+    values = [str(pose.index), f"{pose.timestamp:.6f}", f"{1000 * pose.latency_s:.3f}"]
+    values += [f"{v:.3f}" for v in pose.xyp.ravel()]
+    return ",".join(values)
+
+
+class _Output:
+    """Write each pose to stdout (JSON lines or CSV) and, with ``show``, a window."""
+
+    def __init__(self, live, fmt: str, show: bool) -> None:
+        self.live = live
+        self.fmt = fmt
+        self.show = show
+        if fmt == "csv":
+            print(_header(live.bodyparts), flush=True)
+
+    def pose(self, pose) -> None:
+        if self.fmt == "csv":
+            print(_row(pose), flush=True)
+        else:
+            print(json.dumps(pose.as_dict(self.live.bodyparts)), flush=True)
+
+    def frame(self, frame, pose) -> bool:
+        """Draw ``pose`` on ``frame``; False when the window is closed (q or Esc)."""
+        import cv2
+
+        from ..drawing import bodypart_colors, draw_points
+
+        image = frame.copy()
+        if pose is not None:
+            seen = pose.xyp[:, 2] >= self.live.pcutoff
+            draw_points(
+                image,
+                pose.xyp[:, :2],
+                bodypart_colors(len(pose.xyp)),
+                radius=max(3.0, image.shape[1] / 160),
+                visible=seen,
+            )
+        cv2.imshow("posekit live", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        return cv2.waitKey(1) & 0xFF not in (ord("q"), 27)
+
+
+def _can_show() -> bool:
+    headless = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if headless and sys.platform.startswith("linux"):
+        return False
+    import cv2
+    import numpy as np
+
+    try:
+        cv2.imshow("posekit live", np.zeros((2, 2, 3), np.uint8))
+        cv2.waitKey(1)
+    except cv2.error:
+        return False
+    return True
+
+
+def run(args: argparse.Namespace) -> int:
+    """Stream (or show) the poses until the source ends or ``--max-frames``.
+
+    Parameters
+    ----------
+    args
+        The parsed arguments.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
+    from ..live import frame_source, open_live
+
+    frames, info = frame_source(args.source, realtime=args.realtime)
+    shape = (int(info["height"]), int(info["width"]))
+    live = open_live(
+        args.model,
+        shape,
+        precision=args.precision,
+        shuffle=args.shuffle,
+        smoothing=args.smooth,
+        num_threads=args.threads,
+    )
+    show = args.show and _can_show()
+    if args.show and not show:
+        print(
+            "posekit live: no display (or OpenCV without GUI support: "
+            "opencv-python-headless); streaming the poses on stdout instead",
+            file=sys.stderr,
+        )
+    out = _Output(live, args.format, show)
+    camera = str(args.source).strip().isdigit()
+    if camera or args.realtime:
+        _run_latest_frame(live, frames, out, args.max_frames)
+    else:  # a file read as fast as inference goes: every frame, in order
+        for index, t, frame in frames:
+            if args.max_frames is not None and index >= args.max_frames:
+                break
+            pose = live.predict(frame, index, t)
+            out.pose(pose)
+            if show and not out.frame(frame, pose):
+                break
+    stats = live.stats
+    print(
+        f"posekit live: {stats.predicted} frames predicted, {stats.dropped} dropped",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _run_latest_frame(live, frames, out: _Output, max_frames: int | None) -> None:
+    """Frames at their own pace, inference in a thread: the newest frame wins."""
+    live.start(on_pose=out.pose)
+    try:
+        for index, t, frame in frames:
+            if max_frames is not None and index >= max_frames:
+                break
+            live.submit(frame, index, t)
+            if out.show and not out.frame(frame, live.latest()):
+                break
+        live.wait()
+    finally:
+        live.stop()

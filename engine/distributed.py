@@ -1,0 +1,1026 @@
+"""Video analysis and training runs spread over many processes or machines (Dask).
+
+A video is cut into *chunks* of frames (:func:`plan_chunks`); a chunk is the unit of
+work, so one long video keeps many workers busy. Each chunk's keypoints are written
+atomically into ``<dest>/.posekit-chunks/<video stem><scorer>/`` as soon as they are
+computed, a rerun after a crash or a lost worker skips the chunks on disk, and the
+chunks are put together into the same ``.h5``/``_meta.pickle`` as a serial run
+(:func:`posekit.engine.inference.save_video_analysis`). Two ways to run the chunks:
+
+- on a Dask cluster (``client``): a ``LocalCluster`` on this machine, a SLURM/PBS
+  cluster through ``dask-jobqueue``, Dask-Gateway on JupyterHub, or any scheduler
+  address. Dask reschedules the chunks of a worker that dies.
+- as a plain job array (``shard=(i, n)``): task ``i`` of ``n`` analyses every
+  ``n``-th chunk; whichever task finds all chunks of a video on disk writes its
+  ``.h5``. No Dask is needed.
+
+The result is identical to a serial run's: chunks start on a multiple of the batch
+size (every network call sees the same frames as in the serial run) and are decoded
+with OpenCV, which seeks exactly (:class:`posekit.engine.video.VideoReader`), as the
+serial run decodes at full size.
+
+Each worker process loads the model once (a module-level cache) and limits its own
+threads: LiteRT, OpenCV and TensorFlow each start as many threads as the machine has
+cores unless told otherwise, and Dask's ``OMP_NUM_THREADS`` reaches none of them. A
+worker's share is its host's cores divided by the task threads of the workers on that
+host. The TFLite runtime needs no TensorFlow on the workers: the model is converted
+(and quantized) once by the process that submits the work.
+
+:func:`train_in_parallel` trains several shuffles or backbones as Dask tasks, each
+with its own threads, and returns one comparison table.
+
+``dask`` and ``distributed`` are the optional extra ``posekit[dask]``; the job-array
+mode and everything else in posekit work without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import logger
+from ._fileio import atomic_path, atomic_write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .inference import Predictor
+    from .model_folder import TFLiteModel
+    from .project import Project
+    from .video import Crop
+
+__all__ = [
+    "DEFAULT_CHUNK_FRAMES",
+    "CHUNKS_FOLDER",
+    "ChunkResult",
+    "ChunkTask",
+    "TrainRun",
+    "VideoJob",
+    "WorkerModel",
+    "analyze_chunked",
+    "dask_client",
+    "limit_threads",
+    "parse_shard",
+    "plan_chunks",
+    "run_chunk",
+    "train_in_parallel",
+]
+
+#: Frames per chunk by default: ~5-20 s of work on one core, small enough that a
+#: lost worker costs little and a video of an hour (108 000 frames at 30 frames/s)
+#: feeds a hundred workers.
+DEFAULT_CHUNK_FRAMES = 1024
+
+#: Hidden folder, beside the outputs, that holds the chunks of unfinished videos.
+CHUNKS_FOLDER = ".posekit-chunks"
+
+_DASK_MISSING = (
+    "Distributed analysis needs Dask: pip install 'posekit[dask]' (dask and "
+    "distributed; dask-jobqueue for SLURM/PBS clusters)."
+)
+
+
+# --------------------------------------------------------------------------------------
+# Planning
+# --------------------------------------------------------------------------------------
+
+
+def plan_chunks(
+    n_frames: int, chunk_frames: int = DEFAULT_CHUNK_FRAMES, batch_size: int = 1
+) -> list[tuple[int, int | None]]:
+    """Cut ``n_frames`` into chunks ``(start, stop)``; the last one is open-ended.
+
+    Chunk sizes are rounded up to a multiple of ``batch_size``, so each chunk's
+    batches are the serial run's batches. The last chunk's ``stop`` is ``None``: it
+    reads to the real end of the video, however many frames the container claimed.
+
+    Parameters
+    ----------
+    n_frames
+        Frames the container announces (it may be wrong; see above).
+    chunk_frames
+        Frames per chunk.
+    batch_size
+        Frames per network call.
+
+    Returns
+    -------
+    list of (int, int or None)
+
+    Raises
+    ------
+    ValueError
+        ``chunk_frames`` or ``batch_size`` below 1.
+
+    Examples
+    --------
+    >>> plan_chunks(100, 30, 8)
+    [(0, 32), (32, 64), (64, None)]
+    >>> plan_chunks(0, 30)
+    [(0, None)]
+    """
+    if int(chunk_frames) < 1 or int(batch_size) < 1:
+        raise ValueError(
+            f"chunk_frames and batch_size must be >= 1. Received: "
+            f"chunk_frames={chunk_frames!r}, batch_size={batch_size!r}"
+        )
+    size = math.ceil(int(chunk_frames) / int(batch_size)) * int(batch_size)
+    starts = list(range(0, max(int(n_frames), 1), size))
+    return [(s, s + size) for s in starts[:-1]] + [(starts[-1], None)]
+
+
+def parse_shard(text: str | Sequence[int]) -> tuple[int, int]:
+    """Parse ``"i/n"`` (task ``i`` of ``n``, from 0) into ``(i, n)``.
+
+    Raises
+    ------
+    ValueError
+        Not two integers with ``0 <= i < n``.
+
+    Examples
+    --------
+    >>> parse_shard("3/8")
+    (3, 8)
+    """
+    try:
+        if isinstance(text, str):
+            i, n = (int(v) for v in text.split("/"))
+        else:
+            i, n = (int(v) for v in text)
+    except ValueError:
+        raise ValueError(
+            f"A shard is 'i/n' (task i of n, counted from 0), e.g. 0/4. Received: "
+            f"{text!r}"
+        ) from None
+    if not 0 <= i < n:
+        raise ValueError(f"A shard i/n needs 0 <= i < n. Received: {i}/{n}")
+    return i, n
+
+
+# --------------------------------------------------------------------------------------
+# What a worker runs
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerModel:
+    """What a worker needs to build the predictor (plain data, pickled to workers).
+
+    Attributes
+    ----------
+    tflite
+        A converted model (:class:`~posekit.engine.model_folder.TFLiteModel`), or
+        ``None`` to run the Keras snapshot with TensorFlow.
+    snapshot
+        The snapshot ``.keras`` file (the TensorFlow runtime).
+    frame_shape, batch_size
+        What the network sees per call.
+    """
+
+    tflite: TFLiteModel | None
+    snapshot: str
+    frame_shape: tuple[int, int]
+    batch_size: int
+
+    @property
+    def key(self) -> tuple:
+        """What identifies the loaded model in a worker's cache."""
+        path = self.tflite.path if self.tflite is not None else self.snapshot
+        return (str(path), self.frame_shape, self.batch_size)
+
+    def load(self, num_threads: int | None = None) -> Predictor:
+        """Build the predictor (LiteRT without TensorFlow, or Keras).
+
+        Parameters
+        ----------
+        num_threads
+            Threads for the runtime.
+
+        Returns
+        -------
+        Predictor
+        """
+        if self.tflite is not None:
+            return self.tflite.predictor(num_threads)
+        from .model_folder import ModelFolder
+
+        return ModelFolder.at(self.snapshot).predictor(
+            self.frame_shape,
+            self.batch_size,
+            use_tflite=False,
+            snapshot=self.snapshot,
+        )
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One chunk of one video: what :func:`run_chunk` computes and where it goes."""
+
+    model: WorkerModel
+    video: str
+    index: int
+    start: int
+    stop: int | None
+    out: str
+    scale: float = 1.0
+    crop: Crop | None = None
+    threads: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What a chunk did, for progress and the benchmark.
+
+    Attributes
+    ----------
+    video, index, frames
+        Which chunk and how many frames it decoded.
+    path
+        The chunk file.
+    seconds
+        Time to analyse it (model loading excluded).
+    load_s
+        Time this call spent loading the model (0 when it was cached).
+    threads
+        Threads the runtime used.
+    worker
+        Process id and host.
+    rss_mb
+        The worker's resident memory after the chunk.
+    skipped
+        The chunk was on disk already.
+    """
+
+    video: str
+    index: int
+    frames: int
+    path: str
+    seconds: float = 0.0
+    load_s: float = 0.0
+    threads: int = 0
+    worker: str = ""
+    rss_mb: float = float("nan")
+    skipped: bool = False
+
+
+# loaded predictors of this process: (model key, threads, thread id) -> Predictor
+_PREDICTORS: dict[tuple, Predictor] = {}
+_PREDICTORS_LOCK = threading.Lock()
+_THREADS_SET: list[int] = []
+
+
+def limit_threads(n: int) -> None:
+    """Limit this process's OpenCV and TensorFlow threads to ``n`` (LiteRT: per model).
+
+    TensorFlow's thread pools can only be sized before it starts; if it already
+    runs, its setting stays (a debug message says so).
+
+    Parameters
+    ----------
+    n
+        Threads (at least 1).
+    """
+    import sys
+
+    import cv2
+
+    n = max(1, int(n))
+    cv2.setNumThreads(n)
+    if _THREADS_SET and _THREADS_SET[0] == n:
+        return
+    _THREADS_SET[:] = [n]
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError as exc:  # TensorFlow already initialised
+            logger.debug("TensorFlow threads stay as they are: %s", exc)
+    else:
+        os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(n))
+        os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _my_threads(threads: dict[str, int]) -> int:
+    """Return this worker's share of its host's cores (:func:`_threads_per_worker`)."""
+    address = ""
+    with contextlib.suppress(ImportError, ValueError):
+        from distributed import get_worker
+
+        address = get_worker().address
+    if address in threads:
+        return threads[address]
+    if threads:  # a worker started after the plan (a restarted one): the smallest
+        return min(threads.values())
+    return _cores()
+
+
+def _worker_predictor(model: WorkerModel, threads: int) -> tuple[Predictor, float]:
+    """Return this process's predictor for ``model`` (loaded once) and the load time."""
+    key = (model.key, threads, threading.get_ident())
+    with _PREDICTORS_LOCK:
+        found = _PREDICTORS.get(key)
+    if found is not None:
+        return found, 0.0
+    t0 = time.perf_counter()
+    limit_threads(threads)
+    predictor = model.load(threads)
+    with _PREDICTORS_LOCK:
+        _PREDICTORS[key] = predictor
+    return predictor, time.perf_counter() - t0
+
+
+def _rss_mb() -> float:
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:  # pragma: no cover - psutil comes with distributed
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_chunk(task: ChunkTask) -> ChunkResult:
+    """Analyse one chunk and write its keypoints atomically (``.npz``, no pickle).
+
+    A chunk already on disk is not computed again.
+
+    Parameters
+    ----------
+    task
+        The chunk.
+
+    Returns
+    -------
+    ChunkResult
+    """
+    import socket
+
+    from .inference import predict_video
+
+    out = Path(task.out)
+    worker = f"pid {os.getpid()} on {socket.gethostname()}"
+    if out.is_file():
+        with np.load(out, allow_pickle=False) as data:
+            frames = int(data["xyp"].shape[0])
+        return ChunkResult(
+            task.video, task.index, frames, str(out), worker=worker, skipped=True
+        )
+    threads = _my_threads(task.threads)
+    predictor, load_s = _worker_predictor(task.model, threads)
+    t0 = time.perf_counter()
+    xyp, info = predict_video(
+        predictor,
+        task.video,
+        scale=task.scale,
+        crop=task.crop,
+        start=task.start,
+        stop=task.stop,
+        backend="opencv",  # seeks exactly, as the serial run decodes at full size
+    )
+    seconds = time.perf_counter() - t0
+    height, width = info["frame_dimensions"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            xyp=np.asarray(xyp, np.float32).reshape(len(xyp), -1, 3),
+            fps=np.float64(info["fps"]),
+            frame_dimensions=np.asarray([height, width], np.int64),
+            seconds=np.float64(seconds),
+        )
+    return ChunkResult(
+        task.video,
+        task.index,
+        len(xyp),
+        str(out),
+        seconds=seconds,
+        load_s=load_s,
+        threads=threads,
+        worker=worker,
+        rss_mb=_rss_mb(),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Videos, their chunks on disk, putting them together
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One video to analyse and everything its outputs need (as ``analyze_video``).
+
+    Attributes
+    ----------
+    video
+        The video file.
+    dest
+        Output folder.
+    model
+        The model the workers run.
+    scorer, bodyparts
+        Names of the outputs.
+    scale, crop
+        Resize factor and crop.
+    save_as_csv, netcdf
+        Extra outputs.
+    meta
+        The model's ``pose_cfg.yaml`` for ``_meta.pickle``.
+    individuals, unique_bodyparts
+        For ``_meta.pickle``.
+    """
+
+    video: Path
+    dest: Path
+    model: WorkerModel
+    scorer: str
+    bodyparts: tuple[str, ...]
+    scale: float = 1.0
+    crop: Crop | None = None
+    save_as_csv: bool = False
+    netcdf: bool = False
+    meta: dict | None = None
+    individuals: tuple[str, ...] | None = None
+    unique_bodyparts: tuple[str, ...] = ()
+
+    @property
+    def output(self) -> Path:
+        """The ``.h5`` file."""
+        return self.dest / f"{self.video.stem}{self.scorer}.h5"
+
+    @property
+    def chunk_dir(self) -> Path:
+        """Where the chunks of this video are kept until the ``.h5`` is written."""
+        return self.dest / CHUNKS_FOLDER / f"{self.video.stem}{self.scorer}"
+
+    def plan(self, chunk_frames: int) -> dict[str, Any]:
+        """Return what the chunks on disk must have been computed with to be reused."""
+        from .video import VideoReader
+
+        stat = self.video.stat()
+        with VideoReader(self.video) as reader:
+            n = reader.metadata_frames
+        model = self.model.tflite.path if self.model.tflite else self.model.snapshot
+        return {
+            "format": "posekit-chunks/1",
+            "video": str(self.video.resolve()),
+            "video_size": stat.st_size,
+            "video_mtime_ns": stat.st_mtime_ns,
+            "model": str(model),
+            "model_mtime_ns": Path(model).stat().st_mtime_ns,
+            "frame_shape": list(self.model.frame_shape),
+            "batch_size": self.model.batch_size,
+            "scale": self.scale,
+            "crop": None if self.crop is None else asdict(self.crop),
+            "metadata_frames": n,
+            "chunks": [
+                list(c) for c in plan_chunks(n, chunk_frames, self.model.batch_size)
+            ],
+        }
+
+
+def _chunk_path(job: VideoJob, index: int) -> Path:
+    return job.chunk_dir / f"chunk-{index:06d}.npz"
+
+
+def _prepare_chunk_dir(job: VideoJob, plan: dict[str, Any]) -> bool:
+    """Make the chunk folder hold chunks of ``plan`` only; True if the video is done.
+
+    Chunks computed with another plan (another model, video, scale...) are removed.
+    """
+    folder = job.chunk_dir
+    plan_file, done_file = folder / "plan.json", folder / "done.json"
+    text = json.dumps(plan, indent=1, sort_keys=True)
+    if plan_file.is_file() and plan_file.read_text() != text:
+        logger.info("%s: chunks of an earlier plan; starting over", job.video.name)
+        shutil.rmtree(folder, ignore_errors=True)
+    if done_file.is_file() and done_file.read_text() == text and job.output.is_file():
+        return True
+    folder.mkdir(parents=True, exist_ok=True)
+    if not plan_file.is_file():
+        atomic_write_text(plan_file, text)
+    return False
+
+
+def _assemble(job: VideoJob, plan: dict[str, Any], seconds: float) -> Path | None:
+    """Put the chunks together and write the outputs; ``None`` if chunks are missing.
+
+    A chunk shorter than planned (the video ends there, or stops decoding) ends the
+    video, as a serial run stops at the first frame that does not decode.
+    """
+    from .inference import save_video_analysis
+
+    parts, info = [], None
+    chunks = plan["chunks"]
+    for index, (start, stop) in enumerate(chunks):
+        path = _chunk_path(job, index)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                xyp = data["xyp"]
+                if info is None:
+                    info = {
+                        "fps": float(data["fps"]),
+                        "frame_dimensions": tuple(
+                            int(v) for v in data["frame_dimensions"]
+                        ),
+                    }
+        except FileNotFoundError:
+            return None
+        parts.append(xyp)
+        if stop is not None and len(xyp) < stop - start:
+            if index + 1 < len(chunks):
+                logger.warning(
+                    "%s: decoding ended at frame %d, before the %d frames the "
+                    "container announces",
+                    job.video.name,
+                    start + len(xyp),
+                    plan["metadata_frames"],
+                )
+            break
+    xyp = np.concatenate(parts) if parts else np.zeros((0, len(job.bodyparts), 3))
+    info = dict(info or {"fps": 30.0, "frame_dimensions": (0, 0)})
+    info.update(
+        n_frames=len(xyp),
+        seconds=seconds,
+        frames_per_second=len(xyp) / seconds if seconds > 0 else float("nan"),
+    )
+    out = save_video_analysis(
+        xyp,
+        info,
+        job.video,
+        scorer=job.scorer,
+        bodyparts=list(job.bodyparts),
+        batch_size=job.model.batch_size,
+        destfolder=job.dest,
+        save_as_csv=job.save_as_csv,
+        scale=job.scale,
+        crop=job.crop,
+        meta=job.meta,
+        netcdf=job.netcdf,
+        individuals=list(job.individuals) if job.individuals else None,
+        unique_bodyparts=list(job.unique_bodyparts),
+    )
+    text = json.dumps(plan, indent=1, sort_keys=True)
+    atomic_write_text(job.chunk_dir / "done.json", text)
+    for index in range(len(chunks)):
+        _chunk_path(job, index).unlink(missing_ok=True)
+    logger.info(
+        "analysed %s in %d chunks: %d frames -> %s",
+        job.video.name,
+        len(chunks),
+        len(xyp),
+        out,
+    )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Clients
+# --------------------------------------------------------------------------------------
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError(_DASK_MISSING) from exc
+    return distributed
+
+
+@contextlib.contextmanager
+def dask_client(
+    cluster: Any = "local",
+    *,
+    n_workers: int | None = None,
+    threads_per_worker: int = 1,
+) -> Iterator[Any]:
+    """Yield a ``distributed.Client`` for ``cluster``; close what was started here.
+
+    Parameters
+    ----------
+    cluster
+        ``"local"``: a ``LocalCluster`` of ``n_workers`` processes on this machine
+        (default: one per core); ``"slurm"`` (or ``"pbs"``, ``"sge"``, ``"lsf"``):
+        a ``dask-jobqueue`` cluster configured by the ``jobqueue`` section of the
+        Dask configuration (``~/.config/dask/jobqueue.yaml``) and scaled to
+        ``n_workers`` jobs (default 4); a scheduler address such as
+        ``"tcp://10.0.0.5:8786"``; or a ``Client`` (yielded as it is, not closed).
+    n_workers
+        Workers (or jobs) to start.
+    threads_per_worker
+        Task threads per worker (local clusters).
+
+    Yields
+    ------
+    distributed.Client
+
+    Raises
+    ------
+    ImportError
+        Dask (or dask-jobqueue for a batch system) is not installed.
+    """
+    distributed = _import_distributed()
+    if isinstance(cluster, distributed.Client):
+        yield cluster
+        return
+    name = str(cluster)
+    started = None
+    if name == "local":
+        n = int(n_workers or _cores())
+        started = distributed.LocalCluster(
+            n_workers=n,
+            threads_per_worker=int(threads_per_worker),
+            processes=True,
+            dashboard_address=None,
+        )
+        client = distributed.Client(started)
+    elif name in ("slurm", "pbs", "sge", "lsf"):
+        try:
+            import dask_jobqueue
+        except ImportError as exc:
+            raise ImportError(
+                f"--cluster {name} needs dask-jobqueue: pip install dask-jobqueue, "
+                "and describe the jobs in ~/.config/dask/jobqueue.yaml (see the "
+                "guide 'Analysing many videos')."
+            ) from exc
+        cls = getattr(dask_jobqueue, f"{name.upper()}Cluster")
+        started = cls()
+        started.scale(jobs=int(n_workers or 4))
+        client = distributed.Client(started)
+    else:
+        client = distributed.Client(name)
+    try:
+        yield client
+    finally:
+        client.close()
+        if started is not None:
+            started.close()
+
+
+def _threads_per_worker(client: Any) -> dict[str, int]:
+    """Each worker's share of its host's cores: cores // task threads on the host."""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    cores = client.run(_cores)
+    by_host: dict[str, int] = {}
+    for info in workers.values():
+        by_host[info["host"]] = by_host.get(info["host"], 0) + int(info["nthreads"])
+    return {
+        addr: max(1, int(cores.get(addr, 1)) // max(1, by_host[info["host"]]))
+        for addr, info in workers.items()
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Running the chunks
+# --------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """``True`` (a tqdm bar), a ``progress(done, total)`` callable, or nothing."""
+
+    def __init__(self, progress: bool | Callable[[int, int], None], total: int) -> None:
+        self.total = max(int(total), 0)
+        self.done = 0
+        self.callback = progress if callable(progress) else None
+        self.bar = None
+        if progress is True:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, unit="frames", desc="chunks")
+
+    def add(self, frames: int) -> None:
+        self.done += int(frames)
+        if self.done > self.total:  # the containers understated their frames
+            self.total = self.done
+            if self.bar is not None:
+                self.bar.total = self.total
+        if self.bar is not None:
+            self.bar.update(int(frames))
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def analyze_chunked(
+    jobs: Sequence[VideoJob],
+    *,
+    client: Any = None,
+    shard: tuple[int, int] | str | None = None,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    progress: bool | Callable[[int, int], None] = True,
+    on_chunk: Callable[[ChunkResult], None] | None = None,
+) -> list[Path]:
+    """Analyse videos in chunks, on a Dask cluster or as one task of a job array.
+
+    :func:`posekit.engine.api.analyze_videos` with ``client`` or ``shard`` calls it.
+
+    Parameters
+    ----------
+    jobs
+        The videos.
+    client
+        ``"local"``, a scheduler address, ``"slurm"``... or a ``Client``
+        (:func:`dask_client`); ``None`` with ``shard``: this process computes.
+    shard
+        ``(i, n)`` or ``"i/n"``: compute only chunks ``k`` with ``k % n == i``.
+    chunk_frames
+        Frames per chunk (rounded up to a multiple of the batch size).
+    progress
+        A tqdm bar (``True``) or ``progress(done, total)`` over the frames of all
+        videos, updated as chunks finish.
+    on_chunk
+        Called with each :class:`ChunkResult` (the benchmark's timings).
+
+    Returns
+    -------
+    list of Path
+        The ``.h5`` of each video that is complete (with a shard: also those that
+        other tasks completed; a video whose chunks are not all done yet is left
+        out, and a log line says how many are missing).
+
+    Raises
+    ------
+    ValueError
+        Neither ``client`` nor ``shard``; a bad shard.
+    """
+    if client is None and shard is None:
+        raise ValueError(
+            "analyze_chunked needs a Dask client (client='local', an address or a "
+            "Client) or a shard 'i/n'."
+        )
+    i, n = parse_shard(shard) if shard is not None else (0, 1)
+    t0 = time.perf_counter()
+    plans = [job.plan(chunk_frames) for job in jobs]
+    finished = [
+        _prepare_chunk_dir(job, plan) for job, plan in zip(jobs, plans, strict=True)
+    ]
+    tasks, expected, counter = [], 0, 0
+    for job, plan, done in zip(jobs, plans, finished, strict=True):
+        if done:
+            continue
+        for index, (start, stop) in enumerate(plan["chunks"]):
+            if counter % n == i:
+                tasks.append(
+                    ChunkTask(
+                        model=job.model,
+                        video=str(job.video),
+                        index=index,
+                        start=start,
+                        stop=stop,
+                        out=str(_chunk_path(job, index)),
+                        scale=job.scale,
+                        crop=job.crop,
+                    )
+                )
+                end = plan["metadata_frames"] if stop is None else stop
+                expected += max(end - start, 0)
+            counter += 1
+    bar = _Progress(progress, expected)
+    try:
+        if client is None:
+            for task in tasks:
+                result = run_chunk(task)
+                bar.add(result.frames)
+                if on_chunk is not None:
+                    on_chunk(result)
+        else:
+            with dask_client(client) as dask:
+                _run_on_dask(dask, tasks, bar, on_chunk)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    outputs = []
+    for job, plan, done in zip(jobs, plans, finished, strict=True):
+        out = job.output if done else _assemble(job, plan, seconds)
+        if out is None and (job.chunk_dir / "done.json").is_file():
+            out = job.output if job.output.is_file() else None  # another task did it
+        if out is None:
+            missing = sum(
+                not _chunk_path(job, k).is_file() for k in range(len(plan["chunks"]))
+            )
+            logger.info(
+                "%s: %d of %d chunks still to be computed (by the other tasks)",
+                job.video.name,
+                missing,
+                len(plan["chunks"]),
+            )
+        else:
+            outputs.append(out)
+    return outputs
+
+
+def _run_on_dask(
+    client: Any,
+    tasks: list[ChunkTask],
+    bar: _Progress,
+    on_chunk: Callable[[ChunkResult], None] | None,
+) -> None:
+    """Submit the chunks, largest first in video order, and collect them as they end."""
+    distributed = _import_distributed()
+    threads = _threads_per_worker(client)
+    futures = [
+        client.submit(
+            run_chunk,
+            dataclasses.replace(task, threads=threads),
+            key=f"posekit-chunk-{Path(task.out).parent.name}-{task.index}",
+            pure=False,
+        )
+        for task in tasks
+    ]
+    try:
+        for future in distributed.as_completed(futures):
+            result = future.result()
+            bar.add(result.frames)
+            if on_chunk is not None:
+                on_chunk(result)
+    except BaseException:
+        client.cancel(futures)
+        raise
+
+
+# --------------------------------------------------------------------------------------
+# Training runs in parallel
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """One training run of :func:`train_in_parallel`: a shuffle and its backbone.
+
+    Attributes
+    ----------
+    shuffle
+        The shuffle (each run needs its own: its own model folder).
+    backbone
+        Backbone name (``None``: the project's default).
+    options
+        Further :func:`~posekit.engine.api.train_network` arguments for this run.
+    """
+
+    shuffle: int
+    backbone: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _train_task(project_path: str, run: TrainRun, threads: int, common: dict) -> dict:
+    """Train one run in a worker: its own threads, no project lock (the caller has it)."""
+    limit_threads(threads)
+    from .api import train_network
+
+    t0 = time.perf_counter()
+    result = train_network.__wrapped__(  # the caller holds the training lock
+        project_path,
+        shuffle=run.shuffle,
+        backbone=run.backbone,
+        progress=False,
+        **{**common, **run.options},
+    )
+    return {
+        "shuffle": run.shuffle,
+        "backbone": run.backbone,
+        "iterations": result.iteration,
+        "test_error_px": result.test_error_px,
+        "stop_reason": result.stop_reason,
+        "wall_s": time.perf_counter() - t0,
+        "threads": threads,
+        "snapshot": str(result.snapshot) if result.snapshot else None,
+    }
+
+
+def train_in_parallel(
+    project: Project | str | os.PathLike,
+    runs: Sequence[TrainRun],
+    *,
+    client: Any = "local",
+    same_split_as: int | None = 1,
+    threads_per_run: int | None = None,
+    on_result: Callable[[dict], None] | None = None,
+    **train_kwargs: Any,
+) -> pd.DataFrame:
+    """Train several shuffles or backbones at once, as Dask tasks; one comparison table.
+
+    The project's training lock is held for the whole comparison (by this process);
+    the runs write into their own shuffles' model folders. Each run limits its
+    TensorFlow threads to ``threads_per_run``.
+
+    Parameters
+    ----------
+    project
+        The project.
+    runs
+        The runs (distinct shuffles).
+    client
+        As for :func:`dask_client`; ``"local"`` starts one worker per run.
+    same_split_as
+        Create missing shuffles with the test frames of this shuffle, so that the
+        runs are compared on the same frames (``None``: each shuffle's own split).
+    threads_per_run
+        TensorFlow threads per run (default: the cores divided among the runs).
+    on_result
+        Called with each run's row as it finishes (a dashboard's table).
+    **train_kwargs
+        Passed to every :func:`~posekit.engine.api.train_network` (e.g.
+        ``max_iterations``, ``time_budget_s``, ``batch_size``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: shuffle, backbone, iterations, test error (px), stop
+        reason, wall time, threads, snapshot; sorted by test error.
+
+    Raises
+    ------
+    ValueError
+        No runs, or two runs on one shuffle.
+    posekit.engine.locks.JobLockError
+        A training already runs on the project.
+    """
+    import pandas as pd
+
+    from .locks import job_lock
+    from .project import Project, load_project
+
+    runs = list(runs)
+    shuffles = [r.shuffle for r in runs]
+    if not runs or len(set(shuffles)) != len(shuffles):
+        raise ValueError(
+            "Give each run its own shuffle (a model folder each); received shuffles "
+            f"{shuffles}."
+        )
+    project = project if isinstance(project, Project) else load_project(project)
+    _ensure_shuffles(project, shuffles, same_split_as)
+    threads = int(threads_per_run or max(1, _cores() // len(runs)))
+    rows = []
+    with job_lock(project.path, "training", "train_in_parallel"):
+        n_workers = len(runs) if client == "local" else None
+        with dask_client(client, n_workers=n_workers) as dask:
+            distributed = _import_distributed()
+            futures = [
+                dask.submit(
+                    _train_task,
+                    str(project.path),
+                    run,
+                    threads,
+                    dict(train_kwargs),
+                    pure=False,
+                    key=f"posekit-train-shuffle{run.shuffle}",
+                )
+                for run in runs
+            ]
+            for future in distributed.as_completed(futures):
+                row = future.result()
+                rows.append(row)
+                if on_result is not None:
+                    on_result(row)
+    table = pd.DataFrame(rows)
+    return table.sort_values("test_error_px", na_position="last").reset_index(drop=True)
+
+
+def _ensure_shuffles(
+    project: Project, shuffles: Sequence[int], same_split_as: int | None
+) -> None:
+    """Create the training sets of missing shuffles (with a reference's test frames)."""
+    from .dataset import create_training_dataset, load_split, load_training_set
+
+    missing = []
+    for shuffle in shuffles:
+        try:
+            load_split(project, shuffle=shuffle)
+        except FileNotFoundError:
+            missing.append(shuffle)
+    if not missing:
+        return
+    test_frames = None
+    if same_split_as is not None:
+        try:
+            load_split(project, shuffle=same_split_as)
+        except FileNotFoundError:
+            create_training_dataset(project, shuffles=[same_split_as])
+            missing = [s for s in missing if s != same_split_as]
+        reference = load_training_set(project, shuffle=same_split_as)
+        test_frames = [reference.paths[i] for i in reference.test_indices]
+    if missing:
+        create_training_dataset(project, shuffles=missing, test_frames=test_frames)

@@ -1,0 +1,955 @@
+"""Shareable models: one ``.posekit.zip`` file that runs without a project.
+
+:func:`export_model` writes a trained shuffle into one file:
+
+- ``model.keras``: the network and its weights (Keras 3 format: JSON + HDF5, no
+  pickle), for any frame size;
+- ``float32.tflite`` and, when the project has labelled frames to calibrate on,
+  ``int8.tflite`` (full-integer): ready for LiteRT at the card's input size;
+- ``pose_cfg.yaml``: the model folder's configuration (DeepLabCut's keys);
+- ``model_card.json``: what a user needs to know (:class:`ModelCard`: bodyparts,
+  skeleton, training frames and videos, test error of both precisions, input size,
+  licence);
+- ``MANIFEST.json``: size and SHA-256 of every other file.
+
+:func:`load_model_file` checks a file before anything in it is used: only the names
+above (no folders, no ``..``, no absolute paths: no path traversal), sizes and
+checksums as the manifest says, a bounded size (no zip bomb), the ``.keras`` member
+holding only JSON and HDF5 (no pickle anywhere), and Keras's safe mode when the
+network is loaded. :class:`ExportedModel` then analyses videos with no project and no
+labels (:func:`analyze_with_model`, ``posekit analyze --model FILE VIDEO``).
+
+:func:`export_savedmodel` and :func:`export_onnx` write the network for other
+runtimes (TensorFlow Serving, ONNX Runtime, OpenCV DNN...); :func:`check_onnx`
+compares ONNX Runtime's keypoints with posekit's own.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import __version__, logger
+from ._fileio import atomic_path
+
+if TYPE_CHECKING:
+    from .inference import Predictor
+    from .model_folder import ModelFolder, TFLiteModel
+    from .project import Project
+
+__all__ = [
+    "MODEL_FILE_FORMAT",
+    "MODEL_FILE_SUFFIX",
+    "ExportedModel",
+    "ModelCard",
+    "ModelFileError",
+    "analyze_with_model",
+    "check_onnx",
+    "export_model",
+    "export_onnx",
+    "export_savedmodel",
+    "load_model_file",
+]
+
+#: ``format`` of a model card and manifest.
+MODEL_FILE_FORMAT = "posekit-model/1"
+
+#: The suffix of a shared model file.
+MODEL_FILE_SUFFIX = ".posekit.zip"
+
+#: The members a model file may hold (nothing else is accepted).
+_MEMBERS = (
+    "MANIFEST.json",
+    "model_card.json",
+    "pose_cfg.yaml",
+    "model.keras",
+    "float32.tflite",
+    "int8.tflite",
+)
+_REQUIRED = ("MANIFEST.json", "model_card.json", "pose_cfg.yaml", "model.keras")
+#: Members of the ``.keras`` archive (Keras 3: config and metadata JSON, HDF5 weights).
+_KERAS_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
+#: Largest member accepted, and the whole file (uncompressed).
+MAX_MEMBER_BYTES = 512 * 2**20
+MAX_TOTAL_BYTES = 1024 * 2**20
+
+
+class ModelFileError(ValueError):
+    """A model file is damaged, tampered with or not a posekit model."""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a shared model is: the ``model_card.json`` of a ``.posekit.zip``.
+
+    Attributes
+    ----------
+    name
+        A name for the model (default: the project's task).
+    bodyparts, skeleton
+        Keypoints in output order, and the edges drawn between them.
+    scorer
+        DeepLabCut's scorer name: the prediction files are named with it.
+    backbone, iterations
+        Network and training iterations of the snapshot.
+    input_size
+        ``(height, width)`` the TFLite files take (frames of other sizes run on
+        the Keras model).
+    training_frames, test_frames
+        How many labelled frames trained and tested it.
+    training_videos
+        The videos the frames come from (file names only).
+    test_error_px
+        Mean test error of the snapshot as training measured it.
+    float_test_error_px, int8_test_error_px
+        Test error of each TFLite model at ``input_size`` (``None`` without
+        labelled test frames or without int8).
+    int8_chosen
+        Whether ``precision="auto"`` runs the int8 model.
+    licence
+        The licence the authors give the model under.
+    description, authors
+        Free text.
+    created, posekit_version
+        When and by which posekit the file was written.
+    """
+
+    name: str
+    bodyparts: tuple[str, ...]
+    skeleton: tuple[tuple[str, str], ...]
+    scorer: str
+    backbone: str
+    iterations: int
+    input_size: tuple[int, int]
+    training_frames: int
+    test_frames: int
+    training_videos: tuple[str, ...]
+    test_error_px: float | None
+    float_test_error_px: float | None
+    int8_test_error_px: float | None
+    int8_chosen: bool
+    licence: str = "unspecified"
+    description: str = ""
+    authors: str = ""
+    created: str = ""
+    posekit_version: str = __version__
+    format: str = MODEL_FILE_FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the card as JSON-ready data."""
+        data = asdict(self)
+        data["skeleton"] = [list(e) for e in self.skeleton]
+        data["input_size"] = list(self.input_size)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        """Read a card written by :meth:`to_dict`.
+
+        Raises
+        ------
+        ModelFileError
+            Not a posekit model card, or a field missing.
+        """
+        if not isinstance(data, dict) or data.get("format") != MODEL_FILE_FORMAT:
+            raise ModelFileError(
+                f"model_card.json is not a {MODEL_FILE_FORMAT} card (format "
+                f"{data.get('format') if isinstance(data, dict) else None!r})"
+            )
+        try:
+            fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+            fields["bodyparts"] = tuple(str(b) for b in fields["bodyparts"])
+            fields["skeleton"] = tuple(
+                (str(a), str(b)) for a, b in fields.get("skeleton") or ()
+            )
+            fields["input_size"] = tuple(int(v) for v in fields["input_size"])
+            fields["training_videos"] = tuple(fields.get("training_videos") or ())
+            return cls(**fields)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"model_card.json is incomplete: {exc}") from exc
+
+    def summary(self) -> str:
+        """Say in a few lines what the model finds, how well, under which licence."""
+        errors = []
+        if self.float_test_error_px is not None:
+            errors.append(f"float32 {self.float_test_error_px:.2f} px")
+        if self.int8_test_error_px is not None:
+            errors.append(f"int8 {self.int8_test_error_px:.2f} px")
+        h, w = self.input_size
+        return "\n".join(
+            [
+                f"{self.name}: {len(self.bodyparts)} bodyparts "
+                f"({', '.join(self.bodyparts)})",
+                f"{self.backbone}, {self.iterations} iterations, trained on "
+                f"{self.training_frames} frames of {len(self.training_videos)} "
+                f"video(s); input {w}×{h}",
+                f"test error ({self.test_frames} frames): "
+                + (", ".join(errors) or "not measured"),
+                f"licence: {self.licence}",
+            ]
+        )
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def _input_size(project: Project, folder: ModelFolder) -> tuple[int, int]:
+    """Return the frame size of the project's first video, else of its labelled frames."""
+    from .video import VideoReader
+
+    for video in project.source_videos():
+        try:
+            with VideoReader(video) as reader:
+                return reader.height, reader.width
+        except OSError:
+            continue
+    frames = folder.labelled_frames()
+    if frames is not None and len(frames.images):
+        h, w = np.asarray(frames.images[0]).shape[:2]
+        return int(h), int(w)
+    raise ValueError(
+        "Cannot tell the input size: the project has no readable video and no "
+        "labelled frame. Pass input_size=(height, width)."
+    )
+
+
+def export_model(
+    project: Project | str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    shuffle: int = 1,
+    snapshot: int = -1,
+    input_size: tuple[int, int] | None = None,
+    name: str | None = None,
+    licence: str = "unspecified",
+    description: str = "",
+    authors: str = "",
+    int8: bool = True,
+    on_stage: Callable[[str], None] | None = None,
+) -> Path:
+    """Write a trained shuffle into one shareable ``.posekit.zip``.
+
+    Parameters
+    ----------
+    project
+        The project (or its folder).
+    out
+        The file to write (``.posekit.zip`` is appended when missing).
+    shuffle, snapshot
+        Which network.
+    input_size
+        ``(height, width)`` of the TFLite files (default: the project's first
+        video's frame size).
+    name
+        The model's name (default: the project's task).
+    licence
+        The licence you give the model under (e.g. ``"CC-BY-4.0"``); recorded in
+        the card. Default ``"unspecified"``: users must ask you.
+    description, authors
+        Free text for the card.
+    int8
+        Also quantize to int8 (calibrated on the project's labelled frames).
+    on_stage
+        Called with ``"converting"`` before a conversion.
+
+    Returns
+    -------
+    Path
+        The file written (atomically).
+
+    Raises
+    ------
+    FileNotFoundError
+        No trained snapshot.
+    """
+    from .model_folder import ModelFolder, Snapshot
+    from .project import Project, load_project
+
+    project = project if isinstance(project, Project) else load_project(project)
+    out = Path(out)
+    if not out.name.endswith(MODEL_FILE_SUFFIX):
+        out = out.with_name(out.name.removesuffix(".zip") + MODEL_FILE_SUFFIX)
+    folder = ModelFolder.of(project, shuffle)
+    iteration, path = folder.snapshot(snapshot)
+    size = tuple(int(v) for v in (input_size or _input_size(project, folder)))
+    frames = folder.labelled_frames() if int8 else None
+    float_model = folder.tflite_model(
+        size, 1, precision="float32", snapshot=path, on_stage=on_stage
+    )
+    int8_model = None
+    if frames is not None:
+        int8_model = folder.tflite_model(
+            size,
+            1,
+            precision="int8",
+            snapshot=path,
+            labelled_frames=frames,
+            on_stage=on_stage,
+        )
+    report = int8_model.report if int8_model is not None else None
+    meta = json.loads(path.with_suffix(".json").read_text())
+    cfg = folder.model_config(path)
+    metrics = meta.get("metrics") or {}
+    card = ModelCard(
+        name=name or project.task,
+        bodyparts=tuple(cfg.bodyparts),
+        skeleton=tuple(project.skeleton),
+        scorer=folder.scorer(path),
+        backbone=cfg.backbone,
+        iterations=int(iteration),
+        input_size=(size[0], size[1]),
+        training_frames=len(frames.calibration) if frames else 0,
+        test_frames=len(frames.test) if frames and frames.test_split == "test" else 0,
+        training_videos=tuple(Path(v).name for v in project.video_sets),
+        test_error_px=metrics.get("mean_error_px"),
+        float_test_error_px=report.float_test_error_px if report else None,
+        int8_test_error_px=report.int8_test_error_px if report else None,
+        int8_chosen=bool(report and report.chosen == "int8"),
+        licence=licence,
+        description=description,
+        authors=authors,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        extra={"quantization": report.to_dict() if report else None},
+    )
+    Snapshot.read(path.with_suffix(".json"))  # the snapshot is intact
+    members = {
+        "model_card.json": (json.dumps(card.to_dict(), indent=2) + "\n").encode(),
+        "pose_cfg.yaml": (folder.path / "pose_cfg.yaml").read_bytes(),
+        "model.keras": path.read_bytes(),
+        "float32.tflite": float_model.path.read_bytes(),
+    }
+    if int8_model is not None:
+        members["int8.tflite"] = int8_model.path.read_bytes()
+    manifest = {
+        "format": MODEL_FILE_FORMAT,
+        "files": {
+            n: {"size": len(data), "sha256": _sha256(data)}
+            for n, data in members.items()
+        },
+    }
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as zf:
+        zf.writestr("MANIFEST.json", json.dumps(manifest, indent=2) + "\n")
+        for member, data in members.items():
+            # TFLite files and the .keras archive are stored as they are (they do
+            # not shrink, and LiteRT can map them)
+            kind = zipfile.ZIP_DEFLATED if member.endswith((".json", ".yaml")) else 0
+            zf.writestr(member, data, compress_type=kind)
+    logger.info("exported %s -> %s", path.name, out)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Reading and checking
+# --------------------------------------------------------------------------------------
+
+
+def _check_member_names(names: Sequence[str], where: str) -> None:
+    for member in names:
+        if member not in _MEMBERS:
+            raise ModelFileError(
+                f"{where} holds {member!r}, which a posekit model file never holds "
+                "(only " + ", ".join(_MEMBERS) + "); refusing it."
+            )
+    if len(set(names)) != len(names):
+        raise ModelFileError(f"{where} holds a file twice; refusing it.")
+    for member in _REQUIRED:
+        if member not in names:
+            raise ModelFileError(f"{where} lacks {member}: not a posekit model file.")
+
+
+def _read_members(path: Path) -> dict[str, bytes]:
+    """Read and check every member (names, sizes, checksums) without extracting."""
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path} is not a zip file (a .posekit.zip model).")
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        _check_member_names([i.filename for i in infos], str(path))
+        total = sum(i.file_size for i in infos)
+        if total > MAX_TOTAL_BYTES or any(
+            i.file_size > MAX_MEMBER_BYTES for i in infos
+        ):
+            raise ModelFileError(
+                f"{path} unpacks to {total} bytes, beyond what a pose model needs; "
+                "refusing it."
+            )
+        manifest_info = zf.getinfo("MANIFEST.json")
+        try:
+            manifest = json.loads(zf.read(manifest_info))
+        except ValueError as exc:
+            raise ModelFileError(f"{path}: MANIFEST.json is not JSON") from exc
+        if not isinstance(manifest, dict) or manifest.get("format") != (
+            MODEL_FILE_FORMAT
+        ):
+            raise ModelFileError(f"{path}: MANIFEST.json is not a posekit manifest")
+        listed = manifest.get("files") or {}
+        members: dict[str, bytes] = {}
+        for info in infos:
+            if info.filename == "MANIFEST.json":
+                continue
+            entry = listed.get(info.filename)
+            if not isinstance(entry, dict) or entry.get("size") != info.file_size:
+                raise ModelFileError(
+                    f"{path}: {info.filename} is not in the manifest, or its size "
+                    "differs (damaged or altered file)."
+                )
+            with zf.open(info) as fh:
+                data = fh.read(MAX_MEMBER_BYTES + 1)
+            if len(data) != entry["size"] or _sha256(data) != entry.get("sha256"):
+                raise ModelFileError(
+                    f"{path}: {info.filename} does not match its checksum (damaged "
+                    "or altered file)."
+                )
+            members[info.filename] = data
+        for name in listed:
+            if name not in members:
+                raise ModelFileError(f"{path}: {name} is in the manifest but missing.")
+    _check_keras_archive(members["model.keras"], path)
+    return members
+
+
+def _check_keras_archive(data: bytes, path: Path) -> None:
+    """Check that the ``.keras`` member holds Keras 3's JSON and HDF5 files only."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as inner:
+            names = inner.namelist()
+            config = json.loads(inner.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ModelFileError(f"{path}: model.keras is not a Keras 3 model") from exc
+    unexpected = [n for n in names if n not in _KERAS_MEMBERS]
+    if unexpected:
+        raise ModelFileError(
+            f"{path}: model.keras holds {unexpected} (only {_KERAS_MEMBERS} are "
+            "accepted: no pickle, no code); refusing it."
+        )
+    if not isinstance(config, dict) or config.get("class_name") != "PoseModel":
+        raise ModelFileError(f"{path}: model.keras is not a posekit PoseModel")
+
+
+def _cache_root() -> Path:
+    root = os.environ.get("POSEKIT_CACHE")
+    if root:
+        return Path(root) / "models"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / (
+        "posekit/models"
+    )
+
+
+class ExportedModel:
+    """A checked ``.posekit.zip``, unpacked into a folder of its own.
+
+    Use :func:`load_model_file` to make one.
+
+    Attributes
+    ----------
+    source
+        The ``.posekit.zip``.
+    folder
+        Where its files were unpacked (also the cache of conversions for other
+        frame sizes).
+    card
+        The :class:`ModelCard`.
+    """
+
+    def __init__(self, source: Path, folder: Path, card: ModelCard) -> None:
+        self.source = source
+        self.folder = folder
+        self.card = card
+
+    def __repr__(self) -> str:
+        return f"ExportedModel({str(self.source)!r}, {self.card.name!r})"
+
+    @property
+    def scorer(self) -> str:
+        """DeepLabCut's scorer name the outputs are named with."""
+        return self.card.scorer
+
+    @property
+    def bodyparts(self) -> tuple[str, ...]:
+        """The keypoints in output order."""
+        return self.card.bodyparts
+
+    def pose_cfg(self) -> dict[str, Any]:
+        """Return the model's ``pose_cfg.yaml``."""
+        import yaml
+
+        return yaml.safe_load((self.folder / "pose_cfg.yaml").read_text()) or {}
+
+    def load_keras(self):
+        """Load the network (Keras safe mode: no code is run from the file).
+
+        Returns
+        -------
+        posekit.engine.models.pose_model.PoseModel
+        """
+        from ._tf import keras
+        from .models.pose_model import PoseModel
+
+        model = keras.saving.load_model(
+            self.folder / "model.keras", compile=False, safe_mode=True
+        )
+        if not isinstance(model, PoseModel):
+            raise ModelFileError(f"{self.source}: model.keras is not a PoseModel")
+        return model
+
+    def _decoder_params(self) -> tuple[float, float, float]:
+        section = (self.pose_cfg().get("posekit") or {}).get("model") or {}
+        from .models.pose_model import PoseModelConfig
+
+        cfg = PoseModelConfig.from_dict(section)
+        return float(cfg.head_stride), float(cfg.locref_stdev), float(cfg.input_scale)
+
+    def tflite_model(
+        self,
+        frame_shape: tuple[int, int],
+        batch_size: int = 1,
+        precision: str = "auto",
+        on_stage: Callable[[str], None] | None = None,
+    ) -> TFLiteModel:
+        """Return the TFLite model for a frame size.
+
+        At the card's input size and batch 1, the files in the model file are used:
+        int8 for ``"auto"`` when the card chose it (it was within 0.2 px of float
+        on the authors' test frames), else float32. Other sizes are converted to
+        float32 from the Keras model once and cached in :attr:`folder`.
+
+        Parameters
+        ----------
+        frame_shape
+            ``(height, width)`` the network sees.
+        batch_size
+            Frames per call.
+        precision
+            ``"auto"``, ``"float32"`` or ``"int8"``.
+        on_stage
+            Called with ``"converting"`` before a conversion.
+
+        Returns
+        -------
+        TFLiteModel
+
+        Raises
+        ------
+        ValueError
+            ``"int8"`` at another size than the card's, or without an int8 file
+            (int8 needs the authors' labelled frames to calibrate).
+        """
+        from .model_folder import TFLiteModel
+        from .quantization import check_precision
+
+        check_precision(precision)
+        h, w = int(frame_shape[0]), int(frame_shape[1])
+        stride, locref, input_scale = self._decoder_params()
+        native = (h, w) == tuple(self.card.input_size) and int(batch_size) == 1
+        has_int8 = (self.folder / "int8.tflite").is_file()
+        want_int8 = precision == "int8" or (
+            precision == "auto" and self.card.int8_chosen
+        )
+        if want_int8 and native and has_int8:
+            path, chosen = self.folder / "int8.tflite", "int8"
+        elif precision == "int8":
+            raise ValueError(
+                f"The int8 model of {self.source.name} takes {self.card.input_size[1]}"
+                f"×{self.card.input_size[0]} frames one at a time (it was calibrated "
+                "on the authors' frames); use precision='float32' or 'auto' for "
+                f"{w}×{h} frames or batches."
+            )
+        elif native:
+            path, chosen = self.folder / "float32.tflite", "float32"
+        else:
+            from .inference import convert_to_tflite
+            from .models.pose_model import rebuild_for_input_shape
+
+            path, chosen = (
+                self.folder / f"float32-{h}x{w}-b{batch_size}.tflite",
+                ("float32"),
+            )
+            if not path.is_file():
+                if on_stage is not None:
+                    on_stage("converting")
+                net = rebuild_for_input_shape(self.load_keras(), (h, w, 3))
+                convert_to_tflite(net, path, input_shape=(batch_size, h, w, 3))
+        return TFLiteModel(
+            path=path,
+            batch_size=int(batch_size),
+            stride=stride,
+            locref_stdev=locref,
+            input_scale=input_scale,
+            precision=chosen,
+        )
+
+    def predictor(
+        self,
+        frame_shape: tuple[int, int] | None = None,
+        batch_size: int = 1,
+        precision: str = "auto",
+        *,
+        num_threads: int | None = None,
+        on_stage: Callable[[str], None] | None = None,
+    ) -> Predictor:
+        """Return a predictor: TFLite for one frame size, Keras for any size.
+
+        Parameters
+        ----------
+        frame_shape
+            ``(height, width)``; ``None``: the Keras model, frames of any size.
+        batch_size, precision, on_stage
+            As for :meth:`tflite_model`.
+        num_threads
+            LiteRT threads.
+
+        Returns
+        -------
+        Predictor
+        """
+        if frame_shape is None:
+            from .inference import KerasPredictor
+
+            return KerasPredictor(self.load_keras(), batch_size=batch_size)
+        return self.tflite_model(
+            frame_shape, batch_size, precision, on_stage=on_stage
+        ).predictor(num_threads)
+
+
+def load_model_file(
+    path: str | os.PathLike, *, folder: str | os.PathLike | None = None
+) -> ExportedModel:
+    """Check a ``.posekit.zip`` and unpack it; see the module docs for the checks.
+
+    Parameters
+    ----------
+    path
+        The model file.
+    folder
+        Where to unpack it (default: ``$POSEKIT_CACHE/models/<checksum>`` or
+        ``~/.cache/posekit/models/<checksum>``; a file already unpacked there is
+        reused after its checksums are compared again).
+
+    Returns
+    -------
+    ExportedModel
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ModelFileError
+        The file fails a check (the message says which).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No model file {path}")
+    members = _read_members(path)
+    card = ModelCard.from_dict(json.loads(members["model_card.json"]))
+    digest = _sha256(b"".join(_sha256(members[n]).encode() for n in sorted(members)))
+    target = Path(folder) if folder else _cache_root() / digest[:24]
+    target.mkdir(parents=True, exist_ok=True)
+    for name, data in members.items():
+        dest = target / name  # a checked plain name: stays inside target
+        if not (dest.is_file() and _sha256(dest.read_bytes()) == _sha256(data)):
+            with atomic_path(dest) as tmp:
+                tmp.write_bytes(data)
+    return ExportedModel(path, target, card)
+
+
+# --------------------------------------------------------------------------------------
+# Analysing videos without a project
+# --------------------------------------------------------------------------------------
+
+
+def analyze_with_model(
+    model: ExportedModel | str | os.PathLike,
+    videos: Sequence[str | os.PathLike],
+    *,
+    destfolder: str | os.PathLike | None = None,
+    save_as_csv: bool = False,
+    batch_size: int | None = None,
+    scale: float = 1.0,
+    precision: str = "auto",
+    netcdf: bool = False,
+    progress: bool | Callable[[int, int], None] = True,
+    on_stage: Callable[[str], None] | None = None,
+    client: Any = None,
+    shard: tuple[int, int] | str | None = None,
+    chunk_frames: int | None = None,
+) -> list[Path]:
+    """Analyse videos with a shared model file: no project, no labels.
+
+    The outputs are those of :func:`posekit.engine.api.analyze_videos` (DeepLabCut's
+    ``.h5`` named with the model's scorer, ``_meta.pickle``), beside each video or
+    in ``destfolder``.
+
+    Parameters
+    ----------
+    model
+        An :class:`ExportedModel` or a ``.posekit.zip`` (checked and unpacked).
+    videos
+        The videos.
+    destfolder, save_as_csv, scale, netcdf, progress
+        As for ``analyze_videos``.
+    batch_size
+        Default: 1 at the card's input size (the int8 file's size), else by frame
+        size (:func:`~posekit.engine.inference.default_batch_size`).
+    precision
+        ``"auto"`` (the card's choice at its input size, float32 elsewhere),
+        ``"float32"`` or ``"int8"``.
+    on_stage
+        Called with ``"converting"`` before a conversion.
+    client, shard, chunk_frames
+        Chunked analysis on Dask or as a job array (as for ``analyze_videos``).
+
+    Returns
+    -------
+    list of Path
+        The ``.h5`` files.
+    """
+    from .inference import analyze_video, default_batch_size
+    from .video import VideoReader
+
+    if not isinstance(model, ExportedModel):
+        model = load_model_file(model)
+    meta = dict(model.pose_cfg())
+    meta.setdefault("iteration", meta.get("iteration (active-learning)", 0))
+    outputs, jobs, predictors = [], [], {}
+    for video in (Path(v) for v in videos):
+        with VideoReader(video) as reader:
+            shape = (int(reader.height * scale), int(reader.width * scale))
+        batch = batch_size or (
+            1 if shape == tuple(model.card.input_size) else default_batch_size(shape)
+        )
+        tflite = model.tflite_model(shape, int(batch), precision, on_stage=on_stage)
+        if client is not None or shard is not None:
+            from .distributed import VideoJob, WorkerModel
+
+            jobs.append(
+                VideoJob(
+                    video=video,
+                    dest=Path(destfolder) if destfolder else video.parent,
+                    model=WorkerModel(tflite, "", shape, int(batch)),
+                    scorer=model.scorer,
+                    bodyparts=model.bodyparts,
+                    scale=scale,
+                    save_as_csv=save_as_csv,
+                    netcdf=netcdf,
+                    meta=meta,
+                )
+            )
+            continue
+        key = (shape, int(batch), tflite.path)
+        if key not in predictors:
+            predictors[key] = tflite.predictor()
+        outputs.append(
+            analyze_video(
+                predictors[key],
+                video,
+                scorer=model.scorer,
+                bodyparts=model.bodyparts,
+                destfolder=destfolder,
+                save_as_csv=save_as_csv,
+                scale=scale,
+                meta=meta,
+                progress=progress,
+                netcdf=netcdf,
+            )
+        )
+    if jobs:
+        from .distributed import DEFAULT_CHUNK_FRAMES, analyze_chunked
+
+        return analyze_chunked(
+            jobs,
+            client=client,
+            shard=shard,
+            chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
+            progress=progress,
+        )
+    return outputs
+
+
+# --------------------------------------------------------------------------------------
+# Other runtimes
+# --------------------------------------------------------------------------------------
+
+
+def _network(source) -> Any:
+    """Return a PoseModel from a model, an ExportedModel, a snapshot or a folder."""
+    from .model_folder import ModelFolder
+    from .models.pose_model import PoseModel
+
+    if isinstance(source, PoseModel):
+        return source
+    if isinstance(source, ExportedModel):
+        return source.load_keras()
+    path = Path(source)
+    if path.name.endswith(MODEL_FILE_SUFFIX):
+        return load_model_file(path).load_keras()
+    if path.suffix == ".keras":
+        return ModelFolder.at(path).load(path)
+    return ModelFolder.at(path).load()
+
+
+def export_savedmodel(source, out: str | os.PathLike) -> Path:
+    """Write the network as a TensorFlow SavedModel (any frame size, float32).
+
+    The signature ``serve`` takes ``image``: float32 ``(N, H, W, 3)`` RGB in
+    ``[0, 255]`` and returns ``scoremap`` ``(N, h, w, K)`` and ``locref``
+    ``(N, h, w, 2K)`` (decode them as posekit does:
+    :func:`posekit.engine.models.decoder.decode_pose`).
+
+    Parameters
+    ----------
+    source
+        A ``PoseModel``, :class:`ExportedModel`, ``.posekit.zip``, snapshot
+        ``.keras`` or ``train/`` folder.
+    out
+        The SavedModel folder (replaced).
+
+    Returns
+    -------
+    Path
+    """
+    from ._tf import keras
+    from ._tf import tensorflow as tf
+
+    net = _network(source)
+    out = Path(out)
+    archive = keras.export.ExportArchive()
+    archive.track(net)
+    archive.add_endpoint(
+        name="serve",
+        fn=lambda image: net(image, training=False),
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, "image")],
+    )
+    tmp = Path(tempfile.mkdtemp(prefix=".savedmodel-", dir=out.parent))
+    try:
+        archive.write_out(str(tmp / "m"), verbose=False)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp / "m", out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def export_onnx(source, out: str | os.PathLike, *, opset: int = 17) -> Path:
+    """Write the network as ONNX (any frame size, float32) with ``tf2onnx``.
+
+    Input ``image``: float32 ``(N, H, W, 3)`` RGB in ``[0, 255]``; outputs
+    ``scoremap`` and ``locref`` as for :func:`export_savedmodel`.
+
+    Parameters
+    ----------
+    source
+        As for :func:`export_savedmodel`.
+    out
+        The ``.onnx`` file (written atomically).
+    opset
+        ONNX opset.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ImportError
+        ``tf2onnx`` is not installed (``pip install tf2onnx onnxruntime``).
+    """
+    try:
+        import tf2onnx
+    except ImportError as exc:
+        raise ImportError(
+            "ONNX export needs tf2onnx: pip install tf2onnx onnxruntime"
+        ) from exc
+    from ._tf import tensorflow as tf
+
+    net = _network(source)
+    spec = (tf.TensorSpec([None, None, None, 3], tf.float32, name="image"),)
+
+    @tf.function(input_signature=spec)
+    def serve(image):
+        outputs = net(image, training=False)
+        return {
+            "scoremap": tf.identity(outputs["scoremap"], name="scoremap"),
+            "locref": tf.identity(outputs["locref"], name="locref"),
+        }
+
+    proto, _ = tf2onnx.convert.from_function(serve, input_signature=spec, opset=opset)
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(proto.SerializeToString())
+    return Path(out)
+
+
+def check_onnx(
+    onnx_file: str | os.PathLike,
+    source,
+    frames: Sequence[np.ndarray],
+) -> dict[str, float]:
+    """Compare ONNX Runtime's keypoints with posekit's (Keras) on ``frames``.
+
+    Parameters
+    ----------
+    onnx_file
+        Written by :func:`export_onnx`.
+    source
+        The network it was written from (as for :func:`export_savedmodel`).
+    frames
+        RGB ``uint8`` frames of one size.
+
+    Returns
+    -------
+    dict
+        ``max_abs_px``: the largest difference of a coordinate;
+        ``max_abs_likelihood``; ``frames``.
+
+    Raises
+    ------
+    ImportError
+        ``onnxruntime`` is not installed.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise ImportError(
+            "check_onnx needs onnxruntime: pip install onnxruntime"
+        ) from exc
+    from .inference import KerasPredictor
+    from .models.decoder import make_decoder
+
+    net = _network(source)
+    cfg = net.pose_config
+    batch = np.stack([np.asarray(f) for f in frames]).astype(np.float32)
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    values = dict(zip(names, session.run(None, {"image": batch}), strict=True))
+    scmap = next(v for k, v in values.items() if "scoremap" in k)
+    locref = next(v for k, v in values.items() if "locref" in k)
+    decode = make_decoder(
+        stride=cfg.head_stride,
+        locref_stdev=cfg.locref_stdev,
+        input_scale=cfg.input_scale,
+    )
+    onnx_xyp = decode(scmap, locref)
+    keras_xyp = KerasPredictor(net, batch_size=len(frames))(batch)
+    return {
+        "max_abs_px": float(np.abs(onnx_xyp[..., :2] - keras_xyp[..., :2]).max()),
+        "max_abs_likelihood": float(np.abs(onnx_xyp[..., 2] - keras_xyp[..., 2]).max()),
+        "frames": float(len(frames)),
+    }
