@@ -25,8 +25,9 @@ security model of ``docs/deploy.md``:
   :data:`CULL_IDLE_TIMEOUT_S` seconds without a connection and without activity.
 
 JupyterHub and mybinder.org serve the apps through Voila's Jupyter server extension
-instead; their settings are in ``binder/jupyter_config.json`` and
-``binder/jupyter_server_config.py``, which use the constants and the hook of this module.
+instead; their settings are in ``binder/jupyter_config.json`` (the same file lists and
+culling as here; a test checks that they agree) and ``binder/jupyter_server_config.py``
+(which installs :func:`set_xsrf_cookie`).
 """
 
 from __future__ import annotations
