@@ -102,7 +102,7 @@ def test_home_train_stop_resume_analyze(server, project, page, screenshots_dir) 
     dash = ".posekit-training-dashboard"
     assert _state(page) == "idle"
     assert page.evaluate(LOSS_POINTS_JS) == 0
-    _set_int(page, dash, "iterations", 40)
+    _set_int(page, dash, "train to iteration", 40)  # a total, as --iterations
     _set_int(page, dash, "batch size (0: default)", 4)
     crop = page.locator(f"{dash} .widget-dropdown:has(label:text-is('crop')) select")
     crop.select_option(label="128×128")
