@@ -186,7 +186,12 @@ def ensure_dlc_venv(venv: Path) -> dict[str, Any]:
         python.exists()
         and _run([str(python), "-c", "import deeplabcut"], 600).returncode == 0
     ):
-        return {"installed": True, "reused": True}
+        du = _run(["du", "-sm", str(venv)], 300).stdout.split()
+        return {
+            "installed": True,
+            "reused": True,
+            "venv_mb": int(du[0]) if du else None,
+        }
     t0 = time.perf_counter()
     steps = [
         [_python_for_venv(), "-m", "venv", str(venv)],
@@ -364,6 +369,13 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "benchmark": "dlc_compat",
         "deeplabcut": DLC_VERSION,
+        "notes": (
+            "create_training_dataset runs with DeepLabCut 3's default engine "
+            "(pytorch): with engine tensorflow DeepLabCut downloads ImageNet weights "
+            "at that step, and this machine reaches only package registries. "
+            "filterpredictions and create_labeled_video find the posekit model's "
+            "scorer through the snapshot-<N>.index markers beside its snapshots."
+        ),
         "machine": {
             "platform": platform.platform(),
             "python": platform.python_version(),
