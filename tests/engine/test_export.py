@@ -1,0 +1,308 @@
+"""Shareable models: export, the checks on loading, analysis without a project, live.
+
+The exported ``.posekit.zip`` must give the project's keypoints in a fresh folder with
+no project: float32 within 0.01 px, and int8 the project's int8 keypoints (the same
+calibrated model) with the test error the card reports.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from posekit.engine.api import analyze_videos, train_network
+from posekit.engine.cli import main
+from posekit.engine.export import (
+    ModelFileError,
+    export_model,
+    load_model_file,
+)
+from posekit.engine.model_folder import ModelFolder
+from posekit.engine.project import Project, load_project
+
+FRAMES = 24
+
+
+@pytest.fixture(scope="module")
+def trained(demo_project_ro: Project, tmp_path_factory) -> Project:
+    """Train a tiny MobileNetV2-0.35 for 3 iterations on a copy of the demo project."""
+    dst = tmp_path_factory.mktemp("export") / demo_project_ro.path.name
+    shutil.copytree(demo_project_ro.path, dst)
+    project = load_project(dst)
+    train_network(
+        project,
+        backbone="mobilenet_v2_0.35",
+        max_iterations=3,
+        batch_size=2,
+        crop_size=(64, 64),
+        progress=False,
+        eval_interval=0,
+    )
+    return project
+
+
+@pytest.fixture(scope="module")
+def clip(trained: Project, tmp_path_factory) -> Path:
+    """Cut the first FRAMES frames of the demo video."""
+    import cv2
+
+    out = tmp_path_factory.mktemp("clip") / "clip.avi"
+    cap = cv2.VideoCapture(str(trained.videos()[0]))
+    writer = None
+    for _ in range(FRAMES):
+        ok, frame = cap.read()
+        assert ok
+        if writer is None:
+            h, w = frame.shape[:2]
+            writer = cv2.VideoWriter(
+                str(out), cv2.VideoWriter_fourcc(*"MJPG"), 30, (w, h)
+            )
+        writer.write(frame)
+    writer.release()
+    cap.release()
+    return out
+
+
+@pytest.fixture(scope="module")
+def model_file(trained: Project, tmp_path_factory) -> Path:
+    """Export the trained shuffle with the command line (float32 and int8)."""
+    out = tmp_path_factory.mktemp("zoo") / "demo-mouse"
+    assert (
+        main(
+            [
+                "export-model",
+                str(trained.path),
+                str(out),
+                "--licence",
+                "CC-BY-4.0",
+                "--authors",
+                "posekit tests",
+            ]
+        )
+        == 0
+    )
+    return out.with_name("demo-mouse.posekit.zip")
+
+
+def test_the_card_says_what_the_model_is(trained: Project, model_file: Path) -> None:
+    with zipfile.ZipFile(model_file) as zf:
+        assert sorted(zf.namelist()) == sorted(
+            [
+                "MANIFEST.json",
+                "model_card.json",
+                "pose_cfg.yaml",
+                "model.keras",
+                "float32.tflite",
+                "int8.tflite",
+            ]
+        )
+    model = load_model_file(model_file)
+    card = model.card
+    assert card.bodyparts == tuple(trained.bodyparts)
+    assert card.skeleton == tuple(tuple(e) for e in trained.skeleton)
+    assert card.scorer == ModelFolder.of(trained).scorer()
+    assert card.input_size == (240, 320)
+    assert card.licence == "CC-BY-4.0" and card.authors == "posekit tests"
+    assert card.training_videos == tuple(Path(v).name for v in trained.video_sets)
+    folder = ModelFolder.of(trained)
+    frames = folder.labelled_frames()
+    assert card.training_frames == len(frames.calibration)
+    assert card.test_frames == len(frames.test) > 0
+    report = folder.quantization_report((240, 320), 1)
+    assert card.float_test_error_px == pytest.approx(report.float_test_error_px)
+    assert card.int8_test_error_px == pytest.approx(report.int8_test_error_px)
+    assert card.int8_chosen == (report.chosen == "int8")
+    assert "licence: CC-BY-4.0" in card.summary()
+
+
+def test_a_fresh_folder_gives_the_projects_keypoints(
+    trained: Project,
+    clip: Path,
+    model_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the project's own analyses, both precisions, batch 1 as the model file's
+    expected = {}
+    for precision in ("float32", "int8"):
+        [out] = analyze_videos(
+            trained,
+            [clip],
+            destfolder=tmp_path / f"project-{precision}",
+            progress=False,
+            precision=precision,
+            batch_size=1,
+        )
+        expected[precision] = pd.read_hdf(out)
+    # a fresh folder: the model file and the video, nothing of the project
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shutil.copy(model_file, fresh / model_file.name)
+    shutil.copy(clip, fresh / clip.name)
+    monkeypatch.chdir(fresh)
+    monkeypatch.setenv("POSEKIT_CACHE", str(fresh / "cache"))
+    for precision in ("float32", "int8"):
+        argv = ["analyze", "--model", model_file.name, clip.name]
+        argv += ["--precision", precision, "--dest", precision]
+        assert main(argv) == 0
+        [out] = (fresh / precision).glob("*.h5")
+        got = pd.read_hdf(out)
+        assert out.name == f"clip{ModelFolder.of(trained).scorer()}.h5"
+        diff = np.abs(got.to_numpy() - expected[precision].to_numpy())
+        assert diff.max() <= 0.01, (precision, diff.max())
+    # the int8 model's test error is the one the card reports
+    model = load_model_file(model_file)
+    predictor = model.predictor((240, 320), 1, "int8")
+    assert predictor.precision == "int8"
+    frames = ModelFolder.of(trained).labelled_frames()
+    error = frames.test_error_px(predictor, (240, 320))
+    assert error == pytest.approx(model.card.int8_test_error_px, abs=0.01)
+
+
+def test_other_frame_sizes_run_the_keras_weights(
+    model_file: Path, tmp_path: Path
+) -> None:
+    model = load_model_file(model_file, folder=tmp_path / "m")
+    tfl = model.tflite_model((120, 160), 1, "auto")
+    assert tfl.precision == "float32" and tfl.path.parent == tmp_path / "m"
+    with pytest.raises(ValueError, match="int8 model of demo-mouse.posekit.zip takes"):
+        model.tflite_model((120, 160), 1, "int8")
+    frame = np.zeros((120, 160, 3), np.uint8)
+    assert tfl.predictor()(frame[None]).shape == (1, len(model.bodyparts), 3)
+
+
+def _rewrite(source: Path, dest: Path, change) -> Path:
+    """Copy a model file, letting ``change(members)`` alter its members."""
+    with zipfile.ZipFile(source) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    change(members)
+    with zipfile.ZipFile(dest, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return dest
+
+
+def _relist(members: dict[str, bytes]) -> None:
+    """Make the manifest match the members (as a careful forger would)."""
+    import hashlib
+
+    manifest = json.loads(members["MANIFEST.json"])
+    manifest["files"] = {
+        n: {"size": len(d), "sha256": hashlib.sha256(d).hexdigest()}
+        for n, d in members.items()
+        if n != "MANIFEST.json"
+    }
+    members["MANIFEST.json"] = json.dumps(manifest).encode()
+
+
+def test_loading_refuses_damaged_or_dangerous_files(
+    model_file: Path, tmp_path: Path
+) -> None:
+    def flip_a_byte(members):
+        data = bytearray(members["float32.tflite"])
+        data[len(data) // 2] ^= 0xFF
+        members["float32.tflite"] = bytes(data)
+
+    def traversal(members):
+        members["../../evil.py"] = b"print('owned')"
+
+    def pickle_member(members):
+        members["model.pkl"] = b"\x80\x04N."
+        _relist(members)
+
+    def pickle_in_keras(members):
+        buf = io.BytesIO()
+        with (
+            zipfile.ZipFile(io.BytesIO(members["model.keras"])) as inner,
+            zipfile.ZipFile(buf, "w") as out,
+        ):
+            for name in inner.namelist():
+                out.writestr(name, inner.read(name))
+            out.writestr("extra.pkl", b"\x80\x04N.")
+        members["model.keras"] = buf.getvalue()
+        _relist(members)
+
+    def no_card(members):
+        del members["model_card.json"]
+        _relist(members)
+
+    cases = {
+        "checksum": (flip_a_byte, "does not match its checksum"),
+        "traversal": (traversal, "'../../evil.py', which a posekit model file"),
+        "pickle": (pickle_member, "'model.pkl', which a posekit model file never"),
+        "keras": (pickle_in_keras, "no pickle, no code"),
+        "card": (no_card, "lacks model_card.json"),
+    }
+    for name, (change, message) in cases.items():
+        bad = _rewrite(model_file, tmp_path / f"{name}.posekit.zip", change)
+        with pytest.raises(ModelFileError, match=message):
+            load_model_file(bad, folder=tmp_path / name)
+        assert not (tmp_path / name).exists()  # nothing was unpacked
+    (tmp_path / "text.posekit.zip").write_text("not a zip")
+    with pytest.raises(ModelFileError, match="not a zip file"):
+        load_model_file(tmp_path / "text.posekit.zip")
+
+
+def test_export_needs_a_trained_snapshot(demo_project: Project, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="No trained snapshot"):
+        export_model(demo_project, tmp_path / "m.posekit.zip")
+
+
+def test_savedmodel_and_onnx_give_the_same_keypoints(
+    model_file: Path, trained: Project, tmp_path: Path
+) -> None:
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("onnxruntime")
+    from posekit.engine._tf import tensorflow as tf
+    from posekit.engine.export import check_onnx, export_onnx, export_savedmodel
+
+    model = load_model_file(model_file, folder=tmp_path / "m")
+    frames = ModelFolder.of(trained).labelled_frames()
+    images = [np.asarray(frames.images[i]) for i in frames.test]
+    onnx = export_onnx(model, tmp_path / "m.onnx")
+    diff = check_onnx(onnx, model, images)
+    assert diff["max_abs_px"] <= 0.01 and diff["frames"] == len(images)
+    saved = export_savedmodel(model, tmp_path / "saved")
+    loaded = tf.saved_model.load(str(saved))
+    batch = np.stack(images).astype(np.float32)
+    got = loaded.serve(batch)
+    net = model.load_keras()
+    want = net(batch, training=False)
+    np.testing.assert_allclose(
+        np.asarray(got["scoremap"]), np.asarray(want["scoremap"]), atol=1e-4
+    )
+    keypoints = net.decode({k: np.asarray(v) for k, v in got.items()})
+    expected = net.decode({k: np.asarray(v) for k, v in want.items()})
+    np.testing.assert_allclose(keypoints[..., :2], expected[..., :2], atol=0.01)
+
+
+def test_posekit_live_streams_poses(
+    model_file: Path, clip: Path, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["live", str(clip), "--model", str(model_file), "--max-frames", "5"]
+    assert main([*argv, "--format", "csv", "--precision", "float32"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("frame,time,latency_ms,snout_x,snout_y")
+    assert [line.split(",")[0] for line in lines[1:]] == ["0", "1", "2", "3", "4"]
+    # JSON lines with the same keypoints as the analysis of the same frames
+    assert main([*argv, "--format", "json", "--precision", "float32"]) == 0
+    poses = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    model = load_model_file(model_file)
+    [out] = _analyse_first_frames(model, clip)
+    first = np.array(poses[0]["bodyparts"]["snout"][:2])
+    np.testing.assert_allclose(first, out[0, 0, :2], atol=1e-3)
+
+
+def _analyse_first_frames(model, clip: Path) -> list[np.ndarray]:
+    from posekit.engine.video import VideoReader
+
+    with VideoReader(clip) as reader:
+        frame = reader.read(0)
+    return [model.predictor((240, 320), 1, "float32")(frame[None])]
