@@ -382,6 +382,23 @@ def plot(path: Path, doc: dict) -> None:
     fig.savefig(path, dpi=110)
 
 
+def merge(path: Path, parts: list[Path]) -> None:
+    """Merge the runs of ``parts`` into ``path`` (later files win) and redraw."""
+    from posekit.engine._fileio import atomic_write_text
+
+    doc = json.loads(path.read_text()) if path.exists() else {}
+    for part in parts:
+        other = json.loads(part.read_text())
+        runs = other.pop("runs", {})
+        projects = other.pop("projects", {})
+        doc.update(other)
+        doc.setdefault("projects", {}).update(projects)
+        for name, by_backbone in runs.items():
+            doc.setdefault("runs", {}).setdefault(name, {}).update(by_backbone)
+    atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
+    plot(CURVES if path == RESULTS else path.with_suffix(".png"), doc)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen project × backbone pairs, merging each result into the JSON.
 
@@ -408,9 +425,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="folder for models and projects")
     parser.add_argument("--json", default=str(RESULTS))
     parser.add_argument("--plot", action="store_true", help="only redraw the curves")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="merge these result files (runs done in parallel) into --json, redraw",
+    )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     path = Path(args.json)
+    if args.merge:
+        merge(path, [Path(m) for m in args.merge])
+        return 0
     if args.plot:
         plot(CURVES, json.loads(path.read_text()))
         return 0
