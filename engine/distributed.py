@@ -127,7 +127,7 @@ def plan_chunks(
     Examples
     --------
     >>> plan_chunks(100, 30, 8)
-    [(0, 32), (32, 64), (64, None)]
+    [(0, 32), (32, 64), (64, 96), (96, None)]
     >>> plan_chunks(0, 30)
     [(0, None)]
     """
