@@ -53,6 +53,24 @@ class AnalysisModel(traitlets.HasTraits):
         ``analyze_videos`` (default :func:`posekit.engine.api.analyze_videos`).
     flush_interval_s
         How often progress is pushed to the browser.
+    videos
+        The videos to offer when there is no project.
+    model_file
+        A shared ``.posekit.zip``: analyse with it instead of the project's network
+        (:func:`posekit.engine.export.analyze_with_model`); ``project`` may then be
+        ``None``.
+
+    Attributes
+    ----------
+    batch_size
+        Frames per network call; 0 (default): chosen by frame size, as
+        ``posekit analyze`` does (the fastest measured).
+    precision
+        ``"auto"`` (int8 when it is within 0.2 px of float), ``"float32"``, ``"int8"``.
+    cluster
+        ``""``: analyse in this kernel; ``"local"``: on a Dask cluster of this
+        machine's cores; or a Dask scheduler address. The progress bar then
+        follows the cluster's chunks.
     """
 
     shuffle = traitlets.Int(1)
@@ -60,7 +78,10 @@ class AnalysisModel(traitlets.HasTraits):
     selected = traitlets.List(traitlets.Unicode())
     scale = traitlets.Float(1.0)
     save_as_csv = traitlets.Bool(False)
-    batch_size = traitlets.Int(8)
+    batch_size = traitlets.Int(0)
+    precision = traitlets.Enum(["auto", "float32", "int8"], default_value="auto")
+    cluster = traitlets.Unicode("")
+    model_file = traitlets.Unicode("")
     destfolder = traitlets.Unicode("")
     state = traitlets.Enum(["idle", "running", "done", "error"], default_value="idle")
     current = traitlets.Unicode("")
@@ -73,14 +94,23 @@ class AnalysisModel(traitlets.HasTraits):
 
     def __init__(
         self,
-        project: Project,
+        project: Project | None,
         *,
         shuffle: int = 1,
         analyze_fn: Callable[..., Any] | None = None,
         flush_interval_s: float = 0.3,
+        videos: Sequence[str | Path] = (),
+        model_file: str | Path | None = None,
     ) -> None:
         super().__init__(shuffle=shuffle)
+        if project is None and not model_file:
+            raise ValueError(
+                "AnalysisModel needs a project, or a model_file (.posekit.zip) and "
+                "videos to analyse without one."
+            )
         self.project = project
+        self.model_file = str(model_file or "")
+        self.videos = [str(v) for v in videos]
         self._analyze_fn = analyze_fn
         self.flush_interval_s = float(flush_interval_s)
         self._thread: threading.Thread | None = None
@@ -89,7 +119,8 @@ class AnalysisModel(traitlets.HasTraits):
     # ------------------------------------------------------------------ listing
     def refresh(self) -> None:
         """Re-read the project's videos and the prediction files on disk."""
-        self.videos = [str(v) for v in self.project.source_videos()]
+        if self.project is not None:
+            self.videos = [str(v) for v in self.project.source_videos()]
         if not self.selected or not set(self.selected) <= set(self.videos):
             self.selected = [v for v in self.selected if v in self.videos] or list(
                 self.videos
@@ -124,8 +155,11 @@ class AnalysisModel(traitlets.HasTraits):
             raise ValueError("Choose at least one video to analyse.")
         if not self.scale > 0:
             raise ValueError(f"scale must be > 0. Received: scale={self.scale}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1. Received: {self.batch_size}")
+        if self.batch_size < 0:
+            raise ValueError(
+                f"batch_size must be >= 1, or 0 for the default. Received: "
+                f"{self.batch_size}"
+            )
         self.error = ""
         self.progress = 0.0
         self.eta_s = float("nan")
@@ -152,6 +186,9 @@ class AnalysisModel(traitlets.HasTraits):
                 self.message = "starting TensorFlow…"
                 preload_tensorflow()  # silences TensorFlow's start-up messages
                 from ..engine.api import analyze_videos as analyze
+
+                if self.model_file:
+                    analyze = self._analyze_with_model
             written: list[Path] = []
             for k, video in enumerate(videos):
                 self.current = video
@@ -162,8 +199,10 @@ class AnalysisModel(traitlets.HasTraits):
                     shuffle=int(self.shuffle),
                     destfolder=self.destfolder or None,
                     save_as_csv=bool(self.save_as_csv),
-                    batch_size=int(self.batch_size),
+                    batch_size=int(self.batch_size) or None,
                     scale=float(self.scale),
+                    precision=self.precision,
+                    client=self.cluster or None,
                     progress=self._progress_callback(k, len(videos)),
                     on_stage=self._stage_callback(k, len(videos), video),
                 )
@@ -185,6 +224,12 @@ class AnalysisModel(traitlets.HasTraits):
             p.name for p in written
         )
         self.state = "done"
+
+    def _analyze_with_model(self, project, videos, *, shuffle, **kwargs) -> list[Path]:
+        """Analyse with :attr:`model_file` (no project; ``shuffle`` does not apply)."""
+        from ..engine.export import analyze_with_model
+
+        return analyze_with_model(self.model_file, videos, **kwargs)
 
     def _stage_callback(
         self, k: int, n_videos: int, video: str
@@ -269,10 +314,18 @@ class AnalysisPanel:
             layout=w.Layout(width="120px"),
         )  # fmt: skip
         self.csv = w.Checkbox(description="also write CSV", indent=False)
+        places = [("this kernel", ""), ("Dask: this machine's cores", "local")]
+        if m.cluster not in ("", "local"):
+            places.append((f"Dask: {m.cluster}", m.cluster))
+        self.cluster = w.Dropdown(
+            options=places, description="run on", style=style,
+            layout=w.Layout(width="260px"),
+        )  # fmt: skip
         for trait, widget in (
             ("shuffle", self.shuffle),
             ("scale", self.scale),
             ("save_as_csv", self.csv),
+            ("cluster", self.cluster),
         ):
             w.link((m, trait), (widget, "value"))
         self.analyze_button = w.Button(
@@ -302,7 +355,10 @@ class AnalysisPanel:
         self.widget = w.VBox(
             [
                 w.HBox(
-                    [self.video_select, w.VBox([self.shuffle, self.scale, self.csv])]
+                    [
+                        self.video_select,
+                        w.VBox([self.shuffle, self.scale, self.csv, self.cluster]),
+                    ]
                 ),
                 w.HBox([self.analyze_button, self.refresh_button]),
                 w.HBox([self.progress, self.status]),

@@ -171,6 +171,64 @@ def test_real_analysis_writes_dlc_predictions_and_opens_the_viewer(project) -> N
     )
 
 
+def test_settings_reach_the_engine(project) -> None:
+    """Defaults are the engine's (batch by frame size, auto precision, this kernel)."""
+    engine = ScriptedAnalysis()
+    m = AnalysisModel(project, analyze_fn=engine)
+    m.analyze([m.videos[0]], wait=True)
+    kwargs = engine.calls[-1][1]
+    assert (kwargs["batch_size"], kwargs["precision"], kwargs["client"]) == (
+        None,
+        "auto",
+        None,
+    )
+    view = AnalysisPanel(m)
+    assert [v for _, v in view.cluster.options] == ["", "local"]
+    view.cluster.value = "local"  # a Dask cluster of this machine's cores
+    m.batch_size, m.precision = 4, "int8"
+    m.analyze([m.videos[0]], wait=True)
+    kwargs = engine.calls[-1][1]
+    assert (kwargs["batch_size"], kwargs["precision"], kwargs["client"]) == (
+        4,
+        "int8",
+        "local",
+    )
+    with pytest.raises(ValueError, match="needs a project, or a model_file"):
+        AnalysisModel(None)
+
+
+@pytest.mark.slow
+def test_a_model_file_runs_without_a_project(project, tmp_path) -> None:
+    """A shared .posekit.zip analyses videos in the panel with no project at all."""
+    import shutil
+
+    from posekit.engine.api import analyze_videos, train_network
+    from posekit.engine.export import export_model
+
+    train_network(project, max_iterations=8, batch_size=2, weights=None)
+    zip_file = export_model(project, tmp_path / "mouse", int8=False)
+    video = tmp_path / "alone" / "session2.mp4"
+    video.parent.mkdir()
+    shutil.copy(project.videos()[1], video)
+    m = AnalysisModel(None, model_file=zip_file, videos=[video])
+    m.precision = "float32"
+    assert m.videos == [str(video)] and m.selected == [str(video)]
+    m.analyze(wait=True)
+    assert m.state == "done", m.error
+    (out,) = m.outputs
+    [expected] = analyze_videos(
+        project,
+        [video],
+        destfolder=tmp_path / "project",
+        progress=False,
+        precision="float32",
+        batch_size=1,
+    )
+    assert out.name == expected.name
+    diff = np.abs(pd.read_hdf(out).to_numpy() - pd.read_hdf(expected).to_numpy())
+    assert diff.max() <= 0.01
+
+
 class StagedAnalysis(ScriptedAnalysis):
     """Reports the engine's stages with a slow set-up before the first frame."""
 
