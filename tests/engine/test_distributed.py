@@ -237,3 +237,36 @@ def test_local_cluster_survives_a_killed_worker(
     pd.testing.assert_frame_equal(pd.read_hdf(out), serial, check_exact=True)
     assert out.read_bytes()  # the h5 exists and is complete
     assert not list((tmp_path / "out" / CHUNKS_FOLDER).rglob("chunk-*.npz"))
+
+
+@pytest.mark.slow
+def test_train_in_parallel_compares_runs_on_one_split(trained: Project) -> None:
+    """Two shuffles trained as Dask tasks at once, on shuffle 1's test frames."""
+    pytest.importorskip("distributed")
+    from posekit.engine.dataset import load_split
+    from posekit.engine.distributed import TrainRun, train_in_parallel
+
+    rows = []
+    table = train_in_parallel(
+        trained,
+        [TrainRun(2, "mobilenet_v2_0.35"), TrainRun(3, "mobilenet_v2_0.35")],
+        client="local",
+        on_result=rows.append,
+        max_iterations=2,
+        batch_size=2,
+        crop_size=(64, 64),
+        eval_interval=2,
+    )
+    assert sorted(table["shuffle"]) == [2, 3] and len(rows) == 2
+    assert (table["iterations"] == 2).all()
+    assert table["test_error_px"].notna().all()
+    cores = len(os.sched_getaffinity(0))
+    assert (table["threads"] == max(1, cores // 2)).all()  # the cores shared by 2
+    one = load_split(trained, shuffle=1).test_indices
+    for shuffle in (2, 3):
+        np.testing.assert_array_equal(
+            load_split(trained, shuffle=shuffle).test_indices, one
+        )
+        assert Path(table.set_index("shuffle").loc[shuffle, "snapshot"]).is_file()
+    with pytest.raises(ValueError, match="its own shuffle"):
+        train_in_parallel(trained, [TrainRun(2), TrainRun(2)])
