@@ -26,6 +26,8 @@ _LAZY = {
     "Labeler": ".labeler",
     "LabelerModel": ".labeler_model",
     "ROIEditor": ".roi_editor",
+    "RunComparison": ".run_comparison",
+    "RunComparisonModel": ".run_comparison_model",
     "TrainingDashboard": ".training_dashboard",
     "TrainingModel": ".training_model",
     "TrajectoryModel": ".trajectory_model",

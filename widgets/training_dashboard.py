@@ -190,6 +190,19 @@ class TrainingDashboard(BokehComponent):
             m.on(event, listener)
 
         self._update_notice()
+        # several backbones trained at once (Dask), compared in one table
+        from .run_comparison import RunComparison
+        from .run_comparison_model import RunComparisonModel
+
+        self.comparison = RunComparison(
+            RunComparisonModel(m.project, reference_shuffle=m.shuffle),
+            backbones=options,
+        )
+        self.comparison_box = w.Accordion(
+            [self.comparison.widget],
+            titles=("Compare backbones: parallel training runs, one table",),
+            selected_index=None,
+        )
         settings = w.HBox(
             [
                 self.shuffle,
@@ -230,6 +243,7 @@ class TrainingDashboard(BokehComponent):
                     "circles: predictions (filled: likelihood ≥ p-cutoff)</small>"
                 ),
                 self.worst_box,
+                self.comparison_box,
             ]
         )
         self.widget.add_class("posekit-training-dashboard")
