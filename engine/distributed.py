@@ -43,6 +43,7 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -487,7 +488,9 @@ class VideoJob:
             "video_size": stat.st_size,
             "video_mtime_ns": stat.st_mtime_ns,
             "model": str(model),
-            "model_mtime_ns": Path(model).stat().st_mtime_ns,
+            # the content, not the time: tasks of a job array that each converted
+            # the model (the same bytes) must agree on the plan
+            "model_sha256": _sha256(Path(model)),
             "frame_shape": list(self.model.frame_shape),
             "batch_size": self.model.batch_size,
             "scale": self.scale,
@@ -497,6 +500,16 @@ class VideoJob:
                 list(c) for c in plan_chunks(n, chunk_frames, self.model.batch_size)
             ],
         }
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _chunk_path(job: VideoJob, index: int) -> Path:
@@ -845,7 +858,8 @@ def _run_on_dask(
         client.submit(
             run_chunk,
             dataclasses.replace(task, threads=threads),
-            key=f"posekit-chunk-{Path(task.out).parent.name}-{task.index}",
+            # unique per submission: a key Dask still holds would return its result
+            key=f"posekit-chunk-{task.index}-{uuid.uuid4().hex}",
             pure=False,
         )
         for task in tasks
@@ -986,7 +1000,7 @@ def train_in_parallel(
                     threads,
                     dict(train_kwargs),
                     pure=False,
-                    key=f"posekit-train-shuffle{run.shuffle}",
+                    key=f"posekit-train-shuffle{run.shuffle}-{uuid.uuid4().hex}",
                 )
                 for run in runs
             ]
