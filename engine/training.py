@@ -76,6 +76,7 @@ from .targets import make_targets
 from .training_defaults import AUTO_CROP_RANGE, ProjectDefaults, project_defaults
 
 __all__ = [
+    "dlc_net_type",
     "TrainConfig",
     "TrainState",
     "TrainingCallback",
@@ -828,7 +829,7 @@ class Trainer:
             "all_joints": [[i] for i in range(m.num_keypoints)],
             "all_joints_names": list(m.bodyparts),
             "num_joints": m.num_keypoints,
-            "net_type": m.backbone,
+            "net_type": dlc_net_type(m.backbone),
             "dataset_type": "posekit",
             "init_weights": m.weights,
             "output_stride": m.output_stride,
@@ -1558,6 +1559,44 @@ def _update_bar(bar: Any, steps: int) -> None:
     bar.update(1)  # less than ``mininterval`` since the restart: no refresh
     bar.last_print_n = bar.n  # the rate counts the steps from here on
     bar.unpause()
+
+
+def dlc_net_type(backbone: str) -> str:
+    """Return the ``net_type`` DeepLabCut expects in ``pose_cfg.yaml`` for a backbone.
+
+    DeepLabCut names a model from ``net_type`` (``get_scorer_name``): ``resnet_50``
+    → ``resnet50``, ``mobilenet_v2_0.35`` → ``mobnet_35``, and for EfficientNets the
+    part after a hyphen (``efficientnet-b0`` → ``effnet_b0``). The ``net_type``
+    written is the one DeepLabCut turns into the same short name posekit uses in
+    file names (the backbone's ``dlc_netname``), whatever alias was chosen.
+
+    Parameters
+    ----------
+    backbone
+        A registered backbone name or alias.
+
+    Returns
+    -------
+    str
+        DeepLabCut's spelling of the network.
+
+    Examples
+    --------
+    >>> dlc_net_type("efficientnet_lite0"), dlc_net_type("mobilenet_v2_0.35")
+    ('efficientnet-lite0', 'mobilenet_v2_0.35')
+    >>> dlc_net_type("resnet50")
+    'resnet_50'
+    """
+    from .models.registry import get_backbone
+
+    short = get_backbone(backbone).dlc_netname
+    if short.startswith("effnet_"):
+        return "efficientnet-" + short.removeprefix("effnet_")
+    if short.startswith("mobnet_"):
+        return f"mobilenet_v2_{int(short.removeprefix('mobnet_')) / 100:g}"
+    if short.startswith("resnet") and short[6:].isdigit():
+        return f"resnet_{short[6:]}"
+    return backbone
 
 
 def _fmt(value: Any) -> Any:

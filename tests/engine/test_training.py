@@ -498,3 +498,27 @@ def test_progress_bar_eta_leaves_out_the_warm_up_step(run20, tmp_path, data, cap
     # generous: the whole fit (loading, tracing, saving) took `wall` seconds
     assert first_eta <= wall + 1, (lines[:3], wall)
     assert max(eta for _, _, eta in lines) <= 2 * wall + 1, (lines, wall)
+
+
+def _deeplabcut_netname(net_type: str) -> str:
+    """DeepLabCut 2.x/3.x ``get_scorer_name`` for the TensorFlow engine."""
+    if "resnet" in net_type:
+        return "resnet" + net_type.split("_")[-1]
+    if "mobilenet" in net_type:
+        return "mobnet_" + str(int(float(net_type.split("_")[-1]) * 100))
+    if "efficientnet" in net_type:
+        return "effnet_" + net_type.split("-")[1]
+    raise ValueError(net_type)
+
+
+def test_pose_cfg_net_type_gives_deeplabcut_our_scorer_name():
+    from posekit.engine.models.registry import get_backbone, list_backbones
+    from posekit.engine.training import dlc_net_type
+
+    for name in list_backbones():
+        if not get_backbone(name).dlc_netname.startswith(
+            ("effnet", "mobnet", "resnet")
+        ):
+            continue  # a test backbone DeepLabCut has no family for
+        net_type = dlc_net_type(name)
+        assert _deeplabcut_netname(net_type) == get_backbone(name).dlc_netname, name
