@@ -61,6 +61,9 @@ screenshots: venv browser-deps
 bench: venv
 	$(BIN)/python benchmarks/openfield_accuracy.py --out benchmarks/results/openfield_model
 	$(BIN)/python benchmarks/video_fps.py --model benchmarks/results/openfield_model/every20
+	$(BIN)/python benchmarks/openfield_int8.py
+	$(BIN)/python benchmarks/latency.py --model benchmarks/results/openfield_model/every20
+	$(BIN)/python benchmarks/distributed.py --model benchmarks/results/openfield_model/every20
 	$(BIN)/python benchmarks/behavior_speed.py
 	$(BIN)/python benchmarks/memory_demo.py
 	$(BIN)/python benchmarks/data_efficiency.py
