@@ -659,10 +659,16 @@ def _sniff_dlc(path: Path) -> bool:
     Pose CSV (:func:`~posekit.engine.io.lightning_pose.is_lightning_pose_csv`).
     """
     if _is_hdf5(path):
+        # h5py, not pandas.HDFStore: PyTables warns about every node of a foreign
+        # layout (NWB, SLEAP), and only the top-level pandas groups matter here
+        import h5py
+
         try:
-            with pd.HDFStore(path, mode="r") as store:
-                return any(k.lstrip("/") in _READ_KEYS for k in store.keys())
-        except Exception:  # PyTables raises many types for foreign HDF5 layouts
+            with h5py.File(path, "r") as fh:
+                return any(
+                    key in fh and "pandas_type" in fh[key].attrs for key in _READ_KEYS
+                )
+        except (OSError, ValueError):
             return False
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
