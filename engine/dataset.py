@@ -102,6 +102,10 @@ def merge_labels(project: Project) -> pd.DataFrame:
     LabelError
         If there are no labels, or a file's bodyparts do not match the config.
     """
+    if project.multianimal:  # four column levels (posekit.engine.multianimal)
+        from .multianimal.dataset import merge_multianimal_labels
+
+        return merge_multianimal_labels(project)
     frames = []
     for stem in project.labeled_videos():
         h5 = project.path / "labeled-data" / stem / f"CollectedData_{project.scorer}.h5"
@@ -226,9 +230,13 @@ def _write_documentation(
 ) -> None:
     from scipy.io import savemat
 
-    coords = labels_to_array(merged, project.bodyparts)
     data = []
-    for i in train:
+    if project.multianimal:
+        from .multianimal.dataset import documentation_entries
+
+        data = documentation_entries(project, merged, paths, train)
+    coords = labels_to_array(merged, project.bodyparts)
+    for i in train if not project.multianimal else ():
         img = cv2.imread(str(project.path / paths[i]))
         size = (3, img.shape[0], img.shape[1]) if img is not None else (3, 0, 0)
         joints = [
@@ -263,7 +271,9 @@ def _write_documentation(
                         (
                             np.array(paths[i], dtype="U"),
                             d["size"],
-                            d["joints"][0].astype(int),
+                            np.concatenate(
+                                [np.zeros((0, 3)), *d["joints"].values()]
+                            ).astype(int),
                         )
                         for i, d in zip(train, data, strict=True)
                     ],
@@ -361,8 +371,16 @@ def symmetric_pairs(bodyparts: Sequence[str]) -> list[tuple[str, str]]:
 def load_training_set(
     project: Project, *, shuffle: int = 1, train_fraction: float | None = None
 ) -> TrainingSet:
-    """Load the merged labels, images and recorded split of a shuffle into memory."""
+    """Load the merged labels, images and recorded split of a shuffle into memory.
+
+    A multi-animal project gives a
+    :class:`~posekit.engine.multianimal.dataset.MultiAnimalTrainingSet`.
+    """
     split = load_split(project, shuffle=shuffle, train_fraction=train_fraction)
+    if project.multianimal:
+        from .multianimal.dataset import load_multianimal_training_set
+
+        return load_multianimal_training_set(project, split)
     h5 = project.training_set_dir() / f"CollectedData_{project.scorer}.h5"
     merged = read_labels(h5)
     paths = index_to_paths(merged.index)

@@ -394,6 +394,27 @@ class Project:
         return [str(b) for b in self.cfg.get("bodyparts") or []]
 
     @property
+    def individuals(self) -> list[str]:
+        """Individuals of a multi-animal project (``[]`` for a single-animal one)."""
+        if not self.multianimal:
+            return []
+        return [str(i) for i in self.cfg.get("individuals") or []]
+
+    @property
+    def multianimal_bodyparts(self) -> list[str]:
+        """``multianimalbodyparts`` (multi-animal), else ``bodyparts``."""
+        if not self.multianimal:
+            return self.bodyparts
+        return [str(b) for b in self.cfg.get("multianimalbodyparts") or []]
+
+    @property
+    def unique_bodyparts(self) -> list[str]:
+        """``uniquebodyparts`` of a multi-animal project (stored under ``single``)."""
+        if not self.multianimal:
+            return []
+        return [str(b) for b in self.cfg.get("uniquebodyparts") or []]
+
+    @property
     def skeleton(self) -> list[tuple[str, str]]:
         """Skeleton edges as pairs of bodypart names."""
         return [(str(a), str(b)) for a, b in (self.cfg.get("skeleton") or [])]
@@ -895,6 +916,13 @@ def load_project(path: str | os.PathLike) -> Project:
         raise ProjectError(f"{cfg_path} lacks the required keys {missing}.")
     if not cfg.get("multianimalproject") and not cfg.get("bodyparts"):
         raise ProjectError(f"{cfg_path} lists no bodyparts.")
+    if cfg.get("multianimalproject") and not (
+        cfg.get("multianimalbodyparts") or cfg.get("uniquebodyparts")
+    ):
+        raise ProjectError(
+            f"{cfg_path} is a multi-animal project that lists no bodyparts: add "
+            "them under multianimalbodyparts (and uniquebodyparts)."
+        )
     folder = cfg_path.parent.resolve()
     stated = str(cfg.get("project_path") or "")
     if stated != str(folder):
@@ -930,6 +958,8 @@ def create_project(
     copy_videos: bool = False,
     date: _dt.date | None = None,
     net_type: str = "mobilenet_v2_0.35",
+    individuals: Sequence[str] | None = None,
+    uniquebodyparts: Sequence[str] = (),
     **overrides: Any,
 ) -> Project:
     """Create a new DeepLabCut-compatible project.
@@ -954,6 +984,14 @@ def create_project(
         Project date (default today).
     net_type
         ``default_net_type`` (a posekit backbone name).
+    individuals
+        Names of the animals: a multi-animal project, written as DeepLabCut's
+        multi-animal template (``multianimalproject: true``, ``individuals``,
+        ``uniquebodyparts``, ``multianimalbodyparts`` = ``bodyparts``,
+        ``bodyparts: MULTI!``, ``default_track_method: ellipse``).
+    uniquebodyparts
+        Multi-animal only: bodyparts that appear once per frame (stored under the
+        individual ``single``).
     **overrides
         Any other config key (e.g. ``pcutoff=0.4``, ``numframes2pick=30``).
 
@@ -988,6 +1026,8 @@ def create_project(
     cfg["bodyparts"] = [str(b) for b in bodyparts]
     cfg["skeleton"] = [list(map(str, e)) for e in (skeleton or [])]
     cfg["default_net_type"] = net_type
+    if individuals is not None:
+        _make_multianimal(cfg, individuals, bodyparts, uniquebodyparts)
     for key, value in overrides.items():
         cfg[key] = value
     project = Project(folder, cfg)
@@ -996,6 +1036,30 @@ def create_project(
     project.save()
     logger.info("created project %s", folder)
     return project
+
+
+def _make_multianimal(
+    cfg: CommentedMap,
+    individuals: Sequence[str],
+    bodyparts: Sequence[str],
+    unique: Sequence[str],
+) -> None:
+    """Turn a template config into DeepLabCut's multi-animal one (keys in DLC's order)."""
+    inds = [str(i) for i in individuals]
+    if not inds or "single" in inds or len(set(inds)) != len(inds):
+        raise ProjectError(
+            f"individuals must be distinct names other than 'single'; got {inds!r}"
+        )
+    cfg["multianimalproject"] = True
+    cfg["identity"] = False
+    pos = list(cfg).index("bodyparts")
+    cfg.insert(pos, "individuals", inds)
+    cfg.insert(pos + 1, "uniquebodyparts", [str(b) for b in unique])
+    cfg.insert(pos + 2, "multianimalbodyparts", [str(b) for b in bodyparts])
+    cfg["bodyparts"] = "MULTI!"
+    cfg["default_augmenter"] = "multi-animal-imgaug"
+    pos = list(cfg).index("default_augmenter") + 1
+    cfg.insert(pos, "default_track_method", "ellipse")
 
 
 def index_length(n_frames: int) -> int:

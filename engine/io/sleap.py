@@ -50,6 +50,7 @@ from ..poses import from_numpy
 from . import register_loader, register_saver
 
 __all__ = [
+    "import_sleap",
     "load_sleap",
     "read_slp_arrays",
     "read_analysis_h5_arrays",
@@ -656,3 +657,184 @@ def save_sleap_analysis(
     with atomic_path(path) as tmp:
         sio.save_analysis_h5(labels, str(tmp), preset=preset)
     return path
+
+
+# ---------------------------------------------------------------- project import
+
+
+def _labelled_frames(
+    position: np.ndarray,
+    frames: Sequence[int] | None,
+    every: int,
+    max_frames: int | None,
+) -> np.ndarray:
+    """Frame indices to import: labelled ones, every ``every``-th, at most ``max_frames``."""
+    labelled = np.flatnonzero(np.isfinite(position).any(axis=(1, 2, 3)))
+    if frames is not None:
+        wanted = np.unique(np.asarray(list(frames), dtype=np.int64))
+        missing = np.setdiff1d(wanted, labelled)
+        if missing.size:
+            raise ValueError(
+                f"frames {missing[:5].tolist()} have no labelled instance in the file"
+            )
+        chosen = wanted
+    else:
+        if int(every) < 1:
+            raise ValueError(f"every must be >= 1. Received: every={every!r}")
+        chosen = labelled[:: int(every)]
+    if max_frames is not None and len(chosen) > int(max_frames):
+        pick = np.linspace(0, len(chosen) - 1, int(max_frames)).round().astype(int)
+        chosen = chosen[np.unique(pick)]
+    return chosen
+
+
+def import_sleap(
+    slp_path: str | os.PathLike,
+    project_dir: str | os.PathLike,
+    *,
+    video_path: str | os.PathLike | None = None,
+    scorer: str = "sleap",
+    task: str | None = None,
+    frames: Sequence[int] | None = None,
+    every: int = 1,
+    max_frames: int | None = None,
+    video: int = 0,
+    skeleton: int = 0,
+) -> Any:
+    """Turn SLEAP ``.slp`` labels into a multi-animal DeepLabCut/posekit project.
+
+    The tracks become the ``individuals`` (their names kept), the skeleton's nodes the
+    ``multianimalbodyparts`` and its body edges the ``skeleton``. The labelled frames
+    are extracted from the video to ``labeled-data/<video stem>/img<index>.png``
+    (DeepLabCut's names, numbered by frame) with their labels in
+    ``CollectedData_<scorer>.h5``/``.csv`` (four column levels), and the video is
+    linked into ``videos/``. The project is built in a temporary folder moved into
+    place at the end: on any error nothing is written.
+
+    Parameters
+    ----------
+    slp_path
+        The ``.slp`` file (user or predicted instances; a user instance wins).
+    project_dir
+        The new project folder (must not exist, or be empty).
+    video_path
+        The labelled video (default: the file the ``.slp`` names, looked up beside
+        the ``.slp`` when its path is relative or gone).
+    scorer
+        The labeller (the project's ``scorer``).
+    task
+        The project's ``Task`` (default: the ``.slp`` file's stem).
+    frames
+        Frame indices to import (each must have a labelled instance).
+    every
+        Import every ``every``-th labelled frame (labels over a whole clip are
+        strongly correlated from frame to frame).
+    max_frames
+        At most this many frames, spread evenly over the chosen ones.
+    video, skeleton
+        Which video and skeleton of the file.
+
+    Returns
+    -------
+    posekit.engine.project.Project
+        The new multi-animal project.
+
+    Raises
+    ------
+    FileNotFoundError
+        The ``.slp`` or its video cannot be found.
+    ValueError
+        The file is not SLEAP labels, has no labelled frame, or ``frames`` names an
+        unlabelled frame.
+    FileExistsError
+        ``project_dir`` holds files already.
+
+    Examples
+    --------
+    >>> project = import_sleap("clip.slp", "flies", every=5)  # doctest: +SKIP
+    >>> project.individuals  # doctest: +SKIP
+    ['female', 'male']
+    """
+    import tempfile
+
+    import cv2
+
+    from ..project import load_project
+    from ..video import VideoReader, frame_filename
+    from ._project_import import build_project
+    from .dlc import make_labels_frame
+
+    slp_path = Path(slp_path)
+    if not slp_path.is_file():
+        raise FileNotFoundError(f"No SLEAP file at {slp_path}")
+    arrays = read_slp_arrays(slp_path, video=video, skeleton=skeleton)
+    video_file = _find_video(slp_path, video_path, arrays.get("video_path"))
+    position = arrays["position"]  # (time, 2, node, track)
+    chosen = _labelled_frames(position, frames, every, max_frames)
+    if not len(chosen):
+        raise ValueError(f"{slp_path} has no labelled frame to import")
+    tracks = [str(t) for t in arrays["track_names"]]
+    nodes = [str(n) for n in arrays["node_names"]]
+    xy = np.transpose(position[chosen], (0, 3, 2, 1))  # (n, track, node, 2)
+    stem = video_file.stem
+    with VideoReader(video_file) as reader, tempfile.TemporaryDirectory() as tmp:
+        total = reader.n_frames
+        if chosen.max() >= total:
+            raise ValueError(
+                f"{slp_path} labels frame {int(chosen.max())} but {video_file.name} "
+                f"has {total} frames: is it the labelled video?"
+            )
+        names = [frame_filename(int(i), total) for i in chosen]
+        sources = []
+        for i, name in zip(chosen, names, strict=True):
+            out = Path(tmp) / name
+            frame = reader.read(int(i))
+            if not cv2.imwrite(str(out), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
+                raise OSError(f"could not write frame {int(i)} to {out}")
+            sources.append(out)
+        rows = [f"labeled-data/{stem}/{n}" for n in names]
+        labels = make_labels_frame(scorer, nodes, rows, xy, individuals=tracks)
+        build_project(
+            project_dir,
+            task=task or slp_path.stem,
+            labels=labels,
+            sources=sources,
+            bodyparts=nodes,
+            skeleton=[list(e) for e in arrays.get("edges", [])],
+            individuals=tracks,
+        )
+    project = load_project(project_dir)
+    project.add_videos([video_file])
+    project.save()
+    logger.info(
+        "imported %d labelled frames (%d individuals, %d keypoints) from %s into %s",
+        len(chosen),
+        len(tracks),
+        len(nodes),
+        slp_path,
+        project.path,
+    )
+    return project
+
+
+def _find_video(
+    slp_path: Path, given: str | os.PathLike | None, named: str | None
+) -> Path:
+    """Return the labelled video: the one given, else the one the file names."""
+    if given is not None:
+        path = Path(given)
+        if not path.is_file():
+            raise FileNotFoundError(f"No video at {path}")
+        return path
+    candidates = []
+    if named:
+        candidates += [Path(named), slp_path.parent / Path(named).name]
+        if not Path(named).is_absolute():
+            candidates.insert(0, slp_path.parent / named)
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"{slp_path} names the video {named!r}, which is not there nor beside the "
+        ".slp; pass video_path=..."
+    )

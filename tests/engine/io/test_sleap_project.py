@@ -1,0 +1,49 @@
+"""Importing SLEAP labels as a multi-animal project (the fly clip)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from posekit.engine.io.dlc import read_labels
+from posekit.engine.io.sleap import import_sleap, read_slp_arrays
+from posekit.engine.multianimal.layout import frame_to_arrays
+from posekit.engine.project import load_project
+
+
+@pytest.fixture(scope="module")
+def clip(shared_data):
+    return shared_data / "sleap-flies-clip" / "clip.slp"
+
+
+def test_fly_clip_becomes_a_multianimal_project(clip, tmp_path):
+    project = import_sleap(clip, tmp_path / "flies", every=150)
+    project = load_project(project.path)
+    assert project.multianimal
+    assert project.individuals == ["female", "male"]
+    assert project.multianimal_bodyparts[:3] == ["head", "thorax", "abdomen"]
+    assert len(project.multianimal_bodyparts) == 13
+    assert project.cfg["bodyparts"] == "MULTI!"
+    assert ("thorax", "head") in project.skeleton and len(project.skeleton) == 12
+    assert [v.name for v in project.videos()] == ["clip.mp4"]
+    df = read_labels(project.labels_path("clip"))
+    assert df.columns.names == ["scorer", "individuals", "bodyparts", "coords"]
+    frames = [int(p[3:7]) for _, _, p in df.index]
+    assert frames == list(range(0, 1500, 150))
+    kp, _, _ = frame_to_arrays(df)
+    truth = read_slp_arrays(clip)["position"][frames]  # (n, 2, node, track)
+    np.testing.assert_array_equal(kp, np.transpose(truth, (0, 3, 2, 1)))
+    img = cv2.imread(str(project.path / "labeled-data/clip/img0150.png"))
+    assert img.shape == (1024, 1024, 3)
+
+
+def test_chosen_frames_and_unlabelled_ones(clip, tmp_path):
+    project = import_sleap(clip, tmp_path / "a", frames=[5, 700], task="flies")
+    assert project.task == "flies"
+    assert len(read_labels(project.labels_path("clip"))) == 2
+    with pytest.raises(ValueError, match="no labelled instance"):
+        import_sleap(clip, tmp_path / "b", frames=[1500])
+    assert not (tmp_path / "b").exists()
+    with pytest.raises(FileExistsError):
+        import_sleap(clip, tmp_path / "a", frames=[5])
