@@ -34,8 +34,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+# this script is named like the Dask package: import the package, not the script, and
+# keep the benchmarks folder last on the path (the worker processes inherit it)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+import distributed  # noqa: E402
 
+sys.path.append(str(HERE))
 from video_fps import VIDEO, decode_only  # noqa: E402
 
 
@@ -86,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    import distributed
     import pandas as pd
     from openfield_int8 import copy_model, labelled_frames
 
