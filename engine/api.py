@@ -40,6 +40,7 @@ __all__ = [
     "AnalysisStage",
     "TrainResult",
     "backbone_choice",
+    "previous_snapshot",
     "train_network",
     "evaluate_network",
     "predict_frames",
@@ -57,12 +58,16 @@ class TrainResult:
     snapshot: Path | None
     test_error_px: float | None
     train_dir: Path
+    initialised_from: Path | None = None
 
     def __str__(self) -> str:
         err = "n/a" if self.test_error_px is None else f"{self.test_error_px:.2f} px"
+        start = (
+            f"; started from {self.initialised_from}" if self.initialised_from else ""
+        )
         return (
             f"trained to iteration {self.iteration} (from {self.start_iteration}; "
-            f"{self.stop_reason}); test error {err}; snapshot {self.snapshot}"
+            f"{self.stop_reason}); test error {err}; snapshot {self.snapshot}{start}"
         )
 
 
@@ -163,6 +168,117 @@ class _StopEventCallback:
             self.trainer.request_stop()
 
 
+class _InitialWeights:
+    """Copy a trained snapshot's weights into a fresh run before its first step."""
+
+    def __init__(self, trainer, snapshot: Path) -> None:
+        self.trainer = trainer
+        self.snapshot = snapshot
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+    def on_train_begin(self, state: Any) -> None:
+        from .model_folder import SnapshotError
+        from .models.pose_model import load_pose_model
+
+        if state.start_iteration != 0 or state.iteration != 0:
+            return  # resumed: the snapshot's own weights
+        source = load_pose_model(self.snapshot).get_weights()
+        target = self.trainer.model.get_weights()
+        if len(source) != len(target) or any(
+            a.shape != b.shape for a, b in zip(source, target, strict=True)
+        ):
+            raise SnapshotError(
+                f"{self.snapshot.name} does not fit the network being trained; train "
+                "from the backbone's weights instead (init_from=None)."
+            )
+        self.trainer.model.set_weights(source)
+        logger.info("training starts from the weights of %s", self.snapshot)
+
+
+def previous_snapshot(
+    project: Project | str | os.PathLike, shuffle: int = 1
+) -> Path | None:
+    """Newest snapshot of ``shuffle`` in the latest earlier iteration that has one.
+
+    After :func:`posekit.engine.refinement.merge_datasets` raised the iteration, this
+    is the model the next training starts from (DeepLabCut points ``init_weights``
+    at it).
+
+    Parameters
+    ----------
+    project
+        The project.
+    shuffle
+        Shuffle number.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The snapshot's ``.keras`` file; ``None`` in iteration 0 or when no earlier
+        iteration trained this shuffle.
+    """
+    project = _project(project)
+    name = project.model_dir(shuffle).name
+    for it in range(project.iteration - 1, -1, -1):
+        folder = ModelFolder(
+            project.path / "dlc-models" / f"iteration-{it}" / name / "train",
+            project=project,
+        )
+        snaps = folder.snapshots()
+        if snaps:
+            return snaps[-1][1]
+    return None
+
+
+def _warm_start(
+    project: Project,
+    shuffle: int,
+    init_from: str | os.PathLike | None,
+    backbone: str | None,
+    fresh: bool,
+):
+    """Return ``(snapshot, model config, train config)`` to start from, or ``None``."""
+    from .model_folder import Snapshot
+    from .training import TrainConfig
+
+    if init_from is None or not fresh:
+        return None
+    explicit = not (isinstance(init_from, str) and init_from == "previous")
+    path = Path(init_from) if explicit else previous_snapshot(project, shuffle)
+    if path is None:
+        return None
+    if path.suffix != ".keras":
+        path = path.with_suffix(".keras")
+    snap = Snapshot.read(path.with_suffix(".json"))
+    model_config = ModelFolder.at(path).model_config(path)
+    reason = ""
+    if tuple(model_config.bodyparts) != tuple(project.bodyparts):
+        reason = (
+            f"it was trained for bodyparts {list(model_config.bodyparts)}, the project "
+            f"has {project.bodyparts}"
+        )
+    elif backbone is not None and backbone != model_config.backbone:
+        reason = f"it is a {model_config.backbone}, not a {backbone}"
+    if reason:
+        if explicit:
+            raise ValueError(f"Cannot start from {path}: {reason}.")
+        logger.warning("not starting from %s: %s", path, reason)
+        return None
+    saved = TrainConfig.from_dict(snap.meta.get("train_config") or {})
+    train_config = TrainConfig(
+        batch_size=saved.batch_size,
+        crop_size=saved.crop_size,
+        augment=saved.augment,
+        learning_rate=saved.learning_rate,
+        adaptive=False,  # the recipe of the model it continues
+    )
+    return path, model_config.replace(weights=None), train_config
+
+
 def backbone_choice(
     project: Project | str | os.PathLike,
     backbone: str | None = None,
@@ -200,9 +316,11 @@ def train_network(
     weights: str | os.PathLike | None = "auto",
     max_iterations: int | None = None,
     time_budget_s: float | None = None,
+    budget_clock: str | None = None,
     batch_size: int | None = None,
     crop_size: tuple[int, int] | None = None,
     resume: bool = True,
+    init_from: str | os.PathLike | None = "previous",
     callbacks: Sequence[Any] = (),
     stop_event: threading.Event | None = None,
     progress: bool = True,
@@ -235,6 +353,9 @@ def train_network(
         runs (DeepLabCut's ``maxiters``): resuming a run that reached them does
         nothing. Default: :class:`~posekit.engine.training.TrainConfig`'s
         ``max_iterations``.
+    budget_clock
+        ``"wall"`` (default) or ``"cpu"``: ``time_budget_s`` counts process CPU
+        seconds per core, so that a busy machine does not shorten the run.
     batch_size, crop_size
         Training batch size (default 8) and crop ``(height, width)`` (default: chosen
         from the frame size, see :func:`posekit.engine.training.default_crop_size`;
@@ -242,6 +363,14 @@ def train_network(
     resume
         Continue from the newest snapshot (iteration counter and optimizer state
         continue); ``False`` starts over.
+    init_from
+        What a run that starts over (no snapshot yet in this iteration's model
+        folder, or ``resume=False``) starts from: ``"previous"`` (default) the
+        newest snapshot of this shuffle in an earlier iteration
+        (:func:`previous_snapshot`: after :func:`~posekit.engine.refinement.merge_datasets`
+        the model of the last round, its network and training recipe; the iteration
+        counter starts at 0, as DeepLabCut's ``init_weights``), a snapshot file, or
+        ``None`` (the backbone's ``weights``). Nothing earlier: ``weights``.
     callbacks
         :class:`posekit.engine.training.TrainingCallback` hooks (dashboards).
     stop_event
@@ -275,8 +404,11 @@ def train_network(
     from .training import TrainConfig, Trainer
 
     project = _project(project)
+    out = ModelFolder.of(project, shuffle).path
+    fresh = resume is False or not ModelFolder(out).snapshots()
+    warm = _warm_start(project, shuffle, init_from, backbone, fresh)
     choice = backbone_choice(project, backbone, weights)
-    if choice.notice:
+    if choice.notice and warm is None:
         logger.warning("%s", choice.notice)
     ts = _ensure_training_set(project, shuffle)
     train_images, train_kp = ts.subset("train")
@@ -289,6 +421,8 @@ def train_network(
     if max_iterations is not None or time_budget_s is not None:
         changes["max_iterations"] = max_iterations
         changes["time_budget_s"] = time_budget_s
+    if budget_clock is not None:
+        changes["budget_clock"] = budget_clock
     if save_interval is not None:
         changes["save_interval"] = int(save_interval)
     if save_interval_s is not None:
@@ -297,13 +431,19 @@ def train_network(
         changes["eval_interval"] = int(eval_interval)
     elif max_iterations is not None:
         changes["eval_interval"] = max(50, min(1000, int(max_iterations) // 5))
-    train_config = TrainConfig().replace(**changes)
-    model_config = PoseModelConfig(
-        bodyparts=tuple(project.bodyparts),
-        backbone=choice.backbone,
-        weights=choice.weights,
-    )
-    out = ModelFolder.of(project, shuffle).path
+    if warm is not None:
+        init_path, model_config, base_config = warm
+        if crop_size is None:
+            changes.pop("crop_size")
+        train_config = base_config.replace(**changes)
+    else:
+        init_path = None
+        train_config = TrainConfig().replace(**changes)
+        model_config = PoseModelConfig(
+            bodyparts=tuple(project.bodyparts),
+            backbone=choice.backbone,
+            weights=choice.weights,
+        )
     trainer = Trainer(
         model_config,
         train_config,
@@ -318,9 +458,13 @@ def train_network(
             **model_naming(project, shuffle=shuffle, train_fraction=ts.train_fraction),
             # the backbone trained, and why (DLC's key is net_type)
             "configured_net_type": choice.configured,
-            "backbone_notice": choice.notice,
+            "backbone_notice": "" if init_path else choice.notice,
+            # DeepLabCut's way to say where a refined model started
+            **({"init_weights": str(init_path.with_suffix(""))} if init_path else {}),
         },
     )
+    if init_path is not None:
+        trainer.callbacks.append(_InitialWeights(trainer, init_path))
     if stop_event is not None:
         trainer.callbacks.append(_StopEventCallback(trainer, stop_event))
     if trainer_hook is not None:
@@ -340,6 +484,7 @@ def train_network(
         snapshot=state.last_snapshot,
         test_error_px=None if err is None else float(err),
         train_dir=out,
+        initialised_from=init_path if state.start_iteration == 0 else None,
     )
 
 

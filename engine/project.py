@@ -668,7 +668,7 @@ class Project:
             if k not in old or k not in new or old[k] != new[k]
         }
 
-    def save(self) -> dict[str, tuple[Any, Any]]:
+    def save(self, keys: Sequence[str] | None = None) -> dict[str, tuple[Any, Any]]:
         """Write the keys of ``config.yaml`` that changed, atomically; say which.
 
         ``project_path`` is set to the folder first (DeepLabCut's convention). Only
@@ -676,12 +676,22 @@ class Project:
         indentation and flow style of every other key stay as they are in the file
         (a file not on disk yet is written whole). Nothing changed: nothing written.
 
+        Parameters
+        ----------
+        keys
+            Write only these keys (e.g. ``["iteration"]``, or the marker size an app
+            remembers): the file is read again and only their lines change, so that
+            other keys keep what is on disk, whoever wrote it, and other changes in
+            memory stay unsaved.
+
         Returns
         -------
         dict
             What :meth:`changes` returned before the write (empty: the file was not
             touched). Each written key is also logged.
         """
+        if keys is not None and self.config_path.is_file():
+            return self._save_keys(list(keys))
         self.cfg["project_path"] = str(self.path)
         changes = self.changes()
         if self.saved_text is not None and not changes:
@@ -693,9 +703,44 @@ class Project:
             logger.info("config.yaml: %s: %r -> %r", key, before, after)
         return changes
 
-    def _patched(self, changes: Mapping[str, Any]) -> str:
-        """Return the saved text with the blocks of ``changes`` replaced (or added)."""
-        text = self.saved_text or ""
+    def _save_keys(self, keys: list[str]) -> dict[str, tuple[Any, Any]]:
+        """Write only ``keys`` into the file as it is on disk now (see :meth:`save`)."""
+        on_disk = self.config_path.read_text(encoding="utf-8")
+        old = _plain(_yaml().load(on_disk) or {})
+        new = _plain(self.cfg)
+        changes = {
+            k: (old.get(k), new.get(k))
+            for k in keys
+            if (k in old) != (k in new) or old.get(k) != new.get(k)
+        }
+        if not changes:
+            return {}
+        expected = dict(old)
+        for key in changes:
+            if key in new:
+                expected[key] = new[key]
+            else:
+                expected.pop(key, None)
+        text = self._patched(changes, base=on_disk, expected=expected)
+        atomic_write_text(self.config_path, text)
+        self.saved_text = text
+        for key, (before, after) in changes.items():
+            logger.info("config.yaml: %s: %r -> %r", key, before, after)
+        return changes
+
+    def _patched(
+        self,
+        changes: Mapping[str, Any],
+        *,
+        base: str | None = None,
+        expected: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Return the saved text with the blocks of ``changes`` replaced (or added).
+
+        ``base`` replaces the saved text and ``expected`` what the result must parse
+        to (default: the whole config in memory).
+        """
+        text = (self.saved_text if base is None else base) or ""
         old = _yaml().load(text) or CommentedMap()
         lines = text.splitlines(keepends=True)
         starts = sorted((old.lc.key(k)[0], k) for k in old)
@@ -717,13 +762,24 @@ class Project:
             lines[-1] += "\n"
         lines += [self._key_yaml(k) for k in added]
         patched = "".join(lines)
-        if _plain(_yaml().load(patched) or {}) != _plain(self.cfg):
+        want = _plain(self.cfg) if expected is None else dict(expected)
+        if _plain(_yaml().load(patched) or {}) != want:
             logger.warning(
                 "config.yaml: could not rewrite only the changed keys %s; writing the "
                 "whole file",
                 list(changes),
             )
-            return self.to_yaml()
+            if expected is None:
+                return self.to_yaml()
+            whole = _yaml().load(text) or CommentedMap()
+            for key in changes:
+                if key in self.cfg:
+                    whole[key] = self.cfg[key]
+                else:
+                    whole.pop(key, None)
+            buf = io.StringIO()
+            _yaml().dump(whole, buf)
+            return buf.getvalue()
         return patched
 
     def _key_yaml(self, key: str) -> str:

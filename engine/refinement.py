@@ -1,0 +1,1364 @@
+"""Active learning: find the frames the network gets wrong, and merge their labels back.
+
+The loop, with DeepLabCut's names and files:
+
+1. :func:`extract_outlier_frames` scores every frame of an analysed video with the
+   outlier criteria of :data:`CRITERIA`, keeps the frames that exceed a threshold,
+   picks a visually diverse subset with k-means on the frames, extracts them into
+   ``labeled-data/<video>/img<index>.png`` and writes the network's predictions for
+   them as ``labeled-data/<video>/machinelabels-iter<N>.h5`` (+ ``machinelabels.csv``),
+   DeepLabCut's layout;
+2. the labeller opens those frames pre-filled with the machine labels
+   (:func:`read_machine_labels`); accepted and corrected points go to
+   ``CollectedData_<scorer>.h5`` like any click;
+3. :func:`merge_datasets` raises ``iteration`` in ``config.yaml`` (that key only) and
+   creates the next training set with the previous test frames kept as the test set;
+   :func:`posekit.engine.api.train_network` then starts from the previous iteration's
+   snapshot.
+
+Each criterion is a pure function ``predictions (T, K, 3) -> per-frame score (T,)`` in
+its natural unit (pixels, or ``1 - likelihood``) registered in :data:`CRITERIA` with a
+default threshold; a frame is an outlier for a criterion when its score exceeds the
+threshold, and for a combination when it does for any of them
+(:func:`outlier_scores` divides each score by its threshold, so 1 is the line).
+
+>>> t = np.arange(50.0)
+>>> xyp = np.stack([3 * t, 100 + 0 * t, 0.99 + 0 * t], axis=-1)[:, None, :]
+>>> xyp[20, 0, 0] += 60  # one frame off by 60 px
+>>> xyp[33, 0, 2] = 0.2  # one unsure frame
+>>> scores = outlier_scores(xyp, ["jump", "uncertain", "fitting"])
+>>> scores.outliers().tolist()
+[20, 33]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from . import logger
+from ._fileio import atomic_path
+from .io.dlc import (
+    LabelError,
+    index_to_paths,
+    paths_to_index,
+    predictions_frame,
+    read_predictions,
+    write_hdf,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .dataset import Split
+    from .project import Project
+
+__all__ = [
+    "CRITERIA",
+    "DEFAULT_CRITERIA",
+    "MACHINE_LABELS_CSV",
+    "MergeResult",
+    "OutlierCriterion",
+    "OutlierFrames",
+    "OutlierScores",
+    "extract_outlier_frames",
+    "find_prediction_file",
+    "fitting_scores",
+    "frame_features",
+    "jump_scores",
+    "likelihood_scores",
+    "machine_labels_path",
+    "merge_datasets",
+    "outlier_scores",
+    "predictions_for_frames",
+    "read_machine_labels",
+    "select_diverse",
+    "tta_predictions",
+    "tta_scores",
+    "write_machine_labels",
+]
+
+#: The CSV twin of the machine labels (DeepLabCut writes it without the iteration).
+MACHINE_LABELS_CSV = "machinelabels.csv"
+
+
+# --------------------------------------------------------------------------- criteria
+
+
+def _xy_valid(xyp: np.ndarray, min_likelihood: float) -> np.ndarray:
+    """Return ``(T, K, 2)`` coordinates with NaN where unusable."""
+    xyp = np.asarray(xyp, dtype=float)
+    if xyp.ndim != 3 or xyp.shape[2] < 2:
+        raise ValueError(
+            "predictions must be (n_frames, n_keypoints, 3) x, y, likelihood; "
+            f"received shape {xyp.shape}"
+        )
+    xy = xyp[..., :2].copy()
+    if xyp.shape[2] > 2 and min_likelihood > 0:
+        xy[xyp[..., 2] < min_likelihood] = np.nan
+    return xy
+
+
+def _per_frame(values: np.ndarray) -> np.ndarray:
+    """Maximum over keypoints ignoring NaN; 0 for a frame with none."""
+    values = np.where(np.isnan(values), -np.inf, values)
+    out = values.max(axis=1) if values.shape[1] else np.zeros(len(values))
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def jump_scores(xyp: np.ndarray, *, min_likelihood: float = 0.0) -> np.ndarray:
+    """Score frames by how far a keypoint jumps away from both neighbouring frames.
+
+    For each keypoint the displacement from the previous and from the next frame is
+    computed (DeepLabCut's ``jump``: Euclidean distance between consecutive frames);
+    the smaller of the two is the frame's jump, so that a frame that jumps away and
+    back is found, not the correct frame after it. The first and last frames have one
+    neighbour. A run of several wrong frames is what :func:`fitting_scores` finds.
+
+    Parameters
+    ----------
+    xyp
+        Predictions ``(T, K, 3)`` (x, y, likelihood).
+    min_likelihood
+        Ignore keypoints below this likelihood (they are :func:`likelihood_scores`'s).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(T,)`` pixels: the largest jump of any keypoint.
+
+    Examples
+    --------
+    >>> xyp = np.zeros((5, 1, 3)); xyp[:, 0, 0] = [0, 1, 40, 3, 4]
+    >>> jump_scores(xyp).tolist()
+    [1.0, 1.0, 37.0, 1.0, 1.0]
+    """
+    xy = _xy_valid(xyp, min_likelihood)
+    t = len(xy)
+    prev = np.full(xy.shape[:2], np.nan)
+    nxt = np.full(xy.shape[:2], np.nan)
+    if t > 1:
+        step = np.linalg.norm(np.diff(xy, axis=0), axis=-1)
+        prev[1:] = step
+        nxt[:-1] = step
+    return _per_frame(np.fmin(prev, nxt))
+
+
+def likelihood_scores(xyp: np.ndarray) -> np.ndarray:
+    """Score frames by their least sure keypoint: ``1 - min(likelihood)``.
+
+    With the threshold ``1 - pcutoff``, a frame is an outlier when some keypoint's
+    likelihood is below the p-cutoff (DeepLabCut's ``uncertain``).
+
+    Parameters
+    ----------
+    xyp
+        Predictions ``(T, K, 3)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(T,)`` in [0, 1].
+
+    Examples
+    --------
+    >>> xyp = np.ones((3, 2, 3)); xyp[1, 1, 2] = 0.25
+    >>> likelihood_scores(xyp).tolist()
+    [0.0, 0.75, 0.0]
+    """
+    xyp = np.asarray(xyp, dtype=float)
+    if xyp.ndim != 3 or xyp.shape[2] < 3:
+        raise ValueError(
+            f"predictions must be (n_frames, n_keypoints, 3); received {xyp.shape}"
+        )
+    p = np.nan_to_num(xyp[..., 2], nan=0.0)
+    return 1.0 - p.min(axis=1) if p.shape[1] else np.zeros(len(p))
+
+
+def _interpolate(series: np.ndarray) -> np.ndarray:
+    """Linear interpolation over NaN along axis 0 (edges hold the nearest value)."""
+    out = series.copy()
+    idx = np.arange(len(series))
+    for col in np.ndindex(series.shape[1:]):
+        s = series[(slice(None), *col)]
+        ok = ~np.isnan(s)
+        if ok.sum() >= 1 and not ok.all():
+            out[(slice(None), *col)] = np.interp(idx, idx[ok], s[ok])
+    return out
+
+
+def _rolling_median(series: np.ndarray, half: int) -> np.ndarray:
+    """Median of the ``2 * half`` neighbours of each frame (the frame itself excluded)."""
+    t = len(series)
+    padded = np.concatenate(
+        [np.full((half,) + series.shape[1:], np.nan), series]
+        + [np.full((half,) + series.shape[1:], np.nan)]
+    )
+    stack = [padded[half + k : half + k + t] for k in range(-half, half + 1) if k != 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
+        return np.nanmedian(np.stack(stack), axis=0)
+
+
+def fitting_scores(
+    xyp: np.ndarray,
+    *,
+    method: str = "savgol",
+    window: int = 9,
+    polyorder: int = 2,
+    min_likelihood: float = 0.0,
+    gate_px: float = 10.0,
+    measurement_std: float = 2.0,
+    acceleration_std: float = 2.0,
+) -> np.ndarray:
+    """Score frames by their distance from a smoothed trajectory (fitting residual).
+
+    Each keypoint's track is fitted robustly: points farther than ``gate_px`` from
+    the median of their ``window - 1`` neighbours are left out (so that an error does
+    not drag the fit towards itself), the gaps are bridged linearly, and the track is
+    smoothed with a Savitzky–Golay filter (``method="savgol"``) or a constant-velocity
+    Kalman filter with a Rauch–Tung–Striebel smoother (``method="kalman"``). The
+    residual is the distance of each prediction from the smoothed track
+    (DeepLabCut's ``fitting``, which fits an ARIMA model instead). Runs of wrong
+    frames shorter than half the window are found.
+
+    Parameters
+    ----------
+    xyp
+        Predictions ``(T, K, 3)``.
+    method
+        ``"savgol"`` or ``"kalman"``.
+    window, polyorder
+        Savitzky–Golay window (odd, frames) and polynomial order; ``window`` is also
+        the neighbourhood of the median gate.
+    min_likelihood
+        Ignore keypoints below this likelihood.
+    gate_px
+        Distance from the neighbours' median beyond which a point is left out of
+        the fit.
+    measurement_std, acceleration_std
+        Kalman noise (pixels; pixels per frame²).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(T,)`` pixels: the largest residual of any keypoint.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``method``, or a window that is even or not larger than ``polyorder``.
+
+    Examples
+    --------
+    >>> t = np.arange(40.0)
+    >>> xyp = np.stack([2 * t, 0 * t, 1 + 0 * t], -1)[:, None, :]
+    >>> xyp[[10, 11], 0, 0] += 50  # two wrong frames in a row
+    >>> np.flatnonzero(fitting_scores(xyp) > 20).tolist()
+    [10, 11]
+    """
+    if method not in ("savgol", "kalman"):
+        raise ValueError(f"method must be 'savgol' or 'kalman'; received {method!r}")
+    window = int(window)
+    if window % 2 == 0 or window <= polyorder or window < 3:
+        raise ValueError(
+            f"window must be odd, >= 3 and larger than polyorder={polyorder}; "
+            f"received window={window}"
+        )
+    xy = _xy_valid(xyp, min_likelihood)
+    t, k = xy.shape[:2]
+    if t == 0:
+        return np.zeros(0)
+    flat = xy.reshape(t, k * 2)
+    reference = _rolling_median(flat, window // 2)
+    off = np.abs(flat - reference).reshape(t, k, 2)
+    gated = xy.copy()
+    gated[np.linalg.norm(off, axis=-1) > gate_px] = np.nan
+    usable = ~np.isnan(gated[..., 0]).all(axis=0)
+    smooth = np.full_like(flat, np.nan)
+    filled = _interpolate(gated.reshape(t, k * 2))
+    cols = np.repeat(usable, 2)
+    if cols.any():
+        block = filled[:, cols]
+        if method == "savgol":
+            from scipy.signal import savgol_filter
+
+            if t >= window:
+                smooth[:, cols] = savgol_filter(block, window, polyorder, axis=0)
+            else:
+                smooth[:, cols] = block
+        else:
+            from .behavior.filters import _kalman_rts
+
+            smooth[:, cols] = _kalman_rts(
+                gated.reshape(t, k * 2)[:, cols],
+                measurement_std**2,
+                acceleration_std**2,
+            )[0]
+    residual = np.linalg.norm(flat.reshape(t, k, 2) - smooth.reshape(t, k, 2), axis=-1)
+    return _per_frame(residual)
+
+
+def tta_scores(
+    xyp: np.ndarray,
+    augmented: Sequence[np.ndarray] = (),
+    *,
+    min_likelihood: float = 0.0,
+) -> np.ndarray:
+    """Score frames by how much predictions on augmented copies disagree (TTA).
+
+    Parameters
+    ----------
+    xyp
+        Predictions on the frames as they are ``(T, K, 3)``.
+    augmented
+        Predictions on augmented copies (flipped, rescaled), already mapped back to
+        the original frame's pixels and bodyparts (:func:`tta_predictions`).
+    min_likelihood
+        Ignore keypoints below this likelihood in either prediction.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(T,)`` pixels: the largest distance between a keypoint's prediction and its
+        prediction on an augmented copy.
+
+    Raises
+    ------
+    ValueError
+        If there are no augmented predictions, or their shape differs.
+
+    Examples
+    --------
+    >>> a = np.zeros((3, 1, 3)); b = a.copy(); b[2, 0, 0] = 25.0
+    >>> tta_scores(a, [b]).tolist()
+    [0.0, 0.0, 25.0]
+    """
+    if not len(augmented):
+        raise ValueError(
+            "tta_scores needs predictions on augmented frames: use tta_predictions"
+        )
+    base = _xy_valid(xyp, min_likelihood)
+    worst = np.full(base.shape[:2], np.nan)
+    for aug in augmented:
+        other = _xy_valid(aug, min_likelihood)
+        if other.shape != base.shape:
+            raise ValueError(
+                f"augmented predictions have shape {np.shape(aug)}; expected "
+                f"{np.shape(xyp)}"
+            )
+        worst = np.fmax(worst, np.linalg.norm(base - other, axis=-1))
+    return _per_frame(worst)
+
+
+@dataclass(frozen=True)
+class OutlierCriterion:
+    """One outlier criterion: a per-frame score and when a frame is an outlier.
+
+    Attributes
+    ----------
+    name
+        Key in :data:`CRITERIA` (DeepLabCut's ``outlieralgorithm`` names where they
+        exist: ``jump``, ``uncertain``, ``fitting``).
+    score
+        ``score(xyp, **params) -> (T,)``; the ``tta`` criterion also takes
+        ``augmented=`` (predictions on augmented frames).
+    threshold
+        Default threshold: a frame is an outlier when its score exceeds it.
+    unit
+        Unit of the score.
+    description
+        One line for the user.
+    """
+
+    name: str
+    score: Callable[..., np.ndarray]
+    threshold: float
+    unit: str
+    description: str
+
+
+#: The outlier criteria, by name. A new criterion is a pure function here and a row.
+CRITERIA: dict[str, OutlierCriterion] = {
+    c.name: c
+    for c in (
+        OutlierCriterion(
+            "jump",
+            jump_scores,
+            20.0,
+            "px",
+            "a keypoint jumps away from both neighbouring frames",
+        ),
+        OutlierCriterion(
+            "uncertain",
+            likelihood_scores,
+            1.0 - 0.6,
+            "1 - likelihood",
+            "some keypoint's likelihood is below the p-cutoff",
+        ),
+        OutlierCriterion(
+            "fitting",
+            fitting_scores,
+            15.0,
+            "px",
+            "a keypoint is far from its smoothed trajectory (Savitzky–Golay/Kalman)",
+        ),
+        OutlierCriterion(
+            "tta",
+            tta_scores,
+            10.0,
+            "px",
+            "predictions on flipped and rescaled copies of the frame disagree",
+        ),
+    )
+}
+
+#: The criteria :func:`extract_outlier_frames` uses unless told otherwise.
+DEFAULT_CRITERIA = ("jump", "uncertain", "fitting")
+
+
+@dataclass
+class OutlierScores:
+    """Per-frame scores of several criteria and their combination.
+
+    Attributes
+    ----------
+    scores
+        Criterion name → ``(T,)`` score in the criterion's unit.
+    thresholds
+        Criterion name → threshold used.
+    frames
+        Video frame index of each score (default ``0 .. T-1``).
+    """
+
+    scores: dict[str, np.ndarray]
+    thresholds: dict[str, float]
+    frames: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+
+    @property
+    def normalized(self) -> dict[str, np.ndarray]:
+        """Each score divided by its threshold (above 1: an outlier)."""
+        return {n: s / self.thresholds[n] for n, s in self.scores.items()}
+
+    @property
+    def combined(self) -> np.ndarray:
+        """The largest normalised score of any criterion (above 1: an outlier)."""
+        if not self.scores:
+            return np.zeros(len(self.frames))
+        return np.max(np.stack(list(self.normalized.values())), axis=0)
+
+    def outliers(self, criterion: str | None = None) -> np.ndarray:
+        """Frame indices whose score exceeds the threshold (of one criterion or any)."""
+        score = self.combined if criterion is None else self.normalized[criterion]
+        return self.frames[score > 1.0]
+
+
+def outlier_scores(
+    xyp: np.ndarray,
+    criteria: Sequence[str] = DEFAULT_CRITERIA,
+    *,
+    thresholds: Mapping[str, float] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    pcutoff: float | None = None,
+    augmented: Sequence[np.ndarray] | None = None,
+    frames: Sequence[int] | None = None,
+) -> OutlierScores:
+    """Score frames with several criteria of :data:`CRITERIA`.
+
+    Parameters
+    ----------
+    xyp
+        Predictions ``(T, K, 3)``.
+    criteria
+        Names of the criteria to combine (a frame is an outlier for any of them).
+    thresholds
+        Thresholds that replace the defaults, by criterion name.
+    params
+        Extra keyword arguments of each criterion's function, by name.
+    pcutoff
+        p-cutoff for ``uncertain`` (its threshold becomes ``1 - pcutoff``).
+    augmented
+        Predictions on augmented frames, for ``tta``.
+    frames
+        Video frame index of each row of ``xyp`` (default ``0 .. T-1``).
+
+    Returns
+    -------
+    OutlierScores
+
+    Raises
+    ------
+    ValueError
+        Unknown criterion, or ``tta`` without augmented predictions.
+    """
+    unknown = [c for c in criteria if c not in CRITERIA]
+    if unknown:
+        raise ValueError(
+            f"unknown outlier criteria {unknown}; choose from {sorted(CRITERIA)}"
+        )
+    xyp = np.asarray(xyp, dtype=float)
+    scores, used = {}, {}
+    for name in criteria:
+        crit = CRITERIA[name]
+        kwargs = dict((params or {}).get(name, {}))
+        if name == "tta":
+            if augmented is None:
+                raise ValueError(
+                    "the tta criterion needs predictions on augmented frames "
+                    "(tta_predictions)"
+                )
+            kwargs["augmented"] = augmented
+        scores[name] = np.asarray(crit.score(xyp, **kwargs), dtype=float)
+        threshold = crit.threshold
+        if name == "uncertain" and pcutoff is not None:
+            threshold = 1.0 - float(pcutoff)
+        threshold = float((thresholds or {}).get(name, threshold))
+        if not threshold > 0:
+            raise ValueError(f"threshold of {name} must be positive; got {threshold}")
+        used[name] = threshold
+    index = np.arange(len(xyp)) if frames is None else np.asarray(frames, dtype=int)
+    return OutlierScores(scores, used, index)
+
+
+# --------------------------------------------------------------------- augmentation
+
+
+def tta_predictions(
+    predictor: Callable[[list[np.ndarray]], np.ndarray],
+    frames: Sequence[np.ndarray],
+    *,
+    flip_pairs: Sequence[tuple[int, int]] = (),
+    flip: bool = True,
+    scales: Sequence[float] = (0.8, 1.25),
+) -> list[np.ndarray]:
+    """Predict on flipped and rescaled copies of frames, mapped back to the frames.
+
+    Parameters
+    ----------
+    predictor
+        Frames (RGB, any size) → ``(N, K, 3)``, e.g. ``ModelFolder.predictor()``
+        (the Keras runtime takes frames of any size).
+    frames
+        RGB frames ``(H, W, 3)``.
+    flip_pairs
+        Keypoint index pairs that swap under a horizontal flip (left/right ears).
+    flip
+        Predict on the mirrored frames.
+    scales
+        Predict on frames resized by these factors.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One ``(N, K, 3)`` per augmentation, in the original frames' pixels and
+        keypoint order.
+    """
+    frames = [np.asarray(f) for f in frames]
+    out = []
+    if flip:
+        pred = np.asarray(predictor([np.ascontiguousarray(f[:, ::-1]) for f in frames]))
+        pred = pred.copy()
+        widths = np.array([f.shape[1] for f in frames], float)
+        pred[..., 0] = widths[:, None] - 1.0 - pred[..., 0]
+        perm = np.arange(pred.shape[1])
+        for a, b in flip_pairs:
+            perm[a], perm[b] = b, a
+        out.append(pred[:, perm])
+    for s in scales:
+        resized = [
+            cv2.resize(
+                f,
+                (max(1, round(f.shape[1] * s)), max(1, round(f.shape[0] * s))),
+                interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+            )
+            for f in frames
+        ]
+        pred = np.asarray(predictor(resized)).copy()
+        for i, (f, r) in enumerate(zip(frames, resized, strict=True)):
+            pred[i, :, 0] = (pred[i, :, 0] + 0.5) * f.shape[1] / r.shape[1] - 0.5
+            pred[i, :, 1] = (pred[i, :, 1] + 0.5) * f.shape[0] / r.shape[0] - 0.5
+        out.append(pred)
+    return out
+
+
+# ------------------------------------------------------------------------ selection
+
+
+def frame_features(frames: Sequence[np.ndarray], width: int = 30) -> np.ndarray:
+    """Downsampled grayscale frames as feature rows for k-means (as DeepLabCut does).
+
+    Parameters
+    ----------
+    frames
+        RGB frames.
+    width
+        Width of the thumbnails (aspect ratio kept).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, n_pixels)`` in [0, 1].
+    """
+    rows = []
+    for f in frames:
+        h, w = f.shape[:2]
+        small = cv2.resize(
+            cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY),
+            (width, max(1, round(h * width / w))),
+            interpolation=cv2.INTER_AREA,
+        )
+        rows.append(small.ravel().astype(np.float32) / 255.0)
+    if not rows:
+        return np.zeros((0, 0), np.float32)
+    size = max(len(r) for r in rows)
+    return np.stack([np.pad(r, (0, size - len(r))) for r in rows])
+
+
+def select_diverse(
+    scores: np.ndarray,
+    features: np.ndarray,
+    n: int,
+    *,
+    seed: int = 0,
+) -> np.ndarray:
+    """Choose ``n`` diverse rows: k-means on ``features``, the best score per cluster.
+
+    Parameters
+    ----------
+    scores
+        ``(N,)`` how much each candidate is worth (higher first).
+    features
+        ``(N, D)`` what makes frames look alike (:func:`frame_features`).
+    n
+        How many to choose (all when ``N <= n``).
+    seed
+        k-means seed.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted row positions.
+
+    Examples
+    --------
+    >>> feats = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> select_diverse(np.array([1.0, 2.0, 3.0, 0.5]), feats, 2).tolist()
+    [1, 2]
+    """
+    scores = np.asarray(scores, float)
+    m = len(scores)
+    if n <= 0 or m == 0:
+        return np.zeros(0, int)
+    if m <= n:
+        return np.arange(m)
+    from sklearn.cluster import KMeans
+
+    km = KMeans(n_clusters=n, random_state=seed, n_init=4)
+    labels = km.fit_predict(np.asarray(features, float))
+    picked = []
+    for c in range(n):
+        members = np.flatnonzero(labels == c)
+        if len(members):
+            picked.append(int(members[np.argmax(scores[members])]))
+    if len(picked) < n:  # empty clusters: take the best of the rest
+        rest = [i for i in np.argsort(-scores) if i not in set(picked)]
+        picked += [int(i) for i in rest[: n - len(picked)]]
+    return np.sort(np.asarray(picked, int))
+
+
+# ---------------------------------------------------------------------- predictions
+
+
+def find_prediction_file(
+    project: Project, video: str | os.PathLike, *, shuffle: int = 1
+) -> Path:
+    """Find the predictions of ``video`` to look for outliers in.
+
+    The file of the shuffle's newest snapshot (DeepLabCut's ``<video><scorer>.h5``)
+    when it exists, else the newest ``<video>DLC_*.h5`` beside the video.
+
+    Parameters
+    ----------
+    project
+        The project.
+    video
+        The analysed video.
+    shuffle
+        Shuffle whose model analysed it.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    FileNotFoundError
+        The video was not analysed (the message says how to analyse it).
+    """
+    from .model_folder import ModelFolder
+    from .postprocessing import find_predictions
+
+    video = Path(video)
+    folder = ModelFolder.of(project, shuffle)
+    with contextlib.suppress(FileNotFoundError, IndexError, OSError, ValueError):
+        exact = video.with_name(video.stem + folder.scorer() + ".h5")
+        if exact.is_file():
+            return exact
+    found = find_predictions(video)
+    if not found:
+        raise FileNotFoundError(
+            f"{video.name} has not been analysed: no {video.stem}DLC_*.h5 in "
+            f"{video.parent}. Analyse it first: posekit.engine.analyze_videos(project, "
+            f"[{str(video)!r}]) or `posekit analyze PROJECT {video}`."
+        )
+    return found[0]
+
+
+def predictions_for_frames(path: str | os.PathLike) -> tuple[np.ndarray, str, list]:
+    """Read a single-animal predictions file as ``(T, K, 3)``, its scorer and bodyparts.
+
+    Raises
+    ------
+    LabelError
+        A multi-animal file, or a file without likelihoods.
+    """
+    df = read_predictions(path)
+    if "individuals" in df.columns.names:
+        raise LabelError(
+            f"{path} holds several animals; outlier extraction handles single-animal "
+            "predictions."
+        )
+    scorer = str(df.columns.get_level_values("scorer")[0])
+    bodyparts = list(dict.fromkeys(df.columns.get_level_values("bodyparts")))
+    coords = list(dict.fromkeys(df.columns.get_level_values("coords")))
+    if coords[:3] != ["x", "y", "likelihood"]:
+        raise LabelError(f"{path} has coords {coords}; expected x, y, likelihood")
+    sub = df[scorer]
+    xyp = np.stack(
+        [
+            np.stack(
+                [sub[(bp, c)].to_numpy(float) for c in ("x", "y", "likelihood")], -1
+            )
+            for bp in bodyparts
+        ],
+        axis=1,
+    )
+    return xyp, scorer, bodyparts
+
+
+# ------------------------------------------------------------------- machine labels
+
+
+def machine_labels_path(project: Project, video: str | os.PathLike) -> Path:
+    """``labeled-data/<video>/machinelabels-iter<N>.h5`` for the project's iteration."""
+    return project.labeled_data_dir(video) / f"machinelabels-iter{project.iteration}.h5"
+
+
+def write_machine_labels(
+    project: Project,
+    video: str | os.PathLike,
+    frames: Sequence[str],
+    xyp: np.ndarray,
+    scorer: str,
+    bodyparts: Sequence[str],
+) -> Path:
+    """Write predictions for extracted frames as DeepLabCut's machine labels.
+
+    Rows of frames already in the file are replaced, others kept. Written atomically
+    as ``machinelabels-iter<N>.h5`` (key ``df_with_missing``, columns
+    ``scorer/bodyparts/coords`` with ``x, y, likelihood``, rows
+    ``("labeled-data", <video>, <image>)``) and the ``machinelabels.csv`` twin.
+
+    Parameters
+    ----------
+    project
+        The project (its iteration names the file).
+    video
+        Video path or stem.
+    frames
+        ``labeled-data/<video>/<image>`` of each row.
+    xyp
+        ``(n_frames, K, 3)`` predictions.
+    scorer
+        The network's scorer name (DeepLabCut's ``DLC_<net>_…``).
+    bodyparts
+        Names of the ``K`` keypoints.
+
+    Returns
+    -------
+    Path
+        The ``.h5`` file.
+    """
+    path = machine_labels_path(project, video)
+    df = predictions_frame(np.asarray(xyp, float), scorer, bodyparts)
+    df.index = paths_to_index(list(frames))
+    if path.is_file():
+        try:
+            old = read_predictions(path)
+            old.index = paths_to_index(index_to_paths(old.index))
+            old_scorer = old.columns.get_level_values("scorer")[0]
+            if old_scorer != scorer:
+                old = old.rename(columns={old_scorer: scorer}, level="scorer")
+            old = old.reindex(columns=df.columns)
+            keep = old.loc[~old.index.isin(df.index)]
+            df = pd.concat([keep, df]).sort_index()
+        except (LabelError, OSError, KeyError, ValueError) as err:
+            logger.warning("replacing unreadable machine labels %s (%s)", path, err)
+    write_hdf(df, path, format="fixed")
+    with atomic_path(path.with_name(MACHINE_LABELS_CSV)) as tmp:
+        df.to_csv(tmp)
+    return path
+
+
+def read_machine_labels(
+    project: Project, video: str | os.PathLike
+) -> dict[str, np.ndarray]:
+    """Machine labels of a video's extracted frames, in the project's bodyparts.
+
+    Every ``machinelabels-iter<N>.h5`` of ``labeled-data/<video>/`` is read, older
+    iterations first, so that a frame's newest prediction wins.
+
+    Parameters
+    ----------
+    project
+        The project.
+    video
+        Video path or stem.
+
+    Returns
+    -------
+    dict
+        ``labeled-data/<video>/<image>`` → ``(n_bodyparts, 3)`` x, y, likelihood (NaN
+        for a bodypart the file does not predict).
+    """
+    folder = project.labeled_data_dir(video)
+    files = []
+    for p in folder.glob("machinelabels-iter*.h5"):
+        digits = p.stem[len("machinelabels-iter") :]
+        if digits.isdigit():
+            files.append((int(digits), p))
+    out: dict[str, np.ndarray] = {}
+    bps = list(project.bodyparts)
+    for _, path in sorted(files):
+        try:
+            df = read_predictions(path)
+        except (LabelError, OSError, ValueError) as err:
+            logger.warning("cannot read machine labels %s: %s", path, err)
+            continue
+        if "individuals" in df.columns.names:
+            continue
+        scorer = df.columns.get_level_values("scorer")[0]
+        sub = df[scorer]
+        paths = index_to_paths(df.index)
+        arr = np.full((len(df), len(bps), 3), np.nan)
+        for j, bp in enumerate(bps):
+            for c, coord in enumerate(("x", "y", "likelihood")):
+                if (bp, coord) in sub.columns:
+                    arr[:, j, c] = sub[(bp, coord)].to_numpy(float)
+        for p, a in zip(paths, arr, strict=True):
+            out[p] = a
+    return out
+
+
+# ------------------------------------------------------------------------ extraction
+
+
+@dataclass
+class OutlierFrames:
+    """What :func:`extract_outlier_frames` found and extracted for one video.
+
+    Attributes
+    ----------
+    video
+        The video.
+    predictions
+        The predictions file scored.
+    scores
+        Per-frame scores (:class:`OutlierScores`; ``frames`` are video frame indices).
+    candidates
+        Frames above a threshold (video frame indices), frames extracted before
+        excluded.
+    picked
+        The frames chosen and extracted (video frame indices, sorted).
+    images
+        Their images ``labeled-data/<video>/img<index>.png``.
+    machine_labels
+        The machine-labels file written (``None`` when nothing was picked).
+    """
+
+    video: Path
+    predictions: Path
+    scores: OutlierScores
+    candidates: np.ndarray
+    picked: np.ndarray
+    images: list[Path] = field(default_factory=list)
+    machine_labels: Path | None = None
+
+    def summary(self) -> str:
+        """One line: how many outliers, how many extracted, where."""
+        where = self.images[0].parent if self.images else "nothing extracted"
+        return (
+            f"{self.video.name}: {len(self.candidates)} outlier frame(s) of "
+            f"{len(self.scores.frames)}; {len(self.picked)} extracted ({where})"
+        )
+
+
+def _read_frames(video: Path, indices: Sequence[int]) -> list[np.ndarray]:
+    """Read frames by index: by seeking when few, else by one pass over the range."""
+    from .video import VideoReader
+
+    indices = sorted(int(i) for i in indices)
+    if not indices:
+        return []
+    with VideoReader(video) as reader:
+        if len(indices) <= 64:
+            return [reader.read(i) for i in indices]
+        wanted = set(indices)
+        got = {}
+        for i, frame in reader.iter_frames(indices[0], indices[-1] + 1):
+            if i in wanted:
+                got[i] = frame
+        return [got[i] for i in indices]
+
+
+def _already_extracted(project: Project, video: Path, n_total: int) -> set[int]:
+    from .labels import list_frames
+
+    out = set()
+    for rel in list_frames(project, video):
+        stem = Path(rel).stem
+        digits = stem[3:] if stem.startswith("img") else ""
+        if digits.isdigit() and int(digits) < n_total:
+            out.add(int(digits))
+    return out
+
+
+def extract_outlier_frames(
+    project: Project | str | os.PathLike,
+    videos: Sequence[str | os.PathLike] | None = None,
+    *,
+    shuffle: int = 1,
+    criteria: Sequence[str] = DEFAULT_CRITERIA,
+    thresholds: Mapping[str, float] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    comparisonbodyparts: str | Sequence[str] = "all",
+    n: int | None = None,
+    extractionalgorithm: str = "kmeans",
+    predictions: str | os.PathLike | None = None,
+    fill: bool = False,
+    start: float | None = None,
+    stop: float | None = None,
+    seed: int = 0,
+    predictor: Callable[[list[np.ndarray]], np.ndarray] | None = None,
+    tta_max_frames: int = 1000,
+    dry_run: bool = False,
+) -> list[OutlierFrames]:
+    """Find frames the network gets wrong, extract a diverse subset, write machine labels.
+
+    DeepLabCut's ``extract_outlier_frames``: for each analysed video, every frame in
+    ``[start, stop]`` is scored with the ``criteria`` (:data:`CRITERIA`), the frames
+    above a threshold are the candidates (frames already in ``labeled-data`` are
+    left out), ``n`` of them are chosen, extracted as
+    ``labeled-data/<video>/img<index>.png``, and the network's predictions for them are
+    written as ``machinelabels-iter<N>.h5`` so that the labeller opens them pre-filled.
+
+    Parameters
+    ----------
+    project
+        The project (or its folder).
+    videos
+        Analysed videos (default: the project's videos that have predictions).
+    shuffle
+        Shuffle whose predictions are used (:func:`find_prediction_file`) and whose
+        model predicts the augmented frames for ``tta``.
+    criteria
+        Criteria names, combined with "any": ``jump``, ``uncertain``, ``fitting``,
+        ``tta``.
+    thresholds
+        Thresholds by criterion (defaults: :data:`CRITERIA`; ``uncertain`` uses the
+        project's ``pcutoff``).
+    params
+        Extra arguments of each criterion's function (``{"fitting": {"method":
+        "kalman"}}``).
+    comparisonbodyparts
+        ``"all"`` or the bodyparts whose predictions are scored.
+    n
+        Frames to extract per video (default: the config's ``numframes2pick``).
+    extractionalgorithm
+        ``"kmeans"`` (diverse: k-means on the frames, the highest score per
+        cluster), ``"uniform"`` (evenly spaced among the candidates) or ``"top"``
+        (the highest scores).
+    predictions
+        The predictions file to score (one video only; default: found beside the
+        video).
+    fill
+        When fewer frames than ``n`` exceed a threshold, add the next highest
+        scoring frames (DeepLabCut does so for ``fitting``).
+    start, stop
+        Fractions of the video to look in (default: the config's ``start``/``stop``).
+    seed
+        k-means seed.
+    predictor
+        Frames → ``(N, K, 3)`` for ``tta`` (default: the shuffle's newest snapshot,
+        Keras runtime). Its keypoints are the predictions file's.
+    tta_max_frames
+        ``tta`` predicts at most this many frames per video (evenly spaced; the
+        others score 0 for it).
+    dry_run
+        Score and choose, but extract and write nothing.
+
+    Returns
+    -------
+    list of OutlierFrames
+        One per video.
+
+    Raises
+    ------
+    FileNotFoundError
+        A video was not analysed.
+    ValueError
+        Bad criteria, algorithm or bodyparts.
+    """
+    from .project import Project, load_project
+    from .video import VideoReader, _range, extract_frames
+
+    proj = project if isinstance(project, Project) else load_project(project)
+    if extractionalgorithm not in ("kmeans", "uniform", "top"):
+        raise ValueError(
+            "extractionalgorithm must be 'kmeans', 'uniform' or 'top'; received "
+            f"{extractionalgorithm!r}"
+        )
+    if videos is None or not len(videos):
+        videos = [v for v in proj.source_videos() if _has_predictions(proj, v, shuffle)]
+        if not videos:
+            raise FileNotFoundError(
+                "No analysed video in the project: analyse one first "
+                "(posekit.engine.analyze_videos or `posekit analyze PROJECT`)."
+            )
+    if predictions is not None and len(videos) != 1:
+        raise ValueError("predictions= names one file: give exactly one video")
+    n = int(n if n is not None else proj.get("numframes2pick", 20) or 20)
+    start = float(start if start is not None else proj.get("start", 0) or 0)
+    stop = float(stop if stop is not None else proj.get("stop", 1) or 1)
+    results = []
+    for video in videos:
+        video = Path(video)
+        pred_path = (
+            Path(predictions)
+            if predictions is not None
+            else find_prediction_file(proj, video, shuffle=shuffle)
+        )
+        xyp_all, scorer, file_bps = predictions_for_frames(pred_path)
+        with VideoReader(video) as reader:
+            n_video = reader.n_frames
+        lo, hi = _range(min(n_video, len(xyp_all)), start, stop)
+        frames = np.arange(lo, hi)
+        use = _bodypart_columns(file_bps, comparisonbodyparts)
+        xyp = xyp_all[lo:hi][:, use]
+        augmented = None
+        if "tta" in criteria:
+            augmented = _tta_for_video(
+                proj,
+                video,
+                frames,
+                xyp_all[lo:hi],
+                file_bps,
+                shuffle,
+                predictor,
+                tta_max_frames,
+            )
+            augmented = [a[:, use] for a in augmented]
+        scores = outlier_scores(
+            xyp,
+            criteria,
+            thresholds=thresholds,
+            params=params,
+            pcutoff=proj.pcutoff,
+            augmented=augmented,
+            frames=frames,
+        )
+        combined = scores.combined
+        done = _already_extracted(proj, video, n_video)
+        free = np.array([f not in done for f in frames], bool)
+        is_candidate = (combined > 1.0) & free
+        candidates = frames[is_candidate]
+        pool = np.flatnonzero(is_candidate)
+        if fill and len(pool) < n:
+            order = [
+                i for i in np.argsort(-combined) if free[i] and not is_candidate[i]
+            ]
+            pool = np.sort(np.concatenate([pool, order[: n - len(pool)]]).astype(int))
+        chosen = _choose(
+            pool,
+            combined[pool] if len(pool) else np.zeros(0),
+            frames,
+            video,
+            n,
+            extractionalgorithm,
+            seed,
+        )
+        picked = np.sort(frames[chosen]) if len(chosen) else np.zeros(0, int)
+        result = OutlierFrames(video, pred_path, scores, candidates, picked)
+        logger.info(
+            "%s: %d outlier frame(s) (%s), %d chosen",
+            video.name,
+            len(candidates),
+            ", ".join(f"{c}: {len(scores.outliers(c))}" for c in scores.scores),
+            len(picked),
+        )
+        if len(picked) and not dry_run:
+            extracted = extract_frames(proj, video, indices=picked.tolist())
+            result.images = list(extracted)
+            rel = [f"labeled-data/{video.stem}/{p.name}" for p in extracted]
+            result.machine_labels = write_machine_labels(
+                proj, video, rel, xyp_all[picked], scorer, file_bps
+            )
+        results.append(result)
+    return results
+
+
+def _has_predictions(project: Project, video: Path, shuffle: int) -> bool:
+    try:
+        find_prediction_file(project, video, shuffle=shuffle)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _bodypart_columns(
+    bodyparts: Sequence[str], wanted: str | Sequence[str]
+) -> np.ndarray:
+    if isinstance(wanted, str) and wanted == "all":
+        return np.arange(len(bodyparts))
+    names = [wanted] if isinstance(wanted, str) else list(wanted)
+    missing = [b for b in names if b not in bodyparts]
+    if missing or not names:
+        raise ValueError(
+            f"comparisonbodyparts {names} must be among the predicted bodyparts "
+            f"{list(bodyparts)}"
+        )
+    return np.array([list(bodyparts).index(b) for b in names], int)
+
+
+def _choose(
+    pool: np.ndarray,
+    pool_scores: np.ndarray,
+    frames: np.ndarray,
+    video: Path,
+    n: int,
+    algorithm: str,
+    seed: int,
+) -> np.ndarray:
+    """Pick ``n`` positions of ``pool`` (positions into ``frames``)."""
+    if len(pool) <= n:
+        return np.asarray(pool, int)
+    if algorithm == "top":
+        return np.sort(pool[np.argsort(-pool_scores)[:n]])
+    if algorithm == "uniform":
+        return pool[np.unique(np.linspace(0, len(pool) - 1, n).round().astype(int))]
+    # k-means on the frames; at most 1000 candidates (the highest scores) are read
+    keep = np.argsort(-pool_scores)[:1000]
+    sub = pool[keep]
+    images = _read_frames(video, frames[sub].tolist())
+    order = np.argsort(frames[sub])  # _read_frames returns frames in index order
+    feats = np.empty((len(sub), 0))
+    if images:
+        f_sorted = frame_features(images)
+        feats = np.empty_like(f_sorted)
+        feats[order] = f_sorted
+    picked = select_diverse(pool_scores[keep], feats, n, seed=seed)
+    return np.sort(sub[picked])
+
+
+def _tta_for_video(
+    project: Project,
+    video: Path,
+    frames: np.ndarray,
+    xyp: np.ndarray,
+    bodyparts: Sequence[str],
+    shuffle: int,
+    predictor: Callable[[list[np.ndarray]], np.ndarray] | None,
+    max_frames: int,
+) -> list[np.ndarray]:
+    """Augmented predictions for (a subsample of) the frames; unscored rows = xyp."""
+    from .dataset import symmetric_pairs
+    from .model_folder import ModelFolder
+
+    if predictor is None:
+        predictor = ModelFolder.of(project, shuffle).predictor(batch_size=4)
+    step = max(1, int(np.ceil(len(frames) / max(1, max_frames))))
+    rows = np.arange(0, len(frames), step)
+    images = _read_frames(video, frames[rows].tolist())
+    pairs = [
+        (list(bodyparts).index(a), list(bodyparts).index(b))
+        for a, b in symmetric_pairs(bodyparts)
+    ]
+    out = []
+    for aug in tta_predictions(predictor, images, flip_pairs=pairs):
+        full = xyp.copy()
+        full[rows] = aug
+        out.append(full)
+    return out
+
+
+# ----------------------------------------------------------------------------- merge
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What :func:`merge_datasets` did.
+
+    Attributes
+    ----------
+    previous_iteration, iteration
+        ``iteration`` in ``config.yaml`` before and after.
+    new_frames
+        Labelled frames that were not in the previous training set.
+    refined_frames
+        The new frames that came from outlier extraction (they have machine labels).
+    unrefined_frames
+        Extracted outlier frames that were not labelled yet (left out).
+    test_frames
+        The test frames of the new training set (the previous ones, kept).
+    splits
+        The new training set's splits (empty with ``create_training_set=False``).
+    """
+
+    previous_iteration: int
+    iteration: int
+    new_frames: tuple[str, ...]
+    refined_frames: tuple[str, ...]
+    unrefined_frames: tuple[str, ...]
+    test_frames: tuple[str, ...]
+    splits: tuple[Split, ...] = ()
+
+    def summary(self) -> str:
+        """Say what the merge did, in a few lines for the user."""
+        lines = [
+            f"iteration {self.previous_iteration} -> {self.iteration}: "
+            f"{len(self.new_frames)} new labelled frame(s) "
+            f"({len(self.refined_frames)} refined outlier frame(s))",
+            f"test frames kept: {len(self.test_frames)}",
+        ]
+        if self.unrefined_frames:
+            lines.append(
+                f"{len(self.unrefined_frames)} extracted outlier frame(s) not labelled "
+                "yet were left out"
+            )
+        return "\n".join(lines)
+
+
+def _doc_split(project: Project, iteration: int, shuffle: int) -> tuple[list, list]:
+    """Train and test frame paths of a shuffle's split at ``iteration`` ([] if none)."""
+    from .dataset import _SafeDocUnpickler
+    from .io.dlc import read_labels
+
+    base = (
+        project.path
+        / "training-datasets"
+        / f"iteration-{iteration}"
+        / f"UnaugmentedDataSet_{project.task}{project.date}"
+    )
+    pct = int(round(100 * project.training_fractions[0]))
+    doc = base / f"Documentation_data-{project.task}_{pct}shuffle{shuffle}.pickle"
+    merged = base / f"CollectedData_{project.scorer}.h5"
+    if not doc.is_file() or not merged.is_file():
+        return [], []
+    with open(doc, "rb") as fh:
+        _, train, test, _ = _SafeDocUnpickler(fh).load()
+    paths = index_to_paths(read_labels(merged).index)
+    return [paths[i] for i in train], [paths[i] for i in test]
+
+
+def merge_datasets(
+    project: Project | str | os.PathLike,
+    *,
+    shuffles: Sequence[int] = (1,),
+    create_training_set: bool = True,
+    force: bool = False,
+) -> MergeResult:
+    """Add the refined frames to the training data and start the next iteration.
+
+    DeepLabCut's ``merge_datasets``: after the outlier frames were corrected in the
+    labeller (their labels are in ``CollectedData_<scorer>.h5``), ``iteration`` in
+    ``config.yaml`` goes up by one (only that key is rewritten), and the training set
+    of the new iteration is created with every labelled frame, the previous test
+    frames kept as the test set (so test errors of both iterations compare; the new
+    frames train). :func:`~posekit.engine.api.train_network` then starts from the
+    previous iteration's newest snapshot.
+
+    Parameters
+    ----------
+    project
+        The project (or its folder).
+    shuffles
+        Shuffles whose split is carried over.
+    create_training_set
+        Create the new iteration's training set (else only raise the iteration).
+    force
+        Merge even when no frame was labelled since the last training set.
+
+    Returns
+    -------
+    MergeResult
+
+    Raises
+    ------
+    LabelError
+        No new labelled frame since the previous training set (refine the extracted
+        frames first), unless ``force``.
+    """
+    from .dataset import create_training_dataset, merge_labels
+    from .project import Project, load_project
+
+    proj = project if isinstance(project, Project) else load_project(project)
+    before = proj.iteration
+    labelled = index_to_paths(merge_labels(proj).index)
+    old_train, old_test = set(), set()
+    for k in shuffles:
+        tr, te = _doc_split(proj, before, k)
+        old_train |= set(tr)
+        old_test |= set(te)
+    known = old_train | old_test
+    new = [p for p in labelled if p not in known]
+    machine: set[str] = set()
+    for stem in proj.labeled_videos():
+        machine |= set(read_machine_labels(proj, stem))
+    refined = [p for p in new if p in machine]
+    unrefined = sorted(machine - set(labelled))
+    if not new and not force:
+        raise LabelError(
+            "Nothing to merge: no frame was labelled since the training set of "
+            f"iteration {before}. Extract outlier frames (extract_outlier_frames / "
+            "`posekit extract-outliers`), correct them in the labeller, then merge."
+        )
+    proj.set("iteration", before + 1)
+    proj.save(keys=["iteration"])  # only that key, whatever else changed
+    logger.info("config.yaml: iteration %d -> %d", before, before + 1)
+    splits: list[Split] = []
+    test_kept: list[str] = []
+    if create_training_set:
+        for k in shuffles:
+            _, te = _doc_split(proj, before, k)
+            te = [p for p in te if p in set(labelled)]
+            if te:
+                splits += create_training_dataset(proj, shuffles=[k], test_frames=te)
+                test_kept = sorted(set(test_kept) | set(te))
+            else:
+                splits += create_training_dataset(proj, shuffles=[k])
+    return MergeResult(
+        previous_iteration=before,
+        iteration=before + 1,
+        new_frames=tuple(new),
+        refined_frames=tuple(refined),
+        unrefined_frames=tuple(unrefined),
+        test_frames=tuple(test_kept),
+        splits=tuple(splits),
+    )

@@ -1,0 +1,399 @@
+"""Outlier criteria, outlier extraction, merge_datasets and the warm start.
+
+Outlier extraction goes into DeepLabCut's layout (images + machinelabels-iter<N>.h5).
+
+Every criterion test builds smooth, noisy trajectories (walking speeds of a few px per
+frame, likelihoods 0.85-1), injects errors at known frames and asserts that the
+criterion finds exactly those frames: all found, none invented.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from posekit.engine.dataset import create_training_dataset, load_split
+from posekit.engine.demo import load_ground_truth
+from posekit.engine.io.dlc import index_to_paths, predictions_frame, write_predictions
+from posekit.engine.labels import LabelStore
+from posekit.engine.project import load_project
+from posekit.engine.refinement import (
+    CRITERIA,
+    extract_outlier_frames,
+    fitting_scores,
+    jump_scores,
+    likelihood_scores,
+    machine_labels_path,
+    merge_datasets,
+    outlier_scores,
+    read_machine_labels,
+    select_diverse,
+    tta_predictions,
+    tta_scores,
+)
+
+T, K = 400, 4
+
+
+def smooth_tracks(seed: int = 0, noise: float = 0.8) -> np.ndarray:
+    """``(T, K, 3)``: wandering keypoints (<= ~5 px/frame), likelihood 0.85-1."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(T)[:, None]
+    phase = rng.uniform(0, 2 * np.pi, (1, K))
+    x = 160 + 90 * np.sin(2 * np.pi * t / 180 + phase) + 20 * np.sin(t / 13 + phase)
+    y = 120 + 70 * np.cos(2 * np.pi * t / 240 + phase) + 15 * np.cos(t / 17 + phase)
+    xy = np.stack([x, y], -1) + rng.normal(0, noise, (T, K, 2))
+    p = rng.uniform(0.85, 1.0, (T, K, 1))
+    return np.concatenate([xy, p], -1)
+
+
+def offset(xyp: np.ndarray, frames, keypoint: int, dx: float, dy: float) -> None:
+    for f in np.atleast_1d(frames):
+        xyp[f, keypoint, 0] += dx
+        xyp[f, keypoint, 1] += dy
+
+
+def found(scores, name: str) -> list[int]:
+    return scores.outliers(name).tolist()
+
+
+def test_jump_finds_single_frame_glitches_and_nothing_else():
+    xyp = smooth_tracks(1)
+    glitches = {37: (0, 45, 0), 120: (1, -30, 25), 121: (3, 0, -60), 305: (2, 28, 28)}
+    for f, (k, dx, dy) in glitches.items():
+        offset(xyp, f, k, dx, dy)
+    scores = outlier_scores(xyp, ["jump"])
+    assert found(scores, "jump") == sorted(glitches)
+    # the score is the glitch size (minus the motion), in pixels
+    assert jump_scores(xyp)[37] == pytest.approx(45, abs=8)
+
+
+def test_uncertain_finds_frames_below_pcutoff():
+    xyp = smooth_tracks(2)
+    unsure = [5, 88, 89, 250, 399]
+    for i, f in enumerate(unsure):
+        xyp[f, i % K, 2] = 0.1 + 0.1 * i
+    scores = outlier_scores(xyp, ["uncertain"], pcutoff=0.6)
+    assert found(scores, "uncertain") == unsure
+    assert scores.thresholds["uncertain"] == pytest.approx(0.4)
+    assert likelihood_scores(xyp)[5] == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("method", ["savgol", "kalman"])
+def test_fitting_finds_runs_of_wrong_frames(method):
+    xyp = smooth_tracks(3)
+    wrong = {60: 1, 61: 1, 62: 1, 150: 1, 151: 1, 230: 1, 331: 3}  # runs of 3, 2, 1, 1
+    for f, k in wrong.items():
+        offset(xyp, f, k, 35, -25)
+    offset(xyp, 230, 0, -40, 0)  # two keypoints wrong on one frame
+    scores = outlier_scores(xyp, ["fitting"], params={"fitting": {"method": method}})
+    assert found(scores, "fitting") == sorted(wrong)
+    # a jump-only view misses the runs (their frames jump in once, not out)
+    assert 61 not in found(outlier_scores(xyp, ["jump"]), "jump")
+
+
+def test_fitting_ignores_points_below_min_likelihood():
+    xyp = smooth_tracks(4)
+    offset(xyp, 200, 0, 80, 80)
+    xyp[200, 0, 2] = 0.05
+    assert fitting_scores(xyp, min_likelihood=0.1)[200] < 10
+    assert fitting_scores(xyp)[200] > 50
+
+
+def test_tta_finds_frames_where_augmented_predictions_disagree():
+    rng = np.random.default_rng(5)
+    xyp = smooth_tracks(5)
+    flipped = xyp.copy()
+    scaled = xyp.copy()
+    flipped[..., :2] += rng.normal(0, 1.0, flipped[..., :2].shape)
+    scaled[..., :2] += rng.normal(0, 1.0, scaled[..., :2].shape)
+    disagree = [12, 190, 191, 333]
+    offset(flipped, [12, 190], 2, 18, 0)
+    offset(scaled, [191, 333], 0, 0, -22)
+    scores = outlier_scores(xyp, ["tta"], augmented=[flipped, scaled])
+    assert found(scores, "tta") == disagree
+    with pytest.raises(ValueError, match="augmented"):
+        outlier_scores(xyp, ["tta"])
+
+
+def test_combined_criteria_find_the_union():
+    xyp = smooth_tracks(6)
+    offset(xyp, 77, 0, 50, 0)  # jump (and fitting)
+    offset(xyp, [140, 141], 2, 0, 40)  # fitting only (a run)
+    xyp[260, 1, 2] = 0.2  # uncertain only
+    scores = outlier_scores(xyp, ["jump", "uncertain", "fitting"], pcutoff=0.6)
+    assert scores.outliers().tolist() == [77, 140, 141, 260]
+    assert found(scores, "jump") == [77]
+    assert found(scores, "uncertain") == [260]
+    assert set(found(scores, "fitting")) == {77, 140, 141}
+    assert scores.combined.shape == (T,)
+    with pytest.raises(ValueError, match="unknown outlier criteria"):
+        outlier_scores(xyp, ["jmup"])
+    assert set(CRITERIA) == {"jump", "uncertain", "fitting", "tta"}
+
+
+def dot_predictor(frames):
+    """Find the brightest pixel of channel 0 and of channel 1 (a "network")."""
+    out = []
+    for f in frames:
+        pts = []
+        for c in (0, 1):
+            y, x = np.unravel_index(np.argmax(f[..., c]), f.shape[:2])
+            pts.append([float(x), float(y), 1.0])
+        out.append(pts)
+    return np.array(out)
+
+
+def test_tta_predictions_map_flips_and_scales_back():
+    frames = []
+    for x0, y0, x1, y1 in [(40, 30, 100, 60), (10, 70, 150, 20)]:
+        yy, xx = np.mgrid[0:90, 0:160]
+        f = np.zeros((90, 160, 3), np.uint8)
+        f[..., 0] = 255 * np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / 18)  # "left"
+        f[..., 1] = 255 * np.exp(-((xx - x1) ** 2 + (yy - y1) ** 2) / 18)  # "right"
+        frames.append(f)
+    base = dot_predictor(frames)
+    # channel 0 mirrored is still channel 0: with the pair swapped the flip disagrees
+    swapped = tta_predictions(dot_predictor, frames, flip_pairs=[(0, 1)], scales=())[0]
+    assert np.abs(swapped[:, :, :2] - base[:, ::-1, :2]).max() <= 1.0
+    aug = tta_predictions(dot_predictor, frames, scales=(0.5, 2.0))
+    assert len(aug) == 3
+    for a in aug:
+        assert np.abs(a[..., :2] - base[..., :2]).max() <= 1.5
+    assert tta_scores(base, aug).max() <= 1.5
+
+
+def test_select_diverse_takes_the_best_of_each_cluster():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [10, 0], [0, 10]], float)
+    feats = np.concatenate([c + rng.normal(0, 0.3, (5, 2)) for c in centres])
+    scores = rng.uniform(0, 1, 15)
+    picked = select_diverse(scores, feats, 3)
+    assert len(picked) == 3
+    for c in range(3):
+        members = np.arange(5 * c, 5 * c + 5)
+        assert members[np.argmax(scores[members])] in picked
+    assert select_diverse(scores[:2], feats[:2], 3).tolist() == [0, 1]
+
+
+# ------------------------------------------------------------------ on the demo project
+
+SCORER = "DLC_effnet_lite0_demoJan1shuffle1_500"
+
+
+def write_fake_analysis(project, errors: dict[int, float]) -> tuple:
+    """Predictions = ground truth + errors at known frames, named as analyze_videos."""
+    truth, _ = load_ground_truth(project, "session1")
+    rng = np.random.default_rng(0)
+    xyp = np.concatenate(
+        [
+            truth + rng.normal(0, 0.3, truth.shape),
+            np.full(truth.shape[:2] + (1,), 0.97),
+        ],
+        -1,
+    )
+    for f, dx in errors.items():
+        xyp[f, 0, 0] += dx
+    video = project.videos()[0]
+    path = video.with_name(video.stem + SCORER + ".h5")
+    write_predictions(predictions_frame(xyp, SCORER, project.bodyparts), path)
+    return video, xyp
+
+
+def test_extract_outlier_frames_into_dlc_layout(demo_project):
+    errors = {15: 60.0, 47: -55.0, 48: -55.0, 90: 70.0}  # none extracted before
+    video, xyp = write_fake_analysis(demo_project, errors)
+    (res,) = extract_outlier_frames(
+        demo_project, [video], criteria=["jump", "fitting"], n=10
+    )
+    assert res.candidates.tolist() == sorted(errors)
+    assert res.picked.tolist() == sorted(errors)
+    assert [p.name for p in res.images] == ["img015.png", "img047.png", "img048.png",
+                                            "img090.png"]  # fmt: skip
+    assert all(p.is_file() for p in res.images)
+    # machinelabels-iter0.h5 in DeepLabCut's layout, with the network's predictions
+    path = machine_labels_path(demo_project, "session1")
+    assert path == res.machine_labels
+    assert path.name == "machinelabels-iter0.h5"
+    assert (path.parent / "machinelabels.csv").is_file()
+    df = pd.read_hdf(path, "df_with_missing")
+    assert list(df.columns.names) == ["scorer", "bodyparts", "coords"]
+    assert set(df.columns.get_level_values("scorer")) == {SCORER}
+    assert list(dict.fromkeys(df.columns.get_level_values("coords"))) == [
+        "x",
+        "y",
+        "likelihood",
+    ]
+    assert df.index.nlevels == 3
+    assert index_to_paths(df.index)[0] == "labeled-data/session1/img015.png"
+    got = df.loc[("labeled-data", "session1", "img047.png"), (SCORER, "snout", "x")]
+    assert got == pytest.approx(xyp[47, 0, 0])
+    machine = read_machine_labels(demo_project, "session1")
+    assert machine["labeled-data/session1/img090.png"][0, 0] == pytest.approx(
+        xyp[90, 0, 0]
+    )
+    # a second run leaves the frames extracted before out and keeps their labels
+    (again,) = extract_outlier_frames(
+        demo_project, [video], criteria=["jump", "fitting"]
+    )
+    assert again.picked.tolist() == [] and again.candidates.tolist() == []
+    assert len(read_machine_labels(demo_project, "session1")) == 4
+
+
+def test_extract_outlier_frames_chooses_n_diverse_frames(demo_project):
+    # 11 single-frame glitches (the demo's labelled frames 0, 11, 22, ... avoided)
+    errors = dict.fromkeys((5, 14, 25, 35, 46, 57, 68, 79, 90, 100, 111), 60.0)
+    video, _ = write_fake_analysis(demo_project, errors)
+    (res,) = extract_outlier_frames(demo_project, [video], criteria=["jump"], n=5)
+    assert len(res.picked) == 5
+    assert set(res.picked) <= set(errors)
+    assert len(read_machine_labels(demo_project, "session1")) == 5
+    (dry,) = extract_outlier_frames(
+        demo_project, [video], criteria=["jump"], n=30, fill=True, dry_run=True
+    )
+    assert len(dry.picked) == 30 and not dry.images  # filled up with the next scores
+    assert set(errors) - set(res.picked) <= set(dry.picked)
+
+
+def test_extract_outlier_frames_without_analysis(demo_project):
+    with pytest.raises(FileNotFoundError, match="analyse"):
+        extract_outlier_frames(demo_project)
+
+
+def label_frames(project, frames):
+    truth, _ = load_ground_truth(project, "session1")
+    store = LabelStore(project, "session1")
+    for f in frames:
+        idx = int(f.rsplit("img", 1)[1].split(".")[0])
+        store.apply(
+            f, {bp: tuple(truth[idx, j]) for j, bp in enumerate(project.bodyparts)}
+        )
+
+
+def test_merge_datasets_keeps_test_frames_and_raises_only_the_iteration(demo_project):
+    create_training_dataset(demo_project)
+    split0 = load_split(demo_project)
+    before = demo_project.config_path.read_text()
+    with pytest.raises(Exception, match="Nothing to merge"):
+        merge_datasets(demo_project)
+    errors = {30: 60.0, 70: -60.0, 100: 50.0}
+    video, _ = write_fake_analysis(demo_project, errors)
+    (res,) = extract_outlier_frames(demo_project, [video], criteria=["jump"])
+    rel = [f"labeled-data/session1/{p.name}" for p in res.images]
+    label_frames(demo_project, rel[:2])  # the third one is not refined
+    demo_project.set("dotsize", 99)  # an unsaved change elsewhere is not written
+    result = merge_datasets(demo_project)
+    assert (result.previous_iteration, result.iteration) == (0, 1)
+    assert sorted(result.refined_frames) == rel[:2]
+    assert list(result.unrefined_frames) == rel[2:]
+    after = demo_project.config_path.read_text()
+    changed = [
+        (a, b)
+        for a, b in zip(before.splitlines(), after.splitlines(), strict=True)
+        if a != b
+    ]
+    assert changed == [("iteration: 0", "iteration: 1")]
+    assert load_project(demo_project.path).iteration == 1
+    # the new training set: the old test frames are the test frames, new ones train
+    split1 = load_split(demo_project)
+    assert "iteration-1" in str(demo_project.training_set_dir())
+    merged = pd.read_hdf(
+        demo_project.training_set_dir() / "CollectedData_posekit.h5", "df_with_missing"
+    )
+    paths = index_to_paths(merged.index)
+    old_merged = pd.read_hdf(
+        demo_project.path
+        / "training-datasets"
+        / "iteration-0"
+        / "UnaugmentedDataSet_demoJan1"
+        / "CollectedData_posekit.h5",
+        "df_with_missing",
+    )
+    old_paths = index_to_paths(old_merged.index)
+    old_test = sorted(old_paths[i] for i in split0.test_indices)
+    assert sorted(paths[i] for i in split1.test_indices) == old_test
+    assert sorted(result.test_frames) == old_test
+    train1 = {paths[i] for i in split1.train_indices}
+    assert set(rel[:2]) <= train1 and rel[2] not in paths
+    assert len(paths) == len(old_paths) + 2
+
+
+class _Weights:
+    """Callback that keeps the network's weights after the first training step."""
+
+    def __init__(self) -> None:
+        self.trainer = None
+        self.after_first_step = None
+
+    def hook(self, trainer) -> None:
+        self.trainer = trainer
+
+    def __getattr__(self, name):
+        if name.startswith("on_"):
+            return lambda *a, **k: None
+        raise AttributeError(name)
+
+    def on_step(self, iteration, logs) -> None:
+        if self.after_first_step is None:
+            model = self.trainer.model
+            self.after_first_step = [
+                v.numpy().copy() for v in model.trainable_variables
+            ]
+
+
+def _max_difference(a, b) -> float:
+    return max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.slow
+def test_training_after_a_merge_starts_from_the_previous_model(demo_project):
+    from posekit.engine.api import previous_snapshot, train_network
+    from posekit.engine.models.pose_model import load_pose_model
+
+    tiny = {"max_iterations": 3, "batch_size": 2, "crop_size": (64, 64)}
+    tiny["progress"] = False
+    first = train_network(  # long enough to move away from its random start
+        demo_project,
+        backbone="mobilenet_v2_0.35",
+        weights=None,
+        eval_interval=0,
+        **{**tiny, "max_iterations": 80},
+    )
+    assert first.initialised_from is None and previous_snapshot(demo_project) is None
+    errors = {30: 60.0, 70: -60.0}
+    video, _ = write_fake_analysis(demo_project, errors)
+    (res,) = extract_outlier_frames(demo_project, [video], criteria=["jump"])
+    label_frames(demo_project, [f"labeled-data/session1/{p.name}" for p in res.images])
+    merge_datasets(demo_project)
+    assert previous_snapshot(demo_project) == first.snapshot
+    previous = [v.numpy() for v in load_pose_model(first.snapshot).trainable_variables]
+
+    warm, cold = _Weights(), _Weights()
+    second = train_network(
+        demo_project, callbacks=[warm], trainer_hook=warm.hook, eval_interval=0, **tiny
+    )
+    assert second.initialised_from == first.snapshot
+    assert "iteration-1" in str(second.train_dir)
+    assert second.start_iteration == 0 and second.iteration == 3
+    # one step (Adam moves each weight by about the learning rate) from the previous
+    # model's weights
+    assert _max_difference(warm.after_first_step, previous) < 5e-3
+    pose_cfg = (second.train_dir / "pose_cfg.yaml").read_text()
+    assert f"init_weights: {first.snapshot.with_suffix('')}" in pose_cfg
+    assert "mobilenet_v2" in pose_cfg  # the previous network, not the default backbone
+    # from the backbone's weights instead (the same random start as the first run):
+    # far from the previous model
+    third = train_network(
+        demo_project,
+        resume=False,
+        init_from=None,
+        backbone="mobilenet_v2_0.35",
+        weights=None,
+        callbacks=[cold],
+        trainer_hook=cold.hook,
+        eval_interval=0,
+        **tiny,
+    )
+    assert third.initialised_from is None
+    assert _max_difference(cold.after_first_step, previous) > 0.02
