@@ -71,7 +71,9 @@ def test_the_choice_is_recorded_in_pose_cfg_and_the_scorer(
     )
     folder = ModelFolder.of(dlc_project, 1)
     cfg = yaml.safe_load((folder.path / "pose_cfg.yaml").read_text())
-    assert cfg["net_type"] == "efficientnet_lite0" and cfg["init_weights"] == "imagenet"
+    assert cfg["posekit"]["model"]["backbone"] == "efficientnet_lite0"
+    assert cfg["net_type"] == "efficientnet-lite0"  # DeepLabCut's spelling
+    assert cfg["init_weights"] == "imagenet"
     assert cfg["configured_net_type"] == "resnet_50"
     assert cfg["backbone_notice"] == out[0]
     assert folder.scorer().startswith("DLC_effnet_lite0_demo")
