@@ -282,16 +282,20 @@ _PREDICTORS_LOCK = threading.Lock()
 _THREADS_SET: list[int] = []
 
 
-def limit_threads(n: int) -> None:
-    """Limit this process's OpenCV and TensorFlow threads to ``n`` (LiteRT: per model).
+def limit_threads(n: int, *, tensorflow: bool = False) -> None:
+    """Limit this process's OpenCV (and TensorFlow) threads to ``n``; LiteRT: per model.
 
-    TensorFlow's thread pools can only be sized before it starts; if it already
-    runs, its setting stays (a debug message says so).
+    TensorFlow's thread pools can only be sized before it runs its first operation;
+    if it already has, its setting stays (a debug message says so).
 
     Parameters
     ----------
     n
         Threads (at least 1).
+    tensorflow
+        Also size TensorFlow's pools, importing it if needed (a worker that runs
+        Keras models or trains). Without it, TensorFlow is sized only if it is
+        already imported: a worker on the TFLite runtime never loads it.
     """
     import sys
 
@@ -299,19 +303,18 @@ def limit_threads(n: int) -> None:
 
     n = max(1, int(n))
     cv2.setNumThreads(n)
-    if _THREADS_SET and _THREADS_SET[0] == n:
-        return
-    _THREADS_SET[:] = [n]
-    if "tensorflow" in sys.modules:
+    if tensorflow and "tensorflow" not in sys.modules:
+        from ._tf import import_tensorflow
+
+        import_tensorflow()
+    if "tensorflow" in sys.modules and [n] != _THREADS_SET:
         tf = sys.modules["tensorflow"]
         try:
             tf.config.threading.set_intra_op_parallelism_threads(n)
             tf.config.threading.set_inter_op_parallelism_threads(1)
+            _THREADS_SET[:] = [n]
         except RuntimeError as exc:  # TensorFlow already initialised
             logger.debug("TensorFlow threads stay as they are: %s", exc)
-    else:
-        os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(n))
-        os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 
 def _cores() -> int:
@@ -342,7 +345,7 @@ def _worker_predictor(model: WorkerModel, threads: int) -> tuple[Predictor, floa
     if found is not None:
         return found, 0.0
     t0 = time.perf_counter()
-    limit_threads(threads)
+    limit_threads(threads, tensorflow=model.tflite is None)
     predictor = model.load(threads)
     with _PREDICTORS_LOCK:
         _PREDICTORS[key] = predictor
@@ -901,7 +904,7 @@ class TrainRun:
 
 def _train_task(project_path: str, run: TrainRun, threads: int, common: dict) -> dict:
     """Train one run in a worker: its own threads, no project lock (the caller has it)."""
-    limit_threads(threads)
+    limit_threads(threads, tensorflow=True)
     from .api import train_network
 
     t0 = time.perf_counter()
