@@ -390,6 +390,10 @@ def train_network(
         Called with the :class:`~posekit.engine.training.Trainer` before training
         (a dashboard keeps it to call ``request_stop``).
 
+    A multi-animal project trains score maps, location refinement and part-affinity
+    fields (:func:`posekit.engine.multianimal.api.train_multianimal`; ``init_from``
+    does not apply).
+
     Returns
     -------
     TrainResult
@@ -404,6 +408,28 @@ def train_network(
     from .training import TrainConfig, Trainer
 
     project = _project(project)
+    if project.multianimal:  # part-affinity fields (posekit.engine.multianimal)
+        from .multianimal.api import train_multianimal
+
+        return train_multianimal(
+            project,
+            shuffle=shuffle,
+            backbone=backbone,
+            weights=weights,
+            max_iterations=max_iterations,
+            time_budget_s=time_budget_s,
+            budget_clock=budget_clock or "wall",
+            batch_size=batch_size,
+            crop_size=crop_size,
+            resume=resume,
+            callbacks=callbacks,
+            stop_event=stop_event,
+            progress=progress,
+            eval_interval=eval_interval,
+            save_interval=save_interval,
+            save_interval_s=save_interval_s,
+            trainer_hook=trainer_hook,
+        )
     out = ModelFolder.of(project, shuffle).path
     fresh = resume is False or not ModelFolder(out).snapshots()
     warm = _warm_start(project, shuffle, init_from, backbone, fresh)
@@ -536,6 +562,10 @@ def evaluate_network(
     predictions on the labelled frames, and with ``plot=True`` images of predictions
     on the test frames.
 
+    A multi-animal project is evaluated on assembled animals
+    (:func:`posekit.engine.multianimal.api.evaluate_multianimal`: OKS mAP and mAR, and
+    the errors after matching each labelled animal to a prediction).
+
     Returns
     -------
     pandas.DataFrame
@@ -547,6 +577,10 @@ def evaluate_network(
     from .io.dlc import paths_to_index, predictions_frame, write_hdf
 
     project = _project(project)
+    if project.multianimal:  # OKS mAP/mAR, errors after matching animals
+        from .multianimal.api import evaluate_multianimal
+
+        return evaluate_multianimal(project, shuffle=shuffle, snapshot=snapshot)
     ts = _ensure_training_set(project, shuffle)
     folder = ModelFolder.of(project, shuffle)
     iteration, path = folder.snapshot(snapshot)
@@ -642,6 +676,8 @@ def analyze_videos(
     client: Any = None,
     shard: tuple[int, int] | str | None = None,
     chunk_frames: int | None = None,
+    n_tracks: int | None = None,
+    track_method: str | None = None,
 ) -> list[Path]:
     """Analyse videos with a trained shuffle; DLC-named ``.h5`` beside each video.
 
@@ -696,11 +732,21 @@ def analyze_videos(
     chunk_frames
         Frames per chunk with ``client`` or ``shard`` (default
         :data:`~posekit.engine.distributed.DEFAULT_CHUNK_FRAMES`).
+    n_tracks, track_method
+        Multi-animal projects: the animals to stitch the tracklets into (default:
+        the individuals) and the frame-to-frame similarity (``"ellipse"``,
+        ``"box"``, ``"keypoints"``; default: ``default_track_method``).
+
+    A multi-animal project's videos are detected, assembled, tracked and stitched
+    into its individuals (:func:`posekit.engine.multianimal.api.analyze_multianimal_videos`:
+    DeepLabCut's ``_full.pickle``, ``_assemblies.pickle``, ``_el.pickle`` and
+    ``_el.h5``); the TFLite, Dask and shard options do not apply.
 
     Returns
     -------
     list of Path
-        The ``.h5`` files (with ``shard``: those complete so far).
+        The ``.h5`` files (with ``shard``: those complete so far; multi-animal: the
+        tracks, ``…_el.h5``).
 
     Raises
     ------
@@ -715,6 +761,22 @@ def analyze_videos(
     check_precision(precision)
     chunked = client is not None or shard is not None
     project = _project(project)
+    if project.multianimal:  # detect, assemble, track, stitch (DLC's _el.h5)
+        from .multianimal.api import analyze_multianimal_videos
+
+        return analyze_multianimal_videos(
+            project,
+            videos,
+            shuffle=shuffle,
+            snapshot=snapshot,
+            destfolder=destfolder,
+            save_as_csv=save_as_csv,
+            batch_size=batch_size,
+            n_tracks=n_tracks,
+            track_method=track_method,
+            netcdf=netcdf,
+            progress=progress,
+        )
     own_videos = videos is None or len(videos) == 0
     if own_videos:
         videos = project.source_videos()

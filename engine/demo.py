@@ -183,8 +183,12 @@ def render_frame(
     *,
     scale: float = 1.0,
     rng: np.random.Generator | None = None,
+    body_color: tuple[int, int, int] = (70, 58, 52),
 ) -> np.ndarray:
-    """Draw the animal at ``keypoints`` (6, 2) on a copy of ``background`` (RGB)."""
+    """Draw the animal at ``keypoints`` (6, 2) on a copy of ``background`` (RGB).
+
+    ``body_color`` is the fur (RGB); the multi-animal demo gives each animal its own.
+    """
     img = background.copy()
     snout, lear, rear, neck, spine, tail = keypoints.astype(float)
     s = 16  # fixed-point shift for sub-pixel drawing
@@ -193,7 +197,7 @@ def render_frame(
     def P(p: np.ndarray) -> tuple[int, int]:
         return (int(round(p[0] * f)), int(round(p[1] * f)))
 
-    body_col = (70, 58, 52)
+    body_col = tuple(int(c) for c in body_color)
     heading = neck - tail
     ang = np.degrees(np.arctan2(heading[1], heading[0]))
     # tail
@@ -561,6 +565,7 @@ def make_demo_project(
     date: _dt.date | None = None,
     view: Literal["top", "side"] = "top",
     frame_sizes: Sequence[tuple[int, int]] | None = None,
+    n_animals: int = 1,
 ):
     """Create the demo project: videos, extracted frames, labels and ground truth.
 
@@ -594,6 +599,11 @@ def make_demo_project(
         field of view at a lower resolution, so the animal is smaller in it. Labelled
         frames then come from every video (``n_labeled`` split evenly). Default:
         every video has ``size`` and only the first is labelled.
+    n_animals
+        More than 1: a multi-animal project (top view) of that many mice with exact
+        identities, whose paths cross and which hide each other's parts
+        (:func:`posekit.engine.multianimal.demo.make_multianimal_demo`; folder
+        ``social<n>-posekit-<date>``).
 
     Returns
     -------
@@ -613,6 +623,29 @@ def make_demo_project(
 
     if view not in ("top", "side"):
         raise ValueError(f"view must be 'top' or 'side'. Received: view={view!r}")
+    if int(n_animals) > 1:
+        if view != "top" or frame_sizes is not None:
+            raise ValueError(
+                "the multi-animal demo is a top view of one frame size: leave view "
+                "and frame_sizes at their defaults with n_animals > 1"
+            )
+        from .multianimal.demo import make_multianimal_demo
+
+        return make_multianimal_demo(
+            working_directory,
+            n_animals=int(n_animals),
+            n_frames=n_frames,
+            n_labeled=n_labeled,
+            size=size,
+            fps=fps,
+            seed=seed,
+            n_videos=n_videos,
+            scale=scale,
+            label=label,
+            date=date,
+        )
+    if int(n_animals) < 1:
+        raise ValueError(f"n_animals must be >= 1. Received: n_animals={n_animals!r}")
     sizes = [tuple(int(v) for v in s) for s in (frame_sizes or [size])]
     if not sizes or any(len(s) != 2 or min(s) < 16 for s in sizes):
         raise ValueError(

@@ -43,7 +43,9 @@ __all__ = [
     "keypoint_box",
     "oks",
     "oks_average_precision",
+    "oks_average_recall",
     "oks_map",
+    "oks_mar",
 ]
 
 #: Header of DeepLabCut's ``CombinedEvaluation-results.csv``.
@@ -521,13 +523,38 @@ def oks_average_precision(
     ValueError
         If the image lists differ in length or the arrays in shape.
     """
+    thr = np.asarray(thresholds, np.float64)
+    all_scores, all_tp, n_gt = _match_images(
+        labels, predictions, scores, sigma, margin, thr, max_detections
+    )
+    if n_gt == 0:
+        return np.full(len(thr), np.nan)
+    if not all_scores:
+        return np.zeros(len(thr))
+    s = np.concatenate(all_scores)
+    order = np.argsort(-s, kind="mergesort")
+    tp = np.concatenate(all_tp, axis=1)[:, order]
+    return np.array(
+        [_precision_at_recalls(tp[t], n_gt).mean() for t in range(len(thr))]
+    )
+
+
+def _match_images(
+    labels: Sequence[np.ndarray],
+    predictions: Sequence[np.ndarray],
+    scores: Sequence[np.ndarray] | None,
+    sigma: float | Sequence[float],
+    margin: float,
+    thr: np.ndarray,
+    max_detections: int,
+) -> tuple[list[np.ndarray], list[np.ndarray], int]:
+    """Per image, the detections' scores and matches at each threshold (COCOeval)."""
     if len(labels) != len(predictions):
         raise ValueError(
             f"{len(labels)} images of labels but {len(predictions)} of predictions"
         )
     if scores is not None and len(scores) != len(predictions):
         raise ValueError(f"{len(scores)} score arrays for {len(predictions)} images")
-    thr = np.asarray(thresholds, np.float64)
     all_scores, all_tp, n_gt = [], [], 0
     for i, (gt, pred) in enumerate(zip(labels, predictions, strict=True)):
         gt = np.asarray(gt, np.float64).reshape(-1, *np.shape(gt)[-2:])
@@ -547,15 +574,92 @@ def oks_average_precision(
         else:
             all_tp.append(np.zeros((len(thr), len(pred)), dtype=bool))
         all_scores.append(s)
+    return all_scores, all_tp, n_gt
+
+
+def oks_average_recall(
+    labels: Sequence[np.ndarray],
+    predictions: Sequence[np.ndarray],
+    scores: Sequence[np.ndarray] | None = None,
+    *,
+    sigma: float | Sequence[float] = DEFAULT_OKS_SIGMA,
+    margin: float = 0.0,
+    thresholds: Sequence[float] = tuple(OKS_THRESHOLDS),
+    max_detections: int = 20,
+) -> np.ndarray:
+    """Recall of multi-instance keypoints at each OKS threshold (COCOeval's).
+
+    The matching of :func:`oks_average_precision`; the recall at a threshold is the
+    fraction of ground-truth instances matched by some detection (COCOeval's
+    ``recall``, area "all", the ``max_detections`` best detections per image).
+
+    Parameters
+    ----------
+    labels, predictions, scores, sigma, margin, thresholds, max_detections
+        As for :func:`oks_average_precision`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Recall per threshold; NaN without any ground-truth instance.
+
+    Examples
+    --------
+    >>> gt = [np.array([[[0.0, 0.0], [10.0, 10.0]], [[50, 50], [60, 60]]])]
+    >>> oks_average_recall(gt, [gt[0][:1]], thresholds=[0.5]).tolist()  # 1 of 2
+    [0.5]
+    """
+    thr = np.asarray(thresholds, np.float64)
+    _, all_tp, n_gt = _match_images(
+        labels, predictions, scores, sigma, margin, thr, max_detections
+    )
     if n_gt == 0:
         return np.full(len(thr), np.nan)
-    if not all_scores:
+    if not all_tp:
         return np.zeros(len(thr))
-    s = np.concatenate(all_scores)
-    order = np.argsort(-s, kind="mergesort")
-    tp = np.concatenate(all_tp, axis=1)[:, order]
-    return np.array(
-        [_precision_at_recalls(tp[t], n_gt).mean() for t in range(len(thr))]
+    return np.concatenate(all_tp, axis=1).sum(axis=1) / n_gt
+
+
+def oks_mar(
+    labels: Sequence[np.ndarray],
+    predictions: Sequence[np.ndarray],
+    scores: Sequence[np.ndarray] | None = None,
+    *,
+    sigma: float | Sequence[float] = DEFAULT_OKS_SIGMA,
+    margin: float = 0.0,
+    max_detections: int = 20,
+) -> float:
+    """OKS mAR: the mean of :func:`oks_average_recall` over 0.50:0.05:0.95.
+
+    This is COCOeval's ``stats[5]`` for keypoints (AR at area "all").
+
+    Parameters
+    ----------
+    labels, predictions, scores, sigma, margin, max_detections
+        As for :func:`oks_map`.
+
+    Returns
+    -------
+    float
+        The mAR; NaN without any ground-truth instance.
+
+    Examples
+    --------
+    >>> gt = [np.array([[[0.0, 0.0], [10.0, 10.0]]])]
+    >>> oks_mar(gt, gt)
+    1.0
+    """
+    return float(
+        np.mean(
+            oks_average_recall(
+                labels,
+                predictions,
+                scores,
+                sigma=sigma,
+                margin=margin,
+                max_detections=max_detections,
+            )
+        )
     )
 
 

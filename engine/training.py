@@ -182,8 +182,9 @@ class TrainConfig:
         Choose the settings left at their defaults from the project
         (:mod:`posekit.engine.training_defaults`): the input scale, the crop
         (``crop_size=None``), the scale augmentation (``augment.scale_range`` at
-        0.75–1.25) and the target radius (``sigma`` 8.5 and ``pos_dist_thresh`` 17 of
-        the model). What was chosen is recorded in ``pose_cfg.yaml`` and in the
+        0.75–1.25), the rotation (``augment.rotation_deg`` at 25) and mirroring
+        (``augment.flip_probability`` at 0; mirrored only with ``flip_pairs``) and
+        the target radius (``sigma`` 8.5 and ``pos_dist_thresh`` 17 of the model). What was chosen is recorded in ``pose_cfg.yaml`` and in the
         snapshots; a resumed run keeps it. ``False``: use the settings as given.
     """
 
@@ -650,24 +651,11 @@ class _BatchProducer:
 
     def make(self, iteration: int):
         t = self.trainer
-        cfg, mcfg = t.train_config, t.model_config
+        cfg = t.train_config
         rng = np.random.default_rng([cfg.seed, iteration])
         n = len(self.images)
         idx = rng.choice(n, cfg.batch_size, replace=n < cfg.batch_size)
-        crops, kps, labelled = t.augmenter.batch(
-            self.images, self.keypoints, idx, rng, return_labelled=True
-        )
-        targets = make_targets(
-            kps,
-            self.map_shape,
-            stride=mcfg.head_stride,
-            kind=mcfg.scoremap,
-            sigma=mcfg.sigma,
-            pos_dist_thresh=mcfg.pos_dist_thresh,
-            locref_stdev=mcfg.locref_stdev,
-            labelled=labelled,  # out of the crop = absent, with full weight
-        )
-        return crops, targets
+        return t._make_batch(self.images, self.keypoints, idx, rng, self.map_shape)
 
     def _run(self) -> None:
         it = self.next_iteration
@@ -915,12 +903,13 @@ class Trainer:
         cfg, m = self.train_config, self.model_config
         if not cfg.adaptive or self._train_data is None:
             return
-        images, keypoints = self._train_data
+        shapes, keypoints = self._defaults_input()
         d = project_defaults(
-            (np.shape(img) for img in images),
+            shapes,
             keypoints,
             max_iterations=cfg.max_iterations,
             time_budget_s=cfg.time_budget_s,
+            flip_pairs=self.flip_pairs,
         )
         self.defaults = d
         base = PoseModelConfig(bodyparts=m.bodyparts)
@@ -931,21 +920,34 @@ class Trainer:
             changes["sigma"] = d.sigma
             changes["pos_dist_thresh"] = d.pos_dist_thresh
         self.model_config = m.replace(**changes)
-        if cfg.augment.scale_range == AugmentConfig().scale_range:
-            self.train_config = cfg.replace(
-                augment=cfg.augment.replace(scale_range=d.scale_range)
-            )
+        base_aug, aug_changes = AugmentConfig(), {}
+        if cfg.augment.scale_range == base_aug.scale_range:
+            aug_changes["scale_range"] = d.scale_range
+        if cfg.augment.rotation_deg == base_aug.rotation_deg:
+            aug_changes["rotation_deg"] = d.rotation_deg
+        if cfg.augment.flip_probability == base_aug.flip_probability:
+            aug_changes["flip_probability"] = d.flip_probability
+        self.train_config = cfg.replace(augment=cfg.augment.replace(**aug_changes))
         self.augmenter = self._make_augmenter()
+        aug = self.train_config.augment
         logger.info(
             "defaults from the project: animal %s px, frame sizes %s, input scale "
-            "%g, scale augmentation %.2f–%.2f, sigma %.2f px (for ~%d iterations)",
+            "%g, scale augmentation %.2f–%.2f, rotation ±%g°, mirrored %g, sigma "
+            "%.2f px (for ~%d iterations)",
             d.animal_size_px,
             list(d.frame_sizes),
             self.model_config.input_scale,
-            *self.train_config.augment.scale_range,
+            *aug.scale_range,
+            aug.rotation_deg,
+            aug.flip_probability if self.flip_pairs else 0.0,
             self.model_config.sigma,
             d.iterations,
         )
+
+    def _defaults_input(self) -> tuple[list[tuple[int, ...]], np.ndarray]:
+        """Frame shapes and ``(n, K, 2)`` keypoints of one animal each, for the defaults."""
+        images, keypoints = self._train_data
+        return [np.shape(img) for img in images], keypoints
 
     def _keep_recorded(self, snap: Snapshot) -> None:
         """Keep the model settings and defaults the resumed snapshot recorded."""
@@ -953,14 +955,45 @@ class Trainer:
             return
         if self.model is not None:
             self.model_config = self.model.pose_config
-        saved = snap.meta.get("train_config") or {}
-        scale_range = (saved.get("augment") or {}).get("scale_range")
-        if scale_range:
-            augment = self.train_config.augment.replace(scale_range=tuple(scale_range))
+        saved = (snap.meta.get("train_config") or {}).get("augment") or {}
+        kept = {k: saved[k] for k in ("rotation_deg", "flip_probability") if k in saved}
+        if saved.get("scale_range"):
+            kept["scale_range"] = tuple(saved["scale_range"])
+        if kept:
+            augment = self.train_config.augment.replace(**kept)
             self.train_config = self.train_config.replace(augment=augment)
         if snap.meta.get("defaults"):
             self.defaults = ProjectDefaults.from_dict(snap.meta["defaults"])
         self.augmenter = self._make_augmenter()
+
+    def _make_batch(
+        self,
+        images: Sequence[np.ndarray],
+        keypoints: np.ndarray,
+        indices: np.ndarray,
+        rng: np.random.Generator,
+        map_shape: tuple[int, int],
+    ) -> tuple[np.ndarray, Any]:
+        """Augmented crops of ``images[indices]`` and their targets (a tuple).
+
+        The train step (:meth:`_make_train_step`) takes the crops, then the fields of
+        the targets in order, then the learning rate.
+        """
+        mcfg = self.model_config
+        crops, kps, labelled = self.augmenter.batch(
+            images, keypoints, indices, rng, return_labelled=True
+        )
+        targets = make_targets(
+            kps,
+            map_shape,
+            stride=mcfg.head_stride,
+            kind=mcfg.scoremap,
+            sigma=mcfg.sigma,
+            pos_dist_thresh=mcfg.pos_dist_thresh,
+            locref_stdev=mcfg.locref_stdev,
+            labelled=labelled,  # out of the crop = absent, with full weight
+        )
+        return crops, targets
 
     def _make_optimizer(self, model: PoseModel):
         from ._tf import keras
@@ -1052,9 +1085,9 @@ class Trainer:
         h, w = self.train_config.crop_size
         # the training graph (call_logits): crops are already at the input scale
         x = keras.KerasTensor((self.train_config.batch_size, h, w, 3))
-        logits, _ = self.model.head.compute_output_spec(
+        logits = self.model.head.compute_output_spec(
             self.model.backbone.compute_output_spec(x)
-        )
+        )[0]
         return tuple(int(s) for s in logits.shape[1:3])
 
     def _recalibrate(self) -> None:
@@ -1402,14 +1435,7 @@ class Trainer:
         )
         lr = learning_rate_at(cfg, it, progress)
         crops, t = producer.get()
-        losses = self._train_step(
-            crops,
-            t.scoremap,
-            t.scoremap_weights,
-            t.locref,
-            t.locref_weights,
-            tf.constant(lr, tf.float32),
-        )
+        losses = self._train_step(crops, *t, tf.constant(lr, tf.float32))
         values = np.array([float(v) for v in losses])
         if not np.isfinite(values[0]):
             self.state.stop_reason = "diverged"

@@ -73,6 +73,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="a shared .posekit.zip model: no project needed; then PROJECT is the "
         "first video (posekit analyze --model m.posekit.zip video.mp4)",
     )
+    animals = p.add_argument_group(
+        "several animals", "multi-animal projects (see the guide 'Several animals')"
+    )
+    animals.add_argument(
+        "--animals",
+        type=int,
+        default=None,
+        help="animals to stitch the tracklets into (default: the project's "
+        "individuals)",
+    )
+    animals.add_argument(
+        "--track-method",
+        choices=("ellipse", "box", "keypoints"),
+        default=None,
+        help="frame-to-frame similarity (default: the config's default_track_method)",
+    )
     many = p.add_argument_group(
         "many videos", "spread the work (see the guide 'Analysing many videos')"
     )
@@ -151,6 +167,8 @@ def _run_project(args: argparse.Namespace, client: object) -> int:
         client=client,
         shard=args.shard,
         chunk_frames=args.chunk_frames,
+        n_tracks=args.animals,
+        track_method=args.track_method,
     )
     for out in outputs:
         print(out)

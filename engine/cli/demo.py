@@ -36,6 +36,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--labeled", type=int, default=60, help="labelled frames (60)")
     p.add_argument("--videos", type=int, default=1, help="number of videos (1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument(
+        "--animals",
+        type=int,
+        default=1,
+        help="animals (1); more: a multi-animal project whose mice cross and hide "
+        "each other, with exact identities",
+    )
     return p
 
 
@@ -60,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         n_labeled=args.labeled,
         n_videos=args.videos,
         seed=args.seed,
+        n_animals=args.animals,
     )
     print(project.path)
     return EXIT_OK

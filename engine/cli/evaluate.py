@@ -33,6 +33,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--plot", action="store_true", help="save images of test predictions"
     )
+    p.add_argument(
+        "--tracks",
+        metavar="FILE",
+        help="several animals: tracked predictions (…_el.h5) to score against "
+        "--truth (identity switches, IDF1, OKS mAP)",
+    )
+    p.add_argument(
+        "--truth",
+        metavar="FILE",
+        help="the true tracks of the same video (.slp, .h5, …) for --tracks",
+    )
     return p
 
 
@@ -49,10 +60,31 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code.
     """
+    if bool(args.tracks) != bool(args.truth):
+        raise ValueError("--tracks and --truth go together: give both files")
+    if args.tracks:
+        return _evaluate_tracks(args)
     from ..api import evaluate_network
 
     result = evaluate_network(
         load_project(args.project), shuffle=args.shuffle, plot=args.plot
     )
     print(result.to_string() if hasattr(result, "to_string") else result)
+    return EXIT_OK
+
+
+def _evaluate_tracks(args: argparse.Namespace) -> int:
+    """Print the identity metrics of ``--tracks`` against ``--truth``."""
+    from ..multianimal.api import evaluate_tracks
+
+    load_project(args.project)  # the project must exist, as for the other verbs
+    m = evaluate_tracks(args.tracks, args.truth)
+    print(f"frames                 {m['n_frames']}")
+    print(f"identity switches      {m['id_switches']}")
+    print(f"switches / 1000 frames {m['switches_per_1000_frames']:.2f}")
+    print(f"IDF1                   {m['idf1']:.4f}")
+    print(f"IDP / IDR              {m['idp']:.4f} / {m['idr']:.4f}")
+    print(f"MOTA                   {m['mota']:.4f}")
+    print(f"OKS mAP / mAR (frames) {m['frames_map']:.4f} / {m['frames_mar']:.4f}")
+    print(f"matched error (px)     {m['frames_mean_error_px']:.2f}")
     return EXIT_OK

@@ -5,6 +5,10 @@ stride-2 transposed convolution per output: ``K`` score-map logits and ``2K`` lo
 refinement channels (``dx, dy`` per bodypart, in units of ``locref_stdev`` pixels) at
 stride 8. For a finer stride (4) or a coarser backbone (stride 32), shared intermediate
 transposed convolutions (+ BatchNorm + ReLU) upsample first.
+
+Multi-animal models (DeepLabCut's ``partaffinityfield_predict``) add a third output of
+the same kind: ``2E`` part-affinity-field channels, a unit vector ``(dx, dy)`` along each
+of the ``E`` edges of the part-affinity graph (:mod:`posekit.engine.multianimal`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class DeconvPoseHead(keras.layers.Layer):
         ``upsample_factor > 2``).
     kernel_size
         Kernel size of the transposed convolutions (DLC: 3).
+    num_pafs
+        ``E``, the edges of a multi-animal model's part-affinity graph (0: none).
     **kwargs
         Standard layer arguments.
 
@@ -41,7 +47,8 @@ class DeconvPoseHead(keras.layers.Layer):
     -------
     tuple
         ``logits (batch, h, w, K)`` (apply a sigmoid for score maps) and
-        ``locref (batch, h, w, 2K)`` ordered ``dx0, dy0, dx1, dy1, …``.
+        ``locref (batch, h, w, 2K)`` ordered ``dx0, dy0, dx1, dy1, …``; with
+        ``num_pafs`` also ``paf (batch, h, w, 2E)`` ordered the same way.
 
     Examples
     --------
@@ -58,9 +65,14 @@ class DeconvPoseHead(keras.layers.Layer):
         upsample_factor: int = 2,
         intermediate_filters: int = 128,
         kernel_size: int = 3,
+        num_pafs: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not isinstance(num_pafs, int) or num_pafs < 0:
+            raise ValueError(
+                f"num_pafs must be an int >= 0. Received: num_pafs={num_pafs!r}"
+            )
         if not isinstance(num_keypoints, int) or num_keypoints < 1:
             raise ValueError(
                 f"num_keypoints must be a positive int. Received: "
@@ -76,6 +88,7 @@ class DeconvPoseHead(keras.layers.Layer):
         self.upsample_factor = upsample_factor
         self.intermediate_filters = intermediate_filters
         self.kernel_size = kernel_size
+        self.num_pafs = num_pafs
 
         # === Layers ===
         n_steps = int(round(math.log2(upsample_factor)))
@@ -120,6 +133,7 @@ class DeconvPoseHead(keras.layers.Layer):
 
         self.scoremap_conv = final(num_keypoints, "scoremap_logits")
         self.locref_conv = final(2 * num_keypoints, "locref")
+        self.paf_conv = final(2 * num_pafs, "paf") if num_pafs else None
 
     def build(self, input_shape):  # noqa: D102
         shape = tuple(input_shape)
@@ -128,6 +142,8 @@ class DeconvPoseHead(keras.layers.Layer):
             shape = layer.compute_output_shape(shape)
         self.scoremap_conv.build(shape)
         self.locref_conv.build(shape)
+        if self.paf_conv is not None:
+            self.paf_conv.build(shape)
         self.built = True
 
     def call(self, features, training=None):  # noqa: D102
@@ -137,6 +153,8 @@ class DeconvPoseHead(keras.layers.Layer):
                 x = layer(x, training=training)
             else:
                 x = layer(x)
+        if self.paf_conv is not None:
+            return self.scoremap_conv(x), self.locref_conv(x), self.paf_conv(x)
         return self.scoremap_conv(x), self.locref_conv(x)
 
     def compute_output_shape(self, input_shape):  # noqa: D102
@@ -145,6 +163,12 @@ class DeconvPoseHead(keras.layers.Layer):
         h = None if h is None else h * f
         w = None if w is None else w * f
         k = self.num_keypoints
+        if self.num_pafs:
+            return (
+                (batch, h, w, k),
+                (batch, h, w, 2 * k),
+                (batch, h, w, 2 * self.num_pafs),
+            )
         return (batch, h, w, k), (batch, h, w, 2 * k)
 
     def get_config(self) -> dict:  # noqa: D102
@@ -157,4 +181,6 @@ class DeconvPoseHead(keras.layers.Layer):
                 "kernel_size": self.kernel_size,
             }
         )
+        if self.num_pafs:  # single-animal heads keep their saved configuration
+            config["num_pafs"] = self.num_pafs
         return config

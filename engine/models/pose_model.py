@@ -100,6 +100,10 @@ class PoseModelConfig:
     input_scale
         Frames are resized by this factor before the network (a multiple of 1/8, from
         1/8 to 4; DLC's ``global_scale``); predictions come back in frame pixels.
+    paf_edges
+        Multi-animal models: the part-affinity graph, pairs of bodypart indices
+        (DeepLabCut's ``partaffinityfield_graph``); the model then also outputs
+        ``"paf"``, ``(batch, h, w, 2E)``. Empty (the default) for single-animal models.
 
     Examples
     --------
@@ -120,6 +124,7 @@ class PoseModelConfig:
     bn_momentum: float = 0.99
     head_filters: int = 128
     input_scale: float = 1.0
+    paf_edges: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.bodyparts, str) or not isinstance(self.bodyparts, Sequence):
@@ -175,6 +180,29 @@ class PoseModelConfig:
                 f"input_scale={self.input_scale!r}"
             )
         object.__setattr__(self, "input_scale", round(steps) * INPUT_SCALE_STEP)
+        self._check_paf_edges()
+
+    def _check_paf_edges(self) -> None:
+        """Check the part-affinity edges: distinct pairs of distinct bodypart indices."""
+        edges = []
+        for edge in self.paf_edges or ():
+            try:
+                a, b = (int(v) for v in edge)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"paf_edges must be pairs of bodypart indices. Received: {edge!r}"
+                ) from None
+            if not (0 <= a < len(self.bodyparts) and 0 <= b < len(self.bodyparts)):
+                raise ValueError(
+                    f"paf_edges: ({a}, {b}) is not a pair of the {len(self.bodyparts)} "
+                    "bodyparts' indices"
+                )
+            if a == b:
+                raise ValueError(f"paf_edges: ({a}, {b}) joins a bodypart to itself")
+            edges.append((a, b))
+        if len(set(edges)) != len(edges):
+            raise ValueError(f"paf_edges lists an edge twice: {edges}")
+        object.__setattr__(self, "paf_edges", tuple(edges))
 
     @property
     def num_keypoints(self) -> int:
@@ -194,6 +222,10 @@ class PoseModelConfig:
         """Plain, YAML-safe dict."""
         d = dataclasses.asdict(self)
         d["bodyparts"] = list(self.bodyparts)
+        if self.paf_edges:
+            d["paf_edges"] = [list(e) for e in self.paf_edges]
+        else:  # single-animal models write what they always wrote
+            del d["paf_edges"]
         return d
 
     @classmethod
@@ -208,6 +240,8 @@ class PoseModelConfig:
         data = dict(data)
         if "bodyparts" in data:
             data["bodyparts"] = tuple(data["bodyparts"])
+        if "paf_edges" in data:
+            data["paf_edges"] = tuple(tuple(e) for e in data["paf_edges"] or ())
         return cls(**data)
 
 
@@ -360,6 +394,7 @@ class PoseModel(keras.Model):
             num_keypoints=config.num_keypoints,
             upsample_factor=config.output_stride // config.head_stride,
             intermediate_filters=config.head_filters,
+            num_pafs=len(config.paf_edges),
             name="pose_head",
         )
         scoremap_act = keras.layers.Activation("sigmoid", name="scoremap")
@@ -370,8 +405,10 @@ class PoseModel(keras.Model):
         x = InputScale(
             config.input_scale, multiple=config.output_stride, name="input_scale"
         )(inputs)
-        logits, locref = head(backbone(x))
-        outputs = {"scoremap": scoremap_act(logits), "locref": locref_id(locref)}
+        maps = head(backbone(x))
+        outputs = {"scoremap": scoremap_act(maps[0]), "locref": locref_id(maps[1])}
+        if config.paf_edges:  # multi-animal: part-affinity fields
+            outputs["paf"] = keras.layers.Identity(name="paf")(maps[2])
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         # === Config ===

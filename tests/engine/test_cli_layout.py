@@ -6,7 +6,9 @@ that do not need it. ``data/cli_help.json`` holds the help of every command as t
 (texts, options, defaults; the same on every Python) and, for the Python it was captured
 with, the exact text at 80 columns. Entries re-captured since, for options added on
 purpose: ``analyze`` (issue 16: --precision, --model, --cluster, --workers, --shard,
---chunk-frames; --batch-size chosen by frame size).
+--chunk-frames; --batch-size chosen by frame size; issue 15: --animals,
+--track-method), ``demo`` (issue 15: --animals) and ``evaluate`` (issue 15: --tracks,
+--truth).
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ from posekit.engine import cli
 from posekit.engine.cli import build_parser, main
 
 SNAPSHOT = json.loads((Path(__file__).parent / "data" / "cli_help.json").read_text())
-NEW_COMMANDS = ["behavior", "convert", "export-model", "live"]
+NEW_COMMANDS = [
+    "behavior",
+    "convert",
+    "export-model",
+    "live",
+    "extract-outliers",
+    "label",
+    "merge",
+]
 
 
 def describe(parser: argparse.ArgumentParser) -> dict:

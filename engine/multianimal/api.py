@@ -1,0 +1,587 @@
+"""The project verbs for multi-animal projects (train, evaluate, analyse videos).
+
+:func:`posekit.engine.api.train_network`, :func:`~posekit.engine.api.evaluate_network`
+and :func:`~posekit.engine.api.analyze_videos` come here when the project's
+``multianimalproject`` is true, so the same calls (and ``posekit train``, ``evaluate``,
+``analyze``) serve both kinds of project. The files are DeepLabCut's:
+
+- training: the shuffle's model folder, with DeepLabCut's multi-animal keys in
+  ``pose_cfg.yaml`` (``partaffinityfield_graph``, ``paf_best``, ``pafwidth``, …);
+- evaluation: ``CombinedEvaluation-results.csv`` (errors after matching each labelled
+  animal to a prediction) and a per-shuffle table with OKS mAP/mAR;
+- analysis: ``<video><scorer>_full.pickle`` (candidates and affinities of every frame),
+  ``_meta.pickle``, ``_assemblies.pickle``, the tracklets ``_el.pickle`` and the
+  stitched tracks ``_el.h5`` (HDF key ``tracks``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..model_folder import ModelFolder, model_naming
+from ..project import Project
+from .assembly import AssemblyConfig
+
+__all__ = [
+    "multianimal_config",
+    "multianimal_predictor",
+    "train_multianimal",
+    "evaluate_multianimal",
+    "track_video_detections",
+    "analyze_multianimal_videos",
+    "evaluate_tracks",
+]
+
+logger = logging.getLogger("posekit.engine.multianimal")
+
+
+def _training_set(project: Project, shuffle: int):
+    from ..dataset import create_training_dataset, load_training_set
+
+    try:
+        return load_training_set(project, shuffle=shuffle)
+    except FileNotFoundError:
+        logger.info("no training set for shuffle %d yet: creating it", shuffle)
+        create_training_dataset(project, shuffles=[shuffle])
+        return load_training_set(project, shuffle=shuffle)
+
+
+def train_multianimal(
+    project: Project,
+    *,
+    shuffle: int = 1,
+    backbone: str | None = None,
+    weights: str | os.PathLike | None = "auto",
+    max_iterations: int | None = None,
+    time_budget_s: float | None = None,
+    budget_clock: Literal["wall", "cpu"] = "wall",
+    batch_size: int | None = None,
+    crop_size: tuple[int, int] | None = None,
+    resume: bool = True,
+    callbacks: Sequence[Any] = (),
+    stop_event: threading.Event | None = None,
+    progress: bool = True,
+    eval_interval: int | None = None,
+    save_interval: int | None = None,
+    save_interval_s: float | None = None,
+    trainer_hook: Callable[[Any], None] | None = None,
+    paf_graph: Literal["auto", "all"] | Sequence[Sequence[int]] = "auto",
+    paf_width: float | None = None,
+):
+    """Train (or resume) the multi-animal network of a shuffle.
+
+    Parameters
+    ----------
+    project
+        A multi-animal project.
+    shuffle, backbone, weights, max_iterations, time_budget_s, batch_size, crop_size, resume, callbacks, stop_event, progress, eval_interval, save_interval, save_interval_s, trainer_hook
+        As for :func:`posekit.engine.api.train_network`.
+    budget_clock
+        ``"wall"`` or ``"cpu"`` seconds for ``time_budget_s`` (CPU seconds per core
+        used: fair on a shared machine).
+    paf_graph
+        The part-affinity graph (:func:`~.graph.paf_graph`): ``"auto"``
+        (DeepLabCut's rule: every pair of bodyparts, pruned from the labels above 105
+        pairs), ``"all"``, or index pairs of ``multianimalbodyparts``.
+    paf_width
+        Half-width of a limb's field, network pixels (default: from the animals' size).
+
+    Returns
+    -------
+    posekit.engine.api.TrainResult
+        ``test_error_px`` is the mean distance after matching animals.
+    """
+    from ..api import TrainResult, _StopEventCallback, backbone_choice
+    from ..models.pose_model import PoseModelConfig
+    from ..training import TrainConfig
+    from .graph import paf_graph as make_graph
+    from .training import MultiAnimalConfig, MultiAnimalTrainer
+
+    choice = backbone_choice(project, backbone, weights)
+    if choice.notice:
+        logger.warning("%s", choice.notice)
+    ts = _training_set(project, shuffle)
+    train_images, train_kp = ts.subset("train")
+    test_images, test_kp = ts.subset("test")
+    layout = ts.layout
+    animals = ts.keypoints[ts.train_indices].reshape(-1, layout.n_multi, 2)
+    edges = make_graph(layout.n_multi, animals, edges=paf_graph)
+    changes: dict[str, Any] = {
+        "crop_size": None if crop_size is None else tuple(crop_size),
+        "budget_clock": budget_clock,
+    }
+    if batch_size:
+        changes["batch_size"] = int(batch_size)
+    if max_iterations is not None or time_budget_s is not None:
+        changes["max_iterations"] = max_iterations
+        changes["time_budget_s"] = time_budget_s
+    if save_interval is not None:
+        changes["save_interval"] = int(save_interval)
+    if save_interval_s is not None:
+        changes["save_interval_s"] = float(save_interval_s) or None
+    if eval_interval is not None:
+        changes["eval_interval"] = int(eval_interval)
+    elif max_iterations is not None:
+        changes["eval_interval"] = max(50, min(1000, int(max_iterations) // 5))
+    train_config = TrainConfig().replace(**changes)
+    model_config = PoseModelConfig(
+        bodyparts=tuple(layout.bodyparts),
+        backbone=choice.backbone,
+        weights=choice.weights,
+        paf_edges=tuple(edges),
+    )
+    multi = MultiAnimalConfig(layout, tuple(edges), paf_width=paf_width)
+    out = ModelFolder.of(project, shuffle).path
+    trainer = MultiAnimalTrainer(
+        model_config,
+        multi,
+        train_config,
+        out,
+        flip_pairs=ts.flip_pairs,
+        callbacks=list(callbacks),
+        progress=progress,
+        pose_cfg_extra={
+            "project_path": str(project.path),
+            "dataset": str(project.training_set_dir()),
+            **model_naming(project, shuffle=shuffle, train_fraction=ts.train_fraction),
+            "configured_net_type": choice.configured,
+            "backbone_notice": choice.notice,
+        },
+    )
+    if stop_event is not None:
+        trainer.callbacks.append(_StopEventCallback(trainer, stop_event))
+    if trainer_hook is not None:
+        trainer_hook(trainer)
+    state = trainer.fit(
+        train_images,
+        train_kp,
+        test_images if len(test_images) else None,
+        test_kp if len(test_images) else None,
+        resume=resume,
+    )
+    err = state.metrics.get("mean_error_px") if state.metrics else None
+    return TrainResult(
+        iteration=state.iteration,
+        start_iteration=state.start_iteration,
+        stop_reason=state.stop_reason,
+        snapshot=state.last_snapshot,
+        test_error_px=None if err is None else float(err),
+        train_dir=out,
+    )
+
+
+def multianimal_config(folder: ModelFolder):
+    """Read the :class:`~.training.MultiAnimalConfig` a model folder was trained with.
+
+    Raises
+    ------
+    ValueError
+        If the folder holds a single-animal model.
+    """
+    from .training import MultiAnimalConfig
+
+    section = (folder.pose_cfg().get("posekit") or {}).get("multianimal")
+    if not section:
+        raise ValueError(
+            f"{folder.path} holds a single-animal model (no multianimal section in "
+            "pose_cfg.yaml)"
+        )
+    return MultiAnimalConfig.from_dict(section)
+
+
+def multianimal_predictor(
+    folder: ModelFolder,
+    snapshot: Any = -1,
+    *,
+    batch_size: int = 1,
+    assembly: AssemblyConfig | None = None,
+    max_individuals: int | None = None,
+):
+    """Build the :class:`~.inference.MultiAnimalPredictor` of a trained snapshot.
+
+    Parameters
+    ----------
+    folder
+        The model folder.
+    snapshot
+        Which snapshot (index or file).
+    batch_size
+        Frames per network call.
+    assembly
+        Assembly settings (default: those recorded at training).
+    max_individuals
+        Override the number of animals per frame.
+
+    Returns
+    -------
+    MultiAnimalPredictor
+    """
+    from .inference import MultiAnimalPredictor
+
+    multi = multianimal_config(folder)
+    assembly = assembly or multi.assembly
+    if max_individuals is not None:
+        assembly = assembly.replace(max_individuals=int(max_individuals))
+    path = snapshot if isinstance(snapshot, Path) else folder.snapshot(snapshot)[1]
+    model = folder.load(path)
+    return MultiAnimalPredictor(
+        model,
+        multi.layout.n_multi,
+        multi.layout.n_unique,
+        assembly=assembly,
+        batch_size=batch_size,
+    )
+
+
+def evaluate_multianimal(
+    project: Project,
+    *,
+    shuffle: int = 1,
+    snapshot: int = -1,
+) -> pd.DataFrame:
+    """Train and test accuracy of a multi-animal shuffle, as DeepLabCut reports it.
+
+    Writes ``evaluation-results/iteration-<N>/CombinedEvaluation-results.csv`` (DLC's
+    columns; the errors are mean distances after matching each labelled animal to a
+    prediction) and ``<DLCscorer>-results.csv`` in the shuffle's folder with OKS
+    mAP/mAR, RMSE and the errors per bodypart.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row with the train/test metrics.
+    """
+    from .._fileio import atomic_path
+    from ..evaluation import write_combined_evaluation
+    from .metrics import assembly_metrics
+
+    ts = _training_set(project, shuffle)
+    folder = ModelFolder.of(project, shuffle)
+    iteration, path = folder.snapshot(snapshot)
+    predictor = multianimal_predictor(folder, path)
+    result = predictor(ts.images)
+    summaries: dict[str, dict[str, float]] = {}
+    for which, idx in (("train", ts.train_indices), ("test", ts.test_indices)):
+        if len(idx):
+            summaries[which] = assembly_metrics(
+                [result[i].animals for i in idx],
+                [ts.keypoints[i] for i in idx],
+                [result[i].scores for i in idx],
+            )
+    nan = float("nan")
+    train, test = summaries.get("train", {}), summaries.get("test", {})
+    pcut = project.pcutoff
+    out_root = project.path / "evaluation-results" / f"iteration-{project.iteration}"
+    write_combined_evaluation(
+        out_root / "CombinedEvaluation-results.csv",
+        iterations=iteration,
+        train_fraction=ts.train_fraction,
+        shuffle=shuffle,
+        train_error=train.get("mean_error_px", nan),
+        test_error=test.get("mean_error_px", nan),
+        pcutoff=pcut,
+        train_error_pcutoff=train.get("mean_error_px", nan),
+        test_error_pcutoff=test.get("mean_error_px", nan),
+    )
+    row = {
+        "Training iterations:": iteration,
+        "%Training dataset": int(round(100 * ts.train_fraction)),
+        "Shuffle number": shuffle,
+        "Train error(px)": train.get("mean_error_px", nan),
+        "Test error(px)": test.get("mean_error_px", nan),
+        "Train RMSE(px)": train.get("rmse_px", nan),
+        "Test RMSE(px)": test.get("rmse_px", nan),
+        "Train mAP": train.get("map", nan),
+        "Test mAP": test.get("map", nan),
+        "Train mAR": train.get("mar", nan),
+        "Test mAR": test.get("mar", nan),
+        "p-cutoff used": pcut,
+    }
+    table = pd.DataFrame([row])
+    shuffle_dir = project.evaluation_dir(shuffle)
+    shuffle_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(shuffle_dir / f"{folder.scorer(path)}-results.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    return table
+
+
+def track_video_detections(
+    assemblies: Sequence[Any],
+    n_tracks: int,
+    *,
+    tracking: Any = None,
+    stitching: Any = None,
+):
+    """Track a video's assembled animals and stitch them into ``n_tracks`` animals.
+
+    Parameters
+    ----------
+    assemblies
+        One :class:`~.assembly.Assemblies` per frame.
+    n_tracks
+        Animals wanted (the project's individuals).
+    tracking
+        :class:`~.tracking.TrackingConfig` (default: ellipse similarity).
+    stitching
+        :class:`~.stitching.StitchConfig` (default: ``n_tracks`` tracks).
+
+    Returns
+    -------
+    tracklets : list of Tracklet
+    tracks : numpy.ndarray
+        ``(n_frames, n_tracks, n_multi, 3)``.
+    """
+    from .stitching import StitchConfig, stitch_tracklets
+    from .tracking import TrackingConfig, track_animals
+
+    tracklets = track_animals(
+        [a.animals for a in assemblies], tracking or TrackingConfig()
+    )
+    config = stitching or StitchConfig(n_tracks=int(n_tracks))
+    tracks, _ = stitch_tracklets(tracklets, len(assemblies), config)
+    return tracklets, tracks
+
+
+def analyze_multianimal_videos(
+    project: Project,
+    videos: Sequence[str | os.PathLike] | None = None,
+    *,
+    shuffle: int = 1,
+    snapshot: int = -1,
+    destfolder: str | os.PathLike | None = None,
+    save_as_csv: bool = False,
+    batch_size: int | None = None,
+    n_tracks: int | None = None,
+    track_method: str | None = None,
+    netcdf: bool = False,
+    progress: bool | Callable[[int, int], None] = True,
+) -> list[Path]:
+    """Analyse videos with a multi-animal shuffle: detect, assemble, track, stitch.
+
+    Writes DeepLabCut's files beside each video (or in ``destfolder``):
+    ``<stem><scorer>_full.pickle``, ``_meta.pickle``, ``_assemblies.pickle``, the
+    tracklets ``_<el|bx|sk>.pickle`` and the tracks ``_<el|bx|sk>.h5`` (key
+    ``tracks``; ``.csv`` with ``save_as_csv``; ``.nc`` with ``netcdf``).
+
+    Parameters
+    ----------
+    project
+        A multi-animal project.
+    videos
+        Videos (default: the project's).
+    shuffle, snapshot, destfolder, save_as_csv
+        As for :func:`posekit.engine.api.analyze_videos`.
+    batch_size
+        Frames per network call (default: by frame size).
+    n_tracks
+        Animals to stitch (default: the project's individuals).
+    track_method
+        ``"ellipse"``, ``"box"`` or ``"keypoints"`` (default: the config's
+        ``default_track_method``, else ellipse).
+    netcdf
+        Also write the movement-schema netCDF of the tracks.
+    progress
+        tqdm bar, or ``progress(done, total)``.
+
+    Returns
+    -------
+    list of Path
+        The tracks files (``…_el.h5``).
+    """
+    import pickle
+
+    from .._fileio import atomic_path
+    from ..inference import default_batch_size, video_metadata
+    from ..video import VideoReader
+    from .inference import predict_video_detections
+    from .outputs import (
+        full_pickle_metadata,
+        save_assemblies_pickle,
+        save_full_pickle,
+        save_tracklets_pickle,
+        tracks_frame,
+        write_tracks,
+    )
+    from .tracking import TRACK_METHODS, TrackingConfig
+
+    folder = ModelFolder.of(project, shuffle)
+    _, path = folder.snapshot(snapshot)
+    folder.ensure_dlc_markers()
+    scorer = folder.scorer(path)
+    multi = multianimal_config(folder)
+    layout = multi.layout
+    method = track_method or str(project.get("default_track_method") or "ellipse")
+    if method not in TRACK_METHODS:
+        raise ValueError(
+            f"track_method must be one of {sorted(TRACK_METHODS)}; got {method!r}"
+        )
+    suffix = TRACK_METHODS[method]
+    n_tracks = int(n_tracks or len(project.individuals) or layout.n_individuals)
+    meta = dict(folder.info)
+    meta["iteration"] = meta["iteration (active-learning)"]
+    videos = list(videos) if videos else project.source_videos()
+    outputs: list[Path] = []
+    predictors: dict[int, Any] = {}
+    for video in map(Path, videos):
+        with VideoReader(video) as reader:
+            shape = (reader.height, reader.width)
+        bs = int(batch_size or default_batch_size(shape))
+        if bs not in predictors:
+            predictors[bs] = multianimal_predictor(
+                folder, path, batch_size=bs, max_individuals=n_tracks
+            )
+        predictor = predictors[bs]
+        dest = Path(destfolder) if destfolder else video.parent
+        dest.mkdir(parents=True, exist_ok=True)
+        stem = dest / f"{video.stem}{scorer}"
+        dets, info = predict_video_detections(predictor, video, progress=progress)
+        cfg = predictor.config
+        save_full_pickle(
+            f"{stem}_full.pickle",
+            dets,
+            full_pickle_metadata(
+                layout,
+                cfg.paf_edges,
+                len(dets),
+                nms_radius=predictor.nms_radius,
+                min_confidence=predictor.peak_threshold,
+                sigma=cfg.sigma,
+            ),
+        )
+        data = video_metadata(
+            info,
+            scorer=scorer,
+            bodyparts=list(layout.multi_bodyparts),
+            batch_size=bs,
+            model_config=meta,
+            individuals=list(project.individuals) or list(layout.individuals),
+            unique_bodyparts=list(layout.unique_bodyparts),
+        )
+        with atomic_path(f"{stem}_meta.pickle") as tmp, open(tmp, "wb") as fh:
+            pickle.dump({"data": data}, fh, pickle.HIGHEST_PROTOCOL)
+        assemblies = predictor.assemble(dets)
+        save_assemblies_pickle(f"{stem}_assemblies.pickle", assemblies)
+        tracklets, tracks = track_video_detections(
+            assemblies, n_tracks, tracking=TrackingConfig(method=method)
+        )
+        unique = np.stack([a.unique for a in assemblies]) if layout.n_unique else None
+        save_tracklets_pickle(
+            f"{stem}_{suffix}.pickle", tracklets, layout, scorer, len(dets), unique
+        )
+        h5 = write_tracks(
+            tracks_frame(tracks, layout, scorer, unique),
+            f"{stem}_{suffix}.h5",
+            save_csv=save_as_csv,
+        )
+        if netcdf:
+            from ..io import load_poses, save_poses
+
+            ds = load_poses(h5, fps=info["fps"])
+            save_poses(ds, h5.with_suffix(".nc"), fmt="netCDF")
+        logger.info(
+            "analysed %s: %d frames, %d tracklets stitched into %d tracks -> %s",
+            video.name,
+            len(dets),
+            len(tracklets),
+            n_tracks,
+            h5,
+        )
+        outputs.append(h5)
+    return outputs
+
+
+def _tracked_arrays(
+    ds, keypoints: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """``(T, I, K, 2)`` positions of a poses dataset's animals (``single`` left out).
+
+    Keypoints whose confidence is exactly 0 (hidden in the demo's ground truth) are
+    NaN.
+    """
+    from .layout import SINGLE
+
+    inds = [str(i) for i in ds["individual"].values if str(i) != SINGLE]
+    names = [str(k) for k in ds["keypoint"].values]
+    keep = [k for k in (keypoints or names) if k in names]
+    pos = (
+        ds["position"]
+        .sel(individual=inds, keypoint=keep)
+        .transpose("time", "individual", "keypoint", "space")
+        .values[..., :2]
+        .astype(float)
+    )
+    conf = (
+        ds["confidence"]
+        .sel(individual=inds, keypoint=keep)
+        .transpose("time", "individual", "keypoint")
+        .values
+    )
+    pos = np.where((conf == 0)[..., None], np.nan, pos)
+    return pos, keep
+
+
+def evaluate_tracks(
+    predictions: str | os.PathLike,
+    truth: str | os.PathLike,
+    *,
+    min_oks: float = 0.5,
+) -> dict[str, Any]:
+    """Identity switches, IDF1 and per-frame OKS mAP of tracks against true tracks.
+
+    Parameters
+    ----------
+    predictions
+        Tracked predictions (``…_el.h5``, or any format
+        :func:`~posekit.engine.io.load_poses` reads).
+    truth
+        The true identities over the same frames (a SLEAP ``.slp`` with tracks, the
+        demo's ``ground-truth/<video>_keypoints.h5``, DeepLabCut tracks…). Keypoints
+        with confidence 0 are taken as hidden.
+    min_oks
+        Animals match in a frame when their OKS is at least this.
+
+    Returns
+    -------
+    dict
+        :func:`~.metrics.identity_metrics` (``id_switches``,
+        ``switches_per_1000_frames``, ``idf1``, …) plus ``map``/``mar`` over every
+        frame (identities ignored) and the keypoints compared.
+
+    Raises
+    ------
+    ValueError
+        If the two share no keypoint.
+    """
+    from ..io import load_poses
+    from .metrics import assembly_metrics, identity_metrics
+
+    gt_ds = load_poses(truth)
+    pred_ds = load_poses(predictions)
+    gt, names = _tracked_arrays(gt_ds)
+    pred, common = _tracked_arrays(pred_ds, names)
+    if not common:
+        raise ValueError(
+            f"{predictions} and {truth} share no keypoint "
+            f"({list(pred_ds.keypoint.values)} vs {names})"
+        )
+    gt = gt[:, :, [names.index(k) for k in common]]
+    n = min(len(gt), len(pred))
+    gt, pred = gt[:n], pred[:n]
+    out = identity_metrics(pred, gt, min_oks=min_oks)
+    out.update(
+        {
+            f"frames_{k}": v
+            for k, v in assembly_metrics(list(pred), list(gt)).items()
+            if k in ("map", "mar", "mean_error_px", "rmse_px")
+        }
+    )
+    out["keypoints"] = common
+    return out

@@ -1,0 +1,428 @@
+"""Train a multi-animal network: score maps, location refinement and part-affinity fields.
+
+:class:`MultiAnimalTrainer` is the single-animal :class:`~posekit.engine.training.Trainer`
+(resumable snapshots, time budgets, BatchNorm recalibration, ``learning_stats.csv``)
+with what several animals need:
+
+- frames carry every animal's keypoints, flat ``(n_slots, 2)`` in
+  :class:`~.layout.MultiAnimalLayout` order; crops centre on one animal and mirrors
+  swap bodyparts within animals (:class:`~.augment.MultiAnimalAugmenter`);
+- targets add part-affinity fields along the graph's edges
+  (:func:`~.targets.make_multianimal_targets`), and the loss adds their mean squared
+  error (``paf_loss_weight``, DeepLabCut trains them with an L2 loss);
+- the adaptive defaults (input scale, crop, target radius) see each animal on its own;
+  the fields' half-width is a tenth of the median animal size (at least one map cell)
+  unless set;
+- the test error is measured on assembled animals: OKS mAP, and the distance of each
+  labelled keypoint to the matched animal's (:func:`~.metrics.assembly_metrics`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..augment import AugmentConfig
+from ..models.pose_model import PoseModelConfig
+from ..training import TrainConfig, Trainer, TrainingCallback
+from ..training_defaults import animal_sizes
+from .assembly import AssemblyConfig
+from .augment import MultiAnimalAugmenter
+from .layout import MultiAnimalLayout
+from .metrics import assembly_metrics
+from .targets import make_multianimal_targets, stack_channels
+
+__all__ = ["MultiAnimalConfig", "MultiAnimalTrainer"]
+
+logger = logging.getLogger("posekit.engine.multianimal")
+
+
+@dataclass(frozen=True)
+class MultiAnimalConfig:
+    """What a multi-animal model adds to a single-animal one (frozen, validated).
+
+    Attributes
+    ----------
+    layout
+        Individuals, multi-animal and unique bodyparts.
+    paf_edges
+        The part-affinity graph: pairs of multi-animal bodypart indices (the model's
+        ``paf_edges``).
+    paf_width
+        Half-width of a limb's field in network pixels (DeepLabCut's ``pafwidth``);
+        ``None``: a tenth of the median animal size, at least one map cell.
+    paf_loss_weight
+        Weight of the fields' mean squared error in the loss.
+    assembly
+        How the test frames' candidates are assembled (``max_individuals`` defaults to
+        the number of individuals).
+
+    Examples
+    --------
+    >>> cfg = MultiAnimalConfig(MultiAnimalLayout(("a", "b"), ("x", "y")), ((0, 1),))
+    >>> MultiAnimalConfig.from_dict(cfg.to_dict()) == cfg
+    True
+    """
+
+    layout: MultiAnimalLayout
+    paf_edges: tuple[tuple[int, int], ...]
+    paf_width: float | None = None
+    paf_loss_weight: float = 1.0
+    assembly: AssemblyConfig | None = None
+
+    def __post_init__(self) -> None:
+        edges = tuple((int(a), int(b)) for a, b in self.paf_edges)
+        n = self.layout.n_multi
+        if not edges:
+            raise ValueError(
+                "a multi-animal model needs at least one part-affinity edge"
+            )
+        for a, b in edges:
+            if not (0 <= a < n and 0 <= b < n) or a == b:
+                raise ValueError(
+                    f"paf edge ({a}, {b}) is not a pair of the {n} multi-animal bodyparts"
+                )
+        object.__setattr__(self, "paf_edges", edges)
+        if self.paf_width is not None and not float(self.paf_width) > 0:
+            raise ValueError(
+                f"paf_width must be positive. Received: {self.paf_width!r}"
+            )
+        if not float(self.paf_loss_weight) >= 0:
+            raise ValueError(
+                f"paf_loss_weight must be >= 0. Received: {self.paf_loss_weight!r}"
+            )
+        if self.assembly is None:
+            object.__setattr__(
+                self,
+                "assembly",
+                AssemblyConfig(max_individuals=self.layout.n_individuals),
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, YAML-safe dict."""
+        return {
+            "layout": self.layout.to_dict(),
+            "paf_edges": [list(e) for e in self.paf_edges],
+            "paf_width": self.paf_width,
+            "paf_loss_weight": self.paf_loss_weight,
+            "assembly": self.assembly.to_dict() if self.assembly else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MultiAnimalConfig:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            layout=MultiAnimalLayout.from_dict(data["layout"]),
+            paf_edges=tuple(tuple(e) for e in data["paf_edges"]),
+            paf_width=data.get("paf_width"),
+            paf_loss_weight=float(data.get("paf_loss_weight", 1.0)),
+            assembly=(
+                AssemblyConfig.from_dict(data["assembly"])
+                if data.get("assembly")
+                else None
+            ),
+        )
+
+
+class MultiAnimalTrainer(Trainer):
+    """Train (and resume) a multi-animal network on in-memory frames.
+
+    Parameters
+    ----------
+    model_config
+        The network; its ``bodyparts`` are the layout's channels and its
+        ``paf_edges`` the graph of ``multi_config``.
+    multi_config
+        Layout, graph and field settings.
+    train_config, train_dir, flip_pairs, callbacks, progress, pose_cfg_extra
+        As for :class:`~posekit.engine.training.Trainer`.
+
+    Raises
+    ------
+    ValueError
+        If the model's bodyparts or edges do not match ``multi_config``.
+    """
+
+    def __init__(
+        self,
+        model_config: PoseModelConfig,
+        multi_config: MultiAnimalConfig,
+        train_config: TrainConfig | None = None,
+        train_dir: Any = "train",
+        *,
+        flip_pairs: Sequence[tuple[str, str]] = (),
+        callbacks: Sequence[TrainingCallback] = (),
+        progress: bool = True,
+        pose_cfg_extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        layout = multi_config.layout
+        if tuple(model_config.bodyparts) != layout.bodyparts:
+            raise ValueError(
+                f"the model's bodyparts {list(model_config.bodyparts)} are not the "
+                f"layout's channels {list(layout.bodyparts)}"
+            )
+        if tuple(model_config.paf_edges) != multi_config.paf_edges:
+            raise ValueError(
+                f"the model's paf_edges {model_config.paf_edges} are not the graph "
+                f"{multi_config.paf_edges}"
+            )
+        self.multi_config = multi_config
+        self.layout = layout
+        self._paf_width: float | None = None
+        super().__init__(
+            model_config,
+            train_config,
+            train_dir,
+            flip_pairs=flip_pairs,
+            callbacks=callbacks,
+            progress=progress,
+            pose_cfg_extra=pose_cfg_extra,
+        )
+
+    # ---------------------------------------------------------------- data
+    def _validate_data(
+        self, images: Sequence[np.ndarray], keypoints: np.ndarray, what: str
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        images = list(images)
+        keypoints = np.asarray(keypoints, dtype=np.float64)
+        s = self.layout.n_slots
+        if keypoints.ndim != 3 or keypoints.shape[1:] != (s, 2):
+            raise ValueError(
+                f"{what} keypoints must be (n_images, {s}, 2): every animal's points "
+                f"in the layout's order. Received shape {keypoints.shape}"
+            )
+        if len(images) != len(keypoints):
+            raise ValueError(
+                f"{len(images)} {what} images but {len(keypoints)} rows of keypoints"
+            )
+        for i, img in enumerate(images):
+            if np.ndim(img) != 3 or np.shape(img)[2] != 3:
+                raise ValueError(
+                    f"{what} image {i} must be (H, W, 3) RGB. Received {np.shape(img)}"
+                )
+        return images, keypoints
+
+    def _animals(self, keypoints: np.ndarray) -> np.ndarray:
+        """``(n, n_slots, 2)`` → ``(n, I, Km, 2)``."""
+        return self.layout.unflatten(keypoints)[0]
+
+    def _defaults_input(self) -> tuple[list[tuple[int, ...]], np.ndarray]:
+        images, keypoints = self._train_data
+        animals = self._animals(keypoints)
+        n_ind = animals.shape[1]
+        shapes = [np.shape(img) for img in images for _ in range(n_ind)]
+        return shapes, animals.reshape(-1, *animals.shape[2:])
+
+    def _make_augmenter(self) -> MultiAnimalAugmenter:  # type: ignore[override]
+        aug: AugmentConfig = self.train_config.augment
+        s = self.model_config.input_scale
+        if s != 1.0:
+            lo, hi = aug.scale_range
+            aug = aug.replace(scale_range=(lo * s, hi * s))
+        return MultiAnimalAugmenter(aug, self.layout, self.flip_pairs)
+
+    def paf_width(self) -> float:
+        """Half-width of the fields, network pixels (see :class:`MultiAnimalConfig`)."""
+        if self.multi_config.paf_width is not None:
+            return float(self.multi_config.paf_width)
+        if self._paf_width is None:
+            width = float(self.model_config.head_stride)
+            if self._train_data is not None:
+                _, kp = self._defaults_input()
+                sizes = animal_sizes(kp)
+                sizes = sizes[np.isfinite(sizes)]
+                if len(sizes):
+                    size = float(np.median(sizes)) * self.model_config.input_scale
+                    width = max(width, 0.1 * size)
+            self._paf_width = round(width, 3)
+        return self._paf_width
+
+    def _make_batch(
+        self,
+        images: Sequence[np.ndarray],
+        keypoints: np.ndarray,
+        indices: np.ndarray,
+        rng: np.random.Generator,
+        map_shape: tuple[int, int],
+    ) -> tuple[np.ndarray, Any]:
+        mcfg = self.model_config
+        crops, inside, labelled, moved = self.augmenter.batch(
+            images, keypoints, indices, rng, return_labelled=True, return_moved=True
+        )
+        layout = self.layout
+
+        def channels(flat: np.ndarray) -> np.ndarray:
+            multi, unique = layout.unflatten(flat)
+            return stack_channels(multi, unique)
+
+        lab = channels(np.repeat(labelled[..., None], 2, axis=-1).astype(float))
+        targets = make_multianimal_targets(
+            channels(inside),
+            self.multi_config.paf_edges,
+            map_shape,
+            stride=mcfg.head_stride,
+            kind=mcfg.scoremap,
+            sigma=mcfg.sigma,
+            pos_dist_thresh=mcfg.pos_dist_thresh,
+            locref_stdev=mcfg.locref_stdev,
+            paf_width=self.paf_width(),
+            labelled=lab[..., 0] > 0,
+            paf_keypoints=channels(np.where(labelled[..., None], moved, np.nan)),
+        )
+        return crops, targets
+
+    # ---------------------------------------------------------------- training
+    def _make_train_step(self):
+        from .._tf import tensorflow as tf
+
+        model, opt, cfg = self.model, self.optimizer, self.train_config
+        variables = model.trainable_variables
+        delta = cfg.huber_delta
+        w_loc = cfg.locref_loss_weight
+        w_paf = float(self.multi_config.paf_loss_weight)
+        self.paf_loss = tf.Variable(0.0, trainable=False, name="paf_loss")
+        paf_loss = self.paf_loss
+
+        def step(images, scmap, scmap_w, locref, locref_w, paf, paf_w, lr):
+            opt.learning_rate.assign(lr)
+            x = tf.cast(images, tf.float32)
+            with tf.GradientTape() as tape:
+                logits, loc, field = model.call_logits(x, training=True)
+                ce = tf.nn.sigmoid_cross_entropy_with_logits(
+                    labels=scmap, logits=logits
+                )
+                w = tf.broadcast_to(scmap_w, tf.shape(ce))
+                loss_s = tf.reduce_sum(ce * w) / tf.maximum(tf.reduce_sum(w), 1.0)
+                err = tf.abs(loc - locref)
+                huber = tf.where(
+                    err <= delta, 0.5 * tf.square(err), delta * (err - 0.5 * delta)
+                )
+                n_loc = tf.reduce_sum(tf.cast(locref_w > 0, tf.float32))
+                loss_l = tf.reduce_sum(huber * locref_w) / tf.maximum(n_loc, 1.0)
+                wp = tf.broadcast_to(paf_w, tf.shape(field))
+                loss_p = tf.reduce_sum(tf.square(field - paf) * wp) / tf.maximum(
+                    tf.reduce_sum(wp), 1.0
+                )
+                loss = loss_s + w_loc * loss_l + w_paf * loss_p
+            grads = tape.gradient(loss, variables)
+            opt.apply_gradients(zip(grads, variables, strict=True))
+            paf_loss.assign(loss_p)
+            return loss, loss_s, loss_l
+
+        return tf.function(step, jit_compile=False, reduce_retracing=True)
+
+    def _write_pose_cfg(self) -> None:
+        import yaml
+
+        from .._fileio import atomic_write_text
+
+        super()._write_pose_cfg()
+        path = self.train_dir / "pose_cfg.yaml"
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+        layout = self.layout
+        names = list(layout.multi_bodyparts)
+        # DeepLabCut's multi-animal keys (pose_cfg.yaml of a maDLC shuffle)
+        cfg.update(
+            {
+                "dataset_type": "multi-animal-imgaug",
+                "partaffinityfield_predict": True,
+                "partaffinityfield_graph": [
+                    list(e) for e in self.multi_config.paf_edges
+                ],
+                "paf_best": list(range(len(self.multi_config.paf_edges))),
+                "num_limbs": len(self.multi_config.paf_edges),
+                "pafwidth": self.paf_width(),
+                "pairwise_loss_weight": float(self.multi_config.paf_loss_weight),
+                "num_idchannel": 0,
+                "uniquebodyparts": list(layout.unique_bodyparts),
+                "individuals": list(layout.individuals),
+                "multianimalbodyparts": names,
+                "nmsradius": 5.0,
+                "minconfidence": 0.01,
+            }
+        )
+        section = dict(cfg.get("posekit") or {})
+        section["multianimal"] = dataclasses.replace(
+            self.multi_config, paf_width=self.paf_width()
+        ).to_dict()
+        cfg["posekit"] = section
+        atomic_write_text(path, yaml.safe_dump(cfg, sort_keys=False))
+
+    # ---------------------------------------------------------------- evaluation
+    def predictor(self, batch_size: int | None = None):
+        """Build the current model's :class:`~.inference.MultiAnimalPredictor`."""
+        from .inference import MultiAnimalPredictor
+
+        if self.model is None:
+            raise RuntimeError("no model yet: call fit() first")
+        return MultiAnimalPredictor(
+            self.model,
+            self.layout.n_multi,
+            self.layout.n_unique,
+            assembly=self.multi_config.assembly,
+            batch_size=batch_size or self.train_config.eval_batch_size,
+        )
+
+    def evaluate(
+        self, images: Sequence[np.ndarray], keypoints: np.ndarray
+    ) -> dict[str, Any]:
+        """Assemble full frames with the current weights; OKS mAP and matched error.
+
+        Parameters
+        ----------
+        images
+            RGB frames.
+        keypoints
+            ``(N, n_slots, 2)`` labels.
+
+        Returns
+        -------
+        dict
+            ``mean_error_px`` and ``rmse_px`` after matching, ``map``, ``mar``
+            (:func:`~.metrics.assembly_metrics`), and ``predictions`` (one
+            :class:`~.assembly.Assemblies` per frame).
+        """
+        images, keypoints = self._validate_data(images, keypoints, "evaluation")
+        predictor = getattr(self, "_ma_predictor", None)
+        if predictor is None or predictor.model is not self.model:
+            predictor = self._ma_predictor = self.predictor()
+        result = predictor(images)
+        animals = self._animals(keypoints)
+        metrics = assembly_metrics(
+            [r.animals for r in result], list(animals), [r.scores for r in result]
+        )
+        return {**metrics, "predictions": result}
+
+    def _evaluate_test(self, it: int, images, keypoints, row: dict[str, Any]) -> None:
+        self._recalibrate()
+        result = self.evaluate(images, keypoints)
+        metrics = {
+            "iteration": it,
+            "mean_error_px": result["mean_error_px"],
+            "rmse_px": result["rmse_px"],
+            "map": result["map"],
+            "mar": result["mar"],
+        }
+        row["test_mean_error_px"] = metrics["mean_error_px"]
+        row["test_rmse_px"] = metrics["rmse_px"]
+        self.state.metrics = metrics
+        logger.info(
+            "iteration %d: test OKS mAP %.3f, mAR %.3f, matched error %.2f px "
+            "(RMSE %.2f px)",
+            it,
+            metrics["map"],
+            metrics["mar"],
+            metrics["mean_error_px"],
+            metrics["rmse_px"],
+        )
+        for cb in self.callbacks:
+            cb.on_evaluate(it, metrics)
+
+    def _prepare_data(self, images, keypoints, test_images, test_keypoints):
+        self._paf_width = None  # new data: the fields' width is measured again
+        return super()._prepare_data(images, keypoints, test_images, test_keypoints)
