@@ -25,7 +25,8 @@ one of the two copied from elsewhere), a warning says how and that the ``.h5`` w
 used, and before the first save overwrites the ``.csv`` a copy of it goes to
 ``labeled-data/<video>/.posekit/conflicts/``.
 
-Single-animal projects only (multi-animal label files raise :class:`LabelError`).
+Multi-animal projects get the same store with one point per individual and bodypart
+(:mod:`posekit.engine.multianimal.labels`).
 
 Examples
 --------
@@ -388,6 +389,10 @@ class _DiskState:
 class LabelStore:
     """Labels of one video's extracted frames, saved after every edit.
 
+    For a multi-animal project, ``LabelStore(project, video)`` gives a
+    :class:`~posekit.engine.multianimal.labels.MultiAnimalLabelStore` (one point per
+    individual and bodypart, four column levels).
+
     Parameters
     ----------
     project
@@ -422,6 +427,14 @@ class LabelStore:
         bodyparts the config does not list.
     """
 
+    def __new__(cls, project=None, *args, **kwargs):
+        """Give a multi-animal project's labels a four-level store."""
+        if cls is LabelStore and getattr(project, "multianimal", False):
+            from .multianimal.labels import MultiAnimalLabelStore
+
+            cls = MultiAnimalLabelStore
+        return super().__new__(cls)
+
     def __init__(
         self,
         project,
@@ -430,10 +443,10 @@ class LabelStore:
         autosave: bool = True,
         max_undo: int = 1000,
     ) -> None:
-        if project.multianimal:
+        if project.multianimal and not hasattr(self, "layout"):
             raise LabelError(
-                "The labeller handles single-animal projects only; "
-                f"{project.config_path} is a multi-animal project."
+                f"{project.config_path} is a multi-animal project: its labels have "
+                "four column levels (posekit.engine.multianimal.labels)."
             )
         self.project = project
         self.video = Path(video).stem

@@ -295,12 +295,14 @@ def test_two_processes_clicking_at_once_lose_nothing(blank):
             assert store.point(frames[i % len(frames)], BPS[k]) == (float(i), float(k))
 
 
-def test_multianimal_project_is_refused(tmp_path):
+def test_multianimal_project_without_individuals_is_refused(tmp_path):
+    # a multi-animal project gets the four-level store (tests/engine/multianimal),
+    # which needs the config's individuals
     from posekit.engine.project import create_project
 
     project = create_project("ma", "me", working_directory=tmp_path)
     project.set("multianimalproject", True)
-    with pytest.raises(LabelError, match="single-animal"):
+    with pytest.raises(LabelError, match="needs at least one individual"):
         LabelStore(project, "v")
 
 
