@@ -50,6 +50,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,7 +80,17 @@ __all__ = [
     "merge_labels",
     "list_frames",
     "read_label_file",
+    "VISIBILITY_FILE",
+    "visibility_path",
+    "read_visibility",
+    "update_visibility",
+    "labelling_progress",
 ]
+
+#: The "not visible" marks (and dismissed machine labels) of a video's frames, beside
+#: its labels: ``labeled-data/<video>/.posekit/visibility.json``. DeepLabCut's files
+#: keep NaN for those points.
+VISIBILITY_FILE = ".posekit/visibility.json"
 
 #: Image files the labeller lists in ``labeled-data/<video>/``.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -377,6 +388,176 @@ def list_frames(project, video: str | os.PathLike) -> list[str]:
         for f in folder.iterdir()
         if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
     )
+
+
+def visibility_path(project, video: str | os.PathLike) -> Path:
+    """``labeled-data/<video>/.posekit/visibility.json`` (:data:`VISIBILITY_FILE`)."""
+    return project.labeled_data_dir(video) / VISIBILITY_FILE
+
+
+def read_visibility(
+    project, video: str | os.PathLike
+) -> dict[str, set[tuple[str, str]]]:
+    """Read a video's "not visible" marks and dismissed machine labels.
+
+    Parameters
+    ----------
+    project
+        An open :class:`posekit.engine.project.Project`.
+    video
+        A video path or stem.
+
+    Returns
+    -------
+    dict
+        ``{"not_visible": {(frame, bodypart), ...}, "dismissed": {...}}`` with frames
+        as ``labeled-data/<video>/<image>``; empty sets when there is no file (an
+        unreadable file is logged and read as empty).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from posekit.engine.demo import make_demo_project
+    >>> project = make_demo_project(tempfile.mkdtemp(), n_frames=30, n_labeled=2)
+    >>> frame = "labeled-data/session1/img00.png"
+    >>> _ = update_visibility(project, "session1", not_visible_add=[(frame, "snout")])
+    >>> read_visibility(project, "session1")["not_visible"]
+    {('labeled-data/session1/img00.png', 'snout')}
+    """
+    import json
+
+    stem = Path(video).stem
+    path = visibility_path(project, stem)
+    out: dict[str, set[tuple[str, str]]] = {"not_visible": set(), "dismissed": set()}
+    if not path.is_file():
+        return out
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for key in out:
+            for image, parts in (doc.get(key) or {}).items():
+                out[key] |= {(f"labeled-data/{stem}/{image}", str(b)) for b in parts}
+    except (OSError, ValueError, AttributeError, TypeError) as err:
+        logger.warning("cannot read %s (%s): no point is marked not visible", path, err)
+    return out
+
+
+def update_visibility(
+    project,
+    video: str | os.PathLike,
+    *,
+    not_visible_add: Sequence[tuple[str, str]] = (),
+    not_visible_remove: Sequence[tuple[str, str]] = (),
+    dismissed_add: Sequence[tuple[str, str]] = (),
+    dismissed_remove: Sequence[tuple[str, str]] = (),
+) -> dict[str, set[tuple[str, str]]]:
+    """Add and remove marks in a video's :data:`VISIBILITY_FILE`, merge-safe.
+
+    The file is read, changed and written atomically under the label folder's lock,
+    so two labellers marking points at once both keep their marks.
+
+    Parameters
+    ----------
+    project
+        An open :class:`posekit.engine.project.Project`.
+    video
+        A video path or stem.
+    not_visible_add, not_visible_remove
+        ``(frame, bodypart)`` "not visible" marks to add and to remove.
+    dismissed_add, dismissed_remove
+        Machine labels the user deleted (not shown again) and ones to show again.
+
+    Returns
+    -------
+    dict
+        The marks now on disk (as :func:`read_visibility`).
+    """
+    import json
+
+    from ._fileio import atomic_write_text
+
+    stem = Path(video).stem
+    path = visibility_path(project, stem)
+    with _folder_lock(path.parent.parent):
+        marks = read_visibility(project, stem)
+        marks["not_visible"] |= set(not_visible_add)
+        marks["not_visible"] -= set(not_visible_remove)
+        marks["dismissed"] |= set(dismissed_add)
+        marks["dismissed"] -= set(dismissed_remove)
+        doc: dict[str, Any] = {"version": 1}
+        for key, pairs in marks.items():
+            by_image: dict[str, list[str]] = {}
+            for frame, bp in sorted(pairs):
+                by_image.setdefault(frame.rsplit("/", 1)[-1], []).append(bp)
+            doc[key] = by_image
+        atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    return marks
+
+
+def labelling_progress(project, video: str | os.PathLike) -> tuple[int, int]:
+    """Count a video's frames done: every bodypart placed or marked not visible.
+
+    Parameters
+    ----------
+    project
+        An open :class:`posekit.engine.project.Project`.
+    video
+        A video path or stem.
+
+    Returns
+    -------
+    tuple of int
+        ``(frames done, frames)``; frames are the images in ``labeled-data/<video>/``
+        and the rows of its label file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from posekit.engine.demo import make_demo_project
+    >>> project = make_demo_project(tempfile.mkdtemp(), n_frames=30, n_labeled=3)
+    >>> labelling_progress(project, "session1")
+    (3, 3)
+    """
+    from .io.dlc import labels_to_array
+
+    stem = Path(video).stem
+    bodyparts = list(project.bodyparts)
+    frames = set(list_frames(project, stem))
+    points: dict[str, np.ndarray] = {}
+    h5 = project.labels_path(stem)
+    try:
+        df = read_label_file(h5).frame
+        arr = labels_to_array(df, bodyparts)
+        points = dict(zip(index_to_paths(df.index), arr, strict=True))
+    except (FileNotFoundError, LabelError, OSError, KeyError, ValueError):
+        points = {}
+    hidden = read_visibility(project, stem)["not_visible"]
+    frames |= set(points)
+    done = 0
+    for f in frames:
+        arr = points.get(f)
+        if arr is not None and all(
+            np.isfinite(arr[j, 0]) or (f, bp) in hidden
+            for j, bp in enumerate(bodyparts)
+        ):
+            done += 1
+    return done, len(frames)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Advisory exclusive lock on a label folder (POSIX) for a read-modify-write."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 @dataclass
@@ -835,18 +1016,8 @@ class LabelStore:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """Advisory exclusive lock on the label folder (POSIX) for read-merge-write."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if fcntl is None:  # pragma: no cover - Windows
+        with _folder_lock(self.folder):
             yield
-            return
-        fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
 
 def _copy(frames: Mapping[str, np.ndarray]) -> Frames:

@@ -77,6 +77,7 @@ __all__ = [
     "machine_labels_path",
     "merge_datasets",
     "outlier_scores",
+    "predict_machine_labels",
     "predictions_for_frames",
     "read_machine_labels",
     "select_diverse",
@@ -867,6 +868,80 @@ def read_machine_labels(
     return out
 
 
+def predict_machine_labels(
+    project: Project | str | os.PathLike,
+    videos: Sequence[str | os.PathLike] | None = None,
+    *,
+    shuffle: int = 1,
+    snapshot: int = -1,
+    overwrite: bool = False,
+    predictor: Callable[[list[np.ndarray]], np.ndarray] | None = None,
+) -> dict[str, int]:
+    """Pre-fill extracted frames with the network's guesses (machine labels).
+
+    For every frame of ``labeled-data/<video>/`` that is not fully labelled and has
+    no machine label yet, the shuffle's snapshot predicts the keypoints, written as
+    ``machinelabels-iter<N>.h5`` (:func:`write_machine_labels`), so that the
+    labeller opens those frames pre-filled (``posekit label --from-predictions``).
+
+    Parameters
+    ----------
+    project
+        The project (or its folder).
+    videos
+        Video paths or stems (default: every folder of ``labeled-data``).
+    shuffle, snapshot
+        Which network (``snapshot`` indexes the snapshots, -1 newest).
+    overwrite
+        Predict frames that have machine labels already, too.
+    predictor
+        Frames (RGB) → ``(N, K, 3)`` in the project's bodyparts (default: the
+        snapshot's Keras runtime, frames of any size).
+
+    Returns
+    -------
+    dict
+        Video stem → number of frames pre-filled.
+
+    Raises
+    ------
+    FileNotFoundError
+        No trained snapshot (train first).
+    """
+    from .labels import LabelStore
+    from .model_folder import ModelFolder
+    from .project import Project, load_project
+
+    proj = project if isinstance(project, Project) else load_project(project)
+    folder = ModelFolder.of(proj, shuffle)
+    _, path = folder.snapshot(snapshot)
+    scorer = folder.scorer(path)
+    if predictor is None:
+        predictor = folder.predictor(batch_size=1, snapshot=path)
+    stems = [Path(v).stem for v in videos] if videos else proj.labeled_videos()
+    done: dict[str, int] = {}
+    for stem in stems:
+        store = LabelStore(proj, stem)
+        machine = {} if overwrite else read_machine_labels(proj, stem)
+        todo = [
+            f
+            for f in store.frames
+            if f not in machine
+            and np.isnan(store.get(f)).any()
+            and store.image_path(f).is_file()
+        ]
+        images = []
+        for f in todo:
+            bgr = cv2.imread(str(store.image_path(f)), cv2.IMREAD_COLOR)
+            images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        if todo:
+            xyp = np.asarray(predictor(images))
+            write_machine_labels(proj, stem, todo, xyp, scorer, proj.bodyparts)
+        done[stem] = len(todo)
+        logger.info("%s: %d frame(s) pre-filled with %s", stem, len(todo), scorer)
+    return done
+
+
 # ------------------------------------------------------------------------ extraction
 
 
@@ -1242,7 +1317,7 @@ class MergeResult:
     def summary(self) -> str:
         """Say what the merge did, in a few lines for the user."""
         lines = [
-            f"iteration {self.previous_iteration} -> {self.iteration}: "
+            f"iteration {self.previous_iteration} → {self.iteration}: "
             f"{len(self.new_frames)} new labelled frame(s) "
             f"({len(self.refined_frames)} refined outlier frame(s))",
             f"test frames kept: {len(self.test_frames)}",
@@ -1312,8 +1387,9 @@ def merge_datasets(
     Raises
     ------
     LabelError
-        No new labelled frame since the previous training set (refine the extracted
-        frames first), unless ``force``.
+        No training set in the current iteration (nothing was trained yet), or no new
+        labelled frame since it (refine the extracted frames first), unless
+        ``force``.
     """
     from .dataset import create_training_dataset, merge_labels
     from .project import Project, load_project
@@ -1327,6 +1403,13 @@ def merge_datasets(
         old_train |= set(tr)
         old_test |= set(te)
     known = old_train | old_test
+    if not known and not force:
+        raise LabelError(
+            f"Nothing to merge: iteration {before} has no training set yet. Refinement "
+            "starts from a trained network: create the training set and train "
+            "(posekit.engine.train_network / `posekit train`), analyse a video, "
+            "extract its outlier frames and correct them, then merge."
+        )
     new = [p for p in labelled if p not in known]
     machine: set[str] = set()
     for stem in proj.labeled_videos():

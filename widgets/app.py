@@ -75,6 +75,11 @@ APPS: tuple[AppLink, ...] = (
     AppLink("label.ipynb", "Label", "pick frames and click the bodyparts"),
     AppLink("train.ipynb", "Train", "train a network and watch it learn"),
     AppLink("analyze.ipynb", "Analyze", "run the network on videos"),
+    AppLink(
+        "refine.ipynb",
+        "Refine",
+        "fix the network's mistakes: outlier frames, corrections, retraining",
+    ),
     AppLink("viewer.ipynb", "Trajectories", "inspect, filter and plot the tracks"),
     AppLink("behavior.ipynb", "Behaviour", "from keypoints to behaviour"),
 )

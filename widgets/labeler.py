@@ -12,9 +12,14 @@ model calls and model state into the Bokeh document and the controls:
   ``PointDrawTool`` sends back (twice per change, plus echoes of Python's own writes)
   goes to :meth:`~posekit.widgets.labeler_model.LabelerModel.receive_points`, which
   applies each user edit once, to the frame it was made on;
-- keys come from ``ipyevents`` on the ``BokehModel`` (Bokeh has no key events in
-  Python). Two clicks within ~0.5 s are one Bokeh DoubleTap and place one point
-  (the browser tests wait 0.75 s between clicks).
+- keys are caught in the page (:data:`KEYS_JS`, installed by a Bokeh ``CustomJS``
+  when the document is ready): wherever the focus is in the app (except text
+  fields), they reach Python through a small data source; frame switches are shown at
+  once from the frames prefetched around the current one (image and points), then
+  confirmed by Python. A second click within Bokeh's double-tap time places a second
+  point (Bokeh would otherwise swallow it as a DoubleTap);
+- machine points (predictions) are hollow circles whose outline is coloured by
+  likelihood (:data:`MACHINE_COLORS`), labels are filled in their bodypart's colour.
 
 Coordinates are image pixels with pixel centres at integers: the image spans
 ``-0.5 .. W - 0.5``, ``y`` points down (flipped y range).
@@ -22,18 +27,26 @@ Coordinates are image pixels with pixel centres at integers: the image spans
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
+import json
+import math
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import cv2
 import ipywidgets as W
 import numpy as np
+from bokeh.document import Document
 from bokeh.models import (
     CategoricalColorMapper,
     ColumnDataSource,
+    CustomJS,
+    Label,
     LabelSet,
     PanTool,
     PointDrawTool,
@@ -49,6 +62,7 @@ from ._bokeh import (
     LiveBokehModel,
     LiveVBox,
     display_scale,
+    encode_image,
     ensure_bokehjs,
     hex_colors,
     text_color,
@@ -56,7 +70,7 @@ from ._bokeh import (
 from .frame_image import IMAGE_FORMATS, image_file_data_url, placeholder_data_url
 from .labeler_model import ANCHOR, SHORTCUTS, LabelerModel, key_action
 
-__all__ = ["ANCHOR", "SHORTCUTS", "Labeler"]
+__all__ = ["ANCHOR", "KEYS_JS", "MACHINE_COLORS", "PREFETCH", "SHORTCUTS", "Labeler"]
 
 _KEY_LABELS = {
     "ArrowRight": "→",
@@ -64,7 +78,104 @@ _KEY_LABELS = {
     "ArrowDown": "↓",
     "ArrowUp": "↑",
     "Delete": "Del",
+    "Escape": "Esc",
 }
+
+#: Outline of a point: black for a label, by likelihood class for a machine point.
+MACHINE_COLORS = {
+    "label": "#000000",
+    "p-high": "#1a9850",
+    "p-mid": "#fdae61",
+    "p-low": "#d73027",
+}
+
+#: Frames sent ahead around the current one (positions relative to it), plus the
+#: next frame with work left.
+PREFETCH = (-2, -1, 1, 2)
+
+#: Installed once per labeller and page (by ``document_ready``, and again on the
+#: first navigation update as a fallback): catches the keys wherever the focus is in
+#: the app, switches frames at once from the prefetched ones, forwards every key to
+#: Python, and makes a second quick click a click (not a swallowed DoubleTap).
+KEYS_JS = """
+const KEY = "posekit_labeler_" + nav_source.id;
+if (window[KEY]) { return; }
+window[KEY] = true;
+const fixTap = () => {
+  for (const v of Bokeh.index.find_all(draw_tool)) {
+    const proto = Object.getPrototypeOf(v);
+    if (!proto.__posekit_tap) {
+      proto._doubletap = function (ev) { this._tap(ev); };
+      proto.__posekit_tap = true;
+    }
+  }
+};
+fixTap();
+setTimeout(fixTap, 500);
+setTimeout(fixTap, 3000);
+const views = () => Bokeh.index.find_all(fig).filter(
+  (v) => v.el && v.el.isConnected && v.el.getClientRects().length > 0);
+const inField = (t) => {
+  if (!t || !t.tagName) { return false; }
+  const tag = t.tagName.toLowerCase();
+  return tag === "input" || tag === "textarea" || tag === "select" || t.isContentEditable;
+};
+const keyName = (ev) => {
+  let k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+  if (ev.ctrlKey || ev.metaKey) { k = "Ctrl+" + (ev.shiftKey ? "Shift+" : "") + k; }
+  return k;
+};
+const nums = (a) => Float64Array.from(a, (v) => (v === null ? NaN : v));
+const ARROWS = {ArrowLeft: 1, ArrowRight: 1, ArrowUp: 1, ArrowDown: 1};
+let seq = 0;
+window.addEventListener("keydown", (ev) => {
+  const shown_views = views();
+  if (shown_views.length === 0) { return; }
+  const t = ev.composedPath ? ev.composedPath()[0] : ev.target;
+  if (inField(t)) { return; }
+  if (document.querySelector(".jp-LabShell")) {
+    const root = shown_views[0].el.closest(".posekit-labeler");
+    if (!root || !root.contains(t)) { return; }
+  }
+  const nav = nav_source.data;
+  const keys = JSON.parse(nav.shortcuts[0]);
+  let action = keys[keyName(ev)];
+  if (ARROWS[ev.key] && nav.nudge[0] && !(ev.ctrlKey || ev.metaKey)) {
+    action = "nudge point";
+  }
+  if (!action) { return; }
+  ev.preventDefault();
+  ev.stopPropagation();
+  const index = nav.index[0];
+  let target = null;
+  if (action === "next frame") { target = index + 1; }
+  if (action === "previous frame") { target = index - 1; }
+  if (action === "next unlabelled frame" && nav.next_unlabelled[0] >= 0) {
+    target = nav.next_unlabelled[0];
+  }
+  let shown = -1;
+  if (target !== null) {
+    const pf = prefetch_source.data;
+    const j = Array.from(pf.index).indexOf(target);
+    if (j >= 0) {
+      const pts = JSON.parse(pf.points[j]);
+      pts.x = nums(pts.x);
+      pts.y = nums(pts.y);
+      const skel = JSON.parse(pf.skeleton[j]);
+      image_source.data = {url: [pf.url[j]], x: [-0.5], y: [-0.5], w: [pf.w[j]],
+                           h: [pf.h[j]], v: [pf.v[j]], frame: [pf.frame[j]]};
+      points_source.data = pts;
+      skeleton_source.data = skel;
+      nav_source.data = Object.assign({}, nav, {index: [target], nudge: [false],
+                                                next_unlabelled: [-1]});
+      shown = target;
+    }
+  }
+  seq += 1;
+  key_source.data = {key: [ev.key], ctrl: [ev.ctrlKey || ev.metaKey],
+                     shift: [ev.shiftKey], seq: [seq], shown: [shown], index: [index]};
+}, true);
+"""
 
 _MISSING = "is missing or unreadable"
 
@@ -164,6 +275,12 @@ class Labeler(BokehComponent):
         self._writing = False
         self._syncing = False
         self._pan_mode = False
+        self.brightness = 0.0
+        self.contrast = 1.0
+        self._last_key_seq = -1
+        self._url_cache: OrderedDict[tuple, tuple[str, tuple[int, int]] | None] = (
+            OrderedDict()
+        )
         self._build_figure()
         self._build_controls()
         #: What this view registered on the model (undone by :meth:`close`).
@@ -187,7 +304,6 @@ class Labeler(BokehComponent):
         """Stop following the model and close every widget of the labeller."""
         for event, fn in self._callbacks:
             self.model.off(event, fn)
-        self.events.close()
         super().close()
 
     # ================================================================ the model
@@ -216,9 +332,18 @@ class Labeler(BokehComponent):
     mark_not_visible = _forward("mark_not_visible")
     undo = _forward("undo")
     redo = _forward("redo")
+    accept_frame = _forward("accept_frame")
+    copy_previous = _forward("copy_previous")
+    next_unlabelled = _forward("next_unlabelled")
+    next_video = _forward("next_video")
+    nudge = _forward("nudge")
 
     def handle_key(self, event: Mapping[str, Any]) -> str | None:
-        """Run the shortcut for an ipyevents ``keydown`` event; return its action."""
+        """Run the shortcut for a ``keydown`` event; return its action.
+
+        ``event`` has the browser's ``KeyboardEvent`` fields (``type``, ``key``,
+        ``ctrlKey``, ``shiftKey``, ``metaKey``), as the page's key handler sends them.
+        """
         with self.model.lock:
             view_actions = {
                 "reset zoom": self.reset_view,
@@ -229,6 +354,32 @@ class Labeler(BokehComponent):
                 view_actions[action]()
                 return action
             return self.model.handle_key(event)
+
+    def _on_key_source(self, attr: str, old: Any, new: Mapping[str, Any]) -> None:
+        """Handle a key the page caught (:data:`KEYS_JS`), maybe already shown."""
+        try:
+            key = str(list(new["key"])[-1])
+            ctrl, shift = bool(list(new["ctrl"])[-1]), bool(list(new["shift"])[-1])
+            shown = int(list(new["shown"])[-1])
+            seq = int(list(new["seq"])[-1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return
+        if seq == self._last_key_seq:
+            return  # jupyter_bokeh delivers each change twice
+        self._last_key_seq = seq
+        event = {"type": "keydown", "key": key, "ctrlKey": ctrl, "shiftKey": shift}
+        with self.model.lock:
+            if 0 <= shown < len(self.model.frames):
+                self.model.goto(shown)  # the page switched from the prefetched frame
+                return
+            self.handle_key(event)
+
+    def _on_tap_select(self, attr: str, old: Any, new: Any) -> None:
+        """Make a point tapped in the canvas the active one (arrows nudge it)."""
+        names = list(self.points_source.data.get("bodypart", []))
+        picked = [names[i] for i in new or [] if 0 <= i < len(names)]
+        if picked and picked[-1] in self.bodyparts:
+            self.model.activate(picked[-1])
 
     # ================================================================ building
     def _build_figure(self) -> None:
@@ -259,7 +410,7 @@ class Labeler(BokehComponent):
         p.toolbar.active_tap = self.draw_tool
         p.toolbar.active_scroll = self.wheel_tool
         self.image_source = ColumnDataSource(
-            {"url": [], "x": [], "y": [], "w": [], "h": [], "v": []}
+            {"url": [], "x": [], "y": [], "w": [], "h": [], "v": [], "frame": []}
         )
         p.image_url(
             url="url",
@@ -284,12 +435,23 @@ class Labeler(BokehComponent):
             line_alpha=0.8,
         )
         self.points_source = ColumnDataSource(
-            {"x": np.zeros(0), "y": np.zeros(0), "bodypart": []}
+            {
+                "x": np.zeros(0),
+                "y": np.zeros(0),
+                "bodypart": [],
+                "fill": [],
+                "edge": [],
+            }
         )
         mapper = CategoricalColorMapper(
-            factors=self.bodyparts or ["?"],
-            palette=self.colors or ["#ffffff"],
-            nan_color="#ffffff",
+            factors=[*self.bodyparts, "machine"],
+            palette=[*self.colors, "rgba(0, 0, 0, 0)"],
+            nan_color="#ffffff",  # a click not yet named ("?")
+        )
+        edges = CategoricalColorMapper(
+            factors=list(MACHINE_COLORS),
+            palette=list(MACHINE_COLORS.values()),
+            nan_color="#000000",
         )
         display = self.project.display
         self.points_renderer = p.scatter(
@@ -297,10 +459,10 @@ class Labeler(BokehComponent):
             "y",
             source=self.points_source,
             size=display.dotsize,
-            fill_color={"field": "bodypart", "transform": mapper},
+            fill_color={"field": "fill", "transform": mapper},
             fill_alpha=display.alphavalue,
-            line_color="black",
-            line_width=1.5,
+            line_color={"field": "edge", "transform": edges},
+            line_width=2.0,
         )
         self.names = LabelSet(
             x="x",
@@ -315,22 +477,73 @@ class Labeler(BokehComponent):
             background_fill_alpha=0.45,
         )
         p.add_layout(self.names)
+        self.hidden_label = Label(
+            x=6,
+            y=6,
+            x_units="screen",
+            y_units="screen",
+            text="",
+            text_font_size="12px",
+            text_color="white",
+            background_fill_color="#7a0019",
+            background_fill_alpha=0.75,
+            name="posekit-labeler-not-visible",
+        )
+        p.add_layout(self.hidden_label)
         self.draw_tool.renderers = [self.points_renderer]
         self.points_source.on_change("data", self._on_points_change)
+        self.points_source.selected.on_change("indices", self._on_tap_select)
         self.figure = p
+        self._build_keys()
 
         self.bokeh_model = LiveBokehModel(p, combine_events=True)
         self.bokeh_model.add_class("labeler")
 
-        import ipyevents
-
-        self.events = ipyevents.Event(
-            source=self.bokeh_model,
-            watched_events=["keydown"],
-            prevent_default_action=True,
-            ignore_modifier_key_events=True,
+    def _build_keys(self) -> None:
+        """Prefetch, navigation and key sources and the page's key handler."""
+        self.prefetch_source = ColumnDataSource(
+            {
+                k: []
+                for k in ("index", "frame", "url", "w", "h", "v", "points", "skeleton")
+            },
+            name="posekit-labeler-prefetch",
         )
-        self.events.on_dom_event(self.handle_key)
+        shortcuts = {k: a for a, ks in SHORTCUTS.items() for k in ks}
+        self.nav_source = ColumnDataSource(
+            {
+                "index": [0],
+                "n": [0],
+                "nudge": [False],
+                "next_unlabelled": [-1],
+                "shortcuts": [json.dumps(shortcuts)],
+            },
+            name="posekit-labeler-nav",
+        )
+        self.key_source = ColumnDataSource(
+            {"key": [], "ctrl": [], "shift": [], "seq": [], "shown": [], "index": []},
+            name="posekit-labeler-keys",
+        )
+        self.key_source.on_change("data", self._on_key_source)
+        install = CustomJS(
+            args={
+                "fig": self.figure,
+                "draw_tool": self.draw_tool,
+                "image_source": self.image_source,
+                "points_source": self.points_source,
+                "skeleton_source": self.skeleton_source,
+                "prefetch_source": self.prefetch_source,
+                "nav_source": self.nav_source,
+                "key_source": self.key_source,
+            },
+            code=KEYS_JS,
+        )
+        doc = Document()  # the sources the figure does not draw are roots too
+        doc.add_root(self.figure)
+        doc.add_root(self.prefetch_source)
+        doc.add_root(self.nav_source)
+        doc.add_root(self.key_source)
+        doc.js_on_event("document_ready", install)
+        self.nav_source.js_on_change("data", install)
 
     def _build_controls(self) -> None:
         self.video_dropdown = W.Dropdown(
@@ -396,13 +609,15 @@ class Labeler(BokehComponent):
         self.redo_button.on_click(lambda _: self.redo())
         self.delete_button.on_click(lambda _: self.delete())
         self.hide_button.on_click(lambda _: self.mark_not_visible())
+        self._build_assist_controls()
         self.dotsize_slider = W.IntSlider(
             value=int(round(self.points_renderer.glyph.size)),
             min=2,
             max=40,
             description="Marker",
+            continuous_update=False,
             layout=W.Layout(width="200px"),
-            style={"description_width": "50px"},
+            style={"description_width": "60px"},
         )
         self.alpha_slider = W.FloatSlider(
             value=float(self.points_renderer.glyph.fill_alpha),
@@ -410,9 +625,31 @@ class Labeler(BokehComponent):
             max=1.0,
             step=0.05,
             description="Opacity",
+            continuous_update=False,
             layout=W.Layout(width="200px"),
-            style={"description_width": "50px"},
+            style={"description_width": "60px"},
         )
+        self.brightness_slider = W.IntSlider(
+            value=0,
+            min=-100,
+            max=100,
+            description="Brightness",
+            continuous_update=False,
+            layout=W.Layout(width="200px"),
+            style={"description_width": "60px"},
+        )
+        self.contrast_slider = W.FloatSlider(
+            value=1.0,
+            min=0.3,
+            max=3.0,
+            step=0.1,
+            description="Contrast",
+            continuous_update=False,
+            layout=W.Layout(width="200px"),
+            style={"description_width": "60px"},
+        )
+        self.brightness_slider.observe(self._on_image_settings, "value")
+        self.contrast_slider.observe(self._on_image_settings, "value")
         self.names_checkbox = W.Checkbox(
             value=True, description="Show names", indent=False
         )
@@ -432,8 +669,12 @@ class Labeler(BokehComponent):
             "<div style='font-size:12px;color:#444;max-width:1100px'>"
             "Click the image to place the selected bodypart; drag a point to move it; "
             "click a point and press <b>Backspace</b> to delete it; mouse wheel zooms "
-            "(pan: <b>m</b> or the toolbar). Keys (mouse over the image): "
-            f"{keys}. Every change is saved at once.</div>"
+            "(pan: <b>m</b> or the toolbar). Hollow circles are the network's guesses "
+            "(outline: green sure, orange unsure, red below the p-cutoff): drag one to "
+            "correct it, <b>a</b> accepts the frame's guesses. The arrow keys nudge the "
+            "point just placed, dragged or tapped (Shift: 10 px; <b>Esc</b>: arrows "
+            f"navigate again). Keys (anywhere in the app): {keys}. Every change is "
+            "saved at once.</div>"
         )
         side = W.VBox(
             [
@@ -441,9 +682,14 @@ class Labeler(BokehComponent):
                 *self.bodypart_buttons,
                 W.HBox([self.undo_button, self.redo_button]),
                 W.HBox([self.delete_button, self.hide_button]),
+                W.HBox([self.accept_button, self.copy_button]),
+                self.low_checkbox,
                 self.dotsize_slider,
                 self.alpha_slider,
+                self.brightness_slider,
+                self.contrast_slider,
                 self.names_checkbox,
+                self.progress,
             ],
             layout=W.Layout(margin="0 0 0 10px"),
         )
@@ -454,6 +700,8 @@ class Labeler(BokehComponent):
                 self.frame_slider,
                 self.next_button,
                 self.jump_box,
+                self.todo_button,
+                self.next_video_button,
             ],
             layout=W.Layout(align_items="center", flex_flow="row wrap"),
         )
@@ -467,6 +715,46 @@ class Labeler(BokehComponent):
             ]
         )
         self.widget.add_class("posekit-labeler")
+
+    def _build_assist_controls(self) -> None:
+        """Buttons of model-assisted labelling and labelling at scale."""
+        self.accept_button = W.Button(
+            description="Accept frame",
+            tooltip="turn the network's guesses on this frame into labels (a)",
+        )
+        self.copy_button = W.Button(
+            description="Copy previous",
+            tooltip="copy the previous frame's points to the parts not placed here (c)",
+        )
+        for b in (self.accept_button, self.copy_button):
+            b.layout = W.Layout(width="88px", margin="1px", padding="0 4px")
+        self.accept_button.add_class("labeler-accept")
+        self.accept_button.on_click(lambda _: self.accept_frame())
+        self.copy_button.on_click(lambda _: self.copy_previous())
+        self.low_checkbox = W.Checkbox(
+            value=False,
+            description="Only unsure guesses (l)",
+            indent=False,
+            tooltip="show only the network's guesses below the p-cutoff",
+        )
+        self.low_checkbox.add_class("labeler-low-filter")
+        self.low_checkbox.observe(
+            lambda ch: self.model.set_low_likelihood_filter(bool(ch["new"])), "value"
+        )
+        self.todo_button = W.Button(
+            description="Next to do",
+            tooltip="next frame with work left (u)",
+            layout=W.Layout(width="96px"),
+        )
+        self.todo_button.on_click(lambda _: self.next_unlabelled())
+        self.next_video_button = W.Button(
+            description="Next video",
+            tooltip="next video, on its first frame with work left (])",
+            layout=W.Layout(width="96px"),
+        )
+        self.next_video_button.on_click(lambda _: self.next_video(1))
+        self.progress = W.HTML()
+        self.progress.add_class("labeler-progress")
 
     # ================================================================ model → view
     def _sync_videos(self) -> None:
@@ -501,6 +789,7 @@ class Labeler(BokehComponent):
                 "w": [],
                 "h": [],
                 "v": [],
+                "frame": [],
             }
             return
         self._show_image(m.frame)
@@ -521,6 +810,64 @@ class Labeler(BokehComponent):
         finally:
             self._writing = False
         self._update_status()
+        self._update_prefetch()
+
+    # ================================================================ prefetch
+    def _update_prefetch(self) -> None:
+        """Send the frames around the current one ahead, and the navigation state."""
+        m = self.model
+        n = len(m.frames)
+        i = m.frame_index
+        todo = self._next_todo_index()
+        wanted = sorted(
+            {i + d for d in PREFETCH if 0 <= i + d < n}
+            | ({todo} if todo >= 0 else set())
+        )
+        rows: dict[str, list] = {
+            k: []
+            for k in ("index", "frame", "url", "w", "h", "v", "points", "skeleton")
+        }
+        if m.frame:
+            for j in wanted:
+                frame = m.frames[j]
+                got = self.frame_data_url(frame)
+                if got is None:
+                    continue
+                points, skeleton = m.tables_for(frame)
+                self._image_version += 1
+                rows["index"].append(j)
+                rows["frame"].append(frame)
+                rows["url"].append(got[0])
+                rows["w"].append(got[1][0])
+                rows["h"].append(got[1][1])
+                rows["v"].append(self._image_version)
+                rows["points"].append(_to_json(points))
+                rows["skeleton"].append(_to_json(skeleton))
+        self.prefetch_source.data = rows
+        self._update_nav(todo)
+
+    def _update_nav(self, todo: int | None = None) -> None:
+        """Tell the page the current position and whether the arrows nudge."""
+        m = self.model
+        nav = {
+            "index": [m.frame_index],
+            "n": [len(m.frames)],
+            "nudge": [bool(m.arrows_nudge)],
+            "next_unlabelled": [self._next_todo_index() if todo is None else todo],
+            "shortcuts": list(self.nav_source.data["shortcuts"]),
+        }
+        if nav != dict(self.nav_source.data):
+            self.nav_source.data = nav
+
+    def _next_todo_index(self) -> int:
+        """Position of the next frame with work left after the current one (or -1)."""
+        m = self.model
+        n = len(m.frames)
+        for step in range(1, n):
+            j = (m.frame_index + step) % n
+            if not m.frame_done(m.frames[j]):
+                return j
+        return -1
 
     def _show_model_message(self) -> None:
         self.show_message(self.model.message, level=self.model.message_level)
@@ -548,9 +895,20 @@ class Labeler(BokehComponent):
 
     def _on_dotsize(self, change: Mapping[str, Any]) -> None:
         self.points_renderer.glyph.size = float(change["new"])
+        self.model.remember_display(dotsize=float(change["new"]))
 
     def _on_alpha(self, change: Mapping[str, Any]) -> None:
         self.points_renderer.glyph.fill_alpha = float(change["new"])
+        self.model.remember_display(alphavalue=float(change["new"]))
+
+    def _on_image_settings(self, change: Mapping[str, Any]) -> None:
+        """Brightness or contrast moved: re-send the frame and its neighbours."""
+        self.brightness = float(self.brightness_slider.value)
+        self.contrast = float(self.contrast_slider.value)
+        self._url_cache.clear()
+        if self.model.frame:
+            self._show_image(self.model.frame, force=True)
+            self._update_prefetch()
 
     # ================================================================ image
     def frame_data_url(self, frame: str) -> tuple[str, tuple[int, int]] | None:
@@ -564,11 +922,46 @@ class Labeler(BokehComponent):
         store = self.model.store
         if store is None:
             return None
-        return image_file_data_url(
-            store.image_path(frame), self.image_format, quality=self.jpeg_quality
-        )
+        path = store.image_path(frame)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return None
+        key = (str(path), stamp, self.brightness, self.contrast, self.image_format)
+        if key in self._url_cache:
+            self._url_cache.move_to_end(key)
+            return self._url_cache[key]
+        if self.brightness == 0 and self.contrast == 1:
+            got = image_file_data_url(
+                path, self.image_format, quality=self.jpeg_quality
+            )
+        else:
+            got = self._adjusted_url(path)
+        self._url_cache[key] = got
+        while len(self._url_cache) > 24:
+            self._url_cache.popitem(last=False)
+        return got
 
-    def _show_image(self, frame: str) -> None:
+    def _adjusted_url(self, path: Path) -> tuple[str, tuple[int, int]] | None:
+        """Encode the image with brightness and contrast applied as a data URL."""
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            return None
+        out = (bgr.astype(np.float32) - 128.0) * self.contrast + 128.0 + self.brightness
+        out = np.clip(out, 0, 255).astype(np.uint8)
+        fmt = "png" if self.image_format == "png" else "jpeg"
+        data = encode_image(out, fmt, quality=self.jpeg_quality, bgr=True)
+        h, w = out.shape[:2]
+        return f"data:image/{fmt};base64,{base64.b64encode(data).decode()}", (w, h)
+
+    def _show_image(self, frame: str, *, force: bool = False) -> None:
+        shown = self.image_source.data
+        if (
+            not force
+            and list(shown.get("frame", [])) == [frame]
+            and list(shown.get("url", []))
+        ):
+            return  # the page shows it already (a prefetched frame)
         got = self.frame_data_url(frame)
         if got is None:
             size = self._size or (640, 480)
@@ -595,6 +988,7 @@ class Labeler(BokehComponent):
             "w": [w],
             "h": [h],
             "v": [self._image_version],
+            "frame": [frame],
         }
 
     def _set_size(self, w: int, h: int) -> None:
@@ -667,6 +1061,8 @@ class Labeler(BokehComponent):
             b.layout.border = "3px solid #222" if sel else "1px solid #bbb"
         self.undo_button.disabled = not m.can_undo
         self.redo_button.disabled = not m.can_redo
+        self._update_progress()
+        self._update_nav()
         if m.store is None or not m.frame:
             self.status.value = ""
             return
@@ -679,7 +1075,45 @@ class Labeler(BokehComponent):
             f"<span class='frame-progress'>{m.n_labelled_bodyparts()} of "
             f"{len(self.bodyparts)} bodyparts</span> on this frame · "
             f"<span class='labelled-count'>{m.n_labelled_frames()} of {n_frames} "
-            "frames labelled</span> · click places "
+            "frames labelled</span> · "
+            f"<span class='done-count'>{m.video_progress()[0]} of {n_frames} frames "
+            "done</span> · click places "
             f"<span style='color:{color};font-size:16px'>●</span> "
             f"<b class='selected-bodypart'>{m.selected}</b> · mode: {mode}"
         )
+
+    def _update_progress(self) -> None:
+        """Project-wide "n of N frames done", per video; the not-visible overlay."""
+        m = self.model
+        progress = m.project_progress()
+        done = sum(d for d, _ in progress.values())
+        total = sum(t for _, t in progress.values())
+        rows = "".join(
+            f"<tr data-video='{html.escape(v)}'><td>{html.escape(v)}</td>"
+            f"<td style='text-align:right'>{d} / {t}</td></tr>"
+            for v, (d, t) in progress.items()
+        )
+        self.progress.value = (
+            "<div style='font-size:12px;margin-top:6px'><b class='project-done'>"
+            f"{done} of {total} frames done</b> in the project"
+            f"<table style='font-size:12px'>{rows}</table></div>"
+        )
+        hidden = [bp for bp in self.bodyparts if m.point_state(bp) == "not visible"]
+        self.hidden_label.text = (
+            "not visible: " + ", ".join(hidden) if hidden and m.frame else ""
+        )
+        if self.low_checkbox.value != m.low_likelihood_only:
+            self.low_checkbox.value = m.low_likelihood_only
+
+
+def _to_json(table: Mapping[str, Any]) -> str:
+    """Write a points or skeleton table as JSON (NaN as ``null``) for the page."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, float | np.floating):
+            return float(v) if math.isfinite(v) else None
+        if isinstance(v, np.integer):
+            return int(v)
+        return v
+
+    return json.dumps({k: [plain(v) for v in np.asarray(c).tolist()] if isinstance(c, np.ndarray) else [plain(v) for v in c] for k, c in table.items()})  # fmt: skip

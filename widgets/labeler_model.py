@@ -11,6 +11,22 @@ data a browser sends back into label edits. It imports neither Bokeh nor ipywidg
 A view learns of changes through :meth:`LabelerModel.on` (events ``"videos"``,
 ``"frames"``, ``"frame"``, ``"points"``, ``"status"``, ``"message"``).
 
+Model-assisted labelling: frames with predictions (``machinelabels-iter<N>.h5`` written
+by :func:`posekit.engine.refinement.extract_outlier_frames` or ``posekit label
+--from-predictions``, or a predictor run on the fly, :meth:`LabelerModel.use_predictor`)
+open pre-filled with *machine points*, drawn apart (hollow, coloured by likelihood)
+until the user accepts them (:meth:`LabelerModel.accept_frame`), moves one (it becomes a
+label where it was dropped) or deletes one (dismissed; remembered beside the labels).
+
+Labelling at scale: "not visible" marks are saved in
+``labeled-data/<video>/.posekit/visibility.json`` (DeepLabCut's files keep NaN) and a
+frame is *done* when every bodypart is placed or marked not visible
+(:meth:`LabelerModel.frame_done`, :meth:`LabelerModel.project_progress`); the model
+opens on the first frame with work left, jumps to the next unlabelled frame or video,
+nudges the point just placed, dragged or tapped with the arrow keys (1 px, Shift 10
+px), copies the previous frame's points and remembers the marker size and opacity in
+``config.yaml``.
+
 How browser edits come back (see ``shared/docs/frontend-notes.md``): Bokeh's
 ``PointDrawTool`` edits the points in the browser and the whole points table comes
 back, twice per change, and every table Python sends is echoed back too. To make that
@@ -34,16 +50,33 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..engine.io.dlc import LabelError
-from ..engine.labels import LabelStore, PointChange, SyncReport, list_frames
+from ..engine.labels import (
+    LabelStore,
+    PointChange,
+    SyncReport,
+    labelling_progress,
+    list_frames,
+    read_visibility,
+    update_visibility,
+)
 from ..engine.project import Project, load_project
+from ..engine.refinement import read_machine_labels
 
-__all__ = ["ANCHOR", "EVENTS", "SHORTCUTS", "LabelerModel", "key_action"]
+__all__ = [
+    "ANCHOR",
+    "EVENTS",
+    "LIKELIHOOD_CLASSES",
+    "NUDGE_KEYS",
+    "SHORTCUTS",
+    "LabelerModel",
+    "key_action",
+]
 
 logger = logging.getLogger("posekit.widgets.labeler")
 
@@ -57,13 +90,34 @@ SHORTCUTS: dict[str, tuple[str, ...]] = {
     "previous frame": ("ArrowLeft", "p"),
     "next bodypart": ("ArrowDown", "."),
     "previous bodypart": ("ArrowUp", ","),
+    "next unlabelled frame": ("u",),
+    "next video": ("]",),
+    "previous video": ("[",),
     "delete point": ("Delete", "x"),
     "not visible": ("v",),
+    "accept frame": ("a",),
+    "copy previous frame": ("c",),
+    "low-likelihood filter": ("l",),
+    "release point": ("Escape",),
     "undo": ("Ctrl+z", "z"),
     "redo": ("Ctrl+y", "Ctrl+Shift+z", "y"),
     "reset zoom": ("r",),
     "label / pan mode": ("m",),
 }
+
+#: Arrow keys nudge the active point (the one just placed, dragged or tapped) by
+#: ``(dx, dy)`` image pixels, ten times as far with Shift; without an active point
+#: they are the :data:`SHORTCUTS` above.
+NUDGE_KEYS: dict[str, tuple[int, int]] = {
+    "ArrowLeft": (-1, 0),
+    "ArrowRight": (1, 0),
+    "ArrowUp": (0, -1),
+    "ArrowDown": (0, 1),
+}
+
+#: How a machine point's outline is coloured: ``(class, lower likelihood bound)``;
+#: ``"p-low"`` is below the project's p-cutoff.
+LIKELIHOOD_CLASSES = (("p-high", 0.95), ("p-mid", None), ("p-low", None))
 
 #: What a view can listen to (:meth:`LabelerModel.on`):
 #: ``videos`` (the video list or the current video), ``frames`` (the frame list),
@@ -182,15 +236,13 @@ class LabelerModel:
         self._listeners: dict[str, list[Callable[[], None]]] = {}
         self._index = 0
         self._version = 0
-        self._sent: dict[int, tuple[str, dict[str, tuple[float, float]]]] = {}
+        self._shown_version = 0
+        self._sent: dict[int, tuple[str, dict[str, tuple[float, float]], dict]] = {}
         self._assigned: dict[tuple[int, float, float], str] = {}
         self._last_sig: Any = None
+        self._init_assisted()
         self.known_videos = self.videos()
-        start = (
-            video
-            if video in self.known_videos
-            else (self.known_videos[0] if self.known_videos else None)
-        )
+        start = video if video in self.known_videos else self._first_video_with_work()
         if start is not None:
             self.set_video(start)
         else:
@@ -251,6 +303,7 @@ class LabelerModel:
         self.store = None
         self.not_visible.clear()
         self._assigned.clear()
+        self.active = None
         try:
             store = LabelStore(self.project, video)
         except LabelError as err:
@@ -259,6 +312,7 @@ class LabelerModel:
             return
         store.listeners.append(self._on_store_report)
         self.store = store
+        self._load_video_extras()
         if store.video not in self.known_videos:
             self.known_videos = [*self.known_videos, store.video]
         self._emit("videos")
@@ -270,7 +324,7 @@ class LabelerModel:
             )
             return
         self._emit("frames")
-        self.goto(0)
+        self.goto(self.first_frame_with_work())
 
     @_locked
     def refresh_frames(self) -> None:
@@ -343,7 +397,10 @@ class LabelerModel:
         self.store.sync()  # pull another labeller's changes (may add frames)
         if len(self.store.frames) != n_before:
             self._emit("frames")
+        if name != self.frame:
+            self.active = None
         self._index = self.store.frames.index(name)
+        self._predict_if_needed(name)
         self.selected = self._first_unlabelled(self.frame) or self.selected
         self._emit("frame")
         self.render()
@@ -466,13 +523,26 @@ class LabelerModel:
     # ================================================================ points
     def render(self) -> None:
         """Publish the current frame's points (a new version) and skeleton."""
-        frame = self.frame
+        self.points_table, self.skeleton_table = self.tables_for(self.frame)
+        self._shown_version = self._version
+        self._emit("points")
+
+    def tables_for(self, frame: str) -> tuple[dict[str, Any], dict[str, list]]:
+        """Build the points and skeleton tables of a frame (a new version).
+
+        The points table has columns ``x``, ``y``, ``bodypart``, ``fill`` (the
+        bodypart for a label, ``"machine"`` for a hollow machine point) and ``edge``
+        (``"label"``, or the machine point's likelihood class of
+        :data:`LIKELIHOOD_CLASSES`), and ends with the anchor row. A view may send the
+        tables of a neighbouring frame ahead (prefetch); an edit made on them is
+        applied to that frame.
+        """
         arr = (
             self.store.get(frame)
             if self.store is not None and frame
             else np.full((len(self.bodyparts), 2), np.nan)
         )
-        xs, ys, names = [], [], []
+        xs, ys, names, fill, edge = [], [], [], [], []
         shown: dict[str, tuple[float, float]] = {}
         for j, bp in enumerate(self.bodyparts):
             x, y = float(arr[j, 0]), float(arr[j, 1])
@@ -480,18 +550,32 @@ class LabelerModel:
                 xs.append(x)
                 ys.append(y)
                 names.append(bp)
+                fill.append(bp)
+                edge.append("label")
                 shown[bp] = (x, y)
+        machine: dict[str, tuple[float, float]] = {}
+        for bp, (x, y, p) in self.machine_points(frame).items():
+            xs.append(x)
+            ys.append(y)
+            names.append(bp)
+            fill.append("machine")
+            edge.append(self.likelihood_class(p))
+            machine[bp] = (x, y)
         self._version += 1
         xs.append(np.nan)
         ys.append(np.nan)
         names.append(f"{ANCHOR}{self._version}")
-        self._sent[self._version] = (frame, shown)
+        fill.append("machine")
+        edge.append("label")
+        self._sent[self._version] = (frame, shown, machine)
         for old in [v for v in self._sent if v < self._version - 500]:
             del self._sent[old]
-        self.points_table = {
+        points = {
             "x": np.asarray(xs, float),
             "y": np.asarray(ys, float),
             "bodypart": names,
+            "fill": fill,
+            "edge": edge,
         }
         x0, y0, x1, y1 = [], [], [], []
         for a, b in self.project.skeleton:
@@ -500,8 +584,7 @@ class LabelerModel:
                 y0.append(shown[a][1])
                 x1.append(shown[b][0])
                 y1.append(shown[b][1])
-        self.skeleton_table = {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
-        self._emit("points")
+        return points, {"x0": x0, "y0": y0, "x1": x1, "y1": y1}
 
     @_locked
     def receive_points(self, data: Mapping[str, Any]) -> None:
@@ -532,20 +615,24 @@ class LabelerModel:
         if self.store is None:
             return
         version, rows = self._split_anchor(xs, ys, names)
-        frame, base = self._sent.get(version, (self.frame, {}))
+        frame, base, base_machine = self._sent.get(version, (self.frame, {}, {}))
         if not frame:
             return
+        rows, machine_rows = self._split_machine_rows(base, base_machine, rows)
         changes, placed, n_added = self._edits(version, frame, base, rows)
-        if not changes and not n_added:
+        moved, dismissed = self._machine_edits(base_machine, machine_rows)
+        if not changes and not n_added and not moved and not dismissed:
             return  # an echo of what Python sent
+        changes.update(moved)
         applied = self.store.apply(frame, changes) if changes else []
-        for bp in placed:
-            self.not_visible.discard((frame, bp))
+        self._after_browser_edit(frame, changes, placed, moved, dismissed)
         if placed and frame == self.frame:
             after = self._first_unlabelled(frame, after=placed[-1])
             if after is not None:
                 self.selected = after
-        if frame == self.frame and (applied or version == self._version):
+        if frame == self.frame and (
+            applied or dismissed or version == self._shown_version
+        ):
             self.render()
         elif applied:
             self._emit("status")
@@ -563,7 +650,7 @@ class LabelerModel:
             else:
                 rows.append((x, y, name))
         if version not in self._sent:
-            version = self._version
+            version = self._shown_version
         return version, rows
 
     def _edits(
@@ -670,7 +757,8 @@ class LabelerModel:
             return
         bp = bodypart or self.selected
         self.store.set_point(self.frame, bp, x, y)
-        self.not_visible.discard((self.frame, bp))
+        self._forget_marks(self.frame, [bp])
+        self.active = bp
         nxt = self._first_unlabelled(self.frame, after=bp)
         if nxt is not None:
             self.selected = nxt
@@ -678,10 +766,22 @@ class LabelerModel:
 
     @_locked
     def delete(self, bodypart: str | None = None) -> None:
-        """Delete a point (default: the selected bodypart's) on the current frame."""
+        """Delete a point on the current frame.
+
+        Default: the active point (just placed, dragged, nudged or tapped: "Delete
+        right after a click removes that point"), else the selected bodypart's. A
+        machine point is dismissed.
+        """
         if self.store is None or not self.frame:
             return
-        self.store.clear_point(self.frame, bodypart or self.selected)
+        bp = bodypart or self.active_point() or self.selected
+        unlabelled = not math.isfinite(self.store.point(self.frame, bp)[0])
+        if unlabelled and bp in self.machine_points(self.frame):
+            self.dismiss(bp)
+            return
+        self.store.clear_point(self.frame, bp)
+        if bp == self.active:
+            self.active = None
         self.render()
 
     @_locked
@@ -692,6 +792,9 @@ class LabelerModel:
         bp = bodypart or self.selected
         self.store.clear_point(self.frame, bp)
         self.not_visible.add((self.frame, bp))
+        self._save_marks(not_visible_add=[(self.frame, bp)])
+        if bp == self.active:
+            self.active = None
         nxt = self._first_unlabelled(self.frame, after=bp)
         if nxt is not None:
             self.selected = nxt
@@ -702,6 +805,7 @@ class LabelerModel:
         """Undo the last change (going to its frame); return what changed."""
         if self.store is None:
             return []
+        self.active = None
         return self._show_changes(self.store.undo())
 
     @_locked
@@ -709,6 +813,7 @@ class LabelerModel:
         """Redo the last undone change (going to its frame); return what changed."""
         if self.store is None:
             return []
+        self.active = None
         return self._show_changes(self.store.redo())
 
     def _show_changes(self, changes: list[PointChange]) -> list[PointChange]:
@@ -731,8 +836,17 @@ class LabelerModel:
             "previous frame": self.previous_frame,
             "next bodypart": lambda: self.select_next(1),
             "previous bodypart": lambda: self.select_next(-1),
+            "next unlabelled frame": self.next_unlabelled,
+            "next video": lambda: self.next_video(1),
+            "previous video": lambda: self.next_video(-1),
             "delete point": self.delete,
             "not visible": self.mark_not_visible,
+            "accept frame": self.accept_frame,
+            "copy previous frame": self.copy_previous,
+            "low-likelihood filter": lambda: self.set_low_likelihood_filter(
+                not self.low_likelihood_only
+            ),
+            "release point": self.release,
             "undo": self.undo,
             "redo": self.redo,
         }
@@ -747,9 +861,430 @@ class LabelerModel:
             The action's name (``None`` for other keys and for the view's own
             actions, zoom and pan).
         """
+        nudged = self._nudge_key(event)
+        if nudged is not None:
+            return nudged
         action = key_action(event)
         run = self.actions.get(action) if action is not None else None
         if run is None:
             return None
         run()
         return action
+
+    # ============================================================ model-assisted
+    # Machine points (predictions) shown until accepted, moved or deleted.
+
+    def _init_assisted(self) -> None:
+        """State of model-assisted labelling and labelling at scale."""
+        #: ``labeled-data/<video>/<image>`` → ``(n_bodyparts, 3)`` predictions of the
+        #: current video's frames (machine labels, or the predictor's).
+        self.machine: dict[str, np.ndarray] = {}
+        #: ``(frame, bodypart)`` machine points the user deleted (not shown again).
+        self.dismissed: set[tuple[str, str]] = set()
+        #: Show only machine points below the p-cutoff.
+        self.low_likelihood_only = False
+        #: The point the arrow keys nudge and Delete removes: the one just placed,
+        #: dragged, nudged or tapped on the current frame (``None``: arrows navigate).
+        self.active: str | None = None
+        #: Frames (RGB list) → ``(N, K, 3)``, for frames without machine labels.
+        self.predictor: Callable[[list[np.ndarray]], np.ndarray] | None = None
+        self._progress_cache: dict[str, tuple[Any, tuple[int, int]]] = {}
+
+    def _load_video_extras(self) -> None:
+        """Read the current video's machine labels and visibility marks."""
+        video = self.store.video
+        marks = read_visibility(self.project, video)
+        self.not_visible = marks["not_visible"]
+        self.dismissed = marks["dismissed"]
+        self.machine = read_machine_labels(self.project, video)
+
+    def likelihood_class(self, likelihood: float) -> str:
+        """``"p-low"`` (below the p-cutoff), ``"p-mid"`` or ``"p-high"`` (>= 0.95)."""
+        if not likelihood >= self.project.pcutoff:
+            return "p-low"
+        return "p-high" if likelihood >= 0.95 else "p-mid"
+
+    def machine_points(self, frame: str | None = None) -> dict[str, tuple]:
+        """Machine points shown on a frame: ``{bodypart: (x, y, likelihood)}``.
+
+        A bodypart's prediction is shown while it has no label, is not marked not
+        visible and was not dismissed; with :attr:`low_likelihood_only` only those
+        below the p-cutoff.
+        """
+        frame = self.frame if frame is None else frame
+        pred = self.machine.get(frame)
+        if pred is None or self.store is None:
+            return {}
+        labels = self.store.get(frame)
+        out = {}
+        for j, bp in enumerate(self.bodyparts):
+            x, y, p = (float(v) for v in pred[j])
+            if not (math.isfinite(x) and math.isfinite(y)):
+                continue
+            if math.isfinite(labels[j, 0]) or (frame, bp) in self.not_visible:
+                continue
+            if (frame, bp) in self.dismissed:
+                continue
+            if self.low_likelihood_only and p >= self.project.pcutoff:
+                continue
+            out[bp] = (x, y, p if math.isfinite(p) else 0.0)
+        return out
+
+    def _split_machine_rows(
+        self,
+        base: dict[str, tuple[float, float]],
+        base_machine: dict[str, tuple[float, float]],
+        rows: list[tuple[float, float, str]],
+    ) -> tuple[list, list]:
+        """Split browser rows into label rows and machine-point rows."""
+        labels, machine = [], []
+        for row in rows:
+            name = row[2]
+            (machine if name in base_machine and name not in base else labels).append(
+                row
+            )
+        return labels, machine
+
+    def _machine_edits(
+        self,
+        base_machine: dict[str, tuple[float, float]],
+        rows: list[tuple[float, float, str]],
+    ) -> tuple[dict[str, tuple[float, float]], list[str]]:
+        """Machine points moved in the browser (they become labels) and deleted ones."""
+        named = {name: (x, y) for x, y, name in rows}
+        moved = {
+            bp: xy
+            for bp, xy in named.items()
+            if xy != base_machine.get(bp) and all(map(math.isfinite, xy))
+        }
+        dismissed = [bp for bp in base_machine if bp not in named]
+        return moved, dismissed
+
+    def _after_browser_edit(
+        self,
+        frame: str,
+        changes: Mapping[str, tuple[float, float]],
+        placed: list[str],
+        moved: Mapping[str, tuple[float, float]],
+        dismissed: list[str],
+    ) -> None:
+        """Update the marks and the active point after a browser edit."""
+        set_points = [bp for bp, xy in changes.items() if math.isfinite(xy[0])]
+        self._forget_marks(frame, set_points)
+        if dismissed:
+            self.dismissed |= {(frame, bp) for bp in dismissed}
+            self._save_marks(dismissed_add=[(frame, bp) for bp in dismissed])
+        if frame != self.frame:
+            return
+        if placed:
+            self.active = placed[-1]
+        elif len(set_points) == 1:
+            self.active = set_points[0]  # a drag (or a machine point moved)
+        elif (
+            self.active is not None
+            and self.active not in set_points
+            and not math.isfinite(self.store.point(frame, self.active)[0])
+        ):
+            self.active = None
+
+    def _forget_marks(self, frame: str, bodyparts: Sequence[str]) -> None:
+        """Drop the "not visible" marks of bodyparts just placed on a frame."""
+        gone = [(frame, bp) for bp in bodyparts if (frame, bp) in self.not_visible]
+        if gone:
+            self.not_visible -= set(gone)
+            self._save_marks(not_visible_remove=gone)
+
+    def _save_marks(self, **changes: Any) -> None:
+        if self.store is None:
+            return
+        try:
+            update_visibility(self.project, self.store.video, **changes)
+        except OSError as err:
+            self.show_message(f"Could not save the marks: {err}", level="error")
+
+    @_locked
+    def dismiss(self, bodypart: str) -> None:
+        """Stop showing a machine point on the current frame (remembered)."""
+        if not self.frame:
+            return
+        self.dismissed.add((self.frame, bodypart))
+        self._save_marks(dismissed_add=[(self.frame, bodypart)])
+        if self.active == bodypart:
+            self.active = None
+        self.render()
+
+    @_locked
+    def accept_frame(self) -> list[str]:
+        """Turn the current frame's machine points into labels (one undoable edit).
+
+        Every machine point of the frame is accepted, also those the
+        low-likelihood filter hides.
+
+        Returns
+        -------
+        list of str
+            The bodyparts accepted.
+        """
+        if self.store is None or not self.frame:
+            return []
+        keep = self.low_likelihood_only
+        self.low_likelihood_only = False
+        try:
+            points = self.machine_points()
+        finally:
+            self.low_likelihood_only = keep
+        if not points:
+            self.show_message("No machine points to accept on this frame.")
+            return []
+        self.store.apply(self.frame, {bp: (x, y) for bp, (x, y, _) in points.items()})
+        self.active = None
+        self.selected = self._first_unlabelled(self.frame) or self.selected
+        self.render()
+        return list(points)
+
+    @_locked
+    def set_low_likelihood_filter(self, on: bool) -> None:
+        """Show only the machine points below the p-cutoff (``on``) or all of them."""
+        self.low_likelihood_only = bool(on)
+        self.render()
+        self._emit("status")
+
+    @_locked
+    def use_predictor(
+        self, predictor: Callable[[list[np.ndarray]], np.ndarray] | None
+    ) -> None:
+        """Pre-fill frames without machine labels with a predictor's guesses.
+
+        Parameters
+        ----------
+        predictor
+            Frames (RGB) → ``(N, K, 3)`` in the project's bodyparts, e.g.
+            ``ModelFolder.of(project).predictor()`` (the latest snapshot); ``None``
+            stops. Frames are predicted when first shown, kept in memory only.
+        """
+        self.predictor = predictor
+        if self.frame:
+            self._predict_if_needed(self.frame)
+            self.render()
+
+    def _predict_if_needed(self, frame: str) -> None:
+        if self.predictor is None or self.store is None or frame in self.machine:
+            return
+        if self.frame_done(frame):
+            return
+        import cv2
+
+        image = cv2.imread(str(self.store.image_path(frame)), cv2.IMREAD_COLOR)
+        if image is None:
+            return
+        try:
+            pred = np.asarray(self.predictor([cv2.cvtColor(image, cv2.COLOR_BGR2RGB)]))
+        except Exception as err:  # noqa: BLE001 - a model failure must not stop labelling
+            self.show_message(f"The model could not predict {frame}: {err}", "warning")
+            self.predictor = None
+            return
+        if pred.shape[1:] == (len(self.bodyparts), 3):
+            self.machine[frame] = pred[0]
+
+    # ============================================================ at scale
+    # Progress, navigation to work left, nudging, copying.
+
+    def frame_done(self, frame: str | None = None) -> bool:
+        """Whether every bodypart of a frame is placed or marked not visible."""
+        frame = self.frame if frame is None else frame
+        if self.store is None or not frame:
+            return False
+        arr = self.store.get(frame)
+        return all(
+            math.isfinite(arr[j, 0]) or (frame, bp) in self.not_visible
+            for j, bp in enumerate(self.bodyparts)
+        )
+
+    def video_progress(self) -> tuple[int, int]:
+        """``(frames done, frames)`` of the current video."""
+        return (sum(self.frame_done(f) for f in self.frames), len(self.frames))
+
+    def project_progress(self) -> dict[str, tuple[int, int]]:
+        """``{video: (frames done, frames)}`` for every video offered.
+
+        The current video is counted from memory, the others from their label
+        files and marks (re-read when they change on disk).
+        """
+        out = {}
+        for video in self.known_videos:
+            if self.store is not None and video == self.store.video:
+                out[video] = self.video_progress()
+            else:
+                out[video] = self._other_video_progress(video)
+        return out
+
+    def _other_video_progress(self, video: str) -> tuple[int, int]:
+        folder = self.project.labeled_data_dir(video)
+        h5 = self.project.labels_path(video)
+        files = [h5, h5.with_suffix(".csv"), folder / ".posekit" / "visibility.json"]
+        stamp = (
+            tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files),
+            folder.stat().st_mtime_ns if folder.exists() else 0,
+        )
+        cached = self._progress_cache.get(video)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        result = labelling_progress(self.project, video)
+        self._progress_cache[video] = (stamp, result)
+        return result
+
+    def first_frame_with_work(self) -> int:
+        """Position of the first frame not done (0 when every frame is done)."""
+        for i, f in enumerate(self.frames):
+            if not self.frame_done(f):
+                return i
+        return 0
+
+    def _first_video_with_work(self) -> str | None:
+        for video in self.known_videos:
+            done, total = self._other_video_progress(video)
+            if total and done < total:
+                return video
+        return self.known_videos[0] if self.known_videos else None
+
+    @_locked
+    def next_unlabelled(self) -> str | None:
+        """Go to the next frame with work left (after the current one, wrapping).
+
+        Returns
+        -------
+        str or None
+            The frame shown, or ``None`` when every frame of the video is done (the
+            message says so and names the next video with work left).
+        """
+        frames = self.frames
+        n = len(frames)
+        for step in range(1, n + 1):
+            i = (self._index + step) % n
+            if not self.frame_done(frames[i]):
+                self.goto(i)
+                return frames[i]
+        others = [
+            v
+            for v, (d, t) in self.project_progress().items()
+            if d < t and v != self.video
+        ]
+        tail = f" Next video with work left: {others[0]} (])." if others else ""
+        self.show_message(f"Every frame of {self.video} is done.{tail}")
+        return None
+
+    @_locked
+    def next_video(self, step: int = 1) -> str | None:
+        """Open the next (``step=-1``: previous) video, on its first frame with work."""
+        videos = self.known_videos
+        if not videos:
+            return None
+        i = videos.index(self.video) if self.video in videos else -1
+        video = videos[(i + step) % len(videos)]
+        self.set_video(video)
+        self._emit("status")
+        return video
+
+    def active_point(self) -> str | None:
+        """Return the active bodypart if it still has a point (label or machine) here."""
+        bp = self.active
+        if bp is None or self.store is None or not self.frame:
+            return None
+        if math.isfinite(self.store.point(self.frame, bp)[0]):
+            return bp
+        return bp if bp in self.machine_points() else None
+
+    def activate(self, bodypart: str | None) -> None:
+        """Make a point of the current frame the one arrows nudge (a tap on it)."""
+        self.active = bodypart if bodypart in self.bodyparts else None
+        self._emit("status")
+
+    def release(self) -> None:
+        """No active point: the arrow keys navigate again (Escape)."""
+        self.active = None
+        self._emit("status")
+
+    @_locked
+    def nudge(self, dx: float, dy: float) -> bool:
+        """Move the active point by ``(dx, dy)`` pixels (a machine point is accepted).
+
+        Returns
+        -------
+        bool
+            Whether a point moved.
+        """
+        bp = self.active_point()
+        if bp is None:
+            return False
+        x, y = self.store.point(self.frame, bp)
+        if not math.isfinite(x):
+            x, y, _ = self.machine_points()[bp]
+        self.store.set_point(self.frame, bp, x + dx, y + dy)
+        self.render()
+        return True
+
+    def _nudge_key(self, event: Mapping[str, Any]) -> str | None:
+        """Nudge with an arrow key when a point is active; the action name or None."""
+        if (
+            event.get("type") != "keydown"
+            or event.get("ctrlKey")
+            or event.get("metaKey")
+        ):
+            return None
+        step = NUDGE_KEYS.get(str(event.get("key", "")))
+        if step is None or self.active_point() is None:
+            return None
+        k = 10 if event.get("shiftKey") else 1
+        self.nudge(step[0] * k, step[1] * k)
+        return "nudge point"
+
+    @property
+    def arrows_nudge(self) -> bool:
+        """Whether the arrow keys nudge a point now (else they navigate)."""
+        return self.active_point() is not None
+
+    @_locked
+    def copy_previous(self) -> list[str]:
+        """Copy the previous frame's points to the bodyparts not placed here.
+
+        Returns
+        -------
+        list of str
+            The bodyparts copied (one undoable edit).
+        """
+        if self.store is None or self._index == 0:
+            return []
+        prev = self.store.get(self.frames[self._index - 1])
+        here = self.store.get(self.frame)
+        points = {
+            bp: (float(prev[j, 0]), float(prev[j, 1]))
+            for j, bp in enumerate(self.bodyparts)
+            if math.isfinite(prev[j, 0])
+            and not math.isfinite(here[j, 0])
+            and (self.frame, bp) not in self.not_visible
+        }
+        if not points:
+            self.show_message("Nothing to copy from the previous frame.")
+            return []
+        self.store.apply(self.frame, points)
+        self._forget_marks(self.frame, list(points))
+        self.selected = self._first_unlabelled(self.frame) or self.selected
+        self.render()
+        return list(points)
+
+    def remember_display(
+        self, *, dotsize: float | None = None, alphavalue: float | None = None
+    ) -> None:
+        """Save the marker size and opacity in ``config.yaml`` (only those keys)."""
+        keys = []
+        if dotsize is not None:
+            self.project.set("dotsize", int(round(dotsize)))
+            keys.append("dotsize")
+        if alphavalue is not None:
+            self.project.set("alphavalue", round(float(alphavalue), 2))
+            keys.append("alphavalue")
+        if keys:
+            try:
+                self.project.save(keys=keys)
+            except OSError as err:
+                self.show_message(f"Could not save {keys}: {err}", level="warning")

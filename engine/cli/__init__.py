@@ -28,8 +28,11 @@ from . import (
     evaluate,
     export_model,
     extract_frames,
+    extract_outliers,
+    label,
     labeled_video,
     live,
+    merge,
     train,
 )
 from . import filter as filter_predictions
@@ -53,6 +56,9 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     convert,
     export_model,
     live,
+    extract_outliers,
+    label,
+    merge,
 )
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

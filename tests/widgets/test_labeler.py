@@ -1,7 +1,7 @@
 """Labeler driven headlessly, as the browser would.
 
 Bokeh data changes are delivered through jupyter_bokeh's own message handler, with
-ipyevents key events and widget traits. Labels are checked in memory and in the h5 on
+key events from the page and widget traits. Labels are checked in memory and in the h5 on
 disk.
 """
 
@@ -63,7 +63,9 @@ def click(lab: Labeler, x: float, y: float, data: dict | None = None) -> dict:
     data = {k: list(v) for k, v in data.items()}
     data["x"].append(x)
     data["y"].append(y)
-    data["bodypart"].append("?")
+    for k in data:  # PointDrawTool pads the other columns with its empty_value
+        if k not in ("x", "y"):
+            data[k].append("?")
     browser_sends(lab, data)
     return data
 

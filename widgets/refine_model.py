@@ -1,0 +1,230 @@
+"""State and steps of the refinement app, without any widget.
+
+:class:`RefineModel` holds what ``notebooks/refine.ipynb`` does with a project: the
+analysed videos (those with a predictions file), the outlier criteria and how many
+frames to take, the per-frame scores of the chosen video (for the timeline), the
+frames extracted, and the merge into the next iteration. Each step calls the engine
+(:mod:`posekit.engine.refinement`); :class:`posekit.widgets.refine_app.RefineApp` draws
+it and adds the labeller and the training dashboard.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..engine.project import Project, load_project
+from ..engine.refinement import (
+    CRITERIA,
+    DEFAULT_CRITERIA,
+    MergeResult,
+    OutlierFrames,
+    extract_outlier_frames,
+    find_prediction_file,
+    merge_datasets,
+)
+
+__all__ = ["RefineModel"]
+
+logger = logging.getLogger("posekit.widgets.refine")
+
+
+class RefineModel:
+    """Find outlier frames of an analysed video, extract them, merge the refined labels.
+
+    Parameters
+    ----------
+    project
+        A :class:`~posekit.engine.project.Project` or its folder.
+    shuffle
+        The shuffle whose predictions and model are used.
+
+    Attributes
+    ----------
+    project : Project
+        The project.
+    videos : list of Path
+        The project's videos that have predictions (analysed).
+    video : Path or None
+        The chosen one.
+    criteria : list of str
+        The criteria to combine (names of :data:`posekit.engine.refinement.CRITERIA`).
+    n : int
+        Frames to extract (default: the config's ``numframes2pick``).
+    algorithm : str
+        ``"kmeans"``, ``"uniform"`` or ``"top"``.
+    result : OutlierFrames or None
+        The last scoring (``picked`` are the frames that would be, or were,
+        extracted).
+    extracted : bool
+        Whether :attr:`result`'s frames were extracted.
+    merged : MergeResult or None
+        The last merge.
+    message : str
+        What the last step said.
+    listeners : list of callable
+        Called with no argument after every change.
+    """
+
+    def __init__(
+        self, project: Project | str | os.PathLike, *, shuffle: int = 1
+    ) -> None:
+        self.project = (
+            project if isinstance(project, Project) else load_project(project)
+        )
+        self.shuffle = int(shuffle)
+        self.criteria: list[str] = list(DEFAULT_CRITERIA)
+        self.n = int(self.project.get("numframes2pick", 20) or 20)
+        self.algorithm = "kmeans"
+        self.result: OutlierFrames | None = None
+        self.extracted = False
+        self.merged: MergeResult | None = None
+        self.message = ""
+        self.listeners: list[Callable[[], None]] = []
+        self.videos: list[Path] = []
+        self.video: Path | None = None
+        self.refresh_videos()
+
+    # ------------------------------------------------------------------ state
+    def _changed(self, message: str | None = None) -> None:
+        if message is not None:
+            self.message = message
+        for fn in list(self.listeners):
+            fn()
+
+    def refresh_videos(self) -> list[Path]:
+        """Find the analysed videos again (after an analysis); keep the choice."""
+        found = []
+        for video in self.project.source_videos():
+            try:
+                find_prediction_file(self.project, video, shuffle=self.shuffle)
+            except FileNotFoundError:
+                continue
+            found.append(video)
+        self.videos = found
+        if self.video not in found:
+            self.video = found[0] if found else None
+        if not found:
+            self.message = (
+                "No analysed video yet: analyse one first (the Analyze app, or "
+                "`posekit analyze PROJECT`), then come back."
+            )
+        self._changed()
+        return found
+
+    def predictions(self) -> Path | None:
+        """Return the predictions file of the chosen video."""
+        if self.video is None:
+            return None
+        return find_prediction_file(self.project, self.video, shuffle=self.shuffle)
+
+    def choose(self, video: str | os.PathLike) -> None:
+        """Choose the video to refine (a path or stem of one of :attr:`videos`).
+
+        Raises
+        ------
+        ValueError
+            If it is not an analysed video of the project.
+        """
+        stem = Path(video).stem
+        match = [v for v in self.videos if v.stem == stem]
+        if not match:
+            raise ValueError(
+                f"{video} is not an analysed video of this project; analysed: "
+                f"{[v.name for v in self.videos]}"
+            )
+        self.video = match[0]
+        self.result = None
+        self.extracted = False
+        self._changed("")
+
+    def set_criteria(self, criteria: Sequence[str]) -> None:
+        """Choose the criteria (names of :data:`~posekit.engine.refinement.CRITERIA`).
+
+        Raises
+        ------
+        ValueError
+            Unknown names, or none.
+        """
+        unknown = [c for c in criteria if c not in CRITERIA]
+        if unknown or not criteria:
+            raise ValueError(
+                f"choose one or more criteria of {sorted(CRITERIA)}; received "
+                f"{list(criteria)}"
+            )
+        self.criteria = list(criteria)
+
+    # ------------------------------------------------------------------ steps
+    def _run(self, dry_run: bool) -> OutlierFrames:
+        if self.video is None:
+            raise FileNotFoundError(self.message or "No analysed video.")
+        (result,) = extract_outlier_frames(
+            self.project,
+            [self.video],
+            shuffle=self.shuffle,
+            criteria=self.criteria,
+            n=self.n,
+            extractionalgorithm=self.algorithm,
+            dry_run=dry_run,
+        )
+        return result
+
+    def score(self) -> OutlierFrames:
+        """Score every frame and choose the frames to extract (nothing written)."""
+        self.result = self._run(dry_run=True)
+        self.extracted = False
+        r = self.result
+        self._changed(
+            f"{len(r.candidates)} of {len(r.scores.frames)} frames of "
+            f"{self.video.name} are outliers ("
+            + ", ".join(f"{c}: {len(r.scores.outliers(c))}" for c in r.scores.scores)
+            + f"); {len(r.picked)} chosen."
+        )
+        return r
+
+    def extract(self) -> OutlierFrames:
+        """Extract the chosen frames and write their machine labels."""
+        self.result = self._run(dry_run=False)
+        self.extracted = True
+        r = self.result
+        where = f"labeled-data/{self.video.stem}/" if r.images else ""
+        self._changed(
+            f"Extracted {len(r.images)} frame(s) into {where} with the network's "
+            "guesses (machinelabels): correct them in the labeller."
+            if r.images
+            else "No new outlier frame to extract (frames extracted before are left "
+            "out)."
+        )
+        return r
+
+    def extracted_frames(self) -> list[str]:
+        """``labeled-data/<video>/<image>`` of the frames extracted by :meth:`extract`."""
+        if not self.extracted or self.result is None:
+            return []
+        return [f"labeled-data/{self.video.stem}/{p.name}" for p in self.result.images]
+
+    def merge(self) -> MergeResult:
+        """Merge the refined frames and start the next iteration (:func:`merge_datasets`)."""
+        self.merged = merge_datasets(self.project, shuffles=[self.shuffle])
+        self._changed(
+            self.merged.summary().replace("\n", "; ")
+            + ". Train now: the network starts from the previous iteration's model."
+        )
+        return self.merged
+
+    def timeline(self) -> dict[str, np.ndarray]:
+        """Per-frame scores for a plot: ``frame``, ``combined`` and each criterion.
+
+        Scores are divided by their thresholds (1 = the line above which a frame is
+        an outlier).
+        """
+        if self.result is None:
+            return {"frame": np.zeros(0, int), "combined": np.zeros(0)}
+        s = self.result.scores
+        out = {"frame": s.frames, "combined": s.combined}
+        out.update(s.normalized)
+        return out
