@@ -6,7 +6,12 @@ the machine labels exactly, ``merge_datasets``, ``train_network`` starting from 
 previous iteration's snapshot):
 
 - **demo**: the synthetic demo project (900 frames of 320×240, exact ground truth for
-  every frame). Start: 10 labelled frames (uniform) and a model trained on them. Each
+  every frame), in its side view by default (``--demo-view``): a mouse reaching for a
+  joystick, with small parts, parts that hide (NaN in the truth, left out of the
+  errors) and a look-alike paw. The top view is solved from the 10 starting frames
+  (the base model's 95th percentile error is about 2 px and no frame is off by 10
+  px), which leaves outlier selection nothing to find. Start: 10 labelled frames
+  (uniform) and a model trained on them. Each
   arm adds 20 frames, picked by ``extract_outlier_frames`` (criteria jump, uncertain,
   fitting, tta; k-means on the frames) or uniformly at random among the frames not
   labelled yet, and fine-tunes the base model for the same CPU budget. Errors are
@@ -183,7 +188,7 @@ def _demo_evaluate(project) -> dict:
     return error_metrics(xyp, _demo_truth(project))
 
 
-def prepare_demo(work: Path, budget: float) -> dict:
+def prepare_demo(work: Path, budget: float, view: str = "side") -> dict:
     """Build the demo project with 10 labelled frames, train and analyse the base."""
     from posekit.engine.dataset import create_training_dataset
     from posekit.engine.demo import make_demo_project
@@ -191,13 +196,18 @@ def prepare_demo(work: Path, budget: float) -> dict:
     base = work / "demo" / "base"
     if base.exists():
         shutil.rmtree(base)
-    project = make_demo_project(base, n_frames=900, n_labeled=N_START)
+    project = make_demo_project(base, n_frames=900, n_labeled=N_START, view=view)
     project.set("TrainingFraction", [1.0])  # every labelled frame trains
     project.save(keys=["TrainingFraction"])
     create_training_dataset(project)
     train = _train(project, budget)
     metrics = _demo_evaluate(project)
-    return {"project": str(project.path), "train": train, "metrics": metrics}
+    return {
+        "project": str(project.path),
+        "view": view,
+        "train": train,
+        "metrics": metrics,
+    }
 
 
 def run_demo_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
@@ -435,8 +445,10 @@ def run_step(args) -> int:
     work = Path(args.workdir)
     budget = args.base_budget if args.arm == "base" else args.budget
     if args.arm == "base":
-        fn = prepare_demo if args.dataset == "demo" else prepare_openfield
-        out = fn(work, budget)
+        if args.dataset == "demo":
+            out = prepare_demo(work, budget, args.demo_view)
+        else:
+            out = prepare_openfield(work, budget)
         name = "base"
     else:
         fn = run_demo_arm if args.dataset == "demo" else run_openfield_arm
@@ -489,6 +501,7 @@ def run_all(args) -> int:
                 sys.executable, __file__, "step", "--workdir", str(work),
                 "--dataset", d, "--arm", arm, "--seed", str(seed),
                 "--budget", str(args.budget), "--base-budget", str(args.base_budget),
+                "--demo-view", args.demo_view,
             ]  # fmt: skip
             with open(log, "w") as fh:
                 running[step] = subprocess.Popen(
@@ -628,6 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=150.0, help="CPU-s per core")
     parser.add_argument("--base-budget", type=float, default=300.0)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--demo-view", choices=["side", "top"], default="side")
     parser.add_argument("--json", default=str(RESULTS))
     args = parser.parse_args(argv)
     import logging

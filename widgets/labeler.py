@@ -64,13 +64,20 @@ from ._bokeh import (
     display_scale,
     encode_image,
     ensure_bokehjs,
-    hex_colors,
     text_color,
 )
 from .frame_image import IMAGE_FORMATS, image_file_data_url, placeholder_data_url
 from .labeler_model import ANCHOR, SHORTCUTS, LabelerModel, key_action
 
-__all__ = ["ANCHOR", "KEYS_JS", "MACHINE_COLORS", "PREFETCH", "SHORTCUTS", "Labeler"]
+__all__ = [
+    "ANCHOR",
+    "KEYS_JS",
+    "MACHINE_COLORS",
+    "PREDECODE_JS",
+    "PREFETCH",
+    "SHORTCUTS",
+    "Labeler",
+]
 
 _KEY_LABELS = {
     "ArrowRight": "→",
@@ -92,6 +99,19 @@ MACHINE_COLORS = {
 #: Frames sent ahead around the current one (positions relative to it), plus the
 #: next frame with work left.
 PREFETCH = (-2, -1, 1, 2)
+
+#: Decodes the prefetched frames' images as soon as they arrive, so that showing one
+#: finds it decoded (the browser keeps the decoded image of a data URL).
+PREDECODE_JS = """
+const keep = window.posekitDecoded || (window.posekitDecoded = []);
+for (const url of prefetch_source.data.url) {
+  const img = new Image();
+  img.src = url;
+  if (img.decode) { img.decode().catch(() => null); }
+  keep.push(img);
+}
+while (keep.length > 12) { keep.shift(); }
+"""
 
 #: Installed once per labeller and page (by ``document_ready``, and again on the
 #: first navigation update as a fallback): catches the keys wherever the focus is in
@@ -128,12 +148,13 @@ const keyName = (ev) => {
 const nums = (a) => Float64Array.from(a, (v) => (v === null ? NaN : v));
 const ARROWS = {ArrowLeft: 1, ArrowRight: 1, ArrowUp: 1, ArrowDown: 1};
 let seq = 0;
+let local = null;  // the frame this page switched to before Python confirmed it
 window.addEventListener("keydown", (ev) => {
   const shown_views = views();
   if (shown_views.length === 0) { return; }
   const t = ev.composedPath ? ev.composedPath()[0] : ev.target;
   if (inField(t)) { return; }
-  if (document.querySelector(".jp-LabShell")) {
+  if (document.querySelector(".jp-InputArea-editor")) {  // JupyterLab, not Voila
     const root = shown_views[0].el.closest(".posekit-labeler");
     if (!root || !root.contains(t)) { return; }
   }
@@ -146,13 +167,16 @@ window.addEventListener("keydown", (ev) => {
   if (!action) { return; }
   ev.preventDefault();
   ev.stopPropagation();
-  const index = nav.index[0];
+  let index = nav.index[0];
+  let todo = nav.next_unlabelled[0];
+  if (local !== null && nav.seq[0] < local.seq) {  // Python has not caught up yet
+    index = local.index;
+    todo = -1;
+  }
   let target = null;
   if (action === "next frame") { target = index + 1; }
   if (action === "previous frame") { target = index - 1; }
-  if (action === "next unlabelled frame" && nav.next_unlabelled[0] >= 0) {
-    target = nav.next_unlabelled[0];
-  }
+  if (action === "next unlabelled frame" && todo >= 0) { target = todo; }
   let shown = -1;
   if (target !== null) {
     const pf = prefetch_source.data;
@@ -166,12 +190,15 @@ window.addEventListener("keydown", (ev) => {
                            h: [pf.h[j]], v: [pf.v[j]], frame: [pf.frame[j]]};
       points_source.data = pts;
       skeleton_source.data = skel;
-      nav_source.data = Object.assign({}, nav, {index: [target], nudge: [false],
-                                                next_unlabelled: [-1]});
       shown = target;
     }
   }
   seq += 1;
+  if (shown >= 0) { local = {index: shown, seq: seq}; }
+  const stats = window.posekitLabelerStats || (window.posekitLabelerStats = {});
+  stats.keys = (stats.keys || 0) + 1;
+  stats.fast = (stats.fast || 0) + (shown >= 0 ? 1 : 0);
+  stats.last = {key: ev.key, shown: shown, at: performance.now()};
   key_source.data = {key: [ev.key], ctrl: [ev.ctrlKey || ev.metaKey],
                      shift: [ev.shiftKey], seq: [seq], shown: [shown], index: [index]};
 }, true);
@@ -266,7 +293,8 @@ class Labeler(BokehComponent):
             if isinstance(project, LabelerModel)
             else LabelerModel(project, video)
         )
-        self.colors = hex_colors(len(self.bodyparts), self.project.display.colormap)
+        # by bodypart; several animals: by individual (labeler_multianimal.py)
+        self.colors = self.model.point_colors(self.project.display.colormap)
         self.display_width = display_width
         self.image_format = image_format
         self.jpeg_quality = int(jpeg_quality)
@@ -278,6 +306,7 @@ class Labeler(BokehComponent):
         self.brightness = 0.0
         self.contrast = 1.0
         self._last_key_seq = -1
+        self._confirming = False
         self._url_cache: OrderedDict[tuple, tuple[str, tuple[int, int]] | None] = (
             OrderedDict()
         )
@@ -291,6 +320,8 @@ class Labeler(BokehComponent):
             ("points", self._show_points),
             ("status", self._update_status),
             ("message", self._show_model_message),
+            ("status", self._sync_individuals),
+            ("points", self._sync_individuals),
         ]
         for event, fn in self._callbacks:
             self.model.on(event, fn)
@@ -370,9 +401,17 @@ class Labeler(BokehComponent):
         event = {"type": "keydown", "key": key, "ctrlKey": ctrl, "shiftKey": shift}
         with self.model.lock:
             if 0 <= shown < len(self.model.frames):
-                self.model.goto(shown)  # the page switched from the prefetched frame
+                # the page shows that frame already (prefetched): follow it, and send
+                # no image or points that could land after a newer switch
+                self._confirming = True
+                try:
+                    self.model.goto(shown)
+                finally:
+                    self._confirming = False
+                    self._update_nav()
                 return
             self.handle_key(event)
+            self._update_nav()
 
     def _on_tap_select(self, attr: str, old: Any, new: Any) -> None:
         """Make a point tapped in the canvas the active one (arrows nudge it)."""
@@ -515,6 +554,7 @@ class Labeler(BokehComponent):
                 "n": [0],
                 "nudge": [False],
                 "next_unlabelled": [-1],
+                "seq": [-1],
                 "shortcuts": [json.dumps(shortcuts)],
             },
             name="posekit-labeler-nav",
@@ -544,6 +584,10 @@ class Labeler(BokehComponent):
         doc.add_root(self.key_source)
         doc.js_on_event("document_ready", install)
         self.nav_source.js_on_change("data", install)
+        self.prefetch_source.js_on_change(
+            "data",
+            CustomJS(args={"prefetch_source": self.prefetch_source}, code=PREDECODE_JS),
+        )
 
     def _build_controls(self) -> None:
         self.video_dropdown = W.Dropdown(
@@ -678,6 +722,7 @@ class Labeler(BokehComponent):
         )
         side = W.VBox(
             [
+                *self._individual_controls(),
                 W.HTML("<b>Bodyparts</b>"),
                 *self.bodypart_buttons,
                 W.HBox([self.undo_button, self.redo_button]),
@@ -803,14 +848,28 @@ class Labeler(BokehComponent):
     def _show_points(self) -> None:
         """Write the model's points and skeleton into the Bokeh sources."""
         m = self.model
-        self._writing = True  # Bokeh calls on_change for Python's own writes too
-        try:
-            self.points_source.data = dict(m.points_table)
-            self.skeleton_source.data = dict(m.skeleton_table)
-        finally:
-            self._writing = False
+        if not (self._confirming and self._page_shows(m.points_table)):
+            self._writing = True  # Bokeh calls on_change for Python's own writes too
+            try:
+                self.points_source.data = dict(m.points_table)
+                self.skeleton_source.data = dict(m.skeleton_table)
+            finally:
+                self._writing = False
         self._update_status()
         self._update_prefetch()
+
+    def _page_shows(self, table: Mapping[str, Any]) -> bool:
+        """Whether the page's points are ``table``'s (anchor versions aside)."""
+
+        def rows(data: Mapping[str, Any]) -> list[tuple]:
+            cols = [list(data.get(k, [])) for k in ("x", "y", "bodypart", "fill")]
+            return [
+                (round(float(x), 6), round(float(y), 6), str(b), str(f))
+                for x, y, b, f in zip(*cols, strict=False)
+                if not str(b).startswith(ANCHOR)
+            ]
+
+        return rows(self.points_source.data) == rows(table)
 
     # ================================================================ prefetch
     def _update_prefetch(self) -> None:
@@ -854,6 +913,7 @@ class Labeler(BokehComponent):
             "n": [len(m.frames)],
             "nudge": [bool(m.arrows_nudge)],
             "next_unlabelled": [self._next_todo_index() if todo is None else todo],
+            "seq": [self._last_key_seq],
             "shortcuts": list(self.nav_source.data["shortcuts"]),
         }
         if nav != dict(self.nav_source.data):
@@ -956,10 +1016,9 @@ class Labeler(BokehComponent):
 
     def _show_image(self, frame: str, *, force: bool = False) -> None:
         shown = self.image_source.data
-        if (
-            not force
-            and list(shown.get("frame", [])) == [frame]
-            and list(shown.get("url", []))
+        if not force and (
+            self._confirming
+            or (list(shown.get("frame", [])) == [frame] and list(shown.get("url", [])))
         ):
             return  # the page shows it already (a prefetched frame)
         got = self.frame_data_url(frame)
@@ -1081,6 +1140,74 @@ class Labeler(BokehComponent):
             f"<span style='color:{color};font-size:16px'>●</span> "
             f"<b class='selected-bodypart'>{m.selected}</b> · mode: {mode}"
         )
+
+    # ================================================================ several animals
+    def _individual_controls(self) -> list[W.Widget]:
+        """Build the animal chooser, copy and swap (multi-animal projects; else nothing)."""
+        m = self.model
+        self.individual_buttons: list[W.Button] = []
+        if not m.multianimal:
+            return []
+        palette = dict(zip(self.bodyparts, self.colors, strict=True))
+        for ind in m.individuals:
+            color = palette[m.slots_of(ind)[0]]
+            b = W.Button(
+                description=ind,
+                tooltip=f"label {ind} (i / j: next / previous animal)",
+                layout=W.Layout(width="auto", margin="1px"),
+            )
+            b.style.button_color = color
+            b.style.text_color = text_color(color)
+            b.on_click(lambda _, ind=ind: self.model.select_individual(ind))
+            b.add_class("labeler-individual")
+            self.individual_buttons.append(b)
+        self.copy_individual_button = W.Button(
+            description="Copy animal ← previous frame",
+            tooltip="the selected animal's points from the previous frame (g)",
+            layout=W.Layout(width="220px", margin="1px"),
+        )
+        self.copy_individual_button.on_click(
+            lambda _: self.model.copy_previous_individual()
+        )
+        self.swap_dropdown = W.Dropdown(
+            options=[i for i in m.individuals if i != "single"],
+            layout=W.Layout(width="110px"),
+        )
+        self.swap_button = W.Button(
+            description="Swap with",
+            tooltip="swap the selected animal's labels with this one on this frame (w:"
+            " with the next animal)",
+            layout=W.Layout(width="100px", margin="1px"),
+        )
+        self.swap_button.on_click(
+            lambda _: self.model.swap_individuals(
+                self.model.selected_individual, self.swap_dropdown.value
+            )
+        )
+        self.swap_button.add_class("labeler-swap")
+        self._sync_individuals()
+        return [
+            W.HTML("<b>Animals</b>"),
+            W.HBox(self.individual_buttons, layout=W.Layout(flex_flow="row wrap")),
+            self.copy_individual_button,
+            W.HBox([self.swap_button, self.swap_dropdown]),
+        ]
+
+    def _sync_individuals(self) -> None:
+        """Show the selected animal and its bodyparts' buttons only."""
+        m = self.model
+        if not m.multianimal or not getattr(self, "individual_buttons", None):
+            return
+        current = m.selected_individual
+        for b in self.individual_buttons:
+            sel = b.description == current
+            b.style.font_weight = "bold" if sel else "normal"
+            b.layout.border = "3px solid #222" if sel else "1px solid #bbb"
+        for b, bp in zip(self.bodypart_buttons, self.bodyparts, strict=True):
+            b.layout.display = "" if bp.split("/", 1)[0] == current else "none"
+        others = [i for i in self.swap_dropdown.options if i != current]
+        if others and self.swap_dropdown.value not in others:
+            self.swap_dropdown.value = others[0]
 
     def _update_progress(self) -> None:
         """Project-wide "n of N frames done", per video; the not-visible overlay."""
