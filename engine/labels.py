@@ -526,8 +526,13 @@ def labelling_progress(project, video: str | os.PathLike) -> tuple[int, int]:
     h5 = project.labels_path(stem)
     try:
         df = read_label_file(h5).frame
-        arr = labels_to_array(df, bodyparts)
-        points = dict(zip(index_to_paths(df.index), arr, strict=True))
+        if project.multianimal:  # one point per individual and bodypart
+            from .multianimal.labels import slot_points
+
+            bodyparts, points = slot_points(project, df)
+        else:
+            arr = labels_to_array(df, bodyparts)
+            points = dict(zip(index_to_paths(df.index), arr, strict=True))
     except (FileNotFoundError, LabelError, OSError, KeyError, ValueError):
         points = {}
     hidden = read_visibility(project, stem)["not_visible"]

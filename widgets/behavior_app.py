@@ -250,6 +250,17 @@ class BehaviorApp:
         self.roi_html.add_class("posekit-roi-table")
         self.roi_bouts_html = w.HTML()
         self.roi_bouts_html.add_class("posekit-roi-bouts-table")
+        # several animals: distances, contacts, approaches (engine/behavior/social.py)
+        self.social_distance = w.FloatText(
+            value=0.0,
+            description="contact closer than (0: body length)",
+            style=style,
+            layout=w.Layout(width="330px"),
+        )
+        self.social_button = w.Button(description="Apply", icon="users")
+        self.social_button.on_click(lambda _: self.apply_social())
+        self.social_html = w.HTML()
+        self.social_html.add_class("posekit-social-table")
 
         # --- 6. classify
         self.track_dropdown = w.Dropdown(description="animal", options=[], style=style,
@@ -358,6 +369,12 @@ class BehaviorApp:
                 self.roi_html,
                 w.HTML("<b>Visits</b>"),
                 self.roi_bouts_html,
+                w.HTML(
+                    "<b>Several animals</b> (distances between them, time in contact,"
+                    " contacts and who approached whom)"
+                ),
+                w.HBox([self.social_distance, self.social_button], **row),
+                self.social_html,
                 header("6. Classify behaviour"),
                 w.HTML("<small><b>Supervised</b>: mark bouts of each behaviour on the "
                        "timeline (or load a labels file), train, then predict every "
@@ -599,7 +616,23 @@ class BehaviorApp:
                 None, "posekit-kinematics", "Load a tracking file first."
             )
         self._refresh_rois()
+        self._refresh_social()
         self._refresh_behavior()
+
+    def apply_social(self) -> None:
+        """Set the contact distance (0: body length) and refresh the social table."""
+        value = float(self.social_distance.value or 0.0)
+        self.model.set_social(contact_distance=value if value > 0 else None)
+        self._refresh_social()
+
+    def _refresh_social(self) -> None:
+        m = self.model
+        table = m.social_table() if m.sessions else None
+        self.social_html.value = _html_table(
+            table,
+            "posekit-social",
+            "One animal per session: load the tracks of several animals (…_el.h5).",
+        )
 
     def _log_html(self) -> str:
         m = self.model

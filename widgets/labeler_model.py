@@ -67,6 +67,7 @@ from ..engine.labels import (
 )
 from ..engine.project import Project, load_project
 from ..engine.refinement import read_machine_labels
+from .labeler_multianimal import MULTIANIMAL_SHORTCUTS, MultiAnimalLabelling
 
 __all__ = [
     "ANCHOR",
@@ -103,6 +104,7 @@ SHORTCUTS: dict[str, tuple[str, ...]] = {
     "redo": ("Ctrl+y", "Ctrl+Shift+z", "y"),
     "reset zoom": ("r",),
     "label / pan mode": ("m",),
+    **MULTIANIMAL_SHORTCUTS,  # several animals (labeler_multianimal.py)
 }
 
 #: Arrow keys nudge the active point (the one just placed, dragged or tapped) by
@@ -166,7 +168,7 @@ def _locked(method):
     return wrapper
 
 
-class LabelerModel:
+class LabelerModel(MultiAnimalLabelling):
     """Labelling state and logic of a project's extracted frames (no widgets).
 
     Parameters
@@ -222,7 +224,7 @@ class LabelerModel:
         self.project = (
             project if isinstance(project, Project) else load_project(project)
         )
-        self.bodyparts = list(self.project.bodyparts)
+        self.bodyparts = self._initial_bodyparts()  # multi-animal: one per animal
         self.store: LabelStore | None = None
         self.not_visible: set[tuple[str, str]] = set()
         self.selected = self.bodyparts[0] if self.bodyparts else ""
@@ -312,6 +314,7 @@ class LabelerModel:
             return
         store.listeners.append(self._on_store_report)
         self.store = store
+        self._multianimal_store_opened(store)
         self._load_video_extras()
         if store.video not in self.known_videos:
             self.known_videos = [*self.known_videos, store.video]
@@ -578,7 +581,7 @@ class LabelerModel:
             "edge": edge,
         }
         x0, y0, x1, y1 = [], [], [], []
-        for a, b in self.project.skeleton:
+        for a, b in self._skeleton_pairs():  # within each animal
             if a in shown and b in shown:
                 x0.append(shown[a][0])
                 y0.append(shown[a][1])
@@ -849,6 +852,7 @@ class LabelerModel:
             "release point": self.release,
             "undo": self.undo,
             "redo": self.redo,
+            **self.multianimal_actions,
         }
 
     @_locked

@@ -30,6 +30,7 @@ from ..engine.project import (
     find_video,
     load_project,
 )
+from .trajectory_identity import IdentityCorrection
 
 if TYPE_CHECKING:
     from ..engine.video import VideoReader
@@ -51,8 +52,12 @@ SERIES = ("x", "y", "speed", "likelihood")
 # ---------------------------------------------------------------- model
 
 
-class TrajectoryModel(traitlets.HasTraits):
+class TrajectoryModel(IdentityCorrection):
     """State and logic of the trajectory viewer (no widgets; test it headless).
+
+    Tracked poses of several animals can have their identities corrected (colour by
+    individual, swap two from a frame on, likely swaps, save:
+    :class:`~posekit.widgets.trajectory_identity.IdentityCorrection`).
 
     Parameters
     ----------
@@ -192,6 +197,7 @@ class TrajectoryModel(traitlets.HasTraits):
             self.individual = self.individuals[0]
             self.keypoint = self.keypoints[0]
         self._refilter()
+        self._init_identities()
         self.observe(
             self._on_filter_change,
             ["pcutoff", "method", "window", "polyorder", "max_gap"],
@@ -314,6 +320,8 @@ class TrajectoryModel(traitlets.HasTraits):
         colors = [
             to_hex(c) for c in bodypart_colors(len(self.keypoints), self.colormap)
         ]
+        by_individual = self.color_by == "individual"
+        per_individual = self.individual_colors() if by_individual else {}
         with self._lock:
             pos = self.filtered["position"].isel(time=index)
             conf = self.filtered["confidence"].isel(time=index)
@@ -327,7 +335,11 @@ class TrajectoryModel(traitlets.HasTraits):
             "likelihood": lik.astype(float),
             "keypoint": self.keypoints * n_ind,
             "individual": [i for i in self.individuals for _ in self.keypoints],
-            "color": colors * n_ind,
+            "color": (
+                [per_individual[i] for i in self.individuals for _ in self.keypoints]
+                if by_individual
+                else colors * n_ind
+            ),
         }
 
     def skeleton_segments(self, frame: int | None = None) -> dict[str, np.ndarray]:

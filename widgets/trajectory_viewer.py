@@ -107,6 +107,8 @@ class TrajectoryViewer(BokehComponent):
             (lambda _: self._update_trajectory(), ["keypoint"]),
             (lambda _: self._update_pcutoff_line(), ["pcutoff"]),
             (lambda _: self._update_status(), ["error", "message"]),
+            (lambda _: self._update_identities(), ["identity_version", "dirty"]),
+            (lambda _: self._update_frame(), ["color_by"]),
         ]
         for fn, names in self._callbacks:
             self.model.observe(fn, names)
@@ -386,11 +388,102 @@ class TrajectoryViewer(BokehComponent):
                     ],
                     layout=w.Layout(flex_flow="row wrap", align_items="center"),
                 ),
+                *self._identity_controls(),
                 self.status,
                 self.video_box,
             ]
         )
         self.widget.add_class("posekit-trajectory-viewer")
+
+    # ------------------------------------------------------------ identities
+    def _identity_controls(self) -> list[Any]:
+        """Colour by, swap two animals, likely swaps, save (several animals only)."""
+        import ipywidgets as w
+
+        m = self.model
+        self.swap_button = None
+        if len(m.animals) < 2:
+            return []
+        style = {"description_width": "initial"}
+        self.color_by = w.ToggleButtons(
+            options=[("bodypart", "bodypart"), ("animal", "individual")],
+            description="colour by",
+            style=style,
+        )
+        w.link((m, "color_by"), (self.color_by, "value"))
+        self.swap_first = w.Dropdown(
+            options=m.animals, description="swap", style=style,
+            layout=w.Layout(width="180px"),
+        )  # fmt: skip
+        self.swap_second = w.Dropdown(
+            options=m.animals, value=m.animals[1], description="with", style=style,
+            layout=w.Layout(width="160px"),
+        )  # fmt: skip
+        self.swap_from = w.BoundedIntText(
+            min=0, max=m.n_frames - 1, description="from frame", style=style,
+            layout=w.Layout(width="170px"),
+        )  # fmt: skip
+        self.swap_from.add_class("posekit-viewer-swap-from")
+        self.swap_to = w.BoundedIntText(
+            min=1, max=m.n_frames, value=m.n_frames, description="to (excl.)",
+            style=style, layout=w.Layout(width="170px"),
+        )  # fmt: skip
+        w.link((m, "frame"), (self.swap_from, "value"))
+        self.swap_button = w.Button(description="Swap", icon="exchange")
+        self.swap_button.add_class("posekit-viewer-swap")
+        self.undo_swap_button = w.Button(description="Undo swap", icon="undo")
+        self.save_tracks_button = w.Button(description="Save tracks", icon="save")
+        self.save_tracks_button.add_class("posekit-viewer-save-tracks")
+        self.swap_button.on_click(lambda _: self._safely(self._swap))
+        self.undo_swap_button.on_click(lambda _: self._safely(m.undo_identity))
+        self.save_tracks_button.on_click(lambda _: self._safely(m.save_identities))
+        self.swaps = w.Select(
+            options=[], description="likely swaps", style=style, rows=5,
+            layout=w.Layout(width="420px"),
+        )  # fmt: skip
+        self.swaps.observe(self._on_swap_chosen, "value")
+        self._update_identities()
+        return [
+            w.HTML("<b>Identities</b>"),
+            w.HBox(
+                [self.color_by, self.swap_first, self.swap_second],
+                layout=w.Layout(flex_flow="row wrap", align_items="center"),
+            ),
+            w.HBox(
+                [
+                    self.swap_from,
+                    self.swap_to,
+                    self.swap_button,
+                    self.undo_swap_button,
+                    self.save_tracks_button,
+                ],
+                layout=w.Layout(flex_flow="row wrap", align_items="center"),
+            ),
+            self.swaps,
+        ]
+
+    def _swap(self) -> None:
+        """Swap the two chosen animals over the chosen frames."""
+        stop = int(self.swap_to.value)
+        self.model.swap_identities(
+            self.swap_first.value,
+            self.swap_second.value,
+            int(self.swap_from.value),
+            None if stop >= self.model.n_frames else stop,
+        )
+
+    def _on_swap_chosen(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None:
+            self.model.frame = int(change["new"])
+
+    def _update_identities(self) -> None:
+        """Refresh the likely swaps, the plots after a swap, the save button."""
+        m = self.model
+        if getattr(self, "swap_button", None) is None:
+            return
+        self.swaps.options = [(str(c), c.frame) for c in m.likely_swaps()]
+        self.save_tracks_button.button_style = "warning" if m.dirty else ""
+        self._update_data()
 
     # ------------------------------------------------------------ events
     def _on_tap(self, event: Any) -> None:

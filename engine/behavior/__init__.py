@@ -6,6 +6,8 @@ Modules by concept:
   :func:`filter_poses`), with a processing log in ``attrs["log"]``;
 - :mod:`~posekit.engine.behavior.kinematics`: velocity, speed, path, heading, angles,
   distances, egocentric frame (``compute_*``);
+- :mod:`~posekit.engine.behavior.social`: several animals: distances, contacts,
+  approaches;
 - :mod:`~posekit.engine.behavior.calibration`: pixels → mm, frames → seconds;
 - :mod:`~posekit.engine.behavior.roi`: ROIs, GeoJSON, occupancy and zone events;
 - :mod:`~posekit.engine.behavior.features`: windowed features for learning;
@@ -63,6 +65,10 @@ _LAZY = {
     "compute_joint_angle": "kinematics",
     "compute_keypoint_distances": "kinematics",
     "compute_interindividual_distances": "kinematics",
+    "default_contact_distance": "social",
+    "contact_bouts": "social",
+    "approach_events": "social",
+    "social_summary": "social",
     "EgocentricTransform": "kinematics",
     "Calibration": "calibration",
     "pixels_to_mm": "calibration",

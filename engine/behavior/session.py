@@ -276,6 +276,13 @@ class BehaviorModel:
         self.filter_config = FilterConfig(method="none")
         self.calibration = Calibration()
         self.keypoint: str | None = None
+        #: Several animals: contact distance (``None``: their median body length, in
+        #: calibrated units), approach start and window (:mod:`.social`).
+        self.social: dict[str, Any] = {
+            "contact_distance": None,
+            "approach_from": None,
+            "window": 30,
+        }
         self.rois: list[ROI] = []
         self.background = "none"
         self.annotations: dict[str, np.ndarray] = {}
@@ -576,6 +583,32 @@ class BehaviorModel:
         self.keypoint = keypoint or None
         self._cache.clear()
 
+    def set_social(
+        self,
+        contact_distance: float | None = None,
+        approach_from: float | None = None,
+        window: int = 30,
+    ) -> None:
+        """Set what contact and approach mean for sessions of several animals.
+
+        Parameters
+        ----------
+        contact_distance
+            Animals closer than this are in contact (calibrated units: mm with a
+            scale, else pixels); ``None``: their median body length.
+        approach_from
+            An approach starts this far (default: twice the contact distance).
+        window
+            An approach takes at most this many frames.
+        """
+        self.social = {
+            "contact_distance": None
+            if contact_distance is None
+            else float(contact_distance),
+            "approach_from": None if approach_from is None else float(approach_from),
+            "window": int(window),
+        }
+
     def set_rois(self, rois: Iterable[ROI]) -> None:
         """Replace the ROIs."""
         self.rois = list(rois)
@@ -686,6 +719,84 @@ class BehaviorModel:
 
     def _occupancies(self) -> dict[str, xr.DataArray | None]:
         return {s.name: self.occupancy(s.name) for s in self.sessions}
+
+    def social_table(self) -> pd.DataFrame:
+        """Return, per session of several animals and pair, the social summary.
+
+        Distances between the animals (at the chosen keypoint, else centroids, in
+        calibrated units), time in contact, contacts and approaches by each animal
+        (:func:`~posekit.engine.behavior.social.social_summary`, settings
+        :meth:`set_social`). Empty when no session has two animals.
+        """
+        from .social import social_summary
+
+        parts = []
+        for s in self.sessions:
+            animals = [i for i in s.individuals if i != "single"]
+            if len(animals) < 2:
+                continue
+            ds = self.calibrated(s.name)
+            table = social_summary(
+                ds["position"],
+                keypoint=self.keypoint,
+                fps=self.calibration.fps,
+                **self.social,
+            )
+            table.insert(0, "session", s.name)
+            parts.append(table)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def social_events_table(self) -> pd.DataFrame:
+        """Return every contact bout and approach of the sessions of several animals.
+
+        Columns ``session, event`` (``contact`` or ``approach``), ``pair``,
+        ``approacher``, ``target``, ``start_frame``, ``end_frame``, ``frames``.
+        """
+        from .kinematics import compute_interindividual_distances
+        from .social import approach_events, contact_bouts, default_contact_distance
+
+        rows = []
+        for s in self.sessions:
+            animals = [i for i in s.individuals if i != "single"]
+            if len(animals) < 2:
+                continue
+            pos = self.calibrated(s.name)["position"].sel(individual=animals)
+            dist = self.social["contact_distance"] or default_contact_distance(pos)
+            bouts = contact_bouts(
+                compute_interindividual_distances(pos, self.keypoint), dist
+            )
+            for _, b in bouts.iterrows():
+                rows.append(
+                    {
+                        "session": s.name,
+                        "event": "contact",
+                        "pair": b["pair"],
+                        "start_frame": int(b["start_frame"]),
+                        "end_frame": int(b["end_frame"]),
+                        "frames": int(b["frames"]),
+                    }
+                )
+            approaches = approach_events(
+                pos,
+                dist,
+                approach_from=self.social["approach_from"],
+                window=self.social["window"],
+                keypoint=self.keypoint,
+            )
+            for _, a in approaches.iterrows():
+                rows.append(
+                    {
+                        "session": s.name,
+                        "event": "approach",
+                        "pair": a["pair"],
+                        "approacher": a["approacher"],
+                        "target": a["target"],
+                        "start_frame": int(a["start_frame"]),
+                        "end_frame": int(a["contact_frame"]),
+                        "frames": int(a["contact_frame"] - a["start_frame"] + 1),
+                    }
+                )
+        return pd.DataFrame(rows)
 
     def roi_table(self) -> pd.DataFrame:
         """Return the ROI summary per session, individual and ROI.
@@ -1006,6 +1117,8 @@ class BehaviorModel:
         out["behavior_summary"] = self.behavior_summary_table()
         out["group_summary"] = self.group_summary_table()
         out["behavior_transitions"] = self.behavior_transitions_table()
+        out["social"] = self.social_table()
+        out["social_events"] = self.social_events_table()
         if self.cv_result is not None:
             out["classifier_scores"] = self.cv_result.scores.reset_index()
             out["confusion_matrix"] = self.cv_result.confusion.reset_index()
@@ -1070,6 +1183,7 @@ class BehaviorModel:
                 for s in self.sessions
             ],
             "rois": [r.to_feature() for r in self.rois],
+            "social": dict(self.social),
             "predictions": self.prediction_kind,
         }
 

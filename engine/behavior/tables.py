@@ -46,6 +46,8 @@ TABLE_FILES: dict[str, str] = {
     "classifier_scores": "classifier_scores",
     "confusion_matrix": "confusion_matrix",
     "motif_examples": "motif_examples",
+    "social": "social",
+    "social_events": "social_events",
 }
 
 

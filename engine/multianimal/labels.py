@@ -38,7 +38,13 @@ from ..io.dlc import LabelError, index_to_paths, paths_to_index, write_labels
 from ..labels import LabelStore, PointChange, _DiskState, read_label_file
 from .layout import SINGLE, MultiAnimalLayout, frame_to_arrays, multianimal_frame
 
-__all__ = ["SLOT_SEPARATOR", "slot_name", "split_slot", "MultiAnimalLabelStore"]
+__all__ = [
+    "SLOT_SEPARATOR",
+    "slot_name",
+    "split_slot",
+    "slot_points",
+    "MultiAnimalLabelStore",
+]
 
 #: Separates the individual from the bodypart in a point's name.
 SLOT_SEPARATOR = "/"
@@ -72,6 +78,34 @@ def split_slot(name: str) -> tuple[str, str]:
     if not sep:
         raise ValueError(f"{name!r} is not '<individual>{SLOT_SEPARATOR}<bodypart>'")
     return individual, bodypart
+
+
+def slot_points(project, df: pd.DataFrame) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Read a four-level label table as the label store's points.
+
+    Parameters
+    ----------
+    project
+        The multi-animal project (its layout; the file's other animals are added).
+    df
+        Labels with columns ``scorer/individuals/bodyparts/coords``.
+
+    Returns
+    -------
+    names : list of str
+        ``"<individual>/<bodypart>"`` of each point.
+    points : dict
+        Frame path → ``(n_points, 2)``.
+
+    Raises
+    ------
+    ValueError
+        If the table is not four-level or names unknown bodyparts.
+    """
+    multi, unique, layout = frame_to_arrays(df, MultiAnimalLayout.from_config(project))
+    flat = layout.flatten(multi, unique)
+    names = [slot_name(i, b) for i, b in layout.slots]
+    return names, dict(zip(index_to_paths(df.index), flat, strict=True))
 
 
 class MultiAnimalLabelStore(LabelStore):

@@ -285,18 +285,28 @@ def test_model_imports_no_widget_library():
     from pathlib import Path
 
     import posekit.widgets.labeler_model as module
+    import posekit.widgets.labeler_multianimal as mixin
 
-    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-    imported = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            imported.append("." * node.level + (node.module or ""))
+    def imports(mod) -> list[str]:
+        tree = ast.parse(Path(mod.__file__).read_text(encoding="utf-8"))
+        out = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                out += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                out.append("." * node.level + (node.module or ""))
+        return out
+
+    imported = imports(module)
     assert "..engine.labels" in imported
     widget_libs = ("bokeh", "ipywidgets", "jupyter_bokeh", "ipyevents", "traitlets")
     assert not [m for m in imported if m.split(".")[0] in widget_libs]
-    assert not [m for m in imported if m.startswith(".") and not m.startswith("..")]
+    # the only sibling is the multi-animal part of the model, itself widget-free
+    siblings = [m for m in imported if m.startswith(".") and not m.startswith("..")]
+    assert siblings == [".labeler_multianimal"]
+    mixed = imports(mixin)
+    assert not [m for m in mixed if m.split(".")[0] in widget_libs]
+    assert not [m for m in mixed if m.startswith(".") and not m.startswith("..")]
 
 
 def test_jump_to_a_frame_by_its_name_or_number(model):
