@@ -49,7 +49,7 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
@@ -83,7 +83,6 @@ class BenchProject:
     bodyparts: list[str]
     test_names: list[str]
     pcutoff: float
-    flip_pairs: list = field(default_factory=list)
     note: str = ""
 
     def split(self) -> tuple[np.ndarray, np.ndarray]:
@@ -249,7 +248,7 @@ def point_metrics(pred: np.ndarray, truth: np.ndarray, images, names, bodyparts,
 
 def run_one(proj: BenchProject, backbone: str, args) -> dict:
     """Train ``backbone`` on the project's train frames for the budget; evaluate."""
-    from posekit.engine.inference import KerasPredictor
+    from posekit.engine.dataset import symmetric_pairs
     from posekit.engine.models.pose_model import PoseModelConfig
     from posekit.engine.models.pretrained import choose_backbone
     from posekit.engine.training import TrainConfig, Trainer
@@ -277,7 +276,7 @@ def run_one(proj: BenchProject, backbone: str, args) -> dict:
         model_config,
         train_config,
         out,
-        flip_pairs=proj.flip_pairs,
+        flip_pairs=symmetric_pairs(proj.bodyparts),  # as train_network passes them
         progress=not args.quiet,
     )
     images = proj.images
@@ -290,26 +289,6 @@ def run_one(proj: BenchProject, backbone: str, args) -> dict:
         resume=False,
     )
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    predict = KerasPredictor(trainer.model, batch_size=1)
-    pred_te = predict([images[i] for i in te])
-    pred_tr = predict([images[i] for i in tr])
-    names = proj.names
-    test = point_metrics(
-        pred_te,
-        proj.keypoints[te],
-        [images[i] for i in te],
-        [names[i] for i in te],
-        proj.bodyparts,
-        proj.pcutoff,
-    )
-    train = point_metrics(
-        pred_tr,
-        proj.keypoints[tr],
-        [images[i] for i in tr],
-        [names[i] for i in tr],
-        proj.bodyparts,
-        proj.pcutoff,
-    )
     curve = [
         {
             "iteration": r["iteration"],
@@ -325,11 +304,8 @@ def run_one(proj: BenchProject, backbone: str, args) -> dict:
         "weights": weights,
         "n_train": len(tr),
         "n_test": len(te),
-        "test": test,
-        "train": train,
-        "test_mean_error_px": test["mean_error_px"],
-        "train_mean_error_px": train["mean_error_px"],
-        "test_over_train": test["mean_error_px"] / train["mean_error_px"],
+        **evaluate(trainer.model, proj),
+        "snapshot": str(state.last_snapshot),
         "iterations": state.iteration,
         "stop_reason": state.stop_reason,
         "budget_s": args.budget_s,
@@ -341,11 +317,71 @@ def run_one(proj: BenchProject, backbone: str, args) -> dict:
         "defaults": None if d is None else d.to_dict(),
         "crop_size": list(trainer.train_config.crop_size),
         "scale_range": list(trainer.train_config.augment.scale_range),
+        "rotation_deg": trainer.train_config.augment.rotation_deg,
+        "flip_probability": trainer.train_config.augment.flip_probability,
+        "flip_pairs": [list(p) for p in trainer.flip_pairs],
         "sigma": trainer.model_config.sigma,
         "input_scale": trainer.model_config.input_scale,
         "learning_curve": curve,
-        "test_predictions": pred_te.round(2).tolist(),
     }
+
+
+def evaluate(model, proj: BenchProject) -> dict:
+    """Metrics of a trained model on the project's test and train frames.
+
+    Predictions as posekit makes them (:func:`~posekit.engine.models.decoder.make_decoder`:
+    the likelihood lowered by a second peak); the confident misses also with
+    DeepLabCut's likelihood (the score at the maximum), ``test.peak_likelihood``.
+    """
+    from posekit.engine.inference import KerasPredictor
+    from posekit.engine.models.decoder import make_decoder
+
+    cfg = model.pose_config
+    tr, te = proj.split()
+    out = {}
+    for part, idx in (("test", te), ("train", tr)):
+        images = [proj.images[i] for i in idx]
+        names = [proj.names[i] for i in idx]
+        pred = KerasPredictor(model, batch_size=1)(images)
+        metrics = point_metrics(
+            pred, proj.keypoints[idx], images, names, proj.bodyparts, proj.pcutoff
+        )
+        peak = KerasPredictor(
+            model,
+            make_decoder(
+                stride=cfg.head_stride,
+                locref_stdev=cfg.locref_stdev,
+                input_scale=cfg.input_scale,
+                likelihood="peak",
+            ),
+            batch_size=1,
+        )(images)
+        dlc = point_metrics(
+            peak, proj.keypoints[idx], images, names, proj.bodyparts, proj.pcutoff
+        )
+        metrics["peak_likelihood"] = {
+            k: dlc[k]
+            for k in ("confident_share", "confident_misses", "confident_miss_share")
+        }
+        metrics["peak_likelihood"]["worst_likelihood"] = dlc["worst"]["likelihood"]
+        out[part] = metrics
+        if part == "test":
+            out["test_predictions"] = pred.round(3).tolist()
+    out["test_mean_error_px"] = out["test"]["mean_error_px"]
+    out["train_mean_error_px"] = out["train"]["mean_error_px"]
+    out["test_over_train"] = out["test_mean_error_px"] / out["train_mean_error_px"]
+    return out
+
+
+def reevaluate(path: Path, proj: BenchProject, backbone: str, snapshot: Path) -> dict:
+    """Evaluate a saved run's snapshot again (a new decoder); keep its training record."""
+    from posekit.engine.models.pose_model import load_pose_model
+
+    doc = json.loads(path.read_text())
+    run = doc["runs"][proj.name][backbone]
+    run.update(evaluate(load_pose_model(snapshot), proj))
+    run["snapshot"] = str(snapshot)
+    return doc
 
 
 def plot(path: Path, doc: dict) -> None:
@@ -431,11 +467,26 @@ def main(argv: list[str] | None = None) -> int:
         metavar="JSON",
         help="merge these result files (runs done in parallel) into --json, redraw",
     )
+    parser.add_argument(
+        "--reevaluate",
+        metavar="SNAPSHOT",
+        type=Path,
+        help="evaluate this snapshot of the run --project/--backbone in --json again "
+        "(after a change to the decoder), keeping its training record",
+    )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     path = Path(args.json)
     if args.merge:
         merge(path, [Path(m) for m in args.merge])
+        return 0
+    if args.reevaluate:
+        from posekit.engine._fileio import atomic_write_text
+
+        (name,), (backbone,) = args.project, args.backbone
+        out = Path(args.out or tempfile.mkdtemp(prefix="posekit-accuracy-"))
+        doc = reevaluate(path, load_project(name, out), backbone, args.reevaluate)
+        atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
         return 0
     if args.plot:
         plot(CURVES, json.loads(path.read_text()))

@@ -21,6 +21,13 @@ instead:
   ``pos_dist_thresh = 2σ``): 8.5 px for a run of at least 2,000 iterations, wider for
   shorter runs (up to 12 px at 500 iterations or fewer), which converge faster with a
   wider target.
+- **rotation augmentation**: ±2 circular standard deviations of the directions in
+  which the labelled animals lie (:func:`orientation_spread_deg`), at least ±25° and at
+  most ±180°: a mouse filmed from the side keeps ±25°, animals seen from above that
+  face many directions are also shown turned further than any labelled frame;
+- **mirror augmentation**: half the crops mirrored when the bodyparts have left/right
+  partners by name (``leftear``/``rightear``, ``wingL``/``wingR``), whose labels then
+  swap (a mirrored left ear is a right ear); none without such pairs.
 
 The learning-rate schedule scales with the budget in
 :func:`posekit.engine.training.learning_rate_at` (the warm-up ends after
@@ -44,7 +51,9 @@ __all__ = [
     "AUTO_CROP_RANGE",
     "ProjectDefaults",
     "animal_sizes",
+    "default_rotation",
     "expected_iterations",
+    "orientation_spread_deg",
     "project_defaults",
     "default_sigma",
 ]
@@ -59,6 +68,10 @@ BASE_SCALE_RANGE = (0.75, 1.25)
 MAX_UPSCALE = 2.0
 #: Nominal training speed used to turn a time budget into iterations (2 CPU cores).
 NOMINAL_STEPS_PER_S = 4.0
+#: Bounds of the rotation augmentation (± degrees).
+ROTATION_RANGE_DEG = (25.0, 180.0)
+#: Share of mirrored crops when the bodyparts have left/right partners.
+MIRROR_PROBABILITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,13 @@ class ProjectDefaults:
         The distinct ``(height, width)`` of the frames.
     iterations
         The run's expected number of iterations (:func:`expected_iterations`).
+    rotation_deg
+        Rotation augmentation, ± degrees (:func:`default_rotation`).
+    orientation_spread_deg
+        Circular standard deviation of the labelled animals' directions, degrees
+        (:func:`orientation_spread_deg`), or ``None`` when too few frames show one.
+    flip_probability
+        Share of mirrored crops (:data:`MIRROR_PROBABILITY` with left/right pairs).
     """
 
     input_scale: float
@@ -97,6 +117,10 @@ class ProjectDefaults:
     size_ratio: float
     frame_sizes: tuple[tuple[int, int], ...]
     iterations: int
+    # recorded since the rotation and mirror defaults: older records lack them
+    rotation_deg: float = 25.0
+    orientation_spread_deg: float | None = None
+    flip_probability: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, YAML-safe dict."""
@@ -180,6 +204,76 @@ def default_sigma(iterations: int) -> float:
     return round(8.5 + t * (12.0 - 8.5), 3)
 
 
+def orientation_spread_deg(keypoints: np.ndarray, min_frames: int = 5) -> float | None:
+    """How widely the labelled animals' directions spread: a circular std, degrees.
+
+    For every pair of bodyparts labelled together in at least ``min_frames`` frames,
+    the direction from one to the other is taken in each frame and its circular
+    standard deviation ``sqrt(-2 ln R)`` computed (``R``: the length of the mean unit
+    vector); the median over the pairs is returned. An animal that always faces the
+    same way gives about 0°, one that faces every direction equally often gives a
+    large value (``R`` near 0).
+
+    Parameters
+    ----------
+    keypoints
+        ``(N, K, 2)`` pixel coordinates, NaN where not labelled.
+    min_frames
+        Pairs labelled together in fewer frames are left out.
+
+    Returns
+    -------
+    float or None
+        Degrees; ``None`` when no pair is labelled together in ``min_frames`` frames.
+
+    Examples
+    --------
+    >>> base = np.array([[0.0, 0.0], [40.0, 0.0], [20.0, 10.0]])
+    >>> same_way = np.stack([base + 5 * i for i in range(8)])
+    >>> round(orientation_spread_deg(same_way), 1)
+    0.0
+    >>> turns = np.deg2rad(np.arange(8) * 45.0)
+    >>> rot = np.stack([[[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]] for a in turns])
+    >>> orientation_spread_deg(np.einsum("nij,kj->nki", rot, base)) > 90
+    True
+    """
+    kp = np.asarray(keypoints, dtype=np.float64)
+    if kp.ndim != 3 or kp.shape[-1] != 2:
+        raise ValueError(f"keypoints must be (N, K, 2). Received shape {kp.shape}")
+    i, j = np.triu_indices(kp.shape[1], k=1)
+    v = kp[:, j] - kp[:, i]  # (N, pairs, 2)
+    length = np.hypot(v[..., 0], v[..., 1])
+    ok = np.isfinite(length) & (length > 0)
+    n = ok.sum(axis=0)
+    keep = n >= min_frames
+    if not keep.any():
+        return None
+    unit = np.where(ok[..., None], v / np.where(ok, length, 1.0)[..., None], 0.0)
+    r = np.hypot(*unit.sum(axis=0).T)[keep] / n[keep]
+    std = np.sqrt(-2.0 * np.log(np.clip(r, 1e-12, 1.0)))
+    return float(np.degrees(np.median(std)))
+
+
+def default_rotation(spread_deg: float | None) -> float:
+    """Rotation augmentation (± degrees) for animals whose directions spread so much.
+
+    Twice the spread (so that a frame turned within the range reaches the directions
+    of about 95 % of the labelled animals), rounded to 5°, within
+    :data:`ROTATION_RANGE_DEG`; ``None`` (unknown) gives the lower bound.
+
+    Examples
+    --------
+    >>> default_rotation(None), default_rotation(3.0), default_rotation(43.2)
+    (25.0, 25.0, 85.0)
+    >>> default_rotation(120.0)
+    180.0
+    """
+    lo, hi = ROTATION_RANGE_DEG
+    if spread_deg is None or not np.isfinite(spread_deg):
+        return lo
+    return float(min(hi, max(lo, 5.0 * round(2.0 * float(spread_deg) / 5.0))))
+
+
 def _input_scale(size: float | None) -> float:
     if size is None or not np.isfinite(size) or size <= 0:
         return 1.0
@@ -199,8 +293,9 @@ def project_defaults(
     *,
     max_iterations: int | None = None,
     time_budget_s: float | None = None,
+    flip_pairs: Sequence[Sequence[str]] = (),
 ) -> ProjectDefaults:
-    """Choose input scale, crop, scale range and target radius for a project.
+    """Choose input scale, crop, augmentation and target radius for a project.
 
     Parameters
     ----------
@@ -210,6 +305,8 @@ def project_defaults(
         ``(N, K, 2)`` their labelled keypoints (NaN where not labelled).
     max_iterations, time_budget_s
         The run's budget (:func:`expected_iterations`).
+    flip_pairs
+        The left/right bodypart pairs the training mirrors with; none: no mirroring.
 
     Returns
     -------
@@ -273,6 +370,7 @@ def project_defaults(
 
     iterations = expected_iterations(max_iterations, time_budget_s)
     sigma = default_sigma(iterations)
+    spread = orientation_spread_deg(kp)
     return ProjectDefaults(
         input_scale=scale,
         crop_size=crop,
@@ -283,4 +381,7 @@ def project_defaults(
         size_ratio=round(ratio, 3),
         frame_sizes=tuple(distinct),
         iterations=iterations,
+        rotation_deg=default_rotation(spread),
+        orientation_spread_deg=None if spread is None else round(spread, 1),
+        flip_probability=MIRROR_PROBABILITY if len(flip_pairs) else 0.0,
     )

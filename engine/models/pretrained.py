@@ -331,21 +331,20 @@ def choose_backbone(
         )
     if configured is not None and has_offline_imagenet_weights(configured):
         return BackboneChoice(configured, "imagenet", configured)
-    what = (
-        f"Backbone {configured} (config.yaml default_net_type)"
-        if configured
-        else "No backbone configured (config.yaml default_net_type)"
-    )
-    why = (
-        "has no ImageNet weights here"
-        if configured in known or not configured
-        else "is not a posekit backbone"
-    )
+    if not configured:
+        what, why = "config.yaml names no backbone (default_net_type)", ""
+    else:
+        what = f"Backbone {configured} (config.yaml default_net_type)"
+        why = (
+            " has no ImageNet weights here"
+            if configured in known
+            else " is not a posekit backbone"
+        )
     return BackboneChoice(
         OFFLINE_IMAGENET_BACKBONE,
         "imagenet",
         configured,
-        f"{what} {why}: training {OFFLINE_IMAGENET_BACKBONE} with its ImageNet "
+        f"{what}{why}: training {OFFLINE_IMAGENET_BACKBONE} with its ImageNet "
         f"weights instead. To insist: --backbone {configured or 'NAME'} --weights none "
         "(random initialisation).",
     )

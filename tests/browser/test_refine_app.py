@@ -62,7 +62,7 @@ JS_HIDDEN = """() => {
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """A demo project analysed by a network trained for a few iterations."""
+    """Make a demo project analysed by a network trained for a few iterations."""
     project = make_demo_project(
         tmp_path_factory.mktemp("refine-app"), n_frames=90, n_labeled=8
     )
@@ -149,7 +149,9 @@ def open_refine(page, url: str) -> None:
 def test_refine_in_the_browser(server, page, demo, screenshots_dir):
     open_refine(page, server.url)
     page.get_by_role("button", name="Find outliers").click()
-    page.wait_for_selector(".refine-message >> text=frames of session1.mp4", timeout=90_000)
+    page.wait_for_selector(
+        ".refine-message >> text=frames of session1.mp4", timeout=90_000
+    )
     picked = wait_until(lambda: page.evaluate(JS_PICKED), what="the timeline")
     assert 1 <= len(picked) <= demo.get("numframes2pick")
     page.get_by_role("button", name="Extract frames").click()
@@ -158,7 +160,9 @@ def test_refine_in_the_browser(server, page, demo, screenshots_dir):
     assert machine, "no machinelabels-iter0.h5 written"
     frame = f"labeled-data/session1/img{min(int(i) for i in picked):02d}.png"
     assert frame in machine
-    page.wait_for_selector(".labeler-status >> text=" + Path(frame).name, timeout=30_000)
+    page.wait_for_selector(
+        ".labeler-status >> text=" + Path(frame).name, timeout=30_000
+    )
     page.screenshot(path=str(screenshots_dir / "refine_app.png"), full_page=True)
     canvas = Canvas(page)
     time.sleep(0.8)  # the frame image decodes
@@ -167,8 +171,9 @@ def test_refine_in_the_browser(server, page, demo, screenshots_dir):
     pts = page.evaluate(JS_POINTS)
     shown = {
         b: (x, y)
-        for x, y, b, f in zip(pts["x"], pts["y"], pts["bodypart"], pts["fill"],
-                              strict=True)  # fmt: skip
+        for x, y, b, f in zip(
+            pts["x"], pts["y"], pts["bodypart"], pts["fill"], strict=True
+        )  # fmt: skip
         if f == "machine" and not b.startswith("__")
     }
     assert shown, pts
@@ -204,8 +209,10 @@ def test_refine_in_the_browser(server, page, demo, screenshots_dir):
     page.locator(".labeler-bodypart").nth(2).click()  # rightear
     page.keyboard.press("v")
     wait_until(
-        lambda: (f"labeled-data/session1/{f2}", "rightear")
-        in read_visibility(demo, "session1")["not_visible"],
+        lambda: (
+            (f"labeled-data/session1/{f2}", "rightear")
+            in read_visibility(demo, "session1")["not_visible"]
+        ),
         what="the not-visible mark on disk",
     )
     assert page.evaluate(JS_HIDDEN) == "not visible: rightear"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
+from posekit.engine.augment import AugmentConfig
 from posekit.engine.models.pose_model import PoseModelConfig
 from posekit.engine.training import (
     TrainConfig,
@@ -15,7 +16,9 @@ from posekit.engine.training import (
 )
 from posekit.engine.training_defaults import (
     animal_sizes,
+    default_rotation,
     default_sigma,
+    orientation_spread_deg,
     project_defaults,
 )
 
@@ -61,6 +64,41 @@ def test_target_radius_and_warmup_scale_with_the_budget():
     cfg = TrainConfig(max_iterations=30)
     # warm after 5 % of a 30-iteration run, not after 200 iterations
     assert learning_rate_at(cfg, 2, 2 / 30) == pytest.approx(cfg.learning_rate, 0.02)
+
+
+def _turned(n: int, degrees: float, size: float = 60.0) -> np.ndarray:
+    """``n`` frames of a 3-keypoint animal, frame i turned by ``i * degrees``."""
+    base = np.array([[0.0, 0.0], [size, 0.0], [0.4 * size, 0.2 * size]])
+    out = []
+    for i in range(n):
+        a = np.deg2rad(i * degrees)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        out.append(base @ rot.T + 200.0)
+    return np.stack(out)
+
+
+def test_rotation_follows_how_widely_the_labelled_animals_turn():
+    shapes = [(480, 640, 3)] * 12
+    side_view = project_defaults(shapes, _turned(12, 0.5), max_iterations=5000)
+    assert side_view.rotation_deg == 25.0  # the old default: the animal keeps its way
+    assert side_view.orientation_spread_deg < 5
+    # facing every direction (a top view): every turn is shown
+    top_view = project_defaults(shapes, _turned(12, 30.0), max_iterations=5000)
+    assert top_view.rotation_deg == 180.0
+    # in between: twice the circular standard deviation, rounded to 5 degrees
+    spread = orientation_spread_deg(_turned(12, 6.0))
+    assert 15 < spread < 25
+    assert default_rotation(spread) == 5 * round(2 * spread / 5)
+    assert orientation_spread_deg(np.full((3, 2, 2), np.nan)) is None
+
+
+def test_mirroring_only_with_left_right_pairs():
+    kp, shapes = _animals(4, 110), [(480, 640, 3)] * 4
+    assert project_defaults(shapes, kp, max_iterations=50).flip_probability == 0.0
+    paired = project_defaults(
+        shapes, kp, max_iterations=50, flip_pairs=[("leftear", "rightear")]
+    )
+    assert paired.flip_probability == 0.5
 
 
 def test_animal_sizes_ignore_frames_with_one_point():
@@ -117,3 +155,43 @@ def test_chosen_values_are_recorded_and_kept_on_resume(tmp_path):
 def test_explicit_settings_are_not_adapted(tmp_path):
     t = _fit(tmp_path, 1, sigma=5.0, pos_dist_thresh=9.0)
     assert (t.model_config.sigma, t.model_config.pos_dist_thresh) == (5.0, 9.0)
+
+
+def test_rotation_and_mirroring_are_recorded_and_kept_on_resume(tmp_path):
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 255, (96, 96, 3), dtype=np.uint8) for _ in range(6)]
+    kp = _turned(6, 60.0, size=30.0) - 200.0 + 48.0  # turning every way, in frame
+
+    def fit(max_iterations: int, folder=tmp_path, **augment) -> Trainer:
+        stop = _StopAfter(max_iterations)
+        trainer = Trainer(
+            PoseModelConfig(bodyparts=("a", "b", "c"), weights=None),
+            TrainConfig(
+                batch_size=2,
+                max_iterations=max_iterations,
+                eval_interval=0,
+                augment=AugmentConfig(**augment),
+            ),
+            folder,
+            flip_pairs=[("b", "c")],
+            progress=False,
+            callbacks=[stop],
+        )
+        stop.trainer = trainer
+        trainer.fit(images, kp)
+        return trainer
+
+    first = fit(1)
+    aug = first.train_config.augment
+    assert (aug.rotation_deg, aug.flip_probability) == (180.0, 0.5)
+    cfg = yaml.safe_load((tmp_path / "pose_cfg.yaml").read_text())
+    assert cfg["posekit"]["defaults"]["rotation_deg"] == 180.0
+    assert cfg["posekit"]["defaults"]["flip_probability"] == 0.5
+    resumed = fit(2)  # the recorded augmentation continues
+    assert resumed.state.start_iteration == 1
+    assert resumed.train_config.augment.rotation_deg == 180.0
+    assert resumed.train_config.augment.flip_probability == 0.5
+    # settings given explicitly are kept
+    mine = fit(1, tmp_path / "mine", rotation_deg=10.0, flip_probability=0.2)
+    assert mine.train_config.augment.rotation_deg == 10.0
+    assert mine.train_config.augment.flip_probability == 0.2
