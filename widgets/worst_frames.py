@@ -88,9 +88,23 @@ def find_worst_frames(
     test = [int(i) for i in split.test_indices]
     if not test or n < 1:
         return []
-    truth = labels_to_array(merged, project.bodyparts)[test]
     images = [_read_rgb(project.path / paths[i]) for i in test]
-    pred = np.asarray(predict(project, images, shuffle=shuffle))
+    bodyparts = list(project.bodyparts)
+    if project.multianimal:  # each labelled animal beside its matched prediction
+        from ..engine.multianimal.api import matched_predictions
+        from ..engine.multianimal.labels import slot_points
+
+        bodyparts, points = slot_points(project, merged)
+        truth = np.stack([points[paths[i]] for i in test])
+        n_multi = sum(not b.startswith("single/") for b in bodyparts)
+        k = len(project.multianimal_bodyparts)
+        animals = truth[:, :n_multi].reshape(len(test), -1, k, 2)
+        pred = matched_predictions(project, images, animals, shuffle=shuffle)
+        truth = truth[:, : pred.shape[1]]
+        bodyparts = bodyparts[: pred.shape[1]]
+    else:
+        truth = labels_to_array(merged, project.bodyparts)[test]
+        pred = np.asarray(predict(project, images, shuffle=shuffle))
     dist = keypoint_distances(pred, truth)
     per_frame = np.array(
         [float(np.nanmean(d)) if np.isfinite(d).any() else -1.0 for d in dist]
@@ -102,7 +116,7 @@ def find_worst_frames(
         truth[order],
         project.evaluation_dir(shuffle) / "worst-test-frames",
         names=[f"{r:02d}_{Path(paths[test[i]]).stem}" for r, i in enumerate(order)],
-        bodyparts=project.bodyparts,
+        bodyparts=bodyparts,
         pcutoff=project.pcutoff,
     )
     return [

@@ -38,6 +38,7 @@ __all__ = [
     "track_video_detections",
     "analyze_multianimal_videos",
     "evaluate_tracks",
+    "matched_predictions",
 ]
 
 logger = logging.getLogger("posekit.engine.multianimal")
@@ -585,3 +586,46 @@ def evaluate_tracks(
     )
     out["keypoints"] = common
     return out
+
+
+def matched_predictions(
+    project: Project,
+    images: Sequence[np.ndarray],
+    labels: np.ndarray,
+    *,
+    shuffle: int = 1,
+    snapshot: int = -1,
+) -> np.ndarray:
+    """Predict frames and put each assembled animal in the slot of its labelled match.
+
+    What a per-frame comparison with the labels needs (the worst test frames of the
+    training app): each labelled animal's keypoints next to those of the predicted
+    animal matched to it (:func:`~.metrics.match_instances`).
+
+    Parameters
+    ----------
+    project
+        A multi-animal project with a trained shuffle.
+    images
+        RGB frames.
+    labels
+        ``(N, I, Km, 2)`` the frames' labelled animals.
+    shuffle, snapshot
+        Which network.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, I * Km, 3)``: x, y, likelihood in the labels' animal order (NaN where
+        no prediction was matched).
+    """
+    from .metrics import match_instances
+
+    folder = ModelFolder.of(project, shuffle)
+    predictor = multianimal_predictor(folder, folder.snapshot(snapshot)[1])
+    labels = np.asarray(labels, float)
+    out = np.full((*labels.shape[:3], 3), np.nan)
+    for f, result in enumerate(predictor(images)):
+        p, g, _ = match_instances(result.animals, labels[f])
+        out[f, g] = result.animals[p]
+    return out.reshape(len(labels), -1, 3)
