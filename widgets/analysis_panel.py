@@ -21,7 +21,6 @@ import logging
 import math
 import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import traitlets
 
 from ._bokeh import refresh_bokeh_state
-from .app import app_url, preload_tensorflow
+from .app import app_url, error_message, preload_tensorflow
 from .pose_export import PoseExport, PoseExportModel
 
 if TYPE_CHECKING:
@@ -208,12 +207,9 @@ class AnalysisModel(traitlets.HasTraits):
                 )
                 self.progress = (k + 1) / len(videos)
         except BaseException as err:  # noqa: BLE001 - shown in the widget, logged
-            text = "".join(
-                traceback.format_exception(type(err), err, err.__traceback__)
-            )
-            logger.error("analysis failed:\n%s", text)
-            self.error = text
-            self.message = f"error: {type(err).__name__}: {err}"
+            logger.exception("analysis failed: %s", err, exc_info=err)
+            self.error = error_message(err)
+            self.message = f"error: {self.error}"
             self.state = "error"
             self.refresh_outputs()
             return
@@ -477,10 +473,9 @@ class AnalysisPanel:
     def _open(self, path: Path) -> None:
         try:
             self.on_open(path)
-        except Exception as err:  # noqa: BLE001 - shown in the widget
-            self.model.error = "".join(
-                traceback.format_exception(type(err), err, err.__traceback__)
-            )
+        except Exception as err:  # noqa: BLE001 - shown in the widget, logged
+            logger.exception("opening %s failed", path)
+            self.model.error = error_message(err)
 
     def open_in_viewer(self, path: Path) -> Any:
         """Show the trajectory viewer on ``path`` below the list (if installed)."""

@@ -48,6 +48,7 @@ __all__ = [
     "app_url",
     "build_app",
     "demo_dir",
+    "error_message",
     "preload_tensorflow",
     "query_params",
     "query_path",
@@ -381,6 +382,37 @@ def preload_tensorflow() -> None:
 _BAD_INPUT = (ValueError, OSError)
 
 
+def error_message(err: BaseException) -> str:
+    """Return what an app shows of an error: its message, never a traceback.
+
+    Bad input (``ValueError``, ``OSError``: a missing or broken file, a path outside
+    the data root, a refused setting) is its own message, which says what was wrong
+    and what to do; any other error is prefixed with its type and points to the
+    server's log, where the caller logs the traceback
+    (``logger.exception(...)``).
+
+    Parameters
+    ----------
+    err
+        What went wrong.
+
+    Returns
+    -------
+    str
+        One message for the page.
+
+    Examples
+    --------
+    >>> error_message(FileNotFoundError("No config.yaml in /data/p: create it first"))
+    'No config.yaml in /data/p: create it first'
+    >>> error_message(RuntimeError("the GPU ran out of memory"))
+    "RuntimeError: the GPU ran out of memory (the details are in the server's log)"
+    """
+    if isinstance(err, _BAD_INPUT):
+        return str(err)
+    return f"{type(err).__name__}: {err} (the details are in the server's log)"
+
+
 def app_error(err: BaseException, title: str = ""):
     """Build the page an app shows instead of itself when it cannot open.
 
@@ -403,10 +435,7 @@ def app_error(err: BaseException, title: str = ""):
     """
     import ipywidgets as w
 
-    if isinstance(err, _BAD_INPUT):
-        text = str(err)
-    else:
-        text = f"{type(err).__name__}: {err} (the details are in the server's log)"
+    text = error_message(err)
     name = f"posekit · {html.escape(title)}" if title else "posekit"
     box = w.HTML(
         f"<div style='max-width:900px'><h3 style='margin:4px 0'>{name}</h3>"

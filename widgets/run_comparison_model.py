@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import traitlets
+
+from .app import error_message
 
 if TYPE_CHECKING:
     from ..engine.project import Project
@@ -163,12 +164,9 @@ class RunComparisonModel(traitlets.HasTraits):
                 **budget,
             )
         except BaseException as err:  # noqa: BLE001 - shown in the widget, logged
-            text = "".join(
-                traceback.format_exception(type(err), err, err.__traceback__)
-            )
-            logger.error("run comparison failed:\n%s", text)
-            self.error = text
-            self.message = f"error: {type(err).__name__}: {err}"
+            logger.exception("run comparison failed: %s", err, exc_info=err)
+            self.error = error_message(err)
+            self.message = f"error: {self.error}"
             self.state = "error"
             return
         self.message = f"{len(self.rows)} run(s) compared"

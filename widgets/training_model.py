@@ -12,7 +12,8 @@ other cells, other widgets). States::
     idle ──start──▶ running ──stop──▶ stopping ──▶ stopped ──start (resume)──▶ running
                        │
                        └──(iteration or time limit reached)──▶ finished ──start──▶ running
-    any exception in the thread ──▶ error (the traceback is kept in ``error``)
+    any exception in the thread ──▶ error (``error`` holds its message; the traceback
+                                    goes to the server's log)
 
 Bokeh document changes made from the training thread are serialised with
 :attr:`TrainingModel.doc_lock`: a ``BokehModel`` sends one document patch as several
@@ -27,7 +28,6 @@ import logging
 import math
 import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -38,6 +38,7 @@ import numpy as np
 import traitlets
 from bokeh.models import ColumnDataSource
 
+from .app import error_message
 from .worst_frames import WorstFrame, find_worst_frames
 
 if TYPE_CHECKING:
@@ -543,10 +544,9 @@ class TrainingModel(traitlets.HasTraits):
                 self.evaluate()
 
     def _fail(self, err: BaseException) -> None:
-        text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
-        logger.error("training dashboard: %s", text)
-        self.error = text
-        self.message = f"error: {type(err).__name__}: {err}"
+        logger.exception("training dashboard: %s", err, exc_info=err)
+        self.error = error_message(err)
+        self.message = f"error: {self.error}"
         self.state = TrainingState.ERROR.value
 
     # ------------------------------------------------------------------ callbacks

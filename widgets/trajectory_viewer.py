@@ -19,7 +19,6 @@ import html
 import logging
 import os
 import threading
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from ._bokeh import (
     hex_colors,
     image_to_data_url,
 )
+from .app import error_message
 from .trajectory_model import FILTERS, SERIES, TrajectoryModel
 
 __all__ = ["TrajectoryApp", "TrajectoryViewer"]
@@ -591,10 +591,9 @@ class TrajectoryViewer(BokehComponent):
                     player.layout = w.Layout(width=f"{self.display_width}px")
                     player.add_class("posekit-viewer-labeled-video")
                     self.video_box.children = [player]
-            except Exception as err:  # noqa: BLE001 - shown in the widget
-                self.model.error = "".join(
-                    traceback.format_exception_only(type(err), err)
-                ).strip()
+            except Exception as err:  # noqa: BLE001 - shown in the widget, logged
+                logger.exception("labelled video failed")
+                self.model.error = error_message(err)
             finally:
                 self.video_button.disabled = self.model.video_path is None
                 self.video_progress.layout.display = "none"

@@ -6,6 +6,7 @@ open one in the trajectory viewer.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -116,14 +117,20 @@ def test_scripted_analysis_progress_outputs_and_settings(project, tmp_path) -> N
         p.unlink()
 
 
-def test_scripted_analysis_error_is_shown(project) -> None:
+def test_scripted_analysis_error_is_shown(project, caplog) -> None:
     engine = ScriptedAnalysis(fail_on="session2")
     m = AnalysisModel(project, analyze_fn=engine)
     view = AnalysisPanel(m)
-    m.analyze(wait=True)
+    with caplog.at_level(logging.ERROR, logger="posekit.widgets.analysis"):
+        m.analyze(wait=True)
     assert m.state == "error"
-    assert "cannot decode session2.mp4" in m.error and "Traceback" in m.error
+    # the page shows the message only; the traceback goes to the server's log
+    assert m.error == (
+        "RuntimeError: cannot decode session2.mp4 (the details are in the server's log)"
+    )
     assert "cannot decode session2.mp4" in view.error_box.value
+    assert "Traceback" not in view.error_box.value
+    assert "Traceback" in caplog.text and "cannot decode session2.mp4" in caplog.text
     # the first video's result was written and is listed
     assert [p.name.split("DLC")[0] for p in m.outputs] == ["session1"]
     for p in m.outputs:

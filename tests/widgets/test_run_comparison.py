@@ -69,6 +69,7 @@ def test_errors_are_shown(project) -> None:
     m = RunComparisonModel(project, train_fn=broken)
     m.compare(["mobilenet_v2_0.35"], wait=True)
     assert m.state == "error" and "no labelled frames" in m.message
+    assert m.error == "no labelled frames"  # bad input: the message, no traceback
     with pytest.raises(ValueError, match="at least one backbone"):
         m.compare([])
 

@@ -7,6 +7,7 @@ needed (progress, ETA, session targets).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -279,16 +280,24 @@ def test_scripted_time_budget_counts_from_the_session_start(project) -> None:
     assert mid and mid[0] == pytest.approx(5.0, abs=0.6)
 
 
-def test_scripted_error_is_shown_and_kept(project) -> None:
+def test_scripted_error_is_shown_and_kept(project, caplog) -> None:
     engine = ScriptedEngine(fail_at=5)
     m = scripted_model(project, engine, iterations=20)
     view = TrainingDashboard(m, backbones=BACKBONES)
-    m.start()
-    assert m.join(30)
+    with caplog.at_level(logging.ERROR, logger="posekit.widgets.training"):
+        m.start()
+        assert m.join(30)
     assert m.state == "error"
-    assert "FloatingPointError" in m.error and "failed on purpose" in m.error
-    assert "Traceback" in m.error
+    # the page shows the message only; the traceback goes to the server's log
+    assert m.error == (
+        "FloatingPointError: the scripted engine failed on purpose "
+        "(the details are in the server's log)"
+    )
+    assert "Traceback" not in view.error_box.value
     assert "failed on purpose" in view.error_box.value
+    (logged,) = [r for r in caplog.records if r.name == "posekit.widgets.training"]
+    assert "Traceback" in caplog.text and "FloatingPointError" in caplog.text
+    assert logged.exc_info is not None and logged.exc_info[0] is FloatingPointError
     assert "error" in view.status.value
     assert m.iteration == 5  # the points before the failure are kept
     assert list(m.loss_source.data["iteration"]) == [1, 2, 3, 4, 5]
@@ -322,7 +331,8 @@ def test_missing_labels_error_reaches_the_widget(tmp_path) -> None:
     m.start()
     assert m.join(120)
     assert m.state == "error"
-    assert "No labels found" in m.error and "LabelError" in m.error
+    # bad input: its own message alone, which says what to do
+    assert m.error.startswith("No labels found") and "Traceback" not in m.error
     assert "No labels found" in view.error_box.value
     assert m.snapshots == [] and m.iteration == 0
 

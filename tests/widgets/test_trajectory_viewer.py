@@ -7,6 +7,7 @@ Cursor linking both ways, p-cutoff, live filters (checked against the engine's
 from __future__ import annotations
 
 import base64
+import logging
 
 import cv2
 import numpy as np
@@ -210,6 +211,22 @@ def test_labeled_video_from_the_viewer(demo, viewer) -> None:
     (player,) = viewer.video_box.children
     assert player.format == "mp4" and len(player.value) == out.stat().st_size
     assert not viewer.video_button.disabled
+
+
+def test_labeled_video_error_shows_the_message_and_logs_the_traceback(
+    viewer, monkeypatch, caplog
+) -> None:
+    def broken(**kwargs):
+        raise RuntimeError("the encoder is missing")
+
+    monkeypatch.setattr(viewer.model, "make_labeled_video", broken)
+    with caplog.at_level(logging.ERROR, logger="posekit.widgets.viewer"):
+        viewer.start_labeled_video(wait=True)
+    assert viewer.model.error == (
+        "RuntimeError: the encoder is missing (the details are in the server's log)"
+    )
+    assert "Traceback" not in viewer.status.value
+    assert "Traceback" in caplog.text and "the encoder is missing" in caplog.text
 
 
 def test_dataset_and_video_path(demo, tmp_path) -> None:
