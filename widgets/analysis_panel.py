@@ -29,6 +29,7 @@ import traitlets
 
 from ._bokeh import refresh_bokeh_state
 from .app import app_url, error_message, preload_tensorflow
+from .data_root import check_in_data_root
 from .pose_export import PoseExport, PoseExportModel
 
 if TYPE_CHECKING:
@@ -127,10 +128,20 @@ class AnalysisModel(traitlets.HasTraits):
         self.refresh_outputs()
 
     def refresh_outputs(self) -> list[Path]:
-        """Re-scan the prediction files of all videos."""
+        """Re-scan the prediction files of all videos.
+
+        Raises
+        ------
+        posekit.widgets.data_root.DataRootError
+            If :attr:`destfolder` is outside the data root (see :meth:`analyze`).
+        """
         from ..engine.postprocessing import find_predictions
 
-        dest = self.destfolder or None
+        dest = (
+            self.checked_path(self.destfolder, "the destination folder")
+            if self.destfolder
+            else None
+        )
         self.outputs = [p for v in self.videos for p in find_predictions(v, dest)]
         return self.outputs
 
@@ -140,18 +151,34 @@ class AnalysisModel(traitlets.HasTraits):
     ) -> None:
         """Analyse ``videos`` (default: the selected ones) in a background thread.
 
+        A video that is not one of :attr:`videos` and the destination folder
+        (:attr:`destfolder`) must lie inside the data root
+        (:mod:`posekit.widgets.data_root`), the project or a folder of the offered
+        videos: the panel is an app, and its user may not be the server's.
+
         Raises
         ------
         RuntimeError
             If an analysis is already running.
         ValueError
             If no video is chosen or a setting is invalid.
+        posekit.widgets.data_root.DataRootError
+            If a video or the destination folder is outside those folders.
         """
         if self.state == "running":
             raise RuntimeError("An analysis is already running; wait for it to end.")
         chosen = [str(v) for v in (videos if videos is not None else self.selected)]
         if not chosen:
             raise ValueError("Choose at least one video to analyse.")
+        chosen = [
+            v if v in self.videos else str(self.checked_path(v, "the video"))
+            for v in chosen
+        ]
+        dest = (
+            str(self.checked_path(self.destfolder, "the destination folder"))
+            if self.destfolder
+            else None
+        )
         if not self.scale > 0:
             raise ValueError(f"scale must be > 0. Received: scale={self.scale}")
         if self.batch_size < 0:
@@ -166,11 +193,40 @@ class AnalysisModel(traitlets.HasTraits):
         self.state = "running"
         self.message = "starting…"
         self._thread = threading.Thread(
-            target=self._run, args=(chosen,), name="posekit-analysis", daemon=True
+            target=self._run, args=(chosen, dest), name="posekit-analysis", daemon=True
         )
         self._thread.start()
         if wait:
             self._thread.join()
+
+    def checked_path(self, path: str | Path, what: str) -> Path:
+        """Resolve ``path``; refuse it outside the data root and the app's folders.
+
+        The app's folders are the project's and those of the offered videos (given
+        through the Python API, which is not restricted).
+
+        Parameters
+        ----------
+        path
+            A video or the destination folder (relative: in the data root's first
+            folder).
+        what
+            What it is, for the message.
+
+        Returns
+        -------
+        pathlib.Path
+            The resolved path.
+
+        Raises
+        ------
+        posekit.widgets.data_root.DataRootError
+            If it is outside those folders.
+        """
+        own = [Path(v).parent for v in self.videos]
+        if self.project is not None:
+            own.append(Path(self.project.path))
+        return check_in_data_root(path, what=what, also=list(dict.fromkeys(own)))
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the analysis thread; ``True`` if it ended."""
@@ -178,7 +234,7 @@ class AnalysisModel(traitlets.HasTraits):
             self._thread.join(timeout)
         return self.state != "running"
 
-    def _run(self, videos: list[str]) -> None:
+    def _run(self, videos: list[str], destfolder: str | None) -> None:
         try:
             analyze = self._analyze_fn
             if analyze is None:
@@ -196,7 +252,7 @@ class AnalysisModel(traitlets.HasTraits):
                     self.project,
                     [video],
                     shuffle=int(self.shuffle),
-                    destfolder=self.destfolder or None,
+                    destfolder=destfolder,
                     save_as_csv=bool(self.save_as_csv),
                     batch_size=int(self.batch_size) or None,
                     scale=float(self.scale),

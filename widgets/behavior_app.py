@@ -40,6 +40,7 @@ from ..engine.behavior.calibration import Calibration
 from ..engine.behavior.filters import SMOOTHING_METHODS, FilterConfig
 from ..engine.behavior.roi import ROI
 from ..engine.behavior.session import BehaviorModel, Session, default_input
+from .data_root import check_in_data_root
 from .pose_export import PoseExport, PoseExportModel
 
 if TYPE_CHECKING:
@@ -95,7 +96,10 @@ _SMOOTHERS = {
 class BehaviorApp:
     """The behaviour app's page (display it, or ``.widget``).
 
-    It shows a :class:`~posekit.engine.behavior.session.BehaviorModel`.
+    It shows a :class:`~posekit.engine.behavior.session.BehaviorModel`. The paths
+    typed into its boxes (tracking file, labels file, output folder, ROI file) must
+    lie inside the data root (:mod:`posekit.widgets.data_root`) or one of
+    :attr:`allowed_folders`; others are refused with a message in the app.
 
     Parameters
     ----------
@@ -120,6 +124,9 @@ class BehaviorApp:
         The ROI editor.
     annotator : EthogramAnnotator or None
         The annotator of the chosen track.
+    allowed_folders : tuple of pathlib.Path
+        Folders the boxes accept besides the data root: those given through the
+        Python API (the output folder, the project, ``path`` or its folder).
     widget
         The page.
     """
@@ -148,6 +155,12 @@ class BehaviorApp:
         self._group_boxes: dict[str, Any] = {}
         self._quiet = False
         chosen = path or query_path("poses") or default_input(project)
+        folders = [self.model.output_dir]
+        if project is not None:
+            folders.append(Path(project.path))
+        if path is not None:
+            folders.append(Path(path) if Path(path).is_dir() else Path(path).parent)
+        self.allowed_folders: tuple[Path, ...] = tuple(folders)
         style = {"description_width": "initial"}
 
         def header(text: str) -> Any:
@@ -241,6 +254,7 @@ class BehaviorApp:
         # --- 4. ROIs
         self.roi_editor: ROIEditor = ROIEditor(size=(640, 480), load_bokehjs=False)
         self.roi_editor.path_box.value = str(self.model.output_dir / "rois.geojson")
+        self.roi_editor.allowed_folders = self.allowed_folders
         self.roi_editor.on_change(self._on_rois)
 
         # --- 5. metrics
@@ -338,7 +352,7 @@ class BehaviorApp:
         #: The sessions' poses in another format (netCDF, DeepLabCut, NWB, …).
         self.pose_export = PoseExport(PoseExportModel(
             lambda: {s.name: s.poses for s in self.model.sessions},
-            folder=lambda: Path(self.output_box.value.strip() or self.model.output_dir),
+            folder=self.output_folder,
         ))  # fmt: skip
 
         row = {"layout": w.Layout(flex_flow="row wrap", align_items="center")}
@@ -424,6 +438,39 @@ class BehaviorApp:
             )
             return None
 
+    def checked_path(self, value: str | os.PathLike, what: str) -> Path:
+        """Resolve a path typed into the app; refuse one outside the data root.
+
+        Parameters
+        ----------
+        value
+            The path in a box (relative: to the data root's first folder).
+        what
+            What it is, for the message (``"the output folder"``).
+
+        Returns
+        -------
+        pathlib.Path
+            The resolved path.
+
+        Raises
+        ------
+        posekit.widgets.data_root.DataRootError
+            If it is outside the data root and :attr:`allowed_folders`.
+        ValueError
+            If it is empty.
+        """
+        if not str(value).strip():
+            raise ValueError(f"Type the path of {what} first.")
+        return check_in_data_root(value, what=what, also=self.allowed_folders)
+
+    def output_folder(self) -> Path:
+        """Return the output folder in its box (checked against the data root)."""
+        value = self.output_box.value.strip()
+        if not value:
+            return self.model.output_dir
+        return self.checked_path(value, "the output folder")
+
     def _progress(self, bar: Any) -> Callable[[int, int, str], None]:
         def update(done: int, total: int, name: str) -> None:
             bar.max = max(int(total), 1)
@@ -439,10 +486,15 @@ class BehaviorApp:
             self.path_box.value = str(path)
         if not self.path_box.value.strip():
             raise ValueError("type the path of a tracking file or a folder first")
+        source = (
+            Path(path)
+            if path is not None  # given through the Python API: not restricted
+            else self.checked_path(self.path_box.value.strip(), "the tracking file")
+        )
         self.load_progress.layout.visibility = "visible"
         self.load_progress.value = 0
         loaded = self.model.load_path(
-            self.path_box.value, self.pattern_box.value.strip() or "*",
+            source, self.pattern_box.value.strip() or "*",
             progress=self._progress(self.load_progress),
         )  # fmt: skip
         n = len(self.model.sessions)
@@ -719,7 +771,11 @@ class BehaviorApp:
         """Load marks for the shown track from a labels CSV (the path box or ``path``)."""
         if self.annotator is None:
             raise ValueError("load a tracking file first")
-        path = Path(path or self.labels_path.value.strip())
+        path = (
+            Path(path)
+            if path  # given through the Python API: not restricted
+            else self.checked_path(self.labels_path.value.strip(), "the labels file")
+        )
         labels = self.annotator.load(path)
         n_marked = int((labels != self.model.background).sum())
         self.classify_message.value = f"<small>loaded labels for {n_marked} frames from {html.escape(str(path))}</small>"
@@ -729,7 +785,7 @@ class BehaviorApp:
         """Save the shown track's marks to the labels path."""
         if self.annotator is None:
             raise ValueError("load a tracking file first")
-        path = Path(self.labels_path.value.strip())
+        path = self.checked_path(self.labels_path.value.strip(), "the labels file")
         path.parent.mkdir(parents=True, exist_ok=True)
         out = self.annotator.save(path)
         self.classify_message.value = f"<small>saved {html.escape(str(out))}</small>"
@@ -793,7 +849,7 @@ class BehaviorApp:
     # ------------------------------------------------------------ 7. export
     def export(self) -> list[Path]:
         """Export the checked formats into the output folder; list the files."""
-        folder = Path(self.output_box.value.strip() or self.model.output_dir)
+        folder = self.output_folder()
         formats = [
             f
             for f, box in (("png", self.export_png), ("svg", self.export_svg))

@@ -79,6 +79,7 @@ def check_in_data_root(
     roots: Sequence[str | os.PathLike] | None = None,
     environ: Mapping[str, str] | None = None,
     what: str = "the project",
+    also: Sequence[str | os.PathLike] = (),
 ) -> Path:
     """Resolve ``path`` and check that it lies inside the data root.
 
@@ -92,6 +93,10 @@ def check_in_data_root(
         Environment for :func:`data_roots`.
     what
         What the path is, for the message (``"the project"``, ``"the video"``).
+    also
+        Folders allowed besides the data root: those an app was given through the
+        Python API (its project's folder, an output folder), which is not
+        restricted. A relative ``path`` is still taken relative to the first root.
 
     Returns
     -------
@@ -119,7 +124,7 @@ def check_in_data_root(
         tuple(Path(r).expanduser().resolve() for r in roots)
         if roots is not None
         else data_roots(environ)
-    )
+    ) + tuple(Path(a).expanduser().resolve() for a in also)
     given = Path(path).expanduser()
     if not given.is_absolute():
         given = folders[0] / given

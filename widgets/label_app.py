@@ -23,6 +23,7 @@ import ipywidgets as W
 from ..engine.project import Project, ProjectError, load_project
 from ._bokeh import LiveVBox, ensure_bokehjs
 from .check_labels import CheckLabelsGallery
+from .data_root import DataRootError, check_in_data_root
 from .frame_picker import FramePicker
 from .labeler import Labeler
 
@@ -70,7 +71,7 @@ class LabelApp:
             layout=W.Layout(width="640px"),
         )
         self.open_button = W.Button(description="Open", icon="folder-open")
-        self.open_button.on_click(lambda _: self.open(self.path_box.value))
+        self.open_button.on_click(lambda _: self.open_typed())
         self.project_info = W.HTML()
         self.tabs = W.Tab()
         self.widget = LiveVBox(
@@ -83,6 +84,22 @@ class LabelApp:
         )
         self.widget.add_class("posekit-label-app")
         self.open(project)
+
+    def open_typed(self) -> None:
+        """Open the project typed in the box; one outside the data root is refused.
+
+        The box is the app's: its path must lie inside the data root
+        (:mod:`posekit.widgets.data_root`), as in the home app; :meth:`open` (the
+        Python API) is not restricted.
+        """
+        try:
+            folder = check_in_data_root(self.path_box.value.strip())
+        except DataRootError as err:
+            self.project_info.value = (
+                f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
+            )
+            return
+        self.open(folder)
 
     def open(self, project: Project | str | os.PathLike) -> None:
         """Open a project (its folder or ``config.yaml``) in all three tabs."""

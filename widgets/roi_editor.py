@@ -35,6 +35,7 @@ import numpy as np
 
 from ..engine.behavior.roi import ROI, CircleROI, PolygonROI, RectangleROI
 from ._bokeh import BokehComponent, display_scale
+from .data_root import check_in_data_root
 from .roi_editor_model import KINDS, Kind, ROIEditorModel, roi_description, to_float
 
 __all__ = ["ROIEditor", "roi_description"]
@@ -86,6 +87,11 @@ class ROIEditor(BokehComponent):
         The Bokeh drawing tools.
     bokeh_model
         The ``BokehModel`` (CSS class ``posekit-roi-editor``).
+    allowed_folders : tuple of pathlib.Path
+        Folders the GeoJSON box accepts besides the data root
+        (:mod:`posekit.widgets.data_root`; a relative path is taken in its first
+        folder); the behaviour app puts its own there. :meth:`save` and
+        :meth:`load` (the Python API) are not restricted.
     widget
         The whole editor (display this).
 
@@ -124,6 +130,7 @@ class ROIEditor(BokehComponent):
                 f"the arena needs a positive size; received {self.width}x{self.height}"
             )
         self.display_width = display_width
+        self.allowed_folders: tuple[Path, ...] = ()
         self.model = ROIEditorModel(rois, name_prefix=name_prefix)
         self._callbacks = self.model.callbacks  # cleared by close()
         self._syncing = False
@@ -518,14 +525,22 @@ class ROIEditor(BokehComponent):
             raise ValueError("select an ROI in the list first")
         self.remove(self.roi_list.value)
 
+    def _typed_path(self) -> Path:
+        value = self.path_box.value.strip()
+        if not value:
+            raise ValueError("Type the path of the GeoJSON file first.")
+        return check_in_data_root(
+            value, what="the GeoJSON file", also=self.allowed_folders
+        )
+
     def _save_clicked(self) -> None:
-        path = self.save(self.path_box.value.strip())
+        path = self.save(self._typed_path())
         self.status.value = (
             f"<small>saved {len(self)} ROI(s) to {html.escape(str(path))}</small>"
         )
 
     def _load_clicked(self) -> None:
-        rois = self.load(self.path_box.value.strip())
+        rois = self.load(self._typed_path())
         self.status.value = f"<small>loaded {len(rois)} ROI(s)</small>"
 
     def _refresh_list(self) -> None:

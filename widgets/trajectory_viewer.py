@@ -37,6 +37,7 @@ from ._bokeh import (
     image_to_data_url,
 )
 from .app import error_message
+from .data_root import check_in_data_root
 from .trajectory_model import FILTERS, SERIES, TrajectoryModel
 
 __all__ = ["TrajectoryApp", "TrajectoryViewer"]
@@ -661,6 +662,7 @@ class TrajectoryApp:
         self.message = w.HTML()
         self.widget = LiveVBox([self.dropdown, self.message, self.box])
         self.widget.add_class("posekit-trajectory-app")
+        self._quiet = False  # the dropdown follows open() without opening again
         if not self.files:
             self.message.value = (
                 "<i>No predictions yet: analyse the videos first (Analyze app or "
@@ -668,7 +670,9 @@ class TrajectoryApp:
             )
         else:
             self.open(self.files[0])
-        self.dropdown.observe(lambda ch: self.open(ch["new"]), "value")
+        self.dropdown.observe(
+            lambda ch: None if self._quiet else self.open(ch["new"]), "value"
+        )
 
     def _label(self, path: Path) -> str:
         try:
@@ -677,9 +681,18 @@ class TrajectoryApp:
             return str(path)
 
     def open(self, path: str | os.PathLike) -> TrajectoryViewer | None:
-        """Show ``path`` in a new viewer (errors are shown in the app)."""
+        """Show ``path`` in a new viewer (errors are shown in the app).
+
+        A file that is not one of :attr:`files` must lie inside the data root
+        (:mod:`posekit.widgets.data_root`) or the project; another is refused with
+        a message in the app.
+        """
         path = Path(path)
         try:
+            if path not in self.files:
+                path = check_in_data_root(
+                    path, what="the predictions file", also=[self.project.path]
+                )
             viewer = TrajectoryViewer(path, self.project, **self.viewer_kwargs)
         except Exception as err:  # noqa: BLE001 - shown in the app
             self.message.value = (
@@ -693,8 +706,14 @@ class TrajectoryApp:
         self.viewer = viewer
         self.message.value = ""
         self.box.children = [viewer.widget]
-        if self.dropdown.value != str(path):
+        self._quiet = True
+        try:
+            if path not in self.files:
+                self.files.append(path)
+                self.dropdown.options = [(self._label(p), str(p)) for p in self.files]
             self.dropdown.value = str(path)
+        finally:
+            self._quiet = False
         return viewer
 
     def _ipython_display_(self) -> None:  # pragma: no cover - display hook

@@ -146,6 +146,38 @@ def test_refuses_no_video(project) -> None:
     assert "Choose at least one video" in view.error_box.value
 
 
+def test_refuses_a_video_or_destination_outside_the_data_root(
+    project, tmp_path, monkeypatch
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    monkeypatch.setenv("POSEKIT_DATA_ROOT", str(root))
+    engine = ScriptedAnalysis()
+    m = AnalysisModel(project, analyze_fn=engine)
+    view = AnalysisPanel(m)
+    stray = outside / "stray.mp4"
+    stray.write_bytes(b"")
+    with pytest.raises(PermissionError, match="The video .* is outside the folders"):
+        m.analyze([stray, m.videos[0]])
+    m.destfolder = str(root / ".." / "outside")
+    view.analyze_button.click()
+    assert m.state == "idle" and engine.calls == []
+    assert "DataRootError" in view.error_box.value
+    assert "The destination folder" in view.error_box.value
+    with pytest.raises(PermissionError, match="destination folder"):
+        m.refresh_outputs()
+    # inside the data root (relative: in its first folder), the project's videos
+    m.destfolder = "results"
+    (root / "results").mkdir()
+    m.analyze([m.videos[0]], wait=True)
+    assert m.state == "done", m.error
+    ((videos, kwargs),) = engine.calls
+    assert videos == [m.videos[0]] and kwargs["destfolder"] == str(root / "results")
+    for p in project.path.glob("videos/*DLC_*.h5"):
+        p.unlink()
+
+
 @pytest.mark.slow
 def test_real_analysis_writes_dlc_predictions_and_opens_the_viewer(project) -> None:
     from posekit.engine.api import train_network

@@ -209,7 +209,8 @@ def test_app_sessions_table_groups_classify_export(demo, truth_file, tmp_path):
     assert "behavior_bouts" in sheets and "sessions" in sheets
 
 
-def test_app_motifs_and_errors(demo, tmp_path) -> None:
+def test_app_motifs_and_errors(demo, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("POSEKIT_DATA_ROOT", str(tmp_path))
     app = BehaviorApp(demo, load_bokehjs=False)
     app.n_motifs.value = 3
     app.cluster_button.click()
@@ -227,3 +228,53 @@ def test_app_motifs_and_errors(demo, tmp_path) -> None:
     app.export_svg.value = True
     app.export_button.click()
     assert (tmp_path / "x" / "session1_keypoints_trajectory.svg").is_file()
+
+
+def test_path_boxes_refuse_paths_outside_the_data_root(
+    demo, truth_file, tmp_path, monkeypatch
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    monkeypatch.setenv("POSEKIT_DATA_ROOT", str(root))
+    copied = outside / "m1.h5"
+    shutil.copy(truth_file, copied)
+    app = BehaviorApp(demo, output_dir=root / "out", load_bokehjs=False)
+    assert [s.name for s in app.model.sessions] == ["session1_keypoints"]
+    # the tracking file box
+    for value in (copied, root / ".." / "outside" / "m1.h5"):
+        app.path_box.value = str(value)
+        app.load_button.click()
+        assert "DataRootError" in app.load_message.value
+        assert "the tracking file" in app.load_message.value.lower()
+        assert [s.name for s in app.model.sessions] == ["session1_keypoints"]
+    # the labels box: neither loaded nor written outside
+    labels = outside / "labels.csv"
+    pd.DataFrame({"frame": [0, 1], "behavior": ["rest", "rest"]}).to_csv(labels)
+    app.labels_path.value = str(labels)
+    app.labels_load.click()
+    assert "DataRootError" in app.classify_message.value
+    app.labels_path.value = str(outside / "mine.csv")
+    app.labels_save.click()
+    assert "DataRootError" in app.classify_message.value
+    assert not (outside / "mine.csv").exists()
+    # the output folder: nothing exported outside, neither tables nor poses
+    app.export_csv.value, app.export_excel.value = True, False
+    app.export_png.value = app.export_svg.value = False
+    app.output_box.value = str(outside / "results")
+    app.export_button.click()
+    assert "DataRootError" in app.export_message.value
+    assert "the output folder" in app.export_message.value.lower()
+    with pytest.raises(PermissionError, match="outside the folders"):
+        app.pose_export.model.export()
+    assert not (outside / "results").exists()
+    # inside the data root (relative: in its first folder) and the app's own folders
+    app.output_box.value = "results"
+    app.export_button.click()
+    assert any((root / "results").glob("*.csv")), app.export_message.value
+    app.labels_path.value = str(demo.path / "ground-truth" / "session1_behavior.csv")
+    app.labels_load.click()
+    assert app.classify_message.value.startswith("<small>loaded labels for 150")
+    app.labels_path.value = str(root / "out" / "session1_labels.csv")
+    app.labels_save.click()
+    assert (root / "out" / "session1_labels.csv").is_file()

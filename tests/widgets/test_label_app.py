@@ -62,7 +62,8 @@ def test_gallery_pages_and_reopen(project):
     assert gallery.next_button.disabled
 
 
-def test_open_another_project_and_bad_path(project, tmp_path):
+def test_open_another_project_and_bad_path(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("POSEKIT_DATA_ROOT", str(tmp_path))
     app = LabelApp(project, threaded=False)
     app.path_box.value = str(tmp_path / "nowhere")
     app.open_button.click()
@@ -73,6 +74,25 @@ def test_open_another_project_and_bad_path(project, tmp_path):
     app.open_button.click()
     assert app.project.path == other.path
     assert app.labeler.image_size == (96, 72)
+
+
+def test_project_box_refuses_a_project_outside_the_data_root(
+    project, tmp_path, monkeypatch
+):
+    root = tmp_path / "root"
+    other = make_demo_project(tmp_path / "b", n_frames=20, n_labeled=2, size=(96, 72))
+    inside = make_demo_project(root, n_frames=20, n_labeled=2, size=(64, 48))
+    monkeypatch.setenv("POSEKIT_DATA_ROOT", str(root))
+    app = LabelApp(project, threaded=False)  # the Python API is not restricted
+    for value in (other.path, root / ".." / "b" / other.path.name):
+        app.path_box.value = str(value)
+        app.open_button.click()
+        assert "is outside the folders the apps may open" in app.project_info.value
+        assert app.project is project
+    app.path_box.value = str(inside.path)
+    app.open_button.click()
+    assert app.project.path == inside.path
+    assert app.labeler.image_size == (64, 48)
 
 
 def test_package_exports():

@@ -175,7 +175,8 @@ def test_typed_circle_rename_delete_and_errors(editor) -> None:
         editor.get("centre")
 
 
-def test_geojson_round_trip_through_buttons(editor, tmp_path) -> None:
+def test_geojson_round_trip_through_buttons(editor, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("POSEKIT_DATA_ROOT", str(tmp_path))
     editor.add_rectangle("box", 10, 10, 40, 30)
     editor.add_circle("well", 70, 40, 5)
     editor.add_polygon("tri", [(100, 10), (140, 10), (120, 40)])
@@ -201,6 +202,34 @@ def test_geojson_round_trip_through_buttons(editor, tmp_path) -> None:
     save_rois([RectangleROI("a", 0, 0, 5, 5)], tmp_path / "a.geojson")
     other.load(tmp_path / "a.geojson")
     assert other.names == ["a"]
+
+
+def test_geojson_box_refuses_a_path_outside_the_data_root(
+    editor, tmp_path, monkeypatch
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    monkeypatch.setenv("POSEKIT_DATA_ROOT", str(root))
+    editor.add_rectangle("box", 10, 10, 40, 30)
+    for value in (outside / "rois.geojson", root / ".." / "outside" / "rois.geojson"):
+        editor.path_box.value = str(value)
+        editor.save_button.click()
+        assert "DataRootError" in editor.status.value
+        assert "is outside the folders the apps may open" in editor.status.value
+        assert not (outside / "rois.geojson").exists()
+    save_rois([RectangleROI("a", 0, 0, 5, 5)], outside / "a.geojson")
+    editor.path_box.value = str(outside / "a.geojson")
+    editor.load_button.click()
+    assert "DataRootError" in editor.status.value and editor.names == ["box"]
+    # a relative path is taken in the data root; the app's own folders are accepted
+    editor.path_box.value = "rel.geojson"
+    editor.save_button.click()
+    assert (root / "rel.geojson").is_file(), editor.status.value
+    editor.allowed_folders = (outside,)
+    editor.path_box.value = str(outside / "rois.geojson")
+    editor.save_button.click()
+    assert (outside / "rois.geojson").is_file(), editor.status.value
 
 
 def test_image_sets_arena_and_ranges() -> None:

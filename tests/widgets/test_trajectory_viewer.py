@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,7 +22,7 @@ from posekit.engine.io import load_poses
 from posekit.engine.io.dlc import predictions_frame, read_dlc_csv, write_predictions
 from posekit.engine.video import VideoReader
 from posekit.widgets.trajectory_model import TrajectoryModel
-from posekit.widgets.trajectory_viewer import TrajectoryViewer
+from posekit.widgets.trajectory_viewer import TrajectoryApp, TrajectoryViewer
 
 SCORER = "DLC_resnet50_demoJan1shuffle1_100"
 N = 48
@@ -227,6 +228,33 @@ def test_labeled_video_error_shows_the_message_and_logs_the_traceback(
     )
     assert "Traceback" not in viewer.status.value
     assert "Traceback" in caplog.text and "the encoder is missing" in caplog.text
+
+
+def test_app_refuses_a_file_outside_the_data_root(demo, tmp_path, monkeypatch):
+    import shutil
+
+    project, path, _, _ = demo
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    monkeypatch.setenv("POSEKIT_DATA_ROOT", str(root))
+    app = TrajectoryApp(project, load_bokehjs=False)
+    assert app.files[0] == path and app.viewer.model.source == path
+    offered = list(app.files)
+    first = app.viewer
+    stray = Path(shutil.copy(path, outside / path.name))
+    for value in (stray, root / ".." / "outside" / path.name):
+        assert app.open(value) is None
+        assert "DataRootError" in app.message.value
+        assert "is outside the folders the apps may open" in app.message.value
+        assert app.viewer is first and app.dropdown.value == str(path)
+    # inside the data root: opened and offered in the menu
+    inside = Path(shutil.copy(path, root / path.name))
+    viewer = app.open(inside)
+    assert viewer is not None and app.viewer is viewer and app.message.value == ""
+    assert app.files == [*offered, inside] and app.dropdown.value == str(inside)
+    app.dropdown.value = str(path)  # the menu opens the project's file again
+    assert app.viewer.model.source == path
 
 
 def test_dataset_and_video_path(demo, tmp_path) -> None:
