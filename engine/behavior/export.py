@@ -203,29 +203,39 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
 
 
 def _draw_rois(ax: Axes, rois: Sequence[ROI]) -> None:
+    """Outline ``rois`` on ``ax``: shapes, polygon holes, lines as polylines."""
     from matplotlib.patches import Circle, Polygon, Rectangle
 
-    from .roi import CircleROI, PolygonROI, RectangleROI
+    from .roi import CircleROI, LineROI, PolygonROI, RectangleROI
 
+    style = {"fill": False, "lw": 1.5, "ec": "tab:red"}
     for roi in rois:
-        style = {"fill": False, "lw": 1.5, "ec": "tab:red"}
         if isinstance(roi, RectangleROI):
-            patch = Rectangle(
-                (roi.x_min, roi.y_min),
-                roi.x_max - roi.x_min,
-                roi.y_max - roi.y_min,
-                **style,
-            )
+            patches = [
+                Rectangle(
+                    (roi.x_min, roi.y_min),
+                    roi.x_max - roi.x_min,
+                    roi.y_max - roi.y_min,
+                    **style,
+                )
+            ]
             label_xy = (roi.x_min, roi.y_min)
         elif isinstance(roi, CircleROI):
-            patch = Circle((roi.cx, roi.cy), roi.radius, **style)
+            patches = [Circle((roi.cx, roi.cy), roi.radius, **style)]
             label_xy = (roi.cx, roi.cy - roi.radius)
         elif isinstance(roi, PolygonROI):
-            patch = Polygon(np.asarray(roi.vertices), closed=True, **style)
+            patches = [
+                Polygon(np.asarray(ring), closed=True, **style)
+                for ring in (roi.vertices, *roi.holes)
+            ]
             label_xy = roi.vertices[0]
+        elif isinstance(roi, LineROI):
+            patches = [Polygon(np.asarray(roi.points), closed=roi.loop, **style)]
+            label_xy = roi.points[0]
         else:  # pragma: no cover - future ROI types
             continue
-        ax.add_patch(patch)
+        for patch in patches:
+            ax.add_patch(patch)
         ax.annotate(roi.name, label_xy, color="tab:red", fontsize=8)
 
 

@@ -19,9 +19,12 @@ from posekit.engine.behavior.export import (
 from posekit.engine.behavior.kinematics import compute_speed
 from posekit.engine.behavior.roi import (
     CircleROI,
+    LineROI,
+    PolygonROI,
     RectangleROI,
     compute_occupancy_heatmap,
 )
+from posekit.engine.poses import from_numpy
 
 pytest.importorskip("matplotlib")
 
@@ -83,3 +86,40 @@ def test_trajectory_axes_follow_the_video(demo_session):
     ax = plot_trajectory(ds, image_size=(320, 240)).axes[0]
     assert ax.get_ylim() == (240, 0)  # y points down like the image
     np.testing.assert_allclose(ax.get_xlim(), (0, 320))
+
+
+def _red_near(image: np.ndarray, ax, x: float, y: float, r: int = 2) -> bool:
+    """Whether a ROI-red pixel lies within ``r`` pixels of data point ``(x, y)``."""
+    px, py = ax.transData.transform((x, y))
+    row, col = image.shape[0] - int(round(py)), int(round(px))
+    patch = image[row - r : row + r + 1, col - r : col + r + 1].astype(int)
+    red, green, blue = patch[..., 0], patch[..., 1], patch[..., 2]
+    return bool(np.any((red > 150) & (green < 110) & (blue < 110)))
+
+
+def test_lines_and_polygon_holes_are_drawn():
+    # a short path in a corner, away from the ROIs
+    xy = np.array([[5.0, 5.0], [6.0, 5.0], [7.0, 6.0]])
+    ds = from_numpy(xy[:, :, None, None], keypoint_names=["snout"], fps=10.0)
+    square = ((20, 20), (180, 20), (180, 140), (20, 140))
+    hole = ((80, 60), (120, 60), (120, 100), (80, 100))
+    rois = [
+        PolygonROI("ring", square, holes=(hole,)),
+        LineROI("wall", ((30, 150), (170, 150), (170, 110))),
+    ]
+    fig = plot_trajectory(ds, rois=rois, image_size=(200, 160))
+    fig.set_dpi(100)
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+    ax = fig.axes[0]
+    assert _red_near(image, ax, 20, 80)  # the outer ring (drawn before too)
+    # the hole's outline, on each of its sides
+    for x, y in ((80, 80), (120, 80), (100, 60), (100, 100)):
+        assert _red_near(image, ax, x, y), (x, y)
+    assert not _red_near(image, ax, 100, 80, r=4)  # not filled: only outlined
+    # the line, on both segments
+    for x, y in ((60, 150), (100, 150), (160, 150), (170, 130)):
+        assert _red_near(image, ax, x, y), (x, y)
+    # an open line is not closed back to its start; nothing elsewhere
+    assert not _red_near(image, ax, 100, 130, r=4)
+    assert not _red_near(image, ax, 60, 120, r=4)
