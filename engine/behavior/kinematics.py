@@ -280,43 +280,6 @@ def _step_lengths(position: xr.DataArray) -> xr.DataArray:
     return np.sqrt((disp**2).sum("space", min_count=disp.sizes["space"]))
 
 
-def compute_distance_travelled(position: xr.DataArray) -> xr.DataArray:
-    """Cumulative path length from the first frame (0 at ``t = 0``).
-
-    Steps into or out of a missing frame are not counted (interpolate gaps first
-    for a complete path).
-
-    Parameters
-    ----------
-    position
-        Position with ``time`` and ``space`` dims.
-
-    Returns
-    -------
-    xarray.DataArray
-        ``distance_travelled`` without ``space``, units of position.
-
-    Raises
-    ------
-    ValueError
-        If a required dim is missing.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from posekit.engine.poses import from_numpy
-    >>> t = np.arange(4.0)
-    >>> pos = from_numpy(np.stack([3 * t, 4 * t], 1)[:, :, None, None]).position
-    >>> compute_distance_travelled(pos).values.ravel()
-    array([ 0.,  5., 10., 15.])
-    """
-    position = position_of(position)
-    steps = _step_lengths(position).fillna(0.0)
-    out = steps.cumsum("time")
-    unit = space_unit(position)
-    return _named(out, "distance_travelled", units=unit, space_unit=unit)
-
-
 NanPolicy = Literal["ffill", "scale", "skip"]
 
 
@@ -356,6 +319,85 @@ def _forward_filled(position: xr.DataArray) -> xr.DataArray:
     return filled.assign_attrs(position.attrs)
 
 
+def _counted_steps(position: xr.DataArray, nan_policy: NanPolicy) -> xr.DataArray:
+    """Step lengths as ``nan_policy`` counts them; NaN for a step it does not observe.
+
+    ``"ffill"`` measures the steps of the forward-filled path (NaN only before the
+    first observed frame); ``"skip"`` and ``"scale"`` those of the path as it is
+    (NaN into or out of a missing frame).
+    """
+    if nan_policy == "ffill":
+        return _step_lengths(_forward_filled(position))
+    if nan_policy in ("skip", "scale"):
+        return _step_lengths(position)
+    raise ValueError(
+        f"nan_policy must be 'ffill', 'scale' or 'skip'; received {nan_policy!r}"
+    )
+
+
+def _observed_fraction(steps: xr.DataArray, n_steps: int) -> xr.DataArray:
+    """Fraction of ``n_steps`` steps that are observed; NaN where none is."""
+    observed = steps.notnull().sum("time") / max(n_steps, 1)
+    return observed.where(observed > 0)
+
+
+def compute_distance_travelled(
+    position: xr.DataArray, *, nan_policy: NanPolicy = "ffill"
+) -> xr.DataArray:
+    """Cumulative path length from the first frame (0 at ``t = 0``).
+
+    Its last value is :func:`compute_path_length` with the same ``nan_policy``.
+
+    Parameters
+    ----------
+    position
+        Position with ``time`` and ``space`` dims.
+    nan_policy
+        How steps across missing frames count, as in :func:`compute_path_length`
+        (movement's ``compute_path_length``):
+
+        - ``"ffill"`` (default, movement's default): a missing point stays where it
+          was last seen, and the straight jump to where it is seen again counts, on
+          the frame it reappears;
+        - ``"scale"``: the observed steps, each multiplied by the track's total
+          steps over its observed steps (assumes the animal moved in the gaps as it
+          did elsewhere);
+        - ``"skip"``: steps into or out of a missing frame are not counted.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``distance_travelled`` without ``space``, units of position.
+
+    Raises
+    ------
+    ValueError
+        If a required dim is missing or ``nan_policy`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> t = np.arange(4.0)
+    >>> pos = from_numpy(np.stack([3 * t, 4 * t], 1)[:, :, None, None]).position
+    >>> compute_distance_travelled(pos).values.ravel()
+    array([ 0.,  5., 10., 15.])
+    >>> gappy = pos.where(pos.time != 2)
+    >>> compute_distance_travelled(gappy).values.ravel()
+    array([ 0.,  5.,  5., 15.])
+    >>> compute_distance_travelled(gappy, nan_policy="skip").values.ravel()
+    array([0., 5., 5., 5.])
+    """
+    position = position_of(position)
+    require_dims(position, ["time", "space"], "compute_distance_travelled")
+    steps = _counted_steps(position, nan_policy)
+    out = steps.fillna(0.0).cumsum("time")
+    if nan_policy == "scale":
+        out = out / _observed_fraction(steps, position.sizes["time"] - 1)
+    unit = space_unit(position)
+    return _named(out, "distance_travelled", units=unit, space_unit=unit)
+
+
 def compute_path_length(
     position: xr.DataArray,
     *,
@@ -379,7 +421,10 @@ def compute_path_length(
           the fraction of steps that are observed (assumes the animal moved in the
           gaps as it did elsewhere);
         - ``"skip"``: steps into or out of a missing frame are not counted (the
-          shortest; what :func:`compute_distance_travelled` does).
+          shortest).
+
+        :func:`compute_distance_travelled` and :func:`compute_straightness` take the
+        same policies.
     nan_warn_threshold
         Log a warning naming every track (keypoint, individual) with at least this
         fraction of frames missing (movement's default 0.2).
@@ -410,26 +455,20 @@ def compute_path_length(
     """
     position = position_of(position)
     require_dims(position, ["time", "space"], "compute_path_length")
+    steps = _counted_steps(position, nan_policy)
     _warn_mostly_missing(position, nan_warn_threshold)
-    if nan_policy == "ffill":
-        out = _step_lengths(_forward_filled(position)).sum("time", skipna=True)
-    elif nan_policy == "skip":
-        out = _step_lengths(position).sum("time", skipna=True)
-    elif nan_policy == "scale":
-        steps = _step_lengths(position)
-        n_steps = position.sizes["time"] - 1
-        observed = steps.notnull().sum("time") / max(n_steps, 1)
-        out = steps.sum("time", skipna=True) / observed.where(observed > 0)
-    else:
-        raise ValueError(
-            f"nan_policy must be 'ffill', 'scale' or 'skip'; received {nan_policy!r}"
-        )
+    out = steps.sum("time", skipna=True)
+    if nan_policy == "scale":
+        out = out / _observed_fraction(steps, position.sizes["time"] - 1)
     unit = space_unit(position)
     return _named(out, "path_length", units=unit, space_unit=unit)
 
 
 def compute_straightness(
-    position: xr.DataArray, *, window: int | None = None
+    position: xr.DataArray,
+    *,
+    window: int | None = None,
+    nan_policy: NanPolicy = "ffill",
 ) -> xr.DataArray:
     """Path straightness: net displacement divided by path length (1 = straight line).
 
@@ -438,8 +477,16 @@ def compute_straightness(
     position
         Position with ``time`` and ``space`` dims (e.g. one keypoint or the centroid).
     window
-        ``None``: one value for the whole track. An integer: straightness over the
-        ``window`` frames ending at each frame (NaN for the first frames).
+        ``None``: one value for the whole track (from its first to its last
+        observed point). An integer: straightness over the ``window`` frames ending
+        at each frame (NaN for the first frames, and where either end of the window
+        is missing).
+    nan_policy
+        How steps across missing frames count in the path length, as in
+        :func:`compute_path_length`: ``"ffill"`` (default, movement's default: the
+        straight jump across a gap counts), ``"scale"`` (the observed steps scaled
+        up to all steps, over the track or the window) or ``"skip"`` (steps next to
+        a gap are not counted).
 
     Returns
     -------
@@ -449,7 +496,7 @@ def compute_straightness(
     Raises
     ------
     ValueError
-        If ``window`` is smaller than 2.
+        If ``window`` is smaller than 2, or ``nan_policy`` is unknown.
 
     Examples
     --------
@@ -459,10 +506,15 @@ def compute_straightness(
     >>> pos = from_numpy(np.stack([x, 0 * x], 1)[:, :, None, None]).position
     >>> round(float(compute_straightness(pos).squeeze()), 3)
     0.333
+    >>> gappy = pos.where(pos.time != 1)  # 0, -, 2, 1: the jump 0 -> 2 counts
+    >>> [round(float(compute_straightness(gappy, nan_policy=p).squeeze()), 3)
+    ...  for p in ("ffill", "skip")]
+    [0.333, 1.0]
     """
     position = position_of(position)
     require_dims(position, ["time", "space"], "compute_straightness")
-    steps = _step_lengths(position).fillna(0.0)
+    counted = _counted_steps(position, nan_policy)
+    steps = counted.fillna(0.0)
     if window is None:
         valid = position.notnull().all("space")
         n = position.sizes["time"]
@@ -472,6 +524,8 @@ def compute_straightness(
         )
         net = np.sqrt(((last - first) ** 2).sum("space", min_count=1))
         length = steps.sum("time")
+        if nan_policy == "scale":
+            length = length / _observed_fraction(counted, n - 1)
     else:
         if int(window) != window or window < 2:
             raise ValueError(f"window must be an integer >= 2; received {window!r}")
@@ -480,6 +534,9 @@ def compute_straightness(
             ((position - position.shift(time=w - 1)) ** 2).sum("space", min_count=1)
         )
         length = steps.rolling(time=w - 1).sum()
+        if nan_policy == "scale":
+            observed = counted.notnull().astype(float).rolling(time=w - 1).sum()
+            length = length / (observed / (w - 1)).where(observed > 0)
     out = (net / length.where(length > 0)).clip(max=1.0)
     return _named(out, "straightness", units="1")
 

@@ -119,6 +119,69 @@ def test_path_length_gap_policies_match_movement(straight, caplog):
     assert "unreliable" in caplog.text and "70% missing" in caplog.text
 
 
+def test_distance_and_straightness_follow_the_path_length_gap_policy(straight):
+    # 50 frames, 5 px per step (245 px); frames 10-12 missing
+    pos = straight.position.sel(keypoint="head").copy()
+    pos[10:13] = np.nan
+
+    def travelled(**kw) -> np.ndarray:
+        return compute_distance_travelled(pos, **kw).values.ravel()
+
+    # ffill (the default, movement's): the point stays at frame 9 during the gap,
+    # then its 20 px jump to frame 13 counts on frame 13
+    expected = 5.0 * np.arange(50)
+    expected[10:13] = 45.0
+    np.testing.assert_allclose(travelled(), expected)
+    np.testing.assert_allclose(travelled(nan_policy="ffill"), expected)
+    # skip: the 4 steps into and out of the gap are lost
+    skipped = 5.0 * np.arange(50)
+    skipped[10:13] = 45.0
+    skipped[13:] -= 20.0
+    np.testing.assert_allclose(travelled(nan_policy="skip"), skipped)
+    # scale: the observed steps (45 of 49) scaled up to all 49
+    np.testing.assert_allclose(travelled(nan_policy="scale"), skipped * 49 / 45)
+    # the last value is the path length of the same policy
+    for policy in ("ffill", "scale", "skip"):
+        total = compute_path_length(pos, nan_policy=policy, nan_warn_threshold=1)
+        assert travelled(nan_policy=policy)[-1] == pytest.approx(float(total.item()))
+    with pytest.raises(ValueError, match="nan_policy"):
+        compute_distance_travelled(pos, nan_policy="drop")
+
+    # a straight line with a gap stays straight with ffill
+    assert float(compute_straightness(pos).item()) == pytest.approx(1.0)
+
+
+def test_straightness_follows_the_path_length_gap_policy():
+    # out and back along x with frame 3 missing: 0, 2, 4, -, 8, 6, 4
+    x = np.array([0.0, 2.0, 4.0, np.nan, 8.0, 6.0, 4.0])
+    pos = from_numpy(np.stack([x, 0 * x], 1)[:, :, None, None]).position
+
+    def straightness(**kw) -> np.ndarray:
+        return compute_straightness(pos, **kw).values.ravel()
+
+    # net 4 px; ffill walks 2+2+0+4+2+2 = 12 px, skip counts 2+2+2+2 = 8 px,
+    # scale counts 8 px in 4 of 6 steps: 12 px
+    assert straightness() == pytest.approx([1 / 3])
+    assert straightness(nan_policy="ffill") == pytest.approx([1 / 3])
+    assert straightness(nan_policy="scale") == pytest.approx([1 / 3])
+    assert straightness(nan_policy="skip") == pytest.approx([0.5])
+    # windows of 4 frames (3 steps); NaN where an end of the window is missing.
+    # Frames 1-4 (2, 4, -, 8): net 6, ffill 2+0+4, skip 2, scale 2 * 3 -> 1;
+    # frames 2-5 (4, -, 8, 6): net 2, ffill 0+4+2 = 6, skip 2, scale 2 * 3 = 6
+    nan = np.nan
+    expected = {
+        "ffill": [nan, nan, nan, nan, 1.0, 1 / 3, nan],
+        "scale": [nan, nan, nan, nan, 1.0, 1 / 3, nan],
+        "skip": [nan, nan, nan, nan, 1.0, 1.0, nan],
+    }
+    for policy, values in expected.items():
+        got = straightness(window=4, nan_policy=policy)
+        np.testing.assert_allclose(got, values, err_msg=policy)
+    np.testing.assert_allclose(straightness(window=4), expected["ffill"])
+    with pytest.raises(ValueError, match="nan_policy"):
+        compute_straightness(pos, nan_policy="drop")
+
+
 def test_velocity_and_acceleration_next_to_a_missing_frame():
     # x = t^2: velocity 2t, acceleration 2 (per frame); frame 10 of 20 missing
     t = np.arange(20.0)
