@@ -33,10 +33,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """
     p = subparsers.add_parser(
         NAME,
-        help="draw the predictions on the video; writes <predictions>_labeled.mp4",
+        help="draw the predictions on the video; writes "
+        "<predictions>_p<pcutoff*100>_labeled.mp4",
         description="Create labelled videos as DeepLabCut's create_labeled_video: "
         "keypoints above the p-cutoff, the skeleton and optional fading trails, drawn "
-        "on every frame. Writes <predictions stem>_labeled.mp4 (H.264, plays in "
+        "on every frame. Writes <predictions stem>_p<pcutoff*100>_labeled.mp4 "
+        "(_p60_ for a p-cutoff of 0.6, as DeepLabCut names it; H.264, plays in "
         "browsers) beside the predictions.",
     )
     add_project_arg(p)
