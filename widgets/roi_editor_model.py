@@ -22,6 +22,7 @@ is ``"circle"`` becomes the circle inscribed in it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -108,13 +109,20 @@ def _same_geometry(a: ROI, b: ROI) -> bool:
 
 
 def _renamed(roi: ROI, name: str) -> ROI:
-    if isinstance(roi, RectangleROI):
-        return RectangleROI(name, roi.x_min, roi.y_min, roi.x_max, roi.y_max)
-    if isinstance(roi, CircleROI):
-        return CircleROI(name, roi.cx, roi.cy, roi.radius)
-    if isinstance(roi, PolygonROI):
-        return PolygonROI(name, roi.vertices)
-    raise TypeError(f"unsupported ROI type {type(roi).__name__}")  # pragma: no cover
+    """Return the same ROI (every field: a polygon's holes too) under another name."""
+    return dataclasses.replace(roi, name=name)
+
+
+def _redrawn(roi: ROI, drawn: ROI) -> ROI:
+    """Return ``roi`` with the geometry ``drawn`` in the browser.
+
+    The drawing tools show a polygon's outer ring only: its holes are kept.
+    """
+    if _same_geometry(roi, drawn):
+        return roi
+    if isinstance(roi, PolygonROI) and isinstance(drawn, PolygonROI):
+        return dataclasses.replace(drawn, holes=roi.holes)
+    return drawn
 
 
 def _inscribed_circle(box: RectangleROI) -> CircleROI:
@@ -506,7 +514,7 @@ class ROIEditorModel:
             if _kind(roi) != kind:
                 new.append(roi)
             elif roi.name in shapes:
-                new.append(shapes[roi.name])
+                new.append(_redrawn(roi, shapes[roi.name]))
         present = {r.name for r in new}
         new += [shapes[n] for n in order if n not in present]
         return new

@@ -170,6 +170,30 @@ def test_polygon_drawn_vertex_by_vertex(model) -> None:
     assert model.names == ["roi1", "roi2"]
 
 
+def test_polygon_holes_survive_rename_redraw_and_geojson(model, tmp_path) -> None:
+    square = ((0, 0), (100, 0), (100, 100), (0, 100))
+    hole = ((40, 40), (60, 40), (60, 60), (40, 60))
+    model.set_rois([PolygonROI("ring", square, holes=(hole,))])
+    renamed = model.rename("ring", "arena")
+    assert renamed == PolygonROI("arena", square, holes=(hole,))
+    assert model.rois == [renamed] and renamed.area == 9600.0
+    # the drawn table (outer ring only) comes back as the tools echo it: no change
+    echo = model.source_data("polygon")
+    assert echo["xs"] == [[0.0, 100.0, 100.0, 0.0]] and echo["name"] == ["arena"]
+    assert not model.apply_drawn("polygon", echo)
+    assert model.rois == [renamed]
+    # a vertex of the outer ring moved in the browser: the hole stays
+    moved = {"xs": [[0.0, 120.0, 100.0, 0.0]], "ys": echo["ys"], "name": ["arena"]}
+    assert model.apply_drawn("polygon", moved)
+    (roi,) = model.rois
+    assert roi.vertices == ((0, 0), (120, 0), (100, 100), (0, 100))
+    assert roi.holes == (hole,) and roi.name == "arena"
+    # renamed again and saved: the hole is in the file
+    model.rename("arena", "ring")
+    path = model.save(tmp_path / "rois.geojson")
+    assert load_rois(path) == [PolygonROI("ring", roi.vertices, holes=(hole,))]
+
+
 def test_rejects_foreign_roi_types() -> None:
     class Other(RectangleROI):
         pass
