@@ -390,6 +390,8 @@ def train_network(
         Called with the :class:`~posekit.engine.training.Trainer` before training
         (a dashboard keeps it to call ``request_stop``).
 
+    Notes
+    -----
     A multi-animal project trains score maps, location refinement and part-affinity
     fields (:func:`posekit.engine.multianimal.api.train_multianimal`; ``init_from``
     does not apply).
@@ -737,6 +739,8 @@ def analyze_videos(
         the individuals) and the frame-to-frame similarity (``"ellipse"``,
         ``"box"``, ``"keypoints"``; default: ``default_track_method``).
 
+    Notes
+    -----
     A multi-animal project's videos are detected, assembled, tracked and stitched
     into its individuals (:func:`posekit.engine.multianimal.api.analyze_multianimal_videos`:
     DeepLabCut's ``_full.pickle``, ``_assemblies.pickle``, ``_el.pickle`` and

@@ -33,6 +33,7 @@ from posekit.widgets.serve import (
     APP_NOTEBOOKS,
     CULL_IDLE_TIMEOUT_S,
     CULL_INTERVAL_S,
+    SHUTDOWN_WAIT_S,
     FILE_ALLOWLIST,
     FILE_DENYLIST,
     file_is_served,
@@ -202,6 +203,7 @@ def test_binder_config_is_the_apps_server_config() -> None:
         "cull_connected": False,
         "cull_busy": False,
     }
+    assert config["KernelManager"] == {"shutdown_wait_time": SHUTDOWN_WAIT_S}
     post_build = (REPO_ROOT / "binder" / "postBuild").read_text()
     assert "binder/jupyter_config.json" in post_build
     assert "binder/jupyter_server_config.py" in post_build

@@ -20,7 +20,8 @@ security model of ``docs/deploy.md``:
   (:mod:`posekit.widgets.data_root`).
 - **no pile of kernels.** Every page has its kernel; leaving the page (closing the tab,
   following a link) shuts it down at once through Voila's unload beacon, which needs
-  the ``_xsrf`` cookie that :func:`set_xsrf_cookie` makes Voila send. Kernels whose page
+  the ``_xsrf`` cookie that :func:`set_xsrf_cookie` makes Voila send, and gives the
+  kernel :data:`SHUTDOWN_WAIT_S` to exit before ending it. Kernels whose page
   went away without saying so (a crashed browser, a lost network) are culled after
   :data:`CULL_IDLE_TIMEOUT_S` seconds without a connection and without activity.
 
@@ -48,6 +49,7 @@ from .data_root import DATA_ROOT_ENV
 __all__ = [
     "APP_NOTEBOOKS",
     "CULL_IDLE_TIMEOUT_S",
+    "SHUTDOWN_WAIT_S",
     "CULL_INTERVAL_S",
     "FILE_ALLOWLIST",
     "FILE_DENYLIST",
@@ -87,6 +89,10 @@ FILE_DENYLIST: tuple[str, ...] = (
 CULL_IDLE_TIMEOUT_S = 300
 #: How often the server looks for such kernels.
 CULL_INTERVAL_S = 60
+#: Seconds a closed page's kernel gets to exit after the shutdown request before it is
+#: terminated (Jupyter's default, 5 s, lets a busy kernel of a page already left hold
+#: its memory while the next page's kernel starts; an app kernel has nothing to save).
+SHUTDOWN_WAIT_S = 1.0
 
 
 def file_is_served(path: str) -> bool:
@@ -219,6 +225,7 @@ def voila_arguments(
         f"--MappingKernelManager.cull_interval={int(cull_interval_s)}",
         "--MappingKernelManager.cull_connected=False",
         "--MappingKernelManager.cull_busy=False",
+        f"--KernelManager.shutdown_wait_time={SHUTDOWN_WAIT_S}",
     ]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from bokeh_js import JS_FIND  # tests/browser is on sys.path (pytest `pythonpath`)
@@ -128,7 +129,8 @@ def point_on_disk(demo, frame: str, bp: str):
     if df is None or key not in df.index:
         return None
     row = df.loc[key]
-    return float(row[("posekit", bp, "x")]), float(row[("posekit", bp, "y")])
+    x, y = float(row[("posekit", bp, "x")]), float(row[("posekit", bp, "y")])
+    return (x, y) if np.isfinite([x, y]).all() else None  # NaN: not labelled yet
 
 
 def status(page) -> str:

@@ -44,7 +44,7 @@ TRAIN_ARGS = [
     "--weights",
     "none",
 ]
-SNAPSHOT_FILE = re.compile(r"^snapshot-(\d+)\.(keras|json|optimizer\.npz)$")
+SNAPSHOT_FILE = re.compile(r"^snapshot-(\d+)\.(keras|json|optimizer\.npz|index)$")
 
 
 def _hashes(folder: Path) -> dict[Path, str]:
