@@ -227,7 +227,8 @@ def identity_metrics(
         if len(gp) and len(pp):
             s = np.nan_to_num(oks(pred[t][pp][:, None], gt[t][gp][None], sigma=sigma))
             sim[np.ix_(pp, gp)] = s
-        together += (sim >= min_oks).T
+        # as match_instances: absent animals never match, nor (min_oks <= 0) OKS 0
+        together += ((sim >= min_oks) & (sim > 0)).T
         for p, g in zip(p_idx, g_idx, strict=True):
             if last[g] >= 0 and last[g] != p:
                 switches += 1
