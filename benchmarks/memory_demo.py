@@ -21,10 +21,14 @@ Every stage runs in a child process pinned to one CPU with one TensorFlow thread
 (intra- and inter-op) and one LiteRT thread, like a Binder container. Two layouts:
 
 - ``apps``: each stage in its own process, as Voila gives each app page its own kernel.
-  The home app's links open the next app in the same tab, and Voila 0.5 shuts down the
-  kernel of the page left (a ``beforeunload`` beacon to ``/voila/api/shutdown``), so
-  walking home → label → train → analyze → view needs the largest single app kernel
-  (``apps_same_tab_mb``). With every app kept open in its own tab, the earlier kernels
+  The home app's links open the next app in the same tab, and the apps' server
+  (``posekit.widgets.serve``, what ``make app`` and Binder's config run) shuts down
+  the kernel of the page left (Voila's ``beforeunload`` beacon, which needs the
+  ``_xsrf`` cookie the server sets), so walking home → label → train → analyze → view
+  needs the largest single app kernel (``apps_same_tab_mb``); the browser test
+  ``tests/browser/test_app_server.py::test_kernels_do_not_pile_up`` checks the kernel
+  count and memory of that walk through the real server. (``--voila`` below starts a
+  bare Voila only to measure a server's own memory.) With every app kept open in its own tab, the earlier kernels
   keep their memory: ``apps_all_open_mb`` (for each stage its peak plus what the
   earlier app kernels still hold) is reported beside it;
 - ``one_kernel``: all stages in one process, as the tutorial notebook runs them.
