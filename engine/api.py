@@ -199,6 +199,116 @@ class _InitialWeights:
         logger.info("training starts from the weights of %s", self.snapshot)
 
 
+def _train_config_changes(
+    *,
+    crop_size: tuple[int, int] | None = None,
+    batch_size: int | None = None,
+    max_iterations: int | None = None,
+    time_budget_s: float | None = None,
+    budget_clock: str | None = None,
+    save_interval: int | None = None,
+    save_interval_s: float | None = None,
+    eval_interval: int | None = None,
+) -> dict[str, Any]:
+    """Turn a training verb's options into ``TrainConfig.replace`` changes.
+
+    The options of :func:`train_network` (and of the multi-animal training) as
+    changes of :class:`~posekit.engine.training.TrainConfig` fields: what is not
+    given keeps the config's value.
+
+    Parameters
+    ----------
+    crop_size, batch_size, max_iterations, time_budget_s, budget_clock, save_interval, save_interval_s, eval_interval
+        As for :func:`train_network`. ``crop_size`` is always set (``None``: chosen
+        from the frame size); a ``batch_size`` of 0 keeps the default;
+        ``save_interval_s=0`` saves by iterations only; without ``eval_interval``,
+        a run with ``max_iterations`` evaluates five times (every 50 to 1000
+        iterations).
+
+    Returns
+    -------
+    dict
+        Field name to value.
+
+    Examples
+    --------
+    >>> changes = _train_config_changes(max_iterations=400, save_interval_s=0)
+    >>> changes["eval_interval"], changes["save_interval_s"], "batch_size" in changes
+    (80, None, False)
+    """
+    changes: dict[str, Any] = {
+        "crop_size": None if crop_size is None else tuple(crop_size)
+    }
+    if batch_size:
+        changes["batch_size"] = int(batch_size)
+    if max_iterations is not None or time_budget_s is not None:
+        changes["max_iterations"] = max_iterations
+        changes["time_budget_s"] = time_budget_s
+    if budget_clock is not None:
+        changes["budget_clock"] = budget_clock
+    if save_interval is not None:
+        changes["save_interval"] = int(save_interval)
+    if save_interval_s is not None:
+        changes["save_interval_s"] = float(save_interval_s) or None
+    if eval_interval is not None:
+        changes["eval_interval"] = int(eval_interval)
+    elif max_iterations is not None:
+        changes["eval_interval"] = max(50, min(1000, int(max_iterations) // 5))
+    return changes
+
+
+def _run_trainer(
+    trainer: Any,
+    ts: Any,
+    *,
+    resume: bool,
+    stop_event: threading.Event | None,
+    trainer_hook: Callable[[Any], None] | None,
+    init_path: Path | None = None,
+) -> TrainResult:
+    """Fit a trainer on a training set's split and summarise the run.
+
+    Parameters
+    ----------
+    trainer
+        A :class:`~posekit.engine.training.Trainer` (or the multi-animal one).
+    ts
+        The training set (``subset("train")``/``subset("test")`` give frames and
+        keypoints).
+    resume, stop_event, trainer_hook
+        As for :func:`train_network`.
+    init_path
+        The snapshot a fresh run started from (reported when the run started at 0).
+
+    Returns
+    -------
+    TrainResult
+    """
+    if stop_event is not None:
+        trainer.callbacks.append(_StopEventCallback(trainer, stop_event))
+    if trainer_hook is not None:
+        trainer_hook(trainer)
+    train_images, train_kp = ts.subset("train")
+    test_images, test_kp = ts.subset("test")
+    state = trainer.fit(
+        train_images,
+        train_kp,
+        test_images if len(test_images) else None,
+        test_kp if len(test_images) else None,
+        resume=resume,
+    )
+    err = state.metrics.get("mean_error_px") if state.metrics else None
+    return TrainResult(
+        iteration=state.iteration,
+        start_iteration=state.start_iteration,
+        stop_reason=state.stop_reason,
+        snapshot=state.last_snapshot,
+        test_error_px=None if err is None else float(err),
+        train_dir=trainer.train_dir,
+        initialised_from=init_path if state.start_iteration == 0 else None,
+    )
+
+
 def previous_snapshot(
     project: Project | str | os.PathLike, shuffle: int = 1
 ) -> Path | None:
@@ -439,26 +549,16 @@ def train_network(
     if choice.notice and warm is None:
         logger.warning("%s", choice.notice)
     ts = _ensure_training_set(project, shuffle)
-    train_images, train_kp = ts.subset("train")
-    test_images, test_kp = ts.subset("test")
-    changes: dict[str, Any] = {
-        "crop_size": None if crop_size is None else tuple(crop_size)
-    }
-    if batch_size:
-        changes["batch_size"] = int(batch_size)
-    if max_iterations is not None or time_budget_s is not None:
-        changes["max_iterations"] = max_iterations
-        changes["time_budget_s"] = time_budget_s
-    if budget_clock is not None:
-        changes["budget_clock"] = budget_clock
-    if save_interval is not None:
-        changes["save_interval"] = int(save_interval)
-    if save_interval_s is not None:
-        changes["save_interval_s"] = float(save_interval_s) or None
-    if eval_interval is not None:
-        changes["eval_interval"] = int(eval_interval)
-    elif max_iterations is not None:
-        changes["eval_interval"] = max(50, min(1000, int(max_iterations) // 5))
+    changes = _train_config_changes(
+        crop_size=crop_size,
+        batch_size=batch_size,
+        max_iterations=max_iterations,
+        time_budget_s=time_budget_s,
+        budget_clock=budget_clock,
+        save_interval=save_interval,
+        save_interval_s=save_interval_s,
+        eval_interval=eval_interval,
+    )
     if warm is not None:
         init_path, model_config, base_config = warm
         if crop_size is None:
@@ -493,26 +593,13 @@ def train_network(
     )
     if init_path is not None:
         trainer.callbacks.append(_InitialWeights(trainer, init_path))
-    if stop_event is not None:
-        trainer.callbacks.append(_StopEventCallback(trainer, stop_event))
-    if trainer_hook is not None:
-        trainer_hook(trainer)
-    state = trainer.fit(
-        train_images,
-        train_kp,
-        test_images if len(test_images) else None,
-        test_kp if len(test_images) else None,
+    return _run_trainer(
+        trainer,
+        ts,
         resume=resume,
-    )
-    err = state.metrics.get("mean_error_px") if state.metrics else None
-    return TrainResult(
-        iteration=state.iteration,
-        start_iteration=state.start_iteration,
-        stop_reason=state.stop_reason,
-        snapshot=state.last_snapshot,
-        test_error_px=None if err is None else float(err),
-        train_dir=out,
-        initialised_from=init_path if state.start_iteration == 0 else None,
+        stop_event=stop_event,
+        trainer_hook=trainer_hook,
+        init_path=init_path,
     )
 
 
@@ -573,9 +660,8 @@ def evaluate_network(
     pandas.DataFrame
         One row with the train/test metrics.
     """
-    from ._fileio import atomic_path
     from .drawing import plot_predictions
-    from .evaluation import evaluation_summary, write_combined_evaluation
+    from .evaluation import evaluation_summary
     from .io.dlc import paths_to_index, predictions_frame, write_hdf
 
     project = _project(project)
@@ -589,52 +675,38 @@ def evaluate_network(
     # saved with a free input size: takes the full frames, whatever their sizes
     preds = folder.predictor(batch_size=1, snapshot=path)(ts.images)
     pcut = project.pcutoff
-    summaries = {}
-    for which, idx in (("train", ts.train_indices), ("test", ts.test_indices)):
-        if len(idx):
-            summaries[which] = evaluation_summary(
-                preds[idx],
-                ts.keypoints[idx],
-                ts.bodyparts,
-                pcutoff=pcut,
-                pck_radius=pck_radius,
-            )
-    nan = float("nan")
-    train = summaries.get("train", {})
-    test = summaries.get("test", {})
-    out_root = project.path / "evaluation-results" / f"iteration-{project.iteration}"
-    write_combined_evaluation(
-        out_root / "CombinedEvaluation-results.csv",
-        iterations=iteration,
-        train_fraction=ts.train_fraction,
-        shuffle=shuffle,
-        train_error=train.get("mean_error_px", nan),
-        test_error=test.get("mean_error_px", nan),
-        pcutoff=pcut,
-        train_error_pcutoff=train.get("mean_error_pcutoff_px", nan),
-        test_error_pcutoff=test.get("mean_error_pcutoff_px", nan),
+    train, test = _split_summaries(
+        ts,
+        lambda idx: evaluation_summary(
+            preds[idx],
+            ts.keypoints[idx],
+            ts.bodyparts,
+            pcutoff=pcut,
+            pck_radius=pck_radius,
+        ),
     )
+    nan = float("nan")
     scorer = folder.scorer(path)
-    row = {
-        "Training iterations:": iteration,
-        "%Training dataset": int(round(100 * ts.train_fraction)),
-        "Shuffle number": shuffle,
-        "Train error(px)": train.get("mean_error_px", nan),
-        "Test error(px)": test.get("mean_error_px", nan),
-        "Train RMSE(px)": train.get("rmse_px", nan),
-        "Test RMSE(px)": test.get("rmse_px", nan),
+    columns = {
         "p-cutoff used": pcut,
         "Train error with p-cutoff": train.get("mean_error_pcutoff_px", nan),
         "Test error with p-cutoff": test.get("mean_error_pcutoff_px", nan),
         f"Test PCK@{pck_radius:g}px": test.get("pck", nan),
     }
     for bp, err in (test.get("per_bodypart_px") or {}).items():
-        row[f"Test error {bp}(px)"] = err
-    table = pd.DataFrame([row])
+        columns[f"Test error {bp}(px)"] = err
+    table = _write_evaluation(
+        project,
+        shuffle,
+        scorer,
+        iteration,
+        ts.train_fraction,
+        train,
+        test,
+        pcutoff_error="mean_error_pcutoff_px",
+        columns=columns,
+    )
     shuffle_dir = project.evaluation_dir(shuffle)
-    shuffle_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(shuffle_dir / f"{scorer}-results.csv") as tmp:
-        table.to_csv(tmp, index=False)
     df = predictions_frame(preds, scorer, ts.bodyparts)
     df.index = paths_to_index(ts.paths)
     write_hdf(  # opens in pandas 2 (DeepLabCut) and 3 alike
@@ -651,6 +723,100 @@ def evaluate_network(
             bodyparts=ts.bodyparts,
             pcutoff=pcut,
         )
+    return table
+
+
+def _split_summaries(
+    ts: Any, summarise: Callable[[np.ndarray], dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Summaries of a training set's train and test frames (``{}`` for an empty split).
+
+    Parameters
+    ----------
+    ts
+        The training set (``train_indices``, ``test_indices``).
+    summarise
+        Called with a split's frame indices; returns its metrics.
+
+    Returns
+    -------
+    train, test : dict
+    """
+    summaries = {}
+    for which, idx in (("train", ts.train_indices), ("test", ts.test_indices)):
+        if len(idx):
+            summaries[which] = summarise(idx)
+    return summaries.get("train", {}), summaries.get("test", {})
+
+
+def _write_evaluation(
+    project: Project,
+    shuffle: int,
+    scorer: str,
+    iteration: int,
+    train_fraction: float,
+    train: dict[str, Any],
+    test: dict[str, Any],
+    *,
+    pcutoff_error: str,
+    columns: dict[str, Any],
+) -> pd.DataFrame:
+    """Write a shuffle's evaluation where DeepLabCut writes it.
+
+    Appends a row to ``evaluation-results/iteration-<N>/CombinedEvaluation-results.csv``
+    and writes ``<scorer>-results.csv`` in the shuffle's evaluation folder.
+
+    Parameters
+    ----------
+    project
+        The project.
+    shuffle, scorer, iteration, train_fraction
+        The evaluated shuffle, its snapshot's scorer name and iteration, and the
+        training set's train fraction.
+    train, test
+        The splits' metrics (``mean_error_px``, ``rmse_px`` and ``pcutoff_error``;
+        a missing one is NaN).
+    pcutoff_error
+        The metric written as the combined file's errors with p-cutoff.
+    columns
+        The results table's columns after the errors and RMSE.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The results table (one row).
+    """
+    from ._fileio import atomic_path
+    from .evaluation import write_combined_evaluation
+
+    nan = float("nan")
+    out_root = project.path / "evaluation-results" / f"iteration-{project.iteration}"
+    write_combined_evaluation(
+        out_root / "CombinedEvaluation-results.csv",
+        iterations=iteration,
+        train_fraction=train_fraction,
+        shuffle=shuffle,
+        train_error=train.get("mean_error_px", nan),
+        test_error=test.get("mean_error_px", nan),
+        pcutoff=project.pcutoff,
+        train_error_pcutoff=train.get(pcutoff_error, nan),
+        test_error_pcutoff=test.get(pcutoff_error, nan),
+    )
+    row = {
+        "Training iterations:": iteration,
+        "%Training dataset": int(round(100 * train_fraction)),
+        "Shuffle number": shuffle,
+        "Train error(px)": train.get("mean_error_px", nan),
+        "Test error(px)": test.get("mean_error_px", nan),
+        "Train RMSE(px)": train.get("rmse_px", nan),
+        "Test RMSE(px)": test.get("rmse_px", nan),
+        **columns,
+    }
+    table = pd.DataFrame([row])
+    shuffle_dir = project.evaluation_dir(shuffle)
+    shuffle_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(shuffle_dir / f"{scorer}-results.csv") as tmp:
+        table.to_csv(tmp, index=False)
     return table
 
 

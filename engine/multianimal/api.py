@@ -44,17 +44,6 @@ __all__ = [
 logger = logging.getLogger("posekit.engine.multianimal")
 
 
-def _training_set(project: Project, shuffle: int):
-    from ..dataset import create_training_dataset, load_training_set
-
-    try:
-        return load_training_set(project, shuffle=shuffle)
-    except FileNotFoundError:
-        logger.info("no training set for shuffle %d yet: creating it", shuffle)
-        create_training_dataset(project, shuffles=[shuffle])
-        return load_training_set(project, shuffle=shuffle)
-
-
 def train_multianimal(
     project: Project,
     *,
@@ -100,7 +89,12 @@ def train_multianimal(
     posekit.engine.api.TrainResult
         ``test_error_px`` is the mean distance after matching animals.
     """
-    from ..api import TrainResult, _StopEventCallback, backbone_choice
+    from ..api import (
+        _ensure_training_set,
+        _run_trainer,
+        _train_config_changes,
+        backbone_choice,
+    )
     from ..models.pose_model import PoseModelConfig
     from ..training import TrainConfig
     from .graph import paf_graph as make_graph
@@ -109,30 +103,22 @@ def train_multianimal(
     choice = backbone_choice(project, backbone, weights)
     if choice.notice:
         logger.warning("%s", choice.notice)
-    ts = _training_set(project, shuffle)
-    train_images, train_kp = ts.subset("train")
-    test_images, test_kp = ts.subset("test")
+    ts = _ensure_training_set(project, shuffle)
     layout = ts.layout
     animals = ts.keypoints[ts.train_indices].reshape(-1, layout.n_multi, 2)
     edges = make_graph(layout.n_multi, animals, edges=paf_graph)
-    changes: dict[str, Any] = {
-        "crop_size": None if crop_size is None else tuple(crop_size),
-        "budget_clock": budget_clock,
-    }
-    if batch_size:
-        changes["batch_size"] = int(batch_size)
-    if max_iterations is not None or time_budget_s is not None:
-        changes["max_iterations"] = max_iterations
-        changes["time_budget_s"] = time_budget_s
-    if save_interval is not None:
-        changes["save_interval"] = int(save_interval)
-    if save_interval_s is not None:
-        changes["save_interval_s"] = float(save_interval_s) or None
-    if eval_interval is not None:
-        changes["eval_interval"] = int(eval_interval)
-    elif max_iterations is not None:
-        changes["eval_interval"] = max(50, min(1000, int(max_iterations) // 5))
-    train_config = TrainConfig().replace(**changes)
+    train_config = TrainConfig().replace(
+        **_train_config_changes(
+            crop_size=crop_size,
+            batch_size=batch_size,
+            max_iterations=max_iterations,
+            time_budget_s=time_budget_s,
+            budget_clock=budget_clock,
+            save_interval=save_interval,
+            save_interval_s=save_interval_s,
+            eval_interval=eval_interval,
+        )
+    )
     model_config = PoseModelConfig(
         bodyparts=tuple(layout.bodyparts),
         backbone=choice.backbone,
@@ -157,25 +143,8 @@ def train_multianimal(
             "backbone_notice": choice.notice,
         },
     )
-    if stop_event is not None:
-        trainer.callbacks.append(_StopEventCallback(trainer, stop_event))
-    if trainer_hook is not None:
-        trainer_hook(trainer)
-    state = trainer.fit(
-        train_images,
-        train_kp,
-        test_images if len(test_images) else None,
-        test_kp if len(test_images) else None,
-        resume=resume,
-    )
-    err = state.metrics.get("mean_error_px") if state.metrics else None
-    return TrainResult(
-        iteration=state.iteration,
-        start_iteration=state.start_iteration,
-        stop_reason=state.stop_reason,
-        snapshot=state.last_snapshot,
-        test_error_px=None if err is None else float(err),
-        train_dir=out,
+    return _run_trainer(
+        trainer, ts, resume=resume, stop_event=stop_event, trainer_hook=trainer_hook
     )
 
 
@@ -260,58 +229,40 @@ def evaluate_multianimal(
     pandas.DataFrame
         One row with the train/test metrics.
     """
-    from .._fileio import atomic_path
-    from ..evaluation import write_combined_evaluation
+    from ..api import _ensure_training_set, _split_summaries, _write_evaluation
     from .metrics import assembly_metrics
 
-    ts = _training_set(project, shuffle)
+    ts = _ensure_training_set(project, shuffle)
     folder = ModelFolder.of(project, shuffle)
     iteration, path = folder.snapshot(snapshot)
     predictor = multianimal_predictor(folder, path)
     result = predictor(ts.images)
-    summaries: dict[str, dict[str, float]] = {}
-    for which, idx in (("train", ts.train_indices), ("test", ts.test_indices)):
-        if len(idx):
-            summaries[which] = assembly_metrics(
-                [result[i].animals for i in idx],
-                [ts.keypoints[i] for i in idx],
-                [result[i].scores for i in idx],
-            )
-    nan = float("nan")
-    train, test = summaries.get("train", {}), summaries.get("test", {})
-    pcut = project.pcutoff
-    out_root = project.path / "evaluation-results" / f"iteration-{project.iteration}"
-    write_combined_evaluation(
-        out_root / "CombinedEvaluation-results.csv",
-        iterations=iteration,
-        train_fraction=ts.train_fraction,
-        shuffle=shuffle,
-        train_error=train.get("mean_error_px", nan),
-        test_error=test.get("mean_error_px", nan),
-        pcutoff=pcut,
-        train_error_pcutoff=train.get("mean_error_px", nan),
-        test_error_pcutoff=test.get("mean_error_px", nan),
+    train, test = _split_summaries(
+        ts,
+        lambda idx: assembly_metrics(
+            [result[i].animals for i in idx],
+            [ts.keypoints[i] for i in idx],
+            [result[i].scores for i in idx],
+        ),
     )
-    row = {
-        "Training iterations:": iteration,
-        "%Training dataset": int(round(100 * ts.train_fraction)),
-        "Shuffle number": shuffle,
-        "Train error(px)": train.get("mean_error_px", nan),
-        "Test error(px)": test.get("mean_error_px", nan),
-        "Train RMSE(px)": train.get("rmse_px", nan),
-        "Test RMSE(px)": test.get("rmse_px", nan),
-        "Train mAP": train.get("map", nan),
-        "Test mAP": test.get("map", nan),
-        "Train mAR": train.get("mar", nan),
-        "Test mAR": test.get("mar", nan),
-        "p-cutoff used": pcut,
-    }
-    table = pd.DataFrame([row])
-    shuffle_dir = project.evaluation_dir(shuffle)
-    shuffle_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(shuffle_dir / f"{folder.scorer(path)}-results.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    return table
+    nan = float("nan")
+    return _write_evaluation(
+        project,
+        shuffle,
+        folder.scorer(path),
+        iteration,
+        ts.train_fraction,
+        train,
+        test,
+        pcutoff_error="mean_error_px",
+        columns={
+            "Train mAP": train.get("map", nan),
+            "Test mAP": test.get("map", nan),
+            "Train mAR": train.get("mar", nan),
+            "Test mAR": test.get("mar", nan),
+            "p-cutoff used": project.pcutoff,
+        },
+    )
 
 
 def track_video_detections(
