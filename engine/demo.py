@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -177,6 +177,121 @@ def _background(size: tuple[int, int], seed: int) -> np.ndarray:
     return img
 
 
+def _add_noise(img: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    """Add the demo's sensor noise (uniform, ±6 levels) to an RGB frame.
+
+    Parameters
+    ----------
+    img
+        ``(H, W, 3)`` uint8 frame.
+    rng
+        The noise's random generator; ``None`` returns ``img`` unchanged.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new uint8 frame (or ``img`` itself without ``rng``).
+    """
+    if rng is None:
+        return img
+    noisy = img.astype(np.int16) + rng.integers(-6, 7, img.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def _write_video(
+    path: str | os.PathLike,
+    frames: Iterable[np.ndarray],
+    *,
+    size: tuple[int, int],
+    fps: float,
+) -> Path:
+    """Write RGB frames to an ``.mp4`` (MPEG-4 Part 2) video, atomically.
+
+    Parameters
+    ----------
+    path
+        The video file.
+    frames
+        ``(H, W, 3)`` uint8 RGB frames of ``size``.
+    size
+        ``(width, height)``.
+    fps
+        Frame rate.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    OSError
+        If OpenCV cannot write the video.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not writer.isOpened():
+            raise OSError(f"OpenCV cannot write video {path}")
+        try:
+            for frame in frames:
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
+    return path
+
+
+def _open_or_create_demo(
+    working_directory: str | os.PathLike,
+    task: str,
+    date: _dt.date | None,
+    *,
+    n_labeled: int,
+    **config: Any,
+) -> tuple[Any, bool]:
+    """Open the demo project of a task, or create it with the demos' settings.
+
+    Parameters
+    ----------
+    working_directory
+        Where the folder ``<task>-posekit-<date>`` is.
+    task
+        The project's task (``demo``, ``side``, ``social3`` …).
+    date
+        Project date (default: 2026-01-01, so the folder name is stable).
+    n_labeled
+        Frames to label (``numframes2pick``; 20 when 0).
+    **config
+        More :func:`~posekit.engine.project.create_project` arguments (bodyparts,
+        skeleton, individuals).
+
+    Returns
+    -------
+    project : posekit.engine.project.Project
+    created : bool
+        False when the project already existed (then it is returned unchanged).
+    """
+    from .project import create_project, load_project
+
+    date = date or _dt.date(2026, 1, 1)
+    wd = Path(working_directory).expanduser().resolve()
+    folder = wd / f"{task}-posekit-{date.isoformat()}"
+    if (folder / "config.yaml").exists():
+        return load_project(folder), False
+    project = create_project(
+        task,
+        "posekit",
+        working_directory=wd,
+        date=date,
+        numframes2pick=n_labeled or 20,
+        TrainingFraction=[0.8],
+        pcutoff=0.5,
+        dotsize=6,
+        **config,
+    )
+    return project, True
+
+
 def render_frame(
     keypoints: np.ndarray,
     background: np.ndarray,
@@ -243,11 +358,7 @@ def render_frame(
         )
     cv2.circle(img, P(snout), int(1.8 * scale * f), (240, 150, 160), -1, cv2.LINE_AA, 4)
     del s
-    if rng is not None:
-        img = np.clip(
-            img.astype(np.int16) + rng.integers(-6, 7, img.shape), 0, 255
-        ).astype(np.uint8)
-    return img
+    return _add_noise(img, rng)
 
 
 # --------------------------------------------------------------------------------------
@@ -485,11 +596,7 @@ def render_side_frame(
         draw_hand()
     if np.isfinite(tongue).all():
         cv2.line(img, P(_SIDE_MOUTH), P(tongue), (235, 110, 130), T(4), cv2.LINE_AA, 4)
-    if rng is not None:
-        img = np.clip(
-            img.astype(np.int16) + rng.integers(-6, 7, img.shape), 0, 255
-        ).astype(np.uint8)
-    return img
+    return _add_noise(img, rng)
 
 
 def _render_side_video(
@@ -505,24 +612,13 @@ def _render_side_video(
 ) -> Path:
     bg = _side_background(size, seed, factor, offset)
     rng = np.random.default_rng(seed + 7)
-    with atomic_path(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        if not writer.isOpened():
-            raise OSError(f"OpenCV cannot write video {path}")
-        try:
-            for kp, hid in zip(keypoints, hidden, strict=True):
-                frame = render_side_frame(
-                    kp,
-                    bg,
-                    factor=factor,
-                    offset=offset,
-                    behind=bool(hid.any()),
-                    rng=rng,
-                )
-                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        finally:
-            writer.release()
-    return path
+    frames = (
+        render_side_frame(
+            kp, bg, factor=factor, offset=offset, behind=bool(hid.any()), rng=rng
+        )
+        for kp, hid in zip(keypoints, hidden, strict=True)
+    )
+    return _write_video(path, frames, size=size, fps=fps)
 
 
 def render_video(
@@ -535,20 +631,10 @@ def render_video(
     scale: float = 1.0,
 ) -> Path:
     """Render a session to an ``.mp4`` (MPEG-4 Part 2) video, written atomically."""
-    path = Path(path)
     bg = _background(size, seed)
     rng = np.random.default_rng(seed + 7)
-    with atomic_path(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        if not writer.isOpened():
-            raise OSError(f"OpenCV cannot write video {path}")
-        try:
-            for kp in keypoints:
-                frame = render_frame(kp, bg, scale=scale, rng=rng)
-                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        finally:
-            writer.release()
-    return path
+    frames = (render_frame(kp, bg, scale=scale, rng=rng) for kp in keypoints)
+    return _write_video(path, frames, size=size, fps=fps)
 
 
 def make_demo_project(
@@ -618,7 +704,6 @@ def make_demo_project(
         write_labels,
         write_predictions,
     )
-    from .project import create_project, load_project
     from .video import extract_frames
 
     if view not in ("top", "side"):
@@ -654,24 +739,17 @@ def make_demo_project(
         )
     if frame_sizes is not None:
         n_videos = max(n_videos, len(sizes))
-    date = date or _dt.date(2026, 1, 1)
-    wd = Path(working_directory).expanduser().resolve()
-    task = "demo" if view == "top" else "side"
-    folder = wd / f"{task}-posekit-{date.isoformat()}"
-    if (folder / "config.yaml").exists():
-        return load_project(folder)
-    project = create_project(
-        task,
-        "posekit",
-        working_directory=wd,
+    project, created = _open_or_create_demo(
+        working_directory,
+        "demo" if view == "top" else "side",
+        date,
+        n_labeled=n_labeled,
         bodyparts=BODYPARTS if view == "top" else SIDE_BODYPARTS,
         skeleton=SKELETON if view == "top" else SIDE_SKELETON,
-        date=date,
-        numframes2pick=n_labeled or 20,
-        TrainingFraction=[0.8],
-        pcutoff=0.5,
-        dotsize=6,
     )
+    if not created:
+        return project
+    folder = Path(project.path)
     gt_dir = folder / "ground-truth"
     gt_dir.mkdir(exist_ok=True)
     videos = []

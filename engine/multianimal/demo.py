@@ -28,7 +28,6 @@ import datetime as _dt
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
@@ -40,7 +39,10 @@ from ..demo import (
     BEHAVIORS,
     BODYPARTS,
     SKELETON,
+    _add_noise,
     _background,
+    _open_or_create_demo,
+    _write_video,
     render_frame,
 )
 
@@ -234,10 +236,7 @@ def render_social_frame(
         img = render_frame(
             kp, img, scale=scale, body_color=FUR_COLORS[a % len(FUR_COLORS)]
         )
-    if rng is not None:
-        img = np.clip(img.astype(np.int16) + rng.integers(-6, 7, img.shape), 0, 255)
-        img = img.astype(np.uint8)
-    return img
+    return _add_noise(img, rng)
 
 
 def render_social_video(
@@ -250,20 +249,10 @@ def render_social_video(
     scale: float = 1.0,
 ) -> Path:
     """Render a multi-animal session to an ``.mp4`` (MPEG-4 Part 2), atomically."""
-    path = Path(path)
     bg = _background(size, seed)
     rng = np.random.default_rng(seed + 7)
-    with atomic_path(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        if not writer.isOpened():
-            raise OSError(f"OpenCV cannot write video {path}")
-        try:
-            for kp in keypoints:
-                frame = render_social_frame(kp, bg, scale=scale, rng=rng)
-                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        finally:
-            writer.release()
-    return path
+    frames = (render_social_frame(kp, bg, scale=scale, rng=rng) for kp in keypoints)
+    return _write_video(path, frames, size=size, fps=fps)
 
 
 def make_multianimal_demo(
@@ -293,7 +282,6 @@ def make_multianimal_demo(
     posekit.engine.project.Project
         A multi-animal project.
     """
-    from ..project import create_project, load_project
     from ..video import extract_frames
     from .layout import MultiAnimalLayout, multianimal_frame
     from .outputs import tracks_frame, write_tracks
@@ -301,26 +289,19 @@ def make_multianimal_demo(
     n_animals = int(n_animals)
     if n_animals < 2:
         raise ValueError(f"n_animals must be at least 2. Received: {n_animals!r}")
-    date = date or _dt.date(2026, 1, 1)
-    wd = Path(working_directory).expanduser().resolve()
-    task = f"social{n_animals}"
-    folder = wd / f"{task}-posekit-{date.isoformat()}"
-    if (folder / "config.yaml").exists():
-        return load_project(folder)
     individuals = [f"mouse{i + 1}" for i in range(n_animals)]
-    project = create_project(
-        task,
-        "posekit",
-        working_directory=wd,
+    project, created = _open_or_create_demo(
+        working_directory,
+        f"social{n_animals}",
+        date,
+        n_labeled=n_labeled,
         bodyparts=BODYPARTS,
         skeleton=SKELETON,
         individuals=individuals,
-        date=date,
-        numframes2pick=n_labeled or 20,
-        TrainingFraction=[0.8],
-        pcutoff=0.5,
-        dotsize=6,
     )
+    if not created:
+        return project
+    folder = Path(project.path)
     layout = MultiAnimalLayout.from_config(project)
     gt_dir = folder / "ground-truth"
     gt_dir.mkdir(exist_ok=True)
