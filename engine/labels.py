@@ -322,6 +322,61 @@ def read_label_file(path: str | os.PathLike) -> LabelFile:
     return LabelFile(df, h5, note)
 
 
+def _one_scorer(df: pd.DataFrame, path: str | os.PathLike) -> str:
+    """Return the scorer of a label table, checked to be the only one.
+
+    Parameters
+    ----------
+    df
+        Labels with DeepLabCut's columns (a ``scorer`` level).
+    path
+        The file they come from (named in the error).
+
+    Returns
+    -------
+    str
+        The scorer.
+
+    Raises
+    ------
+    LabelError
+        If the table has more than one scorer (or none).
+    """
+    scorers = list(dict.fromkeys(df.columns.get_level_values("scorer")))
+    if len(scorers) != 1:
+        raise LabelError(f"{path} mixes scorers {scorers}; expected one.")
+    return scorers[0]
+
+
+def _frame_paths(df: pd.DataFrame, path: str | os.PathLike) -> list[str]:
+    """Return the frame paths of a label table's rows, checked to be unique.
+
+    Parameters
+    ----------
+    df
+        Labels (DeepLabCut's index: paths or their 3-level form).
+    path
+        The file they come from (named in the error).
+
+    Returns
+    -------
+    list of str
+        ``labeled-data/<video>/<image>`` per row.
+
+    Raises
+    ------
+    LabelError
+        If a frame is listed twice.
+    """
+    paths = index_to_paths(df.index)
+    if len(set(paths)) != len(paths):
+        dup = sorted({p for p in paths if paths.count(p) > 1})
+        raise LabelError(
+            f"{path} lists frames twice: {dup[:3]}; remove the duplicated rows."
+        )
+    return paths
+
+
 def _mtime(path: Path) -> float:
     return path.stat().st_mtime
 
@@ -966,23 +1021,30 @@ class LabelStore:
             return None
         return f"{path.suffix}:{hashlib.sha1(path.read_bytes()).hexdigest()}"
 
+    def _open_label_file(self, path: Path) -> pd.DataFrame:
+        """Read the label file (:func:`read_label_file`) and keep its note.
+
+        A note (the ``.h5`` and ``.csv`` twins disagree, or one does not read) is
+        shown to the user; when the ``.h5`` was used, the ``.csv`` is backed up
+        before the first save overwrites it.
+        """
+        label_file = read_label_file(path)
+        if label_file.note:
+            self.note = label_file.note
+            self._backup_csv_first = label_file.path.suffix == ".h5"
+        return label_file.frame
+
     def _read_disk(self) -> _DiskState | None:
         path = self._label_file()
         if path is None:
             return None
-        label_file = read_label_file(path)
-        df = label_file.frame
-        if label_file.note:
-            self.note = label_file.note
-            self._backup_csv_first = label_file.path.suffix == ".h5"
+        df = self._open_label_file(path)
         if "individuals" in df.columns.names:
             raise LabelError(
                 f"{path} is a multi-animal label file; the labeller handles "
                 "single-animal labels only."
             )
-        scorers = list(dict.fromkeys(df.columns.get_level_values("scorer")))
-        if len(scorers) != 1:
-            raise LabelError(f"{path} mixes scorers {scorers}; expected one.")
+        scorer = _one_scorer(df, path)
         file_bps = list(dict.fromkeys(df.columns.get_level_values("bodyparts")))
         unknown = [b for b in file_bps if b not in self.bodyparts]
         if unknown:
@@ -996,13 +1058,7 @@ class LabelStore:
         coords = list(dict.fromkeys(df.columns.get_level_values("coords")))
         if not {"x", "y"} <= set(coords):
             raise LabelError(f"{path} has coords {coords}; expected x and y.")
-        paths = index_to_paths(df.index)
-        if len(set(paths)) != len(paths):
-            dup = sorted({p for p in paths if paths.count(p) > 1})
-            raise LabelError(
-                f"{path} lists frames twice: {dup[:3]}; remove the duplicated rows."
-            )
-        scorer = scorers[0]
+        paths = _frame_paths(df, path)
         frames: Frames = {}
         values = {
             (bp, c): df[(scorer, bp, c)].to_numpy(float)

@@ -35,7 +35,13 @@ import numpy as np
 import pandas as pd
 
 from ..io.dlc import LabelError, index_to_paths, paths_to_index, write_labels
-from ..labels import LabelStore, PointChange, _DiskState, read_label_file
+from ..labels import (
+    LabelStore,
+    PointChange,
+    _DiskState,
+    _frame_paths,
+    _one_scorer,
+)
 from .layout import SINGLE, MultiAnimalLayout, frame_to_arrays, multianimal_frame
 
 __all__ = [
@@ -190,25 +196,14 @@ class MultiAnimalLabelStore(LabelStore):
         path = self._label_file()
         if path is None:
             return None
-        label_file = read_label_file(path)
-        df = label_file.frame
-        if label_file.note:
-            self.note = label_file.note
-            self._backup_csv_first = label_file.path.suffix == ".h5"
+        df = self._open_label_file(path)
         if "individuals" not in df.columns.names:
             raise LabelError(
                 f"{path} is a single-animal label file (no 'individuals' level) but "
                 f"{self.project.config_path} is a multi-animal project."
             )
-        scorers = list(dict.fromkeys(df.columns.get_level_values("scorer")))
-        if len(scorers) != 1:
-            raise LabelError(f"{path} mixes scorers {scorers}; expected one.")
-        paths = index_to_paths(df.index)
-        if len(set(paths)) != len(paths):
-            dup = sorted({p for p in paths if paths.count(p) > 1})
-            raise LabelError(
-                f"{path} lists frames twice: {dup[:3]}; remove the duplicated rows."
-            )
+        scorer = _one_scorer(df, path)
+        paths = _frame_paths(df, path)
         try:
             multi, unique, layout = frame_to_arrays(df, self.layout)
         except ValueError as err:
@@ -219,7 +214,7 @@ class MultiAnimalLabelStore(LabelStore):
         self.layout = layout  # a file's other individuals are kept
         flat = layout.flatten(multi, unique)
         frames = {p: flat[i].copy() for i, p in enumerate(paths)}
-        return _DiskState(frames, scorers[0], isinstance(df.index, pd.MultiIndex))
+        return _DiskState(frames, scorer, isinstance(df.index, pd.MultiIndex))
 
     # ------------------------------------------------------------------ edits
     def copy_individual(
