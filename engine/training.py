@@ -87,6 +87,7 @@ __all__ = [
     "default_crop_size",
     "LEARNING_STATS_COLUMNS",
     "ProjectDefaults",
+    "pose_losses",
 ]
 
 logger = logging.getLogger("posekit.engine.training")
@@ -735,6 +736,14 @@ class Trainer:
     >>> state = trainer.fit(images, np.full((2, 1, 2), 32.0))  # doctest: +SKIP
     """
 
+    #: The :meth:`evaluate` results a test-set evaluation keeps (``state.metrics``,
+    #: ``on_evaluate``) and its log line: the message and the results it shows.
+    _TEST_METRICS: tuple[str, ...] = ("mean_error_px", "rmse_px")
+    _TEST_LOG: tuple[str, tuple[str, ...]] = (
+        "iteration %d: test mean error %.2f px, RMSE %.2f px",
+        ("mean_error_px", "rmse_px"),
+    )
+
     def __init__(
         self,
         model_config: PoseModelConfig,
@@ -786,17 +795,21 @@ class Trainer:
         return self._stop.is_set()
 
     # ---------------------------------------------------------------- setup
-    def _validate_data(
-        self, images: Sequence[np.ndarray], keypoints: np.ndarray, what: str
-    ) -> tuple[list[np.ndarray], np.ndarray]:
-        images = list(images)
-        keypoints = np.asarray(keypoints, dtype=np.float64)
+    def _check_keypoints(self, keypoints: np.ndarray, what: str) -> None:
+        """Raise ``ValueError`` unless ``keypoints`` are ``(n, K, 2)`` for the model."""
         k = self.model_config.num_keypoints
         if keypoints.ndim != 3 or keypoints.shape[1:] != (k, 2):
             raise ValueError(
                 f"{what} keypoints must be (n_images, {k}, 2) for bodyparts "
                 f"{list(self.model_config.bodyparts)}. Received shape {keypoints.shape}"
             )
+
+    def _validate_data(
+        self, images: Sequence[np.ndarray], keypoints: np.ndarray, what: str
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        images = list(images)
+        keypoints = np.asarray(keypoints, dtype=np.float64)
+        self._check_keypoints(keypoints, what)
         if len(images) != len(keypoints):
             raise ValueError(
                 f"{len(images)} {what} images but {len(keypoints)} rows of keypoints"
@@ -885,14 +898,20 @@ class Trainer:
         self.train_config = self.train_config.replace(crop_size=tuple(crop))
         self.augmenter = self._make_augmenter()
 
-    def _make_augmenter(self) -> Augmenter:
-        """Return the augmenter: the zoom range times the model's input scale."""
+    def _scaled_augment(self) -> AugmentConfig:
+        """Return the augmentation settings with the zoom range times the input scale."""
         aug = self.train_config.augment
         s = self.model_config.input_scale
         if s != 1.0:
             lo, hi = aug.scale_range
             aug = aug.replace(scale_range=(lo * s, hi * s))
-        return Augmenter(aug, self.model_config.bodyparts, self.flip_pairs)
+        return aug
+
+    def _make_augmenter(self) -> Augmenter:
+        """Return the augmenter: the zoom range times the model's input scale."""
+        return Augmenter(
+            self._scaled_augment(), self.model_config.bodyparts, self.flip_pairs
+        )
 
     def _adapt_to_project(self) -> None:
         """Choose the settings left at their defaults from the frames, labels, budget.
@@ -1061,17 +1080,9 @@ class Trainer:
             x = tf.cast(images, tf.float32)
             with tf.GradientTape() as tape:
                 logits, loc = model.call_logits(x, training=True)
-                ce = tf.nn.sigmoid_cross_entropy_with_logits(
-                    labels=scmap, logits=logits
+                loss_s, loss_l = pose_losses(
+                    logits, loc, scmap, scmap_w, locref, locref_w, delta=delta
                 )
-                w = tf.broadcast_to(scmap_w, tf.shape(ce))
-                loss_s = tf.reduce_sum(ce * w) / tf.maximum(tf.reduce_sum(w), 1.0)
-                err = tf.abs(loc - locref)
-                huber = tf.where(
-                    err <= delta, 0.5 * tf.square(err), delta * (err - 0.5 * delta)
-                )
-                n_loc = tf.reduce_sum(tf.cast(locref_w > 0, tf.float32))
-                loss_l = tf.reduce_sum(huber * locref_w) / tf.maximum(n_loc, 1.0)
                 loss = loss_s + w_loc * loss_l
             grads = tape.gradient(loss, variables)
             opt.apply_gradients(zip(grads, variables, strict=True))
@@ -1547,22 +1558,56 @@ class Trainer:
     def _evaluate_test(self, it: int, images, keypoints, row: dict[str, Any]) -> None:
         self._recalibrate()
         result = self.evaluate(images, keypoints)
-        metrics = {
-            "iteration": it,
-            "mean_error_px": result["mean_error_px"],
-            "rmse_px": result["rmse_px"],
-        }
+        metrics = {"iteration": it, **{k: result[k] for k in self._TEST_METRICS}}
         row["test_mean_error_px"] = metrics["mean_error_px"]
         row["test_rmse_px"] = metrics["rmse_px"]
         self.state.metrics = metrics
-        logger.info(
-            "iteration %d: test mean error %.2f px, RMSE %.2f px",
-            it,
-            metrics["mean_error_px"],
-            metrics["rmse_px"],
-        )
+        message, shown = self._TEST_LOG
+        logger.info(message, it, *(metrics[k] for k in shown))
         for cb in self.callbacks:
             cb.on_evaluate(it, metrics)
+
+
+def pose_losses(
+    logits: Any,
+    locref: Any,
+    scmap: Any,
+    scmap_weights: Any,
+    locref_target: Any,
+    locref_weights: Any,
+    *,
+    delta: float,
+) -> tuple[Any, Any]:
+    """Score-map and location-refinement losses of a batch (TensorFlow tensors).
+
+    Parameters
+    ----------
+    logits, locref
+        The network's score-map logits ``(B, h, w, K)`` and location refinement
+        ``(B, h, w, 2K)``.
+    scmap, scmap_weights
+        Target score maps and their weights (broadcast to ``logits``).
+    locref_target, locref_weights
+        Target offsets and their weights (non-zero where a keypoint is near).
+    delta
+        Huber loss threshold (:class:`TrainConfig`'s ``huber_delta``).
+
+    Returns
+    -------
+    scoremap_loss, locref_loss : tensorflow.Tensor
+        The weighted mean sigmoid cross-entropy, and the Huber loss summed over the
+        weighted offsets per weighted location.
+    """
+    from ._tf import tensorflow as tf
+
+    ce = tf.nn.sigmoid_cross_entropy_with_logits(labels=scmap, logits=logits)
+    w = tf.broadcast_to(scmap_weights, tf.shape(ce))
+    loss_s = tf.reduce_sum(ce * w) / tf.maximum(tf.reduce_sum(w), 1.0)
+    err = tf.abs(locref - locref_target)
+    huber = tf.where(err <= delta, 0.5 * tf.square(err), delta * (err - 0.5 * delta))
+    n_loc = tf.reduce_sum(tf.cast(locref_weights > 0, tf.float32))
+    loss_l = tf.reduce_sum(huber * locref_weights) / tf.maximum(n_loc, 1.0)
+    return loss_s, loss_l
 
 
 #: Steps at the start of each run left out of the progress bar's rate and ETA: the

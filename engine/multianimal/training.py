@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ..augment import AugmentConfig
 from ..models.pose_model import PoseModelConfig
-from ..training import TrainConfig, Trainer, TrainingCallback
+from ..training import TrainConfig, Trainer, TrainingCallback, pose_losses
 from ..training_defaults import animal_sizes
 from .assembly import AssemblyConfig
 from .augment import MultiAnimalAugmenter
@@ -148,6 +147,13 @@ class MultiAnimalTrainer(Trainer):
         If the model's bodyparts or edges do not match ``multi_config``.
     """
 
+    _TEST_METRICS = ("mean_error_px", "rmse_px", "map", "mar")
+    _TEST_LOG = (
+        "iteration %d: test OKS mAP %.3f, mAR %.3f, matched error %.2f px "
+        "(RMSE %.2f px)",
+        ("map", "mar", "mean_error_px", "rmse_px"),
+    )
+
     def __init__(
         self,
         model_config: PoseModelConfig,
@@ -185,27 +191,14 @@ class MultiAnimalTrainer(Trainer):
         )
 
     # ---------------------------------------------------------------- data
-    def _validate_data(
-        self, images: Sequence[np.ndarray], keypoints: np.ndarray, what: str
-    ) -> tuple[list[np.ndarray], np.ndarray]:
-        images = list(images)
-        keypoints = np.asarray(keypoints, dtype=np.float64)
+    def _check_keypoints(self, keypoints: np.ndarray, what: str) -> None:
+        """Raise ``ValueError`` unless ``keypoints`` are ``(n, n_slots, 2)``."""
         s = self.layout.n_slots
         if keypoints.ndim != 3 or keypoints.shape[1:] != (s, 2):
             raise ValueError(
                 f"{what} keypoints must be (n_images, {s}, 2): every animal's points "
                 f"in the layout's order. Received shape {keypoints.shape}"
             )
-        if len(images) != len(keypoints):
-            raise ValueError(
-                f"{len(images)} {what} images but {len(keypoints)} rows of keypoints"
-            )
-        for i, img in enumerate(images):
-            if np.ndim(img) != 3 or np.shape(img)[2] != 3:
-                raise ValueError(
-                    f"{what} image {i} must be (H, W, 3) RGB. Received {np.shape(img)}"
-                )
-        return images, keypoints
 
     def _animals(self, keypoints: np.ndarray) -> np.ndarray:
         """``(n, n_slots, 2)`` → ``(n, I, Km, 2)``."""
@@ -219,12 +212,9 @@ class MultiAnimalTrainer(Trainer):
         return shapes, animals.reshape(-1, *animals.shape[2:])
 
     def _make_augmenter(self) -> MultiAnimalAugmenter:  # type: ignore[override]
-        aug: AugmentConfig = self.train_config.augment
-        s = self.model_config.input_scale
-        if s != 1.0:
-            lo, hi = aug.scale_range
-            aug = aug.replace(scale_range=(lo * s, hi * s))
-        return MultiAnimalAugmenter(aug, self.layout, self.flip_pairs)
+        return MultiAnimalAugmenter(
+            self._scaled_augment(), self.layout, self.flip_pairs
+        )
 
     def paf_width(self) -> float:
         """Half-width of the fields, network pixels (see :class:`MultiAnimalConfig`)."""
@@ -293,17 +283,9 @@ class MultiAnimalTrainer(Trainer):
             x = tf.cast(images, tf.float32)
             with tf.GradientTape() as tape:
                 logits, loc, field = model.call_logits(x, training=True)
-                ce = tf.nn.sigmoid_cross_entropy_with_logits(
-                    labels=scmap, logits=logits
+                loss_s, loss_l = pose_losses(
+                    logits, loc, scmap, scmap_w, locref, locref_w, delta=delta
                 )
-                w = tf.broadcast_to(scmap_w, tf.shape(ce))
-                loss_s = tf.reduce_sum(ce * w) / tf.maximum(tf.reduce_sum(w), 1.0)
-                err = tf.abs(loc - locref)
-                huber = tf.where(
-                    err <= delta, 0.5 * tf.square(err), delta * (err - 0.5 * delta)
-                )
-                n_loc = tf.reduce_sum(tf.cast(locref_w > 0, tf.float32))
-                loss_l = tf.reduce_sum(huber * locref_w) / tf.maximum(n_loc, 1.0)
                 wp = tf.broadcast_to(paf_w, tf.shape(field))
                 loss_p = tf.reduce_sum(tf.square(field - paf) * wp) / tf.maximum(
                     tf.reduce_sum(wp), 1.0
@@ -397,31 +379,6 @@ class MultiAnimalTrainer(Trainer):
             [r.animals for r in result], list(animals), [r.scores for r in result]
         )
         return {**metrics, "predictions": result}
-
-    def _evaluate_test(self, it: int, images, keypoints, row: dict[str, Any]) -> None:
-        self._recalibrate()
-        result = self.evaluate(images, keypoints)
-        metrics = {
-            "iteration": it,
-            "mean_error_px": result["mean_error_px"],
-            "rmse_px": result["rmse_px"],
-            "map": result["map"],
-            "mar": result["mar"],
-        }
-        row["test_mean_error_px"] = metrics["mean_error_px"]
-        row["test_rmse_px"] = metrics["rmse_px"]
-        self.state.metrics = metrics
-        logger.info(
-            "iteration %d: test OKS mAP %.3f, mAR %.3f, matched error %.2f px "
-            "(RMSE %.2f px)",
-            it,
-            metrics["map"],
-            metrics["mar"],
-            metrics["mean_error_px"],
-            metrics["rmse_px"],
-        )
-        for cb in self.callbacks:
-            cb.on_evaluate(it, metrics)
 
     def _prepare_data(self, images, keypoints, test_images, test_keypoints):
         self._paf_width = None  # new data: the fields' width is measured again
