@@ -513,15 +513,16 @@ class TrajectoryModel(IdentityCorrection):
     ) -> Path:
         """Labelled video of what the viewer shows (current p-cutoff and filter).
 
-        Unfiltered predictions give DeepLabCut's ``<stem>_labeled.mp4`` beside the
-        predictions; filtered ones ``<stem>_filtered_labeled.mp4``.
+        Named as DeepLabCut names it (:func:`~posekit.engine.labeled_video.labeled_video_path`):
+        ``<stem>_p<pcutoff×100>_labeled.mp4`` beside the predictions, filtered ones
+        ``<stem>_filtered_p<pcutoff×100>_labeled.mp4``.
 
         Raises
         ------
         ValueError
             If the viewer has no video.
         """
-        from ..engine.labeled_video import CODECS, create_labeled_video
+        from ..engine.labeled_video import create_labeled_video, labeled_video_path
 
         if self.video_path is None:
             raise ValueError("this viewer has no video; pass video= to draw on")
@@ -530,8 +531,9 @@ class TrajectoryModel(IdentityCorrection):
         if out is None:
             base = self.source.parent if self.source else self.video_path.parent
             tag = "" if self.method == "none" else "_filtered"
-            suffix = CODECS.get(codec, ".mp4")
-            out = base / f"{self.stem}{tag}_labeled{suffix}"
+            out = labeled_video_path(
+                base / f"{self.stem}{tag}.h5", codec, pcutoff=float(self.pcutoff)
+            )
         path = create_labeled_video(
             self.video_path,
             ds,

@@ -205,7 +205,8 @@ def test_labeled_video_from_the_viewer(demo, viewer) -> None:
     viewer.model.method = "savgol"
     viewer.trail.value = 3
     viewer.start_labeled_video(wait=True)
-    out = path.with_name(f"{path.stem}_filtered_labeled.mp4")
+    p = int(100 * viewer.model.pcutoff)
+    out = path.with_name(f"{path.stem}_filtered_p{p}_labeled.mp4")  # DLC's name
     assert out.is_file(), viewer.model.error
     with VideoReader(out) as reader:
         assert reader.n_frames == N
