@@ -21,11 +21,13 @@ instead:
   ``pos_dist_thresh = 2σ``): 8.5 px for a run of at least 2,000 iterations, wider for
   shorter runs (up to 12 px at 500 iterations or fewer), which converge faster with a
   wider target.
-- **rotation augmentation**: ±2 circular standard deviations of the directions in
+- **rotation augmentation** (applied with ``TrainConfig.adaptive_augmentation``;
+  otherwise suggested and recorded only, DeepLabCut's ±25° is used): ±2 circular
+  standard deviations of the directions in
   which the labelled animals lie (:func:`orientation_spread_deg`), at least ±25° and at
   most ±180°: a mouse filmed from the side keeps ±25°, animals seen from above that
   face many directions are also shown turned further than any labelled frame;
-- **mirror augmentation**: half the crops mirrored when the bodyparts have left/right
+- **mirror augmentation** (likewise): half the crops mirrored when the bodyparts have left/right
   partners by name (``leftear``/``rightear``, ``wingL``/``wingR``), whose labels then
   swap (a mirrored left ear is a right ear); none without such pairs.
 

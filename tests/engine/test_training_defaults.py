@@ -162,7 +162,7 @@ def test_rotation_and_mirroring_are_recorded_and_kept_on_resume(tmp_path):
     images = [rng.integers(0, 255, (96, 96, 3), dtype=np.uint8) for _ in range(6)]
     kp = _turned(6, 60.0, size=30.0) - 200.0 + 48.0  # turning every way, in frame
 
-    def fit(max_iterations: int, folder=tmp_path, **augment) -> Trainer:
+    def fit(max_iterations: int, folder=tmp_path, opt_in=True, **augment) -> Trainer:
         stop = _StopAfter(max_iterations)
         trainer = Trainer(
             PoseModelConfig(bodyparts=("a", "b", "c"), weights=None),
@@ -171,6 +171,7 @@ def test_rotation_and_mirroring_are_recorded_and_kept_on_resume(tmp_path):
                 max_iterations=max_iterations,
                 eval_interval=0,
                 augment=AugmentConfig(**augment),
+                adaptive_augmentation=opt_in,
             ),
             folder,
             flip_pairs=[("b", "c")],
@@ -181,6 +182,12 @@ def test_rotation_and_mirroring_are_recorded_and_kept_on_resume(tmp_path):
         trainer.fit(images, kp)
         return trainer
 
+    # by default DeepLabCut's augmentation is kept; the suggestion is recorded
+    plain = fit(1, tmp_path / "plain", opt_in=False)
+    aug = plain.train_config.augment
+    assert (aug.rotation_deg, aug.flip_probability) == (25.0, 0.0)
+    assert (plain.defaults.rotation_deg, plain.defaults.flip_probability) == (180, 0.5)
+    # opted in: the suggestion is used
     first = fit(1)
     aug = first.train_config.augment
     assert (aug.rotation_deg, aug.flip_probability) == (180.0, 0.5)
