@@ -25,6 +25,11 @@ previous iteration's snapshot):
   frames; the random arm picks 20 uniformly. Errors are measured on the held-out test
   frames (and, for information, on the pool frames neither arm trained on).
 
+The committed results (``benchmarks/results/active_learning.json``, ``run_note``): demo
+with ``--base-budget 60 --budget 60`` (with the defaults the side view's base model
+already has 1 frame in 900 off by more than 10 px, which leaves neither arm anything
+to fix), openfield seed 0 with the defaults.
+
 Each seed changes the random frames and the k-means seed; both arms of a seed start
 from the same base snapshot and train with the same budget (process CPU seconds per
 core, ``budget_clock="cpu"``, so that other work on a shared machine does not change
