@@ -58,13 +58,22 @@ class Server:
         return [root, *root.children(recursive=True)]
 
     def kernels(self) -> list[psutil.Process]:
-        """Return the live kernel processes."""
-        found = []
+        """Return the live kernel processes, one per kernel.
+
+        A kernel that starts a subprocess (ffmpeg, a shell) forks first: until the
+        child execs, it has the kernel's command line. Kernels are therefore told
+        apart by their connection file (``-f kernel-<id>.json``): a fork is not
+        counted again.
+        """
+        found: dict[str, psutil.Process] = {}
         for p in self.processes()[1:]:
             with contextlib.suppress(psutil.Error):
-                if "ipykernel" in " ".join(p.cmdline()) and p.status() != "zombie":
-                    found.append(p)
-        return found
+                cmd = p.cmdline()
+                if "ipykernel" not in " ".join(cmd) or p.status() == "zombie":
+                    continue
+                key = next((a for a in cmd if a.endswith(".json")), str(p.pid))
+                found.setdefault(key, p)
+        return list(found.values())
 
     def rss_bytes(self) -> int:
         """Resident memory of the server and all its kernels (and their children)."""
