@@ -33,9 +33,9 @@ from posekit.widgets.serve import (
     APP_NOTEBOOKS,
     CULL_IDLE_TIMEOUT_S,
     CULL_INTERVAL_S,
-    SHUTDOWN_WAIT_S,
     FILE_ALLOWLIST,
     FILE_DENYLIST,
+    SHUTDOWN_WAIT_S,
     file_is_served,
 )
 
