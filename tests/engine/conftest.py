@@ -92,3 +92,58 @@ def dlc_csv_variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
         paths[f"{name}_v2"] = folder / f"{name}_v2.csv"
         df.set_axis(rows, axis=0).to_csv(paths[f"{name}_v2"])
     return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_trained_copy(demo_project_ro: Project, tmp_path_factory):
+    """Make a copy of the demo project with a tiny network trained for 3 iterations.
+
+    A factory: ``tiny_trained_copy(name)`` gives a fresh copy (its own folder) each
+    call, for the modules that analyse or export with a real but quick model.
+    """
+    from posekit.engine.api import train_network
+
+    def make(name: str) -> Project:
+        dst = tmp_path_factory.mktemp(name) / demo_project_ro.path.name
+        shutil.copytree(demo_project_ro.path, dst)
+        project = load_project(dst)
+        train_network(
+            project,
+            backbone="mobilenet_v2_0.35",
+            max_iterations=3,
+            batch_size=2,
+            crop_size=(64, 64),
+            progress=False,
+            eval_interval=0,
+        )
+        return project
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def video_clip(tmp_path_factory):
+    """Cut a video's first frames into an MJPG ``.avi`` (every frame a keyframe).
+
+    A factory: ``video_clip(video, n_frames)`` returns the clip's path.
+    """
+    import cv2
+
+    def cut(video: Path, n_frames: int) -> Path:
+        out = tmp_path_factory.mktemp("clip") / "clip.avi"
+        cap = cv2.VideoCapture(str(video))
+        writer = None
+        for _ in range(n_frames):
+            ok, frame = cap.read()
+            assert ok
+            if writer is None:
+                h, w = frame.shape[:2]
+                writer = cv2.VideoWriter(
+                    str(out), cv2.VideoWriter_fourcc(*"MJPG"), 30, (w, h)
+                )
+            writer.write(frame)
+        writer.release()
+        cap.release()
+        return out
+
+    return cut

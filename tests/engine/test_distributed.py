@@ -7,7 +7,6 @@ boundaries and seek exactly. A rerun skips the chunks already on disk.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from pathlib import Path
 
@@ -15,13 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from posekit.engine.api import analyze_videos, train_network
+from posekit.engine.api import analyze_videos
 from posekit.engine.distributed import (
     CHUNKS_FOLDER,
     parse_shard,
     plan_chunks,
 )
-from posekit.engine.project import Project, load_project
+from posekit.engine.project import Project
 from posekit.engine.video import VideoReader
 
 FRAMES = 40  # the short video's frames
@@ -29,43 +28,15 @@ CHUNK = 16  # frames per chunk: 3 chunks (16, 16, 8)
 
 
 @pytest.fixture(scope="module")
-def trained(demo_project_ro: Project, tmp_path_factory) -> Project:
+def trained(tiny_trained_copy) -> Project:
     """Train a tiny MobileNetV2-0.35 for 3 iterations on a copy of the demo project."""
-    dst = tmp_path_factory.mktemp("dist") / demo_project_ro.path.name
-    shutil.copytree(demo_project_ro.path, dst)
-    project = load_project(dst)
-    train_network(
-        project,
-        backbone="mobilenet_v2_0.35",
-        max_iterations=3,
-        batch_size=2,
-        crop_size=(64, 64),
-        progress=False,
-        eval_interval=0,
-    )
-    return project
+    return tiny_trained_copy("dist")
 
 
 @pytest.fixture(scope="module")
-def clip(trained: Project, tmp_path_factory) -> Path:
+def clip(trained: Project, video_clip) -> Path:
     """Cut the first FRAMES frames of the demo video (MJPG: every frame a keyframe)."""
-    import cv2
-
-    out = tmp_path_factory.mktemp("clip") / "clip.avi"
-    cap = cv2.VideoCapture(str(trained.videos()[0]))
-    writer = None
-    for _ in range(FRAMES):
-        ok, frame = cap.read()
-        assert ok
-        if writer is None:
-            h, w = frame.shape[:2]
-            writer = cv2.VideoWriter(
-                str(out), cv2.VideoWriter_fourcc(*"MJPG"), 30, (w, h)
-            )
-        writer.write(frame)
-    writer.release()
-    cap.release()
-    return out
+    return video_clip(trained.videos()[0], FRAMES)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from posekit.engine.api import analyze_videos, train_network
+from posekit.engine.api import analyze_videos
 from posekit.engine.cli import main
 from posekit.engine.export import (
     ModelFileError,
@@ -25,49 +25,21 @@ from posekit.engine.export import (
     load_model_file,
 )
 from posekit.engine.model_folder import ModelFolder
-from posekit.engine.project import Project, load_project
+from posekit.engine.project import Project
 
 FRAMES = 24
 
 
 @pytest.fixture(scope="module")
-def trained(demo_project_ro: Project, tmp_path_factory) -> Project:
+def trained(tiny_trained_copy) -> Project:
     """Train a tiny MobileNetV2-0.35 for 3 iterations on a copy of the demo project."""
-    dst = tmp_path_factory.mktemp("export") / demo_project_ro.path.name
-    shutil.copytree(demo_project_ro.path, dst)
-    project = load_project(dst)
-    train_network(
-        project,
-        backbone="mobilenet_v2_0.35",
-        max_iterations=3,
-        batch_size=2,
-        crop_size=(64, 64),
-        progress=False,
-        eval_interval=0,
-    )
-    return project
+    return tiny_trained_copy("export")
 
 
 @pytest.fixture(scope="module")
-def clip(trained: Project, tmp_path_factory) -> Path:
+def clip(trained: Project, video_clip) -> Path:
     """Cut the first FRAMES frames of the demo video."""
-    import cv2
-
-    out = tmp_path_factory.mktemp("clip") / "clip.avi"
-    cap = cv2.VideoCapture(str(trained.videos()[0]))
-    writer = None
-    for _ in range(FRAMES):
-        ok, frame = cap.read()
-        assert ok
-        if writer is None:
-            h, w = frame.shape[:2]
-            writer = cv2.VideoWriter(
-                str(out), cv2.VideoWriter_fourcc(*"MJPG"), 30, (w, h)
-            )
-        writer.write(frame)
-    writer.release()
-    cap.release()
-    return out
+    return video_clip(trained.videos()[0], FRAMES)
 
 
 @pytest.fixture(scope="module")
