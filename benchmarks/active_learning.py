@@ -171,47 +171,67 @@ def _copy_project(src: Path, dst: Path) -> None:
 # ---------------------------------------------------------------------------- demo
 
 
-def _demo_truth(project):
+def _demo_truth_and_behaviour(project):
     from posekit.engine.demo import load_ground_truth
 
-    truth, _ = load_ground_truth(project, "session1")
-    return truth
+    return load_ground_truth(project, "session1")
+
+
+def _demo_truth(project):
+    return _demo_truth_and_behaviour(project)[0]
 
 
 def _frame_index(frame: str) -> int:
     return int(Path(frame).stem[3:])
 
 
-def _demo_evaluate(project) -> dict:
+def _demo_evaluate(project) -> tuple[dict, dict | None]:
+    """Errors over every frame, and over the rare-behaviour frames alone (or None)."""
     from posekit.engine.api import analyze_videos
+    from posekit.engine.demo import SIDE_RARE_BEHAVIOR, load_ground_truth
     from posekit.engine.refinement import predictions_for_frames
 
     (out,) = analyze_videos(
         project, project.videos(), use_tflite=False, progress=False, batch_size=8
     )
     xyp, _, _ = predictions_for_frames(out)
-    return error_metrics(xyp, _demo_truth(project))
+    truth, behaviour = load_ground_truth(project, "session1")
+    rare = behaviour == SIDE_RARE_BEHAVIOR
+    rare_metrics = error_metrics(xyp[rare], truth[rare]) if rare.any() else None
+    return error_metrics(xyp, truth), rare_metrics
 
 
-def prepare_demo(work: Path, budget: float, view: str = "side") -> dict:
+def prepare_demo(
+    work: Path, budget: float, view: str = "side", rare: float = 0.0, seed: int = 0
+) -> dict:
     """Build the demo project with 10 labelled frames, train and analyse the base."""
+    import numpy as np
+
     from posekit.engine.dataset import create_training_dataset
-    from posekit.engine.demo import make_demo_project
+    from posekit.engine.demo import SIDE_RARE_BEHAVIOR, make_demo_project
 
     base = work / "demo" / "base"
     if base.exists():
         shutil.rmtree(base)
-    project = make_demo_project(base, n_frames=900, n_labeled=N_START, view=view)
+    project = make_demo_project(
+        base, n_frames=900, n_labeled=N_START, view=view, rare=rare, seed=seed
+    )
     project.set("TrainingFraction", [1.0])  # every labelled frame trains
     project.save(keys=["TrainingFraction"])
     create_training_dataset(project)
     train = _train(project, budget)
-    metrics = _demo_evaluate(project)
+    metrics, rare_metrics = _demo_evaluate(project)
+    _, behaviour = _demo_truth_and_behaviour(project)
     return {
         "project": str(project.path),
         "view": view,
+        "rare": rare,
+        "video_seed": seed,
+        "rare_frames": np.flatnonzero(behaviour == SIDE_RARE_BEHAVIOR).tolist(),
+        "start_frames": sorted(_frame_index(f) for f in _labelled(project, "session1")),
         "train": train,
         "metrics": metrics,
+        "metrics_rare": rare_metrics,
     }
 
 
@@ -261,15 +281,18 @@ def run_demo_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
     _reveal(project, video.stem, frames, lambda f: truth[_frame_index(f)])
     merge = merge_datasets(project)
     train = _train(project, budget)
-    metrics = _demo_evaluate(project)
+    metrics, rare_metrics = _demo_evaluate(project)
+    rare_frames = set(base.get("rare_frames", []))
     return {
         "arm": arm,
         "seed": seed,
         "picked": picked,
+        "picked_rare": sum(i in rare_frames for i in picked),
         "selection_s": round(select_s, 1),
         "merge": merge.summary(),
         "train": train,
         "metrics": metrics,
+        "metrics_rare": rare_metrics,
         **info,
     }
 
@@ -451,7 +474,9 @@ def run_step(args) -> int:
     budget = args.base_budget if args.arm == "base" else args.budget
     if args.arm == "base":
         if args.dataset == "demo":
-            out = prepare_demo(work, budget, args.demo_view)
+            out = prepare_demo(
+                work, budget, args.demo_view, args.demo_rare, args.demo_seed
+            )
         else:
             out = prepare_openfield(work, budget)
         name = "base"
@@ -506,7 +531,8 @@ def run_all(args) -> int:
                 sys.executable, __file__, "step", "--workdir", str(work),
                 "--dataset", d, "--arm", arm, "--seed", str(seed),
                 "--budget", str(args.budget), "--base-budget", str(args.base_budget),
-                "--demo-view", args.demo_view,
+                "--demo-view", args.demo_view, "--demo-rare", str(args.demo_rare),
+                "--demo-seed", str(args.demo_seed),
             ]  # fmt: skip
             with open(log, "w") as fh:
                 running[step] = subprocess.Popen(
@@ -520,6 +546,20 @@ def run_all(args) -> int:
 
 def _pct_better(random: float, outlier: float) -> float:
     return 100.0 * (random - outlier) / random if random else 0.0
+
+
+def _rare_comparison(o: dict, r: dict) -> dict:
+    """Rare-behaviour frames picked by each arm and their errors after fine-tuning."""
+    if not (o.get("metrics_rare") and r.get("metrics_rare")):
+        return {}
+    keys = ("mean_px", "p95_px", "frac_frames_over_10px")
+    return {
+        "rare_frames_picked": {"outlier": o["picked_rare"], "random": r["picked_rare"]},
+        "rare_frames_metrics": {
+            "outlier": {k: o["metrics_rare"][k] for k in keys},
+            "random": {k: r["metrics_rare"][k] for k in keys},
+        },
+    }
 
 
 def report(args) -> int:
@@ -574,6 +614,7 @@ def report(args) -> int:
                     "outlier_wins_p95": mo["p95_px"] < mr["p95_px"],
                     "outlier_wins_over10": mo["frac_frames_over_10px"]
                     < mr["frac_frames_over_10px"],
+                    **_rare_comparison(o, r),
                 }
             )
         doc["datasets"][d] = {
@@ -647,6 +688,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-budget", type=float, default=300.0)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--demo-view", choices=["side", "top"], default="side")
+    parser.add_argument(
+        "--demo-rare",
+        type=float,
+        default=0.12,
+        help="side view: probability that a bout is grooming (a rare posture)",
+    )
+    parser.add_argument("--demo-seed", type=int, default=9, help="demo video seed")
     parser.add_argument("--json", default=str(RESULTS))
     args = parser.parse_args(argv)
     import logging

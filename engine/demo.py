@@ -368,12 +368,16 @@ def render_frame(
 SIDE_BODYPARTS = ["hand", "finger", "tongue", "joystick_top", "joystick_base"]
 SIDE_SKELETON = [["hand", "finger"], ["joystick_top", "joystick_base"]]
 SIDE_BEHAVIORS = ["rest", "reach", "lick"]
+SIDE_RARE_BEHAVIOR = (
+    "groom"  # the paw at the face: a posture the other bouts never show
+)
 
 # Scene coordinates (pixels at scale 1, origin near the middle of the action).
 _SIDE_SHOULDER = np.array([-95.0, 10.0])
 _SIDE_REST = np.array([-70.0, 45.0])  # where the reaching paw rests
 _SIDE_OTHER_PAW = np.array([-112.0, 62.0])  # the other paw: a look-alike of the hand
 _SIDE_MOUTH = np.array([-58.0, -32.0])
+_SIDE_FACE = np.array([-57.0, -24.0])  # where the paw grooms
 _SIDE_JOYSTICK = np.array([95.0, 75.0])  # base of the joystick
 
 
@@ -413,12 +417,14 @@ def side_view_transform(
 
 
 def simulate_side_session(
-    n_frames: int, *, seed: int = 0, fps: float = 30.0
+    n_frames: int, *, seed: int = 0, fps: float = 30.0, rare: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
     """Simulate a side view of a mouse reaching for a joystick and licking.
 
     Reaches (the paw goes to the joystick knob, pushes it and comes back), licks (the
-    tongue is out) and rests alternate. Coordinates are in scene units (see
+    tongue is out) and rests alternate. With ``rare > 0`` some bouts are grooming
+    (:data:`SIDE_RARE_BEHAVIOR`: the paw strokes the face), a posture that a few
+    uniformly picked frames usually miss: the case active learning is for. Coordinates are in scene units (see
     :func:`side_view_transform`). The tongue is NaN while it is in; the hand and
     finger keep their coordinates while they are behind the joystick, and ``hidden``
     says so (a labeller leaves them NaN: ``np.where(hidden[..., None], np.nan, kp)``).
@@ -431,13 +437,17 @@ def simulate_side_session(
         Random seed.
     fps
         Frame rate (bout durations are in seconds).
+    rare
+        Probability that a bout is grooming (0: never, and the session is the same as
+        without the argument).
 
     Returns
     -------
     keypoints : numpy.ndarray
         ``(n_frames, 5, 2)`` in scene units (NaN: the tongue is in).
     labels : numpy.ndarray
-        ``(n_frames,)`` behaviour names from :data:`SIDE_BEHAVIORS`.
+        ``(n_frames,)`` behaviour names from :data:`SIDE_BEHAVIORS` (and
+        :data:`SIDE_RARE_BEHAVIOR` when ``rare > 0``).
     bodyparts : list of str
         :data:`SIDE_BODYPARTS`.
     hidden : numpy.ndarray
@@ -453,6 +463,10 @@ def simulate_side_session(
     while t < n_frames:
         behaviour = str(rng.choice(SIDE_BEHAVIORS, p=[0.3, 0.45, 0.25]))
         n = max(4, int(rng.uniform(0.6, 1.6) * fps))
+        if rare > 0 and rng.uniform() < rare:
+            behaviour = SIDE_RARE_BEHAVIOR  # short bouts, the face at a new place each
+            n = max(4, n // 3)
+            face = _SIDE_FACE + rng.normal(0, 3.0, 2)
         behind = behaviour == "reach" and rng.uniform() < 0.35
         base = _SIDE_JOYSTICK + np.array([rng.normal(0, 4.0), 0.0])
         start = hand.copy()
@@ -472,6 +486,9 @@ def simulate_side_session(
                     if phase < 0.5
                     else (_SIDE_REST + (target - _SIDE_REST) * reach)
                 )
+            elif behaviour == SIDE_RARE_BEHAVIOR:
+                stroke = np.array([2.0, 6.0]) * np.sin(2 * np.pi * 3.0 * i / fps)
+                hand = hand + 0.35 * (face + stroke - hand)
             else:
                 hand = hand + 0.3 * (_SIDE_REST - hand)
             hand = hand + rng.normal(0, 0.6, 2)
@@ -652,6 +669,7 @@ def make_demo_project(
     view: Literal["top", "side"] = "top",
     frame_sizes: Sequence[tuple[int, int]] | None = None,
     n_animals: int = 1,
+    rare: float = 0.0,
 ):
     """Create the demo project: videos, extracted frames, labels and ground truth.
 
@@ -690,6 +708,10 @@ def make_demo_project(
         identities, whose paths cross and which hide each other's parts
         (:func:`posekit.engine.multianimal.demo.make_multianimal_demo`; folder
         ``social<n>-posekit-<date>``).
+    rare
+        Side view only: probability that a bout is grooming, a posture the other bouts
+        never show (:func:`simulate_side_session`). The active-learning benchmark
+        uses it.
 
     Returns
     -------
@@ -728,6 +750,11 @@ def make_demo_project(
             scale=scale,
             label=label,
             date=date,
+        )
+    if rare and view != "side":
+        raise ValueError(
+            f"rare bouts exist in the side view only: pass view='side'. Received: "
+            f"view={view!r}, rare={rare!r}"
         )
     if int(n_animals) < 1:
         raise ValueError(f"n_animals must be >= 1. Received: n_animals={n_animals!r}")
@@ -771,7 +798,7 @@ def make_demo_project(
             )
         else:
             scene, labels, bps, hidden = simulate_side_session(
-                n_frames, seed=seed + v, fps=fps
+                n_frames, seed=seed + v, fps=fps, rare=rare
             )
             factor, offset = side_view_transform(vsize, sizes[0][0], scale)
             video = _render_side_video(

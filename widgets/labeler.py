@@ -17,7 +17,8 @@ model calls and model state into the Bokeh document and the controls:
   fields), they reach Python through a small data source; frame switches are shown at
   once from the frames prefetched around the current one (image and points), then
   confirmed by Python. A second click within Bokeh's double-tap time places a second
-  point (Bokeh would otherwise swallow it as a DoubleTap);
+  point (Bokeh would otherwise swallow it as a DoubleTap), and a dragged point
+  follows the pointer even when a points table from a slow kernel lands mid-drag;
 - machine points (predictions) are hollow circles whose outline is coloured by
   likelihood (:data:`MACHINE_COLORS`), labels are filled in their bodypart's colour.
 
@@ -121,11 +122,54 @@ KEYS_JS = """
 const KEY = "posekit_labeler_" + nav_source.id;
 if (window[KEY]) { return; }
 window[KEY] = true;
+// A dragged point follows the pointer (grab offset kept), not the sum of the moves:
+// Bokeh adds each move to the point's current value, so a points table from Python
+// that lands mid-drag (a slow kernel answering the previous edit) would otherwise
+// put the point back where that table has it and the drag would end off the pointer.
+const rowKey = (d, i) => (d.bodypart ? d.bodypart[i] + "|" + (d.fill ? d.fill[i] : "") : i);
+const rowOf = (d, key, n) => {
+  if (!d.bodypart) { return key < n ? key : -1; }
+  for (let i = 0; i < n; i++) { if (rowKey(d, i) === key) { return i; } }
+  return -1;
+};
+const fixDrag = (proto) => {
+  const panStart = proto._pan_start, pan = proto._pan, panEnd = proto._pan_end;
+  proto._pan_start = function (ev) {
+    panStart.call(this, ev);
+    this.__posekit_grab = null;
+    const r = this.model.renderers[0];
+    const p = this._basepoint == null || !r ? null : this._map_drag(ev.sx, ev.sy, r);
+    if (p == null) { return; }
+    const d = r.data_source.data;
+    const xs = d[r.glyph.x.field], ys = d[r.glyph.y.field];
+    this.__posekit_grab = Array.from(r.data_source.selected.indices, (i) => (
+      {key: rowKey(d, i), dx: xs[i] - p[0], dy: ys[i] - p[1]}));
+  };
+  proto._pan = function (ev) {
+    pan.call(this, ev);
+    const grab = this.__posekit_grab, r = this.model.renderers[0];
+    if (!grab || grab.length === 0 || this._basepoint == null) { return; }
+    const p = this._map_drag(ev.sx, ev.sy, r);
+    if (p == null) { return; }
+    const cds = r.data_source, d = cds.data;
+    const xs = d[r.glyph.x.field], ys = d[r.glyph.y.field];
+    for (const g of grab) {
+      const i = rowOf(d, g.key, xs.length);
+      if (i >= 0) { xs[i] = p[0] + g.dx; ys[i] = p[1] + g.dy; }
+    }
+    cds.change.emit();
+  };
+  proto._pan_end = function (ev) {
+    panEnd.call(this, ev);
+    this.__posekit_grab = null;
+  };
+};
 const fixTap = () => {
   for (const v of Bokeh.index.find_all(draw_tool)) {
     const proto = Object.getPrototypeOf(v);
     if (!proto.__posekit_tap) {
       proto._doubletap = function (ev) { this._tap(ev); };
+      fixDrag(proto);
       proto.__posekit_tap = true;
     }
   }

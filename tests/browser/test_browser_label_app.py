@@ -47,6 +47,19 @@ JS_POINTS = """() => {
   return {x: Array.from(d.x), y: Array.from(d.y), bodypart: Array.from(d.bodypart)};
 }"""
 
+# Replaces the points table as a kernel update does, with one bodypart at (x, y).
+JS_STALE_TABLE = """([bp, x, y]) => {
+  const v = Bokeh.index.roots.find(r => r.model.name === 'posekit-labeler');
+  const src = v.model.renderers.find(
+      r => r.data_source && r.data_source.data.bodypart !== undefined).data_source;
+  const d = {};
+  for (const k of Object.keys(src.data)) { d[k] = Array.from(src.data[k]); }
+  const i = d.bodypart.indexOf(bp);
+  d.x[i] = x;
+  d.y[i] = y;
+  src.data = d;
+}"""
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
@@ -167,6 +180,21 @@ def test_label_in_the_browser(server, page, demo, tmp_path):
     wait_for_point(h5, f0, "snout", (100, 50))
     page.keyboard.press("y")
     wait_for_point(h5, f0, "snout", (130, 70))
+
+    # a points table that lands mid-drag (a slow kernel answering an earlier edit,
+    # here with leftear where the drag started) must not move the drop: leftear ends
+    # under the pointer, not at the stale place plus the rest of the moves
+    page.mouse.move(*canvas.to_page(200, 150))
+    page.mouse.down()
+    page.mouse.move(*canvas.to_page(210, 160), steps=4)
+    page.evaluate(JS_STALE_TABLE, ["leftear", 200, 150])
+    page.mouse.move(*canvas.to_page(230, 170), steps=6)
+    page.mouse.up()
+    wait_for_point(h5, f0, "leftear", (230, 170))
+    time.sleep(DOUBLE_TAP_GAP)
+    canvas.drag((230, 170), (200, 150))
+    wait_for_point(h5, f0, "leftear", (200, 150))
+    canvas.hover()
     page.keyboard.press("n")
     page.wait_for_selector(".labeler-status >> text=frame 2 of 4", timeout=15_000)
     page.keyboard.press("ArrowLeft")

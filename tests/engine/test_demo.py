@@ -223,3 +223,30 @@ def test_same_seed_same_video(tmp_path: Path, seed: int) -> None:
     ):
         for i in range(8):
             np.testing.assert_array_equal(ra[i], rb[i])
+
+
+def test_rare_grooming_bouts_in_the_side_view(tmp_path: Path) -> None:
+    """``rare`` adds short grooming bouts (paw at the face) and nothing else changes."""
+    from posekit.engine.demo import (
+        SIDE_BEHAVIORS,
+        SIDE_RARE_BEHAVIOR,
+        simulate_side_session,
+    )
+
+    kp0, lab0, _, hid0 = simulate_side_session(900, seed=9)
+    again = simulate_side_session(900, seed=9, rare=0.0)
+    np.testing.assert_array_equal(again[0], kp0)  # rare=0: the session of old
+    assert set(lab0) <= set(SIDE_BEHAVIORS)
+
+    kp, lab, _, _ = simulate_side_session(900, seed=9, rare=0.12)
+    groom = lab == SIDE_RARE_BEHAVIOR
+    assert 0.01 < groom.mean() < 0.1  # rare, but there
+    starts = np.flatnonzero(np.diff(np.r_[0, groom.astype(int)]) == 1)
+    assert len(starts) >= 2
+    # the paw is at the face (within 15 scene px of it) only while grooming
+    at_face = np.linalg.norm(kp[:, 0] - np.array([-57.0, -24.0]), axis=1) < 15
+    assert at_face[groom].mean() > 0.4
+    assert not at_face[~groom].any()
+
+    with pytest.raises(ValueError, match="side view"):
+        make_demo_project(tmp_path, n_frames=10, n_labeled=0, rare=0.1)
