@@ -79,6 +79,7 @@ __all__ = [
     "outlier_scores",
     "predict_machine_labels",
     "predictions_for_frames",
+    "rarely_confident_bodyparts",
     "read_machine_labels",
     "select_diverse",
     "tta_predictions",
@@ -966,6 +967,9 @@ class OutlierFrames:
         Their images ``labeled-data/<video>/img<index>.png``.
     machine_labels
         The machine-labels file written (``None`` when nothing was picked).
+    advice
+        What made the criteria less useful on this video, and what to do
+        (:func:`rarely_confident_bodyparts`).
     """
 
     video: Path
@@ -975,14 +979,79 @@ class OutlierFrames:
     picked: np.ndarray
     images: list[Path] = field(default_factory=list)
     machine_labels: Path | None = None
+    advice: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """One line: how many outliers, how many extracted, where."""
+        """One line: how many outliers, how many extracted, where (and any advice)."""
         where = self.images[0].parent if self.images else "nothing extracted"
         return (
             f"{self.video.name}: {len(self.candidates)} outlier frame(s) of "
             f"{len(self.scores.frames)}; {len(self.picked)} extracted ({where})"
-        )
+        ) + "".join(f"\n{a}" for a in self.advice)
+
+
+def rarely_confident_bodyparts(
+    xyp: np.ndarray,
+    bodyparts: Sequence[str],
+    pcutoff: float,
+    *,
+    share: float = 0.5,
+) -> dict[str, float]:
+    """Bodyparts below the p-cutoff in more than ``share`` of the frames.
+
+    Such a part (a tongue that is mostly in, a paw mostly hidden, or a part the network
+    has not learned yet) makes ``uncertain`` flag nearly every frame, so that the
+    frames chosen are little better than random ones.
+
+    Parameters
+    ----------
+    xyp
+        ``(T, K, 3)`` predictions.
+    bodyparts
+        The ``K`` names.
+    pcutoff
+        Likelihood cutoff.
+    share
+        Fraction of frames above which a part is reported.
+
+    Returns
+    -------
+    dict
+        Bodypart → fraction of frames below the cutoff.
+
+    Examples
+    --------
+    >>> xyp = np.ones((4, 2, 3)); xyp[:3, 1, 2] = 0.1
+    >>> rarely_confident_bodyparts(xyp, ["nose", "tongue"], 0.6)
+    {'tongue': 0.75}
+    """
+    xyp = np.asarray(xyp, float)
+    if not len(xyp):
+        return {}
+    low = ~(np.nan_to_num(xyp[..., 2], nan=0.0) >= pcutoff)
+    rate = low.mean(axis=0)
+    return {str(b): float(r) for b, r in zip(bodyparts, rate, strict=True) if r > share}
+
+
+def _uncertain_advice(
+    scores: OutlierScores, xyp: np.ndarray, bodyparts: Sequence[str], pcutoff: float
+) -> list[str]:
+    """Say so when ``uncertain`` flags most frames because of a few bodyparts."""
+    if "uncertain" not in scores.scores or not len(scores.frames):
+        return []
+    flagged = len(scores.outliers("uncertain")) / len(scores.frames)
+    rare = rarely_confident_bodyparts(xyp, bodyparts, pcutoff)
+    if flagged < 0.5 or not rare:
+        return []
+    parts = ", ".join(f"{b} ({100 * r:.0f} %)" for b, r in rare.items())
+    keep = [b for b in bodyparts if b not in rare]
+    return [
+        f"'uncertain' flags {100 * flagged:.0f} % of the frames because some bodyparts "
+        f"are below the p-cutoff ({pcutoff:g}) in most frames: {parts}. If they are "
+        "often hidden, leave them out (comparisonbodyparts="
+        f"{keep!r}); if the network has not learned them yet, label a few frames that "
+        "show them first."
+    ]
 
 
 def _read_frames(video: Path, indices: Sequence[int]) -> list[np.ndarray]:
@@ -1180,7 +1249,14 @@ def extract_outlier_frames(
             seed,
         )
         picked = np.sort(frames[chosen]) if len(chosen) else np.zeros(0, int)
-        result = OutlierFrames(video, pred_path, scores, candidates, picked)
+        advice = _uncertain_advice(
+            scores, xyp, [file_bps[j] for j in use], proj.pcutoff
+        )
+        for line in advice:
+            logger.warning("%s: %s", video.name, line)
+        result = OutlierFrames(
+            video, pred_path, scores, candidates, picked, advice=advice
+        )
         logger.info(
             "%s: %d outlier frame(s) (%s), %d chosen",
             video.name,

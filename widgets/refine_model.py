@@ -183,6 +183,7 @@ class RefineModel:
             f"{self.video.name} are outliers ("
             + ", ".join(f"{c}: {len(r.scores.outliers(c))}" for c in r.scores.scores)
             + f"); {len(r.picked)} chosen."
+            + "".join(f" {a}" for a in r.advice)
         )
         return r
 

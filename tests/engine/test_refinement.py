@@ -256,6 +256,37 @@ def test_extract_outlier_frames_chooses_n_diverse_frames(demo_project):
     assert set(errors) - set(res.picked) <= set(dry.picked)
 
 
+def test_uncertain_names_bodyparts_below_the_pcutoff_in_most_frames(demo_project):
+    video, xyp = write_fake_analysis(demo_project, {})
+    (clean,) = extract_outlier_frames(
+        demo_project, [video], criteria=["uncertain"], n=5, dry_run=True
+    )
+    assert clean.advice == [] and len(clean.candidates) == 0
+    # the second bodypart is below the p-cutoff in 80 % of the frames (a tongue that
+    # is mostly in): 'uncertain' flags those frames and says which part and what to do
+    xyp[: int(0.8 * len(xyp)), 1, 2] = 0.05
+    bps = demo_project.bodyparts
+    write_predictions(
+        predictions_frame(xyp, SCORER, bps),
+        video.with_name(video.stem + SCORER + ".h5"),
+    )
+    (res,) = extract_outlier_frames(
+        demo_project, [video], criteria=["uncertain"], n=5, dry_run=True
+    )
+    assert len(res.advice) == 1
+    assert f"{bps[1]} (80 %)" in res.advice[0]
+    assert "comparisonbodyparts" in res.advice[0] and res.advice[0] in res.summary()
+    (only,) = extract_outlier_frames(
+        demo_project,
+        [video],
+        criteria=["uncertain"],
+        n=5,
+        dry_run=True,
+        comparisonbodyparts=[b for b in bps if b != bps[1]],
+    )
+    assert only.advice == [] and len(only.candidates) == 0
+
+
 def test_extract_outlier_frames_without_analysis(demo_project):
     with pytest.raises(FileNotFoundError, match="analyse"):
         extract_outlier_frames(demo_project)
