@@ -1,4 +1,4 @@
-"""Region-of-interest editor: draw rectangles, circles and polygons on a video frame.
+"""Region-of-interest editor: draw rectangles, circles, polygons and lines on a frame.
 
 :class:`ROIEditor` shows a :class:`~posekit.widgets.roi_editor_model.ROIEditorModel`
 (the ROIs and all the logic; see that module for how drawn shapes are named) in one
@@ -9,14 +9,21 @@ Bokeh figure inside a ``jupyter_bokeh.BokehModel``:
   the circle inscribed in it;
 - **circles**: drawn as a box (above) or typed as centre + radius; drag a circle's
   centre to move it;
-- **polygons**: ``PolyDrawTool`` (tap each vertex, double-tap or Esc to finish) and
-  ``PolyEditTool`` (double-tap a polygon, then drag its vertices).
+- **polygons**: ``PolyDrawTool`` (press and hold to place the first vertex, tap each
+  next one, press and hold on the last one or press Esc to finish) and
+  ``PolyEditTool`` (double-tap a polygon, then drag its vertices);
+- **lines** (:class:`~posekit.engine.behavior.roi.LineROI`, movement's
+  ``LineOfInterest``): a second ``PolyDrawTool`` on a ``MultiLine``, drawn like a
+  polygon (2 points at least); the same ``PolyEditTool`` moves their points. A loop
+  (loaded from a file or :meth:`ROIEditor.add_line` with ``loop=True``) shows its
+  closing segment dashed and stays a loop when its points are moved.
 
 Each drawing tool edits a ``ColumnDataSource`` (one per shape kind) in the browser;
 every ``data`` that comes back goes to :meth:`ROIEditorModel.apply_drawn
 <posekit.widgets.roi_editor_model.ROIEditorModel.apply_drawn>`. Rectangle and circle
-rows are written back with their names (labels show them); polygon rows are never
-written back while the browser edits them, so a polygon being drawn is not disturbed.
+rows are written back with their names (labels show them); polygon and line rows are
+never written back while the browser edits them, so a shape being drawn is not
+disturbed.
 
 Every change calls the callbacks registered with :meth:`ROIEditor.on_change`.
 """
@@ -33,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.behavior.roi import ROI, CircleROI, PolygonROI, RectangleROI
+from ..engine.behavior.roi import ROI, CircleROI, LineROI, PolygonROI, RectangleROI
 from ._bokeh import BokehComponent, display_scale
 from .data_root import check_in_data_root
 from .roi_editor_model import KINDS, Kind, ROIEditorModel, roi_description, to_float
@@ -42,14 +49,20 @@ __all__ = ["ROIEditor", "roi_description"]
 
 logger = logging.getLogger("posekit.widgets.roi_editor")
 
-_COLORS = {"rectangle": "#ff7f0e", "circle": "#1f77b4", "polygon": "#2ca02c"}
+_COLORS = {
+    "rectangle": "#ff7f0e",
+    "circle": "#1f77b4",
+    "polygon": "#2ca02c",
+    "line": "#d62728",
+}
 #: Tables written back after a drawn table of each kind was applied (``None``: a
-#: change made in Python). The polygon table is never written back while drawn.
+#: change made in Python). Polygon and line tables are never written back while drawn.
 _PUSHED: dict[Kind | None, tuple[Kind, ...]] = {
     None: KINDS,
     "rectangle": ("rectangle", "circle"),
     "circle": ("circle",),
     "polygon": (),
+    "line": (),
 }
 
 
@@ -79,11 +92,13 @@ class ROIEditor(BokehComponent):
         The ROIs and the editing logic (the methods below forward to it).
     figure
         The Bokeh figure (name ``posekit-roi-editor``).
-    rect_source, circle_source, poly_source
+    rect_source, circle_source, poly_source, line_source
         The ``ColumnDataSource`` of each shape kind (what the drawing tools edit).
+    loop_source
+        The closing segments of loops (``x0, y0, x1, y1``; drawn dashed, not edited).
     label_source
         Names drawn beside the shapes.
-    box_tool, poly_draw_tool, poly_edit_tool, circle_drag_tool
+    box_tool, poly_draw_tool, line_draw_tool, poly_edit_tool, circle_drag_tool
         The Bokeh drawing tools.
     bokeh_model
         The ``BokehModel`` (CSS class ``posekit-roi-editor``).
@@ -104,6 +119,9 @@ class ROIEditor(BokehComponent):
     ['box', 'well']
     >>> list(editor.rect_source.data["name"])
     ['box']
+    >>> _ = editor.add_line("wall", [(0, 50), (99, 50)])
+    >>> list(editor.line_source.data["xs"])
+    [[0.0, 99.0]]
     """
 
     def __init__(
@@ -205,6 +223,15 @@ class ROIEditor(BokehComponent):
         """Add a polygon from its vertices (``name=None``: the next automatic name)."""
         return self.model.add_polygon(name, vertices)
 
+    def add_line(
+        self,
+        name: str | None,
+        points: Sequence[Sequence[float]],
+        loop: bool = False,
+    ) -> LineROI:
+        """Add a line through ``points`` (:meth:`ROIEditorModel.add_line`)."""
+        return self.model.add_line(name, points, loop)
+
     def remove(self, name: str) -> ROI:
         """Delete the ROI called ``name`` and return it (:meth:`ROIEditorModel.remove`)."""
         return self.model.remove(name)
@@ -288,6 +315,7 @@ class ROIEditor(BokehComponent):
             "rectangle": self.rect_source,
             "circle": self.circle_source,
             "polygon": self.poly_source,
+            "line": self.line_source,
         }[kind]
 
     def _push(self, kinds: Iterable[Kind]) -> None:
@@ -302,6 +330,9 @@ class ROIEditor(BokehComponent):
             labels = self.model.label_data()
             if not _data_equal(dict(self.label_source.data), labels):
                 self.label_source.data = labels
+            loops = _loop_closures(self.model.rois)
+            if not _data_equal(dict(self.loop_source.data), loops):
+                self.loop_source.data = loops
         finally:
             self._syncing = False
 
@@ -389,6 +420,21 @@ class ROIEditor(BokehComponent):
             "x", "y", source=self.vertex_source, size=8, fill_color="white",
             line_color=_COLORS["polygon"],
         )  # fmt: skip
+        self.line_source = ColumnDataSource({"xs": [], "ys": [], "name": []})
+        line = p.multi_line(
+            "xs", "ys", source=self.line_source, line_color=_COLORS["line"],
+            line_width=3,
+        )  # fmt: skip
+        self.loop_source = ColumnDataSource({"x0": [], "y0": [], "x1": [], "y1": []})
+        p.segment(
+            "x0", "y0", "x1", "y1", source=self.loop_source,
+            line_color=_COLORS["line"], line_width=3, line_dash="dashed",
+        )  # fmt: skip
+        self.line_vertex_source = ColumnDataSource({"x": [], "y": []})
+        line_vertices = p.scatter(
+            "x", "y", source=self.line_vertex_source, size=8, fill_color="white",
+            line_color=_COLORS["line"],
+        )  # fmt: skip
         self.label_source = ColumnDataSource({"x": [], "y": [], "text": []})
         p.add_layout(
             LabelSet(
@@ -402,18 +448,31 @@ class ROIEditor(BokehComponent):
         self.poly_draw_tool = PolyDrawTool(
             renderers=[poly], empty_value="", vertex_renderer=vertices
         )
-        self.poly_edit_tool = PolyEditTool(renderers=[poly], vertex_renderer=vertices)
+        self.line_draw_tool = PolyDrawTool(
+            renderers=[line], empty_value="", vertex_renderer=line_vertices
+        )
+        self.poly_edit_tool = PolyEditTool(
+            renderers=[poly, line], vertex_renderer=vertices
+        )
         self.circle_drag_tool = PointDrawTool(
             renderers=[circle], add=False, drag=True, empty_value=""
         )
         self.box_tool.description = "Rectangle / circle (shift + drag draws a box)"
-        self.poly_draw_tool.description = "Polygon (tap the vertices, double-tap ends)"
-        self.poly_edit_tool.description = "Edit a polygon's vertices (double-tap it)"
+        self.poly_draw_tool.description = (
+            "Polygon (press and hold to start, tap the vertices, press and hold ends)"
+        )
+        self.line_draw_tool.description = (
+            "Line (press and hold to start, tap the points, press and hold ends)"
+        )
+        self.poly_edit_tool.description = (
+            "Edit the vertices of a polygon or line (double-tap it)"
+        )
         self.circle_drag_tool.description = "Move circles"
         wheel = WheelZoomTool(zoom_on_axis=False)
         p.add_tools(
             self.box_tool,
             self.poly_draw_tool,
+            self.line_draw_tool,
             self.poly_edit_tool,
             self.circle_drag_tool,
             PanTool(),
@@ -437,8 +496,11 @@ class ROIEditor(BokehComponent):
         self.help = w.HTML(
             "<small><b>Rectangle</b>: shift + drag (box tool). <b>Circle</b>: choose "
             "<i>new box → circle</i> and draw a box, or type centre and radius. "
-            "<b>Polygon</b>: polygon tool, tap each vertex, double-tap to finish. "
-            "Tap a shape and press Backspace to delete it.</small>"
+            "<b>Polygon</b> / <b>line</b>: polygon or line tool, press and hold for "
+            "the first point, tap each next one, press and hold on the last one (or "
+            "Esc) to finish. Lines have no inside: the ROI table counts only the "
+            "frames exactly on them. Tap a shape and press Backspace to delete "
+            "it.</small>"
         )
         self.shape_toggle = w.ToggleButtons(
             options=[("rectangle", "rectangle"), ("circle", "circle")],
@@ -550,6 +612,17 @@ class ROIEditor(BokehComponent):
         self.roi_list.options = [(roi_description(r), r.name) for r in self.model.rois]
         if keep in self.names:
             self.roi_list.value = keep
+
+
+def _loop_closures(rois: Iterable[ROI]) -> dict[str, list[float]]:
+    """Return the closing segment (last point → first) of every loop among ``rois``."""
+    loops = [r for r in rois if isinstance(r, LineROI) and r.loop]
+    return {
+        "x0": [r.points[-1][0] for r in loops],
+        "y0": [r.points[-1][1] for r in loops],
+        "x1": [r.points[0][0] for r in loops],
+        "y1": [r.points[0][1] for r in loops],
+    }
 
 
 def _data_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -4,9 +4,11 @@ Plain Python (no widget, no Bokeh): tests and scripts drive it directly, and
 :class:`~posekit.widgets.roi_editor.ROIEditor` shows it.
 
 The ROIs are the engine's :class:`~posekit.engine.behavior.roi.RectangleROI`,
-:class:`~posekit.engine.behavior.roi.CircleROI` and
-:class:`~posekit.engine.behavior.roi.PolygonROI` (image pixel coordinates, ``y`` down,
-pixel centres at integers), saved and loaded as GeoJSON through
+:class:`~posekit.engine.behavior.roi.CircleROI`,
+:class:`~posekit.engine.behavior.roi.PolygonROI` and
+:class:`~posekit.engine.behavior.roi.LineROI` (movement's ``LineOfInterest``; image
+pixel coordinates, ``y`` down, pixel centres at integers), saved and loaded as GeoJSON
+through
 :func:`~posekit.engine.behavior.roi.save_rois` / :func:`~posekit.engine.behavior.roi.load_rois`.
 
 How drawn shapes reach the model: each drawing tool edits the columns of one shape
@@ -17,7 +19,8 @@ incoming table with the current ROIs so that applying it again changes nothing: 
 keeps the name in its ``name`` column when that ROI exists, else the name of the ROI
 with the same geometry, else the name of the row at the same position, else it gets a
 new name (``roi1``, ``roi2``, …). A box drawn while :attr:`ROIEditorModel.new_box_shape`
-is ``"circle"`` becomes the circle inscribed in it.
+is ``"circle"`` becomes the circle inscribed in it. A line's table holds its points
+only: a redrawn line keeps its ``loop`` flag, and a new one is open.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 from ..engine.behavior.roi import (
     ROI,
     CircleROI,
+    LineROI,
     PolygonROI,
     RectangleROI,
     load_rois,
@@ -45,14 +49,17 @@ __all__ = ["ROIEditorModel", "roi_description", "Kind", "KINDS"]
 
 logger = logging.getLogger("posekit.widgets.roi_editor_model")
 
-Kind = Literal["rectangle", "circle", "polygon"]
+Kind = Literal["rectangle", "circle", "polygon", "line"]
 #: The shape kinds, in the order their tables are written.
-KINDS: tuple[Kind, ...] = ("rectangle", "circle", "polygon")
+KINDS: tuple[Kind, ...] = ("rectangle", "circle", "polygon", "line")
 _KIND_OF: dict[type[ROI], Kind] = {
     RectangleROI: "rectangle",
     CircleROI: "circle",
     PolygonROI: "polygon",
+    LineROI: "line",
 }
+#: The kinds drawn as point lists (``xs, ys, name`` tables, named by row position).
+_PATH_KINDS: tuple[Kind, ...] = ("polygon", "line")
 _TOL = 1e-6
 
 
@@ -65,6 +72,10 @@ def roi_description(roi: ROI) -> str:
     'box: rectangle x 0.0–10.0, y 0.0–5.0'
     >>> roi_description(CircleROI("well", 3, 4, 2))
     'well: circle centre (3.0, 4.0), radius 2.0'
+    >>> roi_description(LineROI("wall", ((0, 0), (10, 0))))
+    'wall: line with 2 points'
+    >>> roi_description(LineROI("rim", ((0, 0), (10, 0), (5, 5)), loop=True))
+    'rim: closed line with 3 points'
     """
     if isinstance(roi, RectangleROI):
         return (
@@ -78,6 +89,9 @@ def roi_description(roi: ROI) -> str:
         )
     if isinstance(roi, PolygonROI):
         return f"{roi.name}: polygon with {len(roi.vertices)} vertices"
+    if isinstance(roi, LineROI):
+        closed = "closed " if roi.loop else ""
+        return f"{roi.name}: {closed}line with {len(roi.points)} points"
     return f"{roi.name}: {type(roi).__name__}"  # pragma: no cover - future types
 
 
@@ -94,12 +108,23 @@ def _kind(roi: ROI) -> Kind:
     return _KIND_OF[type(roi)]
 
 
+def _path(roi: ROI) -> tuple[tuple[float, float], ...]:
+    """Return the drawn points of a polygon (outer ring) or a line."""
+    if isinstance(roi, PolygonROI):
+        return roi.vertices
+    assert isinstance(roi, LineROI)
+    return roi.points
+
+
 def _same_geometry(a: ROI, b: ROI) -> bool:
-    """Equal shapes (names ignored)."""
+    """Equal shapes as the drawing tools show them (names ignored).
+
+    A polygon's holes and a line's ``loop`` flag are not drawn: they are not compared.
+    """
     if type(a) is not type(b):
         return False
-    if isinstance(a, PolygonROI):
-        va, vb = np.asarray(a.vertices), np.asarray(b.vertices)  # type: ignore[attr-defined]
+    if isinstance(a, (PolygonROI, LineROI)):
+        va, vb = np.asarray(_path(a)), np.asarray(_path(b))
         return va.shape == vb.shape and bool(np.allclose(va, vb, atol=_TOL))
     fields = {
         RectangleROI: ("x_min", "y_min", "x_max", "y_max"),
@@ -116,12 +141,16 @@ def _renamed(roi: ROI, name: str) -> ROI:
 def _redrawn(roi: ROI, drawn: ROI) -> ROI:
     """Return ``roi`` with the geometry ``drawn`` in the browser.
 
-    The drawing tools show a polygon's outer ring only: its holes are kept.
+    The drawing tools show a polygon's outer ring only: its holes are kept. A line's
+    table holds its points only: its ``loop`` flag is kept (while it has the 3 points
+    a loop needs).
     """
     if _same_geometry(roi, drawn):
         return roi
     if isinstance(roi, PolygonROI) and isinstance(drawn, PolygonROI):
         return dataclasses.replace(drawn, holes=roi.holes)
+    if isinstance(roi, LineROI) and isinstance(drawn, LineROI):
+        return dataclasses.replace(drawn, loop=roi.loop and len(drawn.points) >= 3)
     return drawn
 
 
@@ -163,7 +192,9 @@ class ROIEditorModel:
         self.name_prefix = str(name_prefix)
         self.new_box_shape: Kind = "rectangle"
         self._rois: list[ROI] = []
-        self._poly_rows: list[str | None] = []
+        # name of each row of the polygon and line tables, as last drawn (a row's
+        # position names it while the browser edits it)
+        self._path_rows: dict[Kind, list[str | None]] = {k: [] for k in _PATH_KINDS}
         self._callbacks: list[Callable[[list[ROI]], None]] = []
         self._listeners: list[Callable[[Kind | None, bool], None]] = []
         for roi in rois:
@@ -243,7 +274,7 @@ class ROIEditorModel:
         changed = rois != self._rois
         self._rois = list(rois)
         if source is None:
-            self._poly_rows = [r.name for r in self._rois if isinstance(r, PolygonROI)]
+            self._path_rows = {k: self._names_of(k) for k in _PATH_KINDS}
         for listener in list(self._listeners):
             listener(source, changed)
         if changed and notify:
@@ -259,11 +290,11 @@ class ROIEditorModel:
         ValueError
             If its name is taken.
         TypeError
-            If it is not a rectangle, circle or polygon.
+            If it is not a rectangle, circle, polygon or line.
         """
         if type(roi) not in _KIND_OF:
             raise TypeError(
-                f"the editor handles RectangleROI, CircleROI and PolygonROI; "
+                f"the editor handles RectangleROI, CircleROI, PolygonROI and LineROI; "
                 f"received {type(roi).__name__}"
             )
         if roi.name in self.names:
@@ -300,6 +331,26 @@ class ROIEditorModel:
         """Add a polygon from its vertices (``name=None``: the next automatic name)."""
         verts = tuple((float(x), float(y)) for x, y in vertices)
         roi = PolygonROI(name or self.next_name(), verts)
+        self.add(roi)
+        return roi
+
+    def add_line(
+        self,
+        name: str | None,
+        points: Sequence[Sequence[float]],
+        loop: bool = False,
+    ) -> LineROI:
+        """Add a line through ``points`` (``loop``: back to the first point).
+
+        ``name=None`` gives the next automatic name.
+
+        Raises
+        ------
+        ValueError
+            If it has fewer than 2 points (3 for a loop) or its name is taken.
+        """
+        pts = tuple((float(x), float(y)) for x, y in points)
+        roi = LineROI(name or self.next_name(), pts, loop=bool(loop))
         self.add(roi)
         return roi
 
@@ -349,7 +400,7 @@ class ROIEditorModel:
         ValueError
             If names repeat.
         TypeError
-            If one is not a rectangle, circle or polygon.
+            If one is not a rectangle, circle, polygon or line.
         """
         rois = list(rois)
         names = [r.name for r in rois]
@@ -388,7 +439,8 @@ class ROIEditorModel:
         """Return the columns that draw the ROIs of ``kind``.
 
         They are ``x, y, width, height, name`` for rectangles (centre and size),
-        ``x, y, radius, name`` for circles and ``xs, ys, name`` for polygons.
+        ``x, y, radius, name`` for circles and ``xs, ys, name`` for polygons (outer
+        ring) and lines (points; a loop's closing segment is not a row point).
         """
         of_kind = [r for r in self._rois if _kind(r) == kind]
         if kind == "rectangle":
@@ -406,9 +458,11 @@ class ROIEditorModel:
                 "radius": [r.radius for r in of_kind],
                 "name": [r.name for r in of_kind],
             }
+        if kind not in _PATH_KINDS:
+            raise ValueError(f"kind must be one of {KINDS}; received {kind!r}")
         return {
-            "xs": [[float(v[0]) for v in r.vertices] for r in of_kind],
-            "ys": [[float(v[1]) for v in r.vertices] for r in of_kind],
+            "xs": [[float(v[0]) for v in _path(r)] for r in of_kind],
+            "ys": [[float(v[1]) for v in _path(r)] for r in of_kind],
             "name": [r.name for r in of_kind],
         }
 
@@ -421,7 +475,7 @@ class ROIEditorModel:
             elif isinstance(r, CircleROI):
                 x, y = r.cx - r.radius, r.cy - r.radius
             else:
-                v = np.asarray(r.vertices)  # type: ignore[attr-defined]
+                v = np.asarray(_path(r))
                 x, y = float(v[:, 0].min()), float(v[:, 1].min())
             xs.append(float(x))
             ys.append(float(y))
@@ -452,11 +506,11 @@ class ROIEditorModel:
         elif kind == "circle":
             rows = [(c, s) for c, s in self._rows("circle", data) if s is not None]
             rois = self._replaced("circle", rows, self._names_of("circle"))
-        elif kind == "polygon":
-            rows = self._rows("polygon", data)
-            names = self._reconcile("polygon", rows, self._poly_rows)
-            self._poly_rows = list(names)
-            rois = self._with_kind("polygon", rows, names)
+        elif kind in _PATH_KINDS:
+            rows = self._rows(kind, data)
+            names = self._reconcile(kind, rows, self._path_rows[kind])
+            self._path_rows[kind] = list(names)
+            rois = self._with_kind(kind, rows, names)
         else:
             raise ValueError(f"kind must be one of {KINDS}; received {kind!r}")
         return self._write(rois, kind, notify=True)
@@ -531,7 +585,7 @@ class ROIEditorModel:
             for v in list(data.get("name", []))
         ]
         out: list[tuple[str, ROI | None]] = []
-        if kind == "polygon":
+        if kind in _PATH_KINDS:
             xs, ys = list(data.get("xs", [])), list(data.get("ys", []))
             n = min(len(xs), len(ys))
             names += [""] * (n - len(names))
@@ -548,7 +602,11 @@ class ROIEditorModel:
                         for j, v in enumerate(finite)
                         if j == 0 or np.hypot(*np.subtract(v, finite[j - 1])) > _TOL
                     )
-                    shape: ROI | None = PolygonROI("_", dedup)
+                    shape: ROI | None = (
+                        PolygonROI("_", dedup)
+                        if kind == "polygon"
+                        else LineROI("_", dedup)
+                    )
                 except (ValueError, TypeError):
                     shape = None
                 out.append((names[i], shape))

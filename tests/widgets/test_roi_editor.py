@@ -14,6 +14,7 @@ import pytest
 
 from posekit.engine.behavior.roi import (
     CircleROI,
+    LineROI,
     PolygonROI,
     RectangleROI,
     compute_roi_occupancy,
@@ -153,6 +154,52 @@ def test_polygon_drawn_and_edited(editor) -> None:
     assert row["latency"] == 22 and row["frames_inside"] == 6
 
 
+def test_line_drawn_edited_and_mirrored(editor) -> None:
+    # the line PolyDrawTool: a press starts the row (the point twice), a tap adds one
+    editor.line_source.data = {"xs": [[21.0, 21.0]], "ys": [[0.0, 0.0]], "name": [""]}
+    assert editor.names == []
+    editor.line_source.data = {
+        "xs": [[21.0, 21.0, 21.0]], "ys": [[0.0, 99.0, 99.0]], "name": [""]
+    }  # fmt: skip
+    assert editor.rois == [LineROI("roi1", ((21, 0), (21, 99)))]
+    # the line source is not written back while drawn; the label and list show it
+    assert list(editor.line_source.data["name"]) == [""]
+    assert list(editor.label_source.data["text"]) == ["roi1"]
+    assert editor.roi_list.options == (("roi1: line with 2 points", "roi1"),)
+    assert editor.poly_edit_tool.renderers[1].data_source is editor.line_source
+    assert editor.line_draw_tool.renderers[0].data_source is editor.line_source
+    # a line has no inside: the engine counts the frame the point is on it
+    # (x = 2t + 1 = 21 at t = 10)
+    row = roi_summary(compute_roi_occupancy(_trajectory(), editor.rois)).iloc[0]
+    assert row["latency"] == 10 and row["frames_inside"] == 1
+    # a loop added in Python: the source mirrors the model, the closing segment
+    # is drawn apart, and a point moved in the browser keeps the loop
+    editor.add_line("rim", [(100, 10), (190, 10), (150, 90)], loop=True)
+    assert editor.model.source_data("line") == {
+        k: list(v) for k, v in editor.line_source.data.items()
+    }
+    assert dict(editor.line_source.data) == {
+        "xs": [[21.0, 21.0], [100.0, 190.0, 150.0]],
+        "ys": [[0.0, 99.0], [10.0, 10.0, 90.0]],
+        "name": ["roi1", "rim"],
+    }
+    assert dict(editor.loop_source.data) == {
+        "x0": [150.0], "y0": [90.0], "x1": [100.0], "y1": [10.0]
+    }  # fmt: skip
+    editor.line_source.data = {
+        "xs": [[21.0, 21.0], [100.0, 190.0, 160.0]],
+        "ys": [[0.0, 99.0], [10.0, 10.0, 90.0]],
+        "name": ["", ""],
+    }
+    assert editor.get("rim") == LineROI(
+        "rim", ((100, 10), (190, 10), (160, 90)), loop=True
+    )
+    assert list(editor.loop_source.data["x0"]) == [160.0]
+    editor.remove("rim")
+    assert list(editor.line_source.data["name"]) == ["roi1"]
+    assert list(editor.loop_source.data["x0"]) == []
+
+
 def test_typed_circle_rename_delete_and_errors(editor) -> None:
     editor.name_box.value = "well"
     editor.cx.value, editor.cy.value, editor.radius.value = 30.0, 40.0, 5.0
@@ -180,16 +227,19 @@ def test_geojson_round_trip_through_buttons(editor, tmp_path, monkeypatch) -> No
     editor.add_rectangle("box", 10, 10, 40, 30)
     editor.add_circle("well", 70, 40, 5)
     editor.add_polygon("tri", [(100, 10), (140, 10), (120, 40)])
+    editor.add_line("wall", [(10, 90), (190, 90)])
     path = tmp_path / "rois.geojson"
     editor.path_box.value = str(path)
     editor.save_button.click()
-    assert "saved 3 ROI(s)" in editor.status.value
+    assert "saved 4 ROI(s)" in editor.status.value
     data = json.loads(path.read_text())
     assert [f["properties"]["name"] for f in data["features"]] == [
         "box",
         "well",
         "tri",
+        "wall",
     ]
+    assert data["features"][3]["properties"]["roi_type"] == "LineOfInterest"
     assert load_rois(path) == editor.rois
 
     other = ROIEditor(size=(200, 100), load_bokehjs=False)
@@ -198,6 +248,7 @@ def test_geojson_round_trip_through_buttons(editor, tmp_path, monkeypatch) -> No
     assert other.rois == editor.rois
     assert list(other.rect_source.data["name"]) == ["box"]
     assert list(other.poly_source.data["name"]) == ["tri"]
+    assert list(other.line_source.data["name"]) == ["wall"]
     # the engine's own file loads too
     save_rois([RectangleROI("a", 0, 0, 5, 5)], tmp_path / "a.geojson")
     other.load(tmp_path / "a.geojson")

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from posekit.engine.behavior.roi import CircleROI, PolygonROI, RectangleROI, load_rois
+from posekit.engine.behavior.roi import (
+    CircleROI,
+    LineROI,
+    PolygonROI,
+    RectangleROI,
+    load_rois,
+    save_rois,
+)
 from posekit.widgets import roi_editor_model
 from posekit.widgets.roi_editor_model import ROIEditorModel
 
@@ -200,3 +207,129 @@ def test_rejects_foreign_roi_types() -> None:
 
     with pytest.raises(TypeError, match="handles RectangleROI"):
         ROIEditorModel([Other("x", 0, 0, 1, 1)])
+
+
+def test_line_drawn_point_by_point(model) -> None:
+    # PolyDrawTool on the line renderer: a press starts the row with the point and
+    # the cursor on it, each tap adds a point (the cursor sits on the last one)
+    model.apply_drawn(
+        "line", {"xs": [[10.0, 10.0]], "ys": [[20.0, 20.0]], "name": [""]}
+    )
+    assert model.names == []  # one point (twice): not a line yet
+    model.apply_drawn(
+        "line", {"xs": [[10.0, 50.0, 50.0]], "ys": [[20.0, 20.0, 20.0]], "name": [""]}
+    )
+    assert model.rois == [LineROI("roi1", ((10, 20), (50, 20)))]
+    model.apply_drawn(
+        "line",
+        {"xs": [[10.0, 50.0, 50.0, 50.0]], "ys": [[20.0, 20.0, 60.0, 60.0]],
+         "name": [""]},
+    )  # fmt: skip
+    (line,) = model.rois
+    assert line == LineROI("roi1", ((10, 20), (50, 20), (50, 60)))
+    assert line.loop is False and line.length == 80.0
+    assert model.source_data("line") == {
+        "xs": [[10.0, 50.0, 50.0]], "ys": [[20.0, 20.0, 60.0]], "name": ["roi1"]
+    }  # fmt: skip
+    assert model.label_data() == {"x": [10.0], "y": [20.0], "text": ["roi1"]}
+    # a line is neither a polygon nor another kind's row
+    assert model.source_data("polygon") == {"xs": [], "ys": [], "name": []}
+    model.add_rectangle(None, 0, 0, 5, 5)
+    assert model.names == ["roi1", "roi2"]
+
+
+def test_line_redraw_keeps_name_and_loop(model) -> None:
+    seen: list[list] = []
+    model.on_change(seen.append)
+    rim = model.add_line("rim", [(0, 0), (100, 0), (50, 80)], loop=True)
+    wall = model.add_line(None, [(0, 90), (100, 90)])
+    assert rim == LineROI("rim", ((0, 0), (100, 0), (50, 80)), loop=True)
+    assert wall == LineROI("roi1", ((0, 90), (100, 90)))
+    assert model.names == ["rim", "roi1"] and len(seen) == 2
+    # the echo of the table (points only, no loop flag) changes nothing
+    echo = model.source_data("line")
+    assert echo["xs"] == [[0.0, 100.0, 50.0], [0.0, 100.0]]
+    assert not model.apply_drawn("line", echo)
+    assert not model.apply_drawn("line", {**echo, "name": ["", ""]})
+    assert model.rois == [rim, wall] and len(seen) == 2
+    # PolyEditTool moves a point of each; the rows carry no names
+    moved = {
+        "xs": [[0.0, 120.0, 50.0], [0.0, 100.0]],
+        "ys": [[0.0, 0.0, 80.0], [90.0, 95.0]],
+        "name": ["", ""],
+    }
+    assert model.apply_drawn("line", moved)
+    assert model.rois == [
+        LineROI("rim", ((0, 0), (120, 0), (50, 80)), loop=True),
+        LineROI("roi1", ((0, 90), (100, 95))),
+    ]
+    # a loop edited down to 2 points cannot close: it stays, open
+    model.apply_drawn(
+        "line",
+        {"xs": [[0.0, 120.0], [0.0, 100.0]], "ys": [[0.0, 0.0], [90.0, 95.0]]},
+    )
+    assert model.get("rim") == LineROI("rim", ((0, 0), (120, 0)))
+    # a row deleted (Backspace) deletes its line
+    model.apply_drawn("line", {"xs": [[0.0, 100.0]], "ys": [[90.0, 95.0]]})
+    assert model.names == ["roi1"]
+
+
+def test_line_rows_with_fewer_than_two_points_are_ignored(model) -> None:
+    model.add_rectangle("box", 0, 0, 10, 10)
+    table = {
+        "xs": [[5.0], [], [7.0, 7.0, 7.0], [1.0, "", 3.0], [1.0, 2.0]],
+        "ys": [[5.0], [], [8.0, 8.0, 8.0], [1.0, 2.0, float("nan")], [1.0, 2.0]],
+        "name": ["", "", "", "", ""],
+    }
+    assert model.apply_drawn("line", table)
+    # only the last row has 2 distinct finite points
+    assert model.rois == [
+        RectangleROI("box", 0, 0, 10, 10),
+        LineROI("roi1", ((1, 1), (2, 2))),
+    ]
+    assert model.apply_drawn("line", {"xs": [[3.0]], "ys": [[3.0]], "name": [""]})
+    assert model.names == ["box"]
+
+
+def test_all_four_kinds_load_edit_save_round_trip(model, tmp_path) -> None:
+    rois = [
+        RectangleROI("box", 10, 10, 40, 30),
+        CircleROI("well", 70, 40, 5),
+        PolygonROI(
+            "ring",
+            ((0, 0), (100, 0), (100, 100), (0, 100)),
+            holes=(((40, 40), (60, 40), (60, 60), (40, 60)),),
+        ),
+        LineROI("wall", ((0, 50), (30, 60), (90, 50))),
+        LineROI("rim", ((10, 10), (90, 10), (50, 90)), loop=True),
+    ]
+    source = save_rois(rois, tmp_path / "mixed.geojson")
+    assert json.loads(source.read_text())["features"][4]["geometry"] == {
+        "type": "LineString",
+        "coordinates": [[10.0, 10.0], [90.0, 10.0], [50.0, 90.0], [10.0, 10.0]],
+    }
+    assert model.load(source) == rois and model.rois == rois
+    # the browser echoes every table: nothing changes
+    for kind in roi_editor_model.KINDS:
+        assert not model.apply_drawn(kind, model.source_data(kind)), kind
+    out = model.save(tmp_path / "out.geojson")
+    assert load_rois(out) == rois
+    # an edit (a line renamed and moved, a loop's point moved) keeps every ROI
+    model.rename("wall", "edge")
+    lines = model.source_data("line")
+    lines["xs"][1][2] = 55.0
+    assert model.apply_drawn("line", lines)
+    expected = [
+        *rois[:3],
+        LineROI("edge", ((0, 50), (30, 60), (90, 50))),
+        LineROI("rim", ((10, 10), (90, 10), (55, 90)), loop=True),
+    ]
+    assert model.rois == expected
+    assert load_rois(model.save(tmp_path / "edited.geojson")) == expected
+    other = ROIEditorModel()
+    other.set_rois(load_rois(tmp_path / "edited.geojson"))
+    assert other.rois == expected
+    assert [roi_editor_model.roi_description(r) for r in expected[3:]] == [
+        "edge: line with 3 points",
+        "rim: closed line with 3 points",
+    ]
