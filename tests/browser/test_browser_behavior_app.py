@@ -3,7 +3,9 @@
 A tracking file is loaded through the path box; a rectangle is drawn with the mouse
 (shift + drag with Bokeh's BoxEditTool) on the video frame; the ROI table must show the
 entries and the latency that the engine computes for that rectangle on the file's
-positions; Export must write ``roi_summary.csv`` with the same row. A screenshot
+positions; a line is drawn with the line PolyDrawTool (press and hold, tap, press and
+hold); Export must write ``roi_summary.csv`` with the rectangle's row and
+``rois.geojson`` with both ROIs, the line where the mouse went. A screenshot
 ``behavior_app.png`` goes to the ``screenshots_dir`` (a temporary folder;
 ``docs/_static/screenshots/`` under ``make screenshots``).
 """
@@ -21,7 +23,12 @@ import pytest
 from bokeh_js import JS_FIND  # tests/browser is on sys.path (pytest `pythonpath`)
 
 from posekit.engine.behavior.calibration import Calibration
-from posekit.engine.behavior.roi import RectangleROI, compute_roi_occupancy, roi_summary
+from posekit.engine.behavior.roi import (
+    RectangleROI,
+    compute_roi_occupancy,
+    load_rois,
+    roi_summary,
+)
 from posekit.engine.demo import make_demo_project
 from posekit.engine.io import load_poses
 
@@ -59,6 +66,17 @@ JS_RECTS = (
   const d = r.data_source.data;
   return {x: Array.from(d.x), y: Array.from(d.y), width: Array.from(d.width),
           height: Array.from(d.height), name: Array.from(d.name)};
+}"""
+)
+# Activate the line PolyDrawTool (what its toolbar button does).
+JS_LINE_TOOL = (
+    "() => {"
+    + JS_FIND
+    + """
+  const m = findView('posekit-roi-editor').model;
+  const t = m.toolbar.tools.find(t => (t.description || '').startsWith('Line'));
+  t.active = true;
+  return t.active;
 }"""
 )
 
@@ -182,6 +200,34 @@ def test_load_draw_roi_entries_export(
     assert int(row["latency"]) == int(expected["latency"])
     assert int(row["frames_inside"]) == int(expected["frames_inside"])
 
+    # --- draw a line: press and hold starts it, a tap adds a point, press and hold
+    # on the last point ends it (Bokeh 3.9 PolyDrawTool; taps 300 ms apart, else a
+    # double tap, which the tool ignores)
+    assert page.evaluate(JS_LINE_TOOL)
+    span_x, span_y = view["x1"] - view["x0"], view["y0"] - view["y1"]
+    line = [
+        (round(view["x0"] + f * span_x), round(view["y1"] + g * span_y))
+        for f, g in ((0.15, 0.9), (0.5, 0.8), (0.85, 0.9))
+    ]
+
+    def hold(x: float, y: float) -> None:
+        page.mouse.move(x, y)
+        page.mouse.down()
+        time.sleep(0.6)
+        page.mouse.up()
+        time.sleep(0.5)
+
+    hold(*to_page(*line[0]))
+    page.mouse.click(*to_page(*line[1]))
+    time.sleep(0.5)
+    hold(*to_page(*line[2]))
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.posekit-roi-list option'))"
+        ".some(o => o.textContent.replace(/\\u00a0/g, ' ')"
+        " === 'roi2: line with 3 points')",  # ipywidgets writes spaces as nbsp
+        timeout=20_000,
+    )
+
     # --- export: the CSV on disk has the same row
     out = demo.path / "behavior-results"
     page.locator(".posekit-output-dir input").fill(str(out))
@@ -195,16 +241,24 @@ def test_load_draw_roi_entries_export(
     csv = out / "roi_summary.csv"
     assert csv.is_file()
     table = pd.read_csv(csv)
-    assert table["roi"].tolist() == ["roi1"]
-    assert table["session"].tolist() == [tracking_file.stem]
+    assert table["roi"].tolist() == ["roi1", "roi2"]
+    assert table["session"].tolist() == [tracking_file.stem] * 2
     got = table.iloc[0]
     for col in ("entries", "exits", "frames_inside", "latency", "n_bouts"):
         assert got[col] == expected[col], col
     assert got["time_inside_s"] == pytest.approx(expected["time_inside_s"])
     bouts = pd.read_csv(out / "roi_bouts.csv")
+    bouts = bouts[bouts["roi"] == "roi1"]
     assert int(bouts["start"].iloc[0]) == int(expected["latency"])
     rois = json.loads((out / "rois.geojson").read_text())
-    assert [f["properties"]["name"] for f in rois["features"]] == ["roi1"]
+    assert [f["properties"]["name"] for f in rois["features"]] == ["roi1", "roi2"]
+    drawn = rois["features"][1]
+    assert drawn["properties"]["roi_type"] == "LineOfInterest"
+    assert drawn["geometry"]["type"] == "LineString"
+    got_line = np.asarray(drawn["geometry"]["coordinates"])
+    assert got_line.shape == (3, 2)
+    assert np.abs(got_line - np.asarray(line, float)).max() < tol, got_line
+    assert load_rois(out / "rois.geojson")[1].points == tuple(map(tuple, got_line))
     listed = page.locator(".posekit-written-file").all_inner_texts()
     assert "roi_summary.csv" in listed and "behavior_tables.xlsx" in listed
     for name in listed:
