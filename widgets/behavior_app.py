@@ -722,9 +722,23 @@ class BehaviorApp:
             )
             self.roi_bouts_html.value = ""
             return
-        self.roi_html.value = _html_table(m.roi_table(), "posekit-roi", "no ROI")
-        self.roi_bouts_html.value = _html_table(
-            m.roi_bouts_table(), "posekit-roi-bouts", "No visit to any ROI."
+        areas = m.roi_table()
+        crossings = m.line_crossings_table()
+        self.roi_html.value = (
+            _html_table(areas, "posekit-roi", "no ROI") if not areas.empty else ""
+        ) + (
+            "<small>Line crossings (to_right: onto the line's right-hand side, "
+            "walking from its first point to its last):</small>"
+            + _html_table(crossings, "posekit-line-crossings", "no line")
+            if not crossings.empty
+            else ""
+        )
+        self.roi_bouts_html.value = (
+            _html_table(
+                m.roi_bouts_table(), "posekit-roi-bouts", "No visit to any ROI."
+            )
+            if not areas.empty
+            else ""
         )
 
     # ------------------------------------------------------------ 6. classify

@@ -9,7 +9,8 @@ Modules by concept:
 - :mod:`~posekit.engine.behavior.social`: several animals: distances, contacts,
   approaches;
 - :mod:`~posekit.engine.behavior.calibration`: pixels → mm, frames → seconds;
-- :mod:`~posekit.engine.behavior.roi`: ROIs, GeoJSON, occupancy and zone events;
+- :mod:`~posekit.engine.behavior.roi`: ROIs, GeoJSON, occupancy, zone events and line
+  crossings;
 - :mod:`~posekit.engine.behavior.features`: windowed features for learning;
 - :mod:`~posekit.engine.behavior.classify`: supervised classifier and block CV;
 - :mod:`~posekit.engine.behavior.cluster`: unsupervised motifs;
@@ -76,11 +77,14 @@ _LAZY = {
     "RectangleROI": "roi",
     "CircleROI": "roi",
     "PolygonROI": "roi",
+    "LineROI": "roi",
     "save_rois": "roi",
     "load_rois": "roi",
     "compute_roi_occupancy": "roi",
     "roi_bouts": "roi",
     "roi_summary": "roi",
+    "compute_line_crossings": "roi",
+    "line_crossing_summary": "roi",
     "compute_zone_sequence": "roi",
     "zone_transitions": "roi",
     "compute_occupancy_heatmap": "roi",
@@ -119,6 +123,7 @@ _LAZY = {
     "roi_table": "tables",
     "roi_bouts_table": "tables",
     "zone_transitions_table": "tables",
+    "line_crossings_table": "tables",
     "behavior_bouts_table": "tables",
     "behavior_summary_table": "tables",
     "group_summary_table": "tables",

@@ -57,6 +57,8 @@ __all__ = [
     "compute_roi_occupancy",
     "roi_bouts",
     "roi_summary",
+    "compute_line_crossings",
+    "line_crossing_summary",
     "compute_zone_sequence",
     "zone_transitions",
     "compute_occupancy_heatmap",
@@ -738,6 +740,180 @@ def roi_summary(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.Data
         df["time_inside_s"] = df["frames_inside"] / fps
         df["latency_s"] = df["latency"] / fps
         df["mean_bout_s"] = df["mean_bout"] / fps
+    return df
+
+
+# ---------------------------------------------------------------- line crossings
+
+
+def _line_segments(line: LineROI) -> np.ndarray:
+    """``(S, 2, 2)`` segments ``[A, B]`` of a line (a loop's closing one included)."""
+    v = np.asarray(line.points + ((line.points[0],) if line.loop else ()), float)
+    return np.stack([v[:-1], v[1:]], axis=1)
+
+
+def _cross(ax, ay, bx, by):
+    return ax * by - ay * bx
+
+
+def _signed_crossings(
+    p0: np.ndarray, p1: np.ndarray, segments: np.ndarray
+) -> np.ndarray:
+    """Signed number of segments each step ``p0 → p1`` crosses (``(N, 2)`` → ``(N,)``).
+
+    +1 for a crossing onto the side where ``cross(B - A, p - A) >= 0`` (in image
+    coordinates, y down: the right-hand side walking from A to B), -1 the other way.
+    A point on the line belongs to the + side, and a step through a vertex counts
+    once (segments include their first end, not their last).
+    """
+    total = np.zeros(len(p0))
+    sx, sy = p1[:, 0] - p0[:, 0], p1[:, 1] - p0[:, 1]
+    for (ax, ay), (bx, by) in segments:
+        dx, dy = bx - ax, by - ay
+        side0 = _cross(dx, dy, p0[:, 0] - ax, p0[:, 1] - ay) >= 0
+        side1 = _cross(dx, dy, p1[:, 0] - ax, p1[:, 1] - ay) >= 0
+        oa = _cross(sx, sy, ax - p0[:, 0], ay - p0[:, 1])
+        ob = _cross(sx, sy, bx - p0[:, 0], by - p0[:, 1])
+        within = (oa * ob < 0) | ((oa == 0) & (ob != 0))
+        hit = (side0 != side1) & within
+        total += np.where(hit, np.where(side1, 1.0, -1.0), 0.0)
+    return total
+
+
+def compute_line_crossings(
+    position: xr.DataArray | xr.Dataset,
+    rois: Sequence[ROI],
+    *,
+    keypoint: str | None = None,
+) -> xr.DataArray | None:
+    """When each individual crosses each line ROI, and in which direction.
+
+    A crossing is counted at the frame where the point is first seen on the other
+    side of the line, from its last known position: a point lost for a few frames
+    that reappears across the line still counts.
+
+    Parameters
+    ----------
+    position
+        Poses Dataset or position with dims ``time, space`` (and ``keypoint``,
+        ``individual`` if present).
+    rois
+        ROIs (unique names); only the :class:`LineROI` among them are used.
+    keypoint
+        Keypoint that crosses; ``None`` uses the centroid of all keypoints.
+
+    Returns
+    -------
+    xarray.DataArray or None
+        ``line_crossings`` with dims ``(time, individual, roi)`` (or ``(time, roi)``):
+        +1 at a frame where the point crossed onto the line's right-hand side (in
+        image coordinates, walking from its first point to its last), -1 onto its
+        left-hand side, 0 otherwise, NaN where the position is missing. ``None``
+        when there is no line among ``rois``.
+
+    Raises
+    ------
+    ValueError
+        If names repeat or the keypoint is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> x = np.array([0.0, 4.0, 6.0, np.nan, 3.0])
+    >>> pos = from_numpy(np.stack([x, np.full(5, 1.0)], 1)[:, :, None, None]).position
+    >>> wall = LineROI("wall", ((5, 0), (5, 10)))  # drawn downwards in the image
+    >>> compute_line_crossings(pos, [wall]).values.ravel()
+    array([ 0.,  0., -1., nan,  1.])
+    """
+    _check_unique(rois)
+    lines = [r for r in rois if isinstance(r, LineROI)]
+    if not lines:
+        return None
+    point = select_keypoint(position_of(position), keypoint)
+    require_dims(point, ["time", "space"], "compute_line_crossings")
+    other = [d for d in point.dims if d not in ("time", "space")]
+    point = point.transpose("time", *other, "space")
+    space = list(point["space"].values)
+    values = np.asarray(point.values, dtype=float)
+    xy = values[..., [space.index("x"), space.index("y")]]
+    n_time = xy.shape[0]
+    series = xy.reshape(n_time, -1, 2)
+    out = np.full((n_time, series.shape[1], len(lines)), np.nan)
+    for j in range(series.shape[1]):
+        seen = np.flatnonzero(np.isfinite(series[:, j]).all(axis=1))
+        if not len(seen):
+            continue
+        out[seen, j, :] = 0.0
+        p0, p1 = series[seen[:-1], j], series[seen[1:], j]
+        for i, line in enumerate(lines):
+            out[seen[1:], j, i] = _signed_crossings(p0, p1, _line_segments(line))
+    out = out.reshape(xy.shape[:-1] + (len(lines),))
+    coords = {d: point[d].values for d in ("time", *other) if d in point.coords}
+    coords["roi"] = [r.name for r in lines]
+    result = xr.DataArray(out, dims=("time", *other, "roi"), coords=coords)
+    result.name = "line_crossings"
+    fps = resolve_fps(position_of(position), None)
+    result.attrs = {"units": "1", **({"fps": fps} if fps is not None else {})}
+    return result
+
+
+def line_crossing_summary(
+    crossings: xr.DataArray, *, fps: float | None = None
+) -> pd.DataFrame:
+    """Crossings per individual and line: how many, in which direction, when first.
+
+    Parameters
+    ----------
+    crossings
+        Output of :func:`compute_line_crossings`.
+    fps
+        Frames per second (default: from the data); adds ``first_crossing_s`` and
+        ``crossings_per_min`` (per minute with a known position).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (individual, line): ``crossings``, ``to_right``, ``to_left``
+        (onto the line's right- and left-hand side, see
+        :func:`compute_line_crossings`), ``first_crossing`` (frame; NaN if never),
+        ``frames_observed``.
+
+    Raises
+    ------
+    ValueError
+        If ``crossings`` lacks the ``time`` or ``roi`` dim.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> c = xr.DataArray([[0.0], [1.0], [0.0], [-1.0], [1.0]], dims=("time", "roi"),
+    ...                  coords={"roi": ["wall"]})
+    >>> row = line_crossing_summary(c, fps=1.0).iloc[0]
+    >>> int(row.crossings), int(row.to_right), int(row.to_left), float(row.first_crossing_s)
+    (3, 2, 1, 1.0)
+    """
+    fps = resolve_fps(crossings, fps)
+    labels, values = _series(crossings)
+    v = np.nan_to_num(values, nan=0.0)
+    to_right = np.where(v > 0, v, 0).sum(0)
+    to_left = np.where(v < 0, -v, 0).sum(0)
+    crossed = v != 0
+    first = np.where(crossed.any(0), crossed.argmax(0), np.nan)
+    observed = (~np.isnan(values)).sum(0)
+    df = pd.DataFrame(labels)
+    df["crossings"] = (to_right + to_left).astype(int)
+    df["to_right"] = to_right.astype(int)
+    df["to_left"] = to_left.astype(int)
+    df["first_crossing"] = first
+    df["frames_observed"] = observed.astype(int)
+    if fps is not None:
+        df["first_crossing_s"] = df["first_crossing"] / fps
+        with np.errstate(invalid="ignore", divide="ignore"):
+            minutes = observed / fps / 60.0
+            df["crossings_per_min"] = np.where(
+                minutes > 0, df["crossings"] / np.maximum(minutes, 1e-12), np.nan
+            )
     return df
 
 

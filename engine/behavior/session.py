@@ -704,21 +704,43 @@ class BehaviorModel:
         return _tables.kinematics_table(self.sessions, points, fps=self.calibration.fps)
 
     def occupancy(self, name: str) -> xr.DataArray | None:
-        """ROI occupancy of session ``name`` (``None`` without ROIs)."""
-        from .roi import compute_roi_occupancy
+        """ROI occupancy of session ``name`` (``None`` without area ROIs).
 
-        if not self.rois:
+        Lines have no inside: they are left out here and counted by
+        :meth:`line_crossings`.
+        """
+        from .roi import LineROI, compute_roi_occupancy
+
+        areas = [r for r in self.rois if not isinstance(r, LineROI)]
+        if not areas:
             return None
 
         def make() -> xr.DataArray:
             return compute_roi_occupancy(
-                self.cleaned(name), self.rois, keypoint=self.keypoint
+                self.cleaned(name), areas, keypoint=self.keypoint
             )
 
         return self._cached("occupancy", name, make)
 
     def _occupancies(self) -> dict[str, xr.DataArray | None]:
         return {s.name: self.occupancy(s.name) for s in self.sessions}
+
+    def line_crossings(self, name: str) -> xr.DataArray | None:
+        """Crossings of the line ROIs in session ``name`` (``None`` without lines).
+
+        See :func:`~posekit.engine.behavior.roi.compute_line_crossings`.
+        """
+        from .roi import LineROI, compute_line_crossings
+
+        if not any(isinstance(r, LineROI) for r in self.rois):
+            return None
+        return self._cached(
+            "line_crossings",
+            name,
+            lambda: compute_line_crossings(
+                self.cleaned(name), self.rois, keypoint=self.keypoint
+            ),
+        )
 
     def social_table(self) -> pd.DataFrame:
         """Return, per session of several animals and pair, the social summary.
@@ -818,6 +840,16 @@ class BehaviorModel:
     def zone_transitions_table(self) -> pd.DataFrame:
         """Transitions between ROIs per session (long format: ``from, to, count``)."""
         return _tables.zone_transitions_table(self.sessions, self._occupancies())
+
+    def line_crossings_table(self) -> pd.DataFrame:
+        """Crossings of each line ROI per session and individual, by direction.
+
+        See :func:`~posekit.engine.behavior.tables.line_crossings_table`.
+        """
+        crossings = {s.name: self.line_crossings(s.name) for s in self.sessions}
+        return _tables.line_crossings_table(
+            self.sessions, crossings, fps=self.calibration.fps
+        )
 
     # ------------------------------------------------------------ features
     def features(self, key: str) -> pd.DataFrame:
@@ -1113,6 +1145,7 @@ class BehaviorModel:
         out["roi_summary"] = self.roi_table()
         out["roi_bouts"] = self.roi_bouts_table()
         out["zone_transitions"] = self.zone_transitions_table()
+        out["line_crossings"] = self.line_crossings_table()
         out["behavior_bouts"] = self.behavior_bouts_table()
         out["behavior_summary"] = self.behavior_summary_table()
         out["group_summary"] = self.group_summary_table()

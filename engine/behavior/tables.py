@@ -26,6 +26,7 @@ __all__ = [
     "roi_table",
     "roi_bouts_table",
     "zone_transitions_table",
+    "line_crossings_table",
     "behavior_bouts_table",
     "behavior_summary_table",
     "group_summary_table",
@@ -39,6 +40,7 @@ TABLE_FILES: dict[str, str] = {
     "roi_summary": "roi_summary",
     "roi_bouts": "roi_bouts",
     "zone_transitions": "zone_transitions",
+    "line_crossings": "line_crossings",
     "behavior_bouts": "behavior_bouts",
     "behavior_summary": "behavior_summary",
     "group_summary": "group_summary",
@@ -204,6 +206,43 @@ def zone_transitions_table(
         return long[long["from"] != long["to"]].reset_index(drop=True)
 
     return _per_session(sessions, occupancies, one)
+
+
+def line_crossings_table(
+    sessions: Sequence[Session],
+    crossings: Mapping[str, xr.DataArray | None],
+    *,
+    fps: float | None = None,
+) -> pd.DataFrame:
+    """Tabulate line crossings per session, individual and line.
+
+    Crossings in total and onto each side, the first crossing
+    (:func:`~posekit.engine.behavior.roi.line_crossing_summary`).
+
+    Parameters
+    ----------
+    sessions
+        The sessions.
+    crossings
+        Session name → crossings
+        (:func:`~posekit.engine.behavior.roi.compute_line_crossings`; ``None`` or
+        missing: the session is left out).
+    fps
+        Frames per second (adds ``first_crossing_s`` and ``crossings_per_min``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Empty when no session has a line.
+    """
+    from .roi import line_crossing_summary
+
+    table = _per_session(
+        sessions, crossings, lambda c: line_crossing_summary(c, fps=fps)
+    )
+    if "first_crossing" in table:
+        table["first_crossing"] = table["first_crossing"].astype("Int64")
+    return table
 
 
 # ---------------------------------------------------------------- behaviour

@@ -7,7 +7,8 @@ does), cleaning and calibrating them, and writing its tables atomically to ``--o
 ``features``
     The window features of every frame of every track (one row per frame and track).
 ``rois``
-    Time inside, entries, latency, visits per ROI of a GeoJSON file.
+    Time inside, entries, latency, visits per ROI of a GeoJSON file; crossings of
+    its lines.
 ``classify``
     Train a classifier on labelled tracks; the predicted behaviour of every frame.
 ``export``
@@ -244,6 +245,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     _out_table(s, "ROI summary: one row per session, individual and ROI")
     s.add_argument(
         "--bouts", metavar="FILE", help="also write every visit to this table"
+    )
+    s.add_argument(
+        "--crossings",
+        metavar="FILE",
+        help="also write the crossings of the line ROIs (by direction) to this table",
     )
 
     s = _subparser(
@@ -537,9 +543,18 @@ def _rois(args: argparse.Namespace) -> int:
     rois = model.load_rois(args.rois)
     if not rois:
         raise ValueError(f"{args.rois} holds no ROI; draw some in the ROI editor")
-    _write(args.out, model.roi_table(), "roi_summary")
-    if args.bouts:
-        _write(args.bouts, model.roi_bouts_table(), "roi_bouts")
+    lines_only = all(r.roi_type == "line" for r in rois)
+    if lines_only and not args.crossings:
+        raise ValueError(
+            f"{args.rois} holds only lines, which have no inside: write their "
+            "crossings with --crossings FILE"
+        )
+    if not lines_only:
+        _write(args.out, model.roi_table(), "roi_summary")
+        if args.bouts:
+            _write(args.bouts, model.roi_bouts_table(), "roi_bouts")
+    if args.crossings:
+        _write(args.crossings, model.line_crossings_table(), "line_crossings")
     return EXIT_OK
 
 

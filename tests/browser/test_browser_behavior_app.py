@@ -4,7 +4,8 @@ A tracking file is loaded through the path box; a rectangle is drawn with the mo
 (shift + drag with Bokeh's BoxEditTool) on the video frame; the ROI table must show the
 entries and the latency that the engine computes for that rectangle on the file's
 positions; a line is drawn with the line PolyDrawTool (press and hold, tap, press and
-hold); Export must write ``roi_summary.csv`` with the rectangle's row and
+hold); Export must write ``roi_summary.csv`` with the rectangle's row,
+``line_crossings.csv`` with the line's crossings as the engine counts them, and
 ``rois.geojson`` with both ROIs, the line where the mouse went. A screenshot
 ``behavior_app.png`` goes to the ``screenshots_dir`` (a temporary folder;
 ``docs/_static/screenshots/`` under ``make screenshots``).
@@ -24,8 +25,11 @@ from bokeh_js import JS_FIND  # tests/browser is on sys.path (pytest `pythonpath
 
 from posekit.engine.behavior.calibration import Calibration
 from posekit.engine.behavior.roi import (
+    LineROI,
     RectangleROI,
+    compute_line_crossings,
     compute_roi_occupancy,
+    line_crossing_summary,
     load_rois,
     roi_summary,
 )
@@ -241,8 +245,8 @@ def test_load_draw_roi_entries_export(
     csv = out / "roi_summary.csv"
     assert csv.is_file()
     table = pd.read_csv(csv)
-    assert table["roi"].tolist() == ["roi1", "roi2"]
-    assert table["session"].tolist() == [tracking_file.stem] * 2
+    assert table["roi"].tolist() == ["roi1"]  # a line has no inside
+    assert table["session"].tolist() == [tracking_file.stem]
     got = table.iloc[0]
     for col in ("entries", "exits", "frames_inside", "latency", "n_bouts"):
         assert got[col] == expected[col], col
@@ -259,6 +263,15 @@ def test_load_draw_roi_entries_export(
     assert got_line.shape == (3, 2)
     assert np.abs(got_line - np.asarray(line, float)).max() < tol, got_line
     assert load_rois(out / "rois.geojson")[1].points == tuple(map(tuple, got_line))
+    # the line's crossings: the engine's answer on the file's positions
+    want = line_crossing_summary(
+        compute_line_crossings(poses, [LineROI("roi2", got_line)]), fps=FPS
+    ).iloc[0]
+    crossed = pd.read_csv(out / "line_crossings.csv")
+    assert crossed["roi"].tolist() == ["roi2"]
+    for col in ("crossings", "to_right", "to_left"):
+        assert int(crossed[col].iloc[0]) == int(want[col]), col
+    assert page.locator("table.posekit-line-crossings").count() == 1
     listed = page.locator(".posekit-written-file").all_inner_texts()
     assert "roi_summary.csv" in listed and "behavior_tables.xlsx" in listed
     for name in listed:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from posekit.engine.behavior.roi import RectangleROI, save_rois
+from posekit.engine.behavior.roi import LineROI, RectangleROI, save_rois
 from posekit.engine.cli import main
 from posekit.engine.demo import (
     BEHAVIORS,
@@ -171,6 +171,32 @@ def test_rois_entry_frame_and_dwell(
     for start, end in zip(visits["start"], visits["end"], strict=True):
         assert inside[start : end + 1].all()
         assert not inside[start - 1] and (end + 1 == len(inside) or not inside[end + 1])
+
+
+def test_rois_line_crossings(demo, tmp_path: Path, capsys) -> None:
+    truth, _ = load_ground_truth(demo, "session1")
+    cx = truth.mean(axis=1)[:, 0]
+    x0 = float(cx[450])
+    gate = LineROI("gate", ((x0, -1.0), (x0, 1000.0)))  # downwards in the image
+    # known answer: the side (x <= x0 is the line's right-hand side) changes
+    side = cx <= x0
+    changes = np.flatnonzero(side[1:] != side[:-1]) + 1
+    assert len(changes) >= 2
+    lines_only = save_rois([gate], tmp_path / "gate.geojson")
+    args = ["behavior", "rois", str(_truth_file(demo)), "--project", str(demo.path),
+            "--rois", str(lines_only), "--out", str(tmp_path / "rois.csv")]  # fmt: skip
+    assert main(args) != 0  # only lines and no --crossings: says what to do
+    assert "holds only lines" in capsys.readouterr().err
+    both = save_rois([_square_roi(demo)[0], gate], tmp_path / "both.geojson")
+    crossings = tmp_path / "crossings.csv"
+    args[6] = str(both)
+    assert main([*args, "--crossings", str(crossings)]) == 0
+    assert _printed(capsys) == [str(tmp_path / "rois.csv"), str(crossings)]
+    row = pd.read_csv(crossings).iloc[0]
+    assert row["roi"] == "gate" and row["crossings"] == len(changes)
+    assert row["to_right"] == int(side[changes].sum())
+    assert row["first_crossing"] == changes[0]
+    assert row["first_crossing_s"] == pytest.approx(changes[0] / FPS)
 
 
 def test_rois_in_pixels_whatever_the_scale_excel(

@@ -12,9 +12,11 @@ from posekit.engine.behavior.roi import (
     LineROI,
     PolygonROI,
     RectangleROI,
+    compute_line_crossings,
     compute_occupancy_heatmap,
     compute_roi_occupancy,
     compute_zone_sequence,
+    line_crossing_summary,
     load_rois,
     roi_bouts,
     roi_summary,
@@ -293,3 +295,75 @@ def test_invalid_rois_are_rejected():
         PolygonROI("p", ((0, 0), (1, 1)))
     with pytest.raises(ValueError, match="at least one ROI"):
         compute_roi_occupancy(_walker(np.zeros(3), np.zeros(3)), [])
+
+
+# ------------------------------------------------------------------ line crossings
+
+
+def _crossings(x, y, *rois, fps=FPS):
+    return compute_line_crossings(
+        _walker(np.asarray(x, float), np.asarray(y, float), fps), rois
+    )
+
+
+def test_line_crossings_frames_and_directions_are_exact():
+    # back and forth across the horizontal line y = 50 (drawn left to right, so its
+    # right-hand side in the image, y down, is below it: y > 50)
+    t = np.arange(40.0)
+    y = 50 + 20 * np.sin(2 * np.pi * t / 20 + 0.1)  # crosses at t = 10, 20, 30
+    line = LineROI("midline", ((0, 50), (100, 50)))
+    c = _crossings(np.full_like(t, 30.0), y, line)
+    assert c.dims == ("time", "individual", "roi")
+    v = c.values.ravel()
+    assert np.flatnonzero(v).tolist() == [10, 20, 30]
+    # starts below the line (y > 50: its right-hand side), so goes up (-1) first
+    assert v[[10, 20, 30]].tolist() == [-1.0, 1.0, -1.0]
+    row = line_crossing_summary(c).iloc[0]
+    assert (row["roi"], row["crossings"], row["to_right"], row["to_left"]) == (
+        "midline", 3, 1, 2,
+    )  # fmt: skip
+    assert row["first_crossing"] == 10 and row["first_crossing_s"] == pytest.approx(1.0)
+    assert row["crossings_per_min"] == pytest.approx(3 / (40 / FPS / 60))
+
+
+def test_line_crossings_only_within_the_segment_and_once_at_a_vertex():
+    y = np.array([40.0, 60.0, 40.0])
+    short = LineROI("short", ((0, 50), (20, 50)))
+    assert not np.any(_crossings([30, 30, 30], y, short).values)  # past its end
+    # a V-shaped polyline crossed exactly through its middle vertex: counted once
+    vee = LineROI("vee", ((0, 40), (50, 50), (100, 40)))
+    v = _crossings([50, 50, 50], [45.0, 55.0, 45.0], vee).values.ravel()
+    assert v.tolist() == [0.0, 1.0, -1.0]
+
+
+def test_line_crossings_of_a_loop_and_across_missing_frames():
+    loop = LineROI("ring", ((40, 40), (60, 40), (60, 60), (40, 60)), loop=True)
+    x = np.array([30.0, 50.0, 50.0, np.nan, np.nan, 70.0, 71.0])
+    c = _crossings(x, np.full(7, 50.0), loop).values.ravel()
+    # drawn clockwise on screen, so its inside is on its right-hand side: in (+1)
+    # at frame 1; lost at 3-4; seen again outside at 5: the exit (-1) counts there
+    assert np.isnan(c[[3, 4]]).all()
+    assert c[[0, 1, 2, 5, 6]].tolist() == [0.0, 1.0, 0.0, -1.0, 0.0]
+    assert (
+        line_crossing_summary(_crossings(x, np.full(7, 50.0), loop)).iloc[0][
+            "frames_observed"
+        ]
+        == 5
+    )
+
+
+def test_line_crossings_per_individual_and_only_for_lines():
+    xy = np.zeros((3, 2, 1, 2))  # time, space, keypoint, individual
+    xy[:, 0, 0, 0] = [0, 10, 20]  # crosses x = 5 at frame 1
+    xy[:, 0, 0, 1] = [0, 1, 2]  # never crosses
+    xy[:, 1] = 5.0
+    pos = from_numpy(xy, fps=FPS)
+    wall = LineROI("wall", ((5, 0), (5, 10)))
+    box = RectangleROI("box", 0, 0, 1, 1)
+    c = compute_line_crossings(pos, [box, wall])
+    assert c["roi"].values.tolist() == ["wall"]
+    assert c.sel(roi="wall").values.tolist() == [[0, 0], [-1, 0], [0, 0]]
+    table = line_crossing_summary(c)
+    assert table["crossings"].tolist() == [1, 0]
+    assert np.isnan(table["first_crossing"].iloc[1])
+    assert compute_line_crossings(pos, [box]) is None

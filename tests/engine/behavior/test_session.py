@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from posekit.engine.behavior.annotations import labels_file_for
-from posekit.engine.behavior.roi import RectangleROI, save_rois
+from posekit.engine.behavior.roi import LineROI, RectangleROI, save_rois
 from posekit.engine.behavior.session import (
     BehaviorModel,
     Session,
@@ -128,6 +128,31 @@ def test_model_synthetic_clean_roi_kinematics_export(tmp_path) -> None:
     assert settings["calibration"] == {"mm_per_px": 0.5, "fps": FPS}
     assert settings["filter"]["confidence_threshold"] == 0.5
     assert settings["filter"]["max_gap"] == 1
+
+
+def test_line_rois_are_counted_as_crossings_not_occupancy(tmp_path) -> None:
+    m = BehaviorModel(output_dir=tmp_path / "out")
+    m.add_dataset(_synthetic(), name="mouse", group="control")
+    gate = LineROI("gate", ((50, 0), (50, 100)))  # drawn downwards in the image
+    m.set_rois([gate])
+    assert m.roi_table().empty and m.occupancy("mouse") is None
+    # centroid x = 2t + 1 passes x = 50 between frames 24 (49) and 25 (51),
+    # eastwards: onto the left-hand side of a line walked southwards
+    (row,) = m.line_crossings_table().to_dict("records")
+    assert (row["session"], row["group"], row["roi"]) == ("mouse", "control", "gate")
+    assert (row["crossings"], row["to_right"], row["to_left"]) == (1, 0, 1)
+    assert row["first_crossing"] == 25 and row["first_crossing_s"] == pytest.approx(2.5)
+    # frame 25 missing (likelihood 0.1): the crossing is seen at frame 26
+    m.set_cleaning(method="none", confidence_threshold=0.5)
+    assert m.line_crossings_table().iloc[0]["first_crossing"] == 26
+    m.set_rois([RectangleROI("box", 40, 40, 60, 60), gate])
+    assert m.roi_table()["roi"].tolist() == ["box"]
+    files = {p.name for p in m.export(excel=False, figure_formats=())}
+    assert {"roi_summary.csv", "line_crossings.csv"} <= files
+    table = pd.read_csv(tmp_path / "out" / "line_crossings.csv")
+    assert table[["roi", "crossings", "first_crossing"]].values.tolist() == [
+        ["gate", 1, 26]
+    ]
 
 
 def test_model_load_errors_and_sessions_table(tmp_path, truth_file) -> None:
