@@ -498,8 +498,8 @@ class ROIEditor(BokehComponent):
             "<i>new box → circle</i> and draw a box, or type centre and radius. "
             "<b>Polygon</b> / <b>line</b>: polygon or line tool, press and hold for "
             "the first point, tap each next one, press and hold on the last one (or "
-            "Esc) to finish. Lines have no inside: the ROI table counts only the "
-            "frames exactly on them. Tap a shape and press Backspace to delete "
+            "Esc) to finish. Lines have no inside: the behaviour app counts their "
+            "crossings instead. Tap a shape and press Backspace to delete "
             "it.</small>"
         )
         self.shape_toggle = w.ToggleButtons(

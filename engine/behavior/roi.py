@@ -401,6 +401,7 @@ class LineROI(ROI):
 
     A line has no inside: :meth:`contains` is true only for points on it, and its
     area is 0, so in occupancy it counts the frames a point sits exactly on the line.
+    What a line measures is crossings (:func:`compute_line_crossings`).
 
     Examples
     --------
