@@ -587,22 +587,42 @@ def compute_roi_occupancy(
     if not rois:
         raise ValueError("compute_roi_occupancy needs at least one ROI")
     _check_unique(rois)
-    point = select_keypoint(position_of(position), keypoint)
-    require_dims(point, ["time", "space"], "compute_roi_occupancy")
-    other = [d for d in point.dims if d not in ("time", "space")]
-    point = point.transpose("time", *other, "space")
-    values = np.asarray(point.values, dtype=float)
-    x = values[..., list(point["space"].values).index("x")]
-    y = values[..., list(point["space"].values).index("y")]
+    point, xy = _point_xy(position, keypoint, "compute_roi_occupancy")
+    x, y = xy[..., 0], xy[..., 1]
     missing = np.isnan(x) | np.isnan(y)
     occ = np.empty(x.shape + (len(rois),), dtype=float)
     for i, roi in enumerate(rois):
         occ[..., i] = roi.contains(x, y)
     occ[missing] = np.nan
+    return _per_roi(occ, point, rois, "roi_occupancy", position)
+
+
+def _point_xy(
+    position: xr.DataArray | xr.Dataset, keypoint: str | None, caller: str
+) -> tuple[xr.DataArray, np.ndarray]:
+    """Return the tracked point ``(time, …, space)`` and its ``(…, 2)`` x, y values."""
+    point = select_keypoint(position_of(position), keypoint)
+    require_dims(point, ["time", "space"], caller)
+    other = [d for d in point.dims if d not in ("time", "space")]
+    point = point.transpose("time", *other, "space")
+    space = list(point["space"].values)
+    values = np.asarray(point.values, dtype=float)
+    return point, values[..., [space.index("x"), space.index("y")]]
+
+
+def _per_roi(
+    values: np.ndarray,
+    point: xr.DataArray,
+    rois: Sequence[ROI],
+    name: str,
+    position: xr.DataArray | xr.Dataset,
+) -> xr.DataArray:
+    """``values`` ``(time, …, roi)`` as a DataArray on the point's coordinates."""
+    other = [d for d in point.dims if d not in ("time", "space")]
     coords = {d: point[d].values for d in ("time", *other) if d in point.coords}
     coords["roi"] = [r.name for r in rois]
-    out = xr.DataArray(occ, dims=("time", *other, "roi"), coords=coords)
-    out.name = "roi_occupancy"
+    out = xr.DataArray(values, dims=("time", *other, "roi"), coords=coords)
+    out.name = name
     fps = resolve_fps(position_of(position), None)
     out.attrs = {"units": "1", **({"fps": fps} if fps is not None else {})}
     return out
@@ -831,13 +851,7 @@ def compute_line_crossings(
     lines = [r for r in rois if isinstance(r, LineROI)]
     if not lines:
         return None
-    point = select_keypoint(position_of(position), keypoint)
-    require_dims(point, ["time", "space"], "compute_line_crossings")
-    other = [d for d in point.dims if d not in ("time", "space")]
-    point = point.transpose("time", *other, "space")
-    space = list(point["space"].values)
-    values = np.asarray(point.values, dtype=float)
-    xy = values[..., [space.index("x"), space.index("y")]]
+    point, xy = _point_xy(position, keypoint, "compute_line_crossings")
     n_time = xy.shape[0]
     series = xy.reshape(n_time, -1, 2)
     out = np.full((n_time, series.shape[1], len(lines)), np.nan)
@@ -850,13 +864,7 @@ def compute_line_crossings(
         for i, line in enumerate(lines):
             out[seen[1:], j, i] = _signed_crossings(p0, p1, _line_segments(line))
     out = out.reshape(xy.shape[:-1] + (len(lines),))
-    coords = {d: point[d].values for d in ("time", *other) if d in point.coords}
-    coords["roi"] = [r.name for r in lines]
-    result = xr.DataArray(out, dims=("time", *other, "roi"), coords=coords)
-    result.name = "line_crossings"
-    fps = resolve_fps(position_of(position), None)
-    result.attrs = {"units": "1", **({"fps": fps} if fps is not None else {})}
-    return result
+    return _per_roi(out, point, lines, "line_crossings", position)
 
 
 def line_crossing_summary(
