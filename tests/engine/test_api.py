@@ -60,28 +60,6 @@ def project(trained: Project, tmp_path: Path) -> Project:
     return load_project(dst)
 
 
-def _short_video(project: Project, tmp_path: Path) -> Path:
-    """Cut the first 16 frames of the demo video (analysis stays quick)."""
-    import cv2
-
-    src = project.videos()[0]
-    cap = cv2.VideoCapture(str(src))
-    out = tmp_path / "clip.avi"
-    writer = None
-    for _ in range(16):
-        ok, frame = cap.read()
-        assert ok
-        if writer is None:
-            h, w = frame.shape[:2]
-            writer = cv2.VideoWriter(
-                str(out), cv2.VideoWriter_fourcc(*"MJPG"), 30, (w, h)
-            )
-        writer.write(frame)
-    writer.release()
-    cap.release()
-    return out
-
-
 def test_pose_cfg_names_the_model(trained: Project) -> None:
     folder = ModelFolder.of(trained, 1).path
     assert folder == trained.model_dir(1) / "train"
@@ -112,9 +90,9 @@ def test_predict_frames_takes_frames_of_any_size(trained: Project) -> None:
 
 
 def test_model_folder_predictor_and_analyze_videos_agree(
-    project: Project, tmp_path: Path
+    project: Project, tmp_path: Path, video_clip
 ) -> None:
-    video = _short_video(project, tmp_path)
+    video = video_clip(project.videos()[0], 16)
     folder = ModelFolder(project.model_dir(1) / "train")
     predictor = folder.predictor((240, 320), use_tflite=False)
     assert folder.scorer() == SCORER
@@ -152,7 +130,7 @@ def _make_old(project: Project) -> Path:
 
 
 def test_old_model_folder_falls_back_to_the_project(
-    project: Project, tmp_path: Path
+    project: Project, tmp_path: Path, video_clip
 ) -> None:
     pose_cfg = _make_old(project)
     before = pose_cfg.read_bytes()
@@ -169,7 +147,7 @@ def test_old_model_folder_falls_back_to_the_project(
     assert folder.scorer() == SCORER
     [out] = analyze_videos(
         project,
-        [_short_video(project, tmp_path)],
+        [video_clip(project.videos()[0], 16)],
         destfolder=tmp_path / "out",
         use_tflite=False,
         progress=False,
@@ -199,13 +177,13 @@ def test_unparsable_pose_cfg_is_a_clear_error(project: Project) -> None:
 
 
 def test_analysis_says_which_stage_runs(
-    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture
+    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture, video_clip
 ) -> None:
     """Loading and the one-time TFLite conversion are named before the frames move."""
     from posekit.engine.api import AnalysisStage
     from posekit.engine.cli import main
 
-    video = _short_video(project, tmp_path)
+    video = video_clip(project.videos()[0], 16)
     # the command line: the set-up steps on stderr, then the frames' bar
     assert (
         main(["analyze", str(project.path), str(video), "--dest", str(tmp_path)]) == 0
