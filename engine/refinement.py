@@ -1034,20 +1034,21 @@ def rarely_confident_bodyparts(
 
 
 def _uncertain_advice(
-    scores: OutlierScores, xyp: np.ndarray, bodyparts: Sequence[str], pcutoff: float
+    scores: OutlierScores, xyp: np.ndarray, bodyparts: Sequence[str]
 ) -> list[str]:
     """Say so when ``uncertain`` flags most frames because of a few bodyparts."""
     if "uncertain" not in scores.scores or not len(scores.frames):
         return []
     flagged = len(scores.outliers("uncertain")) / len(scores.frames)
-    rare = rarely_confident_bodyparts(xyp, bodyparts, pcutoff)
+    cutoff = 1.0 - scores.thresholds["uncertain"]  # the likelihood the criterion used
+    rare = rarely_confident_bodyparts(xyp, bodyparts, cutoff)
     if flagged < 0.5 or not rare:
         return []
     parts = ", ".join(f"{b} ({100 * r:.0f} %)" for b, r in rare.items())
     keep = [b for b in bodyparts if b not in rare]
     return [
         f"'uncertain' flags {100 * flagged:.0f} % of the frames because some bodyparts "
-        f"are below the p-cutoff ({pcutoff:g}) in most frames: {parts}. If they are "
+        f"are below the p-cutoff ({cutoff:g}) in most frames: {parts}. If they are "
         "often hidden, leave them out (comparisonbodyparts="
         f"{keep!r}); if the network has not learned them yet, label a few frames that "
         "show them first."
@@ -1249,9 +1250,7 @@ def extract_outlier_frames(
             seed,
         )
         picked = np.sort(frames[chosen]) if len(chosen) else np.zeros(0, int)
-        advice = _uncertain_advice(
-            scores, xyp, [file_bps[j] for j in use], proj.pcutoff
-        )
+        advice = _uncertain_advice(scores, xyp, [file_bps[j] for j in use])
         for line in advice:
             logger.warning("%s: %s", video.name, line)
         result = OutlierFrames(
