@@ -174,14 +174,11 @@ def _copy_project(src: Path, dst: Path) -> None:
 # ---------------------------------------------------------------------------- demo
 
 
-def _demo_truth_and_behaviour(project):
+def _demo_truth(project):
+    """Ground-truth keypoints and behaviour labels of the demo's video."""
     from posekit.engine.demo import load_ground_truth
 
     return load_ground_truth(project, "session1")
-
-
-def _demo_truth(project):
-    return _demo_truth_and_behaviour(project)[0]
 
 
 def _frame_index(frame: str) -> int:
@@ -191,14 +188,14 @@ def _frame_index(frame: str) -> int:
 def _demo_evaluate(project) -> tuple[dict, dict | None]:
     """Errors over every frame, and over the rare-behaviour frames alone (or None)."""
     from posekit.engine.api import analyze_videos
-    from posekit.engine.demo import SIDE_RARE_BEHAVIOR, load_ground_truth
+    from posekit.engine.demo import SIDE_RARE_BEHAVIOR
     from posekit.engine.refinement import predictions_for_frames
 
     (out,) = analyze_videos(
         project, project.videos(), use_tflite=False, progress=False, batch_size=8
     )
     xyp, _, _ = predictions_for_frames(out)
-    truth, behaviour = load_ground_truth(project, "session1")
+    truth, behaviour = _demo_truth(project)
     rare = behaviour == SIDE_RARE_BEHAVIOR
     rare_metrics = error_metrics(xyp[rare], truth[rare]) if rare.any() else None
     return error_metrics(xyp, truth), rare_metrics
@@ -224,7 +221,7 @@ def prepare_demo(
     create_training_dataset(project)
     train = _train(project, budget)
     metrics, rare_metrics = _demo_evaluate(project)
-    _, behaviour = _demo_truth_and_behaviour(project)
+    _, behaviour = _demo_truth(project)
     return {
         "project": str(project.path),
         "view": view,
@@ -252,7 +249,7 @@ def run_demo_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
     _copy_project(src, dst)
     project = load_project(dst)
     video = project.videos()[0]
-    truth = _demo_truth(project)
+    truth, _ = _demo_truth(project)
     t0 = time.perf_counter()
     if arm == "outlier":
         (res,) = extract_outlier_frames(

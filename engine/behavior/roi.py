@@ -854,6 +854,7 @@ def compute_line_crossings(
     point, xy = _point_xy(position, keypoint, "compute_line_crossings")
     n_time = xy.shape[0]
     series = xy.reshape(n_time, -1, 2)
+    segments = [_line_segments(line) for line in lines]
     out = np.full((n_time, series.shape[1], len(lines)), np.nan)
     for j in range(series.shape[1]):
         seen = np.flatnonzero(np.isfinite(series[:, j]).all(axis=1))
@@ -861,8 +862,8 @@ def compute_line_crossings(
             continue
         out[seen, j, :] = 0.0
         p0, p1 = series[seen[:-1], j], series[seen[1:], j]
-        for i, line in enumerate(lines):
-            out[seen[1:], j, i] = _signed_crossings(p0, p1, _line_segments(line))
+        for i, seg in enumerate(segments):
+            out[seen[1:], j, i] = _signed_crossings(p0, p1, seg)
     out = out.reshape(xy.shape[:-1] + (len(lines),))
     return _per_roi(out, point, lines, "line_crossings", position)
 
