@@ -255,7 +255,7 @@ def run_demo_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
         (res,) = extract_outlier_frames(
             project,
             [video],
-            criteria=("jump", "uncertain", "fitting", "tta"),
+            criteria=("jump", "uncertain", "fitting", "tta", "novelty"),
             n=N_ADD,
             fill=True,
             seed=seed,
@@ -386,6 +386,7 @@ def run_openfield_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
 
     from posekit.engine.dataset import symmetric_pairs
     from posekit.engine.model_folder import ModelFolder
+    from posekit.engine.novelty import backbone_features, fit_to_model_frames
     from posekit.engine.project import load_project
     from posekit.engine.refinement import (
         frame_features,
@@ -417,17 +418,29 @@ def run_openfield_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
         bps = project.bodyparts
         pairs = [(bps.index(a), bps.index(b)) for a, b in symmetric_pairs(bps)]
         augmented = tta_predictions(predictor, images, flip_pairs=pairs)
-        scores = outlier_scores(
-            xyp, ["uncertain", "tta"], pcutoff=project.pcutoff, augmented=augmented
+        model = folder.load()
+        trained_on = [
+            cv2.cvtColor(cv2.imread(str(project.path / f)), cv2.COLOR_BGR2RGB)
+            for f in base["start_frames"]
+        ]
+        novelty = fit_to_model_frames(model, trained_on, seed=seed).score(
+            backbone_features(model, images)
         )
-        combined = scores.combined
-        order = np.argsort(-combined)
+        scores = outlier_scores(
+            xyp,
+            ["uncertain", "tta", "novelty"],
+            pcutoff=project.pcutoff,
+            augmented=augmented,
+            novelty=novelty,
+        )
+        combined, priority = scores.combined, scores.priority
+        order = np.argsort(-priority)
         cands = np.flatnonzero(combined > 1.0)
-        if len(cands) < N_ADD:  # fill with the next highest scores
+        if len(cands) < N_ADD:  # fill with the next highest priorities
             cands = np.sort(order[:N_ADD])
         chosen = cands[
             select_diverse(
-                combined[cands], frame_features([images[i] for i in cands]), N_ADD,
+                priority[cands], frame_features([images[i] for i in cands]), N_ADD,
                 seed=seed,
             )
         ]  # fmt: skip

@@ -76,6 +76,7 @@ __all__ = [
     "likelihood_scores",
     "machine_labels_path",
     "merge_datasets",
+    "novelty_scores",
     "outlier_scores",
     "predict_machine_labels",
     "predictions_for_frames",
@@ -360,6 +361,51 @@ def tta_scores(
     return _per_frame(worst)
 
 
+def novelty_scores(xyp: np.ndarray, novelty: np.ndarray | None = None) -> np.ndarray:
+    """Score frames by how unlike the network's training frames they look.
+
+    The scores come from the network's features, not from its predictions
+    (:class:`posekit.engine.novelty.PatchNovelty`, computed for a video by
+    :func:`extract_outlier_frames`): this criterion finds frames that show what the
+    training frames never showed (a part the network was never taught is unsure in
+    every frame, so ``uncertain`` cannot single those frames out).
+
+    Parameters
+    ----------
+    xyp
+        Predictions ``(T, K, 3)`` (only their number of frames is used).
+    novelty
+        ``(T,)`` per-frame novelty in units of the training frames' own novelty
+        (NaN or 0: not scored).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(T,)``.
+
+    Raises
+    ------
+    ValueError
+        Without ``novelty``, or with one of another length.
+
+    Examples
+    --------
+    >>> novelty_scores(np.zeros((3, 1, 3)), np.array([0.9, np.nan, 4.0])).tolist()
+    [0.9, 0.0, 4.0]
+    """
+    if novelty is None:
+        raise ValueError(
+            "novelty_scores needs per-frame novelty from the network's features "
+            "(posekit.engine.novelty.PatchNovelty)"
+        )
+    novelty = np.asarray(novelty, float)
+    if novelty.shape != (len(xyp),):
+        raise ValueError(
+            f"novelty has shape {novelty.shape}; expected ({len(xyp)},), one per frame"
+        )
+    return np.nan_to_num(novelty, nan=0.0)
+
+
 @dataclass(frozen=True)
 class OutlierCriterion:
     """One outlier criterion: a per-frame score and when a frame is an outlier.
@@ -371,7 +417,8 @@ class OutlierCriterion:
         exist: ``jump``, ``uncertain``, ``fitting``).
     score
         ``score(xyp, **params) -> (T,)``; the ``tta`` criterion also takes
-        ``augmented=`` (predictions on augmented frames).
+        ``augmented=`` (predictions on augmented frames), ``novelty`` takes
+        ``novelty=`` (per-frame novelty from the network's features).
     threshold
         Default threshold: a frame is an outlier when its score exceeds it.
     unit
@@ -419,6 +466,14 @@ CRITERIA: dict[str, OutlierCriterion] = {
             "px",
             "predictions on flipped and rescaled copies of the frame disagree",
         ),
+        OutlierCriterion(
+            "novelty",
+            novelty_scores,
+            1.5,
+            "x training frames' own",
+            "the frame shows something the training frames never showed (network "
+            "features)",
+        ),
     )
 }
 
@@ -456,6 +511,23 @@ class OutlierScores:
             return np.zeros(len(self.frames))
         return np.max(np.stack(list(self.normalized.values())), axis=0)
 
+    @property
+    def priority(self) -> np.ndarray:
+        """How strongly the criteria together point at each frame, in [0, 1].
+
+        The mean over the criteria of each frame's percentile rank (Borda count):
+        which frame to take first among the outliers. Unlike :attr:`combined`, a
+        criterion that flags nearly every frame (``uncertain`` with a part the
+        network never learned) does not drown the others, and no criterion's unit
+        weighs more than another's.
+        """
+        if not self.scores or not len(self.frames):
+            return np.zeros(len(self.frames))
+        from scipy.stats import rankdata
+
+        ranks = [rankdata(s, method="average") / len(s) for s in self.scores.values()]
+        return np.mean(ranks, axis=0)
+
     def outliers(self, criterion: str | None = None) -> np.ndarray:
         """Frame indices whose score exceeds the threshold (of one criterion or any)."""
         score = self.combined if criterion is None else self.normalized[criterion]
@@ -470,6 +542,7 @@ def outlier_scores(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     pcutoff: float | None = None,
     augmented: Sequence[np.ndarray] | None = None,
+    novelty: np.ndarray | None = None,
     frames: Sequence[int] | None = None,
 ) -> OutlierScores:
     """Score frames with several criteria of :data:`CRITERIA`.
@@ -488,6 +561,9 @@ def outlier_scores(
         p-cutoff for ``uncertain`` (its threshold becomes ``1 - pcutoff``).
     augmented
         Predictions on augmented frames, for ``tta``.
+    novelty
+        Per-frame novelty (:class:`posekit.engine.novelty.PatchNovelty`), for
+        ``novelty``.
     frames
         Video frame index of each row of ``xyp`` (default ``0 .. T-1``).
 
@@ -498,7 +574,8 @@ def outlier_scores(
     Raises
     ------
     ValueError
-        Unknown criterion, or ``tta`` without augmented predictions.
+        Unknown criterion, or ``tta`` without augmented predictions, or ``novelty``
+        without novelty.
     """
     unknown = [c for c in criteria if c not in CRITERIA]
     if unknown:
@@ -517,6 +594,8 @@ def outlier_scores(
                     "(tta_predictions)"
                 )
             kwargs["augmented"] = augmented
+        if name == "novelty":
+            kwargs["novelty"] = novelty
         scores[name] = np.asarray(crit.score(xyp, **kwargs), dtype=float)
         threshold = crit.threshold
         if name == "uncertain" and pcutoff is not None:
@@ -1103,6 +1182,7 @@ def extract_outlier_frames(
     seed: int = 0,
     predictor: Callable[[list[np.ndarray]], np.ndarray] | None = None,
     tta_max_frames: int = 1000,
+    novelty_max_frames: int = 2000,
     dry_run: bool = False,
 ) -> list[OutlierFrames]:
     """Find frames the network gets wrong, extract a diverse subset, write machine labels.
@@ -1125,7 +1205,8 @@ def extract_outlier_frames(
         model predicts the augmented frames for ``tta``.
     criteria
         Criteria names, combined with "any": ``jump``, ``uncertain``, ``fitting``,
-        ``tta``.
+        ``tta``, ``novelty`` (the last two run the shuffle's newest model on the
+        frames; ``novelty`` also on its training frames).
     thresholds
         Thresholds by criterion (defaults: :data:`CRITERIA`; ``uncertain`` uses the
         project's ``pcutoff``).
@@ -1137,9 +1218,9 @@ def extract_outlier_frames(
     n
         Frames to extract per video (default: the config's ``numframes2pick``).
     extractionalgorithm
-        ``"kmeans"`` (diverse: k-means on the frames, the highest score per
-        cluster), ``"uniform"`` (evenly spaced among the candidates) or ``"top"``
-        (the highest scores).
+        ``"kmeans"`` (diverse: k-means on the frames, the highest
+        :attr:`OutlierScores.priority` per cluster), ``"uniform"`` (evenly spaced
+        among the candidates) or ``"top"`` (the highest priorities).
     predictions
         The predictions file to score (one video only; default: found beside the
         video).
@@ -1155,6 +1236,9 @@ def extract_outlier_frames(
         Keras runtime). Its keypoints are the predictions file's.
     tta_max_frames
         ``tta`` predicts at most this many frames per video (evenly spaced; the
+        others score 0 for it).
+    novelty_max_frames
+        ``novelty`` scores at most this many frames per video (evenly spaced; the
         others score 0 for it).
     dry_run
         Score and choose, but extract and write nothing.
@@ -1220,6 +1304,11 @@ def extract_outlier_frames(
                 tta_max_frames,
             )
             augmented = [a[:, use] for a in augmented]
+        novelty = None
+        if "novelty" in criteria:
+            novelty = _novelty_for_video(
+                proj, video, frames, shuffle, novelty_max_frames, seed
+            )
         scores = outlier_scores(
             xyp,
             criteria,
@@ -1227,9 +1316,11 @@ def extract_outlier_frames(
             params=params,
             pcutoff=proj.pcutoff,
             augmented=augmented,
+            novelty=novelty,
             frames=frames,
         )
         combined = scores.combined
+        priority = scores.priority
         done = _already_extracted(proj, video, n_video)
         free = np.array([f not in done for f in frames], bool)
         is_candidate = (combined > 1.0) & free
@@ -1242,7 +1333,7 @@ def extract_outlier_frames(
             pool = np.sort(np.concatenate([pool, order[: n - len(pool)]]).astype(int))
         chosen = _choose(
             pool,
-            combined[pool] if len(pool) else np.zeros(0),
+            priority[pool] if len(pool) else np.zeros(0),
             frames,
             video,
             n,
@@ -1355,6 +1446,47 @@ def _tta_for_video(
         full = xyp.copy()
         full[rows] = aug
         out.append(full)
+    return out
+
+
+def _novelty_for_video(
+    project: Project,
+    video: Path,
+    frames: np.ndarray,
+    shuffle: int,
+    max_frames: int,
+    seed: int,
+) -> np.ndarray:
+    """Novelty of (a subsample of) the frames against the model's training frames."""
+    from .model_folder import ModelFolder
+    from .novelty import backbone_features, fit_to_model_frames
+
+    folder = ModelFolder.of(project, shuffle)
+    model = folder.load()
+    labelled = folder.labelled_frames()
+    if labelled is None or len(labelled.calibration) < 2:
+        raise ValueError(
+            f"the novelty criterion compares frames with the training frames of "
+            f"{folder.path}, and found fewer than 2: create the training set and train "
+            "first, or leave novelty out"
+        )
+    reference = [labelled.images[i] for i in labelled.calibration]
+    fitted = fit_to_model_frames(model, reference, batch_size=4, seed=seed)
+    del reference
+    step = max(1, int(np.ceil(len(frames) / max(1, max_frames))))
+    rows = np.arange(0, len(frames), step)
+    out = np.zeros(len(frames))
+    # in chunks: at most 256 decoded frames in memory at a time
+    for i in range(0, len(rows), 256):
+        part = rows[i : i + 256]
+        images = _read_frames(video, frames[part].tolist())
+        out[part] = fitted.score(backbone_features(model, images, batch_size=4))
+    logger.info(
+        "%s: novelty of %d frame(s) against %d training frame(s)",
+        video.name,
+        len(rows),
+        fitted.n_frames_,
+    )
     return out
 
 

@@ -41,6 +41,7 @@ _CRITERION_COLORS = {
     "uncertain": "#9467bd",
     "fitting": "#2ca02c",
     "tta": "#8c564b",
+    "novelty": "#e377c2",
 }
 
 

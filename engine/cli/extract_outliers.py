@@ -17,6 +17,8 @@ CRITERIA = {
     "uncertain": "some keypoint's likelihood is below the p-cutoff",
     "fitting": "a keypoint is far from its smoothed trajectory (Savitzky–Golay/Kalman)",
     "tta": "predictions on flipped and rescaled copies of the frame disagree",
+    "novelty": "the frame shows something the training frames never showed (network "
+    "features)",
 }
 
 

@@ -130,7 +130,7 @@ def test_combined_criteria_find_the_union():
     assert scores.combined.shape == (T,)
     with pytest.raises(ValueError, match="unknown outlier criteria"):
         outlier_scores(xyp, ["jmup"])
-    assert set(CRITERIA) == {"jump", "uncertain", "fitting", "tta"}
+    assert set(CRITERIA) == {"jump", "uncertain", "fitting", "tta", "novelty"}
 
 
 def dot_predictor(frames):
