@@ -1125,12 +1125,18 @@ def _uncertain_advice(
         return []
     parts = ", ".join(f"{b} ({100 * r:.0f} %)" for b, r in rare.items())
     keep = [b for b in bodyparts if b not in rare]
+    find = (
+        ""
+        if "novelty" in scores.scores
+        else " (the 'novelty' criterion finds frames that show what the training "
+        "frames never showed)"
+    )
     return [
         f"'uncertain' flags {100 * flagged:.0f} % of the frames because some bodyparts "
         f"are below the p-cutoff ({cutoff:g}) in most frames: {parts}. If they are "
         "often hidden, leave them out (comparisonbodyparts="
         f"{keep!r}); if the network has not learned them yet, label a few frames that "
-        "show them first."
+        f"show them first{find}."
     ]
 
 
