@@ -515,18 +515,24 @@ class OutlierScores:
     def priority(self) -> np.ndarray:
         """How strongly the criteria together point at each frame, in [0, 1].
 
-        The mean over the criteria of each frame's percentile rank (Borda count):
-        which frame to take first among the outliers. Unlike :attr:`combined`, a
+        Each criterion that flags the frame (its score above its threshold) votes
+        with the frame's percentile rank among all frames by that criterion; the
+        priority is the mean vote over the criteria (a Borda count of the flagging
+        criteria): which frame to take first among the outliers. Frames flagged by
+        more criteria, and further up each, come first. Unlike :attr:`combined`, a
         criterion that flags nearly every frame (``uncertain`` with a part the
-        network never learned) does not drown the others, and no criterion's unit
-        weighs more than another's.
+        network never learned) does not decide alone, and no criterion's unit weighs
+        more than another's.
         """
         if not self.scores or not len(self.frames):
             return np.zeros(len(self.frames))
         from scipy.stats import rankdata
 
-        ranks = [rankdata(s, method="average") / len(s) for s in self.scores.values()]
-        return np.mean(ranks, axis=0)
+        votes = [
+            np.where(n > 1.0, rankdata(n, method="average") / len(n), 0.0)
+            for n in self.normalized.values()
+        ]
+        return np.mean(votes, axis=0)
 
     def outliers(self, criterion: str | None = None) -> np.ndarray:
         """Frame indices whose score exceeds the threshold (of one criterion or any)."""
