@@ -575,6 +575,31 @@ def _rare_comparison(o: dict, r: dict) -> dict:
     }
 
 
+def _openfield_common_unpicked(work: Path, seed: int, o: dict, r: dict) -> dict:
+    """Both arms' errors on the pool frames neither arm trained on (same frames).
+
+    A larger set than the 6 test frames (about 70 frames), the same for both arms.
+    Outlier selection took the frames the base got most wrong out of it, so it is,
+    if anything, the harder set for random picks to lose on.
+    """
+    from posekit.engine.project import load_project
+
+    base = json.loads(_step_path(work, "openfield", "base").read_text())
+    truth = _openfield_truth()
+    pool = [
+        f
+        for f in truth
+        if f not in base["test_frames"] and f not in base["start_frames"]
+    ]
+    common = sorted(set(pool) - set(o["picked"]) - set(r["picked"]))
+    name = Path(base["project"]).name
+    out = {"n_frames": len(common)}
+    for arm in ARMS:
+        project = load_project(work / "openfield" / f"{arm}-{seed}" / name)
+        out[arm] = _openfield_evaluate(project, truth, common)
+    return out
+
+
 def report(args) -> int:
     """Gather the step results into the JSON and the figure; print the comparison."""
     work = Path(args.workdir)
@@ -631,6 +656,10 @@ def report(args) -> int:
                     **_rare_comparison(o, r),
                 }
             )
+            if d == "openfield":
+                comparison[-1]["pool_frames_neither_picked"] = (
+                    _openfield_common_unpicked(work, s, o, r)
+                )
         doc["datasets"][d] = {
             "base": base,
             "runs": runs,
@@ -649,6 +678,16 @@ def report(args) -> int:
                 f"({c['over10_better_pct']:+.1f} %), mean {c['outlier']['mean_px']:.2f} vs "
                 f"{c['random']['mean_px']:.2f} px"
             )
+            common = c.get("pool_frames_neither_picked")
+            if common:
+                mo, mr = common["outlier"], common["random"]
+                print(
+                    f"  pool frames neither arm picked ({common['n_frames']}): p95 "
+                    f"{mo['p95_px']:.2f} vs {mr['p95_px']:.2f} px, >10 px "
+                    f"{mo['frac_frames_over_10px']:.4f} vs "
+                    f"{mr['frac_frames_over_10px']:.4f}, mean {mo['mean_px']:.2f} vs "
+                    f"{mr['mean_px']:.2f} px"
+                )
     out = Path(args.json)
     _write_json(out, doc)
     _plot(doc, out.with_suffix(".png"))
