@@ -64,7 +64,7 @@ def backbone_features(
     numpy.ndarray
         ``(h * w, C)`` float32 per frame, in order.
     """
-    import tensorflow as tf
+    from ._tf import tensorflow as tf
 
     scale = model.get_layer("input_scale")
     backbone = model.backbone
