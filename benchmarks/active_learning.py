@@ -324,6 +324,12 @@ def _openfield_truth():
     return dict(zip(paths, xy, strict=True))
 
 
+def _openfield_pool(base: dict, truth: dict) -> list[str]:
+    """List the labelled frames an arm may pick: neither test nor start frames."""
+    held = set(base["test_frames"]) | set(base["start_frames"])
+    return sorted(f for f in truth if f not in held)
+
+
 def _openfield_evaluate(project, truth: dict, frames: list[str]) -> dict:
     import cv2
     import numpy as np
@@ -404,7 +410,7 @@ def run_openfield_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
     project = load_project(dst)
     truth = _openfield_truth()
     test = base["test_frames"]
-    pool = sorted(f for f in truth if f not in test and f not in base["start_frames"])
+    pool = _openfield_pool(base, truth)
     t0 = time.perf_counter()
     info: dict = {}
     if arm == "outlier":
@@ -586,12 +592,9 @@ def _openfield_common_unpicked(work: Path, seed: int, o: dict, r: dict) -> dict:
 
     base = json.loads(_step_path(work, "openfield", "base").read_text())
     truth = _openfield_truth()
-    pool = [
-        f
-        for f in truth
-        if f not in base["test_frames"] and f not in base["start_frames"]
-    ]
-    common = sorted(set(pool) - set(o["picked"]) - set(r["picked"]))
+    common = sorted(
+        set(_openfield_pool(base, truth)) - set(o["picked"]) - set(r["picked"])
+    )
     name = Path(base["project"]).name
     out = {"n_frames": len(common)}
     for arm in ARMS:

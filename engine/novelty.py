@@ -107,6 +107,11 @@ def _nearest(query: np.ndarray, bank: np.ndarray, chunk: int = 1024) -> np.ndarr
     return out
 
 
+def _most_novel(frame: np.ndarray, bank: np.ndarray) -> float:
+    """Distance of a frame's most novel patch ``(P, C)`` to its nearest bank row."""
+    return float(_nearest(frame, bank).max())
+
+
 class PatchNovelty:
     """Score frames by their most novel patch relative to the training frames' patches.
 
@@ -180,7 +185,7 @@ class PatchNovelty:
         for i, f in enumerate(frames):
             others = patches[owner != i]
             if len(others):
-                own.append(float(_nearest(f, others).max()))
+                own.append(_most_novel(f, others))
         self.bank_ = np.ascontiguousarray(patches)
         self.scale_ = max(float(np.median(own)), 1e-6) if own else 1.0
         self.n_frames_ = len(frames)
@@ -201,12 +206,14 @@ class PatchNovelty:
         """
         if not hasattr(self, "bank_"):
             raise RuntimeError("PatchNovelty is not fitted: call fit() first")
-        out = [
-            float(_nearest(np.asarray(f, np.float32).reshape(-1, self.bank_.shape[1]),
-                           self.bank_).max())
-            for f in features
-        ]  # fmt: skip
-        return np.asarray(out, float)
+        depth = self.bank_.shape[1]
+        return np.asarray(
+            [
+                _most_novel(np.asarray(f, np.float32).reshape(-1, depth), self.bank_)
+                for f in features
+            ],
+            float,
+        )
 
     def score(self, features: Iterable[np.ndarray]) -> np.ndarray:
         """Novelty of each frame in units of :attr:`scale_` (1: as new as a training frame).

@@ -1430,6 +1430,12 @@ def _choose(
     return np.sort(sub[picked])
 
 
+def _evenly_spaced(n: int, max_rows: int) -> np.ndarray:
+    """Row positions of at most ``max_rows`` of ``n`` rows, evenly spaced from row 0."""
+    step = max(1, int(np.ceil(n / max(1, max_rows))))
+    return np.arange(0, n, step)
+
+
 def _tta_for_video(
     project: Project,
     video: Path,
@@ -1446,8 +1452,7 @@ def _tta_for_video(
 
     if predictor is None:
         predictor = ModelFolder.of(project, shuffle).predictor(batch_size=4)
-    step = max(1, int(np.ceil(len(frames) / max(1, max_frames))))
-    rows = np.arange(0, len(frames), step)
+    rows = _evenly_spaced(len(frames), max_frames)
     images = _read_frames(video, frames[rows].tolist())
     pairs = [
         (list(bodyparts).index(a), list(bodyparts).index(b))
@@ -1485,8 +1490,7 @@ def _novelty_for_video(
     reference = [labelled.images[i] for i in labelled.calibration]
     fitted = fit_to_model_frames(model, reference, batch_size=4, seed=seed)
     del reference
-    step = max(1, int(np.ceil(len(frames) / max(1, max_frames))))
-    rows = np.arange(0, len(frames), step)
+    rows = _evenly_spaced(len(frames), max_frames)
     out = np.zeros(len(frames))
     # in chunks: at most 256 decoded frames in memory at a time
     for i in range(0, len(rows), 256):
