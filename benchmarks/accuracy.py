@@ -270,8 +270,9 @@ def run_one(proj: BenchProject, backbone: str, args) -> dict:
         save_interval=0,
         save_interval_s=None,
         seed=args.seed,
+        adaptive_augmentation=args.adaptive_augmentation,
     )
-    out = Path(args.out) / proj.name / backbone
+    out = Path(args.out) / proj.name / run_key(backbone, args)
     trainer = Trainer(
         model_config,
         train_config,
@@ -324,6 +325,11 @@ def run_one(proj: BenchProject, backbone: str, args) -> dict:
         "input_scale": trainer.model_config.input_scale,
         "learning_curve": curve,
     }
+
+
+def run_key(backbone: str, args) -> str:
+    """Name of a run in the JSON: the backbone, ``+adaptive-aug`` when that was on."""
+    return backbone + ("+adaptive-aug" if args.adaptive_augmentation else "")
 
 
 def evaluate(model, proj: BenchProject) -> dict:
@@ -458,6 +464,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="60 s runs (development)")
+    parser.add_argument(
+        "--adaptive-augmentation",
+        action="store_true",
+        help="rotation from how widely the animals turn, left/right mirroring "
+        "(TrainConfig.adaptive_augmentation); the run is stored as <backbone>+adaptive-aug",
+    )
     parser.add_argument("--out", default=None, help="folder for models and projects")
     parser.add_argument("--json", default=str(RESULTS))
     parser.add_argument("--plot", action="store_true", help="only redraw the curves")
@@ -512,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
             result = run_one(proj, backbone, args)
             t, r = result["test"], result
             print(
-                f"{name} {backbone}: test {t['mean_error_px']:.2f} px (RMSE "
+                f"{name} {run_key(backbone, args)}: test {t['mean_error_px']:.2f} px (RMSE "
                 f"{t['rmse_px']:.2f}, PCK@5 {t['pck_5px']:.2f}, worst "
                 f"{t['worst']['error_px']:.1f} px), train "
                 f"{r['train_mean_error_px']:.2f} px, confident misses "
@@ -544,7 +556,9 @@ def main(argv: list[str] | None = None) -> int:
                 "test_frames": proj.test_names,
                 "pcutoff": proj.pcutoff,
             }
-            doc.setdefault("runs", {}).setdefault(name, {})[backbone] = result
+            doc.setdefault("runs", {}).setdefault(name, {})[run_key(backbone, args)] = (
+                result
+            )
             atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
             if path == RESULTS:
                 plot(CURVES, doc)

@@ -1289,6 +1289,7 @@ def extract_outlier_frames(
     start = float(start if start is not None else proj.get("start", 0) or 0)
     stop = float(stop if stop is not None else proj.get("stop", 1) or 1)
     results = []
+    network = _SharedNetwork(proj, shuffle, seed)
     for video in videos:
         video = Path(video)
         pred_path = (
@@ -1306,21 +1307,17 @@ def extract_outlier_frames(
         augmented = None
         if "tta" in criteria:
             augmented = _tta_for_video(
-                proj,
                 video,
                 frames,
                 xyp_all[lo:hi],
                 file_bps,
-                shuffle,
-                predictor,
+                predictor if predictor is not None else network.predictor(),
                 tta_max_frames,
             )
             augmented = [a[:, use] for a in augmented]
         novelty = None
         if "novelty" in criteria:
-            novelty = _novelty_for_video(
-                proj, video, frames, shuffle, novelty_max_frames, seed
-            )
+            novelty = _novelty_for_video(video, frames, network, novelty_max_frames)
         scores = outlier_scores(
             xyp,
             criteria,
@@ -1436,22 +1433,66 @@ def _evenly_spaced(n: int, max_rows: int) -> np.ndarray:
     return np.arange(0, n, step)
 
 
+class _SharedNetwork:
+    """The shuffle's newest snapshot, loaded once for every video of one call.
+
+    ``tta`` and ``novelty`` both run the network; the novelty reference (the model's
+    training frames) is fitted once, not once per video.
+    """
+
+    def __init__(self, project: Project, shuffle: int, seed: int) -> None:
+        self.project, self.shuffle, self.seed = project, shuffle, seed
+        self._model = None
+        self._novelty = None
+
+    @property
+    def folder(self):
+        from .model_folder import ModelFolder
+
+        return ModelFolder.of(self.project, self.shuffle)
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = self.folder.load()
+        return self._model
+
+    def predictor(self) -> Callable[[list[np.ndarray]], np.ndarray]:
+        from .inference import KerasPredictor
+
+        return KerasPredictor(self.model, batch_size=4)
+
+    def novelty(self):
+        """Fit (once) and return the :class:`~posekit.engine.novelty.PatchNovelty`."""
+        if self._novelty is None:
+            from .novelty import fit_to_model_frames
+
+            folder = self.folder
+            labelled = folder.labelled_frames()
+            if labelled is None or len(labelled.calibration) < 2:
+                raise ValueError(
+                    "the novelty criterion compares frames with the training frames "
+                    f"of {folder.path}, and found fewer than 2: create the training "
+                    "set and train first, or leave novelty out"
+                )
+            reference = [labelled.images[i] for i in labelled.calibration]
+            self._novelty = fit_to_model_frames(
+                self.model, reference, batch_size=4, seed=self.seed
+            )
+        return self._novelty
+
+
 def _tta_for_video(
-    project: Project,
     video: Path,
     frames: np.ndarray,
     xyp: np.ndarray,
     bodyparts: Sequence[str],
-    shuffle: int,
-    predictor: Callable[[list[np.ndarray]], np.ndarray] | None,
+    predictor: Callable[[list[np.ndarray]], np.ndarray],
     max_frames: int,
 ) -> list[np.ndarray]:
     """Augmented predictions for (a subsample of) the frames; unscored rows = xyp."""
     from .dataset import symmetric_pairs
-    from .model_folder import ModelFolder
 
-    if predictor is None:
-        predictor = ModelFolder.of(project, shuffle).predictor(batch_size=4)
     rows = _evenly_spaced(len(frames), max_frames)
     images = _read_frames(video, frames[rows].tolist())
     pairs = [
@@ -1467,29 +1508,16 @@ def _tta_for_video(
 
 
 def _novelty_for_video(
-    project: Project,
     video: Path,
     frames: np.ndarray,
-    shuffle: int,
+    network: _SharedNetwork,
     max_frames: int,
-    seed: int,
 ) -> np.ndarray:
     """Novelty of (a subsample of) the frames against the model's training frames."""
-    from .model_folder import ModelFolder
-    from .novelty import backbone_features, fit_to_model_frames
+    from .novelty import backbone_features
 
-    folder = ModelFolder.of(project, shuffle)
-    model = folder.load()
-    labelled = folder.labelled_frames()
-    if labelled is None or len(labelled.calibration) < 2:
-        raise ValueError(
-            f"the novelty criterion compares frames with the training frames of "
-            f"{folder.path}, and found fewer than 2: create the training set and train "
-            "first, or leave novelty out"
-        )
-    reference = [labelled.images[i] for i in labelled.calibration]
-    fitted = fit_to_model_frames(model, reference, batch_size=4, seed=seed)
-    del reference
+    fitted = network.novelty()
+    model = network.model
     rows = _evenly_spaced(len(frames), max_frames)
     out = np.zeros(len(frames))
     # in chunks: at most 256 decoded frames in memory at a time

@@ -134,3 +134,33 @@ def test_extract_outlier_frames_by_novelty_on_a_real_backbone(demo_project):
     assert res.candidates.tolist() == sorted(painted)
     assert res.picked.tolist() == sorted(painted)
     assert len(res.scores.scores["novelty"]) == 120
+
+    # tta and novelty over two videos: the snapshot is loaded once and the novelty
+    # reference fitted once, for the whole call
+    import posekit.engine.novelty as novelty_module
+
+    loads, fits = [], []
+    real_load, real_fit = ModelFolder.load, novelty_module.fit_to_model_frames
+
+    def counting_load(self, *args, **kwargs):
+        loads.append(1)
+        return real_load(self, *args, **kwargs)
+
+    def counting_fit(*args, **kwargs):
+        fits.append(1)
+        return real_fit(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ModelFolder, "load", counting_load)
+        mp.setattr(novelty_module, "fit_to_model_frames", counting_fit)
+        both = extract_outlier_frames(
+            project,
+            [video, video],
+            criteria=["novelty", "tta"],
+            n=4,
+            dry_run=True,
+            tta_max_frames=10,
+            novelty_max_frames=60,
+        )
+    assert len(both) == 2 and (len(loads), len(fits)) == (1, 1)
+    assert set(painted) & set(both[0].candidates.tolist()) == {36, 80}
