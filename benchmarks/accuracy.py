@@ -262,6 +262,8 @@ def run_one(proj: BenchProject, backbone: str, args) -> dict:
     model_config = PoseModelConfig(
         bodyparts=tuple(proj.bodyparts), backbone=name, weights=weights
     )
+    if args.input_scale is not None:
+        model_config = model_config.replace(input_scale=args.input_scale)
     train_config = TrainConfig(
         max_iterations=None,
         time_budget_s=args.budget_s,
@@ -271,6 +273,8 @@ def run_one(proj: BenchProject, backbone: str, args) -> dict:
         save_interval_s=None,
         seed=args.seed,
         adaptive_augmentation=args.adaptive_augmentation,
+        crop_size=None if args.crop is None else (args.crop, args.crop),
+        weight_decay=args.weight_decay,
     )
     out = Path(args.out) / proj.name / run_key(backbone, args)
     trainer = Trainer(
@@ -328,8 +332,15 @@ def run_one(proj: BenchProject, backbone: str, args) -> dict:
 
 
 def run_key(backbone: str, args) -> str:
-    """Name of a run in the JSON: the backbone, ``+adaptive-aug`` when that was on."""
-    return backbone + ("+adaptive-aug" if args.adaptive_augmentation else "")
+    """Name of a run in the JSON: the backbone and what was set by hand."""
+    key = backbone + ("+adaptive-aug" if args.adaptive_augmentation else "")
+    if args.input_scale is not None:
+        key += f"+scale{args.input_scale:g}"
+    if args.crop is not None:
+        key += f"+crop{args.crop}"
+    if args.weight_decay:
+        key += f"+wd{args.weight_decay:g}"
+    return key
 
 
 def evaluate(model, proj: BenchProject) -> dict:
@@ -464,6 +475,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="60 s runs (development)")
+    parser.add_argument(
+        "--input-scale",
+        type=float,
+        default=None,
+        help="resize the frames by this inside the network instead of the adaptive "
+        "choice; the run is stored as <backbone>+scale<s>",
+    )
+    parser.add_argument(
+        "--crop",
+        type=int,
+        default=None,
+        help="square training crop side in network pixels instead of the adaptive "
+        "choice; the run is stored as <backbone>+crop<side>",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=0.0,
+        help="AdamW weight decay (TrainConfig.weight_decay); the run is stored as "
+        "<backbone>+wd<value>",
+    )
     parser.add_argument(
         "--adaptive-augmentation",
         action="store_true",

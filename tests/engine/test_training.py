@@ -334,6 +334,38 @@ def test_config_validation_and_schedule() -> None:
     assert learning_rate_at(s, 900, 1.0) == pytest.approx(1e-4)
 
 
+def test_weight_decay_shrinks_the_kernels_and_is_recorded(tmp_path, data) -> None:
+    (train_x, train_y), _ = data
+    with pytest.raises(ValueError, match="weight_decay"):
+        TrainConfig(weight_decay=-0.1)
+    norms = {}
+    for wd in (0.0, 30.0):  # 3e-3 × 30: each step shrinks the kernels by 9 %
+        keras.utils.set_random_seed(0)
+        trainer = Trainer(
+            MODEL,
+            config(max_iterations=10, save_interval=0, weight_decay=wd),
+            tmp_path / f"wd{wd:g}",
+            progress=False,
+        )
+        trainer.fit(train_x, train_y)
+        kernels = [v for v in trainer.model.trainable_variables if "kernel" in v.path]
+        norms[wd] = sum(float(np.sum(np.square(np.asarray(v)))) for v in kernels)
+        assert type(trainer.optimizer).__name__ == ("AdamW" if wd else "Adam")
+    assert norms[30.0] < 0.6 * norms[0.0], norms
+    pose_cfg = (tmp_path / "wd30" / "pose_cfg.yaml").read_text()
+    assert "optimizer: adamw" in pose_cfg and "weight_decay: 30.0" in pose_cfg
+    # a resumed run rebuilds AdamW and restores its state without a step
+    again = Trainer(
+        MODEL,
+        config(max_iterations=10, save_interval=0, weight_decay=30.0),
+        tmp_path / "wd30",
+        progress=False,
+    )
+    state = again.fit(train_x, train_y)
+    assert state.start_iteration == state.iteration == 10
+    assert type(again.optimizer).__name__ == "AdamW"
+
+
 def test_default_crop_size_suits_the_frames() -> None:
     assert default_crop_size([(240, 320, 3)]) == (128, 128)  # the demo frames
     assert default_crop_size([(480, 640, 3)]) == (256, 256)  # openfield
