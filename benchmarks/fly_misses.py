@@ -4,7 +4,7 @@ For a trained snapshot of the accuracy benchmark's fly project
 (``benchmarks/accuracy.py --project fly``), on its 25 test crops:
 
 - every test point more than 10 px off, with the local maxima of its score map (cells
-  at least as high as their 8 neighbours, score above 0.05) and how far each is from
+  higher than their 8 neighbours, score at least 0.05) and how far each is from
   the label. A miss with a maximum near the label could be recovered by choosing
   another peak (a skeleton constraint); one without cannot: the network does not see
   the part there;
@@ -34,21 +34,6 @@ MISS_PX = 10.0
 MIN_PEAK = 0.05
 
 
-def peaks(scoremap: np.ndarray, locref: np.ndarray, k: int, cfg) -> list[tuple]:
-    """Local maxima of bodypart ``k``'s map: ``(x, y, score)`` in frame pixels."""
-    m = scoremap[..., k]
-    padded = np.pad(m, 1, constant_values=-1.0)
-    window = np.lib.stride_tricks.sliding_window_view(padded, (3, 3)).max(axis=(-1, -2))
-    rows, cols = np.nonzero((m >= window) & (m > MIN_PEAK))
-    stride, s = cfg.head_stride, cfg.input_scale
-    out = []
-    for r, c in zip(rows, cols, strict=True):
-        u = c * stride + stride / 2 + locref[r, c, 2 * k] * cfg.locref_stdev
-        v = r * stride + stride / 2 + locref[r, c, 2 * k + 1] * cfg.locref_stdev
-        out.append(((u + 0.5) / s - 0.5, (v + 0.5) / s - 0.5, float(m[r, c])))
-    return sorted(out, key=lambda p: -p[2])
-
-
 def main(argv: list[str] | None = None) -> int:
     """Report the misses and the novelty ranking; write the JSON.
 
@@ -72,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from posekit.engine._fileio import atomic_write_text
     from posekit.engine.models.pose_model import load_pose_model
+    from posekit.engine.multianimal.peaks import find_peaks
     from posekit.engine.novelty import backbone_features, fit_to_model_frames
 
     proj = load_fly()
@@ -81,15 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     misses, miss_frames = [], np.zeros(len(test), bool)
     for row, i in enumerate(test):
         out = model(proj.images[i][None].astype("float32"), training=False)
-        scoremap, locref = np.asarray(out["scoremap"])[0], np.asarray(out["locref"])[0]
+        (found,) = find_peaks(  # 3×3 local maxima, highest first, in frame pixels
+            np.asarray(out["scoremap"]),
+            np.asarray(out["locref"]),
+            stride=cfg.head_stride,
+            locref_stdev=cfg.locref_stdev,
+            input_scale=cfg.input_scale,
+            threshold=MIN_PEAK,
+            nms_radius=1,
+        )
         truth = proj.keypoints[i]
         for k, bodypart in enumerate(proj.bodyparts):
-            found = peaks(scoremap, locref, k, cfg)
-            if not np.isfinite(truth[k]).all() or not found:
+            xy, score = found.coordinates[k], found.confidence[k]
+            if not np.isfinite(truth[k]).all() or not len(xy):
                 continue
-            dist = [
-                float(np.hypot(x - truth[k, 0], y - truth[k, 1])) for x, y, _ in found
-            ]
+            dist = np.hypot(*(xy - truth[k]).T)
             if dist[0] <= MISS_PX:
                 continue
             miss_frames[row] = True
@@ -97,13 +89,13 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "frame": proj.names[i],
                     "bodypart": bodypart,
-                    "error_px": round(dist[0], 1),
-                    "score": round(found[0][2], 3),
+                    "error_px": round(float(dist[0]), 1),
+                    "score": round(float(score[0]), 3),
                     "other_peaks": [
-                        {"distance_px": round(d, 1), "score": round(p[2], 3)}
-                        for d, p in zip(dist[1:], found[1:], strict=True)
+                        {"distance_px": round(float(d), 1), "score": round(float(c), 3)}
+                        for d, c in zip(dist[1:], score[1:], strict=True)
                     ],
-                    "peak_within_10px_of_label": bool(min(dist) <= MISS_PX),
+                    "peak_within_10px_of_label": bool(dist.min() <= MISS_PX),
                 }
             )
     fitted = fit_to_model_frames(
