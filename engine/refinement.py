@@ -38,6 +38,7 @@ import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1442,44 +1443,36 @@ class _SharedNetwork:
 
     def __init__(self, project: Project, shuffle: int, seed: int) -> None:
         self.project, self.shuffle, self.seed = project, shuffle, seed
-        self._model = None
-        self._novelty = None
 
-    @property
+    @cached_property
     def folder(self):
         from .model_folder import ModelFolder
 
         return ModelFolder.of(self.project, self.shuffle)
 
-    @property
+    @cached_property
     def model(self):
-        if self._model is None:
-            self._model = self.folder.load()
-        return self._model
+        return self.folder.load()
 
     def predictor(self) -> Callable[[list[np.ndarray]], np.ndarray]:
         from .inference import KerasPredictor
 
         return KerasPredictor(self.model, batch_size=4)
 
+    @cached_property
     def novelty(self):
-        """Fit (once) and return the :class:`~posekit.engine.novelty.PatchNovelty`."""
-        if self._novelty is None:
-            from .novelty import fit_to_model_frames
+        """The :class:`~posekit.engine.novelty.PatchNovelty` of the training frames."""
+        from .novelty import fit_to_model_frames
 
-            folder = self.folder
-            labelled = folder.labelled_frames()
-            if labelled is None or len(labelled.calibration) < 2:
-                raise ValueError(
-                    "the novelty criterion compares frames with the training frames "
-                    f"of {folder.path}, and found fewer than 2: create the training "
-                    "set and train first, or leave novelty out"
-                )
-            reference = [labelled.images[i] for i in labelled.calibration]
-            self._novelty = fit_to_model_frames(
-                self.model, reference, batch_size=4, seed=self.seed
+        labelled = self.folder.labelled_frames()
+        if labelled is None or len(labelled.calibration) < 2:
+            raise ValueError(
+                "the novelty criterion compares frames with the training frames of "
+                f"{self.folder.path}, and found fewer than 2: create the training set "
+                "and train first, or leave novelty out"
             )
-        return self._novelty
+        reference = [labelled.images[i] for i in labelled.calibration]
+        return fit_to_model_frames(self.model, reference, batch_size=4, seed=self.seed)
 
 
 def _tta_for_video(
@@ -1516,7 +1509,7 @@ def _novelty_for_video(
     """Novelty of (a subsample of) the frames against the model's training frames."""
     from .novelty import backbone_features
 
-    fitted = network.novelty()
+    fitted = network.novelty
     model = network.model
     rows = _evenly_spaced(len(frames), max_frames)
     out = np.zeros(len(frames))
