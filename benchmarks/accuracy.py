@@ -112,8 +112,34 @@ def load_openfield(split: str) -> BenchProject:
     )
 
 
-def load_fly(every: int = 12, crop: int = 192, seed: int = 0) -> BenchProject:
-    """Build the SLEAP fly clip as a single-animal project of crops around fly 0."""
+def fly_crops(
+    frame_indices, *, crop: int = 192, seed: int = 0, jitter: float = 32.0
+) -> tuple[list[np.ndarray], np.ndarray, list[str], list[str]]:
+    """Crop ``crop``×``crop`` around fly 0's thorax (jittered) in clip frames.
+
+    Parameters
+    ----------
+    frame_indices
+        Frames of the SLEAP fly clip, in the order the jitter is drawn.
+    crop
+        Side of the square crop in pixels.
+    seed
+        Seed of the jitter.
+    jitter
+        The crop's centre is the thorax moved by up to this many pixels along each
+        axis (uniform).
+
+    Returns
+    -------
+    images : list of numpy.ndarray
+        RGB crops (frames where fly 0 has no instance are left out).
+    keypoints : numpy.ndarray
+        ``(n, 13, 2)`` crop coordinates (NaN: not visible, or outside the crop).
+    names : list of str
+        ``frame<index>``.
+    bodyparts : list of str
+        The clip's 13 nodes.
+    """
     import cv2
     import sleap_io as sio
 
@@ -121,19 +147,19 @@ def load_fly(every: int = 12, crop: int = 192, seed: int = 0) -> BenchProject:
     video = labels.videos[0]
     track = labels.tracks[0]
     rng = np.random.default_rng(seed)
-    frames = sorted(labels.labeled_frames, key=lambda f: f.frame_idx)[::every]
+    by_index = {lf.frame_idx: lf for lf in labels.labeled_frames}
     images, kps, names = [], [], []
     thorax = labels.skeletons[0].node_names.index("thorax")
-    for lf in frames:
-        inst = [i for i in lf.instances if i.track is track]
+    for index in frame_indices:
+        inst = [i for i in by_index[int(index)].instances if i.track is track]
         if not inst:
             continue
         pts = inst[0].numpy().astype(float)
         centre = pts[thorax] if np.isfinite(pts[thorax]).all() else np.nanmean(pts, 0)
-        centre = centre + rng.uniform(-32, 32, 2)
+        centre = centre + rng.uniform(-jitter, jitter, 2)
         x0 = int(np.clip(round(centre[0] - crop / 2), 0, video.shape[2] - crop))
         y0 = int(np.clip(round(centre[1] - crop / 2), 0, video.shape[1] - crop))
-        frame = np.asarray(video[lf.frame_idx])
+        frame = np.asarray(video[int(index)])
         frame = frame[..., 0] if frame.ndim == 3 else frame
         img = cv2.cvtColor(
             np.ascontiguousarray(frame[y0 : y0 + crop, x0 : x0 + crop]),
@@ -144,13 +170,24 @@ def load_fly(every: int = 12, crop: int = 192, seed: int = 0) -> BenchProject:
         local[outside] = np.nan
         images.append(img)
         kps.append(local)
-        names.append(f"frame{lf.frame_idx:05d}")
+        names.append(f"frame{int(index):05d}")
+    return images, np.stack(kps), names, list(labels.skeletons[0].node_names)
+
+
+FLY_FRAMES = 1500  # labelled frames in the clip (0-1499, every one labelled)
+
+
+def load_fly(every: int = 12, crop: int = 192, seed: int = 0) -> BenchProject:
+    """Build the SLEAP fly clip as a single-animal project of crops around fly 0."""
+    images, kps, names, bodyparts = fly_crops(
+        range(0, FLY_FRAMES, every), crop=crop, seed=seed
+    )
     return BenchProject(
         "fly",
         images,
-        np.stack(kps),
+        kps,
         names,
-        list(labels.skeletons[0].node_names),
+        bodyparts,
         names[::5],
         pcutoff=0.6,
         note=f"sleap-flies-clip, every {every}th frame, {crop}×{crop} crops around "

@@ -385,23 +385,94 @@ def prepare_openfield(work: Path, budget: float) -> dict:
     }
 
 
+def pick_outliers(
+    folder, images, trained_on, bodyparts, pcutoff, n, seed, features=None
+):
+    """Pick ``n`` frames of a pool that is not a sequence, as outlier extraction would.
+
+    The per-frame criteria of :func:`~posekit.engine.refinement.extract_outlier_frames`
+    (``uncertain``, ``tta``, ``novelty``; jumps and trajectory fits need a video),
+    then k-means on the frames among the candidates (the next highest priorities when
+    fewer than ``n`` are candidates).
+
+    Parameters
+    ----------
+    folder
+        :class:`~posekit.engine.model_folder.ModelFolder` of the model to improve.
+    images
+        The pool's RGB frames.
+    trained_on
+        The RGB frames the model was trained on (the novelty reference).
+    bodyparts
+        The model's bodyparts (mirror pairs for test-time augmentation).
+    pcutoff
+        Likelihood below which a point is uncertain.
+    n
+        Frames to pick.
+    seed
+        Seed of the novelty reference sample and of k-means.
+    features
+        What k-means clusters, one row per frame (default: the frames' thumbnails,
+        :func:`~posekit.engine.refinement.frame_features`).
+
+    Returns
+    -------
+    chosen : numpy.ndarray
+        Indices into ``images``.
+    xyp : numpy.ndarray
+        ``(len(images), K, 3)`` the model's predictions (the machine labels).
+    info : dict
+        ``candidates`` and ``per_criterion`` (frames over each criterion's threshold).
+    """
+    import numpy as np
+
+    from posekit.engine.dataset import symmetric_pairs
+    from posekit.engine.novelty import backbone_features, fit_to_model_frames
+    from posekit.engine.refinement import (
+        frame_features,
+        outlier_scores,
+        select_diverse,
+        tta_predictions,
+    )
+
+    predictor = folder.predictor(batch_size=1)
+    xyp = predictor(images)
+    bps = list(bodyparts)
+    pairs = [(bps.index(a), bps.index(b)) for a, b in symmetric_pairs(bps)]
+    augmented = tta_predictions(predictor, images, flip_pairs=pairs)
+    model = folder.load()
+    novelty = fit_to_model_frames(model, trained_on, seed=seed).score(
+        backbone_features(model, images)
+    )
+    scores = outlier_scores(
+        xyp,
+        ["uncertain", "tta", "novelty"],
+        pcutoff=pcutoff,
+        augmented=augmented,
+        novelty=novelty,
+    )
+    combined, priority = scores.combined, scores.priority
+    cands = np.flatnonzero(combined > 1.0)
+    if len(cands) < n:  # fill with the next highest priorities
+        cands = np.sort(np.argsort(-priority)[:n])
+    if features is None:
+        features = frame_features(images)
+    chosen = cands[select_diverse(priority[cands], features[cands], n, seed=seed)]
+    info = {
+        "candidates": int((combined > 1.0).sum()),
+        "per_criterion": {c: len(scores.outliers(c)) for c in scores.scores},
+    }
+    return chosen, xyp, info
+
+
 def run_openfield_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
     """Pick 20 pool frames (outlier scores + k-means, or random), reveal, merge, train."""
     import cv2
     import numpy as np
 
-    from posekit.engine.dataset import symmetric_pairs
     from posekit.engine.model_folder import ModelFolder
-    from posekit.engine.novelty import backbone_features, fit_to_model_frames
     from posekit.engine.project import load_project
-    from posekit.engine.refinement import (
-        frame_features,
-        merge_datasets,
-        outlier_scores,
-        select_diverse,
-        tta_predictions,
-        write_machine_labels,
-    )
+    from posekit.engine.refinement import merge_datasets, write_machine_labels
 
     base = json.loads((work / "openfield" / "base.json").read_text())
     src = Path(base["project"])
@@ -418,44 +489,18 @@ def run_openfield_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
             cv2.cvtColor(cv2.imread(str(project.path / f)), cv2.COLOR_BGR2RGB)
             for f in pool
         ]
-        folder = ModelFolder.of(project, 1)
-        predictor = folder.predictor(batch_size=1)
-        xyp = predictor(images)
-        bps = project.bodyparts
-        pairs = [(bps.index(a), bps.index(b)) for a, b in symmetric_pairs(bps)]
-        augmented = tta_predictions(predictor, images, flip_pairs=pairs)
-        model = folder.load()
         trained_on = [
             cv2.cvtColor(cv2.imread(str(project.path / f)), cv2.COLOR_BGR2RGB)
             for f in base["start_frames"]
         ]
-        novelty = fit_to_model_frames(model, trained_on, seed=seed).score(
-            backbone_features(model, images)
+        folder = ModelFolder.of(project, 1)
+        chosen, xyp, info = pick_outliers(
+            folder, images, trained_on, project.bodyparts, project.pcutoff, N_ADD, seed
         )
-        scores = outlier_scores(
-            xyp,
-            ["uncertain", "tta", "novelty"],
-            pcutoff=project.pcutoff,
-            augmented=augmented,
-            novelty=novelty,
-        )
-        combined, priority = scores.combined, scores.priority
-        order = np.argsort(-priority)
-        cands = np.flatnonzero(combined > 1.0)
-        if len(cands) < N_ADD:  # fill with the next highest priorities
-            cands = np.sort(order[:N_ADD])
-        chosen = cands[
-            select_diverse(
-                priority[cands], frame_features([images[i] for i in cands]), N_ADD,
-                seed=seed,
-            )
-        ]  # fmt: skip
         picked = [pool[i] for i in chosen]
-        write_machine_labels(project, "m4s1", picked, xyp[chosen], folder.scorer(), bps)
-        info = {
-            "candidates": int((combined > 1.0).sum()),
-            "per_criterion": {c: len(scores.outliers(c)) for c in scores.scores},
-        }
+        write_machine_labels(
+            project, "m4s1", picked, xyp[chosen], folder.scorer(), project.bodyparts
+        )
     else:
         picked = sorted(np.random.default_rng(seed).choice(pool, N_ADD, False).tolist())
     select_s = time.perf_counter() - t0

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -36,10 +36,15 @@ from .locks import job_lock
 from .model_folder import ModelFolder, model_naming
 from .project import Project, load_project
 
+if TYPE_CHECKING:
+    from .models.pose_model import PoseModelConfig
+    from .training import TrainConfig
+
 __all__ = [
     "AnalysisStage",
     "TrainResult",
     "backbone_choice",
+    "continuation_configs",
     "previous_snapshot",
     "train_network",
     "evaluate_network",
@@ -352,9 +357,6 @@ def _warm_start(
     fresh: bool,
 ):
     """Return ``(snapshot, model config, train config)`` to start from, or ``None``."""
-    from .model_folder import Snapshot
-    from .training import TrainConfig
-
     if init_from is None or not fresh:
         return None
     explicit = not (isinstance(init_from, str) and init_from == "previous")
@@ -363,8 +365,7 @@ def _warm_start(
         return None
     if path.suffix != ".keras":
         path = path.with_suffix(".keras")
-    snap = Snapshot.read(path.with_suffix(".json"))
-    model_config = ModelFolder.at(path).model_config(path)
+    model_config, train_config = continuation_configs(path)
     reason = ""
     if tuple(model_config.bodyparts) != tuple(project.bodyparts):
         reason = (
@@ -378,6 +379,34 @@ def _warm_start(
             raise ValueError(f"Cannot start from {path}: {reason}.")
         logger.warning("not starting from %s: %s", path, reason)
         return None
+    return path, model_config, train_config
+
+
+def continuation_configs(
+    snapshot: str | os.PathLike,
+) -> tuple[PoseModelConfig, TrainConfig]:
+    """Return the configs of a fresh run that starts from a snapshot's weights.
+
+    The run trains the snapshot's network (no backbone weights to load: they come from
+    the snapshot, e.g. through ``train_network(init_from=...)``) with the recipe it was
+    trained with: its batch size, crop, augmentation and learning rate, and no
+    adaptive defaults.
+
+    Parameters
+    ----------
+    snapshot
+        A ``snapshot-<N>.keras`` (or its ``.json``).
+
+    Returns
+    -------
+    model_config : posekit.engine.models.pose_model.PoseModelConfig
+    train_config : posekit.engine.training.TrainConfig
+    """
+    from .model_folder import Snapshot
+    from .training import TrainConfig
+
+    path = Path(snapshot).with_suffix(".keras")
+    snap = Snapshot.read(path.with_suffix(".json"))
     saved = TrainConfig.from_dict(snap.meta.get("train_config") or {})
     train_config = TrainConfig(
         batch_size=saved.batch_size,
@@ -386,7 +415,8 @@ def _warm_start(
         learning_rate=saved.learning_rate,
         adaptive=False,  # the recipe of the model it continues
     )
-    return path, model_config.replace(weights=None), train_config
+    model_config = ModelFolder.at(path).model_config(path)
+    return model_config.replace(weights=None), train_config
 
 
 def backbone_choice(
