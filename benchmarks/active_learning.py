@@ -385,15 +385,12 @@ def prepare_openfield(work: Path, budget: float) -> dict:
     }
 
 
-def pick_outliers(
-    folder, images, trained_on, bodyparts, pcutoff, n, seed, features=None
-):
-    """Pick ``n`` frames of a pool that is not a sequence, as outlier extraction would.
+def pool_outlier_scores(folder, images, trained_on, bodyparts, pcutoff, seed):
+    """Score a pool of frames that is not a sequence with the per-frame criteria.
 
-    The per-frame criteria of :func:`~posekit.engine.refinement.extract_outlier_frames`
-    (``uncertain``, ``tta``, ``novelty``; jumps and trajectory fits need a video),
-    then k-means on the frames among the candidates (the next highest priorities when
-    fewer than ``n`` are candidates).
+    The criteria of :func:`~posekit.engine.refinement.extract_outlier_frames` that need
+    no video: ``uncertain``, ``tta`` and ``novelty`` (jumps and trajectory fits need
+    neighbouring frames).
 
     Parameters
     ----------
@@ -407,6 +404,58 @@ def pick_outliers(
         The model's bodyparts (mirror pairs for test-time augmentation).
     pcutoff
         Likelihood below which a point is uncertain.
+    seed
+        Seed of the novelty reference sample.
+
+    Returns
+    -------
+    scores : posekit.engine.refinement.OutlierScores
+    xyp : numpy.ndarray
+        ``(len(images), K, 3)`` the model's predictions (the machine labels).
+    """
+    from posekit.engine.dataset import symmetric_pairs
+    from posekit.engine.novelty import backbone_features, fit_to_model_frames
+    from posekit.engine.refinement import (
+        outlier_scores,
+        snapshot_tta_augmentations,
+        tta_predictions,
+    )
+
+    predictor = folder.predictor(batch_size=1)
+    xyp = predictor(images)
+    bps = list(bodyparts)
+    pairs = [(bps.index(a), bps.index(b)) for a, b in symmetric_pairs(bps)]
+    flip, scales = snapshot_tta_augmentations(folder)  # what the network trained with
+    augmented = tta_predictions(
+        predictor, images, flip_pairs=pairs, flip=flip, scales=scales
+    )
+    model = folder.load()
+    novelty = fit_to_model_frames(model, trained_on, seed=seed).score(
+        backbone_features(model, images)
+    )
+    scores = outlier_scores(
+        xyp,
+        ["uncertain", "tta", "novelty"],
+        pcutoff=pcutoff,
+        augmented=augmented,
+        novelty=novelty,
+    )
+    return scores, xyp
+
+
+def pick_outliers(
+    folder, images, trained_on, bodyparts, pcutoff, n, seed, features=None
+):
+    """Pick ``n`` frames of a pool that is not a sequence, as outlier extraction would.
+
+    :func:`pool_outlier_scores`, then k-means among the candidates (the frames over
+    a threshold; the next highest priorities when fewer than ``n`` are candidates),
+    the highest priority per cluster.
+
+    Parameters
+    ----------
+    folder, images, trained_on, bodyparts, pcutoff
+        As for :func:`pool_outlier_scores`.
     n
         Frames to pick.
     seed
@@ -426,30 +475,10 @@ def pick_outliers(
     """
     import numpy as np
 
-    from posekit.engine.dataset import symmetric_pairs
-    from posekit.engine.novelty import backbone_features, fit_to_model_frames
-    from posekit.engine.refinement import (
-        frame_features,
-        outlier_scores,
-        select_diverse,
-        tta_predictions,
-    )
+    from posekit.engine.refinement import frame_features, select_diverse
 
-    predictor = folder.predictor(batch_size=1)
-    xyp = predictor(images)
-    bps = list(bodyparts)
-    pairs = [(bps.index(a), bps.index(b)) for a, b in symmetric_pairs(bps)]
-    augmented = tta_predictions(predictor, images, flip_pairs=pairs)
-    model = folder.load()
-    novelty = fit_to_model_frames(model, trained_on, seed=seed).score(
-        backbone_features(model, images)
-    )
-    scores = outlier_scores(
-        xyp,
-        ["uncertain", "tta", "novelty"],
-        pcutoff=pcutoff,
-        augmented=augmented,
-        novelty=novelty,
+    scores, xyp = pool_outlier_scores(
+        folder, images, trained_on, bodyparts, pcutoff, seed
     )
     combined, priority = scores.combined, scores.priority
     cands = np.flatnonzero(combined > 1.0)

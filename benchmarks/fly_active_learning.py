@@ -23,6 +23,13 @@ defaults):
   the base's weights with the base's recipe (``continuation_configs``, as
   ``merge_datasets`` + ``train_network`` do) for 300 CPU-s per core on the 100
   training crops plus its picks.
+- **Amended before any arm's result was read**: the ``tta`` criterion compares the
+  crops with mirrored copies, but the base never trained on mirrored crops, and on the
+  pool this flagged every crop and ranked the base's misses worse than chance
+  (``criteria_on_pool`` in the JSON). ``tta`` now uses only the augmentations the
+  network trained with (``refinement.tta_augmentations``: here the 0.8× and 1.25×
+  copies). The first outlier arm (seed 0), selected with mirrored copies, was run
+  again; the run with mirrored copies is kept as ``outlier_mirror-0``.
 - **Measured**: the 25 test crops with the accuracy benchmark's metrics (mean error,
   the worst point against 10 % of the 192 px crop, points more than 10 px off,
   confident misses); and the held-out pool: the pool crops more than ``GAP`` frames
@@ -77,8 +84,8 @@ def pool_frames() -> list[int]:
     Examples
     --------
     >>> frames = pool_frames()
-    >>> 0 in frames or 7 in frames, 8 in frames, 12 in frames
-    (False, True, False)
+    >>> 0 in frames, 6 in frames, 7 in frames, 12 in frames  # 0: a test crop
+    (False, False, True, False)
     """
     from accuracy import FLY_FRAMES
 
@@ -216,6 +223,54 @@ def _held_out(names: list[str], picked: set[str]) -> np.ndarray:
     return np.flatnonzero(np.abs(idx[:, None] - near[None]).min(axis=1) > GAP)
 
 
+def criteria_on_pool(work: Path, base: Path, images, keypoints) -> dict:
+    """How well each outlier criterion finds the base model's misses in the pool.
+
+    A pool crop is a miss when some point of the base model is more than 10 px off.
+    For each criterion (and the priority vote that ranks the candidates): the share of
+    the pool it flags, the share of misses among the flagged, and its ROC AUC.
+    """
+    from accuracy import load_fly
+    from active_learning import pool_outlier_scores
+    from sklearn.metrics import roc_auc_score
+
+    from posekit.engine.model_folder import ModelFolder
+
+    cache = work / "base_scores.npz"
+    if not cache.exists():
+        proj = load_fly()
+        tr, _ = proj.split()
+        scores, xyp = pool_outlier_scores(
+            ModelFolder.at(base),
+            images,
+            [proj.images[i] for i in tr],
+            proj.bodyparts,
+            proj.pcutoff,
+            0,
+        )
+        np.savez(
+            cache,
+            xyp=xyp,
+            priority=scores.priority,
+            **{f"n_{k}": v for k, v in scores.normalized.items()},
+        )
+    z = np.load(cache)
+    err = np.linalg.norm(z["xyp"][..., :2] - keypoints, axis=-1)
+    miss = np.nanmax(np.where(np.isfinite(err), err, -1), axis=1) > 10.0
+    out = {"n_pool": len(miss), "miss_share": float(miss.mean())}
+    for key in [k for k in z.files if k.startswith("n_")] + ["priority"]:
+        score = z[key]
+        flagged = score > (1.0 if key != "priority" else 0.0)
+        out[key.removeprefix("n_")] = {
+            "flagged_share": round(float(flagged.mean()), 3),
+            "miss_share_among_flagged": round(float(miss[flagged].mean()), 3)
+            if flagged.any()
+            else None,
+            "roc_auc": round(float(roc_auc_score(miss, score)), 3),
+        }
+    return out
+
+
 def report(args) -> int:
     """Compare the arms; write the JSON."""
     from active_learning import error_metrics
@@ -289,6 +344,11 @@ def report(args) -> int:
         "python": platform.python_version(),
         "run_note": args.note,
         "control": summary(runs["control-0"]) if "control-0" in runs else None,
+        "criteria_on_pool": criteria_on_pool(
+            work, Path(next(iter(runs.values()))["base"]), images, kps
+        )
+        if runs
+        else None,
         "comparison": comparison,
         "runs": runs,
     }

@@ -138,8 +138,15 @@ def test_extract_outlier_frames_by_novelty_on_a_real_backbone(demo_project):
     # tta and novelty over two videos: the snapshot is loaded once and the novelty
     # reference fitted once, for the whole call
     import posekit.engine.novelty as novelty_module
+    import posekit.engine.refinement as refinement_module
 
-    loads, fits = [], []
+    loads, fits, augmentations = [], [], []
+    real_tta = refinement_module.tta_predictions
+
+    def recording_tta(*args, **kwargs):
+        augmentations.append((kwargs["flip"], tuple(kwargs["scales"])))
+        return real_tta(*args, **kwargs)
+
     real_load, real_fit = ModelFolder.load, novelty_module.fit_to_model_frames
 
     def counting_load(self, *args, **kwargs):
@@ -153,6 +160,7 @@ def test_extract_outlier_frames_by_novelty_on_a_real_backbone(demo_project):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ModelFolder, "load", counting_load)
         mp.setattr(novelty_module, "fit_to_model_frames", counting_fit)
+        mp.setattr(refinement_module, "tta_predictions", recording_tta)
         both = extract_outlier_frames(
             project,
             [video, video],
@@ -163,4 +171,14 @@ def test_extract_outlier_frames_by_novelty_on_a_real_backbone(demo_project):
             novelty_max_frames=60,
         )
     assert len(both) == 2 and (len(loads), len(fits)) == (1, 1)
+    # trained without mirroring (the default): tta compares rescaled copies only,
+    # within the trained scale range
+    lo, hi = (
+        ModelFolder.of(project, 1)
+        .latest()
+        .meta["train_config"]["augment"]["scale_range"]
+    )
+    assert len(augmentations) == 2 and {a[0] for a in augmentations} == {False}
+    assert all(lo <= s <= hi and s != 1 for s in augmentations[0][1])
+    assert augmentations[0][1]
     assert set(painted) & set(both[0].candidates.tolist()) == {36, 80}

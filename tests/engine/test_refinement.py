@@ -17,6 +17,7 @@ from posekit.engine.dataset import create_training_dataset, load_split
 from posekit.engine.demo import load_ground_truth
 from posekit.engine.io.dlc import index_to_paths, predictions_frame, write_predictions
 from posekit.engine.labels import LabelStore
+from posekit.engine.model_folder import ModelFolder
 from posekit.engine.project import load_project
 from posekit.engine.refinement import (
     CRITERIA,
@@ -29,6 +30,8 @@ from posekit.engine.refinement import (
     outlier_scores,
     read_machine_labels,
     select_diverse,
+    snapshot_tta_augmentations,
+    tta_augmentations,
     tta_predictions,
     tta_scores,
 )
@@ -162,6 +165,22 @@ def test_tta_predictions_map_flips_and_scales_back():
     for a in aug:
         assert np.abs(a[..., :2] - base[..., :2]).max() <= 1.5
     assert tta_scores(base, aug).max() <= 1.5
+
+
+def test_tta_uses_only_the_augmentations_the_network_trained_with(tmp_path):
+    def record(flip, scale_range=(0.75, 1.25)):
+        return {"augment": {"flip_probability": flip, "scale_range": list(scale_range)}}
+
+    # posekit's default trains without mirroring: no mirrored copies
+    assert tta_augmentations(record(0.0)) == (False, (0.8, 1.25))
+    assert tta_augmentations(record(0.5)) == (True, (0.8, 1.25))
+    # rescaled only within the trained range; a rescaling clipped to 1 is left out
+    assert tta_augmentations(record(0.0, (0.9, 1.1))) == (False, (0.9, 1.1))
+    assert tta_augmentations(record(0.0, (1.0, 1.2))) == (False, (1.2,))
+    assert tta_augmentations(record(0.0, (1.0, 1.0))) == (False, ())
+    # unknown training (a predictor of the caller's own): mirrored and rescaled
+    assert tta_augmentations(None) == (True, (0.8, 1.25))
+    assert snapshot_tta_augmentations(ModelFolder(tmp_path)) == (True, (0.8, 1.25))
 
 
 def test_select_diverse_takes_the_best_of_each_cluster():
