@@ -449,8 +449,8 @@ def pick_outliers(
     """Pick ``n`` frames of a pool that is not a sequence, as outlier extraction would.
 
     :func:`pool_outlier_scores`, then k-means among the candidates (the frames over
-    a threshold; the next highest priorities when fewer than ``n`` are candidates),
-    the highest priority per cluster.
+    a threshold; with the next highest scores when fewer than ``n`` are candidates,
+    as ``extract_outlier_frames(fill=True)`` does), the highest priority per cluster.
 
     Parameters
     ----------
@@ -482,8 +482,9 @@ def pick_outliers(
     )
     combined, priority = scores.combined, scores.priority
     cands = np.flatnonzero(combined > 1.0)
-    if len(cands) < n:  # fill with the next highest priorities
-        cands = np.sort(np.argsort(-priority)[:n])
+    if len(cands) < n:  # fill with the next highest scores, as fill=True does
+        rest = [i for i in np.argsort(-combined) if combined[i] <= 1.0]
+        cands = np.sort(np.concatenate([cands, rest[: n - len(cands)]]).astype(int))
     if features is None:
         features = frame_features(images)
     chosen = cands[select_diverse(priority[cands], features[cands], n, seed=seed)]

@@ -465,7 +465,7 @@ CRITERIA: dict[str, OutlierCriterion] = {
             tta_scores,
             10.0,
             "px",
-            "predictions on flipped and rescaled copies of the frame disagree",
+            "predictions on copies of the frame augmented as in training disagree",
         ),
         OutlierCriterion(
             "novelty",

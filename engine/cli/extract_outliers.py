@@ -16,7 +16,7 @@ CRITERIA = {
     "jump": "a keypoint jumps away from both neighbouring frames",
     "uncertain": "some keypoint's likelihood is below the p-cutoff",
     "fitting": "a keypoint is far from its smoothed trajectory (Savitzky–Golay/Kalman)",
-    "tta": "predictions on flipped and rescaled copies of the frame disagree",
+    "tta": "predictions on copies of the frame augmented as in training disagree",
     "novelty": "the frame shows something the training frames never showed (network "
     "features)",
 }
