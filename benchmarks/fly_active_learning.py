@@ -228,7 +228,9 @@ def criteria_on_pool(work: Path, base: Path, images, keypoints) -> dict:
 
     A pool crop is a miss when some point of the base model is more than 10 px off.
     For each criterion (and the priority vote that ranks the candidates): the share of
-    the pool it flags, the share of misses among the flagged, and its ROC AUC.
+    the pool it flags, the share of misses among the flagged, and its ROC AUC; also
+    ``tta_mirrored``, ``tta`` with mirrored copies only (the network never trained on
+    mirrored crops).
     """
     from accuracy import load_fly
     from active_learning import pool_outlier_scores
@@ -248,10 +250,21 @@ def criteria_on_pool(work: Path, base: Path, images, keypoints) -> dict:
             proj.pcutoff,
             0,
         )
+        from posekit.engine.dataset import symmetric_pairs
+        from posekit.engine.refinement import CRITERIA, tta_predictions, tta_scores
+
+        bps = proj.bodyparts
+        (mirrored,) = tta_predictions(  # what tta compared before it followed training
+            ModelFolder.at(base).predictor(batch_size=1),
+            images,
+            flip_pairs=[(bps.index(a), bps.index(b)) for a, b in symmetric_pairs(bps)],
+            scales=(),
+        )
         np.savez(
             cache,
             xyp=xyp,
             priority=scores.priority,
+            n_tta_mirrored=tta_scores(xyp, [mirrored]) / CRITERIA["tta"].threshold,
             **{f"n_{k}": v for k, v in scores.normalized.items()},
         )
     z = np.load(cache)
@@ -305,6 +318,7 @@ def report(args) -> int:
             "iterations": run["iterations"],
         }
 
+    mirror = work / "outlier_mirror-0.json"  # seed 0 picked before the tta fix
     comparison = []
     for seed in args.seeds:
         o, r = runs.get(f"outlier-{seed}"), runs.get(f"random-{seed}")
@@ -344,6 +358,9 @@ def report(args) -> int:
         "python": platform.python_version(),
         "run_note": args.note,
         "control": summary(runs["control-0"]) if "control-0" in runs else None,
+        "outlier_mirror_seed0": summary(json.loads(mirror.read_text()))
+        if mirror.exists()
+        else None,
         "criteria_on_pool": criteria_on_pool(
             work, Path(next(iter(runs.values()))["base"]), images, kps
         )

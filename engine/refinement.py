@@ -688,9 +688,10 @@ def tta_augmentations(
     Disagreement between predictions on augmented copies says the frame is hard only
     when the network knows the augmentation. A network trained without mirroring
     (posekit's default) does not know mirrored animals: on the fly crops of the
-    accuracy benchmark, its thorax on the mirrored crops is a median 81 px from where
-    it is on the crops as they are, so a mirror flags every crop and ranks the crops
-    with a miss worse than chance (ROC AUC 0.43; the rescaled copies alone: 0.88).
+    accuracy benchmark (a sample of them), its thorax on the mirrored crops is a
+    median 81 px from where it is on the crops as they are, so the mirror flags every
+    crop and ranks the crops with a miss worse than chance (ROC AUC 0.45; the rescaled
+    copies: 0.89; ``benchmarks/results/fly_active_learning.json``).
     So the copies are mirrored only when the training mirrored, and rescaled only
     within the training's scale range.
 
