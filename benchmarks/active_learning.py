@@ -77,6 +77,37 @@ OFF_PX = 10.0
 # ----------------------------------------------------------------------------- metrics
 
 
+def frames_off(pred, truth, px: float = OFF_PX):
+    """Say which frames have a labelled keypoint more than ``px`` off.
+
+    Parameters
+    ----------
+    pred
+        ``(N, K, >=2)`` predictions.
+    truth
+        ``(N, K, 2)`` ground truth (NaN: not labelled, left out).
+    px
+        The distance that makes a miss.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` bool (``False`` for a frame with no labelled keypoint).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> truth = np.zeros((3, 2, 2)); truth[2] = np.nan
+    >>> pred = np.zeros((3, 2, 2)); pred[1, 0, 0] = 20
+    >>> frames_off(pred, truth).tolist()
+    [False, True, False]
+    """
+    import numpy as np
+
+    err = np.linalg.norm(np.asarray(pred)[..., :2] - np.asarray(truth), axis=-1)
+    return np.where(np.isnan(err), -np.inf, err).max(axis=1) > px
+
+
 def error_metrics(pred, truth) -> dict:
     """Mean and 95th-percentile keypoint error, fraction of frames off by > 10 px.
 
@@ -106,12 +137,11 @@ def error_metrics(pred, truth) -> dict:
 
     err = np.linalg.norm(np.asarray(pred)[..., :2] - np.asarray(truth), axis=-1)
     ok = ~np.isnan(err)
-    frame_worst = np.where(ok, err, -np.inf).max(axis=1)
     has = ok.any(axis=1)
     return {
         "mean_px": float(err[ok].mean()),
         "p95_px": float(np.percentile(err[ok], 95)),
-        "frac_frames_over_10px": float((frame_worst[has] > OFF_PX).mean()),
+        "frac_frames_over_10px": float(frames_off(pred, truth)[has].mean()),
         "frac_keypoints_over_10px": float((err[ok] > OFF_PX).mean()),
         "n_frames": int(has.sum()),
         "n_keypoints": int(ok.sum()),
@@ -413,23 +443,20 @@ def pool_outlier_scores(folder, images, trained_on, bodyparts, pcutoff, seed):
     xyp : numpy.ndarray
         ``(len(images), K, 3)`` the model's predictions (the machine labels).
     """
-    from posekit.engine.dataset import symmetric_pairs
+    from posekit.engine.inference import KerasPredictor
     from posekit.engine.novelty import backbone_features, fit_to_model_frames
     from posekit.engine.refinement import (
         outlier_scores,
+        predict_augmented,
         snapshot_tta_augmentations,
-        tta_predictions,
     )
 
-    predictor = folder.predictor(batch_size=1)
+    model = folder.load()  # once, for the predictions and the novelty features
+    predictor = KerasPredictor(model, batch_size=1)
     xyp = predictor(images)
-    bps = list(bodyparts)
-    pairs = [(bps.index(a), bps.index(b)) for a, b in symmetric_pairs(bps)]
-    flip, scales = snapshot_tta_augmentations(folder)  # what the network trained with
-    augmented = tta_predictions(
-        predictor, images, flip_pairs=pairs, flip=flip, scales=scales
+    augmented = predict_augmented(  # as the network trained: no unseen mirror
+        predictor, images, bodyparts, snapshot_tta_augmentations(folder)
     )
-    model = folder.load()
     novelty = fit_to_model_frames(model, trained_on, seed=seed).score(
         backbone_features(model, images)
     )

@@ -233,7 +233,7 @@ def criteria_on_pool(work: Path, base: Path, images, keypoints) -> dict:
     mirrored crops).
     """
     from accuracy import load_fly
-    from active_learning import pool_outlier_scores
+    from active_learning import frames_off, pool_outlier_scores
     from sklearn.metrics import roc_auc_score
 
     from posekit.engine.model_folder import ModelFolder
@@ -250,15 +250,15 @@ def criteria_on_pool(work: Path, base: Path, images, keypoints) -> dict:
             proj.pcutoff,
             0,
         )
-        from posekit.engine.dataset import symmetric_pairs
-        from posekit.engine.refinement import CRITERIA, tta_predictions, tta_scores
+        from posekit.engine.refinement import CRITERIA, predict_augmented, tta_scores
 
-        bps = proj.bodyparts
-        (mirrored,) = tta_predictions(  # what tta compared before it followed training
-            ModelFolder.at(base).predictor(batch_size=1),
-            images,
-            flip_pairs=[(bps.index(a), bps.index(b)) for a, b in symmetric_pairs(bps)],
-            scales=(),
+        (mirrored,) = (
+            predict_augmented(  # what tta compared before it followed training
+                ModelFolder.at(base).predictor(batch_size=1),
+                images,
+                proj.bodyparts,
+                (True, ()),
+            )
         )
         np.savez(
             cache,
@@ -268,8 +268,7 @@ def criteria_on_pool(work: Path, base: Path, images, keypoints) -> dict:
             **{f"n_{k}": v for k, v in scores.normalized.items()},
         )
     z = np.load(cache)
-    err = np.linalg.norm(z["xyp"][..., :2] - keypoints, axis=-1)
-    miss = np.nanmax(np.where(np.isfinite(err), err, -1), axis=1) > 10.0
+    miss = frames_off(z["xyp"], keypoints)
     out = {"n_pool": len(miss), "miss_share": float(miss.mean())}
     for key in [k for k in z.files if k.startswith("n_")] + ["priority"]:
         score = z[key]

@@ -63,10 +63,10 @@ def rank_variants(xyp, augmented, truth, pcutoff: float) -> dict:
     dict
         ``miss_share`` and, per variant, ``flagged`` and ``roc_auc``.
     """
+    from active_learning import frames_off
     from sklearn.metrics import roc_auc_score
 
-    err = np.linalg.norm(xyp[..., :2] - truth, axis=-1)
-    miss = np.nanmax(np.where(np.isfinite(err), err, -1), axis=1) > 10.0
+    miss = frames_off(xyp, truth)
     out: dict = {"n_frames": len(miss), "miss_share": round(float(miss.mean()), 3)}
     for name in VARIANTS:
         worst = np.zeros(len(xyp))
@@ -85,17 +85,12 @@ def rank_variants(xyp, augmented, truth, pcutoff: float) -> dict:
 
 
 def _measure(folder, images, truth, bodyparts, pcutoff: float) -> dict:
-    from posekit.engine.dataset import symmetric_pairs
-    from posekit.engine.refinement import snapshot_tta_augmentations, tta_predictions
+    from posekit.engine.refinement import predict_augmented, snapshot_tta_augmentations
 
     predictor = folder.predictor(batch_size=4)
     xyp = predictor(images)
     flip, scales = snapshot_tta_augmentations(folder)
-    bps = list(bodyparts)
-    pairs = [(bps.index(a), bps.index(b)) for a, b in symmetric_pairs(bps)]
-    augmented = tta_predictions(
-        predictor, images, flip_pairs=pairs, flip=flip, scales=scales
-    )
+    augmented = predict_augmented(predictor, images, bodyparts, (flip, scales))
     return {"flip": flip, "scales": list(scales)} | rank_variants(
         xyp, augmented, truth, pcutoff
     )

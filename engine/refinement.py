@@ -757,6 +757,51 @@ def snapshot_tta_augmentations(folder: Any) -> tuple[bool, tuple[float, ...]]:
     return tta_augmentations(record.get("train_config"))
 
 
+def predict_augmented(
+    predictor: Callable[[list[np.ndarray]], np.ndarray],
+    frames: Sequence[np.ndarray],
+    bodyparts: Sequence[str],
+    augmentations: tuple[bool, tuple[float, ...]],
+) -> list[np.ndarray]:
+    """:func:`tta_predictions` with the bodyparts' mirror pairs and chosen augmentations.
+
+    Parameters
+    ----------
+    predictor
+        Frames (RGB, any size) → ``(N, K, 3)``.
+    frames
+        RGB frames ``(H, W, 3)``.
+    bodyparts
+        The predictor's keypoints, in order (left/right pairs swap in a mirror,
+        :func:`posekit.engine.dataset.symmetric_pairs`).
+    augmentations
+        ``(flip, scales)``, e.g. :func:`snapshot_tta_augmentations`.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One ``(N, K, 3)`` per augmentation, in the original frames' pixels.
+
+    Raises
+    ------
+    ValueError
+        No augmentation (no mirror and no rescaling).
+    """
+    from .dataset import symmetric_pairs
+
+    flip, scales = augmentations
+    if not flip and not scales:
+        raise ValueError(
+            "the tta criterion has no augmentation to compare with: the network was "
+            "trained without mirroring and without rescaling. Leave tta out."
+        )
+    bps = list(bodyparts)
+    pairs = [(bps.index(a), bps.index(b)) for a, b in symmetric_pairs(bps)]
+    return tta_predictions(
+        predictor, frames, flip_pairs=pairs, flip=flip, scales=scales
+    )
+
+
 # ------------------------------------------------------------------------ selection
 
 
@@ -1572,25 +1617,10 @@ def _tta_for_video(
     augmentations: tuple[bool, tuple[float, ...]],
 ) -> list[np.ndarray]:
     """Augmented predictions for (a subsample of) the frames; unscored rows = xyp."""
-    from .dataset import symmetric_pairs
-
     rows = _evenly_spaced(len(frames), max_frames)
     images = _read_frames(video, frames[rows].tolist())
-    pairs = [
-        (list(bodyparts).index(a), list(bodyparts).index(b))
-        for a, b in symmetric_pairs(bodyparts)
-    ]
     out = []
-    flip, scales = augmentations
-    if not flip and not scales:
-        raise ValueError(
-            "the tta criterion has no augmentation to compare with: the network was "
-            "trained without mirroring and without rescaling. Leave tta out."
-        )
-    augmented = tta_predictions(
-        predictor, images, flip_pairs=pairs, flip=flip, scales=scales
-    )
-    for aug in augmented:
+    for aug in predict_augmented(predictor, images, bodyparts, augmentations):
         full = xyp.copy()
         full[rows] = aug
         out.append(full)

@@ -28,6 +28,7 @@ from posekit.engine.refinement import (
     machine_labels_path,
     merge_datasets,
     outlier_scores,
+    predict_augmented,
     read_machine_labels,
     select_diverse,
     snapshot_tta_augmentations,
@@ -181,6 +182,8 @@ def test_tta_uses_only_the_augmentations_the_network_trained_with(tmp_path):
     # unknown training (a predictor of the caller's own): mirrored and rescaled
     assert tta_augmentations(None) == (True, (0.8, 1.25))
     assert snapshot_tta_augmentations(ModelFolder(tmp_path)) == (True, (0.8, 1.25))
+    with pytest.raises(ValueError, match="no augmentation"):
+        predict_augmented(dot_predictor, [], ["left", "right"], (False, ()))
 
 
 def test_select_diverse_takes_the_best_of_each_cluster():
