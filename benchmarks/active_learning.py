@@ -20,6 +20,10 @@ previous iteration's snapshot):
   (With ``--demo-rare 0 --demo-seed 0`` the 10 start frames cover every posture: the
   base model then has 1 frame in 900 off by more than 10 px, which leaves outlier
   selection nothing to find. The top view is solved from the 10 start frames.)
+  ``--demo-incidents 1`` adds one short bout of each lab incident (glare, the
+  experimenter's shadow, the camera out of focus; ``posekit.engine.demo.INCIDENTS``)
+  and reports the picks and errors per rare look (``modes``: grooming, tongue out and
+  each incident); its pre-registered protocol is in ``docs/guides/refinement.md``.
 - **openfield**: the real DeepLabCut project (116 labelled 640×480 frames of m4s1).
   The every-20 frames (img0000, img0020, …, img0100) are held out as the test set; the
   other 110 are the pool, whose labels are revealed only when a frame is picked. Start:
@@ -31,7 +35,7 @@ previous iteration's snapshot):
 
 The committed results (``benchmarks/results/active_learning.json``, ``run_note``):
 demo and openfield with the default budgets (300 CPU-s per core for the base, 150 for
-each arm), seeds 0-2.
+each arm), seeds 0-2; ``active_learning_incidents.json``: the demo with incidents.
 
 Each seed changes the random frames and the k-means seed; both arms of a seed start
 from the same base snapshot and train with the same budget (process CPU seconds per
@@ -215,8 +219,34 @@ def _frame_index(frame: str) -> int:
     return int(Path(frame).stem[3:])
 
 
-def _demo_evaluate(project) -> tuple[dict, dict | None]:
-    """Errors over every frame, and over the rare-behaviour frames alone (or None)."""
+def _demo_modes(project) -> dict:
+    """Frames of each rare look of a side-view demo with incidents (else empty).
+
+    ``groom`` (the rare behaviour), ``tongue_out`` (the tongue is labelled in none of
+    the start frames) and each lab incident (:data:`posekit.engine.demo.INCIDENTS`).
+    """
+    import numpy as np
+
+    from posekit.engine.demo import INCIDENTS, SIDE_RARE_BEHAVIOR, load_incidents
+
+    incidents = load_incidents(project, "session1")
+    if not incidents.any():
+        return {}
+    truth, behaviour = _demo_truth(project)
+    modes = {
+        "groom": behaviour == SIDE_RARE_BEHAVIOR,
+        "tongue_out": np.isfinite(truth[:, 2, 0]),
+    }
+    modes.update({k: incidents == k for k in INCIDENTS})
+    return modes
+
+
+def _demo_evaluate(project) -> dict:
+    """Errors over every frame, over the rare-behaviour frames alone and per rare look.
+
+    Returns ``metrics``, ``metrics_rare`` (None without grooming bouts) and, for a
+    demo with incidents, ``metrics_modes`` (:func:`_demo_modes`).
+    """
     from posekit.engine.api import analyze_videos
     from posekit.engine.demo import SIDE_RARE_BEHAVIOR
     from posekit.engine.refinement import predictions_for_frames
@@ -227,12 +257,25 @@ def _demo_evaluate(project) -> tuple[dict, dict | None]:
     xyp, _, _ = predictions_for_frames(out)
     truth, behaviour = _demo_truth(project)
     rare = behaviour == SIDE_RARE_BEHAVIOR
-    rare_metrics = error_metrics(xyp[rare], truth[rare]) if rare.any() else None
-    return error_metrics(xyp, truth), rare_metrics
+    res = {
+        "metrics": error_metrics(xyp, truth),
+        "metrics_rare": error_metrics(xyp[rare], truth[rare]) if rare.any() else None,
+    }
+    modes = _demo_modes(project)
+    if modes:
+        res["metrics_modes"] = {
+            k: error_metrics(xyp[m], truth[m]) for k, m in modes.items() if m.any()
+        }
+    return res
 
 
 def prepare_demo(
-    work: Path, budget: float, view: str = "side", rare: float = 0.0, seed: int = 0
+    work: Path,
+    budget: float,
+    view: str = "side",
+    rare: float = 0.0,
+    seed: int = 0,
+    incidents: int = 0,
 ) -> dict:
     """Build the demo project with 10 labelled frames, train and analyse the base."""
     import numpy as np
@@ -244,15 +287,21 @@ def prepare_demo(
     if base.exists():
         shutil.rmtree(base)
     project = make_demo_project(
-        base, n_frames=900, n_labeled=N_START, view=view, rare=rare, seed=seed
+        base,
+        n_frames=900,
+        n_labeled=N_START,
+        view=view,
+        rare=rare,
+        seed=seed,
+        incidents=incidents,
     )
     project.set("TrainingFraction", [1.0])  # every labelled frame trains
     project.save(keys=["TrainingFraction"])
     create_training_dataset(project)
     train = _train(project, budget)
-    metrics, rare_metrics = _demo_evaluate(project)
+    evaluation = _demo_evaluate(project)
     _, behaviour = _demo_truth(project)
-    return {
+    out = {
         "project": str(project.path),
         "view": view,
         "rare": rare,
@@ -260,9 +309,13 @@ def prepare_demo(
         "rare_frames": np.flatnonzero(behaviour == SIDE_RARE_BEHAVIOR).tolist(),
         "start_frames": sorted(_frame_index(f) for f in _labelled(project, "session1")),
         "train": train,
-        "metrics": metrics,
-        "metrics_rare": rare_metrics,
+        **evaluation,
     }
+    modes = _demo_modes(project)
+    if modes:
+        out["incidents"] = incidents
+        out["mode_frames"] = {k: np.flatnonzero(m).tolist() for k, m in modes.items()}
+    return out
 
 
 def run_demo_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
@@ -311,9 +364,9 @@ def run_demo_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
     _reveal(project, video.stem, frames, lambda f: truth[_frame_index(f)])
     merge = merge_datasets(project)
     train = _train(project, budget)
-    metrics, rare_metrics = _demo_evaluate(project)
+    evaluation = _demo_evaluate(project)
     rare_frames = set(base.get("rare_frames", []))
-    return {
+    out = {
         "arm": arm,
         "seed": seed,
         "picked": picked,
@@ -321,10 +374,15 @@ def run_demo_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
         "selection_s": round(select_s, 1),
         "merge": merge.summary(),
         "train": train,
-        "metrics": metrics,
-        "metrics_rare": rare_metrics,
+        **evaluation,
         **info,
     }
+    if "mode_frames" in base:
+        out["picked_modes"] = {
+            k: sum(i in set(frames) for i in picked)
+            for k, frames in base["mode_frames"].items()
+        }
+    return out
 
 
 def _labelled(project, stem: str) -> list[str]:
@@ -596,7 +654,12 @@ def run_step(args) -> int:
     if args.arm == "base":
         if args.dataset == "demo":
             out = prepare_demo(
-                work, budget, args.demo_view, args.demo_rare, args.demo_seed
+                work,
+                budget,
+                args.demo_view,
+                args.demo_rare,
+                args.demo_seed,
+                args.demo_incidents,
             )
         else:
             out = prepare_openfield(work, budget)
@@ -654,6 +717,7 @@ def run_all(args) -> int:
                 "--budget", str(args.budget), "--base-budget", str(args.base_budget),
                 "--demo-view", args.demo_view, "--demo-rare", str(args.demo_rare),
                 "--demo-seed", str(args.demo_seed),
+                "--demo-incidents", str(args.demo_incidents),
             ]  # fmt: skip
             with open(log, "w") as fh:
                 running[step] = subprocess.Popen(
@@ -680,6 +744,31 @@ def _rare_comparison(o: dict, r: dict) -> dict:
             "outlier": {k: o["metrics_rare"][k] for k in keys},
             "random": {k: r["metrics_rare"][k] for k in keys},
         },
+    }
+
+
+def _modes_comparison(o: dict, r: dict) -> dict:
+    """Per rare look (demo with incidents): frames picked and > 10 px shares after."""
+    if not (o.get("metrics_modes") and r.get("metrics_modes")):
+        return {}
+    return {
+        "modes": {
+            k: {
+                "picked": {
+                    "outlier": o["picked_modes"][k],
+                    "random": r["picked_modes"][k],
+                },
+                "frac_frames_over_10px": {
+                    "outlier": o["metrics_modes"][k]["frac_frames_over_10px"],
+                    "random": r["metrics_modes"][k]["frac_frames_over_10px"],
+                },
+                "p95_px": {
+                    "outlier": o["metrics_modes"][k]["p95_px"],
+                    "random": r["metrics_modes"][k]["p95_px"],
+                },
+            }
+            for k in o["metrics_modes"]
+        }
     }
 
 
@@ -759,6 +848,7 @@ def report(args) -> int:
                     "outlier_wins_over10": mo["frac_frames_over_10px"]
                     < mr["frac_frames_over_10px"],
                     **_rare_comparison(o, r),
+                    **_modes_comparison(o, r),
                 }
             )
             if d == "openfield":
@@ -783,6 +873,12 @@ def report(args) -> int:
                 f"({c['over10_better_pct']:+.1f} %), mean {c['outlier']['mean_px']:.2f} vs "
                 f"{c['random']['mean_px']:.2f} px"
             )
+            for k, m in c.get("modes", {}).items():
+                print(
+                    f"  {k}: picked {m['picked']['outlier']} vs {m['picked']['random']}"
+                    f", > 10 px {m['frac_frames_over_10px']['outlier']:.2f} vs "
+                    f"{m['frac_frames_over_10px']['random']:.2f}"
+                )
             common = c.get("pool_frames_neither_picked")
             if common:
                 mo, mr = common["outlier"], common["random"]
@@ -853,6 +949,12 @@ def main(argv: list[str] | None = None) -> int:
         help="side view: probability that a bout is grooming (a rare posture)",
     )
     parser.add_argument("--demo-seed", type=int, default=9, help="demo video seed")
+    parser.add_argument(
+        "--demo-incidents",
+        type=int,
+        default=0,
+        help="side view: bouts of each lab incident (lights dim, gloved hand, blur)",
+    )
     parser.add_argument("--json", default=str(RESULTS))
     parser.add_argument("--note", default="", help="how the run was made (report)")
     args = parser.parse_args(argv)

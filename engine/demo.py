@@ -11,6 +11,9 @@ hidden (the tongue is out only while licking, the joystick hides the hand when t
 is behind it; hidden parts are NaN, as a labeller leaves them), a look-alike (the other
 paw) and, with ``frame_sizes``, videos of several sizes in one project in which the
 animal is smaller in the smaller frames (the same field of view at a lower resolution).
+With ``incidents``, short lab incidents that real recordings have (:data:`INCIDENTS`:
+glare, the experimenter's shadow, the camera out of focus) interrupt the side view: rare looks that a network trained on a few uniformly
+picked frames has not seen.
 
 >>> kp, labels, bodyparts = simulate_session(60, seed=1)
 >>> kp.shape, labels.shape, bodyparts[0]
@@ -42,14 +45,17 @@ __all__ = [
     "SIDE_BODYPARTS",
     "SIDE_SKELETON",
     "SIDE_BEHAVIORS",
+    "INCIDENTS",
     "simulate_session",
     "simulate_side_session",
+    "simulate_incidents",
     "side_view_transform",
     "render_frame",
     "render_side_frame",
     "render_video",
     "make_demo_project",
     "load_ground_truth",
+    "load_incidents",
 ]
 
 BODYPARTS = ["snout", "leftear", "rightear", "neck", "spine", "tailbase"]
@@ -416,6 +422,87 @@ def side_view_transform(
     return factor, np.array([w / 2.0, h / 2.0 + 10.0 * factor])
 
 
+INCIDENTS = ("glare", "shadow", "blur")
+"""Lab incidents of the side view: the camera's exposure overshoots (the pink paw turns
+white on a pale background), the experimenter leans over the rig (a soft shadow, a
+fifth of the light, over the mouse and the joystick), the camera goes out of focus
+(Gaussian blur, σ = 5 px at scale 1). The paw stays visible to a labeller in each."""
+
+
+def simulate_incidents(
+    n_frames: int,
+    bouts: int = 1,
+    *,
+    seed: int = 0,
+    fps: float = 30.0,
+    duration_s: tuple[float, float] = (0.35, 0.6),
+    kinds: Sequence[str] = INCIDENTS,
+) -> np.ndarray:
+    """Place ``bouts`` short bouts of each lab incident at random times in a session.
+
+    The bouts never overlap and leave a second free at both ends of the session.
+
+    Parameters
+    ----------
+    n_frames
+        Frames in the session.
+    bouts
+        Bouts of each kind (0: none).
+    seed
+        Random seed (independent of the animal's behaviour).
+    fps
+        Frame rate.
+    duration_s
+        Range of a bout's duration in seconds (uniform).
+    kinds
+        Incident kinds, from :data:`INCIDENTS`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_frames,)`` incident of each frame (``""``: none).
+
+    Raises
+    ------
+    ValueError
+        If a kind is unknown or the bouts do not fit in the session.
+
+    Examples
+    --------
+    >>> inc = simulate_incidents(900, bouts=1, seed=3)
+    >>> sorted(str(k) for k in set(inc) - {""})
+    ['blur', 'glare', 'shadow']
+    """
+    unknown = [k for k in kinds if k not in INCIDENTS]
+    if unknown:
+        raise ValueError(
+            f"unknown incident kinds {unknown}: choose from {list(INCIDENTS)}"
+        )
+    out = np.full(n_frames, "", dtype=object)
+    if bouts <= 0 or not kinds:
+        return out.astype(str)
+    rng = np.random.default_rng(seed + 3000)
+    margin = int(round(fps))
+    lo, hi = (max(2, int(round(d * fps))) for d in duration_s)
+    wanted = [k for k in kinds for _ in range(int(bouts))]
+    if len(wanted) * (hi + margin) > n_frames - 2 * margin:
+        raise ValueError(
+            f"{len(wanted)} incident bouts of up to {hi} frames do not fit in "
+            f"{n_frames} frames: pass fewer bouts or a longer session"
+        )
+    for kind in wanted:
+        n = int(rng.integers(lo, hi + 1))
+        for _ in range(10_000):
+            start = int(rng.integers(margin, n_frames - margin - n))
+            window = out[max(0, start - margin) : start + n + margin]
+            if not any(window):
+                out[start : start + n] = kind
+                break
+        else:  # pragma: no cover - the fit check above leaves room
+            raise ValueError(f"no room left for a {kind!r} incident bout")
+    return out.astype(str)
+
+
 def simulate_side_session(
     n_frames: int, *, seed: int = 0, fps: float = 30.0, rare: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
@@ -532,6 +619,7 @@ def render_side_frame(
     offset: Sequence[float] = (208.0, 197.0),
     behind: bool = False,
     rng: np.random.Generator | None = None,
+    incident: str = "",
 ) -> np.ndarray:
     """Draw the side view for scene ``keypoints`` (5, 2) on a copy of ``background``.
 
@@ -548,12 +636,16 @@ def render_side_frame(
         Draw the hand behind the joystick.
     rng
         Pixel noise.
+    incident
+        A lab incident from :data:`INCIDENTS` (``""``: none).
 
     Returns
     -------
     numpy.ndarray
         RGB ``uint8`` frame.
     """
+    if incident and incident not in INCIDENTS:
+        raise ValueError(f"unknown incident {incident!r}: choose from {INCIDENTS}")
     img = background.copy()
     f = 16.0
     offset = np.asarray(offset, float)
@@ -613,6 +705,17 @@ def render_side_frame(
         draw_hand()
     if np.isfinite(tongue).all():
         cv2.line(img, P(_SIDE_MOUTH), P(tongue), (235, 110, 130), T(4), cv2.LINE_AA, 4)
+    if incident == "glare":  # the camera's exposure overshoots
+        img = np.clip(img.astype(np.float32) * 1.6 + 40.0, 0, 255).astype(np.uint8)
+    elif incident == "shadow":  # the experimenter leans over the rig
+        mask = np.zeros(img.shape[:2], np.float32)
+        centre = tuple(int(round(v)) for v in factor * np.array([-30.0, 0.0]) + offset)
+        axes = (int(round(150 * factor)), int(round(95 * factor)))
+        cv2.ellipse(mask, centre, axes, -15, 0, 360, 1.0, -1)
+        mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, 14.0 * factor))
+        img = (img * (1.0 - 0.82 * mask[..., None])).astype(np.uint8)
+    elif incident == "blur":  # the camera goes out of focus
+        img = cv2.GaussianBlur(img, (0, 0), sigmaX=max(1.0, 5.0 * factor))
     return _add_noise(img, rng)
 
 
@@ -626,14 +729,23 @@ def _render_side_video(
     offset: np.ndarray,
     fps: float,
     seed: int,
+    incidents: np.ndarray | None = None,
 ) -> Path:
     bg = _side_background(size, seed, factor, offset)
     rng = np.random.default_rng(seed + 7)
+    if incidents is None:
+        incidents = np.full(len(keypoints), "")
     frames = (
         render_side_frame(
-            kp, bg, factor=factor, offset=offset, behind=bool(hid.any()), rng=rng
+            kp,
+            bg,
+            factor=factor,
+            offset=offset,
+            behind=bool(hid.any()),
+            rng=rng,
+            incident=str(inc),
         )
-        for kp, hid in zip(keypoints, hidden, strict=True)
+        for kp, hid, inc in zip(keypoints, hidden, incidents, strict=True)
     )
     return _write_video(path, frames, size=size, fps=fps)
 
@@ -670,6 +782,7 @@ def make_demo_project(
     frame_sizes: Sequence[tuple[int, int]] | None = None,
     n_animals: int = 1,
     rare: float = 0.0,
+    incidents: int = 0,
 ):
     """Create the demo project: videos, extracted frames, labels and ground truth.
 
@@ -712,6 +825,11 @@ def make_demo_project(
         Side view only: probability that a bout is grooming, a posture the other bouts
         never show (:func:`simulate_side_session`). The active-learning benchmark
         uses it.
+    incidents
+        Side view only: bouts of each lab incident (:data:`INCIDENTS`: glare, the
+        experimenter's shadow, the camera out of focus) in each video (:func:`simulate_incidents`, seeded like the video). The
+        frames they cover are in ``ground-truth/<video>_incidents.csv``
+        (:func:`load_incidents`). Labels and keypoints are unchanged.
 
     Returns
     -------
@@ -751,10 +869,10 @@ def make_demo_project(
             label=label,
             date=date,
         )
-    if rare and view != "side":
+    if (rare or incidents) and view != "side":
         raise ValueError(
-            f"rare bouts exist in the side view only: pass view='side'. Received: "
-            f"view={view!r}, rare={rare!r}"
+            "rare bouts and incidents exist in the side view only: pass view='side'. "
+            f"Received: view={view!r}, rare={rare!r}, incidents={incidents!r}"
         )
     if int(n_animals) < 1:
         raise ValueError(f"n_animals must be >= 1. Received: n_animals={n_animals!r}")
@@ -801,6 +919,14 @@ def make_demo_project(
                 n_frames, seed=seed + v, fps=fps, rare=rare
             )
             factor, offset = side_view_transform(vsize, sizes[0][0], scale)
+            events = simulate_incidents(
+                n_frames, int(incidents), seed=seed + v, fps=fps
+            )
+            if incidents:
+                with atomic_path(gt_dir / f"{name}_incidents.csv") as tmp:
+                    pd.DataFrame(
+                        {"frame": np.arange(n_frames), "incident": events}
+                    ).to_csv(tmp, index=False)
             video = _render_side_video(
                 folder / "videos" / f"{name}.mp4",
                 scene,
@@ -810,6 +936,7 @@ def make_demo_project(
                 offset=offset,
                 fps=fps,
                 seed=seed + v,
+                incidents=events,
             )
             kp = np.where(hidden[..., None], np.nan, factor * scene + offset)
         videos.append(video)
@@ -853,3 +980,28 @@ def load_ground_truth(
     kp = labels_to_array(df.drop(columns="likelihood", level="coords"))
     beh = pd.read_csv(gt_dir / f"{Path(video).stem}_behavior.csv")
     return kp, beh["behavior"].to_numpy(str)
+
+
+def load_incidents(project, video: str = "session1") -> np.ndarray:
+    """Lab incident of each frame of a side-view demo video (``""``: none).
+
+    Parameters
+    ----------
+    project
+        A demo project made with ``incidents > 0`` (:func:`make_demo_project`).
+    video
+        Video name or path.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_frames,)`` incident kinds from :data:`INCIDENTS` or ``""``; all ``""``
+        if the project was made without incidents.
+    """
+    gt_dir = Path(project.path) / "ground-truth"
+    path = gt_dir / f"{Path(video).stem}_incidents.csv"
+    if not path.exists():
+        kp, _ = load_ground_truth(project, video)
+        return np.full(len(kp), "")
+    df = pd.read_csv(path, keep_default_na=False)
+    return df["incident"].astype(str).to_numpy()

@@ -250,3 +250,77 @@ def test_rare_grooming_bouts_in_the_side_view(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="side view"):
         make_demo_project(tmp_path, n_frames=10, n_labeled=0, rare=0.1)
+
+
+def test_incidents_are_placed_rendered_and_recorded(tmp_path: Path) -> None:
+    """Each incident kind gets its bouts; frames change only where an incident is."""
+    import cv2
+
+    from posekit.engine.demo import (
+        INCIDENTS,
+        load_ground_truth,
+        load_incidents,
+        render_side_frame,
+        simulate_incidents,
+    )
+
+    inc = simulate_incidents(900, bouts=2, seed=4)
+    assert inc.shape == (900,)
+    for kind in INCIDENTS:
+        on = (inc == kind).astype(int)
+        assert np.sum(np.diff(np.r_[0, on]) == 1) == 2  # two separate bouts
+        assert 2 * 10 <= on.sum() <= 2 * 18  # 0.35-0.6 s at 30 fps
+    assert not inc[:30].any() and not inc[-30:].any()  # a second free at both ends
+    assert not simulate_incidents(900, bouts=0).any()
+    with pytest.raises(ValueError, match="unknown incident"):
+        simulate_incidents(900, kinds=["flood"])
+    with pytest.raises(ValueError, match="do not fit"):
+        simulate_incidents(100, bouts=5)
+
+    project = make_demo_project(
+        tmp_path, n_frames=240, n_labeled=0, view="side", seed=2, incidents=1
+    )
+    inc = load_incidents(project)
+    assert set(inc) == {"", *INCIDENTS}
+    truth, _ = load_ground_truth(project)
+    plain = make_demo_project(
+        tmp_path / "plain", n_frames=240, n_labeled=0, view="side", seed=2
+    )
+    np.testing.assert_array_equal(load_ground_truth(plain)[0], truth)  # same animal
+    assert not load_incidents(plain).any()
+
+    def frames(p) -> np.ndarray:
+        cap = cv2.VideoCapture(str(p.videos()[0]))
+        out = []
+        while True:
+            ok, f = cap.read()
+            if not ok:
+                break
+            out.append(f.astype(float))
+        cap.release()
+        return np.stack(out)
+
+    a, b = frames(project), frames(plain)
+    diff = np.abs(a - b).mean(axis=(1, 2, 3))
+    first = np.flatnonzero(inc != "")[0]
+    assert diff[:first].max() == 0  # the same video until the first incident
+    assert a[inc == "glare"].mean() > 1.4 * b[inc == "glare"].mean()
+
+    def sharpness(img: np.ndarray) -> float:
+        return float(cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())  # fmt: skip
+
+    # glare: brighter; shadow: darker over the mouse, hardly at the far right
+    kp = np.array([[-70, 45], [-60, 48], [np.nan, np.nan], [95, -20], [95, 75]], float)
+    bg = np.full((240, 320, 3), 100, np.uint8)
+    plain_f = render_side_frame(kp, bg, offset=(160, 130))
+    glare = render_side_frame(kp, bg, offset=(160, 130), incident="glare")
+    assert glare.mean() > 1.4 * plain_f.mean()
+    shadow = render_side_frame(kp, bg, offset=(160, 130), incident="shadow")
+    assert shadow[100:160, 40:140].mean() < 0.3 * plain_f[100:160, 40:140].mean()
+    assert shadow[:, -4:].mean() > 0.8 * plain_f[:, -4:].mean()  # a soft edge
+    blurred = render_side_frame(kp, bg, offset=(160, 130), incident="blur")
+    assert sharpness(blurred) < 0.2 * sharpness(plain_f)
+    with pytest.raises(ValueError, match="unknown incident"):
+        render_side_frame(kp, bg, incident="flood")
+    with pytest.raises(ValueError, match="side view"):
+        make_demo_project(tmp_path / "top", n_frames=10, n_labeled=0, incidents=1)
