@@ -137,7 +137,7 @@ def run_arm(work: Path, base: Path, arm: str, seed: int, budget: float) -> dict:
     from accuracy import BenchProject, evaluate, load_fly
     from active_learning import pick_outliers
 
-    from posekit.engine.api import _InitialWeights, continuation_configs
+    from posekit.engine.api import continuation_configs
     from posekit.engine.dataset import symmetric_pairs
     from posekit.engine.model_folder import ModelFolder
     from posekit.engine.models.pose_model import load_pose_model
@@ -193,8 +193,8 @@ def run_arm(work: Path, base: Path, arm: str, seed: int, budget: float) -> dict:
         work / f"{arm}-{seed}",
         flip_pairs=symmetric_pairs(proj.bodyparts),
         progress=False,
+        init_weights=base,
     )
-    trainer.callbacks.append(_InitialWeights(trainer, base))
     tr2, _ = grown.split()
     state = trainer.fit(
         [grown.images[i] for i in tr2], grown.keypoints[tr2], resume=False

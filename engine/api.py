@@ -173,37 +173,6 @@ class _StopEventCallback:
             self.trainer.request_stop()
 
 
-class _InitialWeights:
-    """Copy a trained snapshot's weights into a fresh run before its first step."""
-
-    def __init__(self, trainer, snapshot: Path) -> None:
-        self.trainer = trainer
-        self.snapshot = snapshot
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
-
-    def on_train_begin(self, state: Any) -> None:
-        from .model_folder import SnapshotError
-        from .models.pose_model import load_pose_model
-
-        if state.start_iteration != 0 or state.iteration != 0:
-            return  # resumed: the snapshot's own weights
-        source = load_pose_model(self.snapshot).get_weights()
-        target = self.trainer.model.get_weights()
-        if len(source) != len(target) or any(
-            a.shape != b.shape for a, b in zip(source, target, strict=True)
-        ):
-            raise SnapshotError(
-                f"{self.snapshot.name} does not fit the network being trained; train "
-                "from the backbone's weights instead (init_from=None)."
-            )
-        self.trainer.model.set_weights(source)
-        logger.info("training starts from the weights of %s", self.snapshot)
-
-
 def _train_config_changes(
     *,
     crop_size: tuple[int, int] | None = None,
@@ -617,12 +586,9 @@ def train_network(
             # the backbone trained, and why (DLC's key is net_type)
             "configured_net_type": choice.configured,
             "backbone_notice": "" if init_path else choice.notice,
-            # DeepLabCut's way to say where a refined model started
-            **({"init_weights": str(init_path.with_suffix(""))} if init_path else {}),
         },
+        init_weights=init_path,
     )
-    if init_path is not None:
-        trainer.callbacks.append(_InitialWeights(trainer, init_path))
     return _run_trainer(
         trainer,
         ts,

@@ -740,6 +740,11 @@ class Trainer:
         Show a tqdm progress bar.
     pose_cfg_extra
         Extra keys merged into ``pose_cfg.yaml`` (``project_path``, ``dataset``…).
+    init_weights
+        A snapshot (``.keras`` or ``.json``) whose weights a fresh run starts from:
+        fine-tuning a trained network on more labels (DeepLabCut's ``init_weights``,
+        recorded in ``pose_cfg.yaml``). A resumed run keeps its own snapshot's
+        weights. The snapshot must have the architecture of ``model_config``.
 
     Examples
     --------
@@ -770,6 +775,7 @@ class Trainer:
         callbacks: Sequence[TrainingCallback] = (),
         progress: bool = True,
         pose_cfg_extra: Mapping[str, Any] | None = None,
+        init_weights: str | os.PathLike | None = None,
     ) -> None:
         if not isinstance(model_config, PoseModelConfig):
             raise TypeError(
@@ -786,6 +792,12 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.progress = progress
         self.pose_cfg_extra = dict(pose_cfg_extra or {})
+        self.init_weights = Path(init_weights) if init_weights is not None else None
+        if self.init_weights is not None:
+            # DeepLabCut's way to say where a refined model started
+            self.pose_cfg_extra.setdefault(
+                "init_weights", str(self.init_weights.with_suffix(""))
+            )
         #: What the adaptive defaults chose (``None`` before :meth:`fit`, or when
         #: ``train_config.adaptive`` is off).
         self.defaults: ProjectDefaults | None = None
@@ -1392,6 +1404,8 @@ class Trainer:
                 self._remove_old_snapshots()
             self._adapt_to_project()
             self._build_fresh()
+            if self.init_weights is not None:
+                self._load_initial_weights(self.init_weights)
         if self._auto_crop:
             self._set_crop(self._automatic_crop(snap, images))
         self._write_pose_cfg()
@@ -1402,6 +1416,25 @@ class Trainer:
             self._train_step = self._make_train_step()
             self._step_model = self.model
         return snap
+
+    def _load_initial_weights(self, snapshot: Path) -> None:
+        """Copy a trained snapshot's weights into the freshly built network."""
+        from .models.pose_model import load_pose_model
+
+        if snapshot.suffix == ".json":
+            snapshot = snapshot.with_suffix(".keras")
+        source = load_pose_model(snapshot).get_weights()
+        target = self.model.get_weights()
+        if len(source) != len(target) or any(
+            a.shape != b.shape for a, b in zip(source, target, strict=True)
+        ):
+            raise SnapshotError(
+                f"{snapshot.name} does not fit the network being trained (another "
+                "backbone or other bodyparts): start from the backbone's weights "
+                "instead (train_network(init_from=None), Trainer(init_weights=None))."
+            )
+        self.model.set_weights(source)
+        logger.info("training starts from the weights of %s", snapshot)
 
     def _run_loop(self, run: _Run) -> None:
         """Train step after step until a stop reason; Ctrl-C stops too."""

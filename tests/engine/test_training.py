@@ -242,6 +242,67 @@ def test_resume_with_other_bodyparts_is_a_clear_error(run20, tmp_path, data) -> 
     assert "resume=False" in str(info.value)
 
 
+class _WeightsAtStart(TrainingCallback):
+    """Keep the network's weights as they are before the first step."""
+
+    def __init__(self) -> None:
+        self.trainer: Trainer | None = None
+        self.weights: list[np.ndarray] = []
+
+    def on_train_begin(self, state) -> None:
+        self.weights = [np.array(w) for w in self.trainer.model.get_weights()]
+
+
+def _start(trainer: Trainer, train_x, train_y, cb: _WeightsAtStart):
+    cb.trainer = trainer
+    trainer.callbacks.append(cb)
+    return trainer.fit(train_x, train_y)
+
+
+def test_init_weights_starts_a_fresh_run_from_a_snapshot(run20, tmp_path, data):
+    _, _, src = run20
+    (train_x, train_y), _ = data
+    snap = src / "snapshot-20.keras"
+    trained = load_pose_model(snap).get_weights()
+    cb = _WeightsAtStart()
+    trainer = Trainer(
+        MODEL, config(max_iterations=3), tmp_path / "a", progress=False,
+        init_weights=snap.with_suffix(".json"),
+    )  # fmt: skip
+    state = _start(trainer, train_x, train_y, cb)
+    assert state.start_iteration == 0 and state.iteration == 3  # a new run
+    for a, b in zip(cb.weights, trained, strict=True):
+        np.testing.assert_array_equal(a, b)
+    pose_cfg = (tmp_path / "a" / "pose_cfg.yaml").read_text()
+    assert f"init_weights: {snap.with_suffix('')}" in pose_cfg
+    # without init_weights: the backbone's (here random) weights, far from the snapshot
+    cold = _WeightsAtStart()
+    _start(
+        Trainer(MODEL, config(max_iterations=1), tmp_path / "b", progress=False),
+        train_x, train_y, cold,
+    )  # fmt: skip
+    assert max(np.abs(a - b).max() for a, b in zip(cold.weights, trained, strict=True)) > 0.05  # fmt: skip
+    # resuming keeps the run's own weights, not the snapshot it started from
+    own = load_pose_model(tmp_path / "a" / "snapshot-3.keras").get_weights()
+    again = _WeightsAtStart()
+    state = _start(
+        Trainer(
+            MODEL, config(max_iterations=5), tmp_path / "a", progress=False,
+            init_weights=snap,
+        ),
+        train_x, train_y, again,
+    )  # fmt: skip
+    assert state.start_iteration == 3
+    for a, b in zip(again.weights, own, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # a snapshot of another network is a clear error before any step
+    other = MODEL.replace(bodyparts=("left", "right", "nose"))
+    with pytest.raises(SnapshotError, match="does not fit the network"):
+        Trainer(other, config(), tmp_path / "c", progress=False, init_weights=snap).fit(
+            train_x, np.concatenate([train_y, train_y[:, :1]], axis=1)
+        )
+
+
 def test_request_stop_from_another_thread_saves(tmp_path, data) -> None:
     (train_x, train_y), _ = data
     started = threading.Event()
