@@ -12,8 +12,8 @@ is behind it; hidden parts are NaN, as a labeller leaves them), a look-alike (th
 paw) and, with ``frame_sizes``, videos of several sizes in one project in which the
 animal is smaller in the smaller frames (the same field of view at a lower resolution).
 With ``incidents``, short lab incidents that real recordings have (:data:`INCIDENTS`:
-glare, the experimenter's shadow, the camera out of focus) interrupt the side view: rare looks that a network trained on a few uniformly
-picked frames has not seen.
+glare, the experimenter's shadow, the camera out of focus) interrupt the side view:
+rare looks that a network trained on a few uniformly picked frames has not seen.
 
 >>> kp, labels, bodyparts = simulate_session(60, seed=1)
 >>> kp.shape, labels.shape, bodyparts[0]
@@ -511,8 +511,8 @@ def simulate_side_session(
     Reaches (the paw goes to the joystick knob, pushes it and comes back), licks (the
     tongue is out) and rests alternate. With ``rare > 0`` some bouts are grooming
     (:data:`SIDE_RARE_BEHAVIOR`: the paw strokes the face), a posture that a few
-    uniformly picked frames usually miss: the case active learning is for. Coordinates are in scene units (see
-    :func:`side_view_transform`). The tongue is NaN while it is in; the hand and
+    uniformly picked frames usually miss: the case active learning is for.
+    Coordinates are in scene units (see :func:`side_view_transform`). The tongue is NaN while it is in; the hand and
     finger keep their coordinates while they are behind the joystick, and ``hidden``
     says so (a labeller leaves them NaN: ``np.where(hidden[..., None], np.nan, kp)``).
 
@@ -827,9 +827,10 @@ def make_demo_project(
         uses it.
     incidents
         Side view only: bouts of each lab incident (:data:`INCIDENTS`: glare, the
-        experimenter's shadow, the camera out of focus) in each video (:func:`simulate_incidents`, seeded like the video). The
-        frames they cover are in ``ground-truth/<video>_incidents.csv``
-        (:func:`load_incidents`). Labels and keypoints are unchanged.
+        experimenter's shadow, the camera out of focus) in each video
+        (:func:`simulate_incidents`, seeded like the video). The frames they cover
+        are in ``ground-truth/<video>_incidents.csv`` (:func:`load_incidents`).
+        Labels and keypoints are unchanged.
 
     Returns
     -------
