@@ -808,7 +808,7 @@ def make_demo_project(
         ``"top"``: the mouse in an arena from above (:func:`simulate_session`);
         ``"side"``: a mouse reaching for a joystick, seen from the side
         (:func:`simulate_side_session`: small parts, hidden parts left NaN in the
-        labels, a look-alike paw). The project folder is ``demo-side-<date>``.
+        labels, a look-alike paw). The project folder is ``side-posekit-<date>``.
     frame_sizes
         ``(width, height)`` of each video in turn (video ``v`` gets
         ``frame_sizes[v % len(frame_sizes)]``; ``n_videos`` is raised to at least

@@ -29,7 +29,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="build the synthetic demo project (animal in an arena, exact ground truth)",
         description="Render the synthetic demo project: a mouse-like animal moving "
         "through an arena, with video, extracted and labelled frames, and exact ground "
-        "truth for every frame (ground-truth/). Opens the existing one if present.",
+        "truth for every frame (ground-truth/). Opens the existing one if present. "
+        "--view side renders a mouse reaching for a joystick instead (small parts, "
+        "hidden parts, a look-alike paw), to which --rare and --incidents add rare "
+        "looks for refinement exercises.",
     )
     p.add_argument("folder", help="where to create the demo project folder")
     p.add_argument("--frames", type=int, default=900, help="frames per video (900)")
@@ -42,6 +45,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=1,
         help="animals (1); more: a multi-animal project whose mice cross and hide "
         "each other, with exact identities",
+    )
+    p.add_argument(
+        "--view",
+        choices=["top", "side"],
+        default="top",
+        help="top: a mouse in an arena (default); side: a mouse reaching for a "
+        "joystick (folder side-posekit-<date>)",
+    )
+    p.add_argument(
+        "--rare",
+        type=float,
+        default=0.0,
+        help="side view: probability that a bout is grooming, a rare posture (0)",
+    )
+    p.add_argument(
+        "--incidents",
+        type=int,
+        default=0,
+        help="side view: bouts of each lab incident per video (glare, the "
+        "experimenter's shadow, the camera out of focus; frames listed in "
+        "ground-truth/<video>_incidents.csv) (0)",
     )
     return p
 
@@ -68,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
         n_videos=args.videos,
         seed=args.seed,
         n_animals=args.animals,
+        view=args.view,
+        rare=args.rare,
+        incidents=args.incidents,
     )
     print(project.path)
     return EXIT_OK

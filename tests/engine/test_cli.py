@@ -100,6 +100,27 @@ def test_demo(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert len(pd.read_hdf(root / "ground-truth" / "session1_keypoints.h5")) == 40
 
 
+def test_demo_side_view_with_incidents(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from posekit.engine.demo import INCIDENTS, load_incidents
+    from posekit.engine.project import load_project
+
+    args = ["demo", str(tmp_path), "--frames", "240", "--labeled", "4", "--view",
+            "side", "--rare", "0.2", "--incidents", "1", "--seed", "9"]  # fmt: skip
+    assert main(args) == 0
+    root = tmp_path / "side-posekit-2026-01-01"
+    assert capsys.readouterr().out.strip() == str(root)
+    project = load_project(root)
+    assert project.bodyparts[:3] == ["hand", "finger", "tongue"]
+    assert set(load_incidents(project)) == {"", *INCIDENTS}
+    # incidents in the top view: a clear message and no project
+    rc = main(["demo", str(tmp_path / "top"), "--incidents", "1"])
+    assert rc == 2
+    assert "side view only" in capsys.readouterr().err
+    assert not (tmp_path / "top").exists() or not any((tmp_path / "top").iterdir())
+
+
 def test_create(
     tmp_path: Path, demo_project_ro: Project, capsys: pytest.CaptureFixture
 ) -> None:

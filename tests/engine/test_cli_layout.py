@@ -7,7 +7,8 @@ that do not need it. ``data/cli_help.json`` holds the help of every command as t
 with, the exact text at 80 columns. Entries re-captured since, for options added on
 purpose: ``analyze`` (issue 16: --precision, --model, --cluster, --workers, --shard,
 --chunk-frames; --batch-size chosen by frame size; issue 15: --animals,
---track-method), ``demo`` (issue 15: --animals), ``evaluate`` (issue 15: --tracks,
+--track-method), ``demo`` (issue 15: --animals; issue 14: --view, --rare,
+--incidents), ``evaluate`` (issue 15: --tracks,
 --truth) and ``labeled-video`` (its texts name the output as it is now named,
 ``<predictions>_p<pcutoff*100>_labeled.mp4``; the main help's line too).
 """
