@@ -82,6 +82,7 @@ __all__ = [
     "predict_machine_labels",
     "predictions_for_frames",
     "rarely_confident_bodyparts",
+    "outlier_advice",
     "read_machine_labels",
     "select_diverse",
     "tta_predictions",
@@ -1245,32 +1246,102 @@ def rarely_confident_bodyparts(
     return {str(b): float(r) for b, r in zip(bodyparts, rate, strict=True) if r > share}
 
 
-def _uncertain_advice(
-    scores: OutlierScores, xyp: np.ndarray, bodyparts: Sequence[str]
+def outlier_advice(
+    scores: OutlierScores,
+    xyp: np.ndarray,
+    bodyparts: Sequence[str],
+    *,
+    pcutoff: float,
+    augmented: Sequence[np.ndarray] | None = None,
 ) -> list[str]:
-    """Say so when ``uncertain`` flags most frames because of a few bodyparts."""
-    if "uncertain" not in scores.scores or not len(scores.frames):
+    """Say what to do when a criterion flags most frames because of a few bodyparts.
+
+    A bodypart below the p-cutoff in most frames (a tongue that is mostly in, a paw
+    mostly hidden, a part the network has not learned yet) makes ``uncertain`` flag
+    nearly every frame. It also makes ``tta`` flag them: where the network sees no
+    such part, its peak wanders between the augmented copies. The frames chosen are
+    then little better than random ones. The advice names the parts and the
+    ``comparisonbodyparts`` that leave them out, and for ``tta`` the share of frames
+    it would flag without them.
+
+    Parameters
+    ----------
+    scores
+        The frames' scores (:func:`outlier_scores`).
+    xyp
+        ``(T, K, 3)`` predictions the scores were computed from.
+    bodyparts
+        The ``K`` names.
+    pcutoff
+        Likelihood cutoff.
+    augmented
+        The predictions on augmented copies ``tta`` compared (rows it did not
+        compare equal ``xyp``).
+
+    Returns
+    -------
+    list of str
+        One message per criterion that flags at least half of the frames it scored
+        while some bodyparts are below the p-cutoff in most frames; empty otherwise.
+
+    Examples
+    --------
+    >>> xyp = np.ones((10, 2, 3)); xyp[:, 1, 2] = 0.05  # the tongue is never seen
+    >>> scores = outlier_scores(xyp, ["uncertain"], pcutoff=0.6)
+    >>> print(outlier_advice(scores, xyp, ["nose", "tongue"], pcutoff=0.6)[0][:60])
+    'uncertain' flags 100 % of the frames because some bodyparts
+    """
+    if not len(scores.frames):
         return []
-    flagged = len(scores.outliers("uncertain")) / len(scores.frames)
-    cutoff = 1.0 - scores.thresholds["uncertain"]  # the likelihood the criterion used
-    rare = rarely_confident_bodyparts(xyp, bodyparts, cutoff)
-    if flagged < 0.5 or not rare:
-        return []
-    parts = ", ".join(f"{b} ({100 * r:.0f} %)" for b, r in rare.items())
-    keep = [b for b in bodyparts if b not in rare]
-    find = (
-        ""
-        if "novelty" in scores.scores
-        else " (the 'novelty' criterion finds frames that show what the training "
-        "frames never showed)"
-    )
-    return [
-        f"'uncertain' flags {100 * flagged:.0f} % of the frames because some bodyparts "
-        f"are below the p-cutoff ({cutoff:g}) in most frames: {parts}. If they are "
-        "often hidden, leave them out (comparisonbodyparts="
-        f"{keep!r}); if the network has not learned them yet, label a few frames that "
-        f"show them first{find}."
-    ]
+    bodyparts = list(bodyparts)
+
+    def rarely_seen(cutoff: float) -> tuple[dict[str, float], str, list[str]]:
+        rare = rarely_confident_bodyparts(xyp, bodyparts, cutoff)
+        parts = ", ".join(f"{b} ({100 * r:.0f} %)" for b, r in rare.items())
+        return rare, parts, [b for b in bodyparts if b not in rare]
+
+    out = []
+    if "uncertain" in scores.scores:
+        flagged = len(scores.outliers("uncertain")) / len(scores.frames)
+        cutoff = 1.0 - scores.thresholds["uncertain"]  # the likelihood it used
+        rare, parts, keep = rarely_seen(cutoff)
+        find = (
+            ""
+            if "novelty" in scores.scores
+            else " (the 'novelty' criterion finds frames that show what the training "
+            "frames never showed)"
+        )
+        if flagged >= 0.5 and rare:
+            out.append(
+                f"'uncertain' flags {100 * flagged:.0f} % of the frames because some "
+                f"bodyparts are below the p-cutoff ({cutoff:g}) in most frames: "
+                f"{parts}. If they are often hidden, leave them out "
+                f"(comparisonbodyparts={keep!r}); if the network has not learned them "
+                f"yet, label a few frames that show them first{find}."
+            )
+    rare, parts, keep = rarely_seen(pcutoff)
+    if "tta" in scores.scores and augmented is not None and len(augmented) and rare:
+        xyp = np.asarray(xyp, float)
+        compared = np.zeros(len(xyp), bool)
+        for aug in augmented:
+            diff = np.nan_to_num(np.asarray(aug, float)[..., :2], nan=-1e9) != (
+                np.nan_to_num(xyp[..., :2], nan=-1e9)
+            )
+            compared |= diff.any(axis=(1, 2))
+        threshold = scores.thresholds["tta"]
+        flagged = scores.scores["tta"][compared] > threshold
+        if compared.any() and flagged.mean() >= 0.5 and keep:
+            k = [bodyparts.index(b) for b in keep]
+            without = tta_scores(xyp[:, k], [np.asarray(a)[:, k] for a in augmented])
+            rest = (without[compared] > threshold).mean()
+            out.append(
+                f"'tta' flags {100 * flagged.mean():.0f} % of the frames it compared, "
+                f"and bodyparts below the p-cutoff ({pcutoff:g}) in most frames can "
+                f"be why: {parts}. Where the network sees no such part its peak "
+                "wanders between the augmented copies. Without them 'tta' would flag "
+                f"{100 * rest:.0f} %: leave them out (comparisonbodyparts={keep!r})."
+            )
+    return out
 
 
 def _read_frames(video: Path, indices: Sequence[int]) -> list[np.ndarray]:
@@ -1478,7 +1549,13 @@ def extract_outlier_frames(
             seed,
         )
         picked = np.sort(frames[chosen]) if len(chosen) else np.zeros(0, int)
-        advice = _uncertain_advice(scores, xyp, [file_bps[j] for j in use])
+        advice = outlier_advice(
+            scores,
+            xyp,
+            [file_bps[j] for j in use],
+            pcutoff=proj.pcutoff,
+            augmented=augmented,
+        )
         for line in advice:
             logger.warning("%s: %s", video.name, line)
         result = OutlierFrames(

@@ -27,6 +27,7 @@ from posekit.engine.refinement import (
     likelihood_scores,
     machine_labels_path,
     merge_datasets,
+    outlier_advice,
     outlier_scores,
     predict_augmented,
     read_machine_labels,
@@ -119,6 +120,39 @@ def test_tta_finds_frames_where_augmented_predictions_disagree():
     assert found(scores, "tta") == disagree
     with pytest.raises(ValueError, match="augmented"):
         outlier_scores(xyp, ["tta"])
+
+
+def test_tta_advice_names_a_never_seen_part_that_makes_it_flag_every_frame():
+    rng = np.random.default_rng(7)
+    xyp = smooth_tracks(7)
+    bps = ["nose", "tongue", "ear", "tail"]
+    scaled = xyp.copy()
+    scaled[..., :2] += rng.normal(0, 0.5, scaled[..., :2].shape)
+    offset(scaled, [31, 251], 0, 25, 0)  # two real disagreements on the nose
+    # the tongue is never seen: low likelihood, its peak wanders between the copies
+    xyp[:, 1, 2] = 0.05
+    scaled[:, 1, :2] = rng.uniform(0, 300, (T, 2))
+    scaled[::2] = xyp[::2]  # tta compared every other frame only
+    scores = outlier_scores(xyp, ["tta"], augmented=[scaled])
+    assert len(found(scores, "tta")) > 0.9 * T / 2
+    (advice,) = outlier_advice(scores, xyp, bps, pcutoff=0.6, augmented=[scaled])
+    assert "'tta' flags 100 % of the frames it compared" in advice
+    assert "tongue (100 %)" in advice
+    assert "would flag 1 %" in advice  # 2 of the 200 frames compared
+    assert "comparisonbodyparts=['nose', 'ear', 'tail']" in advice
+    # left out, the tongue no longer floods tta, and there is nothing to advise
+    keep = [0, 2, 3]
+    scores = outlier_scores(xyp[:, keep], ["tta"], augmented=[scaled[:, keep]])
+    assert found(scores, "tta") == [31, 251]
+    assert outlier_advice(
+        scores, xyp[:, keep], ["nose", "ear", "tail"], pcutoff=0.6,
+        augmented=[scaled[:, keep]],
+    ) == []  # fmt: skip
+    # a part below the p-cutoff but copies that agree: tta flags nothing, no advice
+    close = xyp + 0.1
+    quiet = outlier_scores(xyp, ["tta"], augmented=[close])
+    assert found(quiet, "tta") == []
+    assert outlier_advice(quiet, xyp, bps, pcutoff=0.6, augmented=[close]) == []
 
 
 def test_combined_criteria_find_the_union():
