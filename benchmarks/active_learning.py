@@ -241,11 +241,12 @@ def _demo_modes(project) -> dict:
     return modes
 
 
-def _demo_evaluate(project) -> dict:
+def _demo_evaluate(project, modes: dict | None = None) -> dict:
     """Errors over every frame, over the rare-behaviour frames alone and per rare look.
 
     Returns ``metrics``, ``metrics_rare`` (None without grooming bouts) and, for a
-    demo with incidents, ``metrics_modes`` (:func:`_demo_modes`).
+    demo with incidents, ``metrics_modes`` (``modes``: :func:`_demo_modes`, found
+    here when not given).
     """
     from posekit.engine.api import analyze_videos
     from posekit.engine.demo import SIDE_RARE_BEHAVIOR
@@ -261,7 +262,7 @@ def _demo_evaluate(project) -> dict:
         "metrics": error_metrics(xyp, truth),
         "metrics_rare": error_metrics(xyp[rare], truth[rare]) if rare.any() else None,
     }
-    modes = _demo_modes(project)
+    modes = _demo_modes(project) if modes is None else modes
     if modes:
         res["metrics_modes"] = {
             k: error_metrics(xyp[m], truth[m]) for k, m in modes.items() if m.any()
@@ -299,7 +300,8 @@ def prepare_demo(
     project.save(keys=["TrainingFraction"])
     create_training_dataset(project)
     train = _train(project, budget)
-    evaluation = _demo_evaluate(project)
+    modes = _demo_modes(project)
+    evaluation = _demo_evaluate(project, modes)
     _, behaviour = _demo_truth(project)
     out = {
         "project": str(project.path),
@@ -311,7 +313,6 @@ def prepare_demo(
         "train": train,
         **evaluation,
     }
-    modes = _demo_modes(project)
     if modes:
         out["incidents"] = incidents
         out["mode_frames"] = {k: np.flatnonzero(m).tolist() for k, m in modes.items()}
@@ -379,7 +380,7 @@ def run_demo_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
     }
     if "mode_frames" in base:
         out["picked_modes"] = {
-            k: sum(i in set(frames) for i in picked)
+            k: len(set(frames) & set(picked))
             for k, frames in base["mode_frames"].items()
         }
     return out

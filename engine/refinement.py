@@ -1319,28 +1319,31 @@ def outlier_advice(
                 f"(comparisonbodyparts={keep!r}); if the network has not learned them "
                 f"yet, label a few frames that show them first{find}."
             )
+    if "tta" not in scores.scores or augmented is None or not len(augmented):
+        return out
     rare, parts, keep = rarely_seen(pcutoff)
-    if "tta" in scores.scores and augmented is not None and len(augmented) and rare:
-        xyp = np.asarray(xyp, float)
-        compared = np.zeros(len(xyp), bool)
-        for aug in augmented:
-            diff = np.nan_to_num(np.asarray(aug, float)[..., :2], nan=-1e9) != (
-                np.nan_to_num(xyp[..., :2], nan=-1e9)
-            )
-            compared |= diff.any(axis=(1, 2))
-        threshold = scores.thresholds["tta"]
-        flagged = scores.scores["tta"][compared] > threshold
-        if compared.any() and flagged.mean() >= 0.5 and keep:
-            k = [bodyparts.index(b) for b in keep]
-            without = tta_scores(xyp[:, k], [np.asarray(a)[:, k] for a in augmented])
-            rest = (without[compared] > threshold).mean()
-            out.append(
-                f"'tta' flags {100 * flagged.mean():.0f} % of the frames it compared, "
-                f"and bodyparts below the p-cutoff ({pcutoff:g}) in most frames can "
-                f"be why: {parts}. Where the network sees no such part its peak "
-                "wanders between the augmented copies. Without them 'tta' would flag "
-                f"{100 * rest:.0f} %: leave them out (comparisonbodyparts={keep!r})."
-            )
+    if not rare or not keep:
+        return out
+    xyp = np.asarray(xyp, float)
+    compared = np.zeros(len(xyp), bool)
+    for aug in augmented:
+        diff = np.nan_to_num(np.asarray(aug, float)[..., :2], nan=-1e9) != (
+            np.nan_to_num(xyp[..., :2], nan=-1e9)
+        )
+        compared |= diff.any(axis=(1, 2))
+    threshold = scores.thresholds["tta"]
+    flagged = scores.scores["tta"][compared] > threshold
+    if compared.any() and flagged.mean() >= 0.5:
+        k = [bodyparts.index(b) for b in keep]
+        without = tta_scores(xyp[:, k], [np.asarray(a)[:, k] for a in augmented])
+        rest = (without[compared] > threshold).mean()
+        out.append(
+            f"'tta' flags {100 * flagged.mean():.0f} % of the frames it compared, "
+            f"and bodyparts below the p-cutoff ({pcutoff:g}) in most frames can "
+            f"be why: {parts}. Where the network sees no such part its peak "
+            "wanders between the augmented copies. Without them 'tta' would flag "
+            f"{100 * rest:.0f} %: leave them out (comparisonbodyparts={keep!r})."
+        )
     return out
 
 
