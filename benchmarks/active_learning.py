@@ -319,8 +319,16 @@ def prepare_demo(
     return out
 
 
-def run_demo_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
-    """Copy the base, add 20 frames (outlier or random), merge, fine-tune, evaluate."""
+def run_demo_arm(
+    work: Path, arm: str, seed: int, budget: float, rounds: int = 1
+) -> dict:
+    """Copy the base, add 20 frames (outlier or random), merge, fine-tune, evaluate.
+
+    With ``rounds`` > 1 the 20 frames come in that many rounds (the refinement loop
+    run again): each round picks its share of the frames with the model the previous
+    round trained, merges and fine-tunes for ``budget / rounds``. The random arm
+    draws the same 20 frames as in one round, in the order drawn.
+    """
     import numpy as np
 
     from posekit.engine.project import load_project
@@ -334,50 +342,57 @@ def run_demo_arm(work: Path, arm: str, seed: int, budget: float) -> dict:
     project = load_project(dst)
     video = project.videos()[0]
     truth, _ = _demo_truth(project)
-    t0 = time.perf_counter()
-    if arm == "outlier":
-        (res,) = extract_outlier_frames(
-            project,
-            [video],
-            criteria=("jump", "uncertain", "fitting", "tta", "novelty"),
-            n=N_ADD,
-            fill=True,
-            seed=seed,
-            tta_max_frames=450,
+    labelled = {_frame_index(f) for f in _labelled(project, video.stem)}
+    free = [i for i in range(len(truth)) if i not in labelled]
+    drawn = np.random.default_rng(seed).choice(free, N_ADD, False).tolist()
+    shares = np.diff(np.linspace(0, N_ADD, rounds + 1).round().astype(int))
+    picked, steps, info = [], [], {}
+    for n in shares:
+        t0 = time.perf_counter()
+        if arm == "outlier":
+            (res,) = extract_outlier_frames(
+                project,
+                [video],
+                criteria=("jump", "uncertain", "fitting", "tta", "novelty"),
+                n=int(n),
+                fill=True,
+                seed=seed,
+                tta_max_frames=450,
+            )
+            new = res.picked.tolist()
+            info = {
+                "candidates": len(res.candidates),
+                "per_criterion": {
+                    c: len(res.scores.outliers(c)) for c in res.scores.scores
+                },
+            }
+        else:
+            new = sorted(int(i) for i in drawn[len(picked) : len(picked) + n])
+            extract_frames(project, video, indices=new)
+        select_s = time.perf_counter() - t0
+        frames = [f"labeled-data/{video.stem}/{_name(project, i)}" for i in new]
+        _reveal(project, video.stem, frames, lambda f: truth[_frame_index(f)])
+        merge = merge_datasets(project)
+        train = _train(project, budget / rounds)
+        evaluation = _demo_evaluate(project)  # also analyses for the next round
+        picked += new
+        steps.append(
+            {
+                "picked": new,
+                "selection_s": round(select_s, 1),
+                "merge": merge.summary(),
+                "train": train,
+                **evaluation,
+                **info,
+            }
         )
-        picked = res.picked.tolist()
-        info = {
-            "candidates": len(res.candidates),
-            "per_criterion": {
-                c: len(res.scores.outliers(c)) for c in res.scores.scores
-            },
-        }
-    else:
-        labelled = {_frame_index(f) for f in _labelled(project, video.stem)}
-        free = [i for i in range(len(truth)) if i not in labelled]
-        picked = sorted(
-            int(i) for i in np.random.default_rng(seed).choice(free, N_ADD, False)
-        )
-        extract_frames(project, video, indices=picked)
-        info = {}
-    select_s = time.perf_counter() - t0
-    frames = [f"labeled-data/{video.stem}/{_name(project, i)}" for i in picked]
-    _reveal(project, video.stem, frames, lambda f: truth[_frame_index(f)])
-    merge = merge_datasets(project)
-    train = _train(project, budget)
-    evaluation = _demo_evaluate(project)
     rare_frames = set(base.get("rare_frames", []))
-    out = {
-        "arm": arm,
-        "seed": seed,
-        "picked": picked,
-        "picked_rare": sum(i in rare_frames for i in picked),
-        "selection_s": round(select_s, 1),
-        "merge": merge.summary(),
-        "train": train,
-        **evaluation,
-        **info,
-    }
+    out = {"arm": arm, "seed": seed, **steps[-1]}
+    out["picked"] = sorted(picked)
+    out["picked_rare"] = sum(i in rare_frames for i in picked)
+    out["selection_s"] = round(sum(s["selection_s"] for s in steps), 1)
+    if rounds > 1:
+        out["rounds"] = steps
     if "mode_frames" in base:
         out["picked_modes"] = {
             k: len(set(frames) & set(picked))
@@ -666,8 +681,10 @@ def run_step(args) -> int:
             out = prepare_openfield(work, budget)
         name = "base"
     else:
-        fn = run_demo_arm if args.dataset == "demo" else run_openfield_arm
-        out = fn(work, args.arm, args.seed, budget)
+        if args.dataset == "demo":
+            out = run_demo_arm(work, args.arm, args.seed, budget, args.rounds)
+        else:
+            out = run_openfield_arm(work, args.arm, args.seed, budget)
         name = f"{args.arm}-{args.seed}"
     out["dataset"] = args.dataset
     _write_json(_step_path(work, args.dataset, name), out)
@@ -719,6 +736,7 @@ def run_all(args) -> int:
                 "--demo-view", args.demo_view, "--demo-rare", str(args.demo_rare),
                 "--demo-seed", str(args.demo_seed),
                 "--demo-incidents", str(args.demo_incidents),
+                "--rounds", str(args.rounds),
             ]  # fmt: skip
             with open(log, "w") as fh:
                 running[step] = subprocess.Popen(
@@ -808,6 +826,7 @@ def report(args) -> int:
         "machine": platform.processor() or platform.machine(),
         "python": platform.python_version(),
         "run_note": args.note,
+        "rounds": args.rounds,
         "datasets": {},
     }
     for d in DATASETS:
@@ -954,11 +973,23 @@ def main(argv: list[str] | None = None) -> int:
         "--demo-incidents",
         type=int,
         default=0,
-        help="side view: bouts of each lab incident (lights dim, gloved hand, blur)",
+        help="side view: bouts of each lab incident (glare, shadow, blur)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="demo: add the 20 frames in this many rounds of pick, merge, fine-tune "
+        "(the budget is shared between them)",
     )
     parser.add_argument("--json", default=str(RESULTS))
     parser.add_argument("--note", default="", help="how the run was made (report)")
     args = parser.parse_args(argv)
+    if not 1 <= args.rounds <= N_ADD:
+        parser.error(f"--rounds must be between 1 and {N_ADD}")
+    used = [args.dataset] if args.command == "step" else args.datasets
+    if args.rounds > 1 and "openfield" in used:
+        parser.error("--rounds applies to the demo only (--datasets demo)")
     import logging
 
     logging.basicConfig(level=logging.WARNING)
