@@ -552,9 +552,13 @@ class Project:
         -------
         list of Path
             The videos' paths inside the project.
-        """
-        import cv2
 
+        Raises
+        ------
+        ProjectError
+            A video is missing or no frame of it decodes; nothing is added then.
+        """
+        sizes = check_videos(videos)  # every video readable before anything changes
         out = []
         vdir = self.path / "videos"
         vdir.mkdir(exist_ok=True)
@@ -563,10 +567,7 @@ class Project:
         for key in list(sets):
             if _PLACEHOLDER in str(key):
                 del sets[key]
-        for v in videos:
-            src = Path(v).resolve()
-            if not src.is_file():
-                raise ProjectError(f"Video not found: {src}")
+        for src, (w, h) in sizes.items():
             dst = vdir / src.name
             if not dst.exists():
                 if copy:
@@ -576,10 +577,6 @@ class Project:
                         dst.symlink_to(src)
                     except OSError:
                         shutil.copy2(src, dst)
-            cap = cv2.VideoCapture(str(dst))
-            w = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-            h = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-            cap.release()
             sets[str(dst)] = CommentedMap(crop=f"0, {w}, 0, {h}")
             out.append(dst)
         self.cfg["video_sets"] = sets
@@ -1003,6 +1000,44 @@ def _yaml_problem(err: Exception) -> str:
     return text
 
 
+def check_videos(videos: Sequence[str | os.PathLike]) -> dict[Path, tuple[int, int]]:
+    """Check that each video exists and its first frame decodes.
+
+    Parameters
+    ----------
+    videos
+        Video files.
+
+    Returns
+    -------
+    dict
+        Resolved path → ``(width, height)``, in the order given.
+
+    Raises
+    ------
+    ProjectError
+        Naming the first video that is missing or unreadable, and what to do.
+    """
+    from .video import VideoError, VideoReader
+
+    sizes = {}
+    for v in videos:
+        src = Path(v).expanduser().resolve()
+        if not src.is_file():
+            raise ProjectError(f"Video not found: {src}")
+        try:
+            with VideoReader(src) as reader:
+                sizes[src] = (reader.width, reader.height)
+        except VideoError as err:
+            raise ProjectError(
+                f"{err} A recording cut off before it was closed has no index: "
+                "recover it first (e.g. with untrunc and a good file from the same "
+                "camera). A format OpenCV cannot decode: re-encode it (`ffmpeg -i "
+                f"{src.name} -c:v libx264 fixed.mp4`). Then add the new file."
+            ) from err
+    return sizes
+
+
 def create_project(
     task: str,
     experimenter: str,
@@ -1058,10 +1093,12 @@ def create_project(
     Raises
     ------
     ProjectError
-        If the project folder already holds a ``config.yaml``.
+        If the project folder already holds a ``config.yaml``, or a video is missing
+        or unreadable (then no folder is made).
     """
     if not task or not experimenter:
         raise ProjectError("task and experimenter must be non-empty strings")
+    check_videos(videos)
     date = date or _dt.date.today()
     wd = Path(working_directory or os.getcwd()).expanduser().resolve()
     folder = wd / f"{task}-{experimenter}-{date.isoformat()}"

@@ -332,6 +332,33 @@ def test_add_videos_drops_dlc_placeholder(
         project.add_videos([openfield_copy / "nope.mp4"])
 
 
+def test_unreadable_video_is_refused_and_changes_nothing(
+    tmp_path: Path, demo_project_ro: Project
+) -> None:
+    """An unreadable video is named with what to do, and nothing changes.
+
+    A truncated recording (no index) or an empty file leaves no project folder behind,
+    and a list with one bad video adds none of them.
+    """
+    video = demo_project_ro.path / "videos" / "session1.mp4"
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(video.read_bytes()[: video.stat().st_size // 3])
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    for bad in (cut, empty):
+        with pytest.raises(ProjectError, match=rf"{bad.name}.*re-encode"):
+            create_project("t", "me", [bad], working_directory=tmp_path, date=DATE)
+        assert not (tmp_path / f"t-me-{DATE.isoformat()}").exists()
+
+    project = create_project("t", "me", [video], working_directory=tmp_path, date=DATE)
+    before = project.config_path.read_text()
+    with pytest.raises(ProjectError, match="cut.mp4"):
+        project.add_videos([video, cut])
+    project.save()
+    assert project.config_path.read_text() == before
+    assert [v.name for v in (project.path / "videos").iterdir()] == ["session1.mp4"]
+
+
 def test_create_project_refuses_existing(tmp_path: Path) -> None:
     create_project("t", "me", working_directory=tmp_path, date=DATE)
     with pytest.raises(ProjectError, match="already exists.*load_project"):
