@@ -29,9 +29,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="convert a tracking file between formats (DLC, SLEAP, netCDF, ...)",
         description="Read a tracking file (the format is recognised from its "
         "content) and write it in another format, chosen by --to or by OUT's "
-        "extension (.h5/.csv: DeepLabCut, .nc: netCDF). The input is read completely "
-        "before anything is written; a malformed input writes nothing. --list shows "
-        "the formats.",
+        "extension (.h5/.csv: DeepLabCut, .nc: netCDF). DeepLabCut to DeepLabCut "
+        "(.csv to .h5 and back) keeps the table as it is: a label file stays a label "
+        "file, with its image paths and labeller (DeepLabCut's convertcsv2h5). The "
+        "input is read completely before anything is written; a malformed input "
+        "writes nothing. --list shows the formats.",
     )
     p.add_argument("input", nargs="?", metavar="IN", help="the file to convert")
     p.add_argument("output", nargs="?", metavar="OUT", help="the file to write")

@@ -325,7 +325,10 @@ def convert(
     """Convert a tracking file into another format (``posekit convert``).
 
     The input is read completely before anything is written, and savers write
-    atomically, so a bad input leaves no output file.
+    atomically, so a bad input leaves no output file. DeepLabCut to DeepLabCut
+    (``.csv`` to ``.h5`` and back) copies the table as it is
+    (:func:`~posekit.engine.io.dlc.convert_dlc_file`): label files stay label files,
+    with their image paths and labeller.
 
     Parameters
     ----------
@@ -357,6 +360,14 @@ def convert(
     saver = _saver_for(dst, to)  # fail before reading when the output is unclear
     if src.resolve() == dst.resolve():
         raise ValueError(f"Input and output are the same file: {src}")
+    if (
+        saver.name == "DeepLabCut"
+        and (source_format or detect_format(src)) == "DeepLabCut"
+    ):
+        from .dlc import convert_dlc_file
+
+        # table to table: labels keep image paths and labeller, predictions scorer
+        return convert_dlc_file(src, dst)
     ds = load(src, format=source_format, fps=fps)
     return save(ds, dst, format=saver.name)
 

@@ -36,6 +36,7 @@ __all__ = [
     "read_dlc_csv",
     "convert_csv_to_h5",
     "convert_h5_to_csv",
+    "convert_dlc_file",
     "index_to_paths",
     "paths_to_index",
     "make_labels_frame",
@@ -377,19 +378,58 @@ def write_labels(
     return path
 
 
+def convert_dlc_file(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Rewrite a DeepLabCut file as ``.csv`` or ``.h5`` with its table unchanged.
+
+    Labels keep their image paths and labeller (the scorer), predictions their scorer
+    and frame numbers: the file DeepLabCut's ``convertcsv2h5`` or
+    ``analyze_videos_converth5_to_csv`` would write. Labels go into a fixed-format
+    ``.h5`` (as DeepLabCut's labelling writes them), predictions into a table-format
+    one; both under the key ``df_with_missing``, written atomically.
+
+    Parameters
+    ----------
+    src
+        A DeepLabCut ``.h5`` or ``.csv`` (labels or predictions, single- or
+        multi-animal).
+    dst
+        The file to write: a ``.csv``, else an HDF5 file.
+
+    Returns
+    -------
+    Path
+        ``dst``.
+
+    Raises
+    ------
+    LabelError
+        If ``src`` is not a readable DeepLabCut table.
+
+    Examples
+    --------
+    >>> convert_dlc_file("CollectedData_me.csv", "CollectedData_me.h5")  # doctest: +SKIP
+    """
+    df = read_labels(src)
+    dst = Path(dst)
+    if dst.suffix.lower() == ".csv":
+        with atomic_path(dst) as tmp:
+            df.to_csv(tmp)
+        return dst
+    if pd.api.types.is_integer_dtype(df.index):
+        return write_predictions(df, dst)
+    _check_columns(df, dst)
+    write_hdf(df.astype("float64"), dst, key=H5_KEY, format="fixed")
+    return dst
+
+
 def convert_csv_to_h5(csv_path: str | os.PathLike) -> Path:
     """DLC's ``convertcsv2h5`` for one file: read the ``.csv``, write the ``.h5``."""
-    df = read_dlc_csv(csv_path)
-    return write_labels(df, Path(csv_path).with_suffix(".h5"), csv=False)
+    return convert_dlc_file(csv_path, Path(csv_path).with_suffix(".h5"))
 
 
 def convert_h5_to_csv(h5_path: str | os.PathLike) -> Path:
     """Write the ``.csv`` twin of a DLC ``.h5`` file."""
-    df = read_labels(h5_path)
-    out = Path(h5_path).with_suffix(".csv")
-    with atomic_path(out) as tmp:
-        df.to_csv(tmp)
-    return out
+    return convert_dlc_file(h5_path, Path(h5_path).with_suffix(".csv"))
 
 
 # ---------------------------------------------------------------- arrays

@@ -143,3 +143,34 @@ def test_cli_convert(tmp_path, rng, capsys) -> None:
     assert not (tmp_path / "dup.nc").exists()
     assert main(["convert", str(h5), str(tmp_path / "v.xyz")]) == 2
     assert "--to" in capsys.readouterr().err
+
+
+def test_dlc_to_dlc_keeps_the_table(tmp_path, openfield_dir, shared_data) -> None:
+    """``posekit convert`` from DLC to DLC is DeepLabCut's convertcsv2h5 and back.
+
+    Label files keep their image paths and labeller (they used to come out as
+    predictions of scorer ``posekit`` with frame numbers), predictions their scorer
+    whatever the output is named.
+    """
+    folder = next(openfield_dir.glob("labeled-data/*"))
+    dlc_h5 = folder / "CollectedData_Pranav.h5"
+    csv = shutil.copy(folder / "CollectedData_Pranav.csv", tmp_path)
+    out = tmp_path / "CollectedData_Pranav.h5"
+    assert main(["convert", str(csv), str(out)]) == 0
+    pd.testing.assert_frame_equal(pd.read_hdf(out), pd.read_hdf(dlc_h5))
+    back = convert(dlc_h5, tmp_path / "again.csv")
+    assert back.read_text() == (folder / "CollectedData_Pranav.csv").read_text()
+
+    fixtures = shared_data / "sleap-dlc-format-fixtures" / "labeled-data" / "video"
+    ma = convert(fixtures / "madlc_testdata.csv", tmp_path / "ma.h5")
+    pd.testing.assert_frame_equal(
+        pd.read_hdf(ma),
+        pd.read_csv(fixtures / "madlc_testdata.csv", header=[0, 1, 2, 3], index_col=0),
+    )
+
+    preds = save(_poses(np.random.default_rng(0)), tmp_path / f"v{SCORER}.h5")
+    plain = convert(preds, tmp_path / "predictions.csv")
+    assert plain.read_text().startswith(f"scorer,{SCORER},")
+    pd.testing.assert_frame_equal(
+        pd.read_hdf(convert(plain, tmp_path / "p.h5")), pd.read_hdf(preds)
+    )
