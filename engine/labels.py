@@ -548,6 +548,29 @@ def update_visibility(
     return marks
 
 
+def _known_bodyparts(df: pd.DataFrame, path: Path, project) -> list[str]:
+    """Return a single-animal label table's bodyparts, checked against config.yaml.
+
+    Raises
+    ------
+    LabelError
+        If the file has bodyparts the config does not list (it is then not opened,
+        so that those labels are not lost).
+    """
+    bodyparts = list(project.bodyparts)
+    file_bps = list(dict.fromkeys(df.columns.get_level_values("bodyparts")))
+    unknown = [b for b in file_bps if b not in bodyparts]
+    if unknown:
+        raise LabelError(
+            f"{path} has labels for bodyparts {unknown} that config.yaml does "
+            f"not list (it lists {bodyparts}). posekit does not open it, so "
+            "those labels are not lost: add the bodyparts to `bodyparts` in "
+            f"{project.config_path}, or remove their columns from the label "
+            "file."
+        )
+    return file_bps
+
+
 def labelling_progress(project, video: str | os.PathLike) -> tuple[int, int]:
     """Count a video's frames done: every bodypart placed or marked not visible.
 
@@ -563,6 +586,12 @@ def labelling_progress(project, video: str | os.PathLike) -> tuple[int, int]:
     tuple of int
         ``(frames done, frames)``; frames are the images in ``labeled-data/<video>/``
         and the rows of its label file.
+
+    Raises
+    ------
+    LabelError
+        If the video's label file exists but cannot be read, or lists bodyparts that
+        config.yaml does not (rather than counting its frames as not labelled).
 
     Examples
     --------
@@ -586,10 +615,17 @@ def labelling_progress(project, video: str | os.PathLike) -> tuple[int, int]:
 
             bodyparts, points = slot_points(project, df)
         else:
+            _known_bodyparts(df, h5, project)
             arr = labels_to_array(df, bodyparts)
             points = dict(zip(index_to_paths(df.index), arr, strict=True))
-    except (FileNotFoundError, LabelError, OSError, KeyError, ValueError):
+    except FileNotFoundError:
         points = {}
+    except LabelError:
+        raise
+    except (OSError, KeyError, ValueError) as err:
+        raise LabelError(
+            f"{h5} cannot be read as this project's labels: {err}"
+        ) from err
     hidden = read_visibility(project, stem)["not_visible"]
     frames |= set(points)
     done = 0
@@ -1045,16 +1081,7 @@ class LabelStore:
                 "single-animal labels only."
             )
         scorer = _one_scorer(df, path)
-        file_bps = list(dict.fromkeys(df.columns.get_level_values("bodyparts")))
-        unknown = [b for b in file_bps if b not in self.bodyparts]
-        if unknown:
-            raise LabelError(
-                f"{path} has labels for bodyparts {unknown} that config.yaml does "
-                f"not list (it lists {self.bodyparts}). posekit does not open it, so "
-                "those labels are not lost: add the bodyparts to `bodyparts` in "
-                f"{self.project.config_path}, or remove their columns from the label "
-                "file."
-            )
+        file_bps = _known_bodyparts(df, path, self.project)
         coords = list(dict.fromkeys(df.columns.get_level_values("coords")))
         if not {"x", "y"} <= set(coords):
             raise LabelError(f"{path} has coords {coords}; expected x and y.")

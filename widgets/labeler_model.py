@@ -1133,7 +1133,10 @@ class LabelerModel(MultiAnimalLabelling):
         cached = self._progress_cache.get(video)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        result = labelling_progress(self.project, video)
+        try:
+            result = labelling_progress(self.project, video)
+        except LabelError:  # shown when that video is opened; nothing counted done
+            result = (0, len(list_frames(self.project, video)))
         self._progress_cache[video] = (stamp, result)
         return result
 

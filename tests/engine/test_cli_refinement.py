@@ -91,6 +91,25 @@ def test_label_progress(demo_project, capsys):
     assert "project: 12 of 12 frames done" in capsys.readouterr().out
 
 
+def test_label_progress_names_a_label_file_it_cannot_count(openfield_copy, capsys):
+    """A renamed bodypart is an error that names the file, not "0 of 116 done".
+
+    An added bodypart leaves every frame with work to do.
+    """
+    config = openfield_copy / "config.yaml"
+    text = config.read_text()
+    config.write_text(text.replace("- snout", "- nose"))
+    assert main(["label", str(openfield_copy)]) == 2
+    err = capsys.readouterr().err
+    assert "CollectedData_Pranav.h5 has labels for bodyparts ['snout']" in err
+    config.write_text(text.replace("- tailbase", "- tailbase\n- tailtip"))
+    assert main(["label", str(openfield_copy)]) == 0
+    assert "m4s1: 0 of 116 frames done" in capsys.readouterr().out
+    config.write_text(text)
+    assert main(["label", str(openfield_copy)]) == 0
+    assert "m4s1: 116 of 116 frames done" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_label_from_predictions_prefills_frames(demo_project, capsys):
     from posekit.engine.api import train_network

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from posekit.engine.demo import make_demo_project
-from posekit.engine.labels import read_visibility, visibility_path
+from posekit.engine.io.dlc import make_labels_frame, write_labels
+from posekit.engine.labels import list_frames, read_visibility, visibility_path
 from posekit.engine.project import load_project
 from posekit.engine.refinement import write_machine_labels
 from posekit.engine.video import extract_frames
@@ -263,3 +264,19 @@ def test_marker_size_and_opacity_remembered_in_config_only(project):
     reloaded = load_project(project.path)
     assert reloaded.display.dotsize == 9 and reloaded.display.alphavalue == 0.35
     assert reloaded.pcutoff == 0.5
+
+
+def test_a_label_file_with_unknown_bodyparts_counts_nothing_done(project):
+    """Another video's unreadable label file does not stop the labeller.
+
+    Its frames count as not done, and the file is left as it is.
+    """
+    frames = list_frames(project, "session2")
+    df = make_labels_frame(
+        "posekit", [*BPS, "tailtip"], frames, np.ones((len(frames), len(BPS) + 1, 2))
+    )
+    path = write_labels(df, project.labels_path("session2"))
+    before = path.read_bytes()
+    model = LabelerModel(project, "session1")
+    assert model.project_progress() == {"session1": (0, 3), "session2": (0, 3)}
+    assert path.read_bytes() == before
