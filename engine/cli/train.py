@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+from collections.abc import Iterator
 
 from ._common import EXIT_OK, add_project_arg, load_project
 
@@ -104,17 +107,36 @@ def run(args: argparse.Namespace) -> int:
     notice = backbone_choice(project, args.backbone, weights).notice
     if notice:  # before anything else, before training starts
         print(notice, flush=True)
-    result = train_network(
-        project,
-        shuffle=args.shuffle,
-        backbone=args.backbone,
-        weights=weights,
-        max_iterations=args.iterations,
-        time_budget_s=None if args.minutes is None else 60 * args.minutes,
-        batch_size=args.batch_size,
-        save_interval=args.save_interval,
-        save_interval_s=None if args.save_minutes is None else 60 * args.save_minutes,
-        resume=not args.fresh,
-    )
+    with _said_once(notice):
+        result = train_network(
+            project,
+            shuffle=args.shuffle,
+            backbone=args.backbone,
+            weights=weights,
+            max_iterations=args.iterations,
+            time_budget_s=None if args.minutes is None else 60 * args.minutes,
+            batch_size=args.batch_size,
+            save_interval=args.save_interval,
+            save_interval_s=(
+                None if args.save_minutes is None else 60 * args.save_minutes
+            ),
+            resume=not args.fresh,
+        )
     print(result)
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _said_once(message: str | None) -> Iterator[None]:
+    """Keep the engine's log from repeating ``message``, already printed."""
+    from .. import logger
+
+    def other(record: logging.LogRecord) -> bool:
+        return record.getMessage() != message
+
+    if message:
+        logger.addFilter(other)
+    try:
+        yield
+    finally:
+        logger.removeFilter(other)

@@ -61,14 +61,17 @@ def test_cli_says_it_on_its_first_line_before_training(
 
 @pytest.mark.slow
 def test_the_choice_is_recorded_in_pose_cfg_and_the_scorer(
-    dlc_project: Project, capsys
+    dlc_project: Project, capsys, caplog
 ) -> None:
     path = str(dlc_project.path)
     assert main(["train", path, "--iterations", "2", "--batch-size", "2"]) == 0
-    out = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
     assert (
         out[0].startswith("Backbone resnet_50") and "trained to iteration 2" in out[-1]
     )
+    said = captured.out + captured.err + caplog.text
+    assert said.count("has no ImageNet weights here") == 1  # printed, not logged too
     folder = ModelFolder.of(dlc_project, 1)
     cfg = yaml.safe_load((folder.path / "pose_cfg.yaml").read_text())
     assert cfg["posekit"]["model"]["backbone"] == "efficientnet_lite0"
