@@ -38,6 +38,12 @@ _LAZY = {
     "train_network": ".api",
     "evaluate_network": ".api",
     "analyze_videos": ".api",
+    "check_labels": ".check_labels",
+    "filter_predictions": ".postprocessing",
+    "create_labeled_video": ".labeled_video",
+    "extract_outlier_frames": ".refinement",
+    "merge_datasets": ".refinement",
+    "export_model": ".export",
     "make_demo_project": ".demo",
     "set_tensorflow_options": "._tf",
 }

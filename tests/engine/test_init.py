@@ -53,6 +53,12 @@ def test_lazy_exports() -> None:
     assert engine.make_demo_project.__module__ == "posekit.engine.demo"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         engine.nope  # noqa: B018
+    # DeepLabCut's workflow verbs, one import away as in ``deeplabcut.<verb>``
+    for name, module in engine._LAZY.items():
+        assert getattr(engine, name).__module__ == f"posekit.engine{module}", name
+    assert {"extract_outlier_frames", "merge_datasets", "create_labeled_video"} <= set(
+        dir(engine)
+    )
 
 
 @pytest.mark.parametrize(
