@@ -569,7 +569,9 @@ def validate_labels(
         if missing:
             problems.append(
                 f"{len(missing)} labelled image file(s) missing or unreadable, e.g. "
-                f"{missing[:3]}"
+                f"{missing[:3]}: put them back (extract_frames(project, video, "
+                "indices=[...]) writes img<index>.png again from a video of the "
+                "project), or remove their rows from the label file"
             )
         xs = df.xs("x", axis=1, level="coords").to_numpy(float)
         ys = df.xs("y", axis=1, level="coords").to_numpy(float)

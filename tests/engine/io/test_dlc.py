@@ -489,6 +489,7 @@ def test_missing_image_file(tmp_path: Path) -> None:
     with pytest.raises(LabelError) as info:
         validate_labels(df, ["nose", "tail"], project_path=root)
     assert "1 labelled image file(s) missing or unreadable" in str(info.value)
+    assert "put them back (extract_frames" in str(info.value)
     assert "labeled-data/vid/img1.png" in str(info.value)
     validate_labels(df, ["nose", "tail"], project_path=root, check_images=False)
 
