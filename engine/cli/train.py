@@ -128,15 +128,21 @@ def run(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _said_once(message: str | None) -> Iterator[None]:
-    """Keep the engine's log from repeating ``message``, already printed."""
-    from .. import logger
+    """Keep the log from repeating ``message``, already printed.
+
+    The filter sits on the handlers (the root logger's and posekit's), so that it
+    also holds for records of posekit's child loggers.
+    """
 
     def other(record: logging.LogRecord) -> bool:
         return record.getMessage() != message
 
+    handlers = [*logging.getLogger().handlers, *logging.getLogger("posekit").handlers]
     if message:
-        logger.addFilter(other)
+        for handler in handlers:
+            handler.addFilter(other)
     try:
         yield
     finally:
-        logger.removeFilter(other)
+        for handler in handlers:
+            handler.removeFilter(other)

@@ -101,3 +101,17 @@ def test_train_app_model_shows_the_notice(dlc_project: Project) -> None:
     view.imagenet.value = True
     assert "random initialisation" in view.backbone_notice.value
     view.close()
+
+
+@pytest.mark.slow
+def test_multianimal_training_says_it_once(tmp_path, capsys, caplog) -> None:
+    """The multi-animal trainer logs from a child logger; the notice is still single."""
+    from posekit.engine.multianimal.demo import make_multianimal_demo
+
+    project = make_multianimal_demo(tmp_path, n_frames=20, n_labeled=6)
+    path = str(project.path)
+    assert main(["create-training-dataset", path]) == 0
+    assert main(["train", path, "--iterations", "1", "--batch-size", "2"]) == 0
+    captured = capsys.readouterr()
+    said = captured.out + captured.err + caplog.text
+    assert said.count("has no ImageNet weights here") == 1
