@@ -1311,13 +1311,21 @@ def outlier_advice(
             else " (the 'novelty' criterion finds frames that show what the training "
             "frames never showed)"
         )
-        if flagged >= 0.5 and rare:
+        if flagged >= 0.5 and rare and keep:
             out.append(
                 f"'uncertain' flags {100 * flagged:.0f} % of the frames because some "
                 f"bodyparts are below the p-cutoff ({cutoff:g}) in most frames: "
                 f"{parts}. If they are often hidden, leave them out "
                 f"(comparisonbodyparts={keep!r}); if the network has not learned them "
                 f"yet, label a few frames that show them first{find}."
+            )
+        elif flagged >= 0.5 and rare:  # no bodypart is seen: the network is unready
+            out.append(
+                f"'uncertain' flags {100 * flagged:.0f} % of the frames because every "
+                f"bodypart is below the p-cutoff ({cutoff:g}) in most frames: {parts}. "
+                "The network has not learned this video yet: train it longer or on "
+                "more labelled frames first (posekit evaluate shows its test error), "
+                "then look for outliers again."
             )
     if "tta" not in scores.scores or augmented is None or not len(augmented):
         return out
@@ -1459,7 +1467,8 @@ def extract_outlier_frames(
     Returns
     -------
     list of OutlierFrames
-        One per video.
+        One per video. A video that ``video_sets`` does not list is added to it (and
+        linked into ``videos/``) when frames of it are extracted, as DeepLabCut does.
 
     Raises
     ------
@@ -1573,6 +1582,12 @@ def extract_outlier_frames(
         )
         if len(picked) and not dry_run:
             extracted = extract_frames(proj, video, indices=picked.tolist())
+            if video.stem not in {Path(key).stem for key in proj.video_sets}:
+                # as DeepLabCut does (add_new_videos): create_training_dataset and
+                # merge_datasets read the folders of listed videos only
+                proj.add_videos([video])
+                proj.save(keys=["video_sets"])
+                logger.info("%s added to video_sets in config.yaml", video.name)
             result.images = list(extracted)
             rel = [f"labeled-data/{video.stem}/{p.name}" for p in extracted]
             result.machine_labels = write_machine_labels(

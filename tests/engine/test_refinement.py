@@ -297,6 +297,34 @@ def test_extract_outlier_frames_into_dlc_layout(demo_project):
     assert len(read_machine_labels(demo_project, "session1")) == 4
 
 
+def test_outlier_frames_of_an_unlisted_video_add_it_to_video_sets(demo_project):
+    """As DeepLabCut's extract_outlier_frames: the video joins ``video_sets``.
+
+    DeepLabCut's create_training_dataset reads only listed videos; a dry run changes
+    nothing.
+    """
+    video, _ = write_fake_analysis(demo_project, {15: 60.0})
+    key = str(video)
+    demo_project.set("video_sets", {})
+    demo_project.save(keys=["video_sets"])
+    project = load_project(demo_project.path)
+    extract_outlier_frames(project, [video], criteria=["jump"], dry_run=True)
+    assert load_project(demo_project.path).video_sets == {}
+    (res,) = extract_outlier_frames(project, [video], criteria=["jump"])
+    assert res.picked.tolist() == [15]
+    listed = load_project(demo_project.path).video_sets
+    assert list(listed) == [key] and listed[key]["crop"] == "0, 320, 0, 240"
+
+
+def test_advice_when_no_bodypart_is_seen_is_to_train_first():
+    xyp = np.ones((10, 2, 3))
+    xyp[..., 2] = 0.05  # an untrained network: nothing above the p-cutoff
+    scores = outlier_scores(xyp, ["uncertain"], pcutoff=0.6)
+    (advice,) = outlier_advice(scores, xyp, ["nose", "tail"], pcutoff=0.6)
+    assert "every bodypart" in advice and "train it longer" in advice
+    assert "comparisonbodyparts" not in advice
+
+
 def test_extract_outlier_frames_chooses_n_diverse_frames(demo_project):
     # 11 single-frame glitches (the demo's labelled frames 0, 11, 22, ... avoided)
     errors = dict.fromkeys((5, 14, 25, 35, 46, 57, 68, 79, 90, 100, 111), 60.0)
