@@ -35,7 +35,8 @@ previous iteration's snapshot):
 
 The committed results (``benchmarks/results/active_learning.json``, ``run_note``):
 demo and openfield with the default budgets (300 CPU-s per core for the base, 150 for
-each arm), seeds 0-2; ``active_learning_incidents.json``: the demo with incidents.
+each arm), seeds 0-2; ``active_learning_incidents.json``: the demo with incidents;
+``active_learning_rounds.json``: the same in two rounds (``--rounds 2``).
 
 Each seed changes the random frames and the k-means seed; both arms of a seed start
 from the same base snapshot and train with the same budget (process CPU seconds per
