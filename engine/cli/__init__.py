@@ -29,6 +29,7 @@ from . import (
     export_model,
     extract_frames,
     extract_outliers,
+    import_project,
     label,
     labeled_video,
     live,
@@ -59,6 +60,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     extract_outliers,
     label,
     merge,
+    import_project,
 )
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -38,6 +38,7 @@ NEW_COMMANDS = [
     "extract-outliers",
     "label",
     "merge",
+    "import",
 ]
 
 

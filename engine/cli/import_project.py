@@ -1,0 +1,156 @@
+"""``posekit import``: a project from the labels of SLEAP, COCO or Lightning Pose."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._common import EXIT_OK, fail
+
+__all__ = ["NAME", "SOURCES", "add_parser", "guess_source", "run"]
+
+NAME = "import"
+
+#: What ``--from`` accepts, and the function that imports each.
+SOURCES = {
+    "sleap": "posekit.engine.io.sleap.import_sleap",
+    "coco": "posekit.engine.io.coco.import_coco",
+    "lightning-pose": "posekit.engine.io.lightning_pose.import_lightning_pose",
+}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``posekit import`` to the command line.
+
+    Parameters
+    ----------
+    subparsers
+        The ``posekit`` parser's subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The command's parser.
+    """
+    p = subparsers.add_parser(
+        NAME,
+        help="a project from SLEAP (.slp), COCO (.json) or Lightning Pose labels",
+        description="Build a DeepLabCut-compatible project (config.yaml, "
+        "labeled-data/<video>/ with the labelled frames, CollectedData_<scorer>.h5 "
+        "and .csv) from the labels of another tool: a SLEAP .slp file (its frames are "
+        "read from the labelled video), a COCO keypoint .json (its images are "
+        "copied) or a Lightning Pose data folder. Everything is checked before "
+        "anything is written; the project is built beside OUT and moved into place "
+        "at the end, so an error leaves nothing behind.",
+    )
+    p.add_argument("source", metavar="SOURCE", help=".slp, .json or a folder")
+    p.add_argument(
+        "out", metavar="OUT", help="the new project folder (absent or empty)"
+    )
+    p.add_argument(
+        "--from",
+        dest="source_format",
+        choices=sorted(SOURCES),
+        help="the tool the labels come from (default: told from SOURCE)",
+    )
+    p.add_argument("--task", help="the project's Task (default: from SOURCE's name)")
+    p.add_argument("--scorer", help="the labeller (default: from the labels)")
+    p.add_argument(
+        "--video",
+        help="SLEAP: the labelled video, when the .slp's path to it is gone; COCO and "
+        "Lightning Pose: the labeled-data folder for images that have none",
+    )
+    p.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="SLEAP: import every N-th labelled frame (default: all)",
+    )
+    p.add_argument(
+        "--max-frames", type=int, help="SLEAP: import at most this many frames"
+    )
+    return p
+
+
+def guess_source(path: Path) -> str | None:
+    """Tell which tool's labels ``path`` holds from its name and content.
+
+    Parameters
+    ----------
+    path
+        A ``.slp`` file, a COCO ``.json`` or a Lightning Pose data folder.
+
+    Returns
+    -------
+    str or None
+        A key of :data:`SOURCES`, or None when it cannot be told.
+    """
+    if path.is_dir():
+        return "lightning-pose" if (path / "CollectedData.csv").is_file() else None
+    suffix = path.suffix.lower()
+    if suffix == ".slp":
+        return "sleap"
+    if suffix == ".json":
+        return "coco"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Import the labels and print the new project's folder.
+
+    Parameters
+    ----------
+    args
+        The parsed arguments.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
+    source = Path(args.source)
+    if not source.exists():
+        return fail(f"No file or folder at {source}")
+    kind = args.source_format or guess_source(source)
+    if kind is None:
+        return fail(
+            f"Cannot tell which tool {source} comes from; pass --from, one of "
+            f"{sorted(SOURCES)} (a Lightning Pose folder holds CollectedData.csv)."
+        )
+    sleap_only = [
+        flag
+        for flag, given in (
+            ("--every", args.every != 1),
+            ("--max-frames", args.max_frames),
+        )
+        if given
+    ]
+    if kind != "sleap" and sleap_only:
+        return fail(f"{', '.join(sleap_only)} apply to SLEAP labels only")
+    if kind == "sleap":
+        from ..io.sleap import import_sleap
+
+        project = import_sleap(
+            source,
+            args.out,
+            video_path=args.video,
+            scorer=args.scorer or "sleap",
+            task=args.task,
+            every=args.every,
+            max_frames=args.max_frames,
+        )
+    elif kind == "coco":
+        from ..io.coco import import_coco
+
+        project = import_coco(
+            source, args.out, scorer=args.scorer, task=args.task, video=args.video
+        )
+    else:
+        from ..io.lightning_pose import import_lightning_pose
+
+        project = import_lightning_pose(
+            source, args.out, scorer=args.scorer, task=args.task, video=args.video
+        )
+    print(project.path)
+    print(f"next: posekit check-labels {project.path}")
+    return EXIT_OK
