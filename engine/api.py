@@ -34,7 +34,7 @@ import pandas as pd
 from . import logger
 from .locks import job_lock
 from .model_folder import ModelFolder, model_naming
-from .project import Project, load_project
+from .project import Project, list_videos, load_project
 
 if TYPE_CHECKING:
     from .models.pose_model import PoseModelConfig
@@ -850,7 +850,9 @@ def analyze_videos(
     project
         The project.
     videos
-        Video files (default: the project's videos, labelled-video outputs excluded,
+        Video files or folders of videos (a folder gives the videos in it:
+        :func:`~posekit.engine.project.list_videos`; default: the project's videos,
+        labelled-video outputs excluded,
         found in the project's own ``videos/`` first: :meth:`Project.resolve_video
         <posekit.engine.project.Project.resolve_video>`). Outputs go beside each
         video, except that without a video list nothing is written outside the
@@ -927,6 +929,8 @@ def analyze_videos(
     check_precision(precision)
     chunked = client is not None or shard is not None
     project = _project(project)
+    if videos:
+        videos = list_videos(videos)  # a folder gives the videos in it
     if project.multianimal:  # detect, assemble, track, stitch (DLC's _el.h5)
         from .multianimal.api import analyze_multianimal_videos
 

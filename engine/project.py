@@ -30,6 +30,7 @@ __all__ = [
     "Project",
     "ProjectError",
     "VIDEO_SUFFIXES",
+    "list_videos",
     "create_project",
     "find_project",
     "find_video",
@@ -810,6 +811,52 @@ def _plain(value: Any) -> Any:
 
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv", ".m4v"}
+
+
+def list_videos(items: Sequence[str | os.PathLike]) -> list[Path]:
+    """Expand folders into the videos they hold, as DeepLabCut's video arguments do.
+
+    Parameters
+    ----------
+    items
+        Video files and folders of videos.
+
+    Returns
+    -------
+    list of Path
+        Each file as given; for each folder, its files with a video suffix
+        (:data:`VIDEO_SUFFIXES`), labelled-video outputs left out, sorted by name.
+
+    Raises
+    ------
+    ProjectError
+        If a folder holds no video.
+
+    Examples
+    --------
+    >>> list_videos(["a.mp4"])
+    [PosixPath('a.mp4')]
+    """
+    out: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if not path.is_dir():
+            out.append(path)
+            continue
+        found = sorted(
+            f
+            for f in path.iterdir()
+            if f.is_file()
+            and f.suffix.lower() in VIDEO_SUFFIXES
+            and not is_labeled_video(f)
+        )
+        if not found:
+            raise ProjectError(
+                f"No video in the folder {path} (looked for "
+                f"{', '.join(sorted(VIDEO_SUFFIXES))}, labelled videos left out)."
+            )
+        out.extend(found)
+    return out
 
 
 def is_labeled_video(path: str | os.PathLike) -> bool:

@@ -35,7 +35,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--dest), DeepLabCut's layout, plus _meta.pickle.",
     )
     add_project_arg(p)
-    p.add_argument("videos", nargs="*", help="videos (default: all of the project)")
+    p.add_argument(
+        "videos",
+        nargs="*",
+        help="videos or folders of videos (default: all of the project)",
+    )
     p.add_argument("--shuffle", type=int, default=1)
     p.add_argument("--dest", help="output folder (default: beside each video)")
     p.add_argument("--csv", action="store_true", help="also write .csv")

@@ -83,3 +83,28 @@ def test_video_listed_outside_the_project(
     assert "lies outside the project" in caplog.text
     assert out.parent == project.path / "videos"  # not beside the foreign video
     assert _files(elsewhere) == {"session1.mp4"}
+
+
+def test_a_folder_of_videos_is_analysed_video_by_video(
+    trained: Project, tmp_path: Path
+) -> None:
+    """As DeepLabCut's analyze_videos with a folder: every video in it.
+
+    Labelled videos and other files are left out; a folder without a video is a clear
+    error.
+    """
+    from posekit.engine.cli import main
+
+    session = tmp_path / "session42"
+    session.mkdir()
+    video = trained.path / "videos" / "session1.mp4"
+    for name in ("a.mp4", "b.MP4", "a_p60_labeled.mp4"):
+        shutil.copy(video, session / name)
+    (session / "notes.txt").write_text("x")
+    outputs = analyze_videos(trained, [session], progress=False, use_tflite=False)
+    assert [p.name.split("DLC_")[0] for p in outputs] == ["a", "b"]
+    assert all(p.parent == session for p in outputs)
+    assert main(["analyze", str(trained.path), str(tmp_path / "none")]) == 2
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="No video in the folder"):
+        analyze_videos(trained, [tmp_path / "empty"], progress=False)

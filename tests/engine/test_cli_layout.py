@@ -5,7 +5,7 @@ that do not need it. ``data/cli_help.json`` holds the help of every command as t
 (``engine/cli.py`` before it became ``engine/cli/``) printed it: the parser's structure
 (texts, options, defaults; the same on every Python) and, for the Python it was captured
 with, the exact text at 80 columns. Entries re-captured since, for options added on
-purpose: ``analyze`` (issue 16: --precision, --model, --cluster, --workers, --shard,
+purpose: ``analyze`` (videos may be folders; issue 16: --precision, --model, --cluster, --workers, --shard,
 --chunk-frames; --batch-size chosen by frame size; issue 15: --animals,
 --track-method), ``demo`` (issue 15: --animals; issue 14: --view, --rare,
 --incidents), ``evaluate`` (issue 15: --tracks,
