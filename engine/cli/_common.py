@@ -103,8 +103,8 @@ def prediction_files(
     project
         The project (without ``items``: every source video of the project).
     items
-        Prediction ``.h5``/``.csv`` files (kept as given) and videos (their newest
-        predictions).
+        Prediction ``.h5``/``.csv`` files (kept as given), videos (their newest
+        predictions) and folders of videos.
     filtered
         Take each video's ``_filtered`` predictions.
 
@@ -114,9 +114,11 @@ def prediction_files(
         The files; videos without predictions are reported on stderr and skipped.
     """
     from ..postprocessing import find_predictions
+    from ..project import list_videos
 
     out = []
-    for item in [Path(i) for i in items] or project.source_videos():
+    items = [Path(i) for i in items]
+    for item in list_videos(items) if items else project.source_videos():
         if item.suffix.lower() in (".h5", ".csv"):
             out.append(item)
             continue

@@ -42,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "files",
         nargs="*",
-        help="prediction .h5/.csv files or videos (default: all videos of the project)",
+        help="prediction .h5/.csv files, videos or folders of videos (default: all "
+        "videos of the project)",
     )
     p.add_argument("--method", choices=["median", "savgol"], default="median")
     p.add_argument("--window", type=int, default=5, help="window, odd frames (5)")

@@ -45,7 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "files",
         nargs="*",
-        help="videos or prediction .h5 files (default: all videos of the project)",
+        help="videos, folders of videos or prediction .h5 files (default: all "
+        "videos of the project)",
     )
     p.add_argument("--pcutoff", type=float, help="(config pcutoff)")
     p.add_argument(

@@ -102,3 +102,11 @@ def test_errors(noisy, tmp_path, capsys) -> None:
     assert "No predictions file" in capsys.readouterr().err
     assert main(["filter", str(project.path), str(path), "--window", "4"]) == 2
     assert "odd" in capsys.readouterr().err
+
+
+def test_a_folder_stands_for_its_videos(noisy, capsys) -> None:
+    project, path, _, _ = noisy
+    folder = str(project.path / "videos")
+    assert main(["filter", str(project.path), folder, "--window", "3"]) == 0
+    out = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out == path.with_name(path.stem + "_filtered.h5")

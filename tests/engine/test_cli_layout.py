@@ -9,7 +9,7 @@ purpose: ``analyze`` (videos may be folders; issue 16: --precision, --model, --c
 --chunk-frames; --batch-size chosen by frame size; issue 15: --animals,
 --track-method), ``demo`` (issue 15: --animals; issue 14: --view, --rare,
 --incidents), ``evaluate`` (issue 15: --tracks,
---truth) and ``labeled-video`` (its texts name the output as it is now named,
+--truth) and ``filter`` (files may be folders of videos) and ``labeled-video`` (folders too; its texts name the output as it is now named,
 ``<predictions>_p<pcutoff*100>_labeled.mp4``; the main help's line too).
 """
 
