@@ -1,16 +1,21 @@
 """The ``posekit`` command line as a package of one module per command.
 
 Help texts kept, commands registered from one list, no TensorFlow for the commands
-that do not need it. ``data/cli_help.json`` holds the help of every command as the single-module CLI
-(``engine/cli.py`` before it became ``engine/cli/``) printed it: the parser's structure
-(texts, options, defaults; the same on every Python) and, for the Python it was captured
-with, the exact text at 80 columns. Entries re-captured since, for options added on
-purpose: ``analyze`` (videos may be folders; issue 16: --precision, --model, --cluster, --workers, --shard,
---chunk-frames; --batch-size chosen by frame size; issue 15: --animals,
---track-method), ``demo`` (issue 15: --animals; issue 14: --view, --rare,
---incidents), ``evaluate`` (issue 15: --tracks,
---truth) and ``filter`` (files may be folders of videos) and ``labeled-video`` (folders too; its texts name the output as it is now named,
-``<predictions>_p<pcutoff*100>_labeled.mp4``; the main help's line too).
+that do not need it. ``data/cli_help.json`` holds the help of every command as the
+single-module CLI (``engine/cli.py`` before it became ``engine/cli/``) printed it: the
+parser's structure (texts, options, defaults; the same on every Python) and, for the
+Python it was captured with, the exact text at 80 columns. Entries re-captured since,
+for options added on purpose:
+
+- ``analyze``: issue 16 (--precision, --model, --cluster, --workers, --shard,
+  --chunk-frames; --batch-size chosen by frame size), issue 15 (--animals,
+  --track-method); videos may be folders;
+- ``demo``: issue 15 (--animals), issue 14 (--view, --rare, --incidents);
+- ``evaluate``: issue 15 (--tracks, --truth);
+- ``filter``: files may be folders of videos;
+- ``labeled-video``: its texts name the output as it is now named,
+  ``<predictions>_p<pcutoff*100>_labeled.mp4`` (the main help's line too); files may
+  be folders of videos.
 """
 
 from __future__ import annotations
