@@ -1053,7 +1053,7 @@ def check_videos(videos: Sequence[str | os.PathLike]) -> dict[Path, tuple[int, i
     Parameters
     ----------
     videos
-        Video files.
+        Video files and folders of videos (:func:`list_videos`).
 
     Returns
     -------
@@ -1068,8 +1068,8 @@ def check_videos(videos: Sequence[str | os.PathLike]) -> dict[Path, tuple[int, i
     from .video import VideoError, VideoReader
 
     sizes = {}
-    for v in videos:
-        src = Path(v).expanduser().resolve()
+    for v in list_videos([Path(v).expanduser() for v in videos]):
+        src = v.resolve()
         if not src.is_file():
             raise ProjectError(f"Video not found: {src}")
         try:
@@ -1111,7 +1111,8 @@ def create_project(
     task, experimenter
         Project name parts; ``experimenter`` becomes the ``scorer``.
     videos
-        Videos to add (symlinked, or copied with ``copy_videos=True``).
+        Videos to add (symlinked, or copied with ``copy_videos=True``); a folder adds
+        the videos in it.
     working_directory
         Parent folder (default: the current directory).
     bodyparts, skeleton

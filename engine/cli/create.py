@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("task", help="project name, e.g. openfield")
     p.add_argument("experimenter", help="your name; becomes the labels' scorer")
-    p.add_argument("videos", nargs="*", help="video files to add")
+    p.add_argument("videos", nargs="*", help="video files or folders of videos to add")
     p.add_argument("--folder", default=".", help="parent folder (default: here)")
     p.add_argument(
         "--bodyparts",

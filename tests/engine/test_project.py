@@ -631,3 +631,19 @@ def test_save_writes_only_the_changed_keys(demo_project: Project) -> None:
     start = lines.index("bodyparts:")
     assert lines[start : start + 4] == ["bodyparts:", "- snout", "- neck", "- spine"]
     assert "    - [snout, neck]" in lines and "posekit_note: new" not in lines
+
+
+def test_a_folder_adds_the_videos_in_it(
+    tmp_path: Path, demo_project_ro: Project
+) -> None:
+    video = demo_project_ro.path / "videos" / "session1.mp4"
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for name in ("day1.mp4", "day2.avi"):
+        shutil.copy(video, folder / name)
+    (folder / "notes.txt").write_text("x")
+    project = create_project("t", "me", [folder], working_directory=tmp_path, date=DATE)
+    assert [v.name for v in project.videos()] == ["day1.mp4", "day2.avi"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ProjectError, match="No video in the folder"):
+        project.add_videos([tmp_path / "empty"])
