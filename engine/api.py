@@ -70,6 +70,16 @@ class TrainResult:
         start = (
             f"; started from {self.initialised_from}" if self.initialised_from else ""
         )
+        limit = {
+            "max_iterations": "the iteration limit (--iterations, a total)",
+            "time_budget": "the time budget (--minutes, a total)",
+        }.get(self.stop_reason)
+        if limit and self.iteration == self.start_iteration > 0:
+            return (
+                f"nothing to train: the snapshot is already at iteration "
+                f"{self.iteration}, {limit}. Raise it to train on, or start over "
+                f"(--fresh); test error {err}; snapshot {self.snapshot}"
+            )
         return (
             f"trained to iteration {self.iteration} (from {self.start_iteration}; "
             f"{self.stop_reason}); test error {err}; snapshot {self.snapshot}{start}"
