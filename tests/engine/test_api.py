@@ -210,7 +210,9 @@ def test_a_resume_with_nothing_left_to_train_says_so(tmp_path) -> None:
     from posekit.engine.api import TrainResult
 
     done = TrainResult(500, 500, "max_iterations", tmp_path / "s.keras", 2.5, tmp_path)
-    assert str(done).startswith("nothing to train: the snapshot is already at 500")
+    assert str(done).startswith(
+        "nothing to train: the snapshot is already at iteration 500"
+    )
     assert "--iterations" in str(done) and "--fresh" in str(done)
     ran = TrainResult(800, 500, "max_iterations", tmp_path / "s.keras", 2.5, tmp_path)
     assert str(ran).startswith("trained to iteration 800 (from 500; max_iterations)")
