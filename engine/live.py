@@ -352,12 +352,22 @@ def open_live(
     Returns
     -------
     LivePredictor
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``source`` does not exist.
     """
     from .export import MODEL_FILE_SUFFIX, load_model_file
     from .model_folder import ModelFolder
 
     path = Path(source)
-    if path.name.endswith(MODEL_FILE_SUFFIX):
+    if not path.exists():
+        raise FileNotFoundError(
+            f"No model at {path}: give a {MODEL_FILE_SUFFIX} file (posekit "
+            "export-model), a project folder or a shuffle's train/ folder."
+        )
+    if path.name.endswith(MODEL_FILE_SUFFIX) or path.suffix.lower() == ".zip":
         model = load_model_file(path)
         predictor = model.predictor(frame_shape, 1, precision, num_threads=num_threads)
         return LivePredictor(

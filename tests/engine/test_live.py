@@ -111,3 +111,19 @@ def test_frame_source_reads_a_video_at_its_rate(tmp_path) -> None:
     assert time.perf_counter() - t0 >= 9 / 50 * 0.9  # released at 50 frames/s
     with pytest.raises(OSError, match="Cannot open video"):
         frame_source(str(tmp_path / "none.avi"))
+
+
+def test_a_model_that_is_not_there_is_named(tmp_path, capsys) -> None:
+    from posekit.engine.cli import main
+    from posekit.engine.live import open_live
+
+    with pytest.raises(FileNotFoundError, match=r"No model at .*typo\.zip: give a"):
+        open_live(tmp_path / "typo.zip", (48, 64))
+    video = tmp_path / "v.avi"
+    import cv2
+
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    assert main(["live", "--model", str(tmp_path / "typo.zip"), str(video)]) == 2
+    assert "No model at" in capsys.readouterr().err
