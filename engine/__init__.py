@@ -38,7 +38,6 @@ _LAZY = {
     "train_network": ".api",
     "evaluate_network": ".api",
     "analyze_videos": ".api",
-    "check_labels": ".check_labels",
     "filter_predictions": ".postprocessing",
     "create_labeled_video": ".labeled_video",
     "extract_outlier_frames": ".refinement",
