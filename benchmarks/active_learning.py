@@ -347,6 +347,7 @@ def run_demo_arm(
     free = [i for i in range(len(truth)) if i not in labelled]
     drawn = np.random.default_rng(seed).choice(free, N_ADD, False).tolist()
     shares = np.diff(np.linspace(0, N_ADD, rounds + 1).round().astype(int))
+    modes = _demo_modes(project)  # the rare looks, read once for every round
     picked, steps, info = [], [], {}
     for n in shares:
         t0 = time.perf_counter()
@@ -375,7 +376,7 @@ def run_demo_arm(
         _reveal(project, video.stem, frames, lambda f: truth[_frame_index(f)])
         merge = merge_datasets(project)
         train = _train(project, budget / rounds)
-        evaluation = _demo_evaluate(project)  # also analyses for the next round
+        evaluation = _demo_evaluate(project, modes)  # analyses for the next round too
         picked += new
         steps.append(
             {

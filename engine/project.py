@@ -536,6 +536,14 @@ class Project:
                     found[f.name] = f
         return list(found.values())
 
+    def lists_video(self, video: str | os.PathLike) -> bool:
+        """Whether ``video_sets`` lists a video of this name (stem).
+
+        DeepLabCut's ``create_training_dataset`` reads the ``labeled-data`` folders of
+        listed videos only.
+        """
+        return Path(video).stem in {Path(key).stem for key in self.video_sets}
+
     def source_videos(self) -> list[Path]:
         """:meth:`videos` without labelled-video outputs (``*_labeled*``).
 
@@ -559,7 +567,13 @@ class Project:
         ProjectError
             A video is missing or no frame of it decodes; nothing is added then.
         """
-        sizes = check_videos(videos)  # every video readable before anything changes
+        # every video readable before anything changes
+        return self._link_videos(check_videos(videos), copy=copy)
+
+    def _link_videos(
+        self, sizes: Mapping[Path, tuple[int, int]], *, copy: bool
+    ) -> list[Path]:
+        """Add videos already checked by :func:`check_videos` (path → frame size)."""
         out = []
         vdir = self.path / "videos"
         vdir.mkdir(exist_ok=True)
@@ -1146,7 +1160,7 @@ def create_project(
     """
     if not task or not experimenter:
         raise ProjectError("task and experimenter must be non-empty strings")
-    check_videos(videos)
+    sizes = check_videos(videos)  # before any folder is made
     date = date or _dt.date.today()
     wd = Path(working_directory or os.getcwd()).expanduser().resolve()
     folder = wd / f"{task}-{experimenter}-{date.isoformat()}"
@@ -1172,8 +1186,8 @@ def create_project(
     for key, value in overrides.items():
         cfg[key] = value
     project = Project(folder, cfg)
-    if videos:
-        project.add_videos(videos, copy=copy_videos)
+    if sizes:
+        project._link_videos(sizes, copy=copy_videos)
     project.save()
     logger.info("created project %s", folder)
     return project

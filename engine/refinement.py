@@ -1582,7 +1582,7 @@ def extract_outlier_frames(
         )
         if len(picked) and not dry_run:
             extracted = extract_frames(proj, video, indices=picked.tolist())
-            if video.stem not in {Path(key).stem for key in proj.video_sets}:
+            if not proj.lists_video(video):
                 # as DeepLabCut does (add_new_videos): create_training_dataset and
                 # merge_datasets read the folders of listed videos only
                 proj.add_videos([video])

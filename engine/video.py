@@ -747,8 +747,7 @@ def extract_frames(
             f"{len(paths) - len(new)} of the chosen frames were extracted before and "
             "are kept as they are (their labels stay valid)."
         )
-    listed = {Path(key).stem for key in project.video_sets}
-    if paths and video.stem not in listed:
+    if paths and not project.lists_video(video):
         notes.append(
             f"{video.name} is not listed in config.yaml's video_sets"
             + ("" if folder_existed else f"; its frames are in a new folder {out_dir}")

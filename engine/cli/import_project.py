@@ -11,12 +11,9 @@ __all__ = ["NAME", "SOURCES", "add_parser", "guess_source", "run"]
 
 NAME = "import"
 
-#: What ``--from`` accepts, and the function that imports each.
-SOURCES = {
-    "sleap": "posekit.engine.io.sleap.import_sleap",
-    "coco": "posekit.engine.io.coco.import_coco",
-    "lightning-pose": "posekit.engine.io.lightning_pose.import_lightning_pose",
-}
+#: What ``--from`` accepts (importers: ``posekit.engine.io.sleap.import_sleap``,
+#: ``…io.coco.import_coco``, ``…io.lightning_pose.import_lightning_pose``).
+SOURCES = ("coco", "lightning-pose", "sleap")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -83,7 +80,7 @@ def guess_source(path: Path) -> str | None:
     Returns
     -------
     str or None
-        A key of :data:`SOURCES`, or None when it cannot be told.
+        One of :data:`SOURCES`, or None when it cannot be told.
     """
     if path.is_dir():
         return "lightning-pose" if (path / "CollectedData.csv").is_file() else None
