@@ -4,7 +4,9 @@ For every ``labeled-data/<video>/`` with a ``CollectedData_<scorer>.h5``, each l
 frame is written with its points (bodypart colours from the config's ``colormap``,
 ``dotsize``, ``alphavalue``) and the skeleton (``skeleton``, ``skeleton_color``) to
 ``labeled-data/<video>_labeled/<image name>``, drawn by
-:func:`posekit.engine.drawing.draw_labels` with the project's ``display`` settings.
+:func:`posekit.engine.drawing.draw_labels` with the project's ``display`` settings. In
+a multi-animal project each animal has one colour and its own skeleton, as in
+DeepLabCut's default (``visualizeindividuals=True``).
 Look through them to catch swapped or misplaced labels before training.
 
 Labels that cannot be checked are an error, not an empty result: no label file of the
@@ -23,6 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from . import logger
 from ._fileio import atomic_path
@@ -53,7 +56,8 @@ def check_labels(
     Parameters
     ----------
     project
-        An open :class:`posekit.engine.project.Project` (single-animal).
+        An open :class:`posekit.engine.project.Project` (single- or multi-animal: each
+        animal in one colour, as DeepLabCut draws them).
     videos
         Video paths or stems (default: every ``labeled-data/`` folder with labels).
     draw_skeleton
@@ -96,15 +100,10 @@ def check_labels(
         raise LabelError(_no_labels_message(project))
     for stem in stems:
         _validate(project, stem)
-    bodyparts = project.bodyparts
     display = project.display
-    colors = bodypart_colors(len(bodyparts), display.colormap)
-    edges = []
     if draw_skeleton:
         for a, b in display.skeleton:
-            if a in bodyparts and b in bodyparts:
-                edges.append((bodyparts.index(a), bodyparts.index(b)))
-            else:
+            if a not in project.bodyparts or b not in project.bodyparts:
                 logger.warning("skeleton edge %s-%s names an unknown bodypart", a, b)
     jobs: list[tuple[LabelStore, str]] = []
     for stem in stems:
@@ -115,6 +114,7 @@ def check_labels(
             f"The label files of {stems} hold no labelled point: nothing to check. "
             "Label some frames first (the labelling app)."
         )
+    styles = {id(store): _style(store, display, draw_skeleton) for store, _ in jobs}
     written: list[Path] = []
     for k, (store, frame) in enumerate(jobs):
         src = store.image_path(frame)
@@ -125,10 +125,10 @@ def check_labels(
             drawn = draw_labels(
                 cv2.cvtColor(image, cv2.COLOR_BGR2RGB),
                 store.get(frame),
-                colors,
+                styles[id(store)][0],
                 dotsize=display.dotsize,
                 alpha=display.alphavalue,
-                skeleton=edges,
+                skeleton=styles[id(store)][1],
                 skeleton_color=display.skeleton_color,
             )
             out = labeled_dir(project, store.video) / src.name
@@ -147,6 +147,41 @@ def check_labels(
         )
     logger.info("check_labels: wrote %d images", len(written))
     return written
+
+
+def _style(
+    store, display, draw_skeleton: bool
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Colours and skeleton edges of a label store's points.
+
+    A single-animal store's points are the bodyparts, coloured by bodypart. A
+    multi-animal store's points are ``<individual>/<bodypart>``: each animal gets one
+    colour, as DeepLabCut's ``check_labels`` draws them by default
+    (``visualizeindividuals=True``), and the skeleton joins an animal's own points.
+    """
+    points = list(store.bodyparts)
+    if hasattr(store, "individuals"):  # MultiAnimalLabelStore
+        from .multianimal.labels import split_slot
+
+        slots = [split_slot(name) for name in points]
+        animals = list(dict.fromkeys(animal for animal, _ in slots))
+        palette = bodypart_colors(len(animals), display.colormap)
+        colors = np.array([palette[animals.index(animal)] for animal, _ in slots])
+        index = {slot: j for j, slot in enumerate(slots)}
+        edges = [
+            (index[(animal, u)], index[(animal, v)])
+            for animal in animals
+            for u, v in display.skeleton
+            if (animal, u) in index and (animal, v) in index
+        ]
+    else:
+        colors = bodypart_colors(len(points), display.colormap)
+        edges = [
+            (points.index(u), points.index(v))
+            for u, v in display.skeleton
+            if u in points and v in points
+        ]
+    return colors, edges if draw_skeleton else []
 
 
 def _has_labels(project, stem: str) -> bool:

@@ -130,3 +130,36 @@ def test_labels_that_cannot_be_checked_are_an_error(project):
     store.image_path(f0).unlink()
     with pytest.raises(LabelError, match="None of the 1 labelled frames of"):
         check_labels(project)
+
+
+def test_multi_animal_labels_are_drawn_one_colour_per_animal(tmp_path):
+    """A maDLC project (it crashed: one colour per bodyparts for 2× as many points)."""
+    from posekit.engine.multianimal.labels import slot_name
+
+    project = make_demo_project(
+        tmp_path, n_animals=2, n_frames=24, n_labeled=0, size=(200, 150)
+    )
+    extract_frames(project, project.videos()[0], mode="uniform", n=2)
+    project.set("alphavalue", 1.0)
+    project.set("skeleton_color", "white")
+    animals = project.individuals
+    store = LabelStore(project, "session1")
+    f0 = store.frames[0]
+    # same bodypart on both animals, and a skeleton edge (snout-neck) on the second
+    store.apply(
+        f0,
+        {
+            slot_name(animals[0], "snout"): (30.0, 30.0),
+            slot_name(animals[1], "snout"): (150.0, 30.0),
+            slot_name(animals[1], "neck"): (150.0, 110.0),
+        },
+    )
+    out = check_labels(project)
+    assert [p.name for p in out] == [f0.rsplit("/", 1)[1]]
+    img = _rgb(out[0])
+    first, second = bodypart_colors(2, project.display.colormap)
+    np.testing.assert_allclose(img[30, 30], first, atol=30)
+    np.testing.assert_allclose(img[30, 150], second, atol=30)
+    assert img[70, 150].min() > 200  # the second animal's snout-neck edge, white
+    src = _rgb(store.image_path(f0))
+    assert np.abs(img[30, 90] - src[30, 90]).max() <= 1  # no edge between animals
