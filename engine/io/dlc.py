@@ -736,7 +736,10 @@ def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset
 
     Single-animal files get one individual ``individual_0``; multi-animal files keep
     their individuals (unique bodyparts under ``single``). Label files (no likelihood)
-    get NaN confidence.
+    get NaN confidence. For predictions, the video they were made from
+    (``<video stem>DLC_<scorer>.h5``, found beside the file by
+    :func:`posekit.engine.project.find_video`) is ``attrs["video_path"]``, which the
+    SLEAP and NWB writers link to.
 
     Examples
     --------
@@ -751,7 +754,13 @@ def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset
         )
         ds.attrs["frames"] = index_to_paths(df.index)
         return ds
-    return _dataframe_to_poses(df, fps=fps, source_file=str(path))
+    from ..project import find_video
+
+    ds = _dataframe_to_poses(df, fps=fps, source_file=str(path))
+    video = find_video(path)
+    if video is not None:
+        ds.attrs["video_path"] = str(video.absolute())
+    return ds
 
 
 _SCORER_RE = re.compile(r"(DLC_.*)$")

@@ -302,3 +302,24 @@ def test_truncated_slp_is_a_clear_error_and_nothing_is_written(clip, tmp_path):
     with pytest.raises(ValueError, match="cut.slp"):
         convert(cut, tmp_path / "out.nc")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.slp"]
+
+
+def test_dlc_predictions_to_slp_link_their_video(tmp_path):
+    """DLC names predictions <video>DLC_<scorer>.h5: the .slp points at <video>.mp4.
+
+    It used to point at <video>DLC_<scorer>.mp4, a file that does not exist.
+    """
+    from posekit.engine.io.dlc import save_dlc
+
+    ds = _multi_predictions()
+    del ds.attrs["video_path"]
+    ds.attrs["fps"] = None  # a DLC file has frame numbers, no fps
+    ds = ds.assign_coords(time=np.arange(ds.sizes["time"], dtype=float))
+    (tmp_path / "cage1.mp4").write_bytes(b"")  # the video beside its predictions
+    (tmp_path / "cage1_labeled.mp4").write_bytes(b"")  # not it
+    h5 = save_dlc(ds, tmp_path / "cage1DLC_effnet_lite0_catDec6shuffle1_500_el.h5")
+    assert load_poses(h5).attrs["video_path"] == str(tmp_path / "cage1.mp4")
+    out = convert(h5, tmp_path / "cage1.slp")
+    assert sio.load_slp(str(out)).videos[0].filename == str(tmp_path / "cage1.mp4")
+    (tmp_path / "cage1.mp4").unlink()  # no video found: no link invented
+    assert "video_path" not in load_poses(h5).attrs
