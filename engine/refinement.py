@@ -937,35 +937,38 @@ def find_prediction_file(
 
 
 def predictions_for_frames(path: str | os.PathLike) -> tuple[np.ndarray, str, list]:
-    """Read a single-animal predictions file as ``(T, K, 3)``, its scorer and bodyparts.
+    """Read a predictions file as ``(T, K, 3)``, its scorer and the ``K`` point names.
+
+    A single-animal file's points are its bodyparts. A multi-animal file (the tracks,
+    ``…_el.h5``) has one point per individual and bodypart, named
+    ``"<individual>/<bodypart>"`` (:func:`posekit.engine.multianimal.labels.slot_name`;
+    unique bodyparts under ``single``), in the file's column order.
 
     Raises
     ------
     LabelError
-        A multi-animal file, or a file without likelihoods.
+        A file without likelihoods.
     """
+    from .multianimal.labels import slot_name
+
     df = read_predictions(path)
-    if "individuals" in df.columns.names:
-        raise LabelError(
-            f"{path} holds several animals; outlier extraction handles single-animal "
-            "predictions."
-        )
     scorer = str(df.columns.get_level_values("scorer")[0])
-    bodyparts = list(dict.fromkeys(df.columns.get_level_values("bodyparts")))
     coords = list(dict.fromkeys(df.columns.get_level_values("coords")))
     if coords[:3] != ["x", "y", "likelihood"]:
         raise LabelError(f"{path} has coords {coords}; expected x, y, likelihood")
     sub = df[scorer]
+    keys = list(dict.fromkeys(c[:-1] for c in sub.columns))
+    names = [slot_name(*k) if len(k) == 2 else str(k[0]) for k in keys]
     xyp = np.stack(
         [
             np.stack(
-                [sub[(bp, c)].to_numpy(float) for c in ("x", "y", "likelihood")], -1
+                [sub[(*key, c)].to_numpy(float) for c in ("x", "y", "likelihood")], -1
             )
-            for bp in bodyparts
+            for key in keys
         ],
         axis=1,
     )
-    return xyp, scorer, bodyparts
+    return xyp, scorer, names
 
 
 # ------------------------------------------------------------------- machine labels
@@ -1004,7 +1007,8 @@ def write_machine_labels(
     scorer
         The network's scorer name (DeepLabCut's ``DLC_<net>_…``).
     bodyparts
-        Names of the ``K`` keypoints.
+        Names of the ``K`` keypoints; ``"<individual>/<bodypart>"`` points (a
+        multi-animal project's) are written with DeepLabCut's four column levels.
 
     Returns
     -------
@@ -1012,7 +1016,7 @@ def write_machine_labels(
         The ``.h5`` file.
     """
     path = machine_labels_path(project, video)
-    df = predictions_frame(np.asarray(xyp, float), scorer, bodyparts)
+    df = _machine_frame(np.asarray(xyp, float), scorer, bodyparts)
     df.index = paths_to_index(list(frames))
     if path.is_file():
         try:
@@ -1032,10 +1036,25 @@ def write_machine_labels(
     return path
 
 
+def _machine_frame(xyp: np.ndarray, scorer: str, names: Sequence[str]) -> pd.DataFrame:
+    """Predictions of ``names`` as a DLC table: four levels for ``individual/part``."""
+    from .multianimal.labels import SLOT_SEPARATOR, split_slot
+
+    if not names or not all(SLOT_SEPARATOR in n for n in names):
+        return predictions_frame(xyp, scorer, names)
+    columns = pd.MultiIndex.from_tuples(
+        [(scorer, *split_slot(n), c) for n in names for c in ("x", "y", "likelihood")],
+        names=["scorer", "individuals", "bodyparts", "coords"],
+    )
+    return pd.DataFrame(xyp.reshape(len(xyp), -1), columns=columns)
+
+
 def read_machine_labels(
-    project: Project, video: str | os.PathLike
+    project: Project,
+    video: str | os.PathLike,
+    points: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Machine labels of a video's extracted frames, in the project's bodyparts.
+    """Machine labels of a video's extracted frames, in the project's points.
 
     Every ``machinelabels-iter<N>.h5`` of ``labeled-data/<video>/`` is read, older
     iterations first, so that a frame's newest prediction wins.
@@ -1046,13 +1065,19 @@ def read_machine_labels(
         The project.
     video
         Video path or stem.
+    points
+        The points to read, in this order (default: the bodyparts; in a multi-animal
+        project ``"<individual>/<bodypart>"`` of the config's animals, as the label
+        store names them).
 
     Returns
     -------
     dict
-        ``labeled-data/<video>/<image>`` → ``(n_bodyparts, 3)`` x, y, likelihood (NaN
-        for a bodypart the file does not predict).
+        ``labeled-data/<video>/<image>`` → ``(n_points, 3)`` x, y, likelihood (NaN
+        for a point the file does not predict).
     """
+    from .multianimal.labels import split_slot
+
     folder = project.labeled_data_dir(video)
     files = []
     for p in folder.glob("machinelabels-iter*.h5"):
@@ -1060,26 +1085,38 @@ def read_machine_labels(
         if digits.isdigit():
             files.append((int(digits), p))
     out: dict[str, np.ndarray] = {}
-    bps = list(project.bodyparts)
+    if points is None:
+        points = _project_points(project)
+    keys = [split_slot(n) if project.multianimal else (n,) for n in points]
     for _, path in sorted(files):
         try:
             df = read_predictions(path)
         except (LabelError, OSError, ValueError) as err:
             logger.warning("cannot read machine labels %s: %s", path, err)
             continue
-        if "individuals" in df.columns.names:
-            continue
+        if ("individuals" in df.columns.names) != project.multianimal:
+            continue  # another kind of project's file
         scorer = df.columns.get_level_values("scorer")[0]
         sub = df[scorer]
         paths = index_to_paths(df.index)
-        arr = np.full((len(df), len(bps), 3), np.nan)
-        for j, bp in enumerate(bps):
+        arr = np.full((len(df), len(keys), 3), np.nan)
+        for j, key in enumerate(keys):
             for c, coord in enumerate(("x", "y", "likelihood")):
-                if (bp, coord) in sub.columns:
-                    arr[:, j, c] = sub[(bp, coord)].to_numpy(float)
+                if (*key, coord) in sub.columns:
+                    arr[:, j, c] = sub[(*key, coord)].to_numpy(float)
         for p, a in zip(paths, arr, strict=True):
             out[p] = a
     return out
+
+
+def _project_points(project: Project) -> list[str]:
+    """Return the bodyparts, or a multi-animal project's ``<individual>/<bodypart>``."""
+    if not project.multianimal:
+        return list(project.bodyparts)
+    from .multianimal.labels import slot_name
+    from .multianimal.layout import MultiAnimalLayout
+
+    return [slot_name(i, b) for i, b in MultiAnimalLayout.from_config(project).slots]
 
 
 def predict_machine_labels(
@@ -1127,6 +1164,13 @@ def predict_machine_labels(
     from .project import Project, load_project
 
     proj = project if isinstance(project, Project) else load_project(project)
+    if proj.multianimal and predictor is None:
+        raise ValueError(
+            "Pre-filling the frames of a multi-animal project from a snapshot is not "
+            "possible: which animal is which comes from tracking a video. Analyse the "
+            "video and extract its outlier frames instead (posekit extract-outliers): "
+            "they open pre-filled with the tracks."
+        )
     folder = ModelFolder.of(proj, shuffle)
     _, path = folder.snapshot(snapshot)
     scorer = folder.scorer(path)
@@ -1253,6 +1297,7 @@ def outlier_advice(
     *,
     pcutoff: float,
     augmented: Sequence[np.ndarray] | None = None,
+    novelty_available: bool = True,
 ) -> list[str]:
     """Say what to do when a criterion flags most frames because of a few bodyparts.
 
@@ -1277,6 +1322,9 @@ def outlier_advice(
     augmented
         The predictions on augmented copies ``tta`` compared (rows it did not
         compare equal ``xyp``).
+    novelty_available
+        Whether the ``novelty`` criterion can be suggested (not in a multi-animal
+        project).
 
     Returns
     -------
@@ -1307,7 +1355,7 @@ def outlier_advice(
         rare, parts, keep = rarely_seen(cutoff)
         find = (
             ""
-            if "novelty" in scores.scores
+            if "novelty" in scores.scores or not novelty_available
             else " (the 'novelty' criterion finds frames that show what the training "
             "frames never showed)"
         )
@@ -1495,6 +1543,12 @@ def extract_outlier_frames(
             )
     if predictions is not None and len(videos) != 1:
         raise ValueError("predictions= names one file: give exactly one video")
+    if proj.multianimal and {"tta", "novelty"} & set(criteria):
+        raise ValueError(
+            "'tta' and 'novelty' run a single-animal network on the frames; in a "
+            "multi-animal project use 'jump', 'uncertain' and 'fitting' (on the "
+            "tracks, each animal's bodyparts)."
+        )
     n = int(n if n is not None else proj.get("numframes2pick", 20) or 20)
     start = float(start if start is not None else proj.get("start", 0) or 0)
     stop = float(stop if stop is not None else proj.get("stop", 1) or 1)
@@ -1567,6 +1621,7 @@ def extract_outlier_frames(
             [file_bps[j] for j in use],
             pcutoff=proj.pcutoff,
             augmented=augmented,
+            novelty_available=not proj.multianimal,
         )
         for line in advice:
             logger.warning("%s: %s", video.name, line)
@@ -1608,16 +1663,27 @@ def _has_predictions(project: Project, video: Path, shuffle: int) -> bool:
 def _bodypart_columns(
     bodyparts: Sequence[str], wanted: str | Sequence[str]
 ) -> np.ndarray:
+    """Columns of ``wanted``; a bodypart name also picks ``<animal>/<bodypart>``."""
+    from .multianimal.labels import SLOT_SEPARATOR
+
     if isinstance(wanted, str) and wanted == "all":
         return np.arange(len(bodyparts))
     names = [wanted] if isinstance(wanted, str) else list(wanted)
-    missing = [b for b in names if b not in bodyparts]
+    parts = [str(b).rpartition(SLOT_SEPARATOR)[2] for b in bodyparts]
+    missing = [b for b in names if b not in bodyparts and b not in parts]
     if missing or not names:
+        shown = list(dict.fromkeys(parts)) if parts != list(bodyparts) else parts
         raise ValueError(
-            f"comparisonbodyparts {names} must be among the predicted bodyparts "
-            f"{list(bodyparts)}"
+            f"comparisonbodyparts {names} must be among the predicted bodyparts {shown}"
         )
-    return np.array([list(bodyparts).index(b) for b in names], int)
+    return np.array(
+        [
+            j
+            for j, (name, part) in enumerate(zip(bodyparts, parts, strict=True))
+            if name in names or part in names
+        ],
+        int,
+    )
 
 
 def _choose(

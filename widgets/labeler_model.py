@@ -900,7 +900,7 @@ class LabelerModel(MultiAnimalLabelling):
         marks = read_visibility(self.project, video)
         self.not_visible = marks["not_visible"]
         self.dismissed = marks["dismissed"]
-        self.machine = read_machine_labels(self.project, video)
+        self.machine = read_machine_labels(self.project, video, self.bodyparts)
 
     def likelihood_class(self, likelihood: float) -> str:
         """``"p-low"`` (below the p-cutoff), ``"p-mid"`` or ``"p-high"`` (>= 0.95)."""

@@ -513,3 +513,59 @@ def test_training_after_a_merge_starts_from_the_previous_model(demo_project):
     )
     assert third.initialised_from is None
     assert _max_difference(cold.after_first_step, previous) > 0.02
+
+
+def test_multi_animal_outliers_prefill_the_labeller_and_merge(tmp_path):
+    """maDLC: outliers from the tracks (it refused: "holds several animals").
+
+    A jump of one animal's snout is found; the frames get four-level machine labels
+    that the labeller opens as each animal's points; accepted, they are labels and
+    merge into iteration 1.
+    """
+    from posekit.engine.demo import make_demo_project
+    from posekit.engine.multianimal.labels import slot_name
+    from posekit.widgets.labeler_model import LabelerModel
+
+    project = make_demo_project(
+        tmp_path, n_animals=2, n_frames=60, n_labeled=4, size=(200, 150)
+    )
+    create_training_dataset(project)
+    truth, _ = load_ground_truth(project, "session1")  # (T, animal, part, 2)
+    xyp = np.concatenate([truth, np.full(truth.shape[:3] + (1,), 0.97)], -1)
+    xyp[33, 1, 0, 0] += 40.0  # mouse2's snout jumps away and back
+    video = project.videos()[0]
+    scorer = "DLC_effnet_lite0_social2Jan1shuffle1_100"
+    df = predictions_frame(
+        xyp, scorer, project.bodyparts, individuals=project.individuals
+    )
+    write_predictions(df, video.with_name(f"{video.stem}{scorer}_el.h5"))
+    with pytest.raises(ValueError, match="'jump', 'uncertain' and 'fitting'"):
+        extract_outlier_frames(project, [video], criteria=["tta"])
+    (res,) = extract_outlier_frames(
+        project, [video], criteria=["jump"], comparisonbodyparts=["snout"]
+    )
+    assert res.candidates.tolist() == [33] and res.picked.tolist() == [33]
+    table = pd.read_hdf(res.machine_labels, "df_with_missing")
+    assert table.columns.names == ["scorer", "individuals", "bodyparts", "coords"]
+    frame = "labeled-data/session1/img33.png"
+    machine = read_machine_labels(project, "session1")[frame]
+    names = [slot_name(i, b) for i in project.individuals for b in project.bodyparts]
+    assert machine.shape == (12, 3)
+    np.testing.assert_allclose(machine, xyp[33].reshape(12, 3))
+    # the labeller shows them as each animal's points; accepted, they are labels
+    model = LabelerModel(project)
+    model.goto(frame)
+    shown = model.machine_points()
+    assert set(shown) == set(names)
+    assert shown[slot_name("mouse2", "snout")][:2] == pytest.approx(
+        tuple(xyp[33, 1, 0, :2])
+    )
+    model.accept_frame()
+    store = LabelStore(project, "session1")
+    np.testing.assert_allclose(store.get(frame), xyp[33, :, :, :2].reshape(12, 2))
+    result = merge_datasets(project)
+    assert result.iteration == 1 and frame in result.refined_frames
+    with pytest.raises(ValueError, match="extract-outliers"):
+        from posekit.engine.refinement import predict_machine_labels
+
+        predict_machine_labels(project)
