@@ -280,6 +280,9 @@ def export_model(
     ------
     FileNotFoundError
         No trained snapshot.
+    ValueError
+        A multi-animal model (its animals are assembled and tracked over a video,
+        which the file's runtime does not do).
     """
     from .model_folder import ModelFolder, Snapshot
     from .project import Project, load_project
@@ -290,6 +293,14 @@ def export_model(
         out = out.with_name(out.name.removesuffix(".zip") + MODEL_FILE_SUFFIX)
     folder = ModelFolder.of(project, shuffle)
     iteration, path = folder.snapshot(snapshot)
+    if folder.model_config(path).paf_edges:
+        raise ValueError(
+            f"{project.path.name} is a multi-animal model (part-affinity fields): a "
+            f"{MODEL_FILE_SUFFIX} holds a single-animal network, which finds one "
+            "animal per frame. Share the project's model folder "
+            f"({folder.path.parent}) and analyse videos with it (posekit analyze), "
+            "which assembles and tracks the animals."
+        )
     size = tuple(int(v) for v in (input_size or _input_size(project, folder)))
     frames = folder.labelled_frames() if int8 else None
     float_model = folder.tflite_model(

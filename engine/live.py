@@ -357,6 +357,8 @@ def open_live(
     ------
     FileNotFoundError
         If ``source`` does not exist.
+    ValueError
+        If the project's model is a multi-animal one.
     """
     from .export import MODEL_FILE_SUFFIX, load_model_file
     from .model_folder import ModelFolder
@@ -385,11 +387,17 @@ def open_live(
     else:
         folder = ModelFolder.at(path)
         cut = 0.0 if pcutoff is None else pcutoff
+    config = folder.model_config()
+    if config.paf_edges:
+        raise ValueError(
+            f"The model in {folder.path} is a multi-animal model (part-affinity "
+            "fields): live prediction finds one animal per frame. Analyse the video "
+            "instead (posekit analyze), which assembles and tracks the animals."
+        )
     predictor = folder.predictor(
         frame_shape, 1, precision=precision, num_threads=num_threads
     )
-    bodyparts = folder.model_config().bodyparts
-    return LivePredictor(predictor, bodyparts, smoothing=smoothing, pcutoff=cut)
+    return LivePredictor(predictor, config.bodyparts, smoothing=smoothing, pcutoff=cut)
 
 
 def frame_source(

@@ -54,6 +54,15 @@ def test_train_evaluate_analyse_a_two_animal_demo(tmp_path):
         tracks, project.path / "ground-truth" / "session1_keypoints.h5"
     )
     assert {"id_switches", "idf1", "frames_map"} <= set(scores)
+    # one animal per frame: live prediction and the model file refuse, saying why
+    from posekit.engine.export import export_model
+    from posekit.engine.live import open_live
+
+    with pytest.raises(ValueError, match="multi-animal model.*posekit analyze"):
+        open_live(project.path, (240, 320))
+    with pytest.raises(ValueError, match="multi-animal model.*posekit analyze"):
+        export_model(project, tmp_path / "ma.posekit.zip")
+    assert not list(tmp_path.glob("ma*.zip"))
     # the training app's worst test frames: each labelled animal beside its match
     from posekit.widgets.worst_frames import find_worst_frames
 
