@@ -36,6 +36,7 @@ __all__ = [
     "find_video",
     "is_labeled_video",
     "load_project",
+    "as_project",
 ]
 
 
@@ -977,6 +978,19 @@ def find_video(
 
 def _pct(fraction: float) -> int:
     return int(round(100 * float(fraction)))
+
+
+def as_project(project: Project | str | os.PathLike) -> Project:
+    """Return ``project`` if it is an open :class:`Project`, else open it.
+
+    The apps and verbs take a project or its folder (or ``config.yaml``) alike.
+
+    Raises
+    ------
+    ProjectError
+        As :func:`load_project`.
+    """
+    return project if isinstance(project, Project) else load_project(project)
 
 
 def load_project(path: str | os.PathLike) -> Project:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
+from ..engine.project import as_project
 from ._bokeh import refresh_bokeh_state
 from .app import app_url, error_message, preload_tensorflow
 from .data_root import check_in_data_root
@@ -94,7 +96,7 @@ class AnalysisModel(traitlets.HasTraits):
 
     def __init__(
         self,
-        project: Project | None,
+        project: Project | str | os.PathLike | None,
         *,
         shuffle: int = 1,
         analyze_fn: Callable[..., Any] | None = None,
@@ -108,7 +110,7 @@ class AnalysisModel(traitlets.HasTraits):
                 "AnalysisModel needs a project, or a model_file (.posekit.zip) and "
                 "videos to analyse without one."
             )
-        self.project = project
+        self.project = as_project(project) if project is not None else None
         self.model_file = str(model_file or "")
         self.videos = [str(v) for v in videos]
         self._analyze_fn = analyze_fn

@@ -133,7 +133,7 @@ class BehaviorApp:
 
     def __init__(
         self,
-        project: Project | None = None,
+        project: Project | str | os.PathLike | None = None,
         *,
         path: str | os.PathLike | None = None,
         output_dir: str | os.PathLike | None = None,
@@ -149,8 +149,8 @@ class BehaviorApp:
         if load_bokehjs:
             ensure_bokehjs()
         self.load_bokehjs = load_bokehjs
-        self.project = project
         self.model = BehaviorModel(project, output_dir=output_dir)
+        self.project = project = self.model.project
         self.annotator: EthogramAnnotator | None = None
         self._group_boxes: dict[str, Any] = {}
         self._quiet = False

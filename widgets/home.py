@@ -19,7 +19,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..engine.project import Project, create_project, load_project
+from ..engine.project import Project, as_project, create_project, load_project
 from .app import app_links
 from .data_root import check_in_data_root, data_roots
 
@@ -94,8 +94,12 @@ class HomeApp:
     """
 
     def __init__(
-        self, project: Project, *, notebook_dir: str | os.PathLike | None = None
+        self,
+        project: Project | str | os.PathLike,
+        *,
+        notebook_dir: str | os.PathLike | None = None,
     ) -> None:
+        project = as_project(project)
         self.project = project
         self.notebook_dir = notebook_dir
         style = {"description_width": "initial"}

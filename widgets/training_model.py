@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -38,6 +39,7 @@ import numpy as np
 import traitlets
 from bokeh.models import ColumnDataSource
 
+from ..engine.project import as_project
 from .app import error_message
 from .worst_frames import WorstFrame, find_worst_frames
 
@@ -195,7 +197,7 @@ class TrainingModel(traitlets.HasTraits):
 
     def __init__(
         self,
-        project: Project,
+        project: Project | str | os.PathLike,
         *,
         shuffle: int = 1,
         backbone: str = "",
@@ -217,7 +219,7 @@ class TrainingModel(traitlets.HasTraits):
             limit="time" if time_budget_s else "iterations",
             time_budget_s=float(time_budget_s or 300.0),
         )
-        self.project = project
+        self.project = as_project(project)
         self._train_fn = train_fn
         self._evaluate_fn = evaluate_fn
         self._snapshots_fn = snapshots_fn

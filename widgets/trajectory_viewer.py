@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from ..engine.postprocessing import prediction_files
-from ..engine.project import Project
+from ..engine.project import Project, as_project
 from ._bokeh import (
     BokehComponent,
     LiveBokehModel,
@@ -638,7 +638,7 @@ class TrajectoryApp:
 
     def __init__(
         self,
-        project: Project,
+        project: Project | str | os.PathLike,
         predictions: str | os.PathLike | None = None,
         **viewer_kwargs: Any,
     ) -> None:
@@ -646,7 +646,7 @@ class TrajectoryApp:
 
         from .app import query_path
 
-        self.project = project
+        self.project = project = as_project(project)
         self.viewer_kwargs = viewer_kwargs
         self.viewer: TrajectoryViewer | None = None
         self.files = prediction_files(project)

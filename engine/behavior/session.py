@@ -261,11 +261,15 @@ class BehaviorModel:
 
     def __init__(
         self,
-        project: Project | None = None,
+        project: Project | str | os.PathLike | None = None,
         *,
         output_dir: str | os.PathLike | None = None,
         windows: Sequence[int] = (5, 15, 45),
     ) -> None:
+        if project is not None:
+            from ..project import as_project
+
+            project = as_project(project)
         self.project = project
         if output_dir is None:
             base = Path(project.path) if project is not None else Path.cwd()

@@ -287,3 +287,28 @@ def test_unexpected_errors_are_shown_then_raised_for_the_log(rooted, monkeypatch
     shown.clear()
     show_app("Label", broken_app, path=inside / "nothing", environ=env)
     assert "No config.yaml" in shown[0].value
+
+
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        ("home", "HomeApp"),
+        ("label_app", "LabelApp"),
+        ("training_dashboard", "TrainingDashboard"),
+        ("analysis_panel", "AnalysisPanel"),
+        ("trajectory_viewer", "TrajectoryApp"),
+        ("refine_app", "RefineApp"),
+        ("behavior_app", "BehaviorApp"),
+    ],
+)
+def test_every_app_opens_a_project_folder_given_in_jupyterlab(
+    two_projects, module, name
+) -> None:
+    """``App("~/myproject")`` in a notebook (five apps raised AttributeError: 'str')."""
+    import importlib
+
+    cls = getattr(importlib.import_module(f"posekit.widgets.{module}"), name)
+    path = two_projects[0]
+    app = cls(str(path))
+    project = app.model.project if hasattr(app, "model") else app.project
+    assert project.path == path and project.task == "alpha"
