@@ -34,7 +34,7 @@ import pandas as pd
 from . import logger
 from .locks import job_lock
 from .model_folder import ModelFolder, model_naming
-from .project import Project, list_videos, load_project
+from .project import Project, as_project, list_videos
 
 if TYPE_CHECKING:
     from .models.pose_model import PoseModelConfig
@@ -50,6 +50,9 @@ __all__ = [
     "evaluate_network",
     "predict_frames",
     "analyze_videos",
+    "video_predictions",
+    "filter_predictions",
+    "create_labeled_video",
 ]
 
 
@@ -132,10 +135,6 @@ class AnalysisStage:
         return f"analysing video {self.index} of {self.total}: {self.video.name}"
 
 
-def _project(project: Project | str | os.PathLike) -> Project:
-    return project if isinstance(project, Project) else load_project(project)
-
-
 def _ensure_training_set(project: Project, shuffle: int):
     from .dataset import create_training_dataset, load_training_set
 
@@ -153,7 +152,7 @@ def _one_at_a_time(kind: str, verb: str) -> Callable[[_Verb], _Verb]:
     def decorate(fn: _Verb) -> _Verb:
         @functools.wraps(fn)
         def locked(project: Project | str | os.PathLike, *args: Any, **kwargs: Any):
-            project = _project(project)
+            project = as_project(project)
             if kwargs.get("shard") is not None:
                 # the tasks of a job array run together by design; each writes
                 # its own chunks (engine/distributed.py), nothing they share
@@ -315,7 +314,7 @@ def previous_snapshot(
         The snapshot's ``.keras`` file; ``None`` in iteration 0 or when no earlier
         iteration trained this shuffle.
     """
-    project = _project(project)
+    project = as_project(project)
     name = project.model_dir(shuffle).name
     for it in range(project.iteration - 1, -1, -1):
         folder = ModelFolder(
@@ -421,7 +420,7 @@ def backbone_choice(
     """
     from .models.pretrained import choose_backbone
 
-    project = _project(project)
+    project = as_project(project)
     configured = project.get("default_net_type") or None
     return choose_backbone(configured, backbone, weights)
 
@@ -528,7 +527,7 @@ def train_network(
     from .models.pose_model import PoseModelConfig
     from .training import TrainConfig, Trainer
 
-    project = _project(project)
+    project = as_project(project)
     if project.multianimal:  # part-affinity fields (posekit.engine.multianimal)
         from .multianimal.api import train_multianimal
 
@@ -670,7 +669,7 @@ def evaluate_network(
     from .evaluation import evaluation_summary
     from .io.dlc import paths_to_index, predictions_frame, write_hdf
 
-    project = _project(project)
+    project = as_project(project)
     if project.multianimal:  # OKS mAP/mAR, errors after matching animals
         from .multianimal.api import evaluate_multianimal
 
@@ -938,7 +937,7 @@ def analyze_videos(
 
     check_precision(precision)
     chunked = client is not None or shard is not None
-    project = _project(project)
+    project = as_project(project)
     if videos:
         videos = list_videos(videos)  # a folder gives the videos in it
     if project.multianimal:  # detect, assemble, track, stitch (DLC's _el.h5)
@@ -1080,3 +1079,193 @@ def _video_job(
         scorer="",
         bodyparts=(),
     )
+
+
+# ------------------------------------------------------------- after the analysis
+
+
+def video_predictions(
+    project: Project | str | os.PathLike,
+    videos: Sequence[str | os.PathLike] | None = None,
+    *,
+    filtered: bool = False,
+) -> list[Path]:
+    """Find the predictions of videos: DeepLabCut's ``(config, videos)`` argument.
+
+    Parameters
+    ----------
+    project
+        The project (or its folder or ``config.yaml``).
+    videos
+        Videos (their newest ``<video>DLC_*.h5``), folders of videos and prediction
+        files (``.h5``/``.csv``, kept as given); default: every video of the project.
+    filtered
+        Take each video's ``_filtered`` predictions.
+
+    Returns
+    -------
+    list of Path
+        One file per video that has predictions; the others are named in a warning.
+
+    Raises
+    ------
+    FileNotFoundError
+        No video has predictions (the message says to analyse them first).
+    """
+    from .postprocessing import find_predictions
+
+    project = as_project(project)
+    items = [Path(v) for v in videos or ()]
+    found, missing = [], []
+    for item in list_videos(items) if items else project.source_videos():
+        if item.suffix.lower() in (".h5", ".csv"):
+            found.append(item)
+            continue
+        files = find_predictions(item, filtered=filtered)
+        (found if files else missing).append(files[0] if files else item)
+    kind = "filtered predictions" if filtered else "predictions"
+    if missing and found:
+        logger.warning("no %s for %s", kind, ", ".join(str(m) for m in missing))
+    if not found:
+        how = (
+            "filter them first (posekit filter)"
+            if filtered
+            else "analyse them first (analyze_videos, posekit analyze)"
+        )
+        shown = ", ".join(str(m) for m in missing) or f"the videos of {project.path}"
+        raise FileNotFoundError(f"No {kind} for {shown}: {how}.")
+    return found
+
+
+def filter_predictions(
+    project: Project | str | os.PathLike,
+    videos: Sequence[str | os.PathLike] | None = None,
+    *,
+    method: str = "median",
+    window: int = 5,
+    polyorder: int = 2,
+    pcutoff: float | None = None,
+    max_gap: int | None = None,
+    save_as_csv: bool = False,
+    **params: Any,
+) -> list[Path]:
+    """Filter the predictions of a project's videos (DeepLabCut's ``filterpredictions``).
+
+    ``filter_predictions(config, [video])`` as in DeepLabCut: each video's newest
+    predictions are smoothed by
+    :func:`posekit.engine.postprocessing.filter_predictions` (one file) into
+    ``<predictions>_filtered.h5``.
+
+    Parameters
+    ----------
+    project
+        The project (or its folder or ``config.yaml``).
+    videos
+        As for :func:`video_predictions` (default: every video of the project).
+    method, window, polyorder, pcutoff, max_gap, **params
+        The filter (:func:`posekit.engine.postprocessing.filter_predictions`);
+        ``window`` is DeepLabCut's ``windowlength``.
+    save_as_csv
+        Also write the ``.csv`` twins.
+
+    Returns
+    -------
+    list of Path
+        The filtered ``.h5`` files.
+
+    Raises
+    ------
+    FileNotFoundError
+        No video has predictions.
+    """
+    from .postprocessing import filter_predictions as filter_file
+
+    return [
+        filter_file(
+            path,
+            method=method,
+            window=window,
+            polyorder=polyorder,
+            pcutoff=pcutoff,
+            max_gap=max_gap,
+            save_csv=save_as_csv,
+            **params,
+        )
+        for path in video_predictions(project, videos)
+    ]
+
+
+def create_labeled_video(
+    project: Project | str | os.PathLike,
+    videos: Sequence[str | os.PathLike] | None = None,
+    *,
+    filtered: bool = False,
+    pcutoff: float | None = None,
+    draw_skeleton: bool = True,
+    trail_length: int = 0,
+    dotsize: float | None = None,
+    codec: str = "auto",
+    progress: bool = True,
+) -> list[Path]:
+    """Labelled videos of a project's analysed videos (DLC's ``create_labeled_video``).
+
+    ``create_labeled_video(config, [video])`` as in DeepLabCut: each video with its
+    newest predictions drawn by :func:`posekit.engine.labeled_video.create_labeled_video`
+    with the project's plotting settings (``dotsize``, ``colormap``, ``alphavalue``,
+    ``skeleton``, ``skeleton_color``, ``pcutoff``), written beside the predictions as
+    ``…_p<pcutoff×100>_labeled.mp4``.
+
+    Parameters
+    ----------
+    project
+        The project (or its folder or ``config.yaml``).
+    videos
+        As for :func:`video_predictions` (default: every video of the project).
+    filtered
+        Draw the ``_filtered`` predictions.
+    pcutoff, dotsize
+        Override the config's.
+    draw_skeleton, trail_length, codec, progress
+        As for :func:`posekit.engine.labeled_video.create_labeled_video`
+        (``trail_length`` is DeepLabCut's ``trailpoints``).
+
+    Returns
+    -------
+    list of Path
+        The labelled videos.
+
+    Raises
+    ------
+    FileNotFoundError
+        No video has predictions, or the video of a predictions file is not found.
+    """
+    from .labeled_video import create_labeled_video as draw_video
+    from .project import find_video
+
+    project = as_project(project)
+    display = project.display
+    out = []
+    for path in video_predictions(project, videos, filtered=filtered):
+        video = find_video(path, project)
+        if video is None:
+            raise FileNotFoundError(
+                f"No video found for {path}: put the video beside it (or in the "
+                "project's videos/) under the name the predictions start with."
+            )
+        out.append(
+            draw_video(
+                video,
+                path,
+                pcutoff=project.pcutoff if pcutoff is None else pcutoff,
+                skeleton=project.skeleton,
+                draw_skeleton=draw_skeleton,
+                trail_length=trail_length,
+                dotsize=dotsize or display.dotsize,
+                colormap=display.colormap,
+                alpha=display.alphavalue,
+                skeleton_color=display.skeleton_color,
+                codec=codec,
+                progress=progress,
+            )
+        )
+    return out

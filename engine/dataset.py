@@ -9,6 +9,7 @@ DLC project keeps its split.
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ from .io.dlc import (
     write_labels,
 )
 from .labels import read_label_file
-from .project import Project
+from .project import Project, as_project
 
 __all__ = [
     "TrainingSet",
@@ -155,7 +156,7 @@ def _doc_path(project: Project, fraction: float, shuffle: int) -> Path:
 
 
 def create_training_dataset(
-    project: Project,
+    project: Project | str | os.PathLike,
     *,
     shuffles: Sequence[int] = (1,),
     train_fraction: float | None = None,
@@ -167,7 +168,7 @@ def create_training_dataset(
     Parameters
     ----------
     project
-        The project.
+        The project (or its folder or ``config.yaml``).
     shuffles
         Shuffle numbers to create.
     train_fraction
@@ -184,6 +185,7 @@ def create_training_dataset(
     list of Split
         The splits (existing ones on disk are kept and returned as they are).
     """
+    project = as_project(project)
     fraction = float(train_fraction or project.training_fractions[0])
     merged = merge_labels(project)
     out_dir = project.training_set_dir()

@@ -11,12 +11,15 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
 import numpy as np
 
 from . import logger
+
+if TYPE_CHECKING:
+    from .project import Project
 
 __all__ = [
     "VideoError",
@@ -647,7 +650,7 @@ def _choose_frames(
 
 
 def extract_frames(
-    project,
+    project: Project | str | os.PathLike,
     video: str | os.PathLike,
     *,
     mode: Literal["uniform", "kmeans"] = "kmeans",
@@ -669,7 +672,7 @@ def extract_frames(
     Parameters
     ----------
     project
-        An open :class:`posekit.engine.project.Project`.
+        A :class:`posekit.engine.project.Project` (or its folder or ``config.yaml``).
     video
         A video of the project.
     mode
@@ -703,6 +706,9 @@ def extract_frames(
     VideoError
         The video cannot be read.
     """
+    from .project import as_project
+
+    project = as_project(project)
     video = Path(video)
     n = int(n if n is not None else project.get("numframes2pick", 20))
     start = float(start if start is not None else project.get("start", 0) or 0)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,7 +22,6 @@ __all__ = [
     "add_project_arg",
     "fail",
     "load_project",
-    "prediction_files",
     "run_command",
 ]
 
@@ -91,44 +89,6 @@ def fail(message: str) -> int:
     """
     print(f"posekit: {message}", file=sys.stderr)
     return EXIT_ERROR
-
-
-def prediction_files(
-    project: Project, items: Iterable[str], *, filtered: bool = False
-) -> list[Path]:
-    """Return the prediction files for a mix of videos and prediction files.
-
-    Parameters
-    ----------
-    project
-        The project (without ``items``: every source video of the project).
-    items
-        Prediction ``.h5``/``.csv`` files (kept as given), videos (their newest
-        predictions) and folders of videos.
-    filtered
-        Take each video's ``_filtered`` predictions.
-
-    Returns
-    -------
-    list of Path
-        The files; videos without predictions are reported on stderr and skipped.
-    """
-    from ..postprocessing import find_predictions
-    from ..project import list_videos
-
-    out = []
-    items = [Path(i) for i in items]
-    for item in list_videos(items) if items else project.source_videos():
-        if item.suffix.lower() in (".h5", ".csv"):
-            out.append(item)
-            continue
-        found = find_predictions(item, filtered=filtered)
-        if found:
-            out.append(found[0])
-        else:
-            kind = "filtered predictions" if filtered else "predictions"
-            print(f"posekit: no {kind} for {item}", file=sys.stderr)
-    return out
 
 
 def run_command(name: str, handler: Handler, args: argparse.Namespace) -> int:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ._common import (
-    EXIT_ERROR,
     EXIT_OK,
     add_project_arg,
-    fail,
     load_project,
-    prediction_files,
 )
 
 __all__ = ["NAME", "add_parser", "run"]
@@ -79,31 +76,20 @@ def run(args: argparse.Namespace) -> int:
     Returns
     -------
     int
-        The exit code (:data:`~._common.EXIT_ERROR` when a video is missing or there
-        were no predictions).
+        The exit code (a video without predictions is named in a warning; none
+        with predictions is an error).
     """
-    from ..labeled_video import create_labeled_video
-    from ..project import find_video
+    from ..api import create_labeled_video
 
-    project = load_project(args.project)
-    files = prediction_files(project, args.files, filtered=args.filtered)
-    display = project.display
-    for path in files:
-        video = find_video(path, project)
-        if video is None:
-            return fail(f"no video found for {path}")
-        out = create_labeled_video(
-            video,
-            path,
-            pcutoff=project.pcutoff if args.pcutoff is None else args.pcutoff,
-            skeleton=project.skeleton,
-            draw_skeleton=not args.no_skeleton,
-            trail_length=args.trail,
-            dotsize=args.dotsize or display.dotsize,
-            colormap=display.colormap,
-            alpha=display.alphavalue,
-            skeleton_color=display.skeleton_color,
-            codec=args.codec,
-        )
+    for out in create_labeled_video(
+        load_project(args.project),
+        args.files,
+        filtered=args.filtered,
+        pcutoff=args.pcutoff,
+        draw_skeleton=not args.no_skeleton,
+        trail_length=args.trail,
+        dotsize=args.dotsize,
+        codec=args.codec,
+    ):
         print(out)
-    return EXIT_OK if files else EXIT_ERROR
+    return EXIT_OK

@@ -6,6 +6,7 @@ the ``posekit labeled-video`` command.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -207,3 +208,40 @@ def test_cli_labeled_video(demo, capsys) -> None:
         diff = np.abs(reader[5].astype(float) - src[5].astype(float))  # no markers
     assert diff.mean() < 3
     assert main(["labeled-video", str(demo.path), "--filtered"]) == 2
+
+
+def test_deeplabcut_style_calls_take_the_config_and_videos(demo, tmp_path) -> None:
+    """``create_labeled_video(config, [video])`` and ``filter_predictions(...)``.
+
+    As a DeepLabCut script calls them from ``posekit.engine`` (they failed: the
+    config was taken for the video, or "takes 1 positional argument").
+    """
+    import posekit.engine as dlc
+
+    config = str(demo.path / "config.yaml")
+    video = str(demo.path / "videos" / "session1.mp4")
+    (filtered,) = dlc.filter_predictions(config, [video], window=3)
+    assert filtered.name == "session1DLC_resnet50_demoJan1shuffle1_100_filtered.h5"
+    (out,) = dlc.create_labeled_video(config, [video], filtered=True, progress=False)
+    assert out.name.endswith("_filtered_p50_labeled.mp4")
+    with VideoReader(out) as reader:
+        assert reader.n_frames == 30
+    # a video without predictions: said, with what to do
+    other = tmp_path / "other.mp4"
+    shutil.copy(video, other)
+    with pytest.raises(FileNotFoundError, match="No predictions for .*analyse them"):
+        dlc.create_labeled_video(config, [other])
+    with pytest.raises(FileNotFoundError, match="No predictions"):
+        dlc.filter_predictions(config, [other])
+
+
+def test_deeplabcut_style_calls_to_extract_and_split(tmp_path) -> None:
+    """``extract_frames(config, video)`` and ``create_training_dataset(config)``."""
+    import posekit.engine as dlc
+
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=4, size=(160, 120))
+    config = str(project.config_path)
+    images = dlc.extract_frames(config, project.videos()[0], mode="uniform", n=2)
+    assert len(images) == 2 and all(p.is_file() for p in images)
+    (split,) = dlc.create_training_dataset(config)
+    assert len(split.train_indices) + len(split.test_indices) == 4
