@@ -1246,6 +1246,9 @@ class OutlierFrames:
             f"{len(self.scores.frames)}; {len(self.picked)} extracted ({where})"
         ) + "".join(f"\n{a}" for a in self.advice)
 
+    def __str__(self) -> str:
+        return self.summary()
+
 
 def rarely_confident_bodyparts(
     xyp: np.ndarray,

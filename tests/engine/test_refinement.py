@@ -360,6 +360,7 @@ def test_uncertain_names_bodyparts_below_the_pcutoff_in_most_frames(demo_project
     assert len(res.advice) == 1
     assert f"{bps[1]} (80 %)" in res.advice[0]
     assert "comparisonbodyparts" in res.advice[0] and res.advice[0] in res.summary()
+    assert str(res) == res.summary()  # print(result) reads as the CLI does
     assert "'novelty' criterion" in res.advice[0]
     (only,) = extract_outlier_frames(
         demo_project,
