@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from . import logger
+from .dlc_names import dlc_keywords, one_shuffle, renamed
 from .locks import job_lock
 from .model_folder import ModelFolder, model_naming
 from .project import Project, as_project, list_videos
@@ -425,6 +426,7 @@ def backbone_choice(
     return choose_backbone(configured, backbone, weights)
 
 
+@dlc_keywords(maxiters=renamed("max_iterations"), saveiters=renamed("save_interval"))
 @_one_at_a_time("training", "train_network")
 def train_network(
     project: Project | str | os.PathLike,
@@ -640,6 +642,7 @@ def predict_frames(
     return predictor(images)
 
 
+@dlc_keywords(plotting=renamed("plot"), Shuffles=renamed("shuffle", one_shuffle))
 def evaluate_network(
     project: Project | str | os.PathLike,
     *,
@@ -830,6 +833,7 @@ def _inside(path: Path, folder: Path) -> bool:
     return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
 
 
+@dlc_keywords(batchsize=renamed("batch_size"))
 @_one_at_a_time("analysis", "analyze_videos")
 def analyze_videos(
     project: Project | str | os.PathLike,
@@ -1137,6 +1141,7 @@ def video_predictions(
     return found
 
 
+@dlc_keywords(filtertype=renamed("method"), windowlength=renamed("window"))
 def filter_predictions(
     project: Project | str | os.PathLike,
     videos: Sequence[str | os.PathLike] | None = None,
@@ -1195,6 +1200,7 @@ def filter_predictions(
     ]
 
 
+@dlc_keywords(trailpoints=renamed("trail_length"))
 def create_labeled_video(
     project: Project | str | os.PathLike,
     videos: Sequence[str | os.PathLike] | None = None,

@@ -22,6 +22,7 @@ import pandas as pd
 
 from . import logger
 from ._fileio import atomic_path
+from .dlc_names import dlc_keywords, renamed
 from .io.dlc import (
     LabelError,
     index_to_paths,
@@ -155,6 +156,10 @@ def _doc_path(project: Project, fraction: float, shuffle: int) -> Path:
     )
 
 
+@dlc_keywords(
+    num_shuffles=renamed("shuffles", lambda n: tuple(range(1, int(n) + 1))),
+    Shuffles=renamed("shuffles", tuple),
+)
 def create_training_dataset(
     project: Project | str | os.PathLike,
     *,

@@ -48,6 +48,7 @@ import pandas as pd
 
 from . import logger
 from ._fileio import atomic_path
+from .dlc_names import dlc_keywords, renamed, thresholds
 from .io.dlc import (
     LabelError,
     index_to_paths,
@@ -1436,6 +1437,22 @@ def _already_extracted(project: Project, video: Path, n_total: int) -> set[int]:
     return out
 
 
+def _dlc_outlier_algorithm(name: str) -> list[str]:
+    """DeepLabCut's ``outlieralgorithm`` as posekit's ``criteria``."""
+    if name not in ("jump", "uncertain", "fitting"):
+        raise ValueError(
+            f"outlieralgorithm={name!r}: posekit has 'jump', 'uncertain' and "
+            "'fitting' (and 'tta', 'novelty' as criteria=[...]); to pick frames by "
+            "hand, extract them with extract_frames(project, video, indices=[...])."
+        )
+    return [name]
+
+
+@dlc_keywords(
+    outlieralgorithm=renamed("criteria", _dlc_outlier_algorithm),
+    epsilon=thresholds(jump=float, fitting=float),
+    p_bound=thresholds(uncertain=lambda p: 1.0 - float(p)),
+)
 def extract_outlier_frames(
     project: Project | str | os.PathLike,
     videos: Sequence[str | os.PathLike] | None = None,

@@ -1,0 +1,159 @@
+"""DeepLabCut's keyword arguments, accepted by posekit's workflow verbs.
+
+A DeepLabCut script calls ``deeplabcut.train_network(config, maxiters=50000,
+gputouse=0)``; with ``import posekit.engine as deeplabcut`` the same line should run.
+:func:`dlc_keywords` wraps a verb so that DeepLabCut's names are
+
+- **renamed** to posekit's (``maxiters`` → ``max_iterations``, ``plotting`` →
+  ``plot``, ``trailpoints`` → ``trail_length``, ...), with the value converted where the
+  two differ (``Shuffles=[1]`` → ``shuffle=1``, ``epsilon`` → the ``jump`` and
+  ``fitting`` thresholds);
+- **accepted and ignored**, with one log line, when they only concern DeepLabCut's
+  hardware or interface (``gputouse``, ``allow_growth``, ``displayiters``,
+  ``automatic``, ``videotype``: posekit runs on what TensorFlow finds, reports
+  progress itself, never asks, and takes every video of a folder).
+
+A DeepLabCut name that would change the result and has no posekit counterpart is not
+listed, so Python's own ``TypeError`` names it; so does a name given twice (DLC's and
+posekit's).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from . import logger
+
+__all__ = ["IGNORED", "dlc_keywords", "one_shuffle", "renamed", "thresholds"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Converts DeepLabCut's value into posekit's keyword arguments.
+Converter = Callable[[Any], dict[str, Any]]
+
+#: DeepLabCut keywords about its hardware, interface or file bookkeeping: accepted by
+#: every wrapped verb and ignored (one log line each).
+IGNORED = frozenset(
+    {
+        "gputouse",
+        "allow_growth",
+        "autotune",
+        "displayiters",
+        "TFGPUinference",
+        "in_random_order",
+        "use_shelve",
+        "userfeedback",
+        "windows2linux",
+        "automatic",
+        "videotype",
+        "fastmode",
+        "opencv",
+        "modelprefix",
+        "max_snapshots_to_keep",
+        "keepdeconvweights",
+        "show_errors",
+    }
+)
+
+
+def renamed(name: str, convert: Callable[[Any], Any] | None = None) -> Converter:
+    """Map a DeepLabCut keyword to posekit's ``name`` (the value ``convert``-ed)."""
+
+    def apply(value: Any) -> dict[str, Any]:
+        return {name: convert(value) if convert is not None else value}
+
+    return apply
+
+
+def _training_set_index(value: Any) -> dict[str, Any]:
+    if int(value) != 0:
+        raise TypeError(
+            f"trainingsetindex={value}: posekit trains on the config's first "
+            "TrainingFraction (trainingsetindex=0); put the fraction you want first."
+        )
+    return {}
+
+
+def dlc_keywords(**names: Converter) -> Callable[[F], F]:
+    """Let a verb take DeepLabCut's keyword names as well as its own.
+
+    Parameters
+    ----------
+    **names
+        DeepLabCut keyword → converter into posekit keywords (:func:`renamed`).
+        ``trainingsetindex`` (0 only) and the :data:`IGNORED` names are accepted by
+        every wrapped verb.
+
+    Returns
+    -------
+    callable
+        The decorator.
+
+    Examples
+    --------
+    >>> @dlc_keywords(maxiters=renamed("max_iterations"))
+    ... def train(config, *, max_iterations=10):
+    ...     return max_iterations
+    >>> train("config.yaml", maxiters=50, gputouse=0)
+    50
+    """
+    converters: dict[str, Converter] = {"trainingsetindex": _training_set_index}
+    converters.update(names)
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for key in [k for k in kwargs if k in converters or k in IGNORED]:
+                value = kwargs.pop(key)
+                if key not in converters:
+                    logger.info(
+                        "%s: DeepLabCut's %s=%r does not apply in posekit; ignored",
+                        fn.__name__,
+                        key,
+                        value,
+                    )
+                    continue
+                for ours, converted in converters[key](value).items():
+                    given = kwargs.get(ours)
+                    if (
+                        isinstance(given, Mapping)
+                        and isinstance(converted, dict)
+                        and not set(given) & set(converted)  # e.g. two thresholds
+                    ):
+                        kwargs[ours] = {**given, **converted}
+                        continue
+                    if ours in kwargs:
+                        raise TypeError(
+                            f"{fn.__name__}() got {key} (DeepLabCut's name) and "
+                            f"{ours} (posekit's): give one of them"
+                        )
+                    kwargs[ours] = converted
+            return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def one_shuffle(value: int | Sequence[int]) -> int:
+    """DeepLabCut's ``Shuffles=[1]`` (a list) as one shuffle number."""
+    if isinstance(value, int):
+        return value
+    shuffles = list(value)
+    if len(shuffles) != 1:
+        raise TypeError(
+            f"Shuffles={shuffles}: posekit evaluates one shuffle per call; call it "
+            "once for each (shuffle=…)."
+        )
+    return int(shuffles[0])
+
+
+def thresholds(**criteria: Callable[[Any], float]) -> Converter:
+    """Map a DeepLabCut threshold to posekit's ``thresholds`` of some criteria."""
+
+    def apply(value: Any) -> dict[str, Any]:
+        return {"thresholds": {name: f(value) for name, f in criteria.items()}}
+
+    return apply

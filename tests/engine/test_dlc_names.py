@@ -1,0 +1,97 @@
+"""A DeepLabCut script runs with ``import posekit.engine as deeplabcut``.
+
+Its keyword names are renamed to posekit's (``maxiters``, ``plotting``, ``Shuffles``,
+``batchsize``, ``filtertype``, ``windowlength``, ``trailpoints``, ``outlieralgorithm``,
+``epsilon``, ``p_bound``, ``num_shuffles``), its hardware and interface ones
+(``gputouse``, ``videotype``, ``automatic``, ...) accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from posekit.engine.demo import make_demo_project
+from posekit.engine.dlc_names import dlc_keywords, one_shuffle, renamed, thresholds
+
+
+def test_a_deeplabcut_script_runs_unchanged(tmp_path) -> None:
+    import posekit.engine as deeplabcut
+
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=6, size=(160, 120))
+    config = str(project.config_path)
+    video = str(project.videos()[0])
+    (split,) = deeplabcut.create_training_dataset(config, num_shuffles=1)
+    assert split.shuffle == 1
+    result = deeplabcut.train_network(
+        config,
+        shuffle=1,
+        trainingsetindex=0,
+        maxiters=2,
+        saveiters=1,
+        displayiters=1,
+        gputouse=None,
+        allow_growth=True,
+        # posekit's own, to keep the test short
+        backbone="mobilenet_v2_0.35",
+        weights=None,
+        batch_size=2,
+        crop_size=(64, 64),
+        progress=False,
+    )
+    assert result.iteration == 2
+    # saveiters=1: a snapshot per iteration
+    assert sorted(p.name for p in result.train_dir.glob("snapshot-*.keras")) == [
+        "snapshot-1.keras",
+        "snapshot-2.keras",
+    ]
+    table = deeplabcut.evaluate_network(config, Shuffles=[1], plotting=False)
+    assert int(table["Training iterations:"].iloc[0]) == 2
+    (h5,) = deeplabcut.analyze_videos(
+        config, [video], videotype=".mp4", save_as_csv=True, batchsize=4, gputouse=None
+    )
+    assert h5.with_suffix(".csv").is_file()
+    (filtered,) = deeplabcut.filter_predictions(
+        config, [video], filtertype="median", windowlength=3, videotype="mp4"
+    )
+    assert filtered.name.endswith("_filtered.h5")
+    (labeled,) = deeplabcut.create_labeled_video(
+        config, [video], trailpoints=2, draw_skeleton=True, fastmode=True
+    )
+    assert labeled.is_file()
+    (outliers,) = deeplabcut.extract_outlier_frames(
+        config, [video], outlieralgorithm="jump", epsilon=1e6, automatic=True
+    )
+    assert list(outliers.scores.scores) == ["jump"]
+    assert outliers.scores.thresholds["jump"] == 1e6 and len(outliers.picked) == 0
+
+
+def test_names_are_converted_and_conflicts_are_errors() -> None:
+    @dlc_keywords(
+        Shuffles=renamed("shuffle", one_shuffle),
+        epsilon=thresholds(jump=float, fitting=float),
+        p_bound=thresholds(uncertain=lambda p: 1.0 - p),
+    )
+    def verb(config, *, shuffle=1, thresholds=None):
+        return shuffle, thresholds
+
+    assert verb("c", Shuffles=[3]) == (3, None)
+    assert verb("c", epsilon=12, p_bound=0.25, videotype="avi") == (
+        1,
+        {"jump": 12.0, "fitting": 12.0, "uncertain": 0.75},
+    )
+    with pytest.raises(TypeError, match="give one of them"):
+        verb("c", Shuffles=[1], shuffle=2)
+    with pytest.raises(TypeError, match="one shuffle per call"):
+        verb("c", Shuffles=[1, 2])
+    with pytest.raises(TypeError, match="first TrainingFraction"):
+        verb("c", trainingsetindex=1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'net_type'"):
+        verb("c", net_type="resnet_50")  # would change the result: not ignored
+
+
+def test_outlier_algorithm_manual_says_what_to_do_instead(tmp_path) -> None:
+    from posekit.engine import extract_outlier_frames
+
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=2, size=(160, 120))
+    with pytest.raises(ValueError, match="extract_frames.*indices"):
+        extract_outlier_frames(project, outlieralgorithm="manual")
