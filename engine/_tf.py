@@ -17,12 +17,21 @@ level or inside a function::
 
 If TensorFlow was imported before (by a script or another library), the options are
 not set: TensorFlow has already read its environment and they would have no effect.
+
+The command line (without ``-v``) also calls :func:`quiet_startup`: TensorFlow's
+start-up lines (CUDA probing on a machine without a GPU, "oneDNN custom operations
+are on", ...) are written by its C++ logging before ``TF_CPP_MIN_LOG_LEVEL`` applies,
+so they are caught at the file-descriptor level while TensorFlow loads and looks for
+devices, and shown only if loading fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -34,6 +43,7 @@ __all__ = [
     "TENSORFLOW_OPTIONS",
     "import_keras",
     "import_tensorflow",
+    "quiet_startup",
     "set_tensorflow_options",
 ]
 
@@ -60,6 +70,40 @@ def set_tensorflow_options() -> bool:
     return True
 
 
+_QUIET = {"startup": False}
+
+
+def quiet_startup(on: bool = True) -> None:
+    """Hide TensorFlow's start-up lines when it loads (the command line's default).
+
+    Parameters
+    ----------
+    on
+        Hide them (``False``: show them, as ``posekit -v`` does).
+    """
+    _QUIET["startup"] = bool(on)
+
+
+@contextlib.contextmanager
+def _stderr_held() -> Iterator[None]:
+    """Send file descriptor 2 to a temporary file; replay it if the block fails."""
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            sys.stderr.flush()
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def import_tensorflow() -> ModuleType:
     """Import and return ``tensorflow``, with posekit's options set before it loads.
 
@@ -69,8 +113,14 @@ def import_tensorflow() -> ModuleType:
         The ``tensorflow`` module.
     """
     set_tensorflow_options()
-    import tensorflow
+    if not _QUIET["startup"] or "tensorflow" in sys.modules:
+        import tensorflow
 
+        return tensorflow
+    with _stderr_held():
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # the CUDA probing lines, now
     return tensorflow
 
 
@@ -82,7 +132,7 @@ def import_keras() -> ModuleType:
     module
         The ``keras`` module.
     """
-    set_tensorflow_options()
+    import_tensorflow()
     import keras
 
     return keras

@@ -131,5 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_OK
+    from .._tf import quiet_startup
+
+    quiet_startup(not args.verbose)
     name = getattr(args, "_command_name", f"posekit {args.command}")
     return run_command(name, _COMMANDS[args.command], args)

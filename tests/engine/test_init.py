@@ -145,3 +145,45 @@ def test_tensorflow_is_imported_only_through_the_tf_module() -> None:
     assert direct == [], "import these through posekit.engine._tf:\n" + "\n".join(
         direct
     )
+
+
+def _stderr_of(code: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"  # as CI and the README set it
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    return proc.stderr
+
+
+def test_the_command_line_hides_tensorflow_start_up_lines() -> None:
+    """TensorFlow's oneDNN and CUDA probing lines: not on every command."""
+    load = (
+        "from posekit.engine._tf import import_tensorflow, quiet_startup\n"
+        "{quiet}import_tensorflow().config.list_physical_devices()\n"
+    )
+    loud = _stderr_of(load.format(quiet=""))
+    assert "oneDNN custom operations are on" in loud  # what TensorFlow prints here
+    assert _stderr_of(load.format(quiet="quiet_startup(); ")).strip() == ""
+
+
+def test_what_a_failed_load_printed_is_shown() -> None:
+    code = (
+        "import os\n"
+        "from posekit.engine._tf import _stderr_held\n"
+        "try:\n"
+        "    with _stderr_held():\n"
+        "        os.write(2, b'libcuda: broken install\\n')\n"
+        "        raise ImportError('no')\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "with _stderr_held():\n"
+        "    os.write(2, b'start-up noise\\n')\n"
+    )
+    err = _stderr_of(code)
+    assert "libcuda: broken install" in err and "start-up noise" not in err
