@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import EXIT_OK
+from ._common import EXIT_OK, fail
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -39,8 +39,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default="snout,leftear,rightear,tailbase",
         help="comma-separated keypoint names (default: snout,leftear,rightear,tailbase)",
     )
+    p.add_argument(
+        "--individuals",
+        metavar="NAMES",
+        help="comma-separated animal names: a multi-animal project (DeepLabCut's "
+        "multianimal=True), e.g. mouse1,mouse2,mouse3",
+    )
+    p.add_argument(
+        "--unique-bodyparts",
+        metavar="NAMES",
+        default="",
+        help="multi-animal: comma-separated points that are not part of an animal "
+        "(a lever, a port)",
+    )
     p.add_argument("--copy", action="store_true", help="copy videos instead of linking")
     return p
+
+
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,13 +75,22 @@ def run(args: argparse.Namespace) -> int:
     """
     from ..project import create_project
 
+    individuals = _names(args.individuals) or None
+    unique = _names(args.unique_bodyparts)
+    if unique and individuals is None:
+        return fail(
+            "--unique-bodyparts belong to a multi-animal project: name the animals "
+            "with --individuals too"
+        )
     project = create_project(
         args.task,
         args.experimenter,
         args.videos,
         working_directory=args.folder,
-        bodyparts=[b.strip() for b in args.bodyparts.split(",") if b.strip()],
+        bodyparts=_names(args.bodyparts),
         copy_videos=args.copy,
+        individuals=individuals,
+        uniquebodyparts=unique,
     )
     print(project.path)
     return EXIT_OK

@@ -155,6 +155,27 @@ def test_create(
     assert "already exists" in capsys.readouterr().err
 
 
+def test_create_a_multi_animal_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """DeepLabCut's ``multianimal=True`` from the command line (it was Python only)."""
+    from posekit.engine.project import load_project
+
+    args = ["create", "social", "ann", "--folder", str(tmp_path)]
+    rc = main([*args, "--unique-bodyparts", "lever"])  # no animals named
+    assert rc == 2 and "--individuals" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+    rc = main(
+        [*args, "--bodyparts", "snout,tail", "--individuals", "m1, m2,",
+         "--unique-bodyparts", "lever"]
+    )  # fmt: skip
+    assert rc == 0
+    project = load_project(capsys.readouterr().out.strip())
+    assert project.multianimal and project.individuals == ["m1", "m2"]
+    assert project.multianimal_bodyparts == ["snout", "tail"]
+    assert project.unique_bodyparts == ["lever"]
+
+
 def test_extract_frames(demo_project: Project, capsys: pytest.CaptureFixture) -> None:
     folder = demo_project.path / "labeled-data" / "session1"
     before = {p.name for p in folder.glob("*.png")}

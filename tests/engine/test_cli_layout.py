@@ -10,7 +10,8 @@ for options added on purpose:
 - ``analyze``: issue 16 (--precision, --model, --cluster, --workers, --shard,
   --chunk-frames; --batch-size chosen by frame size), issue 15 (--animals,
   --track-method); videos may be folders;
-- ``create``: videos may be folders;
+- ``create``: videos may be folders; --individuals and --unique-bodyparts (a
+  multi-animal project from the command line);
 - ``demo``: issue 15 (--animals), issue 14 (--view, --rare, --incidents);
 - ``evaluate``: issue 15 (--tracks, --truth);
 - ``filter``: files may be folders of videos;
