@@ -45,6 +45,7 @@ __all__ = [
     "import_tensorflow",
     "quiet_startup",
     "set_tensorflow_options",
+    "startup_lines_held",
 ]
 
 #: Environment defaults that TensorFlow reads once, at its first import.
@@ -102,6 +103,15 @@ def _stderr_held() -> Iterator[None]:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def startup_lines_held() -> contextlib.AbstractContextManager[None]:
+    """Hold the native start-up lines of a block when :func:`quiet_startup` is on.
+
+    For runtimes that announce themselves on file descriptor 2 (LiteRT's "Created
+    TensorFlow Lite XNNPACK delegate for CPU").
+    """
+    return _stderr_held() if _QUIET["startup"] else contextlib.nullcontext()
 
 
 def import_tensorflow() -> ModuleType:

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import logger
 from ._fileio import atomic_path
+from ._tf import startup_lines_held
 from .io.dlc import predictions_frame, write_predictions
 from .video import Crop, VideoReader
 
@@ -454,10 +455,11 @@ class TFLitePredictor(Predictor):
         super().__init__(decoder, batch_size)
         self.path = Path(tflite_path)
         self.num_threads = int(num_threads or _threads())
-        self.interpreter = _interpreter_class()(
-            model_path=str(tflite_path), num_threads=self.num_threads
-        )
-        self.interpreter.allocate_tensors()
+        with startup_lines_held():  # LiteRT's "Created ... XNNPACK delegate"
+            self.interpreter = _interpreter_class()(
+                model_path=str(tflite_path), num_threads=self.num_threads
+            )
+            self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]
         outs = self.interpreter.get_output_details()
         # the score map has K channels, locref 2K: order the outputs by channel count

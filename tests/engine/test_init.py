@@ -170,6 +170,18 @@ def test_the_command_line_hides_tensorflow_start_up_lines() -> None:
     loud = _stderr_of(load.format(quiet=""))
     assert "oneDNN custom operations are on" in loud  # what TensorFlow prints here
     assert _stderr_of(load.format(quiet="quiet_startup(); ")).strip() == ""
+    # LiteRT's "Created TensorFlow Lite XNNPACK delegate" when a predictor is built
+    held = (
+        "import os\n"
+        "from posekit.engine._tf import quiet_startup, startup_lines_held\n"
+        "with startup_lines_held():\n"
+        "    os.write(2, b'INFO: before\\n')\n"
+        "quiet_startup()\n"
+        "with startup_lines_held():\n"
+        "    os.write(2, b'INFO: after\\n')\n"
+    )
+    err = _stderr_of(held)
+    assert "INFO: before" in err and "INFO: after" not in err
 
 
 def test_what_a_failed_load_printed_is_shown() -> None:
