@@ -714,7 +714,8 @@ def import_sleap(
     Parameters
     ----------
     slp_path
-        The ``.slp`` file (user or predicted instances; a user instance wins).
+        The ``.slp`` file (user or predicted instances; a user instance wins; frames
+        with predictions are named in a warning: they become training labels).
     project_dir
         The new project folder (must not exist, or be empty).
     video_path
@@ -806,6 +807,16 @@ def import_sleap(
     project = load_project(project_dir)
     project.add_videos([video_file])
     project.save()
+    predicted = np.isfinite(arrays["confidence"][chosen]).any(axis=(1, 2))
+    if predicted.any():
+        logger.warning(
+            "%d of the %d frames imported hold SLEAP predictions, not labels a person "
+            "placed (e.g. frame %d): they are training labels now. Check them before "
+            "training (posekit check-labels, the labelling app).",
+            int(predicted.sum()),
+            len(chosen),
+            int(chosen[np.flatnonzero(predicted)[0]]),
+        )
     logger.info(
         "imported %d labelled frames (%d individuals, %d keypoints) from %s into %s",
         len(chosen),

@@ -47,3 +47,24 @@ def test_chosen_frames_and_unlabelled_ones(clip, tmp_path):
     assert not (tmp_path / "b").exists()
     with pytest.raises(FileExistsError):
         import_sleap(clip, tmp_path / "a", frames=[5])
+
+
+def test_importing_predictions_warns_that_they_become_labels(clip, tmp_path, caplog):
+    """A SLEAP predictions file (sleap-track's output) imports with a warning."""
+    import logging
+
+    from posekit.engine.io.sleap import load_sleap, save_slp
+
+    ds = load_sleap(clip)
+    ds["confidence"] = ds["confidence"].fillna(0.9)  # predicted instances
+    ds.attrs["fps"] = 25.0
+    preds = save_slp(
+        ds, tmp_path / "preds.slp", video_path=str(clip.with_suffix(".mp4"))
+    )
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        import_sleap(clip, tmp_path / "from-labels", every=500)
+    assert "SLEAP predictions" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        project = import_sleap(preds, tmp_path / "from-predictions", every=500)
+    assert "3 of the 3 frames imported hold SLEAP predictions" in caplog.text
+    assert project.individuals == ["female", "male"]
