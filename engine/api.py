@@ -525,11 +525,15 @@ def train_network(
     posekit.engine.locks.JobLockError
         If a training already runs on the project (the message names it: verb, pid,
         host, start time). One training at a time per project.
+    FileExistsError
+        If the shuffle's folder holds DeepLabCut's own trained network
+        (:meth:`~posekit.engine.model_folder.ModelFolder.check_trainable`).
     """
     from .models.pose_model import PoseModelConfig
     from .training import TrainConfig, Trainer
 
     project = as_project(project)
+    ModelFolder.of(project, shuffle).check_trainable()  # not DeepLabCut's network
     if project.multianimal:  # part-affinity fields (posekit.engine.multianimal)
         from .multianimal.api import train_multianimal
 

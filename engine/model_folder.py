@@ -83,6 +83,8 @@ MODEL_KEYS = (
 )
 
 _SNAPSHOT_RE = re.compile(r"^snapshot-(\d+)\.json$")
+#: A DeepLabCut (TensorFlow) checkpoint file: ``snapshot-<N>.meta`` or ``.data-…``.
+_DLC_CHECKPOINT_RE = re.compile(r"^snapshot-(\d+)\.(meta|data-\d+-of-\d+)$")
 _SNAPSHOT_ITERATION_RE = re.compile(r"snapshot-(\d+)")
 _MODEL_DIR_RE = re.compile(
     r"^(?P<name>.+)-trainset(?P<pct>\d+)shuffle(?P<shuffle>\d+)$"
@@ -380,17 +382,67 @@ class ModelFolder:
                 found.append((int(m.group(1)), p.with_suffix(".keras")))
         return sorted(found)
 
+    def deeplabcut_snapshots(self) -> list[int]:
+        """Return the iterations of DeepLabCut's own TensorFlow snapshots in the folder.
+
+        DeepLabCut writes ``snapshot-<N>.index``, ``.meta`` and ``.data-…`` (a
+        TensorFlow checkpoint), which posekit cannot load; posekit's
+        ``snapshot-<N>.index`` is a marker beside a ``.keras`` file.
+        """
+        if not self.path.is_dir():
+            return []
+        found = set()
+        for p in self.path.iterdir():
+            m = _DLC_CHECKPOINT_RE.match(p.name)
+            if m:
+                found.add(int(m.group(1)))
+        return sorted(found)
+
+    def check_trainable(self) -> None:
+        """Refuse to train into a folder that holds DeepLabCut's trained network.
+
+        Training there would mix posekit's snapshots with DeepLabCut's and replace
+        DeepLabCut's ``pose_cfg.yaml`` and ``learning_stats.csv``, so that DeepLabCut
+        could no longer use its own network.
+
+        Raises
+        ------
+        FileExistsError
+            The folder holds DeepLabCut snapshots (the message says to use another
+            shuffle).
+        """
+        dlc = self.deeplabcut_snapshots()
+        if dlc:
+            raise FileExistsError(
+                f"{self.path} holds DeepLabCut's own trained network (snapshot-"
+                f"{dlc[-1]}, TensorFlow), which posekit cannot load; training here "
+                "would mix posekit's snapshots with it and replace its pose_cfg.yaml. "
+                "Train posekit's network on another shuffle and leave this one to "
+                "DeepLabCut: posekit create-training-dataset PROJECT --shuffles 2, "
+                "then posekit train PROJECT --shuffle 2 (Python: shuffles=[2], "
+                "shuffle=2)."
+            )
+
     def snapshot(self, index: int = -1) -> tuple[int, Path]:
         """Return snapshot ``index`` of :meth:`snapshots` (DLC ``snapshotindex``).
 
         Raises
         ------
         FileNotFoundError
-            No snapshot yet (train first).
+            No snapshot yet (train first; the message says so when the folder holds
+            DeepLabCut's own snapshots, which posekit cannot load).
         IndexError
             ``index`` beyond the snapshots there are.
         """
         snaps = self.snapshots()
+        if not snaps and self.deeplabcut_snapshots():
+            raise FileNotFoundError(
+                f"No posekit snapshot in {self.path}: it holds DeepLabCut's own "
+                f"(snapshot-{self.deeplabcut_snapshots()[-1]}, TensorFlow), which "
+                "posekit cannot load. Train posekit's network on another shuffle: "
+                "posekit create-training-dataset PROJECT --shuffles 2, then posekit "
+                "train PROJECT --shuffle 2 (and --shuffle 2 here)."
+            )
         if not snaps:
             raise FileNotFoundError(
                 f"No trained snapshot in {self.path}. Train first: "

@@ -256,3 +256,30 @@ def test_dlc_markers_make_the_snapshots_visible_to_deeplabcut(folder) -> None:
     folder.write_dlc_marker(7)
     folder.ensure_dlc_markers()
     assert _dlc_lists(folder.path) == ["snapshot-5", "snapshot-100"]
+
+
+def test_deeplabcut_trained_folder_is_left_alone(demo_project) -> None:
+    """A shuffle DeepLabCut trained: posekit neither trains into it nor calls it empty.
+
+    Training there used to add posekit's snapshots beside DeepLabCut's and replace
+    its pose_cfg.yaml, so that DeepLabCut could no longer load its own network.
+    """
+    from posekit.engine.api import train_network
+
+    folder = ModelFolder.of(demo_project, 1)
+    folder.path.mkdir(parents=True)
+    dlc_files = {
+        "snapshot-50000.index": b"tf index",
+        "snapshot-50000.meta": b"tf graph",
+        "snapshot-50000.data-00000-of-00001": b"tf weights",
+        "pose_cfg.yaml": b"net_type: resnet_50\n",
+        "learning_stats.csv": b"50000,0.001,0.005\n",
+    }
+    for name, data in dlc_files.items():
+        (folder.path / name).write_bytes(data)
+    assert folder.deeplabcut_snapshots() == [50000] and folder.snapshots() == []
+    with pytest.raises(FileExistsError, match="DeepLabCut's own trained network"):
+        train_network(demo_project, max_iterations=1, progress=False)
+    assert {p.name: p.read_bytes() for p in folder.path.iterdir()} == dlc_files
+    with pytest.raises(FileNotFoundError, match="--shuffle 2"):
+        folder.snapshot()
