@@ -25,13 +25,13 @@ print(os.environ.get("TF_ENABLE_ONEDNN_OPTS"), _pywrap_util_port.IsMklEnabled())
 """
 
 
-def _run(code: str, value: str | None = None) -> str:
+def _fresh(code: str, value: str | None = None) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter, ``TF_ENABLE_ONEDNN_OPTS`` set to ``value``."""
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     if value is not None:
         env["TF_ENABLE_ONEDNN_OPTS"] = value
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    proc = subprocess.run(
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"  # as CI and the README set it
+    return subprocess.run(
         [sys.executable, "-c", code],
         env=env,
         capture_output=True,
@@ -39,6 +39,11 @@ def _run(code: str, value: str | None = None) -> str:
         timeout=180,
         check=False,
     )
+
+
+def _run(code: str, value: str | None = None) -> str:
+    """Return what ``code`` prints in a fresh interpreter (it must succeed)."""
+    proc = _fresh(code, value)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -148,17 +153,7 @@ def test_tensorflow_is_imported_only_through_the_tf_module() -> None:
 
 
 def _stderr_of(code: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"  # as CI and the README set it
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    return proc.stderr
+    return _fresh(code).stderr
 
 
 def test_the_command_line_hides_tensorflow_start_up_lines() -> None:
