@@ -905,10 +905,13 @@ class TrainRun:
 def _train_task(project_path: str, run: TrainRun, threads: int, common: dict) -> dict:
     """Train one run in a worker: its own threads, no project lock (the caller has it)."""
     limit_threads(threads, tensorflow=True)
+    import inspect
+
     from .api import train_network
 
     t0 = time.perf_counter()
-    result = train_network.__wrapped__(  # the caller holds the training lock
+    # the undecorated function: the caller holds the training lock
+    result = inspect.unwrap(train_network)(
         project_path,
         shuffle=run.shuffle,
         backbone=run.backbone,
