@@ -13,6 +13,7 @@ Exactly DeepLabCut's layout (see ``shared/docs/dlc-formats.md``):
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 from collections.abc import Sequence
@@ -213,15 +214,26 @@ def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _read_csv_rows(path: Path) -> list[list[str]]:
-    """Read the cells of a DLC ``.csv``, checking that it starts with ``scorer``."""
+    """Read the cells of a DLC ``.csv``, checking that it starts with ``scorer``.
+
+    What a spreadsheet leaves in a file it saved is read too: a byte-order mark,
+    empty rows at the end, and, in locales that write decimal commas, ``;`` between
+    the cells (the cells' commas then become points).
+    """
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel adds a BOM
-            rows = list(csv.reader(fh))
+            text = fh.read()
     except UnicodeDecodeError as err:
         raise LabelError(
             f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); save it "
             "again as 'CSV UTF-8', or restore it from the .h5 with convert_h5_to_csv."
         ) from err
+    semicolons = text.startswith("scorer;")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";" if semicolons else ","))
+    if semicolons:
+        rows = [[cell.replace(",", ".") for cell in row] for row in rows]
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()  # a spreadsheet's empty rows at the end
     if not rows or rows[0][:1] != ["scorer"]:
         raise LabelError(
             f"{path} is not a DeepLabCut CSV: its first cell should be 'scorer'."

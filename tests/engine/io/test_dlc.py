@@ -331,6 +331,37 @@ def test_csv_saved_by_excel_with_a_bom(
     assert load_poses(path).position.shape == (12, 2, 4, 1)  # recognised as DLC
 
 
+def test_csv_saved_by_a_spreadsheet_in_a_decimal_comma_locale(
+    tmp_path: Path, labels_frame: pd.DataFrame
+) -> None:
+    """';' between the cells, decimal commas, empty rows at the end.
+
+    It failed ("not a DeepLabCut CSV"), and empty rows became frames.
+    """
+    import re
+
+    path = tmp_path / "CollectedData_Pranav.csv"
+    labels_frame.to_csv(path)
+    lines = []
+    for line in path.read_text().splitlines():
+        cells = line.split(",")
+        lines.append(
+            ";".join(
+                [
+                    cells[0],
+                    *(re.sub(r"^(-?\d+)\.(\d+)$", r"\1,\2", c) for c in cells[1:]),
+                ]
+            )
+        )
+    assert ",5" in lines[3]  # the numbers now have decimal commas
+    path.write_text("\n".join(lines) + "\n;;;;;;;;\n\n")
+    pd.testing.assert_frame_equal(read_labels(path), labels_frame)
+    labels_frame.to_csv(path)
+    with open(path, "a") as fh:
+        fh.write(",,,,,,,,\n,,,,,,,,\n")  # a spreadsheet's empty rows
+    pd.testing.assert_frame_equal(read_labels(path), labels_frame)
+
+
 def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "CollectedData_Jos\u00e9.csv"
     path.write_bytes(
