@@ -285,7 +285,7 @@ def export_model(
         which the file's runtime does not do).
     """
     from .model_folder import ModelFolder, Snapshot
-    from .project import Project, load_project
+    from .project import Project, entry_name, load_project
 
     project = project if isinstance(project, Project) else load_project(project)
     out = Path(out)
@@ -330,7 +330,7 @@ def export_model(
         input_size=(size[0], size[1]),
         training_frames=len(frames.calibration) if frames else 0,
         test_frames=len(frames.test) if frames and frames.test_split == "test" else 0,
-        training_videos=tuple(Path(v).name for v in project.video_sets),
+        training_videos=tuple(entry_name(v) for v in project.video_sets),
         test_error_px=metrics.get("mean_error_px"),
         float_test_error_px=report.float_test_error_px if report else None,
         int8_test_error_px=report.int8_test_error_px if report else None,

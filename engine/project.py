@@ -14,7 +14,7 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -34,6 +34,7 @@ __all__ = [
     "create_project",
     "find_project",
     "find_video",
+    "entry_name",
     "is_labeled_video",
     "load_project",
     "as_project",
@@ -504,7 +505,7 @@ class Project:
             neither place.
         """
         p = Path(entry)
-        own = self.path / "videos" / p.name
+        own = self.path / "videos" / entry_name(entry)
         if own.is_file():
             return Path(os.path.abspath(own)) if self.path.is_absolute() else own
         if p.is_file():
@@ -543,7 +544,8 @@ class Project:
         DeepLabCut's ``create_training_dataset`` reads the ``labeled-data`` folders of
         listed videos only.
         """
-        return Path(video).stem in {Path(key).stem for key in self.video_sets}
+        stems = {Path(entry_name(key)).stem for key in self.video_sets}
+        return Path(entry_name(video)).stem in stems
 
     def source_videos(self) -> list[Path]:
         """:meth:`videos` without labelled-video outputs (``*_labeled*``).
@@ -826,6 +828,23 @@ def _plain(value: Any) -> Any:
 
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv", ".m4v"}
+
+
+def entry_name(entry: str | os.PathLike) -> str:
+    r"""Return the file name of a ``video_sets`` entry, also of a Windows path.
+
+    A project made on Windows lists ``C:\Users\lab\videos\m1.mp4``, whose name on
+    Linux or macOS would be the whole string.
+
+    Examples
+    --------
+    >>> entry_name(r"C:\Users\lab\videos\m1.mp4"), entry_name("/data/m1.mp4")
+    ('m1.mp4', 'm1.mp4')
+    """
+    text = os.fspath(entry)
+    if "\\" in text and os.sep != "\\":
+        return PureWindowsPath(text).name
+    return Path(text).name
 
 
 def list_videos(items: Sequence[str | os.PathLike]) -> list[Path]:

@@ -647,3 +647,26 @@ def test_a_folder_adds_the_videos_in_it(
     (tmp_path / "empty").mkdir()
     with pytest.raises(ProjectError, match="No video in the folder"):
         project.add_videos([tmp_path / "empty"])
+
+
+def test_a_project_made_on_windows_lists_its_videos(tmp_path: Path) -> None:
+    r"""``video_sets`` keys such as ``C:\Users\lab\...\videos\m1.mp4``.
+
+    The video in the project's ``videos/`` is the one meant, and it counts as listed
+    (extract_frames said it was not, and DeepLabCut's create_training_dataset would
+    then skip its frames).
+    """
+    from posekit.engine.demo import make_demo_project
+    from posekit.engine.video import extract_frames
+
+    project = make_demo_project(tmp_path, n_frames=20, n_labeled=0, size=(160, 120))
+    video = project.videos()[0]
+    project.cfg["video_sets"] = {
+        rf"C:\Users\lab\demo-posekit\videos\{video.name}": {"crop": "0, 160, 0, 120"}
+    }
+    key = next(iter(project.video_sets))
+    assert project.resolve_video(key) == video
+    assert project.lists_video(video) and project.lists_video("session1")
+    assert not project.lists_video("session2")
+    extracted = extract_frames(project, video, mode="uniform", n=2)
+    assert not [n for n in extracted.notes if "not listed" in n]
