@@ -555,6 +555,7 @@ def train_network(
             save_interval=save_interval,
             save_interval_s=save_interval_s,
             trainer_hook=trainer_hook,
+            init_from=init_from,
         )
     out = ModelFolder.of(project, shuffle).path
     fresh = resume is False or not ModelFolder(out).snapshots()

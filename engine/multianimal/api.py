@@ -16,6 +16,7 @@ and :func:`~posekit.engine.api.analyze_videos` come here when the project's
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -65,6 +66,7 @@ def train_multianimal(
     trainer_hook: Callable[[Any], None] | None = None,
     paf_graph: Literal["auto", "all"] | Sequence[Sequence[int]] = "auto",
     paf_width: float | None = None,
+    init_from: str | os.PathLike | None = "previous",
 ):
     """Train (or resume) the multi-animal network of a shuffle.
 
@@ -83,6 +85,12 @@ def train_multianimal(
         pairs), ``"all"``, or index pairs of ``multianimalbodyparts``.
     paf_width
         Half-width of a limb's field, network pixels (default: from the animals' size).
+    init_from
+        A fresh run's starting weights, as for
+        :func:`posekit.engine.api.train_network`: ``"previous"`` (after
+        :func:`~posekit.engine.refinement.merge_datasets`, the newest snapshot of an
+        earlier iteration, whose backbone, part-affinity graph and field width are
+        kept), a snapshot file, or ``None`` (the backbone's weights).
 
     Returns
     -------
@@ -93,6 +101,7 @@ def train_multianimal(
         _ensure_training_set,
         _run_trainer,
         _train_config_changes,
+        _warm_start,
         backbone_choice,
     )
     from ..models.pose_model import PoseModelConfig
@@ -100,13 +109,23 @@ def train_multianimal(
     from .graph import paf_graph as make_graph
     from .training import MultiAnimalConfig, MultiAnimalTrainer
 
+    out = ModelFolder.of(project, shuffle).path
+    fresh = resume is False or not ModelFolder(out).snapshots()
+    warm = _warm_start(project, shuffle, init_from, backbone, fresh)
     choice = backbone_choice(project, backbone, weights)
-    if choice.notice:
+    if choice.notice and warm is None:
         logger.warning("%s", choice.notice)
     ts = _ensure_training_set(project, shuffle)
     layout = ts.layout
     animals = ts.keypoints[ts.train_indices].reshape(-1, layout.n_multi, 2)
-    edges = make_graph(layout.n_multi, animals, edges=paf_graph)
+    init_path = None
+    if warm is not None:  # the previous model's network: its graph and field width
+        init_path, previous, _ = warm
+        start = multianimal_config(ModelFolder.at(init_path))
+        edges, paf_width = list(previous.paf_edges), start.paf_width
+        choice = dataclasses.replace(choice, backbone=previous.backbone, weights=None)
+    else:
+        edges = make_graph(layout.n_multi, animals, edges=paf_graph)
     train_config = TrainConfig().replace(
         **_train_config_changes(
             crop_size=crop_size,
@@ -126,7 +145,6 @@ def train_multianimal(
         paf_edges=tuple(edges),
     )
     multi = MultiAnimalConfig(layout, tuple(edges), paf_width=paf_width)
-    out = ModelFolder.of(project, shuffle).path
     trainer = MultiAnimalTrainer(
         model_config,
         multi,
@@ -140,8 +158,9 @@ def train_multianimal(
             "dataset": str(project.training_set_dir()),
             **model_naming(project, shuffle=shuffle, train_fraction=ts.train_fraction),
             "configured_net_type": choice.configured,
-            "backbone_notice": choice.notice,
+            "backbone_notice": "" if init_path else choice.notice,
         },
+        init_weights=init_path,
     )
     return _run_trainer(
         trainer, ts, resume=resume, stop_event=stop_event, trainer_hook=trainer_hook

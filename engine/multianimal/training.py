@@ -165,6 +165,7 @@ class MultiAnimalTrainer(Trainer):
         callbacks: Sequence[TrainingCallback] = (),
         progress: bool = True,
         pose_cfg_extra: Mapping[str, Any] | None = None,
+        init_weights: Any = None,
     ) -> None:
         layout = multi_config.layout
         if tuple(model_config.bodyparts) != layout.bodyparts:
@@ -188,6 +189,7 @@ class MultiAnimalTrainer(Trainer):
             callbacks=callbacks,
             progress=progress,
             pose_cfg_extra=pose_cfg_extra,
+            init_weights=init_weights,
         )
 
     # ---------------------------------------------------------------- data

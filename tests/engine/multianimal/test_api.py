@@ -68,3 +68,48 @@ def test_train_evaluate_analyse_a_two_animal_demo(tmp_path):
 
     worst = find_worst_frames(project, 1, 1, predict=None)
     assert len(worst) == 1 and worst[0].png.startswith(b"\x89PNG")
+
+
+def test_after_a_merge_training_starts_from_the_previous_model(tmp_path, caplog):
+    """The refinement loop of several animals: iteration 1 starts from iteration 0.
+
+    It started from the backbone's ImageNet weights (the multi-animal path ignored
+    ``init_from``), so refined frames did not fine-tune the model the user had.
+    """
+    import logging
+
+    import numpy as np
+
+    from posekit.engine.demo import load_ground_truth
+    from posekit.engine.labels import LabelStore
+    from posekit.engine.multianimal.labels import slot_name
+    from posekit.engine.refinement import merge_datasets
+    from posekit.engine.video import extract_frames
+
+    project = make_demo_project(tmp_path, n_animals=2, n_frames=24, n_labeled=6)
+    tiny = {"max_iterations": 2, "batch_size": 2, "crop_size": (64, 64)}
+    first = train_network(
+        project, backbone="mobilenet_v2_0.35", weights=None, progress=False, **tiny
+    )
+    # a refined frame: extracted and labelled from the ground truth
+    truth, _ = load_ground_truth(project, "session1")
+    (image,) = extract_frames(project, project.videos()[0], indices=[17])
+    store = LabelStore(project, "session1")
+    frame = f"labeled-data/session1/{image.name}"
+    store.apply(
+        frame,
+        {
+            slot_name(a, b): tuple(truth[17, i, j])
+            for i, a in enumerate(project.individuals)
+            for j, b in enumerate(project.multianimal_bodyparts)
+        },
+    )
+    assert merge_datasets(project).iteration == 1
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        second = train_network(project, progress=False, **tiny)
+    assert "iteration-1" in str(second.train_dir)
+    assert f"training starts from the weights of {first.snapshot}" in caplog.text
+    cfg = (second.train_dir / "pose_cfg.yaml").read_text()
+    assert f"init_weights: {first.snapshot.with_suffix('')}" in cfg
+    assert "net_type: mobilenet_v2_0.35" in cfg  # the previous model's backbone
+    assert np.isfinite(second.test_error_px)
