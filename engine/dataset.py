@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import logger
 from ._fileio import atomic_path
-from .dlc_names import dlc_keywords, renamed
+from .dlc_names import dlc_keywords, elsewhere, renamed
 from .io.dlc import (
     LabelError,
     index_to_paths,
@@ -159,6 +159,11 @@ def _doc_path(project: Project, fraction: float, shuffle: int) -> Path:
 @dlc_keywords(
     num_shuffles=renamed("shuffles", lambda n: tuple(range(1, int(n) + 1))),
     Shuffles=renamed("shuffles", tuple),
+    net_type=elsewhere(
+        "net_type={value!r}: posekit chooses the network when it trains, "
+        "train_network(config, backbone={value!r}) (or default_net_type in "
+        "config.yaml)"
+    ),
 )
 def create_training_dataset(
     project: Project | str | os.PathLike,

@@ -11,7 +11,11 @@ gputouse=0)``; with ``import posekit.engine as deeplabcut`` the same line should
 - **accepted and ignored**, with one log line, when they only concern DeepLabCut's
   hardware or interface (``gputouse``, ``allow_growth``, ``displayiters``,
   ``automatic``, ``videotype``: posekit runs on what TensorFlow finds, reports
-  progress itself, never asks, and takes every video of a folder).
+  progress itself, never asks, and takes every video of a folder) or its choice of
+  augmentation library (``augmenter_type``: posekit has one pipeline);
+- **pointed elsewhere** when posekit takes the setting in another verb
+  (``net_type`` of ``create_training_dataset``: the backbone is chosen when
+  training, ``train_network(config, backbone=...)``).
 
 A DeepLabCut name that would change the result and has no posekit counterpart is not
 listed, so Python's own ``TypeError`` names it; so does a name given twice (DLC's and
@@ -26,7 +30,14 @@ from typing import Any, TypeVar
 
 from . import logger
 
-__all__ = ["IGNORED", "dlc_keywords", "one_shuffle", "renamed", "thresholds"]
+__all__ = [
+    "IGNORED",
+    "dlc_keywords",
+    "elsewhere",
+    "one_shuffle",
+    "renamed",
+    "thresholds",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +65,8 @@ IGNORED = frozenset(
         "max_snapshots_to_keep",
         "keepdeconvweights",
         "show_errors",
+        "augmenter_type",
+        "posecfg_template",
     }
 )
 
@@ -63,6 +76,15 @@ def renamed(name: str, convert: Callable[[Any], Any] | None = None) -> Converter
 
     def apply(value: Any) -> dict[str, Any]:
         return {name: convert(value) if convert is not None else value}
+
+    return apply
+
+
+def elsewhere(hint: str) -> Converter:
+    """Point a DeepLabCut keyword to where posekit takes the setting (an error)."""
+
+    def apply(value: Any) -> dict[str, Any]:
+        raise TypeError(hint.format(value=value))
 
     return apply
 

@@ -85,8 +85,19 @@ def test_names_are_converted_and_conflicts_are_errors() -> None:
         verb("c", Shuffles=[1, 2])
     with pytest.raises(TypeError, match="first TrainingFraction"):
         verb("c", trainingsetindex=1)
-    with pytest.raises(TypeError, match="unexpected keyword argument 'net_type'"):
-        verb("c", net_type="resnet_50")  # would change the result: not ignored
+    with pytest.raises(TypeError, match="unexpected keyword argument 'pcutoff'"):
+        verb("c", pcutoff=0.9)  # not a DeepLabCut name here: Python's own error
+
+
+def test_a_setting_posekit_takes_elsewhere_says_where(tmp_path) -> None:
+    from posekit.engine import create_training_dataset
+
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=4, size=(160, 120))
+    with pytest.raises(TypeError, match=r"train_network\(config, backbone='resnet_50'"):
+        create_training_dataset(project, net_type="resnet_50")
+    assert not project.training_set_dir().exists()
+    (split,) = create_training_dataset(project, augmenter_type="imgaug")  # ignored
+    assert split.shuffle == 1
 
 
 def test_outlier_algorithm_manual_says_what_to_do_instead(tmp_path) -> None:
