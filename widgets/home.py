@@ -129,6 +129,11 @@ class HomeApp:
             description="bodyparts", placeholder="snout, leftear, rightear, tailbase",
             layout=w.Layout(width="560px"),
         )  # fmt: skip
+        self.individuals = w.Text(
+            description="animals",
+            placeholder="several animals: mouse1, mouse2 (empty: one animal)",
+            layout=w.Layout(width="560px"),
+        )
         self.create_button = w.Button(description="Create project", icon="plus")
         self.create_button.on_click(lambda _: self._guard(self.create))
         create_box = w.VBox(
@@ -138,6 +143,7 @@ class HomeApp:
                 self.folder,
                 self.video_paths,
                 self.bodyparts,
+                self.individuals,
                 self.create_button,
             ]
         )
@@ -203,6 +209,9 @@ class HomeApp:
     def create(self) -> Project:
         """Create a project from the form and show it.
 
+        Names in the *animals* box make a multi-animal project (DeepLabCut's
+        ``multianimal=True``) with those individuals.
+
         Returns
         -------
         Project
@@ -226,12 +235,14 @@ class HomeApp:
         folder = check_in_data_root(
             self.folder.value.strip() or data_roots()[0], what="the folder"
         )
+        animals = [a.strip() for a in self.individuals.value.split(",") if a.strip()]
         project = create_project(
             self.task.value.strip(),
             self.experimenter.value.strip(),
             videos,
             working_directory=folder,
             bodyparts=parts,
+            individuals=animals or None,
         )
         self.show(project)
         return project

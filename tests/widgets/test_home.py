@@ -63,6 +63,15 @@ def test_home_app_opens_and_creates_projects(tmp_path, monkeypatch) -> None:
     assert "mice" in app.summary.value
     assert html.escape(app_url("train.ipynb", created)) in app.links.value
 
+    assert not created.multianimal
+    # several animals: named in the form (a non-programmer had no way to make one)
+    app.task.value, app.individuals.value = "pair", "female, male"
+    app.create_button.click()
+    assert app.message.value == ""
+    pair = app.project
+    assert pair.multianimal and pair.individuals == ["female", "male"]
+    assert pair.multianimal_bodyparts == ["nose", "tail"]
+
     app.path_box.value = str(demo.path)
     app.open_button.click()
     assert app.project.path == demo.path and app.message.value == ""
