@@ -99,13 +99,15 @@ def run(args: argparse.Namespace) -> int:
         The exit code.
     """
     from ..api import backbone_choice, train_network
+    from ..model_folder import ModelFolder
 
     weights = args.weights if args.weights is not None else "auto"
     if weights.lower() in ("", "none"):
         weights = None
     project = load_project(args.project)
+    ModelFolder.of(project, args.shuffle).check_trainable()  # not DeepLabCut's
     notice = backbone_choice(project, args.backbone, weights).notice
-    if notice:  # before anything else, before training starts
+    if notice and _has_training_data(project):  # first, before training starts
         print(notice, flush=True)
     with _said_once(notice):
         result = train_network(
@@ -124,6 +126,21 @@ def run(args: argparse.Namespace) -> int:
         )
     print(result)
     return EXIT_OK
+
+
+def _has_training_data(project) -> bool:
+    """Whether there are labels (or a training set) to train on.
+
+    Without them training stops at once with "No labels found": the notice about
+    the backbone would only stand before that error.
+    """
+    if project.training_set_dir().is_dir():
+        return True
+    return any(
+        project.labels_path(stem).is_file()
+        or project.labels_path(stem).with_suffix(".csv").is_file()
+        for stem in project.labeled_videos()
+    )
 
 
 @contextlib.contextmanager

@@ -59,6 +59,27 @@ def test_cli_says_it_on_its_first_line_before_training(
     assert (choice.backbone, choice.weights) == ("resnet_50", None)
 
 
+def test_cli_says_nothing_of_the_backbone_when_it_cannot_train(
+    dlc_project: Project, capsys
+) -> None:
+    """No labels, or DeepLabCut's own network in the folder: only the error."""
+    import shutil
+
+    path = str(dlc_project.path)
+    labels = dlc_project.path / "labeled-data"
+    shutil.rmtree(labels)
+    labels.mkdir()
+    assert main(["train", path, "--iterations", "1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "No labels found" in captured.err
+    folder = ModelFolder.of(dlc_project, 1)
+    folder.path.mkdir(parents=True)
+    (folder.path / "snapshot-1000.meta").write_bytes(b"tf graph")
+    assert main(["train", path, "--iterations", "1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "DeepLabCut's own trained network" in captured.err
+
+
 @pytest.mark.slow
 def test_the_choice_is_recorded_in_pose_cfg_and_the_scorer(
     dlc_project: Project, capsys, caplog
