@@ -1205,13 +1205,18 @@ def filter_predictions(
     ]
 
 
-@dlc_keywords(trailpoints=renamed("trail_length"))
+@dlc_keywords(
+    trailpoints=renamed("trail_length"),
+    displayedbodyparts=renamed("bodyparts", lambda b: None if b == "all" else list(b)),
+)
 def create_labeled_video(
     project: Project | str | os.PathLike,
     videos: Sequence[str | os.PathLike] | None = None,
     *,
     filtered: bool = False,
     pcutoff: float | None = None,
+    bodyparts: Sequence[str] | None = None,
+    color_by: str = "bodypart",
     draw_skeleton: bool = True,
     trail_length: int = 0,
     dotsize: float | None = None,
@@ -1236,9 +1241,10 @@ def create_labeled_video(
         Draw the ``_filtered`` predictions.
     pcutoff, dotsize
         Override the config's.
-    draw_skeleton, trail_length, codec, progress
+    bodyparts, color_by, draw_skeleton, trail_length, codec, progress
         As for :func:`posekit.engine.labeled_video.create_labeled_video`
-        (``trail_length`` is DeepLabCut's ``trailpoints``).
+        (``bodyparts`` is DeepLabCut's ``displayedbodyparts``, ``trail_length`` its
+        ``trailpoints``; ``color_by="individual"`` gives each animal one colour).
 
     Returns
     -------
@@ -1269,6 +1275,8 @@ def create_labeled_video(
                 path,
                 pcutoff=project.pcutoff if pcutoff is None else pcutoff,
                 skeleton=project.skeleton,
+                bodyparts=bodyparts,
+                color_by=color_by,
                 draw_skeleton=draw_skeleton,
                 trail_length=trail_length,
                 dotsize=dotsize or display.dotsize,

@@ -62,6 +62,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="h264 .mp4 (auto, plays in browsers), mjpeg .avi, mp4v .mp4",
     )
     p.add_argument("--dotsize", type=int, help="dot radius in px (config dotsize)")
+    p.add_argument(
+        "--color-by",
+        choices=("bodypart", "individual"),
+        default="bodypart",
+        help="one colour per bodypart, or per animal (several animals)",
+    )
+    p.add_argument(
+        "--bodyparts",
+        metavar="NAMES",
+        help="comma-separated bodyparts to draw (default: all)",
+    )
     return p
 
 
@@ -90,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
         trail_length=args.trail,
         dotsize=args.dotsize,
         codec=args.codec,
+        color_by=args.color_by,
+        bodyparts=[b.strip() for b in args.bodyparts.split(",") if b.strip()]
+        if args.bodyparts
+        else None,
     ):
         print(out)
     return EXIT_OK

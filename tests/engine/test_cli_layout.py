@@ -17,7 +17,8 @@ for options added on purpose:
 - ``filter``: files may be folders of videos;
 - ``labeled-video``: its texts name the output as it is now named,
   ``<predictions>_p<pcutoff*100>_labeled.mp4`` (the main help's line too); files may
-  be folders of videos.
+  be folders of videos; --color-by and --bodyparts (DeepLabCut's color_by and
+  displayedbodyparts).
 """
 
 from __future__ import annotations

@@ -208,6 +208,13 @@ def test_cli_labeled_video(demo, capsys) -> None:
         diff = np.abs(reader[5].astype(float) - src[5].astype(float))  # no markers
     assert diff.mean() < 3
     assert main(["labeled-video", str(demo.path), "--filtered"]) == 2
+    # DeepLabCut's color_by and displayedbodyparts
+    capsys.readouterr()
+    args = ["labeled-video", str(demo.path), "--color-by", "individual"]
+    assert main([*args, "--bodyparts", "snout, tailbase"]) == 0
+    assert capsys.readouterr().out.strip().endswith("_100_p50_labeled.mp4")
+    assert main([*args, "--bodyparts", "nose"]) == 2
+    assert "not in the predictions" in capsys.readouterr().err
 
 
 def test_deeplabcut_style_calls_take_the_config_and_videos(demo, tmp_path) -> None:
@@ -222,8 +229,12 @@ def test_deeplabcut_style_calls_take_the_config_and_videos(demo, tmp_path) -> No
     video = str(demo.path / "videos" / "session1.mp4")
     (filtered,) = dlc.filter_predictions(config, [video], window=3)
     assert filtered.name == "session1DLC_resnet50_demoJan1shuffle1_100_filtered.h5"
-    (out,) = dlc.create_labeled_video(config, [video], filtered=True, progress=False)
+    (out,) = dlc.create_labeled_video(
+        config, [video], filtered=True, progress=False, displayedbodyparts="all"
+    )
     assert out.name.endswith("_filtered_p50_labeled.mp4")
+    with pytest.raises(ValueError, match="nose.*not in the predictions"):
+        dlc.create_labeled_video(config, [video], displayedbodyparts=["nose"])
     with VideoReader(out) as reader:
         assert reader.n_frames == 30
     # a video without predictions: said, with what to do
