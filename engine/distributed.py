@@ -981,7 +981,7 @@ def train_in_parallel(
     import pandas as pd
 
     from .locks import job_lock
-    from .project import Project, load_project
+    from .project import as_project
 
     runs = list(runs)
     shuffles = [r.shuffle for r in runs]
@@ -990,7 +990,7 @@ def train_in_parallel(
             "Give each run its own shuffle (a model folder each); received shuffles "
             f"{shuffles}."
         )
-    project = project if isinstance(project, Project) else load_project(project)
+    project = as_project(project)
     _ensure_shuffles(project, shuffles, same_split_as)
     threads = int(threads_per_run or max(1, _cores() // len(runs)))
     rows = []

@@ -285,9 +285,9 @@ def export_model(
         which the file's runtime does not do).
     """
     from .model_folder import ModelFolder, Snapshot
-    from .project import Project, entry_name, load_project
+    from .project import as_project, entry_name
 
-    project = project if isinstance(project, Project) else load_project(project)
+    project = as_project(project)
     out = Path(out)
     if not out.name.endswith(MODEL_FILE_SUFFIX):
         out = out.with_name(out.name.removesuffix(".zip") + MODEL_FILE_SUFFIX)

@@ -1162,9 +1162,9 @@ def predict_machine_labels(
     """
     from .labels import LabelStore
     from .model_folder import ModelFolder
-    from .project import Project, load_project
+    from .project import as_project
 
-    proj = project if isinstance(project, Project) else load_project(project)
+    proj = as_project(project)
     if proj.multianimal and predictor is None:
         raise ValueError(
             "Pre-filling the frames of a multi-animal project from a snapshot is not "
@@ -1545,10 +1545,10 @@ def extract_outlier_frames(
     ValueError
         Bad criteria, algorithm or bodyparts.
     """
-    from .project import Project, load_project
+    from .project import as_project
     from .video import VideoReader, _range, extract_frames
 
-    proj = project if isinstance(project, Project) else load_project(project)
+    proj = as_project(project)
     if extractionalgorithm not in ("kmeans", "uniform", "top"):
         raise ValueError(
             "extractionalgorithm must be 'kmeans', 'uniform' or 'top'; received "
@@ -1944,9 +1944,9 @@ def merge_datasets(
         ``force``.
     """
     from .dataset import create_training_dataset, merge_labels
-    from .project import Project, load_project
+    from .project import as_project
 
-    proj = project if isinstance(project, Project) else load_project(project)
+    proj = as_project(project)
     before = proj.iteration
     labelled = index_to_paths(merge_labels(proj).index)
     old_train, old_test = set(), set()

@@ -22,7 +22,7 @@ import ipywidgets as W
 from ..engine import logger
 from ..engine.check_labels import check_labels, labeled_dir
 from ..engine.io.dlc import LabelError
-from ..engine.project import Project, ProjectError, load_project
+from ..engine.project import Project, ProjectError, as_project
 from ._bokeh import encode_image
 
 __all__ = ["CheckLabelsGallery"]
@@ -57,9 +57,7 @@ class CheckLabelsGallery:
         per_page: int = 12,
         thumb_width: int = 240,
     ) -> None:
-        self.project = (
-            project if isinstance(project, Project) else load_project(project)
-        )
+        self.project = as_project(project)
         self.per_page = int(per_page)
         self.thumb_width = int(thumb_width)
         self.page = 0

@@ -25,7 +25,7 @@ import numpy as np
 from ..engine import logger
 from ..engine.io.dlc import LabelError
 from ..engine.labels import IMAGE_SUFFIXES, LabelStore
-from ..engine.project import Project, load_project
+from ..engine.project import Project, as_project
 from ..engine.video import VideoError, VideoReader, extract_frames
 from ._bokeh import encode_image
 
@@ -73,9 +73,7 @@ class FramePickerModel:
         project: Project | str | os.PathLike,
         video: str | os.PathLike | None = None,
     ) -> None:
-        self.project = (
-            project if isinstance(project, Project) else load_project(project)
-        )
+        self.project = as_project(project)
         self.videos: list[Path] = self.project.videos()
         self.video: Path | None = None
         self.reader: VideoReader | None = None

@@ -20,7 +20,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from ..engine.project import Project, ProjectError, load_project
+from ..engine.project import Project, ProjectError, as_project
 from ._bokeh import LiveVBox, ensure_bokehjs
 from .check_labels import CheckLabelsGallery
 from .data_root import DataRootError, check_in_data_root
@@ -104,7 +104,7 @@ class LabelApp:
     def open(self, project: Project | str | os.PathLike) -> None:
         """Open a project (its folder or ``config.yaml``) in all three tabs."""
         try:
-            proj = project if isinstance(project, Project) else load_project(project)
+            proj = as_project(project)
         except ProjectError as err:
             self.project_info.value = (
                 f"<span style='color:#b00020'>{html.escape(str(err))}</span>"

@@ -65,7 +65,7 @@ from ..engine.labels import (
     read_visibility,
     update_visibility,
 )
-from ..engine.project import Project, load_project
+from ..engine.project import Project, as_project
 from ..engine.refinement import read_machine_labels
 from .labeler_multianimal import MULTIANIMAL_SHORTCUTS, MultiAnimalLabelling
 
@@ -221,9 +221,7 @@ class LabelerModel(MultiAnimalLabelling):
     def __init__(
         self, project: Project | str | os.PathLike, video: str | None = None
     ) -> None:
-        self.project = (
-            project if isinstance(project, Project) else load_project(project)
-        )
+        self.project = as_project(project)
         self.bodyparts = self._initial_bodyparts()  # multi-animal: one per animal
         self.store: LabelStore | None = None
         self.not_visible: set[tuple[str, str]] = set()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.project import Project, load_project
+from ..engine.project import Project, as_project
 from ..engine.refinement import (
     CRITERIA,
     DEFAULT_CRITERIA,
@@ -73,9 +73,7 @@ class RefineModel:
     def __init__(
         self, project: Project | str | os.PathLike, *, shuffle: int = 1
     ) -> None:
-        self.project = (
-            project if isinstance(project, Project) else load_project(project)
-        )
+        self.project = as_project(project)
         self.shuffle = int(shuffle)
         self.criteria: list[str] = list(DEFAULT_CRITERIA)
         self.n = int(self.project.get("numframes2pick", 20) or 20)
