@@ -114,7 +114,8 @@ def check_labels(
             f"The label files of {stems} hold no labelled point: nothing to check. "
             "Label some frames first (the labelling app)."
         )
-    styles = {id(store): _style(store, display, draw_skeleton) for store, _ in jobs}
+    stores = {id(store): store for store, _ in jobs}  # one style per video
+    styles = {k: _style(store, display, draw_skeleton) for k, store in stores.items()}
     written: list[Path] = []
     for k, (store, frame) in enumerate(jobs):
         src = store.image_path(frame)

@@ -435,10 +435,11 @@ class ModelFolder:
             ``index`` beyond the snapshots there are.
         """
         snaps = self.snapshots()
-        if not snaps and self.deeplabcut_snapshots():
+        theirs = [] if snaps else self.deeplabcut_snapshots()
+        if theirs:
             raise FileNotFoundError(
                 f"No posekit snapshot in {self.path}: it holds DeepLabCut's own "
-                f"(snapshot-{self.deeplabcut_snapshots()[-1]}, TensorFlow), which "
+                f"(snapshot-{theirs[-1]}, TensorFlow), which "
                 "posekit cannot load. Train posekit's network on another shuffle: "
                 "posekit create-training-dataset PROJECT --shuffles 2, then posekit "
                 "train PROJECT --shuffle 2 (and --shuffle 2 here)."
