@@ -94,7 +94,7 @@ def check_labels(
     stems = (
         [Path(v).stem for v in videos]
         if videos is not None
-        else [s for s in project.labeled_videos() if _has_labels(project, s)]
+        else [s for s in project.labeled_videos() if project.has_labels(s)]
     )
     if not stems:
         raise LabelError(_no_labels_message(project))
@@ -183,12 +183,6 @@ def _style(
             if u in points and v in points
         ]
     return colors, edges if draw_skeleton else []
-
-
-def _has_labels(project, stem: str) -> bool:
-    """Whether ``labeled-data/<stem>/`` has a label file (``.h5`` or ``.csv``)."""
-    h5 = project.labels_path(stem)
-    return h5.is_file() or h5.with_suffix(".csv").is_file()
 
 
 def _validate(project, stem: str) -> None:

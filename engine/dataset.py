@@ -110,9 +110,9 @@ def merge_labels(project: Project) -> pd.DataFrame:
         return merge_multianimal_labels(project)
     frames = []
     for stem in project.labeled_videos():
-        h5 = project.path / "labeled-data" / stem / f"CollectedData_{project.scorer}.h5"
-        if not h5.exists() and not h5.with_suffix(".csv").exists():
+        if not project.has_labels(stem):
             continue
+        h5 = project.labels_path(stem)
         # the .h5 (else the .csv); a .csv that disagrees with it is warned about
         df = read_label_file(h5).frame
         validate_labels(df, project.bodyparts, project_path=project.path)

@@ -609,6 +609,11 @@ class Project:
         """``labeled-data/<stem>/CollectedData_<scorer>.h5``."""
         return self.labeled_data_dir(video) / f"CollectedData_{self.scorer}.h5"
 
+    def has_labels(self, video: str | os.PathLike) -> bool:
+        """Whether a video has a label file of the scorer (the ``.h5`` or its ``.csv``)."""
+        h5 = self.labels_path(video)
+        return h5.is_file() or h5.with_suffix(".csv").is_file()
+
     def labeled_videos(self) -> list[str]:
         """Stems of the folders in ``labeled-data/`` (excluding ``*_labeled``)."""
         ld = self.path / "labeled-data"

@@ -136,11 +136,7 @@ def _has_training_data(project) -> bool:
     """
     if project.training_set_dir().is_dir():
         return True
-    return any(
-        project.labels_path(stem).is_file()
-        or project.labels_path(stem).with_suffix(".csv").is_file()
-        for stem in project.labeled_videos()
-    )
+    return any(project.has_labels(stem) for stem in project.labeled_videos())
 
 
 @contextlib.contextmanager

@@ -112,9 +112,9 @@ def merge_multianimal_labels(project) -> pd.DataFrame:
     layout = MultiAnimalLayout.from_config(project)
     parts = []
     for stem in project.labeled_videos():
-        h5 = project.path / "labeled-data" / stem / f"CollectedData_{project.scorer}.h5"
-        if not h5.exists() and not h5.with_suffix(".csv").exists():
+        if not project.has_labels(stem):
             continue
+        h5 = project.labels_path(stem)
         df = read_label_file(h5).frame
         if "individuals" not in df.columns.names:
             raise LabelError(
