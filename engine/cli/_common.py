@@ -20,6 +20,7 @@ __all__ = [
     "EXIT_ERROR",
     "EXIT_INTERRUPTED",
     "add_project_arg",
+    "comma_names",
     "fail",
     "load_project",
     "run_command",
@@ -72,6 +73,11 @@ def load_project(path: str) -> Project:
     from ..project import load_project as _load_project
 
     return _load_project(path)
+
+
+def comma_names(text: str | None) -> list[str]:
+    """Split ``"a, b ,c,"`` into ``["a", "b", "c"]`` (``None`` or ``""``: ``[]``)."""
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
 
 
 def fail(message: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import EXIT_OK, fail
+from ._common import EXIT_OK, comma_names, fail
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -56,10 +56,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def _names(text: str | None) -> list[str]:
-    return [n.strip() for n in (text or "").split(",") if n.strip()]
-
-
 def run(args: argparse.Namespace) -> int:
     """Create the project and print its folder.
 
@@ -75,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     """
     from ..project import create_project
 
-    individuals = _names(args.individuals) or None
-    unique = _names(args.unique_bodyparts)
+    individuals = comma_names(args.individuals) or None
+    unique = comma_names(args.unique_bodyparts)
     if unique and individuals is None:
         return fail(
             "--unique-bodyparts belong to a multi-animal project: name the animals "
@@ -87,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         args.experimenter,
         args.videos,
         working_directory=args.folder,
-        bodyparts=_names(args.bodyparts),
+        bodyparts=comma_names(args.bodyparts),
         copy_videos=args.copy,
         individuals=individuals,
         uniquebodyparts=unique,

@@ -7,6 +7,7 @@ import argparse
 from ._common import (
     EXIT_OK,
     add_project_arg,
+    comma_names,
     load_project,
 )
 
@@ -102,9 +103,7 @@ def run(args: argparse.Namespace) -> int:
         dotsize=args.dotsize,
         codec=args.codec,
         color_by=args.color_by,
-        bodyparts=[b.strip() for b in args.bodyparts.split(",") if b.strip()]
-        if args.bodyparts
-        else None,
+        bodyparts=comma_names(args.bodyparts) if args.bodyparts else None,
     ):
         print(out)
     return EXIT_OK
