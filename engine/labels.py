@@ -85,6 +85,7 @@ __all__ = [
     "read_visibility",
     "update_visibility",
     "labelling_progress",
+    "mark_missing_not_visible",
 ]
 
 #: The "not visible" marks (and dismissed machine labels) of a video's frames, beside
@@ -571,6 +572,41 @@ def _known_bodyparts(df: pd.DataFrame, path: Path, project) -> list[str]:
     return file_bps
 
 
+def _video_points(project, stem: str) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Read a video's labels as point names and ``frame path -> (n_points, 2)``.
+
+    Names are the bodyparts, or ``"<individual>/<bodypart>"`` in a multi-animal
+    project (the names the "not visible" marks use). No label file: no points.
+
+    Raises
+    ------
+    LabelError
+        If the label file exists but cannot be read, or lists bodyparts that
+        config.yaml does not.
+    """
+    from .io.dlc import labels_to_array
+
+    bodyparts = list(project.bodyparts)
+    h5 = project.labels_path(stem)
+    try:
+        df = read_label_file(h5).frame
+        if project.multianimal:  # one point per individual and bodypart
+            from .multianimal.labels import slot_points
+
+            return slot_points(project, df)
+        _known_bodyparts(df, h5, project)
+        arr = labels_to_array(df, bodyparts)
+        return bodyparts, dict(zip(index_to_paths(df.index), arr, strict=True))
+    except FileNotFoundError:
+        return bodyparts, {}
+    except LabelError:
+        raise
+    except (OSError, KeyError, ValueError) as err:
+        raise LabelError(
+            f"{h5} cannot be read as this project's labels: {err}"
+        ) from err
+
+
 def labelling_progress(project, video: str | os.PathLike) -> tuple[int, int]:
     """Count a video's frames done: every bodypart placed or marked not visible.
 
@@ -601,42 +637,80 @@ def labelling_progress(project, video: str | os.PathLike) -> tuple[int, int]:
     >>> labelling_progress(project, "session1")
     (3, 3)
     """
-    from .io.dlc import labels_to_array
-
     stem = Path(video).stem
-    bodyparts = list(project.bodyparts)
-    frames = set(list_frames(project, stem))
-    points: dict[str, np.ndarray] = {}
-    h5 = project.labels_path(stem)
-    try:
-        df = read_label_file(h5).frame
-        if project.multianimal:  # one point per individual and bodypart
-            from .multianimal.labels import slot_points
-
-            bodyparts, points = slot_points(project, df)
-        else:
-            _known_bodyparts(df, h5, project)
-            arr = labels_to_array(df, bodyparts)
-            points = dict(zip(index_to_paths(df.index), arr, strict=True))
-    except FileNotFoundError:
-        points = {}
-    except LabelError:
-        raise
-    except (OSError, KeyError, ValueError) as err:
-        raise LabelError(
-            f"{h5} cannot be read as this project's labels: {err}"
-        ) from err
+    names, points = _video_points(project, stem)
     hidden = read_visibility(project, stem)["not_visible"]
-    frames |= set(points)
+    frames = set(list_frames(project, stem)) | set(points)
     done = 0
     for f in frames:
         arr = points.get(f)
         if arr is not None and all(
-            np.isfinite(arr[j, 0]) or (f, bp) in hidden
-            for j, bp in enumerate(bodyparts)
+            np.isfinite(arr[j, 0]) or (f, bp) in hidden for j, bp in enumerate(names)
         ):
             done += 1
     return done, len(frames)
+
+
+def mark_missing_not_visible(project, video: str | os.PathLike) -> int:
+    """Mark the empty points of a video's labelled frames "not visible".
+
+    DeepLabCut's and SLEAP's labellers leave a hidden part empty (NaN), and posekit
+    counts a frame with an empty point as work left. For labels made in another
+    tool, this records those points as not visible (in :data:`VISIBILITY_FILE`; the
+    label file is not changed), so the frames count as done. Frames without any
+    point are left alone: nobody labelled them yet. The importers of SLEAP, COCO and
+    Lightning Pose labels call it on the frames they import.
+
+    Parameters
+    ----------
+    project
+        An open :class:`posekit.engine.project.Project`.
+    video
+        A video path or stem.
+
+    Returns
+    -------
+    int
+        How many points were newly marked.
+
+    Raises
+    ------
+    LabelError
+        If the video's label file cannot be read as this project's labels.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from posekit.engine.demo import make_demo_project
+    >>> project = make_demo_project(tempfile.mkdtemp(), n_frames=30, n_labeled=3)
+    >>> store = LabelStore(project, "session1")
+    >>> _ = store.clear_point(store.frames[0], "snout")
+    >>> _ = store.save()
+    >>> labelling_progress(project, "session1")
+    (2, 3)
+    >>> mark_missing_not_visible(project, "session1")
+    1
+    >>> labelling_progress(project, "session1")
+    (3, 3)
+    """
+    stem = Path(video).stem
+    names, points = _video_points(project, stem)
+    hidden = read_visibility(project, stem)["not_visible"]
+    new = [
+        (frame, name)
+        for frame, arr in sorted(points.items())
+        if np.isfinite(arr).any()
+        for j, name in enumerate(names)
+        if not np.isfinite(arr[j]).all() and (frame, name) not in hidden
+    ]
+    if new:
+        update_visibility(project, stem, not_visible_add=new)
+        logger.info(
+            "%s: %d empty point(s) of labelled frames marked not visible",
+            stem,
+            len(new),
+        )
+    return len(new)
 
 
 @contextlib.contextmanager

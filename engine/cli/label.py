@@ -31,7 +31,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "bodypart placed or marked not visible). With --from-predictions, the latest "
         "snapshot first predicts every frame that is not fully labelled and has no "
         "machine labels yet and writes its guesses as machinelabels-iter<N>.h5: the "
-        "labelling app then opens those frames pre-filled (correct, then accept).",
+        "labelling app then opens those frames pre-filled (correct, then accept). "
+        "With --missing-not-visible, the empty points of frames labelled in another "
+        "tool (DeepLabCut and SLEAP leave a hidden part empty) are marked not visible, "
+        "so those frames count as done.",
     )
     add_project_arg(p)
     p.add_argument("videos", nargs="*", help="video stems (default: all)")
@@ -46,6 +49,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--overwrite",
         action="store_true",
         help="predict frames that have machine labels already, too",
+    )
+    p.add_argument(
+        "--missing-not-visible",
+        action="store_true",
+        help="mark the empty points of frames that have labels as not visible",
     )
     return p
 
@@ -65,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from pathlib import Path
 
-    from ..labels import labelling_progress
+    from ..labels import labelling_progress, mark_missing_not_visible
 
     project = load_project(args.project)
     stems = [Path(v).stem for v in args.videos] or project.labeled_videos()
@@ -81,12 +89,42 @@ def run(args: argparse.Namespace) -> int:
         )
         for stem, n in filled.items():
             print(f"{stem}: {n} frame(s) pre-filled with the network's guesses")
-    done_all = total_all = 0
+    if args.missing_not_visible:
+        for stem in stems:
+            n = mark_missing_not_visible(project, stem)
+            print(f"{stem}: {n} empty point(s) of labelled frames marked not visible")
+    done_all = total_all = started = 0
     for stem in stems:
         done, total = labelling_progress(project, stem)
         done_all += done
         total_all += total
+        started += _partly_labelled(project, stem)
         print(f"{stem}: {done} of {total} frames done")
     print(f"project: {done_all} of {total_all} frames done")
-    print("label them in the labelling app (make app, then Label)")
+    if started and not args.missing_not_visible:
+        print(
+            f"{started} frame(s) have some points but not all. If they were labelled "
+            "in DeepLabCut or SLEAP, which leave a hidden part empty, "
+            "`posekit label --missing-not-visible` marks those points not visible."
+        )
+    if done_all < total_all:
+        print("label them in the labelling app (make app, then Label)")
     return EXIT_OK
+
+
+def _partly_labelled(project, stem: str) -> int:
+    """Count a video's frames with some points placed and others neither placed nor hidden."""
+    import numpy as np
+
+    from ..labels import _video_points, read_visibility
+
+    names, points = _video_points(project, stem)
+    hidden = read_visibility(project, stem)["not_visible"]
+    return sum(
+        bool(np.isfinite(arr).any())
+        and any(
+            not np.isfinite(arr[j]).all() and (frame, name) not in hidden
+            for j, name in enumerate(names)
+        )
+        for frame, arr in points.items()
+    )

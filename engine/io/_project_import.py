@@ -1,6 +1,8 @@
 """Build a DeepLabCut/posekit project from labels and images of another tool.
 
-Used by the COCO and Lightning Pose importers. The project is built in a temporary
+Used by the SLEAP, COCO and Lightning Pose importers. The empty points of the imported
+frames (parts the other tool's labeller left hidden) are marked not visible, so those
+frames count as labelled. The project is built in a temporary
 folder beside the target and moved into place at the end, so that an error at any
 step leaves nothing behind.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..labels import mark_missing_not_visible
 from ..project import Project, create_project, load_project
 from .dlc import index_to_paths, write_labels
 
@@ -115,6 +118,8 @@ def build_project(
                 labels.iloc[mine],
                 project.path / "labeled-data" / video / f"CollectedData_{scorer}.h5",
             )
+            # the other tool's labeller left hidden parts empty: they are done
+            mark_missing_not_visible(project, video)
         if project_dir.exists():
             project_dir.rmdir()
         os.replace(project.path, project_dir)

@@ -16,7 +16,7 @@ from posekit.engine.cli.extract_outliers import CRITERIA as CLI_CRITERIA
 from posekit.engine.dataset import create_training_dataset
 from posekit.engine.demo import load_ground_truth
 from posekit.engine.io.dlc import predictions_frame, write_predictions
-from posekit.engine.labels import LabelStore, update_visibility
+from posekit.engine.labels import LabelStore, read_visibility, update_visibility
 from posekit.engine.project import load_project
 from posekit.engine.refinement import CRITERIA, read_machine_labels
 
@@ -89,6 +89,32 @@ def test_label_progress(demo_project, capsys):
     update_visibility(demo_project, "session1", not_visible_add=[(frame, "tailbase")])
     assert main(["label", path, "session1"]) == 0
     assert "project: 12 of 12 frames done" in capsys.readouterr().out
+
+
+def test_label_marks_the_empty_points_of_labels_made_elsewhere(demo_project, capsys):
+    """A frame labelled in DLC with a hidden part left empty counts as done once marked.
+
+    A frame with no point at all stays work to do.
+    """
+    path = str(demo_project.path)
+    store = LabelStore(demo_project, "session1")
+    partly, empty = store.frames[0], store.frames[1]
+    store.clear_point(partly, "tailbase")
+    store.apply(empty, dict.fromkeys(demo_project.bodyparts, (np.nan, np.nan)))
+    assert main(["label", path]) == 0
+    out = capsys.readouterr().out
+    assert "session1: 10 of 12 frames done" in out
+    assert "1 frame(s) have some points but not all" in out
+    assert main(["label", path, "--missing-not-visible"]) == 0
+    out = capsys.readouterr().out
+    assert "session1: 1 empty point(s) of labelled frames marked not visible" in out
+    assert "session1: 11 of 12 frames done" in out
+    marks = read_visibility(demo_project, "session1")["not_visible"]
+    assert marks == {(partly, "tailbase")}
+    assert main(["label", path, "--missing-not-visible"]) == 0  # nothing new
+    assert "session1: 0 empty point(s)" in capsys.readouterr().out
+    # the label file keeps NaN, as DeepLabCut writes it
+    assert np.isnan(LabelStore(demo_project, "session1").get(partly)).sum() == 2
 
 
 def test_label_progress_names_a_label_file_it_cannot_count(openfield_copy, capsys):

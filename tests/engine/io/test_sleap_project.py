@@ -68,3 +68,20 @@ def test_importing_predictions_warns_that_they_become_labels(clip, tmp_path, cap
         project = import_sleap(preds, tmp_path / "from-predictions", every=500)
     assert "3 of the 3 frames imported hold SLEAP predictions" in caplog.text
     assert project.individuals == ["female", "male"]
+
+
+def test_imported_frames_with_hidden_parts_count_as_labelled(clip, tmp_path):
+    """SLEAP leaves a hidden node empty: the frame is done, the point marked hidden."""
+    from posekit.engine.labels import labelling_progress, read_visibility
+
+    project = import_sleap(clip, tmp_path / "flies", every=15)
+    kp, _, _ = frame_to_arrays(read_labels(project.labels_path("clip")))
+    empty = np.isnan(kp[..., 0])
+    assert empty.any(axis=(1, 2)).sum() == 28  # 28 of 100 frames hide a leg tip or more
+    assert labelling_progress(project, "clip") == (100, 100)
+    hidden = read_visibility(project, "clip")["not_visible"]
+    assert len(hidden) == int(empty.sum())
+    f, ind, bp = np.argwhere(empty)[0]
+    frame = f"labeled-data/clip/img{int(range(0, 1500, 15)[f]):04d}.png"
+    names = project.individuals, project.multianimal_bodyparts
+    assert (frame, f"{names[0][ind]}/{names[1][bp]}") in hidden
