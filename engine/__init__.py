@@ -27,7 +27,7 @@ _LAZY = {
     "create_project": ".project",
     "load_project": ".project",
     "VideoReader": ".video",
-    "extract_frames": ".video",
+    "extract_frames": ".api",
     "read_labels": ".io.dlc",
     "write_labels": ".io.dlc",
     "load_poses": ".io",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -51,6 +52,7 @@ __all__ = [
     "evaluate_network",
     "predict_frames",
     "analyze_videos",
+    "extract_frames",
     "video_predictions",
     "filter_predictions",
     "create_labeled_video",
@@ -1088,6 +1090,162 @@ def _video_job(
         scorer="",
         bodyparts=(),
     )
+
+
+# ------------------------------------------------------------- frames to label
+
+#: DeepLabCut's ``extract_frames`` modes (its second positional argument).
+DLC_EXTRACT_MODES = ("automatic", "manual")
+
+#: DeepLabCut's ``extract_frames`` options that change nothing here (its frame
+#: picker's window and its own k-means feature settings; posekit's k-means reads
+#: every ``cluster_step``-th frame at a fixed small size).
+_EXTRACT_IGNORED = (
+    "userfeedback",
+    "cluster_step",
+    "cluster_resizewidth",
+    "cluster_color",
+    "opencv",
+    "slider_width",
+    "extracted_cam",
+)
+
+
+def extract_frames(
+    project: Project | str | os.PathLike, *args: Any, **kwargs: Any
+) -> Any:
+    """Extract frames to label: posekit's call for one video, or DeepLabCut's.
+
+    ``extract_frames(project, video, mode="kmeans", n=20)`` is
+    :func:`posekit.engine.video.extract_frames` (one video; see it for every
+    option). DeepLabCut's call, ``extract_frames(config, "automatic", "kmeans",
+    crop=False, userfeedback=False, videos_list=None)``, extracts
+    ``numframes2pick`` frames from each video of ``video_sets`` (or of
+    ``videos_list``) with ``algo`` (``"kmeans"`` or ``"uniform"``), between the
+    config's ``start`` and ``stop``; ``crop=True`` crops each frame to its video's
+    ``video_sets`` crop. Frames extracted before are kept (their labels stay
+    valid). The options about DeepLabCut's windows and its k-means features
+    (``userfeedback``, ``cluster_step``, …) change nothing and are logged.
+
+    Parameters
+    ----------
+    project
+        The project (or its folder or ``config.yaml``).
+    *args, **kwargs
+        posekit's ``(video, *, mode, n, start, stop, crop, indices, seed, overwrite,
+        progress)`` or DeepLabCut's ``(mode="automatic", algo="kmeans", crop=False,
+        userfeedback=True, cluster_step=1, cluster_resizewidth=30,
+        cluster_color=False, opencv=True, slider_width=25, config3d=None,
+        extracted_cam=0, videos_list=None)``.
+
+    Returns
+    -------
+    ExtractedFrames or list of ExtractedFrames
+        posekit's call: the frames of the video. DeepLabCut's call: one
+        :class:`~posekit.engine.video.ExtractedFrames` per video (DeepLabCut returns
+        nothing).
+
+    Raises
+    ------
+    ValueError
+        DeepLabCut's ``mode="manual"`` (its frame-picking window; pick frames in the
+        Label app here) or ``crop="GUI"``, an unknown ``algo``, or a 3D project
+        (``config3d``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import posekit.engine as deeplabcut
+    >>> project = deeplabcut.make_demo_project(tempfile.mkdtemp(), n_labeled=0)
+    >>> config = str(project.config_path)
+    >>> done = deeplabcut.extract_frames(config, "automatic", "uniform", userfeedback=False)
+    >>> [len(frames) for frames in done]
+    [20]
+    """
+    from .video import extract_frames as extract_video
+
+    mode = args[0] if args else kwargs.get("mode")
+    dlc_call = (isinstance(mode, str) and mode in DLC_EXTRACT_MODES) or (
+        not args and "video" not in kwargs
+    )
+    if not dlc_call:
+        return extract_video(project, *args, **kwargs)
+    return _extract_frames_dlc(project, *args, **kwargs)
+
+
+def _extract_frames_dlc(
+    config: Project | str | os.PathLike,
+    mode: str = "automatic",
+    algo: str = "kmeans",
+    crop: bool | str = False,
+    userfeedback: bool = True,
+    cluster_step: int = 1,
+    cluster_resizewidth: int = 30,
+    cluster_color: bool = False,
+    opencv: bool = True,
+    slider_width: int = 25,
+    config3d: str | None = None,
+    extracted_cam: int = 0,
+    videos_list: Sequence[str | os.PathLike] | None = None,
+) -> list[Any]:
+    """DeepLabCut's ``extract_frames`` (see :func:`extract_frames`)."""
+    from .video import Crop
+    from .video import extract_frames as extract_video
+
+    if mode == "manual":
+        raise ValueError(
+            "extract_frames(mode='manual') opens DeepLabCut's frame-picking window. "
+            "In posekit, pick frames in the Label app's frame picker, or name them: "
+            "extract_frames(project, video, indices=[...])."
+        )
+    if mode != "automatic":
+        raise ValueError(
+            f"extract_frames(project, mode={mode!r}) names no video. posekit's call "
+            f"is extract_frames(project, video, mode={mode!r}); DeepLabCut's, for "
+            "every video of the project, extract_frames(config, 'automatic', "
+            "'kmeans')."
+        )
+    if algo not in ("kmeans", "uniform"):
+        raise ValueError(f"algo must be 'kmeans' or 'uniform'; received {algo!r}")
+    if config3d is not None:
+        raise ValueError(
+            "config3d: posekit has no 3D projects; extract the frames of each "
+            "camera's project instead."
+        )
+    if isinstance(crop, str):
+        raise ValueError(
+            f"crop={crop!r}: DeepLabCut's crop window is not available here. Pass "
+            "crop=True to use each video's crop from video_sets, or call "
+            "extract_frames(project, video, crop='x1, x2, y1, y2')."
+        )
+    project = as_project(config)
+    options = locals()
+    defaults = inspect.signature(_extract_frames_dlc).parameters
+    for name in _EXTRACT_IGNORED:
+        if options[name] != defaults[name].default:
+            logger.info(
+                "extract_frames: DeepLabCut's %s=%r does not apply in posekit; ignored",
+                name,
+                options[name],
+            )
+    videos = list_videos([Path(v) for v in videos_list]) if videos_list else None
+    if videos is None:
+        videos = project.source_videos()
+    if not videos:
+        raise FileNotFoundError(
+            f"{project.config_path} lists no video to extract frames from: add "
+            "videos first (Project.add_videos, posekit create)."
+        )
+    crops = {Path(k).name: v.get("crop") for k, v in project.video_sets.items()}
+    done = []
+    for video in videos:
+        box = crops.get(Path(video).name) if crop else None
+        frames = extract_video(
+            project, video, mode=algo, crop=Crop.parse(box) if box else None
+        )
+        logger.info("%s", frames.summary())
+        done.append(frames)
+    return done
 
 
 # ------------------------------------------------------------- after the analysis

@@ -256,3 +256,41 @@ def test_deeplabcut_style_calls_to_extract_and_split(tmp_path) -> None:
     assert len(images) == 2 and all(p.is_file() for p in images)
     (split,) = dlc.create_training_dataset(config)
     assert len(split.train_indices) + len(split.test_indices) == 4
+
+
+def test_deeplabcut_extract_frames_call(tmp_path, caplog) -> None:
+    """DLC's ``extract_frames(config, "automatic", algo, ...)`` over every video."""
+    import logging
+
+    import posekit.engine as dlc
+    from posekit.engine.labels import list_frames
+
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=0, size=(160, 120))
+    project.set("numframes2pick", 5)
+    first = project.videos()[0]
+    second = tmp_path / "second.mp4"
+    shutil.copy(first, second)
+    project.add_videos([second])
+    project.save()
+    config = str(project.config_path)
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        done = dlc.extract_frames(config, "automatic", "uniform", userfeedback=False)
+    assert [len(f) for f in done] == [5, 5]
+    assert [f.video.name for f in done] == [first.name, "second.mp4"]
+    assert len(list_frames(project, "second")) == 5
+    assert "userfeedback=False does not apply" in caplog.text
+    # DLC's keywords; only the listed videos; crop=True takes video_sets' crop
+    entry = next(k for k in project.video_sets if k.endswith("second.mp4"))
+    project.cfg["video_sets"][entry]["crop"] = "10, 90, 20, 80"
+    project.save()
+    (again,) = dlc.extract_frames(
+        config, mode="automatic", algo="kmeans", crop=True, videos_list=[str(second)]
+    )
+    assert again.video.name == "second.mp4" and len(again) == 5
+    assert again.new and cv2.imread(str(again.new[0])).shape == (60, 80, 3)
+    with pytest.raises(ValueError, match="Label app's frame picker"):
+        dlc.extract_frames(config, "manual")
+    with pytest.raises(ValueError, match="names no video"):
+        dlc.extract_frames(config, mode="kmeans")
+    with pytest.raises(ValueError, match="crop window"):
+        dlc.extract_frames(config, "automatic", "kmeans", "GUI")
