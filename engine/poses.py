@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-__all__ = ["from_numpy", "validate", "LEGACY_DIMS", "normalise_dims"]
+__all__ = ["from_numpy", "validate", "frame_numbers", "LEGACY_DIMS", "normalise_dims"]
 
 #: Old plural dimension names used by movement < 0.0.21, renamed on load.
 LEGACY_DIMS = {"individuals": "individual", "keypoints": "keypoint"}
@@ -156,3 +156,48 @@ def validate(ds: xr.Dataset) -> xr.Dataset:
         if ds[var].dims != dims:
             ds[var] = ds[var].transpose(*dims)
     return ds
+
+
+def frame_numbers(ds: xr.Dataset, *, fmt: str = "this format") -> np.ndarray:
+    """Return the frame number of each ``time`` step (seconds × ``fps``, or frames).
+
+    Parameters
+    ----------
+    ds
+        A poses dataset.
+    fmt
+        The file format that needs frame numbers (named in the error).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` frame numbers.
+
+    Raises
+    ------
+    ValueError
+        If the times are in seconds without an ``fps`` attribute, or are not whole,
+        non-negative frame numbers.
+
+    Examples
+    --------
+    >>> ds = from_numpy(np.zeros((3, 2, 1, 1)), fps=10).assign_coords(time=[1.0, 1.1, 1.2])
+    >>> frame_numbers(ds).tolist()
+    [10, 11, 12]
+    """
+    t = np.asarray(ds["time"].values, np.float64)
+    fps = ds.attrs.get("fps")
+    if ds.attrs.get("time_unit") == "seconds":
+        if not fps:
+            raise ValueError(
+                f"{fmt} stores frame numbers: these poses have times in seconds but "
+                "no fps attribute to turn them into frames"
+            )
+        t = t * float(fps)
+    frames = np.round(t).astype(np.int64)
+    if not np.allclose(frames, t, atol=1e-6) or (frames < 0).any():
+        raise ValueError(
+            f"{fmt} stores whole, non-negative frame numbers; these poses' times are "
+            f"not (first: {t[:3].tolist()})"
+        )
+    return frames

@@ -10,6 +10,9 @@ __all__ = ["NAME", "add_parser", "run"]
 
 NAME = "convert"
 
+#: Formats written under their own name but read by another format's loader.
+READ_AS = {"SLEAP-analysis": "SLEAP"}
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``posekit convert`` to the command line.
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:16s} read: yes   write: {out}")
         for name in saves:
             if name not in list_formats()["load"]:
-                print(f"{name:16s} read: -     write: {', '.join(saves[name])}")
+                read = f"yes (as {READ_AS[name]})" if name in READ_AS else "-"
+                print(f"{name:16s} read: {read:5s} write: {', '.join(saves[name])}")
         return EXIT_OK
     if not args.input or not args.output:
         return fail("convert needs IN and OUT (or --list)")

@@ -207,8 +207,9 @@ def detect_format(path: str | os.PathLike) -> str:
         if _sniffs(loader, path):
             return loader.name
     raise ValueError(
-        f"Could not recognise the format of {path}. Pass source_software= (or "
-        f"--from on the command line) one of {sorted(_LOADERS)}."
+        f"Could not recognise the format of {path}. Name it: load(path, format=...), "
+        "load_poses(path, source_software=...) or --from on the command line, one "
+        f"of {sorted(_LOADERS)}."
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import pickle
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ import xarray as xr
 
 from .. import logger
 from .._fileio import atomic_path
-from ..poses import from_numpy
+from ..poses import frame_numbers, from_numpy
 from . import register_loader, register_saver
 
 __all__ = [
@@ -677,8 +678,11 @@ def _dataframe_to_poses(
     sub = df[scorer]
     coords_names = list(dict.fromkeys(sub.columns.get_level_values("coords")))
     bps = list(dict.fromkeys(sub.columns.get_level_values("bodyparts")))
+    unique: list[str] = []
     if "individuals" in df.columns.names:
         inds = list(dict.fromkeys(sub.columns.get_level_values("individuals")))
+        if "single" in inds:
+            unique = list(dict.fromkeys(sub["single"].columns.get_level_values(0)))
     else:
         inds = ["individual_0"]
         sub = pd.concat({"individual_0": sub}, axis=1)
@@ -693,7 +697,7 @@ def _dataframe_to_poses(
             pos[:, 1, j, i] = sub[(ind, bp, "y")].to_numpy(float)
             if "likelihood" in coords_names and (ind, bp, "likelihood") in sub.columns:
                 conf[:, j, i] = sub[(ind, bp, "likelihood")].to_numpy(float)
-    return from_numpy(
+    ds = from_numpy(
         pos,
         conf,
         keypoint_names=bps,
@@ -702,6 +706,9 @@ def _dataframe_to_poses(
         source_software="DeepLabCut",
         source_file=source_file,
     )
+    if unique:
+        ds.attrs["unique_bodyparts"] = unique
+    return ds
 
 
 def _sniff_dlc(path: Path) -> bool:
@@ -710,7 +717,8 @@ def _sniff_dlc(path: Path) -> bool:
     An HDF5 file holding a pandas object under ``df_with_missing``, ``keypoints`` or
     ``tracks``; or a text file whose first cell is ``scorer`` with DLC's header rows
     (``scorer``, [``individuals``,] ``bodyparts``, ``coords``) that is not a Lightning
-    Pose CSV (:func:`~posekit.engine.io.lightning_pose.is_lightning_pose_csv`).
+    Pose CSV (:func:`~posekit.engine.io.lightning_pose.is_lightning_pose_csv`);
+    cells separated by ``,`` or, as spreadsheets save them, ``;``.
     """
     if _is_hdf5(path):
         # h5py, not pandas.HDFStore: PyTables warns about every node of a foreign
@@ -726,7 +734,10 @@ def _sniff_dlc(path: Path) -> bool:
             return False
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            head = [next(csv.reader(fh), []) for _ in range(4)]
+            lines = [fh.readline() for _ in range(4)]
+        # a spreadsheet in a decimal-comma locale writes ";" between the cells
+        sep = ";" if lines[0].startswith("scorer;") else ","
+        head = [next(csv.reader([line], delimiter=sep), []) for line in lines]
     except (OSError, UnicodeDecodeError):
         return False
     names = [row[0] if row else "" for row in head]
@@ -747,9 +758,13 @@ def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset
     """Load DeepLabCut/posekit predictions or labels (``.h5``/``.csv``) as poses.
 
     Single-animal files get one individual ``individual_0``; multi-animal files keep
-    their individuals (unique bodyparts under ``single``). Label files (no likelihood)
-    get NaN confidence. For predictions, the video they were made from
-    (``<video stem>DLC_<scorer>.h5``, found beside the file by
+    their individuals (unique bodyparts under ``single``, named in
+    ``attrs["unique_bodyparts"]``). Label files (no likelihood) get NaN confidence
+    and their image paths in ``attrs["frames"]``. Predictions keep their frame
+    numbers (``time``, in seconds when the frame rate is known) and their scorer
+    (``attrs["scorer"]``); the frame rate is ``fps``, else the one the analysis
+    recorded in ``<video><scorer>_meta.pickle`` beside the file. The video they
+    were made from (``<video stem>DLC_<scorer>.h5``, found beside the file by
     :func:`posekit.engine.project.find_video`) is ``attrs["video_path"]``, which the
     SLEAP and NWB writers link to.
 
@@ -768,11 +783,32 @@ def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset
         return ds
     from ..project import find_video
 
+    if fps is None:
+        fps = _recorded_fps(path)
     ds = _dataframe_to_poses(df, fps=fps, source_file=str(path))
+    frames = df.index.to_numpy(np.float64)
+    ds = ds.assign_coords(time=frames / fps if fps else frames)
+    ds.attrs["scorer"] = str(df.columns.get_level_values("scorer")[0])
     video = find_video(path)
     if video is not None:
         ds.attrs["video_path"] = str(video.absolute())
     return ds
+
+
+def _recorded_fps(path: Path) -> float | None:
+    """Return the ``fps`` in the ``_meta.pickle`` an analysis wrote beside ``path``."""
+    from .safe_pickle import read_pickle
+
+    stem = path.stem.removesuffix("_filtered")
+    meta = path.with_name(f"{stem}_meta.pickle")
+    if not meta.is_file():
+        return None
+    try:
+        value = float(read_pickle(meta)["data"]["fps"])
+    except (OSError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as err:
+        logger.info("%s: no frame rate read (%s)", meta, err)
+        return None
+    return value if np.isfinite(value) and value > 0 else None
 
 
 _SCORER_RE = re.compile(r"(DLC_.*)$")
@@ -810,25 +846,68 @@ def save_dlc(
 
     Notes
     -----
-    DeepLabCut files keep x, y and the likelihood, bodypart and individual names and
-    frame numbers; a 3-D ``space`` keeps only x and y, and the time coordinate, fps and
-    other attributes are not stored (frame numbers are).
+    DeepLabCut files keep x, y and the likelihood, bodypart and individual names
+    (a multi-animal file's unique bodyparts only under ``single``:
+    ``attrs["unique_bodyparts"]``, else the keypoints only ``single`` has) and the
+    frame numbers (``time`` × ``fps``). The time coordinate, fps and other attributes
+    are not stored; a 3-D ``space`` keeps x and y, and a skeleton (DeepLabCut keeps it
+    in ``config.yaml``) is dropped, each with a warning.
     """
     path = Path(path)
     if scorer is None:
         m = _SCORER_RE.search(path.stem)
-        scorer = m.group(1) if m else "posekit"
+        scorer = m.group(1) if m else str(ds.attrs.get("scorer") or "posekit")
+    index = frame_numbers(ds, fmt="DeepLabCut")
+    if ds.sizes.get("space", 2) > 2:
+        logger.warning("%s: DeepLabCut files hold x and y; z is not written", path.name)
+    if ds.attrs.get("skeleton"):
+        logger.warning(
+            "%s: DeepLabCut prediction files hold no skeleton (its config.yaml "
+            "does); the %d edges are not written",
+            path.name,
+            len(ds.attrs["skeleton"]),
+        )
     pos = ds["position"].transpose("time", "individual", "keypoint", "space").values
     conf = ds["confidence"].transpose("time", "individual", "keypoint").values
     xyp = np.concatenate([pos[..., :2], conf[..., None]], axis=-1)
     inds = [str(i) for i in ds["individual"].values]
     bps = [str(k) for k in ds["keypoint"].values]
     if len(inds) == 1 and inds[0] in ("individual_0", "individual1", "single"):
-        df = predictions_frame(xyp[:, 0], scorer, bps)
+        df = predictions_frame(xyp[:, 0], scorer, bps, index=index)
     else:
-        df = predictions_frame(xyp, scorer, bps, individuals=inds)
+        df = predictions_frame(xyp, scorer, bps, individuals=inds, index=index)
+        unique = _unique_bodyparts(ds, inds, bps, xyp)
+        if unique:
+            keep = [
+                (ind == "single") == (bp in unique)
+                for _, ind, bp, _ in df.columns.to_list()
+            ]
+            df = df.loc[:, keep]
     if path.suffix.lower() == ".csv":
         with atomic_path(path) as tmp:
             df.to_csv(tmp)
         return path
     return write_predictions(df, path, save_csv=save_csv)
+
+
+def _unique_bodyparts(
+    ds: xr.Dataset, inds: list[str], bps: list[str], xyp: np.ndarray
+) -> list[str]:
+    """Return a multi-animal dataset's ``single`` keypoints (DLC's layout).
+
+    ``attrs["unique_bodyparts"]`` when set; else the keypoints that only ``single``
+    has a point for (none when ``single`` shares a keypoint with the animals).
+    """
+    if "single" not in inds:
+        return []
+    listed = ds.attrs.get("unique_bodyparts")
+    listed = [] if listed is None else np.atleast_1d(listed).tolist()
+    named = [str(b) for b in listed if str(b) in bps]
+    if named:
+        return named
+    seen = np.isfinite(xyp[..., 0]).any(axis=0)  # (individual, keypoint)
+    k = inds.index("single")
+    others = np.delete(seen, k, axis=0).any(axis=0)
+    if (seen[k] & others).any():
+        return []
+    return [bp for bp, own in zip(bps, seen[k] & ~others, strict=True) if own]

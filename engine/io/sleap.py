@@ -46,7 +46,7 @@ import numpy as np
 import xarray as xr
 
 from .._fileio import atomic_path
-from ..poses import from_numpy
+from ..poses import frame_numbers, from_numpy
 from . import register_loader, register_saver
 
 __all__ = [
@@ -472,26 +472,6 @@ def _sleap_io() -> Any:
     return sleap_io
 
 
-def _frame_indices(ds: xr.Dataset) -> np.ndarray:
-    """Frame number of each ``time`` step (from seconds × fps, or frames)."""
-    t = np.asarray(ds["time"].values, np.float64)
-    fps = ds.attrs.get("fps")
-    if ds.attrs.get("time_unit") == "seconds":
-        if not fps:
-            raise ValueError(
-                "SLEAP stores frame numbers: these poses have times in seconds but no "
-                "fps attribute to turn them into frames"
-            )
-        t = t * float(fps)
-    frames = np.round(t).astype(np.int64)
-    if not np.allclose(frames, t, atol=1e-6) or (frames < 0).any():
-        raise ValueError(
-            "SLEAP stores whole, non-negative frame numbers; these poses' times are "
-            f"not (first: {t[:3].tolist()})"
-        )
-    return frames
-
-
 def poses_to_sleap_labels(
     ds: xr.Dataset,
     *,
@@ -507,8 +487,9 @@ def poses_to_sleap_labels(
     skeleton
         Edges as pairs of keypoint names (default ``attrs["skeleton"]``).
     video_path
-        The video the poses belong to (default ``attrs["video_path"]``, else
-        ``<source file stem>.mp4``).
+        The video the poses belong to (default ``attrs["video_path"]``; for labels
+        with image paths (``attrs["frames"]``, a DLC label file) the images, as
+        SLEAP's image-list video; else ``<source file stem>.mp4``).
 
     Returns
     -------
@@ -534,18 +515,28 @@ def poses_to_sleap_labels(
         if a not in keypoints or b not in keypoints:
             raise ValueError(f"skeleton edge ({a!r}, {b!r}) names an unknown keypoint")
     skel = sio.Skeleton(keypoints, edges=[[a, b] for a, b in edges], name="skeleton")
-    if video_path is None:
-        video_path = ds.attrs.get("video_path") or (
-            f"{Path(ds.attrs['source_file']).stem}.mp4"
-            if ds.attrs.get("source_file")
-            else "video.mp4"
+    images = _label_images(ds) if video_path is None else None
+    if images:  # labelled images (a DLC label file): SLEAP's image-list video
+        found = Path(images[0]).is_file()
+        meta = {"type": "ImageVideo", "filename": images[0], "filenames": images}
+        video = sio.Video(
+            filename=images,
+            backend_metadata={} if found else meta,
+            open_backend=found,
         )
-    video = sio.Video(filename=str(video_path), open_backend=False)
+    else:
+        if video_path is None:
+            video_path = ds.attrs.get("video_path") or (
+                f"{Path(ds.attrs['source_file']).stem}.mp4"
+                if ds.attrs.get("source_file")
+                else "video.mp4"
+            )
+        video = sio.Video(filename=str(video_path), open_backend=False)
     tracks = [sio.Track(name=str(i)) for i in ds["individual"].values]
     pos = ds["position"].transpose("time", "individual", "keypoint", "space").values
     conf = ds["confidence"].transpose("time", "individual", "keypoint").values
     frames = []
-    for t, frame_idx in enumerate(_frame_indices(ds)):
+    for t, frame_idx in enumerate(frame_numbers(ds, fmt="SLEAP")):
         instances = []
         for k, track in enumerate(tracks):
             xy = pos[t, k]
@@ -573,6 +564,29 @@ def poses_to_sleap_labels(
                 )
             )
     return sio.Labels(frames, videos=[video], skeletons=[skel], tracks=tracks)
+
+
+def _label_images(ds: xr.Dataset) -> list[str] | None:
+    """Return the image files of labelled frames (``attrs["frames"]``), absolute.
+
+    A DLC label file's rows are ``labeled-data/<video>/<image>`` relative to the
+    project, three folders above ``labeled-data/<video>/CollectedData_<scorer>.h5``.
+    """
+    frames = ds.attrs.get("frames")
+    if frames is None or not len(frames):
+        return None
+    frames = [str(f) for f in np.atleast_1d(frames)]
+    source = ds.attrs.get("source_file")
+    root = Path(source).absolute().parents[2] if source else None
+    if root is None or not (root / frames[0]).is_file():
+        logger.warning(
+            "the labelled images (e.g. %s) are not found beside %s: the SLEAP file "
+            "names them as given",
+            frames[0],
+            source or "the poses",
+        )
+        return frames
+    return [str(root / f) for f in frames]
 
 
 @register_saver("SLEAP", suffixes=(".slp",))

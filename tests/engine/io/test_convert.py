@@ -136,6 +136,7 @@ def test_cli_convert(tmp_path, rng, capsys) -> None:
     assert main(["convert", "--list"]) == 0
     listing = capsys.readouterr().out
     assert "DeepLabCut" in listing and "netCDF" in listing and ".nc" in listing
+    assert "SLEAP-analysis   read: yes (as SLEAP)" in listing  # load_sleap reads it
     bad = _duplicated_csv(tmp_path / "dup.csv")
     assert main(["convert", str(bad), str(tmp_path / "dup.nc")]) == 2
     err = capsys.readouterr().err

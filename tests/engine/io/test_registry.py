@@ -119,7 +119,7 @@ def test_unknown_file_says_how_to_force_a_format(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("hello")
     with pytest.raises(
-        ValueError, match="Could not recognise the format.*source_software"
+        ValueError, match=r"Could not recognise the format.*format=.*source_software="
     ):
         load_poses(path)
     csv = tmp_path / "other.csv"

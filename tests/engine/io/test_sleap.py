@@ -313,7 +313,7 @@ def test_dlc_predictions_to_slp_link_their_video(tmp_path):
 
     ds = _multi_predictions()
     del ds.attrs["video_path"]
-    ds.attrs["fps"] = None  # a DLC file has frame numbers, no fps
+    ds.attrs.update(fps=None, time_unit="frames")  # a DLC file has frame numbers
     ds = ds.assign_coords(time=np.arange(ds.sizes["time"], dtype=float))
     (tmp_path / "cage1.mp4").write_bytes(b"")  # the video beside its predictions
     (tmp_path / "cage1_labeled.mp4").write_bytes(b"")  # not it
