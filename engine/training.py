@@ -1075,10 +1075,24 @@ class Trainer:
             )
         for var, value in zip(opt.variables, arrays, strict=True):
             var.assign(value)
-        if int(opt.iterations.numpy()) != snap.iteration:
+        counted = int(opt.iterations.numpy())
+        if counted == snap.iteration + 1:
+            # saved by an older posekit after a Ctrl-C in the middle of a step
+            logger.info(
+                "%s: the optimizer counted one step more (%d) than the snapshot "
+                "(%d), a step cut short by Ctrl-C; going on from %d",
+                snap.meta_path.name,
+                counted,
+                snap.iteration,
+                snap.iteration,
+            )
+            opt.iterations.assign(snap.iteration)
+        elif counted != snap.iteration:
             raise SnapshotError(
                 f"{snap.meta_path.name}: iteration {snap.iteration} but the optimizer "
-                f"counted {int(opt.iterations.numpy())}"
+                f"counted {counted}. Start over with --fresh (fresh=True), or move "
+                f"{snap.model_path.stem}.* out of {snap.model_path.parent} to resume "
+                "from the snapshot before it."
             )
         self.model, self.optimizer = model, opt
         meta = snap.meta
@@ -1469,6 +1483,11 @@ class Trainer:
                 self._maybe_save(run)
         except KeyboardInterrupt:
             self.state.stop_reason = "interrupted"
+            # Ctrl-C can land after the optimizer applied a step and before the
+            # step was counted: the weights hold that step, so count it
+            counted = int(self.optimizer.iterations.numpy())
+            if counted == self.state.iteration + 1:
+                self.state.iteration = counted
             logger.warning(
                 "training interrupted at iteration %d; saving a snapshot",
                 self.state.iteration,

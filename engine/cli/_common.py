@@ -8,8 +8,9 @@ and the commands that need no network never import TensorFlow.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,10 +121,27 @@ def run_command(name: str, handler: Handler, args: argparse.Namespace) -> int:
         :data:`EXIT_INTERRUPTED` after Ctrl-C.
     """
     try:
-        return int(handler(args) or EXIT_OK)
+        with _terminate_as_interrupt():
+            return int(handler(args) or EXIT_OK)
     except KeyboardInterrupt:
         print("posekit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (FileNotFoundError, ValueError, OSError) as err:
         print(f"{name}: error: {err}", file=sys.stderr)
         return EXIT_ERROR
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Raise KeyboardInterrupt on SIGTERM while the block runs (main thread only)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)

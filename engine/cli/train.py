@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from ._common import EXIT_OK, add_project_arg, load_project
+from ._common import EXIT_INTERRUPTED, EXIT_OK, add_project_arg, load_project
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -125,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
             resume=not args.fresh,
         )
     print(result)
+    if result.stop_reason == "interrupted":  # the snapshot is saved; stop a chain
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -294,16 +295,26 @@ def test_train_options_reach_train_network(
     demo_project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``--save-minutes`` (snapshots by time) and ``--iterations`` (a total) pass on."""
+    from types import SimpleNamespace
+
     import posekit.engine.api as api
 
     calls: list[dict] = []
-    monkeypatch.setattr(api, "train_network", lambda project, **kw: calls.append(kw))
+    stopped = ["max_iterations"]
+
+    def train(project, **kw):
+        calls.append(kw)
+        return SimpleNamespace(stop_reason=stopped[0])
+
+    monkeypatch.setattr(api, "train_network", train)
     path = str(demo_project.path)
     assert main(["train", path, "--iterations", "500", "--save-minutes", "2"]) == 0
     assert calls[-1]["max_iterations"] == 500  # the iteration to reach, not 500 more
     assert calls[-1]["save_interval_s"] == 120.0
     assert main(["train", path]) == 0
     assert calls[-1]["save_interval_s"] is None  # TrainConfig's default: 3 minutes
+    stopped[0] = "interrupted"  # Ctrl-C: snapshot saved, and `&& analyze` must stop
+    assert main(["train", path]) == 130
     train = next(a for a in build_parser()._actions if a.dest == "command").choices[
         "train"
     ]
@@ -357,3 +368,32 @@ def test_check_labels_that_cannot_be_checked_exits_with_the_reason(
     assert captured.err.startswith("posekit check-labels: error: No labels to check")
     assert "the scorer in config.yaml is 'posekit'" in captured.err
     assert "labeled-data/session1/CollectedData_ann.h5" in captured.err
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does(capsys: pytest.CaptureFixture) -> None:
+    """A scheduler's SIGTERM at the time limit reaches the command as Ctrl-C.
+
+    Training then saves a snapshot before SLURM's SIGKILL; before, SIGTERM killed
+    the process at once.
+    """
+    import os
+    import signal
+
+    from posekit.engine.cli._common import run_command
+
+    seen = []
+
+    def handler(args):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            seen.append("interrupt")  # what the trainer catches to save a snapshot
+            raise
+        return 0
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert run_command("posekit train", handler, None) == 130
+    assert seen == ["interrupt"]
+    assert "posekit: interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) == before  # put back afterwards

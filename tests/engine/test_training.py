@@ -368,6 +368,74 @@ def test_keyboard_interrupt_saves_and_returns(run20, tmp_path, data) -> None:
     ]
 
 
+def test_ctrl_c_inside_a_step_leaves_a_snapshot_that_resumes(tmp_path, data) -> None:
+    """Ctrl-C after the optimizer applied a step, before it was counted.
+
+    The snapshot used to record iteration N with an optimizer that counted N + 1, and
+    every later run refused it ("iteration 394 but the optimizer counted 395").
+    """
+    (train_x, train_y), _ = data
+    trainer = Trainer(
+        MODEL, config(max_iterations=1000, save_interval=0), tmp_path, progress=False
+    )
+    make_step = trainer._make_train_step
+
+    def make_cut_short():
+        step = make_step()
+
+        def cut_short(*args):
+            out = step(*args)  # the weights and the optimizer's count moved on
+            if int(trainer.optimizer.iterations.numpy()) == 5:
+                raise KeyboardInterrupt
+            return out
+
+        return cut_short
+
+    trainer._make_train_step = make_cut_short
+    state = trainer.fit(train_x, train_y)
+    assert state.stop_reason == "interrupted" and state.iteration == 5
+    meta = json.loads((tmp_path / "snapshot-5.json").read_text())
+    assert meta["iteration"] == 5
+    again = Trainer(MODEL, config(max_iterations=8), tmp_path, progress=False)
+    state = again.fit(train_x, train_y)
+    assert state.start_iteration == 5 and state.iteration == 8
+
+
+def test_resume_accepts_the_snapshot_an_older_ctrl_c_saved(run20, tmp_path, data):
+    """A snapshot whose optimizer counted one step more still resumes; more is refused."""
+    import hashlib
+
+    (train_x, train_y), _ = data
+    shutil.copytree(run20[2], tmp_path, dirs_exist_ok=True)
+    meta_path = tmp_path / "snapshot-20.json"
+    meta = json.loads(meta_path.read_text())
+    opt_file = tmp_path / meta["optimizer_file"]
+
+    def count_as(n):
+        with np.load(opt_file) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        key = next(k for k, v in arrays.items() if v.shape == () and int(v) in (20, 21))
+        arrays[key] = np.asarray(n, arrays[key].dtype)
+        with open(opt_file, "wb") as fh:
+            np.savez(fh, **arrays)
+        meta["optimizer_sha256"] = hashlib.sha256(opt_file.read_bytes()).hexdigest()
+        meta_path.write_text(json.dumps(meta))
+
+    count_as(21)
+    state = Trainer(MODEL, config(max_iterations=22), tmp_path, progress=False).fit(
+        train_x, train_y
+    )
+    assert state.start_iteration == 20 and state.iteration == 22
+    shutil.copytree(run20[2], tmp_path, dirs_exist_ok=True)
+    for extra in tmp_path.glob("snapshot-22.*"):
+        extra.unlink()
+    count_as(25)
+    with pytest.raises(SnapshotError, match="--fresh.*snapshot-20"):
+        Trainer(MODEL, config(max_iterations=22), tmp_path, progress=False).fit(
+            train_x, train_y
+        )
+
+
 def test_time_budget_stops(tmp_path, data) -> None:
     (train_x, train_y), _ = data
     cfg = config(max_iterations=None, time_budget_s=0.5, budget_clock="cpu")
