@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AnalysisStage",
+    "AnalysisOutputs",
     "TrainResult",
     "backbone_choice",
     "continuation_configs",
@@ -862,8 +863,16 @@ def analyze_videos(
     chunk_frames: int | None = None,
     n_tracks: int | None = None,
     track_method: str | None = None,
-) -> list[Path]:
+    overwrite: bool = False,
+) -> AnalysisOutputs:
     """Analyse videos with a trained shuffle; DLC-named ``.h5`` beside each video.
+
+    As in DeepLabCut, a video whose ``.h5`` for this network exists already is not
+    analysed again (``overwrite=True`` does). The videos are checked before the
+    first one is analysed: two videos that would write the same file (same name,
+    one ``destfolder``) are an error, and a video that cannot be read is left out
+    with a warning while the others are analysed (the result's ``failed`` names
+    them; ``posekit analyze`` then exits with an error after the others).
 
     Parameters
     ----------
@@ -922,6 +931,8 @@ def analyze_videos(
         Multi-animal projects: the animals to stitch the tracklets into (default:
         the individuals) and the frame-to-frame similarity (``"ellipse"``,
         ``"box"``, ``"keypoints"``; default: ``default_track_method``).
+    overwrite
+        Analyse again the videos that have this network's ``.h5`` already.
 
     Notes
     -----
@@ -932,15 +943,20 @@ def analyze_videos(
 
     Returns
     -------
-    list of Path
-        The ``.h5`` files (with ``shard``: those complete so far; multi-animal: the
-        tracks, ``…_el.h5``).
+    AnalysisOutputs
+        The ``.h5`` files, those analysed before included (with ``shard``: those
+        complete so far; multi-animal: the tracks, ``…_el.h5``), with ``skipped``
+        (analysed before) and ``failed`` (unreadable videos and why).
 
     Raises
     ------
     posekit.engine.locks.JobLockError
         If an analysis already runs on the project (the message names it). One
         analysis at a time per project.
+    ValueError
+        If two videos would write the same output file.
+    posekit.engine.video.VideoError
+        If no video can be read.
     """
     from .inference import Predictor, analyze_video, default_batch_size
     from .quantization import check_precision
@@ -979,25 +995,29 @@ def analyze_videos(
     meta["iteration"] = meta["iteration (active-learning)"]
     individuals = list(project.get("individuals") or []) if project.multianimal else []
     unique_bodyparts = list(project.get("uniquebodyparts") or [])
-    outputs = []
+    dests = {}
+    for video in map(Path, videos):
+        dests[video] = destfolder
+        if own_videos and destfolder is None and not _inside(video, project.path):
+            dests[video] = project.path / "videos"
+            logger.warning(
+                "%s lies outside the project %s: its predictions go into %s",
+                video,
+                project.path,
+                dests[video],
+            )
+    plan = _plan_analysis(dests, scorer, overwrite)
+    outputs = AnalysisOutputs(plan.skipped, skipped=plan.skipped, failed=plan.failed)
+    videos = plan.todo
     predictors: dict[tuple[tuple[int, int], int], Predictor] = {}
     jobs: list[Any] = []  # distributed.VideoJob, with client or shard
     for index, video in enumerate(videos, 1):
-        video = Path(video)
 
         def stage(name: str, video: Path = video, index: int = index) -> None:
             if on_stage is not None:
                 on_stage(AnalysisStage(name, video, index, len(videos)))
 
-        video_dest = destfolder
-        if own_videos and destfolder is None and not _inside(video, project.path):
-            video_dest = project.path / "videos"
-            logger.warning(
-                "%s lies outside the project %s: its predictions go into %s",
-                video,
-                project.path,
-                video_dest,
-            )
+        video_dest = dests[video]
         with VideoReader(video) as r:
             shape = (int(r.height * scale), int(r.width * scale))
         key = (shape, int(batch_size or default_batch_size(shape)))
@@ -1052,14 +1072,113 @@ def analyze_videos(
         ]
         if on_stage is not None and jobs:
             on_stage(AnalysisStage("analysing", jobs[0].video, 1, len(jobs)))
-        return analyze_chunked(
-            jobs,
-            client=client,
-            shard=shard,
-            chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
-            progress=progress,
-        )
+        if jobs:
+            outputs.extend(
+                analyze_chunked(
+                    jobs,
+                    client=client,
+                    shard=shard,
+                    chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
+                    progress=progress,
+                )
+            )
     return outputs
+
+
+class AnalysisOutputs(list):
+    """The ``.h5`` files :func:`analyze_videos` wrote or found (a list of ``Path``).
+
+    Attributes
+    ----------
+    skipped
+        Outputs that were there already (analysed before with this network; not
+        analysed again without ``overwrite``).
+    failed
+        Videos that could not be read → why (they were left out; the others were
+        analysed).
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path] = (),
+        *,
+        skipped: Sequence[Path] = (),
+        failed: dict[Path, str] | None = None,
+    ) -> None:
+        super().__init__(paths)
+        self.skipped = list(skipped)
+        self.failed = dict(failed or {})
+
+
+@dataclass(frozen=True)
+class _AnalysisPlan:
+    todo: list[Path]
+    skipped: list[Path]
+    failed: dict[Path, str]
+
+
+def _plan_analysis(
+    dests: dict[Path, str | os.PathLike | None], scorer: str, overwrite: bool
+) -> _AnalysisPlan:
+    """Check a batch before analysing: clashing outputs, done and unreadable videos.
+
+    Raises
+    ------
+    ValueError
+        If two videos would write the same ``.h5``.
+    VideoError
+        If no video is left to analyse or found done, because none can be read.
+    """
+    from .video import VideoError, VideoReader
+
+    by_output: dict[Path, list[Path]] = {}
+    for video, dest in dests.items():
+        out = Path(dest or video.parent) / f"{video.stem}{scorer}.h5"
+        by_output.setdefault(out, []).append(video)
+    clashes = {out: vids for out, vids in by_output.items() if len(vids) > 1}
+    if clashes:
+        out, vids = next(iter(clashes.items()))
+        raise ValueError(
+            f"{' and '.join(str(v) for v in vids)} would all be written to {out}"
+            f"{f' (and {len(clashes) - 1} more such clashes)' if len(clashes) > 1 else ''}"
+            ": analyse them into different folders (destfolder, --dest) or rename "
+            "the videos. Nothing was analysed."
+        )
+    todo, skipped, failed = [], [], {}
+    for out, (video,) in by_output.items():
+        if out.is_file() and not overwrite:
+            logger.info(
+                "%s: analysed before with this network (%s); overwrite=True "
+                "(--overwrite) analyses it again",
+                video.name,
+                out.name,
+            )
+            skipped.append(out)
+            continue
+        try:
+            with VideoReader(video):
+                pass
+        except VideoError as err:
+            failed[video] = str(err)
+            continue
+        todo.append(video)
+    if failed:
+        said = "; ".join(f"{v}: {why}" for v, why in failed.items())
+        if not todo and not skipped:
+            raise VideoError(f"No video can be read. {said}")
+        logger.warning(
+            "%d video(s) cannot be read and are left out (the others are analysed): %s",
+            len(failed),
+            said,
+        )
+    if skipped:
+        logger.warning(
+            "%d of %d video(s) were analysed before with this network and are not "
+            "analysed again (overwrite=True, --overwrite: analyse them again)",
+            len(skipped),
+            len(dests),
+        )
+    return _AnalysisPlan(todo, skipped, failed)
 
 
 def _video_job(

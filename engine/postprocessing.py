@@ -11,6 +11,7 @@ DLC2Kinematics) read it unchanged.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 from pathlib import Path
@@ -84,12 +85,12 @@ def find_predictions(
     if not folder.is_dir():
         return []
     found = []
-    for pattern in (f"{video.stem}DLC_*.h5", f"{video.stem}DeepCut_*.h5"):
+    stem = glob.escape(video.stem)  # a name like m[1].mp4 is not a pattern
+    for pattern in (f"{stem}DLC_*.h5", f"{stem}DeepCut_*.h5"):
         for p in folder.glob(pattern):
-            stem = p.stem
-            if stem.endswith(("_meta", "_full", "_assemblies")):
+            if p.stem.endswith(("_meta", "_full", "_assemblies")):
                 continue
-            if stem.endswith(FILTERED_SUFFIX) != filtered:
+            if p.stem.endswith(FILTERED_SUFFIX) != filtered:
                 continue
             found.append(p)
     return sorted(set(found), key=lambda p: p.stat().st_mtime, reverse=True)

@@ -923,6 +923,7 @@ def find_prediction_file(
 
     video = Path(video)
     folder = ModelFolder.of(project, shuffle)
+    exact = None
     with contextlib.suppress(FileNotFoundError, IndexError, OSError, ValueError):
         exact = video.with_name(video.stem + folder.scorer() + ".h5")
         if exact.is_file():
@@ -933,6 +934,14 @@ def find_prediction_file(
             f"{video.name} has not been analysed: no {video.stem}DLC_*.h5 in "
             f"{video.parent}. Analyse it first: posekit.engine.analyze_videos(project, "
             f"[{str(video)!r}]) or `posekit analyze PROJECT {video}`."
+        )
+    if exact is not None:
+        logger.warning(
+            "%s: no predictions of the newest snapshot (%s); using %s, made by "
+            "another network. Analyse the video again for the current one.",
+            video.name,
+            exact.name,
+            found[0].name,
         )
     return found[0]
 

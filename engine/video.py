@@ -102,6 +102,11 @@ class VideoReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise VideoError(f"Video not found: {self.path}")
+        if self.path.stat().st_size == 0:
+            raise VideoError(
+                f"{self.path} is empty (0 bytes): the copy or the recording did not "
+                "finish; copy it again."
+            )
         self._cap = cv2.VideoCapture(str(self.path))
         if not self._cap.isOpened():
             raise VideoError(

@@ -7,7 +7,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from ._common import EXIT_OK, add_project_arg, load_project
+from ._common import EXIT_ERROR, EXIT_OK, add_project_arg, load_project
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -32,7 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="predict keypoints in videos; writes DLC-named .h5 (and .csv)",
         description="Analyse videos with the trained network of a shuffle. Writes "
         "<video>DLC_<net>_<Task><date>shuffle<k>_<iters>.h5 beside each video (or in "
-        "--dest), DeepLabCut's layout, plus _meta.pickle.",
+        "--dest), DeepLabCut's layout, plus _meta.pickle. Videos analysed before with "
+        "the same network are skipped (--overwrite: again); a video that cannot be "
+        "read is left out, the others are analysed, and the exit status is 2.",
     )
     add_project_arg(p)
     p.add_argument(
@@ -43,6 +45,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--shuffle", type=int, default=1)
     p.add_argument("--dest", help="output folder (default: beside each video)")
     p.add_argument("--csv", action="store_true", help="also write .csv")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="analyse again the videos this network has analysed (default: skip them)",
+    )
     p.add_argument(
         "--batch-size",
         type=int,
@@ -155,10 +162,9 @@ def _run_project(args: argparse.Namespace, client: object) -> int:
     from ..api import analyze_videos
 
     project = load_project(args.project)
-    videos = [Path(v) for v in args.videos] or project.videos()
     outputs = analyze_videos(
         project,
-        videos,
+        [Path(v) for v in args.videos] or None,  # none: the project's videos
         shuffle=args.shuffle,
         destfolder=args.dest,
         save_as_csv=args.csv,
@@ -173,10 +179,14 @@ def _run_project(args: argparse.Namespace, client: object) -> int:
         chunk_frames=args.chunk_frames,
         n_tracks=args.animals,
         track_method=args.track_method,
+        overwrite=args.overwrite,
     )
     for out in outputs:
         print(out)
-    return EXIT_OK
+    failed = getattr(outputs, "failed", {})
+    for video, why in failed.items():
+        print(f"posekit analyze: not analysed: {video}: {why}", file=sys.stderr)
+    return EXIT_ERROR if failed else EXIT_OK
 
 
 def _client(args: argparse.Namespace, stack: contextlib.ExitStack) -> object:

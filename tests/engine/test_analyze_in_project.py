@@ -108,3 +108,77 @@ def test_a_folder_of_videos_is_analysed_video_by_video(
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="No video in the folder"):
         analyze_videos(trained, [tmp_path / "empty"], progress=False)
+
+
+def test_a_batch_skips_done_videos_refuses_clashes_and_survives_a_bad_one(
+    trained: Project, tmp_path: Path, video_clip, caplog, capsys
+) -> None:
+    """What a cluster batch needs (found by a user re-running a batch of videos).
+
+    - a video analysed before with this network is not analysed again (DLC's rule),
+      unless asked; it used to be redone and overwritten in silence;
+    - two videos that would write the same file are refused before anything runs
+      (the second used to overwrite the first's results);
+    - a corrupt or empty video is left out and the others analysed; the command
+      exits 2 at the end and names it (the batch used to stop at the bad video).
+    """
+    from posekit.engine.cli import main
+    from posekit.engine.video import VideoError
+
+    clip = video_clip(trained.path / "videos" / "session1.mp4", 6)
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for name in ("a.avi", "c.avi"):
+        shutil.copy(clip, batch / name)
+    (batch / "b.avi").write_bytes(clip.read_bytes()[:200])  # cut before a frame
+    (batch / "e.avi").write_bytes(b"")
+    with caplog.at_level(logging.WARNING):
+        out = analyze_videos(trained, [batch], progress=False, use_tflite=False)
+    assert [p.name.split("DLC_")[0] for p in out] == ["a", "c"]
+    assert sorted(v.name for v in out.failed) == ["b.avi", "e.avi"]
+    assert "0 bytes" in out.failed[batch / "e.avi"]
+    assert "cannot be read and are left out" in caplog.text
+    stamp = {p: p.stat().st_mtime_ns for p in out}
+    again = analyze_videos(trained, [batch / "a.avi"], progress=False)
+    assert list(again) == again.skipped == [out[0]]
+    assert out[0].stat().st_mtime_ns == stamp[out[0]]  # not redone
+    redo = analyze_videos(
+        trained, [batch / "a.avi"], progress=False, use_tflite=False, overwrite=True
+    )
+    assert redo.skipped == [] and out[0].stat().st_mtime_ns > stamp[out[0]]
+    # the command line: outputs printed, the bad videos named, exit status 2
+    capsys.readouterr()
+    assert main(["analyze", str(trained.path), str(batch), "--no-tflite"]) == 2
+    printed = capsys.readouterr()
+    assert printed.out.split() == [str(p) for p in out]
+    assert "not analysed: " + str(batch / "b.avi") in printed.err
+    # two videos named alike into one folder: refused, nothing written
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(clip, other / "a.avi")
+    dest = tmp_path / "dest"
+    with pytest.raises(ValueError, match="would all be written to.*Nothing was"):
+        analyze_videos(trained, [batch / "a.avi", other / "a.avi"], destfolder=dest)
+    assert not dest.exists() or not any(dest.iterdir())
+    with pytest.raises(VideoError, match="No video can be read"):
+        analyze_videos(trained, [batch / "e.avi"], progress=False)
+
+
+def test_older_predictions_are_used_with_a_warning(
+    trained: Project, tmp_path: Path, caplog
+) -> None:
+    """extract-outliers on a video analysed by an older snapshot says so."""
+    from posekit.engine.refinement import find_prediction_file
+
+    video = shutil.copy(trained.path / "videos" / "session1.mp4", tmp_path / "s.mp4")
+    old = tmp_path / "sDLC_mobnet_35_demoJan1shuffle1_1.h5"
+    old.write_bytes(b"")
+    with caplog.at_level(logging.WARNING):
+        assert find_prediction_file(trained, video) == old
+    assert "no predictions of the newest snapshot" in caplog.text
+    assert old.name in caplog.text
+    newest = tmp_path / f"s{ModelFolder.of(trained, 1).scorer()}.h5"
+    newest.write_bytes(b"")
+    caplog.clear()
+    assert find_prediction_file(trained, video) == newest
+    assert "newest snapshot" not in caplog.text

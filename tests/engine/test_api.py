@@ -194,8 +194,9 @@ def test_analysis_says_which_stage_runs(
     assert loading < converting < err.index("16/16")
     # the API: stage events, the conversion only when it is not cached yet
     stages: list[AnalysisStage] = []
+    other = shutil.copy(video, tmp_path / "clip2.avi")
     analyze_videos(
-        project, [video, video], destfolder=tmp_path, progress=False,
+        project, [video, other], destfolder=tmp_path / "api", progress=False,
         on_stage=stages.append,
     )  # fmt: skip
     assert [(s.name, s.index, s.total) for s in stages] == [
@@ -203,7 +204,7 @@ def test_analysis_says_which_stage_runs(
         ("analysing", 1, 2),
         ("analysing", 2, 2),  # same frame size: the same runtime
     ]
-    assert str(stages[-1]) == "analysing video 2 of 2: clip.avi"
+    assert str(stages[-1]) == "analysing video 2 of 2: clip2.avi"
 
 
 def test_a_resume_with_nothing_left_to_train_says_so(tmp_path) -> None:

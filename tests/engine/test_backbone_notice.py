@@ -38,7 +38,7 @@ def test_cli_says_it_on_its_first_line_before_training(
 
     def fake_train(project, **kw):
         calls.append((capsys.readouterr().out, kw))  # what was printed before
-        return "trained"
+        return api.TrainResult(10, 0, "max_iterations", None, None, dlc_project.path)
 
     monkeypatch.setattr(api, "train_network", fake_train)
     path = str(dlc_project.path)

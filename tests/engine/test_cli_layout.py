@@ -9,7 +9,8 @@ for options added on purpose:
 
 - ``analyze``: issue 16 (--precision, --model, --cluster, --workers, --shard,
   --chunk-frames; --batch-size chosen by frame size), issue 15 (--animals,
-  --track-method); videos may be folders;
+  --track-method); videos may be folders; --overwrite (videos analysed before are
+  skipped, as in DeepLabCut) and what a batch does with a video it cannot read;
 - ``create``: videos may be folders; --individuals and --unique-bodyparts (a
   multi-animal project from the command line);
 - ``demo``: issue 15 (--animals), issue 14 (--view, --rare, --incidents);

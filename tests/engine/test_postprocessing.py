@@ -66,6 +66,10 @@ def test_find_predictions(tmp_path) -> None:
         filtered_path(older)
     ]
     assert find_predictions(tmp_path / "m2.mp4") == []
+    # brackets in a name are characters, not a pattern (m[1] used to find nothing)
+    odd = tmp_path / f"m[1]{SCORER}.h5"
+    odd.write_bytes(b"")
+    assert find_predictions(tmp_path / "m[1].mp4") == [odd]
 
 
 def test_prediction_files_of_a_project(tmp_path) -> None:
