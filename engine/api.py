@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import inspect
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -145,7 +146,21 @@ def _ensure_training_set(project: Project, shuffle: int):
     try:
         return load_training_set(project, shuffle=shuffle)
     except FileNotFoundError:
-        logger.info("no training set for shuffle %d yet: creating it", shuffle)
+        others = sorted(
+            int(m.group(1))
+            for f in project.training_set_dir().glob("Documentation_data-*.pickle")
+            if (m := re.search(r"shuffle(\d+)\.pickle$", f.name))
+        )
+        if others:  # perhaps a typo: a new split, with other test frames
+            logger.warning(
+                "shuffle %d has no training set: creating one, a new split of the "
+                "labelled frames into train and test. Shuffle(s) %s exist: pass "
+                "--shuffle/shuffle= to use one.",
+                shuffle,
+                ", ".join(map(str, others)),
+            )
+        else:
+            logger.info("no training set for shuffle %d yet: creating it", shuffle)
         create_training_dataset(project, shuffles=[shuffle])
         return load_training_set(project, shuffle=shuffle)
 
@@ -939,7 +954,8 @@ def analyze_videos(
     A multi-animal project's videos are detected, assembled, tracked and stitched
     into its individuals (:func:`posekit.engine.multianimal.api.analyze_multianimal_videos`:
     DeepLabCut's ``_full.pickle``, ``_assemblies.pickle``, ``_el.pickle`` and
-    ``_el.h5``); the TFLite, Dask and shard options do not apply.
+    ``_el.h5``); the TFLite, Dask and shard options and the batch checks above
+    (done videos skipped, unreadable ones left out) do not apply.
 
     Returns
     -------
@@ -1404,6 +1420,8 @@ def video_predictions(
     items = [Path(v) for v in videos or ()]
     found, missing = [], []
     for item in list_videos(items) if items else project.source_videos():
+        if not item.exists():
+            raise FileNotFoundError(f"No video or predictions file at {item}")
         if item.suffix.lower() in (".h5", ".csv"):
             found.append(item)
             continue

@@ -395,6 +395,18 @@ def load_training_set(
         return load_multianimal_training_set(project, split)
     h5 = project.training_set_dir() / f"CollectedData_{project.scorer}.h5"
     merged = read_labels(h5)
+    unknown = [
+        b
+        for b in dict.fromkeys(merged.columns.get_level_values("bodyparts"))
+        if b not in project.bodyparts
+    ]
+    if unknown:  # a renamed or misspelt bodyparts entry: not silently left out
+        raise LabelError(
+            f"bodyparts {unknown} are in the training set {h5.name} but not in "
+            f"config.yaml (it lists {list(project.bodyparts)}). Put their names back "
+            "in config.yaml's bodyparts, or, if the change is meant, create the "
+            "training set again (create_training_dataset) and train a new network."
+        )
     paths = index_to_paths(merged.index)
     keypoints = labels_to_array(merged, project.bodyparts)
     images = []

@@ -220,15 +220,26 @@ def _load(predictions: str | os.PathLike | xr.Dataset) -> xr.Dataset:
 
 
 def _check_inputs(
-    video: Path, predictions: str | os.PathLike | xr.Dataset, trail_length: int
+    video: Path,
+    predictions: str | os.PathLike | xr.Dataset,
+    trail_length: int,
+    pcutoff: float,
+    dotsize: float,
 ) -> None:
-    """Raise if the video or predictions file is missing or ``trail_length`` < 0."""
+    """Raise if a file is missing or a drawing option is out of range."""
     if not video.is_file():
         raise FileNotFoundError(f"No video at {video}")
     if not isinstance(predictions, xr.Dataset) and not Path(predictions).is_file():
         raise FileNotFoundError(f"No predictions file at {predictions}")
     if trail_length < 0:
         raise ValueError(f"trail_length must be >= 0; received {trail_length}")
+    if not 0 <= pcutoff <= 1:
+        raise ValueError(
+            f"pcutoff is a likelihood, between 0 and 1; received {pcutoff!r} "
+            "(no point would be drawn)"
+        )
+    if not dotsize > 0:
+        raise ValueError(f"dotsize is a radius in pixels, > 0; received {dotsize!r}")
 
 
 def _shown_bodyparts(names: list[str], bodyparts: Sequence[str] | None) -> list[str]:
@@ -449,7 +460,8 @@ def create_labeled_video(
         If the video or predictions file is missing.
     ValueError
         If a bodypart named in ``skeleton``/``bodyparts`` is not in the predictions,
-        or the codec is unknown or unavailable.
+        the codec is unknown or unavailable, ``pcutoff`` is not within 0–1 or
+        ``dotsize`` is not positive.
 
     Examples
     --------
@@ -459,7 +471,7 @@ def create_labeled_video(
     PosixPath('videos/m1DLC_resnet50_tOct30shuffle1_500_p60_labeled.mp4')
     """
     video = Path(video)
-    _check_inputs(video, predictions, trail_length)
+    _check_inputs(video, predictions, trail_length, pcutoff, dotsize)
     codec_used = _resolve_codec(codec)
     ds = _load(predictions)
     names = [str(k) for k in ds["keypoint"].values]

@@ -206,6 +206,11 @@ def filter_predictions(
     path = Path(predictions)
     if not path.is_file():
         raise FileNotFoundError(f"No predictions file at {path}")
+    if pcutoff is not None and not 0 <= pcutoff <= 1:
+        raise ValueError(
+            f"pcutoff is a likelihood, between 0 and 1; received {pcutoff!r} "
+            "(it would remove every point)"
+        )
     df = read_predictions(path)
     if not pd.api.types.is_integer_dtype(df.index):
         raise ValueError(

@@ -1250,10 +1250,13 @@ class OutlierFrames:
 
     def summary(self) -> str:
         """One line: how many outliers, how many extracted, where (and any advice)."""
-        where = self.images[0].parent if self.images else "nothing extracted"
+        if self.images:
+            done = f"{len(self.picked)} extracted ({self.images[0].parent})"
+        else:
+            done = f"{len(self.picked)} chosen, nothing extracted"
         return (
             f"{self.video.name}: {len(self.candidates)} outlier frame(s) of "
-            f"{len(self.scores.frames)}; {len(self.picked)} extracted ({where})"
+            f"{len(self.scores.frames)}; {done}"
         ) + "".join(f"\n{a}" for a in self.advice)
 
     def __str__(self) -> str:
@@ -1377,7 +1380,8 @@ def outlier_advice(
                 f"'uncertain' flags {100 * flagged:.0f} % of the frames because some "
                 f"bodyparts are below the p-cutoff ({cutoff:g}) in most frames: "
                 f"{parts}. If they are often hidden, leave them out "
-                f"(comparisonbodyparts={keep!r}); if the network has not learned them "
+                f"(comparisonbodyparts={keep!r}, --bodyparts {','.join(keep)}); if the "
+                "network has not learned them "
                 f"yet, label a few frames that show them first{find}."
             )
         elif flagged >= 0.5 and rare:  # no bodypart is seen: the network is unready
@@ -1411,7 +1415,8 @@ def outlier_advice(
             f"and bodyparts below the p-cutoff ({pcutoff:g}) in most frames can "
             f"be why: {parts}. Where the network sees no such part its peak "
             "wanders between the augmented copies. Without them 'tta' would flag "
-            f"{100 * rest:.0f} %: leave them out (comparisonbodyparts={keep!r})."
+            f"{100 * rest:.0f} %: leave them out (comparisonbodyparts={keep!r}, "
+            f"--bodyparts {','.join(keep)})."
         )
     return out
 

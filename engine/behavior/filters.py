@@ -446,6 +446,11 @@ def filter_median(
         )
 
     def kernel(block: np.ndarray) -> np.ndarray:
+        if block.shape[0] < mp:  # no window could hold min_periods values
+            raise ValueError(
+                f"filter_median with window={window} needs at least {mp} frames; "
+                f"the data has {block.shape[0]} (every point would become NaN)"
+            )
         med = _rolling_nanmedian(block, window, mp)
         med[np.isnan(block)] = np.nan
         return med

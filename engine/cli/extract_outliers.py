@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import EXIT_OK, add_project_arg, load_project
+from ._common import EXIT_OK, add_project_arg, comma_names, load_project
 
 __all__ = ["CRITERIA", "NAME", "add_parser", "run"]
 
@@ -77,6 +77,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--bodyparts",
+        metavar="NAMES",
+        help="comma-separated bodyparts to score (DeepLabCut's comparisonbodyparts; "
+        "default: all)",
+    )
+    p.add_argument(
         "--dry-run", action="store_true", help="score and choose, extract nothing"
     )
     return p
@@ -121,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         fill=args.fill,
         seed=args.seed,
         dry_run=args.dry_run,
+        comparisonbodyparts=comma_names(args.bodyparts) or "all",
     )
     for r in results:
         per = ", ".join(f"{c}: {len(r.scores.outliers(c))}" for c in r.scores.scores)

@@ -17,6 +17,37 @@ DEMO_FRAMES = 120
 DEMO_LABELED = 12
 
 
+#: The scorer of the predictions :func:`fake_analysis` writes.
+FAKE_SCORER = "DLC_effnet_lite0_demoJan1shuffle1_500"
+
+
+@pytest.fixture
+def fake_analysis():
+    """Write a demo video's ground truth as its predictions, with errors at frames.
+
+    A factory: ``fake_analysis(project, {frame: dx})`` writes
+    ``session1<FAKE_SCORER>.h5`` beside the video (likelihood 0.95; the third
+    bodypart moved by ``dx`` px in x at each listed frame) as ``analyze_videos``
+    would name it, and returns the truth ``(T, K, 2)``.
+    """
+    from posekit.engine.demo import load_ground_truth
+    from posekit.engine.io.dlc import predictions_frame, write_predictions
+
+    def write(project: Project, errors: dict[int, float]) -> np.ndarray:
+        truth, _ = load_ground_truth(project, "session1")
+        xyp = np.concatenate([truth, np.full(truth.shape[:2] + (1,), 0.95)], -1)
+        for f, dx in errors.items():
+            xyp[f, 2, 1] += dx
+        video = project.videos()[0]
+        write_predictions(
+            predictions_frame(xyp, FAKE_SCORER, project.bodyparts),
+            video.with_name(video.stem + FAKE_SCORER + ".h5"),
+        )
+        return truth
+
+    return write
+
+
 @pytest.fixture(scope="session")
 def demo_project_ro(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """Build the demo project once per session. Do not modify it (use demo_project)."""

@@ -99,7 +99,7 @@ def test_savgol_with_pcutoff_and_csv(noisy, capsys) -> None:
 def test_errors(noisy, tmp_path, capsys) -> None:
     project, path, _, _ = noisy
     assert main(["filter", str(project.path), str(tmp_path / "none.h5")]) == 2
-    assert "No predictions file" in capsys.readouterr().err
+    assert "No video or predictions file at" in capsys.readouterr().err
     assert main(["filter", str(project.path), str(path), "--window", "4"]) == 2
     assert "odd" in capsys.readouterr().err
 
