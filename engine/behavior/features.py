@@ -129,10 +129,15 @@ def register_feature(name: str) -> Callable[[FeatureFunction], FeatureFunction]:
 
 
 def _gradient(values: np.ndarray) -> np.ndarray:
-    """Central differences along the last (time) axis; NaN where ``values`` is NaN."""
+    """Central differences along the last (time) axis; NaN where ``values`` is NaN.
+
+    At the first and last frames, second-order one-sided differences (3+ frames), as
+    :func:`~posekit.engine.behavior.kinematics.compute_speed` takes them, so that a
+    feature's speed is the kinematics' speed on every frame.
+    """
     if values.shape[-1] < 2:
         return np.full_like(values, np.nan)
-    grad = np.gradient(values, axis=-1)
+    grad = np.gradient(values, axis=-1, edge_order=2 if values.shape[-1] >= 3 else 1)
     grad[np.isnan(values)] = np.nan
     return grad
 

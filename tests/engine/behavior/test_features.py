@@ -46,6 +46,23 @@ def _straight(n=60, fps=30.0):
     return from_numpy(pos, keypoint_names=["head", "mid", "tail"], fps=fps)
 
 
+def test_feature_speed_is_the_kinematics_speed_on_every_frame(rng):
+    """The first and last frames too (features used first-order differences there)."""
+    from posekit.engine.behavior.kinematics import compute_speed
+
+    t = np.arange(40, dtype=float)
+    pos = np.zeros((40, 2, 2, 1))
+    pos[:, 0, 0, 0] = 0.05 * t**2 + rng.normal(0, 0.5, 40)  # accelerating, noisy
+    pos[:, 1, 0, 0] = np.sin(t / 5) * 20
+    pos[:, :, 1, 0] = pos[:, :, 0, 0] + 10
+    ds = from_numpy(pos, keypoint_names=["head", "tail"], fps=30.0)
+    f = compute_base_features(ds, heading=("tail", "head")).isel(individual=0)
+    speed = compute_speed(ds["position"]).sel(
+        keypoint="head", individual=ds.individual[0]
+    )
+    np.testing.assert_allclose(f.sel(feature="speed_head").values, speed.values)
+
+
 def test_base_features_on_straight_motion():
     base = compute_base_features(_straight(), heading=("tail", "head"))
     assert base.dims == ("time", "individual", "feature")
