@@ -879,6 +879,7 @@ def analyze_videos(
     n_tracks: int | None = None,
     track_method: str | None = None,
     overwrite: bool = False,
+    videotype: str | Sequence[str] | None = None,
 ) -> AnalysisOutputs:
     """Analyse videos with a trained shuffle; DLC-named ``.h5`` beside each video.
 
@@ -948,6 +949,9 @@ def analyze_videos(
         ``"box"``, ``"keypoints"``; default: ``default_track_method``).
     overwrite
         Analyse again the videos that have this network's ``.h5`` already.
+    videotype
+        DeepLabCut's ``videotype``: only the videos of this extension in the folders
+        given (``".avi"``; default: every video).
 
     Notes
     -----
@@ -982,7 +986,7 @@ def analyze_videos(
     chunked = client is not None or shard is not None
     project = as_project(project)
     if videos:
-        videos = list_videos(videos)  # a folder gives the videos in it
+        videos = list_videos(videos, videotype)  # a folder gives the videos in it
     if project.multianimal:  # detect, assemble, track, stitch (DLC's _el.h5)
         from .multianimal.api import analyze_multianimal_videos
 
@@ -1391,6 +1395,7 @@ def video_predictions(
     videos: Sequence[str | os.PathLike] | None = None,
     *,
     filtered: bool = False,
+    videotype: str | Sequence[str] | None = None,
 ) -> list[Path]:
     """Find the predictions of videos: DeepLabCut's ``(config, videos)`` argument.
 
@@ -1403,6 +1408,9 @@ def video_predictions(
         files (``.h5``/``.csv``, kept as given); default: every video of the project.
     filtered
         Take each video's ``_filtered`` predictions.
+    videotype
+        DeepLabCut's ``videotype``: only the videos of this extension in the folders
+        given (``".avi"``; default: every video).
 
     Returns
     -------
@@ -1419,7 +1427,7 @@ def video_predictions(
     project = as_project(project)
     items = [Path(v) for v in videos or ()]
     found, missing = [], []
-    for item in list_videos(items) if items else project.source_videos():
+    for item in list_videos(items, videotype) if items else project.source_videos():
         if not item.exists():
             raise FileNotFoundError(f"No video or predictions file at {item}")
         if item.suffix.lower() in (".h5", ".csv"):
@@ -1452,6 +1460,7 @@ def filter_predictions(
     pcutoff: float | None = None,
     max_gap: int | None = None,
     save_as_csv: bool = False,
+    videotype: str | Sequence[str] | None = None,
     **params: Any,
 ) -> list[Path]:
     """Filter the predictions of a project's videos (DeepLabCut's ``filterpredictions``).
@@ -1465,7 +1474,7 @@ def filter_predictions(
     ----------
     project
         The project (or its folder or ``config.yaml``).
-    videos
+    videos, videotype
         As for :func:`video_predictions` (default: every video of the project).
     method, window, polyorder, pcutoff, max_gap, **params
         The filter (:func:`posekit.engine.postprocessing.filter_predictions`);
@@ -1496,7 +1505,7 @@ def filter_predictions(
             save_csv=save_as_csv,
             **params,
         )
-        for path in video_predictions(project, videos)
+        for path in video_predictions(project, videos, videotype=videotype)
     ]
 
 
@@ -1517,6 +1526,7 @@ def create_labeled_video(
     dotsize: float | None = None,
     codec: str = "auto",
     progress: bool = True,
+    videotype: str | Sequence[str] | None = None,
 ) -> list[Path]:
     """Labelled videos of a project's analysed videos (DLC's ``create_labeled_video``).
 
@@ -1530,7 +1540,7 @@ def create_labeled_video(
     ----------
     project
         The project (or its folder or ``config.yaml``).
-    videos
+    videos, videotype
         As for :func:`video_predictions` (default: every video of the project).
     filtered
         Draw the ``_filtered`` predictions.
@@ -1557,7 +1567,9 @@ def create_labeled_video(
     project = as_project(project)
     display = project.display
     out = []
-    for path in video_predictions(project, videos, filtered=filtered):
+    for path in video_predictions(
+        project, videos, filtered=filtered, videotype=videotype
+    ):
         video = find_video(path, project)
         if video is None:
             raise FileNotFoundError(

@@ -10,9 +10,11 @@ gputouse=0)``; with ``import posekit.engine as deeplabcut`` the same line should
   ``fitting`` thresholds);
 - **accepted and ignored**, with one log line, when they only concern DeepLabCut's
   hardware or interface (``gputouse``, ``allow_growth``, ``displayiters``,
-  ``automatic``, ``videotype``: posekit runs on what TensorFlow finds, reports
-  progress itself, never asks, and takes every video of a folder) or its choice of
+  ``automatic``: posekit runs on what TensorFlow finds, reports progress itself and
+  never asks; ``videotype`` where a verb takes no videos) or its choice of
   augmentation library (``augmenter_type``: posekit has one pipeline);
+- **passed on** when the verb takes the name itself (``videotype`` of the verbs that
+  take videos or folders of videos: only videos of that extension);
 - **pointed elsewhere** when posekit takes the setting in another verb
   (``net_type`` of ``create_training_dataset``: the backbone is chosen when
   training, ``train_network(config, backbone=...)``).
@@ -25,6 +27,7 @@ posekit's).
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -125,9 +128,13 @@ def dlc_keywords(**names: Converter) -> Callable[[F], F]:
     converters.update(names)
 
     def decorate(fn: F) -> F:
+        own = set(inspect.signature(fn).parameters)  # e.g. videotype, where used
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            for key in [k for k in kwargs if k in converters or k in IGNORED]:
+            for key in [
+                k for k in kwargs if k in converters or (k in IGNORED and k not in own)
+            ]:
                 value = kwargs.pop(key)
                 if key not in converters:
                     logger.info(

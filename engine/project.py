@@ -852,50 +852,73 @@ def entry_name(entry: str | os.PathLike) -> str:
     return Path(text).name
 
 
-def list_videos(items: Sequence[str | os.PathLike]) -> list[Path]:
+def list_videos(
+    items: Sequence[str | os.PathLike],
+    videotype: str | Sequence[str] | None = None,
+) -> list[Path]:
     """Expand folders into the videos they hold, as DeepLabCut's video arguments do.
 
     Parameters
     ----------
     items
         Video files and folders of videos.
+    videotype
+        DeepLabCut's ``videotype``: only videos with this extension (``".avi"`` or
+        ``"avi"``, or several); ``None`` or ``""``: every video extension in a
+        folder, and files named directly whatever their extension. With a
+        ``videotype``, files named directly with another extension are left out with
+        a warning (prediction files ``.h5``/``.csv`` are kept).
 
     Returns
     -------
     list of Path
         Each file as given; for each folder, its files with a video suffix
-        (:data:`VIDEO_SUFFIXES`), labelled-video outputs left out, sorted by name.
+        (:data:`VIDEO_SUFFIXES`, or ``videotype``), labelled-video outputs left out,
+        sorted by name.
 
     Raises
     ------
     ProjectError
-        If a folder holds no video.
+        If a folder holds no video (of ``videotype``).
 
     Examples
     --------
     >>> list_videos(["a.mp4"])
     [PosixPath('a.mp4')]
+    >>> list_videos(["a.mp4", "b.avi"], videotype="avi")
+    [PosixPath('b.avi')]
     """
+    wanted = _video_suffixes(videotype)
     out: list[Path] = []
     for item in items:
         path = Path(item)
         if not path.is_dir():
-            out.append(path)
+            kept = not videotype or path.suffix.lower() in (*wanted, ".h5", ".csv")
+            if kept:
+                out.append(path)
+            else:
+                logger.warning("%s left out: not a %s video", path, "/".join(wanted))
             continue
         found = sorted(
             f
             for f in path.iterdir()
-            if f.is_file()
-            and f.suffix.lower() in VIDEO_SUFFIXES
-            and not is_labeled_video(f)
+            if f.is_file() and f.suffix.lower() in wanted and not is_labeled_video(f)
         )
         if not found:
             raise ProjectError(
                 f"No video in the folder {path} (looked for "
-                f"{', '.join(sorted(VIDEO_SUFFIXES))}, labelled videos left out)."
+                f"{', '.join(sorted(wanted))}, labelled videos left out)."
             )
         out.extend(found)
     return out
+
+
+def _video_suffixes(videotype: str | Sequence[str] | None) -> tuple[str, ...]:
+    """DeepLabCut's ``videotype`` as lower-case suffixes (all video suffixes if empty)."""
+    if videotype is None or videotype == "":
+        return tuple(VIDEO_SUFFIXES)
+    kinds = [videotype] if isinstance(videotype, str) else list(videotype)
+    return tuple("." + str(k).lower().lstrip(".") for k in kinds if str(k))
 
 
 def is_labeled_video(path: str | os.PathLike) -> bool:

@@ -1487,6 +1487,7 @@ def extract_outlier_frames(
     tta_max_frames: int = 1000,
     novelty_max_frames: int = 2000,
     dry_run: bool = False,
+    videotype: str | Sequence[str] | None = None,
 ) -> list[OutlierFrames]:
     """Find frames the network gets wrong, extract a diverse subset, write machine labels.
 
@@ -1545,6 +1546,9 @@ def extract_outlier_frames(
         others score 0 for it).
     dry_run
         Score and choose, but extract and write nothing.
+    videotype
+        DeepLabCut's ``videotype``: only the videos of this extension in the folders
+        given (``".avi"``; default: every video).
 
     Returns
     -------
@@ -1559,7 +1563,7 @@ def extract_outlier_frames(
     ValueError
         Bad criteria, algorithm or bodyparts.
     """
-    from .project import as_project
+    from .project import as_project, list_videos
     from .video import VideoReader, _range, extract_frames
 
     proj = as_project(project)
@@ -1575,6 +1579,8 @@ def extract_outlier_frames(
                 "No analysed video in the project: analyse one first "
                 "(posekit.engine.analyze_videos or `posekit analyze PROJECT`)."
             )
+    else:  # a folder gives its videos, as in DeepLabCut
+        videos = list_videos(videos, videotype)
     if predictions is not None and len(videos) != 1:
         raise ValueError("predictions= names one file: give exactly one video")
     if proj.multianimal and {"tta", "novelty"} & set(criteria):

@@ -3,7 +3,8 @@
 Its keyword names are renamed to posekit's (``maxiters``, ``plotting``, ``Shuffles``,
 ``batchsize``, ``filtertype``, ``windowlength``, ``trailpoints``, ``outlieralgorithm``,
 ``epsilon``, ``p_bound``, ``num_shuffles``), its hardware and interface ones
-(``gputouse``, ``videotype``, ``automatic``, ...) accepted and ignored.
+(``gputouse``, ``automatic``, ...) accepted and ignored; ``videotype`` chooses the
+videos of a folder where a verb takes videos.
 """
 
 from __future__ import annotations
@@ -106,3 +107,40 @@ def test_outlier_algorithm_manual_says_what_to_do_instead(tmp_path) -> None:
     project = make_demo_project(tmp_path, n_frames=30, n_labeled=2, size=(160, 120))
     with pytest.raises(ValueError, match="extract_frames.*indices"):
         extract_outlier_frames(project, outlieralgorithm="manual")
+
+
+def test_videotype_chooses_the_videos_of_a_folder(tmp_path, fake_analysis) -> None:
+    """``analyze_videos(config, [folder], videotype=".avi")`` as in DeepLabCut.
+
+    It used to be ignored: every video of the folder was taken.
+    """
+    import shutil
+
+    import posekit.engine as deeplabcut
+    from posekit.engine.api import video_predictions
+    from posekit.engine.project import list_videos
+
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=4, size=(160, 120))
+    video = project.videos()[0]
+    folder = tmp_path / "session"
+    folder.mkdir()
+    shutil.copy(video, folder / "a.mp4")
+    shutil.copy(video, folder / "b.avi")  # the name says avi; only the suffix counts
+    assert list_videos([folder], ".avi") == [folder / "b.avi"]
+    assert list_videos([folder], ["mp4", "AVI"]) == [folder / "a.mp4", folder / "b.avi"]
+    assert list_videos([folder]) == [folder / "a.mp4", folder / "b.avi"]
+    assert list_videos([folder / "a.mp4"], "avi") == []  # named, but not an .avi
+    with pytest.raises(ValueError, match=r"No video in the folder .*\.mov"):
+        list_videos([folder], ".mov")
+    # through the verbs: the predictions of the .mp4 only
+    fake_analysis(project, {})
+    shutil.copy(
+        next(video.parent.glob("session1DLC_*.h5")),
+        folder / "aDLC_effnet_lite0_demoJan1shuffle1_500.h5",
+    )
+    (found,) = video_predictions(project, [folder], videotype="mp4")
+    assert found.name.startswith("aDLC_")
+    (filtered,) = deeplabcut.filter_predictions(
+        str(project.config_path), [folder], videotype=".mp4", windowlength=3
+    )
+    assert filtered.name.startswith("aDLC_") and filtered.name.endswith("_filtered.h5")
