@@ -28,6 +28,7 @@ _LAZY = {
     "load_project": ".project",
     "VideoReader": ".video",
     "extract_frames": ".api",
+    "check_labels": ".label_check",
     "read_labels": ".io.dlc",
     "write_labels": ".io.dlc",
     "load_poses": ".io",

@@ -670,11 +670,14 @@ def evaluate_network(
     project: Project | str | os.PathLike,
     *,
     shuffle: int = 1,
-    snapshot: int = -1,
+    snapshot: int | str | None = None,
     plot: bool = False,
     pck_radius: float = 5.0,
 ) -> pd.DataFrame:
     """Train and test error of a trained shuffle, as DeepLabCut reports them, and more.
+
+    ``snapshot`` indexes the shuffle's snapshots (-1 the newest, ``"all"`` every one,
+    a row each); default: the config's ``snapshotindex``, as in DeepLabCut.
 
     Writes ``evaluation-results/iteration-<N>/CombinedEvaluation-results.csv`` (DLC's
     columns; errors are mean Euclidean distances, which DLC calls RMSE), a per-shuffle
@@ -689,13 +692,31 @@ def evaluate_network(
     Returns
     -------
     pandas.DataFrame
-        One row with the train/test metrics.
+        One row with the train/test metrics (one per snapshot with ``"all"``).
     """
     from .drawing import plot_predictions
     from .evaluation import evaluation_summary
     from .io.dlc import paths_to_index, predictions_frame, write_hdf
 
     project = as_project(project)
+    if snapshot is None:
+        snapshot = project.snapshot_index
+    if snapshot == "all":
+        count = len(ModelFolder.of(project, shuffle).snapshots())
+        return pd.concat(
+            [
+                evaluate_network(
+                    project,
+                    shuffle=shuffle,
+                    snapshot=i,
+                    plot=plot,
+                    pck_radius=pck_radius,
+                )
+                for i in range(count)
+            ],
+            ignore_index=True,
+        )
+    snapshot = int(snapshot)
     if project.multianimal:  # OKS mAP/mAR, errors after matching animals
         from .multianimal.api import evaluate_multianimal
 
@@ -749,7 +770,7 @@ def evaluate_network(
             [ts.images[i] for i in idx],
             preds[idx],
             ts.keypoints[idx],
-            shuffle_dir / f"LabeledImages_{scorer}",
+            shuffle_dir / f"LabeledImages_{scorer}_snapshot-{iteration}",
             names=[ts.paths[i].replace("/", "_") for i in idx],
             bodyparts=ts.bodyparts,
             pcutoff=pcut,
@@ -863,7 +884,7 @@ def analyze_videos(
     videos: Sequence[str | os.PathLike] | None = None,
     *,
     shuffle: int = 1,
-    snapshot: int = -1,
+    snapshot: int | str | None = None,
     destfolder: str | os.PathLike | None = None,
     save_as_csv: bool = False,
     batch_size: int | None = None,
@@ -904,9 +925,12 @@ def analyze_videos(
         project: the outputs of a listed video that lies elsewhere go into the
         project's ``videos/`` (a log message says so).
     shuffle, snapshot
-        Which network (``snapshot`` indexes the snapshots, -1 newest).
+        Which network (``snapshot`` indexes the snapshots, -1 newest; default: the
+        config's ``snapshotindex``, whose ``"all"`` means the newest here).
     destfolder
-        Output folder (default: beside each video).
+        Output folder (default: beside each video). With ``cropping: true`` in the
+        config, only the box ``x1, x2, y1, y2`` of each frame is analysed, as in
+        DeepLabCut (the coordinates stay those of the full frame).
     save_as_csv
         Also write the ``.csv``.
     batch_size, scale
@@ -980,11 +1004,12 @@ def analyze_videos(
     """
     from .inference import Predictor, analyze_video, default_batch_size
     from .quantization import check_precision
-    from .video import VideoReader
 
     check_precision(precision)
     chunked = client is not None or shard is not None
     project = as_project(project)
+    snapshot = _one_snapshot(project, snapshot)
+    crop = project.analysis_crop()
     if videos:
         videos = list_videos(videos, videotype)  # a folder gives the videos in it
     if project.multianimal:  # detect, assemble, track, stitch (DLC's _el.h5)
@@ -1015,17 +1040,7 @@ def analyze_videos(
     meta["iteration"] = meta["iteration (active-learning)"]
     individuals = list(project.get("individuals") or []) if project.multianimal else []
     unique_bodyparts = list(project.get("uniquebodyparts") or [])
-    dests = {}
-    for video in map(Path, videos):
-        dests[video] = destfolder
-        if own_videos and destfolder is None and not _inside(video, project.path):
-            dests[video] = project.path / "videos"
-            logger.warning(
-                "%s lies outside the project %s: its predictions go into %s",
-                video,
-                project.path,
-                dests[video],
-            )
+    dests = _destinations(project, videos, destfolder, own_videos)
     plan = _plan_analysis(dests, scorer, overwrite)
     outputs = AnalysisOutputs(plan.skipped, skipped=plan.skipped, failed=plan.failed)
     videos = plan.todo
@@ -1038,8 +1053,7 @@ def analyze_videos(
                 on_stage(AnalysisStage(name, video, index, len(videos)))
 
         video_dest = dests[video]
-        with VideoReader(video) as r:
-            shape = (int(r.height * scale), int(r.width * scale))
+        shape = _analysed_shape(video, crop, scale)
         key = (shape, int(batch_size or default_batch_size(shape)))
         if chunked:
             jobs.append(
@@ -1066,6 +1080,7 @@ def analyze_videos(
             destfolder=video_dest,
             save_as_csv=save_as_csv,
             scale=scale,
+            crop=crop,
             meta=meta,
             progress=progress,
             netcdf=netcdf,
@@ -1082,6 +1097,7 @@ def analyze_videos(
                 scorer=scorer,
                 bodyparts=tuple(bodyparts),
                 scale=scale,
+                crop=crop,
                 save_as_csv=save_as_csv,
                 netcdf=netcdf,
                 meta=meta,
@@ -1103,6 +1119,58 @@ def analyze_videos(
                 )
             )
     return outputs
+
+
+def _one_snapshot(project: Project, snapshot: int | str | None) -> int:
+    """Return the snapshot index to analyse with: ``snapshot``, else the config's.
+
+    ``"all"`` (DeepLabCut's ``snapshotindex: all``) means the newest here.
+    """
+    if snapshot is None:
+        snapshot = project.snapshot_index
+    return -1 if snapshot == "all" else int(snapshot)
+
+
+def _analysed_shape(video: Path, crop: Any, scale: float) -> tuple[int, int]:
+    """``(height, width)`` the network sees of a video's frames (cropped, scaled)."""
+    from .video import VideoReader
+
+    with VideoReader(video) as r:
+        height, width = r.height, r.width
+    if crop is not None:
+        if crop.x2 > width or crop.y2 > height:
+            raise ValueError(
+                f"config.yaml's crop x1, x2, y1, y2 = {crop.x1}, {crop.x2}, "
+                f"{crop.y1}, {crop.y2} reaches outside {video.name} "
+                f"({width}×{height}): fix the box or set cropping: false."
+            )
+        height, width = crop.y2 - crop.y1, crop.x2 - crop.x1
+    return int(height * scale), int(width * scale)
+
+
+def _destinations(
+    project: Project,
+    videos: Sequence[str | os.PathLike],
+    destfolder: str | os.PathLike | None,
+    own_videos: bool,
+) -> dict[Path, str | os.PathLike | None]:
+    """Each video's output folder (``None``: beside it).
+
+    Without a video list nothing is written outside the project: the outputs of a
+    listed video that lies elsewhere go into the project's ``videos/``.
+    """
+    dests: dict[Path, str | os.PathLike | None] = {}
+    for video in map(Path, videos):
+        dests[video] = destfolder
+        if own_videos and destfolder is None and not _inside(video, project.path):
+            dests[video] = project.path / "videos"
+            logger.warning(
+                "%s lies outside the project %s: its predictions go into %s",
+                video,
+                project.path,
+                dests[video],
+            )
+    return dests
 
 
 class AnalysisOutputs(list):

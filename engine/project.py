@@ -423,6 +423,61 @@ class Project:
         return [(str(a), str(b)) for a, b in (self.cfg.get("skeleton") or [])]
 
     @property
+    def snapshot_index(self) -> int | str:
+        """``snapshotindex``: the snapshot the verbs use by default (-1 the newest).
+
+        ``"all"`` makes :func:`~posekit.engine.api.evaluate_network` evaluate every
+        snapshot (DeepLabCut's meaning); the verbs that use one network then take
+        the newest.
+
+        Raises
+        ------
+        ProjectError
+            If it is neither an integer nor ``"all"``.
+        """
+        value = self.cfg.get("snapshotindex", -1)
+        if value is None or value == "":
+            return -1
+        if isinstance(value, str) and value.strip().lower() == "all":
+            return "all"
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ProjectError(
+                f"snapshotindex in {self.config_path} is {value!r}: give a snapshot "
+                "number (-1 the newest, 0 the oldest) or 'all'."
+            ) from None
+
+    def analysis_crop(self):
+        """Return the crop ``x1, x2, y1, y2`` of ``cropping: true``, else ``None``.
+
+        DeepLabCut's analysis keeps only this part of every frame (coordinates stay
+        those of the full frame).
+
+        Returns
+        -------
+        posekit.engine.video.Crop or None
+
+        Raises
+        ------
+        ProjectError
+            If ``cropping`` is on and the four values do not make a box.
+        """
+        from .video import Crop
+
+        if not self.cfg.get("cropping"):
+            return None
+        values = [self.cfg.get(k) for k in ("x1", "x2", "y1", "y2")]
+        try:
+            return Crop.parse([int(v) for v in values])
+        except (TypeError, ValueError) as err:
+            raise ProjectError(
+                f"cropping is true in {self.config_path} but x1, x2, y1, y2 are "
+                f"{values}: {err}. Give the box to keep (x1 < x2, y1 < y2), or set "
+                "cropping: false."
+            ) from None
+
+    @property
     def pcutoff(self) -> float:
         """Likelihood threshold for display and evaluation (``display.pcutoff``).
 

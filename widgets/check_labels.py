@@ -2,7 +2,7 @@
 
 Each frame is one click away from the labeller.
 
-"Render" runs :func:`posekit.engine.check_labels.check_labels` (DeepLabCut's
+"Render" runs :func:`posekit.engine.label_check.check_labels` (DeepLabCut's
 ``labeled-data/<video>_labeled/`` images) and shows them as a paged grid of
 thumbnails; clicking a thumbnail (or its caption button) calls :attr:`selected`
 listeners with the frame, which the label app uses to open that frame in the
@@ -20,8 +20,8 @@ import cv2
 import ipywidgets as W
 
 from ..engine import logger
-from ..engine.check_labels import check_labels, labeled_dir
 from ..engine.io.dlc import LabelError
+from ..engine.label_check import check_labels, labeled_dir
 from ..engine.project import Project, ProjectError, as_project
 from ._bokeh import encode_image
 

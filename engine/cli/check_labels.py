@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code.
     """
-    from ..check_labels import check_labels
+    from ..label_check import check_labels
 
     paths = check_labels(load_project(args.project))
     folders = sorted({str(p.parent) for p in paths})

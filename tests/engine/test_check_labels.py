@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from posekit.engine.check_labels import check_labels
+from posekit.engine import check_labels
 from posekit.engine.demo import make_demo_project
 from posekit.engine.drawing import bodypart_colors
 from posekit.engine.labels import LabelStore

@@ -56,8 +56,9 @@ def check_labels(
     Parameters
     ----------
     project
-        An open :class:`posekit.engine.project.Project` (single- or multi-animal: each
-        animal in one colour, as DeepLabCut draws them).
+        A :class:`posekit.engine.project.Project`, its folder or its ``config.yaml``
+        (DeepLabCut's ``check_labels(config)``); single- or multi-animal: each
+        animal in one colour, as DeepLabCut draws them.
     videos
         Video paths or stems (default: every ``labeled-data/`` folder with labels).
     draw_skeleton
@@ -90,7 +91,9 @@ def check_labels(
     ['session1_labeled', 'session1_labeled']
     """
     from .labels import LabelStore
+    from .project import as_project
 
+    project = as_project(project)
     stems = (
         [Path(v).stem for v in videos]
         if videos is not None
