@@ -830,17 +830,24 @@ def export_savedmodel(source, out: str | os.PathLike) -> Path:
         A ``PoseModel``, :class:`ExportedModel`, ``.posekit.zip``, snapshot
         ``.keras`` or ``train/`` folder.
     out
-        The SavedModel folder (replaced).
+        The SavedModel folder: new, empty, or a SavedModel written before (then
+        replaced).
 
     Returns
     -------
     Path
+
+    Raises
+    ------
+    FileExistsError
+        If ``out`` holds other files (they are never deleted), or is a file.
     """
     from ._tf import keras
     from ._tf import tensorflow as tf
 
+    out = Path(out).absolute()
+    _check_savedmodel_target(out)
     net = _network(source)
-    out = Path(out)
     archive = keras.export.ExportArchive()
     archive.track(net)
     archive.add_endpoint(
@@ -848,15 +855,36 @@ def export_savedmodel(source, out: str | os.PathLike) -> Path:
         fn=lambda image: net(image, training=False),
         input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, "image")],
     )
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".savedmodel-", dir=out.parent))
     try:
         archive.write_out(str(tmp / "m"), verbose=False)
-        if out.exists():
-            shutil.rmtree(out)
+        if out.exists():  # empty, or an earlier SavedModel: moved aside, then gone
+            os.replace(out, tmp / "old")
         os.replace(tmp / "m", out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+#: What a TensorFlow SavedModel folder holds (and nothing else).
+_SAVEDMODEL_ENTRIES = {"saved_model.pb", "variables", "assets", "fingerprint.pb"}
+
+
+def _check_savedmodel_target(out: Path) -> None:
+    """Refuse a SavedModel target that is a file, or a folder with other files."""
+    if out.is_file():
+        raise FileExistsError(f"{out} is a file: name a folder for the SavedModel.")
+    if not out.is_dir():
+        return
+    entries = {p.name for p in out.iterdir()}
+    if entries and not ("saved_model.pb" in entries and entries <= _SAVEDMODEL_ENTRIES):
+        shown = ", ".join(sorted(entries)[:5]) + (" …" if len(entries) > 5 else "")
+        raise FileExistsError(
+            f"{out} holds other files ({shown}): name a new folder for the "
+            "SavedModel (posekit replaces only an earlier SavedModel, and deletes "
+            "nothing else)."
+        )
 
 
 def export_onnx(source, out: str | os.PathLike, *, opset: int = 17) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ._common import EXIT_OK, add_project_arg, load_project
 
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         The exit code.
     """
     from ..export import (
+        _check_savedmodel_target,
         check_onnx,
         export_model,
         export_onnx,
@@ -97,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     )
 
     project = load_project(args.project)
+    if args.savedmodel:  # before anything is written
+        _check_savedmodel_target(Path(args.savedmodel).absolute())
     out = export_model(
         project,
         args.out,

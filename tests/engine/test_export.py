@@ -255,6 +255,32 @@ def test_savedmodel_and_onnx_give_the_same_keypoints(
     np.testing.assert_allclose(keypoints[..., :2], expected[..., :2], atol=0.01)
 
 
+def test_savedmodel_never_deletes_other_files(
+    model_file: Path, trained: Project, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """``--savedmodel .`` used to empty the working folder (shutil.rmtree)."""
+    from posekit.engine.export import export_savedmodel
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "results.csv").write_text("precious\n")
+    monkeypatch.chdir(work)
+    zip_out = tmp_path / "again.posekit.zip"
+    argv = ["export-model", str(trained.path), str(zip_out), "--no-int8"]
+    assert main([*argv, "--savedmodel", "."]) == 2
+    assert "holds other files (results.csv)" in capsys.readouterr().err
+    assert (work / "results.csv").read_text() == "precious\n"
+    assert not zip_out.exists()  # refused before anything was written
+    model = load_model_file(model_file, folder=tmp_path / "m")
+    with pytest.raises(FileExistsError, match="deletes nothing else"):
+        export_savedmodel(model, work)
+    saved = export_savedmodel(model, tmp_path / "saved")
+    first = (saved / "saved_model.pb").stat().st_mtime_ns
+    assert export_savedmodel(model, saved) == saved  # an earlier SavedModel: replaced
+    assert (saved / "saved_model.pb").stat().st_mtime_ns >= first
+    assert not list(tmp_path.glob(".savedmodel-*"))
+
+
 def test_posekit_live_streams_poses(
     model_file: Path, clip: Path, capsys: pytest.CaptureFixture
 ) -> None:
