@@ -1037,8 +1037,9 @@ def find_video(
 
     DeepLabCut names predictions ``<video stem><scorer>.h5``, so the video is the one
     whose stem is the longest prefix of the predictions' stem (followed by ``DLC``,
-    ``DeepCut``, ``_`` or nothing), searched among the project's videos and the video
-    files beside the predictions. Labelled videos (``…_labeled``) are skipped.
+    ``DeepCut``, ``_`` or nothing), searched among the video files beside the
+    predictions and then the project's videos (of two videos of the same name, the
+    one beside the predictions). Labelled videos (``…_labeled``) are skipped.
 
     Parameters
     ----------
@@ -1057,13 +1058,15 @@ def find_video(
     True
     """
     path = Path(predictions)
-    candidates: list[Path] = list(project.videos()) if project is not None else []
-    if path.parent.is_dir():
+    candidates: list[Path] = []
+    if path.parent.is_dir():  # first: a video beside its predictions is the one
         candidates += [
             p
             for p in sorted(path.parent.iterdir())
             if p.suffix.lower() in VIDEO_SUFFIXES
         ]
+    if project is not None:
+        candidates += list(project.videos())
     best: Path | None = None
     for video in candidates:
         if is_labeled_video(video) or not video.is_file():

@@ -582,6 +582,10 @@ def test_find_video_of_predictions(tmp_path: Path) -> None:
     assert find_video(elsewhere / f"s1{scorer}.h5", project) == (
         project.path / "videos" / "s1.avi"
     )
+    # of two videos of one name, the one beside the predictions (a colleague's copy
+    # analysed with a shared model); the project's used to win
+    (elsewhere / "s1.avi").write_bytes(b"")
+    assert find_video(elsewhere / f"s1{scorer}.h5", project) == elsewhere / "s1.avi"
 
 
 def test_save_writes_only_the_changed_keys(demo_project: Project) -> None:
