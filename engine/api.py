@@ -40,12 +40,12 @@ from .model_folder import ModelFolder, model_naming
 from .project import Project, as_project, list_videos
 
 if TYPE_CHECKING:
+    from .inference import AnalysisOutputs
     from .models.pose_model import PoseModelConfig
     from .training import TrainConfig
 
 __all__ = [
     "AnalysisStage",
-    "AnalysisOutputs",
     "TrainResult",
     "backbone_choice",
     "continuation_configs",
@@ -1002,7 +1002,13 @@ def analyze_videos(
     posekit.engine.video.VideoError
         If no video can be read.
     """
-    from .inference import Predictor, analyze_video, default_batch_size
+    from .inference import (
+        AnalysisOutputs,
+        Predictor,
+        analyze_video,
+        default_batch_size,
+        plan_analysis,
+    )
     from .quantization import check_precision
 
     check_precision(precision)
@@ -1041,7 +1047,7 @@ def analyze_videos(
     individuals = list(project.get("individuals") or []) if project.multianimal else []
     unique_bodyparts = list(project.get("uniquebodyparts") or [])
     dests = _destinations(project, videos, destfolder, own_videos)
-    plan = _plan_analysis(dests, scorer, overwrite)
+    plan = plan_analysis(dests, scorer, overwrite=overwrite, precision=precision)
     outputs = AnalysisOutputs(plan.skipped, skipped=plan.skipped, failed=plan.failed)
     videos = plan.todo
     predictors: dict[tuple[tuple[int, int], int], Predictor] = {}
@@ -1171,102 +1177,6 @@ def _destinations(
                 dests[video],
             )
     return dests
-
-
-class AnalysisOutputs(list):
-    """The ``.h5`` files :func:`analyze_videos` wrote or found (a list of ``Path``).
-
-    Attributes
-    ----------
-    skipped
-        Outputs that were there already (analysed before with this network; not
-        analysed again without ``overwrite``).
-    failed
-        Videos that could not be read → why (they were left out; the others were
-        analysed).
-    """
-
-    def __init__(
-        self,
-        paths: Sequence[Path] = (),
-        *,
-        skipped: Sequence[Path] = (),
-        failed: dict[Path, str] | None = None,
-    ) -> None:
-        super().__init__(paths)
-        self.skipped = list(skipped)
-        self.failed = dict(failed or {})
-
-
-@dataclass(frozen=True)
-class _AnalysisPlan:
-    todo: list[Path]
-    skipped: list[Path]
-    failed: dict[Path, str]
-
-
-def _plan_analysis(
-    dests: dict[Path, str | os.PathLike | None], scorer: str, overwrite: bool
-) -> _AnalysisPlan:
-    """Check a batch before analysing: clashing outputs, done and unreadable videos.
-
-    Raises
-    ------
-    ValueError
-        If two videos would write the same ``.h5``.
-    VideoError
-        If no video is left to analyse or found done, because none can be read.
-    """
-    from .video import VideoError, VideoReader
-
-    by_output: dict[Path, list[Path]] = {}
-    for video, dest in dests.items():
-        out = Path(dest or video.parent) / f"{video.stem}{scorer}.h5"
-        by_output.setdefault(out, []).append(video)
-    clashes = {out: vids for out, vids in by_output.items() if len(vids) > 1}
-    if clashes:
-        out, vids = next(iter(clashes.items()))
-        raise ValueError(
-            f"{' and '.join(str(v) for v in vids)} would all be written to {out}"
-            f"{f' (and {len(clashes) - 1} more such clashes)' if len(clashes) > 1 else ''}"
-            ": analyse them into different folders (destfolder, --dest) or rename "
-            "the videos. Nothing was analysed."
-        )
-    todo, skipped, failed = [], [], {}
-    for out, (video,) in by_output.items():
-        if out.is_file() and not overwrite:
-            logger.info(
-                "%s: analysed before with this network (%s); overwrite=True "
-                "(--overwrite) analyses it again",
-                video.name,
-                out.name,
-            )
-            skipped.append(out)
-            continue
-        try:
-            with VideoReader(video):
-                pass
-        except VideoError as err:
-            failed[video] = str(err)
-            continue
-        todo.append(video)
-    if failed:
-        said = "; ".join(f"{v}: {why}" for v, why in failed.items())
-        if not todo and not skipped:
-            raise VideoError(f"No video can be read. {said}")
-        logger.warning(
-            "%d video(s) cannot be read and are left out (the others are analysed): %s",
-            len(failed),
-            said,
-        )
-    if skipped:
-        logger.warning(
-            "%d of %d video(s) were analysed before with this network and are not "
-            "analysed again (overwrite=True, --overwrite: analyse them again)",
-            len(skipped),
-            len(dests),
-        )
-    return _AnalysisPlan(todo, skipped, failed)
 
 
 def _video_job(

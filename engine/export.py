@@ -45,7 +45,7 @@ from . import __version__, logger
 from ._fileio import atomic_path
 
 if TYPE_CHECKING:
-    from .inference import Predictor
+    from .inference import AnalysisOutputs, Predictor
     from .model_folder import ModelFolder, TFLiteModel
     from .project import Project
 
@@ -701,19 +701,23 @@ def analyze_with_model(
     client: Any = None,
     shard: tuple[int, int] | str | None = None,
     chunk_frames: int | None = None,
-) -> list[Path]:
+    overwrite: bool = False,
+) -> AnalysisOutputs:
     """Analyse videos with a shared model file: no project, no labels.
 
     The outputs are those of :func:`posekit.engine.api.analyze_videos` (DeepLabCut's
     ``.h5`` named with the model's scorer, ``_meta.pickle``), beside each video or
-    in ``destfolder``.
+    in ``destfolder``, with its batch checks
+    (:func:`~posekit.engine.inference.plan_analysis`): videos this model analysed
+    before (at the precision asked for) are skipped, unreadable ones left out, and
+    two videos that would write one file refused.
 
     Parameters
     ----------
     model
         An :class:`ExportedModel` or a ``.posekit.zip`` (checked and unpacked).
     videos
-        The videos.
+        The videos, or folders of videos.
     destfolder, save_as_csv, scale, netcdf, progress
         As for ``analyze_videos``.
     batch_size
@@ -726,21 +730,37 @@ def analyze_with_model(
         Called with ``"converting"`` before a conversion.
     client, shard, chunk_frames
         Chunked analysis on Dask or as a job array (as for ``analyze_videos``).
+    overwrite
+        Analyse again the videos this model has analysed.
 
     Returns
     -------
-    list of Path
-        The ``.h5`` files.
+    AnalysisOutputs
+        The ``.h5`` files (those analysed before included), with ``skipped`` and
+        ``failed``.
     """
-    from .inference import analyze_video, default_batch_size
+    from .inference import (
+        AnalysisOutputs,
+        analyze_video,
+        default_batch_size,
+        plan_analysis,
+    )
+    from .project import list_videos
     from .video import VideoReader
 
     if not isinstance(model, ExportedModel):
         model = load_model_file(model)
     meta = dict(model.pose_cfg())
     meta.setdefault("iteration", meta.get("iteration (active-learning)", 0))
-    outputs, jobs, predictors = [], [], {}
-    for video in (Path(v) for v in videos):
+    plan = plan_analysis(
+        dict.fromkeys(list_videos(videos), destfolder),
+        model.scorer,
+        overwrite=overwrite,
+        precision=precision,
+    )
+    outputs = AnalysisOutputs(plan.skipped, skipped=plan.skipped, failed=plan.failed)
+    jobs, predictors = [], {}
+    for video in plan.todo:
         with VideoReader(video) as reader:
             shape = (int(reader.height * scale), int(reader.width * scale))
         batch = batch_size or (
@@ -784,12 +804,14 @@ def analyze_with_model(
     if jobs:
         from .distributed import DEFAULT_CHUNK_FRAMES, analyze_chunked
 
-        return analyze_chunked(
-            jobs,
-            client=client,
-            shard=shard,
-            chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
-            progress=progress,
+        outputs.extend(
+            analyze_chunked(
+                jobs,
+                client=client,
+                shard=shard,
+                chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
+                progress=progress,
+            )
         )
     return outputs
 

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -31,7 +32,7 @@ from . import logger
 from ._fileio import atomic_path
 from ._tf import startup_lines_held
 from .io.dlc import predictions_frame, write_predictions
-from .video import Crop, VideoReader
+from .video import Crop, VideoError, VideoReader
 
 __all__ = [
     "MapDecoder",
@@ -44,6 +45,9 @@ __all__ = [
     "analyze_video",
     "save_video_analysis",
     "video_metadata",
+    "AnalysisOutputs",
+    "AnalysisPlan",
+    "plan_analysis",
 ]
 
 #: ``decode(scoremaps, locref) -> (N, K, 3)`` in input-image pixels.
@@ -608,8 +612,147 @@ def predict_video(
             "frame_dimensions": (reader.height, reader.width),
             "seconds": seconds,
             "frames_per_second": len(xyp) / seconds if seconds else float("nan"),
+            "precision": getattr(predictor, "precision", "float32"),
         }
     return xyp, info
+
+
+class AnalysisOutputs(list):
+    """The ``.h5`` files :func:`analyze_videos` wrote or found (a list of ``Path``).
+
+    Attributes
+    ----------
+    skipped
+        Outputs that were there already (analysed before with this network; not
+        analysed again without ``overwrite``).
+    failed
+        Videos that could not be read → why (they were left out; the others were
+        analysed).
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path] = (),
+        *,
+        skipped: Sequence[Path] = (),
+        failed: dict[Path, str] | None = None,
+    ) -> None:
+        super().__init__(paths)
+        self.skipped = list(skipped)
+        self.failed = dict(failed or {})
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """What :func:`plan_analysis` found: the videos to analyse, done and unreadable."""
+
+    todo: list[Path]
+    skipped: list[Path]
+    failed: dict[Path, str]
+
+
+def plan_analysis(
+    dests: Mapping[Path, str | os.PathLike | None],
+    scorer: str,
+    *,
+    overwrite: bool = False,
+    precision: str = "auto",
+) -> AnalysisPlan:
+    """Check a batch before analysing: clashing outputs, done and unreadable videos.
+
+    Parameters
+    ----------
+    dests
+        Each video → its output folder (``None``: beside it).
+    scorer
+        The network's scorer name (names the outputs).
+    overwrite
+        Analyse the videos that have an output already too.
+    precision
+        The precision asked for: a video analysed before at another precision
+        (``"float32"`` or ``"int8"``, recorded in its ``_meta.pickle``) is analysed
+        again; ``"auto"`` takes any.
+
+    Returns
+    -------
+    AnalysisPlan
+
+    Raises
+    ------
+    ValueError
+        If two videos would write the same ``.h5``.
+    VideoError
+        If no video is left to analyse or found done, because none can be read.
+    """
+    by_output: dict[Path, list[Path]] = {}
+    for video, dest in dests.items():
+        out = Path(dest or video.parent) / f"{video.stem}{scorer}.h5"
+        by_output.setdefault(out, []).append(video)
+    clashes = {out: vids for out, vids in by_output.items() if len(vids) > 1}
+    if clashes:
+        out, vids = next(iter(clashes.items()))
+        raise ValueError(
+            f"{' and '.join(str(v) for v in vids)} would all be written to {out}"
+            f"{f' (and {len(clashes) - 1} more such clashes)' if len(clashes) > 1 else ''}"
+            ": analyse them into different folders (destfolder, --dest) or rename "
+            "the videos. Nothing was analysed."
+        )
+    todo, skipped, failed = [], [], {}
+    for out, (video,) in by_output.items():
+        if out.is_file() and not overwrite and _same_precision(out, precision):
+            logger.info(
+                "%s: analysed before with this network (%s); overwrite=True "
+                "(--overwrite) analyses it again",
+                video.name,
+                out.name,
+            )
+            skipped.append(out)
+            continue
+        try:
+            with VideoReader(video):
+                pass
+        except VideoError as err:
+            failed[video] = str(err)
+            continue
+        todo.append(video)
+    if failed:
+        said = "; ".join(f"{v}: {why}" for v, why in failed.items())
+        if not todo and not skipped:
+            raise VideoError(f"No video can be read. {said}")
+        logger.warning(
+            "%d video(s) cannot be read and are left out (the others are analysed): %s",
+            len(failed),
+            said,
+        )
+    if skipped:
+        logger.warning(
+            "%d of %d video(s) were analysed before with this network and are not "
+            "analysed again (overwrite=True, --overwrite: analyse them again)",
+            len(skipped),
+            len(dests),
+        )
+    return AnalysisPlan(todo, skipped, failed)
+
+
+def _same_precision(output: Path, precision: str) -> bool:
+    """Whether an output was made at ``precision`` (``"auto"``: any)."""
+    if precision == "auto":
+        return True
+    from .io.safe_pickle import read_pickle
+
+    meta = output.with_name(output.stem + "_meta.pickle")
+    try:
+        made = read_pickle(meta)["data"].get("precision", "float32")
+    except (OSError, pickle.UnpicklingError, KeyError, TypeError, AttributeError):
+        return False
+    if made != precision:
+        logger.info(
+            "%s was made at %s precision: analysed again at %s",
+            output.name,
+            made,
+            precision,
+        )
+    return made == precision
 
 
 def video_metadata(
@@ -635,7 +778,8 @@ def video_metadata(
     ``iteration (active-learning)``, ``training set fraction``, ``cropping`` (bool),
     ``cropping_parameters`` ``[x1, x2, y1, y2]`` (the whole frame without a crop:
     ``create_labeled_video`` unpacks it), ``individuals``, ``bodyparts``,
-    ``unique_bodyparts``; plus posekit's ``scale`` and ``frames_per_second``.
+    ``unique_bodyparts``; plus posekit's ``scale``, ``frames_per_second`` and
+    ``precision`` (``"float32"`` or ``"int8"``, the model that ran).
 
     Parameters
     ----------
@@ -694,6 +838,7 @@ def video_metadata(
         "unique_bodyparts": list(unique_bodyparts),
         "scale": scale,
         "frames_per_second": info["frames_per_second"],
+        "precision": info.get("precision", "float32"),
     }
 
 

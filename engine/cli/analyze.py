@@ -181,6 +181,11 @@ def _run_project(args: argparse.Namespace, client: object) -> int:
         track_method=args.track_method,
         overwrite=args.overwrite,
     )
+    return _report(outputs)
+
+
+def _report(outputs: list[Path]) -> int:
+    """Print the outputs, then the videos left out; exit 2 if there are any."""
     for out in outputs:
         print(out)
     failed = getattr(outputs, "failed", {})
@@ -220,7 +225,6 @@ def _run_model_file(args: argparse.Namespace, client: object) -> int:
         shard=args.shard,
         chunk_frames=args.chunk_frames,
         on_stage=lambda name: _print_stage(f"{name} the model"),
+        overwrite=args.overwrite,
     )
-    for out in outputs:
-        print(out)
-    return EXIT_OK
+    return _report(outputs)

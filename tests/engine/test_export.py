@@ -138,6 +138,44 @@ def test_a_fresh_folder_gives_the_projects_keypoints(
     assert error == pytest.approx(model.card.int8_test_error_px, abs=0.01)
 
 
+def test_a_model_file_batch_has_the_projects_checks(
+    model_file: Path, clip: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """``analyze --model`` checks a batch as the project's analysis does.
+
+    Done videos skipped (per precision), clashes refused, folders expanded, a bad
+    video left out with exit 2: it had none of these.
+    """
+    import pickle
+
+    monkeypatch.setenv("POSEKIT_CACHE", str(tmp_path / "cache"))
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder in (a, b):
+        folder.mkdir()
+        shutil.copy(clip, folder / "s.avi")
+    (a / "empty.avi").write_bytes(b"")
+    run = ["analyze", "--model", str(model_file)]
+    assert main([*run, str(a), "--precision", "float32"]) == 2  # a folder
+    printed = capsys.readouterr()
+    (out,) = [Path(line) for line in printed.out.split()]
+    assert "not analysed: " + str(a / "empty.avi") in printed.err
+    meta = pickle.loads(out.with_name(out.stem + "_meta.pickle").read_bytes())
+    assert meta["data"]["precision"] == "float32"
+    stamp = out.stat().st_mtime_ns
+    assert main([*run, str(a / "s.avi"), "--precision", "float32"]) == 0
+    assert out.stat().st_mtime_ns == stamp  # analysed before: skipped
+    assert main([*run, str(a / "s.avi"), "--precision", "int8"]) == 0
+    assert out.stat().st_mtime_ns > stamp  # another precision: analysed again
+    meta = pickle.loads(out.with_name(out.stem + "_meta.pickle").read_bytes())
+    assert meta["data"]["precision"] == "int8"
+    capsys.readouterr()
+    dest = tmp_path / "dest"
+    both = [str(a / "s.avi"), str(b / "s.avi"), "--dest", str(dest)]
+    assert main([*run, *both]) == 2
+    assert "would all be written to" in capsys.readouterr().err
+    assert not dest.exists()
+
+
 def test_other_frame_sizes_run_the_keras_weights(
     model_file: Path, tmp_path: Path
 ) -> None:
