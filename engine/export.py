@@ -165,9 +165,13 @@ class ModelCard:
             Not a posekit model card, or a field missing.
         """
         if not isinstance(data, dict) or data.get("format") != MODEL_FILE_FORMAT:
+            fmt = data.get("format") if isinstance(data, dict) else None
             raise ModelFileError(
-                f"model_card.json is not a {MODEL_FILE_FORMAT} card (format "
-                f"{data.get('format') if isinstance(data, dict) else None!r})"
+                _format_problem(
+                    fmt,
+                    f"model_card.json is not a {MODEL_FILE_FORMAT} card (format "
+                    f"{fmt!r})",
+                )
             )
         try:
             fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
@@ -188,6 +192,8 @@ class ModelCard:
             errors.append(f"float32 {self.float_test_error_px:.2f} px")
         if self.int8_test_error_px is not None:
             errors.append(f"int8 {self.int8_test_error_px:.2f} px")
+        if not errors and self.test_error_px is not None:  # exported without int8
+            errors.append(f"{self.test_error_px:.2f} px (the snapshot's, at training)")
         h, w = self.input_size
         return "\n".join(
             [
@@ -201,6 +207,17 @@ class ModelCard:
                 f"licence: {self.licence}",
             ]
         )
+
+
+def _format_problem(fmt: object, otherwise: str) -> str:
+    """Say that a newer posekit wrote a file, or else ``otherwise``."""
+    name, _, version = str(fmt).partition("/")
+    if name == MODEL_FILE_FORMAT.split("/")[0] and version.isdigit():
+        return (
+            f"it is a {fmt} file, written by a newer posekit than this one (which "
+            f"reads {MODEL_FILE_FORMAT}): upgrade posekit (pip install -U posekit)."
+        )
+    return otherwise
 
 
 def _sha256(data: bytes) -> str:
@@ -302,12 +319,12 @@ def export_model(
             "which assembles and tracks the animals."
         )
     size = tuple(int(v) for v in (input_size or _input_size(project, folder)))
-    frames = folder.labelled_frames() if int8 else None
+    frames = folder.labelled_frames()  # the card's counts, and int8's calibration
     float_model = folder.tflite_model(
         size, 1, precision="float32", snapshot=path, on_stage=on_stage
     )
     int8_model = None
-    if frames is not None:
+    if int8:
         int8_model = folder.tflite_model(
             size,
             1,
@@ -410,7 +427,9 @@ def _read_members(path: Path) -> dict[str, bytes]:
         if not isinstance(manifest, dict) or manifest.get("format") != (
             MODEL_FILE_FORMAT
         ):
-            raise ModelFileError(f"{path}: MANIFEST.json is not a posekit manifest")
+            fmt = manifest.get("format") if isinstance(manifest, dict) else None
+            plain = "MANIFEST.json is not a posekit manifest"
+            raise ModelFileError(f"{path}: {_format_problem(fmt, plain)}")
         listed = manifest.get("files") or {}
         members: dict[str, bytes] = {}
         for info in infos:
@@ -514,9 +533,16 @@ class ExportedModel:
         from ._tf import keras
         from .models.pose_model import PoseModel
 
-        model = keras.saving.load_model(
-            self.folder / "model.keras", compile=False, safe_mode=True
-        )
+        try:
+            model = keras.saving.load_model(
+                self.folder / "model.keras", compile=False, safe_mode=True
+            )
+        except (TypeError, ValueError, KeyError, OSError) as exc:
+            raise ModelFileError(
+                f"{self.source}: model.keras cannot be loaded as a posekit network "
+                f"({str(exc).splitlines()[0][:200]}): the file was edited or damaged. "
+                "Export it again from the project."
+            ) from exc
         if not isinstance(model, PoseModel):
             raise ModelFileError(f"{self.source}: model.keras is not a PoseModel")
         return model
@@ -640,6 +666,23 @@ class ExportedModel:
         ).predictor(num_threads)
 
 
+def _check_agreement(path: Path, card: ModelCard, members: dict[str, bytes]) -> None:
+    """Refuse a file whose card and ``pose_cfg.yaml`` name different bodyparts."""
+    import yaml
+
+    try:
+        cfg = yaml.safe_load(members["pose_cfg.yaml"]) or {}
+        joints = [str(b) for b in cfg.get("all_joints_names") or []]
+    except (yaml.YAMLError, AttributeError, TypeError) as exc:
+        raise ModelFileError(f"{path}: pose_cfg.yaml cannot be read ({exc})") from exc
+    if joints and joints != list(card.bodyparts):
+        raise ModelFileError(
+            f"{path}: the model card names the bodyparts {list(card.bodyparts)} but "
+            f"the network was trained for {joints}: the file was edited or damaged. "
+            "Export it again from the project."
+        )
+
+
 def load_model_file(
     path: str | os.PathLike, *, folder: str | os.PathLike | None = None
 ) -> ExportedModel:
@@ -670,6 +713,7 @@ def load_model_file(
         raise FileNotFoundError(f"No model file {path}")
     members = _read_members(path)
     card = ModelCard.from_dict(json.loads(members["model_card.json"]))
+    _check_agreement(path, card, members)
     digest = _sha256(b"".join(_sha256(members[n]).encode() for n in sorted(members)))
     target = Path(folder) if folder else _cache_root() / digest[:24]
     target.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -243,12 +244,25 @@ def test_loading_refuses_damaged_or_dangerous_files(
         del members["model_card.json"]
         _relist(members)
 
+    def newer(members):
+        manifest = json.loads(members["MANIFEST.json"])
+        manifest["format"] = "posekit-model/2"
+        members["MANIFEST.json"] = json.dumps(manifest).encode()
+
+    def newer_card(members):
+        card = json.loads(members["model_card.json"])
+        card["format"] = "posekit-model/2"
+        members["model_card.json"] = json.dumps(card).encode()
+        _relist(members)
+
     cases = {
         "checksum": (flip_a_byte, "does not match its checksum"),
         "traversal": (traversal, "'../../evil.py', which a posekit model file"),
         "pickle": (pickle_member, "'model.pkl', which a posekit model file never"),
         "keras": (pickle_in_keras, "no pickle, no code"),
         "card": (no_card, "lacks model_card.json"),
+        "newer": (newer, "written by a newer posekit.*upgrade posekit"),
+        "newer-card": (newer_card, "posekit-model/2 file, written by a newer"),
     }
     for name, (change, message) in cases.items():
         bad = _rewrite(model_file, tmp_path / f"{name}.posekit.zip", change)
@@ -317,6 +331,58 @@ def test_savedmodel_never_deletes_other_files(
     assert export_savedmodel(model, saved) == saved  # an earlier SavedModel: replaced
     assert (saved / "saved_model.pb").stat().st_mtime_ns >= first
     assert not list(tmp_path.glob(".savedmodel-*"))
+
+
+def test_edited_files_are_refused_with_a_message(model_file: Path, tmp_path: Path):
+    """A card whose bodyparts disagree with the network, a network config edited.
+
+    Both used to run: a traceback after loading, or an error after a whole video.
+    """
+
+    def fewer_bodyparts(members):
+        card = json.loads(members["model_card.json"])
+        card["bodyparts"] = card["bodyparts"][:-1]
+        members["model_card.json"] = json.dumps(card).encode()
+        _relist(members)
+
+    bad = _rewrite(model_file, tmp_path / "card.posekit.zip", fewer_bodyparts)
+    with pytest.raises(ModelFileError, match="the network was trained for"):
+        load_model_file(bad, folder=tmp_path / "card")
+
+    def unknown_backbone(members):
+        buf = io.BytesIO()
+        with (
+            zipfile.ZipFile(io.BytesIO(members["model.keras"])) as inner,
+            zipfile.ZipFile(buf, "w") as out,
+        ):
+            for name in inner.namelist():
+                data = inner.read(name)
+                if name == "config.json":  # a backbone no posekit knows
+                    data = re.sub(rb'"backbone": "[^"]*"', b'"backbone": "nope"', data)
+                out.writestr(name, data)
+        members["model.keras"] = buf.getvalue()
+        _relist(members)
+
+    bad = _rewrite(model_file, tmp_path / "net.posekit.zip", unknown_backbone)
+    model = load_model_file(bad, folder=tmp_path / "net")
+    with pytest.raises(ModelFileError, match="cannot be loaded as a posekit network"):
+        model.load_keras()
+
+
+def test_card_without_int8_counts_the_frames(trained: Project, tmp_path: Path) -> None:
+    """``--no-int8`` used to give a card 'trained on 0 frames, test error not measured'."""
+    from posekit.engine.export import export_model
+
+    out = export_model(trained, tmp_path / "small", int8=False)
+    card = load_model_file(out, folder=tmp_path / "m").card
+    frames = ModelFolder.of(trained).labelled_frames()
+    assert card.training_frames == len(frames.calibration) > 0
+    assert card.test_frames == len(frames.test) > 0
+    assert card.int8_test_error_px is None
+    assert card.test_error_px is not None  # measured when training stopped
+    assert (
+        f"{card.test_error_px:.2f} px (the snapshot's, at training)" in card.summary()
+    )
 
 
 def test_posekit_live_streams_poses(
