@@ -209,6 +209,35 @@ class ModelCard:
         )
 
 
+def _without_paths(value: Any, root: Path) -> Any:
+    """Replace absolute paths in strings (nested) so a shared file names no folder.
+
+    A path inside ``root`` (the project) becomes relative to the project's folder
+    name; any other absolute path keeps only its file name. The trainer's home
+    folder and user name stay on the trainer's machine.
+    """
+    if isinstance(value, dict):
+        return {k: _without_paths(v, root) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_without_paths(v, root) for v in value)
+    if not isinstance(value, str):
+        return value
+    text = value.replace(str(root), root.name)
+    words = [
+        Path(w).name if os.path.isabs(w) and len(Path(w).parts) > 1 else w
+        for w in text.split(" ")
+    ]
+    return " ".join(words)
+
+
+def _shareable_pose_cfg(path: Path, root: Path) -> bytes:
+    """``pose_cfg.yaml`` as shared: the same keys, no absolute path (see above)."""
+    import yaml
+
+    cfg = yaml.safe_load(path.read_text()) or {}
+    return yaml.safe_dump(_without_paths(cfg, root), sort_keys=False).encode()
+
+
 def _format_problem(fmt: object, otherwise: str) -> str:
     """Say that a newer posekit wrote a file, or else ``otherwise``."""
     name, _, version = str(fmt).partition("/")
@@ -360,8 +389,12 @@ def export_model(
     )
     Snapshot.read(path.with_suffix(".json"))  # the snapshot is intact
     members = {
-        "model_card.json": (json.dumps(card.to_dict(), indent=2) + "\n").encode(),
-        "pose_cfg.yaml": (folder.path / "pose_cfg.yaml").read_bytes(),
+        "model_card.json": (
+            json.dumps(_without_paths(card.to_dict(), project.path), indent=2) + "\n"
+        ).encode(),
+        "pose_cfg.yaml": _shareable_pose_cfg(
+            folder.path / "pose_cfg.yaml", project.path
+        ),
         "model.keras": path.read_bytes(),
         "float32.tflite": float_model.path.read_bytes(),
     }

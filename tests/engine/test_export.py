@@ -369,6 +369,24 @@ def test_edited_files_are_refused_with_a_message(model_file: Path, tmp_path: Pat
         model.load_keras()
 
 
+def test_a_shared_file_names_no_folder_of_the_trainer(
+    model_file: Path, trained: Project
+) -> None:
+    """pose_cfg.yaml and the card held the trainer's absolute paths (home, user)."""
+    import yaml
+
+    with zipfile.ZipFile(model_file) as zf:
+        cfg_text = zf.read("pose_cfg.yaml").decode()
+        card_text = zf.read("model_card.json").decode()
+    for text in (cfg_text, card_text):
+        assert str(trained.path) not in text
+        assert str(trained.path.parent) not in text
+    cfg = yaml.safe_load(cfg_text)
+    assert cfg["project_path"] == trained.path.name
+    assert cfg["snapshot_prefix"].startswith(trained.path.name + "/dlc-models/")
+    assert cfg["all_joints_names"] == list(trained.bodyparts)  # the rest is kept
+
+
 def test_card_without_int8_counts_the_frames(trained: Project, tmp_path: Path) -> None:
     """``--no-int8`` used to give a card 'trained on 0 frames, test error not measured'."""
     from posekit.engine.export import export_model
