@@ -440,7 +440,11 @@ def _check_member_names(names: Sequence[str], where: str) -> None:
 def _read_members(path: Path) -> dict[str, bytes]:
     """Read and check every member (names, sizes, checksums) without extracting."""
     if not zipfile.is_zipfile(path):
-        raise ModelFileError(f"{path} is not a zip file (a .posekit.zip model).")
+        raise ModelFileError(
+            f"{path} is not a zip file (a .posekit.zip model): a download or copy "
+            "that did not finish looks like this. Copy the file again, and compare its "
+            "size with the original's."
+        )
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
         _check_member_names([i.filename for i in infos], str(path))
@@ -749,7 +753,14 @@ def load_model_file(
     _check_agreement(path, card, members)
     digest = _sha256(b"".join(_sha256(members[n]).encode() for n in sorted(members)))
     target = Path(folder) if folder else _cache_root() / digest[:24]
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(
+            f"cannot unpack {path.name} into {target} ({exc.strerror}): posekit "
+            "unpacks model files into a cache folder; point POSEKIT_CACHE at a "
+            "folder you can write to."
+        ) from exc
     for name, data in members.items():
         dest = target / name  # a checked plain name: stays inside target
         if not (dest.is_file() and _sha256(dest.read_bytes()) == _sha256(data)):

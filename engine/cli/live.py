@@ -6,8 +6,9 @@ import argparse
 import json
 import os
 import sys
+import time
 
-from ._common import EXIT_OK
+from ._common import EXIT_INTERRUPTED, EXIT_OK
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -65,7 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="video files: release frames at the video's frame rate, as a camera "
         "would (slow inference then drops frames)",
     )
-    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--max-frames", type=_positive, help="stop after this many frames")
     p.add_argument("--threads", type=int, help="inference threads (default: all)")
     return p
 
@@ -90,10 +91,12 @@ class _Output:
         self.live = live
         self.fmt = fmt
         self.show = show
+        self.latencies: list[float] = []
         if fmt == "csv":
             print(_header(live.bodyparts), flush=True)
 
     def pose(self, pose) -> None:
+        self.latencies.append(float(pose.latency_s))
         if self.fmt == "csv":
             print(_row(pose), flush=True)
         else:
@@ -168,22 +171,52 @@ def run(args: argparse.Namespace) -> int:
         )
     out = _Output(live, args.format, show)
     camera = str(args.source).strip().isdigit()
-    if camera or args.realtime:
-        _run_latest_frame(live, frames, out, args.max_frames)
-    else:  # a file read as fast as inference goes: every frame, in order
-        for index, t, frame in frames:
-            if args.max_frames is not None and index >= args.max_frames:
-                break
-            pose = live.predict(frame, index, t)
-            out.pose(pose)
-            if show and not out.frame(frame, pose):
-                break
-    stats = live.stats
+    started = time.perf_counter()
+    code = EXIT_OK
+    try:
+        if camera or args.realtime:
+            _run_latest_frame(live, frames, out, args.max_frames)
+        else:  # a file read as fast as inference goes: every frame, in order
+            for index, t, frame in frames:
+                if args.max_frames is not None and index >= args.max_frames:
+                    break
+                pose = live.predict(frame, index, t)
+                out.pose(pose)
+                if show and not out.frame(frame, pose):
+                    break
+    except KeyboardInterrupt:  # Ctrl-C ends a stream: say what it did
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader stopped (| head): stop, quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error at exit
     print(
-        f"posekit live: {stats.predicted} frames predicted, {stats.dropped} dropped",
+        _summary(live.stats, out.latencies, time.perf_counter() - started),
         file=sys.stderr,
     )
-    return EXIT_OK
+    return code
+
+
+def _summary(stats, latencies: list[float], seconds: float) -> str:
+    """One line: frames predicted and dropped, latency median and 95th percentile."""
+    import numpy as np
+
+    line = f"posekit live: {stats.predicted} frames predicted, {stats.dropped} dropped"
+    if latencies:
+        ms = 1000 * np.asarray(latencies)
+        line += (
+            f"; latency median {np.median(ms):.1f} ms, 95th percentile "
+            f"{np.percentile(ms, 95):.1f} ms; {stats.predicted / max(seconds, 1e-9):.1f} "
+            "frames/s"
+        )
+    return line
+
+
+def _positive(text: str) -> int:
+    """Parse an integer above 0 (an argparse type)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more; got {value}")
+    return value
 
 
 def _run_latest_frame(live, frames, out: _Output, max_frames: int | None) -> None:

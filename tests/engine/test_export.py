@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import zipfile
@@ -214,7 +215,7 @@ def _relist(members: dict[str, bytes]) -> None:
 
 
 def test_loading_refuses_damaged_or_dangerous_files(
-    model_file: Path, tmp_path: Path
+    model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def flip_a_byte(members):
         data = bytearray(members["float32.tflite"])
@@ -269,8 +270,13 @@ def test_loading_refuses_damaged_or_dangerous_files(
         with pytest.raises(ModelFileError, match=message):
             load_model_file(bad, folder=tmp_path / name)
         assert not (tmp_path / name).exists()  # nothing was unpacked
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("POSEKIT_CACHE", str(blocked / "cache"))  # cannot be made
+    with pytest.raises(OSError, match="point POSEKIT_CACHE at a folder"):
+        load_model_file(model_file)
     (tmp_path / "text.posekit.zip").write_text("not a zip")
-    with pytest.raises(ModelFileError, match="not a zip file"):
+    with pytest.raises(ModelFileError, match="not a zip file.*did not finish"):
         load_model_file(tmp_path / "text.posekit.zip")
 
 
@@ -418,6 +424,59 @@ def test_posekit_live_streams_poses(
     [out] = _analyse_first_frames(model, clip)
     first = np.array(poses[0]["bodyparts"]["snout"][:2])
     np.testing.assert_allclose(first, out[0, 0, :2], atol=1e-3)
+
+
+def test_posekit_live_says_how_it_went_however_it_ends(
+    model_file: Path,
+    clip: Path,
+    trained: Project,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """A latency summary; Ctrl-C and a closed pipe end a stream cleanly.
+
+    There was no summary of the latency, Ctrl-C lost the counts, ``| head`` gave
+    'error: Broken pipe', and --max-frames -3 predicted nothing with exit 0.
+    """
+    import signal
+    import subprocess
+    import sys
+
+    argv = ["live", str(clip), "--model", str(model_file), "--precision", "float32"]
+    assert main([*argv, "--max-frames", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "3 frames predicted, 0 dropped; latency median" in err
+    assert "95th percentile" in err and "frames/s" in err
+    with pytest.raises(SystemExit):
+        main([*argv, "--max-frames", "-3"])
+    assert "must be 1 or more" in capsys.readouterr().err
+    long = [*argv[:1], str(trained.videos()[0]), *argv[2:], "--format", "csv"]
+    code = (
+        f"import sys\nfrom posekit.engine.cli import main\nsys.exit(main({long!r}))\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "POSEKIT_CACHE": str(tmp_path)}
+
+    def stream():
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        assert proc.stdout is not None
+        proc.stdout.readline(), proc.stdout.readline()  # header and a first pose
+        return proc
+
+    proc = stream()  # the reader takes two lines and goes: | head -2
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr.decode()[-2000:]
+    assert b"Broken pipe" not in stderr and b"frames predicted" in stderr
+    proc = stream()  # Ctrl-C in the middle of the video
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr.decode()[-2000:]
+    assert b"frames predicted" in stderr and b"latency median" in stderr
 
 
 def _analyse_first_frames(model, clip: Path) -> list[np.ndarray]:
