@@ -40,12 +40,28 @@ _LAZY = {
     "evaluate_network": ".api",
     "analyze_videos": ".api",
     "filter_predictions": ".api",
+    "filterpredictions": ".api",
     "create_labeled_video": ".api",
     "extract_outlier_frames": ".refinement",
     "merge_datasets": ".refinement",
     "export_model": ".export",
     "make_demo_project": ".demo",
     "set_tensorflow_options": "._tf",
+    # DeepLabCut's names (posekit.engine.dlc_verbs)
+    "create_new_project": ".dlc_verbs",
+    "add_new_videos": ".dlc_verbs",
+    "load_demo_data": ".dlc_verbs",
+    "label_frames": ".dlc_verbs",
+    "refine_labels": ".dlc_verbs",
+    "convertcsv2h5": ".dlc_verbs",
+    "comparevideolistsanddatafolders": ".dlc_verbs",
+    "dropannotationfileentriesduetodeletedimages": ".dlc_verbs",
+    "dropimagesduetolackofannotation": ".dlc_verbs",
+    "dropduplicatesinannotatinfiles": ".dlc_verbs",
+    "dropunlabeledframes": ".dlc_verbs",
+    "plot_trajectories": ".dlc_verbs",
+    "analyzeskeleton": ".dlc_verbs",
+    "analyze_videos_converth5_to_csv": ".dlc_verbs",
 }
 
 __all__ = ["__version__", "logger", *_LAZY]

@@ -1374,6 +1374,8 @@ def video_predictions(
     *,
     filtered: bool = False,
     videotype: str | Sequence[str] | None = None,
+    shuffle: int | None = None,
+    destfolder: str | os.PathLike | None = None,
 ) -> list[Path]:
     """Find the predictions of videos: DeepLabCut's ``(config, videos)`` argument.
 
@@ -1389,6 +1391,13 @@ def video_predictions(
     videotype
         DeepLabCut's ``videotype``: only the videos of this extension in the folders
         given (``".avi"``; default: every video).
+    shuffle
+        Take the predictions of this shuffle's network (at the config's
+        ``snapshotindex``), as DeepLabCut does; default: the newest predictions of
+        any network. When they are missing, the newest are taken with a warning.
+    destfolder
+        Where the analysis wrote them (DeepLabCut's ``destfolder``; default: beside
+        each video).
 
     Returns
     -------
@@ -1400,6 +1409,22 @@ def video_predictions(
     FileNotFoundError
         No video has predictions (the message says to analyse them first).
     """
+    pairs = _prediction_pairs(project, videos, filtered, videotype, shuffle, destfolder)
+    return [predictions for _, predictions in pairs]
+
+
+def _prediction_pairs(
+    project: Project | str | os.PathLike,
+    videos: Sequence[str | os.PathLike] | None,
+    filtered: bool,
+    videotype: str | Sequence[str] | None,
+    shuffle: int | None,
+    destfolder: str | os.PathLike | None,
+) -> list[tuple[Path | None, Path]]:
+    """Return ``(video, its predictions)`` for :func:`video_predictions`.
+
+    The video is ``None`` for a file given as predictions.
+    """
     from .postprocessing import find_predictions
 
     project = as_project(project)
@@ -1409,10 +1434,15 @@ def video_predictions(
         if not item.exists():
             raise FileNotFoundError(f"No video or predictions file at {item}")
         if item.suffix.lower() in (".h5", ".csv"):
-            found.append(item)
+            found.append((None, item))
             continue
-        files = find_predictions(item, filtered=filtered)
-        (found if files else missing).append(files[0] if files else item)
+        files = find_predictions(item, destfolder, filtered=filtered)
+        if files and shuffle is not None:
+            files = _of_the_network(project, item, files, shuffle, destfolder, filtered)
+        if files:
+            found.append((item, files[0]))
+        else:
+            missing.append(item)
     kind = "filtered predictions" if filtered else "predictions"
     if missing and found:
         logger.warning("no %s for %s", kind, ", ".join(str(m) for m in missing))
@@ -1427,6 +1457,35 @@ def video_predictions(
     return found
 
 
+def _of_the_network(
+    project: Project,
+    video: Path,
+    files: list[Path],
+    shuffle: int,
+    destfolder: str | os.PathLike | None,
+    filtered: bool,
+) -> list[Path]:
+    """Put the predictions of ``shuffle``'s network (config snapshotindex) first."""
+    folder = ModelFolder.of(project, shuffle)
+    try:
+        _, snap = folder.snapshot(_one_snapshot(project, None))
+        scorer = folder.scorer(snap)
+    except (FileNotFoundError, IndexError, OSError, ValueError):
+        return files  # no snapshot here (e.g. predictions made elsewhere)
+    suffix = "_filtered" if filtered else ""
+    exact = Path(destfolder or video.parent) / f"{video.stem}{scorer}{suffix}.h5"
+    if exact in files:
+        return [exact, *(f for f in files if f != exact)]
+    logger.warning(
+        "%s: no predictions of shuffle %d's network (%s); using %s",
+        video.name,
+        shuffle,
+        exact.name,
+        files[0].name,
+    )
+    return files
+
+
 @dlc_keywords(filtertype=renamed("method"), windowlength=renamed("window"))
 def filter_predictions(
     project: Project | str | os.PathLike,
@@ -1439,6 +1498,8 @@ def filter_predictions(
     max_gap: int | None = None,
     save_as_csv: bool = False,
     videotype: str | Sequence[str] | None = None,
+    shuffle: int | None = None,
+    destfolder: str | os.PathLike | None = None,
     **params: Any,
 ) -> list[Path]:
     """Filter the predictions of a project's videos (DeepLabCut's ``filterpredictions``).
@@ -1452,8 +1513,9 @@ def filter_predictions(
     ----------
     project
         The project (or its folder or ``config.yaml``).
-    videos, videotype
-        As for :func:`video_predictions` (default: every video of the project).
+    videos, videotype, shuffle, destfolder
+        As for :func:`video_predictions` (default: every video of the project, its
+        newest predictions, beside it).
     method, window, polyorder, pcutoff, max_gap, **params
         The filter (:func:`posekit.engine.postprocessing.filter_predictions`);
         ``window`` is DeepLabCut's ``windowlength``.
@@ -1483,8 +1545,14 @@ def filter_predictions(
             save_csv=save_as_csv,
             **params,
         )
-        for path in video_predictions(project, videos, videotype=videotype)
+        for path in video_predictions(
+            project, videos, videotype=videotype, shuffle=shuffle, destfolder=destfolder
+        )
     ]
+
+
+#: DeepLabCut's name of :func:`filter_predictions`.
+filterpredictions = filter_predictions
 
 
 @dlc_keywords(
@@ -1505,6 +1573,8 @@ def create_labeled_video(
     codec: str = "auto",
     progress: bool = True,
     videotype: str | Sequence[str] | None = None,
+    shuffle: int | None = None,
+    destfolder: str | os.PathLike | None = None,
 ) -> list[Path]:
     """Labelled videos of a project's analysed videos (DLC's ``create_labeled_video``).
 
@@ -1518,8 +1588,9 @@ def create_labeled_video(
     ----------
     project
         The project (or its folder or ``config.yaml``).
-    videos, videotype
-        As for :func:`video_predictions` (default: every video of the project).
+    videos, videotype, shuffle, destfolder
+        As for :func:`video_predictions` (default: every video of the project, its
+        newest predictions, beside it).
     filtered
         Draw the ``_filtered`` predictions.
     pcutoff, dotsize
@@ -1545,10 +1616,9 @@ def create_labeled_video(
     project = as_project(project)
     display = project.display
     out = []
-    for path in video_predictions(
-        project, videos, filtered=filtered, videotype=videotype
-    ):
-        video = find_video(path, project)
+    pairs = _prediction_pairs(project, videos, filtered, videotype, shuffle, destfolder)
+    for source, path in pairs:
+        video = source or find_video(path, project)
         if video is None:
             raise FileNotFoundError(
                 f"No video found for {path}: put the video beside it (or in the "

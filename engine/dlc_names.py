@@ -92,6 +92,16 @@ def elsewhere(hint: str) -> Converter:
     return apply
 
 
+def ignored(why: str) -> Converter:
+    """Accept a DeepLabCut keyword of one verb and drop it, saying ``why`` in the log."""
+
+    def apply(value: Any) -> dict[str, Any]:
+        logger.info("DeepLabCut's option (%r) does not apply here: %s", value, why)
+        return {}
+
+    return apply
+
+
 def _training_set_index(value: Any) -> dict[str, Any]:
     if int(value) != 0:
         raise TypeError(

@@ -50,6 +50,11 @@ def filtered_path(predictions: str | os.PathLike) -> Path:
     return p.with_name(f"{p.stem}{FILTERED_SUFFIX}.h5")
 
 
+#: Stem endings of the files beside predictions that are not predictions: the
+#: analysis' metadata, DeepLabCut's multi-animal pickles' tables, bone tables.
+NOT_PREDICTIONS = ("_meta", "_full", "_assemblies", "_skeleton")
+
+
 def find_predictions(
     video: str | os.PathLike,
     destfolder: str | os.PathLike | None = None,
@@ -88,7 +93,7 @@ def find_predictions(
     stem = glob.escape(video.stem)  # a name like m[1].mp4 is not a pattern
     for pattern in (f"{stem}DLC_*.h5", f"{stem}DeepCut_*.h5"):
         for p in folder.glob(pattern):
-            if p.stem.endswith(("_meta", "_full", "_assemblies")):
+            if p.stem.endswith(NOT_PREDICTIONS):
                 continue
             if p.stem.endswith(FILTERED_SUFFIX) != filtered:
                 continue

@@ -246,3 +246,33 @@ def test_config_snapshotindex_and_cropping_are_used(
     outside = configure(x2=5000)
     with pytest.raises(ValueError, match="reaches outside"):
         analyze_videos(outside, [clip], progress=False, overwrite=True)
+
+
+def test_later_steps_find_the_predictions_of_a_destfolder_and_a_shuffle(
+    trained: Project, tmp_path: Path, video_clip
+) -> None:
+    """DeepLabCut's destfolder and shuffle in filter_predictions and labelled videos.
+
+    They were refused (TypeError), and the newest file of any network beside the
+    video was taken.
+    """
+    import os
+
+    from posekit.engine.api import create_labeled_video, filter_predictions
+
+    clip = shutil.copy(
+        video_clip(trained.path / "videos" / "session1.mp4", 6), tmp_path / "c.avi"
+    )
+    dest = tmp_path / "results"
+    (out,) = analyze_videos(trained, [clip], destfolder=dest, progress=False)
+    other = dest / "cDLC_mobnet_35_otherJan1shuffle9_7.h5"  # another network, newer
+    shutil.copy(out, other)
+    os.utime(other, (out.stat().st_mtime + 60,) * 2)
+    (filtered,) = filter_predictions(trained, [clip], destfolder=dest, shuffle=1)
+    assert filtered == out.with_name(out.stem + "_filtered.h5")
+    (newest,) = filter_predictions(trained, [clip], destfolder=dest)  # posekit's
+    assert newest.name.startswith("cDLC_mobnet_35_other")
+    (labeled,) = create_labeled_video(
+        trained, [clip], destfolder=dest, shuffle=1, progress=False
+    )
+    assert labeled.parent == dest and labeled.name.startswith(out.stem)

@@ -1,0 +1,657 @@
+"""DeepLabCut's other top-level functions, under its names and with its arguments.
+
+With ``import posekit.engine as deeplabcut`` a DeepLabCut script calls
+``deeplabcut.create_new_project(...)``, ``deeplabcut.add_new_videos(...)``,
+``deeplabcut.plot_trajectories(...)`` and the label-file utilities of
+``deeplabcut.utils`` that it exposes at top level. Each one here does what
+DeepLabCut's does, on posekit's project and file layout (which is DeepLabCut's):
+
+- project: :func:`create_new_project` (returns the ``config.yaml`` path, as
+  DeepLabCut does), :func:`add_new_videos`, :func:`load_demo_data`;
+- labels: :func:`convertcsv2h5`, :func:`comparevideolistsanddatafolders`,
+  :func:`dropannotationfileentriesduetodeletedimages`,
+  :func:`dropimagesduetolackofannotation` (images are moved aside, not deleted),
+  :func:`dropduplicatesinannotatinfiles`, :func:`dropunlabeledframes`;
+- predictions: :func:`plot_trajectories`, :func:`analyzeskeleton`,
+  :func:`analyze_videos_converth5_to_csv`;
+- :func:`label_frames` and :func:`refine_labels` open DeepLabCut's desktop window;
+  posekit labels in the browser, so they say where (an error, not a window).
+
+The workflow verbs themselves (``extract_frames``, ``train_network``,
+``analyze_videos``, …) are in :mod:`posekit.engine.api` and the modules it names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import numpy as np
+import pandas as pd
+
+from . import logger
+from .dlc_names import dlc_keywords, ignored
+
+if TYPE_CHECKING:
+    from .project import Project
+
+__all__ = [
+    "create_new_project",
+    "add_new_videos",
+    "load_demo_data",
+    "label_frames",
+    "refine_labels",
+    "convertcsv2h5",
+    "comparevideolistsanddatafolders",
+    "dropannotationfileentriesduetodeletedimages",
+    "dropimagesduetolackofannotation",
+    "dropduplicatesinannotatinfiles",
+    "dropunlabeledframes",
+    "plot_trajectories",
+    "analyzeskeleton",
+    "analyze_videos_converth5_to_csv",
+]
+
+#: DeepLabCut's individuals of a new multi-animal project.
+DLC_INDIVIDUALS = ("individual1", "individual2", "individual3")
+
+
+# ---------------------------------------------------------------- project
+
+
+def create_new_project(
+    project: str,
+    experimenter: str,
+    videos: Sequence[str | os.PathLike],
+    working_directory: str | os.PathLike | None = None,
+    copy_videos: bool = False,
+    videotype: str = "",
+    multianimal: bool = False,
+    individuals: Sequence[str] | None = None,
+) -> str:
+    """Create a project as DeepLabCut's ``create_new_project`` does.
+
+    Parameters
+    ----------
+    project, experimenter
+        The task and the labeller (``<project>-<experimenter>-<date>/``).
+    videos
+        Videos, or folders of videos (of ``videotype``).
+    working_directory
+        Where the project folder goes (default: the current folder).
+    copy_videos
+        Copy the videos (default: link them).
+    videotype
+        With folders: only the videos of this extension (``""``: every video).
+    multianimal
+        A multi-animal project, with ``individuals`` (DeepLabCut's default:
+        ``individual1``, ``individual2``, ``individual3``).
+    individuals
+        The animals' names (a multi-animal project).
+
+    Returns
+    -------
+    str
+        The path of the new ``config.yaml``, as DeepLabCut returns it.
+
+    See Also
+    --------
+    posekit.engine.project.create_project : posekit's, which returns the project.
+    """
+    from .project import create_project, list_videos
+
+    extra: dict[str, Any] = {}
+    if multianimal or individuals:
+        extra["individuals"] = list(individuals or DLC_INDIVIDUALS)
+        extra["bodyparts"] = ("bodypart1", "bodypart2", "bodypart3")
+    created = create_project(
+        project,
+        experimenter,
+        list_videos(videos, videotype or None),
+        working_directory=working_directory,
+        copy_videos=copy_videos,
+        **extra,
+    )
+    return str(created.config_path)
+
+
+def add_new_videos(
+    config: str | os.PathLike | Project,
+    videos: Sequence[str | os.PathLike],
+    copy_videos: bool = False,
+    coords: Sequence[Sequence[int]] | None = None,
+    extract_frames: bool = False,
+) -> list[Path]:
+    """Add videos to a project as DeepLabCut's ``add_new_videos`` does.
+
+    Parameters
+    ----------
+    config
+        The project, its folder or its ``config.yaml``.
+    videos
+        Videos, or folders of videos.
+    copy_videos
+        Copy the videos (default: link them).
+    coords
+        One crop ``[x1, x2, y1, y2]`` per video, written to ``video_sets``.
+    extract_frames
+        Also extract ``numframes2pick`` frames of each new video (k-means).
+
+    Returns
+    -------
+    list of Path
+        The videos as the project holds them (DeepLabCut returns nothing).
+
+    Raises
+    ------
+    ValueError
+        If ``coords`` does not give one crop per video.
+    """
+    from .project import as_project, list_videos
+    from .video import Crop
+    from .video import extract_frames as extract
+
+    project = as_project(config)
+    listed = list_videos(videos)
+    if coords is not None and len(coords) != len(listed):
+        raise ValueError(f"coords gives {len(coords)} crops for {len(listed)} videos")
+    crops = [Crop.parse(c) for c in coords] if coords is not None else []
+    added = project.add_videos(listed, copy=copy_videos)
+    for video, crop in zip(added, crops, strict=False):
+        project.cfg["video_sets"][str(video)]["crop"] = (
+            f"{crop.x1}, {crop.x2}, {crop.y1}, {crop.y2}"
+        )
+    project.save()
+    if extract_frames:
+        for video in added:
+            logger.info("%s", extract(project, video, mode="kmeans").summary())
+    return added
+
+
+def load_demo_data(
+    config: str | os.PathLike | Project, createtrainingset: bool = True
+) -> Project:
+    """Make a project copied from elsewhere (DeepLabCut's demo) usable here.
+
+    DeepLabCut's ``load_demo_data`` points the demo project's ``config.yaml`` at the
+    folder it now lies in and creates its training set. posekit finds a moved
+    project's files by itself; this writes the new ``project_path`` and creates the
+    training set. posekit's own demo is :func:`~posekit.engine.demo.make_demo_project`.
+
+    Parameters
+    ----------
+    config
+        The project, its folder or its ``config.yaml``.
+    createtrainingset
+        Create the training set (shuffle 1) when the project has none.
+
+    Returns
+    -------
+    Project
+        The project.
+    """
+    from .dataset import create_training_dataset
+    from .project import as_project
+
+    project = as_project(config)
+    project.set("project_path", str(project.path))
+    project.save()
+    if createtrainingset and not any(
+        project.training_set_dir().glob("Documentation_data-*.pickle")
+    ):
+        create_training_dataset(project)
+    return project
+
+
+def _in_the_browser(verb: str) -> NoReturn:
+    raise RuntimeError(
+        f"DeepLabCut's {verb} opens its desktop labelling window. posekit labels in "
+        "the browser: run `make app` (or `posekit-apps`) and open Label (Refine for "
+        "machine labels), or in Jupyter: `from posekit.widgets.label_app import "
+        "LabelApp; LabelApp(config)`."
+    )
+
+
+def label_frames(config: Any = None, *args: Any, **kwargs: Any) -> NoReturn:
+    """Say where posekit labels frames (DeepLabCut's opens a desktop window).
+
+    Raises
+    ------
+    RuntimeError
+        Always, naming the labelling app.
+    """
+    _in_the_browser("label_frames")
+
+
+def refine_labels(config: Any = None, *args: Any, **kwargs: Any) -> NoReturn:
+    """Say where posekit refines machine labels (DeepLabCut's opens a window).
+
+    Raises
+    ------
+    RuntimeError
+        Always, naming the refine app.
+    """
+    _in_the_browser("refine_labels")
+
+
+# ---------------------------------------------------------------- label files
+
+
+def _label_files(project: Project) -> list[Path]:
+    """List the ``CollectedData_<scorer>.h5`` of every ``labeled-data/`` folder."""
+    return [
+        project.labels_path(stem)
+        for stem in project.labeled_videos()
+        if project.labels_path(stem).is_file()
+    ]
+
+
+def convertcsv2h5(
+    config: str | os.PathLike | Project,
+    userfeedback: bool = True,
+    scorer: str | None = None,
+) -> list[Path]:
+    """Convert every ``CollectedData_<scorer>.csv`` of a project into its ``.h5``.
+
+    Parameters
+    ----------
+    config
+        The project, its folder or its ``config.yaml``.
+    userfeedback
+        Ignored (DeepLabCut asks before each folder; posekit does not ask).
+    scorer
+        The labeller whose files to convert (default: the config's).
+
+    Returns
+    -------
+    list of Path
+        The ``.h5`` files written.
+    """
+    from .io.dlc import convert_csv_to_h5
+    from .project import as_project
+
+    project = as_project(config)
+    name = f"CollectedData_{scorer or project.scorer}.csv"
+    out = []
+    for stem in project.labeled_videos():
+        csv = project.labeled_data_dir(stem) / name
+        if csv.is_file():
+            out.append(convert_csv_to_h5(csv))
+    if not out:
+        logger.warning("no %s in %s", name, project.path / "labeled-data")
+    return out
+
+
+def comparevideolistsanddatafolders(
+    config: str | os.PathLike | Project,
+) -> dict[str, list[str]]:
+    """Compare the videos of ``video_sets`` with the ``labeled-data/`` folders.
+
+    Returns
+    -------
+    dict
+        ``{"videos_without_folder": [...], "folders_without_video": [...]}`` (video
+        stems); DeepLabCut prints them, and so does this.
+    """
+    from .project import as_project, entry_name
+
+    project = as_project(config)
+    listed = {Path(entry_name(v)).stem for v in project.video_sets}
+    root = project.path / "labeled-data"
+    folders = {
+        p.name
+        for p in (root.iterdir() if root.is_dir() else ())
+        if p.is_dir() and not p.name.endswith("_labeled")
+    }
+    result = {
+        "videos_without_folder": sorted(listed - folders),
+        "folders_without_video": sorted(folders - listed),
+    }
+    print(f"{len(listed)} videos in config.yaml, {len(folders)} labeled-data folders")
+    for key, names in result.items():
+        if names:
+            print(f"{key.replace('_', ' ')}: {', '.join(names)}")
+    return result
+
+
+def _rewrite_labels(project: Project, keep: Any, what: str) -> dict[str, int]:
+    """Keep the rows ``keep(frame, path)`` says of every label file; count the rest."""
+    from .io.dlc import index_to_paths, read_labels, write_labels
+
+    dropped = {}
+    for h5 in _label_files(project):
+        df = read_labels(h5)
+        rows = np.array(
+            [bool(keep(df, i, p)) for i, p in enumerate(index_to_paths(df.index))],
+            dtype=bool,
+        )
+        if rows.all():
+            continue
+        write_labels(df[rows], h5)
+        dropped[h5.parent.name] = int((~rows).sum())
+        logger.info("%s: %d %s dropped", h5, int((~rows).sum()), what)
+    return dropped
+
+
+def dropannotationfileentriesduetodeletedimages(
+    config: str | os.PathLike | Project,
+) -> dict[str, int]:
+    """Drop the labels of frames whose image was deleted (every label file).
+
+    Returns
+    -------
+    dict
+        Folder → rows dropped (folders with none left out).
+    """
+    from .project import as_project
+
+    project = as_project(config)
+    return _rewrite_labels(
+        project, lambda df, i, p: (project.path / p).is_file(), "rows of deleted images"
+    )
+
+
+def dropduplicatesinannotatinfiles(
+    config: str | os.PathLike | Project,
+) -> dict[str, int]:
+    """Drop repeated rows (the same image twice) from every label file; keep the first.
+
+    Returns
+    -------
+    dict
+        Folder → rows dropped.
+    """
+    from .project import as_project
+
+    project = as_project(config)
+    return _rewrite_labels(
+        project,
+        lambda df, i, p: not df.index.duplicated(keep="first")[i],
+        "repeated rows",
+    )
+
+
+def dropunlabeledframes(config: str | os.PathLike | Project) -> dict[str, int]:
+    """Drop the rows without any labelled point from every label file.
+
+    Returns
+    -------
+    dict
+        Folder → rows dropped.
+    """
+    from .project import as_project
+
+    project = as_project(config)
+    return _rewrite_labels(
+        project,
+        lambda df, i, p: bool(np.isfinite(df.iloc[i].to_numpy(float)).any()),
+        "rows without a point",
+    )
+
+
+def dropimagesduetolackofannotation(
+    config: str | os.PathLike | Project,
+) -> dict[str, list[Path]]:
+    """Move the images that no label file row names out of ``labeled-data/``.
+
+    DeepLabCut deletes them; posekit moves them to
+    ``labeled-data/<video>/.posekit/removed/`` (put one back to label it after all).
+
+    Returns
+    -------
+    dict
+        Folder → the images moved (their new paths).
+    """
+    from .io.dlc import index_to_paths, read_labels
+    from .labels import list_frames
+    from .project import as_project
+
+    project = as_project(config)
+    moved: dict[str, list[Path]] = {}
+    for h5 in _label_files(project):
+        stem = h5.parent.name
+        labelled = set(index_to_paths(read_labels(h5).index))
+        spare = [f for f in list_frames(project, stem) if f not in labelled]
+        if not spare:
+            continue
+        aside = h5.parent / ".posekit" / "removed"
+        aside.mkdir(parents=True, exist_ok=True)
+        moved[stem] = []
+        for frame in spare:
+            src = project.path / frame
+            dst = aside / src.name
+            os.replace(src, dst)
+            moved[stem].append(dst)
+        logger.info("%s: %d unlabelled image(s) moved to %s", stem, len(spare), aside)
+    return moved
+
+
+# ---------------------------------------------------------------- predictions
+
+
+@dlc_keywords(
+    trainingsetindex=ignored("posekit uses the first TrainingFraction"),
+    modelprefix=ignored("posekit's models are in the project"),
+    showfigures=ignored("the figures are written to files"),
+    resolution=ignored("posekit's figures have their own resolution"),
+    linewidth=ignored("posekit's figures have their own line width"),
+    track_method=ignored("posekit plots the tracks it finds"),
+)
+def plot_trajectories(
+    config: str | os.PathLike | Project,
+    videos: Sequence[str | os.PathLike],
+    videotype: str = "",
+    shuffle: int = 1,
+    filtered: bool = False,
+    displayedbodyparts: str | Sequence[str] = "all",
+    displayedindividuals: str | Sequence[str] = "all",
+    destfolder: str | os.PathLike | None = None,
+    imagetype: str = ".png",
+    pcutoff: float | None = None,
+) -> list[Path]:
+    """Plot each video's trajectories into ``plot-poses/<video>/`` (DeepLabCut's).
+
+    The trajectory of the first displayed bodypart and the time series of every
+    displayed bodypart (points below ``pcutoff`` left out), for each individual, by
+    :func:`posekit.engine.plotting.save_pose_plots`.
+
+    Parameters
+    ----------
+    config
+        The project, its folder or its ``config.yaml``.
+    videos, videotype, shuffle, filtered, destfolder
+        As for :func:`posekit.engine.api.video_predictions`.
+    displayedbodyparts, displayedindividuals
+        ``"all"`` or a list.
+    imagetype
+        ``".png"``, ``".svg"`` (or several, as a list).
+    pcutoff
+        Default: the config's.
+
+    Returns
+    -------
+    list of Path
+        The figures written.
+    """
+    from .api import _prediction_pairs
+    from .io import load_poses
+    from .plotting import save_pose_plots
+    from .project import as_project
+
+    project = as_project(config)
+    cut = project.pcutoff if pcutoff is None else float(pcutoff)
+    kinds = [imagetype] if isinstance(imagetype, str) else list(imagetype)
+    formats = tuple(k.lower().lstrip(".") for k in kinds)
+    out = []
+    pairs = _prediction_pairs(
+        project, videos, filtered, videotype or None, shuffle, destfolder
+    )
+    for video, h5 in pairs:
+        ds = load_poses(h5)
+        if displayedbodyparts != "all":
+            ds = ds.sel(keypoint=list(displayedbodyparts))
+        if displayedindividuals != "all":
+            ds = ds.sel(individual=list(displayedindividuals))
+        ds["position"] = ds["position"].where(ds["confidence"] >= cut)
+        stem = video.stem if video is not None else h5.name.split("DLC_")[0]
+        folder = Path(destfolder or h5.parent) / "plot-poses" / stem
+        for individual in ds["individual"].values:
+            prefix = "" if ds.sizes["individual"] == 1 else f"{individual}_"
+            out += save_pose_plots(
+                ds,
+                folder,
+                formats=formats,
+                individual=str(individual),
+                colormap=project.display.colormap,
+                prefix=prefix,
+            )
+    return out
+
+
+def _bone(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Return length, orientation (degrees from +x towards +y, 0–360), likelihood."""
+    dx = b["x"].to_numpy(float) - a["x"].to_numpy(float)
+    dy = b["y"].to_numpy(float) - a["y"].to_numpy(float)
+    likelihood = np.fmin(
+        a["likelihood"].to_numpy(float), b["likelihood"].to_numpy(float)
+    )
+    return pd.DataFrame(
+        {
+            "length": np.hypot(dx, dy),
+            "orientation": np.degrees(np.arctan2(dy, dx)) % 360.0,
+            "likelihood": likelihood,
+        },
+        index=a.index,
+    )
+
+
+@dlc_keywords(
+    trainingsetindex=ignored("posekit uses the first TrainingFraction"),
+    modelprefix=ignored("posekit's models are in the project"),
+    track_method=ignored("posekit analyses the tracks it finds"),
+)
+def analyzeskeleton(
+    config: str | os.PathLike | Project,
+    videos: Sequence[str | os.PathLike],
+    videotype: str = "",
+    shuffle: int = 1,
+    filtered: bool = False,
+    save_as_csv: bool = False,
+    destfolder: str | os.PathLike | None = None,
+    return_data: bool = False,
+) -> list[Path] | dict[Path, pd.DataFrame]:
+    """Length and orientation of every skeleton edge ("bone") in every frame.
+
+    DeepLabCut's ``analyzeskeleton``: for each analysed video, a
+    ``<predictions>_skeleton.h5`` (key ``df_with_missing``) with columns
+    ``(bone, length|orientation|likelihood)``, bones named ``<bp1>_<bp2>`` (several
+    animals: ``<animal>_<bp1>_<bp2>``, unique bodyparts left out), orientation the
+    angle of ``bp1 → bp2`` in degrees from the image's x axis towards its y axis
+    (0–360, as DeepLabCut computes it; image y points down), likelihood the smaller
+    of the two points' (DeepLabCut takes the second point's twice). A video whose
+    file exists already is skipped, as in DeepLabCut.
+
+    Parameters
+    ----------
+    config
+        The project, its folder or its ``config.yaml``.
+    videos, videotype, shuffle, filtered, destfolder
+        As for :func:`posekit.engine.api.video_predictions`.
+    save_as_csv
+        Also write the ``.csv``.
+    return_data
+        Return ``{predictions file: table}`` instead of the files.
+
+    Returns
+    -------
+    list of Path or dict
+        The ``_skeleton.h5`` files, or the tables.
+
+    Raises
+    ------
+    ValueError
+        If the config has no ``skeleton``.
+    """
+    from .api import video_predictions
+    from .io.dlc import read_predictions, write_predictions
+    from .project import as_project
+
+    project = as_project(config)
+    edges = project.skeleton
+    if not edges:
+        raise ValueError(f"No skeleton in {project.config_path}: list its edges first.")
+    files = video_predictions(
+        project,
+        videos,
+        filtered=filtered,
+        videotype=videotype or None,
+        shuffle=shuffle,
+        destfolder=destfolder,
+    )
+    tables: dict[Path, pd.DataFrame] = {}
+    written = []
+    for h5 in files:
+        target = h5.with_name(h5.stem + "_skeleton.h5")
+        if target.is_file():
+            logger.info("%s: skeleton analysed before; skipped", h5.name)
+            tables[h5] = pd.read_hdf(target, "df_with_missing")
+            written.append(target)
+            continue
+        df = read_predictions(h5)
+        scorer = df.columns.get_level_values("scorer")[0]
+        sub = df[scorer]
+        bones = {}
+        if "individuals" in df.columns.names:
+            for animal in dict.fromkeys(sub.columns.get_level_values("individuals")):
+                if animal == "single":
+                    continue
+                for a, b in edges:
+                    bones[f"{animal}_{a}_{b}"] = _bone(sub[animal][a], sub[animal][b])
+        else:
+            for a, b in edges:
+                bones[f"{a}_{b}"] = _bone(sub[a], sub[b])
+        table = pd.concat(bones, axis=1)  # columns (bone, quantity), as DLC's
+        write_predictions(table, target, save_csv=save_as_csv)
+        tables[h5] = table
+        written.append(target)
+    return tables if return_data else written
+
+
+def analyze_videos_converth5_to_csv(
+    video_folder: str | os.PathLike,
+    videotype: str = ".mp4",
+    listofvideos: bool = False,
+) -> list[Path]:
+    """Write the ``.csv`` of every predictions ``.h5`` in a folder (DeepLabCut's).
+
+    Parameters
+    ----------
+    video_folder
+        The folder (or, with ``listofvideos``, a list of videos whose folders).
+    videotype
+        Ignored: every ``<video>DLC_*.h5`` of the folder is converted.
+    listofvideos
+        ``video_folder`` is a list of videos.
+
+    Returns
+    -------
+    list of Path
+        The ``.csv`` files written.
+    """
+    from .io.dlc import convert_h5_to_csv
+    from .postprocessing import NOT_PREDICTIONS
+
+    folders = (
+        sorted({Path(v).parent for v in video_folder})  # type: ignore[union-attr]
+        if listofvideos
+        else [Path(video_folder)]
+    )
+    out = []
+    for folder in folders:
+        for h5 in sorted(folder.glob("*DLC_*.h5")):
+            if h5.stem.endswith(NOT_PREDICTIONS):
+                continue
+            out.append(convert_h5_to_csv(h5))
+    return out

@@ -1,0 +1,129 @@
+"""DeepLabCut's other top-level functions run with ``import posekit.engine as dlc``.
+
+Each used to be an ``AttributeError`` (found by running a DeepLabCut user's script).
+Known answers: the demo's ground truth as predictions, label files edited on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import posekit.engine as dlc
+from posekit.engine.io.dlc import read_labels
+from posekit.engine.project import load_project
+
+
+def test_create_new_project_returns_the_config_path(tmp_path, demo_project_ro):
+    video = demo_project_ro.videos()[0]
+    config = dlc.create_new_project(
+        "reach", "alex", [str(video.parent)], working_directory=tmp_path,
+        videotype=".mp4", copy_videos=True,
+    )  # fmt: skip
+    assert isinstance(config, str) and config.endswith("config.yaml")
+    project = load_project(config)
+    assert [v.name for v in project.videos()] == [video.name]
+    assert not project.multianimal
+    ma = dlc.create_new_project(
+        "flies", "alex", [video], working_directory=tmp_path / "ma", multianimal=True
+    )
+    cfg = yaml.safe_load(Path(ma).read_text())
+    assert cfg["multianimalproject"] is True
+    assert cfg["individuals"] == ["individual1", "individual2", "individual3"]
+    assert "multianimal" not in cfg  # not a stray key
+
+
+def test_add_new_videos_with_crops_and_frames(demo_project, tmp_path):
+    other = tmp_path / "extra.mp4"
+    shutil.copy(demo_project.videos()[0], other)
+    added = dlc.add_new_videos(
+        str(demo_project.config_path), [other], coords=[[10, 90, 20, 80]],
+        extract_frames=True,
+    )  # fmt: skip
+    project = load_project(demo_project.path)
+    entry = next(k for k in project.video_sets if k.endswith("extra.mp4"))
+    assert project.video_sets[entry]["crop"] == "10, 90, 20, 80"
+    assert [p.name for p in added] == ["extra.mp4"]
+    assert len(list((project.path / "labeled-data/extra").glob("img*.png"))) > 0
+    with pytest.raises(ValueError, match="1 crops for 2 videos"):
+        dlc.add_new_videos(demo_project.path, [other, other], coords=[[0, 1, 0, 1]])
+
+
+def test_labelling_windows_point_to_the_apps():
+    for verb in (dlc.label_frames, dlc.refine_labels):
+        with pytest.raises(RuntimeError, match="labels in the browser.*LabelApp"):
+            verb("config.yaml")
+
+
+def test_label_file_utilities(demo_project, capsys):
+    """Deleted images, repeated and empty rows, unlabelled images; csv to h5."""
+    h5 = demo_project.labels_path("session1")
+    df = read_labels(h5)
+    first, second = df.index[0], df.index[1]
+    (demo_project.path / Path(*first)).unlink()  # an image deleted by hand
+    empty = df.iloc[[2]].copy()
+    empty[:] = np.nan
+    doubled = pd.concat([df, df.iloc[[3]]])
+    doubled.loc[df.index[2]] = empty.iloc[0].to_numpy()
+    from posekit.engine.io.dlc import write_labels
+
+    write_labels(doubled, h5)
+    n = len(doubled)
+    assert dlc.dropannotationfileentriesduetodeletedimages(demo_project) == {
+        "session1": 1
+    }
+    assert dlc.dropduplicatesinannotatinfiles(demo_project) == {"session1": 1}
+    assert dlc.dropunlabeledframes(demo_project) == {"session1": 1}
+    left = read_labels(h5)
+    assert len(left) == n - 3 and first not in left.index and second in left.index
+    assert not left.index.duplicated().any()
+    moved = dlc.dropimagesduetolackofannotation(demo_project)
+    (aside,) = moved["session1"]  # the image of the empty row, not deleted
+    assert aside.parent.name == "removed" and aside.is_file()
+    # the .csv twin back to .h5
+    h5.unlink()
+    assert dlc.convertcsv2h5(str(demo_project.config_path)) == [h5]
+    pd.testing.assert_frame_equal(read_labels(h5), left)
+    report = dlc.comparevideolistsanddatafolders(demo_project)
+    assert report == {"videos_without_folder": [], "folders_without_video": []}
+    assert "1 videos in config.yaml, 1 labeled-data folders" in capsys.readouterr().out
+
+
+def test_skeleton_and_trajectories_of_known_predictions(demo_project, fake_analysis):
+    """Bone lengths and angles against numpy on the demo's ground truth."""
+    truth = fake_analysis(demo_project, {})
+    config = str(demo_project.config_path)
+    video = str(demo_project.videos()[0])
+    (out,) = dlc.analyzeskeleton(config, [video], save_as_csv=True)
+    assert out.name.endswith("_500_skeleton.h5") and out.with_suffix(".csv").is_file()
+    table = pd.read_hdf(out)
+    a, b = demo_project.skeleton[0]
+    ia, ib = demo_project.bodyparts.index(a), demo_project.bodyparts.index(b)
+    d = truth[:, ib] - truth[:, ia]
+    bone = table[f"{a}_{b}"]
+    np.testing.assert_allclose(bone["length"], np.hypot(d[:, 0], d[:, 1]))
+    angle = np.degrees(np.arctan2(d[:, 1], d[:, 0])) % 360
+    np.testing.assert_allclose(bone["orientation"], angle)
+    np.testing.assert_allclose(bone["likelihood"], 0.95)
+    assert math.isclose(len(table.columns), 3 * len(demo_project.skeleton))
+    again = dlc.analyzeskeleton(config, [video], return_data=True, trainingsetindex=0)
+    pd.testing.assert_frame_equal(next(iter(again.values())), table)  # skipped
+    (csv,) = dlc.analyze_videos_converth5_to_csv(demo_project.videos()[0].parent)
+    assert csv.name.endswith("_500.csv")  # the bone table is not predictions
+    figures = dlc.plot_trajectories(config, [video], imagetype=".png")
+    assert figures and all(p.suffix == ".png" and p.is_file() for p in figures)
+    assert figures[0].parent == demo_project.videos()[0].parent / "plot-poses/session1"
+
+
+def test_dlc_names_on_the_package():
+    assert dlc.filterpredictions is dlc.filter_predictions
+    assert callable(dlc.check_labels)
+    import posekit.engine.label_check  # noqa: F401  (a submodule import ...)
+
+    assert callable(dlc.check_labels)  # ... no longer shadows the verb
