@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import logger
-from .dlc_names import dlc_keywords, one_shuffle, renamed
+from .dlc_names import dlc_keywords, ignored, one_shuffle, renamed
 from .locks import job_lock
 from .model_folder import ModelFolder, model_naming
 from .project import Project, as_project, list_videos
@@ -665,7 +665,11 @@ def predict_frames(
     return predictor(images)
 
 
-@dlc_keywords(plotting=renamed("plot"), Shuffles=renamed("shuffle", one_shuffle))
+@dlc_keywords(
+    plotting=renamed("plot"),
+    Shuffles=renamed("shuffle", one_shuffle),
+    rescale=ignored("posekit evaluates at the frames' own size"),
+)
 def evaluate_network(
     project: Project | str | os.PathLike,
     *,
@@ -673,11 +677,14 @@ def evaluate_network(
     snapshot: int | str | None = None,
     plot: bool = False,
     pck_radius: float = 5.0,
+    comparisonbodyparts: str | Sequence[str] = "all",
 ) -> pd.DataFrame:
     """Train and test error of a trained shuffle, as DeepLabCut reports them, and more.
 
     ``snapshot`` indexes the shuffle's snapshots (-1 the newest, ``"all"`` every one,
     a row each); default: the config's ``snapshotindex``, as in DeepLabCut.
+    ``comparisonbodyparts`` (DeepLabCut's): the errors over these bodyparts only
+    (default ``"all"``).
 
     Writes ``evaluation-results/iteration-<N>/CombinedEvaluation-results.csv`` (DLC's
     columns; errors are mean Euclidean distances, which DLC calls RMSE), a per-shuffle
@@ -711,6 +718,7 @@ def evaluate_network(
                     snapshot=i,
                     plot=plot,
                     pck_radius=pck_radius,
+                    comparisonbodyparts=comparisonbodyparts,
                 )
                 for i in range(count)
             ],
@@ -727,12 +735,14 @@ def evaluate_network(
     # saved with a free input size: takes the full frames, whatever their sizes
     preds = folder.predictor(batch_size=1, snapshot=path)(ts.images)
     pcut = project.pcutoff
+    compared = _compared_bodyparts(ts.bodyparts, comparisonbodyparts)
+    cols = [ts.bodyparts.index(b) for b in compared]
     train, test = _split_summaries(
         ts,
         lambda idx: evaluation_summary(
-            preds[idx],
-            ts.keypoints[idx],
-            ts.bodyparts,
+            preds[idx][:, cols],
+            ts.keypoints[idx][:, cols],
+            compared,
             pcutoff=pcut,
             pck_radius=pck_radius,
         ),
@@ -776,6 +786,21 @@ def evaluate_network(
             pcutoff=pcut,
         )
     return table
+
+
+def _compared_bodyparts(
+    bodyparts: Sequence[str], wanted: str | Sequence[str]
+) -> list[str]:
+    """DeepLabCut's ``comparisonbodyparts``: ``"all"`` or names among ``bodyparts``."""
+    if isinstance(wanted, str) and wanted == "all":
+        return list(bodyparts)
+    names = [wanted] if isinstance(wanted, str) else [str(b) for b in wanted]
+    unknown = [b for b in names if b not in bodyparts]
+    if unknown or not names:
+        raise ValueError(
+            f"comparisonbodyparts {names} must be among the bodyparts {list(bodyparts)}"
+        )
+    return names
 
 
 def _split_summaries(
@@ -877,7 +902,18 @@ def _inside(path: Path, folder: Path) -> bool:
     return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
 
 
-@dlc_keywords(batchsize=renamed("batch_size"))
+def _dynamic(value: Any) -> dict[str, Any]:
+    """DeepLabCut's ``dynamic=(on, pcutoff, margin)``: posekit has no such cropping."""
+    if value and bool(value[0]):
+        raise ValueError(
+            f"dynamic={value!r}: posekit does not crop around the animal frame by "
+            "frame; it analyses every frame whole (or the box of cropping=). Pass "
+            "dynamic=(False, 0.5, 10) or leave it out."
+        )
+    return {}
+
+
+@dlc_keywords(batchsize=renamed("batch_size"), dynamic=_dynamic)
 @_one_at_a_time("analysis", "analyze_videos")
 def analyze_videos(
     project: Project | str | os.PathLike,
@@ -901,6 +937,7 @@ def analyze_videos(
     track_method: str | None = None,
     overwrite: bool = False,
     videotype: str | Sequence[str] | None = None,
+    cropping: Sequence[int] | None = None,
 ) -> AnalysisOutputs:
     """Analyse videos with a trained shuffle; DLC-named ``.h5`` beside each video.
 
@@ -973,6 +1010,9 @@ def analyze_videos(
         ``"box"``, ``"keypoints"``; default: ``default_track_method``).
     overwrite
         Analyse again the videos that have this network's ``.h5`` already.
+    cropping
+        DeepLabCut's ``cropping=[x1, x2, y1, y2]``: analyse this box of every frame
+        (default: the config's, when ``cropping: true``).
     videotype
         DeepLabCut's ``videotype``: only the videos of this extension in the folders
         given (``".avi"``; default: every video).
@@ -1010,12 +1050,13 @@ def analyze_videos(
         plan_analysis,
     )
     from .quantization import check_precision
+    from .video import Crop
 
     check_precision(precision)
     chunked = client is not None or shard is not None
     project = as_project(project)
     snapshot = _one_snapshot(project, snapshot)
-    crop = project.analysis_crop()
+    crop = Crop.parse(cropping) if cropping is not None else project.analysis_crop()
     if videos:
         videos = list_videos(videos, videotype)  # a folder gives the videos in it
     if project.multianimal:  # detect, assemble, track, stitch (DLC's _el.h5)

@@ -432,7 +432,6 @@ def dropimagesduetolackofannotation(
 
 
 @dlc_keywords(
-    trainingsetindex=ignored("posekit uses the first TrainingFraction"),
     modelprefix=ignored("posekit's models are in the project"),
     showfigures=ignored("the figures are written to files"),
     resolution=ignored("posekit's figures have their own resolution"),
@@ -528,7 +527,6 @@ def _bone(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 
 
 @dlc_keywords(
-    trainingsetindex=ignored("posekit uses the first TrainingFraction"),
     modelprefix=ignored("posekit's models are in the project"),
     track_method=ignored("posekit analyses the tracks it finds"),
 )

@@ -43,6 +43,7 @@ import numpy as np
 
 from . import __version__, logger
 from ._fileio import atomic_path
+from .dlc_names import dlc_keywords, elsewhere, ignored, renamed
 
 if TYPE_CHECKING:
     from .inference import AnalysisOutputs, Predictor
@@ -278,9 +279,20 @@ def _input_size(project: Project, folder: ModelFolder) -> tuple[int, int]:
     )
 
 
+@dlc_keywords(
+    snapshotindex=renamed("snapshot"),
+    make_tar=ignored("the .posekit.zip is one file already"),
+    wipepaths=ignored("a .posekit.zip names no folder of this machine"),
+    overwrite=ignored("an existing file is replaced atomically"),
+    modelprefix=ignored("posekit's models are in the project"),
+    iteration=elsewhere(
+        "iteration={value!r}: posekit exports the config's iteration; set iteration "
+        "in config.yaml to export another."
+    ),
+)
 def export_model(
     project: Project | str | os.PathLike,
-    out: str | os.PathLike,
+    out: str | os.PathLike | None = None,
     *,
     shuffle: int = 1,
     snapshot: int = -1,
@@ -299,9 +311,11 @@ def export_model(
     project
         The project (or its folder).
     out
-        The file to write (``.posekit.zip`` is appended when missing).
+        The file to write (``.posekit.zip`` is appended when missing; default:
+        ``exported-models/<scorer>.posekit.zip`` in the project, as DeepLabCut's
+        ``export_model(config)`` writes into ``exported-models/``).
     shuffle, snapshot
-        Which network.
+        Which network (``snapshot`` is DeepLabCut's ``snapshotindex``).
     input_size
         ``(height, width)`` of the TFLite files (default: the project's first
         video's frame size).
@@ -334,11 +348,13 @@ def export_model(
     from .project import as_project, entry_name
 
     project = as_project(project)
+    folder = ModelFolder.of(project, shuffle)
+    iteration, path = folder.snapshot(snapshot)
+    if out is None:
+        out = project.path / "exported-models" / folder.scorer(path)
     out = Path(out)
     if not out.name.endswith(MODEL_FILE_SUFFIX):
         out = out.with_name(out.name.removesuffix(".zip") + MODEL_FILE_SUFFIX)
-    folder = ModelFolder.of(project, shuffle)
-    iteration, path = folder.snapshot(snapshot)
     if folder.model_config(path).paf_edges:
         raise ValueError(
             f"{project.path.name} is a multi-animal model (part-affinity fields): a "

@@ -48,7 +48,7 @@ import pandas as pd
 
 from . import logger
 from ._fileio import atomic_path
-from .dlc_names import dlc_keywords, renamed, thresholds
+from .dlc_names import dlc_keywords, elsewhere, ignored, renamed, thresholds
 from .io.dlc import (
     LabelError,
     index_to_paths,
@@ -893,7 +893,11 @@ def select_diverse(
 
 
 def find_prediction_file(
-    project: Project, video: str | os.PathLike, *, shuffle: int = 1
+    project: Project,
+    video: str | os.PathLike,
+    *,
+    shuffle: int = 1,
+    destfolder: str | os.PathLike | None = None,
 ) -> Path:
     """Find the predictions of ``video`` to look for outliers in.
 
@@ -908,6 +912,8 @@ def find_prediction_file(
         The analysed video.
     shuffle
         Shuffle whose model analysed it.
+    destfolder
+        Where the analysis wrote it (default: beside the video).
 
     Returns
     -------
@@ -925,14 +931,14 @@ def find_prediction_file(
     folder = ModelFolder.of(project, shuffle)
     exact = None
     with contextlib.suppress(FileNotFoundError, IndexError, OSError, ValueError):
-        exact = video.with_name(video.stem + folder.scorer() + ".h5")
+        exact = Path(destfolder or video.parent) / f"{video.stem}{folder.scorer()}.h5"
         if exact.is_file():
             return exact
-    found = find_predictions(video)
+    found = find_predictions(video, destfolder)
     if not found:
         raise FileNotFoundError(
             f"{video.name} has not been analysed: no {video.stem}DLC_*.h5 in "
-            f"{video.parent}. Analyse it first: posekit.engine.analyze_videos(project, "
+            f"{destfolder or video.parent}. Analyse it first: posekit.engine.analyze_videos(project, "
             f"[{str(video)!r}]) or `posekit analyze PROJECT {video}`."
         )
     if exact is not None:
@@ -1466,6 +1472,14 @@ def _dlc_outlier_algorithm(name: str) -> list[str]:
     outlieralgorithm=renamed("criteria", _dlc_outlier_algorithm),
     epsilon=thresholds(jump=float, fitting=float),
     p_bound=thresholds(uncertain=lambda p: 1.0 - float(p)),
+    cluster_resizewidth=ignored("posekit's k-means has its own image size"),
+    cluster_color=ignored("posekit's k-means has its own image features"),
+    savelabeled=ignored("check the frames in the Refine app"),
+    track_method=ignored("posekit scores the tracks it finds"),
+    modelprefix=ignored("posekit's models are in the project"),
+    ARdegree=ignored("fitting uses a Savitzky-Golay fit, not ARIMA"),
+    MAdegree=ignored("fitting uses a Savitzky-Golay fit, not ARIMA"),
+    alpha=ignored("fitting uses a Savitzky-Golay fit, not ARIMA"),
 )
 def extract_outlier_frames(
     project: Project | str | os.PathLike,
@@ -1488,6 +1502,7 @@ def extract_outlier_frames(
     novelty_max_frames: int = 2000,
     dry_run: bool = False,
     videotype: str | Sequence[str] | None = None,
+    destfolder: str | os.PathLike | None = None,
 ) -> list[OutlierFrames]:
     """Find frames the network gets wrong, extract a diverse subset, write machine labels.
 
@@ -1549,6 +1564,8 @@ def extract_outlier_frames(
     videotype
         DeepLabCut's ``videotype``: only the videos of this extension in the folders
         given (``".avi"``; default: every video).
+    destfolder
+        Where the analysis wrote the predictions (default: beside each video).
 
     Returns
     -------
@@ -1573,7 +1590,11 @@ def extract_outlier_frames(
             f"{extractionalgorithm!r}"
         )
     if videos is None or not len(videos):
-        videos = [v for v in proj.source_videos() if _has_predictions(proj, v, shuffle)]
+        videos = [
+            v
+            for v in proj.source_videos()
+            if _has_predictions(proj, v, shuffle, destfolder)
+        ]
         if not videos:
             raise FileNotFoundError(
                 "No analysed video in the project: analyse one first "
@@ -1599,7 +1620,9 @@ def extract_outlier_frames(
         pred_path = (
             Path(predictions)
             if predictions is not None
-            else find_prediction_file(proj, video, shuffle=shuffle)
+            else find_prediction_file(
+                proj, video, shuffle=shuffle, destfolder=destfolder
+            )
         )
         xyp_all, scorer, file_bps = predictions_for_frames(pred_path)
         with VideoReader(video) as reader:
@@ -1692,9 +1715,14 @@ def extract_outlier_frames(
     return results
 
 
-def _has_predictions(project: Project, video: Path, shuffle: int) -> bool:
+def _has_predictions(
+    project: Project,
+    video: Path,
+    shuffle: int,
+    destfolder: str | os.PathLike | None = None,
+) -> bool:
     try:
-        find_prediction_file(project, video, shuffle=shuffle)
+        find_prediction_file(project, video, shuffle=shuffle, destfolder=destfolder)
     except FileNotFoundError:
         return False
     return True
@@ -1924,6 +1952,13 @@ def _doc_split(project: Project, iteration: int, shuffle: int) -> tuple[list, li
     return [paths[i] for i in train], [paths[i] for i in test]
 
 
+@dlc_keywords(
+    forceiterate=elsewhere(
+        "forceiterate={value!r}: posekit's merge makes the next iteration; to set "
+        "another, edit iteration in config.yaml after merging."
+    ),
+    windows2linux=ignored("paths are read on every system"),
+)
 def merge_datasets(
     project: Project | str | os.PathLike,
     *,

@@ -1030,6 +1030,11 @@ def filter_poses(
     ['filter_by_confidence', 'interpolate_gaps', 'filter_savgol']
     """
     if config is None:
+        if method not in SMOOTHING_METHODS:  # before its parameters (DLC's arima)
+            raise ValueError(
+                f"Unknown smoothing method {method!r}; choose one of "
+                f"{sorted(SMOOTHING_METHODS)}"
+            )
         known = {f.name for f in fields(FilterConfig)} - {"method"}
         unknown = sorted(set(params) - known)
         if unknown:

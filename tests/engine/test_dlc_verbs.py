@@ -7,6 +7,7 @@ Known answers: the demo's ground truth as predictions, label files edited on dis
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -127,3 +128,64 @@ def test_dlc_names_on_the_package():
     import posekit.engine.label_check  # noqa: F401  (a submodule import ...)
 
     assert callable(dlc.check_labels)  # ... no longer shadows the verb
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_trained_copy):
+    return tiny_trained_copy("dlc-verbs")
+
+
+def test_deeplabcut_arguments_of_the_workflow_verbs(trained, video_clip, tmp_path):
+    """The keywords a DeepLabCut script passes are used, refused or dropped.
+
+    Refused with a reason, or dropped with a log line; they were bare TypeErrors.
+    """
+    import pickle
+
+    config = str(trained.config_path)
+    # evaluate_network: comparisonbodyparts (errors over those only), rescale
+    table = dlc.evaluate_network(
+        config, Shuffles=[1], comparisonbodyparts=["snout"], rescale=False
+    )
+    per_part = [c for c in table.columns if re.fullmatch(r"Test error \S+\(px\)", c)]
+    assert per_part == ["Test error snout(px)"]
+    assert table["Test error(px)"].iloc[0] == table["Test error snout(px)"].iloc[0]
+    with pytest.raises(ValueError, match="must be among the bodyparts"):
+        dlc.evaluate_network(config, comparisonbodyparts=["nose"])
+    # analyze_videos: cropping=[...], dynamic off accepted, dynamic on refused
+    clip = video_clip(trained.path / "videos" / "session1.mp4", 6)
+    (out,) = dlc.analyze_videos(
+        config, [str(clip)], destfolder=tmp_path / "a", cropping=[20, 180, 10, 150],
+        dynamic=(False, 0.5, 10), progress=False,
+    )  # fmt: skip
+    meta = pickle.loads(out.with_name(out.stem + "_meta.pickle").read_bytes())
+    assert meta["data"]["cropping_parameters"] == [20, 180, 10, 150]
+    with pytest.raises(ValueError, match="does not crop around the animal"):
+        dlc.analyze_videos(config, [str(clip)], dynamic=(True, 0.5, 10))
+    # extract_outlier_frames: the predictions of a destfolder, DLC's k-means options
+    (found,) = dlc.extract_outlier_frames(
+        config, [str(clip)], destfolder=tmp_path / "a", outlieralgorithm="uncertain",
+        cluster_resizewidth=30, cluster_color=False, dry_run=True,
+    )  # fmt: skip
+    assert found.scores.frames.size == 6
+    # merge_datasets: forceiterate is refused with where to set it
+    with pytest.raises(TypeError, match="edit iteration in config.yaml"):
+        dlc.merge_datasets(config, forceiterate=3)
+    # filterpredictions: arima is named as unknown before its parameters
+    with pytest.raises(ValueError, match="Unknown smoothing method 'arima'"):
+        dlc.filterpredictions(
+            config, [str(clip)], filtertype="arima", ARdegree=3, MAdegree=1,
+            destfolder=tmp_path / "a",
+        )  # fmt: skip
+
+
+def test_export_model_writes_into_exported_models(trained):
+    """DeepLabCut's export_model(config, shuffle=1, make_tar=..., snapshotindex=...)."""
+    out = dlc.export_model(
+        str(trained.config_path), shuffle=1, snapshotindex=-1, make_tar=True,
+        int8=False,
+    )  # fmt: skip
+    assert out.parent == trained.path / "exported-models"
+    assert out.name.startswith("DLC_") and out.name.endswith(".posekit.zip")
+    with pytest.raises(TypeError, match="exports the config's iteration"):
+        dlc.export_model(str(trained.config_path), iteration=0)
