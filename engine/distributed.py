@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
 import shutil
@@ -659,6 +660,10 @@ def dask_client(
     if isinstance(cluster, distributed.Client):
         yield cluster
         return
+    if logging.getLogger("posekit").getEffectiveLevel() > logging.INFO:
+        # Dask logs its scheduler's and workers' comings and goings at INFO with a
+        # handler of its own; posekit's own log level (-v) decides
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     name = str(cluster)
     started = None
     if name == "local":

@@ -241,3 +241,28 @@ def test_train_in_parallel_compares_runs_on_one_split(trained: Project) -> None:
         assert Path(table.set_index("shuffle").loc[shuffle, "snapshot"]).is_file()
     with pytest.raises(ValueError, match="its own shuffle"):
         train_in_parallel(trained, [TrainRun(2), TrainRun(2)])
+
+
+def test_a_local_cluster_is_quiet_unless_asked(caplog) -> None:
+    """`--cluster local` printed ~30 lines of Dask INFO at shutdown without -v.
+
+    Dask's loggers are at INFO; their records reach the handler the command line
+    installs whatever the root level, so posekit's own level has to decide.
+    """
+    import logging
+
+    pytest.importorskip("distributed")
+    from posekit.engine.distributed import dask_client
+
+    before = logging.getLogger("distributed").level
+    try:
+        with dask_client("local", n_workers=1) as client:
+            assert client.submit(sum, [1, 2]).result() == 3
+        chatter = [
+            r.getMessage()
+            for r in caplog.records
+            if r.name.startswith("distributed") and r.levelno < logging.WARNING
+        ]
+        assert not chatter, chatter[:5]
+    finally:
+        logging.getLogger("distributed").setLevel(before)
