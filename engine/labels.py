@@ -85,6 +85,7 @@ __all__ = [
     "read_visibility",
     "update_visibility",
     "labelling_progress",
+    "empty_points",
     "mark_missing_not_visible",
 ]
 
@@ -651,6 +652,42 @@ def labelling_progress(project, video: str | os.PathLike) -> tuple[int, int]:
     return done, len(frames)
 
 
+def empty_points(project, video: str | os.PathLike) -> list[tuple[str, str]]:
+    """List the empty points of a video's labelled frames not marked not visible.
+
+    A frame counts when it has at least one point: frames without any are not
+    labelled yet.
+
+    Parameters
+    ----------
+    project
+        An open :class:`posekit.engine.project.Project`.
+    video
+        A video path or stem.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(frame, point name)``, frames sorted; point names as in the "not visible"
+        marks (``"<individual>/<bodypart>"`` in a multi-animal project).
+
+    Raises
+    ------
+    LabelError
+        If the video's label file cannot be read as this project's labels.
+    """
+    stem = Path(video).stem
+    names, points = _video_points(project, stem)
+    hidden = read_visibility(project, stem)["not_visible"]
+    return [
+        (frame, name)
+        for frame, arr in sorted(points.items())
+        if np.isfinite(arr).any()
+        for j, name in enumerate(names)
+        if not np.isfinite(arr[j]).all() and (frame, name) not in hidden
+    ]
+
+
 def mark_missing_not_visible(project, video: str | os.PathLike) -> int:
     """Mark the empty points of a video's labelled frames "not visible".
 
@@ -694,15 +731,7 @@ def mark_missing_not_visible(project, video: str | os.PathLike) -> int:
     (3, 3)
     """
     stem = Path(video).stem
-    names, points = _video_points(project, stem)
-    hidden = read_visibility(project, stem)["not_visible"]
-    new = [
-        (frame, name)
-        for frame, arr in sorted(points.items())
-        if np.isfinite(arr).any()
-        for j, name in enumerate(names)
-        if not np.isfinite(arr[j]).all() and (frame, name) not in hidden
-    ]
+    new = empty_points(project, stem)
     if new:
         update_visibility(project, stem, not_visible_add=new)
         logger.info(

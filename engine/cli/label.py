@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from pathlib import Path
 
-    from ..labels import labelling_progress, mark_missing_not_visible
+    from ..labels import empty_points, labelling_progress, mark_missing_not_visible
 
     project = load_project(args.project)
     stems = [Path(v).stem for v in args.videos] or project.labeled_videos()
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         done, total = labelling_progress(project, stem)
         done_all += done
         total_all += total
-        started += _partly_labelled(project, stem)
+        started += len({frame for frame, _ in empty_points(project, stem)})
         print(f"{stem}: {done} of {total} frames done")
     print(f"project: {done_all} of {total_all} frames done")
     if started and not args.missing_not_visible:
@@ -110,21 +110,3 @@ def run(args: argparse.Namespace) -> int:
     if done_all < total_all:
         print("label them in the labelling app (make app, then Label)")
     return EXIT_OK
-
-
-def _partly_labelled(project, stem: str) -> int:
-    """Count a video's frames with some points placed and others neither placed nor hidden."""
-    import numpy as np
-
-    from ..labels import _video_points, read_visibility
-
-    names, points = _video_points(project, stem)
-    hidden = read_visibility(project, stem)["not_visible"]
-    return sum(
-        bool(np.isfinite(arr).any())
-        and any(
-            not np.isfinite(arr[j]).all() and (frame, name) not in hidden
-            for j, name in enumerate(names)
-        )
-        for frame, arr in points.items()
-    )
