@@ -1466,7 +1466,7 @@ def _prediction_pairs(
 
     The video is ``None`` for a file given as predictions.
     """
-    from .postprocessing import find_predictions
+    from .postprocessing import find_predictions, network_predictions
 
     project = as_project(project)
     items = [Path(v) for v in videos or ()]
@@ -1477,9 +1477,18 @@ def _prediction_pairs(
         if item.suffix.lower() in (".h5", ".csv"):
             found.append((None, item))
             continue
-        files = find_predictions(item, destfolder, filtered=filtered)
-        if files and shuffle is not None:
-            files = _of_the_network(project, item, files, shuffle, destfolder, filtered)
+        files = (
+            find_predictions(item, destfolder, filtered=filtered)
+            if shuffle is None
+            else network_predictions(
+                project,
+                item,
+                shuffle,
+                snapshot=_one_snapshot(project, None),
+                destfolder=destfolder,
+                filtered=filtered,
+            )
+        )
         if files:
             found.append((item, files[0]))
         else:
@@ -1496,35 +1505,6 @@ def _prediction_pairs(
         shown = ", ".join(str(m) for m in missing) or f"the videos of {project.path}"
         raise FileNotFoundError(f"No {kind} for {shown}: {how}.")
     return found
-
-
-def _of_the_network(
-    project: Project,
-    video: Path,
-    files: list[Path],
-    shuffle: int,
-    destfolder: str | os.PathLike | None,
-    filtered: bool,
-) -> list[Path]:
-    """Put the predictions of ``shuffle``'s network (config snapshotindex) first."""
-    folder = ModelFolder.of(project, shuffle)
-    try:
-        _, snap = folder.snapshot(_one_snapshot(project, None))
-        scorer = folder.scorer(snap)
-    except (FileNotFoundError, IndexError, OSError, ValueError):
-        return files  # no snapshot here (e.g. predictions made elsewhere)
-    suffix = "_filtered" if filtered else ""
-    exact = Path(destfolder or video.parent) / f"{video.stem}{scorer}{suffix}.h5"
-    if exact in files:
-        return [exact, *(f for f in files if f != exact)]
-    logger.warning(
-        "%s: no predictions of shuffle %d's network (%s); using %s",
-        video.name,
-        shuffle,
-        exact.name,
-        files[0].name,
-    )
-    return files
 
 
 @dlc_keywords(filtertype=renamed("method"), windowlength=renamed("window"))

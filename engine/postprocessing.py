@@ -29,6 +29,7 @@ __all__ = [
     "filtered_path",
     "filter_predictions",
     "find_predictions",
+    "network_predictions",
     "prediction_files",
 ]
 
@@ -99,6 +100,67 @@ def find_predictions(
                 continue
             found.append(p)
     return sorted(set(found), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def network_predictions(
+    project: Project,
+    video: str | os.PathLike,
+    shuffle: int = 1,
+    *,
+    snapshot: int = -1,
+    destfolder: str | os.PathLike | None = None,
+    filtered: bool = False,
+) -> list[Path]:
+    """:func:`find_predictions`, the file of one network first (DeepLabCut's choice).
+
+    The network is a shuffle's snapshot (``snapshot`` indexes its snapshots, -1 the
+    newest); its file is ``<video stem><scorer>.h5``. When that file is missing,
+    the newest file of another network comes first and a warning names it. A
+    shuffle without a snapshot here (predictions made elsewhere) leaves the newest
+    first, silently.
+
+    Parameters
+    ----------
+    project
+        The project.
+    video
+        The analysed video.
+    shuffle, snapshot
+        The network.
+    destfolder, filtered
+        As for :func:`find_predictions`.
+
+    Returns
+    -------
+    list of Path
+        Possibly empty.
+    """
+    from .model_folder import ModelFolder
+
+    video = Path(video)
+    files = find_predictions(video, destfolder, filtered=filtered)
+    folder = ModelFolder.of(project, shuffle)
+    try:
+        _, snap = folder.snapshot(snapshot)
+        scorer = folder.scorer(snap)
+    except (FileNotFoundError, IndexError, OSError, ValueError):
+        return files  # no snapshot here
+    suffix = FILTERED_SUFFIX if filtered else ""
+    exact = Path(destfolder or video.parent) / f"{video.stem}{scorer}{suffix}.h5"
+    if exact in files:
+        return [exact, *(f for f in files if f != exact)]
+    if files:
+        which = "the newest snapshot" if snapshot == -1 else f"snapshot {snapshot}"
+        logger.warning(
+            "%s: no predictions of %s of shuffle %d (%s); using %s, made by another "
+            "network. Analyse the video again for that one.",
+            video.name,
+            which,
+            shuffle,
+            exact.name,
+            files[0].name,
+        )
+    return files
 
 
 def prediction_files(project: Project) -> list[Path]:

@@ -33,7 +33,6 @@ threshold, and for a combination when it does for any of them
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -924,30 +923,16 @@ def find_prediction_file(
     FileNotFoundError
         The video was not analysed (the message says how to analyse it).
     """
-    from .model_folder import ModelFolder
-    from .postprocessing import find_predictions
+    from .postprocessing import network_predictions
 
     video = Path(video)
-    folder = ModelFolder.of(project, shuffle)
-    exact = None
-    with contextlib.suppress(FileNotFoundError, IndexError, OSError, ValueError):
-        exact = Path(destfolder or video.parent) / f"{video.stem}{folder.scorer()}.h5"
-        if exact.is_file():
-            return exact
-    found = find_predictions(video, destfolder)
+    found = network_predictions(project, video, shuffle, destfolder=destfolder)
     if not found:
         raise FileNotFoundError(
             f"{video.name} has not been analysed: no {video.stem}DLC_*.h5 in "
-            f"{destfolder or video.parent}. Analyse it first: posekit.engine.analyze_videos(project, "
-            f"[{str(video)!r}]) or `posekit analyze PROJECT {video}`."
-        )
-    if exact is not None:
-        logger.warning(
-            "%s: no predictions of the newest snapshot (%s); using %s, made by "
-            "another network. Analyse the video again for the current one.",
-            video.name,
-            exact.name,
-            found[0].name,
+            f"{destfolder or video.parent}. Analyse it first: "
+            f"posekit.engine.analyze_videos(project, [{str(video)!r}]) or "
+            f"`posekit analyze PROJECT {video}`."
         )
     return found[0]
 
