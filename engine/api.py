@@ -1043,7 +1043,6 @@ def analyze_videos(
         If no video can be read.
     """
     from .inference import (
-        AnalysisOutputs,
         Predictor,
         analyze_video,
         default_batch_size,
@@ -1089,7 +1088,7 @@ def analyze_videos(
     unique_bodyparts = list(project.get("uniquebodyparts") or [])
     dests = _destinations(project, videos, destfolder, own_videos)
     plan = plan_analysis(dests, scorer, overwrite=overwrite, precision=precision)
-    outputs = AnalysisOutputs(plan.skipped, skipped=plan.skipped, failed=plan.failed)
+    outputs = plan.outputs()
     videos = plan.todo
     predictors: dict[tuple[tuple[int, int], int], Predictor] = {}
     jobs: list[Any] = []  # distributed.VideoJob, with client or shard
@@ -1100,7 +1099,7 @@ def analyze_videos(
                 on_stage(AnalysisStage(name, video, index, len(videos)))
 
         video_dest = dests[video]
-        shape = _analysed_shape(video, crop, scale)
+        shape = _analysed_shape(video, plan.sizes[video], crop, scale)
         key = (shape, int(batch_size or default_batch_size(shape)))
         if chunked:
             jobs.append(
@@ -1178,12 +1177,11 @@ def _one_snapshot(project: Project, snapshot: int | str | None) -> int:
     return -1 if snapshot == "all" else int(snapshot)
 
 
-def _analysed_shape(video: Path, crop: Any, scale: float) -> tuple[int, int]:
-    """``(height, width)`` the network sees of a video's frames (cropped, scaled)."""
-    from .video import VideoReader
-
-    with VideoReader(video) as r:
-        height, width = r.height, r.width
+def _analysed_shape(
+    video: Path, size: tuple[int, int], crop: Any, scale: float
+) -> tuple[int, int]:
+    """``(height, width)`` the network sees of a video's ``size`` frames (cropped, scaled)."""
+    height, width = size
     if crop is not None:
         if crop.x2 > width or crop.y2 > height:
             raise ValueError(

@@ -843,14 +843,8 @@ def analyze_with_model(
         The ``.h5`` files (those analysed before included), with ``skipped`` and
         ``failed``.
     """
-    from .inference import (
-        AnalysisOutputs,
-        analyze_video,
-        default_batch_size,
-        plan_analysis,
-    )
+    from .inference import analyze_video, default_batch_size, plan_analysis
     from .project import list_videos
-    from .video import VideoReader
 
     if not isinstance(model, ExportedModel):
         model = load_model_file(model)
@@ -862,11 +856,11 @@ def analyze_with_model(
         overwrite=overwrite,
         precision=precision,
     )
-    outputs = AnalysisOutputs(plan.skipped, skipped=plan.skipped, failed=plan.failed)
+    outputs = plan.outputs()
     jobs, predictors = [], {}
     for video in plan.todo:
-        with VideoReader(video) as reader:
-            shape = (int(reader.height * scale), int(reader.width * scale))
+        height, width = plan.sizes[video]
+        shape = (int(height * scale), int(width * scale))
         batch = batch_size or (
             1 if shape == tuple(model.card.input_size) else default_batch_size(shape)
         )

@@ -644,11 +644,20 @@ class AnalysisOutputs(list):
 
 @dataclass(frozen=True)
 class AnalysisPlan:
-    """What :func:`plan_analysis` found: the videos to analyse, done and unreadable."""
+    """What :func:`plan_analysis` found: the videos to analyse, done and unreadable.
+
+    ``sizes`` holds the ``(height, width)`` of each video to analyse, read when it
+    was checked (so that nobody opens it again for that).
+    """
 
     todo: list[Path]
     skipped: list[Path]
     failed: dict[Path, str]
+    sizes: dict[Path, tuple[int, int]]
+
+    def outputs(self) -> AnalysisOutputs:
+        """Start the batch's outputs: those analysed before, and the failures."""
+        return AnalysisOutputs(self.skipped, skipped=self.skipped, failed=self.failed)
 
 
 def plan_analysis(
@@ -697,7 +706,7 @@ def plan_analysis(
             ": analyse them into different folders (destfolder, --dest) or rename "
             "the videos. Nothing was analysed."
         )
-    todo, skipped, failed = [], [], {}
+    todo, skipped, failed, sizes = [], [], {}, {}
     for out, (video,) in by_output.items():
         if out.is_file() and not overwrite and _same_precision(out, precision):
             logger.info(
@@ -709,8 +718,8 @@ def plan_analysis(
             skipped.append(out)
             continue
         try:
-            with VideoReader(video):
-                pass
+            with VideoReader(video) as reader:
+                sizes[video] = (reader.height, reader.width)
         except VideoError as err:
             failed[video] = str(err)
             continue
@@ -731,7 +740,7 @@ def plan_analysis(
             len(skipped),
             len(dests),
         )
-    return AnalysisPlan(todo, skipped, failed)
+    return AnalysisPlan(todo, skipped, failed, sizes)
 
 
 def _same_precision(output: Path, precision: str) -> bool:
