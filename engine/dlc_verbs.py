@@ -317,16 +317,16 @@ def comparevideolistsanddatafolders(
 
 
 def _rewrite_labels(project: Project, keep: Any, what: str) -> dict[str, int]:
-    """Keep the rows ``keep(frame, path)`` says of every label file; count the rest."""
+    """Keep the rows ``keep(labels, frame paths)`` marks True in every label file.
+
+    ``keep`` returns one boolean per row; the others are dropped and counted.
+    """
     from .io.dlc import index_to_paths, read_labels, write_labels
 
     dropped = {}
     for h5 in _label_files(project):
         df = read_labels(h5)
-        rows = np.array(
-            [bool(keep(df, i, p)) for i, p in enumerate(index_to_paths(df.index))],
-            dtype=bool,
-        )
+        rows = np.asarray(keep(df, index_to_paths(df.index)), dtype=bool)
         if rows.all():
             continue
         write_labels(df[rows], h5)
@@ -349,7 +349,9 @@ def dropannotationfileentriesduetodeletedimages(
 
     project = as_project(config)
     return _rewrite_labels(
-        project, lambda df, i, p: (project.path / p).is_file(), "rows of deleted images"
+        project,
+        lambda df, paths: [(project.path / p).is_file() for p in paths],
+        "rows of deleted images",
     )
 
 
@@ -368,7 +370,7 @@ def dropduplicatesinannotatinfiles(
     project = as_project(config)
     return _rewrite_labels(
         project,
-        lambda df, i, p: not df.index.duplicated(keep="first")[i],
+        lambda df, paths: ~df.index.duplicated(keep="first"),
         "repeated rows",
     )
 
@@ -386,7 +388,7 @@ def dropunlabeledframes(config: str | os.PathLike | Project) -> dict[str, int]:
     project = as_project(config)
     return _rewrite_labels(
         project,
-        lambda df, i, p: bool(np.isfinite(df.iloc[i].to_numpy(float)).any()),
+        lambda df, paths: np.isfinite(df.to_numpy(float)).any(axis=1),
         "rows without a point",
     )
 
