@@ -37,7 +37,7 @@ from . import logger
 from .dlc_names import dlc_keywords, ignored, one_shuffle, renamed
 from .locks import job_lock
 from .model_folder import ModelFolder, model_naming
-from .project import Project, as_project, list_videos
+from .project import Project, as_project, entry_name, list_videos
 
 if TYPE_CHECKING:
     from .inference import AnalysisOutputs
@@ -1392,7 +1392,7 @@ def _extract_frames_dlc(
             f"{project.config_path} lists no video to extract frames from: add "
             "videos first (Project.add_videos, posekit create)."
         )
-    crops = {Path(k).name: v.get("crop") for k, v in project.video_sets.items()}
+    crops = {entry_name(k): v.get("crop") for k, v in project.video_sets.items()}
     done = []
     for video in videos:
         box = crops.get(Path(video).name) if crop else None

@@ -288,6 +288,16 @@ def test_deeplabcut_extract_frames_call(tmp_path, caplog) -> None:
     )
     assert again.video.name == "second.mp4" and len(again) == 5
     assert again.new and cv2.imread(str(again.new[0])).shape == (60, 80, 3)
+    # a project made on Windows names its videos C:\...\second.mp4: the crop
+    # is still found (Path(key).name was the whole string on Linux)
+    crop = project.cfg["video_sets"].pop(entry)
+    project.cfg["video_sets"][r"C:\lab\videos\second.mp4"] = crop
+    project.save()
+    shutil.rmtree(project.path / "labeled-data" / "second")
+    (windows,) = dlc.extract_frames(
+        config, "automatic", "uniform", crop=True, videos_list=[str(second)]
+    )
+    assert cv2.imread(str(windows.new[0])).shape == (60, 80, 3)
     with pytest.raises(ValueError, match="Label app's frame picker"):
         dlc.extract_frames(config, "manual")
     with pytest.raises(ValueError, match="names no video"):
