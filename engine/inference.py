@@ -747,13 +747,12 @@ def _same_precision(output: Path, precision: str) -> bool:
     """Whether an output was made at ``precision`` (``"auto"``: any)."""
     if precision == "auto":
         return True
-    from .io.safe_pickle import read_pickle
+    from .io.dlc import analysis_metadata
 
-    meta = output.with_name(output.stem + "_meta.pickle")
-    try:
-        made = read_pickle(meta)["data"].get("precision", "float32")
-    except (OSError, pickle.UnpicklingError, KeyError, TypeError, AttributeError):
+    meta = analysis_metadata(output)
+    if meta is None:
         return False
+    made = meta.get("precision", "float32")
     if made != precision:
         logger.info(
             "%s was made at %s precision: analysed again at %s",

@@ -32,6 +32,7 @@ from . import register_loader, register_saver
 
 __all__ = [
     "LabelError",
+    "analysis_metadata",
     "H5_KEY",
     "read_labels",
     "write_labels",
@@ -795,18 +796,31 @@ def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset
     return ds
 
 
-def _recorded_fps(path: Path) -> float | None:
-    """Return the ``fps`` in the ``_meta.pickle`` an analysis wrote beside ``path``."""
+def analysis_metadata(predictions: str | os.PathLike) -> dict | None:
+    """Return the ``data`` of the ``_meta.pickle`` an analysis wrote beside a file.
+
+    ``<video><scorer>_meta.pickle`` (also for the ``…_filtered.h5``), read with the
+    safe unpickler; ``None`` when it is missing or unreadable (logged).
+    """
     from .safe_pickle import read_pickle
 
-    stem = path.stem.removesuffix("_filtered")
-    meta = path.with_name(f"{stem}_meta.pickle")
+    path = Path(predictions)
+    meta = path.with_name(f"{path.stem.removesuffix('_filtered')}_meta.pickle")
     if not meta.is_file():
         return None
     try:
-        value = float(read_pickle(meta)["data"]["fps"])
-    except (OSError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as err:
-        logger.info("%s: no frame rate read (%s)", meta, err)
+        data = read_pickle(meta)["data"]
+    except (OSError, pickle.UnpicklingError, KeyError, TypeError) as err:
+        logger.info("%s cannot be read (%s)", meta, err)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _recorded_fps(path: Path) -> float | None:
+    """Return the ``fps`` in the ``_meta.pickle`` an analysis wrote beside ``path``."""
+    try:
+        value = float((analysis_metadata(path) or {})["fps"])
+    except (KeyError, TypeError, ValueError):
         return None
     return value if np.isfinite(value) and value > 0 else None
 
