@@ -299,12 +299,7 @@ def comparevideolistsanddatafolders(
 
     project = as_project(config)
     listed = {Path(entry_name(v)).stem for v in project.video_sets}
-    root = project.path / "labeled-data"
-    folders = {
-        p.name
-        for p in (root.iterdir() if root.is_dir() else ())
-        if p.is_dir() and not p.name.endswith("_labeled")
-    }
+    folders = set(project.labeled_videos())
     result = {
         "videos_without_folder": sorted(listed - folders),
         "folders_without_video": sorted(folders - listed),
