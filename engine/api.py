@@ -1022,8 +1022,10 @@ def analyze_videos(
     A multi-animal project's videos are detected, assembled, tracked and stitched
     into its individuals (:func:`posekit.engine.multianimal.api.analyze_multianimal_videos`:
     DeepLabCut's ``_full.pickle``, ``_assemblies.pickle``, ``_el.pickle`` and
-    ``_el.h5``); the TFLite, Dask and shard options and the batch checks above
-    (done videos skipped, unreadable ones left out) do not apply.
+    ``_el.h5``), with the batch checks above (done videos skipped, clashing
+    outputs refused, unreadable ones left out). TFLite does not apply; int8, a
+    Dask ``client``, ``shard``, ``scale`` and ``cropping`` are refused with a
+    ``ValueError`` (single-animal only).
 
     Returns
     -------
@@ -1038,7 +1040,8 @@ def analyze_videos(
         If an analysis already runs on the project (the message names it). One
         analysis at a time per project.
     ValueError
-        If two videos would write the same output file.
+        If two videos would write the same output file, or (multi-animal) an option
+        above that only single-animal analyses have is given.
     posekit.engine.video.VideoError
         If no video can be read.
     """
@@ -1061,6 +1064,14 @@ def analyze_videos(
     if project.multianimal:  # detect, assemble, track, stitch (DLC's _el.h5)
         from .multianimal.api import analyze_multianimal_videos
 
+        _check_multianimal_options(
+            precision=precision,
+            client=client,
+            shard=shard,
+            scale=scale,
+            cropping=cropping,
+            config_crop=crop,
+        )
         return analyze_multianimal_videos(
             project,
             videos,
@@ -1073,6 +1084,7 @@ def analyze_videos(
             track_method=track_method,
             netcdf=netcdf,
             progress=progress,
+            overwrite=overwrite,
         )
     own_videos = videos is None or len(videos) == 0
     if own_videos:
@@ -1165,6 +1177,46 @@ def analyze_videos(
                 )
             )
     return outputs
+
+
+def _check_multianimal_options(
+    *,
+    precision: str,
+    client: Any,
+    shard: Any,
+    scale: float,
+    cropping: Sequence[int] | None,
+    config_crop: Any,
+) -> None:
+    """Refuse the analysis options a multi-animal project's analysis does not have.
+
+    They were ignored without a word: ``shard`` made every task of a job array
+    analyse every video into the same files.
+    """
+    refused = []
+    if precision == "int8":
+        refused.append("int8 precision (--precision int8)")
+    if client is not None:
+        refused.append("a Dask cluster (--cluster)")
+    if shard is not None:
+        refused.append("shards (--shard)")
+    if float(scale) != 1.0:
+        refused.append(f"scale {scale} (--scale)")
+    if cropping is not None:
+        refused.append("cropping")
+    if refused:
+        raise ValueError(
+            "A multi-animal project's videos are analysed whole, at float32, on this "
+            f"machine; {', '.join(refused)} works for single-animal projects only. "
+            "To spread many videos over a job array, give each task its own videos "
+            "(posekit analyze PROJECT VIDEO …). Nothing was analysed."
+        )
+    if config_crop is not None:
+        logger.warning(
+            "config.yaml asks to crop the videos (cropping: true); a multi-animal "
+            "analysis reads whole frames (the predictions are in the frame's "
+            "coordinates either way)"
+        )
 
 
 def _one_snapshot(project: Project, snapshot: int | str | None) -> int:

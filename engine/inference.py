@@ -666,6 +666,7 @@ def plan_analysis(
     *,
     overwrite: bool = False,
     precision: str = "auto",
+    suffix: str = "",
 ) -> AnalysisPlan:
     """Check a batch before analysing: clashing outputs, done and unreadable videos.
 
@@ -681,6 +682,10 @@ def plan_analysis(
         The precision asked for: a video analysed before at another precision
         (``"float32"`` or ``"int8"``, recorded in its ``_meta.pickle``) is analysed
         again; ``"auto"`` takes any.
+    suffix
+        What follows the scorer in the output's name: ``""`` for
+        ``<video><scorer>.h5``, ``"_el"`` for a multi-animal analysis' tracks
+        ``<video><scorer>_el.h5``.
 
     Returns
     -------
@@ -695,7 +700,7 @@ def plan_analysis(
     """
     by_output: dict[Path, list[Path]] = {}
     for video, dest in dests.items():
-        out = Path(dest or video.parent) / f"{video.stem}{scorer}.h5"
+        out = Path(dest or video.parent) / f"{video.stem}{scorer}{suffix}.h5"
         by_output.setdefault(out, []).append(video)
     clashes = {out: vids for out, vids in by_output.items() if len(vids) > 1}
     if clashes:

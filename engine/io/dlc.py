@@ -796,16 +796,23 @@ def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset
     return ds
 
 
+# DeepLabCut's multi-animal tracks: <video><scorer>_el.h5 (ellipse), _bx (box),
+# _sk (skeleton); their _meta.pickle is <video><scorer>_meta.pickle.
+_TRACKS_SUFFIX = re.compile(r"_(el|bx|sk)$")
+
+
 def analysis_metadata(predictions: str | os.PathLike) -> dict | None:
     """Return the ``data`` of the ``_meta.pickle`` an analysis wrote beside a file.
 
-    ``<video><scorer>_meta.pickle`` (also for the ``…_filtered.h5``), read with the
+    ``<video><scorer>_meta.pickle`` (also for the ``…_filtered.h5`` and for a
+    multi-animal analysis' tracks ``…_el.h5``, ``_bx``, ``_sk``), read with the
     safe unpickler; ``None`` when it is missing or unreadable (logged).
     """
     from .safe_pickle import read_pickle
 
     path = Path(predictions)
-    meta = path.with_name(f"{path.stem.removesuffix('_filtered')}_meta.pickle")
+    stem = _TRACKS_SUFFIX.sub("", path.stem.removesuffix("_filtered"))
+    meta = path.with_name(f"{stem}_meta.pickle")
     if not meta.is_file():
         return None
     try:

@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ import pandas as pd
 from ..model_folder import ModelFolder, model_naming
 from ..project import Project
 from .assembly import AssemblyConfig
+
+if TYPE_CHECKING:
+    from ..inference import AnalysisOutputs
 
 __all__ = [
     "multianimal_config",
@@ -334,7 +337,8 @@ def analyze_multianimal_videos(
     track_method: str | None = None,
     netcdf: bool = False,
     progress: bool | Callable[[int, int], None] = True,
-) -> list[Path]:
+    overwrite: bool = False,
+) -> AnalysisOutputs:
     """Analyse videos with a multi-animal shuffle: detect, assemble, track, stitch.
 
     Writes DeepLabCut's files beside each video (or in ``destfolder``):
@@ -361,17 +365,30 @@ def analyze_multianimal_videos(
         Also write the movement-schema netCDF of the tracks.
     progress
         tqdm bar, or ``progress(done, total)``.
+    overwrite
+        Analyse again the videos whose tracks file for this network and tracker is
+        there already (by default they are skipped, as in DeepLabCut).
 
     Returns
     -------
-    list of Path
-        The tracks files (``…_el.h5``).
+    AnalysisOutputs
+        The tracks files (``…_el.h5``), those analysed before included, with
+        ``skipped`` (analysed before) and ``failed`` (unreadable videos and why),
+        checked before the first video as for single-animal projects
+        (:func:`~posekit.engine.inference.plan_analysis`).
+
+    Raises
+    ------
+    ValueError
+        If two videos would write the same tracks file.
+    posekit.engine.video.VideoError
+        If no video can be read.
     """
     import pickle
 
     from .._fileio import atomic_path
-    from ..inference import default_batch_size, video_metadata
-    from ..video import VideoReader
+    from ..api import _destinations
+    from ..inference import default_batch_size, plan_analysis, video_metadata
     from .inference import predict_video_detections
     from .outputs import (
         full_pickle_metadata,
@@ -398,19 +415,21 @@ def analyze_multianimal_videos(
     n_tracks = int(n_tracks or len(project.individuals) or layout.n_individuals)
     meta = dict(folder.info)
     meta["iteration"] = meta["iteration (active-learning)"]
-    videos = list(videos) if videos else project.source_videos()
-    outputs: list[Path] = []
+    own_videos = not videos
+    videos = project.source_videos() if own_videos else list(map(Path, videos))
+    dests = _destinations(project, videos, destfolder, own_videos)
+    plan = plan_analysis(dests, scorer, overwrite=overwrite, suffix=f"_{suffix}")
+    outputs = plan.outputs()
     predictors: dict[int, Any] = {}
-    for video in map(Path, videos):
-        with VideoReader(video) as reader:
-            shape = (reader.height, reader.width)
+    for video in plan.todo:
+        shape = plan.sizes[video]
         bs = int(batch_size or default_batch_size(shape))
         if bs not in predictors:
             predictors[bs] = multianimal_predictor(
                 folder, path, batch_size=bs, max_individuals=n_tracks
             )
         predictor = predictors[bs]
-        dest = Path(destfolder) if destfolder else video.parent
+        dest = Path(dests[video] or video.parent)
         dest.mkdir(parents=True, exist_ok=True)
         stem = dest / f"{video.stem}{scorer}"
         dets, info = predict_video_detections(predictor, video, progress=progress)

@@ -65,6 +65,12 @@ def test_predictions_keep_their_fps_and_scorer(tmp_path):
     # the filtered file shares the analysis' metadata
     shutil.copy(h5, tmp_path / f"cage1{SCORER}_filtered.h5")
     assert load(tmp_path / f"cage1{SCORER}_filtered.h5").attrs["fps"] == 30.0
+    # so do a multi-animal analysis' tracks (…_el.h5, _bx, _sk; they had no fps)
+    for tracker in ("el", "bx", "sk"):
+        tracks = shutil.copy(h5, tmp_path / f"cage1{SCORER}_{tracker}.h5")
+        assert load(tracks).attrs["fps"] == 30.0
+    filtered = shutil.copy(h5, tmp_path / f"cage1{SCORER}_el_filtered.h5")
+    assert load(filtered).attrs["fps"] == 30.0
     # a given fps wins; a broken metadata file is no frame rate, not an error
     assert load(h5, fps=10.0).attrs["fps"] == 10.0
     (tmp_path / f"cage1{SCORER}_meta.pickle").write_bytes(b"not a pickle")

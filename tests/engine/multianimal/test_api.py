@@ -54,6 +54,7 @@ def test_train_evaluate_analyse_a_two_animal_demo(tmp_path):
         tracks, project.path / "ground-truth" / "session1_keypoints.h5"
     )
     assert {"id_switches", "idf1", "frames_map"} <= set(scores)
+    _batch_checks(project, tracks, tmp_path)
     # one animal per frame: live prediction and the model file refuse, saying why
     from posekit.engine.export import export_model
     from posekit.engine.live import open_live
@@ -68,6 +69,56 @@ def test_train_evaluate_analyse_a_two_animal_demo(tmp_path):
 
     worst = find_worst_frames(project, 1, 1, predict=None)
     assert len(worst) == 1 and worst[0].png.startswith(b"\x89PNG")
+
+
+def _batch_checks(project, tracks, tmp_path):
+    """Check that the checks of a single-animal batch hold for several animals.
+
+    A rerun analysed every video again and overwrote its tracks; an unreadable video
+    stopped the batch; ``--shard``, ``--cluster``, int8 and ``--scale`` were ignored
+    without a word (every task of a job array analysed every video into the same
+    files).
+    """
+    from posekit.engine.video import VideoError
+
+    before = tracks.stat().st_mtime_ns
+    again = analyze_videos(project, destfolder=tmp_path / "out", progress=False)
+    assert list(again) == [tracks] and again.skipped == [tracks]
+    assert tracks.stat().st_mtime_ns == before
+    redone = analyze_videos(
+        project, destfolder=tmp_path / "out", progress=False, overwrite=True
+    )
+    assert redone.skipped == [] and tracks.stat().st_mtime_ns != before
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    video = project.source_videos()[0]
+    mixed = analyze_videos(
+        project, [video, broken], destfolder=tmp_path / "out", progress=False
+    )
+    assert list(mixed) == [tracks] and list(mixed.failed) == [broken]
+    with pytest.raises(VideoError, match="No video can be read"):
+        analyze_videos(project, [broken], progress=False)
+    twin = tmp_path / "twin" / video.name
+    twin.parent.mkdir()
+    twin.write_bytes(video.read_bytes())
+    with pytest.raises(ValueError, match="would all be written to"):
+        analyze_videos(project, [video, twin], destfolder=tmp_path / "o2")
+    for option in ({"shard": (0, 2)}, {"precision": "int8"}, {"scale": 0.5}):
+        with pytest.raises(ValueError, match="single-animal projects only"):
+            analyze_videos(project, destfolder=tmp_path / "o3", **option)
+    assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
+    # the tracks' frame rate comes from the analysis' _meta.pickle
+    from posekit.engine.io import load_poses
+
+    assert load_poses(tracks).attrs["fps"] == pytest.approx(project_fps(video))
+
+
+def project_fps(video):
+    """Return the video's frame rate, as OpenCV reads it."""
+    from posekit.engine.video import VideoReader
+
+    with VideoReader(video) as reader:
+        return reader.fps
 
 
 def test_after_a_merge_training_starts_from_the_previous_model(tmp_path, caplog):
