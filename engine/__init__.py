@@ -39,6 +39,7 @@ _LAZY = {
     "train_network": ".api",
     "evaluate_network": ".api",
     "analyze_videos": ".api",
+    "analyze_images": ".image_analysis",
     "filter_predictions": ".api",
     "filterpredictions": ".api",
     "create_labeled_video": ".api",
@@ -62,6 +63,7 @@ _LAZY = {
     "plot_trajectories": ".dlc_verbs",
     "analyzeskeleton": ".dlc_verbs",
     "analyze_videos_converth5_to_csv": ".dlc_verbs",
+    "analyze_time_lapse_frames": ".dlc_verbs",
 }
 
 __all__ = ["__version__", "logger", *_LAZY]

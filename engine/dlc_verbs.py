@@ -13,7 +13,8 @@ DeepLabCut's does, on posekit's project and file layout (which is DeepLabCut's):
   :func:`dropimagesduetolackofannotation` (images are moved aside, not deleted),
   :func:`dropduplicatesinannotatinfiles`, :func:`dropunlabeledframes`;
 - predictions: :func:`plot_trajectories`, :func:`analyzeskeleton`,
-  :func:`analyze_videos_converth5_to_csv`;
+  :func:`analyze_videos_converth5_to_csv`, :func:`analyze_time_lapse_frames` (a
+  folder of images);
 - :func:`label_frames` and :func:`refine_labels` open DeepLabCut's desktop window;
   posekit labels in the browser, so they say where (an error, not a window).
 
@@ -52,6 +53,7 @@ __all__ = [
     "plot_trajectories",
     "analyzeskeleton",
     "analyze_videos_converth5_to_csv",
+    "analyze_time_lapse_frames",
 ]
 
 #: DeepLabCut's individuals of a new multi-animal project.
@@ -650,3 +652,49 @@ def analyze_videos_converth5_to_csv(
                 continue
             out.append(convert_h5_to_csv(h5))
     return out
+
+
+@dlc_keywords(
+    rgb=ignored("images are read as RGB (grey ones too)"),
+    modelprefix=ignored("posekit's models are in the project"),
+)
+def analyze_time_lapse_frames(
+    config: str | os.PathLike | Project,
+    directory: str | os.PathLike,
+    frametype: str = ".png",
+    shuffle: int = 1,
+    save_as_csv: bool = False,
+) -> list[Path]:
+    """Analyse every image of a folder into ``<folder><scorer>.h5`` (DeepLabCut's).
+
+    :func:`posekit.engine.image_analysis.analyze_images` with DeepLabCut 2's
+    arguments: the images of ``directory`` with extension ``frametype``, the output
+    in ``directory``.
+
+    Parameters
+    ----------
+    config
+        The project, its folder or its ``config.yaml``.
+    directory
+        The folder of images.
+    frametype
+        Their extension.
+    shuffle
+        The shuffle whose network analyses them.
+    save_as_csv
+        Also write the ``.csv``.
+
+    Returns
+    -------
+    list of Path
+        ``[the .h5]`` (an :class:`~posekit.engine.inference.AnalysisOutputs`).
+    """
+    from .image_analysis import analyze_images
+
+    return analyze_images(
+        config,
+        directory,
+        frametype=frametype,
+        shuffle=shuffle,
+        save_as_csv=save_as_csv,
+    )

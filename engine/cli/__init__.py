@@ -19,6 +19,7 @@ from types import ModuleType
 
 from . import (
     analyze,
+    analyze_images,
     behavior,
     check_labels,
     convert,
@@ -61,6 +62,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     label,
     merge,
     import_project,
+    analyze_images,
 )
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ._common import EXIT_ERROR, EXIT_OK, add_project_arg, load_project
 
-__all__ = ["NAME", "add_parser", "run"]
+__all__ = ["NAME", "add_parser", "run", "report_outputs"]
 
 NAME = "analyze"
 
@@ -181,16 +181,16 @@ def _run_project(args: argparse.Namespace, client: object) -> int:
         track_method=args.track_method,
         overwrite=args.overwrite,
     )
-    return _report(outputs)
+    return report_outputs(outputs)
 
 
-def _report(outputs: list[Path]) -> int:
-    """Print the outputs, then the videos left out; exit 2 if there are any."""
+def report_outputs(outputs: list[Path], command: str = "posekit analyze") -> int:
+    """Print the outputs, then the inputs left out; exit 2 if there are any."""
     for out in outputs:
         print(out)
     failed = getattr(outputs, "failed", {})
-    for video, why in failed.items():
-        print(f"posekit analyze: not analysed: {video}: {why}", file=sys.stderr)
+    for item, why in failed.items():
+        print(f"{command}: not analysed: {item}: {why}", file=sys.stderr)
     return EXIT_ERROR if failed else EXIT_OK
 
 
@@ -227,4 +227,4 @@ def _run_model_file(args: argparse.Namespace, client: object) -> int:
         on_stage=lambda name: _print_stage(f"{name} the model"),
         overwrite=args.overwrite,
     )
-    return _report(outputs)
+    return report_outputs(outputs)

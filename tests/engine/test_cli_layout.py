@@ -48,6 +48,7 @@ NEW_COMMANDS = [
     "label",
     "merge",
     "import",
+    "analyze-images",
 ]
 
 

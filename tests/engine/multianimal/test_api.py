@@ -55,6 +55,7 @@ def test_train_evaluate_analyse_a_two_animal_demo(tmp_path):
     )
     assert {"id_switches", "idf1", "frames_map"} <= set(scores)
     _batch_checks(project, tracks, tmp_path)
+    _images(project, tmp_path)
     # one animal per frame: live prediction and the model file refuse, saying why
     from posekit.engine.export import export_model
     from posekit.engine.live import open_live
@@ -111,6 +112,35 @@ def _batch_checks(project, tracks, tmp_path):
     from posekit.engine.io import load_poses
 
     assert load_poses(tracks).attrs["fps"] == pytest.approx(project_fps(video))
+
+
+def _images(project, tmp_path):
+    """Check a folder of images: each image's animals in the individuals' columns."""
+    import cv2
+
+    from posekit.engine.image_analysis import analyze_images
+    from posekit.engine.video import VideoReader
+
+    folder = tmp_path / "stills"
+    folder.mkdir()
+    with VideoReader(project.source_videos()[0]) as reader:
+        for i, frame in reader.iter_frames(0, 3):
+            cv2.imwrite(
+                str(folder / f"f{i}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+            )
+    (h5,) = analyze_images(project, folder, progress=False, plot=True)
+    df = pd.read_hdf(h5)
+    assert df.index.tolist() == ["f0.png", "f1.png", "f2.png"]
+    assert df.columns.names == ["scorer", "individuals", "bodyparts", "coords"]
+    assert list(dict.fromkeys(df.columns.get_level_values("individuals"))) == [
+        "mouse1",
+        "mouse2",
+    ]
+    meta = pickle.loads(h5.with_name(h5.stem + "_meta.pickle").read_bytes())["data"]
+    assert meta["individuals"] == ["mouse1", "mouse2"] and meta["nframes"] == 3
+    assert len(list(h5.with_name(h5.stem + "_labeled").glob("*.png"))) == 3
+    with pytest.raises(ValueError, match="single-animal projects only"):
+        analyze_images(project, folder, scale=0.5, overwrite=True)
 
 
 def project_fps(video):
