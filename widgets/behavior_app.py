@@ -227,7 +227,7 @@ class BehaviorApp:
 
         # --- 3. calibrate
         self.fps = w.BoundedFloatText(value=0.0, min=0.0, max=10_000.0,
-                                      description="frames per second (0: unknown)",
+                                      description="frames per second (0: each file's own)",
                                       style=style, layout=w.Layout(width="300px"))  # fmt: skip
         self.mm_per_px = w.BoundedFloatText(value=0.0, min=0.0, max=1e6, step=0.001,
                                             description="mm per pixel (0: pixels)",
@@ -544,8 +544,8 @@ class BehaviorApp:
         rows = [
             w.HTML(
                 "<table class='posekit-sessions-head'><tr><th style='width:260px'>session"
-                "</th><th style='width:80px'>frames</th><th style='width:160px'>"
-                "individuals</th><th>group</th></tr></table>"
+                "</th><th style='width:80px'>frames</th><th style='width:80px'>fps</th>"
+                "<th style='width:160px'>individuals</th><th>group</th></tr></table>"
             )
         ]
         self._group_boxes = {}
@@ -563,6 +563,8 @@ class BehaviorApp:
                         w.HTML(f"<code class='posekit-session-name'>{html.escape(s.name)}</code>",
                                layout=w.Layout(width="260px")),
                         w.HTML(str(s.n_frames), layout=w.Layout(width="80px")),
+                        w.HTML(f"{s.fps:g}" if s.fps else "–",
+                               layout=w.Layout(width="80px")),
                         w.HTML(html.escape(", ".join(s.individuals)),
                                layout=w.Layout(width="160px")),
                         box,
@@ -764,7 +766,8 @@ class BehaviorApp:
             with contextlib.suppress(Exception):
                 behaviors = read_behavior_names(found)
         annot = EthogramAnnotator(
-            session.n_frames, behaviors, labels=labels, fps=m.calibration.fps,
+            session.n_frames, behaviors, labels=labels,
+            fps=m.session_fps(session.name),
             background=m.background, title=f"ethogram · {key}",
             load_bokehjs=False,
         )  # fmt: skip

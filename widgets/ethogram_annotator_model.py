@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.behavior.annotations import read_labels, write_labels
-from ..engine.behavior.ethogram import labels_to_bouts
+from ..engine.behavior.ethogram import MISSING, labels_to_bouts
 
 __all__ = ["EthogramAnnotatorModel", "PREDICTED_SUFFIX", "NO_BEHAVIOR_ROW", "ASPECTS"]
 
@@ -390,7 +390,9 @@ class EthogramAnnotatorModel:
         ValueError
             If the columns are not recognised or the lengths do not match.
         """
-        self.set_labels(read_labels(path, self.n_frames, background=self.background))
+        self.set_labels(
+            read_labels(path, self.n_frames, background=self.background, fps=self.fps)
+        )
         return self.labels()
 
     # ================================================================ timeline
@@ -399,7 +401,7 @@ class EthogramAnnotatorModel:
         rows = list(self._behaviors)
         if self._predicted is not None:
             predicted = sorted(
-                {str(b) for b in self._predicted} - {self.background},
+                {str(b) for b in self._predicted} - {self.background, MISSING},
                 key=lambda b: (b not in self._behaviors, self._behaviors.index(b)
                                if b in self._behaviors else 0, b),
             )  # fmt: skip
@@ -413,7 +415,7 @@ class EthogramAnnotatorModel:
             names += [
                 str(b)
                 for b in pd.unique(self._predicted)
-                if b != self.background and b not in names
+                if b not in (self.background, MISSING) and b not in names
             ]
         return {b: _PALETTE[i % len(_PALETTE)] for i, b in enumerate(names)}
 

@@ -148,6 +148,43 @@ def time_scale(
     raise ValueError(f"per must be 'frame' or 'second'; received per={per!r}")
 
 
+def file_frames(data: xr.DataArray | xr.Dataset) -> np.ndarray:
+    """Frame numbers of the file the data came from, one per ``time`` step.
+
+    They come from the ``time`` coordinate: frame numbers (``time_unit`` frames), or
+    seconds times ``attrs["fps"]``. A trimmed analysis that starts at frame 1000
+    gives 1000, 1001, …. When the times are not whole frame numbers (or there is no
+    time coordinate) the frames are counted from 0.
+
+    Parameters
+    ----------
+    data
+        Poses Dataset or DataArray with a ``time`` dim.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` frame numbers, one per time step.
+    """
+    n = int(data.sizes.get("time", 0))
+    fallback = np.arange(n, dtype=np.int64)
+    if n == 0 or "time" not in data.coords:
+        return fallback
+    t = np.asarray(data["time"].values, dtype=float)
+    unit = data.attrs.get("time_unit") or data["time"].attrs.get("units")
+    if unit in ("seconds", "s", "second"):
+        fps = data.attrs.get("fps")
+        if not fps:
+            return fallback
+        t = t * float(fps)
+    if not np.all(np.isfinite(t)):
+        return fallback
+    frames = np.round(t).astype(np.int64)
+    if not np.allclose(frames, t, atol=1e-6) or (frames < 0).any():
+        return fallback
+    return frames
+
+
 # ---------------------------------------------------------------- array plumbing
 
 
@@ -206,11 +243,16 @@ def time_first_2d(
 
 
 def select_keypoint(data: xr.DataArray, keypoint: str | None) -> xr.DataArray:
-    """One keypoint of ``data`` (or the centroid of all keypoints when ``None``)."""
+    """One keypoint of ``data`` (or the centroid of all keypoints when ``None``).
+
+    The centroid is NaN in the frames where any keypoint is missing, so it does not
+    jump to the mean of the keypoints left when one drops out (see
+    :func:`~posekit.engine.behavior.kinematics.compute_centroid`).
+    """
     if "keypoint" not in data.dims:
         return data
     if keypoint is None:
-        return data.mean("keypoint", skipna=True, keep_attrs=True)
+        return data.mean("keypoint", skipna=False, keep_attrs=True)
     names = [str(k) for k in data["keypoint"].values]
     if keypoint not in names:
         raise ValueError(f"unknown keypoint {keypoint!r}; the data has {names}")

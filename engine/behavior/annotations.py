@@ -1,21 +1,35 @@
 """Behaviour annotations on disk: find, read and write the labels marked by hand.
 
-Two CSV layouts are read and written:
+The CSV layouts read (:data:`LABEL_LAYOUTS`; column names are matched without regard
+to case, and ``Start (s)`` reads as ``start_s``, as BORIS writes it):
 
-- **per frame**: ``frame, behavior`` (optionally ``time``), one row per frame, as the
-  demo's ``ground-truth/<video>_behavior.csv``;
-- **bouts**: ``behavior, start, end`` (inclusive frames), one row per bout; written
-  when the file name ends in ``_bouts.csv``.
+- **per frame**: ``behavior`` and optionally ``frame`` (else row *i* is frame *i*)
+  and ``time``, one row per frame, as the demo's ``ground-truth/<video>_behavior.csv``;
+- **bouts in frames**: ``behavior, start, end`` or ``behavior, start, stop``, one row
+  per bout, ``start`` and ``end``/``stop`` the first and last frame (inclusive); the
+  values must be whole frames;
+- **bouts in seconds**: ``behavior, start_s, stop_s`` (or ``end_s``), one row per
+  bout, as BORIS's aggregated events export (``Behavior, Start (s), Stop (s)``):
+  the frames whose time ``frame / fps`` lies in ``[start_s, stop_s)``; needs the
+  frame rate. ``behavior, start, stop`` in seconds reads with ``time_unit="seconds"``.
 
-Frames outside every bout get the ``background`` label (``"none"`` by default).
+Other layouts are rejected with a message that lists these. A per-frame table whose
+rows do not match the track's frames (the usual sign of another session's labels) is
+read, with a warning that names both lengths; a bout outside the track is an error.
+
+Files are written per frame (``frame[, time], behavior``) or, when the name ends in
+``_bouts.csv``, as ``behavior, start, end`` bouts (inclusive frames). Frames outside
+every bout get the ``background`` label (``"none"`` by default).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,13 +40,25 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..project import Project
 
 __all__ = [
+    "LABEL_LAYOUTS",
     "labels_file_for",
     "read_labels",
     "read_behavior_names",
     "write_labels",
 ]
 
+logger = logging.getLogger("posekit.engine.behavior.annotations")
+
 _BOUTS_SUFFIX = "_bouts.csv"
+
+#: The labels-file layouts :func:`read_labels` accepts (columns → meaning).
+LABEL_LAYOUTS: dict[str, str] = {
+    "behavior[, frame][, time]": "one row per frame (no frame column: row i is frame i)",
+    "behavior, start, end": "one row per bout, first and last frame (inclusive)",
+    "behavior, start, stop": "one row per bout, first and last frame (inclusive)",
+    "behavior, start_s, stop_s": "one row per bout in seconds, [start, stop) "
+    "(BORIS: Behavior, Start (s), Stop (s); end_s also accepted)",
+}
 
 
 def labels_file_for(
@@ -75,20 +101,99 @@ def labels_file_for(
     return None
 
 
+def _column_key(name: object) -> str:
+    """Normalise a column name: lower case, ``Start (s)`` → ``start_s``."""
+    key = str(name).strip().lower()
+    key = re.sub(r"\s*\((s|sec|secs|seconds)\)$", "_s", key)
+    key = re.sub(r"[\s\-]+", "_", key)
+    return {"behaviour": "behavior"}.get(key, key)
+
+
+def _layouts_message(path: Path, columns: Sequence[object]) -> str:
+    accepted = "; ".join(f"'{k}' ({v})" for k, v in LABEL_LAYOUTS.items())
+    return (
+        f"{path} has columns {[str(c) for c in columns]}; accepted layouts: {accepted}"
+    )
+
+
+def _whole_frames(values: pd.Series, path: Path, column: str) -> np.ndarray:
+    v = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    if not np.isfinite(v).all() or not np.array_equal(v, np.round(v)):
+        raise ValueError(
+            f"{path}: column {column!r} is not whole frames ({v[:3].tolist()} …); "
+            "for seconds name the columns start_s and stop_s (BORIS: 'Start (s)', "
+            "'Stop (s)') or pass time_unit='seconds'"
+        )
+    return v.astype(int)
+
+
+def _bouts_table(
+    table: pd.DataFrame,
+    path: Path,
+    n_frames: int,
+    stop: str,
+    seconds: bool,
+    fps: float | None,
+) -> pd.DataFrame:
+    """Bouts as ``behavior, start, end`` in inclusive frames."""
+    start = "start_s" if stop.endswith("_s") else "start"
+    if seconds:
+        if not fps or not np.isfinite(fps) or fps <= 0:
+            raise ValueError(
+                f"{path} gives bouts in seconds: the frame rate is needed to turn "
+                "them into frames (pass fps=..., or --fps on the command line)"
+            )
+        t0 = pd.to_numeric(table[start], errors="coerce").to_numpy(float)
+        t1 = pd.to_numeric(table[stop], errors="coerce").to_numpy(float)
+        if not (np.isfinite(t0).all() and np.isfinite(t1).all()):
+            raise ValueError(f"{path}: columns {start!r}, {stop!r} must be numbers")
+        first = np.round(t0 * fps).astype(int)
+        last = np.maximum(np.round(t1 * fps).astype(int) - 1, first)  # [start, stop)
+    else:
+        first = _whole_frames(table[start], path, start)
+        last = _whole_frames(table[stop], path, stop)
+    bouts = pd.DataFrame(
+        {"behavior": table["behavior"].astype(str), "start": first, "end": last}
+    )
+    outside = (bouts["start"] < 0) | (bouts["end"] >= n_frames)
+    if outside.any():
+        bad = bouts[outside].iloc[0]
+        what = f"{bad['start']}..{bad['end']}"
+        if seconds:
+            what += f" (at {fps:g} fps)"
+        raise ValueError(
+            f"{path}: bout {bad['behavior']!r} at frames {what} lies outside the "
+            f"track's {n_frames} frames (0..{n_frames - 1}); are these the labels "
+            "of another session?"
+        )
+    return bouts
+
+
 def read_labels(
-    path: str | os.PathLike, n_frames: int, *, background: str = "none"
+    path: str | os.PathLike,
+    n_frames: int,
+    *,
+    background: str = "none",
+    fps: float | None = None,
+    time_unit: Literal["frames", "seconds"] | None = None,
 ) -> np.ndarray:
-    r"""Read per-frame labels from a labels CSV (per-frame or bout table, see the module).
+    r"""Read per-frame labels from a labels CSV (a layout of :data:`LABEL_LAYOUTS`).
 
     Parameters
     ----------
     path
         The CSV file.
     n_frames
-        Number of frames of the recording (rows for frames outside
-        ``0 .. n_frames - 1`` are ignored).
+        Number of frames of the track. A per-frame table with another number of
+        rows (or frames outside ``0 .. n_frames - 1``) is read with a warning that
+        names both lengths (rows beyond the track are left out).
     background
-        Label of frames without a behaviour.
+        Label of frames without a behaviour (and of empty ``behavior`` cells).
+    fps
+        Frames per second: needed for bouts in seconds.
+    time_unit
+        Unit of ``start``/``stop`` (or ``end``) columns without a ``_s`` suffix:
+        ``"frames"`` (``None``, the default) or ``"seconds"``.
 
     Returns
     -------
@@ -100,8 +205,9 @@ def read_labels(
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If the columns are not recognised, no row falls inside the recording, or a
-        bout lies outside it.
+        If the layout is not one of :data:`LABEL_LAYOUTS`, no row falls inside the
+        track, a bout lies outside it, bouts in frames are not whole numbers, or
+        bouts in seconds come without ``fps``.
 
     Examples
     --------
@@ -110,35 +216,70 @@ def read_labels(
     >>> _ = p.write_text("behavior,start,end\nwalk,1,2\n")
     >>> read_labels(p, 4).tolist()
     ['none', 'walk', 'walk', 'none']
+    >>> _ = p.write_text("Behavior,Start (s),Stop (s)\nwalk,0.5,1.0\n")
+    >>> read_labels(p, 4, fps=4).tolist()
+    ['none', 'none', 'walk', 'walk']
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No labels file at {path}")
-    table = pd.read_csv(path)
-    cols = set(table.columns)
-    if {"behavior", "start", "end"} <= cols:
-        labels = bouts_to_labels(table, n_frames, background=background)
-    elif "behavior" in cols:
-        labels = np.full(n_frames, background, dtype=object)
-        frames = (
-            table["frame"].to_numpy(int) if "frame" in cols else np.arange(len(table))
+    if time_unit not in (None, "frames", "seconds"):
+        raise ValueError(
+            f"time_unit must be 'frames' or 'seconds'; received {time_unit!r}"
         )
+    raw = pd.read_csv(path)
+    keys = [_column_key(c) for c in raw.columns]
+    if len(set(keys)) != len(keys):
+        raise ValueError(_layouts_message(path, list(raw.columns)))
+    table = raw.set_axis(keys, axis=1)
+    cols = set(keys)
+    if "behavior" not in cols:
+        raise ValueError(_layouts_message(path, list(raw.columns)))
+    table["behavior"] = table["behavior"].where(table["behavior"].notna(), background)
+    if "start" in cols and cols & {"end", "stop"}:  # frames first: our own files
+        stop = "end" if "end" in cols else "stop"
+        seconds = time_unit == "seconds"
+        bouts = _bouts_table(table, path, n_frames, stop, seconds, fps)
+        labels = bouts_to_labels(bouts, n_frames, background=background)
+    elif "start_s" in cols:
+        stop = next((c for c in ("stop_s", "end_s") if c in cols), None)
+        if stop is None:
+            raise ValueError(_layouts_message(path, list(raw.columns)))
+        bouts = _bouts_table(table, path, n_frames, stop, True, fps)
+        labels = bouts_to_labels(bouts, n_frames, background=background)
+    elif cols & {"start", "stop", "end", "stop_s", "end_s"}:
+        raise ValueError(_layouts_message(path, list(raw.columns)))
+    else:
+        labels = np.full(n_frames, background, dtype=object)
+        if "frame" in cols:
+            frames = _whole_frames(table["frame"], path, "frame")
+        else:
+            frames = np.arange(len(table))
         ok = (frames >= 0) & (frames < n_frames)
         if not ok.any():
             raise ValueError(f"{path} has no frame inside 0..{n_frames - 1}")
+        if not ok.all() or ("frame" not in cols and len(table) != n_frames):
+            logger.warning(
+                "%s has %d per-frame rows (frames %d..%d) but the track has %d "
+                "frames: %s; are these the labels of another session?",
+                path,
+                len(table),
+                int(frames.min()),
+                int(frames.max()),
+                n_frames,
+                f"{int((~ok).sum())} rows outside the track are left out"
+                if not ok.all()
+                else f"frames {len(table)}..{n_frames - 1} get {background!r}",
+            )
         labels[frames[ok]] = table["behavior"].astype(str).to_numpy()[ok]
-    else:
-        raise ValueError(
-            f"{path} has columns {sorted(cols)}; expected 'frame, behavior' (one "
-            "row per frame) or 'behavior, start, end' (one row per bout)"
-        )
     return np.asarray(labels).astype(str)
 
 
 def read_behavior_names(path: str | os.PathLike) -> list[str]:
     """Read the behaviours named in a labels CSV, in order of first appearance.
 
-    They are the values of its ``behavior`` column.
+    They are the values of its ``behavior`` column (``Behavior`` and ``behaviour``
+    too, as in :func:`read_labels`).
 
     Raises
     ------
@@ -147,7 +288,13 @@ def read_behavior_names(path: str | os.PathLike) -> list[str]:
     ValueError
         If it has no ``behavior`` column.
     """
-    names = pd.read_csv(path, usecols=["behavior"])["behavior"]
+    table = pd.read_csv(path)
+    column = next((c for c in table.columns if _column_key(c) == "behavior"), None)
+    if column is None:
+        raise ValueError(
+            f"{path} has no 'behavior' column; columns: {list(table.columns)}"
+        )
+    names = table[column].dropna()
     return [str(b) for b in pd.unique(names.astype(str))]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._utils import space_unit, with_log
+from ._utils import file_frames, space_unit, with_log
 
 __all__ = ["Calibration", "pixels_to_mm"]
 
@@ -147,7 +147,9 @@ class Calibration:
         -------
         xarray.Dataset
             Position in mm (if ``mm_per_px``), time in seconds and ``attrs["fps"]``
-            set (if ``fps``); the step is logged.
+            set (if ``fps``); the step is logged. The times keep the file's frame
+            numbers (:func:`~posekit.engine.behavior._utils.file_frames`): frame
+            1000 at 25 fps is at 40 s.
 
         Raises
         ------
@@ -166,8 +168,8 @@ class Calibration:
             pos.attrs = {**ds["position"].attrs, "space_unit": "mm"}
             out["position"] = pos
         if self.fps is not None:
-            n = out.sizes["time"]
-            out = out.assign_coords(time=np.arange(n, dtype=float) / self.fps)
+            frames = file_frames(ds)
+            out = out.assign_coords(time=frames.astype(float) / self.fps)
             out.attrs["fps"] = float(self.fps)
             out.attrs["time_unit"] = "seconds"
         return with_log(out, "calibrate", mm_per_px=self.mm_per_px, fps=self.fps)

@@ -7,18 +7,30 @@ have its own decision threshold; frames where no behaviour reaches its threshold
 the ``background`` label. Predicted bouts shorter than ``min_bout`` frames are
 absorbed by the preceding bout.
 
+Frames with no pose get no behaviour: where every per-frame feature is NaN (the
+columns that are not window statistics ``*_mean<N>``/``*_std<N>``; every column when
+there are none), the frame's keypoints are missing, and the classifier predicts
+:data:`~posekit.engine.behavior.ethogram.MISSING` (``""``, an empty cell in a CSV)
+with NaN probabilities, rather than sending NaN down a default branch of the trees.
+Such frames are left out of training and of the cross-validated scores.
+
 Rows of ``X`` are frames **in time order** (one session, or sessions concatenated):
 the minimum bout length, and the cross-validation here, depend on it. Neighbouring
 frames are nearly identical, so random frame splits would leak the answer between
-train and test; :func:`cross_validate_behavior` uses contiguous blocks
-(:class:`BlockKFold`) with an optional gap (frames dropped from training on each side
-of the test block, to cover the feature windows).
+train and test. :func:`cross_validate_behavior` holds out whole groups (tracks or
+sessions) when ``groups`` names several, else contiguous blocks
+(:class:`BlockKFold`) with a purge gap (frames dropped from training on each side of
+the test block) of at least the largest feature window. The scheme used is reported
+with the scores. A classifier's predictions for the frames it was trained on are
+in-sample (they repeat the labels); only the cross-validated scores measure it.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -27,12 +39,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-from sklearn.model_selection import BaseCrossValidator
+from sklearn.model_selection import BaseCrossValidator, GroupKFold, LeaveOneGroupOut
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._utils import as_table as _as_table
-from .ethogram import remove_short_bouts
+from .ethogram import MISSING, remove_short_bouts
 
 __all__ = [
     "BehaviorClassifier",
@@ -40,13 +52,56 @@ __all__ = [
     "BehaviorCVResult",
     "cross_validate_behavior",
     "behavior_permutation_importance",
+    "feature_window",
 ]
 
 ModelName = Literal["random_forest", "gradient_boosting"]
 
+logger = logging.getLogger("posekit.engine.behavior.classify")
+
+_WINDOW_STAT = re.compile(r"_(?:mean|std)(\d+)$")
+
+
+def _no_pose(X: np.ndarray, names: Sequence[str] | None) -> np.ndarray:
+    """Frames with no pose: every per-frame feature NaN (window statistics aside)."""
+    if X.shape[1] == 0:
+        return np.zeros(X.shape[0], dtype=bool)
+    nan = np.isnan(X)
+    if names is not None:
+        per_frame = np.array([_WINDOW_STAT.search(str(n)) is None for n in names])
+        if per_frame.any():
+            return nan[:, per_frame].all(axis=1)
+    return nan.all(axis=1)
+
+
+def feature_window(names: Sequence[str] | None) -> int:
+    """Largest window (frames) in feature names like ``speed_nose_mean45`` (0: none).
+
+    Parameters
+    ----------
+    names
+        Feature names (``None``: none known).
+
+    Returns
+    -------
+    int
+        The largest ``N`` of the ``*_mean<N>``/``*_std<N>`` names, else 0.
+
+    Examples
+    --------
+    >>> feature_window(["speed", "speed_mean5", "speed_std45"])
+    45
+    """
+    found = [_WINDOW_STAT.search(str(n)) for n in names or ()]
+    return max((int(m.group(1)) for m in found if m), default=0)
+
 
 class BehaviorClassifier(ClassifierMixin, BaseEstimator):
     """Frame-wise behaviour classifier: one tree ensemble per behaviour.
+
+    Frames with no pose (every per-frame feature NaN, see the module) are left out
+    of ``fit`` and predicted as :data:`~posekit.engine.behavior.ethogram.MISSING`
+    (``""``) with NaN probabilities.
 
     Parameters
     ----------
@@ -187,7 +242,7 @@ class BehaviorClassifier(ClassifierMixin, BaseEstimator):
             ``(n_frames, n_features)`` array, DataFrame or ``(time, feature)``
             DataArray; NaN allowed.
         y
-            ``(n_frames,)`` behaviour labels.
+            ``(n_frames,)`` behaviour labels. Frames with no pose are left out.
 
         Returns
         -------
@@ -197,13 +252,18 @@ class BehaviorClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            If a parameter is invalid or ``y`` holds a single class.
+            If a parameter is invalid, ``y`` holds a single class, or no frame has
+            a pose.
         """
         self._check_params()
         X, y = validate_data(
             self, _as_table(X), y, ensure_all_finite="allow-nan", dtype=np.float64
         )
         check_classification_targets(y)
+        posed = ~_no_pose(X, getattr(self, "feature_names_in_", None))
+        if not posed.any():
+            raise ValueError("every frame of X has no pose (all its features are NaN)")
+        X, y = X[posed], y[posed]
         self.classes_ = np.unique(y)
         if self.classes_.size < 2:
             raise ValueError(
@@ -251,7 +311,8 @@ class BehaviorClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         numpy.ndarray
-            ``(n_frames, n_classes)`` in the order of ``classes_``.
+            ``(n_frames, n_classes)`` in the order of ``classes_``; NaN rows for
+            frames with no pose.
         """
         check_is_fitted(self)
         X = validate_data(
@@ -262,13 +323,16 @@ class BehaviorClassifier(ClassifierMixin, BaseEstimator):
             dtype=np.float64,
         )
         if self.strategy == "multiclass":
-            return self.estimators_[0].predict_proba(X)
-        cols = []
-        for est in self.estimators_:
-            proba = est.predict_proba(X)
-            pos = np.flatnonzero(est.classes_ == 1)
-            cols.append(proba[:, pos[0]] if pos.size else np.zeros(X.shape[0]))
-        return np.column_stack(cols)
+            out = self.estimators_[0].predict_proba(X).astype(np.float64)
+        else:
+            cols = []
+            for est in self.estimators_:
+                proba = est.predict_proba(X)
+                pos = np.flatnonzero(est.classes_ == 1)
+                cols.append(proba[:, pos[0]] if pos.size else np.zeros(X.shape[0]))
+            out = np.column_stack(cols).astype(np.float64)
+        out[_no_pose(X, getattr(self, "feature_names_in_", None))] = np.nan
+        return out
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities normalised to sum to 1 per frame.
@@ -281,12 +345,14 @@ class BehaviorClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         numpy.ndarray
-            ``(n_frames, n_classes)``.
+            ``(n_frames, n_classes)``; NaN rows for frames with no pose.
         """
         p = self.behavior_proba(X)
         total = p.sum(axis=1, keepdims=True)
         uniform = np.full_like(p, 1.0 / p.shape[1])
-        return np.divide(p, total, out=uniform, where=total > 0)
+        out = np.divide(p, total, out=uniform, where=total > 0)
+        out[np.isnan(total[:, 0])] = np.nan
+        return out
 
     def _thresholds(self) -> np.ndarray:
         thr = self.threshold
@@ -308,17 +374,22 @@ class BehaviorClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         numpy.ndarray
-            ``(n_frames,)`` labels from ``classes_`` (or ``background``).
+            ``(n_frames,)`` labels from ``classes_`` (or ``background``), and
+            :data:`~posekit.engine.behavior.ethogram.MISSING` (``""``) for frames
+            with no pose; ``min_bout`` never spreads a behaviour over those.
         """
         p = self.behavior_proba(X)
-        passed = p >= self._thresholds()[None, :]
+        no_pose = np.isnan(p).all(axis=1)
+        with np.errstate(invalid="ignore"):
+            passed = p >= self._thresholds()[None, :]
         masked = np.where(passed, p, -np.inf)
         best = masked.argmax(axis=1)
         labels = self.classes_[best]
-        none = ~passed.any(axis=1)
-        if none.any():
+        none = ~passed.any(axis=1) & ~no_pose
+        if none.any() or no_pose.any():
             labels = labels.astype(object)
             labels[none] = self.background
+            labels[no_pose] = MISSING
         if self.min_bout > 1:
             labels = remove_short_bouts(labels, self.min_bout)
         return np.asarray(labels)
@@ -385,7 +456,8 @@ class BehaviorCVResult:
     Attributes
     ----------
     scores : pandas.DataFrame
-        Per behaviour: ``precision``, ``recall``, ``f1``, ``support`` (frames).
+        Per behaviour: ``precision``, ``recall``, ``f1``, ``support`` (frames), and
+        ``cv_scheme`` (the same text in every row: how the frames were held out).
     macro_f1 : float
         Unweighted mean F1 over behaviours.
     accuracy : float
@@ -393,9 +465,18 @@ class BehaviorCVResult:
     confusion : pandas.DataFrame
         Confusion matrix (rows: true, columns: predicted), counts of frames.
     y_pred : numpy.ndarray
-        Out-of-fold prediction of every frame.
+        Out-of-fold prediction of every frame
+        (:data:`~posekit.engine.behavior.ethogram.MISSING` where it has no pose).
     fold_f1 : list of float
-        Macro F1 of each fold.
+        Macro F1 of each fold (NaN for a skipped fold).
+    scheme : str
+        The cross-validation scheme, e.g. ``"leave one track out (3 tracks)"`` or
+        ``"5 contiguous blocks, gap 45 frames"``.
+    no_pose : int
+        Labelled frames with no pose, left out of the scores.
+    warnings : list of str
+        Folds whose test data hold behaviours missing from their training data, and
+        folds skipped because their training data hold a single behaviour.
     """
 
     scores: pd.DataFrame
@@ -404,6 +485,33 @@ class BehaviorCVResult:
     confusion: pd.DataFrame
     y_pred: np.ndarray
     fold_f1: list[float]
+    scheme: str = ""
+    no_pose: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _folds(
+    n: int,
+    n_splits: int,
+    gap: int,
+    groups: np.ndarray | None,
+    group_name: str,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """Return the ``(train, test)`` folds and a description of the scheme."""
+    dummy = np.zeros((n, 1))
+    if groups is not None:
+        names = pd.unique(groups)
+        k = len(names)
+        plural = f"{group_name}s"
+        if k >= 2 and k <= n_splits:
+            folds = list(LeaveOneGroupOut().split(dummy, groups=groups))
+            return folds, f"leave one {group_name} out ({k} {plural})"
+        if k > n_splits:
+            folds = list(GroupKFold(n_splits).split(dummy, groups=groups))
+            return folds, f"{n_splits} folds of whole {plural} ({k} {plural})"
+    folds = list(BlockKFold(n_splits, gap=gap).split(dummy))
+    where = f" of one {group_name}" if groups is not None else ""
+    return folds, f"{n_splits} contiguous blocks{where}, gap {gap} frames"
 
 
 def cross_validate_behavior(
@@ -412,35 +520,56 @@ def cross_validate_behavior(
     y: Any,
     *,
     n_splits: int = 5,
-    gap: int = 0,
+    gap: int | None = None,
+    groups: Sequence[Any] | np.ndarray | None = None,
+    group_name: str = "group",
     labels: Sequence[str] | None = None,
 ) -> BehaviorCVResult:
-    """Contiguous-block cross-validation: precision, recall, F1 and confusion matrix.
+    """Held-out scores of a behaviour classifier: precision, recall, F1, confusion.
+
+    When ``groups`` names two or more groups (tracks, sessions or animals), whole
+    groups are held out: one group per fold (leave one group out) when there are at
+    most ``n_splits``, else ``n_splits`` folds of whole groups (``GroupKFold``).
+    Otherwise the frames are cut into ``n_splits`` contiguous blocks and ``gap``
+    frames on each side of the test block are purged from training, so no feature
+    window spans both. A warning is logged (and kept in ``warnings``) for each fold
+    whose test frames hold a behaviour that its training frames lack (its F1 there
+    is 0), and for each fold skipped because its training frames hold a single
+    behaviour (its frames are not scored). Frames with no pose are left out of the
+    scores (``no_pose``).
 
     Parameters
     ----------
     estimator
         An unfitted classifier (cloned for each fold).
     X
-        ``(n_frames, n_features)`` features in time order.
+        ``(n_frames, n_features)`` features in time order (each group's frames
+        together).
     y
         ``(n_frames,)`` labels.
     n_splits
-        Number of contiguous folds.
+        Number of folds (at most).
     gap
-        Frames purged from training on each side of each test block.
+        Frames purged from training on each side of each test block (default: the
+        largest window of the feature names, :func:`feature_window`; 0 without
+        names). Not used with groups, which share no frames.
+    groups
+        Group of each frame (e.g. the track); ``None`` or one group: blocks.
+    group_name
+        What a group is, for the scheme's description (e.g. ``"track"``).
     labels
         Behaviours to report (default: the sorted labels of ``y``).
 
     Returns
     -------
     BehaviorCVResult
-        Scores over the out-of-fold predictions of all frames.
+        Scores over the out-of-fold predictions of all frames with a pose.
 
     Raises
     ------
     ValueError
-        If ``X`` and ``y`` differ in length.
+        If ``X``, ``y`` and ``groups`` differ in length, ``gap`` is negative, or no
+        fold's training frames hold two behaviours.
 
     Examples
     --------
@@ -448,17 +577,31 @@ def cross_validate_behavior(
     >>> rng = np.random.default_rng(0)
     >>> y = np.repeat(["rest", "run"] * 5, 20)
     >>> X = (y == "run")[:, None] * 3.0 + rng.normal(0, 0.5, (200, 2))
-    >>> res = cross_validate_behavior(BehaviorClassifier(n_estimators=10, random_state=0), X, y)
-    >>> res.macro_f1 > 0.9
-    True
+    >>> clf = BehaviorClassifier(n_estimators=10, random_state=0)
+    >>> res = cross_validate_behavior(clf, X, y, gap=5)
+    >>> res.macro_f1 > 0.9, res.scheme
+    (True, '5 contiguous blocks, gap 5 frames')
+    >>> res = cross_validate_behavior(clf, X, y, groups=np.repeat(["a", "b"], 100))
+    >>> res.scheme
+    'leave one group out (2 groups)'
     """
     X_tab = _as_table(X)
     y = np.asarray(y)
     if len(X_tab) != len(y):
         raise ValueError(f"X has {len(X_tab)} rows but y has {len(y)} labels")
+    names = list(X_tab.columns) if isinstance(X_tab, pd.DataFrame) else None
+    if gap is None:
+        gap = feature_window(names)
+    if int(gap) != gap or gap < 0:
+        raise ValueError(f"gap must be a non-negative integer; received {gap!r}")
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != y.shape:
+            raise ValueError(f"groups has {groups.size} values but y has {len(y)}")
     labels = sorted(np.unique(y).tolist()) if labels is None else list(labels)
     y_pred = np.empty(len(y), dtype=object)
     fold_f1 = []
+    notes: list[str] = []
 
     def take(idx: np.ndarray) -> Any:
         return (
@@ -467,39 +610,78 @@ def cross_validate_behavior(
             else np.asarray(X_tab)[idx]
         )
 
-    for train, test in BlockKFold(n_splits, gap=gap).split(y):
+    folds, scheme = _folds(len(y), int(n_splits), int(gap), groups, group_name)
+    skipped = np.zeros(len(y), dtype=bool)
+    for k, (train, test) in enumerate(folds, start=1):
+        trained_on = sorted(set(y[train].tolist()))
+        if len(trained_on) < 2:
+            note = (
+                f"fold {k} of {len(folds)} ({scheme}) is skipped: its training frames "
+                f"hold only {trained_on}, so its {len(test)} test frames are not "
+                "scored (mark more frames, or more tracks)"
+            )
+            notes.append(note)
+            logger.warning(note)
+            skipped[test] = True
+            y_pred[test] = MISSING
+            fold_f1.append(float("nan"))
+            continue
+        unseen = sorted(set(y[test].tolist()) - set(trained_on))
+        if unseen:
+            note = (
+                f"fold {k} of {len(folds)} ({scheme}): behaviours {unseen} are in "
+                "the test frames but not in the training frames; their F1 in this "
+                "fold is 0 (mark them in more places or more tracks)"
+            )
+            notes.append(note)
+            logger.warning(note)
         est = clone(estimator)
         Xtr, Xte = take(train), take(test)
         est.fit(Xtr, y[train])
-        pred = est.predict(Xte)
+        pred = np.asarray(est.predict(Xte), dtype=object)
         y_pred[test] = pred
-        present = sorted(set(y[test].tolist()) | set(np.asarray(pred).tolist()))
+        ok = pred != MISSING
+        present = sorted(set(y[test][ok].tolist()) | set(pred[ok].tolist()))
         _, _, f1, _ = precision_recall_fscore_support(
-            y[test], pred, labels=present, average="macro", zero_division=0
+            y[test][ok].astype(object),
+            pred[ok],
+            labels=present,
+            average="macro",
+            zero_division=0,
         )
         fold_f1.append(float(f1))
-    y_pred = y_pred.astype(y.dtype) if y.dtype.kind in "US" else y_pred
+    if skipped.all():
+        raise ValueError(
+            f"no fold of {scheme} could be trained: each fold's training frames hold "
+            "a single behaviour; mark more frames (or lower the gap)"
+        )
+    scored = (y_pred != MISSING) & ~skipped
+    y_true, y_hat = y[scored].astype(object), y_pred[scored]
     p, r, f, s = precision_recall_fscore_support(
-        y, y_pred, labels=labels, zero_division=0
+        y_true, y_hat, labels=labels, zero_division=0
     )
     scores = pd.DataFrame(
-        {"precision": p, "recall": r, "f1": f, "support": s},
+        {"precision": p, "recall": r, "f1": f, "support": s, "cv_scheme": scheme},
         index=pd.Index(labels, name="behavior"),
     )
-    pred_labels = labels + sorted(set(np.asarray(y_pred).tolist()) - set(labels))
-    cm = confusion_matrix(y, y_pred, labels=pred_labels)
+    pred_labels = labels + sorted(set(y_hat.tolist()) - set(labels))
+    cm = confusion_matrix(y_true, y_hat, labels=pred_labels)
     confusion = pd.DataFrame(
         cm,
         index=pd.Index(pred_labels, name="true"),
         columns=pd.Index(pred_labels, name="predicted"),
     ).loc[labels]
+    y_out = y_pred.astype(y.dtype) if y.dtype.kind in "US" else y_pred
     return BehaviorCVResult(
         scores=scores,
         macro_f1=float(np.mean(f)),
-        accuracy=float(np.mean(np.asarray(y_pred) == y)),
+        accuracy=float(np.mean(y_hat == y_true)) if y_true.size else float("nan"),
         confusion=confusion,
-        y_pred=np.asarray(y_pred),
+        y_pred=np.asarray(y_out),
         fold_f1=fold_f1,
+        scheme=scheme,
+        no_pose=int((~scored & ~skipped).sum()),
+        warnings=notes,
     )
 
 

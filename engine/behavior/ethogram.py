@@ -1,9 +1,15 @@
 """Ethograms: behaviour bouts from frame labels, transitions and summary tables.
 
-Frame labels are a 1-D array of strings, one per frame (``""`` or a chosen background
-label for "no behaviour"). A **bout** is a run of identical labels; its ``start`` and
-``end`` are inclusive frame indices and ``duration`` is in frames (``*_s`` columns in
-seconds when a frame rate is given).
+Frame labels are a 1-D array of strings, one per frame (a chosen background label,
+e.g. ``"none"``, for "no behaviour"). A **bout** is a run of identical labels; its
+``start`` and ``end`` are inclusive frame indices and ``duration`` is in frames
+(``*_s`` columns in seconds when a frame rate is given).
+
+:data:`MISSING` (the empty string, an empty cell in a CSV) marks frames with no pose,
+where the behaviour is unknown (a classifier's prediction for an untracked frame,
+see :class:`~posekit.engine.behavior.classify.BehaviorClassifier`). It is not a
+behaviour: it never forms a bout (so bouts neither include nor bridge those frames),
+has no row in the ethogram, and no transition is counted across it.
 """
 
 from __future__ import annotations
@@ -14,9 +20,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._utils import run_lengths
+from ._utils import run_lengths, true_runs
+
+#: Label of frames with no pose (behaviour unknown): never a bout or a behaviour.
+MISSING = ""
 
 __all__ = [
+    "MISSING",
     "labels_to_bouts",
     "bouts_to_labels",
     "remove_short_bouts",
@@ -50,12 +60,16 @@ def labels_to_bouts(
     labels
         One label per frame.
     fps
-        Frames per second; adds ``start_s``, ``end_s`` (end of the last frame) and
-        ``duration_s``.
+        Frames per second; adds ``start_s`` (when the bout starts: the time of
+        its first frame), ``end_s`` (when it stops: the end of its last frame,
+        ``(end + 1) / fps``, as BORIS's stop times) and ``duration_s``
+        (``end_s - start_s``). ``start`` and ``end`` are frames, both inclusive; the
+        bout covers the times ``[start_s, end_s)``.
     individual
         Added as an ``individual`` column (for pooling animals).
     ignore
         Labels that are not behaviours (e.g. ``"none"``); their runs are dropped.
+        Runs of :data:`MISSING` (no pose) are always dropped.
 
     Returns
     -------
@@ -82,8 +96,7 @@ def labels_to_bouts(
             "duration": (ends - starts).astype(int),
         }
     )
-    if ignore:
-        df = df[~df["behavior"].isin(list(ignore))].reset_index(drop=True)
+    df = df[~df["behavior"].isin([*ignore, MISSING])].reset_index(drop=True)
     if fps is not None:
         if not (np.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be positive; received fps={fps!r}")
@@ -145,8 +158,10 @@ def remove_short_bouts(
     """Relabel bouts shorter than ``min_frames`` with the preceding bout's label.
 
     A short bout at the very start takes the label of the first long bout. Runs of
-    several short bouts in a row are absorbed together. Vectorised (no loop over
-    frames).
+    several short bouts in a row are absorbed together. Frames labelled
+    :data:`MISSING` (no pose) are kept as they are and split the labels into parts
+    smoothed on their own, so no behaviour spreads over them. Vectorised (no loop
+    over frames).
 
     Parameters
     ----------
@@ -177,6 +192,13 @@ def remove_short_bouts(
         raise ValueError(f"frame labels must be 1-D; received shape {arr.shape}")
     if min_frames == 1 or arr.size == 0:
         return arr.copy()
+    if arr.dtype.kind in "OUS":
+        missing = arr.astype(str) == MISSING
+        if missing.any():
+            out = arr.copy()
+            for s, e in zip(*true_runs(~missing), strict=True):
+                out[s:e] = remove_short_bouts(arr[s:e], min_frames)
+            return out
     starts, ends, values = run_lengths(arr)
     long_run = (ends - starts) >= min_frames
     if not long_run.any():
@@ -204,14 +226,15 @@ def compute_ethogram(
     labels
         One label per frame.
     behaviors
-        Row order (default: sorted unique labels).
+        Row order (default: sorted unique labels, without :data:`MISSING`).
     fps
         Frames per second; the ``time`` coordinate is then in seconds.
 
     Returns
     -------
     xarray.DataArray
-        ``ethogram`` with dims ``(behavior, time)``, dtype bool.
+        ``ethogram`` with dims ``(behavior, time)``, dtype bool; frames with no pose
+        (:data:`MISSING`) are False in every row.
 
     Raises
     ------
@@ -224,7 +247,9 @@ def compute_ethogram(
     [[1, 0, 1], [0, 1, 0]]
     """
     arr = _as_labels(labels)
-    behaviors = sorted(set(arr.tolist())) if behaviors is None else list(behaviors)
+    if behaviors is None:
+        behaviors = sorted(set(arr.tolist()) - {MISSING})
+    behaviors = list(behaviors)
     mask = arr[None, :] == np.asarray(behaviors, dtype=str)[:, None]
     time = np.arange(arr.size, dtype=float)
     if fps is not None:
@@ -255,6 +280,8 @@ def transition_matrix(
         Row/column order (default: sorted labels).
     ignore
         Labels removed before counting (``a → none → b`` counts as ``a → b``).
+        Frames with no pose (:data:`MISSING`) are not removed but break the
+        sequence: nothing is counted across them (what happened there is unknown).
     normalize
         Divide each row by its total (transition probabilities; rows with no
         transitions are NaN).
@@ -277,8 +304,11 @@ def transition_matrix(
     arr = _as_labels(labels)
     arr = arr[~np.isin(arr, list(ignore))] if ignore else arr
     _, _, seq = run_lengths(arr)
-    names = sorted(set(seq.tolist())) if behaviors is None else list(behaviors)
-    index = {b: i for i, b in enumerate(names)}
+    if behaviors is None:
+        names = sorted(set(seq.tolist()) - {MISSING})
+    else:
+        names = [b for b in behaviors if b != MISSING]
+    index = {b: i for i, b in enumerate(names)}  # MISSING has none: not counted
     counts = np.zeros((len(names), len(names)), dtype=np.int64)
     if seq.size > 1:
         src = np.array([index.get(s, -1) for s in seq[:-1]])

@@ -407,7 +407,17 @@ def interpolate_gaps(data: PoseLike, *, max_gap: int | None = 5) -> PoseLike:
 def filter_median(
     data: PoseLike, *, window: int = 5, min_periods: int | None = None
 ) -> PoseLike:
-    """Centred rolling median over ``window`` frames, skipping NaN.
+    """Centred rolling median over ``window`` frames.
+
+    As movement's median filter (``min_periods=None`` means the whole window), a
+    frame gets a value only when its centred window holds at least ``min_periods``
+    valid values. With the default (the full window) the first and last
+    ``window // 2`` frames, and ``window // 2`` frames on each side of every gap,
+    become NaN: a window cut by the start or end of the recording, or by a gap, is
+    off-centre, and its median is biased (on a straight line at constant speed, a
+    5-frame window cut to 3 values halves the speed of the first and last two frames).
+    A smaller ``min_periods`` keeps those frames, with that bias; interpolate short
+    gaps first (:func:`interpolate_gaps`) to keep the frames next to them.
 
     Parameters
     ----------
@@ -416,8 +426,9 @@ def filter_median(
     window
         Odd window length in frames.
     min_periods
-        Fewest valid values in a window for a result (default ``window // 2 + 1``).
-        Points that are NaN in the input stay NaN.
+        Fewest valid values in a window for a result (default: ``window``, every
+        value; NaN in the window are skipped when it is smaller). Points that are
+        NaN in the input stay NaN.
 
     Returns
     -------
@@ -427,7 +438,8 @@ def filter_median(
     Raises
     ------
     ValueError
-        If ``window`` is not an odd positive integer.
+        If ``window`` is not an odd positive integer, ``min_periods`` is not in
+        ``1 .. window``, or the data has fewer than ``min_periods`` frames.
 
     Examples
     --------
@@ -436,10 +448,12 @@ def filter_median(
     >>> x = np.array([0.0, 1.0, 9.0, 3.0, 4.0])
     >>> ds = from_numpy(np.stack([x, x], 1)[:, :, None, None])
     >>> filter_median(ds, window=3).position.values[:, 0, 0, 0]
+    array([nan,  1.,  3.,  4., nan])
+    >>> filter_median(ds, window=3, min_periods=2).position.values[:, 0, 0, 0]
     array([0.5, 1. , 3. , 4. , 3.5])
     """
     window = _check_window(window)
-    mp = window // 2 + 1 if min_periods is None else int(min_periods)
+    mp = window if min_periods is None else int(min_periods)
     if not 1 <= mp <= window:
         raise ValueError(
             f"min_periods must be in 1..{window}; received {min_periods!r}"
@@ -463,8 +477,12 @@ def filter_median(
 def filter_savgol(data: PoseLike, *, window: int = 7, polyorder: int = 2) -> PoseLike:
     """Savitzky–Golay smoothing (local polynomial fit) over ``window`` frames.
 
-    A NaN makes every window that contains it NaN (the gap widens by ``window // 2``
-    on each side): interpolate short gaps first.
+    A NaN makes every window that contains it NaN: each gap widens by
+    ``(window - 1) / 2`` frames on each side (a 3-frame gap becomes 9 missing frames
+    with ``window=7``), which also removes those frames from ROI and speed
+    measures. Interpolate short gaps first (:func:`interpolate_gaps`). The first and
+    last frames are kept: they take the polynomial fitted to the first or last
+    window.
 
     Parameters
     ----------
@@ -871,7 +889,10 @@ class FilterConfig:
     max_gap
         Interpolate gaps of at most this many frames (``None``: no interpolation).
     window
-        Window (frames) of the median and Savitzky–Golay smoothers.
+        Window (frames) of the median and Savitzky–Golay smoothers. Both leave NaN
+        for ``(window - 1) / 2`` frames on each side of a gap, and the median also
+        at the first and last ``(window - 1) / 2`` frames (:func:`filter_median`,
+        :func:`filter_savgol`).
     polyorder
         Savitzky–Golay polynomial order.
     cutoff, order

@@ -367,7 +367,8 @@ def compute_distance_travelled(
     Returns
     -------
     xarray.DataArray
-        ``distance_travelled`` without ``space``, units of position.
+        ``distance_travelled`` without ``space``, units of position; NaN for a
+        track with no observed step.
 
     Raises
     ------
@@ -391,7 +392,7 @@ def compute_distance_travelled(
     position = position_of(position)
     require_dims(position, ["time", "space"], "compute_distance_travelled")
     steps = _counted_steps(position, nan_policy)
-    out = steps.fillna(0.0).cumsum("time")
+    out = steps.fillna(0.0).cumsum("time").where(steps.notnull().any("time"))
     if nan_policy == "scale":
         out = out / _observed_fraction(steps, position.sizes["time"] - 1)
     unit = space_unit(position)
@@ -432,7 +433,8 @@ def compute_path_length(
     Returns
     -------
     xarray.DataArray
-        ``path_length`` without ``time`` and ``space``.
+        ``path_length`` without ``time`` and ``space``; NaN for a track with no
+        observed step (e.g. one never seen), not 0.
 
     Raises
     ------
@@ -457,7 +459,7 @@ def compute_path_length(
     require_dims(position, ["time", "space"], "compute_path_length")
     steps = _counted_steps(position, nan_policy)
     _warn_mostly_missing(position, nan_warn_threshold)
-    out = steps.sum("time", skipna=True)
+    out = steps.sum("time", skipna=True, min_count=1)
     if nan_policy == "scale":
         out = out / _observed_fraction(steps, position.sizes["time"] - 1)
     unit = space_unit(position)
@@ -545,9 +547,12 @@ def compute_straightness(
 
 
 def compute_centroid(
-    position: xr.DataArray, keypoints: Sequence[str] | None = None
+    position: xr.DataArray,
+    keypoints: Sequence[str] | None = None,
+    *,
+    skipna: bool = False,
 ) -> xr.DataArray:
-    """Mean position of ``keypoints`` (all by default), skipping missing ones.
+    """Mean position of ``keypoints`` (all by default).
 
     Parameters
     ----------
@@ -555,6 +560,12 @@ def compute_centroid(
         Position with a ``keypoint`` dim.
     keypoints
         Keypoints to average.
+    skipna
+        ``False`` (default): the centroid is NaN in the frames where any of the
+        keypoints is missing. ``True``: the mean of the keypoints present; the
+        centroid then jumps towards the others when one drops out (a stationary
+        animal whose nose flickers below the likelihood cut-off seems to move), so
+        use it only for keypoints that go missing together.
 
     Returns
     -------
@@ -573,12 +584,17 @@ def compute_centroid(
     >>> pos = from_numpy(np.array([[[0.0, 2.0], [0.0, 4.0]]])[..., None]).position
     >>> compute_centroid(pos).values.ravel()
     array([1., 2.])
+    >>> gappy = pos.where(pos.keypoint != "keypoint_1")
+    >>> compute_centroid(gappy).values.ravel()
+    array([nan, nan])
+    >>> compute_centroid(gappy, skipna=True).values.ravel()
+    array([0., 0.])
     """
     position = position_of(position)
     if keypoints is not None:
         _check_keypoints(position, *keypoints)
         position = position.sel(keypoint=list(keypoints))
-    out = position.mean("keypoint", skipna=True)
+    out = position.mean("keypoint", skipna=skipna)
     unit = space_unit(position)
     return _named(out, "centroid", units=unit, space_unit=unit)
 
@@ -1008,7 +1024,7 @@ class EgocentricTransform:
             _check_keypoints(position, origin)
             org = position.sel(keypoint=origin, drop=True)
         else:
-            org = compute_centroid(position, origin)
+            org = compute_centroid(position, origin, skipna=True)
             org.attrs = {}
         angle = compute_heading(position, heading[0], heading[1])
         org.name = "origin"

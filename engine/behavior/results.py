@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .ethogram import MISSING
 from .tables import TABLE_FILES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -92,7 +93,7 @@ def session_figures(
         pass
     figs["speed"] = plot_speed(compute_speed(point, per="second" if fps else "frame"))
     if labels:
-        figs["ethogram"] = plot_ethogram(labels, fps=fps, ignore=[background])
+        figs["ethogram"] = plot_ethogram(labels, fps=fps, ignore=[background, MISSING])
     return figs
 
 

@@ -6,10 +6,16 @@ edge over all points), so an hour of tracking is classified in tens of milliseco
 
 Occupancy is a float DataArray: 1 inside, 0 outside, NaN where the position is
 missing, so ``occupancy.mean("time")`` is the fraction of *observed* time spent inside.
-For events (entries, exits, bouts) a missing frame counts as "not inside". A bout that
-is already running at frame 0 is not an entry, and one still running at the last frame
-is not an exit. Bout frame ranges are inclusive: ``start`` is the first frame inside,
-``end`` the last.
+For events (visits, entries, exits) a missing frame is *unknown*, not outside: a point
+seen inside before and after a gap in the tracking stays in the same visit, whatever
+the gap's length. A visit is an entry when the point was seen outside before it (the
+last known position before the visit is outside, with or without missing frames
+between: the animal went in, somewhere in the gap), and an exit when it is seen
+outside after it, as line crossings are counted at the first frame seen on the other
+side. A visit already running when the point is first seen (at frame 0, or after
+frames missing from the start) is not an entry, and one still running when it is last
+seen is not an exit. Visit frame ranges are inclusive: ``start`` is the first frame
+seen inside, ``end`` the last.
 
 ROI files are movement's GeoJSON (``movement.roi.save_rois``/``load_rois``): a
 ``FeatureCollection`` whose features have a ``Polygon``, ``LineString`` or
@@ -641,8 +647,32 @@ def _series(occupancy: xr.DataArray) -> tuple[list[dict[str, Any]], np.ndarray]:
     return labels, values
 
 
+def _visits(
+    values: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Visits in one occupancy series (1 inside, 0 outside, NaN unknown).
+
+    A visit is a run of frames seen inside, continued across missing frames when the
+    point is inside on both sides.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``start``, ``end`` (inclusive frames), ``frames_inside`` (frames seen inside),
+        ``entered`` and ``exited`` (the point is seen outside before / after the
+        visit, missing frames between or not).
+    """
+    seen = np.flatnonzero(~np.isnan(values))
+    first, last = true_runs(values[seen] == 1.0)
+    start, end = seen[first], seen[last - 1]
+    return start, end, last - first, first > 0, last < seen.size
+
+
 def roi_bouts(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.DataFrame:
     """Every visit (bout) of each individual to each ROI.
+
+    Missing frames are unknown, not outside: a visit goes on across a gap in the
+    tracking when the point is inside before and after it (see the module).
 
     Parameters
     ----------
@@ -654,9 +684,12 @@ def roi_bouts(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.DataFr
     Returns
     -------
     pandas.DataFrame
-        One row per bout: ``individual`` (if present), ``roi``, ``start``, ``end``
-        (inclusive frames), ``duration`` (frames), ``entered`` (False for a bout
-        running at frame 0), ``exited`` (False for one running at the last frame), and
+        One row per visit: ``individual`` (if present), ``roi``, ``start``, ``end``
+        (inclusive frames: the first and last frames seen inside), ``duration``
+        (frames from ``start`` to ``end``), ``frames_missing`` (frames of that span
+        with an unknown position), ``entered`` (the point was seen outside before
+        the visit: False for a visit running when it is first seen), ``exited``
+        (seen outside after it: False for one running when it is last seen), and
         ``start_s``, ``duration_s`` with a frame rate.
 
     Raises
@@ -671,26 +704,31 @@ def roi_bouts(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.DataFr
     ...                    coords={"roi": ["box"]})
     >>> roi_bouts(occ)[["roi", "start", "end", "duration"]].to_dict("records")
     [{'roi': 'box', 'start': 1, 'end': 2, 'duration': 2}]
+    >>> gap = xr.DataArray([[0.0], [1.0], [np.nan], [1.0], [0.0]], dims=("time", "roi"),
+    ...                    coords={"roi": ["box"]})
+    >>> roi_bouts(gap)[["start", "end", "frames_missing", "entered"]].to_dict("records")
+    [{'start': 1, 'end': 3, 'frames_missing': 1, 'entered': True}]
     """
     fps = resolve_fps(occupancy, fps)
     labels, values = _series(occupancy)
-    n_time = values.shape[0]
     rows = []
     for j, label in enumerate(labels):
-        starts, ends = true_runs(values[:, j] == 1.0)
-        for s, e in zip(starts, ends, strict=True):
+        start, end, inside, entered, exited = _visits(values[:, j])
+        for k in range(start.size):
+            duration = int(end[k] - start[k] + 1)
             rows.append(
                 {
                     **label,
-                    "start": int(s),
-                    "end": int(e - 1),
-                    "duration": int(e - s),
-                    "entered": bool(s > 0),
-                    "exited": bool(e < n_time),
+                    "start": int(start[k]),
+                    "end": int(end[k]),
+                    "duration": duration,
+                    "frames_missing": duration - int(inside[k]),
+                    "entered": bool(entered[k]),
+                    "exited": bool(exited[k]),
                 }
             )
     columns = [*(labels[0].keys() if labels else ["roi"])]
-    columns += ["start", "end", "duration", "entered", "exited"]
+    columns += ["start", "end", "duration", "frames_missing", "entered", "exited"]
     df = pd.DataFrame(rows, columns=columns)
     if fps is not None:
         df["start_s"] = df["start"] / fps
@@ -700,6 +738,9 @@ def roi_bouts(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.DataFr
 
 def roi_summary(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.DataFrame:
     """Occupancy time and fraction, entries, exits, latency and bouts per ROI.
+
+    Visits, entries and exits are those of :func:`roi_bouts`: a gap in the tracking
+    inside an ROI neither ends the visit nor adds an entry.
 
     Parameters
     ----------
@@ -711,11 +752,12 @@ def roi_summary(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.Data
     Returns
     -------
     pandas.DataFrame
-        One row per (individual, ROI): ``frames_inside``, ``fraction`` (of frames with
-        a known position), ``entries``, ``exits``, ``latency`` (frames to the first
-        frame inside; NaN if never inside), ``n_bouts``, ``mean_bout`` (frames),
-        ``frames_observed``; and ``time_inside_s``, ``latency_s``, ``mean_bout_s``
-        with a frame rate.
+        One row per (individual, ROI): ``frames_inside`` (frames seen inside),
+        ``fraction`` (of frames with a known position), ``entries``, ``exits``
+        (seen, see :func:`roi_bouts`), ``latency`` (frames to the first frame
+        inside; NaN if never inside), ``n_bouts`` (visits), ``mean_bout`` (mean
+        visit ``duration``, frames), ``frames_observed``; and ``time_inside_s``,
+        ``latency_s``, ``mean_bout_s`` with a frame rate.
 
     Raises
     ------
@@ -739,23 +781,24 @@ def roi_summary(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.Data
     n_obs = observed.sum(0)
     has_any = inside.any(0)
     latency = np.where(has_any, inside.argmax(0), np.nan)
-    d = np.diff(inside.astype(np.int8), axis=0)
-    entries = (d == 1).sum(0)
-    exits = (d == -1).sum(0)
-    n_bouts = entries + inside[0].astype(int)
+    n = len(labels)
+    entries, exits, n_bouts = np.zeros(n, int), np.zeros(n, int), np.zeros(n, int)
+    mean_bout = np.full(n, np.nan)
+    for j in range(n):
+        start, end, _, entered, exited = _visits(values[:, j])
+        entries[j], exits[j], n_bouts[j] = entered.sum(), exited.sum(), start.size
+        if start.size:
+            mean_bout[j] = float(np.mean(end - start + 1))
     with np.errstate(invalid="ignore", divide="ignore"):
         fraction = np.where(n_obs > 0, frames_inside / np.maximum(n_obs, 1), np.nan)
-        mean_bout = np.where(
-            n_bouts > 0, frames_inside / np.maximum(n_bouts, 1), np.nan
-        )
     df = pd.DataFrame(labels)
     df["frames_inside"] = frames_inside.astype(int)
     df["frames_observed"] = n_obs.astype(int)
     df["fraction"] = fraction
-    df["entries"] = entries.astype(int)
-    df["exits"] = exits.astype(int)
+    df["entries"] = entries
+    df["exits"] = exits
     df["latency"] = latency
-    df["n_bouts"] = n_bouts.astype(int)
+    df["n_bouts"] = n_bouts
     df["mean_bout"] = mean_bout
     if fps is not None:
         df["time_inside_s"] = df["frames_inside"] / fps
@@ -777,27 +820,39 @@ def _cross(ax, ay, bx, by):
     return ax * by - ay * bx
 
 
-def _signed_crossings(
-    p0: np.ndarray, p1: np.ndarray, segments: np.ndarray
-) -> np.ndarray:
-    """Signed number of segments each step ``p0 → p1`` crosses (``(N, 2)`` → ``(N,)``).
+def _signed_crossings(points: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """Signed number of segments crossed on arriving at each point (``(N, 2)`` → ``(N,)``).
 
-    +1 for a crossing onto the side where ``cross(B - A, p - A) >= 0`` (in image
-    coordinates, y down: the right-hand side walking from A to B), -1 the other way.
-    A point on the line belongs to the + side, and a step through a vertex counts
-    once (segments include their first end, not their last).
+    ``points`` are the positions seen, in time order. A point is on the + side of a
+    segment ``A → B`` where ``cross(B - A, p - A) > 0`` (in image coordinates, y
+    down: the right-hand side walking from A to B) and on the - side where it is
+    < 0. A point *on* the segment has no side: it is skipped, and a crossing counts
+    at the first point seen strictly on the other side of the last point that had
+    one, so touching the line and going back is no crossing, and stepping onto the
+    line and on across it is one. A point on the segment's line but beyond its ends
+    belongs to the + side (no path through it crosses the segment). +1 for a
+    crossing onto the + side, -1 the other way; a step through a vertex counts once
+    (segments include their first end, not their last).
     """
-    total = np.zeros(len(p0))
-    sx, sy = p1[:, 0] - p0[:, 0], p1[:, 1] - p0[:, 1]
+    total = np.zeros(len(points))
+    px, py = points[:, 0], points[:, 1]
     for (ax, ay), (bx, by) in segments:
         dx, dy = bx - ax, by - ay
-        side0 = _cross(dx, dy, p0[:, 0] - ax, p0[:, 1] - ay) >= 0
-        side1 = _cross(dx, dy, p1[:, 0] - ax, p1[:, 1] - ay) >= 0
+        c = _cross(dx, dy, px - ax, py - ay)
+        along = ((px - ax) * dx + (py - ay) * dy) / max(dx * dx + dy * dy, 1e-300)
+        on_segment = (c == 0) & (along >= 0) & (along <= 1)
+        side = np.where(c < 0, -1, 1)
+        strict = np.flatnonzero(~on_segment)
+        if strict.size < 2:
+            continue
+        k0, k1 = strict[:-1], strict[1:]
+        p0, p1 = points[k0], points[k1]
+        sx, sy = p1[:, 0] - p0[:, 0], p1[:, 1] - p0[:, 1]
         oa = _cross(sx, sy, ax - p0[:, 0], ay - p0[:, 1])
         ob = _cross(sx, sy, bx - p0[:, 0], by - p0[:, 1])
         within = (oa * ob < 0) | ((oa == 0) & (ob != 0))
-        hit = (side0 != side1) & within
-        total += np.where(hit, np.where(side1, 1.0, -1.0), 0.0)
+        hit = (side[k0] != side[k1]) & within
+        total[k1[hit]] += side[k1[hit]]
     return total
 
 
@@ -811,7 +866,9 @@ def compute_line_crossings(
 
     A crossing is counted at the frame where the point is first seen on the other
     side of the line, from its last known position: a point lost for a few frames
-    that reappears across the line still counts.
+    that reappears across the line still counts. A point exactly on the line is on
+    neither side: touching the line and going back is no crossing, and a path such
+    as 290, 300, 290, 300, 310 with the line at 300 crosses once (at 310).
 
     Parameters
     ----------
@@ -861,9 +918,8 @@ def compute_line_crossings(
         if not len(seen):
             continue
         out[seen, j, :] = 0.0
-        p0, p1 = series[seen[:-1], j], series[seen[1:], j]
         for i, seg in enumerate(segments):
-            out[seen[1:], j, i] = _signed_crossings(p0, p1, seg)
+            out[seen, j, i] = _signed_crossings(series[seen, j], seg)
     out = out.reshape(xy.shape[:-1] + (len(lines),))
     return _per_roi(out, point, lines, "line_crossings", position)
 

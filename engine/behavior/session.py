@@ -38,6 +38,7 @@ import pandas as pd
 import xarray as xr
 
 from . import tables as _tables
+from ._utils import file_frames, resolve_fps
 from .calibration import Calibration
 from .filters import FilterConfig
 from .roi import ROI
@@ -61,6 +62,13 @@ logger = logging.getLogger("posekit.engine.behavior.session")
 
 #: Suffixes of the tracking files a folder is searched for.
 TRACKING_SUFFIXES = (".h5", ".csv", ".slp", ".nc")
+
+#: Name of the individual holding a multi-animal DeepLabCut file's unique bodyparts.
+UNIQUE_BODYPARTS = "single"
+
+#: Warn when the centroid is missing in at least this share of an animal's frames
+#: because some (not all) of its keypoints are.
+CENTROID_WARN_FRACTION = 0.1
 
 Progress = Callable[[int, int, str], None]
 
@@ -93,6 +101,11 @@ class Session:
         The poses as loaded (movement-schema Dataset, pixels).
     video
         The video it belongs to, if found.
+    fps
+        The session's own frame rate: its file's (``attrs["fps"]`` or a time
+        coordinate in seconds), else its video's (``None``: unknown).
+    fps_source
+        Where ``fps`` comes from: ``"file"``, ``"video"`` or ``""`` (unknown).
     """
 
     name: str
@@ -100,6 +113,8 @@ class Session:
     group: str
     poses: xr.Dataset = field(repr=False)
     video: Path | None = None
+    fps: float | None = None
+    fps_source: str = ""
 
     @property
     def n_frames(self) -> int:
@@ -107,9 +122,31 @@ class Session:
         return int(self.poses.sizes["time"])
 
     @property
+    def frames(self) -> np.ndarray:
+        """The file's own frame numbers, one per time step (``int64``).
+
+        From the poses' ``time`` coordinate
+        (:func:`~posekit.engine.behavior._utils.file_frames`): a trimmed analysis
+        starting at frame 1000 gives 1000, 1001, …; counted from 0 otherwise.
+        """
+        return file_frames(self.poses)
+
+    @property
     def individuals(self) -> list[str]:
         """Individual names."""
         return [str(i) for i in self.poses["individual"].values]
+
+    @property
+    def animals(self) -> list[str]:
+        """The individuals that are animals.
+
+        A multi-animal DeepLabCut file keeps its unique bodyparts (objects such as
+        food or a feeder) under an individual called ``single``: it is left out of
+        the tracks and of the per-animal tables (kinematics, ROIs, social).
+        """
+        names = self.individuals
+        animals = [i for i in names if i != UNIQUE_BODYPARTS]
+        return animals if animals else names
 
     @property
     def keypoints(self) -> list[str]:
@@ -120,12 +157,14 @@ class Session:
         """Return one track per individual.
 
         The key is the session name, plus ``/individual`` when the session has
-        several animals.
+        several animals. The ``single`` individual of unique bodyparts is not a
+        track (:attr:`animals`).
         """
-        many = len(self.individuals) > 1
+        animals = self.animals
+        many = len(animals) > 1
         return [
             Track(f"{self.name}/{ind}" if many else self.name, self.name, ind)
-            for ind in self.individuals
+            for ind in animals
         ]
 
 
@@ -215,6 +254,33 @@ def read_sessions_table(
     return files, groups
 
 
+def _check_not_empty(poses: xr.Dataset, what: str) -> None:
+    """Raise when ``poses`` (of file or session ``what``) has no frame."""
+    if int(poses.sizes.get("time", 0)) == 0:
+        raise ValueError(f"{what} has 0 frames: there is nothing to analyse")
+
+
+def _own_fps(poses: xr.Dataset, video: Path | None) -> tuple[float | None, str]:
+    """Return the frame rate of a tracking file and where it comes from.
+
+    The file's (``attrs["fps"]`` or a time coordinate in seconds), else its video's;
+    ``(None, "")`` when neither says.
+    """
+    fps = resolve_fps(poses, None)
+    if fps:
+        return float(fps), "file"
+    if video is not None:
+        try:
+            from ..video import VideoReader
+
+            rate = float(VideoReader(video).fps)
+        except Exception:  # noqa: BLE001 - unreadable video: no fps
+            rate = 0.0
+        if rate > 0 and math.isfinite(rate):
+            return rate, "video"
+    return None, ""
+
+
 def _unique_name(stem: str, taken: set[str]) -> str:
     name, k = stem, 2
     while name in taken:
@@ -246,7 +312,8 @@ class BehaviorModel:
     filter_config : FilterConfig
         The cleaning pipeline.
     calibration : Calibration
-        Frame rate and pixel size.
+        Pixel size, and a frame rate that overrides every session's own
+        (``fps=None``: each session uses its own, :meth:`session_fps`).
     keypoint : str or None
         Keypoint used for ROIs, distance and speed (``None``: the centroid).
     rois : list of ROI
@@ -297,7 +364,11 @@ class BehaviorModel:
         self.clusterer: BehaviorClusterer | None = None
         self.motif_table: pd.DataFrame | None = None
         self.load_errors: list[str] = []
+        #: Files the last :meth:`load` could not load: ``file``, ``group``,
+        #: ``reason`` (written to ``sessions.csv`` and ``settings.json``).
+        self.load_failures: list[dict[str, str]] = []
         self._cache: dict[tuple[str, str], Any] = {}
+        self._warned: set[str] = set()
 
     # ------------------------------------------------------------ loading
     def session(self, name: str) -> Session:
@@ -339,8 +410,10 @@ class BehaviorModel:
         Returns
         -------
         list of Session
-            The sessions loaded now. Files that fail are skipped and described in
-            :attr:`load_errors`.
+            The sessions loaded now, each with its own frame rate (its file's, else
+            its video's; :attr:`Session.fps`). Files that fail (unreadable, or with
+            no frame) are skipped, described in :attr:`load_errors` and recorded in
+            :attr:`load_failures`.
 
         Raises
         ------
@@ -363,26 +436,32 @@ class BehaviorModel:
         taken = {s.name for s in kept}
         loaded: list[Session] = []
         self.load_errors = []
+        self.load_failures = []
         for i, (path, group) in enumerate(zip(paths, groups, strict=True)):
             try:
                 poses = load_poses(path)
+                _check_not_empty(poses, path.name)
                 video = find_video(path, self.project)
+                fps, source = _own_fps(poses, video)
                 name = _unique_name(path.stem, taken)
                 taken.add(name)
-                loaded.append(Session(name, path, str(group or ""), poses, video))
+                loaded.append(
+                    Session(name, path, str(group or ""), poses, video, fps, source)
+                )
             except Exception as err:  # noqa: BLE001 - reported, the batch goes on
-                self.load_errors.append(f"{path.name}: {type(err).__name__}: {err}")
+                reason = f"{type(err).__name__}: {err}"
+                self.load_errors.append(f"{path.name}: {reason}")
+                self.load_failures.append(
+                    {"file": str(path), "group": str(group or ""), "reason": reason}
+                )
                 logger.warning("cannot load %s: %s", path, err)
             if progress is not None:
                 progress(i + 1, len(paths), path.name)
         if not loaded:
             raise ValueError("no file could be loaded:\n" + "\n".join(self.load_errors))
         self.sessions = kept + loaded
-        if self.calibration.fps is None:
-            fps = self._guess_fps(loaded[0])
-            if fps:
-                self.calibration = Calibration(self.calibration.mm_per_px, fps)
         self._invalidate()
+        self._warn_override()
         self.annotations = {
             k: v for k, v in self.annotations.items() if k in self.track_keys()
         }
@@ -407,32 +486,87 @@ class BehaviorModel:
         Returns
         -------
         Session
-            The new session.
+            The new session, with the poses' frame rate as its own.
+
+        Raises
+        ------
+        ValueError
+            If the poses have no frame.
         """
         from ..poses import validate
 
+        poses = validate(poses)
+        _check_not_empty(poses, name)
         name = _unique_name(name, {s.name for s in self.sessions})
-        session = Session(name, None, group, validate(poses), None)
+        fps, source = _own_fps(poses, None)
+        session = Session(name, None, group, poses, None, fps, source)
         self.sessions.append(session)
-        if self.calibration.fps is None and poses.attrs.get("fps"):
-            self.calibration = Calibration(
-                self.calibration.mm_per_px, float(poses.attrs["fps"])
-            )
         self._invalidate()
+        self._warn_override()
         return session
 
-    def _guess_fps(self, session: Session) -> float | None:
-        fps = session.poses.attrs.get("fps")
-        if fps:
-            return float(fps)
-        if session.video is not None:
-            try:
-                from ..video import VideoReader
+    # ------------------------------------------------------------ frame rates
+    def session_fps(self, name: str) -> float | None:
+        """Return the frame rate used for session ``name``.
 
-                return float(VideoReader(session.video).fps) or None
-            except Exception:  # noqa: BLE001 - unreadable video: no fps
-                return None
-        return None
+        The model's :attr:`calibration` ``fps`` when set (it overrides every
+        session's), else the session's own (:attr:`Session.fps`).
+
+        Raises
+        ------
+        KeyError
+            If there is no such session.
+        ValueError
+            If some sessions have a frame rate and others do not, and no rate is set
+            for all (:meth:`check_rates`).
+        """
+        session = self.session(name)
+        if self.calibration.fps:
+            return self.calibration.fps
+        self.check_rates()
+        return session.fps
+
+    def check_rates(self) -> None:
+        """Refuse to mix sessions with and without a frame rate.
+
+        Their tables would mix units (per second and per frame).
+
+        Raises
+        ------
+        ValueError
+            If some sessions have a frame rate and others do not, and the
+            calibration sets none for all.
+        """
+        if self.calibration.fps:
+            return
+        known = [s for s in self.sessions if s.fps]
+        unknown = [s.name for s in self.sessions if not s.fps]
+        if known and unknown:
+            rates = ", ".join(f"{s.name} ({s.fps:g} fps)" for s in known[:5])
+            raise ValueError(
+                f"{len(unknown)} session(s) have no frame rate ({', '.join(unknown[:5])}"
+                f"{' …' if len(unknown) > 5 else ''}) while others have one ({rates}"
+                f"{' …' if len(known) > 5 else ''}): their tables would mix units "
+                "(per frame and per second). Give one rate for all with --fps "
+                "(set_calibration(fps=...)), or analyse them separately"
+            )
+
+    def _warn_override(self) -> None:
+        """Log the sessions whose own frame rate the calibration's ``fps`` replaces."""
+        fps = self.calibration.fps
+        if not fps:
+            return
+        differ = [
+            s for s in self.sessions if s.fps and not math.isclose(s.fps, fps)
+        ]  # fmt: skip
+        if differ:
+            logger.warning(
+                "fps=%g is used for every session; it overrides the frame rate of "
+                "%d session(s): %s",
+                fps,
+                len(differ),
+                ", ".join(f"{s.name} ({s.fps:g} fps, {s.fps_source})" for s in differ),
+            )
 
     @staticmethod
     def find_files(folder: str | os.PathLike, pattern: str = "*.h5") -> list[Path]:
@@ -498,34 +632,70 @@ class BehaviorModel:
         """Set the group of session ``name``."""
         self.session(name).group = str(group)
 
-    def sessions_table(self) -> pd.DataFrame:
-        """Return one row per session.
+    def _fps_used(self, session: Session) -> tuple[float | None, str]:
+        """Return the frame rate used for ``session`` and where it comes from.
 
-        Columns: session, group, file, frames, individuals, keypoints, video.
+        Never raises, unlike :meth:`session_fps`.
         """
-        return pd.DataFrame(
-            [
+        if self.calibration.fps:
+            return self.calibration.fps, "set for all"
+        return session.fps, session.fps_source
+
+    def sessions_table(self) -> pd.DataFrame:
+        """Return one row per session, then one per file that could not be loaded.
+
+        Columns: session, group, file, frames, first_frame (the file's frame
+        number of the first frame), fps (the frame rate used), fps_source
+        (``file``, ``video``, ``set for all`` or empty when unknown), individuals,
+        keypoints, video, error (why a file was not loaded; empty for sessions).
+        """
+        columns = [
+            "session",
+            "group",
+            "file",
+            "frames",
+            "first_frame",
+            "fps",
+            "fps_source",
+            "individuals",
+            "keypoints",
+            "video",
+            "error",
+        ]
+        rows: list[dict[str, Any]] = []
+        for s in self.sessions:
+            fps, source = self._fps_used(s)
+            rows.append(
                 {
                     "session": s.name,
                     "group": s.group,
                     "file": str(s.path) if s.path else "",
                     "frames": s.n_frames,
+                    "first_frame": int(s.frames[0]),
+                    "fps": fps if fps else math.nan,
+                    "fps_source": source,
                     "individuals": ", ".join(s.individuals),
                     "keypoints": len(s.keypoints),
                     "video": str(s.video) if s.video else "",
+                    "error": "",
                 }
-                for s in self.sessions
-            ],
-            columns=[
-                "session",
-                "group",
-                "file",
-                "frames",
-                "individuals",
-                "keypoints",
-                "video",
-            ],
-        )
+            )
+        for failure in self.load_failures:
+            rows.append(
+                {
+                    **dict.fromkeys(columns, ""),
+                    "frames": pd.NA,
+                    "first_frame": pd.NA,
+                    "fps": math.nan,
+                    "group": failure["group"],
+                    "file": failure["file"],
+                    "error": failure["reason"],
+                }
+            )
+        table = pd.DataFrame(rows, columns=columns)
+        for col in ("frames", "first_frame", "keypoints"):
+            table[col] = pd.to_numeric(table[col]).astype("Int64")
+        return table
 
     # ------------------------------------------------------------ tracks
     def tracks(self) -> list[Track]:
@@ -571,7 +741,11 @@ class BehaviorModel:
     def set_calibration(
         self, fps: float | None = None, mm_per_px: float | None = None
     ) -> Calibration:
-        """Set the frame rate and pixel size (``None`` or 0: unknown / stay in pixels).
+        """Set the frame rate and pixel size (``None`` or 0: own rates / stay in pixels).
+
+        A frame rate given here overrides every session's own
+        (:meth:`session_fps`); a warning names the sessions whose own rate differs.
+        ``fps=None`` lets each session use its own.
 
         Raises
         ------
@@ -580,6 +754,7 @@ class BehaviorModel:
         """
         self.calibration = Calibration(mm_per_px=mm_per_px or None, fps=fps or None)
         self._invalidate()
+        self._warn_override()
         return self.calibration
 
     def set_keypoint(self, keypoint: str | None) -> None:
@@ -636,6 +811,7 @@ class BehaviorModel:
 
     def _invalidate(self) -> None:
         self._cache.clear()
+        self._warned.clear()
 
     def _cached(self, kind: str, name: str, make: Callable[[], Any]) -> Any:
         key = (kind, name)
@@ -645,14 +821,19 @@ class BehaviorModel:
 
     # ------------------------------------------------------------ processing
     def cleaned(self, name: str) -> xr.Dataset:
-        """Session ``name`` after cleaning, in pixels, with the frame rate applied."""
+        """Session ``name`` after cleaning, in pixels, with its frame rate applied.
+
+        The rate (:meth:`session_fps`) is applied first, so filters given in Hz use
+        it; the times keep the file's frame numbers.
+        """
         from .filters import filter_poses
 
         def make() -> xr.Dataset:
-            ds = filter_poses(self.session(name).poses, config=self.filter_config)
-            if self.calibration.fps:
-                ds = Calibration(fps=self.calibration.fps).apply(ds)
-            return ds
+            ds = self.session(name).poses
+            fps = self.session_fps(name)
+            if fps:
+                ds = Calibration(fps=fps).apply(ds)
+            return filter_poses(ds, config=self.filter_config)
 
         return self._cached("cleaned", name, make)
 
@@ -670,7 +851,8 @@ class BehaviorModel:
     def point(self, name: str, *, calibrated: bool = True) -> xr.DataArray:
         """Return the position of the chosen keypoint (or the centroid).
 
-        Dims ``time, space, individual``.
+        Dims ``time, space, individual``. The centroid is missing in the frames
+        where any keypoint is, after cleaning (:meth:`centroid_gaps`).
 
         Raises
         ------
@@ -683,12 +865,52 @@ class BehaviorModel:
         pos = ds["position"]
         if self.keypoint is None:
             out = compute_centroid(pos)
+            self._warn_centroid_gaps(name)
         else:
             if self.keypoint not in [str(k) for k in pos["keypoint"].values]:
                 raise ValueError(f"session {name!r} has no keypoint {self.keypoint!r}")
             out = pos.sel(keypoint=self.keypoint, drop=True)
         out.attrs = {**pos.attrs, **out.attrs}
         return out
+
+    def centroid_gaps(self, name: str) -> dict[str, int]:
+        """Count the frames that lost their centroid to a missing keypoint.
+
+        Per individual of session ``name``: the frames where some, but not all, of
+        its keypoints are missing after cleaning (likelihood cut-off, gap filling,
+        smoothing). The centroid of all keypoints is missing there rather than
+        jumping to the mean of the keypoints left.
+
+        Returns
+        -------
+        dict
+            Individual → number of frames.
+        """
+        pos = self.cleaned(name)["position"]
+        missing = pos.isnull().any("space")
+        some = missing.any("keypoint") & ~missing.all("keypoint")
+        counts = some.sum("time")
+        return {str(i): int(counts.sel(individual=i)) for i in pos["individual"].values}
+
+    def _warn_centroid_gaps(self, name: str) -> None:
+        """Warn once per session when a large share of frames has no centroid."""
+        if name in self._warned:
+            return
+        self._warned.add(name)
+        n = max(self.session(name).n_frames, 1)
+        lost = {
+            i: k
+            for i, k in self.centroid_gaps(name).items()
+            if k / n >= CENTROID_WARN_FRACTION
+        }
+        if lost:
+            logger.warning(
+                "session %s: the centroid is missing in %s because a keypoint is "
+                "missing there; measure one keypoint that is seen well (--keypoint, "
+                "set_keypoint) or fill short gaps (--max-gap)",
+                name,
+                ", ".join(f"{k} of {n} frames of {i}" for i, k in lost.items()),
+            )
 
     def processing_log(self, name: str) -> list[dict[str, Any]]:
         """Return the steps applied to session ``name`` (``attrs["log"]``)."""
@@ -702,10 +924,27 @@ class BehaviorModel:
 
         Duration, observed fraction, distance, speed (mean, median, max),
         straightness, with their units
-        (:func:`~posekit.engine.behavior.tables.kinematics_table`).
+        (:func:`~posekit.engine.behavior.tables.kinematics_table`), each session at
+        its own frame rate, and ``centroid_gap_frames``: the frames without a
+        centroid because some of the keypoints are missing (:meth:`centroid_gaps`;
+        0 with a chosen keypoint).
         """
         points = {s.name: self.point(s.name) for s in self.sessions}
-        return _tables.kinematics_table(self.sessions, points, fps=self.calibration.fps)
+        table = _tables.kinematics_table(self.sessions, points, fps=self._rates())
+        if not table.empty:
+            gaps = {
+                s.name: self.centroid_gaps(s.name) if self.keypoint is None else {}
+                for s in self.sessions
+            }
+            table["centroid_gap_frames"] = [
+                gaps[s].get(i, 0)
+                for s, i in zip(table["session"], table["individual"], strict=True)
+            ]
+        return table
+
+    def _rates(self) -> dict[str, float | None]:
+        """Session name → frame rate used (:meth:`session_fps`)."""
+        return {s.name: self.session_fps(s.name) for s in self.sessions}
 
     def occupancy(self, name: str) -> xr.DataArray | None:
         """ROI occupancy of session ``name`` (``None`` without area ROIs).
@@ -758,14 +997,14 @@ class BehaviorModel:
 
         parts = []
         for s in self.sessions:
-            animals = [i for i in s.individuals if i != "single"]
+            animals = s.animals
             if len(animals) < 2:
                 continue
             ds = self.calibrated(s.name)
             table = social_summary(
                 ds["position"],
                 keypoint=self.keypoint,
-                fps=self.calibration.fps,
+                fps=self.session_fps(s.name),
                 **self.social,
             )
             table.insert(0, "session", s.name)
@@ -776,16 +1015,18 @@ class BehaviorModel:
         """Return every contact bout and approach of the sessions of several animals.
 
         Columns ``session, event`` (``contact`` or ``approach``), ``pair``,
-        ``approacher``, ``target``, ``start_frame``, ``end_frame``, ``frames``.
+        ``approacher``, ``target``, ``start_frame``, ``end_frame`` (the file's
+        frame numbers), ``frames``.
         """
         from .kinematics import compute_interindividual_distances
         from .social import approach_events, contact_bouts, default_contact_distance
 
         rows = []
         for s in self.sessions:
-            animals = [i for i in s.individuals if i != "single"]
+            animals = s.animals
             if len(animals) < 2:
                 continue
+            frames = s.frames
             pos = self.calibrated(s.name)["position"].sel(individual=animals)
             dist = self.social["contact_distance"] or default_contact_distance(pos)
             bouts = contact_bouts(
@@ -797,8 +1038,8 @@ class BehaviorModel:
                         "session": s.name,
                         "event": "contact",
                         "pair": b["pair"],
-                        "start_frame": int(b["start_frame"]),
-                        "end_frame": int(b["end_frame"]),
+                        "start_frame": int(frames[int(b["start_frame"])]),
+                        "end_frame": int(frames[int(b["end_frame"])]),
                         "frames": int(b["frames"]),
                     }
                 )
@@ -817,8 +1058,8 @@ class BehaviorModel:
                         "pair": a["pair"],
                         "approacher": a["approacher"],
                         "target": a["target"],
-                        "start_frame": int(a["start_frame"]),
-                        "end_frame": int(a["contact_frame"]),
+                        "start_frame": int(frames[int(a["start_frame"])]),
+                        "end_frame": int(frames[int(a["contact_frame"])]),
                         "frames": int(a["contact_frame"] - a["start_frame"] + 1),
                     }
                 )
@@ -831,14 +1072,12 @@ class BehaviorModel:
         frames; empty if never inside), bouts
         (:func:`~posekit.engine.behavior.tables.roi_table`).
         """
-        return _tables.roi_table(
-            self.sessions, self._occupancies(), fps=self.calibration.fps
-        )
+        return _tables.roi_table(self.sessions, self._occupancies(), fps=self._rates())
 
     def roi_bouts_table(self) -> pd.DataFrame:
         """Return every visit to every ROI (:func:`~posekit.engine.behavior.tables.roi_bouts_table`)."""
         return _tables.roi_bouts_table(
-            self.sessions, self._occupancies(), fps=self.calibration.fps
+            self.sessions, self._occupancies(), fps=self._rates()
         )
 
     def zone_transitions_table(self) -> pd.DataFrame:
@@ -851,9 +1090,7 @@ class BehaviorModel:
         See :func:`~posekit.engine.behavior.tables.line_crossings_table`.
         """
         crossings = {s.name: self.line_crossings(s.name) for s in self.sessions}
-        return _tables.line_crossings_table(
-            self.sessions, crossings, fps=self.calibration.fps
-        )
+        return _tables.line_crossings_table(self.sessions, crossings, fps=self._rates())
 
     # ------------------------------------------------------------ features
     def features(self, key: str) -> pd.DataFrame:
@@ -876,13 +1113,13 @@ class BehaviorModel:
     def features_table(self) -> pd.DataFrame:
         """Return the window features of every track.
 
-        Columns: ``track, session, individual, frame``, then one per feature
-        (:meth:`features`).
+        Columns: ``track, session, individual, frame`` (the file's frame numbers,
+        :attr:`Session.frames`), then one per feature (:meth:`features`).
         """
         parts = []
         for t in self.tracks():
             part = self.features(t.key)
-            part.insert(0, "frame", np.arange(len(part)))
+            part.insert(0, "frame", self.session(t.session).frames)
             part.insert(0, "individual", t.individual)
             part.insert(0, "session", t.session)
             part.insert(0, "track", t.key)
@@ -928,7 +1165,9 @@ class BehaviorModel:
 
         track = self.track(key)
         n = self.session(track.session).n_frames
-        labels = read_labels(path, n, background=self.background)
+        labels = read_labels(
+            path, n, background=self.background, fps=self.session_fps(track.session)
+        )
         self.set_annotation(key, labels)
         return labels
 
@@ -956,9 +1195,8 @@ class BehaviorModel:
         if key not in labels:
             what = "predictions" if predicted else "marked labels"
             raise KeyError(f"track {key!r} has no {what}; tracks with: {list(labels)}")
-        return write_labels(
-            labels[key], path, fps=self.calibration.fps, background=self.background
-        )
+        fps = self.session_fps(self.track(key).session)
+        return write_labels(labels[key], path, fps=fps, background=self.background)
 
     def training_data(self) -> tuple[pd.DataFrame, np.ndarray]:
         """Return the features and labels of every marked frame.
@@ -999,7 +1237,10 @@ class BehaviorModel:
         """Cross-validate and fit a classifier on the marked frames.
 
         A :class:`~posekit.engine.behavior.classify.BehaviorClassifier`,
-        cross-validated on contiguous blocks.
+        cross-validated leaving one marked track out when several are marked, else
+        on contiguous blocks with a purge gap of the largest feature window
+        (:func:`~posekit.engine.behavior.classify.cross_validate_behavior`). Its
+        predictions for the marked frames (:meth:`predict`) are in-sample.
 
         Returns
         -------
@@ -1023,7 +1264,22 @@ class BehaviorModel:
             random_state=random_state,
         )
         splits = int(min(n_splits, max(2, len(y) // 20)))
-        self.cv_result = cross_validate_behavior(clf, X, y, n_splits=splits)
+        groups = np.concatenate(  # the track of each row of training_data()
+            [
+                np.full(int((labels != self.background).sum()), key, dtype=object)
+                for key, labels in self.annotations.items()
+                if key in self.track_keys()
+            ]
+        )
+        self.cv_result = cross_validate_behavior(
+            clf,
+            X,
+            y,
+            n_splits=splits,
+            gap=max(self.windows, default=0),
+            groups=groups,
+            group_name="track",
+        )
         self.classifier = clf.fit(X, y)
         return self.cv_result
 
@@ -1098,7 +1354,10 @@ class BehaviorModel:
         self.prediction_kind = "motifs"
         parts = []
         for k, labels in self.predictions.items():
-            part = motif_examples(labels, n_examples=3, fps=self.calibration.fps)
+            session = self.session(self.track(k).session)
+            fps = self.session_fps(session.name)
+            part = motif_examples(labels, n_examples=3, fps=fps)
+            part = _tables.to_file_frames(part, session.frames, fps)
             part.insert(0, "track", k)
             parts.append(part)
         self.motif_table = pd.concat(parts, ignore_index=True)
@@ -1106,7 +1365,7 @@ class BehaviorModel:
 
     # ------------------------------------------------------------ ethogram tables
     def _labels_args(self) -> dict[str, Any]:
-        return {"fps": self.calibration.fps, "background": self.background}
+        return {"fps": self._rates(), "background": self.background}
 
     def behavior_bouts_table(self) -> pd.DataFrame:
         """Return the bouts of the predicted labels.
@@ -1196,7 +1455,7 @@ class BehaviorModel:
             rois=self.rois,
             image_size=self.image_size(name),
             labels={k: v for k, v in labels.items() if v is not None},
-            fps=self.calibration.fps,
+            fps=self.session_fps(name),
             background=self.background,
         )
 
@@ -1204,11 +1463,18 @@ class BehaviorModel:
     def settings(self) -> dict[str, Any]:
         """Return the settings used, for the record written beside the results.
 
-        Cleaning, calibration, keypoint, feature windows, sessions, ROIs.
+        Cleaning, calibration (its ``fps`` is the rate set for all sessions, or
+        ``None``; ``session_fps`` the rate each session used), keypoint, feature
+        windows, sessions (with their frame rate), the files that could not be
+        loaded (``skipped``: file, group, reason), ROIs.
         """
+        used = {s.name: self._fps_used(s) for s in self.sessions}
         return {
             "filter": self.filter_config.to_dict(),
-            "calibration": self.calibration.to_dict(),
+            "calibration": {
+                **self.calibration.to_dict(),
+                "session_fps": {name: fps for name, (fps, _) in used.items()},
+            },
             "keypoint": self.keypoint,
             "feature_windows": list(self.windows),
             "sessions": [
@@ -1216,9 +1482,12 @@ class BehaviorModel:
                     "name": s.name,
                     "group": s.group,
                     "file": str(s.path) if s.path else None,
+                    "fps": used[s.name][0],
+                    "fps_source": used[s.name][1],
                 }
                 for s in self.sessions
             ],
+            "skipped": [dict(f) for f in self.load_failures],
             "rois": [r.to_feature() for r in self.rois],
             "social": dict(self.social),
             "predictions": self.prediction_kind,

@@ -5,6 +5,21 @@ and what was computed for them (positions, ROI occupancy, per-frame labels) and
 returns one long table with ``session`` and ``group`` (and ``track`` for behaviour)
 columns, ready for CSV or Excel. :class:`~posekit.engine.behavior.session.BehaviorModel`
 builds them from its state; :data:`TABLE_FILES` names their files.
+
+Conventions shared by the tables:
+
+- ``fps`` is one frame rate for every session, or a mapping session name → rate
+  (each session at its own rate); ``None``: per frame, no seconds columns.
+- Frame columns (``start``, ``end``, ``first_crossing``) are the file's own frame
+  numbers (:attr:`Session.frames <posekit.engine.behavior.session.Session.frames>`:
+  a trimmed analysis starting at frame 1000 starts at 1000), and their ``*_s``
+  columns their times (``frame / fps``). ``end`` is the last frame of a bout
+  (inclusive) and ``end_s`` when the bout stops (``(end + 1) / fps``, the end of that
+  frame), so ``duration_s = end_s - start_s``. Latencies count frames from the start
+  of the recording.
+- Only animals are tabulated: the ``single`` individual of a multi-animal DeepLabCut
+  file's unique bodyparts is left out
+  (:attr:`Session.animals <posekit.engine.behavior.session.Session.animals>`).
 """
 
 from __future__ import annotations
@@ -20,8 +35,13 @@ import xarray as xr
 if TYPE_CHECKING:  # pragma: no cover
     from .session import Session, Track
 
+#: One frame rate for every session, or session name → rate (``None``: unknown).
+Rates = float | Mapping[str, float | None] | None
+
 __all__ = [
     "TABLE_FILES",
+    "Rates",
+    "to_file_frames",
     "kinematics_table",
     "roi_table",
     "roi_bouts_table",
@@ -53,6 +73,80 @@ TABLE_FILES: dict[str, str] = {
 }
 
 
+# ---------------------------------------------------------------- helpers
+
+
+def _rate(fps: Rates, name: str) -> float | None:
+    """Return the frame rate of session ``name`` from one rate or a mapping."""
+    if isinstance(fps, Mapping):
+        rate = fps.get(name)
+    else:
+        rate = fps
+    return float(rate) if rate else None
+
+
+def to_file_frames(
+    table: pd.DataFrame,
+    frames: np.ndarray,
+    fps: float | None,
+    columns: Sequence[str] = ("start", "end"),
+) -> pd.DataFrame:
+    """Replace frame indices (0 = first frame) by the file's frame numbers.
+
+    Each ``<column>_s`` present is recomputed as ``frame / fps`` (``end_s`` as
+    ``(end + 1) / fps``: when the bout stops, the end of its last frame).
+
+    Parameters
+    ----------
+    table
+        A table whose ``columns`` hold frame indices (missing values allowed).
+    frames
+        The file's frame number of each index (:attr:`Session.frames
+        <posekit.engine.behavior.session.Session.frames>`).
+    fps
+        Frames per second (``None``: the seconds columns are left as they are).
+    columns
+        The frame columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; the frame columns are ``Int64`` when they had missing values.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> t = pd.DataFrame({"start": [0, 5], "end": [2, 9], "start_s": [0.0, 0.5]})
+    >>> to_file_frames(t, np.arange(1000, 1010), 10.0).values.tolist()
+    [[1000.0, 1002.0, 100.0], [1005.0, 1009.0, 100.5]]
+    """
+    out = table.copy()
+    frames = np.asarray(frames)
+    for col in columns:
+        if col not in out:
+            continue
+        index = pd.to_numeric(out[col], errors="coerce")
+        known = index.notna().to_numpy()
+        mapped = np.full(len(out), np.nan)
+        mapped[known] = frames[index[known].to_numpy().astype(int)]
+        series = pd.Series(mapped, index=out.index)
+        out[col] = series.astype(np.int64) if known.all() else series.astype("Int64")
+        if fps and f"{col}_s" in out:
+            # end_s is when a bout stops: the end of its last frame
+            out[f"{col}_s"] = (mapped + (col == "end")) / fps
+    return out
+
+
+def _animals(data: xr.DataArray, session: Session) -> xr.DataArray:
+    """Keep the animals of ``session`` (not its ``single`` unique bodyparts)."""
+    if "individual" not in data.dims:
+        return data
+    animals = session.animals
+    if len(animals) == data.sizes["individual"]:
+        return data
+    return data.sel(individual=animals)
+
+
 # ---------------------------------------------------------------- movement
 
 
@@ -60,7 +154,7 @@ def kinematics_table(
     sessions: Sequence[Session],
     points: Mapping[str, xr.DataArray],
     *,
-    fps: float | None = None,
+    fps: Rates = None,
 ) -> pd.DataFrame:
     """Tabulate the movement per session and individual.
 
@@ -75,23 +169,29 @@ def kinematics_table(
         Session name → position of one point per individual (dims ``time, space,
         individual``; ``attrs["space_unit"]`` gives the distance unit).
     fps
-        Frames per second (speeds per second and durations; per frame without).
+        Frames per second, one for all or one per session (speeds per second and
+        durations; per frame without).
 
     Returns
     -------
     pandas.DataFrame
-        One row per session and individual.
+        One row per session and animal; ``distance`` is NaN for an animal never
+        seen.
     """
     from .kinematics import compute_path_length, compute_speed, compute_straightness
 
     rows = []
     for s in sessions:
         point = points[s.name]
+        rate = _rate(fps, s.name)
         unit = point.attrs.get("space_unit", "px")
-        speed = compute_speed(point, per="second" if fps else "frame")
+        if rate:
+            speed = compute_speed(point, fps=rate, per="second")
+        else:
+            speed = compute_speed(point, per="frame")
         length = compute_path_length(point)
         straight = compute_straightness(point)
-        for ind in s.individuals:
+        for ind in s.animals:
             p = point.sel(individual=ind)
             sp = np.asarray(speed.sel(individual=ind).values, float)
             observed = float(np.mean(np.isfinite(p.values).all(axis=-1)))
@@ -102,7 +202,8 @@ def kinematics_table(
                     "group": s.group,
                     "individual": ind,
                     "frames": s.n_frames,
-                    "duration_s": s.n_frames / fps if fps else math.nan,
+                    "duration_s": s.n_frames / rate if rate else math.nan,
+                    "fps": rate if rate else math.nan,
                     "observed_fraction": observed,
                     "distance": float(length.sel(individual=ind)),
                     "mean_speed": float(finite.mean()) if finite.size else math.nan,
@@ -124,14 +225,14 @@ def kinematics_table(
 def _per_session(
     sessions: Sequence[Session],
     occupancies: Mapping[str, xr.DataArray | None],
-    fn: Callable[[xr.DataArray], pd.DataFrame],
+    fn: Callable[[xr.DataArray, Session], pd.DataFrame],
 ) -> pd.DataFrame:
     parts = []
     for s in sessions:
         occ = occupancies.get(s.name)
         if occ is None:
             continue
-        part = fn(occ)
+        part = fn(_animals(occ, s), s)
         part.insert(0, "group", s.group)
         part.insert(0, "session", s.name)
         parts.append(part)
@@ -142,7 +243,7 @@ def roi_table(
     sessions: Sequence[Session],
     occupancies: Mapping[str, xr.DataArray | None],
     *,
-    fps: float | None = None,
+    fps: Rates = None,
 ) -> pd.DataFrame:
     """Tabulate ROI use per session, individual and ROI.
 
@@ -159,7 +260,8 @@ def roi_table(
         (:func:`~posekit.engine.behavior.roi.compute_roi_occupancy`; ``None`` or
         missing: the session is left out).
     fps
-        Frames per second (adds the ``*_s`` columns).
+        Frames per second, one for all or one per session (adds the ``*_s``
+        columns).
 
     Returns
     -------
@@ -168,7 +270,11 @@ def roi_table(
     """
     from .roi import roi_summary
 
-    table = _per_session(sessions, occupancies, lambda occ: roi_summary(occ, fps=fps))
+    table = _per_session(
+        sessions,
+        occupancies,
+        lambda occ, s: roi_summary(occ, fps=_rate(fps, s.name)),
+    )
     if "latency" in table:
         table["latency"] = table["latency"].astype("Int64")
     return table
@@ -178,16 +284,21 @@ def roi_bouts_table(
     sessions: Sequence[Session],
     occupancies: Mapping[str, xr.DataArray | None],
     *,
-    fps: float | None = None,
+    fps: Rates = None,
 ) -> pd.DataFrame:
     """Tabulate every visit to every ROI, with ``session`` and ``group``.
 
-    See :func:`~posekit.engine.behavior.roi.roi_bouts`; arguments as for
+    See :func:`~posekit.engine.behavior.roi.roi_bouts`; ``start`` and ``end`` are
+    the file's frame numbers, ``start_s`` their time. Arguments as for
     :func:`roi_table`.
     """
     from .roi import roi_bouts
 
-    return _per_session(sessions, occupancies, lambda occ: roi_bouts(occ, fps=fps))
+    def one(occ: xr.DataArray, s: Session) -> pd.DataFrame:
+        rate = _rate(fps, s.name)
+        return to_file_frames(roi_bouts(occ, fps=rate), s.frames, rate)
+
+    return _per_session(sessions, occupancies, one)
 
 
 def zone_transitions_table(
@@ -199,7 +310,7 @@ def zone_transitions_table(
     """
     from .roi import compute_zone_sequence, zone_transitions
 
-    def one(occ: xr.DataArray) -> pd.DataFrame:
+    def one(occ: xr.DataArray, s: Session) -> pd.DataFrame:
         counts = zone_transitions(compute_zone_sequence(occ))
         long = counts.stack().rename("count").reset_index()
         long.columns = ["from", "to", "count"]
@@ -212,7 +323,7 @@ def line_crossings_table(
     sessions: Sequence[Session],
     crossings: Mapping[str, xr.DataArray | None],
     *,
-    fps: float | None = None,
+    fps: Rates = None,
 ) -> pd.DataFrame:
     """Tabulate line crossings per session, individual and line.
 
@@ -228,18 +339,23 @@ def line_crossings_table(
         (:func:`~posekit.engine.behavior.roi.compute_line_crossings`; ``None`` or
         missing: the session is left out).
     fps
-        Frames per second (adds ``first_crossing_s`` and ``crossings_per_min``).
+        Frames per second, one for all or one per session (adds
+        ``first_crossing_s`` and ``crossings_per_min``).
 
     Returns
     -------
     pandas.DataFrame
-        Empty when no session has a line.
+        Empty when no session has a line. ``first_crossing`` is the file's frame
+        number.
     """
     from .roi import line_crossing_summary
 
-    table = _per_session(
-        sessions, crossings, lambda c: line_crossing_summary(c, fps=fps)
-    )
+    def one(c: xr.DataArray, s: Session) -> pd.DataFrame:
+        rate = _rate(fps, s.name)
+        summary = line_crossing_summary(c, fps=rate)
+        return to_file_frames(summary, s.frames, rate, columns=["first_crossing"])
+
+    table = _per_session(sessions, crossings, one)
     if "first_crossing" in table:
         table["first_crossing"] = table["first_crossing"].astype("Int64")
     return table
@@ -260,17 +376,25 @@ def _lookup(
     return tracks[key]
 
 
+def _frames_of(session: Session, n_labels: int) -> np.ndarray:
+    """Return the file's frame numbers for ``n_labels`` labels of ``session``."""
+    frames = session.frames
+    return frames if frames.size == n_labels else np.arange(n_labels)
+
+
 def behavior_bouts_table(
     labels: Mapping[str, np.ndarray],
     sessions: Sequence[Session],
     *,
-    fps: float | None = None,
+    fps: Rates = None,
     background: str = "none",
 ) -> pd.DataFrame:
     """Tabulate the bouts of per-frame labels.
 
-    Columns: track, session, group, individual, behaviour, start, end, duration
-    (+ seconds with ``fps``).
+    Columns: track, session, group, individual, behaviour, ``start``, ``end`` (the
+    file's frame numbers of the first and last frame of the bout, inclusive),
+    ``duration`` (frames), and with a frame rate ``start_s``, ``end_s`` (the times
+    of those frames) and ``duration_s``.
 
     Parameters
     ----------
@@ -280,7 +404,8 @@ def behavior_bouts_table(
     sessions
         The sessions the tracks belong to.
     fps
-        Frames per second (adds the ``*_s`` columns).
+        Frames per second, one for all or one per session (adds the ``*_s``
+        columns).
     background
         Label of frames without a behaviour (no bout).
 
@@ -300,7 +425,9 @@ def behavior_bouts_table(
     parts = []
     for key, frame_labels in labels.items():
         t, s = _lookup(tracks, key)
-        b = labels_to_bouts(frame_labels, fps=fps, ignore=[background])
+        rate = _rate(fps, s.name)
+        b = labels_to_bouts(frame_labels, fps=rate, ignore=[background])
+        b = to_file_frames(b, _frames_of(s, len(frame_labels)), rate)
         b.insert(0, "individual", t.individual)
         b.insert(0, "group", s.group)
         b.insert(0, "session", t.session)
@@ -309,44 +436,81 @@ def behavior_bouts_table(
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+#: Summary columns that are 0 for a track that never shows a behaviour (the others,
+#: such as the mean bout or the latency, are undefined there: NaN).
+_ZERO_WHEN_ABSENT = ("n_bouts", "total_frames", "fraction", "total_s")
+
+
 def behavior_summary_table(
     labels: Mapping[str, np.ndarray],
     sessions: Sequence[Session],
     *,
-    fps: float | None = None,
+    fps: Rates = None,
     background: str = "none",
 ) -> pd.DataFrame:
     """Summarise bouts per track and behaviour, with the group.
 
-    Bouts, total and mean duration, latency, fraction
-    (:func:`~posekit.engine.behavior.ethogram.bout_summary`); arguments as for
+    Bouts, total and mean duration, latency (frames from the start of the
+    recording), fraction (:func:`~posekit.engine.behavior.ethogram.bout_summary`).
+    Every track has a row for every behaviour seen in any track, as the ROI summary
+    has one for every ROI: a track that never shows it has 0 bouts, 0 frames and a
+    fraction of 0, and no mean bout or latency (NaN). Arguments as for
     :func:`behavior_bouts_table`.
     """
-    from .ethogram import bout_summary
+    from .ethogram import bout_summary, labels_to_bouts
 
-    bouts = behavior_bouts_table(labels, sessions, fps=fps, background=background)
-    if bouts.empty:
-        return pd.DataFrame()
     tracks = _tracks_by_key(sessions)
-    n_frames = {k: _lookup(tracks, k)[1].n_frames for k in labels}
-    table = bouts.drop(columns=["individual"]).rename(columns={"track": "individual"})
-    out = bout_summary(table, n_frames=n_frames, fps=fps)
-    out = out.rename(columns={"individual": "track"})
-    out.insert(1, "group", out["track"].map(lambda k: _lookup(tracks, k)[1].group))
-    return out
+    per_track = []
+    behaviors: set[str] = set()
+    for key, frame_labels in labels.items():
+        _, s = _lookup(tracks, key)
+        b = labels_to_bouts(frame_labels, ignore=[background])
+        behaviors |= set(b["behavior"].tolist())
+        per_track.append((key, s, len(frame_labels), b))
+    if not behaviors:
+        return pd.DataFrame()
+    order = sorted(behaviors)
+    parts = []
+    for key, s, n, b in per_track:
+        rate = _rate(fps, s.name)
+        columns = ["n_bouts", "total_frames", "mean_bout", "median_bout", "latency"]
+        columns += ["fraction"]
+        if rate:
+            columns += ["total_s", "mean_bout_s", "median_bout_s", "latency_s"]
+        if b.empty:
+            summary = pd.DataFrame(columns=["behavior"])
+        else:
+            summary = bout_summary(b.assign(individual=key), n_frames=n, fps=rate)
+        summary = summary.drop(columns=["individual"], errors="ignore")
+        summary = summary.set_index("behavior").reindex(order)
+        summary = summary.reindex(columns=columns).astype(float)
+        for col in _ZERO_WHEN_ABSENT:
+            if col in summary:
+                summary[col] = summary[col].fillna(0.0)
+        for col in ("n_bouts", "total_frames"):
+            summary[col] = summary[col].astype(np.int64)
+        summary = summary.rename_axis("behavior").reset_index()
+        summary.insert(0, "group", s.group)
+        summary.insert(0, "track", key)
+        parts.append(summary)
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["track", "behavior"], kind="stable").reset_index(drop=True)
 
 
 def group_summary_table(
     labels: Mapping[str, np.ndarray],
     sessions: Sequence[Session],
     *,
-    fps: float | None = None,
+    fps: Rates = None,
     background: str = "none",
 ) -> pd.DataFrame:
     """Summarise the behaviour per group: mean, SD, SEM and count.
 
     See :func:`~posekit.engine.behavior.ethogram.group_summary`; empty when no
-    session has a group. Arguments as for :func:`behavior_bouts_table`.
+    session has a group. Every track of the group counts, with 0 bouts and 0 frames
+    for a behaviour it never shows (:func:`behavior_summary_table`), so ``count`` is
+    the number of animals; the mean bout and latency average the animals that show
+    the behaviour. Arguments as for :func:`behavior_bouts_table`.
     """
     from .ethogram import group_summary
 

@@ -15,7 +15,9 @@ does), cleaning and calibrating them, and writing its tables atomically to ``--o
     The results folder of the app: every table (CSV and Excel), figures, ROIs,
     settings.
 
-Each prints the files it wrote.
+Each prints the files it wrote. Files that cannot be loaded are skipped with a
+message; the others are analysed and written, and the command exits with status 2
+(``export`` also records them in ``sessions.csv`` and ``settings.json``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._common import EXIT_OK, load_project
+from ._common import EXIT_ERROR, EXIT_OK, load_project
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -98,7 +100,12 @@ def _add_cleaning(p: argparse.ArgumentParser) -> None:
         help="smoother of the positions (none)",
     )
     g.add_argument(
-        "--window", type=int, default=5, help="median/Savitzky-Golay window (5)"
+        "--window",
+        type=int,
+        default=5,
+        help="median/Savitzky-Golay window (5); both leave (window-1)/2 frames NaN "
+        "on each side of a gap (interpolate with --max-gap first), and the median "
+        "also at the first and last (window-1)/2 frames, where its window is cut",
     )
     g.add_argument("--polyorder", type=int, default=2, help="Savitzky-Golay order (2)")
     g.add_argument("--cutoff", type=float, help="Butterworth cut-off (Hz)")
@@ -109,7 +116,9 @@ def _add_calibration(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--fps",
         type=float,
-        help="frames per second (default: from the file or its video)",
+        help="frames per second of every session, overriding their own with a "
+        "warning (default: each session's own, from its file or its video; "
+        "required when only some sessions have one)",
     )
     scale = g.add_mutually_exclusive_group()
     scale.add_argument("--mm-per-px", type=float, help="millimetres per pixel")
@@ -123,7 +132,8 @@ def _add_calibration(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--keypoint",
-        help="keypoint for ROIs, distance and speed (default: the centroid)",
+        help="keypoint for ROIs, distance and speed (default: the centroid of all "
+        "keypoints, missing in frames where any keypoint is missing)",
     )
 
 
@@ -258,7 +268,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         _classify,
         help="train on labelled tracks, predict the behaviour of every frame",
         description="Train a behaviour classifier on the frames of the labelled "
-        "tracks (cross-validated on contiguous blocks), then predict the behaviour "
+        "tracks (cross-validated leaving one labelled track out, else on contiguous "
+        "blocks with the largest feature window purged), then predict the behaviour "
         "of every frame of every track.",
     )
     _add_labels(s)
@@ -408,7 +419,9 @@ def _model(args: argparse.Namespace) -> BehaviorModel:
     for error in model.load_errors:
         print(f"posekit: skipped {error}", file=sys.stderr)
     model.set_cleaning(_filter_config(args))
-    model.set_calibration(args.fps or model.calibration.fps, _mm_per_px(args))
+    # --fps overrides every session's own rate (with a warning where they differ)
+    model.set_calibration(args.fps, _mm_per_px(args))
+    model.check_rates()
     if args.keypoint:
         known = {k for s in model.sessions for k in s.keypoints}
         if args.keypoint not in known:
@@ -513,16 +526,20 @@ def _predictions_table(model: BehaviorModel) -> pd.DataFrame:
     parts = []
     for track in model.tracks():
         labels = model.predictions[track.key]
+        frames = model.session(track.session).frames
         part = pd.DataFrame(
             {
                 "track": track.key,
                 "session": track.session,
                 "individual": track.individual,
-                "frame": np.arange(len(labels)),
+                "frame": frames
+                if frames.size == len(labels)
+                else np.arange(len(labels)),
             }
         )
-        if model.calibration.fps:
-            part["time"] = part["frame"] / model.calibration.fps
+        fps = model.session_fps(track.session)
+        if fps:
+            part["time"] = part["frame"] / fps
         part["behavior"] = labels
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
@@ -531,11 +548,24 @@ def _predictions_table(model: BehaviorModel) -> pd.DataFrame:
 # ---------------------------------------------------------------- subcommands
 
 
+def _done(model: BehaviorModel) -> int:
+    """Return the exit code: an error when some files could not be loaded."""
+    if not model.load_failures:
+        return EXIT_OK
+    print(
+        f"posekit: {len(model.load_failures)} file(s) could not be loaded and are "
+        "not in the results (see the messages above; export records them in "
+        "sessions.csv and settings.json)",
+        file=sys.stderr,
+    )
+    return EXIT_ERROR
+
+
 def _features(args: argparse.Namespace) -> int:
     model = _model(args)
     table = model.features_table()
     _write(args.out, table, "features")
-    return EXIT_OK
+    return _done(model)
 
 
 def _rois(args: argparse.Namespace) -> int:
@@ -555,7 +585,7 @@ def _rois(args: argparse.Namespace) -> int:
             _write(args.bouts, model.roi_bouts_table(), "roi_bouts")
     if args.crossings:
         _write(args.crossings, model.line_crossings_table(), "line_crossings")
-    return EXIT_OK
+    return _done(model)
 
 
 def _classify(args: argparse.Namespace) -> int:
@@ -566,7 +596,7 @@ def _classify(args: argparse.Namespace) -> int:
         _write(args.bouts, model.behavior_bouts_table(), "behavior_bouts")
     if args.scores:
         _write(args.scores, cv.scores.reset_index(), "classifier_scores")
-    return EXIT_OK
+    return _done(model)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -583,4 +613,4 @@ def _export(args: argparse.Namespace) -> int:
         figure_formats=formats,
     ):
         print(path)
-    return EXIT_OK
+    return _done(model)

@@ -208,8 +208,8 @@ def detect_format(path: str | os.PathLike) -> str:
             return loader.name
     raise ValueError(
         f"Could not recognise the format of {path}. Name it: load(path, format=...), "
-        "load_poses(path, source_software=...) or --from on the command line, one "
-        f"of {sorted(_LOADERS)}."
+        "load_poses(path, source_software=...), or convert it with `posekit convert "
+        f"--from FORMAT` (e.g. to .nc); the formats are {sorted(_LOADERS)}."
     )
 
 

@@ -178,9 +178,15 @@ def test_rois_line_crossings(demo, tmp_path: Path, capsys) -> None:
     cx = truth.mean(axis=1)[:, 0]
     x0 = float(cx[450])
     gate = LineROI("gate", ((x0, -1.0), (x0, 1000.0)))  # downwards in the image
-    # known answer: the side (x <= x0 is the line's right-hand side) changes
-    side = cx <= x0
-    changes = np.flatnonzero(side[1:] != side[:-1]) + 1
+    # known answer: the side (x < x0 is the line's right-hand side) changes; a point
+    # exactly on the line (frame 450) is on neither side and is skipped
+    seen = np.flatnonzero(cx != x0)
+    assert 450 not in seen
+    strict = cx[seen] < x0
+    flip = np.flatnonzero(strict[1:] != strict[:-1]) + 1
+    changes = seen[flip]
+    side = np.zeros(len(cx), dtype=bool)
+    side[seen] = strict
     assert len(changes) >= 2
     lines_only = save_rois([gate], tmp_path / "gate.geojson")
     args = ["behavior", "rois", str(_truth_file(demo)), "--project", str(demo.path),
@@ -294,7 +300,16 @@ def test_export_results_folder(
     assert settings["filter"]["method"] == "median"
     assert settings["filter"]["window"] == 3
     assert settings["filter"]["confidence_threshold"] == 0.5
-    assert settings["calibration"]["fps"] == FPS
+    # no --fps: the session's own rate (from the project's video) is recorded
+    assert settings["calibration"]["fps"] is None
+    assert settings["calibration"]["session_fps"] == {"session1_keypoints": FPS}
+    assert settings["sessions"][0]["fps"] == FPS
+    assert settings["sessions"][0]["fps_source"] == "video"
+    assert settings["skipped"] == []
+    sessions = pd.read_csv(folder / "sessions.csv")
+    assert sessions[["session", "fps", "fps_source"]].values.tolist() == [
+        ["session1_keypoints", FPS, "video"]
+    ]
     assert settings["predictions"] == "classifier"
 
 
@@ -326,3 +341,46 @@ def test_errors_say_what_to_do(
         main(["behavior"])
     assert info.value.code == 2
     assert "SUBCOMMAND" in capsys.readouterr().err
+
+
+def test_files_that_fail_are_recorded_and_exit_2(
+    demo, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # F6 + F8: an empty file, a garbage file and a missing one beside a good one:
+    # the good one is analysed and written, the others recorded, exit status 2
+    empty = tmp_path / "emptyDLC_resnet50_xOct30shuffle1_1000.csv"
+    empty.write_text(
+        "scorer,DLC,DLC,DLC\nbodyparts,nose,nose,nose\ncoords,x,y,likelihood\n"
+    )
+    (tmp_path / "garbage.h5").write_bytes(b"not hdf5")
+    table = tmp_path / "sessions.csv"
+    pd.DataFrame(
+        {
+            "file": [str(_truth_file(demo)), empty.name, "garbage.h5", "missing.h5"],
+            "group": ["a", "b", "c", "d"],
+        }
+    ).to_csv(table, index=False)
+    folder = tmp_path / "results"
+    rc = main(
+        ["behavior", "export", str(table), "--project", str(demo.path),
+         "--figures", "", "--no-excel", "--out", str(folder)]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert f"skipped {empty.name}: ValueError: {empty.name} has 0 frames" in err
+    assert "--from on the command line" not in err
+    assert "3 file(s) could not be loaded" in err
+    sessions = pd.read_csv(folder / "sessions.csv", keep_default_na=False)
+    assert sessions["group"].tolist() == ["a", "b", "c", "d"]
+    assert sessions["session"].tolist()[0] == "session1_keypoints"
+    assert [bool(e) for e in sessions["error"]] == [False, True, True, True]
+    settings = json.loads((folder / "settings.json").read_text())
+    assert [Path(s["file"]).name for s in settings["skipped"]] == [
+        empty.name, "garbage.h5", "missing.h5",
+    ]  # fmt: skip
+    kinematics = pd.read_csv(folder / "kinematics.csv")
+    assert kinematics["session"].tolist() == ["session1_keypoints"]
+    # a single table (features) is written too, with the same exit status
+    out = tmp_path / "features.csv"
+    rc = main(["behavior", "features", str(table), "--windows", "5", "--out", str(out)])
+    assert rc == 2 and out.is_file()

@@ -29,7 +29,11 @@ def test_bouts_have_inclusive_frames_and_seconds():
         ["walk", 15, 15, 1],
     ]
     assert bouts["duration_s"].tolist() == [2.0, 1.5, 1.0, 3.0, 0.5]
-    assert bouts["end_s"].iloc[-1] == 8.0 and (bouts["individual"] == "m1").all()
+    # end is the last frame (inclusive); end_s when the bout stops: [start_s, end_s)
+    assert bouts["start_s"].tolist() == [0.0, 2.0, 3.5, 4.5, 7.5]
+    assert bouts["end_s"].tolist() == [2.0, 3.5, 4.5, 7.5, 8.0]
+    assert (bouts["end_s"] - bouts["start_s"] == bouts["duration_s"]).all()
+    assert (bouts["individual"] == "m1").all()
     assert bouts_to_labels(bouts, len(LABELS)).tolist() == LABELS.tolist()
     assert "rest" not in labels_to_bouts(LABELS, ignore=["rest"])["behavior"].tolist()
 

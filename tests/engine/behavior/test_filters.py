@@ -112,12 +112,40 @@ def test_median_removes_a_spike_and_keeps_nan():
     x = np.arange(20.0)
     x[7] = 500.0
     x[12] = np.nan
-    out = filter_median(_track(x), window=5)
+    out = filter_median(_track(x), window=5, min_periods=3)
     got = _x(out)
     assert got[7] == 8.0  # median of 5, 6, 500, 8, 9
     np.testing.assert_allclose(got[[3, 4, 5, 15, 16]], [3, 4, 5, 15, 16])
     assert np.isnan(got[12]) and np.isnan(got).sum() == 1
     assert isinstance(filter_median(_track(x).position, window=3), xr.DataArray)
+
+
+def test_median_default_is_unbiased_nan_at_edges_and_next_to_gaps():
+    """QA S14 F10: shrinking windows at the edges halved the speed there.
+
+    As movement's median filter (min_periods = the window), a frame whose window is
+    cut by the recording's ends or by a gap is NaN; every other frame of a straight
+    line at constant speed is kept exactly.
+    """
+    from posekit.engine.behavior.kinematics import compute_path_length, compute_speed
+
+    x = 10.0 * np.arange(100)
+    got = _x(filter_median(_track(x, fps=30.0), window=5))
+    assert np.isnan(got[[0, 1, 98, 99]]).all()
+    np.testing.assert_array_equal(got[2:98], x[2:98])  # was 10, 15, … 175, 180
+    pos = filter_median(_track(x, fps=30.0), window=5).position
+    speed = compute_speed(pos.sel(keypoint=pos.keypoint[0]), per="second").values
+    np.testing.assert_allclose(speed[np.isfinite(speed)], 300.0)  # not 150 at edges
+    assert float(compute_path_length(pos.isel(keypoint=0)).squeeze()) == 950.0
+    # a gap widens by window // 2 on each side, as with Savitzky–Golay
+    gappy = x.copy()
+    gappy[50:53] = np.nan
+    got = _x(filter_median(_track(gappy), window=5))
+    assert np.isnan(got[48:55]).all() and np.isfinite(got[2:48]).all()
+    np.testing.assert_array_equal(got[55:98], x[55:98])
+    # the old behaviour (fewer values allowed) stays available, with its bias
+    biased = _x(filter_median(_track(x), window=5, min_periods=3))
+    assert biased[0] == 10.0 and biased[1] == 15.0
 
 
 def test_savgol_keeps_quadratic_motion_exactly_including_edges():

@@ -314,3 +314,33 @@ def test_unknown_keypoint_is_reported():
     ds = from_numpy(np.zeros((3, 2, 2, 1)), keypoint_names=["a", "b"])
     with pytest.raises(ValueError, match="unknown keypoint 'c'"):
         compute_heading(ds.position, "a", "c")
+
+
+def test_path_length_of_a_track_never_seen_is_nan() -> None:
+    # an all-NaN track has no distance (not 0.0); a seen one keeps its value
+    t = np.arange(5.0)
+    pos = np.zeros((5, 2, 1, 2))
+    pos[:, 0, 0, 0] = t
+    pos[:, :, :, 1] = np.nan
+    position = from_numpy(pos).position
+    for policy in ("ffill", "scale", "skip"):
+        length = compute_path_length(
+            position, nan_policy=policy, nan_warn_threshold=1
+        ).values.ravel()
+        assert length[0] == pytest.approx(4.0) and np.isnan(length[1]), policy
+    travelled = compute_distance_travelled(position).isel(keypoint=0).values
+    assert travelled[-1, 0] == pytest.approx(4.0) and np.isnan(travelled[:, 1]).all()
+
+
+def test_centroid_is_missing_where_a_keypoint_is() -> None:
+    # a still animal whose nose drops out on odd frames: no jump, no distance
+    pos = np.zeros((6, 2, 2, 1))
+    pos[:, 0, 0, 0], pos[:, 0, 1, 0] = 120.0, 100.0
+    pos[1::2, :, 0, 0] = np.nan
+    position = from_numpy(pos, keypoint_names=["nose", "tail"]).position
+    centroid = compute_centroid(position)
+    assert np.isnan(centroid.sel(space="x").values.ravel()[1::2]).all()
+    assert centroid.sel(space="x").values.ravel()[::2].tolist() == [110.0] * 3
+    assert float(compute_path_length(centroid, nan_warn_threshold=1).squeeze()) == 0.0
+    jumpy = compute_centroid(position, skipna=True)  # the old behaviour: 50 px
+    assert float(compute_path_length(jumpy).squeeze()) == pytest.approx(50.0)

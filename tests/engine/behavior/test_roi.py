@@ -69,8 +69,78 @@ def test_missing_frames_are_unknown_not_outside(crossing):
     row = roi_summary(occ).iloc[0]
     assert row.frames_observed == 85 and row.frames_inside == 15
     assert row.fraction == pytest.approx(15 / 85)
-    # for events a gap splits the visit in two
-    assert row.n_bouts == 2 and row.entries == 2
+    # missing frames are unknown, not outside: the gap does not split the visit
+    assert row.n_bouts == 1 and row.entries == 1 and row.exits == 1
+    assert row.mean_bout == 20  # frames 41..60, 5 of them unknown
+    (visit,) = roi_bouts(occ).to_dict("records")
+    assert (visit["start"], visit["end"], visit["frames_missing"]) == (41, 60, 5)
+    assert visit["entered"] and visit["exited"]
+
+
+@pytest.mark.parametrize(
+    ("gaps", "inside"), [([(25, 28)], 17), ([(25, 28), (30, 32)], 15)]
+)
+def test_tracking_gap_inside_an_roi_is_one_visit(gaps, inside):
+    """QA S14 F5: x = 10 t + 5 at 10 fps, the box 200..400 holds frames 20..39.
+
+    With the position NaN at 25..27 (and 30..31, as --pcutoff 0.5 made it) there
+    were 2 (3) entries and visits; the point never left the box: 1 entry, 1 visit.
+    """
+    x = 10.0 * np.arange(100) + 5
+    for a, b in gaps:
+        x[a:b] = np.nan
+    occ = compute_roi_occupancy(
+        _walker(x, np.full_like(x, 100.0), fps=10.0),
+        [RectangleROI("box", 200, 0, 400, 200)],
+    )
+    row = roi_summary(occ).iloc[0]
+    assert (row.entries, row.exits, row.n_bouts) == (1, 1, 1)
+    assert row.frames_inside == inside and row.mean_bout == 20
+    assert row.latency_s == pytest.approx(2.0) and row.mean_bout_s == pytest.approx(2.0)
+    visits = roi_bouts(occ)
+    assert visits[["start", "end", "duration"]].values.tolist() == [[20, 39, 20]]
+    assert visits["frames_missing"].tolist() == [20 - inside]
+
+
+def test_an_entry_hidden_in_a_gap_is_still_an_entry():
+    """Seen outside, lost, seen inside: the animal went in (as a line is crossed)."""
+    # outside 0..9, unknown 10..12, inside 13..20, unknown 21..23, outside from 24
+    x = np.r_[np.full(10, 10.0), np.full(3, np.nan), np.full(8, 50.0)]
+    x = np.r_[x, np.full(3, np.nan), np.full(10, 90.0)]
+    occ = compute_roi_occupancy(
+        _walker(x, np.full_like(x, 50.0)), [RectangleROI("a", 40, 40, 60, 60)]
+    )
+    (visit,) = roi_bouts(occ).to_dict("records")
+    assert (visit["start"], visit["end"], visit["frames_missing"]) == (13, 20, 0)
+    assert visit["entered"] and visit["exited"]
+    row = roi_summary(occ).iloc[0]
+    assert (row.entries, row.exits, row.n_bouts, row.latency) == (1, 1, 1, 13)
+    # first seen inside (after frames missing from the start): no entry seen
+    late = np.r_[np.full(3, np.nan), np.full(5, 50.0), np.full(5, 90.0)]
+    occ = compute_roi_occupancy(
+        _walker(late, np.full_like(late, 50.0)), [RectangleROI("a", 40, 40, 60, 60)]
+    )
+    row = roi_summary(occ).iloc[0]
+    assert (row.entries, row.exits, row.n_bouts) == (0, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ([290, 300, 290, 300, 310, 300, 310], [0, 0, 0, 0, -1, 0, 0]),  # QA S14 F13
+        ([290, 300, 290], [0, 0, 0]),  # touching the line and going back
+        ([310, 300, 300, 290], [0, 0, 0, 1]),  # onto the line, then across it
+        ([290, 300, 310, 300, 290], [0, 0, -1, 0, 1]),  # across and back: two
+    ],
+)
+def test_a_point_on_the_line_is_on_neither_side(path, expected):
+    x = np.asarray(path, dtype=float)
+    pos = _walker(x, np.full_like(x, 50.0))
+    wall = LineROI("wall", ((300, 0), (300, 100)))  # drawn downwards
+    crossings = compute_line_crossings(pos, [wall])
+    assert crossings.values.ravel().tolist() == expected
+    row = line_crossing_summary(crossings).iloc[0]
+    assert row.crossings == sum(map(abs, expected))
 
 
 def test_starting_inside_is_not_an_entry():

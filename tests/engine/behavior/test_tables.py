@@ -76,8 +76,13 @@ def test_behavior_and_group_summaries(study) -> None:
     sessions, labels = study
     summary = behavior_summary_table(labels, sessions, fps=2.0)
     walk = summary[summary["behavior"] == "walk"].set_index("track")
-    assert walk["group"].to_dict() == {"m1": "ctrl", "m2": "ctrl"}
-    assert walk["n_bouts"].to_dict() == {"m1": 1, "m2": 1}
+    # every track has a row for every behaviour: m3 never walks (0 bouts, 0 frames)
+    assert walk["group"].to_dict() == {"m1": "ctrl", "m2": "ctrl", "m3": ""}
+    assert walk["n_bouts"].to_dict() == {"m1": 1, "m2": 1, "m3": 0}
+    assert walk["total_frames"].to_dict() == {"m1": 4, "m2": 4, "m3": 0}
+    assert walk.loc["m3", "fraction"] == 0.0 and walk.loc["m3", "total_s"] == 0.0
+    assert np.isnan(walk.loc["m3", "latency"]) and np.isnan(walk.loc["m3", "mean_bout"])
+    assert len(summary) == 3 * 2  # tracks × behaviours
     groups = group_summary_table(labels, sessions, fps=2.0)
     assert set(groups["group"]) == {"ctrl", "(none)"}
     # no group anywhere: no group table
@@ -110,3 +115,42 @@ def test_labels_files_round_trip(tmp_path) -> None:
         read_labels(tmp_path / "far.csv", N)
     with pytest.raises(FileNotFoundError, match="No labels file"):
         read_labels(tmp_path / "missing.csv", N)
+
+
+def test_group_summary_counts_animals_without_the_behaviour() -> None:
+    # F4: two animals of group g at 30 fps; only the first grooms (450 of 900 frames)
+    sessions = [
+        Session(name, None, "g", from_numpy(np.zeros((900, 2, 1, 1)), fps=30.0))
+        for name in ("a", "b")
+    ]
+    labels = {
+        "a": np.array(["groom"] * 450 + ["rest"] * 450),
+        "b": np.array(["rest"] * 900),
+    }
+    groups = group_summary_table(labels, sessions, fps=30.0).set_index("behavior")
+    groom = groups.loc["groom"]
+    assert groom["fraction_mean"] == pytest.approx(0.25)  # was 0.5 (a alone)
+    assert groom["total_frames_mean"] == pytest.approx(225.0)
+    assert groom["n_bouts_mean"] == pytest.approx(0.5)
+    assert groom["total_s_mean"] == pytest.approx(7.5)
+    assert groom["n_bouts_count"] == 2 and groom["fraction_count"] == 2
+    # the mean bout and the latency exist only for the animal that grooms
+    assert groom["mean_bout_count"] == 1 and groom["latency_count"] == 1
+    assert groom["mean_bout_mean"] == pytest.approx(450.0)
+    assert groups.loc["rest", "fraction_mean"] == pytest.approx(0.75)
+
+
+def test_tables_at_each_sessions_rate_and_frame_numbers() -> None:
+    # F1 + F11: one rate per session; bouts at the file's frame numbers
+    late = from_numpy(np.zeros((N, 2, 1, 1)), fps=2.0)
+    late = late.assign_coords(time=(np.arange(N) + 100) / 2.0)
+    sessions = [Session("m1", None, "", late), _session("m2", "")]
+    labels = {"m1": _labels(("walk", 0, 3)), "m2": _labels(("walk", 0, 3))}
+    bouts = behavior_bouts_table(labels, sessions, fps={"m1": 2.0, "m2": 4.0})
+    assert bouts[["start", "end"]].values.tolist() == [[100, 103], [0, 3]]
+    assert bouts["start_s"].tolist() == [50.0, 0.0]
+    assert bouts["end_s"].tolist() == [52.0, 1.0]  # when the bout stops
+    assert bouts["duration_s"].tolist() == [2.0, 1.0]
+    summary = behavior_summary_table(labels, sessions, fps={"m1": 2.0, "m2": 4.0})
+    assert summary["latency"].tolist() == [0, 0]  # from the start of the recording
+    assert summary["total_s"].tolist() == [2.0, 1.0]
