@@ -183,7 +183,8 @@ def create_training_dataset(
         Shuffle numbers to create.
     train_fraction
         Fraction of labelled frames for training (default: the config's first
-        ``TrainingFraction``).
+        ``TrainingFraction``). Training uses the config's first fraction, so another
+        one is warned about: put it first in ``config.yaml`` to train on its split.
     seed
         Base random seed; shuffle ``k`` uses ``seed + k`` (default ``k``).
     test_frames
@@ -197,6 +198,15 @@ def create_training_dataset(
     """
     project = as_project(project)
     fraction = float(train_fraction or project.training_fractions[0])
+    if not np.isclose(fraction, project.training_fractions[0]):
+        logger.warning(
+            "This split keeps %g of the frames for training, but training, "
+            "evaluation and analysis use the config's first TrainingFraction (%g): "
+            "put %g first in config.yaml's TrainingFraction to train on this split",
+            fraction,
+            project.training_fractions[0],
+            fraction,
+        )
     merged = merge_labels(project)
     out_dir = project.training_set_dir()
     out_dir.mkdir(parents=True, exist_ok=True)

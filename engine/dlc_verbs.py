@@ -210,8 +210,9 @@ def load_demo_data(
 def _in_the_browser(verb: str) -> NoReturn:
     raise RuntimeError(
         f"DeepLabCut's {verb} opens its desktop labelling window. posekit labels in "
-        "the browser: run `make app` (or `posekit-apps`) and open Label (Refine for "
-        "machine labels), or in Jupyter: `from posekit.widgets.label_app import "
+        "the browser: run `make app` in posekit's folder (or `python -m "
+        "posekit.widgets.serve notebooks`) and open Label (Refine for machine "
+        "labels), or in Jupyter: `from posekit.widgets.label_app import "
         "LabelApp; LabelApp(config)`."
     )
 

@@ -241,7 +241,8 @@ class LivePredictor:
         Raises
         ------
         RuntimeError
-            Not started, or inference failed (the error is chained).
+            Not started, or inference or a pose callback failed (the error is
+            chained).
         """
         if self._error is not None:
             raise RuntimeError("live inference stopped") from self._error
@@ -263,10 +264,18 @@ class LivePredictor:
             return self._latest
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait until no frame is waiting; ``True`` if so within ``timeout``."""
+        """Wait until no frame is waiting; ``True`` if so within ``timeout``.
+
+        Raises
+        ------
+        RuntimeError
+            Inference or a pose callback failed (the error is chained).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._pending is not None or self._busy:
+                if self._error is not None:
+                    raise RuntimeError("live inference stopped") from self._error
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -299,8 +308,20 @@ class LivePredictor:
                 self._latest = pose
                 self._busy = False
                 self._cond.notify_all()
-            for callback in self._callbacks:
-                callback(pose)
+            try:
+                for callback in self._callbacks:
+                    callback(pose)
+            except BaseException as exc:  # noqa: BLE001 - reported by submit()/wait()
+                # e.g. BrokenPipeError from a callback printing to a closed pipe:
+                # the stream stops, and the caller learns why (it used to hang in
+                # wait(), with this thread gone and a frame left waiting)
+                if not isinstance(exc, BrokenPipeError):
+                    logger.error("a pose callback failed: %s", exc)
+                with self._cond:
+                    self._error = exc
+                    self._running = False
+                    self._cond.notify_all()
+                return
 
     def stop(self) -> None:
         """Finish the frame in progress and stop the thread (a waiting frame is dropped)."""

@@ -65,7 +65,9 @@ def find_predictions(
     """Prediction files of ``video``, newest first.
 
     Looks for ``<video stem>DLC_*.h5`` (and legacy ``DeepCut_*``) beside the video or
-    in ``destfolder``; ``_meta`` companions and intermediate files are skipped.
+    in ``destfolder``; ``_meta`` companions and intermediate files are skipped, and so
+    are the predictions of the video's labelled-video outputs
+    (``<stem>DLC_…_labeledDLC_….h5``: a labelled video analysed in turn).
 
     Parameters
     ----------
@@ -95,6 +97,8 @@ def find_predictions(
     for pattern in (f"{stem}DLC_*.h5", f"{stem}DeepCut_*.h5"):
         for p in folder.glob(pattern):
             if p.stem.endswith(NOT_PREDICTIONS):
+                continue
+            if "_labeled" in p.stem[len(video.stem) :]:  # a labelled video's own
                 continue
             if p.stem.endswith(FILTERED_SUFFIX) != filtered:
                 continue

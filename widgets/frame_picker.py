@@ -59,7 +59,8 @@ class FramePickerModel:
     Attributes
     ----------
     videos
-        The project's videos.
+        The project's videos (:meth:`~posekit.engine.project.Project.source_videos`:
+        labelled-video outputs left out).
     video
         The current video (``None`` when the project has none).
     index
@@ -74,7 +75,8 @@ class FramePickerModel:
         video: str | os.PathLike | None = None,
     ) -> None:
         self.project = as_project(project)
-        self.videos: list[Path] = self.project.videos()
+        # labelled-video outputs (keypoints drawn on them) are not for labelling
+        self.videos: list[Path] = self.project.source_videos()
         self.video: Path | None = None
         self.reader: VideoReader | None = None
         self.index = 0

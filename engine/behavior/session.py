@@ -208,7 +208,10 @@ def find_tracking_files(folder: str | os.PathLike, pattern: str = "*.h5") -> lis
     Returns
     -------
     list of Path
-        Sorted.
+        Sorted. DeepLabCut prediction files count once per video
+        (:func:`one_per_video`): a folder of analyses holds the raw and the filtered
+        predictions of each video, often of several networks, and each would
+        otherwise be an animal of its own.
 
     Raises
     ------
@@ -218,10 +221,71 @@ def find_tracking_files(folder: str | os.PathLike, pattern: str = "*.h5") -> lis
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"No folder at {folder}")
-    return sorted(
-        p for p in folder.glob(pattern or "*")
-        if p.is_file() and p.suffix.lower() in TRACKING_SUFFIXES
-    )  # fmt: skip
+    return one_per_video(
+        sorted(
+            p
+            for p in folder.glob(pattern or "*")
+            if p.is_file() and p.suffix.lower() in TRACKING_SUFFIXES
+        )  # fmt: skip
+    )
+
+
+def one_per_video(files: Sequence[Path]) -> list[Path]:
+    """Keep one DeepLabCut predictions file per video; other files as they are.
+
+    ``<video>DLC_<scorer>[_filtered].h5`` (and ``.csv``) files are grouped by video:
+    the newest network's file is kept (by modification time, as
+    :func:`posekit.engine.postprocessing.find_predictions` orders them), its
+    ``_filtered`` version when there is one. A file's companions (``_meta``,
+    ``_skeleton``, …) and the predictions of labelled-video outputs are left out.
+    What is left out is logged.
+
+    Parameters
+    ----------
+    files
+        Tracking files.
+
+    Returns
+    -------
+    list of Path
+        In the order of ``files``.
+
+    Examples
+    --------
+    >>> one_per_video([Path("m1DLC_x_100_skeleton.h5"), Path("m2.slp")])
+    [PosixPath('m2.slp')]
+    """
+    from ..postprocessing import FILTERED_SUFFIX, NOT_PREDICTIONS
+
+    by_video: dict[tuple[Path, str], list[Path]] = {}
+    dropped: list[Path] = []
+    for path in files:
+        stem, dlc, rest = path.stem.partition("DLC_")
+        if not dlc or not stem:
+            continue
+        if rest.endswith(NOT_PREDICTIONS) or "_labeled" in rest:
+            dropped.append(path)
+            continue
+        by_video.setdefault((path.parent, stem), []).append(path)
+
+    def rank(path: Path) -> tuple[bool, float]:  # the .h5 over its .csv, then newest
+        return path.suffix.lower() == ".h5", path.stat().st_mtime
+
+    for group in by_video.values():
+        raw = [p for p in group if not p.stem.endswith(FILTERED_SUFFIX)]
+        newest = max(raw or group, key=rank)
+        base = newest.stem.removesuffix(FILTERED_SUFFIX)
+        filtered = [p for p in group if p.stem == base + FILTERED_SUFFIX]
+        keep = max(filtered, key=rank) if filtered else newest
+        dropped.extend(p for p in group if p != keep)
+    if dropped:
+        logger.info(
+            "one predictions file per video (the newest network's, filtered if "
+            "filtered); left out: %s",
+            ", ".join(p.name for p in dropped),
+        )
+    gone = set(dropped)
+    return [p for p in files if p not in gone]
 
 
 def read_sessions_table(

@@ -49,8 +49,9 @@ _TABLE_SUFFIXES = (".csv", ".xlsx")
 
 EPILOG = """\
 inputs: tracking files (DeepLabCut .h5/.csv, SLEAP .slp, netCDF .nc), folders (files
-matching --pattern), or a sessions table (.csv with a `file` and optionally a `group`
-column, paths relative to the table).
+matching --pattern; of DeepLabCut's predictions one file per video: the newest
+network's, filtered if filtered), or a sessions table (.csv with a `file` and
+optionally a `group` column, paths relative to the table).
 
 examples:
   posekit behavior features videos/ --fps 30 --out features.csv

@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     from ..video import extract_frames
 
     project = load_project(args.project)
-    videos = [Path(v) for v in args.videos] or project.videos()
+    # the project's own videos, not the labelled videos drawn from them
+    videos = [Path(v) for v in args.videos] or project.source_videos()
     if not videos:
         return fail("the project has no videos; add some to videos/")
     for v in videos:

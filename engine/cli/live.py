@@ -230,5 +230,9 @@ def _run_latest_frame(live, frames, out: _Output, max_frames: int | None) -> Non
             if out.show and not out.frame(frame, live.latest()):
                 break
         live.wait()
+    except RuntimeError as err:  # the inference thread stopped: say why
+        if isinstance(err.__cause__, BrokenPipeError):
+            raise err.__cause__ from None  # the reader went away (| head)
+        raise
     finally:
         live.stop()

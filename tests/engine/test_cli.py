@@ -178,6 +178,9 @@ def test_create_a_multi_animal_project(
 
 
 def test_extract_frames(demo_project: Project, capsys: pytest.CaptureFixture) -> None:
+    video = demo_project.path / "videos" / "session1.mp4"
+    labelled = video.with_name("session1DLC_x_p60_labeled.mp4")
+    labelled.write_bytes(video.read_bytes())
     folder = demo_project.path / "labeled-data" / "session1"
     before = {p.name for p in folder.glob("*.png")}
     rc = main(
@@ -195,7 +198,10 @@ def test_extract_frames(demo_project: Project, capsys: pytest.CaptureFixture) ->
         ]
     )
     assert rc == 0
-    assert "session1.mp4: 3 frames in" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "session1.mp4: 3 frames in" in out
+    # a labelled-video output in videos/ is not a video to label (QA S14)
+    assert "_labeled" not in out
     new = {p.name for p in folder.glob("*.png")} - before
     assert new == {"img060.png", "img090.png"}  # img119.png was extracted already
     rc = main(

@@ -115,7 +115,9 @@ def test_make_split() -> None:
             make_split(10, bad)
 
 
-def test_split_is_seeded_and_recorded(demo_project: Project, tmp_path: Path) -> None:
+def test_split_is_seeded_and_recorded(
+    demo_project: Project, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     splits = create_training_dataset(demo_project, shuffles=(1, 2, 3), seed=5)
     n = len(merge_labels(demo_project))
     assert n == 12
@@ -140,10 +142,13 @@ def test_split_is_seeded_and_recorded(demo_project: Project, tmp_path: Path) -> 
     assert [s.test_indices.tolist() for s in same] == [
         s.test_indices.tolist() for s in splits
     ]
-    different = create_training_dataset(
-        load_project(other), shuffles=(4,), seed=5, train_fraction=0.5
-    )
+    with caplog.at_level("WARNING", logger="posekit"):
+        different = create_training_dataset(
+            load_project(other), shuffles=(4,), seed=5, train_fraction=0.5
+        )
     assert len(different[0].train_indices) == 6
+    # training takes the config's first fraction: a user is told (QA S14)
+    assert "put 0.5 first in config.yaml's TrainingFraction" in caplog.text
     assert _doc(demo_project, 50, 4).name == "Documentation_data-demo_50shuffle4.pickle"
     assert (
         other

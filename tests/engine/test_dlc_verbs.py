@@ -58,8 +58,11 @@ def test_add_new_videos_with_crops_and_frames(demo_project, tmp_path):
 
 def test_labelling_windows_point_to_the_apps():
     for verb in (dlc.label_frames, dlc.refine_labels):
-        with pytest.raises(RuntimeError, match="labels in the browser.*LabelApp"):
+        with pytest.raises(RuntimeError, match="labels in the browser.*LabelApp") as e:
             verb("config.yaml")
+        # every command it names exists (it named a `posekit-apps` there is not)
+        assert "posekit.widgets.serve" in str(e.value)
+        assert "posekit-apps" not in str(e.value)
 
 
 def test_label_file_utilities(demo_project, capsys):

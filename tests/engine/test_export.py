@@ -451,12 +451,13 @@ def test_posekit_live_says_how_it_went_however_it_ends(
         main([*argv, "--max-frames", "-3"])
     assert "must be 1 or more" in capsys.readouterr().err
     long = [*argv[:1], str(trained.videos()[0]), *argv[2:], "--format", "csv"]
-    code = (
-        f"import sys\nfrom posekit.engine.cli import main\nsys.exit(main({long!r}))\n"
-    )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "POSEKIT_CACHE": str(tmp_path)}
 
-    def stream():
+    def stream(argv=long):
+        code = (
+            "import sys\nfrom posekit.engine.cli import main\n"
+            f"sys.exit(main({argv!r}))\n"
+        )
         proc = subprocess.Popen(
             [sys.executable, "-c", code],
             stdout=subprocess.PIPE,
@@ -472,6 +473,13 @@ def test_posekit_live_says_how_it_went_however_it_ends(
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr.decode()[-2000:]
     assert b"Broken pipe" not in stderr and b"frames predicted" in stderr
+    # with --realtime the poses are printed by the inference thread: a closed pipe
+    # there left the command waiting forever (QA S14)
+    proc = stream([*long, "--realtime"])
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr.decode()[-2000:]
+    assert b"BrokenPipeError" not in stderr and b"frames predicted" in stderr
     proc = stream()  # Ctrl-C in the middle of the video
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=300)

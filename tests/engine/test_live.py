@@ -94,6 +94,23 @@ def test_submit_before_start_and_after_a_failure() -> None:
     failing.stop()
 
 
+def test_a_failing_pose_callback_stops_the_stream_and_says_why() -> None:
+    """A callback writing to a closed pipe killed the thread; wait() then hung."""
+
+    def closed_pipe(pose):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    live = LivePredictor(_Brightest(), ["dot"]).start(on_pose=closed_pipe)
+    live.submit(_frame(1, 1), index=0)
+    with pytest.raises(RuntimeError, match="live inference stopped") as info:
+        for i in range(1, 50):  # frames keep coming, as a camera's would
+            time.sleep(0.01)
+            live.submit(_frame(1, 1), index=i)
+        live.wait(timeout=10)
+    assert isinstance(info.value.__cause__, BrokenPipeError)
+    live.stop()
+
+
 def test_frame_source_reads_a_video_at_its_rate(tmp_path) -> None:
     import cv2
 

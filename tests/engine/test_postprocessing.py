@@ -70,6 +70,10 @@ def test_find_predictions(tmp_path) -> None:
     odd = tmp_path / f"m[1]{SCORER}.h5"
     odd.write_bytes(b"")
     assert find_predictions(tmp_path / "m[1].mp4") == [odd]
+    # the predictions of m1's labelled video (analysed in turn) are not m1's (QA S14)
+    labelled = tmp_path / f"m1{SCORER}_p60_labeled{SCORER}.h5"
+    labelled.write_bytes(b"")
+    assert find_predictions(tmp_path / "m1.mp4") == [newer, older]
 
 
 def test_prediction_files_of_a_project(tmp_path) -> None:

@@ -188,6 +188,37 @@ def test_labels_file_is_found_for_dlc_names(demo_project_ro, tmp_path) -> None:
     assert labels_file_for(tmp_path / "other.h5", demo) is None
 
 
+def _one_file_per_video(folder) -> None:
+    """Check a folder of analyses gives one file per video, not one per file.
+
+    ``posekit behavior features videos/`` after ``posekit filter`` counted the raw and
+    the filtered predictions of each video (and older networks') as two animals, and
+    a ``_skeleton.h5`` made it fail.
+    """
+    import os
+    import time
+
+    folder.mkdir()
+    old, new = "DLC_mobnet_35_tJan1shuffle1_100", "DLC_effnet_lite0_tJan1shuffle1_300"
+    names = [
+        f"m1{old}.h5",
+        f"m1{new}.h5",
+        f"m1{new}_filtered.h5",
+        f"m1{new}.csv",
+        f"m1{new}_skeleton.h5",
+        f"m1{new}_p60_labeled{new}.h5",
+        f"m2{old}.h5",
+        "fly.slp",
+    ]
+    for age, name in enumerate(reversed(names)):
+        (folder / name).write_bytes(b"")
+        stamp = time.time() - 100 * age
+        os.utime(folder / name, (stamp, stamp))
+    os.utime(folder / f"m1{old}.h5", (time.time() - 10**4,) * 2)  # the older network
+    found = find_tracking_files(folder, "*")
+    assert [p.name for p in found] == ["fly.slp", f"m1{new}_filtered.h5", f"m2{old}.h5"]
+
+
 def test_discovery_sessions_table_and_default_input(demo_project_ro, tmp_path) -> None:
     assert default_input(None) is None
     assert default_input(demo_project_ro) == (
@@ -201,6 +232,7 @@ def test_discovery_sessions_table_and_default_input(demo_project_ro, tmp_path) -
     with pytest.raises(FileNotFoundError, match="No folder"):
         find_tracking_files(tmp_path / "missing")
     table = tmp_path / "sessions.csv"
+    _one_file_per_video(tmp_path / "analyses")
     pd.DataFrame({"file": ["m1.h5", "/abs/m2.h5"], "group": ["ctrl", ""]}).to_csv(
         table, index=False
     )
