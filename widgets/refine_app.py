@@ -30,6 +30,7 @@ from bokeh.plotting import figure
 from ..engine.project import Project
 from ..engine.refinement import CRITERIA
 from ._bokeh import LiveBokehModel, LiveVBox, ensure_bokehjs
+from .app import preload_tensorflow
 from .labeler import Labeler
 from .refine_model import RefineModel
 
@@ -81,6 +82,9 @@ class RefineApp:
         dashboard: bool = True,
     ) -> None:
         ensure_bokehjs()
+        # the app loads TensorFlow as it opens (the latest snapshot's predictions):
+        # without its C++ start-up lines, which Voila shows as red output
+        preload_tensorflow()
         self.model = RefineModel(project, shuffle=shuffle)
         self.project = self.model.project
         self._where = "find"
