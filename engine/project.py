@@ -119,7 +119,9 @@ _DEFAULTS: dict[str, Any] = {
     "colormap": "rainbow",
     "TrainingFraction": [0.95],
     "iteration": 0,
-    "default_net_type": "mobilenet_v2_0.35",
+    # the backbone with ImageNet weights offline (OFFLINE_IMAGENET_BACKBONE): a new
+    # project trains what it names, with no fallback notice
+    "default_net_type": "efficientnet_lite0",
     "default_augmenter": "default",
     "snapshotindex": -1,
     "detector_snapshotindex": -1,
@@ -519,7 +521,7 @@ class Project:
     @property
     def net_type(self) -> str:
         """Default network (backbone) name."""
-        net = str(self.cfg.get("default_net_type") or "mobilenet_v2_0.35")
+        net = str(self.cfg.get("default_net_type") or "efficientnet_lite0")
         return net
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -1228,7 +1230,7 @@ def create_project(
     skeleton: Sequence[Sequence[str]] | None = None,
     copy_videos: bool = False,
     date: _dt.date | None = None,
-    net_type: str = "mobilenet_v2_0.35",
+    net_type: str = "efficientnet_lite0",
     individuals: Sequence[str] | None = None,
     uniquebodyparts: Sequence[str] = (),
     **overrides: Any,
@@ -1255,7 +1257,9 @@ def create_project(
     date
         Project date (default today).
     net_type
-        ``default_net_type`` (a posekit backbone name).
+        ``default_net_type`` (a posekit backbone name). The default,
+        ``efficientnet_lite0``, is the backbone whose ImageNet weights come with
+        posekit (no download).
     individuals
         Names of the animals: a multi-animal project, written as DeepLabCut's
         multi-animal template (``multianimalproject: true``, ``individuals``,
@@ -1274,11 +1278,17 @@ def create_project(
     Raises
     ------
     ProjectError
-        If the project folder already holds a ``config.yaml``, or a video is missing
-        or unreadable (then no folder is made).
+        If the project folder already holds a ``config.yaml``, a video is missing
+        or unreadable, ``task`` or ``experimenter`` is not a plain name (a path
+        separator, ``..``, or a character no file system takes: they name the
+        folder and the label files), or a bodypart is empty, repeated or holds a
+        ``/``; no folder is made then.
     """
     if not task or not experimenter:
         raise ProjectError("task and experimenter must be non-empty strings")
+    _check_name("task", task)
+    _check_name("experimenter", experimenter)
+    _check_names("bodyparts", [*bodyparts, *uniquebodyparts])
     sizes = check_videos(videos)  # before any folder is made
     date = date or _dt.date.today()
     wd = Path(working_directory or os.getcwd()).expanduser().resolve()
@@ -1310,6 +1320,48 @@ def create_project(
     project.save()
     logger.info("created project %s", folder)
     return project
+
+
+#: Characters a task or experimenter name may not hold: they name the project's folder
+#: and ``CollectedData_<experimenter>.h5`` (``/`` and ``\\`` would nest folders, and
+#: Windows refuses the rest).
+_NOT_IN_NAMES = set('/\\:*?"<>|')
+
+
+def _check_name(kind: str, name: str) -> None:
+    """Refuse a task or experimenter name that is not a plain file name part."""
+    bad = sorted({c for c in name if c in _NOT_IN_NAMES or ord(c) < 32})
+    if bad or name.strip() != name or name.startswith(".") or ".." in name:
+        why = (
+            f"it holds {' '.join(repr(c) for c in bad)}"
+            if bad
+            else "it starts or ends with a space or a dot, or holds '..'"
+        )
+        raise ProjectError(
+            f"The {kind} {name!r} cannot name a project folder: {why}. Use letters, "
+            "digits, '-' and '_' (the project folder is <task>-<experimenter>-<date>)."
+        )
+
+
+def _check_names(kind: str, names: Sequence[str]) -> None:
+    """Refuse empty, repeated or ``/``-holding bodypart names."""
+    names = [str(n) for n in names]
+    empty = [n for n in names if not n.strip()]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    slashed = [n for n in names if "/" in n]
+    if empty or repeated or slashed:
+        problems = []
+        if empty:
+            problems.append("an empty name")
+        if repeated:
+            problems.append(f"{', '.join(map(repr, repeated))} more than once")
+        if slashed:
+            problems.append(f"'/' in {', '.join(map(repr, slashed))}")
+        raise ProjectError(
+            f"The {kind} {names!r} have {' and '.join(problems)}: each bodypart needs "
+            "its own name (a '/' joins an animal and a bodypart in a multi-animal "
+            "project's labels)."
+        )
 
 
 def _make_multianimal(

@@ -18,15 +18,34 @@ from posekit.engine.project import Project, load_project
 @pytest.fixture
 def dlc_project(demo_project: Project) -> Project:
     """Configure the demo project as DeepLabCut configures one: resnet_50."""
-    config = demo_project.config_path
+    return _as_deeplabcut_configures(demo_project)
+
+
+def _as_deeplabcut_configures(project: Project) -> Project:
+    """``default_net_type: resnet_50`` in place of posekit's ``efficientnet_lite0``."""
+    config = project.config_path
     text = config.read_text()
-    assert "default_net_type: mobilenet_v2_0.35" in text
+    assert "default_net_type: efficientnet_lite0" in text  # posekit's own default
     config.write_text(
         text.replace(
-            "default_net_type: mobilenet_v2_0.35", "default_net_type: resnet_50"
+            "default_net_type: efficientnet_lite0", "default_net_type: resnet_50"
         )
     )
-    return load_project(demo_project.path)
+    return load_project(project.path)
+
+
+def test_posekit_projects_train_their_backbone_without_a_notice(
+    demo_project: Project,
+) -> None:
+    import posekit.engine.api as api
+
+    assert demo_project.get("default_net_type") == "efficientnet_lite0"
+    choice = api.backbone_choice(demo_project, None, "auto")
+    assert (choice.backbone, choice.weights, choice.notice) == (
+        "efficientnet_lite0",
+        "imagenet",
+        "",
+    )
 
 
 def test_cli_says_it_on_its_first_line_before_training(
@@ -130,6 +149,7 @@ def test_multianimal_training_says_it_once(tmp_path, capsys, caplog) -> None:
     from posekit.engine.multianimal.demo import make_multianimal_demo
 
     project = make_multianimal_demo(tmp_path, n_frames=20, n_labeled=6)
+    project = _as_deeplabcut_configures(project)
     path = str(project.path)
     assert main(["create-training-dataset", path]) == 0
     assert main(["train", path, "--iterations", "1", "--batch-size", "2"]) == 0

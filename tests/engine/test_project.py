@@ -367,6 +367,56 @@ def test_create_project_refuses_existing(tmp_path: Path) -> None:
         create_project("", "me", working_directory=tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("task", "experimenter", "why"),
+    [
+        ("../../escape", "me", "holds '/'"),  # QA S14: made /escape-me-<date>
+        ("t", "../../../tmp/x", "holds '/'"),
+        ("mouse/openfield", "me", "holds '/'"),
+        ("t", "a\\b", "holds '\\\\\\\\'"),
+        ("..", "me", "starts or ends"),
+        ("t ", "me", "starts or ends"),
+        ("t", "who?", "holds '\\?'"),
+    ],
+)
+def test_create_project_refuses_names_that_are_not_plain(
+    tmp_path: Path, task: str, experimenter: str, why: str
+) -> None:
+    """Task and experimenter name a folder: no path may escape the chosen one."""
+    inside = tmp_path / "root"
+    inside.mkdir()
+    with pytest.raises(ProjectError, match=f"cannot name a project folder: it {why}"):
+        create_project(task, experimenter, working_directory=inside, date=DATE)
+    assert list(tmp_path.rglob("config.yaml")) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["root"]
+
+
+def test_create_project_refuses_bodyparts_without_their_own_name(tmp_path) -> None:
+    """``a, a, b`` made a project whose labeller could not save a click (QA S14)."""
+    for parts, why in [
+        (["a", "a", "b"], "'a' more than once"),
+        (["a", " ", "b"], "an empty name"),
+        (["a", "left/ear"], "'/' in 'left/ear'"),
+    ]:
+        with pytest.raises(ProjectError, match=why):
+            create_project("t", "me", working_directory=tmp_path, bodyparts=parts)
+    with pytest.raises(ProjectError, match="'a' more than once"):
+        create_project(
+            "t",
+            "me",
+            working_directory=tmp_path,
+            bodyparts=["a", "b"],
+            individuals=["m1", "m2"],
+            uniquebodyparts=["a"],
+        )
+    assert not list(tmp_path.iterdir())
+    # spaces inside names are fine, as in DeepLabCut
+    project = create_project(
+        "open field", "Jane Doe", working_directory=tmp_path, bodyparts=["tail base"]
+    )
+    assert project.path.name == f"open field-Jane Doe-{project.path.name[-10:]}"
+
+
 def test_labeled_videos_skips_check_folders(tmp_path: Path) -> None:
     project = create_project("t", "me", working_directory=tmp_path, date=DATE)
     for name in ("b", "a", "a_labeled"):

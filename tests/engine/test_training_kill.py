@@ -37,6 +37,8 @@ SAVE_EVERY = 5
 # learning_stats.csv gets its first row at iteration 50 (log interval)
 ITERATIONS = 2000
 TRAIN_ARGS = [
+    "--backbone",
+    "mobilenet_v2_0.35",  # small and fast from random initialisation
     "--batch-size",
     "2",
     "--save-interval",
