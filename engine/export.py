@@ -365,8 +365,15 @@ def export_model(
         )
     size = tuple(int(v) for v in (input_size or _input_size(project, folder)))
     frames = folder.labelled_frames()  # the card's counts, and int8's calibration
+
+    def stage(precision: str) -> Callable[[str], None] | None:
+        """Say which of the two conversions runs ("converting" twice looked stuck)."""
+        if on_stage is None:
+            return None
+        return lambda name: on_stage(f"{name} ({precision})")
+
     float_model = folder.tflite_model(
-        size, 1, precision="float32", snapshot=path, on_stage=on_stage
+        size, 1, precision="float32", snapshot=path, on_stage=stage("float32")
     )
     int8_model = None
     if int8:
@@ -376,7 +383,7 @@ def export_model(
             precision="int8",
             snapshot=path,
             labelled_frames=frames,
-            on_stage=on_stage,
+            on_stage=stage("int8"),
         )
     report = int8_model.report if int8_model is not None else None
     meta = json.loads(path.with_suffix(".json").read_text())

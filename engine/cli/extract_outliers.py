@@ -132,7 +132,10 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         per = ", ".join(f"{c}: {len(r.scores.outliers(c))}" for c in r.scores.scores)
         print(r.summary())
-        print(f"  outliers by criterion: {per}")
+        print(
+            f"  outliers by criterion (frames extracted before included; a frame "
+            f"may count for several): {per}"
+        )
         if len(r.picked):
             print(f"  frames: {', '.join(str(int(i)) for i in r.picked)}")
         if r.machine_labels is not None:

@@ -33,6 +33,8 @@ def test_extract_outliers_then_merge(demo_project, fake_analysis, capsys):
     out = capsys.readouterr().out
     assert "2 outlier frame(s) of 120; 2 chosen, nothing extracted" in out
     assert "frames: 17, 58" in out
+    # the counts by criterion say what they count (they looked wrong beside the total)
+    assert "by criterion (frames extracted before included" in out
     assert not (demo_project.path / "labeled-data/session1/img017.png").exists()
     assert main(["extract-outliers", path, "--criteria", "jump", "--threshold",
                  "jump=60"]) == 0  # fmt: skip
