@@ -27,7 +27,13 @@ from . import logger
 from ._fileio import atomic_path
 from .api import _one_at_a_time
 from .dlc_names import dlc_keywords, ignored, renamed
-from .inference import AnalysisOutputs, Predictor, default_batch_size, video_metadata
+from .inference import (
+    AnalysisOutputs,
+    Predictor,
+    default_batch_size,
+    to_frame_pixels,
+    video_metadata,
+)
 from .io.dlc import predictions_frame, write_predictions
 from .project import Project, as_project
 from .video import Crop
@@ -402,11 +408,7 @@ def analyze_images(
         )
         _say_failed(read, failed, len(files))
         bodyparts = list(folder.model_config(path).bodyparts)
-        xyp = np.stack(xyps)
-        xyp[..., :2] /= scale
-        if crop is not None:
-            xyp[..., 0] += crop.x1
-            xyp[..., 1] += crop.y1
+        xyp = to_frame_pixels(np.stack(xyps), scale, crop)
         df = predictions_frame(xyp, scorer, bodyparts, index=[row[p] for p in read])
         individuals, unique_bodyparts = [], []
         batch = next((p.batch_size for p in predictors.values()), 1)

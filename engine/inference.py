@@ -601,10 +601,7 @@ def predict_video(
             bar.close()
         xyp = np.concatenate(results) if results else np.zeros((0, 0, 3))
         if len(xyp):
-            xyp[..., :2] /= scale
-            if crop is not None:
-                xyp[..., 0] += crop.x1
-                xyp[..., 1] += crop.y1
+            to_frame_pixels(xyp, scale, crop)
         seconds = time.perf_counter() - t0
         info = {
             "fps": reader.fps,
@@ -615,6 +612,30 @@ def predict_video(
             "precision": getattr(predictor, "precision", "float32"),
         }
     return xyp, info
+
+
+def to_frame_pixels(xyp: np.ndarray, scale: float, crop: Crop | None) -> np.ndarray:
+    """Map keypoints of resized, cropped inputs back to the whole frame, in place.
+
+    Parameters
+    ----------
+    xyp
+        ``(..., 3)``: x, y in the network input's pixels, likelihood.
+    scale
+        The resize factor applied after the crop.
+    crop
+        The crop applied first, or ``None``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``xyp`` itself.
+    """
+    xyp[..., :2] /= scale
+    if crop is not None:
+        xyp[..., 0] += crop.x1
+        xyp[..., 1] += crop.y1
+    return xyp
 
 
 class AnalysisOutputs(list):
