@@ -182,9 +182,12 @@ def create_training_dataset(
     shuffles
         Shuffle numbers to create.
     train_fraction
-        Fraction of labelled frames for training (default: the config's first
-        ``TrainingFraction``). Training uses the config's first fraction, so another
-        one is warned about: put it first in ``config.yaml`` to train on its split.
+        Fraction of labelled frames for training (default: every fraction of the
+        config's ``TrainingFraction``, as DeepLabCut makes them; shuffle ``k`` of
+        each uses the same seed, so a smaller fraction's training frames are part of
+        a larger one's). The verbs train the fraction in use
+        (``TrainingFraction[0]``, or ``trainingsetindex``), so a fraction that is not
+        is warned about.
     seed
         Base random seed; shuffle ``k`` uses ``seed + k`` (default ``k``).
     test_frames
@@ -197,23 +200,18 @@ def create_training_dataset(
         The splits (existing ones on disk are kept and returned as they are).
     """
     project = as_project(project)
-    fraction = float(train_fraction or project.training_fractions[0])
-    if not np.isclose(fraction, project.training_fractions[0]):
-        logger.warning(
-            "This split keeps %g of the frames for training, but training, "
-            "evaluation and analysis use the config's first TrainingFraction (%g): "
-            "put %g first in config.yaml's TrainingFraction to train on this split",
-            fraction,
-            project.training_fractions[0],
-            fraction,
-        )
+    fractions = (
+        [float(train_fraction)] if train_fraction else project.training_fractions
+    )
+    if not np.isclose(fractions[0], project.training_fractions[0]):
+        _warn_unused_fraction(project, fractions[0])
     merged = merge_labels(project)
     out_dir = project.training_set_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     write_labels(merged, out_dir / f"CollectedData_{project.scorer}.h5")
     paths = index_to_paths(merged.index)
     splits = []
-    for k in shuffles:
+    for fraction, k in ((f, k) for f in fractions for k in shuffles):
         doc = _doc_path(project, fraction, k)
         if doc.exists():
             logger.info("keeping the existing split %s", doc.name)
@@ -239,6 +237,26 @@ def create_training_dataset(
         _write_documentation(project, merged, paths, train, test, fraction, k)
         splits.append(Split(train, test, fraction, k))
     return splits
+
+
+def _warn_unused_fraction(project: Project, fraction: float) -> None:
+    """Say how to train on a split of a fraction the verbs do not use now."""
+    listed = project.listed_training_fractions
+    match = [i for i, f in enumerate(listed) if np.isclose(f, fraction)]
+    how = (
+        f"pass trainingsetindex={match[0]} to train_network, evaluate_network, "
+        "analyze_videos, …"
+        if match
+        else f"add {fraction:g} to config.yaml's TrainingFraction and pass its "
+        "index as trainingsetindex (or put it first)"
+    )
+    logger.warning(
+        "This split keeps %g of the frames for training, but training, evaluation "
+        "and analysis use TrainingFraction %g: to train on this split, %s",
+        fraction,
+        project.training_fractions[0],
+        how,
+    )
 
 
 def _write_documentation(

@@ -102,13 +102,36 @@ def ignored(why: str) -> Converter:
     return apply
 
 
-def _training_set_index(value: Any) -> dict[str, Any]:
-    if int(value) != 0:
+def _with_training_set(
+    fn: Callable[..., Any], args: tuple, kwargs: dict, index: Any
+) -> tuple[tuple, dict]:
+    """Give ``fn`` its project with ``TrainingFraction[index]`` in use.
+
+    DeepLabCut's ``trainingsetindex``: the project (the verb's first argument) becomes
+    :meth:`Project.for_training_set(index) <posekit.engine.project.Project.for_training_set>`.
+    """
+    from .project import as_project
+
+    if isinstance(index, str) or int(index) != index:
         raise TypeError(
-            f"trainingsetindex={value}: posekit trains on the config's first "
-            "TrainingFraction (trainingsetindex=0); put the fraction you want first."
+            f"trainingsetindex={index!r}: give the index of one TrainingFraction "
+            "(0, 1, …); call the verb once for each fraction."
         )
-    return {}
+    first = next(iter(inspect.signature(fn).parameters))
+    if args:
+        target, rest = args[0], args[1:]
+    elif first in kwargs:
+        target, rest = kwargs.pop(first), ()
+    else:
+        raise TypeError(f"{fn.__name__}() got trainingsetindex but no project")
+    try:
+        project = as_project(target)
+    except (OSError, ValueError) as err:
+        raise TypeError(
+            f"{fn.__name__}(): trainingsetindex={index} needs a project (its folder "
+            f"or config.yaml) as the first argument: {err}"
+        ) from err
+    return (project.for_training_set(int(index)), *rest), kwargs
 
 
 def dlc_keywords(**names: Converter) -> Callable[[F], F]:
@@ -118,8 +141,9 @@ def dlc_keywords(**names: Converter) -> Callable[[F], F]:
     ----------
     **names
         DeepLabCut keyword → converter into posekit keywords (:func:`renamed`).
-        ``trainingsetindex`` (0 only) and the :data:`IGNORED` names are accepted by
-        every wrapped verb.
+        ``trainingsetindex`` (which ``TrainingFraction``: the project argument
+        becomes :meth:`~posekit.engine.project.Project.for_training_set`) and the
+        :data:`IGNORED` names are accepted by every wrapped verb.
 
     Returns
     -------
@@ -134,14 +158,17 @@ def dlc_keywords(**names: Converter) -> Callable[[F], F]:
     >>> train("config.yaml", maxiters=50, gputouse=0)
     50
     """
-    converters: dict[str, Converter] = {"trainingsetindex": _training_set_index}
-    converters.update(names)
+    converters: dict[str, Converter] = dict(names)
 
     def decorate(fn: F) -> F:
         own = set(inspect.signature(fn).parameters)  # e.g. videotype, where used
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if "trainingsetindex" in kwargs and "trainingsetindex" not in own:
+                index = kwargs.pop("trainingsetindex")
+                if index != 0:
+                    args, kwargs = _with_training_set(fn, args, kwargs, index)
             for key in [
                 k for k in kwargs if k in converters or (k in IGNORED and k not in own)
             ]:

@@ -115,7 +115,7 @@ def _training_set_index(project: Project, train_fraction: float) -> int | None:
     return next(
         (
             i
-            for i, f in enumerate(project.training_fractions)
+            for i, f in enumerate(project.listed_training_fractions)
             if math.isclose(f, float(train_fraction))
         ),
         None,

@@ -7,6 +7,7 @@ and comments preserved on a round trip), the same folders (``videos/``,
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import io
 import math
@@ -362,6 +363,9 @@ class Project:
     path: Path
     cfg: CommentedMap
     saved_text: str | None = field(default=None, repr=False, compare=False)
+    #: DeepLabCut's ``trainingsetindex``: which ``TrainingFraction`` the verbs use
+    #: (:meth:`for_training_set`); the config is not changed.
+    training_set_index: int = field(default=0, repr=False, compare=False)
 
     # ------------------------------------------------------------------ typed keys
     @property
@@ -515,8 +519,60 @@ class Project:
 
     @property
     def training_fractions(self) -> list[float]:
-        """``TrainingFraction`` list."""
+        """``TrainingFraction`` list, the one in use first.
+
+        The one in use is the first of ``config.yaml``'s, or the one
+        :meth:`for_training_set` chose (DeepLabCut's ``trainingsetindex``): the verbs
+        that make, train, evaluate or analyse a split take ``training_fractions[0]``.
+        """
+        fractions = self.listed_training_fractions
+        i = self.training_set_index
+        return [fractions[i], *fractions[:i], *fractions[i + 1 :]]
+
+    @property
+    def listed_training_fractions(self) -> list[float]:
+        """``TrainingFraction`` as ``config.yaml`` lists it (``trainingsetindex`` order)."""
         return [float(f) for f in self.cfg.get("TrainingFraction") or [0.95]]
+
+    def for_training_set(self, index: int) -> Project:
+        """Return this project with ``TrainingFraction[index]`` in use.
+
+        DeepLabCut's ``trainingsetindex``: the model folders, training sets and
+        evaluation results of that fraction (``…-trainset<pct>shuffle<k>``) are the
+        ones the verbs then read and write. ``config.yaml`` is not changed (a save
+        from the returned project writes the same ``TrainingFraction``).
+
+        Parameters
+        ----------
+        index
+            Index into ``config.yaml``'s ``TrainingFraction``.
+
+        Returns
+        -------
+        Project
+            A view sharing this project's config.
+
+        Raises
+        ------
+        ProjectError
+            If there is no fraction at ``index``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> p = create_project("t", "me", working_directory=tempfile.mkdtemp(),
+        ...                    TrainingFraction=[0.5, 0.8])
+        >>> p.for_training_set(1).training_fractions, p.training_fractions
+        ([0.8, 0.5], [0.5, 0.8])
+        """
+        fractions = self.listed_training_fractions
+        if not 0 <= int(index) < len(fractions):
+            raise ProjectError(
+                f"trainingsetindex={index}: config.yaml's TrainingFraction has "
+                f"{len(fractions)} fraction(s) {fractions}; use 0 to "
+                f"{len(fractions) - 1}."
+            )
+        return dataclasses.replace(self, training_set_index=int(index))
 
     @property
     def net_type(self) -> str:

@@ -65,9 +65,11 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         test_frames=args.test_frames.split(",") if args.test_frames else None,
     )
+    several = len({s.train_fraction for s in splits}) > 1  # TrainingFraction: [..]
     for s in splits:
+        which = f" ({s.train_fraction:.0%} for training)" if several else ""
         print(
-            f"shuffle {s.shuffle}: {len(s.train_indices)} train, "
+            f"shuffle {s.shuffle}{which}: {len(s.train_indices)} train, "
             f"{len(s.test_indices)} test frames"
         )
     return EXIT_OK

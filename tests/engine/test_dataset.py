@@ -148,7 +148,7 @@ def test_split_is_seeded_and_recorded(
         )
     assert len(different[0].train_indices) == 6
     # training takes the config's first fraction: a user is told (QA S14)
-    assert "put 0.5 first in config.yaml's TrainingFraction" in caplog.text
+    assert "add 0.5 to config.yaml's TrainingFraction and pass its index" in caplog.text
     assert _doc(demo_project, 50, 4).name == "Documentation_data-demo_50shuffle4.pickle"
     assert (
         other

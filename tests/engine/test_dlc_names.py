@@ -84,8 +84,10 @@ def test_names_are_converted_and_conflicts_are_errors() -> None:
         verb("c", Shuffles=[1], shuffle=2)
     with pytest.raises(TypeError, match="one shuffle per call"):
         verb("c", Shuffles=[1, 2])
-    with pytest.raises(TypeError, match="first TrainingFraction"):
-        verb("c", trainingsetindex=1)
+    with pytest.raises(TypeError, match="needs a project .* as the first argument"):
+        verb("c", trainingsetindex=1)  # "c" is no project: nothing to choose in
+    with pytest.raises(TypeError, match="once for each fraction"):
+        verb("c", trainingsetindex="all")
     with pytest.raises(TypeError, match="unexpected keyword argument 'pcutoff'"):
         verb("c", pcutoff=0.9)  # not a DeepLabCut name here: Python's own error
 
