@@ -28,6 +28,8 @@ import json
 import logging
 import math
 import os
+import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,6 +83,39 @@ def _html_table(
     return f"{style}<div style='max-height:320px;overflow:auto'>{table}</div>{more}"
 
 
+def _project_pcutoff(project: Project | None) -> float | None:
+    """Return the project's p-cutoff (config ``pcutoff``), or ``None``."""
+    if project is None:
+        return None
+    try:
+        return float(project.pcutoff)
+    except Exception:  # noqa: BLE001 - a bad config value: the app's own default
+        logger.warning("cannot read the p-cutoff of %s", project.path)
+        return None
+
+
+def _file_stem(name: str) -> str:
+    """``name`` made safe as part of a file name (``/`` and odd characters → ``_``)."""
+    return re.sub(r"[^\w.\-]+", "_", name).strip("._") or "track"
+
+
+def _cell(content: str, width: int, title: str = "") -> Any:
+    """One cell of the sessions table: long text wraps inside its column."""
+    import ipywidgets as w
+
+    tip = f" title='{html.escape(title, quote=True)}'" if title else ""
+    return w.HTML(
+        "<div style='white-space:normal;overflow-wrap:anywhere;word-break:break-all;"
+        f"line-height:1.3;padding:4px 8px 4px 0'{tip}>{content}</div>",
+        layout=w.Layout(width=f"{width}px", min_width=f"{width}px", overflow="hidden"),
+    )
+
+
+#: Column widths (px) of the sessions table: session, frames, fps, individuals.
+_SESSION_COLUMNS = (("session", 360), ("frames", 80), ("fps", 70),
+                    ("individuals", 180))  # fmt: skip
+
+
 # ---------------------------------------------------------------- app
 
 
@@ -113,6 +148,11 @@ class BehaviorApp:
         Where the export goes (default ``<project>/behavior-results``).
     autoload
         Load ``path`` at once.
+    autosave
+        Save the marked behaviour labels and the ROIs as they change, into
+        :attr:`autosave_dir`, and load what was saved there when the sessions (and
+        the app) open again. Off when there is neither a project nor an
+        ``output_dir`` (nowhere that belongs to the analysis).
     load_bokehjs
         Load BokehJS into the page first (turn off in tests).
 
@@ -127,6 +167,10 @@ class BehaviorApp:
     allowed_folders : tuple of pathlib.Path
         Folders the boxes accept besides the data root: those given through the
         Python API (the output folder, the project, ``path`` or its folder).
+    autosave_dir : pathlib.Path or None
+        Where marks (``<track>_labels.csv``, :meth:`autosave_path`) and ROIs
+        (``rois.geojson``) are saved as they change: the output folder
+        (``<project>/behavior-results``); ``None`` when autosave is off.
     widget
         The page.
     """
@@ -138,6 +182,7 @@ class BehaviorApp:
         path: str | os.PathLike | None = None,
         output_dir: str | os.PathLike | None = None,
         autoload: bool = True,
+        autosave: bool = True,
         load_bokehjs: bool = True,
     ) -> None:
         import ipywidgets as w
@@ -161,6 +206,11 @@ class BehaviorApp:
         if path is not None:
             folders.append(Path(path) if Path(path).is_dir() else Path(path).parent)
         self.allowed_folders: tuple[Path, ...] = tuple(folders)
+        self.autosave_dir: Path | None = (
+            self.model.output_dir
+            if autosave and (project is not None or output_dir is not None)
+            else None
+        )
         style = {"description_width": "initial"}
 
         def header(text: str) -> Any:
@@ -193,8 +243,9 @@ class BehaviorApp:
         self.sessions_box.add_class("posekit-sessions")
 
         # --- 2. clean
+        pcutoff = _project_pcutoff(project)
         self.threshold = w.FloatSlider(
-            value=0.0, min=0.0, max=1.0, step=0.01, description="likelihood threshold",
+            value=pcutoff or 0.0, min=0.0, max=1.0, step=0.01, description="likelihood threshold",
             style=style, continuous_update=False, layout=w.Layout(width="380px"),
         )  # fmt: skip
         self.jump_k = w.BoundedFloatText(
@@ -224,6 +275,14 @@ class BehaviorApp:
         )
         self.clean_message = message()
         self.log_box = w.HTML()
+        if pcutoff:  # the project's p-cutoff, as in the Trajectories app
+            self.model.set_cleaning(self.filter_config())
+            self.clean_message.value = (
+                "<small class='posekit-pcutoff-note'>Points with a likelihood below "
+                f"the project's p-cutoff ({pcutoff:.2f}) are left out. Set the "
+                "threshold to 0 and press <b>Apply cleaning</b> to keep every "
+                "point.</small>"
+            )
 
         # --- 3. calibrate
         self.fps = w.BoundedFloatText(value=0.0, min=0.0, max=10_000.0,
@@ -255,6 +314,9 @@ class BehaviorApp:
         self.roi_editor: ROIEditor = ROIEditor(size=(640, 480), load_bokehjs=False)
         self.roi_editor.path_box.value = str(self.model.output_dir / "rois.geojson")
         self.roi_editor.allowed_folders = self.allowed_folders
+        self.roi_note = w.HTML()
+        self.roi_note.add_class("posekit-roi-autosave")
+        self._load_saved_rois()
         self.roi_editor.on_change(self._on_rois)
 
         # --- 5. metrics
@@ -291,6 +353,8 @@ class BehaviorApp:
         self.labels_save.on_click(
             lambda _: self._guard(self.classify_message, self.save_labels)
         )
+        self.labels_note = w.HTML()
+        self.labels_note.add_class("posekit-labels-autosave")
         self.annotator_box = LiveVBox()
         self.clf_model = w.Dropdown(options=[("random forest", "random_forest"),
                                              ("gradient boosting", "gradient_boosting")],
@@ -375,6 +439,7 @@ class BehaviorApp:
                 w.HBox([self.keypoint, self.calib_button], **row),
                 self.calib_message,
                 header("4. Regions of interest"),
+                self.roi_note,
                 self.roi_editor.widget,
                 header("5. Metrics"),
                 w.HTML("<b>Movement</b>"),
@@ -396,6 +461,7 @@ class BehaviorApp:
                        "Predictions show as extra rows on the timeline.</small>"),
                 w.HBox([self.track_dropdown], **row),
                 w.HBox([self.labels_path, self.labels_load, self.labels_save], **row),
+                self.labels_note,
                 self.annotator_box,
                 w.HBox([self.clf_model, self.n_estimators, self.min_bout,
                         self.train_button, self.predict_button], **row),
@@ -532,6 +598,7 @@ class BehaviorApp:
         if self.annotator is not None:
             self.annotator.close()
             self.annotator = None
+        self._load_saved_labels()
         if keys:
             self.show_track(keys[0])
         self._refresh_all()
@@ -541,13 +608,11 @@ class BehaviorApp:
 
         from ._bokeh import close_widget_tree
 
-        rows = [
-            w.HTML(
-                "<table class='posekit-sessions-head'><tr><th style='width:260px'>session"
-                "</th><th style='width:80px'>frames</th><th style='width:80px'>fps</th>"
-                "<th style='width:160px'>individuals</th><th>group</th></tr></table>"
-            )
+        head = [_cell(f"<b>{name}</b>", width) for name, width in _SESSION_COLUMNS] + [
+            _cell("<b>group</b>", 160)
         ]
+        rows = [w.HBox(head, layout=w.Layout(align_items="flex-end"))]
+        rows[0].add_class("posekit-sessions-head")
         self._group_boxes = {}
         for s in self.model.sessions:
             box = w.Text(
@@ -557,18 +622,20 @@ class BehaviorApp:
                 lambda ch, name=s.name: self._set_group(name, ch["new"]), "value"
             )
             self._group_boxes[s.name] = box
+            individuals = ", ".join(s.individuals)
+            widths = dict(_SESSION_COLUMNS)
             rows.append(
                 w.HBox(
                     [
-                        w.HTML(f"<code class='posekit-session-name'>{html.escape(s.name)}</code>",
-                               layout=w.Layout(width="260px")),
-                        w.HTML(str(s.n_frames), layout=w.Layout(width="80px")),
-                        w.HTML(f"{s.fps:g}" if s.fps else "–",
-                               layout=w.Layout(width="80px")),
-                        w.HTML(html.escape(", ".join(s.individuals)),
-                               layout=w.Layout(width="160px")),
+                        _cell(f"<code class='posekit-session-name'>{html.escape(s.name)}</code>",
+                              widths["session"], title=str(s.path or s.name)),
+                        _cell(str(s.n_frames), widths["frames"]),
+                        _cell(f"{s.fps:g}" if s.fps else "–", widths["fps"]),
+                        _cell(html.escape(individuals), widths["individuals"],
+                              title=individuals),
                         box,
-                    ]
+                    ],
+                    layout=w.Layout(align_items="center"),
                 )
             )  # fmt: skip
         previous = self.sessions_box.children
@@ -652,9 +719,53 @@ class BehaviorApp:
         return cal
 
     # ------------------------------------------------------------ 4. ROIs
+    @property
+    def rois_path(self) -> Path | None:
+        """Where the ROIs are saved as they change (``None``: autosave is off)."""
+        return None if self.autosave_dir is None else self.autosave_dir / "rois.geojson"
+
+    def _load_saved_rois(self) -> None:
+        """Show the ROIs saved by an earlier visit (:attr:`rois_path`), if any."""
+        path = self.rois_path
+        if path is None:
+            self.roi_note.value = ""
+            return
+        where = f"<code>{html.escape(str(path))}</code>"
+        self.roi_note.value = (
+            f"<small>ROIs are saved at once to {where}; they come back when the app "
+            "opens this project again.</small>"
+        )
+        if not path.is_file():
+            return
+        try:
+            rois = self.roi_editor.load(path)
+        except Exception as err:  # noqa: BLE001 - shown in the app
+            logger.exception("cannot read the saved ROIs %s", path)
+            self.roi_editor.status.value = (
+                f'<span style="color:#cf222e">The saved ROIs in {where} could not be '
+                f"read ({html.escape(str(err))}); draw them again or load another "
+                "GeoJSON file.</span>"
+            )
+            return
+        self.model.set_rois(rois)
+        self.roi_editor.status.value = (
+            f"<small>loaded {len(rois)} saved ROI(s) from {where}</small>"
+        )
+
     def _on_rois(self, rois: list[ROI]) -> None:
         self.model.set_rois(rois)
         self._refresh_rois()
+        path = self.rois_path
+        if path is not None:
+            try:
+                self.roi_editor.save(path)
+            except Exception as err:  # noqa: BLE001 - shown in the app
+                logger.exception("cannot save the ROIs to %s", path)
+                self.roi_editor.status.value = (
+                    f'<span style="color:#cf222e">The ROIs could not be saved to '
+                    f"<code>{html.escape(str(path))}</code>: "
+                    f"{html.escape(str(err))}</span>"
+                )
 
     # ------------------------------------------------------------ 5. metrics
     def _refresh_all(self) -> None:
@@ -744,6 +855,75 @@ class BehaviorApp:
         )
 
     # ------------------------------------------------------------ 6. classify
+    def autosave_path(self, key: str) -> Path | None:
+        """Where the marks of track ``key`` are saved as they change.
+
+        ``<output folder>/<session>_labels.csv`` (``<session>_<individual>_labels.csv``
+        for sessions of several animals): one ``frame, behavior`` row per frame, the
+        file **Save labels** writes by default. ``None`` when autosave is off.
+        """
+        if self.autosave_dir is None:
+            return None
+        track = self.model.track(key)
+        name = (
+            track.session
+            if track.key == track.session
+            else f"{track.session}_{track.individual}"
+        )
+        return self.autosave_dir / f"{_file_stem(name)}_labels.csv"
+
+    def _load_saved_labels(self) -> None:
+        """Mark every track with the labels saved by an earlier visit, if any."""
+        m = self.model
+        failed = []
+        for key in m.track_keys():
+            path = self.autosave_path(key)
+            if key in m.annotations or path is None or not path.is_file():
+                continue
+            try:
+                m.load_labels(key, path)
+            except Exception as err:  # noqa: BLE001 - reported, the others load
+                logger.exception("cannot read the saved labels %s", path)
+                failed.append(f"{path.name} ({err})")
+        if failed:
+            self.classify_message.value = (
+                '<div style="color:#cf222e">Saved labels could not be read: '
+                f"{html.escape('; '.join(failed))}</div>"
+            )
+
+    def _marks_changed(self, key: str, labels: np.ndarray) -> None:
+        """Keep the marks of track ``key`` and save them at once (autosave)."""
+        self.model.set_annotation(key, labels)
+        path = self.autosave_path(key)
+        if path is None:
+            return
+        try:
+            self.model.save_labels(key, path)
+        except Exception as err:  # noqa: BLE001 - shown in the app
+            logger.exception("cannot save the labels to %s", path)
+            self.labels_note.value = (
+                f'<span style="color:#cf222e">Your marks could not be saved to '
+                f"<code>{html.escape(str(path))}</code>: {html.escape(str(err))}"
+                "</span>"
+            )
+            return
+        self._show_labels_note(key, saved=time.strftime("%H:%M:%S"))
+
+    def _show_labels_note(self, key: str, saved: str = "") -> None:
+        path = self.autosave_path(key)
+        if path is None:
+            self.labels_note.value = (
+                "<small>Your marks are not saved by themselves here: press "
+                "<b>Save labels</b>.</small>"
+            )
+            return
+        when = f" (last saved {saved})" if saved else ""
+        self.labels_note.value = (
+            "<small>Every mark is saved at once to "
+            f"<code class='posekit-labels-file'>{html.escape(str(path))}</code>{when}; "
+            "the marks come back when the app opens this session again.</small>"
+        )
+
     def _on_track(self, change: dict[str, Any]) -> None:
         if not self._quiet and change["new"]:
             self._guard(self.classify_message, self.show_track, change["new"])
@@ -773,15 +953,18 @@ class BehaviorApp:
         )  # fmt: skip
         if key in m.predictions:
             annot.set_predictions(m.predictions[key])
-        annot.on_change(lambda labels, k=key: m.set_annotation(k, labels))
+        annot.on_change(lambda labels, k=key: self._marks_changed(k, labels))
         annot.bokeh_model.refresh()  # its view is made after this (see LiveBokehModel)
         previous, self.annotator = self.annotator, annot
         self.annotator_box.children = [annot.widget]
         if previous is not None:  # after it left the page (see close_widget_tree)
             previous.close()
-        self.labels_path.value = (
-            str(found) if found else str(m.output_dir / f"{session.name}_labels.csv")
-        )
+        saved = self.autosave_path(key)
+        default = saved or m.output_dir / f"{_file_stem(key)}_labels.csv"
+        # the user's own saved marks first, else a labels file found for the file
+        shown = default if default.is_file() or found is None else found
+        self.labels_path.value = str(shown)
+        self._show_labels_note(key)
         return annot
 
     def load_labels(self, path: str | os.PathLike | None = None) -> np.ndarray:

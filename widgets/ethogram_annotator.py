@@ -40,6 +40,10 @@ from .ethogram_annotator_model import (
 __all__ = ["EthogramAnnotator", "PREDICTED_SUFFIX"]
 
 
+def _error(text: str) -> str:
+    return f'<span style="color:#cf222e">{html.escape(text)}</span>'
+
+
 class EthogramAnnotator(BokehComponent):
     """Mark behaviour bouts frame by frame on a Bokeh timeline.
 
@@ -384,9 +388,9 @@ class EthogramAnnotator(BokehComponent):
         )
         self.add_behavior_button = w.Button(description="Add", icon="plus",
                                             layout=w.Layout(width="80px"))  # fmt: skip
-        self.add_behavior_button.on_click(
-            lambda _: self._guard(self.add_behavior, self.new_behavior.value)
-        )
+        self.add_behavior_button.on_click(lambda _: self.add_typed_behavior())
+        self.add_message = w.HTML()
+        self.add_message.add_class("posekit-add-behavior-message")
         self.frame_slider = w.IntSlider(
             min=0, max=n - 1, description="frame", continuous_update=True,
             layout=w.Layout(width=f"{max(self.width - 80, 300)}px"),
@@ -425,6 +429,7 @@ class EthogramAnnotator(BokehComponent):
                     ],
                     **row,
                 ),
+                self.add_message,
                 self.bokeh_model,
                 self.frame_slider,
                 self.info,
@@ -435,6 +440,39 @@ class EthogramAnnotator(BokehComponent):
             ]
         )
         self.widget.add_class("posekit-ethogram-annotator")
+
+    def add_typed_behavior(self) -> str | None:
+        """Add the behaviour typed in the box and choose it (the **Add** button).
+
+        What happened is said beside the button: the name added, or why nothing was
+        (an empty box, the label of unmarked frames).
+
+        Returns
+        -------
+        str or None
+            The behaviour added (or already known), ``None`` if none was.
+        """
+        self.message.value = ""
+        name = self.new_behavior.value.strip()
+        if not name:
+            self.add_message.value = _error(
+                "Type a name for the behaviour in the box first (for example "
+                "grooming), then press Add."
+            )
+            return None
+        known = name in self.model.behaviors
+        try:
+            self.model.add_behavior(name)
+        except ValueError as err:
+            self.add_message.value = _error(str(err))
+            return None
+        self.model.behavior = name
+        self.new_behavior.value = ""
+        what = "is already in the list" if known else "added"
+        self.add_message.value = (
+            f"<small>{html.escape(repr(name))} {what}; new bouts get it.</small>"
+        )
+        return name
 
     def _on_behavior_button(self, change: dict[str, Any]) -> None:
         if not self._guarding and change["new"]:

@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from posekit.engine.behavior.calibration import Calibration
 from posekit.engine.behavior.roi import (
@@ -280,3 +281,157 @@ def test_path_boxes_refuse_paths_outside_the_data_root(
     app.labels_path.value = str(root / "out" / "session1_labels.csv")
     app.labels_save.click()
     assert (root / "out" / "session1_labels.csv").is_file()
+
+
+# ------------------------------------------------------------ kept between visits
+
+
+@pytest.fixture
+def project(tmp_path):
+    """Return a fresh demo project per test (what one test saves, no other sees)."""
+    return make_demo_project(tmp_path / "fresh", n_frames=60, n_labeled=0, fps=DEMO_FPS)
+
+
+def test_marks_are_saved_at_once_and_come_back(project) -> None:
+    key = "session1_keypoints"
+    saved = project.path / "behavior-results" / f"{key}_labels.csv"
+    app = BehaviorApp(project, load_bokehjs=False)
+    assert app.autosave_path(key) == saved
+    assert str(saved) in app.labels_note.value  # the page says where
+    # the user's steps: type a behaviour, Add, Mark range (no Save labels)
+    annot = app.annotator
+    annot.new_behavior.value = "grooming"
+    annot.add_behavior_button.click()
+    annot.range_slider.value = (0, 29)
+    annot.mark_button.click()
+    assert saved.is_file()
+    written = pd.read_csv(saved)
+    assert written["behavior"].tolist() == ["grooming"] * 30 + ["none"] * 30
+    assert "last saved" in app.labels_note.value
+    assert not list(saved.parent.glob("*.tmp*"))  # written atomically
+
+    # a reload (or coming back from another app): a new page on the same project
+    again = BehaviorApp(project, load_bokehjs=False)
+    assert again.model.annotations[key].tolist() == written["behavior"].tolist()
+    bouts = again.annotator.bouts()
+    assert bouts[["behavior", "start", "end"]].values.tolist() == [["grooming", 0, 29]]
+    assert "grooming" in again.annotator.behaviors
+    assert again.labels_path.value == str(saved)  # Load/Save labels use it too
+    # deleting the bout is saved as well
+    again.annotator.frame_slider.value = 10
+    again.annotator.delete_button.click()
+    third = BehaviorApp(project, load_bokehjs=False)
+    assert third.annotator.bouts().empty
+
+    # Load labels still works, and what it loads is saved at once too
+    truth = project.path / "ground-truth" / "session1_behavior.csv"
+    third.labels_path.value = str(truth)
+    third.labels_load.click()
+    assert third.classify_message.value.startswith("<small>loaded labels for")
+    want = pd.read_csv(truth)["behavior"].astype(str).tolist()
+    assert pd.read_csv(saved)["behavior"].tolist() == want
+    # and Save labels writes the path in its box
+    mine = project.path / "behavior-results" / "mine_labels.csv"
+    third.labels_path.value = str(mine)
+    third.labels_save.click()
+    assert pd.read_csv(mine)["behavior"].tolist() == want
+
+
+def test_marks_of_each_animal_are_saved_apart(project, tmp_path) -> None:
+    from posekit.engine.io import save
+
+    one = load_poses(project.path / "ground-truth" / "session1_keypoints.h5")
+    pair = xr.concat([one, one.assign(position=one["position"] + 5.0)], "individual")
+    pair = pair.assign_coords(individual=["mouse1", "mouse2"])
+    path = save(pair, project.path / "pair.nc")
+    app = BehaviorApp(project, path=path, load_bokehjs=False)
+    assert app.track_dropdown.options == ("pair/mouse1", "pair/mouse2")
+    out = project.path / "behavior-results"
+    assert app.autosave_path("pair/mouse2") == out / "pair_mouse2_labels.csv"
+    app.annotator.add_bout("rest", 5, 9)
+    app.track_dropdown.value = "pair/mouse2"
+    app.annotator.add_bout("walk", 20, 24)
+    assert {p.name for p in out.glob("*_labels.csv")} == {
+        "pair_mouse1_labels.csv",
+        "pair_mouse2_labels.csv",
+    }
+    again = BehaviorApp(project, path=path, load_bokehjs=False)
+    assert set(again.model.annotations) == {"pair/mouse1", "pair/mouse2"}
+    assert again.annotator.bouts()[["behavior", "start", "end"]].values.tolist() == [
+        ["rest", 5, 9]
+    ]
+    again.track_dropdown.value = "pair/mouse2"
+    assert again.annotator.bouts()[["behavior", "start", "end"]].values.tolist() == [
+        ["walk", 20, 24]
+    ]
+
+
+def test_rois_are_saved_at_once_and_come_back(project) -> None:
+    saved = project.path / "behavior-results" / "rois.geojson"
+    app = BehaviorApp(project, load_bokehjs=False)
+    assert app.rois_path == saved and str(saved) in app.roi_note.value
+    assert not saved.exists()
+    # Add circle, as the QA tester did
+    editor = app.roi_editor
+    editor.name_box.value = "centre"
+    editor.cx.value, editor.cy.value, editor.radius.value = 320.0, 240.0, 60.0
+    editor.add_circle_button.click()
+    assert saved.is_file()
+    table = app.model.roi_table()
+
+    again = BehaviorApp(project, load_bokehjs=False)
+    assert again.roi_editor.rois == app.roi_editor.rois
+    assert again.model.rois == app.model.rois
+    assert "loaded 1 saved ROI(s)" in again.roi_editor.status.value
+    pd.testing.assert_frame_equal(again.model.roi_table(), table)
+    assert "posekit-roi-empty" not in again.roi_html.value
+    # a deletion is saved too; Export (writing the same file) still works
+    again.roi_editor.remove("centre")
+    assert BehaviorApp(project, load_bokehjs=False).roi_editor.rois == []
+    again.export_png.value = again.export_excel.value = False
+    again.export_button.click()
+    assert again.export_message.value == ""
+
+
+def test_nothing_is_saved_by_itself_without_a_project(truth_file, tmp_path) -> None:
+    tracking = tmp_path / "m1.h5"
+    shutil.copy(truth_file, tracking)
+    app = BehaviorApp(path=tracking, load_bokehjs=False)
+    assert app.autosave_dir is None and app.rois_path is None
+    assert "Save labels" in app.labels_note.value
+    app.annotator.add_bout("walk", 0, 3)
+    app.roi_editor.add_circle("c", 10, 10, 5)
+    assert not any(tmp_path.rglob("*labels.csv")) and not any(
+        tmp_path.rglob("*.geojson")
+    )
+
+
+def test_threshold_starts_at_the_project_pcutoff(project, truth_file, tmp_path):
+    config = project.path / "config.yaml"
+    config.write_text(config.read_text().replace("pcutoff: 0.5", "pcutoff: 0.7"))
+    app = BehaviorApp(project.path, load_bokehjs=False)
+    assert app.project.pcutoff == 0.7
+    assert app.threshold.value == 0.7
+    # and it is applied: the metrics leave out the points below it
+    assert app.model.filter_config.confidence_threshold == 0.7
+    assert "filter_by_confidence" in app.log_box.value
+    assert "p-cutoff (0.70)" in app.clean_message.value
+    # without a project: no threshold
+    plain = BehaviorApp(path=truth_file, output_dir=tmp_path, load_bokehjs=False)
+    assert plain.threshold.value == 0.0
+    assert plain.model.filter_config.confidence_threshold is None
+
+
+def test_sessions_table_long_names_wrap(truth_file, tmp_path) -> None:
+    long = "m3v1mp4DLC_effnet_lite0_openfieldDec6shuffle1_161"
+    tracking = tmp_path / f"{long}.h5"
+    shutil.copy(truth_file, tracking)
+    app = BehaviorApp(path=tracking, output_dir=tmp_path / "out", load_bokehjs=False)
+    head, row = app.sessions_box.children
+    cells = row.children[:4]
+    for header, cell in zip(head.children, cells, strict=False):
+        assert header.layout.width == cell.layout.width  # the columns line up
+        assert cell.layout.overflow == "hidden"  # nothing runs into the next column
+        assert "overflow-wrap:anywhere" in cell.value  # long text wraps
+    assert f">{long}</code>" in cells[0].value
+    assert f"title='{tracking}'" in cells[0].value  # the whole path on hover

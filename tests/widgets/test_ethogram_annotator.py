@@ -99,13 +99,40 @@ def test_errors_show_in_the_widget(annot) -> None:
     assert "Start bout" in annot.message.value
     annot.new_behavior.value = "none"  # the background label
     annot.add_behavior_button.click()
-    assert "unmarked frames" in annot.message.value
+    # Add says what happened beside the button
+    assert "unmarked frames" in annot.add_message.value
+    assert annot.message.value == ""
     annot.new_behavior.value = "groom"
     annot.add_behavior_button.click()
-    assert annot.message.value == "" and annot.behaviors == ["rest", "walk", "groom"]
+    assert annot.behaviors == ["rest", "walk", "groom"]
     assert annot.behavior_buttons.options == ("rest", "walk", "groom")
+    assert "added" in annot.add_message.value and "color" not in annot.add_message.value
     with pytest.raises(ValueError, match="outside"):
         annot.add_bout("walk", 35, N)
+
+
+@pytest.mark.parametrize("typed", ["", "   "])
+def test_add_with_an_empty_name_says_why(annot, typed) -> None:
+    annot.new_behavior.value = typed
+    annot.add_behavior_button.click()
+    assert annot.behaviors == ["rest", "walk"]
+    assert "Type a name for the behaviour" in annot.add_message.value
+    assert "#cf222e" in annot.add_message.value  # shown as an error
+    # a name then adds it, chooses it for the next bout and empties the box
+    annot.new_behavior.value = " groom "
+    annot.add_behavior_button.click()
+    assert annot.behaviors == ["rest", "walk", "groom"]
+    assert annot.behavior == "groom" and annot.behavior_buttons.value == "groom"
+    assert annot.new_behavior.value == ""
+    assert "&#x27;groom&#x27; added" in annot.add_message.value
+    annot.range_slider.value = (3, 5)
+    annot.mark_button.click()
+    assert annot.bouts()[["behavior", "start", "end"]].values.tolist() == [
+        ["groom", 3, 5]
+    ]
+    annot.new_behavior.value = "walk"
+    annot.add_behavior_button.click()
+    assert annot.behavior == "walk" and "already in the list" in annot.add_message.value
 
 
 def test_predictions_get_their_own_rows(annot) -> None:
