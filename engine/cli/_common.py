@@ -51,6 +51,24 @@ def add_project_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_training_set_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--trainingsetindex``: which of the config's ``TrainingFraction`` to use.
+
+    Parameters
+    ----------
+    parser
+        The command's parser.
+    """
+    parser.add_argument(
+        "--trainingsetindex",
+        type=int,
+        default=0,
+        metavar="I",
+        help="which of config.yaml's TrainingFraction (DeepLabCut's "
+        "trainingsetindex; default 0, the first)",
+    )
+
+
 def load_project(path: str) -> Project:
     """Open the project at ``path`` (its folder or its ``config.yaml``).
 

@@ -7,7 +7,13 @@ import contextlib
 import sys
 from pathlib import Path
 
-from ._common import EXIT_ERROR, EXIT_OK, add_project_arg, load_project
+from ._common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    add_project_arg,
+    add_training_set_arg,
+    load_project,
+)
 
 __all__ = ["NAME", "add_parser", "run", "report_outputs"]
 
@@ -43,6 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="videos or folders of videos (default: all of the project)",
     )
     p.add_argument("--shuffle", type=int, default=1)
+    add_training_set_arg(p)
     p.add_argument("--dest", help="output folder (default: beside each video)")
     p.add_argument("--csv", action="store_true", help="also write .csv")
     p.add_argument(
@@ -161,7 +168,7 @@ def _run_project(args: argparse.Namespace, client: object) -> int:
     """Analyse videos with a project's trained shuffle."""
     from ..api import analyze_videos
 
-    project = load_project(args.project)
+    project = load_project(args.project).for_training_set(args.trainingsetindex)
     outputs = analyze_videos(
         project,
         [Path(v) for v in args.videos] or None,  # none: the project's videos

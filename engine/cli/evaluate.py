@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import EXIT_OK, add_project_arg, load_project
+from ._common import EXIT_OK, add_project_arg, add_training_set_arg, load_project
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -30,6 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     add_project_arg(p)
     p.add_argument("--shuffle", type=int, default=1)
+    add_training_set_arg(p)
     p.add_argument(
         "--plot", action="store_true", help="save images of test predictions"
     )
@@ -67,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     from ..api import evaluate_network
 
     result = evaluate_network(
-        load_project(args.project), shuffle=args.shuffle, plot=args.plot
+        load_project(args.project).for_training_set(args.trainingsetindex),
+        shuffle=args.shuffle,
+        plot=args.plot,
     )
     print(result.to_string() if hasattr(result, "to_string") else result)
     return EXIT_OK

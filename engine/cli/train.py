@@ -7,7 +7,13 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from ._common import EXIT_INTERRUPTED, EXIT_OK, add_project_arg, load_project
+from ._common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    add_project_arg,
+    add_training_set_arg,
+    load_project,
+)
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -36,6 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     add_project_arg(p)
     p.add_argument("--shuffle", type=int, default=1)
+    add_training_set_arg(p)
     p.add_argument(
         "--backbone",
         help="network (config default_net_type), e.g. "
@@ -104,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     weights = args.weights if args.weights is not None else "auto"
     if weights.lower() in ("", "none"):
         weights = None
-    project = load_project(args.project)
+    project = load_project(args.project).for_training_set(args.trainingsetindex)
     ModelFolder.of(project, args.shuffle).check_trainable()  # not DeepLabCut's
     notice = backbone_choice(project, args.backbone, weights).notice
     if notice and _has_training_data(project):  # first, before training starts

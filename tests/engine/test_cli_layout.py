@@ -11,11 +11,13 @@ for options added on purpose:
   --chunk-frames; --batch-size chosen by frame size), issue 15 (--animals,
   --track-method); videos may be folders; --overwrite (videos analysed before are
   skipped, as in DeepLabCut) and what a batch does with a video it cannot read;
+  --trainingsetindex (DeepLabCut's, with ``train`` and ``evaluate``);
 - ``create``: videos may be folders; --individuals and --unique-bodyparts (a
   multi-animal project from the command line);
 - ``demo``: issue 15 (--animals), issue 14 (--view, --rare, --incidents);
-- ``evaluate``: issue 15 (--tracks, --truth);
+- ``evaluate``: issue 15 (--tracks, --truth); --trainingsetindex;
 - ``filter``: files may be folders of videos;
+- ``train``: --trainingsetindex (which of the config's TrainingFraction);
 - ``labeled-video``: its texts name the output as it is now named,
   ``<predictions>_p<pcutoff*100>_labeled.mp4`` (the main help's line too); files may
   be folders of videos; --color-by and --bodyparts (DeepLabCut's color_by and

@@ -26,7 +26,7 @@ TINY = {
 
 
 @pytest.mark.slow
-def test_train_evaluate_analyse_the_second_fraction(demo_project, tmp_path):
+def test_train_evaluate_analyse_the_second_fraction(demo_project, tmp_path, capsys):
     demo_project.set("TrainingFraction", [0.5, 0.8])
     demo_project.save()
     config = str(demo_project.config_path)
@@ -59,6 +59,14 @@ def test_train_evaluate_analyse_the_second_fraction(demo_project, tmp_path):
         deeplabcut.evaluate_network(config, trainingsetindex=2)
     with pytest.raises(TypeError, match="once for each fraction"):
         deeplabcut.evaluate_network(config, trainingsetindex="all")
+    # the command line takes the same index
+    from posekit.engine.cli import main
+
+    path = str(demo_project.path)
+    assert main(["evaluate", path, "--trainingsetindex", "1"]) == 0
+    assert "80" in capsys.readouterr().out.split("\n")[1]  # the %Training dataset
+    assert main(["analyze", path, "--trainingsetindex", "5"]) == 2
+    assert "TrainingFraction has 2 fraction(s)" in capsys.readouterr().err
     # config.yaml is as the user wrote it
     assert demo_project.config_path.read_text() == before
     assert load_project(demo_project.path).training_fractions == [0.5, 0.8]
