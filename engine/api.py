@@ -35,7 +35,7 @@ import pandas as pd
 
 from . import logger
 from .dlc_names import dlc_keywords, ignored, one_shuffle, renamed
-from .locks import job_lock
+from .locks import job_lock, stop_path
 from .model_folder import ModelFolder, model_naming
 from .project import Project, as_project, entry_name, list_videos
 
@@ -288,6 +288,10 @@ def _run_trainer(
     """
     if stop_event is not None:
         trainer.callbacks.append(_StopEventCallback(trainer, stop_event))
+    project_path = getattr(trainer, "pose_cfg_extra", {}).get("project_path")
+    if project_path and getattr(trainer, "stop_file", None) is None:
+        # another process (a reopened app) stops this training by creating it
+        trainer.stop_file = stop_path(project_path, "training")
     if trainer_hook is not None:
         trainer_hook(trainer)
     train_images, train_kp = ts.subset("train")
@@ -513,6 +517,8 @@ def train_network(
         :class:`posekit.engine.training.TrainingCallback` hooks (dashboards).
     stop_event
         A ``threading.Event``; setting it stops training after saving a snapshot.
+        From another process: :func:`posekit.engine.locks.request_stop` (the
+        project's ``.posekit-training.stop`` file, checked before every step).
     progress
         Show a progress bar.
     eval_interval

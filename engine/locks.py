@@ -17,6 +17,15 @@ files. :func:`job_lock` takes a lock for a *kind* of job (``"training"``,
 The workflow verbs :func:`posekit.engine.api.train_network` and
 :func:`posekit.engine.api.analyze_videos` take these locks, so the command line, the
 Python API and the apps are all protected. The lock is per project, not per shuffle.
+
+Stopping a job from another process: :func:`request_stop` creates
+``<project>/.posekit-<kind>.stop``. A training checks for it before every step and
+stops as on Ctrl-C (test error measured, snapshot saved);
+:func:`posekit.engine.api.train_network` points its trainer at it. The holder of the
+lock removes the file when it takes the lock (one left by an earlier request is
+stale) and when it releases it. This is how a reopened Train app stops a training
+that a closed browser tab started (:func:`running_job` says who runs it), and it
+works from a shell too: ``touch <project>/.posekit-training.stop``.
 """
 
 from __future__ import annotations
@@ -44,7 +53,10 @@ __all__ = [
     "JobRecord",
     "job_lock",
     "lock_path",
+    "request_stop",
     "running_job",
+    "stop_path",
+    "stop_requested",
 ]
 
 logger = logging.getLogger("posekit.engine.locks")
@@ -126,6 +138,78 @@ def lock_path(project_dir: str | os.PathLike, kind: str) -> Path:
     """
     _check_kind(kind)
     return Path(project_dir) / f".posekit-{kind}.lock"
+
+
+def stop_path(project_dir: str | os.PathLike, kind: str) -> Path:
+    """Return the file that asks the running job of a kind to stop.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder.
+    kind
+        ``"training"`` or ``"analysis"``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<project>/.posekit-<kind>.stop``.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not one of :data:`JOB_KINDS`.
+    """
+    _check_kind(kind)
+    return Path(project_dir) / f".posekit-{kind}.stop"
+
+
+def request_stop(project_dir: str | os.PathLike, kind: str = "training") -> Path:
+    """Ask the job of a kind that runs on a project to stop, from any process.
+
+    Creates :func:`stop_path` (it says who asked, as JSON). A training sees it
+    before its next step, measures the test error, saves a snapshot and returns
+    with ``stop_reason == "stop_requested"``; the file is removed when the job
+    releases its lock. Without a running job the file is stale and removed when
+    the next job starts.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder.
+    kind
+        ``"training"`` (the only kind that checks for it so far).
+
+    Returns
+    -------
+    pathlib.Path
+        The file created.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> request_stop(folder).name, stop_requested(folder, "training")
+    ('.posekit-training.stop', True)
+    """
+    path = stop_path(project_dir, kind)
+    record = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "requested_at": _dt.datetime.now().isoformat(timespec="seconds"),
+    }
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    return path
+
+
+def stop_requested(project_dir: str | os.PathLike, kind: str) -> bool:
+    """Return whether a stop of the job of ``kind`` was asked (:func:`request_stop`)."""
+    return stop_path(project_dir, kind).exists()
+
+
+def _clear_stop(project_dir: str | os.PathLike, kind: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        stop_path(project_dir, kind).unlink()
 
 
 def _try_lock(fd: int) -> bool:
@@ -282,8 +366,11 @@ def job_lock(
     path = lock_path(project_dir, kind)
     fd, record = _acquire(path, kind, verb)
     try:
+        _clear_stop(project_dir, kind)  # asked of an earlier job: stale
         yield record
     finally:
+        with contextlib.suppress(OSError):
+            _clear_stop(project_dir, kind)
         # remove the file while still holding the lock: a process that opened it
         # meanwhile sees that it was removed (_same_file) and opens the new one
         with contextlib.suppress(OSError):

@@ -27,8 +27,9 @@ what it was writing is a hidden temporary file (``.snapshot-<it>.keras.<random>.
 never taken for a snapshot and removed when training starts again in that folder.
 
 Resuming continues the iteration counter and the optimizer state (DeepLabCut restarts at
-0). Stopping: ``KeyboardInterrupt``, or :meth:`Trainer.request_stop` from any thread;
-both measure the test error (when there is a test set) and save a snapshot first.
+0). Stopping: ``KeyboardInterrupt``, :meth:`Trainer.request_stop` from any thread, or
+(from another process) the trainer's ``stop_file`` appearing; all measure the test
+error (when there is a test set) and save a snapshot first.
 Snapshots are also saved every ``save_interval`` iterations and every
 ``save_interval_s`` seconds (three minutes by default), so a crash loses little.
 """
@@ -745,6 +746,12 @@ class Trainer:
         fine-tuning a trained network on more labels (DeepLabCut's ``init_weights``,
         recorded in ``pose_cfg.yaml``). A resumed run keeps its own snapshot's
         weights. The snapshot must have the architecture of ``model_config``.
+    stop_file
+        A file checked before every step: when it exists, training stops as on
+        :meth:`request_stop` (test error measured, snapshot saved). Another
+        process, one without a handle on this trainer (a reopened app), stops the
+        training by creating it (:func:`posekit.engine.locks.request_stop`). The
+        caller removes it (:func:`posekit.engine.locks.job_lock` does).
 
     Examples
     --------
@@ -776,6 +783,7 @@ class Trainer:
         progress: bool = True,
         pose_cfg_extra: Mapping[str, Any] | None = None,
         init_weights: str | os.PathLike | None = None,
+        stop_file: str | os.PathLike | None = None,
     ) -> None:
         if not isinstance(model_config, PoseModelConfig):
             raise TypeError(
@@ -793,6 +801,9 @@ class Trainer:
         self.progress = progress
         self.pose_cfg_extra = dict(pose_cfg_extra or {})
         self.init_weights = Path(init_weights) if init_weights is not None else None
+        #: A file whose appearance stops :meth:`fit` as :meth:`request_stop` does
+        #: (checked before every step): how another process stops this training.
+        self.stop_file = Path(stop_file) if stop_file is not None else None
         if self.init_weights is not None:
             # DeepLabCut's way to say where a refined model started
             self.pose_cfg_extra.setdefault(
@@ -1507,6 +1518,14 @@ class Trainer:
         if cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s:
             return "time_budget"
         if self._stop.is_set():
+            return "stop_requested"
+        if self.stop_file is not None and self.stop_file.exists():
+            logger.warning(
+                "%s appeared: stopping at iteration %d (saving a snapshot)",
+                self.stop_file,
+                self.state.iteration,
+            )
+            self._stop.set()
             return "stop_requested"
         return None
 

@@ -16,6 +16,7 @@ never the set-up time spread over the frames.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 import math
@@ -23,6 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +75,10 @@ class AnalysisModel(traitlets.HasTraits):
         ``""``: analyse in this kernel; ``"local"``: on a Dask cluster of this
         machine's cores; or a Dask scheduler address. The progress bar then
         follows the cluster's chunks.
+    note
+        What the last :meth:`analyze` used instead of what was asked (the newest
+        trained iteration's model, when the project's iteration is not trained
+        yet after a merge), or ``""``.
     """
 
     shuffle = traitlets.Int(1)
@@ -92,6 +98,7 @@ class AnalysisModel(traitlets.HasTraits):
     frames_per_s = traitlets.Float(float("nan"))
     message = traitlets.Unicode("")
     error = traitlets.Unicode("")
+    note = traitlets.Unicode("")
     outputs = traitlets.List()
 
     def __init__(
@@ -183,23 +190,80 @@ class AnalysisModel(traitlets.HasTraits):
         )
         if not self.scale > 0:
             raise ValueError(f"scale must be > 0. Received: scale={self.scale}")
+        # (a stand-in analyze_fn, in tests, brings its own model)
+        project, note = (
+            self.model_project() if self._analyze_fn is None else (self.project, "")
+        )
         if self.batch_size < 0:
             raise ValueError(
                 f"batch_size must be >= 1, or 0 for the default. Received: "
                 f"{self.batch_size}"
             )
         self.error = ""
+        self.note = note
         self.progress = 0.0
         self.eta_s = float("nan")
         self.frames_per_s = float("nan")
         self.state = "running"
         self.message = "starting…"
         self._thread = threading.Thread(
-            target=self._run, args=(chosen, dest), name="posekit-analysis", daemon=True
+            target=self._run,
+            args=(chosen, dest, project),
+            name="posekit-analysis",
+            daemon=True,
         )
         self._thread.start()
         if wait:
             self._thread.join()
+
+    def model_project(self) -> tuple[Project | None, str]:
+        """Return the project to analyse with, and a note when it is not the asked one.
+
+        After a merge the project's iteration has no trained network until it is
+        trained again; the newest earlier iteration's model
+        (:func:`posekit.engine.api.previous_snapshot`) then analyses, with a note
+        that says so. The project on disk is not changed (a copy of it in memory
+        names that iteration).
+
+        Returns
+        -------
+        tuple
+            ``(project, note)``; ``note`` is ``""`` when the project's own
+            iteration is used (or there is no project: a model file).
+
+        Raises
+        ------
+        FileNotFoundError
+            If no iteration of the shuffle has a trained network: the message
+            points to the Train app.
+        """
+        project = self.project
+        if project is None or self.model_file:
+            return project, ""
+        from ..engine.api import previous_snapshot
+        from ..engine.model_folder import ModelFolder
+
+        shuffle = int(self.shuffle)
+        folder = ModelFolder.of(project, shuffle)
+        if folder.snapshots() or folder.deeplabcut_snapshots():
+            return project, ""  # (DeepLabCut's own: the engine says what to do)
+        older = previous_snapshot(project, shuffle)
+        if older is None:
+            raise FileNotFoundError(
+                f"No trained network yet for shuffle {shuffle} (iteration "
+                f"{project.iteration}): train it in the Train app (home page → "
+                "Train), then analyse."
+            )
+        trained = int(older.parent.parent.parent.name.rsplit("-", 1)[-1])
+        copy = dataclasses.replace(project, cfg=deepcopy(project.cfg))
+        copy.cfg["iteration"] = trained
+        note = (
+            f"Iteration {project.iteration} is not trained yet (it starts after the "
+            f"merge): analysed with the model of iteration {trained} "
+            f"({older.stem}). Train iteration {project.iteration} in the Train app "
+            "to use the merged labels."
+        )
+        return copy, note
 
     def checked_path(self, path: str | Path, what: str) -> Path:
         """Resolve ``path``; refuse it outside the data root and the app's folders.
@@ -236,7 +300,13 @@ class AnalysisModel(traitlets.HasTraits):
             self._thread.join(timeout)
         return self.state != "running"
 
-    def _run(self, videos: list[str], destfolder: str | None) -> None:
+    def _run(
+        self,
+        videos: list[str],
+        destfolder: str | None,
+        project: Project | None = None,
+    ) -> None:
+        project = self.project if project is None else project
         try:
             analyze = self._analyze_fn
             if analyze is None:
@@ -251,7 +321,7 @@ class AnalysisModel(traitlets.HasTraits):
                 self.current = video
                 self.message = f"video {k + 1} of {len(videos)}: starting…"
                 written += analyze(
-                    self.project,
+                    project,
                     [video],
                     shuffle=int(self.shuffle),
                     destfolder=destfolder,
@@ -274,8 +344,10 @@ class AnalysisModel(traitlets.HasTraits):
         self.current = ""
         self.eta_s = 0.0
         self.refresh_outputs()
-        self.message = f"analysed {len(videos)} video(s): " + ", ".join(
-            p.name for p in written
+        self.message = (
+            f"analysed {len(videos)} video(s): "
+            + ", ".join(p.name for p in written)
+            + (f". {self.note}" if self.note else "")
         )
         self.state = "done"
 
@@ -444,6 +516,8 @@ class AnalysisPanel:
         display(self.widget)
 
     def _analyze(self) -> None:
+        if self.model.state == "running":  # a double click's second click: ignored
+            return
         try:
             self.model.analyze()
         except Exception as err:  # noqa: BLE001 - shown in the widget
@@ -527,6 +601,8 @@ class AnalysisPanel:
                 )
             )
         self.outputs_box.children = rows or [w.HTML("<i>no results yet</i>")]
+        if self.model.outputs and "nothing to export yet" in self.export.status.value:
+            self.export.status.value = ""  # there are results now
 
     def _open(self, path: Path) -> None:
         try:

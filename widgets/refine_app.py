@@ -19,7 +19,9 @@ The logic is :class:`~posekit.widgets.refine_model.RefineModel`'s (headless).
 from __future__ import annotations
 
 import html
+import math
 import os
+import time
 from typing import Any
 
 import ipywidgets as W
@@ -88,6 +90,8 @@ class RefineApp:
         self.model = RefineModel(project, shuffle=shuffle)
         self.project = self.model.project
         self._where = "find"
+        self._running = False
+        self._finished_at: dict[int, float] = {}
         self._build_find()
         self.labeler = Labeler(
             self.project, load_bokehjs=False, **dict(labeler_options or {})
@@ -168,8 +172,8 @@ class RefineApp:
         self.extract_button = W.Button(
             description="Extract frames", icon="download", button_style="primary"
         )
-        self.score_button.on_click(lambda _: self._step(self.score, "find"))
-        self.extract_button.on_click(lambda _: self._step(self.extract, "find"))
+        self.score_button.on_click(lambda b: self._click(b, self.score, "find"))
+        self.extract_button.on_click(lambda b: self._click(b, self.extract, "find"))
         self.find_message = W.HTML()
         self.find_message.add_class("refine-message")
         self._build_timeline()
@@ -242,7 +246,7 @@ class RefineApp:
             button_style="primary",
             layout=W.Layout(width="300px"),
         )
-        self.merge_button.on_click(lambda _: self._step(self.merge, "merge"))
+        self.merge_button.on_click(lambda b: self._click(b, self.merge, "merge"))
         self.merge_message = W.HTML()
         self.merge_message.add_class("refine-merge-message")
         children = [
@@ -260,6 +264,35 @@ class RefineApp:
         self.merge_box = W.VBox(children)
 
     # ================================================================ steps
+    #: Clicks of a button that arrive this soon after its action ended are the
+    #: second click of a double click, sent while the action ran: ignored.
+    click_settle_s = 1.0
+
+    def _click(self, button: W.Button, fn, where: str) -> None:
+        """Run a button's step once per click: the button is disabled while it runs.
+
+        The kernel handles clicks one after the other, so the second click of a
+        double click arrives after the first one's step ended (a second merge then
+        says "Nothing to merge" over the success): a click of the same button
+        within :attr:`click_settle_s` of the end of its step is ignored, as is one
+        that arrives while any step runs.
+        """
+        key = id(button)
+        since = time.monotonic() - self._finished_at.get(key, -math.inf)
+        if self._running or since < self.click_settle_s:
+            return
+        self._running = True
+        button.disabled = True
+        try:
+            self._step(fn, where)
+        finally:
+            self._running = False
+            self._finished_at[key] = time.monotonic()
+            ready = self.model.video is not None
+            self.score_button.disabled = not ready
+            self.extract_button.disabled = not ready
+            self.merge_button.disabled = False
+
     def _step(self, fn, where: str = "find") -> None:
         """Run a step; its message (an error too, not raised) shows beside it."""
         self._where = where
@@ -299,6 +332,9 @@ class RefineApp:
         """Merge the refined frames; point the dashboard at the new iteration."""
         self.model.merge()
         if self.dashboard is not None:
+            training = self.dashboard.model
+            if not training.busy:  # show the new iteration (not trained yet)
+                training.reload()
             self._train_previous_backbone()
             self.tabs.selected_index = MERGE
 

@@ -27,13 +27,18 @@ __all__ = ["TrainingDashboard"]
 
 
 def _format_value(value: Any) -> str:
-    """Format a table cell: integers as such, other numbers with 2 decimals."""
+    """Format a table cell: integers as such, other numbers with 2 decimals.
+
+    A missing number (NaN) reads "not measured".
+    """
     if isinstance(value, bool | np.bool_ | str):
         return html.escape(str(value))
     try:
         number = float(value)
     except (TypeError, ValueError):
         return html.escape(str(value))
+    if not math.isfinite(number):
+        return "not measured"
     if number.is_integer() and abs(number) < 1e12:
         return str(int(number))
     return f"{number:.2f}"
@@ -147,9 +152,11 @@ class TrainingDashboard(BokehComponent):
             layout=w.Layout(width="auto"),
         )
         w.link((m, "auto_evaluate"), (self.auto_evaluate, "value"))
-        self.start_button.on_click(lambda _: self._safely(m.start))
+        # a double click sends a second click while the first one's action runs
+        # (or just after it started the thread): ignored, not an error on screen
+        self.start_button.on_click(lambda _: self._click(m.start))
         self.stop_button.on_click(lambda _: m.stop())
-        self.evaluate_button.on_click(lambda _: self._safely(m.evaluate))
+        self.evaluate_button.on_click(lambda _: self._click(m.evaluate))
 
         self.status = w.HTML()
         self.progress = w.FloatProgress(
@@ -173,7 +180,7 @@ class TrainingDashboard(BokehComponent):
             (lambda _: self._update_buttons(), ["state", "evaluating"]),
             (lambda _: self._update_status(), ["state", "message", "iteration"]),
             (lambda _: self._update_evaluation(), ["evaluating"]),
-            (lambda _: self._update_progress(), ["progress", "eta_s", "rate"]),
+            (lambda _: self._update_progress(), ["progress", "eta_s", "rate", "state"]),
             (lambda _: self._update_error(), ["error"]),
             (lambda _: self._update_limit(), ["limit"]),
             (lambda _: self._update_notice(), ["backbone", "imagenet"]),
@@ -262,6 +269,16 @@ class TrainingDashboard(BokehComponent):
             self.model.off(event, listener)
         super().close()
 
+    def _click(self, fn: Callable[[], Any]) -> None:
+        """Run a button's action, unless a training or evaluation already runs.
+
+        The button is disabled as soon as the action starts; a click that was on
+        its way before (the second click of a double click) does nothing.
+        """
+        if self.model.busy:
+            return
+        self._safely(fn)
+
     def _safely(self, fn: Callable[[], Any]) -> None:
         """Run a button's action.
 
@@ -334,6 +351,11 @@ class TrainingDashboard(BokehComponent):
     def _update_progress(self) -> None:
         m = self.model
         self.progress.value = m.progress
+        if m.state != TrainingState.RUNNING.value:  # no stale speed and ETA
+            self.eta.value = (
+                f'<span class="posekit-train-eta">{100 * m.progress:.0f}%</span>'
+            )
+            return
         rate = f"{m.rate:.1f} it/s, " if math.isfinite(m.rate) else ""
         self.eta.value = (
             f'<span class="posekit-train-eta">{100 * m.progress:.0f}% — {rate}'
@@ -375,6 +397,11 @@ class TrainingDashboard(BokehComponent):
                 na_rep="not measured",
             )
         )
+        if self.model.test_set_note and not table.empty:
+            self.snapshot_html.value += (
+                '<p class="posekit-no-test-frames" style="color:#a15c00">⚠ '
+                f"{html.escape(self.model.test_set_note)}</p>"
+            )
         self._update_buttons()
 
     def _update_evaluation(self) -> None:
@@ -398,6 +425,12 @@ class TrainingDashboard(BokehComponent):
                     else "."
                 )
                 + "</i></p>"
+            )
+        if m.test_set_note:
+            note = (
+                '<p class="posekit-no-test-frames" style="color:#a15c00">⚠ '
+                f"{html.escape(m.test_set_note)}: test errors cannot be measured."
+                "</p>" + note
             )
         if m.evaluating:
             self.evaluation_html.value = "<i>evaluating…</i>"

@@ -15,6 +15,16 @@ other cells, other widgets). States::
     any exception in the thread ──▶ error (``error`` holds its message; the traceback
                                     goes to the server's log)
 
+A training that this model did not start (one started by a browser tab that was
+closed since, by another app or by ``posekit train``) holds the project's training
+lock (:func:`posekit.engine.locks.running_job`). The model then *attaches* to it:
+state ``running`` with :attr:`TrainingModel.external` naming the job, the curves and
+snapshots re-read from disk every ``poll_interval_s`` (``learning_stats.csv`` gets a
+row every few dozen iterations), and "Stop" creates the project's stop-request file
+(:func:`posekit.engine.locks.request_stop`), which the trainer checks before every
+step: it saves a snapshot and stops, as on Ctrl-C. When the lock goes, the state
+becomes ``stopped`` or ``finished``.
+
 Bokeh document changes made from the training thread are serialised with
 :attr:`TrainingModel.doc_lock`: a ``BokehModel`` sends one document patch as several
 comm messages, and two patches must not interleave.
@@ -157,6 +167,9 @@ class TrainingModel(traitlets.HasTraits):
         The engine functions (default :mod:`posekit.engine.api`); tests may pass others.
     flush_interval_s
         How often the curves and the progress are pushed to the browser.
+    poll_interval_s
+        How often a training started elsewhere (see :attr:`external`) is re-read
+        from disk.
     n_worst
         How many test frames the worst-frames panel shows.
 
@@ -173,6 +186,13 @@ class TrainingModel(traitlets.HasTraits):
         The last ``evaluate_network`` table.
     worst_frames
         Test frames, worst first (:class:`WorstFrame`).
+    external
+        The training this model attached to (a
+        :class:`~posekit.engine.locks.JobRecord`: started elsewhere, shown from disk,
+        stopped through the stop-request file), or ``None``.
+    test_set_note
+        ``""``, or why test errors are missing (the shuffle's training set has no
+        test frame: too few labelled frames for its training fraction).
     """
 
     state = traitlets.Unicode(TrainingState.IDLE.value)
@@ -210,6 +230,7 @@ class TrainingModel(traitlets.HasTraits):
         predict_fn: Callable[..., Any] | None = None,
         flush_interval_s: float = 0.5,
         n_worst: int = 6,
+        poll_interval_s: float = 2.0,
     ) -> None:
         super().__init__(
             shuffle=shuffle,
@@ -225,7 +246,13 @@ class TrainingModel(traitlets.HasTraits):
         self._snapshots_fn = snapshots_fn
         self._predict_fn = predict_fn
         self.flush_interval_s = float(flush_interval_s)
+        self.poll_interval_s = float(poll_interval_s)
         self.n_worst = int(n_worst)
+        self.external: Any = None
+        self.test_set_note = ""
+        self._watch_thread: threading.Thread | None = None
+        self._watch_stop = threading.Event()
+        self._stop_sent = False
 
         #: Lock held for every change of the Bokeh document (see the module docstring).
         self.doc_lock = threading.RLock()
@@ -253,13 +280,37 @@ class TrainingModel(traitlets.HasTraits):
         self._rate_window: list[tuple[float, int]] = []
         self.refresh_snapshots()
         self._load_history()
+        self.load_saved_evaluation()
         self._advance_target()
         self.observe(lambda _: self._switch_shuffle(), "shuffle")
+        self.attach()
 
     def _switch_shuffle(self) -> None:
         """Show another shuffle: its snapshots and curves, no session."""
         if self.busy:  # the view disables the control; a script may not
             raise RuntimeError("Stop the training before switching the shuffle.")
+        self.reload(f"shuffle {self.shuffle}")
+
+    def reload(self, message: str | None = None) -> None:
+        """Show the shuffle as it is on disk now: after a merge, the new iteration.
+
+        The session, curves, snapshots and evaluation are those of the project's
+        current iteration (its ``config.yaml`` may have changed: a merge raises
+        ``iteration``, and the new iteration's model folder is empty until it is
+        trained).
+
+        Parameters
+        ----------
+        message
+            What to say (default: the iteration, and its snapshot count).
+
+        Raises
+        ------
+        RuntimeError
+            If a training or an evaluation runs.
+        """
+        if self.busy:
+            raise RuntimeError("Wait for the training to end before reloading.")
         self._session = None
         self._last_iteration = 0
         self._elapsed_s = 0.0
@@ -271,11 +322,29 @@ class TrainingModel(traitlets.HasTraits):
         with self.doc_lock:
             self.loss_source.data = {"iteration": [], "loss": [], "lr": []}
             self.error_source.data = {"iteration": [], "test_error": []}
+        self._last_flush = 0.0
+        self.progress = 0.0
+        self.eta_s = float("nan")
+        self.rate = float("nan")
+        self.error = ""
         self.state = TrainingState.IDLE.value
-        self.message = f"shuffle {self.shuffle}"
         self.refresh_snapshots()
         self._load_history()
+        self.load_saved_evaluation()
         self._advance_target()
+        if message is None:
+            where = f"iteration {self.project.iteration} of the project"
+            message = (
+                f"{where}: {len(self.snapshots)} snapshot(s)"
+                if self.snapshots
+                else f"{where}: not trained yet"
+                + (
+                    " (training starts from the previous iteration's model)"
+                    if self.project.iteration > 0
+                    else ""
+                )
+            )
+        self.message = message
         self._emit("evaluation")
         self._emit("worst")
 
@@ -360,6 +429,8 @@ class TrainingModel(traitlets.HasTraits):
             raise RuntimeError(
                 f"Training is {self.state}; wait for it to end before starting again."
             )
+        if self.attach():  # started elsewhere (another tab, the command line)
+            return
         self._validate()
         s = self._session
         resuming = (
@@ -410,12 +481,158 @@ class TrainingModel(traitlets.HasTraits):
         self._thread.start()
 
     def stop(self) -> None:
-        """Ask the training to stop; it saves a snapshot first (state ``stopping``)."""
+        """Ask the training to stop; it saves a snapshot first (state ``stopping``).
+
+        A training started elsewhere (:attr:`external`) is asked through the
+        project's stop-request file (:func:`posekit.engine.locks.request_stop`).
+        """
         if self.state != TrainingState.RUNNING.value:
             return
         self.state = TrainingState.STOPPING.value
+        self.eta_s = float("nan")
+        self.rate = float("nan")
+        if self.external is not None:
+            from ..engine.locks import request_stop
+
+            request_stop(self.project.path, "training")
+            self._stop_sent = True
+            self.message = (
+                f"stopping the training {self.external.describe()}: it measures the "
+                "test error and saves a snapshot…"
+            )
+            return
         self.message = "stopping: measuring the test error and saving a snapshot…"
         self._stop_event.set()
+
+    # ------------------------------------------------------------------ attached
+    def attach(self) -> bool:
+        """Follow a training of this project that this model did not start.
+
+        Looks at the project's training lock
+        (:func:`posekit.engine.locks.running_job`). If another training holds it
+        (a closed tab's, another app's, ``posekit train``), the state becomes
+        ``running``, :attr:`external` names it, and a background thread re-reads
+        its curves and snapshots every ``poll_interval_s`` until it ends.
+
+        Returns
+        -------
+        bool
+            Whether such a training runs (and is now followed).
+        """
+        from ..engine.locks import running_job
+
+        if self.external is not None:
+            return True
+        own = self._thread is not None and self._thread.is_alive()
+        if own or self.evaluating:
+            return False
+        try:
+            job = running_job(self.project.path, "training")
+        except OSError:
+            return False
+        if job is None:
+            return False
+        self.external = job
+        self._stop_sent = False
+        self._session = None
+        self.error = ""
+        self.progress = 0.0
+        self.eta_s = float("nan")
+        self.rate = float("nan")
+        self.message = (
+            f"a training runs on this project: {job.describe()}, started outside "
+            "this page (another tab, or the command line). Its progress is read "
+            "from disk; Stop asks it to save a snapshot and stop."
+        )
+        self.state = TrainingState.RUNNING.value
+        self._poll_disk()
+        self._watch_stop.clear()
+        self._watch_thread = threading.Thread(
+            target=self._watch, name="posekit-training-watch", daemon=True
+        )
+        self._watch_thread.start()
+        return True
+
+    def _watch(self) -> None:
+        """Poll the attached training until its lock goes (the thread's body)."""
+        from ..engine.locks import running_job
+
+        while not self._watch_stop.wait(self.poll_interval_s):
+            try:
+                self._poll_disk()
+                job = running_job(self.project.path, "training")
+            except Exception:  # a half-written file: read it next time
+                logger.debug("polling the training failed", exc_info=True)
+                continue
+            if job is None or job != self.external:
+                self._detach()
+                return
+
+    def _train_dir(self) -> Path | None:
+        from ..engine.model_folder import ModelFolder
+
+        try:
+            return ModelFolder.of(self.project, self.shuffle).path
+        except Exception:  # noqa: BLE001 - no model folder (yet)
+            return None
+
+    def _poll_disk(self) -> None:
+        """Re-read the followed training's curves, progress and snapshots from disk."""
+        import pandas as pd
+
+        folder = self._train_dir()
+        path = folder / "learning_stats.csv" if folder is not None else None
+        self.refresh_snapshots()
+        if path is None or not path.is_file():
+            return
+        try:
+            stats = pd.read_csv(path)
+        except (ValueError, OSError):
+            return
+        if stats.empty:
+            return
+        self._set_curves(stats)
+        last = stats.iloc[-1]
+        self._last_iteration = max(int(last["iteration"]), self._last_iteration)
+        self.iteration = self._last_iteration
+        elapsed = last.get("elapsed_wall_s")
+        if elapsed is not None and math.isfinite(float(elapsed)):
+            self._elapsed_s = float(elapsed)
+        self._progress_from_config(folder)
+
+    def _progress_from_config(self, folder: Path) -> None:
+        """Progress of the followed training: its limits are in ``pose_cfg.yaml``."""
+        from ..engine.training import read_pose_cfg
+
+        try:
+            _, cfg = read_pose_cfg(folder)
+        except Exception:  # noqa: BLE001 - not written yet, or not posekit's
+            return
+        if cfg.max_iterations:
+            self.progress = min(1.0, self.iteration / cfg.max_iterations)
+        elif cfg.time_budget_s:
+            self.progress = min(1.0, self._elapsed_s / cfg.time_budget_s)
+
+    def _detach(self) -> None:
+        """Show the result of the followed training, which ended (stopped/finished)."""
+        job, self.external = self.external, None
+        self._poll_disk()
+        self.load_saved_evaluation()
+        self._emit("evaluation")
+        self.eta_s = float("nan")
+        self.rate = float("nan")
+        who = job.describe() if job is not None else "the training"
+        if self._stop_sent:
+            self.message = (
+                f"stopped {who} at iteration {self.iteration}; resume any time, or "
+                "press Evaluate"
+            )
+            self.state = TrainingState.STOPPED.value
+        else:
+            self.message = f"{who} ended at iteration {self.iteration}"
+            self.state = TrainingState.FINISHED.value
+        self._stop_sent = False
+        self._advance_target()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the training thread (and the evaluation started after it).
@@ -426,7 +643,7 @@ class TrainingModel(traitlets.HasTraits):
             ``True`` if nothing runs any more.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        for attr in ("_thread", "_eval_thread"):
+        for attr in ("_thread", "_eval_thread", "_watch_thread"):
             thread = getattr(self, attr)
             if thread is not None:
                 left = None if deadline is None else deadline - time.monotonic()
@@ -506,8 +723,15 @@ class TrainingModel(traitlets.HasTraits):
                 **kwargs,
             )
         except BaseException as err:  # noqa: BLE001 - shown in the widget, logged
+            from ..engine.locks import JobLockError
+
             self._flush(force=True)
             self.refresh_snapshots()
+            if isinstance(err, JobLockError):  # started elsewhere meanwhile
+                self.state = TrainingState.IDLE.value
+                self._thread = None
+                if self.attach():
+                    return
             self._fail(err)
             return
         self._flush(force=True)
@@ -527,8 +751,12 @@ class TrainingModel(traitlets.HasTraits):
             measured = (
                 f"test error {err:.2f} px"
                 if err is not None and math.isfinite(err)
-                else "its test error was not measured (no test frames?)"
+                else f"its test error was not measured: {self.test_set_note}"
+                if self.test_set_note
+                else "its test error was not measured"
             )
+            self.eta_s = float("nan")
+            self.rate = float("nan")
             self.message = (
                 f"stopped at iteration {self.iteration} ({measured}); resume any "
                 "time, or press Evaluate for the full evaluation"
@@ -536,7 +764,8 @@ class TrainingModel(traitlets.HasTraits):
             self.state = TrainingState.STOPPED.value
         else:
             self.progress = 1.0
-            self.eta_s = 0.0
+            self.eta_s = float("nan")
+            self.rate = float("nan")
             self.message = f"finished at iteration {self.iteration}"
             s = self._session
             if s is not None and s.target_iteration is not None:
@@ -641,6 +870,7 @@ class TrainingModel(traitlets.HasTraits):
         except FileNotFoundError:
             snaps = []
         self.snapshots = sorted(snaps)
+        self.test_set_note = self._read_test_set_note()
         if snaps and self.state == TrainingState.IDLE.value:
             self._last_iteration = max(self._last_iteration, self.snapshots[-1][0])
             self.iteration = self._last_iteration
@@ -667,7 +897,11 @@ class TrainingModel(traitlets.HasTraits):
         except (ValueError, OSError) as err:
             logger.warning("could not read %s: %s", path, err)
             return
-        stats = stats[stats["iteration"] <= self.iteration]
+        self._set_curves(stats[stats["iteration"] <= self.iteration])
+        self._emit("snapshots")
+
+    def _set_curves(self, stats: pd.DataFrame) -> None:
+        """Show ``learning_stats.csv`` rows as the loss and test-error curves."""
         loss = stats.dropna(subset=["loss"])
         test = stats.dropna(subset=["test_mean_error_px"])
         self.test_errors.update(
@@ -683,7 +917,84 @@ class TrainingModel(traitlets.HasTraits):
                 "iteration": test["iteration"].astype(int).tolist(),
                 "test_error": test["test_mean_error_px"].tolist(),
             }
-        self._emit("snapshots")
+
+    def _read_test_set_note(self) -> str:
+        """Say why test errors are missing: the training set has no test frame."""
+        from ..engine.dataset import load_split
+
+        try:
+            split = load_split(self.project, shuffle=self.shuffle)
+        except Exception:  # noqa: BLE001 - no training set yet, or not readable
+            return ""
+        if len(split.test_indices):
+            return ""
+        n = len(split.train_indices)
+        return (
+            f"no test frames: label more frames ({n} labelled, training fraction "
+            f"{split.train_fraction:g})"
+        )
+
+    def load_saved_evaluation(self) -> pd.DataFrame | None:
+        """Read the newest snapshot's evaluation back from disk, if it was evaluated.
+
+        ``evaluate_network`` writes the whole table as ``<scorer>-results.csv`` in
+        the shuffle's evaluation folder (:meth:`Project.evaluation_dir
+        <posekit.engine.project.Project.evaluation_dir>`) and a row of DeepLabCut's
+        ``CombinedEvaluation-results.csv``; the first is read, else the row. Sets
+        :attr:`evaluation` (a page opened later shows the evaluation done before).
+
+        Returns
+        -------
+        pandas.DataFrame or None
+            The table (one row), or ``None`` when the newest snapshot has none.
+        """
+        import pandas as pd
+
+        if not self.snapshots:
+            return None
+        newest, path = self.snapshots[-1]
+        table = None
+        for candidate in self._evaluation_files(path):
+            try:
+                found = pd.read_csv(candidate)
+            except (ValueError, OSError):
+                continue
+            cols = {str(c).strip(): c for c in found.columns}
+            it_col, sh_col = (
+                cols.get("Training iterations:"),
+                cols.get("Shuffle number"),
+            )
+            if it_col is None:
+                continue
+            if sh_col is not None:
+                found = found[found[sh_col].astype(int) == self.shuffle]
+            self._record_evaluation(found)  # the older snapshots' test errors too
+            keep = found[it_col].astype(int) == newest
+            if keep.any():
+                table = found[keep].tail(1).reset_index(drop=True)
+                break
+        if table is not None:
+            self.evaluation = table
+            self._record_evaluation(table)
+        return table
+
+    def _evaluation_files(self, snapshot: Path) -> list[Path]:
+        """Where an evaluation of ``snapshot`` would be: the full table, the DLC row."""
+        from ..engine.model_folder import ModelFolder
+
+        files = []
+        with contextlib.suppress(Exception):
+            scorer = ModelFolder.of(self.project, self.shuffle).scorer(snapshot)
+            files.append(
+                self.project.evaluation_dir(self.shuffle) / f"{scorer}-results.csv"
+            )
+        files.append(
+            self.project.path
+            / "evaluation-results"
+            / f"iteration-{self.project.iteration}"
+            / "CombinedEvaluation-results.csv"
+        )
+        return files
 
     def snapshot_table(self) -> pd.DataFrame:
         """Snapshots with their test error (px) where one was measured."""
@@ -713,6 +1024,7 @@ class TrainingModel(traitlets.HasTraits):
             raise RuntimeError("Wait for the training to end before evaluating.")
         if not self.snapshots:
             raise RuntimeError("No snapshot to evaluate yet: train first.")
+        self.error = ""
         self.evaluating = True
         self._eval_thread = threading.Thread(
             target=self._run_evaluation, name="posekit-evaluation", daemon=True

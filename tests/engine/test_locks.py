@@ -25,7 +25,10 @@ from posekit.engine.locks import (
     JobLockError,
     job_lock,
     lock_path,
+    request_stop,
     running_job,
+    stop_path,
+    stop_requested,
 )
 
 needs_sigkill = pytest.mark.skipif(
@@ -180,4 +183,66 @@ def test_second_training_refused_while_first_runs_allowed_after_sigkill(
         demo_project, max_iterations=2, batch_size=2, crop_size=(64, 64), resume=False
     )
     assert result.iteration == 2
+    assert running_job(demo_project.path, "training") is None
+
+
+def test_a_stop_request_is_cleared_when_a_job_takes_and_releases_the_lock(
+    tmp_path,
+) -> None:
+    request_stop(tmp_path)  # asked when nothing ran: stale
+    assert stop_requested(tmp_path, "training")
+    with job_lock(tmp_path, "training", "train_network"):
+        assert not stop_requested(tmp_path, "training")  # the stale one is gone
+        path = request_stop(tmp_path, "training")
+        assert (
+            path
+            == stop_path(tmp_path, "training")
+            == (tmp_path / ".posekit-training.stop")
+        )
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert not stop_requested(tmp_path, "training")
+
+
+def test_train_network_stops_on_a_stop_request_and_saves_a_snapshot(
+    demo_project,
+) -> None:
+    """Another process's Stop: the file appears, the training saves and returns."""
+    import threading
+
+    from posekit.engine.training import TrainingCallback
+
+    stepped = threading.Event()
+
+    class Steps(TrainingCallback):
+        def on_step(self, iteration, logs):
+            if iteration >= 2:
+                stepped.set()
+
+    box: list = []
+    worker = threading.Thread(
+        target=lambda: box.append(
+            train_network(
+                demo_project,
+                backbone="mobilenet_v2_0.35",
+                weights=None,
+                max_iterations=100_000,
+                batch_size=2,
+                crop_size=(64, 64),
+                save_interval_s=0,
+                callbacks=[Steps()],
+                progress=False,
+            )
+        )
+    )
+    worker.start()
+    assert stepped.wait(300), "the training did not start"
+    assert running_job(demo_project.path, "training") is not None
+    request_stop(demo_project.path)
+    worker.join(300)
+    assert not worker.is_alive(), "the stop request did not stop the training"
+    (result,) = box
+    assert result.stop_reason == "stop_requested"
+    assert 2 <= result.iteration < 1000
+    assert result.snapshot is not None and result.snapshot.exists()
+    assert not stop_requested(demo_project.path, "training")
     assert running_job(demo_project.path, "training") is None

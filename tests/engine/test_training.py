@@ -344,6 +344,41 @@ def test_request_stop_from_another_thread_saves(tmp_path, data) -> None:
     assert signal.events == ["begin", f"snapshot-{state.iteration}", "end"]
 
 
+def test_stop_file_stops_a_training_in_another_thread_and_saves(tmp_path, data) -> None:
+    """The stop-request file (another process's Stop) stops as Ctrl-C does."""
+    (train_x, train_y), _ = data
+    started = threading.Event()
+
+    class Signal(TrainingCallback):
+        def on_step(self, iteration, logs):
+            if iteration == 3:
+                started.set()
+
+    stop_file = tmp_path / "stop-please"
+    trainer = Trainer(
+        MODEL,
+        config(max_iterations=100_000, save_interval=0),
+        tmp_path / "train",
+        callbacks=[Signal()],
+        progress=False,
+        stop_file=stop_file,
+    )
+    box: list = []
+    worker = threading.Thread(target=lambda: box.append(trainer.fit(train_x, train_y)))
+    worker.start()
+    assert started.wait(120), "training did not start"
+    stop_file.write_text("stop")
+    worker.join(120)
+    assert not worker.is_alive(), "the stop file did not stop the training"
+    (state,) = box
+    assert state.stop_reason == "stop_requested"
+    assert 3 <= state.iteration < 1000
+    assert (
+        state.last_snapshot == tmp_path / "train" / f"snapshot-{state.iteration}.keras"
+    )
+    load_pose_model(state.last_snapshot)
+
+
 def test_keyboard_interrupt_saves_and_returns(run20, tmp_path, data) -> None:
     (train_x, train_y), _ = data
     shutil.copytree(run20[2], tmp_path, dirs_exist_ok=True)  # old snapshots 10, 20

@@ -182,7 +182,13 @@ def test_refuses_a_video_or_destination_outside_the_data_root(
 def test_real_analysis_writes_dlc_predictions_and_opens_the_viewer(project) -> None:
     from posekit.engine.api import train_network
 
-    train_network(project, max_iterations=8, batch_size=2, weights=None)
+    train_network(
+        project,
+        backbone="mobilenet_v2_0.35",
+        max_iterations=8,
+        batch_size=2,
+        weights=None,
+    )
     m = AnalysisModel(project)
     view = AnalysisPanel(m)
     view.video_select.value = (m.videos[0],)
@@ -244,7 +250,13 @@ def test_a_model_file_runs_without_a_project(project, tmp_path) -> None:
     from posekit.engine.api import analyze_videos, train_network
     from posekit.engine.export import export_model
 
-    train_network(project, max_iterations=8, batch_size=2, weights=None)
+    train_network(
+        project,
+        backbone="mobilenet_v2_0.35",
+        max_iterations=8,
+        batch_size=2,
+        weights=None,
+    )
     zip_file = export_model(project, tmp_path / "mouse", int8=False)
     video = tmp_path / "alone" / "session2.mp4"
     video.parent.mkdir()
@@ -327,3 +339,63 @@ def test_stages_are_shown_and_the_eta_starts_with_the_frames(project) -> None:
     assert etas and max(etas) < 1.5, etas
     for p in m.outputs:
         p.unlink()
+
+
+# ---------------------------------------------------------------- QA s14 findings
+def test_a_double_click_on_analyze_shows_no_error(project) -> None:
+    """F6: the second click arrives while the first analysis runs: ignored."""
+    engine = ScriptedAnalysis()
+    engine.release.clear()
+    m = AnalysisModel(project, analyze_fn=engine)
+    view = AnalysisPanel(m)
+    view.analyze_button.click()
+    view.analyze_button.click()
+    engine.release.set()
+    assert m.join(30) and m.state == "done", m.error
+    assert m.error == "" and view.error_box.value == ""
+    assert len(engine.calls) == len(m.selected)
+
+
+def test_nothing_to_export_goes_away_when_results_exist(tmp_path) -> None:
+    """F18: "nothing to export yet" is not left in red beside the results."""
+    p = make_demo_project(tmp_path, n_frames=20, n_labeled=4)
+    m = AnalysisModel(p, analyze_fn=ScriptedAnalysis(n_frames=16))
+    view = AnalysisPanel(m)
+    view.export.button.click()
+    assert "nothing to export yet" in view.export.status.value
+    m.analyze(wait=True)
+    assert m.outputs
+    assert "nothing to export yet" not in view.export.status.value
+
+
+def test_untrained_iteration_points_to_the_train_app(tmp_path) -> None:
+    """F9: no network at all: the message names the Train app, not Python or CLI."""
+    p = make_demo_project(tmp_path, n_frames=20, n_labeled=4)
+    m = AnalysisModel(p)
+    view = AnalysisPanel(m)
+    view.analyze_button.click()
+    assert m.state == "idle"
+    assert "Train app" in m.error
+    assert "train_network" not in m.error and "posekit train" not in m.error
+
+
+def test_after_a_merge_the_newest_trained_iteration_analyses(
+    tmp_path, monkeypatch
+) -> None:
+    """F9: iteration 1 is not trained: iteration 0's model is used, with a note."""
+    import posekit.engine.api as api
+
+    p = make_demo_project(tmp_path, n_frames=20, n_labeled=4)
+    p.set("iteration", 1)
+    p.save()
+    text = (p.path / "config.yaml").read_text()
+    name = p.model_dir(1).name
+    old = p.path / "dlc-models" / "iteration-0" / name / "train" / "snapshot-337.keras"
+    monkeypatch.setattr(api, "previous_snapshot", lambda project, shuffle=1: old)
+    m = AnalysisModel(p)
+    used, note = m.model_project()
+    assert used.iteration == 0 and p.iteration == 1
+    assert used.path == p.path
+    assert "Iteration 1 is not trained yet" in note
+    assert "model of iteration 0 (snapshot-337)" in note and "Train app" in note
+    assert (p.path / "config.yaml").read_text() == text  # nothing written

@@ -67,7 +67,10 @@ def test_score_extract_refine_merge(project):
     assert row[("posekit", "snout", "x")] == pytest.approx(truth[13, 0, 0])
     assert row[("posekit", "tailbase", "x")] == pytest.approx(truth[13, 5, 0])
     app.merge_button.click()
+    app.merge_button.click()  # F6: a double click's second click: ignored
     assert load_project(project.path).iteration == 1
+    assert "Nothing to merge" not in app.merge_message.value
+    assert not app.merge_button.disabled
     assert "iteration 0 → 1" in app.merge_message.value
     assert "1 new labelled frame(s) (1 refined outlier frame" in app.merge_message.value
     assert "2 extracted outlier frame(s) not labelled yet" in app.merge_message.value
@@ -97,3 +100,36 @@ def test_model_choices_are_checked(project):
 
 def test_home_links_the_refine_app():
     assert "refine.ipynb" in [a.notebook for a in APPS]
+
+
+def test_merge_points_the_training_panel_at_the_new_iteration(project, tmp_path):
+    """F17: after a merge the panel shows the new (untrained) iteration at once."""
+    from pathlib import Path
+
+    from posekit.widgets.training_dashboard import TrainingDashboard
+    from posekit.widgets.training_model import TrainingModel
+
+    def snapshots(project, shuffle=1):  # iteration 0 was trained (3 snapshots)
+        folder = Path(f"/nowhere/iteration-{project.iteration}/train")
+        its = (130, 187, 271) if project.iteration == 0 else ()
+        return [(i, folder / f"snapshot-{i}.json") for i in its]
+
+    app = RefineApp(project, dashboard=False)
+    training = TrainingModel(app.project, snapshots_fn=snapshots)
+    app.dashboard = TrainingDashboard(training, backbones=["mobilenet_v2_0.35"])
+    assert training.iteration == 271
+    assert app.dashboard.start_button.description == "Train more"
+    truth, _ = load_ground_truth(project, "session1")
+    app.criteria_boxes["fitting"].value = False
+    app.score_button.click()
+    app.extract_button.click()
+    lab = app.labeler
+    lab.model.place(float(truth[13, 0, 0]), float(truth[13, 0, 1]), "snout")
+    lab.accept_button.click()
+    app.merge_button.click()
+    assert "iteration 0 → 1" in app.merge_message.value
+    assert training.snapshots == [] and training.iteration == 0
+    assert training.state == "idle"
+    assert "iteration 1 of the project: not trained yet" in training.message
+    assert "no snapshot yet" in app.dashboard.snapshot_html.value
+    assert app.dashboard.start_button.description == "Start training"

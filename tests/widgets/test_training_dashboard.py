@@ -400,13 +400,17 @@ def test_real_training_stop_resume_finish_and_evaluate(project) -> None:
     assert len(view.worst_box.children) == 4
     assert m.snapshot_table()["test error (px)"].notna().iloc[-1]
 
-    # a new dashboard on the same project shows the earlier training
+    # a new dashboard on the same project shows the earlier training, and its
+    # evaluation (read back from evaluation-results/)
     again = TrainingModel(project)
     assert again.state == "idle" and again.iteration == 24
+    assert again.evaluated_iteration == 24
     assert list(again.error_source.data["iteration"]) == measured
     assert len(again.loss_source.data["iteration"]) >= 3
     again_view = TrainingDashboard(again)
     assert again_view.start_button.description == "Train more"
+    assert "not evaluated yet" not in again_view.evaluation_html.value
+    assert "Test error(px)" in again_view.evaluation_html.value
     # another shuffle has no training yet: empty curves and snapshot list
     again_view.shuffle.value = 2
     assert again.iteration == 0 and again.snapshots == []
@@ -414,3 +418,182 @@ def test_real_training_stop_resume_finish_and_evaluate(project) -> None:
     assert again_view.start_button.description == "Start training"
     again_view.shuffle.value = 1
     assert again.iteration == 24 and len(again.snapshots) == 2
+
+
+# ---------------------------------------------------------------- QA s14 findings
+def _small_project(tmp_path, n_labeled: int = 8, fraction: float | None = None):
+    p = make_demo_project(tmp_path, n_frames=30, n_labeled=n_labeled)
+    if fraction is not None:
+        p.set("TrainingFraction", [fraction])
+        p.save()
+    create_training_dataset(p)
+    return p
+
+
+def test_a_reopened_dashboard_shows_the_saved_evaluation(tmp_path) -> None:
+    """F4: the evaluation written by an earlier session is read back, not "press Evaluate"."""
+    from posekit.engine.evaluation import write_combined_evaluation
+
+    project = _small_project(tmp_path)
+    engine = ScriptedEngine()
+    engine.saved = [5, 7]
+    combined = project.path / "evaluation-results/iteration-0"
+    for it, err in ((5, 9.0), (7, 3.25)):
+        write_combined_evaluation(
+            combined / "CombinedEvaluation-results.csv",
+            iterations=it,
+            train_fraction=0.95,
+            shuffle=1,
+            train_error=1.5,
+            test_error=err,
+            pcutoff=0.6,
+            train_error_pcutoff=1.5,
+            test_error_pcutoff=err,
+        )
+    m = scripted_model(project, engine)
+    assert m.evaluated_iteration == 7
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    html = view.evaluation_html.value
+    assert "not evaluated yet" not in html
+    assert "3.25" in html  # the test error of snapshot 7
+    assert m.snapshot_table()["test error (px)"].tolist() == [9.0, 3.25]
+
+
+def test_no_test_frames_is_said_with_the_reason(tmp_path) -> None:
+    """F10: 8 labelled frames at 95 %: no test frame, said instead of a bare "nan"."""
+    project = _small_project(tmp_path, n_labeled=8, fraction=0.95)
+    engine = ScriptedEngine()
+    engine.saved = [4]
+    m = scripted_model(project, engine)
+    note = "no test frames: label more frames (8 labelled, training fraction 0.95)"
+    assert m.test_set_note == note
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert note in view.evaluation_html.value
+    assert note in view.snapshot_html.value
+    m.evaluation = __import__("pandas").DataFrame(
+        [{"Training iterations:": 4, "Test error(px)": float("nan")}]
+    )
+    view._update_evaluation()
+    assert "nan" not in view.evaluation_html.value.lower().replace("not measured", "")
+    # a project with test frames has no note
+    assert (
+        scripted_model(
+            _small_project(tmp_path / "b", n_labeled=20), engine
+        ).test_set_note
+        == ""
+    )
+
+
+def test_a_double_click_on_start_shows_no_error_and_stop_clears_the_eta(
+    project,
+) -> None:
+    """F6: the second click of a double click is ignored; no stale ETA after Stop."""
+    engine = ScriptedEngine(step_wall_s=0.01)
+    m = scripted_model(project, engine, iterations=100_000)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    view.start_button.click()
+    view.start_button.click()  # arrives while the training runs
+    assert m.error == "" and view.error_box.value == ""
+    wait_for(lambda: m.iteration >= 3, what="3 iterations")
+    assert "ETA" in view.eta.value
+    view.stop_button.click()
+    assert m.join(30) and m.state == "stopped"
+    assert "ETA" not in view.eta.value and "it/s" not in view.eta.value
+    # a refusal's message goes away when the next action succeeds
+    m.iterations = 1
+    view.start_button.click()
+    assert m.state == "stopped" and view.error_box.value  # refused (bad setting)
+    m.iterations = 100_000
+    view.start_button.click()
+    assert m.error == "" and view.error_box.value == ""
+    m.stop()
+    assert m.join(30)
+
+
+class ExternalTraining:
+    """A training in "another process": holds the project's lock, writes its files.
+
+    Rows go to ``learning_stats.csv`` until the stop-request file appears (or
+    ``finish`` is set); then a snapshot name is added and the lock released.
+    """
+
+    def __init__(self, project, train_dir: Path) -> None:
+        from posekit.engine.locks import job_lock
+
+        self.project, self.train_dir = project, train_dir
+        self.finish = threading.Event()
+        self.locked = threading.Event()
+        self.rows = 0
+        self.saved: list[int] = []
+        self._job_lock = job_lock
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from posekit.engine.locks import stop_requested
+
+        self.train_dir.mkdir(parents=True, exist_ok=True)
+        stats = self.train_dir / "learning_stats.csv"
+        with self._job_lock(self.project.path, "training", "train_network"):
+            self.locked.set()
+            stats.write_text("iteration,loss,learning_rate,test_mean_error_px\n")
+            while not (
+                stop_requested(self.project.path, "training") or self.finish.is_set()
+            ):
+                self.rows += 1
+                with stats.open("a") as fh:
+                    fh.write(f"{10 * self.rows},{1 / self.rows},0.001,\n")
+                time.sleep(0.02)
+            self.saved.append(10 * self.rows)
+
+    def snapshots(self, project, shuffle=1):
+        return [(i, self.train_dir / f"snapshot-{i}.json") for i in self.saved]
+
+
+def test_a_reopened_dashboard_follows_and_stops_a_training_started_elsewhere(
+    tmp_path,
+) -> None:
+    """F3: the page opened while a closed tab's training runs shows and stops it."""
+    from posekit.engine.locks import stop_path
+    from posekit.engine.model_folder import ModelFolder
+
+    project = _small_project(tmp_path, n_labeled=12)
+    external = ExternalTraining(project, ModelFolder.of(project, 1).path)
+    external.thread.start()
+    assert external.locked.wait(30)
+    wait_for(lambda: external.rows >= 3, 30, "rows")
+    m = TrainingModel(project, snapshots_fn=external.snapshots, poll_interval_s=0.05)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert m.state == "running" and m.external is not None
+    assert "a training runs on this project: train_network (pid" in m.message
+    assert not view.stop_button.disabled and view.start_button.disabled
+    seen = len(m.loss_source.data["iteration"])
+    assert seen >= 3
+    wait_for(lambda: len(m.loss_source.data["iteration"]) > seen + 2, 30, "polling")
+    assert m.iteration == m.loss_source.data["iteration"][-1]
+    view.start_button.click()  # ignored: it is followed, not started twice
+    assert m.error == ""
+    view.stop_button.click()
+    assert m.state == "stopping"
+    assert stop_path(project.path, "training").exists() or external.saved
+    external.thread.join(30)
+    assert not external.thread.is_alive()
+    assert m.join(30)
+    assert m.state == "stopped" and m.external is None, m.message
+    assert [i for i, _ in m.snapshots] == external.saved
+    assert f"at iteration {external.saved[-1]}" in m.message
+    assert not view.start_button.disabled
+
+
+def test_a_training_that_ends_by_itself_is_shown_as_finished(tmp_path) -> None:
+    from posekit.engine.model_folder import ModelFolder
+
+    project = _small_project(tmp_path, n_labeled=12)
+    external = ExternalTraining(project, ModelFolder.of(project, 1).path)
+    external.thread.start()
+    assert external.locked.wait(30)
+    m = TrainingModel(project, snapshots_fn=external.snapshots, poll_interval_s=0.05)
+    assert m.state == "running"
+    external.finish.set()
+    external.thread.join(30)
+    assert m.join(30) and m.state == "finished", m.message
+    assert m.snapshots and "ended at iteration" in m.message
