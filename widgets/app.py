@@ -27,6 +27,7 @@ import contextlib
 import html
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,11 +50,13 @@ __all__ = [
     "build_app",
     "demo_dir",
     "error_message",
+    "plain_text",
     "preload_tensorflow",
     "query_params",
     "query_path",
     "resolve_project",
     "show_app",
+    "user_message",
 ]
 
 logger = logging.getLogger("posekit.widgets")
@@ -382,14 +385,114 @@ def preload_tensorflow() -> None:
 _BAD_INPUT = (ValueError, OSError)
 
 
+#: Advice written for the Python API or the command line, and what an app user does
+#: instead (the engine's messages stay as they are; the apps translate them).
+_APP_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r";? ?open it with load_project\(\)\.?"),
+        ": open it with Home → Open another project.",
+    ),
+    (
+        re.compile(
+            r"or create one with posekit\.engine\.create_project / `posekit create`\.?"
+        ),
+        "or create one with Home → Create a new project.",
+    ),
+    (
+        re.compile(
+            r"Train first: posekit\.engine\.train_network\(project\) or "
+            r"`posekit train PROJECT`\.?"
+        ),
+        "Train first: Train app → Start training.",
+    ),
+    (
+        re.compile(
+            r"Create it with posekit\.engine\.create_training_dataset\(project\) or "
+            r"`posekit create-training-dataset PROJECT`\.?"
+        ),
+        "The Train app creates it when you start training.",
+    ),
+    (
+        re.compile(r" ?\(extract_outlier_frames / `posekit extract-outliers`\)"),
+        " (Refine app → Find outliers, then Extract frames)",
+    ),
+    (re.compile(r" ?\(posekit extract-outliers\)"), " (Refine app)"),
+    (
+        re.compile(r"add videos first \(Project\.add_videos, posekit create\)\.?"),
+        "add videos first (Home → Add videos).",
+    ),
+    (re.compile(r"\(add the video with Project\.add_videos\)"), "(Home → Add videos)"),
+)
+
+
+def plain_text(text: str) -> str:
+    """Replace advice meant for Python or the command line by what to do in the apps.
+
+    Parameters
+    ----------
+    text
+        A message, usually an engine error's.
+
+    Returns
+    -------
+    str
+        The same message, its Python and command-line advice (``load_project()``,
+        ``posekit train PROJECT``) replaced by the app and button to use.
+
+    Examples
+    --------
+    >>> plain_text("A project already exists at /d/p; open it with load_project().")
+    'A project already exists at /d/p: open it with Home → Open another project.'
+    """
+    for pattern, words in _APP_WORDS:
+        text = pattern.sub(words, text)
+    return text
+
+
+def user_message(err: BaseException) -> str:
+    """Return an error as an app user reads it: no class name, no Python advice.
+
+    Bad input (``ValueError``, ``OSError``: a missing file, a path outside the data
+    root, a refused setting) is its own message, with the advice for Python and the
+    command line replaced by the app and button to use (:func:`plain_text`). Any
+    other error is a fault of posekit: it says so and points to the server's log,
+    where the caller logs the traceback.
+
+    Parameters
+    ----------
+    err
+        What went wrong.
+
+    Returns
+    -------
+    str
+        One message for the page.
+
+    Examples
+    --------
+    >>> from posekit.widgets.data_root import DataRootError
+    >>> user_message(DataRootError("The video /etc/x.mp4 is outside the folders"))
+    'The video /etc/x.mp4 is outside the folders'
+    >>> user_message(KeyError("bodypart"))
+    "Something went wrong inside posekit (KeyError: 'bodypart'); the details are in the server's log."
+    """  # noqa: E501
+    if isinstance(err, _BAD_INPUT):
+        return plain_text(str(err))
+    return (
+        f"Something went wrong inside posekit ({type(err).__name__}: {err}); "
+        "the details are in the server's log."
+    )
+
+
 def error_message(err: BaseException) -> str:
     """Return what an app shows of an error: its message, never a traceback.
 
     Bad input (``ValueError``, ``OSError``: a missing or broken file, a path outside
     the data root, a refused setting) is its own message, which says what was wrong
-    and what to do; any other error is prefixed with its type and points to the
-    server's log, where the caller logs the traceback
-    (``logger.exception(...)``).
+    and what to do (advice for Python or the command line replaced by the app to
+    use, :func:`plain_text`); any other error is prefixed with its type and points
+    to the server's log, where the caller logs the traceback
+    (``logger.exception(...)``). :func:`user_message` is the same without the type.
 
     Parameters
     ----------
@@ -409,7 +512,7 @@ def error_message(err: BaseException) -> str:
     "RuntimeError: the GPU ran out of memory (the details are in the server's log)"
     """
     if isinstance(err, _BAD_INPUT):
-        return str(err)
+        return plain_text(str(err))
     return f"{type(err).__name__}: {err} (the details are in the server's log)"
 
 
@@ -417,9 +520,11 @@ def app_error(err: BaseException, title: str = ""):
     """Build the page an app shows instead of itself when it cannot open.
 
     The message is the error's own, as the command line prints it
-    (``posekit train: error: <message>``): bad input (``ValueError``, ``OSError``: a
-    missing or broken ``config.yaml``, a path outside the data root) is shown as its
-    message alone, any other error with its type. No traceback goes into the page.
+    (``posekit train: error: <message>``), in the words of :func:`user_message`: bad
+    input (``ValueError``, ``OSError``: a missing or broken ``config.yaml``, a path
+    outside the data root) is shown as its message alone, with the apps named where
+    it gives Python or command-line advice; any other error says that it is
+    posekit's fault and points to the log. No traceback goes into the page.
 
     Parameters
     ----------
@@ -435,7 +540,7 @@ def app_error(err: BaseException, title: str = ""):
     """
     import ipywidgets as w
 
-    text = error_message(err)
+    text = user_message(err)
     name = f"posekit · {html.escape(title)}" if title else "posekit"
     box = w.HTML(
         f"<div style='max-width:900px'><h3 style='margin:4px 0'>{name}</h3>"

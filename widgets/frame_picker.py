@@ -5,7 +5,8 @@ extracted and labelled, extraction); :class:`FramePicker` is the thin ipywidgets
 a video menu, a slider with play/pause (``ipywidgets.Play`` jslinked to it, so playing
 needs no round trip per step), the frame as a JPEG, "mark this frame for labelling",
 uniform or k-means extraction with a progress bar, and a strip and list of the
-extracted (and labelled) frames.
+extracted (and labelled) frames. More than :data:`MANY_FRAMES` frames are extracted only
+after a second, explicit confirmation (:meth:`FramePickerModel.extraction_warning`).
 """
 
 from __future__ import annotations
@@ -28,10 +29,25 @@ from ..engine.labels import IMAGE_SUFFIXES, LabelStore
 from ..engine.project import Project, as_project
 from ..engine.video import VideoError, VideoReader, extract_frames
 from ._bokeh import encode_image
+from .app import plain_text
 
-__all__ = ["FramePickerModel", "FramePicker", "frame_index_of"]
+__all__ = [
+    "MANY_FRAMES",
+    "MAX_FRAMES",
+    "FramePickerModel",
+    "FramePicker",
+    "frame_index_of",
+]
 
 _INDEX_RE = re.compile(r"^img(\d+)$")
+
+#: Above this many frames an extraction asks for confirmation first: each frame is
+#: labelled by hand, and DeepLabCut suggests 100–200 frames in all.
+MANY_FRAMES = 200
+#: The most frames the *Frames* box accepts.
+MAX_FRAMES = 10000
+#: Bytes of a PNG frame per pixel, roughly (640x480 video frames: about 200 kB).
+_PNG_BYTES_PER_PIXEL = 0.65
 
 
 def frame_index_of(name: str | os.PathLike) -> int | None:
@@ -196,6 +212,51 @@ class FramePickerModel:
         for cb in list(self.listeners):
             cb(self.stem)
 
+    def frames_in_part(self, start: float = 0.0, stop: float = 1.0) -> int:
+        """Frames of the current video between fractions ``start`` and ``stop``."""
+        n = self.n_frames
+        return max(0, min(n, round(stop * n)) - max(0, round(start * n)))
+
+    def extraction_warning(
+        self, n: int, *, start: float = 0.0, stop: float = 1.0
+    ) -> str | None:
+        """Say why extracting ``n`` frames needs a confirmation, or ``None``.
+
+        More than :data:`MANY_FRAMES` frames is far more than one labels by hand,
+        and writes a lot of images (the apps cannot delete them).
+
+        Parameters
+        ----------
+        n
+            Frames asked for.
+        start, stop
+            Part of the video (fractions).
+
+        Returns
+        -------
+        str or None
+            The warning (what would be written and how much), or ``None`` when ``n``
+            is at most :data:`MANY_FRAMES`.
+        """
+        if n <= MANY_FRAMES or self.reader is None:
+            return None
+        available = self.frames_in_part(start, stop)
+        k = min(n, available) if available else n
+        size = k * self.reader.width * self.reader.height * _PNG_BYTES_PER_PIXEL
+        part = (
+            f" The chosen part of {self.video.name if self.video else 'the video'} "
+            f"has only {available} frames: all {k} of them would be extracted."
+            if available and n >= available
+            else ""
+        )
+        return (
+            f"{n} frames is many more than you will label by hand: 100–200 frames "
+            f"in all, from all videos, usually train a good network.{part} "
+            f"{k} frames write about {size / 1e6:.0f} MB of images into "
+            f"labeled-data/{self.stem}/, and the apps cannot delete them again. "
+            f"Lower Frames, or press “Extract {k} frames anyway”."
+        )
+
 
 class FramePicker:
     """ipywidgets view of a :class:`FramePickerModel`.
@@ -269,10 +330,11 @@ class FramePicker:
             description="Extract",
             style={"button_width": "80px"},
         )
-        self.n_frames = W.BoundedIntText(
-            value=int(model.project.get("numframes2pick", 20) or 20),
-            min=1,
-            max=10000,
+        # not Bounded: 0 or 100000 would be clamped without a word (_on_count says it)
+        self.n_frames = W.IntText(
+            value=min(
+                max(int(model.project.get("numframes2pick") or 20), 1), MAX_FRAMES
+            ),
             description="Frames",
             layout=W.Layout(width="160px"),
         )
@@ -291,6 +353,12 @@ class FramePicker:
         self.extract_button = W.Button(
             description="Extract frames", icon="download", button_style="primary"
         )
+        self.confirm_button = W.Button(
+            description="Extract anyway",
+            icon="exclamation-triangle",
+            button_style="warning",
+            layout=W.Layout(width="auto", display="none"),
+        )
         self.progress = W.IntProgress(
             value=0, min=0, max=1, layout=W.Layout(width="300px", visibility="hidden")
         )
@@ -304,6 +372,10 @@ class FramePicker:
         self.mark_button.on_click(lambda _: self.mark())
         self.label_button.on_click(lambda _: self.request_label())
         self.extract_button.on_click(lambda _: self.run_extraction())
+        self.confirm_button.on_click(lambda _: self.run_extraction(confirmed=True))
+        self.n_frames.observe(self._on_count, "value")
+        for control in (self.mode, self.range, self.video_dropdown):
+            control.observe(lambda _: self._cancel_confirmation(), "value")
         self.frame_list.observe(self._on_list, "value")
         left = W.VBox(
             [
@@ -321,6 +393,7 @@ class FramePicker:
                 W.HBox([self.n_frames]),
                 self.range,
                 W.HBox([self.extract_button, self.progress]),
+                self.confirm_button,
             ],
             layout=W.Layout(margin="0 0 0 16px"),
         )
@@ -336,7 +409,10 @@ class FramePicker:
                 self._guard = False
             self._load_video()
         else:
-            self.show_message("This project has no videos: add some to videos/.")
+            self.show_message(
+                "This project has no videos: add them on the Home page "
+                "(Add videos to this project), then reload this page."
+            )
             for w in (self.mark_button, self.label_button, self.extract_button):
                 w.disabled = True
 
@@ -360,6 +436,20 @@ class FramePicker:
         self.play.step = max(1, round(m.fps * self.play.interval / 1000))
         self.refresh_status()
         self.show_frame(0)
+
+    def _on_count(self, change: Mapping[str, Any]) -> None:
+        self._cancel_confirmation()
+        asked = int(change["new"])
+        fixed = min(max(asked, 1), MAX_FRAMES)
+        if fixed != asked:
+            self.n_frames.value = fixed  # -> _on_count again, with nothing to fix
+            limit = "at least 1" if asked < 1 else f"at most {MAX_FRAMES}"
+            self.show_message(
+                f"Frames: {limit} — {asked} was changed to {fixed}.", error=True
+            )
+
+    def _cancel_confirmation(self) -> None:
+        self.confirm_button.layout.display = "none"
 
     def _on_slider(self, change: Mapping[str, Any]) -> None:
         if not self._guard:
@@ -405,7 +495,9 @@ class FramePicker:
         try:
             path = self.model.mark()
         except (ValueError, OSError, VideoError) as err:
-            self.show_message(f"Could not extract the frame: {err}", error=True)
+            self.show_message(
+                f"Could not extract the frame: {plain_text(str(err))}", error=True
+            )
             return
         self.show_message(
             f"Marked for labelling: labeled-data/{self.model.stem}/{path.name}"
@@ -429,9 +521,30 @@ class FramePicker:
         for cb in list(self.label_requested):
             cb(m.stem, name)
 
-    def run_extraction(self, *, wait: bool | None = None) -> None:
-        """Extract frames with the chosen mode, count and range (progress bar shown)."""
+    def run_extraction(
+        self, *, wait: bool | None = None, confirmed: bool = False
+    ) -> None:
+        """Extract frames with the chosen mode, count and range (progress bar shown).
+
+        More than :data:`MANY_FRAMES` frames are not extracted unless ``confirmed``
+        (the *Extract anyway* button): the message says why and how much.
+        """
         if self._job is not None and self._job.is_alive():
+            return
+        self._cancel_confirmation()
+        start, stop = self.range.value
+        warning = self.model.extraction_warning(
+            int(self.n_frames.value), start=float(start), stop=float(stop)
+        )
+        if warning and not confirmed:
+            k = min(
+                int(self.n_frames.value),
+                self.model.frames_in_part(float(start), float(stop))
+                or int(self.n_frames.value),
+            )
+            self.confirm_button.description = f"Extract {k} frames anyway"
+            self.confirm_button.layout.display = None
+            self.show_message(warning, error=True)
             return
         threaded = self.threaded if wait is None else not wait
         self.extract_button.disabled = True
@@ -469,7 +582,7 @@ class FramePicker:
             )
         except Exception as err:  # shown to the user; the app keeps running
             logger.exception("frame extraction failed")
-            self.show_message(f"Extraction failed: {err}", error=True)
+            self.show_message(f"Extraction failed: {plain_text(str(err))}", error=True)
         finally:
             self.extract_button.disabled = False
             self.progress.layout.visibility = "hidden"

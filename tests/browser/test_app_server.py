@@ -171,6 +171,32 @@ def test_folder_outside_the_data_root_is_refused_in_the_page(server, page, tmp_p
     )
 
 
+def test_home_address_keeps_the_opened_project(server, page, data_root):
+    """QA s14 #7: after Open, a reload or Back shows that project, not the first."""
+    other = make_demo_project(data_root / "other", n_frames=30, n_labeled=2)
+    page.goto(server.url("home"), wait_until="domcontentloaded")
+    _wait_ready(page, "home")
+    assert str(other.path) not in page.inner_text(".posekit-project-path")
+    page.get_by_text("Open another project").click()
+    page.get_by_placeholder("folder with config.yaml").fill(str(other.path))
+    page.get_by_role("button", name="Open").click()
+    page.wait_for_function(
+        "p => new URL(location.href).searchParams.get('project') === p",
+        arg=str(other.path),
+        timeout=30_000,
+    )
+    assert "token=" in page.url  # the other parameters stay
+    assert page.inner_text(".posekit-project-path").strip() == str(other.path)
+    page.reload(wait_until="domcontentloaded")
+    _wait_ready(page, "home")
+    assert page.inner_text(".posekit-project-path").strip() == str(other.path)
+    _go(page, "label")
+    _wait_ready(page, "label")
+    page.go_back(wait_until="domcontentloaded")
+    _wait_ready(page, "home")
+    assert page.inner_text(".posekit-project-path").strip() == str(other.path)
+
+
 def _wait_ready(page, app: str) -> None:
     """Wait until the app's page is rendered (its links are shown when it is built)."""
     selector = (

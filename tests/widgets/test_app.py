@@ -19,10 +19,12 @@ from posekit.widgets.app import (
     app_url,
     build_app,
     demo_dir,
+    plain_text,
     query_params,
     query_path,
     resolve_project,
     show_app,
+    user_message,
 )
 from posekit.widgets.data_root import DataRootError, data_roots
 
@@ -312,3 +314,61 @@ def test_every_app_opens_a_project_folder_given_in_jupyterlab(
     app = cls(str(path))
     project = app.model.project if hasattr(app, "model") else app.project
     assert project.path == path and project.task == "alpha"
+
+
+# --- QA s14 #12: the words an app user reads -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "engine_text, app_words, python",
+    [
+        (
+            "A project already exists at /d/p; open it with load_project().",
+            "A project already exists at /d/p: open it with Home → Open another project.",
+            "load_project",
+        ),
+        (
+            "No config.yaml at /d/config.yaml. Pass a project folder (one that holds "
+            "config.yaml) or create one with posekit.engine.create_project / "
+            "`posekit create`.",
+            "or create one with Home → Create a new project.",
+            "posekit",
+        ),
+        (
+            "No trained snapshot in /d/train. Train first: "
+            "posekit.engine.train_network(project) or `posekit train PROJECT`.",
+            "Train first: Train app → Start training.",
+            "posekit",
+        ),
+        (
+            "Nothing to merge: no frame was labelled since the training set of "
+            "iteration 1. Extract outlier frames (extract_outlier_frames / "
+            "`posekit extract-outliers`), correct them in the labeller, then merge.",
+            "Extract outlier frames (Refine app → Find outliers, then Extract frames),",
+            "extract_outlier_frames",
+        ),
+    ],
+)
+def test_plain_text_names_the_app_instead_of_python(engine_text, app_words, python):
+    text = plain_text(engine_text)
+    assert app_words in text and python not in text
+
+
+def test_user_message_has_no_class_name(rooted) -> None:
+    from posekit.engine.io.dlc import LabelError
+
+    inside, _, env = rooted
+    with pytest.raises(ProjectError) as info:
+        load_project(inside / "nothing")
+    text = user_message(info.value)
+    assert text.startswith("No config.yaml") and "ProjectError" not in text
+    assert "Home → Create a new project" in text
+    assert user_message(LabelError("Nothing to merge")) == "Nothing to merge"
+    assert "DataRootError" not in user_message(DataRootError("outside"))
+    unexpected = user_message(KeyError("bodypart"))
+    assert unexpected.startswith("Something went wrong inside posekit")
+    assert "the details are in the server's log" in unexpected
+    # the page an app shows when it cannot open says what to do in the apps
+    (page,) = build_app("Train", print, path=inside / "nothing", environ=env)
+    assert "Home → Create a new project" in page.value
+    assert "posekit.engine" not in page.value

@@ -9,7 +9,13 @@ import pytest
 from posekit.engine.demo import make_demo_project
 from posekit.engine.labels import LabelStore
 from posekit.engine.video import VideoReader
-from posekit.widgets.frame_picker import FramePicker, FramePickerModel, frame_index_of
+from posekit.widgets.frame_picker import (
+    MANY_FRAMES,
+    MAX_FRAMES,
+    FramePicker,
+    FramePickerModel,
+    frame_index_of,
+)
 
 
 @pytest.fixture
@@ -120,3 +126,46 @@ def test_project_without_video(tmp_path):
     p = FramePicker(project, threaded=False)
     assert p.model.video is None and p.extract_button.disabled
     assert "no videos" in p.message.value
+
+
+# --- QA s14 #15: big counts ask first; a changed count is said --------------------
+
+
+def test_frame_count_out_of_range_is_changed_and_said(project):
+    p = FramePicker(project, threaded=False)
+    p.n_frames.value = 0  # as the browser sends it
+    assert p.n_frames.value == 1
+    assert "0 was changed to 1" in p.message.value
+    p.n_frames.value = 100000
+    assert p.n_frames.value == MAX_FRAMES
+    assert f"100000 was changed to {MAX_FRAMES}" in p.message.value
+
+
+def test_many_frames_are_extracted_only_after_confirmation(project):
+    p = FramePicker(project, threaded=False)
+    p.mode.value = "uniform"
+    p.n_frames.value = MANY_FRAMES + 1
+    p.run_extraction(wait=True)  # the Extract button
+    assert p.model.extracted() == []  # nothing written yet
+    assert f"{MANY_FRAMES + 1} frames is many more" in p.message.value
+    assert "has only 40 frames: all 40 of them would be extracted" in p.message.value
+    assert "MB of images" in p.message.value
+    assert p.confirm_button.layout.display != "none"
+    assert p.confirm_button.description == "Extract 40 frames anyway"
+    p.n_frames.value = MANY_FRAMES + 2  # changing the count asks again
+    assert p.confirm_button.layout.display == "none"
+    p.run_extraction(wait=True)
+    p.confirm_button.click()
+    p.wait(60)
+    assert len(p.model.extracted()) == 40
+    assert p.confirm_button.layout.display == "none"
+    # up to MANY_FRAMES nothing is asked
+    assert p.model.extraction_warning(MANY_FRAMES) is None
+
+
+def test_no_video_message_names_the_home_app(tmp_path):
+    from posekit.engine.project import create_project
+
+    project = create_project("t", "me", working_directory=tmp_path)
+    p = FramePicker(project, threaded=False)
+    assert "Home" in p.message.value and "Add videos" in p.message.value

@@ -108,3 +108,13 @@ def test_package_exports():
         "TrajectoryModel",
     } <= set(widgets.__all__)
     assert all(hasattr(widgets, n) for n in widgets.__all__)
+
+
+def test_opening_a_wrong_folder_names_the_home_app(project, tmp_path):
+    """QA s14 #12: no Python or command-line advice in the label app's messages."""
+    app = LabelApp(project, threaded=False)
+    app.open(tmp_path / "nothing")
+    info = app.project_info.value
+    assert "No config.yaml" in info and "Home → Create a new project" in info
+    assert "posekit create" not in info and "create_project" not in info
+    assert app.project.path == project.path  # still the project it had
