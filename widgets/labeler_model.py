@@ -1184,6 +1184,13 @@ class LabelerModel(MultiAnimalLabelling):
         videos = self.known_videos
         if not videos:
             return None
+        if videos == [self.video]:  # ] and Next video did nothing, and said nothing
+            self.show_message(
+                "No other video has frames to label: pick frames from another video "
+                "first (1 · Pick frames).",
+                level="warning",
+            )
+            return None
         i = videos.index(self.video) if self.video in videos else -1
         video = videos[(i + step) % len(videos)]
         self.set_video(video)

@@ -126,6 +126,10 @@ def test_next_and_previous_frame_move_the_cursor(model):
     assert seen == [f1, f2, f2, f1, f2]
     with pytest.raises(ValueError, match="not a frame of session1"):
         model.goto("img03.png")
+    # ] (next video) with no other video to label says why (it did nothing, silently)
+    assert model.next_video() is None and model.video == "session1"
+    assert model.message_level == "warning"
+    assert "No other video has frames to label" in model.message
 
 
 def test_delete_not_visible_and_selection(project, model):
