@@ -250,7 +250,10 @@ def filter_predictions(
     save_csv
         Also write the ``.csv`` twin.
     **params
-        Other :class:`~posekit.engine.behavior.filters.FilterConfig` fields.
+        Other :class:`~posekit.engine.behavior.filters.FilterConfig` fields. The
+        median's ``min_periods`` is half its window plus one here, so that the
+        first and last frames of the recording keep a position (the behaviour
+        pipeline's median leaves them NaN, as movement's does).
 
     Returns
     -------
@@ -289,6 +292,10 @@ def filter_predictions(
             "filter the output of `posekit analyze` instead"
         )
     ds = load_dlc(path)
+    if method == "median":
+        # a predictions file keeps its first and last frames (DeepLabCut's median
+        # keeps them too, zero-padded): a window of at least half its length there
+        params.setdefault("min_periods", int(window) // 2 + 1)
     filtered = filter_poses(
         ds,
         method,  # type: ignore[arg-type]

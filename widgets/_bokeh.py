@@ -27,6 +27,7 @@ from bokeh.core.json_encoder import serialize_json
 from jupyter_bokeh import BokehModel
 
 from ..engine.drawing import bodypart_colors, to_hex
+from .app import error_message
 
 __all__ = [
     "BokehComponent",
@@ -318,7 +319,6 @@ class BokehComponent:
             return fn(*args)
         except Exception as err:  # noqa: BLE001 - shown in the widget
             self._message.value = (
-                f'<span style="color:#cf222e">{html.escape(type(err).__name__)}: '
-                f"{html.escape(str(err))}</span>"
+                f'<span style="color:#cf222e">{html.escape(error_message(err))}</span>'
             )
             return None

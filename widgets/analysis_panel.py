@@ -521,8 +521,8 @@ class AnalysisPanel:
         try:
             self.model.analyze()
         except Exception as err:  # noqa: BLE001 - shown in the widget
-            self.model.error = f"{type(err).__name__}: {err}"
-            self.model.message = str(err)
+            self.model.error = error_message(err)
+            self.model.message = error_message(err)
 
     def _on_select(self, change: dict) -> None:
         if not self._syncing:

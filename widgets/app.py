@@ -56,7 +56,6 @@ __all__ = [
     "query_path",
     "resolve_project",
     "show_app",
-    "user_message",
 ]
 
 logger = logging.getLogger("posekit.widgets")
@@ -449,50 +448,15 @@ def plain_text(text: str) -> str:
     return text
 
 
-def user_message(err: BaseException) -> str:
-    """Return an error as an app user reads it: no class name, no Python advice.
-
-    Bad input (``ValueError``, ``OSError``: a missing file, a path outside the data
-    root, a refused setting) is its own message, with the advice for Python and the
-    command line replaced by the app and button to use (:func:`plain_text`). Any
-    other error is a fault of posekit: it says so and points to the server's log,
-    where the caller logs the traceback.
-
-    Parameters
-    ----------
-    err
-        What went wrong.
-
-    Returns
-    -------
-    str
-        One message for the page.
-
-    Examples
-    --------
-    >>> from posekit.widgets.data_root import DataRootError
-    >>> user_message(DataRootError("The video /etc/x.mp4 is outside the folders"))
-    'The video /etc/x.mp4 is outside the folders'
-    >>> user_message(KeyError("bodypart"))
-    "Something went wrong inside posekit (KeyError: 'bodypart'); the details are in the server's log."
-    """  # noqa: E501
-    if isinstance(err, _BAD_INPUT):
-        return plain_text(str(err))
-    return (
-        f"Something went wrong inside posekit ({type(err).__name__}: {err}); "
-        "the details are in the server's log."
-    )
-
-
 def error_message(err: BaseException) -> str:
     """Return what an app shows of an error: its message, never a traceback.
 
     Bad input (``ValueError``, ``OSError``: a missing or broken file, a path outside
-    the data root, a refused setting) is its own message, which says what was wrong
-    and what to do (advice for Python or the command line replaced by the app to
-    use, :func:`plain_text`); any other error is prefixed with its type and points
-    to the server's log, where the caller logs the traceback
-    (``logger.exception(...)``). :func:`user_message` is the same without the type.
+    the data root, a refused setting) is its own message, without the exception's
+    class name, which says what was wrong and what to do (advice for Python or the
+    command line replaced by the app to use, :func:`plain_text`). Any other error is
+    a fault of posekit: it says so, with the error, and points to the server's log,
+    where the caller logs the traceback (``logger.exception(...)``).
 
     Parameters
     ----------
@@ -508,19 +472,25 @@ def error_message(err: BaseException) -> str:
     --------
     >>> error_message(FileNotFoundError("No config.yaml in /data/p: create it first"))
     'No config.yaml in /data/p: create it first'
-    >>> error_message(RuntimeError("the GPU ran out of memory"))
-    "RuntimeError: the GPU ran out of memory (the details are in the server's log)"
-    """
+    >>> from posekit.widgets.data_root import DataRootError
+    >>> error_message(DataRootError("The video /etc/x.mp4 is outside the folders"))
+    'The video /etc/x.mp4 is outside the folders'
+    >>> error_message(KeyError("bodypart"))
+    "Something went wrong inside posekit (KeyError: 'bodypart'); the details are in the server's log."
+    """  # noqa: E501
     if isinstance(err, _BAD_INPUT):
         return plain_text(str(err))
-    return f"{type(err).__name__}: {err} (the details are in the server's log)"
+    return (
+        f"Something went wrong inside posekit ({type(err).__name__}: {err}); "
+        "the details are in the server's log."
+    )
 
 
 def app_error(err: BaseException, title: str = ""):
     """Build the page an app shows instead of itself when it cannot open.
 
     The message is the error's own, as the command line prints it
-    (``posekit train: error: <message>``), in the words of :func:`user_message`: bad
+    (``posekit train: error: <message>``), in the words of :func:`error_message`: bad
     input (``ValueError``, ``OSError``: a missing or broken ``config.yaml``, a path
     outside the data root) is shown as its message alone, with the apps named where
     it gives Python or command-line advice; any other error says that it is
@@ -540,7 +510,7 @@ def app_error(err: BaseException, title: str = ""):
     """
     import ipywidgets as w
 
-    text = user_message(err)
+    text = error_message(err)
     name = f"posekit · {html.escape(title)}" if title else "posekit"
     box = w.HTML(
         f"<div style='max-width:900px'><h3 style='margin:4px 0'>{name}</h3>"

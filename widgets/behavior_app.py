@@ -42,6 +42,7 @@ from ..engine.behavior.calibration import Calibration
 from ..engine.behavior.filters import SMOOTHING_METHODS, FilterConfig
 from ..engine.behavior.roi import ROI
 from ..engine.behavior.session import BehaviorModel, Session, default_input
+from .app import error_message
 from .data_root import check_in_data_root
 from .pose_export import PoseExport, PoseExportModel
 
@@ -499,8 +500,8 @@ class BehaviorApp:
         except Exception as err:  # noqa: BLE001 - shown in the app
             logger.exception("behaviour app action failed")
             target.value = (
-                f'<div style="color:#cf222e;white-space:pre-wrap"><b>'
-                f"{html.escape(type(err).__name__)}</b>: {html.escape(str(err))}</div>"
+                '<div style="color:#cf222e;white-space:pre-wrap">'
+                f"{html.escape(error_message(err))}</div>"
             )
             return None
 

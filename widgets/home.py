@@ -32,7 +32,7 @@ from ..engine.project import (
     list_videos,
     load_project,
 )
-from .app import app_links, user_message
+from .app import app_links, error_message
 from .data_root import check_in_data_root, data_roots
 
 __all__ = ["ProjectStatus", "project_status", "address_script", "HomeApp"]
@@ -285,7 +285,7 @@ class HomeApp:
             logger.info("home app: %s", err, exc_info=True)
             self.message.value = (
                 f'<div class="posekit-home-error" style="color:#cf222e">'
-                f"{html.escape(user_message(err))}</div>"
+                f"{html.escape(error_message(err))}</div>"
             )
 
     def _say(self, text: str) -> None:

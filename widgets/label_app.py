@@ -22,7 +22,7 @@ import ipywidgets as W
 
 from ..engine.project import Project, ProjectError, as_project
 from ._bokeh import LiveVBox, ensure_bokehjs
-from .app import user_message
+from .app import error_message
 from .check_labels import CheckLabelsGallery
 from .data_root import DataRootError, check_in_data_root
 from .frame_picker import FramePicker
@@ -97,7 +97,7 @@ class LabelApp:
             folder = check_in_data_root(self.path_box.value.strip())
         except DataRootError as err:
             self.project_info.value = (
-                f"<span style='color:#b00020'>{html.escape(user_message(err))}</span>"
+                f"<span style='color:#b00020'>{html.escape(error_message(err))}</span>"
             )
             return
         self.open(folder)
@@ -108,7 +108,7 @@ class LabelApp:
             proj = as_project(project)
         except ProjectError as err:
             self.project_info.value = (
-                f"<span style='color:#b00020'>{html.escape(user_message(err))}</span>"
+                f"<span style='color:#b00020'>{html.escape(error_message(err))}</span>"
             )
             return
         self.project = proj

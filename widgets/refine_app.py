@@ -32,7 +32,7 @@ from bokeh.plotting import figure
 from ..engine.project import Project
 from ..engine.refinement import CRITERIA
 from ._bokeh import LiveBokehModel, LiveVBox, ensure_bokehjs
-from .app import preload_tensorflow
+from .app import error_message, preload_tensorflow
 from .labeler import Labeler
 from .refine_model import RefineModel
 
@@ -299,7 +299,7 @@ class RefineApp:
         try:
             fn()
         except Exception as err:  # noqa: BLE001 - shown to the user
-            self.model.message = f"{type(err).__name__}: {err}"
+            self.model.message = error_message(err)
             self._sync(level="error")
 
     def _read_settings(self) -> None:

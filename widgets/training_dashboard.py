@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._bokeh import BokehComponent, LiveBokehModel, LiveVBox
+from .app import error_message
 from .training_model import TrainingModel, TrainingState, format_eta
 
 if TYPE_CHECKING:
@@ -288,8 +289,8 @@ class TrainingDashboard(BokehComponent):
         try:
             fn()
         except Exception as err:  # noqa: BLE001 - shown in the widget
-            self.model.error = f"{type(err).__name__}: {err}"
-            self.model.message = str(err)
+            self.model.error = error_message(err)
+            self.model.message = error_message(err)
 
     def _make_plot(self):
         from bokeh.layouts import row

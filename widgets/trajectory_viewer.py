@@ -504,7 +504,7 @@ class TrajectoryViewer(BokehComponent):
         try:
             return fn(*args)
         except Exception as err:  # noqa: BLE001 - shown in the widget
-            self.model.error = f"{type(err).__name__}: {err}"
+            self.model.error = error_message(err)
             logger.exception("trajectory viewer action failed")
             return None
 
@@ -697,7 +697,7 @@ class TrajectoryApp:
         except Exception as err:  # noqa: BLE001 - shown in the app
             self.message.value = (
                 f'<span style="color:#cf222e">Cannot open {html.escape(str(path))}: '
-                f"{html.escape(f'{type(err).__name__}: {err}')}</span>"
+                f"{html.escape(error_message(err))}</span>"
             )
             return None
         if self.viewer is not None:

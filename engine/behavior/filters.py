@@ -893,6 +893,10 @@ class FilterConfig:
         for ``(window - 1) / 2`` frames on each side of a gap, and the median also
         at the first and last ``(window - 1) / 2`` frames (:func:`filter_median`,
         :func:`filter_savgol`).
+    min_periods
+        The median's fewest valid values in a window (default: the whole window;
+        :func:`filter_median`). A smaller number keeps the frames at the ends and
+        next to gaps, with the bias of an off-centre window.
     polyorder
         Savitzky–Golay polynomial order.
     cutoff, order
@@ -913,6 +917,7 @@ class FilterConfig:
     body_length: float | tuple[str, str] | None = None
     max_gap: int | None = None
     window: int = 5
+    min_periods: int | None = None
     polyorder: int = 2
     cutoff: float | None = None
     order: int = 4
@@ -975,7 +980,7 @@ class FilterConfig:
 
 
 def _smooth_median(data: PoseLike, cfg: FilterConfig) -> PoseLike:
-    return filter_median(data, window=cfg.window)
+    return filter_median(data, window=cfg.window, min_periods=cfg.min_periods)
 
 
 def _smooth_savgol(data: PoseLike, cfg: FilterConfig) -> PoseLike:

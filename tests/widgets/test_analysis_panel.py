@@ -126,7 +126,8 @@ def test_scripted_analysis_error_is_shown(project, caplog) -> None:
     assert m.state == "error"
     # the page shows the message only; the traceback goes to the server's log
     assert m.error == (
-        "RuntimeError: cannot decode session2.mp4 (the details are in the server's log)"
+        "Something went wrong inside posekit (RuntimeError: cannot decode "
+        "session2.mp4); the details are in the server's log."
     )
     assert "cannot decode session2.mp4" in view.error_box.value
     assert "Traceback" not in view.error_box.value
@@ -163,7 +164,7 @@ def test_refuses_a_video_or_destination_outside_the_data_root(
     m.destfolder = str(root / ".." / "outside")
     view.analyze_button.click()
     assert m.state == "idle" and engine.calls == []
-    assert "DataRootError" in view.error_box.value
+    assert "outside the folders the apps may open" in view.error_box.value
     assert "The destination folder" in view.error_box.value
     with pytest.raises(PermissionError, match="destination folder"):
         m.refresh_outputs()

@@ -19,12 +19,12 @@ from posekit.widgets.app import (
     app_url,
     build_app,
     demo_dir,
+    error_message,
     plain_text,
     query_params,
     query_path,
     resolve_project,
     show_app,
-    user_message,
 )
 from posekit.widgets.data_root import DataRootError, data_roots
 
@@ -354,18 +354,18 @@ def test_plain_text_names_the_app_instead_of_python(engine_text, app_words, pyth
     assert app_words in text and python not in text
 
 
-def test_user_message_has_no_class_name(rooted) -> None:
+def test_error_message_has_no_class_name(rooted) -> None:
     from posekit.engine.io.dlc import LabelError
 
     inside, _, env = rooted
     with pytest.raises(ProjectError) as info:
         load_project(inside / "nothing")
-    text = user_message(info.value)
+    text = error_message(info.value)
     assert text.startswith("No config.yaml") and "ProjectError" not in text
     assert "Home → Create a new project" in text
-    assert user_message(LabelError("Nothing to merge")) == "Nothing to merge"
-    assert "DataRootError" not in user_message(DataRootError("outside"))
-    unexpected = user_message(KeyError("bodypart"))
+    assert error_message(LabelError("Nothing to merge")) == "Nothing to merge"
+    assert "DataRootError" not in error_message(DataRootError("outside"))
+    unexpected = error_message(KeyError("bodypart"))
     assert unexpected.startswith("Something went wrong inside posekit")
     assert "the details are in the server's log" in unexpected
     # the page an app shows when it cannot open says what to do in the apps

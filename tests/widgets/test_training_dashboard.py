@@ -290,8 +290,8 @@ def test_scripted_error_is_shown_and_kept(project, caplog) -> None:
     assert m.state == "error"
     # the page shows the message only; the traceback goes to the server's log
     assert m.error == (
-        "FloatingPointError: the scripted engine failed on purpose "
-        "(the details are in the server's log)"
+        "Something went wrong inside posekit (FloatingPointError: the scripted "
+        "engine failed on purpose); the details are in the server's log."
     )
     assert "Traceback" not in view.error_box.value
     assert "failed on purpose" in view.error_box.value
