@@ -15,7 +15,6 @@ animals (ranked by score: images have no order to track in).
 from __future__ import annotations
 
 import os
-import pickle
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,7 +33,7 @@ from .inference import (
     to_frame_pixels,
     video_metadata,
 )
-from .io.dlc import predictions_frame, write_predictions
+from .io.dlc import predictions_frame, write_analysis_metadata, write_predictions
 from .project import Project, as_project
 from .video import Crop
 
@@ -432,11 +431,7 @@ def analyze_images(
     data["images"] = [row[p] for p in read]
     if plot:
         draw_predictions(project, df, read, out.with_name(f"{out.stem}_labeled"))
-    with (
-        atomic_path(out.with_name(f"{out.stem}_meta.pickle")) as tmp,
-        open(tmp, "wb") as fh,
-    ):
-        pickle.dump({"data": data}, fh, pickle.HIGHEST_PROTOCOL)
+    write_analysis_metadata(out.with_name(f"{out.stem}_meta.pickle"), data)
     logger.info(
         "analysed %d image(s) in %.1f s (%.1f images/s) -> %s",
         len(read),

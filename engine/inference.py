@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import pickle
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ import numpy as np
 from . import logger
 from ._fileio import atomic_path
 from ._tf import startup_lines_held
-from .io.dlc import predictions_frame, write_predictions
+from .io.dlc import predictions_frame, write_analysis_metadata, write_predictions
 from .video import Crop, VideoError, VideoReader
 
 __all__ = [
@@ -990,11 +989,7 @@ def save_video_analysis(
         individuals=individuals,
         unique_bodyparts=unique_bodyparts,
     )
-    with (
-        atomic_path(dest / f"{video.stem}{scorer}_meta.pickle") as tmp,
-        open(tmp, "wb") as fh,
-    ):
-        pickle.dump({"data": meta_data}, fh, pickle.HIGHEST_PROTOCOL)
+    write_analysis_metadata(dest / f"{video.stem}{scorer}_meta.pickle", meta_data)
     if netcdf:
         from .io import load_poses, save_poses
 

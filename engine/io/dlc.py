@@ -823,6 +823,29 @@ def analysis_metadata(predictions: str | os.PathLike) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def write_analysis_metadata(path: str | os.PathLike, data: dict) -> Path:
+    """Write an analysis' ``_meta.pickle`` (``{"data": data}``, DeepLabCut's), atomically.
+
+    Parameters
+    ----------
+    path
+        ``<video><scorer>_meta.pickle``.
+    data
+        The metadata (:func:`posekit.engine.inference.video_metadata`).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from .._fileio import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        pickle.dump({"data": data}, fh, pickle.HIGHEST_PROTOCOL)
+    return path
+
+
 def _recorded_fps(path: Path) -> float | None:
     """Return the ``fps`` in the ``_meta.pickle`` an analysis wrote beside ``path``."""
     try:

@@ -384,11 +384,9 @@ def analyze_multianimal_videos(
     posekit.engine.video.VideoError
         If no video can be read.
     """
-    import pickle
-
-    from .._fileio import atomic_path
     from ..api import _destinations
     from ..inference import default_batch_size, plan_analysis, video_metadata
+    from ..io.dlc import write_analysis_metadata
     from .inference import predict_video_detections
     from .outputs import (
         full_pickle_metadata,
@@ -455,8 +453,7 @@ def analyze_multianimal_videos(
             individuals=list(project.individuals) or list(layout.individuals),
             unique_bodyparts=list(layout.unique_bodyparts),
         )
-        with atomic_path(f"{stem}_meta.pickle") as tmp, open(tmp, "wb") as fh:
-            pickle.dump({"data": data}, fh, pickle.HIGHEST_PROTOCOL)
+        write_analysis_metadata(f"{stem}_meta.pickle", data)
         assemblies = predictor.assemble(dets)
         save_assemblies_pickle(f"{stem}_assemblies.pickle", assemblies)
         tracklets, tracks = track_video_detections(
