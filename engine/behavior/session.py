@@ -337,7 +337,8 @@ def _own_fps(poses: xr.Dataset, video: Path | None) -> tuple[float | None, str]:
         try:
             from ..video import VideoReader
 
-            rate = float(VideoReader(video).fps)
+            with VideoReader(video) as reader:  # closed again: one per session
+                rate = float(reader.fps)
         except Exception:  # noqa: BLE001 - unreadable video: no fps
             rate = 0.0
         if rate > 0 and math.isfinite(rate):
@@ -1272,21 +1273,28 @@ class BehaviorModel:
         ValueError
             If fewer than two behaviours are marked.
         """
-        xs, ys = [], []
+        features, labels, _ = self._marked_rows()
+        return features, labels
+
+    def _marked_rows(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """Return :meth:`training_data` and the track of each row (its CV group)."""
+        xs, ys, tracks = [], [], []
+        keys = self.track_keys()
         for key, labels in self.annotations.items():
-            if key not in self.track_keys():
+            if key not in keys:
                 continue
             mask = labels != self.background
             if mask.any():
                 xs.append(self.features(key)[mask])
                 ys.append(labels[mask])
+                tracks.append(np.full(int(mask.sum()), key, dtype=object))
         y = np.concatenate(ys) if ys else np.array([], dtype=str)
         if len(set(y.tolist())) < 2:
             raise ValueError(
                 "mark bouts of at least two behaviours (in the ethogram annotator, or "
                 "load a labels file) before training"
             )
-        return pd.concat(xs, ignore_index=True), y
+        return pd.concat(xs, ignore_index=True), y, np.concatenate(tracks)
 
     def train(
         self,
@@ -1318,7 +1326,7 @@ class BehaviorModel:
         """
         from .classify import BehaviorClassifier, cross_validate_behavior
 
-        X, y = self.training_data()
+        X, y, groups = self._marked_rows()
         clf = BehaviorClassifier(
             model=model,  # type: ignore[arg-type]
             n_estimators=int(n_estimators),
@@ -1328,13 +1336,6 @@ class BehaviorModel:
             random_state=random_state,
         )
         splits = int(min(n_splits, max(2, len(y) // 20)))
-        groups = np.concatenate(  # the track of each row of training_data()
-            [
-                np.full(int((labels != self.background).sum()), key, dtype=object)
-                for key, labels in self.annotations.items()
-                if key in self.track_keys()
-            ]
-        )
         self.cv_result = cross_validate_behavior(
             clf,
             X,
