@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from . import logger
 from ._fileio import atomic_path
@@ -354,6 +355,8 @@ def analyze_images(
     meta["iteration"] = meta["iteration (active-learning)"]
     row = dict(zip(files, names, strict=True))
     if project.multianimal:
+        from .multianimal.outputs import tracks_frame
+
         _check_multianimal_options(
             precision=precision,
             client=None,
@@ -368,23 +371,15 @@ def analyze_images(
         )
         _say_failed(read, failed, len(files))
         layout, animals, unique = results
-        individuals = _individual_names(project, layout, animals.shape[1])
-        df = predictions_frame(
-            animals,
-            scorer,
-            layout.multi_bodyparts,
-            individuals=individuals,
-            index=[row[p] for p in read],
-        )
-        if unique is not None:
-            single = predictions_frame(
-                unique[:, None],
-                scorer,
-                layout.unique_bodyparts,
-                individuals=["single"],
-                index=df.index,
-            )
-            df = df.join(single)
+        # the columns of a video's tracks (individuals, then ``single``), a row per
+        # image instead of per frame
+        df = tracks_frame(animals, layout, scorer, unique)
+        df.index = pd.Index([row[p] for p in read])
+        individuals = [
+            i
+            for i in dict.fromkeys(df.columns.get_level_values("individuals"))
+            if i != "single"
+        ]
         bodyparts = list(layout.multi_bodyparts)
         unique_bodyparts = list(layout.unique_bodyparts)
         batch = int(batch_size or 1)
@@ -539,11 +534,6 @@ def _predict_animals(
             unique[i] = found.unique
     info["precision"] = "float32"
     return (layout, animals, unique), read, failed, info
-
-
-def _individual_names(project: Project, layout: Any, n: int) -> list[str]:
-    names = list(project.individuals) or list(layout.individuals)
-    return (names + [f"ind{k + 1}" for k in range(len(names), n)])[:n]
 
 
 def _say_failed(read: list[Path], failed: dict[Path, str], total: int) -> None:
