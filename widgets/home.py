@@ -100,6 +100,22 @@ def project_status(project: Project) -> ProjectStatus:
     return ProjectStatus(len(videos), labelled, training_set, snapshots, predictions)
 
 
+def _videos_in_root(text: str) -> list[Path]:
+    """Return the videos a box lists (one video or folder per line), data-root checked.
+
+    A folder gives its videos, each checked too: a link in the folder must not lead
+    out of the root. Used by the create form and the *Add videos* box.
+
+    Raises
+    ------
+    posekit.widgets.data_root.DataRootError
+        If a path, or a video a folder holds, lies outside the data root.
+    """
+    lines = [v.strip() for v in text.splitlines() if v.strip()]
+    given = [check_in_data_root(v, what="the video") for v in lines]
+    return [check_in_data_root(v, what="the video") for v in list_videos(given)]
+
+
 def address_script(project: Project | str | os.PathLike) -> str:
     """JavaScript that puts ``?project=<folder>`` into the page address.
 
@@ -341,11 +357,7 @@ class HomeApp:
             If no bodyparts are listed (or :func:`create_project` refuses the form).
         """
         parts = [b.strip() for b in self.bodyparts.value.split(",") if b.strip()]
-        videos = [
-            check_in_data_root(v.strip(), what="the video")
-            for v in self.video_paths.value.splitlines()
-            if v.strip()
-        ]
+        videos = _videos_in_root(self.video_paths.value)
         if not parts:
             raise ValueError("List the bodyparts, separated by commas.")
         folder = check_in_data_root(
@@ -391,14 +403,11 @@ class HomeApp:
             If the box is empty, or a video is missing or does not decode
             (``ProjectError``); nothing is added then.
         """
-        lines = [v.strip() for v in self.add_paths.value.splitlines() if v.strip()]
-        if not lines:
+        videos = _videos_in_root(self.add_paths.value)
+        if not videos:
             raise ValueError(
                 "Type the path of a video (or of a folder of videos), one per line."
             )
-        given = [check_in_data_root(v, what="the video") for v in lines]
-        # a folder's videos too: a link in the folder must not lead out of the root
-        videos = [check_in_data_root(v, what="the video") for v in list_videos(given)]
         project = self.project
         had = {v.name for v in project.videos()}
         added = project.add_videos(videos)

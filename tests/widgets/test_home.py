@@ -141,6 +141,14 @@ def test_create_refuses_a_folder_or_a_video_outside_the_data_root(home) -> None:
     assert "The video" in app.message.value
     assert app.project.path == inside.path
     assert not (root / "new").exists()
+    # a folder inside the root whose video links out: refused as the Add box does
+    linked = root / "linked"
+    linked.mkdir()
+    (linked / "clip.mp4").symlink_to(outside_video)
+    app.video_paths.value = str(linked)
+    app.create_button.click()
+    assert "is outside the folders the apps may open" in app.message.value
+    assert app.project.path == inside.path and not (root / "new").exists()
     app.video_paths.value = str(inside.videos()[0])
     app.create_button.click()
     assert "Project created in" in app.message.value
