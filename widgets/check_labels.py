@@ -6,7 +6,8 @@ Each frame is one click away from the labeller.
 ``labeled-data/<video>_labeled/`` images) and shows them as a paged grid of
 thumbnails; clicking a thumbnail (or its caption button) calls :attr:`selected`
 listeners with the frame, which the label app uses to open that frame in the
-labeller.
+labeller. Bodyparts are told apart by more than colour: a legend names each colour,
+and "Show names" writes each point's name beside it on the thumbnails.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from pathlib import Path
 
 import cv2
 import ipywidgets as W
+import numpy as np
 
 from ..engine import logger
+from ..engine.drawing import bodypart_colors, to_hex
 from ..engine.io.dlc import LabelError
 from ..engine.label_check import check_labels, labeled_dir
+from ..engine.labels import LabelStore
 from ..engine.project import Project, ProjectError, as_project
 from ._bokeh import encode_image
 
@@ -84,6 +88,16 @@ class CheckLabelsGallery:
                 grid_gap="8px",
             )
         )
+        self.names_checkbox = W.Checkbox(
+            value=True,
+            description="Show names",
+            indent=False,
+            tooltip="write each point's bodypart name beside it on the thumbnails",
+            layout=W.Layout(width="120px"),
+        )
+        self.names_checkbox.observe(lambda _: self.show_page(self.page), "value")
+        self.legend = W.HTML(self.legend_html())
+        self.legend.add_class("check-labels-legend")
         self.render_button.on_click(lambda _: self.render())
         self.prev_button.on_click(lambda _: self.show_page(self.page - 1))
         self.next_button.on_click(lambda _: self.show_page(self.page + 1))
@@ -91,12 +105,56 @@ class CheckLabelsGallery:
             [
                 W.HBox([self.render_button, self.progress]),
                 self.status,
+                W.HBox([self.names_checkbox, self.legend]),
                 W.HBox([self.prev_button, self.page_label, self.next_button]),
                 self.grid,
             ]
         )
         self.widget.add_class("posekit-check-labels")
         self._load_existing()
+
+    def legend_html(self) -> str:
+        """Each colour of the thumbnails and what it stands for, in words."""
+        project = self.project
+        if project.multianimal:
+            names = list(project.individuals)
+            what = "animals (each point's name is written beside it)"
+        else:
+            names = list(project.bodyparts)
+            what = "bodyparts"
+        colors = [
+            to_hex(c) for c in bodypart_colors(len(names), project.display.colormap)
+        ]
+        items = " ".join(
+            f"<span style='white-space:nowrap'><span aria-hidden='true' "
+            f"style='color:{c};font-size:16px'>●</span> {html.escape(n)}</span>"
+            for n, c in zip(names, colors, strict=True)
+        )
+        return f"<span style='font-size:12px'>Colours of the {what}: {items}</span>"
+
+    def _names_on(
+        self, small: np.ndarray, stem: str, name: str, scale: float, stores: dict
+    ) -> None:
+        """Write the bodypart names beside their points on a thumbnail (in place)."""
+        if stem not in stores:
+            try:
+                stores[stem] = LabelStore(self.project, stem)
+            except (LabelError, OSError) as err:
+                logger.warning("no names on the %s thumbnails: %s", stem, err)
+                stores[stem] = None
+        store = stores[stem]
+        frame = f"labeled-data/{stem}/{name}"
+        if store is None or frame not in store.labelled_frames():
+            return
+        for (x, y), bp in zip(store.get(frame), store.bodyparts, strict=True):
+            if not (np.isfinite(x) and np.isfinite(y)):
+                continue
+            org = (int(round(x * scale)) + 4, int(round(y * scale)) + 4)
+            for color, thick in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+                cv2.putText(
+                    small, bp, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, thick,
+                    cv2.LINE_AA,
+                )  # fmt: skip
 
     def _load_existing(self) -> None:
         """Show images rendered earlier (if any), without re-rendering."""
@@ -159,6 +217,7 @@ class CheckLabelsGallery:
             card.close()
         start = self.page * self.per_page
         cards = []
+        stores: dict = {}
         for stem, path in self.images[start : start + self.per_page]:
             img = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if img is None:
@@ -169,6 +228,8 @@ class CheckLabelsGallery:
             small = cv2.resize(
                 img, (tw, round(h * tw / w)), interpolation=cv2.INTER_AREA
             )
+            if self.names_checkbox.value:
+                self._names_on(small, stem, path.name, tw / w, stores)
             image = W.Image(
                 value=encode_image(small, "jpeg", quality=85, bgr=True),
                 format="jpeg",

@@ -143,6 +143,7 @@ class LabelApp:
             lab.set_video(video)
         lab.goto(f"labeled-data/{video}/{image_name}")
         self.tabs.selected_index = LABEL
+        lab.focus()  # the button pressed is hidden now: keys go to the labeller
 
     def _ipython_display_(self) -> None:  # pragma: no cover - display hook
         from IPython.display import display

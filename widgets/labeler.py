@@ -20,7 +20,14 @@ model calls and model state into the Bokeh document and the controls:
   point (Bokeh would otherwise swallow it as a DoubleTap), and a dragged point
   follows the pointer even when a points table from a slow kernel lands mid-drag;
 - machine points (predictions) are hollow circles whose outline is coloured by
-  likelihood (:data:`MACHINE_COLORS`), labels are filled in their bodypart's colour.
+  likelihood (:data:`MACHINE_COLORS`; the bodypart's button also gives the likelihood
+  in numbers and words), labels are filled in their bodypart's colour;
+- without a mouse, ``k`` (or Enter on the image) places the selected bodypart and the
+  arrows move it; ``+`` / ``-`` zoom. A focused tab bar, slider, list or button keeps
+  its own keys (:data:`OWN_KEYS_RULE`);
+- :data:`VIEW_JS` names the image for screen readers, makes the status line and the
+  message live regions, scales the canvas down to the width the page gives it and
+  reports the active Bokeh tool (toolbar buttons) back to the status line.
 
 Coordinates are image pixels with pixel centres at integers: the image spans
 ``-0.5 .. W - 0.5``, ``y`` points down (flipped y range).
@@ -68,25 +75,52 @@ from ._bokeh import (
     text_color,
 )
 from .frame_image import IMAGE_FORMATS, image_file_data_url, placeholder_data_url
-from .labeler_model import ANCHOR, SHORTCUTS, LabelerModel, key_action
+from .labeler_model import (
+    ANCHOR,
+    MULTIANIMAL_ACTIONS,
+    SHORTCUTS,
+    LabelerModel,
+    key_action,
+)
 
 __all__ = [
     "ANCHOR",
     "KEYS_JS",
     "MACHINE_COLORS",
+    "OWN_KEYS_RULE",
     "PREDECODE_JS",
     "PREFETCH",
     "SHORTCUTS",
+    "VIEW_JS",
     "Labeler",
 ]
 
 _KEY_LABELS = {
+    "Enter": "Enter",
+    "Backspace": "Backspace",
     "ArrowRight": "→",
     "ArrowLeft": "←",
     "ArrowDown": "↓",
     "ArrowUp": "↑",
     "Delete": "Del",
     "Escape": "Esc",
+}
+
+#: Which keys a focused control keeps (shown in the help and the docs; :data:`KEYS_JS`
+#: implements it).
+OWN_KEYS_RULE = (
+    "The keys work wherever the focus is in the app, except: while typing in a box; "
+    "arrow keys, Home, End, PageUp and PageDown on a focused tab bar, slider, "
+    "drop-down or list (they move that control); Enter and Space on a focused "
+    "button, link or toolbar button (they press it)."
+)
+
+
+#: How a machine point's likelihood class is said in words (beside its colour).
+_GUESS_WORDS = {
+    "p-high": "sure",
+    "p-mid": "unsure",
+    "p-low": "below the p-cutoff",
 }
 
 #: Outline of a point: black for a label, by likelihood class for a machine point.
@@ -96,6 +130,9 @@ MACHINE_COLORS = {
     "p-mid": "#fdae61",
     "p-low": "#d73027",
 }
+
+#: How much ``+`` zooms in (and ``-`` out).
+ZOOM_STEP = 1.5
 
 #: Frames sent ahead around the current one (positions relative to it), plus the
 #: next frame with work left.
@@ -184,6 +221,33 @@ const inField = (t) => {
   const tag = t.tagName.toLowerCase();
   return tag === "input" || tag === "textarea" || tag === "select" || t.isContentEditable;
 };
+// Keys a focused control keeps (see OWN_KEYS_RULE): arrows, Home, End, PageUp and
+// PageDown on a tab bar, slider, list, menu, spin box, ...; Enter and Space on a
+// button, link, tab or check box.
+const NAV_KEYS = {ArrowLeft: 1, ArrowRight: 1, ArrowUp: 1, ArrowDown: 1, Home: 1,
+                  End: 1, PageUp: 1, PageDown: 1};
+const ARROW_ROLES = {tab: 1, tablist: 1, slider: 1, spinbutton: 1, listbox: 1,
+                     option: 1, combobox: 1, menu: 1, menubar: 1, menuitem: 1,
+                     radiogroup: 1, radio: 1, tree: 1, treeitem: 1, scrollbar: 1};
+const PRESS_ROLES = {button: 1, link: 1, tab: 1, checkbox: 1, switch: 1, radio: 1,
+                     menuitem: 1, option: 1};
+const ARROW_CLASSES = ["lm-TabBar", "noUi-handle", "noUi-target", "widget-readout"];
+const ownsKey = (ev) => {
+  const nav = NAV_KEYS[ev.key], press = ev.key === "Enter" || ev.key === " ";
+  if (!nav && !press) { return false; }
+  const path = ev.composedPath ? ev.composedPath() : [ev.target];
+  for (const e of path) {
+    if (!e || !e.tagName) { continue; }
+    const role = e.getAttribute("role"), tag = e.tagName.toLowerCase();
+    if (nav && (ARROW_ROLES[role] || tag === "select"
+                || ARROW_CLASSES.some((c) => e.classList.contains(c)))) { return true; }
+    if (press && e === path[0] && !e.classList.contains("bk-events")
+        && (e.tabIndex >= 0 || PRESS_ROLES[role] || tag === "button" || tag === "a")) {
+      return true;  // any focused control but the image (e.g. a toolbar button)
+    }
+  }
+  return false;
+};
 const keyName = (ev) => {
   let k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
   if (ev.ctrlKey || ev.metaKey) { k = "Ctrl+" + (ev.shiftKey ? "Shift+" : "") + k; }
@@ -197,7 +261,7 @@ window.addEventListener("keydown", (ev) => {
   const shown_views = views();
   if (shown_views.length === 0) { return; }
   const t = ev.composedPath ? ev.composedPath()[0] : ev.target;
-  if (inField(t)) { return; }
+  if (inField(t) || ownsKey(ev)) { return; }
   if (document.querySelector(".jp-InputArea-editor")) {  // JupyterLab, not Voila
     const root = shown_views[0].el.closest(".posekit-labeler");
     if (!root || !root.contains(t)) { return; }
@@ -246,6 +310,79 @@ window.addEventListener("keydown", (ev) => {
   key_source.data = {key: [ev.key], ctrl: [ev.ctrlKey || ev.metaKey],
                      shift: [ev.shiftKey], seq: [seq], shown: [shown], index: [index]};
 }, true);
+"""
+
+#: Runs on every navigation update (and once the document is ready): names the image
+#: for assistive technology (``role=application`` on the canvas's focusable layer,
+#: with the frame and how many bodyparts are placed), makes the status line and the
+#: message polite live regions, fits the canvas into the width the page gives it
+#: (scaled down, never clipped; Bokeh maps clicks through its ranges, so they stay
+#: exact image pixels) and follows the active Bokeh tool (a toolbar button or ``m``)
+#: into the status line.
+VIEW_JS = """
+const modeOf = () => (draw_tool.active ? "label" : (pan_tool.active ? "pan" : "none"));
+const report = () => {
+  const m = modeOf();
+  if (tool_source.data.mode[0] !== m) { tool_source.data = {mode: [m]}; }
+};
+const apply = (tries) => {
+  const shown = Bokeh.index.find_all(fig).filter(
+    (v) => v.el && v.el.isConnected && v.el.getClientRects().length > 0);
+  if (shown.length === 0) {  // not laid out yet (or on a hidden tab)
+    if (tries > 0) { setTimeout(() => apply(tries - 1), 300); }
+    return;
+  }
+  const want = mode_source.data.want[0], seq = mode_source.data.seq[0];
+  if (window.posekitModeSeq === undefined) { window.posekitModeSeq = {}; }
+  if (want && window.posekitModeSeq[mode_source.id] !== seq) {
+    window.posekitModeSeq[mode_source.id] = seq;
+    if (want === "label") { draw_tool.active = true; } else { pan_tool.active = true; }
+  }
+  for (const v of shown) {
+    const ev = v.canvas_view && v.canvas_view.events_el;
+    if (ev) {
+      ev.setAttribute("role", "application");
+      ev.setAttribute("aria-roledescription", "labelling image");
+      ev.setAttribute("aria-label", nav_source.data.aria[0]);
+    }
+    const root = v.el.closest(".posekit-labeler");
+    if (root) {
+      for (const sel of [".labeler-status", ".labeler-message"]) {
+        const el = root.querySelector(sel);
+        if (el && !el.getAttribute("aria-live")) {
+          el.setAttribute("role", "status");
+          el.setAttribute("aria-live", "polite");
+        }
+      }
+    }
+    const host = v.el.closest(".labeler");
+    const row = host && host.parentElement;
+    if (row && !v.__posekit_fit) {
+      v.__posekit_fit = true;
+      const fit = () => {
+        const d = nav_source.data, fw0 = d.fw[0], fh0 = d.fh[0];
+        if (!(fw0 > 0) || !row.isConnected || row.clientWidth === 0) { return; }
+        const tb = Math.max(0, v.el.getBoundingClientRect().width - fig.frame_width);
+        const room = Math.floor(row.clientWidth - tb - 2);
+        const fw = Math.max(80, Math.min(fw0, room));
+        const fh = Math.round(fh0 * fw / fw0);
+        if (fig.frame_width !== fw || fig.frame_height !== fh) {
+          fig.frame_width = fw;
+          fig.frame_height = fh;
+        }
+        if (host.scrollLeft || host.scrollTop) { host.scrollLeft = 0; host.scrollTop = 0; }
+      };
+      new ResizeObserver(fit).observe(row);
+      // tabbing onto the toolbar must not leave the image scrolled out of its box
+      host.addEventListener("scroll", fit);
+      v.__posekit_refit = fit;
+      for (const t of [draw_tool, pan_tool]) { t.properties.active.change.connect(report); }
+    }
+    if (v.__posekit_refit) { v.__posekit_refit(); }
+  }
+  report();
+};
+apply(20);
 """
 
 _MISSING = "is missing or unreadable"
@@ -302,6 +439,10 @@ class Labeler(BokehComponent):
         The :class:`~posekit.widgets.labeler_model.LabelerModel` (state and logic).
     figure, points_source, image_source, skeleton_source
         The Bokeh figure and its data sources.
+    nav_source, key_source, tool_source, mode_source
+        What the page and Python tell each other: the position, the shortcuts and
+        the image's accessible name; the keys pressed; the active Bokeh tool; the
+        tool ``m`` asks for.
     bokeh_model
         The ``jupyter_bokeh.BokehModel`` holding the figure (CSS class ``labeler``).
     events
@@ -343,10 +484,12 @@ class Labeler(BokehComponent):
         self.image_format = image_format
         self.jpeg_quality = int(jpeg_quality)
         self._size: tuple[int, int] | None = None
+        self._natural = (0, 0)  # the canvas size before fitting it into the page
         self._image_version = 0
         self._writing = False
         self._syncing = False
-        self._pan_mode = False
+        self._mode = "label"  # the active Bokeh tool: "label", "pan" or "none"
+        self._mode_seq = 0
         self.brightness = 0.0
         self.contrast = 1.0
         self._last_key_seq = -1
@@ -403,6 +546,7 @@ class Labeler(BokehComponent):
     select = _forward("select")
     select_next = _forward("select_next")
     place = _forward("place")
+    place_by_keyboard = _forward("place_by_keyboard")
     delete = _forward("delete")
     mark_not_visible = _forward("mark_not_visible")
     undo = _forward("undo")
@@ -421,6 +565,8 @@ class Labeler(BokehComponent):
         """
         with self.model.lock:
             view_actions = {
+                "zoom in": lambda: self.zoom(ZOOM_STEP),
+                "zoom out": lambda: self.zoom(1 / ZOOM_STEP),
                 "reset zoom": self.reset_view,
                 "label / pan mode": self.toggle_pan,
             }
@@ -591,7 +737,7 @@ class Labeler(BokehComponent):
             },
             name="posekit-labeler-prefetch",
         )
-        shortcuts = {k: a for a, ks in SHORTCUTS.items() for k in ks}
+        shortcuts = {k: a for a, ks in self.shortcuts.items() for k in ks}
         self.nav_source = ColumnDataSource(
             {
                 "index": [0],
@@ -600,6 +746,9 @@ class Labeler(BokehComponent):
                 "next_unlabelled": [-1],
                 "seq": [-1],
                 "shortcuts": [json.dumps(shortcuts)],
+                "aria": ["labelling image"],
+                "fw": [0],
+                "fh": [0],
             },
             name="posekit-labeler-nav",
         )
@@ -608,6 +757,26 @@ class Labeler(BokehComponent):
             name="posekit-labeler-keys",
         )
         self.key_source.on_change("data", self._on_key_source)
+        #: The page writes the active Bokeh tool here (toolbar buttons and ``m``).
+        self.tool_source = ColumnDataSource(
+            {"mode": ["label"]}, name="posekit-labeler-tool"
+        )
+        self.tool_source.on_change("data", self._on_tool_source)
+        #: Python asks the page for a tool here (``m``): ``want`` label or pan.
+        self.mode_source = ColumnDataSource(
+            {"want": [""], "seq": [0]}, name="posekit-labeler-mode"
+        )
+        view = CustomJS(
+            args={
+                "fig": self.figure,
+                "draw_tool": self.draw_tool,
+                "pan_tool": self.pan_tool,
+                "nav_source": self.nav_source,
+                "tool_source": self.tool_source,
+                "mode_source": self.mode_source,
+            },
+            code=VIEW_JS,
+        )
         install = CustomJS(
             args={
                 "fig": self.figure,
@@ -626,8 +795,11 @@ class Labeler(BokehComponent):
         doc.add_root(self.prefetch_source)
         doc.add_root(self.nav_source)
         doc.add_root(self.key_source)
-        doc.js_on_event("document_ready", install)
-        self.nav_source.js_on_change("data", install)
+        doc.add_root(self.tool_source)
+        doc.add_root(self.mode_source)
+        doc.js_on_event("document_ready", install, view)
+        self.nav_source.js_on_change("data", install, view)
+        self.mode_source.js_on_change("data", view)
         self.prefetch_source.js_on_change(
             "data",
             CustomJS(args={"prefetch_source": self.prefetch_source}, code=PREDECODE_JS),
@@ -751,17 +923,22 @@ class Labeler(BokehComponent):
         self._message = self.message
         keys = " · ".join(
             f"<b>{' / '.join(_KEY_LABELS.get(k, k) for k in ks)}</b> {action}"
-            for action, ks in SHORTCUTS.items()
+            for action, ks in self.shortcuts.items()
         )
         self.help = W.HTML(
             "<div style='font-size:12px;color:#444;max-width:1100px'>"
             "Click the image to place the selected bodypart; drag a point to move it; "
-            "click a point and press <b>Backspace</b> to delete it; mouse wheel zooms "
-            "(pan: <b>m</b> or the toolbar). Hollow circles are the network's guesses "
-            "(outline: green sure, orange unsure, red below the p-cutoff): drag one to "
+            "click a point and press <b>Backspace</b> (or <b>Del</b>, <b>x</b>) to "
+            "delete it; mouse wheel or <b>+</b> / <b>-</b> zoom (pan: <b>m</b> or the "
+            "toolbar). Without a mouse: <b>k</b> (or <b>Enter</b> on the image) places "
+            "the selected bodypart where it was on the previous frame, else at the "
+            "network's guess, else in the middle of the image. Hollow circles are the "
+            "network's guesses (outline: green sure, orange unsure, red below the "
+            "p-cutoff; the bodypart's button shows the likelihood): drag one to "
             "correct it, <b>a</b> accepts the frame's guesses. The arrow keys nudge the "
-            "point just placed, dragged or tapped (Shift: 10 px; <b>Esc</b>: arrows "
-            f"navigate again). Keys (anywhere in the app): {keys}. Every change is "
+            "point just placed (by mouse or keyboard), dragged or tapped (Shift: 10 "
+            "px; <b>Esc</b>: arrows navigate again). "
+            f"{html.escape(OWN_KEYS_RULE)} Keys: {keys}. Every change is "
             "saved at once.</div>"
         )
         side = W.VBox(
@@ -798,8 +975,11 @@ class Labeler(BokehComponent):
             [
                 nav,
                 self.status,
-                W.HBox([self.bokeh_model, side]),
-                self.message,
+                self.message,  # near the Go-to box, undo and the status line
+                W.HBox(
+                    [self.bokeh_model, side],
+                    layout=W.Layout(flex_flow="row wrap", align_items="flex-start"),
+                ),
                 self.help,
             ]
         )
@@ -959,6 +1139,9 @@ class Labeler(BokehComponent):
             "next_unlabelled": [self._next_todo_index() if todo is None else todo],
             "seq": [self._last_key_seq],
             "shortcuts": list(self.nav_source.data["shortcuts"]),
+            "aria": [self.canvas_label()],
+            "fw": [self._natural[0]],
+            "fh": [self._natural[1]],
         }
         if nav != dict(self.nav_source.data):
             self.nav_source.data = nav
@@ -1100,8 +1283,9 @@ class Labeler(BokehComponent):
         self._size = (w, h)
         s = display_scale(w, h, self.display_width)
         self.scale = s
-        self.figure.frame_width = round(w * s)
-        self.figure.frame_height = round(h * s)
+        self.model.image_size = (w, h)
+        self._natural = (round(w * s), round(h * s))
+        self.figure.frame_width, self.figure.frame_height = self._natural
         self.x_range.update(
             start=-0.5,
             end=w - 0.5,
@@ -1130,17 +1314,102 @@ class Labeler(BokehComponent):
         self.x_range.update(start=-0.5, end=w - 0.5)
         self.y_range.update(start=h - 0.5, end=-0.5)
 
+    def zoom(self, factor: float) -> None:
+        """Zoom in (``factor > 1``) or out around the active point, else the centre.
+
+        The view keeps the image's aspect ratio and stays inside the image.
+        """
+        if self._size is None:
+            return
+        w, h = self._size
+        xr, yr = self.x_range, self.y_range
+        cx, cy = (xr.start + xr.end) / 2, (yr.start + yr.end) / 2
+        bp = self.model.active_point()
+        if bp is not None:
+            x, y = self.model.store.point(self.model.frame, bp)
+            if not math.isfinite(x):
+                x, y, _ = self.model.machine_points()[bp]
+            cx, cy = x, y
+        half = min(max(abs(xr.end - xr.start) / 2 / factor, 4.0), w / 2)
+        half_y = half * h / w
+        cx = min(max(cx, -0.5 + half), w - 0.5 - half)
+        cy = min(max(cy, -0.5 + half_y), h - 0.5 - half_y)
+        xr.update(start=cx - half, end=cx + half)
+        yr.update(start=cy + half_y, end=cy - half_y)  # y flipped
+
+    @property
+    def mode(self) -> str:
+        """The active tool: ``"label"`` (clicks place), ``"pan"`` or ``"none"``."""
+        return self._mode
+
     def toggle_pan(self) -> None:
-        """Switch dragging between moving points (label mode) and panning."""
-        self._pan_mode = not self._pan_mode
-        tool = self.pan_tool if self._pan_mode else self.draw_tool
+        """Switch dragging between moving points (label mode) and panning.
+
+        From pan, or with both tools switched off in the toolbar, back to label.
+        """
+        pan = self._mode == "label"
+        tool = self.pan_tool if pan else self.draw_tool
         self.figure.toolbar.active_drag = tool
-        self.figure.toolbar.active_tap = None if self._pan_mode else self.draw_tool
+        self.figure.toolbar.active_tap = None if pan else self.draw_tool
+        self._mode_seq += 1
+        self.mode_source.data = {
+            "want": ["pan" if pan else "label"],
+            "seq": [self._mode_seq],
+        }
+        self._mode = "pan" if pan else "label"
         self._update_status()
+
+    def _on_tool_source(self, attr: str, old: Any, new: Mapping[str, Any]) -> None:
+        """Follow the tool the page says is active (a toolbar button or ``m``)."""
+        try:
+            mode = str(list(new["mode"])[-1])
+        except (KeyError, IndexError, TypeError):
+            return
+        if mode in ("label", "pan", "none") and mode != self._mode:
+            self._mode = mode
+            self._update_status()
+
+    def focus(self) -> None:
+        """Put the keyboard focus on the selected bodypart's button (else the first).
+
+        After a tab switch the next key then goes to the labeller's frame, not to
+        the tab bar or to nothing.
+        """
+        buttons = dict(zip(self.bodyparts, self.bodypart_buttons, strict=True))
+        button = buttons.get(self.model.selected)
+        if button is None or button.layout.display == "none":
+            shown = [b for b in self.bodypart_buttons if b.layout.display != "none"]
+            button = shown[0] if shown else self.next_button
+        button.focus()
+
+    @property
+    def shortcuts(self) -> dict[str, tuple[str, ...]]:
+        """The :data:`SHORTCUTS` of this project (no animal keys for one animal)."""
+        if self.model.multianimal:
+            return dict(SHORTCUTS)
+        return {a: k for a, k in SHORTCUTS.items() if a not in MULTIANIMAL_ACTIONS}
+
+    def canvas_label(self) -> str:
+        """Give the image's accessible name: frame, bodyparts placed, active point."""
+        m = self.model
+        if m.store is None or not m.frame:
+            return "labelling image: no frame"
+        text = (
+            f"frame {Path(m.frame).name} ({m.frame_index + 1} of {len(m.frames)}), "
+            f"{m.n_labelled_bodyparts()} of {len(self.bodyparts)} bodyparts placed"
+        )
+        active = m.active_point()
+        if active is not None:
+            x, y = m.store.point(m.frame, active)
+            if math.isfinite(x):
+                text += f"; arrows move {active} at {x:.0f}, {y:.0f}"
+        elif m.selected:
+            text += f"; k or Enter places {m.selected}"
+        return text
 
     # ================================================================ text
     def show_message(self, text: str, *, level: str = "info") -> None:
-        """Show a message under the canvas (``info``, ``warning`` or ``error``)."""
+        """Show a message above the canvas (``info``, ``warning`` or ``error``)."""
         if not text:
             self.message.value = ""
             return
@@ -1155,10 +1424,21 @@ class Labeler(BokehComponent):
     def _update_status(self) -> None:
         m = self.model
         marks = {"labelled": " ✓", "not visible": " (not visible)"}
+        guesses = m.machine_points() if m.frame else {}
         for b, bp in zip(self.bodypart_buttons, self.bodyparts, strict=True):
             sel = bp == m.selected
+            guess = guesses.get(bp)
             b.description = (
-                ("▶ " if sel else "") + bp + marks.get(m.point_state(bp), "")
+                ("▶ " if sel else "")
+                + bp
+                + marks.get(m.point_state(bp), "")
+                + (f" · guess {guess[2]:.2f}" if guess else "")
+            )
+            b.tooltip = f"select {bp}" + (
+                f"; the network's guess here has likelihood {guess[2]:.2f} "
+                f"({_GUESS_WORDS[m.likelihood_class(guess[2])]})"
+                if guess
+                else ""
             )
             b.style.font_weight = "bold" if sel else "normal"
             b.layout.border = "3px solid #222" if sel else "1px solid #bbb"
@@ -1171,7 +1451,18 @@ class Labeler(BokehComponent):
             return
         n_frames = len(m.frames)
         color = self.colors[self.bodyparts.index(m.selected)] if m.selected else ""
-        mode = "pan (m: label)" if self._pan_mode else "label (m: pan)"
+        mode = {
+            "label": "label (m: pan)",
+            "pan": "pan (m: label)",
+            "none": "no tool, clicks place nothing (m: label)",
+        }[self._mode]
+        active = m.active_point()
+        moving = (
+            f" · <span class='active-point'>arrows move <b>{html.escape(active)}"
+            "</b> (Shift: 10 px, Esc: done)</span>"
+            if active is not None
+            else ""
+        )
         self.status.value = (
             f"<span class='frame-name'><b>{Path(m.frame).name}</b></span> · frame "
             f"{m.frame_index + 1} of {n_frames} · "
@@ -1182,7 +1473,8 @@ class Labeler(BokehComponent):
             f"<span class='done-count'>{m.video_progress()[0]} of {n_frames} frames "
             "done</span> · click places "
             f"<span style='color:{color};font-size:16px'>●</span> "
-            f"<b class='selected-bodypart'>{m.selected}</b> · mode: {mode}"
+            f"<b class='selected-bodypart'>{m.selected}</b> (k / Enter: place it "
+            f"by keyboard){moving} · <span class='labeler-mode'>mode: {mode}</span>"
         )
 
     # ================================================================ several animals

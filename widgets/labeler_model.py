@@ -51,6 +51,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,7 @@ __all__ = [
     "ANCHOR",
     "EVENTS",
     "LIKELIHOOD_CLASSES",
+    "MULTIANIMAL_ACTIONS",
     "NUDGE_KEYS",
     "SHORTCUTS",
     "LabelerModel",
@@ -94,7 +96,8 @@ SHORTCUTS: dict[str, tuple[str, ...]] = {
     "next unlabelled frame": ("u",),
     "next video": ("]",),
     "previous video": ("[",),
-    "delete point": ("Delete", "x"),
+    "place point": ("k", "Enter"),
+    "delete point": ("Delete", "x", "Backspace"),
     "not visible": ("v",),
     "accept frame": ("a",),
     "copy previous frame": ("c",),
@@ -102,10 +105,16 @@ SHORTCUTS: dict[str, tuple[str, ...]] = {
     "release point": ("Escape",),
     "undo": ("Ctrl+z", "z"),
     "redo": ("Ctrl+y", "Ctrl+Shift+z", "y"),
+    "zoom in": ("+", "="),
+    "zoom out": ("-",),
     "reset zoom": ("r",),
     "label / pan mode": ("m",),
     **MULTIANIMAL_SHORTCUTS,  # several animals (labeler_multianimal.py)
 }
+
+#: Actions of :data:`SHORTCUTS` that only multi-animal projects have (a single-animal
+#: labeller neither lists nor catches their keys).
+MULTIANIMAL_ACTIONS = frozenset(MULTIANIMAL_SHORTCUTS)
 
 #: Arrow keys nudge the active point (the one just placed, dragged or tapped) by
 #: ``(dx, dy)`` image pixels, ten times as far with Shift; without an active point
@@ -151,6 +160,20 @@ def key_action(event: Mapping[str, Any]) -> str | None:
     if ctrl:
         name = "Ctrl+" + ("Shift+" if shift else "") + name
     return next((a for a, ks in SHORTCUTS.items() if name in ks), None)
+
+
+@dataclass(frozen=True, eq=False)
+class _Edit:
+    """One undoable edit of the model: the store's point changes and the marks.
+
+    ``changes`` is the list :meth:`LabelStore.apply` returned (the same object its
+    undo stack holds; ``None``: the edit changed marks only); ``add`` and ``remove``
+    are the ``(frame, bodypart)`` "not visible" marks it set and cleared.
+    """
+
+    changes: list[PointChange] | None
+    add: tuple[tuple[str, str], ...] = ()
+    remove: tuple[tuple[str, str], ...] = ()
 
 
 def _locked(method):
@@ -240,6 +263,13 @@ class LabelerModel(MultiAnimalLabelling):
         self._sent: dict[int, tuple[str, dict[str, tuple[float, float]], dict]] = {}
         self._assigned: dict[tuple[int, float, float], str] = {}
         self._last_sig: Any = None
+        #: Undoable edits (oldest first) and undone ones: point changes and the "not
+        #: visible" marks they set or cleared undo together (one step).
+        self._history: list[_Edit] = []
+        self._future: list[_Edit] = []
+        #: ``(W, H)`` of the frame's image when a view knows it (keyboard placement
+        #: starts at its centre); read from the image file otherwise.
+        self.image_size: tuple[int, int] | None = None
         self._init_assisted()
         self.known_videos = self.videos()
         start = video if video in self.known_videos else self._first_video_with_work()
@@ -303,6 +333,8 @@ class LabelerModel(MultiAnimalLabelling):
         self.store = None
         self.not_visible.clear()
         self._assigned.clear()
+        self._history.clear()
+        self._future.clear()
         self.active = None
         try:
             store = LabelStore(self.project, video)
@@ -514,12 +546,12 @@ class LabelerModel(MultiAnimalLabelling):
     @property
     def can_undo(self) -> bool:
         """Whether there is a change to undo."""
-        return self.store is not None and self.store.can_undo
+        return self.store is not None and (bool(self._history) or self.store.can_undo)
 
     @property
     def can_redo(self) -> bool:
         """Whether there is an undone change to redo."""
-        return self.store is not None and self.store.can_redo
+        return self.store is not None and (bool(self._future) or self.store.can_redo)
 
     # ================================================================ points
     def render(self) -> None:
@@ -625,7 +657,12 @@ class LabelerModel(MultiAnimalLabelling):
         if not changes and not n_added and not moved and not dismissed:
             return  # an echo of what Python sent
         changes.update(moved)
-        applied = self.store.apply(frame, changes) if changes else []
+        set_points = [bp for bp, xy in changes.items() if math.isfinite(xy[0])]
+        applied = (
+            self._edit(frame, changes, remove=[(frame, bp) for bp in set_points])
+            if changes
+            else []
+        )
         self._after_browser_edit(frame, changes, placed, moved, dismissed)
         if placed and frame == self.frame:
             after = self._first_unlabelled(frame, after=placed[-1])
@@ -757,8 +794,7 @@ class LabelerModel(MultiAnimalLabelling):
         if self.store is None or not self.frame:
             return
         bp = bodypart or self.selected
-        self.store.set_point(self.frame, bp, x, y)
-        self._forget_marks(self.frame, [bp])
+        self._edit(self.frame, {bp: (x, y)}, remove=[(self.frame, bp)])
         self.active = bp
         nxt = self._first_unlabelled(self.frame, after=bp)
         if nxt is not None:
@@ -780,20 +816,31 @@ class LabelerModel(MultiAnimalLabelling):
         if unlabelled and bp in self.machine_points(self.frame):
             self.dismiss(bp)
             return
-        self.store.clear_point(self.frame, bp)
+        self._edit(self.frame, {bp: (math.nan, math.nan)})
         if bp == self.active:
             self.active = None
         self.render()
 
     @_locked
     def mark_not_visible(self, bodypart: str | None = None) -> None:
-        """Mark a bodypart not visible on this frame (NaN) and select the next one."""
+        """Mark a bodypart not visible on this frame (NaN) and select the next one.
+
+        One undoable edit: undo brings the point and the unmarked state back. On a
+        bodypart already marked (and without a point) it clears the mark instead.
+        """
         if self.store is None or not self.frame:
             return
         bp = bodypart or self.selected
-        self.store.clear_point(self.frame, bp)
-        self.not_visible.add((self.frame, bp))
-        self._save_marks(not_visible_add=[(self.frame, bp)])
+        mark = (self.frame, bp)
+        if mark in self.not_visible and not math.isfinite(
+            self.store.point(self.frame, bp)[0]
+        ):
+            self._edit(self.frame, {}, remove=[mark])
+            self.selected = bp
+            self.show_message(f"{bp} is no longer marked not visible on this frame.")
+            self.render()
+            return
+        self._edit(self.frame, {bp: (math.nan, math.nan)}, add=[mark])
         if bp == self.active:
             self.active = None
         nxt = self._first_unlabelled(self.frame, after=bp)
@@ -807,7 +854,13 @@ class LabelerModel(MultiAnimalLabelling):
         if self.store is None:
             return []
         self.active = None
-        return self._show_changes(self.store.undo())
+        if not self._history:  # edits made on the store itself
+            return self._show_changes(self.store.undo())
+        edit = self._history.pop()
+        changes = self.store.undo() if edit.changes else []
+        self._set_marks(edit.remove, edit.add)
+        self._future.append(edit)
+        return self._show_changes(changes, edit)
 
     @_locked
     def redo(self) -> list[PointChange]:
@@ -815,13 +868,24 @@ class LabelerModel(MultiAnimalLabelling):
         if self.store is None:
             return []
         self.active = None
-        return self._show_changes(self.store.redo())
+        if not self._future:
+            return self._show_changes(self.store.redo())
+        edit = self._future.pop()
+        changes = self.store.redo() if edit.changes else []
+        self._set_marks(edit.add, edit.remove)
+        self._history.append(edit)
+        return self._show_changes(changes, edit)
 
-    def _show_changes(self, changes: list[PointChange]) -> list[PointChange]:
-        if not changes:
+    def _show_changes(
+        self, changes: list[PointChange], edit: _Edit | None = None
+    ) -> list[PointChange]:
+        marks = [*edit.add, *edit.remove] if edit is not None else []
+        if not changes and not marks:
             self.show_message("Nothing to undo or redo.", level="info")
             return changes
-        frame = changes[0].frame
+        if self.message == "Nothing to undo or redo.":
+            self.show_message("")
+        frame = changes[0].frame if changes else marks[0][0]
         if frame != self.frame and frame in self.frames:
             self.goto(frame)
         else:
@@ -840,6 +904,7 @@ class LabelerModel(MultiAnimalLabelling):
             "next unlabelled frame": self.next_unlabelled,
             "next video": lambda: self.next_video(1),
             "previous video": lambda: self.next_video(-1),
+            "place point": self.place_by_keyboard,
             "delete point": self.delete,
             "not visible": self.mark_not_visible,
             "accept frame": self.accept_frame,
@@ -970,9 +1035,8 @@ class LabelerModel(MultiAnimalLabelling):
         moved: Mapping[str, tuple[float, float]],
         dismissed: list[str],
     ) -> None:
-        """Update the marks and the active point after a browser edit."""
+        """Update the dismissed marks and the active point after a browser edit."""
         set_points = [bp for bp, xy in changes.items() if math.isfinite(xy[0])]
-        self._forget_marks(frame, set_points)
         if dismissed:
             self.dismissed |= {(frame, bp) for bp in dismissed}
             self._save_marks(dismissed_add=[(frame, bp) for bp in dismissed])
@@ -989,12 +1053,51 @@ class LabelerModel(MultiAnimalLabelling):
         ):
             self.active = None
 
-    def _forget_marks(self, frame: str, bodyparts: Sequence[str]) -> None:
-        """Drop the "not visible" marks of bodyparts just placed on a frame."""
-        gone = [(frame, bp) for bp in bodyparts if (frame, bp) in self.not_visible]
-        if gone:
-            self.not_visible -= set(gone)
-            self._save_marks(not_visible_remove=gone)
+    def _edit(
+        self,
+        frame: str,
+        points: Mapping[str, tuple[float, float]],
+        *,
+        add: Sequence[tuple[str, str]] = (),
+        remove: Sequence[tuple[str, str]] = (),
+    ) -> list[PointChange]:
+        """Change points and "not visible" marks of a frame as one undoable edit.
+
+        Returns
+        -------
+        list of PointChange
+            The points that changed (empty also when only marks changed).
+        """
+        changes = self.store.apply(frame, points) if points else []
+        add = [m for m in dict.fromkeys(add) if m not in self.not_visible]
+        remove = [m for m in dict.fromkeys(remove) if m in self.not_visible]
+        if changes or add or remove:
+            self._record(changes, add, remove)
+        return changes
+
+    def _record(
+        self,
+        changes: list[PointChange],
+        add: Sequence[tuple[str, str]] = (),
+        remove: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Remember an edit the store made (``changes``) with its marks; set them."""
+        if not changes and not add and not remove:
+            return
+        self._history.append(_Edit(changes or None, tuple(add), tuple(remove)))
+        del self._history[: -self.store.max_undo]
+        self._future.clear()
+        self._set_marks(add, remove)
+
+    def _set_marks(
+        self, add: Sequence[tuple[str, str]], remove: Sequence[tuple[str, str]]
+    ) -> None:
+        """Add and remove "not visible" marks, in memory and on disk."""
+        if not add and not remove:
+            return
+        self.not_visible |= set(add)
+        self.not_visible -= set(remove)
+        self._save_marks(not_visible_add=list(add), not_visible_remove=list(remove))
 
     def _save_marks(self, **changes: Any) -> None:
         if self.store is None:
@@ -1038,7 +1141,7 @@ class LabelerModel(MultiAnimalLabelling):
         if not points:
             self.show_message("No machine points to accept on this frame.")
             return []
-        self.store.apply(self.frame, {bp: (x, y) for bp, (x, y, _) in points.items()})
+        self._edit(self.frame, {bp: (x, y) for bp, (x, y, _) in points.items()})
         self.active = None
         self.selected = self._first_unlabelled(self.frame) or self.selected
         self.render()
@@ -1231,7 +1334,7 @@ class LabelerModel(MultiAnimalLabelling):
         x, y = self.store.point(self.frame, bp)
         if not math.isfinite(x):
             x, y, _ = self.machine_points()[bp]
-        self.store.set_point(self.frame, bp, x + dx, y + dy)
+        self._edit(self.frame, {bp: (x + dx, y + dy)})
         self.render()
         return True
 
@@ -1249,6 +1352,50 @@ class LabelerModel(MultiAnimalLabelling):
         k = 10 if event.get("shiftKey") else 1
         self.nudge(step[0] * k, step[1] * k)
         return "nudge point"
+
+    @_locked
+    def place_by_keyboard(self) -> str | None:
+        """Place the selected bodypart without a mouse and make it the active point.
+
+        It goes where the same bodypart was on the previous frame, else to the
+        network's guess shown here, else to the image centre; the arrow keys then
+        move it (Shift: 10 px) and Escape releases it. A bodypart already placed
+        here is only made active.
+
+        Returns
+        -------
+        str or None
+            The bodypart placed or made active (``None``: no frame).
+        """
+        if self.store is None or not self.frame or not self.selected:
+            return None
+        bp = self.selected
+        if math.isfinite(self.store.point(self.frame, bp)[0]):
+            self.activate(bp)
+            return bp
+        x, y = self.keyboard_start(bp)
+        self.place(x, y, bp)
+        return bp
+
+    def keyboard_start(self, bodypart: str) -> tuple[float, float]:
+        """Where :meth:`place_by_keyboard` puts ``bodypart`` on the current frame."""
+        if self._index > 0:
+            px, py = self.store.point(self.frames[self._index - 1], bodypart)
+            if math.isfinite(px) and math.isfinite(py):
+                return px, py
+        guess = self.machine_points().get(bodypart)
+        if guess is not None:
+            return guess[0], guess[1]
+        w, h = self.image_size or self._read_image_size()
+        return float(w // 2), float(h // 2)
+
+    def _read_image_size(self) -> tuple[int, int]:
+        import cv2
+
+        image = cv2.imread(str(self.store.image_path(self.frame)), cv2.IMREAD_COLOR)
+        if image is None:
+            return 640, 480
+        return image.shape[1], image.shape[0]
 
     @property
     def arrows_nudge(self) -> bool:
@@ -1278,8 +1425,7 @@ class LabelerModel(MultiAnimalLabelling):
         if not points:
             self.show_message("Nothing to copy from the previous frame.")
             return []
-        self.store.apply(self.frame, points)
-        self._forget_marks(self.frame, list(points))
+        self._edit(self.frame, points, remove=[(self.frame, bp) for bp in points])
         self.selected = self._first_unlabelled(self.frame) or self.selected
         self.render()
         return list(points)

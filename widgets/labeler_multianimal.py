@@ -159,6 +159,7 @@ class MultiAnimalLabelling:
         changes = self.store.copy_individual(
             frames[index - 1], frames[index], individual
         )
+        self._record(changes)  # type: ignore[attr-defined]
         if not changes:
             self.show_message(  # type: ignore[attr-defined]
                 f"{individual} has no points on the previous frame to copy."
@@ -185,6 +186,7 @@ class MultiAnimalLabelling:
                 return []
             second = animals[(animals.index(first) + 1) % len(animals)]
         changes = self.store.swap_individuals(self.frame, first, second)  # type: ignore[attr-defined]
+        self._record(changes)  # type: ignore[attr-defined]
         self.show_message(  # type: ignore[attr-defined]
             f"Swapped {first} and {second} on this frame."
             if changes

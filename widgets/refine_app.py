@@ -327,6 +327,7 @@ class RefineApp:
         lab.set_video(result.video.stem)
         lab.goto(frames[0])
         self.tabs.selected_index = REFINE
+        lab.focus()  # the button pressed is hidden now: keys go to the labeller
 
     def merge(self) -> None:
         """Merge the refined frames; point the dashboard at the new iteration."""

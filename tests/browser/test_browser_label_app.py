@@ -299,3 +299,112 @@ def test_openfield_screenshot(voila_server, page, openfield_dir, screenshots_dir
         assert not page.posekit_errors, page.posekit_errors
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+JS_FOCUS = """() => {
+  let e = document.activeElement;
+  while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement;
+  return (e.innerText || e.title || e.className || '').toString().slice(0, 40);
+}"""
+JS_KEYS_SEEN = "() => (window.posekitLabelerStats || {}).keys || 0"
+
+
+@pytest.fixture(scope="module")
+def keys_project(tmp_path_factory):
+    project = make_demo_project(
+        tmp_path_factory.mktemp("label-keys"), n_frames=60, n_labeled=0, size=(320, 240)
+    )
+    extract_frames(project, project.videos()[0], mode="uniform", n=4)
+    return project
+
+
+def test_keyboard_only_at_200_percent_zoom(voila_server, page, keys_project):
+    """QA s15: keyboard placement and the keys a focused control keeps.
+
+    Also the canvas fit into a narrow window (683 CSS px: 200 % zoom on a laptop)
+    and the status line's mode after a toolbar button.
+    """
+    project = keys_project
+    h5 = project.labels_path("session1")
+    f0 = list_frames(project, "session1")[0]
+    server = voila_server(APP, env={"POSEKIT_PROJECT": str(project.path)})
+    page.set_viewport_size({"width": 683, "height": 340})
+    canvas = open_app(page, server.url)
+    host = page.locator("div.labeler").filter(has=page.locator(".bk-Canvas")).first
+
+    def offset() -> float:
+        return canvas.box()["x"] - host.bounding_box()["x"]
+
+    # #4: nothing clipped, toolbar included; tabbing onto the toolbar shifts nothing
+    assert host.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+    tool = page.locator(".labeler [title='Pan']").first
+    assert (
+        tool.bounding_box()["x"] + 20
+        <= host.bounding_box()["x"] + host.bounding_box()["width"]
+    )
+    tool.focus()
+    time.sleep(0.3)
+    assert offset() == pytest.approx(0, abs=1)
+
+    # #2, #3: a focused tab bar and slider keep their arrow keys
+    seen = page.evaluate(JS_KEYS_SEEN)
+    page.locator(".lm-TabBar-tab", has_text="2 · Label").first.focus()
+    page.keyboard.press("ArrowRight")
+    time.sleep(0.8)
+    assert "3 · Check labels" in page.evaluate(JS_FOCUS)
+    marker = page.locator(".widget-slider").filter(has_text="Marker")
+    before = marker.locator(".widget-readout").inner_text()
+    marker.locator(".noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    time.sleep(0.8)
+    assert int(marker.locator(".widget-readout").inner_text()) == int(before) + 1
+    assert page.evaluate(JS_KEYS_SEEN) == seen  # the labeller took none of them
+    assert "frame 1 of 4" in status(page)
+
+    # #1: k places the selected bodypart mid-image, arrows move it, Esc lets go
+    name = page.locator(".labeler [role=application]").first
+    assert "0 of 6 bodyparts placed" in name.get_attribute("aria-label")
+    assert page.locator(".labeler-status").first.get_attribute("aria-live") == "polite"
+    page.locator(".labeler-bodypart", has_text="snout").first.focus()
+    page.keyboard.press("k")
+    wait_for_point(h5, f0, "snout", (160, 120))
+    page.wait_for_selector(".labeler-status >> text=arrows move snout", timeout=15_000)
+    page.keyboard.press("ArrowRight")
+    wait_for_point(h5, f0, "snout", (161, 120))
+    page.keyboard.press("Shift+ArrowDown")
+    wait_for_point(h5, f0, "snout", (161, 130))
+    page.keyboard.press("+")  # zoom in around the active point
+    page.wait_for_function(
+        f"() => {{ const v = ({JS_VIEW})(); return v && v.x1 - v.x0 < 220; }}"
+    )
+    page.keyboard.press("Escape")
+    page.keyboard.press("r")
+    page.wait_for_function(
+        f"() => {{ const v = ({JS_VIEW})(); return v && v.x1 - v.x0 > 319; }}"
+    )
+    name.focus()  # Enter on the image places the next bodypart (leftear)
+    page.keyboard.press("Enter")
+    wait_for_point(h5, f0, "leftear", (160, 120))
+    t0 = time.monotonic()  # the image's name follows (after the kernel's answer)
+    while "2 of 6 bodyparts placed; arrows move leftear" not in (
+        name.get_attribute("aria-label")
+    ):
+        assert time.monotonic() - t0 < 15, name.get_attribute("aria-label")
+        time.sleep(0.1)
+    page.keyboard.press("Escape")
+
+    # #6: Point Draw switched off in the toolbar shows in the status; m restores it
+    page.locator(".labeler [title='Point Draw Tool']").first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".labeler-status >> text=mode: no tool", timeout=15_000)
+    page.keyboard.press("m")
+    page.wait_for_selector(".labeler-status >> text=mode: label", timeout=15_000)
+
+    # #4: narrower still, the canvas is scaled down and clicks stay exact pixels
+    page.set_viewport_size({"width": 420, "height": 340})
+    page.wait_for_function(f"() => ({JS_VIEW})().fw < 480")
+    time.sleep(0.5)
+    assert host.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+    canvas.click(230, 170)  # rightear
+    wait_for_point(h5, f0, "rightear", (230, 170))
+    assert not page.posekit_errors, page.posekit_errors

@@ -169,6 +169,12 @@ def test_refine_in_the_browser(server, page, demo, screenshots_dir):
     page.wait_for_selector(
         ".labeler-status >> text=" + Path(frame).name, timeout=30_000
     )
+    # QA s15 #9: the pressed button is hidden now; the focus is in the labeller
+    page.wait_for_function(
+        "() => { const e = document.activeElement;"
+        " return !!e && e.classList.contains('labeler-bodypart'); }",
+        timeout=10_000,
+    )
     page.screenshot(path=str(screenshots_dir / "refine_app.png"), full_page=True)
     canvas = Canvas(page)
     time.sleep(0.8)  # the frame image decodes

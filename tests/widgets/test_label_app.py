@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import pytest
 
 from posekit.engine.demo import make_demo_project
@@ -41,8 +43,12 @@ def test_gallery_renders_and_opens_frame_in_labeller(project):
     assert all(p.parent.name == "session1_labeled" for p in paths)
     assert len(gallery.cards) == 3
     app.tabs.selected_index = CHECK
+    focused = []
+    app.labeler.focus = lambda: focused.append(app.labeler.frame)
     gallery.cards[2].children[1].click()  # the caption button of the 3rd frame
     assert app.tabs.selected_index == LABEL
+    # QA s15 #10: the pressed button is hidden now; the focus goes to the labeller
+    assert focused == [f"labeled-data/session1/{paths[2].name}"]
     assert app.labeler.frame == f"labeled-data/session1/{paths[2].name}"
     # a click on the thumbnail itself (ipyevents) does the same
     app.labeler.goto(0)
@@ -118,3 +124,21 @@ def test_opening_a_wrong_folder_names_the_home_app(project, tmp_path):
     assert "No config.yaml" in info and "Home → Create a new project" in info
     assert "posekit create" not in info and "create_project" not in info
     assert app.project.path == project.path  # still the project it had
+
+
+def test_gallery_names_the_colours_and_writes_names_on_thumbnails(project):
+    """QA s15 #14: bodyparts are told apart by more than colour."""
+    gallery = CheckLabelsGallery(project)
+    for bp in project.bodyparts:
+        assert bp in gallery.legend.value
+    gallery.render()
+    assert gallery.names_checkbox.value
+    with_names = [c.children[0].value for c in gallery.cards]
+    gallery.names_checkbox.value = False  # the same thumbnails without the names
+    without = [c.children[0].value for c in gallery.cards]
+    assert len(with_names) == 3
+    for a, b in zip(with_names, without, strict=True):
+        pa = cv2.imdecode(np.frombuffer(a, np.uint8), cv2.IMREAD_COLOR)
+        pb = cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR)
+        changed = np.abs(pa.astype(int) - pb.astype(int)).max(axis=2) > 80
+        assert changed.sum() > 100  # the names' pixels

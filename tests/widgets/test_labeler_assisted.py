@@ -280,3 +280,88 @@ def test_a_label_file_with_unknown_bodyparts_counts_nothing_done(project):
     model = LabelerModel(project, "session1")
     assert model.project_progress() == {"session1": (0, 3), "session2": (0, 3)}
     assert path.read_bytes() == before
+
+
+def nv_on_disk(project, video: str = "session1") -> set:
+    return read_visibility(project, video)["not_visible"]
+
+
+def test_not_visible_is_one_undoable_edit_of_point_and_mark(project):
+    """QA s15 #7: `v` then `z` brings the point back and leaves no mark on disk."""
+    model = LabelerModel(project)
+    f0 = model.frames[0]
+    model.place(10.0, 20.0, "snout")
+    model.select("snout")
+    assert key(model, "v") == "not visible"
+    assert math.isnan(on_disk(project, f0, "snout")[0])
+    assert (f0, "snout") in nv_on_disk(project)
+    assert key(model, "z") == "undo"  # one step: the point and the mark
+    assert on_disk(project, f0, "snout") == (10.0, 20.0)
+    assert (f0, "snout") not in model.not_visible
+    assert (f0, "snout") not in nv_on_disk(project)
+    assert key(model, "y") == "redo"  # the `v` again: point gone, mark back
+    assert math.isnan(on_disk(project, f0, "snout")[0])
+    assert (f0, "snout") in nv_on_disk(project)
+    model.undo()
+    model.delete("snout")  # no stale mark shows up once the point is gone
+    assert model.point_state("snout") == ""
+    assert (f0, "snout") not in nv_on_disk(project)
+
+    # `v` on an empty bodypart changes only the mark: still one undoable edit
+    model.select("neck")
+    model.mark_not_visible()
+    assert (f0, "neck") in nv_on_disk(project) and model.can_undo
+    assert model.undo() == [] and model.message != "Nothing to undo or redo."
+    assert (f0, "neck") not in nv_on_disk(project)
+    assert model.point_state("neck") == ""
+
+    # `v` on a bodypart marked not visible clears the mark (undoable too)
+    model.mark_not_visible("neck")
+    model.select("neck")
+    model.mark_not_visible()
+    assert (f0, "neck") not in nv_on_disk(project)
+    assert model.point_state("neck") == "" and model.selected == "neck"
+    model.undo()
+    assert (f0, "neck") in nv_on_disk(project)
+
+    # placing a marked bodypart drops its mark; undoing the placement restores it
+    model.place(5.0, 6.0, "neck")
+    assert (f0, "neck") not in nv_on_disk(project)
+    model.undo()
+    assert (f0, "neck") in nv_on_disk(project)
+    assert math.isnan(on_disk(project, f0, "neck")[0])
+
+
+def test_keyboard_placement_then_arrows_move_the_point(project):
+    """QA s15 #1: `k` places the selected bodypart; arrows move it; Esc releases."""
+    model = LabelerModel(project)
+    f0, f1, f2 = model.frames
+    assert model.selected == "snout"
+    assert key(model, "k") == "place point"
+    assert on_disk(project, f0, "snout") == (80.0, 60.0)  # the middle of 160x120
+    assert model.active == "snout" and model.arrows_nudge
+    assert model.selected == "leftear"  # as after a click
+    key(model, "ArrowRight")
+    key(model, "ArrowDown", shiftKey=True)
+    assert on_disk(project, f0, "snout") == (81.0, 70.0)
+    assert key(model, "Escape") == "release point"
+    assert key(model, "ArrowRight") == "next frame" and model.frame == f1
+    # next frame: the previous frame's position of the bodypart
+    model.select("snout")
+    assert key(model, "Enter") == "place point"
+    assert on_disk(project, f1, "snout") == (81.0, 70.0)
+    # `k` on a bodypart placed here only makes it the active point
+    model.release()
+    model.select("snout")
+    key(model, "k")
+    assert model.active == "snout" and on_disk(project, f1, "snout") == (81.0, 70.0)
+    # no previous position: the network's guess shown here
+    write_machine(project, [f2])
+    model = LabelerModel(project)
+    model.goto(f2)
+    model.select("leftear")
+    key(model, "k")
+    assert on_disk(project, f2, "leftear") == tuple(machine_xyp()[1, :2])
+    # one undo takes the placement back
+    model.undo()
+    assert math.isnan(on_disk(project, f2, "leftear")[0])

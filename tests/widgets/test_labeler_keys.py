@@ -225,3 +225,95 @@ def test_marker_sliders_remembered_in_the_project(lab, project):
     again = Labeler(project, load_bokehjs=False)
     assert again.points_renderer.glyph.size == 14
     assert again.points_renderer.glyph.fill_alpha == 0.4
+
+
+def test_canvas_name_keyboard_placement_and_zoom_keys(lab):
+    """QA s15 #1: a named image, `k` places, `+` / `-` zoom around the point.
+
+    The name (for a screen reader) is kept up to date.
+    """
+    name = lab.nav_source.data["aria"][0]
+    f0 = lab.frames[0].rsplit("/", 1)[1]
+    assert f"frame {f0} (1 of 6), 0 of 6 bodyparts placed" in name
+    assert "k or Enter places snout" in name
+    page_key(lab, "k")
+    assert lab.store.point(lab.frame, "snout") == (80.0, 60.0)  # image centre
+    page_key(lab, "ArrowLeft", shift=True)  # the arrows move it now
+    assert lab.store.point(lab.frame, "snout") == (70.0, 60.0)
+    assert lab.nav_source.data["aria"][0].endswith(
+        "1 of 6 bodyparts placed; arrows move snout at 70, 60"
+    )
+    assert "arrows move <b>snout</b>" in lab.status.value
+    page_key(lab, "+")
+    x0, x1 = lab.x_range.start, lab.x_range.end
+    assert x1 - x0 == pytest.approx(160 / 1.5) and (x0 + x1) / 2 == pytest.approx(70)
+    assert lab.y_range.start - lab.y_range.end == pytest.approx(120 / 1.5)
+    assert (lab.y_range.start + lab.y_range.end) / 2 == pytest.approx(60)
+    page_key(lab, "-")
+    page_key(lab, "-")  # never past the whole image
+    assert (lab.x_range.start, lab.x_range.end) == (-0.5, 159.5)
+    assert (lab.y_range.start, lab.y_range.end) == (119.5, -0.5)
+
+
+def test_status_follows_the_toolbar_tools(lab):
+    """QA s15 #6: a tool toggled in Bokeh's toolbar shows in the status line.
+
+    `m` then goes back to labelling through the page's tools.
+    """
+    assert "mode: label" in lab.status.value
+    browser_sets(lab, lab.tool_source, {"mode": ["none"]})  # Point Draw switched off
+    assert lab.mode == "none" and "mode: no tool" in lab.status.value
+    page_key(lab, "m")
+    assert lab.mode_source.data["want"] == ["label"] and lab.mode == "label"
+    browser_sets(lab, lab.tool_source, {"mode": ["pan"]})  # Pan pressed
+    assert "mode: pan" in lab.status.value
+    page_key(lab, "m")
+    assert lab.mode_source.data["want"] == ["label"]
+    assert "mode: label" in lab.status.value
+    page_key(lab, "m")
+    assert lab.mode_source.data["want"] == ["pan"] and "mode: pan" in lab.status.value
+
+
+def test_help_keys_messages_and_guess_likelihood_in_words(lab, project, tmp_path):
+    """QA s15 #12, #14, #15: messages, guesses in words, the key list.
+
+    Messages sit above the image, the network's guess says its likelihood in words,
+    the key list has Backspace and no animal keys for a single-animal project (their
+    keys are not caught either).
+    """
+    children = list(lab.widget.children)
+    row = next(c for c in children if lab.bokeh_model in getattr(c, "children", ()))
+    assert children.index(lab.message) < children.index(row)
+    assert children.index(lab.status) < children.index(lab.message)
+    assert "<b>Del / x / Backspace</b>" in lab.help.value
+    assert "animal" not in lab.help.value
+    caught = json.loads(lab.nav_source.data["shortcuts"][0])
+    assert "Backspace" in caught and "i" not in caught and "w" not in caught
+    assert "tab bar, slider" in lab.help.value  # which keys a control keeps
+
+    f1 = lab.frames[1]
+    xyp = np.zeros((1, len(BPS), 3))
+    xyp[0, :, 0], xyp[0, :, 1] = 30.0, 40.0
+    xyp[0, :, 2] = [0.99, 0.7, 0.2, 0.99, 0.99, 0.99]
+    write_machine_labels(project, "session1", [f1], xyp, "DLC_x", BPS)
+    fresh = Labeler(project, load_bokehjs=False)
+    fresh.goto(f1)
+    snout, leftear, rightear = fresh.bodypart_buttons[:3]
+    assert snout.description.endswith("snout · guess 0.99")
+    assert "likelihood 0.70 (unsure)" in leftear.tooltip
+    assert "likelihood 0.20 (below the p-cutoff)" in rightear.tooltip
+
+    pair = make_demo_project(tmp_path / "ma", n_animals=2, n_frames=20, n_labeled=2)
+    several = Labeler(pair, load_bokehjs=False)
+    assert "next animal" in several.help.value
+    assert "i" in json.loads(several.nav_source.data["shortcuts"][0])
+
+
+def test_focus_goes_to_the_selected_bodypart(lab, monkeypatch):
+    """QA s15 #9/#10: after a tab switch the apps put the focus in the labeller."""
+    focused = []
+    for b in lab.bodypart_buttons:
+        monkeypatch.setattr(b, "focus", lambda b=b: focused.append(b.description))
+    lab.select("neck")
+    lab.focus()
+    assert focused == ["▶ neck"]

@@ -51,8 +51,11 @@ def test_score_extract_refine_merge(project):
     assert np.all(np.asarray(app.picked_source.data["combined"]) > 1)
     assert "3 of 60 frames" in app.find_message.value
     assert not (project.path / "labeled-data/session1/img13.png").exists()
+    focused = []
+    app.labeler.focus = lambda: focused.append(app.labeler.selected)
     app.extract_button.click()
     assert app.tabs.selected_index == REFINE
+    assert focused == ["snout"]  # QA s15 #9: keys go to the labeller, not nowhere
     lab = app.labeler
     assert lab.frame == "labeled-data/session1/img13.png"
     fills = list(lab.points_source.data["fill"])
