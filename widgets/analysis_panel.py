@@ -32,7 +32,13 @@ import traitlets
 
 from ..engine.project import as_project
 from ._bokeh import refresh_bokeh_state
-from .app import app_url, error_message, preload_tensorflow
+from .app import (
+    app_url,
+    error_message,
+    live_region,
+    preload_tensorflow,
+    style_button,
+)
 from .data_root import check_in_data_root
 from .pose_export import PoseExport, PoseExportModel
 
@@ -454,13 +460,14 @@ class AnalysisPanel:
             ("cluster", self.cluster),
         ):
             w.link((m, trait), (widget, "value"))
-        self.analyze_button = w.Button(
-            description="Analyze videos", button_style="success", icon="play"
+        self.analyze_button = style_button(
+            w.Button(description="Analyze videos", button_style="success", icon="play"),
+            "go",
         )
         self.analyze_button.on_click(lambda _: self._analyze())
         self.refresh_button = w.Button(
             icon="refresh",
-            tooltip="re-read the videos and results",
+            tooltip="Re-read the videos and results",
             layout={"width": "40px"},
         )
         self.refresh_button.on_click(lambda _: m.refresh())
@@ -468,7 +475,13 @@ class AnalysisPanel:
             min=0.0, max=1.0, description="progress", layout=w.Layout(width="360px")
         )
         self.progress.add_class("posekit-analysis-progress")
-        self.status = w.HTML()
+        #: How far the analysis is (percent, frames/s, ETA): updated many times a
+        #: second, so not announced.
+        self.progress_text = w.HTML()
+        #: What the analysis does (the step, the video, the result), announced by a
+        #: screen reader (QA s15 #8) and focused when Analyze disables itself (#10).
+        self.status = live_region(w.HTML())
+        self.status.add_class("posekit-analysis-status")
         self.error_box = w.HTML()
         self.outputs_box = w.VBox()
         self.viewer_box = w.VBox()
@@ -484,10 +497,15 @@ class AnalysisPanel:
                     [
                         self.video_select,
                         w.VBox([self.shuffle, self.scale, self.csv, self.cluster]),
-                    ]
+                    ],
+                    layout=w.Layout(flex_flow="row wrap"),  # narrow window: wraps
                 ),
                 w.HBox([self.analyze_button, self.refresh_button]),
-                w.HBox([self.progress, self.status]),
+                w.HBox(
+                    [self.progress, self.progress_text],
+                    layout=w.Layout(flex_flow="row wrap", align_items="center"),
+                ),
+                self.status,
                 self.error_box,
                 w.HTML("<h4>Results</h4>"),
                 self.outputs_box,
@@ -523,6 +541,10 @@ class AnalysisPanel:
         except Exception as err:  # noqa: BLE001 - shown in the widget
             self.model.error = error_message(err)
             self.model.message = error_message(err)
+        if self.model.state == "running":
+            # the button disabled itself: the focus goes to what says how it goes
+            # (QA s15 #10; the engine cannot cancel an analysis, so no Stop button)
+            self.status.focus()
 
     def _on_select(self, change: dict) -> None:
         if not self._syncing:
@@ -558,15 +580,22 @@ class AnalysisPanel:
             if m.state == "running" and math.isfinite(m.eta_s)
             else ""
         )
-        self.status.value = (
-            f'<span class="posekit-analysis-state" data-state="{m.state}">'
-            f"{100 * m.progress:.0f}%{fps}{eta} — {html.escape(m.message)}</span>"
+        self.progress_text.value = (
+            f'<span class="posekit-analysis-progress-text">'
+            f"{100 * m.progress:.0f}%{fps}{eta}</span>"
         )
+        status = (
+            f'<span class="posekit-analysis-state" data-state="{m.state}">'
+            f"{html.escape(m.message)}</span>"
+        )
+        if self.status.value != status:  # announced only when it changes
+            self.status.value = status
 
     def _update_error(self) -> None:
         err = self.model.error
         self.error_box.value = (
-            '<details open style="color:#cf222e"><summary><b>Error</b></summary>'
+            '<details open role="alert" style="color:#cf222e">'
+            "<summary><b>Error</b></summary>"
             f'<pre style="white-space:pre-wrap">{html.escape(err)}</pre></details>'
             if err
             else ""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import logging
 import os
 import re
@@ -42,20 +43,28 @@ if TYPE_CHECKING:
 __all__ = [
     "AppLink",
     "APPS",
+    "BUTTON_COLORS",
     "DEFAULT_DEMO_DIR",
+    "PAGE_CSS",
+    "PAGE_JS",
     "app_error",
     "app_header",
     "app_links",
     "app_url",
     "build_app",
+    "contrast_ratio",
     "demo_dir",
     "error_message",
+    "live_region",
+    "page_script",
+    "page_setup",
     "plain_text",
     "preload_tensorflow",
     "query_params",
     "query_path",
     "resolve_project",
     "show_app",
+    "style_button",
 ]
 
 logger = logging.getLogger("posekit.widgets")
@@ -337,17 +346,285 @@ def app_header(
         (AppLink("home.ipynb", "Home", ""), "home"),
         *((app, app.title) for app in apps if app.title != title),
     ]
+    # links look like links (underlined, in a link colour, 7.6:1 on white) and are
+    # as large as the text around them (QA s15 #13)
     nav = " · ".join(
         f'<a href="{html.escape(app_url(app.notebook, project), quote=True)}" '
-        f'target="_self" data-app="{app.notebook}">{html.escape(text)}</a>'
+        f'target="_self" data-app="{app.notebook}" class="posekit-nav-link" '
+        f'style="color:{LINK_COLOR};text-decoration:underline">{html.escape(text)}</a>'
         for app, text in links
         if (folder / app.notebook).is_file()
     )
     return w.HTML(
         f"<div class='posekit-app-header'><h3 style='margin:4px 0'>posekit · "
         f"{html.escape(title)}</h3><small>project <code>{html.escape(project.task)}"
-        f"</code> ({html.escape(str(project.path))})</small><br><small>{nav}</small></div>"
+        f"</code> ({html.escape(str(project.path))})</small><br>"
+        f"<nav aria-label='posekit apps' class='posekit-nav' "
+        f"style='font-size:14px;line-height:1.6'>{nav}</nav></div>"
     )
+
+
+#: Colour of links (7.6:1 on white).
+LINK_COLOR = "#0550ae"
+
+#: Colours of the apps' main buttons, with white text at least 4.5:1 on each (WCAG
+#: AA): ``"go"`` (Start training, Analyze videos; Jupyter's green #388e3c is 4.1:1)
+#: and ``"stop"`` (Stop training; Jupyter's orange #f57c00 is 2.7:1).
+BUTTON_COLORS = {"go": "#2e7d32", "stop": "#b3261e"}
+
+
+def contrast_ratio(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two ``#rrggbb`` colours (1 to 21).
+
+    Examples
+    --------
+    >>> round(contrast_ratio("#388e3c", "#ffffff"), 2)
+    4.12
+    >>> round(contrast_ratio("#000000", "#ffffff"), 1)
+    21.0
+    """
+
+    def luminance(color: str) -> float:
+        c = [int(color.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        c = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    hi, lo = sorted([luminance(a), luminance(b)], reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def style_button(button: Any, kind: str) -> Any:
+    """Colour ``button`` as a :data:`BUTTON_COLORS` kind, with white text.
+
+    Parameters
+    ----------
+    button
+        An ``ipywidgets.Button``.
+    kind
+        ``"go"`` or ``"stop"``.
+
+    Returns
+    -------
+    ipywidgets.Button
+        The same button.
+    """
+    button.style.button_color = BUTTON_COLORS[kind]
+    button.style.text_color = "white"
+    return button
+
+
+def live_region(widget: Any, *, alert: bool = False) -> Any:
+    """Mark ``widget`` as a region a screen reader announces when it changes.
+
+    The page script (:data:`PAGE_JS`, put into every app by :func:`show_app`) gives
+    it ``role="status" aria-live="polite"`` (``alert``: ``role="alert"``) and makes
+    its content focusable from Python (``widget.focus()``). ipywidgets has no trait
+    for ARIA attributes, hence the class.
+
+    Parameters
+    ----------
+    widget
+        An ipywidgets widget whose element stays while its content changes
+        (``ipywidgets.HTML``).
+    alert
+        Announce at once (errors).
+
+    Returns
+    -------
+    The same widget, with the class ``posekit-live`` (or ``posekit-alert``).
+    """
+    widget.add_class("posekit-alert" if alert else "posekit-live")
+    return widget
+
+
+#: Style sheet the page script adds once (QA s15 #8, #13): focus rings of 3:1 or
+#: more on every control, selected toggle buttons that differ by more than a grey
+#: shade, scrollable plots.
+PAGE_CSS = """
+.jupyter-widgets :focus-visible, .posekit-app-header a:focus-visible,
+.jupyter-widget-Collapse-header:focus-visible, .posekit-scroll:focus-visible,
+.jupyter-widgets .noUi-handle:focus, .jupyter-widgets select:focus {
+  outline: 2px solid #1a4fa0 !important; outline-offset: 1px !important;
+}
+.jupyter-widgets button.widget-toggle-button.mod-active {
+  background-color: #1a4fa0; color: #fff; box-shadow: none; font-weight: bold;
+}
+.jupyter-widgets button.widget-toggle-button.mod-active:disabled { opacity: 0.6; }
+.posekit-scroll { overflow: auto !important; max-width: 100%; }
+"""
+
+#: Script put into every app's page (:func:`page_setup`). It sets the page title
+#: and, whenever the page changes, gives the widgets what ipywidgets leaves out for
+#: a keyboard or screen-reader user (QA s15 #5, #8): accordion headers become
+#: buttons (``tabindex=0``, ``aria-expanded``, Enter and Space toggle them),
+#: ``posekit-live``/``posekit-alert`` widgets live regions, toggle buttons get
+#: ``aria-pressed``, icon-only buttons (Play, Stop, Repeat, refresh) a name, and
+#: sliders the name of their label.
+PAGE_JS = """
+(function () {
+  document.title = __TITLE__;
+  if (window.posekitA11y) { window.posekitA11y(); return; }
+  const style = document.createElement("style");
+  style.id = "posekit-a11y-style";
+  style.textContent = __CSS__;
+  document.head.appendChild(style);
+  const ICONS = {"fa-play": "Play", "fa-pause": "Pause", "fa-stop": "Stop",
+                 "fa-retweet": "Repeat", "fa-repeat": "Repeat"};
+  const SCROLLERS = {"posekit-train-curves": "training curves",
+                     "posekit-viewer": "trajectory plots",
+                     "posekit-ethogram": "ethogram",
+                     "posekit-sessions": "sessions table"};
+  const set = (el, name, value) => {
+    if (el.getAttribute(name) !== value) { el.setAttribute(name, value); }
+  };
+  const labelOf = (widget) => {
+    const label = widget.querySelector(":scope > .widget-label");
+    const text = label && label.style.display !== "none" ? label.textContent.trim() : "";
+    return text || widget.getAttribute("title") || "";
+  };
+  const toggle = (ev) => {
+    if (ev.key === "Enter" || ev.key === " ") {
+      ev.preventDefault(); ev.stopPropagation(); ev.currentTarget.click();
+    }
+  };
+  const fix = () => {
+    const all = (sel) => document.querySelectorAll(sel);
+    all(".posekit-live").forEach((el) => {
+      set(el, "role", "status"); set(el, "aria-live", "polite");
+    });
+    all(".posekit-alert").forEach((el) => {
+      set(el, "role", "alert"); set(el, "aria-live", "assertive");
+    });
+    all(".posekit-live > .widget-html-content, .posekit-alert > .widget-html-content")
+      .forEach((el) => set(el, "tabindex", "-1"));
+    all(".jupyter-widget-Collapse-header").forEach((el) => {
+      set(el, "role", "button"); set(el, "tabindex", "0");
+      const open = el.parentElement &&
+        el.parentElement.classList.contains("jupyter-widget-Collapse-open");
+      set(el, "aria-expanded", open ? "true" : "false");
+      if (!el.__posekitKeys) { el.addEventListener("keydown", toggle); el.__posekitKeys = true; }
+    });
+    all("button.widget-toggle-button").forEach((b) => {
+      set(b, "aria-pressed", b.classList.contains("mod-active") ? "true" : "false");
+    });
+    all("button.jupyter-button").forEach((b) => {
+      if (b.textContent.trim()) { return; }
+      let name = b.getAttribute("title") || "";
+      const icon = b.querySelector("i");
+      if (!name && icon) {
+        for (const k in ICONS) { if (icon.classList.contains(k)) { name = ICONS[k]; } }
+      }
+      if (name) { set(b, "aria-label", name); set(b, "title", name); }
+    });
+    all(".widget-slider").forEach((s) => {
+      const name = labelOf(s);
+      if (!name) { return; }
+      const handles = s.querySelectorAll("[role=slider]");
+      handles.forEach((h, i) => set(h, "aria-label", handles.length > 1 ?
+        name + (i === 0 ? " (from)" : " (to)") : name));
+      s.querySelectorAll(".widget-readout").forEach((r) => {
+        set(r, "aria-label", name + " value");
+        if (r.isContentEditable) { set(r, "role", "textbox"); }
+      });
+    });
+    all(".widget-text, .widget-textarea").forEach((box) => {
+      // a box without a visible label is named by its tooltip
+      const field = box.querySelector("input, textarea");
+      const label = box.querySelector(":scope > .widget-label");
+      if (!field || (label && label.style.display !== "none" &&
+                     label.textContent.trim())) { return; }
+      const name = box.getAttribute("title") || field.getAttribute("title") ||
+        (label && label.getAttribute("title")) || "";
+      if (name) { set(field, "aria-label", name); }
+    });
+    for (const cls in SCROLLERS) {
+      all("." + cls + ".posekit-scroll").forEach((el) => {
+        set(el, "tabindex", "0"); set(el, "role", "region");
+        set(el, "aria-label", SCROLLERS[cls] + " (scrolls sideways)");
+      });
+    }
+    refocus();
+  };
+  let lastFocused = null;
+  document.addEventListener("focusin", (ev) => {
+    lastFocused = ev.composedPath ? ev.composedPath()[0] : ev.target;
+  }, true);
+  const refocus = () => {
+    // a focused button that disables itself (Stop training when the run ends) drops
+    // the focus to the page's top: it goes to the nearest status line instead,
+    // unless Python focused something else (QA s15 #10)
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (!lastFocused || !lastFocused.disabled || !lost) { return; }
+    for (let a = lastFocused.parentElement; a; a = a.parentElement) {
+      const live = a.querySelector(".posekit-live > .widget-html-content");
+      if (live) { live.focus(); break; }
+    }
+    lastFocused = null;
+  };
+  let pending = false;
+  const schedule = () => {
+    if (!pending) { pending = true; setTimeout(() => { pending = false; fix(); }, 50); }
+  };
+  window.posekitA11y = fix;
+  new MutationObserver(schedule).observe(document.body, {
+    subtree: true, childList: true, attributes: true,
+    attributeFilter: ["class", "title", "disabled"],
+  });
+  fix();
+})();
+"""
+
+
+def _js_string(text: str) -> str:
+    """``text`` as a JavaScript string literal that no markup can close."""
+    return (
+        json.dumps(text)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+
+
+def page_script(title: str) -> str:
+    """Return :data:`PAGE_JS` for the app ``title`` (page title ``posekit · title``).
+
+    Examples
+    --------
+    >>> "document.title = " in page_script("Train")
+    True
+    >>> "</script>" in page_script("</script>")
+    False
+    """
+    return PAGE_JS.replace("__TITLE__", _js_string(f"posekit · {title}")).replace(
+        "__CSS__", _js_string(PAGE_CSS)
+    )
+
+
+def page_setup(title: str):
+    """Output that runs :func:`page_script` in the page (takes no room).
+
+    Parameters
+    ----------
+    title
+        The app's name (``"Train"``).
+
+    Returns
+    -------
+    ipywidgets.Output
+        With the class ``posekit-page-setup``.
+    """
+    import ipywidgets as w
+
+    out = w.Output(layout=w.Layout(height="0px", overflow="hidden"))
+    out.add_class("posekit-page-setup")
+    out.outputs = (
+        {
+            "output_type": "display_data",
+            "data": {"application/javascript": page_script(title), "text/plain": ""},
+            "metadata": {},
+        },
+    )
+    return out
 
 
 def preload_tensorflow() -> None:
@@ -514,7 +791,8 @@ def app_error(err: BaseException, title: str = ""):
     name = f"posekit · {html.escape(title)}" if title else "posekit"
     box = w.HTML(
         f"<div style='max-width:900px'><h3 style='margin:4px 0'>{name}</h3>"
-        "<div style='color:#cf222e;border:1px solid #cf222e;border-radius:4px;"
+        "<div role='alert' style='color:#cf222e;border:1px solid #cf222e;"
+        "border-radius:4px;"
         "padding:8px 12px;margin:8px 0'><b>The app could not open.</b>"
         f"<pre class='posekit-error-message' style='white-space:pre-wrap;"
         f"margin:6px 0 0 0'>{html.escape(text)}</pre></div>"
@@ -643,5 +921,6 @@ def show_app(
     )
     for part in parts:
         display(part)
+    display(page_setup(title or "Home"))  # page title, ARIA fixes, focus rings
     if err is not None and not isinstance(err, _BAD_INPUT):
         raise err

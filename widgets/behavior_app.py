@@ -42,7 +42,7 @@ from ..engine.behavior.calibration import Calibration
 from ..engine.behavior.filters import SMOOTHING_METHODS, FilterConfig
 from ..engine.behavior.roi import ROI
 from ..engine.behavior.session import BehaviorModel, Session, default_input
-from .app import error_message
+from .app import error_message, live_region
 from .data_root import check_in_data_root
 from .pose_export import PoseExport, PoseExportModel
 
@@ -115,6 +115,11 @@ def _cell(content: str, width: int, title: str = "") -> Any:
 #: Column widths (px) of the sessions table: session, frames, fps, individuals.
 _SESSION_COLUMNS = (("session", 360), ("frames", 80), ("fps", 70),
                     ("individuals", 180))  # fmt: skip
+
+
+#: Layout of a row of the sessions table: as wide as its cells, never scrolled on
+#: its own (the table scrolls as a whole in a narrow window).
+_ROW = {"width": "max-content", "min_width": "max-content", "overflow": "visible"}
 
 
 # ---------------------------------------------------------------- app
@@ -218,7 +223,7 @@ class BehaviorApp:
             return w.HTML(f"<h3 style='margin:14px 0 4px 0'>{html.escape(text)}</h3>")
 
         def message() -> Any:
-            m = w.HTML()
+            m = live_region(w.HTML())  # announced by a screen reader (QA s15 #8)
             m.add_class("posekit-behavior-message")
             return m
 
@@ -242,6 +247,9 @@ class BehaviorApp:
         self.load_message = message()
         self.sessions_box = w.VBox()
         self.sessions_box.add_class("posekit-sessions")
+        # the table (~850 px) scrolls sideways in a narrow window (200 % zoom)
+        self.sessions_box.add_class("posekit-scroll")
+        self.sessions_box.layout = w.Layout(overflow="auto", max_width="100%")
 
         # --- 2. clean
         pcutoff = _project_pcutoff(project)
@@ -612,13 +620,15 @@ class BehaviorApp:
         head = [_cell(f"<b>{name}</b>", width) for name, width in _SESSION_COLUMNS] + [
             _cell("<b>group</b>", 160)
         ]
-        rows = [w.HBox(head, layout=w.Layout(align_items="flex-end"))]
+        # rows keep their width: the whole table scrolls, not each row on its own
+        rows = [w.HBox(head, layout=w.Layout(align_items="flex-end", **_ROW))]
         rows[0].add_class("posekit-sessions-head")
         self._group_boxes = {}
         for s in self.model.sessions:
             box = w.Text(
-                value=s.group, placeholder="group", layout=w.Layout(width="160px")
-            )
+                value=s.group, placeholder="group", layout=w.Layout(width="160px"),
+                tooltip=f"group of {s.name}",  # its name for a screen reader
+            )  # fmt: skip
             box.observe(
                 lambda ch, name=s.name: self._set_group(name, ch["new"]), "value"
             )
@@ -636,7 +646,7 @@ class BehaviorApp:
                               title=individuals),
                         box,
                     ],
-                    layout=w.Layout(align_items="center"),
+                    layout=w.Layout(align_items="center", **_ROW),
                 )
             )  # fmt: skip
         previous = self.sessions_box.children

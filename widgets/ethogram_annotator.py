@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ._bokeh import BokehComponent
+from .app import live_region
 from .ethogram_annotator_model import (
     NO_BEHAVIOR_ROW,
     PREDICTED_SUFFIX,
@@ -320,6 +321,7 @@ class EthogramAnnotator(BokehComponent):
             WheelZoomTool,
         )
         from bokeh.plotting import figure
+        from ipywidgets import Layout
 
         from ._bokeh import LiveBokehModel
 
@@ -369,6 +371,9 @@ class EthogramAnnotator(BokehComponent):
         self.figure = p
         self.bokeh_model = LiveBokehModel(p, combine_events=True)
         self.bokeh_model.add_class("posekit-ethogram")
+        # a narrow window (200 % zoom) scrolls the ethogram instead of cutting it
+        self.bokeh_model.add_class("posekit-scroll")
+        self.bokeh_model.layout = Layout(overflow="auto", max_width="100%")
 
     def _build_controls(self) -> None:
         import ipywidgets as w
@@ -389,7 +394,7 @@ class EthogramAnnotator(BokehComponent):
         self.add_behavior_button = w.Button(description="Add", icon="plus",
                                             layout=w.Layout(width="80px"))  # fmt: skip
         self.add_behavior_button.on_click(lambda _: self.add_typed_behavior())
-        self.add_message = w.HTML()
+        self.add_message = live_region(w.HTML())  # announced (QA s15 #8)
         self.add_message.add_class("posekit-add-behavior-message")
         self.frame_slider = w.IntSlider(
             min=0, max=n - 1, description="frame", continuous_update=True,
@@ -414,7 +419,7 @@ class EthogramAnnotator(BokehComponent):
             )
         )
         self.info = w.HTML()
-        self.message = w.HTML()
+        self.message = live_region(w.HTML())
         self._message = self.message
         self.table = w.HTML()
         self.table.add_class("posekit-bout-table")

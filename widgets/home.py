@@ -32,7 +32,7 @@ from ..engine.project import (
     list_videos,
     load_project,
 )
-from .app import app_links, error_message
+from .app import app_links, error_message, live_region
 from .data_root import check_in_data_root, data_roots
 
 __all__ = ["ProjectStatus", "project_status", "address_script", "HomeApp"]
@@ -195,7 +195,7 @@ class HomeApp:
         wide = w.Layout(width="560px")
         self.summary = w.HTML()
         self.links = w.HTML()
-        self.message = w.HTML()
+        self.message = live_region(w.HTML())  # announced (QA s15 #8)
         self.address = w.Output(layout=w.Layout(height="0px", overflow="hidden"))
         roots = data_roots()
         self.path_box = w.Text(
@@ -300,7 +300,7 @@ class HomeApp:
         except Exception as err:  # noqa: BLE001 - shown in the widget
             logger.info("home app: %s", err, exc_info=True)
             self.message.value = (
-                f'<div class="posekit-home-error" style="color:#cf222e">'
+                f'<div class="posekit-home-error" role="alert" style="color:#cf222e">'
                 f"{html.escape(error_message(err))}</div>"
             )
 

@@ -17,6 +17,7 @@ import traitlets
 import xarray as xr
 
 from ..engine.io import export_formats, load, save
+from .app import live_region
 
 __all__ = ["PoseExportModel", "PoseExport", "export_target"]
 
@@ -125,7 +126,7 @@ class PoseExport:
         self.button = w.Button(description="Export poses", icon="download")
         self.button.add_class("posekit-pose-export")
         self.button.on_click(lambda _: self._export())
-        self.status = w.HTML()
+        self.status = live_region(w.HTML())  # announced (QA s15 #8)
         self.widget = w.VBox([w.HBox([self.format, self.button]), self.status])
 
     def _export(self) -> None:

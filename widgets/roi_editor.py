@@ -42,6 +42,7 @@ import numpy as np
 
 from ..engine.behavior.roi import ROI, CircleROI, LineROI, PolygonROI, RectangleROI
 from ._bokeh import BokehComponent, display_scale
+from .app import live_region
 from .data_root import check_in_data_root
 from .roi_editor_model import KINDS, Kind, ROIEditorModel, roi_description, to_float
 
@@ -541,7 +542,7 @@ class ROIEditor(BokehComponent):
         self.load_button = w.Button(description="Load ROIs", icon="folder-open")
         self.save_button.on_click(lambda _: self._guard(self._save_clicked))
         self.load_button.on_click(lambda _: self._guard(self._load_clicked))
-        self.status = w.HTML()
+        self.status = live_region(w.HTML())  # announced (QA s15 #8)
         self._message = self.status
         self.status.add_class("posekit-roi-status")
         row = {"layout": w.Layout(flex_flow="row wrap", align_items="center")}

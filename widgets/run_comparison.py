@@ -11,6 +11,7 @@ import html
 from collections.abc import Sequence
 
 from ..engine.project import Project
+from .app import live_region, style_button
 from .run_comparison_model import RunComparisonModel
 
 __all__ = ["RunComparison", "comparison_table_html"]
@@ -97,11 +98,14 @@ class RunComparison:
         )  # fmt: skip
         w.link((m, "iterations"), (self.iterations, "value"))
         w.link((m, "minutes"), (self.minutes, "value"))
-        self.compare_button = w.Button(
-            description="Train in parallel", icon="play", button_style="success"
+        self.compare_button = style_button(  # white text 4.5:1 (QA s15 #13)
+            w.Button(
+                description="Train in parallel", icon="play", button_style="success"
+            ),
+            "go",
         )
         self.compare_button.on_click(lambda _: self._compare())
-        self.status = w.HTML()
+        self.status = live_region(w.HTML())  # announced (QA s15 #8)
         self.table = w.HTML()
         self.widget = w.VBox(
             [

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._bokeh import BokehComponent, LiveBokehModel, LiveVBox
-from .app import error_message
+from .app import error_message, live_region, style_button
 from .training_model import TrainingModel, TrainingState, format_eta
 
 if TYPE_CHECKING:
@@ -140,11 +140,14 @@ class TrainingDashboard(BokehComponent):
             lambda ch: setattr(m, "save_interval_s", 60 * float(ch["new"])), "value"
         )
 
-        self.start_button = w.Button(
-            description="Start training", button_style="success", icon="play"
+        # white text on the buttons' colours is 4.5:1 or more (QA s15 #13)
+        self.start_button = style_button(
+            w.Button(description="Start training", button_style="success", icon="play"),
+            "go",
         )
-        self.stop_button = w.Button(
-            description="Stop training", button_style="warning", icon="stop"
+        self.stop_button = style_button(
+            w.Button(description="Stop training", button_style="warning", icon="stop"),
+            "stop",
         )
         self.evaluate_button = w.Button(description="Evaluate", icon="check")
         self.auto_evaluate = w.Checkbox(
@@ -156,10 +159,13 @@ class TrainingDashboard(BokehComponent):
         # a double click sends a second click while the first one's action runs
         # (or just after it started the thread): ignored, not an error on screen
         self.start_button.on_click(lambda _: self._click(m.start))
-        self.stop_button.on_click(lambda _: m.stop())
+        self.stop_button.on_click(lambda _: self._stop())
         self.evaluate_button.on_click(lambda _: self._click(m.evaluate))
 
-        self.status = w.HTML()
+        # what the training does, announced by a screen reader (QA s15 #8): it
+        # changes with the state and the message, not with every iteration
+        self.status = live_region(w.HTML())
+        self.status.add_class("posekit-train-status")
         self.progress = w.FloatProgress(
             min=0.0, max=1.0, layout=w.Layout(width="360px"), description="progress"
         )
@@ -175,13 +181,19 @@ class TrainingDashboard(BokehComponent):
         self.bokeh = LiveBokehModel(self.plot, combine_events=True)
         self.bokeh.lock = m.doc_lock  # the training thread streams into the curves
         self.bokeh.add_class("posekit-train-curves")
+        # a narrow window (200 % zoom) scrolls the curves instead of cutting them
+        self.bokeh.add_class("posekit-scroll")
+        self.bokeh.layout = w.Layout(overflow="auto", max_width="100%")
 
         #: The observers this view put on the model (removed by :meth:`close`).
         self._callbacks: list[tuple[Callable[[Any], None], list[str]]] = [
             (lambda _: self._update_buttons(), ["state", "evaluating"]),
-            (lambda _: self._update_status(), ["state", "message", "iteration"]),
+            (lambda _: self._update_status(), ["state", "message"]),
             (lambda _: self._update_evaluation(), ["evaluating"]),
-            (lambda _: self._update_progress(), ["progress", "eta_s", "rate", "state"]),
+            (
+                lambda _: self._update_progress(),
+                ["progress", "eta_s", "rate", "state", "iteration"],
+            ),
             (lambda _: self._update_error(), ["error"]),
             (lambda _: self._update_limit(), ["limit"]),
             (lambda _: self._update_notice(), ["backbone", "imagenet"]),
@@ -224,21 +236,24 @@ class TrainingDashboard(BokehComponent):
             ],
             layout=w.Layout(flex_flow="row wrap", align_items="center"),
         )
-        limits = w.HBox([self.limit, self.iterations, self.minutes])
+        # rows wrap in a narrow window (200 % zoom) instead of being cut
+        wrap = w.Layout(flex_flow="row wrap", align_items="center")
+        limits = w.HBox([self.limit, self.iterations, self.minutes], layout=wrap)
         buttons = w.HBox(
             [
                 self.start_button,
                 self.stop_button,
                 self.evaluate_button,
                 self.auto_evaluate,
-            ]
+            ],
+            layout=wrap,
         )
         self.widget = LiveVBox(
             [
                 settings,
                 limits,
                 buttons,
-                w.HBox([self.progress, self.eta]),
+                w.HBox([self.progress, self.eta], layout=wrap),
                 self.status,
                 self.error_box,
                 self.bokeh,
@@ -279,6 +294,23 @@ class TrainingDashboard(BokehComponent):
         if self.model.busy:
             return
         self._safely(fn)
+        self._focus_next()
+
+    def _stop(self) -> None:
+        """Stop the training; the status line, which says what happens, gets focus."""
+        self.model.stop()
+        self._focus_next()
+
+    def _focus_next(self) -> None:
+        """Move the focus off a button that just disabled itself (QA s15 #10).
+
+        A keyboard user would otherwise land on the page's top: Stop training
+        while a training runs, else the status line (focusable, announced).
+        """
+        if not self.stop_button.disabled:
+            self.stop_button.focus()
+        elif self.model.busy:
+            self.status.focus()
 
     def _safely(self, fn: Callable[[], Any]) -> None:
         """Run a button's action.
@@ -302,12 +334,14 @@ class TrainingDashboard(BokehComponent):
             title="training loss", height=260, width=430, y_axis_type="log",
             x_axis_label="iteration", tools="pan,wheel_zoom,box_zoom,reset,save",
         )  # fmt: skip
+        loss.toolbar.logo = None  # a link to bokeh.org is no use offline (QA s15 #8)
         loss.line("iteration", "loss", source=m.loss_source, line_width=1.5)
         loss.add_tools(HoverTool(tooltips=[("it", "@iteration"), ("loss", "@loss")]))
         err = figure(
             title="test error (px)", height=260, width=430, x_range=loss.x_range,
             x_axis_label="iteration", tools="pan,wheel_zoom,box_zoom,reset,save",
         )  # fmt: skip
+        err.toolbar.logo = None
         err.line(
             "iteration", "test_error", source=m.error_source, color="firebrick"
         )  # fmt: skip
@@ -338,35 +372,36 @@ class TrainingDashboard(BokehComponent):
     def _update_status(self) -> None:
         m = self.model
         colors = {
-            "idle": "#666", "running": "#1a7f37", "stopping": "#b58105",
+            "idle": "#666666", "running": "#1a7f37", "stopping": "#8a6100",
             "stopped": "#0969da", "finished": "#0969da", "error": "#cf222e",
         }  # fmt: skip
         self.status.value = (
             f'<span class="posekit-train-state" data-state="{m.state}" '
-            f'style="color:white;background:{colors.get(m.state, "#666")};'
+            f'style="color:white;background:{colors.get(m.state, "#666666")};'
             f'padding:1px 6px;border-radius:4px">{m.state}</span> '
-            f'iteration <b class="posekit-train-iteration">{m.iteration}</b> '
-            f"— {html.escape(m.message)}"
+            f"{html.escape(m.message)}"
         )
 
     def _update_progress(self) -> None:
         m = self.model
         self.progress.value = m.progress
+        it = f'iteration <b class="posekit-train-iteration">{m.iteration}</b> · '
         if m.state != TrainingState.RUNNING.value:  # no stale speed and ETA
             self.eta.value = (
-                f'<span class="posekit-train-eta">{100 * m.progress:.0f}%</span>'
+                f'{it}<span class="posekit-train-eta">{100 * m.progress:.0f}%</span>'
             )
             return
         rate = f"{m.rate:.1f} it/s, " if math.isfinite(m.rate) else ""
         self.eta.value = (
-            f'<span class="posekit-train-eta">{100 * m.progress:.0f}% — {rate}'
+            f'{it}<span class="posekit-train-eta">{100 * m.progress:.0f}% — {rate}'
             f"ETA {format_eta(m.eta_s)}</span>"
         )
 
     def _update_error(self) -> None:
         err = self.model.error
         self.error_box.value = (
-            '<details open class="posekit-train-error" style="color:#cf222e">'
+            '<details open class="posekit-train-error" role="alert" '
+            'style="color:#cf222e">'
             "<summary><b>Error</b></summary>"
             f'<pre style="white-space:pre-wrap">{html.escape(err)}</pre></details>'
             if err

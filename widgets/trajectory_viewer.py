@@ -36,7 +36,7 @@ from ._bokeh import (
     hex_colors,
     image_to_data_url,
 )
-from .app import error_message
+from .app import error_message, live_region
 from .data_root import check_in_data_root
 from .trajectory_model import FILTERS, SERIES, TrajectoryModel
 
@@ -140,6 +140,7 @@ class TrajectoryViewer(BokehComponent):
         )
         from bokeh.palettes import Viridis256
         from bokeh.plotting import figure
+        from ipywidgets import Layout
 
         m = self.model
         w, h = m.width, m.height
@@ -294,6 +295,9 @@ class TrajectoryViewer(BokehComponent):
         self.layout = layout
         self.bokeh_model = LiveBokehModel(layout, combine_events=True)
         self.bokeh_model.add_class("posekit-viewer")
+        # a narrow window (200 % zoom) scrolls the plots instead of cutting them
+        self.bokeh_model.add_class("posekit-scroll")
+        self.bokeh_model.layout = Layout(overflow="auto", max_width="100%")
 
     # ------------------------------------------------------------ controls
     def _build_controls(self) -> None:
@@ -359,7 +363,7 @@ class TrajectoryViewer(BokehComponent):
             min=0, max=max(m.n_frames, 1), layout=w.Layout(width="200px",
                                                            display="none"),
         )  # fmt: skip
-        self.status = w.HTML()
+        self.status = live_region(w.HTML())  # announced (QA s15 #8)
         self.status.add_class("posekit-viewer-status")
         self._message = self.status
         self.video_box = w.VBox()
@@ -659,7 +663,7 @@ class TrajectoryApp:
             layout=w.Layout(width="640px"),
         )
         self.box = w.VBox()
-        self.message = w.HTML()
+        self.message = live_region(w.HTML())
         self.widget = LiveVBox([self.dropdown, self.message, self.box])
         self.widget.add_class("posekit-trajectory-app")
         self._quiet = False  # the dropdown follows open() without opening again

@@ -179,7 +179,7 @@ def test_home_address_keeps_the_opened_project(server, page, data_root):
     assert str(other.path) not in page.inner_text(".posekit-project-path")
     page.get_by_text("Open another project").click()
     page.get_by_placeholder("folder with config.yaml").fill(str(other.path))
-    page.get_by_role("button", name="Open").click()
+    page.get_by_role("button", name=re.compile(r"^\W*Open$")).click()
     page.wait_for_function(
         "p => new URL(location.href).searchParams.get('project') === p",
         arg=str(other.path),

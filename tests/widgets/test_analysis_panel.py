@@ -400,3 +400,36 @@ def test_after_a_merge_the_newest_trained_iteration_analyses(
     assert "Iteration 1 is not trained yet" in note
     assert "model of iteration 0 (snapshot-337)" in note and "Train app" in note
     assert (p.path / "config.yaml").read_text() == text  # nothing written
+
+
+# ---------------------------------------------------------------- QA s15 (keyboard)
+def test_analyze_hands_the_focus_to_the_announced_status(project) -> None:
+    """QA s15 #8, #10: the status is a live region that gets the focus on Analyze.
+
+    It says what runs (step, video, result), not the percentage, which changes many
+    times a second and would be read out again and again.
+    """
+    from posekit.widgets.app import contrast_ratio
+
+    engine = ScriptedAnalysis()
+    engine.release.clear()
+    m = AnalysisModel(project, analyze_fn=engine, flush_interval_s=0.0)
+    view = AnalysisPanel(m)
+    assert "posekit-live" in view.status._dom_classes
+    assert contrast_ratio(view.analyze_button.style.button_color, "#ffffff") >= 4.5
+    focused: list[str] = []
+    view.status.send = lambda msg, buffers=None: focused.append(msg["do"])
+    statuses: list[str] = []
+    view.status.observe(lambda ch: statuses.append(ch["new"]), "value")
+    view.analyze_button.click()
+    assert view.analyze_button.disabled and focused == ["focus"]
+    engine.release.set()
+    assert m.join(30) and m.state == "done", m.error
+    assert "100%" in view.progress_text.value
+    assert statuses and not any("%" in s for s in statuses)
+    assert "analysed 2 video(s)" in view.status.value
+    assert len(statuses) == len(set(statuses))  # set only when it changes
+    m.error = "boom"
+    assert 'role="alert"' in view.error_box.value
+    for p in m.outputs:
+        p.unlink()

@@ -15,16 +15,23 @@ from posekit.engine.demo import make_demo_project
 from posekit.engine.project import ProjectError, create_project, load_project
 from posekit.widgets.app import (
     APPS,
+    BUTTON_COLORS,
+    app_header,
     app_links,
     app_url,
     build_app,
     demo_dir,
     error_message,
+    live_region,
     plain_text,
     query_params,
     query_path,
     resolve_project,
     show_app,
+    style_button,
+)
+from posekit.widgets.app import (
+    contrast_ratio as contrast,
 )
 from posekit.widgets.data_root import DataRootError, data_roots
 
@@ -284,7 +291,8 @@ def test_unexpected_errors_are_shown_then_raised_for_the_log(rooted, monkeypatch
     monkeypatch.setattr("IPython.display.display", shown.append)
     with pytest.raises(KeyError):
         show_app("Label", broken_app, path=inside, environ=env)
-    assert len(shown) == 1 and "posekit-app-error" in shown[0]._dom_classes
+    assert len(shown) == 2 and "posekit-app-error" in shown[0]._dom_classes
+    assert "posekit-page-setup" in shown[1]._dom_classes  # the page script last
     # bad input is shown and not raised
     shown.clear()
     show_app("Label", broken_app, path=inside / "nothing", environ=env)
@@ -372,3 +380,76 @@ def test_error_message_has_no_class_name(rooted) -> None:
     (page,) = build_app("Train", print, path=inside / "nothing", environ=env)
     assert "Home → Create a new project" in page.value
     assert "posekit.engine" not in page.value
+
+
+# ---------------------------------------------------------------- QA s15 (keyboard)
+def test_contrast_ratio_knows_the_failing_colours() -> None:
+    # QA s15 #13 measured these in the browser (contrast.js)
+    assert round(contrast("#388e3c", "#ffffff"), 2) == 4.12
+    assert round(contrast("#0097a7", "#ffffff"), 2) == 3.51
+    assert round(contrast("#ff0000", "#ffffff"), 1) == 4.0
+    assert contrast("#f57c00", "#ffffff") < 3
+
+
+def test_every_app_page_gets_its_title_and_the_accessibility_script(
+    rooted, monkeypatch
+) -> None:
+    """QA s15 #5, #8, #13: one script per page; the title names the app."""
+    inside, _, env = rooted
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    show_app("Train", lambda p: "the app", path=inside, environ=env)
+    setup = shown[-1]
+    assert "posekit-page-setup" in setup._dom_classes
+    (out,) = setup.outputs
+    script = out["data"]["application/javascript"]
+    assert 'document.title = "posekit \\u00b7 Train"' in script
+    for needed in (
+        "jupyter-widget-Collapse-header",  # accordion headers become buttons
+        '"aria-expanded"',
+        '"tabindex", "0"',
+        '"aria-pressed"',  # toggle buttons
+        '"aria-live", "polite"',  # .posekit-live
+        '"role", "alert"',  # .posekit-alert
+        '"fa-play": "Play"',  # icon-only buttons get a name
+        "[role=slider]",  # sliders get their label's name
+        "outline: 2px solid #1a4fa0",  # focus ring, 7.9:1 on white
+        "MutationObserver",
+        "lastFocused.disabled",  # a button that disables itself hands the focus on
+    ):
+        assert needed in script, needed
+    assert contrast("#1a4fa0", "#ffffff") >= 3 and contrast("#1a4fa0", "#eeeeee") >= 3
+    assert "</" not in script  # nothing in it can close a tag
+
+
+def test_header_links_look_like_links(tmp_path) -> None:
+    """QA s15 #13: underlined, in a link colour, and not smaller than the text."""
+    project = create_project("nav", "me", working_directory=tmp_path, bodyparts=["x"])
+    for name in ("home.ipynb", "train.ipynb"):
+        (tmp_path / name).write_text("{}")
+    value = app_header(project, "Label", notebook_dir=tmp_path).value
+    links = re.findall(r"<a [^>]*>", value)
+    assert len(links) == 2
+    for link in links:
+        assert "text-decoration:underline" in link
+    assert "<nav aria-label='posekit apps'" in value and "font-size:14px" in value
+    assert "<small><a" not in value
+
+
+@pytest.mark.parametrize("kind", sorted(BUTTON_COLORS))
+def test_button_colours_keep_white_text_readable(kind) -> None:
+    import ipywidgets as w
+
+    button = style_button(w.Button(description="x", button_style="success"), kind)
+    assert button.style.text_color == "white"
+    assert contrast(button.style.button_color, "#ffffff") >= 4.5
+
+
+def test_live_regions_and_the_error_page_are_announced(rooted) -> None:
+    import ipywidgets as w
+
+    assert "posekit-live" in live_region(w.HTML())._dom_classes
+    assert "posekit-alert" in live_region(w.HTML(), alert=True)._dom_classes
+    inside, _, env = rooted
+    (page,) = build_app("Train", print, path=inside / "nothing", environ=env)
+    assert "role='alert'" in page.value

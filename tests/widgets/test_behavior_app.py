@@ -436,3 +436,18 @@ def test_sessions_table_long_names_wrap(truth_file, tmp_path) -> None:
         assert "overflow-wrap:anywhere" in cell.value  # long text wraps
     assert f">{long}</code>" in cells[0].value
     assert f"title='{tracking}'" in cells[0].value  # the whole path on hover
+
+
+def test_sessions_table_scrolls_and_its_boxes_are_named(demo) -> None:
+    """QA s15 #11 (table cut at 200 % zoom) and #8 (unnamed group box, silence)."""
+    app = BehaviorApp(demo, load_bokehjs=False)
+    assert app.sessions_box.layout.overflow == "auto"
+    assert "posekit-scroll" in app.sessions_box._dom_classes
+    for row in app.sessions_box.children:  # the table scrolls, not each row
+        assert row.layout.min_width == "max-content"
+        assert row.layout.overflow == "visible"
+    assert app._group_boxes
+    for name, box in app._group_boxes.items():
+        assert box.tooltip == f"group of {name}"
+    for box in (app.load_message, app.classify_message, app.export_message):
+        assert "posekit-live" in box._dom_classes

@@ -204,3 +204,13 @@ def test_labels_validation_and_close() -> None:
     annot.close()
     assert annot.widget.comm is None and annot.bokeh_model.comm is None
     assert annot.frame_slider.comm is None
+
+
+def test_ethogram_scrolls_and_its_messages_are_announced(annot) -> None:
+    """QA s15 #11 (cut at 200 % zoom) and #8 (silent messages)."""
+    assert annot.bokeh_model.layout.overflow == "auto"
+    assert annot.bokeh_model.layout.max_width == "100%"
+    assert "posekit-scroll" in annot.bokeh_model._dom_classes
+    assert annot.figure.toolbar.logo is None
+    for box in (annot.message, annot.add_message):
+        assert "posekit-live" in box._dom_classes

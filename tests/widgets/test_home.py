@@ -273,3 +273,11 @@ def test_create_form_labels_are_not_cut(home) -> None:
     app = home[0]
     for box in (app.task, app.experimenter, app.folder, app.bodyparts):
         assert box.style.description_width == "100px"
+
+
+def test_messages_are_announced(home) -> None:
+    """QA s15 #8: the message area is a live region; an error is an alert."""
+    app, inside, outside, root = home
+    assert "posekit-live" in app.message._dom_classes
+    assert 'role="alert"' in _open(app, outside.path)
+    assert 'role="alert"' not in _open(app, inside.path)

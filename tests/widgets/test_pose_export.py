@@ -49,3 +49,8 @@ def test_datasets_are_exported_into_the_folder(tmp_path, poses) -> None:
     empty = PoseExport(PoseExportModel(dict))
     empty.button.click()
     assert "nothing to export" in empty.status.value
+
+
+def test_status_is_announced() -> None:
+    """QA s15 #8."""
+    assert "posekit-live" in PoseExport(PoseExportModel(dict)).status._dom_classes

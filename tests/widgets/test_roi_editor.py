@@ -306,3 +306,8 @@ def test_close_closes_every_widget(editor) -> None:
     assert editor.widget.comm is None
     assert editor.bokeh_model.comm is None
     assert editor.save_button.comm is None
+
+
+def test_status_is_announced(editor) -> None:
+    """QA s15 #8: what a button did reaches a screen reader."""
+    assert "posekit-live" in editor.status._dom_classes

@@ -77,3 +77,12 @@ def test_errors_are_shown(project) -> None:
 def test_next_free_shuffles_skip_trained_ones(project) -> None:
     assert next_free_shuffles(project, 2) == [2, 3]
     assert comparison_table_html([]) == ""
+
+
+def test_status_is_announced_and_the_button_readable(project) -> None:
+    """QA s15 #8 (silent status), #13 (white on #388e3c is 4.1:1)."""
+    from posekit.widgets.app import contrast_ratio
+
+    view = RunComparison(RunComparisonModel(project), backbones=["mobilenet_v2_0.35"])
+    assert "posekit-live" in view.status._dom_classes
+    assert contrast_ratio(view.compare_button.style.button_color, "#ffffff") >= 4.5

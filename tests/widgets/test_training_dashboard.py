@@ -597,3 +597,60 @@ def test_a_training_that_ends_by_itself_is_shown_as_finished(tmp_path) -> None:
     external.thread.join(30)
     assert m.join(30) and m.state == "finished", m.message
     assert m.snapshots and "ended at iteration" in m.message
+
+
+# ---------------------------------------------------------------- QA s15 (keyboard)
+def test_start_moves_the_focus_to_stop_and_stop_to_the_status(project) -> None:
+    """QA s15 #10: a button that disables itself hands the focus on."""
+    engine = ScriptedEngine(step_wall_s=0.01)
+    m = scripted_model(project, engine, iterations=100_000)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    focused: list[str] = []
+    for name in ("start_button", "stop_button", "status"):
+        widget = getattr(view, name)
+        widget.send = lambda msg, buffers=None, name=name: focused.append(
+            (name, msg["do"])
+        )
+    view.start_button.click()
+    assert m.state == "running" and not view.stop_button.disabled
+    assert focused == [("stop_button", "focus")]
+    view.stop_button.click()
+    assert focused[-1] == ("status", "focus")
+    assert m.join(30) and m.state == "stopped"
+
+
+def test_status_is_a_live_region_that_does_not_chatter(project) -> None:
+    """QA s15 #8: announced on state and message changes, not on every iteration."""
+    engine = ScriptedEngine()
+    m = scripted_model(project, engine, iterations=100_000)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert "posekit-live" in view.status._dom_classes
+    before = view.status.value
+    m.iteration = 1234
+    assert view.status.value == before
+    assert 'class="posekit-train-iteration">1234<' in view.eta.value
+    m.error = "boom"
+    assert 'role="alert"' in view.error_box.value
+
+
+def test_buttons_are_readable_and_the_curves_scroll(project) -> None:
+    """QA s15 #13 (white text 4.5:1), #11 (no clipping at 200 % zoom), #8 (no logo)."""
+    from posekit.widgets.app import contrast_ratio as contrast
+
+    view = TrainingDashboard(
+        scripted_model(project, ScriptedEngine()), backbones=BACKBONES
+    )
+    for button in (view.start_button, view.stop_button):
+        assert contrast(button.style.button_color, "#ffffff") >= 4.5
+        assert button.style.text_color == "white"
+    assert view.bokeh.layout.overflow == "auto"
+    assert view.bokeh.layout.max_width == "100%"
+    assert "posekit-scroll" in view.bokeh._dom_classes
+    assert all(f.toolbar.logo is None for f in view.plot.children)
+    # the state badge: white text on its colour, in every state
+    import re
+
+    for state in ("idle", "running", "stopping", "stopped", "finished", "error"):
+        view.model.state = state
+        badge = re.search(r"background:(#[0-9a-f]{6})", view.status.value).group(1)
+        assert contrast(badge, "#ffffff") >= 4.5, (state, badge)
