@@ -36,6 +36,7 @@ _LAZY = {
     "from_numpy": ".poses",
     "create_training_dataset": ".dataset",
     "load_training_set": ".dataset",
+    "mergeandsplit": ".dataset",
     "train_network": ".api",
     "evaluate_network": ".api",
     "analyze_videos": ".api",

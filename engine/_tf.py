@@ -23,6 +23,10 @@ start-up lines (CUDA probing on a machine without a GPU, "oneDNN custom operatio
 are on", ...) are written by its C++ logging before ``TF_CPP_MIN_LOG_LEVEL`` applies,
 so they are caught at the file-descriptor level while TensorFlow loads and looks for
 devices, and shown only if loading fails.
+
+How many CPU threads posekit uses is decided in one place, :func:`cpu_threads`
+(CPU affinity, ``SLURM_CPUS_PER_TASK``, ``OMP_NUM_THREADS``, ``posekit --threads``);
+TensorFlow's thread pools are sized to it when it is first imported here.
 """
 
 from __future__ import annotations
@@ -41,10 +45,12 @@ if TYPE_CHECKING:  # what ``from ._tf import keras`` gives, for type checkers
 
 __all__ = [
     "TENSORFLOW_OPTIONS",
+    "cpu_threads",
     "import_keras",
     "import_tensorflow",
     "quiet_startup",
     "set_tensorflow_options",
+    "set_threads",
     "startup_lines_held",
 ]
 
@@ -72,6 +78,66 @@ def set_tensorflow_options() -> bool:
 
 
 _QUIET = {"startup": False}
+_THREADS: dict[str, int | None] = {"limit": None}
+
+
+def set_threads(n: int | None) -> None:
+    """Use at most ``n`` CPU threads in this process (``posekit --threads N``).
+
+    Parameters
+    ----------
+    n
+        The limit (``None``: no limit beyond :func:`cpu_threads`' own).
+    """
+    _THREADS["limit"] = None if n is None else max(1, int(n))
+
+
+def cpu_threads() -> int:
+    """Return how many CPU threads posekit's computations use in this process.
+
+    The one place that decides it: the smallest of the CPUs this process may run on
+    (its CPU affinity, which cgroup cpusets and ``taskset`` set),
+    ``SLURM_CPUS_PER_TASK`` and ``OMP_NUM_THREADS`` when they are set (a SLURM job
+    on a node without cpusets may run on every core, but asked for these), and the
+    limit of :func:`set_threads` (``posekit --threads N``).
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> cpu_threads() >= 1
+    True
+    """
+    if hasattr(os, "sched_getaffinity"):
+        found = [len(os.sched_getaffinity(0))]
+    else:  # pragma: no cover - macOS, Windows
+        found = [os.cpu_count() or 1]
+    for name in ("SLURM_CPUS_PER_TASK", "OMP_NUM_THREADS"):
+        try:
+            value = int(os.environ.get(name, "").strip())
+        except ValueError:  # unset, empty, or SLURM's "2(x3)" style
+            continue
+        if value > 0:
+            found.append(value)
+    if _THREADS["limit"] is not None:
+        found.append(_THREADS["limit"])
+    return max(1, min(found))
+
+
+def _size_thread_pools(tf: ModuleType) -> None:
+    """Size TensorFlow's thread pools to :func:`cpu_threads` when that is a limit.
+
+    Without a limit below the CPU affinity, TensorFlow's own defaults stay.
+    """
+    n = cpu_threads()
+    if hasattr(os, "sched_getaffinity") and n >= len(os.sched_getaffinity(0)):
+        return
+    with contextlib.suppress(RuntimeError):  # already initialised: stays
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
 
 
 def quiet_startup(on: bool = True) -> None:
@@ -122,15 +188,17 @@ def import_tensorflow() -> ModuleType:
     module
         The ``tensorflow`` module.
     """
+    first = "tensorflow" not in sys.modules
     set_tensorflow_options()
-    if not _QUIET["startup"] or "tensorflow" in sys.modules:
+    if not _QUIET["startup"] or not first:
         import tensorflow
+    else:
+        with _stderr_held():
+            import tensorflow
 
-        return tensorflow
-    with _stderr_held():
-        import tensorflow
-
-        tensorflow.config.list_physical_devices()  # the CUDA probing lines, now
+            tensorflow.config.list_physical_devices()  # the CUDA probing lines, now
+    if first:
+        _size_thread_pools(tensorflow)
     return tensorflow
 
 

@@ -19,6 +19,7 @@ predictor (:mod:`posekit.engine.inference`) every verb predicts with.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import logger
-from .dlc_names import dlc_keywords, ignored, one_shuffle, renamed
+from .dlc_names import dlc_keywords, elsewhere, ignored, one_shuffle, refused, renamed
 from .locks import job_lock, stop_path
 from .model_folder import ModelFolder, model_naming
 from .project import Project, as_project, entry_name, list_videos
@@ -448,7 +449,21 @@ def backbone_choice(
     return choose_backbone(configured, backbone, weights)
 
 
-@dlc_keywords(maxiters=renamed("max_iterations"), saveiters=renamed("save_interval"))
+@dlc_keywords(
+    maxiters=renamed("max_iterations"),
+    saveiters=renamed("save_interval"),
+    epochs=elsewhere(
+        "epochs={value!r} (DeepLabCut 3): posekit counts training in iterations "
+        "(batches of batch_size images, DeepLabCut 2's maxiters), not epochs. Pass "
+        "max_iterations= (one epoch is about the number of training images / "
+        "batch_size iterations) or time_budget_s= (seconds)."
+    ),
+    save_epochs=elsewhere(
+        "save_epochs={value!r} (DeepLabCut 3): posekit saves snapshots by iterations "
+        "or by time: pass save_interval= (iterations, DeepLabCut 2's saveiters) or "
+        "save_interval_s= (seconds)."
+    ),
+)
 @_one_at_a_time("training", "train_network")
 def train_network(
     project: Project | str | os.PathLike,
@@ -919,8 +934,27 @@ def _dynamic(value: Any) -> dict[str, Any]:
     return {}
 
 
-@dlc_keywords(batchsize=renamed("batch_size"), dynamic=_dynamic)
-@_one_at_a_time("analysis", "analyze_videos")
+def _auto_track(value: Any) -> dict[str, Any]:
+    """DeepLabCut's ``auto_track``: posekit always tracks, so only ``True`` is taken."""
+    if not value:
+        raise TypeError(
+            f"auto_track={value!r}: posekit always tracks a multi-animal analysis "
+            "through to the stitched tracks (…_el.h5); it cannot stop after "
+            "assembly. The detections and assemblies DeepLabCut's auto_track=False "
+            "leaves are written too (…_full.pickle, …_assemblies.pickle, and the "
+            "tracklets …_el.pickle): leave auto_track out (or pass True) and read "
+            "those files."
+        )
+    logger.info("auto_track=True: posekit always tracks; ignored")
+    return {}
+
+
+@dlc_keywords(
+    batchsize=renamed("batch_size"),
+    dynamic=_dynamic,
+    auto_track=_auto_track,
+    snapshot_index=renamed("snapshot"),
+)
 def analyze_videos(
     project: Project | str | os.PathLike,
     videos: Sequence[str | os.PathLike] | None = None,
@@ -1006,7 +1040,9 @@ def analyze_videos(
     shard
         ``"i/n"`` or ``(i, n)``: be task ``i`` of a job array of ``n`` (no Dask):
         analyse every ``n``-th chunk; the task that completes a video writes its
-        ``.h5``. Shards take no project lock (they run together by design).
+        ``.h5``. Shards take no lock (they run together by design; a task whose
+        options differ from those of a task running on the same video is refused:
+        :class:`~posekit.engine.distributed.ChunkPlanError`).
     chunk_frames
         Frames per chunk with ``client`` or ``shard`` (default
         :data:`~posekit.engine.distributed.DEFAULT_CHUNK_FRAMES`).
@@ -1038,13 +1074,20 @@ def analyze_videos(
     AnalysisOutputs
         The ``.h5`` files, those analysed before included (with ``shard``: those
         complete so far; multi-animal: the tracks, ``…_el.h5``), with ``skipped``
-        (analysed before) and ``failed`` (unreadable videos and why).
+        (analysed before) and ``failed`` (unreadable videos and why; without a
+        video list also the ``video_sets`` entries found nowhere, each with a
+        warning).
 
     Raises
     ------
     posekit.engine.locks.JobLockError
-        If an analysis already runs on the project (the message names it). One
-        analysis at a time per project.
+        If an analysis already writes one of the outputs (the message names it):
+        one analysis at a time per output file
+        (:func:`posekit.engine.locks.output_lock`), so different videos are analysed together (multi-animal projects: one
+        analysis at a time per project). ``posekit analyze`` exits with 75.
+    PermissionError
+        If an output folder cannot be written (a read-only project without
+        ``destfolder``).
     ValueError
         If two videos would write the same output file, or (multi-animal) an option
         above that only single-animal analyses have is given.
@@ -1078,26 +1121,33 @@ def analyze_videos(
             cropping=cropping,
             config_crop=crop,
         )
-        return analyze_multianimal_videos(
-            project,
-            videos,
-            shuffle=shuffle,
-            snapshot=snapshot,
-            destfolder=destfolder,
-            save_as_csv=save_as_csv,
-            batch_size=batch_size,
-            n_tracks=n_tracks,
-            track_method=track_method,
-            netcdf=netcdf,
-            progress=progress,
-            overwrite=overwrite,
-        )
+        missing = _missing_listed_videos(project) if not videos else {}
+        with job_lock(project.path, "analysis", "analyze_videos"):
+            result = analyze_multianimal_videos(
+                project,
+                videos,
+                shuffle=shuffle,
+                snapshot=snapshot,
+                destfolder=destfolder,
+                save_as_csv=save_as_csv,
+                batch_size=batch_size,
+                n_tracks=n_tracks,
+                track_method=track_method,
+                netcdf=netcdf,
+                progress=progress,
+                overwrite=overwrite,
+            )
+        result.failed.update(missing)
+        return result
     own_videos = videos is None or len(videos) == 0
     if own_videos:
         videos = project.source_videos()
     folder = ModelFolder.of(project, shuffle)
     _, path = folder.snapshot(snapshot)
-    folder.ensure_dlc_markers()  # models trained before posekit wrote them
+    try:
+        folder.ensure_dlc_markers()  # models trained before posekit wrote them
+    except OSError as err:  # a read-only project analysed into destfolder
+        logger.info("DeepLabCut's snapshot markers not written: %s", err)
     scorer = folder.scorer(path)
     bodyparts = list(folder.model_config(path).bodyparts)
     meta = dict(folder.info)
@@ -1105,84 +1155,149 @@ def analyze_videos(
     individuals = list(project.get("individuals") or []) if project.multianimal else []
     unique_bodyparts = list(project.get("uniquebodyparts") or [])
     dests = _destinations(project, videos, destfolder, own_videos)
+    missing = _missing_listed_videos(project) if own_videos else {}
     plan = plan_analysis(dests, scorer, overwrite=overwrite, precision=precision)
     outputs = plan.outputs()
+    outputs.failed.update(missing)
     videos = plan.todo
-    predictors: dict[tuple[tuple[int, int], int], Predictor] = {}
-    jobs: list[Any] = []  # distributed.VideoJob, with client or shard
-    for index, video in enumerate(videos, 1):
+    with contextlib.ExitStack() as held:
+        if shard is None:  # array tasks run together by design (own chunks, no lock)
+            _lock_outputs(held, plan, dests, scorer)
+        predictors: dict[tuple[tuple[int, int], int], Predictor] = {}
+        jobs: list[Any] = []  # distributed.VideoJob, with client or shard
+        for index, video in enumerate(videos, 1):
 
-        def stage(name: str, video: Path = video, index: int = index) -> None:
-            if on_stage is not None:
-                on_stage(AnalysisStage(name, video, index, len(videos)))
+            def stage(name: str, video: Path = video, index: int = index) -> None:
+                if on_stage is not None:
+                    on_stage(AnalysisStage(name, video, index, len(videos)))
 
-        video_dest = dests[video]
-        shape = _analysed_shape(video, plan.sizes[video], crop, scale)
-        key = (shape, int(batch_size or default_batch_size(shape)))
-        if chunked:
-            jobs.append(
-                _video_job(
-                    folder, path, key, use_tflite, precision, stage, video, video_dest
+            video_dest = dests[video]
+            shape = _analysed_shape(video, plan.sizes[video], crop, scale)
+            key = (shape, int(batch_size or default_batch_size(shape)))
+            if chunked:
+                jobs.append(
+                    _video_job(
+                        folder,
+                        path,
+                        key,
+                        use_tflite,
+                        precision,
+                        stage,
+                        video,
+                        video_dest,
+                    )
                 )
-            )
-            continue
-        if key not in predictors:
-            predictors[key] = folder.predictor(
-                shape,
-                key[1],
-                use_tflite=use_tflite,
-                snapshot=path,
-                on_stage=stage,
-                precision=precision,
-            )
-        stage("analysing")
-        out = analyze_video(
-            predictors[key],
-            video,
-            scorer=scorer,
-            bodyparts=bodyparts,
-            destfolder=video_dest,
-            save_as_csv=save_as_csv,
-            scale=scale,
-            crop=crop,
-            meta=meta,
-            progress=progress,
-            netcdf=netcdf,
-            individuals=individuals or None,
-            unique_bodyparts=unique_bodyparts,
-        )
-        outputs.append(out)
-    if chunked:
-        from .distributed import DEFAULT_CHUNK_FRAMES, analyze_chunked
-
-        jobs = [
-            dataclasses.replace(
-                job,
+                continue
+            if key not in predictors:
+                predictors[key] = folder.predictor(
+                    shape,
+                    key[1],
+                    use_tflite=use_tflite,
+                    snapshot=path,
+                    on_stage=stage,
+                    precision=precision,
+                )
+            stage("analysing")
+            out = analyze_video(
+                predictors[key],
+                video,
                 scorer=scorer,
-                bodyparts=tuple(bodyparts),
+                bodyparts=bodyparts,
+                destfolder=video_dest,
+                save_as_csv=save_as_csv,
                 scale=scale,
                 crop=crop,
-                save_as_csv=save_as_csv,
-                netcdf=netcdf,
                 meta=meta,
-                individuals=tuple(individuals) or None,
-                unique_bodyparts=tuple(unique_bodyparts),
+                progress=progress,
+                netcdf=netcdf,
+                individuals=individuals or None,
+                unique_bodyparts=unique_bodyparts,
             )
-            for job in jobs
-        ]
-        if on_stage is not None and jobs:
-            on_stage(AnalysisStage("analysing", jobs[0].video, 1, len(jobs)))
-        if jobs:
-            outputs.extend(
-                analyze_chunked(
-                    jobs,
-                    client=client,
-                    shard=shard,
-                    chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
-                    progress=progress,
+            outputs.append(out)
+        if chunked:
+            from .distributed import DEFAULT_CHUNK_FRAMES, analyze_chunked
+
+            jobs = [
+                dataclasses.replace(
+                    job,
+                    scorer=scorer,
+                    bodyparts=tuple(bodyparts),
+                    scale=scale,
+                    crop=crop,
+                    save_as_csv=save_as_csv,
+                    netcdf=netcdf,
+                    meta=meta,
+                    individuals=tuple(individuals) or None,
+                    unique_bodyparts=tuple(unique_bodyparts),
                 )
+                for job in jobs
+            ]
+            if on_stage is not None and jobs:
+                on_stage(AnalysisStage("analysing", jobs[0].video, 1, len(jobs)))
+            if jobs:
+                outputs.extend(
+                    analyze_chunked(
+                        jobs,
+                        client=client,
+                        shard=shard,
+                        chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
+                        progress=progress,
+                    )
+                )
+        return outputs
+
+
+def _missing_listed_videos(project: Project) -> dict[Path, str]:
+    """Return the ``video_sets`` entries found nowhere on disk, and where we looked.
+
+    A warning names each: a batch job that analyses "the project's videos" must not
+    report success having skipped a video whose storage moved.
+    """
+    missing: dict[Path, str] = {}
+    for key in project.video_sets:
+        if "WILL BE AUTOMATICALLY UPDATED" in str(key):  # DeepLabCut's placeholder
+            continue
+        if project.resolve_video(key) is None:
+            own = project.path / "videos" / entry_name(key)
+            why = (
+                f"listed in {project.config_path.name} (video_sets) but not found: "
+                f"looked at {key} and {own}"
             )
-    return outputs
+            logger.warning("%s is not analysed: %s", key, why)
+            missing[Path(str(key))] = why
+    return missing
+
+
+def _lock_outputs(
+    held: contextlib.ExitStack, plan: Any, dests: dict, scorer: str
+) -> None:
+    """Hold the analysis lock of each output to be written (:func:`.locks.output_lock`).
+
+    Different videos are analysed together (a job array with a video per task); a
+    second analysis of a video into the same file is refused. The locks lie beside
+    the outputs, so a read-only project analysed into ``destfolder`` is not written.
+    """
+    import errno
+
+    from .locks import JobLockError, output_lock
+
+    outputs = [Path(dests[v] or v.parent) / f"{v.stem}{scorer}.h5" for v in plan.todo]
+    try:
+        held.enter_context(output_lock(outputs, "analyze_videos"))
+    except JobLockError:
+        raise
+    except OSError as err:
+        if err.errno not in (errno.EACCES, errno.EROFS, errno.EPERM):
+            raise
+        where = Path(err.filename).parent if err.filename else "the output folder"
+        raise PermissionError(
+            f"Cannot write into {where} ({err.strerror}): the outputs (and their lock "
+            "files) go beside the videos unless destfolder (--dest) names a folder "
+            "this user can write. A read-only project is analysed into such a "
+            "folder (its TFLite conversions go into $POSEKIT_CACHE); or share its "
+            "model: posekit export-model PROJECT model.posekit.zip, then posekit "
+            "analyze --model model.posekit.zip VIDEO."
+        ) from err
 
 
 def _check_multianimal_options(
@@ -1473,6 +1588,7 @@ def video_predictions(
     videotype: str | Sequence[str] | None = None,
     shuffle: int | None = None,
     destfolder: str | os.PathLike | None = None,
+    track_method: str | None = None,
 ) -> list[Path]:
     """Find the predictions of videos: DeepLabCut's ``(config, videos)`` argument.
 
@@ -1495,6 +1611,11 @@ def video_predictions(
     destfolder
         Where the analysis wrote them (DeepLabCut's ``destfolder``; default: beside
         each video).
+    track_method
+        Several animals: the tracks file of this method only (DeepLabCut's
+        ``track_method``: ``"ellipse"`` → ``…_el.h5``, ``"box"`` → ``…_bx.h5``,
+        ``"keypoints"`` → ``…_sk.h5``; default: the network's own, the config's
+        ``default_track_method`` first).
 
     Returns
     -------
@@ -1505,8 +1626,12 @@ def video_predictions(
     ------
     FileNotFoundError
         No video has predictions (the message says to analyse them first).
+    ValueError
+        If ``track_method`` is not one of DeepLabCut's.
     """
-    pairs = _prediction_pairs(project, videos, filtered, videotype, shuffle, destfolder)
+    pairs = _prediction_pairs(
+        project, videos, filtered, videotype, shuffle, destfolder, track_method
+    )
     return [predictions for _, predictions in pairs]
 
 
@@ -1517,14 +1642,30 @@ def _prediction_pairs(
     videotype: str | Sequence[str] | None,
     shuffle: int | None,
     destfolder: str | os.PathLike | None,
+    track_method: str | None = None,
 ) -> list[tuple[Path | None, Path]]:
     """Return ``(video, its predictions)`` for :func:`video_predictions`.
 
     The video is ``None`` for a file given as predictions.
     """
-    from .postprocessing import find_predictions, network_predictions
+    from .postprocessing import (
+        FILTERED_SUFFIX,
+        TRACKS_SUFFIXES,
+        find_predictions,
+        network_predictions,
+    )
 
     project = as_project(project)
+    if track_method is not None and track_method not in TRACKS_SUFFIXES:
+        raise ValueError(
+            f"track_method={track_method!r}: use one of {sorted(TRACKS_SUFFIXES)} "
+            "(the tracks file …_el.h5, …_bx.h5, …_sk.h5), or leave it out."
+        )
+    ending = (
+        TRACKS_SUFFIXES[track_method] + (FILTERED_SUFFIX if filtered else "")
+        if track_method is not None
+        else ""
+    )
     items = [Path(v) for v in videos or ()]
     found, missing = [], []
     for item in list_videos(items, videotype) if items else project.source_videos():
@@ -1534,7 +1675,11 @@ def _prediction_pairs(
             found.append((None, item))
             continue
         files = (
-            find_predictions(item, destfolder, filtered=filtered)
+            [
+                f
+                for f in find_predictions(item, destfolder, filtered=filtered)
+                if f.stem.endswith(ending)
+            ]
             if shuffle is None
             else network_predictions(
                 project,
@@ -1543,6 +1688,7 @@ def _prediction_pairs(
                 snapshot=_one_snapshot(project, None),
                 destfolder=destfolder,
                 filtered=filtered,
+                track_method=track_method,
             )
         )
         if files:
@@ -1550,6 +1696,8 @@ def _prediction_pairs(
         else:
             missing.append(item)
     kind = "filtered predictions" if filtered else "predictions"
+    if track_method is not None:
+        kind = f"{kind} tracked by {track_method!r} (…{ending}.h5)"
     if missing and found:
         logger.warning("no %s for %s", kind, ", ".join(str(m) for m in missing))
     if not found:
@@ -1563,7 +1711,34 @@ def _prediction_pairs(
     return found
 
 
-@dlc_keywords(filtertype=renamed("method"), windowlength=renamed("window"))
+def _filtertype(value: Any) -> dict[str, Any]:
+    """DeepLabCut's ``filtertype``: posekit's ``method``; ``"arima"`` says what instead."""
+    if value == "arima":
+        raise ValueError(
+            "filtertype='arima': posekit has no ARIMA filter (DeepLabCut's "
+            "p_bound, ARdegree, MAdegree and alpha are its settings). Use "
+            "filtertype='kalman' (a state-space model of the motion, as ARIMA is a "
+            "time-series model) or 'median' (DeepLabCut's default), with "
+            "pcutoff=<your p_bound> "
+            "to treat the points below that likelihood as missing, as ARIMA's "
+            "p_bound does."
+        )
+    return {"method": value}
+
+
+#: DeepLabCut's settings of its ARIMA filter, which only ``filtertype="arima"`` reads.
+_ARIMA_ONLY = ignored("it only concerns DeepLabCut's 'arima' filter")
+
+
+@dlc_keywords(
+    filtertype=_filtertype,
+    windowlength=renamed("window"),
+    video=renamed("videos"),
+    p_bound=_ARIMA_ONLY,
+    ARdegree=_ARIMA_ONLY,
+    MAdegree=_ARIMA_ONLY,
+    alpha=_ARIMA_ONLY,
+)
 def filter_predictions(
     project: Project | str | os.PathLike,
     videos: Sequence[str | os.PathLike] | None = None,
@@ -1577,6 +1752,7 @@ def filter_predictions(
     videotype: str | Sequence[str] | None = None,
     shuffle: int | None = None,
     destfolder: str | os.PathLike | None = None,
+    track_method: str | None = None,
     **params: Any,
 ) -> list[Path]:
     """Filter the predictions of a project's videos (DeepLabCut's ``filterpredictions``).
@@ -1590,12 +1766,15 @@ def filter_predictions(
     ----------
     project
         The project (or its folder or ``config.yaml``).
-    videos, videotype, shuffle, destfolder
+    videos, videotype, shuffle, destfolder, track_method
         As for :func:`video_predictions` (default: every video of the project, its
-        newest predictions, beside it).
+        newest predictions, beside it). ``videos`` is DeepLabCut's ``video``.
     method, window, polyorder, pcutoff, max_gap, **params
         The filter (:func:`posekit.engine.postprocessing.filter_predictions`);
-        ``window`` is DeepLabCut's ``windowlength``.
+        ``method`` is DeepLabCut's ``filtertype`` (its ``"arima"`` is an error
+        that says what to use instead; its ``p_bound``, ``ARdegree``,
+        ``MAdegree`` and ``alpha``, settings of ``"arima"`` only, are ignored) and
+        ``window`` its ``windowlength``.
     save_as_csv
         Also write the ``.csv`` twins.
 
@@ -1608,6 +1787,8 @@ def filter_predictions(
     ------
     FileNotFoundError
         No video has predictions.
+    ValueError
+        A filter parameter or ``track_method`` is not valid.
     """
     from .postprocessing import filter_predictions as filter_file
 
@@ -1623,7 +1804,12 @@ def filter_predictions(
             **params,
         )
         for path in video_predictions(
-            project, videos, videotype=videotype, shuffle=shuffle, destfolder=destfolder
+            project,
+            videos,
+            videotype=videotype,
+            shuffle=shuffle,
+            destfolder=destfolder,
+            track_method=track_method,
         )
     ]
 
@@ -1635,6 +1821,17 @@ filterpredictions = filter_predictions
 @dlc_keywords(
     trailpoints=renamed("trail_length"),
     displayedbodyparts=renamed("bodyparts", lambda b: None if b == "all" else list(b)),
+    outputframerate=renamed("fps"),
+    save_frames=refused(
+        "save_frames={value!r}: posekit writes the labelled video only, not an image "
+        "of every frame. Leave save_frames out (or False); to get a frame as an "
+        "image, read it from the labelled video: posekit.engine.VideoReader(path).",
+        unless=lambda v: not v,
+    ),
+    displaycropped=ignored(
+        "posekit draws the predictions on the whole frame (they are full-frame "
+        "coordinates, cropped analysis or not)"
+    ),
 )
 def create_labeled_video(
     project: Project | str | os.PathLike,
@@ -1652,6 +1849,8 @@ def create_labeled_video(
     videotype: str | Sequence[str] | None = None,
     shuffle: int | None = None,
     destfolder: str | os.PathLike | None = None,
+    track_method: str | None = None,
+    fps: float | None = None,
 ) -> list[Path]:
     """Labelled videos of a project's analysed videos (DLC's ``create_labeled_video``).
 
@@ -1665,11 +1864,15 @@ def create_labeled_video(
     ----------
     project
         The project (or its folder or ``config.yaml``).
-    videos, videotype, shuffle, destfolder
+    videos, videotype, shuffle, destfolder, track_method
         As for :func:`video_predictions` (default: every video of the project, its
         newest predictions, beside it).
     filtered
         Draw the ``_filtered`` predictions.
+    fps
+        Frame rate of the labelled video (DeepLabCut's ``outputframerate``;
+        default: the video's). Every frame is drawn; only the playback rate
+        changes.
     pcutoff, dotsize
         Override the config's.
     bodyparts, color_by, draw_skeleton, trail_length, codec, progress
@@ -1693,7 +1896,9 @@ def create_labeled_video(
     project = as_project(project)
     display = project.display
     out = []
-    pairs = _prediction_pairs(project, videos, filtered, videotype, shuffle, destfolder)
+    pairs = _prediction_pairs(
+        project, videos, filtered, videotype, shuffle, destfolder, track_method
+    )
     for source, path in pairs:
         video = source or find_video(path, project)
         if video is None:
@@ -1717,6 +1922,7 @@ def create_labeled_video(
                 skeleton_color=display.skeleton_color,
                 codec=codec,
                 progress=progress,
+                fps=fps,
             )
         )
     return out

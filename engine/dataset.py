@@ -9,6 +9,7 @@ DLC project keeps its split.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import re
@@ -40,6 +41,7 @@ __all__ = [
     "merge_labels",
     "make_split",
     "create_training_dataset",
+    "mergeandsplit",
     "load_split",
     "load_training_set",
     "symmetric_pairs",
@@ -63,7 +65,9 @@ class TrainingSet:
     Attributes
     ----------
     images
-        RGB ``uint8`` arrays (full frames).
+        RGB ``uint8`` arrays (full frames): a sequence that reads them from disk
+        when asked for and keeps them in memory up to a budget
+        (:class:`~posekit.engine._image_cache.ImageList`).
     keypoints
         ``(n_images, n_bodyparts, 2)`` pixel coordinates, NaN where not labelled.
     paths
@@ -74,7 +78,7 @@ class TrainingSet:
         Positions into the arrays.
     """
 
-    images: list[np.ndarray]
+    images: Sequence[np.ndarray]
     keypoints: np.ndarray
     paths: list[str]
     bodyparts: list[str]
@@ -84,10 +88,19 @@ class TrainingSet:
     shuffle: int = 1
     flip_pairs: list[tuple[str, str]] = field(default_factory=list)
 
-    def subset(self, which: str) -> tuple[list[np.ndarray], np.ndarray]:
-        """``("train" | "test")`` → (images, keypoints)."""
+    def subset(self, which: str) -> tuple[Sequence[np.ndarray], np.ndarray]:
+        """``("train" | "test")`` → (images, keypoints); images read lazily."""
         idx = self.train_indices if which == "train" else self.test_indices
-        return [self.images[i] for i in idx], self.keypoints[idx]
+        return _take(self.images, idx), self.keypoints[idx]
+
+
+def _take(images: Sequence[np.ndarray], idx: Sequence[int]) -> Sequence[np.ndarray]:
+    """``images[idx]``: a lazy view of an ``ImageList``, else a list."""
+    from ._image_cache import ImageList
+
+    if isinstance(images, ImageList):
+        return images.take(idx)
+    return [images[i] for i in idx]
 
 
 def _pct(fraction: float) -> int:
@@ -156,6 +169,108 @@ def _doc_path(project: Project, fraction: float, shuffle: int) -> Path:
     )
 
 
+def _index_lists(value: Sequence[Sequence[int]] | Sequence[int]) -> list[list[int]]:
+    """DeepLabCut's ``trainIndices``: one list per shuffle (a flat list: one split)."""
+    lists = list(value)
+    if lists and all(isinstance(v, (int, np.integer)) for v in lists):
+        lists = [lists]
+    return [[int(i) for i in one] for one in lists]
+
+
+def _require_frames(project: Project, merged: pd.DataFrame) -> None:
+    """Refuse to record a split of no frames (it could never be trained)."""
+    if len(merged) == 0:
+        raise LabelError(
+            f"no labelled frames in {project.path / 'labeled-data'}; label frames "
+            "first (every label file holds only empty points), then create the "
+            "training set again."
+        )
+
+
+def _merged_paths(path: Path) -> list[str] | None:
+    """Images of the merged labels already on disk (``None``: absent or unreadable)."""
+    if not path.is_file():
+        return None
+    try:
+        return index_to_paths(pd.read_hdf(path).index)
+    except Exception as err:  # noqa: BLE001 - any unreadable file: cannot map
+        logger.warning("could not read the previous merged labels %s: %s", path, err)
+        return None
+
+
+def _keep_split(
+    project: Project,
+    merged: pd.DataFrame,
+    paths: list[str],
+    old_paths: list[str] | None,
+    fraction: float,
+    shuffle: int,
+) -> Split | None:
+    """Keep a recorded split, mapped by image onto the new merged labels.
+
+    The Documentation pickle holds row positions into the merged labels it was made
+    with (``old_paths``). Its test images stay test images, its training images stay
+    training images, images no longer labelled are dropped and images labelled since
+    go to the training set; the record is rewritten when the rows moved. ``None``: the
+    recorded split has no frames and is drawn again.
+    """
+    doc = _doc_path(project, fraction, shuffle)
+    split = load_split(project, shuffle=shuffle, train_fraction=fraction)
+    if len(split.train_indices) + len(split.test_indices) == 0:
+        logger.info("replacing the empty split %s", doc.name)
+        return None
+    rows = old_paths if old_paths is not None else paths
+    beyond = [int(i) for i in (*split.train_indices, *split.test_indices)]
+    beyond = [i for i in beyond if not 0 <= i < len(rows)]
+    if beyond:
+        raise LabelError(
+            f"{doc} names rows {beyond[:5]} beyond the {len(rows)} frames of the "
+            f"merged labels: delete {doc} and run `posekit create-training-dataset "
+            f"{project.path}` again (a new split)."
+        )
+    if old_paths is None or old_paths == paths:
+        logger.info("keeping the existing split %s", doc.name)
+        return split
+    row = {p: i for i, p in enumerate(paths)}
+    test = sorted({row[p] for p in (rows[i] for i in split.test_indices) if p in row})
+    train = {row[p] for p in (rows[i] for i in split.train_indices) if p in row}
+    added = set(range(len(paths))) - train - set(test)
+    dropped = len(split.train_indices) + len(split.test_indices) - len(train)
+    dropped -= len(test)
+    logger.warning(
+        "keeping the existing split %s by image: %d frame(s) no longer labelled "
+        "dropped, %d frame(s) labelled since added to the training set "
+        "(%d train, %d test)",
+        doc.name,
+        dropped,
+        len(added),
+        len(train | added),
+        len(test),
+    )
+    train_rows = np.asarray(sorted(train | added), dtype=int)
+    test_rows = np.asarray(test, dtype=int)
+    _write_documentation(
+        project, merged, paths, train_rows, test_rows, fraction, shuffle
+    )
+    return Split(train_rows, test_rows, split.train_fraction, shuffle)
+
+
+def _check_split_rows(
+    project: Project, split: Split, n_rows: int, merged_path: Path
+) -> None:
+    """Refuse a recorded split naming rows the merged labels do not have."""
+    rows = np.concatenate([split.train_indices, split.test_indices]).astype(int)
+    beyond = rows[(rows < 0) | (rows >= n_rows)]
+    if beyond.size:
+        doc = _doc_path(project, split.train_fraction, split.shuffle)
+        raise LabelError(
+            f"the split {doc} names rows {beyond[:5].tolist()} but {merged_path} has "
+            f"{n_rows} frames (the labels changed after the split was made): run "
+            f"`posekit create-training-dataset {project.path}` (it maps the split "
+            f"onto the new labels), or delete {doc} for a new split."
+        )
+
+
 @dlc_keywords(
     num_shuffles=renamed("shuffles", lambda n: tuple(range(1, int(n) + 1))),
     Shuffles=renamed("shuffles", tuple),
@@ -164,6 +279,8 @@ def _doc_path(project: Project, fraction: float, shuffle: int) -> Path:
         "train_network(config, backbone={value!r}) (or default_net_type in "
         "config.yaml)"
     ),
+    trainIndices=renamed("train_indices", _index_lists),
+    testIndices=renamed("test_indices", _index_lists),
 )
 def create_training_dataset(
     project: Project | str | os.PathLike,
@@ -172,6 +289,8 @@ def create_training_dataset(
     train_fraction: float | None = None,
     seed: int | None = None,
     test_frames: Sequence[str] | None = None,
+    train_indices: Sequence[Sequence[int]] | None = None,
+    test_indices: Sequence[Sequence[int]] | None = None,
 ) -> list[Split]:
     """Merge labels and write one recorded split per shuffle (DLC layout).
 
@@ -193,29 +312,54 @@ def create_training_dataset(
     test_frames
         Explicit test images (``labeled-data/<video>/<image>`` or image names):
         a fixed, recorded split instead of a random one.
+    train_indices, test_indices
+        DeepLabCut's ``trainIndices``/``testIndices``: one list of rows of the
+        merged labels per shuffle of ``shuffles`` (as :func:`mergeandsplit`
+        returns them; ``-1``, DeepLabCut's padding, is left out). Each split's
+        fraction is ``round(len(train) / (len(train) + len(test)), 2)`` as in
+        DeepLabCut.
 
     Returns
     -------
     list of Split
-        The splits (existing ones on disk are kept and returned as they are).
+        The splits. One already on disk is kept: mapped by image onto the new
+        merged labels when they changed (its test images stay test images, images
+        no longer labelled are dropped, images labelled since go to training); an
+        empty one is drawn again.
+
+    Raises
+    ------
+    ValueError
+        If ``train_indices`` and ``test_indices`` do not give one split per
+        shuffle, or name rows the merged labels do not have.
+    LabelError
+        If no frame is labelled.
     """
     project = as_project(project)
+    if train_indices is not None or test_indices is not None:
+        return _create_given_splits(
+            project, list(shuffles), train_indices or [], test_indices or []
+        )
     fractions = (
         [float(train_fraction)] if train_fraction else project.training_fractions
     )
     if not np.isclose(fractions[0], project.training_fractions[0]):
         _warn_unused_fraction(project, fractions[0])
     merged = merge_labels(project)
+    _require_frames(project, merged)
     out_dir = project.training_set_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_labels(merged, out_dir / f"CollectedData_{project.scorer}.h5")
+    merged_path = out_dir / f"CollectedData_{project.scorer}.h5"
+    old_paths = _merged_paths(merged_path)  # the rows existing splits refer to
+    write_labels(merged, merged_path)
     paths = index_to_paths(merged.index)
     splits = []
     for fraction, k in ((f, k) for f in fractions for k in shuffles):
         doc = _doc_path(project, fraction, k)
-        if doc.exists():
-            logger.info("keeping the existing split %s", doc.name)
-            splits.append(load_split(project, shuffle=k, train_fraction=fraction))
+        if doc.exists() and (
+            kept := _keep_split(project, merged, paths, old_paths, fraction, k)
+        ):
+            splits.append(kept)
             continue
         if test_frames is not None:
             wanted = {str(t).replace("\\", "/") for t in test_frames}
@@ -239,6 +383,167 @@ def create_training_dataset(
     return splits
 
 
+def _create_given_splits(
+    project: Project,
+    shuffles: list[int],
+    train_indices: Sequence[Sequence[int]],
+    test_indices: Sequence[Sequence[int]],
+) -> list[Split]:
+    """Write the splits DeepLabCut's ``trainIndices``/``testIndices`` give."""
+    if not len(train_indices) == len(test_indices) == len(shuffles):
+        raise ValueError(
+            f"trainIndices/testIndices give {len(train_indices)} and "
+            f"{len(test_indices)} splits for {len(shuffles)} shuffle(s) {shuffles}: "
+            "give one list of each per shuffle (Shuffles=[...])."
+        )
+    merged = merge_labels(project)
+    _require_frames(project, merged)
+    out_dir = project.training_set_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    merged_path = out_dir / f"CollectedData_{project.scorer}.h5"
+    old_paths = _merged_paths(merged_path)  # the rows existing splits refer to
+    write_labels(merged, merged_path)
+    paths = index_to_paths(merged.index)
+    splits = []
+    for k, train_in, test_in in zip(shuffles, train_indices, test_indices, strict=True):
+        fraction = round(len(train_in) / (len(train_in) + len(test_in)), 2)
+        train = np.asarray([i for i in train_in if i != -1], dtype=int)
+        test = np.asarray([i for i in test_in if i != -1], dtype=int)
+        bad = [int(i) for i in (*train, *test) if not 0 <= i < len(paths)]
+        if bad:
+            raise ValueError(
+                f"shuffle {k}: rows {bad} are not in the merged labels ({len(paths)} "
+                "labelled frames); take the indices from mergeandsplit(config)."
+            )
+        doc = _doc_path(project, fraction, k)
+        if doc.exists() and (
+            kept := _keep_split(project, merged, paths, old_paths, fraction, k)
+        ):
+            splits.append(kept)
+            continue
+        if not np.isclose(fraction, project.training_fractions[0]):
+            _warn_unused_fraction(project, fraction)
+        _write_documentation(project, merged, paths, train, test, fraction, k)
+        splits.append(Split(train, test, fraction, k))
+    return splits
+
+
+def mergeandsplit(
+    config: Project | str | os.PathLike,
+    trainindex: int = 0,
+    uniform: bool = True,
+    *,
+    seed: int | None = None,
+) -> tuple[list[int], list[int]]:
+    """Merge the labels and draw a split, without writing one (DeepLabCut's).
+
+    The rows index the merged labels of the training-set folder (written here if
+    absent, as DeepLabCut does); pass them to
+    ``create_training_dataset(config, Shuffles=[k], trainIndices=[train],
+    testIndices=[test])`` to freeze a split, or to several shuffles to train them on
+    the same frames.
+
+    Parameters
+    ----------
+    config
+        The project, its folder or its ``config.yaml``.
+    trainindex
+        ``uniform=True``: which ``TrainingFraction`` (an index into the config's
+        list). ``uniform=False``: which video of ``video_sets`` (an index) is left
+        out of training; its frames are the test set.
+    uniform
+        A random split of all frames (``True``) or leave one video out.
+    seed
+        Seed of the random split (default: unseeded, as DeepLabCut's).
+
+    Returns
+    -------
+    tuple of list of int
+        ``(trainIndices, testIndices)``.
+
+    Raises
+    ------
+    IndexError
+        If ``trainindex`` is beyond the config's ``TrainingFraction`` (or
+        ``video_sets``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import posekit.engine as deeplabcut
+    >>> project = deeplabcut.make_demo_project(tempfile.mkdtemp(), n_labeled=8)
+    >>> train, test = deeplabcut.mergeandsplit(project, uniform=False)
+    >>> len(train), len(test)
+    (0, 8)
+    """
+    from .project import entry_name
+
+    project = as_project(config)
+    out_dir = project.training_set_dir()
+    merged_path = out_dir / f"CollectedData_{project.scorer}.h5"
+    if merged_path.is_file():
+        merged = read_labels(merged_path)
+    else:
+        merged = merge_labels(project)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_labels(merged, merged_path)
+    paths = index_to_paths(merged.index)
+    if uniform:
+        fractions = project.listed_training_fractions
+        if not 0 <= trainindex < len(fractions):
+            raise IndexError(
+                f"trainindex={trainindex}: config.yaml's TrainingFraction has "
+                f"{len(fractions)} value(s) {fractions}; give an index into it."
+            )
+        seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else seed
+        train, test = make_split(len(paths), fractions[trainindex], seed=seed)
+        return _pad_indices(train.tolist(), test.tolist(), fractions[trainindex])
+    stems = [Path(entry_name(v)).stem for v in project.video_sets]
+    if not 0 <= trainindex < len(stems):
+        raise IndexError(
+            f"trainindex={trainindex}: config.yaml's video_sets lists {len(stems)} "
+            "video(s); give the index of the one to leave out."
+        )
+    left_out = stems[trainindex]
+    logger.info("leaving out the frames of %s (the test set)", left_out)
+    in_video = [p.split("/")[-2] == left_out for p in paths]
+    train = [i for i, inside in enumerate(in_video) if not inside]
+    test = [i for i, inside in enumerate(in_video) if inside]
+    return train, test
+
+
+def _pad_indices(
+    train: list[int], test: list[int], fraction: float
+) -> tuple[list[int], list[int]]:
+    """Pad a split with ``-1`` so its lengths give ``fraction`` exactly (DeepLabCut's).
+
+    DeepLabCut's ``mergeandsplit`` pads this way
+    (``trainingsetmanipulation.pad_train_test_indices``), so that
+    ``create_training_dataset``, which takes the fraction from the lengths, names
+    the split by the configured fraction; it leaves the ``-1`` out.
+
+    Examples
+    --------
+    >>> _pad_indices(list(range(10)), [10, 11], 0.8)[1]
+    [10, 11, -1]
+    """
+    n_train, n_test = len(train), len(test)
+    if n_train + n_test == 0 or n_train / (n_train + n_test) == fraction:
+        return train, test
+    pct = int(round(100 * fraction))
+    length = 100 // math.gcd(100, pct)
+    min_train = int(round(length * fraction))
+    min_test = length - min_train
+    mult = max(
+        math.ceil(n_train / min_train) if min_train else 0,
+        math.ceil(n_test / min_test) if min_test else 0,
+    )
+    return (
+        train + [-1] * (mult * min_train - n_train),
+        test + [-1] * (mult * min_test - n_test),
+    )
+
+
 def _warn_unused_fraction(project: Project, fraction: float) -> None:
     """Say how to train on a split of a fraction the verbs do not use now."""
     listed = project.listed_training_fractions
@@ -259,6 +564,25 @@ def _warn_unused_fraction(project: Project, fraction: float) -> None:
     )
 
 
+def _dlc_joints(xy: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
+    """One image's labels as DeepLabCut's ``format_training_data`` stores them.
+
+    An int ``ndarray`` of ``[bodypart, x, y]`` rows: unlabelled bodyparts left out,
+    the coordinates truncated to integers, and the points not strictly inside the
+    image (``0 < x < width``, ``0 < y < height``) dropped. Only DeepLabCut reads
+    them; posekit trains on the merged labels, which keep sub-pixel precision.
+    """
+    joints = np.c_[np.arange(len(xy)), xy]
+    joints = joints[~np.isnan(joints).any(axis=1)].astype(int)
+    inside = (
+        (joints[:, 1] > 0)
+        & (joints[:, 1] < size[2])
+        & (joints[:, 2] > 0)
+        & (joints[:, 2] < size[1])
+    )
+    return joints[inside]
+
+
 def _write_documentation(
     project: Project,
     merged: pd.DataFrame,
@@ -268,54 +592,63 @@ def _write_documentation(
     fraction: float,
     shuffle: int,
 ) -> None:
+    """Write DeepLabCut's record of a split: the Documentation pickle and the dataset.
+
+    Single animal: ``data`` holds one entry per training image with labels, whose
+    ``joints`` are DeepLabCut's int array (:func:`_dlc_joints`); the dataset is the
+    ``.mat``. Several animals: ``joints`` maps each animal's index to its rows, and
+    the dataset is also written as the ``.pickle`` DeepLabCut's multi-animal
+    training reads (the same ``data``).
+    """
     from scipy.io import savemat
 
     data = []
+    images: list[str] = []  # the image of each entry of data
     if project.multianimal:
         from .multianimal.dataset import documentation_entries
 
         data = documentation_entries(project, merged, paths, train)
+        images = [paths[i] for i in train]
     coords = labels_to_array(merged, project.bodyparts)
     for i in train if not project.multianimal else ():
         img = cv2.imread(str(project.path / paths[i]))
         size = (3, img.shape[0], img.shape[1]) if img is not None else (3, 0, 0)
-        joints = [
-            [j, coords[i, j, 0], coords[i, j, 1]]
-            for j in range(len(project.bodyparts))
-            if np.all(np.isfinite(coords[i, j]))
-            and 0 <= coords[i, j, 0] < size[2]
-            and 0 <= coords[i, j, 1] < size[1]
-        ]
-        data.append(
-            {
-                "image": tuple(paths[i].split("/")),
-                "size": np.array(size),
-                "joints": {0: np.array(joints, dtype=float).reshape(-1, 3)},
-            }
-        )
+        joints = _dlc_joints(coords[i], size)
+        if joints.size:  # DeepLabCut leaves out the images without labels
+            data.append(
+                {
+                    "image": tuple(paths[i].split("/")),
+                    "size": np.array(size),
+                    "joints": joints,
+                }
+            )
+            images.append(paths[i])
     doc = _doc_path(project, fraction, shuffle)
     with atomic_path(doc) as tmp, open(tmp, "wb") as fh:
         pickle.dump(
             [data, train.tolist(), test.tolist(), fraction], fh, pickle.HIGHEST_PROTOCOL
         )
-    mat = (
+    dataset = (
         doc.parent
         / f"{project.task}_{project.scorer}{_pct(fraction)}shuffle{shuffle}.mat"
     )
-    with atomic_path(mat) as tmp:
+    if project.multianimal:  # DeepLabCut's create_multianimaltraining_dataset
+        with atomic_path(dataset.with_suffix(".pickle")) as tmp, open(tmp, "wb") as fh:
+            pickle.dump(data, fh, pickle.HIGHEST_PROTOCOL)
+
+    def int_joints(joints: np.ndarray | dict[int, np.ndarray]) -> np.ndarray:
+        if isinstance(joints, dict):
+            joints = np.concatenate([np.zeros((0, 3)), *joints.values()])
+        return np.asarray(joints).astype(int)
+
+    with atomic_path(dataset) as tmp:
         savemat(
             str(tmp),
             {
                 "dataset": np.array(
                     [
-                        (
-                            np.array(paths[i], dtype="U"),
-                            d["size"],
-                            np.concatenate(
-                                [np.zeros((0, 3)), *d["joints"].values()]
-                            ).astype(int),
-                        )
-                        for i, d in zip(train, data, strict=True)
+                        (np.array(path, dtype="U"), d["size"], int_joints(d["joints"]))
+                        for path, d in zip(images, data, strict=True)
                     ],
                     dtype=[("image", "O"), ("size", "O"), ("joints", "O")],
                 )
@@ -409,18 +742,33 @@ def symmetric_pairs(bodyparts: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def load_training_set(
-    project: Project, *, shuffle: int = 1, train_fraction: float | None = None
+    project: Project,
+    *,
+    shuffle: int = 1,
+    train_fraction: float | None = None,
+    cache_bytes: int | None = None,
 ) -> TrainingSet:
-    """Load the merged labels, images and recorded split of a shuffle into memory.
+    """Load the merged labels and recorded split of a shuffle; images on demand.
+
+    The images are decoded when first used and kept in memory up to
+    ``cache_bytes`` (default :data:`~posekit.engine._image_cache.DEFAULT_CACHE_BYTES`,
+    512 MB: a few hundred frames stay cached, as when they were all loaded at
+    once); beyond it the least recently used are read from disk again. Memory no
+    longer grows with the number of labelled frames.
 
     A multi-animal project gives a
     :class:`~posekit.engine.multianimal.dataset.MultiAnimalTrainingSet`.
+
+    Raises
+    ------
+    LabelError
+        A labelled image is missing (here) or does not decode (when it is read).
     """
     split = load_split(project, shuffle=shuffle, train_fraction=train_fraction)
     if project.multianimal:
         from .multianimal.dataset import load_multianimal_training_set
 
-        return load_multianimal_training_set(project, split)
+        return load_multianimal_training_set(project, split, cache_bytes=cache_bytes)
     h5 = project.training_set_dir() / f"CollectedData_{project.scorer}.h5"
     merged = read_labels(h5)
     unknown = [
@@ -436,15 +784,13 @@ def load_training_set(
             "training set again (create_training_dataset) and train a new network."
         )
     paths = index_to_paths(merged.index)
+    _check_split_rows(project, split, len(paths), h5)
     keypoints = labels_to_array(merged, project.bodyparts)
-    images = []
-    for p in paths:
-        img = cv2.imread(str(project.path / p), cv2.IMREAD_COLOR)
-        if img is None:
-            raise LabelError(
-                f"labelled image {project.path / p} is missing or unreadable"
-            )
-        images.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    from ._image_cache import ImageList
+
+    images = ImageList(
+        [project.path / p for p in paths], cache_bytes=cache_bytes, error=LabelError
+    )
     return TrainingSet(
         images=images,
         keypoints=keypoints,

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import logging
 import math
@@ -54,6 +55,12 @@ import numpy as np
 
 from . import logger
 from ._fileio import atomic_path, atomic_write_text
+from .locks import JobLockError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,6 +74,7 @@ __all__ = [
     "DEFAULT_CHUNK_FRAMES",
     "CHUNKS_FOLDER",
     "ChunkResult",
+    "ChunkPlanError",
     "ChunkTask",
     "TrainRun",
     "VideoJob",
@@ -239,6 +247,7 @@ class ChunkTask:
     scale: float = 1.0
     crop: Crop | None = None
     threads: dict[str, int] = field(default_factory=dict)
+    plan_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -319,9 +328,9 @@ def limit_threads(n: int, *, tensorflow: bool = False) -> None:
 
 
 def _cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+    from ._tf import cpu_threads  # affinity, SLURM_CPUS_PER_TASK, --threads
+
+    return cpu_threads()
 
 
 def _my_threads(threads: dict[str, int]) -> int:
@@ -364,6 +373,30 @@ def _rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _read_chunk(path: Path, task: ChunkTask) -> np.ndarray | None:
+    """Return a chunk file's keypoints if it is ``task``'s chunk (this plan, start).
+
+    A chunk file of another plan or start (an older posekit's, or one written into
+    the folder by a task with other options) is ``None``: it is computed again.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            ok = (
+                "plan_id" in data.files
+                and str(data["plan_id"]) == task.plan_id
+                and int(data["start"]) == task.start
+            )
+            xyp = data["xyp"] if ok else None
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError) as err:  # torn or foreign: compute again
+        logger.warning("%s: unreadable chunk, computed again: %s", path, err)
+        return None
+    if xyp is not None and task.stop is not None and len(xyp) > task.stop - task.start:
+        return None
+    return xyp
+
+
 def run_chunk(task: ChunkTask) -> ChunkResult:
     """Analyse one chunk and write its keypoints atomically (``.npz``, no pickle).
 
@@ -384,11 +417,10 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
 
     out = Path(task.out)
     worker = f"pid {os.getpid()} on {socket.gethostname()}"
-    if out.is_file():
-        with np.load(out, allow_pickle=False) as data:
-            frames = int(data["xyp"].shape[0])
+    found = _read_chunk(out, task)
+    if found is not None:
         return ChunkResult(
-            task.video, task.index, frames, str(out), worker=worker, skipped=True
+            task.video, task.index, len(found), str(out), worker=worker, skipped=True
         )
     threads = _my_threads(task.threads)
     predictor, load_s = _worker_predictor(task.model, threads)
@@ -404,15 +436,17 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     )
     seconds = time.perf_counter() - t0
     height, width = info["frame_dimensions"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
-        np.savez(
-            fh,
-            xyp=np.asarray(xyp, np.float32).reshape(len(xyp), -1, 3),
-            fps=np.float64(info["fps"]),
-            frame_dimensions=np.asarray([height, width], np.int64),
-            seconds=np.float64(seconds),
-        )
+    if out.parent.is_dir():  # gone: another task wrote the video's .h5 meanwhile
+        with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                xyp=np.asarray(xyp, np.float32).reshape(len(xyp), -1, 3),
+                fps=np.float64(info["fps"]),
+                frame_dimensions=np.asarray([height, width], np.int64),
+                seconds=np.float64(seconds),
+                start=np.int64(task.start),
+                plan_id=np.str_(task.plan_id),
+            )
     return ChunkResult(
         task.video,
         task.index,
@@ -520,87 +554,236 @@ def _chunk_path(job: VideoJob, index: int) -> Path:
     return job.chunk_dir / f"chunk-{index:06d}.npz"
 
 
-def _prepare_chunk_dir(job: VideoJob, plan: dict[str, Any]) -> bool:
-    """Make the chunk folder hold chunks of ``plan`` only; True if the video is done.
+class ChunkPlanError(JobLockError):
+    """Another task computes a video's chunks with other options (a job array mixed up).
 
-    Chunks computed with another plan (another model, video, scale...) are removed.
+    Its chunks and this task's could not be put together; this task refuses before it
+    computes anything. ``posekit analyze`` exits with 75 (try again later): once the
+    other task has ended, its chunks are replaced, or its ``.h5`` is written.
+    """
+
+
+def _plan_id(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _plan_text(plan: dict[str, Any]) -> str:
+    return json.dumps(plan, indent=1, sort_keys=True)
+
+
+def _flock(fd: int, how: str, wait: bool = True) -> bool:
+    """Lock ``fd`` shared (``"sh"``), exclusive (``"ex"``) or unlock it; False if busy.
+
+    On systems without ``fcntl`` (Windows) nothing is locked: tasks of a job array
+    with different options are then not told apart while they run.
+    """
+    if fcntl is None:  # pragma: no cover - Windows
+        return True
+    flags = {"sh": fcntl.LOCK_SH, "ex": fcntl.LOCK_EX, "un": fcntl.LOCK_UN}[how]
+    try:
+        fcntl.flock(fd, flags if wait else flags | fcntl.LOCK_NB)
+    except OSError as err:
+        if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return False
+        raise
+    return True
+
+
+@contextlib.contextmanager
+def _setup_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s set-up lock (exclusive, briefly), creating the folder.
+
+    Changing the plan, putting the chunks together and removing the folder happen
+    under it; a task that opened the lock file of a folder removed meanwhile
+    retries with the new folder.
+    """
+    path = folder / ".setup.lock"
+    while True:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _flock(fd, "ex")
+            if not _same_file(fd, path):
+                continue
+            yield
+            return
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _plan_differences(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """Name what differs between two plans, in the command line's words."""
+    words = {
+        "chunks": "--chunk-frames",
+        "batch_size": "--batch-size",
+        "scale": "--scale",
+        "frame_shape": "--scale or crop",
+        "crop": "the crop",
+        "model": "the model",
+        "model_sha256": "the model",
+        "video_size": "the video file",
+        "video_mtime_ns": "the video file",
+        "video": "the video file",
+    }
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    named = dict.fromkeys(words.get(k, k) for k in keys)
+    return ", ".join(named) or "the options"
+
+
+def _join_plan(
+    job: VideoJob, plan: dict[str, Any], stack: contextlib.ExitStack
+) -> None:
+    """Make ``job``'s chunk folder hold chunks of ``plan`` and take part in it.
+
+    The task holds a shared lock on the folder's ``.users.lock`` while it runs (in
+    ``stack``), so that a task with another plan knows the chunks are in use.
+    Chunks of another plan that no task runs any more (a stopped job array, options
+    changed since) are removed and the plan is replaced.
+
+    Raises
+    ------
+    ChunkPlanError
+        A task that runs now computes this video's chunks with another plan.
     """
     folder = job.chunk_dir
-    plan_file, done_file = folder / "plan.json", folder / "done.json"
-    text = json.dumps(plan, indent=1, sort_keys=True)
-    if plan_file.is_file() and plan_file.read_text() != text:
-        logger.info("%s: chunks of an earlier plan; starting over", job.video.name)
-        shutil.rmtree(folder, ignore_errors=True)
-    if done_file.is_file() and done_file.read_text() == text and job.output.is_file():
-        return True
-    folder.mkdir(parents=True, exist_ok=True)
-    if not plan_file.is_file():
-        atomic_write_text(plan_file, text)
-    return False
+    plan_file = folder / "plan.json"
+    text = _plan_text(plan)
+    with _setup_lock(folder):
+        users = os.open(folder / ".users.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            current = plan_file.read_text() if plan_file.is_file() else None
+            if current != text:
+                if not _flock(users, "ex", wait=False):
+                    try:
+                        differs = _plan_differences(json.loads(current or "{}"), plan)
+                    except ValueError:
+                        differs = "the options"
+                    raise ChunkPlanError(
+                        f"{job.video.name}: another task is computing its chunks in "
+                        f"{folder} with other options ({differs} differ). All tasks "
+                        "of a job array must use the same options (--chunk-frames, "
+                        "--scale, --batch-size, model); this task computed nothing. "
+                        "Run it again when that task has ended, or with its options.",
+                        None,
+                        folder / ".users.lock",
+                    )
+                if current is not None:
+                    logger.info(
+                        "%s: chunks of an earlier plan (other options, no task "
+                        "running it); starting over",
+                        job.video.name,
+                    )
+                for path in folder.iterdir():
+                    if path.name not in (".setup.lock", ".users.lock"):
+                        if path.is_dir():
+                            shutil.rmtree(path, ignore_errors=True)
+                        else:
+                            path.unlink(missing_ok=True)
+                atomic_write_text(plan_file, text)
+                _flock(users, "un")
+            # never blocks: the exclusive lock is only taken under the set-up lock
+            _flock(users, "sh")
+        except BaseException:
+            os.close(users)
+            raise
+    stack.callback(os.close, users)
 
 
 def _assemble(job: VideoJob, plan: dict[str, Any], seconds: float) -> Path | None:
     """Put the chunks together and write the outputs; ``None`` if chunks are missing.
 
-    A chunk shorter than planned (the video ends there, or stops decoding) ends the
-    video, as a serial run stops at the first frame that does not decode.
+    Only chunks of this plan that start where it says count, so the rows are frames
+    0…N-1 of the video, each once. A chunk shorter than planned (the video ends
+    there, or stops decoding) ends the video, as a serial run stops at the first
+    frame that does not decode. The chunk folder is removed once the outputs are
+    written. With the folder gone (another task wrote the ``.h5``) the ``.h5`` is
+    returned.
     """
     from .inference import save_video_analysis
 
-    parts, info = [], None
-    chunks = plan["chunks"]
-    for index, (start, stop) in enumerate(chunks):
-        path = _chunk_path(job, index)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                xyp = data["xyp"]
-                if info is None:
+    text = _plan_text(plan)
+    plan_id = _plan_id(text)
+    folder = job.chunk_dir
+    if not (folder / "plan.json").is_file():
+        return job.output if job.output.is_file() else None
+    with _setup_lock(folder):  # one task puts them together; the others wait
+        plan_file = folder / "plan.json"
+        if not plan_file.is_file():  # another task wrote the .h5 meanwhile
+            shutil.rmtree(folder, ignore_errors=True)  # made again by _setup_lock
+            return job.output if job.output.is_file() else None
+        parts, info = [], None
+        chunks = plan["chunks"]
+        for index, (start, stop) in enumerate(chunks):
+            path = _chunk_path(job, index)
+            task = ChunkTask(job.model, str(job.video), index, start, stop, str(path))
+            task = dataclasses.replace(task, plan_id=plan_id)
+            xyp = _read_chunk(path, task)
+            if xyp is None:
+                if path.is_file():
+                    logger.warning(
+                        "%s: chunk %d is not one of this plan's (other options); it "
+                        "is computed again",
+                        job.video.name,
+                        index,
+                    )
+                    path.unlink(missing_ok=True)
+                return None
+            if info is None:
+                with np.load(path, allow_pickle=False) as data:
                     info = {
                         "fps": float(data["fps"]),
                         "frame_dimensions": tuple(
                             int(v) for v in data["frame_dimensions"]
                         ),
                     }
-        except FileNotFoundError:
-            return None
-        parts.append(xyp)
-        if stop is not None and len(xyp) < stop - start:
-            if index + 1 < len(chunks):
-                logger.warning(
-                    "%s: decoding ended at frame %d, before the %d frames the "
-                    "container announces",
-                    job.video.name,
-                    start + len(xyp),
-                    plan["metadata_frames"],
-                )
-            break
-    xyp = np.concatenate(parts) if parts else np.zeros((0, len(job.bodyparts), 3))
-    info = dict(info or {"fps": 30.0, "frame_dimensions": (0, 0)})
-    info.update(
-        n_frames=len(xyp),
-        seconds=seconds,
-        frames_per_second=len(xyp) / seconds if seconds > 0 else float("nan"),
-    )
-    out = save_video_analysis(
-        xyp,
-        info,
-        job.video,
-        scorer=job.scorer,
-        bodyparts=list(job.bodyparts),
-        batch_size=job.model.batch_size,
-        destfolder=job.dest,
-        save_as_csv=job.save_as_csv,
-        scale=job.scale,
-        crop=job.crop,
-        meta=job.meta,
-        netcdf=job.netcdf,
-        individuals=list(job.individuals) if job.individuals else None,
-        unique_bodyparts=list(job.unique_bodyparts),
-    )
-    text = json.dumps(plan, indent=1, sort_keys=True)
-    atomic_write_text(job.chunk_dir / "done.json", text)
-    for index in range(len(chunks)):
-        _chunk_path(job, index).unlink(missing_ok=True)
+            parts.append(xyp)
+            if stop is not None and len(xyp) < stop - start:
+                if index + 1 < len(chunks):
+                    logger.warning(
+                        "%s: decoding ended at frame %d, before the %d frames the "
+                        "container announces",
+                        job.video.name,
+                        start + len(xyp),
+                        plan["metadata_frames"],
+                    )
+                break
+        xyp = np.concatenate(parts) if parts else np.zeros((0, len(job.bodyparts), 3))
+        info = dict(info or {"fps": 30.0, "frame_dimensions": (0, 0)})
+        info.update(
+            n_frames=len(xyp),
+            seconds=seconds,
+            frames_per_second=len(xyp) / seconds if seconds > 0 else float("nan"),
+        )
+        out = save_video_analysis(
+            xyp,
+            info,
+            job.video,
+            scorer=job.scorer,
+            bodyparts=list(job.bodyparts),
+            batch_size=job.model.batch_size,
+            destfolder=job.dest,
+            save_as_csv=job.save_as_csv,
+            scale=job.scale,
+            crop=job.crop,
+            meta=job.meta,
+            netcdf=job.netcdf,
+            individuals=list(job.individuals) if job.individuals else None,
+            unique_bodyparts=list(job.unique_bodyparts),
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the last video's: the hidden folder too
+        folder.parent.rmdir()
     logger.info(
         "analysed %s in %d chunks: %d frames -> %s",
         job.video.name,
@@ -725,9 +908,9 @@ class _Progress:
         self.callback = progress if callable(progress) else None
         self.bar = None
         if progress is True:
-            from tqdm.auto import tqdm
+            from ._progress import progress_bar
 
-            self.bar = tqdm(total=self.total, unit="frames", desc="chunks")
+            self.bar = progress_bar(self.total, unit="frames", desc="chunks")
 
     def add(self, frames: int) -> None:
         self.done += int(frames)
@@ -793,51 +976,70 @@ def analyze_chunked(
             "Client) or a shard 'i/n'."
         )
     i, n = parse_shard(shard) if shard is not None else (0, 1)
+    with contextlib.ExitStack() as stack:
+        return _analyze_chunked(
+            jobs, client, i, n, chunk_frames, progress, on_chunk, stack
+        )
+
+
+def _analyze_chunked(
+    jobs: Sequence[VideoJob],
+    client: Any,
+    i: int,
+    n: int,
+    chunk_frames: int,
+    progress: bool | Callable[[int, int], None],
+    on_chunk: Callable[[ChunkResult], None] | None,
+    stack: contextlib.ExitStack,
+) -> list[Path]:
+    """:func:`analyze_chunked`, holding the chunk folders' locks in ``stack``."""
     t0 = time.perf_counter()
     plans = [job.plan(chunk_frames) for job in jobs]
-    finished = [
-        _prepare_chunk_dir(job, plan) for job, plan in zip(jobs, plans, strict=True)
-    ]
-    tasks, expected, counter = [], 0, 0
-    for job, plan, done in zip(jobs, plans, finished, strict=True):
-        if done:
-            continue
+    for job, plan in zip(jobs, plans, strict=True):  # all, before computing anything
+        _join_plan(job, plan, stack)
+    tasks, expected, counter, on_disk, bar_start = [], 0, 0, set(), 0
+    for job, plan in zip(jobs, plans, strict=True):
+        plan_id = _plan_id(_plan_text(plan))
         for index, (start, stop) in enumerate(plan["chunks"]):
             if counter % n == i:
-                tasks.append(
-                    ChunkTask(
-                        model=job.model,
-                        video=str(job.video),
-                        index=index,
-                        start=start,
-                        stop=stop,
-                        out=str(_chunk_path(job, index)),
-                        scale=job.scale,
-                        crop=job.crop,
-                    )
+                task = ChunkTask(
+                    model=job.model,
+                    video=str(job.video),
+                    index=index,
+                    start=start,
+                    stop=stop,
+                    out=str(_chunk_path(job, index)),
+                    scale=job.scale,
+                    crop=job.crop,
+                    plan_id=plan_id,
                 )
+                tasks.append(task)
                 end = plan["metadata_frames"] if stop is None else stop
                 expected += max(end - start, 0)
+                if Path(task.out).is_file():  # a rerun: counted as done from the start
+                    on_disk.add(task.out)
+                    bar_start += max(end - start, 0)
             counter += 1
     bar = _Progress(progress, expected)
     try:
+        if bar_start:
+            bar.add(bar_start)
         if client is None:
             for task in tasks:
                 result = run_chunk(task)
-                bar.add(result.frames)
+                if not (result.skipped and task.out in on_disk):
+                    bar.add(result.frames)
                 if on_chunk is not None:
                     on_chunk(result)
         else:
             with dask_client(client) as dask:
-                _run_on_dask(dask, tasks, bar, on_chunk)
+                _run_on_dask(dask, tasks, bar, on_chunk, on_disk)
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
     outputs = []
-    for job, plan, done in zip(jobs, plans, finished, strict=True):
-        out = job.output if done else _assemble(job, plan, seconds)
-        if out is None and (job.chunk_dir / "done.json").is_file():
-            out = job.output if job.output.is_file() else None  # another task did it
+    for job, plan in zip(jobs, plans, strict=True):
+        out = _assemble(job, plan, seconds)
         if out is None:
             missing = sum(
                 not _chunk_path(job, k).is_file() for k in range(len(plan["chunks"]))
@@ -858,6 +1060,7 @@ def _run_on_dask(
     tasks: list[ChunkTask],
     bar: _Progress,
     on_chunk: Callable[[ChunkResult], None] | None,
+    counted: set[str] = frozenset(),
 ) -> None:
     """Submit the chunks, largest first in video order, and collect them as they end."""
     distributed = _import_distributed()
@@ -875,7 +1078,8 @@ def _run_on_dask(
     try:
         for future in distributed.as_completed(futures):
             result = future.result()
-            bar.add(result.frames)
+            if not (result.skipped and result.path in counted):  # counted at start
+                bar.add(result.frames)
             if on_chunk is not None:
                 on_chunk(result)
     except BaseException:

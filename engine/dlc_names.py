@@ -4,15 +4,19 @@ A DeepLabCut script calls ``deeplabcut.train_network(config, maxiters=50000,
 gputouse=0)``; with ``import posekit.engine as deeplabcut`` the same line should run.
 :func:`dlc_keywords` wraps a verb so that DeepLabCut's names are
 
-- **renamed** to posekit's (``maxiters`` → ``max_iterations``, ``plotting`` →
-  ``plot``, ``trailpoints`` → ``trail_length``, ...), with the value converted where the
-  two differ (``Shuffles=[1]`` → ``shuffle=1``, ``epsilon`` → the ``jump`` and
-  ``fitting`` thresholds);
+- **renamed** to posekit's (``config=`` and ``cfg_path=``, DeepLabCut's names of
+  the project argument, → the verb's first argument; ``maxiters`` →
+  ``max_iterations``, ``plotting`` → ``plot``, ``trailpoints`` → ``trail_length``,
+  ...), with the value converted where the two differ (``Shuffles=[1]`` →
+  ``shuffle=1``, ``epsilon`` → the ``jump`` and ``fitting`` thresholds);
 - **accepted and ignored**, with one log line, when they only concern DeepLabCut's
-  hardware or interface (``gputouse``, ``allow_growth``, ``displayiters``,
-  ``automatic``: posekit runs on what TensorFlow finds, reports progress itself and
-  never asks; ``videotype`` where a verb takes no videos) or its choice of
-  augmentation library (``augmenter_type``: posekit has one pipeline);
+  hardware or interface (``gputouse``, DeepLabCut 3's ``device``, ``allow_growth``,
+  ``displayiters``, ``automatic``: posekit runs on what TensorFlow finds, reports
+  progress itself and never asks; ``videotype`` where a verb takes no videos) or its
+  choice of augmentation library (``augmenter_type``: posekit has one pipeline);
+- **accepted with the value that changes nothing, refused with advice otherwise**
+  (:func:`refused`: ``save_frames=False`` is DeepLabCut's default and what posekit
+  does; ``True`` asks for images posekit does not write);
 - **passed on** when the verb takes the name itself (``videotype`` of the verbs that
   take videos or folders of videos: only videos of that extension);
 - **pointed elsewhere** when posekit takes the setting in another verb
@@ -44,6 +48,10 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: DeepLabCut's names of the project argument (``config``; ``cfg_path`` in
+#: ``export_model``), given by keyword.
+PROJECT_NAMES = ("config", "cfg_path")
+
 #: Converts DeepLabCut's value into posekit's keyword arguments.
 Converter = Callable[[Any], dict[str, Any]]
 
@@ -52,6 +60,7 @@ Converter = Callable[[Any], dict[str, Any]]
 IGNORED = frozenset(
     {
         "gputouse",
+        "device",
         "allow_growth",
         "autotune",
         "displayiters",
@@ -90,6 +99,40 @@ def elsewhere(hint: str) -> Converter:
         raise TypeError(hint.format(value=value))
 
     return apply
+
+
+def refused(hint: str, *, unless: Callable[[Any], bool]) -> Converter:
+    """Accept a DeepLabCut keyword whose value ``unless`` accepts; refuse the others.
+
+    For a keyword whose DeepLabCut default changes nothing in posekit
+    (``save_frames=False``) while other values would ask for something posekit does
+    not do: those are a ``TypeError`` whose message is ``hint`` (``{value}`` in it is
+    the value given).
+    """
+
+    def apply(value: Any) -> dict[str, Any]:
+        if not unless(value):
+            raise TypeError(hint.format(value=value))
+        logger.info("DeepLabCut's option (%r) changes nothing here; ignored", value)
+        return {}
+
+    return apply
+
+
+def _project_by_keyword(
+    fn: Callable[..., Any], first: str, args: tuple, kwargs: dict
+) -> None:
+    """Move DeepLabCut's ``config=``/``cfg_path=`` into the verb's first argument."""
+    for name in PROJECT_NAMES:
+        if name not in kwargs or name == first:
+            continue
+        value = kwargs.pop(name)
+        if args or first in kwargs:
+            raise TypeError(
+                f"{fn.__name__}() got {name}= (DeepLabCut's name of the project) "
+                "and the project as its first argument: give one of them"
+            )
+        kwargs[first] = value
 
 
 def ignored(why: str) -> Converter:
@@ -142,8 +185,10 @@ def dlc_keywords(**names: Converter) -> Callable[[F], F]:
     **names
         DeepLabCut keyword → converter into posekit keywords (:func:`renamed`).
         ``trainingsetindex`` (which ``TrainingFraction``: the project argument
-        becomes :meth:`~posekit.engine.project.Project.for_training_set`) and the
-        :data:`IGNORED` names are accepted by every wrapped verb.
+        becomes :meth:`~posekit.engine.project.Project.for_training_set`),
+        ``config``/``cfg_path`` (the verb's first argument, the project, by
+        DeepLabCut's name) and the :data:`IGNORED` names are accepted by every
+        wrapped verb.
 
     Returns
     -------
@@ -157,14 +202,18 @@ def dlc_keywords(**names: Converter) -> Callable[[F], F]:
     ...     return max_iterations
     >>> train("config.yaml", maxiters=50, gputouse=0)
     50
+    >>> train(config="config.yaml", maxiters=5)
+    5
     """
     converters: dict[str, Converter] = dict(names)
 
     def decorate(fn: F) -> F:
         own = set(inspect.signature(fn).parameters)  # e.g. videotype, where used
+        first = next(iter(inspect.signature(fn).parameters))
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            _project_by_keyword(fn, first, args, kwargs)
             if "trainingsetindex" in kwargs and "trainingsetindex" not in own:
                 index = kwargs.pop("trainingsetindex")
                 if index != 0:

@@ -178,9 +178,11 @@ def load_demo_data(
     """Make a project copied from elsewhere (DeepLabCut's demo) usable here.
 
     DeepLabCut's ``load_demo_data`` points the demo project's ``config.yaml`` at the
-    folder it now lies in and creates its training set. posekit finds a moved
-    project's files by itself; this writes the new ``project_path`` and creates the
-    training set. posekit's own demo is :func:`~posekit.engine.demo.make_demo_project`.
+    folder it now lies in, replaces the ``video_sets`` placeholder
+    (``WILL BE AUTOMATICALLY UPDATED BY DEMO CODE``) with the project's video and
+    creates its training set. This does the same (posekit would find the video
+    without it; DeepLabCut would not). posekit's own demo is
+    :func:`~posekit.engine.demo.make_demo_project`.
 
     Parameters
     ----------
@@ -199,12 +201,54 @@ def load_demo_data(
 
     project = as_project(config)
     project.set("project_path", str(project.path))
+    _replace_demo_placeholder(project)
     project.save()
     if createtrainingset and not any(
         project.training_set_dir().glob("Documentation_data-*.pickle")
     ):
         create_training_dataset(project)
     return project
+
+
+#: The ``video_sets`` key of DeepLabCut's demo projects, which its ``load_demo_data``
+#: replaces with the project's video (``create_project/demo_data.py``).
+DEMO_PLACEHOLDER = "WILL BE AUTOMATICALLY UPDATED BY DEMO CODE"
+
+
+def _replace_demo_placeholder(project: Project) -> None:
+    """Put the project's video in place of the demo's ``video_sets`` placeholder.
+
+    The video is the one in ``videos/`` not yet listed, one with a
+    ``labeled-data/`` folder first; the placeholder's crop is kept, and so is the
+    order of the entries.
+    """
+    from ruamel.yaml.comments import CommentedMap
+
+    from .project import ProjectError, list_videos
+
+    sets = project.cfg.get("video_sets") or {}
+    if DEMO_PLACEHOLDER not in sets:
+        return
+    folder = project.path / "videos"
+    listed = {Path(str(k)).name for k in sets}
+    try:
+        spare = [v for v in list_videos([folder]) if v.name not in listed]
+    except (OSError, ProjectError):  # no videos/ folder, or no video in it
+        spare = []
+    spare.sort(key=lambda v: v.stem not in project.labeled_videos())
+    if not spare:
+        logger.warning(
+            "config.yaml's video_sets keeps DeepLabCut's placeholder %r: no video "
+            "in %s to put in its place",
+            DEMO_PLACEHOLDER,
+            folder,
+        )
+        return
+    video = str(spare[0].absolute())
+    project.cfg["video_sets"] = CommentedMap(
+        (video if str(k) == DEMO_PLACEHOLDER else k, v) for k, v in sets.items()
+    )
+    logger.info("config.yaml: video_sets: %s in place of the placeholder", video)
 
 
 def _in_the_browser(verb: str) -> NoReturn:
@@ -436,7 +480,6 @@ def dropimagesduetolackofannotation(
     showfigures=ignored("the figures are written to files"),
     resolution=ignored("posekit's figures have their own resolution"),
     linewidth=ignored("posekit's figures have their own line width"),
-    track_method=ignored("posekit plots the tracks it finds"),
 )
 def plot_trajectories(
     config: str | os.PathLike | Project,
@@ -449,18 +492,23 @@ def plot_trajectories(
     destfolder: str | os.PathLike | None = None,
     imagetype: str = ".png",
     pcutoff: float | None = None,
+    track_method: str | None = None,
 ) -> list[Path]:
     """Plot each video's trajectories into ``plot-poses/<video>/`` (DeepLabCut's).
 
-    The trajectory of the first displayed bodypart and the time series of every
-    displayed bodypart (points below ``pcutoff`` left out), for each individual, by
-    :func:`posekit.engine.plotting.save_pose_plots`.
+    DeepLabCut's four figures under its names, for each individual
+    (:func:`posekit.engine.plotting.save_dlc_plots`; points below ``pcutoff`` left
+    out): ``trajectory`` (the first displayed bodypart in the image), ``plot`` (x
+    and y over time), ``plot-likelihood`` and ``hist`` (the steps between frames).
+    The names end as DeepLabCut's do: ``_filtered`` for filtered predictions (so
+    the unfiltered figures are kept), then the animal's name when there are
+    several (``trajectory_filteredmouse1.png``), then ``imagetype``.
 
     Parameters
     ----------
     config
         The project, its folder or its ``config.yaml``.
-    videos, videotype, shuffle, filtered, destfolder
+    videos, videotype, shuffle, filtered, destfolder, track_method
         As for :func:`posekit.engine.api.video_predictions`.
     displayedbodyparts, displayedindividuals
         ``"all"`` or a list.
@@ -476,7 +524,8 @@ def plot_trajectories(
     """
     from .api import _prediction_pairs
     from .io import load_poses
-    from .plotting import save_pose_plots
+    from .plotting import save_dlc_plots
+    from .postprocessing import FILTERED_SUFFIX
     from .project import as_project
 
     project = as_project(config)
@@ -485,7 +534,7 @@ def plot_trajectories(
     formats = tuple(k.lower().lstrip(".") for k in kinds)
     out = []
     pairs = _prediction_pairs(
-        project, videos, filtered, videotype or None, shuffle, destfolder
+        project, videos, filtered, videotype or None, shuffle, destfolder, track_method
     )
     for video, h5 in pairs:
         ds = load_poses(h5)
@@ -496,15 +545,16 @@ def plot_trajectories(
         ds["position"] = ds["position"].where(ds["confidence"] >= cut)
         stem = video.stem if video is not None else h5.name.split("DLC_")[0]
         folder = Path(destfolder or h5.parent) / "plot-poses" / stem
+        several = ds.sizes["individual"] > 1 or project.multianimal
         for individual in ds["individual"].values:
-            prefix = "" if ds.sizes["individual"] == 1 else f"{individual}_"
-            out += save_pose_plots(
+            out += save_dlc_plots(
                 ds,
                 folder,
+                suffix=FILTERED_SUFFIX if h5.stem.endswith(FILTERED_SUFFIX) else "",
+                animal=str(individual) if several else "",
                 formats=formats,
                 individual=str(individual),
                 colormap=project.display.colormap,
-                prefix=prefix,
             )
     return out
 

@@ -193,9 +193,9 @@ def predict_images(
     t0 = time.perf_counter()
     bar = None
     if progress is True:
-        from tqdm.auto import tqdm
+        from ._progress import progress_bar
 
-        bar = tqdm(total=len(images), unit="images", desc="images")
+        bar = progress_bar(len(images), unit="images", desc="images")
     results: list[Any] = []
     read: list[Path] = []
     failed: dict[Path, str] = {}

@@ -45,6 +45,7 @@ __all__ = [
     "save_video_analysis",
     "video_metadata",
     "AnalysisOutputs",
+    "PartialAnalysis",
     "AnalysisPlan",
     "plan_analysis",
 ]
@@ -54,12 +55,9 @@ MapDecoder = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def _threads() -> int:
-    return max(
-        1,
-        len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count() or 1,
-    )
+    from ._tf import cpu_threads  # affinity, SLURM_CPUS_PER_TASK, --threads
+
+    return cpu_threads()
 
 
 #: Frames of at least this many pixels are analysed one at a time by default.
@@ -524,6 +522,135 @@ def _output(interpreter, detail: dict) -> np.ndarray:
     return value
 
 
+#: Seconds between two saves of a serial analysis' predictions so far (a killed
+#: run loses at most this much work).
+CHECKPOINT_EVERY_S = 60.0
+
+
+class PartialAnalysis:
+    """The predictions of a serial analysis so far: a hidden file beside the output.
+
+    ``.<video stem><scorer>.partial.npz`` holds the network's raw predictions for
+    the frames analysed (whole batches) and a key: the video (path, size, time),
+    the model (scorer, runtime file, precision), batch size, crop and scale. A
+    rerun with the same key resumes after them; any other key starts over. Written
+    atomically (a temporary file, then ``os.replace``), removed when the ``.h5`` is
+    written.
+
+    Parameters
+    ----------
+    path
+        The file.
+    key
+        What the predictions were computed with (JSON-serialisable).
+    every_s
+        Seconds between saves (default :data:`CHECKPOINT_EVERY_S`).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, key: dict, every_s: float | None = None
+    ) -> None:
+        import json
+
+        self.path = Path(path)
+        self.key = json.dumps(key, sort_keys=True, default=str)
+        self.every_s = CHECKPOINT_EVERY_S if every_s is None else float(every_s)
+        self.saved_frames = 0
+
+    @classmethod
+    def for_output(
+        cls,
+        output: Path,
+        predictor: Predictor,
+        video: Path,
+        *,
+        scale: float,
+        crop: Crop | None,
+    ) -> PartialAnalysis:
+        """Return the partial analysis of ``video`` into ``output`` by ``predictor``."""
+        stat = video.stat()
+        model = getattr(predictor, "path", None)
+        model_id = None
+        if model is not None and Path(model).is_file():
+            mstat = Path(model).stat()
+            model_id = [str(model), mstat.st_size, mstat.st_mtime_ns]
+        key = {
+            "format": "posekit-partial/1",
+            "output": output.name,
+            "video": str(video.resolve()),
+            "video_size": stat.st_size,
+            "video_mtime_ns": stat.st_mtime_ns,
+            "model": model_id,
+            "runtime": type(predictor).__name__,
+            "precision": getattr(predictor, "precision", "float32"),
+            "batch_size": predictor.batch_size,
+            "scale": float(scale),
+            "crop": None if crop is None else [crop.x1, crop.x2, crop.y1, crop.y2],
+        }
+        return cls(output.with_name(f".{output.stem}.partial.npz"), key)
+
+    def load(self, batch_size: int) -> np.ndarray | None:
+        """Return the saved raw predictions if their key is this one, else ``None``."""
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                if str(data["key"]) != self.key:
+                    logger.info(
+                        "%s: computed with other options; starting over", self.path.name
+                    )
+                    return None
+                xyp = np.array(data["xyp"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError) as err:
+            logger.warning("%s is unreadable; starting over: %s", self.path, err)
+            return None
+        if len(xyp) % int(batch_size):
+            return None  # not whole batches: never written so
+        self.saved_frames = len(xyp)
+        return xyp
+
+    def save(self, results: list[np.ndarray]) -> None:
+        """Save the raw predictions so far (``results`` is joined into one array)."""
+        if len(results) > 1:
+            results[:] = [np.concatenate(results)]
+        xyp = results[0] if results else np.zeros((0, 0, 3), np.float32)
+        with atomic_path(self.path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, xyp=xyp, key=np.str_(self.key))
+        self.saved_frames = len(xyp)
+
+    def remove(self) -> None:
+        """Remove the file (the analysis is complete)."""
+        self.path.unlink(missing_ok=True)
+
+
+def _resumed(
+    checkpoint: PartialAnalysis | None, batch_size: int, video: str | os.PathLike
+) -> list[np.ndarray]:
+    """Return ``[raw predictions]`` saved by an interrupted run, or ``[]``."""
+    found = checkpoint.load(batch_size) if checkpoint is not None else None
+    if found is None:
+        return []
+    logger.info(
+        "%s: resuming at frame %d (saved by an interrupted analysis)",
+        Path(video).name,
+        len(found),
+    )
+    return [found]
+
+
+def _save_stopped(
+    checkpoint: PartialAnalysis, results: list[np.ndarray], video: str | os.PathLike
+) -> None:
+    """Save the whole batches analysed before an interruption; a rerun resumes there."""
+    with contextlib.suppress(Exception):
+        checkpoint.save(results)
+        logger.warning(
+            "%s: analysis stopped at frame %d; the same command resumes there",
+            Path(video).name,
+            checkpoint.saved_frames,
+        )
+
+
 def predict_video(
     predictor: Predictor,
     video: str | os.PathLike,
@@ -534,6 +661,7 @@ def predict_video(
     stop: int | None = None,
     progress: bool | Callable[[int, int], None] = False,
     backend: Literal["auto", "opencv", "ffmpeg"] = "auto",
+    checkpoint: PartialAnalysis | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Predict keypoints for every decoded frame of a video.
 
@@ -556,6 +684,12 @@ def predict_video(
         Video decoding (:meth:`~posekit.engine.video.VideoReader.iter_frames`):
         ``"auto"`` streams resized whole videos out of an ffmpeg process and uses
         OpenCV otherwise.
+    checkpoint
+        Save the predictions so far into this :class:`PartialAnalysis` every
+        :attr:`~PartialAnalysis.every_s` seconds and when interrupted (Ctrl-C,
+        SIGTERM, an error), and resume from the one saved by an interrupted run
+        (whole videos only: ``start=0``, ``stop=None``). The frames after the
+        resumed ones are decoded with OpenCV, which seeks exactly.
 
     Returns
     -------
@@ -565,39 +699,63 @@ def predict_video(
         ``fps``, ``n_frames``, ``frame_dimensions``, ``seconds``, ``frames_per_second``.
     """
     t0 = time.perf_counter()
+    bs = predictor.batch_size
+    if (start, stop) != (0, None):
+        checkpoint = None  # whole videos only
+    results = _resumed(checkpoint, bs, video)
+    resumed = len(results[0]) if results else 0
+    start += resumed  # 0 unless resumed
     with VideoReader(video) as reader:
-        total = (stop if stop is not None else reader.metadata_frames) - start
+        total = (stop if stop is not None else reader.metadata_frames) - start + resumed
         bar = None
         if progress is True:
-            from tqdm.auto import tqdm
+            from ._progress import progress_bar
 
-            bar = tqdm(total=max(total, 0), unit="frames", desc=Path(video).name)
-        bs = predictor.batch_size
-        results: list[np.ndarray] = []
+            bar = progress_bar(
+                max(total, 0),
+                initial=resumed,
+                unit="frames",
+                desc=Path(video).name,
+            )
         batch: list[np.ndarray] = []
-        done = 0
+        done = resumed
+        saved = time.monotonic()
 
         def flush() -> None:
-            nonlocal done
+            nonlocal done, saved
             xyp = predictor(np.stack(batch))
             results.append(xyp)
             done += len(batch)
+            if (
+                checkpoint is not None
+                and time.monotonic() - saved >= checkpoint.every_s
+            ):
+                checkpoint.save(results)
+                saved = time.monotonic()
             if bar is not None:
                 bar.update(len(batch))
             elif callable(progress):
                 progress(done, total)
             batch.clear()
 
-        for _, frame in reader.iter_frames(
-            start, stop, crop=crop, scale=scale, backend=backend
-        ):
-            batch.append(frame)
-            if len(batch) == bs:
+        try:
+            for _, frame in reader.iter_frames(
+                start, stop, crop=crop, scale=scale, backend=backend
+            ):
+                batch.append(frame)
+                if len(batch) == bs:
+                    flush()
+            if batch:
                 flush()
-        if batch:
-            flush()
-        if bar is not None:
-            bar.close()
+        except BaseException:
+            if bar is not None:
+                bar.close()  # the bar's line ends before the log line
+            if checkpoint is not None and done > resumed:
+                _save_stopped(checkpoint, results, video)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
         xyp = np.concatenate(results) if results else np.zeros((0, 0, 3))
         if len(xyp):
             to_frame_pixels(xyp, scale, crop)
@@ -891,6 +1049,7 @@ def analyze_video(
     backend: Literal["auto", "opencv", "ffmpeg"] = "auto",
     individuals: Sequence[str] | None = None,
     unique_bodyparts: Sequence[str] = (),
+    resumable: bool = True,
 ) -> Path:
     """Analyse one video and write ``<stem><scorer>.h5`` (+ ``.csv``, ``_meta.pickle``).
 
@@ -901,20 +1060,34 @@ def analyze_video(
     ``backend`` chooses the video decoding (:func:`predict_video`). ``individuals``
     and ``unique_bodyparts`` go into the ``_meta.pickle`` (:func:`video_metadata`).
 
+    With ``resumable`` (default) the predictions so far are saved beside the output
+    every :data:`CHECKPOINT_EVERY_S` seconds and when the analysis is interrupted
+    (:class:`PartialAnalysis`); the next run with the same model and options
+    resumes there ("resuming at frame k" in the log), and the file is removed once
+    the ``.h5`` is written.
+
     Returns
     -------
     Path
         The ``.h5`` file.
     """
+    video = Path(video)
+    output = Path(destfolder or video.parent) / f"{video.stem}{scorer}.h5"
+    partial = None
+    if resumable:
+        partial = PartialAnalysis.for_output(
+            output, predictor, video, scale=scale, crop=crop
+        )
     xyp, info = predict_video(
         predictor,
-        Path(video),
+        video,
         scale=scale,
         crop=crop,
         progress=progress,
         backend=backend,
+        checkpoint=partial,
     )
-    return save_video_analysis(
+    out = save_video_analysis(
         xyp,
         info,
         video,
@@ -930,6 +1103,9 @@ def analyze_video(
         individuals=individuals,
         unique_bodyparts=unique_bodyparts,
     )
+    if partial is not None:
+        partial.remove()
+    return out
 
 
 def save_video_analysis(

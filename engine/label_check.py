@@ -35,7 +35,11 @@ from .io.dlc import LabelError, validate_labels
 __all__ = [
     "labeled_dir",
     "check_labels",
+    "written_summary",
 ]
+
+#: With ``progress=None``, a progress bar is shown from this many frames on.
+PROGRESS_FROM_FRAMES = 200
 
 
 def labeled_dir(project, video: str | os.PathLike) -> Path:
@@ -49,7 +53,7 @@ def check_labels(
     videos: Sequence[str | os.PathLike] | None = None,
     *,
     draw_skeleton: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool | Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Write every labelled frame with its labels drawn on it (DLC's ``check_labels``).
 
@@ -64,7 +68,9 @@ def check_labels(
     draw_skeleton
         Draw the config's ``skeleton`` edges.
     progress
-        Optional ``progress(done, total)``.
+        ``progress(done, total)`` after each frame, ``True`` for a progress bar,
+        ``False`` for none; ``None`` (default): a bar from
+        :data:`PROGRESS_FROM_FRAMES` frames on (1850 frames take a minute or two).
 
     Returns
     -------
@@ -120,29 +126,13 @@ def check_labels(
     stores = {id(store): store for store, _ in jobs}  # one style per video
     styles = {k: _style(store, display, draw_skeleton) for k, store in stores.items()}
     written: list[Path] = []
-    for k, (store, frame) in enumerate(jobs):
-        src = store.image_path(frame)
-        image = cv2.imread(str(src), cv2.IMREAD_COLOR) if src.is_file() else None
-        if image is None:
-            logger.warning("check_labels: image %s is missing; skipped", src)
-        else:
-            drawn = draw_labels(
-                cv2.cvtColor(image, cv2.COLOR_BGR2RGB),
-                store.get(frame),
-                styles[id(store)][0],
-                dotsize=display.dotsize,
-                alpha=display.alphavalue,
-                skeleton=styles[id(store)][1],
-                skeleton_color=display.skeleton_color,
-            )
-            out = labeled_dir(project, store.video) / src.name
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(out) as tmp:
-                if not cv2.imwrite(str(tmp), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)):
-                    raise OSError(f"could not write {out}")
-            written.append(out)
-        if progress is not None:
-            progress(k + 1, len(jobs))
+    report, finish = _progress(progress, len(jobs))
+    try:
+        for k, (store, frame) in enumerate(jobs):
+            _check_one(project, store, frame, styles[id(store)], display, written)
+            report(k + 1, len(jobs))
+    finally:
+        finish()
     if not written:
         raise LabelError(
             f"None of the {len(jobs)} labelled frames of {stems} has its image (e.g. "
@@ -151,6 +141,84 @@ def check_labels(
         )
     logger.info("check_labels: wrote %d images", len(written))
     return written
+
+
+def _check_one(project, store, frame: str, style, display, written: list[Path]) -> None:
+    """Draw one labelled frame into ``<video>_labeled/`` (or warn: no image)."""
+    src = store.image_path(frame)
+    image = cv2.imread(str(src), cv2.IMREAD_COLOR) if src.is_file() else None
+    if image is None:
+        logger.warning("check_labels: image %s is missing; skipped", src)
+        return
+    drawn = draw_labels(
+        cv2.cvtColor(image, cv2.COLOR_BGR2RGB),
+        store.get(frame),
+        style[0],
+        dotsize=display.dotsize,
+        alpha=display.alphavalue,
+        skeleton=style[1],
+        skeleton_color=display.skeleton_color,
+    )
+    out = labeled_dir(project, store.video) / src.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"could not write {out}")
+    written.append(out)
+
+
+def _progress(
+    progress: bool | Callable[[int, int], None] | None, total: int
+) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """Return ``(report, finish)``: a user callback, a progress bar, or nothing."""
+    if callable(progress):
+        return progress, lambda: None
+    if progress is False or (progress is None and total < PROGRESS_FROM_FRAMES):
+        return (lambda done, total: None), lambda: None
+    from ._progress import progress_bar
+
+    bar = progress_bar(total, desc="check_labels", unit="frame")
+
+    def report(done: int, _total: int) -> None:
+        bar.update(done - bar.n)
+
+    return report, bar.close
+
+
+def written_summary(paths: Sequence[Path], *, shown: int = 3) -> str:
+    """Say in one short line how many images were written, and where.
+
+    Parameters
+    ----------
+    paths
+        What :func:`check_labels` returned.
+    shown
+        Folders named at most (the rest are counted).
+
+    Returns
+    -------
+    str
+        E.g. ``"1850 images written to 31 folders in /p/labeled-data:
+        long1h_labeled, sess01_labeled, sess02_labeled and 28 more"``.
+
+    Examples
+    --------
+    >>> written_summary([Path("/p/labeled-data/a_labeled/img1.png")])
+    '1 images written to /p/labeled-data/a_labeled'
+    """
+    folders = sorted({Path(p).parent for p in paths})
+    if len(folders) <= 1:
+        where = str(folders[0]) if folders else "no folder"
+        return f"{len(paths)} images written to {where}"
+    parents = {f.parent for f in folders}
+    names = (
+        [f.name for f in folders] if len(parents) == 1 else [str(f) for f in folders]
+    )
+    listed = ", ".join(names[:shown])
+    if len(names) > shown:
+        listed += f" and {len(names) - shown} more"
+    root = f" in {next(iter(parents))}" if len(parents) == 1 else ""
+    return f"{len(paths)} images written to {len(folders)} folders{root}: {listed}"
 
 
 def _style(

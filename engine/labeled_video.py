@@ -194,12 +194,14 @@ class _OpenCVWriter:
 
 
 def _tqdm_progress(total: int, desc: str) -> tuple[ProgressFn, Callable[[], None]]:
-    from tqdm.auto import tqdm
+    from ._progress import progress_bar
 
-    bar = tqdm(total=total, desc=desc, unit="frame")
+    bar = progress_bar(total, desc=desc, unit="frame")
     state = {"done": 0}
 
-    def update(done: int, _total: int) -> None:
+    def update(done: int, total: int) -> None:
+        if total != bar.total:  # the real count, known at the end of the pass
+            bar.total = total
         bar.update(done - state["done"])
         state["done"] = done
 
@@ -351,9 +353,11 @@ def _write_frames(
     """Write every frame of ``reader``, after ``draw(index, frame)``, to ``path``.
 
     H.264 frames are padded to even sizes (``yuv420p`` needs them). Returns the
-    number of frames written.
+    number of frames written. Progress counts against the container's frame count
+    (the video is not decoded once more to count it); a video that ends earlier
+    ends the progress there.
     """
-    n_frames = reader.n_frames
+    n_frames = reader.expected_frames
     rate = float(fps or reader.fps or 30.0)
     pad_w, pad_h = (reader.width % 2, reader.height % 2) if codec == "h264" else (0, 0)
     size = (reader.width + pad_w, reader.height + pad_h)
@@ -372,7 +376,9 @@ def _write_frames(
                 )
             writer.write(frame)
             done += 1
-            report(done, n_frames)
+            report(done, max(n_frames, done))
+        if done != n_frames:
+            report(done, done)  # the real count, learned at the end of the pass
     finally:
         writer.close()
         finish()
@@ -512,14 +518,7 @@ def create_labeled_video(
 
     reader = VideoReader(video)
     try:
-        if len(xy) != reader.n_frames:
-            logger.warning(
-                "%s has %d frames but the predictions %d; frames without predictions "
-                "are copied unlabelled",
-                video.name,
-                reader.n_frames,
-                len(xy),
-            )
+        planned = reader.expected_frames  # the container's count: no decoding
         with atomic_path(out) as tmp:
             done = _write_frames(
                 reader,
@@ -527,12 +526,22 @@ def create_labeled_video(
                 codec=codec_used,
                 crf=crf,
                 fps=fps,
-                progress=_progress_callbacks(progress, reader.n_frames, out.name),
+                progress=_progress_callbacks(progress, planned, out.name),
                 draw=lambda index, frame: _draw_predictions(
                     frame, index, xy, lik, trail_length, draw
                 ),
             )
     finally:
         reader.close()
+    if len(xy) != done:
+        logger.warning(
+            "%s has %d frames but the predictions %d; %s",
+            video.name,
+            done,
+            len(xy),
+            "frames without predictions were copied unlabelled"
+            if len(xy) < done
+            else "the predictions past its end were not drawn",
+        )
     logger.info("labelled video: %s (%d frames, %s)", out, done, codec_used)
     return out

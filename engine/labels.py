@@ -1108,8 +1108,10 @@ class LabelStore:
         if write and (self._data or self.path.exists()):
             if self._backup_csv_first:
                 self._backup_csv()
-            write_labels(self.to_dataframe(), self.path)
-            self._signature = self._file_signature()
+            try:
+                write_labels(self.to_dataframe(), self.path)
+            finally:  # under the lock a changed file is our own (partial) write
+                self._signature = self._file_signature()
             self._base = _copy(self._data)
             self.dirty = False
             saved = True

@@ -1,4 +1,4 @@
-"""One training and one analysis at a time per project: job lock files.
+"""One training at a time per project, one analysis per output: job lock files.
 
 Two browser tabs, two users or a tab and a terminal could otherwise start two trainings
 that write into the same model folder, or two analyses that write the same prediction
@@ -14,9 +14,16 @@ files. :func:`job_lock` takes a lock for a *kind* of job (``"training"``,
 - a second job of the same kind gets :class:`JobLockError`, whose message names the
   running job (``train_network``, pid, host, start time) and what to do.
 
-The workflow verbs :func:`posekit.engine.api.train_network` and
-:func:`posekit.engine.api.analyze_videos` take these locks, so the command line, the
-Python API and the apps are all protected. The lock is per project, not per shuffle.
+The workflow verb :func:`posekit.engine.api.train_network` takes the training lock,
+so the command line, the Python API and the apps are all protected. The lock is per
+project, not per shuffle.
+
+A video analysis locks what it writes instead (:func:`output_lock`): one lock file per
+output, ``.<output name>.lock`` beside the ``.h5``, so that the tasks of a job array
+that each analyse their own video (``posekit analyze PROJECT video_$ID.mp4``) run
+together, while a second analysis of the same video into the same file is refused.
+The lock lies in the output folder, so a read-only project analysed into another
+folder (``--dest``) needs no write access to the project.
 
 Stopping a job from another process: :func:`request_stop` creates
 ``<project>/.posekit-<kind>.stop``. A training checks for it before every step and
@@ -38,7 +45,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -53,6 +60,9 @@ __all__ = [
     "JobRecord",
     "job_lock",
     "lock_path",
+    "file_mutex",
+    "output_lock",
+    "output_lock_path",
     "request_stop",
     "running_job",
     "stop_path",
@@ -269,7 +279,9 @@ def _same_file(fd: int, path: Path) -> bool:
     return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
 
-def _busy_message(kind: str, record: JobRecord | None, path: Path) -> str:
+def _busy_message(
+    kind: str, record: JobRecord | None, path: Path, where: str = "on this project"
+) -> str:
     who = record.describe() if record else "another process (it is just starting)"
     same_host = record is not None and record.host == socket.gethostname()
     gone = (
@@ -277,8 +289,9 @@ def _busy_message(kind: str, record: JobRecord | None, path: Path) -> str:
         if not same_host
         else "the lock goes away by itself when that process ends"
     )
+    article = "An" if kind[:1].lower() in "aeiou" else "A"
     return (
-        f"A {kind} already runs on this project: {who}. Wait until it finishes or "
+        f"{article} {kind} already runs {where}: {who}. Wait until it finishes or "
         f"stop it, then start again ({gone})."
     )
 
@@ -293,13 +306,17 @@ def _lock_soon(fd: int, tries: int = 5) -> bool:
     return False
 
 
-def _acquire(path: Path, kind: str, verb: str) -> tuple[int, JobRecord]:
+def _acquire(
+    path: Path, kind: str, verb: str, where: str = "on this project"
+) -> tuple[int, JobRecord]:
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if not _lock_soon(fd):
                 record = _read_record(fd)
-                raise JobLockError(_busy_message(kind, record, path), record, path)
+                raise JobLockError(
+                    _busy_message(kind, record, path, where), record, path
+                )
             if not _same_file(fd, path):  # released and removed while we opened it
                 _unlock(fd)
                 os.close(fd)
@@ -378,6 +395,127 @@ def job_lock(
                 path.unlink()
         with contextlib.suppress(OSError):
             _unlock(fd)
+        os.close(fd)
+
+
+def output_lock_path(output: str | os.PathLike) -> Path:
+    """Return the lock file of an analysis output: ``.<name>.lock`` beside it.
+
+    Examples
+    --------
+    >>> output_lock_path("/data/v1DLC_net.h5").name
+    '.v1DLC_net.h5.lock'
+    """
+    output = Path(output)
+    return output.with_name(f".{output.name}.lock")
+
+
+@contextlib.contextmanager
+def output_lock(
+    outputs: str | os.PathLike | Iterable[str | os.PathLike], verb: str
+) -> Iterator[list[JobRecord]]:
+    """Hold the analysis lock of each output file while the block runs.
+
+    The locks are taken in sorted order (two runs on overlapping videos cannot
+    wait on each other), all or none: when one is held by another process, those
+    taken are released and :class:`JobLockError` names the job that writes it.
+
+    Parameters
+    ----------
+    outputs
+        The ``.h5`` file(s) the analysis writes (their folders must exist or be
+        creatable).
+    verb
+        What runs, as the message to a second analysis names it.
+
+    Yields
+    ------
+    list of JobRecord
+        This job, once per output.
+
+    Raises
+    ------
+    JobLockError
+        If an analysis writes one of the outputs now.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "v1DLC_net.h5"
+    >>> with output_lock(out, "analyze_videos"):
+    ...     output_lock_path(out).exists()
+    True
+    >>> output_lock_path(out).exists()
+    False
+    """
+    if isinstance(outputs, (str, os.PathLike)):
+        outputs = [outputs]
+    paths = sorted({output_lock_path(o) for o in outputs})
+    held: list[tuple[int, Path]] = []
+    records = []
+    try:
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            name = path.name[1 : -len(".lock")]
+            fd, record = _acquire(path, "analysis", verb, f"that writes {name}")
+            held.append((fd, path))
+            records.append(record)
+        yield records
+    finally:
+        for fd, path in reversed(held):
+            with contextlib.suppress(OSError):
+                if _same_file(fd, path):
+                    path.unlink()
+            with contextlib.suppress(OSError):
+                _unlock(fd)
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def file_mutex(path: str | os.PathLike) -> Iterator[bool]:
+    """Hold an exclusive lock on ``path`` while the block runs, waiting for it.
+
+    For work that several processes may start at once and only one should do (the
+    first TFLite conversion of a model that the tasks of a job array all need): the
+    others wait, then find the work done. The file is removed on release. Yields
+    ``False`` (and locks nothing) where the lock file cannot be created (a
+    read-only folder; Windows).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / ".convert.lock"
+    >>> with file_mutex(path) as locked:
+    ...     locked, path.exists()
+    (True, True)
+    >>> path.exists()
+    False
+    """
+    path = Path(path)
+    if fcntl is None:  # pragma: no cover - Windows
+        yield False
+        return
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            logger.debug("no lock %s: %s", path, err)
+            yield False
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # removed by its holder meanwhile: take the new one
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(OSError):
+            if _same_file(fd, path):
+                path.unlink()
         os.close(fd)
 
 

@@ -85,6 +85,9 @@ MODEL_KEYS = (
 _SNAPSHOT_RE = re.compile(r"^snapshot-(\d+)\.json$")
 #: A DeepLabCut (TensorFlow) checkpoint file: ``snapshot-<N>.meta`` or ``.data-…``.
 _DLC_CHECKPOINT_RE = re.compile(r"^snapshot-(\d+)\.(meta|data-\d+-of-\d+)$")
+#: DeepLabCut 3's PyTorch snapshots: ``snapshot-200.pt``, ``snapshot-best-190.pt``
+#: (top-down models also ``snapshot-detector-…``).
+_DLC_TORCH_RE = re.compile(r"^snapshot-(?:best-|detector-)*(\d+)\.pt$")
 _SNAPSHOT_ITERATION_RE = re.compile(r"snapshot-(\d+)")
 _MODEL_DIR_RE = re.compile(
     r"^(?P<name>.+)-trainset(?P<pct>\d+)shuffle(?P<shuffle>\d+)$"
@@ -382,41 +385,97 @@ class ModelFolder:
                 found.append((int(m.group(1)), p.with_suffix(".keras")))
         return sorted(found)
 
-    def deeplabcut_snapshots(self) -> list[int]:
-        """Return the iterations of DeepLabCut's own TensorFlow snapshots in the folder.
+    def deeplabcut_pytorch_path(self) -> Path | None:
+        """Return DeepLabCut 3's ``train/`` folder of the same shuffle, if laid out so.
 
-        DeepLabCut writes ``snapshot-<N>.index``, ``.meta`` and ``.data-…`` (a
-        TensorFlow checkpoint), which posekit cannot load; posekit's
+        DeepLabCut 3 trains its PyTorch networks into
+        ``dlc-models-pytorch/iteration-<N>/<name>/train/``, beside the
+        ``dlc-models/…`` folder that this one is; ``None`` for a folder outside a
+        project's ``dlc-models/``.
+
+        Examples
+        --------
+        >>> folder = ModelFolder("/p/dlc-models/iteration-0/tOct30-trainset95shuffle1/train")
+        >>> folder.deeplabcut_pytorch_path().as_posix()
+        '/p/dlc-models-pytorch/iteration-0/tOct30-trainset95shuffle1/train'
+        """
+        parents = self.path.parents
+        if len(parents) < 4 or parents[2].name != "dlc-models":
+            return None
+        return (
+            parents[3]
+            / "dlc-models-pytorch"
+            / parents[1].name
+            / parents[0].name
+            / self.path.name
+        )
+
+    def _deeplabcut_files(self) -> tuple[str, list[int], str]:
+        """Return ``(engine, iterations or epochs, newest file)`` of DeepLabCut's network.
+
+        ``engine`` is ``"TensorFlow"`` (DeepLabCut 2's checkpoints in this folder),
+        ``"PyTorch"`` (DeepLabCut 3's ``.pt`` snapshots of this shuffle) or ``""``.
+        """
+        found: dict[int, str] = {}
+        if self.path.is_dir():
+            for p in self.path.iterdir():
+                m = _DLC_CHECKPOINT_RE.match(p.name)
+                if m:
+                    found[int(m.group(1))] = f"snapshot-{m.group(1)}"
+        if found:
+            return "TensorFlow", sorted(found), found[max(found)]
+        torch = self.deeplabcut_pytorch_path()
+        if torch is not None and torch.is_dir():
+            for p in torch.iterdir():
+                m = _DLC_TORCH_RE.match(p.name)
+                if m:
+                    n = int(m.group(1))
+                    if n not in found or "best" not in found[n]:
+                        found[n] = p.name
+        if found:
+            return "PyTorch", sorted(found), found[max(found)]
+        return "", [], ""
+
+    def deeplabcut_snapshots(self) -> list[int]:
+        """Return the iterations (epochs) of DeepLabCut's own snapshots of the shuffle.
+
+        DeepLabCut 2 writes ``snapshot-<N>.index``, ``.meta`` and ``.data-…`` (a
+        TensorFlow checkpoint) into this folder; DeepLabCut 3 writes
+        ``snapshot-<epoch>.pt`` and ``snapshot-best-<epoch>.pt`` (PyTorch) into
+        :meth:`deeplabcut_pytorch_path`. posekit loads neither; posekit's
         ``snapshot-<N>.index`` is a marker beside a ``.keras`` file.
         """
-        if not self.path.is_dir():
-            return []
-        found = set()
-        for p in self.path.iterdir():
-            m = _DLC_CHECKPOINT_RE.match(p.name)
-            if m:
-                found.add(int(m.group(1)))
-        return sorted(found)
+        return self._deeplabcut_files()[1]
+
+    def _deeplabcut_network(self) -> str:
+        """Describe DeepLabCut's network of the shuffle for messages (``""``: none)."""
+        engine, _, newest = self._deeplabcut_files()
+        if not engine:
+            return ""
+        where = self.path if engine == "TensorFlow" else self.deeplabcut_pytorch_path()
+        version = "DeepLabCut 2" if engine == "TensorFlow" else "DeepLabCut 3"
+        return f"DeepLabCut's own trained network ({version}, {engine}: {newest} in {where})"
 
     def check_trainable(self) -> None:
-        """Refuse to train into a folder that holds DeepLabCut's trained network.
+        """Refuse to train a shuffle that holds DeepLabCut's trained network.
 
         Training there would mix posekit's snapshots with DeepLabCut's and replace
         DeepLabCut's ``pose_cfg.yaml`` and ``learning_stats.csv``, so that DeepLabCut
-        could no longer use its own network.
+        could no longer use its own network; a shuffle DeepLabCut 3 trained
+        (PyTorch, ``dlc-models-pytorch/``) would name two different networks.
 
         Raises
         ------
         FileExistsError
-            The folder holds DeepLabCut snapshots (the message says to use another
+            The shuffle holds DeepLabCut snapshots (the message says to use another
             shuffle).
         """
-        dlc = self.deeplabcut_snapshots()
+        dlc = self._deeplabcut_network()
         if dlc:
             raise FileExistsError(
-                f"{self.path} holds DeepLabCut's own trained network (snapshot-"
-                f"{dlc[-1]}, TensorFlow), which posekit cannot load; training here "
-                "would mix posekit's snapshots with it and replace its pose_cfg.yaml. "
+                f"This shuffle holds {dlc}, which posekit cannot load; training it "
+                "would mix posekit's snapshots with it (and, for DeepLabCut 2, "
+                "replace its pose_cfg.yaml). "
                 "Train posekit's network on another shuffle and leave this one to "
                 "DeepLabCut: posekit create-training-dataset PROJECT --shuffles 2, "
                 "then posekit train PROJECT --shuffle 2 (Python: shuffles=[2], "
@@ -429,20 +488,21 @@ class ModelFolder:
         Raises
         ------
         FileNotFoundError
-            No snapshot yet (train first; the message says so when the folder holds
-            DeepLabCut's own snapshots, which posekit cannot load).
+            No snapshot yet (train first; the message says so when the shuffle holds
+            DeepLabCut's own snapshots, TensorFlow or PyTorch, which posekit cannot
+            load).
         IndexError
             ``index`` beyond the snapshots there are.
         """
         snaps = self.snapshots()
-        theirs = [] if snaps else self.deeplabcut_snapshots()
+        theirs = "" if snaps else self._deeplabcut_network()
         if theirs:
             raise FileNotFoundError(
-                f"No posekit snapshot in {self.path}: it holds DeepLabCut's own "
-                f"(snapshot-{theirs[-1]}, TensorFlow), which "
-                "posekit cannot load. Train posekit's network on another shuffle: "
-                "posekit create-training-dataset PROJECT --shuffles 2, then posekit "
-                "train PROJECT --shuffle 2 (and --shuffle 2 here)."
+                f"No posekit snapshot in {self.path}: the shuffle holds {theirs}, "
+                "which posekit cannot load. Use another shuffle for posekit's "
+                "network: posekit create-training-dataset PROJECT --shuffles 2, then "
+                "posekit train PROJECT --shuffle 2 (and --shuffle 2 here; Python: "
+                "shuffle=2)."
             )
         if not snaps:
             raise FileNotFoundError(
@@ -780,12 +840,19 @@ class ModelFolder:
         """Return where the TFLite conversion of a snapshot is cached.
 
         ``snapshot-<iteration>-<h>x<w>-b<batch>-u8.tflite`` (float32, uint8 frames
-        in) or ``...-int8.tflite`` (full-integer), beside the snapshot.
+        in) or ``...-int8.tflite`` (full-integer), beside the snapshot; when that
+        folder cannot be written (a read-only project) and holds no such file, in
+        ``$POSEKIT_CACHE/tflite/<folder's hash>/`` (default ``~/.cache/posekit``).
         """
         _, path = self._resolve(snapshot)
         h, w = int(frame_shape[0]), int(frame_shape[1])
         suffix = "int8" if precision == "int8" else "u8"
-        return path.with_name(f"{path.stem}-{h}x{w}-b{int(batch_size)}-{suffix}.tflite")
+        beside = path.with_name(
+            f"{path.stem}-{h}x{w}-b{int(batch_size)}-{suffix}.tflite"
+        )
+        if beside.exists() or os.access(beside.parent, os.W_OK):
+            return beside
+        return _conversion_cache(beside.parent) / beside.name  # a read-only model
 
     def quantization_report_path(
         self, snapshot: SnapshotRef, frame_shape: tuple[int, int], batch_size: int
@@ -811,10 +878,13 @@ class ModelFolder:
                 return None
             from .dataset import load_training_set
 
+            # read when used, not all decoded at once: calibration and the
+            # comparison read at most MAX_CALIBRATION_FRAMES + MAX_TEST_FRAMES
             ts = load_training_set(
                 project,
                 shuffle=int(info["shuffle"]),
                 train_fraction=info.get("train_fraction"),
+                cache_bytes=0,
             )
         except (FileNotFoundError, ValueError, KeyError, OSError) as exc:
             logger.info("no labelled frames for %s: %s", self.path, exc)
@@ -914,10 +984,39 @@ class ModelFolder:
                 net.append(rebuild_for_input_shape(load_pose_model(path), (h, w, 3)))
             return net[0]
 
-        from .inference import convert_to_tflite
+        from .locks import file_mutex
 
         tfl = self.tflite_path(path, (h, w), batch_size)
+        # several tasks of a job array start at once: one converts, the others wait
+        with file_mutex(tfl.with_name(f".{tfl.stem}.lock")):
+            return self._tflite_model_locked(
+                path,
+                tfl,
+                (h, w),
+                batch_size,
+                precision,
+                cfg,
+                full_model,
+                labelled_frames,
+            )
+
+    def _tflite_model_locked(
+        self,
+        path: Path,
+        tfl: Path,
+        frame_shape: tuple[int, int],
+        batch_size: int,
+        precision: str,
+        cfg: Any,
+        full_model: Callable[[], Any],
+        labelled_frames: LabelledFrames | None,
+    ) -> TFLiteModel:
+        """:meth:`tflite_model` under the conversion's lock."""
+        from .inference import convert_to_tflite
+
+        h, w = frame_shape
         if not tfl.exists() or tfl.stat().st_mtime < path.stat().st_mtime:
+            tfl.parent.mkdir(parents=True, exist_ok=True)
             convert_to_tflite(full_model(), tfl, input_shape=(batch_size, h, w, 3))
         chosen, report = "float32", None
         if precision != "float32":
@@ -1002,7 +1101,7 @@ class ModelFolder:
             frame_shape=(int(h), int(w)),
             batch_size=int(batch_size),
             calibration_frames=min(len(frames.calibration), MAX_CALIBRATION_FRAMES),
-            test_frames=len(frames.test),
+            test_frames=len(frames.test_sample),
             test_split=frames.test_split,
             snapshot=path.name,
             source=frames.source,
@@ -1098,6 +1197,20 @@ class ModelFolder:
         )
         full = rebuild_for_input_shape(net, (h, w, 3))
         return KerasPredictor(full, decoder, batch_size=batch_size)
+
+
+def _conversion_cache(folder: Path) -> Path:
+    """Where the conversions of a model folder that cannot be written are cached."""
+    import hashlib
+
+    root = os.environ.get("POSEKIT_CACHE")
+    base = (
+        Path(root)
+        if root
+        else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "posekit"
+    )
+    key = hashlib.sha256(str(folder.resolve()).encode("utf-8")).hexdigest()[:16]
+    return base / "tflite" / key
 
 
 def _project_of(folder: Path, pose_cfg: dict[str, Any]) -> Project | None:

@@ -5,7 +5,8 @@ each bodypart over time (:func:`plot_time_series`), and the trajectory in the im
 plane coloured by time (:func:`posekit.engine.behavior.export.plot_trajectory`).
 :func:`save_pose_plots` writes both. Figures are ``matplotlib.figure.Figure`` objects
 on the Agg canvas (no ``pyplot``, no global state), so they work in threads, on
-clusters and in Voila kernels.
+clusters and in Voila kernels. :func:`save_dlc_plots` writes DeepLabCut's four
+figures under its names (``trajectory``, ``plot``, ``plot-likelihood``, ``hist``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,21 @@ import xarray as xr
 from .drawing import bodypart_colors
 from .project import DisplaySettings
 
-__all__ = ["SERIES", "plot_time_series", "save_pose_plots"]
+__all__ = [
+    "DLC_PLOT_NAMES",
+    "SERIES",
+    "plot_step_histogram",
+    "plot_time_series",
+    "save_dlc_plots",
+    "save_pose_plots",
+]
 
 SERIES = ("x", "y", "speed", "likelihood")
+
+#: The figures of DeepLabCut's ``plot_trajectories``, by file name
+#: (``utils/plotting.py``: ``"trajectory" + suffix``, ``"plot"``, ``"plot-likelihood"``,
+#: ``"hist"``).
+DLC_PLOT_NAMES = ("trajectory", "plot", "plot-likelihood", "hist")
 
 #: DeepLabCut's plotting defaults (a project's ``display`` when its config is empty).
 _DEFAULT = DisplaySettings()
@@ -212,4 +225,154 @@ def save_pose_plots(
     for name, fig in figures.items():
         for fmt in formats:
             paths.append(save_figure(fig, folder / f"{prefix}{name}.{fmt.lstrip('.')}"))
+    return paths
+
+
+def plot_step_histogram(
+    ds: xr.Dataset,
+    *,
+    individual: str | None = None,
+    colormap: str = _DEFAULT.colormap,
+    bins: int = 50,
+    figsize: tuple[float, float] = (7.0, 5.0),
+):
+    """Histogram of the frame-to-frame steps in x and in y of each keypoint.
+
+    DeepLabCut's ``hist`` figure: large steps are jumps (mislabelled frames).
+
+    Parameters
+    ----------
+    ds
+        Poses dataset (movement schema); NaN steps are left out.
+    individual
+        Which individual (default: the first).
+    colormap
+        Colour map of the keypoints.
+    bins
+        Number of bins.
+    figsize
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from posekit.engine.poses import from_numpy
+    >>> fig = plot_step_histogram(from_numpy(np.random.default_rng(0).random((9, 2, 2, 1))))
+    >>> fig.axes[0].get_xlabel()
+    'step between frames in x and y (px)'
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    sub, chosen, ind = _pick(ds, None, individual)
+    names = [str(k) for k in ds["keypoint"].values]
+    colors = bodypart_colors(len(names), colormap) / 255.0
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for kp in chosen:
+        for axis in ("x", "y"):
+            steps = np.diff(sub["position"].sel(space=axis, keypoint=kp).values)
+            steps = steps[np.isfinite(steps)]
+            if steps.size:
+                ax.hist(
+                    steps, bins=bins, histtype="step", color=colors[names.index(kp)]
+                )
+    ax.set_xlabel("step between frames in x and y (px)")
+    ax.set_ylabel("count")
+    ax.set_title(f"{ind}: {', '.join(chosen)}")
+    return fig
+
+
+def save_dlc_plots(
+    ds: xr.Dataset,
+    folder: str | os.PathLike,
+    *,
+    suffix: str = "",
+    animal: str = "",
+    formats: Sequence[str] = ("png",),
+    individual: str | None = None,
+    colormap: str = _DEFAULT.colormap,
+    image_size: tuple[int, int] | None = None,
+) -> list[Path]:
+    """Write DeepLabCut's four ``plot_trajectories`` figures under its file names.
+
+    Files ``<name><suffix><animal>.<fmt>`` for each name of :data:`DLC_PLOT_NAMES`:
+    ``trajectory`` (the first keypoint in the image plane), ``plot`` (x and y over
+    time), ``plot-likelihood`` and ``hist`` (:func:`plot_step_histogram`).
+    DeepLabCut's ``suffix`` is ``"_filtered"`` for filtered predictions, so the
+    figures of the filtered and the unfiltered data lie side by side.
+
+    Parameters
+    ----------
+    ds
+        Poses dataset.
+    folder
+        Output folder (created).
+    suffix
+        ``""`` or ``"_filtered"``.
+    animal
+        DeepLabCut's animal part of the name: ``""`` for one animal, else the
+        individual's name.
+    formats
+        ``"png"`` and/or ``"svg"``.
+    individual
+        Which individual (default: the first).
+    colormap
+        Colour map of the keypoints.
+    image_size
+        ``(width, height)`` of the video, to fix the trajectory axes to the frame.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from posekit.engine.poses import from_numpy
+    >>> ds = from_numpy(np.random.default_rng(0).random((20, 2, 2, 1)) * 100)
+    >>> out = save_dlc_plots(ds, tempfile.mkdtemp(), suffix="_filtered", formats=["svg"])
+    >>> [p.name for p in out]  # doctest: +NORMALIZE_WHITESPACE
+    ['trajectory_filtered.svg', 'plot_filtered.svg', 'plot-likelihood_filtered.svg',
+     'hist_filtered.svg']
+    """
+    from .behavior.export import plot_trajectory, save_figure
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = dict(
+        zip(
+            DLC_PLOT_NAMES,
+            (
+                plot_trajectory(
+                    ds,
+                    keypoint=str(ds["keypoint"].values[0]),
+                    individual=individual or str(ds["individual"].values[0]),
+                    image_size=image_size,
+                ),
+                plot_time_series(
+                    ds, individual=individual, colormap=colormap, series=("x", "y")
+                ),
+                plot_time_series(
+                    ds,
+                    individual=individual,
+                    colormap=colormap,
+                    series=("likelihood",),
+                    figsize=(9.0, 3.5),
+                ),
+                plot_step_histogram(ds, individual=individual, colormap=colormap),
+            ),
+            strict=True,
+        )
+    )
+    paths = []
+    for name, fig in figures.items():
+        for fmt in formats:
+            target = folder / f"{name}{suffix}{animal}.{fmt.lstrip('.')}"
+            paths.append(save_figure(fig, target))
     return paths

@@ -21,11 +21,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .multianimal.tracking import TRACK_METHODS
+
 if TYPE_CHECKING:
     from .project import Project
 
 __all__ = [
     "FILTERED_SUFFIX",
+    "TRACKS_SUFFIXES",
     "filtered_path",
     "filter_predictions",
     "find_predictions",
@@ -106,6 +109,39 @@ def find_predictions(
     return sorted(set(found), key=lambda p: p.stat().st_mtime, reverse=True)
 
 
+#: DeepLabCut's multi-animal tracks files: ``<video><scorer>_<suffix>.h5`` for each
+#: ``track_method`` (``_el``, ``_bx``, ``_sk``).
+TRACKS_SUFFIXES = {method: f"_{sfx}" for method, sfx in TRACK_METHODS.items()}
+
+
+def _track_suffixes(project: Project, track_method: str | None) -> list[str]:
+    """Suffixes of a network's files, most wanted first (``""``: one animal's file).
+
+    ``track_method`` given: only its tracks file. Otherwise a multi-animal project
+    takes its ``default_track_method``'s first, then the others; a single-animal
+    project its ``<video><scorer>.h5``.
+
+    Raises
+    ------
+    ValueError
+        If ``track_method`` is not one of DeepLabCut's.
+    """
+    if track_method is not None:
+        if track_method not in TRACKS_SUFFIXES:
+            raise ValueError(
+                f"track_method={track_method!r}: use one of "
+                f"{sorted(TRACKS_SUFFIXES)} (the tracks file …_el.h5, …_bx.h5, "
+                "…_sk.h5), or leave it out to take the file the analysis wrote."
+            )
+        return [TRACKS_SUFFIXES[track_method]]
+    if not project.multianimal:
+        return ["", *TRACKS_SUFFIXES.values()]
+    preferred = TRACKS_SUFFIXES.get(
+        str(project.get("default_track_method") or "ellipse"), "_el"
+    )
+    return list(dict.fromkeys([preferred, *TRACKS_SUFFIXES.values(), ""]))
+
+
 def network_predictions(
     project: Project,
     video: str | os.PathLike,
@@ -114,14 +150,17 @@ def network_predictions(
     snapshot: int = -1,
     destfolder: str | os.PathLike | None = None,
     filtered: bool = False,
+    track_method: str | None = None,
 ) -> list[Path]:
     """:func:`find_predictions`, the file of one network first (DeepLabCut's choice).
 
     The network is a shuffle's snapshot (``snapshot`` indexes its snapshots, -1 the
-    newest); its file is ``<video stem><scorer>.h5``. When that file is missing,
-    the newest file of another network comes first and a warning names it. A
-    shuffle without a snapshot here (predictions made elsewhere) leaves the newest
-    first, silently.
+    newest); its file is ``<video stem><scorer>.h5``, or for several animals the
+    tracks ``<video stem><scorer>_el.h5`` (``_bx``, ``_sk``: the other
+    ``track_method`` s; the config's ``default_track_method`` first). When that file
+    is missing, the newest file of another network comes first and a warning names
+    it. A shuffle without a snapshot here (predictions made elsewhere) leaves the
+    newest first, silently.
 
     Parameters
     ----------
@@ -133,26 +172,40 @@ def network_predictions(
         The network.
     destfolder, filtered
         As for :func:`find_predictions`.
+    track_method
+        DeepLabCut's ``track_method`` (``"ellipse"``, ``"box"``, ``"keypoints"``):
+        only the tracks file of that method (``_el``, ``_bx``, ``_sk``).
 
     Returns
     -------
     list of Path
         Possibly empty.
+
+    Raises
+    ------
+    ValueError
+        If ``track_method`` is not one of DeepLabCut's.
     """
     from .model_folder import ModelFolder
 
     video = Path(video)
+    suffixes = _track_suffixes(project, track_method)
     files = find_predictions(video, destfolder, filtered=filtered)
+    if track_method is not None:
+        end = suffixes[0] + (FILTERED_SUFFIX if filtered else "")
+        files = [f for f in files if f.stem.endswith(end)]
     folder = ModelFolder.of(project, shuffle)
     try:
         _, snap = folder.snapshot(snapshot)
         scorer = folder.scorer(snap)
     except (FileNotFoundError, IndexError, OSError, ValueError):
         return files  # no snapshot here
-    suffix = FILTERED_SUFFIX if filtered else ""
-    exact = Path(destfolder or video.parent) / f"{video.stem}{scorer}{suffix}.h5"
-    if exact in files:
-        return [exact, *(f for f in files if f != exact)]
+    filt = FILTERED_SUFFIX if filtered else ""
+    base = Path(destfolder or video.parent)
+    candidates = [base / f"{video.stem}{scorer}{sfx}{filt}.h5" for sfx in suffixes]
+    for exact in candidates:
+        if exact in files:
+            return [exact, *(f for f in files if f != exact)]
     if files:
         which = "the newest snapshot" if snapshot == -1 else f"snapshot {snapshot}"
         logger.warning(
@@ -161,7 +214,7 @@ def network_predictions(
             video.name,
             which,
             shuffle,
-            exact.name,
+            candidates[0].name,
             files[0].name,
         )
     return files

@@ -689,7 +689,11 @@ class Project:
     def _link_videos(
         self, sizes: Mapping[Path, tuple[int, int]], *, copy: bool
     ) -> list[Path]:
-        """Add videos already checked by :func:`check_videos` (path → frame size)."""
+        """Add videos already checked by :func:`check_videos` (path → frame size).
+
+        A video whose name is taken in ``videos/`` by another file is refused
+        before anything changes; the same video added again is kept as it is.
+        """
         out = []
         vdir = self.path / "videos"
         vdir.mkdir(exist_ok=True)
@@ -698,6 +702,15 @@ class Project:
         for key in list(sets):
             if _PLACEHOLDER in str(key):
                 del sets[key]
+        for src in sizes:  # refuse before anything changes
+            dst = vdir / src.name
+            if (dst.exists() or dst.is_symlink()) and not _same_video(dst, src):
+                raise ProjectError(
+                    _same_name_message(
+                        Path(os.readlink(dst)) if dst.is_symlink() else dst, src
+                    )
+                    + f" ({dst} is already in the project.)"
+                )
         for src, (w, h) in sizes.items():
             dst = vdir / src.name
             if not dst.exists():
@@ -1179,6 +1192,12 @@ def load_project(path: str | os.PathLike) -> Project:
     """
     path = Path(path).expanduser()
     cfg_path = path if path.suffix in (".yaml", ".yml") else path / "config.yaml"
+    if cfg_path.is_dir():
+        raise ProjectError(
+            f"{cfg_path} is a folder, not a file: config.yaml must be the project's "
+            "settings file. Move that folder away and restore config.yaml from a "
+            "backup (or pass the project folder that holds the real config.yaml)."
+        )
     if not cfg_path.is_file():
         raise ProjectError(
             f"No config.yaml at {cfg_path}. Pass a project folder (one that holds "
@@ -1200,6 +1219,12 @@ def load_project(path: str | os.PathLike) -> Project:
             f"{_yaml_problem(err)}). Fix the file by hand or restore it from a "
             "backup; posekit did not change it."
         ) from err
+    if cfg is None:
+        raise ProjectError(
+            f"{cfg_path} is empty (a copy cut short, or emptied by hand): restore "
+            "config.yaml from a backup; it must give at least Task, scorer, date "
+            "and bodyparts."
+        )
     if not isinstance(cfg, dict):
         raise ProjectError(f"{cfg_path} does not hold a mapping of settings.")
     missing = [k for k in ("Task", "scorer", "date") if not cfg.get(k)]
@@ -1249,18 +1274,28 @@ def check_videos(videos: Sequence[str | os.PathLike]) -> dict[Path, tuple[int, i
     Returns
     -------
     dict
-        Resolved path → ``(width, height)``, in the order given.
+        Absolute path as given → ``(width, height)``, in the order given. Symbolic
+        links are not resolved: a video is named after the path given (as
+        DeepLabCut names it), so ``sess01.mp4 -> /raw/cam0.mp4`` stays
+        ``sess01``.
 
     Raises
     ------
     ProjectError
-        Naming the first video that is missing or unreadable, and what to do.
+        Naming the first video that is missing or unreadable, and what to do; or
+        two videos that would get the same name in ``videos/``.
     """
     from .video import VideoError, VideoReader
 
-    sizes = {}
+    sizes: dict[Path, tuple[int, int]] = {}
+    by_name: dict[str, Path] = {}
     for v in list_videos([Path(v).expanduser() for v in videos]):
-        src = v.resolve()
+        src = Path(os.path.abspath(v))  # normalised, links kept (not resolve())
+        other = by_name.setdefault(src.name, src)
+        if other != src:
+            raise ProjectError(_same_name_message(other, src))
+        if src in sizes:
+            continue
         if not src.is_file():
             raise ProjectError(f"Video not found: {src}")
         try:
@@ -1274,6 +1309,31 @@ def check_videos(videos: Sequence[str | os.PathLike]) -> dict[Path, tuple[int, i
                 f"{src.name} -c:v libx264 fixed.mp4`). Then add the new file."
             ) from err
     return sizes
+
+
+def _same_video(dst: Path, src: Path) -> bool:
+    """Whether ``videos/<name>`` (``dst``) already is ``src``: its link, or a copy."""
+    if dst.is_symlink():
+        return Path(os.readlink(dst)) == src or _samefile(dst, src)
+    # a copy (copy_videos=True) of the same recording
+    return _samefile(dst, src) or dst.stat().st_size == src.stat().st_size
+
+
+def _samefile(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # a broken link
+        return False
+
+
+def _same_name_message(first: Path, second: Path) -> str:
+    return (
+        f"Two videos would both be videos/{second.name} in the project: {first} "
+        f"and {second}. The project names a video after its file name (its labels "
+        f"go to labeled-data/{second.stem}/), so the names must differ: give one "
+        "of them another name (e.g. a symbolic link with the session's name, "
+        f"`ln -s {second} {second.parent.name}_{second.name}`) and add that."
+    )
 
 
 def create_project(

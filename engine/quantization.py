@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_CALIBRATION_FRAMES",
+    "MAX_TEST_FRAMES",
     "PRECISIONS",
     "TOLERANCE_PX",
     "LabelledFrames",
@@ -49,6 +50,11 @@ TOLERANCE_PX = 0.2
 
 #: At most this many frames calibrate (evenly spaced over the training frames).
 MAX_CALIBRATION_FRAMES = 64
+
+#: At most this many test frames compare int8 with float (evenly spaced), so that
+#: the comparison reads a bounded number of labelled images however large the
+#: project.
+MAX_TEST_FRAMES = 200
 
 #: The values of ``precision``: ``"auto"`` chooses by :data:`TOLERANCE_PX`.
 PRECISIONS = ("auto", "float32", "int8")
@@ -99,6 +105,15 @@ def mean_error_px(predicted: np.ndarray, truth: np.ndarray) -> float:
     )
     finite = dist[np.isfinite(dist)]
     return float(finite.mean()) if finite.size else float("nan")
+
+
+def _evenly(indices: Sequence[int], k: int) -> list[int]:
+    """At most ``k`` of ``indices``, evenly spaced (all of them when they are fewer)."""
+    idx = list(indices)
+    if len(idx) <= k:
+        return idx
+    pick = np.unique(np.linspace(0, len(idx) - 1, k).round().astype(int))
+    return [idx[int(j)] for j in pick]
 
 
 @dataclass(frozen=True)
@@ -200,11 +215,14 @@ class LabelledFrames:
 
     def calibration_frames(self, frame_shape: tuple[int, int]) -> list[np.ndarray]:
         """Return at most :data:`MAX_CALIBRATION_FRAMES` calibration frames, resized."""
-        idx = list(self.calibration)
-        if len(idx) > MAX_CALIBRATION_FRAMES:
-            pick = np.linspace(0, len(idx) - 1, MAX_CALIBRATION_FRAMES).round()
-            idx = [idx[int(k)] for k in np.unique(pick)]
-        return self.resized(idx, frame_shape)[0]
+        return self.resized(
+            _evenly(self.calibration, MAX_CALIBRATION_FRAMES), frame_shape
+        )[0]
+
+    @property
+    def test_sample(self) -> tuple[int, ...]:
+        """The test frames compared: at most :data:`MAX_TEST_FRAMES`, evenly spaced."""
+        return tuple(_evenly(self.test, MAX_TEST_FRAMES))
 
     def test_error_px(
         self, predictor: Predictor, frame_shape: tuple[int, int]
@@ -214,7 +232,7 @@ class LabelledFrames:
         Predictions are mapped back to each frame's own pixels before they are
         compared with the labels.
         """
-        frames, truth, factors = self.resized(self.test, frame_shape)
+        frames, truth, factors = self.resized(self.test_sample, frame_shape)
         predicted = np.asarray(predictor(frames), float)[..., :2]
         predicted = predicted / factors[:, None, :]
         return mean_error_px(predicted, truth)

@@ -1611,7 +1611,7 @@ def extract_outlier_frames(
         )
         xyp_all, scorer, file_bps = predictions_for_frames(pred_path)
         with VideoReader(video) as reader:
-            n_video = reader.n_frames
+            n_video = reader.expected_frames  # the container's count: no decoding
         lo, hi = _range(min(n_video, len(xyp_all)), start, stop)
         frames = np.arange(lo, hi)
         use = _bodypart_columns(file_bps, comparisonbodyparts)
@@ -2008,6 +2008,15 @@ def merge_datasets(
         machine |= set(read_machine_labels(proj, stem))
     refined = [p for p in new if p in machine]
     unrefined = sorted(machine - set(labelled))
+    if not new and not force and unrefined:
+        shown = ", ".join(unrefined[:3]) + (" …" if len(unrefined) > 3 else "")
+        raise LabelError(
+            f"Nothing to merge yet: {len(unrefined)} outlier frame(s) were extracted "
+            f"({shown}) but none is corrected: their machine labels are not "
+            "labels until a person checks them. Open them in the labelling app's "
+            "Refine page, move the wrong points and save (they go into "
+            "CollectedData_<scorer>.h5), then merge."
+        )
     if not new and not force:
         raise LabelError(
             "Nothing to merge: no frame was labelled since the training set of "

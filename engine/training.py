@@ -36,6 +36,7 @@ Snapshots are also saved every ``save_interval`` iterations and every
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -48,7 +49,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -151,7 +152,12 @@ class TrainConfig:
         Stop after this many iterations (total, counting resumed ones); ``None`` for
         no limit (then ``time_budget_s`` is needed).
     time_budget_s
-        Stop after this many seconds of training (total, counting resumed runs).
+        Stop after this many seconds of training (total, counting resumed runs). The
+        budget counts the train steps only: not the start-up (loading, building the
+        network, the first step of each run, which traces the graph), the test-set
+        evaluations or writing snapshots, so that a job requeued again and again
+        still trains for its budget (``elapsed_wall_s`` in ``learning_stats.csv``
+        and the snapshots counts the same time).
     budget_clock
         ``"wall"``: wall-clock seconds; ``"cpu"``: process CPU seconds divided by the
         number of cores TensorFlow uses (fair on a shared machine).
@@ -618,35 +624,62 @@ _ARCHITECTURE_FIELDS = ("backbone", "output_stride", "head_stride", "head_filter
 
 
 def _cores_used() -> int:
+    """Return the cores TensorFlow trains on (:func:`posekit.engine._tf.cpu_threads`).
+
+    TensorFlow's intra-op pool when it is smaller (sized before posekit's import).
+    """
+    from ._tf import cpu_threads
+
     try:
         from ._tf import tensorflow as tf
 
         intra = tf.config.threading.get_intra_op_parallelism_threads()
     except Exception:  # noqa: BLE001 - TF not importable here
         intra = 0
-    avail = (
-        len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else (os.cpu_count() or 1)
-    )
+    avail = cpu_threads()
     return max(1, min(intra, avail) if intra > 0 else avail)
 
 
 class _Clock:
-    """Elapsed wall and CPU (÷ cores) seconds, continuing from a resumed total."""
+    """Elapsed wall and CPU (÷ cores) seconds of training, from a resumed total.
+
+    What the time budget counts: the time of the train steps. Time spent in a
+    :meth:`paused` block (the first step of each run, which traces the graph; the
+    test-set evaluations; writing snapshots) does not count, so that a job that is
+    requeued again and again still trains for its budget.
+    """
 
     def __init__(self, wall0: float = 0.0, cpu0: float = 0.0) -> None:
         self.cores = _cores_used()
         self._wall0, self._cpu0 = wall0, cpu0
         self._t0, self._c0 = time.perf_counter(), time.process_time()
+        self._held: tuple[float, float] | None = None  # (wall, cpu) while paused
 
     @property
     def wall(self) -> float:
+        if self._held is not None:
+            return self._held[0]
         return self._wall0 + time.perf_counter() - self._t0
 
     @property
     def cpu(self) -> float:
+        if self._held is not None:
+            return self._held[1]
         return self._cpu0 + (time.process_time() - self._c0) / self.cores
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop the clock while the block runs (nested blocks: the outer one counts)."""
+        if self._held is not None:
+            yield
+            return
+        self._held = (self.wall, self.cpu)
+        try:
+            yield
+        finally:
+            self._wall0, self._cpu0 = self._held
+            self._t0, self._c0 = time.perf_counter(), time.process_time()
+            self._held = None
 
 
 class _BatchProducer:
@@ -1116,6 +1149,7 @@ class Trainer:
             for row in _read_learning_stats(self.train_dir / "learning_stats.csv")
             if row["iteration"] <= snap.iteration
         ]
+        self._log_rescaled_schedule(snap)
         logger.info(
             "resumed from %s (iteration %d)", snap.model_path.name, snap.iteration
         )
@@ -1186,6 +1220,10 @@ class Trainer:
 
     # ---------------------------------------------------------------- outputs
     def _save_snapshot(self, clock: _Clock) -> Path:
+        with clock.paused():  # writing files is not counted in the time budget
+            return self._write_snapshot(clock)
+
+    def _write_snapshot(self, clock: _Clock) -> Path:
         it = self.state.iteration
         self._recalibrate()
         d = self.train_dir
@@ -1389,7 +1427,11 @@ class Trainer:
         """Validate the training and test sets; the test set is ``None`` if empty."""
         images, keypoints = self._validate_data(images, keypoints, "training")
         if len(images) == 0:
-            raise ValueError("no training images")
+            raise ValueError(
+                "no training images: the training set has no labelled frames. Label "
+                "frames, then run `posekit create-training-dataset PROJECT` (it "
+                "replaces an empty split) and train again."
+            )
         if not np.isfinite(keypoints).all(axis=-1).any():
             raise ValueError("no labelled keypoint in the training set")
         test = None
@@ -1463,15 +1505,15 @@ class Trainer:
 
     def _run_loop(self, run: _Run) -> None:
         """Train step after step until a stop reason; Ctrl-C stops too."""
-        from tqdm.auto import tqdm
+        from ._progress import progress_bar
 
         cfg = self.train_config
         images, keypoints = self._train_data
         producer = _BatchProducer(
             self, images, keypoints, self.state.iteration, self._map_shape()
         )
-        bar = tqdm(
-            total=cfg.max_iterations,
+        bar = progress_bar(
+            cfg.max_iterations,
             initial=self.state.iteration,
             unit="it",
             desc="training",
@@ -1542,9 +1584,14 @@ class Trainer:
             elapsed / cfg.time_budget_s if cfg.time_budget_s else 0.0,
         )
         lr = learning_rate_at(cfg, it, progress)
-        crops, t = producer.get()
-        losses = self._train_step(crops, *t, tf.constant(lr, tf.float32))
-        values = np.array([float(v) for v in losses])
+        # the first steps of a run trace the graph: not counted in the time budget
+        warmup = (
+            clock.paused() if run.steps < WARMUP_STEPS else contextlib.nullcontext()
+        )
+        with warmup:
+            crops, t = producer.get()
+            losses = self._train_step(crops, *t, tf.constant(lr, tf.float32))
+            values = np.array([float(v) for v in losses])
         if not np.isfinite(values[0]):
             self.state.stop_reason = "diverged"
             logger.error(
@@ -1569,7 +1616,7 @@ class Trainer:
         }
         _update_bar(bar, run.steps)
         if it % 10 == 0:
-            bar.set_postfix(loss=f"{values[0]:.4f}", lr=f"{lr:.1e}")
+            bar.set_postfix(_bar_postfix(cfg, elapsed, values[0], lr))
         for cb in self.callbacks:
             cb.on_step(it, logs)
         return values, lr
@@ -1588,7 +1635,8 @@ class Trainer:
             run.n_acc = 0
         if run.test is not None and cfg.eval_interval and it % cfg.eval_interval == 0:
             row = row or self._row(it, values, lr)
-            self._evaluate_test(it, *run.test, row)
+            with run.clock.paused():  # not counted in the time budget
+                self._evaluate_test(it, *run.test, row)
             run.evaluated_at = it
         if row is not None:
             row["elapsed_wall_s"], row["elapsed_cpu_s"] = run.clock.wall, run.clock.cpu
@@ -1606,6 +1654,7 @@ class Trainer:
         if due or due_s:
             self._save_snapshot(run.clock)
             run.saved_at = it
+            self._add_snapshot_row(run)
 
     def _finish(self, run: _Run) -> None:
         """Finish: final test error, snapshot, history, callbacks.
@@ -1622,9 +1671,12 @@ class Trainer:
         )
         if due and run.test is not None and run.evaluated_at != it and it > 0:
             mean = run.acc / run.n_acc if run.n_acc else np.full(3, np.nan)
-            row = self._row(it, mean, None)
+            last = self.state.history[-1] if self.state.history else None
+            lr = float(np.asarray(self.optimizer.learning_rate))
+            row = last if last and last["iteration"] == it else self._row(it, mean, lr)
             try:
-                self._evaluate_test(it, *run.test, row)
+                with clock.paused():
+                    self._evaluate_test(it, *run.test, row)
             except KeyboardInterrupt:
                 logger.warning(
                     "test-set evaluation of iteration %d skipped (interrupted); "
@@ -1633,13 +1685,48 @@ class Trainer:
                 )
             else:
                 row["elapsed_wall_s"], row["elapsed_cpu_s"] = clock.wall, clock.cpu
-                self.state.history.append(row)
+                if row is not last:
+                    self.state.history.append(row)
         if run.saved_at != it and reason != "diverged":
             self._save_snapshot(clock)
+            self._add_snapshot_row(run)
         self.state.elapsed_wall_s, self.state.elapsed_cpu_s = clock.wall, clock.cpu
         self._write_learning_stats()
         for cb in self.callbacks:
             cb.on_train_end(self.state)
+
+    def _log_rescaled_schedule(self, snap: Snapshot) -> None:
+        """Say so when a resume trains towards another total than the snapshot's."""
+        cfg = self.train_config
+        before = (snap.meta.get("train_config") or {}).get("max_iterations")
+        if not before or not cfg.max_iterations or before == cfg.max_iterations:
+            return
+        it = snap.iteration
+        lr = learning_rate_at(cfg, it, min(it / cfg.max_iterations, 1.0))
+        logger.info(
+            "%s was trained towards %d iterations, this run towards %d: the "
+            "learning-rate schedule was rescaled to the new total (the learning rate "
+            "goes from %.3g to %.3g)",
+            snap.meta_path.name,
+            before,
+            cfg.max_iterations,
+            float(snap.meta.get("learning_rate", float("nan"))),
+            lr,
+        )
+
+    def _add_snapshot_row(self, run: _Run) -> None:
+        """Add a ``learning_stats.csv`` row with each snapshot (a kill keeps it)."""
+        it = self.state.iteration
+        if run.n_acc and not (
+            self.state.history and self.state.history[-1]["iteration"] == it
+        ):
+            lr = float(np.asarray(self.optimizer.learning_rate))
+            row = self._row(it, run.acc / run.n_acc, lr)
+            run.acc[:] = 0
+            run.n_acc = 0
+            row["elapsed_wall_s"], row["elapsed_cpu_s"] = run.clock.wall, run.clock.cpu
+            self.state.history.append(row)
+            self._write_learning_stats()
 
     def _row(self, it: int, values: np.ndarray, lr: float | None) -> dict[str, Any]:
         return {
@@ -1710,6 +1797,26 @@ def pose_losses(
 #: Steps at the start of each run left out of the progress bar's rate and ETA: the
 #: first traces the train step (seconds, where a step then takes a fraction of one).
 WARMUP_STEPS = 1
+
+
+def _bar_postfix(
+    cfg: TrainConfig, elapsed: float, loss: float, lr: float
+) -> dict[str, str]:
+    """Loss and learning rate, and with a time budget what is left of it (the ETA).
+
+    Examples
+    --------
+    >>> cfg = TrainConfig(max_iterations=None, time_budget_s=600)
+    >>> _bar_postfix(cfg, 75.0, 0.01234, 1e-3)
+    {'loss': '0.0123', 'lr': '1.0e-03', 'budget left': '08:45'}
+    """
+    from tqdm.std import tqdm
+
+    postfix = {"loss": f"{loss:.4f}", "lr": f"{lr:.1e}"}
+    if cfg.time_budget_s is not None:
+        left = max(cfg.time_budget_s - elapsed, 0.0)
+        postfix["budget left"] = tqdm.format_interval(left)
+    return postfix
 
 
 def _update_bar(bar: Any, steps: int) -> None:

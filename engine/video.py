@@ -167,8 +167,31 @@ class VideoReader:
                 )
         return self._n_frames
 
+    @property
+    def expected_frames(self) -> int:
+        """Frame count for planning and progress, without decoding the video.
+
+        The count already made (:attr:`n_frames`) when there is one, else the
+        container's (:attr:`metadata_frames`); a container that gives none is
+        counted. A pass over the whole video learns the real count at its end
+        (:meth:`iter_frames` records it and warns when the container was wrong).
+        """
+        if self._n_frames is not None:
+            return self._n_frames
+        if self.metadata_frames > 0:
+            return self.metadata_frames
+        return self.n_frames
+
     def __len__(self) -> int:
         return self.n_frames
+
+    def __bool__(self) -> bool:
+        """Return ``True``: an open reader is truthy without counting its frames.
+
+        Without this, ``if reader:`` would call ``__len__`` and decode the whole
+        video to count it (100 s for an hour).
+        """
+        return True
 
     def _count_frames(self) -> int:
         cap = cv2.VideoCapture(str(self.path))
@@ -213,7 +236,23 @@ class VideoReader:
             self._last = (index, frame)
             return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
+    def _decodes(self, indices: np.ndarray) -> bool:
+        """Whether the last of ``indices`` (sorted) decodes (``True`` if empty)."""
+        if not len(indices):
+            return True
+        try:
+            self.read(int(indices[-1]))
+        except IndexError:
+            return False
+        return True
+
     def _out_of_range(self, index: int) -> str:
+        if self._n_frames is None:  # do not decode the whole video for a message
+            return (
+                f"frame {index} cannot be decoded from {self.path.name} (the "
+                f"container says {self.metadata_frames} frames; the file may be "
+                "truncated)"
+            )
         return (
             f"frame {index} cannot be decoded from {self.path.name} "
             f"({self.n_frames} frames decode)"
@@ -295,13 +334,13 @@ class VideoReader:
                 while not stopped.is_set() and (stop is None or pos < stop):
                     if (pos - start) % step:
                         if not cap.grab():
-                            self._warn_cut_short(pos)
+                            self._end_of_stream(pos)
                             break
                         pos += 1
                         continue
                     ok, frame = cap.read()
                     if not ok or frame is None:
-                        self._warn_cut_short(pos)
+                        self._end_of_stream(pos)
                         break
                     if crop is not None:
                         frame = crop.apply(frame)
@@ -320,6 +359,20 @@ class VideoReader:
                 cap.release()
 
         yield from self._background(produce, "posekit-decode", prefetch)
+
+    def _end_of_stream(self, pos: int, detail: str = "") -> None:
+        """Record that exactly ``pos`` frames decode; warn if the container disagrees."""
+        if self._n_frames is None:
+            self._n_frames = pos
+            if pos > self.metadata_frames:
+                logger.warning(
+                    "%s: container says %d frames but %d decode; using %d",
+                    self.path.name,
+                    self.metadata_frames,
+                    pos,
+                    pos,
+                )
+        self._warn_cut_short(pos, detail)
 
     def _warn_cut_short(self, pos: int, detail: str = "") -> None:
         if pos < self.metadata_frames:
@@ -441,9 +494,11 @@ class VideoReader:
                             errors.seek(0)
                             detail = errors.read().decode(errors="replace").strip()
                             last = detail.splitlines()[-1] if detail else ""
-                            self._warn_cut_short(
-                                pos, f"; ffmpeg: {last}" if last else ""
-                            )
+                            detail = f"; ffmpeg: {last}" if last else ""
+                            if step == 1:
+                                self._end_of_stream(pos, detail)
+                            else:
+                                self._warn_cut_short(pos, detail)
                         return
                     put((pos, frame))
                     pos += step
@@ -522,10 +577,10 @@ def select_frames_kmeans(
     """
     from sklearn.cluster import MiniBatchKMeans
 
-    lo, hi = _range(reader.n_frames, start, stop)
+    lo, hi = _range(reader.expected_frames, start, stop)
     step = max(1, (hi - lo) // max_samples)
     feats, idx = [], []
-    for i, frame in reader.iter_frames(lo, hi, step=step, crop=crop):
+    for i, frame in _sample_frames(reader, lo, hi, step, crop):
         h, w = frame.shape[:2]
         small = cv2.resize(
             cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY),
@@ -560,6 +615,50 @@ def select_frames_kmeans(
         )
         picked = _farthest_first(x, picked, n)
     return np.sort(idx_arr[picked])
+
+
+#: Sample by seeking when frames are at least this far apart, else decode through.
+#: Measured on the 1-hour openfield H.264 video (keyframes every 180-250 frames),
+#: 2 loaded cores: a seek costs 120-220 ms whatever the step, grabbing 1.5-2.3 ms a
+#: frame, so seeking wins beyond ~100 frames (step 109: 160 vs 158 ms a sample;
+#: step 512: 145 vs 1188 ms; step 2048: 160 vs 4229 ms).
+SEEK_STEP = 128
+
+#: A pass over at least this many frames shows a progress bar (a few seconds).
+LONG_PASS = 5000
+
+
+def _sample_frames(
+    reader: VideoReader, lo: int, hi: int, step: int, crop: Crop | None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield frames ``lo, lo + step, ...`` below ``hi``, with a progress bar.
+
+    Far-apart frames are read by seeking (:data:`SEEK_STEP`), close ones in one
+    decoding pass. Either way the samples end where the video really ends (a
+    truncated file whose container promises more frames).
+    """
+    from ._progress import progress_bar
+
+    wanted = range(lo, hi, step)
+    with progress_bar(
+        len(wanted),
+        desc=f"sampling {reader.path.name}",
+        unit="frame",
+        disable=hi - lo < LONG_PASS,
+    ) as bar:
+        if step < SEEK_STEP:
+            for i, frame in reader.iter_frames(lo, hi, step=step, crop=crop):
+                bar.update()
+                yield i, frame
+            return
+        for i in wanted:
+            try:
+                frame = reader.read(i)
+            except IndexError:  # the container promised more frames than decode
+                reader._warn_cut_short(i)
+                return
+            bar.update()
+            yield i, (crop.apply(frame) if crop is not None else frame)
 
 
 def _farthest_first(x: np.ndarray, picked: list[int], n: int) -> list[int]:
@@ -642,7 +741,11 @@ def _choose_frames(
     """Choose ``n`` frames (uniform or k-means); say in ``notes`` when fewer exist."""
     if mode not in ("uniform", "kmeans"):
         raise ValueError(f"mode must be 'uniform' or 'kmeans'; received {mode!r}")
-    total = reader.n_frames
+    total = reader.expected_frames
+    if mode == "uniform" and not reader._decodes(
+        select_frames_uniform(total, n, start=start, stop=stop)
+    ):
+        total = reader.n_frames  # the container promised more: count them
     lo, hi = _range(total, start, stop)
     if hi - lo < n:
         notes.append(
@@ -726,7 +829,9 @@ def extract_frames(
 
     notes: list[str] = []
     with VideoReader(video) as reader:
-        total = reader.n_frames
+        # the container's count names the files, as DeepLabCut does; the chosen
+        # frames are checked to decode
+        total = reader.expected_frames
         if indices is not None:
             chosen = np.asarray(sorted({int(i) for i in indices}), dtype=int)
             if len(chosen) and (chosen.min() < 0 or chosen.max() >= total):

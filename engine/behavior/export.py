@@ -36,7 +36,7 @@ __all__ = [
     "plot_ethogram",
 ]
 
-_TABLE_SUFFIXES = (".csv", ".xlsx")
+_TABLE_SUFFIXES = (".csv", ".xlsx", ".h5", ".nc")
 _FIGURE_SUFFIXES = (".png", ".svg")
 
 
@@ -44,9 +44,20 @@ _FIGURE_SUFFIXES = (".png", ".svg")
 
 
 def save_table(
-    table: pd.DataFrame, path: str | os.PathLike, *, index: bool = False
+    table: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    index: bool = False,
+    float_format: str | None = None,
 ) -> Path:
-    r"""Write one table as ``.csv`` or ``.xlsx`` (chosen by the suffix).
+    r"""Write one table as ``.csv``, ``.xlsx``, ``.h5`` or ``.nc`` (by the suffix).
+
+    ``.h5``: pandas' HDF5 (``pd.read_hdf(path, "table")``), ``.nc``: a
+    netCDF-4 file (HDF5 too; ``xarray.open_dataset``) with the float columns in one
+    ``values (row, column)`` variable and each other column a ``(row,)`` variable.
+    Both write a table of a million numbers in about a second, where CSV takes
+    tens of seconds; a 10-minute recording's feature table was 643 MB as CSV with
+    Python's full float digits.
 
     Parameters
     ----------
@@ -55,7 +66,11 @@ def save_table(
     path
         Target file.
     index
-        Write the index too.
+        Write the index too (CSV, Excel, HDF5).
+    float_format
+        CSV only: ``%``-format of the float cells (e.g. ``"%.6g"``: six significant
+        digits, several times faster and half the size of the default, which
+        writes every digit of a float64). ``None``: pandas' default.
 
     Returns
     -------
@@ -65,7 +80,7 @@ def save_table(
     Raises
     ------
     ValueError
-        If the suffix is neither ``.csv`` nor ``.xlsx``.
+        If the suffix is none of ``.csv``, ``.xlsx``, ``.h5``, ``.nc``.
 
     Examples
     --------
@@ -74,18 +89,87 @@ def save_table(
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
     >>> save_table(pd.DataFrame({"a": [1]}), p).read_text()
     'a\n1\n'
+    >>> table = pd.DataFrame({"name": ["x", "y"], "v": [1 / 3, float("nan")]})
+    >>> save_table(table, p, float_format="%.6g").read_text()
+    'name,v\nx,0.333333\ny,\n'
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        with atomic_path(path) as tmp:
-            table.to_csv(tmp, index=index)
-        return path
     if suffix == ".xlsx":
         return save_tables({"Sheet1": table}, path, index=index)
-    raise ValueError(
-        f"Cannot write a table to {path.name!r}: use one of {list(_TABLE_SUFFIXES)}"
-    )
+    if suffix not in _TABLE_SUFFIXES:
+        raise ValueError(
+            f"Cannot write a table to {path.name!r}: use one of {list(_TABLE_SUFFIXES)}"
+        )
+    with atomic_path(path) as tmp:
+        if suffix == ".csv" and float_format is None:
+            table.to_csv(tmp, index=index)
+        elif suffix == ".csv":
+            _write_csv(table, tmp, index=index, float_format=float_format)
+        elif suffix == ".h5":
+            table.to_hdf(tmp, key="table", mode="w", format="fixed", index=index)
+        else:
+            _table_dataset(table).to_netcdf(tmp, engine="h5netcdf")
+    return path
+
+
+#: Rows formatted and written at a time by :func:`save_table`'s fast CSV writer.
+CSV_CHUNK_ROWS = 200
+
+
+def _write_csv(
+    table: pd.DataFrame, path: Path, *, index: bool, float_format: str
+) -> None:
+    """Write CSV in row chunks, float cells ``%``-formatted (NaN: an empty cell).
+
+    ``DataFrame.to_csv`` formats cell by cell; here a chunk's rows are formatted
+    with one ``%`` per row (5× faster). The other columns are written by pandas.
+    """
+    if index:
+        table = table.reset_index()
+    floats = [
+        i for i, dtype in enumerate(table.dtypes) if pd.api.types.is_float_dtype(dtype)
+    ]
+    others = [i for i in range(table.shape[1]) if i not in set(floats)]
+    fast = others + floats == list(range(table.shape[1]))  # the floats come last
+    row_format = ",".join([float_format] * len(floats))
+    with open(path, "w", newline="") as fh:
+        table.iloc[:0].to_csv(fh, index=False)  # the header
+        for start in range(0, len(table), CSV_CHUNK_ROWS):
+            chunk = table.iloc[start : start + CSV_CHUNK_ROWS]
+            if not fast:
+                chunk.to_csv(fh, index=False, header=False, float_format=float_format)
+                continue
+            heads = [""] * len(chunk)
+            if others:
+                text = chunk.iloc[:, others].to_csv(index=False, header=False)
+                heads = (
+                    [h + "," for h in text.splitlines()]
+                    if floats
+                    else text.splitlines()
+                )
+            values = chunk.iloc[:, floats].to_numpy(np.float64).tolist()
+            lines = [
+                head + (row_format % tuple(row)).replace("nan", "")
+                for head, row in zip(heads, values, strict=True)
+            ]
+            fh.write("\n".join(lines) + "\n")
+
+
+def _table_dataset(table: pd.DataFrame) -> xr.Dataset:
+    """Return the table as a Dataset: float columns in ``values (row, column)``."""
+    floats = [c for c in table.columns if pd.api.types.is_float_dtype(table[c])]
+    data = {
+        str(c): ("row", table[c].to_numpy().astype(str))
+        if table[c].dtype == object or pd.api.types.is_string_dtype(table[c])
+        else ("row", table[c].to_numpy())
+        for c in table.columns
+        if c not in set(floats)
+    }
+    if floats:
+        values = table[floats].to_numpy(np.result_type(*table[floats].dtypes))
+        data["values"] = (("row", "column"), values)
+    return xr.Dataset(data, coords={"column": [str(c) for c in floats]})
 
 
 def save_tables(

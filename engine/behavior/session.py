@@ -44,6 +44,8 @@ from .filters import FilterConfig
 from .roi import ROI
 
 if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import DTypeLike
+
     from ..project import Project
     from .classify import BehaviorClassifier, BehaviorCVResult
     from .cluster import BehaviorClusterer
@@ -1175,20 +1177,31 @@ class BehaviorModel:
             np.asarray(one.values), columns=[str(f) for f in one["feature"].values]
         )
 
-    def features_table(self) -> pd.DataFrame:
+    def features_table(self, dtype: DTypeLike | None = None) -> pd.DataFrame:
         """Return the window features of every track.
 
         Columns: ``track, session, individual, frame`` (the file's frame numbers,
         :attr:`Session.frames`), then one per feature (:meth:`features`).
+
+        Parameters
+        ----------
+        dtype
+            The features' dtype (``None``: as computed, float64). ``np.float32``
+            halves the table's memory, for writing a long recording's table
+            (``posekit behavior features``).
         """
         parts = []
         for t in self.tracks():
             part = self.features(t.key)
+            if dtype is not None:
+                part = part.astype(dtype)
             part.insert(0, "frame", self.session(t.session).frames)
             part.insert(0, "individual", t.individual)
             part.insert(0, "session", t.session)
             part.insert(0, "track", t.key)
             parts.append(part)
+        if len(parts) == 1:  # no copy of a long recording's table
+            return parts[0]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     # ------------------------------------------------------------ supervised

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
@@ -38,7 +39,7 @@ from . import (
     train,
 )
 from . import filter as filter_predictions
-from ._common import EXIT_OK, run_command
+from ._common import EXIT_ERROR, EXIT_OK, positive_int, run_command
 
 __all__ = ["COMMAND_MODULES", "main", "build_parser"]
 
@@ -80,6 +81,17 @@ a typical session:
   posekit analyze PROJECT VIDEO... --csv
   posekit filter PROJECT --method median --window 5
   posekit labeled-video PROJECT --trail 10
+
+exit status:
+  0    the command did its work
+  2    bad input or a failure, said on stderr in one line (also a partial
+       batch: some videos analysed, others not); usage errors too
+  75   the project or video is busy (another job holds its lock); retry later
+  130  interrupted by Ctrl-C (SIGINT); a training saves a snapshot first
+  143  stopped by SIGTERM (a scheduler's time limit or scancel), as Ctrl-C
+
+progress: on a terminal a bar; in a log file (stderr not a terminal) a plain
+line every 30 s with done/total, rate and ETA; --quiet: none.
 """
 
 
@@ -99,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="warnings and errors only, no progress bars",
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        dest="cpu_threads",
+        help="use at most N CPU threads (default: the CPUs this job may use: "
+        "SLURM_CPUS_PER_TASK, OMP_NUM_THREADS and the CPU affinity, the smallest)",
+    )
     parser.add_argument("--version", action="store_true", help="print the version")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
@@ -117,10 +143,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit code: 0 on success, 2 after bad input, 130 after Ctrl-C.
+        The exit code (the main help's "exit status"): 0 on success, 2 after bad
+        input, 75 when a lock is held, 130 after Ctrl-C, 143 after SIGTERM.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the (sub)command's parser, with its own usage line
+        _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.verbose and args.quiet:
+        parser.error("-v/--verbose and -q/--quiet exclude each other")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -130,11 +161,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(__version__)
         return EXIT_OK
-    if not args.command:
-        parser.print_help()
-        return EXIT_OK
-    from .._tf import quiet_startup
+    if not args.command:  # a script that forgot its command must not "succeed"
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    from .._progress import set_quiet
+    from .._tf import quiet_startup, set_threads
 
     quiet_startup(not args.verbose)
+    set_quiet(args.quiet)
+    set_threads(args.cpu_threads)
     name = getattr(args, "_command_name", f"posekit {args.command}")
     return run_command(name, _COMMANDS[args.command], args)
+
+
+def _innermost(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> argparse.ArgumentParser:
+    """Return the parser of the (sub)subcommand that ``args`` chose."""
+    while True:
+        sub = next(
+            (a for a in parser._actions if isinstance(a, argparse._SubParsersAction)),
+            None,
+        )
+        chosen = getattr(args, sub.dest, None) if sub is not None else None
+        if chosen not in getattr(sub, "choices", {}):
+            return parser
+        parser = sub.choices[chosen]

@@ -11,6 +11,7 @@ from ._common import (
     EXIT_ERROR,
     EXIT_OK,
     add_project_arg,
+    add_shuffle_arg,
     add_training_set_arg,
     load_project,
 )
@@ -40,7 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "<video>DLC_<net>_<Task><date>shuffle<k>_<iters>.h5 beside each video (or in "
         "--dest), DeepLabCut's layout, plus _meta.pickle. Videos analysed before with "
         "the same network are skipped (--overwrite: again); a video that cannot be "
-        "read is left out, the others are analysed, and the exit status is 2.",
+        "read, or that config.yaml lists but is not found, is left out, the others "
+        "are analysed, and the exit status is 2. Each output is locked while it is "
+        "written: other videos may be analysed at the same time, the same one is "
+        "refused with exit status 75 (try again later). An interrupted analysis "
+        "resumes where it stopped when run again.",
     )
     add_project_arg(p)
     p.add_argument(
@@ -48,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         nargs="*",
         help="videos or folders of videos (default: all of the project)",
     )
-    p.add_argument("--shuffle", type=int, default=1)
+    add_shuffle_arg(p)
     add_training_set_arg(p)
     p.add_argument("--dest", help="output folder (default: beside each video)")
     p.add_argument("--csv", action="store_true", help="also write .csv")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import add_project_arg, load_project
+from ._common import add_project_arg, add_shuffle_arg, load_project
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -44,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="only images with this extension in folders, e.g. .png (default: png, "
         "jpg, jpeg, bmp, tif, tiff, webp)",
     )
-    p.add_argument("--shuffle", type=int, default=1)
+    add_shuffle_arg(p)
     p.add_argument("--dest", help="output folder (default: the images' folder)")
     p.add_argument("--csv", action="store_true", help="also write .csv")
     p.add_argument(

@@ -45,7 +45,9 @@ NAME = "behavior"
 SUBCOMMANDS = ("features", "rois", "classify", "export")
 
 _SMOOTHERS = ("none", "median", "savgol", "butterworth", "kalman")
-_TABLE_SUFFIXES = (".csv", ".xlsx")
+_TABLE_SUFFIXES = (".csv", ".xlsx", ".h5", ".nc")
+#: The features table's CSV cells: 7 significant digits, what float32 holds.
+FEATURES_FLOAT_FORMAT = "%.7g"
 
 EPILOG = """\
 inputs: tracking files (DeepLabCut .h5/.csv, SLEAP .slp, netCDF .nc), folders (files
@@ -186,7 +188,11 @@ def _add_windows(p: argparse.ArgumentParser) -> None:
 
 def _out_table(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
-        "--out", required=True, metavar="FILE", help=f"{what} (.csv or .xlsx)"
+        "--out",
+        required=True,
+        metavar="FILE",
+        help=f"{what} (.csv, .xlsx, .h5 or .nc; .h5/.nc are the fast ones for "
+        "long recordings)",
     )
 
 
@@ -502,20 +508,25 @@ def _train(model: BehaviorModel, args: argparse.Namespace) -> BehaviorCVResult:
 # ---------------------------------------------------------------- outputs
 
 
-def _write(path: str, table: pd.DataFrame, sheet: str) -> Path:
-    """Write ``table`` as CSV or as the sheet ``sheet`` of a workbook; print it."""
+def _write(
+    path: str, table: pd.DataFrame, sheet: str, float_format: str | None = None
+) -> Path:
+    """Write ``table`` (CSV, HDF5, netCDF, or the sheet ``sheet`` of a workbook).
+
+    ``float_format``: the CSV's float cells (:func:`~posekit.engine.behavior.export.save_table`).
+    """
     from ..behavior.export import save_table, save_tables
 
     out = Path(path)
     suffix = out.suffix.lower()
     if suffix not in _TABLE_SUFFIXES:
         raise ValueError(
-            f"cannot write a table to {out.name!r}: name a .csv or .xlsx file"
+            f"cannot write a table to {out.name!r}: name a .csv, .xlsx, .h5 or .nc file"
         )
     if suffix == ".xlsx":
         save_tables({sheet: table}, out)
     else:
-        save_table(table, out)
+        save_table(table, out, float_format=float_format)
     print(out)
     return out
 
@@ -563,9 +574,12 @@ def _done(model: BehaviorModel) -> int:
 
 
 def _features(args: argparse.Namespace) -> int:
+    import numpy as np
+
     model = _model(args)
-    table = model.features_table()
-    _write(args.out, table, "features")
+    # float32, 7 digits, rows formatted in chunks: 5x faster (QA s15)
+    table = model.features_table(dtype=np.float32)
+    _write(args.out, table, "features", float_format=FEATURES_FLOAT_FORMAT)
     return _done(model)
 
 

@@ -53,9 +53,8 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code.
     """
-    from ..label_check import check_labels
+    from ..label_check import check_labels, written_summary
 
     paths = check_labels(load_project(args.project))
-    folders = sorted({str(p.parent) for p in paths})
-    print(f"{len(paths)} images written to {', '.join(folders)}")
+    print(written_summary(paths))
     return EXIT_OK

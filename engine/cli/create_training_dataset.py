@@ -28,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         NAME,
         help="merge labels and write a recorded train/test split per shuffle",
         description="Merge all labels into training-datasets/ and write the split "
-        "(DeepLabCut's Documentation_data pickle). Existing splits are kept.",
+        "(DeepLabCut's Documentation_data pickle). Existing splits are kept, "
+        "mapped by image onto changed labels.",
     )
     add_project_arg(p)
     p.add_argument(

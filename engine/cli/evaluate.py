@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import EXIT_OK, add_project_arg, add_training_set_arg, load_project
+from ._common import (
+    EXIT_OK,
+    add_project_arg,
+    add_shuffle_arg,
+    add_training_set_arg,
+    load_project,
+)
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -29,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="train/test error (px), per bodypart, PCK; CombinedEvaluation-results.csv",
     )
     add_project_arg(p)
-    p.add_argument("--shuffle", type=int, default=1)
+    add_shuffle_arg(p)
     add_training_set_arg(p)
     p.add_argument(
         "--plot", action="store_true", help="save images of test predictions"

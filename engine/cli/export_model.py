@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import EXIT_OK, add_project_arg, load_project
+from ._common import EXIT_OK, add_project_arg, add_shuffle_arg, load_project
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -48,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     add_project_arg(p)
     p.add_argument("out", help="the file to write (NAME.posekit.zip)")
-    p.add_argument("--shuffle", type=int, default=1)
+    add_shuffle_arg(p)
     p.add_argument(
         "--input-size",
         type=_size,

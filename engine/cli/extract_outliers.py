@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import EXIT_OK, add_project_arg, comma_names, load_project
+from ._common import (
+    EXIT_OK,
+    add_project_arg,
+    add_shuffle_arg,
+    comma_names,
+    load_project,
+)
 
 __all__ = ["CRITERIA", "NAME", "add_parser", "run"]
 
@@ -69,7 +75,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default="kmeans",
         help="how the frames are chosen among the outliers (kmeans: diverse)",
     )
-    p.add_argument("--shuffle", type=int, default=1)
+    add_shuffle_arg(p)
     p.add_argument(
         "--fill",
         action="store_true",

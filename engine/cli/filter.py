@@ -7,6 +7,7 @@ import argparse
 from ._common import (
     EXIT_OK,
     add_project_arg,
+    add_training_set_arg,
     load_project,
 )
 
@@ -55,6 +56,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--max-gap", type=int, help="interpolate gaps up to this many frames"
     )
     p.add_argument("--csv", action="store_true", help="also write _filtered.csv")
+    p.add_argument(
+        "--shuffle",
+        type=int,
+        help="take the predictions of this shuffle's network (as analyze, with "
+        "DeepLabCut's choice of snapshot; default: each video's newest)",
+    )
+    add_training_set_arg(p)
     return p
 
 
@@ -75,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from ..api import filter_predictions
 
     for out in filter_predictions(
-        load_project(args.project),
+        load_project(args.project).for_training_set(args.trainingsetindex),
         args.files,
         method=args.method,
         window=args.window,
@@ -83,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         pcutoff=args.pcutoff,
         max_gap=args.max_gap,
         save_as_csv=args.csv,
+        shuffle=args.shuffle,
     ):
         print(out)
     return EXIT_OK

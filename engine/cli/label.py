@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import EXIT_OK, add_project_arg, load_project
+from ._common import EXIT_OK, add_project_arg, add_shuffle_arg, load_project
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -43,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         action="store_true",
         help="pre-fill the frames with the latest snapshot's predictions",
     )
-    p.add_argument("--shuffle", type=int, default=1)
+    add_shuffle_arg(p)
     p.add_argument("--snapshot", type=int, default=-1, help="snapshot index (-1)")
     p.add_argument(
         "--overwrite",

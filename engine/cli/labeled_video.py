@@ -7,6 +7,7 @@ import argparse
 from ._common import (
     EXIT_OK,
     add_project_arg,
+    add_training_set_arg,
     comma_names,
     load_project,
 )
@@ -74,6 +75,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="NAMES",
         help="comma-separated bodyparts to draw (default: all)",
     )
+    p.add_argument(
+        "--shuffle",
+        type=int,
+        help="take the predictions of this shuffle's network (as analyze, with "
+        "DeepLabCut's choice of snapshot; default: each video's newest)",
+    )
+    add_training_set_arg(p)
     return p
 
 
@@ -94,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from ..api import create_labeled_video
 
     for out in create_labeled_video(
-        load_project(args.project),
+        load_project(args.project).for_training_set(args.trainingsetindex),
         args.files,
         filtered=args.filtered,
         pcutoff=args.pcutoff,
@@ -104,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         codec=args.codec,
         color_by=args.color_by,
         bodyparts=comma_names(args.bodyparts) if args.bodyparts else None,
+        shuffle=args.shuffle,
     ):
         print(out)
     return EXIT_OK

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 import time
 
-from ._common import EXIT_INTERRUPTED, EXIT_OK
+from ._common import EXIT_INTERRUPTED, EXIT_OK, add_shuffle_arg
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -43,13 +44,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         required=True,
         help="a .posekit.zip, a project folder (its --shuffle) or a train/ folder",
     )
-    p.add_argument("--shuffle", type=int, default=1)
+    add_shuffle_arg(p)
     p.add_argument("--precision", choices=("auto", "float32", "int8"), default="auto")
     p.add_argument(
         "--format",
         choices=("json", "csv"),
         default="json",
-        help="stdout: one JSON object per frame (default) or CSV rows",
+        help="stdout: one JSON object per frame (default) or CSV rows; their time "
+        "is the video time (frame / fps) for a video file, the clock "
+        "(time.perf_counter, s) for a camera",
     )
     p.add_argument(
         "--show", action="store_true", help="draw the poses in an OpenCV window"
@@ -67,7 +70,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "would (slow inference then drops frames)",
     )
     p.add_argument("--max-frames", type=_positive, help="stop after this many frames")
-    p.add_argument("--threads", type=int, help="inference threads (default: all)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="inference threads (default: posekit --threads, else the CPUs this job "
+        "may use)",
+    )
     return p
 
 
@@ -87,16 +95,19 @@ def _row(pose) -> str:
 class _Output:
     """Write each pose to stdout (JSON lines or CSV) and, with ``show``, a window."""
 
-    def __init__(self, live, fmt: str, show: bool) -> None:
+    def __init__(self, live, fmt: str, show: bool, fps: float | None = None) -> None:
         self.live = live
         self.fmt = fmt
         self.show = show
+        self.fps = fps  # a video file's: its poses are timed by the video
         self.latencies: list[float] = []
         if fmt == "csv":
             print(_header(live.bodyparts), flush=True)
 
     def pose(self, pose) -> None:
         self.latencies.append(float(pose.latency_s))
+        if self.fps:
+            pose = dataclasses.replace(pose, timestamp=pose.index / self.fps)
         if self.fmt == "csv":
             print(_row(pose), flush=True)
         else:
@@ -150,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code.
     """
+    from .._tf import cpu_threads
     from ..live import frame_source, open_live
 
     frames, info = frame_source(args.source, realtime=args.realtime)
@@ -160,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         shuffle=args.shuffle,
         smoothing=args.smooth,
-        num_threads=args.threads,
+        num_threads=args.threads or cpu_threads(),
     )
     show = args.show and _can_show()
     if args.show and not show:
@@ -169,8 +181,8 @@ def run(args: argparse.Namespace) -> int:
             "opencv-python-headless); streaming the poses on stdout instead",
             file=sys.stderr,
         )
-    out = _Output(live, args.format, show)
     camera = str(args.source).strip().isdigit()
+    out = _Output(live, args.format, show, None if camera else info["fps"])
     started = time.perf_counter()
     code = EXIT_OK
     try:

@@ -11,8 +11,11 @@ from ._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     add_project_arg,
+    add_shuffle_arg,
     add_training_set_arg,
     load_project,
+    positive_float,
+    positive_int,
 )
 
 __all__ = ["NAME", "add_parser", "run"]
@@ -41,12 +44,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "counter and optimiser state continue where they stopped.",
     )
     add_project_arg(p)
-    p.add_argument("--shuffle", type=int, default=1)
+    add_shuffle_arg(p)
     add_training_set_arg(p)
     p.add_argument(
         "--backbone",
         help="network (config default_net_type), e.g. "
-        "mobilenet_v2_0.35, efficientnet_lite0, resnet_50",
+        "mobilenet_v2_0.35, efficientnet_lite0, resnet_50; a resumed training "
+        "keeps the backbone of its snapshots, no need to repeat it",
     )
     p.add_argument(
         "--weights",
@@ -55,18 +59,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument(
         "--iterations",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="train until the iteration counter reaches N, a total: a resumed run "
         "continues up to N, it does not add N more (DeepLabCut's maxiters)",
     )
     p.add_argument(
         "--minutes",
-        type=float,
+        type=positive_float,
         help="time budget in minutes of training, a total that counts the resumed "
-        "runs too",
+        "runs too; it counts the train steps, not start-up, evaluation or saving",
     )
-    p.add_argument("--batch-size", type=int, help="batch size (8)")
+    p.add_argument("--batch-size", type=positive_int, help="batch size (8)")
     p.add_argument(
         "--save-interval",
         type=int,
@@ -112,15 +116,22 @@ def run(args: argparse.Namespace) -> int:
     if weights.lower() in ("", "none"):
         weights = None
     project = load_project(args.project).for_training_set(args.trainingsetindex)
-    ModelFolder.of(project, args.shuffle).check_trainable()  # not DeepLabCut's
-    notice = backbone_choice(project, args.backbone, weights).notice
+    folder = ModelFolder.of(project, args.shuffle)
+    folder.check_trainable()  # not DeepLabCut's
+    backbone = args.backbone
+    if backbone is None and not args.fresh:  # a requeued job resumes as it began
+        backbone = _trained_backbone(folder)
+        if backbone is not None and args.weights is None:
+            weights = None  # the snapshot's weights are loaded: no ImageNet notice
+    notice = backbone_choice(project, backbone, weights).notice
     if notice and _has_training_data(project):  # first, before training starts
         print(notice, flush=True)
     with _said_once(notice):
-        result = train_network(
+        result = _train(
+            train_network,
             project,
             shuffle=args.shuffle,
-            backbone=args.backbone,
+            backbone=backbone,
             weights=weights,
             max_iterations=args.iterations,
             time_budget_s=None if args.minutes is None else 60 * args.minutes,
@@ -135,6 +146,41 @@ def run(args: argparse.Namespace) -> int:
     if result.stop_reason == "interrupted":  # the snapshot is saved; stop a chain
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+#: The Python arguments of the engine's messages, as the command line spells them.
+_CLI_SPELLING = (
+    ("(resume=False or another train_dir)", "(--fresh)"),
+    ("resume=False", "--fresh"),
+    ("time_budget_s", "--minutes (x 60 s)"),
+    ("max_iterations", "--iterations"),
+    ("batch_size", "--batch-size"),
+)
+
+
+def _train(train_network, project, **kwargs):
+    """Call ``train_network``; its errors name the command line's options."""
+    try:
+        return train_network(project, **kwargs)
+    except ValueError as err:  # SnapshotError too
+        message = str(err)
+        for python, cli in _CLI_SPELLING:
+            message = message.replace(python, cli)
+        if "backbone=" in message:
+            message += " Or give the snapshot's backbone: --backbone NAME."
+        raise type(err)(message) from err
+
+
+def _trained_backbone(folder) -> str | None:
+    """Return the backbone of the shuffle's snapshots (``None``: none, or unknown)."""
+    from ..training import read_pose_cfg
+
+    if not folder.snapshots():
+        return None
+    try:
+        return read_pose_cfg(folder.path)[0].backbone
+    except (OSError, ValueError, KeyError, TypeError):  # not posekit's, multi-animal
+        return None
 
 
 def _has_training_data(project) -> bool:

@@ -179,6 +179,30 @@ def _sniffs(loader: _Loader, path: Path) -> bool:
         return False
 
 
+#: The first bytes of every HDF5 file (``.h5``, NWB, SLEAP's ``.slp``).
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _refuse_broken_hdf5(path: Path) -> None:
+    """Say that an HDF5 file no reader could open is truncated or corrupt."""
+    with open(path, "rb") as fh:
+        signature = fh.read(len(_HDF5_SIGNATURE))
+    if signature != _HDF5_SIGNATURE:
+        return
+    try:
+        import h5py
+
+        with h5py.File(path, "r"):
+            return  # a readable HDF5 file of no format we know
+    except OSError as err:
+        raise ValueError(
+            f"{path} looks like an HDF5 file but cannot be read: it is truncated or "
+            f"corrupt ({err}). Copy it again from where it came from (a copy or "
+            "download cut short, a disk that filled up), or use its .csv twin if "
+            "there is one."
+        ) from None
+
+
 def detect_format(path: str | os.PathLike) -> str:
     """Name the format of a tracking file from its content.
 
@@ -206,6 +230,7 @@ def detect_format(path: str | os.PathLike) -> str:
     for loader in _LOADERS.values():
         if _sniffs(loader, path):
             return loader.name
+    _refuse_broken_hdf5(path)
     raise ValueError(
         f"Could not recognise the format of {path}. Name it: load(path, format=...), "
         "load_poses(path, source_software=...), or convert it with `posekit convert "

@@ -26,7 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import logger
-from .._fileio import atomic_path
+from .._fileio import atomic_path, atomic_paths
 from ..poses import frame_numbers, from_numpy
 from . import register_loader, register_saver
 
@@ -202,6 +202,7 @@ def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
     width = max(len(r) for r in rows)
     header = [r + [""] * (width - len(r)) for r in header]
     n_index = _csv_index_columns(path, header[-1], width)
+    _check_header_complete(path, header, n_index)
     _fill_forward(header[0], n_index)
     columns = pd.MultiIndex.from_arrays([h[n_index:] for h in header], names=names)
     if columns.has_duplicates:
@@ -275,6 +276,20 @@ def _csv_index_columns(path: Path, coords_row: list[str], width: int) -> int:
     return n_index
 
 
+def _check_header_complete(path: Path, header: list[list[str]], n_index: int) -> None:
+    """Refuse a header row (below ``scorer``) with empty or missing entries."""
+    n_columns = max(len(h) for h in header) - n_index
+    for h in header[1:]:
+        named = sum(1 for c in h[n_index:] if c.strip())
+        if named < n_columns:
+            raise LabelError(
+                f"{path}: the header row {h[0]!r} has missing entries: it names "
+                f"{named} of the {n_columns} columns. Every column needs its "
+                f"{h[0]} entry: fill the row in (the file may have been cut short or "
+                "edited by hand), or export the file again."
+            )
+
+
 def _fill_forward(scorer_row: list[str], n_index: int) -> None:
     """Fill the empty cells of a ragged scorer row with the name before them."""
     last = ""
@@ -345,17 +360,24 @@ def write_hdf(
     Path
         ``path``.
     """
-    import tables
-
     path = Path(path)
     with atomic_path(path) as tmp:
-        df.to_hdf(tmp, key=key, format=format, mode="w")
-        with tables.open_file(tmp, mode="a") as h5:
-            for group in h5.walk_groups():
-                names = group._v_attrs._v_attrnames
-                if "pandas_type" in names and "pandas_version" not in names:
-                    group._v_attrs.pandas_version = PANDAS_HDF_VERSION
+        _write_hdf_file(df, tmp, key=key, format=format)
     return path
+
+
+def _write_hdf_file(
+    df: pd.DataFrame, path: Path, *, key: str, format: Literal["fixed", "table"]
+) -> None:
+    """Write ``df`` to ``path`` (not atomically) with ``pandas_version`` added."""
+    import tables
+
+    df.to_hdf(path, key=key, format=format, mode="w")
+    with tables.open_file(path, mode="a") as h5:
+        for group in h5.walk_groups():
+            names = group._v_attrs._v_attrnames
+            if "pandas_type" in names and "pandas_version" not in names:
+                group._v_attrs.pandas_version = PANDAS_HDF_VERSION
 
 
 def write_labels(
@@ -363,8 +385,10 @@ def write_labels(
 ) -> Path:
     """Write labels as DLC does: ``.h5`` (key ``df_with_missing``) and the ``.csv`` twin.
 
-    Both files are written atomically (temp file + ``os.replace``): a kill at any
-    moment leaves either the old or the new file, never a broken one.
+    Both files are written atomically (temp files + ``os.replace``): a kill at any
+    moment leaves either the old or the new file, never a broken one. Both temporary
+    files are written before either replaces its file, so a failure while writing
+    (disk full, Ctrl-C) leaves both old files, never one new and one old.
 
     Parameters
     ----------
@@ -385,10 +409,11 @@ def write_labels(
     df = df.astype("float64")
     # Fixed format, like DLC's merge_annotateddatasets (a 3-level row index cannot go
     # into a PyTables table).
-    write_hdf(df, path, key=H5_KEY, format="fixed")
-    if csv:
-        with atomic_path(path.with_suffix(".csv")) as tmp:
-            df.to_csv(tmp)
+    targets = [path, path.with_suffix(".csv")] if csv else [path]
+    with atomic_paths(*targets) as tmps:
+        _write_hdf_file(df, tmps[0], key=H5_KEY, format="fixed")
+        if csv:
+            df.to_csv(tmps[1])
     return path
 
 

@@ -793,7 +793,7 @@ def import_sleap(
     xy = np.transpose(position[chosen], (0, 3, 2, 1))  # (n, track, node, 2)
     stem = video_file.stem
     with VideoReader(video_file) as reader, tempfile.TemporaryDirectory() as tmp:
-        total = reader.n_frames
+        total = reader.expected_frames  # the container's count: no decoding
         if chosen.max() >= total:
             raise ValueError(
                 f"{slp_path} labels frame {int(chosen.max())} but {video_file.name} "

@@ -58,7 +58,7 @@ class MultiAnimalTrainingSet:
         Left/right bodypart pairs found by name.
     """
 
-    images: list[np.ndarray]
+    images: Sequence[np.ndarray]
     keypoints: np.ndarray
     unique: np.ndarray
     paths: list[str]
@@ -79,10 +79,12 @@ class MultiAnimalTrainingSet:
         """``(n_images, n_slots, 2)``: every point of a frame in column order."""
         return self.layout.flatten(self.keypoints, self.unique)
 
-    def subset(self, which: str) -> tuple[list[np.ndarray], np.ndarray]:
-        """``("train" | "test")`` → (images, flat keypoints)."""
+    def subset(self, which: str) -> tuple[Sequence[np.ndarray], np.ndarray]:
+        """``("train" | "test")`` → (images, flat keypoints); images read lazily."""
+        from ..dataset import _take
+
         idx = self.train_indices if which == "train" else self.test_indices
-        return [self.images[i] for i in idx], self.flat_keypoints[idx]
+        return _take(self.images, idx), self.flat_keypoints[idx]
 
 
 def merge_multianimal_labels(project) -> pd.DataFrame:
@@ -207,8 +209,10 @@ def documentation_entries(
     return data
 
 
-def load_multianimal_training_set(project, split) -> MultiAnimalTrainingSet:
-    """Load the merged labels, images and a recorded split into memory.
+def load_multianimal_training_set(
+    project, split, *, cache_bytes: int | None = None
+) -> MultiAnimalTrainingSet:
+    """Load the merged labels and a recorded split; images read on demand.
 
     Parameters
     ----------
@@ -216,6 +220,9 @@ def load_multianimal_training_set(project, split) -> MultiAnimalTrainingSet:
         A multi-animal project.
     split
         The shuffle's :class:`~posekit.engine.dataset.Split`.
+    cache_bytes
+        Decoded images kept in memory at most (default 512 MB; see
+        :class:`~posekit.engine._image_cache.ImageList`).
 
     Returns
     -------
@@ -232,14 +239,13 @@ def load_multianimal_training_set(project, split) -> MultiAnimalTrainingSet:
     merged = read_labels(h5)
     paths = index_to_paths(merged.index)
     kp, unique, layout = frame_to_arrays(merged, MultiAnimalLayout.from_config(project))
-    images = []
-    for p in paths:
-        img = cv2.imread(str(Path(project.path) / p), cv2.IMREAD_COLOR)
-        if img is None:
-            raise LabelError(
-                f"labelled image {project.path / p} is missing or unreadable"
-            )
-        images.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    from .._image_cache import ImageList
+
+    images = ImageList(
+        [Path(project.path) / p for p in paths],
+        cache_bytes=cache_bytes,
+        error=LabelError,
+    )
     pairs = [
         (a, b)
         for a, b in symmetric_pairs(layout.bodyparts)

@@ -203,9 +203,9 @@ def predict_video_detections(
         total = (stop if stop is not None else reader.metadata_frames) - start
         bar = None
         if progress is True:
-            from tqdm.auto import tqdm
+            from .._progress import progress_bar
 
-            bar = tqdm(total=max(total, 0), unit="frames", desc=Path(video).name)
+            bar = progress_bar(max(total, 0), unit="frames", desc=Path(video).name)
         batch: list[np.ndarray] = []
 
         def flush() -> None:

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import logger
 from ..io.dlc import LabelError, index_to_paths, paths_to_index, write_labels
 from ..labels import (
     LabelStore,
@@ -51,6 +52,9 @@ __all__ = [
     "slot_points",
     "MultiAnimalLabelStore",
 ]
+
+#: Label files already said to name their animals otherwise than the config.
+_TOLD_DISAGREE: set[Path] = set()
 
 #: Separates the individual from the bodypart in a point's name.
 SLOT_SEPARATOR = "/"
@@ -204,6 +208,7 @@ class MultiAnimalLabelStore(LabelStore):
             )
         scorer = _one_scorer(df, path)
         paths = _frame_paths(df, path)
+        self.layout = self._file_animals(df, path)
         try:
             multi, unique, layout = frame_to_arrays(df, self.layout)
         except ValueError as err:
@@ -215,6 +220,55 @@ class MultiAnimalLabelStore(LabelStore):
         flat = layout.flatten(multi, unique)
         frames = {p: flat[i].copy() for i, p in enumerate(paths)}
         return _DiskState(frames, scorer, isinstance(df.index, pd.MultiIndex))
+
+    def _bp_index(self, bodypart: str) -> int:
+        try:
+            return self.bodyparts.index(bodypart)
+        except ValueError:
+            pass
+        individual, sep, part = str(bodypart).partition(SLOT_SEPARATOR)
+        part = part if sep else individual
+        owners = [i for i, b in self.layout.slots if b == part]
+        example = slot_name(owners[0], part) if owners else self.bodyparts[0]
+        raise LabelError(
+            f"{bodypart!r} is not a point of this project: with several animals, "
+            f"name a point '<individual>{SLOT_SEPARATOR}<bodypart>', e.g. "
+            f"{example!r} (individuals {self.individuals}; bodyparts "
+            f"{[*self.layout.multi_bodyparts, *self.layout.unique_bodyparts]}, the "
+            f"unique ones under {SINGLE!r})"
+        ) from None
+
+    def _file_animals(self, df: pd.DataFrame, path: Path) -> MultiAnimalLayout:
+        """Return the layout to read ``df`` with: the file's animals if not the config's.
+
+        A file whose animals are all named otherwise than config.yaml's
+        ``individuals`` keeps its own animals: saving adds no empty columns for the
+        config's (the file would grow an animal per config name, and the labeller
+        would offer animals the frames do not have). Said once per file in the log.
+        Files that share an animal with the config get the config's others too.
+        """
+        layout = self.layout
+        animals = [
+            str(i)
+            for i in dict.fromkeys(df.columns.get_level_values("individuals"))
+            if i != SINGLE
+        ]
+        if not animals or set(animals) & set(layout.individuals):
+            return layout
+        if path not in _TOLD_DISAGREE:
+            _TOLD_DISAGREE.add(path)
+            logger.warning(
+                "%s names its animals %s, config.yaml's individuals are %s: posekit "
+                "keeps the file's animals (no columns are added for the config's). "
+                "To label under the config's names, rename the animals in one of "
+                "them so that they agree.",
+                path,
+                animals,
+                list(layout.individuals),
+            )
+        return MultiAnimalLayout(
+            tuple(animals), layout.multi_bodyparts, layout.unique_bodyparts
+        )
 
     # ------------------------------------------------------------------ edits
     def copy_individual(

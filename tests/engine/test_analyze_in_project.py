@@ -8,6 +8,7 @@ listed video lies outside the project.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -276,3 +277,88 @@ def test_later_steps_find_the_predictions_of_a_destfolder_and_a_shuffle(
         trained, [clip], destfolder=dest, shuffle=1, progress=False
     )
     assert labeled.parent == dest and labeled.name.startswith(out.stem)
+
+
+def test_a_listed_video_found_nowhere_is_named_and_fails_the_batch(
+    trained: Project, tmp_path: Path, caplog, capsys
+) -> None:
+    """QA s15: a video_sets entry on a moved mount was dropped in silence, exit 0."""
+    from posekit.engine.cli import main
+
+    project = load_project(shutil.copytree(trained.path, tmp_path / "p"))
+    gone = "/oldmount/lab/videos/mouse7.mp4"
+    project.cfg["video_sets"][gone] = {"crop": "0, 320, 0, 240"}
+    project.save()
+    project = load_project(project.path)
+    with caplog.at_level(logging.WARNING):
+        out = analyze_videos(project, progress=False, use_tflite=False)
+    assert [p.name.split("DLC_")[0] for p in out] == ["session1"]  # the others run
+    why = out.failed[Path(gone)]
+    assert gone in why and str(project.path / "videos" / "mouse7.mp4") in why
+    assert f"{gone} is not analysed" in caplog.text
+    capsys.readouterr()
+    assert main(["analyze", str(project.path), "--no-tflite"]) == 2
+    assert f"not analysed: {gone}: listed in config.yaml" in capsys.readouterr().err
+
+
+def test_an_analysis_locks_its_outputs_so_other_videos_run_together(
+    trained: Project, tmp_path: Path, video_clip, capsys
+) -> None:
+    """QA s15: `posekit analyze PROJECT video_$ID.mp4` array tasks were refused.
+
+    The lock lies beside the output (in ``destfolder``), not in the project; the
+    same output twice is refused, and the command exits with 75 (try again later).
+    """
+    from posekit.engine.cli import main
+    from posekit.engine.locks import (
+        JobLockError,
+        lock_path,
+        output_lock,
+        output_lock_path,
+    )
+
+    clip = video_clip(trained.path / "videos" / "session1.mp4", 6)
+    for name in ("v1.avi", "v2.avi"):
+        shutil.copy(clip, tmp_path / name)
+    folder = ModelFolder.of(trained, 1)
+    scorer = folder.scorer(folder.snapshot(-1)[1])
+    dest = tmp_path / "out"
+    seen: list[tuple[bool, bool]] = []
+
+    def where(stage) -> None:
+        mine = output_lock_path(dest / f"v2{scorer}.h5")
+        seen.append((mine.is_file(), lock_path(trained.path, "analysis").exists()))
+
+    common = {"destfolder": dest, "progress": False, "use_tflite": False}
+    with output_lock(dest / f"v1{scorer}.h5", "analyze_videos"):  # task 1 runs
+        [out] = analyze_videos(trained, [tmp_path / "v2.avi"], on_stage=where, **common)
+        assert out.is_file() and seen and all(s == (True, False) for s in seen)
+        with pytest.raises(
+            JobLockError, match="An analysis already runs that writes v1"
+        ):
+            analyze_videos(trained, [tmp_path / "v1.avi"], **common)
+        capsys.readouterr()
+        cli = ["analyze", str(trained.path), str(tmp_path / "v1.avi"), "--no-tflite"]
+        assert main([*cli, "--dest", str(dest)]) == 75
+        assert (
+            "posekit analyze: error: An analysis already runs"
+            in capsys.readouterr().err
+        )
+    assert not output_lock_path(out).exists()
+
+
+def test_conversions_of_a_read_only_model_go_into_the_cache(
+    trained: Project, tmp_path: Path, monkeypatch
+) -> None:
+    """QA s15: a read-only project could not be analysed into --dest elsewhere."""
+    folder = ModelFolder.of(trained, 1)
+    train = folder.snapshot(-1)[1].parent
+    assert folder.tflite_path(-1, (24, 32), 8).parent == train
+    monkeypatch.setenv("POSEKIT_CACHE", str(tmp_path))
+    real = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: False if Path(p) == train else real(p, mode)
+    )
+    cached = folder.tflite_path(-1, (24, 32), 8)
+    assert cached.parent.parent == tmp_path / "tflite"
+    assert cached.name == f"snapshot-{ITERATIONS}-24x32-b8-u8.tflite"

@@ -163,3 +163,34 @@ def test_multi_animal_labels_are_drawn_one_colour_per_animal(tmp_path):
     assert img[70, 150].min() > 200  # the second animal's snout-neck edge, white
     src = _rgb(store.image_path(f0))
     assert np.abs(img[30, 90] - src[30, 90]).max() <= 1  # no edge between animals
+
+
+def test_many_frames_show_a_progress_bar(project, monkeypatch, capsys):
+    """From PROGRESS_FROM_FRAMES frames on, a bar (plain lines in a log) says how far."""
+    import posekit.engine.label_check as label_check
+
+    store = LabelStore(project, "session1")
+    for frame in store.frames:
+        store.set_point(frame, "snout", 40.0, 60.0)
+    check_labels(project)
+    assert "check_labels" not in capsys.readouterr().err  # a few frames: quiet
+    monkeypatch.setattr(label_check, "PROGRESS_FROM_FRAMES", 1)
+    paths = check_labels(project)
+    err = capsys.readouterr().err
+    assert "check_labels" in err and f"{len(paths)}/{len(paths)}" in err
+    check_labels(project, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_the_summary_of_many_folders_is_one_short_line(tmp_path):
+    """31 folders used to be listed in full: a 3 KB line."""
+    from posekit.engine.label_check import written_summary
+
+    root = tmp_path / "a-long-project-path-2026-01-01" / "labeled-data"
+    paths = [root / f"sess{k:02d}_labeled" / "img0001.png" for k in range(31)]
+    text = written_summary(paths)
+    assert text.startswith(f"31 images written to 31 folders in {root}: ")
+    assert text.endswith("sess00_labeled, sess01_labeled, sess02_labeled and 28 more")
+    assert len(text) < len(str(root)) + 100 and "\n" not in text
+    one = written_summary(paths[:2] * 2)
+    assert one.startswith("4 images written to 2 folders")

@@ -61,8 +61,8 @@ def test_main_help_and_version(capsys: pytest.CaptureFixture) -> None:
         assert command in out
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == "0.1.0"
-    assert main([]) == 0  # no command: help
-    assert "usage: posekit" in capsys.readouterr().out
+    assert main([]) == 2  # no command: help, and a failure (QA s15)
+    assert "usage: posekit" in capsys.readouterr().err
 
 
 def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture) -> None:
@@ -380,7 +380,8 @@ def test_sigterm_stops_a_command_as_ctrl_c_does(capsys: pytest.CaptureFixture) -
     """A scheduler's SIGTERM at the time limit reaches the command as Ctrl-C.
 
     Training then saves a snapshot before SLURM's SIGKILL; before, SIGTERM killed
-    the process at once.
+    the process at once. The exit code is the shell's for SIGTERM, 143 (QA s15: it
+    was Ctrl-C's 130).
     """
     import os
     import signal
@@ -399,7 +400,192 @@ def test_sigterm_stops_a_command_as_ctrl_c_does(capsys: pytest.CaptureFixture) -
         return 0
 
     before = signal.getsignal(signal.SIGTERM)
-    assert run_command("posekit train", handler, None) == 130
+    assert run_command("posekit train", handler, None) == 143  # 128 + SIGTERM
     assert seen == ["interrupt"]
     assert "posekit: interrupted" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) == before  # put back afterwards
+
+
+def test_a_training_stopped_by_sigterm_exits_143_and_by_ctrl_c_130(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trainer catches the interrupt and saves: the code still tells which."""
+    import os
+    import signal
+    from types import SimpleNamespace
+
+    import posekit.engine.api as api
+
+    how = [signal.SIGTERM]
+
+    def train(project, **kw):
+        try:
+            if how[0] == signal.SIGTERM:
+                os.kill(os.getpid(), signal.SIGTERM)
+            else:
+                raise KeyboardInterrupt
+            time.sleep(5)
+        except KeyboardInterrupt:
+            return SimpleNamespace(stop_reason="interrupted")  # saved a snapshot
+
+    monkeypatch.setattr(api, "train_network", train)
+    assert main(["train", str(demo_project.path)]) == 143
+    how[0] = signal.SIGINT
+    assert main(["train", str(demo_project.path)]) == 130
+
+
+def test_bare_posekit_prints_the_help_and_fails(capsys: pytest.CaptureFixture) -> None:
+    """A batch script that lost its command must not "succeed" (QA s15: exit 0)."""
+    assert main([]) == 2
+    assert "usage: posekit" in capsys.readouterr().err
+
+
+def test_main_help_documents_the_exit_codes(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    section = out[out.index("exit status:") :]
+    for code in ("0 ", "2 ", "75 ", "130 ", "143 "):
+        assert f"\n  {code}" in section, code
+    assert "--quiet" in out and "--threads N" in out
+
+
+def test_an_unknown_option_shows_the_usage_of_its_command(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """Not the top-level usage (QA s15: ``posekit train P --bogus``)."""
+    for argv, prog in (
+        (["train", "P", "--bogus"], "posekit train"),
+        (
+            ["behavior", "features", "x.h5", "--out", "y.csv", "--bogus"],
+            "posekit behavior features",
+        ),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"usage: {prog} ")
+        assert f"{prog}: error: unrecognized arguments: --bogus" in err
+
+
+def test_a_missing_optional_package_is_a_one_line_error(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """``--cluster slurm`` without dask-jobqueue: no traceback, exit 2 (QA s15)."""
+    from posekit.engine.cli._common import run_command
+
+    def needs_dask(args):
+        raise ImportError(
+            "--cluster slurm needs dask-jobqueue: pip install dask-jobqueue"
+        )
+
+    assert run_command("posekit analyze", needs_dask, None) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "posekit analyze: error: --cluster slurm needs dask-jobqueue: "
+        "pip install dask-jobqueue\n"
+    )
+
+    def bug(args):
+        raise ImportError("cannot import name 'x' from 'posekit.engine'")
+
+    with pytest.raises(ImportError):  # not an install hint: a bug, shown in full
+        run_command("posekit analyze", bug, None)
+
+
+def test_quiet_and_threads_reach_the_engine(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    import posekit.engine.api as api
+    from posekit.engine import _progress, _tf
+
+    monkeypatch.setitem(_progress._SETTINGS, "quiet", False)
+    monkeypatch.setitem(_tf._THREADS, "limit", None)
+    seen = []
+
+    def train(project, **kw):
+        seen.append((_progress._SETTINGS["quiet"], _tf.cpu_threads()))
+        return SimpleNamespace(stop_reason="max_iterations")
+
+    monkeypatch.setattr(api, "train_network", train)
+    path = str(demo_project.path)
+    assert main(["--quiet", "--threads", "1", "train", path]) == 0
+    assert main(["train", path]) == 0
+    assert seen[0] == (True, 1)
+    assert seen[1] == (False, _tf.cpu_threads())
+    with pytest.raises(SystemExit):
+        main(["--threads", "0", "train", path])
+
+
+def _trained_shuffle(project: Project, backbone: str) -> None:
+    """Leave a snapshot of ``backbone`` in shuffle 1, as a stopped training does."""
+    from posekit.engine.model_folder import ModelFolder
+    from posekit.engine.models.pose_model import PoseModelConfig
+    from posekit.engine.training import TrainConfig
+
+    folder = ModelFolder.of(project, 1).path
+    folder.mkdir(parents=True)
+    model = PoseModelConfig(bodyparts=tuple(project.bodyparts), backbone=backbone)
+    cfg = {"posekit": {"model": model.to_dict(), "train": TrainConfig().to_dict()}}
+    (folder / "pose_cfg.yaml").write_text(yaml.safe_dump(cfg))
+    (folder / "snapshot-26.json").write_text("{}")
+
+
+def test_resuming_keeps_the_backbone_of_the_snapshots(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A requeued ``posekit train P --minutes 5`` need not repeat ``--backbone``."""
+    from types import SimpleNamespace
+
+    import posekit.engine.api as api
+
+    calls: list[dict] = []
+
+    def train(project, **kw):
+        calls.append(kw)
+        return SimpleNamespace(stop_reason="time_budget")
+
+    monkeypatch.setattr(api, "train_network", train)
+    path = str(demo_project.path)
+    assert main(["train", path]) == 0
+    assert calls[-1]["backbone"] is None  # nothing trained yet: the config's
+    _trained_shuffle(demo_project, "mobilenet_v2_0.35")
+    assert main(["train", path, "--minutes", "1"]) == 0
+    assert calls[-1]["backbone"] == "mobilenet_v2_0.35"
+    assert calls[-1]["weights"] is None  # resumed: no "no ImageNet weights" notice
+    assert "ImageNet" not in capsys.readouterr().out
+    assert main(["train", path, "--backbone", "efficientnet_lite0"]) == 0
+    assert calls[-1]["backbone"] == "efficientnet_lite0"  # said: the clear error
+    assert main(["train", path, "--fresh"]) == 0
+    assert calls[-1]["backbone"] is None and calls[-1]["resume"] is False
+
+
+def test_training_errors_name_the_command_line_options(
+    demo_project: Project, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """``--fresh``/``--minutes``, not ``resume=False``/``time_budget_s`` (QA s15)."""
+    import posekit.engine.api as api
+    from posekit.engine.model_folder import SnapshotError
+
+    def train(project, **kw):
+        raise SnapshotError(
+            "Snapshot snapshot-26.keras has backbone='mobilenet_v2_0.35' but the "
+            "configuration has backbone='efficientnet_lite0'. Start a fresh training "
+            "(resume=False or another train_dir)."
+        )
+
+    monkeypatch.setattr(api, "train_network", train)
+    path = str(demo_project.path)
+    assert main(["train", path, "--backbone", "efficientnet_lite0"]) == 2
+    err = capsys.readouterr().err
+    assert "resume=False" not in err and "train_dir" not in err
+    assert "(--fresh)" in err and "--backbone NAME" in err
+    for bad in (["--minutes", "-1"], ["--iterations", "0"], ["--batch-size", "0"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["train", path, *bad])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument {bad[0]}" in err and "time_budget_s" not in err

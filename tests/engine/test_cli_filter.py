@@ -110,3 +110,21 @@ def test_a_folder_stands_for_its_videos(noisy, capsys) -> None:
     assert main(["filter", str(project.path), folder, "--window", "3"]) == 0
     out = Path(capsys.readouterr().out.strip().splitlines()[-1])
     assert out == path.with_name(path.stem + "_filtered.h5")
+
+
+def test_shuffle_and_trainingsetindex_as_in_the_other_commands(noisy, capsys) -> None:
+    """``--shuffle``/``--trainingsetindex``, as train and analyze take them (QA s15).
+
+    They were "unrecognized arguments", although refusals tell users to work on
+    ``--shuffle 2``. (The demo has no network: the newest predictions are taken.)
+    """
+    from posekit.engine.cli import build_parser
+
+    project, path, _, _ = noisy
+    argv = [str(project.path), "--shuffle", "2", "--trainingsetindex", "0"]
+    assert main(["filter", *argv]) == 0
+    assert capsys.readouterr().out.strip() == str(
+        path.with_name(path.stem + "_filtered.h5")
+    )
+    args = build_parser().parse_args(["labeled-video", *argv])
+    assert (args.shuffle, args.trainingsetindex) == (2, 0)

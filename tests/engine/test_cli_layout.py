@@ -11,17 +11,28 @@ for options added on purpose:
   --chunk-frames; --batch-size chosen by frame size), issue 15 (--animals,
   --track-method); videos may be folders; --overwrite (videos analysed before are
   skipped, as in DeepLabCut) and what a batch does with a video it cannot read;
-  --trainingsetindex (DeepLabCut's, with ``train`` and ``evaluate``);
+  --trainingsetindex (DeepLabCut's, with ``train`` and ``evaluate``); QA s15: a
+  video config.yaml lists but is not found, the output locks (exit status 75) and
+  resuming an interrupted analysis, --shuffle's help;
 - ``create``: videos may be folders; --individuals and --unique-bodyparts (a
   multi-animal project from the command line);
+- ``create-training-dataset``: QA s15, existing splits are mapped by image onto
+  changed labels;
 - ``demo``: issue 15 (--animals), issue 14 (--view, --rare, --incidents);
-- ``evaluate``: issue 15 (--tracks, --truth); --trainingsetindex;
-- ``filter``: files may be folders of videos;
-- ``train``: --trainingsetindex (which of the config's TrainingFraction);
+- the main help (``posekit --help``): QA s15, its "exit status" section (0, 2, 75,
+  130, 143) and the global -q/--quiet and --threads N;
+- ``evaluate``: issue 15 (--tracks, --truth); --trainingsetindex; QA s15: --shuffle
+  has a help text and its default (as every command's);
+- ``filter``: files may be folders of videos; --shuffle and --trainingsetindex
+  (QA s15: the predictions of one shuffle's network, as its siblings take them);
+- ``train``: --trainingsetindex (which of the config's TrainingFraction); QA s15:
+  --shuffle's help, a resumed training keeps its backbone (--backbone), what
+  --minutes counts, and values checked by argparse (--iterations, --minutes,
+  --batch-size);
 - ``labeled-video``: its texts name the output as it is now named,
   ``<predictions>_p<pcutoff*100>_labeled.mp4`` (the main help's line too); files may
   be folders of videos; --color-by and --bodyparts (DeepLabCut's color_by and
-  displayedbodyparts).
+  displayedbodyparts); --shuffle and --trainingsetindex (QA s15, as ``filter``).
 """
 
 from __future__ import annotations

@@ -80,9 +80,12 @@ def test_openfield_training_set(openfield_copy: Path, openfield_dir: Path) -> No
     i = split.train_indices[0]
     assert first["image"] == ("labeled-data", "m4s1", f"img{i:04d}.png")
     assert tuple(first["size"]) == (3, 480, 640)
-    joints = first["joints"][0]
+    joints = first["joints"]  # DeepLabCut's form: int [bodypart, x, y] rows
+    assert isinstance(joints, np.ndarray) and joints.dtype.kind == "i"
     assert joints[:, 0].tolist() == [0, 1, 2, 3]
-    np.testing.assert_array_equal(joints[:, 1:], original.to_numpy()[i].reshape(4, 2))
+    np.testing.assert_array_equal(
+        joints[:, 1:], original.to_numpy()[i].reshape(4, 2).astype(int)
+    )
 
     mat = loadmat(out / "openfield_Pranav95shuffle1.mat")["dataset"]
     assert mat.shape[-1] == 110
@@ -245,7 +248,7 @@ def test_training_set_of_the_demo(demo_project: Project) -> None:
     assert all(img.shape == (240, 320, 3) for img in ts.images)
     # points outside the image are left out of DLC's joints
     data, *_ = _read_doc(_doc(demo_project))
-    assert all(len(d["joints"][0]) == 6 for d in data)
+    assert all(len(d["joints"]) == 6 for d in data)
 
 
 def test_missing_image_in_training_set(demo_project: Project) -> None:
@@ -359,3 +362,129 @@ def test_symmetric_pairs_sleap_flies(shared_data: Path) -> None:
 )
 def test_symmetric_pairs_naming_styles(names: list[str], pairs: list) -> None:
     assert symmetric_pairs(names) == pairs
+
+
+def test_single_animal_documentation_joints_are_deeplabcuts(
+    demo_project: Project,
+) -> None:
+    """``joints`` is DeepLabCut's int array of ``[bodypart, x, y]`` (QA s15, finding 6).
+
+    posekit wrote the multi-animal form ``{0: float array}``, so code that indexes
+    ``joints[:, 1:]`` as DeepLabCut's tools do failed. Training keeps sub-pixel labels:
+    it reads the merged labels, not the pickle.
+    """
+    labels = demo_project.labels_path(demo_project.labeled_videos()[0])
+    df = read_labels(labels)
+    df.iloc[0, :2] = [np.nan, np.nan]  # bodypart 0 of the first frame unlabelled
+    df.iloc[0, 2:4] = [0.0, 10.25]  # bodypart 1 on the edge: DeepLabCut drops it
+    df.iloc[1, 0::2] = 0.0  # a frame whose every point is on the edge
+    write_labels(df, labels)
+    create_training_dataset(demo_project, test_frames=[])  # every frame trains
+    data, train, _, _ = _read_doc(_doc(demo_project, 80, 1))
+    merged = read_labels(
+        demo_project.training_set_dir() / f"CollectedData_{demo_project.scorer}.h5"
+    )
+    xy = labels_to_array(merged, demo_project.bodyparts)
+    by_image = {"/".join(d["image"]): d for d in data}
+    paths = index_to_paths(merged.index)
+    assert len(train) == 12 and len(data) == 11  # the frame without joints: left out
+    for i in train:
+        if paths[i] not in by_image:
+            assert (xy[i, :, 0] == 0).all()
+            continue
+        joints = by_image[paths[i]]["joints"]
+        assert isinstance(joints, np.ndarray) and joints.dtype.kind == "i"
+        keep = [k for k in range(len(xy[i])) if np.isfinite(xy[i, k]).all()]
+        keep = [k for k in keep if xy[i, k, 0] > 0 and xy[i, k, 1] > 0]
+        assert joints[:, 0].tolist() == keep
+        np.testing.assert_array_equal(joints[:, 1:], xy[i, keep].astype(int))
+    ts = load_training_set(demo_project)  # training: the exact labels
+    assert np.array_equal(ts.keypoints, xy, equal_nan=True)
+    assert not np.array_equal(ts.keypoints, np.trunc(ts.keypoints), equal_nan=True)
+
+
+def test_deeplabcuts_train_and_test_indices_make_the_split(
+    demo_project: Project,
+) -> None:
+    """``trainIndices``/``testIndices`` and ``mergeandsplit`` (QA s15, finding 3).
+
+    Both were missing: a bare ``TypeError`` and an ``AttributeError``.
+    """
+    import posekit.engine as deeplabcut
+
+    config = str(demo_project.config_path)
+    padded = deeplabcut.mergeandsplit(config, trainindex=0, uniform=True, seed=3)
+    # TrainingFraction 0.8 of 12 frames, padded with -1 to 12 + 3 (exactly 0.8)
+    assert [len(p) for p in padded] == [12, 3]
+    train, test = ([i for i in p if i != -1] for p in padded)
+    assert len(train) == 10 and len(test) == 2
+    assert sorted(train + test) == list(range(12))
+    merged = demo_project.training_set_dir() / f"CollectedData_{demo_project.scorer}.h5"
+    assert merged.is_file()
+    out, lovo = deeplabcut.mergeandsplit(config, trainindex=0, uniform=False)
+    assert out == [] and lovo == list(range(12))  # the demo has one video
+    splits = deeplabcut.create_training_dataset(
+        config=config,
+        Shuffles=[2, 3],
+        trainIndices=[padded[0], train[:6]],
+        testIndices=[padded[1], test],
+    )
+    assert [s.shuffle for s in splits] == [2, 3]
+    assert splits[0].train_indices.tolist() == train
+    assert splits[0].test_indices.tolist() == test
+    assert splits[0].train_fraction == 0.8
+    assert splits[1].train_fraction == 0.75
+    _, recorded_train, recorded_test, _ = _read_doc(_doc(demo_project, 80, 2))
+    assert recorded_train == train and recorded_test == test
+    assert load_split(demo_project, shuffle=2).test_indices.tolist() == test
+    with pytest.raises(ValueError, match="one list of each per shuffle"):
+        deeplabcut.create_training_dataset(
+            config, Shuffles=[4], trainIndices=[train, train], testIndices=[test]
+        )
+    with pytest.raises(ValueError, match="not in the merged labels"):
+        deeplabcut.create_training_dataset(
+            config, Shuffles=[5], trainIndices=[[0, 99]], testIndices=[[1]]
+        )
+
+
+def test_training_images_are_read_on_demand_within_a_budget(
+    demo_project: Project,
+) -> None:
+    """Peak memory is bounded: images are decoded when used, cached up to a budget.
+
+    ``load_training_set`` used to decode every labelled frame at once (1.6 GB for
+    1850 frames of 640x480), for training and for int8 calibration alike.
+    """
+    import cv2
+
+    create_training_dataset(demo_project)
+    one = 240 * 320 * 3  # bytes of one decoded demo frame
+    ts = load_training_set(demo_project, cache_bytes=3 * one)
+    n = len(ts.images)
+    assert n > 6 and ts.images.reads == 0  # nothing decoded yet
+    for k, img in enumerate(ts.images):
+        expected = cv2.cvtColor(
+            cv2.imread(str(demo_project.path / ts.paths[k])), cv2.COLOR_BGR2RGB
+        )
+        np.testing.assert_array_equal(img, expected)
+        assert ts.images.cached_bytes <= 3 * one  # never more than the budget
+    assert ts.images.reads == n
+    ts.images[n - 1]  # recently used: from memory
+    assert ts.images.reads == n
+    ts.images[0]  # dropped long ago: read again
+    assert ts.images.reads == n + 1
+    train, kp = ts.subset("train")
+    assert len(train) == len(kp) == len(ts.train_indices)
+    assert ts.images.reads == n + 1  # a subset reads nothing until used
+    np.testing.assert_array_equal(train[0], ts.images[int(ts.train_indices[0])])
+
+
+def test_a_typical_training_set_stays_cached(demo_project: Project) -> None:
+    """With the default budget every image is decoded once (training speed as before)."""
+    create_training_dataset(demo_project)
+    ts = load_training_set(demo_project)
+    train, _ = ts.subset("train")
+    for _ in range(3):
+        for img in train:
+            assert img.shape == (240, 320, 3)
+    assert ts.images.reads == len(train)

@@ -104,6 +104,7 @@ def test_shards_write_the_serial_h5_and_reruns_skip_chunks(
     [out] = analyze_videos(trained, [clip], shard=(1, 2), **common)
     pd.testing.assert_frame_equal(pd.read_hdf(out), serial, check_exact=True)
     assert not list(chunks.glob("chunk-*.npz"))  # put together and removed
+    assert not (tmp_path / CHUNKS_FOLDER).exists()  # plan.json and the folders too
     assert (out.parent / f"{out.stem}_meta.pickle").is_file()
     # a rerun of any task finds the video done and computes nothing
     assert analyze_videos(trained, [clip], shard="0/2", **common) == [out]
@@ -115,8 +116,8 @@ def test_a_rerun_keeps_finished_chunks(
     from posekit.engine import distributed
 
     common = {"destfolder": tmp_path, "progress": False, "precision": "float32"}
-    # task 0 of 3 computes chunk 0 only (as if the job had been stopped there)
-    analyze_videos(trained, [clip], shard="0/3", chunk_frames=CHUNK, **common)
+    # task 2 of 3 computes chunk 2 only (as if the job had been stopped there)
+    analyze_videos(trained, [clip], shard="2/3", chunk_frames=CHUNK, **common)
     computed: list[tuple[int, bool]] = []
     done: list[tuple[int, int]] = []
     [out] = distributed.analyze_chunked(
@@ -126,9 +127,48 @@ def test_a_rerun_keeps_finished_chunks(
         progress=lambda d, t: done.append((d, t)),
         on_chunk=lambda r: computed.append((r.index, r.skipped)),
     )
-    assert sorted(computed) == [(0, True), (1, False), (2, False)]
-    assert done[-1][0] == FRAMES
+    assert sorted(computed) == [(0, False), (1, False), (2, True)]
+    # the progress counts the chunk on disk from the start (8 frames), not at its turn
+    assert done == [(8, FRAMES), (8 + CHUNK, FRAMES), (FRAMES, FRAMES)]
     pd.testing.assert_frame_equal(pd.read_hdf(out), serial, check_exact=True)
+
+
+def test_a_task_with_other_options_is_refused_while_a_task_runs(
+    trained: Project, clip: Path, serial: pd.DataFrame, tmp_path: Path
+) -> None:
+    """QA s15: tasks with other --chunk-frames on one video wrote 256 or 1032 rows."""
+    import contextlib
+
+    from posekit.engine import distributed
+
+    common = {"destfolder": tmp_path, "progress": False, "precision": "float32"}
+    [job] = _jobs(trained, clip, tmp_path)
+    with contextlib.ExitStack() as running:  # a task on chunks of 8 runs meanwhile
+        distributed._join_plan(job, job.plan(8), running)
+        with pytest.raises(distributed.ChunkPlanError, match="--chunk-frames"):
+            analyze_videos(trained, [clip], shard="0/1", chunk_frames=CHUNK, **common)
+        assert not list(job.chunk_dir.glob("chunk-*.npz"))  # computed nothing
+    # that task has ended: its plan is replaced, the result is the serial one
+    [out] = analyze_videos(trained, [clip], shard="0/1", chunk_frames=CHUNK, **common)
+    pd.testing.assert_frame_equal(pd.read_hdf(out), serial, check_exact=True)
+    assert not (tmp_path / CHUNKS_FOLDER).exists()
+
+
+def test_chunks_of_another_plan_or_start_are_never_put_together(
+    trained: Project, clip: Path, serial: pd.DataFrame, tmp_path: Path
+) -> None:
+    """A chunk file that is not this plan's chunk is computed again, not used."""
+    common = {"destfolder": tmp_path, "progress": False, "precision": "float32"}
+    analyze_videos(trained, [clip], shard="0/2", chunk_frames=CHUNK, **common)
+    chunks = tmp_path / CHUNKS_FOLDER / f"clip{serial.columns[0][0]}"
+    # a foreign chunk 1 (frames 0-15 under chunk 1's name, as when folders mixed)
+    (chunks / "chunk-000001.npz").write_bytes(
+        (chunks / "chunk-000000.npz").read_bytes()
+    )
+    [out] = analyze_videos(trained, [clip], shard="1/2", chunk_frames=CHUNK, **common)
+    result = pd.read_hdf(out)
+    assert len(result) == FRAMES
+    pd.testing.assert_frame_equal(result, serial, check_exact=True)
 
 
 def _jobs(project: Project, clip: Path, dest: Path) -> list:

@@ -146,3 +146,59 @@ def test_videotype_chooses_the_videos_of_a_folder(tmp_path, fake_analysis) -> No
         str(project.config_path), [folder], videotype=".mp4", windowlength=3
     )
     assert filtered.name.startswith("aDLC_") and filtered.name.endswith("_filtered.h5")
+
+
+def test_more_deeplabcut_keywords_run_or_say_what_instead(
+    tmp_path, fake_analysis
+) -> None:
+    """DeepLabCut's everyday keywords (QA s15, finding 3).
+
+    ``config=``/``video=`` by keyword, DeepLabCut 3's ``device``, ``auto_track``,
+    ``save_frames``, ``displaycropped``, ``outputframerate``, ``track_method``, the
+    ARIMA settings, ``epochs``: each was a bare ``TypeError``/``ValueError``.
+    """
+    import cv2
+
+    import posekit.engine as deeplabcut
+
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=4, size=(160, 120))
+    config = str(project.config_path)
+    video = str(project.videos()[0])
+    fake_analysis(project, {})
+    (filtered,) = deeplabcut.filterpredictions(
+        config=config, video=[video], p_bound=0.01, ARdegree=3, MAdegree=1, alpha=0.01
+    )
+    assert filtered.name.endswith("_filtered.h5")
+    with pytest.raises(ValueError, match=r"filtertype='arima'.*'kalman'.*pcutoff"):
+        deeplabcut.filterpredictions(config, [video], filtertype="arima")
+    with pytest.raises(FileNotFoundError, match=r"tracked by 'box' \(…_bx"):
+        deeplabcut.filterpredictions(config, [video], track_method="box")
+    with pytest.raises(ValueError, match="track_method='skeleton'"):
+        deeplabcut.create_labeled_video(config, [video], track_method="skeleton")
+    (labeled,) = deeplabcut.create_labeled_video(
+        config=config,
+        videos=[video],
+        save_frames=False,
+        displaycropped=True,
+        outputframerate=7,
+        progress=False,
+    )
+    reader = cv2.VideoCapture(str(labeled))
+    assert reader.get(cv2.CAP_PROP_FPS) == pytest.approx(7)
+    reader.release()
+    with pytest.raises(TypeError, match=r"save_frames=True.*VideoReader"):
+        deeplabcut.create_labeled_video(config, [video], save_frames=True)
+    with pytest.raises(TypeError, match="auto_track=False.*_assemblies.pickle"):
+        deeplabcut.analyze_videos(config, [video], auto_track=False)
+    # device (DeepLabCut 3's gputouse) and auto_track=True are accepted: the error
+    # is the missing network's, not an unknown keyword
+    with pytest.raises(FileNotFoundError, match="Train first"):
+        deeplabcut.analyze_videos(
+            config=config, videos=[video], device="cpu", auto_track=True
+        )
+    with pytest.raises(TypeError, match=r"epochs=5 .*max_iterations="):
+        deeplabcut.train_network(config, epochs=5, device="cuda")
+    with pytest.raises(TypeError, match=r"save_epochs=1 .*save_interval="):
+        deeplabcut.train_network(config, save_epochs=1)
+    with pytest.raises(TypeError, match="give one of them"):
+        deeplabcut.filterpredictions(config, config=config)

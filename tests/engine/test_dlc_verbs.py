@@ -125,6 +125,31 @@ def test_skeleton_and_trajectories_of_known_predictions(demo_project, fake_analy
     assert figures[0].parent == demo_project.videos()[0].parent / "plot-poses/session1"
 
 
+def test_plot_trajectories_names_its_figures_as_deeplabcut(demo_project, fake_analysis):
+    """DeepLabCut's four names, ``_filtered`` for filtered data (QA s15, finding 4).
+
+    The filtered call wrote ``trajectory.png``/``timeseries.png`` again, over the
+    unfiltered call's figures, and scripts that collect ``plot-likelihood.png`` or
+    ``hist.png`` found nothing.
+    """
+    fake_analysis(demo_project, {5: 40.0})
+    config = str(demo_project.config_path)
+    video = str(demo_project.videos()[0])
+    raw = dlc.plot_trajectories(config, [video])
+    assert [p.name for p in raw] == [
+        "trajectory.png", "plot.png", "plot-likelihood.png", "hist.png",
+    ]  # fmt: skip
+    before = {p: p.read_bytes() for p in raw}
+    dlc.filterpredictions(config, [video], windowlength=5)
+    smooth = dlc.plot_trajectories(config, [video], filtered=True, imagetype=".svg")
+    assert [p.name for p in smooth] == [
+        "trajectory_filtered.svg", "plot_filtered.svg",
+        "plot-likelihood_filtered.svg", "hist_filtered.svg",
+    ]  # fmt: skip
+    assert {p.parent for p in smooth} == {raw[0].parent}
+    assert {p: p.read_bytes() for p in raw} == before  # the unfiltered are kept
+
+
 def test_dlc_names_on_the_package():
     assert dlc.filterpredictions is dlc.filter_predictions
     assert callable(dlc.check_labels)
@@ -174,8 +199,9 @@ def test_deeplabcut_arguments_of_the_workflow_verbs(trained, video_clip, tmp_pat
     # merge_datasets: forceiterate is refused with where to set it
     with pytest.raises(TypeError, match="edit iteration in config.yaml"):
         dlc.merge_datasets(config, forceiterate=3)
-    # filterpredictions: arima is named as unknown before its parameters
-    with pytest.raises(ValueError, match="Unknown smoothing method 'arima'"):
+    # filterpredictions: arima is refused with what to use instead, before its
+    # parameters (ignored with another filtertype)
+    with pytest.raises(ValueError, match="filtertype='arima'.*Use filtertype='kalman'"):
         dlc.filterpredictions(
             config, [str(clip)], filtertype="arima", ARdegree=3, MAdegree=1,
             destfolder=tmp_path / "a",
@@ -192,3 +218,21 @@ def test_export_model_writes_into_exported_models(trained):
     assert out.name.startswith("DLC_") and out.name.endswith(".posekit.zip")
     with pytest.raises(TypeError, match="exports the config's iteration"):
         dlc.export_model(str(trained.config_path), iteration=0)
+
+
+def test_load_demo_data_puts_the_video_in_place_of_the_placeholder(demo_project):
+    """DeepLabCut's demo config lists a placeholder video (QA s15, finding 8).
+
+    posekit's ``load_demo_data`` left it, so DeepLabCut could not find the video.
+    """
+    from posekit.engine.dlc_verbs import DEMO_PLACEHOLDER
+
+    text = demo_project.config_path.read_text()
+    key = next(iter(demo_project.video_sets))
+    demo_project.config_path.write_text(text.replace(key, DEMO_PLACEHOLDER))
+    project = dlc.load_demo_data(str(demo_project.config_path), createtrainingset=False)
+    video = demo_project.path / "videos" / "session1.mp4"
+    assert list(project.video_sets) == [str(video)]
+    on_disk = yaml.safe_load(demo_project.config_path.read_text())
+    assert list(on_disk["video_sets"]) == [str(video)]
+    assert on_disk["video_sets"][str(video)] == demo_project.video_sets[key]

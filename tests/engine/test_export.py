@@ -417,9 +417,16 @@ def test_posekit_live_streams_poses(
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("frame,time,latency_ms,snout_x,snout_y")
     assert [line.split(",")[0] for line in lines[1:]] == ["0", "1", "2", "3", "4"]
+    # a file's poses are timed by the video (frame / fps), not the clock (QA s15)
+    import cv2
+
+    fps = cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FPS)
+    times = [float(line.split(",")[1]) for line in lines[1:]]
+    np.testing.assert_allclose(times, np.arange(5) / fps, atol=1e-6)
     # JSON lines with the same keypoints as the analysis of the same frames
     assert main([*argv, "--format", "json", "--precision", "float32"]) == 0
     poses = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert poses[2]["time"] == pytest.approx(2 / fps, abs=1e-6)
     model = load_model_file(model_file)
     [out] = _analyse_first_frames(model, clip)
     first = np.array(poses[0]["bodyparts"]["snout"][:2])

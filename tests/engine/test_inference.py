@@ -180,6 +180,55 @@ def test_analyze_video_writes_dlc_layout(dot_video, tmp_path) -> None:
     assert dlc3_keys <= set(meta) and "DLC-model-config file" in meta
 
 
+def test_an_interrupted_serial_analysis_resumes_where_it_stopped(
+    dot_video, tmp_path, monkeypatch, caplog
+) -> None:
+    """QA s15 F5/F8: a killed serial analysis of a long video restarted from frame 0."""
+    import logging
+
+    from posekit.engine import inference
+
+    path, _ = dot_video
+    predictor = KerasPredictor(_dot_model(), _decode, batch_size=4)
+    common = {"scorer": "DLC_dot", "bodyparts": ["dot"], "destfolder": tmp_path}
+    whole = pd.read_hdf(
+        analyze_video(predictor, path, **common, progress=False, resumable=False)
+    )
+    partial = tmp_path / ".dotDLC_dot.partial.npz"
+    seen: list[int] = []
+
+    def stop_at_16(done: int, total: int) -> None:
+        seen.append(done)
+        if done == 8:  # saved every batch here (every_s 0): a SIGKILL loses nothing
+            with np.load(partial) as data:
+                assert len(data["xyp"]) == 8
+        if done == 16:
+            raise KeyboardInterrupt  # Ctrl-C, or SIGTERM from the scheduler
+
+    monkeypatch.setattr(inference, "CHECKPOINT_EVERY_S", 0.0)
+    with pytest.raises(KeyboardInterrupt):
+        analyze_video(predictor, path, **common, progress=stop_at_16)
+    assert partial.is_file()
+    computed: list[int] = []
+    counting = KerasPredictor(_dot_model(), _decode, batch_size=4)
+    run = counting._run
+    counting._run = lambda batch: computed.append(len(batch)) or run(batch)
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        out = analyze_video(counting, path, **common, progress=False)
+    assert "resuming at frame 16" in caplog.text
+    assert sum(computed) == 37 - 16 + 3  # 21 frames, the last batch padded to 4
+    pd.testing.assert_frame_equal(pd.read_hdf(out), whole, check_exact=True)
+    assert not partial.exists()  # removed once the .h5 is written
+    # other options (another batch size) do not resume from it
+    with pytest.raises(KeyboardInterrupt):
+        analyze_video(predictor, path, **common, progress=stop_at_16)
+    other = KerasPredictor(_dot_model(), _decode, batch_size=8)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        analyze_video(other, path, **common, progress=False)
+    assert "resuming" not in caplog.text and "starting over" in caplog.text
+
+
 def test_tflite_matches_keras(dot_video, tmp_path) -> None:
     path, _ = dot_video
     model = _dot_model()

@@ -304,3 +304,52 @@ def test_deeplabcut_extract_frames_call(tmp_path, caplog) -> None:
         dlc.extract_frames(config, mode="kmeans")
     with pytest.raises(ValueError, match="crop window"):
         dlc.extract_frames(config, "automatic", "kmeans", "GUI")
+
+
+def test_labeled_video_does_not_count_frames_first(
+    grey_video, predictions, tmp_path, monkeypatch
+) -> None:
+    """Progress uses the container's count; no decode just to count (F4)."""
+
+    def count(self):
+        raise AssertionError("every frame decoded to count them")
+
+    monkeypatch.setattr(VideoReader, "_count_frames", count)
+    calls = []
+    out = create_labeled_video(
+        grey_video,
+        predictions,
+        tmp_path / "v.avi",
+        codec="mjpeg",
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    assert calls[0] == (1, N) and calls[-1] == (N, N)
+    assert out.is_file()
+
+
+def test_labeled_video_of_a_truncated_video(
+    grey_video, predictions, tmp_path, caplog
+) -> None:
+    """The container says N frames, fewer decode: progress ends at the real count."""
+    import logging
+
+    data = grey_video.read_bytes()
+    cut = tmp_path / "grey.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    with VideoReader(cut) as reader:
+        assert reader.metadata_frames == N
+        n = len(reader)
+    assert 0 < n < N
+    calls = []
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        out = create_labeled_video(
+            cut,
+            predictions,
+            tmp_path / "v.avi",
+            codec="mjpeg",
+            progress=lambda d, t: calls.append((d, t)),
+        )
+    assert calls[-1] == (n, n)
+    assert f"has {n} frames but the predictions {N}" in caplog.text
+    with VideoReader(out) as reader:
+        assert len(reader) == n

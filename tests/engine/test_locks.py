@@ -1,8 +1,9 @@
-"""One training and one analysis at a time per project (``posekit.engine.locks``).
+"""One training per project, one analysis per output file (``posekit.engine.locks``).
 
 The lock file names the running job; a second start is refused with that name; a lock
 left by a process killed with SIGKILL is stale and taken over. The workflow verbs
-(``train_network``, ``analyze_videos``) and so the command line take the locks.
+(``train_network``; ``analyze_videos`` per output) and so the command line take the
+locks.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from posekit.engine.api import analyze_videos, train_network
+from posekit.engine.api import train_network
 from posekit.engine.locks import (
     JobLockError,
+    file_mutex,
     job_lock,
     lock_path,
+    output_lock,
+    output_lock_path,
     request_stop,
     running_job,
     stop_path,
@@ -135,12 +139,45 @@ def test_lock_of_a_killed_process_is_stale_and_taken_over(tmp_path, caplog) -> N
     assert f"took over the stale lock of {job.describe()}" in caplog.text
 
 
-def test_analyze_videos_is_refused_while_an_analysis_runs(demo_project) -> None:
-    with (
-        job_lock(demo_project.path, "analysis", "analyze_videos"),
-        pytest.raises(JobLockError, match="An? analysis already runs"),
-    ):
-        analyze_videos(demo_project, demo_project.videos())
+def test_output_locks_refuse_the_same_output_and_allow_others(tmp_path) -> None:
+    """QA s15: a job array with one video per task failed on a per-project lock."""
+    a, b = tmp_path / "v1DLC_x.h5", tmp_path / "v2DLC_x.h5"
+    with output_lock(a, "analyze_videos"):
+        assert output_lock_path(a).is_file()
+        with output_lock(b, "analyze_videos"):  # another video: runs together
+            pass
+        with (
+            pytest.raises(
+                JobLockError,
+                match=r"^An analysis already runs that writes v1DLC_x\.h5: "
+                r"analyze_videos \(pid",
+            ),
+            output_lock([b, a], "analyze_videos"),
+        ):
+            pass
+        assert not output_lock_path(b).exists()  # all or none: b was released
+    assert not output_lock_path(a).exists()
+
+
+def test_file_mutex_makes_a_second_process_wait_then_go(tmp_path) -> None:
+    """Tasks of a job array that start together convert the model once."""
+    import threading
+
+    path = tmp_path / ".snapshot-3-24x32-b8-u8.lock"
+    order: list[str] = []
+
+    def second() -> None:
+        with file_mutex(path) as locked:
+            order.append(f"second {locked}")
+
+    with file_mutex(path) as locked:
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.3)
+        order.append(f"first {locked}")
+    thread.join(10)
+    assert order == ["first True", "second True"]
+    assert not path.exists()
 
 
 @pytest.mark.slow
@@ -173,7 +210,7 @@ def test_second_training_refused_while_first_runs_allowed_after_sigkill(
             env=env,
             timeout=300,
         )
-        assert second.returncode == 2, second.stderr
+        assert second.returncode == 75, second.stderr  # EXIT_BUSY: try again later
         assert "posekit train: error: A training already runs" in second.stderr
         assert f"train_network (pid {first.pid} on " in second.stderr
         assert first.poll() is None  # the refused start did not disturb the first

@@ -283,3 +283,30 @@ def test_deeplabcut_trained_folder_is_left_alone(demo_project) -> None:
     assert {p.name: p.read_bytes() for p in folder.path.iterdir()} == dlc_files
     with pytest.raises(FileNotFoundError, match="--shuffle 2"):
         folder.snapshot()
+
+
+def test_deeplabcut3_pytorch_shuffle_is_left_alone(demo_project) -> None:
+    """A shuffle DeepLabCut 3 trained (``dlc-models-pytorch/…/snapshot-*.pt``).
+
+    posekit used to say "Train first" and then train into the shuffle, so that
+    shuffle 1 named two different networks.
+    """
+    from posekit.engine.api import analyze_videos, train_network
+
+    folder = ModelFolder.of(demo_project, 1)
+    torch = folder.deeplabcut_pytorch_path()
+    assert torch.parts[-4:] == ("dlc-models-pytorch", *folder.path.parts[-3:])
+    torch.mkdir(parents=True)
+    for name in ("snapshot-200.pt", "snapshot-best-190.pt", "pytorch_config.yaml"):
+        (torch / name).write_bytes(b"torch")
+    assert folder.deeplabcut_snapshots() == [190, 200]
+    with pytest.raises(FileExistsError, match=r"PyTorch.*snapshot-200\.pt.*shuffle 2"):
+        train_network(demo_project, max_iterations=1, progress=False)
+    assert not folder.path.exists()  # nothing trained into the shuffle
+    with pytest.raises(FileNotFoundError, match=r"PyTorch.*cannot load.*--shuffle 2"):
+        folder.snapshot()
+    with pytest.raises(FileNotFoundError, match="DeepLabCut 3, PyTorch"):
+        analyze_videos(demo_project, progress=False)
+    other = ModelFolder.of(demo_project, 2)  # another shuffle is posekit's
+    assert other.deeplabcut_snapshots() == []
+    other.check_trainable()

@@ -95,3 +95,49 @@ def test_prediction_files_of_a_project(tmp_path) -> None:
         filtered_path(older),
         truth / "m2_keypoints.h5",
     ]
+
+
+def test_a_shuffles_own_tracks_file_is_taken(tmp_path, monkeypatch, caplog) -> None:
+    """Several animals: the network's own ``<stem><scorer>_el.h5`` (QA s15, finding 1).
+
+    The picker looked for ``<stem><scorer>.h5`` only, so it took the newest file of
+    any network (a DeepLabCut-made ``_el.h5``) and warned "made by another network"
+    even when the shuffle's own tracks were there.
+    """
+    from posekit.engine.api import video_predictions
+    from posekit.engine.model_folder import ModelFolder
+    from posekit.engine.postprocessing import network_predictions
+
+    project = create_project(
+        "t",
+        "me",
+        working_directory=tmp_path,
+        individuals=["mus1", "mus2"],
+        bodyparts=("snout", "tail"),
+    )
+    own = "DLC_effnet_lite0_tJan1shuffle1_29"
+    monkeypatch.setattr(
+        ModelFolder, "snapshot", lambda self, index=-1: (29, self.path / "s.keras")
+    )
+    monkeypatch.setattr(ModelFolder, "scorer", lambda self, snapshot=-1: own)
+    video = project.path / "videos" / "m4s1.mp4"
+    video.parent.mkdir(exist_ok=True)
+    video.write_bytes(b"")
+    mine, mine_bx = (video.with_name(f"m4s1{own}_{s}.h5") for s in ("el", "bx"))
+    theirs = video.with_name("m4s1DLC_dlcrnetms5_tJan1shuffle1_50000_el.h5")
+    for age, p in enumerate((theirs, mine_bx, mine)):  # DeepLabCut's is the newest
+        p.write_bytes(b"")
+        os.utime(p, (time.time() - 100 * age,) * 2)
+    for p in (mine, theirs):
+        filtered_path(p).write_bytes(b"")
+    os.utime(filtered_path(mine), (time.time() - 100,) * 2)
+    with caplog.at_level("WARNING", logger="posekit"):
+        assert network_predictions(project, video, 1)[0] == mine
+        assert video_predictions(project, [video], shuffle=1) == [mine]
+        assert video_predictions(project, [video], shuffle=1, filtered=True) == [
+            filtered_path(mine)
+        ]
+        assert network_predictions(project, video, 1, track_method="box") == [mine_bx]
+    assert "another network" not in caplog.text
+    with pytest.raises(ValueError, match="track_method='skeleton'"):
+        network_predictions(project, video, 1, track_method="skeleton")

@@ -724,3 +724,53 @@ def test_a_project_made_on_windows_lists_its_videos(tmp_path: Path) -> None:
     assert not project.lists_video("session2")
     extracted = extract_frames(project, video, mode="uniform", n=2)
     assert not [n for n in extracted.notes if "not listed" in n]
+
+
+def test_linked_videos_keep_the_names_they_were_given(
+    tmp_path: Path, demo_project_ro: Project
+) -> None:
+    """Differently named links to one file are different videos, named as given.
+
+    ``check_videos`` used to resolve links: sess01..sess03 -> base.mp4 became one
+    video named ``base`` (as DeepLabCut does, the path as given names the video).
+    """
+    video = demo_project_ro.path / "videos" / "session1.mp4"
+    vids = tmp_path / "vids"
+    vids.mkdir()
+    links = []
+    for k in (1, 2, 3):
+        link = vids / f"sess0{k}.mp4"
+        link.symlink_to(video)
+        links.append(link)
+    project = create_project("t", "me", links, working_directory=tmp_path, date=DATE)
+    assert [v.name for v in project.videos()] == [p.name for p in links]
+    for link in links:
+        dst = project.path / "videos" / link.name
+        assert dst.is_symlink() and dst.readlink() == link
+    # added again (or through another link with the same name): nothing changes
+    assert project.add_videos([links[0]]) == [project.path / "videos" / "sess01.mp4"]
+    assert len(project.videos()) == 3
+
+
+def test_two_videos_with_one_name_are_refused(
+    tmp_path: Path, demo_project_ro: Project
+) -> None:
+    """day1/cam0.mp4 and day2/cam0.mp4 would both be videos/cam0.mp4: refused."""
+    video = demo_project_ro.path / "videos" / "session1.mp4"
+    other = demo_project_ro.path / "videos" / "session2.mp4"
+    if not other.exists():
+        other = tmp_path / "other.avi"
+        shutil.copy(video, other)
+    for day, target in (("day1", video), ("day2", other)):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "cam0.mp4").symlink_to(target)
+    both = [tmp_path / "day1" / "cam0.mp4", tmp_path / "day2" / "cam0.mp4"]
+    with pytest.raises(ProjectError, match=r"Two videos would both be videos/cam0"):
+        create_project("t", "me", both, working_directory=tmp_path, date=DATE)
+    assert not (tmp_path / f"t-me-{DATE.isoformat()}").exists()
+    project = create_project("t", "me", both[:1], working_directory=tmp_path, date=DATE)
+    before = project.config_path.read_text()
+    with pytest.raises(ProjectError, match=r"day2.*already in the project"):
+        project.add_videos([both[1]])
+    assert project.config_path.read_text() == before
+    assert (project.path / "videos" / "cam0.mp4").readlink() == both[0]

@@ -196,3 +196,33 @@ def test_int8_without_labelled_frames_is_a_clear_error(small_folder) -> None:
     assert model.precision == "float32" and model.report is None
     with pytest.raises(ValueError, match="int8 needs labelled frames"):
         small_folder.tflite_model((32, 32), 1, precision="int8")
+
+
+def test_int8_comparison_reads_a_bounded_sample() -> None:
+    """However many test frames, at most MAX_TEST_FRAMES are compared (and read)."""
+    from posekit.engine.quantization import MAX_CALIBRATION_FRAMES, MAX_TEST_FRAMES
+
+    class Counted(list):
+        reads = 0
+
+        def __getitem__(self, i):
+            Counted.reads += 1
+            return super().__getitem__(i)
+
+    frames, truth = _frames(2, 0, 255)
+    n = 3 * MAX_TEST_FRAMES
+    images = Counted([frames[0]] * n)
+    lf = LabelledFrames(
+        images, np.repeat(truth[:1], n, 0), tuple(range(n)), tuple(range(n))
+    )
+    sample = lf.test_sample
+    assert len(sample) == MAX_TEST_FRAMES and sample[0] == 0 and sample[-1] == n - 1
+    assert len(lf.calibration_frames((24, 32))) == MAX_CALIBRATION_FRAMES
+    assert Counted.reads == MAX_CALIBRATION_FRAMES
+
+    def predictor(batch):
+        return np.zeros((len(batch), 1, 3))
+
+    Counted.reads = 0
+    lf.test_error_px(predictor, (24, 32))
+    assert Counted.reads == MAX_TEST_FRAMES

@@ -15,7 +15,12 @@ import pytest
 
 from posekit.engine.dataset import create_training_dataset, load_split
 from posekit.engine.demo import load_ground_truth
-from posekit.engine.io.dlc import index_to_paths, predictions_frame, write_predictions
+from posekit.engine.io.dlc import (
+    LabelError,
+    index_to_paths,
+    predictions_frame,
+    write_predictions,
+)
 from posekit.engine.labels import LabelStore
 from posekit.engine.model_folder import ModelFolder
 from posekit.engine.project import load_project
@@ -398,6 +403,10 @@ def test_merge_datasets_keeps_test_frames_and_raises_only_the_iteration(demo_pro
     video, _ = write_fake_analysis(demo_project, errors)
     (res,) = extract_outlier_frames(demo_project, [video], criteria=["jump"])
     rel = [f"labeled-data/session1/{p.name}" for p in res.images]
+    # extracted but not corrected: the message says that this is what is missing
+    # (it said to extract outlier frames, which had been done; QA s15, finding 8)
+    with pytest.raises(LabelError, match=r"3 outlier frame\(s\) were extracted.*none"):
+        merge_datasets(demo_project)
     label_frames(demo_project, rel[:2])  # the third one is not refined
     demo_project.set("dotsize", 99)  # an unsaved change elsewhere is not written
     result = merge_datasets(demo_project)

@@ -718,3 +718,32 @@ def test_pose_cfg_net_type_gives_deeplabcut_our_scorer_name():
             continue  # a test backbone DeepLabCut has no family for
         net_type = dlc_net_type(name)
         assert _deeplabcut_netname(net_type) == get_backbone(name).dlc_netname, name
+
+
+def test_time_budget_counts_train_steps_not_evaluations(tmp_path, data, capsys):
+    """A requeued job must not spend its budget on start-up and evaluations (QA s15).
+
+    Each test-set evaluation here takes 0.5 s, half the whole budget of
+    1 s: when evaluations (or tracing the first step) counted, training stopped
+    after the first evaluation. In a log file (stderr is not a terminal) the bar
+    prints plain lines, with what is left of the budget.
+    """
+    (train_x, train_y), (test_x, test_y) = data
+    cfg = config(max_iterations=None, time_budget_s=1.0, eval_interval=10)
+    trainer = Trainer(MODEL, cfg, tmp_path, progress=True)
+    evaluate = trainer.evaluate
+
+    def slow_evaluate(*args, **kwargs):
+        time.sleep(0.5)
+        return evaluate(*args, **kwargs)
+
+    trainer.evaluate = slow_evaluate
+    state = trainer.fit(train_x, train_y, test_x, test_y)
+    assert state.stop_reason == "time_budget"
+    evaluated = [r for r in state.history if r["test_mean_error_px"] is not None]
+    assert state.iteration > 10 and len(evaluated) >= 2, state.iteration
+    assert 1.0 <= state.elapsed_wall_s < 1.5  # the steps' time only
+    meta = json.loads((tmp_path / f"snapshot-{state.iteration}.json").read_text())
+    assert meta["elapsed_wall_s"] == pytest.approx(state.elapsed_wall_s, abs=0.2)
+    err = capsys.readouterr().err
+    assert "\r" not in err and "budget left" in err

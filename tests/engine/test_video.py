@@ -588,3 +588,92 @@ def test_extract_says_why_fewer_frames_came_out(
     none.write_bytes(demo_video.read_bytes())
     assert list(extract_frames(demo_project, none, indices=[])) == []
     assert not (demo_project.path / "labeled-data" / "other").exists()
+
+
+# ---------------------------------------------------------------- no needless counts
+
+
+@pytest.fixture
+def no_counting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail when anything decodes a whole video just to count its frames."""
+
+    def count(self: VideoReader) -> int:
+        raise AssertionError(f"{self.path.name}: every frame decoded to count them")
+
+    monkeypatch.setattr(VideoReader, "_count_frames", count)
+
+
+def test_reader_is_truthy_without_counting(demo_video: Path, no_counting) -> None:
+    with VideoReader(demo_video) as reader:
+        assert reader  # used to call __len__: a whole decode (100 s for 1 h)
+        assert bool(reader) is True
+        assert reader.expected_frames == DEMO_FRAMES  # the container's count
+
+
+def test_a_whole_pass_learns_the_count(
+    tmp_path: Path, demo_frames: list[np.ndarray], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A truncated file: the pass ends where decoding ends and records that count."""
+    frames = [f[::2, ::2].copy() for f in demo_frames[:40]]
+    data = _write_avi(tmp_path / "full.avi", frames).read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    n = len(_decode_all(cut))
+    with caplog.at_level(logging.WARNING, logger="posekit"), VideoReader(cut) as reader:
+        assert reader.expected_frames == 40  # planning: the container's word
+        got = [i for i, _ in reader.iter_frames()]
+        assert got == list(range(n))
+        assert "decoding stopped at frame" in caplog.text
+        reader._count_frames = None  # type: ignore[method-assign]  # no recount
+        assert len(reader) == reader.expected_frames == n
+
+
+def test_extract_does_not_count_frames(
+    demo_project: Project, demo_video: Path, no_counting
+) -> None:
+    uniform = extract_frames(demo_project, demo_video, mode="uniform", n=4)
+    assert [p.name for p in uniform] == [
+        "img000.png",
+        "img040.png",
+        "img079.png",
+        "img119.png",
+    ]
+    kmeans = extract_frames(demo_project, demo_video, mode="kmeans", n=5, seed=1)
+    assert len(kmeans) == 5 and all(p.is_file() for p in kmeans)
+
+
+def test_kmeans_sampling_by_seeking_equals_decoding_through(
+    demo_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import posekit.engine.video as video_module
+
+    with VideoReader(demo_video) as reader:
+        through = select_frames_kmeans(reader, 6, seed=2, max_samples=30)
+    monkeypatch.setattr(video_module, "SEEK_STEP", 1)  # seek to every sample
+    with VideoReader(demo_video) as reader:
+        seeking = select_frames_kmeans(reader, 6, seed=2, max_samples=30)
+        assert reader._n_frames is None  # nothing counted
+    assert seeking.tolist() == through.tolist()
+
+
+def test_extract_from_a_truncated_video_stays_within_what_decodes(
+    tmp_path: Path,
+    demo_project: Project,
+    demo_frames: list[np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The container promises 40 frames, fewer decode: uniform and k-means cope."""
+    import posekit.engine.video as video_module
+
+    frames = [f[::2, ::2].copy() for f in demo_frames[:40]]
+    data = _write_avi(tmp_path / "full.avi", frames).read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    n = len(_decode_all(cut))
+    got = extract_frames(demo_project, cut, mode="uniform", n=4)
+    idx = [int(p.stem[3:]) for p in got]
+    assert len(idx) == 4 and idx[0] == 0 and idx[-1] == n - 1
+    monkeypatch.setattr(video_module, "SEEK_STEP", 1)
+    with VideoReader(cut) as reader:
+        sampled = select_frames_kmeans(reader, 30, seed=0)
+    assert len(sampled) == min(30, n) and sampled.max() < n

@@ -285,3 +285,85 @@ def test_long_recordings_are_decimated_in_the_plots(demo) -> None:
     m.frame = 7  # the cursor and the frame view stay frame-exact
     np.testing.assert_allclose(v.points_source.data["x"], xy[7, :, 0])
     assert v.cursors["x"].location == 7
+
+
+def test_plots_scroll_and_messages_are_announced(viewer) -> None:
+    """QA s15 #11 (time series cut at 200 % zoom), #8 (silent status)."""
+    assert viewer.bokeh_model.layout.overflow == "auto"
+    assert viewer.bokeh_model.layout.max_width == "100%"
+    assert "posekit-scroll" in viewer.bokeh_model._dom_classes
+    assert "posekit-live" in viewer.status._dom_classes
+    # the sliders and the Play widget are named (the page script names the handles
+    # and the icon buttons from these)
+    assert viewer.slider.description and viewer.pcutoff.description
+
+
+def test_model_opens_without_counting_the_video(demo, monkeypatch) -> None:
+    """DLC .h5 files carry no fps: it comes from the video, without counting frames.
+
+    ``if self.reader`` used to call ``len(reader)``, decoding the whole video
+    (100-150 s for a 1-hour recording).
+    """
+    _, path, _, _ = demo
+
+    def count(self):
+        raise AssertionError("every frame decoded to count them")
+
+    monkeypatch.setattr(VideoReader, "_count_frames", count)
+    m = TrajectoryModel(path)
+    assert m.reader is not None and m.fps == pytest.approx(30.0)
+
+
+@pytest.fixture
+def three_animals():
+    """3 animals x 4 keypoints x 300 frames, random walks, likelihoods that leave gaps."""
+    from posekit.engine.poses import from_numpy
+
+    rng = np.random.default_rng(5)
+    pos = 200 + np.cumsum(rng.normal(0, 3, (300, 2, 4, 3)), axis=0)
+    conf = rng.uniform(0, 1, (300, 4, 3))
+    return from_numpy(pos, conf, fps=30.0)
+
+
+def test_a_filter_change_filters_only_the_animal_shown(three_animals, monkeypatch):
+    """F6: a slider move used to refilter every animal over the whole recording."""
+    import posekit.engine.behavior.filters as filters
+
+    m = TrajectoryModel(three_animals, pcutoff=0.3)
+    filtered_frames = []
+    original = filters.filter_poses
+
+    def counted(ds, *args, **kwargs):
+        filtered_frames.append(ds.sizes["time"] * ds.sizes["individual"])
+        return original(ds, *args, **kwargs)
+
+    monkeypatch.setattr(filters, "filter_poses", counted)
+    m.pcutoff = 0.5
+    m.method = "median"
+    m.points(150)  # the frame view: a window around the frame
+    assert sum(filtered_frames) < 2 * 300 + 3 * 100  # not 2 x 3 animals x 300
+    assert m.series("x").shape == (300,)
+
+
+@pytest.mark.parametrize(
+    ("method", "window", "max_gap"),
+    [("none", 5, 3), ("median", 7, 4), ("savgol", 9, 2), ("median", 5, 0)],
+)
+def test_points_filtered_in_a_window_equal_the_whole_filter(
+    three_animals, method, window, max_gap
+):
+    lazy = TrajectoryModel(three_animals, pcutoff=0.4)
+    lazy.window, lazy.max_gap, lazy.method = window, max_gap, method
+    assert lazy.error == ""
+    full = TrajectoryModel(three_animals, pcutoff=0.4)
+    full.window, full.max_gap, full.method = window, max_gap, method
+    assert full.filtered.sizes["individual"] == 3  # all filtered, whole recording
+    for frame in (0, 3, 150, 296, 299):
+        a, b = lazy.points(frame), full.points(frame)
+        np.testing.assert_allclose(a["x"], b["x"], equal_nan=True)
+        np.testing.assert_allclose(a["y"], b["y"], equal_nan=True)
+    assert len(lazy._parts) == 1  # the points did not filter the other animals
+    np.testing.assert_allclose(
+        lazy.filtered.position.values, full.filtered.position.values, equal_nan=True
+    )
+    np.testing.assert_allclose(lazy.speed.values, full.speed.values, equal_nan=True)

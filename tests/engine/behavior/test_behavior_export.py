@@ -51,6 +51,43 @@ def test_csv_and_excel_round_trip(tmp_path):
     ]
 
 
+def test_tables_in_chunks_hdf5_and_netcdf(tmp_path, monkeypatch):
+    """A compact CSV written in row chunks, and the fast binary formats (QA s15)."""
+    import xarray as xr
+
+    from posekit.engine.behavior import export
+
+    monkeypatch.setattr(export, "CSV_CHUNK_ROWS", 3)  # 7 rows: 3 chunks
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {"track": [f"t,{i}" for i in range(7)], "frame": np.arange(7)}
+    )  # a comma: quoted
+    values = rng.normal(0, 1000, (7, 3)).astype(np.float32)
+    values[2, 1] = np.nan
+    for i, name in enumerate(("a", "b", "c")):
+        table[name] = values[:, i]
+    csv = save_table(table, tmp_path / "t.csv", float_format="%.7g")
+    back = pd.read_csv(csv)
+    expected = table.astype(dict.fromkeys("abc", "float64"))
+    pd.testing.assert_frame_equal(back, expected, rtol=1e-6)
+    assert "nan" not in csv.read_text() and back["b"].isna().sum() == 1
+    assert (
+        save_table(table, tmp_path / "plain.csv").read_text().splitlines()[0]
+        == (csv.read_text().splitlines()[0])
+    )
+    h5 = save_table(table, tmp_path / "t.h5")
+    pd.testing.assert_frame_equal(pd.read_hdf(h5, "table"), table)
+    nc = save_table(table, tmp_path / "t.nc")
+    with xr.open_dataset(nc, engine="h5netcdf") as ds:
+        np.testing.assert_array_equal(ds["values"].values, values)
+        assert list(ds["column"].values) == ["a", "b", "c"]
+        assert list(ds["track"].values) == list(table["track"])
+    mixed = table[["a", "track", "b"]]  # floats not last: pandas writes the rows
+    back = pd.read_csv(save_table(mixed, tmp_path / "m.csv", float_format="%.7g"))
+    assert list(back.columns) == ["a", "track", "b"]
+    np.testing.assert_allclose(back["a"], values[:, 0], rtol=1e-6)
+
+
 def test_figures_are_written_as_png_and_svg(tmp_path, demo_session):
     ds, _, labels = demo_session
     rois = [RectangleROI("left", 30, 30, 120, 210), CircleROI("right", 240, 120, 40)]

@@ -95,24 +95,61 @@ def test_another_writer_is_merged_point_by_point(project):
     assert ours.point(frame, "m1/nose") == (1.0, 1.0)
 
 
-def test_label_file_with_other_animal_names_keeps_them(project):
+def test_label_file_with_other_animal_names_keeps_them(project, caplog):
+    """A file whose animals all differ from config.yaml's keeps its own (QA s15, 9).
+
+    An edit used to add empty columns for every animal of the config (18 → 42
+    columns), and the labeller offered animals the frames do not have.
+    """
     frames = [("labeled-data", "v", "img0.png")]
     cols = pd.MultiIndex.from_tuples(
-        [("Jo", "Animal1", "nose", "x"), ("Jo", "Animal1", "nose", "y")],
+        [
+            ("Jo", animal, part, xy)
+            for animal, parts in (
+                ("mus1", ("nose", "tail")),
+                ("mus2", ("nose", "tail")),
+            )
+            for part in parts
+            for xy in ("x", "y")
+        ]
+        + [("Jo", SINGLE, "lever", "x"), ("Jo", SINGLE, "lever", "y")],
         names=["scorer", "individuals", "bodyparts", "coords"],
     )
+    values = np.arange(len(cols), dtype=float)[None] + 0.5
     write_labels(
-        pd.DataFrame(
-            [[3.0, 4.0]], index=pd.MultiIndex.from_tuples(frames), columns=cols
-        ),
+        pd.DataFrame(values, index=pd.MultiIndex.from_tuples(frames), columns=cols),
         project.labels_path("v"),
     )
-    store = LabelStore(project, "v")
-    assert "Animal1/nose" in store.bodyparts
-    assert store.point("img0.png", "Animal1/nose") == (3.0, 4.0)
-    store.set_point("img0.png", "m1/tail", 1.0, 1.0)
+    with caplog.at_level("WARNING", logger="posekit"):
+        store = LabelStore(project, "v")
+        LabelStore(project, "v")  # said once
+    assert caplog.text.count("config.yaml's individuals are ['m1', 'm2']") == 1
+    assert store.individuals == ["mus1", "mus2", SINGLE]
+    assert store.bodyparts == [
+        "mus1/nose", "mus1/tail", "mus2/nose", "mus2/tail", "single/lever",
+    ]  # fmt: skip
+    assert store.point("img0.png", "mus2/nose") == (4.5, 5.5)
+    store.set_point("img0.png", "mus1/tail", 1.0, 1.0)
     saved = read_labels(store.path)
-    assert ("Jo", "Animal1", "nose", "x") in saved.columns  # nothing dropped
+    assert saved.columns.equals(cols)  # no columns for m1, m2
+    assert saved.loc[frames[0], ("Jo", "mus1", "tail", "x")] == 1.0
+    with pytest.raises(
+        LabelError, match=r"'<individual>/<bodypart>', e\.g\. 'mus1/nose'"
+    ):
+        store.set_point("img0.png", "m1/nose", 1.0, 1.0)
+
+
+def test_a_point_without_its_individual_says_how_to_name_it(project):
+    """``set_point(frame, "lever", …)`` says to name points ``<individual>/<bodypart>``.
+
+    The error said "config.yaml lists ['m1/nose', …]", names config.yaml does not
+    have (QA s15, finding 8).
+    """
+    store = LabelStore(project, "v")
+    with pytest.raises(
+        LabelError, match=r"'<individual>/<bodypart>', e\.g\. 'single/lever'"
+    ):
+        store.set_point(store.frames[0], "lever", 1.0, 1.0)
 
 
 def test_single_animal_file_in_a_multianimal_project_is_refused(project):

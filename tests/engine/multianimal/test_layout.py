@@ -207,3 +207,9 @@ def test_training_set_keeps_four_levels_and_documents_joints_per_individual(tmp_
     assert sorted(joints) == [0, 1, 2]  # m1, m2, then 'single'
     assert joints[1][:, 0].tolist() == [0, 1]
     assert joints[2].tolist() == [[2.0, 7.0, 7.0]]  # the unique part numbered after
+    # DeepLabCut's multi-animal training reads the dataset as <Task>_<scorer>…pickle
+    dataset = doc.parent / doc.name.replace("Documentation_data-", "").replace(
+        f"{project.task}_", f"{project.task}_{project.scorer}"
+    )
+    with open(dataset, "rb") as fh:
+        assert repr(pickle.load(fh)) == repr(data)
