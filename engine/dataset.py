@@ -345,14 +345,7 @@ def create_training_dataset(
     )
     if not np.isclose(fractions[0], project.training_fractions[0]):
         _warn_unused_fraction(project, fractions[0])
-    merged = merge_labels(project)
-    _require_frames(project, merged)
-    out_dir = project.training_set_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    merged_path = out_dir / f"CollectedData_{project.scorer}.h5"
-    old_paths = _merged_paths(merged_path)  # the rows existing splits refer to
-    write_labels(merged, merged_path)
-    paths = index_to_paths(merged.index)
+    merged, paths, old_paths = _write_merged(project)
     splits = []
     for fraction, k in ((f, k) for f in fractions for k in shuffles):
         doc = _doc_path(project, fraction, k)
@@ -383,6 +376,23 @@ def create_training_dataset(
     return splits
 
 
+def _write_merged(project: Project) -> tuple[pd.DataFrame, list[str], list[str] | None]:
+    """Merge the labels into ``training-datasets/``; refuse a project with none.
+
+    Returns the merged labels, their image paths, and the image paths of the merged
+    file it replaced (``None`` when there was none): the rows existing splits
+    refer to.
+    """
+    merged = merge_labels(project)
+    _require_frames(project, merged)
+    out_dir = project.training_set_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    merged_path = out_dir / f"CollectedData_{project.scorer}.h5"
+    old_paths = _merged_paths(merged_path)
+    write_labels(merged, merged_path)
+    return merged, index_to_paths(merged.index), old_paths
+
+
 def _create_given_splits(
     project: Project,
     shuffles: list[int],
@@ -396,14 +406,7 @@ def _create_given_splits(
             f"{len(test_indices)} splits for {len(shuffles)} shuffle(s) {shuffles}: "
             "give one list of each per shuffle (Shuffles=[...])."
         )
-    merged = merge_labels(project)
-    _require_frames(project, merged)
-    out_dir = project.training_set_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    merged_path = out_dir / f"CollectedData_{project.scorer}.h5"
-    old_paths = _merged_paths(merged_path)  # the rows existing splits refer to
-    write_labels(merged, merged_path)
-    paths = index_to_paths(merged.index)
+    merged, paths, old_paths = _write_merged(project)
     splits = []
     for k, train_in, test_in in zip(shuffles, train_indices, test_indices, strict=True):
         fraction = round(len(train_in) / (len(train_in) + len(test_in)), 2)

@@ -55,7 +55,7 @@ import numpy as np
 
 from . import logger
 from ._fileio import atomic_path, atomic_write_text
-from .locks import JobLockError
+from .locks import JobLockError, _same_file
 
 try:
     import fcntl
@@ -611,15 +611,6 @@ def _setup_lock(folder: Path) -> Iterator[None]:
             return
         finally:
             os.close(fd)  # releases the lock
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return False
-    own = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
 
 def _plan_differences(old: dict[str, Any], new: dict[str, Any]) -> str:

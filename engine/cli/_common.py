@@ -61,20 +61,24 @@ def add_project_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_shuffle_arg(parser: argparse.ArgumentParser) -> None:
+def add_shuffle_arg(
+    parser: argparse.ArgumentParser, *, default: int | None = 1, help: str | None = None
+) -> None:
     """Add ``--shuffle``: which shuffle's network (DeepLabCut's shuffle number).
 
     Parameters
     ----------
     parser
         The command's parser.
+    default, help
+        The default shuffle and the help text (default: shuffle 1, said so).
     """
     parser.add_argument(
         "--shuffle",
         type=int,
-        default=1,
+        default=default,
         metavar="N",
-        help="which shuffle's network (DeepLabCut's shuffle; default 1)",
+        help=help or "which shuffle's network (DeepLabCut's shuffle; default 1)",
     )
 
 

@@ -7,6 +7,7 @@ import argparse
 from ._common import (
     EXIT_OK,
     add_project_arg,
+    add_shuffle_arg,
     add_training_set_arg,
     load_project,
 )
@@ -56,9 +57,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--max-gap", type=int, help="interpolate gaps up to this many frames"
     )
     p.add_argument("--csv", action="store_true", help="also write _filtered.csv")
-    p.add_argument(
-        "--shuffle",
-        type=int,
+    add_shuffle_arg(
+        p,
+        default=None,
         help="take the predictions of this shuffle's network (as analyze, with "
         "DeepLabCut's choice of snapshot; default: each video's newest)",
     )

@@ -7,6 +7,7 @@ import argparse
 from ._common import (
     EXIT_OK,
     add_project_arg,
+    add_shuffle_arg,
     add_training_set_arg,
     comma_names,
     load_project,
@@ -75,9 +76,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="NAMES",
         help="comma-separated bodyparts to draw (default: all)",
     )
-    p.add_argument(
-        "--shuffle",
-        type=int,
+    add_shuffle_arg(
+        p,
+        default=None,
         help="take the predictions of this shuffle's network (as analyze, with "
         "DeepLabCut's choice of snapshot; default: each video's newest)",
     )
