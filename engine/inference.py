@@ -156,7 +156,9 @@ class Predictor:
         if isinstance(frames, np.ndarray) and frames.ndim == 4:
             groups = [(list(range(len(frames))), frames)]  # one shape: no copy
         else:
-            frames = list(frames)
+            if not isinstance(frames, Sequence):
+                frames = list(frames)  # an iterator; a sequence (a lazy list of
+                # training images) is read a batch at a time, never all at once
             by_shape: dict[tuple[int, ...], list[int]] = {}
             for i, frame in enumerate(frames):
                 by_shape.setdefault(tuple(np.shape(frame)), []).append(i)

@@ -878,8 +878,10 @@ class Trainer:
 
     def _validate_data(
         self, images: Sequence[np.ndarray], keypoints: np.ndarray, what: str
-    ) -> tuple[list[np.ndarray], np.ndarray]:
-        images = list(images)
+    ) -> tuple[Sequence[np.ndarray], np.ndarray]:
+        if not isinstance(images, Sequence):
+            images = list(images)  # an iterator; a sequence (training images read
+            # on demand, engine._image_cache) stays one: never all in memory
         keypoints = np.asarray(keypoints, dtype=np.float64)
         self._check_keypoints(keypoints, what)
         if len(images) != len(keypoints):

@@ -747,3 +747,25 @@ def test_time_budget_counts_train_steps_not_evaluations(tmp_path, data, capsys):
     assert meta["elapsed_wall_s"] == pytest.approx(state.elapsed_wall_s, abs=0.2)
     err = capsys.readouterr().err
     assert "\r" not in err and "budget left" in err
+
+
+def test_training_images_read_on_demand_are_not_listed(tmp_path) -> None:
+    """A lazy image list (engine._image_cache) reaches training as it is.
+
+    ``_validate_data`` made it a list, which decoded and held every labelled frame:
+    the bounded cache of ``load_training_set`` did not bound training (QA s15).
+    """
+    import cv2
+
+    from posekit.engine._image_cache import ImageList
+
+    images, keypoints = blob_data(6, seed=0)
+    paths = []
+    for k, img in enumerate(images):
+        paths.append(tmp_path / f"img{k}.png")
+        cv2.imwrite(str(paths[-1]), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    lazy = ImageList(paths, cache_bytes=2 * images[0].nbytes)
+    trainer = Trainer(MODEL, config(), tmp_path / "train", progress=False)
+    kept, kp = trainer._validate_data(lazy, keypoints, "training")
+    assert kept is lazy and kp.shape == keypoints.shape
+    assert lazy.cached_bytes <= 2 * images[0].nbytes
