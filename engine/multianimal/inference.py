@@ -140,7 +140,8 @@ class MultiAnimalPredictor:
         list of FrameDetections
             In the order of ``frames``.
         """
-        frames = list(frames)
+        if not isinstance(frames, Sequence):
+            frames = list(frames)  # a sequence (images read on demand) stays one
         out: list[FrameDetections | None] = [None] * len(frames)
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for i, f in enumerate(frames):
