@@ -1832,6 +1832,23 @@ filterpredictions = filter_predictions
         "posekit draws the predictions on the whole frame (they are full-frame "
         "coordinates, cropped analysis or not)"
     ),
+    keypoints_only=refused(
+        "keypoints_only={value!r}: posekit draws the keypoints on the video's "
+        "frames, not on a blank background. Leave keypoints_only out (or False).",
+        unless=lambda v: not v,
+    ),
+    Frames2plot=refused(
+        "Frames2plot={value!r}: posekit's labelled video has every frame. Leave "
+        "Frames2plot out; to look at some frames, open the labelled video in the "
+        "viewer app or read them with posekit.engine.VideoReader(path).",
+        unless=lambda v: v is None,
+    ),
+    displayedindividuals=refused(
+        "displayedindividuals={value!r}: posekit draws every animal of the tracks "
+        "file. Leave displayedindividuals out (or 'all'); color_by='individual' "
+        "tells the animals apart.",
+        unless=lambda v: v is None or v == "all",
+    ),
 )
 def create_labeled_video(
     project: Project | str | os.PathLike,

@@ -181,6 +181,9 @@ def test_more_deeplabcut_keywords_run_or_say_what_instead(
         save_frames=False,
         displaycropped=True,
         outputframerate=7,
+        keypoints_only=False,
+        Frames2plot=None,
+        displayedindividuals="all",
         progress=False,
     )
     reader = cv2.VideoCapture(str(labeled))
@@ -188,6 +191,13 @@ def test_more_deeplabcut_keywords_run_or_say_what_instead(
     reader.release()
     with pytest.raises(TypeError, match=r"save_frames=True.*VideoReader"):
         deeplabcut.create_labeled_video(config, [video], save_frames=True)
+    for name, value, hint in (
+        ("keypoints_only", True, "blank background"),
+        ("Frames2plot", [1, 2], "every frame"),
+        ("displayedindividuals", ["mus1"], "color_by='individual'"),
+    ):
+        with pytest.raises(TypeError, match=f"{name}=.*{hint}"):
+            deeplabcut.create_labeled_video(config, [video], **{name: value})
     with pytest.raises(TypeError, match="auto_track=False.*_assemblies.pickle"):
         deeplabcut.analyze_videos(config, [video], auto_track=False)
     # device (DeepLabCut 3's gputouse) and auto_track=True are accepted: the error
