@@ -239,6 +239,20 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
+def _release(fd: int, path: Path) -> None:
+    """Remove a held lock file, unlock it and close it.
+
+    The file is removed while still locked: a process that opened it meanwhile sees
+    that it was removed (:func:`_same_file`) and opens the new one.
+    """
+    with contextlib.suppress(OSError):
+        if _same_file(fd, path):
+            path.unlink()
+    with contextlib.suppress(OSError):
+        _unlock(fd)
+    os.close(fd)
+
+
 def _unlock(fd: int) -> None:
     if fcntl is not None:
         fcntl.flock(fd, fcntl.LOCK_UN)
@@ -388,14 +402,7 @@ def job_lock(
     finally:
         with contextlib.suppress(OSError):
             _clear_stop(project_dir, kind)
-        # remove the file while still holding the lock: a process that opened it
-        # meanwhile sees that it was removed (_same_file) and opens the new one
-        with contextlib.suppress(OSError):
-            if _same_file(fd, path):
-                path.unlink()
-        with contextlib.suppress(OSError):
-            _unlock(fd)
-        os.close(fd)
+        _release(fd, path)
 
 
 def output_lock_path(output: str | os.PathLike) -> Path:
@@ -463,12 +470,7 @@ def output_lock(
         yield records
     finally:
         for fd, path in reversed(held):
-            with contextlib.suppress(OSError):
-                if _same_file(fd, path):
-                    path.unlink()
-            with contextlib.suppress(OSError):
-                _unlock(fd)
-            os.close(fd)
+            _release(fd, path)
 
 
 @contextlib.contextmanager
@@ -513,10 +515,7 @@ def file_mutex(path: str | os.PathLike) -> Iterator[bool]:
     try:
         yield True
     finally:
-        with contextlib.suppress(OSError):
-            if _same_file(fd, path):
-                path.unlink()
-        os.close(fd)
+        _release(fd, path)
 
 
 def running_job(project_dir: str | os.PathLike, kind: str) -> JobRecord | None:

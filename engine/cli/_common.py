@@ -158,7 +158,9 @@ def positive_int(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be 1 or more (a whole number); got {text!r}"
+        )
     return value
 
 

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-from ._common import EXIT_INTERRUPTED, EXIT_OK, add_shuffle_arg
+from ._common import EXIT_INTERRUPTED, EXIT_OK, add_shuffle_arg, positive_int
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -69,7 +69,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="video files: release frames at the video's frame rate, as a camera "
         "would (slow inference then drops frames)",
     )
-    p.add_argument("--max-frames", type=_positive, help="stop after this many frames")
+    p.add_argument(
+        "--max-frames", type=positive_int, help="stop after this many frames"
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -221,14 +223,6 @@ def _summary(stats, latencies: list[float], seconds: float) -> str:
             "frames/s"
         )
     return line
-
-
-def _positive(text: str) -> int:
-    """Parse an integer above 0 (an argparse type)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more; got {value}")
-    return value
 
 
 def _run_latest_frame(live, frames, out: _Output, max_frames: int | None) -> None:
