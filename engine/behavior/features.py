@@ -14,12 +14,13 @@ the same decorator.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
 import xarray as xr
+from numpy.typing import DTypeLike
 
 from ._utils import position_of, require_dims, resolve_fps
 
@@ -30,6 +31,10 @@ __all__ = [
     "rolling_mean_std",
     "compute_base_features",
     "compute_window_features",
+    "iter_window_features",
+    "feature_names",
+    "FEATURE_MARGINS",
+    "FEATURE_CHUNK_VALUES",
 ]
 
 
@@ -88,14 +93,34 @@ class FeatureContext:
             )
         return self.cache["heading"]
 
+    @property
+    def heading_unwrapped(self) -> np.ndarray:
+        """:attr:`heading_angle` unwrapped along time (gaps unwrapped across).
+
+        Unwrapping depends on every earlier frame: :func:`iter_window_features`
+        unwraps the whole recording once and gives each chunk its part here.
+        """
+        if "heading_unwrapped" not in self.cache:
+            self.cache["heading_unwrapped"] = _unwrap(self.heading_angle)
+        return self.cache["heading_unwrapped"]
+
 
 FeatureFunction = Callable[[FeatureContext], tuple[list[str], np.ndarray]]
 
 #: Base-feature families by name; each returns ``(names, values (individual, n, time))``.
 FEATURE_FAMILIES: dict[str, FeatureFunction] = {}
 
+#: Frames on either side that a family's value at a frame depends on (its reach:
+#: 1 for differences between neighbouring frames); ``None``: the whole recording.
+#: :func:`iter_window_features` computes a family with a reach on each chunk of
+#: frames with that many frames more on each side, and one without on the whole
+#: recording at once.
+FEATURE_MARGINS: dict[str, int | None] = {}
 
-def register_feature(name: str) -> Callable[[FeatureFunction], FeatureFunction]:
+
+def register_feature(
+    name: str, *, margin: int | None = None
+) -> Callable[[FeatureFunction], FeatureFunction]:
     """Register a base-feature family under ``name``.
 
     The function takes a :class:`FeatureContext` and returns ``(names, values)`` with
@@ -105,6 +130,11 @@ def register_feature(name: str) -> Callable[[FeatureFunction], FeatureFunction]:
     ----------
     name
         Family name used in ``compute_window_features(features=[...])``.
+    margin
+        Frames on either side of a frame that its values depend on (e.g. 1 for a
+        central difference), so that :func:`iter_window_features` can compute the
+        family chunk by chunk; ``None`` (the default, always correct): the family
+        is computed on the whole recording at once, its values held in memory.
 
     Returns
     -------
@@ -120,9 +150,14 @@ def register_feature(name: str) -> Callable[[FeatureFunction], FeatureFunction]:
     True
     >>> del FEATURE_FAMILIES["x_position"]
     """
+    if margin is not None and (int(margin) != margin or margin < 0):
+        raise ValueError(
+            f"margin must be a frame count >= 0 or None; received {margin!r}"
+        )
 
     def decorator(fn: FeatureFunction) -> FeatureFunction:
         FEATURE_FAMILIES[name] = fn
+        FEATURE_MARGINS[name] = None if margin is None else int(margin)
         return fn
 
     return decorator
@@ -156,7 +191,7 @@ def _unwrap(angle: np.ndarray) -> np.ndarray:
     return out
 
 
-@register_feature("speed")
+@register_feature("speed", margin=1)
 def _speed_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     """Speed of every keypoint and of the centroid."""
     kp_speed = np.hypot(_gradient(ctx.x), _gradient(ctx.y)) * ctx.frames_per_unit
@@ -166,7 +201,7 @@ def _speed_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     return names, np.concatenate([kp_speed, cen_speed[:, None, :]], axis=1)
 
 
-@register_feature("distance")
+@register_feature("distance", margin=0)
 def _distance_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     """Within-animal keypoint distances."""
     if not ctx.distance_pairs:
@@ -180,10 +215,10 @@ def _distance_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     return names, out
 
 
-@register_feature("angle")
+@register_feature("angle", margin=1)
 def _angle_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     """Angular velocity of the body axis and the requested joint angles (radians)."""
-    ang_vel = _gradient(_unwrap(ctx.heading_angle)) * ctx.frames_per_unit
+    ang_vel = _gradient(ctx.heading_unwrapped) * ctx.frames_per_unit
     names = ["heading_angular_velocity"]
     cols = [ang_vel]
     for a, b, c in ctx.joint_angles:
@@ -194,7 +229,7 @@ def _angle_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     return names, np.stack(cols, axis=1)
 
 
-@register_feature("egocentric")
+@register_feature("egocentric", margin=0)
 def _egocentric_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     """Keypoints in the animal's frame (origin: centroid, +x: body axis)."""
     cx, cy = ctx.centroid
@@ -209,7 +244,7 @@ def _egocentric_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     return names, np.concatenate([ex, ey], axis=1)
 
 
-@register_feature("social")
+@register_feature("social", margin=1)
 def _social_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     """Distance to the nearest other animal (centroids) and its rate of change."""
     cx, cy = ctx.centroid  # (I, T)
@@ -268,6 +303,17 @@ class _Workspace:
         return buf[:size].reshape(shape)
 
 
+def _new_state(n_series: int) -> np.ndarray:
+    """Return the running state of :func:`_rolling_into` before the first frame.
+
+    Rows: the centre (NaN until a valid value is seen), then the cumulative sums of
+    the centred values and of their squares before the frame.
+    """
+    state = np.zeros((3, n_series))
+    state[0] = np.nan
+    return state
+
+
 def _rolling_into(
     x: np.ndarray,
     windows: Sequence[int],
@@ -275,36 +321,53 @@ def _rolling_into(
     stds: Sequence[np.ndarray],
     min_fraction: float,
     work: _Workspace | None = None,
+    state: np.ndarray | None = None,
+    save_at: int | None = None,
 ) -> None:
     """Write the rolling mean/std of the rows of ``x`` (``(n, T)`` float64) to outputs.
 
-    One cumulative sum of the de-meaned data, of its square and of the validity mask
+    One cumulative sum of the centred data, of its square and of the validity mask
     serves every window (window sums are differences of slices). Work buffers come
     from ``work`` (reused across calls) and results are written straight into
     ``means[j]`` / ``stds[j]`` (any float dtype, ``(n, T)``).
+
+    The centre of a series is its first valid value, and the sums run on from
+    ``state`` (:func:`_new_state`: the series' state at ``x``'s first frame), which
+    is updated in place to the state at frame ``save_at``: a recording given in
+    overlapping pieces gets bit for bit the sums, hence the statistics, of the
+    whole (away from a piece's cut ends, which the caller drops).
     """
     work = _Workspace() if work is None else work
     n_series, n_time = x.shape
+    state = _new_state(n_series) if state is None else state
+    save_at = n_time if save_at is None else save_at
     shape, shape1 = (n_series, n_time), (n_series, n_time + 1)
     invalid = np.isnan(x)
     all_valid = not bool(invalid.any())
+    centre_row = state[0]
+    unknown = np.flatnonzero(np.isnan(centre_row))
+    if unknown.size and n_time:
+        valid = ~invalid[unknown]
+        first = valid.argmax(axis=1)
+        seen = valid[np.arange(unknown.size), first]
+        centre_row[unknown[seen]] = x[unknown[seen], first[seen]]
+    # rows not yet seen are all NaN here: any centre does
+    centre = np.where(np.isnan(centre_row), 0.0, centre_row)[:, None]
     z = work.get("z", shape)
-    if all_valid:
-        centre = x.mean(axis=1, keepdims=True) if n_time else np.zeros((n_series, 1))
-        np.subtract(x, centre, out=z)
-    else:
-        counts = n_time - invalid.sum(axis=1, keepdims=True)
-        sums = np.nansum(x, axis=1, keepdims=True)
-        centre = np.divide(sums, counts, out=np.zeros((n_series, 1)), where=counts > 0)
-        np.subtract(x, centre, out=z)
+    np.subtract(x, centre, out=z)
+    if not all_valid:
         np.copyto(z, 0.0, where=invalid)
     cum = work.get("cum", shape1)
-    cum[:, 0] = 0.0
-    np.cumsum(z, axis=1, out=cum[:, 1:])
-    np.multiply(z, z, out=z)
     cum2 = work.get("cum2", shape1)
-    cum2[:, 0] = 0.0
-    np.cumsum(z, axis=1, out=cum2[:, 1:])
+    for c, carry, values in ((cum, state[1], z), (cum2, state[2], None)):
+        c[:, 0] = carry
+        if values is None:
+            np.multiply(z, z, out=c[:, 1:])
+        else:
+            c[:, 1:] = values
+        if n_time:
+            c[:, 1] += carry  # the running sum goes on from the carry, in order
+            np.add.accumulate(c[:, 1:], axis=1, out=c[:, 1:])
     a = z  # reused as a work buffer
     b = work.get("b", shape)
     cum_n = inv_buf = None
@@ -313,20 +376,24 @@ def _rolling_into(
         cum_n[:, 0] = 0.0
         np.cumsum(~invalid, axis=1, out=cum_n[:, 1:])
         inv_buf = work.get("inv", shape)
+    state[1] = cum[:, save_at]
+    state[2] = cum2[:, save_at]
     t = np.arange(n_time)
     for w, mean_out, std_out in zip(windows, means, stds, strict=True):
         half = int(w) // 2
         width = 2 * half + 1
+        threshold = max(1.0, min_fraction * width) - 1e-9
         _window_sums(cum, half, a)
         _window_sums(cum2, half, b)
         if cum_n is None or inv_buf is None:
             count = np.minimum(t + half + 1, n_time) - np.maximum(t - half, 0)
             inv: np.ndarray = (1.0 / count.astype(np.float64))[None, :]
+            inv[:, count < threshold] = np.nan  # windows cut at the ends
         else:
             # too few valid frames -> inv = NaN, which makes both statistics NaN
             # without a masked assignment
             count = _window_sums(cum_n, half, inv_buf)
-            too_few = count < max(1.0, min_fraction * width) - 1e-9
+            too_few = count < threshold
             with np.errstate(divide="ignore"):
                 inv = np.divide(1.0, count, out=inv_buf)
             np.copyto(inv, np.nan, where=too_few)
@@ -350,8 +417,9 @@ def rolling_mean_std(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Centred rolling mean and standard deviation of each column, skipping NaN.
 
-    Uses cumulative sums of the de-meaned data, so the cost does not depend on the
-    window length. Windows are cut at the ends of the recording (fewer frames).
+    Uses cumulative sums of the centred data (less each series' first valid value),
+    so the cost does not depend on the window length. Windows are cut at the ends of
+    the recording (fewer frames, which count as missing for ``min_fraction``).
 
     Parameters
     ----------
@@ -531,32 +599,209 @@ def _base(
     ``blocks`` holds one ``(individual, n, time)`` array per family (not concatenated,
     which would copy every value once more).
     """
-    position = position_of(position)
-    unknown = [f for f in features if f not in FEATURE_FAMILIES]
-    if unknown:
-        raise ValueError(
-            f"Unknown feature families {unknown}; known: {sorted(FEATURE_FAMILIES)}"
-        )
-    ctx = _context(
+    stream = _FeatureStream(
         position,
+        windows=(1,),
+        features=features,
         heading=heading,
         joint_angles=joint_angles,
         distance_pairs=distance_pairs,
         fps=fps,
     )
-    names: list[str] = []
-    blocks: list[np.ndarray] = []
-    for fam in features:
-        fam_names, fam_values = FEATURE_FAMILIES[fam](ctx)
-        names.extend(fam_names)
-        blocks.append(fam_values)
-    n_time = ctx.x.shape[2]
-    time = (
-        np.asarray(position["time"].values)
-        if "time" in position.coords
-        else np.arange(n_time)
-    )
-    return names, blocks, ctx.individuals, time
+    names, blocks = stream.base(0, stream.n_time)
+    return names, blocks, stream.individuals, stream.time
+
+
+#: Values (frames × individuals × feature columns) per chunk of
+#: :func:`iter_window_features` by default: 16 MB of float32.
+FEATURE_CHUNK_VALUES = 4_000_000
+
+
+class _FeatureStream:
+    """Window features of a recording, computed chunk by chunk of frames.
+
+    The positions (small next to the features: 2 numbers per keypoint and frame
+    against some 7 per keypoint pair) are held whole, as are the body axis
+    unwrapped over the whole recording and the families without a reach
+    (:data:`FEATURE_MARGINS`). A chunk of frames ``[s, e)`` computes the base
+    features on ``[s - h - m, e + h + m)`` (``h``: half the largest window, ``m``:
+    the largest reach of a family) and the rolling statistics on ``[s - h, e + h)``,
+    their sums carried on from the chunk before: every value is the one the whole
+    recording gives, bit for bit.
+    """
+
+    def __init__(
+        self,
+        position: xr.DataArray | xr.Dataset,
+        *,
+        windows: Sequence[int],
+        features: Sequence[str],
+        heading: tuple[str, str] | None,
+        joint_angles: Sequence[tuple[str, str, str]],
+        distance_pairs: Sequence[tuple[str, str]] | None,
+        fps: float | None,
+        include_base: bool = True,
+        dtype: DTypeLike = np.float32,
+        individuals: Sequence[str] | None = None,
+    ) -> None:
+        position = position_of(position)
+        unknown = [f for f in features if f not in FEATURE_FAMILIES]
+        if unknown:
+            raise ValueError(
+                f"Unknown feature families {unknown}; known: {sorted(FEATURE_FAMILIES)}"
+            )
+        self.windows = [int(w) for w in windows]
+        _check_windows(self.windows)
+        self.features = list(features)
+        self.include_base = include_base
+        self.dtype = np.dtype(dtype)
+        ctx = _context(
+            position,
+            heading=heading,
+            joint_angles=joint_angles,
+            distance_pairs=distance_pairs,
+            fps=fps,
+        )
+        self.ctx = ctx
+        self.n_time = int(ctx.x.shape[2])
+        self.individuals = ctx.individuals
+        if individuals is None:
+            self.selected = list(range(len(ctx.individuals)))
+        else:
+            missing = [i for i in individuals if i not in ctx.individuals]
+            if missing:
+                raise ValueError(
+                    f"no individual {missing}; the data has {ctx.individuals}"
+                )
+            self.selected = [ctx.individuals.index(i) for i in individuals]
+        self.time = (
+            np.asarray(position["time"].values)
+            if "time" in position.coords
+            else np.arange(self.n_time)
+        )
+        margins = [FEATURE_MARGINS.get(f) for f in self.features]
+        self.margin = max([m for m in margins if m is not None], default=0)
+        self.half = max(w // 2 for w in self.windows)
+        # non-local families, and the unwrapped body axis, on the whole recording
+        self.whole = {
+            f: FEATURE_FAMILIES[f](ctx)
+            for f, m in zip(self.features, margins, strict=True)
+            if m is None
+        }
+        self.unwrapped = ctx.heading_unwrapped
+        self.names = self.base(0, min(self.n_time, 3))[0]
+        self.all_names = list(self.names) if include_base else []
+        for w in self.windows:
+            self.all_names += [f"{n}_mean{w}" for n in self.names]
+            self.all_names += [f"{n}_std{w}" for n in self.names]
+
+    @property
+    def selected_individuals(self) -> list[str]:
+        return [self.individuals[i] for i in self.selected]
+
+    def base(self, a: int, b: int) -> tuple[list[str], list[np.ndarray]]:
+        """Return the base features of frames ``[a, b)``: names, one block a family."""
+        lo, hi = max(a - self.margin, 0), min(b + self.margin, self.n_time)
+        ctx = self.ctx
+        if (lo, hi) != (0, self.n_time):
+            ctx = FeatureContext(
+                x=np.ascontiguousarray(self.ctx.x[:, :, lo:hi]),
+                y=np.ascontiguousarray(self.ctx.y[:, :, lo:hi]),
+                keypoints=self.ctx.keypoints,
+                individuals=self.ctx.individuals,
+                frames_per_unit=self.ctx.frames_per_unit,
+                heading=self.ctx.heading,
+                joint_angles=self.ctx.joint_angles,
+                distance_pairs=self.ctx.distance_pairs,
+                cache={"heading_unwrapped": self.unwrapped[:, lo:hi]},
+            )
+        names: list[str] = []
+        blocks: list[np.ndarray] = []
+        for fam in self.features:
+            if fam in self.whole:
+                fam_names, values = self.whole[fam]
+                values = values[:, :, a:b]
+            else:
+                fam_names, values = FEATURE_FAMILIES[fam](ctx)
+                values = values[:, :, a - lo : b - lo]
+            names.extend(fam_names)
+            blocks.append(values)
+        return names, blocks
+
+    def default_chunk(self) -> int:
+        columns = max(len(self.selected) * len(self.all_names), 1)
+        return max(256, FEATURE_CHUNK_VALUES // columns)
+
+    def chunks(
+        self, chunk_frames: int | None = None
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Yield ``(s, e, values)``: frames ``[s, e)``, ``(e - s, individual, column)``."""
+        n_time, half = self.n_time, self.half
+        step = self.default_chunk() if chunk_frames is None else int(chunk_frames)
+        if step < 1:
+            raise ValueError(f"chunk_frames must be 1 or more; received {step}")
+        # 3 frames at least: the one-sided differences at the ends take 3
+        step = max(step, 3)
+        n_ind, n_feat = len(self.selected), len(self.names)
+        n_blocks = (1 if self.include_base else 0) + 2 * len(self.windows)
+        col = 1 if self.include_base else 0
+        states: dict[tuple[int, int], np.ndarray] = {}
+        work = _Workspace()
+        for s in range(0, max(n_time, 1), step):
+            e = min(s + step, n_time)
+            a, b = max(s - half, 0), min(e + half, n_time)
+            save_at = (max(e - half, 0) if e < n_time else b) - a
+            names, blocks = self.base(a, b)
+            length = b - a
+            # (individual, block, feature, time): every write below is a
+            # contiguous row; the values are a transposed view of it
+            out = np.empty((n_ind, n_blocks, n_feat, length), dtype=self.dtype)
+            # ~1 M values at a time: work buffers stay small, Python overhead low
+            rows_per = max(1, 1_000_000 // max(length, 1))
+            start = 0
+            for j, block in enumerate(blocks):
+                for k, i in enumerate(self.selected):
+                    state = states.get((j, k))
+                    if state is None:
+                        state = states[(j, k)] = _new_state(block.shape[1])
+                    for b0 in range(0, block.shape[1], rows_per):
+                        b1 = min(b0 + rows_per, block.shape[1])
+                        f0, f1 = start + b0, start + b1
+                        rows = np.ascontiguousarray(block[i, b0:b1], dtype=np.float64)
+                        if self.include_base:
+                            out[k, 0, f0:f1] = rows
+                        _rolling_into(
+                            rows,
+                            self.windows,
+                            [
+                                out[k, col + 2 * m, f0:f1]
+                                for m in range(len(self.windows))
+                            ],
+                            [
+                                out[k, col + 2 * m + 1, f0:f1]
+                                for m in range(len(self.windows))
+                            ],
+                            0.5,
+                            work,
+                            state[:, b0:b1],
+                            save_at,
+                        )
+                start += block.shape[1]
+            values = out.transpose(3, 0, 1, 2).reshape(length, n_ind, n_blocks * n_feat)
+            yield s, e, values[s - a : e - a]
+
+    def data_array(self, s: int, e: int, values: np.ndarray) -> xr.DataArray:
+        return xr.DataArray(
+            values,
+            dims=("time", "individual", "feature"),
+            coords={
+                "time": self.time[s:e],
+                "individual": self.selected_individuals,
+                "feature": self.all_names,
+            },
+            name="window_features",
+            attrs={"windows": list(self.windows), "families": list(self.features)},
+        )
 
 
 def compute_window_features(
@@ -608,54 +853,127 @@ def compute_window_features(
     >>> f.sizes["feature"], str(f.feature.values[-1])
     (15, 'dist_keypoint_1_keypoint_2_std9')
     """
-    windows = [int(w) for w in windows]
-    _check_windows(windows)
-    names, blocks, individuals, time = _base(
+    stream = _FeatureStream(
         position,
+        windows=windows,
         features=features,
         heading=heading,
         joint_angles=joint_angles,
         distance_pairs=distance_pairs,
         fps=fps,
+        include_base=include_base,
+        dtype=dtype,
     )
-    n_ind, n_time, n_feat = len(individuals), len(time), len(names)
-    n_blocks = (1 if include_base else 0) + 2 * len(windows)
-    # (individual, block, feature, time): every write below is a contiguous row;
-    # the result is a transposed view with dims (time, individual, feature)
-    out = np.empty((n_ind, n_blocks, n_feat, n_time), dtype=dtype)
-    col = 1 if include_base else 0
-    # ~1 M values at a time: work buffers stay small, Python overhead stays low
-    chunk = max(1, 1_000_000 // max(n_time, 1))
-    work = _Workspace()
-    start = 0
-    for block in blocks:
-        for i in range(n_ind):
-            for b0 in range(0, block.shape[1], chunk):
-                b1 = min(b0 + chunk, block.shape[1])
-                f0, f1 = start + b0, start + b1
-                rows = np.ascontiguousarray(block[i, b0:b1], dtype=np.float64)
-                if include_base:
-                    out[i, 0, f0:f1] = rows
-                _rolling_into(
-                    rows,
-                    windows,
-                    [out[i, col + 2 * j, f0:f1] for j in range(len(windows))],
-                    [out[i, col + 2 * j + 1, f0:f1] for j in range(len(windows))],
-                    0.5,
-                    work,
-                )
-        start += block.shape[1]
-    all_names = list(names) if include_base else []
-    for w in windows:
-        all_names += [f"{n}_mean{w}" for n in names] + [f"{n}_std{w}" for n in names]
-    return xr.DataArray(
-        out.transpose(3, 0, 1, 2).reshape(n_time, n_ind, n_blocks * n_feat),
-        dims=("time", "individual", "feature"),
-        coords={
-            "time": time,
-            "individual": individuals,
-            "feature": all_names,
-        },
-        name="window_features",
-        attrs={"windows": windows, "families": list(features)},
+    # one chunk of every frame: the values are a view of one array
+    ((s, e, values),) = stream.chunks(max(stream.n_time, 1))
+    return stream.data_array(s, e, values)
+
+
+def feature_names(
+    position: xr.DataArray | xr.Dataset,
+    *,
+    windows: Sequence[int] = (5, 15, 45),
+    features: Sequence[str] = ("speed", "distance", "angle", "egocentric", "social"),
+    heading: tuple[str, str] | None = None,
+    joint_angles: Sequence[tuple[str, str, str]] = (),
+    distance_pairs: Sequence[tuple[str, str]] | None = None,
+    include_base: bool = True,
+) -> list[str]:
+    """Return the feature names of :func:`compute_window_features`, computing none.
+
+    Arguments as for :func:`compute_window_features` (a family registered without a
+    ``margin`` is computed, on the whole recording).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> pos = from_numpy(np.zeros((30, 2, 2, 1))).position
+    >>> feature_names(pos, windows=(3,), features=["distance"])
+    ['dist_keypoint_0_keypoint_1', 'dist_keypoint_0_keypoint_1_mean3', \
+'dist_keypoint_0_keypoint_1_std3']
+    """
+    return _FeatureStream(
+        position,
+        windows=windows,
+        features=features,
+        heading=heading,
+        joint_angles=joint_angles,
+        distance_pairs=distance_pairs,
+        fps=None,
+        include_base=include_base,
+    ).all_names
+
+
+def iter_window_features(
+    position: xr.DataArray | xr.Dataset,
+    *,
+    windows: Sequence[int] = (5, 15, 45),
+    features: Sequence[str] = ("speed", "distance", "angle", "egocentric", "social"),
+    heading: tuple[str, str] | None = None,
+    joint_angles: Sequence[tuple[str, str, str]] = (),
+    distance_pairs: Sequence[tuple[str, str]] | None = None,
+    fps: float | None = None,
+    include_base: bool = True,
+    dtype: DTypeLike = np.float32,
+    individuals: Sequence[str] | None = None,
+    chunk_frames: int | None = None,
+) -> Iterator[xr.DataArray]:
+    """:func:`compute_window_features` chunk by chunk of frames, in bounded memory.
+
+    Each chunk is computed with the frames its windows reach on either side (half
+    the largest window, plus a frame for the speeds' differences), and the rolling
+    sums run on from the chunk before, so the chunks, put end to end, are the whole
+    table, bit for bit, NaN gaps across their ends included. The positions and the
+    unwrapped body axis are held whole (small next to the features), as are the
+    values of a family registered without a ``margin`` (:func:`register_feature`).
+
+    Parameters
+    ----------
+    position, windows, features, heading, joint_angles, distance_pairs, fps, \
+include_base, dtype
+        As in :func:`compute_window_features`.
+    individuals
+        The individuals whose features to give (default: all); the social features
+        still see every individual.
+    chunk_frames
+        Frames per chunk (3 at least); default: about
+        :data:`FEATURE_CHUNK_VALUES` values per chunk.
+
+    Yields
+    ------
+    xarray.DataArray
+        ``window_features`` of consecutive frames, dims ``(time, individual,
+        feature)``.
+
+    Raises
+    ------
+    ValueError
+        If a family, keypoint, individual or window is invalid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from posekit.engine.poses import from_numpy
+    >>> pos = from_numpy(np.random.default_rng(0).normal(size=(30, 2, 3, 1))).position
+    >>> parts = list(iter_window_features(pos, windows=(3, 9), chunk_frames=8))
+    >>> [p.sizes["time"] for p in parts]
+    [8, 8, 8, 6]
+    >>> whole = compute_window_features(pos, windows=(3, 9))
+    >>> bool(xr.concat(parts, "time").identical(whole))
+    True
+    """
+    stream = _FeatureStream(
+        position,
+        windows=windows,
+        features=features,
+        heading=heading,
+        joint_angles=joint_angles,
+        distance_pairs=distance_pairs,
+        fps=fps,
+        include_base=include_base,
+        dtype=dtype,
+        individuals=individuals,
     )
+    for s, e, values in stream.chunks(chunk_frames):
+        yield stream.data_array(s, e, values)

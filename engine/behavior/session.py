@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -1190,19 +1190,155 @@ class BehaviorModel:
             halves the table's memory, for writing a long recording's table
             (``posekit behavior features``).
         """
-        parts = []
-        for t in self.tracks():
-            part = self.features(t.key)
-            if dtype is not None:
-                part = part.astype(dtype)
-            part.insert(0, "frame", self.session(t.session).frames)
-            part.insert(0, "individual", t.individual)
-            part.insert(0, "session", t.session)
-            part.insert(0, "track", t.key)
-            parts.append(part)
+        parts = [
+            self._features_part(
+                t, self.features(t.key), dtype, self.session(t.session).frames
+            )
+            for t in self.tracks()
+        ]
         if len(parts) == 1:  # no copy of a long recording's table
             return parts[0]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def iter_features_table(
+        self,
+        dtype: DTypeLike | None = None,
+        *,
+        chunk_frames: int | None = None,
+    ) -> Iterator[pd.DataFrame]:
+        """Yield :meth:`features_table` in chunks of rows, one chunk in memory at a time.
+
+        Each track's frames are computed chunk by chunk
+        (:func:`~posekit.engine.behavior.features.iter_window_features`), so an
+        hour of tracking takes tens of MB where the whole table takes GB;
+        ``pd.concat(chunks)`` is :meth:`features_table`, bit for bit, its index
+        too. The features are not cached (:meth:`features` caches them whole).
+
+        Parameters
+        ----------
+        dtype
+            As in :meth:`features_table`.
+        chunk_frames
+            Frames per chunk (default: about
+            :data:`~posekit.engine.behavior.features.FEATURE_CHUNK_VALUES` values).
+
+        Yields
+        ------
+        pandas.DataFrame
+            Consecutive rows of the table.
+        """
+        from .features import feature_names, iter_window_features
+
+        tracks = self.tracks()
+        if not tracks:
+            return
+        names = {
+            s.name: feature_names(self.calibrated(s.name), windows=self.windows)
+            for s in self.sessions
+            if any(t.session == s.name for t in tracks)
+        }
+        # the whole table's columns and dtypes: its parts, one row each, joined as
+        # features_table joins them (sessions of one animal lack the social ones)
+        rows = [
+            self._features_part(
+                t,
+                pd.DataFrame(
+                    np.zeros((1, len(names[t.session])), np.float32),
+                    columns=names[t.session],
+                ),
+                dtype,
+                np.zeros(1, np.int64),
+            )
+            for t in tracks
+        ]
+        schema = rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)
+        row = 0
+        for t, first in zip(tracks, rows, strict=True):
+            frames = self.session(t.session).frames
+            same = list(first.columns) == list(schema.columns)
+            done = 0
+            for chunk in iter_window_features(
+                self.calibrated(t.session),
+                windows=self.windows,
+                individuals=[t.individual],
+                chunk_frames=chunk_frames,
+            ):
+                n = chunk.sizes["time"]
+                part = self._features_part(
+                    t,
+                    pd.DataFrame(
+                        np.asarray(chunk.values[:, 0]),
+                        columns=[str(f) for f in chunk["feature"].values],
+                        index=pd.RangeIndex(row, row + n),
+                    ),
+                    dtype,
+                    frames[done : done + n],
+                )
+                if not same:
+                    part = part.reindex(columns=schema.columns).astype(
+                        schema.dtypes.to_dict()
+                    )
+                done += n
+                row += n
+                yield part
+
+    @staticmethod
+    def _features_part(
+        track: Track, part: pd.DataFrame, dtype: DTypeLike | None, frames: np.ndarray
+    ) -> pd.DataFrame:
+        """Return a track's rows of :meth:`features_table` from its features."""
+        if dtype is not None:
+            part = part.astype(dtype)
+        part.insert(0, "frame", frames)
+        part.insert(0, "individual", track.individual)
+        part.insert(0, "session", track.session)
+        part.insert(0, "track", track.key)
+        return part
+
+    def write_features_table(
+        self,
+        path: str | os.PathLike,
+        *,
+        dtype: DTypeLike | None = np.float32,
+        float_format: str | None = None,
+        chunk_frames: int | None = None,
+    ) -> Path:
+        """Write :meth:`features_table` chunk by chunk, in bounded memory.
+
+        :meth:`iter_features_table` into
+        :func:`~posekit.engine.behavior.export.save_table_chunks` (``.csv``,
+        ``.h5``, ``.nc``; an ``.xlsx`` workbook is built whole).
+
+        Parameters
+        ----------
+        path
+            Target file.
+        dtype
+            The features' dtype (float32: what the CSV's 7 digits hold).
+        float_format
+            CSV only: ``%``-format of the float cells.
+        chunk_frames
+            Frames per chunk.
+
+        Returns
+        -------
+        Path
+            The written file.
+
+        Raises
+        ------
+        ValueError
+            If nothing is loaded or the suffix is not a table's.
+        """
+        from .export import save_table_chunks
+
+        if not self.tracks():
+            raise ValueError("load tracking files before writing their features")
+        return save_table_chunks(
+            self.iter_features_table(dtype, chunk_frames=chunk_frames),
+            path,
+            float_format=float_format,
+        )
 
     # ------------------------------------------------------------ supervised
     def set_annotation(self, key: str, labels: Sequence[str] | np.ndarray) -> None:
