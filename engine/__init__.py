@@ -40,6 +40,7 @@ _LAZY = {
     "train_network": ".api",
     "evaluate_network": ".api",
     "analyze_videos": ".api",
+    "AnalysisStopped": ".inference",
     "analyze_images": ".image_analysis",
     "filter_predictions": ".api",
     "filterpredictions": ".api",
@@ -49,6 +50,8 @@ _LAZY = {
     "export_model": ".export",
     "make_demo_project": ".demo",
     "set_tensorflow_options": "._tf",
+    # DeepLabCut 3's deeplabcut.Engine (posekit has one engine; see dlc_names)
+    "Engine": ".dlc_names",
     # DeepLabCut's names (posekit.engine.dlc_verbs)
     "create_new_project": ".dlc_verbs",
     "add_new_videos": ".dlc_verbs",

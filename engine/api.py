@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import logger
-from .dlc_names import dlc_keywords, elsewhere, ignored, one_shuffle, refused, renamed
+from .dlc_names import dlc_keywords, ignored, one_shuffle, refused, renamed
 from .locks import job_lock, stop_path
 from .model_folder import ModelFolder, model_naming
 from .project import Project, as_project, entry_name, list_videos
@@ -421,6 +421,97 @@ def continuation_configs(
     return model_config.replace(weights=None), train_config
 
 
+def _check_epochs(
+    epochs: int | None,
+    save_epochs: int | None,
+    max_iterations: int | None,
+    save_interval: int | None,
+) -> None:
+    """Refuse DeepLabCut 3's epochs given with their iteration counterparts.
+
+    Raises
+    ------
+    TypeError
+        ``epochs`` with ``max_iterations``, ``save_epochs`` with ``save_interval``,
+        or either not a whole number above 0.
+    """
+    for name, value, ours, dlc2 in (
+        ("epochs", epochs, max_iterations, "max_iterations= (maxiters=)"),
+        ("save_epochs", save_epochs, save_interval, "save_interval= (saveiters=)"),
+    ):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(
+                f"train_network() got {name}={value!r}: give a whole number of "
+                "epochs (passes over the training images), e.g. 200."
+            )
+        if value < 1:
+            raise TypeError(f"train_network() got {name}={value}: give 1 or more.")
+        if ours is not None:
+            raise TypeError(
+                f"train_network() got {name}={value} (DeepLabCut 3, in epochs) and "
+                f"{dlc2}={ours} (in iterations): they set the same thing; give one "
+                "of them."
+            )
+
+
+def _epochs_as_iterations(
+    epochs: int | None,
+    save_epochs: int | None,
+    *,
+    n_train: int,
+    batch_size: int,
+    max_iterations: int | None,
+    save_interval: int | None,
+) -> tuple[int | None, int | None]:
+    """Convert DeepLabCut 3's ``epochs``/``save_epochs`` into iterations.
+
+    posekit counts iterations (batches of ``batch_size`` crops); an epoch is one
+    pass over the ``n_train`` training images, ``ceil(n_train / batch_size)``
+    iterations. One log line says the conversion.
+
+    Parameters
+    ----------
+    epochs, save_epochs
+        DeepLabCut 3's values (``None``: not given).
+    n_train
+        Training images of the split.
+    batch_size
+        The batch size the run uses.
+    max_iterations, save_interval
+        posekit's values, kept where the epochs counterpart is not given.
+
+    Returns
+    -------
+    max_iterations, save_interval : int or None
+
+    Examples
+    --------
+    >>> _epochs_as_iterations(200, 50, n_train=95, batch_size=8,
+    ...                       max_iterations=None, save_interval=None)
+    (2400, 600)
+    """
+    per_epoch = max(1, -(-int(n_train) // int(batch_size)))
+    said = []
+    if epochs is not None:
+        max_iterations = int(epochs) * per_epoch
+        said.append(f"epochs={epochs} → {max_iterations:,} iterations")
+    if save_epochs is not None:
+        save_interval = int(save_epochs) * per_epoch
+        said.append(f"save_epochs={save_epochs} → a snapshot every {save_interval:,}")
+    logger.info(
+        "%s (%d batch%s of %d per epoch: %d training image%s)",
+        ", ".join(said),
+        per_epoch,
+        "" if per_epoch == 1 else "es",
+        batch_size,
+        n_train,
+        "" if n_train == 1 else "s",
+    )
+    return max_iterations, save_interval
+
+
 def backbone_choice(
     project: Project | str | os.PathLike,
     backbone: str | None = None,
@@ -452,17 +543,6 @@ def backbone_choice(
 @dlc_keywords(
     maxiters=renamed("max_iterations"),
     saveiters=renamed("save_interval"),
-    epochs=elsewhere(
-        "epochs={value!r} (DeepLabCut 3): posekit counts training in iterations "
-        "(batches of batch_size images, DeepLabCut 2's maxiters), not epochs. Pass "
-        "max_iterations= (one epoch is about the number of training images / "
-        "batch_size iterations) or time_budget_s= (seconds)."
-    ),
-    save_epochs=elsewhere(
-        "save_epochs={value!r} (DeepLabCut 3): posekit saves snapshots by iterations "
-        "or by time: pass save_interval= (iterations, DeepLabCut 2's saveiters) or "
-        "save_interval_s= (seconds)."
-    ),
 )
 @_one_at_a_time("training", "train_network")
 def train_network(
@@ -485,6 +565,8 @@ def train_network(
     save_interval: int | None = None,
     save_interval_s: float | None = None,
     trainer_hook: Callable[[Any], None] | None = None,
+    epochs: int | None = None,
+    save_epochs: int | None = None,
 ) -> TrainResult:
     """Train (or resume) the network of a shuffle.
 
@@ -548,6 +630,15 @@ def train_network(
     trainer_hook
         Called with the :class:`~posekit.engine.training.Trainer` before training
         (a dashboard keeps it to call ``request_stop``).
+    epochs, save_epochs
+        DeepLabCut 3's training length and snapshot interval in epochs (passes over
+        the training images), converted to posekit's iterations (batches): one
+        epoch is ``ceil(training images / batch size)`` iterations at the batch
+        size this run uses, so ``epochs`` sets ``max_iterations`` (a total, as
+        DeepLabCut 3's ``epochs`` counts a resumed run's epochs) and
+        ``save_epochs`` sets ``save_interval``; a log line says the conversion.
+        Giving one with its iteration counterpart (``max_iterations``/``maxiters``,
+        ``save_interval``/``saveiters``) is an error.
 
     Notes
     -----
@@ -567,12 +658,26 @@ def train_network(
     FileExistsError
         If the shuffle's folder holds DeepLabCut's own trained network
         (:meth:`~posekit.engine.model_folder.ModelFolder.check_trainable`).
+    TypeError
+        If ``epochs`` comes with ``max_iterations`` (or ``save_epochs`` with
+        ``save_interval``), or is not a whole number above 0.
     """
     from .models.pose_model import PoseModelConfig
     from .training import TrainConfig, Trainer
 
     project = as_project(project)
+    _check_epochs(epochs, save_epochs, max_iterations, save_interval)
     ModelFolder.of(project, shuffle).check_trainable()  # not DeepLabCut's network
+    if project.multianimal and (epochs is not None or save_epochs is not None):
+        # the multi-animal training uses batch_size, else TrainConfig's default
+        max_iterations, save_interval = _epochs_as_iterations(
+            epochs,
+            save_epochs,
+            n_train=len(_ensure_training_set(project, shuffle).train_indices),
+            batch_size=int(batch_size or TrainConfig().batch_size),
+            max_iterations=max_iterations,
+            save_interval=save_interval,
+        )
     if project.multianimal:  # part-affinity fields (posekit.engine.multianimal)
         from .multianimal.api import train_multianimal
 
@@ -603,6 +708,17 @@ def train_network(
     if choice.notice and warm is None:
         logger.warning("%s", choice.notice)
     ts = _ensure_training_set(project, shuffle)
+    if epochs is not None or save_epochs is not None:
+        # the batch size this run uses: given, else the recipe it starts from
+        base_batch = warm[2].batch_size if warm is not None else TrainConfig.batch_size
+        max_iterations, save_interval = _epochs_as_iterations(
+            epochs,
+            save_epochs,
+            n_train=len(ts.train_indices),
+            batch_size=int(batch_size or base_batch),
+            max_iterations=max_iterations,
+            save_interval=save_interval,
+        )
     changes = _train_config_changes(
         crop_size=crop_size,
         batch_size=batch_size,
@@ -686,10 +802,16 @@ def predict_frames(
     return predictor(images)
 
 
+def _concat_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """One table of the evaluation tables of several training fractions."""
+    return pd.concat(tables, ignore_index=True)
+
+
 @dlc_keywords(
     plotting=renamed("plot"),
     Shuffles=renamed("shuffle", one_shuffle),
     rescale=ignored("posekit evaluates at the frames' own size"),
+    all_training_sets=_concat_tables,
 )
 def evaluate_network(
     project: Project | str | os.PathLike,
@@ -717,10 +839,16 @@ def evaluate_network(
     (:func:`posekit.engine.multianimal.api.evaluate_multianimal`: OKS mAP and mAR, and
     the errors after matching each labelled animal to a prediction).
 
+    DeepLabCut's ``trainingsetindex`` chooses the ``TrainingFraction``;
+    ``trainingsetindex="all"`` evaluates the shuffle of every fraction, as
+    DeepLabCut does (each must be trained: a fraction without a network is the
+    error ``FileNotFoundError`` that names its folder, ``…-trainset<pct>shuffle<k>``).
+
     Returns
     -------
     pandas.DataFrame
-        One row with the train/test metrics (one per snapshot with ``"all"``).
+        One row with the train/test metrics (one per snapshot with ``"all"``; the
+        fractions' rows one after the other with ``trainingsetindex="all"``).
     """
     from .drawing import plot_predictions
     from .evaluation import evaluation_summary
@@ -978,11 +1106,15 @@ def analyze_videos(
     overwrite: bool = False,
     videotype: str | Sequence[str] | None = None,
     cropping: Sequence[int] | None = None,
+    stop_event: threading.Event | None = None,
 ) -> AnalysisOutputs:
     """Analyse videos with a trained shuffle; DLC-named ``.h5`` beside each video.
 
     As in DeepLabCut, a video whose ``.h5`` for this network exists already is not
-    analysed again (``overwrite=True`` does). The videos are checked before the
+    analysed again (``overwrite=True`` does); an ``.h5`` with fewer or more rows
+    than the video has frames (cut short by an older version) or that cannot be
+    read is not taken as done: it is analysed again, with a log line that says
+    so. The videos are checked before the
     first one is analysed: two videos that would write the same file (same name,
     one ``destfolder``) are an error, and a video that cannot be read is left out
     with a warning while the others are analysed (the result's ``failed`` names
@@ -1058,6 +1190,16 @@ def analyze_videos(
     videotype
         DeepLabCut's ``videotype``: only the videos of this extension in the folders
         given (``".avi"``; default: every video).
+    stop_event
+        A ``threading.Event`` another thread (an app's Stop button) sets to stop
+        the analysis. It is checked before each video and after every batch: the
+        batches analysed so far are saved as on Ctrl-C
+        (:class:`~posekit.engine.inference.PartialAnalysis`, ``.<output>.partial.npz``),
+        no ``.h5`` is written for the stopped video, the output locks are released
+        and :class:`~posekit.engine.inference.AnalysisStopped` is raised; the same
+        call resumes there. With ``client``/``shard`` and multi-animal projects
+        the check runs as frames are reported to a ``progress`` callable (after
+        each chunk; a multi-animal video starts again), else between videos.
 
     Notes
     -----
@@ -1093,10 +1235,15 @@ def analyze_videos(
         above that only single-animal analyses have is given.
     posekit.engine.video.VideoError
         If no video can be read.
+    posekit.engine.inference.AnalysisStopped
+        If ``stop_event`` was set (not an error): its ``outputs`` lists the ``.h5``
+        written or found done before the stop.
     """
     from .inference import (
+        AnalysisStopped,
         Predictor,
         analyze_video,
+        check_stop,
         default_batch_size,
         plan_analysis,
     )
@@ -1122,6 +1269,8 @@ def analyze_videos(
             config_crop=crop,
         )
         missing = _missing_listed_videos(project) if not videos else {}
+        # a video starts again after a stop (its detections are not kept)
+        progress = _stop_watch(progress, stop_event, videos, project.path, keeps=False)
         with job_lock(project.path, "analysis", "analyze_videos"):
             result = analyze_multianimal_videos(
                 project,
@@ -1188,6 +1337,7 @@ def analyze_videos(
                     )
                 )
                 continue
+            check_stop(stop_event, video, outputs)  # a conversion takes minutes
             if key not in predictors:
                 predictors[key] = folder.predictor(
                     shape,
@@ -1198,21 +1348,25 @@ def analyze_videos(
                     precision=precision,
                 )
             stage("analysing")
-            out = analyze_video(
-                predictors[key],
-                video,
-                scorer=scorer,
-                bodyparts=bodyparts,
-                destfolder=video_dest,
-                save_as_csv=save_as_csv,
-                scale=scale,
-                crop=crop,
-                meta=meta,
-                progress=progress,
-                netcdf=netcdf,
-                individuals=individuals or None,
-                unique_bodyparts=unique_bodyparts,
-            )
+            try:
+                out = analyze_video(
+                    predictors[key],
+                    video,
+                    scorer=scorer,
+                    bodyparts=bodyparts,
+                    destfolder=video_dest,
+                    save_as_csv=save_as_csv,
+                    scale=scale,
+                    crop=crop,
+                    meta=meta,
+                    progress=progress,
+                    netcdf=netcdf,
+                    individuals=individuals or None,
+                    unique_bodyparts=unique_bodyparts,
+                    stop_event=stop_event,
+                )
+            except AnalysisStopped as stop:
+                raise stop.with_outputs(outputs) from None
             outputs.append(out)
         if chunked:
             from .distributed import DEFAULT_CHUNK_FRAMES, analyze_chunked
@@ -1235,16 +1389,46 @@ def analyze_videos(
             if on_stage is not None and jobs:
                 on_stage(AnalysisStage("analysing", jobs[0].video, 1, len(jobs)))
             if jobs:
+                watched = [job.video for job in jobs]  # finished chunks are kept
                 outputs.extend(
                     analyze_chunked(
                         jobs,
                         client=client,
                         shard=shard,
                         chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
-                        progress=progress,
+                        progress=_stop_watch(
+                            progress, stop_event, watched, project.path, outputs
+                        ),
                     )
                 )
         return outputs
+
+
+def _stop_watch(
+    progress: bool | Callable[[int, int], None],
+    stop_event: threading.Event | None,
+    videos: Sequence[str | os.PathLike] | None,
+    folder: Path,
+    outputs: Sequence[Path] = (),
+    *,
+    keeps: bool = True,
+) -> bool | Callable[[int, int], None]:
+    """Stop now if asked, else watch for a stop in the frames' reports.
+
+    For the analyses that take no ``stop_event`` (chunked, multi-animal):
+    :func:`~posekit.engine.inference.stoppable_progress`. The stop names the video
+    when there is one, else ``folder``.
+
+    Raises
+    ------
+    posekit.engine.inference.AnalysisStopped
+        If ``stop_event`` is set already.
+    """
+    from .inference import check_stop, stoppable_progress
+
+    where = Path(videos[0]) if videos and len(videos) == 1 else folder
+    check_stop(stop_event, where, outputs)
+    return stoppable_progress(progress, stop_event, where, keeps=keeps, outputs=outputs)
 
 
 def _missing_listed_videos(project: Project) -> dict[Path, str]:

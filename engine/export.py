@@ -46,6 +46,8 @@ from ._fileio import atomic_path
 from .dlc_names import dlc_keywords, elsewhere, ignored, renamed
 
 if TYPE_CHECKING:
+    import threading
+
     from .inference import AnalysisOutputs, Predictor
     from .model_folder import ModelFolder, TFLiteModel
     from .project import Project
@@ -813,6 +815,7 @@ def analyze_with_model(
     shard: tuple[int, int] | str | None = None,
     chunk_frames: int | None = None,
     overwrite: bool = False,
+    stop_event: threading.Event | None = None,
 ) -> AnalysisOutputs:
     """Analyse videos with a shared model file: no project, no labels.
 
@@ -843,14 +846,30 @@ def analyze_with_model(
         Chunked analysis on Dask or as a job array (as for ``analyze_videos``).
     overwrite
         Analyse again the videos this model has analysed.
+    stop_event
+        A ``threading.Event`` that stops the analysis when set (as for
+        ``analyze_videos``: the frames so far are kept, the same call resumes).
 
     Returns
     -------
     AnalysisOutputs
         The ``.h5`` files (those analysed before included), with ``skipped`` and
         ``failed``.
+
+    Raises
+    ------
+    posekit.engine.inference.AnalysisStopped
+        If ``stop_event`` was set (not an error); its ``outputs`` lists the
+        ``.h5`` written or found done before the stop.
     """
-    from .inference import analyze_video, default_batch_size, plan_analysis
+    from .inference import (
+        AnalysisStopped,
+        analyze_video,
+        check_stop,
+        default_batch_size,
+        plan_analysis,
+        stoppable_progress,
+    )
     from .project import list_videos
 
     if not isinstance(model, ExportedModel):
@@ -866,6 +885,7 @@ def analyze_with_model(
     outputs = plan.outputs()
     jobs, predictors = [], {}
     for video in plan.todo:
+        check_stop(stop_event, video, outputs)  # a conversion takes minutes
         height, width = plan.sizes[video]
         shape = (int(height * scale), int(width * scale))
         batch = batch_size or (
@@ -892,8 +912,8 @@ def analyze_with_model(
         key = (shape, int(batch), tflite.path)
         if key not in predictors:
             predictors[key] = tflite.predictor()
-        outputs.append(
-            analyze_video(
+        try:
+            out = analyze_video(
                 predictors[key],
                 video,
                 scorer=model.scorer,
@@ -904,18 +924,24 @@ def analyze_with_model(
                 meta=meta,
                 progress=progress,
                 netcdf=netcdf,
+                stop_event=stop_event,
             )
-        )
+        except AnalysisStopped as stop:
+            raise stop.with_outputs(outputs) from None
+        outputs.append(out)
     if jobs:
         from .distributed import DEFAULT_CHUNK_FRAMES, analyze_chunked
 
+        where = jobs[0].video if len(jobs) == 1 else Path(destfolder or ".")
         outputs.extend(
             analyze_chunked(
                 jobs,
                 client=client,
                 shard=shard,
                 chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
-                progress=progress,
+                progress=stoppable_progress(
+                    progress, stop_event, where, outputs=outputs
+                ),
             )
         )
     return outputs

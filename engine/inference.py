@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -45,6 +45,7 @@ __all__ = [
     "save_video_analysis",
     "video_metadata",
     "AnalysisOutputs",
+    "AnalysisStopped",
     "PartialAnalysis",
     "AnalysisPlan",
     "plan_analysis",
@@ -529,6 +530,96 @@ def _output(interpreter, detail: dict) -> np.ndarray:
 CHECKPOINT_EVERY_S = 60.0
 
 
+class StopSignal(Protocol):
+    """What asks an analysis to stop: a ``threading.Event`` (anything with ``is_set``)."""
+
+    def is_set(self) -> bool:  # pragma: no cover - a protocol
+        """Return whether the stop was asked."""
+        ...
+
+
+class AnalysisStopped(Exception):
+    """An analysis stopped because its ``stop_event`` was set: not an error.
+
+    Raised by :func:`predict_video` (and so :func:`analyze_video`,
+    :func:`posekit.engine.api.analyze_videos`,
+    :func:`posekit.engine.export.analyze_with_model`) between two batches once
+    the event is set. The whole batches analysed so far are saved in the
+    video's :class:`PartialAnalysis` (``.<output>.partial.npz``), exactly as on
+    Ctrl-C; no ``.h5`` is written for the stopped video, the output locks are
+    released, and the same call resumes at :attr:`frame`.
+
+    Parameters
+    ----------
+    video
+        The video that was being analysed (or was next).
+    frame
+        Frames analysed and kept: where the next run resumes (0: from the start).
+    total
+        The video's frame count (the container's), or the frames of the batch
+        (chunked analyses).
+    partial
+        The saved predictions, or ``None`` when nothing is kept (a frame range,
+        ``resumable=False``, or no frame analysed yet).
+
+    Attributes
+    ----------
+    outputs
+        The ``.h5`` files written (or found done) before the stop, when the caller
+        analyses a batch (:func:`~posekit.engine.api.analyze_videos` sets it); an
+        empty list otherwise.
+
+    Examples
+    --------
+    >>> str(AnalysisStopped(Path("m1.mp4"), 256, 900, Path(".m1DLC.partial.npz")))
+    'm1.mp4: stopped at frame 256 of 900; the same analysis resumes there'
+    >>> str(AnalysisStopped(Path("m1.mp4"), 0, 900, None))
+    'm1.mp4: stopped; the same analysis starts it from its first frame'
+    """
+
+    def __init__(
+        self, video: Path, frame: int, total: int, partial: Path | None
+    ) -> None:
+        self.video = Path(video)
+        self.frame = int(frame)
+        self.total = int(total)
+        self.partial = partial
+        self.outputs: list[Path] = []
+        super().__init__(self.describe())
+
+    def with_outputs(self, outputs: Sequence[Path]) -> AnalysisStopped:
+        """Set :attr:`outputs` (those done before the stop) and return ``self``."""
+        self.outputs = list(outputs)
+        return self
+
+    def describe(self) -> str:
+        """Say where the analysis stopped and where the next run starts."""
+        if self.frame <= 0:
+            return (
+                f"{self.video.name}: stopped; the same analysis starts it from its "
+                "first frame"
+            )
+        return (
+            f"{self.video.name}: stopped at frame {self.frame} of {self.total}; the "
+            "same analysis resumes there"
+        )
+
+
+def stop_asked(stop_event: StopSignal | None) -> bool:
+    """Return whether ``stop_event`` (a ``threading.Event`` or ``None``) is set.
+
+    Examples
+    --------
+    >>> import threading
+    >>> event = threading.Event()
+    >>> stop_asked(None), stop_asked(event)
+    (False, False)
+    >>> event.set(); stop_asked(event)
+    True
+    """
+    return stop_event is not None and bool(stop_event.is_set())
+
+
 class PartialAnalysis:
     """The predictions of a serial analysis so far: a hidden file beside the output.
 
@@ -625,6 +716,76 @@ class PartialAnalysis:
         self.path.unlink(missing_ok=True)
 
 
+def check_stop(
+    stop_event: StopSignal | None, video: Path, outputs: Sequence[Path] = ()
+) -> None:
+    """Raise :class:`AnalysisStopped` before ``video`` starts if a stop was asked.
+
+    Parameters
+    ----------
+    stop_event
+        The stop request, or ``None``.
+    video
+        The video (or folder) that was about to be analysed.
+    outputs
+        The outputs done before it.
+
+    Raises
+    ------
+    AnalysisStopped
+        If ``stop_event`` is set (frame 0: nothing of ``video`` was analysed).
+    """
+    if stop_asked(stop_event):
+        raise AnalysisStopped(Path(video), 0, 0, None).with_outputs(outputs)
+
+
+def stoppable_progress(
+    progress: bool | Callable[[int, int], None],
+    stop_event: StopSignal | None,
+    video: Path,
+    *,
+    keeps: bool = True,
+    outputs: Sequence[Path] = (),
+) -> bool | Callable[[int, int], None]:
+    """Wrap a ``progress(done, total)`` callable to raise :class:`AnalysisStopped`.
+
+    For the analyses that report frames but take no ``stop_event`` themselves
+    (chunked, multi-animal): the stop comes at the next report after the event is
+    set.
+
+    Parameters
+    ----------
+    progress
+        The caller's progress. A tqdm bar (``True``) or none is returned as it is:
+        such analyses stop between videos only.
+    stop_event
+        The stop request, or ``None`` (``progress`` is returned as it is).
+    video
+        What is analysed (for the message).
+    keeps
+        Whether the frames reported are kept for the next run (finished chunks
+        are; a multi-animal video starts again).
+    outputs
+        The outputs done before (the stop's :attr:`AnalysisStopped.outputs`; a
+        list is read when the stop comes).
+
+    Returns
+    -------
+    bool or callable
+    """
+    if stop_event is None or not callable(progress):
+        return progress
+
+    def checked(done: int, total: int) -> None:
+        progress(done, total)
+        if stop_event.is_set():
+            kept = int(done) if keeps else 0
+            stop = AnalysisStopped(video, kept, int(total), None)
+            raise stop.with_outputs(outputs)
+
+    return checked
+
+
 def _resumed(
     checkpoint: PartialAnalysis | None, batch_size: int, video: str | os.PathLike
 ) -> list[np.ndarray]:
@@ -653,6 +814,47 @@ def _save_stopped(
         )
 
 
+class _StopAsked(Exception):
+    """Raised inside :func:`predict_video` when its ``stop_event`` is set."""
+
+
+def _stopped(
+    video: str | os.PathLike, checkpoint: PartialAnalysis | None, total: int
+) -> AnalysisStopped:
+    """Say where a stopped analysis is kept (after :func:`_save_stopped`)."""
+    if checkpoint is not None and checkpoint.path.is_file():
+        return AnalysisStopped(
+            Path(video), checkpoint.saved_frames, total, checkpoint.path
+        )
+    return AnalysisStopped(Path(video), 0, total, None)
+
+
+def _video_bar(
+    progress: bool | Callable[[int, int], None],
+    total: int,
+    resumed: int,
+    video: str | os.PathLike,
+):
+    """Return a tqdm bar for a video when ``progress`` is ``True``, else ``None``."""
+    if progress is not True:
+        return None
+    from ._progress import progress_bar
+
+    return progress_bar(
+        max(total, 0), initial=resumed, unit="frames", desc=Path(video).name
+    )
+
+
+def _report(
+    bar, progress: bool | Callable[[int, int], None], n: int, done: int, total: int
+) -> None:
+    """Move the bar by ``n`` frames, or tell ``progress(done, total)``."""
+    if bar is not None:
+        bar.update(n)
+    elif callable(progress):
+        progress(done, total)
+
+
 def predict_video(
     predictor: Predictor,
     video: str | os.PathLike,
@@ -664,6 +866,7 @@ def predict_video(
     progress: bool | Callable[[int, int], None] = False,
     backend: Literal["auto", "opencv", "ffmpeg"] = "auto",
     checkpoint: PartialAnalysis | None = None,
+    stop_event: StopSignal | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Predict keypoints for every decoded frame of a video.
 
@@ -692,6 +895,11 @@ def predict_video(
         SIGTERM, an error), and resume from the one saved by an interrupted run
         (whole videos only: ``start=0``, ``stop=None``). The frames after the
         resumed ones are decoded with OpenCV, which seeks exactly.
+    stop_event
+        A ``threading.Event`` another thread sets to stop the analysis: it is
+        checked before each batch goes through the network. Once set, the whole
+        batches so far are saved into ``checkpoint`` (as on Ctrl-C) and
+        :class:`AnalysisStopped` is raised.
 
     Returns
     -------
@@ -699,6 +907,12 @@ def predict_video(
         ``(n_frames, K, 3)``: x, y in full-frame pixels and likelihood.
     info : dict
         ``fps``, ``n_frames``, ``frame_dimensions``, ``seconds``, ``frames_per_second``.
+
+    Raises
+    ------
+    AnalysisStopped
+        When ``stop_event`` was set (the partial batch being gathered is dropped;
+        the next run decodes it again).
     """
     t0 = time.perf_counter()
     bs = predictor.batch_size
@@ -709,22 +923,15 @@ def predict_video(
     start += resumed  # 0 unless resumed
     with VideoReader(video) as reader:
         total = (stop if stop is not None else reader.metadata_frames) - start + resumed
-        bar = None
-        if progress is True:
-            from ._progress import progress_bar
-
-            bar = progress_bar(
-                max(total, 0),
-                initial=resumed,
-                unit="frames",
-                desc=Path(video).name,
-            )
+        bar = _video_bar(progress, total, resumed, video)
         batch: list[np.ndarray] = []
         done = resumed
         saved = time.monotonic()
 
         def flush() -> None:
             nonlocal done, saved
+            if stop_asked(stop_event):  # whole batches only: this one is dropped
+                raise _StopAsked
             xyp = predictor(np.stack(batch))
             results.append(xyp)
             done += len(batch)
@@ -734,10 +941,7 @@ def predict_video(
             ):
                 checkpoint.save(results)
                 saved = time.monotonic()
-            if bar is not None:
-                bar.update(len(batch))
-            elif callable(progress):
-                progress(done, total)
+            _report(bar, progress, len(batch), done, total)
             batch.clear()
 
         try:
@@ -749,11 +953,13 @@ def predict_video(
                     flush()
             if batch:
                 flush()
-        except BaseException:
+        except BaseException as err:
             if bar is not None:
                 bar.close()  # the bar's line ends before the log line
             if checkpoint is not None and done > resumed:
                 _save_stopped(checkpoint, results, video)
+            if isinstance(err, _StopAsked):
+                raise _stopped(video, checkpoint, max(total, done)) from None
             raise
         finally:
             if bar is not None:
@@ -893,7 +1099,12 @@ def plan_analysis(
         )
     todo, skipped, failed, sizes = [], [], {}, {}
     for out, (video,) in by_output.items():
-        if out.is_file() and not overwrite and _same_precision(out, precision):
+        if (
+            out.is_file()
+            and not overwrite
+            and _same_precision(out, precision)
+            and _complete(out, video)
+        ):
             logger.info(
                 "%s: analysed before with this network (%s); overwrite=True "
                 "(--overwrite) analyses it again",
@@ -926,6 +1137,71 @@ def plan_analysis(
             len(dests),
         )
     return AnalysisPlan(todo, skipped, failed, sizes)
+
+
+def _output_rows(path: str | os.PathLike) -> int:
+    """Return the number of rows (frames) of a predictions ``.h5`` without reading it.
+
+    Only the table's index is looked at (``nrows`` of a table, the shape of a
+    fixed-format frame), so this is instant for any video length.
+
+    Parameters
+    ----------
+    path
+        A DeepLabCut ``.h5`` (any key: ``df_with_missing``, ``tracks``).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    OSError, ValueError, KeyError
+        The file is not an HDF5 file pandas wrote, or holds no table.
+    """
+    import pandas as pd
+
+    with pd.HDFStore(path, mode="r") as store:
+        keys = store.keys()
+        if not keys:
+            raise KeyError("it holds no table")
+        key = "/df_with_missing" if "/df_with_missing" in keys else keys[0]
+        storer = store.get_storer(key)
+        rows = getattr(storer, "nrows", None)  # a table (DeepLabCut's format)
+        if rows is None:  # a fixed-format frame: its index is "axis1"
+            index = getattr(storer.group, "axis1", None)
+            rows = len(index) if index is not None else len(store.get(key))
+        return int(rows)
+
+
+def _complete(output: Path, video: Path) -> bool:
+    """Whether ``output`` holds a row for every frame of ``video`` (analysis done).
+
+    An output cut short (an older posekit wrote a partial ``.h5`` when it was
+    stopped) or unreadable is analysed again, with a log line that says why. The
+    container's frame count is compared first (no decoding); only when it differs
+    are the frames counted (the container can be wrong, and the analysis then
+    wrote the frames that decode). A video that cannot be opened keeps its output.
+    """
+    try:
+        rows = _output_rows(output)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is redone
+        why = (
+            "0 bytes" if output.stat().st_size == 0 else f"{type(err).__name__}: {err}"
+        )
+        logger.warning("%s cannot be read (%s): analysing again", output.name, why)
+        return False
+    try:
+        with VideoReader(video) as reader:
+            if rows == reader.expected_frames:
+                return True
+            frames = reader.n_frames  # the container disagrees: count them
+    except VideoError:
+        return True  # nothing to compare with: kept (the video is reported)
+    if rows == frames:
+        return True
+    logger.warning("%s has %d of %d frames: analysing again", output.name, rows, frames)
+    return False
 
 
 def _same_precision(output: Path, precision: str) -> bool:
@@ -1052,6 +1328,7 @@ def analyze_video(
     individuals: Sequence[str] | None = None,
     unique_bodyparts: Sequence[str] = (),
     resumable: bool = True,
+    stop_event: StopSignal | None = None,
 ) -> Path:
     """Analyse one video and write ``<stem><scorer>.h5`` (+ ``.csv``, ``_meta.pickle``).
 
@@ -1068,10 +1345,20 @@ def analyze_video(
     resumes there ("resuming at frame k" in the log), and the file is removed once
     the ``.h5`` is written.
 
+    ``stop_event`` (a ``threading.Event``) stops the analysis between two batches
+    when another thread sets it: the predictions so far are saved as on Ctrl-C,
+    no ``.h5`` is written, and :class:`AnalysisStopped` says where the next run
+    resumes.
+
     Returns
     -------
     Path
         The ``.h5`` file.
+
+    Raises
+    ------
+    AnalysisStopped
+        When ``stop_event`` was set before the last batch.
     """
     video = Path(video)
     output = Path(destfolder or video.parent) / f"{video.stem}{scorer}.h5"
@@ -1088,6 +1375,7 @@ def analyze_video(
         progress=progress,
         backend=backend,
         checkpoint=partial,
+        stop_event=stop_event,
     )
     out = save_video_analysis(
         xyp,

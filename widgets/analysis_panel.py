@@ -12,6 +12,10 @@ panel says which of these steps runs (the engine reports them through
 ``analyze_videos(on_stage=...)``, :class:`posekit.engine.api.AnalysisStage`), and its
 ETA starts with the frames: it is the frame rate measured from the first batch on,
 never the set-up time spread over the frames.
+
+Stop ends the analysis after the batch that runs (``analyze_videos(stop_event=...)``):
+the frames so far are kept beside the output (``.<output>.partial.npz``), no ``.h5``
+is written for that video, and Analyze continues from there.
 """
 
 from __future__ import annotations
@@ -43,11 +47,49 @@ from .data_root import check_in_data_root
 from .pose_export import PoseExport, PoseExportModel
 
 if TYPE_CHECKING:
+    from ..engine.inference import AnalysisStopped
     from ..engine.project import Project
 
-__all__ = ["AnalysisModel", "AnalysisPanel"]
+__all__ = ["AnalysisModel", "AnalysisPanel", "stopped_message"]
 
 logger = logging.getLogger("posekit.widgets.analysis")
+
+
+def stopped_message(stopped: AnalysisStopped) -> str:
+    """Return the status line of a stopped analysis: where, and what Analyze does.
+
+    Parameters
+    ----------
+    stopped
+        What the engine raised (:class:`posekit.engine.inference.AnalysisStopped`).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from posekit.engine.inference import AnalysisStopped
+    >>> stopped_message(AnalysisStopped(Path("m1.mp4"), 256, 900, Path("p.npz")))
+    'stopped at frame 256 of 900 (m1.mp4); Analyze videos resumes there'
+    >>> stopped_message(AnalysisStopped(Path("m1.mp4"), 0, 0, None))
+    'stopped before m1.mp4 was analysed; Analyze videos starts it'
+    """
+    name = stopped.video.name
+    if stopped.frame > 0:
+        return (
+            f"stopped at frame {stopped.frame} of {stopped.total} ({name}); "
+            "Analyze videos resumes there"
+        )
+    return f"stopped before {name} was analysed; Analyze videos starts it"
+
+
+def _stopped_before(video: str) -> AnalysisStopped:
+    """Return the stop of a run that had not started ``video`` yet."""
+    from ..engine.inference import AnalysisStopped
+
+    return AnalysisStopped(Path(video), 0, 0, None)
 
 
 class AnalysisModel(traitlets.HasTraits):
@@ -85,6 +127,11 @@ class AnalysisModel(traitlets.HasTraits):
         What the last :meth:`analyze` used instead of what was asked (the newest
         trained iteration's model, when the project's iteration is not trained
         yet after a merge), or ``""``.
+    state
+        ``"idle"``, ``"running"``, ``"done"``, ``"error"``, or ``"stopped"``
+        (:meth:`stop`; the next :meth:`analyze` resumes where it stopped).
+    stopping
+        A stop was asked and the running batch is finishing.
     """
 
     shuffle = traitlets.Int(1)
@@ -97,7 +144,10 @@ class AnalysisModel(traitlets.HasTraits):
     cluster = traitlets.Unicode("")
     model_file = traitlets.Unicode("")
     destfolder = traitlets.Unicode("")
-    state = traitlets.Enum(["idle", "running", "done", "error"], default_value="idle")
+    state = traitlets.Enum(
+        ["idle", "running", "done", "error", "stopped"], default_value="idle"
+    )
+    stopping = traitlets.Bool(False)
     current = traitlets.Unicode("")
     progress = traitlets.Float(0.0)
     eta_s = traitlets.Float(float("nan"))
@@ -129,6 +179,7 @@ class AnalysisModel(traitlets.HasTraits):
         self._analyze_fn = analyze_fn
         self.flush_interval_s = float(flush_interval_s)
         self._thread: threading.Thread | None = None
+        self._stop_event = threading.Event()
         self.refresh()
 
     # ------------------------------------------------------------------ listing
@@ -210,6 +261,8 @@ class AnalysisModel(traitlets.HasTraits):
         self.progress = 0.0
         self.eta_s = float("nan")
         self.frames_per_s = float("nan")
+        self._stop_event = threading.Event()  # a new one: never set by a late Stop
+        self.stopping = False
         self.state = "running"
         self.message = "starting…"
         self._thread = threading.Thread(
@@ -300,6 +353,26 @@ class AnalysisModel(traitlets.HasTraits):
             own.append(Path(self.project.path))
         return check_in_data_root(path, what=what, also=list(dict.fromkeys(own)))
 
+    def stop(self) -> bool:
+        """Ask the running analysis to stop after the batch that runs now.
+
+        The engine keeps the frames analysed so far (as on Ctrl-C) and writes no
+        ``.h5`` for the video it was on; :attr:`state` becomes ``"stopped"`` and the
+        message says at which frame. :meth:`analyze` with the same settings
+        resumes there.
+
+        Returns
+        -------
+        bool
+            ``True`` if an analysis was running (and is now stopping).
+        """
+        if self.state != "running":
+            return False
+        self._stop_event.set()
+        self.stopping = True
+        self.message = "stopping after the running batch…"
+        return True
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the analysis thread; ``True`` if it ended."""
         if self._thread is not None:
@@ -312,6 +385,8 @@ class AnalysisModel(traitlets.HasTraits):
         destfolder: str | None,
         project: Project | None = None,
     ) -> None:
+        from ..engine.inference import AnalysisStopped  # (no TensorFlow)
+
         project = self.project if project is None else project
         try:
             analyze = self._analyze_fn
@@ -324,6 +399,8 @@ class AnalysisModel(traitlets.HasTraits):
                     analyze = self._analyze_with_model
             written: list[Path] = []
             for k, video in enumerate(videos):
+                if self._stop_event.is_set():  # (an engine stand-in may not check)
+                    raise _stopped_before(video)
                 self.current = video
                 self.message = f"video {k + 1} of {len(videos)}: starting…"
                 written += analyze(
@@ -338,15 +415,21 @@ class AnalysisModel(traitlets.HasTraits):
                     client=self.cluster or None,
                     progress=self._progress_callback(k, len(videos)),
                     on_stage=self._stage_callback(k, len(videos), video),
+                    stop_event=self._stop_event,
                 )
                 self.progress = (k + 1) / len(videos)
+        except AnalysisStopped as stopped:
+            self._show_stopped(stopped)
+            return
         except BaseException as err:  # noqa: BLE001 - shown in the widget, logged
             logger.exception("analysis failed: %s", err, exc_info=err)
             self.error = error_message(err)
             self.message = f"error: {self.error}"
             self.state = "error"
+            self.stopping = False
             self.refresh_outputs()
             return
+        self.stopping = False
         self.current = ""
         self.eta_s = 0.0
         self.refresh_outputs()
@@ -356,6 +439,15 @@ class AnalysisModel(traitlets.HasTraits):
             + (f". {self.note}" if self.note else "")
         )
         self.state = "done"
+
+    def _show_stopped(self, stopped: AnalysisStopped) -> None:
+        """Say where the analysis stopped and that Analyze resumes there."""
+        self.current = ""
+        self.eta_s = float("nan")
+        self.refresh_outputs()
+        self.message = stopped_message(stopped)
+        self.stopping = False
+        self.state = "stopped"
 
     def _analyze_with_model(self, project, videos, *, shuffle, **kwargs) -> list[Path]:
         """Analyse with :attr:`model_file` (no project; ``shuffle`` does not apply)."""
@@ -465,6 +557,18 @@ class AnalysisPanel:
             "go",
         )
         self.analyze_button.on_click(lambda _: self._analyze())
+        #: Stops after the running batch; enabled only while an analysis runs.
+        self.stop_button = style_button(
+            w.Button(
+                description="Stop",
+                button_style="warning",
+                icon="stop",
+                tooltip="Stop after the running batch; Analyze videos resumes there",
+                disabled=True,
+            ),
+            "stop",
+        )
+        self.stop_button.on_click(lambda _: self._stop())
         self.refresh_button = w.Button(
             icon="refresh",
             tooltip="Re-read the videos and results",
@@ -500,7 +604,7 @@ class AnalysisPanel:
                     ],
                     layout=w.Layout(flex_flow="row wrap"),  # narrow window: wraps
                 ),
-                w.HBox([self.analyze_button, self.refresh_button]),
+                w.HBox([self.analyze_button, self.stop_button, self.refresh_button]),
                 w.HBox(
                     [self.progress, self.progress_text],
                     layout=w.Layout(flex_flow="row wrap", align_items="center"),
@@ -518,7 +622,10 @@ class AnalysisPanel:
         self._sync_videos()
         self.video_select.observe(self._on_select, "value")
         m.observe(lambda _: self._sync_videos(), ["videos", "selected"])
-        m.observe(lambda _: self._update_status(), ["state", "message", "progress"])
+        m.observe(
+            lambda _: self._update_status(),
+            ["state", "message", "progress", "stopping"],
+        )
         m.observe(lambda _: self._update_status(), ["eta_s", "frames_per_s"])
         m.observe(lambda _: self._update_error(), "error")
         m.observe(lambda _: self._update_outputs(), "outputs")
@@ -541,9 +648,22 @@ class AnalysisPanel:
         except Exception as err:  # noqa: BLE001 - shown in the widget
             self.model.error = error_message(err)
             self.model.message = error_message(err)
-        if self.model.state == "running":
-            # the button disabled itself: the focus goes to what says how it goes
-            # (QA s15 #10; the engine cannot cancel an analysis, so no Stop button)
+        self._focus_next()
+
+    def _stop(self) -> None:
+        """Stop the analysis; the status line, which says what happens, gets focus."""
+        self.model.stop()
+        self._focus_next()
+
+    def _focus_next(self) -> None:
+        """Move the focus off a button that just disabled itself (QA s15 #10).
+
+        A keyboard user would otherwise land on the page's top: Stop while an
+        analysis runs, else the status line (focusable, announced).
+        """
+        if not self.stop_button.disabled:
+            self.stop_button.focus()
+        elif self.model.state == "running":
             self.status.focus()
 
     def _on_select(self, change: dict) -> None:
@@ -572,6 +692,7 @@ class AnalysisPanel:
         m = self.model
         self.progress.value = m.progress
         self.analyze_button.disabled = m.state == "running"
+        self.stop_button.disabled = m.state != "running" or m.stopping
         fps = (
             f", {m.frames_per_s:.0f} frames/s" if math.isfinite(m.frames_per_s) else ""
         )

@@ -229,6 +229,57 @@ def test_an_interrupted_serial_analysis_resumes_where_it_stopped(
     assert "resuming" not in caplog.text and "starting over" in caplog.text
 
 
+def test_a_stop_event_stops_between_batches_and_the_next_run_resumes(
+    dot_video, tmp_path
+) -> None:
+    """A Stop button's event: the frames so far kept as on Ctrl-C, no .h5 written."""
+    import threading
+
+    from posekit.engine.inference import AnalysisStopped
+
+    path, _ = dot_video
+    predictor = KerasPredictor(_dot_model(), _decode, batch_size=4)
+    common = {"scorer": "DLC_dot", "bodyparts": ["dot"], "destfolder": tmp_path}
+    whole = pd.read_hdf(
+        analyze_video(predictor, path, **common, progress=False, resumable=False)
+    )
+    (tmp_path / "dotDLC_dot.h5").unlink()
+    stop = threading.Event()
+    computed: list[int] = []
+
+    def press_stop(done: int, total: int) -> None:
+        computed.append(done)
+        if done == 12:
+            stop.set()
+
+    with pytest.raises(AnalysisStopped) as info:
+        analyze_video(predictor, path, **common, progress=press_stop, stop_event=stop)
+    partial = tmp_path / ".dotDLC_dot.partial.npz"
+    assert (info.value.frame, info.value.total, info.value.partial) == (12, 37, partial)
+    assert computed == [4, 8, 12]  # no batch after the stop
+    assert not (tmp_path / "dotDLC_dot.h5").exists()
+    with np.load(partial) as data:
+        assert len(data["xyp"]) == 12
+    out = analyze_video(predictor, path, **common, progress=False)
+    pd.testing.assert_frame_equal(pd.read_hdf(out), whole, check_exact=True)
+    assert not partial.exists()
+    # without a checkpoint nothing is kept: the next run starts at frame 0
+    out.unlink()
+    stop.clear()
+    with pytest.raises(AnalysisStopped) as info:
+        analyze_video(
+            predictor,
+            path,
+            **common,
+            progress=press_stop,
+            stop_event=stop,
+            resumable=False,
+        )
+    assert (info.value.frame, info.value.partial) == (0, None)
+    assert "starts it from its first frame" in str(info.value)
+    assert not out.exists() and not partial.exists()
+
+
 def test_tflite_matches_keras(dot_video, tmp_path) -> None:
     path, _ = dot_video
     model = _dot_model()

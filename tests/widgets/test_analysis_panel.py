@@ -421,15 +421,106 @@ def test_analyze_hands_the_focus_to_the_announced_status(project) -> None:
     view.status.send = lambda msg, buffers=None: focused.append(msg["do"])
     statuses: list[str] = []
     view.status.observe(lambda ch: statuses.append(ch["new"]), "value")
+    stop_focused: list[str] = []
+    view.stop_button.send = lambda msg, buffers=None: stop_focused.append(msg["do"])
     view.analyze_button.click()
-    assert view.analyze_button.disabled and focused == ["focus"]
+    # Analyze disabled itself: the focus goes to Stop, as in the Train app
+    assert view.analyze_button.disabled and stop_focused == ["focus"]
+    view.stop_button.click()
+    assert view.stop_button.disabled and focused == ["focus"]  # then the status
     engine.release.set()
-    assert m.join(30) and m.state == "done", m.error
-    assert "100%" in view.progress_text.value
+    assert m.join(30) and m.state == "stopped", m.error
     assert statuses and not any("%" in s for s in statuses)
-    assert "analysed 2 video(s)" in view.status.value
+    # (this stand-in ignores stop_event: the panel stops before the next video)
+    assert "stopped before session2.mp4 was analysed" in view.status.value
     assert len(statuses) == len(set(statuses))  # set only when it changes
     m.error = "boom"
     assert 'role="alert"' in view.error_box.value
     for p in m.outputs:
         p.unlink()
+
+
+# ---------------------------------------------------------------- Stop
+class StoppableAnalysis(ScriptedAnalysis):
+    """Stops as the engine does: between batches, once ``stop_event`` is set."""
+
+    def __call__(self, project, videos, *, progress, stop_event, **kwargs):
+        from posekit.engine.inference import AnalysisStopped
+
+        self.calls.append(([str(v) for v in videos], kwargs))
+        for v in map(Path, videos):
+            for done in range(8, self.n_frames + 1, 8):
+                self.release.wait()
+                progress(done, self.n_frames)
+                if stop_event.is_set():
+                    raise AnalysisStopped(v, done, self.n_frames, v.with_suffix(".p"))
+        return []
+
+
+def test_stop_ends_the_analysis_and_says_where_analyze_resumes(project) -> None:
+    """Stop is enabled only while an analysis runs; the status says the frame."""
+    engine = StoppableAnalysis()
+    engine.release.clear()
+    m = AnalysisModel(project, analyze_fn=engine, flush_interval_s=0.0)
+    view = AnalysisPanel(m)
+    assert view.stop_button.disabled  # nothing runs
+    assert view.stop_button.description == "Stop"
+    assert m.stop() is False
+    view.analyze_button.click()
+    assert m.state == "running" and not view.stop_button.disabled
+    view.stop_button.click()
+    assert m.stopping and view.stop_button.disabled  # one click is enough
+    assert "stopping after the running batch" in view.status.value
+    engine.release.set()
+    assert m.join(30)
+    assert m.state == "stopped" and m.error == "" and view.error_box.value == ""
+    assert m.message == (
+        "stopped at frame 8 of 40 (session1.mp4); Analyze videos resumes there"
+    )
+    assert 'data-state="stopped"' in view.status.value
+    assert len(engine.calls) == 1  # the second video was not started
+    assert not view.analyze_button.disabled and view.stop_button.disabled
+    # Analyze again runs to the end (the engine resumes from its checkpoint)
+    view.analyze_button.click()
+    assert m.join(30) and m.state == "done", m.error
+    assert not m.stopping and view.stop_button.disabled
+
+
+@pytest.mark.slow
+def test_stop_through_the_model_keeps_a_checkpoint_and_analyze_resumes(
+    tmp_path,
+) -> None:
+    """The real engine: Stop mid-video leaves the partial file and no .h5."""
+    from posekit.engine.api import train_network
+
+    p = make_demo_project(tmp_path, n_frames=40, n_labeled=12)
+    create_training_dataset(p)
+    train_network(
+        p, backbone="mobilenet_v2_0.35", max_iterations=3, batch_size=2, weights=None
+    )
+    m = AnalysisModel(p, flush_interval_s=0.0)
+    m.batch_size = 4
+    view = AnalysisPanel(m)
+
+    def stop_after_the_first_batches(change) -> None:
+        if change["new"] > 0 and not m.stopping:
+            view.stop_button.click()  # from the analysis thread: as a user would
+
+    m.observe(stop_after_the_first_batches, "progress")
+    view.analyze_button.click()
+    assert m.join(300)
+    assert m.state == "stopped", m.error
+    m.unobserve(stop_after_the_first_batches, "progress")
+    video = Path(m.videos[0])
+    partial = list(video.parent.glob(f".{video.stem}DLC_*.partial.npz"))
+    assert len(partial) == 1
+    assert not list(video.parent.glob(f"{video.stem}DLC_*.h5"))  # no incomplete one
+    assert m.message.startswith("stopped at frame ")
+    frame = int(m.message.split()[3])
+    assert 4 <= frame < 40 and frame % 4 == 0
+    assert m.message.endswith(" of 40 (session1.mp4); Analyze videos resumes there")
+    view.analyze_button.click()
+    assert m.join(300)
+    assert m.state == "done", m.error
+    (out,) = (o for o in m.outputs if o.name.startswith("session1DLC_"))
+    assert len(pd.read_hdf(out)) == 40 and not partial[0].exists()
