@@ -23,6 +23,21 @@ gputouse=0)``; with ``import posekit.engine as deeplabcut`` the same line should
   (``net_type`` of ``create_training_dataset``: the backbone is chosen when
   training, ``train_network(config, backbone=...)``).
 
+Two of DeepLabCut's keywords are accepted by every wrapped verb:
+
+- ``trainingsetindex``: which ``TrainingFraction`` (the project argument becomes
+  :meth:`~posekit.engine.project.Project.for_training_set`). ``"all"`` runs the verb
+  once per fraction where DeepLabCut does (``evaluate_network``: the verb is
+  decorated with ``dlc_keywords(all_training_sets=...)``, which combines the
+  results); the other verbs refuse it with the loop to write instead.
+- ``engine`` (DeepLabCut 3: :class:`Engine`, ``"pytorch"``, ``"tensorflow"`` or
+  their aliases): posekit has one engine, its own Keras network on TensorFlow, and
+  writes DeepLabCut's files either way. ``Engine.TF`` is accepted silently;
+  ``Engine.PYTORCH`` is accepted with one log line per process that says so (a
+  DeepLabCut 3 script passes it everywhere; refusing it would stop every such
+  script at its first call, while what posekit does is the same for both values);
+  another value is a ``TypeError`` that lists the accepted ones.
+
 A DeepLabCut name that would change the result and has no posekit counterpart is not
 listed, so Python's own ``TypeError`` names it; so does a name given twice (DLC's and
 posekit's).
@@ -30,6 +45,7 @@ posekit's).
 
 from __future__ import annotations
 
+import enum
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +55,7 @@ from . import logger
 
 __all__ = [
     "IGNORED",
+    "Engine",
     "dlc_keywords",
     "elsewhere",
     "one_shuffle",
@@ -81,6 +98,80 @@ IGNORED = frozenset(
         "posecfg_template",
     }
 )
+
+
+class Engine(enum.Enum):
+    """DeepLabCut 3's deep-learning engines (``deeplabcut.Engine``).
+
+    A DeepLabCut 3 script passes ``engine=deeplabcut.Engine.PYTORCH`` (or
+    ``"pytorch"``, ``"tensorflow"``, ``"torch"``, ``"tf"``) to its verbs; with
+    ``import posekit.engine as deeplabcut`` the name exists and every verb wrapped by
+    :func:`dlc_keywords` accepts it. posekit has one engine, its own Keras network on
+    TensorFlow, whatever the value: ``TF`` changes nothing; ``PYTORCH`` is logged once
+    (the network trained, evaluated and run is posekit's, in DeepLabCut's file
+    layout, not DeepLabCut's PyTorch model).
+
+    Examples
+    --------
+    >>> Engine("torch"), Engine("TensorFlow"), Engine.TF.value
+    (Engine.PYTORCH, Engine.TF, 'tensorflow')
+    """
+
+    PYTORCH = "pytorch"
+    TF = "tensorflow"
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """The names DeepLabCut takes for this engine (lower case)."""
+        return ("pytorch", "torch") if self is Engine.PYTORCH else ("tensorflow", "tf")
+
+    @classmethod
+    def _missing_(cls, value: object) -> Engine | None:
+        if isinstance(value, str):
+            for member in cls:
+                if value.lower() in member.aliases:
+                    return member
+        return None
+
+    def __repr__(self) -> str:
+        return f"Engine.{self.name}"
+
+
+#: Whether the PyTorch notice was logged in this process (it is logged once).
+_pytorch_noted = False
+
+
+def _engine(verb: str, value: Any) -> None:
+    """Accept DeepLabCut 3's ``engine=``: posekit has one engine (see :class:`Engine`).
+
+    ``None`` (DeepLabCut's default: the shuffle's engine) and ``Engine.TF`` change
+    nothing; ``Engine.PYTORCH`` logs, once per process, that posekit trains and runs
+    its own network. Another value is a ``TypeError`` naming the accepted ones.
+    """
+    global _pytorch_noted
+    if value is None:
+        return
+    if isinstance(value, enum.Enum) and value.name in Engine.__members__:
+        engine = Engine[value.name]  # also DeepLabCut's own Engine members
+    else:
+        try:
+            engine = Engine(value)
+        except ValueError:
+            raise TypeError(
+                f"{verb}() got engine={value!r}, which is not one of DeepLabCut's "
+                "engines: give Engine.TF or Engine.PYTORCH ('tensorflow' or "
+                "'pytorch'), or leave engine= out. posekit trains and runs its own "
+                "Keras network (TensorFlow) either way."
+            ) from None
+    if engine is Engine.PYTORCH and not _pytorch_noted:
+        _pytorch_noted = True
+        logger.warning(
+            "engine=Engine.PYTORCH (DeepLabCut 3): posekit has one engine; it "
+            "trains, evaluates and runs its own Keras network (TensorFlow), not "
+            "DeepLabCut's PyTorch model, and writes DeepLabCut's files (dlc-models/, "
+            "evaluation-results/, the predictions .h5), not dlc-models-pytorch/. "
+            "Said once; engine= changes nothing else."
+        )
 
 
 def renamed(name: str, convert: Callable[[Any], Any] | None = None) -> Converter:
@@ -153,13 +244,26 @@ def _with_training_set(
     DeepLabCut's ``trainingsetindex``: the project (the verb's first argument) becomes
     :meth:`Project.for_training_set(index) <posekit.engine.project.Project.for_training_set>`.
     """
-    from .project import as_project
-
     if isinstance(index, str) or int(index) != index:
         raise TypeError(
             f"trainingsetindex={index!r}: give the index of one TrainingFraction "
             "(0, 1, …); call the verb once for each fraction."
         )
+    project, rest = _project_argument(fn, args, kwargs, index)
+    return (project.for_training_set(int(index)), *rest), kwargs
+
+
+def _project_argument(
+    fn: Callable[..., Any], args: tuple, kwargs: dict, index: Any
+) -> tuple[Any, tuple]:
+    """Take the project (the verb's first argument) out of ``args``/``kwargs``.
+
+    Returns the :class:`~posekit.engine.project.Project` and the other positional
+    arguments; a first argument that is no project is a ``TypeError`` that says
+    ``trainingsetindex`` needs one.
+    """
+    from .project import as_project
+
     first = next(iter(inspect.signature(fn).parameters))
     if args:
         target, rest = args[0], args[1:]
@@ -168,24 +272,68 @@ def _with_training_set(
     else:
         raise TypeError(f"{fn.__name__}() got trainingsetindex but no project")
     try:
-        project = as_project(target)
+        return as_project(target), rest
     except (OSError, ValueError) as err:
         raise TypeError(
-            f"{fn.__name__}(): trainingsetindex={index} needs a project (its folder "
-            f"or config.yaml) as the first argument: {err}"
+            f"{fn.__name__}(): trainingsetindex={index!r} needs a project (its "
+            f"folder or config.yaml) as the first argument: {err}"
         ) from err
-    return (project.for_training_set(int(index)), *rest), kwargs
 
 
-def dlc_keywords(**names: Converter) -> Callable[[F], F]:
+def _every_training_set(
+    fn: Callable[..., Any],
+    args: tuple,
+    kwargs: dict,
+    combine: Callable[[list[Any]], Any] | None,
+) -> Any:
+    """DeepLabCut's ``trainingsetindex="all"``: run ``fn`` once per fraction.
+
+    ``combine`` makes one result of the fractions' results, in ``TrainingFraction``
+    order; ``None`` (a verb DeepLabCut runs on one fraction only) refuses ``"all"``.
+    """
+    if combine is None:
+        raise TypeError(
+            f"{fn.__name__}() got trainingsetindex='all': DeepLabCut runs every "
+            "TrainingFraction in evaluate_network only; this verb takes one fraction "
+            "per call. Call it once for each fraction: for i in "
+            "range(len(cfg['TrainingFraction'])): "
+            f"{fn.__name__}(config, ..., trainingsetindex=i)."
+        )
+    project, rest = _project_argument(fn, args, kwargs, "all")
+    fractions = project.listed_training_fractions
+    logger.info(
+        "%s: trainingsetindex='all', TrainingFraction %s one after the other",
+        fn.__name__,
+        fractions,
+    )
+    return combine(
+        [
+            fn(project.for_training_set(i), *rest, **dict(kwargs))
+            for i in range(len(fractions))
+        ]
+    )
+
+
+def dlc_keywords(
+    *,
+    all_training_sets: Callable[[list[Any]], Any] | None = None,
+    **names: Converter,
+) -> Callable[[F], F]:
     """Let a verb take DeepLabCut's keyword names as well as its own.
 
     Parameters
     ----------
+    all_training_sets
+        For a verb DeepLabCut runs over every ``TrainingFraction`` with
+        ``trainingsetindex="all"`` (``evaluate_network``): makes one result of the
+        fractions' results (in ``TrainingFraction`` order). Without it,
+        ``trainingsetindex="all"`` is a ``TypeError`` that says to call the verb
+        once per fraction.
     **names
         DeepLabCut keyword → converter into posekit keywords (:func:`renamed`).
         ``trainingsetindex`` (which ``TrainingFraction``: the project argument
         becomes :meth:`~posekit.engine.project.Project.for_training_set`),
+        DeepLabCut 3's ``engine`` (:class:`Engine`; posekit has one),
         ``config``/``cfg_path`` (the verb's first argument, the project, by
         DeepLabCut's name) and the :data:`IGNORED` names are accepted by every
         wrapped verb.
@@ -214,9 +362,13 @@ def dlc_keywords(**names: Converter) -> Callable[[F], F]:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             _project_by_keyword(fn, first, args, kwargs)
+            if "engine" in kwargs and "engine" not in own:
+                _engine(fn.__name__, kwargs.pop("engine"))
+            every = False
             if "trainingsetindex" in kwargs and "trainingsetindex" not in own:
                 index = kwargs.pop("trainingsetindex")
-                if index != 0:
+                every = isinstance(index, str) and index == "all"
+                if index != 0 and not every:
                     args, kwargs = _with_training_set(fn, args, kwargs, index)
             for key in [
                 k for k in kwargs if k in converters or (k in IGNORED and k not in own)
@@ -245,6 +397,8 @@ def dlc_keywords(**names: Converter) -> Callable[[F], F]:
                             f"{ours} (posekit's): give one of them"
                         )
                     kwargs[ours] = converted
+            if every:
+                return _every_training_set(fn, args, kwargs, all_training_sets)
             return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -388,6 +388,42 @@ apply(20);
 _MISSING = "is missing or unreadable"
 
 
+def _on_step(slider: W.FloatSlider, value: float) -> float | None:
+    """Snap a float slider's value to the decimals of its step.
+
+    The browser moves a ``FloatSlider`` to ``min + k × step`` in floating point, so
+    the Opacity slider (``min=0.05``, ``step=0.05``) sent 0.7000000000000002: the
+    slider's value, the markers' alpha and what the labeller saved all carried it.
+
+    Parameters
+    ----------
+    slider
+        The slider (its ``step`` gives the decimals: 0.05 → 2).
+    value
+        The value it sent.
+
+    Returns
+    -------
+    float or None
+        The value when it was clean; ``None`` after setting the slider to the
+        clean value (its observers are called again with it).
+
+    Examples
+    --------
+    >>> s = W.FloatSlider(min=0.05, max=1.0, step=0.05)
+    >>> _on_step(s, 0.7000000000000002) is None, s.value, _on_step(s, s.value)
+    (True, 0.7, 0.7)
+    """
+    from decimal import Decimal
+
+    exponent = Decimal(str(slider.step)).normalize().as_tuple().exponent
+    clean = round(float(value), max(0, -int(exponent)))
+    if clean != value:
+        slider.value = clean
+        return None
+    return clean
+
+
 def _from_model(name: str, doc: str | None = None) -> property:
     """Make a read-only property giving the model's attribute ``name``."""
     if doc is None:
@@ -880,11 +916,12 @@ class Labeler(BokehComponent):
             style={"description_width": "60px"},
         )
         self.alpha_slider = W.FloatSlider(
-            value=float(self.points_renderer.glyph.fill_alpha),
+            value=round(float(self.points_renderer.glyph.fill_alpha), 2),
             min=0.05,
             max=1.0,
             step=0.05,
             description="Opacity",
+            readout_format=".2f",
             continuous_update=False,
             layout=W.Layout(width="200px"),
             style={"description_width": "60px"},
@@ -904,6 +941,7 @@ class Labeler(BokehComponent):
             max=3.0,
             step=0.1,
             description="Contrast",
+            readout_format=".1f",
             continuous_update=False,
             layout=W.Layout(width="200px"),
             style={"description_width": "60px"},
@@ -1185,11 +1223,18 @@ class Labeler(BokehComponent):
         self.model.remember_display(dotsize=float(change["new"]))
 
     def _on_alpha(self, change: Mapping[str, Any]) -> None:
-        self.points_renderer.glyph.fill_alpha = float(change["new"])
-        self.model.remember_display(alphavalue=float(change["new"]))
+        alpha = _on_step(self.alpha_slider, change["new"])
+        if alpha is None:  # snapped: the slider calls again with the clean value
+            return
+        self.points_renderer.glyph.fill_alpha = alpha
+        self.model.remember_display(alphavalue=alpha)
 
     def _on_image_settings(self, change: Mapping[str, Any]) -> None:
         """Brightness or contrast moved: re-send the frame and its neighbours."""
+        if change.get("owner") is self.contrast_slider and (
+            _on_step(self.contrast_slider, change["new"]) is None
+        ):
+            return  # snapped: the slider calls again with the clean value
         self.brightness = float(self.brightness_slider.value)
         self.contrast = float(self.contrast_slider.value)
         self._url_cache.clear()

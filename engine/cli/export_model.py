@@ -47,7 +47,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "Optionally also a TensorFlow SavedModel and an ONNX file.",
     )
     add_project_arg(p)
-    p.add_argument("out", help="the file to write (NAME.posekit.zip)")
+    p.add_argument(
+        "out_positional",
+        nargs="?",
+        metavar="OUT",
+        help="the file to write (the older form of --out; give one of them)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="the file to write (NAME.posekit.zip; .posekit.zip is added when "
+        "missing; default: exported-models/<scorer>.posekit.zip in the project)",
+    )
     add_shuffle_arg(p)
     p.add_argument(
         "--input-size",
@@ -79,6 +90,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Export the model; print the file and its card.
 
+    The file is ``--out FILE`` or, as scripts written before ``--out`` give it, the
+    second positional argument (not both); without either,
+    ``exported-models/<scorer>.posekit.zip`` in the project.
+
     Parameters
     ----------
     args
@@ -88,6 +103,11 @@ def run(args: argparse.Namespace) -> int:
     -------
     int
         The exit code.
+
+    Raises
+    ------
+    ValueError
+        The file is given both ways (``posekit export-model: error: …``, exit 2).
     """
     from ..export import (
         _check_savedmodel_target,
@@ -98,12 +118,17 @@ def run(args: argparse.Namespace) -> int:
         load_model_file,
     )
 
+    if args.out is not None and args.out_positional is not None:
+        raise ValueError(
+            f"the file to write is given twice, {args.out_positional!r} and --out "
+            f"{args.out!r}: give it once, as --out FILE."
+        )
     project = load_project(args.project)
     if args.savedmodel:  # before anything is written
         _check_savedmodel_target(Path(args.savedmodel).absolute())
     out = export_model(
         project,
-        args.out,
+        args.out if args.out is not None else args.out_positional,
         shuffle=args.shuffle,
         input_size=args.input_size,
         name=args.name,

@@ -33,6 +33,20 @@ for options added on purpose:
   ``<predictions>_p<pcutoff*100>_labeled.mp4`` (the main help's line too); files may
   be folders of videos; --color-by and --bodyparts (DeepLabCut's color_by and
   displayedbodyparts); --shuffle and --trainingsetindex (QA s15, as ``filter``).
+
+Commands added after the single-module CLI (``NEW_COMMANDS``) may have their help
+text captured too (under ``text`` only; the structure test leaves them out):
+
+- ``export-model``: --out FILE (the file to write, as every other command names its
+  output; the positional OUT kept for existing scripts, optional, refused together
+  with --out; neither: ``exported-models/<scorer>.posekit.zip``).
+- ``convert``: QA s16, --fps says where the frame rate comes from without it (the
+  input's, else its video's) and what NWB gets when there is none.
+
+To recapture one entry, print ``posekit COMMAND --help`` at ``COLUMNS=80`` with the
+snapshot's Python (:func:`help_text`) and store it under ``text[COMMAND]`` of
+``data/cli_help.json`` (``json.dumps(..., indent=1, ensure_ascii=False)`` and a
+final newline, as the file is written).
 """
 
 from __future__ import annotations
@@ -135,7 +149,10 @@ def test_help_structure_unchanged() -> None:
     assert now == before
 
 
-@pytest.mark.parametrize("command", ["", *SNAPSHOT["commands"]])
+@pytest.mark.parametrize(
+    "command",
+    ["", *SNAPSHOT["commands"], *(c for c in NEW_COMMANDS if c in SNAPSHOT["text"])],
+)
 def test_help_text_unchanged(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
     python = ".".join(map(str, sys.version_info[:2]))
     if python != SNAPSHOT["python"]:

@@ -4,15 +4,29 @@ Its keyword names are renamed to posekit's (``maxiters``, ``plotting``, ``Shuffl
 ``batchsize``, ``filtertype``, ``windowlength``, ``trailpoints``, ``outlieralgorithm``,
 ``epsilon``, ``p_bound``, ``num_shuffles``), its hardware and interface ones
 (``gputouse``, ``automatic``, ...) accepted and ignored; ``videotype`` chooses the
-videos of a folder where a verb takes videos.
+videos of a folder where a verb takes videos. DeepLabCut 3's ``epochs`` and
+``save_epochs`` are converted into iterations, its ``engine=`` (``deeplabcut.Engine``)
+is accepted, and ``trainingsetindex="all"`` runs ``evaluate_network`` over every
+fraction.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+
 import pytest
 
+from posekit.engine import dlc_names
+from posekit.engine.dataset import load_split
 from posekit.engine.demo import make_demo_project
-from posekit.engine.dlc_names import dlc_keywords, one_shuffle, renamed, thresholds
+from posekit.engine.dlc_names import (
+    Engine,
+    dlc_keywords,
+    one_shuffle,
+    renamed,
+    thresholds,
+)
 
 
 def test_a_deeplabcut_script_runs_unchanged(tmp_path) -> None:
@@ -206,9 +220,156 @@ def test_more_deeplabcut_keywords_run_or_say_what_instead(
         deeplabcut.analyze_videos(
             config=config, videos=[video], device="cpu", auto_track=True
         )
-    with pytest.raises(TypeError, match=r"epochs=5 .*max_iterations="):
-        deeplabcut.train_network(config, epochs=5, device="cuda")
-    with pytest.raises(TypeError, match=r"save_epochs=1 .*save_interval="):
-        deeplabcut.train_network(config, save_epochs=1)
+    with pytest.raises(TypeError, match=r"epochs=5 .*max_iterations= .*one of them"):
+        deeplabcut.train_network(config, epochs=5, maxiters=100, device="cuda")
+    with pytest.raises(TypeError, match=r"save_epochs=1 .*save_interval= .*=10"):
+        deeplabcut.train_network(config, save_epochs=1, saveiters=10)
     with pytest.raises(TypeError, match="give one of them"):
         deeplabcut.filterpredictions(config, config=config)
+
+
+class _FakeTrainer:
+    """Stands in for ``Trainer``: keeps the config ``train_network`` built."""
+
+    def __init__(self, model_config, train_config, out, **kwargs) -> None:
+        self.train_config = train_config
+
+
+@pytest.fixture
+def no_training(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Stop ``train_network`` before it trains; the list gets each run's config."""
+    import posekit.engine.api as api
+    import posekit.engine.training as training
+
+    configs: list = []
+
+    def run(trainer, ts, **kwargs):
+        configs.append(trainer.train_config)
+        return trainer.train_config
+
+    monkeypatch.setattr(training, "Trainer", _FakeTrainer)
+    monkeypatch.setattr(api, "_run_trainer", run)
+    return configs
+
+
+def test_epochs_are_converted_into_iterations(tmp_path, no_training, caplog) -> None:
+    """DeepLabCut 3's ``epochs``/``save_epochs`` used to be refused."""
+    import posekit.engine as deeplabcut
+
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=11, size=(160, 120))
+    config = str(project.config_path)
+    tiny = {"backbone": "mobilenet_v2_0.35", "weights": None, "progress": False}
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        cfg = deeplabcut.train_network(
+            config, epochs=7, save_epochs=2, batch_size=3, **tiny
+        )
+    n_train = len(load_split(project).train_indices)
+    per_epoch = math.ceil(n_train / 3)
+    assert (cfg.max_iterations, cfg.save_interval) == (7 * per_epoch, 2 * per_epoch)
+    [line] = [r.getMessage() for r in caplog.records if "epochs=7" in r.getMessage()]
+    assert line == (
+        f"epochs=7 → {7 * per_epoch} iterations, save_epochs=2 → a snapshot every "
+        f"{2 * per_epoch} ({per_epoch} batches of 3 per epoch: {n_train} training "
+        "images)"
+    )
+    # without batch_size: the batch size the run uses, TrainConfig's 8
+    cfg = deeplabcut.train_network(config, epochs=2, **tiny)
+    assert cfg.max_iterations == 2 * math.ceil(n_train / 8)
+    assert cfg.batch_size == 8 and cfg.save_interval == 5000  # posekit's default
+    for wrong in (0, 2.5, "10"):
+        with pytest.raises(TypeError, match=f"epochs={wrong!r}"):
+            deeplabcut.train_network(config, epochs=wrong, **tiny)
+    with pytest.raises(TypeError, match=r"epochs=3 .*max_iterations= \(maxiters=\)"):
+        deeplabcut.train_network(config, epochs=3, max_iterations=10, **tiny)
+    assert len(no_training) == 2
+
+
+def test_epochs_of_a_multi_animal_project(tmp_path, monkeypatch) -> None:
+    import posekit.engine.multianimal.api as multi
+    from posekit.engine.api import train_network
+
+    project = make_demo_project(
+        tmp_path, n_frames=30, n_labeled=9, size=(160, 120), n_animals=2
+    )
+    assert project.multianimal
+    got: dict = {}
+    monkeypatch.setattr(multi, "train_multianimal", lambda p, **kw: got.update(kw))
+    train_network(project, epochs=4, save_epochs=1, batch_size=2)
+    per_epoch = math.ceil(len(load_split(project).train_indices) / 2)
+    assert (got["max_iterations"], got["save_interval"]) == (4 * per_epoch, per_epoch)
+
+
+def test_deeplabcut_engine_is_accepted(tmp_path, caplog, monkeypatch) -> None:
+    """DeepLabCut 3's ``engine=`` and ``deeplabcut.Engine`` (a TypeError before)."""
+    import posekit.engine as deeplabcut
+    from posekit.engine import create_training_dataset, evaluate_network
+
+    assert deeplabcut.Engine is Engine
+    assert (Engine("torch"), Engine("PyTorch"), Engine("tf")) == (
+        Engine.PYTORCH,
+        Engine.PYTORCH,
+        Engine.TF,
+    )
+    assert repr(Engine.TF) == "Engine.TF" and Engine.TF.value == "tensorflow"
+
+    @dlc_keywords()
+    def verb(config, *, shuffle=1):
+        return shuffle
+
+    monkeypatch.setattr(dlc_names, "_pytorch_noted", False)
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        assert verb("c", engine=Engine.TF, shuffle=2) == 2
+        assert verb("c", engine="tensorflow") == 1
+        assert verb("c", engine=None) == 1
+        assert not caplog.records  # TensorFlow: what posekit is, nothing to say
+        assert verb("c", engine=Engine.PYTORCH) == 1
+        assert verb("c", engine="pytorch") == 1
+    [said] = caplog.records  # once per process
+    assert said.levelno == logging.WARNING
+    assert "own Keras network" in said.getMessage()
+    assert "dlc-models-pytorch" in said.getMessage()
+    with pytest.raises(TypeError, match=r"engine='jax'.*Engine.TF or Engine.PYTORCH"):
+        verb("c", engine="jax")
+
+    @dlc_keywords()
+    def own(config, *, engine="x"):
+        return engine
+
+    assert own("c", engine="pytorch") == "pytorch"  # a verb's own engine= is its own
+    # the real verbs, with a DeepLabCut 3 script's engine
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=4, size=(160, 120))
+    config = str(project.config_path)
+    (split,) = create_training_dataset(config, engine=deeplabcut.Engine.PYTORCH)
+    assert split.shuffle == 1
+    with pytest.raises(FileNotFoundError, match="Train first"):
+        evaluate_network(config, Shuffles=[1], engine=deeplabcut.Engine.PYTORCH)
+
+
+def test_trainingsetindex_all_runs_every_fraction_where_deeplabcut_does(
+    tmp_path,
+) -> None:
+    """``trainingsetindex="all"`` (DeepLabCut's evaluate_network) was always refused."""
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=4, size=(160, 120))
+    project.set("TrainingFraction", [0.5, 0.8, 0.95])
+    project.save()
+    config = str(project.config_path)
+
+    @dlc_keywords(Shuffles=renamed("shuffle", one_shuffle), all_training_sets=tuple)
+    def each(project, *, shuffle=1):
+        return project.training_fractions[0], shuffle
+
+    @dlc_keywords()
+    def one(project, *, shuffle=1):
+        return project.training_fractions[0]
+
+    assert each(config, trainingsetindex="all", Shuffles=[2]) == (
+        (0.5, 2),
+        (0.8, 2),
+        (0.95, 2),
+    )
+    assert each(config=config, trainingsetindex=1) == (0.8, 1)
+    assert one(config, trainingsetindex=2) == 0.95
+    with pytest.raises(TypeError, match="evaluate_network only.*once for each"):
+        one(config, trainingsetindex="all")
+    with pytest.raises(TypeError, match="needs a project"):
+        each("no-such-folder", trainingsetindex="all")

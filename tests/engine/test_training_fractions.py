@@ -2,7 +2,8 @@
 
 A learning curve in DeepLabCut: ``TrainingFraction: [0.5, 0.8]``, one split per
 fraction, then ``train_network(config, trainingsetindex=1)`` and the same index for
-evaluation and analysis. posekit refused every index but 0.
+evaluation and analysis. posekit refused every index but 0, and DeepLabCut's
+``trainingsetindex="all"`` of ``evaluate_network`` (every fraction).
 """
 
 from __future__ import annotations
@@ -57,8 +58,16 @@ def test_train_evaluate_analyse_the_second_fraction(demo_project, tmp_path, caps
         deeplabcut.analyze_videos(config, [str(video)], trainingsetindex=0)
     with pytest.raises(ProjectError, match=r"has 2 fraction\(s\) \[0.5, 0.8\]"):
         deeplabcut.evaluate_network(config, trainingsetindex=2)
-    with pytest.raises(TypeError, match="once for each fraction"):
+    # "all": every fraction, as DeepLabCut's evaluate_network (it was refused);
+    # each must be trained, and the one that is not is named
+    with pytest.raises(FileNotFoundError, match="trainset50shuffle1"):
         deeplabcut.evaluate_network(config, trainingsetindex="all")
+    with pytest.raises(TypeError, match="once for each fraction"):
+        deeplabcut.train_network(config, trainingsetindex="all", **TINY)
+    deeplabcut.train_network(config, trainingsetindex=0, **TINY)
+    table = deeplabcut.evaluate_network(config, Shuffles=[1], trainingsetindex="all")
+    assert table["%Training dataset"].tolist() == [50, 80]
+    assert table["Training iterations:"].tolist() == [2, 2]
     # the command line takes the same index
     from posekit.engine.cli import main
 

@@ -264,6 +264,24 @@ def test_slider_buttons_and_controls(lab):
     assert lab.names.visible is False
 
 
+def test_float_sliders_keep_the_value_of_their_step(lab, project):
+    """The Opacity slider's value came back as 0.7000000000000002 from the browser.
+
+    The browser computes ``min + k × step`` in floating point; the value, the
+    markers' alpha and the saved ``alphavalue`` carried the error.
+    """
+    from posekit.engine.project import load_project
+
+    assert lab.alpha_slider.readout_format == ".2f"
+    assert lab.contrast_slider.readout_format == ".1f"
+    lab.alpha_slider.value = 0.05 + 13 * 0.05  # as the browser sends 0.7
+    assert lab.alpha_slider.value == 0.7
+    assert lab.points_renderer.glyph.fill_alpha == 0.7
+    assert load_project(project.path).get("alphavalue") == 0.7
+    lab.contrast_slider.value = 0.3 + 4 * 0.1  # 0.7000000000000001
+    assert lab.contrast_slider.value == 0.7 and lab.contrast == 0.7
+
+
 def test_opening_keeps_labels_on_disk_and_live_widget_state(project):
     from posekit.engine.labels import LabelStore
 
