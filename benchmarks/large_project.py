@@ -21,7 +21,16 @@ Measured, each memory figure in its own child process (peak resident set size:
   imports the module gives the floor;
 - ``posekit train --iterations 3 --backbone mobilenet_v2_0.35 --weights none`` at the
   largest N, with the default cache and with a cache that holds everything (the
-  baseline: the module's default raised before the command runs);
+  baseline: the module's default raised before the command runs, and the images
+  decoded at the start as before, see below);
+- the start of ``posekit train`` at the largest N (``--iterations 1``, default cache):
+  seconds and images decoded from the command's start to each step before the first
+  training step (the data check, the project defaults, the crop, the first step),
+  as the code does it (``new``: shapes from the file headers, files checked without
+  decoding) and as it did before (``old``, the baseline in the same run: every image
+  decoded for the check and again for each list of shapes, restored in the child by
+  ``ImageList.shapes`` that decodes and an ``ImageList.check`` that does nothing);
+  ``--start-repeats`` runs of each;
 - seconds, on the long video, of ``bool(VideoReader(v))``, ``reader.expected_frames``
   (the container's count), ``reader.n_frames`` (decodes every frame to count: the
   baseline, which ``bool`` and ``extract_frames`` paid before) and
@@ -30,7 +39,7 @@ Measured, each memory figure in its own child process (peak resident set size:
 Usage::
 
     python benchmarks/large_project.py [--frames 300 1200] [--video-minutes 10]
-        [--out benchmarks/results/large_project.json]
+        [--start-repeats 2] [--out benchmarks/results/large_project.json]
 """
 
 from __future__ import annotations
@@ -100,11 +109,96 @@ def child_train(argv: list[str], cache_bytes: int | None) -> int:
 
     if cache_bytes is not None:
         image_cache.DEFAULT_CACHE_BYTES = cache_bytes
+        # and every frame decoded at the start, as before the cache (the data check
+        # reads no pixels since: without this the baseline holds only what 3
+        # iterations use)
+        _emulate_old_start(image_cache)
     from posekit.engine.cli import main
 
     t0 = time.perf_counter()
     rc = main(["train", *argv])
     _report({"seconds": time.perf_counter() - t0})
+    return rc
+
+
+#: The steps of ``Trainer.fit`` before the first training step, timed in order.
+START_STEPS = (
+    "_prepare_data",  # the data check of the training and test sets
+    "_adapt_to_project",  # the project defaults (frame shapes, labels)
+    "_automatic_crop",  # the crop (from the defaults, else the frame shapes)
+    "_setup_model",  # model, optimizer, crop, train step
+)
+
+
+def _emulate_old_start(image_cache) -> None:
+    """Make ``ImageList`` list shapes by decoding every image, as before headers.
+
+    The old data check was a loop over ``np.shape(img)``: the check is now
+    ``check()`` then the shapes, so ``check`` does nothing here and the shapes
+    decode (one pass for the check, one for each list of shapes, as before).
+    """
+    image_cache.ImageList.check = lambda self: None
+    image_cache.ImageList.shapes = property(lambda self: [img.shape for img in self])
+    image_cache.ImageList.shape = lambda self, index: self[index].shape
+
+
+def child_start(argv: list[str], mode: str) -> int:
+    """Run ``posekit train``; seconds and decodes up to each step before training.
+
+    ``mode``: ``new`` (the code as it is) or ``old`` (:func:`_emulate_old_start`).
+    Decodes are the cache misses of every ``ImageList`` the command makes.
+    """
+    import posekit.engine._image_cache as image_cache
+    from posekit.engine import training
+
+    caches: list = []
+    init = image_cache._Cache.__init__
+
+    def register(self, *args, **kwargs) -> None:
+        init(self, *args, **kwargs)
+        caches.append(self)
+
+    image_cache._Cache.__init__ = register
+    if mode == "old":
+        _emulate_old_start(image_cache)
+    marks: dict[str, dict] = {}
+    t0 = time.perf_counter()
+
+    def mark(name: str) -> None:
+        if name not in marks:
+            reads = sum(c.reads for c in caches)
+            marks[name] = {"s": time.perf_counter() - t0, "decodes": reads}
+
+    def timed(name: str, at_start: bool = False):
+        method = getattr(training.Trainer, name)
+
+        def wrapper(self, *args, **kwargs):
+            if at_start:
+                mark(name)
+            out = method(self, *args, **kwargs)
+            if not at_start:
+                mark(name)
+            return out
+
+        setattr(training.Trainer, name, wrapper)
+
+    for name in START_STEPS:
+        timed(name)
+    timed("_run_loop", at_start=True)  # all set: the first step comes next
+    timed("_step")  # the first step done (trace included; the batch thread reads on)
+    from posekit.engine.cli import main
+
+    rc = main(["train", *argv])
+    n = sum(len(c.shapes) if hasattr(c, "shapes") else 0 for c in caches)
+    _report(
+        {
+            "mode": mode,
+            "steps": marks,
+            "seconds": time.perf_counter() - t0,
+            "decodes_total": sum(c.reads for c in caches),
+            "shapes_known": n,
+        }
+    )
     return rc
 
 
@@ -277,6 +371,75 @@ def time_video(project, video: Path) -> dict:
     return out
 
 
+def check_cost(project) -> dict:
+    """Seconds over the project's images: headers, ``ImageList.check``, decoding.
+
+    Each on a fresh ``load_training_set`` (files in the page cache: built just now).
+    """
+    from posekit.engine._image_cache import _header
+    from posekit.engine.dataset import load_training_set
+
+    ts = load_training_set(project)
+    images = ts.images
+    out: dict = {"n_images": len(images)}
+    out["header_s"], _ = _seconds(
+        lambda: [_header(project.path / p, False) for p in ts.paths]
+    )
+    out["check_s"], _ = _seconds(images.check)
+    out["check_reads"] = images.reads
+    images = load_training_set(project).images
+    out["decode_all_s"], _ = _seconds(lambda: sum(1 for _ in images))
+    out["decode_reads"] = images.reads
+    out["check_over_decode"] = out["check_s"] / out["decode_all_s"]
+    return out
+
+
+def measure_start(project, args) -> dict:
+    """Seconds and decodes from ``posekit train`` to its first step, new and old."""
+    from posekit.engine.dataset import load_training_set
+
+    ts = load_training_set(project)
+    train_args = [
+        str(project.path),
+        "--iterations",
+        "1",
+        "--backbone",
+        "mobilenet_v2_0.35",
+        "--weights",
+        "none",
+        "--fresh",
+    ]
+    out: dict = {
+        "what": "posekit train (1 it): start to the first step",
+        "n_frames": len(ts.images),
+        "n_train": len(ts.train_indices),
+        "n_test": len(ts.test_indices),
+        "note": "steps: seconds from the command's start and images decoded until "
+        "the end of each step of Trainer.fit (_run_loop: its start, all set for the "
+        "first step; _step: the first step done, its batch and the batch thread's "
+        "prefetch included). new: the code as it is; old (baseline, same run): "
+        "ImageList.shapes replaced by decoding every image and ImageList.check by "
+        "nothing, the code before (its data check was a decoding loop over "
+        "np.shape). Runs alternate new, old. check_cost: seconds over every "
+        "image of the project (in the page cache) of reading the headers, of "
+        "ImageList.check (headers + PIL verify), and of decoding them all.",
+        "new": [],
+        "old": [],
+    }
+    out["check_cost"] = check_cost(project)
+    for _ in range(args.start_repeats):
+        for mode in ("new", "old"):
+            r = _wait_child(["--child", "start", mode, *train_args])
+            out[mode].append(r)
+            steps = r["steps"]
+            print(
+                f"start {mode}: {steps['_run_loop']['s']:.1f} s, "
+                f"{steps['_run_loop']['decodes']} decodes before the first step",
+                flush=True,
+            )
+    return out
+
+
 def _mb(x: float) -> str:
     return f"{x:7.0f} MB"
 
@@ -301,6 +464,31 @@ def print_table(results: dict) -> None:
             f"{what:34s} {_mb(d['peak_rss_mb'])} {_mb(b['peak_rss_mb'])} "
             f"{row['ratio']:6.2f} {held} {d['wall_s']:6.1f} {b['wall_s']:6.1f}"
         )
+    start = results.get("train_start")
+    if start:
+        print(
+            f"\nposekit train start, N={start['n_frames']} (train {start['n_train']}"
+            f" + test {start['n_test']} images): seconds / images decoded, best of "
+            f"{len(start['new'])}"
+        )
+        c = start["check_cost"]
+        print(
+            f"  {c['n_images']} images: headers {c['header_s']:.2f} s, "
+            f"ImageList.check {c['check_s']:.2f} s ({c['check_reads']} decoded), "
+            f"decoding all {c['decode_all_s']:.2f} s"
+        )
+        names = [*START_STEPS, "_run_loop", "_step"]
+        print(f"  {'until the end of':20s} {'new':>16s} {'old (baseline)':>16s}")
+        for name in names:
+            cells = []
+            for mode in ("new", "old"):
+                runs = [r["steps"][name] for r in start[mode] if name in r["steps"]]
+                best = min(runs, key=lambda r: r["s"]) if runs else None
+                cells.append(
+                    f"{best['s']:7.2f} s {best['decodes']:5d}" if best else "-"
+                )
+            label = "_run_loop (start)" if name == "_run_loop" else name
+            print(f"  {label:20s} {cells[0]:>16s} {cells[1]:>16s}")
     v = results["video"]
     print(f"\nlong video: {v['frames']} frames, {v['minutes']:.1f} min, {v['source']}")
     base = v["n_frames_s"]
@@ -318,6 +506,8 @@ def _child(kind: str, *rest: str) -> None:
     elif kind == "train":
         cache = None if rest[0] == "default" else int(rest[0])
         sys.exit(child_train(list(rest[1:]), cache))
+    elif kind == "start":
+        sys.exit(child_start(list(rest[1:]), rest[0]))
 
 
 def main() -> None:
@@ -329,6 +519,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, nargs="+", default=[300, 1200])
     parser.add_argument("--video-minutes", type=float, default=10.0)
     parser.add_argument("--no-train", action="store_true", help="skip posekit train")
+    parser.add_argument(
+        "--start-repeats",
+        type=int,
+        default=2,
+        help="runs of the train-start measurement per mode (0: skip it)",
+    )
     parser.add_argument(
         "--out", default=str(REPO / "benchmarks/results/large_project.json")
     )
@@ -347,7 +543,7 @@ def main() -> None:
         "the child's VmHWM); default: the "
         "default image cache (512 MB); baseline: a cache that holds every frame, as "
         "the code behaved before the cache, measured in the same run; ratio: default "
-        "over baseline. Video seconds: a fresh VideoReader each; n_frames decodes every "
+        "over baseline. train_start: see its note. Video seconds: a fresh VideoReader each; n_frames decodes every "
         "frame (what bool(reader) and extract_frames paid before).",
         "memory": [],
     }
@@ -405,6 +601,8 @@ def main() -> None:
                 rows["default"]["peak_rss_mb"] / rows["baseline"]["peak_rss_mb"]
             )
             results["memory"].append(row)
+        if args.start_repeats > 0:
+            results["train_start"] = measure_start(projects[sizes[0]], args)
         t0 = time.perf_counter()
         video = long_video(clip, args.video_minutes, work)
         from posekit.engine.video import VideoReader

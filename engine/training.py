@@ -57,6 +57,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ._fileio import atomic_path, atomic_write_text
+from ._image_cache import ImageList, frame_shapes
 from .augment import AugmentConfig, Augmenter
 from .evaluation import mean_error, rmse
 from .inference import KerasPredictor
@@ -888,11 +889,14 @@ class Trainer:
             raise ValueError(
                 f"{len(images)} {what} images but {len(keypoints)} rows of keypoints"
             )
-        for i, img in enumerate(images):
-            if np.ndim(img) != 3 or np.shape(img)[2] != 3:
+        if isinstance(images, ImageList):
+            # every file whole (a truncated or corrupt one named, with what to do)
+            # and its shape, from headers and file structure: no pixel decoded
+            images.check()
+        for i, shape in enumerate(frame_shapes(images)):
+            if len(shape) != 3 or shape[2] != 3:
                 raise ValueError(
-                    f"{what} image {i} must be (H, W, 3) RGB. Received shape "
-                    f"{np.shape(img)}"
+                    f"{what} image {i} must be (H, W, 3) RGB. Received shape {shape}"
                 )
         return images, keypoints
 
@@ -965,7 +969,7 @@ class Trainer:
             crop = self.defaults.crop_size
             logger.info("training crop %d×%d (from the frames and labels)", *crop)
             return crop
-        crop = default_crop_size(np.shape(img) for img in images)
+        crop = default_crop_size(frame_shapes(images))
         logger.info("training crop %d×%d (from the frame size)", *crop)
         return crop
 
@@ -1042,7 +1046,7 @@ class Trainer:
     def _defaults_input(self) -> tuple[list[tuple[int, ...]], np.ndarray]:
         """Frame shapes and ``(n, K, 2)`` keypoints of one animal each, for the defaults."""
         images, keypoints = self._train_data
-        return [np.shape(img) for img in images], keypoints
+        return frame_shapes(images), keypoints
 
     def _keep_recorded(self, snap: Snapshot) -> None:
         """Keep the model settings and defaults the resumed snapshot recorded."""

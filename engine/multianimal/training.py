@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._image_cache import frame_shapes
 from ..models.pose_model import PoseModelConfig
 from ..training import TrainConfig, Trainer, TrainingCallback, pose_losses
 from ..training_defaults import animal_sizes
@@ -210,7 +211,7 @@ class MultiAnimalTrainer(Trainer):
         images, keypoints = self._train_data
         animals = self._animals(keypoints)
         n_ind = animals.shape[1]
-        shapes = [np.shape(img) for img in images for _ in range(n_ind)]
+        shapes = [s for s in frame_shapes(images) for _ in range(n_ind)]  # headers
         return shapes, animals.reshape(-1, *animals.shape[2:])
 
     def _make_augmenter(self) -> MultiAnimalAugmenter:  # type: ignore[override]

@@ -769,3 +769,88 @@ def test_training_images_read_on_demand_are_not_listed(tmp_path) -> None:
     kept, kp = trainer._validate_data(lazy, keypoints, "training")
     assert kept is lazy and kp.shape == keypoints.shape
     assert lazy.cached_bytes <= 2 * images[0].nbytes
+
+
+def _png_files(folder, images) -> list:
+    """Write RGB ``images`` as ``img<k>.png`` in ``folder``; their paths."""
+    paths = []
+    for k, img in enumerate(images):
+        paths.append(folder / f"img{k}.png")
+        cv2.imwrite(str(paths[-1]), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    return paths
+
+
+class _FirstStep(Exception):
+    """Raised where training would take its first step."""
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_training_start_decodes_each_image_at_most_once(
+    tmp_path, monkeypatch, adaptive
+) -> None:
+    """Beyond the cache, the start of training decodes each image at most once.
+
+    The data check, the project defaults (adaptive) and the crop (not adaptive)
+    each decoded every training image before the first step: 2 passes of a project
+    larger than the image cache. Shapes now come from the file headers.
+    """
+    from collections import Counter
+
+    from posekit.engine import _image_cache
+    from posekit.engine._image_cache import ImageList
+
+    images, keypoints = blob_data(24, seed=0)
+    lazy = ImageList(_png_files(tmp_path, images), cache_bytes=2 * images[0].nbytes)
+    counts: Counter = Counter()
+    decode = _image_cache._decode
+
+    def counted(path):
+        counts[path.name] += 1
+        return decode(path)
+
+    monkeypatch.setattr(_image_cache, "_decode", counted)
+    at_first_step: Counter = Counter()
+
+    def first_step(self, run) -> None:
+        at_first_step.update(counts)
+        raise _FirstStep
+
+    monkeypatch.setattr(Trainer, "_run_loop", first_step)
+    trainer = Trainer(
+        MODEL,
+        config(crop_size=None, adaptive=adaptive),
+        tmp_path / "train",
+        progress=False,
+    )
+    train, test = lazy.take(range(20)), lazy.take(range(20, 24))
+    with pytest.raises(_FirstStep):
+        trainer.fit(train, keypoints[:20], test, keypoints[20:])
+    assert max(at_first_step.values(), default=0) <= 1, at_first_step
+    assert trainer.train_config.crop_size == default_crop_size([(64, 64, 3)])
+    if adaptive:
+        assert trainer.defaults is not None
+        assert list(trainer.defaults.frame_sizes) == [(64, 64)]
+
+
+def test_truncated_training_image_is_named_before_training(
+    tmp_path, monkeypatch
+) -> None:
+    """A truncated PNG stops training before it starts, named, with what to do."""
+    from posekit.engine._image_cache import ImageList
+    from posekit.engine.io.dlc import LabelError
+
+    images, keypoints = blob_data(8, seed=0)
+    paths = _png_files(tmp_path, images)
+    paths[5].write_bytes(paths[5].read_bytes()[: paths[5].stat().st_size // 2])
+    lazy = ImageList(paths, cache_bytes=2 * images[0].nbytes, error=LabelError)
+
+    def no_model(self, *args, **kwargs):
+        raise AssertionError("the model was set up: the check came too late")
+
+    monkeypatch.setattr(Trainer, "_setup_model", no_model)
+    trainer = Trainer(MODEL, config(), tmp_path / "train", progress=False)
+    with pytest.raises(LabelError) as info:
+        trainer.fit(lazy, keypoints)
+    message = str(info.value)
+    assert str(paths[5]) in message and "truncated or corrupt" in message
+    assert "extract_frames" in message and "create-training-dataset" in message
