@@ -1132,7 +1132,8 @@ def plan_analysis(
     if skipped:
         logger.warning(
             "%d of %d video(s) were analysed before with this network and are not "
-            "analysed again (overwrite=True, --overwrite: analyse them again)",
+            "analysed again; to analyse them again, give --overwrite (posekit "
+            "analyze) or overwrite=True (Python)",
             len(skipped),
             len(dests),
         )

@@ -41,6 +41,7 @@ __all__ = [
     "evaluate_multianimal",
     "track_video_detections",
     "analyze_multianimal_videos",
+    "restitch_video",
     "evaluate_tracks",
     "matched_predictions",
 ]
@@ -217,6 +218,7 @@ def multianimal_predictor(
     MultiAnimalPredictor
     """
     from .inference import MultiAnimalPredictor
+    from .peaks import nms_radius_from_dlc
 
     multi = multianimal_config(folder)
     assembly = assembly or multi.assembly
@@ -224,12 +226,14 @@ def multianimal_predictor(
         assembly = assembly.replace(max_individuals=int(max_individuals))
     path = snapshot if isinstance(snapshot, Path) else folder.snapshot(snapshot)[1]
     model = folder.load(path)
+    nmsradius = folder.pose_cfg().get("nmsradius")
     return MultiAnimalPredictor(
         model,
         multi.layout.n_multi,
         multi.layout.n_unique,
         assembly=assembly,
         batch_size=batch_size,
+        nms_radius=nms_radius_from_dlc(nmsradius) if nmsradius else None,
     )
 
 
@@ -385,7 +389,12 @@ def analyze_multianimal_videos(
         If no video can be read.
     """
     from ..api import _destinations
-    from ..inference import default_batch_size, plan_analysis, video_metadata
+    from ..inference import (
+        AnalysisOutputs,
+        default_batch_size,
+        plan_analysis,
+        video_metadata,
+    )
     from ..io.dlc import write_analysis_metadata
     from .inference import predict_video_detections
     from .outputs import (
@@ -416,8 +425,48 @@ def analyze_multianimal_videos(
     own_videos = not videos
     videos = project.source_videos() if own_videos else list(map(Path, videos))
     dests = _destinations(project, videos, destfolder, own_videos)
+    restitched: list[Path] = []
+    if not overwrite:  # other animals or tracker: from the detections, no network
+        redo = _changed_animals(dests, scorer, suffix, n_tracks)
+        for video, (h5, had) in redo.items():
+            restitched.append(
+                restitch_video(
+                    h5,
+                    layout,
+                    n_tracks,
+                    assembly=multi.assembly,
+                    track_method=method,
+                    scorer=scorer,
+                    save_as_csv=save_as_csv,
+                    netcdf=netcdf,
+                )
+            )
+            full = f"{h5.name[: -len(f'_{suffix}.h5')]}_full.pickle"
+            if had is None:
+                logger.warning(
+                    "%s: detected before with this network; tracked its detections "
+                    "(%s) with the %s tracker without running the network again "
+                    "(--overwrite analyses it again)",
+                    video.name,
+                    full,
+                    method,
+                )
+            else:
+                logger.warning(
+                    "%s: analysed before with this network into %d animals; "
+                    "re-stitched its detections (%s) into %d animals without running "
+                    "the network again (--overwrite analyses it again)",
+                    video.name,
+                    had,
+                    full,
+                    n_tracks,
+                )
+        dests = {v: d for v, d in dests.items() if v not in redo}
+    if not dests:
+        return AnalysisOutputs(restitched)
     plan = plan_analysis(dests, scorer, overwrite=overwrite, suffix=f"_{suffix}")
     outputs = plan.outputs()
+    outputs.extend(restitched)
     predictors: dict[int, Any] = {}
     for video in plan.todo:
         shape = plan.sizes[video]
@@ -439,9 +488,10 @@ def analyze_multianimal_videos(
                 layout,
                 cfg.paf_edges,
                 len(dets),
-                nms_radius=predictor.nms_radius,
+                nms_radius=2 * predictor.nms_radius + 1,
                 min_confidence=predictor.peak_threshold,
                 sigma=cfg.sigma,
+                nms_distance=predictor.nms_distance,
             ),
         )
         data = video_metadata(
@@ -483,6 +533,148 @@ def analyze_multianimal_videos(
         )
         outputs.append(h5)
     return outputs
+
+
+def _tracks_count(h5: Path) -> int:
+    """Return the number of animals (``single`` left out) of a tracks ``.h5``."""
+    from .layout import SINGLE
+
+    df = pd.read_hdf(h5, "tracks", stop=1)
+    names = df.columns.get_level_values("individuals").unique()
+    return len([n for n in names if str(n) != SINGLE])
+
+
+def _changed_animals(
+    dests: dict[Path, Any], scorer: str, suffix: str, n_tracks: int
+) -> dict[Path, tuple[Path, int | None]]:
+    """Videos to track again from their detections → (tracks file, animals it has).
+
+    Those analysed before into another number of animals, and those whose detections
+    (``_full.pickle``, ``_meta.pickle``) are there but not their tracks with this
+    tracker (``None``: another ``--track-method`` was used).
+
+    Raises
+    ------
+    ValueError
+        If such a video has no ``_full.pickle`` to re-stitch from (nothing is done).
+    """
+    out: dict[Path, tuple[Path, int | None]] = {}
+    for video, dest in dests.items():
+        stem = Path(dest or video.parent) / f"{video.stem}{scorer}"
+        h5 = Path(f"{stem}_{suffix}.h5")
+        full = Path(f"{stem}_full.pickle")
+        if not h5.is_file():
+            # detected before, tracked with another method: track again from them
+            if full.is_file() and Path(f"{stem}_meta.pickle").is_file():
+                out[video] = (h5, None)
+            continue
+        try:
+            had = _tracks_count(h5)
+        except (OSError, KeyError, ValueError):
+            continue  # not a tracks file of ours: plan_analysis decides
+        if had == n_tracks:
+            continue
+        if not full.is_file():
+            raise ValueError(
+                f"{video.name} was analysed before into {had} animals ({h5.name}) and "
+                f"its detections ({full.name}) are not there to re-stitch them into "
+                f"{n_tracks} (--animals {n_tracks}): add --overwrite to analyse it "
+                "again. Nothing was analysed."
+            )
+        out[video] = (h5, had)
+    return out
+
+
+def restitch_video(
+    tracks: str | os.PathLike,
+    layout: Any,
+    n_tracks: int,
+    *,
+    assembly: AssemblyConfig | None = None,
+    track_method: str = "ellipse",
+    scorer: str | None = None,
+    save_as_csv: bool = False,
+    netcdf: bool = False,
+) -> Path:
+    """Assemble, track and stitch a video again from its ``_full.pickle`` (no network).
+
+    What a changed number of animals (``--animals``) needs: the candidates and
+    affinities of every frame are in ``<stem>_full.pickle``; the assemblies, the
+    tracklets and the tracks (``_assemblies.pickle``, ``_<el|bx|sk>.pickle``,
+    ``.h5``, and the ``.csv``/``.nc`` asked for) are written again.
+
+    Parameters
+    ----------
+    tracks
+        The tracks file to write (``<stem>_el.h5``; its ``_full.pickle`` is read).
+    layout
+        The project's :class:`~.layout.MultiAnimalLayout`.
+    n_tracks
+        Animals to stitch (also the most animals assembled per frame).
+    assembly
+        Assembly settings (default: :class:`~.assembly.AssemblyConfig` defaults).
+    scorer
+        The network's scorer (default: the file name from ``DLC_`` on).
+    track_method, save_as_csv, netcdf
+        As for :func:`analyze_multianimal_videos`.
+
+    Returns
+    -------
+    Path
+        The tracks file.
+    """
+    from .assembly import Assembler
+    from .outputs import (
+        read_full_pickle,
+        save_assemblies_pickle,
+        save_tracklets_pickle,
+        tracks_frame,
+        write_tracks,
+    )
+    from .peaks import nms_distance
+    from .tracking import TRACK_METHODS, TrackingConfig
+
+    h5 = Path(tracks)
+    suffix = TRACK_METHODS[track_method]
+    stem = str(h5)[: -len(f"_{suffix}.h5")]
+    if scorer is None:
+        name = Path(stem).name
+        scorer = name[name.index("DLC_") :] if "DLC_" in name else name
+    meta, dets = read_full_pickle(f"{stem}_full.pickle")
+    if "nms distance" in meta:
+        distance = float(meta["nms distance"])
+    else:  # older files: the label sigma
+        distance = nms_distance(0, stride=1, sigma=float(meta.get("sigma") or 0.0))
+    assembly = (assembly or AssemblyConfig(max_individuals=n_tracks)).replace(
+        max_individuals=int(n_tracks)
+    )
+    edges = [tuple(map(int, e)) for e in meta.get("PAFgraph") or []]
+    assembler = Assembler(
+        assembly, edges, layout.n_multi, layout.n_unique, peak_distance=distance
+    )
+    assemblies = [assembler.assemble(d) for d in dets]
+    save_assemblies_pickle(f"{stem}_assemblies.pickle", assemblies)
+    tracklets, tracks_ = track_video_detections(
+        assemblies, n_tracks, tracking=TrackingConfig(method=track_method)
+    )
+    unique = np.stack([a.unique for a in assemblies]) if layout.n_unique else None
+    save_tracklets_pickle(
+        f"{stem}_{suffix}.pickle", tracklets, layout, scorer, len(dets), unique
+    )
+    out = write_tracks(
+        tracks_frame(tracks_, layout, scorer, unique), h5, save_csv=save_as_csv
+    )
+    if netcdf:
+        from ..io import load_poses, save_poses
+
+        fps = None
+        if Path(f"{stem}_meta.pickle").is_file():
+            from .outputs import read_pickle
+
+            fps = (read_pickle(f"{stem}_meta.pickle").get("data") or {}).get("fps")
+        ds = load_poses(out, fps=fps) if fps else load_poses(out)
+        save_poses(ds, out.with_suffix(".nc"), fmt="netCDF")
+    return out
 
 
 def _tracked_arrays(

@@ -8,7 +8,10 @@ DeepLabCut's ``Assembler`` (``inferenceutils.py``) in NumPy/SciPy:
    of the field with the segment's direction (DeepLabCut's ``m1``). All edges and all
    pairs are computed at once on padded arrays; there is no loop over pixels.
 2. **Links** (:meth:`Assembler.links`): per edge, the optimal pairing of the
-   ``max_individuals`` most confident candidates of each end
+   ``max_individuals`` most confident candidates of each end (candidates of one
+   bodypart closer than ``peak_distance`` pixels to a more confident one are
+   duplicates of it and left out first, so that a second animal does not take a
+   duplicate peak of the first over its own, less confident, peak)
    (``scipy.optimize.linear_sum_assignment``, maximising affinity); pairs below
    ``min_affinity`` are dropped.
 3. **Animals** (:meth:`Assembler.assemble`): links are merged strongest first into
@@ -36,7 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .peaks import FrameDetections, to_map_cells
+from .peaks import FrameDetections, suppress_duplicates, to_map_cells
 
 __all__ = ["AssemblyConfig", "Assemblies", "Assembler", "paf_costs"]
 
@@ -256,6 +259,12 @@ class Assembler:
         Multi-animal bodyparts (channels ``0 .. n_multi - 1``).
     n_unique
         Unique bodyparts (the channels after them).
+    peak_distance
+        Candidates of one bodypart closer than this (frame pixels) to a more
+        confident one are duplicates and not used
+        (:func:`~.peaks.suppress_duplicates`; ``0``: all used). The predictor passes
+        its NMS distance; for detections read from a ``_full.pickle`` use
+        :func:`~.peaks.nms_distance` of its metadata.
 
     Examples
     --------
@@ -274,18 +283,27 @@ class Assembler:
         edges: Sequence[tuple[int, int]],
         n_multi: int,
         n_unique: int = 0,
+        *,
+        peak_distance: float = 0.0,
     ) -> None:
         self.config = config
         self.edges = [(int(a), int(b)) for a, b in edges]
         self.n_multi = int(n_multi)
         self.n_unique = int(n_unique)
+        self.peak_distance = float(peak_distance)
 
     # ------------------------------------------------------------------ links
     def _kept(self, det: FrameDetections) -> list[np.ndarray]:
-        """Per channel, indices of the candidates used: above pcutoff, most confident."""
+        """Per channel, indices of the candidates used.
+
+        Above pcutoff, duplicates (closer than ``peak_distance`` to a more confident
+        candidate) left out, the ``max_individuals`` most confident.
+        """
         keep = []
-        for conf in det.confidence[: self.n_multi]:
-            order = np.argsort(-conf, kind="stable")
+        for xy, conf in zip(
+            det.coordinates[: self.n_multi], det.confidence[: self.n_multi], strict=True
+        ):
+            order = suppress_duplicates(xy, conf, self.peak_distance)
             order = order[conf[order] >= self.config.pcutoff]
             keep.append(order[: self.config.max_individuals])
         return keep

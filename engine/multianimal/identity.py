@@ -6,9 +6,13 @@ tracked video, as a movement-schema Dataset with an ``individual`` dimension:
 
 - :func:`swap_identities` exchanges two individuals from a frame onwards, or over a
   range of frames;
-- :func:`likely_swaps` lists the frames where a swap most likely happened: where an
-  animal's track ends or starts again (a tracklet end; the stitcher joined pieces
-  there) and where two animals come close (a crossing), most suspicious first;
+- :func:`likely_swaps` lists the frames where a swap most likely happened, most
+  suspicious first: where two animals exchange places from one frame to the next
+  (putting each on the other's previous position is much cheaper than keeping the
+  identities, measured against each animal's usual frame-to-frame step), where an
+  animal jumps far beyond its usual step, where an animal's track ends or starts
+  again (a tracklet end; the stitcher joined pieces there) and where two animals
+  come close (a crossing);
 - :func:`save_tracks` writes the corrected tracks as DeepLabCut's ``_el.h5`` (key
   ``tracks``), atomically.
 """
@@ -16,6 +20,7 @@ tracked video, as a movement-schema Dataset with an ``individual`` dimension:
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,9 +115,15 @@ class SwapCandidate:
     individuals
         The animals concerned.
     reason
-        ``"track ends"``, ``"track starts"`` or ``"crossing"``.
+        ``"exchange"`` (two animals jump onto each other's previous positions),
+        ``"jump"`` (one animal moves far beyond its usual step), ``"track ends"``,
+        ``"track starts"`` or ``"crossing"``.
     score
-        How suspicious (higher: more).
+        How suspicious (higher: more). An exchange scores ``10 +`` the distance saved
+        by exchanging the identities in units of the animals' usual steps (so an
+        exchange comes first); the others at most 10: a jump half its step in
+        usual steps, a track end or a crossing about the animals' size over their
+        distance.
     """
 
     frame: int
@@ -124,8 +135,119 @@ class SwapCandidate:
         return f"frame {self.frame}: {self.reason} ({', '.join(self.individuals)})"
 
 
+def _step_scale(centre: np.ndarray, size: float) -> np.ndarray:
+    """Per animal, its usual frame-to-frame step: the 95th percentile, floored.
+
+    ``centre`` is ``(T, I, 2)`` with NaN where absent; the floor (2 % of the
+    animals' size) keeps a still animal's tiny steps from making every move a jump.
+    """
+    return _step_scale_of(np.linalg.norm(np.diff(centre, axis=0), axis=-1), size)
+
+
+def _step_scale_of(step: np.ndarray, size: float) -> np.ndarray:
+    """:func:`_step_scale` of ``(T-1, I)`` steps."""
+    out = np.full(step.shape[1], 0.02 * size)
+    for k in range(step.shape[1]):
+        s = step[:, k][np.isfinite(step[:, k])]
+        if len(s):
+            out[k] = max(float(np.percentile(s, 95)), 0.02 * size)
+    return out
+
+
+def _peaks(hit: np.ndarray, value: np.ndarray, gap: int) -> list[int]:
+    """Return the frame of highest ``value`` in each run of ``hit`` frames.
+
+    Runs ``gap`` frames apart are one; of a plateau the middle frame, rounded up (the
+    first swapped frame).
+    """
+    frames = np.flatnonzero(hit)
+    if not len(frames):
+        return []
+    out = []
+    for run in np.split(frames, np.flatnonzero(np.diff(frames) > gap) + 1):
+        v = value[run]
+        top = run[v >= v.max() - 1e-6 * max(abs(v.max()), 1.0)]
+        out.append(int(np.ceil((top[0] + top[-1]) / 2)))
+    return out
+
+
+def _exchanges(
+    centre: np.ndarray,
+    pos: np.ndarray,
+    inds: list[str],
+    size: float,
+    min_evidence: float,
+    windows: tuple[int, ...] = (1, 2),
+) -> list[SwapCandidate]:
+    """Exchange and jump candidates (see :func:`likely_swaps`).
+
+    ``centre`` is ``(T, I, 2)`` (NaN where absent), ``pos`` ``(T, I, K, 2)``.
+    """
+    n_t, n_i = centre.shape[:2]
+    if n_t < 2:
+        return []
+    scale = _step_scale(centre, size)
+    # the last position seen before each frame (an animal may be missing a while)
+    last = centre.copy()
+    for t in range(1, n_t):
+        gone = ~np.isfinite(last[t, :, 0])
+        last[t, gone] = last[t - 1, gone]
+    out: list[SwapCandidate] = []
+    for a in range(n_i):
+        for b in range(a + 1, n_i):
+            unit = scale[a] + scale[b]
+            best: dict[int, float] = {}
+            for w in windows:  # positions w frames before against w frames after
+                if n_t <= 2 * w - 1:
+                    continue
+                prev, now = last[: n_t - 2 * w + 1], centre[2 * w - 1 :]
+                keep = np.linalg.norm(now[:, a] - prev[:, a], axis=-1) + np.linalg.norm(
+                    now[:, b] - prev[:, b], axis=-1
+                )
+                cross = np.linalg.norm(
+                    now[:, a] - prev[:, b], axis=-1
+                ) + np.linalg.norm(now[:, b] - prev[:, a], axis=-1)
+                with np.errstate(invalid="ignore"):
+                    saved = np.nan_to_num((keep - cross) / unit, nan=-np.inf)
+                    hit = (saved > min_evidence) & (cross < 0.5 * keep)
+                # index i compares frame i (before) with i + 2w - 1 (after): the
+                # first swapped frame is i + w
+                for i in _peaks(hit, saved, 2 * w):
+                    f = i + w
+                    near = [g for g in best if abs(g - f) <= 2 * w]
+                    if near:  # the shorter window placed it better
+                        best[near[0]] = max(best[near[0]], float(saved[i]))
+                    else:
+                        best[f] = float(saved[i])
+            out += [
+                SwapCandidate(f, (inds[a], inds[b]), "exchange", 10.0 + v)
+                for f, v in best.items()
+            ]
+    # one animal jumping far beyond its usual step (not part of an exchange): the
+    # median displacement of the keypoints seen in both frames, so that keypoints
+    # lost or found do not move it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        step = np.nanmedian(np.linalg.norm(np.diff(pos, axis=0), axis=-1), axis=2)
+        jump_scale = _step_scale_of(step, size)
+        far = np.nan_to_num(step / jump_scale, nan=0.0)
+    jump = (far > 3 * min_evidence) & (step > 0.25 * size)
+    taken = {c.frame for c in out}
+    for k in range(n_i):
+        for i in _peaks(jump[:, k], far[:, k], 2):
+            if not any(abs(i + 1 - f) <= 2 for f in taken):
+                out.append(
+                    SwapCandidate(i + 1, (inds[k],), "jump", min(far[i, k] / 2.0, 10.0))
+                )
+    return out
+
+
 def likely_swaps(
-    ds: xr.Dataset, *, max_candidates: int = 200, closeness: float = 1.0
+    ds: xr.Dataset,
+    *,
+    max_candidates: int = 200,
+    closeness: float = 1.0,
+    min_evidence: float = 1.0,
 ) -> list[SwapCandidate]:
     """Frames where identities most likely swapped, most suspicious first.
 
@@ -138,12 +260,20 @@ def likely_swaps(
     closeness
         A crossing is two animals whose centres are closer than ``closeness`` times
         the animals' median size.
+    min_evidence
+        An exchange is listed when exchanging two animals' identities between the
+        positions 1 (or 2) frames before and after a frame saves more distance than
+        ``min_evidence`` times the sum of their usual steps (each animal's 95th
+        percentile frame-to-frame step of its centre, the median of its keypoints)
+        and halves the distance of keeping them; a jump is one animal's step above
+        ``3 * min_evidence`` usual steps and a quarter of the animals' size.
 
     Returns
     -------
     list of SwapCandidate
-        Track ends and starts (scored by how close another animal is then) and
-        crossings (local minima of two animals' distance, scored by how close).
+        Exchanges (scored by the cost saved), jumps, track ends and starts (scored
+        by how close another animal is then) and crossings (local minima of two
+        animals' distance, scored by how close), most suspicious first.
 
     Examples
     --------
@@ -174,7 +304,10 @@ def likely_swaps(
     sizes = np.where(present, (hi - lo).max(axis=-1), np.nan)
     size = float(np.nanmedian(sizes)) if np.isfinite(sizes).any() else 1.0
     size = size if size > 0 else 1.0
-    out: list[SwapCandidate] = []
+    with warnings.catch_warnings():  # all-NaN frames: the animal is absent
+        warnings.simplefilter("ignore", RuntimeWarning)
+        middle = np.nanmedian(pos, axis=2)  # robust to a keypoint on the other animal
+    out: list[SwapCandidate] = _exchanges(middle, pos, inds, size, min_evidence)
     n_t, n_i = present.shape
     dist = np.linalg.norm(centre[:, :, None] - centre[:, None], axis=-1)  # (T, I, I)
     dist[:, np.arange(n_i), np.arange(n_i)] = np.nan
@@ -186,7 +319,9 @@ def likely_swaps(
             ends = p[f] == 1
             frame = int(f) if ends else int(f + 1)
             near = nearest[frame, k]
-            score = 1.0 + (size / (near + 1e-9) if np.isfinite(near) else 0.0)
+            score = min(
+                1.0 + (size / (near + 1e-9) if np.isfinite(near) else 0.0), 10.0
+            )
             row = np.where(np.isfinite(dist[frame, k]), dist[frame, k], np.inf)
             partner = int(np.argmin(row))
             who = (name, inds[partner]) if np.isfinite(near) else (name,)
@@ -208,7 +343,10 @@ def likely_swaps(
                 f = int(s + np.argmin(d[s:e]))  # all finite: close frames
                 out.append(
                     SwapCandidate(
-                        f, (inds[a], inds[b]), "crossing", size / (d[f] + 1e-9)
+                        f,
+                        (inds[a], inds[b]),
+                        "crossing",
+                        min(size / (d[f] + 1e-9), 10.0),
                     )
                 )
     out.sort(key=lambda c: (-c.score, c.frame))

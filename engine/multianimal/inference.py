@@ -24,6 +24,7 @@ import numpy as np
 from ..video import VideoReader
 from .assembly import Assembler, Assemblies, AssemblyConfig, paf_costs
 from .peaks import FrameDetections, find_peaks
+from .peaks import nms_distance as peak_distance
 
 __all__ = ["MultiAnimalPredictor", "predict_video_detections"]
 
@@ -44,7 +45,13 @@ class MultiAnimalPredictor:
     peak_threshold
         Smallest score of a candidate (default 0.05).
     nms_radius
-        Non-maximum suppression radius in map cells (default: σ in cells, at least 1).
+        Non-maximum suppression radius in map cells: a peak is the largest value of
+        a ``2 r + 1`` window (default: σ in cells, at least 1; DeepLabCut's
+        ``nmsradius`` is the window's size, see :func:`~.peaks.nms_radius_from_dlc`).
+    nms_distance
+        Peaks of one bodypart closer than this (frame pixels, after location
+        refinement) are one peak (default: :func:`~.peaks.nms_distance`, the window's
+        radius in frame pixels, at least σ).
 
     Raises
     ------
@@ -62,6 +69,7 @@ class MultiAnimalPredictor:
         batch_size: int = 1,
         peak_threshold: float = 0.05,
         nms_radius: int | None = None,
+        nms_distance: float | None = None,
     ) -> None:
         from .._tf import tensorflow as tf
 
@@ -80,13 +88,25 @@ class MultiAnimalPredictor:
         self.config = cfg
         self.n_multi, self.n_unique = int(n_multi), int(n_unique)
         self.assembly = assembly
-        self.assembler = Assembler(assembly, cfg.paf_edges, n_multi, n_unique)
         self.batch_size = int(batch_size)
         self.peak_threshold = float(peak_threshold)
         self.nms_radius = (
             int(nms_radius)
             if nms_radius is not None
             else max(1, round(cfg.sigma * cfg.input_scale / cfg.head_stride))
+        )
+        self.nms_distance = (
+            float(nms_distance)
+            if nms_distance is not None
+            else peak_distance(
+                self.nms_radius,
+                stride=cfg.head_stride,
+                input_scale=cfg.input_scale,
+                sigma=cfg.sigma,
+            )
+        )
+        self.assembler = Assembler(
+            assembly, cfg.paf_edges, n_multi, n_unique, peak_distance=self.nms_distance
         )
         self._fn = tf.function(
             lambda x: model(x, training=False), reduce_retracing=True
@@ -113,6 +133,7 @@ class MultiAnimalPredictor:
             threshold=self.peak_threshold,
             nms_radius=self.nms_radius,
             max_peaks=3 * self.assembly.max_individuals,
+            min_distance=self.nms_distance,
         )
         for det, field in zip(dets, paf[:m], strict=True):
             paf_costs(

@@ -80,10 +80,18 @@ def full_pickle_metadata(
     nms_radius: float,
     min_confidence: float,
     sigma: float,
+    nms_distance: float | None = None,
 ) -> dict[str, Any]:
-    """Build the ``metadata`` entry of a ``_full.pickle`` (DeepLabCut's keys)."""
+    """Build the ``metadata`` entry of a ``_full.pickle`` (DeepLabCut's keys).
+
+    ``nms_radius`` is DeepLabCut's ``nmsradius`` (the max-pool window, score-map
+    cells); ``nms_distance`` (frame pixels, posekit's key ``nms distance``) the
+    distance within which refined peaks of one bodypart were merged.
+    """
     names = list(layout.bodyparts)
+    extra = {} if nms_distance is None else {"nms distance": float(nms_distance)}
     return {
+        **extra,
         "nms radius": float(nms_radius),
         "minimal confidence": float(min_confidence),
         "sigma": float(sigma),

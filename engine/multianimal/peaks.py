@@ -8,6 +8,13 @@ The peaks of a whole batch are found at once (``scipy.ndimage.maximum_filter``, 
 loop over pixels); of equal neighbouring values the first in row-major order is the
 peak.
 
+Cells more than the window apart can refine onto the same point (one keypoint whose
+score is high on two cells, e.g. a fly's thorax giving two peaks 5 px apart): the
+assembly would then give the duplicate to a second animal. So peaks of one bodypart
+closer than ``min_distance`` frame pixels *after refinement* are one peak, the
+highest kept (:func:`suppress_duplicates`; the predictor uses the NMS window's radius
+in frame pixels, at least the label σ).
+
 :class:`FrameDetections` holds one frame's candidates and, once
 :func:`~posekit.engine.multianimal.assembly.paf_costs` has filled them, the affinities
 of every pair along each part-affinity edge: what DeepLabCut stores per frame in a
@@ -22,7 +29,15 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import maximum_filter
 
-__all__ = ["FrameDetections", "find_peaks", "to_frame_pixels", "to_map_cells"]
+__all__ = [
+    "FrameDetections",
+    "find_peaks",
+    "nms_distance",
+    "nms_radius_from_dlc",
+    "suppress_duplicates",
+    "to_frame_pixels",
+    "to_map_cells",
+]
 
 
 @dataclass
@@ -118,6 +133,79 @@ def to_map_cells(
     return (x - stride / 2.0) / stride, (y - stride / 2.0) / stride
 
 
+def nms_distance(
+    nms_radius: int, *, stride: float, input_scale: float = 1.0, sigma: float = 0.0
+) -> float:
+    """Frame pixels within which two refined peaks of one bodypart are one peak.
+
+    The NMS window's radius (``nms_radius`` cells) in frame pixels, at least the
+    label σ (frame pixels): the score of one keypoint is high within about σ of it.
+
+    Examples
+    --------
+    >>> nms_distance(2, stride=8, sigma=10.9)
+    16.0
+    >>> nms_distance(1, stride=8, sigma=10.9)
+    10.9
+    """
+    return float(max(int(nms_radius) * float(stride) / float(input_scale), sigma))
+
+
+def nms_radius_from_dlc(nmsradius: float) -> int:
+    """DeepLabCut's ``nmsradius`` (the max-pool window, cells) → window radius.
+
+    DeepLabCut's ``find_local_peak_indices_maxpool_nms`` max-pools with a
+    ``nmsradius × nmsradius`` window: ``5`` is 2 cells each side.
+
+    Examples
+    --------
+    >>> nms_radius_from_dlc(5.0), nms_radius_from_dlc(3), nms_radius_from_dlc(1)
+    (2, 1, 1)
+    """
+    return max(1, int(nmsradius) // 2)
+
+
+def suppress_duplicates(
+    xy: np.ndarray, confidence: np.ndarray, min_distance: float
+) -> np.ndarray:
+    """Return the peaks kept when those closer than ``min_distance`` are merged.
+
+    Greedy, highest score first: a peak is dropped when a kept one lies closer than
+    ``min_distance`` (frame pixels). Ties keep the earlier peak.
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` peak positions of one bodypart.
+    confidence
+        ``(n,)`` their scores.
+    min_distance
+        Smallest distance between two kept peaks (``0``: keep all).
+
+    Returns
+    -------
+    numpy.ndarray
+        Kept indices, highest score first.
+
+    Examples
+    --------
+    >>> xy = np.array([[100.0, 50.0], [104.0, 53.0], [10.0, 10.0]])
+    >>> suppress_duplicates(xy, np.array([0.8, 0.82, 0.7]), 10.0).tolist()
+    [1, 2]
+    """
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    conf = np.asarray(confidence, float).reshape(-1)
+    order = np.argsort(-conf, kind="stable")
+    if min_distance <= 0 or len(order) < 2:
+        return order
+    d = np.linalg.norm(xy[:, None] - xy[None], axis=-1)
+    kept: list[int] = []
+    for i in order:
+        if not kept or not (d[i, kept] < min_distance).any():
+            kept.append(int(i))
+    return np.asarray(kept, int)
+
+
 def find_peaks(
     scoremap: np.ndarray,
     locref: np.ndarray | None,
@@ -128,6 +216,7 @@ def find_peaks(
     threshold: float = 0.1,
     nms_radius: int = 2,
     max_peaks: int | None = None,
+    min_distance: float = 0.0,
 ) -> list[FrameDetections]:
     """Local maxima of a batch of score maps, refined, in frame pixels.
 
@@ -146,6 +235,9 @@ def find_peaks(
         A peak is the largest value within ``nms_radius`` cells in each direction.
     max_peaks
         Keep at most this many peaks per channel, the highest first.
+    min_distance
+        Peaks of one channel closer than this (frame pixels, after refinement) are
+        one peak, the highest kept (:func:`suppress_duplicates`; ``0``: off).
 
     Returns
     -------
@@ -190,9 +282,15 @@ def find_peaks(
         coords, confs = [], []
         for c in range(k):
             g = f * k + c
-            a = starts[g]
-            b = a + (min(counts[g], max_peaks) if max_peaks else counts[g])
-            coords.append(np.column_stack([x[a:b], y[a:b]]))
-            confs.append(score[a:b].astype(float))
+            a, b = starts[g], starts[g] + counts[g]
+            xy = np.column_stack([x[a:b], y[a:b]])
+            conf = score[a:b].astype(float)
+            if min_distance > 0 and len(conf) > 1:
+                kept = suppress_duplicates(xy, conf, min_distance)
+                xy, conf = xy[kept], conf[kept]
+            if max_peaks:
+                xy, conf = xy[:max_peaks], conf[:max_peaks]
+            coords.append(xy)
+            confs.append(conf)
         out.append(FrameDetections(coords, confs))
     return out

@@ -15,7 +15,7 @@ from posekit.engine.multianimal.outputs import read_full_pickle, read_tracklets_
 pytestmark = pytest.mark.slow
 
 
-def test_train_evaluate_analyse_a_two_animal_demo(tmp_path):
+def test_train_evaluate_analyse_a_two_animal_demo(tmp_path, monkeypatch):
     project = make_demo_project(tmp_path, n_animals=2, n_frames=24, n_labeled=6)
     result = train_network(
         project,
@@ -55,6 +55,7 @@ def test_train_evaluate_analyse_a_two_animal_demo(tmp_path):
     )
     assert {"id_switches", "idf1", "frames_map"} <= set(scores)
     _batch_checks(project, tracks, tmp_path)
+    _restitch(project, tracks, tmp_path, monkeypatch)
     _images(project, tmp_path)
     # one animal per frame: live prediction and the model file refuse, saying why
     from posekit.engine.export import export_model
@@ -112,6 +113,49 @@ def _batch_checks(project, tracks, tmp_path):
     from posekit.engine.io import load_poses
 
     assert load_poses(tracks).attrs["fps"] == pytest.approx(project_fps(video))
+
+
+def _restitch(project, tracks, tmp_path, monkeypatch):
+    """Check that another number of animals re-stitches the detections, no network.
+
+    ``posekit analyze PROJECT --animals 3`` on an analysed video kept the 2-animal
+    tracks and said only that the video was analysed before (QA s16, finding 6).
+    """
+    import posekit.engine.multianimal.api as ma
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network ran again")
+
+    monkeypatch.setattr(ma, "multianimal_predictor", no_network)
+    stem = str(tracks)[: -len("_el.h5")]
+    full = tracks.with_name(tracks.name.replace("_el.h5", "_full.pickle"))
+    before = full.stat().st_mtime_ns
+    out = analyze_videos(
+        project, destfolder=tmp_path / "out", progress=False, n_tracks=3
+    )
+    assert list(out) == [tracks] and out.skipped == []
+    df = pd.read_hdf(tracks, "tracks")
+    assert list(dict.fromkeys(df.columns.get_level_values("individuals"))) == [
+        "mouse1",
+        "mouse2",
+        "ind3",
+    ]
+    assert full.stat().st_mtime_ns == before  # the detections were only read
+    read_tracklets_pickle(stem + "_el.pickle")
+    # the same number again: analysed before, skipped
+    again = analyze_videos(
+        project, destfolder=tmp_path / "out", progress=False, n_tracks=3
+    )
+    assert again.skipped == [tracks]
+    # another tracker: tracked from the same detections
+    (boxes,) = analyze_videos(
+        project, destfolder=tmp_path / "out", progress=False, track_method="box"
+    )
+    assert boxes.name.endswith("_bx.h5") and boxes.is_file()
+    assert len(pd.read_hdf(boxes, "tracks")) == len(df)
+    monkeypatch.undo()
+    meta, _ = read_full_pickle(stem + "_full.pickle")
+    assert meta["nms radius"] == 5.0 and meta["nms distance"] > 0
 
 
 def _images(project, tmp_path):

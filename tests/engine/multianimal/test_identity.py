@@ -73,3 +73,52 @@ def test_saved_tracks_keep_dlc_columns_and_the_swap(tmp_path):
         df[("DLC_x", "m1", "a", "x")].values[20:],
         original[("DLC_x", "m2", "a", "x")].values[20:],
     )
+
+
+def _walkers(n=600, seed=0, missing=0.0):
+    """Three 5-keypoint animals walking in lanes ~1.2 body lengths apart, jittering."""
+    rng = np.random.default_rng(seed)
+    shape = np.array([[0.0, 0.0], [10.0, 4.0], [20.0, 0.0], [30.0, -4.0], [40.0, 0.0]])
+    out = []
+    for k in range(3):
+        step = rng.normal(0.0, 1.0, (n, 2)) * [1.5, 0.3]
+        path = np.cumsum(step, axis=0) + [100.0, 100.0 + 50.0 * k]
+        out.append(path[:, None] + shape + rng.normal(0.0, 0.3, (n, 5, 2)))
+    kp = np.stack(out, axis=1)  # (T, 3, 5, 2)
+    kp[rng.random(kp.shape[:3]) < missing] = np.nan  # keypoints lost and found
+    return kp
+
+
+def test_likely_swaps_find_every_injected_exchange_and_invent_none():
+    # QA s16: both flies jumped onto each other's places at frame 700 (a 101 px
+    # jump, median step 0.08 px) and the list only had crossings
+    names = ["a", "b", "c"]
+    for seed, missing in ((0, 0.0), (1, 0.1)):
+        kp = _walkers(seed=seed, missing=missing)
+        clean = from_numpy(kp.transpose(0, 3, 2, 1), individual_names=names)
+        found = likely_swaps(clean)
+        assert not [c for c in found if c.reason in ("exchange", "jump")], found[:3]
+        ds = swap_identities(clean, "a", "b", start=150)
+        ds = swap_identities(ds, "b", "c", start=320)
+        ds = swap_identities(ds, "a", "c", start=480, stop=481 + 60)
+        found = likely_swaps(ds)
+        exchanges = {
+            c.frame: set(c.individuals) for c in found if c.reason == "exchange"
+        }
+        assert exchanges == {
+            150: {"a", "b"},
+            320: {"b", "c"},
+            480: {"a", "c"},
+            541: {"a", "c"},
+        }
+        assert {c.reason for c in found[:4]} == {"exchange"}  # ranked first
+
+
+def test_likely_swaps_flag_one_animal_jumping_far():
+    kp = _walkers(missing=0.05)
+    kp[300:, 2] += [0.0, 120.0]  # c's track jumps away and stays
+    ds = from_numpy(kp.transpose(0, 3, 2, 1), individual_names=["a", "b", "c"])
+    found = [c for c in likely_swaps(ds) if c.reason in ("exchange", "jump")]
+    assert [(c.frame, c.reason, c.individuals) for c in found] == [
+        (300, "jump", ("c",))
+    ]
