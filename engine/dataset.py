@@ -311,7 +311,13 @@ def create_training_dataset(
         Base random seed; shuffle ``k`` uses ``seed + k`` (default ``k``).
     test_frames
         Explicit test images (``labeled-data/<video>/<image>`` or image names):
-        a fixed, recorded split instead of a random one.
+        a fixed, recorded split instead of a random one. Without ``train_fraction``
+        it is named by its own fraction, ``round(len(train) / (len(train) +
+        len(test)), 2)``, as DeepLabCut names a split of given rows (240 train and
+        60 test frames: ``…80shuffle1``), and that fraction is put first in
+        ``config.yaml``'s ``TrainingFraction`` (with a warning) so the verbs train
+        it; a project that already has splits or models of the configured fraction
+        records it under that one, so they still resolve.
     train_indices, test_indices
         DeepLabCut's ``trainIndices``/``testIndices``: one list of rows of the
         merged labels per shuffle of ``shuffles`` (as :func:`mergeandsplit`
@@ -346,6 +352,11 @@ def create_training_dataset(
     if not np.isclose(fractions[0], project.training_fractions[0]):
         _warn_unused_fraction(project, fractions[0])
     merged, paths, old_paths = _write_merged(project)
+    fixed = None
+    if test_frames is not None:
+        fixed = _fixed_split(paths, test_frames)
+        if not train_fraction:  # named by its own fraction, as DeepLabCut does
+            fractions = [_fixed_fraction(project, *fixed)]
     splits = []
     for fraction, k in ((f, k) for f in fractions for k in shuffles):
         doc = _doc_path(project, fraction, k)
@@ -354,26 +365,85 @@ def create_training_dataset(
         ):
             splits.append(kept)
             continue
-        if test_frames is not None:
-            wanted = {str(t).replace("\\", "/") for t in test_frames}
-            test = np.array(
-                [
-                    i
-                    for i, p in enumerate(paths)
-                    if p in wanted or p.split("/")[-1] in wanted
-                ],
-                dtype=int,
-            )
-            if len(test) != len(wanted):
-                raise LabelError(
-                    f"{len(wanted) - len(test)} requested test frames are not labelled"
-                )
-            train = np.setdiff1d(np.arange(len(paths)), test)
+        if fixed is not None:
+            train, test = fixed
         else:
             train, test = make_split(len(paths), fraction, seed=(seed or 0) + k)
         _write_documentation(project, merged, paths, train, test, fraction, k)
         splits.append(Split(train, test, fraction, k))
     return splits
+
+
+def _fixed_split(
+    paths: Sequence[str], test_frames: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the merged labels: the given test images and the rest for training."""
+    wanted = {str(t).replace("\\", "/") for t in test_frames}
+    test = np.array(
+        [i for i, p in enumerate(paths) if p in wanted or p.split("/")[-1] in wanted],
+        dtype=int,
+    )
+    if len(test) != len(wanted):
+        raise LabelError(
+            f"{len(wanted) - len(test)} requested test frames are not labelled"
+        )
+    return np.setdiff1d(np.arange(len(paths)), test), test
+
+
+def _fraction_used(project: Project, fraction: float) -> bool:
+    """Whether a split or model of ``fraction`` exists (any shuffle or iteration)."""
+    pct = _pct(fraction)
+    docs = project.path.glob(
+        f"training-datasets/iteration-*/*/Documentation_data-{project.task}_"
+        f"{pct}shuffle*.pickle"
+    )
+    models = project.path.glob(f"dlc-models*/iteration-*/*-trainset{pct}shuffle*")
+    return next(docs, None) is not None or next(models, None) is not None
+
+
+def _fixed_fraction(project: Project, train: np.ndarray, test: np.ndarray) -> float:
+    """Return the fraction a fixed test split is recorded as (its name's ``<pct>``).
+
+    DeepLabCut names a split given by its rows (``trainIndices``/``testIndices``)
+    after its own fraction, ``round(len(train) / (len(train) + len(test)), 2)``;
+    so does posekit, and since the verbs train ``TrainingFraction[0]`` that fraction
+    is put first in ``config.yaml``. A project that already has splits or models of
+    the configured fraction (the next iteration of a refined project keeps its
+    test frames) keeps that fraction, so its shuffles and model folders still
+    resolve; a message says what the split holds.
+    """
+    configured = project.training_fractions[0]
+    n = len(train) + len(test)
+    if not n or not len(test):
+        return configured
+    own = round(len(train) / n, 2)
+    if np.isclose(own, configured):
+        return configured
+    if _fraction_used(project, configured):
+        logger.info(
+            "the fixed split trains on %d of %d frames (%g) and is recorded as "
+            "TrainingFraction %g, the one this project's splits and models use",
+            len(train),
+            n,
+            own,
+            configured,
+        )
+        return configured
+    listed = [f for f in project.listed_training_fractions if not np.isclose(f, own)]
+    project.set("TrainingFraction", [own, *listed])
+    project.save(keys=["TrainingFraction"])
+    logger.warning(
+        "The fixed split trains on %d of %d frames: it is recorded as TrainingFraction "
+        "%g (…%dshuffle<k>, as DeepLabCut names a split of given frames), and "
+        "config.yaml's TrainingFraction is now %s, so training, evaluation and "
+        "analysis use it",
+        len(train),
+        n,
+        own,
+        _pct(own),
+        [own, *listed],
+    )
+    return own
 
 
 def _write_merged(project: Project) -> tuple[pd.DataFrame, list[str], list[str] | None]:

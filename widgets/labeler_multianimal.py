@@ -152,18 +152,34 @@ class MultiAnimalLabelling:
             The points that changed (one undoable edit).
         """
         index = getattr(self, "_index", 0)
-        if not self.multianimal or self.store is None or index == 0:
+        if not self.multianimal or self.store is None:
             return []
         individual = individual or self.selected_individual
+        if index == 0:
+            self.show_message(  # type: ignore[attr-defined]
+                f"This is the first frame: there is no previous frame to copy "
+                f"{individual} from."
+            )
+            return []
         frames = self.frames  # type: ignore[attr-defined]
         changes = self.store.copy_individual(
             frames[index - 1], frames[index], individual
         )
         self._record(changes)  # type: ignore[attr-defined]
-        if not changes:
-            self.show_message(  # type: ignore[attr-defined]
-                f"{individual} has no points on the previous frame to copy."
+        n = len(changes)
+        if n:
+            message = (
+                f"Copied {individual}'s {n} point{'s' if n != 1 else ''} from the "
+                "previous frame."
             )
+        elif any(
+            not self._is_missing(frames[index - 1], s)
+            for s in self.slots_of(individual)
+        ):
+            message = f"{individual}'s points are already those of the previous frame."
+        else:
+            message = f"{individual} has no points on the previous frame to copy."
+        self.show_message(message)  # type: ignore[attr-defined]
         self.render()  # type: ignore[attr-defined]
         return [c.bodypart for c in changes]
 
@@ -183,6 +199,12 @@ class MultiAnimalLabelling:
         first = first or self.selected_individual or (animals[0] if animals else "")
         if second is None:
             if first not in animals or len(animals) < 2:
+                self.show_message(  # type: ignore[attr-defined]
+                    f"Select one of the animals ({', '.join(animals)}) to swap it "
+                    "with the next one."
+                    if len(animals) > 1
+                    else "There is no other animal to swap with."
+                )
                 return []
             second = animals[(animals.index(first) + 1) % len(animals)]
         changes = self.store.swap_individuals(self.frame, first, second)  # type: ignore[attr-defined]

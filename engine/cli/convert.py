@@ -47,7 +47,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="FORMAT",
         help="input format (default: recognised from the content)",
     )
-    p.add_argument("--fps", type=float, help="frames per second of the input")
+    p.add_argument(
+        "--fps",
+        type=float,
+        help="frames per second of the input (default: the rate the input records, "
+        "else that of the video it names or is named after; without any, NWB "
+        "timestamps are frame numbers, with a warning)",
+    )
     p.add_argument("--list", action="store_true", help="list the formats and exit")
     return p
 

@@ -143,6 +143,22 @@ def _ensure_registered() -> None:
         except ModuleNotFoundError as err:  # a format module not (yet) present
             if err.name != module:
                 raise
+    # FORMAT_MODULES order, whichever module was imported first (``import
+    # posekit.engine.io.sleap`` registers SLEAP-analysis before DeepLabCut, which
+    # must keep ``.h5``)
+    for registry in (_LOADERS, _SAVERS):
+        ordered = sorted(registry.items(), key=lambda item: _rank(item[1].fn))
+        registry.clear()
+        registry.update(ordered)
+
+
+def _rank(fn: Callable) -> int:
+    module = getattr(fn, "__module__", "")
+    return (
+        FORMAT_MODULES.index(module)
+        if module in FORMAT_MODULES
+        else len(FORMAT_MODULES)
+    )
 
 
 def list_formats() -> dict[str, list[str]]:

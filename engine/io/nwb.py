@@ -44,6 +44,7 @@ import logging
 import os
 import re
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ import xarray as xr
 from .._fileio import atomic_path
 from ..poses import from_numpy
 from . import register_loader, register_saver
+from ._source import skeleton_for, source_video, video_fps
 from .dlc import index_to_paths, labels_to_array, make_labels_frame
 
 __all__ = [
@@ -182,6 +184,7 @@ def _pose_estimation(
     timing: dict[str, Any],
     scorer: str | None,
     video: Any,
+    video_path: str | None,
     source_software: str,
 ) -> Any:
     keypoints = [str(k) for k in ds["keypoint"].values]
@@ -207,15 +210,21 @@ def _pose_estimation(
                 **timing,
             )
         )
-    return ndx_pose.PoseEstimation(
-        name=name,
-        pose_estimation_series=series,
-        description=f"Estimated positions of {', '.join(keypoints)} of {individual}.",
-        scorer=scorer,
-        source_software=source_software,
-        skeleton=skeleton,
-        source_video=video,
-    )
+    with warnings.catch_warnings():
+        # ndx-pose 0.2+ calls original_videos deprecated (source_video replaces
+        # it); DLC2NWB and readers of older ndx-pose files look for it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ndx_pose.PoseEstimation(
+            name=name,
+            pose_estimation_series=series,
+            description=f"Estimated positions of {', '.join(keypoints)} of "
+            f"{individual}.",
+            scorer=scorer,
+            source_software=source_software,
+            skeleton=skeleton,
+            source_video=video,
+            original_videos=[video_path] if video_path else None,
+        )
 
 
 def _build_file(
@@ -235,7 +244,6 @@ def _build_file(
     if len(individuals) == 1:
         nwbfile.subject = pynwb.file.Subject(subject_id=str(individuals[0]))
     timing = _timing(ds, fps)
-    video_path = video_path or ds.attrs.get("video_path")
     video = None
     if video_path:
         video = _video_series(pynwb, video_path, timing, ds.sizes["time"])
@@ -263,6 +271,7 @@ def _build_file(
                 timing=timing,
                 scorer=scorer or ds.attrs.get("scorer"),
                 video=video,
+                video_path=video_path,
                 source_software=source_software,
             )
         )
@@ -293,15 +302,22 @@ def save_nwb(
     path
         Target ``.nwb`` (written atomically).
     fps
-        Frame rate, if the dataset has none; without any, frame numbers are written
-        as timestamps (and read back as frames).
+        Frame rate, if the dataset has none; else the rate its source video states
+        (the video a ``.slp`` names, or a DeepLabCut file's video beside it or in its
+        project). Without any, frame numbers are written as timestamps (read back as
+        frames), the series' ``comments`` say so, and a warning asks for ``fps``.
     scorer
         The model's scorer name (default ``attrs["scorer"]``).
     skeleton
-        Edges as pairs of keypoint names (default ``attrs["skeleton"]``).
+        Edges as pairs of keypoint names (default ``attrs["skeleton"]``; for poses
+        of a DeepLabCut file, the skeleton in the ``config.yaml`` of the project it
+        lies in; without one a warning says the file gets no edges).
     video_path
-        The source video (default ``attrs["video_path"]``), linked as an external
-        ``ImageSeries``.
+        The source video (default: ``attrs["video_path"]``, or the video of a
+        DeepLabCut file; written as an absolute path when found on disk), linked as
+        an external ``ImageSeries`` (``PoseEstimation.source_video``) and named in
+        ``PoseEstimation.original_videos`` (ndx-pose's older field, which DLC2NWB
+        writes).
     source_software
         ``PoseEstimation.source_software``.
     **nwbfile_kwargs
@@ -324,23 +340,58 @@ def save_nwb(
         return write_nwb_labels(
             _poses_to_labels(ds),
             path,
-            skeleton=skeleton
-            if skeleton is not None
-            else ds.attrs.get("skeleton") or (),
+            skeleton=skeleton_for(ds, skeleton, path),
             **nwbfile_kwargs,
         )
     individuals = [str(i) for i in ds["individual"].values]
+    path = Path(path)
+    if video_path is None:
+        found = source_video(ds)
+        video_path = str(found) if found else ds.attrs.get("video_path")
+    else:
+        found = Path(video_path) if Path(video_path).is_file() else None
+    fps = _frame_rate(ds, fps, found, path)
     nwbfile = _build_file(
         ds,
         individuals,
         fps=fps,
         scorer=scorer,
-        skeleton=skeleton,
-        video_path=video_path,
+        skeleton=skeleton_for(ds, skeleton, path),
+        video_path=str(video_path) if video_path else None,
         source_software=source_software,
         nwbfile_kwargs=nwbfile_kwargs,
     )
-    return _write(_modules()[0], nwbfile, Path(path))
+    return _write(_modules()[0], nwbfile, path)
+
+
+def _frame_rate(
+    ds: xr.Dataset, fps: float | None, video: Path | None, target: Path
+) -> float | None:
+    """Return the frame rate to write: given, the poses', else the video's (or warn)."""
+    fps = fps or ds.attrs.get("fps")
+    if fps or ds.attrs.get("time_unit") == "seconds":
+        return fps
+    fps = video_fps(video) if video is not None else None
+    if fps:
+        logger.info("%s: %g frames per second, from %s", target.name, fps, video)
+        return fps
+    named = ds.attrs.get("video_path")
+    if video is not None:
+        where = f"its video {video} states none"
+    elif named:
+        where = f"its video {named} is not found"
+    elif ds.attrs.get("source_file"):
+        where = "no video of it is found"
+    else:
+        where = "the poses have none"
+    logger.warning(
+        "%s: the frame rate is unknown (%s), so the NWB timestamps are frame "
+        "numbers, not seconds (the series' comments say so); pass the frame rate: "
+        "posekit convert --fps N (fps=N in Python)",
+        target.name,
+        where,
+    )
+    return None
 
 
 def save_nwb_individuals(

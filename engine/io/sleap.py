@@ -48,6 +48,7 @@ import xarray as xr
 from .._fileio import atomic_path
 from ..poses import frame_numbers, from_numpy
 from . import register_loader, register_saver
+from ._source import skeleton_for
 
 __all__ = [
     "import_sleap",
@@ -605,7 +606,12 @@ def save_slp(
         Poses dataset.
     path
         Target ``.slp``.
-    skeleton, video_path
+    skeleton
+        Edges as pairs of keypoint names; default ``attrs["skeleton"]``, else (poses
+        of a DeepLabCut file, which holds none) the skeleton in the ``config.yaml``
+        of the project the source file lies in; without one a warning says the file
+        gets no edges.
+    video_path
         See :func:`poses_to_sleap_labels`.
 
     Returns
@@ -621,6 +627,7 @@ def save_slp(
         See :func:`poses_to_sleap_labels`.
     """
     sio = _sleap_io()
+    skeleton = skeleton_for(ds, skeleton, path)
     labels = poses_to_sleap_labels(ds, skeleton=skeleton, video_path=video_path)
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -647,7 +654,12 @@ def save_sleap_analysis(
         Target ``.h5``.
     preset
         sleap-io's axis order: ``"matlab"`` (SLEAP's) or ``"standard"``.
-    skeleton, video_path
+    skeleton
+        Edges as pairs of keypoint names; default ``attrs["skeleton"]``, else (poses
+        of a DeepLabCut file, which holds none) the skeleton in the ``config.yaml``
+        of the project the source file lies in; without one a warning says the file
+        gets no edges.
+    video_path
         See :func:`poses_to_sleap_labels`.
 
     Returns
@@ -664,6 +676,7 @@ def save_sleap_analysis(
         See :func:`poses_to_sleap_labels`, or if there is no point at all.
     """
     sio = _sleap_io()
+    skeleton = skeleton_for(ds, skeleton, path)
     labels = poses_to_sleap_labels(ds, skeleton=skeleton, video_path=video_path)
     if not labels.labeled_frames:
         raise ValueError("these poses hold no point: a SLEAP analysis file needs one")

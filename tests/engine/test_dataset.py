@@ -224,12 +224,48 @@ def test_fixed_test_frames(demo_project: Project) -> None:
     (split,) = create_training_dataset(demo_project, test_frames=wanted)
     assert split.test_indices.tolist() == [3, 7]
     assert split.train_indices.tolist() == [i for i in range(12) if i not in (3, 7)]
-    _, _, test, _ = _read_doc(_doc(demo_project))
-    assert list(test) == [3, 7]
+    # named by its own fraction, 10/12, as DeepLabCut names a split of given rows
+    assert split.train_fraction == 0.83
+    _, _, test, fraction = _read_doc(_doc(demo_project, pct=83))
+    assert list(test) == [3, 7] and fraction == 0.83
+    assert not _doc(demo_project).exists()
+    assert load_project(demo_project.path).listed_training_fractions == [0.83, 0.8]
     with pytest.raises(LabelError, match="1 requested test frames are not labelled"):
         create_training_dataset(
             demo_project, shuffles=(2,), test_frames=["img999.png", paths[0]]
         )
+
+
+def test_fixed_split_names_and_model_folder_say_its_fraction(demo_project) -> None:
+    """QA s16 #9: 240 train / 60 test frames were recorded as 95 % (…95shuffle1)."""
+    paths = index_to_paths(merge_labels(demo_project).index)
+    (split,) = create_training_dataset(demo_project, test_frames=paths[-3:])
+    assert split.train_fraction == 0.75  # 9 of 12 frames
+    project = load_project(demo_project.path)
+    assert project.training_fractions[0] == 0.75
+    folder = project.training_set_dir()
+    assert (folder / "Documentation_data-demo_75shuffle1.pickle").is_file()
+    assert (folder / f"demo_{project.scorer}75shuffle1.mat").is_file()
+    assert project.model_dir(1).name == "demoJan1-trainset75shuffle1"
+    assert load_split(project).test_indices.tolist() == [9, 10, 11]
+
+
+def test_fixed_split_in_a_project_with_splits_keeps_the_configured_fraction(
+    demo_project, caplog
+) -> None:
+    """Shuffles and model folders of the fraction in use must still resolve."""
+    create_training_dataset(demo_project)  # a random 0.8 split, shuffle 1
+    paths = index_to_paths(merge_labels(demo_project).index)
+    with caplog.at_level("INFO", logger="posekit"):
+        (split,) = create_training_dataset(
+            demo_project, shuffles=(2,), test_frames=paths[:3]
+        )
+    assert split.train_fraction == 0.8 and _doc(demo_project, shuffle=2).is_file()
+    assert "trains on 9 of 12 frames (0.75)" in caplog.text
+    project = load_project(demo_project.path)
+    assert project.listed_training_fractions == [0.8]
+    assert load_split(project, shuffle=1).train_fraction == 0.8
+    assert load_split(project, shuffle=2).test_indices.tolist() == [0, 1, 2]
 
 
 def test_load_split_without_training_set(demo_project: Project) -> None:

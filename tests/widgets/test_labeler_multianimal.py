@@ -86,6 +86,36 @@ def test_copy_an_animal_from_the_previous_frame_and_swap_two(model):
     np.testing.assert_array_equal(model.store.get(model.frame)[6:], first[6:])
 
 
+def test_every_animal_key_says_what_it_did(model):
+    """QA s16 #10: after ``g`` the message of the ``w`` before it stayed on screen."""
+    g = {"type": "keydown", "key": "g"}
+    model.goto(0)
+    model.select_individual("mouse2")
+    model.handle_key(g)
+    assert model.message.startswith("This is the first frame: there is no previous")
+    model.goto(1)
+    model.handle_key({"type": "keydown", "key": "w"})
+    assert model.message == "Swapped mouse2 and mouse1 on this frame."
+    model.select("mouse2/snout")
+    model.delete()
+    model.handle_key(g)
+    n = int(np.isfinite(model.store.get(model.frames[0])[6:, 0]).sum())
+    assert n > 1  # mouse2's points of frame 0 replace the swapped ones
+    assert model.message == f"Copied mouse2's {n} points from the previous frame."
+    assert model.message_level == "info"
+    model.handle_key(g)  # once more: nothing changes
+    assert model.message == "mouse2's points are already those of the previous frame."
+    for slot in model.slots_of("mouse2"):  # frame 1 without mouse2
+        model.delete(slot)
+    model.goto(2)
+    model.handle_key(g)
+    assert model.message == "mouse2 has no points on the previous frame to copy."
+    assert model.swap_individuals("single") == []  # no such animal: say so
+    assert model.message == (
+        "Select one of the animals (mouse1, mouse2) to swap it with the next one."
+    )
+
+
 def test_the_view_offers_the_animals(pair):
     lab = Labeler(pair, load_bokehjs=False)
     try:

@@ -175,3 +175,28 @@ def test_dlc_to_dlc_keeps_the_table(tmp_path, openfield_dir, shared_data) -> Non
     pd.testing.assert_frame_equal(
         pd.read_hdf(convert(plain, tmp_path / "p.h5")), pd.read_hdf(preds)
     )
+
+
+def test_h5_means_deeplabcut_whichever_format_module_came_first(tmp_path) -> None:
+    """``import posekit.engine.io.sleap`` first must not make .h5 a SLEAP file."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "import posekit.engine.io.sleap\n"
+        "from posekit.engine.io import detect_format, save\n"
+        "from posekit.engine.poses import from_numpy\n"
+        "ds = from_numpy(np.ones((3, 2, 2, 1)), np.ones((3, 2, 1)))\n"
+        "print(detect_format(save(ds, sys.argv[1])))\n"
+    )
+    out = tmp_path / f"v{SCORER}.h5"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-1] == "DeepLabCut"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import shutil
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
+from posekit.engine.cli import main
 from posekit.engine.io import convert, detect_format, load
 from posekit.engine.io.dlc import index_to_paths, labels_to_array, read_labels
 from posekit.engine.io.nwb import (
@@ -166,7 +168,58 @@ def test_fly_clip_identities_round_trip(shared_data, tmp_path):
     _same(back.position.values, ds.position.values)
     assert np.isnan(back.confidence.values).all()  # user labels: no confidence
     assert back.attrs["skeleton"] == ds.attrs["skeleton"]
-    assert back.attrs["video_path"] == "clip.mp4"
+    # the .slp names clip.mp4 relative to itself: the NWB file names it wherever it is
+    clip = (shared_data / "sleap-flies-clip/clip.mp4").absolute()
+    assert back.attrs["video_path"] == str(clip)
+
+
+def _pose_estimation(nwbfile, name="PoseEstimation_female"):
+    return nwbfile.processing["behavior"][name]
+
+
+def test_fly_clip_converts_with_its_video_frame_rate(shared_data, tmp_path, caplog):
+    """The .slp names clip.mp4 (25 fps): NWB times are seconds, the video is linked."""
+    clip = (shared_data / "sleap-flies-clip/clip.mp4").absolute()
+    with caplog.at_level("WARNING", logger="posekit"):
+        out = convert(shared_data / "sleap-flies-clip/clip.slp", tmp_path / "gt.nwb")
+    assert "frame numbers" not in caplog.text
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        nwbfile = io.read()
+        for name in ("PoseEstimation_female", "PoseEstimation_male"):
+            pe = _pose_estimation(nwbfile, name)
+            assert list(pe.original_videos[:]) == [str(clip)]
+            assert pe.source_video is nwbfile.acquisition["video"]
+            assert list(pe.source_video.external_file[:]) == [str(clip)]
+            series = pe.pose_estimation_series["thorax"]
+            assert series.rate == 25.0 and series.starting_time == 0.0
+            assert series.timestamps is None and series.comments != FRAMES_COMMENT
+            assert series.data.shape == (1500, 2)
+    back = load(out)
+    assert back.attrs["fps"] == 25.0 and back.attrs["time_unit"] == "seconds"
+    _same(back.time.values[:3], [0.0, 0.04, 0.08])
+    # --fps overrides the video's rate
+    out = convert(
+        shared_data / "sleap-flies-clip/clip.slp", tmp_path / "gt50.nwb", fps=50.0
+    )
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        assert _pose_estimation(io.read()).pose_estimation_series["thorax"].rate == 50
+
+
+def test_fly_clip_without_its_video_warns_that_times_are_frames(
+    shared_data, tmp_path, caplog
+):
+    slp = tmp_path / "clip.slp"  # copied away from clip.mp4
+    shutil.copy(shared_data / "sleap-flies-clip/clip.slp", slp)
+    with caplog.at_level("WARNING", logger="posekit"):
+        assert main(["convert", str(slp), str(tmp_path / "gt.nwb")]) == 0
+    assert "timestamps are frame numbers" in caplog.text
+    assert "posekit convert --fps" in caplog.text and "clip.mp4" in caplog.text
+    with pynwb.NWBHDF5IO(str(tmp_path / "gt.nwb"), "r") as io:
+        pe = _pose_estimation(io.read())
+        series = pe.pose_estimation_series["thorax"]
+        assert series.rate is None and series.comments == FRAMES_COMMENT
+        _same(series.timestamps[:3], [0.0, 1.0, 2.0])
+        assert list(pe.original_videos[:]) == ["clip.mp4"]  # as the .slp names it
 
 
 # ---------------------------------------------------------------- labelled frames
