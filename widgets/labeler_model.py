@@ -1411,7 +1411,10 @@ class LabelerModel(MultiAnimalLabelling):
         list of str
             The bodyparts copied (one undoable edit).
         """
-        if self.store is None or self._index == 0:
+        if self.store is None:
+            return []
+        if self._index == 0:
+            self.show_message("This is the first frame: there is no previous frame.")
             return []
         prev = self.store.get(self.frames[self._index - 1])
         here = self.store.get(self.frame)
@@ -1427,6 +1430,11 @@ class LabelerModel(MultiAnimalLabelling):
             return []
         self._edit(self.frame, points, remove=[(self.frame, bp) for bp in points])
         self.selected = self._first_unlabelled(self.frame) or self.selected
+        n = len(points)
+        self.show_message(
+            f"Copied {n} point{'s' if n != 1 else ''} from the previous frame "
+            f"({', '.join(points)})."
+        )
         self.render()
         return list(points)
 

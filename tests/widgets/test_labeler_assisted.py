@@ -242,8 +242,12 @@ def test_copy_previous_frame_points(project):
     model.goto(f1)
     assert key(model, "c") == "copy previous frame"
     assert on_disk(project, f1, "spine") == (30.0, 31.0)
+    assert model.message == "Copied 1 point from the previous frame (spine)."
     assert on_disk(project, f1, "neck") == (99.0, 98.0)
     assert all(math.isnan(v) for v in on_disk(project, f1, "snout"))
+    model.goto(f0)
+    model.copy_previous()
+    assert "first frame" in model.message
 
 
 def test_marker_size_and_opacity_remembered_in_config_only(project):
