@@ -65,8 +65,10 @@ bench: venv
 	$(BIN)/python benchmarks/latency.py --model benchmarks/results/openfield_model/every20
 	$(BIN)/python benchmarks/distributed.py --model benchmarks/results/openfield_model/every20
 	$(BIN)/python benchmarks/behavior_speed.py
+	$(BIN)/python benchmarks/behavior_memory.py
 	$(BIN)/python benchmarks/memory_demo.py
 	$(BIN)/python benchmarks/large_project.py
+	$(BIN)/python benchmarks/viewer_open.py
 	$(BIN)/python benchmarks/data_efficiency.py
 
 # Short runs of the long benchmarks (a few minutes; figures not meaningful).

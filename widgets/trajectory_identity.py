@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,16 @@ class IdentityCorrection(traitlets.HasTraits):
     source: Path | None
 
     def _init_identities(self) -> None:
-        """Set the defaults once the poses are loaded."""
+        """Set the defaults once the poses are loaded.
+
+        Nothing here looks at the frames: the likely swaps are found on first use
+        (:meth:`likely_swaps`; the viewer asks for them after its first view) and
+        kept until the tracks change.
+        """
         self._identity_undo: list[Any] = []
+        # (raw, max_candidates, candidates) of the last likely_swaps call
+        self._swaps_cache: tuple[Any, int, list[Any]] | None = None
+        self._swaps_lock = threading.Lock()
         if len(self.animals) > 1:
             self.color_by = "individual"
 
@@ -120,12 +129,23 @@ class IdentityCorrection(traitlets.HasTraits):
         self.identity_version += 1
 
     def likely_swaps(self, max_candidates: int = 200) -> list[Any]:
-        """Frames where identities most likely swapped (tracklet ends, crossings)."""
+        """Frames where identities most likely swapped (tracklet ends, crossings).
+
+        Found once per version of the tracks (a swap or an undo finds them again):
+        it looks at every frame (0.5-6 s for an hour of 4 animals).
+        """
         from ..engine.multianimal.identity import likely_swaps
 
         if len(self.animals) < 2:
             return []
-        return likely_swaps(self.raw, max_candidates=max_candidates)
+        with self._swaps_lock:
+            raw = self.raw
+            cached = self._swaps_cache
+            if cached is not None and cached[0] is raw and cached[1] == max_candidates:
+                return list(cached[2])
+            found = likely_swaps(raw, max_candidates=max_candidates)
+            self._swaps_cache = (raw, max_candidates, found)
+            return list(found)
 
     def save_identities(self, path: str | os.PathLike | None = None) -> Path:
         """Write the corrected tracks (default: back to the file they came from).

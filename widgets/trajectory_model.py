@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,19 @@ FILTERS: dict[str, str] = {
 }
 
 SERIES = ("x", "y", "speed", "likelihood")
+
+
+def _extent(pos: np.ndarray) -> int:
+    """Image size (square) that holds every finite position, 640 without any."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN
+        top = np.nanmax(pos) if pos.size else np.nan
+    if not np.isfinite(top):  # no position at all, or an infinite one: look closer
+        finite = pos[np.isfinite(pos)]
+        if not finite.size:
+            return 640
+        top = finite.max()
+    return int(math.ceil(top)) + 1
 
 
 # ---------------------------------------------------------------- model
@@ -171,9 +185,7 @@ class TrajectoryModel(IdentityCorrection):
         if self.reader is not None:
             self.width, self.height = self.reader.width, self.reader.height
         else:
-            pos = raw["position"].values
-            finite = pos[np.isfinite(pos)]
-            extent = int(math.ceil(finite.max())) + 1 if finite.size else 640
+            extent = _extent(raw["position"].values)
             self.width, self.height = extent, extent
         cfg_skeleton = project.skeleton if project is not None else []
         edges = [tuple(map(str, e)) for e in (skeleton or cfg_skeleton)]
@@ -320,7 +332,12 @@ class TrajectoryModel(IdentityCorrection):
         """
         with self._lock:
             if all(i in self._parts for i in self.individuals):
-                return self.filtered.isel(time=index)
+                # one frame of each animal, then joined (joining every animal's
+                # whole hour first took 0.1 s a slider move)
+                parts = [self._parts[i][0].isel(time=index) for i in self.individuals]
+                if len(parts) == 1:
+                    return parts[0]
+                return xr.concat(parts, dim="individual", combine_attrs="override")
             margin = 2 * (int(self.window) + int(self.max_gap)) + 4
             lo = max(0, index - margin)
             hi = min(self.n_frames, index + margin + 1)
@@ -407,12 +424,15 @@ class TrajectoryModel(IdentityCorrection):
             ),
         }
 
-    def skeleton_segments(self, frame: int | None = None) -> dict[str, np.ndarray]:
+    def skeleton_segments(
+        self, frame: int | None = None, points: dict[str, Any] | None = None
+    ) -> dict[str, np.ndarray]:
         """Give the skeleton edges at ``frame`` as ``x0, y0, x1, y1``.
 
-        Edges with a hidden end are left out.
+        Edges with a hidden end are left out. ``points``: what :meth:`points` gave
+        for that frame (not computed again).
         """
-        pts = self.points(frame)
+        pts = self.points(frame) if points is None else points
         x, y = pts["x"], pts["y"]
         k = len(self.keypoints)
         out: dict[str, list[float]] = {"x0": [], "y0": [], "x1": [], "y1": []}
@@ -466,9 +486,23 @@ class TrajectoryModel(IdentityCorrection):
         table: dict[str, np.ndarray] = {
             "frame": np.arange(self.n_frames, dtype=float)[::step]
         }
-        for j, kp in enumerate(self.keypoints):
+        # every keypoint at once: what series(name, kp)[::step] gives, column by column
+        ds, speed = self._part(self.individual)
+        one = {"individual": 0}
+        pos = ds["position"].isel(one).transpose("time", "space", "keypoint")
+        space = [str(s) for s in pos["space"].values]
+        columns = {
+            "x": pos.values[::step, space.index("x")],
+            "y": pos.values[::step, space.index("y")],
+            "speed": speed.isel(one).transpose("time", "keypoint").values[::step],
+            "likelihood": ds["confidence"]
+            .isel(one)
+            .transpose("time", "keypoint")
+            .values[::step],
+        }
+        for j in range(len(self.keypoints)):
             for name in SERIES:
-                table[f"{name}_{j}"] = self.series(name, kp)[::step]
+                table[f"{name}_{j}"] = np.ascontiguousarray(columns[name][:, j], float)
         return table
 
     def trajectory(self, keypoint: str | None = None) -> dict[str, np.ndarray]:

@@ -99,6 +99,12 @@ class TrajectoryViewer(BokehComponent):
             self.model = TrajectoryModel(poses, video, project=project, **kwargs)
         self.display_width = int(display_width)
         self._video_thread: threading.Thread | None = None
+        # the likely swaps are listed by a worker after the first view
+        self._swaps_thread: threading.Thread | None = None
+        self._swaps_wanted = 0  # version of the tracks the list should show
+        self._swaps_listed = threading.Event()
+        self._swaps_listed.set()
+        self._swaps_lock = threading.Lock()
         self._build_figures()
         self._build_controls()
         #: The observers this view put on the model (removed by :meth:`close`).
@@ -108,18 +114,23 @@ class TrajectoryViewer(BokehComponent):
             (lambda _: self._update_trajectory(), ["keypoint"]),
             (lambda _: self._update_pcutoff_line(), ["pcutoff"]),
             (lambda _: self._update_status(), ["error", "message"]),
-            (lambda _: self._update_identities(), ["identity_version", "dirty"]),
+            (lambda _: self._update_identities(), ["identity_version"]),
+            (lambda _: self._update_dirty(), ["dirty"]),
             (lambda _: self._update_frame(), ["color_by"]),
         ]
         for fn, names in self._callbacks:
             self.model.observe(fn, names)
         self._update_data()
         self._update_status()
+        self._list_likely_swaps()
 
     def close(self) -> None:
         """Stop following the model and close every widget of the viewer."""
         for fn, names in self._callbacks:
             self.model.unobserve(fn, names)
+        with self._swaps_lock:
+            self._swaps_wanted += 1  # a list still being found is not shown
+            self._swaps_listed.set()
         super().close()
 
     # ------------------------------------------------------------ figures
@@ -447,7 +458,7 @@ class TrajectoryViewer(BokehComponent):
             layout=w.Layout(width="420px"),
         )  # fmt: skip
         self.swaps.observe(self._on_swap_chosen, "value")
-        self._update_identities()
+        self._update_dirty()
         return [
             w.HTML("<b>Identities</b>"),
             w.HBox(
@@ -482,13 +493,61 @@ class TrajectoryViewer(BokehComponent):
             self.model.frame = int(change["new"])
 
     def _update_identities(self) -> None:
-        """Refresh the likely swaps, the plots after a swap, the save button."""
-        m = self.model
+        """Refresh the plots and the likely swaps after a swap (or its undo)."""
         if getattr(self, "swap_button", None) is None:
             return
-        self.swaps.options = [(str(c), c.frame) for c in m.likely_swaps()]
-        self.save_tracks_button.button_style = "warning" if m.dirty else ""
         self._update_data()
+        self._list_likely_swaps()
+
+    def _update_dirty(self) -> None:
+        """Show whether there are swaps not saved yet (the save button)."""
+        if getattr(self, "swap_button", None) is None:
+            return
+        self.save_tracks_button.button_style = "warning" if self.model.dirty else ""
+
+    def _list_likely_swaps(self) -> None:
+        """List the likely swaps of the current tracks, in a worker thread.
+
+        Finding them looks at every frame (0.5-6 s for an hour of 4 animals), which
+        the first view does not need: the viewer shows first, the list follows.
+        A list found for tracks that changed meanwhile is not shown.
+        """
+        if getattr(self, "swap_button", None) is None:
+            return
+        with self._swaps_lock:
+            self._swaps_wanted += 1
+            wanted = self._swaps_wanted
+            self._swaps_listed.clear()
+            self.swaps.description = "likely swaps (finding…)"
+
+        def work() -> None:
+            try:
+                found = self.model.likely_swaps()
+                options = [(str(c), c.frame) for c in found]
+            except Exception as err:  # noqa: BLE001 - shown in the widget, logged
+                logger.exception("finding likely swaps failed")
+                self.model.error = error_message(err)
+                options = []
+            with self._swaps_lock:
+                if wanted == self._swaps_wanted:  # else newer tracks, or closed
+                    self.swaps.options = options
+                    self.swaps.description = "likely swaps"
+                    self._swaps_listed.set()
+
+        self._swaps_thread = threading.Thread(
+            target=work, name="posekit-likely-swaps", daemon=True
+        )
+        self._swaps_thread.start()
+
+    def wait_likely_swaps(self, timeout: float | None = None) -> bool:
+        """Wait until the likely swaps of the current tracks are listed.
+
+        Returns
+        -------
+        bool
+            Whether they are (``False`` after ``timeout`` seconds).
+        """
+        return self._swaps_listed.wait(timeout)
 
     # ------------------------------------------------------------ events
     def _on_tap(self, event: Any) -> None:
@@ -520,8 +579,9 @@ class TrajectoryViewer(BokehComponent):
         self.image_source.data = {
             "url": [url], "x": [-0.5], "y": [-0.5], "w": [m.width], "h": [m.height]
         }  # fmt: skip
-        self.points_source.data = m.points()
-        self.skeleton_source.data = m.skeleton_segments()
+        points = m.points()
+        self.points_source.data = points
+        self.skeleton_source.data = m.skeleton_segments(points=points)
         for cursor in self.cursors.values():
             cursor.location = m.frame
         self.video_figure.title.text = m.frame_label
