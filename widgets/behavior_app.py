@@ -798,7 +798,10 @@ class BehaviorApp:
     def apply_social(self) -> None:
         """Set the contact distance (0: body length) and refresh the social table."""
         value = float(self.social_distance.value or 0.0)
-        self.model.set_social(contact_distance=value if value > 0 else None)
+        # the other settings (approach, release, following) are kept
+        distance = value if value > 0 else None
+        settings = {**self.model.social, "contact_distance": distance}
+        self.model.set_social(**settings)
         self._refresh_social()
 
     def _refresh_social(self) -> None:
@@ -1030,6 +1033,12 @@ class BehaviorApp:
         """Find motifs over every track."""
         preds = self.model.cluster(
             int(self.n_motifs.value), method=self.cluster_method.value
+        )
+        total = sum(len(v) for v in preds.values())
+        # fitted on a sample (bounded memory), every frame labelled chunk by chunk
+        self.classify_message.value = (
+            f"<small>motifs fitted on {self.model.cluster_sample_frames:,} of "
+            f"{total:,} frames (evenly spaced); every frame labelled</small>"
         )
         self._show_predictions()
         return preds

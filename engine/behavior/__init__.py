@@ -7,7 +7,7 @@ Modules by concept:
 - :mod:`~posekit.engine.behavior.kinematics`: velocity, speed, path, heading, angles,
   distances, egocentric frame (``compute_*``);
 - :mod:`~posekit.engine.behavior.social`: several animals: distances, contacts,
-  approaches;
+  approaches, following;
 - :mod:`~posekit.engine.behavior.calibration`: pixels → mm, frames → seconds;
 - :mod:`~posekit.engine.behavior.roi`: ROIs, GeoJSON, occupancy, zone events and line
   crossings;
@@ -70,6 +70,7 @@ _LAZY = {
     "contact_bouts": "social",
     "approach_events": "social",
     "social_summary": "social",
+    "following_bouts": "social",
     "EgocentricTransform": "kinematics",
     "Calibration": "calibration",
     "pixels_to_mm": "calibration",

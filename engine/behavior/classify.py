@@ -378,7 +378,49 @@ class BehaviorClassifier(ClassifierMixin, BaseEstimator):
             :data:`~posekit.engine.behavior.ethogram.MISSING` (``""``) for frames
             with no pose; ``min_bout`` never spreads a behaviour over those.
         """
-        p = self.behavior_proba(X)
+        return self.labels_from_proba(self.behavior_proba(X))
+
+    def labels_from_proba(self, proba: np.ndarray) -> np.ndarray:
+        """:meth:`predict` from :meth:`behavior_proba`'s probabilities.
+
+        The probabilities of a recording's frames can be computed a chunk of frames
+        at a time (each frame's are its own) and joined: this gives the labels of
+        the whole, as the minimum bout length needs every frame in time order.
+
+        Parameters
+        ----------
+        proba
+            ``(n_frames, n_classes)`` from :meth:`behavior_proba`, rows in time
+            order.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_frames,)`` labels, as :meth:`predict` gives them.
+
+        Raises
+        ------
+        ValueError
+            If ``proba`` does not have a column per class.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (50, 3)), rng.normal(4, 1, (50, 3))]
+        >>> y = np.array(["rest"] * 50 + ["run"] * 50)
+        >>> clf = BehaviorClassifier(n_estimators=20, min_bout=5, random_state=0)
+        >>> clf = clf.fit(X, y)
+        >>> p = np.concatenate([clf.behavior_proba(X[:30]), clf.behavior_proba(X[30:])])
+        >>> bool((clf.labels_from_proba(p) == clf.predict(X)).all())
+        True
+        """
+        check_is_fitted(self)
+        p = np.asarray(proba, dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] != self.classes_.size:
+            raise ValueError(
+                f"proba must be (n_frames, {self.classes_.size}); received {p.shape}"
+            )
         no_pose = np.isnan(p).all(axis=1)
         with np.errstate(invalid="ignore"):
             passed = p >= self._thresholds()[None, :]

@@ -123,19 +123,28 @@ class BehaviorClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"n_motifs must be a positive integer; received {self.n_motifs!r}"
             )
+        # a copy of our own (float64), imputed and scaled in place: the fit holds
+        # two copies of the frames (this and PCA's), not four
         X = validate_data(
-            self, _as_table(X), ensure_all_finite="allow-nan", dtype=np.float64
+            self,
+            _as_table(X),
+            ensure_all_finite="allow-nan",
+            dtype=np.float64,
+            copy=True,
         )
         if X.shape[0] < self.n_motifs:
             raise ValueError(
                 f"n_samples={X.shape[0]} should be >= n_motifs={self.n_motifs}"
             )
-        self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True).fit(
-            X
-        )
+        self.imputer_ = SimpleImputer(
+            strategy="median", keep_empty_features=True, copy=False
+        ).fit(X)
         Z = self.imputer_.transform(X)
-        self.scaler_ = StandardScaler().fit(Z)
+        self.scaler_ = StandardScaler(copy=False).fit(Z)
         Z = self.scaler_.transform(Z)
+        # transform() copies what it is given, as the defaults do
+        self.imputer_.set_params(copy=True)
+        self.scaler_.set_params(copy=True)
         if self.n_components is None:
             self.pca_ = None
         else:

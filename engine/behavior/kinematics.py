@@ -893,6 +893,7 @@ def compute_interindividual_distances(
     keypoint: str | None = None,
     *,
     pairs: Sequence[tuple[str, str]] | None = None,
+    skipna: bool = False,
 ) -> xr.DataArray:
     """Distances between individuals, at one keypoint or between centroids.
 
@@ -904,6 +905,10 @@ def compute_interindividual_distances(
         Keypoint to compare (e.g. ``"snout"``); ``None`` uses each animal's centroid.
     pairs
         Individual pairs; default: every pair.
+    skipna
+        For centroids, as in :func:`compute_centroid`: ``False`` (default) leaves the
+        centroid, and so the distance, missing in the frames where any keypoint is
+        missing; ``True`` averages the keypoints present (a centroid that jumps).
 
     Returns
     -------
@@ -928,7 +933,7 @@ def compute_interindividual_distances(
     require_dims(position, ["individual", "space"], "compute_interindividual_distances")
     if "keypoint" in position.dims:
         if keypoint is None:
-            point = position.mean("keypoint", skipna=True)
+            point = position.mean("keypoint", skipna=skipna)
         else:
             _check_keypoints(position, keypoint)
             point = position.sel(keypoint=keypoint, drop=True)

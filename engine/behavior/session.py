@@ -65,6 +65,13 @@ logger = logging.getLogger("posekit.engine.behavior.session")
 #: Suffixes of the tracking files a folder is searched for.
 TRACKING_SUFFIXES = (".h5", ".csv", ".slp", ".nc")
 
+#: Feature values (frames × features) that :meth:`BehaviorModel.cluster` fits the
+#: motifs on at most: 10 M, 80 MB as float64 (2,710 frames of the 3,689 features
+#: of 30 bodyparts; up to 500 features, ``max_frames``' 20,000 frames bind first).
+#: The fit holds a few copies of its sample: an hour of 30 bodyparts peaks at
+#: 0.8 GB with 10 M, 1.2 GB with 20 M (``benchmarks/behavior_memory.py``).
+CLUSTER_SAMPLE_VALUES = 10_000_000
+
 #: Name of the individual holding a multi-animal DeepLabCut file's unique bodyparts.
 UNIQUE_BODYPARTS = "single"
 
@@ -389,6 +396,14 @@ class BehaviorModel:
         Track key → per-frame labels marked by the user (``background`` elsewhere).
     predictions : dict
         Track key → predicted per-frame labels (behaviours or motifs).
+    probabilities : dict
+        Track key → the classifier's ``(frames, behaviours)`` probabilities
+        (:meth:`~posekit.engine.behavior.classify.BehaviorClassifier.behavior_proba`,
+        columns in the order of ``classifier.classes_``) from :meth:`predict`.
+    chunk_frames : int or None
+        Frames per chunk of features in :meth:`train`, :meth:`predict`,
+        :meth:`cluster` and :meth:`iter_features_table`'s default (``None``: about
+        :data:`~posekit.engine.behavior.features.FEATURE_CHUNK_VALUES` values).
     background : str
         Label of frames without a behaviour.
     """
@@ -415,17 +430,18 @@ class BehaviorModel:
         self.calibration = Calibration()
         self.keypoint: str | None = None
         #: Several animals: contact distance (``None``: their median body length, in
-        #: calibrated units), approach start and window (:mod:`.social`).
-        self.social: dict[str, Any] = {
-            "contact_distance": None,
-            "approach_from": None,
-            "window": 30,
-        }
+        #: calibrated units), its release and merged gaps, approach start and window,
+        #: following (:mod:`.social`; :meth:`set_social`).
+        self.social: dict[str, Any] = _social_settings()
         self.rois: list[ROI] = []
         self.background = "none"
         self.annotations: dict[str, np.ndarray] = {}
         self.predictions: dict[str, np.ndarray] = {}
+        self.probabilities: dict[str, np.ndarray] = {}
         self.prediction_kind = ""
+        self.chunk_frames: int | None = None
+        #: Frames the last :meth:`cluster` fitted the motifs on.
+        self.cluster_sample_frames = 0
         self.classifier: BehaviorClassifier | None = None
         self.cv_result: BehaviorCVResult | None = None
         self.clusterer: BehaviorClusterer | None = None
@@ -834,8 +850,19 @@ class BehaviorModel:
         contact_distance: float | None = None,
         approach_from: float | None = None,
         window: int = 30,
+        *,
+        release_distance: float | None = None,
+        merge_gap: int | None = None,
+        follow_distance: float | None = None,
+        follow_min_speed: float | None = None,
+        follow_max_angle: float | None = None,
+        follow_min_frames: int | None = None,
+        follow_merge_gap: int | None = None,
     ) -> None:
-        """Set what contact and approach mean for sessions of several animals.
+        """Set what contact, approach and following mean for several animals.
+
+        Every setting not given takes its default (those of
+        :func:`~posekit.engine.behavior.social.social_summary`).
 
         Parameters
         ----------
@@ -846,14 +873,26 @@ class BehaviorModel:
             An approach starts this far (default: twice the contact distance).
         window
             An approach takes at most this many frames.
+        release_distance, merge_gap
+            A contact ends when the pair is farther than ``release_distance``
+            (default 1.1 × the contact distance) or unseen for more than
+            ``merge_gap`` frames (default 5).
+        follow_distance, follow_min_speed, follow_max_angle, follow_min_frames, \
+follow_merge_gap
+            Following bouts (:func:`~posekit.engine.behavior.social.following_bouts`).
         """
-        self.social = {
-            "contact_distance": None
-            if contact_distance is None
-            else float(contact_distance),
-            "approach_from": None if approach_from is None else float(approach_from),
-            "window": int(window),
-        }
+        self.social = _social_settings(
+            contact_distance=contact_distance,
+            approach_from=approach_from,
+            window=window,
+            release_distance=release_distance,
+            merge_gap=merge_gap,
+            follow_distance=follow_distance,
+            follow_min_speed=follow_min_speed,
+            follow_max_angle=follow_max_angle,
+            follow_min_frames=follow_min_frames,
+            follow_merge_gap=follow_merge_gap,
+        )
 
     def set_rois(self, rois: Iterable[ROI]) -> None:
         """Replace the ROIs."""
@@ -1079,14 +1118,20 @@ class BehaviorModel:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def social_events_table(self) -> pd.DataFrame:
-        """Return every contact bout and approach of the sessions of several animals.
+        """Return every contact, approach and following bout of several animals.
 
-        Columns ``session, event`` (``contact`` or ``approach``), ``pair``,
+        Columns ``session, event`` (``contact``, ``approach`` or ``following``: then
+        ``approacher`` is the follower and ``target`` the leader), ``pair``,
         ``approacher``, ``target``, ``start_frame``, ``end_frame`` (the file's
         frame numbers), ``frames``.
         """
         from .kinematics import compute_interindividual_distances
-        from .social import approach_events, contact_bouts, default_contact_distance
+        from .social import (
+            approach_events,
+            contact_bouts,
+            default_contact_distance,
+            following_bouts,
+        )
 
         rows = []
         for s in self.sessions:
@@ -1096,8 +1141,12 @@ class BehaviorModel:
             frames = s.frames
             pos = self.calibrated(s.name)["position"].sel(individual=animals)
             dist = self.social["contact_distance"] or default_contact_distance(pos)
+            contact = {
+                "release_distance": self.social["release_distance"],
+                "merge_gap": self.social["merge_gap"],
+            }
             bouts = contact_bouts(
-                compute_interindividual_distances(pos, self.keypoint), dist
+                compute_interindividual_distances(pos, self.keypoint), dist, **contact
             )
             for _, b in bouts.iterrows():
                 rows.append(
@@ -1116,6 +1165,7 @@ class BehaviorModel:
                 approach_from=self.social["approach_from"],
                 window=self.social["window"],
                 keypoint=self.keypoint,
+                **contact,
             )
             for _, a in approaches.iterrows():
                 rows.append(
@@ -1128,6 +1178,30 @@ class BehaviorModel:
                         "start_frame": int(frames[int(a["start_frame"])]),
                         "end_frame": int(frames[int(a["contact_frame"])]),
                         "frames": int(a["contact_frame"] - a["start_frame"] + 1),
+                    }
+                )
+            following = following_bouts(
+                pos,
+                dist,
+                follow_distance=self.social["follow_distance"],
+                min_speed=self.social["follow_min_speed"],
+                max_angle=self.social["follow_max_angle"],
+                min_frames=self.social["follow_min_frames"],
+                merge_gap=self.social["follow_merge_gap"],
+                keypoint=self.keypoint,
+                fps=self.session_fps(s.name),
+            )
+            for _, f in following.iterrows():
+                rows.append(
+                    {
+                        "session": s.name,
+                        "event": "following",
+                        "pair": f["pair"],
+                        "approacher": f["follower"],
+                        "target": f["leader"],
+                        "start_frame": int(frames[int(f["start_frame"])]),
+                        "end_frame": int(frames[int(f["end_frame"])]),
+                        "frames": int(f["frames"]),
                     }
                 )
         return pd.DataFrame(rows)
@@ -1161,21 +1235,56 @@ class BehaviorModel:
 
     # ------------------------------------------------------------ features
     def features(self, key: str) -> pd.DataFrame:
-        """Window features of track ``key`` (rows: frames, columns: features)."""
-        from .features import compute_window_features
+        """Window features of track ``key`` (rows: frames, columns: features).
+
+        The whole session's, float32, computed at each call and not kept: an hour
+        of 30 bodyparts is 1.5 GB. For notebooks; :meth:`train`, :meth:`predict`,
+        :meth:`cluster` and :meth:`iter_features_table` go chunk by chunk of frames
+        (:meth:`iter_features`).
+        """
+        track = self.track(key)
+        n = self.session(track.session).n_frames
+        ((_, part),) = self.iter_features(key, chunk_frames=max(n, 3))
+        return part
+
+    def iter_features(
+        self, key: str, *, chunk_frames: int | None = None
+    ) -> Iterator[tuple[int, pd.DataFrame]]:
+        """Yield :meth:`features` of track ``key`` chunk by chunk of frames.
+
+        Parameters
+        ----------
+        key
+            The track.
+        chunk_frames
+            Frames per chunk (default: :attr:`chunk_frames`).
+
+        Yields
+        ------
+        tuple of int and pandas.DataFrame
+            The chunk's first row (a position, from 0) and its rows of
+            :meth:`features` (index from 0); joined, they are :meth:`features`,
+            bit for bit
+            (:func:`~posekit.engine.behavior.features.iter_window_features`).
+        """
+        from . import features as _features
 
         track = self.track(key)
-        feats = self._cached(
-            "features",
-            track.session,
-            lambda: compute_window_features(
-                self.calibrated(track.session), windows=self.windows
-            ),
-        )
-        one = feats.sel(individual=track.individual)
-        return pd.DataFrame(
-            np.asarray(one.values), columns=[str(f) for f in one["feature"].values]
-        )
+        done = 0
+        for chunk in _features.iter_window_features(
+            self.calibrated(track.session),
+            windows=self.windows,
+            individuals=[track.individual],
+            chunk_frames=self.chunk_frames if chunk_frames is None else chunk_frames,
+        ):
+            n = chunk.sizes["time"]
+            part = pd.DataFrame(
+                np.asarray(chunk.values[:, 0]),
+                columns=[str(f) for f in chunk["feature"].values],
+                copy=False,
+            )
+            yield done, part
+            done += n
 
     def features_table(self, dtype: DTypeLike | None = None) -> pd.DataFrame:
         """Return the window features of every track.
@@ -1212,14 +1321,14 @@ class BehaviorModel:
         (:func:`~posekit.engine.behavior.features.iter_window_features`), so an
         hour of tracking takes tens of MB where the whole table takes GB;
         ``pd.concat(chunks)`` is :meth:`features_table`, bit for bit, its index
-        too. The features are not cached (:meth:`features` caches them whole).
+        too. The features are not cached.
 
         Parameters
         ----------
         dtype
             As in :meth:`features_table`.
         chunk_frames
-            Frames per chunk (default: about
+            Frames per chunk (default: :attr:`chunk_frames`, else about
             :data:`~posekit.engine.behavior.features.FEATURE_CHUNK_VALUES` values).
 
         Yields
@@ -1252,6 +1361,8 @@ class BehaviorModel:
             for t in tracks
         ]
         schema = rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)
+        if chunk_frames is None:
+            chunk_frames = self.chunk_frames
         row = 0
         for t, first in zip(tracks, rows, strict=True):
             frames = self.session(t.session).frames
@@ -1426,7 +1537,10 @@ class BehaviorModel:
         return features, labels
 
     def _marked_rows(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        """Return :meth:`training_data` and the track of each row (its CV group)."""
+        """Return :meth:`training_data` and the track of each row (its CV group).
+
+        The features of the marked frames only, gathered chunk by chunk.
+        """
         xs, ys, tracks = [], [], []
         keys = self.track_keys()
         for key, labels in self.annotations.items():
@@ -1434,7 +1548,12 @@ class BehaviorModel:
                 continue
             mask = labels != self.background
             if mask.any():
-                xs.append(self.features(key)[mask])
+                parts = []
+                for start, part in self.iter_features(key):
+                    marked = mask[start : start + len(part)]
+                    if marked.any():
+                        parts.append(part[marked])  # a copy of those rows
+                xs.append(pd.concat(parts, ignore_index=True))
                 ys.append(labels[mask])
                 tracks.append(np.full(int(mask.sum()), key, dtype=object))
         y = np.concatenate(ys) if ys else np.array([], dtype=str)
@@ -1456,6 +1575,9 @@ class BehaviorModel:
         random_state: int = 0,
     ) -> BehaviorCVResult:
         """Cross-validate and fit a classifier on the marked frames.
+
+        Only the marked frames' features are held (gathered chunk by chunk of
+        frames, :meth:`iter_features`).
 
         A :class:`~posekit.engine.behavior.classify.BehaviorClassifier`,
         cross-validated leaving one marked track out when several are marked, else
@@ -1500,6 +1622,13 @@ class BehaviorModel:
     def predict(self) -> dict[str, np.ndarray]:
         """Classify every frame of every track with the trained classifier.
 
+        Chunk by chunk of frames (:meth:`iter_features`): a chunk's probabilities
+        are computed and its features dropped; the probabilities, joined, give
+        the labels (:meth:`~posekit.engine.behavior.classify.BehaviorClassifier.labels_from_proba`,
+        the minimum bout length across the chunks' ends) and are kept in
+        :attr:`probabilities`. The same as the classifier's ``predict`` on
+        :meth:`features`.
+
         Raises
         ------
         RuntimeError
@@ -1507,10 +1636,14 @@ class BehaviorModel:
         """
         if self.classifier is None:
             raise RuntimeError("train the classifier first")
-        self.predictions = {
-            key: np.asarray(self.classifier.predict(self.features(key))).astype(str)
-            for key in self.track_keys()
-        }
+        clf = self.classifier
+        predictions, probabilities = {}, {}
+        for key in self.track_keys():
+            proba = [clf.behavior_proba(part) for _, part in self.iter_features(key)]
+            probabilities[key] = np.concatenate(proba)
+            labels = clf.labels_from_proba(probabilities[key])
+            predictions[key] = np.asarray(labels).astype(str)
+        self.predictions, self.probabilities = predictions, probabilities
         self.prediction_kind = "classifier"
         self.motif_table = None
         return self.predictions
@@ -1523,12 +1656,19 @@ class BehaviorModel:
         method: str = "gmm",
         n_components: int | None = 10,
         max_frames: int = 20_000,
+        max_values: int = CLUSTER_SAMPLE_VALUES,
         random_state: int = 0,
     ) -> dict[str, np.ndarray]:
         """Find motifs over every track; the predictions become ``motif0``, ….
 
         The motifs come from a
-        :class:`~posekit.engine.behavior.cluster.BehaviorClusterer`.
+        :class:`~posekit.engine.behavior.cluster.BehaviorClusterer` fitted on a
+        sample of frames: every ``step``-th frame of the tracks end to end
+        (``step``: the fewest that keeps the sample within ``max_frames`` frames
+        and ``max_values`` values), gathered chunk by chunk of frames; then every
+        frame is labelled, a chunk at a time. The features of the whole are never
+        held: the sample (at most 80 MB as float64) and one chunk.
+        :attr:`cluster_sample_frames` is the sample's size.
 
         Parameters
         ----------
@@ -1536,6 +1676,10 @@ class BehaviorModel:
             As for ``BehaviorClusterer``.
         max_frames
             Fit on at most this many frames (evenly spaced); every frame is labelled.
+        max_values
+            Fit on at most this many feature values (frames × features;
+            :data:`CLUSTER_SAMPLE_VALUES`: 2,710 frames of 30 bodyparts' 3,689
+            features).
 
         Returns
         -------
@@ -1548,23 +1692,52 @@ class BehaviorModel:
             If nothing is loaded.
         """
         from .cluster import BehaviorClusterer, motif_examples
+        from .features import feature_names
 
         keys = self.track_keys()
         if not keys:
             raise ValueError("load tracking files first")
-        feats = {k: self.features(k) for k in keys}
-        X = pd.concat(feats.values(), ignore_index=True)
-        step = max(1, math.ceil(len(X) / max_frames))
+        lengths = [self.session(self.track(k).session).n_frames for k in keys]
+        n_columns = max(
+            len(feature_names(self.calibrated(name), windows=self.windows))
+            for name in {self.track(k).session for k in keys}
+        )
+        sample_frames = max(1, min(max_frames, max_values // max(n_columns, 1)))
+        step = max(1, math.ceil(sum(lengths) / sample_frames))
+        # every step-th row of the tracks' features end to end
+        sample = []
+        offset = 0
+        for key, length in zip(keys, lengths, strict=True):
+            for start, part in self.iter_features(key):
+                first = -(offset + start) % step
+                if first < len(part):
+                    sample.append(part.iloc[first::step].copy())  # not a view
+            offset += length
+        X = pd.concat(sample, ignore_index=True)
+        del sample
+        self.cluster_sample_frames = len(X)
         self.clusterer = BehaviorClusterer(
             n_motifs=int(n_motifs),
             method=method,  # type: ignore[arg-type]
             n_components=n_components,
             random_state=random_state,
-        ).fit(X.iloc[::step])
+        ).fit(X)
+        del X
         self.predictions = {
-            k: np.array([f"motif{int(m)}" for m in self.clusterer.predict(f)])
-            for k, f in feats.items()
+            k: np.array(
+                [
+                    f"motif{int(m)}"
+                    for m in np.concatenate(
+                        [
+                            self.clusterer.predict(part)
+                            for _, part in self.iter_features(k)
+                        ]
+                    )
+                ]
+            )
+            for k in keys
         }
+        self.probabilities = {}
         self.prediction_kind = "motifs"
         parts = []
         for k, labels in self.predictions.items():
@@ -1759,3 +1932,33 @@ class BehaviorModel:
             figure_formats=figure_formats,
             progress=progress,
         )
+
+
+def _social_settings(**given: Any) -> dict[str, Any]:
+    """Several animals' settings: those given (not ``None``) over the defaults."""
+    from .social import (
+        CONTACT_MERGE_GAP,
+        FOLLOW_MAX_ANGLE,
+        FOLLOW_MERGE_GAP,
+        FOLLOW_MIN_FRAMES,
+    )
+
+    out: dict[str, Any] = {
+        "contact_distance": None,
+        "approach_from": None,
+        "window": 30,
+        "release_distance": None,
+        "merge_gap": CONTACT_MERGE_GAP,
+        "follow_distance": None,
+        "follow_min_speed": None,
+        "follow_max_angle": FOLLOW_MAX_ANGLE,
+        "follow_min_frames": FOLLOW_MIN_FRAMES,
+        "follow_merge_gap": FOLLOW_MERGE_GAP,
+    }
+    integers = {"window", "merge_gap", "follow_min_frames", "follow_merge_gap"}
+    for key, value in given.items():
+        if key not in out:
+            raise TypeError(f"unknown social setting {key!r}")
+        if value is not None:
+            out[key] = int(value) if key in integers else float(value)
+    return out

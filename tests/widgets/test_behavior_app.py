@@ -219,6 +219,8 @@ def test_app_motifs_and_errors(demo, tmp_path, monkeypatch) -> None:
     app.cluster_button.click()
     labels = app.model.predictions["session1_keypoints"]
     assert set(labels) <= {"motif0", "motif1", "motif2"} and len(labels) == 150
+    # the fit's sample is said (every frame of a short session)
+    assert "motifs fitted on 150 of 150 frames" in app.classify_message.value
     assert app.model.motif_table is not None
     assert "Example clips per motif" in app.behavior_html.value
     # a path that does not exist: an error message, the loaded session stays

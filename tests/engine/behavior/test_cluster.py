@@ -58,3 +58,17 @@ def test_demo_motifs_follow_the_behaviours(demo_session):
 )
 def test_sklearn_contract(estimator, check):
     check(estimator)
+
+
+def test_fit_leaves_its_input_as_it_was(rng):
+    """The fit imputes and scales a copy of its own, never the caller's array."""
+    X = np.r_[rng.normal(0, 0.1, (40, 5)), rng.normal(5, 0.1, (40, 5))]
+    X[::7, 2] = np.nan
+    before = X.copy()
+    clusterer = BehaviorClusterer(n_motifs=2, n_components=3, random_state=0).fit(X)
+    np.testing.assert_array_equal(X, before)
+    # transform copies too (the fitted steps are back to copying)
+    clusterer.predict(X)
+    np.testing.assert_array_equal(X, before)
+    assert clusterer.imputer_.copy and clusterer.scaler_.copy
+    assert clusterer.predict(X).tolist() == clusterer.labels_.tolist()
