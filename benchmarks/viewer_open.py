@@ -14,6 +14,10 @@ several animals, identities swap now and then (the ``_el.h5`` layout, key
   researcher waits for before the viewer shows;
 - ``swaps_listed_s``: from the start of the open until the likely identity swaps
   are listed (several animals);
+- ``likely_swaps_s``: median of 3 calls of
+  :func:`~posekit.engine.multianimal.identity.likely_swaps` on the tracks shown (the
+  code measured's; several animals), what the viewer's worker waits for after
+  opening and after every swap or undo;
 - ``switch_animal_s``: median time to show another animal (first visit: it is
   filtered then), ``frame_s``: median time of a slider move (20 frames);
 - ``reopen_s``: opening the same file again in the same process (imports warm).
@@ -27,7 +31,8 @@ code (label ``before``) and this one (``after``), so both see the same machine l
 Usage::
 
     python benchmarks/viewer_open.py [--repeats 5] [--label after]
-        [--before-tree DIR] [--out benchmarks/results/viewer_open.json]
+        [--before-tree DIR] [--before-label before] [--animals 1 4]
+        [--label-note TEXT] [--out benchmarks/results/viewer_open.json]
 """
 
 from __future__ import annotations
@@ -134,6 +139,14 @@ def _child(path: str) -> dict:
             switches.append(time.perf_counter() - t)
         out["switch_animal_s"] = statistics.median(switches)
         m.individual = m.individuals[0]
+        from posekit.engine.multianimal.identity import likely_swaps
+
+        calls = []
+        for _ in range(3):
+            t = time.perf_counter()
+            likely_swaps(m.raw)
+            calls.append(time.perf_counter() - t)
+        out["likely_swaps_s"] = statistics.median(calls)
     rng = np.random.default_rng(1)
     frames = []
     for f in rng.integers(0, m.n_frames, 20):
@@ -192,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before-label", default="before")
     parser.add_argument("--note", help="what was compared (kept in the JSON)")
     parser.add_argument(
+        "--label-note", help="what the labels of this run measured (kept with them)"
+    )
+    parser.add_argument(
         "--out", type=Path, default=REPO / "benchmarks/results/viewer_open.json"
     )
     args = parser.parse_args(argv)
@@ -226,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             case.update(repeats=args.repeats, when=when, machine=machine)
         entry.setdefault("cases", {}).update(cases)
         entry.update(frames=N_FRAMES, bodyparts=N_BODYPARTS)
+        if args.label_note:
+            entry["note"] = args.label_note
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written {args.out}")

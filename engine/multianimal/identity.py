@@ -20,7 +20,6 @@ tracked video, as a movement-schema Dataset with an ``individual`` dimension:
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,13 +134,89 @@ class SwapCandidate:
         return f"frame {self.frame}: {self.reason} ({', '.join(self.individuals)})"
 
 
+def _sorted_median(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.nanmedian(v, axis=-1)`` without its warnings, and the sorted values.
+
+    The same values: the two middle ones of the values present, added and halved
+    (NaN where all are NaN). Returns the median, ``v`` sorted along its last axis
+    (NaN last) and the count present, each row of ``v`` flattened to one row.
+    """
+    n = v.shape[-1] - np.isnan(v).sum(axis=-1).ravel()
+    s = np.sort(v, axis=-1).reshape(len(n), -1)
+    rows = np.arange(len(n))
+    out = (s[rows, (n - 1) // 2] + s[rows, n // 2]) / 2.0
+    out[n == 0] = np.nan
+    return out.reshape(v.shape[:-1]), s, n
+
+
+def _per_frame(
+    x: np.ndarray, y: np.ndarray, *, pairwise: bool = True, chunk: int = 4096
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each animal's centres, size and step in each frame, from its keypoints.
+
+    ``x`` and ``y`` are the keypoints' coordinates, ``(T, I, K)`` (C-ordered), NaN
+    where not seen; ``pairwise``: the keypoints are summed as NumPy sums
+    neighbours in memory (else one after the other, as it sums an axis apart in
+    memory). Returns ``centre`` (the mean of the keypoints seen,
+    ``(T, I, 2)``), ``middle`` (their median: robust to a keypoint on the other
+    animal), ``size`` (the larger side of their bounding box, ``(T, I)``) and
+    ``step`` (the median displacement of the keypoints seen in two frames in a row,
+    ``(T - 1, I)``), NaN where the animal is absent. Worked out a few thousand
+    frames at a time, so that the arrays stay small; the values are those of
+    ``np.nanmedian`` and ``np.linalg.norm`` on the whole.
+    """
+    n_t, n_i, n_k = x.shape
+    centre = np.full((n_t, n_i, 2), np.nan)
+    middle = np.full((n_t, n_i, 2), np.nan)
+    size = np.full((n_t, n_i), np.nan)
+    step = np.full((max(n_t - 1, 0), n_i), np.nan)
+    if n_k == 0:
+        return centre, middle, size, step
+    for start in range(0, n_t, chunk):
+        stop = min(start + chunk, n_t)
+        later = min(stop + 1, n_t)  # the steps from frames start..stop-1
+        ok = np.isfinite(x[start:stop]) & np.isfinite(y[start:stop])
+        n_ok = ok.sum(axis=-1)
+        present = n_ok > 0
+        span = []
+        for c, v in enumerate((x[start:stop], y[start:stop])):
+            seen_v = np.where(ok, v, 0.0)
+            if pairwise:  # summed along the keypoints, side by side
+                total = seen_v.sum(axis=-1)
+            else:  # one keypoint after the other
+                total = seen_v[..., 0].copy()
+                for k in range(1, n_k):
+                    total += seen_v[..., k]
+            np.divide(total, n_ok, out=centre[start:stop, :, c], where=present)
+            middle[start:stop, :, c], ordered, seen = _sorted_median(v)
+            if np.array_equal(ok, ~np.isnan(v)):
+                # the keypoints seen are those sorted first: the least, the greatest
+                rows = np.arange(len(seen))
+                extent = ordered[rows, np.maximum(seen - 1, 0)] - ordered[:, 0]
+                span.append(extent.reshape(n_ok.shape))
+            else:  # a coordinate without the other, or infinite
+                hi = np.where(ok, v, -np.inf).max(axis=-1)
+                span.append(hi - np.where(ok, v, np.inf).min(axis=-1))
+        size[start:stop] = np.where(present, np.maximum(span[0], span[1]), np.nan)
+        if later - start > 1:
+            dx = np.diff(x[start:later], axis=0)
+            dy = np.diff(y[start:later], axis=0)
+            step[start : later - 1] = _sorted_median(np.sqrt(dx * dx + dy * dy))[0]
+    return centre, middle, size, step
+
+
+def _norm(d: np.ndarray) -> np.ndarray:
+    """Length of ``(..., 2)`` vectors, as ``np.linalg.norm(d, axis=-1)`` gives it."""
+    return np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1])
+
+
 def _step_scale(centre: np.ndarray, size: float) -> np.ndarray:
     """Per animal, its usual frame-to-frame step: the 95th percentile, floored.
 
     ``centre`` is ``(T, I, 2)`` with NaN where absent; the floor (2 % of the
     animals' size) keeps a still animal's tiny steps from making every move a jump.
     """
-    return _step_scale_of(np.linalg.norm(np.diff(centre, axis=0), axis=-1), size)
+    return _step_scale_of(_norm(np.diff(centre, axis=0)), size)
 
 
 def _step_scale_of(step: np.ndarray, size: float) -> np.ndarray:
@@ -173,7 +248,7 @@ def _peaks(hit: np.ndarray, value: np.ndarray, gap: int) -> list[int]:
 
 def _exchanges(
     centre: np.ndarray,
-    pos: np.ndarray,
+    step: np.ndarray,
     inds: list[str],
     size: float,
     min_evidence: float,
@@ -181,61 +256,64 @@ def _exchanges(
 ) -> list[SwapCandidate]:
     """Exchange and jump candidates (see :func:`likely_swaps`).
 
-    ``centre`` is ``(T, I, 2)`` (NaN where absent), ``pos`` ``(T, I, K, 2)``.
+    ``centre`` is ``(T, I, 2)`` (NaN where absent), ``step`` ``(T - 1, I)``, each
+    animal's median keypoint displacement (see :func:`_per_frame`). Every
+    pair of animals is compared at every frame at once (arrays of ``(T, pairs)``);
+    only the frames that qualify are looked at one by one.
     """
     n_t, n_i = centre.shape[:2]
     if n_t < 2:
         return []
     scale = _step_scale(centre, size)
-    # the last position seen before each frame (an animal may be missing a while)
-    last = centre.copy()
-    for t in range(1, n_t):
-        gone = ~np.isfinite(last[t, :, 0])
-        last[t, gone] = last[t - 1, gone]
-    out: list[SwapCandidate] = []
-    for a in range(n_i):
-        for b in range(a + 1, n_i):
-            unit = scale[a] + scale[b]
-            best: dict[int, float] = {}
-            for w in windows:  # positions w frames before against w frames after
-                if n_t <= 2 * w - 1:
-                    continue
-                prev, now = last[: n_t - 2 * w + 1], centre[2 * w - 1 :]
-                keep = np.linalg.norm(now[:, a] - prev[:, a], axis=-1) + np.linalg.norm(
-                    now[:, b] - prev[:, b], axis=-1
-                )
-                cross = np.linalg.norm(
-                    now[:, a] - prev[:, b], axis=-1
-                ) + np.linalg.norm(now[:, b] - prev[:, a], axis=-1)
-                with np.errstate(invalid="ignore"):
-                    saved = np.nan_to_num((keep - cross) / unit, nan=-np.inf)
-                    hit = (saved > min_evidence) & (cross < 0.5 * keep)
-                # index i compares frame i (before) with i + 2w - 1 (after): the
-                # first swapped frame is i + w
-                for i in _peaks(hit, saved, 2 * w):
-                    f = i + w
-                    near = [g for g in best if abs(g - f) <= 2 * w]
-                    if near:  # the shorter window placed it better
-                        best[near[0]] = max(best[near[0]], float(saved[i]))
-                    else:
-                        best[f] = float(saved[i])
-            out += [
-                SwapCandidate(f, (inds[a], inds[b]), "exchange", 10.0 + v)
-                for f, v in best.items()
-            ]
+    # the last position seen before each frame (an animal may be missing a while):
+    # the latest frame up to each one where the animal is seen
+    seen = np.isfinite(centre[:, :, 0])
+    latest = np.maximum.accumulate(np.where(seen, np.arange(n_t)[:, None], 0), axis=0)
+    last = np.take_along_axis(centre, latest[:, :, None], axis=0)
+    first, second = np.triu_indices(n_i, 1)  # the pairs, in order
+    unit = scale[first] + scale[second]
+    best: list[dict[int, float]] = [{} for _ in first]
+    for w in windows:  # positions w frames before against w frames after
+        if n_t <= 2 * w - 1:
+            continue
+        prev, now = last[: n_t - 2 * w + 1], centre[2 * w - 1 :]
+        stay = _norm(now - prev)  # (T', I): each animal keeping its identity
+        keep = stay[:, first] + stay[:, second]
+        cross = _norm(now[:, first] - prev[:, second]) + _norm(
+            now[:, second] - prev[:, first]
+        )
+        with np.errstate(invalid="ignore"):
+            saved = np.nan_to_num((keep - cross) / unit, nan=-np.inf)
+            hit = (saved > min_evidence) & (cross < 0.5 * keep)
+        rows = np.flatnonzero(hit.any(axis=0))
+        saved, hit = saved[:, rows].T, hit[:, rows].T
+        for r, p in enumerate(rows):
+            # index i compares frame i (before) with i + 2w - 1 (after): the first
+            # swapped frame is i + w
+            for i in _peaks(hit[r], saved[r], 2 * w):
+                f = i + w
+                near = [g for g in best[p] if abs(g - f) <= 2 * w]
+                if near:  # the shorter window placed it better
+                    best[p][near[0]] = max(best[p][near[0]], float(saved[r, i]))
+                else:
+                    best[p][f] = float(saved[r, i])
+    out: list[SwapCandidate] = [
+        SwapCandidate(f, (inds[a], inds[b]), "exchange", 10.0 + v)
+        for a, b, found in zip(first, second, best, strict=True)
+        for f, v in found.items()
+    ]
     # one animal jumping far beyond its usual step (not part of an exchange): the
     # median displacement of the keypoints seen in both frames, so that keypoints
     # lost or found do not move it
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        step = np.nanmedian(np.linalg.norm(np.diff(pos, axis=0), axis=-1), axis=2)
-        jump_scale = _step_scale_of(step, size)
-        far = np.nan_to_num(step / jump_scale, nan=0.0)
+    jump_scale = _step_scale_of(step, size)
+    far = np.nan_to_num(step / jump_scale, nan=0.0)
     jump = (far > 3 * min_evidence) & (step > 0.25 * size)
-    taken = {c.frame for c in out}
-    for k in range(n_i):
+    taken = np.sort([c.frame for c in out]).astype(int)
+    for k in np.flatnonzero(jump.any(axis=0)):
         for i in _peaks(jump[:, k], far[:, k], 2):
-            if not any(abs(i + 1 - f) <= 2 for f in taken):
+            # no exchange within 2 frames of i + 1
+            j = np.searchsorted(taken, i - 1)
+            if j == len(taken) or taken[j] > i + 3:
                 out.append(
                     SwapCandidate(i + 1, (inds[k],), "jump", min(far[i, k] / 2.0, 10.0))
                 )
@@ -285,31 +363,33 @@ def likely_swaps(
     >>> [str(c) for c in likely_swaps(ds)]
     ['frame 20: crossing (a, b)']
     """
-    inds = [str(i) for i in ds["individual"].values if str(i) != SINGLE]
-    pos = (
-        ds["position"]
-        .sel(individual=inds)
-        .transpose("time", "individual", "keypoint", "space")
-        .values[..., :2]
-        .astype(float)
-    )
-    ok = np.isfinite(pos).all(axis=-1)
-    n_ok = ok.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centre = np.where(ok[..., None], pos, 0.0).sum(axis=2) / n_ok[..., None]
-    present = n_ok > 0
-    centre[~present] = np.nan
-    hi = np.where(ok[..., None], pos, -np.inf).max(axis=2)
-    lo = np.where(ok[..., None], pos, np.inf).min(axis=2)
-    sizes = np.where(present, (hi - lo).max(axis=-1), np.nan)
+    names = [str(i) for i in ds["individual"].values]
+    which = [k for k, name in enumerate(names) if name != SINGLE]
+    inds = [names[k] for k in which]
+    values = ds["position"].transpose("time", "individual", "keypoint", "space").values
+    # x and y apart, each (T, I, K): the keypoints of a frame side by side
+    x = np.take(values[..., 0], which, axis=1).astype(float, copy=False)
+    y = np.take(values[..., 1], which, axis=1).astype(float, copy=False)
+    # NumPy sums the keypoints pairwise where they lie side by side in memory, else
+    # one after the other: the mean centre follows the layout of the poses
+    position = ds["position"]
+    raw = position.values
+    strides = {
+        d: abs(s)
+        for d, s, n in zip(position.dims, raw.strides, raw.shape, strict=True)
+        if d not in ("individual", "space") and n > 1
+    }
+    strides["space"] = abs(raw.strides[position.dims.index("space")])
+    pairwise = strides.get("keypoint", -1) == min(strides.values())
+    with np.errstate(invalid="ignore"):  # infinite coordinates: inf - inf
+        centre, middle, sizes, step = _per_frame(x, y, pairwise=pairwise)
+    present = ~np.isnan(centre[..., 0])  # NaN only where no keypoint is seen
     size = float(np.nanmedian(sizes)) if np.isfinite(sizes).any() else 1.0
     size = size if size > 0 else 1.0
-    with warnings.catch_warnings():  # all-NaN frames: the animal is absent
-        warnings.simplefilter("ignore", RuntimeWarning)
-        middle = np.nanmedian(pos, axis=2)  # robust to a keypoint on the other animal
-    out: list[SwapCandidate] = _exchanges(middle, pos, inds, size, min_evidence)
+    with np.errstate(invalid="ignore"):  # infinite coordinates: inf - inf
+        out: list[SwapCandidate] = _exchanges(middle, step, inds, size, min_evidence)
     n_t, n_i = present.shape
-    dist = np.linalg.norm(centre[:, :, None] - centre[:, None], axis=-1)  # (T, I, I)
+    dist = _norm(centre[:, :, None] - centre[:, None])  # (T, I, I)
     dist[:, np.arange(n_i), np.arange(n_i)] = np.nan
     nearest = np.where(np.isfinite(dist), dist, np.inf).min(axis=2)
     for k, name in enumerate(inds):
@@ -368,7 +448,7 @@ def save_tracks(
     ds
         Poses with an ``individual`` dimension (``single`` holds unique bodyparts).
     path
-        The ``.h5`` (replaced).
+        The ``.h5`` (replaced); a ``.csv`` path gets DeepLabCut's CSV only.
     scorer
         The scorer level (default: the ``DLC_…`` part of the name, else ``posekit``).
     columns
@@ -405,4 +485,10 @@ def save_tracks(
         unique = {c[2] for c in df.columns if c[1] == SINGLE and has[c]}
         keep = [c for c in df.columns if (c[1] == SINGLE) == (c[2] in unique)]
         df = df[keep]
+    if path.suffix.lower() == ".csv":
+        from .._fileio import atomic_path
+
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp)
+        return path
     return write_predictions(df, path, save_csv=save_csv, key="tracks")

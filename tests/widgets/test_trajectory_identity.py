@@ -65,3 +65,73 @@ def test_single_animal_viewer_has_no_identity_controls(tmp_path):
         assert viewer.model.color_by == "bodypart" and viewer.model.likely_swaps() == []
     finally:
         viewer.close()
+
+
+def test_save_rewrites_the_csv_and_nc_beside_the_tracks(tracked):
+    # QA s16 #3: Save tracks rewrote the _el.h5 only; the _el.csv that
+    # analyze --csv wrote beside it kept the swapped identities
+    from posekit.engine.io import load_poses, save_poses
+    from posekit.engine.multianimal.outputs import write_tracks
+    from posekit.widgets.trajectory_model import TrajectoryModel
+
+    _, el = tracked
+    before = pd.read_hdf(el, "tracks")
+    write_tracks(before, el, save_csv=True)  # what analysis writes
+    csv, nc = el.with_suffix(".csv"), el.with_suffix(".nc")
+    save_poses(load_poses(el, fps=30.0), nc, fmt="netCDF")
+    pickle = el.with_suffix(".pickle")
+    pickle.write_bytes(b"tracklets")
+    m = TrajectoryModel(el)
+    m.swap_identities("mouse1", "mouse2", start=40)
+    assert m.save_identities() == el
+    saved = pd.read_hdf(el, "tracks")
+    table = pd.read_csv(csv, header=[0, 1, 2, 3], index_col=0)
+    assert list(table.columns) == list(saved.columns)
+    np.testing.assert_allclose(table.values, saved.values, rtol=1e-12)
+    col = ("GroundTruth", "mouse1", "snout", "x")
+    other = ("GroundTruth", "mouse2", "snout", "x")
+    np.testing.assert_array_equal(saved[col].values[40:], before[other].values[40:])
+    ds = load_poses(nc)
+    assert ds.attrs["fps"] == 30.0
+    np.testing.assert_array_equal(
+        ds.position.sel(individual="mouse1", keypoint="snout", space="x").values,
+        saved[col].values,
+    )
+    for name in (el.name, csv.name, nc.name):
+        assert name in m.message
+        assert (el.parent / ".posekit" / f"{name}.orig").is_file()
+    original = pd.read_csv(
+        el.parent / ".posekit" / f"{csv.name}.orig", header=[0, 1, 2, 3], index_col=0
+    )
+    np.testing.assert_allclose(original.values, before.values, rtol=1e-12)
+    assert pickle.read_bytes() == b"tracklets"  # the tracker's own, left alone
+    assert not [p for p in el.parent.iterdir() if p.name.startswith(f".{el.stem}")]
+
+
+def test_tracks_opened_from_the_csv_are_saved_as_csv(tracked):
+    # the CSV was written as HDF5 under its .csv name
+    from posekit.engine.multianimal.outputs import write_tracks
+    from posekit.widgets.trajectory_model import TrajectoryModel
+
+    _, el = tracked
+    before = pd.read_hdf(el, "tracks")
+    write_tracks(before, el, save_csv=True)
+    csv = el.with_suffix(".csv")
+    m = TrajectoryModel(csv)
+    m.swap_identities("mouse1", "mouse3", start=10, stop=20)
+    assert m.save_identities() == csv
+    assert m.message.startswith(f"tracks saved: {csv.name}, {el.name}")
+    table = pd.read_csv(csv, header=[0, 1, 2, 3], index_col=0)
+    saved = pd.read_hdf(el, "tracks")
+    np.testing.assert_allclose(table.values, saved.values, rtol=1e-12)
+    col = ("GroundTruth", "mouse1", "snout", "x")
+    other = ("GroundTruth", "mouse3", "snout", "x")
+    np.testing.assert_array_equal(saved[col].values[10:20], before[other].values[10:20])
+    el.unlink()  # the CSV alone
+    m.swap_identities("mouse1", "mouse3", start=10, stop=20)
+    m.save_identities()
+    assert m.message.startswith(f"tracks saved: {csv.name} (in")
+    table = pd.read_csv(csv, header=[0, 1, 2, 3], index_col=0)
+    np.testing.assert_allclose(table.values, before.values, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"\.h5 or \.csv"):
+        m.save_identities(el.with_suffix(".slp"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,3 +124,97 @@ def test_likely_swaps_flag_one_animal_jumping_far():
     assert [(c.frame, c.reason, c.individuals) for c in found] == [
         (300, "jump", ("c",))
     ]
+
+
+def _long_tracks(n=20_000, n_animals=4, seed=3):
+    """Animals walking about an arena for ``n`` frames, 12 keypoints each.
+
+    Keypoints are lost now and then, whole animals go missing for a while (tracklet
+    ends), the last one appears late, and two identities swap twice.
+    """
+    rng = np.random.default_rng(seed)
+    walk = np.cumsum(rng.normal(0.0, 2.0, (n, n_animals, 2)), axis=0)
+    walk = np.abs((walk + rng.uniform(100, 500, (1, n_animals, 2))) % 1200 - 600)
+    kp = walk[:, :, None] + rng.normal(0.0, 15.0, (1, n_animals, 12, 2))
+    kp = kp + rng.normal(0.0, 1.0, kp.shape)
+    kp[rng.random(kp.shape[:3]) < 0.1] = np.nan
+    for k in range(n_animals):
+        for s in rng.integers(0, n, 40):
+            kp[s : s + rng.integers(1, 30), k] = np.nan
+        s = int(rng.integers(0, n - 1000))
+        kp[s : s + 800, k] = np.nan  # gone a long while
+    kp[: n // 3, 3] = np.nan  # the last animal appears late
+    for f in (n // 4, n // 2):
+        kp[f:, [0, 1]] = kp[f:, [1, 0]]
+    return from_numpy(
+        kp.transpose(0, 3, 2, 1),
+        individual_names=[f"m{k}" for k in range(n_animals)],
+    )
+
+
+def test_likely_swaps_are_silent_on_long_tracks_with_gaps(monkeypatch):
+    # 4 animals x 1 h: all-NaN medians gave ~60,000 RuntimeWarnings per call, hidden
+    # with warnings.catch_warnings, which changes the process's warning filters
+    # from the viewer's background thread (not thread-safe); now none is raised
+    ds = _long_tracks()
+
+    def no_filters(*args, **kwargs):
+        raise AssertionError("likely_swaps changed the warning filters")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        monkeypatch.setattr(warnings, "catch_warnings", no_filters)
+        found = likely_swaps(ds, max_candidates=10_000)
+    exchanges = [(c.frame, c.individuals) for c in found if c.reason == "exchange"]
+    assert sorted(exchanges) == [(5000, ("m0", "m1")), (10000, ("m0", "m1"))]
+
+
+# likely_swaps of _long_tracks() recorded from the code before it was vectorised
+# (641e2bb): candidates per reason, the first six, the sum of all scores
+LONG_COUNTS = {"exchange": 2, "track starts": 134, "crossing": 78, "track ends": 133}
+LONG_FIRST = [
+    ("frame 10000: exchange (m0, m1)", 10000, 35.72691606126563),
+    ("frame 5000: exchange (m0, m1)", 5000, 13.355315632299526),
+    ("frame 2521: track starts (m0, m1)", 2521, 10.0),
+    ("frame 2594: crossing (m0, m1)", 2594, 10.0),
+    ("frame 2699: crossing (m0, m1)", 2699, 10.0),
+    ("frame 5232: crossing (m0, m1)", 5232, 3.7330611653654118),
+]
+LONG_SCORE_SUM = 538.8978471165077
+
+
+def test_likely_swaps_of_long_tracks_as_recorded():
+    found = likely_swaps(_long_tracks(), max_candidates=10_000)
+    counts = {}
+    for c in found:
+        counts[c.reason] = counts.get(c.reason, 0) + 1
+    assert counts == LONG_COUNTS
+    assert [(str(c), c.frame, c.score) for c in found[:6]] == LONG_FIRST
+    assert sum(c.score for c in found) == LONG_SCORE_SUM  # to the last bit
+
+
+def test_per_frame_summaries_are_numpys():
+    # medians, sizes and steps equal np.nanmedian / np.linalg.norm on the whole,
+    # also for frames where an animal or a coordinate is missing, and for chunks
+    from posekit.engine.multianimal.identity import _per_frame
+
+    rng = np.random.default_rng(0)
+    pos = rng.normal(0.0, 50.0, (301, 3, 7, 2))
+    pos[rng.random(pos.shape[:3]) < 0.3] = np.nan
+    pos[10:20, 1] = np.nan
+    pos[40, 2, 3, 1] = np.nan  # y without x
+    x, y = np.ascontiguousarray(pos[..., 0]), np.ascontiguousarray(pos[..., 1])
+    ok = np.isfinite(pos).all(axis=-1)
+    with warnings.catch_warnings():  # all-NaN slices
+        warnings.simplefilter("ignore", RuntimeWarning)
+        middle = np.nanmedian(pos, axis=2)
+        step = np.nanmedian(np.linalg.norm(np.diff(pos, axis=0), axis=-1), axis=2)
+    hi = np.where(ok[..., None], pos, -np.inf).max(axis=2)
+    lo = np.where(ok[..., None], pos, np.inf).min(axis=2)
+    size = np.where(ok.any(-1), (hi - lo).max(axis=-1), np.nan)
+    for chunk in (7, 300, 301, 4096):
+        centre, m, s, st = _per_frame(x, y, chunk=chunk)
+        np.testing.assert_array_equal(m, middle)
+        np.testing.assert_array_equal(s, size)
+        np.testing.assert_array_equal(st, step)
+        assert np.isnan(centre[10:20, 1]).all() and np.isfinite(centre[:10]).all()
