@@ -147,6 +147,7 @@ def _ensure_training_set(project: Project, shuffle: int):
     try:
         return load_training_set(project, shuffle=shuffle)
     except FileNotFoundError:
+        _refuse_split_of_interrupted_merge(project, shuffle)
         others = sorted(
             int(m.group(1))
             for f in project.training_set_dir().glob("Documentation_data-*.pickle")
@@ -164,6 +165,29 @@ def _ensure_training_set(project: Project, shuffle: int):
             logger.info("no training set for shuffle %d yet: creating it", shuffle)
         create_training_dataset(project, shuffles=[shuffle])
         return load_training_set(project, shuffle=shuffle)
+
+
+def _refuse_split_of_interrupted_merge(project: Project, shuffle: int) -> None:
+    """Refuse a new random split where the previous iteration has a split.
+
+    Iteration N without a split of the shuffle while N-1 has one: a merge was
+    interrupted (or run with ``--no-training-set``). A new random split would move
+    the old test frames into training. DeepLabCut's ``train_network`` does not make
+    a training set either: it refuses until one is created.
+    """
+    from .refinement import _doc_split
+
+    now = project.iteration
+    if now < 1 or not any(_doc_split(project, now - 1, shuffle)):
+        return
+    raise FileNotFoundError(
+        f"Iteration {now} has no training set of shuffle {shuffle}, but iteration "
+        f"{now - 1} has one: the merge to iteration {now} did not finish (or ran "
+        "without the training set). A new random split would move iteration "
+        f"{now - 1}'s test frames into training. Run `posekit merge {project.path}` "
+        "again: it finishes the merge, keeping the previous test frames "
+        "(posekit.engine.merge_datasets). Nothing was trained."
+    )
 
 
 def _one_at_a_time(kind: str, verb: str) -> Callable[[_Verb], _Verb]:

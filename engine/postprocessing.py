@@ -14,6 +14,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +33,11 @@ __all__ = [
     "filtered_path",
     "filter_predictions",
     "find_predictions",
+    "model_order",
     "network_predictions",
+    "network_scorer",
     "prediction_files",
+    "prediction_model",
 ]
 
 logger = logging.getLogger("posekit.postprocessing")
@@ -151,6 +155,7 @@ def network_predictions(
     destfolder: str | os.PathLike | None = None,
     filtered: bool = False,
     track_method: str | None = None,
+    warn: bool = True,
 ) -> list[Path]:
     """:func:`find_predictions`, the file of one network first (DeepLabCut's choice).
 
@@ -158,9 +163,11 @@ def network_predictions(
     newest); its file is ``<video stem><scorer>.h5``, or for several animals the
     tracks ``<video stem><scorer>_el.h5`` (``_bx``, ``_sk``: the other
     ``track_method`` s; the config's ``default_track_method`` first). When that file
-    is missing, the newest file of another network comes first and a warning names
-    it. A shuffle without a snapshot here (predictions made elsewhere) leaves the
-    newest first, silently.
+    is missing, the file of the newest other network comes first and a warning names
+    it (``warn=False``: silently). A shuffle without a snapshot here (predictions
+    made elsewhere) leaves them in the same order, silently. "Newest" is the model's:
+    :func:`model_order` (its iteration, then its training iterations), never the
+    file time, which a copy or ``rsync`` changes.
 
     Parameters
     ----------
@@ -175,6 +182,8 @@ def network_predictions(
     track_method
         DeepLabCut's ``track_method`` (``"ellipse"``, ``"box"``, ``"keypoints"``):
         only the tracks file of that method (``_el``, ``_bx``, ``_sk``).
+    warn
+        Log the warning when another network's file comes first.
 
     Returns
     -------
@@ -194,6 +203,7 @@ def network_predictions(
     if track_method is not None:
         end = suffixes[0] + (FILTERED_SUFFIX if filtered else "")
         files = [f for f in files if f.stem.endswith(end)]
+    files = sorted(files, key=model_order, reverse=True)  # not by mtime: copies lose it
     folder = ModelFolder.of(project, shuffle)
     try:
         _, snap = folder.snapshot(snapshot)
@@ -206,7 +216,7 @@ def network_predictions(
     for exact in candidates:
         if exact in files:
             return [exact, *(f for f in files if f != exact)]
-    if files:
+    if files and warn:
         which = "the newest snapshot" if snapshot == -1 else f"snapshot {snapshot}"
         logger.warning(
             "%s: no predictions of %s of shuffle %d (%s); using %s, made by another "
@@ -218,6 +228,75 @@ def network_predictions(
             files[0].name,
         )
     return files
+
+
+_TRAINING_ITERATIONS = re.compile(r"shuffle\d+_(\d+)$")
+
+
+def prediction_model(path: str | os.PathLike) -> tuple[int | None, int | None]:
+    """Return the network that made a predictions file: its iteration and training.
+
+    ``(iteration, training iterations)``.
+
+    The iteration is the ``iteration (active-learning)`` of the analysis'
+    ``_meta.pickle`` (or the ``iteration-<N>`` of its model's folder; ``None``
+    without one); the training iterations end the
+    scorer in the file name (``…shuffle1_905.h5``: 905; ``None`` if it does not).
+
+    Examples
+    --------
+    >>> prediction_model("/nonexistent/m1DLC_resnet50_tOct30shuffle1_500_filtered.h5")
+    (None, 500)
+    """
+    from .io.dlc import analysis_metadata
+
+    path = Path(path)
+    stem = path.stem.removesuffix(FILTERED_SUFFIX)
+    for sfx in TRACKS_SUFFIXES.values():
+        stem = stem.removesuffix(sfx)
+    m = _TRAINING_ITERATIONS.search(stem)
+    iters = int(m.group(1)) if m else None
+    meta = analysis_metadata(path) if path.is_file() else None
+    iteration = None
+    if meta is not None:
+        try:
+            iteration = int(meta.get("iteration (active-learning)"))
+        except (TypeError, ValueError):  # else the model's folder, iteration-<N>
+            m = re.search(r"iteration-(\d+)", str(meta.get("DLC-model-config file")))
+            iteration = int(m.group(1)) if m else None
+    return iteration, iters
+
+
+def model_order(path: str | os.PathLike) -> tuple[int, int, str]:
+    """Sort key of predictions files by the network that made them, oldest first.
+
+    The model's iteration (unknown: first), then its training iterations
+    (:func:`prediction_model`), then the name, so that the order does not depend
+    on file times.
+    """
+    iteration, iters = prediction_model(path)
+    return (
+        -1 if iteration is None else iteration,
+        -1 if iters is None else iters,
+        Path(path).name,
+    )
+
+
+def network_scorer(
+    project: Project, shuffle: int = 1, snapshot: int = -1
+) -> str | None:
+    """DeepLabCut's scorer of a shuffle's snapshot in the current iteration.
+
+    ``None`` when the shuffle has no snapshot in this iteration.
+    """
+    from .model_folder import ModelFolder
+
+    folder = ModelFolder.of(project, shuffle)
+    try:
+        _, snap = folder.snapshot(snapshot)
+        return folder.scorer(snap)
+    except (FileNotFoundError, IndexError, OSError, ValueError):
+        return None
 
 
 def prediction_files(project: Project) -> list[Path]:

@@ -69,8 +69,10 @@ __all__ = [
     "OutlierCriterion",
     "OutlierFrames",
     "OutlierScores",
+    "StaleAnalysisError",
     "extract_outlier_frames",
     "find_prediction_file",
+    "older_analysis",
     "fitting_scores",
     "frame_features",
     "jump_scores",
@@ -901,7 +903,10 @@ def find_prediction_file(
     """Find the predictions of ``video`` to look for outliers in.
 
     The file of the shuffle's newest snapshot (DeepLabCut's ``<video><scorer>.h5``)
-    when it exists, else the newest ``<video>DLC_*.h5`` beside the video.
+    when it exists, else the ``<video>DLC_*.h5`` beside the video of the newest
+    model (its iteration, then its training iterations:
+    :func:`~.postprocessing.model_order`; not the file time), with a warning.
+    :func:`older_analysis` says whether it is the current network's.
 
     Parameters
     ----------
@@ -935,6 +940,51 @@ def find_prediction_file(
             f"`posekit analyze PROJECT {video}`."
         )
     return found[0]
+
+
+class StaleAnalysisError(FileNotFoundError):
+    """The video's analysis is not from the current iteration's network."""
+
+
+def older_analysis(
+    project: Project,
+    video: str | os.PathLike,
+    path: str | os.PathLike,
+    *,
+    shuffle: int = 1,
+) -> str | None:
+    """Why ``path`` is not the analysis of the current iteration's network, or ``None``.
+
+    ``None`` when it is that network's file (DeepLabCut's ``<video><scorer>.h5`` of
+    the shuffle's newest snapshot), or when the project has no network of its own at
+    all (predictions made elsewhere). Otherwise one sentence for the user: which
+    analysis exists, which network made it (:func:`~.postprocessing.prediction_model`)
+    and which one should have.
+    """
+    from .postprocessing import network_scorer, prediction_model
+
+    path = Path(path)
+    video = Path(video)
+    iteration, iters = prediction_model(path)
+    made_by = (
+        f"iteration {iteration}'s network" if iteration is not None else "a network"
+    ) + (f" after {iters} training iterations" if iters is not None else "")
+    scorer = network_scorer(project, shuffle)
+    if scorer is not None:
+        stem = path.stem.removesuffix("_filtered")
+        if stem == f"{video.stem}{scorer}" or stem.startswith(f"{video.stem}{scorer}_"):
+            return None
+        return (
+            f"{video.name} was analysed by {made_by} ({path.name}), not by the "
+            f"network of iteration {project.iteration} (shuffle {shuffle}, {scorer})"
+        )
+    models = list(project.path.glob("dlc-models*/iteration-*/*shuffle*/train"))
+    if not models:
+        return None  # no network here: the predictions were made elsewhere
+    return (
+        f"{video.name} was analysed by {made_by} ({path.name}); iteration "
+        f"{project.iteration} has no trained network of shuffle {shuffle} yet"
+    )
 
 
 def predictions_for_frames(path: str | os.PathLike) -> tuple[np.ndarray, str, list]:
@@ -1228,6 +1278,11 @@ class OutlierFrames:
     advice
         What made the criteria less useful on this video, and what to do
         (:func:`rarely_confident_bodyparts`).
+    pcutoff
+        The project's p-cutoff (how the ``uncertain`` counts are told).
+    warnings
+        What the user must know about the result (an older network's analysis
+        used): in the summary line.
     """
 
     video: Path
@@ -1238,16 +1293,75 @@ class OutlierFrames:
     images: list[Path] = field(default_factory=list)
     machine_labels: Path | None = None
     advice: list[str] = field(default_factory=list)
+    pcutoff: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def flagged(self) -> str:
+        """Say what flagged the candidates and how strongly (``uncertain only (…)``).
+
+        Counts are of the candidates (frames extracted before left out); a criterion
+        that flags none is listed with 0. When only ``uncertain`` flags them, and by
+        a small margin (the median lowest likelihood at least half the p-cutoff),
+        it says that the network may already be good.
+        """
+        if not len(self.candidates) or not self.scores.scores:
+            return ""
+        frames = self.scores.frames
+        rows = np.isin(frames, self.candidates)
+        norm = {c: v[rows] for c, v in self.scores.normalized.items()}
+        by = {c: int((v > 1.0).sum()) for c, v in norm.items()}
+        flagging = [c for c, k in by.items() if k]
+        parts = []
+        for c in flagging:
+            hit = norm[c] > 1.0
+            raw = self.scores.scores[c][rows][hit]
+            if c == "uncertain":
+                lik = 1.0 - raw
+                cutoff = 1.0 - self.scores.thresholds[c]
+                strength = (
+                    f"lowest likelihood {lik.min():.2f}–{lik.max():.2f} against "
+                    f"p-cutoff {cutoff:.2g}"
+                )
+            else:
+                unit = CRITERIA[c].unit if c in CRITERIA else ""
+                strength = (
+                    f"{raw.min():.3g}–{raw.max():.3g} {unit} against "
+                    f"{self.scores.thresholds[c]:.3g}"
+                ).replace("  ", " ")
+            parts.append(f"{c} {by[c]} ({strength})")
+        zero = [f"{c} 0" for c, k in by.items() if not k]
+        if len(flagging) == 1:
+            c = flagging[0]
+            text = f"flagged by {c} only ({parts[0].split(' (', 1)[1]}"
+        else:
+            text = "flagged by " + ", ".join(parts)
+        if zero:
+            text += "; " + ", ".join(zero)
+        if flagging == ["uncertain"]:
+            lik = 1.0 - self.scores.scores["uncertain"][rows]
+            cutoff = 1.0 - self.scores.thresholds["uncertain"]
+            if float(np.median(lik)) >= cutoff / 2:
+                text += (
+                    " — the network may already be good: check `posekit evaluate` "
+                    "(the frames are only a little less sure than the p-cutoff)"
+                )
+        return text
 
     def summary(self) -> str:
-        """One line: how many outliers, how many extracted, where (and any advice)."""
+        """One line: how many outliers, what flagged them, how many extracted, where.
+
+        Warnings (an older network's analysis used) end the line; advice follows.
+        """
         if self.images:
             done = f"{len(self.picked)} extracted ({self.images[0].parent})"
         else:
             done = f"{len(self.picked)} chosen, nothing extracted"
+        flagged = self.flagged()
         return (
             f"{self.video.name}: {len(self.candidates)} outlier frame(s) of "
             f"{len(self.scores.frames)}; {done}"
+            + (f"; {flagged}" if flagged else "")
+            + "".join(f"; WARNING: {w}" for w in self.warnings)
         ) + "".join(f"\n{a}" for a in self.advice)
 
     def __str__(self) -> str:
@@ -1488,6 +1602,7 @@ def extract_outlier_frames(
     dry_run: bool = False,
     videotype: str | Sequence[str] | None = None,
     destfolder: str | os.PathLike | None = None,
+    allow_older: bool = False,
 ) -> list[OutlierFrames]:
     """Find frames the network gets wrong, extract a diverse subset, write machine labels.
 
@@ -1551,6 +1666,11 @@ def extract_outlier_frames(
         given (``".avi"``; default: every video).
     destfolder
         Where the analysis wrote the predictions (default: beside each video).
+    allow_older
+        Use a video's analysis by an older network when the current iteration's
+        network has not analysed it (refused by default, as DeepLabCut does:
+        its mistakes may be fixed already). The machine labels' scorer names the
+        network that made them, and :attr:`OutlierFrames.warnings` says so.
 
     Returns
     -------
@@ -1562,6 +1682,9 @@ def extract_outlier_frames(
     ------
     FileNotFoundError
         A video was not analysed.
+    StaleAnalysisError
+        A video's analysis is not from the current iteration's network (unless
+        ``allow_older``); nothing is extracted.
     ValueError
         Bad criteria, algorithm or bodyparts.
     """
@@ -1598,17 +1721,14 @@ def extract_outlier_frames(
     n = int(n if n is not None else proj.get("numframes2pick", 20) or 20)
     start = float(start if start is not None else proj.get("start", 0) or 0)
     stop = float(stop if stop is not None else proj.get("stop", 1) or 1)
+    sources = _prediction_sources(
+        proj, videos, shuffle, predictions, destfolder, allow_older
+    )
     results = []
     network = _SharedNetwork(proj, shuffle, seed)
     for video in videos:
         video = Path(video)
-        pred_path = (
-            Path(predictions)
-            if predictions is not None
-            else find_prediction_file(
-                proj, video, shuffle=shuffle, destfolder=destfolder
-            )
-        )
+        pred_path, older = sources[video]
         xyp_all, scorer, file_bps = predictions_for_frames(pred_path)
         with VideoReader(video) as reader:
             n_video = reader.expected_frames  # the container's count: no decoding
@@ -1674,8 +1794,21 @@ def extract_outlier_frames(
         for line in advice:
             logger.warning("%s: %s", video.name, line)
         result = OutlierFrames(
-            video, pred_path, scores, candidates, picked, advice=advice
+            video,
+            pred_path,
+            scores,
+            candidates,
+            picked,
+            advice=advice,
+            pcutoff=proj.pcutoff,
         )
+        if older:
+            result.warnings.append(
+                f"{older}: its guesses were used as asked (--use-older-analysis, "
+                "allow_older=True), and the "
+                "machine labels' scorer names that network"
+            )
+            logger.warning("%s", result.warnings[-1])
         logger.info(
             "%s: %d outlier frame(s) (%s), %d chosen",
             video.name,
@@ -1700,17 +1833,61 @@ def extract_outlier_frames(
     return results
 
 
+def _prediction_sources(
+    proj: Project,
+    videos: Sequence[str | os.PathLike],
+    shuffle: int,
+    predictions: str | os.PathLike | None,
+    destfolder: str | os.PathLike | None,
+    allow_older: bool,
+) -> dict[Path, tuple[Path, str | None]]:
+    """Each video's predictions file and why it is not the current network's.
+
+    Raises :class:`StaleAnalysisError` for all the videos at once, before anything
+    is extracted, unless ``allow_older``.
+    """
+    from .postprocessing import network_predictions
+
+    sources: dict[Path, tuple[Path, str | None]] = {}
+    for video in map(Path, videos):
+        if predictions is not None:  # chosen by the caller: taken as it is
+            sources[video] = (Path(predictions), None)
+            continue
+        found = network_predictions(
+            proj, video, shuffle, destfolder=destfolder, warn=False
+        )
+        if not found:
+            find_prediction_file(proj, video, shuffle=shuffle, destfolder=destfolder)
+        sources[video] = (
+            found[0],
+            older_analysis(proj, video, found[0], shuffle=shuffle),
+        )
+    stale = [(v, why) for v, (_, why) in sources.items() if why]
+    if stale and not allow_older:
+        names = " ".join(str(v) for v, _ in stale)
+        raise StaleAnalysisError(
+            "; ".join(why for _, why in stale)
+            + ". An older analysis' outliers are another network's mistakes (perhaps "
+            "fixed already), saved as this iteration's machine labels. Analyse "
+            f"with the current network first: `posekit analyze {proj.path} "
+            f"{names}` (posekit.engine.analyze_videos), then extract again; to "
+            "extract from the older analysis anyway, pass --use-older-analysis "
+            "(allow_older=True). Nothing was extracted."
+        )
+    return sources
+
+
 def _has_predictions(
     project: Project,
     video: Path,
     shuffle: int,
     destfolder: str | os.PathLike | None = None,
 ) -> bool:
-    try:
-        find_prediction_file(project, video, shuffle=shuffle, destfolder=destfolder)
-    except FileNotFoundError:
-        return False
-    return True
+    from .postprocessing import network_predictions
+
+    return bool(
+        network_predictions(project, video, shuffle, destfolder=destfolder, warn=False)
+    )
 
 
 def _bodypart_columns(
@@ -1889,6 +2066,14 @@ class MergeResult:
         The test frames of the new training set (the previous ones, kept).
     splits
         The new training set's splits (empty with ``create_training_set=False``).
+    partial_frames
+        Refined frames merged with only some of their points: ``(frame, labelled
+        points, points)``; their other guesses were not accepted (and are not
+        merged).
+    changed_test_frames
+        Kept test frames whose labels differ from the previous training set's.
+    resumed
+        This merge finished an interrupted one (``iteration`` was raised already).
     """
 
     previous_iteration: int
@@ -1898,6 +2083,9 @@ class MergeResult:
     unrefined_frames: tuple[str, ...]
     test_frames: tuple[str, ...]
     splits: tuple[Split, ...] = ()
+    partial_frames: tuple[tuple[str, int, int], ...] = ()
+    changed_test_frames: tuple[str, ...] = ()
+    resumed: bool = False
 
     def summary(self) -> str:
         """Say what the merge did, in a few lines for the user."""
@@ -1907,6 +2095,29 @@ class MergeResult:
             f"({len(self.refined_frames)} refined outlier frame(s))",
             f"test frames kept: {len(self.test_frames)}",
         ]
+        if self.resumed:
+            lines.insert(
+                0,
+                f"finished the interrupted merge: iteration {self.iteration} had no "
+                f"training set; it now has one, with iteration "
+                f"{self.previous_iteration}'s test frames",
+            )
+        for frame, done, total in self.partial_frames:
+            other = total - done
+            lines.append(
+                f"{frame.rsplit('/', 1)[-1]}: {done} of {total} points labelled; its "
+                f"{other} other guess(es) were not accepted (accept them in the refine "
+                "app and merge again if they are right)"
+            )
+        if self.changed_test_frames:
+            k = len(self.changed_test_frames)
+            names = ", ".join(f.rsplit("/", 1)[-1] for f in self.changed_test_frames)
+            whose = "frames'" if k > 1 else "frame's"
+            lines.append(
+                f"{k} test {whose} labels changed since iteration "
+                f"{self.previous_iteration} ({names}): test errors of the two "
+                "iterations are not directly comparable"
+            )
         if self.unrefined_frames:
             lines.append(
                 f"{len(self.unrefined_frames)} extracted outlier frame(s) not labelled "
@@ -1935,6 +2146,131 @@ def _doc_split(project: Project, iteration: int, shuffle: int) -> tuple[list, li
         _, train, test, _ = _SafeDocUnpickler(fh).load()
     paths = index_to_paths(read_labels(merged).index)
     return [paths[i] for i in train], [paths[i] for i in test]
+
+
+def _training_labels(project: Project, iteration: int) -> pd.DataFrame | None:
+    """Read the merged labels of the training set of ``iteration`` (or ``None``)."""
+    from .io.dlc import read_labels
+
+    merged = (
+        project.path
+        / "training-datasets"
+        / f"iteration-{iteration}"
+        / f"UnaugmentedDataSet_{project.task}{project.date}"
+        / f"CollectedData_{project.scorer}.h5"
+    )
+    return read_labels(merged) if merged.is_file() else None
+
+
+def _xy_by_frame(labels: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each frame's ``x``/``y`` values, in the columns' order."""
+    cols = [c for c in labels.columns if c[-1] in ("x", "y")]
+    values = labels[cols].to_numpy(float)
+    return dict(zip(index_to_paths(labels.index), values, strict=True))
+
+
+def _changed_frames(
+    old: pd.DataFrame | None, new: pd.DataFrame, frames: Sequence[str]
+) -> list[str]:
+    """Frames of ``frames`` whose labels differ between two merged label tables."""
+    if old is None:
+        return []
+    new = new.reindex(columns=old.columns)
+    before, after = _xy_by_frame(old), _xy_by_frame(new)
+    return sorted(
+        f
+        for f in frames
+        if f in before
+        and f in after
+        and not np.allclose(before[f], after[f], equal_nan=True, atol=1e-6)
+    )
+
+
+def _partial_frames(
+    project: Project, labels: pd.DataFrame, frames: Sequence[str]
+) -> list[tuple[str, int, int]]:
+    """``(frame, labelled points, points)`` of refined frames with guesses left.
+
+    Points marked not visible or dismissed in the labeller count as done.
+    """
+    from .labels import read_visibility
+
+    xy = _xy_by_frame(labels)
+    marked: set[tuple[str, str]] = set()
+    for stem in {f.split("/")[1] for f in frames if f.count("/") >= 2}:
+        vis = read_visibility(project, stem)
+        marked |= vis.get("not_visible", set()) | vis.get("dismissed", set())
+    out = []
+    for f in frames:
+        if f not in xy:
+            continue
+        points = np.asarray(xy[f]).reshape(-1, 2)
+        done = int(np.isfinite(points).all(axis=1).sum())
+        total = len(points)
+        n_marked = sum(1 for fr, _ in marked if fr == f)
+        if done + n_marked < total:
+            out.append((f, done, total))
+    return out
+
+
+def _finish_interrupted_merge(
+    proj: Project, shuffles: Sequence[int], labels: pd.DataFrame
+) -> MergeResult | None:
+    """Finish a merge that raised ``iteration`` but wrote no training set.
+
+    ``None`` when the current iteration has a split of a shuffle, or the previous
+    one has none (nothing to finish).
+    """
+    from .dataset import create_training_dataset
+
+    now = proj.iteration
+    if now < 1 or any(any(_doc_split(proj, now, k)) for k in shuffles):
+        return None
+    previous = {k: _doc_split(proj, now - 1, k) for k in shuffles}
+    if not any(tr or te for tr, te in previous.values()):
+        return None
+    labelled = index_to_paths(labels.index)
+    known = {p for tr, te in previous.values() for p in (*tr, *te)}
+    splits: list[Split] = []
+    test_kept: set[str] = set()
+    for k, (_, te) in previous.items():
+        te = [p for p in te if p in set(labelled)]
+        splits += create_training_dataset(proj, shuffles=[k], test_frames=te or None)
+        test_kept |= set(te)
+    logger.info("finished the interrupted merge to iteration %d", now)
+    return _merge_result(proj, now - 1, now, labels, known, test_kept, splits, True)
+
+
+def _merge_result(
+    proj: Project,
+    before: int,
+    after: int,
+    labels: pd.DataFrame,
+    known: set[str],
+    test_kept: set[str],
+    splits: list[Split],
+    resumed: bool = False,
+) -> MergeResult:
+    labelled = index_to_paths(labels.index)
+    new = [p for p in labelled if p not in known]
+    machine: set[str] = set()
+    for stem in proj.labeled_videos():
+        machine |= set(read_machine_labels(proj, stem))
+    refined = [p for p in new if p in machine]
+    return MergeResult(
+        previous_iteration=before,
+        iteration=after,
+        new_frames=tuple(new),
+        refined_frames=tuple(refined),
+        unrefined_frames=tuple(sorted(machine - set(labelled))),
+        test_frames=tuple(sorted(test_kept)),
+        splits=tuple(splits),
+        partial_frames=tuple(_partial_frames(proj, labels, refined)),
+        changed_test_frames=tuple(
+            _changed_frames(_training_labels(proj, before), labels, sorted(test_kept))
+        ),
+        resumed=resumed,
+    )
 
 
 @dlc_keywords(
@@ -1988,7 +2324,12 @@ def merge_datasets(
 
     proj = as_project(project)
     before = proj.iteration
-    labelled = index_to_paths(merge_labels(proj).index)
+    labels = merge_labels(proj)
+    if create_training_set and (
+        resumed := _finish_interrupted_merge(proj, shuffles, labels)
+    ):
+        return resumed
+    labelled = index_to_paths(labels.index)
     old_train, old_test = set(), set()
     for k in shuffles:
         tr, te = _doc_split(proj, before, k)
@@ -2006,43 +2347,51 @@ def merge_datasets(
     machine: set[str] = set()
     for stem in proj.labeled_videos():
         machine |= set(read_machine_labels(proj, stem))
-    refined = [p for p in new if p in machine]
     unrefined = sorted(machine - set(labelled))
     if not new and not force and unrefined:
         shown = ", ".join(unrefined[:3]) + (" …" if len(unrefined) > 3 else "")
+        merged_before = sorted(machine & known)
+        since = (
+            f"Nothing new to merge since iteration {before}'s training set"
+            + (" (created by the last merge)" if before > 0 else "")
+            + f": {len(unrefined)} extracted outlier frame(s) ({shown}) are still "
+            "uncorrected"
+            if merged_before
+            else f"Nothing to merge yet: {len(unrefined)} outlier frame(s) were "
+            f"extracted ({shown}) but none is corrected yet"
+        )
         raise LabelError(
-            f"Nothing to merge yet: {len(unrefined)} outlier frame(s) were extracted "
-            f"({shown}) but none is corrected: their machine labels are not "
-            "labels until a person checks them. Open them in the labelling app's "
-            "Refine page, move the wrong points and save (they go into "
-            "CollectedData_<scorer>.h5), then merge."
+            f"{since}; their machine labels are guesses, not labels, until a person "
+            "checks them. Correct them in the refine app (notebooks/refine.ipynb, "
+            'tab "2 · Refine": drag the wrong guesses, accept the right ones) or '
+            f"pre-filled in the labeller (`posekit label {proj.path} "
+            "--from-predictions`); every change is saved at once (into "
+            "CollectedData_<scorer>.h5). Then merge."
         )
     if not new and not force:
         raise LabelError(
             "Nothing to merge: no frame was labelled since the training set of "
             f"iteration {before}. Extract outlier frames (extract_outlier_frames / "
-            "`posekit extract-outliers`), correct them in the labeller, then merge."
+            "`posekit extract-outliers`), correct them in the refine app, then merge."
         )
-    proj.set("iteration", before + 1)
-    proj.save(keys=["iteration"])  # only that key, whatever else changed
-    logger.info("config.yaml: iteration %d -> %d", before, before + 1)
+    # crash-safe order: the new iteration's training set and split first (in
+    # iteration-<N+1>/, the iteration raised in memory only), config.yaml last. A
+    # merge killed before the last step leaves config.yaml at N: merge again.
     splits: list[Split] = []
-    test_kept: list[str] = []
-    if create_training_set:
-        for k in shuffles:
-            _, te = _doc_split(proj, before, k)
-            te = [p for p in te if p in set(labelled)]
-            if te:
-                splits += create_training_dataset(proj, shuffles=[k], test_frames=te)
-                test_kept = sorted(set(test_kept) | set(te))
-            else:
-                splits += create_training_dataset(proj, shuffles=[k])
-    return MergeResult(
-        previous_iteration=before,
-        iteration=before + 1,
-        new_frames=tuple(new),
-        refined_frames=tuple(refined),
-        unrefined_frames=tuple(unrefined),
-        test_frames=tuple(test_kept),
-        splits=tuple(splits),
-    )
+    test_kept: set[str] = set()
+    proj.set("iteration", before + 1)
+    try:
+        if create_training_set:
+            for k in shuffles:
+                _, te = _doc_split(proj, before, k)
+                te = [p for p in te if p in set(labelled)]
+                splits += create_training_dataset(
+                    proj, shuffles=[k], test_frames=te or None
+                )
+                test_kept |= set(te)
+        proj.save(keys=["iteration"])  # only that key, whatever else changed; atomic
+    except BaseException:
+        proj.set("iteration", before)
+        raise
+    logger.info("config.yaml: iteration %d -> %d", before, before + 1)
+    return _merge_result(proj, before, before + 1, labels, known, test_kept, splits)

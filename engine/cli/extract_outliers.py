@@ -49,8 +49,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         + "; ".join(f"{n}: {text}" for n, text in CRITERIA.items())
         + "), pick a diverse subset of the frames above a threshold (k-means on the "
         "frames) and extract them into labeled-data/<video>/img<index>.png with the "
-        "network's predictions as machinelabels-iter<N>.h5. Correct them in the "
-        "labelling or refine app, then `posekit merge`.",
+        "network's predictions as machinelabels-iter<N>.h5. The videos must be "
+        "analysed by the current iteration's network (else refused; "
+        "--use-older-analysis takes the newest older network's analysis). Correct "
+        "them in the refine app, then `posekit merge`.",
     )
     add_project_arg(p)
     p.add_argument("videos", nargs="*", help="analysed videos (default: all analysed)")
@@ -90,6 +92,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument(
         "--dry-run", action="store_true", help="score and choose, extract nothing"
+    )
+    p.add_argument(
+        "--use-older-analysis",
+        action="store_true",
+        help="extract from an older network's analysis when the current iteration's "
+        "network has not analysed the video (refused by default: analyse it first)",
     )
     return p
 
@@ -134,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         dry_run=args.dry_run,
         comparisonbodyparts=comma_names(args.bodyparts) or "all",
+        allow_older=args.use_older_analysis,
     )
     for r in results:
         per = ", ".join(f"{c}: {len(r.scores.outliers(c))}" for c in r.scores.scores)

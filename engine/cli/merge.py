@@ -28,10 +28,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         NAME,
         help="merge refined frames: iteration + 1, next training set, same test frames",
         description="DeepLabCut's merge_datasets: after correcting extracted outlier "
-        "frames, raise `iteration` in config.yaml (only that key is rewritten) and "
-        "create the new iteration's training set with every labelled frame, the "
-        "previous test frames kept as the test set. `posekit train` then starts from "
-        "the previous iteration's model.",
+        "frames, create the next iteration's training set with every labelled frame, "
+        "the previous test frames kept as the test set, then raise `iteration` in "
+        "config.yaml (only that key is rewritten, last: a merge killed before leaves "
+        "the project as it was; run it again). Run again after a merge that raised "
+        "the iteration without a training set, it finishes it. `posekit train` then "
+        "starts from the previous iteration's model.",
     )
     add_project_arg(p)
     p.add_argument(

@@ -23,6 +23,7 @@ from posekit.engine.io.dlc import (
 )
 from posekit.engine.labels import LabelStore
 from posekit.engine.model_folder import ModelFolder
+from posekit.engine.postprocessing import network_scorer
 from posekit.engine.project import load_project
 from posekit.engine.refinement import (
     CRITERIA,
@@ -257,8 +258,11 @@ def write_fake_analysis(project, errors: dict[int, float]) -> tuple:
     for f, dx in errors.items():
         xyp[f, 0, 0] += dx
     video = project.videos()[0]
-    path = video.with_name(video.stem + SCORER + ".h5")
-    write_predictions(predictions_frame(xyp, SCORER, project.bodyparts), path)
+    # a trained project: as its network's analysis (extract-outliers refuses another
+    # network's, QA s16 finding 2)
+    scorer = network_scorer(project) or SCORER
+    path = video.with_name(video.stem + scorer + ".h5")
+    write_predictions(predictions_frame(xyp, scorer, project.bodyparts), path)
     return video, xyp
 
 
