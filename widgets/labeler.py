@@ -18,7 +18,11 @@ model calls and model state into the Bokeh document and the controls:
   once from the frames prefetched around the current one (image and points), then
   confirmed by Python. A second click within Bokeh's double-tap time places a second
   point (Bokeh would otherwise swallow it as a DoubleTap), and a dragged point
-  follows the pointer even when a points table from a slow kernel lands mid-drag;
+  follows the pointer even when a points table from a slow kernel lands mid-drag.
+  While a button is down on the image nothing above it changes height (the status
+  line reserves two lines; the rest is held until the button is released), so the
+  canvas never moves under the pointer, and a press held still before moving drags
+  (Bokeh took it as a "press" and ignored the moves);
 - machine points (predictions) are hollow circles whose outline is coloured by
   likelihood (:data:`MACHINE_COLORS`; the bodypart's button also gives the likelihood
   in numbers and words), labels are filled in their bodypart's colour;
@@ -216,6 +220,63 @@ setTimeout(fixTap, 500);
 setTimeout(fixTap, 3000);
 const views = () => Bokeh.index.find_all(fig).filter(
   (v) => v.el && v.el.isConnected && v.el.getClientRects().length > 0);
+// QA s16 #1: nothing above the image may change its height while a button is down
+// on it. Bokeh maps the pointer through the canvas's place on the page at each
+// event, so a status line that wraps mid-drag (the dragged point becomes the active
+// one) moved the canvas down a line and the point was saved that far off the
+// pointer. Every element before the canvas (the previous siblings of its ancestors:
+// the status line, messages, live regions, progress) keeps its height until the
+// button is released; then the page lays out what changed meanwhile.
+// And a press held still before moving (Bokeh's "press" after 300 ms) is a drag
+// like any other: Bokeh ignored the moves that followed, so the point stayed put.
+let frozen = null;
+const parentOf = (e) => e.parentElement || (e.getRootNode && e.getRootNode().host) || null;
+const freeze = (start) => {
+  const held = [];
+  for (let e = start; e && e !== document.body; e = parentOf(e)) {
+    for (let s = e.previousElementSibling; s; s = s.previousElementSibling) {
+      const cs = getComputedStyle(s);
+      if (cs.position === "absolute" || cs.position === "fixed") { continue; }
+      const h = cs.display === "none" ? "0px" : cs.height;
+      if (!h.endsWith("px")) { continue; }
+      held.push([s, s.style.minHeight, s.style.maxHeight, s.style.overflow]);
+      s.style.minHeight = h;
+      s.style.maxHeight = h;
+      s.style.overflow = "hidden";
+    }
+  }
+  return held;
+};
+const thaw = () => {
+  if (!frozen) { return; }
+  for (const [s, lo, hi, ov] of frozen) {
+    s.style.minHeight = lo;
+    s.style.maxHeight = hi;
+    s.style.overflow = ov;
+  }
+  frozen = null;
+};
+window.addEventListener("pointerdown", (ev) => {
+  const path = ev.composedPath ? ev.composedPath() : [ev.target];
+  for (const v of views()) {
+    const cv = v.canvas_view;
+    if (!cv || !path.includes(cv.el)) { continue; }
+    const g = cv.ui_event_bus && cv.ui_event_bus.ui_gestures;
+    if (g && !g.__posekit_nopress) {
+      g._start_timeout = () => {};  // no "press" phase: holding still, then moving drags
+      g.__posekit_nopress = true;
+    }
+    thaw();
+    frozen = freeze(v.el);
+    return;
+  }
+}, true);
+const release = () => {
+  const held = frozen;  // after Bokeh's own pointerup handler (the drop) has run
+  if (held) { setTimeout(() => { if (frozen === held) { thaw(); } }, 0); }
+};
+window.addEventListener("pointerup", release, true);
+window.addEventListener("pointercancel", release, true);
 const inField = (t) => {
   if (!t || !t.tagName) { return false; }
   const tag = t.tagName.toLowerCase();
@@ -875,7 +936,11 @@ class Labeler(BokehComponent):
         )
         self.jump_box.add_class("labeler-jump")
         self.jump_box.observe(self._on_jump, "value")
-        self.status = W.HTML(layout=W.Layout(margin="0 0 0 8px"))
+        # two lines reserved (QA s16 #1): the status line gains "arrows move …"
+        # when a point becomes active (a drag starting) and wrapped to a second
+        # line, moving the image; with the page script's freeze during a press
+        # the image stays put under the pointer
+        self.status = W.HTML(layout=W.Layout(margin="0 0 0 8px", min_height="56px"))
         self.status.add_class("labeler-status")
         self.bodypart_buttons: list[W.Button] = []
         for bp, color in zip(self.bodyparts, self.colors, strict=True):
@@ -1508,9 +1573,15 @@ class Labeler(BokehComponent):
             if active is not None
             else ""
         )
+        test = m.test_frame_label()
+        test = (
+            f"<span class='test-frame' style='color:#8a5300'><b>{test}</b></span> · "
+            if test
+            else ""
+        )
         self.status.value = (
             f"<span class='frame-name'><b>{Path(m.frame).name}</b></span> · frame "
-            f"{m.frame_index + 1} of {n_frames} · "
+            f"{m.frame_index + 1} of {n_frames} · {test}"
             f"<span class='frame-progress'>{m.n_labelled_bodyparts()} of "
             f"{len(self.bodyparts)} bodyparts</span> on this frame · "
             f"<span class='labelled-count'>{m.n_labelled_frames()} of {n_frames} "

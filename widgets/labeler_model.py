@@ -137,6 +137,14 @@ LIKELIHOOD_CLASSES = (("p-high", 0.95), ("p-mid", None), ("p-low", None))
 EVENTS = ("videos", "frames", "frame", "points", "status", "message")
 
 
+def _iteration_number(name: str) -> int:
+    """``iteration-3`` → 3 (``-1``: not an iteration folder)."""
+    try:
+        return int(name.rsplit("-", 1)[-1])
+    except ValueError:
+        return -1
+
+
 def key_action(event: Mapping[str, Any]) -> str | None:
     """Find the :data:`SHORTCUTS` action of a browser ``keydown`` event.
 
@@ -242,9 +250,17 @@ class LabelerModel(MultiAnimalLabelling):
     """
 
     def __init__(
-        self, project: Project | str | os.PathLike, video: str | None = None
+        self,
+        project: Project | str | os.PathLike,
+        video: str | None = None,
+        *,
+        shuffle: int = 1,
     ) -> None:
         self.project = as_project(project)
+        #: The shuffle whose test frames are marked (:meth:`test_frame_label`).
+        self.shuffle = int(shuffle)
+        self._test_cache: tuple[Any, frozenset[str]] | None = None
+        self._test_warned: set[str] = set()
         self.bodyparts = self._initial_bodyparts()  # multi-animal: one per animal
         self.store: LabelStore | None = None
         self.not_visible: set[tuple[str, str]] = set()
@@ -1084,6 +1100,9 @@ class LabelerModel(MultiAnimalLabelling):
         """Remember an edit the store made (``changes``) with its marks; set them."""
         if not changes and not add and not remove:
             return
+        self._warn_test_frame(
+            [c.frame for c in changes or ()] + [f for f, _ in (*add, *remove)]
+        )
         self._history.append(_Edit(changes or None, tuple(add), tuple(remove)))
         del self._history[: -self.store.max_undo]
         self._future.clear()
@@ -1193,6 +1212,83 @@ class LabelerModel(MultiAnimalLabelling):
 
     # ============================================================ at scale
     # Progress, navigation to work left, nudging, copying.
+
+    # ================================================================ test frames
+    def test_frames(self) -> frozenset[str]:
+        """Images (``labeled-data/<video>/<image>``) in the test split of :attr:`shuffle`.
+
+        Read from the training set's record of the split (the Documentation pickle of
+        the current iteration, else of the latest iteration that has one: a merge
+        keeps the test frames), mapped to images through the merged labels it indexes.
+        Empty when the shuffle was never created or its record cannot be read.
+        """
+        from ..engine.dataset import _pct, _SafeDocUnpickler
+        from ..engine.io.dlc import index_to_paths, read_labels
+
+        project = self.project
+        fraction = project.training_fractions[0]
+        sets = sorted(
+            (project.path / "training-datasets").glob(
+                "iteration-*/UnaugmentedDataSet_*"
+            ),
+            key=lambda d: _iteration_number(d.parent.name),
+            reverse=True,
+        )
+        name = f"Documentation_data-{project.task}_{_pct(fraction)}"
+        for folder in sets:
+            if _iteration_number(folder.parent.name) > project.iteration:
+                continue
+            doc = folder / f"{name}shuffle{self.shuffle}.pickle"
+            merged = folder / f"CollectedData_{project.scorer}.h5"
+            if not (doc.is_file() and merged.is_file()):
+                continue
+            try:
+                key = (self.shuffle, str(doc), doc.stat().st_mtime_ns)
+                key += (merged.stat().st_mtime_ns,)
+            except OSError:
+                continue
+            if self._test_cache is not None and self._test_cache[0] == key:
+                return self._test_cache[1]
+            frames: frozenset[str] = frozenset()
+            try:
+                with open(doc, "rb") as fh:  # what load_split reads, any iteration
+                    test = _SafeDocUnpickler(fh).load()[2]
+                paths = index_to_paths(read_labels(merged).index)
+                frames = frozenset(
+                    paths[int(i)].replace("\\", "/")
+                    for i in np.asarray(test, int).ravel()
+                    if 0 <= int(i) < len(paths)
+                )
+            except Exception as err:  # noqa: BLE001 - no marks rather than no labeller
+                logger.warning("could not read the test frames of %s: %s", doc, err)
+            self._test_cache = (key, frames)
+            return frames
+        return frozenset()
+
+    def is_test_frame(self, frame: str | None = None) -> bool:
+        """Whether ``frame`` (default: the current one) is a test frame of the shuffle."""
+        frame = self.frame if frame is None else frame
+        return bool(frame) and str(frame).replace("\\", "/") in self.test_frames()
+
+    def test_frame_label(self, frame: str | None = None) -> str:
+        """``"test frame (shuffle 1)"`` for a test frame, else ``""`` (the status line)."""
+        return (
+            f"test frame (shuffle {self.shuffle})" if self.is_test_frame(frame) else ""
+        )
+
+    def _warn_test_frame(self, frames: Sequence[str]) -> None:
+        """Say once per frame that changing a test frame changes the test set (QA s16 #5)."""
+        for frame in dict.fromkeys(frames):
+            if frame in self._test_warned or not self.is_test_frame(frame):
+                continue
+            self._test_warned.add(frame)
+            self.show_message(
+                f"{frame.rsplit('/', 1)[-1]} is a test frame of shuffle "
+                f"{self.shuffle}: changing its labels changes the test set, so the "
+                "test errors of the iterations before and after the change no longer "
+                "compare.",
+                level="warning",
+            )
 
     def frame_done(self, frame: str | None = None) -> bool:
         """Whether every bodypart of a frame is placed or marked not visible."""

@@ -96,6 +96,7 @@ class RefineApp:
         self.labeler = Labeler(
             self.project, load_bokehjs=False, **dict(labeler_options or {})
         )
+        self.labeler.model.shuffle = shuffle  # its test frames are marked
         self.predict_checkbox = W.Checkbox(
             value=False,
             indent=False,

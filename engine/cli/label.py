@@ -6,7 +6,7 @@ import argparse
 
 from ._common import EXIT_OK, add_project_arg, add_shuffle_arg, load_project
 
-__all__ = ["NAME", "add_parser", "run"]
+__all__ = ["NAME", "add_parser", "machine_label_frames", "run"]
 
 NAME = "label"
 
@@ -34,7 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "labelling app then opens those frames pre-filled (correct, then accept). "
         "With --missing-not-visible, the empty points of frames labelled in another "
         "tool (DeepLabCut and SLEAP leave a hidden part empty) are marked not visible, "
-        "so those frames count as done.",
+        "so those frames count as done; frames with machine labels are left as they "
+        "are (accept or correct their guesses in the refine app).",
     )
     add_project_arg(p)
     p.add_argument("videos", nargs="*", help="video stems (default: all)")
@@ -53,7 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--missing-not-visible",
         action="store_true",
-        help="mark the empty points of frames that have labels as not visible",
+        help="mark the empty points of frames that have labels as not visible "
+        "(not of frames with machine labels: their empty points are unchecked guesses)",
     )
     return p
 
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from pathlib import Path
 
-    from ..labels import empty_points, labelling_progress, mark_missing_not_visible
+    from ..labels import empty_points, labelling_progress, update_visibility
 
     project = load_project(args.project)
     stems = [Path(v).stem for v in args.videos] or project.labeled_videos()
@@ -91,14 +93,33 @@ def run(args: argparse.Namespace) -> int:
             print(f"{stem}: {n} frame(s) pre-filled with the network's guesses")
     if args.missing_not_visible:
         for stem in stems:
-            n = mark_missing_not_visible(project, stem)
-            print(f"{stem}: {n} empty point(s) of labelled frames marked not visible")
+            # QA s16 #4: the empty points of a frame with machine labels (an
+            # extracted outlier frame, a pre-filled one) are guesses nobody checked
+            # yet, not hidden parts: left as they are
+            machine = machine_label_frames(project, stem)
+            empty = empty_points(project, stem)
+            mark = [(f, p) for f, p in empty if Path(f).name not in machine]
+            kept = {f for f, _ in empty if Path(f).name in machine}
+            if mark:
+                update_visibility(project, stem, not_visible_add=mark)
+            print(
+                f"{stem}: {len(mark)} empty point(s) of labelled frames marked not "
+                "visible"
+            )
+            if kept:
+                print(
+                    f"{stem}: {len(kept)} frame(s) with machine labels left as they "
+                    "are: accept or correct their guesses in the refine app"
+                )
     done_all = total_all = started = 0
     for stem in stems:
         done, total = labelling_progress(project, stem)
         done_all += done
         total_all += total
-        started += len({frame for frame, _ in empty_points(project, stem)})
+        machine = machine_label_frames(project, stem)
+        started += len(
+            {f for f, _ in empty_points(project, stem) if Path(f).name not in machine}
+        )
         print(f"{stem}: {done} of {total} frames done")
     print(f"project: {done_all} of {total_all} frames done")
     if started and not args.missing_not_visible:
@@ -108,5 +129,32 @@ def run(args: argparse.Namespace) -> int:
             "`posekit label --missing-not-visible` marks those points not visible."
         )
     if done_all < total_all:
-        print("label them in the labelling app (make app, then Label)")
+        print(
+            "label them in the Label app: start the apps with `python -m "
+            "posekit.widgets.serve NOTEBOOKS` (NOTEBOOKS: posekit's notebooks/ "
+            "folder; `make app` in a source checkout) and open Label"
+        )
     return EXIT_OK
+
+
+def machine_label_frames(project, stem: str) -> set[str]:
+    """Image names of a video's frames in any ``machinelabels-iter*.h5`` of its folder.
+
+    Their empty points are the network's guesses not yet accepted or corrected
+    (refined outlier frames, frames pre-filled by ``--from-predictions``), not
+    hidden parts. An unreadable file counts as none (a warning is logged).
+    """
+    from pathlib import Path
+
+    from .. import logger
+    from ..io.dlc import index_to_paths, read_predictions
+
+    names: set[str] = set()
+    for path in sorted(project.labeled_data_dir(stem).glob("machinelabels-iter*.h5")):
+        try:
+            names |= {
+                Path(p).name for p in index_to_paths(read_predictions(path).index)
+            }
+        except Exception as err:  # noqa: BLE001 - any unreadable file: no frames
+            logger.warning("could not read the machine labels %s: %s", path, err)
+    return names
