@@ -399,13 +399,9 @@ def analyze_multianimal_videos(
     from .inference import predict_video_detections
     from .outputs import (
         full_pickle_metadata,
-        save_assemblies_pickle,
         save_full_pickle,
-        save_tracklets_pickle,
-        tracks_frame,
-        write_tracks,
     )
-    from .tracking import TRACK_METHODS, TrackingConfig
+    from .tracking import TRACK_METHODS
 
     folder = ModelFolder.of(project, shuffle)
     _, path = folder.snapshot(snapshot)
@@ -504,25 +500,16 @@ def analyze_multianimal_videos(
             unique_bodyparts=list(layout.unique_bodyparts),
         )
         write_analysis_metadata(f"{stem}_meta.pickle", data)
-        assemblies = predictor.assemble(dets)
-        save_assemblies_pickle(f"{stem}_assemblies.pickle", assemblies)
-        tracklets, tracks = track_video_detections(
-            assemblies, n_tracks, tracking=TrackingConfig(method=method)
+        h5, tracklets = _track_and_write(
+            predictor.assemble(dets),
+            str(stem),
+            n_tracks,
+            layout,
+            scorer,
+            track_method=method,
+            save_as_csv=save_as_csv,
+            netcdf_fps=info["fps"] if netcdf else None,
         )
-        unique = np.stack([a.unique for a in assemblies]) if layout.n_unique else None
-        save_tracklets_pickle(
-            f"{stem}_{suffix}.pickle", tracklets, layout, scorer, len(dets), unique
-        )
-        h5 = write_tracks(
-            tracks_frame(tracks, layout, scorer, unique),
-            f"{stem}_{suffix}.h5",
-            save_csv=save_as_csv,
-        )
-        if netcdf:
-            from ..io import load_poses, save_poses
-
-            ds = load_poses(h5, fps=info["fps"])
-            save_poses(ds, h5.with_suffix(".nc"), fmt="netCDF")
         logger.info(
             "analysed %s: %d frames, %d tracklets stitched into %d tracks -> %s",
             video.name,
@@ -626,13 +613,9 @@ def restitch_video(
     from .assembly import Assembler
     from .outputs import (
         read_full_pickle,
-        save_assemblies_pickle,
-        save_tracklets_pickle,
-        tracks_frame,
-        write_tracks,
     )
     from .peaks import nms_distance
-    from .tracking import TRACK_METHODS, TrackingConfig
+    from .tracking import TRACK_METHODS
 
     h5 = Path(tracks)
     suffix = TRACK_METHODS[track_method]
@@ -652,29 +635,70 @@ def restitch_video(
     assembler = Assembler(
         assembly, edges, layout.n_multi, layout.n_unique, peak_distance=distance
     )
-    assemblies = [assembler.assemble(d) for d in dets]
+    fps = None
+    if netcdf and Path(f"{stem}_meta.pickle").is_file():
+        from .outputs import read_pickle
+
+        fps = (read_pickle(f"{stem}_meta.pickle").get("data") or {}).get("fps")
+    out, _ = _track_and_write(
+        [assembler.assemble(d) for d in dets],
+        stem,
+        n_tracks,
+        layout,
+        scorer,
+        track_method=track_method,
+        save_as_csv=save_as_csv,
+        netcdf_fps=(fps or 0.0) if netcdf else None,
+    )
+    return out
+
+
+def _track_and_write(
+    assemblies: list[Any],
+    stem: str,
+    n_tracks: int,
+    layout: Any,
+    scorer: str,
+    *,
+    track_method: str,
+    save_as_csv: bool,
+    netcdf_fps: float | None,
+) -> tuple[Path, list[Any]]:
+    """Track and stitch a video's assemblies; write every file from them on.
+
+    ``<stem>_assemblies.pickle``, the tracklets (``<stem>_<el|bx|sk>.pickle``), the
+    tracks ``.h5`` (and ``.csv`` with ``save_as_csv``) and, unless ``netcdf_fps`` is
+    ``None``, the ``.nc`` (``0``: the frame rate is unknown). Returns the ``.h5``
+    and the tracklets.
+    """
+    from .outputs import (
+        save_assemblies_pickle,
+        save_tracklets_pickle,
+        tracks_frame,
+        write_tracks,
+    )
+    from .tracking import TRACK_METHODS, TrackingConfig
+
+    suffix = TRACK_METHODS[track_method]
     save_assemblies_pickle(f"{stem}_assemblies.pickle", assemblies)
-    tracklets, tracks_ = track_video_detections(
+    tracklets, tracks = track_video_detections(
         assemblies, n_tracks, tracking=TrackingConfig(method=track_method)
     )
     unique = np.stack([a.unique for a in assemblies]) if layout.n_unique else None
     save_tracklets_pickle(
-        f"{stem}_{suffix}.pickle", tracklets, layout, scorer, len(dets), unique
+        f"{stem}_{suffix}.pickle", tracklets, layout, scorer, len(assemblies), unique
     )
-    out = write_tracks(
-        tracks_frame(tracks_, layout, scorer, unique), h5, save_csv=save_as_csv
+    h5 = write_tracks(
+        tracks_frame(tracks, layout, scorer, unique),
+        f"{stem}_{suffix}.h5",
+        save_csv=save_as_csv,
     )
-    if netcdf:
+    if netcdf_fps is not None:
         from ..io import load_poses, save_poses
 
-        fps = None
-        if Path(f"{stem}_meta.pickle").is_file():
-            from .outputs import read_pickle
-
-            fps = (read_pickle(f"{stem}_meta.pickle").get("data") or {}).get("fps")
-        ds = load_poses(out, fps=fps) if fps else load_poses(out)
-        save_poses(ds, out.with_suffix(".nc"), fmt="netCDF")
-    return out
+        ds = load_poses(h5, fps=netcdf_fps) if netcdf_fps else load_poses(h5)
+        save_poses(ds, h5.with_suffix(".nc"), fmt="netCDF")
+    return h5, tracklets
 
 
 def _tracked_arrays(
