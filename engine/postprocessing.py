@@ -195,8 +195,6 @@ def network_predictions(
     ValueError
         If ``track_method`` is not one of DeepLabCut's.
     """
-    from .model_folder import ModelFolder
-
     video = Path(video)
     suffixes = _track_suffixes(project, track_method)
     files = find_predictions(video, destfolder, filtered=filtered)
@@ -204,11 +202,8 @@ def network_predictions(
         end = suffixes[0] + (FILTERED_SUFFIX if filtered else "")
         files = [f for f in files if f.stem.endswith(end)]
     files = sorted(files, key=model_order, reverse=True)  # not by mtime: copies lose it
-    folder = ModelFolder.of(project, shuffle)
-    try:
-        _, snap = folder.snapshot(snapshot)
-        scorer = folder.scorer(snap)
-    except (FileNotFoundError, IndexError, OSError, ValueError):
+    scorer = network_scorer(project, shuffle, snapshot)
+    if scorer is None:
         return files  # no snapshot here
     filt = FILTERED_SUFFIX if filtered else ""
     base = Path(destfolder or video.parent)

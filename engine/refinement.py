@@ -961,7 +961,7 @@ def older_analysis(
     analysis exists, which network made it (:func:`~.postprocessing.prediction_model`)
     and which one should have.
     """
-    from .postprocessing import network_scorer, prediction_model
+    from .postprocessing import FILTERED_SUFFIX, network_scorer, prediction_model
 
     path = Path(path)
     video = Path(video)
@@ -971,7 +971,7 @@ def older_analysis(
     ) + (f" after {iters} training iterations" if iters is not None else "")
     scorer = network_scorer(project, shuffle)
     if scorer is not None:
-        stem = path.stem.removesuffix("_filtered")
+        stem = path.stem.removesuffix(FILTERED_SUFFIX)
         if stem == f"{video.stem}{scorer}" or stem.startswith(f"{video.stem}{scorer}_"):
             return None
         return (
@@ -2213,6 +2213,27 @@ def _partial_frames(
     return out
 
 
+def _splits_keeping_tests(
+    proj: Project, tests: dict[int, Sequence[str]], labelled: Sequence[str]
+) -> tuple[list[Split], set[str]]:
+    """Create each shuffle's split of the current iteration, keeping its test frames.
+
+    ``tests`` maps a shuffle to the previous iteration's test frames; those still
+    labelled stay test frames (a shuffle with none gets a random split). Returns the
+    splits and the test frames kept.
+    """
+    from .dataset import create_training_dataset
+
+    still = set(labelled)
+    splits: list[Split] = []
+    kept: set[str] = set()
+    for k, te in tests.items():
+        te = [p for p in te if p in still]
+        splits += create_training_dataset(proj, shuffles=[k], test_frames=te or None)
+        kept |= set(te)
+    return splits, kept
+
+
 def _finish_interrupted_merge(
     proj: Project, shuffles: Sequence[int], labels: pd.DataFrame
 ) -> MergeResult | None:
@@ -2221,8 +2242,6 @@ def _finish_interrupted_merge(
     ``None`` when the current iteration has a split of a shuffle, or the previous
     one has none (nothing to finish).
     """
-    from .dataset import create_training_dataset
-
     now = proj.iteration
     if now < 1 or any(any(_doc_split(proj, now, k)) for k in shuffles):
         return None
@@ -2231,12 +2250,9 @@ def _finish_interrupted_merge(
         return None
     labelled = index_to_paths(labels.index)
     known = {p for tr, te in previous.values() for p in (*tr, *te)}
-    splits: list[Split] = []
-    test_kept: set[str] = set()
-    for k, (_, te) in previous.items():
-        te = [p for p in te if p in set(labelled)]
-        splits += create_training_dataset(proj, shuffles=[k], test_frames=te or None)
-        test_kept |= set(te)
+    splits, test_kept = _splits_keeping_tests(
+        proj, {k: te for k, (_, te) in previous.items()}, labelled
+    )
     logger.info("finished the interrupted merge to iteration %d", now)
     return _merge_result(proj, now - 1, now, labels, known, test_kept, splits, True)
 
@@ -2319,7 +2335,7 @@ def merge_datasets(
         labelled frame since it (refine the extracted frames first), unless
         ``force``.
     """
-    from .dataset import create_training_dataset, merge_labels
+    from .dataset import merge_labels
     from .project import as_project
 
     proj = as_project(project)
@@ -2382,13 +2398,9 @@ def merge_datasets(
     proj.set("iteration", before + 1)
     try:
         if create_training_set:
-            for k in shuffles:
-                _, te = _doc_split(proj, before, k)
-                te = [p for p in te if p in set(labelled)]
-                splits += create_training_dataset(
-                    proj, shuffles=[k], test_frames=te or None
-                )
-                test_kept |= set(te)
+            splits, test_kept = _splits_keeping_tests(
+                proj, {k: _doc_split(proj, before, k)[1] for k in shuffles}, labelled
+            )
         proj.save(keys=["iteration"])  # only that key, whatever else changed; atomic
     except BaseException:
         proj.set("iteration", before)
