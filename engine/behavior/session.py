@@ -1336,7 +1336,7 @@ follow_merge_gap
         pandas.DataFrame
             Consecutive rows of the table.
         """
-        from .features import feature_names, iter_window_features
+        from .features import feature_names
 
         tracks = self.tracks()
         if not tracks:
@@ -1367,29 +1367,14 @@ follow_merge_gap
         for t, first in zip(tracks, rows, strict=True):
             frames = self.session(t.session).frames
             same = list(first.columns) == list(schema.columns)
-            done = 0
-            for chunk in iter_window_features(
-                self.calibrated(t.session),
-                windows=self.windows,
-                individuals=[t.individual],
-                chunk_frames=chunk_frames,
-            ):
-                n = chunk.sizes["time"]
-                part = self._features_part(
-                    t,
-                    pd.DataFrame(
-                        np.asarray(chunk.values[:, 0]),
-                        columns=[str(f) for f in chunk["feature"].values],
-                        index=pd.RangeIndex(row, row + n),
-                    ),
-                    dtype,
-                    frames[done : done + n],
-                )
+            for done, features in self.iter_features(t.key, chunk_frames=chunk_frames):
+                n = len(features)
+                features.index = pd.RangeIndex(row, row + n)
+                part = self._features_part(t, features, dtype, frames[done : done + n])
                 if not same:
                     part = part.reindex(columns=schema.columns).astype(
                         schema.dtypes.to_dict()
                     )
-                done += n
                 row += n
                 yield part
 
