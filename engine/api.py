@@ -80,7 +80,7 @@ class TrainResult:
             f"; started from {self.initialised_from}" if self.initialised_from else ""
         )
         limit = {
-            "max_iterations": "the iteration limit (--iterations, a total)",
+            "max_iterations": "the iteration limit (--iterations or --epochs, a total)",
             "time_budget": "the time budget (--minutes, a total)",
         }.get(self.stop_reason)
         if limit and self.iteration == self.start_iteration > 0:
@@ -236,6 +236,8 @@ def _train_config_changes(
     save_interval: int | None = None,
     save_interval_s: float | None = None,
     eval_interval: int | None = None,
+    log_interval: int | None = None,
+    max_snapshots: int | None = None,
 ) -> dict[str, Any]:
     """Turn a training verb's options into ``TrainConfig.replace`` changes.
 
@@ -245,7 +247,7 @@ def _train_config_changes(
 
     Parameters
     ----------
-    crop_size, batch_size, max_iterations, time_budget_s, budget_clock, save_interval, save_interval_s, eval_interval
+    crop_size, batch_size, max_iterations, time_budget_s, budget_clock, save_interval, save_interval_s, eval_interval, log_interval, max_snapshots
         As for :func:`train_network`. ``crop_size`` is always set (``None``: chosen
         from the frame size); a ``batch_size`` of 0 keeps the default;
         ``save_interval_s=0`` saves by iterations only; without ``eval_interval``,
@@ -281,6 +283,10 @@ def _train_config_changes(
         changes["eval_interval"] = int(eval_interval)
     elif max_iterations is not None:
         changes["eval_interval"] = max(50, min(1000, int(max_iterations) // 5))
+    if log_interval is not None:
+        changes["log_interval"] = log_interval
+    if max_snapshots is not None:
+        changes["max_snapshots"] = max_snapshots
     return changes
 
 
@@ -321,12 +327,15 @@ def _run_trainer(
         trainer_hook(trainer)
     train_images, train_kp = ts.subset("train")
     test_images, test_kp = ts.subset("test")
+    # the labeller's "not visible" marks (single-animal training sets)
+    absent = ts.absent("train") if hasattr(ts, "absent") else None
     state = trainer.fit(
         train_images,
         train_kp,
         test_images if len(test_images) else None,
         test_kp if len(test_images) else None,
         resume=resume,
+        **({} if absent is None else {"absent": absent}),
     )
     err = state.metrics.get("mean_error_px") if state.metrics else None
     return TrainResult(
@@ -517,23 +526,39 @@ def _epochs_as_iterations(
     (2400, 600)
     """
     per_epoch = max(1, -(-int(n_train) // int(batch_size)))
-    said = []
     if epochs is not None:
         max_iterations = int(epochs) * per_epoch
-        said.append(f"epochs={epochs} → {max_iterations:,} iterations")
     if save_epochs is not None:
         save_interval = int(save_epochs) * per_epoch
-        said.append(f"save_epochs={save_epochs} → a snapshot every {save_interval:,}")
     logger.info(
-        "%s (%d batch%s of %d per epoch: %d training image%s)",
-        ", ".join(said),
-        per_epoch,
-        "" if per_epoch == 1 else "es",
-        batch_size,
-        n_train,
-        "" if n_train == 1 else "s",
+        "%s",
+        _epochs_said(epochs, save_epochs, n_train=n_train, batch_size=batch_size),
     )
     return max_iterations, save_interval
+
+
+def _epochs_said(
+    epochs: int | None, save_epochs: int | None, *, n_train: int, batch_size: int
+) -> str:
+    """Say what :func:`_epochs_as_iterations` converts epochs into (one line).
+
+    Examples
+    --------
+    >>> _epochs_said(200, None, n_train=95, batch_size=8)
+    'epochs=200 → 2,400 iterations (12 batches of 8 per epoch: 95 training images)'
+    """
+    per_epoch = max(1, -(-int(n_train) // int(batch_size)))
+    said = []
+    if epochs is not None:
+        said.append(f"epochs={epochs} → {int(epochs) * per_epoch:,} iterations")
+    if save_epochs is not None:
+        every = int(save_epochs) * per_epoch
+        said.append(f"save_epochs={save_epochs} → a snapshot every {every:,}")
+    return (
+        f"{', '.join(said)} ({per_epoch} batch{'' if per_epoch == 1 else 'es'} of "
+        f"{batch_size} per epoch: {n_train} training "
+        f"image{'' if n_train == 1 else 's'})"
+    )
 
 
 def backbone_choice(
@@ -564,10 +589,184 @@ def backbone_choice(
     return choose_backbone(configured, backbone, weights)
 
 
-@dlc_keywords(
-    maxiters=renamed("max_iterations"),
-    saveiters=renamed("save_interval"),
+# ------------------------------------------- DeepLabCut's train_network keywords
+
+
+def _max_snapshots_to_keep(value: Any) -> dict[str, Any]:
+    """DeepLabCut's ``max_snapshots_to_keep`` → ``max_snapshots``.
+
+    ``None`` keeps posekit's default (5), as DeepLabCut 3 does (DeepLabCut 2 kept
+    every snapshot); a number is the number kept.
+    """
+    if value is None:
+        logger.info(
+            "train_network: max_snapshots_to_keep=None keeps posekit's default, the "
+            "5 newest snapshots (as DeepLabCut 3); give a number to keep more"
+        )
+        return {}
+    return {"max_snapshots": value}
+
+
+def _head_weights(name: str) -> Callable[[Any], dict[str, Any]]:
+    """DeepLabCut's ``keepdeconvweights`` (3: ``load_head_weights``): logged only."""
+
+    def apply(value: Any) -> dict[str, Any]:
+        logger.info(
+            "train_network: DeepLabCut's %s=%r is not used: a new iteration's "
+            "training starts from the previous model, head included, when its "
+            "bodyparts are the project's, and from the backbone's weights when they "
+            "changed (init_from=None: always from the backbone's weights)",
+            name,
+            value,
+        )
+        return {}
+
+    return apply
+
+
+def _no_detector(name: str) -> Callable[[Any], dict[str, Any]]:
+    """DeepLabCut 3's ``detector_*`` keywords: posekit's networks have no detector."""
+
+    def apply(value: Any) -> dict[str, Any]:
+        if value is not None:
+            logger.warning(
+                "train_network: DeepLabCut 3's %s=%r ignored: posekit's networks "
+                "are bottom-up, with no detector to train (DeepLabCut ignores it too "
+                "for its bottom-up models); the pose network trains as asked",
+                name,
+                value,
+            )
+        return {}
+
+    return apply
+
+
+def _not_here(name: str, why: str) -> Callable[[Any], dict[str, Any]]:
+    """Accept a DeepLabCut keyword that does not apply to training: one log line."""
+
+    def apply(value: Any) -> dict[str, Any]:
+        logger.info("train_network: DeepLabCut's %s=%r ignored: %s", name, value, why)
+        return {}
+
+    return apply
+
+
+#: DeepLabCut 3's ``pytorch_cfg_updates`` keys that have a ``train_network``
+#: argument here.
+_PYTORCH_CFG_KEYS = {
+    "train_settings.epochs": "epochs",
+    "train_settings.batch_size": "batch_size",
+    "train_settings.display_iters": "log_interval",
+    "runner.snapshots.save_epochs": "save_epochs",
+    "runner.snapshots.max_snapshots": "max_snapshots",
+}
+
+#: ``pytorch_cfg_updates`` keys about the hardware or data loading: ignored.
+_PYTORCH_CFG_IGNORED = (
+    "device",
+    "runner.gpus",
+    "train_settings.dataloader_workers",
+    "train_settings.dataloader_pin_memory",
 )
+
+
+def _pytorch_cfg_updates(value: Any) -> dict[str, Any]:
+    """DeepLabCut 3's ``pytorch_cfg_updates``: the keys posekit has, else refused.
+
+    Raises
+    ------
+    TypeError
+        A key that changes DeepLabCut's PyTorch model or recipe (the learning
+        rate, the head, the augmentation, ...), which posekit does not train.
+    """
+    from collections.abc import Mapping
+
+    if value is None or (isinstance(value, Mapping) and not value):
+        return {}
+    taken = ", ".join(f"{k} (= {v}=)" for k, v in _PYTORCH_CFG_KEYS.items())
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"train_network() got pytorch_cfg_updates={value!r}: give a dict of "
+            f"DeepLabCut's dotted keys; posekit takes {taken}."
+        )
+    other = [k for k in value if k not in {*_PYTORCH_CFG_KEYS, *_PYTORCH_CFG_IGNORED}]
+    if other:
+        raise TypeError(
+            f"train_network() got pytorch_cfg_updates with {other}: they change "
+            "DeepLabCut's PyTorch model configuration (pytorch_config.yaml), and "
+            "posekit trains its own network, not that one. posekit takes "
+            f"{taken}, and ignores {', '.join(_PYTORCH_CFG_IGNORED)} (it runs on "
+            "what TensorFlow finds). Leave the other keys out, or give posekit's "
+            "arguments of train_network (backbone=, crop_size=, "
+            "time_budget_s=, ...). Nothing was trained."
+        )
+    dropped = [k for k in value if k in _PYTORCH_CFG_IGNORED]
+    if dropped:
+        logger.info(
+            "train_network: pytorch_cfg_updates %s ignored (posekit runs on what "
+            "TensorFlow finds)",
+            dropped,
+        )
+    return {_PYTORCH_CFG_KEYS[k]: v for k, v in value.items() if k in _PYTORCH_CFG_KEYS}
+
+
+#: DeepLabCut's ``train_network`` keywords (DeepLabCut 2's and 3's
+#: ``deeplabcut.train_network``, and DeepLabCut 3's PyTorch API names), besides
+#: ``trainingsetindex``, ``engine``, ``config`` and the hardware names that every
+#: verb takes (:mod:`posekit.engine.dlc_names`: ``gputouse``, ``device``,
+#: ``allow_growth``, ``autotune``); ``epochs``, ``save_epochs`` and ``batch_size``
+#: are :func:`train_network`'s own. The table is in docs/coming-from-deeplabcut.md.
+_DLC_TRAIN_KEYWORDS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "maxiters": renamed("max_iterations"),
+    "saveiters": renamed("save_interval"),
+    "displayiters": renamed("log_interval"),
+    "display_iters": renamed("log_interval"),
+    "max_snapshots_to_keep": _max_snapshots_to_keep,
+    "keepdeconvweights": _head_weights("keepdeconvweights"),
+    "load_head_weights": _head_weights("load_head_weights"),
+    "detector_epochs": _no_detector("detector_epochs"),
+    "detector_batch_size": _no_detector("detector_batch_size"),
+    "detector_save_epochs": _no_detector("detector_save_epochs"),
+    "detector_path": _no_detector("detector_path"),
+    "pose_threshold": _not_here(
+        "pose_threshold", "it filters the pseudo-labels of SuperAnimal memory replay"
+    ),
+    "pytorch_cfg_updates": _pytorch_cfg_updates,
+    "modelprefix": refused(
+        "train_network() got modelprefix={value!r}: posekit keeps a shuffle's model "
+        "in the project's dlc-models/ (no prefix folder), so it would train or "
+        "resume that model instead of a separate one. To train another model "
+        "beside it, use another shuffle: create_training_dataset(config, "
+        "shuffles=[2]) (test_frames= keeps the test frames of shuffle 1), then "
+        "train_network(config, shuffle=2). Nothing was trained.",
+        unless=lambda v: not v,
+    ),
+    "superanimal_name": refused(
+        "train_network() got superanimal_name={value!r}: posekit has no SuperAnimal "
+        "models to fine-tune. It trains from ImageNet weights (weights='imagenet', "
+        "the default where they load) or from a posekit snapshot (init_from=PATH); "
+        "leave superanimal_name out. Nothing was trained.",
+        unless=lambda v: not v,
+    ),
+    "superanimal_transfer_learning": refused(
+        "train_network() got superanimal_transfer_learning={value!r}: posekit has "
+        "no SuperAnimal models to start from; leave it out (ImageNet weights or "
+        "init_from=PATH). Nothing was trained.",
+        unless=lambda v: not v,
+    ),
+    "snapshot_path": refused(
+        "train_network() got snapshot_path={value!r}: posekit resumes a shuffle's "
+        "training from its newest snapshot by itself (resume=True, the default). "
+        "To start from another posekit snapshot's weights, give init_from=PATH "
+        "(a snapshot-<N>.keras; with resume=False if the shuffle has snapshots "
+        "already); DeepLabCut's own snapshots (.pt, TensorFlow) do not load here. "
+        "Nothing was trained.",
+        unless=lambda v: v is None,
+    ),
+}
+
+
+@dlc_keywords(**_DLC_TRAIN_KEYWORDS)
 @_one_at_a_time("training", "train_network")
 def train_network(
     project: Project | str | os.PathLike,
@@ -591,6 +790,8 @@ def train_network(
     trainer_hook: Callable[[Any], None] | None = None,
     epochs: int | None = None,
     save_epochs: int | None = None,
+    log_interval: int | None = None,
+    max_snapshots: int | None = None,
 ) -> TrainResult:
     """Train (or resume) the network of a shuffle.
 
@@ -663,12 +864,28 @@ def train_network(
         ``save_epochs`` sets ``save_interval``; a log line says the conversion.
         Giving one with its iteration counterpart (``max_iterations``/``maxiters``,
         ``save_interval``/``saveiters``) is an error.
+    log_interval
+        Write a ``learning_stats.csv`` row (the mean losses) every this many
+        iterations (default 50; DeepLabCut's ``displayiters``, the ``display_iters``
+        of its ``pose_cfg.yaml``).
+    max_snapshots
+        Keep this many newest snapshots, deleting older ones (default 5;
+        DeepLabCut's ``max_snapshots_to_keep``).
 
     Notes
     -----
     A multi-animal project trains score maps, location refinement and part-affinity
-    fields (:func:`posekit.engine.multianimal.api.train_multianimal`; ``init_from``
-    does not apply).
+    fields (:func:`posekit.engine.multianimal.api.train_multianimal`).
+
+    DeepLabCut's other keywords of ``train_network`` are renamed (``maxiters``,
+    ``saveiters``, ``displayiters``/``display_iters``, ``max_snapshots_to_keep``),
+    logged and ignored where they change nothing here (``gputouse``, ``device``,
+    ``allow_growth``, ``autotune``, ``keepdeconvweights``, the ``detector_*`` of
+    DeepLabCut 3's top-down models: posekit's networks have no detector), or
+    refused with what to do instead where they would change the result
+    (``modelprefix``, ``superanimal_name``, ``snapshot_path``, the
+    ``pytorch_cfg_updates`` keys that are not these arguments). The table is in
+    the guide "Coming from DeepLabCut".
 
     Returns
     -------
@@ -684,7 +901,8 @@ def train_network(
         (:meth:`~posekit.engine.model_folder.ModelFolder.check_trainable`).
     TypeError
         If ``epochs`` comes with ``max_iterations`` (or ``save_epochs`` with
-        ``save_interval``), or is not a whole number above 0.
+        ``save_interval``), or is not a whole number above 0; or a DeepLabCut
+        keyword that would change the result here (above).
     """
     from .models.pose_model import PoseModelConfig
     from .training import TrainConfig, Trainer
@@ -724,6 +942,8 @@ def train_network(
             save_interval_s=save_interval_s,
             trainer_hook=trainer_hook,
             init_from=init_from,
+            log_interval=log_interval,
+            max_snapshots=max_snapshots,
         )
     out = ModelFolder.of(project, shuffle).path
     fresh = resume is False or not ModelFolder(out).snapshots()
@@ -752,6 +972,8 @@ def train_network(
         save_interval=save_interval,
         save_interval_s=save_interval_s,
         eval_interval=eval_interval,
+        log_interval=log_interval,
+        max_snapshots=max_snapshots,
     )
     if warm is not None:
         init_path, model_config, base_config = warm
@@ -1221,9 +1443,13 @@ def analyze_videos(
         (:class:`~posekit.engine.inference.PartialAnalysis`, ``.<output>.partial.npz``),
         no ``.h5`` is written for the stopped video, the output locks are released
         and :class:`~posekit.engine.inference.AnalysisStopped` is raised; the same
-        call resumes there. With ``client``/``shard`` and multi-animal projects
-        the check runs as frames are reported to a ``progress`` callable (after
-        each chunk; a multi-animal video starts again), else between videos.
+        call resumes there. A multi-animal video keeps its detections so far
+        (``.<stem><scorer>_full.partial.pickle``,
+        :class:`~posekit.engine.multianimal.inference.PartialDetections`); with
+        ``shard`` the running chunk keeps its batches
+        (``.chunk-<index>.partial.npz``) beside the finished chunks; with a
+        Dask ``client`` the chunks not started are cancelled within a second and
+        the finished ones kept.
 
     Notes
     -----
@@ -1293,8 +1519,9 @@ def analyze_videos(
             config_crop=crop,
         )
         missing = _missing_listed_videos(project) if not videos else {}
-        # a video starts again after a stop (its detections are not kept)
-        progress = _stop_watch(progress, stop_event, videos, project.path, keeps=False)
+        check_stop(
+            stop_event, Path(videos[0]) if len(videos or ()) == 1 else project.path
+        )
         with job_lock(project.path, "analysis", "analyze_videos"):
             result = analyze_multianimal_videos(
                 project,
@@ -1309,6 +1536,7 @@ def analyze_videos(
                 netcdf=netcdf,
                 progress=progress,
                 overwrite=overwrite,
+                stop_event=stop_event,
             )
         result.failed.update(missing)
         return result
@@ -1347,6 +1575,7 @@ def analyze_videos(
             video_dest = dests[video]
             shape = _analysed_shape(video, plan.sizes[video], crop, scale)
             key = (shape, int(batch_size or default_batch_size(shape)))
+            check_stop(stop_event, video, outputs)  # a conversion takes minutes
             if chunked:
                 jobs.append(
                     _video_job(
@@ -1361,7 +1590,6 @@ def analyze_videos(
                     )
                 )
                 continue
-            check_stop(stop_event, video, outputs)  # a conversion takes minutes
             if key not in predictors:
                 predictors[key] = folder.predictor(
                     shape,
@@ -1392,9 +1620,7 @@ def analyze_videos(
             except AnalysisStopped as stop:
                 raise stop.with_outputs(outputs) from None
             outputs.append(out)
-        if chunked:
-            from .distributed import DEFAULT_CHUNK_FRAMES, analyze_chunked
-
+        if chunked and jobs:
             jobs = [
                 dataclasses.replace(
                     job,
@@ -1410,49 +1636,54 @@ def analyze_videos(
                 )
                 for job in jobs
             ]
-            if on_stage is not None and jobs:
+            if on_stage is not None:
                 on_stage(AnalysisStage("analysing", jobs[0].video, 1, len(jobs)))
-            if jobs:
-                watched = [job.video for job in jobs]  # finished chunks are kept
-                outputs.extend(
-                    analyze_chunked(
-                        jobs,
-                        client=client,
-                        shard=shard,
-                        chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
-                        progress=_stop_watch(
-                            progress, stop_event, watched, project.path, outputs
-                        ),
-                    )
-                )
+            _analyze_chunks(
+                jobs,
+                outputs,
+                client=client,
+                shard=shard,
+                chunk_frames=chunk_frames,
+                progress=progress,
+                stop_event=stop_event,
+            )
         return outputs
 
 
-def _stop_watch(
+def _analyze_chunks(
+    jobs: list[Any],
+    outputs: list[Path],
+    *,
+    client: Any,
+    shard: tuple[int, int] | str | None,
+    chunk_frames: int | None,
     progress: bool | Callable[[int, int], None],
     stop_event: threading.Event | None,
-    videos: Sequence[str | os.PathLike] | None,
-    folder: Path,
-    outputs: Sequence[Path] = (),
-    *,
-    keeps: bool = True,
-) -> bool | Callable[[int, int], None]:
-    """Stop now if asked, else watch for a stop in the frames' reports.
-
-    For the analyses that take no ``stop_event`` (chunked, multi-animal):
-    :func:`~posekit.engine.inference.stoppable_progress`. The stop names the video
-    when there is one, else ``folder``.
+) -> None:
+    """Analyse ``jobs`` in chunks (:func:`.distributed.analyze_chunked`) into ``outputs``.
 
     Raises
     ------
     posekit.engine.inference.AnalysisStopped
-        If ``stop_event`` is set already.
+        If ``stop_event`` was set (the finished chunks are kept); its ``outputs``
+        are those done before.
     """
-    from .inference import check_stop, stoppable_progress
+    from .distributed import DEFAULT_CHUNK_FRAMES, analyze_chunked
+    from .inference import AnalysisStopped
 
-    where = Path(videos[0]) if videos and len(videos) == 1 else folder
-    check_stop(stop_event, where, outputs)
-    return stoppable_progress(progress, stop_event, where, keeps=keeps, outputs=outputs)
+    try:
+        outputs.extend(
+            analyze_chunked(
+                jobs,
+                client=client,
+                shard=shard,
+                chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
+                progress=progress,
+                stop_event=stop_event,
+            )
+        )
+    except AnalysisStopped as stop:
+        raise stop.with_outputs(outputs) from None
 
 
 def _missing_listed_videos(project: Project) -> dict[Path, str]:

@@ -65,7 +65,7 @@ except ImportError:  # pragma: no cover - Windows
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .inference import Predictor
+    from .inference import Predictor, StopSignal
     from .model_folder import TFLiteModel
     from .project import Project
     from .video import Crop
@@ -397,23 +397,34 @@ def _read_chunk(path: Path, task: ChunkTask) -> np.ndarray | None:
     return xyp
 
 
-def run_chunk(task: ChunkTask) -> ChunkResult:
+def run_chunk(task: ChunkTask, stop_event: StopSignal | None = None) -> ChunkResult:
     """Analyse one chunk and write its keypoints atomically (``.npz``, no pickle).
 
-    A chunk already on disk is not computed again.
+    A chunk already on disk is not computed again. The frames of a chunk that was
+    interrupted (Ctrl-C, ``stop_event``) are kept beside it
+    (:class:`~posekit.engine.inference.PartialAnalysis`,
+    ``.chunk-<index>.partial.npz``): the next run resumes the chunk there.
 
     Parameters
     ----------
     task
         The chunk.
+    stop_event
+        A ``threading.Event`` (this process) that stops the chunk between two
+        batches.
 
     Returns
     -------
     ChunkResult
+
+    Raises
+    ------
+    posekit.engine.inference.AnalysisStopped
+        If ``stop_event`` was set (its ``frame`` counts the chunk's frames kept).
     """
     import socket
 
-    from .inference import predict_video
+    from .inference import PartialAnalysis, predict_video
 
     out = Path(task.out)
     worker = f"pid {os.getpid()} on {socket.gethostname()}"
@@ -425,6 +436,14 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     threads = _my_threads(task.threads)
     predictor, load_s = _worker_predictor(task.model, threads)
     t0 = time.perf_counter()
+    partial = PartialAnalysis.for_output(
+        out,
+        predictor,
+        Path(task.video),
+        scale=task.scale,
+        crop=task.crop,
+        frames=(task.start, task.stop),
+    )
     xyp, info = predict_video(
         predictor,
         task.video,
@@ -433,6 +452,8 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         start=task.start,
         stop=task.stop,
         backend="opencv",  # seeks exactly, as the serial run decodes at full size
+        checkpoint=partial if out.parent.is_dir() else None,
+        stop_event=stop_event,
     )
     seconds = time.perf_counter() - t0
     height, width = info["frame_dimensions"]
@@ -447,6 +468,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
                 start=np.int64(task.start),
                 plan_id=np.str_(task.plan_id),
             )
+        partial.remove()
     return ChunkResult(
         task.video,
         task.index,
@@ -927,6 +949,7 @@ def analyze_chunked(
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
     progress: bool | Callable[[int, int], None] = True,
     on_chunk: Callable[[ChunkResult], None] | None = None,
+    stop_event: StopSignal | None = None,
 ) -> list[Path]:
     """Analyse videos in chunks, on a Dask cluster or as one task of a job array.
 
@@ -948,6 +971,13 @@ def analyze_chunked(
         videos, updated as chunks finish.
     on_chunk
         Called with each :class:`ChunkResult` (the benchmark's timings).
+    stop_event
+        A ``threading.Event`` another thread sets to stop. Without ``client``
+        the chunk that runs stops between two batches, its frames so far kept
+        beside it (:func:`run_chunk`); on a Dask cluster the chunks not started
+        are cancelled within a second, and those running finish on their
+        workers (kept when the cluster outlives the call). The finished chunks
+        are kept: the same call resumes.
 
     Returns
     -------
@@ -960,6 +990,10 @@ def analyze_chunked(
     ------
     ValueError
         Neither ``client`` nor ``shard``; a bad shard.
+    posekit.engine.inference.AnalysisStopped
+        If ``stop_event`` was set: its ``frame`` counts the frames kept (finished
+        chunks and the stopped chunk's batches), ``total`` the frames of all
+        chunks.
     """
     if client is None and shard is None:
         raise ValueError(
@@ -969,7 +1003,7 @@ def analyze_chunked(
     i, n = parse_shard(shard) if shard is not None else (0, 1)
     with contextlib.ExitStack() as stack:
         return _analyze_chunked(
-            jobs, client, i, n, chunk_frames, progress, on_chunk, stack
+            jobs, client, i, n, chunk_frames, progress, on_chunk, stack, stop_event
         )
 
 
@@ -982,8 +1016,11 @@ def _analyze_chunked(
     progress: bool | Callable[[int, int], None],
     on_chunk: Callable[[ChunkResult], None] | None,
     stack: contextlib.ExitStack,
+    stop_event: StopSignal | None = None,
 ) -> list[Path]:
     """:func:`analyze_chunked`, holding the chunk folders' locks in ``stack``."""
+    from .inference import AnalysisStopped
+
     t0 = time.perf_counter()
     plans = [job.plan(chunk_frames) for job in jobs]
     for job, plan in zip(jobs, plans, strict=True):  # all, before computing anything
@@ -1016,15 +1053,13 @@ def _analyze_chunked(
         if bar_start:
             bar.add(bar_start)
         if client is None:
-            for task in tasks:
-                result = run_chunk(task)
-                if not (result.skipped and task.out in on_disk):
-                    bar.add(result.frames)
-                if on_chunk is not None:
-                    on_chunk(result)
+            _run_here(tasks, bar, on_chunk, on_disk, stop_event)
         else:
             with dask_client(client) as dask:
-                _run_on_dask(dask, tasks, bar, on_chunk, on_disk)
+                _run_on_dask(dask, tasks, bar, on_chunk, on_disk, stop_event)
+    except _DaskStopped:
+        where = Path(jobs[0].video)  # (chunks run in any order)
+        raise AnalysisStopped(where, bar.done, bar.total, None) from None
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
@@ -1046,14 +1081,60 @@ def _analyze_chunked(
     return outputs
 
 
+def _run_here(
+    tasks: list[ChunkTask],
+    bar: _Progress,
+    on_chunk: Callable[[ChunkResult], None] | None,
+    on_disk: set[str],
+    stop_event: StopSignal | None,
+) -> None:
+    """Run the chunks one after the other in this process (a job array's task).
+
+    Raises
+    ------
+    posekit.engine.inference.AnalysisStopped
+        If ``stop_event`` was set: its ``frame`` counts the frames kept, those of
+        the finished chunks and the batches of the one stopped.
+    """
+    from .inference import AnalysisStopped, stop_asked
+
+    for task in tasks:
+        if stop_asked(stop_event):
+            raise AnalysisStopped(Path(task.video), bar.done, bar.total, None)
+        try:
+            result = run_chunk(task, stop_event)
+        except AnalysisStopped as stop:  # inside the chunk: its batches are kept
+            kept = bar.done + stop.frame
+            raise AnalysisStopped(
+                Path(task.video), kept, bar.total, stop.partial
+            ) from None
+        if not (result.skipped and task.out in on_disk):
+            bar.add(result.frames)
+        if on_chunk is not None:
+            on_chunk(result)
+
+
+class _DaskStopped(Exception):
+    """The stop event was set while chunks ran on a Dask cluster."""
+
+
+#: Seconds between two looks at the stop event while Dask chunks run.
+_STOP_POLL_S = 0.25
+
+
 def _run_on_dask(
     client: Any,
     tasks: list[ChunkTask],
     bar: _Progress,
     on_chunk: Callable[[ChunkResult], None] | None,
     counted: set[str] = frozenset(),
+    stop_event: StopSignal | None = None,
 ) -> None:
-    """Submit the chunks, largest first in video order, and collect them as they end."""
+    """Submit the chunks, largest first in video order, and collect them as they end.
+
+    With ``stop_event``, it is looked at every :data:`_STOP_POLL_S` seconds; once
+    set, the chunks not finished are cancelled and :class:`_DaskStopped` raised.
+    """
     distributed = _import_distributed()
     threads = _threads_per_worker(client)
     futures = [
@@ -1067,7 +1148,7 @@ def _run_on_dask(
         for task in tasks
     ]
     try:
-        for future in distributed.as_completed(futures):
+        for future in _completed(distributed, futures, stop_event):
             result = future.result()
             if not (result.skipped and result.path in counted):  # counted at start
                 bar.add(result.frames)
@@ -1076,6 +1157,24 @@ def _run_on_dask(
     except BaseException:
         client.cancel(futures)
         raise
+
+
+def _completed(
+    distributed: Any, futures: list[Any], stop_event: StopSignal | None
+) -> Iterator[Any]:
+    """Yield the futures as they finish; raise :class:`_DaskStopped` once asked."""
+    from .inference import stop_asked
+
+    if stop_event is None:
+        yield from distributed.as_completed(futures)
+        return
+    pending = distributed.as_completed(futures)
+    while not pending.is_empty():
+        if stop_asked(stop_event):
+            raise _DaskStopped
+        yield from pending.next_batch(block=False)
+        if not pending.has_ready():  # an Event's wait ends at once when it is set
+            getattr(stop_event, "wait", time.sleep)(_STOP_POLL_S)
 
 
 # --------------------------------------------------------------------------------------

@@ -868,7 +868,6 @@ def analyze_with_model(
         check_stop,
         default_batch_size,
         plan_analysis,
-        stoppable_progress,
     )
     from .project import list_videos
 
@@ -932,18 +931,19 @@ def analyze_with_model(
     if jobs:
         from .distributed import DEFAULT_CHUNK_FRAMES, analyze_chunked
 
-        where = jobs[0].video if len(jobs) == 1 else Path(destfolder or ".")
-        outputs.extend(
-            analyze_chunked(
-                jobs,
-                client=client,
-                shard=shard,
-                chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
-                progress=stoppable_progress(
-                    progress, stop_event, where, outputs=outputs
-                ),
+        try:
+            outputs.extend(
+                analyze_chunked(
+                    jobs,
+                    client=client,
+                    shard=shard,
+                    chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
+                    progress=progress,
+                    stop_event=stop_event,
+                )
             )
-        )
+        except AnalysisStopped as stop:  # the finished chunks are kept
+            raise stop.with_outputs(outputs) from None
     return outputs
 
 

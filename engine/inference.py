@@ -543,11 +543,15 @@ class AnalysisStopped(Exception):
 
     Raised by :func:`predict_video` (and so :func:`analyze_video`,
     :func:`posekit.engine.api.analyze_videos`,
-    :func:`posekit.engine.export.analyze_with_model`) between two batches once
-    the event is set. The whole batches analysed so far are saved in the
-    video's :class:`PartialAnalysis` (``.<output>.partial.npz``), exactly as on
-    Ctrl-C; no ``.h5`` is written for the stopped video, the output locks are
-    released, and the same call resumes at :attr:`frame`.
+    :func:`posekit.engine.export.analyze_with_model`, and a chunk of
+    :func:`posekit.engine.distributed.analyze_chunked`) and by
+    :func:`posekit.engine.multianimal.inference.predict_video_detections`
+    between two batches once the event is set. The whole batches analysed so far
+    are saved in the video's :class:`PartialAnalysis` (``.<output>.partial.npz``;
+    a chunk's ``.chunk-<index>.partial.npz``; a multi-animal video's detections
+    in ``.<stem><scorer>_full.partial.pickle``), exactly as on Ctrl-C; no ``.h5``
+    is written for the stopped video, the output locks are released, and the
+    same call resumes at :attr:`frame`.
 
     Parameters
     ----------
@@ -556,8 +560,8 @@ class AnalysisStopped(Exception):
     frame
         Frames analysed and kept: where the next run resumes (0: from the start).
     total
-        The video's frame count (the container's), or the frames of the batch
-        (chunked analyses).
+        The video's frame count (the container's), or the frames of all the
+        chunks (chunked analyses).
     partial
         The saved predictions, or ``None`` when nothing is kept (a frame range,
         ``resumable=False``, or no frame analysed yet).
@@ -625,10 +629,10 @@ class PartialAnalysis:
 
     ``.<video stem><scorer>.partial.npz`` holds the network's raw predictions for
     the frames analysed (whole batches) and a key: the video (path, size, time),
-    the model (scorer, runtime file, precision), batch size, crop and scale. A
-    rerun with the same key resumes after them; any other key starts over. Written
-    atomically (a temporary file, then ``os.replace``), removed when the ``.h5`` is
-    written.
+    the model (scorer, runtime file, precision), batch size, crop and scale (and
+    the frame range of a chunk). A rerun with the same key resumes after them; any
+    other key starts over. Written atomically (a temporary file, then
+    ``os.replace``), removed when the ``.h5`` (or the chunk) is written.
 
     Parameters
     ----------
@@ -659,8 +663,13 @@ class PartialAnalysis:
         *,
         scale: float,
         crop: Crop | None,
+        frames: tuple[int, int | None] = (0, None),
     ) -> PartialAnalysis:
-        """Return the partial analysis of ``video`` into ``output`` by ``predictor``."""
+        """Return the partial analysis of ``video`` into ``output`` by ``predictor``.
+
+        ``frames`` is the ``(start, stop)`` range analysed into ``output`` (a chunk
+        of a chunked analysis); the whole video by default.
+        """
         stat = video.stat()
         model = getattr(predictor, "path", None)
         model_id = None
@@ -680,6 +689,8 @@ class PartialAnalysis:
             "scale": float(scale),
             "crop": None if crop is None else [crop.x1, crop.x2, crop.y1, crop.y2],
         }
+        if tuple(frames) != (0, None):  # (whole videos: the keys saved before)
+            key["frames"] = [int(frames[0]), frames[1]]
         return cls(output.with_name(f".{output.stem}.partial.npz"), key)
 
     def load(self, batch_size: int) -> np.ndarray | None:
@@ -739,78 +750,44 @@ def check_stop(
         raise AnalysisStopped(Path(video), 0, 0, None).with_outputs(outputs)
 
 
-def stoppable_progress(
-    progress: bool | Callable[[int, int], None],
-    stop_event: StopSignal | None,
-    video: Path,
-    *,
-    keeps: bool = True,
-    outputs: Sequence[Path] = (),
-) -> bool | Callable[[int, int], None]:
-    """Wrap a ``progress(done, total)`` callable to raise :class:`AnalysisStopped`.
-
-    For the analyses that report frames but take no ``stop_event`` themselves
-    (chunked, multi-animal): the stop comes at the next report after the event is
-    set.
-
-    Parameters
-    ----------
-    progress
-        The caller's progress. A tqdm bar (``True``) or none is returned as it is:
-        such analyses stop between videos only.
-    stop_event
-        The stop request, or ``None`` (``progress`` is returned as it is).
-    video
-        What is analysed (for the message).
-    keeps
-        Whether the frames reported are kept for the next run (finished chunks
-        are; a multi-animal video starts again).
-    outputs
-        The outputs done before (the stop's :attr:`AnalysisStopped.outputs`; a
-        list is read when the stop comes).
-
-    Returns
-    -------
-    bool or callable
-    """
-    if stop_event is None or not callable(progress):
-        return progress
-
-    def checked(done: int, total: int) -> None:
-        progress(done, total)
-        if stop_event.is_set():
-            kept = int(done) if keeps else 0
-            stop = AnalysisStopped(video, kept, int(total), None)
-            raise stop.with_outputs(outputs)
-
-    return checked
-
-
 def _resumed(
-    checkpoint: PartialAnalysis | None, batch_size: int, video: str | os.PathLike
+    checkpoint: PartialAnalysis | None,
+    batch_size: int,
+    video: str | os.PathLike,
+    start: int = 0,
 ) -> list[np.ndarray]:
-    """Return ``[raw predictions]`` saved by an interrupted run, or ``[]``."""
+    """Return ``[raw predictions]`` saved by an interrupted run, or ``[]``.
+
+    ``start`` is the first frame of the range analysed (a chunk's): the log line
+    names the video's frame where the analysis resumes.
+    """
     found = checkpoint.load(batch_size) if checkpoint is not None else None
     if found is None:
         return []
     logger.info(
         "%s: resuming at frame %d (saved by an interrupted analysis)",
         Path(video).name,
-        len(found),
+        start + len(found),
     )
     return [found]
 
 
 def _save_stopped(
-    checkpoint: PartialAnalysis, results: list[np.ndarray], video: str | os.PathLike
+    checkpoint: PartialAnalysis,
+    results: list,
+    video: str | os.PathLike,
+    start: int = 0,
 ) -> None:
-    """Save the whole batches analysed before an interruption; a rerun resumes there."""
+    """Save the whole batches analysed before an interruption; a rerun resumes there.
+
+    ``start`` is the first frame of the range analysed (a chunk's), for the log.
+    """
     with contextlib.suppress(Exception):
         checkpoint.save(results)
         logger.warning(
             "%s: analysis stopped at frame %d; the same command resumes there",
             Path(video).name,
-            checkpoint.saved_frames,
+            start + checkpoint.saved_frames,
         )
 
 
@@ -892,9 +869,10 @@ def predict_video(
     checkpoint
         Save the predictions so far into this :class:`PartialAnalysis` every
         :attr:`~PartialAnalysis.every_s` seconds and when interrupted (Ctrl-C,
-        SIGTERM, an error), and resume from the one saved by an interrupted run
-        (whole videos only: ``start=0``, ``stop=None``). The frames after the
-        resumed ones are decoded with OpenCV, which seeks exactly.
+        SIGTERM, an error), and resume from the one saved by an interrupted run.
+        Its key must name the frame range (:meth:`PartialAnalysis.for_output`'s
+        ``frames``) when it is not the whole video. The frames after the resumed
+        ones are decoded with OpenCV, which seeks exactly.
     stop_event
         A ``threading.Event`` another thread sets to stop the analysis: it is
         checked before each batch goes through the network. Once set, the whole
@@ -916,11 +894,9 @@ def predict_video(
     """
     t0 = time.perf_counter()
     bs = predictor.batch_size
-    if (start, stop) != (0, None):
-        checkpoint = None  # whole videos only
-    results = _resumed(checkpoint, bs, video)
+    results = _resumed(checkpoint, bs, video, start)
     resumed = len(results[0]) if results else 0
-    start += resumed  # 0 unless resumed
+    first, start = start, start + resumed  # (resumed: 0 unless a run was cut)
     with VideoReader(video) as reader:
         total = (stop if stop is not None else reader.metadata_frames) - start + resumed
         bar = _video_bar(progress, total, resumed, video)
@@ -957,7 +933,7 @@ def predict_video(
             if bar is not None:
                 bar.close()  # the bar's line ends before the log line
             if checkpoint is not None and done > resumed:
-                _save_stopped(checkpoint, results, video)
+                _save_stopped(checkpoint, results, video, first)
             if isinstance(err, _StopAsked):
                 raise _stopped(video, checkpoint, max(total, done)) from None
             raise

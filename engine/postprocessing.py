@@ -69,12 +69,17 @@ def find_predictions(
     *,
     filtered: bool = False,
 ) -> list[Path]:
-    """Prediction files of ``video``, newest first.
+    """Prediction files of ``video``, the newest network's first.
 
     Looks for ``<video stem>DLC_*.h5`` (and legacy ``DeepCut_*``) beside the video or
     in ``destfolder``; ``_meta`` companions and intermediate files are skipped, and so
     are the predictions of the video's labelled-video outputs
     (``<stem>DLC_…_labeledDLC_….h5``: a labelled video analysed in turn).
+
+    "Newest" is the model's (:func:`model_order`): its iteration, then its
+    training iterations; the file time decides only between files of the same
+    model (e.g. two shuffles trained as long), then the name. A copy or ``rsync``
+    gives every file the same time, which would make the choice arbitrary.
 
     Parameters
     ----------
@@ -110,7 +115,17 @@ def find_predictions(
             if p.stem.endswith(FILTERED_SUFFIX) != filtered:
                 continue
             found.append(p)
-    return sorted(set(found), key=lambda p: p.stat().st_mtime, reverse=True)
+    return sorted(set(found), key=_newest_model_last, reverse=True)
+
+
+def _newest_model_last(path: Path) -> tuple[int, int, float, str]:
+    """Sort key: :func:`model_order`, the file time only between files of one model."""
+    iteration, iters, name = model_order(path)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:  # gone meanwhile: last among its model's
+        mtime = float("-inf")
+    return iteration, iters, mtime, name
 
 
 #: DeepLabCut's multi-animal tracks files: ``<video><scorer>_<suffix>.h5`` for each
@@ -166,8 +181,9 @@ def network_predictions(
     is missing, the file of the newest other network comes first and a warning names
     it (``warn=False``: silently). A shuffle without a snapshot here (predictions
     made elsewhere) leaves them in the same order, silently. "Newest" is the model's:
-    :func:`model_order` (its iteration, then its training iterations), never the
-    file time, which a copy or ``rsync`` changes.
+    :func:`model_order` (its iteration, then its training iterations), as
+    :func:`find_predictions` orders them; the file time, which a copy or ``rsync``
+    changes, decides only between files of one model.
 
     Parameters
     ----------
@@ -197,11 +213,10 @@ def network_predictions(
     """
     video = Path(video)
     suffixes = _track_suffixes(project, track_method)
-    files = find_predictions(video, destfolder, filtered=filtered)
+    files = find_predictions(video, destfolder, filtered=filtered)  # newest model first
     if track_method is not None:
         end = suffixes[0] + (FILTERED_SUFFIX if filtered else "")
         files = [f for f in files if f.stem.endswith(end)]
-    files = sorted(files, key=model_order, reverse=True)  # not by mtime: copies lose it
     scorer = network_scorer(project, shuffle, snapshot)
     if scorer is None:
         return files  # no snapshot here

@@ -14,8 +14,10 @@ ETA starts with the frames: it is the frame rate measured from the first batch o
 never the set-up time spread over the frames.
 
 Stop ends the analysis after the batch that runs (``analyze_videos(stop_event=...)``):
-the frames so far are kept beside the output (``.<output>.partial.npz``), no ``.h5``
-is written for that video, and Analyze continues from there.
+the frames so far are kept beside the output (``.<output>.partial.npz``; a
+multi-animal video's detections in ``.<video><scorer>_full.partial.pickle``; a chunk
+of a Dask analysis that has not finished is computed again), no ``.h5`` is written
+for that video, and Analyze continues from there.
 """
 
 from __future__ import annotations

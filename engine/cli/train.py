@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ._common import (
     EXIT_INTERRUPTED,
@@ -17,6 +18,9 @@ from ._common import (
     positive_float,
     positive_int,
 )
+
+if TYPE_CHECKING:
+    from ..project import Project
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -65,6 +69,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "continues up to N, it does not add N more (DeepLabCut's maxiters)",
     )
     p.add_argument(
+        "--epochs",
+        type=positive_int,
+        metavar="E",
+        help="DeepLabCut 3's length in epochs (passes over the training images), "
+        "converted into iterations: E x ceil(training images / batch size), a "
+        "total as --iterations (not with it)",
+    )
+    p.add_argument(
         "--minutes",
         type=positive_float,
         help="time budget in minutes of training, a total that counts the resumed "
@@ -76,6 +88,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         type=int,
         metavar="N",
         help="save a snapshot every N iterations (5000; also at the end and on Ctrl-C)",
+    )
+    p.add_argument(
+        "--save-epochs",
+        type=positive_int,
+        metavar="E",
+        help="DeepLabCut 3's save_epochs: a snapshot every E epochs, converted into "
+        "iterations as --epochs (not with --save-interval)",
     )
     p.add_argument(
         "--save-minutes",
@@ -112,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from ..api import backbone_choice, train_network
     from ..model_folder import ModelFolder
 
+    _check_epochs(args)
     weights = args.weights if args.weights is not None else "auto"
     if weights.lower() in ("", "none"):
         weights = None
@@ -141,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
                 None if args.save_minutes is None else 60 * args.save_minutes
             ),
             resume=not args.fresh,
+            epochs=args.epochs,
+            save_epochs=args.save_epochs,
+            trainer_hook=_epochs_printer(args, project),
         )
     print(result)
     if result.stop_reason == "interrupted":  # the snapshot is saved; stop a chain
@@ -156,6 +179,55 @@ _CLI_SPELLING = (
     ("max_iterations", "--iterations"),
     ("batch_size", "--batch-size"),
 )
+
+
+def _check_epochs(args: argparse.Namespace) -> None:
+    """Refuse ``--epochs``/``--save-epochs`` with their iteration counterparts.
+
+    They set the same thing, in epochs (DeepLabCut 3) and in iterations, as
+    ``train_network(epochs=, max_iterations=)`` refuses (a ``ValueError``: exit
+    status 2, the message without a traceback).
+    """
+    for epochs, value, iterations, given in (
+        ("--epochs", args.epochs, "--iterations", args.iterations),
+        ("--save-epochs", args.save_epochs, "--save-interval", args.save_interval),
+    ):
+        if value is not None and given is not None:
+            raise ValueError(
+                f"{epochs} {value} (DeepLabCut 3, in epochs) and {iterations} "
+                f"{given} (in iterations) set the same thing; give one of them."
+            )
+
+
+def _epochs_printer(
+    args: argparse.Namespace, project: Project
+) -> Callable[[Any], None] | None:
+    """Return a ``trainer_hook`` that prints what ``--epochs`` became (or ``None``).
+
+    The engine logs the conversion (``epochs=200 → 2,400 iterations …``) at INFO,
+    which the command line shows with ``-v`` only; the hook prints it, in the
+    command line's spelling, before training starts.
+    """
+    if args.epochs is None and args.save_epochs is None:
+        return None
+
+    def say(trainer: Any) -> None:
+        from ..api import _epochs_said as said
+        from ..dataset import load_split
+
+        if logging.getLogger("posekit").isEnabledFor(logging.INFO):
+            return  # -v: the engine's log line says it
+        n_train = len(load_split(project, shuffle=args.shuffle).train_indices)
+        line = said(
+            args.epochs,
+            args.save_epochs,
+            n_train=n_train,
+            batch_size=trainer.train_config.batch_size,
+        )
+        line = line.replace("save_epochs=", "--save-epochs ")
+        print(line.replace("epochs=", "--epochs "), flush=True)
+
+    return say
 
 
 def _train(train_network, project, **kwargs):

@@ -32,7 +32,7 @@ from ..project import Project
 from .assembly import AssemblyConfig
 
 if TYPE_CHECKING:
-    from ..inference import AnalysisOutputs
+    from ..inference import AnalysisOutputs, StopSignal
 
 __all__ = [
     "multianimal_config",
@@ -71,6 +71,8 @@ def train_multianimal(
     paf_graph: Literal["auto", "all"] | Sequence[Sequence[int]] = "auto",
     paf_width: float | None = None,
     init_from: str | os.PathLike | None = "previous",
+    log_interval: int | None = None,
+    max_snapshots: int | None = None,
 ):
     """Train (or resume) the multi-animal network of a shuffle.
 
@@ -78,7 +80,7 @@ def train_multianimal(
     ----------
     project
         A multi-animal project.
-    shuffle, backbone, weights, max_iterations, time_budget_s, batch_size, crop_size, resume, callbacks, stop_event, progress, eval_interval, save_interval, save_interval_s, trainer_hook
+    shuffle, backbone, weights, max_iterations, time_budget_s, batch_size, crop_size, resume, callbacks, stop_event, progress, eval_interval, save_interval, save_interval_s, trainer_hook, log_interval, max_snapshots
         As for :func:`posekit.engine.api.train_network`.
     budget_clock
         ``"wall"`` or ``"cpu"`` seconds for ``time_budget_s`` (CPU seconds per core
@@ -140,6 +142,8 @@ def train_multianimal(
             save_interval=save_interval,
             save_interval_s=save_interval_s,
             eval_interval=eval_interval,
+            log_interval=log_interval,
+            max_snapshots=max_snapshots,
         )
     )
     model_config = PoseModelConfig(
@@ -342,6 +346,7 @@ def analyze_multianimal_videos(
     netcdf: bool = False,
     progress: bool | Callable[[int, int], None] = True,
     overwrite: bool = False,
+    stop_event: StopSignal | None = None,
 ) -> AnalysisOutputs:
     """Analyse videos with a multi-animal shuffle: detect, assemble, track, stitch.
 
@@ -349,6 +354,14 @@ def analyze_multianimal_videos(
     ``<stem><scorer>_full.pickle``, ``_meta.pickle``, ``_assemblies.pickle``, the
     tracklets ``_<el|bx|sk>.pickle`` and the tracks ``_<el|bx|sk>.h5`` (key
     ``tracks``; ``.csv`` with ``save_as_csv``; ``.nc`` with ``netcdf``).
+
+    The detections so far are saved beside the outputs every minute and when the
+    analysis is interrupted (Ctrl-C, ``stop_event``):
+    ``.<stem><scorer>_full.partial.pickle``
+    (:class:`~.inference.PartialDetections`). The next run with the same model
+    and options resumes there ("resuming at frame k" in the log) and writes the
+    files an uninterrupted run writes; the partial file is removed once the
+    ``_full.pickle`` is written.
 
     Parameters
     ----------
@@ -372,6 +385,15 @@ def analyze_multianimal_videos(
     overwrite
         Analyse again the videos whose tracks file for this network and tracker is
         there already (by default they are skipped, as in DeepLabCut).
+    stop_event
+        A ``threading.Event`` another thread (a Stop button) sets to stop: it is
+        checked before each video, before each batch goes through the network and
+        before a video's detections are tracked. The detections so far are kept
+        (above), no tracks file is written for the video, and
+        :class:`~posekit.engine.inference.AnalysisStopped` is raised (its
+        ``outputs``: the tracks files done before); the same call resumes there
+        (a video stopped after its detections is tracked from its
+        ``_full.pickle``, without the network).
 
     Returns
     -------
@@ -387,16 +409,21 @@ def analyze_multianimal_videos(
         If two videos would write the same tracks file.
     posekit.engine.video.VideoError
         If no video can be read.
+    posekit.engine.inference.AnalysisStopped
+        If ``stop_event`` was set (not an error).
     """
     from ..api import _destinations
     from ..inference import (
         AnalysisOutputs,
+        AnalysisStopped,
+        check_stop,
         default_batch_size,
         plan_analysis,
+        stop_asked,
         video_metadata,
     )
     from ..io.dlc import write_analysis_metadata
-    from .inference import predict_video_detections
+    from .inference import PartialDetections, predict_video_detections
     from .outputs import (
         full_pickle_metadata,
         save_full_pickle,
@@ -425,6 +452,7 @@ def analyze_multianimal_videos(
     if not overwrite:  # other animals or tracker: from the detections, no network
         redo = _changed_animals(dests, scorer, suffix, n_tracks)
         for video, (h5, had) in redo.items():
+            check_stop(stop_event, video, restitched)
             restitched.append(
                 restitch_video(
                     h5,
@@ -465,6 +493,7 @@ def analyze_multianimal_videos(
     outputs.extend(restitched)
     predictors: dict[int, Any] = {}
     for video in plan.todo:
+        check_stop(stop_event, video, outputs)  # loading the model takes seconds
         shape = plan.sizes[video]
         bs = int(batch_size or default_batch_size(shape))
         if bs not in predictors:
@@ -475,7 +504,19 @@ def analyze_multianimal_videos(
         dest = Path(dests[video] or video.parent)
         dest.mkdir(parents=True, exist_ok=True)
         stem = dest / f"{video.stem}{scorer}"
-        dets, info = predict_video_detections(predictor, video, progress=progress)
+        partial = PartialDetections.for_video(
+            f"{stem}_full.pickle", predictor, video, model=path
+        )
+        try:
+            dets, info = predict_video_detections(
+                predictor,
+                video,
+                progress=progress,
+                checkpoint=partial,
+                stop_event=stop_event,
+            )
+        except AnalysisStopped as stop:
+            raise stop.with_outputs(outputs) from None
         cfg = predictor.config
         save_full_pickle(
             f"{stem}_full.pickle",
@@ -500,6 +541,11 @@ def analyze_multianimal_videos(
             unique_bodyparts=list(layout.unique_bodyparts),
         )
         write_analysis_metadata(f"{stem}_meta.pickle", data)
+        partial.remove()
+        if stop_asked(stop_event):  # tracked from the _full.pickle by the next run
+            raise AnalysisStopped(
+                video, len(dets), len(dets), Path(f"{stem}_full.pickle")
+            ).with_outputs(outputs)
         h5, tracklets = _track_and_write(
             predictor.assemble(dets),
             str(stem),

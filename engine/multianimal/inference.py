@@ -9,24 +9,36 @@ last batch padded (one traced shape per frame shape), as the single-animal
 :class:`~posekit.engine.inference.Predictor` does.
 
 :func:`predict_video_detections` does this for every frame of a video, decoding in a
-background thread (:meth:`~posekit.engine.video.VideoReader.iter_frames`).
+background thread (:meth:`~posekit.engine.video.VideoReader.iter_frames`). As the
+single-animal :func:`~posekit.engine.inference.predict_video`, it keeps the frames
+done in a :class:`PartialDetections` (every minute, on Ctrl-C and when its
+``stop_event`` is set) and resumes from it, so a stopped or killed analysis goes on
+where it was and gives the uninterrupted run's detections.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..inference import PartialAnalysis
 from ..video import VideoReader
 from .assembly import Assembler, Assemblies, AssemblyConfig, paf_costs
 from .peaks import FrameDetections, find_peaks
 from .peaks import nms_distance as peak_distance
 
-__all__ = ["MultiAnimalPredictor", "predict_video_detections"]
+if TYPE_CHECKING:
+    from ..inference import StopSignal
+
+__all__ = ["MultiAnimalPredictor", "PartialDetections", "predict_video_detections"]
+
+logger = logging.getLogger("posekit.engine.multianimal")
 
 
 class MultiAnimalPredictor:
@@ -190,6 +202,122 @@ class MultiAnimalPredictor:
         return self.assemble(self.detect(frames))
 
 
+class PartialDetections(PartialAnalysis):
+    """The detections of a multi-animal analysis so far: a hidden file beside it.
+
+    ``.<video stem><scorer>_full.partial.pickle`` holds the candidates and
+    affinities of the frames detected (whole batches) and a key: the video (path,
+    size, time), the model file (path, size, time), the batch size and the
+    detection settings (peak threshold, NMS radius and distance, most peaks per
+    bodypart, affinity samples, the frame range). A rerun with the same key
+    resumes after them; any other key starts over. Written atomically, read with
+    the safe unpickler (:func:`~posekit.engine.io.safe_pickle.read_pickle`),
+    removed once the ``_full.pickle`` is written.
+
+    Parameters
+    ----------
+    path
+        The file.
+    key
+        What the detections were computed with (JSON-serialisable).
+    every_s
+        Seconds between saves (default
+        :data:`~posekit.engine.inference.CHECKPOINT_EVERY_S`).
+    """
+
+    @classmethod
+    def for_video(
+        cls,
+        full_pickle: str | os.PathLike,
+        predictor: MultiAnimalPredictor,
+        video: str | os.PathLike,
+        *,
+        model: str | os.PathLike | None = None,
+        frames: tuple[int, int | None] = (0, None),
+    ) -> PartialDetections:
+        """Return the partial detections of ``video`` into ``full_pickle``.
+
+        Parameters
+        ----------
+        full_pickle
+            The ``<stem><scorer>_full.pickle`` the detections go into.
+        predictor
+            What detects (its settings are in the key).
+        video
+            The video.
+        model
+            The model file (snapshot) the predictor was loaded from.
+        frames
+            The ``(start, stop)`` range detected (default: the whole video).
+
+        Returns
+        -------
+        PartialDetections
+        """
+        full_pickle, video = Path(full_pickle), Path(video)
+        stat = video.stat()
+        model_id = None
+        if model is not None and Path(model).is_file():
+            mstat = Path(model).stat()
+            model_id = [str(Path(model).resolve()), mstat.st_size, mstat.st_mtime_ns]
+        key = {
+            "format": "posekit-partial-detections/1",
+            "output": full_pickle.name,
+            "video": str(video.resolve()),
+            "video_size": stat.st_size,
+            "video_mtime_ns": stat.st_mtime_ns,
+            "model": model_id,
+            "batch_size": predictor.batch_size,
+            "peak_threshold": predictor.peak_threshold,
+            "nms_radius": predictor.nms_radius,
+            "nms_distance": predictor.nms_distance,
+            "max_peaks": 3 * predictor.assembly.max_individuals,
+            "n_samples": predictor.assembly.n_samples,
+            "frames": [int(frames[0]), frames[1]],
+        }
+        return cls(full_pickle.with_name(f".{full_pickle.stem}.partial.pickle"), key)
+
+    def load(self, batch_size: int) -> list[FrameDetections] | None:  # type: ignore[override]
+        """Return the saved detections if their key is this one, else ``None``."""
+        import pickle
+
+        from ..io.safe_pickle import read_pickle
+
+        try:
+            data = read_pickle(self.path)
+            if str(data["key"]) != self.key:
+                logger.info(
+                    "%s: computed with other options; starting over", self.path.name
+                )
+                return None
+            dets = [
+                FrameDetections(list(c), list(p), dict(k)) for c, p, k in data["frames"]
+            ]
+        except FileNotFoundError:
+            return None
+        except (
+            OSError,
+            pickle.UnpicklingError,
+            KeyError,
+            TypeError,
+            ValueError,
+        ) as err:
+            logger.warning("%s is unreadable; starting over: %s", self.path, err)
+            return None
+        if len(dets) % int(batch_size):
+            return None  # not whole batches: never written so
+        self.saved_frames = len(dets)
+        return dets
+
+    def save(self, results: list[FrameDetections]) -> None:  # type: ignore[override]
+        """Save the detections so far (each frame's arrays as they are)."""
+        from .outputs import _dump
+
+        frames = [(d.coordinates, d.confidence, d.costs) for d in results]
+        _dump({"key": self.key, "frames": frames}, self.path)
+        self.saved_frames = len(results)
+
+
 def predict_video_detections(
     predictor: MultiAnimalPredictor,
     video: str | Path,
@@ -197,6 +325,8 @@ def predict_video_detections(
     start: int = 0,
     stop: int | None = None,
     progress: bool | Callable[[int, int], None] = False,
+    checkpoint: PartialDetections | None = None,
+    stop_event: StopSignal | None = None,
 ) -> tuple[list[FrameDetections], dict[str, Any]]:
     """Candidates and affinities of every frame of a video.
 
@@ -210,6 +340,18 @@ def predict_video_detections(
         Frame range.
     progress
         ``True`` for a tqdm bar, or ``progress(done, total)``.
+    checkpoint
+        Save the detections so far into this :class:`PartialDetections` every
+        :attr:`~PartialDetections.every_s` seconds and when interrupted (Ctrl-C,
+        SIGTERM, an error, ``stop_event``), and resume from the one saved by an
+        interrupted run (its key names the frame range). The frames after the
+        resumed ones are decoded with OpenCV, which seeks exactly, in the same
+        batches as an uninterrupted run: the detections are the same.
+    stop_event
+        A ``threading.Event`` another thread sets to stop: it is checked before
+        each batch goes through the network. Once set, the whole batches so far
+        are saved into ``checkpoint`` and
+        :class:`~posekit.engine.inference.AnalysisStopped` is raised.
 
     Returns
     -------
@@ -218,34 +360,73 @@ def predict_video_detections(
     info : dict
         ``fps``, ``n_frames``, ``frame_dimensions`` ``(height, width)``, ``seconds``,
         ``frames_per_second`` (as :func:`posekit.engine.inference.predict_video`).
-    """
-    t0 = time.perf_counter()
-    dets: list[FrameDetections] = []
-    with VideoReader(video) as reader:
-        total = (stop if stop is not None else reader.metadata_frames) - start
-        bar = None
-        if progress is True:
-            from .._progress import progress_bar
 
-            bar = progress_bar(max(total, 0), unit="frames", desc=Path(video).name)
+    Raises
+    ------
+    posekit.engine.inference.AnalysisStopped
+        When ``stop_event`` was set (the batch being gathered is dropped; the next
+        run decodes it again).
+    """
+    from ..inference import (
+        _report,
+        _save_stopped,
+        _StopAsked,
+        _stopped,
+        _video_bar,
+        stop_asked,
+    )
+
+    t0 = time.perf_counter()
+    bs = predictor.batch_size
+    dets: list[FrameDetections] = []
+    if checkpoint is not None:
+        dets = checkpoint.load(bs) or []
+    resumed = len(dets)
+    if resumed:
+        logger.info(
+            "%s: resuming at frame %d (saved by an interrupted analysis)",
+            Path(video).name,
+            start + resumed,
+        )
+    first, start = start, start + resumed
+    with VideoReader(video) as reader:
+        total = (stop if stop is not None else reader.metadata_frames) - start + resumed
+        bar = _video_bar(progress, total, resumed, video)
         batch: list[np.ndarray] = []
+        saved = time.monotonic()
 
         def flush() -> None:
+            nonlocal saved
+            if stop_asked(stop_event):  # whole batches only: this one is dropped
+                raise _StopAsked
             dets.extend(predictor.detect(np.stack(batch)))
-            if bar is not None:
-                bar.update(len(batch))
-            elif callable(progress):
-                progress(len(dets), total)
+            if (
+                checkpoint is not None
+                and time.monotonic() - saved >= checkpoint.every_s
+            ):
+                checkpoint.save(dets)
+                saved = time.monotonic()
+            _report(bar, progress, len(batch), len(dets), total)
             batch.clear()
 
-        for _, frame in reader.iter_frames(start, stop):
-            batch.append(frame)
-            if len(batch) == predictor.batch_size:
+        try:
+            for _, frame in reader.iter_frames(start, stop, backend="opencv"):
+                batch.append(frame)
+                if len(batch) == bs:
+                    flush()
+            if batch:
                 flush()
-        if batch:
-            flush()
-        if bar is not None:
-            bar.close()
+        except BaseException as err:
+            if bar is not None:
+                bar.close()  # the bar's line ends before the log line
+            if checkpoint is not None and len(dets) > resumed:
+                _save_stopped(checkpoint, dets, video, first)
+            if isinstance(err, _StopAsked):
+                raise _stopped(video, checkpoint, max(total, len(dets))) from None
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
         seconds = time.perf_counter() - t0
         info = {
             "fps": reader.fps,

@@ -267,8 +267,11 @@ def test_later_steps_find_the_predictions_of_a_destfolder_and_a_shuffle(
     dest = tmp_path / "results"
     (out,) = analyze_videos(trained, [clip], destfolder=dest, progress=False)
     other = dest / "cDLC_mobnet_35_otherJan1shuffle9_7.h5"  # another network, newer
-    shutil.copy(out, other)
-    os.utime(other, (out.stat().st_mtime + 60,) * 2)
+    shutil.copy(out, other)  # (same iteration, trained longer: 7 iterations, not 3)
+    shutil.copy(
+        out.with_name(f"{out.stem}_meta.pickle"), f"{dest / other.stem}_meta.pickle"
+    )
+    os.utime(other, (out.stat().st_mtime - 60,) * 2)  # the newest model, not file
     (filtered,) = filter_predictions(trained, [clip], destfolder=dest, shuffle=1)
     assert filtered == out.with_name(out.stem + "_filtered.h5")
     (newest,) = filter_predictions(trained, [clip], destfolder=dest)  # posekit's
