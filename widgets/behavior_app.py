@@ -30,7 +30,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,18 @@ def _project_pcutoff(project: Project | None) -> float | None:
     except Exception:  # noqa: BLE001 - a bad config value: the app's own default
         logger.warning("cannot read the p-cutoff of %s", project.path)
         return None
+
+
+def _dropped_note(dropped: Sequence[str], what: str) -> str:
+    """Return a line naming the features left out as not every ``what`` has them."""
+    if not dropped:
+        return ""
+    from ..engine.behavior.classify import describe_features
+
+    return (
+        f"<div class='posekit-dropped-features'><small>left out (not in every "
+        f"{what}): {html.escape(describe_features(dropped))}</small></div>"
+    )
 
 
 def _file_stem(name: str) -> str:
@@ -1020,6 +1032,7 @@ class BehaviorApp:
             + _html_table(scores, "posekit-scores", "")
             + "<small>Confusion matrix (rows: marked, columns: predicted)</small>"
             + _html_table(result.confusion.reset_index(), "posekit-confusion", "")
+            + _dropped_note(self.model.train_dropped_features, "marked session")
         )
         return result
 
@@ -1039,6 +1052,7 @@ class BehaviorApp:
         self.classify_message.value = (
             f"<small>motifs fitted on {self.model.cluster_sample_frames:,} of "
             f"{total:,} frames (evenly spaced); every frame labelled</small>"
+            + _dropped_note(self.model.cluster_dropped_features, "session")
         )
         self._show_predictions()
         return preds

@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -305,3 +306,42 @@ def as_table(X: Any) -> Any:
         X = X.transpose(..., fdim)
         return pd.DataFrame(X.values, columns=[str(f) for f in X[fdim].values])
     return X
+
+
+@contextlib.contextmanager
+def explain_feature_names(estimator: Any, X: Any, kind: str) -> Iterator[None]:
+    """Add what to do to scikit-learn's error when ``X``'s columns are not the fit's.
+
+    scikit-learn's message (kept first, as its estimator checks expect) lists
+    the names; the line added says which features ``X`` lacks, or how to take
+    the estimator's columns in its order when ``X`` has others or another order.
+    """
+    try:
+        yield
+    except ValueError as err:
+        fitted = getattr(estimator, "feature_names_in_", None)
+        if fitted is None or not isinstance(X, pd.DataFrame):
+            raise
+        if "feature names should match" not in str(err):
+            raise
+        have = {str(c) for c in X.columns}
+        missing = [str(n) for n in fitted if str(n) not in have]
+        if missing:
+            from .classify import describe_features  # loaded: it calls this
+
+            shown = describe_features(missing)
+            hint = (
+                f"X lacks {len(missing)} of the {len(fitted)} features the {kind} "
+                f"was fitted on: {shown}. Compute X from poses with the same "
+                "bodyparts, animals (social features need two or more) and windows, "
+                f"or fit the {kind} on the features X has (BehaviorModel.predict "
+                "names the sessions that lack them; BehaviorModel.cluster uses the "
+                "features every session has)."
+            )
+        else:
+            hint = (
+                f"Take the {kind}'s columns, in its order: "
+                f"X[{kind}.feature_names_in_] (the other columns are left out; "
+                "BehaviorModel.predict and cluster do so)."
+            )
+        raise ValueError(f"{err}\n{hint}") from err

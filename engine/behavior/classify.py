@@ -44,6 +44,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._utils import as_table as _as_table
+from ._utils import explain_feature_names
 from .ethogram import MISSING, remove_short_bouts
 
 __all__ = [
@@ -53,6 +54,8 @@ __all__ = [
     "cross_validate_behavior",
     "behavior_permutation_importance",
     "feature_window",
+    "window_base_name",
+    "describe_features",
 ]
 
 ModelName = Literal["random_forest", "gradient_boosting"]
@@ -94,6 +97,56 @@ def feature_window(names: Sequence[str] | None) -> int:
     """
     found = [_WINDOW_STAT.search(str(n)) for n in names or ()]
     return max((int(m.group(1)) for m in found if m), default=0)
+
+
+def window_base_name(name: str) -> str:
+    """Return the feature a window statistic is of (``speed_nose_mean45``: ``speed_nose``).
+
+    Parameters
+    ----------
+    name
+        A feature name.
+
+    Returns
+    -------
+    str
+        ``name`` without its ``_mean<N>``/``_std<N>`` ending (unchanged without).
+
+    Examples
+    --------
+    >>> window_base_name("speed_nose_std15"), window_base_name("speed_nose")
+    ('speed_nose', 'speed_nose')
+    """
+    return _WINDOW_STAT.sub("", str(name))
+
+
+def describe_features(names: Sequence[str], limit: int = 8) -> str:
+    """Name features briefly: their base names, the window statistics folded in.
+
+    Parameters
+    ----------
+    names
+        Feature names.
+    limit
+        Base names listed at most (then ``and N more``).
+
+    Returns
+    -------
+    str
+        E.g. ``"nearest_distance (3 columns with their window means and stds)"``.
+
+    Examples
+    --------
+    >>> describe_features(["nearest_distance", "nearest_distance_mean5", "speed"])
+    'nearest_distance, speed (3 columns with their window means and stds)'
+    """
+    bases = list(dict.fromkeys(window_base_name(n) for n in names))
+    text = ", ".join(bases[:limit])
+    if len(bases) > limit:
+        text += f" and {len(bases) - limit} more"
+    if len(bases) != len(names):
+        text += f" ({len(names)} columns with their window means and stds)"
+    return text
 
 
 class BehaviorClassifier(ClassifierMixin, BaseEstimator):
@@ -315,13 +368,11 @@ class BehaviorClassifier(ClassifierMixin, BaseEstimator):
             frames with no pose.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self,
-            _as_table(X),
-            reset=False,
-            ensure_all_finite="allow-nan",
-            dtype=np.float64,
-        )
+        X = _as_table(X)
+        with explain_feature_names(self, X, "classifier"):
+            X = validate_data(
+                self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64
+            )
         if self.strategy == "multiclass":
             out = self.estimators_[0].predict_proba(X).astype(np.float64)
         else:

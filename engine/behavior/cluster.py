@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._utils import as_table as _as_table
-from ._utils import run_lengths
+from ._utils import explain_feature_names, run_lengths
 
 __all__ = ["BehaviorClusterer", "motif_examples"]
 
@@ -185,13 +185,11 @@ class BehaviorClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             ``(n_frames, n_components)``.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self,
-            _as_table(X),
-            reset=False,
-            ensure_all_finite="allow-nan",
-            dtype=np.float64,
-        )
+        X = _as_table(X)
+        with explain_feature_names(self, X, "clusterer"):
+            X = validate_data(
+                self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64
+            )
         return self._embed(X)
 
     def predict(self, X: Any) -> np.ndarray:

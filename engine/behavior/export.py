@@ -7,11 +7,12 @@ only when a figure is made. Every file is written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .roi import ROI
 
 __all__ = [
+    "EXCEL_MAX_COLUMNS",
+    "EXCEL_MAX_ROWS",
+    "check_excel_size",
     "save_table",
     "save_table_chunks",
     "save_tables",
@@ -169,6 +173,7 @@ def save_table_chunks(
     path: str | os.PathLike,
     *,
     float_format: str | None = None,
+    sheet_name: str = "Sheet1",
 ) -> Path:
     r"""Write a table given as consecutive row chunks, one chunk in memory at a time.
 
@@ -177,8 +182,15 @@ def save_table_chunks(
     ``.h5`` pandas' fixed format (``pd.read_hdf(path, "table")``), its columns
     extended chunk by chunk (the text columns, a pointer per row, are written at
     the end); ``.nc`` netCDF-4 with an unlimited ``row`` dimension, extended chunk
-    by chunk (``xarray.open_dataset``). An ``.xlsx`` workbook is built whole
-    (openpyxl holds it in memory anyway).
+    by chunk (``xarray.open_dataset``); ``.xlsx`` a workbook of one sheet
+    (``sheet_name``), its rows streamed chunk by chunk (openpyxl's write-only
+    mode: the sheet is spooled to a temporary file, about 50 bytes a cell,
+    and zipped at the end), the cells those of :func:`save_table`. Excel holds
+    :data:`EXCEL_MAX_ROWS` rows (the header is the first) and
+    :data:`EXCEL_MAX_COLUMNS` columns a sheet: a longer table raises
+    ``ValueError`` at the chunk that would pass the limit, leaving no file
+    (a per-frame table that long is better read as ``.csv``, ``.h5`` or
+    ``.nc``; a sheet split in parts would be read back in part).
 
     Parameters
     ----------
@@ -188,6 +200,8 @@ def save_table_chunks(
         Target file (``.csv``, ``.h5``, ``.nc`` or ``.xlsx``).
     float_format
         CSV only: ``%``-format of the float cells (:func:`save_table`).
+    sheet_name
+        ``.xlsx`` only: the sheet's name (cut to Excel's 31 characters).
 
     Returns
     -------
@@ -197,8 +211,9 @@ def save_table_chunks(
     Raises
     ------
     ValueError
-        If the suffix is none of those, there is no chunk, or the chunks' columns
-        differ.
+        If the suffix is none of those, there is no chunk, the chunks' columns
+        differ, or (``.xlsx``) the table has more rows or columns than an Excel
+        sheet holds.
 
     Examples
     --------
@@ -219,10 +234,6 @@ def save_table_chunks(
     first = next(chunks, None)
     if first is None:
         raise ValueError("save_table_chunks needs at least one chunk")
-    if suffix == ".xlsx":
-        return save_table(
-            pd.concat([first, *chunks], ignore_index=True), path, index=False
-        )
     columns = list(first.columns)
 
     def rest() -> Iterator[pd.DataFrame]:
@@ -234,6 +245,11 @@ def save_table_chunks(
                 )
             yield chunk
 
+    if suffix == ".xlsx":
+        name = str(sheet_name)[:31]
+        with atomic_path(path) as tmp:
+            _write_xlsx(tmp, [(name, itertools.chain([first], rest()))], path.name)
+        return path
     with atomic_path(path) as tmp:
         if suffix == ".csv":
             with open(tmp, "w", newline="") as fh:
@@ -385,6 +401,10 @@ def save_tables(
 ) -> Path:
     """Write several tables as the sheets of one Excel workbook (openpyxl).
 
+    Without the indexes, the rows are streamed (openpyxl's write-only mode: no
+    Python object per cell held), the cells those pandas' ``to_excel`` writes;
+    with them (or columns of several levels), pandas writes the workbook.
+
     Parameters
     ----------
     tables
@@ -402,7 +422,9 @@ def save_tables(
     Raises
     ------
     ValueError
-        If ``tables`` is empty, the suffix is not ``.xlsx`` or sheet names collide.
+        If ``tables`` is empty, the suffix is not ``.xlsx``, sheet names collide,
+        or a table has more rows or columns than an Excel sheet holds
+        (:func:`check_excel_size`: checked before anything is written).
     """
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
@@ -414,10 +436,188 @@ def save_tables(
     names = [str(n)[:31] for n in tables]
     if len(set(names)) != len(names):
         raise ValueError(f"sheet names collide after cutting to 31 characters: {names}")
+    for name, table in zip(names, tables.values(), strict=True):
+        n_index = table.index.nlevels if index else 0
+        check_excel_size(
+            len(table) + table.columns.nlevels - 1,
+            table.shape[1] + n_index,
+            path.name,
+            f"the table {name!r}",
+        )
+    if not index and not any(
+        isinstance(t.columns, pd.MultiIndex) for t in tables.values()
+    ):
+        # rows streamed (openpyxl's write-only mode): no cell object per value
+        with atomic_path(path) as tmp:
+            _write_xlsx(
+                tmp, [(n, [t]) for n, t in zip(names, tables.values(), strict=True)],
+                path.name,
+            )  # fmt: skip
+        return path
     with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name, table in zip(names, tables.values(), strict=True):
             table.to_excel(writer, sheet_name=name, index=index)
     return path
+
+
+#: Rows of an Excel sheet (its header is the first) and its columns: the most
+#: that :func:`save_tables` and :func:`save_table_chunks` write.
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
+
+#: About this many cells are turned into Python values at a time when writing
+#: ``.xlsx`` rows (bounded memory whatever the chunks' size).
+XLSX_BLOCK_CELLS = 65_536
+
+
+def check_excel_size(
+    n_rows: int, n_columns: int, name: str, what: str = "the table"
+) -> None:
+    """Raise a clear error when a table does not fit in one Excel sheet.
+
+    Parameters
+    ----------
+    n_rows
+        Rows below the header.
+    n_columns
+        Columns.
+    name
+        The file's name (for the message).
+    what
+        What the table is (for the message).
+
+    Raises
+    ------
+    ValueError
+        If ``n_rows`` is over ``EXCEL_MAX_ROWS - 1`` or ``n_columns`` over
+        :data:`EXCEL_MAX_COLUMNS`; the message says what to write instead.
+
+    Examples
+    --------
+    >>> check_excel_size(1_048_575, 16_384, "t.xlsx")
+    >>> check_excel_size(1_048_576, 3, "t.xlsx")
+    Traceback (most recent call last):
+    ...
+    ValueError: t.xlsx: the table has 1,048,576 rows; an Excel sheet holds 1,048,575 below its header row. Write it as .csv, .h5 or .nc instead (pandas, R and MATLAB read them whole; Excel opens a CSV up to the same row), or put fewer or shorter sessions in one table
+    """
+    if n_columns > EXCEL_MAX_COLUMNS:
+        raise ValueError(
+            f"{name}: {what} has {n_columns:,} columns; an Excel sheet holds "
+            f"{EXCEL_MAX_COLUMNS:,}. Write it as .csv, .h5 or .nc instead (pandas, "
+            "R and MATLAB read them whole), or compute fewer features (fewer "
+            "bodyparts or windows)"
+        )
+    if n_rows > EXCEL_MAX_ROWS - 1:
+        raise ValueError(
+            f"{name}: {what} has {n_rows:,} rows; an Excel sheet holds "
+            f"{EXCEL_MAX_ROWS - 1:,} below its header row. Write it as .csv, .h5 "
+            "or .nc instead (pandas, R and MATLAB read them whole; Excel opens a "
+            "CSV up to the same row), or put fewer or shorter sessions in one table"
+        )
+
+
+def _write_xlsx(
+    path: Path, sheets: Iterable[tuple[str, Iterable[pd.DataFrame]]], name: str
+) -> None:
+    """Write sheets of row chunks to a workbook with openpyxl's write-only mode.
+
+    The cells are those ``DataFrame.to_excel(index=False)`` writes: the column
+    names, then the values, NaN and None as empty cells, infinities as
+    ``"inf"``/``"-inf"``, numpy numbers as Python numbers. Each sheet's rows go to
+    a temporary file as they come (about 50 bytes a cell), zipped on saving.
+    ``name``: the target's name, for the size error.
+    """
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    try:
+        for title, chunks in sheets:
+            sheet = book.create_sheet(title=title)
+            columns: list[Any] | None = None
+            n_rows = 0
+            for chunk in chunks:
+                if columns is None:
+                    columns = list(chunk.columns)
+                    check_excel_size(len(chunk), len(columns), name)
+                    sheet.append([_excel_value(c) for c in columns])
+                n_rows += len(chunk)
+                check_excel_size(n_rows, len(columns), name)
+                for row in _excel_rows(chunk):
+                    sheet.append(row)
+        book.save(path)
+    except BaseException:
+        _discard_spooled(book)
+        raise
+
+
+def _discard_spooled(book: Any) -> None:
+    """Remove the temporary files of a write-only workbook that was not saved."""
+    for sheet in book.worksheets:
+        writer = getattr(sheet, "_writer", None)
+        if writer is None:
+            continue
+        rows = getattr(sheet, "_rows", None)
+        if rows is not None:  # the generator writing rows: ends the sheet's XML
+            with contextlib.suppress(Exception):
+                rows.close()
+        with contextlib.suppress(Exception):
+            writer.close()
+        with contextlib.suppress(Exception):
+            writer.cleanup()
+
+
+def _excel_value(value: Any) -> Any:
+    """One cell's value as pandas' ``to_excel`` writes it (``None``: empty)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if np.isfinite(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, Decimal | dt.date | dt.time):
+        if getattr(value, "tzinfo", None) is not None:
+            raise ValueError(
+                "Excel does not support datetimes with timezones; make them "
+                "timezone-naive (tz_localize(None)) before writing"
+            )
+        return value
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds() / 86400
+    return str(value)
+
+
+def _excel_rows(table: pd.DataFrame) -> Iterator[list[Any]]:
+    """Yield the rows of ``table`` as lists of Excel cell values, block by block."""
+    n_rows, n_columns = table.shape
+    groups: dict[Any, list[int]] = {}
+    for j, dtype in enumerate(table.dtypes):
+        key = dtype if isinstance(dtype, np.dtype) and dtype.kind in "fiub" else None
+        groups.setdefault(key, []).append(j)
+    step = max(1, XLSX_BLOCK_CELLS // max(n_columns, 1))
+    to_cell = np.frompyfunc(_excel_value, 1, 1)
+    for start in range(0, n_rows, step):
+        part = table.iloc[start : start + step]
+        cells = np.empty(part.shape, dtype=object)
+        for dtype, cols in groups.items():
+            block = part.iloc[:, cols]
+            if dtype is None:  # text, nullable and other columns: cell by cell
+                values = to_cell(block.to_numpy(object))
+            elif dtype.kind == "f":
+                floats = block.to_numpy(np.float64)
+                values = floats.astype(object)  # Python floats
+                values[np.isnan(floats)] = None
+                values[np.isposinf(floats)] = "inf"
+                values[np.isneginf(floats)] = "-inf"
+            else:  # Python ints and bools
+                values = block.to_numpy(dtype).astype(object)
+            cells[:, cols] = values
+        yield from cells.tolist()
 
 
 # ---------------------------------------------------------------- figures

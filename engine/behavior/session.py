@@ -86,6 +86,18 @@ Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
+class _FeaturePlan:
+    """How a step takes a track's features (:meth:`BehaviorModel.iter_features`).
+
+    ``keypoints``: computed from these bodyparts, in this order (``None``: the
+    session's own); ``columns``: then these columns (``None``: all).
+    """
+
+    keypoints: list[str] | None = None
+    columns: list[str] | None = None
+
+
+@dataclass(frozen=True)
 class Track:
     """One animal in one session: the unit that is annotated and classified."""
 
@@ -442,6 +454,11 @@ class BehaviorModel:
         self.chunk_frames: int | None = None
         #: Frames the last :meth:`cluster` fitted the motifs on.
         self.cluster_sample_frames = 0
+        #: Features the last :meth:`train` left out: not in every marked track's
+        #: session (e.g. the social ones, with sessions of one and of two animals).
+        self.train_dropped_features: list[str] = []
+        #: Features the last :meth:`cluster` left out: not in every session.
+        self.cluster_dropped_features: list[str] = []
         self.classifier: BehaviorClassifier | None = None
         self.cv_result: BehaviorCVResult | None = None
         self.clusterer: BehaviorClusterer | None = None
@@ -1247,8 +1264,166 @@ follow_merge_gap
         ((_, part),) = self.iter_features(key, chunk_frames=max(n, 3))
         return part
 
+    def feature_columns(
+        self, key: str, *, keypoints: Sequence[str] | None = None
+    ) -> list[str]:
+        """Return the columns of :meth:`features` of track ``key``, computing none.
+
+        They depend on the session: its bodyparts (and their order), whether it
+        has several animals (the social features) and :attr:`windows`.
+
+        Parameters
+        ----------
+        key
+            The track.
+        keypoints
+            As in :meth:`iter_features`.
+
+        Returns
+        -------
+        list of str
+            The feature names, in :meth:`features`' order.
+
+        Raises
+        ------
+        KeyError
+            If there is no such track or keypoint.
+        """
+        return self._session_feature_names(self.track(key).session, keypoints)
+
+    def _session_feature_names(
+        self, name: str, keypoints: Sequence[str] | None = None
+    ) -> list[str]:
+        """Return the feature names of session ``name`` (each of its tracks has them)."""
+        from .features import feature_names
+
+        kind = f"feature_names:{self.windows}:{tuple(keypoints or ())}"
+        return self._cached(
+            kind,
+            name,
+            lambda: feature_names(
+                self._feature_poses(name, keypoints), windows=self.windows
+            ),
+        )
+
+    def _feature_poses(self, name: str, keypoints: Sequence[str] | None) -> xr.Dataset:
+        """:meth:`calibrated`, with only ``keypoints`` (in that order) if given."""
+        ds = self.calibrated(name)
+        if keypoints is None:
+            return ds
+        have = self.session(name).keypoints
+        missing = [k for k in keypoints if k not in have]
+        if missing:
+            raise KeyError(
+                f"session {name!r} has no bodyparts {missing}; it has {have}"
+            )
+        return ds.sel(keypoint=list(keypoints))
+
+    def _shared_plan(
+        self, keys: Sequence[str], what: str
+    ) -> tuple[dict[str, _FeaturePlan], list[str], list[str]]:
+        """Return how each track of ``keys`` gives the features they all share.
+
+        Sessions with other bodyparts have their features computed from the
+        bodyparts every session has (in the first session's order: the same
+        centroid, body axis and names everywhere); then the columns every
+        session has are taken (one animal and several: not the social ones).
+        Logs a warning naming what is left out (``what``: the step).
+
+        Returns
+        -------
+        tuple
+            Track key → :class:`_FeaturePlan`; the shared features (the columns
+            each plan gives); the features left out: those of some session that
+            are not used (in the order they first appear).
+
+        Raises
+        ------
+        ValueError
+            If the sessions share fewer than two bodyparts, or no feature.
+        """
+        from .classify import describe_features
+
+        sessions = list(dict.fromkeys(self.track(k).session for k in keys))
+        if not sessions:
+            return {}, [], []
+        kps = {s: self.session(s).keypoints for s in sessions}
+        first = kps[sessions[0]]
+        common = [k for k in first if all(k in kps[s] for s in sessions)]
+        if len(common) < 2:
+            raise ValueError(
+                f"{what}: the sessions share {len(common)} bodypart(s) "
+                f"({', '.join(common) or 'none'}); the features need two at least. "
+                "Analyse sessions tracked with the same bodyparts together"
+            )
+        restrict = {
+            s: None if kps[s] == common else common for s in sessions
+        }  # the file's own features where it has just those bodyparts
+        names = {s: self._session_feature_names(s, restrict[s]) for s in sessions}
+        in_all = set.intersection(*(set(n) for n in names.values()))
+        shared = [c for c in names[sessions[0]] if c in in_all]
+        if not shared:
+            raise ValueError(
+                f"{what}: the sessions share no feature ("
+                + "; ".join(f"{s}: {describe_features(names[s])}" for s in sessions)
+                + "); analyse sessions with the same bodyparts together"
+            )
+        own = {
+            s: names[s] if restrict[s] is None else self._session_feature_names(s)
+            for s in sessions
+        }
+        used = set(shared)
+        dropped = list(
+            dict.fromkeys(c for s in sessions for c in own[s] if c not in used)
+        )
+        plans = {
+            k: _FeaturePlan(
+                restrict[self.track(k).session],
+                None if names[self.track(k).session] == shared else shared,
+            )
+            for k in keys
+        }
+        if dropped:
+            parts = []
+            extra = list(dict.fromkeys(k for s in sessions for k in kps[s]))
+            extra = [k for k in extra if k not in common]
+            if extra:
+                without = [s for s in sessions if not set(extra) <= set(kps[s])]
+                parts.append(
+                    f"the bodyparts not in {', '.join(without)}: {', '.join(extra)} "
+                    f"(the features are computed from the {len(common)} bodyparts "
+                    f"every session has: {', '.join(common)})"
+                )
+            seen = dict.fromkeys(c for n in names.values() for c in n)
+            other = [c for c in seen if c not in used]
+            if other:
+                without = [s for s in sessions if not set(other) <= set(names[s])]
+                parts.append(
+                    f"the features not in {', '.join(without)}: "
+                    + describe_features(other)
+                )
+            logger.warning(
+                "%s: the sessions' features differ, so it uses the %d they share; "
+                "left out %s",
+                what,
+                len(shared),
+                "; ".join(parts),
+            )
+        return plans, shared, dropped
+
+    def _plan_features(
+        self, key: str, plan: _FeaturePlan
+    ) -> Iterator[tuple[int, pd.DataFrame]]:
+        """:meth:`iter_features` of track ``key`` as ``plan`` says."""
+        for start, part in self.iter_features(key, keypoints=plan.keypoints):
+            yield start, part if plan.columns is None else part[plan.columns]
+
     def iter_features(
-        self, key: str, *, chunk_frames: int | None = None
+        self,
+        key: str,
+        *,
+        chunk_frames: int | None = None,
+        keypoints: Sequence[str] | None = None,
     ) -> Iterator[tuple[int, pd.DataFrame]]:
         """Yield :meth:`features` of track ``key`` chunk by chunk of frames.
 
@@ -1258,6 +1433,11 @@ follow_merge_gap
             The track.
         chunk_frames
             Frames per chunk (default: :attr:`chunk_frames`).
+        keypoints
+            Compute the features from these bodyparts only, in this order (the
+            centroid, the body axis from the last to the first, the distances
+            and names follow them), as for a session tracked with just those;
+            default: every bodypart of the session, in its order.
 
         Yields
         ------
@@ -1272,7 +1452,7 @@ follow_merge_gap
         track = self.track(key)
         done = 0
         for chunk in _features.iter_window_features(
-            self.calibrated(track.session),
+            self._feature_poses(track.session, keypoints),
             windows=self.windows,
             individuals=[track.individual],
             chunk_frames=self.chunk_frames if chunk_frames is None else chunk_frames,
@@ -1398,12 +1578,15 @@ follow_merge_gap
         dtype: DTypeLike | None = np.float32,
         float_format: str | None = None,
         chunk_frames: int | None = None,
+        sheet_name: str = "features",
     ) -> Path:
         """Write :meth:`features_table` chunk by chunk, in bounded memory.
 
         :meth:`iter_features_table` into
         :func:`~posekit.engine.behavior.export.save_table_chunks` (``.csv``,
-        ``.h5``, ``.nc``; an ``.xlsx`` workbook is built whole).
+        ``.h5``, ``.nc``, and ``.xlsx``: one sheet, its rows streamed). An Excel
+        sheet holds 1,048,575 rows below its header and 16,384 columns: a longer
+        or wider table raises before any feature is computed.
 
         Parameters
         ----------
@@ -1415,6 +1598,8 @@ follow_merge_gap
             CSV only: ``%``-format of the float cells.
         chunk_frames
             Frames per chunk.
+        sheet_name
+            ``.xlsx`` only: the sheet's name.
 
         Returns
         -------
@@ -1424,16 +1609,31 @@ follow_merge_gap
         Raises
         ------
         ValueError
-            If nothing is loaded or the suffix is not a table's.
+            If nothing is loaded, the suffix is not a table's, or (``.xlsx``) the
+            table does not fit in an Excel sheet (the message says what to
+            write instead).
         """
-        from .export import save_table_chunks
+        from .export import check_excel_size, save_table_chunks
 
-        if not self.tracks():
+        tracks = self.tracks()
+        if not tracks:
             raise ValueError("load tracking files before writing their features")
+        if Path(path).suffix.lower() == ".xlsx":
+            sessions = {t.session for t in tracks}
+            names = {
+                c for s in sessions for c in self._session_feature_names(s)
+            }  # the table's columns: every session's features joined
+            check_excel_size(
+                sum(self.session(t.session).n_frames for t in tracks),
+                4 + len(names),
+                Path(path).name,
+                "the feature table",
+            )
         return save_table_chunks(
             self.iter_features_table(dtype, chunk_frames=chunk_frames),
             path,
             float_format=float_format,
+            sheet_name=sheet_name,
         )
 
     # ------------------------------------------------------------ supervised
@@ -1528,13 +1728,21 @@ follow_merge_gap
         """
         xs, ys, tracks = [], [], []
         keys = self.track_keys()
-        for key, labels in self.annotations.items():
-            if key not in keys:
-                continue
+        marked_keys = [
+            k
+            for k, labels in self.annotations.items()
+            if k in keys and (labels != self.background).any()
+        ]
+        # tracks of sessions with other bodyparts or animals: their shared features
+        plans, _, self.train_dropped_features = self._shared_plan(
+            marked_keys, "training the classifier"
+        )
+        for key in marked_keys:
+            labels = self.annotations[key]
             mask = labels != self.background
             if mask.any():
                 parts = []
-                for start, part in self.iter_features(key):
+                for start, part in self._plan_features(key, plans[key]):
                     marked = mask[start : start + len(part)]
                     if marked.any():
                         parts.append(part[marked])  # a copy of those rows
@@ -1562,7 +1770,10 @@ follow_merge_gap
         """Cross-validate and fit a classifier on the marked frames.
 
         Only the marked frames' features are held (gathered chunk by chunk of
-        frames, :meth:`iter_features`).
+        frames, :meth:`iter_features`). When the marked tracks' sessions have
+        different features (other bodyparts, or one animal and several: the
+        social features), the classifier uses those they all have; the others
+        are named in a warning and in :attr:`train_dropped_features`.
 
         A :class:`~posekit.engine.behavior.classify.BehaviorClassifier`,
         cross-validated leaving one marked track out when several are marked, else
@@ -1578,7 +1789,8 @@ follow_merge_gap
         Raises
         ------
         ValueError
-            If fewer than two behaviours are marked.
+            If fewer than two behaviours are marked, or the marked tracks share
+            no feature.
         """
         from .classify import BehaviorClassifier, cross_validate_behavior
 
@@ -1614,17 +1826,57 @@ follow_merge_gap
         :attr:`probabilities`. The same as the classifier's ``predict`` on
         :meth:`features`.
 
+        The classifier (:attr:`classifier`: trained by :meth:`train`, or one
+        trained on other sessions and set here) takes its own features, in its
+        own order, from each track: features it was not trained on (the social
+        ones of a session of several animals, bodyparts it did not see) are left
+        out. A track that lacks some of its features (fewer bodyparts, one animal
+        where it was trained with social features, other windows) stops the
+        prediction before any track is predicted.
+
         Raises
         ------
         RuntimeError
             If no classifier was trained.
+        ValueError
+            If some tracks lack features the classifier was trained on; the
+            message names them and what to do.
         """
         if self.classifier is None:
             raise RuntimeError("train the classifier first")
         clf = self.classifier
+        keys = self.track_keys()
+        trained = getattr(clf, "feature_names_in_", None)
+        names = None if trained is None else [str(n) for n in trained]
+        # the bodyparts it was trained on, in order: its speeds' names
+        bodyparts = None if names is None else _feature_keypoints(names)
+        plans: dict[str, _FeaturePlan] = {}
+        lacking: dict[str, list[str]] = {}  # session → features it lacks
+        for key in keys:
+            session = self.track(key).session
+            if names is None:  # fitted on an array: the track's own columns
+                plans[key] = _FeaturePlan()
+                continue
+            own = self.session(session).keypoints
+            restrict = None if bodyparts is None or own == bodyparts else bodyparts
+            if restrict is not None and not set(restrict) <= set(own):
+                columns = self.feature_columns(key)  # lacks some bodyparts
+            else:
+                columns = self.feature_columns(key, keypoints=restrict)
+            have = set(columns)
+            missing = [n for n in names if n not in have]
+            if missing:
+                lacking[session] = missing
+            else:
+                plans[key] = _FeaturePlan(restrict, None if columns == names else names)
+        if lacking:
+            raise ValueError(self._lacking_message(lacking, keys))
         predictions, probabilities = {}, {}
-        for key in self.track_keys():
-            proba = [clf.behavior_proba(part) for _, part in self.iter_features(key)]
+        for key in keys:
+            proba = [
+                clf.behavior_proba(part)
+                for _, part in self._plan_features(key, plans[key])
+            ]
             probabilities[key] = np.concatenate(proba)
             labels = clf.labels_from_proba(probabilities[key])
             predictions[key] = np.asarray(labels).astype(str)
@@ -1632,6 +1884,31 @@ follow_merge_gap
         self.prediction_kind = "classifier"
         self.motif_table = None
         return self.predictions
+
+    def _lacking_message(self, lacking: dict[str, list[str]], keys: list[str]) -> str:
+        """Return the error of :meth:`predict` when sessions lack the classifier's features."""
+        from .classify import describe_features
+
+        n_tracks = sum(self.track(k).session in lacking for k in keys)
+        lines = [
+            f"the classifier cannot predict {n_tracks} of {len(keys)} tracks: their "
+            f"session{'s lack' if len(lacking) > 1 else ' lacks'} features it was "
+            "trained on"
+        ]
+        lines += [
+            f"  {session}: {describe_features(missing)}"
+            for session, missing in list(lacking.items())[:5]
+        ]
+        if len(lacking) > 5:
+            lines.append(f"  and {len(lacking) - 5} more sessions")
+        missing_all = list(dict.fromkeys(n for m in lacking.values() for n in m))
+        lines += _missing_features_hints(missing_all, self.windows)
+        lines.append(
+            "Mark some frames of these tracks too and train again (the classifier "
+            "then uses the features every marked track has), or predict only "
+            "sessions with the bodyparts and number of animals it was trained on."
+        )
+        return "\n".join(lines)
 
     # ------------------------------------------------------------ unsupervised
     def cluster(
@@ -1655,6 +1932,11 @@ follow_merge_gap
         held: the sample (at most 80 MB as float64) and one chunk.
         :attr:`cluster_sample_frames` is the sample's size.
 
+        Sessions with different features (other bodyparts, or one animal and
+        several: the social features) are clustered on the features they all
+        have; the others are named in a warning and in
+        :attr:`cluster_dropped_features`.
+
         Parameters
         ----------
         n_motifs, method, n_components, random_state
@@ -1674,26 +1956,25 @@ follow_merge_gap
         Raises
         ------
         ValueError
-            If nothing is loaded.
+            If nothing is loaded, or the sessions share no feature.
         """
         from .cluster import BehaviorClusterer, motif_examples
-        from .features import feature_names
 
         keys = self.track_keys()
         if not keys:
             raise ValueError("load tracking files first")
-        lengths = [self.session(self.track(k).session).n_frames for k in keys]
-        n_columns = max(
-            len(feature_names(self.calibrated(name), windows=self.windows))
-            for name in {self.track(k).session for k in keys}
+        plans, shared, self.cluster_dropped_features = self._shared_plan(
+            keys, "finding motifs"
         )
+        lengths = [self.session(self.track(k).session).n_frames for k in keys]
+        n_columns = len(shared)
         sample_frames = max(1, min(max_frames, max_values // max(n_columns, 1)))
         step = max(1, math.ceil(sum(lengths) / sample_frames))
         # every step-th row of the tracks' features end to end
         sample = []
         offset = 0
         for key, length in zip(keys, lengths, strict=True):
-            for start, part in self.iter_features(key):
+            for start, part in self._plan_features(key, plans[key]):
                 first = -(offset + start) % step
                 if first < len(part):
                     sample.append(part.iloc[first::step].copy())  # not a view
@@ -1715,7 +1996,7 @@ follow_merge_gap
                     for m in np.concatenate(
                         [
                             self.clusterer.predict(part)
-                            for _, part in self.iter_features(k)
+                            for _, part in self._plan_features(k, plans[k])
                         ]
                     )
                 ]
@@ -1947,3 +2228,51 @@ def _social_settings(**given: Any) -> dict[str, Any]:
         if value is not None:
             out[key] = int(value) if key in integers else float(value)
     return out
+
+
+def _feature_keypoints(names: Sequence[str]) -> list[str] | None:
+    """Return the bodyparts, in order, that features were computed from.
+
+    Their speeds' names give them (``speed_<bodypart>``, then ``speed_centroid``;
+    :func:`~posekit.engine.behavior.features.compute_window_features`); ``None``
+    when fewer than two are found.
+    """
+    from .classify import window_base_name
+
+    found = [
+        n.removeprefix("speed_")
+        for n in names
+        if n.startswith("speed_") and n != "speed_centroid" and window_base_name(n) == n
+    ]
+    return found if len(found) >= 2 else None
+
+
+def _missing_features_hints(
+    missing: Sequence[str], windows: Sequence[int]
+) -> list[str]:
+    """Return why features may be missing from a session: lines for an error message."""
+    from .classify import feature_window, window_base_name
+
+    bases = list(dict.fromkeys(window_base_name(n) for n in missing))
+    hints = []
+    if any(b.startswith("nearest_distance") for b in bases):
+        hints.append(
+            "The social features (nearest_distance...) exist only in sessions of "
+            "two or more animals."
+        )
+    bodyparts = [
+        b.removeprefix("speed_")
+        for b in bases
+        if b.startswith("speed_") and b != "speed_centroid"
+    ]
+    if bodyparts:
+        hints.append(f"Bodyparts these sessions lack: {', '.join(bodyparts)}.")
+    other = sorted(
+        {feature_window([n]) for n in missing} - {0} - {int(w) for w in windows}
+    )
+    if other:
+        hints.append(
+            f"Feature windows {other} are not among the windows now "
+            f"({', '.join(map(str, windows))} frames): use the classifier's windows."
+        )
+    return hints
