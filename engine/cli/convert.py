@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ._common import EXIT_OK, fail
 
@@ -12,6 +13,21 @@ NAME = "convert"
 
 #: Formats written under their own name but read by another format's loader.
 READ_AS = {"SLEAP-analysis": "SLEAP"}
+
+#: NWB metadata options: option dest → ``save_nwb`` keyword (subject fields apart).
+_NWB_FIELDS = {
+    "session_start": "session_start_time",
+    "session_description": "session_description",
+    "experimenter": "experimenter",
+    "lab": "lab",
+    "institution": "institution",
+}
+_SUBJECT_FIELDS = {
+    "subject_id": "subject_id",
+    "species": "species",
+    "sex": "sex",
+    "age": "age",
+}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -34,9 +50,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "content) and write it in another format, chosen by --to or by OUT's "
         "extension (.h5/.csv: DeepLabCut, .nc: netCDF). DeepLabCut to DeepLabCut "
         "(.csv to .h5 and back) keeps the table as it is: a label file stays a label "
-        "file, with its image paths and labeller (DeepLabCut's convertcsv2h5). The "
-        "input is read completely before anything is written; a malformed input "
-        "writes nothing. --list shows the formats.",
+        "file, with its image paths and labeller (DeepLabCut's convertcsv2h5); "
+        "labels of other formats become label files too (DeepLabCut's "
+        "CollectedData, Lightning Pose's x, y). The input is read completely before "
+        "anything is written; a malformed input writes nothing. --list shows the "
+        "formats.",
     )
     p.add_argument("input", nargs="?", metavar="IN", help="the file to convert")
     p.add_argument("output", nargs="?", metavar="OUT", help="the file to write")
@@ -52,10 +70,66 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         type=float,
         help="frames per second of the input (default: the rate the input records, "
         "else that of the video it names or is named after; without any, NWB "
-        "timestamps are frame numbers, with a warning)",
+        "timestamps are frame numbers, with a warning). For an input timed in "
+        "seconds (NWB) it numbers the frames: frame = time x fps",
     )
+    p.add_argument(
+        "--pose-estimation",
+        metavar="NAME",
+        help="NWB input: the PoseEstimation to read (its name, individual or "
+        "camera); needed when the file holds several cameras",
+    )
+    p.add_argument(
+        "--images",
+        metavar="COCO_JSON",
+        help="COCO results: the COCO dataset they belong to; predictions of "
+        "images are matched to its images by file name (writing, they need it; "
+        "reading, it names the keypoints and the images)",
+    )
+    nwb = p.add_argument_group(
+        "NWB metadata (output .nwb; DANDI requires the subject's species, sex and age)"
+    )
+    nwb.add_argument(
+        "--session-start",
+        metavar="TIME",
+        help="session start, ISO 8601 (2024-01-02T10:00:00+01:00; default: the "
+        "input's, else the video's file time, with a warning)",
+    )
+    nwb.add_argument("--session-description", metavar="TEXT")
+    nwb.add_argument(
+        "--experimenter",
+        action="append",
+        metavar="NAME",
+        help="'Last, First' (repeat for several)",
+    )
+    nwb.add_argument("--lab", metavar="NAME")
+    nwb.add_argument("--institution", metavar="NAME")
+    nwb.add_argument(
+        "--subject-id",
+        metavar="ID",
+        help="the animal (default: the individual's name)",
+    )
+    nwb.add_argument("--species", metavar="NAME", help="e.g. 'Mus musculus'")
+    nwb.add_argument("--sex", metavar="M|F|U|O")
+    nwb.add_argument("--age", metavar="ISO8601", help="e.g. P90D")
     p.add_argument("--list", action="store_true", help="list the formats and exit")
     return p
+
+
+def _nwb_options(args: argparse.Namespace) -> dict:
+    options = {
+        key: getattr(args, dest)
+        for dest, key in _NWB_FIELDS.items()
+        if getattr(args, dest, None) is not None
+    }
+    subject = {
+        key: getattr(args, dest)
+        for dest, key in _SUBJECT_FIELDS.items()
+        if getattr(args, dest, None) is not None
+    }
+    if subject:
+        options["subject"] = subject
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code.
     """
-    from ..io import convert, export_formats, list_formats
+    from ..io import _saver_for, convert, detect_format, export_formats, list_formats
 
     if args.list:
         saves = export_formats()
@@ -85,12 +159,41 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.input or not args.output:
         return fail("convert needs IN and OUT (or --list)")
+    writes = _saver_for(Path(args.output), args.to).name
+    source = Path(args.input)
+    reads = args.source_format or (detect_format(source) if source.is_file() else None)
+    read_options: dict = {}
+    write_options: dict = {}
+    nwb = _nwb_options(args)
+    if nwb:
+        if writes != "NWB":
+            return fail(
+                "the NWB metadata options (--session-start, --subject-id, "
+                f"--species, ...) apply to an NWB output; {args.output} is {writes}"
+            )
+        write_options.update(nwb)
+    if args.pose_estimation is not None:
+        if reads != "NWB":
+            return fail(f"--pose-estimation applies to NWB input; {source} is {reads}")
+        read_options["pose_estimation"] = args.pose_estimation
+    if args.images is not None:
+        if "COCO" not in (reads, writes):
+            return fail("--images applies to COCO results (.json) in or out")
+        from ..io.coco import read_coco
+
+        dataset = read_coco(args.images)
+        if reads == "COCO":
+            read_options["images"] = dataset
+        if writes == "COCO":
+            write_options["images"] = dataset
     out = convert(
         args.input,
         args.output,
         to=args.to,
         source_format=args.source_format,
         fps=args.fps,
+        read_options=read_options,
+        write_options=write_options,
     )
     print(out)
     return EXIT_OK

@@ -1,4 +1,4 @@
-"""``posekit import``: a project from the labels of SLEAP, COCO or Lightning Pose."""
+"""``posekit import``: a project from the labels of SLEAP, COCO, Lightning Pose or NWB."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ __all__ = ["NAME", "SOURCES", "add_parser", "guess_source", "run"]
 NAME = "import"
 
 #: What ``--from`` accepts (importers: ``posekit.engine.io.sleap.import_sleap``,
-#: ``…io.coco.import_coco``, ``…io.lightning_pose.import_lightning_pose``).
-SOURCES = ("coco", "lightning-pose", "sleap")
+#: ``…io.coco.import_coco``, ``…io.lightning_pose.import_lightning_pose``,
+#: ``…io.nwb.import_nwb``).
+SOURCES = ("coco", "lightning-pose", "nwb", "sleap")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -31,16 +32,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """
     p = subparsers.add_parser(
         NAME,
-        help="a project from SLEAP (.slp), COCO (.json) or Lightning Pose labels",
+        help="a project from SLEAP (.slp), COCO (.json), Lightning Pose or NWB labels",
         description="Build a DeepLabCut-compatible project (config.yaml, "
         "labeled-data/<video>/ with the labelled frames, CollectedData_<scorer>.h5 "
         "and .csv) from the labels of another tool: a SLEAP .slp file (its frames are "
         "read from the labelled video), a COCO keypoint .json (its images are "
-        "copied) or a Lightning Pose data folder. Everything is checked before "
-        "anything is written; the project is built beside OUT and moved into place "
-        "at the end, so an error leaves nothing behind.",
+        "copied; crowd annotations are skipped), a Lightning Pose data folder or an "
+        "NWB file's training frames (ndx-pose PoseTraining, e.g. from DANDI: its "
+        "images are copied, frames of a video read from it). Everything is checked "
+        "before anything is written; the project is built beside OUT and moved into "
+        "place at the end, so an error leaves nothing behind.",
     )
-    p.add_argument("source", metavar="SOURCE", help=".slp, .json or a folder")
+    p.add_argument("source", metavar="SOURCE", help=".slp, .json, .nwb or a folder")
     p.add_argument(
         "out", metavar="OUT", help="the new project folder (absent or empty)"
     )
@@ -54,8 +57,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--scorer", help="the labeller (default: from the labels)")
     p.add_argument(
         "--video",
-        help="SLEAP: the labelled video, when the .slp's path to it is gone; COCO and "
-        "Lightning Pose: the labeled-data folder for images that have none",
+        help="SLEAP and NWB: the labelled video, when the file's path to it is gone; "
+        "COCO and Lightning Pose: the labeled-data folder for images that have none",
     )
     p.add_argument(
         "--every",
@@ -75,7 +78,8 @@ def guess_source(path: Path) -> str | None:
     Parameters
     ----------
     path
-        A ``.slp`` file, a COCO ``.json`` or a Lightning Pose data folder.
+        A ``.slp`` file, a COCO ``.json``, an ``.nwb`` file or a Lightning Pose data
+        folder.
 
     Returns
     -------
@@ -89,6 +93,8 @@ def guess_source(path: Path) -> str | None:
         return "sleap"
     if suffix == ".json":
         return "coco"
+    if suffix == ".nwb":
+        return "nwb"
     return None
 
 
@@ -135,6 +141,12 @@ def run(args: argparse.Namespace) -> int:
             task=args.task,
             every=args.every,
             max_frames=args.max_frames,
+        )
+    elif kind == "nwb":
+        from ..io.nwb import import_nwb
+
+        project = import_nwb(
+            source, args.out, scorer=args.scorer, task=args.task, video_path=args.video
         )
     elif kind == "coco":
         from ..io.coco import import_coco

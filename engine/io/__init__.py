@@ -21,9 +21,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import xarray as xr
 
@@ -363,6 +364,8 @@ def convert(
     to: str | None = None,
     source_format: str | None = None,
     fps: float | None = None,
+    read_options: Mapping[str, Any] | None = None,
+    write_options: Mapping[str, Any] | None = None,
 ) -> Path:
     """Convert a tracking file into another format (``posekit convert``).
 
@@ -383,7 +386,14 @@ def convert(
     source_format
         Force the input format.
     fps
-        Frames per second of the input (the time coordinate is then in seconds).
+        Frames per second of the input (the time coordinate is then in seconds;
+        for an input timed in seconds, the rate that numbers its frames).
+    read_options
+        Passed to the input format's loader (e.g. ``pose_estimation=`` for NWB,
+        ``images=`` for COCO results).
+    write_options
+        Passed to the output format's saver (e.g. ``subject=``,
+        ``session_start_time=`` for NWB, ``images=`` for COCO results).
 
     Returns
     -------
@@ -404,14 +414,15 @@ def convert(
         raise ValueError(f"Input and output are the same file: {src}")
     if (
         saver.name == "DeepLabCut"
+        and not write_options
         and (source_format or detect_format(src)) == "DeepLabCut"
     ):
         from .dlc import convert_dlc_file
 
         # table to table: labels keep image paths and labeller, predictions scorer
         return convert_dlc_file(src, dst)
-    ds = load(src, format=source_format, fps=fps)
-    return save(ds, dst, format=saver.name)
+    ds = load(src, format=source_format, fps=fps, **dict(read_options or {}))
+    return save(ds, dst, format=saver.name, **dict(write_options or {}))
 
 
 def load_poses(

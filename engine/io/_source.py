@@ -17,7 +17,14 @@ from typing import Any
 
 import xarray as xr
 
-__all__ = ["source_video", "video_fps", "project_skeleton", "skeleton_for"]
+__all__ = [
+    "source_video",
+    "video_fps",
+    "project_skeleton",
+    "skeleton_for",
+    "image_row",
+    "image_root",
+]
 
 logger = logging.getLogger("posekit.io")
 
@@ -165,3 +172,57 @@ def skeleton_for(
         Path(str(source)).name if source else "the poses",
     )
     return []
+
+
+def image_row(file: str | os.PathLike, folder: str) -> str:
+    """Return the DeepLabCut row of a labelled image, from ``labeled-data/`` on.
+
+    Parameters
+    ----------
+    file
+        The image as another format names it (absolute, or relative to a file).
+    folder
+        The video folder for an image outside any ``labeled-data/<video>/``.
+
+    Returns
+    -------
+    str
+        ``labeled-data/<video>/<image>``.
+
+    Examples
+    --------
+    >>> image_row("/data/proj/labeled-data/m4s1/img0003.png", "x")
+    'labeled-data/m4s1/img0003.png'
+    >>> image_row("frames/a.png", "cam")
+    'labeled-data/cam/a.png'
+    """
+    parts = str(file).replace("\\", "/").split("/")
+    if "labeled-data" in parts[:-1]:
+        i = len(parts) - 1 - parts[::-1].index("labeled-data")
+        if len(parts) - i == 3:
+            return "/".join(parts[i:])
+    return f"labeled-data/{folder}/{parts[-1]}"
+
+
+def image_root(files: list[str], rows: list[str]) -> str | None:
+    """Return the folder every image lies in as ``<folder>/<row>``, if one does.
+
+    Parameters
+    ----------
+    files
+        The images (absolute paths, found on disk).
+    rows
+        Their DeepLabCut rows.
+
+    Returns
+    -------
+    str or None
+        The common folder (a project), or ``None``.
+    """
+    roots = set()
+    for file, row in zip(files, rows, strict=True):
+        path = Path(file).as_posix()
+        if not Path(file).is_file() or not path.endswith("/" + row):
+            return None
+        roots.add(path[: -len(row) - 1])
+    return roots.pop() if len(roots) == 1 else None

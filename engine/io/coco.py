@@ -18,7 +18,12 @@ A COCO keypoint **dataset** is one JSON object (https://cocodataset.org/#format-
 COCO **results** (predictions) are a JSON list of ``{"image_id", "category_id",
 "keypoints", "score"}``; the third value of each keypoint is its likelihood (0 with
 ``x = y = 0`` for a missing prediction) and ``score`` the instance's mean likelihood.
-posekit adds ``"individual"``.
+posekit adds ``"individual"``. ``image_id`` is the id of the image in the COCO dataset
+the predictions are for, matched by file name (results of images need that dataset);
+predictions of video frames get ``frame number + 1``.
+
+Crowd annotations (``iscrowd: 1``) are regions COCO's evaluation ignores: reading a
+dataset skips them (a warning counts them), never makes an animal of them.
 
 :func:`evaluate_coco` scores results with pycocotools' ``COCOeval`` (optional:
 ``pip install "posekit[coco]"``); :func:`posekit.engine.evaluation.oks_map` computes the
@@ -247,6 +252,9 @@ def labels_to_coco(
 
 def _project_root(ds: xr.Dataset) -> Path | None:
     """Find the project of a label file ``<project>/labeled-data/<video>/x.h5``."""
+    root = ds.attrs.get("image_root")  # labels read from NWB with their images
+    if root and Path(str(root)).is_dir():
+        return Path(str(root))
     source = ds.attrs.get("source_file")
     if not source:
         return None
@@ -372,6 +380,11 @@ def _keypoint_category(
     return cats[0]
 
 
+def _is_crowd(ann: dict[str, Any]) -> bool:
+    """Whether an annotation is a crowd region (``iscrowd: 1``): an area to ignore."""
+    return bool(ann.get("iscrowd", 0))
+
+
 def _check_dataset(coco: Any, where: str, category_id: int | None) -> dict[str, Any]:
     if not isinstance(coco, dict) or not {"images", "annotations", "categories"} <= set(
         coco
@@ -384,7 +397,7 @@ def _check_dataset(coco: Any, where: str, category_id: int | None) -> dict[str, 
     n_values = 3 * len(cat["keypoints"])
     image_ids = {img["id"] for img in coco["images"]}
     for ann in coco["annotations"]:
-        if ann.get("category_id") != cat["id"]:
+        if ann.get("category_id") != cat["id"] or _is_crowd(ann):
             continue
         kp = ann.get("keypoints")
         if not isinstance(kp, list) or len(kp) != n_values:
@@ -524,9 +537,21 @@ def coco_to_labels(
             "the images distinct names or folders"
         )
     anns_by_image: dict[int, list[dict[str, Any]]] = {im["id"]: [] for im in images}
+    crowd = 0
     for ann in coco["annotations"]:
-        if ann.get("category_id") == cat["id"]:
-            anns_by_image[ann["image_id"]].append(dict(ann))
+        if ann.get("category_id") != cat["id"]:
+            continue
+        if _is_crowd(ann):
+            crowd += 1  # a region COCO's evaluation ignores, never an animal
+            continue
+        anns_by_image[ann["image_id"]].append(dict(ann))
+    if crowd:
+        logger.warning(
+            "%s: %d crowd annotation(s) (iscrowd: 1) skipped: COCO marks with them "
+            "regions to ignore, not animals to label",
+            where,
+            crowd,
+        )
     multi = any(len(a) > 1 for a in anns_by_image.values()) or any(
         a.get("individual") is not None for v in anns_by_image.values() for a in v
     )
@@ -646,28 +671,64 @@ def import_coco(
 # ---------------------------------------------------------------- results
 
 
+def _image_keys(name: str) -> list[str]:
+    """Keys an image is matched by: its whole path, ``<folder>/<file>``, its file."""
+    parts = str(name).replace("\\", "/").split("/")
+    return list(dict.fromkeys(["/".join(parts), "/".join(parts[-2:]), parts[-1]]))
+
+
 def _image_ids(
     ds: xr.Dataset, images: Sequence[dict[str, Any]] | dict[str, Any] | None
 ) -> list[int]:
-    n = ds.sizes["time"]
+    """Return the COCO image id of each ``time`` step (see the results writer)."""
     frames = ds.attrs.get("frames")
     if images is None:
-        return list(range(1, n + 1))
+        if frames:
+            raise CocoError(
+                "COCO results name their images by the ids of a COCO dataset, and "
+                f"these are predictions of images ({frames[0]}, ...): pass the "
+                "dataset they belong to (posekit convert --images dataset.json; "
+                "images= in Python) so that each prediction gets its image's id "
+                "(matched by file name)"
+            )
+        from ..poses import frame_numbers
+
+        return [int(f) + 1 for f in frame_numbers(ds, fmt="COCO results")]
     if isinstance(images, dict):
         images = images["images"]
-    by_name = {str(im["file_name"]).replace("\\", "/"): im["id"] for im in images}
     if not frames:
         raise CocoError(
-            "to match predictions to the images of a COCO dataset, the poses need "
-            "attrs['frames'] (the image paths of the labelled frames)"
+            "these predictions are of video frames (they name no images), so they "
+            "cannot be matched to the images of a COCO dataset; write them without "
+            "the dataset (image id = frame number + 1), or predict on the dataset's "
+            "images (posekit analyze-images)"
         )
-    missing = [f for f in frames if f not in by_name]
+    # the whole path first, then <folder>/<file>, then the file name, each when it
+    # names one image of the dataset
+    levels: list[dict[str, list[int]]] = [{}, {}, {}]
+    for im in images:
+        keys = _image_keys(im["file_name"])
+        for level, table in enumerate(levels):
+            table.setdefault(keys[min(level, len(keys) - 1)], []).append(im["id"])
+    ids, missing = [], []
+    for f in frames:
+        keys = _image_keys(f)
+        hit = None
+        for level, table in enumerate(levels):
+            found = table.get(keys[min(level, len(keys) - 1)], [])
+            if len(set(found)) == 1:
+                hit = found[0]
+                break
+        if hit is None:
+            missing.append(f)
+        ids.append(hit)
     if missing:
         raise CocoError(
-            f"{len(missing)} predicted frame(s) are not images of the COCO dataset, "
-            f"e.g. {missing[:3]}"
+            f"{len(missing)} of {len(frames)} predicted images are not images of the "
+            f"COCO dataset (matched by file name), e.g. {missing[:3]}; the dataset "
+            f"has e.g. {[im['file_name'] for im in list(images)[:3]]}"
         )
-    return [int(by_name[f]) for f in frames]
+    return [int(i) for i in ids]
 
 
 def predictions_to_coco_results(
@@ -683,9 +744,11 @@ def predictions_to_coco_results(
     ds
         Poses dataset (predictions; confidence = likelihood).
     images
-        The COCO dataset (or its ``images``) the predictions are for: frames are
-        matched to images by ``attrs["frames"]`` = ``file_name``. Default: image ids
-        ``1..n`` in frame order, as :func:`labels_to_coco` numbers them.
+        The COCO dataset (or its ``images``) the predictions are for: predictions of
+        images (``attrs["frames"]``) are matched to its images by file name (the
+        whole path, else ``<folder>/<file>``, else the file name, when that names
+        one image). Needed for predictions of images; predictions of video frames
+        (no ``frames``) get image id = frame number + 1 without it.
     category_id
         The category of the results.
 
@@ -700,7 +763,8 @@ def predictions_to_coco_results(
     Raises
     ------
     CocoError
-        If frames cannot be matched to ``images``.
+        If the predictions are of images and ``images`` is not given, or an image
+        is not in ``images``.
     """
     ids = _image_ids(ds, images)
     pos = ds["position"].transpose("time", "individual", "keypoint", "space").values

@@ -50,6 +50,8 @@ __all__ = [
     "read_predictions",
     "load_dlc",
     "save_dlc",
+    "are_labels",
+    "labeller_of",
     "write_hdf",
     "PANDAS_HDF_VERSION",
 ]
@@ -915,6 +917,16 @@ def save_dlc(
 
     Notes
     -----
+    Labelled images (``attrs["frames"]`` and no confidence, as any label file
+    loads) are written as a DeepLabCut label file: rows the image paths
+    (``labeled-data/<video>/<image>`` as DLC ≥ 2.2's 3-level index), coords ``x, y``,
+    the labeller as the scorer (``CollectedData_<scorer>.h5``'s, else
+    ``attrs["scorer"]``), fixed format. Label files are named
+    ``CollectedData_<scorer>.h5`` in ``labeled-data/<video>/``.
+
+    Predictions of images (``attrs["frames"]`` with a confidence, as
+    ``posekit analyze-images`` writes them) keep the image names as their rows.
+
     DeepLabCut files keep x, y and the likelihood, bodypart and individual names
     (a multi-animal file's unique bodyparts only under ``single``:
     ``attrs["unique_bodyparts"]``, else the keypoints only ``single`` has) and the
@@ -923,10 +935,24 @@ def save_dlc(
     in ``config.yaml``) is dropped, each with a warning.
     """
     path = Path(path)
+    if are_labels(ds):
+        return _save_labels(ds, path, scorer)
     if scorer is None:
         m = _SCORER_RE.search(path.stem)
         scorer = m.group(1) if m else str(ds.attrs.get("scorer") or "posekit")
-    index = frame_numbers(ds, fmt="DeepLabCut")
+    frames = ds.attrs.get("frames")
+    if frames is not None and len(frames) == ds.sizes["time"]:
+        index = [str(f) for f in frames]  # predictions of images (analyze-images)
+    else:
+        index = frame_numbers(ds, fmt="DeepLabCut")
+    if ds.attrs.get("identities") is False and ds.sizes["individual"] > 1:
+        logger.warning(
+            "%s: these poses have no identities (the k-th animal of each frame, "
+            "not the same animal from frame to frame); the individuals %s are not "
+            "tracks",
+            path.name,
+            [str(i) for i in ds["individual"].values],
+        )
     if ds.sizes.get("space", 2) > 2:
         logger.warning("%s: DeepLabCut files hold x and y; z is not written", path.name)
     if ds.attrs.get("skeleton"):
@@ -957,6 +983,89 @@ def save_dlc(
             df.to_csv(tmp)
         return path
     return write_predictions(df, path, save_csv=save_csv)
+
+
+def are_labels(ds: xr.Dataset) -> bool:
+    """Whether poses are labelled images: image paths and no confidence at all.
+
+    Parameters
+    ----------
+    ds
+        Poses dataset.
+
+    Returns
+    -------
+    bool
+        True for ``attrs["frames"]`` (image paths) with NaN confidence everywhere,
+        as every label file (DeepLabCut, Lightning Pose, COCO, NWB) loads.
+    """
+    frames = ds.attrs.get("frames")
+    return (
+        frames is not None
+        and len(frames) > 0
+        and not np.isfinite(ds["confidence"].values).any()
+    )
+
+
+def labeller_of(ds: xr.Dataset) -> str:
+    """Return the labeller of labels: ``attrs["scorer"]``, a label file's, or posekit.
+
+    Parameters
+    ----------
+    ds
+        Poses dataset of labels.
+
+    Returns
+    -------
+    str
+        ``attrs["scorer"]``, else the ``<scorer>`` of a ``CollectedData_<scorer>``
+        source file, else ``"posekit"``.
+    """
+    match = re.match(
+        r"CollectedData_(.+)\.(h5|csv)$",
+        Path(str(ds.attrs.get("source_file") or "")).name,
+    )
+    return str(ds.attrs.get("scorer") or (match and match.group(1)) or "posekit")
+
+
+def _save_labels(ds: xr.Dataset, path: Path, scorer: str | None) -> Path:
+    """Write labelled images as a DeepLabCut label file (x, y; image-path rows)."""
+    match = re.match(r"CollectedData_(.+)$", path.stem)
+    scorer = scorer or (match.group(1) if match else None) or labeller_of(ds)
+    rows = [str(f).replace("\\", "/") for f in ds.attrs["frames"]]
+    three = all(len(r.split("/")) == 3 for r in rows)
+    inds = [str(i) for i in ds["individual"].values]
+    bps = [str(k) for k in ds["keypoint"].values]
+    xy = ds["position"].transpose("time", "individual", "keypoint", "space").values
+    xy = xy[..., :2]
+    if len(inds) == 1 and inds[0] in ("individual_0", "individual1", "single"):
+        df = make_labels_frame(scorer, bps, rows, xy[:, 0], multiindex_rows=three)
+    else:
+        df = make_labels_frame(
+            scorer, bps, rows, xy, individuals=inds, multiindex_rows=three
+        )
+        unique = _unique_bodyparts(
+            ds, inds, bps, np.concatenate([xy, np.zeros(xy.shape[:-1] + (1,))], axis=-1)
+        )
+        if unique:
+            keep = [
+                (ind == "single") == (bp in unique)
+                for _, ind, bp, _ in df.columns.to_list()
+            ]
+            df = df.loc[:, keep]
+    if not three:
+        logger.warning(
+            "%s: the image paths (e.g. %s) are not DeepLabCut's "
+            "labeled-data/<video>/<image>: the rows are written as they are",
+            path.name,
+            rows[0],
+        )
+    if path.suffix.lower() == ".csv":
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp)
+        return path
+    _check_columns(df, path)
+    return write_hdf(df.astype("float64"), path, key=H5_KEY, format="fixed")
 
 
 def _unique_bodyparts(

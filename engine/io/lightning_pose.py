@@ -287,8 +287,9 @@ def load_lightning_pose(
     -------
     xarray.Dataset
         Poses dataset with ``individual = ["individual_0"]``; the likelihood is the
-        confidence (NaN for labels). Rows indexed by image paths keep them in
-        ``attrs["frames"]``; a ``set`` column is kept in ``attrs["set"]``, the
+        confidence (NaN for labels). Rows indexed by frame numbers give ``time``
+        (their numbers, in seconds with ``fps``); rows indexed by image paths keep
+        them in ``attrs["frames"]``; a ``set`` column is kept in ``attrs["set"]``, the
         scorer in ``attrs["scorer"]``. Label points whose ``visible`` flag is not 2
         are NaN (Lightning Pose does not train on their coordinates).
 
@@ -333,6 +334,9 @@ def load_lightning_pose(
     ds.attrs["scorer"] = scorer
     if not pd.api.types.is_integer_dtype(df.index):
         ds.attrs["frames"] = [str(i) for i in df.index]
+    else:  # rows are frame numbers (a trimmed clip, dropped frames): keep them
+        frames = df.index.to_numpy(np.float64)
+        ds = ds.assign_coords(time=frames / fps if fps else frames)
     if sets is not None:
         ds.attrs["set"] = sets.tolist()
     return ds
@@ -412,7 +416,12 @@ def predictions_to_lightning_pose(
 def save_lightning_pose(
     ds: xr.Dataset, path: str | os.PathLike, *, scorer: str | None = None
 ) -> Path:
-    """Write poses as a Lightning Pose predictions CSV (atomically).
+    """Write poses as a Lightning Pose predictions or labels CSV (atomically).
+
+    Labelled images (``attrs["frames"]`` and no confidence, as a label file loads)
+    are written as Lightning Pose labels (:func:`write_lightning_pose_labels`):
+    coords ``x, y``, rows the image paths, the labeller as the scorer. Anything else
+    is written as predictions (``x, y, likelihood``, rows the frame numbers).
 
     Parameters
     ----------
@@ -421,7 +430,9 @@ def save_lightning_pose(
     path
         Target ``.csv``.
     scorer
-        See :func:`predictions_to_lightning_pose`.
+        See :func:`predictions_to_lightning_pose`; for labels, the labeller
+        (default ``attrs["scorer"]``, the ``<scorer>`` of a ``CollectedData_<scorer>``
+        source file, else ``posekit``).
 
     Returns
     -------
@@ -433,11 +444,35 @@ def save_lightning_pose(
     ValueError
         See :func:`predictions_to_lightning_pose`.
     """
+    from .dlc import are_labels
+
+    if are_labels(ds):
+        return write_lightning_pose_labels(_labels_of(ds, scorer), path)
     df = predictions_to_lightning_pose(ds, scorer=scorer)
     path = Path(path)
     with atomic_path(path) as tmp:
         df.to_csv(tmp)
     return path
+
+
+def _labels_of(ds: xr.Dataset, scorer: str | None) -> pd.DataFrame:
+    """Single-animal labelled images as a DLC-style labels frame (x, y)."""
+    from .dlc import labeller_of, make_labels_frame
+
+    if ds.sizes["individual"] != 1:
+        raise ValueError(
+            "Lightning Pose labels are single-animal; these labels have "
+            f"{ds.sizes['individual']} individuals: save one with "
+            "ds.sel(individual=[name])"
+        )
+    xy = ds["position"].isel(individual=0).transpose("time", "keypoint", "space")
+    return make_labels_frame(
+        scorer or labeller_of(ds),
+        [str(k) for k in ds["keypoint"].values],
+        [str(f) for f in ds.attrs["frames"]],
+        xy.values[..., :2],
+        multiindex_rows=False,
+    )
 
 
 # ---------------------------------------------------------------- data folder → project

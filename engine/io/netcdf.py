@@ -170,7 +170,10 @@ def save_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     Parameters
     ----------
     ds
-        Poses dataset (any extra variables, e.g. ``velocity``, are kept).
+        Poses dataset (any extra variables, e.g. ``velocity``, are kept). A
+        relative ``video_path`` (a ``.slp`` names its video relative to itself) is
+        written absolute when the video is found, so the link holds wherever the
+        ``.nc`` goes.
     path
         Target ``.nc`` file.
 
@@ -196,7 +199,15 @@ def save_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     path = Path(path)
     ds = validate(ds)
     out = ds.copy(deep=False)
-    out.attrs = _encode_attrs(dict(ds.attrs))
+    attrs = dict(ds.attrs)
+    named = attrs.get("video_path")
+    if named and not Path(str(named)).is_absolute():
+        from ._source import source_video
+
+        found = source_video(ds)  # relative to the source file, not to this one
+        if found is not None:
+            attrs["video_path"] = str(found)
+    out.attrs = _encode_attrs(attrs)
     for name in out.variables:
         out[name].attrs = _encode_attrs(dict(ds[name].attrs))
     with atomic_path(path, suffix=".nc") as tmp:

@@ -9,7 +9,10 @@ project's edges), and for each individual a ``PoseEstimation`` with one
 ``PoseEstimationSeries`` per keypoint (``data`` ``(frames, 2|3)`` in pixels,
 ``confidence``, and ``rate``/``starting_time`` or ``timestamps`` in seconds), the
 model's ``scorer`` and a link to the source video (an external-file ``ImageSeries`` in
-``acquisition``). ndx-pose keeps one subject per file: a file with one individual names
+``acquisition``, named relative to the NWB file as NWB requires). The session metadata
+given (``subject``, ``session_start_time``, ``experimenter``, ``lab``, ...:
+:data:`NWBFILE_FIELDS`) is written; an unknown keyword is an error. ndx-pose keeps one
+subject per file: a file with one individual names
 it in ``NWBFile.subject`` and its ``PoseEstimation`` is called ``PoseEstimation`` (what
 DLC2NWB, movement and the ndx-pose examples read); :func:`save_nwb_individuals` writes
 one such file per individual, as DLC2NWB and movement do. :func:`save_nwb` can also keep
@@ -23,7 +26,10 @@ described as "Keypoint <bodypart> from individual <individual>.", one file per a
 pass the list of files), by movement (one file per individual) and by SLEAP/sleap-io
 (one ``track=<name>`` ``PoseEstimation`` per track in a ``SLEAP_VIDEO_…`` module, each
 series holding only its visible frames). Keypoint order is the skeleton's; ``time`` is
-the union of the series' times, NaN where a series has no sample.
+the union of the series' times, NaN where a series has no sample; the frame rate that
+numbers the frames is the series' rate, their video's, their timestamps' step (frames
+may be missing) or ``fps=``. ``PoseEstimation`` objects of different cameras (videos,
+devices) are views, not animals: :func:`load_nwb` reads one (``pose_estimation=``).
 
 **Labels** (:func:`write_nwb_labels`, :func:`read_nwb_labels`). ndx-pose 0.4's
 ``PoseTraining`` in ``behavior``: ``training_frames`` (``TrainingFrames``) holds one
@@ -31,9 +37,10 @@ the union of the series' times, NaN where a series has no sample.
 after it; ``node_locations``, ``node_visibility``), ``source_video`` and
 ``source_video_frame_index``; ``source_videos`` (``SourceVideos``) holds, for each
 ``labeled-data/<video>`` folder, an ``ImageSeries`` whose external files are the
-labelled images, so a frame index names its image exactly. SLEAP's NWB annotations (a
-video ``ImageSeries`` and frame numbers; identities in an ndx-multisubjects
-``SubjectsTable`` when it wrote one) are read too.
+labelled images (relative to the NWB file), so a frame index names its image exactly.
+SLEAP's NWB annotations (a video ``ImageSeries`` and frame numbers; identities in an
+ndx-multisubjects ``SubjectsTable`` when it wrote one, else none) are read too.
+:func:`import_nwb` turns training frames into a project.
 """
 
 from __future__ import annotations
@@ -57,16 +64,19 @@ import xarray as xr
 from .._fileio import atomic_path
 from ..poses import from_numpy
 from . import register_loader, register_saver
-from ._source import skeleton_for, source_video, video_fps
+from ._source import image_root, image_row, skeleton_for, source_video, video_fps
 from .dlc import index_to_paths, labels_to_array, make_labels_frame
 
 __all__ = [
     "NWBError",
+    "NWBFILE_FIELDS",
+    "SUBJECT_FIELDS",
     "save_nwb",
     "save_nwb_individuals",
     "load_nwb",
     "write_nwb_labels",
     "read_nwb_labels",
+    "import_nwb",
 ]
 
 logger = logging.getLogger("posekit.io.nwb")
@@ -105,14 +115,168 @@ def _check_name(name: str, what: str) -> str:
     return name
 
 
-def _new_file(pynwb: Any, ds: xr.Dataset, **kwargs: Any) -> Any:
-    return pynwb.NWBFile(
-        session_description=kwargs.get("session_description")
-        or f"poses from {ds.attrs.get('source_software') or 'posekit'}",
-        identifier=kwargs.get("identifier") or str(uuid.uuid4()),
-        session_start_time=kwargs.get("session_start_time")
-        or _dt.datetime.now(_dt.timezone.utc),
+#: ``NWBFile`` fields :func:`save_nwb` and :func:`write_nwb_labels` pass through (with
+#: ``subject``); anything else is refused, so that no metadata is dropped unsaid.
+NWBFILE_FIELDS = (
+    "session_description",
+    "identifier",
+    "session_start_time",
+    "timestamps_reference_time",
+    "experimenter",
+    "experiment_description",
+    "session_id",
+    "institution",
+    "lab",
+    "keywords",
+    "notes",
+    "protocol",
+    "related_publications",
+    "pharmacology",
+    "surgery",
+    "virus",
+    "stimulus_notes",
+    "data_collection",
+    "source_script",
+    "source_script_file_name",
+)
+#: ``pynwb.file.Subject`` fields (``subject=`` as a dict or a ``Subject``).
+SUBJECT_FIELDS = (
+    "subject_id",
+    "species",
+    "sex",
+    "age",
+    "age__reference",
+    "date_of_birth",
+    "description",
+    "genotype",
+    "strain",
+    "weight",
+)
+
+
+def _check_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(metadata) - set(NWBFILE_FIELDS) - {"subject"})
+    if unknown:
+        raise TypeError(
+            f"NWB metadata {unknown} is not an NWBFile field posekit writes; the "
+            f"fields are {list(NWBFILE_FIELDS)} and subject= (a pynwb Subject or a "
+            f"dict of {list(SUBJECT_FIELDS)})"
+        )
+    return {k: v for k, v in metadata.items() if v is not None}
+
+
+def _subject_fields(subject: Any) -> dict[str, Any] | None:
+    """Return a ``Subject``'s (or a dict's) fields as a dict; None: no subject."""
+    if subject is None:
+        return None
+    if isinstance(subject, Mapping):
+        fields = dict(subject)
+    elif hasattr(subject, "fields"):
+        fields = dict(subject.fields)
+    else:
+        raise TypeError(
+            f"subject must be a pynwb Subject or a dict of its fields; got {subject!r}"
+        )
+    unknown = sorted(set(fields) - set(SUBJECT_FIELDS))
+    if unknown:
+        raise TypeError(
+            f"subject fields {unknown} are not Subject fields {list(SUBJECT_FIELDS)}"
+        )
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _as_datetime(value: Any, what: str) -> _dt.datetime:
+    if isinstance(value, str):
+        try:
+            value = _dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(
+                f"{what} {value!r} is not an ISO 8601 date and time, e.g. "
+                "2024-01-02T10:00:00+01:00"
+            ) from None
+    if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+        value = _dt.datetime(value.year, value.month, value.day)
+    if not isinstance(value, _dt.datetime):
+        raise TypeError(f"{what} must be a datetime or an ISO 8601 text; got {value!r}")
+    return value if value.tzinfo is not None else value.astimezone()
+
+
+def _session_start(value: Any, video: Path | None, target: Path) -> _dt.datetime:
+    """Return the session start: given, the video's file time, or now (warned)."""
+    if value is not None:
+        return _as_datetime(value, "session_start_time")
+    if video is not None and video.is_file():
+        start = _dt.datetime.fromtimestamp(video.stat().st_mtime).astimezone()
+        logger.warning(
+            "%s: no session start given: the NWB file records %s, the modification "
+            "time of the video %s; pass the real one: posekit convert --session-start "
+            "2024-01-02T10:00:00+01:00 (session_start_time= in Python)",
+            target.name,
+            start.isoformat(timespec="seconds"),
+            video.name,
+        )
+        return start
+    start = _dt.datetime.now(_dt.timezone.utc)
+    logger.warning(
+        "%s: no session start given and no video to take it from: the NWB file "
+        "records the time of this conversion (%s), not the recording's; pass it: "
+        "posekit convert --session-start 2024-01-02T10:00:00+01:00 "
+        "(session_start_time= in Python)",
+        target.name,
+        start.isoformat(timespec="seconds"),
     )
+    return start
+
+
+def _new_file(
+    pynwb: Any,
+    metadata: Mapping[str, Any],
+    *,
+    description: str,
+    video: Path | None,
+    target: Path,
+) -> Any:
+    kwargs = dict(metadata)
+    kwargs.pop("subject", None)
+    for key in ("timestamps_reference_time",):
+        if key in kwargs:
+            kwargs[key] = _as_datetime(kwargs[key], key)
+    if isinstance(kwargs.get("experimenter"), str):
+        kwargs["experimenter"] = [kwargs["experimenter"]]
+    if isinstance(kwargs.get("keywords"), str):
+        kwargs["keywords"] = [kwargs["keywords"]]
+    kwargs["session_description"] = kwargs.get("session_description") or description
+    kwargs["identifier"] = kwargs.get("identifier") or str(uuid.uuid4())
+    kwargs["session_start_time"] = _session_start(
+        kwargs.get("session_start_time"), video, target
+    )
+    return pynwb.NWBFile(**kwargs)
+
+
+def _make_subject(pynwb: Any, fields: Mapping[str, Any]) -> Any:
+    fields = dict(fields)
+    if "date_of_birth" in fields:
+        fields["date_of_birth"] = _as_datetime(fields["date_of_birth"], "date_of_birth")
+    return pynwb.file.Subject(**fields)
+
+
+def _relative_to(file: str | os.PathLike, target: Path) -> str:
+    """``file`` relative to the folder of ``target`` (NWB's rule for external files)."""
+    try:
+        rel = os.path.relpath(os.path.abspath(file), os.path.abspath(target.parent))
+    except ValueError:  # another drive (Windows): no relative path exists
+        return str(Path(file).absolute())
+    return rel.replace(os.sep, "/")
+
+
+def _resolve_external(name: str, nwb_path: Path) -> str:
+    """Return an external file as named, or absolute when found beside the file."""
+    path = Path(name)
+    if not path.is_absolute():
+        here = Path(os.path.normpath(nwb_path.absolute().parent / path))
+        if here.is_file():
+            return str(here)
+    return name
 
 
 def _write(pynwb: Any, nwbfile: Any, path: Path) -> Path:
@@ -135,11 +299,19 @@ def _timing(ds: xr.Dataset, fps: float | None) -> dict[str, Any]:
     else:
         return {"timestamps": t, "comments": FRAMES_COMMENT}
     if fps and len(t) and np.array_equal(seconds[0] + np.arange(len(t)) / fps, seconds):
-        return {"rate": float(fps), "starting_time": float(seconds[0])}
-    return {"timestamps": seconds}
+        return {"rate": float(fps), "starting_time": float(seconds[0]), "fps": fps}
+    return {"timestamps": seconds, "fps": fps}
 
 
-def _video_series(pynwb: Any, video_path: str, timing: dict[str, Any], n: int) -> Any:
+def _video_series(
+    pynwb: Any, video_path: str, timing: dict[str, Any], n_frames: int
+) -> Any:
+    """Return the source video as an external-file ``ImageSeries``.
+
+    With a frame rate the video's frame ``k`` is at ``k / rate`` seconds (the poses'
+    time 0 is the video's first frame, as their frame numbers say); without one its
+    timestamps are the poses' frame numbers, as the poses'.
+    """
     from pynwb.image import ImageSeries
 
     kwargs: dict[str, Any] = {
@@ -150,12 +322,12 @@ def _video_series(pynwb: Any, video_path: str, timing: dict[str, Any], n: int) -
         "external_file": [str(video_path)],
         "starting_frame": [0],
     }
-    if "rate" in timing:
-        kwargs.update(rate=timing["rate"], starting_time=timing["starting_time"])
+    if timing.get("fps"):
+        kwargs.update(rate=float(timing["fps"]), starting_time=0.0)
         if "num_samples" in {
             a["name"] for a in ImageSeries.__init__.__docval__["args"]
         }:
-            kwargs["num_samples"] = n
+            kwargs["num_samples"] = int(n_frames)
     else:
         kwargs["timestamps"] = timing["timestamps"]
     return ImageSeries(**kwargs)
@@ -186,6 +358,7 @@ def _pose_estimation(
     video: Any,
     video_path: str | None,
     source_software: str,
+    dimensions: tuple[int, int] | None = None,
 ) -> Any:
     keypoints = [str(k) for k in ds["keypoint"].values]
     pos = (
@@ -207,7 +380,7 @@ def _pose_estimation(
                 confidence_definition="likelihood (score-map peak) of the network"
                 if np.isfinite(c).any()
                 else None,
-                **timing,
+                **{k: v for k, v in timing.items() if k != "fps"},
             )
         )
     with warnings.catch_warnings():
@@ -224,6 +397,7 @@ def _pose_estimation(
             skeleton=skeleton,
             source_video=video,
             original_videos=[video_path] if video_path else None,
+            dimensions=np.asarray([dimensions], np.uint16) if dimensions else None,
         )
 
 
@@ -235,18 +409,37 @@ def _build_file(
     scorer: str | None,
     skeleton: Sequence[Sequence[str]] | None,
     video_path: str | None,
+    video_file: Path | None,
     source_software: str,
-    nwbfile_kwargs: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    target: Path,
 ) -> Any:
     pynwb, ndx_pose = _modules()
     keypoints = [str(k) for k in ds["keypoint"].values]
-    nwbfile = _new_file(pynwb, ds, **nwbfile_kwargs)
-    if len(individuals) == 1:
-        nwbfile.subject = pynwb.file.Subject(subject_id=str(individuals[0]))
+    nwbfile = _new_file(
+        pynwb,
+        metadata,
+        description=f"poses from {ds.attrs.get('source_software') or 'posekit'}",
+        video=video_file,
+        target=target,
+    )
+    subject = _subject_fields(metadata.get("subject"))
+    if subject is None and len(individuals) == 1:
+        subject = {"subject_id": str(individuals[0])}
+    if subject is not None:
+        if len(individuals) == 1:
+            subject.setdefault("subject_id", str(individuals[0]))
+        nwbfile.subject = _make_subject(pynwb, subject)
     timing = _timing(ds, fps)
     video = None
     if video_path:
-        video = _video_series(pynwb, video_path, timing, ds.sizes["time"])
+        n_frames = _video_frames(video_file) if video_file is not None else None
+        if not n_frames:  # at least up to the last frame with poses
+            t = np.asarray(ds["time"].values, np.float64)
+            if ds.attrs.get("time_unit") == "seconds" and fps:
+                t = t * float(fps)
+            n_frames = int(np.round(t.max())) + 1 if len(t) else 0
+        video = _video_series(pynwb, video_path, timing, n_frames)
         nwbfile.add_acquisition(video)
     edges = skeleton if skeleton is not None else ds.attrs.get("skeleton") or []
     nwb_skeleton = ndx_pose.Skeleton(
@@ -259,6 +452,7 @@ def _build_file(
         name="behavior", description="processed behavioral data"
     )
     behavior.add(ndx_pose.Skeletons(skeletons=[nwb_skeleton]))
+    dimensions = _video_size(video_file) if video_file is not None else None
     for ind in individuals:
         name = _SINGLE if len(individuals) == 1 else _PREFIX + str(ind)
         behavior.add(
@@ -273,9 +467,59 @@ def _build_file(
                 video=video,
                 video_path=video_path,
                 source_software=source_software,
+                dimensions=dimensions,
             )
         )
     return nwbfile
+
+
+def _video_frames(path: Path) -> int | None:
+    """Return a video's frame count as its container states it, or None."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    finally:
+        cap.release()
+    return n if n > 0 else None
+
+
+def _video_size(path: Path) -> tuple[int, int] | None:
+    """Return a video's ``(width, height)`` as its container states it, or None."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            return None
+        w = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        h = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        cap.release()
+    return (w, h) if w > 0 and h > 0 else None
+
+
+def _metadata_of(ds: xr.Dataset, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the NWB metadata to write: ``given`` over what an NWB source had."""
+    given = _check_metadata(given)
+    kept = ds.attrs.get("nwb_metadata")
+    out: dict[str, Any] = {}
+    if isinstance(kept, Mapping):
+        # a new file gets a new identifier; the rest describes the same session
+        out = {
+            k: v for k, v in kept.items() if k in NWBFILE_FIELDS and k != "identifier"
+        }
+        subject = kept.get("subject")
+        individuals = [str(i) for i in ds["individual"].values]
+        if (
+            isinstance(subject, Mapping)
+            and len(individuals) == 1
+            and subject.get("subject_id") in (None, individuals[0])
+        ):
+            out["subject"] = dict(subject)  # the file's animal, still the only one
+    out.update(given)
+    return out
 
 
 @register_saver("NWB", suffixes=(".nwb",))
@@ -288,6 +532,8 @@ def save_nwb(
     skeleton: Sequence[Sequence[str]] | None = None,
     video_path: str | None = None,
     source_software: str = "posekit",
+    subject: Any = None,
+    session_start_time: _dt.datetime | str | None = None,
     **nwbfile_kwargs: Any,
 ) -> Path:
     """Write poses to one NWB file (``ndx-pose`` ``PoseEstimation`` per individual).
@@ -314,15 +560,30 @@ def save_nwb(
         lies in; without one a warning says the file gets no edges).
     video_path
         The source video (default: ``attrs["video_path"]``, or the video of a
-        DeepLabCut file; written as an absolute path when found on disk), linked as
-        an external ``ImageSeries`` (``PoseEstimation.source_video``) and named in
+        DeepLabCut file), linked as an external ``ImageSeries``
+        (``PoseEstimation.source_video``) and named in
         ``PoseEstimation.original_videos`` (ndx-pose's older field, which DLC2NWB
-        writes).
+        writes). Found on disk, it is written relative to the NWB file's folder
+        (NWB's rule for external files, which DANDI checks).
     source_software
         ``PoseEstimation.source_software``.
+    subject
+        ``NWBFile.subject``: a ``pynwb.file.Subject`` or a dict of its fields
+        (``subject_id``, ``species``, ``sex``, ``age``, ... see
+        :data:`SUBJECT_FIELDS`). Default: for one individual, a subject named after
+        it; for several, none (ndx-pose keeps one subject per file: see
+        :func:`save_nwb_individuals`). A ``subject_id`` left out is the individual's
+        name.
+    session_start_time
+        A timezone-aware ``datetime`` or ISO 8601 text (a time without zone is taken
+        as local time). Default: the one recorded by the NWB file the poses were
+        read from, else the modification time of the source video, else the time
+        of the conversion; both guesses are named in a warning.
     **nwbfile_kwargs
-        ``session_description``, ``identifier``, ``session_start_time`` of the
-        ``NWBFile``.
+        Other ``NWBFile`` fields (:data:`NWBFILE_FIELDS`: ``session_description``,
+        ``identifier``, ``experimenter``, ``lab``, ``institution``, ...). Metadata
+        read from an NWB file (``attrs["nwb_metadata"]``) is written again unless
+        replaced here (with a new ``identifier``).
 
     Returns
     -------
@@ -333,33 +594,48 @@ def save_nwb(
     ------
     ImportError
         Without pynwb/ndx-pose.
+    TypeError
+        If a keyword is not an ``NWBFile`` or ``Subject`` field.
     NWBError
         If a name cannot be an NWB name or an edge names an unknown keypoint.
     """
+    path = Path(path)
+    metadata = _metadata_of(
+        ds,
+        {
+            **nwbfile_kwargs,
+            "subject": subject,
+            "session_start_time": session_start_time,
+        },
+    )
     if ds.attrs.get("frames") and not np.isfinite(ds["confidence"].values).any():
         return write_nwb_labels(
             _poses_to_labels(ds),
             path,
             skeleton=skeleton_for(ds, skeleton, path),
-            **nwbfile_kwargs,
+            image_root=_label_root(ds),
+            **metadata,
         )
     individuals = [str(i) for i in ds["individual"].values]
-    path = Path(path)
     if video_path is None:
         found = source_video(ds)
-        video_path = str(found) if found else ds.attrs.get("video_path")
+        named = ds.attrs.get("video_path")
     else:
         found = Path(video_path) if Path(video_path).is_file() else None
+        named = video_path
     fps = _frame_rate(ds, fps, found, path)
+    written = _relative_to(found, path) if found is not None else named
     nwbfile = _build_file(
         ds,
         individuals,
         fps=fps,
         scorer=scorer,
         skeleton=skeleton_for(ds, skeleton, path),
-        video_path=str(video_path) if video_path else None,
+        video_path=str(written) if written else None,
+        video_file=found,
         source_software=source_software,
-        nwbfile_kwargs=nwbfile_kwargs,
+        metadata=metadata,
+        target=path,
     )
     return _write(_modules()[0], nwbfile, path)
 
@@ -410,7 +686,8 @@ def save_nwb_individuals(
     path
         Base path; the individual's name is added to its stem.
     **kwargs
-        As for :func:`save_nwb`.
+        As for :func:`save_nwb`; a ``subject`` (its species, sex, ...) is written in
+        every file with the individual's name as ``subject_id``.
 
     Returns
     -------
@@ -419,9 +696,11 @@ def save_nwb_individuals(
     """
     path = Path(path)
     out = []
+    subject = _subject_fields(kwargs.pop("subject", None))
     for ind in ds["individual"].values:
         target = path.with_name(f"{path.stem}_{ind}{path.suffix or '.nwb'}")
-        out.append(save_nwb(ds.sel(individual=[ind]), target, **kwargs))
+        mine = None if subject is None else {**subject, "subject_id": str(ind)}
+        out.append(save_nwb(ds.sel(individual=[ind]), target, subject=mine, **kwargs))
     return out
 
 
@@ -545,21 +824,26 @@ def _keypoint_order(pe: Any, names: Sequence[str]) -> list[str]:
     return list(names)
 
 
+def _individual_of(name: str) -> str | None:
+    """Return the individual a ``PoseEstimation`` is named after, if any."""
+    for prefix in ("track=", _PREFIX):
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return None
+
+
 def _read_pose_estimation(
-    pe: Any, default_individual: str, renames: dict[str, str]
+    pe: Any, default_individual: str, renames: dict[str, str], *, named: bool = True
 ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``{(individual, keypoint): (times, xy, confidence)}`` of one PoseEstimation.
 
     ``renames`` collects series names that are not keypoint names (DLC2NWB's
-    ``<individual>_<bodypart>``).
+    ``<individual>_<bodypart>``). ``named``: the individual is the one the
+    ``PoseEstimation``'s name gives (``PoseEstimation_<name>``, ``track=<name>``);
+    otherwise ``default_individual``.
     """
     series = dict(pe.pose_estimation_series.items())
-    if pe.name.startswith("track="):
-        individual = pe.name[len("track=") :]
-    elif pe.name.startswith(_PREFIX):
-        individual = pe.name[len(_PREFIX) :]
-    else:
-        individual = default_individual
+    individual = (_individual_of(pe.name) if named else None) or default_individual
     out = {}
     for name in _keypoint_order(pe, list(series)):
         s = series[name]
@@ -573,7 +857,90 @@ def _read_pose_estimation(
     return out
 
 
-def _file_poses(path: Path, module: str | None) -> tuple[dict, dict[str, Any]]:
+def _pe_video(pe: Any) -> str | None:
+    video = pe.source_video
+    if (
+        video is not None
+        and video.external_file is not None
+        and len(video.external_file)
+    ):
+        return str(video.external_file[0])
+    if pe.original_videos is not None and len(pe.original_videos):
+        return str(pe.original_videos[0])
+    return None
+
+
+def _pe_devices(pe: Any) -> tuple[str, ...]:
+    """Return the names of a ``PoseEstimation``'s cameras (``device[s]``)."""
+    fields = pe.fields  # not the properties: ndx-pose warns on reading ``devices``
+    found = []
+    device = fields.get("device")
+    if device is not None:
+        found.append(device)
+    devices = fields.get("devices")
+    if devices is not None:
+        found += list(devices.values() if isinstance(devices, Mapping) else devices)
+    return tuple(sorted({str(getattr(d, "name", d)) for d in found}))
+
+
+def _pe_rate(pe: Any) -> float | None:
+    rates = {s.rate for s in pe.pose_estimation_series.values()} - {None}
+    return float(rates.pop()) if len(rates) == 1 else None
+
+
+def _camera(pe: Any) -> tuple[Any, ...]:
+    """Return what tells a ``PoseEstimation``'s camera: video, devices, rate."""
+    video = _pe_video(pe)
+    return (Path(video).name if video else None, _pe_devices(pe), _pe_rate(pe))
+
+
+def _other_camera(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Whether two ``_camera`` keys are different cameras.
+
+    Different videos or devices (both named); for ``PoseEstimation`` that name
+    neither, different frame rates (SLEAP writes a rate only for a track seen in
+    every frame, so a rate alone says nothing when a video or device is named).
+    """
+    (video_a, dev_a, rate_a), (video_b, dev_b, rate_b) = a, b
+    if video_a and video_b and video_a != video_b:
+        return True
+    if dev_a and dev_b and dev_a != dev_b:
+        return True
+    named = video_a or video_b or dev_a or dev_b
+    return not named and bool(rate_a and rate_b and rate_a != rate_b)
+
+
+def _describe(pe: Any) -> str:
+    video, devices, rate = _camera(pe)
+    parts = [f"video {video}" if video else "no video"]
+    if devices:
+        parts.append(f"camera {', '.join(devices)}")
+    if rate:
+        parts.append(f"{rate:g} fps")
+    n = max((len(s.data) for s in pe.pose_estimation_series.values()), default=0)
+    parts.append(f"{n} frames")
+    return f"{pe.name} ({'; '.join(parts)})"
+
+
+def _choose(found: list[tuple[str, Any]], wanted: str, path: Path) -> list:
+    """Return the ``PoseEstimation`` ``wanted`` names (name, individual, camera)."""
+    hits = [
+        (m, pe)
+        for m, pe in found
+        if wanted in (pe.name, _individual_of(pe.name), *_pe_devices(pe))
+    ]
+    if len(hits) != 1:
+        listed = "; ".join(_describe(pe) for _, pe in found)
+        raise NWBError(
+            f"{path}: {'no' if not hits else 'several'} PoseEstimation match "
+            f"{wanted!r}; it holds {listed}"
+        )
+    return hits
+
+
+def _file_poses(
+    path: Path, module: str | None, pose_estimation: str | None = None
+) -> tuple[dict, dict[str, Any]]:
     with _open(path) as nwbfile:
         found = _pose_estimations(nwbfile, module)
         if not found:
@@ -582,19 +949,36 @@ def _file_poses(path: Path, module: str | None) -> tuple[dict, dict[str, Any]]:
                 f"{list(nwbfile.processing)}); labelled frames are read with "
                 "read_nwb_labels"
             )
+        # several PoseEstimation of one video are animals (posekit's, SLEAP's
+        # tracks); of different videos, cameras or frame rates they are views of
+        # one session, never merged as animals
+        cameras = [_camera(pe) for _, pe in found]
+        views = any(_other_camera(a, b) for a in cameras for b in cameras)
+        if pose_estimation is not None:
+            found = _choose(found, pose_estimation, path)
+        elif views:
+            raise NWBError(
+                f"{path} holds {len(found)} PoseEstimation of different cameras "
+                f"(their videos, devices or frame rates differ): "
+                f"{'; '.join(_describe(pe) for _, pe in found)}. A camera is not an "
+                "animal, so they are not read together: choose one with "
+                "pose_estimation='NAME' (posekit convert --pose-estimation NAME)."
+            )
         subject = nwbfile.subject.subject_id if nwbfile.subject is not None else None
         poses: dict = {}
-        meta: dict[str, Any] = {}
+        meta: dict[str, Any] = {"nwb_metadata": _file_metadata(nwbfile)}
         renames: dict[str, str] = {}
         for _, pe in found:
-            default = (subject or "individual_0") if len(found) == 1 else pe.name
-            poses.update(_read_pose_estimation(pe, default, renames))
+            alone = len(found) == 1
+            default = (subject or "individual_0") if alone or views else pe.name
+            poses.update(_read_pose_estimation(pe, default, renames, named=not views))
             meta.setdefault("scorer", pe.scorer)
-            video = pe.source_video
-            if video is not None and video.external_file is not None:
-                meta.setdefault("video_path", str(video.external_file[0]))
-            elif pe.original_videos is not None and len(pe.original_videos):
-                meta.setdefault("video_path", str(pe.original_videos[0]))
+            video = _pe_video(pe)
+            if video:
+                meta.setdefault("video_path", _resolve_external(video, path))
+            source = pe.source_video
+            if source is not None and source.rate:
+                meta.setdefault("video_rate", float(source.rate))
             if pe.skeleton is not None and pe.skeleton.edges is not None:
                 nodes = [renames.get(str(n), str(n)) for n in pe.skeleton.nodes[:]]
                 meta.setdefault(
@@ -612,14 +996,89 @@ def _file_poses(path: Path, module: str | None) -> tuple[dict, dict[str, Any]]:
     return poses, meta
 
 
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple, np.ndarray)) or hasattr(value, "__len__"):
+        try:
+            return [_jsonable(v) for v in value]
+        except TypeError:
+            pass
+    return str(value)
+
+
+def _file_metadata(nwbfile: Any) -> dict[str, Any]:
+    """Return the session metadata of an NWB file, as JSON-able values."""
+    out: dict[str, Any] = {}
+    for key in NWBFILE_FIELDS:
+        if key in ("identifier", "timestamps_reference_time"):
+            continue
+        value = getattr(nwbfile, key, None)
+        if value is not None:
+            out[key] = _jsonable(value)
+    if nwbfile.subject is not None:
+        out["subject"] = {
+            k: _jsonable(v)
+            for k, v in nwbfile.subject.fields.items()
+            if k in SUBJECT_FIELDS and v is not None
+        }
+    return out
+
+
 def _fps_from(meta: dict[str, Any], times: np.ndarray) -> float | None:
+    """Return the frame rate: the series' rate, their video's, or their step.
+
+    Timestamps may skip frames (dropped frames, a trimmed clip): every step is then
+    a whole number of frame intervals, and the interval is the rate's inverse.
+    """
     rates = meta["rates"] - {None}
     if len(rates) == 1 and None not in meta["rates"]:
         return float(rates.pop())
-    steps = np.diff(times)
-    if len(steps) and steps.min() > 0 and np.allclose(steps, steps[0], rtol=1e-6):
-        return float(1.0 / steps[0])
-    return None
+    if meta.get("video_rate"):
+        return float(meta["video_rate"])
+    steps = np.diff(np.unique(times))
+    if not len(steps) or steps.min() <= 0:
+        return None
+    ratio = steps / steps.min()
+    whole = np.round(ratio)
+    if not np.all(np.abs(ratio - whole) <= 1e-6 * whole):
+        return None  # irregular timestamps: no frame rate
+    return float(whole.sum() / (times.max() - times.min()))
+
+
+def _with_times(
+    ds: xr.Dataset,
+    times: np.ndarray,
+    meta: dict[str, Any],
+    fps: float | None,
+    path: Path,
+) -> xr.Dataset:
+    """Return ``ds`` with the file's times: seconds and their frame rate, or frames."""
+    if meta["frames"]:
+        if fps:
+            ds = ds.assign_coords(time=times / fps)
+            ds.attrs.update(fps=float(fps), time_unit="seconds")
+        else:
+            ds = ds.assign_coords(time=times)
+    else:
+        ds = ds.assign_coords(time=times)
+        stated = _fps_from(meta, times)
+        if fps and stated and not np.isclose(stated, fps, rtol=1e-6):
+            logger.warning(
+                "%s: the file's frame rate is %g fps; frames are numbered at the "
+                "%g fps given",
+                path.name,
+                stated,
+                fps,
+            )
+        ds.attrs.update(fps=float(fps) if fps else stated, time_unit="seconds")
+        if fps:
+            ds = _on_frame_grid(ds, float(fps), path)
+    return ds
 
 
 @register_loader("NWB", sniff=_sniff_nwb, suffixes=(".nwb",))
@@ -628,6 +1087,7 @@ def load_nwb(
     *,
     fps: float | None = None,
     module: str | None = None,
+    pose_estimation: str | None = None,
 ) -> xr.Dataset:
     """Load poses from NWB (``ndx-pose`` ``PoseEstimation``) as a poses dataset.
 
@@ -637,19 +1097,28 @@ def load_nwb(
         An ``.nwb`` file, or a list of them (one per individual, as DLC2NWB and
         movement write them).
     fps
-        Frame rate for a file whose times are frame numbers (posekit without a
-        frame rate); otherwise the file's rate (or the spacing of its timestamps)
-        is used.
+        Frame rate. For a file whose times are frame numbers (posekit without a
+        frame rate) it turns them into seconds. For times in seconds it is the rate
+        that numbers the frames (``time × fps``, for DeepLabCut, SLEAP and Lightning
+        Pose files); by default the series' rate, their video's, or the step of
+        their timestamps (timestamps may skip dropped frames).
     module
         The processing module to read (default: the first that holds poses).
+    pose_estimation
+        The ``PoseEstimation`` to read, by its name, the individual it is named
+        after, or its camera (device). Needed for a file with several cameras:
+        ``PoseEstimation`` objects of different videos, devices or frame rates are
+        views of one session, not animals, and are not read together.
 
     Returns
     -------
     xarray.Dataset
-        ``time`` in seconds (the series' times; ``attrs["fps"]`` from their rate),
-        or frames for a file posekit wrote without a frame rate; ``individual``
-        from the ``PoseEstimation`` names, the subject or DLC2NWB's series names;
-        attrs ``scorer``, ``video_path`` and ``skeleton`` when the file has them.
+        ``time`` in seconds (the series' times; ``attrs["fps"]`` as above), or
+        frames for a file posekit wrote without a frame rate; ``individual`` from
+        the ``PoseEstimation`` names, the subject or DLC2NWB's series names; attrs
+        ``scorer``, ``video_path`` (absolute when found beside the file) and
+        ``skeleton`` when the file has them, and ``nwb_metadata`` (subject,
+        session start, experimenter, lab, ...) that :func:`save_nwb` writes again.
         A file of labelled frames (no ``PoseEstimation``) loads with
         ``attrs["frames"]`` (see :func:`read_nwb_labels`).
 
@@ -660,7 +1129,8 @@ def load_nwb(
     FileNotFoundError
         If a file does not exist.
     NWBError
-        If a file is not readable NWB or holds no poses.
+        If a file is not readable NWB, holds no poses, or holds several cameras
+        and ``pose_estimation`` names none of them.
     """
     paths = (
         [Path(path)] if isinstance(path, (str, os.PathLike)) else list(map(Path, path))
@@ -670,7 +1140,7 @@ def load_nwb(
     poses: dict = {}
     meta: dict[str, Any] = {"rates": set(), "frames": True}
     for p in paths:
-        file_poses, file_meta = _file_poses(p, module)
+        file_poses, file_meta = _file_poses(p, module, pose_estimation)
         clash = set(file_poses) & set(poses)
         if clash:
             raise NWBError(f"{p} repeats individuals/keypoints {sorted(clash)[:3]}")
@@ -703,15 +1173,7 @@ def load_nwb(
         source_software="NWB",
         source_file=str(paths[0]) if len(paths) == 1 else str([str(p) for p in paths]),
     )
-    if meta["frames"]:
-        if fps:
-            ds = ds.assign_coords(time=times / fps)
-            ds.attrs.update(fps=float(fps), time_unit="seconds")
-        else:
-            ds = ds.assign_coords(time=times)
-    else:
-        ds = ds.assign_coords(time=times)
-        ds.attrs.update(fps=_fps_from(meta, times), time_unit="seconds")
+    ds = _with_times(ds, times, meta, fps, paths[0])
     for key in ("scorer", "video_path"):
         if meta.get(key):
             ds.attrs[key] = str(meta[key])
@@ -719,10 +1181,55 @@ def load_nwb(
         ds.attrs["skeleton"] = [
             e for e in meta["edges"] if e[0] in keypoints and e[1] in keypoints
         ]
+    if meta.get("nwb_metadata"):
+        ds.attrs["nwb_metadata"] = meta["nwb_metadata"]
     return ds
 
 
+def _on_frame_grid(ds: xr.Dataset, fps: float, path: Path) -> xr.Dataset:
+    """Put times of a clock (a camera's timestamps) on the grid of ``fps`` frames.
+
+    With a frame rate given, frame ``round(time × fps)`` is meant: times within a
+    quarter frame of it become exactly ``frame / fps`` (logged); farther is an error.
+    """
+    t = np.asarray(ds["time"].values, np.float64)
+    frames = np.round(t * fps)
+    if np.allclose(frames, t * fps, rtol=0, atol=1e-6):
+        return ds
+    off = np.abs(frames - t * fps)
+    if off.max() > 0.25 or len(np.unique(frames)) != len(frames):
+        raise NWBError(
+            f"{path}: its timestamps are not frames at {fps:g} fps (up to "
+            f"{off.max():.2f} frame from the nearest one): is the frame rate right?"
+        )
+    logger.info(
+        "%s: timestamps put on the %g fps frame grid (moved by up to %.3f frame)",
+        path.name,
+        fps,
+        off.max(),
+    )
+    return ds.assign_coords(time=frames / fps)
+
+
 # ---------------------------------------------------------------- labels
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+#: sleap-io's names of instances in a frame (``instance_<k>``: the k-th of the frame)
+_FRAME_LOCAL = re.compile(r"^instance_\d+$")
+
+
+def _label_root(ds: xr.Dataset) -> Path | None:
+    """Return the folder the label rows are relative to (a label file's project)."""
+    root = ds.attrs.get("image_root")
+    if root and Path(str(root)).is_dir():
+        return Path(str(root))
+    source = ds.attrs.get("source_file")
+    if not source or not isinstance(source, str):
+        return None
+    parents = Path(source).absolute().parents
+    if len(parents) > 2 and parents[1].name == "labeled-data":
+        return parents[2]
+    return None
 
 
 def _poses_to_labels(ds: xr.Dataset) -> pd.DataFrame:
@@ -752,6 +1259,7 @@ def write_nwb_labels(
     path: str | os.PathLike,
     *,
     skeleton: Sequence[Sequence[str]] = (),
+    image_root: str | os.PathLike | None = None,
     **nwbfile_kwargs: Any,
 ) -> Path:
     """Write DeepLabCut labels as ndx-pose 0.4 ``PoseTraining`` (``TrainingFrames``).
@@ -764,8 +1272,14 @@ def write_nwb_labels(
         Target ``.nwb`` (written atomically).
     skeleton
         Edges as pairs of bodypart names.
+    image_root
+        The folder the rows are relative to (the project). The images are then
+        named relative to the NWB file's folder, as NWB requires of external files;
+        without it they are named as the rows are, which holds only for an NWB file
+        in the project folder (a warning says so when they are not found there).
     **nwbfile_kwargs
-        ``session_description``, ``identifier``, ``session_start_time``.
+        ``NWBFile`` fields and ``subject`` (see :func:`save_nwb`); without
+        ``session_start_time`` a warning says that the time of writing is recorded.
 
     Returns
     -------
@@ -776,12 +1290,16 @@ def write_nwb_labels(
     ------
     ImportError
         Without pynwb/ndx-pose.
+    TypeError
+        If a keyword is not an ``NWBFile`` or ``Subject`` field.
     NWBError
         If a name cannot be an NWB name.
     """
     pynwb, ndx_pose = _modules()
     from pynwb.image import ImageSeries
 
+    path = Path(path)
+    metadata = _check_metadata(nwbfile_kwargs)
     scorer = str(labels.columns.get_level_values("scorer")[0])
     bodyparts = list(dict.fromkeys(labels.columns.get_level_values("bodyparts")))
     sub = labels[scorer]
@@ -793,9 +1311,27 @@ def write_nwb_labels(
     rows = index_to_paths(labels.index)
     nwbfile = _new_file(
         pynwb,
-        xr.Dataset(attrs={"source_software": "DeepLabCut labels"}),
-        **nwbfile_kwargs,
+        metadata,
+        description="labelled frames (DeepLabCut labels)",
+        video=None,
+        target=path,
     )
+    subject = _subject_fields(metadata.get("subject"))
+    if subject:
+        nwbfile.subject = _make_subject(pynwb, subject)
+    if image_root is not None:
+        files_of = {r: _relative_to(Path(image_root) / r, path) for r in rows}
+    else:
+        files_of = {r: r for r in rows}
+        if rows and not (path.absolute().parent / rows[0]).is_file():
+            logger.warning(
+                "%s: the labelled images are named as the label rows (%s, ...), "
+                "relative to the project folder: NWB readers find them only if the "
+                "file is moved into the project folder (convert the label file "
+                "inside its project, or pass image_root=)",
+                path.name,
+                rows[0],
+            )
     nwb_skeleton = ndx_pose.Skeleton(
         name="skeleton",
         nodes=[_check_name(b, "bodypart") for b in bodyparts],
@@ -811,7 +1347,7 @@ def write_nwb_labels(
             "description": f"the labelled images of {video}",
             "unit": "NA",
             "format": "external",
-            "external_file": files,
+            "external_file": [files_of[f] for f in files],
             "starting_frame": list(range(len(files))),
             "rate": 1.0,
         }
@@ -860,27 +1396,34 @@ def write_nwb_labels(
             source_videos=ndx_pose.SourceVideos(image_series=list(sources.values())),
         )
     )
-    return _write(pynwb, nwbfile, Path(path))
+    return _write(pynwb, nwbfile, path)
 
 
-def _frame_row(frame: Any) -> str:
+def _frame_source(frame: Any) -> tuple[str, str | None, int | None]:
+    """``(row, file, video frame index)`` of a training frame.
+
+    ``file`` is the image (index ``None``) or the video the frame is taken from, as
+    the NWB file names it (``None`` when it names none).
+    """
     video = frame.source_video
     index = frame.source_video_frame_index
     if video is None or index is None:
-        return f"labeled-data/images/{frame.name}.png"
+        return f"labeled-data/images/{frame.name}.png", None, None
     files = (
         [str(f) for f in video.external_file[:]]
         if video.external_file is not None
         else []
     )
     index = int(index)
-    if len(files) > 1 and index < len(files):
-        return files[index].replace("\\", "/")
+    images = bool(files) and all(f.lower().endswith(_IMAGE_SUFFIXES) for f in files[:2])
+    if images and index < len(files):
+        return image_row(files[index], video.name), files[index], None
     from ..project import index_length
 
     n = int(getattr(video, "num_samples", 0) or 0)
     stem = Path(files[0]).stem if files else video.name
-    return f"labeled-data/{stem}/img{str(index).zfill(index_length(max(n, index + 1)))}.png"
+    name = f"img{str(index).zfill(index_length(max(n, index + 1)))}.png"
+    return f"labeled-data/{stem}/{name}", files[0] if files else None, index
 
 
 def _natural(name: str) -> list[Any]:
@@ -893,6 +1436,86 @@ def _subject_names(nwbfile: Any) -> list[str] | None:
     if table is None:
         return None
     return [str(s) for s in table["subject_id"][:]]
+
+
+def _read_training(
+    path: Path, scorer: str | None = None
+) -> tuple[pd.DataFrame, list[tuple[str | None, int | None]], dict[str, Any]]:
+    """Labels, each row's source ``(file, video frame index)``, and facts of the file.
+
+    The facts: ``identities`` (False when the instances have no identity: sleap-io's
+    frame-local ``instance_<k>`` without a subjects table), ``skeleton`` (edges).
+    """
+    _, ndx_pose = _modules()
+    with _open(path) as nwbfile:
+        trainings = [
+            obj
+            for mod in nwbfile.processing.values()
+            for obj in mod.data_interfaces.values()
+            if isinstance(obj, ndx_pose.PoseTraining)
+        ]
+        if not trainings or trainings[0].training_frames is None:
+            raise NWBError(f"{path} holds no ndx-pose PoseTraining training frames")
+        subjects = _subject_names(nwbfile)
+        bodyparts: list[str] = []
+        rows: list[str] = []
+        sources: list[tuple[str | None, int | None]] = []
+        records = []
+        annotator = None
+        edges: list[list[str]] | None = None
+        frames = trainings[0].training_frames.training_frames
+        for _, frame in sorted(frames.items(), key=lambda item: _natural(item[0])):
+            annotator = annotator or frame.annotator
+            row, file, index = _frame_source(frame)
+            rows.append(row)
+            sources.append((file, index))
+            for inst in frame.skeleton_instances.skeleton_instances.values():
+                nodes = [str(n) for n in inst.skeleton.nodes[:]]
+                bodyparts += [n for n in nodes if n not in bodyparts]
+                if edges is None and inst.skeleton.edges is not None:
+                    edges = [
+                        [nodes[a], nodes[b]]
+                        for a, b in inst.skeleton.edges[:]
+                        if max(a, b) < len(nodes)
+                    ]
+                xy = np.asarray(inst.node_locations[:], np.float64)[:, :2]
+                if inst.node_visibility is not None:
+                    xy[~np.asarray(inst.node_visibility[:], bool)] = np.nan
+                name = str(inst.name)
+                if subjects and inst.id is not None and int(inst.id) < len(subjects):
+                    name = subjects[int(inst.id)]
+                records.append((len(rows) - 1, name, dict(zip(nodes, xy, strict=True))))
+    if not records:
+        raise NWBError(f"{path}: its training frames hold no skeleton instance")
+    individuals = list(dict.fromkeys(n for _, n, _ in records))
+    if subjects:
+        individuals = [n for n in subjects if n in individuals] + [
+            n for n in individuals if n not in subjects
+        ]
+    counts = pd.Series([i for i, _, _ in records]).value_counts()
+    multi = len(individuals) > 1 or int(counts.max()) > 1
+    identities = True
+    if multi and not subjects and all(_FRAME_LOCAL.match(n) for n in individuals):
+        identities = False
+        logger.warning(
+            "%s holds no identities (no subjects table; its instances are named "
+            "instance_<k>, the k-th instance of each frame): %s are not the same "
+            "animal from frame to frame. They are read as unnamed animals: SLEAP "
+            "files get untracked instances; as DeepLabCut labels they are fine "
+            "(identity: false), as tracks they are not.",
+            path.name,
+            ", ".join(individuals),
+        )
+    xy = np.full((len(rows), len(individuals), len(bodyparts), 2), np.nan)
+    for i, name, points in records:
+        for bp, p in points.items():
+            xy[i, individuals.index(name), bodyparts.index(bp)] = p
+    scorer = scorer or annotator or "nwb"
+    if not multi:
+        labels = make_labels_frame(scorer, bodyparts, rows, xy[:, 0])
+    else:
+        labels = make_labels_frame(scorer, bodyparts, rows, xy, individuals=individuals)
+    return labels, sources, {"identities": identities, "skeleton": edges or []}
 
 
 def read_nwb_labels(
@@ -910,11 +1533,15 @@ def read_nwb_labels(
     Returns
     -------
     pandas.DataFrame
-        DLC labels (3-level rows). Rows are the images named by each frame's source
-        ``ImageSeries`` (posekit's files), or ``labeled-data/<video stem>/img<index>.png``
-        for a frame of a video (SLEAP's). Multi-animal when a frame has several
-        instances: individuals are the instance names, or the subjects of an
-        ndx-multisubjects ``SubjectsTable``. Invisible nodes are NaN.
+        DLC labels (3-level rows). Rows are ``labeled-data/<video>/<image>``: the
+        images named by each frame's source ``ImageSeries`` from their
+        ``labeled-data`` folder on (posekit's files; else
+        ``labeled-data/<series>/<image name>``), or
+        ``labeled-data/<video stem>/img<index>.png`` for a frame of a video
+        (SLEAP's). Multi-animal when a frame has several instances: individuals are
+        the instance names, or the subjects of an ndx-multisubjects
+        ``SubjectsTable``; sleap-io's frame-local ``instance_<k>`` without one are no
+        identities (a warning says so). Invisible nodes are NaN.
 
     Raises
     ------
@@ -923,58 +1550,11 @@ def read_nwb_labels(
     NWBError
         If the file is unreadable or holds no training frames.
     """
-    path = Path(path)
-    _, ndx_pose = _modules()
-    with _open(path) as nwbfile:
-        trainings = [
-            obj
-            for mod in nwbfile.processing.values()
-            for obj in mod.data_interfaces.values()
-            if isinstance(obj, ndx_pose.PoseTraining)
-        ]
-        if not trainings or trainings[0].training_frames is None:
-            raise NWBError(f"{path} holds no ndx-pose PoseTraining training frames")
-        subjects = _subject_names(nwbfile)
-        bodyparts: list[str] = []
-        rows: list[str] = []
-        records = []
-        annotator = None
-        frames = trainings[0].training_frames.training_frames
-        for _, frame in sorted(frames.items(), key=lambda item: _natural(item[0])):
-            annotator = annotator or frame.annotator
-            row = _frame_row(frame)
-            rows.append(row)
-            for inst in frame.skeleton_instances.skeleton_instances.values():
-                nodes = [str(n) for n in inst.skeleton.nodes[:]]
-                bodyparts += [n for n in nodes if n not in bodyparts]
-                xy = np.asarray(inst.node_locations[:], np.float64)[:, :2]
-                if inst.node_visibility is not None:
-                    xy[~np.asarray(inst.node_visibility[:], bool)] = np.nan
-                name = str(inst.name)
-                if subjects and inst.id is not None and int(inst.id) < len(subjects):
-                    name = subjects[int(inst.id)]
-                records.append((len(rows) - 1, name, dict(zip(nodes, xy, strict=True))))
-    if not records:
-        raise NWBError(f"{path}: its training frames hold no skeleton instance")
-    individuals = list(dict.fromkeys(n for _, n, _ in records))
-    if subjects:
-        individuals = [n for n in subjects if n in individuals] + [
-            n for n in individuals if n not in subjects
-        ]
-    counts = pd.Series([i for i, _, _ in records]).value_counts()
-    multi = len(individuals) > 1 or int(counts.max()) > 1
-    xy = np.full((len(rows), len(individuals), len(bodyparts), 2), np.nan)
-    for i, name, points in records:
-        for bp, p in points.items():
-            xy[i, individuals.index(name), bodyparts.index(bp)] = p
-    scorer = scorer or annotator or "nwb"
-    if not multi:
-        return make_labels_frame(scorer, bodyparts, rows, xy[:, 0])
-    return make_labels_frame(scorer, bodyparts, rows, xy, individuals=individuals)
+    return _read_training(Path(path), scorer)[0]
 
 
 def _labels_as_poses(path: Path, *, fps: float | None) -> xr.Dataset:
-    labels = read_nwb_labels(path)
+    labels, sources, facts = _read_training(path)
     scorer = str(labels.columns.get_level_values("scorer")[0])
     bodyparts = list(dict.fromkeys(labels.columns.get_level_values("bodyparts")))
     xy = labels_to_array(labels, bodyparts)
@@ -992,6 +1572,136 @@ def _labels_as_poses(path: Path, *, fps: float | None) -> xr.Dataset:
         source_software="NWB",
         source_file=str(path),
     )
-    ds.attrs["frames"] = index_to_paths(labels.index)
+    rows = index_to_paths(labels.index)
+    ds.attrs["frames"] = rows
     ds.attrs["scorer"] = scorer
+    ds.attrs["skeleton"] = facts["skeleton"]
+    if not facts["identities"]:
+        ds.attrs["identities"] = False
+    root = None
+    if all(file is not None and index is None for file, index in sources):
+        files = [_resolve_external(str(file), path) for file, _ in sources]
+        root = image_root(files, rows)
+    if root is not None:
+        ds.attrs["image_root"] = root
     return ds
+
+
+def import_nwb(
+    nwb_path: str | os.PathLike,
+    project_dir: str | os.PathLike,
+    *,
+    scorer: str | None = None,
+    task: str | None = None,
+    video_path: str | os.PathLike | None = None,
+) -> Any:
+    """Turn the labelled frames of an NWB file (``PoseTraining``) into a project.
+
+    The project gets ``config.yaml`` (bodyparts and skeleton from the file's
+    ``Skeleton``; a multi-animal project when a frame has several instances), the
+    labelled images in ``labeled-data/<video>/`` (copied from the external image
+    files the NWB file names, relative to it; frames of a video are read from the
+    video and written as DeepLabCut names them, ``img<index>.png``) and
+    ``CollectedData_<scorer>.h5``/``.csv``. Everything is checked first and the
+    project is built in a temporary folder moved into place at the end.
+
+    Parameters
+    ----------
+    nwb_path
+        The ``.nwb`` file (posekit's, DANDI's, sleap-io's annotations).
+    project_dir
+        The new project folder (absent or empty).
+    scorer
+        The labeller; default the frames' ``annotator``, else ``"nwb"``.
+    task
+        The project's ``Task``; default the file's stem.
+    video_path
+        The video of frames taken from a video, when the file's path to it is gone.
+
+    Returns
+    -------
+    posekit.engine.project.Project
+        The new project.
+
+    Raises
+    ------
+    NWBError
+        If the file holds no training frames.
+    FileNotFoundError
+        If an image or the video is not found.
+    FileExistsError
+        If ``project_dir`` holds files.
+    """
+    import shutil
+    import tempfile
+
+    import cv2
+
+    from ..video import VideoReader
+    from ._project_import import build_project
+
+    nwb_path = Path(nwb_path)
+    labels, sources, facts = _read_training(nwb_path, scorer)
+    rows = index_to_paths(labels.index)
+    dup = sorted({r for r in rows if rows.count(r) > 1})
+    if dup:
+        raise NWBError(f"{nwb_path}: several frames map to the same image {dup[:3]}")
+    images: list[Path | None] = []
+    from_video: dict[str, list[int]] = {}
+    missing = []
+    for i, (file, index) in enumerate(sources):
+        if index is None:
+            found = Path(_resolve_external(file, nwb_path)) if file else None
+            if found is None or not found.is_file():
+                missing.append(file or rows[i])
+            images.append(found)
+        else:
+            from_video.setdefault(str(video_path or file), []).append(i)
+            images.append(None)
+    if missing:
+        raise FileNotFoundError(
+            f"{nwb_path}: {len(missing)} labelled image(s) not found (names are "
+            f"relative to the NWB file's folder), e.g. {missing[:3]}"
+        )
+    videos = {}
+    for name in from_video:
+        found = Path(_resolve_external(name, nwb_path)) if name != "None" else None
+        if found is None or not found.is_file():
+            raise FileNotFoundError(
+                f"{nwb_path} takes labelled frames from the video {name!r}, which is "
+                "not found (relative to the NWB file's folder); pass video_path= "
+                "(posekit import --video)"
+            )
+        videos[name] = found
+    individuals = (
+        list(dict.fromkeys(labels.columns.get_level_values("individuals")))
+        if "individuals" in labels.columns.names
+        else None
+    )
+    bodyparts = list(dict.fromkeys(labels.columns.get_level_values("bodyparts")))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, indices in from_video.items():
+            with VideoReader(videos[name]) as reader:
+                for i in indices:
+                    out = Path(tmp) / f"{i}.png"
+                    frame = reader.read(int(sources[i][1]))
+                    if not cv2.imwrite(
+                        str(out), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+                    ):
+                        raise OSError(f"could not write a frame to {out}")
+                    images[i] = out
+        project = build_project(
+            project_dir,
+            task=task or re.sub(r"[^A-Za-z0-9_]+", "_", nwb_path.stem) or "nwb",
+            labels=labels,
+            sources=[Path(p) for p in images],
+            bodyparts=bodyparts,
+            skeleton=facts["skeleton"],
+            individuals=individuals,
+            copy_image=shutil.copy2,
+        )
+    for video in videos.values():
+        project.add_videos([video])
+    if videos:
+        project.save()
+    return project

@@ -9,7 +9,9 @@ its skeleton's node order.
 Mapping to the poses dataset:
 
 - ``individual``: the track names; without tracks, ``individual_0..n`` in the order of
-  the instances in each frame. Instances without a track in a tracked file are dropped.
+  the instances in each frame (``attrs["identities"] = False``: no identities, written
+  back as untracked instances). Instances without a track in a tracked file are
+  dropped.
 - ``time``: frame indices ``0..max(frame_idx)`` of the chosen video; frames without an
   instance (and invisible points) are NaN.
 - a user-labelled instance wins over a predicted one of the same track and frame.
@@ -181,9 +183,16 @@ def read_slp_arrays(
         videos_json = f["videos_json"][:] if "videos_json" in f else []
     track_names = [str(json.loads(_decode(t))[1]) for t in tracks_json]
     video_path = None
+    images = None
     if len(videos_json) > video:
         vinfo = json.loads(_decode(videos_json[video]))
-        video_path = (vinfo.get("backend") or {}).get("filename")
+        named = vinfo.get("filename") or (vinfo.get("backend") or {}).get("filename")
+        if isinstance(named, list):  # an image-list video: one image per frame
+            images = [str(f) for f in named]
+            named = images[0] if images else None
+        video_path = named
+        if (vinfo.get("backend") or {}).get("filenames"):
+            images = [str(f) for f in vinfo["backend"]["filenames"]]
     n_videos = max(
         len(videos_json), int(frames["video"].max()) + 1 if frames.size else 0
     )
@@ -271,6 +280,8 @@ def read_slp_arrays(
         "edges": edges,
         "video_path": video_path,
         "format_id": format_id,
+        "untracked": not tracked,
+        "images": images,
     }
 
 
@@ -417,6 +428,9 @@ def load_sleap(
     -------
     xarray.Dataset
         Poses dataset, ``individual`` = track names, ``keypoint`` = skeleton nodes.
+        A ``.slp`` without tracks gives ``individual_<k>``, the k-th instance of each
+        frame, and (with several) ``attrs["identities"] = False``: written back to
+        SLEAP they stay untracked.
 
     Raises
     ------
@@ -457,7 +471,36 @@ def load_sleap(
     if arrays.get("video_path"):
         ds.attrs["video_path"] = str(arrays["video_path"])
     ds.attrs["skeleton"] = [list(e) for e in arrays.get("edges", [])]
+    if arrays.get("untracked") and ds.sizes["individual"] > 1:
+        ds.attrs["identities"] = False  # individual_k: the k-th instance of a frame
+    images = arrays.get("images")
+    if images and ds.sizes["time"] <= len(images):
+        _label_rows(ds, images[: ds.sizes["time"]], path)
     return ds
+
+
+def _label_rows(ds: xr.Dataset, images: list[str], path: Path) -> None:
+    """Give poses on an image-list video their images (``attrs["frames"]``).
+
+    The rows are DeepLabCut's (``labeled-data/<video>/<image>``); a relative image
+    is relative to the ``.slp``. Images with a folder shared by all become
+    ``attrs["image_root"]`` (the project they lie in).
+    """
+    from ._source import image_root, image_row
+
+    found = []
+    for name in images:
+        image = Path(name)
+        if not image.is_absolute() and (path.parent / image).is_file():
+            image = path.parent / image
+        found.append(str(image.absolute()) if image.is_file() else name)
+    rows = [image_row(f, path.stem) for f in found]
+    if len(set(rows)) != len(rows):
+        return  # images that map to one row: leave them as frames of a video
+    ds.attrs["frames"] = rows
+    root = image_root(found, rows)
+    if root is not None:
+        ds.attrs["image_root"] = root
 
 
 # ---------------------------------------------------------------- writing (sleap-io)
@@ -488,16 +531,21 @@ def poses_to_sleap_labels(
     skeleton
         Edges as pairs of keypoint names (default ``attrs["skeleton"]``).
     video_path
-        The video the poses belong to (default ``attrs["video_path"]``; for labels
-        with image paths (``attrs["frames"]``, a DLC label file) the images, as
-        SLEAP's image-list video; else ``<source file stem>.mp4``).
+        The video the poses belong to (default: ``attrs["video_path"]``, written
+        absolute when found on disk, as the source file names it; for labels with
+        image paths (``attrs["frames"]``, a DLC label file) the images, as SLEAP's
+        image-list video; else the video a DeepLabCut file is named after,
+        ``<video>.mp4`` for ``<video>DLC_<scorer>.h5``, else
+        ``<source file stem>.mp4``).
 
     Returns
     -------
     sleap_io.Labels
         Tracks named after the individuals; per frame and individual with a point,
         a ``PredictedInstance`` (point scores = confidence, instance score = their
-        mean) or, without any confidence, a user ``Instance``.
+        mean) or, without any confidence, a user ``Instance``. Poses without
+        identities (``attrs["identities"] = False``: the k-th animal of each frame)
+        get untracked instances.
 
     Raises
     ------
@@ -527,12 +575,9 @@ def poses_to_sleap_labels(
         )
     else:
         if video_path is None:
-            video_path = ds.attrs.get("video_path") or (
-                f"{Path(ds.attrs['source_file']).stem}.mp4"
-                if ds.attrs.get("source_file")
-                else "video.mp4"
-            )
+            video_path = _video_name(ds)
         video = sio.Video(filename=str(video_path), open_backend=False)
+    tracked = ds.attrs.get("identities") is not False
     tracks = [sio.Track(name=str(i)) for i in ds["individual"].values]
     pos = ds["position"].transpose("time", "individual", "keypoint", "space").values
     conf = ds["confidence"].transpose("time", "individual", "keypoint").values
@@ -551,12 +596,14 @@ def poses_to_sleap_labels(
                         skeleton=skel,
                         point_scores=c,
                         score=float(np.nanmean(c)),
-                        track=track,
+                        track=track if tracked else None,
                     )
                 )
             else:
                 instances.append(
-                    sio.Instance.from_numpy(xy, skeleton=skel, track=track)
+                    sio.Instance.from_numpy(
+                        xy, skeleton=skel, track=track if tracked else None
+                    )
                 )
         if instances:
             frames.append(
@@ -564,7 +611,33 @@ def poses_to_sleap_labels(
                     video=video, frame_idx=int(frame_idx), instances=instances
                 )
             )
-    return sio.Labels(frames, videos=[video], skeletons=[skel], tracks=tracks)
+    return sio.Labels(
+        frames, videos=[video], skeletons=[skel], tracks=tracks if tracked else []
+    )
+
+
+def _video_name(ds: xr.Dataset) -> str:
+    """Return the video a SLEAP file should name for poses that name no images.
+
+    The video found on disk (absolute: a relative name is relative to the source
+    file's folder, not the new file's), else the name the poses give, else the
+    video a DeepLabCut predictions file is named after (``<video>DLC_<scorer>``),
+    else ``<source file stem>.mp4``.
+    """
+    from ._source import source_video
+
+    found = source_video(ds)
+    if found is not None:
+        return str(found)
+    if ds.attrs.get("video_path"):
+        return str(ds.attrs["video_path"])
+    source = ds.attrs.get("source_file")
+    if not source or not isinstance(source, str):
+        return "video.mp4"
+    stem = Path(source).stem
+    if ds.attrs.get("source_software") == "DeepLabCut" and "DLC_" in stem:
+        stem = stem[: stem.index("DLC_")].removesuffix("_filtered") or stem
+    return f"{stem}.mp4"
 
 
 def _label_images(ds: xr.Dataset) -> list[str] | None:
@@ -579,6 +652,8 @@ def _label_images(ds: xr.Dataset) -> list[str] | None:
     frames = [str(f) for f in np.atleast_1d(frames)]
     source = ds.attrs.get("source_file")
     root = Path(source).absolute().parents[2] if source else None
+    if ds.attrs.get("image_root"):  # images found by the reader (NWB, SLEAP)
+        root = Path(str(ds.attrs["image_root"]))
     if root is None or not (root / frames[0]).is_file():
         logger.warning(
             "the labelled images (e.g. %s) are not found beside %s: the SLEAP file "

@@ -13,7 +13,9 @@ for options added on purpose:
   skipped, as in DeepLabCut) and what a batch does with a video it cannot read;
   --trainingsetindex (DeepLabCut's, with ``train`` and ``evaluate``); QA s15: a
   video config.yaml lists but is not found, the output locks (exit status 75) and
-  resuming an interrupted analysis, --shuffle's help;
+  resuming an interrupted analysis, --shuffle's help; QA s17: --precision auto runs
+  int8 only when it agrees with float, and a line per network and frame size says
+  which precision runs;
 - ``create``: videos may be folders; --individuals and --unique-bodyparts (a
   multi-animal project from the command line);
 - ``create-training-dataset``: QA s15, existing splits are mapped by image onto
@@ -28,7 +30,8 @@ for options added on purpose:
 - ``train``: --trainingsetindex (which of the config's TrainingFraction); QA s15:
   --shuffle's help, a resumed training keeps its backbone (--backbone), what
   --minutes counts, and values checked by argparse (--iterations, --minutes,
-  --batch-size);
+  --batch-size); QA s17: --epochs and --save-epochs (DeepLabCut 3's, converted
+  into iterations as ``train_network(epochs=, save_epochs=)``);
 - ``labeled-video``: its texts name the output as it is now named,
   ``<predictions>_p<pcutoff*100>_labeled.mp4`` (the main help's line too); files may
   be folders of videos; --color-by and --bodyparts (DeepLabCut's color_by and
@@ -41,7 +44,10 @@ text captured too (under ``text`` only; the structure test leaves them out):
   output; the positional OUT kept for existing scripts, optional, refused together
   with --out; neither: ``exported-models/<scorer>.posekit.zip``).
 - ``convert``: QA s16, --fps says where the frame rate comes from without it (the
-  input's, else its video's) and what NWB gets when there is none.
+  input's, else its video's) and what NWB gets when there is none; QA s17 (interop):
+  --fps numbers the frames of an input timed in seconds, --pose-estimation (one
+  camera of an NWB file), --images (the COCO dataset of results) and the NWB
+  metadata options (--session-start, --subject-id, --species, --sex, --age, ...).
 
 To recapture one entry, print ``posekit COMMAND --help`` at ``COLUMNS=80`` with the
 snapshot's Python (:func:`help_text`) and store it under ``text[COMMAND]`` of

@@ -450,7 +450,10 @@ def test_fly_clip_identities_through_coco(shared_data, tmp_path):
     np.testing.assert_array_equal(back.position.values, ds.position.values)
     assert back.attrs["skeleton"] == ds.attrs["skeleton"]
     # as results: identities kept; a point without confidence is written with 1
-    results = write_coco(predictions_to_coco_results(ds), tmp_path / "r.json")
+    # (results of images need their dataset, whose ids they take)
+    results = write_coco(
+        predictions_to_coco_results(ds, images=coco), tmp_path / "r.json"
+    )
     again = read_coco_results(results, keypoint_names=list(ds.keypoint.values))
     assert again.individual.values.tolist() == ["female", "male"]
     np.testing.assert_array_equal(again.position.values, ds.position.values)

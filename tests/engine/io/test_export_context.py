@@ -10,6 +10,7 @@ say so in a warning when they cannot (QA s16, findings 7 and 8).
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -64,8 +65,10 @@ def test_project_predictions_to_nwb_take_the_video_rate_and_skeleton(
             if name.startswith("PoseEstimation")
         ]
         for pe in poses:
-            assert list(pe.original_videos[:]) == [str(video)]
-            assert pe.source_video.external_file[0] == str(video)
+            # NWB names external files relative to the NWB file (QA s17)
+            relative = os.path.relpath(video, tmp_path)
+            assert list(pe.original_videos[:]) == [relative]
+            assert pe.source_video.external_file[0] == relative
             series = pe.pose_estimation_series["snout"]
             assert series.rate == FPS and series.timestamps is None
             assert series.comments != FRAMES_COMMENT

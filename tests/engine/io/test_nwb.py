@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import shutil
 from pathlib import Path
 
@@ -183,13 +184,18 @@ def test_fly_clip_converts_with_its_video_frame_rate(shared_data, tmp_path, capl
     with caplog.at_level("WARNING", logger="posekit"):
         out = convert(shared_data / "sleap-flies-clip/clip.slp", tmp_path / "gt.nwb")
     assert "frame numbers" not in caplog.text
+    # NWB names external files relative to the NWB file (DANDI checks it)
+    relative = os.path.relpath(clip, tmp_path)
     with pynwb.NWBHDF5IO(str(out), "r") as io:
         nwbfile = io.read()
         for name in ("PoseEstimation_female", "PoseEstimation_male"):
             pe = _pose_estimation(nwbfile, name)
-            assert list(pe.original_videos[:]) == [str(clip)]
+            assert list(pe.original_videos[:]) == [relative]
             assert pe.source_video is nwbfile.acquisition["video"]
-            assert list(pe.source_video.external_file[:]) == [str(clip)]
+            assert list(pe.source_video.external_file[:]) == [relative]
+            assert pe.source_video.rate == 25.0
+            assert pe.source_video.starting_time == 0.0
+            _same(pe.dimensions[:], [[1024, 1024]])
             series = pe.pose_estimation_series["thorax"]
             assert series.rate == 25.0 and series.starting_time == 0.0
             assert series.timestamps is None and series.comments != FRAMES_COMMENT

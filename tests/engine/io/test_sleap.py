@@ -188,7 +188,9 @@ def test_fly_clip_slp_round_trip(clip, tmp_path):
     assert int(np.isnan(back.position.sel(space="x")).sum()) == 637
     assert np.isnan(back.confidence).all()  # user instances stay user instances
     assert back.attrs["skeleton"] == ds.attrs["skeleton"]
-    assert back.attrs["video_path"] == "clip.mp4"
+    # the .slp names clip.mp4 relative to itself: written elsewhere, the new file
+    # names it absolute (QA s17: a relative name broke the link)
+    assert back.attrs["video_path"] == str((clip.parent / "clip.mp4").absolute())
     # sleap-io reads the same values, tracks and user instances
     labels = sio.load_slp(str(out))
     assert [t.name for t in labels.tracks] == ["female", "male"]
