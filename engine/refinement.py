@@ -64,12 +64,15 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "CRITERIA",
     "DEFAULT_CRITERIA",
+    "ALMOST_EVERY_FRAME",
     "MACHINE_LABELS_CSV",
     "MergeResult",
+    "OutlierAdvice",
     "OutlierCriterion",
     "OutlierFrames",
     "OutlierScores",
     "StaleAnalysisError",
+    "explain_outliers",
     "extract_outlier_frames",
     "find_prediction_file",
     "older_analysis",
@@ -1283,6 +1286,9 @@ class OutlierFrames:
     warnings
         What the user must know about the result (an older network's analysis
         used): in the summary line.
+    explained
+        :attr:`advice` as data (:class:`OutlierAdvice`), for an app to say it in
+        its own words.
     """
 
     video: Path
@@ -1295,6 +1301,7 @@ class OutlierFrames:
     advice: list[str] = field(default_factory=list)
     pcutoff: float | None = None
     warnings: list[str] = field(default_factory=list)
+    explained: list[OutlierAdvice] = field(default_factory=list)
 
     def flagged(self) -> str:
         """Say what flagged the candidates and how strongly (``uncertain only (…)``).
@@ -1411,7 +1418,96 @@ def rarely_confident_bodyparts(
     return {str(b): float(r) for b, r in zip(bodyparts, rate, strict=True) if r > share}
 
 
-def outlier_advice(
+#: Share of the frames above which ``uncertain`` is said to flag "almost every
+#: frame": then the network is unsure everywhere, and the advice is to train longer.
+ALMOST_EVERY_FRAME = 0.9
+
+
+@dataclass(frozen=True)
+class OutlierAdvice:
+    """Why a criterion flags most frames, as data (:func:`explain_outliers`).
+
+    :meth:`text` says it in Python and command-line words (``comparisonbodyparts``,
+    ``--bodyparts``); an app says it in its own words from the fields.
+
+    Attributes
+    ----------
+    criterion
+        ``"uncertain"`` or ``"tta"``.
+    flagged
+        Share of the frames it flags (``tta``: of the frames it compared).
+    pcutoff
+        The likelihood cutoff the parts are below.
+    rare
+        Bodyparts below ``pcutoff`` in most frames → their share of the frames.
+    keep
+        The other bodyparts scored (empty: none is seen; the network is unready).
+    without
+        ``tta`` only: the share it would flag without the ``rare`` parts.
+    novelty
+        Whether the ``novelty`` criterion can be suggested (available, not chosen).
+    """
+
+    criterion: str
+    flagged: float
+    pcutoff: float
+    rare: dict[str, float]
+    keep: list[str]
+    without: float | None = None
+    novelty: bool = False
+
+    @property
+    def unsure_everywhere(self) -> bool:
+        """``uncertain`` flags almost every frame (:data:`ALMOST_EVERY_FRAME`)."""
+        return self.criterion == "uncertain" and self.flagged >= ALMOST_EVERY_FRAME
+
+    def text(self) -> str:
+        """Say the advice in Python and command-line words."""
+        parts = ", ".join(f"{b} ({100 * r:.0f} %)" for b, r in self.rare.items())
+        keep = self.keep
+        if self.criterion == "tta":
+            return (
+                f"'tta' flags {100 * self.flagged:.0f} % of the frames it compared, "
+                f"and bodyparts below the p-cutoff ({self.pcutoff:g}) in most frames "
+                f"can be why: {parts}. Where the network sees no such part its peak "
+                "wanders between the augmented copies. Without them 'tta' would flag "
+                f"{100 * (self.without or 0.0):.0f} %: leave them out "
+                f"(comparisonbodyparts={keep!r}, --bodyparts {','.join(keep)})."
+            )
+        if not keep:  # no bodypart is seen: the network is unready
+            return (
+                f"'uncertain' flags {100 * self.flagged:.0f} % of the frames because "
+                f"every bodypart is below the p-cutoff ({self.pcutoff:g}) in most "
+                f"frames: {parts}. The network has not learned this video yet: train "
+                "it longer or on more labelled frames first (posekit evaluate shows "
+                "its test error), then look for outliers again."
+            )
+        find = (
+            " (the 'novelty' criterion finds frames that show what the training "
+            "frames never showed)"
+            if self.novelty
+            else ""
+        )
+        longer = (
+            " A network unsure in almost every frame may also need a longer "
+            "training first (posekit evaluate shows its test error)."
+            if self.unsure_everywhere
+            else ""
+        )
+        return (
+            f"'uncertain' flags {100 * self.flagged:.0f} % of the frames because some "
+            f"bodyparts are below the p-cutoff ({self.pcutoff:g}) in most frames: "
+            f"{parts}. If they are often hidden, leave them out "
+            f"(comparisonbodyparts={keep!r}, --bodyparts {','.join(keep)}); if the "
+            "network has not learned them "
+            f"yet, label a few frames that show them first{find}.{longer}"
+        )
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def explain_outliers(
     scores: OutlierScores,
     xyp: np.ndarray,
     bodyparts: Sequence[str],
@@ -1419,16 +1515,14 @@ def outlier_advice(
     pcutoff: float,
     augmented: Sequence[np.ndarray] | None = None,
     novelty_available: bool = True,
-) -> list[str]:
-    """Say what to do when a criterion flags most frames because of a few bodyparts.
+) -> list[OutlierAdvice]:
+    """Find when a criterion flags most frames because of a few bodyparts.
 
     A bodypart below the p-cutoff in most frames (a tongue that is mostly in, a paw
     mostly hidden, a part the network has not learned yet) makes ``uncertain`` flag
     nearly every frame. It also makes ``tta`` flag them: where the network sees no
     such part, its peak wanders between the augmented copies. The frames chosen are
-    then little better than random ones. The advice names the parts and the
-    ``comparisonbodyparts`` that leave them out, and for ``tta`` the share of frames
-    it would flag without them.
+    then little better than random ones. :func:`outlier_advice` says it in words.
 
     Parameters
     ----------
@@ -1449,57 +1543,45 @@ def outlier_advice(
 
     Returns
     -------
-    list of str
-        One message per criterion that flags at least half of the frames it scored
-        while some bodyparts are below the p-cutoff in most frames; empty otherwise.
+    list of OutlierAdvice
+        One per criterion that flags at least half of the frames it scored while
+        some bodyparts are below the p-cutoff in most frames; empty otherwise.
 
     Examples
     --------
     >>> xyp = np.ones((10, 2, 3)); xyp[:, 1, 2] = 0.05  # the tongue is never seen
     >>> scores = outlier_scores(xyp, ["uncertain"], pcutoff=0.6)
-    >>> print(outlier_advice(scores, xyp, ["nose", "tongue"], pcutoff=0.6)[0][:60])
-    'uncertain' flags 100 % of the frames because some bodyparts
+    >>> (advice,) = explain_outliers(scores, xyp, ["nose", "tongue"], pcutoff=0.6)
+    >>> advice.rare, advice.keep, advice.unsure_everywhere
+    ({'tongue': 1.0}, ['nose'], True)
     """
     if not len(scores.frames):
         return []
     bodyparts = list(bodyparts)
 
-    def rarely_seen(cutoff: float) -> tuple[dict[str, float], str, list[str]]:
+    def rarely_seen(cutoff: float) -> tuple[dict[str, float], list[str]]:
         rare = rarely_confident_bodyparts(xyp, bodyparts, cutoff)
-        parts = ", ".join(f"{b} ({100 * r:.0f} %)" for b, r in rare.items())
-        return rare, parts, [b for b in bodyparts if b not in rare]
+        return rare, [b for b in bodyparts if b not in rare]
 
     out = []
     if "uncertain" in scores.scores:
         flagged = len(scores.outliers("uncertain")) / len(scores.frames)
         cutoff = 1.0 - scores.thresholds["uncertain"]  # the likelihood it used
-        rare, parts, keep = rarely_seen(cutoff)
-        find = (
-            ""
-            if "novelty" in scores.scores or not novelty_available
-            else " (the 'novelty' criterion finds frames that show what the training "
-            "frames never showed)"
-        )
-        if flagged >= 0.5 and rare and keep:
+        rare, keep = rarely_seen(cutoff)
+        if flagged >= 0.5 and rare:
             out.append(
-                f"'uncertain' flags {100 * flagged:.0f} % of the frames because some "
-                f"bodyparts are below the p-cutoff ({cutoff:g}) in most frames: "
-                f"{parts}. If they are often hidden, leave them out "
-                f"(comparisonbodyparts={keep!r}, --bodyparts {','.join(keep)}); if the "
-                "network has not learned them "
-                f"yet, label a few frames that show them first{find}."
-            )
-        elif flagged >= 0.5 and rare:  # no bodypart is seen: the network is unready
-            out.append(
-                f"'uncertain' flags {100 * flagged:.0f} % of the frames because every "
-                f"bodypart is below the p-cutoff ({cutoff:g}) in most frames: {parts}. "
-                "The network has not learned this video yet: train it longer or on "
-                "more labelled frames first (posekit evaluate shows its test error), "
-                "then look for outliers again."
+                OutlierAdvice(
+                    "uncertain",
+                    flagged,
+                    cutoff,
+                    rare,
+                    keep,
+                    novelty=novelty_available and "novelty" not in scores.scores,
+                )
             )
     if "tta" not in scores.scores or augmented is None or not len(augmented):
         return out
-    rare, parts, keep = rarely_seen(pcutoff)
+    rare, keep = rarely_seen(pcutoff)
     if not rare or not keep:
         return out
     xyp = np.asarray(xyp, float)
@@ -1514,16 +1596,58 @@ def outlier_advice(
     if compared.any() and flagged.mean() >= 0.5:
         k = [bodyparts.index(b) for b in keep]
         without = tta_scores(xyp[:, k], [np.asarray(a)[:, k] for a in augmented])
-        rest = (without[compared] > threshold).mean()
+        rest = float((without[compared] > threshold).mean())
         out.append(
-            f"'tta' flags {100 * flagged.mean():.0f} % of the frames it compared, "
-            f"and bodyparts below the p-cutoff ({pcutoff:g}) in most frames can "
-            f"be why: {parts}. Where the network sees no such part its peak "
-            "wanders between the augmented copies. Without them 'tta' would flag "
-            f"{100 * rest:.0f} %: leave them out (comparisonbodyparts={keep!r}, "
-            f"--bodyparts {','.join(keep)})."
+            OutlierAdvice("tta", float(flagged.mean()), pcutoff, rare, keep, rest)
         )
     return out
+
+
+def outlier_advice(
+    scores: OutlierScores,
+    xyp: np.ndarray,
+    bodyparts: Sequence[str],
+    *,
+    pcutoff: float,
+    augmented: Sequence[np.ndarray] | None = None,
+    novelty_available: bool = True,
+) -> list[str]:
+    """Say what to do when a criterion flags most frames because of a few bodyparts.
+
+    :func:`explain_outliers` in Python and command-line words
+    (:meth:`OutlierAdvice.text`): the parts and the ``comparisonbodyparts`` that
+    leave them out, for ``tta`` the share of frames it would flag without them,
+    and a longer training when ``uncertain`` flags almost every frame.
+
+    Parameters
+    ----------
+    scores, xyp, bodyparts, pcutoff, augmented, novelty_available
+        As for :func:`explain_outliers`.
+
+    Returns
+    -------
+    list of str
+        One message per criterion that flags at least half of the frames it scored
+        while some bodyparts are below the p-cutoff in most frames; empty otherwise.
+
+    Examples
+    --------
+    >>> xyp = np.ones((10, 2, 3)); xyp[:, 1, 2] = 0.05  # the tongue is never seen
+    >>> scores = outlier_scores(xyp, ["uncertain"], pcutoff=0.6)
+    >>> print(outlier_advice(scores, xyp, ["nose", "tongue"], pcutoff=0.6)[0][:60])
+    'uncertain' flags 100 % of the frames because some bodyparts
+    """
+    return [
+        a.text()
+        for a in explain_outliers(
+            scores,
+            xyp,
+            bodyparts,
+            pcutoff=pcutoff,
+            augmented=augmented,
+            novelty_available=novelty_available,
+        )
+    ]
 
 
 def _read_frames(video: Path, indices: Sequence[int]) -> list[np.ndarray]:
@@ -1783,7 +1907,7 @@ def extract_outlier_frames(
             seed,
         )
         picked = np.sort(frames[chosen]) if len(chosen) else np.zeros(0, int)
-        advice = outlier_advice(
+        explained = explain_outliers(
             scores,
             xyp,
             [file_bps[j] for j in use],
@@ -1791,6 +1915,7 @@ def extract_outlier_frames(
             augmented=augmented,
             novelty_available=not proj.multianimal,
         )
+        advice = [a.text() for a in explained]
         for line in advice:
             logger.warning("%s: %s", video.name, line)
         result = OutlierFrames(
@@ -1801,6 +1926,7 @@ def extract_outlier_frames(
             picked,
             advice=advice,
             pcutoff=proj.pcutoff,
+            explained=explained,
         )
         if older:
             result.warnings.append(
@@ -2234,19 +2360,35 @@ def _splits_keeping_tests(
     return splits, kept
 
 
-def _finish_interrupted_merge(
-    proj: Project, shuffles: Sequence[int], labels: pd.DataFrame
-) -> MergeResult | None:
-    """Finish a merge that raised ``iteration`` but wrote no training set.
+def _unfinished_merge(
+    proj: Project, shuffles: Sequence[int]
+) -> dict[int, tuple[list, list]] | None:
+    """Return the previous iteration's splits when a merge raised ``iteration`` only.
 
-    ``None`` when the current iteration has a split of a shuffle, or the previous
-    one has none (nothing to finish).
+    A merge interrupted after raising ``iteration`` (an older posekit's order), or
+    run with ``create_training_set=False``, leaves iteration N without a split of
+    the shuffles while N-1 has one. ``None`` when the current iteration has a split
+    of a shuffle, or the previous one has none (nothing to finish).
     """
     now = proj.iteration
     if now < 1 or any(any(_doc_split(proj, now, k)) for k in shuffles):
         return None
     previous = {k: _doc_split(proj, now - 1, k) for k in shuffles}
     if not any(tr or te for tr, te in previous.values()):
+        return None
+    return previous
+
+
+def _finish_interrupted_merge(
+    proj: Project, shuffles: Sequence[int], labels: pd.DataFrame
+) -> MergeResult | None:
+    """Finish a merge that raised ``iteration`` but wrote no training set.
+
+    ``None`` when there is none to finish (:func:`_unfinished_merge`).
+    """
+    now = proj.iteration
+    previous = _unfinished_merge(proj, shuffles)
+    if previous is None:
         return None
     labelled = index_to_paths(labels.index)
     known = {p for tr, te in previous.values() for p in (*tr, *te)}
@@ -2333,7 +2475,9 @@ def merge_datasets(
     LabelError
         No training set in the current iteration (nothing was trained yet), or no new
         labelled frame since it (refine the extracted frames first), unless
-        ``force``.
+        ``force``. With ``create_training_set=False``, also when the previous merge
+        did not finish (the iteration has no training set, the previous one has
+        one): a merge with the training set finishes it.
     """
     from .dataset import merge_labels
     from .project import as_project
@@ -2345,6 +2489,18 @@ def merge_datasets(
         resumed := _finish_interrupted_merge(proj, shuffles, labels)
     ):
         return resumed
+    if not create_training_set and _unfinished_merge(proj, shuffles) is not None:
+        raise LabelError(
+            f"The previous merge did not finish: iteration {before} has no training "
+            f"set, iteration {before - 1} has one (the merge to iteration {before} "
+            "was interrupted, or ran without the training set). Raising it again "
+            f"would skip iteration {before}'s training set, and the next one could "
+            f"not keep iteration {before - 1}'s test frames. Run `posekit merge "
+            f"{proj.path}` without "
+            "--no-training-set (merge_datasets(project)): it finishes that merge, "
+            f"creating iteration {before}'s training set with iteration "
+            f"{before - 1}'s test frames. Nothing was merged."
+        )
     labelled = index_to_paths(labels.index)
     old_train, old_test = set(), set()
     for k in shuffles:

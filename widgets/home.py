@@ -42,13 +42,18 @@ logger = logging.getLogger("posekit.widgets")
 
 @dataclass(frozen=True)
 class ProjectStatus:
-    """What a project holds on disk."""
+    """What a project holds on disk.
+
+    ``videos`` counts the videos to analyse: the labelled videos made from them
+    (``*_labeled.mp4``) are ``labeled_videos``.
+    """
 
     videos: int
     labelled_frames: int
     training_set: bool
     snapshots: int
     predictions: int
+    labeled_videos: int = 0
 
     def next_step(self) -> str:
         """Say the workflow step to do next, in words."""
@@ -78,7 +83,8 @@ def project_status(project: Project) -> ProjectStatus:
     from ..engine.io.dlc import LabelError, read_labels
     from ..engine.postprocessing import find_predictions
 
-    videos = project.videos()
+    every = project.videos()
+    videos = project.source_videos()  # not the labelled videos made from them
     labelled = 0
     for stem in project.labeled_videos():
         h5 = project.labels_path(stem)
@@ -97,7 +103,14 @@ def project_status(project: Project) -> ProjectStatus:
         else 0
     )
     predictions = sum(1 for v in videos if find_predictions(v))
-    return ProjectStatus(len(videos), labelled, training_set, snapshots, predictions)
+    return ProjectStatus(
+        len(videos),
+        labelled,
+        training_set,
+        snapshots,
+        predictions,
+        labeled_videos=len(every) - len(videos),
+    )
 
 
 def _videos_in_root(text: str) -> list[Path]:
@@ -376,7 +389,7 @@ class HomeApp:
         self.set_address(project)
         self._say(
             f"Project created in <code>{html.escape(str(project.path))}</code> "
-            f"({len(project.videos())} video(s)). Next: "
+            f"({len(project.source_videos())} video(s)). Next: "
             f"{html.escape(project_status(project).next_step())}."
         )
         return project
@@ -453,7 +466,13 @@ class HomeApp:
             f"<h3 style='margin:4px 0'>Project <code>{html.escape(project.task)}</code>"
             f"</h3><div class='posekit-project-path'><small>{html.escape(str(project.path))}"
             f"</small></div><ul class='posekit-status'>"
-            f"<li>{st.videos} video(s); bodyparts: "
+            f"<li>{st.videos} video(s)"
+            + (
+                f" (and {st.labeled_videos} labelled video(s) made from them)"
+                if st.labeled_videos
+                else ""
+            )
+            + "; bodyparts: "
             f"{html.escape(', '.join(project.bodyparts))}</li>"
             f"<li>{st.labelled_frames} labelled frame(s)</li>"
             f"<li>training set: {'yes' if st.training_set else 'not yet'}; "

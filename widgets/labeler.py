@@ -82,6 +82,7 @@ from .frame_image import IMAGE_FORMATS, image_file_data_url, placeholder_data_ur
 from .labeler_model import (
     ANCHOR,
     MULTIANIMAL_ACTIONS,
+    NAME_FONT_PX,
     SHORTCUTS,
     LabelerModel,
     key_action,
@@ -378,9 +379,20 @@ window.addEventListener("keydown", (ev) => {
 #: with the frame and how many bodyparts are placed), makes the status line and the
 #: message polite live regions, fits the canvas into the width the page gives it
 #: (scaled down, never clipped; Bokeh maps clicks through its ranges, so they stay
-#: exact image pixels) and follows the active Bokeh tool (a toolbar button or ``m``)
-#: into the status line.
+#: exact image pixels) and into the window's height when 60 % of its height or
+#: more is enough (a lower window scrolls), and follows the active Bokeh tool (a
+#: toolbar button or ``m``) into the status line.
 VIEW_JS = """
+// Where an element is on the page, not in the window: its place in the window plus
+// how far every box around it (the page too) is scrolled.
+const pageTop = (el) => {
+  let top = el.getBoundingClientRect().top;
+  for (let e = el; e; e = e.parentElement || (e.getRootNode && e.getRootNode().host) || null) {
+    top += e.scrollTop || 0;
+  }
+  return top;
+};
+const FIT_HEIGHT_MIN = 0.6;  // never smaller than this share of its height for it
 const modeOf = () => (draw_tool.active ? "label" : (pan_tool.active ? "pan" : "none"));
 const report = () => {
   const m = modeOf();
@@ -425,7 +437,13 @@ const apply = (tries) => {
         if (!(fw0 > 0) || !row.isConnected || row.clientWidth === 0) { return; }
         const tb = Math.max(0, v.el.getBoundingClientRect().width - fig.frame_width);
         const room = Math.floor(row.clientWidth - tb - 2);
-        const fw = Math.max(80, Math.min(fw0, room));
+        let fw = Math.max(80, Math.min(fw0, room));
+        // the whole image in the window with the page at its top (QA s17 #7: at
+        // 1024x700 its bottom 45 px were below it), when a little smaller does it
+        const below = window.innerHeight - pageTop(v.el) - 8;
+        if (below < fh0 * fw / fw0 && below >= FIT_HEIGHT_MIN * fh0) {
+          fw = Math.min(fw, Math.floor(fw0 * below / fh0));
+        }
         const fh = Math.round(fh0 * fw / fw0);
         if (fig.frame_width !== fw || fig.frame_height !== fh) {
           fig.frame_width = fw;
@@ -434,6 +452,7 @@ const apply = (tries) => {
         if (host.scrollLeft || host.scrollTop) { host.scrollLeft = 0; host.scrollTop = 0; }
       };
       new ResizeObserver(fit).observe(row);
+      window.addEventListener("resize", fit);  // a window made lower
       // tabbing onto the toolbar must not leave the image scrolled out of its box
       host.addEventListener("scroll", fit);
       v.__posekit_refit = fit;
@@ -613,7 +632,10 @@ class Labeler(BokehComponent):
             self._sync_videos()
             self._show_model_message()
             self._show_frame()
-            self._show_points()
+            if self.model.frame:  # the names that fit at this view's scale
+                self.model.render()
+            else:
+                self._show_points()
 
     def close(self) -> None:
         """Stop following the model and close every widget of the labeller."""
@@ -767,6 +789,7 @@ class Labeler(BokehComponent):
                 "bodypart": [],
                 "fill": [],
                 "edge": [],
+                "name": [],
             }
         )
         mapper = CategoricalColorMapper(
@@ -793,11 +816,11 @@ class Labeler(BokehComponent):
         self.names = LabelSet(
             x="x",
             y="y",
-            text="bodypart",
+            text="name",  # "" where it would overlap another (names_that_fit)
             source=self.points_source,
             x_offset=7,
             y_offset=-4,
-            text_font_size="11px",
+            text_font_size=f"{NAME_FONT_PX}px",
             text_color="white",
             background_fill_color="black",
             background_fill_alpha=0.45,
@@ -927,7 +950,7 @@ class Labeler(BokehComponent):
         )
         self.frame_slider.observe(self._on_slider, "value")
         self.jump_box = W.Text(
-            placeholder="go to: img0042.png or 42",
+            placeholder=f"go to: {self.model.jump_hint}",  # the project's names
             description="Go to",
             continuous_update=False,  # on Enter (or leaving the box)
             layout=W.Layout(width="230px"),
@@ -1014,7 +1037,11 @@ class Labeler(BokehComponent):
         self.brightness_slider.observe(self._on_image_settings, "value")
         self.contrast_slider.observe(self._on_image_settings, "value")
         self.names_checkbox = W.Checkbox(
-            value=True, description="Show names", indent=False
+            value=True,
+            description="Show names",
+            indent=False,
+            tooltip="names that would overlap another are left out: the colours "
+            "are the buttons'; a tapped point is named in the status line",
         )
         self.dotsize_slider.observe(self._on_dotsize, "value")
         self.alpha_slider.observe(self._on_alpha, "value")
@@ -1151,6 +1178,9 @@ class Labeler(BokehComponent):
     def _show_frame(self) -> None:
         """Show the model's current frame: image, slider (empty without frames)."""
         m = self.model
+        hint = f"go to: {m.jump_hint}"
+        if self.jump_box.placeholder != hint:  # another video: its frames' names
+            self.jump_box.placeholder = hint
         if self.frame_slider.max != max(len(m.frames), 1):
             self._set_slider_max()
         if not m.frame:
@@ -1394,6 +1424,7 @@ class Labeler(BokehComponent):
         s = display_scale(w, h, self.display_width)
         self.scale = s
         self.model.image_size = (w, h)
+        self.model.name_scale = s  # which names fit beside the points
         self._natural = (round(w * s), round(h * s))
         self.figure.frame_width, self.figure.frame_height = self._natural
         self.x_range.update(

@@ -79,9 +79,74 @@ __all__ = [
     "SHORTCUTS",
     "LabelerModel",
     "key_action",
+    "names_that_fit",
 ]
 
 logger = logging.getLogger("posekit.widgets.labeler")
+
+#: Font size (screen px) of the names beside the points (the view's ``LabelSet``).
+NAME_FONT_PX = 11
+
+
+def names_that_fit(
+    xs: Sequence[float],
+    ys: Sequence[float],
+    names: Sequence[str],
+    scale: float = 1.0,
+    *,
+    font_px: float = NAME_FONT_PX,
+) -> list[str]:
+    """Choose the names to write beside the points: those overlapping none before.
+
+    A name is drawn right of its point, in a box about ``0.6 × font_px`` per
+    letter wide and ``font_px + 4`` high (screen pixels); on a small animal the
+    six names of the demo overlapped into an unreadable clump (QA s17 #7). The
+    points are taken in order (labels before the network's guesses), and a name
+    whose box overlaps one already kept is left out (``""``); the colours of the
+    points are those of the bodypart buttons, and a tapped point is named in the
+    status line.
+
+    Parameters
+    ----------
+    xs, ys
+        The points, in image pixels (NaN: no point, no name).
+    names
+        Their names.
+    scale
+        Screen pixels per image pixel.
+    font_px
+        Font size of the names.
+
+    Returns
+    -------
+    list of str
+        The name of each point, or ``""``.
+
+    Examples
+    --------
+    >>> names_that_fit([10, 12, 10], [10, 11, 40], ["snout", "leftear", "tail"])
+    ['snout', '', 'tail']
+    """
+    height = font_px + 4.0
+    kept: list[tuple[float, float, float]] = []  # left, top, width (screen px)
+    out = []
+    for x, y, name in zip(xs, ys, names, strict=True):
+        x, y, name = float(x), float(y), str(name)
+        if not (math.isfinite(x) and math.isfinite(y)) or not name:
+            out.append("")
+            continue
+        left, top = x * scale, y * scale
+        width = 0.6 * font_px * len(name) + 6.0
+        if any(
+            left < kl + kw and kl < left + width and abs(top - kt) < height
+            for kl, kt, kw in kept
+        ):
+            out.append("")
+            continue
+        kept.append((left, top, width))
+        out.append(name)
+    return out
+
 
 #: Prefix of the bodypart name of the invisible version row in the points table.
 ANCHOR = "__posekit_state_"
@@ -268,6 +333,9 @@ class LabelerModel(MultiAnimalLabelling):
         self.known_videos: list[str] = []
         self.points_table: dict[str, Any] = {}
         self.skeleton_table: dict[str, list[float]] = {}
+        #: Screen pixels per image pixel of the view (which names fit:
+        #: :func:`names_that_fit`).
+        self.name_scale = 1.0
         self.message = ""
         self.message_level = "info"
         self.frame_changed: list[Callable[[str], None]] = []
@@ -462,8 +530,9 @@ class LabelerModel(MultiAnimalLabelling):
         Parameters
         ----------
         text
-            An image name (``img0042.png``, ``img0042``), the number in it (``42``,
-            the video frame it was extracted from) or a path
+            An image name (``img0042.png``, ``img0042``: as the project names them,
+            :attr:`jump_hint`), the number in it (``42``, the video frame it was
+            extracted from) or a path
             (``labeled-data/<video>/img0042.png``). Case and spaces do not matter.
 
         Returns
@@ -491,7 +560,7 @@ class LabelerModel(MultiAnimalLabelling):
         frames = self.frames
         want = str(text).strip().replace("\\", "/").rsplit("/", 1)[-1].lower()
         if not frames or not want:
-            raise ValueError("Type a frame's file name (img0042.png) or number (42).")
+            raise ValueError(f"Type a frame's file name or number ({self.jump_hint}).")
         names = {f.rsplit("/", 1)[-1].lower(): f for f in frames}
         stems = {n.rsplit(".", 1)[0]: f for n, f in names.items()}
         found = names.get(want) or stems.get(want)
@@ -509,6 +578,31 @@ class LabelerModel(MultiAnimalLabelling):
                 f"{first} to {last}."
             )
         return found
+
+    @property
+    def jump_hint(self) -> str:
+        """An example of what the *Go to* box takes, from this video's frames.
+
+        ``"img042.png or 42"``: a frame's name as the project has it (DeepLabCut
+        pads the number to the digits of the video's frame count) and its number;
+        ``"img0042.png or 42"`` without frames.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from posekit.engine.demo import make_demo_project
+        >>> project = make_demo_project(tempfile.mkdtemp(), n_frames=300, n_labeled=3)
+        >>> LabelerModel(project).jump_hint
+        'img150.png or 150'
+        """
+        frames = self.frames
+        if not frames:
+            return "img0042.png or 42"
+        name = frames[len(frames) // 2].rsplit("/", 1)[-1]
+        digits = name.rsplit(".", 1)[0].lstrip("abcdefghijklmnopqrstuvwxyz_-")
+        if not digits.isdigit():
+            return name
+        return f"{name} or {int(digits)}"
 
     @_locked
     def jump(self, text: str) -> str | None:
@@ -580,9 +674,11 @@ class LabelerModel(MultiAnimalLabelling):
         """Build the points and skeleton tables of a frame (a new version).
 
         The points table has columns ``x``, ``y``, ``bodypart``, ``fill`` (the
-        bodypart for a label, ``"machine"`` for a hollow machine point) and ``edge``
+        bodypart for a label, ``"machine"`` for a hollow machine point), ``edge``
         (``"label"``, or the machine point's likelihood class of
-        :data:`LIKELIHOOD_CLASSES`), and ends with the anchor row. A view may send the
+        :data:`LIKELIHOOD_CLASSES`) and ``name`` (the name written beside the
+        point, ``""`` where it would overlap another: :func:`names_that_fit` at
+        :attr:`name_scale`), and ends with the anchor row. A view may send the
         tables of a neighbouring frame ahead (prefetch); an edit made on them is
         applied to that frame.
         """
@@ -625,6 +721,7 @@ class LabelerModel(MultiAnimalLabelling):
             "bodypart": names,
             "fill": fill,
             "edge": edge,
+            "name": names_that_fit(xs, ys, names, self.name_scale),
         }
         x0, y0, x1, y1 = [], [], [], []
         for a, b in self._skeleton_pairs():  # within each animal

@@ -150,6 +150,19 @@ class RefineApp:
             )
             for name, c in CRITERIA.items()
         }
+        # the engine's comparisonbodyparts: the advice may say to untick some
+        self.bodypart_boxes = {
+            name: W.Checkbox(
+                value=name in m.bodyparts,
+                description=name,
+                indent=False,
+                tooltip=f"look for outliers in {name}'s predictions",
+                layout=W.Layout(width="auto", margin="0 12px 0 0"),
+            )
+            for name in self.project.bodyparts
+        }
+        for box in self.bodypart_boxes.values():
+            box.add_class("refine-bodypart")
         self.n_box = W.BoundedIntText(
             value=m.n,
             min=1,
@@ -184,6 +197,10 @@ class RefineApp:
                 W.HBox(
                     [W.HTML("criteria:&nbsp;"), *self.criteria_boxes.values()],
                     layout=W.Layout(align_items="center"),
+                ),
+                W.HBox(
+                    [W.HTML("bodyparts:&nbsp;"), *self.bodypart_boxes.values()],
+                    layout=W.Layout(align_items="center", flex_flow="row wrap"),
                 ),
                 W.HBox([self.score_button, self.extract_button]),
                 self.find_message,
@@ -233,8 +250,13 @@ class RefineApp:
             legend_label="chosen",
         )
         p.add_layout(Span(location=1.0, dimension="width", line_dash="dashed"))
-        p.legend.location = "top_right"
-        p.legend.click_policy = "hide"
+        # above the plot, in one row: inside it covered the last frames (QA s17 #5)
+        legend = p.legend[0]
+        p.add_layout(legend, "above")
+        legend.orientation = "horizontal"
+        legend.click_policy = "hide"
+        legend.label_text_font_size = "11px"
+        legend.spacing = 12
         p.toolbar.logo = None
         self.timeline = p
         self.timeline_model = LiveBokehModel(p)
@@ -306,6 +328,7 @@ class RefineApp:
     def _read_settings(self) -> None:
         m = self.model
         m.set_criteria([n for n, b in self.criteria_boxes.items() if b.value])
+        m.set_bodyparts([n for n, b in self.bodypart_boxes.items() if b.value])
         m.n = int(self.n_box.value)
         m.algorithm = self.algorithm.value
 

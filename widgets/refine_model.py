@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.multianimal.labels import SLOT_SEPARATOR
 from ..engine.project import Project, as_project
 from ..engine.refinement import (
     CRITERIA,
     DEFAULT_CRITERIA,
     MergeResult,
+    OutlierAdvice,
     OutlierFrames,
     extract_outlier_frames,
     find_prediction_file,
@@ -53,6 +55,9 @@ class RefineModel:
         The chosen one.
     criteria : list of str
         The criteria to combine (names of :data:`posekit.engine.refinement.CRITERIA`).
+    bodyparts : list of str
+        The bodyparts the criteria look at (default: all of the project's; the
+        engine's ``comparisonbodyparts``).
     n : int
         Frames to extract (default: the config's ``numframes2pick``).
     algorithm : str
@@ -76,6 +81,7 @@ class RefineModel:
         self.project = as_project(project)
         self.shuffle = int(shuffle)
         self.criteria: list[str] = list(DEFAULT_CRITERIA)
+        self.bodyparts: list[str] = list(self.project.bodyparts)
         self.n = int(self.project.get("numframes2pick", 20) or 20)
         self.algorithm = "kmeans"
         self.result: OutlierFrames | None = None
@@ -156,15 +162,35 @@ class RefineModel:
             )
         self.criteria = list(criteria)
 
+    def set_bodyparts(self, bodyparts: Sequence[str]) -> None:
+        """Choose the bodyparts the criteria look at (of the project's).
+
+        Raises
+        ------
+        ValueError
+            Unknown names, or none.
+        """
+        unknown = [b for b in bodyparts if b not in self.project.bodyparts]
+        if unknown or not bodyparts:
+            raise ValueError(
+                "Tick one or more bodyparts for the outlier criteria to look at; "
+                f"the project's are {', '.join(self.project.bodyparts)}"
+                + (f" (not {', '.join(unknown)})" if unknown else "")
+                + "."
+            )
+        self.bodyparts = [b for b in self.project.bodyparts if b in bodyparts]
+
     # ------------------------------------------------------------------ steps
     def _run(self, dry_run: bool) -> OutlierFrames:
         if self.video is None:
             raise FileNotFoundError(self.message or "No analysed video.")
+        every = set(self.bodyparts) >= set(self.project.bodyparts)
         (result,) = extract_outlier_frames(
             self.project,
             [self.video],
             shuffle=self.shuffle,
             criteria=self.criteria,
+            comparisonbodyparts="all" if every else list(self.bodyparts),
             n=self.n,
             extractionalgorithm=self.algorithm,
             dry_run=dry_run,
@@ -181,9 +207,21 @@ class RefineModel:
             f"{self.video.name} are outliers ("
             + ", ".join(f"{c}: {len(r.scores.outliers(c))}" for c in r.scores.scores)
             + f"); {len(r.picked)} chosen."
-            + "".join(f" {a}" for a in r.advice)
+            + "".join(f" {a}" for a in self.advice(r))
         )
         return r
+
+    def advice(self, result: OutlierFrames | None = None) -> list[str]:
+        """Say what to do when a criterion flags most frames, in the app's words.
+
+        The engine's advice (:attr:`OutlierFrames.advice`) is written for Python and
+        the command line (``comparisonbodyparts``); this names the app's controls:
+        the *bodyparts* boxes, the criteria, the Train app.
+        """
+        r = result if result is not None else self.result
+        if r is None:
+            return []
+        return [_in_app_words(a) for a in r.explained]
 
     def extract(self) -> OutlierFrames:
         """Extract the chosen frames and write their machine labels."""
@@ -227,3 +265,46 @@ class RefineModel:
         out = {"frame": s.frames, "combined": s.combined}
         out.update(s.normalized)
         return out
+
+
+def _part_name(name: str) -> str:
+    """``mouse1/snout`` → ``snout`` (the name the bodypart boxes show)."""
+    return str(name).rpartition(SLOT_SEPARATOR)[2]
+
+
+def _in_app_words(a: OutlierAdvice) -> str:
+    """One :class:`~posekit.engine.refinement.OutlierAdvice` in the app's words."""
+    parts = ", ".join(f"{b} ({100 * r:.0f} %)" for b, r in a.rare.items())
+    boxes = ", ".join(dict.fromkeys(_part_name(b) for b in a.rare))
+    share = f"{100 * a.flagged:.0f} %"
+    if a.criterion == "tta":
+        return (
+            f"'tta' flags {share} of the frames it compared, because of bodyparts "
+            f"below the p-cutoff ({a.pcutoff:g}) in most frames: {parts}. Without "
+            f"them it would flag {100 * (a.without or 0.0):.0f} %: untick {boxes} "
+            "under bodyparts and press Find outliers again."
+        )
+    if not a.keep:
+        return (
+            f"'uncertain' flags {share} of the frames: every bodypart is below the "
+            f"p-cutoff ({a.pcutoff:g}) in most frames ({parts}). The network has not "
+            "learned this video yet: train it longer in the Train app (or on more "
+            "labelled frames), analyse the video again in the Analyze app, then come "
+            "back; meanwhile untick uncertain to look for the other outliers."
+        )
+    text = (
+        f"'uncertain' flags {share} of the frames: some bodyparts are below the "
+        f"p-cutoff ({a.pcutoff:g}) in most frames: {parts}."
+    )
+    if a.unsure_everywhere:
+        text += (
+            " The network is still unsure almost everywhere: train it longer in "
+            "the Train app, analyse the video again, then come back (or untick "
+            "uncertain)."
+        )
+    novelty = " (tick novelty to find frames unlike the training frames)"
+    return text + (
+        f" If those parts are often out of sight, untick {boxes} under bodyparts "
+        "and press Find outliers again; if the network has not learned them yet, "
+        f"label a few frames that show them{novelty if a.novelty else ''}."
+    )

@@ -36,7 +36,7 @@ from .trajectory_identity import IdentityCorrection
 if TYPE_CHECKING:
     from ..engine.video import VideoReader
 
-__all__ = ["FILTERS", "SERIES", "TrajectoryModel"]
+__all__ = ["FILTERS", "SERIES", "SMOOTHING_MAX_GAP", "TrajectoryModel"]
 
 logger = logging.getLogger("posekit.widgets.viewer")
 
@@ -48,6 +48,20 @@ FILTERS: dict[str, str] = {
 }
 
 SERIES = ("x", "y", "speed", "likelihood")
+
+#: Gaps (frames) filled when a smoothing filter is chosen while *interpolate gaps*
+#: is still off (the tutorial's cleaning): Savitzky–Golay widens every gap by half
+#: its window on each side, and a point whose median window holds fewer than half
+#: its values is left out, so that on a network still unsure of most points a
+#: smoother without it showed a fraction of what was above the p-cutoff.
+SMOOTHING_MAX_GAP = 10
+
+_FILTER_NAMES = {"median": "median", "savgol": "Savitzky–Golay"}
+
+
+def _pct(part: int, whole: int) -> str:
+    """``"35 %"`` (``"0 %"`` of nothing)."""
+    return f"{100 * part / whole:.0f} %" if whole else "0 %"
 
 
 def _extent(pos: np.ndarray) -> int:
@@ -114,6 +128,10 @@ class TrajectoryModel(IdentityCorrection):
         Speed of ``filtered`` (px/s with a frame rate, else px/frame).
     error : str
         Why the last filter change was refused ('' when fine).
+    auto_gap : bool
+        Fill gaps of up to :data:`SMOOTHING_MAX_GAP` frames when a smoothing filter
+        is chosen while ``max_gap`` is 0 (``max_gap`` goes back to 0 with the filter
+        ``none``, unless it was changed meanwhile).
     display : DisplaySettings
         How poses are drawn (the project's ``Project.display``; without a project,
         DeepLabCut's defaults). ``dotsize`` and ``alpha`` are taken from it.
@@ -125,6 +143,7 @@ class TrajectoryModel(IdentityCorrection):
     window = traitlets.Int(5)
     polyorder = traitlets.Int(2)
     max_gap = traitlets.Int(0)
+    auto_gap = traitlets.Bool(True)
     individual = traitlets.Unicode("")
     keypoint = traitlets.Unicode("")
     version = traitlets.Int(0)
@@ -212,8 +231,13 @@ class TrajectoryModel(IdentityCorrection):
             )
             self.individual = self.individuals[0]
             self.keypoint = self.keypoints[0]
+        self._gap_filled_by_filter = False  # max_gap set by choosing a smoother
+        self._setting_gap = False
         self._refilter()
         self._init_identities()
+        # before the refilter: a smoother chosen brings its gap filling along
+        self.observe(self._on_method, "method")
+        self.observe(self._on_max_gap, "max_gap")
         self.observe(
             self._on_filter_change,
             ["pcutoff", "method", "window", "polyorder", "max_gap"],
@@ -245,12 +269,23 @@ class TrajectoryModel(IdentityCorrection):
 
     # ------------------------------------------------------------ filtering
     def filter_params(self) -> dict[str, Any]:
-        """Keyword arguments of the current ``filter_poses`` call."""
+        """Keyword arguments of the current ``filter_poses`` call.
+
+        They are those of ``posekit filter --pcutoff P --max-gap G`` (and of
+        :func:`~posekit.engine.postprocessing.filter_predictions`): points below
+        the p-cutoff become NaN, gaps up to ``max_gap`` frames are interpolated,
+        then the smoother runs; the median gives a frame a value when at least
+        half its window (``window // 2 + 1`` values) is there, ignoring the NaN
+        in it. DeepLabCut's ``filterpredictions`` (and ``posekit filter`` without
+        ``--pcutoff``) smooths every point, those below the p-cutoff too.
+        """
         params: dict[str, Any] = {"confidence_threshold": float(self.pcutoff)}
         if self.max_gap > 0:
             params["max_gap"] = int(self.max_gap)
         if self.method in ("median", "savgol"):
             params["window"] = int(self.window)
+        if self.method == "median":
+            params["min_periods"] = int(self.window) // 2 + 1
         if self.method == "savgol":
             params["polyorder"] = int(self.polyorder)
         return params
@@ -345,7 +380,32 @@ class TrajectoryModel(IdentityCorrection):
             return local.isel(time=index - lo)
 
     def _on_filter_change(self, change: dict[str, Any]) -> None:
+        settings = (str(self.method), self.filter_params())
+        if not self.error and settings == getattr(self, "_settings", None):
+            return  # e.g. the method's gap filling filtered already
         self._refilter()
+
+    def _set_gap(self, value: int) -> None:
+        self._setting_gap = True
+        try:
+            self.max_gap = value
+        finally:
+            self._setting_gap = False
+
+    def _on_method(self, change: dict[str, Any]) -> None:
+        """Fill short gaps along with a smoother (:attr:`auto_gap`); undo with none."""
+        new, old = change["new"], change["old"]
+        if new != "none" and old == "none":
+            if self.auto_gap and self.max_gap == 0:
+                self._gap_filled_by_filter = True
+                self._set_gap(SMOOTHING_MAX_GAP)
+        elif new == "none" and self._gap_filled_by_filter:
+            self._gap_filled_by_filter = False
+            self._set_gap(0)
+
+    def _on_max_gap(self, change: dict[str, Any]) -> None:
+        if not self._setting_gap:  # the user's value: kept from now on
+            self._gap_filled_by_filter = False
 
     def _clamp_frame(self, change: dict[str, Any]) -> None:
         clamped = min(max(int(change["new"]), 0), self.n_frames - 1)
@@ -393,18 +453,11 @@ class TrajectoryModel(IdentityCorrection):
         Returns
         -------
         dict
-            ``x``, ``y`` (NaN where hidden: below the p-cutoff or missing),
-            ``likelihood``, ``keypoint``, ``individual``, ``color`` — one entry per
+            ``x``, ``y`` (NaN where hidden: below the p-cutoff, missing or left
+            out by the filter; :meth:`hidden_points` gives those), ``likelihood``, ``keypoint``, ``individual``, ``color`` — one entry per
             (individual, keypoint).
         """
-        from ..engine.drawing import bodypart_colors, to_hex
-
         index = self.frame if frame is None else int(frame)
-        colors = [
-            to_hex(c) for c in bodypart_colors(len(self.keypoints), self.colormap)
-        ]
-        by_individual = self.color_by == "individual"
-        per_individual = self.individual_colors() if by_individual else {}
         at = self._filtered_at(index)
         pos, conf = at["position"], at["confidence"]
         x = pos.sel(space="x").transpose("individual", "keypoint").values.ravel()
@@ -417,12 +470,168 @@ class TrajectoryModel(IdentityCorrection):
             "likelihood": lik.astype(float),
             "keypoint": self.keypoints * n_ind,
             "individual": [i for i in self.individuals for _ in self.keypoints],
-            "color": (
-                [per_individual[i] for i in self.individuals for _ in self.keypoints]
-                if by_individual
-                else colors * n_ind
-            ),
+            "color": self._colors(),
         }
+
+    def _colors(self) -> list[str]:
+        """Colour of each (individual, keypoint), as :meth:`points` draws it."""
+        from ..engine.drawing import bodypart_colors, to_hex
+
+        if self.color_by == "individual":
+            per_individual = self.individual_colors()
+            return [per_individual[i] for i in self.individuals for _ in self.keypoints]
+        colors = [
+            to_hex(c) for c in bodypart_colors(len(self.keypoints), self.colormap)
+        ]
+        return colors * len(self.individuals)
+
+    def hidden_points(
+        self, frame: int | None = None, points: dict[str, Any] | None = None
+    ) -> dict[str, np.ndarray | list]:
+        """Give the network's points at ``frame`` that :meth:`points` hides.
+
+        Points below the p-cutoff (``reason`` ``"below"``) and points above it that
+        the smoother left out (``"filter"``), at the network's own position, for
+        the frame view to draw hollow and faded (a point without any position is
+        left out). ``points``: what :meth:`points` gave for that frame.
+
+        Returns
+        -------
+        dict
+            ``x``, ``y``, ``likelihood``, ``keypoint``, ``individual``, ``color``,
+            ``reason``: one entry per hidden point.
+        """
+        index = self.frame if frame is None else int(frame)
+        shown = self.points(index) if points is None else points
+        at = self.raw.isel(time=index)
+        pos = at["position"].transpose("individual", "keypoint", "space")
+        space = [str(v) for v in pos["space"].values]
+        x = pos.values[..., space.index("x")].ravel().astype(float)
+        y = pos.values[..., space.index("y")].ravel().astype(float)
+        lik = at["confidence"].transpose("individual", "keypoint").values.ravel()
+        lik = lik.astype(float)
+        hidden = ~(np.isfinite(shown["x"]) & np.isfinite(shown["y"]))
+        hidden &= np.isfinite(x) & np.isfinite(y)
+        with np.errstate(invalid="ignore"):
+            below = lik < float(self.pcutoff)
+        colors = self._colors()
+        n_ind = len(self.individuals)
+        keypoints = self.keypoints * n_ind
+        individuals = [i for i in self.individuals for _ in self.keypoints]
+        rows = np.flatnonzero(hidden)
+        return {
+            "x": x[rows],
+            "y": y[rows],
+            "likelihood": lik[rows],
+            "keypoint": [keypoints[r] for r in rows],
+            "individual": [individuals[r] for r in rows],
+            "color": [colors[r] for r in rows],
+            "reason": ["below" if below[r] else "filter" for r in rows],
+        }
+
+    def hidden_text(
+        self, frame: int | None = None, hidden: dict[str, Any] | None = None
+    ) -> str:
+        """Say which points of ``frame`` are hidden, and why ('' when none is).
+
+        ``"hidden: snout, leftear (likelihood < 0.50); neck (left out by the
+        median)"``; with several animals the names are ``<animal> <bodypart>``.
+        ``hidden``: what :meth:`hidden_points` gave for that frame.
+        """
+        h = self.hidden_points(frame) if hidden is None else hidden
+        several = len(self.individuals) > 1
+
+        def names(reason: str) -> str:
+            return ", ".join(
+                f"{i} {k}" if several else k
+                for k, i, r in zip(
+                    h["keypoint"], h["individual"], h["reason"], strict=True
+                )
+                if r == reason
+            )
+
+        parts = []
+        if below := names("below"):
+            parts.append(f"{below} (likelihood < {float(self.pcutoff):.2f})")
+        if left_out := names("filter"):
+            what = _FILTER_NAMES.get(str(self.method), str(self.method))
+            parts.append(f"{left_out} (left out by the {what})")
+        return "hidden: " + "; ".join(parts) if parts else ""
+
+    def coverage(self) -> dict[str, Any]:
+        """Count the points of the current individual that the plots show.
+
+        Returns
+        -------
+        dict
+            ``points`` (frames × keypoints), ``above`` (points with a position at
+            or above the p-cutoff), ``shown`` (after the filter), ``filled`` (shown
+            but not above: interpolated), ``removed`` (above but not shown: left
+            out by the smoother) and ``below`` (keypoint → fraction of the frames
+            below the p-cutoff).
+        """
+        raw = self.raw.sel(individual=self.individual)
+        pos = raw["position"].transpose("time", "space", "keypoint")
+        space = [str(v) for v in pos["space"].values]
+        xy = pos.values[:, [space.index("x"), space.index("y")]]
+        found = np.isfinite(xy).all(axis=1)
+        lik = raw["confidence"].transpose("time", "keypoint").values.astype(float)
+        with np.errstate(invalid="ignore"):
+            low = found & (lik < float(self.pcutoff))  # NaN likelihood: kept
+        above = found & ~low
+        ds, _ = self._part(self.individual)
+        fpos = ds["position"].isel(individual=0).transpose("time", "space", "keypoint")
+        fspace = [str(v) for v in fpos["space"].values]
+        shown = np.isfinite(fpos.values[:, [fspace.index("x"), fspace.index("y")]]).all(
+            axis=1
+        )
+        return {
+            "points": int(found.size),
+            "above": int(above.sum()),
+            "shown": int(shown.sum()),
+            "filled": int((shown & ~above).sum()),
+            "removed": int((above & ~shown).sum()),
+            "below": {
+                k: float(low[:, j].mean()) if len(low) else 0.0
+                for j, k in enumerate(self.keypoints)
+            },
+        }
+
+    @property
+    def coverage_text(self) -> str:
+        """Say how many points the plots show, and why the others are hidden.
+
+        ``"65 % of the points are below the p-cutoff (0.50) and hidden: snout
+        64 %, …"`` without a filter; with one, how many it filled and kept.
+        """
+        c = self.coverage()
+        n = c["points"]
+        low = [f"{k} {100 * v:.0f} %" for k, v in c["below"].items() if v >= 0.005]
+        who = f" of {self.individual}" if len(self.individuals) > 1 else ""
+        if self.method == "none" and not self.max_gap:
+            if not low:
+                return ""
+            return (
+                f"{_pct(n - c['above'], n)} of the points{who} are below the p-cutoff "
+                f"({float(self.pcutoff):.2f}) and hidden (hollow circles on the "
+                f"frame): {', '.join(low)}. The network is unsure of them (a longer "
+                "training helps), or they are out of sight."
+            )
+        shown_of = f" ({self.individual})" if len(self.individuals) > 1 else ""
+        text = (
+            f"Points shown{shown_of}: {_pct(c['shown'], n)} ({_pct(c['above'], n)} above "
+            f"the p-cutoff {float(self.pcutoff):.2f}"
+        )
+        if self.max_gap:
+            text += f", {_pct(c['filled'], n)} filled in gaps ≤ {self.max_gap} frames"
+        text += ")"
+        if self.method != "none":
+            what = _FILTER_NAMES.get(str(self.method), str(self.method))
+            kept = c["above"] - c["removed"]
+            text += f"; the {what} kept {_pct(kept, c['above'])} of those above it"
+            if c["removed"]:
+                text += " (fill longer gaps to keep more)"
+        return text + "."
 
     def skeleton_segments(
         self, frame: int | None = None, points: dict[str, Any] | None = None

@@ -195,13 +195,28 @@ class TrajectoryViewer(BokehComponent):
                 "individual": [], "color": [],
             }
         )  # fmt: skip
+        size = max(4.0, m.dotsize * scale * 1.5)
+        # the points the p-cutoff (or the smoother) hides: hollow and faded, at the
+        # network's own position (QA s17 #4: hidden altogether, a network unsure of
+        # most points looked broken)
+        self.hidden_source = ColumnDataSource(
+            {
+                "x": [], "y": [], "likelihood": [], "keypoint": [],
+                "individual": [], "color": [], "reason": [],
+            }
+        )  # fmt: skip
+        hidden = v.scatter(
+            "x", "y", source=self.hidden_source, size=size, fill_color=None,
+            line_color="color", line_width=1.5, line_alpha=0.6, line_dash=[3, 2],
+            name="posekit-viewer-hidden-points",
+        )  # fmt: skip
         points = v.scatter(
-            "x", "y", source=self.points_source, size=max(4.0, m.dotsize * scale * 1.5),
+            "x", "y", source=self.points_source, size=size,
             fill_color="color", fill_alpha=m.alpha, line_color="black",
         )  # fmt: skip
         v.add_tools(
             HoverTool(
-                renderers=[points],
+                renderers=[points, hidden],
                 tooltips=[
                     ("", "@keypoint (@individual)"),
                     ("x, y", "@x{0.0}, @y{0.0}"),
@@ -328,6 +343,12 @@ class TrajectoryViewer(BokehComponent):
         w.link((m, "frame"), (self.slider, "value"))
         self.frame_label = w.HTML()
         self.frame_label.add_class("posekit-viewer-frame")
+        # which points of this frame are hidden and why; how many the plots show
+        # its line keeps its height: the frame must not move as it comes and goes
+        self.hidden_line = w.HTML(layout=w.Layout(min_height="1.6em"))
+        self.hidden_line.add_class("posekit-viewer-hidden")
+        self.coverage_line = w.HTML()
+        self.coverage_line.add_class("posekit-viewer-coverage")
         self.pcutoff = w.FloatSlider(
             min=0.0, max=1.0, step=0.01, description="p-cutoff", style=style,
             continuous_update=False, layout=w.Layout(width="300px"),
@@ -392,6 +413,8 @@ class TrajectoryViewer(BokehComponent):
                     [self.keypoint, self.individual, self.max_gap],
                     layout=w.Layout(flex_flow="row wrap"),
                 ),
+                self.coverage_line,
+                self.hidden_line,
                 self.bokeh_model,
                 w.HBox(
                     [
@@ -581,6 +604,14 @@ class TrajectoryViewer(BokehComponent):
         }  # fmt: skip
         points = m.points()
         self.points_source.data = points
+        hidden = m.hidden_points(points=points)
+        self.hidden_source.data = hidden
+        text = m.hidden_text(hidden=hidden)
+        self.hidden_line.value = (
+            f"<small>frame {m.frame}: {html.escape(text)} — hollow circles</small>"
+            if text
+            else ""
+        )
         self.skeleton_source.data = m.skeleton_segments(points=points)
         for cursor in self.cursors.values():
             cursor.location = m.frame
@@ -601,6 +632,8 @@ class TrajectoryViewer(BokehComponent):
 
     def _update_data(self) -> None:
         self.series_source.data = self.model.series_table()
+        text = self.model.coverage_text
+        self.coverage_line.value = f"<small>{html.escape(text)}</small>" if text else ""
         self._update_trajectory()
         self._update_frame()
 
@@ -655,7 +688,15 @@ class TrajectoryViewer(BokehComponent):
                     player = w.Video.from_file(str(path), autoplay=False, loop=False)
                     player.layout = w.Layout(width=f"{self.display_width}px")
                     player.add_class("posekit-viewer-labeled-video")
-                    self.video_box.children = [player]
+                    # QA s17 #7: the server does not serve videos/; the player
+                    # holds the file, and its menu saves a copy
+                    caption = w.HTML(_labeled_video_caption(path))
+                    caption.add_class("posekit-viewer-labeled-video-caption")
+                    self.video_box.children = [caption, player]
+                    self.model.message = (
+                        f"labelled video written: {path} — it plays below; the "
+                        "player's menu (⋮ → Download) saves a copy"
+                    )
             except Exception as err:  # noqa: BLE001 - shown in the widget, logged
                 logger.exception("labelled video failed")
                 self.model.error = error_message(err)
@@ -670,6 +711,26 @@ class TrajectoryViewer(BokehComponent):
         if wait:
             self._video_thread.join()
         return self._video_thread
+
+
+def _labeled_video_caption(path: str | os.PathLike) -> str:
+    """Write the line above the labelled video's player: name, size, how to keep it.
+
+    Examples
+    --------
+    >>> _labeled_video_caption("/nonexistent/m1_labeled.mp4")[:35]
+    '<small><b>m1_labeled.mp4</b> — ▶ pl'
+    """
+    path = Path(path)
+    try:
+        size = f" ({path.stat().st_size / 1e6:.1f} MB)"
+    except OSError:
+        size = ""
+    return (
+        f"<small><b>{html.escape(path.name)}</b>{size} — ▶ plays it here; to keep "
+        "a copy, open the player's menu (⋮ → <b>Download</b>) or right-click it "
+        "(<b>Save video as…</b>).</small>"
+    )
 
 
 # ---------------------------------------------------------------- app

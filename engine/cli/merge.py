@@ -45,7 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--no-training-set",
         action="store_true",
-        help="only raise the iteration (create the training set later)",
+        help="only raise the iteration; `posekit merge` without it creates the "
+        "training set later, with the previous test frames",
     )
     p.add_argument(
         "--force",

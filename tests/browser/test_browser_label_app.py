@@ -160,6 +160,16 @@ def test_label_in_the_browser(server, page, demo, tmp_path):
     assert (v["x0"], v["x1"], v["y0"], v["y1"]) == (-0.5, 319.5, 239.5, -0.5)
     assert canvas.box()["height"] == pytest.approx(v["fh"], abs=1)
 
+    # QA s17 #7: in a 1024x700 window the whole image shows (a little smaller)
+    page.set_viewport_size({"width": 1024, "height": 700})
+    page.wait_for_function(
+        "() => Bokeh.index.roots.find(r => r.model.name === 'posekit-labeler')"
+        ".el.getBoundingClientRect().bottom <= window.innerHeight",
+        timeout=10_000,
+    )
+    page.set_viewport_size({"width": 1280, "height": 1100})
+    page.wait_for_function(f"() => ({JS_VIEW})().fh === {v['fh']}", timeout=10_000)
+
     # click at known pixels -> snout, then leftear (auto-selected), on disk
     latencies = []
     canvas.page.mouse.click(*canvas.to_page(100, 50))

@@ -157,6 +157,9 @@ def test_refine_in_the_browser(server, page, demo, screenshots_dir):
     )
     picked = wait_until(lambda: page.evaluate(JS_PICKED), what="the timeline")
     assert 1 <= len(picked) <= demo.get("numframes2pick")
+    # QA s17 #5: a barely trained network: the advice in the app's words
+    advice = page.locator(".refine-message").inner_text()
+    assert "Train app" in advice and "comparisonbodyparts" not in advice, advice
     page.get_by_role("button", name="Extract frames").click()
     # the message may already be folded away when the labeller opens: attached is enough
     page.wait_for_selector(

@@ -2,7 +2,8 @@
 
 A click on the speed plot at a known frame moves the cursor and the video there (the
 frame label, the video title and the image change); the frame slider moves the
-cursor lines; the filter buttons change the plotted data. A screenshot
+cursor lines; the snout, below the p-cutoff at the frame clicked, is drawn hollow
+and named above the frame; the filter buttons change the plotted data. A screenshot
 ``viewer_app.png`` goes to the ``screenshots_dir`` (``docs/_static/screenshots/``
 under ``make screenshots``).
 """
@@ -12,16 +13,28 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from bokeh_js import JS_FIND  # tests/browser is on sys.path (pytest `pythonpath`)
 
-from posekit.engine.demo import make_demo_project
+from posekit.engine.demo import load_ground_truth, make_demo_project
+from posekit.engine.io.dlc import predictions_frame, write_predictions
 
 pytestmark = pytest.mark.browser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = REPO_ROOT / "notebooks" / "viewer.ipynb"
 N = 90
+SCORER = "DLC_resnet50_demoJan1shuffle1_100"
+JS_HIDDEN = (
+    "() => {"
+    + JS_FIND
+    + """
+  const video = findView('posekit-viewer-video').model;
+  const r = video.renderers.find(r => r.name === 'posekit-viewer-hidden-points');
+  return Array.from(r.data_source.data.keypoint);
+}"""
+)
 
 JS_PLOT_BOX = (
     "(name) => {"
@@ -51,9 +64,19 @@ JS_STATE = (
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    return make_demo_project(
+    """Make a demo project with predictions: the snout unsure on frames 55-65."""
+    project = make_demo_project(
         tmp_path_factory.mktemp("viewer-app"), n_frames=N, n_labeled=0
     )
+    truth, _ = load_ground_truth(project)
+    lik = np.full(truth.shape[:2], 0.95)
+    lik[55:66, 0] = 0.05
+    xyp = np.concatenate([truth, lik[..., None]], axis=-1)
+    write_predictions(
+        predictions_frame(xyp, SCORER, project.bodyparts),
+        project.path / "videos" / f"session1{SCORER}.h5",
+    )
+    return project
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +105,7 @@ def test_click_plot_moves_video(server, page, demo, screenshots_dir) -> None:
     )
     wait_frame(page, 0)
     chosen = page.get_by_label("predictions").input_value()
-    assert chosen.endswith("ground-truth/session1_keypoints.h5")
+    assert chosen.endswith(f"videos/session1{SCORER}.h5")  # before the truth
     time.sleep(0.5)
     before = page.evaluate(JS_STATE)
     assert before["title"].startswith("frame 0 /")
@@ -106,6 +129,11 @@ def test_click_plot_moves_video(server, page, demo, screenshots_dir) -> None:
     after = page.evaluate(JS_STATE)
     assert after["cursors"] == [target] * 4
     assert after["url"] != before["url"]
+    # QA s17 #4: the snout below the p-cutoff is drawn hollow, and the page says so
+    assert page.evaluate(JS_HIDDEN) == ["snout"]
+    hidden = page.locator(".posekit-viewer-hidden").inner_text()
+    assert f"frame {target}: hidden: snout (likelihood <" in hidden
+    assert "below the p-cutoff" in page.locator(".posekit-viewer-coverage").inner_text()
 
     # the slider (keyboard on its handle) moves the cursor lines
     page.locator(".posekit-viewer-slider .noUi-handle").focus()

@@ -38,6 +38,18 @@ def test_project_status_follows_the_workflow(tmp_path) -> None:
     assert project_status(empty).next_step().startswith("add videos to the project")
 
 
+def test_a_labelled_video_is_not_counted_as_a_video(tmp_path, monkeypatch) -> None:
+    """QA s17 #7: "2 video(s)" after the Trajectories app wrote a labelled video."""
+    monkeypatch.setenv("POSEKIT_DATA_ROOT", str(tmp_path))
+    p = make_demo_project(tmp_path, n_frames=30, n_labeled=6)
+    name = "session1DLC_effnet_lite0_demoJan1shuffle1_192_filtered_p50_labeled.mp4"
+    (p.path / "videos" / name).write_bytes(b"")
+    st = project_status(p)
+    assert (st.videos, st.labeled_videos) == (1, 1)
+    app = HomeApp(p, notebook_dir=tmp_path)
+    assert "1 video(s) (and 1 labelled video(s) made from them)" in app.summary.value
+
+
 def test_home_app_opens_and_creates_projects(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("POSEKIT_DATA_ROOT", str(tmp_path))
     demo = make_demo_project(tmp_path / "demo", n_frames=30, n_labeled=6)

@@ -371,7 +371,8 @@ def test_display_sends_the_current_document(lab, monkeypatch):
 def test_jump_box_goes_to_a_frame_by_name(lab):
     """Type a file name or number, press Enter: that frame; a wrong one is said."""
     f0, _, f29 = lab.frames
-    assert lab.jump_box.placeholder == "go to: img0042.png or 42"
+    # QA s17 #7: the hint names this project's frames (2 digits here), not img0042
+    assert lab.jump_box.placeholder == "go to: img14.png or 14"
     lab.jump_box.value = "img29.png"  # continuous_update=False: sent on Enter
     assert lab.frame == f29 and "frame 3 of 3" in lab.status.value
     assert lab.frame_slider.value == 3 and lab.jump_box.value == ""
@@ -381,3 +382,26 @@ def test_jump_box_goes_to_a_frame_by_name(lab):
     assert lab.frame == f0
     assert "No frame &#x27;img99&#x27; in session1" in lab.message.value
     assert "labeler-warning" in lab.message.value
+
+
+def test_names_that_would_overlap_are_left_out(lab):
+    """QA s17 #7: "Show names" on a 30-px animal wrote an unreadable clump."""
+    assert lab.names.text == "name" and lab.model.name_scale == lab.scale
+    spots = {"snout": (60, 50), "leftear": (62, 52), "rightear": (62, 47),
+             "neck": (65, 50), "spine": (70, 51), "tailbase": (60, 90)}  # fmt: skip
+    for bp, (x, y) in spots.items():
+        lab.model.place(float(x), float(y), bp)
+    data = lab.points_source.data
+    shown = dict(zip(data["bodypart"], data["name"], strict=True))
+    assert shown["snout"] == "snout" and shown["tailbase"] == "tailbase"  # room
+    assert shown["leftear"] == shown["rightear"] == shown["neck"] == ""  # crowded
+    # room enough (a larger animal): every name
+    lab.model.place(140.0, 10.0, "leftear")
+    lab.model.place(20.0, 110.0, "rightear")
+    assert "leftear" in lab.points_source.data["name"]
+    assert "rightear" in lab.points_source.data["name"]
+
+
+def test_the_jump_hint_names_the_frames_of_the_video_shown(lab):
+    with pytest.raises(ValueError, match=r"\(img14.png or 14\)"):
+        lab.model.find_frame(" ")

@@ -6,6 +6,8 @@ as the predictions file analyze_videos would write, so the outliers are known.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -136,3 +138,58 @@ def test_merge_points_the_training_panel_at_the_new_iteration(project, tmp_path)
     assert "iteration 1 of the project: not trained yet" in training.message
     assert "no snapshot yet" in app.dashboard.snapshot_html.value
     assert app.dashboard.start_button.description == "Start training"
+
+
+@pytest.fixture
+def unsure(tmp_path):
+    """Make a project analysed by a network unsure of snout and leftear everywhere."""
+    project = make_demo_project(tmp_path, n_frames=60, n_labeled=4, size=(160, 120))
+    truth, _ = load_ground_truth(project, "session1")
+    xyp = np.concatenate([truth, np.full(truth.shape[:2] + (1,), 0.95)], -1)
+    xyp[:, :2, 2] = 0.1  # snout, leftear below the p-cutoff in every frame
+    for f, dx in ERRORS.items():
+        xyp[f, 3, 0] += dx  # the neck jumps
+    video = project.videos()[0]
+    create_training_dataset(project)
+    write_predictions(
+        predictions_frame(xyp, SCORER, project.bodyparts),
+        video.with_name(video.stem + SCORER + ".h5"),
+    )
+    return project
+
+
+def test_advice_names_the_apps_controls_and_a_longer_training(unsure):
+    """QA s17 #5: app words (no comparisonbodyparts), a bodypart control, train longer."""
+    app = RefineApp(unsure, dashboard=False, labeler_options={"display_width": 480})
+    app.click_settle_s = 0.0  # clicks in a row, not a double click
+    app.criteria_boxes["fitting"].value = False
+    app.score_button.click()
+    text = html.unescape(app.find_message.value)
+    assert "'uncertain' flags 100 % of the frames" in text
+    assert "snout (100 %), leftear (100 %)" in text
+    assert "train it longer in the Train app" in text
+    assert "untick snout, leftear under bodyparts" in text
+    assert "comparisonbodyparts" not in text and "--bodyparts" not in text
+    # the engine's words stay for Python and the command line
+    (cli,) = app.model.result.advice
+    assert "comparisonbodyparts=['rightear', 'neck', 'spine', 'tailbase']" in cli
+    assert "longer training" in cli
+    # the advice followed: the neck's jumps are what is left
+    app.bodypart_boxes["snout"].value = False
+    app.bodypart_boxes["leftear"].value = False
+    app.score_button.click()
+    assert app.model.bodyparts == ["rightear", "neck", "spine", "tailbase"]
+    assert app.model.result.advice == [] and "uncertain: 0" in app.find_message.value
+    assert set(app.model.result.picked) == set(ERRORS)
+    for box in app.bodypart_boxes.values():
+        box.value = False
+    app.score_button.click()
+    assert "Tick one or more bodyparts" in app.find_message.value
+
+
+def test_the_legend_does_not_cover_the_last_frames(project):
+    """QA s17 #5: the legend sat over frames ~800-900; now it is above the plot."""
+    app = RefineApp(project, dashboard=False)
+    legend = app.timeline.legend[0]
+    assert legend in app.timeline.above and legend not in app.timeline.center
+    assert legend.orientation == "horizontal"

@@ -16,12 +16,13 @@ import pandas as pd
 import pytest
 from bokeh.events import Tap
 
-from posekit.engine.behavior.filters import filter_poses
 from posekit.engine.demo import load_ground_truth, make_demo_project
 from posekit.engine.io import load_poses
 from posekit.engine.io.dlc import predictions_frame, read_dlc_csv, write_predictions
+from posekit.engine.poses import from_numpy
+from posekit.engine.postprocessing import filter_predictions
 from posekit.engine.video import VideoReader
-from posekit.widgets.trajectory_model import TrajectoryModel
+from posekit.widgets.trajectory_model import SMOOTHING_MAX_GAP, TrajectoryModel
 from posekit.widgets.trajectory_viewer import TrajectoryApp, TrajectoryViewer
 
 SCORER = "DLC_resnet50_demoJan1shuffle1_100"
@@ -133,11 +134,95 @@ def test_pcutoff_hides_points(viewer) -> None:
     assert np.isfinite(viewer.series_source.data["x_0"]).all()
 
 
+def test_points_below_the_pcutoff_are_drawn_hollow_and_named(demo, viewer) -> None:
+    """QA s17 #4: hidden points show, faded, and the page says which and why."""
+    _, _, xy, _ = demo
+    m = viewer.model
+    m.pcutoff = 0.5
+    m.frame = 12
+    hidden = viewer.hidden_source.data
+    assert hidden["keypoint"] == ["snout"] and hidden["reason"] == ["below"]
+    assert (hidden["x"][0], hidden["y"][0]) == pytest.approx(tuple(xy[12, 0]))
+    assert hidden["likelihood"][0] == pytest.approx(LOW)
+    assert "hidden: snout (likelihood &lt; 0.50)" in viewer.hidden_line.value
+    # 5 of the 48 snout points, 5 of 288 in all
+    assert "2 % of the points are below the p-cutoff (0.50)" in (
+        viewer.coverage_line.value
+    )
+    assert "snout 10 %" in viewer.coverage_line.value
+    assert m.coverage()["below"]["snout"] == pytest.approx(5 / N)
+    m.frame = 30
+    assert len(viewer.hidden_source.data["x"]) == 0 and viewer.hidden_line.value == ""
+    m.pcutoff = 0.1
+    assert viewer.coverage_line.value == ""  # nothing hidden: nothing to say
+
+
+def test_median_keeps_the_points_next_to_gaps_and_says_what_it_kept(demo) -> None:
+    """The median ignores the NaN in its window (half of it is enough).
+
+    As ``posekit filter`` does; before, a NaN anywhere in it removed the point.
+    """
+    _, path, xy, _ = demo
+    m = TrajectoryModel(path, pcutoff=0.5)
+    m.method = "median"
+    m.max_gap = 0  # no gap filling: the median alone
+    snout = m.series("x", "snout")
+    assert np.isnan(snout[10:15]).all()  # below the p-cutoff: no value to smooth
+    assert np.isfinite(snout[:10]).all() and np.isfinite(snout[15:]).all()
+    c = m.coverage()
+    assert (c["above"], c["shown"], c["removed"], c["filled"]) == (283, 283, 0, 0)
+    assert "the median kept 100 % of those above it" in m.coverage_text
+
+    # a keypoint seen one frame in three: its windows never hold 3 of 5 values
+    pos = np.tile(np.arange(31.0)[:, None, None, None], (1, 2, 2, 1)) + 5
+    conf = np.full((31, 2, 1), 0.9)
+    conf[:, 0, 0] = 0.1
+    conf[::3, 0, 0] = 0.9
+    ds = from_numpy(pos, conf, keypoint_names=["nose", "tail"])
+    sparse = TrajectoryModel(ds, pcutoff=0.5)
+    sparse.method = "median"
+    sparse.max_gap = 0
+    assert np.isnan(sparse.series("x", "nose")).all()
+    assert sparse.hidden_points(3)["reason"] == ["filter"]
+    assert sparse.hidden_text(3) == "hidden: nose (left out by the median)"
+    assert sparse.hidden_text(4) == "hidden: nose (likelihood < 0.50)"
+    assert "kept 74 % of those above it (fill longer gaps" in sparse.coverage_text
+    sparse.max_gap = 2  # filled: every frame has a nose
+    assert np.isfinite(sparse.series("x", "nose")).all()
+    assert "32 % filled in gaps ≤ 2 frames" in sparse.coverage_text
+
+
+def test_a_smoother_fills_short_gaps_unless_told_otherwise(demo) -> None:
+    _, path, _, _ = demo
+    m = TrajectoryModel(path)
+    m.method = "savgol"
+    assert m.max_gap == SMOOTHING_MAX_GAP
+    m.method = "median"
+    assert m.max_gap == SMOOTHING_MAX_GAP
+    m.method = "none"
+    assert m.max_gap == 0  # what "none" showed before
+    m.max_gap = 3  # the user's value is kept
+    m.method = "median"
+    m.method = "none"
+    assert m.max_gap == 3
+    off = TrajectoryModel(path)
+    off.auto_gap = False
+    off.method = "median"
+    assert off.max_gap == 0
+
+
 @pytest.mark.parametrize(
     ("label", "method", "params"),
     [("median", "median", {"window": 7}), ("Savitzky–Golay", "savgol", {"window": 9})],
 )
-def test_filter_choice_changes_plotted_data(demo, viewer, label, method, params):
+def test_filter_choice_changes_plotted_data(
+    demo, viewer, tmp_path, label, method, params
+):
+    """The viewer's filter is ``posekit filter --pcutoff P --max-gap G``.
+
+    A smoother chosen fills gaps up to SMOOTHING_MAX_GAP frames first (QA s17 #4:
+    the median with any NaN in its window left 6.5 % of the snout).
+    """
     _, path, xy, _ = demo
     m = viewer.model
     viewer.pcutoff.value = 0.5
@@ -145,11 +230,19 @@ def test_filter_choice_changes_plotted_data(demo, viewer, label, method, params)
     np.testing.assert_allclose(before, xy[:, 2, 0])  # "none": the raw predictions
     viewer.filter.value = method
     assert dict(viewer.filter.options)[label] == method
+    assert viewer.max_gap.value == SMOOTHING_MAX_GAP  # said in the box
     viewer.window.value = params["window"]
     assert m.method == method and m.window == params["window"] and not m.error
-    expected = filter_poses(
-        load_poses(path, fps=30), method, confidence_threshold=0.5, **params
+    out = filter_predictions(
+        path,
+        method=method,
+        pcutoff=0.5,
+        max_gap=SMOOTHING_MAX_GAP,
+        out=tmp_path / "filtered.h5",
+        **params,
     )
+    expected = load_poses(out, fps=30)
+    assert np.isfinite(expected.position.values).all()  # the 5-frame gap filled
     for j, kp in enumerate(m.keypoints):
         for coord in ("x", "y"):
             got = np.asarray(viewer.series_source.data[f"{coord}_{j}"])
@@ -180,6 +273,7 @@ def test_exports_write_files(demo, viewer, tmp_path) -> None:
     _, path, xy, _ = demo
     m = viewer.model
     m.method = "median"
+    m.max_gap = 0  # the gaps stay gaps
     m.pcutoff = 0.5
     paths = m.export_figures(("png", "svg"), folder=tmp_path / "figs")
     assert len(paths) == 4 and all(p.stat().st_size > 1000 for p in paths)
@@ -210,8 +304,11 @@ def test_labeled_video_from_the_viewer(demo, viewer) -> None:
     assert out.is_file(), viewer.model.error
     with VideoReader(out) as reader:
         assert reader.n_frames == N
-    (player,) = viewer.video_box.children
+    caption, player = viewer.video_box.children
     assert player.format == "mp4" and len(player.value) == out.stat().st_size
+    # QA s17 #7: the server serves no videos/: the page says how to keep a copy
+    assert out.name in caption.value and "Download" in caption.value
+    assert "plays below" in viewer.model.message
     assert not viewer.video_button.disabled
 
 
