@@ -626,8 +626,8 @@ class ExportedModel:
         """Return the TFLite model for a frame size.
 
         At the card's input size and batch 1, the files in the model file are used:
-        int8 for ``"auto"`` when the card chose it (it was within 0.2 px of float
-        on the authors' test frames), else float32. Other sizes are converted to
+        int8 for ``"auto"`` when the card chose it (it agreed with float on the
+        authors' labelled frames), else float32. Other sizes are converted to
         float32 from the Keras model once and cached in :attr:`folder`.
 
         Parameters

@@ -19,7 +19,7 @@ shuffle<k>/train/``, written by :class:`~posekit.engine.training.Trainer`:
   ``snapshot-<iteration>-<h>x<w>-b<batch>-u8.tflite`` (float32) and
   ``...-int8.tflite`` (full-integer, calibrated on the project's labelled frames),
   with ``...-int8.json``, the :class:`~posekit.engine.quantization.QuantizationReport`
-  that compares the two on the test frames and records which one analysis uses.
+  that compares the two on the labelled frames and records which one analysis uses.
 
 :class:`ModelFolder` lists and verifies the snapshots, names the model (the DeepLabCut
 scorer name, built by :func:`dlc_scorer_name` only), loads it and gives a
@@ -892,7 +892,9 @@ class ModelFolder:
         if not len(ts.images):
             return None
         return LabelledFrames.from_training_set(
-            ts, source=f"{project.path} shuffle {int(info['shuffle'])}"
+            ts,
+            source=f"{project.path} shuffle {int(info['shuffle'])}",
+            pcutoff=project.pcutoff,
         )
 
     def quantization_report(
@@ -937,11 +939,13 @@ class ModelFolder:
         The float32 model is converted once per snapshot, frame size and batch size
         (:meth:`tflite_path`). For ``precision="auto"`` (and ``"int8"``) a
         full-integer model is also converted, calibrated on the training frames, and
-        both are compared on the test frames at this size; the comparison is
-        recorded beside them (:meth:`quantization_report_path`). ``"auto"`` takes
-        int8 when its test error is within
-        :data:`~posekit.engine.quantization.TOLERANCE_PX` of float's, and float32
-        when there are no labelled frames to decide with.
+        both predict the labelled frames at this size; the comparison is recorded
+        beside them (:meth:`quantization_report_path`). ``"auto"`` takes int8 when
+        it agrees with float within
+        :data:`~posekit.engine.quantization.THRESHOLDS`
+        (:func:`~posekit.engine.quantization.compare`), and float32 otherwise or
+        when there are no labelled frames to check with. The choice is said in one
+        line (:func:`~posekit.engine.quantization.announce`).
 
         Parameters
         ----------
@@ -1030,16 +1034,15 @@ class ModelFolder:
                             "has no project with labelled frames: pass labelled_frames, "
                             "or use precision='float32'."
                         )
-                    logger.info(
-                        "%s: no labelled frames to calibrate int8 on; using float32",
-                        self.path,
-                    )
                 else:
                     report = self._quantize(
                         path, (h, w), batch_size, frames, full_model
                     )
             if report is not None:
                 chosen = "int8" if precision == "int8" else report.chosen
+            from .quantization import announce
+
+            announce(path.stem, (h, w), precision, chosen, report)
         stride = cfg.head_stride
         return TFLiteModel(
             path=self.tflite_path(path, (h, w), batch_size, chosen),
@@ -1059,14 +1062,10 @@ class ModelFolder:
         frames: LabelledFrames,
         full_model: Callable[[], Any],
     ) -> QuantizationReport:
-        """Convert to int8, compare with float32 on the test frames, record it."""
+        """Convert to int8, compare with float32 on the labelled frames, record it."""
         from .inference import TFLitePredictor, convert_to_tflite
         from .models.decoder import make_decoder
-        from .quantization import (
-            MAX_CALIBRATION_FRAMES,
-            TOLERANCE_PX,
-            QuantizationReport,
-        )
+        from .quantization import compare
 
         cfg = self.model_config(path)
         int8 = self.tflite_path(path, frame_shape, batch_size, "int8")
@@ -1082,29 +1081,21 @@ class ModelFolder:
             locref_stdev=cfg.locref_stdev,
             input_scale=cfg.input_scale,
         )
-        errors = {
-            precision: frames.test_error_px(
-                TFLitePredictor(
-                    self.tflite_path(path, frame_shape, batch_size, precision),
-                    decoder,
-                    batch_size=batch_size,
-                ),
-                frame_shape,
+        float_pred, int8_pred = (
+            TFLitePredictor(
+                self.tflite_path(path, frame_shape, batch_size, precision),
+                decoder,
+                batch_size=batch_size,
             )
             for precision in ("float32", "int8")
-        }
-        report = QuantizationReport(
-            float_test_error_px=errors["float32"],
-            int8_test_error_px=errors["int8"],
-            chosen=QuantizationReport.choose(errors["float32"], errors["int8"]),
-            tolerance_px=TOLERANCE_PX,
-            frame_shape=(int(h), int(w)),
+        )
+        report = compare(
+            frames,
+            float_pred,
+            int8_pred,
+            (int(h), int(w)),
             batch_size=int(batch_size),
-            calibration_frames=min(len(frames.calibration), MAX_CALIBRATION_FRAMES),
-            test_frames=len(frames.test_sample),
-            test_split=frames.test_split,
             snapshot=path.name,
-            source=frames.source,
         )
         report.write(self.quantization_report_path(path, frame_shape, batch_size))
         logger.info("%s %dx%d: %s", path.name, w, h, report.summary())
@@ -1143,7 +1134,7 @@ class ModelFolder:
             say what takes the time.
         precision
             TFLite only: ``"float32"`` (default), ``"int8"`` or ``"auto"`` (int8 when
-            its test error is within 0.2 px of float's; :meth:`tflite_model`).
+            it agrees with float on the labelled frames; :meth:`tflite_model`).
         labelled_frames
             Frames to calibrate and compare int8 with (default: the project's).
         num_threads

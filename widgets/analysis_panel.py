@@ -120,7 +120,7 @@ class AnalysisModel(traitlets.HasTraits):
         Frames per network call; 0 (default): chosen by frame size, as
         ``posekit analyze`` does (the fastest measured).
     precision
-        ``"auto"`` (int8 when it is within 0.2 px of float), ``"float32"``, ``"int8"``.
+        ``"auto"`` (int8 when it agrees with float), ``"float32"``, ``"int8"``.
     cluster
         ``""``: analyse in this kernel; ``"local"``: on a Dask cluster of this
         machine's cores; or a Dask scheduler address. The progress bar then

@@ -2,9 +2,9 @@
 
 A tiny "pose network" whose score map peaks at the brightest pixel has known answers:
 the int8 model must find the same cells as float, also when its input is not the
-frame itself (a lookup table then quantizes it), and the model folder must choose
-int8 only when its test error is within 0.2 px of float's, once per snapshot and
-frame size.
+frame itself (a lookup table then quantizes it), and the model folder must check
+int8 against float once per snapshot and frame size and record it. The rule itself
+(int8 only when it agrees with float) is tested in ``test_int8_agreement.py``.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from posekit.engine.inference import (
 )
 from posekit.engine.models.decoder import make_decoder
 from posekit.engine.quantization import (
-    TOLERANCE_PX,
     LabelledFrames,
+    OutdatedReport,
     QuantizationReport,
     check_precision,
+    decide,
     mean_error_px,
 )
 
@@ -90,20 +91,27 @@ def test_representative_frames_must_fit_the_input(tmp_path) -> None:
         )
 
 
-def test_the_choice_and_its_record(tmp_path) -> None:
-    assert QuantizationReport.choose(2.0, 2.0 + TOLERANCE_PX) == "int8"
-    assert QuantizationReport.choose(2.0, 2.0 + TOLERANCE_PX + 0.01) == "float32"
-    assert QuantizationReport.choose(2.0, 1.5) == "int8"
-    assert QuantizationReport.choose(float("nan"), 1.5) == "float32"
+def test_the_record(tmp_path) -> None:
+    from posekit.engine.quantization import Agreement, Thresholds
+
+    agreement = Agreement(40, 40, 160, 150, 0.6, 0.3, 2.0, 0.0, 1.2, 1, 0, 0.1, 0.2)
     report = QuantizationReport(
-        2.5, 2.55, "int8", 0.2, (240, 320), 8, 50, 5, "test", "snapshot-9.keras"
-    )
+        "int8", (), agreement, Thresholds(), (240, 320), 8, 32, 2.5, 2.55, 5,
+        "test", "snapshot-9.keras",
+    )  # fmt: skip
     path = report.write(tmp_path / "r.json")
     assert QuantizationReport.read(path) == report
     assert json.loads(path.read_text())["difference_px"] == pytest.approx(0.05)
-    (tmp_path / "bad.json").write_text("{}")
+    (tmp_path / "bad.json").write_text('{"rule": "agreement/1"}')
     with pytest.raises(ValueError, match="not a quantization report"):
         QuantizationReport.read(tmp_path / "bad.json")
+    # a decision of the old rule (test error within 0.2 px) is made again
+    (tmp_path / "old.json").write_text(
+        json.dumps({"float_test_error_px": 4.76, "int8_test_error_px": 4.07,
+                    "chosen": "int8", "tolerance_px": 0.2, "test_frames": 8})
+    )  # fmt: skip
+    with pytest.raises(OutdatedReport, match="older rule .*0.2 px.* 8 frames"):
+        QuantizationReport.read(tmp_path / "old.json")
     assert check_precision("auto") == "auto"
     with pytest.raises(ValueError, match="precision must be one of"):
         check_precision("fp16")
@@ -168,9 +176,10 @@ def test_model_folder_chooses_once_and_records_it(small_folder) -> None:
     )
     assert stages == ["converting"]  # the Keras model loaded once, for both files
     report = model.report
-    assert report.chosen == QuantizationReport.choose(
-        report.float_test_error_px, report.int8_test_error_px
-    )
+    assert (report.chosen, list(report.reasons)) == decide(report.agreement)
+    # 8 labelled frames are too few to trust int8 with
+    assert report.chosen == "float32" and "only 8 labelled frames" in report.reasons[0]
+    assert report.agreement.frames == 8 and report.calibration_frames == 6
     assert model.precision == report.chosen
     record = small_folder.quantization_report_path(-1, (48, 64), 2)
     assert record.name == "snapshot-10-48x64-b2-int8.json"
@@ -199,8 +208,12 @@ def test_int8_without_labelled_frames_is_a_clear_error(small_folder) -> None:
 
 
 def test_int8_comparison_reads_a_bounded_sample() -> None:
-    """However many test frames, at most MAX_TEST_FRAMES are compared (and read)."""
-    from posekit.engine.quantization import MAX_CALIBRATION_FRAMES, MAX_TEST_FRAMES
+    """However many frames, at most MAX_TEST_FRAMES / MAX_CHECK_FRAMES are read."""
+    from posekit.engine.quantization import (
+        MAX_CALIBRATION_FRAMES,
+        MAX_CHECK_FRAMES,
+        MAX_TEST_FRAMES,
+    )
 
     class Counted(list):
         reads = 0
@@ -226,3 +239,5 @@ def test_int8_comparison_reads_a_bounded_sample() -> None:
     Counted.reads = 0
     lf.test_error_px(predictor, (24, 32))
     assert Counted.reads == MAX_TEST_FRAMES
+    check = lf.check_sample((24, 32))
+    assert len(check) == MAX_CHECK_FRAMES and check[0] == 0 and check[-1] == n - 1
