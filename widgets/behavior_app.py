@@ -41,7 +41,13 @@ from ..engine.behavior.annotations import labels_file_for, read_behavior_names
 from ..engine.behavior.calibration import Calibration
 from ..engine.behavior.filters import SMOOTHING_METHODS, FilterConfig
 from ..engine.behavior.roi import ROI
-from ..engine.behavior.session import BehaviorModel, Session, default_input
+from ..engine.behavior.session import (
+    FEW_FRAMES_FRACTION,
+    SUGGESTED_MAX_GAP,
+    BehaviorModel,
+    Session,
+    default_input,
+)
 from .app import error_message, live_region
 from .data_root import check_in_data_root
 from .pose_export import PoseExport, PoseExportModel
@@ -57,12 +63,24 @@ __all__ = ["BehaviorApp"]
 logger = logging.getLogger("posekit.widgets.behavior_app")
 
 
+#: Style of the table rows whose numbers come from few frames.
+_FEW_FRAMES_ROW = "class='posekit-few-frames' style='color:#6e7781;background:#fff8c5'"
+
+
 def _html_table(
-    df: pd.DataFrame | None, css: str, empty: str, max_rows: int = 200
+    df: pd.DataFrame | None,
+    css: str,
+    empty: str,
+    max_rows: int = 200,
+    few: Sequence[str] | None = None,
 ) -> str:
+    """Return ``df`` as an HTML table (``few``: a note per row, marking the row)."""
     if df is None or df.empty:
         return f"<div class='{css}-empty'><i>{html.escape(empty)}</i></div>"
     shown = df.head(max_rows).copy()
+    marked = [bool(n) for n in few[: len(shown)]] if few is not None else []
+    if any(marked):  # "⚠ 38 % of frames" first, the row greyed
+        shown.insert(0, "based on", [f"⚠ {n}" if n else "" for n in few[: len(shown)]])
     for col in shown.columns:  # nullable integers (ROI latency): "–" where missing
         if isinstance(shown[col].dtype, pd.api.extensions.ExtensionDtype) and (
             pd.api.types.is_integer_dtype(shown[col].dtype)
@@ -72,6 +90,14 @@ def _html_table(
         index=False, classes=css, float_format=lambda v: f"{v:.3f}", na_rep="–",
         border=0,
     )  # fmt: skip
+    if any(marked):
+        head, sep, body = table.partition("<tbody>")
+        rows = body.split("<tr>")
+        body = rows[0] + "".join(
+            ("<tr " + _FEW_FRAMES_ROW + ">" if m else "<tr>") + row
+            for m, row in zip(marked, rows[1:], strict=True)
+        )
+        table = head + sep + body
     more = (
         f"<small>(first {max_rows} of {len(df)} rows; all rows are exported)</small>"
         if len(df) > max_rows
@@ -341,6 +367,40 @@ class BehaviorApp:
         self.roi_editor.on_change(self._on_rois)
 
         # --- 5. metrics
+        # the measures come from few frames: say so above the tables, with fixes
+        self.coverage_html = w.HTML()
+        self.coverage_html.add_class("posekit-coverage-warning")
+        self.fill_gaps_button = w.Button(
+            description=f"Fill gaps ≤ {SUGGESTED_MAX_GAP} frames", icon="magic",
+            tooltip=f"interpolate gaps of up to {SUGGESTED_MAX_GAP} frames (2. Clean)",
+            layout=w.Layout(width="auto"),
+        )  # fmt: skip
+        self.fill_gaps_button.add_class("posekit-fill-gaps")
+        self.fill_gaps_button.on_click(
+            lambda _: self._guard(self.coverage_message, self.fill_gaps)
+        )
+        self.better_point_button = w.Button(icon="crosshairs",
+                                            layout=w.Layout(width="auto"))  # fmt: skip
+        self.better_point_button.add_class("posekit-better-point")
+        self.better_point_button.on_click(
+            lambda _: self._guard(self.coverage_message, self.use_better_point)
+        )
+        self.coverage_message = message()
+        self._better_point: str | None = None
+        self._coverage: pd.DataFrame | None = None
+        self.coverage_box = w.VBox(
+            [
+                self.coverage_html,
+                w.HBox([self.fill_gaps_button, self.better_point_button],
+                       layout=w.Layout(flex_flow="row wrap")),
+                self.coverage_message,
+            ],
+            layout=w.Layout(display="none"),
+        )  # fmt: skip
+        self.coverage_box.add_class("posekit-coverage")
+        # unsmoothed positions: the distance adds up the tracking's jitter
+        self.jitter_note = w.HTML()
+        self.jitter_note.add_class("posekit-jitter-note")
         self.kinematics_html = w.HTML()
         self.kinematics_html.add_class("posekit-kinematics-table")
         self.roi_html = w.HTML()
@@ -463,7 +523,8 @@ class BehaviorApp:
                 self.roi_note,
                 self.roi_editor.widget,
                 header("5. Metrics"),
-                w.HTML("<b>Movement</b>"),
+                self.coverage_box,
+                w.HBox([w.HTML("<b>Movement</b>&nbsp;"), self.jitter_note]),
                 self.kinematics_html,
                 w.HTML("<b>Regions of interest</b> (latency: frames to the first frame inside)"),
                 self.roi_html,
@@ -793,11 +854,21 @@ class BehaviorApp:
     # ------------------------------------------------------------ 5. metrics
     def _refresh_all(self) -> None:
         m = self.model
+        self._refresh_coverage()
+        self.jitter_note.value = (
+            "<small>(no smoothing: distance and speeds add up the tracking's "
+            "frame-to-frame jitter; choose a smoothing in <i>2. Clean</i>, e.g. "
+            "median, to measure the animal's own movement)</small>"
+            if m.sessions and m.filter_config.method == "none"
+            else ""
+        )
         if m.sessions:
             self.log_box.value = self._log_html()
+            kinematics = m.kinematics_table()
             self.kinematics_html.value = _html_table(
-                m.kinematics_table(), "posekit-kinematics", "nothing loaded"
-            )
+                kinematics, "posekit-kinematics", "nothing loaded",
+                few=self._few_notes(kinematics),
+            )  # fmt: skip
         else:
             self.log_box.value = ""
             self.kinematics_html.value = _html_table(
@@ -806,6 +877,79 @@ class BehaviorApp:
         self._refresh_rois()
         self._refresh_social()
         self._refresh_behavior()
+
+    def _refresh_coverage(self) -> None:
+        """Show, above the tables, which animals' measures come from few frames."""
+        m = self.model
+        self._coverage = m.coverage_table() if m.sessions else None
+        text = m.coverage_warning(fixes=False) if m.sessions else ""
+        self.coverage_message.value = ""
+        if not text:
+            self.coverage_box.layout.display = "none"
+            self.coverage_html.value = ""
+            self._better_point = None
+            return
+        few = self._coverage[self._coverage["few_frames"]]
+        better = few[few["better_point"] != ""]
+        self._better_point = None
+        if not better.empty:
+            best = better.sort_values("better_fraction").iloc[-1]
+            self._better_point = str(best["better_point"])
+            self.better_point_button.description = (
+                f"Measure the {self._better_point} ({best['better_fraction']:.0%} "
+                "of frames)"
+            )
+        gaps = m.filter_config.max_gap or 0
+        self.fill_gaps_button.layout.display = (
+            "none" if gaps >= SUGGESTED_MAX_GAP else None
+        )
+        self.better_point_button.layout.display = None if self._better_point else "none"
+        threshold = m.filter_config.confidence_threshold
+        lower = (
+            f" Or lower the likelihood threshold ({threshold:g}) in <i>2. Clean</i> "
+            "if the tracking is good but unsure."
+            if threshold
+            else ""
+        )
+        lines = "<br>".join(html.escape(line) for line in text.splitlines())
+        self.coverage_html.value = (
+            "<div style='border-left:4px solid #d4a72c;background:#fff8c5;"
+            "padding:6px 10px;margin:4px 0'><b>⚠ These numbers come from few "
+            f"frames</b> (the point measured is known in less than {FEW_FRAMES_FRACTION:.0%}"
+            f" of the frames; those rows are greyed below).<br>{lines}<br>"
+            f"<small>To use more frames, press a button below.{lower}</small></div>"
+        )
+        self.coverage_box.layout.display = None
+
+    def _few_notes(self, table: pd.DataFrame) -> list[str] | None:
+        """Return a note per row of ``table`` (its animal's measures: few frames)."""
+        cov = self._coverage
+        if cov is None or cov.empty or table.empty or "individual" not in table:
+            return None
+        notes = {
+            (r.session, r.individual): f"{r.fraction:.0%} of frames"
+            for r in cov.itertuples()
+            if r.few_frames
+        }
+        if not notes:
+            return None
+        return [
+            notes.get((s, i), "")
+            for s, i in zip(table["session"], table["individual"], strict=True)
+        ]
+
+    def fill_gaps(self) -> FilterConfig:
+        """Interpolate gaps of up to :data:`SUGGESTED_MAX_GAP` frames and refresh."""
+        self.max_gap.value = max(int(self.max_gap.value), SUGGESTED_MAX_GAP)
+        return self.apply_cleaning()
+
+    def use_better_point(self) -> Calibration:
+        """Measure the point known in the most frames (the warning's) and refresh."""
+        if not self._better_point:
+            raise ValueError("every point is known in enough frames")
+        value = "" if self._better_point == "centroid" else self._better_point
+        self.keypoint.value = value
+        return self.apply_calibration()
 
     def apply_social(self) -> None:
         """Set the contact distance (0: body length) and refresh the social table."""
@@ -864,7 +1008,9 @@ class BehaviorApp:
         areas = m.roi_table()
         crossings = m.line_crossings_table()
         self.roi_html.value = (
-            _html_table(areas, "posekit-roi", "no ROI") if not areas.empty else ""
+            _html_table(areas, "posekit-roi", "no ROI", few=self._few_notes(areas))
+            if not areas.empty
+            else ""
         ) + (
             "<small>Line crossings (to_right: onto the line's right-hand side, "
             "walking from its first point to its last):</small>"

@@ -246,14 +246,20 @@ def time_first_2d(
 def select_keypoint(data: xr.DataArray, keypoint: str | None) -> xr.DataArray:
     """One keypoint of ``data`` (or the centroid of all keypoints when ``None``).
 
-    The centroid is NaN in the frames where any keypoint is missing, so it does not
-    jump to the mean of the keypoints left when one drops out (see
-    :func:`~posekit.engine.behavior.kinematics.compute_centroid`).
+    The centroid is :func:`~posekit.engine.behavior.kinematics.compute_centroid`'s:
+    a keypoint missing in a frame is placed from those seen there, so the centroid
+    neither jumps nor disappears when one drops out (missing only where no keypoint
+    is seen).
     """
     if "keypoint" not in data.dims:
         return data
     if keypoint is None:
-        return data.mean("keypoint", skipna=False, keep_attrs=True)
+        from .kinematics import compute_centroid
+
+        centroid = compute_centroid(data)
+        centroid.attrs = dict(data.attrs)
+        centroid.name = data.name
+        return centroid
     names = [str(k) for k in data["keypoint"].values]
     if keypoint not in names:
         raise ValueError(f"unknown keypoint {keypoint!r}; the data has {names}")

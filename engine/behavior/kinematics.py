@@ -546,26 +546,118 @@ def compute_straightness(
 # ---------------------------------------------------------------- orientation
 
 
+#: What a centroid does in a frame where some of its keypoints are missing
+#: (:func:`compute_centroid`).
+CentroidMissing = Literal["place", "drop", "mean"]
+
+_CENTROID_MISSING = ("place", "drop", "mean")
+
+
+def _missing_rule(missing: str, skipna: bool | None) -> str:
+    """Return the centroid's rule for missing keypoints (``skipna``: older spelling)."""
+    if skipna is not None:
+        return "mean" if skipna else "drop"
+    if missing not in _CENTROID_MISSING:
+        raise ValueError(
+            f"missing must be one of {list(_CENTROID_MISSING)}; received {missing!r}"
+        )
+    return missing
+
+
+def _placed_track(values: np.ndarray) -> np.ndarray:
+    """Centroid ``(time, space)`` of one animal's ``(time, space, keypoint)`` values.
+
+    A keypoint missing in a frame is placed from each keypoint seen there, at its
+    offset from it interpolated in time between the frames where both are seen
+    (held before the first and after the last of them), and those placements are
+    averaged. Keypoints never seen are left out; a keypoint that shares no frame
+    with any keypoint seen in a frame is left out of that frame's mean. Frames with
+    no keypoint seen have no centroid.
+    """
+    n_time, n_space = values.shape[:2]
+    # keypoint-major, contiguous: (keypoint, space, time) and (keypoint, time)
+    coords = np.ascontiguousarray(values.transpose(2, 1, 0))
+    present = np.isfinite(coords).all(axis=1)
+    coords = coords[present.any(axis=1)]
+    present = present[present.any(axis=1)]
+    out = np.full((n_time, n_space), np.nan)
+    if not present.size:
+        return out
+    total = np.where(present[:, None, :], coords, 0.0).sum(axis=0)  # (space, time)
+    count = present.sum(axis=0).astype(float)
+    if present.all():
+        return (total / count).T
+    placed = np.zeros(coords.shape)
+    placements = np.zeros(present.shape)
+    for a, b in combinations(range(len(coords)), 2):
+        only_a, only_b = present[a] & ~present[b], present[b] & ~present[a]
+        at = np.flatnonzero(only_a | only_b)  # frames to place b from a, or a from b
+        both = np.flatnonzero(present[a] & present[b])
+        if not at.size or not both.size:
+            continue
+        from_a, from_b = at[only_a[at]], at[only_b[at]]
+        for s in range(n_space):
+            # a - b, interpolated between the frames where both are seen
+            step = np.interp(at, both, coords[a, s, both] - coords[b, s, both])
+            placed[b, s, from_a] += coords[a, s, from_a] - step[only_a[at]]
+            placed[a, s, from_b] += coords[b, s, from_b] + step[only_b[at]]
+        placements[b, from_a] += 1
+        placements[a, from_b] += 1
+    placeable = ~present & (placements > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = placed / placements[:, None, :]
+    total += np.where(placeable[:, None, :], estimate, 0.0).sum(axis=0)
+    count += placeable.sum(axis=0)
+    seen = present.any(axis=0)
+    out[seen] = (total[:, seen] / count[seen]).T
+    return out
+
+
+def _placed_centroid(position: xr.DataArray) -> xr.DataArray:
+    """:func:`_placed_track` over every track (individual, …) of ``position``."""
+    other = [d for d in position.dims if d not in ("time", "space", "keypoint")]
+    block = position.transpose("time", "space", "keypoint", *other)
+    template = block.isel(keypoint=0, drop=True)
+    values = np.asarray(block.values, dtype=float)
+    flat = values.reshape(values.shape[:3] + (-1,))
+    out = np.stack([_placed_track(flat[..., i]) for i in range(flat.shape[-1])], -1)
+    result = template.copy(data=out.reshape(template.shape))
+    return result.transpose(*[d for d in position.dims if d != "keypoint"])
+
+
 def compute_centroid(
     position: xr.DataArray,
     keypoints: Sequence[str] | None = None,
     *,
-    skipna: bool = False,
+    missing: CentroidMissing = "place",
+    skipna: bool | None = None,
 ) -> xr.DataArray:
     """Mean position of ``keypoints`` (all by default).
 
     Parameters
     ----------
     position
-        Position with a ``keypoint`` dim.
+        Position with a ``keypoint`` dim (and ``time`` for ``missing="place"``).
     keypoints
         Keypoints to average.
+    missing
+        What the centroid does in a frame where some of the keypoints are missing
+        (e.g. below the likelihood cut-off):
+
+        - ``"place"`` (default): each missing keypoint is placed from the keypoints
+          seen in that frame, at its offset from each of them interpolated in time
+          between the frames where both are seen, so the centroid neither jumps
+          nor disappears when a keypoint drops out. It is missing only in the
+          frames where no keypoint is seen; keypoints never seen are left out.
+          Without a ``time`` dim there is nothing to interpolate: ``"drop"``.
+        - ``"drop"``: the centroid is missing in the frame.
+        - ``"mean"``: the mean of the keypoints seen. The centroid then jumps
+          towards them when one drops out (a still animal whose nose flickers
+          below the cut-off seems to move): use it only for keypoints that go
+          missing together.
     skipna
-        ``False`` (default): the centroid is NaN in the frames where any of the
-        keypoints is missing. ``True``: the mean of the keypoints present; the
-        centroid then jumps towards the others when one drops out (a stationary
-        animal whose nose flickers below the likelihood cut-off seems to move), so
-        use it only for keypoints that go missing together.
+        The older spelling of ``missing``: ``True`` is ``"mean"``, ``False``
+        ``"drop"`` (``None``: ``missing`` decides).
 
     Returns
     -------
@@ -575,7 +667,7 @@ def compute_centroid(
     Raises
     ------
     ValueError
-        If a keypoint is unknown.
+        If a keypoint is unknown or ``missing`` is not one of the above.
 
     Examples
     --------
@@ -584,17 +676,27 @@ def compute_centroid(
     >>> pos = from_numpy(np.array([[[0.0, 2.0], [0.0, 4.0]]])[..., None]).position
     >>> compute_centroid(pos).values.ravel()
     array([1., 2.])
-    >>> gappy = pos.where(pos.keypoint != "keypoint_1")
-    >>> compute_centroid(gappy).values.ravel()
-    array([nan, nan])
-    >>> compute_centroid(gappy, skipna=True).values.ravel()
-    array([0., 0.])
+
+    A still animal whose second keypoint drops out in the middle frame:
+
+    >>> still = from_numpy(np.repeat(np.array([[[0.0, 2.0], [0.0, 4.0]]]), 3, 0)[..., None])
+    >>> gappy = still.position.where((still.time != 1) | (still.keypoint != "keypoint_1"))
+    >>> compute_centroid(gappy).sel(space="x").values.ravel()
+    array([1., 1., 1.])
+    >>> compute_centroid(gappy, missing="drop").sel(space="x").values.ravel()
+    array([ 1., nan,  1.])
+    >>> compute_centroid(gappy, missing="mean").sel(space="x").values.ravel()
+    array([1., 0., 1.])
     """
+    rule = _missing_rule(missing, skipna)
     position = position_of(position)
     if keypoints is not None:
         _check_keypoints(position, *keypoints)
         position = position.sel(keypoint=list(keypoints))
-    out = position.mean("keypoint", skipna=skipna)
+    if rule == "place" and "time" in position.dims and "keypoint" in position.dims:
+        out = _placed_centroid(position)
+    else:
+        out = position.mean("keypoint", skipna=rule == "mean")
     unit = space_unit(position)
     return _named(out, "centroid", units=unit, space_unit=unit)
 
@@ -893,7 +995,8 @@ def compute_interindividual_distances(
     keypoint: str | None = None,
     *,
     pairs: Sequence[tuple[str, str]] | None = None,
-    skipna: bool = False,
+    missing: CentroidMissing = "place",
+    skipna: bool | None = None,
 ) -> xr.DataArray:
     """Distances between individuals, at one keypoint or between centroids.
 
@@ -905,10 +1008,12 @@ def compute_interindividual_distances(
         Keypoint to compare (e.g. ``"snout"``); ``None`` uses each animal's centroid.
     pairs
         Individual pairs; default: every pair.
-    skipna
-        For centroids, as in :func:`compute_centroid`: ``False`` (default) leaves the
+    missing, skipna
+        For centroids, as in :func:`compute_centroid`: ``"place"`` (default) places
+        the keypoints missing in a frame from those seen there, ``"drop"`` leaves the
         centroid, and so the distance, missing in the frames where any keypoint is
-        missing; ``True`` averages the keypoints present (a centroid that jumps).
+        missing, ``"mean"`` (``skipna=True``) averages the keypoints present (a
+        centroid that jumps).
 
     Returns
     -------
@@ -933,7 +1038,7 @@ def compute_interindividual_distances(
     require_dims(position, ["individual", "space"], "compute_interindividual_distances")
     if "keypoint" in position.dims:
         if keypoint is None:
-            point = position.mean("keypoint", skipna=skipna)
+            point = compute_centroid(position, missing=missing, skipna=skipna)
         else:
             _check_keypoints(position, keypoint)
             point = position.sel(keypoint=keypoint, drop=True)
@@ -1029,7 +1134,7 @@ class EgocentricTransform:
             _check_keypoints(position, origin)
             org = position.sel(keypoint=origin, drop=True)
         else:
-            org = compute_centroid(position, origin, skipna=True)
+            org = compute_centroid(position, origin, missing="mean")
             org.attrs = {}
         angle = compute_heading(position, heading[0], heading[1])
         org.name = "origin"

@@ -7,15 +7,21 @@ edge over all points), so an hour of tracking is classified in tens of milliseco
 Occupancy is a float DataArray: 1 inside, 0 outside, NaN where the position is
 missing, so ``occupancy.mean("time")`` is the fraction of *observed* time spent inside.
 For events (visits, entries, exits) a missing frame is *unknown*, not outside: a point
-seen inside before and after a gap in the tracking stays in the same visit, whatever
-the gap's length. A visit is an entry when the point was seen outside before it (the
-last known position before the visit is outside, with or without missing frames
-between: the animal went in, somewhere in the gap), and an exit when it is seen
-outside after it, as line crossings are counted at the first frame seen on the other
-side. A visit already running when the point is first seen (at frame 0, or after
-frames missing from the start) is not an entry, and one still running when it is last
-seen is not an exit. Visit frame ranges are inclusive: ``start`` is the first frame
-seen inside, ``end`` the last.
+seen inside before and after a short gap in the tracking (at most ``max_gap`` frames,
+default :data:`ROI_MAX_GAP`) stays in the same visit, and the frames of that gap count
+as inside (the visit's ``frames_missing``). A longer gap ends the visit: the point may
+have left, and its frames count neither inside nor outside; the visit after it is a
+new visit (bout) but not an entry, since the point was not seen outside. So a
+session's frames inside are exactly the frames of its visits
+(``frames_inside = n_bouts × mean_bout``). A visit is an entry when the point was seen
+outside before it (the last known position before the visit is outside, with or
+without missing frames between: the animal went in, somewhere in the gap), and an exit
+when it is seen outside after it, as line crossings are counted at the first frame
+seen on the other side. A visit already running when the point is first seen (at frame
+0, or after frames missing from the start, or after a long gap) is not an entry, and
+one still running when it is last seen (or before a long gap) is not an exit. Visit
+frame ranges are inclusive: ``start`` is the first frame seen inside, ``end`` the
+last.
 
 ROI files are movement's GeoJSON (``movement.roi.save_rois``/``load_rois``): a
 ``FeatureCollection`` whose features have a ``Polygon``, ``LineString`` or
@@ -68,7 +74,13 @@ __all__ = [
     "compute_zone_sequence",
     "zone_transitions",
     "compute_occupancy_heatmap",
+    "ROI_MAX_GAP",
 ]
+
+#: A visit to an ROI goes on across a gap in the tracking of at most this many frames
+#: (counted inside); a longer gap ends it (:func:`roi_bouts`). As the contacts of
+#: :func:`~posekit.engine.behavior.social.contact_bouts` (``merge_gap``).
+ROI_MAX_GAP = 5
 
 
 # ---------------------------------------------------------------- shapes
@@ -647,32 +659,55 @@ def _series(occupancy: xr.DataArray) -> tuple[list[dict[str, Any]], np.ndarray]:
     return labels, values
 
 
+def _check_max_gap(max_gap: int | None) -> None:
+    if max_gap is not None and (int(max_gap) != max_gap or max_gap < 0):
+        raise ValueError(
+            f"max_gap must be a non-negative number of frames or None; received "
+            f"{max_gap!r}"
+        )
+
+
 def _visits(
-    values: np.ndarray,
+    values: np.ndarray, max_gap: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Visits in one occupancy series (1 inside, 0 outside, NaN unknown).
 
-    A visit is a run of frames seen inside, continued across missing frames when the
-    point is inside on both sides.
+    A visit is a run of frames seen inside, continued across gaps of at most
+    ``max_gap`` missing frames (``None``: any gap) when the point is inside on both
+    sides.
 
     Returns
     -------
     tuple of numpy.ndarray
-        ``start``, ``end`` (inclusive frames), ``frames_inside`` (frames seen inside),
+        ``start``, ``end`` (inclusive frames), ``frames_seen`` (frames seen inside),
         ``entered`` and ``exited`` (the point is seen outside before / after the
         visit, missing frames between or not).
     """
     seen = np.flatnonzero(~np.isnan(values))
-    first, last = true_runs(values[seen] == 1.0)
+    inside = values[seen] == 1.0
+    first, last = true_runs(inside)  # runs of the frames seen, [first, last)
+    if max_gap is not None and seen.size > 1:
+        # a gap longer than max_gap between two frames seen inside ends the visit
+        long_gap = (np.diff(seen) - 1 > max_gap) & inside[:-1] & inside[1:]
+        cuts = np.flatnonzero(long_gap) + 1
+        first, last = np.sort(np.r_[first, cuts]), np.sort(np.r_[last, cuts])
     start, end = seen[first], seen[last - 1]
-    return start, end, last - first, first > 0, last < seen.size
+    entered = (first > 0) & ~inside[np.maximum(first - 1, 0)]
+    exited = (last < seen.size) & ~inside[np.minimum(last, seen.size - 1)]
+    return start, end, last - first, entered, exited
 
 
-def roi_bouts(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.DataFrame:
+def roi_bouts(
+    occupancy: xr.DataArray,
+    *,
+    fps: float | None = None,
+    max_gap: int | None = ROI_MAX_GAP,
+) -> pd.DataFrame:
     """Every visit (bout) of each individual to each ROI.
 
     Missing frames are unknown, not outside: a visit goes on across a gap in the
-    tracking when the point is inside before and after it (see the module).
+    tracking of at most ``max_gap`` frames when the point is inside before and after
+    it, and a longer gap ends it (see the module).
 
     Parameters
     ----------
@@ -680,22 +715,27 @@ def roi_bouts(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.DataFr
         Output of :func:`compute_roi_occupancy`.
     fps
         Frames per second (default: from the data); adds the ``*_s`` columns.
+    max_gap
+        Longest gap (frames) a visit goes on across (default :data:`ROI_MAX_GAP`;
+        ``None``: any gap).
 
     Returns
     -------
     pandas.DataFrame
         One row per visit: ``individual`` (if present), ``roi``, ``start``, ``end``
         (inclusive frames: the first and last frames seen inside), ``duration``
-        (frames from ``start`` to ``end``), ``frames_missing`` (frames of that span
-        with an unknown position), ``entered`` (the point was seen outside before
-        the visit: False for a visit running when it is first seen), ``exited``
-        (seen outside after it: False for one running when it is last seen), and
-        ``start_s``, ``duration_s`` with a frame rate.
+        (frames from ``start`` to ``end``, all counted inside), ``frames_missing``
+        (frames of that span with an unknown position: the gaps it goes on across),
+        ``entered`` (the point was seen outside before the visit: False for a visit
+        running when it is first seen, or after a long gap), ``exited`` (seen
+        outside after it: False for one running when it is last seen, or before a
+        long gap), and ``start_s``, ``duration_s`` with a frame rate.
 
     Raises
     ------
     ValueError
-        If ``occupancy`` lacks the ``time`` or ``roi`` dim.
+        If ``occupancy`` lacks the ``time`` or ``roi`` dim, or ``max_gap`` is not a
+        non-negative integer or None.
 
     Examples
     --------
@@ -708,12 +748,15 @@ def roi_bouts(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.DataFr
     ...                    coords={"roi": ["box"]})
     >>> roi_bouts(gap)[["start", "end", "frames_missing", "entered"]].to_dict("records")
     [{'start': 1, 'end': 3, 'frames_missing': 1, 'entered': True}]
+    >>> roi_bouts(gap, max_gap=0)[["start", "end", "entered", "exited"]].values.tolist()
+    [[1, 1, True, False], [3, 3, False, True]]
     """
+    _check_max_gap(max_gap)
     fps = resolve_fps(occupancy, fps)
     labels, values = _series(occupancy)
     rows = []
     for j, label in enumerate(labels):
-        start, end, inside, entered, exited = _visits(values[:, j])
+        start, end, inside, entered, exited = _visits(values[:, j], max_gap)
         for k in range(start.size):
             duration = int(end[k] - start[k] + 1)
             rows.append(
@@ -736,11 +779,19 @@ def roi_bouts(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.DataFr
     return df
 
 
-def roi_summary(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.DataFrame:
+def roi_summary(
+    occupancy: xr.DataArray,
+    *,
+    fps: float | None = None,
+    max_gap: int | None = ROI_MAX_GAP,
+) -> pd.DataFrame:
     """Occupancy time and fraction, entries, exits, latency and bouts per ROI.
 
     Visits, entries and exits are those of :func:`roi_bouts`: a gap in the tracking
-    inside an ROI neither ends the visit nor adds an entry.
+    of at most ``max_gap`` frames inside an ROI neither ends the visit nor adds an
+    entry, and its frames count inside; a longer gap ends the visit and counts
+    neither inside nor outside. The frames inside are the frames of the visits:
+    ``frames_inside = n_bouts × mean_bout``.
 
     Parameters
     ----------
@@ -748,21 +799,28 @@ def roi_summary(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.Data
         Output of :func:`compute_roi_occupancy`.
     fps
         Frames per second (default: from the data); adds the ``*_s`` columns.
+    max_gap
+        Longest gap (frames) a visit goes on across (default :data:`ROI_MAX_GAP`;
+        ``None``: any gap).
 
     Returns
     -------
     pandas.DataFrame
-        One row per (individual, ROI): ``frames_inside`` (frames seen inside),
-        ``fraction`` (of frames with a known position), ``entries``, ``exits``
-        (seen, see :func:`roi_bouts`), ``latency`` (frames to the first frame
-        inside; NaN if never inside), ``n_bouts`` (visits), ``mean_bout`` (mean
-        visit ``duration``, frames), ``frames_observed``; and ``time_inside_s``,
-        ``latency_s``, ``mean_bout_s`` with a frame rate.
+        One row per (individual, ROI): ``frames_inside`` (the frames of the visits:
+        seen inside, and ``frames_bridged``, those of the gaps the visits go on
+        across), ``frames_observed`` (frames with a known position), ``fraction``
+        (``frames_inside`` of the frames known or bridged,
+        ``frames_observed + frames_bridged``), ``entries``, ``exits`` (seen, see
+        :func:`roi_bouts`), ``latency`` (frames to the first frame inside; NaN if
+        never inside), ``n_bouts`` (visits), ``mean_bout`` (mean visit
+        ``duration``, frames); and ``time_inside_s``, ``latency_s``,
+        ``mean_bout_s`` with a frame rate.
 
     Raises
     ------
     ValueError
-        If ``occupancy`` lacks the ``time`` or ``roi`` dim.
+        If ``occupancy`` lacks the ``time`` or ``roi`` dim, or ``max_gap`` is not a
+        non-negative integer or None.
 
     Examples
     --------
@@ -773,26 +831,31 @@ def roi_summary(occupancy: xr.DataArray, *, fps: float | None = None) -> pd.Data
     >>> int(row.entries), float(row.time_inside_s), float(row.latency_s)
     (1, 1.0, 0.5)
     """
+    _check_max_gap(max_gap)
     fps = resolve_fps(occupancy, fps)
     labels, values = _series(occupancy)
     inside = values == 1.0
-    observed = ~np.isnan(values)
-    frames_inside = inside.sum(0)
-    n_obs = observed.sum(0)
+    n_obs = (~np.isnan(values)).sum(0)
     has_any = inside.any(0)
     latency = np.where(has_any, inside.argmax(0), np.nan)
     n = len(labels)
     entries, exits, n_bouts = np.zeros(n, int), np.zeros(n, int), np.zeros(n, int)
+    frames_inside, bridged = np.zeros(n, int), np.zeros(n, int)
     mean_bout = np.full(n, np.nan)
     for j in range(n):
-        start, end, _, entered, exited = _visits(values[:, j])
+        start, end, seen_inside, entered, exited = _visits(values[:, j], max_gap)
         entries[j], exits[j], n_bouts[j] = entered.sum(), exited.sum(), start.size
+        duration = end - start + 1
+        frames_inside[j] = duration.sum()
+        bridged[j] = frames_inside[j] - seen_inside.sum()
         if start.size:
-            mean_bout[j] = float(np.mean(end - start + 1))
+            mean_bout[j] = float(np.mean(duration))
+    known = n_obs + bridged
     with np.errstate(invalid="ignore", divide="ignore"):
-        fraction = np.where(n_obs > 0, frames_inside / np.maximum(n_obs, 1), np.nan)
+        fraction = np.where(known > 0, frames_inside / np.maximum(known, 1), np.nan)
     df = pd.DataFrame(labels)
-    df["frames_inside"] = frames_inside.astype(int)
+    df["frames_inside"] = frames_inside
+    df["frames_bridged"] = bridged
     df["frames_observed"] = n_obs.astype(int)
     df["fraction"] = fraction
     df["entries"] = entries

@@ -41,7 +41,7 @@ from . import tables as _tables
 from ._utils import file_frames, resolve_fps
 from .calibration import Calibration
 from .filters import FilterConfig
-from .roi import ROI
+from .roi import ROI, ROI_MAX_GAP
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import DTypeLike
@@ -75,9 +75,14 @@ CLUSTER_SAMPLE_VALUES = 10_000_000
 #: Name of the individual holding a multi-animal DeepLabCut file's unique bodyparts.
 UNIQUE_BODYPARTS = "single"
 
-#: Warn when the centroid is missing in at least this share of an animal's frames
-#: because some (not all) of its keypoints are.
-CENTROID_WARN_FRACTION = 0.1
+#: The movement, ROI and social numbers of an animal rest on few frames when its point
+#: (the centroid, or the chosen keypoint) is known in fewer than this share of its
+#: frames: :meth:`BehaviorModel.coverage_warning` says so (the app above its tables
+#: and on the rows, the command line on stderr).
+FEW_FRAMES_FRACTION = 0.9
+
+#: Gap filling the coverage warning offers (frames; the tutorial's).
+SUGGESTED_MAX_GAP = 10
 
 Progress = Callable[[int, int, str], None]
 
@@ -255,11 +260,13 @@ def one_per_video(files: Sequence[Path]) -> list[Path]:
     """Keep one DeepLabCut predictions file per video; other files as they are.
 
     ``<video>DLC_<scorer>[_filtered].h5`` (and ``.csv``) files are grouped by video:
-    the newest network's file is kept (by modification time, as
-    :func:`posekit.engine.postprocessing.find_predictions` orders them), its
-    ``_filtered`` version when there is one. A file's companions (``_meta``,
-    ``_skeleton``, …) and the predictions of labelled-video outputs are left out.
-    What is left out is logged.
+    the newest network's file is kept, its ``_filtered`` version when there is one.
+    "Newest" is as :func:`posekit.engine.postprocessing.find_predictions` orders
+    them (:func:`~posekit.engine.postprocessing.model_order`): the model's
+    iteration, then its training iterations; then the ``.h5`` over the ``.csv``,
+    and the file time only between files of one model (a copy gives every file the
+    same time). A file's companions (``_meta``, ``_skeleton``, …) and the
+    predictions of labelled-video outputs are left out. What is left out is logged.
 
     Parameters
     ----------
@@ -276,7 +283,7 @@ def one_per_video(files: Sequence[Path]) -> list[Path]:
     >>> one_per_video([Path("m1DLC_x_100_skeleton.h5"), Path("m2.slp")])
     [PosixPath('m2.slp')]
     """
-    from ..postprocessing import FILTERED_SUFFIX, NOT_PREDICTIONS
+    from ..postprocessing import FILTERED_SUFFIX, NOT_PREDICTIONS, _newest_model_last
 
     by_video: dict[tuple[Path, str], list[Path]] = {}
     dropped: list[Path] = []
@@ -289,8 +296,11 @@ def one_per_video(files: Sequence[Path]) -> list[Path]:
             continue
         by_video.setdefault((path.parent, stem), []).append(path)
 
-    def rank(path: Path) -> tuple[bool, float]:  # the .h5 over its .csv, then newest
-        return path.suffix.lower() == ".h5", path.stat().st_mtime
+    def rank(path: Path) -> tuple[Any, ...]:
+        # the newest model (find_predictions' order), the .h5 over its .csv, then
+        # the file time and the name
+        iteration, iters, *rest = _newest_model_last(path)
+        return iteration, iters, path.suffix.lower() == ".h5", *rest
 
     for group in by_video.values():
         raw = [p for p in group if not p.stem.endswith(FILTERED_SUFFIX)]
@@ -446,6 +456,9 @@ class BehaviorModel:
         #: following (:mod:`.social`; :meth:`set_social`).
         self.social: dict[str, Any] = _social_settings()
         self.rois: list[ROI] = []
+        #: Longest gap in the tracking (frames) an ROI visit goes on across
+        #: (:func:`~posekit.engine.behavior.roi.roi_bouts`; ``None``: any gap).
+        self.roi_max_gap: int | None = ROI_MAX_GAP
         self.background = "none"
         self.annotations: dict[str, np.ndarray] = {}
         self.predictions: dict[str, np.ndarray] = {}
@@ -860,7 +873,7 @@ class BehaviorModel:
     def set_keypoint(self, keypoint: str | None) -> None:
         """Keypoint for ROIs, distance and speed (``None`` or ``""``: the centroid)."""
         self.keypoint = keypoint or None
-        self._cache.clear()
+        self._invalidate()
 
     def set_social(
         self,
@@ -974,8 +987,13 @@ follow_merge_gap
     def point(self, name: str, *, calibrated: bool = True) -> xr.DataArray:
         """Return the position of the chosen keypoint (or the centroid).
 
-        Dims ``time, space, individual``. The centroid is missing in the frames
-        where any keypoint is, after cleaning (:meth:`centroid_gaps`).
+        Dims ``time, space, individual``. The centroid
+        (:func:`~posekit.engine.behavior.kinematics.compute_centroid`) places the
+        keypoints missing in a frame (after cleaning) from those seen there, so it
+        neither jumps nor disappears when one drops out; it is missing only where
+        no keypoint is seen. The frames where the point is missing are left out of
+        every measure (:meth:`coverage_table`; a warning is logged when they are
+        many, :meth:`coverage_warning`).
 
         Raises
         ------
@@ -984,25 +1002,39 @@ follow_merge_gap
         """
         from .kinematics import compute_centroid
 
-        ds = self.calibrated(name) if calibrated else self.cleaned(name)
-        pos = ds["position"]
-        if self.keypoint is None:
-            out = compute_centroid(pos)
-            self._warn_centroid_gaps(name)
-        else:
-            if self.keypoint not in [str(k) for k in pos["keypoint"].values]:
-                raise ValueError(f"session {name!r} has no keypoint {self.keypoint!r}")
-            out = pos.sel(keypoint=self.keypoint, drop=True)
-        out.attrs = {**pos.attrs, **out.attrs}
+        def make() -> xr.DataArray:
+            ds = self.calibrated(name) if calibrated else self.cleaned(name)
+            pos = ds["position"]
+            mm_per_px = self.calibration.mm_per_px
+            if calibrated and mm_per_px:  # the point in pixels, scaled: once
+                px = self.point(name, calibrated=False)
+                scaled = px * mm_per_px
+                scaled.attrs = {**px.attrs, **pos.attrs}
+                if "units" in px.attrs:
+                    scaled.attrs["units"] = pos.attrs.get("space_unit", "mm")
+                return scaled
+            if self.keypoint is None:
+                out = compute_centroid(pos)
+            else:
+                if self.keypoint not in [str(k) for k in pos["keypoint"].values]:
+                    raise ValueError(
+                        f"session {name!r} has no keypoint {self.keypoint!r}"
+                    )
+                out = pos.sel(keypoint=self.keypoint, drop=True)
+            out.attrs = {**pos.attrs, **out.attrs}
+            return out
+
+        out = self._cached("point" if calibrated else "point_px", name, make)
+        self._log_coverage(name)
         return out
 
     def centroid_gaps(self, name: str) -> dict[str, int]:
-        """Count the frames that lost their centroid to a missing keypoint.
+        """Count the frames whose centroid places keypoints that are missing there.
 
         Per individual of session ``name``: the frames where some, but not all, of
         its keypoints are missing after cleaning (likelihood cut-off, gap filling,
-        smoothing). The centroid of all keypoints is missing there rather than
-        jumping to the mean of the keypoints left.
+        smoothing). The centroid places them from the keypoints seen in the frame
+        (:func:`~posekit.engine.behavior.kinematics.compute_centroid`).
 
         Returns
         -------
@@ -1015,24 +1047,153 @@ follow_merge_gap
         counts = some.sum("time")
         return {str(i): int(counts.sel(individual=i)) for i in pos["individual"].values}
 
-    def _warn_centroid_gaps(self, name: str) -> None:
-        """Warn once per session when a large share of frames has no centroid."""
+    def coverage_table(self) -> pd.DataFrame:
+        """How many frames the measures of each animal come from.
+
+        Distance, speeds, ROI times and social measures use only the frames where
+        the point (the centroid, or the chosen keypoint) is known after cleaning.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per session and animal: ``session``, ``individual``, ``point``
+            (``"centroid"`` or the keypoint), ``frames``, ``frames_used`` (the
+            point known), ``fraction``, ``few_frames`` (``fraction`` below
+            :data:`FEW_FRAMES_FRACTION`), ``better_point`` and
+            ``better_fraction``: the point known in the most frames, when it is
+            not the one used (the centroid, known wherever a keypoint is, or the
+            keypoint seen most), else empty and NaN.
+        """
+        rows = []
+        for s in self.sessions:
+            point = self.point(s.name, calibrated=False)
+            keypoints = self.cleaned(s.name)["position"].notnull().all("space")
+            for ind in s.animals:
+                known = np.isfinite(point.sel(individual=ind).values).all(axis=-1)
+                seen = keypoints.sel(individual=ind)
+                n = int(known.size)
+                fraction = float(known.mean()) if n else 0.0
+                # the centroid is known wherever a keypoint is seen
+                options = {"centroid": float(seen.any("keypoint").mean())} if n else {}
+                per_keypoint = seen.mean("time") if n else None
+                if per_keypoint is not None:
+                    for k, v in zip(
+                        seen["keypoint"].values, per_keypoint.values, strict=True
+                    ):
+                        options[str(k)] = float(v)
+                used = self.keypoint or "centroid"
+                best = max(options, key=lambda k: options[k], default=used)
+                better = best != used and options[best] > fraction
+                rows.append(
+                    {
+                        "session": s.name,
+                        "individual": ind,
+                        "point": used,
+                        "frames": n,
+                        "frames_used": int(known.sum()),
+                        "fraction": fraction,
+                        "few_frames": fraction < FEW_FRAMES_FRACTION,
+                        "better_point": best if better else "",
+                        "better_fraction": options[best] if better else math.nan,
+                    }
+                )
+        columns = ["session", "individual", "point", "frames", "frames_used"]
+        columns += ["fraction", "few_frames", "better_point", "better_fraction"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def coverage_warning(self, *, fixes: bool = True) -> str:
+        """Say which animals' measures come from few frames, and what to do.
+
+        Empty when every animal's point is known in at least
+        :data:`FEW_FRAMES_FRACTION` of its frames. Otherwise one line per such
+        animal (how many frames the distance, speeds and ROI times come from) and
+        the fixes: fill short gaps (:data:`SUGGESTED_MAX_GAP` frames), measure the
+        point known in more frames (the centroid, or a keypoint), or lower the
+        likelihood threshold. The behaviour app shows it above its tables (with
+        buttons for the fixes), ``posekit behavior rois|export`` prints it. It
+        stands for the warning :meth:`point` logs: that is not logged again until
+        the settings change.
+
+        Parameters
+        ----------
+        fixes
+            Add the fixes, with their command-line options.
+
+        Returns
+        -------
+        str
+            The warning (plain text, one line per animal, then the fixes), or ``""``.
+        """
+        self._warned.update(s.name for s in self.sessions)
+        table = self.coverage_table()
+        few = table[table["few_frames"]] if not table.empty else table
+        if few.empty:
+            return ""
+        lines = []
+        animals = table["session"].value_counts()
+        for _, r in few.iterrows():
+            who = r["session"]
+            if animals[who] > 1:
+                who += f" ({r['individual']})"
+            why = (
+                "no keypoint is seen in the others (after cleaning)"
+                if r["point"] == "centroid"
+                else f"{r['point']} is missing in the others (after cleaning)"
+            )
+            lines.append(
+                f"{who}: the distance, speeds and ROI times come from "
+                f"{r['frames_used']} of {r['frames']} frames ({r['fraction']:.0%}); "
+                f"{why}."
+            )
+        text = "\n".join(lines)
+        if not fixes:
+            return text
+        options = []
+        if self.filter_config.max_gap is None or (
+            self.filter_config.max_gap < SUGGESTED_MAX_GAP
+        ):
+            options.append(
+                f"fill short gaps (interpolate gaps of up to {SUGGESTED_MAX_GAP} "
+                f"frames: --max-gap {SUGGESTED_MAX_GAP})"
+            )
+        better = few[few["better_point"] != ""]
+        if not better.empty:
+            best = better.sort_values("better_fraction").iloc[-1]
+            name = best["better_point"]
+            seen = f"known in {best['better_fraction']:.0%} of the frames"
+            options.append(
+                f"measure the centroid, {seen} (leave out --keypoint)"
+                if name == "centroid"
+                else f"measure {name}, {seen} (--keypoint {name})"
+            )
+        if self.filter_config.confidence_threshold:
+            options.append(
+                "lower the likelihood threshold "
+                f"({self.filter_config.confidence_threshold:g}: --pcutoff) if the "
+                "tracking is good but unsure"
+            )
+        if options:
+            text += "\nTo use more frames: " + "; or ".join(options) + "."
+        return text
+
+    def _log_coverage(self, name: str) -> None:
+        """Log the coverage warning once per cleaning when it concerns ``name``."""
         if name in self._warned:
             return
         self._warned.add(name)
+        point = self.point(name, calibrated=False)
         n = max(self.session(name).n_frames, 1)
-        lost = {
-            i: k
-            for i, k in self.centroid_gaps(name).items()
-            if k / n >= CENTROID_WARN_FRACTION
-        }
-        if lost:
+        animals = self.session(name).animals
+        known = np.isfinite(point.sel(individual=animals).values).all(axis=1).sum(0)
+        if (known / n < FEW_FRAMES_FRACTION).any():
             logger.warning(
-                "session %s: the centroid is missing in %s because a keypoint is "
-                "missing there; measure one keypoint that is seen well (--keypoint, "
-                "set_keypoint) or fill short gaps (--max-gap)",
+                "session %s: %s; measures come from those frames only (see "
+                "coverage_warning())",
                 name,
-                ", ".join(f"{k} of {n} frames of {i}" for i, k in lost.items()),
+                ", ".join(
+                    f"{a} known in {int(k)} of {n} frames"
+                    for a, k in zip(animals, known, strict=True)
+                ),
             )
 
     def processing_log(self, name: str) -> list[dict[str, Any]]:
@@ -1045,12 +1206,13 @@ follow_merge_gap
     def kinematics_table(self) -> pd.DataFrame:
         """Return the movement per session and individual.
 
-        Duration, observed fraction, distance, speed (mean, median, max),
-        straightness, with their units
-        (:func:`~posekit.engine.behavior.tables.kinematics_table`), each session at
-        its own frame rate, and ``centroid_gap_frames``: the frames without a
-        centroid because some of the keypoints are missing (:meth:`centroid_gaps`;
-        0 with a chosen keypoint).
+        Duration, frames used and observed fraction (the frames where the point
+        is known), distance, speed (mean, median, max), straightness, with their
+        units (:func:`~posekit.engine.behavior.tables.kinematics_table`), each
+        session at its own frame rate, and ``centroid_gap_frames``: the frames
+        whose centroid places keypoints missing there from those seen
+        (:meth:`centroid_gaps`; 0 with a chosen keypoint). :meth:`coverage_warning`
+        says when the frames used are few.
         """
         points = {s.name: self.point(s.name) for s in self.sessions}
         table = _tables.kinematics_table(self.sessions, points, fps=self._rates())
@@ -1082,9 +1244,7 @@ follow_merge_gap
             return None
 
         def make() -> xr.DataArray:
-            return compute_roi_occupancy(
-                self.cleaned(name), areas, keypoint=self.keypoint
-            )
+            return compute_roi_occupancy(self.point(name, calibrated=False), areas)
 
         return self._cached("occupancy", name, make)
 
@@ -1104,7 +1264,7 @@ follow_merge_gap
             "line_crossings",
             name,
             lambda: compute_line_crossings(
-                self.cleaned(name), self.rois, keypoint=self.keypoint
+                self.point(name, calibrated=False), self.rois
             ),
         )
 
@@ -1230,12 +1390,20 @@ follow_merge_gap
         frames; empty if never inside), bouts
         (:func:`~posekit.engine.behavior.tables.roi_table`).
         """
-        return _tables.roi_table(self.sessions, self._occupancies(), fps=self._rates())
+        return _tables.roi_table(
+            self.sessions,
+            self._occupancies(),
+            fps=self._rates(),
+            max_gap=self.roi_max_gap,
+        )
 
     def roi_bouts_table(self) -> pd.DataFrame:
         """Return every visit to every ROI (:func:`~posekit.engine.behavior.tables.roi_bouts_table`)."""
         return _tables.roi_bouts_table(
-            self.sessions, self._occupancies(), fps=self._rates()
+            self.sessions,
+            self._occupancies(),
+            fps=self._rates(),
+            max_gap=self.roi_max_gap,
         )
 
     def zone_transitions_table(self) -> pd.DataFrame:
@@ -2129,6 +2297,7 @@ follow_merge_gap
                 "session_fps": {name: fps for name, (fps, _) in used.items()},
             },
             "keypoint": self.keypoint,
+            "roi_max_gap": self.roi_max_gap,
             "feature_windows": list(self.windows),
             "sessions": [
                 {

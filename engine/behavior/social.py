@@ -2,11 +2,12 @@
 
 Built on :func:`~posekit.engine.behavior.kinematics.compute_interindividual_distances`
 (the distance of every pair of animals, between centroids or at one keypoint). The
-centroid is the one of the kinematics: the mean of all keypoints, missing in the
-frames where any keypoint is missing (clean and fill short gaps first:
-:func:`~posekit.engine.behavior.filters.filter_poses` with ``max_gap``), so it never
-jumps towards the keypoints left when one drops out. The frames where both animals
-of a pair have a point are the pair's *frames used*.
+centroid is the one of the kinematics
+(:func:`~posekit.engine.behavior.kinematics.compute_centroid`): the mean of all
+keypoints, a keypoint missing in a frame placed from those seen there, so it never
+jumps towards the keypoints left when one drops out and is missing only where none of
+the animal's keypoints is seen. The frames where both animals of a pair have a point
+are the pair's *frames used*.
 
 - a **contact** is a bout in which a pair is closer than ``contact_distance``. It
   starts when the distance falls below ``contact_distance`` and lasts until the pair
@@ -264,7 +265,7 @@ def approach_events(
     window
         The fall must take at most this many frames.
     keypoint
-        Measure at this keypoint (default: centroids, missing where a keypoint is).
+        Measure at this keypoint (default: centroids, missing where no keypoint is).
     release_distance, merge_gap
         What ends a contact, as for :func:`contact_bouts`.
 
@@ -413,7 +414,7 @@ def following_bouts(
     merge_gap
         Frames that break the conditions in a row, within a bout (default 3).
     keypoint
-        Measure at this keypoint (default: centroids, missing where a keypoint is).
+        Measure at this keypoint (default: centroids, missing where no keypoint is).
     fps
         Frame rate for ``min_speed`` and durations in seconds.
 
@@ -518,7 +519,7 @@ follow_merge_gap
         ``merge_gap`` of :func:`following_bouts`.
     keypoint
         Measure at this keypoint (default: each animal's centroid, missing in the
-        frames where any of its keypoints is, as in the kinematics).
+        frames where none of its keypoints is seen, as in the kinematics).
     fps
         Frame rate for times in seconds.
 

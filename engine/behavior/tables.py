@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .roi import ROI_MAX_GAP
+
 if TYPE_CHECKING:  # pragma: no cover
     from .session import Session, Track
 
@@ -158,8 +160,10 @@ def kinematics_table(
 ) -> pd.DataFrame:
     """Tabulate the movement per session and individual.
 
-    Duration, observed fraction, distance, speed (mean, median, max), straightness,
-    with their units.
+    Duration, the frames where the point is known (``frames_used``, and as a
+    fraction of the frames, ``observed_fraction``), distance, speed (mean, median,
+    max), straightness, with their units. Distance and speeds come from the frames
+    used only.
 
     Parameters
     ----------
@@ -194,7 +198,7 @@ def kinematics_table(
         for ind in s.animals:
             p = point.sel(individual=ind)
             sp = np.asarray(speed.sel(individual=ind).values, float)
-            observed = float(np.mean(np.isfinite(p.values).all(axis=-1)))
+            known = np.isfinite(p.values).all(axis=-1)
             finite = sp[np.isfinite(sp)]
             rows.append(
                 {
@@ -204,7 +208,8 @@ def kinematics_table(
                     "frames": s.n_frames,
                     "duration_s": s.n_frames / rate if rate else math.nan,
                     "fps": rate if rate else math.nan,
-                    "observed_fraction": observed,
+                    "frames_used": int(known.sum()),
+                    "observed_fraction": float(known.mean()) if known.size else 0.0,
                     "distance": float(length.sel(individual=ind)),
                     "mean_speed": float(finite.mean()) if finite.size else math.nan,
                     "median_speed": float(np.median(finite))
@@ -244,12 +249,14 @@ def roi_table(
     occupancies: Mapping[str, xr.DataArray | None],
     *,
     fps: Rates = None,
+    max_gap: int | None = ROI_MAX_GAP,
 ) -> pd.DataFrame:
     """Tabulate ROI use per session, individual and ROI.
 
     Time and fraction inside, entries, exits, latency to the first entry (whole
     frames; empty if never inside), bouts
-    (:func:`~posekit.engine.behavior.roi.roi_summary`).
+    (:func:`~posekit.engine.behavior.roi.roi_summary`: the frames inside are the
+    frames of the visits, ``frames_inside = n_bouts × mean_bout``).
 
     Parameters
     ----------
@@ -262,6 +269,9 @@ def roi_table(
     fps
         Frames per second, one for all or one per session (adds the ``*_s``
         columns).
+    max_gap
+        Longest gap in the tracking (frames) a visit goes on across
+        (:func:`~posekit.engine.behavior.roi.roi_bouts`; ``None``: any gap).
 
     Returns
     -------
@@ -273,7 +283,7 @@ def roi_table(
     table = _per_session(
         sessions,
         occupancies,
-        lambda occ, s: roi_summary(occ, fps=_rate(fps, s.name)),
+        lambda occ, s: roi_summary(occ, fps=_rate(fps, s.name), max_gap=max_gap),
     )
     if "latency" in table:
         table["latency"] = table["latency"].astype("Int64")
@@ -285,6 +295,7 @@ def roi_bouts_table(
     occupancies: Mapping[str, xr.DataArray | None],
     *,
     fps: Rates = None,
+    max_gap: int | None = ROI_MAX_GAP,
 ) -> pd.DataFrame:
     """Tabulate every visit to every ROI, with ``session`` and ``group``.
 
@@ -296,7 +307,8 @@ def roi_bouts_table(
 
     def one(occ: xr.DataArray, s: Session) -> pd.DataFrame:
         rate = _rate(fps, s.name)
-        return to_file_frames(roi_bouts(occ, fps=rate), s.frames, rate)
+        visits = roi_bouts(occ, fps=rate, max_gap=max_gap)
+        return to_file_frames(visits, s.frames, rate)
 
     return _per_session(sessions, occupancies, one)
 

@@ -136,7 +136,7 @@ def _add_calibration(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--keypoint",
         help="keypoint for ROIs, distance and speed (default: the centroid of all "
-        "keypoints, missing in frames where any keypoint is missing)",
+        "keypoints; a keypoint missing in a frame is placed from those seen there)",
     )
 
 
@@ -565,6 +565,17 @@ def _predictions_table(model: BehaviorModel) -> pd.DataFrame:
 # ---------------------------------------------------------------- subcommands
 
 
+def _warn_few_frames(model: BehaviorModel) -> None:
+    """Print which animals' measures come from few frames, and what to do."""
+    text = model.coverage_warning()
+    if text:
+        print(
+            "posekit: warning: these numbers come from few frames:\n  "
+            + text.replace("\n", "\n  "),
+            file=sys.stderr,
+        )
+
+
 def _done(model: BehaviorModel) -> int:
     """Return the exit code: an error when some files could not be loaded."""
     if not model.load_failures:
@@ -611,6 +622,7 @@ def _rois(args: argparse.Namespace) -> int:
             f"{args.rois} holds only lines, which have no inside: write their "
             "crossings with --crossings FILE"
         )
+    _warn_few_frames(model)
     if not lines_only:
         _write(args.out, model.roi_table(), "roi_summary")
         if args.bouts:
@@ -638,6 +650,7 @@ def _export(args: argparse.Namespace) -> int:
         model.load_rois(args.rois)
     if args.labels or args.find_labels:
         _train(model, args)
+    _warn_few_frames(model)
     for path in model.export(
         args.out,
         csv=not args.no_csv,

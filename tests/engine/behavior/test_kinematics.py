@@ -334,11 +334,13 @@ def test_path_length_of_a_track_never_seen_is_nan() -> None:
 
 def test_centroid_is_missing_where_a_keypoint_is() -> None:
     # a still animal whose nose drops out on odd frames: no jump, no distance
+    # (QA s17: missing="drop" was the default; the default places the nose, see
+    # test_centroid_coverage.py)
     pos = np.zeros((6, 2, 2, 1))
     pos[:, 0, 0, 0], pos[:, 0, 1, 0] = 120.0, 100.0
     pos[1::2, :, 0, 0] = np.nan
     position = from_numpy(pos, keypoint_names=["nose", "tail"]).position
-    centroid = compute_centroid(position)
+    centroid = compute_centroid(position, missing="drop")
     assert np.isnan(centroid.sel(space="x").values.ravel()[1::2]).all()
     assert centroid.sel(space="x").values.ravel()[::2].tolist() == [110.0] * 3
     assert float(compute_path_length(centroid, nan_warn_threshold=1).squeeze()) == 0.0

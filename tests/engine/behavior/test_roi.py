@@ -67,9 +67,10 @@ def test_missing_frames_are_unknown_not_outside(crossing):
     occ = compute_roi_occupancy(ds, [square])
     assert np.isnan(occ.values.ravel()[45:50]).all()
     row = roi_summary(occ).iloc[0]
-    assert row.frames_observed == 85 and row.frames_inside == 15
-    assert row.fraction == pytest.approx(15 / 85)
-    # missing frames are unknown, not outside: the gap does not split the visit
+    # missing frames are unknown, not outside: the 5-frame gap does not split the
+    # visit, and counts inside (QA s17: 15 frames inside, a visit of 20, before)
+    assert row.frames_observed == 85 and row.frames_inside == 20
+    assert row.frames_bridged == 5 and row.fraction == pytest.approx(20 / 90)
     assert row.n_bouts == 1 and row.entries == 1 and row.exits == 1
     assert row.mean_bout == 20  # frames 41..60, 5 of them unknown
     (visit,) = roi_bouts(occ).to_dict("records")
@@ -95,7 +96,9 @@ def test_tracking_gap_inside_an_roi_is_one_visit(gaps, inside):
     )
     row = roi_summary(occ).iloc[0]
     assert (row.entries, row.exits, row.n_bouts) == (1, 1, 1)
-    assert row.frames_inside == inside and row.mean_bout == 20
+    # the gaps count inside (QA s17: frames_inside was the frames seen, 17 or 15)
+    assert row.frames_inside == 20 and row.mean_bout == 20
+    assert row.frames_inside - row.frames_bridged == inside
     assert row.latency_s == pytest.approx(2.0) and row.mean_bout_s == pytest.approx(2.0)
     visits = roi_bouts(occ)
     assert visits[["start", "end", "duration"]].values.tolist() == [[20, 39, 20]]

@@ -84,10 +84,12 @@ def test_model_synthetic_clean_roi_kinematics_export(tmp_path) -> None:
     assert (k["distance_unit"], k["speed_unit"]) == ("px", "px/s")
 
     # likelihood threshold: frame 25 becomes missing (unknown, not outside): the
-    # visit goes on across it (QA S14 F5: it was split into two entries)
+    # visit goes on across it (QA S14 F5: it was split into two entries), and the
+    # bridged frame counts inside (QA s17: 9 frames inside in a visit of 10)
     m.set_cleaning(method="none", confidence_threshold=0.5)
     row = m.roi_table().iloc[0]
-    assert row["frames_inside"] == 9 and row["frames_observed"] == N - 1
+    assert row["frames_inside"] == 10 and row["frames_observed"] == N - 1
+    assert row["frames_bridged"] == 1 and row["mean_bout"] == 10
     assert row["entries"] == 1 and row["n_bouts"] == 1
     visits = m.roi_bouts_table()
     assert visits[["start", "end", "frames_missing"]].values.tolist() == [[20, 29, 1]]
@@ -389,9 +391,12 @@ def test_sessions_with_and_without_a_rate_are_not_mixed(tmp_path) -> None:
     assert m.kinematics_table()["mean_speed"].tolist() == pytest.approx([250.0] * 2)
 
 
-def test_centroid_is_missing_where_a_keypoint_is(tmp_path, caplog) -> None:
+def test_centroid_neither_jumps_nor_drops_where_a_keypoint_is_missing(
+    tmp_path, caplog
+) -> None:
     # F2: a still animal (nose 120, tail 100) whose nose likelihood is 0.3 on the
-    # odd frames 1..97: the centroid must not jump between 110 and 100
+    # odd frames 1..97: the centroid must not jump between 110 and 100 (QA s14), and
+    # not be missing there either (QA s17: the nose is placed from the tail)
     n = 100
     xyl = np.zeros((n, 2, 3))
     xyl[:, 0] = [120.0, 100.0, 1.0]
@@ -403,23 +408,31 @@ def test_centroid_is_missing_where_a_keypoint_is(tmp_path, caplog) -> None:
     m.set_cleaning(method="none", confidence_threshold=0.5)
     with caplog.at_level("WARNING", logger="posekit.engine.behavior.session"):
         k = m.kinematics_table().iloc[0]
-    assert k["distance"] == 0.0  # was 990 px
-    # every other frame is missing: no central difference, no speed (was 600 px/s)
-    assert np.isnan(k["max_speed"])
-    assert k["observed_fraction"] == pytest.approx(51 / 100)  # was 1.0
-    assert k["centroid_gap_frames"] == 49
+    assert k["distance"] == 0.0  # was 990 px with the mean of the keypoints seen
+    # every frame has a centroid: speed 0 (was 600 px/s, then none at all)
+    assert k["max_speed"] == 0.0
+    assert k["observed_fraction"] == 1.0  # was 51 / 100 with the old default
+    assert k["frames_used"] == n
+    assert k["centroid_gap_frames"] == 49  # frames whose nose is placed
     assert m.centroid_gaps(path.stem) == {"individual_0": 49}
-    assert "centroid is missing in 49 of 100 frames" in caplog.text
-    assert "--keypoint" in caplog.text and "--max-gap" in caplog.text
+    assert caplog.text == "" and m.coverage_warning() == ""
     m.set_rois([RectangleROI("box", 105, 90, 115, 110)])
-    assert m.roi_table().iloc[0]["frames_observed"] == 51
-    # one-frame dropouts filled by --max-gap give the centroid back everywhere
+    assert m.roi_table().iloc[0]["frames_observed"] == n
+    # one-frame dropouts filled by --max-gap: no keypoint to place
     m.set_cleaning(method="none", confidence_threshold=0.5, max_gap=1)
     k = m.kinematics_table().iloc[0]
     assert k["observed_fraction"] == 1.0 and k["centroid_gap_frames"] == 0
     assert k["distance"] == 0.0 and k["max_speed"] == 0.0
-    # a chosen keypoint is measured on its own
+    # a chosen keypoint is measured on its own: the nose in 51 frames, with a
+    # warning (logged, and coverage_warning for the app and the command line)
     m.set_cleaning(method="none", confidence_threshold=0.5)
+    m.set_keypoint("nose")
+    with caplog.at_level("WARNING", logger="posekit.engine.behavior.session"):
+        k = m.kinematics_table().iloc[0]
+    assert k["observed_fraction"] == pytest.approx(51 / 100)
+    assert k["centroid_gap_frames"] == 0
+    assert "nose" in caplog.text or "known in 51 of 100 frames" in caplog.text
+    assert "come from 51 of 100 frames" in m.coverage_warning()
     m.set_keypoint("tail")
     k = m.kinematics_table().iloc[0]
     assert k["observed_fraction"] == 1.0 and k["centroid_gap_frames"] == 0
