@@ -13,6 +13,13 @@ test error near 300 px).
 
 Mirroring swaps the channels of symmetric bodyparts (``("leftear", "rightear")``), so a
 left ear stays a left ear in the animal's own frame.
+
+Besides the crop and its keypoints, :func:`augment` can return which keypoints are
+*known* in the frame (``return_labelled``): placed, or marked not visible (``absent``),
+relabelled by the mirror as the keypoints are. A known keypoint that is NaN in the crop
+(it left the crop, or is not visible) is absent there, which training needs to tell
+from a keypoint nobody placed (``weigh_only_present_joints``,
+:mod:`posekit.engine.targets`).
 """
 
 from __future__ import annotations
@@ -353,6 +360,7 @@ def augment(
     *,
     flip_perm: np.ndarray | None = None,
     return_labelled: bool = False,
+    absent: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Augment one frame into a crop of ``config.crop_size``.
 
@@ -370,10 +378,14 @@ def augment(
         Channel permutation of symmetric bodyparts (:func:`flip_permutation`); with
         ``None`` no mirror is drawn.
     return_labelled
-        Also return which keypoints were labelled in the frame (after the mirror's
-        relabelling). A labelled keypoint that left the crop is NaN but *known to be
-        absent*: training must see it as an empty score map with full weight, unlike
-        a keypoint that was never labelled.
+        Also return which keypoints are known in the frame: placed, or in
+        ``absent`` (after the mirror's relabelling). A known keypoint that is NaN in
+        the crop (it left the crop, or is not visible) is *known to be absent*: an
+        empty score map with full weight even when only present joints weigh
+        (:mod:`posekit.engine.targets`), unlike a keypoint nobody placed.
+    absent
+        ``(K,)`` bool: keypoints marked not visible in the frame (the labeller's
+        marks); ``None``: none. The random draws do not depend on it.
 
     Returns
     -------
@@ -383,6 +395,23 @@ def augment(
         ``(K, 2)`` float32 in crop pixels, NaN outside the crop.
     labelled : numpy.ndarray
         ``(K,)`` bool, only with ``return_labelled``.
+
+    Raises
+    ------
+    ValueError
+        ``keypoints`` not ``(K, 2)``, or ``absent`` not ``(K,)``.
+
+    Examples
+    --------
+    A left ear marked not visible is a known right ear once mirrored:
+
+    >>> cfg = AugmentConfig.none((32, 32)).replace(flip_probability=1.0)
+    >>> kp = np.array([[np.nan, np.nan], [10.0, 10.0], [np.nan, np.nan]])
+    >>> _, _, known = augment(np.zeros((32, 32, 3), np.uint8), kp, cfg,
+    ...                       np.random.default_rng(0), flip_perm=np.array([1, 0, 2]),
+    ...                       return_labelled=True, absent=np.array([True, False, False]))
+    >>> known.tolist()
+    [True, True, False]
     """
     keypoints = np.asarray(keypoints, np.float64)
     if keypoints.ndim != 2 or keypoints.shape[-1] != 2:
@@ -393,6 +422,13 @@ def augment(
         image, keypoints, matrix, config.crop_size, border_value=config.border_value
     )
     labelled = np.isfinite(keypoints).all(axis=-1)
+    if absent is not None:
+        absent = np.asarray(absent, dtype=bool)
+        if absent.shape != labelled.shape:
+            raise ValueError(
+                f"absent must be (K,) = {labelled.shape}. Received shape {absent.shape}"
+            )
+        labelled = labelled | absent
     if flip:
         kp = kp[flip_perm]
         labelled = labelled[flip_perm]
@@ -448,6 +484,7 @@ class Augmenter:
         rng: np.random.Generator,
         *,
         return_labelled: bool = False,
+        absent: np.ndarray | None = None,
     ) -> tuple[np.ndarray, ...]:
         """Augment one frame (see :func:`augment`)."""
         return augment(
@@ -457,6 +494,7 @@ class Augmenter:
             rng,
             flip_perm=self.flip_perm,
             return_labelled=return_labelled,
+            absent=absent,
         )
 
     def batch(
@@ -467,8 +505,12 @@ class Augmenter:
         rng: np.random.Generator,
         *,
         return_labelled: bool = False,
+        absent: np.ndarray | None = None,
     ) -> tuple[np.ndarray, ...]:
         """Augment ``images[i]`` for each ``i`` in ``indices``.
+
+        ``absent`` (``(n_images, K)`` bool, rows as ``keypoints``): the points marked
+        not visible (see :func:`augment`).
 
         Returns
         -------
@@ -477,10 +519,18 @@ class Augmenter:
         keypoints : numpy.ndarray
             ``(B, K, 2)`` float32, NaN outside the crop or not labelled.
         labelled : numpy.ndarray
-            ``(B, K)`` bool, only with ``return_labelled`` (see :func:`augment`).
+            ``(B, K)`` bool, only with ``return_labelled``: placed or marked not
+            visible (see :func:`augment`).
         """
         out = [
-            self(images[i], keypoints[i], rng, return_labelled=True) for i in indices
+            self(
+                images[i],
+                keypoints[i],
+                rng,
+                return_labelled=True,
+                absent=None if absent is None else absent[i],
+            )
+            for i in indices
         ]
         crops = np.stack([o[0] for o in out])
         kps = np.stack([o[1] for o in out])

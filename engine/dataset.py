@@ -5,6 +5,14 @@ the merged ``CollectedData_<scorer>.h5``/``.csv``, ``Documentation_data-<Task>_<
 (``[data, trainIndices, testIndices, trainFraction]``) and the legacy ``.mat``. A split
 that already exists on disk (written by DeepLabCut or by us) is read, never redrawn, so a
 DLC project keeps its split.
+
+A bodypart left empty (NaN) in a labelled frame is kept as it is: training learns it
+as absent there, as DeepLabCut does (``weigh_only_present_joints: false``,
+:class:`~posekit.engine.training.TrainConfig`). The labeller's "not visible" marks
+(``labeled-data/<video>/.posekit/visibility.json``) are read with the training set
+(:attr:`TrainingSet.not_visible`). Empty points that are not marked may be parts the
+labeller has not placed yet rather than hidden ones: creating the training set warns
+about them, naming frames, and keeps them.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ __all__ = [
     "load_split",
     "load_training_set",
     "symmetric_pairs",
+    "not_visible_marks",
 ]
 
 
@@ -76,6 +85,9 @@ class TrainingSet:
         Names in config order.
     train_indices, test_indices
         Positions into the arrays.
+    not_visible
+        ``(n_images, n_bodyparts)`` bool: points marked "not visible" in the
+        labeller (and empty in the labels); ``None``: not read.
     """
 
     images: Sequence[np.ndarray]
@@ -87,11 +99,23 @@ class TrainingSet:
     train_fraction: float = 0.95
     shuffle: int = 1
     flip_pairs: list[tuple[str, str]] = field(default_factory=list)
+    not_visible: np.ndarray | None = None
 
     def subset(self, which: str) -> tuple[Sequence[np.ndarray], np.ndarray]:
         """``("train" | "test")`` → (images, keypoints); images read lazily."""
         idx = self.train_indices if which == "train" else self.test_indices
         return _take(self.images, idx), self.keypoints[idx]
+
+    def absent(self, which: str) -> np.ndarray | None:
+        """``("train" | "test")`` → the :attr:`not_visible` rows of that subset.
+
+        What :meth:`Trainer.fit <posekit.engine.training.Trainer.fit>` takes as
+        ``absent``; ``None`` when the marks were not read.
+        """
+        if self.not_visible is None:
+            return None
+        idx = self.train_indices if which == "train" else self.test_indices
+        return self.not_visible[idx]
 
 
 def _take(images: Sequence[np.ndarray], idx: Sequence[int]) -> Sequence[np.ndarray]:
@@ -460,7 +484,98 @@ def _write_merged(project: Project) -> tuple[pd.DataFrame, list[str], list[str] 
     merged_path = out_dir / f"CollectedData_{project.scorer}.h5"
     old_paths = _merged_paths(merged_path)
     write_labels(merged, merged_path)
-    return merged, index_to_paths(merged.index), old_paths
+    paths = index_to_paths(merged.index)
+    if not project.multianimal:
+        _warn_empty_points(project, labels_to_array(merged, project.bodyparts), paths)
+    return merged, paths, old_paths
+
+
+def not_visible_marks(project: Project, paths: Sequence[str]) -> np.ndarray:
+    """Return the "not visible" marks of labelled frames as ``(n, n_bodyparts)`` bool.
+
+    Parameters
+    ----------
+    project
+        A single-animal project.
+    paths
+        ``labeled-data/<video>/<image>`` of each frame.
+
+    Returns
+    -------
+    numpy.ndarray
+        True where the labeller marked the bodypart not visible on the frame
+        (:func:`~posekit.engine.labels.read_visibility`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from posekit.engine.demo import make_demo_project
+    >>> from posekit.engine.labels import update_visibility
+    >>> project = make_demo_project(tempfile.mkdtemp(), n_frames=30, n_labeled=2)
+    >>> frame = "labeled-data/session1/img00.png"
+    >>> _ = update_visibility(project, "session1", not_visible_add=[(frame, "snout")])
+    >>> not_visible_marks(project, [frame]).nonzero()
+    (array([0]), array([0]))
+    """
+    from .labels import read_visibility
+
+    bodyparts = list(project.bodyparts)
+    col = {b: j for j, b in enumerate(bodyparts)}
+    row = {p: i for i, p in enumerate(paths)}
+    out = np.zeros((len(paths), len(bodyparts)), bool)
+    for stem in dict.fromkeys(p.split("/")[1] for p in paths if p.count("/") >= 2):
+        for frame, bp in read_visibility(project, stem)["not_visible"]:
+            if frame in row and bp in col:
+                out[row[frame], col[bp]] = True
+    return out
+
+
+def _warn_empty_points(
+    project: Project, keypoints: np.ndarray, paths: Sequence[str]
+) -> None:
+    """Warn about points left empty in labelled frames and not marked not visible.
+
+    They are trained as absent (DeepLabCut's rule): right for hidden parts, wrong for
+    parts the labeller has not placed yet. Nothing is dropped.
+    """
+    empty = ~np.isfinite(keypoints).all(axis=-1)
+    if not empty.any():
+        return
+    bodyparts = list(project.bodyparts)
+    never = empty.all(axis=0)  # added to config.yaml after labelling, most likely
+    if never.any():
+        logger.warning(
+            "bodypart(s) %s have no label in any of the %d labelled frames: training "
+            "would learn that they are never there. Label them (posekit label %s), "
+            "or remove them from config.yaml's bodyparts.",
+            [b for j, b in enumerate(bodyparts) if never[j]],
+            len(paths),
+            project.path,
+        )
+    unmarked = empty & ~not_visible_marks(project, paths) & ~never
+    rows = np.flatnonzero(unmarked.any(axis=1))
+    if not len(rows):
+        return
+    examples = "; ".join(
+        f"{paths[i]}: "
+        + ", ".join(b for j, b in enumerate(bodyparts) if unmarked[i, j])
+        for i in rows[:3]
+    )
+    logger.warning(
+        "%d of %d labelled frames have points left empty and not marked not visible "
+        "(e.g. %s%s). Training learns them as absent there, as DeepLabCut does "
+        "(its default and posekit's, weigh_only_present_joints: false in the "
+        "model's pose_cfg.yaml): right for hidden parts, "
+        "but a visible part not placed yet would teach the network to miss it. "
+        "Place those (posekit label %s opens on the frames with work left) and mark "
+        "hidden ones not visible (v in the Label app; for labels made in "
+        "DeepLabCut, posekit label --missing-not-visible).",
+        len(rows),
+        len(paths),
+        examples,
+        "; …" if len(rows) > 3 else "",
+        project.path,
+    )
 
 
 def _create_given_splits(
@@ -859,6 +974,8 @@ def load_training_set(
     paths = index_to_paths(merged.index)
     _check_split_rows(project, split, len(paths), h5)
     keypoints = labels_to_array(merged, project.bodyparts)
+    # the labeller's marks (read now: a mark added since the set was made counts)
+    not_visible = not_visible_marks(project, paths) & ~np.isfinite(keypoints).all(-1)
     from ._image_cache import ImageList
 
     images = ImageList(
@@ -874,4 +991,5 @@ def load_training_set(
         train_fraction=split.train_fraction,
         shuffle=shuffle,
         flip_pairs=symmetric_pairs(project.bodyparts),
+        not_visible=not_visible,
     )

@@ -10,11 +10,18 @@ Pure, vectorised numpy. A score-map cell ``(row, col)`` stands for the input pix
   centre to the keypoint divided by ``locref_stdev`` (channels ``dx0, dy0, dx1, …``), with
   a mask of ones there and zeros elsewhere.
 
-A keypoint that is NaN gets all-zero targets. Its weight depends on why it is NaN
-(``labelled``): a keypoint never labelled gets zero weight (the network is not told
-anything about it), while a labelled keypoint that augmentation moved out of the crop is
-known to be absent and keeps full weight, so the network learns to say "not here" (an
-empty score map). Without ``labelled`` every NaN keypoint counts as unlabelled.
+A keypoint that is NaN gets all-zero targets (an empty score map, no location
+refinement). Its score-map weight follows DeepLabCut's ``weigh_only_present_joints``
+(``pose_cfg.yaml``):
+
+- ``False`` (DeepLabCut's default, and posekit's): every score map has weight 1, so a
+  NaN keypoint is trained as *absent*: the network learns to say "not here". A part left
+  empty in a labelled frame because it is hidden is learnt as hidden, and pcutoff then
+  removes it from the predictions.
+- ``True``: only keypoints known in the source frame (``labelled``) have weight 1: the
+  ones placed, a placed one that augmentation moved out of the crop (known to be absent
+  there), and a point marked "not visible" in the labeller. A NaN keypoint that is not
+  known gets zero weight (the network is told nothing about it).
 """
 
 from __future__ import annotations
@@ -35,8 +42,9 @@ class PoseTargets(NamedTuple):
     scoremap
         ``(N, h, w, K)`` float32 in ``[0, 1]``.
     scoremap_weights
-        ``(N, 1, 1, K)`` float32: 1 for labelled keypoints, 0 for missing ones
-        (broadcasts over the map).
+        ``(N, 1, 1, K)`` float32, broadcast over the map: 1 for a keypoint trained
+        (present, or absent with an empty map), 0 for one not trained (only with
+        ``weigh_only_present_joints``).
     locref
         ``(N, h, w, 2K)`` float32.
     locref_weights
@@ -80,6 +88,7 @@ def make_scoremaps(
     sigma: float = 8.5,
     pos_dist_thresh: float = 17.0,
     labelled: np.ndarray | None = None,
+    weigh_only_present_joints: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Score-map targets and weights.
 
@@ -98,15 +107,26 @@ def make_scoremaps(
     pos_dist_thresh
         Disk radius in input pixels (DLC: 17).
     labelled
-        ``(N, K)`` bool: keypoints labelled in the source frame (default: the finite
-        ones). A labelled but NaN keypoint (outside the crop) gets weight 1.
+        ``(N, K)`` bool: keypoints known in the source frame, placed or marked not
+        visible (default: the finite ones). Used with ``weigh_only_present_joints``
+        only: a known but NaN keypoint (moved out of the crop, or not visible) gets
+        weight 1, an unknown one 0.
+    weigh_only_present_joints
+        DeepLabCut's ``pose_cfg.yaml`` key. ``False`` (its default): every keypoint
+        has weight 1, a NaN one is trained as absent. ``True``: the weight is
+        ``labelled``.
 
     Returns
     -------
     scoremap : numpy.ndarray
         ``(N, h, w, K)`` float32.
     weights : numpy.ndarray
-        ``(N, 1, 1, K)`` float32, 0 for unlabelled keypoints.
+        ``(N, 1, 1, K)`` float32.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes or ``kind``.
 
     Examples
     --------
@@ -114,6 +134,14 @@ def make_scoremaps(
     ...                        pos_dist_thresh=1.0)
     >>> s[0, :, :, 0].tolist(), wt.ravel().tolist()
     ([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]], [1.0])
+
+    A hidden (NaN) keypoint: trained as absent, unless only present joints weigh:
+
+    >>> kp = np.array([[[12.0, 4.0], [np.nan, np.nan]]])
+    >>> make_scoremaps(kp, (2, 3))[1].ravel().tolist()
+    [1.0, 1.0]
+    >>> make_scoremaps(kp, (2, 3), weigh_only_present_joints=True)[1].ravel().tolist()
+    [1.0, 0.0]
     """
     if kind not in ("gaussian", "disk"):
         raise ValueError(f"kind must be 'gaussian' or 'disk'. Received: kind={kind!r}")
@@ -133,6 +161,8 @@ def make_scoremaps(
             f"labelled must be (N, K) = {scmap.shape[:1] + scmap.shape[3:]}. Received "
             f"shape {labelled.shape}"
         )
+    if not weigh_only_present_joints:
+        labelled = np.ones_like(labelled)
     weights = labelled[:, None, None, :].astype(np.float32)
     return scmap, weights
 
@@ -200,11 +230,13 @@ def make_targets(
     pos_dist_thresh: float = 17.0,
     locref_stdev: float = 7.2801,
     labelled: np.ndarray | None = None,
+    weigh_only_present_joints: bool = False,
 ) -> PoseTargets:
     """All targets for a batch (:func:`make_scoremaps` + :func:`make_locref`).
 
     Parameters are those of :func:`make_scoremaps` and :func:`make_locref`;
-    ``labelled`` marks keypoints labelled in the source frame (see the module docstring).
+    ``labelled`` marks keypoints known in the source frame, which weigh with
+    ``weigh_only_present_joints`` (see the module docstring).
 
     Returns
     -------
@@ -224,6 +256,7 @@ def make_targets(
         sigma=sigma,
         pos_dist_thresh=pos_dist_thresh,
         labelled=labelled,
+        weigh_only_present_joints=weigh_only_present_joints,
     )
     loc, mask = make_locref(
         keypoints,

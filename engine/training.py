@@ -6,6 +6,12 @@ empty score map with full weight), Gaussian score maps, sigmoid cross-entropy on
 ``0.05 ×`` Huber loss on the location refinement, Adam with linear warm-up and cosine
 decay, batch 8, a custom ``tf.function`` train step (no XLA: it is slower on CPU).
 
+A bodypart left empty (NaN) in a labelled frame is trained as absent, as DeepLabCut
+does (``weigh_only_present_joints: false`` in ``pose_cfg.yaml``, its default): the
+network learns a low likelihood where a part is hidden. ``weigh_only_present_joints:
+true`` gives such points zero weight instead, except those marked "not visible" in the
+labeller (:attr:`TrainConfig.weigh_only_present_joints`).
+
 Augmentation and target generation run in a background thread, overlapping the train
 step. The network is built for any input size, so the same model is trained on crops
 and evaluated on full frames (each shape is traced once).
@@ -199,6 +205,18 @@ class TrainConfig:
         0.75–1.25) and the target radius (``sigma`` 8.5 and ``pos_dist_thresh`` 17
         of the model). What was chosen is recorded in ``pose_cfg.yaml`` and in the
         snapshots; a resumed run keeps it. ``False``: use the settings as given.
+    weigh_only_present_joints
+        DeepLabCut's ``pose_cfg.yaml`` key. ``False`` (DeepLabCut's default): a
+        bodypart left empty (NaN) in a training frame is trained as absent, an empty
+        score map with full weight, so the network learns that a hidden part is not
+        there and its likelihood stays below pcutoff. ``True``: such points get zero
+        weight (the network is told nothing about them), except the points marked
+        "not visible" in the labeller (``Trainer.fit(absent=...)``), which are
+        absent either way. ``None`` (the default): the value of the training
+        folder's ``pose_cfg.yaml`` (DeepLabCut's, or one edited), else the one the
+        resumed snapshot, or the snapshot a fresh run starts from (``init_weights``),
+        was trained with, else ``False``. The value used is recorded in
+        ``pose_cfg.yaml`` and in each snapshot.
     adaptive_augmentation
         With ``adaptive``, also choose the rotation (``augment.rotation_deg`` at 25)
         from how widely the labelled animals turn and mirror half the crops
@@ -234,12 +252,14 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     adaptive: bool = True
     adaptive_augmentation: bool = False
+    weigh_only_present_joints: bool | None = None
 
     def __post_init__(self) -> None:
         self._check_counts()
         self._check_budget()
         self._check_rates()
         self._check_augment()
+        self._check_presence_rule()
 
     def _set_int(self, name: str, minimum: int = 1) -> None:
         """Check that field ``name`` is an integer >= ``minimum``; store it as int."""
@@ -326,6 +346,18 @@ class TrainConfig:
             augment = augment.replace(crop_size=crop)  # validates it
             object.__setattr__(self, "crop_size", augment.crop_size)
         object.__setattr__(self, "augment", augment)
+
+    def _check_presence_rule(self) -> None:
+        """Check ``weigh_only_present_joints``: ``None``, ``True`` or ``False``."""
+        value = self.weigh_only_present_joints
+        if value is None:
+            return
+        if not isinstance(value, bool | np.bool_):
+            raise ValueError(
+                "weigh_only_present_joints must be True, False or None. Received: "
+                f"weigh_only_present_joints={value!r}"
+            )
+        object.__setattr__(self, "weigh_only_present_joints", bool(value))
 
     def replace(self, **changes: Any) -> TrainConfig:
         """Return a copy with some fields changed (validated)."""
@@ -855,6 +887,8 @@ class Trainer:
         self._last_save_wall = 0.0
         self._recalibrated_at = -1
         self._train_data: tuple[list[np.ndarray], np.ndarray] | None = None
+        #: ``(n_images, K)`` bool: training points marked "not visible" (``fit``)
+        self._train_absent: np.ndarray | None = None
         self._predictor: KerasPredictor | None = None
 
     # ---------------------------------------------------------------- control
@@ -921,6 +955,8 @@ class Trainer:
             "pos_dist_thresh": m.pos_dist_thresh,
             "scoremap_type": m.scoremap,
             "sigma": m.sigma,
+            # DeepLabCut's rule for points left empty (NaN): False = trained absent
+            "weigh_only_present_joints": bool(t.weigh_only_present_joints),
             "batch_size": t.batch_size,
             "global_scale": m.input_scale,
             "intermediate_supervision": False,
@@ -1079,8 +1115,11 @@ class Trainer:
         the targets in order, then the learning rate.
         """
         mcfg = self.model_config
+        absent = self._train_absent
+        if absent is not None and len(absent) != len(keypoints):
+            absent = None  # not the training set fit() was given
         crops, kps, labelled = self.augmenter.batch(
-            images, keypoints, indices, rng, return_labelled=True
+            images, keypoints, indices, rng, return_labelled=True, absent=absent
         )
         targets = make_targets(
             kps,
@@ -1090,7 +1129,10 @@ class Trainer:
             sigma=mcfg.sigma,
             pos_dist_thresh=mcfg.pos_dist_thresh,
             locref_stdev=mcfg.locref_stdev,
-            labelled=labelled,  # out of the crop = absent, with full weight
+            # placed or not visible: with only present joints weighing, a known point
+            # out of the crop or not visible is absent (full weight), others weigh 0
+            labelled=labelled,
+            weigh_only_present_joints=bool(self.train_config.weigh_only_present_joints),
         )
         return crops, targets
 
@@ -1378,6 +1420,7 @@ class Trainer:
         test_keypoints: np.ndarray | None = None,
         *,
         resume: bool | str | os.PathLike = True,
+        absent: np.ndarray | None = None,
     ) -> TrainState:
         """Train until the iteration or time budget is used, or a stop is requested.
 
@@ -1386,7 +1429,9 @@ class Trainer:
         images
             Training frames, RGB ``uint8`` ``(H, W, 3)`` (sizes may differ).
         keypoints
-            ``(n_images, K, 2)`` pixel coordinates, NaN where not labelled.
+            ``(n_images, K, 2)`` pixel coordinates, NaN where not labelled. A NaN
+            point is trained as absent unless ``weigh_only_present_joints`` (see
+            :class:`TrainConfig`).
         test_images, test_keypoints
             Optional test set, evaluated on full frames every ``eval_interval``.
         resume
@@ -1394,6 +1439,11 @@ class Trainer:
             any; ``False``: start fresh (existing snapshots in ``train_dir`` are
             deleted, with a logged warning); a path: continue from that snapshot
             (``.json`` or ``.keras``).
+        absent
+            ``(n_images, K)`` bool: training points marked "not visible" (the
+            labeller's marks, :attr:`~posekit.engine.dataset.TrainingSet.not_visible`);
+            they are trained as absent under either ``weigh_only_present_joints``.
+            Single-animal training only (the multi-animal trainer does not read it).
 
         Returns
         -------
@@ -1408,8 +1458,10 @@ class Trainer:
             differ from ``model_config``.
         """
         train, test = self._prepare_data(images, keypoints, test_images, test_keypoints)
+        self._train_absent = self._check_absent(absent, train[1])
         self._stop.clear()
         snap = self._setup_model(resume, train[0])
+        self._log_empty_points()
         run = _Run(
             clock=_Clock(self.state.elapsed_wall_s, self.state.elapsed_cpu_s),
             test=test,
@@ -1481,6 +1533,7 @@ class Trainer:
                 self._load_initial_weights(self.init_weights)
         if self._auto_crop:
             self._set_crop(self._automatic_crop(snap, images))
+        self._choose_presence_rule(snap)
         self._write_pose_cfg()
         if (
             self._train_step is None
@@ -1489,6 +1542,136 @@ class Trainer:
             self._train_step = self._make_train_step()
             self._step_model = self.model
         return snap
+
+    def _check_absent(
+        self, absent: np.ndarray | None, keypoints: np.ndarray
+    ) -> np.ndarray | None:
+        """Return ``fit``'s ``absent`` as ``(n_images, K)`` bool (``ValueError``)."""
+        if absent is None:
+            return None
+        absent = np.asarray(absent)
+        if absent.shape != keypoints.shape[:2]:
+            raise ValueError(
+                f"absent must be (n_images, K) = {keypoints.shape[:2]}, one flag per "
+                f"training point. Received shape {absent.shape}"
+            )
+        return absent.astype(bool)
+
+    def _recorded_presence_rule(self, snap: Snapshot | None) -> tuple[bool | None, str]:
+        """``weigh_only_present_joints`` of ``pose_cfg.yaml``, else of a snapshot.
+
+        Returns the value and where it came from; ``(None, "")`` when none says.
+
+        Raises
+        ------
+        ValueError
+            ``pose_cfg.yaml``'s value is not ``true`` or ``false``.
+        """
+        path = self.train_dir / "pose_cfg.yaml"
+        if path.is_file():
+            try:
+                cfg = self.model_folder.pose_cfg()
+            except ValueError:
+                cfg = {}  # damaged: rewritten below, as before
+            if "weigh_only_present_joints" in cfg:
+                value = cfg["weigh_only_present_joints"]
+                if not isinstance(value, bool):
+                    raise ValueError(
+                        f"{path}: weigh_only_present_joints must be true or false "
+                        f"(DeepLabCut's key). Received: {value!r}. Correct it, or "
+                        "remove the line for DeepLabCut's default, false."
+                    )
+                return value, str(path)
+        sources = []
+        if snap is not None:
+            sources.append((snap.meta, snap.meta_path))
+        elif self.init_weights is not None:
+            with contextlib.suppress(OSError, ValueError, SnapshotError):
+                init = Snapshot.read(
+                    self.init_weights.with_suffix(".json"), verify=False
+                )
+                sources.append((init.meta, init.meta_path))
+        for meta, where in sources:
+            value = (meta.get("train_config") or {}).get("weigh_only_present_joints")
+            if value is not None:
+                return bool(value), str(where)
+        return None, ""
+
+    def _choose_presence_rule(self, snap: Snapshot | None) -> None:
+        """Set ``weigh_only_present_joints`` (``None``: as recorded, else DLC's False).
+
+        See :attr:`TrainConfig.weigh_only_present_joints`.
+        """
+        given = self.train_config.weigh_only_present_joints
+        recorded, source = self._recorded_presence_rule(snap)
+        if given is not None:
+            value, where = given, "as asked"
+            if recorded is not None and recorded != given:
+                logger.warning(
+                    "weigh_only_present_joints: %s as asked (%s said %s)",
+                    str(given).lower(),
+                    source,
+                    str(recorded).lower(),
+                )
+        elif recorded is not None:
+            value, where = recorded, source
+        else:
+            value, where = False, "DeepLabCut's default"
+        trained = None
+        if snap is not None:
+            trained = (snap.meta.get("train_config") or {}).get(
+                "weigh_only_present_joints"
+            )
+        if snap is not None and trained is None and not value:
+            logger.info(
+                "%s was trained by a posekit that gave points left empty zero "
+                "weight; training goes on with DeepLabCut's rule "
+                "(weigh_only_present_joints: false): they are trained as absent",
+                snap.model_path.name,
+            )
+        elif snap is not None and trained is not None and bool(trained) != value:
+            logger.warning(
+                "%s was trained with weigh_only_present_joints: %s; this run goes "
+                "on with %s (%s)",
+                snap.model_path.name,
+                str(bool(trained)).lower(),
+                str(value).lower(),
+                where,
+            )
+        self.train_config = self.train_config.replace(weigh_only_present_joints=value)
+
+    def _log_empty_points(self) -> None:
+        """Say how the training points left empty are trained (one log line)."""
+        if self._train_data is None:
+            return
+        keypoints = self._train_data[1]
+        empty = ~np.isfinite(keypoints).all(axis=-1)
+        if not empty.any():
+            return
+        marked = empty & (
+            self._train_absent if self._train_absent is not None else False
+        )
+        frames = int(empty.any(axis=1).sum())
+        if self.train_config.weigh_only_present_joints:
+            logger.info(
+                "%d point(s) left empty in %d of %d training frames: the %d marked "
+                "not visible are trained as absent, the others not at all "
+                "(pose_cfg.yaml weigh_only_present_joints: true)",
+                int(empty.sum()),
+                frames,
+                len(keypoints),
+                int(marked.sum()),
+            )
+        else:
+            logger.info(
+                "%d point(s) left empty in %d of %d training frames (%d marked not "
+                "visible) are trained as absent: hidden there (DeepLabCut's rule, "
+                "pose_cfg.yaml weigh_only_present_joints: false)",
+                int(empty.sum()),
+                frames,
+                len(keypoints),
+                int(marked.sum()),
+            )
 
     def _load_initial_weights(self, snapshot: Path) -> None:
         """Copy a trained snapshot's weights into the freshly built network."""

@@ -14,10 +14,13 @@ stride / 2)`` (:mod:`posekit.engine.targets`).
   ``pafwidth``).
 
 Keypoints come per animal, ``(N, I, K, 2)``: a unique bodypart is a channel that only
-the first "animal" row has (see :func:`stack_channels`). A NaN keypoint has no target;
-its score-map channel keeps full weight when some animal of the frame was labelled for
-it (the others are known to be absent there) and gets zero weight when no animal was.
-PAFs are drawn from the keypoints before cropping, so a limb that leaves the crop still
+the first "animal" row has (see :func:`stack_channels`). A NaN keypoint has no target.
+Score-map weights follow DeepLabCut's ``weigh_only_present_joints``: ``False`` (its
+default, as in DeepLabCut's multi-animal training): every channel has full weight, so a
+bodypart that no animal of the frame shows (hidden, left empty) is learnt as absent
+there; ``True``: a channel keeps full weight when some animal of the frame was labelled
+for it (the others are known to be absent there) and gets zero weight when no animal
+was. PAFs are drawn from the keypoints before cropping, so a limb that leaves the crop still
 points the right way inside it.
 """
 
@@ -196,6 +199,7 @@ def make_multianimal_targets(
     paf_width: float = 20.0,
     labelled: np.ndarray | None = None,
     paf_keypoints: np.ndarray | None = None,
+    weigh_only_present_joints: bool = False,
 ) -> MultiAnimalTargets:
     """All targets of a multi-animal batch.
 
@@ -213,11 +217,15 @@ def make_multianimal_targets(
     paf_width
         Half-width of a limb's field, pixels.
     labelled
-        ``(N, I, K)`` bool: labelled in the source frame (default: finite). A channel
-        with no labelled animal in a frame gets weight 0.
+        ``(N, I, K)`` bool: labelled in the source frame (default: finite). With
+        ``weigh_only_present_joints``, a channel with no labelled animal in a frame
+        gets weight 0.
     paf_keypoints
         Keypoints for the PAFs (default ``keypoints``): the same points before
         cropping, so that limbs crossing the crop border are drawn.
+    weigh_only_present_joints
+        DeepLabCut's ``pose_cfg.yaml`` key (see the module docstring); ``False``:
+        every channel has weight 1.
 
     Returns
     -------
@@ -236,6 +244,15 @@ def make_multianimal_targets(
     ([1.0, 0.0, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0])
     >>> t.paf.shape  # one edge: dx, dy
     (1, 2, 6, 2)
+
+    Part 0 hidden on both animals: absent (weight 1), unless only present joints weigh:
+
+    >>> kp[0, 0, 0] = np.nan
+    >>> make_multianimal_targets(kp, [], (2, 6)).scoremap_weights.ravel().tolist()
+    [1.0, 1.0]
+    >>> t = make_multianimal_targets(kp, [], (2, 6), weigh_only_present_joints=True)
+    >>> t.scoremap_weights.ravel().tolist()
+    [0.0, 1.0]
     """
     kp = np.asarray(keypoints, np.float64)
     if kp.ndim != 4 or kp.shape[-1] != 2:
@@ -280,7 +297,10 @@ def make_multianimal_targets(
         raise ValueError(
             f"labelled must be (N, I, K) = {kp.shape[:3]}. Received {labelled.shape}"
         )
-    weights = labelled.any(axis=1)[:, None, None, :].astype(np.float32)
+    present = labelled.any(axis=1)
+    if not weigh_only_present_joints:
+        present = np.ones_like(present)
+    weights = present[:, None, None, :].astype(np.float32)
     paf = make_paf(
         kp if paf_keypoints is None else paf_keypoints,
         edges,

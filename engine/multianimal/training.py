@@ -266,6 +266,7 @@ class MultiAnimalTrainer(Trainer):
             paf_width=self.paf_width(),
             labelled=lab[..., 0] > 0,
             paf_keypoints=channels(np.where(labelled[..., None], moved, np.nan)),
+            weigh_only_present_joints=bool(self.train_config.weigh_only_present_joints),
         )
         return crops, targets
 

@@ -78,19 +78,25 @@ def test_locref_offsets_point_to_the_keypoint() -> None:
     np.testing.assert_allclose(y, 17.0, atol=1e-5)
 
 
-def test_missing_keypoints_get_zero_weight() -> None:
+def test_missing_keypoints_are_absent_or_zero_weight() -> None:
     kp = np.array([[[10.0, 10.0], [np.nan, np.nan]]])
+    # DeepLabCut's default (weigh_only_present_joints: false): absent, full weight
     t = make_targets(kp, (4, 4), stride=8)
-    assert t.scoremap_weights[0, 0, 0].tolist() == [1.0, 0.0]
+    assert t.scoremap_weights[0, 0, 0].tolist() == [1.0, 1.0]
     assert not t.scoremap[..., 1].any() and not t.locref_weights[..., 2:].any()
     assert np.isfinite(t.scoremap).all() and np.isfinite(t.locref).all()
     assert t.locref.shape == t.locref_weights.shape == (1, 4, 4, 4)
+    t = make_targets(kp, (4, 4), stride=8, weigh_only_present_joints=True)
+    assert t.scoremap_weights[0, 0, 0].tolist() == [1.0, 0.0]
+    assert not t.scoremap[..., 1].any() and not t.locref_weights[..., 2:].any()
 
 
 def test_labelled_keypoint_outside_the_crop_is_a_negative() -> None:
     # keypoint 0 left the crop (labelled, NaN), keypoint 1 was never labelled
     kp = np.full((1, 2, 2), np.nan)
-    t = make_targets(kp, (4, 4), labelled=np.array([[True, False]]))
+    t = make_targets(
+        kp, (4, 4), labelled=np.array([[True, False]]), weigh_only_present_joints=True
+    )
     assert t.scoremap_weights[0, 0, 0].tolist() == [1.0, 0.0]
     assert not t.scoremap.any()  # "not in this crop": an empty map, trained
     with pytest.raises(ValueError, match="labelled must be"):

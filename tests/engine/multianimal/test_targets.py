@@ -59,11 +59,18 @@ def test_scoremap_keeps_both_animals_and_locref_points_to_the_nearest():
 
 def test_weights_zero_only_for_channels_no_animal_has():
     kp = np.array([[[[4.0, 4.0], [NAN, NAN]], [[NAN, NAN], [NAN, NAN]]]])
+    # DeepLabCut's default: part 1, which no animal shows, is learnt as absent
     t = make_multianimal_targets(kp, [(0, 1)], (2, 2), stride=8)
+    assert t.scoremap_weights.ravel().tolist() == [1.0, 1.0]
+    assert not t.scoremap[..., 1].any()
+    only = {"weigh_only_present_joints": True}
+    t = make_multianimal_targets(kp, [(0, 1)], (2, 2), stride=8, **only)
     assert t.scoremap_weights.ravel().tolist() == [1.0, 0.0]
     # labelled but outside the crop (NaN after cropping): known absent, full weight
     labelled = np.array([[[True, True], [False, False]]])
-    t = make_multianimal_targets(kp, [(0, 1)], (2, 2), stride=8, labelled=labelled)
+    t = make_multianimal_targets(
+        kp, [(0, 1)], (2, 2), stride=8, labelled=labelled, **only
+    )
     assert t.scoremap_weights.ravel().tolist() == [1.0, 1.0]
 
 
