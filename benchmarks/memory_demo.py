@@ -210,9 +210,11 @@ def _stage_label(work: Path, args: argparse.Namespace) -> dict:
 def _stage_train(work: Path, args: argparse.Namespace) -> dict:
     from posekit.widgets.training_dashboard import TrainingDashboard
 
-    _tensorflow_one_thread()
+    # no TensorFlow here: the app trains in a process of its own (this one's child,
+    # pinned to the same CPU, with ONE_THREAD_ENV), counted in tree_peak_mb
     dash = TrainingDashboard(_project(work))  # the train app's defaults
     m = dash.model
+    m.limit = "iterations"  # the app's default is a time budget
     m.iterations = args.iterations
     t0 = time.perf_counter()
     m.start()

@@ -2,10 +2,11 @@
 
 :class:`TrainingDashboard` is the thin view of a
 :class:`~posekit.widgets.training_model.TrainingModel` (which holds all state and
-logic and runs the training in a background thread): ipywidgets controls, a progress
-bar with ETA, the loss and test-error curves in a Bokeh figure (a
-``jupyter_bokeh.BokehModel`` serialised under the model's document lock), the
-snapshots, the evaluation table and the worst test frames.
+logic, and runs the training in a process of its own that goes on when the page is
+left): ipywidgets controls, a progress bar with ETA, the loss and test-error curves in
+a Bokeh figure (a ``jupyter_bokeh.BokehModel`` serialised under the model's document
+lock), the snapshots, the evaluation table and the worst test frames. Opening it does
+not load TensorFlow (the backbones are listed without it).
 """
 
 from __future__ import annotations
@@ -18,13 +19,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._bokeh import BokehComponent, LiveBokehModel, LiveVBox
-from .app import error_message, live_region, style_button
-from .training_model import TrainingModel, TrainingState, format_eta
+from .app import BUTTON_COLORS, error_message, live_region, style_button
+from .training_model import (
+    APP_TIME_BUDGET_S,
+    TrainingModel,
+    TrainingState,
+    format_eta,
+)
 
 if TYPE_CHECKING:
     from ..engine.project import Project
 
 __all__ = ["TrainingDashboard"]
+
+#: A disabled Start or Stop button: grey, not its colour (white text on it 5.3:1).
+DISABLED_COLOR = "#656d76"
 
 
 def _format_value(value: Any) -> str:
@@ -51,9 +60,12 @@ class TrainingDashboard(BokehComponent):
     Parameters
     ----------
     model
-        The model, or a project (a model with default settings is made).
+        The model, or a project (a model with the app's settings is made: a time
+        budget of :data:`~posekit.widgets.training_model.APP_TIME_BUDGET_S`, the
+        training in a process of its own).
     backbones
-        Choices for the backbone menu (default: the engine's registry).
+        Choices for the backbone menu (default: the engine's backbones, one name
+        per network: :func:`posekit.engine.models.registry.backbone_names`).
     """
 
     def __init__(
@@ -64,26 +76,25 @@ class TrainingDashboard(BokehComponent):
     ) -> None:
         import ipywidgets as w
 
+        from ..engine.models.registry import BACKBONE_ALIASES, backbone_names
+
         if not isinstance(model, TrainingModel):
-            model = TrainingModel(model)
+            model = TrainingModel(model, time_budget_s=APP_TIME_BUDGET_S)
         self.model = m = model
         if backbones is None:
-            from ..engine.models.registry import list_backbones
-            from .app import preload_tensorflow
-
-            preload_tensorflow()
-
-            backbones = list_backbones()
+            backbones = backbone_names()  # without TensorFlow, no aliases
         default_net = m.backbone or m.default_backbone
+        default_net = BACKBONE_ALIASES.get(default_net, default_net)
         configured = m.project.get("default_net_type")
+        configured = BACKBONE_ALIASES.get(configured, configured)
         options = list(
             dict.fromkeys(
                 [default_net, *([configured] if configured in backbones else [])]
                 + list(backbones)
             )
         )
-        if not m.backbone:
-            m.backbone = default_net
+        if not m.backbone or m.backbone in BACKBONE_ALIASES:
+            m.backbone = default_net  # one name per network in the menu
 
         style = {"description_width": "initial"}
         self.shuffle = w.BoundedIntText(
@@ -101,8 +112,9 @@ class TrainingDashboard(BokehComponent):
         )  # fmt: skip
         self.iterations.add_class("posekit-train-to")
         self.minutes = w.BoundedFloatText(
-            min=0.05, max=10_000, step=1, description="minutes more", style=style,
+            min=0.05, max=10_000, step=0.5, description="minutes more", style=style,
             layout=w.Layout(width="190px"),
+            tooltip="each Start, Resume or Train more trains this many minutes more",
         )  # fmt: skip
         self.save_minutes = w.BoundedFloatText(
             min=0, max=10_000, step=1, description="snapshot every (min, 0: off)",
@@ -176,6 +188,14 @@ class TrainingDashboard(BokehComponent):
         self.snapshot_html = w.HTML()
         self.evaluation_html = w.HTML()
         self.worst_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.process_note = w.HTML(
+            "<small>The training runs in a process of its own: leaving this page "
+            "(a link, a closed tab) does not stop it. Open the Train app again to "
+            "follow it, or to stop it.</small>"
+            if m.process
+            else ""
+        )
+        self.process_note.add_class("posekit-train-process-note")
 
         self.plot = self._make_plot()
         self.bokeh = LiveBokehModel(self.plot, combine_events=True)
@@ -255,6 +275,7 @@ class TrainingDashboard(BokehComponent):
                 buttons,
                 w.HBox([self.progress, self.eta], layout=wrap),
                 self.status,
+                self.process_note,
                 self.error_box,
                 self.bokeh,
                 w.HTML("<h4>Snapshots</h4>"),
@@ -276,6 +297,8 @@ class TrainingDashboard(BokehComponent):
         self._update_limit()
         self._update_snapshots()
         self._update_evaluation()
+        self._update_worst()  # drawn by an earlier evaluation of the newest snapshot
+        self._update_error()  # a training that died before the page opened
 
     def close(self) -> None:
         """Stop following the model and close every widget of the dashboard."""
@@ -326,7 +349,7 @@ class TrainingDashboard(BokehComponent):
 
     def _make_plot(self):
         from bokeh.layouts import row
-        from bokeh.models import HoverTool
+        from bokeh.models import HoverTool, LogTicker, PrintfTickFormatter
         from bokeh.plotting import figure
 
         m = self.model
@@ -334,6 +357,10 @@ class TrainingDashboard(BokehComponent):
             title="training loss", height=260, width=430, y_axis_type="log",
             x_axis_label="iteration", tools="pan,wheel_zoom,box_zoom,reset,save",
         )  # fmt: skip
+        # ticks at 1, 2 and 5 of each decade, written 0.05 (not 10^-1.3): a loss of
+        # 0.05 had no tick label below 0.5 (QA s17 #7)
+        loss.yaxis.ticker = LogTicker(mantissas=[1, 2, 5], desired_num_ticks=6)
+        loss.yaxis.formatter = PrintfTickFormatter(format="%g")
         loss.toolbar.logo = None  # a link to bokeh.org is no use offline (QA s15 #8)
         loss.line("iteration", "loss", source=m.loss_source, line_width=1.5)
         loss.add_tools(HoverTool(tooltips=[("it", "@iteration"), ("loss", "@loss")]))
@@ -361,11 +388,16 @@ class TrainingDashboard(BokehComponent):
         self.start_button.description = label
         self.start_button.disabled = busy
         self.stop_button.disabled = m.state != TrainingState.RUNNING.value
+        # a disabled button is grey: the salmon Stop looked clickable (QA s17 #7)
+        for button, kind in ((self.start_button, "go"), (self.stop_button, "stop")):
+            button.style.button_color = (
+                DISABLED_COLOR if button.disabled else BUTTON_COLORS[kind]
+            )
         self.evaluate_button.disabled = busy or not m.snapshots
         for c in (
             self.shuffle, self.backbone, self.imagenet, self.batch_size,
             self.crop_size, self.eval_interval, self.limit, self.iterations,
-            self.minutes, self.save_minutes,
+            self.minutes, self.save_minutes, self.auto_evaluate,
         ):  # fmt: skip
             c.disabled = busy
 

@@ -1,44 +1,71 @@
 r"""State and logic of the training dashboard, without any widget.
 
-:class:`TrainingModel` holds the settings, the training thread, the state machine,
-the loss / test-error curves (as Bokeh ``ColumnDataSource``\s, so that a view plots
-them as they stream), snapshots, evaluation and the worst test frames. Tests drive it
-without a browser; :class:`posekit.widgets.training_dashboard.TrainingDashboard` is
-its view.
+:class:`TrainingModel` holds the settings, the training, the state machine, the loss /
+test-error curves (as Bokeh ``ColumnDataSource``\s, so that a view plots them as they
+stream), snapshots, evaluation and the worst test frames. Tests drive it without a
+browser; :class:`posekit.widgets.training_dashboard.TrainingDashboard` is its view.
 
-Training runs in a background thread, so the kernel stays responsive (the Stop button,
-other cells, other widgets). States::
+**The training runs in its own process** (``python -m
+posekit.widgets.training_model``), started in a new session, so that it outlives the
+page: a Voila app's kernel is shut down as soon as its page is left (a followed link,
+a closed tab), and everything in the kernel's process group with it. The process
+trains (:func:`posekit.engine.api.train_network`), evaluates when it finished and draws
+the worst test frames, then exits, which frees TensorFlow and the network: the page's
+kernel never imports TensorFlow. It writes, in the shuffle's model folder
+(``dlc-models/…/train/``):
+
+- :data:`JOB_FILE`, its state as JSON (phase, iteration, stop reason, error, its pid),
+  replaced atomically about twice a second;
+- :data:`STEPS_FILE`, the loss of every step of this run (a CSV that grows);
+- :data:`LOG_FILE`, its output (the engine's log, and a traceback on a failure).
+
+The model follows the process from these files, as it follows a training started
+elsewhere (below); the curves' test errors come from ``learning_stats.csv``. "Stop"
+creates the project's stop-request file (:func:`posekit.engine.locks.request_stop`),
+which the trainer checks before every step. A model made later on the same project (the
+page opened again) finds the running process and follows it the same way. With engine
+functions passed in (tests), or ``process=False``, the training runs in a thread of
+this process instead (the curves then get every step as it happens).
+
+States::
 
     idle ──start──▶ running ──stop──▶ stopping ──▶ stopped ──start (resume)──▶ running
                        │
                        └──(iteration or time limit reached)──▶ finished ──start──▶ running
-    any exception in the thread ──▶ error (``error`` holds its message; the traceback
-                                    goes to the server's log)
+    an error in the training ──▶ error (``error`` holds its message; the traceback goes
+                                 to the process's log, or to the server's log)
 
-A training that this model did not start (one started by a browser tab that was
-closed since, by another app or by ``posekit train``) holds the project's training
-lock (:func:`posekit.engine.locks.running_job`). The model then *attaches* to it:
-state ``running`` with :attr:`TrainingModel.external` naming the job, the curves and
+A training that this model did not start and that is not the app's process (``posekit
+train`` in a terminal, a job on a cluster) holds the project's training lock
+(:func:`posekit.engine.locks.running_job`). The model then *attaches* to it: state
+``running`` with :attr:`TrainingModel.external` naming the job, the curves and
 snapshots re-read from disk every ``poll_interval_s`` (``learning_stats.csv`` gets a
-row every few dozen iterations), and "Stop" creates the project's stop-request file
-(:func:`posekit.engine.locks.request_stop`), which the trainer checks before every
-step: it saves a snapshot and stops, as on Ctrl-C. When the lock goes, the state
-becomes ``stopped`` or ``finished``.
+row every few dozen iterations), and "Stop" creates the stop-request file. When the
+lock goes, the state becomes ``stopped`` or ``finished``.
 
-Bokeh document changes made from the training thread are serialised with
+Bokeh document changes made from background threads are serialised with
 :attr:`TrainingModel.doc_lock`: a ``BokehModel`` sends one document patch as several
 comm messages, and two patches must not interleave.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import dataclasses
+import datetime as _dt
 import json
 import logging
 import math
 import os
+import re
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -58,7 +85,15 @@ if TYPE_CHECKING:
 
     from ..engine.project import Project
 
-__all__ = ["TrainingModel", "TrainingState", "format_eta"]
+__all__ = [
+    "APP_TIME_BUDGET_S",
+    "JOB_FILE",
+    "LOG_FILE",
+    "STEPS_FILE",
+    "TrainingModel",
+    "TrainingState",
+    "format_eta",
+]
 
 logger = logging.getLogger("posekit.widgets.training")
 
@@ -75,6 +110,23 @@ class TrainingState(str, Enum):
 
 
 _BUSY = (TrainingState.RUNNING.value, TrainingState.STOPPING.value)
+
+#: The training process's state (JSON), in the shuffle's model folder.
+JOB_FILE = "posekit-app-job.json"
+#: The training process's output (the engine's log; a traceback on a failure).
+LOG_FILE = "posekit-app.log"
+#: The loss of every step of the process's run: ``iteration,loss,learning_rate``.
+STEPS_FILE = "posekit-app-steps.csv"
+#: The worst test frames drawn by the last evaluation (JSON, the PNGs inline), in
+#: the shuffle's ``evaluation-results/…/worst-test-frames/``.
+WORST_FILE = "worst-test-frames.json"
+#: How long the app trains by default: a workshop's few minutes, as the tutorial.
+APP_TIME_BUDGET_S = 150.0
+
+#: Phases of the process after which it does nothing more.
+_FINAL = ("done", "error")
+#: A log larger than this is moved to ``posekit-app.log.1`` before the next run.
+_LOG_MAX_BYTES = 2_000_000
 
 
 def format_eta(seconds: float) -> str:
@@ -123,8 +175,8 @@ def _make_callback(model: TrainingModel) -> Any:
 class _Session:
     """One press of "Start": where it began and where it should end.
 
-    Totals, as the engine counts them. A stopped session resumes towards the same
-    target.
+    Totals, as the engine counts them. A stopped session by iterations resumes
+    towards the same target; by time, "Resume" trains the minutes asked for more.
     """
 
     limit: str
@@ -132,7 +184,24 @@ class _Session:
     target_iteration: int | None
     start_elapsed_s: float
     target_elapsed_s: float | None
+    #: The settings it trains with (``()``: unknown, a session read from disk).
     settings: tuple
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the session without its settings (for the process's state file)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "settings"}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> _Session:
+        """Read a session back from a state file (settings unknown: ``()``)."""
+        return cls(
+            limit=str(data.get("limit", "iterations")),
+            start_iteration=int(data.get("start_iteration") or 0),
+            target_iteration=data.get("target_iteration"),
+            start_elapsed_s=float(data.get("start_elapsed_s") or 0.0),
+            target_elapsed_s=data.get("target_elapsed_s"),
+            settings=(),
+        )
 
 
 class TrainingModel(traitlets.HasTraits):
@@ -141,10 +210,10 @@ class TrainingModel(traitlets.HasTraits):
     "Start" trains until the iteration counter reaches ``iterations`` (a total, as
     ``posekit train --iterations`` and the engine's ``max_iterations`` count it), or
     for ``time_budget_s`` more seconds; "Stop" measures the test error and saves a
-    snapshot; "Resume" continues the stopped session towards the same target. After
-    a session ends, ``iterations`` moves on by the session's length, so "Train more"
-    trains that much more. The engine's iteration counter continues across all of
-    them.
+    snapshot; "Resume" continues a stopped session by iterations towards the same
+    target, and one by time for ``time_budget_s`` more seconds. After a session
+    ends, ``iterations`` moves on by the session's length, so "Train more" trains
+    that much more. The engine's iteration counter continues across all of them.
 
     Parameters
     ----------
@@ -166,12 +235,17 @@ class TrainingModel(traitlets.HasTraits):
     train_fn, evaluate_fn, snapshots_fn, predict_fn
         The engine functions (default :mod:`posekit.engine.api`); tests may pass others.
     flush_interval_s
-        How often the curves and the progress are pushed to the browser.
+        How often the curves and the progress are pushed to the browser (and the
+        training process's files are read).
     poll_interval_s
         How often a training started elsewhere (see :attr:`external`) is re-read
         from disk.
     n_worst
         How many test frames the worst-frames panel shows.
+    process
+        Train and evaluate in a separate process that outlives this one (see the
+        module docstring). Default: yes, unless ``train_fn``, ``evaluate_fn`` or
+        ``predict_fn`` is given (they run in a thread of this process).
 
     Attributes
     ----------
@@ -190,6 +264,9 @@ class TrainingModel(traitlets.HasTraits):
         The training this model attached to (a
         :class:`~posekit.engine.locks.JobRecord`: started elsewhere, shown from disk,
         stopped through the stop-request file), or ``None``.
+    job
+        The state of the training or evaluation process this model follows (the
+        :data:`JOB_FILE` it writes, as a dict), or ``None``.
     test_set_note
         ``""``, or why test errors are missing (the shuffle's training set has no
         test frame: too few labelled frames for its training fraction).
@@ -231,6 +308,7 @@ class TrainingModel(traitlets.HasTraits):
         flush_interval_s: float = 0.5,
         n_worst: int = 6,
         poll_interval_s: float = 2.0,
+        process: bool | None = None,
     ) -> None:
         super().__init__(
             shuffle=shuffle,
@@ -248,7 +326,19 @@ class TrainingModel(traitlets.HasTraits):
         self.flush_interval_s = float(flush_interval_s)
         self.poll_interval_s = float(poll_interval_s)
         self.n_worst = int(n_worst)
+        injected = (train_fn, evaluate_fn, predict_fn)
+        self.process = (
+            all(fn is None for fn in injected) if process is None else bool(process)
+        )
         self.external: Any = None
+        self.job: dict[str, Any] | None = None
+        self._proc: subprocess.Popen | None = None
+        self._steps_offset = 0
+        self._streamed_to = 0
+        self._errors_to = 0
+        self._stats_mtime: float | None = None
+        self._seen_snapshot: str | None = None
+        self._train_shown = False
         self.test_set_note = ""
         self._watch_thread: threading.Thread | None = None
         self._watch_stop = threading.Event()
@@ -283,7 +373,8 @@ class TrainingModel(traitlets.HasTraits):
         self.load_saved_evaluation()
         self._advance_target()
         self.observe(lambda _: self._switch_shuffle(), "shuffle")
-        self.attach()
+        if not self.attach():
+            self._report_last_job()
 
     def _switch_shuffle(self) -> None:
         """Show another shuffle: its snapshots and curves, no session."""
@@ -416,7 +507,9 @@ class TrainingModel(traitlets.HasTraits):
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
-        """Start, or resume, training in a background thread; returns at once.
+        """Start, or resume, training in the background; returns at once.
+
+        In a separate process (:attr:`process`, the default) or in a thread.
 
         Raises
         ------
@@ -436,9 +529,11 @@ class TrainingModel(traitlets.HasTraits):
         resuming = (
             s is not None
             and self.state in (TrainingState.STOPPED.value, TrainingState.ERROR.value)
-            and s.settings == self._settings()
+            and s.settings in ((), self._settings())
         )
-        if not resuming:
+        # by time, each press trains the minutes asked for more ("minutes more"),
+        # a resumed session too; by iterations, it trains to the session's total
+        if not resuming or self.limit == "time":
             by_time = self.limit == "time"
             self._session = s = _Session(
                 limit=self.limit,
@@ -464,16 +559,30 @@ class TrainingModel(traitlets.HasTraits):
             "progress": False,
         }
         self._stop_event = threading.Event()
+        self._stop_sent = False
         self.error = ""
         self._pending.clear()
         self._rate_window.clear()
         self.eta_s = float("nan")
         self.rate = float("nan")
-        self.message = (
+        message = (
             "resuming (loading the snapshot)…"
             if resuming
             else "starting (building the network; the first step is slow)…"
         )
+        if self.process:
+            self._start_process(
+                "train",
+                kwargs,
+                message=message,
+                evaluate=bool(self.auto_evaluate),
+            )
+            return
+        if self._train_fn is None:  # TensorFlow's start-up lines out of the page
+            from .app import preload_tensorflow
+
+            preload_tensorflow()
+        self.message = message
         self.state = TrainingState.RUNNING.value
         self._thread = threading.Thread(
             target=self._run, args=(kwargs,), name="posekit-training", daemon=True
@@ -483,15 +592,16 @@ class TrainingModel(traitlets.HasTraits):
     def stop(self) -> None:
         """Ask the training to stop; it saves a snapshot first (state ``stopping``).
 
-        A training started elsewhere (:attr:`external`) is asked through the
-        project's stop-request file (:func:`posekit.engine.locks.request_stop`).
+        A training in another process (the app's process, or one started elsewhere:
+        :attr:`external`) is asked through the project's stop-request file
+        (:func:`posekit.engine.locks.request_stop`).
         """
         if self.state != TrainingState.RUNNING.value:
             return
         self.state = TrainingState.STOPPING.value
         self.eta_s = float("nan")
         self.rate = float("nan")
-        if self.external is not None:
+        if self.external is not None or self.job is not None:
             from ..engine.locks import request_stop
 
             request_stop(self.project.path, "training")
@@ -499,29 +609,467 @@ class TrainingModel(traitlets.HasTraits):
             self.message = (
                 f"stopping the training {self.external.describe()}: it measures the "
                 "test error and saves a snapshot…"
+                if self.external is not None
+                else "stopping: measuring the test error and saving a snapshot…"
             )
             return
         self.message = "stopping: measuring the test error and saving a snapshot…"
         self._stop_event.set()
 
+    # ------------------------------------------------------------------ the process
+    def _start_process(
+        self,
+        action: str,
+        kwargs: Mapping[str, Any],
+        *,
+        message: str,
+        evaluate: bool = False,
+    ) -> None:
+        """Start the training (or evaluation) process and follow it.
+
+        It runs in a new session: the kernel's shutdown (which signals the kernel's
+        process group) leaves it alone.
+        """
+        from ..engine.model_folder import ModelFolder
+
+        folder = ModelFolder.of(self.project, self.shuffle).path
+        folder.mkdir(parents=True, exist_ok=True)
+        log = folder / LOG_FILE
+        with contextlib.suppress(OSError):
+            if log.stat().st_size > _LOG_MAX_BYTES:
+                os.replace(log, log.with_name(LOG_FILE + ".1"))
+        if action == "train":
+            with contextlib.suppress(OSError):
+                (folder / STEPS_FILE).unlink()
+        started = _dt.datetime.now().isoformat(timespec="seconds")
+        with open(log, "ab") as out:
+            out.write(
+                f"\n=== posekit Train app: {action}, shuffle {self.shuffle}, "
+                f"{started} ===\n".encode()
+            )
+            offset = out.tell()
+        session = self._session.to_dict() if action == "train" and self._session else {}
+        status = {
+            "job_id": uuid.uuid4().hex,
+            "action": action,
+            "phase": "starting",
+            "message": message,
+            "pid": None,
+            "host": socket.gethostname(),
+            "started_at": started,
+            "shuffle": int(self.shuffle),
+            "train_dir": str(folder),
+            "log": str(log),
+            "log_offset": offset,
+            "session": session,
+            "iteration": int(self.iteration),
+            "elapsed_wall_s": float(self._elapsed_s),
+            "evaluate": bool(evaluate),
+        }
+        spec = {
+            "status": status,
+            "project": str(self.project.path),
+            "training_set_index": int(getattr(self.project, "training_set_index", 0)),
+            "kwargs": dict(kwargs),
+            "n_worst": int(self.n_worst),
+        }
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "MPLBACKEND": "Agg",  # not the kernel's inline backend
+        }
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        command = [sys.executable, "-m", __spec__.name if __spec__ else __name__]
+        with open(log, "ab") as out:
+            self._proc = subprocess.Popen(  # noqa: S603 - our own module
+                [*command, json.dumps(spec)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=str(self.project.path),
+                env=env,
+                close_fds=True,
+                # not killed with the page's kernel (its process group)
+                **(
+                    {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+                    if os.name == "nt"
+                    else {"start_new_session": True}
+                ),
+            )
+        status["pid"] = self._proc.pid
+        _write_json(folder / JOB_FILE, status)
+        self._follow(status, own=True)
+
+    def _follow(self, status: dict[str, Any], *, own: bool = False) -> None:
+        """Follow the training or evaluation process of ``status`` (its job file)."""
+        self.job = dict(status)
+        self.external = None
+        self._train_shown = False
+        self._steps_offset = 0
+        self._streamed_to = max(
+            [0, *(int(i) for i in self.loss_source.data["iteration"])]
+        )
+        self._errors_to = max(
+            [0, *(int(i) for i in self.error_source.data["iteration"])]
+        )
+        self._stats_mtime = None
+        self._seen_snapshot = None
+        self._rate_window.clear()
+        self.error = ""
+        self.eta_s = float("nan")
+        self.rate = float("nan")
+        phase = status.get("phase")
+        if status.get("action") == "train" and status.get("session") and not own:
+            # what the process trains to
+            self._session = _Session.from_dict(status["session"])
+            # "Resume" after a stop continues it (its settings: ``()``, unknown)
+            self._show_session_settings(self._session)
+        if status.get("action") == "evaluate":
+            self.evaluating = True
+            self.message = "evaluating…"
+        elif phase in ("evaluating", "predicting"):
+            self._train_shown = True
+            self.state = TrainingState.FINISHED.value
+            self.evaluating = True
+        else:
+            self.message = (
+                (status.get("message") or "training…")
+                if own
+                else (
+                    "a training started from the Train app at "
+                    f"{status.get('started_at', '?')} runs on this project (pid "
+                    f"{status.get('pid')}): it goes on when its page is left, and "
+                    "this page follows it from disk. Stop asks it to save a snapshot "
+                    "and stop."
+                )
+            )
+            self.progress = 0.0
+            self.state = TrainingState.RUNNING.value
+        if not own:
+            self._poll_job()
+        self._watch_stop.clear()
+        self._watch_thread = threading.Thread(
+            target=self._watch, name="posekit-training-watch", daemon=True
+        )
+        self._watch_thread.start()
+
+    def _show_session_settings(self, session: _Session) -> None:
+        """Show what the followed process trains to in the limit controls."""
+        if session.limit == "time" and session.target_elapsed_s is not None:
+            self.limit = "time"
+            budget = session.target_elapsed_s - session.start_elapsed_s
+            if budget > 0:
+                self.time_budget_s = float(budget)
+        elif session.target_iteration:
+            self.limit = "iterations"
+            self.iterations = int(session.target_iteration)
+
+    def _read_job(self) -> dict[str, Any] | None:
+        """Read the shuffle's job file (the app's last process); ``None``: none."""
+        folder = self._train_dir()
+        if folder is None:
+            return None
+        try:
+            data = json.loads((folder / JOB_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _job_alive(self, status: Mapping[str, Any]) -> bool | None:
+        """Whether the process of ``status`` runs (``None``: on another host)."""
+        pid = status.get("pid")
+        if not isinstance(pid, int) or pid <= 0:
+            return False
+        if self._proc is not None and self._proc.pid == pid:
+            return self._proc.poll() is None
+        if status.get("host") not in (None, socket.gethostname()):
+            return None
+        return _pid_alive(pid)
+
+    def _poll_job(self) -> bool:
+        """Show the followed process's state; ``True`` once it has ended (and shown).
+
+        Liveness is checked before the job file is read: the process writes its
+        last state before it exits.
+        """
+        job = self.job
+        if job is None:
+            return True
+        alive = self._job_alive(job)
+        status = self._read_job()
+        if status is not None and status.get("job_id") == job.get("job_id"):
+            self.job = job = status
+        self._read_steps()
+        self._read_test_errors()
+        if job.get("snapshot") != self._seen_snapshot:
+            self._seen_snapshot = job.get("snapshot")
+            self.refresh_snapshots()
+        phase = job.get("phase")
+        action = job.get("action")
+        now = time.monotonic()
+        if phase == "training":
+            self._last_iteration = max(self._last_iteration, int(job["iteration"]))
+            self.iteration = self._last_iteration
+            self._elapsed_s = float(job.get("elapsed_wall_s") or self._elapsed_s)
+            if self.state == TrainingState.RUNNING.value and self.message.startswith(
+                ("starting", "resuming")
+            ):
+                self.message = "training…"
+            self._update_progress(now)
+            self._resend_stop()
+        elif phase in ("evaluating", "predicting"):
+            if action == "train" and not self._train_shown:
+                self._show_training_end(job)
+            self.evaluating = True
+            self.message = (
+                "evaluating…"
+                if phase == "evaluating"
+                else "predicting the test frames…"
+            )
+        elif phase == "done":
+            self._end_job()  # first: a Start at once is not taken for this job
+            if action == "train" and not self._train_shown:
+                self._show_training_end(job)
+            if job.get("evaluated"):
+                self._show_evaluation_end()
+            self.evaluating = False
+            return True
+        elif phase == "error":
+            self._show_job_error(job)
+            return True
+        if alive is False:  # gone without saying so: killed (out of memory?)
+            status = self._read_job()
+            if (
+                status is not None
+                and status.get("job_id") == job.get("job_id")
+                and status.get("phase") in _FINAL
+            ):
+                self.job = status
+                return self._poll_job()
+            self._show_job_lost(job)
+            return True
+        return False
+
+    def _resend_stop(self) -> None:
+        """Ask again for a stop asked before the process took the training lock.
+
+        Taking the lock removes a stop-request file (it would be stale otherwise).
+        """
+        from ..engine.locks import request_stop, running_job, stop_requested
+
+        if not self._stop_sent or stop_requested(self.project.path, "training"):
+            return
+        with contextlib.suppress(OSError):
+            job = running_job(self.project.path, "training")
+            if job is not None and self.job and job.pid == self.job.get("pid"):
+                request_stop(self.project.path, "training")
+
+    def _read_steps(self) -> None:
+        """Stream the steps the process wrote since the last read into the curve."""
+        folder = self._train_dir()
+        if folder is None or (self.job or {}).get("action") != "train":
+            return
+        path = folder / STEPS_FILE
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size < self._steps_offset:  # a new run's file
+                    self._steps_offset = 0
+                fh.seek(self._steps_offset)
+                data = fh.read()
+        except OSError:
+            return
+        end = data.rfind(b"\n") + 1  # whole lines only
+        self._steps_offset += end
+        points = []
+        for line in data[:end].decode("utf-8", "replace").splitlines():
+            parts = line.split(",")
+            try:
+                it, loss, lr = int(parts[0]), float(parts[1]), float(parts[2])
+            except (ValueError, IndexError):
+                continue  # the header
+            if it > self._streamed_to:
+                points.append((it, loss, lr))
+                self._streamed_to = it
+        if points:
+            its, losses, lrs = (list(c) for c in zip(*points, strict=True))
+            with self.doc_lock:
+                self.loss_source.stream({"iteration": its, "loss": losses, "lr": lrs})
+
+    def _read_test_errors(self) -> None:
+        """Stream the test errors ``learning_stats.csv`` got since the last read."""
+        import pandas as pd
+
+        folder = self._train_dir()
+        path = folder / "learning_stats.csv" if folder is not None else None
+        try:
+            mtime = path.stat().st_mtime if path is not None else None
+        except OSError:
+            return
+        if mtime is None or mtime == self._stats_mtime:
+            return
+        self._stats_mtime = mtime
+        try:
+            stats = pd.read_csv(path)
+            test = stats.dropna(subset=["test_mean_error_px"])
+        except (ValueError, OSError, KeyError):
+            return
+        its = test["iteration"].astype(int).tolist()
+        errs = test["test_mean_error_px"].astype(float).tolist()
+        self.test_errors.update(zip(its, errs, strict=True))
+        new = [(i, e) for i, e in zip(its, errs, strict=True) if i > self._errors_to]
+        if new:
+            self._errors_to = new[-1][0]
+            with self.doc_lock:
+                self.error_source.stream(
+                    {
+                        "iteration": [i for i, _ in new],
+                        "test_error": [e for _, e in new],
+                    }
+                )
+        self._emit("snapshots")  # the snapshot table's test errors
+
+    def _show_training_end(self, job: Mapping[str, Any]) -> None:
+        """Show how the process's training ended (stopped, finished, diverged)."""
+        from ..engine.api import TrainResult
+
+        self._train_shown = True
+        self._read_test_errors()
+        if job.get("iteration") is not None:
+            self._last_iteration = int(job["iteration"])
+        if job.get("elapsed_wall_s") is not None:
+            self._elapsed_s = float(job["elapsed_wall_s"])
+        if job.get("stop_reason") is not None:
+            snapshot = job.get("snapshot")
+            self.result = TrainResult(
+                iteration=int(job["iteration"]),
+                start_iteration=int(job.get("start_iteration") or 0),
+                stop_reason=str(job["stop_reason"]),
+                snapshot=Path(snapshot) if snapshot else None,
+                test_error_px=job.get("test_error_px"),
+                train_dir=Path(job.get("train_dir") or "."),
+            )
+        self._show_end(job.get("stop_reason"), evaluate=False)
+
+    def _show_evaluation_end(self) -> None:
+        """Show the evaluation and the worst frames the process wrote."""
+        self.load_saved_evaluation()
+        self._emit("evaluation")
+        self._emit("snapshots")
+        self._emit("worst")
+        self.evaluating = False
+        if self.state != TrainingState.ERROR.value:
+            self.message = "evaluation done"
+
+    def _end_job(self) -> None:
+        """Stop following the process; wait for it to exit if it is this one's child.
+
+        Reaping it leaves no zombie, and :meth:`join` returns once the memory it
+        held is free.
+        """
+        if self._proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(60)  # it has written its last state: exiting
+        elif self.job is not None and self._job_alive(self.job):
+            deadline = time.monotonic() + 60  # started by an earlier page
+            while self._job_alive(self.job) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        self.job = None
+        self._proc = None
+        self.refresh_snapshots()
+
+    def _rewind_to_snapshot(self) -> None:
+        """Show the network as its newest snapshot has it, after a failed process.
+
+        What was trained after that snapshot is lost; the next start resumes from
+        it (the iteration counter too), so the curves end there.
+        """
+        it = self.snapshots[-1][0] if self.snapshots else 0
+        self._last_iteration = it
+        self.iteration = it
+        self._elapsed_s = 0.0
+        if self.snapshots:
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                meta = json.loads(
+                    self.snapshots[-1][1].with_suffix(".json").read_text()
+                )
+                self._elapsed_s = float(meta.get("elapsed_wall_s", 0.0))
+        with self.doc_lock:
+            for source, names in (
+                (self.loss_source, ("iteration", "loss", "lr")),
+                (self.error_source, ("iteration", "test_error")),
+            ):
+                data = source.data
+                keep = [i for i, x in enumerate(data["iteration"]) if x <= it]
+                if len(keep) < len(data["iteration"]):
+                    source.data = {n: [data[n][i] for i in keep] for n in names}
+        self.test_errors = {k: v for k, v in self.test_errors.items() if k <= it}
+
+    def _show_job_error(self, job: Mapping[str, Any]) -> None:
+        """Show the error the process reported (its message, not a traceback)."""
+        self._read_steps()
+        self._end_job()
+        self.evaluating = False
+        if job.get("action") == "train" and not self._train_shown:
+            self._rewind_to_snapshot()
+        if job.get("error_type") == "JobLockError":  # started elsewhere meanwhile
+            self.state = TrainingState.IDLE.value
+            if self.attach():
+                return
+        message = str(job.get("error") or "the process failed")
+        if not job.get("bad_input"):
+            message = (
+                f"Something went wrong inside posekit ({message}); the details are "
+                f"in {job.get('log', LOG_FILE)}."
+            )
+        self.error = message
+        self.message = f"error: {message}"
+        self.state = TrainingState.ERROR.value
+
+    def _show_job_lost(self, job: Mapping[str, Any]) -> None:
+        """Say that the process is gone without finishing, and why if known."""
+        code = self._proc.returncode if self._proc is not None else None
+        self._end_job()
+        self.evaluating = False
+        if job.get("action") == "train" and not self._train_shown:
+            self._rewind_to_snapshot()
+        self.error = _lost_message(job, code, self.snapshots)
+        self.message = f"error: {self.error}"
+        self.state = TrainingState.ERROR.value
+
+    def _report_last_job(self) -> None:
+        """At opening: say so if the app's last training died without finishing."""
+        job = self._read_job()
+        if job is None or job.get("phase") in _FINAL:
+            return
+        if self._job_alive(job) is not False:
+            return
+        self.error = _lost_message(job, None, self.snapshots)
+        self.message = (
+            f"the last training (started {job.get('started_at', '?')}) did not finish"
+        )
+
     # ------------------------------------------------------------------ attached
     def attach(self) -> bool:
         """Follow a training of this project that this model did not start.
 
-        Looks at the project's training lock
-        (:func:`posekit.engine.locks.running_job`). If another training holds it
-        (a closed tab's, another app's, ``posekit train``), the state becomes
-        ``running``, :attr:`external` names it, and a background thread re-reads
-        its curves and snapshots every ``poll_interval_s`` until it ends.
+        The app's training process of this shuffle (its job file names a process that
+        runs), or whatever holds the project's training lock
+        (:func:`posekit.engine.locks.running_job`): a closed tab's, another app's,
+        ``posekit train``. The state becomes ``running`` (or the evaluation is shown
+        as running), and a background thread re-reads the curves and snapshots from
+        disk until it ends; a training started elsewhere is named by
+        :attr:`external`.
 
         Returns
         -------
         bool
-            Whether such a training runs (and is now followed).
+            Whether such a training (or the app's evaluation) runs, and is now
+            followed.
         """
         from ..engine.locks import running_job
 
-        if self.external is not None:
+        if self.external is not None or self.job is not None:
             return True
         own = self._thread is not None and self._thread.is_alive()
         if own or self.evaluating:
@@ -529,7 +1077,14 @@ class TrainingModel(traitlets.HasTraits):
         try:
             job = running_job(self.project.path, "training")
         except OSError:
-            return False
+            job = None
+        status = self._read_job()
+        if status is not None and status.get("phase") not in _FINAL:
+            alive = self._job_alive(status)
+            ours = job is not None and job.pid == status.get("pid")
+            if (alive or (alive is None and ours)) and (job is None or ours):
+                self._follow(status)
+                return True
         if job is None:
             return False
         self.external = job
@@ -554,10 +1109,26 @@ class TrainingModel(traitlets.HasTraits):
         return True
 
     def _watch(self) -> None:
-        """Poll the attached training until its lock goes (the thread's body)."""
+        """Follow the process (or the training started elsewhere) until it ends."""
         from ..engine.locks import running_job
 
-        while not self._watch_stop.wait(self.poll_interval_s):
+        following_job = self.job is not None
+        interval = (
+            min(self.poll_interval_s, max(self.flush_interval_s, 0.05))
+            if following_job
+            else self.poll_interval_s
+        )
+        while not self._watch_stop.wait(interval):
+            if following_job:
+                try:
+                    if self._poll_job():
+                        return
+                except Exception as err:  # noqa: BLE001 - shown in the widget
+                    if self.job is None:  # failed while showing the end
+                        self._fail(err)
+                        return
+                    logger.debug("reading the process's files failed", exc_info=True)
+                continue
             try:
                 self._poll_disk()
                 job = running_job(self.project.path, "training")
@@ -659,7 +1230,13 @@ class TrainingModel(traitlets.HasTraits):
                 self._session.start_iteration if self._session else self.iteration
             )
             return max(10, min(1000, todo // 10))
-        return 250
+        # by time: about ten in the budget at the speed of the earlier training, or
+        # every 50 iterations when nothing was trained yet (the test-error curve of a
+        # short first run in the app was empty at 250)
+        if self.iteration > 0 and self._elapsed_s > 0:
+            expected = self.iteration / self._elapsed_s * self.time_budget_s
+            return max(10, min(1000, int(expected) // 10))
+        return 50
 
     def _advance_target(self, step: int = 1000) -> None:
         """Move ``iterations`` past the current iteration (by ``step``) if not already.
@@ -680,7 +1257,7 @@ class TrainingModel(traitlets.HasTraits):
         resuming = (
             self._session is not None
             and self.state in (TrainingState.STOPPED.value, TrainingState.ERROR.value)
-            and self._session.settings == self._settings()
+            and self._session.settings in ((), self._settings())
         )
         reached = self.limit == "iterations" and self.iterations <= self.iteration
         if reached and not resuming:
@@ -734,9 +1311,16 @@ class TrainingModel(traitlets.HasTraits):
                     return
             self._fail(err)
             return
+        self._show_end(_get(self.result, "stop_reason"), evaluate=True)
+
+    def _show_end(self, reason: str | None, *, evaluate: bool) -> None:
+        """Show how a training ended: diverged, stopped or finished.
+
+        ``evaluate``: start the evaluation when it finished (:attr:`auto_evaluate`);
+        the training process evaluates by itself.
+        """
         self._flush(force=True)
         self.refresh_snapshots()
-        reason = _get(self.result, "stop_reason")
         if reason == "diverged":
             self.error = (
                 f"Training diverged at iteration {self.iteration} (the loss became "
@@ -745,7 +1329,7 @@ class TrainingModel(traitlets.HasTraits):
             self.message = "diverged"
             self.state = TrainingState.ERROR.value
         elif reason in ("stop_requested", "interrupted") or (
-            reason is None and self._stop_event.is_set()
+            reason is None and (self._stop_event.is_set() or self._stop_sent)
         ):
             err = self.test_errors.get(self.iteration)
             measured = (
@@ -771,7 +1355,7 @@ class TrainingModel(traitlets.HasTraits):
             if s is not None and s.target_iteration is not None:
                 self._advance_target(s.target_iteration - s.start_iteration)
             self.state = TrainingState.FINISHED.value
-            if self.auto_evaluate and self.snapshots:
+            if evaluate and self.auto_evaluate and self.snapshots:
                 self.evaluate()
 
     def _fail(self, err: BaseException) -> None:
@@ -941,7 +1525,8 @@ class TrainingModel(traitlets.HasTraits):
         the shuffle's evaluation folder (:meth:`Project.evaluation_dir
         <posekit.engine.project.Project.evaluation_dir>`) and a row of DeepLabCut's
         ``CombinedEvaluation-results.csv``; the first is read, else the row. Sets
-        :attr:`evaluation` (a page opened later shows the evaluation done before).
+        :attr:`evaluation` (a page opened later shows the evaluation done before),
+        and :attr:`worst_frames` when they were drawn for that snapshot.
 
         Returns
         -------
@@ -976,25 +1561,33 @@ class TrainingModel(traitlets.HasTraits):
         if table is not None:
             self.evaluation = table
             self._record_evaluation(table)
+            worst = _load_worst_frames(self.project, self.shuffle, newest)
+            if worst is not None:
+                self.worst_frames = worst
         return table
 
     def _evaluation_files(self, snapshot: Path) -> list[Path]:
-        """Where an evaluation of ``snapshot`` would be: the full table, the DLC row."""
-        from ..engine.model_folder import ModelFolder
+        """Where an evaluation of ``snapshot`` would be: the full tables, the DLC row.
 
-        files = []
-        with contextlib.suppress(Exception):
-            scorer = ModelFolder.of(self.project, self.shuffle).scorer(snapshot)
-            files.append(
-                self.project.evaluation_dir(self.shuffle) / f"{scorer}-results.csv"
+        The shuffle's ``<scorer>-results.csv`` files, newest first (the scorer is not
+        worked out: that would load TensorFlow), then DeepLabCut's combined table.
+        """
+        folder = self.project.evaluation_dir(self.shuffle)
+        try:
+            tables = sorted(
+                folder.glob("*-results.csv"),
+                key=lambda p: p.stat().st_mtime,
+                reverse=True,
             )
-        files.append(
+        except OSError:
+            tables = []
+        combined = (
             self.project.path
             / "evaluation-results"
             / f"iteration-{self.project.iteration}"
             / "CombinedEvaluation-results.csv"
         )
-        return files
+        return [*(p for p in tables if p != combined), combined]
 
     def snapshot_table(self) -> pd.DataFrame:
         """Snapshots with their test error (px) where one was measured."""
@@ -1011,9 +1604,10 @@ class TrainingModel(traitlets.HasTraits):
         return pd.DataFrame(rows, columns=["iteration", "snapshot", "test error (px)"])
 
     def evaluate(self, *, wait: bool = False) -> None:
-        """Evaluate the latest snapshot in a background thread, then the worst frames.
+        """Evaluate the latest snapshot in the background, then the worst frames.
 
-        ``evaluation`` and ``worst_frames`` fill; errors go to ``error``.
+        In a separate process (:attr:`process`: TensorFlow stays out of this one) or
+        in a thread. ``evaluation`` and ``worst_frames`` fill; errors go to ``error``.
 
         Raises
         ------
@@ -1026,6 +1620,15 @@ class TrainingModel(traitlets.HasTraits):
             raise RuntimeError("No snapshot to evaluate yet: train first.")
         self.error = ""
         self.evaluating = True
+        if self.process:
+            try:
+                self._start_process("evaluate", {}, message="evaluating…")
+            except BaseException:
+                self.evaluating = False
+                raise
+            if wait:
+                self.join()
+            return
         self._eval_thread = threading.Thread(
             target=self._run_evaluation, name="posekit-evaluation", daemon=True
         )
@@ -1043,6 +1646,9 @@ class TrainingModel(traitlets.HasTraits):
             self._emit("snapshots")
             self.message = "predicting the test frames…"
             self.worst_frames = self.find_worst_frames()
+            _save_worst_frames(
+                self.project, self.shuffle, self.evaluated_iteration, self.worst_frames
+            )
             self._emit("worst")
             self.message = "evaluation done"
         except BaseException as err:  # noqa: BLE001 - shown in the widget
@@ -1095,3 +1701,331 @@ def _get(obj: Any, name: str) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(name)
     return getattr(obj, name, None)
+
+
+# ---------------------------------------------------------------------- files
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write ``data`` as JSON atomically (a temporary file, then ``os.replace``).
+
+    Not synced to disk: the state file is rewritten twice a second, and a reader
+    only needs to see a whole file.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs here and is a posekit process (not a zombie)."""
+    if os.name == "nt":  # pragma: no cover - os.kill would end the process there
+        try:
+            import psutil
+        except ImportError:
+            return True
+        return bool(psutil.pid_exists(pid))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    proc = Path(f"/proc/{pid}")
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes()
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the signal test is all there is
+    # a zombie has exited; a pid reused by another program is not ours
+    return state not in ("Z", "X") and b"posekit" in cmdline
+
+
+#: Lines of a process's log that say nothing to an app user: TensorFlow's and absl's
+#: start-up chatter, traceback headers, the app's separators.
+_LOG_NOISE = re.compile(
+    r"^(?:[IWEF]\d{4} |\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d+: [IWEF] |WARNING: All "
+    r"log messages before absl|Traceback \(most recent call last\)|=== posekit )"
+    r"|tensorflow/|cuda|cuInit|oneDNN|rebuild TensorFlow|XLA"
+)
+_LOG_PREFIX = re.compile(r"^\d\d:\d\d:\d\d (?:[A-Z]+) [\w.]+: ")
+
+
+def _log_tail(path: str | os.PathLike, offset: int = 0, n: int = 3) -> str:
+    """Return the last ``n`` meaningful lines of a log from ``offset``, in one line.
+
+    Tracebacks (their indented lines), TensorFlow's chatter and the log's time and
+    logger prefix are left out; the result is cut to about 600 characters.
+    """
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, int(offset)))
+            data = fh.read()[-65536:]
+    except OSError:
+        return ""
+    kept: list[str] = []
+    for raw in data.decode("utf-8", "replace").splitlines():
+        if not raw.strip() or raw[:1].isspace() or _LOG_NOISE.search(raw):
+            continue
+        line = _LOG_PREFIX.sub("", raw.strip())
+        if line not in kept[-2:]:
+            kept.append(line)
+    text = " / ".join(kept[-n:])
+    return text if len(text) <= 600 else "…" + text[-600:]
+
+
+def _lost_message(
+    job: Mapping[str, Any], returncode: int | None, snapshots: list
+) -> str:
+    """Say that a process died without finishing, why if known, and what is left."""
+    what = "training" if job.get("action") == "train" else "evaluation"
+    why = ""
+    if returncode is not None and returncode < 0:
+        sig = -returncode
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        why = f" (it was killed, {name}"
+        why += (
+            ": most often the machine ran out of memory. On a 2 GB server (Binder) "
+            "use one app tab at a time, or lower the batch size or the crop)"
+            if sig == getattr(signal, "SIGKILL", 9)
+            else ")"
+        )
+    elif returncode:
+        why = f" (exit status {returncode})"
+    at = job.get("iteration")
+    lines = [
+        f"The {what} process (pid {job.get('pid')}, started "
+        f"{job.get('started_at', '?')}) ended without finishing{why}"
+        + (f", near iteration {at}." if what == "training" and at else ".")
+    ]
+    if what == "training":
+        lines.append(
+            f"The newest snapshot is iteration {snapshots[-1][0]}: Start resumes "
+            "from it."
+            if snapshots
+            else "No snapshot was saved."
+        )
+    log = job.get("log")
+    if log:
+        tail = _log_tail(log, int(job.get("log_offset") or 0))
+        lines.append(
+            f"The end of its log ({log}): {tail}" if tail else f"Its log: {log}."
+        )
+    return " ".join(lines)
+
+
+def _worst_file(project: Project, shuffle: int) -> Path:
+    return project.evaluation_dir(shuffle) / "worst-test-frames" / WORST_FILE
+
+
+def _save_worst_frames(
+    project: Project, shuffle: int, iteration: int | None, frames: list[WorstFrame]
+) -> None:
+    """Keep the worst frames of snapshot ``iteration`` for a page opened later."""
+    if iteration is None:
+        return
+    data = {
+        "iteration": int(iteration),
+        "shuffle": int(shuffle),
+        "frames": [
+            {
+                "path": f.path,
+                "error_px": float(f.error_px),
+                "png": base64.b64encode(f.png).decode("ascii"),
+            }
+            for f in frames
+        ],
+    }
+    path = _worst_file(project, shuffle)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_json(path, data)
+    except OSError as err:  # a read-only project: the page shows them anyway
+        logger.warning("could not save the worst test frames in %s: %s", path, err)
+
+
+def _load_worst_frames(
+    project: Project, shuffle: int, iteration: int
+) -> list[WorstFrame] | None:
+    """Return the worst frames saved for snapshot ``iteration`` (``None``: none)."""
+    try:
+        data = json.loads(_worst_file(project, shuffle).read_text(encoding="utf-8"))
+        if int(data["iteration"]) != int(iteration):
+            return None
+        return [
+            WorstFrame(str(f["path"]), float(f["error_px"]), base64.b64decode(f["png"]))
+            for f in data["frames"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+# ---------------------------------------------------------------------- the process
+class _JobWriter:
+    """The training process's side of :data:`JOB_FILE`: its state, kept current."""
+
+    def __init__(self, path: Path, status: Mapping[str, Any]) -> None:
+        self.path = path
+        self.status = dict(status)
+
+    def update(self, **fields: Any) -> None:
+        self.status.update(fields)
+        try:
+            _write_json(self.path, self.status)
+        except OSError:  # the next update writes it
+            logger.debug("could not write %s", self.path, exc_info=True)
+
+
+def _job_callback(job: _JobWriter, steps: Path) -> Any:
+    """Make a training callback that writes the steps and the state to follow."""
+    from ..engine.training import TrainingCallback
+
+    class _JobCallback(TrainingCallback):
+        def __init__(self) -> None:
+            self.fh = open(steps, "w", encoding="utf-8")  # noqa: SIM115 - kept open
+            self.fh.write("iteration,loss,learning_rate\n")
+            self.written = 0.0
+
+        def on_train_begin(self, state: Any) -> None:
+            it = int(_get(state, "iteration") or 0)
+            job.update(
+                phase="training",
+                iteration=it,
+                start_iteration=it,
+                elapsed_wall_s=float(_get(state, "elapsed_wall_s") or 0.0),
+            )
+
+        def on_step(self, iteration: int, logs: Mapping[str, Any]) -> None:
+            loss = float(logs.get("loss", float("nan")))
+            lr = float(logs.get("learning_rate", float("nan")))
+            self.fh.write(f"{int(iteration)},{loss!r},{lr!r}\n")
+            now = time.monotonic()
+            if now - self.written >= 0.5:
+                self.written = now
+                self.fh.flush()
+                job.update(
+                    iteration=int(iteration),
+                    elapsed_wall_s=float(logs.get("elapsed_wall_s", 0.0)),
+                )
+
+        def on_evaluate(self, iteration: int, metrics: Mapping[str, Any]) -> None:
+            self.fh.flush()
+            job.update(iteration=int(iteration))
+
+        def on_snapshot(self, iteration: int, path: Any) -> None:
+            self.fh.flush()
+            job.update(snapshot=str(path), snapshot_iteration=int(iteration))
+
+        def on_train_end(self, state: Any) -> None:
+            self.fh.close()
+            elapsed = _get(state, "elapsed_wall_s")
+            job.update(
+                iteration=int(_get(state, "iteration") or 0),
+                **({} if elapsed is None else {"elapsed_wall_s": float(elapsed)}),
+            )
+
+    return _JobCallback()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM (a container or server shut down): stop as on Ctrl-C, with a snapshot."""
+    raise KeyboardInterrupt
+
+
+def _job_main(argv: list[str]) -> int:
+    """Body of the training process: train and evaluate, or evaluate.
+
+    ``argv``: one JSON argument (the project, the settings, the state to write; see
+    :meth:`TrainingModel._start_process`). Writes :data:`JOB_FILE` as it goes and its
+    log to the standard streams (the page's model points them at :data:`LOG_FILE`).
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 1 after an error (written in the state file).
+    """
+    from ..engine.project import load_project
+    from .app import _BAD_INPUT
+
+    spec = json.loads(argv[0])
+    status = dict(spec["status"], pid=os.getpid(), host=socket.gethostname())
+    job = _JobWriter(Path(status["train_dir"]) / JOB_FILE, status)
+    signal.signal(signal.SIGTERM, _interrupt)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    job.update(phase="starting")
+    shuffle = int(status["shuffle"])
+    try:
+        project = load_project(spec["project"]).for_training_set(
+            int(spec.get("training_set_index") or 0)
+        )
+        if status["action"] == "train":
+            from ..engine.api import train_network
+
+            kwargs = dict(spec["kwargs"])
+            if kwargs.get("crop_size"):
+                kwargs["crop_size"] = tuple(kwargs["crop_size"])
+            steps = Path(status["train_dir"]) / STEPS_FILE
+            try:
+                result = train_network(
+                    project, callbacks=[_job_callback(job, steps)], **kwargs
+                )
+            except KeyboardInterrupt:  # before the first step: nothing to save
+                job.update(stop_reason="interrupted")
+                job.update(phase="done")
+                return 0
+            job.update(
+                iteration=int(result.iteration),
+                start_iteration=int(result.start_iteration),
+                stop_reason=result.stop_reason,
+                snapshot=None if result.snapshot is None else str(result.snapshot),
+                test_error_px=result.test_error_px,
+                train_dir=str(result.train_dir),
+            )
+            logger.info("%s", result)
+            finished = result.stop_reason in ("max_iterations", "time_budget")
+            if status.get("evaluate") and finished and result.snapshot is not None:
+                _evaluate_in_process(job, project, shuffle, int(spec["n_worst"]))
+        else:
+            _evaluate_in_process(job, project, shuffle, int(spec["n_worst"]))
+        job.update(phase="done")
+        return 0
+    except BaseException as err:  # noqa: BLE001 - reported in the state file
+        logger.exception("the app's %s failed: %s", status["action"], err)
+        job.update(
+            phase="error",
+            error=error_message(err)
+            if isinstance(err, _BAD_INPUT)
+            else f"{type(err).__name__}: {err}",
+            error_type=type(err).__name__,
+            bad_input=isinstance(err, _BAD_INPUT),  # a JobLockError too
+        )
+        return 1
+
+
+def _evaluate_in_process(
+    job: _JobWriter, project: Project, shuffle: int, n_worst: int
+) -> None:
+    """Evaluate the newest snapshot and draw the worst test frames (in the process)."""
+    from ..engine.api import evaluate_network, predict_frames
+
+    job.update(phase="evaluating")
+    table = evaluate_network(project, shuffle=shuffle)
+    cols = {str(c).strip(): c for c in table.columns}
+    col = cols.get("Training iterations:")
+    iteration = None if col is None or table.empty else int(table[col].iloc[-1])
+    job.update(phase="predicting")
+    frames = find_worst_frames(project, shuffle, n_worst, predict=predict_frames)
+    _save_worst_frames(project, shuffle, iteration, frames)
+    job.update(evaluated=True, evaluated_iteration=iteration)
+
+
+if __name__ == "__main__":
+    sys.exit(_job_main(sys.argv[1:]))

@@ -309,9 +309,9 @@ def choose_backbone(
     >>> choose_backbone("efficientnet_lite2").notice
     ''
     """
-    from .registry import list_backbones
+    from .registry import backbone_names
 
-    known = list_backbones()
+    known = backbone_names(aliases=True)  # without TensorFlow
     if weights is not None and not isinstance(weights, str):
         weights = os.fspath(weights)
     if backbone is None and weights != "auto" and configured in known:

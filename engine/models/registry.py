@@ -8,7 +8,9 @@ returned model, so every backbone takes the same input.
 The modules that define backbones register them with :func:`register_backbone` when
 they are imported; :data:`BACKBONE_MODULES` lists them, and :func:`get_backbone` and
 :func:`list_backbones` import them on first use. The modules import this one, never
-the other way round (no import circle). A new backbone module goes into that list.
+the other way round (no import circle). A new backbone module goes into that list,
+and its names into :data:`BACKBONE_NAMES`: :func:`backbone_names` lists the backbones
+without importing them (TensorFlow), for the apps' menus and the backbone choice.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = [
+    "BACKBONE_ALIASES",
     "BACKBONE_MODULES",
+    "BACKBONE_NAMES",
     "BackboneSpec",
+    "backbone_names",
     "register_backbone",
     "get_backbone",
     "list_backbones",
@@ -27,6 +32,26 @@ __all__ = [
 
 #: Modules (in this package) that register backbones when imported, in order.
 BACKBONE_MODULES = ("backbones", "efficientnet_lite")
+
+#: The backbones the modules of :data:`BACKBONE_MODULES` register, one name per
+#: network, known without importing them (a test checks that they agree).
+BACKBONE_NAMES: tuple[str, ...] = (
+    "efficientnet-b0",
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "mobilenet_v2_0.35",
+    "mobilenet_v2_0.5",
+    "mobilenet_v2_0.75",
+    "mobilenet_v2_1.0",
+    "resnet_50",
+)
+
+#: Other names some of them are registered under (alias -> name).
+BACKBONE_ALIASES: dict[str, str] = {
+    "effnet_b0": "efficientnet-b0",
+    "resnet50": "resnet_50",
+}
 
 
 @dataclass(frozen=True)
@@ -93,3 +118,32 @@ def list_backbones() -> list[str]:
     """Names of all registered backbones."""
     _ensure_registered()
     return sorted(_REGISTRY)
+
+
+def backbone_names(*, aliases: bool = False) -> list[str]:
+    """Names of the backbones, without importing their modules (no TensorFlow).
+
+    :data:`BACKBONE_NAMES`, and any backbone registered since by another module.
+
+    Parameters
+    ----------
+    aliases
+        Include the aliases (:data:`BACKBONE_ALIASES`): then the names are those of
+        :func:`list_backbones`.
+
+    Returns
+    -------
+    list of str
+        Sorted.
+
+    Examples
+    --------
+    >>> "resnet50" in backbone_names(), "resnet50" in backbone_names(aliases=True)
+    (False, True)
+    """
+    names = {*BACKBONE_NAMES, *_REGISTRY}
+    if aliases:
+        names.update(BACKBONE_ALIASES)
+    else:
+        names.difference_update(BACKBONE_ALIASES)
+    return sorted(names)

@@ -1,13 +1,19 @@
 """Home → train → analyze in Voila, driven by chromium.
 
 Start a short training, watch the curve and the progress bar move, stop it, resume it,
-analyse the video; screenshots of the three apps go to the ``screenshots_dir``
-(``docs/_static/screenshots/`` under ``make screenshots``).
+train more and leave the page while it trains (its kernel is ended, the training goes
+on: the page opened again follows it), analyse the video; screenshots of the three
+apps go to the ``screenshots_dir`` (``docs/_static/screenshots/`` under ``make
+screenshots``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
+import signal
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +22,8 @@ import pytest
 
 from posekit.engine.dataset import create_training_dataset
 from posekit.engine.demo import make_demo_project
+from posekit.engine.model_folder import ModelFolder
+from posekit.widgets.training_model import JOB_FILE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -102,6 +110,11 @@ def test_home_train_stop_resume_analyze(server, project, page, screenshots_dir) 
     dash = ".posekit-training-dashboard"
     assert _state(page) == "idle"
     assert page.evaluate(LOSS_POINTS_JS) == 0
+    # a workshop's default: a time budget; here a number of iterations
+    assert page.locator(f"{dash} .widget-toggle-button.mod-active").inner_text() == (
+        "time budget"
+    )
+    page.locator(f"{dash} .widget-toggle-button", has_text="iterations").click()
     _set_int(page, dash, "train to iteration", 40)  # a total, as --iterations
     _set_int(page, dash, "batch size (0: default)", 4)
     crop = page.locator(f"{dash} .widget-dropdown:has(label:text-is('crop')) select")
@@ -136,13 +149,38 @@ def test_home_train_stop_resume_analyze(server, project, page, screenshots_dir) 
     assert page.locator(f"{dash} img").count() == 4  # the 4 test frames
     page.screenshot(path=str(SHOTS / "train_app.png"), full_page=True)
 
+    # --- leave the page while it trains: the training goes on (QA s17 #1)
+    page.get_by_role("button", name="Train more").click()  # to iteration 80
+    _wait(page, lambda: _state(page) == "running", 30, "training more")
+    _wait(page, lambda: _iteration(page) > 40, 150, "an iteration past 40")
+    kernel = server.kernel_pids()[-1]  # this page's
+    job_file = ModelFolder.of(project, 1).path / JOB_FILE
+    trainer = json.loads(job_file.read_text())["pid"]
+    assert trainer not in server.kernel_pids()
+    page.locator('a[data-app="home.ipynb"]').click()
+    page.wait_for_selector(".posekit-home .posekit-status", timeout=90_000)
+    # the server ends the kernel of a page left with its process group (Jupyter's
+    # kernel manager, after the unload beacon's shutdown request)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(os.getpgid(kernel), signal.SIGKILL)
+    _wait(page, lambda: kernel not in server.kernel_pids(), 30, "the kernel to go")
+    os.kill(trainer, 0)  # the training process is alive
+    page.locator('a[data-app="train.ipynb"]').click()
+    page.wait_for_selector(".posekit-train-curves canvas", timeout=120_000)
+    assert _state(page) in ("running", "finished")
+    _wait(page, lambda: _state(page) == "finished", 240, "finished after leaving")
+    assert _iteration(page) == 80
+    assert "snapshot-80" in page.locator(".posekit-snapshots").inner_text()
+    assert (ModelFolder.of(project, 1).path / "snapshot-80.keras").is_file()
+    page.wait_for_selector(".posekit-evaluation", timeout=120_000)
+
     # --- analyze: from the train app's header, analyse the video, open the result
     page.locator('a[data-app="analyze.ipynb"]').click()
     page.wait_for_selector(".posekit-analysis-panel", timeout=120_000)
     page.get_by_role("button", name="Analyze videos").click()
     page.wait_for_selector(".posekit-output", timeout=120_000)
     outputs = list(Path(project.videos()[0]).parent.glob("session1DLC_*.h5"))
-    assert len(outputs) == 1 and "_40" in outputs[0].stem
+    assert len(outputs) == 1 and "_80" in outputs[0].stem
     page.get_by_role("button", name="Open").first.click()
     page.wait_for_selector(".posekit-viewer canvas", timeout=60_000)
     page.wait_for_timeout(2000)

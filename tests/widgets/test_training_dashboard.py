@@ -1,14 +1,20 @@
 """Training dashboard, headless.
 
 The state machine, curves, progress, snapshots, evaluation and worst frames — with the
-real engine on the demo project, and with a scripted engine where exact numbers are
-needed (progress, ETA, session targets).
+real engine on the demo project (in the training process of its own, as the app runs
+it), and with a scripted engine (in a thread) where exact numbers are needed (progress,
+ETA, session targets).
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,8 +25,19 @@ import pytest
 
 from posekit.engine.dataset import create_training_dataset
 from posekit.engine.demo import make_demo_project
-from posekit.widgets.training_dashboard import TrainingDashboard
-from posekit.widgets.training_model import TrainingModel, format_eta
+from posekit.engine.locks import running_job
+from posekit.engine.model_folder import ModelFolder
+from posekit.widgets.app import BUTTON_COLORS
+from posekit.widgets.training_dashboard import DISABLED_COLOR, TrainingDashboard
+from posekit.widgets.training_model import (
+    APP_TIME_BUDGET_S,
+    JOB_FILE,
+    LOG_FILE,
+    TrainingModel,
+    _log_tail,
+    _pid_alive,
+    format_eta,
+)
 
 BACKBONES = ["mobilenet_v2_0.35"]
 
@@ -327,7 +344,8 @@ def test_invalid_settings_are_refused_with_a_message(project) -> None:
 
 def test_missing_labels_error_reaches_the_widget(tmp_path) -> None:
     unlabelled = make_demo_project(tmp_path, n_frames=30, n_labeled=0)
-    m = TrainingModel(unlabelled, iterations=5)  # the real engine
+    m = TrainingModel(unlabelled, iterations=5)  # the real engine, in its process
+    assert m.process
     view = TrainingDashboard(m, backbones=BACKBONES)
     m.start()
     assert m.join(120)
@@ -336,6 +354,10 @@ def test_missing_labels_error_reaches_the_widget(tmp_path) -> None:
     assert m.error.startswith("No labels found") and "Traceback" not in m.error
     assert "No labels found" in view.error_box.value
     assert m.snapshots == [] and m.iteration == 0
+    # the traceback went to the process's log; the lock is free for the next start
+    log = (ModelFolder.of(unlabelled, 1).path / LOG_FILE).read_text()
+    assert "Traceback" in log and "No labels found" in log
+    assert running_job(unlabelled.path, "training") is None
 
 
 @pytest.mark.slow
@@ -664,3 +686,278 @@ def test_buttons_are_readable_and_the_curves_scroll(project) -> None:
         view.model.state = state
         badge = re.search(r"background:(#[0-9a-f]{6})", view.status.value).group(1)
         assert contrast(badge, "#ffffff") >= 4.5, (state, badge)
+
+
+# ---------------------------------------------------------------- QA s17 (workshop)
+def _tiny(m: TrainingModel, iterations: int) -> TrainingModel:
+    """Seconds of training: a few iterations of 2 crops of 128 px."""
+    m.limit = "iterations"
+    m.iterations = iterations
+    m.batch_size = 2
+    m.crop_size = 128
+    return m
+
+
+def test_the_app_trains_in_a_process_that_frees_everything(tmp_path) -> None:
+    """#1, #3: the training runs in its own session; the kernel imports no TensorFlow.
+
+    The process trains, evaluates and draws the worst frames, then exits; a page
+    opened later shows all of it, without loading TensorFlow either.
+    """
+    project = _small_project(tmp_path, n_labeled=12)
+    m = _tiny(TrainingModel(project, flush_interval_s=0.1), 3)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert m.process
+    view.start_button.click()
+    assert m.state == "running" and m.job is not None, m.error
+    assert m.message.startswith("starting")
+    pid = m.job["pid"]
+    # a session of its own: the kernel's shutdown (its process group) spares it
+    assert pid != os.getpid() and os.getsid(pid) != os.getsid(0)
+    assert m.join(300) and m.state == "finished", m.error
+    assert m.iteration == 3 and [i for i, _ in m.snapshots] == [3]
+    assert list(m.loss_source.data["iteration"]) == [1, 2, 3]  # every step
+    assert m.result.stop_reason == "max_iterations" and m.result.iteration == 3
+    # evaluated in the process: the table and the worst test frames
+    assert m.evaluated_iteration == 3 and m.message == "evaluation done"
+    assert len(m.worst_frames) == 2 and len(view.worst_box.children) == 2
+    assert not _pid_alive(pid)  # it exited: TensorFlow and the network are freed
+    assert running_job(project.path, "training") is None
+    log = (ModelFolder.of(project, 1).path / LOG_FILE).read_text()
+    assert "=== posekit Train app: train, shuffle 1" in log
+    # a page opened later: the evaluation and the worst frames, and no TensorFlow
+    code = (
+        "import sys\n"
+        "from posekit.widgets.training_dashboard import TrainingDashboard\n"
+        "view = TrainingDashboard(sys.argv[1])\n"
+        "m = view.model\n"
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow loaded'\n"
+        "print(m.state, m.iteration, m.evaluated_iteration, len(m.worst_frames),\n"
+        "      len(view.worst_box.children), m.limit, m.time_budget_s)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(project.path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["idle", "3", "3", "2", "2", "time", "150.0"]
+
+
+KERNEL = """
+import sys, time
+from posekit.widgets.training_model import TrainingModel
+m = TrainingModel(sys.argv[1], flush_interval_s=0.1)
+m.limit, m.iterations, m.batch_size, m.crop_size = "iterations", 12, 2, 128
+m.auto_evaluate = False
+m.start()
+while m.iteration < 1 and m.state == "running":
+    time.sleep(0.05)
+print("TRAINING", m.job["pid"], m.state, m.iteration, flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_training_goes_on_when_the_kernel_is_shut_down(tmp_path) -> None:
+    """#1: the page's kernel is ended; the page opened again follows it to the end."""
+    project = _small_project(tmp_path, n_labeled=12)
+    out = tmp_path / "kernel.out"
+    with open(out, "w") as fh:
+        kernel = subprocess.Popen(
+            [sys.executable, "-c", KERNEL, str(project.path)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # as Jupyter starts a kernel
+        )
+    try:
+        wait_for(lambda: "TRAINING" in out.read_text(), 300, "the kernel's training")
+    finally:
+        # leaving the page: Jupyter ends the kernel's whole process group
+        os.killpg(kernel.pid, signal.SIGKILL)
+        kernel.wait(30)
+    pid, state, _ = out.read_text().split("TRAINING")[1].split()
+    assert state == "running"
+    assert _pid_alive(int(pid)), "the training died with the kernel"
+    m = TrainingModel(project, flush_interval_s=0.1, poll_interval_s=0.1)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert m.state == "running" and m.job["pid"] == int(pid), m.message
+    assert "started from the Train app" in m.message
+    assert m.limit == "iterations" and m.iterations == 12  # what it trains to
+    assert not view.stop_button.disabled and view.start_button.disabled
+    assert m.join(300) and m.state == "finished", m.error
+    assert m.iteration == 12 and m.snapshots[-1][0] == 12
+    assert "finished at iteration 12" in m.message
+    its = list(m.loss_source.data["iteration"])
+    assert its == sorted(set(its)) and its[-1] == 12
+    assert m.progress == 1.0
+    assert not _pid_alive(int(pid))
+
+
+def test_a_killed_process_is_reported_and_a_new_page_stops_the_next(tmp_path) -> None:
+    """#1: a process killed (out of memory) is said, its lock does not block.
+
+    The page's model is then dropped (its kernel went away); a new model on the
+    project follows the training and stops it.
+    """
+    project = _small_project(tmp_path, n_labeled=12)
+    first = _tiny(TrainingModel(project, flush_interval_s=0.1), 100_000)
+    first.start()
+    wait_for(
+        lambda: first.iteration >= 2 or first.state != "running", 300, "2 iterations"
+    )
+    assert first.state == "running", first.error
+    os.kill(first.job["pid"], signal.SIGKILL)  # what the out-of-memory killer does
+    assert first.join(60) and first.state == "error"
+    assert "ended without finishing (it was killed, SIGKILL" in first.error
+    assert "ran out of memory" in first.error and "Traceback" not in first.error
+    assert "No snapshot was saved" in first.error
+    # what was trained since the newest snapshot (none) is lost: said and shown
+    assert first.iteration == 0 and list(first.loss_source.data["iteration"]) == []
+    # the stale lock does not block the next start
+    first.start()
+    wait_for(
+        lambda: first.iteration >= 1 or first.state != "running", 300, "an iteration"
+    )
+    assert first.state == "running", first.error
+    pid = first.job["pid"]
+    first._watch_stop.set()  # the kernel goes away: nothing follows the process now
+    first._watch_thread.join(10)
+    assert not first._watch_thread.is_alive()
+    first = None
+    gc.collect()
+    again = TrainingModel(project, flush_interval_s=0.1, poll_interval_s=0.1)
+    view = TrainingDashboard(again, backbones=BACKBONES)
+    assert again.state == "running" and again.job["pid"] == pid
+    view.stop_button.click()
+    assert again.state == "stopping"
+    wait_for(lambda: again.state != "stopping", 300, "the stop")
+    assert again.state == "stopped", again.error
+    stopped = again.iteration
+    assert stopped >= 1 and again.snapshots[-1][0] == stopped
+    assert f"stopped at iteration {stopped}" in again.message
+    assert view.start_button.description == "Resume training"
+    assert not _pid_alive(pid)
+    # Resume at once (as a user clicks when the page says "stopped")
+    view.start_button.click()
+    assert again.state == "running" and again.job["pid"] != pid, again.message
+    assert again.message.startswith("resuming")
+    view.stop_button.click()
+    assert again.join(300) and again.state == "stopped", again.error
+    assert again.iteration >= stopped
+
+
+def test_a_process_that_died_before_the_page_opened_is_said(tmp_path) -> None:
+    """#1: the reopened app said "idle" without a word; now it says what happened."""
+    project = _small_project(tmp_path, n_labeled=12)
+    folder = ModelFolder.of(project, 1).path
+    folder.mkdir(parents=True)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    log = folder / LOG_FILE
+    log.write_text(
+        "=== posekit Train app: train, shuffle 1, 2026-12-06T19:51:28 ===\n"
+        "I0000 00:00:1796587651.004 5998 cuda_platform.cc:52] failed call to cuInit\n"
+        "19:51:40 INFO posekit.engine.training: training crop 192×192\n"
+        "19:52:30 INFO posekit.engine.training: iteration 200: test mean error 5 px\n"
+    )
+    job = {
+        "job_id": "x", "action": "train", "phase": "training", "pid": gone.pid,
+        "host": os.uname().nodename, "started_at": "2026-12-06T19:51:28",
+        "iteration": 215, "log": str(log), "log_offset": 0,
+    }  # fmt: skip
+    (folder / JOB_FILE).write_text(json.dumps(job))
+    m = TrainingModel(project)
+    assert m.state == "idle"
+    assert m.message == "the last training (started 2026-12-06T19:51:28) did not finish"
+    assert "ended without finishing, near iteration 215" in m.error
+    assert "No snapshot was saved" in m.error
+    assert "iteration 200: test mean error 5 px" in m.error and "cuInit" not in m.error
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert "near iteration 215" in view.error_box.value
+
+
+def test_the_log_tail_leaves_out_tracebacks_and_tensorflow(tmp_path) -> None:
+    log = tmp_path / "posekit-app.log"
+    log.write_text(
+        "old run: not shown\n"
+        "=== posekit Train app: train, shuffle 1, 2026-12-06T19:51:28 ===\n"
+        "WARNING: All log messages before absl::InitializeLog() is called\n"
+        "2026-12-06 19:51:30.123456: I tensorflow/core/util/port.cc:113] oneDNN\n"
+        "19:51:40 INFO posekit.engine.training: training crop 192×192\n"
+        "19:51:41 ERROR posekit.widgets.training: the app's train failed: boom\n"
+        "Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in <module>\n'
+        "    raise MemoryError('boom')\n"
+        "MemoryError: boom\n"
+    )
+    offset = len("old run: not shown\n")
+    assert _log_tail(log, offset) == (
+        "training crop 192×192 / the app's train failed: boom / MemoryError: boom"
+    )
+    assert _log_tail(tmp_path / "missing.log") == ""
+
+
+def test_resume_by_time_trains_the_minutes_asked_for_more(project) -> None:
+    """#7: "minutes more 1" after Stop trains one more minute, not what was left."""
+    engine = ScriptedEngine(step_wall_s=0.005)
+    m = scripted_model(project, engine, time_budget_s=60.0)  # 120 steps of 0.5 s
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    m.start()
+    wait_for(lambda: m.iteration >= 10, what="10 iterations")
+    m.stop()
+    assert m.join(30) and m.state == "stopped"
+    at_stop = engine.elapsed
+    assert view.start_button.description == "Resume training"
+    m.start()
+    assert m.join(60) and m.state == "finished"
+    assert engine.calls[-1]["time_budget_s"] == pytest.approx(at_stop + 60.0)
+    assert engine.elapsed == pytest.approx(at_stop + 60.0)
+    assert m.progress == 1.0
+
+
+def test_the_test_error_is_measured_in_a_short_first_run_by_time(project) -> None:
+    """#7: the test-error curve stayed empty for a whole first run of 2 minutes."""
+    engine = ScriptedEngine()
+    m = scripted_model(project, engine, time_budget_s=5.0)
+    m.start()
+    assert m.join(30)
+    assert engine.calls[-1]["eval_interval"] == 50  # nothing trained yet
+    m.start()  # 10 iterations in 5 s: about ten measures per session
+    assert m.join(30)
+    assert engine.calls[-1]["eval_interval"] == 10
+
+
+def test_the_app_defaults_fit_a_workshop(project) -> None:
+    """#7: a time budget of 2.5 min, one entry per network, readable loss axis."""
+    view = TrainingDashboard(project)  # as the app makes it
+    m = view.model
+    assert m.process and m.limit == "time" and m.time_budget_s == APP_TIME_BUDGET_S
+    assert view.minutes.value == 2.5 and view.minutes.description == "minutes more"
+    options = view.backbone.options
+    assert "resnet_50" in options and "resnet50" not in options
+    assert "efficientnet-b0" in options and "effnet_b0" not in options
+    assert len(options) == len(set(options))
+    assert view.backbone.value == "efficientnet_lite0"
+    loss = view.plot.children[0]
+    assert list(loss.yaxis[0].ticker.mantissas) == [1, 2, 5]
+    assert loss.yaxis[0].formatter.format == "%g"  # 0.05, not 10^-1.3
+    assert "leaving this page" in view.process_note.value
+    view.close()
+
+
+def test_a_disabled_button_is_grey(project) -> None:
+    """#7: the disabled Stop training was salmon and looked clickable."""
+    engine = ScriptedEngine(step_wall_s=0.01)
+    m = scripted_model(project, engine, iterations=100_000)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert view.stop_button.disabled
+    assert view.stop_button.style.button_color == DISABLED_COLOR
+    assert view.start_button.style.button_color == BUTTON_COLORS["go"]
+    m.start()
+    assert view.stop_button.style.button_color == BUTTON_COLORS["stop"]
+    assert view.start_button.style.button_color == DISABLED_COLOR
+    assert view.auto_evaluate.disabled
+    m.stop()
+    assert m.join(30)
+    assert view.stop_button.style.button_color == DISABLED_COLOR

@@ -82,3 +82,25 @@ def test_importing_the_registry_alone_loads_no_backbone() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == "effnet_lite0"
+
+
+def test_backbone_names_need_no_tensorflow_and_agree_with_the_registry() -> None:
+    """The Train app lists the backbones and chooses one without loading TensorFlow."""
+    code = (
+        "import sys\n"
+        "from posekit.engine.models import registry\n"
+        "from posekit.engine.models.pretrained import choose_backbone\n"
+        "assert choose_backbone('resnet_50').backbone == 'efficientnet_lite0'\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+        "print(','.join(registry.backbone_names(aliases=True)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1].split(",") == registry.list_backbones()
+    one_each = registry.backbone_names()
+    assert "resnet50" not in one_each and "effnet_b0" not in one_each
+    assert set(one_each) | set(registry.BACKBONE_ALIASES) == set(
+        registry.list_backbones()
+    )
