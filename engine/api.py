@@ -1403,8 +1403,9 @@ def analyze_videos(
         model, preparing the fast runtime (only when a conversion is needed),
         analysing video ``k`` of ``n``.
     precision
-        TFLite: ``"auto"`` (default) runs the int8 model when its test error on the
-        project's labelled frames is within 0.2 px of float's (compared once per
+        TFLite: ``"auto"`` (default) runs the int8 model when it agrees with float
+        on the project's labelled frames (points within a fraction of a pixel, few
+        p-cutoff crossings: :mod:`posekit.engine.quantization`; checked once per
         snapshot and frame size, recorded beside the model:
         :meth:`ModelFolder.tflite_model
         <posekit.engine.model_folder.ModelFolder.tflite_model>`), ``"float32"`` or
@@ -1466,9 +1467,10 @@ def analyze_videos(
     AnalysisOutputs
         The ``.h5`` files, those analysed before included (with ``shard``: those
         complete so far; multi-animal: the tracks, ``…_el.h5``), with ``skipped``
-        (analysed before) and ``failed`` (unreadable videos and why; without a
-        video list also the ``video_sets`` entries found nowhere, each with a
-        warning).
+        (analysed before), ``failed`` (videos that could not be read or analysed,
+        and why: one video's failure does not stop the others; without a video
+        list also the ``video_sets`` entries found nowhere, each with a warning)
+        and ``incomplete`` (truncated videos, analysed as far as they decode).
 
     Raises
     ------
@@ -1495,6 +1497,7 @@ def analyze_videos(
         analyze_video,
         check_stop,
         default_batch_size,
+        hint_large_frames,
         plan_analysis,
     )
     from .quantization import check_precision
@@ -1576,31 +1579,32 @@ def analyze_videos(
             shape = _analysed_shape(video, plan.sizes[video], crop, scale)
             key = (shape, int(batch_size or default_batch_size(shape)))
             check_stop(stop_event, video, outputs)  # a conversion takes minutes
-            if chunked:
-                jobs.append(
-                    _video_job(
-                        folder,
-                        path,
-                        key,
-                        use_tflite,
-                        precision,
-                        stage,
-                        video,
-                        video_dest,
+            hint_large_frames(video, plan.sizes[video], scale)
+            try:  # a video that fails is named at the end; the others are analysed
+                if chunked:
+                    jobs.append(
+                        _video_job(
+                            folder,
+                            path,
+                            key,
+                            use_tflite,
+                            precision,
+                            stage,
+                            video,
+                            video_dest,
+                        )
                     )
-                )
-                continue
-            if key not in predictors:
-                predictors[key] = folder.predictor(
-                    shape,
-                    key[1],
-                    use_tflite=use_tflite,
-                    snapshot=path,
-                    on_stage=stage,
-                    precision=precision,
-                )
-            stage("analysing")
-            try:
+                    continue
+                if key not in predictors:
+                    predictors[key] = folder.predictor(
+                        shape,
+                        key[1],
+                        use_tflite=use_tflite,
+                        snapshot=path,
+                        on_stage=stage,
+                        precision=precision,
+                    )
+                stage("analysing")
                 out = analyze_video(
                     predictors[key],
                     video,
@@ -1619,7 +1623,10 @@ def analyze_videos(
                 )
             except AnalysisStopped as stop:
                 raise stop.with_outputs(outputs) from None
-            outputs.append(out)
+            except Exception as err:  # noqa: BLE001 - named at the end (exit 2)
+                outputs.video_failed(video, err)
+                continue
+            outputs.written(out, video)
         if chunked and jobs:
             jobs = [
                 dataclasses.replace(
@@ -1672,18 +1679,20 @@ def _analyze_chunks(
     from .inference import AnalysisStopped
 
     try:
-        outputs.extend(
-            analyze_chunked(
-                jobs,
-                client=client,
-                shard=shard,
-                chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
-                progress=progress,
-                stop_event=stop_event,
-            )
+        done = analyze_chunked(
+            jobs,
+            client=client,
+            shard=shard,
+            chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
+            progress=progress,
+            stop_event=stop_event,
         )
     except AnalysisStopped as stop:
         raise stop.with_outputs(outputs) from None
+    videos = {job.output: job.video for job in jobs}
+    for out in done:
+        outputs.written(out, videos.get(out, out))
+    outputs.failed.update(getattr(done, "failed", {}))
 
 
 def _missing_listed_videos(project: Project) -> dict[Path, str]:
@@ -1802,7 +1811,10 @@ def _analysed_shape(
                 f"({width}×{height}): fix the box or set cropping: false."
             )
         height, width = crop.y2 - crop.y1, crop.x2 - crop.x1
-    return int(height * scale), int(width * scale)
+    from .video import scaled_size
+
+    width, height = scaled_size(width, height, scale)  # as the frames are resized
+    return height, width
 
 
 def _destinations(

@@ -16,8 +16,13 @@ chunks are put together into the same ``.h5``/``_meta.pickle`` as a serial run
 
 The result is identical to a serial run's: chunks start on a multiple of the batch
 size (every network call sees the same frames as in the serial run) and are decoded
-with OpenCV, which seeks exactly (:class:`posekit.engine.video.VideoReader`), as the
-serial run decodes at full size.
+with OpenCV, as the serial run decodes at full size, from the exact frame
+(:class:`posekit.engine.video.VideoReader`: MP4 and AVI files are sought by frame;
+in other containers a chunk decodes from the start of the video, which costs time
+but not exactness). A chunk past the end of the video (the container announced more
+frames than decode: a file trimmed with ``-c copy``) is empty. A chunk that fails
+stops only its own video: the others are put together and written, and the failed
+one is named (:class:`ChunkedOutputs`).
 
 Each worker process loads the model once (a module-level cache) and limits its own
 threads: LiteRT, OpenCV and TensorFlow each start as many threads as the machine has
@@ -75,6 +80,7 @@ __all__ = [
     "CHUNKS_FOLDER",
     "ChunkResult",
     "ChunkPlanError",
+    "ChunkedOutputs",
     "ChunkTask",
     "TrainRun",
     "VideoJob",
@@ -248,6 +254,8 @@ class ChunkTask:
     crop: Crop | None = None
     threads: dict[str, int] = field(default_factory=dict)
     plan_id: str = ""
+    #: the video's frame-time table (:func:`_frame_times_file`), or None
+    times_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -433,6 +441,8 @@ def run_chunk(task: ChunkTask, stop_event: StopSignal | None = None) -> ChunkRes
         return ChunkResult(
             task.video, task.index, len(found), str(out), worker=worker, skipped=True
         )
+    if task.times_file is not None:  # seek in the video (MPEG-TS, Matroska...)
+        _remember_times(Path(task.video), Path(task.times_file))
     threads = _my_threads(task.threads)
     predictor, load_s = _worker_predictor(task.model, threads)
     t0 = time.perf_counter()
@@ -458,15 +468,24 @@ def run_chunk(task: ChunkTask, stop_event: StopSignal | None = None) -> ChunkRes
     seconds = time.perf_counter() - t0
     height, width = info["frame_dimensions"]
     if out.parent.is_dir():  # gone: another task wrote the video's .h5 meanwhile
+        xyp = np.asarray(xyp, np.float32)
+        # no frame: the chunk lies past the video's end (a file trimmed with -c copy)
+        xyp = xyp.reshape(len(xyp), -1, 3) if len(xyp) else np.zeros((0, 0, 3))
+        times = info.get("frame_times")
         with atomic_path(out) as tmp, open(tmp, "wb") as fh:
             np.savez(
                 fh,
-                xyp=np.asarray(xyp, np.float32).reshape(len(xyp), -1, 3),
+                xyp=xyp.astype(np.float32),
                 fps=np.float64(info["fps"]),
                 frame_dimensions=np.asarray([height, width], np.int64),
                 seconds=np.float64(seconds),
                 start=np.int64(task.start),
                 plan_id=np.str_(task.plan_id),
+                # each frame's time (empty: not known) and where a truncated
+                # file stopped decoding (empty: it did not end in this chunk)
+                times=np.asarray(times if times is not None else [], np.float64),
+                has_times=np.bool_(times is not None),
+                truncated=np.str_(info.get("truncated") or ""),
             )
         partial.remove()
     return ChunkResult(
@@ -560,6 +579,79 @@ class VideoJob:
                 list(c) for c in plan_chunks(n, chunk_frames, self.model.batch_size)
             ],
         }
+
+
+#: The frame-time table of a video, beside its chunks (containers other than MP4/AVI).
+_TIMES_FILE = "frame_times.npz"
+
+
+def _frame_times_file(job: VideoJob) -> Path | None:
+    """Return the video's frame-time table in its chunk folder, made if missing.
+
+    OpenCV seeks MP4 and AVI files exactly (``None``: no table needed). In other
+    containers (MPEG-TS camcorder files, Matroska, MPEG-PS) a reader finds its
+    place by the frames' times (:class:`~posekit.engine.video.VideoReader`), which
+    one decode of the whole video records here, once for all tasks (under the
+    folder's set-up lock); without it each chunk would decode the video from its
+    first frame.
+    """
+    from .video import VideoReader
+
+    path = job.chunk_dir / _TIMES_FILE
+    stat = job.video.stat()
+    with VideoReader(job.video) as reader:
+        if reader.seeks_exactly:
+            return None
+    with _setup_lock(job.chunk_dir), VideoReader(job.video) as reader:
+        if _times_match(path, stat):  # (another task made it meanwhile)
+            return path
+        logger.info(
+            "%s: recording its frames' times, so that its chunks can seek",
+            job.video.name,
+        )
+        times = reader.frame_times_ms()
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                times=times,
+                size=np.int64(stat.st_size),
+                mtime_ns=np.int64(stat.st_mtime_ns),
+            )
+    return path
+
+
+def _times_match(path: Path, stat: os.stat_result) -> bool:
+    """Whether a frame-time table on disk is this file's (same size and time)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return (
+                int(data["size"]) == stat.st_size
+                and int(data["mtime_ns"]) == stat.st_mtime_ns
+            )
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _remember_times(video: Path, path: Path) -> None:
+    """Give this process's readers of ``video`` the table at ``path`` (if it is its)."""
+    from .video import remember_frame_times
+
+    try:
+        if not _times_match(path, video.stat()):
+            return
+        with np.load(path, allow_pickle=False) as data:
+            remember_frame_times(video, np.array(data["times"]))
+    except OSError as err:  # gone (the video was put together): decode from 0
+        logger.debug("%s: no frame times (%s)", video.name, err)
+
+
+def _chunk_timing(path: Path) -> tuple[list[float] | None, str | None]:
+    """Return a chunk file's frame times (``None``: unknown) and truncation sentence."""
+    with np.load(path, allow_pickle=False) as data:
+        known = "has_times" in data.files and bool(data["has_times"])
+        times = [float(t) for t in data["times"]] if known else None
+        said = str(data["truncated"]) if "truncated" in data.files else ""
+    return times, said or None
 
 
 def _sha256(path: Path) -> str:
@@ -735,7 +827,7 @@ def _assemble(job: VideoJob, plan: dict[str, Any], seconds: float) -> Path | Non
         if not plan_file.is_file():  # another task wrote the .h5 meanwhile
             shutil.rmtree(folder, ignore_errors=True)  # made again by _setup_lock
             return job.output if job.output.is_file() else None
-        parts, info = [], None
+        parts, info, times, truncated = [], None, [], None
         chunks = plan["chunks"]
         for index, (start, stop) in enumerate(chunks):
             path = _chunk_path(job, index)
@@ -760,24 +852,27 @@ def _assemble(job: VideoJob, plan: dict[str, Any], seconds: float) -> Path | Non
                             int(v) for v in data["frame_dimensions"]
                         ),
                     }
-            parts.append(xyp)
-            if stop is not None and len(xyp) < stop - start:
-                if index + 1 < len(chunks):
-                    logger.warning(
-                        "%s: decoding ended at frame %d, before the %d frames the "
-                        "container announces",
-                        job.video.name,
-                        start + len(xyp),
-                        plan["metadata_frames"],
-                    )
-                break
+            if len(xyp):
+                parts.append(xyp)
+            chunk_times, truncated = _chunk_timing(path)
+            if times is not None and chunk_times is not None:
+                times.extend(chunk_times)
+            else:
+                times = None
+            if stop is None or len(xyp) < stop - start:
+                break  # the video ends in this chunk (as a serial run ends there)
         xyp = np.concatenate(parts) if parts else np.zeros((0, len(job.bodyparts), 3))
         info = dict(info or {"fps": 30.0, "frame_dimensions": (0, 0)})
         info.update(
             n_frames=len(xyp),
             seconds=seconds,
             frames_per_second=len(xyp) / seconds if seconds > 0 else float("nan"),
+            container_nframes=plan["metadata_frames"],
+            frame_times=times,
+            truncated=truncated,
         )
+        if truncated:  # (the task that decoded the end warned)
+            logger.info("%s: %s", job.video.name, truncated)
         out = save_video_analysis(
             xyp,
             info,
@@ -936,6 +1031,16 @@ class _Progress:
         if self.callback is not None:
             self.callback(self.done, self.total)
 
+    def finish(self) -> None:
+        """End at 100 %: the chunks are done (the containers overstated frames)."""
+        if self.done < self.total:
+            self.total = self.done
+            if self.bar is not None:
+                self.bar.total = self.total
+                self.bar.refresh()
+            if self.callback is not None:
+                self.callback(self.done, self.total)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -950,7 +1055,7 @@ def analyze_chunked(
     progress: bool | Callable[[int, int], None] = True,
     on_chunk: Callable[[ChunkResult], None] | None = None,
     stop_event: StopSignal | None = None,
-) -> list[Path]:
+) -> ChunkedOutputs:
     """Analyse videos in chunks, on a Dask cluster or as one task of a job array.
 
     :func:`posekit.engine.api.analyze_videos` with ``client`` or ``shard`` calls it.
@@ -981,10 +1086,11 @@ def analyze_chunked(
 
     Returns
     -------
-    list of Path
+    ChunkedOutputs
         The ``.h5`` of each video that is complete (with a shard: also those that
         other tasks completed; a video whose chunks are not all done yet is left
-        out, and a log line says how many are missing).
+        out, and a log line says how many are missing), with ``failed``: the
+        videos a chunk of which failed, and why (their finished chunks are kept).
 
     Raises
     ------
@@ -1017,7 +1123,7 @@ def _analyze_chunked(
     on_chunk: Callable[[ChunkResult], None] | None,
     stack: contextlib.ExitStack,
     stop_event: StopSignal | None = None,
-) -> list[Path]:
+) -> ChunkedOutputs:
     """:func:`analyze_chunked`, holding the chunk folders' locks in ``stack``."""
     from .inference import AnalysisStopped
 
@@ -1028,6 +1134,7 @@ def _analyze_chunked(
     tasks, expected, counter, on_disk, bar_start = [], 0, 0, set(), 0
     for job, plan in zip(jobs, plans, strict=True):
         plan_id = _plan_id(_plan_text(plan))
+        times_file: Path | None | bool = False  # False: not looked for yet
         for index, (start, stop) in enumerate(plan["chunks"]):
             if counter % n == i:
                 task = ChunkTask(
@@ -1041,6 +1148,11 @@ def _analyze_chunked(
                     crop=job.crop,
                     plan_id=plan_id,
                 )
+                if start > 0 and not Path(task.out).is_file():  # it seeks
+                    if times_file is False:
+                        times_file = _frame_times_file(job)
+                    if times_file is not None:
+                        task = dataclasses.replace(task, times_file=str(times_file))
                 tasks.append(task)
                 end = plan["metadata_frames"] if stop is None else stop
                 expected += max(end - start, 0)
@@ -1049,22 +1161,26 @@ def _analyze_chunked(
                     bar_start += max(end - start, 0)
             counter += 1
     bar = _Progress(progress, expected)
+    failed: dict[Path, str] = {}
     try:
         if bar_start:
             bar.add(bar_start)
         if client is None:
-            _run_here(tasks, bar, on_chunk, on_disk, stop_event)
+            _run_here(tasks, bar, on_chunk, on_disk, stop_event, failed)
         else:
             with dask_client(client) as dask:
-                _run_on_dask(dask, tasks, bar, on_chunk, on_disk, stop_event)
+                _run_on_dask(dask, tasks, bar, on_chunk, on_disk, stop_event, failed)
+        bar.finish()
     except _DaskStopped:
         where = Path(jobs[0].video)  # (chunks run in any order)
         raise AnalysisStopped(where, bar.done, bar.total, None) from None
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
-    outputs = []
+    outputs = ChunkedOutputs(failed=failed)
     for job, plan in zip(jobs, plans, strict=True):
+        if job.video in failed:  # its finished chunks stay for a rerun
+            continue
         out = _assemble(job, plan, seconds)
         if out is None:
             missing = sum(
@@ -1081,14 +1197,44 @@ def _analyze_chunked(
     return outputs
 
 
+class ChunkedOutputs(list):
+    """The ``.h5`` files :func:`analyze_chunked` wrote or found (a list of ``Path``).
+
+    Attributes
+    ----------
+    failed
+        Videos whose chunk failed → why. Their other chunks were not computed
+        (those on disk are kept for a rerun), and the other videos were analysed.
+    """
+
+    def __init__(
+        self, paths: Sequence[Path] = (), *, failed: dict[Path, str] | None = None
+    ) -> None:
+        super().__init__(paths)
+        self.failed = dict(failed or {})
+
+
+def _chunk_failed(task: ChunkTask, err: BaseException, failed: dict[Path, str]) -> None:
+    """Record that a video's chunk failed (a warning says why)."""
+    why = f"chunk {task.index} (frames {task.start}-"
+    why += f"{task.stop - 1 if task.stop is not None else 'end'}) failed: "
+    why += f"{type(err).__name__}: {err}"
+    logger.warning("%s is not analysed: %s (the other videos are)", task.video, why)
+    failed[Path(task.video)] = why
+
+
 def _run_here(
     tasks: list[ChunkTask],
     bar: _Progress,
     on_chunk: Callable[[ChunkResult], None] | None,
     on_disk: set[str],
     stop_event: StopSignal | None,
+    failed: dict[Path, str] | None = None,
 ) -> None:
     """Run the chunks one after the other in this process (a job array's task).
+
+    A chunk that fails (an error, not a stop) leaves its video in ``failed`` and
+    its other chunks not computed; the other videos' chunks run.
 
     Raises
     ------
@@ -1098,9 +1244,12 @@ def _run_here(
     """
     from .inference import AnalysisStopped, stop_asked
 
+    failed = {} if failed is None else failed
     for task in tasks:
         if stop_asked(stop_event):
             raise AnalysisStopped(Path(task.video), bar.done, bar.total, None)
+        if Path(task.video) in failed:
+            continue
         try:
             result = run_chunk(task, stop_event)
         except AnalysisStopped as stop:  # inside the chunk: its batches are kept
@@ -1108,6 +1257,9 @@ def _run_here(
             raise AnalysisStopped(
                 Path(task.video), kept, bar.total, stop.partial
             ) from None
+        except Exception as err:  # noqa: BLE001 - the other videos go on
+            _chunk_failed(task, err, failed)
+            continue
         if not (result.skipped and task.out in on_disk):
             bar.add(result.frames)
         if on_chunk is not None:
@@ -1129,14 +1281,17 @@ def _run_on_dask(
     on_chunk: Callable[[ChunkResult], None] | None,
     counted: set[str] = frozenset(),
     stop_event: StopSignal | None = None,
+    failed: dict[Path, str] | None = None,
 ) -> None:
     """Submit the chunks, largest first in video order, and collect them as they end.
 
     With ``stop_event``, it is looked at every :data:`_STOP_POLL_S` seconds; once
-    set, the chunks not finished are cancelled and :class:`_DaskStopped` raised.
+    set, the chunks not finished are cancelled and :class:`_DaskStopped` raised. A
+    chunk that fails leaves its video in ``failed``; the other videos' chunks run.
     """
     distributed = _import_distributed()
     threads = _threads_per_worker(client)
+    failed = {} if failed is None else failed
     futures = [
         client.submit(
             run_chunk,
@@ -1147,9 +1302,20 @@ def _run_on_dask(
         )
         for task in tasks
     ]
+    task_of = {future.key: task for future, task in zip(futures, tasks, strict=True)}
     try:
         for future in _completed(distributed, futures, stop_event):
-            result = future.result()
+            if Path(task_of[future.key].video) in failed:
+                continue  # (cancelled after another chunk of its video failed)
+            try:
+                result = future.result()
+            except Exception as err:  # noqa: BLE001 - the other videos go on
+                task = task_of[future.key]
+                _chunk_failed(task, err, failed)
+                client.cancel(
+                    [f for f in futures if task_of[f.key].video == task.video]
+                )
+                continue
             if not (result.skipped and result.path in counted):  # counted at start
                 bar.add(result.frames)
             if on_chunk is not None:

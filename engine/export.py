@@ -870,6 +870,7 @@ def analyze_with_model(
         plan_analysis,
     )
     from .project import list_videos
+    from .video import scaled_size
 
     if not isinstance(model, ExportedModel):
         model = load_model_file(model)
@@ -886,7 +887,7 @@ def analyze_with_model(
     for video in plan.todo:
         check_stop(stop_event, video, outputs)  # a conversion takes minutes
         height, width = plan.sizes[video]
-        shape = (int(height * scale), int(width * scale))
+        shape = scaled_size(width, height, scale)[::-1]  # as the frames are resized
         batch = batch_size or (
             1 if shape == tuple(model.card.input_size) else default_batch_size(shape)
         )
@@ -927,23 +928,28 @@ def analyze_with_model(
             )
         except AnalysisStopped as stop:
             raise stop.with_outputs(outputs) from None
-        outputs.append(out)
+        except Exception as err:  # noqa: BLE001 - named at the end; the others go on
+            outputs.video_failed(video, err)
+            continue
+        outputs.written(out, video)
     if jobs:
         from .distributed import DEFAULT_CHUNK_FRAMES, analyze_chunked
 
         try:
-            outputs.extend(
-                analyze_chunked(
-                    jobs,
-                    client=client,
-                    shard=shard,
-                    chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
-                    progress=progress,
-                    stop_event=stop_event,
-                )
+            done = analyze_chunked(
+                jobs,
+                client=client,
+                shard=shard,
+                chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
+                progress=progress,
+                stop_event=stop_event,
             )
         except AnalysisStopped as stop:  # the finished chunks are kept
             raise stop.with_outputs(outputs) from None
+        videos = {job.output: job.video for job in jobs}
+        for out in done:
+            outputs.written(out, videos.get(out, out))
+        outputs.failed.update(done.failed)
     return outputs
 
 

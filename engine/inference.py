@@ -764,7 +764,7 @@ def _resumed(
     found = checkpoint.load(batch_size) if checkpoint is not None else None
     if found is None:
         return []
-    logger.info(
+    logger.warning(  # shown without -v: the bar starts part-way, say why
         "%s: resuming at frame %d (saved by an interrupted analysis)",
         Path(video).name,
         start + len(found),
@@ -832,6 +832,15 @@ def _report(
         progress(done, total)
 
 
+def _end_at(bar, progress: bool | Callable[[int, int], None], done: int) -> None:
+    """End the bar (or the callable's count) at ``done`` frames: 100 %."""
+    if bar is not None:
+        bar.total = done
+        bar.refresh()
+    elif callable(progress):
+        progress(done, done)
+
+
 def predict_video(
     predictor: Predictor,
     video: str | os.PathLike,
@@ -884,7 +893,12 @@ def predict_video(
     xyp : numpy.ndarray
         ``(n_frames, K, 3)``: x, y in full-frame pixels and likelihood.
     info : dict
-        ``fps``, ``n_frames``, ``frame_dimensions``, ``seconds``, ``frames_per_second``.
+        ``fps``, ``n_frames``, ``frame_dimensions``, ``seconds``, ``frames_per_second``,
+        ``precision``; ``container_nframes`` (the container's frame count),
+        ``frame_times`` (each frame's presentation time in seconds, ``None`` when
+        not known for every frame: a resumed run) and ``truncated`` (a sentence when
+        the video ends before its container says, else ``None``:
+        :class:`~posekit.engine.video.StreamEnd`).
 
     Raises
     ------
@@ -897,6 +911,7 @@ def predict_video(
     results = _resumed(checkpoint, bs, video, start)
     resumed = len(results[0]) if results else 0
     first, start = start, start + resumed  # (resumed: 0 unless a run was cut)
+    times: list[float] = []
     with VideoReader(video) as reader:
         total = (stop if stop is not None else reader.metadata_frames) - start + resumed
         bar = _video_bar(progress, total, resumed, video)
@@ -922,13 +937,15 @@ def predict_video(
 
         try:
             for _, frame in reader.iter_frames(
-                start, stop, crop=crop, scale=scale, backend=backend
+                start, stop, crop=crop, scale=scale, backend=backend, times=times
             ):
                 batch.append(frame)
                 if len(batch) == bs:
                     flush()
             if batch:
                 flush()
+            if done != total:  # the container's count was an estimate
+                _end_at(bar, progress, done)
         except BaseException as err:
             if bar is not None:
                 bar.close()  # the bar's line ends before the log line
@@ -944,6 +961,7 @@ def predict_video(
         if len(xyp):
             to_frame_pixels(xyp, scale, crop)
         seconds = time.perf_counter() - t0
+        end = reader.stream_end
         info = {
             "fps": reader.fps,
             "n_frames": len(xyp),
@@ -951,6 +969,10 @@ def predict_video(
             "seconds": seconds,
             "frames_per_second": len(xyp) / seconds if seconds else float("nan"),
             "precision": getattr(predictor, "precision", "float32"),
+            "container_nframes": reader.metadata_frames,
+            # the frames analysed now (not those resumed): each one's time
+            "frame_times": times if not resumed and len(times) == len(xyp) else None,
+            "truncated": end.describe() if end is not None and end.truncated else None,
         }
     return xyp, info
 
@@ -979,6 +1001,40 @@ def to_frame_pixels(xyp: np.ndarray, scale: float, crop: Crop | None) -> np.ndar
     return xyp
 
 
+#: Frames of at least this many pixels (1920×1080) analysed at full size get a hint
+#: to use ``scale``: 3.6 frames/s at 1920×1080, 45 frames of 3840×2160 in 19 min
+#: and 5.7 GB of memory (EfficientNet-Lite0, 2 busy cores).
+SCALE_HINT_PIXELS = 1920 * 1080
+
+
+def hint_large_frames(
+    video: str | os.PathLike, size: tuple[int, int], scale: float
+) -> None:
+    """Suggest ``scale`` for a video of large frames analysed at full size.
+
+    Parameters
+    ----------
+    video
+        The video (named in the message).
+    size
+        Its frames' ``(height, width)``.
+    scale
+        The resize factor asked for (no hint unless 1).
+    """
+    height, width = size
+    if scale != 1.0 or height * width < SCALE_HINT_PIXELS:
+        return
+    logger.warning(
+        "%s has %d×%d frames: at full size the network needs up to seconds a "
+        "frame on a CPU and gigabytes of memory. --scale 0.5 (scale=0.5) analyses "
+        "a quarter of the pixels, about 4× faster; the animals then look half as "
+        "large, which suits a network trained on frames where they look that size.",
+        Path(video).name,
+        width,
+        height,
+    )
+
+
 class AnalysisOutputs(list):
     """The ``.h5`` files :func:`analyze_videos` wrote or found (a list of ``Path``).
 
@@ -988,8 +1044,12 @@ class AnalysisOutputs(list):
         Outputs that were there already (analysed before with this network; not
         analysed again without ``overwrite``).
     failed
-        Videos that could not be read → why (they were left out; the others were
-        analysed).
+        Videos that could not be read or analysed → why (they were left out; the
+        others were analysed).
+    incomplete
+        Videos analysed now that end before their container says (truncated or
+        corrupt files) → where decoding stopped: their frames that decode were
+        analysed, and the ``_meta.pickle`` says so (``truncated``).
     """
 
     def __init__(
@@ -998,10 +1058,31 @@ class AnalysisOutputs(list):
         *,
         skipped: Sequence[Path] = (),
         failed: dict[Path, str] | None = None,
+        incomplete: dict[Path, str] | None = None,
     ) -> None:
         super().__init__(paths)
         self.skipped = list(skipped)
         self.failed = dict(failed or {})
+        self.incomplete = dict(incomplete or {})
+
+    def written(self, output: Path, video: str | os.PathLike) -> None:
+        """Add an output written now; a truncated video goes into ``incomplete`` too."""
+        from .io.dlc import analysis_metadata
+
+        self.append(output)
+        truncated = (analysis_metadata(output) or {}).get("truncated")
+        if truncated:
+            self.incomplete[Path(video)] = str(truncated)
+
+    def video_failed(self, video: str | os.PathLike, err: BaseException) -> None:
+        """Record a video whose analysis failed (a warning says why); the batch goes on."""
+        why = (
+            f"{type(err).__name__}: {err}"
+            if not isinstance(err, VideoError)
+            else str(err)
+        )
+        logger.warning("%s is not analysed: %s (the other videos are)", video, why)
+        self.failed[Path(video)] = why
 
 
 @dataclass(frozen=True)
@@ -1066,12 +1147,15 @@ def plan_analysis(
         by_output.setdefault(out, []).append(video)
     clashes = {out: vids for out, vids in by_output.items() if len(vids) > 1}
     if clashes:
-        out, vids = next(iter(clashes.items()))
-        raise ValueError(
+        said = [
             f"{' and '.join(str(v) for v in vids)} would all be written to {out}"
-            f"{f' (and {len(clashes) - 1} more such clashes)' if len(clashes) > 1 else ''}"
-            ": analyse them into different folders (destfolder, --dest) or rename "
-            "the videos. Nothing was analysed."
+            for out, vids in list(clashes.items())[:10]
+        ]
+        if len(clashes) > 10:
+            said.append(f"and {len(clashes) - 10} more such clashes")
+        raise ValueError(
+            "; ".join(said) + ": analyse them into different folders (destfolder, "
+            "--dest) or rename the videos. Nothing was analysed."
         )
     todo, skipped, failed, sizes = [], [], {}, {}
     for out, (video,) in by_output.items():
@@ -1224,8 +1308,10 @@ def video_metadata(
     ``iteration (active-learning)``, ``training set fraction``, ``cropping`` (bool),
     ``cropping_parameters`` ``[x1, x2, y1, y2]`` (the whole frame without a crop:
     ``create_labeled_video`` unpacks it), ``individuals``, ``bodyparts``,
-    ``unique_bodyparts``; plus posekit's ``scale``, ``frames_per_second`` and
-    ``precision`` (``"float32"`` or ``"int8"``, the model that ran).
+    ``unique_bodyparts``; plus posekit's ``scale``, ``frames_per_second``,
+    ``precision`` (``"float32"`` or ``"int8"``, the model that ran) and, when
+    ``info`` has them, ``container_nframes``, ``truncated`` and (a variable frame
+    rate) ``variable_frame_rate`` and ``frame_times`` (seconds from the first frame).
 
     Parameters
     ----------
@@ -1285,7 +1371,41 @@ def video_metadata(
         "scale": scale,
         "frames_per_second": info["frames_per_second"],
         "precision": info.get("precision", "float32"),
+        **_timing_metadata(info),
     }
+
+
+def _timing_metadata(info: dict) -> dict:
+    """Return posekit's keys for a video's frame count and timing (``_meta.pickle``).
+
+    ``container_nframes`` (what the container announced) and ``truncated`` (the
+    sentence that says where decoding stopped, or ``None``); for a video whose
+    frame intervals are irregular (:func:`~posekit.engine.video.frame_timing`),
+    ``variable_frame_rate: True`` and ``frame_times``, each frame's time in
+    seconds from the first frame (``fps`` stays the container's).
+    """
+    out: dict = {}
+    if "container_nframes" in info:
+        out["container_nframes"] = int(info["container_nframes"])
+    if "truncated" in info:
+        out["truncated"] = info["truncated"]
+    times = _relative_times(info)
+    if times is not None:
+        out["variable_frame_rate"] = True
+        out["frame_times"] = times
+    return out
+
+
+def _relative_times(info: dict) -> np.ndarray | None:
+    """Each frame's time from the first frame, if the frame rate varies (else ``None``)."""
+    from .video import frame_timing
+
+    times = info.get("frame_times")
+    if times is None or len(times) != info.get("n_frames") or not frame_timing(times):
+        return None
+    t = np.asarray(times, dtype=np.float64)
+    first = t[np.isfinite(t)]
+    return t - (first[0] if len(first) else 0.0)
 
 
 def analyze_video(
@@ -1375,6 +1495,31 @@ def analyze_video(
     return out
 
 
+def _warn_variable_frame_rate(
+    video: Path, info: dict, meta: dict, netcdf: bool
+) -> None:
+    """Say that a video's frame rate varies: times computed from ``fps`` are off."""
+    if "frame_times" not in meta:
+        return
+    from .video import frame_timing
+
+    timing = frame_timing(meta["frame_times"]) or {}
+    logger.warning(
+        "%s has a variable frame rate: frame intervals from %.0f to %.0f ms "
+        "(median %.0f ms, %d irregular; %.3f frames/s on average, the container "
+        "says %.3f). Times computed as frame / fps are approximate; each frame's "
+        "time is saved in the _meta.pickle ('frame_times', seconds)%s.",
+        video.name,
+        timing.get("min_interval", 0) * 1000,
+        timing.get("max_interval", 0) * 1000,
+        timing.get("median_interval", 0) * 1000,
+        timing.get("irregular", 0),
+        timing.get("mean_fps", float("nan")),
+        info["fps"],
+        " and the netCDF ('frame_time')" if netcdf else "",
+    )
+
+
 def save_video_analysis(
     xyp: np.ndarray,
     info: dict,
@@ -1433,10 +1578,18 @@ def save_video_analysis(
         unique_bodyparts=unique_bodyparts,
     )
     write_analysis_metadata(dest / f"{video.stem}{scorer}_meta.pickle", meta_data)
+    _warn_variable_frame_rate(video, info, meta_data, netcdf)
     if netcdf:
         from .io import load_poses, save_poses
 
         ds = load_poses(out, fps=info["fps"])
+        if "frame_times" in meta_data:  # the time coordinate stays frame / fps
+            ds["frame_time"] = ("time", meta_data["frame_times"])
+            ds["frame_time"].attrs.update(
+                units="seconds",
+                long_name="the frame's presentation time in the video, from its "
+                "first frame (variable frame rate)",
+            )
         save_poses(ds, out.with_suffix(".nc"), fmt="netCDF")
     logger.info(
         "analysed %s: %d frames in %.1f s (%.0f frames/s) -> %s",

@@ -958,7 +958,73 @@ def _plain(value: Any) -> Any:
     return value
 
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg", ".wmv", ".m4v"}
+#: Extensions of the videos a folder stands for (compared in lower case): MP4/MOV,
+#: AVI, Matroska/WebM, MPEG-PS (``.mpg``, DVD ``.vob``), MPEG-TS (camcorders' ``.mts``
+#: and ``.m2ts``, DVRs' ``.ts``), Windows Media, Flash, phones' ``.3gp``, broadcast
+#: ``.mxf``, DV, Ogg, and raw H.264/H.265/MJPEG streams (Raspberry Pi cameras).
+VIDEO_SUFFIXES = {
+    ".mp4",
+    ".avi",
+    ".mov",
+    ".mkv",
+    ".mpg",
+    ".mpeg",
+    ".wmv",
+    ".m4v",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".webm",
+    ".flv",
+    ".3gp",
+    ".mxf",
+    ".dv",
+    ".ogv",
+    ".vob",
+    ".asf",
+    ".qt",
+    ".h264",
+    ".264",
+    ".h265",
+    ".hevc",
+    ".mjpeg",
+    ".mjpg",
+}
+
+#: Files a folder of videos often holds beside them that are no videos (analysis
+#: outputs, labels, notes, images): left out of a folder without a word.
+_NOT_VIDEO_SUFFIXES = {
+    ".h5",
+    ".csv",
+    ".pickle",
+    ".pkl",
+    ".nc",
+    ".npz",
+    ".npy",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".lock",
+    ".nwb",
+    ".slp",
+    ".txt",
+    ".md",
+    ".log",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".tif",
+    ".tiff",
+    ".bmp",
+    ".pdf",
+    ".svg",
+    ".zip",
+    ".xlsx",
+    ".ini",
+    ".xml",
+    ".wav",
+    ".mp3",
+}
 
 
 def entry_name(entry: str | os.PathLike) -> str:
@@ -990,10 +1056,13 @@ def list_videos(
         Video files and folders of videos.
     videotype
         DeepLabCut's ``videotype``: only videos with this extension (``".avi"`` or
-        ``"avi"``, or several); ``None`` or ``""``: every video extension in a
-        folder, and files named directly whatever their extension. With a
-        ``videotype``, files named directly with another extension are left out with
-        a warning (prediction files ``.h5``/``.csv`` are kept).
+        ``"avi"``, or several, any case); ``None`` or ``""``: every video extension
+        in a folder (:data:`VIDEO_SUFFIXES`), and files named directly whatever
+        their extension. With a ``videotype``, files named directly with another
+        extension are left out with a warning (prediction files ``.h5``/``.csv``
+        are kept). Files of a folder whose type is neither a known video type nor
+        a usual companion of videos (outputs, labels, notes, images) are named in a
+        warning: they are not analysed.
 
     Returns
     -------
@@ -1025,18 +1094,72 @@ def list_videos(
             else:
                 logger.warning("%s left out: not a %s video", path, "/".join(wanted))
             continue
+        files = [
+            f for f in path.iterdir() if f.is_file() and not f.name.startswith(".")
+        ]
         found = sorted(
-            f
-            for f in path.iterdir()
-            if f.is_file() and f.suffix.lower() in wanted and not is_labeled_video(f)
+            f for f in files if f.suffix.lower() in wanted and not is_labeled_video(f)
         )
+        unknown = _left_out(path, files, wanted, videotype)
         if not found:
             raise ProjectError(
                 f"No video in the folder {path} (looked for "
-                f"{', '.join(sorted(wanted))}, labelled videos left out)."
+                f"{', '.join(sorted(wanted))}, labelled videos left out){unknown}."
             )
         out.extend(found)
     return out
+
+
+def _left_out(
+    folder: Path,
+    files: Sequence[Path],
+    wanted: Sequence[str],
+    videotype: str | Sequence[str] | None,
+) -> str:
+    """Say which files of a folder are not taken as videos; return that as a clause.
+
+    Files of a type that is neither a video type posekit knows nor a usual
+    companion of videos (outputs, labels, notes) get a warning: a camera's own
+    extension would otherwise be skipped without a word. Videos of the types that
+    ``videotype`` leaves out are logged (info).
+    """
+    unknown: dict[str, list[str]] = {}
+    other_videos: dict[str, list[str]] = {}
+    for f in sorted(files):
+        suffix = f.suffix.lower()
+        if suffix in wanted or suffix in _NOT_VIDEO_SUFFIXES:
+            continue
+        target = other_videos if suffix in VIDEO_SUFFIXES else unknown
+        target.setdefault(suffix or "(no extension)", []).append(f.name)
+    if other_videos:
+        logger.info(
+            "%s: %d video(s) of other types left out (videotype %s): %s",
+            folder,
+            sum(map(len, other_videos.values())),
+            "/".join(wanted),
+            _by_type(other_videos),
+        )
+    if not unknown:
+        return ""
+    n = sum(map(len, unknown.values()))
+    types = ", ".join(unknown)
+    said = (
+        f"{n} file(s) in {folder} are not analysed: not a video type posekit "
+        f"knows ({_by_type(unknown)}); if they are videos, name them one by one or "
+        f"give their type (--videotype {next(iter(unknown)).lstrip('.')}, "
+        "videotype=...)"
+    )
+    logger.warning("%s", said)
+    return f"; {n} file(s) of other types are there ({types})"
+
+
+def _by_type(files: dict[str, list[str]]) -> str:
+    """``".xyz: a.xyz, b.xyz; .dat: c.dat"``, at most 3 names a type."""
+    parts = []
+    for suffix, names in files.items():
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        parts.append(f"{suffix}: {', '.join(names[:3])}{more}")
+    return "; ".join(parts)
 
 
 def _video_suffixes(videotype: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
+import math
 import os
 import queue
+import re
 import subprocess
 import tempfile
 import threading
@@ -24,7 +28,10 @@ if TYPE_CHECKING:
 __all__ = [
     "VideoError",
     "VideoReader",
+    "StreamEnd",
     "Crop",
+    "scaled_size",
+    "frame_timing",
     "extract_frames",
     "ExtractedFrames",
     "select_frames_uniform",
@@ -35,6 +42,263 @@ __all__ = [
 
 class VideoError(IOError):
     """A video cannot be opened or decoded."""
+
+
+def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """Return the ``(width, height)`` of a ``width`` × ``height`` image resized by ``scale``.
+
+    Each side is rounded to the nearest integer, halves to even, as OpenCV's
+    ``resize(fx=scale, fy=scale)`` rounds it (and at least 1). The frames handed to
+    the network and the network's input size both come from here.
+
+    Examples
+    --------
+    >>> scaled_size(641, 479, 0.5), scaled_size(291, 221, 0.5)
+    ((320, 240), (146, 110))
+    """
+    if scale == 1.0:
+        return int(width), int(height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def frame_timing(times: Sequence[float]) -> dict[str, float] | None:
+    """Describe the irregular intervals of a video's frame times (``None``: regular).
+
+    A frame interval more than 1.5 times the median interval, or less than half of
+    it, is irregular: a variable frame rate (phones, webcams, screen recorders),
+    dropped frames or repeated timestamps. Frame times computed as ``i / fps`` are
+    then off by up to the accumulated difference.
+
+    Parameters
+    ----------
+    times
+        Each frame's presentation time in seconds (``nan``: unknown, skipped), as
+        :meth:`VideoReader.iter_frames` gives them.
+
+    Returns
+    -------
+    dict or None
+        ``min_interval``, ``median_interval``, ``max_interval`` (seconds),
+        ``irregular`` (number of irregular intervals) and ``mean_fps``
+        (frames over the time they span).
+
+    Examples
+    --------
+    >>> frame_timing([0.0, 0.04, 0.08, 0.12]) is None
+    True
+    >>> frame_timing([0.0, 0.04, 0.12, 0.16])["irregular"]
+    1
+    """
+    t = np.asarray(times, dtype=float)
+    if len(t) < 3:
+        return None
+    d = np.diff(t)
+    d = d[np.isfinite(d)]
+    if len(d) < 2:
+        return None
+    median = float(np.median(d))
+    if not median > 0:
+        return None
+    odd = (d > 1.5 * median) | (d < 0.5 * median)
+    if not odd.any():
+        return None
+    known = t[np.isfinite(t)]
+    span = float(known[-1] - known[0]) if len(known) > 1 else 0.0
+    return {
+        "min_interval": float(d.min()),
+        "median_interval": median,
+        "max_interval": float(d.max()),
+        "irregular": int(odd.sum()),
+        "mean_fps": (len(known) - 1) / span if span > 0 else float("nan"),
+    }
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """Where a pass over a video reached its end, and whether the file looks cut.
+
+    Attributes
+    ----------
+    frames
+        Frames that decode.
+    announced
+        The container's frame count (``0``: none given).
+    truncated
+        The file ends before its container says it does (a copy or a recording
+        that did not finish, or a corrupt file), as far as posekit can tell: the
+        last frame decoded lies well before the container's duration, or ffmpeg
+        reported a decoding error. An edit list (a video cut with ``-c copy``) or a
+        frame count the container only estimated (Matroska, variable frame rate)
+        also announce more frames than decode, but end cleanly.
+    detail
+        How it is known (times, ffmpeg's last error), for the message.
+    """
+
+    frames: int
+    announced: int
+    truncated: bool
+    detail: str = ""
+
+    def describe(self, name: str | None = None) -> str:
+        """Say what happened in one sentence (the warning or the info line).
+
+        ``name`` (the video's), when given, begins the sentence.
+        """
+        name = f"{name}: " if name else ""
+        if self.truncated:
+            return (
+                f"{name}decoding stopped at frame {self.frames} but the container "
+                f"says {self.announced} frames: the file is truncated or corrupt"
+                f"{self.detail}; the {self.frames} frames that decode are used"
+            )
+        return (
+            f"{name}{self.frames} frames decode; the container announced "
+            f"{self.announced} (an estimated count or an edit list: the file ends "
+            f"cleanly{self.detail})"
+        )
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """What ``ffmpeg -i`` says about a file: its container and duration."""
+
+    format: str | None
+    duration: float | None  # seconds
+
+
+#: FFmpeg demuxers whose files OpenCV seeks exactly by frame (the index of an MP4 or
+#: an AVI gives every frame's place); other containers (MPEG-PS/TS, Matroska with a
+#: variable frame rate, ...) are sought by time and checked (:class:`VideoReader`).
+_EXACT_SEEK_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "avi"})
+_EXACT_SEEK_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".avi"})
+
+
+@functools.lru_cache(maxsize=256)
+def _probe_file(path: str, size: int, mtime_ns: int) -> _Probe:
+    exe = _ffmpeg_exe()
+    if exe is None:  # pragma: no cover - imageio-ffmpeg is a dependency
+        return _Probe(None, None)
+    try:
+        out = subprocess.run(
+            [exe, "-hide_banner", "-nostdin", "-i", path],
+            capture_output=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        ).stderr.decode(errors="replace")
+    except (OSError, subprocess.SubprocessError):
+        return _Probe(None, None)
+    fmt = re.search(r"Input #0, (.+?), from '", out)
+    dur = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", out)
+    seconds = None
+    if dur:
+        h, m, sec = dur.groups()
+        seconds = int(h) * 3600 + int(m) * 60 + float(sec)
+    return _Probe(fmt.group(1) if fmt else None, seconds)
+
+
+#: Frame-time tables given to this process (:func:`remember_frame_times`), by file
+#: (resolved path, size, modification time).
+_KNOWN_TIMES: dict[tuple[str, int, int], np.ndarray] = {}
+
+
+def remember_frame_times(path: str | os.PathLike, times_ms: np.ndarray) -> None:
+    """Give the readers of ``path`` in this process its frame-time table.
+
+    ``times_ms`` is what :meth:`VideoReader.frame_times_ms` returned (in another
+    process, for the same file: its size and modification time must not have
+    changed). A reader opened afterwards seeks by time, checked, from the first
+    read on, instead of decoding from the start (containers other than MP4/AVI).
+    """
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if len(_KNOWN_TIMES) > 64:  # a worker that saw many videos: keep it small
+        _KNOWN_TIMES.clear()
+    _KNOWN_TIMES[key] = np.asarray(times_ms, dtype=np.float64)
+
+
+class _FrameTimes:
+    """Presentation times of frames ``0, 1, ...`` as a sequential decode gives them.
+
+    Times are OpenCV's ``CAP_PROP_POS_MSEC`` (milliseconds from the stream's
+    start); ``nan`` where the frame has none (OpenCV then says 0). They identify
+    the frame a seek landed on (:meth:`index_of`): a time two frames share
+    identifies neither. Shared by a reader and its decoding threads (locked).
+    """
+
+    def __init__(self) -> None:
+        self._t: list[float] = []
+        self._where: dict[int, int] = {}
+        self._built = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    @staticmethod
+    def _key(ms: float) -> int:
+        return round(ms * 1000.0)
+
+    def see(self, index: int, ms: float, *, trusted: bool) -> bool:
+        """Record frame ``index``'s time; ``False`` if it contradicts the record.
+
+        ``trusted``: the position is certain (a decode from the start): a
+        different time replaces the one recorded. Otherwise (after a seek) a
+        known time must match.
+        """
+        if index > 0 and ms == 0.0:  # OpenCV's word for "no timestamp"
+            ms = math.nan
+        with self._lock:
+            if index == len(self._t):
+                self._t.append(ms)
+                return True
+            if index > len(self._t):  # a gap: nothing to record or compare
+                return True
+            old = self._t[index]
+            if math.isnan(old) or math.isnan(ms) or self._key(old) == self._key(ms):
+                return True
+            if trusted:
+                self._t[index] = ms
+                self._where.clear()
+                self._built = 0
+                return True
+            return False
+
+    def load(self, times_ms: Sequence[float]) -> None:
+        """Take the times of a whole decode (a table computed elsewhere)."""
+        with self._lock:
+            self._t = [float(v) for v in times_ms]
+            self._where.clear()
+            self._built = 0
+
+    def array(self) -> np.ndarray:
+        """Return the times recorded so far (milliseconds, ``nan``: unknown)."""
+        with self._lock:
+            return np.asarray(self._t, dtype=np.float64)
+
+    def get(self, index: int) -> float:
+        with self._lock:
+            return self._t[index] if 0 <= index < len(self._t) else math.nan
+
+    def all_known(self, start: int, stop: int) -> bool:
+        """Whether frames ``start`` to ``stop - 1`` all have a recorded time."""
+        with self._lock:
+            if stop > len(self._t):
+                return False
+            return all(not math.isnan(v) for v in self._t[start:stop])
+
+    def index_of(self, ms: float) -> int | None:
+        """Return the frame with this time, if exactly one has it (else ``None``)."""
+        if math.isnan(ms):
+            return None
+        with self._lock:
+            for i in range(self._built, len(self._t)):
+                v = self._t[i]
+                if not math.isnan(v):
+                    k = self._key(v)
+                    self._where[k] = -1 if k in self._where else i
+            self._built = len(self._t)
+            found = self._where.get(self._key(ms), -1)
+        return found if found >= 0 else None
 
 
 @dataclass(frozen=True)
@@ -83,6 +347,9 @@ class VideoReader:
     ----------
     fps, width, height
         From the container.
+    stream_end
+        The :class:`StreamEnd` of the last pass that reached the end of the video
+        (``None`` before one has).
 
     Raises
     ------
@@ -93,9 +360,17 @@ class VideoReader:
     -----
     ``len(reader)`` is the number of frames that really decode (counted once, by
     grabbing every frame; the container's metadata can be wrong for truncated or
-    variable-frame-rate files). ``reader[i]`` seeks exactly: it decodes forward from
-    the current position when that is close, and otherwise seeks and verifies the
-    position.
+    variable-frame-rate files). ``reader[i]`` is frame ``i`` of a sequential decode,
+    whatever the container: it decodes forward from the current position when that
+    is close or ahead. To go back (or far ahead), MP4/MOV and AVI files are sought
+    by frame (their index makes that exact). Other containers (MPEG-PS ``.mpg``,
+    MPEG-TS ``.ts``/``.mts``/``.m2ts``, Matroska/WebM, ...) are sought by time to a
+    frame before ``i`` whose timestamp, recorded when a decode passed it, names it
+    (timestamps two frames share name neither), and every frame from there to
+    ``i`` must have its recorded time; otherwise the video is decoded from its
+    start. OpenCV's own seek lands elsewhere in those files (12 or 250 frames off,
+    or ahead by the drift of a variable frame rate) while reporting the position
+    asked for.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -119,6 +394,13 @@ class VideoReader:
         self._pos = 0  # index of the next frame read() returns
         self._n_frames: int | None = None
         self._lock = threading.Lock()
+        self._times = _FrameTimes()
+        known = _KNOWN_TIMES.get(self._file_key())
+        if known is not None:  # a table of this file given to this process
+            self._times.load(known)
+        self._anchored = False  # read()'s position comes from a checked seek
+        self._seek_misses = 0  # checked seeks in a row that found no known frame
+        self.stream_end: StreamEnd | None = None
         ok, first = self._cap.read()
         if not ok or first is None:
             self._cap.release()
@@ -126,6 +408,7 @@ class VideoReader:
                 f"{self.path} opened but no frame decodes: the file is empty, truncated "
                 "before the first frame, or uses a codec OpenCV cannot decode."
             )
+        self._times.see(0, self._cap.get(cv2.CAP_PROP_POS_MSEC), trusted=True)
         self._pos = 1
         self._last = (0, first)
 
@@ -155,17 +438,52 @@ class VideoReader:
     def n_frames(self) -> int:
         """Number of frames that decode (counted on first use)."""
         if self._n_frames is None:
-            self._n_frames = self._count_frames()
-            if self._n_frames != self.metadata_frames:
-                logger.warning(
-                    "%s: container says %d frames but %d decode; using %d "
-                    "(the file may be truncated)",
-                    self.path.name,
-                    self.metadata_frames,
-                    self._n_frames,
-                    self._n_frames,
-                )
+            n = self._count_frames()
+            if self._n_frames is None:  # (a pass may have recorded it meanwhile)
+                self._n_frames = n
         return self._n_frames
+
+    def _file_key(self) -> tuple[str, int, int]:
+        stat = self.path.stat()
+        return (str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+    @functools.cached_property
+    def _probe(self) -> _Probe:
+        stat = self.path.stat()
+        return _probe_file(str(self.path), stat.st_size, stat.st_mtime_ns)
+
+    def frame_times_ms(self) -> np.ndarray:
+        """Return every frame's time (OpenCV's ms; ``nan``: none), decoding them all.
+
+        The table that checked seeks in containers other than MP4/AVI rely on
+        (class notes): :func:`remember_frame_times` gives it to the readers of
+        another process (the workers of a chunked analysis), which can then seek
+        instead of decoding from the start. Counts the frames too (:attr:`n_frames`).
+        """
+        if self._n_frames is None or len(self._times) < self._n_frames:
+            self._n_frames = None
+            self.n_frames  # noqa: B018 - a whole decode records every time
+        return self._times.array()[: self._n_frames]
+
+    @property
+    def container(self) -> str | None:
+        """The container, as FFmpeg names its demuxer (``"mpegts"``, ``"avi"``...)."""
+        return self._probe.format
+
+    @property
+    def duration(self) -> float | None:
+        """The container's duration in seconds (``None`` if it gives none)."""
+        return self._probe.duration
+
+    @functools.cached_property
+    def seeks_exactly(self) -> bool:
+        """Whether OpenCV's seek by frame is exact in this file (MP4/MOV, AVI).
+
+        Other containers are sought by time and checked (class notes).
+        """
+        if self.container is not None:
+            return self.container in _EXACT_SEEK_FORMATS
+        return self.path.suffix.lower() in _EXACT_SEEK_SUFFIXES
 
     @property
     def expected_frames(self) -> int:
@@ -194,13 +512,9 @@ class VideoReader:
         return True
 
     def _count_frames(self) -> int:
-        cap = cv2.VideoCapture(str(self.path))
-        n = 0
-        try:
-            while cap.grab():
-                n += 1
-        finally:
-            cap.release()
+        """Grab every frame (recording their times); report a count that disagrees."""
+        n, last = self._grab_all()
+        self._end_of_stream(n, last_ms=last)
         return n
 
     # ------------------------------------------------------------ random access
@@ -223,18 +537,99 @@ class VideoReader:
         with self._lock:
             if self._last is not None and self._last[0] == index:
                 return cv2.cvtColor(self._last[1], cv2.COLOR_BGR2RGB)
-            if not (self._pos <= index < self._pos + 64):
-                self._seek(index)
-            while self._pos < index:
-                if not self._cap.grab():
-                    raise IndexError(self._out_of_range(index))
-                self._pos += 1
-            ok, frame = self._cap.read()
-            if not ok or frame is None:
-                raise IndexError(self._out_of_range(index))
-            self._pos += 1
+            if self.seeks_exactly:
+                frame = self._read_exact(index)
+            else:
+                frame = self._read_checked(index)
             self._last = (index, frame)
             return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+    def _read_exact(self, index: int) -> np.ndarray:
+        """Frame ``index`` (BGR) of a file OpenCV seeks exactly (MP4, AVI)."""
+        if not (self._pos <= index < self._pos + 64):
+            self._seek(index)
+        while self._pos < index:
+            if not self._cap.grab():
+                raise IndexError(self._out_of_range(index))
+            self._pos += 1
+        ok, frame = self._cap.read()
+        if not ok or frame is None:
+            raise IndexError(self._out_of_range(index))
+        self._pos += 1
+        return frame
+
+    def _read_checked(self, index: int) -> np.ndarray:
+        """Frame ``index`` (BGR) of any file: checked seeks, else a decode from the start.
+
+        Forward from the current position it decodes through; backwards (or far
+        ahead, over frames whose times are known) it seeks by time
+        (:meth:`_seek_near`). Every frame grabbed records its time, or after a seek
+        must match the time recorded: a mismatch starts again from the first frame.
+        """
+        back = index < self._pos
+        if back or (
+            index - self._pos >= 64 and self._times.all_known(index - 4, index + 1)
+        ):
+            found = self._seek_near(index)
+            if found is not None or back:
+                self._cap.release()
+                self._cap, self._pos = found or (cv2.VideoCapture(str(self.path)), 0)
+                self._anchored = found is not None
+        while True:
+            while self._pos <= index:
+                if not self._cap.grab():
+                    raise IndexError(self._out_of_range(index))
+                ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+                if not self._times.see(self._pos, ms, trusted=not self._anchored):
+                    break  # the seek went wrong after all: start from the first frame
+                self._pos += 1
+            else:
+                ok, frame = self._cap.retrieve()
+                if not ok or frame is None:
+                    raise IndexError(self._out_of_range(index))
+                return frame
+            logger.debug("%s: frame %d is not where its time says", self.path, index)
+            self._cap.release()
+            self._cap = cv2.VideoCapture(str(self.path))
+            self._pos, self._anchored = 0, False
+
+    def _seek_near(self, index: int) -> tuple[cv2.VideoCapture, int] | None:
+        """Open a capture placed before frame ``index``, on a frame its time names.
+
+        Returns ``(cap, position)``: the next frame ``cap`` grabs is frame
+        ``position`` (at most ``index``), after a frame recognised by its time; or
+        ``None`` when no seek can be checked (the caller decodes from where it is,
+        or from the start). A seek is only taken when every frame from the one
+        landed on to ``index`` has a recorded time, so that each is checked on the
+        way.
+        """
+        times = self._times
+        # near the start, or in a file where seeks keep missing, decoding from the
+        # first frame is the faster way (a missed seek on a .ts costs 0.4 s)
+        tries = (4, 32, 256) if index >= SEEK_STEP and self._seek_misses < 3 else ()
+        cap = None
+        try:
+            for back in tries:
+                target = index - back
+                if target < 1 or not times.all_known(target, index + 1):
+                    break
+                if cap is None:
+                    cap = cv2.VideoCapture(str(self.path))
+                cap.set(cv2.CAP_PROP_POS_MSEC, times.get(target))
+                if not cap.grab():
+                    continue
+                ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+                landed = times.index_of(ms) if ms != 0.0 else None
+                if landed is not None and 0 < landed < index:
+                    self._seek_misses = 0
+                    found, cap = (cap, landed + 1), None
+                    return found
+            if tries:
+                self._seek_misses += 1
+            return None
+        finally:
+            if cap is not None:
+                cap.release()
 
     def _decodes(self, indices: np.ndarray) -> bool:
         """Whether the last of ``indices`` (sorted) decodes (``True`` if empty)."""
@@ -267,6 +662,41 @@ class VideoReader:
             pos = 0
         self._pos = pos
 
+    def _open_at(self, start: int) -> tuple[cv2.VideoCapture, int, bool]:
+        """Open a capture whose next frame is ``start``: ``(cap, position, anchored)``.
+
+        ``position`` is less than ``start`` only where the video ends before it.
+        ``anchored``: the frames that follow are to be checked against their
+        recorded times (a checked seek), not recorded as certain.
+        """
+        if start > 0 and not self.seeks_exactly:
+            found = self._seek_near(start)
+            if found is not None:
+                return self._grab_to(*found, start, anchored=True)
+        cap = cv2.VideoCapture(str(self.path))
+        if start > 0 and self.seeks_exactly:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+            if int(cap.get(cv2.CAP_PROP_POS_FRAMES)) == start:
+                return cap, start, False
+            cap.release()
+            cap = cv2.VideoCapture(str(self.path))
+        return self._grab_to(cap, 0, start, anchored=False)
+
+    def _grab_to(
+        self, cap: cv2.VideoCapture, pos: int, start: int, *, anchored: bool
+    ) -> tuple[cv2.VideoCapture, int, bool]:
+        """Grab from frame ``pos`` up to ``start`` (checking or recording times)."""
+        while pos < start:
+            if not cap.grab():
+                break
+            ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+            if not self._times.see(pos, ms, trusted=not anchored):
+                cap.release()  # the seek went wrong after all
+                cap, pos, anchored = cv2.VideoCapture(str(self.path)), 0, False
+                continue
+            pos += 1
+        return cap, pos, anchored
+
     # ------------------------------------------------------------ streaming
     def iter_frames(
         self,
@@ -278,12 +708,17 @@ class VideoReader:
         crop: Crop | None = None,
         scale: float = 1.0,
         backend: Literal["auto", "opencv", "ffmpeg"] = "auto",
+        times: list[float] | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, rgb_frame)`` decoded by a background thread.
 
         Decoding runs ahead of the consumer by up to ``prefetch`` frames, so decode
         overlaps with whatever the caller does (e.g. inference). A decode error in the
-        middle of a file ends the stream at the last good frame with a warning.
+        middle of a file ends the stream at the last good frame with a warning when
+        the file looks truncated (:class:`StreamEnd`; an info line when it ends
+        cleanly, as an edit list or an estimated frame count do). Either backend
+        gives the same frames: where ffmpeg decodes a truncated file further than
+        OpenCV, the stream ends where OpenCV's does (:attr:`n_frames`).
 
         Parameters
         ----------
@@ -294,8 +729,8 @@ class VideoReader:
         crop
             Region to keep (applied before ``scale``).
         scale
-            Resize factor (area interpolation); the output is ``round(w * scale)`` by
-            ``round(h * scale)`` of the cropped frame.
+            Resize factor (area interpolation); the output is :func:`scaled_size`
+            of the cropped frame.
         backend
             ``"ffmpeg"`` streams the frames out of an ``ffmpeg`` process (the binary
             of ``imageio-ffmpeg``) that decodes, crops, resizes and converts to RGB
@@ -305,6 +740,11 @@ class VideoReader:
             ``scale != 1``: video analysis at reduced size, where it measured 1.7×
             the decode-only speed and 14 % more analysis frames/s on the openfield
             video) and OpenCV otherwise (as fast at full size, and it can seek).
+        times
+            A list that receives the presentation time (seconds from the start of
+            the stream, ``nan`` where a frame has none) of each frame yielded, in
+            order, once the stream has ended (``[]`` when the ffmpeg binary cannot
+            report them: FFmpeg before 6.1).
         """
         if backend not in ("auto", "opencv", "ffmpeg"):
             raise ValueError(
@@ -314,65 +754,105 @@ class VideoReader:
             whole = start == 0 and step == 1
             backend = "ffmpeg" if whole and scale != 1.0 and _ffmpeg_exe() else "opencv"
         if backend == "ffmpeg":
-            yield from self._iter_ffmpeg(start, stop, step, prefetch, crop, scale)
+            yield from self._iter_ffmpeg(
+                start, stop, step, prefetch, crop, scale, times
+            )
             return
+        seen: list[float] = []
 
         def produce(put: Callable[[Any], None], stopped: threading.Event) -> None:
-            cap = cv2.VideoCapture(str(self.path))
+            cap, pos, anchored = self._open_at(start)
+            last = None
             try:
-                if start:
-                    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-                    pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
-                    if pos != start:
-                        cap.release()
-                        cap = cv2.VideoCapture(str(self.path))
-                        pos = 0
-                        while pos < start and cap.grab():
-                            pos += 1
-                else:
-                    pos = 0
+                if pos < start:  # the video ends before start (a count from 0)
+                    last_ms = self._times.get(pos - 1)
+                    self._end_of_stream(pos, last_ms=last_ms, quiet=True)
+                    return
                 while not stopped.is_set() and (stop is None or pos < stop):
+                    if not cap.grab():
+                        if last is not None or pos == 0:
+                            self._end_of_stream(pos, last_ms=last)
+                        # else: nothing after a seek past the end (OpenCV took the
+                        # position on trust): where the video ends is not known
+                        break
+                    last = cap.get(cv2.CAP_PROP_POS_MSEC)
+                    self._times.see(pos, last, trusted=not anchored)
                     if (pos - start) % step:
-                        if not cap.grab():
-                            self._end_of_stream(pos)
-                            break
                         pos += 1
                         continue
-                    ok, frame = cap.read()
+                    ok, frame = cap.retrieve()
                     if not ok or frame is None:
-                        self._end_of_stream(pos)
+                        self._end_of_stream(pos, last_ms=last)
                         break
                     if crop is not None:
                         frame = crop.apply(frame)
                     if scale != 1.0:
                         frame = cv2.resize(
                             frame,
-                            None,
-                            fx=scale,
-                            fy=scale,
+                            scaled_size(frame.shape[1], frame.shape[0], scale),
                             interpolation=cv2.INTER_AREA,
                         )
                     cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=frame)
+                    seen.append(last / 1000.0 if pos == 0 or last else math.nan)
                     put((pos, frame))
                     pos += 1
             finally:
                 cap.release()
 
         yield from self._background(produce, "posekit-decode", prefetch)
+        if times is not None:
+            times.extend(seen)
 
-    def _end_of_stream(self, pos: int, detail: str = "") -> None:
-        """Record that exactly ``pos`` frames decode; warn if the container disagrees."""
+    def _end_of_stream(
+        self,
+        pos: int,
+        *,
+        last_ms: float | None = None,
+        errors: str = "",
+        quiet: bool = False,
+    ) -> StreamEnd:
+        """Record that exactly ``pos`` frames decode; say so if the container disagrees.
+
+        ``last_ms`` is the time of the last frame decoded (OpenCV's milliseconds),
+        ``errors`` what ffmpeg reported: they tell a truncated file from a count that
+        was only estimated (:class:`StreamEnd`). ``quiet``: a truncation is logged as
+        info (a pass that began past the end: the one that reached it warned).
+        """
         if self._n_frames is None:
             self._n_frames = pos
-            if pos > self.metadata_frames:
-                logger.warning(
-                    "%s: container says %d frames but %d decode; using %d",
-                    self.path.name,
-                    self.metadata_frames,
-                    pos,
-                    pos,
-                )
-        self._warn_cut_short(pos, detail)
+        end = self._classify_end(pos, last_ms, errors)
+        self.stream_end = end
+        if end.truncated and not quiet:
+            logger.warning("%s", end.describe(self.path.name))
+        elif pos != self.metadata_frames and self.metadata_frames > 0:
+            logger.info("%s", end.describe(self.path.name))
+        return end
+
+    def _classify_end(self, pos: int, last_ms: float | None, errors: str) -> StreamEnd:
+        announced = max(self.metadata_frames, 0)
+        detail = f"; ffmpeg: {errors}" if errors else ""
+        if pos >= announced:
+            return StreamEnd(pos, announced, False)
+        if errors:
+            return StreamEnd(pos, announced, True, detail)
+        if (self.container or self.path.suffix.lower().lstrip(".")) == "avi":
+            # an AVI's header counts its frames (ffmpeg measures the duration of a
+            # cut one from what is left); an MP4's count includes frames an edit
+            # list leaves out, and other containers estimate it from the duration
+            return StreamEnd(pos, announced, True)
+        duration = self.duration
+        if duration is None or last_ms is None or not math.isfinite(last_ms):
+            return StreamEnd(pos, announced, True)  # nothing to tell them apart
+        frame_s = 1.0 / self.fps if self.fps > 0 else 1 / 30
+        ends = last_ms / 1000.0 + frame_s
+        if duration - ends > max(3 * frame_s, 0.5):
+            return StreamEnd(
+                pos,
+                announced,
+                True,
+                f" (it ends at {ends:.2f} s of the {duration:.2f} s it announces)",
+            )
+        return StreamEnd(pos, announced, False, f" at {ends:.2f} s of {duration:.2f} s")
 
     def _warn_cut_short(self, pos: int, detail: str = "") -> None:
         if pos < self.metadata_frames:
@@ -432,14 +912,41 @@ class VideoReader:
     def _output_size(self, crop: Crop | None, scale: float) -> tuple[Crop, int, int]:
         """Clip the crop to the frame and compute the output ``(width, height)``.
 
-        The size is rounded as OpenCV's ``resize(fx=scale, fy=scale)`` rounds it.
+        The size is :func:`scaled_size` (as OpenCV's ``resize`` rounds it).
         """
         c = crop or Crop(0, self.width, 0, self.height)
         c = Crop(c.x1, min(c.x2, self.width), c.y1, min(c.y2, self.height))
-        w, h = c.x2 - c.x1, c.y2 - c.y1
-        if scale != 1.0:
-            w, h = max(1, round(w * scale)), max(1, round(h * scale))
+        w, h = scaled_size(c.x2 - c.x1, c.y2 - c.y1, scale)
         return c, w, h
+
+    def _ffmpeg_command(
+        self,
+        exe: str,
+        start: int,
+        step: int,
+        c: Crop,
+        size: tuple[int, int],
+        stats: Path,
+    ) -> list[str]:
+        """Return the ffmpeg command that streams frames ``start::step``, cropped, resized."""
+        filters = []
+        if start or step != 1:
+            filters.append(f"select=gte(n\\,{start})*not(mod(n-{start}\\,{step}))")
+        if (c.x1, c.y1, c.x2, c.y2) != (0, 0, self.width, self.height):
+            # in RGB: a 4:2:0 crop at odd offsets would resample the chroma
+            filters.append("format=rgb24")
+            filters.append(f"crop={c.x2 - c.x1}:{c.y2 - c.y1}:{c.x1}:{c.y1}")
+        if size != (c.x2 - c.x1, c.y2 - c.y1):
+            filters.append(f"scale={size[0]}:{size[1]}:flags=area")
+        # one decoder thread: the other core is left to whatever consumes the frames
+        cmd = [exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1"]
+        cmd += ["-i", str(self.path), "-map", "0:v:0", "-fps_mode", "passthrough"]
+        if filters:
+            cmd += ["-vf", ",".join(filters), "-filter_threads", "1"]
+        if _ffmpeg_reports_times():  # each frame's timestamp, in the file's time base
+            cmd += ["-enc_time_base:v", "demux", "-stats_enc_pre:v", str(stats)]
+            cmd += ["-stats_enc_pre_fmt:v", "{n} {ptsi} {tb}"]
+        return [*cmd, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
 
     def _iter_ffmpeg(
         self,
@@ -449,6 +956,7 @@ class VideoReader:
         prefetch: int,
         crop: Crop | None,
         scale: float,
+        times: list[float] | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
         exe = _ffmpeg_exe()
         if exe is None:
@@ -457,22 +965,30 @@ class VideoReader:
                 "(pip install imageio-ffmpeg); use backend='opencv'."
             )
         c, w, h = self._output_size(crop, scale)
-        filters = []
-        if start or step != 1:
-            filters.append(f"select=gte(n\\,{start})*not(mod(n-{start}\\,{step}))")
-        if (c.x1, c.y1, c.x2, c.y2) != (0, 0, self.width, self.height):
-            # in RGB: a 4:2:0 crop at odd offsets would resample the chroma
-            filters.append("format=rgb24")
-            filters.append(f"crop={c.x2 - c.x1}:{c.y2 - c.y1}:{c.x1}:{c.y1}")
-        if scale != 1.0:
-            filters.append(f"scale={w}:{h}:flags=area")
-        # one decoder thread: the other core is left to whatever consumes the frames
-        cmd = [exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1"]
-        cmd += ["-i", str(self.path), "-map", "0:v:0", "-fps_mode", "passthrough"]
-        if filters:
-            cmd += ["-vf", ",".join(filters), "-filter_threads", "1"]
-        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-        n_bytes = w * h * 3
+        folder = tempfile.mkdtemp(prefix="posekit-ffmpeg-")
+        stats = Path(folder) / "times.txt"
+        cmd = self._ffmpeg_command(exe, start, step, c, (w, h), stats)
+        seen: list[float] = []
+
+        def tail(put: Callable[[Any], None], first: int, stop_at: int) -> None:
+            """Decode frames ``first`` to ``stop_at - 1`` with OpenCV, as ffmpeg would."""
+            cap, pos, anchored = self._open_at(first)
+            try:
+                while pos < stop_at and cap.grab():
+                    ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+                    self._times.see(pos, ms, trusted=not anchored)
+                    ok, frame = cap.retrieve()
+                    if not ok or frame is None:
+                        break
+                    frame = c.apply(frame)
+                    if frame.shape[:2] != (h, w):
+                        frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+                    seen.append(ms / 1000.0)
+                    put((pos, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)))
+                    pos += 1
+            finally:
+                cap.release()
+
         with (
             tempfile.TemporaryFile() as errors,
             subprocess.Popen(
@@ -481,33 +997,193 @@ class VideoReader:
         ):
 
             def produce(put: Callable[[Any], None], stopped: threading.Event) -> None:
+                # the last frames wait here until the stream goes on: where ffmpeg
+                # decodes a truncated file further than OpenCV, they are dropped
+                held: collections.deque = collections.deque()
+                hold = _HOLD_BACK if step == 1 else 0
                 pos = start
                 while not stopped.is_set() and (stop is None or pos < stop):
                     frame = np.empty((h, w, 3), np.uint8)
-                    view = memoryview(frame).cast("B")
-                    got = 0
-                    while got < n_bytes and (k := proc.stdout.readinto(view[got:])):
-                        got += k
-                    if got < n_bytes:  # the stream ended (or was killed: stopped)
-                        if not stopped.is_set():
-                            proc.wait()
-                            errors.seek(0)
-                            detail = errors.read().decode(errors="replace").strip()
-                            last = detail.splitlines()[-1] if detail else ""
-                            detail = f"; ffmpeg: {last}" if last else ""
-                            if step == 1:
-                                self._end_of_stream(pos, detail)
-                            else:
-                                self._warn_cut_short(pos, detail)
+                    if not _read_whole(proc.stdout, frame):  # ended (or killed)
+                        if stopped.is_set():
+                            return
+                        proc.wait()
+                        errors.seek(0)
+                        said = errors.read().decode(errors="replace").strip()
+                        # the last line, without its "[h264 @ 0x5564...]" prefixes
+                        said = (
+                            re.sub(r"^(\[[^]]*\] *)+", "", said.splitlines()[-1])
+                            if said
+                            else ""
+                        )
+                        self._ffmpeg_end(
+                            put, held, (start, pos, step), said, stats, seen, tail
+                        )
                         return
-                    put((pos, frame))
+                    held.append((pos, frame))
+                    if len(held) > hold:
+                        put(held.popleft())
                     pos += step
+                if not stopped.is_set():
+                    _put_all(put, held)
+                    proc.kill()  # (stop reached: ffmpeg may still be decoding)
+                    proc.wait()
+                    seen.extend(
+                        _read_frame_times(stats)[: len(range(start, pos, step))]
+                    )
 
             def kill() -> None:
                 if proc.poll() is None:
                     proc.kill()
 
-            yield from self._background(produce, "posekit-ffmpeg", prefetch, kill)
+            try:
+                yield from self._background(produce, "posekit-ffmpeg", prefetch, kill)
+            finally:
+                with contextlib.suppress(OSError):
+                    stats.unlink(missing_ok=True)
+                    os.rmdir(folder)
+        if times is not None:
+            times.extend(seen)
+
+    def _ffmpeg_end(
+        self,
+        put: Callable[[Any], None],
+        held: collections.deque,
+        frames: tuple[int, int, int],
+        said: str,
+        stats: Path,
+        seen: list[float],
+        tail: Callable[[Callable[[Any], None], int, int], None],
+    ) -> None:
+        """Hand on the frames held back when ffmpeg's stream ended early.
+
+        ``frames`` is ``(start, pos, step)``: the stream gave frames ``start`` to
+        ``pos - 1``. A file that ends cleanly passes them all on. A truncated one
+        ends where OpenCV's decode ends (:attr:`n_frames`): ffmpeg decodes two
+        frames more than OpenCV out of a cut H.264 MP4 (it flushes the decoder),
+        and the frames that decode must not depend on the backend (``--scale``
+        streams through ffmpeg): the held frames beyond OpenCV's count are
+        dropped, frames OpenCV decodes further are decoded by it (``tail``).
+        """
+        start, pos, step = frames
+        stamps = _read_frame_times(stats)
+        if step != 1:
+            _put_all(put, held)
+            seen.extend(stamps)
+            self._warn_cut_short(pos, f"; ffmpeg: {said}" if said else "")
+            return
+        done = pos - start  # frames ffmpeg gave
+        last_ms = stamps[done - 1] * 1000 if 0 < done <= len(stamps) else None
+        end = self._classify_end(pos, last_ms, said)
+        if not end.truncated:
+            _put_all(put, held)
+            seen.extend(stamps)
+            self._end_of_stream(pos, last_ms=last_ms, errors=said)
+            return
+        n = self._n_frames
+        if n is None:
+            n = self._grab_all()[0]
+        if held and held[0][0] > n:  # pragma: no cover - not seen
+            logger.warning(
+                "%s: ffmpeg decoded %d frames, OpenCV %d: frames %d to %d are kept",
+                self.path.name,
+                pos,
+                n,
+                n,
+                held[0][0] - 1,
+            )
+        _put_all(put, held, below=n)
+        seen.extend(stamps[: max(min(pos, n) - start, 0)])
+        if n > pos:  # OpenCV decodes further: the rest from it
+            tail(put, pos, n)
+        self._n_frames = n
+        self.stream_end = StreamEnd(n, max(self.metadata_frames, 0), True, end.detail)
+        logger.warning("%s", self.stream_end.describe(self.path.name))
+
+    def _grab_all(self) -> tuple[int, float | None]:
+        """Grab every frame with OpenCV, recording their times: ``(count, last time)``."""
+        cap = cv2.VideoCapture(str(self.path))
+        n, last = 0, None
+        try:
+            while cap.grab():
+                last = cap.get(cv2.CAP_PROP_POS_MSEC)
+                self._times.see(n, last, trusted=True)
+                n += 1
+        finally:
+            cap.release()
+        return n, last
+
+
+def _read_whole(stream: Any, frame: np.ndarray) -> bool:
+    """Fill ``frame`` from ``stream``; ``False`` if the stream ends first."""
+    view = memoryview(frame).cast("B")
+    got = 0
+    while got < len(view) and (k := stream.readinto(view[got:])):
+        got += k
+    return got == len(view)
+
+
+def _put_all(
+    put: Callable[[Any], None], held: collections.deque, below: int | None = None
+) -> None:
+    """Put the frames ``held`` back (those with an index below ``below``), in order."""
+    while held:
+        item = held.popleft()
+        if below is None or item[0] < below:
+            put(item)
+
+
+#: Frames the ffmpeg stream holds back (see :meth:`VideoReader._iter_ffmpeg`): more
+#: than the 2 frames ffmpeg decodes beyond OpenCV in a cut H.264 MP4 (the frames in
+#: the decoder's reorder buffer, which OpenCV does not flush on a read error).
+_HOLD_BACK = 16
+
+
+@functools.cache
+def _ffmpeg_reports_times() -> bool:
+    """Whether the ffmpeg binary writes each frame's timestamp (FFmpeg 6.1 and later)."""
+    exe = _ffmpeg_exe()
+    if exe is None:  # pragma: no cover - a declared dependency
+        return False
+    with tempfile.TemporaryDirectory(prefix="posekit-ffmpeg-") as folder:
+        stats = Path(folder) / "t.txt"
+        cmd = [exe, "-nostdin", "-hide_banner", "-loglevel", "error"]
+        cmd += ["-f", "lavfi", "-i", "color=size=16x16:rate=5:duration=0.4"]
+        cmd += ["-map", "0:v:0", "-fps_mode", "passthrough"]
+        cmd += ["-enc_time_base:v", "demux", "-stats_enc_pre:v", str(stats)]
+        cmd += ["-stats_enc_pre_fmt:v", "{n} {ptsi} {tb}"]
+        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-y", os.devnull]
+        try:
+            done = subprocess.run(cmd, capture_output=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):  # pragma: no cover
+            return False
+        return done.returncode == 0 and len(_read_frame_times(stats)) == 2
+
+
+#: FFmpeg's AV_NOPTS_VALUE: a frame without a timestamp.
+_NO_PTS = -(2**63)
+
+
+def _read_frame_times(path: Path) -> list[float]:
+    """Read ``-stats_enc_pre`` lines ``n ptsi tb`` into seconds (``nan``: none)."""
+    out: list[float] = []
+    try:
+        text = path.read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 3:
+            continue
+        pts = _NO_PTS
+        try:
+            pts = int(parts[1])
+            num, _, den = parts[2].partition("/")
+            seconds = pts * int(num) / int(den or 1)
+        except (ValueError, ZeroDivisionError):
+            seconds = math.nan
+        out.append(math.nan if pts == _NO_PTS else seconds)
+    return out
 
 
 @functools.cache
@@ -757,6 +1433,171 @@ def _choose_frames(
     return select_frames_kmeans(reader, n, start=start, stop=stop, crop=crop, seed=seed)
 
 
+def _same_picture(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two images of one shape show the same frame (decoders may differ a bit).
+
+    Frames 1 apart differ by more than 24 levels in 0.5 % of their pixels (a mouse
+    that moves, the QA's burned-in frame number); the same frame written as PNG
+    by another build of the decoder in none.
+    """
+    diff = cv2.absdiff(a, b)
+    if diff.ndim == 3:
+        diff = diff.max(axis=2)
+    return float(np.mean(diff > 24)) <= 0.001
+
+
+class _WrongImages:
+    """Images of ``labeled-data/<video>/`` that do not show the frame they are named after.
+
+    posekit before 0.x read the frames of MPEG-PS/TS videos (``.mpg``, ``.ts``,
+    ``.mts``) at wrong positions (12 or 250 frames off) and wrote them under the
+    names of the frames asked for; frames extracted before were then kept. Such an
+    image is written again when no label is placed on it; a labelled one is kept
+    (its labels belong to the picture) and named in a note.
+    """
+
+    def __init__(self, project: Project, video: Path) -> None:
+        self.project, self.video = project, video
+        self.replaced: list[str] = []
+        self.kept: list[str] = []
+        self._labelled: set[str] | None = None
+
+    def replaces(self, path: Path, frame: np.ndarray) -> bool:
+        """Whether ``path`` exists but shows another picture than ``frame`` (BGR).
+
+        ``True``: write ``frame`` over it (no label is placed on it).
+        """
+        if not path.exists():
+            return False
+        old = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if old is None or old.shape != frame.shape:  # another crop: cannot tell
+            return False
+        if _same_picture(old, frame):
+            return False
+        if path.name in self.labelled():
+            self.kept.append(path.name)
+            return False
+        self.replaced.append(path.name)
+        return True
+
+    def check_others(
+        self,
+        reader: VideoReader,
+        folder: Path,
+        chosen: set[str],
+        crop: Crop | None,
+    ) -> None:
+        """Check the folder's other ``img<index>.png`` against their frames too."""
+        for path in sorted(folder.glob("img*.png")):
+            match = re.fullmatch(r"img(\d+)\.png", path.name)
+            if path.name in chosen or match is None:
+                continue
+            try:
+                frame = reader.read(int(match.group(1)))
+            except IndexError:
+                continue
+            if crop is not None:
+                frame = crop.apply(frame)
+            bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+            if self.replaces(path, bgr):
+                _write_png(path, bgr)
+
+    def labelled(self) -> set[str]:
+        """Names of the images the video's label file has rows for."""
+        if self._labelled is None:
+            self._labelled = set()
+            if self.project.has_labels(self.video):
+                try:
+                    from .io.dlc import index_to_paths
+                    from .labels import read_label_file
+
+                    frame = read_label_file(self.project.labels_path(self.video)).frame
+                    self._labelled = {Path(p).name for p in index_to_paths(frame.index)}
+                except Exception:  # noqa: BLE001 - unreadable: keep every image
+                    self._labelled = {"*"}
+        if "*" in self._labelled:
+            return _Everything()
+        return self._labelled
+
+    def notes(self) -> list[str]:
+        """Sentences for the user about the images replaced or kept."""
+        out = []
+        if self.replaced:
+            out.append(
+                f"{len(self.replaced)} image(s) extracted before did not show the "
+                f"frame they are named after ({_some(self.replaced)}; an older "
+                f"posekit read frames of {self.video.suffix} videos at wrong "
+                "positions) and were extracted again."
+            )
+        if self.kept:
+            out.append(
+                f"{len(self.kept)} labelled image(s) do not show the frame of "
+                f"{self.video.name} they are named after ({_some(self.kept)}): "
+                "kept with their labels, which belong to the image, but tools that "
+                "map an image name to a video frame (refinement, comparing labels "
+                "with an analysis) will be off. Delete those images and their "
+                "labels (the Label app) and extract again."
+            )
+        return out
+
+
+class _Everything(set):
+    """A set that contains every name (a label file that cannot be read)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def _some(names: Sequence[str]) -> str:
+    return ", ".join(names[:4]) + (
+        f" and {len(names) - 4} more" if len(names) > 4 else ""
+    )
+
+
+def _write_png(path: Path, bgr: np.ndarray) -> None:
+    """Write an image atomically (a temporary file, then ``os.replace``)."""
+    from ._fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), bgr):
+            raise OSError(f"could not write {path}")
+
+
+def _write_frames(
+    reader: VideoReader,
+    chosen: np.ndarray,
+    out_dir: Path,
+    total: int,
+    crop: Crop | None,
+    overwrite: bool,
+    wrong: _WrongImages,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[Path], list[Path], list[int]]:
+    """Write the chosen frames: ``(paths, written now, frames that do not decode)``.
+
+    An image there already is kept unless ``overwrite``, or unless it shows
+    another picture than its frame and carries no label (:class:`_WrongImages`).
+    """
+    paths, new, missing = [], [], []
+    for k, i in enumerate(chosen):
+        path = out_dir / frame_filename(int(i), total)
+        try:
+            frame = reader.read(int(i))
+        except IndexError:  # the container promised more frames than decode
+            missing.append(int(i))
+            continue
+        if crop is not None:
+            frame = crop.apply(frame)
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        if overwrite or not path.exists() or wrong.replaces(path, bgr):
+            _write_png(path, bgr)
+            new.append(path)
+        paths.append(path)
+        if progress is not None:
+            progress(k + 1, len(chosen))
+    return paths, new, missing
+
+
 def extract_frames(
     project: Project | str | os.PathLike,
     video: str | os.PathLike,
@@ -773,9 +1614,12 @@ def extract_frames(
 ) -> ExtractedFrames:
     """Extract frames for labelling into ``labeled-data/<video stem>/img<index>.png``.
 
-    Nothing is written to ``config.yaml``. A video that ``video_sets`` does not list
-    still gets its folder, and the result's notes say so (DeepLabCut's
-    ``create_training_dataset`` reads only the folders of listed videos).
+    ``img<i>.png`` is frame ``i`` of a sequential decode of the video, whatever its
+    container (:class:`VideoReader`). Nothing is written to ``config.yaml``. A
+    video that ``video_sets`` does not list still gets its folder, and the result's
+    notes say so (DeepLabCut's ``create_training_dataset`` reads only the folders
+    of listed videos). Chosen frames that do not decode (the container announced
+    more) are left out with a note.
 
     Parameters
     ----------
@@ -796,7 +1640,11 @@ def extract_frames(
     seed
         Random seed for k-means.
     overwrite
-        Re-write frames that already exist (default: keep them, so labels stay valid).
+        Re-write frames that already exist (default: keep them, so labels stay
+        valid). An image that exists but shows another picture than its frame
+        (older versions read MPEG-PS/TS frames at wrong positions; for those
+        containers every ``img*.png`` of the folder is checked) is written again
+        when no label is placed on it; a labelled one is kept, and a note names it.
     progress
         Optional callable ``progress(done, total)`` (e.g. a widget's progress bar).
 
@@ -825,8 +1673,6 @@ def extract_frames(
         crop = Crop.parse(crop)
     out_dir = project.labeled_data_dir(video)
     folder_existed = out_dir.is_dir()
-    from ._fileio import atomic_path
-
     notes: list[str] = []
     with VideoReader(video) as reader:
         # the container's count names the files, as DeepLabCut does; the chosen
@@ -842,22 +1688,20 @@ def extract_frames(
             chosen = _choose_frames(reader, mode, n, start, stop, crop, seed, notes)
         if len(chosen):
             out_dir.mkdir(parents=True, exist_ok=True)
-        paths, new = [], []
-        for k, i in enumerate(chosen):
-            path = out_dir / frame_filename(int(i), total)
-            if overwrite or not path.exists():
-                frame = reader.read(int(i))
-                if crop is not None:
-                    frame = crop.apply(frame)
-                with atomic_path(path) as tmp:
-                    if not cv2.imwrite(
-                        str(tmp), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-                    ):
-                        raise OSError(f"could not write {path}")
-                new.append(path)
-            paths.append(path)
-            if progress is not None:
-                progress(k + 1, len(chosen))
+        wrong = _WrongImages(project, video)
+        paths, new, missing = _write_frames(
+            reader, chosen, out_dir, total, crop, overwrite, wrong, progress
+        )
+        if not reader.seeks_exactly:  # where older versions read wrong frames
+            wrong.check_others(reader, out_dir, {p.name for p in paths}, crop)
+    if missing:
+        notes.append(
+            f"{len(missing)} of the chosen frames do not decode (frame "
+            f"{', '.join(map(str, missing[:5]))}{', ...' if len(missing) > 5 else ''}"
+            f"): {video.name} ends before the {total} frames its container "
+            "announces; they were left out."
+        )
+    notes.extend(wrong.notes())
     if len(paths) > len(new):
         notes.append(
             f"{len(paths) - len(new)} of the chosen frames were extracted before and "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from ._common import (
@@ -41,17 +43,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "<video>DLC_<net>_<Task><date>shuffle<k>_<iters>.h5 beside each video (or in "
         "--dest), DeepLabCut's layout, plus _meta.pickle. Videos analysed before with "
         "the same network are skipped (--overwrite: again); a video that cannot be "
-        "read, or that config.yaml lists but is not found, is left out, the others "
-        "are analysed, and the exit status is 2. Each output is locked while it is "
+        "read or analysed, or that config.yaml lists but is not found, is left out, "
+        "the others are analysed, and the exit status is 2 (as for a truncated "
+        "video, analysed as far as it decodes). Each output is locked while it is "
         "written: other videos may be analysed at the same time, the same one is "
         "refused with exit status 75 (try again later). An interrupted analysis "
-        "resumes where it stopped when run again.",
+        "resumes where it stopped when run again. One line per network and frame "
+        "size says which precision runs (int8 or float32) and why.",
     )
     add_project_arg(p)
     p.add_argument(
         "videos",
         nargs="*",
-        help="videos or folders of videos (default: all of the project)",
+        help="videos or folders of videos (default: all of the project); a folder "
+        "stands for its videos of the usual types (.mp4, .avi, .mov, .mkv, .webm, "
+        ".mpg, .ts, .mts, .m2ts, ...; any case), and other files in it are named",
+    )
+    p.add_argument(
+        "--videotype",
+        metavar="EXT",
+        action="append",
+        help="in folders, only videos with this extension (e.g. mts; repeat for "
+        "several; DeepLabCut's videotype)",
     )
     add_shuffle_arg(p)
     add_training_set_arg(p)
@@ -87,8 +100,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--precision",
         choices=("auto", "float32", "int8"),
         default="auto",
-        help="TFLite precision: auto (default) runs int8 when its test error on the "
-        "project's labelled frames is within 0.2 px of float's",
+        help="TFLite precision: auto (default) runs int8 only when it agrees with "
+        "float on the project's labelled frames of that size (median shift <= 0.75 "
+        "px, few points moved > 2 px or across pcutoff; recorded in "
+        "snapshot-*-int8.json), else float32",
     )
     p.add_argument(
         "--model",
@@ -146,11 +161,55 @@ def _print_stage(stage: object) -> None:
         print(f"posekit analyze: {stage}…", file=sys.stderr, flush=True)
 
 
+class _PrecisionLines(logging.Handler):
+    """Print each precision line (:func:`~posekit.engine.quantization.announce`) once."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage()
+        if line not in self.seen:  # chunked analyses prepare the model per video
+            self.seen.add(line)
+            print(f"posekit analyze: {line}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def print_precision_lines() -> Iterator[_PrecisionLines]:
+    """Print on stderr which precision each network and frame size runs, and why.
+
+    The lines are logged by :func:`posekit.engine.quantization.announce` (int8 as a
+    warning, float32 as info); here they are printed whatever the log level, once
+    each, and not passed on to the log handlers as well.
+
+    Yields
+    ------
+    logging.Handler
+        The handler (its ``seen`` holds the lines printed).
+    """
+    from ..quantization import PRECISION_LOGGER
+
+    log = logging.getLogger(PRECISION_LOGGER)
+    handler = _PrecisionLines()
+    level, propagate = log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield handler
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
+
+
 def run(args: argparse.Namespace) -> int:
     """Analyse the videos and print each file written.
 
     The set-up steps (loading the model, preparing the fast runtime) are said on
-    stderr as they begin; a progress bar per video follows.
+    stderr as they begin, with one line per network and frame size that says
+    which precision runs and why; a progress bar per video follows.
 
     Parameters
     ----------
@@ -163,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
         The exit code.
     """
     with contextlib.ExitStack() as stack:
+        stack.enter_context(print_precision_lines())
         client = _client(args, stack)
         if args.model:
             return _run_model_file(args, client)
@@ -192,18 +252,22 @@ def _run_project(args: argparse.Namespace, client: object) -> int:
         n_tracks=args.animals,
         track_method=args.track_method,
         overwrite=args.overwrite,
+        videotype=args.videotype,
     )
     return report_outputs(outputs)
 
 
 def report_outputs(outputs: list[Path], command: str = "posekit analyze") -> int:
-    """Print the outputs, then the inputs left out; exit 2 if there are any."""
+    """Print the outputs, then the inputs left out or cut short; exit 2 if any."""
     for out in outputs:
         print(out)
     failed = getattr(outputs, "failed", {})
     for item, why in failed.items():
         print(f"{command}: not analysed: {item}: {why}", file=sys.stderr)
-    return EXIT_ERROR if failed else EXIT_OK
+    incomplete = getattr(outputs, "incomplete", {})
+    for item, why in incomplete.items():
+        print(f"{command}: analysed in part: {item}: {why}", file=sys.stderr)
+    return EXIT_ERROR if failed or incomplete else EXIT_OK
 
 
 def _client(args: argparse.Namespace, stack: contextlib.ExitStack) -> object:

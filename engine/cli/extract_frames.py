@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from ._common import EXIT_OK, add_project_arg, fail, load_project
+from ._common import EXIT_ERROR, EXIT_OK, add_project_arg, fail, load_project
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -29,8 +30,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         NAME,
         help="pick frames to label (uniform or k-means) into labeled-data/",
         description="Extract frames for labelling into labeled-data/<video>/img<index>."
-        "png. Frames extracted before are kept; config.yaml is not changed. Says why "
-        "fewer frames than asked came out, and when a video is not in video_sets.",
+        "png (image i is frame i of the video, whatever its container). Frames "
+        "extracted before are kept (one that does not show its frame is extracted "
+        "again unless it is labelled); config.yaml is not changed. Says why fewer "
+        "frames than asked came out, and when a video is not in video_sets. A video "
+        "that cannot be read is named; the others are extracted (exit status 2).",
     )
     add_project_arg(p)
     p.add_argument("videos", nargs="*", help="videos (default: all of the project)")
@@ -66,28 +70,34 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code.
     """
-    from ..video import extract_frames
+    from ..video import VideoError, extract_frames
 
     project = load_project(args.project)
     # the project's own videos, not the labelled videos drawn from them
     videos = [Path(v) for v in args.videos] or project.source_videos()
     if not videos:
         return fail("the project has no videos; add some to videos/")
+    code = EXIT_OK
     for v in videos:
-        paths = extract_frames(
-            project,
-            v,
-            mode=args.mode,
-            n=args.num,
-            start=args.start,
-            stop=args.stop,
-            crop=args.crop,
-            seed=args.seed,
-        )
+        try:
+            paths = extract_frames(
+                project,
+                v,
+                mode=args.mode,
+                n=args.num,
+                start=args.start,
+                stop=args.stop,
+                crop=args.crop,
+                seed=args.seed,
+            )
+        except VideoError as err:  # the other videos go on; exit status 2
+            print(f"posekit extract-frames: {v}: {err}", file=sys.stderr)
+            code = EXIT_ERROR
+            continue
         new = f"{len(paths.new)} new"
         if paths.existing:
             new += f", {len(paths.existing)} extracted before"
         print(f"{v.name}: {len(paths)} frames in {paths.folder} ({new})")
         for note in paths.notes:
             print(f"  note: {note}")
-    return EXIT_OK
+    return code

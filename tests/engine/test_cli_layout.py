@@ -15,12 +15,16 @@ for options added on purpose:
   video config.yaml lists but is not found, the output locks (exit status 75) and
   resuming an interrupted analysis, --shuffle's help; QA s17: --precision auto runs
   int8 only when it agrees with float, and a line per network and frame size says
-  which precision runs;
+  which precision runs; QA s17 (videos): --videotype, the camera types a folder
+  stands for, and exit status 2 for a video that fails or is truncated;
 - ``create``: videos may be folders; --individuals and --unique-bodyparts (a
   multi-animal project from the command line);
 - ``create-training-dataset``: QA s15, existing splits are mapped by image onto
   changed labels;
 - ``demo``: issue 15 (--animals), issue 14 (--view, --rare, --incidents);
+- ``extract-frames``: QA s17 (videos): image i is frame i whatever the container,
+  images that do not show their frame are extracted again unless labelled, a video
+  that cannot be read is named (exit status 2);
 - the main help (``posekit --help``): QA s15, its "exit status" section (0, 2, 75,
   130, 143) and the global -q/--quiet and --threads N;
 - ``evaluate``: issue 15 (--tracks, --truth); --trainingsetindex; QA s15: --shuffle
