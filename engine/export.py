@@ -933,23 +933,17 @@ def analyze_with_model(
             continue
         outputs.written(out, video)
     if jobs:
-        from .distributed import DEFAULT_CHUNK_FRAMES, analyze_chunked
+        from .api import _analyze_chunks
 
-        try:
-            done = analyze_chunked(
-                jobs,
-                client=client,
-                shard=shard,
-                chunk_frames=chunk_frames or DEFAULT_CHUNK_FRAMES,
-                progress=progress,
-                stop_event=stop_event,
-            )
-        except AnalysisStopped as stop:  # the finished chunks are kept
-            raise stop.with_outputs(outputs) from None
-        videos = {job.output: job.video for job in jobs}
-        for out in done:
-            outputs.written(out, videos.get(out, out))
-        outputs.failed.update(done.failed)
+        _analyze_chunks(  # the finished chunks are kept when stopped
+            jobs,
+            outputs,
+            client=client,
+            shard=shard,
+            chunk_frames=chunk_frames,
+            progress=progress,
+            stop_event=stop_event,
+        )
     return outputs
 
 

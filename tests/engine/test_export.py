@@ -23,6 +23,7 @@ from posekit.engine.api import analyze_videos
 from posekit.engine.cli import main
 from posekit.engine.export import (
     ModelFileError,
+    analyze_with_model,
     export_model,
     load_model_file,
 )
@@ -502,3 +503,30 @@ def _analyse_first_frames(model, clip: Path) -> list[np.ndarray]:
     with VideoReader(clip) as reader:
         frame = reader.read(0)
     return [model.predictor((240, 320), 1, "float32")(frame[None])]
+
+
+def test_a_model_file_sharded_analysis_equals_the_serial_one(
+    model_file: Path, clip: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """``analyze --model --shard`` goes through the project's chunked path."""
+    monkeypatch.setenv("POSEKIT_CACHE", str(tmp_path / "cache"))
+    [serial] = analyze_with_model(
+        model_file,
+        [clip],
+        destfolder=tmp_path / "serial",
+        progress=False,
+        precision="float32",
+    )
+    [sharded] = analyze_with_model(
+        model_file,
+        [clip],
+        destfolder=tmp_path / "sharded",
+        progress=False,
+        precision="float32",
+        shard=(0, 1),
+        chunk_frames=7,
+    )
+    assert sharded.name == serial.name
+    np.testing.assert_allclose(
+        pd.read_hdf(sharded).to_numpy(), pd.read_hdf(serial).to_numpy(), atol=1e-4
+    )
