@@ -87,6 +87,7 @@ __all__ = [
     "labelling_progress",
     "empty_points",
     "mark_missing_not_visible",
+    "never_labelled",
 ]
 
 #: The "not visible" marks (and dismissed machine labels) of a video's frames, beside
@@ -650,6 +651,55 @@ def labelling_progress(project, video: str | os.PathLike) -> tuple[int, int]:
         ):
             done += 1
     return done, len(frames)
+
+
+def never_labelled(project, videos: Sequence[str | os.PathLike]) -> list[str]:
+    """List the points placed in no labelled frame of any of ``videos``.
+
+    A bodypart added to config.yaml after labelling is empty everywhere: it is not
+    labelled yet, not hidden, so ``posekit label --missing-not-visible`` leaves it
+    alone and says so.
+
+    Parameters
+    ----------
+    project
+        An open :class:`posekit.engine.project.Project`.
+    videos
+        Video paths or stems (the project's labelled videos, usually).
+
+    Returns
+    -------
+    list of str
+        Point names (bodyparts; ``"<individual>/<bodypart>"`` in a multi-animal
+        project) in config order; empty when no video has a labelled frame.
+
+    Raises
+    ------
+    LabelError
+        If a video's label file cannot be read as this project's labels.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from posekit.engine.demo import make_demo_project
+    >>> project = make_demo_project(tempfile.mkdtemp(), n_frames=30, n_labeled=3)
+    >>> never_labelled(project, ["session1"])
+    []
+    """
+    names: list[str] = []
+    seen: set[str] = set()
+    any_frame = False
+    for video in videos:
+        video_names, points = _video_points(project, Path(video).stem)
+        names = names or video_names
+        for arr in points.values():
+            if not np.isfinite(arr).any():
+                continue  # not labelled yet
+            any_frame = True
+            seen.update(
+                n for j, n in enumerate(video_names) if np.isfinite(arr[j]).all()
+            )
+    return [n for n in names if n not in seen] if any_frame else []
 
 
 def empty_points(project, video: str | os.PathLike) -> list[tuple[str, str]]:

@@ -75,7 +75,12 @@ def run(args: argparse.Namespace) -> int:
     """
     from pathlib import Path
 
-    from ..labels import empty_points, labelling_progress, update_visibility
+    from ..labels import (
+        empty_points,
+        labelling_progress,
+        never_labelled,
+        update_visibility,
+    )
 
     project = load_project(args.project)
     stems = [Path(v).stem for v in args.videos] or project.labeled_videos()
@@ -91,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
         )
         for stem, n in filled.items():
             print(f"{stem}: {n} frame(s) pre-filled with the network's guesses")
+    # QA s17: a bodypart placed in no labelled frame (added to config.yaml after
+    # labelling) is not labelled yet, not hidden: never marked, never in the hint
+    new_parts = set(never_labelled(project, project.labeled_videos() or stems))
     if args.missing_not_visible:
         for stem in stems:
             # QA s16 #4: the empty points of a frame with machine labels (an
@@ -98,7 +106,11 @@ def run(args: argparse.Namespace) -> int:
             # yet, not hidden parts: left as they are
             machine = machine_label_frames(project, stem)
             empty = empty_points(project, stem)
-            mark = [(f, p) for f, p in empty if Path(f).name not in machine]
+            mark = [
+                (f, p)
+                for f, p in empty
+                if Path(f).name not in machine and p not in new_parts
+            ]
             kept = {f for f, _ in empty if Path(f).name in machine}
             if mark:
                 update_visibility(project, stem, not_visible_add=mark)
@@ -118,10 +130,20 @@ def run(args: argparse.Namespace) -> int:
         total_all += total
         machine = machine_label_frames(project, stem)
         started += len(
-            {f for f, _ in empty_points(project, stem) if Path(f).name not in machine}
+            {
+                f
+                for f, p in empty_points(project, stem)
+                if Path(f).name not in machine and p not in new_parts
+            }
         )
         print(f"{stem}: {done} of {total} frames done")
     print(f"project: {done_all} of {total_all} frames done")
+    if new_parts:
+        print(
+            f"{', '.join(sorted(new_parts))}: no label in any frame yet (added to "
+            "config.yaml after labelling?): label it in the Label app; "
+            "--missing-not-visible leaves it alone."
+        )
     if started and not args.missing_not_visible:
         print(
             f"{started} frame(s) have some points but not all. If they were labelled "

@@ -10,9 +10,11 @@ a Makefile.
 from __future__ import annotations
 
 import numpy as np
+import yaml
 
 from posekit.engine.cli import main
-from posekit.engine.labels import LabelStore, read_visibility
+from posekit.engine.labels import LabelStore, never_labelled, read_visibility
+from posekit.engine.project import load_project
 from posekit.engine.refinement import write_machine_labels
 
 
@@ -73,3 +75,31 @@ def test_label_says_how_to_start_the_label_app(demo_project, capsys):
     assert "make app, then Label" not in out
     assert "python -m posekit.widgets.serve" in out
     assert "Label app" in out
+
+
+def test_a_bodypart_added_after_labelling_is_not_marked_not_visible(
+    demo_project, capsys
+):
+    """QA s17 (side view #3): a new bodypart is not labelled yet, not hidden."""
+    cfg = yaml.safe_load(demo_project.config_path.read_text())
+    cfg["bodyparts"] = [*cfg["bodyparts"], "nose"]
+    demo_project.config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    project = load_project(demo_project.path)
+    path = str(project.path)
+    store = LabelStore(project, "session1")
+    hidden = store.frames[1]
+    store.clear_point(hidden, "tailbase")  # labelled in DLC, the tail base hidden
+    store.save()
+
+    assert main(["label", path]) == 0
+    out = capsys.readouterr().out
+    assert "nose: no label in any frame yet" in out
+    # the hint counts the frame with a hidden part, not every frame lacking nose
+    assert "1 frame(s) have some points but not all" in out
+
+    assert main(["label", path, "--missing-not-visible"]) == 0
+    out = capsys.readouterr().out
+    assert "session1: 1 empty point(s) of labelled frames marked not visible" in out
+    marks = read_visibility(project, "session1")["not_visible"]
+    assert marks == {(hidden, "tailbase")}
+    assert never_labelled(project, ["session1"]) == ["nose"]
