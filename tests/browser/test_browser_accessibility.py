@@ -136,11 +136,19 @@ def test_train_keyboard_start_focuses_stop(server, page) -> None:
     status = page.locator(f"{dash} .posekit-train-status")
     assert status.get_attribute("role") == "status"
     assert status.get_attribute("aria-live") == "polite"
-    pressed = page.get_by_role("button", name="iterations", exact=True)
-    assert pressed.get_attribute("aria-pressed") == "true"
-    assert page.get_by_role("button", name="time budget").get_attribute(
-        "aria-pressed"
-    ) == ("false")
+    # the workshop default is a time budget (QA s17); the toggle says which is on
+    iterations = page.get_by_role("button", name="iterations", exact=True)
+    budget = page.get_by_role("button", name="time budget")
+    assert budget.get_attribute("aria-pressed") == "true"
+    assert iterations.get_attribute("aria-pressed") == "false"
+    iterations.click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b =>"
+        " b.textContent.trim() === 'iterations'"
+        " && b.getAttribute('aria-pressed') === 'true')",
+        timeout=10_000,
+    )
+    assert budget.get_attribute("aria-pressed") == "false"
     curves = page.locator(".posekit-train-curves")
     overflow = curves.evaluate(
         "e => [getComputedStyle(e).overflowX, e.scrollWidth, e.clientWidth]"
