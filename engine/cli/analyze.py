@@ -282,12 +282,18 @@ def _client(args: argparse.Namespace, stack: contextlib.ExitStack) -> object:
 
 
 def _run_model_file(args: argparse.Namespace, client: object) -> int:
-    """Analyse videos with a shared ``.posekit.zip``: no project."""
-    from ..export import analyze_with_model, load_model_file
+    """Analyse videos with a shared ``.posekit.zip``: no project.
 
+    Folders are listed as the project's analysis lists them
+    (:func:`~posekit.engine.project.list_videos` with ``--videotype``), before the
+    model is unpacked, so a folder without a video of that type fails at once.
+    """
+    from ..export import analyze_with_model, load_model_file
+    from ..project import list_videos
+
+    videos = list_videos([args.project, *args.videos], args.videotype)
     model = load_model_file(args.model)
     print(model.card.summary(), file=sys.stderr)
-    videos = [Path(v) for v in [args.project, *args.videos]]
     outputs = analyze_with_model(
         model,
         videos,

@@ -13,11 +13,13 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from .._fileio import atomic_write_text
 from ..labels import mark_missing_not_visible
 from ..project import Project, create_project, load_project
 from .dlc import index_to_paths, write_labels
@@ -37,6 +39,23 @@ def _check_target(project_dir: Path) -> None:
         )
 
 
+def _comment_keys(config: Path, notes: Mapping[str, str]) -> None:
+    """Put each note as ``#`` lines right above its top-level key in ``config.yaml``.
+
+    Comments above a key stay when posekit (:meth:`Project.save`) or DeepLabCut's
+    round-trip YAML rewrite other keys.
+    """
+    lines = config.read_text(encoding="utf-8").splitlines(keepends=True)
+    for key, note in notes.items():
+        at = next(
+            (i for i, line in enumerate(lines) if line.startswith(f"{key}:")), None
+        )
+        if at is None:
+            raise ValueError(f"config.yaml has no key {key!r} to comment")
+        lines[at:at] = [f"# {line}\n" for line in textwrap.wrap(note, width=86)]
+    atomic_write_text(config, "".join(lines))
+
+
 def build_project(
     project_dir: str | os.PathLike,
     *,
@@ -47,6 +66,7 @@ def build_project(
     skeleton: Sequence[Sequence[str]] = (),
     individuals: Sequence[str] | None = None,
     copy_image: Callable[[Path, Path], None] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> Project:
     """Create a project holding ``labels`` and their images.
 
@@ -68,6 +88,9 @@ def build_project(
         are ``bodyparts``).
     copy_image
         ``copy_image(src, dst)``; default a plain file copy.
+    notes
+        ``{config key: text}``: each text is written as comment lines above that
+        key of ``config.yaml`` (e.g. why ``identity`` is what it is).
 
     Returns
     -------
@@ -120,6 +143,8 @@ def build_project(
             )
             # the other tool's labeller left hidden parts empty: they are done
             mark_missing_not_visible(project, video)
+        if notes:  # last: the saves above patch the file as they last wrote it
+            _comment_keys(project.config_path, notes)
         if project_dir.exists():
             project_dir.rmdir()
         os.replace(project.path, project_dir)

@@ -17,7 +17,11 @@ A COCO keypoint **dataset** is one JSON object (https://cocodataset.org/#format-
 
 COCO **results** (predictions) are a JSON list of ``{"image_id", "category_id",
 "keypoints", "score"}``; the third value of each keypoint is its likelihood (0 with
-``x = y = 0`` for a missing prediction) and ``score`` the instance's mean likelihood.
+``x = y = 0`` for a missing prediction; likelihood 0 anywhere else is a prediction,
+kept as such both ways) and ``score`` the instance's mean likelihood. What the
+triples cannot hold is said in one warning when writing: a point without a
+likelihood gets score 1, a prediction at (0, 0) with likelihood 0 reads back as
+missing, a likelihood without a position is dropped.
 posekit adds ``"individual"``. ``image_id`` is the id of the image in the COCO dataset
 the predictions are for, matched by file name (results of images need that dataset);
 predictions of video frames get ``frame number + 1``.
@@ -731,6 +735,43 @@ def _image_ids(
     return [int(i) for i in ids]
 
 
+def _say_what_results_change(xy: np.ndarray, conf: np.ndarray) -> None:
+    """Warn once about the points COCO results cannot give back as they are.
+
+    A result keypoint is ``x, y, score`` and ``0, 0, 0`` is a missing one, so three
+    kinds of point change: a position without a likelihood gets score 1 (JSON has no
+    NaN), a prediction at (0, 0) with likelihood 0 reads back as missing, and a
+    likelihood without a position (a point masked out below ``pcutoff``) is lost.
+    ``xy`` is ``(time, individual, keypoint, 2)``, ``conf`` the same without the last
+    axis.
+    """
+    seen = np.isfinite(xy).all(axis=-1)
+    rated = np.isfinite(conf)
+    changes = []
+    n = int((seen & ~rated).sum())
+    if n:
+        changes.append(f"{n} point(s) without a likelihood get score 1")
+    n = int((seen & (xy == 0).all(axis=-1) & rated & (conf == 0)).sum())
+    if n:
+        changes.append(
+            f"{n} point(s) predicted at (0, 0) with likelihood 0 are written 0, 0, 0, "
+            "COCO's missing keypoint, and read back as missing"
+        )
+    n = int((~seen & rated).sum())
+    if n:
+        changes.append(
+            f"{n} likelihood(s) of points without a position are dropped (a missing "
+            "keypoint is 0, 0, 0)"
+        )
+    if changes:
+        logger.warning(
+            "COCO results hold x, y and a score per keypoint, so they cannot give "
+            "these points back as they are: %s. Likelihood 0 at any other position "
+            "is kept; netCDF (.nc) or DeepLabCut (.h5) keep everything.",
+            "; ".join(changes),
+        )
+
+
 def predictions_to_coco_results(
     ds: xr.Dataset,
     *,
@@ -756,9 +797,11 @@ def predictions_to_coco_results(
     -------
     list of dict
         ``image_id``, ``category_id``, ``keypoints`` (``x, y, likelihood``; a missing
-        keypoint is ``0, 0, 0``), ``score`` (mean likelihood of the instance, 1 if
-        it has none) and ``individual``. Instances with no predicted keypoint are
-        left out.
+        keypoint is ``0, 0, 0``; likelihood 0 elsewhere is kept), ``score`` (mean
+        likelihood of the instance, 1 if it has none) and ``individual``. Instances
+        with no predicted keypoint are left out. What the results cannot hold (a
+        point without a likelihood: score 1; likelihood 0 at (0, 0): missing; a
+        likelihood without a position: dropped) is said in one warning.
 
     Raises
     ------
@@ -769,6 +812,7 @@ def predictions_to_coco_results(
     ids = _image_ids(ds, images)
     pos = ds["position"].transpose("time", "individual", "keypoint", "space").values
     conf = ds["confidence"].transpose("time", "individual", "keypoint").values
+    _say_what_results_change(pos[..., :2], conf)
     inds = [str(i) for i in ds["individual"].values]
     out = []
     for t, image_id in enumerate(ids):

@@ -15,7 +15,10 @@ Mapping to the poses dataset:
 - ``time``: frame indices ``0..max(frame_idx)`` of the chosen video; frames without an
   instance (and invisible points) are NaN.
 - a user-labelled instance wins over a predicted one of the same track and frame.
-- ``confidence``: point scores of predicted instances; NaN for user labels.
+- ``confidence``: point scores of predicted instances, of their invisible points too
+  (SLEAP keeps a score for a point it did not place, as sleap-io reads it: a NaN
+  position with a likelihood, like a DeepLabCut point below ``pcutoff`` masked out);
+  a score of 0 is a prediction, never a gap. NaN for user labels.
 - files with ``format_id < 1.1`` use SLEAP's old pixel convention (corner at 0); their
   coordinates are shifted by −0.5 like sleap-io does.
 
@@ -28,9 +31,12 @@ names) and the video in ``attrs["video_path"]``.
 
 Writing goes through sleap-io (``pip install "posekit[sleap]"``): :func:`save_slp`
 writes each individual as a track (its name kept), an instance per frame where it has
-a point: a ``PredictedInstance`` with the confidences as point scores, or a user
-``Instance`` when it has no confidence at all (hand labels). Frames without any point
-are not stored (SLEAP keeps labelled frames only), so trailing empty frames are lost.
+a point: a ``PredictedInstance`` with the confidences as point scores (a point
+without a position keeps its score as an invisible point, so likelihood 0 and NaN
+positions come back as they were), or a user ``Instance`` when it has no confidence
+at all (hand labels). Frames without any point are not stored (SLEAP keeps labelled
+frames only), so trailing empty frames are lost, and so are the likelihoods of an
+animal that has no point in a frame (a warning counts them).
 :func:`save_sleap_analysis` writes the analysis ``.h5``.
 """
 
@@ -269,7 +275,9 @@ def read_slp_arrays(
         position[t, 0, :, k] = np.where(visible, pts["x"] + shift, np.nan)
         position[t, 1, :, k] = np.where(visible, pts["y"] + shift, np.nan)
         if kind == _PREDICTED and "score" in (pts.dtype.names or ()):
-            confidence[t, :, k] = np.where(visible, pts["score"], np.nan)
+            # a predicted point keeps its score, visible or not (as SLEAP and
+            # sleap-io read it): a score of 0 is a prediction, not a gap
+            confidence[t, :, k] = pts["score"]
         else:
             confidence[t, :, k] = np.nan
     return {
@@ -347,7 +355,6 @@ def read_analysis_h5_arrays(path: str | os.PathLike) -> dict[str, Any]:
         confidence = confidence.astype(float)
     else:
         confidence = np.full(position[:, 0].shape, np.nan)
-    confidence = np.where(np.isnan(position).any(axis=1), np.nan, confidence)
     n_ind = position.shape[-1]
     if len(track_names) != n_ind:
         track_names = [f"individual_{i}" for i in range(n_ind)]
@@ -582,11 +589,14 @@ def poses_to_sleap_labels(
     pos = ds["position"].transpose("time", "individual", "keypoint", "space").values
     conf = ds["confidence"].transpose("time", "individual", "keypoint").values
     frames = []
+    unplaced = []  # (frame, individual): likelihoods of an animal with no point
     for t, frame_idx in enumerate(frame_numbers(ds, fmt="SLEAP")):
         instances = []
         for k, track in enumerate(tracks):
             xy = pos[t, k]
             if not np.isfinite(xy).all(axis=1).any():
+                if np.isfinite(conf[t, k]).any():
+                    unplaced.append((int(frame_idx), str(track.name)))
                 continue
             c = conf[t, k]
             if np.isfinite(c).any():
@@ -611,6 +621,15 @@ def poses_to_sleap_labels(
                     video=video, frame_idx=int(frame_idx), instances=instances
                 )
             )
+    if unplaced:
+        logger.warning(
+            "%d animal(s) x frame(s) have likelihoods but no point with a position "
+            "(e.g. %s in frame %d): SLEAP stores no instance without a visible point, "
+            "so these likelihoods are not written and read back as NaN",
+            len(unplaced),
+            unplaced[0][1],
+            unplaced[0][0],
+        )
     return sio.Labels(
         frames, videos=[video], skeletons=[skel], tracks=tracks if tracked else []
     )
@@ -806,7 +825,11 @@ def import_sleap(
     """Turn SLEAP ``.slp`` labels into a multi-animal DeepLabCut/posekit project.
 
     The tracks become the ``individuals`` (their names kept), the skeleton's nodes the
-    ``multianimalbodyparts`` and its body edges the ``skeleton``. The labelled frames
+    ``multianimalbodyparts`` and its body edges the ``skeleton``. ``identity`` is
+    ``false``: SLEAP tracks say whose points these are in the labelled frames, not
+    that the animals look different (DeepLabCut's ``identity: true``, under which
+    its network learns to tell them apart by looks); a comment above the key in
+    ``config.yaml`` and a warning say so and how to turn it on. The labelled frames
     are extracted from the video to ``labeled-data/<video stem>/img<index>.png``
     (DeepLabCut's names, numbered by frame) with their labels in
     ``CollectedData_<scorer>.h5``/``.csv`` (four column levels), and the video is
@@ -880,6 +903,8 @@ def import_sleap(
     nodes = [str(n) for n in arrays["node_names"]]
     xy = np.transpose(position[chosen], (0, 3, 2, 1))  # (n, track, node, 2)
     stem = video_file.stem
+    tracked = not arrays.get("untracked")
+    notes = {"identity": _identity_note(tracks)} if tracked else None
     with VideoReader(video_file) as reader, tempfile.TemporaryDirectory() as tmp:
         total = reader.expected_frames  # the container's count: no decoding
         if chosen.max() >= total:
@@ -905,6 +930,7 @@ def import_sleap(
             bodyparts=nodes,
             skeleton=[list(e) for e in arrays.get("edges", [])],
             individuals=tracks,
+            notes=notes,
         )
     project = load_project(project_dir)
     project.add_videos([video_file])
@@ -919,6 +945,18 @@ def import_sleap(
             len(chosen),
             int(chosen[np.flatnonzero(predicted)[0]]),
         )
+    if tracked:
+        logger.warning(
+            "%s: the SLEAP tracks %s are the individuals, with identity: false in "
+            "%s. Tracks only say whose points these are in the labelled frames. If "
+            "the animals can be told apart by looks (sex, size, marks), set "
+            "identity: true there before creating a training dataset: DeepLabCut "
+            "then learns who is who (posekit's networks do not use this key; they "
+            "follow each animal by tracking).",
+            slp_path.name,
+            ", ".join(tracks),
+            project.config_path,
+        )
     logger.info(
         "imported %d labelled frames (%d individuals, %d keypoints) from %s into %s",
         len(chosen),
@@ -928,6 +966,18 @@ def import_sleap(
         project.path,
     )
     return project
+
+
+def _identity_note(tracks: Sequence[str]) -> str:
+    """Return the ``config.yaml`` comment on ``identity`` for labels with SLEAP tracks."""
+    return (
+        f"identity: the individuals are the SLEAP tracks ({', '.join(tracks)}). "
+        "Tracks only say whose points these are in the labelled frames, not that the "
+        "animals look different, so identity is false. If they can be told apart by "
+        "looks (sex, size, marks), set identity: true before creating a training "
+        "dataset: DeepLabCut then learns who is who. posekit's networks do not use "
+        "this key; they follow each animal by tracking."
+    )
 
 
 def _find_video(

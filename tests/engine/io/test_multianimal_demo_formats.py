@@ -54,9 +54,11 @@ class Format:
         The format :func:`detect_format` names for the written file.
     needs
         The optional module the format needs (the test skips without it).
-    confidence_everywhere
-        True: the confidence of a keypoint without a position is kept; False: such a
-        keypoint has no confidence (NaN) once read back.
+    confidence
+        Where the confidence comes back: ``"everywhere"``; ``"instance"``: in the
+        frames where the animal has a point (SLEAP stores an instance there, its
+        invisible points with their scores, and none where it has no point);
+        ``"position"``: only for keypoints with a position (NaN elsewhere).
     keypoint_names
         Whether the keypoint names are kept (else ``keypoint_0…`` in order).
     seconds
@@ -70,7 +72,7 @@ class Format:
     file: str
     detected: str
     needs: str | None = None
-    confidence_everywhere: bool = True
+    confidence: str = "everywhere"
     keypoint_names: bool = True
     seconds: bool = False
     individual_order: bool = True
@@ -93,17 +95,17 @@ FORMATS = {
         seconds=True,
         individual_order=False,
     ),
-    # SLEAP: frame numbers, no fps; posekit reads no score for a point that an
-    # instance does not show (the .slp stores one: see the movement test below).
+    # SLEAP: frame numbers, no fps; an instance per frame and animal with a point,
+    # whose invisible points keep their scores (as movement reads them, see below).
     "sleap-slp": Format(
-        "SLEAP", "session1.slp", "SLEAP", needs="sleap_io", confidence_everywhere=False
+        "SLEAP", "session1.slp", "SLEAP", needs="sleap_io", confidence="instance"
     ),
     "sleap-analysis": Format(
         "SLEAP-analysis",
         "session1.analysis.h5",
         "SLEAP",
         needs="sleap_io",
-        confidence_everywhere=False,
+        confidence="instance",
     ),
     # COCO results: one entry per image and animal with x, y, likelihood ("individual"
     # is posekit's extra key); a missing point is 0, 0, 0 with no likelihood. Results
@@ -112,7 +114,7 @@ FORMATS = {
         "COCO",
         "session1_results.json",
         "COCO",
-        confidence_everywhere=False,
+        confidence="position",
         keypoint_names=False,
     ),
 }
@@ -211,12 +213,14 @@ def _check_round_trip(back: xr.Dataset, ds: xr.Dataset, fmt: Format) -> None:
     np.testing.assert_array_equal(np.isnan(pos), np.isnan(pos0))
     np.testing.assert_allclose(pos, pos0, rtol=1e-12, atol=0)
     conf, conf0 = back.confidence.values, ds.confidence.values
-    if fmt.confidence_everywhere:
-        np.testing.assert_allclose(conf, conf0, rtol=1e-12, atol=0)
-    else:
-        seen = np.isfinite(pos0).all(axis=1)
-        np.testing.assert_allclose(conf[seen], conf0[seen], rtol=1e-12, atol=0)
-        assert np.isnan(conf[~seen]).all()
+    seen = np.isfinite(pos0).all(axis=1)  # (time, keypoint, individual)
+    kept = {
+        "everywhere": np.ones_like(seen),
+        "instance": np.broadcast_to(seen.any(axis=1, keepdims=True), seen.shape),
+        "position": seen,
+    }[fmt.confidence]
+    np.testing.assert_allclose(conf[kept], conf0[kept], rtol=1e-12, atol=0)
+    assert np.isnan(conf[~kept]).all()
     frames = np.arange(N_FRAMES)
     if fmt.seconds:
         np.testing.assert_allclose(back.time.values, frames / FPS, rtol=1e-12)
@@ -251,8 +255,8 @@ def test_demo_tracks_survive_a_chain_of_conversions(
         src = convert(src, tmp_path / name)
     back = load(src)
     assert detect_format(src) == "DeepLabCut"
-    # NWB dropped the order of the animals, SLEAP and COCO the scores of unseen
-    # points and COCO the keypoint names
+    # NWB dropped the order of the animals, COCO the scores of unseen points and
+    # the keypoint names
     _check_round_trip(
         back,
         poses,
@@ -260,7 +264,7 @@ def test_demo_tracks_survive_a_chain_of_conversions(
             "DeepLabCut",
             src.name,
             "DeepLabCut",
-            confidence_everywhere=False,
+            confidence="position",
             keypoint_names=False,
             individual_order=False,
         ),
@@ -315,7 +319,7 @@ def test_movement_reads_the_demo_files(tmp_path: Path, poses, movement_exe) -> N
     slp = save(poses, tmp_path / "session1.slp")
     got = run_script(movement_exe, MOVEMENT_READS, h5, nc, slp)
     # SLEAP stores an instance per frame and animal with a point; movement keeps the
-    # score stored for a point the instance does not show (posekit reads it as NaN)
+    # score stored for a point the instance does not show (as posekit does)
     instance = np.isfinite(poses.position.values).all(axis=1).any(axis=1)
     in_slp = np.broadcast_to(instance[:, None], poses.confidence.shape)
     # movement reads DeepLabCut and netCDF exactly, SLEAP as float32 (2**-24 relative)

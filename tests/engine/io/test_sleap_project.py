@@ -85,3 +85,68 @@ def test_imported_frames_with_hidden_parts_count_as_labelled(clip, tmp_path):
     frame = f"labeled-data/clip/img{int(range(0, 1500, 15)[f]):04d}.png"
     names = project.individuals, project.multianimal_bodyparts
     assert (frame, f"{names[0][ind]}/{names[1][bp]}") in hidden
+
+
+def _comment_above(lines: list[str], key_line: str) -> str:
+    """Return the ``#`` lines right above ``key_line``, joined."""
+    at = lines.index(key_line)
+    above = []
+    while at > 0 and lines[at - 1].startswith("#"):
+        at -= 1
+        above.insert(0, lines[at].lstrip("# "))
+    return " ".join(above)
+
+
+def test_tracks_are_not_taken_for_identity(clip, tmp_path, caplog):
+    """Keep identity false for SLEAP tracks, and say how to turn it on (QA s18).
+
+    Tracks say who is who in the labels, not that the animals look different: a
+    comment in the config and a warning say when to set identity: true.
+    """
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        project = import_sleap(clip, tmp_path / "flies", every=500)
+    assert project.cfg["identity"] is False
+    lines = project.config_path.read_text(encoding="utf-8").splitlines()
+    note = _comment_above(lines, "identity: false")
+    assert "the individuals are the SLEAP tracks (female, male)" in note
+    assert "set identity: true before creating a training dataset" in note
+    assert "posekit's networks do not use this key" in note
+    [said] = [r.getMessage() for r in caplog.records if "identity" in r.getMessage()]
+    assert "the SLEAP tracks female, male are the individuals" in said
+    assert "identity: false" in said and "set identity: true" in said
+    assert str(project.config_path) in said
+    # the comment stays when the config is written again, identity changed or not
+    project.cfg["pcutoff"] = 0.3
+    project.save()
+    project.cfg["identity"] = True
+    project.save()
+    lines = project.config_path.read_text(encoding="utf-8").splitlines()
+    assert _comment_above(lines, "identity: true") == note
+    assert load_project(project.path).cfg["identity"] is True
+
+
+def test_untracked_labels_get_no_identity_note(clip, tmp_path, caplog):
+    """Without tracks the individuals are the k-th instance of each frame: no note."""
+    import logging
+
+    sio = pytest.importorskip("sleap_io")
+    labels = sio.load_slp(str(clip))
+    for frame in labels.labeled_frames:
+        for inst in frame.instances:
+            inst.track = None
+    labels.tracks.clear()
+    untracked = tmp_path / "untracked.slp"
+    sio.save_slp(labels, str(untracked))
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        project = import_sleap(
+            untracked,
+            tmp_path / "flies",
+            frames=[0, 700],
+            video_path=clip.with_suffix(".mp4"),
+        )
+    assert project.individuals == ["individual_0", "individual_1"]
+    assert project.cfg["identity"] is False
+    text = project.config_path.read_text(encoding="utf-8")
+    assert "# identity" not in text and "SLEAP tracks" not in caplog.text
