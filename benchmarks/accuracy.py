@@ -22,10 +22,10 @@ Projects (each with a recorded split; built in a temporary folder, never in the 
   (jittered ±32 px; the other fly often enters the crop), its 13 keypoints; every 5th
   frame is a test frame;
 - ``side``: the demo renderer's side view (``make_demo_project(view="side",
-  frame_sizes=[(416, 374), (320, 235)])``): a mouse reaching for a joystick, small and
-  often hidden parts (hidden = NaN, as labelled), a look-alike paw, two frame sizes with
-  the animal 1.3× smaller in the smaller frames; 64 labelled frames, every 5th a test
-  frame.
+  frame_sizes=[(416, 374), (320, 235)])``, whose MPEG-4 video makes the second size
+  320×234): a mouse reaching for a joystick, small and often hidden parts (hidden =
+  NaN, as labelled), a look-alike paw, two frame sizes with the animal 1.3× smaller in
+  the smaller frames; 64 labelled frames, every 5th a test frame.
 
 Backbones: ``default`` (what a DeepLabCut user gets: ``choose_backbone("resnet_50")``),
 ``efficientnet_lite0|1|2`` with ImageNet weights, ``mobilenet_v2_0.35`` from random
@@ -229,7 +229,7 @@ def load_side(folder: Path) -> BenchProject:
         list(project.bodyparts),
         test,
         pcutoff=0.6,
-        note="demo side view: 32 frames 416×374 + 32 frames 320×235 (animal 1.3× "
+        note="demo side view: 32 frames 416×374 + 32 frames 320×234 (animal 1.3× "
         "smaller), hidden parts NaN",
     )
 

@@ -35,14 +35,16 @@ import numpy as np
 import pandas as pd
 
 from . import logger
-from .dlc_names import dlc_keywords, ignored, one_shuffle, refused, renamed
+from .dlc_names import dlc_keywords, ignored, refused, renamed, shuffle_numbers
 from .locks import job_lock, stop_path
 from .model_folder import ModelFolder, model_naming
 from .project import Project, as_project, entry_name, list_videos
 
 if TYPE_CHECKING:
+    from .dataset import TrainingSet
     from .inference import AnalysisOutputs
     from .models.pose_model import PoseModelConfig
+    from .multianimal.dataset import MultiAnimalTrainingSet
     from .training import TrainConfig
 
 __all__ = [
@@ -141,11 +143,32 @@ class AnalysisStage:
         return f"analysing video {self.index} of {self.total}: {self.video.name}"
 
 
-def _ensure_training_set(project: Project, shuffle: int):
-    from .dataset import create_training_dataset, load_training_set
+def _ensure_training_set(
+    project: Project, shuffle: int, *, warn_empty: bool = False
+) -> TrainingSet | MultiAnimalTrainingSet:
+    """Load the shuffle's training set, creating it when there is none.
+
+    Parameters
+    ----------
+    project
+        The project.
+    shuffle
+        The shuffle number.
+    warn_empty
+        Training: a training set that already exists repeats the warning creating
+        it gave about points left empty and not marked not visible (a user who
+        never ran ``create-training-dataset``, or ran it long ago, sees it too); a
+        set created here gave it already. Single-animal projects only, as
+        :func:`~posekit.engine.dataset.create_training_dataset`.
+
+    Returns
+    -------
+    TrainingSet or MultiAnimalTrainingSet
+    """
+    from .dataset import _warn_empty_points, create_training_dataset, load_training_set
 
     try:
-        return load_training_set(project, shuffle=shuffle)
+        ts = load_training_set(project, shuffle=shuffle)
     except FileNotFoundError:
         _refuse_split_of_interrupted_merge(project, shuffle)
         others = sorted(
@@ -163,8 +186,11 @@ def _ensure_training_set(project: Project, shuffle: int):
             )
         else:
             logger.info("no training set for shuffle %d yet: creating it", shuffle)
-        create_training_dataset(project, shuffles=[shuffle])
+        create_training_dataset(project, shuffles=[shuffle])  # warns itself
         return load_training_set(project, shuffle=shuffle)
+    if warn_empty and not project.multianimal:  # the marks it read: no rereading
+        _warn_empty_points(project, ts.keypoints, ts.paths, ts.not_visible)
+    return ts
 
 
 def _refuse_split_of_interrupted_merge(project: Project, shuffle: int) -> None:
@@ -238,6 +264,7 @@ def _train_config_changes(
     eval_interval: int | None = None,
     log_interval: int | None = None,
     max_snapshots: int | None = None,
+    weigh_only_present_joints: bool | None = None,
 ) -> dict[str, Any]:
     """Turn a training verb's options into ``TrainConfig.replace`` changes.
 
@@ -247,12 +274,13 @@ def _train_config_changes(
 
     Parameters
     ----------
-    crop_size, batch_size, max_iterations, time_budget_s, budget_clock, save_interval, save_interval_s, eval_interval, log_interval, max_snapshots
+    crop_size, batch_size, max_iterations, time_budget_s, budget_clock, save_interval, save_interval_s, eval_interval, log_interval, max_snapshots, weigh_only_present_joints
         As for :func:`train_network`. ``crop_size`` is always set (``None``: chosen
         from the frame size); a ``batch_size`` of 0 keeps the default;
         ``save_interval_s=0`` saves by iterations only; without ``eval_interval``,
         a run with ``max_iterations`` evaluates five times (every 50 to 1000
-        iterations).
+        iterations); ``weigh_only_present_joints=None`` leaves the rule to the
+        trainer (``pose_cfg.yaml``, else the snapshot's, else ``False``).
 
     Returns
     -------
@@ -287,12 +315,14 @@ def _train_config_changes(
         changes["log_interval"] = log_interval
     if max_snapshots is not None:
         changes["max_snapshots"] = max_snapshots
+    if weigh_only_present_joints is not None:
+        changes["weigh_only_present_joints"] = weigh_only_present_joints
     return changes
 
 
 def _run_trainer(
     trainer: Any,
-    ts: Any,
+    ts: TrainingSet | MultiAnimalTrainingSet,
     *,
     resume: bool,
     stop_event: threading.Event | None,
@@ -306,8 +336,9 @@ def _run_trainer(
     trainer
         A :class:`~posekit.engine.training.Trainer` (or the multi-animal one).
     ts
-        The training set (``subset("train")``/``subset("test")`` give frames and
-        keypoints).
+        The training set: ``subset("train")``/``subset("test")`` give frames and
+        keypoints, ``absent("train")`` the labeller's "not visible" marks of the
+        training frames (both kinds of training set have them).
     resume, stop_event, trainer_hook
         As for :func:`train_network`.
     init_path
@@ -327,15 +358,13 @@ def _run_trainer(
         trainer_hook(trainer)
     train_images, train_kp = ts.subset("train")
     test_images, test_kp = ts.subset("test")
-    # the labeller's "not visible" marks (single-animal training sets)
-    absent = ts.absent("train") if hasattr(ts, "absent") else None
     state = trainer.fit(
         train_images,
         train_kp,
         test_images if len(test_images) else None,
         test_kp if len(test_images) else None,
         resume=resume,
-        **({} if absent is None else {"absent": absent}),
+        absent=ts.absent("train"),  # the labeller's "not visible" marks
     )
     err = state.metrics.get("mean_error_px") if state.metrics else None
     return TrainResult(
@@ -792,6 +821,7 @@ def train_network(
     save_epochs: int | None = None,
     log_interval: int | None = None,
     max_snapshots: int | None = None,
+    weigh_only_present_joints: bool | None = None,
 ) -> TrainResult:
     """Train (or resume) the network of a shuffle.
 
@@ -871,6 +901,19 @@ def train_network(
     max_snapshots
         Keep this many newest snapshots, deleting older ones (default 5;
         DeepLabCut's ``max_snapshots_to_keep``).
+    weigh_only_present_joints
+        DeepLabCut's ``pose_cfg.yaml`` key: how a bodypart left empty in a labelled
+        frame is trained. ``False`` (DeepLabCut's default): as absent, so the
+        network learns that a hidden part is not there. ``True``: not at all (zero
+        loss weight), for labels whose empty points are parts not placed rather
+        than hidden ones; points marked "not visible" in the labeller are absent
+        either way. ``None`` (default): what the model folder's ``pose_cfg.yaml``
+        says, else the snapshot the run resumes or starts from, else ``False``.
+        The value used is written to ``pose_cfg.yaml`` and recorded in each
+        snapshot (:attr:`~posekit.engine.training.TrainConfig.weigh_only_present_joints`).
+        In a multi-animal project a bodypart's score map is shared by the animals:
+        ``True`` trains it only in frames where some animal has it placed or marked
+        not visible.
 
     Notes
     -----
@@ -903,6 +946,8 @@ def train_network(
         If ``epochs`` comes with ``max_iterations`` (or ``save_epochs`` with
         ``save_interval``), or is not a whole number above 0; or a DeepLabCut
         keyword that would change the result here (above).
+    ValueError
+        If ``weigh_only_present_joints`` is not ``True``, ``False`` or ``None``.
     """
     from .models.pose_model import PoseModelConfig
     from .training import TrainConfig, Trainer
@@ -944,6 +989,7 @@ def train_network(
             init_from=init_from,
             log_interval=log_interval,
             max_snapshots=max_snapshots,
+            weigh_only_present_joints=weigh_only_present_joints,
         )
     out = ModelFolder.of(project, shuffle).path
     fresh = resume is False or not ModelFolder(out).snapshots()
@@ -951,7 +997,9 @@ def train_network(
     choice = backbone_choice(project, backbone, weights)
     if choice.notice and warm is None:
         logger.warning("%s", choice.notice)
-    ts = _ensure_training_set(project, shuffle)
+    # a set made before (by create-training-dataset, or an earlier run) says again
+    # which points left empty are trained as absent
+    ts = _ensure_training_set(project, shuffle, warn_empty=True)
     if epochs is not None or save_epochs is not None:
         # the batch size this run uses: given, else the recipe it starts from
         base_batch = warm[2].batch_size if warm is not None else TrainConfig.batch_size
@@ -974,6 +1022,7 @@ def train_network(
         eval_interval=eval_interval,
         log_interval=log_interval,
         max_snapshots=max_snapshots,
+        weigh_only_present_joints=weigh_only_present_joints,
     )
     if warm is not None:
         init_path, model_config, base_config = warm
@@ -1049,20 +1098,21 @@ def predict_frames(
 
 
 def _concat_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    """One table of the evaluation tables of several training fractions."""
+    """One table of the evaluation tables of several training fractions or shuffles."""
     return pd.concat(tables, ignore_index=True)
 
 
 @dlc_keywords(
     plotting=renamed("plot"),
-    Shuffles=renamed("shuffle", one_shuffle),
+    Shuffles=renamed("shuffle", shuffle_numbers),
     rescale=ignored("posekit evaluates at the frames' own size"),
     all_training_sets=_concat_tables,
+    each_shuffle=_concat_tables,
 )
 def evaluate_network(
     project: Project | str | os.PathLike,
     *,
-    shuffle: int = 1,
+    shuffle: int | Sequence[int] = 1,
     snapshot: int | str | None = None,
     plot: bool = False,
     pck_radius: float = 5.0,
@@ -1078,8 +1128,11 @@ def evaluate_network(
     Writes ``evaluation-results/iteration-<N>/CombinedEvaluation-results.csv`` (DLC's
     columns; errors are mean Euclidean distances, which DLC calls RMSE), a per-shuffle
     ``<DLCscorer>-results.csv`` with true RMSE, PCK and per-bodypart errors, the
-    predictions on the labelled frames, and with ``plot=True`` images of predictions
-    on the test frames.
+    predictions on the labelled frames, and with ``plot=True`` (DeepLabCut's
+    ``plotting``) an image of the predictions and labels of every labelled frame in
+    ``LabeledImages_<DLCscorer>_snapshot-<N>/``, named as DeepLabCut names them:
+    ``Training-<video>-<image>.png`` for the frames trained on, ``Test-…`` for the
+    held-out ones.
 
     A multi-animal project is evaluated on assembled animals
     (:func:`posekit.engine.multianimal.api.evaluate_multianimal`: OKS mAP and mAR, and
@@ -1090,14 +1143,27 @@ def evaluate_network(
     DeepLabCut does (each must be trained: a fraction without a network is the
     error ``FileNotFoundError`` that names its folder, ``…-trainset<pct>shuffle<k>``).
 
+    Several shuffles (``shuffle=[1, 2]``, or DeepLabCut's ``Shuffles=[1, 2]``) are
+    evaluated one after the other, in the order given, as DeepLabCut does: each
+    writes its files as above (a row each in the iteration's
+    ``CombinedEvaluation-results.csv``, in that order; with
+    ``trainingsetindex="all"`` every fraction of the first shuffle, then of the
+    next). ``Shuffles=[1]`` is ``shuffle=1``.
+
     Returns
     -------
     pandas.DataFrame
         One row with the train/test metrics (one per snapshot with ``"all"``; the
-        fractions' rows one after the other with ``trainingsetindex="all"``).
+        fractions' rows one after the other with ``trainingsetindex="all"``; with
+        several shuffles, the shuffles' rows one after the other, told apart by
+        ``"Shuffle number"``).
     """
-    from .drawing import plot_predictions
-    from .evaluation import evaluation_summary
+    from .drawing import bodypart_colors, draw_predictions
+    from .evaluation import (
+        evaluation_image_names,
+        evaluation_summary,
+        write_evaluation_images,
+    )
     from .io.dlc import paths_to_index, predictions_frame, write_hdf
 
     project = as_project(project)
@@ -1123,7 +1189,9 @@ def evaluate_network(
     if project.multianimal:  # OKS mAP/mAR, errors after matching animals
         from .multianimal.api import evaluate_multianimal
 
-        return evaluate_multianimal(project, shuffle=shuffle, snapshot=snapshot)
+        return evaluate_multianimal(
+            project, shuffle=shuffle, snapshot=snapshot, plot=plot
+        )
     ts = _ensure_training_set(project, shuffle)
     folder = ModelFolder.of(project, shuffle)
     iteration, path = folder.snapshot(snapshot)
@@ -1169,16 +1237,19 @@ def evaluate_network(
     write_hdf(  # opens in pandas 2 (DeepLabCut) and 3 alike
         df, shuffle_dir / f"{scorer}-snapshot-{iteration}.h5", format="fixed"
     )
-    if plot and len(ts.test_indices):
-        idx = ts.test_indices
-        plot_predictions(
-            [ts.images[i] for i in idx],
-            preds[idx],
-            ts.keypoints[idx],
+    if plot:  # every labelled frame, as DeepLabCut: Training-… and Test-… images
+        colors = bodypart_colors(len(ts.bodyparts), project.display.colormap)
+        write_evaluation_images(
             shuffle_dir / f"LabeledImages_{scorer}_snapshot-{iteration}",
-            names=[ts.paths[i].replace("/", "_") for i in idx],
-            bodyparts=ts.bodyparts,
-            pcutoff=pcut,
+            evaluation_image_names(ts.paths, ts.train_indices, ts.test_indices),
+            lambda i: draw_predictions(
+                ts.images[i],
+                preds[i],
+                ts.keypoints[i],
+                colors=colors,
+                bodyparts=ts.bodyparts,
+                pcutoff=pcut,
+            ),
         )
     return table
 
@@ -2158,8 +2229,39 @@ def _prediction_pairs(
             else "analyse them first (analyze_videos, posekit analyze)"
         )
         shown = ", ".join(str(m) for m in missing) or f"the videos of {project.path}"
-        raise FileNotFoundError(f"No {kind} for {shown}: {how}.")
+        raise FileNotFoundError(
+            f"No {kind} for {shown}: {how}."
+            + _other_tracks(missing, destfolder, filtered, track_method)
+        )
     return found
+
+
+def _other_tracks(
+    videos: Sequence[Path],
+    destfolder: str | os.PathLike | None,
+    filtered: bool,
+    track_method: str | None,
+) -> str:
+    """Name the tracks files of other trackers there are, and how to take them."""
+    from .postprocessing import FILTERED_SUFFIX, TRACKS_SUFFIXES, find_predictions
+
+    if track_method is None:
+        return ""
+    others = {}
+    for video in videos:
+        for f in find_predictions(video, destfolder, filtered=filtered):
+            stem = f.stem.removesuffix(FILTERED_SUFFIX)
+            for method, sfx in TRACKS_SUFFIXES.items():
+                if method != track_method and stem.endswith(sfx):
+                    others.setdefault(method, f.name)
+    if not others:
+        return ""
+    found = "; ".join(f"{name} (track_method={m!r})" for m, name in others.items())
+    return (
+        f" There are tracks of another tracker: {found}. Pass that track_method "
+        "(posekit filter/labeled-video --track-method), or set default_track_method "
+        "in config.yaml."
+    )
 
 
 def _filtertype(value: Any) -> dict[str, Any]:
@@ -2211,15 +2313,22 @@ def filter_predictions(
     ``filter_predictions(config, [video])`` as in DeepLabCut: each video's newest
     predictions are smoothed by
     :func:`posekit.engine.postprocessing.filter_predictions` (one file) into
-    ``<predictions>_filtered.h5``.
+    ``<predictions>_filtered.h5``. Several animals: the tracks of the config's
+    ``default_track_method`` (``…_el.h5`` for ``ellipse``), as DeepLabCut, not the
+    newest tracks file.
 
     Parameters
     ----------
     project
         The project (or its folder or ``config.yaml``).
-    videos, videotype, shuffle, destfolder, track_method
+    videos, videotype, shuffle, destfolder
         As for :func:`video_predictions` (default: every video of the project, its
         newest predictions, beside it). ``videos`` is DeepLabCut's ``video``.
+    track_method
+        Several animals: the tracks of this tracker (``"ellipse"``: ``…_el.h5``,
+        ``"box"``: ``…_bx.h5``, ``"keypoints"``: ``…_sk.h5``; default: the config's
+        ``default_track_method``, :func:`~posekit.engine.postprocessing.track_method_of`).
+        Prediction files given in ``videos`` are filtered as they are.
     method, window, polyorder, pcutoff, max_gap, **params
         The filter (:func:`posekit.engine.postprocessing.filter_predictions`);
         ``method`` is DeepLabCut's ``filtertype`` (its ``"arima"`` is an error
@@ -2242,7 +2351,10 @@ def filter_predictions(
         A filter parameter or ``track_method`` is not valid.
     """
     from .postprocessing import filter_predictions as filter_file
+    from .postprocessing import track_method_of
 
+    project = as_project(project)
+    track_method = track_method_of(project, track_method)
     return [
         filter_file(
             path,
@@ -2326,15 +2438,22 @@ def create_labeled_video(
     newest predictions drawn by :func:`posekit.engine.labeled_video.create_labeled_video`
     with the project's plotting settings (``dotsize``, ``colormap``, ``alphavalue``,
     ``skeleton``, ``skeleton_color``, ``pcutoff``), written beside the predictions as
-    ``…_p<pcutoff×100>_labeled.mp4``.
+    ``…_p<pcutoff×100>_labeled.mp4``. Several animals: the tracks of the config's
+    ``default_track_method`` (``…_el.h5`` for ``ellipse``), as DeepLabCut, not the
+    newest tracks file.
 
     Parameters
     ----------
     project
         The project (or its folder or ``config.yaml``).
-    videos, videotype, shuffle, destfolder, track_method
+    videos, videotype, shuffle, destfolder
         As for :func:`video_predictions` (default: every video of the project, its
         newest predictions, beside it).
+    track_method
+        Several animals: the tracks of this tracker (``"ellipse"``: ``…_el.h5``,
+        ``"box"``: ``…_bx.h5``, ``"keypoints"``: ``…_sk.h5``; default: the config's
+        ``default_track_method``, :func:`~posekit.engine.postprocessing.track_method_of`).
+        Prediction files given in ``videos`` are drawn as they are.
     filtered
         Draw the ``_filtered`` predictions.
     fps
@@ -2357,15 +2476,25 @@ def create_labeled_video(
     ------
     FileNotFoundError
         No video has predictions, or the video of a predictions file is not found.
+    ValueError
+        If ``track_method`` (or the config's ``default_track_method``) is not one of
+        posekit's trackers.
     """
     from .labeled_video import create_labeled_video as draw_video
+    from .postprocessing import track_method_of
     from .project import find_video
 
     project = as_project(project)
     display = project.display
     out = []
     pairs = _prediction_pairs(
-        project, videos, filtered, videotype, shuffle, destfolder, track_method
+        project,
+        videos,
+        filtered,
+        videotype,
+        shuffle,
+        destfolder,
+        track_method_of(project, track_method),
     )
     for source, path in pairs:
         video = source or find_video(path, project)

@@ -531,12 +531,19 @@ def not_visible_marks(project: Project, paths: Sequence[str]) -> np.ndarray:
 
 
 def _warn_empty_points(
-    project: Project, keypoints: np.ndarray, paths: Sequence[str]
+    project: Project,
+    keypoints: np.ndarray,
+    paths: Sequence[str],
+    not_visible: np.ndarray | None = None,
 ) -> None:
     """Warn about points left empty in labelled frames and not marked not visible.
 
     They are trained as absent (DeepLabCut's rule): right for hidden parts, wrong for
-    parts the labeller has not placed yet. Nothing is dropped.
+    parts the labeller has not placed yet. Nothing is dropped. Creating a training
+    set warns (:func:`create_training_dataset`), and so does training on one it
+    reuses (:func:`~posekit.engine.api.train_network`), with the marks the training
+    set read (``not_visible``, :attr:`TrainingSet.not_visible`; ``None``: read
+    them here).
     """
     empty = ~np.isfinite(keypoints).all(axis=-1)
     if not empty.any():
@@ -552,7 +559,9 @@ def _warn_empty_points(
             len(paths),
             project.path,
         )
-    unmarked = empty & ~not_visible_marks(project, paths) & ~never
+    if not_visible is None:
+        not_visible = not_visible_marks(project, paths)
+    unmarked = empty & ~not_visible & ~never
     rows = np.flatnonzero(unmarked.any(axis=1))
     if not len(rows):
         return

@@ -797,7 +797,8 @@ def make_demo_project(
         Frames extracted (uniformly) and labelled from the ground truth in the first
         video; ``0`` leaves labelling to the user.
     size, fps, seed, scale
-        Video size ``(width, height)``, frame rate, random seed and animal size.
+        Video size ``(width, height)`` (an odd side loses a row or column: see
+        ``frame_sizes``), frame rate, random seed and animal size.
     n_videos
         Number of videos (each a different session, seeds ``seed``, ``seed+1``, …).
     label
@@ -815,7 +816,10 @@ def make_demo_project(
         their number). The first size is the reference: a smaller video shows the same
         field of view at a lower resolution, so the animal is smaller in it. Labelled
         frames then come from every video (``n_labeled`` split evenly). Default:
-        every video has ``size`` and only the first is labelled.
+        every video has ``size`` and only the first is labelled. The videos are
+        MPEG-4, whose sides are even: an odd width or height loses its last
+        column or row (``(320, 235)`` gives 320×234 frames; nothing is rescaled,
+        so the labels and ground truth stay exact).
     n_animals
         More than 1: a multi-animal project (top view) of that many mice with exact
         identities, whose paths cross and which hide each other's parts

@@ -30,6 +30,12 @@ Two of DeepLabCut's keywords are accepted by every wrapped verb:
   once per fraction where DeepLabCut does (``evaluate_network``: the verb is
   decorated with ``dlc_keywords(all_training_sets=...)``, which combines the
   results); the other verbs refuse it with the loop to write instead.
+- ``Shuffles`` with several numbers (``Shuffles=[1, 2]``): where DeepLabCut runs
+  the verb once per shuffle (``evaluate_network``: ``dlc_keywords(each_shuffle=...)``
+  and :func:`shuffle_numbers`), so does the wrapper, in the order given, each
+  shuffle over the fractions ``trainingsetindex`` names (DeepLabCut's loops:
+  shuffles outside, fractions inside), and combines the results; the verbs that
+  take one shuffle (:func:`one_shuffle`) refuse several.
 - ``engine`` (DeepLabCut 3: :class:`Engine`, ``"pytorch"``, ``"tensorflow"`` or
   their aliases): posekit has one engine, its own Keras network on TensorFlow, and
   writes DeepLabCut's files either way. ``Engine.TF`` is accepted silently;
@@ -48,7 +54,8 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from . import logger
@@ -60,6 +67,7 @@ __all__ = [
     "elsewhere",
     "one_shuffle",
     "renamed",
+    "shuffle_numbers",
     "thresholds",
 ]
 
@@ -317,6 +325,7 @@ def _every_training_set(
 def dlc_keywords(
     *,
     all_training_sets: Callable[[list[Any]], Any] | None = None,
+    each_shuffle: Callable[[list[Any]], Any] | None = None,
     **names: Converter,
 ) -> Callable[[F], F]:
     """Let a verb take DeepLabCut's keyword names as well as its own.
@@ -329,6 +338,14 @@ def dlc_keywords(
         fractions' results (in ``TrainingFraction`` order). Without it,
         ``trainingsetindex="all"`` is a ``TypeError`` that says to call the verb
         once per fraction.
+    each_shuffle
+        For a verb DeepLabCut runs once per shuffle of ``Shuffles=[1, 2, ...]``
+        (``evaluate_network``): makes one result of the shuffles' results (in the
+        order given). With it, a list of several shuffles, given as DeepLabCut's
+        ``Shuffles`` (converted by :func:`shuffle_numbers`) or as the verb's own
+        ``shuffle``, runs the verb once per shuffle, each over the fractions
+        ``trainingsetindex`` names (with ``"all"``: every fraction of shuffle 1,
+        then of shuffle 2, as DeepLabCut loops); a list of one is that shuffle.
     **names
         DeepLabCut keyword → converter into posekit keywords (:func:`renamed`).
         ``trainingsetindex`` (which ``TrainingFraction``: the project argument
@@ -397,9 +414,23 @@ def dlc_keywords(
                             f"{ours} (posekit's): give one of them"
                         )
                     kwargs[ours] = converted
-            if every:
-                return _every_training_set(fn, args, kwargs, all_training_sets)
-            return fn(*args, **kwargs)
+
+            def run(kw: dict[str, Any]) -> Any:
+                if every:
+                    return _every_training_set(fn, args, kw, all_training_sets)
+                return fn(*args, **kw)
+
+            if each_shuffle is not None and "shuffle" in kwargs:
+                shuffles = _listed_shuffles(kwargs["shuffle"])
+                if isinstance(shuffles, list):  # several: one run each, in order
+                    logger.info(
+                        "%s: shuffles %s one after the other", fn.__name__, shuffles
+                    )
+                    return each_shuffle(
+                        [run({**kwargs, "shuffle": k}) for k in shuffles]
+                    )
+                kwargs["shuffle"] = shuffles
+            return run(kwargs)
 
         return wrapper  # type: ignore[return-value]
 
@@ -417,6 +448,50 @@ def one_shuffle(value: int | Sequence[int]) -> int:
             "once for each (shuffle=…)."
         )
     return int(shuffles[0])
+
+
+def shuffle_numbers(value: int | Iterable[int]) -> int | list[int]:
+    """DeepLabCut's ``Shuffles=[...]`` as one shuffle number, or the list of several.
+
+    For a verb DeepLabCut runs once per shuffle (``dlc_keywords(each_shuffle=...)``).
+
+    Examples
+    --------
+    >>> shuffle_numbers([2]), shuffle_numbers((1, 3)), shuffle_numbers(4)
+    (2, [1, 3], 4)
+    >>> shuffle_numbers([])
+    Traceback (most recent call last):
+    TypeError: Shuffles=[]: give at least one shuffle number (Shuffles=[1]).
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        return _shuffle_number(value, value)
+    shuffles = list(value)
+    if not shuffles:
+        raise TypeError(
+            f"Shuffles={shuffles}: give at least one shuffle number (Shuffles=[1])."
+        )
+    numbers = [_shuffle_number(k, shuffles) for k in shuffles]
+    return numbers[0] if len(numbers) == 1 else numbers
+
+
+def _shuffle_number(value: Any, given: Any) -> int:
+    """One shuffle number (an integer), or a ``TypeError`` that quotes ``given``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"Shuffles={given!r}: shuffles are whole numbers, as in config.yaml's "
+            "model folders (…shuffle1): give Shuffles=[1] or Shuffles=[1, 2]."
+        ) from None
+
+
+def _listed_shuffles(value: Any) -> Any:
+    """Convert a list of shuffles with :func:`shuffle_numbers`; return others as given."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        return value
+    return shuffle_numbers(value)
 
 
 def thresholds(**criteria: Callable[[Any], float]) -> Converter:

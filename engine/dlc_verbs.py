@@ -14,7 +14,8 @@ DeepLabCut's does, on posekit's project and file layout (which is DeepLabCut's):
   :func:`dropduplicatesinannotatinfiles`, :func:`dropunlabeledframes`;
 - predictions: :func:`plot_trajectories`, :func:`analyzeskeleton`,
   :func:`analyze_videos_converth5_to_csv`, :func:`analyze_time_lapse_frames` (a
-  folder of images);
+  folder of images), and :func:`scorer_name`, the name DeepLabCut's
+  ``analyze_videos`` returns (posekit's returns the files);
 - :func:`label_frames` and :func:`refine_labels` open DeepLabCut's desktop window;
   posekit labels in the browser, so they say where (an error, not a window).
 
@@ -52,6 +53,7 @@ __all__ = [
     "dropunlabeledframes",
     "plot_trajectories",
     "analyzeskeleton",
+    "scorer_name",
     "analyze_videos_converth5_to_csv",
     "analyze_time_lapse_frames",
 ]
@@ -498,8 +500,10 @@ def plot_trajectories(
 
     DeepLabCut's four figures under its names, for each individual
     (:func:`posekit.engine.plotting.save_dlc_plots`; points below ``pcutoff`` left
-    out): ``trajectory`` (the first displayed bodypart in the image), ``plot`` (x
-    and y over time), ``plot-likelihood`` and ``hist`` (the steps between frames).
+    out; each displayed bodypart a colour of the config's ``colormap``, in the
+    config's order, dots with its ``alphavalue``): ``trajectory`` (every displayed
+    bodypart in the image plane, y pointing down as in the video), ``plot`` (x and
+    y over time), ``plot-likelihood`` and ``hist`` (the steps between frames).
     The names end as DeepLabCut's do: ``_filtered`` for filtered predictions (so
     the unfiltered figures are kept), then the animal's name when there are
     several (``trajectory_filteredmouse1.png``), then ``imagetype``.
@@ -508,10 +512,17 @@ def plot_trajectories(
     ----------
     config
         The project, its folder or its ``config.yaml``.
-    videos, videotype, shuffle, filtered, destfolder, track_method
+    videos, videotype, shuffle, filtered, destfolder
         As for :func:`posekit.engine.api.video_predictions`.
+    track_method
+        Several animals: the tracks of this tracker (``"ellipse"``: ``…_el.h5``,
+        ``"box"``: ``…_bx.h5``, ``"keypoints"``: ``…_sk.h5``; default: the config's
+        ``default_track_method`` as in DeepLabCut, not the newest tracks file:
+        :func:`~posekit.engine.postprocessing.track_method_of`). Prediction files
+        given in ``videos`` are plotted as they are.
     displayedbodyparts, displayedindividuals
-        ``"all"`` or a list.
+        ``"all"``, a list or one name (drawn in the predictions' order, as
+        DeepLabCut does).
     imagetype
         ``".png"``, ``".svg"`` (or several, as a list).
     pcutoff
@@ -521,11 +532,18 @@ def plot_trajectories(
     -------
     list of Path
         The figures written.
+
+    Raises
+    ------
+    ValueError
+        If a displayed bodypart or individual is not in the predictions, or
+        ``track_method`` (or the config's ``default_track_method``) is not one of
+        posekit's trackers.
     """
     from .api import _prediction_pairs
     from .io import load_poses
     from .plotting import save_dlc_plots
-    from .postprocessing import FILTERED_SUFFIX
+    from .postprocessing import FILTERED_SUFFIX, track_method_of
     from .project import as_project
 
     project = as_project(config)
@@ -534,14 +552,20 @@ def plot_trajectories(
     formats = tuple(k.lower().lstrip(".") for k in kinds)
     out = []
     pairs = _prediction_pairs(
-        project, videos, filtered, videotype or None, shuffle, destfolder, track_method
+        project,
+        videos,
+        filtered,
+        videotype or None,
+        shuffle,
+        destfolder,
+        track_method_of(project, track_method),
     )
     for video, h5 in pairs:
         ds = load_poses(h5)
-        if displayedbodyparts != "all":
-            ds = ds.sel(keypoint=list(displayedbodyparts))
-        if displayedindividuals != "all":
-            ds = ds.sel(individual=list(displayedindividuals))
+        ds = _displayed(ds, "keypoint", displayedbodyparts, "displayedbodyparts", h5)
+        ds = _displayed(
+            ds, "individual", displayedindividuals, "displayedindividuals", h5
+        )
         ds["position"] = ds["position"].where(ds["confidence"] >= cut)
         stem = video.stem if video is not None else h5.name.split("DLC_")[0]
         folder = Path(destfolder or h5.parent) / "plot-poses" / stem
@@ -555,8 +579,27 @@ def plot_trajectories(
                 formats=formats,
                 individual=str(individual),
                 colormap=project.display.colormap,
+                alpha=project.display.alphavalue,
             )
     return out
+
+
+def _displayed(
+    ds: Any, dim: str, wanted: str | Sequence[str], name: str, h5: Path
+) -> Any:
+    """``ds`` with the ``wanted`` names of ``dim`` (``"all"``: as is), in its order."""
+    if isinstance(wanted, str) and wanted == "all":
+        return ds
+    chosen = {wanted} if isinstance(wanted, str) else {str(w) for w in wanted}
+    have = [str(v) for v in ds[dim].values]
+    unknown = sorted(chosen - set(have))
+    if unknown or not chosen:
+        what = f"{unknown} not in {h5.name}" if unknown else "names nothing"
+        raise ValueError(
+            f"{name}={wanted!r}: {what}; give some of {have} (those of "
+            f"{h5.name}) or 'all'."
+        )
+    return ds.sel({dim: [v for v in have if v in chosen]})
 
 
 def _bone(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
@@ -576,10 +619,7 @@ def _bone(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-@dlc_keywords(
-    modelprefix=ignored("posekit's models are in the project"),
-    track_method=ignored("posekit analyses the tracks it finds"),
-)
+@dlc_keywords(modelprefix=ignored("posekit's models are in the project"))
 def analyzeskeleton(
     config: str | os.PathLike | Project,
     videos: Sequence[str | os.PathLike],
@@ -589,6 +629,7 @@ def analyzeskeleton(
     save_as_csv: bool = False,
     destfolder: str | os.PathLike | None = None,
     return_data: bool = False,
+    track_method: str | None = None,
 ) -> list[Path] | dict[Path, pd.DataFrame]:
     """Length and orientation of every skeleton edge ("bone") in every frame.
 
@@ -611,6 +652,12 @@ def analyzeskeleton(
         Also write the ``.csv``.
     return_data
         Return ``{predictions file: table}`` instead of the files.
+    track_method
+        Several animals: the tracks of this tracker (``"ellipse"``: ``…_el.h5``,
+        ``"box"``: ``…_bx.h5``, ``"keypoints"``: ``…_sk.h5``; default: the config's
+        ``default_track_method`` as in DeepLabCut, not the newest tracks file:
+        :func:`~posekit.engine.postprocessing.track_method_of`). Prediction files
+        given in ``videos`` are read as they are.
 
     Returns
     -------
@@ -620,10 +667,12 @@ def analyzeskeleton(
     Raises
     ------
     ValueError
-        If the config has no ``skeleton``.
+        If the config has no ``skeleton``, or ``track_method`` (or the config's
+        ``default_track_method``) is not one of posekit's trackers.
     """
     from .api import video_predictions
     from .io.dlc import read_predictions, write_predictions
+    from .postprocessing import track_method_of
     from .project import as_project
 
     project = as_project(config)
@@ -637,6 +686,7 @@ def analyzeskeleton(
         videotype=videotype or None,
         shuffle=shuffle,
         destfolder=destfolder,
+        track_method=track_method_of(project, track_method),
     )
     tables: dict[Path, pd.DataFrame] = {}
     written = []
@@ -665,6 +715,60 @@ def analyzeskeleton(
         tables[h5] = table
         written.append(target)
     return tables if return_data else written
+
+
+@dlc_keywords(modelprefix=ignored("posekit's models are in the project"))
+def scorer_name(
+    config: str | os.PathLike | Project,
+    shuffle: int = 1,
+    snapshot: int | str | None = None,
+) -> str:
+    """Return the scorer name of analysis: what DeepLabCut's ``analyze_videos`` returns.
+
+    DeepLabCut's ``analyze_videos`` returns this name (its ``DLCscorer``, e.g.
+    ``DLC_resnet50_openfieldOct30shuffle1_50000``); posekit's returns the files it
+    wrote or found instead (``<video stem><scorer>.h5``). A script that used
+    DeepLabCut's return value gets the name here: the same for the same shuffle,
+    ``trainingsetindex`` (DeepLabCut's keyword, accepted) and snapshot.
+
+    Parameters
+    ----------
+    config
+        The project, its folder or its ``config.yaml``.
+    shuffle
+        Which shuffle's network.
+    snapshot
+        An index into the shuffle's snapshots (-1 the newest); default: the
+        config's ``snapshotindex`` (``"all"``: the newest), as analysis takes it.
+
+    Returns
+    -------
+    str
+        ``DLC_<net>_<Task><date>shuffle<k>_<iterations>``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the shuffle has no trained snapshot (the message says how to train).
+    IndexError
+        If ``snapshot`` is past the shuffle's snapshots.
+
+    Examples
+    --------
+    >>> import posekit.engine as deeplabcut  # doctest: +SKIP
+    >>> outputs = deeplabcut.analyze_videos(config, [video])  # doctest: +SKIP
+    >>> scorer = scorer_name(config, shuffle=1)  # doctest: +SKIP
+    >>> outputs[0].name == Path(video).stem + scorer + ".h5"  # doctest: +SKIP
+    True
+    """
+    from .api import _one_snapshot
+    from .model_folder import ModelFolder
+    from .project import as_project
+
+    project = as_project(config)
+    folder = ModelFolder.of(project, shuffle)
+    _, path = folder.snapshot(_one_snapshot(project, snapshot))
+    return folder.scorer(path)
 
 
 def analyze_videos_converth5_to_csv(

@@ -1,12 +1,15 @@
 """Static figures of predictions with matplotlib (PNG, SVG), no browser needed.
 
 The figures DeepLabCut's ``plot_trajectories`` makes: x, y, speed and likelihood of
-each bodypart over time (:func:`plot_time_series`), and the trajectory in the image
-plane coloured by time (:func:`posekit.engine.behavior.export.plot_trajectory`).
-:func:`save_pose_plots` writes both. Figures are ``matplotlib.figure.Figure`` objects
-on the Agg canvas (no ``pyplot``, no global state), so they work in threads, on
-clusters and in Voila kernels. :func:`save_dlc_plots` writes DeepLabCut's four
-figures under its names (``trajectory``, ``plot``, ``plot-likelihood``, ``hist``).
+each bodypart over time (:func:`plot_time_series`), every bodypart's points in the
+image plane (:func:`plot_keypoint_trajectories`) and the steps between frames
+(:func:`plot_step_histogram`). :func:`save_pose_plots` writes the time series and one
+keypoint's path coloured by time
+(:func:`posekit.engine.behavior.export.plot_trajectory`). Figures are
+``matplotlib.figure.Figure`` objects on the Agg canvas (no ``pyplot``, no global
+state), so they work in threads, on clusters and in Voila kernels.
+:func:`save_dlc_plots` writes DeepLabCut's four figures under its names
+(``trajectory``, ``plot``, ``plot-likelihood``, ``hist``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from .project import DisplaySettings
 __all__ = [
     "DLC_PLOT_NAMES",
     "SERIES",
+    "plot_keypoint_trajectories",
     "plot_step_histogram",
     "plot_time_series",
     "save_dlc_plots",
@@ -145,6 +149,105 @@ def plot_time_series(
     axes[-1].set_xlabel("frame")
     axes[0].legend(loc="upper right", fontsize="small", ncols=min(len(chosen), 6))
     axes[0].set_title(f"{ind}: {', '.join(chosen)}")
+    return fig
+
+
+def plot_keypoint_trajectories(
+    ds: xr.Dataset,
+    *,
+    keypoints: Sequence[str] | None = None,
+    individual: str | None = None,
+    colormap: str = _DEFAULT.colormap,
+    alpha: float = _DEFAULT.alphavalue,
+    pcutoff: float | None = None,
+    image_size: tuple[int, int] | None = None,
+    figsize: tuple[float, float] = (8.0, 6.0),
+):
+    """Every keypoint's positions in the image plane, a colour each.
+
+    DeepLabCut's ``trajectory`` figure: a dot per frame and keypoint, coloured from
+    ``colormap`` as in the other figures (keypoint ``i`` of the dataset's ``n`` gets
+    :func:`~posekit.engine.drawing.bodypart_colors` ``(n)[i]``), with ``alpha``; the
+    y axis points down, as in the video; a colour bar names the keypoints.
+
+    Parameters
+    ----------
+    ds
+        Poses dataset (movement schema). NaN positions are left out.
+    keypoints
+        Keypoints to draw (default: all), in dataset order of colours.
+    individual
+        Which individual (default: the first).
+    colormap
+        Colour map of the keypoints (the project's ``colormap``).
+    alpha
+        Opacity of the dots (the project's ``alphavalue``).
+    pcutoff
+        Leave out the points whose likelihood is below it (default: draw all).
+    image_size
+        ``(width, height)`` of the video, to fix the axes to the frame.
+    figsize
+        Figure size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its first axes hold one line of dots per keypoint (``label`` the keypoint).
+
+    Raises
+    ------
+    ValueError
+        If a keypoint or the individual is unknown.
+
+    Examples
+    --------
+    >>> from posekit.engine.poses import from_numpy
+    >>> ds = from_numpy(np.random.default_rng(0).random((10, 2, 3, 1)) * 100)
+    >>> fig = plot_keypoint_trajectories(ds)
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['keypoint_0', 'keypoint_1', 'keypoint_2']
+    >>> bool(fig.axes[0].yaxis_inverted())  # as in the video
+    True
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.figure import Figure
+
+    sub, chosen, ind = _pick(ds, keypoints, individual)
+    names = [str(k) for k in ds["keypoint"].values]
+    colors = bodypart_colors(len(names), colormap) / 255.0  # matplotlib: 0-1 RGB
+    position = sub["position"]
+    if pcutoff is not None:
+        position = position.where(sub["confidence"] >= float(pcutoff))
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for kp in chosen:
+        xy = position.sel(keypoint=kp)
+        ax.plot(
+            xy.sel(space="x").values,
+            xy.sel(space="y").values,
+            ".",
+            color=colors[names.index(kp)],
+            alpha=alpha,
+            label=kp,
+        )
+    if image_size is not None:
+        ax.set_xlim(0, image_size[0])
+        ax.set_ylim(image_size[1], 0)
+    else:
+        ax.invert_yaxis()
+    ax.set_xlabel("x (px)")
+    ax.set_ylabel("y (px)")
+    ax.set_title(f"{ind}: trajectories")
+    if chosen:  # DeepLabCut's colour bar, a tick per keypoint
+        shown = ListedColormap([colors[names.index(kp)] for kp in chosen])
+        norm = BoundaryNorm(np.arange(len(chosen) + 1) - 0.5, len(chosen))
+        bar = fig.colorbar(
+            ScalarMappable(norm=norm, cmap=shown), ax=ax, ticks=range(len(chosen))
+        )
+        bar.set_ticklabels(chosen)
     return fig
 
 
@@ -297,12 +400,14 @@ def save_dlc_plots(
     individual: str | None = None,
     colormap: str = _DEFAULT.colormap,
     image_size: tuple[int, int] | None = None,
+    alpha: float = _DEFAULT.alphavalue,
 ) -> list[Path]:
     """Write DeepLabCut's four ``plot_trajectories`` figures under its file names.
 
     Files ``<name><suffix><animal>.<fmt>`` for each name of :data:`DLC_PLOT_NAMES`:
-    ``trajectory`` (the first keypoint in the image plane), ``plot`` (x and y over
-    time), ``plot-likelihood`` and ``hist`` (:func:`plot_step_histogram`).
+    ``trajectory`` (every keypoint in the image plane, a colour each:
+    :func:`plot_keypoint_trajectories`), ``plot`` (x and y over time),
+    ``plot-likelihood`` and ``hist`` (:func:`plot_step_histogram`).
     DeepLabCut's ``suffix`` is ``"_filtered"`` for filtered predictions, so the
     figures of the filtered and the unfiltered data lie side by side.
 
@@ -325,6 +430,8 @@ def save_dlc_plots(
         Colour map of the keypoints.
     image_size
         ``(width, height)`` of the video, to fix the trajectory axes to the frame.
+    alpha
+        Opacity of the trajectory's dots (the project's ``alphavalue``).
 
     Returns
     -------
@@ -341,7 +448,7 @@ def save_dlc_plots(
     ['trajectory_filtered.svg', 'plot_filtered.svg', 'plot-likelihood_filtered.svg',
      'hist_filtered.svg']
     """
-    from .behavior.export import plot_trajectory, save_figure
+    from .behavior.export import save_figure
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -349,10 +456,11 @@ def save_dlc_plots(
         zip(
             DLC_PLOT_NAMES,
             (
-                plot_trajectory(
+                plot_keypoint_trajectories(
                     ds,
-                    keypoint=str(ds["keypoint"].values[0]),
-                    individual=individual or str(ds["individual"].values[0]),
+                    individual=individual,
+                    colormap=colormap,
+                    alpha=alpha,
                     image_size=image_size,
                 ),
                 plot_time_series(

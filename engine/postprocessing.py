@@ -16,7 +16,7 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FILTERED_SUFFIX",
     "TRACKS_SUFFIXES",
+    "file_track_method",
     "filtered_path",
     "filter_predictions",
     "find_predictions",
@@ -38,6 +39,8 @@ __all__ = [
     "network_scorer",
     "prediction_files",
     "prediction_model",
+    "smooth_predictions",
+    "track_method_of",
 ]
 
 logger = logging.getLogger("posekit.postprocessing")
@@ -131,6 +134,77 @@ def _newest_model_last(path: Path) -> tuple[int, int, float, str]:
 #: DeepLabCut's multi-animal tracks files: ``<video><scorer>_<suffix>.h5`` for each
 #: ``track_method`` (``_el``, ``_bx``, ``_sk``).
 TRACKS_SUFFIXES = {method: f"_{sfx}" for method, sfx in TRACK_METHODS.items()}
+
+
+def track_method_of(project: Project, track_method: str | None = None) -> str | None:
+    """Return the tracker whose tracks a verb reads (DeepLabCut's ``track_method``).
+
+    DeepLabCut's ``filterpredictions``, ``create_labeled_video`` and their siblings
+    read the tracks of the config's ``default_track_method`` when ``track_method``
+    is left out (``""``), not the newest tracks file: after trying another tracker
+    (``posekit analyze --track-method box``), the ``_el.h5`` tracks (the ones whose
+    identities were corrected) are still the ones filtered and drawn.
+
+    Parameters
+    ----------
+    project
+        The project.
+    track_method
+        The method asked for (``None`` or ``""``: the config's).
+
+    Returns
+    -------
+    str or None
+        ``track_method`` when given; for a multi-animal project the config's
+        ``default_track_method`` (``"ellipse"`` when it has none); ``None`` for a
+        single-animal project (its predictions have no tracks suffix).
+
+    Raises
+    ------
+    ValueError
+        If the method, given or the config's, is not one of posekit's trackers.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> ma = SimpleNamespace(multianimal=True, get=lambda key: "box")
+    >>> track_method_of(ma), track_method_of(ma, "ellipse")
+    ('box', 'ellipse')
+    """
+    if track_method:
+        if track_method not in TRACKS_SUFFIXES:
+            raise ValueError(
+                f"track_method={track_method!r}: use one of "
+                f"{sorted(TRACKS_SUFFIXES)} (the tracks file …_el.h5, …_bx.h5, "
+                "…_sk.h5), or leave it out to take the config's default_track_method."
+            )
+        return track_method
+    if not project.multianimal:
+        return None
+    method = project.get("default_track_method") or "ellipse"
+    if method not in TRACKS_SUFFIXES:
+        raise ValueError(
+            f"config.yaml's default_track_method is {method!r}, not one of posekit's "
+            f"trackers {sorted(TRACKS_SUFFIXES)}: set it to one of them in "
+            "config.yaml, or pass track_method (posekit … --track-method)."
+        )
+    return str(method)
+
+
+def file_track_method(path: str | os.PathLike) -> str | None:
+    """Return the tracker whose tracks file ``path`` is (``…_el.h5``: ``"ellipse"``).
+
+    Filtered tracks (``…_el_filtered.h5``) too; ``None`` for other files.
+
+    Examples
+    --------
+    >>> file_track_method("m1DLC_resnet50_tJan1shuffle1_5_bx_filtered.h5")
+    'box'
+    >>> file_track_method("m1DLC_resnet50_tJan1shuffle1_5.h5") is None
+    True
+    """
+    stem = Path(path).stem.removesuffix(FILTERED_SUFFIX)
+    return next((m for m, s in TRACKS_SUFFIXES.items() if stem.endswith(s)), None)
 
 
 def _track_suffixes(project: Project, track_method: str | None) -> list[str]:
@@ -392,16 +466,27 @@ def filter_predictions(
     save_csv
         Also write the ``.csv`` twin.
     **params
-        Other :class:`~posekit.engine.behavior.filters.FilterConfig` fields. The
-        median's ``min_periods`` is half its window plus one here, so that the
-        first and last frames of the recording keep a position (the behaviour
-        pipeline's median leaves them NaN, as movement's does).
+        Other :class:`~posekit.engine.behavior.filters.FilterConfig` fields.
 
     Returns
     -------
     Path
-        The filtered ``.h5`` (key ``df_with_missing``, table format, the input's
-        columns and index; likelihoods unchanged), written atomically.
+        The filtered ``.h5`` (key ``df_with_missing``, as DeepLabCut writes it, also
+        for a tracks file read under ``tracks``; table format, the input's columns
+        and index; likelihoods unchanged), written atomically.
+
+    Notes
+    -----
+    The smoother neither removes nor invents points (:func:`smooth_predictions`):
+    a point present in the input (after ``pcutoff`` and ``max_gap``) is smoothed
+    with the values present in its window, a missing one stays missing, so the
+    filtered file has no more NaN than the input. Where a window is complete the
+    values are :func:`scipy.signal.medfilt`'s (``"median"``) and
+    :func:`scipy.signal.savgol_filter`'s (``"savgol"``). DeepLabCut runs ``medfilt``
+    on each column, which does not handle NaN: next to a gap it makes present
+    points NaN, or fills missing ones with a neighbour's value. At the first and
+    last ``window // 2`` frames the median is of the values there, where
+    ``medfilt`` pads with zeros (pulling the first and last points towards 0).
 
     Raises
     ------
@@ -416,7 +501,6 @@ def filter_predictions(
     >>> filter_predictions("m1DLC_resnet50_tOct30shuffle1_500.h5", window=7)  # doctest: +SKIP
     PosixPath('m1DLC_resnet50_tOct30shuffle1_500_filtered.h5')
     """
-    from .behavior.filters import filter_poses
     from .io.dlc import load_dlc, read_predictions, write_predictions
 
     path = Path(predictions)
@@ -434,13 +518,15 @@ def filter_predictions(
             "filter the output of `posekit analyze` instead"
         )
     ds = load_dlc(path)
-    if method == "median":
-        # a predictions file keeps its first and last frames (DeepLabCut's median
-        # keeps them too, zero-padded): a window of at least half its length there
-        params.setdefault("min_periods", int(window) // 2 + 1)
-    filtered = filter_poses(
+    if method == "median" and int(window) > ds.sizes["time"]:
+        raise ValueError(
+            f"window={window} is longer than the recording ({ds.sizes['time']} frames "
+            f"in {path.name}): every point would become the median of the whole "
+            "recording. Use a window of a few frames (DeepLabCut's default is 5)."
+        )
+    filtered = smooth_predictions(
         ds,
-        method,  # type: ignore[arg-type]
+        method,
         confidence_threshold=pcutoff,
         max_gap=max_gap,
         window=window,
@@ -449,6 +535,135 @@ def filter_predictions(
     )
     target = Path(out) if out is not None else filtered_path(path)
     result = write_predictions(_write_back(df, filtered), target, save_csv=save_csv)
-    n_nan = int(np.isnan(filtered["position"].values).sum())
-    logger.info("%s: %s filter → %s (%d NaN values)", path.name, method, target, n_nan)
+    logger.info(
+        "%s: %s filter → %s (NaN values: %d before, %d after)",
+        path.name,
+        method,
+        target,
+        int(np.isnan(ds["position"].values).sum()),
+        int(np.isnan(filtered["position"].values).sum()),
+    )
     return result
+
+
+#: :class:`~posekit.engine.behavior.filters.FilterConfig` fields of the steps before
+#: the smoother (they decide which points are missing).
+_CLEANING = ("confidence_threshold", "jump_k", "body_length", "max_gap")
+
+PoseLike = TypeVar("PoseLike", xr.Dataset, xr.DataArray)
+
+
+def smooth_predictions(
+    data: PoseLike, method: str = "median", **params: Any
+) -> PoseLike:
+    """Clean and smooth poses as ``posekit filter`` does; the smoother keeps every point.
+
+    The steps of :func:`~posekit.engine.behavior.filters.filter_poses` (points
+    below ``confidence_threshold`` become NaN, jumps are removed, gaps up to
+    ``max_gap`` frames are interpolated, then the smoother runs), except that the
+    smoother neither removes a point nor fills one: a point present after the
+    cleaning steps keeps a value, one missing stays missing, so the smoother never
+    adds NaN (only ``confidence_threshold`` and the jump removal do, as asked).
+
+    - ``"median"``: the median of the values present in the point's window
+      (``min_periods=1``: a NaN-aware median), equal to
+      :func:`scipy.signal.medfilt`'s wherever the window is complete;
+    - ``"savgol"``: a point whose window is complete gets
+      :func:`scipy.signal.savgol_filter`'s value (the recording's first and last
+      ``window // 2`` frames: the polynomial fitted to the first or last window,
+      as ``mode="interp"``); a point whose window has a gap gets the
+      ``polyorder`` polynomial fitted by least squares to the values present in that
+      window, or keeps its value when fewer than ``polyorder + 2`` are present (the
+      polynomial would pass through every one of them);
+    - ``"butterworth"`` and ``"kalman"`` keep the points as they are.
+
+    The behaviour pipeline (:func:`~posekit.engine.behavior.filters.filter_poses`
+    alone) lets the median and Savitzky–Golay windows with a gap, and the first and
+    last frames of the median, become NaN, as movement's filters do.
+
+    Parameters
+    ----------
+    data
+        Poses Dataset or ``position`` DataArray.
+    method
+        ``"median"``, ``"savgol"``, ``"butterworth"``, ``"kalman"`` or ``"none"``.
+    **params
+        :class:`~posekit.engine.behavior.filters.FilterConfig` fields
+        (``confidence_threshold``, ``max_gap``, ``window``, ``polyorder``, …). A
+        ``min_periods`` given for the median is kept (windows with fewer values
+        then become NaN).
+
+    Returns
+    -------
+    xarray.Dataset or xarray.DataArray
+        Same kind as ``data``.
+
+    Raises
+    ------
+    ValueError
+        If the method or a parameter is not valid.
+
+    Examples
+    --------
+    A gap of two frames: the median keeps the frames beside it and leaves it open.
+
+    >>> from posekit.engine.poses import from_numpy
+    >>> x = np.array([1.0, 2.0, 3.0, np.nan, np.nan, 6.0, 7.0, 8.0])
+    >>> ds = from_numpy(np.stack([x, x], 1)[:, :, None, None])
+    >>> smooth_predictions(ds, "median", window=3).position.values[:, 0, 0, 0]
+    array([1.5, 2. , 2.5, nan, nan, 6.5, 7. , 7.5])
+    """
+    from .behavior.filters import FilterConfig, filter_poses
+
+    clean = {k: params.pop(k) for k in _CLEANING if k in params}
+    if method == "median":
+        params.setdefault("min_periods", 1)
+    cleaned = filter_poses(data, "none", **clean)
+    smoothed = filter_poses(cleaned, method, **params)  # type: ignore[arg-type]
+    if method == "savgol":
+        cfg = FilterConfig(method="savgol", **params)
+        smoothed = _refit_savgol(cleaned, smoothed, cfg.window, cfg.polyorder)
+    return smoothed
+
+
+def _refit_savgol(
+    cleaned: PoseLike, smoothed: PoseLike, window: int, polyorder: int
+) -> PoseLike:
+    """Give the points Savitzky–Golay made NaN (a gap in their window) a value.
+
+    The ``polyorder`` polynomial fitted by least squares to the values present in the
+    point's window (the one the filter uses: centred, the first or last window at the
+    recording's ends), evaluated at the point; with fewer than ``polyorder + 2``
+    values present it would pass through them all, so the point keeps its value.
+    """
+    from .behavior._utils import position_of, time_first_2d
+
+    before, _ = time_first_2d(position_of(cleaned))
+    after, rebuild = time_first_2d(position_of(smoothed))
+    todo = ~np.isnan(before) & np.isnan(after)
+    if not todo.any():
+        return smoothed
+    half = window // 2
+    t, col = np.nonzero(todo)
+    # the filter's window of each point (it ran: the recording has >= window frames)
+    start = np.clip(t - half, 0, before.shape[0] - window)
+    rows = start[:, None] + np.arange(window)  # (points, window)
+    y = before[rows, col[:, None]]
+    present = ~np.isnan(y)
+    x = (rows - t[:, None]) / half  # scaled to [-2, 2]: a well-conditioned fit
+    design = x[..., None] ** np.arange(polyorder + 1)  # (k, window, polyorder + 1)
+    weighted = design * present[..., None]
+    value = before[t, col].copy()
+    fit = present.sum(axis=1) >= polyorder + 2
+    if fit.any():
+        lhs = np.einsum("kwi,kwj->kij", weighted[fit], design[fit])
+        rhs = np.einsum("kwi,kw->ki", weighted[fit], np.where(present, y, 0.0)[fit])
+        value[fit] = np.linalg.solve(lhs, rhs[..., None])[:, 0, 0]  # p(0)
+    out = after.copy()
+    out[t, col] = value
+    position = rebuild(out)
+    if isinstance(smoothed, xr.Dataset):
+        result = smoothed.copy()
+        result["position"] = position
+        return result
+    return position

@@ -10,7 +10,9 @@ A bodypart left empty (NaN) in a labelled frame is trained as absent, as DeepLab
 does (``weigh_only_present_joints: false`` in ``pose_cfg.yaml``, its default): the
 network learns a low likelihood where a part is hidden. ``weigh_only_present_joints:
 true`` gives such points zero weight instead, except those marked "not visible" in the
-labeller (:attr:`TrainConfig.weigh_only_present_joints`).
+labeller (:attr:`TrainConfig.weigh_only_present_joints`; from a project,
+``train_network(weigh_only_present_joints=True)`` or ``posekit train
+--weigh-only-present-joints``).
 
 Augmentation and target generation run in a background thread, overlapping the train
 step. The network is built for any input size, so the same model is trained on crops
@@ -216,7 +218,9 @@ class TrainConfig:
         folder's ``pose_cfg.yaml`` (DeepLabCut's, or one edited), else the one the
         resumed snapshot, or the snapshot a fresh run starts from (``init_weights``),
         was trained with, else ``False``. The value used is recorded in
-        ``pose_cfg.yaml`` and in each snapshot.
+        ``pose_cfg.yaml`` and in each snapshot. From a project:
+        ``train_network(weigh_only_present_joints=...)``, ``posekit train
+        --weigh-only-present-joints`` / ``--no-weigh-only-present-joints``.
     adaptive_augmentation
         With ``adaptive``, also choose the rotation (``augment.rotation_deg`` at 25)
         from how widely the labelled animals turn and mirror half the crops
@@ -1443,7 +1447,8 @@ class Trainer:
             ``(n_images, K)`` bool: training points marked "not visible" (the
             labeller's marks, :attr:`~posekit.engine.dataset.TrainingSet.not_visible`);
             they are trained as absent under either ``weigh_only_present_joints``.
-            Single-animal training only (the multi-animal trainer does not read it).
+            Multi-animal training: ``(n_images, n_slots)``, the slots of the flat
+            keypoints (:class:`~posekit.engine.multianimal.training.MultiAnimalTrainer`).
 
         Returns
         -------

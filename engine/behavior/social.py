@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._utils import select_keypoint
+from ._utils import position_of, select_keypoint
 from .kinematics import compute_interindividual_distances
 
 __all__ = [
@@ -148,13 +148,15 @@ def _contact_runs(
 
 
 def contact_bouts(
-    distance: xr.DataArray,
-    contact_distance: float,
+    position: xr.DataArray | xr.Dataset | None = None,
+    contact_distance: float | None = None,
     *,
+    keypoint: str | None = None,
     release_distance: float | None = None,
     merge_gap: int = CONTACT_MERGE_GAP,
     min_frames: int = 1,
     fps: float | None = None,
+    distance: xr.DataArray | None = None,
 ) -> pd.DataFrame:
     """Bouts in which a pair of animals is in contact.
 
@@ -166,12 +168,26 @@ def contact_bouts(
     frame, in one contact instead of many: ``release_distance=contact_distance,
     merge_gap=0`` counts every crossing of the threshold.
 
+    Called as :func:`approach_events` and :func:`following_bouts` are, with the
+    positions (``contact_bouts(pos, keypoint="thorax", fps=25)``), or with the
+    distances of the pairs already measured (``contact_bouts(distance=d,
+    contact_distance=40)``, ``d`` from
+    :func:`~posekit.engine.behavior.kinematics.compute_interindividual_distances`).
+
     Parameters
     ----------
-    distance
-        ``(time, pair)`` distances (:func:`compute_interindividual_distances`).
+    position
+        ``(time, space, [keypoint,] individual)`` positions (or a poses Dataset):
+        the distance of each pair is measured at ``keypoint`` or between the
+        centroids, as in :func:`social_summary`. A ``(time, pair)`` DataArray of
+        distances here is taken as ``distance``.
     contact_distance
-        Closer than this is contact.
+        Closer than this is contact (default with positions:
+        :func:`default_contact_distance`, the animals' median body length; needed
+        with ``distance``).
+    keypoint
+        With positions: measure at this keypoint (default: centroids, missing
+        where no keypoint is seen).
     release_distance
         Farther than this is apart (default: ``1.1 * contact_distance``; at least
         ``contact_distance``).
@@ -181,21 +197,48 @@ def contact_bouts(
         Shorter bouts (first to last frame) are left out.
     fps
         Frame rate for durations in seconds.
+    distance
+        ``(time, pair)`` distances instead of positions
+        (:func:`~posekit.engine.behavior.kinematics.compute_interindividual_distances`).
 
     Returns
     -------
     pandas.DataFrame
         ``pair, start_frame, end_frame, frames, frames_used, duration_s,
         min_distance``: ``frames`` from the first to the last frame (inclusive),
-        ``frames_used`` those of them where both animals are seen.
+        ``frames_used`` those of them where both animals are seen. Empty with
+        fewer than two animals.
+
+    Raises
+    ------
+    ValueError
+        Neither or both of positions and distances are given, ``keypoint`` with
+        distances, distances without ``contact_distance``, or an array that is
+        neither.
 
     Examples
     --------
-    >>> d = xr.DataArray([[9.0], [4.0], [3.0], [9.0]], dims=("time", "pair"),
-    ...                  coords={"pair": ["a-b"]})
-    >>> contact_bouts(d, 5.0)[["pair", "start_frame", "end_frame"]].values.tolist()
-    [['a-b', 1, 2]]
+    ``a`` walks to ``b`` and stays 10 units away from frame 8 on:
+
+    >>> from posekit.engine.poses import from_numpy
+    >>> pos = np.zeros((12, 2, 1, 2)); pos[:, 0, 0, 1] = 100.0
+    >>> pos[:, 0, 0, 0] = np.minimum(np.arange(12) * 12.0, 90.0)
+    >>> ds = from_numpy(pos, individual_names=["a", "b"])
+    >>> bouts = contact_bouts(ds.position, contact_distance=20.0, fps=4.0)
+    >>> bouts[["pair", "start_frame", "end_frame", "duration_s"]].values.tolist()
+    [['a-b', 7, 11, 1.25]]
+
+    The same from the distances:
+
+    >>> from posekit.engine.behavior.kinematics import (
+    ...     compute_interindividual_distances)
+    >>> d = compute_interindividual_distances(ds.position)
+    >>> contact_bouts(distance=d, contact_distance=20.0)["start_frame"].tolist()
+    [7]
     """
+    distance, contact_distance = _pair_distances(
+        position, distance, contact_distance, keypoint
+    )
     rows = []
     for pair in [str(p) for p in distance["pair"].values]:
         d = np.asarray(distance.sel(pair=pair).values, float)
@@ -223,6 +266,71 @@ def contact_bouts(
         "min_distance",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _pair_distances(
+    position: xr.DataArray | xr.Dataset | None,
+    distance: xr.DataArray | None,
+    contact_distance: float | None,
+    keypoint: str | None,
+) -> tuple[xr.DataArray, float]:
+    """Return the ``(time, pair)`` distances and contact distance of the inputs.
+
+    Raises
+    ------
+    ValueError
+        As :func:`contact_bouts` says.
+    """
+    how = (
+        "pass the positions, as to approach_events (contact_bouts(pos, "
+        "keypoint=...)), or the distances of the pairs (contact_bouts(distance=d, "
+        "contact_distance=...), d from compute_interindividual_distances(pos))"
+    )
+    if isinstance(position, xr.DataArray) and "pair" in position.dims:
+        if distance is not None:
+            raise ValueError(f"contact_bouts got distances twice: {how}.")
+        position, distance = None, position  # contact_bouts(distance, 40.0)
+    if (position is None) == (distance is None):
+        raise ValueError(
+            f"contact_bouts needs positions or distances, one of them: {how}."
+        )
+    if distance is not None:
+        if "pair" not in distance.dims or "time" not in distance.dims:
+            raise ValueError(
+                f"contact_bouts: distances have dims (time, pair); these have "
+                f"{tuple(distance.dims)}: {how}."
+            )
+        if keypoint is not None:
+            raise ValueError(
+                "contact_bouts: keypoint= chooses where positions are measured; "
+                f"these are distances already: {how}."
+            )
+        if contact_distance is None:
+            raise ValueError(
+                "contact_bouts needs contact_distance with distances (with positions "
+                "it defaults to the animals' median body length)."
+            )
+        return distance, float(contact_distance)
+    position = position_of(position)
+    if "individual" not in position.dims or "space" not in position.dims:
+        raise ValueError(
+            f"contact_bouts: positions have dims (time, space, [keypoint,] "
+            f"individual); these have {tuple(position.dims)}: {how}."
+        )
+    animals = _animals(position)
+    position = position.sel(individual=animals)
+    if contact_distance is None:
+        contact_distance = default_contact_distance(position)
+    if len(animals) < 2:  # no pair
+        empty = xr.DataArray(
+            np.empty((position.sizes["time"], 0)),
+            dims=("time", "pair"),
+            coords={"pair": []},
+        )
+        return empty, float(contact_distance)
+    return compute_interindividual_distances(position, keypoint), float(
+        contact_distance
+    )
 
 
 def _centres(position: xr.DataArray, keypoint: str | None) -> xr.DataArray:
@@ -571,8 +679,8 @@ follow_merge_gap
         contact_distance = default_contact_distance(position)
     distance = compute_interindividual_distances(position, keypoint)
     bouts = contact_bouts(
-        distance,
-        contact_distance,
+        distance=distance,
+        contact_distance=contact_distance,
         release_distance=release_distance,
         merge_gap=merge_gap,
         fps=fps,

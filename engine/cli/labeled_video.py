@@ -12,6 +12,7 @@ from ._common import (
     comma_names,
     load_project,
 )
+from .filter import TRACK_METHODS, read_line
 
 __all__ = ["NAME", "add_parser", "run"]
 
@@ -39,7 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "keypoints above the p-cutoff, the skeleton and optional fading trails, drawn "
         "on every frame. Writes <predictions stem>_p<pcutoff*100>_labeled.mp4 "
         "(_p60_ for a p-cutoff of 0.6, as DeepLabCut names it; H.264, plays in "
-        "browsers) beside the predictions.",
+        "browsers) beside the predictions. Several animals: the tracks of "
+        "--track-method. Prints each file read and each file written.",
     )
     add_project_arg(p)
     p.add_argument(
@@ -76,6 +78,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="NAMES",
         help="comma-separated bodyparts to draw (default: all)",
     )
+    p.add_argument(
+        "--track-method",
+        choices=TRACK_METHODS,
+        default=None,
+        help="several animals: draw the tracks of this tracker (…_el.h5, …_bx.h5, "
+        "…_sk.h5; default: the config's default_track_method, as DeepLabCut)",
+    )
     add_shuffle_arg(
         p,
         default=None,
@@ -87,7 +96,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write a labelled video per predictions file and print each one.
+    """Write a labelled video per predictions file; print the file read and written.
 
     Parameters
     ----------
@@ -100,20 +109,29 @@ def run(args: argparse.Namespace) -> int:
         The exit code (a video without predictions is named in a warning; none
         with predictions is an error).
     """
-    from ..api import create_labeled_video
+    from ..api import create_labeled_video, video_predictions
+    from ..postprocessing import track_method_of
 
-    for out in create_labeled_video(
-        load_project(args.project).for_training_set(args.trainingsetindex),
+    project = load_project(args.project).for_training_set(args.trainingsetindex)
+    track_method = track_method_of(project, args.track_method)
+    for predictions in video_predictions(
+        project,
         args.files,
         filtered=args.filtered,
-        pcutoff=args.pcutoff,
-        draw_skeleton=not args.no_skeleton,
-        trail_length=args.trail,
-        dotsize=args.dotsize,
-        codec=args.codec,
-        color_by=args.color_by,
-        bodyparts=comma_names(args.bodyparts) if args.bodyparts else None,
         shuffle=args.shuffle,
+        track_method=track_method,
     ):
-        print(out)
+        print(read_line(predictions, args.track_method, track_method), flush=True)
+        (out,) = create_labeled_video(
+            project,
+            [predictions],
+            pcutoff=args.pcutoff,
+            draw_skeleton=not args.no_skeleton,
+            trail_length=args.trail,
+            dotsize=args.dotsize,
+            codec=args.codec,
+            color_by=args.color_by,
+            bodyparts=comma_names(args.bodyparts) if args.bodyparts else None,
+        )
+        print(f"wrote {out}", flush=True)
     return EXIT_OK

@@ -106,6 +106,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--fresh", action="store_true", help="start over instead of resuming"
     )
+    p.add_argument(
+        "--weigh-only-present-joints",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="DeepLabCut's pose_cfg.yaml key: give a bodypart left empty in a "
+        "labelled frame no loss weight (the network learns nothing about it there) "
+        "instead of training it as absent (--no-weigh-only-present-joints, "
+        "DeepLabCut's default); points marked not visible are absent either way. "
+        "Neither: as the model's pose_cfg.yaml says, else its snapshots, else false",
+    )
     return p
 
 
@@ -164,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             save_epochs=args.save_epochs,
             trainer_hook=_epochs_printer(args, project),
+            weigh_only_present_joints=args.weigh_only_present_joints,
         )
     print(result)
     if result.stop_reason == "interrupted":  # the snapshot is saved; stop a chain

@@ -73,6 +73,7 @@ def train_multianimal(
     init_from: str | os.PathLike | None = "previous",
     log_interval: int | None = None,
     max_snapshots: int | None = None,
+    weigh_only_present_joints: bool | None = None,
 ):
     """Train (or resume) the multi-animal network of a shuffle.
 
@@ -80,7 +81,7 @@ def train_multianimal(
     ----------
     project
         A multi-animal project.
-    shuffle, backbone, weights, max_iterations, time_budget_s, batch_size, crop_size, resume, callbacks, stop_event, progress, eval_interval, save_interval, save_interval_s, trainer_hook, log_interval, max_snapshots
+    shuffle, backbone, weights, max_iterations, time_budget_s, batch_size, crop_size, resume, callbacks, stop_event, progress, eval_interval, save_interval, save_interval_s, trainer_hook, log_interval, max_snapshots, weigh_only_present_joints
         As for :func:`posekit.engine.api.train_network`.
     budget_clock
         ``"wall"`` or ``"cpu"`` seconds for ``time_budget_s`` (CPU seconds per core
@@ -144,6 +145,7 @@ def train_multianimal(
             eval_interval=eval_interval,
             log_interval=log_interval,
             max_snapshots=max_snapshots,
+            weigh_only_present_joints=weigh_only_present_joints,
         )
     )
     model_config = PoseModelConfig(
@@ -246,13 +248,18 @@ def evaluate_multianimal(
     *,
     shuffle: int = 1,
     snapshot: int = -1,
+    plot: bool = False,
 ) -> pd.DataFrame:
     """Train and test accuracy of a multi-animal shuffle, as DeepLabCut reports it.
 
     Writes ``evaluation-results/iteration-<N>/CombinedEvaluation-results.csv`` (DLC's
     columns; the errors are mean distances after matching each labelled animal to a
     prediction) and ``<DLCscorer>-results.csv`` in the shuffle's folder with OKS
-    mAP/mAR, RMSE and the errors per bodypart.
+    mAP/mAR, RMSE and the errors per bodypart. With ``plot``, an image of every
+    labelled frame in ``LabeledImages_<DLCscorer>_snapshot-<N>/`` (DeepLabCut's
+    ``Training-<video>-<image>.png`` / ``Test-…``): each labelled animal (crosses)
+    joined to the predicted animal matched to it, and the predicted animals left
+    unmatched.
 
     Returns
     -------
@@ -276,7 +283,7 @@ def evaluate_multianimal(
         ),
     )
     nan = float("nan")
-    return _write_evaluation(
+    table = _write_evaluation(
         project,
         shuffle,
         folder.scorer(path),
@@ -292,6 +299,55 @@ def evaluate_multianimal(
             "Test mAR": test.get("mar", nan),
             "p-cutoff used": project.pcutoff,
         },
+    )
+    if plot:
+        from ..evaluation import evaluation_image_names, write_evaluation_images
+
+        scorer = folder.scorer(path)
+        write_evaluation_images(
+            project.evaluation_dir(shuffle)
+            / f"LabeledImages_{scorer}_snapshot-{iteration}",
+            evaluation_image_names(ts.paths, ts.train_indices, ts.test_indices),
+            lambda i: _draw_evaluation_frame(ts, i, result[i], project),
+        )
+    return table
+
+
+def _draw_evaluation_frame(ts: Any, i: int, found: Any, project: Project) -> np.ndarray:
+    """One evaluation image: labelled animals beside their matches, unique parts first.
+
+    Each predicted animal matched to a labelled one (:func:`~.metrics.match_instances`)
+    is drawn in that animal's slot, joined to its labels; the unmatched predicted
+    animals follow, without labels. Colours are per bodypart, as DeepLabCut's
+    default ``bodypart`` mode.
+    """
+    from ..drawing import bodypart_colors, draw_predictions
+    from .metrics import match_instances
+
+    labels = np.asarray(ts.keypoints[i], float)  # (I, Km, 2)
+    n_multi = labels.shape[1]
+    animals = np.asarray(found.animals, float).reshape(-1, n_multi, 3)
+    p, g, _ = match_instances(animals, labels)
+    slots = np.full((*labels.shape[:2], 3), np.nan)
+    slots[g] = animals[p]
+    extra = np.delete(animals, p, axis=0)
+    unique_pred = np.asarray(found.unique, float).reshape(-1, 3)
+    unique_gt = np.asarray(ts.unique[i], float).reshape(-1, 2)[: len(unique_pred)]
+    unique_pred = unique_pred[: len(unique_gt)]
+    colors = bodypart_colors(n_multi + len(unique_gt), project.display.colormap)
+    rows = len(labels) + len(extra)
+    return draw_predictions(
+        ts.images[i],
+        np.concatenate([unique_pred, slots.reshape(-1, 3), extra.reshape(-1, 3)]),
+        np.concatenate(
+            [unique_gt, labels.reshape(-1, 2), np.full((extra.size // 3, 2), np.nan)]
+        ),
+        colors=np.concatenate([colors[n_multi:], np.tile(colors[:n_multi], (rows, 1))]),
+        bodyparts=[
+            *ts.layout.unique_bodyparts[: len(unique_gt)],
+            *ts.layout.multi_bodyparts,
+        ],
+        pcutoff=project.pcutoff,
     )
 
 
@@ -781,9 +837,14 @@ def evaluate_tracks(
     predictions: str | os.PathLike,
     truth: str | os.PathLike,
     *,
-    min_oks: float = 0.5,
+    min_oks: float | None = None,
+    max_distance: float | None = None,
 ) -> dict[str, Any]:
     """Identity switches, IDF1 and per-frame OKS mAP of tracks against true tracks.
+
+    Switches are counted on the animals matched in each frame (within the gate:
+    ``min_oks``, or ``max_distance`` in pixels); the result says how many labelled
+    animals were left unmatched (:func:`~.metrics.identity_metrics`).
 
     Parameters
     ----------
@@ -795,19 +856,23 @@ def evaluate_tracks(
         demo's ``ground-truth/<video>_keypoints.h5``, DeepLabCut tracks…). Keypoints
         with confidence 0 are taken as hidden.
     min_oks
-        Animals match in a frame when their OKS is at least this.
+        Animals match in a frame when their OKS is at least this (default 0.5).
+    max_distance
+        Instead: animals match when their mean keypoint distance is at most this
+        many pixels. Not together with ``min_oks``.
 
     Returns
     -------
     dict
         :func:`~.metrics.identity_metrics` (``id_switches``,
-        ``switches_per_1000_frames``, ``idf1``, …) plus ``map``/``mar`` over every
-        frame (identities ignored) and the keypoints compared.
+        ``switches_per_1000_frames``, ``idf1``, the gate, ``unmatched``…) plus
+        ``map``/``mar`` over every frame (identities ignored) and the keypoints
+        compared.
 
     Raises
     ------
     ValueError
-        If the two share no keypoint.
+        If the two share no keypoint, or both gates are given.
     """
     from ..io import load_poses
     from .metrics import assembly_metrics, identity_metrics
@@ -824,7 +889,7 @@ def evaluate_tracks(
     gt = gt[:, :, [names.index(k) for k in common]]
     n = min(len(gt), len(pred))
     gt, pred = gt[:n], pred[:n]
-    out = identity_metrics(pred, gt, min_oks=min_oks)
+    out = identity_metrics(pred, gt, min_oks=min_oks, max_distance=max_distance)
     out.update(
         {
             f"frames_{k}": v

@@ -71,7 +71,11 @@ class MultiAnimalAugmenter:
         return groups[int(rng.integers(len(groups)))]
 
     def __call__(
-        self, image: np.ndarray, keypoints: np.ndarray, rng: np.random.Generator
+        self,
+        image: np.ndarray,
+        keypoints: np.ndarray,
+        rng: np.random.Generator,
+        absent: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Augment one frame.
 
@@ -83,6 +87,9 @@ class MultiAnimalAugmenter:
             ``(n_slots, 2)`` frame pixels, NaN for unlabelled.
         rng
             Random generator.
+        absent
+            ``(n_slots,)`` bool: points marked "not visible" in the labeller, known
+            to be absent (they count as labelled).
 
         Returns
         -------
@@ -91,7 +98,8 @@ class MultiAnimalAugmenter:
         inside : numpy.ndarray
             ``(n_slots, 2)`` float32 crop pixels, NaN outside the crop or unlabelled.
         labelled : numpy.ndarray
-            ``(n_slots,)`` bool: labelled in the frame (after the mirror's relabelling).
+            ``(n_slots,)`` bool: known in the frame, placed or marked not visible
+            (after the mirror's relabelling).
         moved : numpy.ndarray
             ``(n_slots, 2)`` float32 crop pixels, not clipped to the crop.
         """
@@ -110,6 +118,13 @@ class MultiAnimalAugmenter:
         )
         moved = (kp @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
         labelled = np.isfinite(kp).all(axis=-1)
+        if absent is not None:
+            absent = np.asarray(absent, dtype=bool)
+            if absent.shape != labelled.shape:
+                raise ValueError(
+                    f"absent must be ({self.layout.n_slots},). Received {absent.shape}"
+                )
+            labelled = labelled | absent
         if flip:
             inside, moved, labelled = (
                 inside[self.flip_perm],
@@ -127,8 +142,12 @@ class MultiAnimalAugmenter:
         *,
         return_labelled: bool = False,
         return_moved: bool = False,
+        absent: np.ndarray | None = None,
     ) -> tuple[np.ndarray, ...]:
         """Augment ``images[i]`` for each ``i`` in ``indices``.
+
+        ``absent`` (``(n_images, n_slots)`` bool, rows as ``keypoints``): the points
+        marked not visible, which ``labelled`` counts as known.
 
         Returns
         -------
@@ -137,7 +156,10 @@ class MultiAnimalAugmenter:
             ``return_labelled`` also ``labelled (B, n_slots)``; with
             ``return_moved`` also ``moved (B, n_slots, 2)``.
         """
-        out = [self(images[i], keypoints[i], rng) for i in indices]
+        out = [
+            self(images[i], keypoints[i], rng, None if absent is None else absent[i])
+            for i in indices
+        ]
         result = [np.stack([o[0] for o in out]), np.stack([o[1] for o in out])]
         if return_labelled:
             result.append(np.stack([o[2] for o in out]))

@@ -8,6 +8,12 @@ The merged ``CollectedData_<scorer>.h5`` keeps the four column levels
 DeepLabCut's ``format_multianimal_training_data`` does: ``joints`` maps the
 individual's position (``single`` last) to rows ``[bodypart index, x, y]``, where the
 unique bodyparts are numbered after the multi-animal ones.
+
+The labeller's "not visible" marks (``labeled-data/<video>/.posekit/visibility.json``,
+points named ``"<individual>/<bodypart>"``) are read with the training set
+(:attr:`MultiAnimalTrainingSet.not_visible`), as for a single animal: training knows
+the marked points are absent, under either ``weigh_only_present_joints``
+(:mod:`~posekit.engine.multianimal.targets`).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ __all__ = [
     "merge_multianimal_labels",
     "documentation_entries",
     "load_multianimal_training_set",
+    "multianimal_not_visible_marks",
 ]
 
 logger = logging.getLogger("posekit.engine.multianimal")
@@ -56,6 +63,10 @@ class MultiAnimalTrainingSet:
         The split's fraction and number.
     flip_pairs
         Left/right bodypart pairs found by name.
+    not_visible
+        ``(n_images, n_slots)`` bool, slots in :attr:`flat_keypoints` order: points
+        marked "not visible" in the labeller (and empty in the labels); ``None``:
+        not read.
     """
 
     images: Sequence[np.ndarray]
@@ -68,6 +79,7 @@ class MultiAnimalTrainingSet:
     train_fraction: float = 0.95
     shuffle: int = 1
     flip_pairs: list[tuple[str, str]] = field(default_factory=list)
+    not_visible: np.ndarray | None = None
 
     @property
     def bodyparts(self) -> list[str]:
@@ -85,6 +97,18 @@ class MultiAnimalTrainingSet:
 
         idx = self.train_indices if which == "train" else self.test_indices
         return _take(self.images, idx), self.flat_keypoints[idx]
+
+    def absent(self, which: str) -> np.ndarray | None:
+        """``("train" | "test")`` → the :attr:`not_visible` rows of that subset.
+
+        What :meth:`Trainer.fit <posekit.engine.training.Trainer.fit>` takes as
+        ``absent`` (as :meth:`posekit.engine.dataset.TrainingSet.absent`); ``None``
+        when the marks were not read.
+        """
+        if self.not_visible is None:
+            return None
+        idx = self.train_indices if which == "train" else self.test_indices
+        return self.not_visible[idx]
 
 
 def merge_multianimal_labels(project) -> pd.DataFrame:
@@ -209,6 +233,60 @@ def documentation_entries(
     return data
 
 
+def multianimal_not_visible_marks(
+    project, paths: Sequence[str], layout: MultiAnimalLayout
+) -> np.ndarray:
+    """Return the "not visible" marks of labelled frames as ``(n, n_slots)`` bool.
+
+    Parameters
+    ----------
+    project
+        A multi-animal project.
+    paths
+        ``labeled-data/<video>/<image>`` of each frame.
+    layout
+        The training set's layout (its slots are the columns).
+
+    Returns
+    -------
+    numpy.ndarray
+        True where the labeller marked the individual's bodypart not visible on the
+        frame (:func:`~posekit.engine.labels.read_visibility`, points named
+        ``"<individual>/<bodypart>"``); marks of points the layout lacks are left out.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from posekit.engine.demo import make_demo_project
+    >>> from posekit.engine.labels import update_visibility
+    >>> project = make_demo_project(tempfile.mkdtemp(), n_animals=2, n_frames=12,
+    ...                             n_labeled=2)
+    >>> frame = "labeled-data/session1/img00.png"
+    >>> _ = update_visibility(project, "session1",
+    ...                       not_visible_add=[(frame, "mouse2/snout")])
+    >>> layout = MultiAnimalLayout.from_config(project)
+    >>> layout.slots[6]
+    ('mouse2', 'snout')
+    >>> multianimal_not_visible_marks(project, [frame], layout).nonzero()[1].tolist()
+    [6]
+    """
+    from ..labels import read_visibility
+    from .labels import split_slot
+
+    slot = {s: j for j, s in enumerate(layout.slots)}
+    row = {p: i for i, p in enumerate(paths)}
+    out = np.zeros((len(paths), layout.n_slots), bool)
+    for stem in dict.fromkeys(p.split("/")[1] for p in paths if p.count("/") >= 2):
+        for frame, name in read_visibility(project, stem)["not_visible"]:
+            try:
+                point = split_slot(name)
+            except ValueError:  # a single-animal mark: no individual named
+                continue
+            if frame in row and point in slot:
+                out[row[frame], slot[point]] = True
+    return out
+
+
 def load_multianimal_training_set(
     project, split, *, cache_bytes: int | None = None
 ) -> MultiAnimalTrainingSet:
@@ -239,6 +317,9 @@ def load_multianimal_training_set(
     merged = read_labels(h5)
     paths = index_to_paths(merged.index)
     kp, unique, layout = frame_to_arrays(merged, MultiAnimalLayout.from_config(project))
+    # the labeller's marks (read now: a mark added since the set was made counts)
+    empty = ~np.isfinite(layout.flatten(kp, unique)).all(axis=-1)
+    not_visible = multianimal_not_visible_marks(project, paths, layout) & empty
     from .._image_cache import ImageList
 
     images = ImageList(
@@ -262,4 +343,5 @@ def load_multianimal_training_set(
         train_fraction=split.train_fraction,
         shuffle=split.shuffle,
         flip_pairs=pairs,
+        not_visible=not_visible,
     )

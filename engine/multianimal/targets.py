@@ -14,14 +14,18 @@ stride / 2)`` (:mod:`posekit.engine.targets`).
   ``pafwidth``).
 
 Keypoints come per animal, ``(N, I, K, 2)``: a unique bodypart is a channel that only
-the first "animal" row has (see :func:`stack_channels`). A NaN keypoint has no target.
-Score-map weights follow DeepLabCut's ``weigh_only_present_joints``: ``False`` (its
-default, as in DeepLabCut's multi-animal training): every channel has full weight, so a
-bodypart that no animal of the frame shows (hidden, left empty) is learnt as absent
-there; ``True``: a channel keeps full weight when some animal of the frame was labelled
-for it (the others are known to be absent there) and gets zero weight when no animal
-was. PAFs are drawn from the keypoints before cropping, so a limb that leaves the crop still
-points the right way inside it.
+the first "animal" row has (see :func:`stack_channels`). A NaN keypoint has no target:
+an animal's hidden part adds no peak to its bodypart's score map, which the animals
+share. Score-map weights follow DeepLabCut's ``weigh_only_present_joints``
+(``compute_scmap_weights`` of its multi-animal dataset): ``False`` (its default, and
+posekit's): every channel has full weight, so a bodypart that no animal of the frame
+shows (hidden, left empty) is learnt as absent there; ``True``: a channel keeps full
+weight when some animal of the frame is known for it (``labelled``: placed, or marked
+"not visible" in the labeller, which DeepLabCut has not) and gets zero weight when none
+is. As for a single animal, a point marked not visible is thus trained as absent under
+either rule: an empty map (no peak of that animal) with weight 1. PAFs are drawn from
+the keypoints before cropping, so a limb that leaves the crop still points the right way
+inside it.
 """
 
 from __future__ import annotations
@@ -217,9 +221,9 @@ def make_multianimal_targets(
     paf_width
         Half-width of a limb's field, pixels.
     labelled
-        ``(N, I, K)`` bool: labelled in the source frame (default: finite). With
-        ``weigh_only_present_joints``, a channel with no labelled animal in a frame
-        gets weight 0.
+        ``(N, I, K)`` bool: known in the source frame, placed or marked not visible
+        (default: finite). With ``weigh_only_present_joints``, a channel with no
+        known animal in a frame gets weight 0.
     paf_keypoints
         Keypoints for the PAFs (default ``keypoints``): the same points before
         cropping, so that limbs crossing the crop border are drawn.
@@ -253,6 +257,15 @@ def make_multianimal_targets(
     >>> t = make_multianimal_targets(kp, [], (2, 6), weigh_only_present_joints=True)
     >>> t.scoremap_weights.ravel().tolist()
     [0.0, 1.0]
+
+    Marked not visible on an animal, it is known absent there: empty, weight 1:
+
+    >>> known = np.isfinite(kp).all(axis=-1)
+    >>> known[0, 1, 0] = True  # the second animal's part 0: not visible
+    >>> t = make_multianimal_targets(kp, [], (2, 6), labelled=known,
+    ...                              weigh_only_present_joints=True)
+    >>> t.scoremap_weights.ravel().tolist(), float(t.scoremap[..., 0].max())
+    ([1.0, 1.0], 0.0)
     """
     kp = np.asarray(keypoints, np.float64)
     if kp.ndim != 4 or kp.shape[-1] != 2:

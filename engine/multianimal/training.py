@@ -14,7 +14,11 @@ with what several animals need:
   the fields' half-width is a tenth of the median animal size (at least one map cell)
   unless set;
 - the test error is measured on assembled animals: OKS mAP, and the distance of each
-  labelled keypoint to the matched animal's (:func:`~.metrics.assembly_metrics`).
+  labelled keypoint to the matched animal's (:func:`~.metrics.assembly_metrics`);
+- the labeller's "not visible" marks (``fit(absent=...)``, ``(n_images, n_slots)``)
+  are points known to be absent: an individual's hidden part adds nothing to its
+  bodypart's score map, which keeps full weight under either
+  ``weigh_only_present_joints`` (:mod:`~.targets`).
 """
 
 from __future__ import annotations
@@ -244,8 +248,18 @@ class MultiAnimalTrainer(Trainer):
         map_shape: tuple[int, int],
     ) -> tuple[np.ndarray, Any]:
         mcfg = self.model_config
+        absent = self._train_absent
+        if absent is not None and len(absent) != len(keypoints):
+            absent = None  # not the training set fit() was given
+        # labelled: placed or marked not visible (known absent, an empty map)
         crops, inside, labelled, moved = self.augmenter.batch(
-            images, keypoints, indices, rng, return_labelled=True, return_moved=True
+            images,
+            keypoints,
+            indices,
+            rng,
+            return_labelled=True,
+            return_moved=True,
+            absent=absent,
         )
         layout = self.layout
 

@@ -21,6 +21,20 @@ SCORER = "DLC_resnet50_demoJan1shuffle1_100"
 N = 60
 
 
+def _lines(out: str) -> dict[str, list[str]]:
+    """Return the files a command printed: ``{"read": [...], "wrote": [...]}``."""
+    got: dict[str, list[str]] = {"read": [], "wrote": []}
+    for line in out.strip().splitlines():
+        word, _, rest = line.partition(" ")
+        got[word].append(rest.strip())
+    return got
+
+
+def _wrote(out: str) -> Path:
+    """Return the last file a command said it wrote."""
+    return Path(_lines(out)["wrote"][-1])
+
+
 @pytest.fixture(scope="module")
 def noisy(tmp_path_factory):
     """Demo project + noisy predictions (known truth) with some unlikely points."""
@@ -43,7 +57,7 @@ def test_median_filtered_h5(noisy, capsys) -> None:
     assert (
         main(["filter", str(project.path), "--method", "median", "--window", "5"]) == 0
     )
-    out = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    out = _wrote(capsys.readouterr().out)
     assert out == path.with_name(path.stem + "_filtered.h5")
     raw = pd.read_hdf(path)
     filtered = pd.read_hdf(out)  # one key, as DLC's own files: opens without a key
@@ -77,7 +91,7 @@ def test_savgol_with_pcutoff_and_csv(noisy, capsys) -> None:
         ]
     )  # fmt: skip
     assert rc == 0
-    out = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    out = _wrote(capsys.readouterr().out)
     assert out.with_suffix(".csv").is_file()
     raw = pd.read_hdf(path)
     filtered = pd.read_hdf(out)
@@ -108,7 +122,7 @@ def test_a_folder_stands_for_its_videos(noisy, capsys) -> None:
     project, path, _, _ = noisy
     folder = str(project.path / "videos")
     assert main(["filter", str(project.path), folder, "--window", "3"]) == 0
-    out = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    out = _wrote(capsys.readouterr().out)
     assert out == path.with_name(path.stem + "_filtered.h5")
 
 
@@ -123,8 +137,9 @@ def test_shuffle_and_trainingsetindex_as_in_the_other_commands(noisy, capsys) ->
     project, path, _, _ = noisy
     argv = [str(project.path), "--shuffle", "2", "--trainingsetindex", "0"]
     assert main(["filter", *argv]) == 0
-    assert capsys.readouterr().out.strip() == str(
-        path.with_name(path.stem + "_filtered.h5")
-    )
+    assert _lines(capsys.readouterr().out) == {
+        "read": [str(path)],
+        "wrote": [str(path.with_name(path.stem + "_filtered.h5"))],
+    }
     args = build_parser().parse_args(["labeled-video", *argv])
     assert (args.shuffle, args.trainingsetindex) == (2, 0)

@@ -28,18 +28,25 @@ for options added on purpose:
 - the main help (``posekit --help``): QA s15, its "exit status" section (0, 2, 75,
   130, 143) and the global -q/--quiet and --threads N;
 - ``evaluate``: issue 15 (--tracks, --truth); --trainingsetindex; QA s15: --shuffle
-  has a help text and its default (as every command's);
+  has a help text and its default (as every command's); QA s18: --shuffle may be
+  repeated (several shuffles evaluated in turn, as DeepLabCut's ``Shuffles=[1, 2]``);
 - ``filter``: files may be folders of videos; --shuffle and --trainingsetindex
   (QA s15: the predictions of one shuffle's network, as its siblings take them);
+  QA s18: --track-method (several animals: the config's default_track_method by
+  default, as DeepLabCut), a missing point stays missing, the files read and
+  written are printed;
 - ``train``: --trainingsetindex (which of the config's TrainingFraction); QA s15:
   --shuffle's help, a resumed training keeps its backbone (--backbone), what
   --minutes counts, and values checked by argparse (--iterations, --minutes,
   --batch-size); QA s17: --epochs and --save-epochs (DeepLabCut 3's, converted
-  into iterations as ``train_network(epochs=, save_epochs=)``);
+  into iterations as ``train_network(epochs=, save_epochs=)``); QA s18:
+  --weigh-only-present-joints / --no-weigh-only-present-joints (DeepLabCut's
+  pose_cfg.yaml key, ``train_network(weigh_only_present_joints=)``);
 - ``labeled-video``: its texts name the output as it is now named,
   ``<predictions>_p<pcutoff*100>_labeled.mp4`` (the main help's line too); files may
   be folders of videos; --color-by and --bodyparts (DeepLabCut's color_by and
-  displayedbodyparts); --shuffle and --trainingsetindex (QA s15, as ``filter``).
+  displayedbodyparts); --shuffle and --trainingsetindex (QA s15, as ``filter``);
+  QA s18: --track-method and the files read and written, as ``filter``.
 
 Commands added after the single-module CLI (``NEW_COMMANDS``) may have their help
 text captured too (under ``text`` only; the structure test leaves them out):

@@ -150,6 +150,80 @@ def test_plot_trajectories_names_its_figures_as_deeplabcut(demo_project, fake_an
     assert {p: p.read_bytes() for p in raw} == before  # the unfiltered are kept
 
 
+def test_plot_trajectories_draws_every_displayed_bodypart(
+    demo_project, fake_analysis, monkeypatch
+):
+    """DeepLabCut's ``trajectory`` figure: each displayed bodypart, a colour each.
+
+    posekit drew the first displayed bodypart only (its path coloured by time), and
+    a bodypart named as a string was split into letters.
+    """
+    from posekit.engine.behavior import export
+    from posekit.engine.drawing import bodypart_colors
+    from posekit.engine.io.dlc import write_predictions
+
+    truth = fake_analysis(demo_project, {})
+    video = demo_project.videos()[0]
+    (h5,) = video.parent.glob(f"{video.stem}DLC_*.h5")
+    df = pd.read_hdf(h5)
+    scorer = df.columns.get_level_values("scorer")[0]
+    df.loc[df.index[:10], (scorer, "leftear", "likelihood")] = 0.3  # < pcutoff
+    write_predictions(df, h5)
+    demo_project.set("colormap", "jet")
+    demo_project.set("alphavalue", 0.4)
+    demo_project.save()
+    drawn = {}
+    save = export.save_figure
+
+    def keep(fig, path, **kwargs):
+        drawn[Path(path).name] = fig
+        return save(fig, path, **kwargs)
+
+    monkeypatch.setattr(export, "save_figure", keep)
+    config = str(demo_project.config_path)
+    shown = ["tailbase", "snout", "leftear"]
+    dlc.plot_trajectories(config, [str(video)], displayedbodyparts=shown)
+    ax = drawn["trajectory.png"].axes[0]
+    order = ["snout", "leftear", "tailbase"]  # the predictions' order, as DLC draws
+    assert [line.get_label() for line in ax.lines] == order
+    colors = bodypart_colors(len(order), "jet") / 255.0
+    for line, color, name in zip(ax.lines, colors, order, strict=True):
+        np.testing.assert_allclose(line.get_color(), color)
+        assert line.get_alpha() == 0.4 and line.get_marker() == "."
+        x = truth[:, demo_project.bodyparts.index(name), 0]
+        if name == "leftear":  # the points below pcutoff (0.6) are left out
+            x = np.where(np.arange(len(x)) < 10, np.nan, x)
+        np.testing.assert_allclose(line.get_xdata(), x)
+    assert ax.yaxis_inverted()
+    dlc.plot_trajectories(config, [str(video)], displayedbodyparts="neck")
+    assert [line.get_label() for line in drawn["trajectory.png"].axes[0].lines] == [
+        "neck"
+    ]
+    with pytest.raises(ValueError, match=r"displayedbodyparts=\['nose'\].*'snout'"):
+        dlc.plot_trajectories(config, [str(video)], displayedbodyparts=["nose"])
+
+
+def test_scorer_name_is_what_deeplabcut_analyze_videos_returns(
+    trained, video_clip, tmp_path
+):
+    """DeepLabCut's analyze_videos returns the scorer; posekit's returns the files."""
+    from posekit.engine.dlc_verbs import scorer_name
+
+    config = str(trained.config_path)
+    clip = video_clip(trained.path / "videos" / "session1.mp4", 4)
+    (out,) = dlc.analyze_videos(
+        config, [str(clip)], destfolder=tmp_path, progress=False
+    )
+    scorer = scorer_name(config)
+    assert out.name == clip.stem + scorer + ".h5"
+    assert scorer == "DLC_mobnet_35_demoJan1shuffle1_3"
+    assert scorer_name(trained.path, shuffle=1, snapshot=-1, trainingsetindex=0) == (
+        scorer
+    )
+    with pytest.raises(FileNotFoundError):
+        scorer_name(config, shuffle=7)
+
+
 def test_dlc_names_on_the_package():
     assert dlc.filterpredictions is dlc.filter_predictions
     assert callable(dlc.check_labels)
@@ -236,3 +310,86 @@ def test_load_demo_data_puts_the_video_in_place_of_the_placeholder(demo_project)
     on_disk = yaml.safe_load(demo_project.config_path.read_text())
     assert list(on_disk["video_sets"]) == [str(video)]
     assert on_disk["video_sets"][str(video)] == demo_project.video_sets[key]
+
+
+TRACKS_SCORER = "DLC_mobnet_35_social2Jan1shuffle1_1404"
+
+
+@pytest.fixture(scope="module")
+def two_trackers(tmp_path_factory):
+    """Two-mouse demo with ``_el`` tracks (the truth) and newer ``_bx`` tracks.
+
+    The box tracker's file has the animals swapped, and it was written last.
+    """
+    import os
+    import time
+
+    from posekit.engine.demo import make_demo_project
+    from posekit.engine.io.dlc import read_predictions, write_predictions
+
+    project = make_demo_project(
+        tmp_path_factory.mktemp("trackers"),
+        n_frames=12,
+        n_labeled=0,
+        n_animals=2,
+        size=(160, 120),
+    )
+    assert project.get("default_track_method") == "ellipse" and project.skeleton
+    truth = read_predictions(project.path / "ground-truth" / "session1_keypoints.h5")
+    truth = truth.rename(columns={"GroundTruth": TRACKS_SCORER}, level="scorer")
+    swapped = truth.rename(
+        columns={"mouse1": "mouse2", "mouse2": "mouse1"}, level="individuals"
+    )[truth.columns]
+    swapped.columns = truth.columns
+    videos = project.path / "videos"
+    el = write_predictions(
+        truth, videos / f"session1{TRACKS_SCORER}_el.h5", key="tracks"
+    )
+    bx = write_predictions(
+        swapped, videos / f"session1{TRACKS_SCORER}_bx.h5", key="tracks"
+    )
+    now = time.time()
+    os.utime(el, (now - 600, now - 600))  # the box tracker ran last
+    return project, el, bx
+
+
+def test_skeleton_and_trajectories_read_the_configs_tracker(two_trackers, monkeypatch):
+    """``analyzeskeleton`` and ``plot_trajectories`` take ``default_track_method``.
+
+    As DeepLabCut's do (``track_method=""``): the ``_el.h5`` tracks, not the newest
+    tracks file (the ``_bx.h5`` of a tracker tried afterwards), which they read before
+    (QA s18, the multianimal persona's finding 1, in these two verbs).
+    """
+    import posekit.engine.io as pio
+
+    project, el, bx = two_trackers
+    config = str(project.config_path)
+    video = str(project.path / "videos" / "session1.mp4")
+    tables = dlc.analyzeskeleton(config, [video], return_data=True)
+    assert list(tables) == [el]
+    a, b = project.skeleton[0]
+    scorer_cols = pd.read_hdf(el)[TRACKS_SCORER]["mouse1"]
+    d = scorer_cols[b][["x", "y"]].to_numpy() - scorer_cols[a][["x", "y"]].to_numpy()
+    np.testing.assert_allclose(
+        tables[el][f"mouse1_{a}_{b}"]["length"], np.hypot(d[:, 0], d[:, 1])
+    )
+    assert el.with_name(el.stem + "_skeleton.h5").is_file()
+    assert not bx.with_name(bx.stem + "_skeleton.h5").exists()
+    (out,) = dlc.analyzeskeleton(config, [video], track_method="box")
+    assert out == bx.with_name(bx.stem + "_skeleton.h5")
+
+    read = []
+    load = pio.load_poses
+
+    def record(path, *args, **kwargs):
+        read.append(Path(path))
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(pio, "load_poses", record)
+    figures = dlc.plot_trajectories(config, [video])
+    assert read == [el]
+    assert {p.name for p in figures} >= {"trajectorymouse1.png", "histmouse2.png"}
+    dlc.plot_trajectories(config, [video], track_method="box")
+    assert read == [el, bx]
+    with pytest.raises(ValueError, match="track_method='skeleton'"):
+        dlc.plot_trajectories(config, [video], track_method="skeleton")

@@ -190,7 +190,10 @@ def test_cli_labeled_video(demo, capsys) -> None:
     rc = main(["labeled-video", str(demo.path), "--trail", "3", "--no-skeleton"])
     assert rc == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    out = Path(lines[-1])
+    predictions = demo.path / "videos" / "session1DLC_resnet50_demoJan1shuffle1_100.h5"
+    assert lines[0] == f"read  {predictions}"
+    assert lines[-1].startswith("wrote ")
+    out = Path(lines[-1].removeprefix("wrote "))
     # the demo project's pcutoff is 0.5
     assert out.name == "session1DLC_resnet50_demoJan1shuffle1_100_p50_labeled.mp4"
     assert out.parent == demo.path / "videos"
@@ -201,7 +204,10 @@ def test_cli_labeled_video(demo, capsys) -> None:
     captured = capsys.readouterr()
     # another pcutoff, another file (DeepLabCut's name carries it)
     out95 = out.with_name("session1DLC_resnet50_demoJan1shuffle1_100_p95_labeled.mp4")
-    assert captured.out.strip().splitlines() == [str(out95)]
+    assert captured.out.strip().splitlines() == [
+        f"read  {predictions}",
+        f"wrote {out95}",
+    ]
     assert "no predictions" not in captured.err
     video = demo.path / "videos" / "session1.mp4"
     with VideoReader(out95) as reader, VideoReader(video) as src:

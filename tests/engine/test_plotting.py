@@ -43,3 +43,28 @@ def test_save_pose_plots(ds, tmp_path) -> None:
     for p in paths:
         head = p.read_bytes()[:200]
         assert head.startswith(b"\x89PNG") if p.suffix == ".png" else b"<svg" in head
+
+
+def test_keypoint_trajectories_draw_every_keypoint_in_its_colour(ds) -> None:
+    """DeepLabCut's ``trajectory`` figure: a colour per keypoint, y pointing down."""
+    from posekit.engine.drawing import bodypart_colors
+    from posekit.engine.plotting import plot_keypoint_trajectories
+
+    fig = plot_keypoint_trajectories(ds, colormap="jet", alpha=0.5, pcutoff=0.5)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["nose", "tail"]
+    expected = bodypart_colors(2, "jet") / 255.0
+    for k, line in enumerate(ax.lines):
+        np.testing.assert_allclose(line.get_color(), expected[k])
+        assert line.get_linestyle() == "None" and line.get_marker() == "."
+        assert line.get_alpha() == 0.5
+        keep = ds.confidence.values[:, k, 0] >= 0.5
+        x = ds.position.values[:, 0, k, 0]
+        np.testing.assert_allclose(line.get_xdata(), np.where(keep, x, np.nan))
+    assert ax.yaxis_inverted()
+    bar = fig.axes[1]  # the colour bar names the keypoints
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["nose", "tail"]
+    one = plot_keypoint_trajectories(ds, keypoints=["tail"], image_size=(320, 240))
+    (line,) = one.axes[0].lines
+    np.testing.assert_allclose(line.get_color(), bodypart_colors(2, "rainbow")[1] / 255)
+    assert one.axes[0].get_ylim() == (240, 0) and one.axes[0].get_xlim() == (0, 320)
