@@ -239,9 +239,12 @@ def _stage_train(work: Path, args: argparse.Namespace) -> dict:
 
 
 def _crop_of(train_dir: Path) -> list[int]:
-    from posekit.engine.training import read_pose_cfg
+    # pose_cfg.yaml read as YAML: posekit.engine.training would import TensorFlow
+    # into this process, which stands for the app's kernel (it never imports it)
+    import yaml
 
-    return list(read_pose_cfg(train_dir)[1].crop_size)
+    cfg = yaml.safe_load((train_dir / "pose_cfg.yaml").read_text())
+    return [int(v) for v in cfg["posekit"]["train"]["crop_size"]]
 
 
 def _stage_analyze(work: Path, args: argparse.Namespace) -> dict:

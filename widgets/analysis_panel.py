@@ -4,7 +4,10 @@
 progress with ETA, the prediction files on disk); :class:`AnalysisPanel` is the thin
 ipywidgets view. Videos are analysed one after the other in a background thread, so
 the kernel stays responsive; each result (``<video><scorer>.h5``, DeepLabCut's layout)
-can be opened in the trajectory viewer.
+can be opened in the trajectory viewer, which opens at the top of the results, the
+page scrolled to it, and, when the server serves them (``make app``, mybinder.org:
+:func:`posekit.widgets.serve.project_file_url`), its files (``.h5``, ``.csv``,
+labelled videos) have download and play links.
 
 Before the first frame, TensorFlow starts, the model loads and (once per snapshot and
 frame size) is converted for the TFLite runtime: many seconds without a frame. The
@@ -24,11 +27,14 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import logging
 import math
 import os
+import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from pathlib import Path
@@ -47,6 +53,7 @@ from .app import (
 )
 from .data_root import check_in_data_root
 from .pose_export import PoseExport, PoseExportModel
+from .serve import project_file_url
 
 if TYPE_CHECKING:
     from ..engine.inference import AnalysisStopped
@@ -55,6 +62,31 @@ if TYPE_CHECKING:
 __all__ = ["AnalysisModel", "AnalysisPanel", "stopped_message"]
 
 logger = logging.getLogger("posekit.widgets.analysis")
+
+
+#: Scrolls the viewer's title (``__SELECTOR__``) to the top of the window, again
+#: while the viewer below it renders and the page grows (for 4 s, until the user
+#: scrolls, turns the wheel or presses a key): the browser's own scrolling on focus
+#: only brings it into view, possibly at the bottom, with the viewer out of sight.
+SCROLL_JS = """
+(function () {
+  const title = document.querySelector(__SELECTOR__);
+  if (!title) { return; }
+  const area = title.closest(".posekit-analysis-viewer") || title;
+  const go = () => title.scrollIntoView({block: "start"});
+  const observer = new ResizeObserver(go);
+  const stop = () => {
+    observer.disconnect();
+    ["wheel", "touchmove", "keydown", "mousedown"].forEach(
+      (t) => window.removeEventListener(t, stop, true));
+  };
+  ["wheel", "touchmove", "keydown", "mousedown"].forEach(
+    (t) => window.addEventListener(t, stop, true));
+  observer.observe(area);
+  go();
+  setTimeout(stop, 4000);
+})();
+"""
 
 
 def stopped_message(stopped: AnalysisStopped) -> str:
@@ -212,6 +244,55 @@ class AnalysisModel(traitlets.HasTraits):
         )
         self.outputs = [p for v in self.videos for p in find_predictions(v, dest)]
         return self.outputs
+
+    @staticmethod
+    def result_files(output: str | os.PathLike) -> list[Path]:
+        """Return the files of one result that exist, to download or play.
+
+        The predictions (``output``), their CSV, the filtered ones
+        (``…_filtered.h5``/``.csv``) and the labelled videos drawn from any of them
+        (``<stem>[_filtered][_bp|_id]_p<cutoff>_labeled.<mp4|avi|…>``, as
+        :func:`posekit.engine.labeled_video.labeled_video_path` names them).
+
+        Parameters
+        ----------
+        output
+            A prediction file (one of :attr:`outputs`).
+
+        Returns
+        -------
+        list of pathlib.Path
+            In that order; the labelled videos by name.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> for name in ("m1DLC_x.h5", "m1DLC_x.csv", "m1DLC_x_p60_labeled.mp4",
+        ...              "m1DLC_x2.h5", "m1DLC_x2_p60_labeled.mp4"):
+        ...     _ = (d / name).write_bytes(b"")
+        >>> [p.name for p in AnalysisModel.result_files(d / "m1DLC_x.h5")]
+        ['m1DLC_x.h5', 'm1DLC_x.csv', 'm1DLC_x_p60_labeled.mp4']
+        """
+        output = Path(output)
+        stem, folder = output.stem, output.parent
+        files = [
+            folder / f"{stem}{tag}{suffix}"
+            for tag in ("", "_filtered")
+            for suffix in (".h5", ".csv")
+        ]
+        labelled = re.compile(
+            re.escape(stem)
+            + r"(_filtered)?(_bp|_id)?_p\d+_labeled\.(mp4|avi|mkv|mov|webm)",
+            re.IGNORECASE,
+        )
+        try:
+            names = sorted(
+                p.name for p in folder.iterdir() if labelled.fullmatch(p.name)
+            )
+        except OSError:
+            names = []
+        return [p for p in files if p.is_file()] + [folder / n for n in names]
 
     # ------------------------------------------------------------------ analysis
     def analyze(
@@ -510,8 +591,8 @@ class AnalysisPanel:
         The model, or a project.
     on_open
         Called with the prediction file when its "Open" button is pressed (default:
-        show :class:`posekit.widgets.trajectory_viewer.TrajectoryViewer` below the
-        list, if that widget is installed).
+        :meth:`open_in_viewer`, the trajectory viewer at the top of the results,
+        scrolled into view).
     """
 
     def __init__(
@@ -576,7 +657,7 @@ class AnalysisPanel:
             tooltip="Re-read the videos and results",
             layout={"width": "40px"},
         )
-        self.refresh_button.on_click(lambda _: m.refresh())
+        self.refresh_button.on_click(lambda _: self._refresh())
         self.progress = w.FloatProgress(
             min=0.0, max=1.0, description="progress", layout=w.Layout(width="360px")
         )
@@ -590,9 +671,36 @@ class AnalysisPanel:
         self.status.add_class("posekit-analysis-status")
         self.error_box = w.HTML()
         self.outputs_box = w.VBox()
-        self.viewer_box = w.VBox()
-        #: The trajectory viewer last opened (``None`` before).
+        self.outputs_box.add_class("posekit-analysis-outputs")
+        #: Names the file the viewer shows (announced); focused by Open, which
+        #: scrolls the page to it: it is always there (empty while nothing is open),
+        #: so the browser has it when the focus request comes.
+        self.viewer_title = live_region(w.HTML())
+        self.viewer_title.add_class("posekit-analysis-viewer-title")
+        self.close_viewer_button = w.Button(
+            description="Close",
+            icon="times",
+            tooltip="Close the trajectory viewer",
+            layout=w.Layout(display="none"),
+        )
+        self.close_viewer_button.on_click(lambda _: self.close_viewer())
+        #: Runs :data:`SCROLL_JS` in the page (takes no room).
+        self.scroller = w.Output(layout=w.Layout(height="0px", overflow="hidden"))
+        self._scrolls = 0
+        self.viewer_header = w.HBox(
+            [self.viewer_title, self.close_viewer_button, self.scroller],
+            layout=w.Layout(align_items="center"),
+        )
+        #: The trajectory viewer's place: at the top of the results (QA s18: below
+        #: the list and the export it opened out of sight, far down the page).
+        self.viewer_box = w.VBox([self.viewer_header])
+        self.viewer_box.add_class("posekit-analysis-viewer")
+        #: The trajectory viewer last opened (``None`` before and once closed).
         self.viewer: Any = None
+        #: The prediction file the viewer shows.
+        self.viewer_path: Path | None = None
+        self._open_buttons: dict[Path, Any] = {}
+        self._shown_files: list[tuple[Path, tuple[Path, ...]]] | None = None
         #: Export the results in another format (netCDF, NWB, …).
         self.export = PoseExport(
             PoseExportModel(lambda: {p.stem: p for p in m.outputs})
@@ -614,12 +722,15 @@ class AnalysisPanel:
                 self.status,
                 self.error_box,
                 w.HTML("<h4>Results</h4>"),
+                self.viewer_box,
                 self.outputs_box,
                 self.export.widget,
-                self.viewer_box,
             ]
         )
         self.widget.add_class("posekit-analysis-panel")
+        #: This panel's own class, for :data:`SCROLL_JS` (a notebook may show two).
+        self.panel_class = f"posekit-analysis-panel-{uuid.uuid4().hex[:12]}"
+        self.widget.add_class(self.panel_class)
         self._syncing = False
         self._sync_videos()
         self.video_select.observe(self._on_select, "value")
@@ -641,6 +752,11 @@ class AnalysisPanel:
 
         ensure_bokehjs()
         display(self.widget)
+
+    def _refresh(self) -> None:
+        """Re-read the videos and results, and the results' files (a labelled video)."""
+        self.model.refresh()
+        self._update_outputs(force=False)
 
     def _analyze(self) -> None:
         if self.model.state == "running":  # a double click's second click: ignored
@@ -724,13 +840,33 @@ class AnalysisPanel:
             else ""
         )
 
-    def _update_outputs(self) -> None:
+    def _files_shown(self) -> list[tuple[Path, tuple[Path, ...]]]:
+        return [(p, tuple(self.model.result_files(p))) for p in self.model.outputs]
+
+    def _update_outputs(self, force: bool = True) -> None:
+        """List the results: Open, the name and size, links to the files.
+
+        Parameters
+        ----------
+        force
+            Rebuild the rows even if the files on disk are those already listed.
+        """
         import ipywidgets as w
 
+        shown = self._files_shown()
+        if not force and shown == self._shown_files:
+            return
+        self._shown_files = shown
         rows = []
-        for path in self.model.outputs:
-            button = w.Button(description="Open", icon="eye", tooltip=str(path))
+        self._open_buttons = {}
+        for path, files in shown:
+            button = w.Button(
+                description="Open",
+                icon="eye",
+                tooltip=f"Show the trajectories of {path.name} above the results",
+            )
             button.on_click(lambda _, p=path: self._open(p))
+            self._open_buttons[path] = button
             size = path.stat().st_size / 1e6 if path.exists() else float("nan")
             link = ""
             if (Path.cwd() / "viewer.ipynb").is_file():
@@ -748,6 +884,7 @@ class AnalysisPanel:
                         w.HTML(
                             f'<code class="posekit-output">{html.escape(path.name)}'
                             f"</code> <small>({size:.1f} MB){link}</small>"
+                            + _file_links(files)
                         ),
                     ]
                 )
@@ -763,19 +900,143 @@ class AnalysisPanel:
             logger.exception("opening %s failed", path)
             self.model.error = error_message(err)
 
-    def open_in_viewer(self, path: Path) -> Any:
-        """Show the trajectory viewer on ``path`` below the list (if installed)."""
-        import ipywidgets as w
+    def open_in_viewer(self, path: str | os.PathLike) -> Any:
+        """Show the trajectory viewer on ``path`` at the top of the results.
 
+        The title above it says which file it shows, gets the focus and is
+        scrolled to the top of the window (:meth:`show_viewer_title`; the Open
+        button may be far down a long list); it says "Opening…" at once, while the
+        viewer loads. Opening the file already shown only scrolls to it again (a
+        second click does not reload).
+
+        Parameters
+        ----------
+        path
+            The prediction file.
+
+        Returns
+        -------
+        posekit.widgets.trajectory_viewer.TrajectoryViewer or None
+            The viewer (``None`` when that widget is not installed: the file's
+            path is shown instead).
+        """
+        path = Path(path)
+        name = html.escape(path.name)
+        if self.viewer is not None and path == self.viewer_path:
+            self.show_viewer_title()
+            return self.viewer
+        self.viewer_title.value = f"<h4>Opening the trajectories of {name}…</h4>"
+        self.show_viewer_title()  # there while the viewer loads
         try:
             from .trajectory_viewer import TrajectoryViewer
         except ImportError:
-            self.viewer_box.children = [
-                w.HTML(f"Prediction file: <code>{html.escape(str(path))}</code>")
-            ]
+            self.viewer_title.value = (
+                f"<h4>Prediction file: <code>{html.escape(str(path))}</code></h4>"
+            )
             return None
-        self.viewer = TrajectoryViewer(path, self.model.project)
-        self.viewer_box.children = [self.viewer.widget]
+        try:
+            viewer = TrajectoryViewer(path, self.model.project)
+        except BaseException:
+            self.viewer_title.value = (
+                "" if self.viewer is None else self._viewer_heading(self.viewer_path)
+            )
+            raise
+        self.viewer, self.viewer_path = viewer, path
+        self.viewer_title.value = self._viewer_heading(path)
+        self.close_viewer_button.layout.display = ""
+        self.viewer_box.children = [self.viewer_header, viewer.widget]
         # views created from now on start from the current Bokeh documents
-        refresh_bokeh_state(self.viewer.widget)
-        return self.viewer
+        refresh_bokeh_state(viewer.widget)
+        # a labelled video made in the viewer gets its links in the list
+        viewer.model.observe(lambda _: self._update_outputs(force=False), "message")
+        self.show_viewer_title()  # (the page grew: the title to the top again)
+        return viewer
+
+    def show_viewer_title(self) -> None:
+        """Focus the viewer's title and scroll it to the top of the window.
+
+        The focus makes a screen reader read it (and the browser bring it into
+        view); :data:`SCROLL_JS` puts it at the top, with the viewer below it.
+        """
+        self.viewer_title.focus()
+        self._scrolls += 1
+        selector = f".{self.panel_class} .posekit-analysis-viewer-title"
+        script = SCROLL_JS.replace("__SELECTOR__", json.dumps(selector))
+        self.scroller.outputs = (
+            {
+                "output_type": "display_data",
+                # (a new text each time: the page runs it again)
+                "data": {
+                    "application/javascript": f"{script}// {self._scrolls}\n",
+                    "text/plain": "",
+                },
+                "metadata": {},
+            },
+        )
+
+    @staticmethod
+    def _viewer_heading(path: Path | None) -> str:
+        name = html.escape(path.name if path else "")
+        return f"<h4>Trajectories of <code>{name}</code></h4>"
+
+    def close_viewer(self) -> None:
+        """Close the trajectory viewer; the focus goes back to the file's Open."""
+        path = self.viewer_path
+        self.viewer, self.viewer_path = None, None
+        self.viewer_box.children = [self.viewer_header]
+        self.viewer_title.value = ""
+        self.close_viewer_button.layout.display = "none"
+        button = self._open_buttons.get(path) if path is not None else None
+        if button is not None:
+            button.focus()
+
+
+def _file_links(files: Sequence[Path]) -> str:
+    """Return the line of download and play links of a result's files (HTML).
+
+    ``files`` start with the prediction file (:meth:`AnalysisModel.result_files`).
+    Only files the server serves get a link
+    (:func:`posekit.widgets.serve.project_file_url`); without such a server (a
+    plain ``voila``, JupyterLab without posekit's server extension) the files
+    besides the predictions are named, with their folder.
+
+    Examples
+    --------
+    >>> _file_links([Path("/nonexistent/m1DLC_x.h5")])
+    ''
+    >>> line = _file_links([Path("/v/m1DLC_x.h5"), Path("/v/m1DLC_x_p60_labeled.mp4")])
+    >>> "also <code>m1DLC_x_p60_labeled.mp4</code> in <code>/v</code>" in line
+    True
+    """
+    links, unserved = [], []
+    for k, f in enumerate(files):
+        url = project_file_url(f)
+        name = html.escape(f.name)
+        if url is None:
+            if k:  # (the predictions' name is in the row)
+                unserved.append(f"<code>{name}</code>")
+            continue
+        href = html.escape(url, quote=True)
+        if f.stem.lower().endswith("_labeled"):
+            links.append(
+                f'<a href="{href}" target="_blank" rel="noopener" '
+                f'class="posekit-result-play">▶ play {name}</a> '
+                f'(<a href="{href}" download="{name}" '
+                'class="posekit-result-download">download</a>)'
+            )
+        else:
+            links.append(
+                f'<a href="{href}" download="{name}" '
+                f'class="posekit-result-download">⬇ {name}</a>'
+            )
+    parts = ["files: " + " · ".join(links)] if links else []
+    if unserved:
+        where = html.escape(str(files[0].parent))
+        parts.append(f"also {', '.join(unserved)} in <code>{where}</code>")
+    if not parts:
+        return ""
+    return (
+        '<div class="posekit-result-files" style="margin-left:1em"><small>'
+        + "; ".join(parts)
+        + "</small></div>"
+    )

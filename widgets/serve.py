@@ -18,6 +18,12 @@ security model of ``docs/deploy.md``:
   of the page (the apps show the error's message, :func:`posekit.widgets.app.show_app`).
 - **the data root.** ``--data-root`` sets ``POSEKIT_DATA_ROOT`` for the apps' kernels
   (:mod:`posekit.widgets.data_root`).
+- **results to download.** ``…/posekit/files/<absolute path>`` serves, read-only and
+  to the logged-in user only, a project's analysis results and labelled videos
+  (:func:`served_project_file`: inside the data root, in a project's ``videos/``
+  folder, ``.h5``/``.csv`` or ``*_labeled.<video>``; nothing hidden), so that the
+  Analyze app can link them (:func:`project_file_url`). The server tells the apps'
+  kernels where through ``POSEKIT_FILES_URL``.
 - **no pile of kernels.** Every page has its kernel; leaving the page (closing the tab,
   following a link) shuts it down at once through Voila's unload beacon, which needs
   the ``_xsrf`` cookie that :func:`set_xsrf_cookie` makes Voila send, and gives the
@@ -28,7 +34,8 @@ security model of ``docs/deploy.md``:
 JupyterHub and mybinder.org serve the apps through Voila's Jupyter server extension
 instead; their settings are in ``binder/jupyter_config.json`` (the same file lists and
 culling as here; a test checks that they agree) and ``binder/jupyter_server_config.py``
-(which installs :func:`set_xsrf_cookie`).
+(which installs :func:`set_xsrf_cookie` and loads this module as a server extension,
+for the results' handler).
 """
 
 from __future__ import annotations
@@ -39,12 +46,13 @@ import re
 import secrets
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .app import APPS
-from .data_root import DATA_ROOT_ENV
+from .data_root import DATA_ROOT_ENV, check_in_data_root
 
 __all__ = [
     "APP_NOTEBOOKS",
@@ -53,10 +61,14 @@ __all__ = [
     "CULL_INTERVAL_S",
     "FILE_ALLOWLIST",
     "FILE_DENYLIST",
+    "FILES_URL_ENV",
     "LOCAL_HOST",
+    "PROJECT_FILES_ROUTE",
     "app_address",
     "file_is_served",
     "main",
+    "project_file_url",
+    "served_project_file",
     "set_xsrf_cookie",
     "voila_arguments",
 ]
@@ -124,6 +136,185 @@ def file_is_served(path: str) -> bool:
         return any(re.fullmatch(p, path, re.IGNORECASE) for p in patterns)
 
     return matches(FILE_ALLOWLIST) and not matches(FILE_DENYLIST)
+
+
+#: Where the results' handler is mounted, below the server's base URL.
+PROJECT_FILES_ROUTE = "posekit/files/"
+#: Environment variable through which the server tells the apps' kernels the address
+#: of the results' handler (its base URL included); unset: no handler, no links.
+FILES_URL_ENV = "POSEKIT_FILES_URL"
+#: Suffixes of the analysis results served (predictions, their CSV).
+_RESULT_SUFFIXES = (".h5", ".csv")
+#: A labelled video, as DeepLabCut and posekit name it (``…_labeled.mp4``).
+_LABELED_VIDEO = re.compile(r".+_labeled\.(mp4|avi|mkv|mov|webm)", re.IGNORECASE)
+
+
+def served_project_file(
+    path: str | os.PathLike, *, environ: Mapping[str, str] | None = None
+) -> Path:
+    """Return ``path`` resolved if the results' handler serves it, else raise.
+
+    Served are the files an analysis and a labelled video write beside a project's
+    videos: a regular file in the ``videos/`` folder of a project (a folder with a
+    ``config.yaml``) inside the data root, named ``*.h5``, ``*.csv`` or
+    ``*_labeled.<mp4|avi|mkv|mov|webm>``, with no hidden part (``.partial.npz``,
+    lock files). The path is resolved first: ``..`` and symbolic links that lead
+    elsewhere are judged by where they lead.
+
+    Parameters
+    ----------
+    path
+        An absolute path.
+    environ
+        Environment for the data root (default ``os.environ``).
+
+    Returns
+    -------
+    pathlib.Path
+        The resolved path.
+
+    Raises
+    ------
+    FileNotFoundError
+        If it is not a file.
+    PermissionError
+        If it is not served (:class:`~posekit.widgets.data_root.DataRootError`
+        outside the data root); the message says why.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp()).resolve()
+    >>> (root / "p" / "videos").mkdir(parents=True)
+    >>> _ = (root / "p" / "config.yaml").write_text("Task: t")
+    >>> _ = (root / "p" / "videos" / "m1DLC_x.h5").write_bytes(b"h5")
+    >>> env = {"POSEKIT_DATA_ROOT": str(root)}
+    >>> served_project_file(root / "p" / "videos" / "m1DLC_x.h5", environ=env).name
+    'm1DLC_x.h5'
+    >>> served_project_file(root / "p" / "config.yaml", environ=env)
+    Traceback (most recent call last):
+    ...
+    PermissionError: ... is not in a project's videos/ folder...
+    """
+    given = Path(path)
+    if not given.is_absolute():
+        raise PermissionError(f"{path} is not an absolute path; give the whole path.")
+    resolved = check_in_data_root(given, environ=environ, what="the file")
+    if not resolved.is_file():
+        raise FileNotFoundError(f"No file {path}.")
+    videos = next(
+        (
+            folder
+            for folder in resolved.parents
+            if folder.name == "videos" and (folder.parent / "config.yaml").is_file()
+        ),
+        None,
+    )
+    if videos is None:
+        raise PermissionError(
+            f"{path} is not in a project's videos/ folder: only analysis results and "
+            "labelled videos are served."
+        )
+    if any(part.startswith(".") for part in resolved.relative_to(videos).parts):
+        raise PermissionError(f"{path} is hidden: it is not served.")
+    name = resolved.name
+    if not (name.lower().endswith(_RESULT_SUFFIXES) or _LABELED_VIDEO.fullmatch(name)):
+        raise PermissionError(
+            f"{path} is neither an analysis result (.h5, .csv) nor a labelled video "
+            "(*_labeled.mp4): it is not served."
+        )
+    return resolved
+
+
+def project_file_url(
+    path: str | os.PathLike, *, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """Address of ``path`` on the results' handler, or ``None`` if it is not served.
+
+    ``None`` also when the server has no such handler (``POSEKIT_FILES_URL`` unset:
+    JupyterLab without this module's server extension, a plain ``voila``).
+
+    Parameters
+    ----------
+    path
+        The file.
+    environ
+        Environment to read ``POSEKIT_FILES_URL`` and the data root from (default
+        ``os.environ``).
+
+    Returns
+    -------
+    str or None
+        An absolute path on the server (``/posekit/files/data/p/videos/m1.h5``,
+        behind the server's base URL), percent-encoded.
+
+    Examples
+    --------
+    >>> project_file_url("/data/p/videos/m1DLC_x.h5", environ={}) is None
+    True
+    """
+    env = os.environ if environ is None else environ
+    prefix = env.get(FILES_URL_ENV, "")
+    if not prefix:
+        return None
+    try:
+        resolved = served_project_file(path, environ=env)
+    except OSError:
+        return None
+    return prefix.rstrip("/") + "/" + quote(resolved.as_posix().lstrip("/"))
+
+
+def _project_file_handler() -> type:
+    """Return the results' handler class: Jupyter's authenticated file handler on ``/``."""
+    from jupyter_server.base.handlers import AuthenticatedFileHandler
+    from tornado import web
+
+    class ProjectFileHandler(AuthenticatedFileHandler):
+        """Serve :func:`served_project_file`'s files (GET and HEAD only)."""
+
+        def initialize(self, path: str = "/", default_filename: Any = None) -> None:
+            super().initialize(path="/", default_filename=None)
+
+        def validate_absolute_path(self, root: str, absolute_path: str) -> str:
+            try:
+                return str(served_project_file("/" + absolute_path.lstrip("/")))
+            except FileNotFoundError as err:
+                raise web.HTTPError(404) from err
+            except PermissionError as err:  # DataRootError too
+                self.log.info("posekit: refused %s: %s", absolute_path, err)
+                raise web.HTTPError(403) from err
+
+        def get(self, path: str, **kwargs: Any) -> Any:  # (a download, not a page)
+            if not _LABELED_VIDEO.fullmatch(path.rsplit("/", 1)[-1]):
+                self.set_attachment_header(path.rsplit("/", 1)[-1])
+            return super().get(path, **kwargs)
+
+    return ProjectFileHandler
+
+
+def _project_file_handlers(server_url: str, base_url: str) -> list[tuple]:
+    """Route the results' handler below ``server_url``; tell the kernels where it is.
+
+    Sets ``POSEKIT_FILES_URL`` in this (the server's) process, whose environment
+    the kernels it starts inherit.
+    """
+    from jupyter_server.utils import url_path_join
+
+    os.environ[FILES_URL_ENV] = url_path_join(base_url, PROJECT_FILES_ROUTE)
+    route = url_path_join(server_url, PROJECT_FILES_ROUTE, "(.*)")
+    return [(route, _project_file_handler(), {"path": "/"})]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter Server extension: this module (enabled in ``binder/``'s config)."""
+    return [{"module": "posekit.widgets.serve"}]
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    """Add the results' handler to a Jupyter Server (mybinder.org, JupyterHub)."""
+    base_url = serverapp.web_app.settings.get("base_url", "/")
+    serverapp.web_app.add_handlers(".*$", _project_file_handlers(base_url, base_url))
+    serverapp.log.info("posekit: results served at %s", os.environ[FILES_URL_ENV])
 
 
 def set_xsrf_cookie(handler: Any, notebook: Any = None, cwd: Any = None) -> None:
@@ -230,7 +421,7 @@ def voila_arguments(
 
 
 def _server_class() -> type:
-    """Voila's server with only the apps rendered and no directory listing."""
+    """Voila's server: only the apps rendered, no directory listing, the results."""
     from jupyter_server.utils import url_path_join
     from tornado.web import RedirectHandler
     from voila.app import Voila
@@ -256,6 +447,7 @@ def _server_class() -> type:
             handlers.append(
                 (self.server_url, RedirectHandler, {"url": home, "permanent": False})
             )
+            handlers.extend(_project_file_handlers(self.server_url, self.base_url))
             return handlers
 
         @property

@@ -74,13 +74,19 @@ class FeatureContext:
 
     @property
     def centroid(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(individual, time)`` x and y of the keypoints' mean (NaN-skipping)."""
+        """``(individual, time)`` x and y of the centroid of all keypoints.
+
+        The behaviour session's centroid
+        (:func:`~posekit.engine.behavior.kinematics.compute_centroid`, its default
+        ``missing="place"``): a keypoint missing in a frame is placed from those
+        seen there, at its offset from them interpolated in time, so the centroid
+        neither jumps (a false speed spike) nor disappears when a keypoint drops
+        out; missing only where no keypoint is seen. Placing depends on other
+        frames: :func:`iter_window_features` computes it on the whole recording
+        once and gives each chunk its part here.
+        """
         if "cx" not in self.cache:
-            valid = ~(np.isnan(self.x) | np.isnan(self.y))
-            n = valid.sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                self.cache["cx"] = np.where(valid, self.x, 0.0).sum(axis=1) / n
-                self.cache["cy"] = np.where(valid, self.y, 0.0).sum(axis=1) / n
+            self.cache["cx"], self.cache["cy"] = _placed_centroid_xy(self.x, self.y)
         return self.cache["cx"], self.cache["cy"]
 
     @property
@@ -103,6 +109,61 @@ class FeatureContext:
         if "heading_unwrapped" not in self.cache:
             self.cache["heading_unwrapped"] = _unwrap(self.heading_angle)
         return self.cache["heading_unwrapped"]
+
+
+def _placed_centroid_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centroids ``(individual, time)`` of ``(individual, keypoint, time)`` x and y.
+
+    Each individual's is :func:`~posekit.engine.behavior.kinematics.compute_centroid`'s
+    (the same function, ``_placed_track``), so ``speed_centroid`` is the speed of the
+    session's centroid. A frame with every keypoint seen has their mean, one with
+    none seen none; the placing runs only on the frames with some keypoint missing
+    and, for each pair of keypoints, the frames up to the nearest ones on either
+    side where both are seen (its offset is interpolated between those): the whole
+    recording's values in a fraction of its memory (the features are streamed
+    chunk by chunk).
+    """
+    from .kinematics import _placed_track
+
+    n_ind, _, n_time = x.shape
+    cx, cy = np.full((n_ind, n_time), np.nan), np.full((n_ind, n_time), np.nan)
+    for i in range(n_ind):
+        present = ~(np.isnan(x[i]) | np.isnan(y[i]))  # (keypoint, time)
+        ever = np.flatnonzero(present.any(axis=1))  # keypoints never seen: left out
+        if not ever.size:
+            continue
+        present = present[ever]
+        every = present.all(axis=0)
+        sum_x, sum_y = np.zeros(n_time), np.zeros(n_time)
+        for k in ever:
+            sum_x += x[i, k]
+            sum_y += y[i, k]
+        cx[i, every] = sum_x[every] / len(ever)
+        cy[i, every] = sum_y[every] / len(ever)
+        some = np.flatnonzero(~every & present.any(axis=0))
+        if not some.size:
+            continue
+        # the runs of frames from the last frame before to the first after where
+        # both keypoints of a pair are seen: time spacing kept for interpolating
+        starts, stops = [some], [some]
+        index = np.arange(n_time)
+        for a, b in combinations(range(len(ever)), 2):
+            both = present[a] & present[b]
+            if both.any():
+                # the frame where both are seen at or before each frame, and after
+                before = np.maximum.accumulate(np.where(both, index, -1))[some]
+                after = np.minimum.accumulate(np.where(both, index, n_time)[::-1])
+                after = after[::-1][some]
+                starts.append(np.where(before >= 0, before, some))
+                stops.append(np.where(after < n_time, after, some))
+        edges = np.bincount(np.concatenate(starts), minlength=n_time + 1)
+        edges -= np.bincount(np.concatenate(stops) + 1, minlength=n_time + 1)
+        frames = np.flatnonzero(np.cumsum(edges[:-1]) > 0)
+        values = np.stack([x[i][ever][:, frames], y[i][ever][:, frames]], axis=1)
+        track = _placed_track(values.transpose(2, 1, 0))  # (time, space, keypoint)
+        at_some = np.searchsorted(frames, some)
+        cx[i, some], cy[i, some] = track[at_some, 0], track[at_some, 1]
+    return cx, cy
 
 
 FeatureFunction = Callable[[FeatureContext], tuple[list[str], np.ndarray]]
@@ -622,8 +683,9 @@ class _FeatureStream:
 
     The positions (small next to the features: 2 numbers per keypoint and frame
     against some 7 per keypoint pair) are held whole, as are the body axis
-    unwrapped over the whole recording and the families without a reach
-    (:data:`FEATURE_MARGINS`). A chunk of frames ``[s, e)`` computes the base
+    unwrapped over the whole recording, the centroid (a missing keypoint is placed
+    from frames far away: :attr:`FeatureContext.centroid`) and the families
+    without a reach (:data:`FEATURE_MARGINS`). A chunk of frames ``[s, e)`` computes the base
     features on ``[s - h - m, e + h + m)`` (``h``: half the largest window, ``m``:
     the largest reach of a family) and the rolling statistics on ``[s - h, e + h)``,
     their sums carried on from the chunk before: every value is the one the whole
@@ -689,6 +751,8 @@ class _FeatureStream:
             if m is None
         }
         self.unwrapped = ctx.heading_unwrapped
+        # the centroid places a missing keypoint from frames far away: whole too
+        self.centroid = ctx.centroid
         self.names = self.base(0, min(self.n_time, 3))[0]
         self.all_names = list(self.names) if include_base else []
         for w in self.windows:
@@ -713,7 +777,11 @@ class _FeatureStream:
                 heading=self.ctx.heading,
                 joint_angles=self.ctx.joint_angles,
                 distance_pairs=self.ctx.distance_pairs,
-                cache={"heading_unwrapped": self.unwrapped[:, lo:hi]},
+                cache={
+                    "heading_unwrapped": self.unwrapped[:, lo:hi],
+                    "cx": self.centroid[0][:, lo:hi],
+                    "cy": self.centroid[1][:, lo:hi],
+                },
             )
         names: list[str] = []
         blocks: list[np.ndarray] = []

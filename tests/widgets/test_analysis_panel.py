@@ -206,11 +206,11 @@ def test_real_analysis_writes_dlc_predictions_and_opens_the_viewer(project) -> N
     assert len(df) == 40
     assert list(df.columns.names) == ["scorer", "bodyparts", "coords"]
     assert set(df.columns.get_level_values("bodyparts")) == set(project.bodyparts)
-    # Open shows the trajectory viewer on that file below the list
+    # Open shows the trajectory viewer on that file at the top of the results
     view.outputs_box.children[0].children[0].click()
     assert m.error == ""
     assert view.viewer is not None
-    assert view.viewer_box.children == (view.viewer.widget,)
+    assert view.viewer_box.children == (view.viewer_header, view.viewer.widget)
     assert view.viewer.model.raw.sizes["time"] == 40
     assert sorted(map(str, view.viewer.model.raw.keypoint.values)) == sorted(
         project.bodyparts

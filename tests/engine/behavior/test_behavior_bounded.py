@@ -8,7 +8,9 @@ predicting, one chunk at a time. ``data/behavior_bounded_expected.npz`` holds wh
 the code before (commit 336dce9, which computed and cached each session's whole
 feature array) gave on the recordings of :func:`_model`: the cross-validated scores,
 the classifier's probabilities and labels of every frame, and the motifs of both
-clustering methods (written by running this file as a script on that commit).
+clustering methods (written by running this file as a script on that commit, and
+again when the features' centroid became the session's, a missing keypoint placed
+from those seen (QA s18): the features of the frames with a keypoint lost changed).
 """
 
 from __future__ import annotations
