@@ -14,7 +14,10 @@ model calls and model state into the Bokeh document and the controls:
   applies each user edit once, to the frame it was made on;
 - keys are caught in the page (:data:`KEYS_JS`, installed by a Bokeh ``CustomJS``
   when the document is ready): wherever the focus is in the app (except text
-  fields), they reach Python through a small data source; frame switches are shown at
+  fields; in a JupyterLab or Notebook 7 notebook only while the pointer is over the
+  labeller or the last click was in it, and then never reaching the notebook's
+  command mode, where ``x`` would cut the cell), they reach Python through a small
+  data source; frame switches are shown at
   once from the frames prefetched around the current one (image and points), then
   confirmed by Python. A second click within Bokeh's double-tap time places a second
   point (Bokeh would otherwise swallow it as a DoubleTap), and a dragged point
@@ -92,6 +95,7 @@ __all__ = [
     "ANCHOR",
     "KEYS_JS",
     "MACHINE_COLORS",
+    "NOTEBOOK_KEYS_RULE",
     "OWN_KEYS_RULE",
     "PREDECODE_JS",
     "PREFETCH",
@@ -120,6 +124,13 @@ OWN_KEYS_RULE = (
     "button, link or toolbar button (they press it)."
 )
 
+#: Where the keys work in a JupyterLab (or Notebook 7) notebook, whose command mode
+#: has single-key shortcuts of its own (shown in the help and the docs).
+NOTEBOOK_KEYS_RULE = (
+    "In a JupyterLab notebook the keys act on the labeller while the pointer is over "
+    "it or after a click in it, and never reach the notebook (x does not cut the "
+    "cell); a click elsewhere in the notebook gives the notebook its keys back."
+)
 
 #: How a machine point's likelihood class is said in words (beside its colour).
 _GUESS_WORDS = {
@@ -278,6 +289,35 @@ const release = () => {
 };
 window.addEventListener("pointerup", release, true);
 window.addEventListener("pointercancel", release, true);
+// In JupyterLab and Notebook 7 the page is the notebook: its command mode takes
+// single keys too (x cuts the cell, a inserts one, c/v copy/paste, m makes it
+// Markdown). The labeller takes its keys only while the user works in it: the
+// pointer is over it, or the last click (or keyboard focus move) was in it. A press
+// or focus move elsewhere gives the keys back to the notebook. Paths, not
+// contains(): the canvas lives in Bokeh's shadow DOM.
+const rootsOf = (vs) => vs.map((v) => v.el.closest(".posekit-labeler")).filter((r) => r);
+const inLabeler = (ev) => {
+  const path = ev.composedPath ? ev.composedPath() : [ev.target];
+  return rootsOf(views()).some((r) => path.includes(r));
+};
+let hovered = false, engaged = false, pressing = false;
+window.addEventListener("pointerover", (ev) => { hovered = inLabeler(ev); }, true);
+window.addEventListener("pointerout", (ev) => {
+  if (!ev.relatedTarget) { hovered = false; }  // out of the window
+}, true);
+window.addEventListener("pointerdown", (ev) => {
+  pressing = true;
+  engaged = inLabeler(ev);
+}, true);
+const unpress = () => { pressing = false; };
+window.addEventListener("pointerup", unpress, true);
+window.addEventListener("pointercancel", unpress, true);
+window.addEventListener("focusin", (ev) => {
+  // focus moved by a press follows the press (JupyterLab may focus the notebook
+  // after a click in the labeller); by the keyboard (Tab) it decides
+  if (!pressing) { engaged = inLabeler(ev); }
+}, true);
+const inNotebook = () => document.querySelector(".jp-InputArea-editor") !== null;
 const inField = (t) => {
   if (!t || !t.tagName) { return false; }
   const tag = t.tagName.toLowerCase();
@@ -324,10 +364,7 @@ window.addEventListener("keydown", (ev) => {
   if (shown_views.length === 0) { return; }
   const t = ev.composedPath ? ev.composedPath()[0] : ev.target;
   if (inField(t) || ownsKey(ev)) { return; }
-  if (document.querySelector(".jp-InputArea-editor")) {  // JupyterLab, not Voila
-    const root = shown_views[0].el.closest(".posekit-labeler");
-    if (!root || !root.contains(t)) { return; }
-  }
+  if (inNotebook() && !(hovered || engaged)) { return; }  // JupyterLab, not Voila
   const nav = nav_source.data;
   const keys = JSON.parse(nav.shortcuts[0]);
   let action = keys[keyName(ev)];
@@ -1068,8 +1105,8 @@ class Labeler(BokehComponent):
             "correct it, <b>a</b> accepts the frame's guesses. The arrow keys nudge the "
             "point just placed (by mouse or keyboard), dragged or tapped (Shift: 10 "
             "px; <b>Esc</b>: arrows navigate again). "
-            f"{html.escape(OWN_KEYS_RULE)} Keys: {keys}. Every change is "
-            "saved at once.</div>"
+            f"{html.escape(OWN_KEYS_RULE)} {html.escape(NOTEBOOK_KEYS_RULE)} "
+            f"Keys: {keys}. Every change is saved at once.</div>"
         )
         side = W.VBox(
             [

@@ -25,6 +25,11 @@ Usage in a test module::
   that ``make test`` never rewrites tracked files, or ``$POSEKIT_SCREENSHOTS_DIR``
   (``make screenshots`` sets it to ``docs/_static/screenshots`` to update the committed
   ones).
+- ``jupyterlab_server(root_dir, env=...)``: the same for real JupyterLab (``jupyter
+  lab`` on a free port, a token, its settings, workspaces and runtime files in a
+  temporary folder, ``window.jupyterapp`` exposed to the page); returns a
+  :class:`JupyterLabServer` (``.url_for("lab/tree/x.ipynb")``). :func:`start_jupyterlab`
+  is the same as a context manager.
 - Tests are skipped when ``/usr/bin/chromium`` (or ``$POSEKIT_CHROMIUM``) or
   Playwright is missing.
 """
@@ -263,6 +268,113 @@ def voila_server(tmp_path_factory) -> Iterator[Callable[..., VoilaServer]]:
     def start(notebook: str | os.PathLike, **kwargs) -> VoilaServer:
         kwargs.setdefault("log_dir", log_dir)
         return stack.enter_context(start_voila(notebook, **kwargs))
+
+    with stack:
+        yield start
+
+
+@dataclass
+class JupyterLabServer(VoilaServer):
+    """A running JupyterLab server (see :func:`start_jupyterlab`); ``notebook`` is its root."""
+
+    token: str = ""
+
+    @property
+    def url(self) -> str:
+        """Address of JupyterLab's page."""
+        return self.url_for("lab")
+
+    def url_for(self, path: str) -> str:
+        """Address of ``path`` on the server (e.g. ``lab/tree/x.ipynb``), token included."""
+        return f"http://127.0.0.1:{self.port}/{path}?token={self.token}"
+
+
+@contextlib.contextmanager
+def start_jupyterlab(
+    root_dir: str | os.PathLike,
+    *,
+    env: Mapping[str, str] | None = None,
+    log_dir: str | os.PathLike | None = None,
+    timeout: float = 120,
+) -> Iterator[JupyterLabServer]:
+    """Run ``jupyter lab`` serving ``root_dir`` on a free port until the block ends.
+
+    Its configuration, settings, workspaces and runtime files go to a temporary
+    folder (never the user's ``~/.jupyter``), and ``window.jupyterapp`` is exposed so
+    that tests can run JupyterLab commands and read the notebook's model.
+    """
+    script = Path(sys.executable).parent / "jupyter-lab"
+    if not script.exists():
+        found = shutil.which("jupyter-lab")
+        if found is None:
+            pytest.skip("jupyterlab is not installed")
+        script = Path(found)
+    root_dir = Path(root_dir).resolve()
+    port = free_port()
+    log_dir = Path(log_dir or tempfile.mkdtemp(prefix="jupyterlab-log-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="jupyterlab-home-", dir=log_dir))
+    log_path = log_dir / f"jupyterlab-{port}.log"
+    token = f"posekit-test-{port}"
+    full_env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        **(env or {}),
+    }
+    cmd = [
+        str(script),
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root_dir}",
+        f"--IdentityProvider.token={token}",
+        "--LabApp.expose_app_in_browser=True",
+        "--allow-root",  # CI runs as root
+    ]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=str(root_dir),
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = JupyterLabServer(root_dir, port, proc, log_path, dict(env or {}), token)
+    try:
+        deadline = time.monotonic() + timeout
+        while f"127.0.0.1:{port}/lab" not in server.log():
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"jupyter lab exited ({proc.returncode}):\n{server.log()}"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"jupyter lab did not start in {timeout} s:\n{server.log()}"
+                )
+            time.sleep(0.1)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def jupyterlab_server(tmp_path_factory) -> Iterator[Callable[..., JupyterLabServer]]:
+    """Provide ``jupyterlab_server(root_dir, env=...)``: a :class:`JupyterLabServer`.
+
+    Servers live until the end of the test module, then are stopped by PID.
+    """
+    stack = contextlib.ExitStack()
+    log_dir = tmp_path_factory.mktemp("jupyterlab-logs")
+
+    def start(root_dir: str | os.PathLike, **kwargs) -> JupyterLabServer:
+        kwargs.setdefault("log_dir", log_dir)
+        return stack.enter_context(start_jupyterlab(root_dir, **kwargs))
 
     with stack:
         yield start

@@ -290,6 +290,10 @@ def test_help_keys_messages_and_guess_likelihood_in_words(lab, project, tmp_path
     caught = json.loads(lab.nav_source.data["shortcuts"][0])
     assert "Backspace" in caught and "i" not in caught and "w" not in caught
     assert "tab bar, slider" in lab.help.value  # which keys a control keeps
+    # QA s18 #1: where the keys work in a JupyterLab notebook (x cut the cell)
+    assert "JupyterLab notebook the keys act on the labeller while the pointer" in (
+        lab.help.value
+    )
 
     f1 = lab.frames[1]
     xyp = np.zeros((1, len(BPS), 3))
