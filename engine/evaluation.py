@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
-from ._fileio import atomic_write_text
+from ._fileio import atomic_write_bytes, atomic_write_text
+
+logger = logging.getLogger("posekit.engine.evaluation")
 
 __all__ = [
     "COMBINED_EVALUATION_COLUMNS",
@@ -38,6 +41,8 @@ __all__ = [
     "pck",
     "evaluation_summary",
     "write_combined_evaluation",
+    "evaluation_image_names",
+    "write_evaluation_images",
     "DEFAULT_OKS_SIGMA",
     "OKS_THRESHOLDS",
     "keypoint_box",
@@ -305,6 +310,104 @@ def write_combined_evaluation(
     writer.writerow(row)
     text = (existing.rstrip("\n") + "\n" if lines else "") + buf.getvalue()
     return atomic_write_text(path, text)
+
+
+# ------------------------------------------------------------------ evaluation images
+
+#: Name prefixes of the evaluation images (DeepLabCut's), and of posekit's older ones.
+_EVALUATION_IMAGE_PREFIXES = ("Training-", "Test-", "labeled-data_")
+
+
+def evaluation_image_names(
+    paths: Sequence[str],
+    train_indices: Sequence[int],
+    test_indices: Sequence[int],
+) -> dict[int, str]:
+    """DeepLabCut's file names of the evaluation images, by frame position.
+
+    ``Training-<video>-<image>`` for the frames trained on and
+    ``Test-<video>-<image>`` for the held-out ones, as DeepLabCut's
+    ``evaluate_network(..., plotting=True)`` names them (always ``.png``).
+
+    Parameters
+    ----------
+    paths
+        ``labeled-data/<video>/<image>`` of every frame.
+    train_indices, test_indices
+        The split: positions into ``paths``.
+
+    Returns
+    -------
+    dict
+        Position → file name, the training frames first.
+
+    Examples
+    --------
+    >>> paths = ["labeled-data/s1/img01.png", "labeled-data/s1/img02.jpg"]
+    >>> evaluation_image_names(paths, [1], [0])
+    {1: 'Training-s1-img02.png', 0: 'Test-s1-img01.png'}
+    """
+    names = {}
+    for prefix, idx in (("Training", train_indices), ("Test", test_indices)):
+        for i in idx:
+            parts = PurePosixPath(str(paths[int(i)]).replace("\\", "/")).parts
+            name = "-".join((prefix, *parts[-2:]))
+            names[int(i)] = str(PurePosixPath(name).with_suffix(".png"))
+    return names
+
+
+def write_evaluation_images(
+    folder: str | os.PathLike,
+    names: Mapping[int, str],
+    draw: Callable[[int], np.ndarray],
+) -> list[Path]:
+    """Write the evaluation images of a snapshot as PNGs, each atomically.
+
+    Images in ``folder`` from an earlier evaluation that are not written now (a
+    frame whose split changed, ``Test-…`` then ``Training-…``, or that left the
+    labels; posekit's older names ``labeled-data_<video>_<image>.png``) are removed,
+    so that the folder holds one image per frame of the current split.
+
+    Parameters
+    ----------
+    folder
+        DeepLabCut's ``LabeledImages_<scorer>_snapshot-<N>`` (created).
+    names
+        Frame position → file name (:func:`evaluation_image_names`).
+    draw
+        ``draw(position)`` → the drawn RGB ``uint8`` image of that frame.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written files, in the order of ``names``.
+
+    Raises
+    ------
+    RuntimeError
+        If an image cannot be encoded.
+    """
+    import cv2
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, name in names.items():
+        ok, data = cv2.imencode(".png", cv2.cvtColor(draw(i), cv2.COLOR_RGB2BGR))
+        if not ok:  # pragma: no cover - cv2 failure
+            raise RuntimeError(f"could not encode the evaluation image {name}")
+        written.append(atomic_write_bytes(folder / name, data.tobytes()))
+    keep = {p.name for p in written}
+    stale = [
+        p
+        for p in folder.glob("*.png")
+        if p.name.startswith(_EVALUATION_IMAGE_PREFIXES) and p.name not in keep
+    ]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    if stale:
+        logger.info("removed %d evaluation images of another split", len(stale))
+    return written
 
 
 # ---------------------------------------------------------------- OKS (COCO keypoints)

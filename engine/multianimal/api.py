@@ -106,6 +106,7 @@ def train_multianimal(
     """
     from ..api import (
         _ensure_training_set,
+        _kept_net_type,
         _run_trainer,
         _train_config_changes,
         _warm_start,
@@ -119,7 +120,7 @@ def train_multianimal(
     out = ModelFolder.of(project, shuffle).path
     fresh = resume is False or not ModelFolder(out).snapshots()
     warm = _warm_start(project, shuffle, init_from, backbone, fresh)
-    choice = backbone_choice(project, backbone, weights)
+    choice = backbone_choice(project, backbone, weights, shuffle=shuffle)
     if choice.notice and warm is None:
         logger.warning("%s", choice.notice)
     ts = _ensure_training_set(project, shuffle)
@@ -169,6 +170,7 @@ def train_multianimal(
             **model_naming(project, shuffle=shuffle, train_fraction=ts.train_fraction),
             "configured_net_type": choice.configured,
             "backbone_notice": "" if init_path else choice.notice,
+            **_kept_net_type(project, shuffle),
         },
         init_weights=init_path,
     )

@@ -30,6 +30,8 @@ for options added on purpose:
 - ``evaluate``: issue 15 (--tracks, --truth); --trainingsetindex; QA s15: --shuffle
   has a help text and its default (as every command's); QA s18: --shuffle may be
   repeated (several shuffles evaluated in turn, as DeepLabCut's ``Shuffles=[1, 2]``);
+  QA s18: --min-oks and --max-distance (the gate of --tracks' matching), --plot
+  draws every labelled frame (``Training-…``/``Test-…``, as DeepLabCut);
 - ``filter``: files may be folders of videos; --shuffle and --trainingsetindex
   (QA s15: the predictions of one shuffle's network, as its siblings take them);
   QA s18: --track-method (several animals: the config's default_track_method by
