@@ -1,8 +1,8 @@
 """State and logic of the trajectory and kinematics viewer, without any widget.
 
 :class:`TrajectoryModel` holds the raw poses, the filtered poses (recomputed through
-:func:`posekit.engine.behavior.filters.filter_poses` whenever the p-cutoff or the
-filter changes), the frame cursor, the data each plot shows, and the exports (figures
+:func:`posekit.engine.postprocessing.smooth_predictions`, what ``posekit filter`` runs,
+whenever the p-cutoff or the filter changes), the frame cursor, the data each plot shows, and the exports (figures
 through :mod:`posekit.engine.plotting`, the filtered poses as DeepLabCut CSV, labelled
 videos through :func:`posekit.engine.labeled_video.create_labeled_video`).
 :class:`posekit.widgets.trajectory_viewer.TrajectoryViewer` draws it; tests drive it
@@ -40,7 +40,7 @@ __all__ = ["FILTERS", "SERIES", "SMOOTHING_MAX_GAP", "TrajectoryModel"]
 
 logger = logging.getLogger("posekit.widgets.viewer")
 
-#: Filter choices of the viewer: label → ``filter_poses`` method.
+#: Filter choices of the viewer: label → ``smooth_predictions`` method.
 FILTERS: dict[str, str] = {
     "none": "none",
     "median": "median",
@@ -50,10 +50,9 @@ FILTERS: dict[str, str] = {
 SERIES = ("x", "y", "speed", "likelihood")
 
 #: Gaps (frames) filled when a smoothing filter is chosen while *interpolate gaps*
-#: is still off (the tutorial's cleaning): Savitzky–Golay widens every gap by half
-#: its window on each side, and a point whose median window holds fewer than half
-#: its values is left out, so that on a network still unsure of most points a
-#: smoother without it showed a fraction of what was above the p-cutoff.
+#: is still off (the tutorial's cleaning): the smoother keeps every point and fills
+#: none, so that without it the smoothed trajectory of a network still unsure of
+#: many points stays broken into short pieces.
 SMOOTHING_MAX_GAP = 10
 
 _FILTER_NAMES = {"median": "median", "savgol": "Savitzky–Golay"}
@@ -269,14 +268,17 @@ class TrajectoryModel(IdentityCorrection):
 
     # ------------------------------------------------------------ filtering
     def filter_params(self) -> dict[str, Any]:
-        """Keyword arguments of the current ``filter_poses`` call.
+        """Keyword arguments of the current ``smooth_predictions`` call.
 
-        They are those of ``posekit filter --pcutoff P --max-gap G`` (and of
-        :func:`~posekit.engine.postprocessing.filter_predictions`): points below
-        the p-cutoff become NaN, gaps up to ``max_gap`` frames are interpolated,
-        then the smoother runs; the median gives a frame a value when at least
-        half its window (``window // 2 + 1`` values) is there, ignoring the NaN
-        in it. DeepLabCut's ``filterpredictions`` (and ``posekit filter`` without
+        The viewer filters through
+        :func:`~posekit.engine.postprocessing.smooth_predictions`, the function
+        ``posekit filter --pcutoff P --max-gap G`` (and
+        :func:`~posekit.engine.postprocessing.filter_predictions`) runs, with
+        these arguments: points below the p-cutoff become NaN, gaps up to
+        ``max_gap`` frames are interpolated, then the smoother runs, which keeps
+        every point present and fills none (the median of the values present in
+        the window; Savitzky–Golay, refitted where its window has a gap).
+        DeepLabCut's ``filterpredictions`` (and ``posekit filter`` without
         ``--pcutoff``) smooths every point, those below the p-cutoff too.
         """
         params: dict[str, Any] = {"confidence_threshold": float(self.pcutoff)}
@@ -284,8 +286,6 @@ class TrajectoryModel(IdentityCorrection):
             params["max_gap"] = int(self.max_gap)
         if self.method in ("median", "savgol"):
             params["window"] = int(self.window)
-        if self.method == "median":
-            params["min_periods"] = int(self.window) // 2 + 1
         if self.method == "savgol":
             params["polyorder"] = int(self.polyorder)
         return params
@@ -301,10 +301,10 @@ class TrajectoryModel(IdentityCorrection):
         self, ds: xr.Dataset, settings: tuple[str, dict[str, Any]] | None = None
     ) -> xr.Dataset:
         """Filter ``ds`` with ``settings`` (default: the last ones accepted)."""
-        from ..engine.behavior.filters import filter_poses
+        from ..engine.postprocessing import smooth_predictions
 
         method, params = settings or self._settings
-        return filter_poses(ds, method, **params)
+        return smooth_predictions(ds, method, **params)
 
     def _part(
         self, individual: str, settings: tuple[str, dict[str, Any]] | None = None
@@ -565,9 +565,13 @@ class TrajectoryModel(IdentityCorrection):
         -------
         dict
             ``points`` (frames × keypoints), ``above`` (points with a position at
-            or above the p-cutoff), ``shown`` (after the filter), ``filled`` (shown
-            but not above: interpolated), ``removed`` (above but not shown: left
-            out by the smoother) and ``below`` (keypoint → fraction of the frames
+            or above the p-cutoff), ``low`` (points with a position below it),
+            ``missing`` (points without a position: not detected),
+            ``missing_frames`` (frames without any of the animal's points: for
+            tracks, frames where the tracker gave it no animal), ``shown`` (after
+            the filter), ``filled`` (shown but not above: interpolated),
+            ``removed`` (above but not shown: left out by the smoother) and
+            ``below`` (keypoint → fraction of the frames where it has a position
             below the p-cutoff).
         """
         raw = self.raw.sel(individual=self.individual)
@@ -588,6 +592,9 @@ class TrajectoryModel(IdentityCorrection):
         return {
             "points": int(found.size),
             "above": int(above.sum()),
+            "low": int(low.sum()),
+            "missing": int((~found).sum()),
+            "missing_frames": int((~found.any(axis=1)).sum()),
             "shown": int(shown.sum()),
             "filled": int((shown & ~above).sum()),
             "removed": int((above & ~shown).sum()),
@@ -602,21 +609,25 @@ class TrajectoryModel(IdentityCorrection):
         """Say how many points the plots show, and why the others are hidden.
 
         ``"65 % of the points are below the p-cutoff (0.50) and hidden: snout
-        64 %, …"`` without a filter; with one, how many it filled and kept.
+        64 %, …"`` without a filter; with one, how many it filled and kept. Points
+        without any position (not detected) are not below the p-cutoff: they are
+        counted apart (:meth:`missing_text`).
         """
         c = self.coverage()
         n = c["points"]
         low = [f"{k} {100 * v:.0f} %" for k, v in c["below"].items() if v >= 0.005]
         who = f" of {self.individual}" if len(self.individuals) > 1 else ""
+        missing = self.missing_text(c)
         if self.method == "none" and not self.max_gap:
             if not low:
-                return ""
-            return (
-                f"{_pct(n - c['above'], n)} of the points{who} are below the p-cutoff "
+                return missing
+            text = (
+                f"{_pct(c['low'], n)} of the points{who} are below the p-cutoff "
                 f"({float(self.pcutoff):.2f}) and hidden (hollow circles on the "
                 f"frame): {', '.join(low)}. The network is unsure of them (a longer "
                 "training helps), or they are out of sight."
             )
+            return f"{text} {missing}" if missing else text
         shown_of = f" ({self.individual})" if len(self.individuals) > 1 else ""
         text = (
             f"Points shown{shown_of}: {_pct(c['shown'], n)} ({_pct(c['above'], n)} above "
@@ -627,11 +638,57 @@ class TrajectoryModel(IdentityCorrection):
         text += ")"
         if self.method != "none":
             what = _FILTER_NAMES.get(str(self.method), str(self.method))
-            kept = c["above"] - c["removed"]
-            text += f"; the {what} kept {_pct(kept, c['above'])} of those above it"
             if c["removed"]:
-                text += " (fill longer gaps to keep more)"
-        return text + "."
+                kept = c["above"] - c["removed"]
+                text += (
+                    f"; the {what} kept {_pct(kept, c['above'])} of those above it "
+                    "(fill longer gaps to keep more)"
+                )
+            else:
+                text += (
+                    f"; the {what} smoothed them (it keeps every point, fills no gap)"
+                )
+        text += "."
+        return f"{text} {missing}" if missing else text
+
+    def missing_text(self, coverage: dict[str, Any] | None = None) -> str:
+        """Say in how many frames the current individual has no position ('' if none).
+
+        Frames without any of its points (no detection; for several animals, the
+        tracks give it no animal there: tracking and stitching decide that, not
+        the p-cutoff), then points without a position in the other frames.
+        ``coverage``: what :meth:`coverage` gave.
+        """
+        c = self.coverage() if coverage is None else coverage
+        k = len(self.keypoints)
+        frames = c["missing_frames"]
+        others = c["missing"] - frames * k
+        several = len(self.individuals) > 1
+        name = self.individual if several else "The animal"
+        parts = []
+        if frames:
+            text = (
+                f"{name} is missing in {frames} of {self.n_frames} frames (no detection"
+            )
+            if several:
+                text += (
+                    ": the tracks give it no animal there). Tracking and stitching "
+                    "decide that, not the network's confidence: check the number of "
+                    "animals the tracks were stitched into (posekit analyze --animals "
+                    "N) and try another tracker (--track-method)."
+                )
+            else:
+                text += ": the file has no position for any bodypart there)."
+            parts.append(text)
+        if others:
+            whose = f" of {self.individual}" if several else ""
+            where = " in the frames where it is present" if frames else ""
+            plural = ("s", "have") if others != 1 else ("", "has")
+            parts.append(
+                f"{others} point{plural[0]}{whose} {plural[1]} no position{where} "
+                "(the bodypart was not detected)."
+            )
+        return " ".join(parts)
 
     def skeleton_segments(
         self, frame: int | None = None, points: dict[str, Any] | None = None

@@ -10,7 +10,9 @@ logic): one Bokeh document in a ``jupyter_bokeh.BokehModel`` (video frame sent a
 JPEG data URL, time series with a cursor line, trajectory plot) plus ipywidgets
 controls. Tapping a time-series plot moves the cursor (and the video) to that frame;
 the frame slider moves the cursor. :class:`TrajectoryApp` (the ``viewer.ipynb`` app)
-chooses a prediction file of a project and opens it in a viewer.
+chooses a prediction file of a project and opens it in a viewer;
+:func:`show_trajectory_app` puts it in the page, on the project the page's
+predictions file lies in.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import html
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from ..engine.postprocessing import prediction_files
-from ..engine.project import Project, as_project
+from ..engine.project import Project, as_project, find_project
 from ._bokeh import (
     BokehComponent,
     LiveBokehModel,
@@ -40,7 +42,7 @@ from .app import error_message, live_region
 from .data_root import check_in_data_root
 from .trajectory_model import FILTERS, SERIES, TrajectoryModel
 
-__all__ = ["TrajectoryApp", "TrajectoryViewer"]
+__all__ = ["TrajectoryApp", "TrajectoryViewer", "show_trajectory_app"]
 
 logger = logging.getLogger("posekit.widgets.viewer")
 
@@ -314,9 +316,12 @@ class TrajectoryViewer(BokehComponent):
         t.on_event(Tap, self._on_trajectory_tap)
         self.trajectory_figure = t
 
+        # the time series go under the video when the page is narrower than both
+        # (QA s18 #9: a JupyterLab notebook at 1400 px cut their right part off)
         layout = row(
             column(v, t),
             column(*self.series_figures.values()),
+            styles={"flex-wrap": "wrap"},
         )
         self.layout = layout
         self.bokeh_model = LiveBokehModel(layout, combine_events=True)
@@ -744,7 +749,9 @@ class TrajectoryApp:
     Parameters
     ----------
     project
-        The project.
+        The project (default: the one ``predictions`` lies in, as
+        :func:`~posekit.engine.project.find_project` finds it: the nearest folder
+        above it with a ``config.yaml``; none for a file outside any project).
     predictions
         File to open first (default: the ``predictions`` parameter of the page's
         address, else the first of :func:`prediction_files`).
@@ -753,17 +760,25 @@ class TrajectoryApp:
 
     Attributes
     ----------
+    project
+        The project (``None``: a predictions file outside any project, shown with
+        DeepLabCut's display defaults and no skeleton).
     files
         The files offered.
     viewer
         The open :class:`TrajectoryViewer` (``None`` before one is open).
     widget
         Dropdown + viewer.
+
+    Raises
+    ------
+    ValueError
+        If neither a project nor a predictions file is given.
     """
 
     def __init__(
         self,
-        project: Project | str | os.PathLike,
+        project: Project | str | os.PathLike | None = None,
         predictions: str | os.PathLike | None = None,
         **viewer_kwargs: Any,
     ) -> None:
@@ -771,11 +786,20 @@ class TrajectoryApp:
 
         from .app import query_path
 
-        self.project = project = as_project(project)
+        chosen = predictions or query_path("predictions")
+        if project is not None:
+            project = as_project(project)
+        elif chosen:
+            project = find_project(chosen)
+        else:
+            raise ValueError(
+                "TrajectoryApp needs a project or a predictions file: pass "
+                "project=<folder> or predictions=<file.h5>."
+            )
+        self.project: Project | None = project
         self.viewer_kwargs = viewer_kwargs
         self.viewer: TrajectoryViewer | None = None
-        self.files = prediction_files(project)
-        chosen = predictions or query_path("predictions")
+        self.files = prediction_files(project) if project is not None else []
         if chosen:
             self.files = list(dict.fromkeys([Path(chosen), *self.files]))
         self.dropdown = w.Dropdown(
@@ -800,6 +824,8 @@ class TrajectoryApp:
         )
 
     def _label(self, path: Path) -> str:
+        if self.project is None:
+            return str(path)
         try:
             return str(path.relative_to(self.project.path))
         except ValueError:
@@ -816,7 +842,9 @@ class TrajectoryApp:
         try:
             if path not in self.files:
                 path = check_in_data_root(
-                    path, what="the predictions file", also=[self.project.path]
+                    path,
+                    what="the predictions file",
+                    also=[self.project.path] if self.project is not None else [],
                 )
             viewer = TrajectoryViewer(path, self.project, **self.viewer_kwargs)
         except Exception as err:  # noqa: BLE001 - shown in the app
@@ -846,3 +874,92 @@ class TrajectoryApp:
 
         ensure_bokehjs()
         display(self.widget)
+
+
+#: The viewer app's name (its title bar, the page title).
+APP_TITLE = "Trajectories"
+
+
+def show_trajectory_app(
+    *,
+    query_string: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    notebook_dir: str | os.PathLike | None = None,
+) -> None:
+    """Display the trajectory viewer app on its project: what ``viewer.ipynb`` calls.
+
+    As :func:`posekit.widgets.app.show_app`, except that a page naming a predictions
+    file (``viewer.ipynb?predictions=<file.h5>``) and no ``project`` opens the
+    project the file lies in (:func:`~posekit.engine.project.find_project`: the
+    nearest folder above it with a ``config.yaml``, as the command line and the
+    converters find it), not ``POSEKIT_PROJECT`` or the demo, and never builds the
+    demo: a file outside any project opens alone (DeepLabCut's display defaults,
+    no skeleton), or in ``POSEKIT_PROJECT`` when it is set. Without a
+    predictions file the project is found as for every app
+    (:func:`~posekit.widgets.app.resolve_project`; the demo last).
+
+    Parameters
+    ----------
+    query_string, environ, notebook_dir
+        As for :func:`~posekit.widgets.app.build_app` (default: the page's
+        ``QUERY_STRING`` and ``os.environ``).
+
+    Raises
+    ------
+    Exception
+        An error that is not bad input, after it was shown (as ``show_app``).
+    """
+    from IPython.display import display
+
+    from .app import app_error, page_setup, query_params, query_path, show_app
+
+    env = os.environ if environ is None else environ
+    if query_string is None:
+        query_string = env.get("QUERY_STRING", "")
+
+    def page_predictions() -> Path | None:
+        return query_path("predictions", query_string=query_string, environ=env)
+
+    path = predictions = None
+    parts: list[Any] = []
+    err: Exception | None = None
+    if not query_params(query_string).get("project"):
+        try:
+            predictions = page_predictions()
+            project = find_project(predictions) if predictions is not None else None
+            if project is not None:
+                path = project.path
+            elif predictions is not None and not env.get("POSEKIT_PROJECT"):
+                parts = [_alone_header(predictions), TrajectoryApp(None, predictions)]
+        except Exception as error:  # noqa: BLE001 - shown in the page (as show_app)
+            logger.info("the %s app could not open: %s", APP_TITLE, error)
+            parts, err = [app_error(error, APP_TITLE)], error
+    if parts:
+        for part in parts:
+            display(part)
+        display(page_setup(APP_TITLE))
+        if err is not None and not isinstance(err, (ValueError, OSError)):
+            raise err
+        return
+    show_app(
+        APP_TITLE,
+        lambda project: TrajectoryApp(project, predictions or page_predictions()),
+        path=path,
+        query_string=query_string,
+        environ=env,
+        notebook_dir=notebook_dir,
+    )
+
+
+def _alone_header(predictions: Path) -> Any:
+    """Title bar of the viewer on a predictions file outside any project."""
+    import ipywidgets as w
+
+    return w.HTML(
+        f"<div class='posekit-app-header'><h3 style='margin:4px 0'>posekit · "
+        f"{html.escape(APP_TITLE)}</h3><small>no project: "
+        f"{html.escape(predictions.name)} lies in no project folder (no "
+        "<code>config.yaml</code> above it), so DeepLabCut's display settings are "
+        "used and no skeleton is drawn; open it with <code>?project=&lt;folder&gt;"
+        "</code> in the address to use a project's.</small></div>"
+    )

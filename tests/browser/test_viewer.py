@@ -160,3 +160,56 @@ def test_click_plot_moves_video(server, page, demo, screenshots_dir) -> None:
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     assert not page.posekit_errors, page.posekit_errors
+
+
+@pytest.fixture(scope="module")
+def social_page(voila_server, tmp_path_factory):
+    """Serve the viewer on a data root holding a two-mouse project; HOME empty.
+
+    No ``POSEKIT_PROJECT``: the project must come from the predictions file named
+    in the address (QA s18, multianimal #2).
+    """
+    from posekit.engine.io.dlc import read_predictions
+
+    root = tmp_path_factory.mktemp("viewer-data")
+    home = tmp_path_factory.mktemp("viewer-home")
+    project = make_demo_project(
+        root, n_frames=30, n_labeled=0, n_animals=2, size=(160, 120)
+    )
+    truth = read_predictions(project.path / "ground-truth" / "session1_keypoints.h5")
+    truth = truth.rename(columns={"GroundTruth": SCORER}, level="scorer")
+    el = write_predictions(
+        truth, project.path / "videos" / f"session1{SCORER}_el.h5", key="tracks"
+    )
+    server = voila_server(
+        APP,
+        env={
+            "POSEKIT_DATA_ROOT": str(root),
+            "POSEKIT_PROJECT": "",
+            "POSEKIT_DEMO_DIR": "",
+            "HOME": str(home),
+        },
+    )
+    return server, project, el, home
+
+
+def test_predictions_in_the_address_open_their_project(social_page, page) -> None:
+    """``?predictions=<…_el.h5>``: the file's project, and no demo in the home."""
+    from urllib.parse import urlencode
+
+    server, project, el, home = social_page
+    page.goto(
+        server.url + "?" + urlencode({"predictions": str(el)}),
+        wait_until="domcontentloaded",
+        timeout=90_000,
+    )
+    page.wait_for_selector(".posekit-viewer .bk-Canvas", timeout=90_000)
+    header = page.locator(".posekit-app-header").inner_text()
+    assert f"project social2 ({project.path})" in header, header
+    assert page.get_by_label("predictions").input_value() == str(
+        el.relative_to(project.path)
+    )
+    assert page.get_by_text("Identities").count() == 1  # two animals
+    assert not (home / "posekit-demo").exists()
+    assert not any(home.rglob("config.yaml"))
+    assert not page.posekit_errors, page.posekit_errors

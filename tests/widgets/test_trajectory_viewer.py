@@ -158,9 +158,10 @@ def test_points_below_the_pcutoff_are_drawn_hollow_and_named(demo, viewer) -> No
 
 
 def test_median_keeps_the_points_next_to_gaps_and_says_what_it_kept(demo) -> None:
-    """The median ignores the NaN in its window (half of it is enough).
+    """The median ignores the NaN in its window and never removes a point.
 
-    As ``posekit filter`` does; before, a NaN anywhere in it removed the point.
+    As ``posekit filter`` does (``smooth_predictions``); before, a point whose
+    window held fewer than half its values was left out.
     """
     _, path, xy, _ = demo
     m = TrajectoryModel(path, pcutoff=0.5)
@@ -171,9 +172,12 @@ def test_median_keeps_the_points_next_to_gaps_and_says_what_it_kept(demo) -> Non
     assert np.isfinite(snout[:10]).all() and np.isfinite(snout[15:]).all()
     c = m.coverage()
     assert (c["above"], c["shown"], c["removed"], c["filled"]) == (283, 283, 0, 0)
-    assert "the median kept 100 % of those above it" in m.coverage_text
+    assert m.coverage_text == (
+        "Points shown: 98 % (98 % above the p-cutoff 0.50); the median smoothed "
+        "them (it keeps every point, fills no gap)."
+    )
 
-    # a keypoint seen one frame in three: its windows never hold 3 of 5 values
+    # a keypoint seen one frame in three: each keeps its value (alone in its window)
     pos = np.tile(np.arange(31.0)[:, None, None, None], (1, 2, 2, 1)) + 5
     conf = np.full((31, 2, 1), 0.9)
     conf[:, 0, 0] = 0.1
@@ -182,11 +186,12 @@ def test_median_keeps_the_points_next_to_gaps_and_says_what_it_kept(demo) -> Non
     sparse = TrajectoryModel(ds, pcutoff=0.5)
     sparse.method = "median"
     sparse.max_gap = 0
-    assert np.isnan(sparse.series("x", "nose")).all()
-    assert sparse.hidden_points(3)["reason"] == ["filter"]
-    assert sparse.hidden_text(3) == "hidden: nose (left out by the median)"
+    nose = sparse.series("x", "nose")
+    np.testing.assert_array_equal(nose[::3], np.arange(0, 31, 3) + 5)
+    assert np.isnan(np.delete(nose, np.arange(0, 31, 3))).all()
+    assert sparse.hidden_points(3)["keypoint"] == []
     assert sparse.hidden_text(4) == "hidden: nose (likelihood < 0.50)"
-    assert "kept 74 % of those above it (fill longer gaps" in sparse.coverage_text
+    assert sparse.coverage()["removed"] == 0
     sparse.max_gap = 2  # filled: every frame has a nose
     assert np.isfinite(sparse.series("x", "nose")).all()
     assert "32 % filled in gaps ≤ 2 frames" in sparse.coverage_text
@@ -424,17 +429,17 @@ def three_animals():
 
 def test_a_filter_change_filters_only_the_animal_shown(three_animals, monkeypatch):
     """F6: a slider move used to refilter every animal over the whole recording."""
-    import posekit.engine.behavior.filters as filters
+    import posekit.engine.postprocessing as postprocessing
 
     m = TrajectoryModel(three_animals, pcutoff=0.3)
     filtered_frames = []
-    original = filters.filter_poses
+    original = postprocessing.smooth_predictions
 
     def counted(ds, *args, **kwargs):
         filtered_frames.append(ds.sizes["time"] * ds.sizes["individual"])
         return original(ds, *args, **kwargs)
 
-    monkeypatch.setattr(filters, "filter_poses", counted)
+    monkeypatch.setattr(postprocessing, "smooth_predictions", counted)
     m.pcutoff = 0.5
     m.method = "median"
     m.points(150)  # the frame view: a window around the frame
@@ -464,3 +469,116 @@ def test_points_filtered_in_a_window_equal_the_whole_filter(
         lazy.filtered.position.values, full.filtered.position.values, equal_nan=True
     )
     np.testing.assert_allclose(lazy.speed.values, full.speed.values, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [("median", ["--window", "5"]), ("savgol", ["--window", "7", "--polyorder", "2"])],
+)
+def test_viewer_smooths_gaps_as_posekit_filter(demo, tmp_path, method, options):
+    """One smoother: the viewer's filtered values are ``posekit filter``'s.
+
+    On a series with gaps the smoother neither removes a point next to a gap nor
+    fills one. Before, the viewer ran its own median (a point needed half its
+    window) and plain Savitzky–Golay (NaN spread by half the window around each
+    gap), while ``posekit filter`` keeps every point.
+    """
+    from posekit.engine.cli import main
+
+    project, _, xy, lik = demo
+    lik = lik.copy()
+    lik[[28, 30, 31], 1] = LOW  # leftear: frame 29 alone between gaps
+    lik[20:23, 3] = LOW
+    xyp = np.concatenate([xy, lik[..., None]], axis=-1)
+    xyp[40:43, 4] = np.nan  # no detection at all
+    path = write_predictions(
+        predictions_frame(xyp, SCORER, project.bodyparts),
+        tmp_path / f"gaps{SCORER}.h5",
+    )
+    assert (
+        main(
+            [
+                "filter",
+                str(project.path),
+                str(path),
+                "--method",
+                method,
+                "--pcutoff",
+                "0.5",
+                *options,
+            ]
+        )  # fmt: skip
+        == 0
+    )
+    expected = load_poses(path.with_name(path.stem + "_filtered.h5"))
+    m = TrajectoryModel(path, pcutoff=0.5)
+    m.auto_gap = False  # gaps stay gaps, as posekit filter without --max-gap
+    m.window = int(options[1])
+    m.method = method
+    assert m.max_gap == 0 and not m.error
+    got = m.filtered.position.transpose(*expected.position.dims).values
+    want = expected.position.values
+    np.testing.assert_allclose(got, want, equal_nan=True, rtol=0, atol=1e-9)
+    present = np.isfinite(xyp[..., 0]) & (lik >= 0.5)
+    assert np.array_equal(np.isfinite(got[:, 0, :, 0]), present)  # none added
+    assert np.isfinite(m.series("x", "leftear")[29])
+
+
+def _tracks_file(tmp_path: Path) -> Path:
+    """Two mice, 40 frames; mouse1 has no animal at 10-19, an unsure snout at 30-33.
+
+    Written as a stitched tracks file (``…_el.h5``, key ``tracks``) is: no
+    position and no likelihood where the stitcher gave the animal nothing.
+    """
+    rng = np.random.default_rng(3)
+    xyp = np.empty((40, 2, 3, 3))
+    xyp[..., :2] = 50 + np.cumsum(rng.normal(0, 1, (40, 2, 3, 2)), axis=0)
+    xyp[..., 2] = 0.9
+    xyp[10:20, 0] = np.nan  # mouse1 missing: no detection
+    xyp[30:34, 0, 0, 2] = 0.1  # mouse1 snout below the p-cutoff
+    xyp[5, 0, 2] = np.nan  # mouse1 tail not detected in one frame
+    df = predictions_frame(
+        xyp, SCORER, ["snout", "neck", "tail"], individuals=["mouse1", "mouse2"]
+    )
+    return write_predictions(df, tmp_path / f"m{SCORER}_el.h5", key="tracks")
+
+
+def test_missing_animal_is_not_below_the_pcutoff(tmp_path) -> None:
+    """QA s18 (multianimal #7): frames without the animal are not unsure points.
+
+    The message counted the frames where the stitcher gave mouse1 no animal as
+    points below the p-cutoff, with the hint that a longer training helps.
+    """
+    m = TrajectoryModel(_tracks_file(tmp_path), pcutoff=0.6)
+    assert m.individual == "mouse1"
+    c = m.coverage()
+    assert (c["points"], c["low"], c["missing"], c["missing_frames"]) == (
+        120,
+        4,
+        31,
+        10,
+    )
+    assert c["above"] == 120 - 4 - 31
+    assert c["below"] == {"snout": 0.1, "neck": 0.0, "tail": 0.0}
+    assert m.coverage_text == (
+        "3 % of the points of mouse1 are below the p-cutoff (0.60) and hidden "
+        "(hollow circles on the frame): snout 10 %. The network is unsure of them "
+        "(a longer training helps), or they are out of sight. mouse1 is missing in "
+        "10 of 40 frames (no detection: the tracks give it no animal there). "
+        "Tracking and stitching decide that, not the network's confidence: check "
+        "the number of animals the tracks were stitched into (posekit analyze "
+        "--animals N) and try another tracker (--track-method). 1 point of mouse1 "
+        "has no position in the frames where it is present (the bodypart was not "
+        "detected)."
+    )
+    m.pcutoff = 0.05  # nothing below: the missing frames are still said
+    assert m.coverage_text.startswith("mouse1 is missing in 10 of 40 frames")
+    m.method = "median"
+    assert "smoothed them" in m.coverage_text
+    assert "mouse1 is missing in 10 of 40 frames" in m.coverage_text
+    m.individual = "mouse2"
+    m.method = "none"
+    m.max_gap = 0
+    assert m.coverage_text == ""  # all there, nothing below
+    hidden = m.hidden_points(12)  # mouse1 has no point to draw hollow at frame 12
+    assert "mouse1" not in hidden["individual"]
