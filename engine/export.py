@@ -816,6 +816,8 @@ def analyze_with_model(
     chunk_frames: int | None = None,
     overwrite: bool = False,
     stop_event: threading.Event | None = None,
+    use_tflite: bool = True,
+    videotype: str | Sequence[str] | None = None,
 ) -> AnalysisOutputs:
     """Analyse videos with a shared model file: no project, no labels.
 
@@ -831,7 +833,8 @@ def analyze_with_model(
     model
         An :class:`ExportedModel` or a ``.posekit.zip`` (checked and unpacked).
     videos
-        The videos, or folders of videos.
+        The videos, or folders of videos (listed as a project's are:
+        :func:`~posekit.engine.project.list_videos`).
     destfolder, save_as_csv, scale, netcdf, progress
         As for ``analyze_videos``.
     batch_size
@@ -839,7 +842,7 @@ def analyze_with_model(
         size (:func:`~posekit.engine.inference.default_batch_size`).
     precision
         ``"auto"`` (the card's choice at its input size, float32 elsewhere),
-        ``"float32"`` or ``"int8"``.
+        ``"float32"`` or ``"int8"`` (TFLite only).
     on_stage
         Called with ``"converting"`` before a conversion.
     client, shard, chunk_frames
@@ -849,6 +852,13 @@ def analyze_with_model(
     stop_event
         A ``threading.Event`` that stops the analysis when set (as for
         ``analyze_videos``: the frames so far are kept, the same call resumes).
+    use_tflite
+        Run the TFLite (LiteRT) models (default, faster on CPU); ``False``: the
+        Keras model with TensorFlow, float32, in this process (not with
+        ``precision="int8"``, nor chunked with ``client`` or ``shard``).
+    videotype
+        DeepLabCut's ``videotype``: in folders, only videos with this extension
+        (``"avi"`` or ``".avi"``, or several; any case), as for ``analyze_videos``.
 
     Returns
     -------
@@ -858,6 +868,9 @@ def analyze_with_model(
 
     Raises
     ------
+    ValueError
+        ``use_tflite=False`` with ``precision="int8"``, or with ``client`` or
+        ``shard``.
     posekit.engine.inference.AnalysisStopped
         If ``stop_event`` was set (not an error); its ``outputs`` lists the
         ``.h5`` written or found done before the stop.
@@ -872,12 +885,14 @@ def analyze_with_model(
     from .project import list_videos
     from .video import scaled_size
 
+    _check_runtime(use_tflite, precision, client, shard)
+    found = list_videos(videos, videotype)  # a folder without such a video fails now
     if not isinstance(model, ExportedModel):
         model = load_model_file(model)
     meta = dict(model.pose_cfg())
     meta.setdefault("iteration", meta.get("iteration (active-learning)", 0))
     plan = plan_analysis(
-        dict.fromkeys(list_videos(videos), destfolder),
+        dict.fromkeys(found, destfolder),
         model.scorer,
         overwrite=overwrite,
         precision=precision,
@@ -891,7 +906,11 @@ def analyze_with_model(
         batch = batch_size or (
             1 if shape == tuple(model.card.input_size) else default_batch_size(shape)
         )
-        tflite = model.tflite_model(shape, int(batch), precision, on_stage=on_stage)
+        if use_tflite:
+            tflite = model.tflite_model(shape, int(batch), precision, on_stage=on_stage)
+            key = (shape, int(batch), str(tflite.path))
+        else:  # TensorFlow, float32; not chunked (_check_runtime)
+            tflite, key = None, (shape, int(batch), "keras")
         if client is not None or shard is not None:
             from .distributed import VideoJob, WorkerModel
 
@@ -909,9 +928,12 @@ def analyze_with_model(
                 )
             )
             continue
-        key = (shape, int(batch), tflite.path)
         if key not in predictors:
-            predictors[key] = tflite.predictor()
+            predictors[key] = (
+                tflite.predictor()
+                if tflite is not None
+                else model.predictor(None, int(batch))  # Keras: frames of any size
+            )
         try:
             out = analyze_video(
                 predictors[key],
@@ -945,6 +967,26 @@ def analyze_with_model(
             stop_event=stop_event,
         )
     return outputs
+
+
+def _check_runtime(
+    use_tflite: bool, precision: str, client: Any, shard: object
+) -> None:
+    """Refuse what TensorFlow cannot run for :func:`analyze_with_model`."""
+    if use_tflite:
+        return
+    if precision == "int8":
+        raise ValueError(
+            "precision='int8' runs the model file's int8 TFLite model, and "
+            "use_tflite=False (--no-tflite) runs the float32 Keras model with "
+            "TensorFlow: choose one (drop --no-tflite, or use --precision float32)."
+        )
+    if client is not None or shard is not None:
+        raise ValueError(
+            "A chunked analysis (--cluster or --shard) sends the model file's TFLite "
+            "model to its workers; use_tflite=False (--no-tflite) runs the Keras "
+            "model in this process only: drop --no-tflite, or --cluster/--shard."
+        )
 
 
 # --------------------------------------------------------------------------------------

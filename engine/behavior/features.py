@@ -227,13 +227,13 @@ def register_feature(
 def _gradient(values: np.ndarray) -> np.ndarray:
     """Central differences along the last (time) axis; NaN where ``values`` is NaN.
 
-    At the first and last frames, second-order one-sided differences (3+ frames), as
-    :func:`~posekit.engine.behavior.kinematics.compute_speed` takes them, so that a
-    feature's speed is the kinematics' speed on every frame.
+    At the first and last frames, first-order one-sided differences, as
+    :func:`~posekit.engine.behavior.kinematics.compute_speed` takes them (movement's
+    edges), so that a feature's speed is the kinematics' speed on every frame.
     """
     if values.shape[-1] < 2:
         return np.full_like(values, np.nan)
-    grad = np.gradient(values, axis=-1, edge_order=2 if values.shape[-1] >= 3 else 1)
+    grad = np.gradient(values, axis=-1, edge_order=1)
     grad[np.isnan(values)] = np.nan
     return grad
 

@@ -80,9 +80,10 @@ def _space_xy(position: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
 # ---------------------------------------------------------------- motion
 
 
-def _edge_order(block: np.ndarray) -> int:
-    """Second-order one-sided differences at the ends when there are 3+ frames."""
-    return 2 if block.shape[0] >= 3 else 1
+#: ``np.gradient``'s ``edge_order``: first-order one-sided differences at the first
+#: and last frame, as movement's ``compute_velocity`` takes them (xarray's
+#: ``differentiate("time")``), so that the same names give the same numbers.
+_EDGE_ORDER = 1
 
 
 def compute_displacement(position: xr.DataArray) -> xr.DataArray:
@@ -122,14 +123,16 @@ def compute_displacement(position: xr.DataArray) -> xr.DataArray:
 def compute_velocity(
     position: xr.DataArray, *, fps: float | None = None, per: Per | None = None
 ) -> xr.DataArray:
-    """Velocity by central differences (second-order, also at the ends).
+    """Velocity by central differences, as movement's ``compute_velocity``.
 
     The velocity at frame ``t`` is ``(x[t+1] - x[t-1]) / 2`` per frame; at the first
-    and last frame a second-order one-sided difference over that frame and the two
-    after (before) it. It is NaN where the position is missing and wherever one of
-    those frames is missing: a missing frame makes itself and its two neighbours NaN
-    (and the first/last frame when it is within two frames of it). Interpolate gaps
-    first (:func:`~posekit.engine.behavior.filters.interpolate_gaps`) to keep them.
+    and last frame the one-sided difference ``x[1] - x[0]`` (``x[-1] - x[-2]``), as
+    movement takes it (xarray's ``differentiate("time")``, ``edge_order=1``), so the
+    two agree on every frame. It is NaN where the position is missing and wherever
+    one of those frames is missing: a missing frame makes itself and its two
+    neighbours NaN (movement gives the missing frame itself its neighbours'
+    difference). Interpolate gaps first
+    (:func:`~posekit.engine.behavior.filters.interpolate_gaps`) to keep them.
 
     Parameters
     ----------
@@ -167,8 +170,9 @@ def compute_acceleration(
     """Acceleration: the central-difference derivative of :func:`compute_velocity`.
 
     The velocity (NaN as :func:`compute_velocity` says) is differentiated the same
-    way, so the acceleration is NaN where the velocity is NaN or next to it: within
-    two frames of a missing position.
+    way (first-order differences at the ends, as movement's
+    ``compute_acceleration``), so the acceleration is NaN where the velocity is NaN
+    or next to it: within two frames of a missing position.
 
     Parameters
     ----------
@@ -194,7 +198,7 @@ def compute_acceleration(
     >>> x = np.arange(6.0) ** 2
     >>> pos = from_numpy(np.stack([x, x], 1)[:, :, None, None]).position
     >>> compute_acceleration(pos).sel(space="x").values.ravel()
-    array([2., 2., 2., 2., 2., 2.])
+    array([1. , 1.5, 2. , 2. , 1.5, 1. ])
     """
     return _time_derivative(position, fps, per, order=2, name="acceleration")
 
@@ -217,13 +221,13 @@ def _time_derivative(
     if block.shape[0] < 2:
         out = np.full_like(block, np.nan)
     else:
-        out, edge = block, _edge_order(block)
+        out = block
         for _ in range(order):
             missing = np.isnan(out)
             # np.gradient spreads NaN to the frames whose differences use a missing
             # one; a missing frame's own rate (its neighbours' difference) is masked,
             # so each derivative is that of the previous one as returned
-            out = np.gradient(out, axis=0, edge_order=edge)
+            out = np.gradient(out, axis=0, edge_order=_EDGE_ORDER)
             out[missing] = np.nan
         out = out * scale**order
     unit = space_unit(position)

@@ -66,8 +66,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="in folders, only videos with this extension (e.g. mts; repeat for "
         "several; DeepLabCut's videotype)",
     )
-    add_shuffle_arg(p)
+    # None: not given (a project's analysis takes 1 and 0; --model refuses them)
+    add_shuffle_arg(p, default=None)
     add_training_set_arg(p)
+    p.set_defaults(trainingsetindex=None)
     p.add_argument("--dest", help="output folder (default: beside each video)")
     p.add_argument("--csv", action="store_true", help="also write .csv")
     p.add_argument(
@@ -109,7 +111,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--model",
         metavar="FILE",
         help="a shared .posekit.zip model: no project needed; then PROJECT is the "
-        "first video (posekit analyze --model m.posekit.zip video.mp4)",
+        "first video (posekit analyze --model m.posekit.zip video.mp4); a project's "
+        "--shuffle, --trainingsetindex, --animals and --track-method are refused",
     )
     animals = p.add_argument_group(
         "several animals", "multi-animal projects (see the guide 'Several animals')"
@@ -221,6 +224,11 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code.
     """
+    if args.model:  # refused before a cluster starts or the model is unpacked
+        from ..export import _check_runtime
+
+        _refuse_project_options(args)
+        _check_runtime(not args.no_tflite, args.precision, args.cluster, args.shard)
     with contextlib.ExitStack() as stack:
         stack.enter_context(print_precision_lines())
         client = _client(args, stack)
@@ -233,11 +241,12 @@ def _run_project(args: argparse.Namespace, client: object) -> int:
     """Analyse videos with a project's trained shuffle."""
     from ..api import analyze_videos
 
-    project = load_project(args.project).for_training_set(args.trainingsetindex)
+    index = 0 if args.trainingsetindex is None else args.trainingsetindex
+    project = load_project(args.project).for_training_set(index)
     outputs = analyze_videos(
         project,
         [Path(v) for v in args.videos] or None,  # none: the project's videos
-        shuffle=args.shuffle,
+        shuffle=1 if args.shuffle is None else args.shuffle,
         destfolder=args.dest,
         save_as_csv=args.csv,
         batch_size=args.batch_size,
@@ -281,12 +290,52 @@ def _client(args: argparse.Namespace, stack: contextlib.ExitStack) -> object:
     return stack.enter_context(dask_client(args.cluster, n_workers=args.workers))
 
 
+#: A project's options that do not apply to ``--model FILE``: why, and what to do.
+_PROJECT_ONLY = {
+    "shuffle": (
+        "--shuffle",
+        "it chooses one of a project's networks, and a model file holds one network "
+        "(the shuffle it was exported from). Drop --shuffle, or export the shuffle "
+        "you want: posekit export-model PROJECT --shuffle N",
+    ),
+    "trainingsetindex": (
+        "--trainingsetindex",
+        "it chooses one of a project's training fractions, and a model file holds "
+        "one network, trained on the split it was exported from (its card says "
+        "which). Drop --trainingsetindex",
+    ),
+    "animals": (
+        "--animals",
+        "it stitches a multi-animal project's tracklets into its individuals, and "
+        "a model file finds one animal per video (one set of keypoints per frame). "
+        "Drop --animals, or analyse within the multi-animal project: posekit "
+        "analyze PROJECT VIDEO --animals N",
+    ),
+    "track_method": (
+        "--track-method",
+        "it links a multi-animal project's detections into tracklets, and a model "
+        "file finds one animal per video (one set of keypoints per frame). Drop "
+        "--track-method, or analyse within the multi-animal project: posekit "
+        "analyze PROJECT VIDEO --track-method METHOD",
+    ),
+}
+
+
+def _refuse_project_options(args: argparse.Namespace) -> None:
+    """Refuse a project's options given with ``--model`` (never ignore them)."""
+    for dest, (option, why) in _PROJECT_ONLY.items():
+        if getattr(args, dest) is not None:
+            raise ValueError(f"{option} does not apply to --model: {why}.")
+
+
 def _run_model_file(args: argparse.Namespace, client: object) -> int:
     """Analyse videos with a shared ``.posekit.zip``: no project.
 
     Folders are listed as the project's analysis lists them
     (:func:`~posekit.engine.project.list_videos` with ``--videotype``), before the
     model is unpacked, so a folder without a video of that type fails at once.
+    The options of a project's network are refused (:func:`_refuse_project_options`);
+    the others are passed on, ``--no-tflite`` and ``--precision`` included.
     """
     from ..export import analyze_with_model, load_model_file
     from ..project import list_videos
@@ -308,5 +357,7 @@ def _run_model_file(args: argparse.Namespace, client: object) -> int:
         chunk_frames=args.chunk_frames,
         on_stage=lambda name: _print_stage(f"{name} the model"),
         overwrite=args.overwrite,
+        use_tflite=not args.no_tflite,
+        videotype=args.videotype,
     )
     return report_outputs(outputs)

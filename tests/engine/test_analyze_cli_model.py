@@ -59,6 +59,8 @@ class _TFLite:
 
 
 class _Model(ExportedModel):
+    runtimes: list[str] = []  # which runtime each predictor was built for
+
     def __init__(self) -> None:
         super().__init__(Path("standin.posekit.zip"), Path("standin"), _Card())
 
@@ -66,12 +68,19 @@ class _Model(ExportedModel):
         return {"iteration": 0}
 
     def tflite_model(self, shape, batch_size=1, precision="auto", on_stage=None):
+        self.runtimes.append(f"tflite {precision}")
         return _TFLite()
+
+    def predictor(self, frame_shape=None, batch_size=1, precision="auto", **kwargs):
+        assert frame_shape is None  # only the Keras runtime is asked for directly
+        self.runtimes.append("keras")
+        return _Centre()
 
 
 @pytest.fixture
 def model_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Return a model path whose loading gives the stand-in model."""
+    monkeypatch.setattr(_Model, "runtimes", [])
 
     def load(path, **kwargs):
         return _Model()
@@ -121,3 +130,115 @@ def test_a_folder_without_that_type_says_so(model_file, folder, capsys):
     err = capsys.readouterr().err
     assert "No video in the folder" in err and ".mkv" in err
     assert _outputs(folder) == []
+
+
+# QA s18: options of a project's network were silently ignored with --model.
+
+
+@pytest.mark.parametrize(
+    ("option", "advice"),
+    [
+        (["--shuffle", "1"], "posekit export-model PROJECT --shuffle N"),
+        (["--trainingsetindex", "0"], "Drop --trainingsetindex"),
+        (["--animals", "2"], "posekit analyze PROJECT VIDEO --animals N"),
+        (["--track-method", "box"], "--track-method METHOD"),
+    ],
+)
+def test_a_projects_option_is_refused_with_model(
+    option, advice, model_file, folder, capsys, monkeypatch
+):
+    def never(*args, **kwargs):
+        raise AssertionError("analyze_with_model called")
+
+    monkeypatch.setattr("posekit.engine.export.analyze_with_model", never)
+    argv = ["analyze", "--model", str(model_file), str(folder), *option]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{option[0]} does not apply to --model" in err
+    assert advice in err
+    assert _outputs(folder) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--precision", "int8"], "use --precision float32"),
+        (["--shard", "0/2"], "drop --no-tflite, or --cluster/--shard"),
+    ],
+)
+def test_no_tflite_refuses_what_tensorflow_does_not_run(
+    option, message, model_file, folder, capsys
+):
+    argv = ["analyze", "--model", str(model_file), str(folder), "--no-tflite"]
+    assert main([*argv, *option]) == 2
+    assert message in capsys.readouterr().err
+    assert _outputs(folder) == [] and _Model.runtimes == []
+
+
+def test_the_other_options_reach_analyze_with_model(
+    model_file, folder, tmp_path, monkeypatch
+):
+    calls = []
+
+    def record(model, videos, **kwargs):
+        calls.append((list(videos), kwargs))
+        return []
+
+    monkeypatch.setattr("posekit.engine.export.analyze_with_model", record)
+    dest = tmp_path / "out"
+    argv = ["analyze", "--model", str(model_file), str(folder)]
+    assert main([*argv, "--no-tflite", "--precision", "float32", "--scale", "0.5"]) == 0
+    assert (
+        main(
+            [
+                *argv,
+                *("--videotype", "avi", "--batch-size", "4", "--dest", str(dest)),
+                *("--csv", "--netcdf", "--overwrite"),
+                *("--shard", "1/3", "--chunk-frames", "10"),
+            ]
+        )
+        == 0
+    )
+    (videos, first), (only_avi, second) = calls
+    assert videos == [folder / "side.mp4", folder / "top.avi"]
+    assert first["use_tflite"] is False and first["precision"] == "float32"
+    assert first["scale"] == 0.5 and first["videotype"] is None
+    assert only_avi == [folder / "top.avi"]
+    assert second["use_tflite"] is True and second["precision"] == "auto"
+    assert second["videotype"] == ["avi"] and second["batch_size"] == 4
+    assert second["destfolder"] == str(dest)
+    assert second["save_as_csv"] and second["netcdf"] and second["overwrite"]
+    assert second["shard"] == "1/3" and second["chunk_frames"] == 10
+
+
+def test_no_tflite_runs_the_keras_model(model_file, folder):
+    argv = ["analyze", "--model", str(model_file), str(folder), "--videotype", "avi"]
+    assert main([*argv, "--no-tflite"]) == 0
+    assert _Model.runtimes == ["keras"]
+    assert _outputs(folder) == [f"top{SCORER}.h5"]
+    assert main([*argv, "--precision", "float32", "--overwrite"]) == 0
+    assert _Model.runtimes == ["keras", "tflite float32"]
+
+
+def test_analyze_with_model_takes_a_videotype(folder):
+    from posekit.engine.export import analyze_with_model
+    from posekit.engine.project import ProjectError
+
+    outputs = analyze_with_model(_Model(), [folder], videotype="avi", progress=False)
+    assert [p.name for p in outputs] == [f"top{SCORER}.h5"]
+    assert _outputs(folder) == [f"top{SCORER}.h5"]
+    with pytest.raises(ProjectError, match="No video in the folder"):
+        analyze_with_model(_Model(), [folder], videotype="mkv", progress=False)
+
+
+def test_a_projects_analysis_still_defaults_to_shuffle_1(demo_project_ro, monkeypatch):
+    calls = []
+
+    def record(project, videos, **kwargs):
+        calls.append(kwargs["shuffle"])
+        return []
+
+    monkeypatch.setattr("posekit.engine.api.analyze_videos", record)
+    assert main(["analyze", str(demo_project_ro.path)]) == 0
+    assert main(["analyze", str(demo_project_ro.path), "--shuffle", "2"]) == 0
+    assert calls == [1, 2]

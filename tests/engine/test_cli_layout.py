@@ -16,7 +16,9 @@ for options added on purpose:
   resuming an interrupted analysis, --shuffle's help; QA s17: --precision auto runs
   int8 only when it agrees with float, and a line per network and frame size says
   which precision runs; QA s17 (videos): --videotype, the camera types a folder
-  stands for, and exit status 2 for a video that fails or is truncated;
+  stands for, and exit status 2 for a video that fails or is truncated; QA s18:
+  --model refuses a project's --shuffle, --trainingsetindex, --animals and
+  --track-method (their defaults are None: not given; a project takes 1 and 0);
 - ``create``: videos may be folders; --individuals and --unique-bodyparts (a
   multi-animal project from the command line);
 - ``create-training-dataset``: QA s15, existing splits are mapped by image onto

@@ -10,7 +10,9 @@ feature array) gave on the recordings of :func:`_model`: the cross-validated sco
 the classifier's probabilities and labels of every frame, and the motifs of both
 clustering methods (written by running this file as a script on that commit, and
 again when the features' centroid became the session's, a missing keypoint placed
-from those seen (QA s18): the features of the frames with a keypoint lost changed).
+from those seen (QA s18): the features of the frames with a keypoint lost changed;
+and when the speeds took movement's first-order differences at a session's first
+and last frame (QA s18 #7): a few probabilities changed, no label).
 """
 
 from __future__ import annotations

@@ -190,18 +190,63 @@ def test_velocity_and_acceleration_next_to_a_missing_frame():
     vel = compute_velocity(pos, per="frame").sel(space="x").values.ravel()
     acc = compute_acceleration(pos, per="frame").sel(space="x").values.ravel()
     # velocity: NaN at the missing frame and its two neighbours, exact elsewhere
+    # inside; the ends are movement's one-sided differences x[1]-x[0], x[-1]-x[-2]
     assert np.flatnonzero(np.isnan(vel)).tolist() == [9, 10, 11]
-    finite = np.isfinite(vel)
-    np.testing.assert_allclose(vel[finite], 2 * t[finite], atol=1e-9)
+    inside = np.isfinite(vel) & (t > 0) & (t < 19)
+    np.testing.assert_allclose(vel[inside], 2 * t[inside], atol=1e-9)
+    assert vel[0] == 1.0 and vel[-1] == 19**2 - 18**2
     # acceleration: the derivative of that velocity, NaN within two frames
     assert np.flatnonzero(np.isnan(acc)).tolist() == [8, 9, 10, 11, 12]
-    np.testing.assert_allclose(acc[np.isfinite(acc)], 2.0, atol=1e-9)
-    # a missing frame near the start also blanks the first frame (one-sided stencil)
+    np.testing.assert_allclose(acc[2:7], 2.0, atol=1e-9)
+    np.testing.assert_allclose(acc[[0, 1, -2, -1]], [1.0, 1.5, 1.5, 1.0])
+    # a missing frame near the start blanks its neighbours; the first frame's
+    # one-sided difference x[1]-x[0] does not reach it
     early = pos.copy()
     early[10] = 100.0
     early[2] = np.nan
     v0 = compute_velocity(early, per="frame").sel(space="x").values.ravel()
-    assert np.flatnonzero(np.isnan(v0)).tolist() == [0, 1, 2, 3]
+    assert np.flatnonzero(np.isnan(v0)).tolist() == [1, 2, 3]
+    early[1] = np.nan
+    v1 = compute_velocity(early, per="frame").sel(space="x").values.ravel()
+    assert np.flatnonzero(np.isnan(v1)).tolist() == [0, 1, 2, 3]
+
+
+def _movement_derivative(x: np.ndarray, dt: float) -> np.ndarray:
+    """Movement's ``compute_velocity`` written out, along axis 0.
+
+    movement 0.x: ``position.differentiate("time")``, i.e. xarray's gradient with
+    ``edge_order=1`` over a uniform time step: central differences inside,
+    one-sided first-order differences at the first and last frame.
+    """
+    out = np.empty_like(x)
+    out[1:-1] = (x[2:] - x[:-2]) / (2 * dt)
+    out[0] = (x[1] - x[0]) / dt
+    out[-1] = (x[-1] - x[-2]) / dt
+    return out
+
+
+def test_velocity_speed_and_acceleration_match_movement_on_every_frame():
+    # QA s18 #7: the first and last frame differed by up to 155 px/s on the demo
+    # (second-order one-sided differences there; movement takes first-order ones)
+    kp, _, bps = simulate_session(300, seed=4)
+    pos = from_numpy(
+        kp.transpose(0, 2, 1)[..., None], keypoint_names=bps, fps=FPS
+    ).position
+    x = pos.transpose("time", "space", "keypoint", "individual").values
+    vel = _movement_derivative(x, 1 / FPS)
+    ours = compute_velocity(pos).transpose("time", "space", "keypoint", "individual")
+    np.testing.assert_allclose(ours.values, vel, rtol=1e-12, atol=1e-9)
+    speed = compute_speed(pos).transpose("time", "keypoint", "individual")
+    np.testing.assert_allclose(
+        speed.values, np.sqrt((vel**2).sum(axis=1)), rtol=1e-12, atol=1e-9
+    )
+    acc = compute_acceleration(pos).transpose(*ours.dims)
+    np.testing.assert_allclose(
+        acc.values, _movement_derivative(vel, 1 / FPS), rtol=1e-9, atol=1e-6
+    )
+    # the ends are where the two ways differ: this data tells them apart
+    second_order = np.gradient(x, 1 / FPS, axis=0, edge_order=2)
+    assert np.abs(second_order[[0, -1]] - vel[[0, -1]]).max() > 1.0
 
 
 def test_per_second_needs_a_frame_rate():
