@@ -31,7 +31,7 @@ import pandas as pd
 
 from . import logger
 from ._fileio import atomic_path
-from .dlc_names import dlc_keywords, elsewhere, renamed
+from .dlc_names import dlc_keywords, renamed
 from .io.dlc import (
     LabelError,
     index_to_paths,
@@ -298,11 +298,7 @@ def _check_split_rows(
 @dlc_keywords(
     num_shuffles=renamed("shuffles", lambda n: tuple(range(1, int(n) + 1))),
     Shuffles=renamed("shuffles", tuple),
-    net_type=elsewhere(
-        "net_type={value!r}: posekit chooses the network when it trains, "
-        "train_network(config, backbone={value!r}) (or default_net_type in "
-        "config.yaml)"
-    ),
+    net_type=renamed("net_type"),
     trainIndices=renamed("train_indices", _index_lists),
     testIndices=renamed("test_indices", _index_lists),
 )
@@ -315,6 +311,7 @@ def create_training_dataset(
     test_frames: Sequence[str] | None = None,
     train_indices: Sequence[Sequence[int]] | None = None,
     test_indices: Sequence[Sequence[int]] | None = None,
+    net_type: str | None = None,
 ) -> list[Split]:
     """Merge labels and write one recorded split per shuffle (DLC layout).
 
@@ -348,6 +345,16 @@ def create_training_dataset(
         returns them; ``-1``, DeepLabCut's padding, is left out). Each split's
         fraction is ``round(len(train) / (len(train) + len(test)), 2)`` as in
         DeepLabCut.
+    net_type
+        DeepLabCut's ``net_type``: the network (backbone) of these shuffles, e.g.
+        ``"resnet_50"``, recorded in each shuffle's ``pose_cfg.yaml`` (``net_type``,
+        as DeepLabCut writes it, and posekit's ``shuffle_net_type``), so that
+        :func:`~posekit.engine.api.train_network` trains it there, as it trains
+        ``config.yaml``'s ``default_net_type`` elsewhere (a backbone without
+        ImageNet weights here is replaced by one that has them, with a notice;
+        ``backbone=`` still chooses). ``None``: ``default_net_type`` (a network
+        recorded before is kept). A shuffle that holds snapshots keeps its trained
+        network when it resumes; the one recorded trains when it starts over.
 
     Returns
     -------
@@ -366,6 +373,31 @@ def create_training_dataset(
         If no frame is labelled.
     """
     project = as_project(project)
+    splits = _create_splits(
+        project,
+        shuffles,
+        train_fraction,
+        seed,
+        test_frames,
+        train_indices,
+        test_indices,
+    )
+    if net_type is not None:
+        for split in splits:
+            _record_net_type(project, split.shuffle, split.train_fraction, net_type)
+    return splits
+
+
+def _create_splits(
+    project: Project,
+    shuffles: Sequence[int],
+    train_fraction: float | None,
+    seed: int | None,
+    test_frames: Sequence[str] | None,
+    train_indices: Sequence[Sequence[int]] | None,
+    test_indices: Sequence[Sequence[int]] | None,
+) -> list[Split]:
+    """Make (or keep) the splits of :func:`create_training_dataset`."""
     if train_indices is not None or test_indices is not None:
         return _create_given_splits(
             project, list(shuffles), train_indices or [], test_indices or []
@@ -396,6 +428,63 @@ def create_training_dataset(
         _write_documentation(project, merged, paths, train, test, fraction, k)
         splits.append(Split(train, test, fraction, k))
     return splits
+
+
+#: posekit's ``pose_cfg.yaml`` key for the network ``create_training_dataset``
+#: recorded for a shuffle (``net_type`` names the network trained, once trained).
+_SHUFFLE_NET_TYPE = "shuffle_net_type"
+
+
+def _record_net_type(
+    project: Project, shuffle: int, train_fraction: float, net_type: str
+) -> Path:
+    """Record DeepLabCut's ``net_type`` for a shuffle in its ``pose_cfg.yaml``.
+
+    Parameters
+    ----------
+    project
+        The project.
+    shuffle, train_fraction
+        The shuffle's model folder (``…-trainset<pct>shuffle<k>/train``).
+    net_type
+        The network to train there (a backbone name, DeepLabCut's or posekit's).
+
+    Returns
+    -------
+    Path
+        The ``pose_cfg.yaml`` written (its other keys are kept).
+    """
+    import yaml
+
+    from ._fileio import atomic_write_text
+
+    if not isinstance(net_type, str) or not net_type.strip():
+        raise TypeError(
+            f"net_type={net_type!r}: give a network name, e.g. 'resnet_50' or "
+            "'efficientnet_lite0', or leave net_type out (config.yaml's "
+            "default_net_type)."
+        )
+    folder = project.model_dir(shuffle, train_fraction) / "train"
+    path = folder / "pose_cfg.yaml"
+    cfg = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    cfg[_SHUFFLE_NET_TYPE] = net_type
+    trained = any(folder.glob("snapshot-*.keras"))
+    if not trained:  # DeepLabCut's key; once trained, it names the network trained
+        cfg["net_type"] = net_type
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, yaml.safe_dump(cfg, sort_keys=False))
+    logger.info(
+        "create_training_dataset: net_type=%r recorded for shuffle %d in %s; "
+        "train_network trains it%s",
+        net_type,
+        shuffle,
+        path,
+        " when it starts over (resume=False): the shuffle's snapshots keep their "
+        "network when it resumes"
+        if trained
+        else "",
+    )
+    return path
 
 
 def _fixed_split(

@@ -1372,17 +1372,19 @@ def _train_task(project_path: str, run: TrainRun, threads: int, common: dict) ->
     limit_threads(threads, tensorflow=True)
     import inspect
 
-    from .api import train_network
+    from .api import TrainingInterrupted, train_network
 
     t0 = time.perf_counter()
-    # the undecorated function: the caller holds the training lock
-    result = inspect.unwrap(train_network)(
-        project_path,
-        shuffle=run.shuffle,
-        backbone=run.backbone,
-        progress=False,
-        **{**common, **run.options},
-    )
+    try:  # the undecorated function: the caller holds the training lock
+        result = inspect.unwrap(train_network)(
+            project_path,
+            shuffle=run.shuffle,
+            backbone=run.backbone,
+            progress=False,
+            **{**common, **run.options},
+        )
+    except TrainingInterrupted as err:  # saved: its row says "interrupted"
+        result = err.result
     return {
         "shuffle": run.shuffle,
         "backbone": run.backbone,

@@ -20,8 +20,11 @@ gputouse=0)``; with ``import posekit.engine as deeplabcut`` the same line should
 - **passed on** when the verb takes the name itself (``videotype`` of the verbs that
   take videos or folders of videos: only videos of that extension);
 - **pointed elsewhere** when posekit takes the setting in another verb
-  (``net_type`` of ``create_training_dataset``: the backbone is chosen when
-  training, ``train_network(config, backbone=...)``).
+  (:func:`elsewhere`: an error that says where).
+
+The log line of a keyword accepted and ignored names the verb, the keyword and its
+value (``create_labeled_video: DeepLabCut's save_frames=False changes nothing here;
+ignored``).
 
 Two of DeepLabCut's keywords are accepted by every wrapped verb:
 
@@ -51,6 +54,7 @@ posekit's).
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import functools
 import inspect
@@ -145,6 +149,20 @@ class Engine(enum.Enum):
         return f"Engine.{self.name}"
 
 
+#: ``(verb, keyword)`` of the DeepLabCut keyword whose converter runs: the log
+#: lines of :func:`refused` and :func:`ignored` name them.
+_converting: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
+    "_converting", default=("", "")
+)
+
+
+def _named(value: Any) -> str:
+    """Return ``"verb: DeepLabCut's keyword=value"`` for the keyword being converted."""
+    verb, key = _converting.get()
+    said = f"DeepLabCut's {key}={value!r}" if key else f"DeepLabCut's option {value!r}"
+    return f"{verb}: {said}" if verb else said
+
+
 #: Whether the PyTorch notice was logged in this process (it is logged once).
 _pytorch_noted = False
 
@@ -212,7 +230,7 @@ def refused(hint: str, *, unless: Callable[[Any], bool]) -> Converter:
     def apply(value: Any) -> dict[str, Any]:
         if not unless(value):
             raise TypeError(hint.format(value=value))
-        logger.info("DeepLabCut's option (%r) changes nothing here; ignored", value)
+        logger.info("%s changes nothing here; ignored", _named(value))
         return {}
 
     return apply
@@ -238,7 +256,7 @@ def ignored(why: str) -> Converter:
     """Accept a DeepLabCut keyword of one verb and drop it, saying ``why`` in the log."""
 
     def apply(value: Any) -> dict[str, Any]:
-        logger.info("DeepLabCut's option (%r) does not apply here: %s", value, why)
+        logger.info("%s does not apply here: %s", _named(value), why)
         return {}
 
     return apply
@@ -399,7 +417,12 @@ def dlc_keywords(
                         value,
                     )
                     continue
-                for ours, converted in converters[key](value).items():
+                token = _converting.set((fn.__name__, key))
+                try:  # the converter's log line names the verb and the keyword
+                    changes = converters[key](value)
+                finally:
+                    _converting.reset(token)
+                for ours, converted in changes.items():
                     given = kwargs.get(ours)
                     if (
                         isinstance(given, Mapping)

@@ -1726,7 +1726,7 @@ class Trainer:
                 done = self._step(run, producer, bar, elapsed)
                 if done is None:
                     break
-                self._maybe_evaluate(run, *done)
+                self._maybe_evaluate(run, done[1])
                 self._maybe_save(run)
         except KeyboardInterrupt:
             self.state.stop_reason = "interrupted"
@@ -1815,27 +1815,30 @@ class Trainer:
             cb.on_step(it, logs)
         return values, lr
 
-    def _maybe_evaluate(self, run: _Run, values: np.ndarray, lr: float) -> None:
+    def _maybe_evaluate(self, run: _Run, lr: float) -> None:
         """Add a ``learning_stats.csv`` row and the test error when they are due.
 
-        A row every ``log_interval`` iterations (mean losses), the test error every
-        ``eval_interval``.
+        A row every ``log_interval`` iterations, and one with the test error every
+        ``eval_interval``. Every row's losses, whatever added it (these two, a
+        snapshot, the end), are the mean over the steps since the previous row, so
+        that the loss column means one thing.
         """
         cfg, it = self.train_config, self.state.iteration
-        row = None
-        if it % cfg.log_interval == 0:
-            row = self._row(it, run.acc / run.n_acc, lr)
-            run.acc[:] = 0
-            run.n_acc = 0
-        if run.test is not None and cfg.eval_interval and it % cfg.eval_interval == 0:
-            row = row or self._row(it, values, lr)
+        test_due = bool(
+            run.test is not None and cfg.eval_interval and it % cfg.eval_interval == 0
+        )
+        if not (test_due or it % cfg.log_interval == 0):
+            return
+        row = self._row(it, run.acc / run.n_acc, lr)
+        run.acc[:] = 0
+        run.n_acc = 0
+        if test_due:
             with run.clock.paused():  # not counted in the time budget
                 self._evaluate_test(it, *run.test, row)
             run.evaluated_at = it
-        if row is not None:
-            row["elapsed_wall_s"], row["elapsed_cpu_s"] = run.clock.wall, run.clock.cpu
-            self.state.history.append(row)
-            self._write_learning_stats()
+        row["elapsed_wall_s"], row["elapsed_cpu_s"] = run.clock.wall, run.clock.cpu
+        self.state.history.append(row)
+        self._write_learning_stats()
 
     def _maybe_save(self, run: _Run) -> None:
         """Save a snapshot every ``save_interval`` iterations or ``save_interval_s``."""

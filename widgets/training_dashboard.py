@@ -360,7 +360,9 @@ class TrainingDashboard(BokehComponent):
         # ticks at 1, 2 and 5 of each decade, written 0.05 (not 10^-1.3): a loss of
         # 0.05 had no tick label below 0.5 (QA s17 #7)
         loss.yaxis.ticker = LogTicker(mantissas=[1, 2, 5], desired_num_ticks=6)
-        loss.yaxis.formatter = PrintfTickFormatter(format="%g")
+        # three significant digits: a bare %g writes the tick 6 x 0.1 as
+        # 0.6000000000000001 (BokehJS's sprintf; QA s18 #9)
+        loss.yaxis.formatter = PrintfTickFormatter(format="%.3g")
         loss.toolbar.logo = None  # a link to bokeh.org is no use offline (QA s15 #8)
         loss.line("iteration", "loss", source=m.loss_source, line_width=1.5)
         loss.add_tools(HoverTool(tooltips=[("it", "@iteration"), ("loss", "@loss")]))

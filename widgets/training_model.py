@@ -1967,7 +1967,7 @@ def _job_main(argv: list[str]) -> int:
             int(spec.get("training_set_index") or 0)
         )
         if status["action"] == "train":
-            from ..engine.api import train_network
+            from ..engine.api import TrainingInterrupted, train_network
 
             kwargs = dict(spec["kwargs"])
             if kwargs.get("crop_size"):
@@ -1977,6 +1977,8 @@ def _job_main(argv: list[str]) -> int:
                 result = train_network(
                     project, callbacks=[_job_callback(job, steps)], **kwargs
                 )
+            except TrainingInterrupted as err:  # the snapshot is saved: report it
+                result = err.result
             except KeyboardInterrupt:  # before the first step: nothing to save
                 job.update(stop_reason="interrupted")
                 job.update(phase="done")

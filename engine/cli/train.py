@@ -153,10 +153,10 @@ def run(args: argparse.Namespace) -> int:
         backbone = _trained_backbone(folder)
         if backbone is not None and args.weights is None:
             weights = None  # the snapshot's weights are loaded: no ImageNet notice
-    notice = backbone_choice(project, backbone, weights).notice
+    notice = backbone_choice(project, backbone, weights, shuffle=args.shuffle).notice
     if notice and _has_training_data(project):  # first, before training starts
         print(notice, flush=True)
-    with _said_once(notice):
+    with _said_once(notice), _interrupted_result() as interrupted:
         result = _train(
             train_network,
             project,
@@ -176,10 +176,28 @@ def run(args: argparse.Namespace) -> int:
             trainer_hook=_epochs_printer(args, project),
             weigh_only_present_joints=args.weigh_only_present_joints,
         )
-    print(result)
-    if result.stop_reason == "interrupted":  # the snapshot is saved; stop a chain
+    if interrupted:  # the snapshot is saved; stop a chain (exit status 130)
+        print(interrupted[0])
         return EXIT_INTERRUPTED
+    print(result)
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _interrupted_result() -> Iterator[list]:
+    """Catch the training's ``TrainingInterrupted``, keeping its ``TrainResult``.
+
+    ``train_network`` raises it after saving the snapshot of an interrupted run;
+    the command prints the result and exits with :data:`EXIT_INTERRUPTED`, without
+    a traceback. A Ctrl-C before training started (nothing saved) goes on up.
+    """
+    from ..api import TrainingInterrupted
+
+    caught: list = []
+    try:
+        yield caught
+    except TrainingInterrupted as err:
+        caught.append(err.result)
 
 
 #: The Python arguments of the engine's messages, as the command line spells them.

@@ -271,6 +271,7 @@ def choose_backbone(
     configured: str | None,
     backbone: str | None = None,
     weights: str | os.PathLike | None = "auto",
+    source: str = "config.yaml default_net_type",
 ) -> BackboneChoice:
     """Choose the backbone and initialisation of a training run.
 
@@ -292,6 +293,10 @@ def choose_backbone(
         The backbone the user asked for, or ``None``.
     weights
         ``"auto"``, ``"imagenet"``, a weights file, or ``None`` (random init).
+    source
+        Where ``configured`` was named, for the notice (a shuffle's network
+        recorded by ``create_training_dataset(net_type=...)`` is named in its
+        ``pose_cfg.yaml``).
 
     Returns
     -------
@@ -334,7 +339,7 @@ def choose_backbone(
     if not configured:
         what, why = "config.yaml names no backbone (default_net_type)", ""
     else:
-        what = f"Backbone {configured} (config.yaml default_net_type)"
+        what = f"Backbone {configured} ({source})"
         why = (
             " has no ImageNet weights here"
             if configured in known

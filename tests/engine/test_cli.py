@@ -310,6 +310,8 @@ def test_train_options_reach_train_network(
 
     def train(project, **kw):
         calls.append(kw)
+        if stopped[0] == "interrupted":  # train_network saved, then raises
+            raise api.TrainingInterrupted(_interrupted_result())
         return SimpleNamespace(stop_reason=stopped[0])
 
     monkeypatch.setattr(api, "train_network", train)
@@ -407,12 +409,13 @@ def test_sigterm_stops_a_command_as_ctrl_c_does(capsys: pytest.CaptureFixture) -
 
 
 def test_a_training_stopped_by_sigterm_exits_143_and_by_ctrl_c_130(
-    demo_project: Project, monkeypatch: pytest.MonkeyPatch
+    demo_project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     """The trainer catches the interrupt and saves: the code still tells which."""
     import os
     import signal
-    from types import SimpleNamespace
 
     import posekit.engine.api as api
 
@@ -425,13 +428,31 @@ def test_a_training_stopped_by_sigterm_exits_143_and_by_ctrl_c_130(
             else:
                 raise KeyboardInterrupt
             time.sleep(5)
-        except KeyboardInterrupt:
-            return SimpleNamespace(stop_reason="interrupted")  # saved a snapshot
+        except KeyboardInterrupt:  # saved a snapshot, then raised again
+            raise api.TrainingInterrupted(_interrupted_result()) from None
 
     monkeypatch.setattr(api, "train_network", train)
     assert main(["train", str(demo_project.path)]) == 143
     how[0] = signal.SIGINT
     assert main(["train", str(demo_project.path)]) == 130
+    out, err = capsys.readouterr()
+    # the result is printed, without a traceback
+    assert "trained to iteration 7 (from 0; interrupted)" in out
+    assert "Traceback" not in err
+
+
+def _interrupted_result():
+    """Return the ``TrainResult`` of a run interrupted at iteration 7."""
+    from posekit.engine.api import TrainResult
+
+    return TrainResult(
+        iteration=7,
+        start_iteration=0,
+        stop_reason="interrupted",
+        snapshot=Path("train/snapshot-7.keras"),
+        test_error_px=None,
+        train_dir=Path("train"),
+    )
 
 
 def test_bare_posekit_prints_the_help_and_fails(capsys: pytest.CaptureFixture) -> None:

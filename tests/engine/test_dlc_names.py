@@ -106,13 +106,10 @@ def test_names_are_converted_and_conflicts_are_errors() -> None:
         verb("c", pcutoff=0.9)  # not a DeepLabCut name here: Python's own error
 
 
-def test_a_setting_posekit_takes_elsewhere_says_where(tmp_path) -> None:
+def test_augmenter_type_is_accepted_and_ignored(tmp_path) -> None:
     from posekit.engine import create_training_dataset
 
     project = make_demo_project(tmp_path, n_frames=30, n_labeled=4, size=(160, 120))
-    with pytest.raises(TypeError, match=r"train_network\(config, backbone='resnet_50'"):
-        create_training_dataset(project, net_type="resnet_50")
-    assert not project.training_set_dir().exists()
     (split,) = create_training_dataset(project, augmenter_type="imgaug")  # ignored
     assert split.shuffle == 1
 
@@ -373,3 +370,29 @@ def test_trainingsetindex_all_runs_every_fraction_where_deeplabcut_does(
         one(config, trainingsetindex="all")
     with pytest.raises(TypeError, match="needs a project"):
         each("no-such-folder", trainingsetindex="all")
+
+
+def test_ignored_keywords_are_named_in_the_log(caplog) -> None:
+    """The log line says which keyword it ignores (QA s18: "option (False)")."""
+    from posekit.engine.dlc_names import ignored, refused
+
+    @dlc_keywords(
+        save_frames=refused("save_frames={value!r}: no", unless=lambda v: not v),
+        showfigures=ignored("the figures are written to files"),
+    )
+    def create_labeled_video(config, *, trail_length=0):
+        return trail_length
+
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        create_labeled_video("config.yaml", save_frames=False, showfigures=True)
+    said = [r.getMessage() for r in caplog.records]
+    assert (
+        "create_labeled_video: DeepLabCut's save_frames=False changes nothing here; "
+        "ignored" in said
+    )
+    assert (
+        "create_labeled_video: DeepLabCut's showfigures=True does not apply here: "
+        "the figures are written to files" in said
+    )
+    with pytest.raises(TypeError, match="save_frames=True: no"):
+        create_labeled_video("config.yaml", save_frames=True)

@@ -105,3 +105,51 @@ def test_empty_training_set_says_what_to_do(tmp_path):
     trainer = Trainer(MODEL, _config(2), tmp_path, progress=False)
     with pytest.raises(ValueError, match="no labelled frames.*create-training-dataset"):
         trainer.fit([], np.zeros((0, 2, 2)))
+
+
+class _Losses(TrainingCallback):
+    """Keep every step's loss."""
+
+    def __init__(self) -> None:
+        self.loss: dict[int, float] = {}
+
+    def on_step(self, iteration, logs) -> None:  # noqa: D102
+        self.loss[iteration] = float(logs["loss"])
+
+
+def test_every_stats_row_has_the_mean_loss_since_the_previous_row(tmp_path):
+    """Display rows, test-error rows, snapshot rows: one loss definition (QA s18 #3).
+
+    The test-error rows carried one step's loss and the display rows the mean since
+    the previous display row, so the curve zigzagged.
+    """
+    images, points = _data()
+    losses = _Losses()
+    config = _config(12).replace(eval_interval=3, log_interval=5, save_interval=8)
+    Trainer(MODEL, config, tmp_path, progress=False, callbacks=[losses]).fit(
+        images, points, images[:2], points[:2]
+    )
+    stats = pd.read_csv(tmp_path / "learning_stats.csv")
+    # rows: test error (3, 6, 9, 12), display (5, 10), snapshot (8)
+    assert stats["iteration"].tolist() == [3, 5, 6, 8, 9, 10, 12]
+    assert stats["test_mean_error_px"].notna().tolist() == [
+        True, False, True, False, True, False, True
+    ]  # fmt: skip
+    previous = 0
+    for it, loss in zip(stats["iteration"], stats["loss"], strict=True):
+        steps = [losses.loss[i] for i in range(previous + 1, it + 1)]
+        assert loss == pytest.approx(np.mean(steps), rel=1e-4), it
+        previous = it
+
+
+def test_the_automatic_test_interval_follows_displayiters() -> None:
+    """``displayiters=100`` with ``maxiters=300``: test errors at 100, 200, 300."""
+    from posekit.engine.api import _train_config_changes
+
+    changes = _train_config_changes(max_iterations=300, log_interval=100)
+    assert changes["eval_interval"] == 100  # was "auto", 60: rows the user never set
+    assert _train_config_changes(max_iterations=300)["eval_interval"] == 60
+    assert (
+        _train_config_changes(max_iterations=5000, log_interval=50)["eval_interval"]
+        == 1000
+    )

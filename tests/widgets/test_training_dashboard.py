@@ -961,3 +961,66 @@ def test_a_disabled_button_is_grey(project) -> None:
     m.stop()
     assert m.join(30)
     assert view.stop_button.style.button_color == DISABLED_COLOR
+
+
+def _bokehjs_printf(format: str, value: float) -> str:
+    """Write ``value`` as BokehJS's ``PrintfTickFormatter`` does (sprintf-js ``%g``).
+
+    sprintf-js: ``%.Pg`` is ``String(Number(x.toPrecision(P)))``, a bare ``%g`` is
+    ``String(parseFloat(x))``, all digits of the float.
+    """
+    import re
+
+    match = re.fullmatch(r"%(?:\.(\d+))?g", format)
+    assert match, f"not a %g format: {format}"
+    if match.group(1):
+        value = float(f"{value:.{int(match.group(1))}g}")
+    text = repr(float(value))  # JavaScript's String(number) for these values
+    return text[:-2] if text.endswith(".0") else text
+
+
+def test_log_loss_axis_tick_labels_are_short(project) -> None:
+    """Ticks at 0.3 and 0.6 read 0.3 and 0.6, not 0.30000000000000004 (QA s18 #9)."""
+    view = TrainingDashboard(
+        scripted_model(project, ScriptedEngine()), backbones=BACKBONES
+    )
+    loss = view.plot.children[0]
+    assert loss.y_scale.__class__.__name__ == "LogScale"
+    (axis,) = loss.yaxis
+    # the ticks of the log axis: mantissas 1, 2, 5 times powers of ten, as the
+    # ticker computes them in floating point
+    ticks = [m * 10.0**e for e in range(-4, 3) for m in axis.ticker.mantissas]
+    ticks += [0.1 * 3, 0.1 * 6, 0.1 * 7]
+    labels = [_bokehjs_printf(axis.formatter.format, t) for t in ticks]
+    assert all(len(label) <= 6 for label in labels), labels
+    assert _bokehjs_printf(axis.formatter.format, 0.1 * 6) == "0.6"
+    assert _bokehjs_printf(axis.formatter.format, 0.05) == "0.05"
+    assert _bokehjs_printf(axis.formatter.format, 200.0) == "200"
+
+
+def test_sigterm_to_the_app_s_training_process_saves_and_reports(tmp_path) -> None:
+    """A server shut down (SIGTERM): the process saves a snapshot and reports it.
+
+    ``train_network`` re-raises the interrupt after saving (QA s18 #2); the process
+    takes the result from it, so the page shows where it stopped.
+    """
+    project = _small_project(tmp_path, n_labeled=12)
+    m = _tiny(TrainingModel(project, flush_interval_s=0.1), 100000)
+    m.auto_evaluate = False
+    m.start()
+    assert m.state == "running" and m.job is not None, m.error
+    deadline = time.monotonic() + 300
+    while m.iteration < 2 and m.state == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert m.iteration >= 2, (m.state, m.error)
+    os.kill(m.job["pid"], signal.SIGTERM)
+    assert m.join(300), m.error
+    assert m.result is not None and m.result.stop_reason == "interrupted", m.error
+    stopped = m.result.iteration
+    assert stopped >= 2 and m.result.snapshot is not None
+    assert ModelFolder.of(project, 1).latest().iteration == stopped
+    assert m.message.startswith(f"stopped at iteration {stopped}"), m.message
+    assert running_job(project.path, "training") is None
+    # the process reported the run's result (it used to get only the interrupt)
+    log = (ModelFolder.of(project, 1).path / LOG_FILE).read_text()
+    assert f"trained to iteration {stopped} (from 0; interrupted)" in log, log[-2000:]
