@@ -250,7 +250,8 @@ def _crop_of(train_dir: Path) -> list[int]:
 def _stage_analyze(work: Path, args: argparse.Namespace) -> dict:
     from posekit.widgets.analysis_panel import AnalysisPanel
 
-    _tensorflow_one_thread()
+    # no TensorFlow here: the app's kernel runs on LiteRT (one thread, ONE_THREAD_ENV)
+    # and converts in a process of its own, which inherits the core and the env
     panel = AnalysisPanel(_project(work))
     m = panel.model
     t0 = time.perf_counter()

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AnalysisStage",
     "TrainResult",
+    "TrainingInterrupted",
     "backbone_choice",
     "continuation_configs",
     "previous_snapshot",
@@ -95,6 +96,30 @@ class TrainResult:
             f"trained to iteration {self.iteration} (from {self.start_iteration}; "
             f"{self.stop_reason}); test error {err}; snapshot {self.snapshot}{start}"
         )
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised by :func:`train_network` after Ctrl-C (Jupyter's *Interrupt*, SIGTERM).
+
+    The snapshot of the iteration reached is saved before it is raised, so that
+    running :func:`train_network` again resumes from it. It is a
+    ``KeyboardInterrupt``: Jupyter stops the cells queued after the training (*Run
+    All*), as it does for any interrupted cell, and a script stops unless it
+    catches it.
+
+    Attributes
+    ----------
+    result
+        The :class:`TrainResult` of the interrupted run (``stop_reason`` is
+        ``"interrupted"``).
+    """
+
+    def __init__(self, result: TrainResult) -> None:
+        super().__init__(
+            f"training interrupted at iteration {result.iteration}, snapshot saved "
+            f"at {result.snapshot}; run train_network again to resume from it"
+        )
+        self.result = result
 
 
 _Verb = TypeVar("_Verb", bound=Callable[..., Any])
@@ -279,7 +304,9 @@ def _train_config_changes(
         from the frame size); a ``batch_size`` of 0 keeps the default;
         ``save_interval_s=0`` saves by iterations only; without ``eval_interval``,
         a run with ``max_iterations`` evaluates five times (every 50 to 1000
-        iterations); ``weigh_only_present_joints=None`` leaves the rule to the
+        iterations, rounded to a multiple of ``log_interval`` when it is given, so
+        that the test error comes with the rows asked for);
+        ``weigh_only_present_joints=None`` leaves the rule to the
         trainer (``pose_cfg.yaml``, else the snapshot's, else ``False``).
 
     Returns
@@ -292,6 +319,8 @@ def _train_config_changes(
     >>> changes = _train_config_changes(max_iterations=400, save_interval_s=0)
     >>> changes["eval_interval"], changes["save_interval_s"], "batch_size" in changes
     (80, None, False)
+    >>> _train_config_changes(max_iterations=300, log_interval=100)["eval_interval"]
+    100
     """
     changes: dict[str, Any] = {
         "crop_size": None if crop_size is None else tuple(crop_size)
@@ -310,7 +339,10 @@ def _train_config_changes(
     if eval_interval is not None:
         changes["eval_interval"] = int(eval_interval)
     elif max_iterations is not None:
-        changes["eval_interval"] = max(50, min(1000, int(max_iterations) // 5))
+        every = max(50, min(1000, int(max_iterations) // 5))
+        if log_interval:  # on the rows asked for (DeepLabCut's displayiters)
+            every = max(1, round(every / int(log_interval))) * int(log_interval)
+        changes["eval_interval"] = every
     if log_interval is not None:
         changes["log_interval"] = log_interval
     if max_snapshots is not None:
@@ -367,7 +399,7 @@ def _run_trainer(
         absent=ts.absent("train"),  # the labeller's "not visible" marks
     )
     err = state.metrics.get("mean_error_px") if state.metrics else None
-    return TrainResult(
+    result = TrainResult(
         iteration=state.iteration,
         start_iteration=state.start_iteration,
         stop_reason=state.stop_reason,
@@ -376,6 +408,9 @@ def _run_trainer(
         train_dir=trainer.train_dir,
         initialised_from=init_path if state.start_iteration == 0 else None,
     )
+    if result.stop_reason == "interrupted":  # saved: now stop the caller (Run All)
+        raise TrainingInterrupted(result)
+    return result
 
 
 def previous_snapshot(
@@ -594,6 +629,8 @@ def backbone_choice(
     project: Project | str | os.PathLike,
     backbone: str | None = None,
     weights: str | os.PathLike | None = "auto",
+    *,
+    shuffle: int | None = None,
 ):
     """Say which backbone :func:`train_network` trains for these arguments, and why.
 
@@ -604,6 +641,9 @@ def backbone_choice(
         backbone).
     backbone, weights
         As for :func:`train_network`.
+    shuffle
+        The shuffle trained: the network ``create_training_dataset(net_type=...)``
+        recorded for it (its ``pose_cfg.yaml``) is the configured backbone there.
 
     Returns
     -------
@@ -614,8 +654,39 @@ def backbone_choice(
     from .models.pretrained import choose_backbone
 
     project = as_project(project)
+    recorded = None if shuffle is None else _shuffle_net_type(project, shuffle)
+    if recorded is not None:
+        where = ModelFolder.of(project, shuffle).path / "pose_cfg.yaml"
+        return choose_backbone(
+            recorded,
+            backbone,
+            weights,
+            source=f"net_type of shuffle {shuffle}, {where}",
+        )
     configured = project.get("default_net_type") or None
     return choose_backbone(configured, backbone, weights)
+
+
+def _kept_net_type(project: Project, shuffle: int) -> dict[str, str]:
+    """Keep the shuffle's recorded network in the ``pose_cfg.yaml`` training writes."""
+    from .dataset import _SHUFFLE_NET_TYPE
+
+    recorded = _shuffle_net_type(project, shuffle)
+    return {} if recorded is None else {_SHUFFLE_NET_TYPE: recorded}
+
+
+def _shuffle_net_type(project: Project, shuffle: int) -> str | None:
+    """Return the network ``create_training_dataset(net_type=...)`` recorded for a shuffle."""
+    from .dataset import _SHUFFLE_NET_TYPE
+
+    path = ModelFolder.of(project, shuffle).path / "pose_cfg.yaml"
+    if not path.is_file():
+        return None
+    try:
+        value = ModelFolder.at(path.parent).pose_cfg().get(_SHUFFLE_NET_TYPE)
+    except ValueError:  # damaged: the trainer rewrites it
+        return None
+    return str(value) if value else None
 
 
 # ------------------------------------------- DeepLabCut's train_network keywords
@@ -897,7 +968,9 @@ def train_network(
     log_interval
         Write a ``learning_stats.csv`` row (the mean losses) every this many
         iterations (default 50; DeepLabCut's ``displayiters``, the ``display_iters``
-        of its ``pose_cfg.yaml``).
+        of its ``pose_cfg.yaml``). Rows with a test error or a snapshot come in
+        between; every row's losses are the mean since the previous row. Without
+        ``eval_interval``, the test error comes every few of these rows.
     max_snapshots
         Keep this many newest snapshots, deleting older ones (default 5;
         DeepLabCut's ``max_snapshots_to_keep``).
@@ -936,6 +1009,12 @@ def train_network(
 
     Raises
     ------
+    TrainingInterrupted
+        A ``KeyboardInterrupt`` (Ctrl-C, Jupyter's *Interrupt*, SIGTERM where a
+        handler turns it into one), raised after the snapshot of the iteration
+        reached is saved: the notebook's next cells do not run on the half-trained
+        network, and calling :func:`train_network` again resumes. Its ``result`` is
+        the run's :class:`TrainResult`.
     posekit.engine.locks.JobLockError
         If a training already runs on the project (the message names it: verb, pid,
         host, start time). One training at a time per project.
@@ -994,7 +1073,7 @@ def train_network(
     out = ModelFolder.of(project, shuffle).path
     fresh = resume is False or not ModelFolder(out).snapshots()
     warm = _warm_start(project, shuffle, init_from, backbone, fresh)
-    choice = backbone_choice(project, backbone, weights)
+    choice = backbone_choice(project, backbone, weights, shuffle=shuffle)
     if choice.notice and warm is None:
         logger.warning("%s", choice.notice)
     # a set made before (by create-training-dataset, or an earlier run) says again
@@ -1052,6 +1131,7 @@ def train_network(
             # the backbone trained, and why (DLC's key is net_type)
             "configured_net_type": choice.configured,
             "backbone_notice": "" if init_path else choice.notice,
+            **_kept_net_type(project, shuffle),
         },
         init_weights=init_path,
     )
@@ -1424,6 +1504,8 @@ def analyze_videos(
     videotype: str | Sequence[str] | None = None,
     cropping: Sequence[int] | None = None,
     stop_event: threading.Event | None = None,
+    prepare_tflite: Callable[[ModelFolder, Path, tuple[int, int], int, str], None]
+    | None = None,
 ) -> AnalysisOutputs:
     """Analyse videos with a trained shuffle; DLC-named ``.h5`` beside each video.
 
@@ -1522,6 +1604,13 @@ def analyze_videos(
         (``.chunk-<index>.partial.npz``) beside the finished chunks; with a
         Dask ``client`` the chunks not started are cancelled within a second and
         the finished ones kept.
+    prepare_tflite
+        Called before each video's LiteRT model is loaded, with the model folder,
+        the snapshot file, the frame shape, the batch size and ``precision``: the
+        Analyze app converts there, in a process of its own
+        (:func:`posekit.engine.tflite_convert.convert_in_child`), so that this one
+        finds the converted files and never imports TensorFlow. What it raises
+        ends the analysis (not only that video's).
 
     Notes
     -----
@@ -1651,6 +1740,7 @@ def analyze_videos(
             key = (shape, int(batch_size or default_batch_size(shape)))
             check_stop(stop_event, video, outputs)  # a conversion takes minutes
             hint_large_frames(video, plan.sizes[video], scale)
+            _prepare_tflite(prepare_tflite, use_tflite, folder, path, key, precision)
             try:  # a video that fails is named at the end; the others are analysed
                 if chunked:
                     jobs.append(
@@ -1726,6 +1816,19 @@ def analyze_videos(
                 stop_event=stop_event,
             )
         return outputs
+
+
+def _prepare_tflite(
+    prepare: Callable[[ModelFolder, Path, tuple[int, int], int, str], None] | None,
+    use_tflite: bool,
+    folder: ModelFolder,
+    snapshot: Path,
+    key: tuple[tuple[int, int], int],
+    precision: str,
+) -> None:
+    """Call ``analyze_videos``' ``prepare_tflite`` (when given and on LiteRT)."""
+    if prepare is not None and use_tflite:
+        prepare(folder, snapshot, key[0], key[1], precision)
 
 
 def _analyze_chunks(

@@ -715,7 +715,7 @@ class ModelFolder:
         ValueError
             ``pose_cfg.yaml`` was not written by posekit.
         """
-        from .models.pose_model import PoseModelConfig
+        from .models.pose_config import PoseModelConfig  # (no TensorFlow)
 
         iteration, path = self._resolve(snapshot)
         meta = path.with_name(f"snapshot-{iteration}.json")
@@ -1154,7 +1154,6 @@ class ModelFolder:
         """
         from .inference import KerasPredictor
         from .models.decoder import make_decoder
-        from .models.pose_model import load_pose_model, rebuild_for_input_shape
 
         if use_tflite is None:
             use_tflite = frame_shape is not None
@@ -1176,6 +1175,8 @@ class ModelFolder:
                 labelled_frames=labelled_frames,
                 on_stage=on_stage,
             ).predictor(num_threads)
+        from .models.pose_model import load_pose_model, rebuild_for_input_shape
+
         net = load_pose_model(path)
         if frame_shape is None:  # snapshots are saved with a free input size
             return KerasPredictor(net, batch_size=batch_size)

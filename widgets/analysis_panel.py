@@ -9,12 +9,19 @@ page scrolled to it, and, when the server serves them (``make app``, mybinder.or
 :func:`posekit.widgets.serve.project_file_url`), its files (``.h5``, ``.csv``,
 labelled videos) have download and play links.
 
-Before the first frame, TensorFlow starts, the model loads and (once per snapshot and
-frame size) is converted for the TFLite runtime: many seconds without a frame. The
-panel says which of these steps runs (the engine reports them through
-``analyze_videos(on_stage=...)``, :class:`posekit.engine.api.AnalysisStage`), and its
-ETA starts with the frames: it is the frame rate measured from the first batch on,
-never the set-up time spread over the frames.
+The kernel never imports TensorFlow (~650 MB that a process never gives back): the
+network runs on LiteRT, and its conversion for LiteRT (once per snapshot and frame
+size; with ``precision="auto"`` also the int8 model and its check against float) runs
+in a short-lived process of its own (:func:`posekit.engine.tflite_convert.convert_in_child`,
+through ``analyze_videos(prepare_tflite=...)``), whose error, if any, the panel shows.
+Only a shared model file (:attr:`AnalysisModel.model_file`) and a multi-animal
+project, which run on Keras, load TensorFlow here.
+
+Before the first frame the network may be converted and the model loads: seconds
+without a frame. The panel says which of these steps runs (the engine reports them
+through ``analyze_videos(on_stage=...)``, :class:`posekit.engine.api.AnalysisStage`),
+and its ETA starts with the frames: it is the frame rate measured from the first
+batch on, never the set-up time spread over the frames.
 
 Stop ends the analysis after the batch that runs (``analyze_videos(stop_event=...)``):
 the frames so far are kept beside the output (``.<output>.partial.npz``; a
@@ -473,19 +480,29 @@ class AnalysisModel(traitlets.HasTraits):
         project = self.project if project is None else project
         try:
             analyze = self._analyze_fn
+            in_child = False  # convert in a child: TensorFlow stays out of the kernel
             if analyze is None:
-                self.message = "starting TensorFlow…"
-                preload_tensorflow()  # silences TensorFlow's start-up messages
                 from ..engine.api import analyze_videos as analyze
 
                 if self.model_file:
                     analyze = self._analyze_with_model
+                in_child = not self.model_file and not (
+                    project is not None and project.multianimal
+                )
+                if not in_child:  # (Keras here: its start-up messages silenced)
+                    self.message = "starting TensorFlow…"
+                    preload_tensorflow()
             written: list[Path] = []
             for k, video in enumerate(videos):
                 if self._stop_event.is_set():  # (an engine stand-in may not check)
                     raise _stopped_before(video)
                 self.current = video
                 self.message = f"video {k + 1} of {len(videos)}: starting…"
+                extra = (
+                    {"prepare_tflite": self._convert_callback(k, len(videos), video)}
+                    if in_child
+                    else {}
+                )
                 written += analyze(
                     project,
                     [video],
@@ -499,6 +516,7 @@ class AnalysisModel(traitlets.HasTraits):
                     progress=self._progress_callback(k, len(videos)),
                     on_stage=self._stage_callback(k, len(videos), video),
                     stop_event=self._stop_event,
+                    **extra,
                 )
                 self.progress = (k + 1) / len(videos)
         except AnalysisStopped as stopped:
@@ -537,6 +555,28 @@ class AnalysisModel(traitlets.HasTraits):
         from ..engine.export import analyze_with_model
 
         return analyze_with_model(self.model_file, videos, **kwargs)
+
+    def _convert_callback(
+        self, k: int, n_videos: int, video: str
+    ) -> Callable[..., None]:
+        """Convert video ``k``'s network for LiteRT in a child process, when needed.
+
+        For ``analyze_videos(prepare_tflite=...)``: nothing when the converted files
+        are cached; else "converting the network…" while the child runs
+        (:func:`posekit.engine.tflite_convert.convert_in_child`). Stop ends the child.
+        """
+
+        def convert(folder, snapshot, frame_shape, batch_size, precision) -> None:
+            from ..engine.tflite_convert import conversion_needed, convert_in_child
+
+            args = (folder, snapshot, frame_shape, batch_size, precision)
+            if not conversion_needed(*args):
+                return
+            self.message = f"video {k + 1} of {n_videos}: converting the network…"
+            if not convert_in_child(*args, stop_event=self._stop_event):
+                raise _stopped_before(video)
+
+        return convert
 
     def _stage_callback(
         self, k: int, n_videos: int, video: str

@@ -23,7 +23,7 @@ _LAZY = {
     "decode_pose": "posekit.engine.models.decoder",
     "decode_pose_tensor": "posekit.engine.models.decoder",
     "make_decoder": "posekit.engine.models.decoder",
-    "PoseModelConfig": "posekit.engine.models.pose_model",
+    "PoseModelConfig": "posekit.engine.models.pose_config",
     "PoseModel": "posekit.engine.models.pose_model",
     "build_pose_model": "posekit.engine.models.pose_model",
     "rebuild_for_input_shape": "posekit.engine.models.pose_model",

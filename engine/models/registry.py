@@ -24,7 +24,9 @@ __all__ = [
     "BACKBONE_MODULES",
     "BACKBONE_NAMES",
     "BackboneSpec",
+    "BACKBONE_NETNAMES",
     "backbone_names",
+    "dlc_netname",
     "register_backbone",
     "get_backbone",
     "list_backbones",
@@ -51,6 +53,21 @@ BACKBONE_NAMES: tuple[str, ...] = (
 BACKBONE_ALIASES: dict[str, str] = {
     "effnet_b0": "efficientnet-b0",
     "resnet50": "resnet_50",
+}
+
+#: DeepLabCut's short name (``dlc_netname``) of each backbone of
+#: :data:`BACKBONE_NAMES`, known without importing them (no TensorFlow: an analysis
+#: on LiteRT names its output files with it; a test checks that they agree).
+BACKBONE_NETNAMES: dict[str, str] = {
+    "efficientnet-b0": "effnet_b0",
+    "efficientnet_lite0": "effnet_lite0",
+    "efficientnet_lite1": "effnet_lite1",
+    "efficientnet_lite2": "effnet_lite2",
+    "mobilenet_v2_0.35": "mobnet_35",
+    "mobilenet_v2_0.5": "mobnet_50",
+    "mobilenet_v2_0.75": "mobnet_75",
+    "mobilenet_v2_1.0": "mobnet_100",
+    "resnet_50": "resnet50",
 }
 
 
@@ -112,6 +129,30 @@ def get_backbone(name: str) -> BackboneSpec:
         raise ValueError(
             f"Unknown backbone {name!r}. Known backbones: {sorted(_REGISTRY)}"
         ) from None
+
+
+def dlc_netname(name: str) -> str:
+    """Return DeepLabCut's short name of backbone ``name``, for output file names.
+
+    A backbone of :data:`BACKBONE_NAMES` (or an alias) is looked up in
+    :data:`BACKBONE_NETNAMES` without importing the backbone modules (no
+    TensorFlow); another one through :func:`get_backbone`.
+
+    Raises
+    ------
+    ValueError
+        If no backbone of that name is registered.
+
+    Examples
+    --------
+    >>> dlc_netname("mobilenet_v2_0.35"), dlc_netname("resnet50")
+    ('mobnet_35', 'resnet50')
+    """
+    spec = _REGISTRY.get(name)
+    if spec is not None:
+        return spec.dlc_netname
+    known = BACKBONE_NETNAMES.get(BACKBONE_ALIASES.get(name, name))
+    return known if known is not None else get_backbone(name).dlc_netname
 
 
 def list_backbones() -> list[str]:
