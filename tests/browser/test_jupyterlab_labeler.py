@@ -242,15 +242,17 @@ def test_trajectory_viewer_fits_the_notebook(lab, page, lab_root):
     page.goto(
         lab.url_for("lab/tree/viewer.ipynb"),
         wait_until="domcontentloaded",
-        timeout=120_000,
+        timeout=300_000,
     )
-    page.wait_for_function(JS_KERNEL_IDLE, timeout=120_000, polling=250)
+    page.wait_for_function(JS_KERNEL_IDLE, timeout=300_000, polling=250)
     page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
+    # (300 s: on a loaded 2-core CI machine the kernel start and first render took
+    # over 120 s once; 17 s on a quiet one)
     page.wait_for_function(
         "() => { const el = document.querySelector('.posekit-viewer');"
         " return !!(el && window.Bokeh && Bokeh.index.roots.some("
         "(r) => el.contains(r.el) && r.child_views.length === 2)); }",
-        timeout=120_000,
+        timeout=300_000,
     )
     time.sleep(1.0)  # layout settles
     fit = page.evaluate(JS_VIEWER_FIT)

@@ -941,7 +941,8 @@ def test_the_app_defaults_fit_a_workshop(project) -> None:
     assert view.backbone.value == "efficientnet_lite0"
     loss = view.plot.children[0]
     assert list(loss.yaxis[0].ticker.mantissas) == [1, 2, 5]
-    assert loss.yaxis[0].formatter.format == "%g"  # 0.05, not 10^-1.3
+    # 0.05, not 10^-1.3, and 0.6, not 0.6000000000000001
+    assert loss.yaxis[0].formatter.format == "%.3g"
     assert "leaving this page" in view.process_note.value
     view.close()
 

@@ -345,7 +345,13 @@ def test_sleap_io_predictions_open_in_posekit(tmp_path):
     assert back.keypoint.values.tolist() == ["head", "thorax", "tail"]
     _same(back.time.values, np.arange(6.0))  # sleap-io: one "second" per frame
     np.testing.assert_allclose(back.position.values, ref.position.values, rtol=1e-6)
-    np.testing.assert_allclose(back.confidence.values, ref.confidence.values, rtol=1e-6)
+    # the .slp reader keeps the score of a predicted point stored as not visible
+    # (SLEAP's rule); sleap-io's NWB writes such a point without one: compare the
+    # scores of the points with a position
+    placed = np.isfinite(ref.position.values).all(axis=1)
+    np.testing.assert_allclose(
+        back.confidence.values[placed], ref.confidence.values[placed], rtol=1e-6
+    )
     assert np.isnan(back.position.sel(time=3, individual="right")).all()
 
 
