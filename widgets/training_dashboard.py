@@ -138,9 +138,23 @@ class TrainingDashboard(BokehComponent):
             min=0, max=1_000_000, step=50, description="test every (0: auto)",
             style=style, layout=w.Layout(width="200px"),
         )  # fmt: skip
+        # DeepLabCut's weigh_only_present_joints (posekit train
+        # --weigh-only-present-joints): what a bodypart left empty teaches
+        self.weigh_only_present_joints = w.Checkbox(
+            description="ignore points left empty",
+            indent=False,
+            layout=w.Layout(width="auto"),
+            tooltip="pose_cfg.yaml weigh_only_present_joints",
+        )
+        self.weigh_only_present_joints.add_class("posekit-weigh-only-present")
+        self.presence_note = w.HTML(
+            "<small>on: a bodypart left empty in a labelled frame is not trained "
+            "there; off (DeepLabCut's default): it is trained as absent. Points "
+            "marked not visible are trained as absent either way.</small>"
+        )
         for name in (
             "shuffle", "backbone", "limit", "iterations", "batch_size", "crop_size",
-            "imagenet", "eval_interval",
+            "imagenet", "eval_interval", "weigh_only_present_joints",
         ):  # fmt: skip
             w.link((m, name), (getattr(self, name), "value"))
         self.minutes.value = round(m.time_budget_s / 60, 2)
@@ -258,6 +272,9 @@ class TrainingDashboard(BokehComponent):
         )
         # rows wrap in a narrow window (200 % zoom) instead of being cut
         wrap = w.Layout(flex_flow="row wrap", align_items="center")
+        presence = w.HBox(
+            [self.weigh_only_present_joints, self.presence_note], layout=wrap
+        )
         limits = w.HBox([self.limit, self.iterations, self.minutes], layout=wrap)
         buttons = w.HBox(
             [
@@ -271,6 +288,7 @@ class TrainingDashboard(BokehComponent):
         self.widget = LiveVBox(
             [
                 settings,
+                presence,
                 limits,
                 buttons,
                 w.HBox([self.progress, self.eta], layout=wrap),
@@ -400,6 +418,7 @@ class TrainingDashboard(BokehComponent):
             self.shuffle, self.backbone, self.imagenet, self.batch_size,
             self.crop_size, self.eval_interval, self.limit, self.iterations,
             self.minutes, self.save_minutes, self.auto_evaluate,
+            self.weigh_only_present_joints,
         ):  # fmt: skip
             c.disabled = busy
 

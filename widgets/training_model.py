@@ -229,9 +229,15 @@ class TrainingModel(traitlets.HasTraits):
         every so many seconds of training as well, 0: by iterations only),
         ``crop_size`` (square training crops in pixels, 0: chosen from the frame size),
         ``imagenet`` (start a fresh network from ImageNet weights where they load
-        offline, the default; off: random initialisation) and
+        offline, the default; off: random initialisation),
         ``eval_interval`` (test-set evaluation every so many iterations, 0: about
-        ten per session).
+        ten per session) and ``weigh_only_present_joints`` (DeepLabCut's
+        ``pose_cfg.yaml`` key, :attr:`~posekit.engine.training.TrainConfig.weigh_only_present_joints`:
+        ``True`` gives a bodypart left empty in a labelled frame no weight instead
+        of training it as absent; points marked not visible are absent either
+        way; it starts as the shuffle's recorded value, see
+        :meth:`recorded_presence_rule`, and each start passes it to
+        ``train_network``, which records it in ``pose_cfg.yaml``).
     train_fn, evaluate_fn, snapshots_fn, predict_fn
         The engine functions (default :mod:`posekit.engine.api`); tests may pass others.
     flush_interval_s
@@ -282,6 +288,7 @@ class TrainingModel(traitlets.HasTraits):
     crop_size = traitlets.Int(0)
     imagenet = traitlets.Bool(True)
     eval_interval = traitlets.Int(0)
+    weigh_only_present_joints = traitlets.Bool(False)
     save_interval_s = traitlets.Float(180.0)
     iteration = traitlets.Int(0)
     progress = traitlets.Float(0.0)
@@ -372,6 +379,7 @@ class TrainingModel(traitlets.HasTraits):
         self._load_history()
         self.load_saved_evaluation()
         self._advance_target()
+        self.weigh_only_present_joints = self.recorded_presence_rule()
         self.observe(lambda _: self._switch_shuffle(), "shuffle")
         if not self.attach():
             self._report_last_job()
@@ -423,6 +431,7 @@ class TrainingModel(traitlets.HasTraits):
         self._load_history()
         self.load_saved_evaluation()
         self._advance_target()
+        self.weigh_only_present_joints = self.recorded_presence_rule()
         if message is None:
             where = f"iteration {self.project.iteration} of the project"
             message = (
@@ -502,8 +511,51 @@ class TrainingModel(traitlets.HasTraits):
         return (
             self.shuffle, self.backbone, self.batch_size, self.limit,
             self.iterations, self.time_budget_s, self.crop_size, self.imagenet,
-            self.eval_interval, self.save_interval_s,
+            self.eval_interval, self.save_interval_s, self.weigh_only_present_joints,
         )  # fmt: skip
+
+    def recorded_presence_rule(self) -> bool:
+        """Return the shuffle's recorded ``weigh_only_present_joints``.
+
+        What ``train_network(weigh_only_present_joints=None)`` would train with, so
+        that the app's control starts there: the key in the shuffle's
+        ``pose_cfg.yaml`` (DeepLabCut's, or one edited), else the value the
+        newest snapshot of the shuffle was trained with, else that of the snapshot
+        a fresh training starts from (the previous iteration's, after a merge),
+        else DeepLabCut's ``False``. A value that is not ``true`` or ``false`` is
+        passed over here (the training refuses it, saying so).
+
+        Returns
+        -------
+        bool
+            The value.
+        """
+        from ..engine.model_folder import ModelFolder
+
+        folder = self._train_dir()
+        if folder is None:
+            return False
+        with contextlib.suppress(OSError, ValueError):
+            value = ModelFolder(folder).pose_cfg().get("weigh_only_present_joints")
+            if isinstance(value, bool):
+                return value
+        snaps = [path for _, path in ModelFolder(folder).snapshots()]
+        if not snaps:
+            with contextlib.suppress(Exception):  # no earlier iteration: none
+                previous = self._api("previous_snapshot")(self.project, self.shuffle)
+                snaps = [Path(previous)] if previous is not None else []
+        for path in reversed(snaps):
+            try:
+                meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # damaged: the engine resumes from an older one too
+            if not isinstance(meta, dict):
+                continue
+            value = (meta.get("train_config") or {}).get("weigh_only_present_joints")
+            if value is not None:
+                return bool(value)
+            break  # the newest readable snapshot says nothing: the engine's default
+        return False
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
@@ -555,6 +607,7 @@ class TrainingModel(traitlets.HasTraits):
             "crop_size": (self.crop_size, self.crop_size) if self.crop_size else None,
             "eval_interval": self._eval_interval(),
             "save_interval_s": float(self.save_interval_s),
+            "weigh_only_present_joints": bool(self.weigh_only_present_joints),
             "resume": True,
             "progress": False,
         }
@@ -724,6 +777,7 @@ class TrainingModel(traitlets.HasTraits):
             self._session = _Session.from_dict(status["session"])
             # "Resume" after a stop continues it (its settings: ``()``, unknown)
             self._show_session_settings(self._session)
+            self.weigh_only_present_joints = self.recorded_presence_rule()
         if status.get("action") == "evaluate":
             self.evaluating = True
             self.message = "evaluating…"

@@ -29,7 +29,8 @@ Usage in a test module::
   lab`` on a free port, a token, its settings, workspaces and runtime files in a
   temporary folder, ``window.jupyterapp`` exposed to the page); returns a
   :class:`JupyterLabServer` (``.url_for("lab/tree/x.ipynb")``). :func:`start_jupyterlab`
-  is the same as a context manager.
+  is the same as a context manager. Both are :func:`start_server` (process, port,
+  readiness wait, log, teardown by PID) with the kind of server as its argument.
 - Tests are skipped when ``/usr/bin/chromium`` (or ``$POSEKIT_CHROMIUM``) or
   Playwright is missing.
 """
@@ -178,101 +179,6 @@ class VoilaServer:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _voila_command() -> list[str]:
-    script = Path(sys.executable).parent / "voila"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("voila")
-    if found is None:
-        pytest.skip("voila is not installed")
-    return [found]
-
-
-@contextlib.contextmanager
-def start_voila(
-    notebook: str | os.PathLike,
-    *,
-    env: Mapping[str, str] | None = None,
-    cwd: str | os.PathLike | None = None,
-    log_dir: str | os.PathLike | None = None,
-    timeout: float = 90,
-    extra_args: tuple[str, ...] = (),
-) -> Iterator[VoilaServer]:
-    """Run ``voila <notebook>`` on a free port until the block ends.
-
-    Parameters
-    ----------
-    notebook
-        The app notebook.
-    env
-        Extra environment variables (the kernel inherits them), e.g.
-        ``{"POSEKIT_PROJECT": str(project.path)}``.
-    cwd
-        Working directory of the server (default: the notebook's folder).
-    log_dir
-        Where the server log goes (default: a temporary folder).
-    timeout
-        Seconds to wait for "running at".
-    extra_args
-        More ``voila`` command-line arguments.
-    """
-    notebook = Path(notebook).resolve()
-    port = free_port()
-    log_dir = Path(log_dir or tempfile.mkdtemp(prefix="voila-log-"))
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"voila-{notebook.stem}-{port}.log"
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    cmd = [
-        *_voila_command(),
-        str(notebook),
-        "--no-browser",
-        f"--port={port}",
-        "--Voila.ip=127.0.0.1",
-        "--show_tracebacks=True",
-        *extra_args,
-    ]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=str(cwd or notebook.parent),
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = VoilaServer(notebook, port, proc, log_path, dict(env or {}))
-    try:
-        deadline = time.monotonic() + timeout
-        while "running at" not in server.log():
-            if proc.poll() is not None:
-                raise RuntimeError(f"voila exited ({proc.returncode}):\n{server.log()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"voila did not start in {timeout} s:\n{server.log()}"
-                )
-            time.sleep(0.1)
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def voila_server(tmp_path_factory) -> Iterator[Callable[..., VoilaServer]]:
-    """Provide ``voila_server(notebook, env=...)``, which starts a :class:`VoilaServer`.
-
-    Servers live until the end of the test module, then are stopped by PID.
-    """
-    stack = contextlib.ExitStack()
-    log_dir = tmp_path_factory.mktemp("voila-logs")
-
-    def start(notebook: str | os.PathLike, **kwargs) -> VoilaServer:
-        kwargs.setdefault("log_dir", log_dir)
-        return stack.enter_context(start_voila(notebook, **kwargs))
-
-    with stack:
-        yield start
-
-
 @dataclass
 class JupyterLabServer(VoilaServer):
     """A running JupyterLab server (see :func:`start_jupyterlab`); ``notebook`` is its root."""
@@ -289,78 +195,222 @@ class JupyterLabServer(VoilaServer):
         return f"http://127.0.0.1:{self.port}/{path}?token={self.token}"
 
 
+def _script(name: str, package: str) -> str:
+    """Return the console script ``name`` of this Python, else on PATH (else skip)."""
+    script = Path(sys.executable).parent / name
+    if script.exists():
+        return str(script)
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{package} is not installed")
+    return found
+
+
+@dataclass
+class _Launch:
+    """How to start one server: its command, environment and when it is ready."""
+
+    cmd: list[str]
+    env: dict[str, str]
+    cwd: Path
+    log_path: Path
+    #: Text in the log that says the server answers.
+    ready: str
+    #: Extra fields of the server object (``token``).
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def _voila_launch(notebook: Path, port: int, log_dir: Path) -> _Launch:
+    """``voila <notebook>``: one app, served at ``/``."""
+    return _Launch(
+        cmd=[
+            _script("voila", "voila"),
+            str(notebook),
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--show_tracebacks=True",
+        ],
+        env={},
+        cwd=notebook.parent,
+        log_path=log_dir / f"voila-{notebook.stem}-{port}.log",
+        ready="running at",
+    )
+
+
+def _jupyterlab_launch(root_dir: Path, port: int, log_dir: Path) -> _Launch:
+    """``jupyter lab`` on ``root_dir``, its files in a temporary folder, a token."""
+    script = _script("jupyter-lab", "jupyterlab")
+    home = Path(tempfile.mkdtemp(prefix="jupyterlab-home-", dir=log_dir))
+    token = f"posekit-test-{port}"
+    return _Launch(
+        cmd=[
+            script,
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={root_dir}",
+            f"--IdentityProvider.token={token}",
+            "--LabApp.expose_app_in_browser=True",
+            "--allow-root",  # CI runs as root
+        ],
+        env={
+            "JUPYTER_CONFIG_DIR": str(home / "config"),
+            "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        },
+        cwd=root_dir,
+        log_path=log_dir / f"jupyterlab-{port}.log",
+        ready=f"127.0.0.1:{port}/lab",
+        fields={"token": token},
+    )
+
+
+@dataclass(frozen=True)
+class _ServerKind:
+    """A kind of server the tests start (see :data:`SERVER_KINDS`)."""
+
+    #: Its name in messages.
+    label: str
+    launch: Callable[[Path, int, Path], _Launch]
+    server_class: type[VoilaServer]
+    #: Seconds to wait for it to be ready, by default.
+    timeout: float
+
+
+#: The servers :func:`start_server` starts, by kind.
+SERVER_KINDS = {
+    "voila": _ServerKind("voila", _voila_launch, VoilaServer, 90),
+    "jupyterlab": _ServerKind("jupyter lab", _jupyterlab_launch, JupyterLabServer, 120),
+}
+
+
 @contextlib.contextmanager
-def start_jupyterlab(
-    root_dir: str | os.PathLike,
+def start_server(
+    kind: str,
+    path: str | os.PathLike,
     *,
     env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike | None = None,
     log_dir: str | os.PathLike | None = None,
-    timeout: float = 120,
-) -> Iterator[JupyterLabServer]:
-    """Run ``jupyter lab`` serving ``root_dir`` on a free port until the block ends.
+    timeout: float | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> Iterator[VoilaServer]:
+    """Run a server of ``kind`` on a free port (127.0.0.1) until the block ends.
 
-    Its configuration, settings, workspaces and runtime files go to a temporary
-    folder (never the user's ``~/.jupyter``), and ``window.jupyterapp`` is exposed so
-    that tests can run JupyterLab commands and read the notebook's model.
+    Parameters
+    ----------
+    kind
+        ``"voila"`` (``path``: the app notebook) or ``"jupyterlab"`` (``path``: the
+        folder served).
+    path
+        The notebook or the folder.
+    env
+        Extra environment variables (the kernels inherit them), e.g.
+        ``{"POSEKIT_PROJECT": str(project.path)}``.
+    cwd
+        Working directory of the server (default: the notebook's folder; the
+        folder served).
+    log_dir
+        Where the server log goes (default: a temporary folder).
+    timeout
+        Seconds to wait for the server to be ready (default: 90 for Voila, 120 for
+        JupyterLab).
+    extra_args
+        More command-line arguments.
+
+    Yields
+    ------
+    VoilaServer
+        A :class:`VoilaServer`, or a :class:`JupyterLabServer`; stopped by PID when
+        the block ends.
     """
-    script = Path(sys.executable).parent / "jupyter-lab"
-    if not script.exists():
-        found = shutil.which("jupyter-lab")
-        if found is None:
-            pytest.skip("jupyterlab is not installed")
-        script = Path(found)
-    root_dir = Path(root_dir).resolve()
+    if kind not in SERVER_KINDS:
+        raise ValueError(
+            f"kind must be one of {sorted(SERVER_KINDS)}. Received: {kind!r}"
+        )
+    spec = SERVER_KINDS[kind]
+    path = Path(path).resolve()
     port = free_port()
-    log_dir = Path(log_dir or tempfile.mkdtemp(prefix="jupyterlab-log-"))
+    log_dir = Path(log_dir or tempfile.mkdtemp(prefix=f"{kind}-log-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    home = Path(tempfile.mkdtemp(prefix="jupyterlab-home-", dir=log_dir))
-    log_path = log_dir / f"jupyterlab-{port}.log"
-    token = f"posekit-test-{port}"
-    full_env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        **(env or {}),
-    }
-    cmd = [
-        str(script),
-        "--no-browser",
-        f"--port={port}",
-        "--ServerApp.ip=127.0.0.1",
-        "--ServerApp.port_retries=0",
-        f"--ServerApp.root_dir={root_dir}",
-        f"--IdentityProvider.token={token}",
-        "--LabApp.expose_app_in_browser=True",
-        "--allow-root",  # CI runs as root
-    ]
-    with open(log_path, "wb") as log:
+    launch = spec.launch(path, port, log_dir)
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **launch.env, **(env or {})}
+    with open(launch.log_path, "wb") as log:
         proc = subprocess.Popen(
-            cmd,
-            cwd=str(root_dir),
+            [*launch.cmd, *extra_args],
+            cwd=str(cwd or launch.cwd),
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = JupyterLabServer(root_dir, port, proc, log_path, dict(env or {}), token)
+    server = spec.server_class(
+        path, port, proc, launch.log_path, dict(env or {}), **launch.fields
+    )
+    timeout = spec.timeout if timeout is None else timeout
     try:
         deadline = time.monotonic() + timeout
-        while f"127.0.0.1:{port}/lab" not in server.log():
+        while launch.ready not in server.log():
             if proc.poll() is not None:
                 raise RuntimeError(
-                    f"jupyter lab exited ({proc.returncode}):\n{server.log()}"
+                    f"{spec.label} exited ({proc.returncode}):\n{server.log()}"
                 )
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"jupyter lab did not start in {timeout} s:\n{server.log()}"
+                    f"{spec.label} did not start in {timeout} s:\n{server.log()}"
                 )
             time.sleep(0.1)
         yield server
     finally:
         server.stop()
+
+
+def start_voila(
+    notebook: str | os.PathLike, **kwargs
+) -> contextlib.AbstractContextManager[VoilaServer]:
+    """Run ``voila <notebook>`` on a free port until the block ends.
+
+    :func:`start_server` with ``kind="voila"`` (same keyword arguments).
+    """
+    return start_server("voila", notebook, **kwargs)
+
+
+def start_jupyterlab(
+    root_dir: str | os.PathLike, **kwargs
+) -> contextlib.AbstractContextManager[JupyterLabServer]:
+    """Run ``jupyter lab`` serving ``root_dir`` on a free port until the block ends.
+
+    :func:`start_server` with ``kind="jupyterlab"`` (same keyword arguments). Its
+    configuration, settings, workspaces and runtime files go to a temporary folder
+    (never the user's ``~/.jupyter``), and ``window.jupyterapp`` is exposed so that
+    tests can run JupyterLab commands and read the notebook's model.
+    """
+    return start_server("jupyterlab", root_dir, **kwargs)
+
+
+def _servers(kind: str, tmp_path_factory) -> Iterator[Callable[..., VoilaServer]]:
+    """Yield ``start(path, **kwargs)`` for a fixture; its servers stop at the end."""
+    stack = contextlib.ExitStack()
+    log_dir = tmp_path_factory.mktemp(f"{kind}-logs")
+
+    def start(path: str | os.PathLike, **kwargs) -> VoilaServer:
+        kwargs.setdefault("log_dir", log_dir)
+        return stack.enter_context(start_server(kind, path, **kwargs))
+
+    with stack:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def voila_server(tmp_path_factory) -> Iterator[Callable[..., VoilaServer]]:
+    """Provide ``voila_server(notebook, env=...)``, which starts a :class:`VoilaServer`.
+
+    Servers live until the end of the test module, then are stopped by PID.
+    """
+    yield from _servers("voila", tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -369,15 +419,7 @@ def jupyterlab_server(tmp_path_factory) -> Iterator[Callable[..., JupyterLabServ
 
     Servers live until the end of the test module, then are stopped by PID.
     """
-    stack = contextlib.ExitStack()
-    log_dir = tmp_path_factory.mktemp("jupyterlab-logs")
-
-    def start(root_dir: str | os.PathLike, **kwargs) -> JupyterLabServer:
-        kwargs.setdefault("log_dir", log_dir)
-        return stack.enter_context(start_jupyterlab(root_dir, **kwargs))
-
-    with stack:
-        yield start
+    yield from _servers("jupyterlab", tmp_path_factory)
 
 
 def screenshots_folder(environ: Mapping[str, str], temporary: Path) -> Path:

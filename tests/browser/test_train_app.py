@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 
 from posekit.engine.dataset import create_training_dataset
 from posekit.engine.demo import make_demo_project
@@ -119,6 +120,11 @@ def test_home_train_stop_resume_analyze(server, project, page, screenshots_dir) 
     _set_int(page, dash, "batch size (0: default)", 4)
     crop = page.locator(f"{dash} .widget-dropdown:has(label:text-is('crop')) select")
     crop.select_option(label="128×128")
+    # DeepLabCut's weigh_only_present_joints: off as the shuffle's pose_cfg.yaml has
+    # none; ticked, the run records it (as posekit train --weigh-only-present-joints)
+    presence = page.get_by_role("checkbox", name="ignore points left empty")
+    assert not presence.is_checked()
+    presence.check()
     page.get_by_role("button", name="Start training").click()
     _wait(page, lambda: _state(page) == "running", 30, "running")
     _wait(page, lambda: _iteration(page) >= 6, 150, "6 iterations")
@@ -133,6 +139,10 @@ def test_home_train_stop_resume_analyze(server, project, page, screenshots_dir) 
     stopped_at = _iteration(page)
     assert 6 <= stopped_at < 40
     assert f"snapshot-{stopped_at}" in page.locator(".posekit-snapshots").inner_text()
+    pose_cfg = yaml.safe_load(
+        (ModelFolder.of(project, 1).path / "pose_cfg.yaml").read_text()
+    )
+    assert pose_cfg["weigh_only_present_joints"] is True
     before = page.evaluate(LOSS_POINTS_JS)
 
     page.get_by_role("button", name="Resume training").click()
@@ -168,6 +178,7 @@ def test_home_train_stop_resume_analyze(server, project, page, screenshots_dir) 
     page.locator('a[data-app="train.ipynb"]').click()
     page.wait_for_selector(".posekit-train-curves canvas", timeout=120_000)
     assert _state(page) in ("running", "finished")
+    assert presence.is_checked()  # what the shuffle trains with, read back
     _wait(page, lambda: _state(page) == "finished", 240, "finished after leaving")
     assert _iteration(page) == 80
     assert "snapshot-80" in page.locator(".posekit-snapshots").inner_text()

@@ -1025,3 +1025,93 @@ def test_sigterm_to_the_app_s_training_process_saves_and_reports(tmp_path) -> No
     # the process reported the run's result (it used to get only the interrupt)
     log = (ModelFolder.of(project, 1).path / LOG_FILE).read_text()
     assert f"trained to iteration {stopped} (from 0; interrupted)" in log, log[-2000:]
+
+
+def _set_pose_cfg_key(project, key: str, value) -> None:
+    """Edit the shuffle's pose_cfg.yaml as a user would (its other keys kept)."""
+    import yaml
+
+    path = ModelFolder.of(project, 1).path / "pose_cfg.yaml"
+    cfg = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    cfg[key] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def test_weigh_only_present_joints_starts_as_pose_cfg_and_is_passed(tmp_path) -> None:
+    """The control starts at the shuffle's pose_cfg.yaml value; Start passes it."""
+    project = _small_project(tmp_path)
+    engine = ScriptedEngine()
+    m = scripted_model(project, engine, iterations=3)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    # nothing recorded: DeepLabCut's default, points left empty trained as absent
+    assert m.weigh_only_present_joints is False
+    assert view.weigh_only_present_joints.value is False
+    assert "trained as absent" in view.presence_note.value
+
+    _set_pose_cfg_key(project, "weigh_only_present_joints", True)
+    engine = ScriptedEngine()
+    m = scripted_model(project, engine, iterations=3)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert m.weigh_only_present_joints is True
+    assert view.weigh_only_present_joints.value is True
+    engine.gate.clear()  # hold the engine: the control is locked while it trains
+    view.start_button.click()
+    assert view.weigh_only_present_joints.disabled
+    engine.gate.set()
+    assert m.join(30) and m.state == "finished", m.error
+    assert engine.calls[-1]["weigh_only_present_joints"] is True
+    assert not view.weigh_only_present_joints.disabled
+
+    view.weigh_only_present_joints.value = False  # the user unticks it
+    assert m.weigh_only_present_joints is False
+    view.start_button.click()  # Train more
+    assert m.join(30) and m.state == "finished", m.error
+    assert engine.calls[-1]["weigh_only_present_joints"] is False
+    assert len(engine.calls) == 2
+
+
+def test_weigh_only_present_joints_falls_back_to_the_snapshot_s(tmp_path) -> None:
+    """No key in pose_cfg.yaml: the newest snapshot's value, as the engine resumes."""
+    project = _small_project(tmp_path)
+    folder = ModelFolder.of(project, 1).path
+    folder.mkdir(parents=True, exist_ok=True)
+    for it, value in ((5, False), (7, True)):
+        (folder / f"snapshot-{it}.json").write_text(
+            json.dumps({"iteration": it, "train_config": {
+                "weigh_only_present_joints": value
+            }})
+        )  # fmt: skip
+    engine = ScriptedEngine()
+    engine.saved = [5, 7]
+    m = scripted_model(project, engine)
+    assert m.recorded_presence_rule() is True
+    assert m.weigh_only_present_joints is True
+    # the key of pose_cfg.yaml wins (DeepLabCut's, or one edited)
+    _set_pose_cfg_key(project, "weigh_only_present_joints", False)
+    assert m.recorded_presence_rule() is False
+    m.reload()
+    assert m.weigh_only_present_joints is False
+
+
+def test_the_app_s_training_records_weigh_only_present_joints(tmp_path) -> None:
+    """Ticked in the app: the run's pose_cfg.yaml and snapshot say true, as the CLI's."""
+    import yaml
+
+    project = _small_project(tmp_path, n_labeled=12)
+    m = _tiny(TrainingModel(project, flush_interval_s=0.1), 2)
+    m.auto_evaluate = False
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert view.weigh_only_present_joints.value is False
+    view.weigh_only_present_joints.value = True
+    view.start_button.click()
+    assert m.state == "running" and m.job is not None, m.error
+    assert m.join(300) and m.state == "finished", m.error
+    folder = ModelFolder.of(project, 1).path
+    cfg = yaml.safe_load((folder / "pose_cfg.yaml").read_text())
+    assert cfg["weigh_only_present_joints"] is True
+    assert cfg["posekit"]["train"]["weigh_only_present_joints"] is True
+    meta = json.loads((folder / "snapshot-2.json").read_text())
+    assert meta["train_config"]["weigh_only_present_joints"] is True
+    # a page opened later shows what the shuffle was trained with
+    assert TrainingModel(project).weigh_only_present_joints is True
