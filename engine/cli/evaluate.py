@@ -126,7 +126,16 @@ def _evaluate_tracks(args: argparse.Namespace) -> int:
         args.tracks, args.truth, min_oks=args.min_oks, max_distance=args.max_distance
     )
     n, matched = m["n_labelled"], m["n_matched"]
-    print(f"frames                 {m['n_frames']}")
+    print(
+        f"frames compared        {m['n_frames_compared']} "
+        f"({m['frame_range_compared']}): the truth's labelled frames that the "
+        "tracks have"
+    )
+    print(
+        f"  tracks / truth       {m['n_frames_predictions']} frames "
+        f"({m['frame_range_predictions']}) / {m['n_frames_truth']} labelled frames "
+        f"({m['frame_range_truth']})"
+    )
     print(f"animals match when     {m['gate']}")
     print(f"matched animals        {matched} of {n} labelled ({_share(matched, n)})")
     print(
@@ -144,6 +153,12 @@ def _evaluate_tracks(args: argparse.Namespace) -> int:
     print(f"MOTA                   {m['mota']:.4f}")
     print(f"OKS mAP / mAR (frames) {m['frames_map']:.4f} / {m['frames_mar']:.4f}")
     print(f"matched error (px)     {m['frames_mean_error_px']:.2f}")
+    if m["n_frames_truth_unpredicted"]:
+        print(
+            f"note: {m['n_frames_truth_unpredicted']} of the truth's "
+            f"{m['n_frames_truth']} labelled frames have no tracked frame "
+            f"(the tracks cover {m['frame_range_predictions']}) and are not scored."
+        )
     if m["unmatched_beyond_gate"]:
         looser = (
             "a larger --max-distance"

@@ -16,9 +16,9 @@ and :func:`~posekit.engine.api.analyze_videos` come here when the project's
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -68,7 +68,7 @@ def train_multianimal(
     save_interval: int | None = None,
     save_interval_s: float | None = None,
     trainer_hook: Callable[[Any], None] | None = None,
-    paf_graph: Literal["auto", "all"] | Sequence[Sequence[int]] = "auto",
+    paf_graph: Literal["auto", "all"] | Sequence[Sequence[int]] | None = None,
     paf_width: float | None = None,
     init_from: str | os.PathLike | None = "previous",
     log_interval: int | None = None,
@@ -76,6 +76,21 @@ def train_multianimal(
     weigh_only_present_joints: bool | None = None,
 ):
     """Train (or resume) the multi-animal network of a shuffle.
+
+    A training that continues a model trains the recipe that model was trained
+    with, as :func:`posekit.engine.api.train_network` does for one animal: resumed
+    (``resume=True`` and snapshots in the model folder), the newest snapshot gives
+    the network (its backbone when ``backbone`` is not given, the part-affinity
+    graph, input scale and target radius), the crop and the augmentation, and the
+    folder's ``pose_cfg.yaml`` the fields' width, their loss weight and the
+    assembly settings; started from an
+    earlier model (``init_from``), that model's network, graph, field width, batch
+    size, crop, augmentation and learning rate are kept. A resumed run keeps the
+    snapshot's batch size and learning rate too. An option given
+    explicitly wins over the recorded value (``crop_size``, ``batch_size``,
+    ``paf_width``…), except the graph, which is the network's: a ``paf_graph``
+    other than the continued model's is refused when resuming, and makes
+    ``init_from="previous"`` start from the backbone's weights instead.
 
     Parameters
     ----------
@@ -89,20 +104,28 @@ def train_multianimal(
     paf_graph
         The part-affinity graph (:func:`~.graph.paf_graph`): ``"auto"``
         (DeepLabCut's rule: every pair of bodyparts, pruned from the labels above 105
-        pairs), ``"all"``, or index pairs of ``multianimalbodyparts``.
+        pairs), ``"all"``, or index pairs of ``multianimalbodyparts``. ``None``
+        (default): the continued model's graph, else ``"auto"``.
     paf_width
-        Half-width of a limb's field, network pixels (default: from the animals' size).
+        Half-width of a limb's field, network pixels (default: the continued
+        model's, else from the animals' size).
     init_from
         A fresh run's starting weights, as for
         :func:`posekit.engine.api.train_network`: ``"previous"`` (after
         :func:`~posekit.engine.refinement.merge_datasets`, the newest snapshot of an
-        earlier iteration, whose backbone, part-affinity graph and field width are
-        kept), a snapshot file, or ``None`` (the backbone's weights).
+        earlier iteration, whose network and training recipe are kept), a snapshot
+        file, or ``None`` (the backbone's weights).
 
     Returns
     -------
     posekit.engine.api.TrainResult
         ``test_error_px`` is the mean distance after matching animals.
+
+    Raises
+    ------
+    ValueError
+        If ``paf_graph`` is not the graph of the network resumed, or of the
+        snapshot ``init_from`` names.
     """
     from ..api import (
         _ensure_training_set,
@@ -113,49 +136,54 @@ def train_multianimal(
         backbone_choice,
     )
     from ..models.pose_model import PoseModelConfig
-    from ..training import TrainConfig
-    from .graph import paf_graph as make_graph
-    from .training import MultiAnimalConfig, MultiAnimalTrainer
+    from .training import MultiAnimalTrainer
 
     out = ModelFolder.of(project, shuffle).path
     fresh = resume is False or not ModelFolder(out).snapshots()
+    resumed = None if fresh else ModelFolder(out)
     warm = _warm_start(project, shuffle, init_from, backbone, fresh)
-    choice = backbone_choice(project, backbone, weights, shuffle=shuffle)
-    if choice.notice and warm is None:
-        logger.warning("%s", choice.notice)
     ts = _ensure_training_set(project, shuffle)
     layout = ts.layout
     animals = ts.keypoints[ts.train_indices].reshape(-1, layout.n_multi, 2)
+    if warm is not None:
+        warm = _warm_graph(warm, paf_graph, layout, animals, init_from)
+    if resumed is not None and backbone is None:  # the network resumed
+        backbone = resumed.model_config(-1).backbone
+    choice = backbone_choice(project, backbone, weights, shuffle=shuffle)
+    if choice.notice and warm is None and resumed is None:
+        logger.warning("%s", choice.notice)
+    changes = _train_config_changes(
+        crop_size=crop_size,
+        batch_size=batch_size,
+        max_iterations=max_iterations,
+        time_budget_s=time_budget_s,
+        budget_clock=budget_clock,
+        save_interval=save_interval,
+        save_interval_s=save_interval_s,
+        eval_interval=eval_interval,
+        log_interval=log_interval,
+        max_snapshots=max_snapshots,
+        weigh_only_present_joints=weigh_only_present_joints,
+    )
     init_path = None
-    if warm is not None:  # the previous model's network: its graph and field width
-        init_path, previous, _ = warm
-        start = multianimal_config(ModelFolder.at(init_path))
-        edges, paf_width = list(previous.paf_edges), start.paf_width
-        choice = dataclasses.replace(choice, backbone=previous.backbone, weights=None)
-    else:
-        edges = make_graph(layout.n_multi, animals, edges=paf_graph)
-    train_config = TrainConfig().replace(
-        **_train_config_changes(
-            crop_size=crop_size,
-            batch_size=batch_size,
-            max_iterations=max_iterations,
-            time_budget_s=time_budget_s,
-            budget_clock=budget_clock,
-            save_interval=save_interval,
-            save_interval_s=save_interval_s,
-            eval_interval=eval_interval,
-            log_interval=log_interval,
-            max_snapshots=max_snapshots,
-            weigh_only_present_joints=weigh_only_present_joints,
+    if warm is not None:  # the previous model's network and recipe
+        init_path, model_config, base_config = warm
+        if crop_size is None:
+            changes.pop("crop_size")
+        train_config = base_config.replace(**changes)
+        recorded = _recorded_multi(
+            ModelFolder.at(init_path), model_config.paf_edges, layout
         )
-    )
-    model_config = PoseModelConfig(
-        bodyparts=tuple(layout.bodyparts),
-        backbone=choice.backbone,
-        weights=choice.weights,
-        paf_edges=tuple(edges),
-    )
-    multi = MultiAnimalConfig(layout, tuple(edges), paf_width=paf_width)
+        multi = _continued(recorded, layout, paf_width)
+    else:
+        train_config = _resumed_train_config(resumed).replace(**changes)
+        multi = _new_or_resumed(resumed, layout, animals, paf_graph, paf_width)
+        model_config = PoseModelConfig(
+            bodyparts=tuple(layout.bodyparts),
+            backbone=choice.backbone,
+            weights=choice.weights,
+            paf_edges=multi.paf_edges,
+        )
     trainer = MultiAnimalTrainer(
         model_config,
         multi,
@@ -175,8 +203,150 @@ def train_multianimal(
         init_weights=init_path,
     )
     return _run_trainer(
-        trainer, ts, resume=resume, stop_event=stop_event, trainer_hook=trainer_hook
+        trainer,
+        ts,
+        resume=resume,
+        stop_event=stop_event,
+        trainer_hook=trainer_hook,
+        init_path=init_path,
     )
+
+
+def _resumed_train_config(folder: ModelFolder | None) -> Any:
+    """Return the training settings of a new run, or of the run ``folder`` resumes.
+
+    Resumed: the batch size and learning rate of the newest snapshot (the trainer
+    takes its crop and augmentation from the snapshot too); new: the defaults.
+    """
+    from ..api import continuation_configs
+    from ..training import TrainConfig
+
+    if folder is None:
+        return TrainConfig()
+    try:
+        saved = continuation_configs(folder.snapshot(-1)[1])[1]
+    except (FileNotFoundError, ValueError, KeyError):  # unreadable: the trainer says
+        return TrainConfig()
+    return TrainConfig(batch_size=saved.batch_size, learning_rate=saved.learning_rate)
+
+
+def _graph_of(
+    paf_graph: Literal["auto", "all"] | Sequence[Sequence[int]],
+    layout: Any,
+    animals: np.ndarray,
+) -> tuple[tuple[int, int], ...]:
+    """Return the part-affinity graph ``paf_graph`` asks for, as index pairs."""
+    from .graph import paf_graph as make_graph
+
+    edges = make_graph(layout.n_multi, animals, edges=paf_graph)
+    return tuple((int(a), int(b)) for a, b in edges)
+
+
+def _warm_graph(
+    warm: tuple[Path, Any, Any],
+    paf_graph: Literal["auto", "all"] | Sequence[Sequence[int]] | None,
+    layout: Any,
+    animals: np.ndarray,
+    init_from: str | os.PathLike | None,
+) -> tuple[Path, Any, Any] | None:
+    """Keep a warm start whose network has the graph asked for (``None``: any).
+
+    A snapshot named by ``init_from`` with another graph is refused; the previous
+    iteration's model is passed over with a warning (the run starts from the
+    backbone's weights), as :func:`posekit.engine.api.train_network` does for a
+    backbone.
+    """
+    path, model_config, _ = warm
+    if paf_graph is None:
+        return warm
+    recorded = tuple(tuple(e) for e in model_config.paf_edges)
+    wanted = _graph_of(paf_graph, layout, animals)
+    if wanted == recorded:
+        return warm
+    reason = (
+        f"its part-affinity graph is {[list(e) for e in recorded]}, not the "
+        f"paf_graph asked for ({[list(e) for e in wanted]})"
+    )
+    if not (isinstance(init_from, str) and init_from == "previous"):
+        raise ValueError(
+            f"Cannot start from {path}: {reason}. Leave paf_graph out to train its "
+            "graph, or start from the backbone's weights (init_from=None)."
+        )
+    logger.warning("not starting from %s: %s", path, reason)
+    return None
+
+
+def _recorded_multi(folder: ModelFolder, edges: Sequence[Sequence[int]], layout: Any):
+    """Return the multi-animal settings recorded in ``folder`` for a network's graph.
+
+    The graph is the network's (``edges``); the field width, loss weight and assembly
+    come from the folder's ``pose_cfg.yaml`` when it records that graph, else they
+    are the defaults.
+    """
+    from .training import MultiAnimalConfig
+
+    edges = tuple((int(a), int(b)) for a, b in edges)
+    try:
+        recorded = multianimal_config(folder)
+    except (FileNotFoundError, ValueError):
+        recorded = None
+    if recorded is None or recorded.paf_edges != edges:
+        return MultiAnimalConfig(layout, edges)  # not this network's settings
+    return recorded
+
+
+def _continued(recorded: Any, layout: Any, paf_width: float | None) -> Any:
+    """Return the recorded multi-animal settings of a continued model, on ``layout``.
+
+    ``paf_width`` given wins; the assembly settings are kept while the number of
+    individuals is the same.
+    """
+    from .training import MultiAnimalConfig
+
+    same = recorded.layout.n_individuals == layout.n_individuals
+    return MultiAnimalConfig(
+        layout,
+        recorded.paf_edges,
+        paf_width=recorded.paf_width if paf_width is None else paf_width,
+        paf_loss_weight=recorded.paf_loss_weight,
+        assembly=recorded.assembly if same else None,
+    )
+
+
+def _new_or_resumed(
+    folder: ModelFolder | None,
+    layout: Any,
+    animals: np.ndarray,
+    paf_graph: Literal["auto", "all"] | Sequence[Sequence[int]] | None,
+    paf_width: float | None,
+) -> Any:
+    """Return the multi-animal settings of a new run, or of the run ``folder`` resumes.
+
+    Resumed: the newest snapshot's graph, and the field width, loss weight and
+    assembly settings of the folder's ``pose_cfg.yaml``.
+
+    Raises
+    ------
+    ValueError
+        If ``paf_graph`` is not the resumed network's graph.
+    """
+    from .training import MultiAnimalConfig
+
+    if folder is None:
+        edges = _graph_of(paf_graph or "auto", layout, animals)
+        return MultiAnimalConfig(layout, edges, paf_width=paf_width)
+    recorded = _recorded_multi(folder, folder.model_config(-1).paf_edges, layout)
+    if paf_graph is not None:
+        wanted = _graph_of(paf_graph, layout, animals)
+        if wanted != recorded.paf_edges:
+            raise ValueError(
+                f"{folder.path} holds a training of the part-affinity graph "
+                f"{[list(e) for e in recorded.paf_edges]}, not the paf_graph asked "
+                f"for ({[list(e) for e in wanted]}); resuming trains the network's "
+                "graph. Leave paf_graph out to resume, or start over (resume=False) "
+                "to train the new graph."
+            )
+    return _continued(recorded, layout, paf_width)
 
 
 def multianimal_config(folder: ModelFolder):
@@ -835,6 +1005,58 @@ def _tracked_arrays(
     return pos, keep
 
 
+def _frame_index(ds, path: str | os.PathLike) -> np.ndarray:
+    """Return the video frame number of each ``time`` step of a poses file.
+
+    Tracks and SLEAP files give frame numbers (or seconds with a frame rate); label
+    files (DeepLabCut's ``CollectedData``) give image paths
+    ``labeled-data/<video>/img<N>.png``, whose ``N`` is the frame.
+
+    Raises
+    ------
+    ValueError
+        If the frames cannot be told (images of several videos or without a frame
+        number in their names, times in seconds without a frame rate) or a frame
+        comes twice.
+    """
+    from pathlib import PurePosixPath
+
+    from ..poses import frame_numbers
+
+    images = ds.attrs.get("frames")
+    if images is not None and len(images) == ds.sizes["time"]:
+        names = [PurePosixPath(str(p)) for p in images]
+        found = [re.fullmatch(r"img(\d+)\.\w+", p.name) for p in names]
+        videos = sorted({p.parent.name for p in names})
+        if not all(found) or len(videos) > 1:
+            raise ValueError(
+                f"{path} holds labelled images ({images[0]}, …) of "
+                f"{len(videos)} video(s); tracks are scored against the frames of one "
+                "video: give labels whose images are named img<frame>.png from one "
+                "video, or the true tracks of the whole video"
+            )
+        frames = np.array([int(m.group(1)) for m in found], np.int64)
+    else:
+        try:
+            frames = frame_numbers(ds, fmt="scoring tracks")
+        except ValueError as err:
+            raise ValueError(
+                f"{path}: cannot tell which video frame each time step is ({err}); "
+                "save it with its frame numbers (or its frame rate)"
+            ) from None
+    if len(np.unique(frames)) != len(frames):
+        raise ValueError(
+            f"{path} has some frames twice; tracks are scored against the frames of "
+            "one video"
+        )
+    return frames
+
+
+def _span(frames: np.ndarray) -> str:
+    """``"0–499"`` (or ``"none"``)."""
+    return f"{frames.min()}–{frames.max()}" if len(frames) else "none"
+
+
 def evaluate_tracks(
     predictions: str | os.PathLike,
     truth: str | os.PathLike,
@@ -848,15 +1070,25 @@ def evaluate_tracks(
     ``min_oks``, or ``max_distance`` in pixels); the result says how many labelled
     animals were left unmatched (:func:`~.metrics.identity_metrics`).
 
+    The two files are aligned by video frame number, not by position: the frames
+    scored are the truth's labelled frames (those with at least one labelled animal:
+    a SLEAP ``.slp``'s labelled frames, scattered or not, or every frame of dense
+    true tracks) that the predictions also have. Predictions of frames the truth
+    does not label, and labelled frames without a prediction, are not scored; a
+    warning names the counts when the two files cover different frames, and the
+    result holds them (``n_frames_predictions``, ``n_frames_truth``,
+    ``n_frames_compared``).
+
     Parameters
     ----------
     predictions
         Tracked predictions (``…_el.h5``, or any format
         :func:`~posekit.engine.io.load_poses` reads).
     truth
-        The true identities over the same frames (a SLEAP ``.slp`` with tracks, the
-        demo's ``ground-truth/<video>_keypoints.h5``, DeepLabCut tracks…). Keypoints
-        with confidence 0 are taken as hidden.
+        The true identities of the same video (a SLEAP ``.slp`` with tracks, the
+        demo's ``ground-truth/<video>_keypoints.h5``, DeepLabCut tracks, a
+        DeepLabCut label file of that video's ``img<frame>.png`` images…).
+        Keypoints with confidence 0 are taken as hidden.
     min_oks
         Animals match in a frame when their OKS is at least this (default 0.5).
     max_distance
@@ -866,15 +1098,22 @@ def evaluate_tracks(
     Returns
     -------
     dict
-        :func:`~.metrics.identity_metrics` (``id_switches``,
-        ``switches_per_1000_frames``, ``idf1``, the gate, ``unmatched``…) plus
-        ``map``/``mar`` over every frame (identities ignored) and the keypoints
-        compared.
+        :func:`~.metrics.identity_metrics` (``id_switches``, ``switch_frames`` as
+        video frame numbers, ``switches_per_1000_frames``, ``idf1``, the gate,
+        ``unmatched``…) plus ``map``/``mar`` over every frame scored (identities
+        ignored), the keypoints compared, and the frames: ``n_frames_predictions``
+        (frames in the predictions file), ``n_frames_truth`` (labelled frames in the
+        truth), ``n_frames_compared`` (labelled frames the predictions have: the
+        frames scored, also ``n_frames``), ``n_frames_truth_unpredicted`` (labelled
+        frames without a prediction), and ``frame_range_predictions``,
+        ``frame_range_truth``, ``frame_range_compared``: each set's first and last
+        frame (``"0–499"``).
 
     Raises
     ------
     ValueError
-        If the two share no keypoint, or both gates are given.
+        If the two share no keypoint or no frame, both gates are given, or a file's
+        frame numbers cannot be told.
     """
     from ..io import load_poses
     from .metrics import assembly_metrics, identity_metrics
@@ -889,9 +1128,44 @@ def evaluate_tracks(
             f"({list(pred_ds.keypoint.values)} vs {names})"
         )
     gt = gt[:, :, [names.index(k) for k in common]]
-    n = min(len(gt), len(pred))
-    gt, pred = gt[:n], pred[:n]
+    gt_frames = _frame_index(gt_ds, truth)
+    pred_frames = _frame_index(pred_ds, predictions)
+    labelled = np.flatnonzero(np.isfinite(gt).all(axis=-1).any(axis=(1, 2)))
+    truth_frames = gt_frames[labelled]
+    shared, gi, pi = np.intersect1d(truth_frames, pred_frames, return_indices=True)
+    counts = {
+        "n_frames_predictions": len(pred_frames),
+        "n_frames_truth": len(truth_frames),
+        "n_frames_compared": len(shared),
+        "n_frames_truth_unpredicted": len(truth_frames) - len(shared),
+        "frame_range_predictions": _span(pred_frames),
+        "frame_range_truth": _span(truth_frames),
+        "frame_range_compared": _span(shared),
+    }
+    if not len(shared):
+        raise ValueError(
+            f"{predictions} (frames {counts['frame_range_predictions']}) and {truth} "
+            f"(labelled frames {counts['frame_range_truth']}) share no frame: give the "
+            "tracks and the truth of the same video"
+        )
+    if len(shared) != len(pred_frames) or len(shared) != len(truth_frames):
+        logger.warning(
+            "scoring the %d frames both files have (%s): the predictions cover %d "
+            "frames (%s), the truth labels %d (%s)%s",
+            len(shared),
+            counts["frame_range_compared"],
+            len(pred_frames),
+            counts["frame_range_predictions"],
+            len(truth_frames),
+            counts["frame_range_truth"],
+            f"; {counts['n_frames_truth_unpredicted']} labelled frames have no "
+            "prediction and are not scored"
+            if counts["n_frames_truth_unpredicted"]
+            else "",
+        )
+    gt, pred = gt[labelled[gi]], pred[pi]
     out = identity_metrics(pred, gt, min_oks=min_oks, max_distance=max_distance)
+    out["switch_frames"] = [int(shared[t]) for t in out["switch_frames"]]
     out.update(
         {
             f"frames_{k}": v
@@ -899,6 +1173,7 @@ def evaluate_tracks(
             if k in ("map", "mar", "mean_error_px", "rmse_px")
         }
     )
+    out.update(counts)
     out["keypoints"] = common
     return out
 

@@ -16,16 +16,29 @@ stride / 2)`` (:mod:`posekit.engine.targets`).
 Keypoints come per animal, ``(N, I, K, 2)``: a unique bodypart is a channel that only
 the first "animal" row has (see :func:`stack_channels`). A NaN keypoint has no target:
 an animal's hidden part adds no peak to its bodypart's score map, which the animals
-share. Score-map weights follow DeepLabCut's ``weigh_only_present_joints``
-(``compute_scmap_weights`` of its multi-animal dataset): ``False`` (its default, and
-posekit's): every channel has full weight, so a bodypart that no animal of the frame
-shows (hidden, left empty) is learnt as absent there; ``True``: a channel keeps full
-weight when some animal of the frame is known for it (``labelled``: placed, or marked
-"not visible" in the labeller, which DeepLabCut has not) and gets zero weight when none
-is. As for a single animal, a point marked not visible is thus trained as absent under
-either rule: an empty map (no peak of that animal) with weight 1. PAFs are drawn from
-the keypoints before cropping, so a limb that leaves the crop still points the right way
-inside it.
+share. The weights follow DeepLabCut's ``weigh_only_present_joints`` (its
+multi-animal dataset, ``pose_multianimal_imgaug``):
+
+- **score maps** (``compute_scmap_weights``): ``False`` (its default, and posekit's):
+  every channel has full weight, so a bodypart that no animal of the frame shows
+  (hidden, left empty) is learnt as absent there; ``True``: a channel keeps full weight
+  when some animal of the frame is known for it (``labelled``: placed, or marked "not
+  visible" in the labeller, which DeepLabCut has not) and gets zero weight when none
+  is. As for a single animal, a point marked not visible is thus trained as absent
+  under either rule: an empty map (no peak of that animal) with weight 1.
+- **location refinement**: under either rule, weight 1 at the cells within
+  ``pos_dist_thresh`` of a present keypoint of the channel (where the offsets are
+  defined) and 0 elsewhere, DeepLabCut's rule for ``True``. (With ``False``
+  DeepLabCut's multi-animal dataset weighs every cell, training a zero offset away
+  from the keypoints; posekit keeps the single-animal rule there too.)
+- **part-affinity fields**: ``False``: every cell of every limb has weight 1 (a limb
+  no animal shows is learnt as absent: a zero field), as in DeepLabCut; ``True``:
+  only the cells of the limbs drawn in the frame (within ``paf_width`` of a limb whose
+  both ends are present) have weight 1, every other cell, and every limb with an end
+  missing on all animals, weighs 0, as DeepLabCut's ``partaffinityfield_mask``.
+
+PAFs are drawn from the keypoints before cropping, so a limb that leaves the crop still
+points the right way inside it.
 """
 
 from __future__ import annotations
@@ -59,7 +72,8 @@ class MultiAnimalTargets(NamedTuple):
     paf
         ``(N, h, w, 2E)`` float32 unit vectors ``(dx, dy)`` per edge.
     paf_weights
-        ``(N, 1, 1, 2E)`` float32.
+        ``(N, 1, 1, 2E)`` float32 ones, or with ``weigh_only_present_joints``
+        ``(N, h, w, 2E)``: 1 on the cells of the limbs drawn, 0 elsewhere.
     """
 
     scoremap: np.ndarray
@@ -152,6 +166,20 @@ def make_paf(
     >>> paf[0, 0, :, 0].tolist(), paf[0, 0, :, 1].tolist()
     ([1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0])
     """
+    return _paf_and_cover(
+        keypoints, edges, map_shape, stride=stride, paf_width=paf_width
+    )[0]
+
+
+def _paf_and_cover(
+    keypoints: np.ndarray,
+    edges: Sequence[tuple[int, int]],
+    map_shape: Sequence[int],
+    *,
+    stride: float,
+    paf_width: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`make_paf` and ``(N, h, w, E)`` bool: the cells some limb is drawn on."""
     kp = np.asarray(keypoints, np.float64)
     if kp.ndim != 4 or kp.shape[-1] != 2:
         raise ValueError(f"keypoints must be (N, I, K, 2). Received shape {kp.shape}")
@@ -159,7 +187,7 @@ def make_paf(
     n, h, w = kp.shape[0], len(cy), len(cx)
     e = len(edges)
     if e == 0:
-        return np.zeros((n, h, w, 0), np.float32)
+        return np.zeros((n, h, w, 0), np.float32), np.zeros((n, h, w, 0), bool)
     idx = np.asarray(edges, int)
     a = kp[:, :, idx[:, 0]]  # (N, I, E, 2)
     b = kp[:, :, idx[:, 1]]
@@ -187,7 +215,7 @@ def make_paf(
     out = np.empty((n, h, w, 2 * e), np.float32)
     out[..., 0::2] = fx / denom
     out[..., 1::2] = fy / denom
-    return out
+    return out, count > 0
 
 
 def make_multianimal_targets(
@@ -228,8 +256,13 @@ def make_multianimal_targets(
         Keypoints for the PAFs (default ``keypoints``): the same points before
         cropping, so that limbs crossing the crop border are drawn.
     weigh_only_present_joints
-        DeepLabCut's ``pose_cfg.yaml`` key (see the module docstring); ``False``:
-        every channel has weight 1.
+        DeepLabCut's ``pose_cfg.yaml`` key (see the module docstring). ``False``:
+        every score-map channel and every cell of every part-affinity field has
+        weight 1 (what no animal shows is learnt as absent), location refinement
+        weighs the cells near present keypoints. ``True``: a score-map channel with
+        no known animal weighs 0, and the part-affinity fields weigh only the cells
+        of the limbs drawn (both ends present); location refinement as with
+        ``False``.
 
     Returns
     -------
@@ -314,14 +347,17 @@ def make_multianimal_targets(
     if not weigh_only_present_joints:
         present = np.ones_like(present)
     weights = present[:, None, None, :].astype(np.float32)
-    paf = make_paf(
+    paf, cover = _paf_and_cover(
         kp if paf_keypoints is None else paf_keypoints,
         edges,
         (h, w),
         stride=stride,
         paf_width=paf_width,
     )
-    paf_weights = np.ones((n, 1, 1, paf.shape[-1]), np.float32)
+    if weigh_only_present_joints:  # DeepLabCut: the drawn limbs' cells only
+        paf_weights = np.repeat(cover, 2, axis=-1).astype(np.float32)
+    else:
+        paf_weights = np.ones((n, 1, 1, paf.shape[-1]), np.float32)
     return MultiAnimalTargets(
         scmap,
         weights,
