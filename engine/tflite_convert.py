@@ -70,7 +70,11 @@ def conversion_needed(
     ``False`` when :meth:`ModelFolder.tflite_model
     <posekit.engine.model_folder.ModelFolder.tflite_model>` would find everything it
     needs cached and current: the float32 model and, unless ``precision`` is
-    ``"float32"``, the int8 model with its comparison report.
+    ``"float32"``, the int8 model with its comparison report. With ``"auto"`` and no
+    labelled frames (:meth:`ModelFolder.labelled_frames
+    <posekit.engine.model_folder.ModelFolder.labelled_frames>` is ``None``) no int8
+    model is made, so the float32 model is all it needs: such a project converts
+    once, not at every analysis.
 
     Parameters
     ----------
@@ -98,9 +102,13 @@ def conversion_needed(
         return True
     if precision == "float32":
         return False
-    return (
-        folder.quantization_report(frame_shape, batch_size, snapshot=snapshot) is None
-    )
+    report = folder.quantization_report(frame_shape, batch_size, snapshot=snapshot)
+    if report is not None:
+        return False
+    # no int8 yet: "auto" without labelled frames to calibrate on runs float32 (the
+    # conversion would make nothing more); "int8" lets the conversion say what is
+    # missing
+    return precision == "int8" or folder.labelled_frames() is not None
 
 
 def _command(

@@ -13,7 +13,10 @@ The kernel never imports TensorFlow (~650 MB that a process never gives back): t
 network runs on LiteRT, and its conversion for LiteRT (once per snapshot and frame
 size; with ``precision="auto"`` also the int8 model and its check against float) runs
 in a short-lived process of its own (:func:`posekit.engine.tflite_convert.convert_in_child`,
-through ``analyze_videos(prepare_tflite=...)``), whose error, if any, the panel shows.
+through ``analyze_videos(prepare_tflite=...)``), only when its files are not cached
+(:func:`posekit.engine.tflite_convert.conversion_needed`); while it runs the panel
+says "preparing the fast runtime" (the engine's ``"converting"`` stage), and its
+error, if any, the panel shows.
 Only a shared model file (:attr:`AnalysisModel.model_file`) and a multi-animal
 project, which run on Keras, load TensorFlow here.
 
@@ -498,8 +501,9 @@ class AnalysisModel(traitlets.HasTraits):
                     raise _stopped_before(video)
                 self.current = video
                 self.message = f"video {k + 1} of {len(videos)}: starting…"
+                on_stage = self._stage_callback(k, len(videos), video)
                 extra = (
-                    {"prepare_tflite": self._convert_callback(k, len(videos), video)}
+                    {"prepare_tflite": self._convert_callback(video, on_stage)}
                     if in_child
                     else {}
                 )
@@ -514,7 +518,7 @@ class AnalysisModel(traitlets.HasTraits):
                     precision=self.precision,
                     client=self.cluster or None,
                     progress=self._progress_callback(k, len(videos)),
-                    on_stage=self._stage_callback(k, len(videos), video),
+                    on_stage=on_stage,
                     stop_event=self._stop_event,
                     **extra,
                 )
@@ -557,22 +561,24 @@ class AnalysisModel(traitlets.HasTraits):
         return analyze_with_model(self.model_file, videos, **kwargs)
 
     def _convert_callback(
-        self, k: int, n_videos: int, video: str
+        self, video: str, on_stage: Callable[[Any], None]
     ) -> Callable[..., None]:
-        """Convert video ``k``'s network for LiteRT in a child process, when needed.
+        """Convert ``video``'s network for LiteRT in a child process, when needed.
 
         For ``analyze_videos(prepare_tflite=...)``: nothing when the converted files
-        are cached; else "converting the network…" while the child runs
+        are cached; else the engine's ``"converting"`` stage goes to ``on_stage``
+        (:meth:`_stage_callback`: "preparing the fast runtime…") and the child runs
         (:func:`posekit.engine.tflite_convert.convert_in_child`). Stop ends the child.
         """
 
         def convert(folder, snapshot, frame_shape, batch_size, precision) -> None:
+            from ..engine.api import AnalysisStage
             from ..engine.tflite_convert import conversion_needed, convert_in_child
 
             args = (folder, snapshot, frame_shape, batch_size, precision)
             if not conversion_needed(*args):
                 return
-            self.message = f"video {k + 1} of {n_videos}: converting the network…"
+            on_stage(AnalysisStage("converting", Path(video), 1, 1))
             if not convert_in_child(*args, stop_event=self._stop_event):
                 raise _stopped_before(video)
 

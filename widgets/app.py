@@ -1,10 +1,10 @@
-"""Plumbing shared by the Voila apps in ``notebooks/``: which project to open, links.
+"""What the Voila apps in ``notebooks/`` share: their project, page, errors and links.
 
-Every app notebook is one call, ``show_app("Train", TrainingDashboard)``: it finds the
-project (:func:`resolve_project`), builds the app on it under a title bar with links
-to the other apps (:func:`app_header`), and when anything fails shows the error's
-message in the page (:func:`app_error`) in the words the command line uses, instead of
-Voila's "There was an error when executing cell". The project comes from, in this
+Every app notebook is one call, ``show_app("Train", TrainingDashboard)`` (the
+trajectory viewer's :func:`~posekit.widgets.trajectory_viewer.show_trajectory_app`
+ends in it too): it finds the project (:func:`resolve_project`), builds the app on it
+under a title bar with links to the other apps (:func:`app_header`), and puts the
+page script into the page (:func:`page_setup`). The project comes from, in this
 order:
 
 1. an explicit path passed to :func:`resolve_project`;
@@ -14,11 +14,42 @@ order:
    (:mod:`posekit.widgets.data_root`);
 3. the ``POSEKIT_PROJECT`` environment variable;
 4. the demo project in ``POSEKIT_DEMO_DIR`` (default ``~/posekit-demo``), built the
-   first time.
+   first time (two kernels started together build it once: a file lock).
 
 Links between apps are relative (``train.ipynb?project=...``), so they work in Voila's
 tree mode (``/voila/render/home.ipynb``), on Binder
 (``/voila/render/notebooks/home.ipynb``) and behind JupyterHub prefixes alike.
+
+**Errors.** When the project cannot be found or the app cannot be built, the page
+shows the error's message (:func:`app_error`) instead of Voila's "There was an error
+when executing cell". Every app shows errors through :func:`error_message`: bad input
+(``ValueError``, ``OSError``) as its own message, with the Python and command-line
+advice of the engine's messages replaced by the app and button to use
+(:func:`plain_text`); anything else as a fault of posekit, its traceback in the
+server's log, never in the page.
+
+**The page.** :func:`page_setup` runs :data:`PAGE_JS`: the page's title
+(``posekit · Train``), focus rings and :data:`PAGE_CSS`, keyboard-usable Accordion
+headers, names for unlabelled controls, and ARIA live regions for the widgets marked
+with :func:`live_region`. :func:`style_button` colours the main buttons
+(:data:`BUTTON_COLORS`, white text at 4.5:1 or more, :func:`contrast_ratio`).
+
+**TensorFlow stays out of most kernels** (~650 MB that a process never gives back).
+The Train app trains in a process of its own (:mod:`posekit.widgets.training_model`),
+the Analyze app converts the network for LiteRT in a short-lived process
+(:mod:`posekit.engine.tflite_convert`) and analyses on LiteRT: neither kernel imports
+TensorFlow. Where a kernel needs it (the Refine app; Analyze with a shared model
+file or a multi-animal project; a training in a thread), :func:`preload_tensorflow`
+imports it with its C++ start-up lines kept out of the page.
+
+**Result files.** This module serves nothing. Under posekit's own server (``make
+app``: :mod:`posekit.widgets.serve`; on JupyterHub and Binder, its server extension)
+the analysis results and labelled videos are served read-only under
+``/posekit/files/`` and the kernels learn the address from ``POSEKIT_FILES_URL``:
+the Analyze app links them and the trajectory viewer plays labelled videos from
+there (:func:`posekit.widgets.serve.project_file_url`). In plain JupyterLab or
+Voila, without that handler, the files are named instead of linked and the viewer
+sends the video to its player through the kernel.
 """
 
 from __future__ import annotations

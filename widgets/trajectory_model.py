@@ -453,9 +453,10 @@ class TrajectoryModel(IdentityCorrection):
         Returns
         -------
         dict
-            ``x``, ``y`` (NaN where hidden: below the p-cutoff, missing or left
-            out by the filter; :meth:`hidden_points` gives those), ``likelihood``, ``keypoint``, ``individual``, ``color`` — one entry per
-            (individual, keypoint).
+            ``x``, ``y`` (NaN where hidden: below the p-cutoff and not filled, or
+            missing; :meth:`hidden_points` gives those with a position),
+            ``likelihood``, ``keypoint``, ``individual``, ``color`` — one entry
+            per (individual, keypoint).
         """
         index = self.frame if frame is None else int(frame)
         at = self._filtered_at(index)
@@ -490,16 +491,18 @@ class TrajectoryModel(IdentityCorrection):
     ) -> dict[str, np.ndarray | list]:
         """Give the network's points at ``frame`` that :meth:`points` hides.
 
-        Points below the p-cutoff (``reason`` ``"below"``) and points above it that
-        the smoother left out (``"filter"``), at the network's own position, for
-        the frame view to draw hollow and faded (a point without any position is
-        left out). ``points``: what :meth:`points` gave for that frame.
+        Points below the p-cutoff that no gap filling gave a value, at the
+        network's own position, for the frame view to draw hollow and faded (a
+        point without any position is left out). The smoother hides no point
+        above the p-cutoff
+        (:func:`~posekit.engine.postprocessing.smooth_predictions` keeps every
+        point present). ``points``: what :meth:`points` gave for that frame.
 
         Returns
         -------
         dict
-            ``x``, ``y``, ``likelihood``, ``keypoint``, ``individual``, ``color``,
-            ``reason``: one entry per hidden point.
+            ``x``, ``y``, ``likelihood``, ``keypoint``, ``individual``, ``color``:
+            one entry per hidden point.
         """
         index = self.frame if frame is None else int(frame)
         shown = self.points(index) if points is None else points
@@ -512,8 +515,6 @@ class TrajectoryModel(IdentityCorrection):
         lik = lik.astype(float)
         hidden = ~(np.isfinite(shown["x"]) & np.isfinite(shown["y"]))
         hidden &= np.isfinite(x) & np.isfinite(y)
-        with np.errstate(invalid="ignore"):
-            below = lik < float(self.pcutoff)
         colors = self._colors()
         n_ind = len(self.individuals)
         keypoints = self.keypoints * n_ind
@@ -526,7 +527,6 @@ class TrajectoryModel(IdentityCorrection):
             "keypoint": [keypoints[r] for r in rows],
             "individual": [individuals[r] for r in rows],
             "color": [colors[r] for r in rows],
-            "reason": ["below" if below[r] else "filter" for r in rows],
         }
 
     def hidden_text(
@@ -534,29 +534,19 @@ class TrajectoryModel(IdentityCorrection):
     ) -> str:
         """Say which points of ``frame`` are hidden, and why ('' when none is).
 
-        ``"hidden: snout, leftear (likelihood < 0.50); neck (left out by the
-        median)"``; with several animals the names are ``<animal> <bodypart>``.
-        ``hidden``: what :meth:`hidden_points` gave for that frame.
+        ``"hidden: snout, leftear (likelihood < 0.50)"``; with several animals the
+        names are ``<animal> <bodypart>``. ``hidden``: what :meth:`hidden_points`
+        gave for that frame.
         """
         h = self.hidden_points(frame) if hidden is None else hidden
         several = len(self.individuals) > 1
-
-        def names(reason: str) -> str:
-            return ", ".join(
-                f"{i} {k}" if several else k
-                for k, i, r in zip(
-                    h["keypoint"], h["individual"], h["reason"], strict=True
-                )
-                if r == reason
-            )
-
-        parts = []
-        if below := names("below"):
-            parts.append(f"{below} (likelihood < {float(self.pcutoff):.2f})")
-        if left_out := names("filter"):
-            what = _FILTER_NAMES.get(str(self.method), str(self.method))
-            parts.append(f"{left_out} (left out by the {what})")
-        return "hidden: " + "; ".join(parts) if parts else ""
+        below = ", ".join(
+            f"{i} {k}" if several else k
+            for k, i in zip(h["keypoint"], h["individual"], strict=True)
+        )
+        if not below:
+            return ""
+        return f"hidden: {below} (likelihood < {float(self.pcutoff):.2f})"
 
     def coverage(self) -> dict[str, Any]:
         """Count the points of the current individual that the plots show.
@@ -569,10 +559,10 @@ class TrajectoryModel(IdentityCorrection):
             ``missing`` (points without a position: not detected),
             ``missing_frames`` (frames without any of the animal's points: for
             tracks, frames where the tracker gave it no animal), ``shown`` (after
-            the filter), ``filled`` (shown but not above: interpolated),
-            ``removed`` (above but not shown: left out by the smoother) and
-            ``below`` (keypoint → fraction of the frames where it has a position
-            below the p-cutoff).
+            the filter), ``filled`` (shown but not above: interpolated; the
+            smoother keeps every point above, so ``shown`` is ``above`` plus
+            ``filled``) and ``below`` (keypoint → fraction of the frames where it
+            has a position below the p-cutoff).
         """
         raw = self.raw.sel(individual=self.individual)
         pos = raw["position"].transpose("time", "space", "keypoint")
@@ -597,7 +587,6 @@ class TrajectoryModel(IdentityCorrection):
             "missing_frames": int((~found.any(axis=1)).sum()),
             "shown": int(shown.sum()),
             "filled": int((shown & ~above).sum()),
-            "removed": int((above & ~shown).sum()),
             "below": {
                 k: float(low[:, j].mean()) if len(low) else 0.0
                 for j, k in enumerate(self.keypoints)
@@ -609,7 +598,7 @@ class TrajectoryModel(IdentityCorrection):
         """Say how many points the plots show, and why the others are hidden.
 
         ``"65 % of the points are below the p-cutoff (0.50) and hidden: snout
-        64 %, …"`` without a filter; with one, how many it filled and kept. Points
+        64 %, …"`` without a filter; with one, how many it filled. Points
         without any position (not detected) are not below the p-cutoff: they are
         counted apart (:meth:`missing_text`).
         """
@@ -638,16 +627,7 @@ class TrajectoryModel(IdentityCorrection):
         text += ")"
         if self.method != "none":
             what = _FILTER_NAMES.get(str(self.method), str(self.method))
-            if c["removed"]:
-                kept = c["above"] - c["removed"]
-                text += (
-                    f"; the {what} kept {_pct(kept, c['above'])} of those above it "
-                    "(fill longer gaps to keep more)"
-                )
-            else:
-                text += (
-                    f"; the {what} smoothed them (it keeps every point, fills no gap)"
-                )
+            text += f"; the {what} smoothed them (it keeps every point, fills no gap)"
         text += "."
         return f"{text} {missing}" if missing else text
 

@@ -198,13 +198,13 @@ class TrajectoryViewer(BokehComponent):
             }
         )  # fmt: skip
         size = max(4.0, m.dotsize * scale * 1.5)
-        # the points the p-cutoff (or the smoother) hides: hollow and faded, at the
-        # network's own position (QA s17 #4: hidden altogether, a network unsure of
-        # most points looked broken)
+        # the points the p-cutoff hides: hollow and faded, at the network's own
+        # position (QA s17 #4: hidden altogether, a network unsure of most points
+        # looked broken)
         self.hidden_source = ColumnDataSource(
             {
                 "x": [], "y": [], "likelihood": [], "keypoint": [],
-                "individual": [], "color": [], "reason": [],
+                "individual": [], "color": [],
             }
         )  # fmt: skip
         hidden = v.scatter(
@@ -690,12 +690,10 @@ class TrajectoryViewer(BokehComponent):
                     trail_length=int(self.trail.value), progress=progress
                 )
                 if path.suffix == ".mp4":
-                    player = w.Video.from_file(str(path), autoplay=False, loop=False)
+                    player, url = _labeled_video_player(path)
                     player.layout = w.Layout(width=f"{self.display_width}px")
                     player.add_class("posekit-viewer-labeled-video")
-                    # QA s17 #7: the server does not serve videos/; the player
-                    # holds the file, and its menu saves a copy
-                    caption = w.HTML(_labeled_video_caption(path))
+                    caption = w.HTML(_labeled_video_caption(path, url))
                     caption.add_class("posekit-viewer-labeled-video-caption")
                     self.video_box.children = [caption, player]
                     self.model.message = (
@@ -718,23 +716,59 @@ class TrajectoryViewer(BokehComponent):
         return self._video_thread
 
 
-def _labeled_video_caption(path: str | os.PathLike) -> str:
+def _labeled_video_player(path: Path) -> tuple[Any, str | None]:
+    """Return the labelled video's player and the address it plays from (or ``None``).
+
+    Under posekit's server (:mod:`posekit.widgets.serve`: ``make app``, or its
+    server extension on JupyterHub and Binder), which serves a project's labelled
+    videos read-only and tells the kernel where through ``POSEKIT_FILES_URL``, the
+    player gets the video's address (:func:`posekit.widgets.serve.project_file_url`)
+    and the browser fetches the file from the server: a large video does not go
+    through the kernel's websocket. Elsewhere (plain JupyterLab or Voila, which
+    serve no project file; a video outside a project's ``videos/`` folder or the
+    data root), the player holds the file's bytes, sent to the page by the kernel.
+    """
+    import ipywidgets as w
+
+    from .serve import project_file_url
+
+    url = project_file_url(path)
+    if url is not None:
+        return w.Video.from_url(url, autoplay=False, loop=False), url
+    return w.Video.from_file(str(path), autoplay=False, loop=False), None
+
+
+def _labeled_video_caption(path: str | os.PathLike, url: str | None = None) -> str:
     """Write the line above the labelled video's player: name, size, how to keep it.
+
+    ``url``: where the server serves the video (a download link), if it does.
 
     Examples
     --------
     >>> _labeled_video_caption("/nonexistent/m1_labeled.mp4")[:35]
     '<small><b>m1_labeled.mp4</b> — ▶ pl'
+    >>> "download=" in _labeled_video_caption("/x/m1_labeled.mp4", "/f/x/m1_labeled.mp4")
+    True
     """
     path = Path(path)
     try:
         size = f" ({path.stat().st_size / 1e6:.1f} MB)"
     except OSError:
         size = ""
+    name = html.escape(path.name)
+    if url is not None:
+        href = html.escape(url, quote=True)
+        keep = (
+            f'<a href="{href}" download="{name}" '
+            'class="posekit-viewer-labeled-video-download">⬇ download it</a>'
+        )
+    else:
+        keep = (
+            "open the player's menu (⋮ → <b>Download</b>) or right-click it "
+            "(<b>Save video as…</b>)"
+        )
     return (
-        f"<small><b>{html.escape(path.name)}</b>{size} — ▶ plays it here; to keep "
-        "a copy, open the player's menu (⋮ → <b>Download</b>) or right-click it "
-        "(<b>Save video as…</b>).</small>"
+        f"<small><b>{name}</b>{size} — ▶ plays it here; to keep a copy, {keep}.</small>"
     )
 
 

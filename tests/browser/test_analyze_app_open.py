@@ -12,6 +12,8 @@ project with several analysed videos and a labelled video:
 - The labelled video's "play" link gives the file's bytes (200, the same length) and
   plays in a tab of its own (the browser reads its length); the CSV link downloads
   the same bytes; a path outside the project is refused (403).
+- The viewer's "Labelled video" plays from that address (the player's ``src``), not
+  from bytes the kernel sent into the widget.
 """
 
 from __future__ import annotations
@@ -201,3 +203,54 @@ def test_open_shows_the_viewer_in_sight_and_the_files_are_served(
         )
         assert got.status == 403
     assert page.posekit_errors == []
+
+
+#: The labelled video's player in the viewer: where it plays from, once it can play.
+JS_PLAYER = """async () => {
+  const v = document.querySelector('video.posekit-viewer-labeled-video');
+  if (!v) return null;
+  if (v.readyState < 1) {
+    await new Promise((ok, fail) => {
+      v.addEventListener('loadedmetadata', ok, {once: true});
+      v.addEventListener('error', () => fail(new Error('video error')), {once: true});
+    });
+  }
+  return {src: v.getAttribute('src') || v.currentSrc, duration: v.duration};
+}"""
+
+
+def test_the_viewer_plays_its_labelled_video_from_the_server(
+    server, project, page
+) -> None:
+    """The player fetches the served file; the kernel sends no video bytes.
+
+    Before, the viewer put the whole labelled video into the widget (500 MB through
+    the kernel's websocket for a long recording).
+    """
+    page.set_viewport_size({"width": 1280, "height": 900})
+    url = (
+        f"http://127.0.0.1:{server}/voila/render/analyze.ipynb?"
+        f"project={quote(str(project))}&token={TOKEN}"
+    )
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector(".posekit-analysis-panel", timeout=120_000)
+    opens = page.get_by_role("button", name="Open")
+    _wait(page, lambda: opens.count() == N_VIDEOS, 30, "the results")
+    opens.nth(1).click()  # session2: no labelled video yet
+    viewer = ".posekit-trajectory-viewer"
+    page.wait_for_selector(f"{viewer} .posekit-viewer .bk-Canvas", timeout=60_000)
+    page.locator(viewer).get_by_role("button", name="Labelled video").click()
+    page.wait_for_selector(
+        "video.posekit-viewer-labeled-video", state="attached", timeout=120_000
+    )
+    (made,) = (project / "videos").glob(f"session2{SCORER}_*_labeled.mp4")
+    try:
+        player = page.evaluate(JS_PLAYER)
+        served = "/posekit/files/" + quote(str(made).lstrip("/"))
+        assert player["src"] == served, player  # (bytes would play from a blob:)
+        assert player["duration"] == pytest.approx(N_FRAMES / 30.0, abs=0.1), player
+        download = page.locator("a.posekit-viewer-labeled-video-download")
+        assert download.get_attribute("href") == served
+        assert page.posekit_errors == []
+    finally:
+        made.unlink()

@@ -101,7 +101,11 @@ def test_the_kernel_analyses_without_tensorflow_as_analyze_videos_does(
     # first analysis: converted in a process of its own, analysed here on LiteRT
     assert first["state"] == "done", first["error"]
     assert not first["tensorflow"]
-    assert "video 1 of 1: converting the network…" in first["messages"]
+    # the panel says so while the child converts (the engine's "converting" stage)
+    assert (
+        "video 1 of 1: preparing the fast runtime (TFLite, once per snapshot and "
+        "frame size)…"
+    ) in first["messages"]
     (out,) = first["outputs"]
     train = trained.model_dir(1) / "train"
     assert (train / "snapshot-8-240x320-b8-u8.tflite").is_file()
@@ -114,7 +118,7 @@ def test_the_kernel_analyses_without_tensorflow_as_analyze_videos_does(
     # analysed again with the conversion cached: no child process, the same result
     assert again["state"] == "done", again["error"]
     assert not again["tensorflow"]
-    assert not any("converting" in m for m in again["messages"])
+    assert not any("fast runtime" in m for m in again["messages"])
     np.testing.assert_allclose(pd.read_hdf(out).to_numpy(), want.to_numpy(), atol=1e-4)
     # and with nothing to do (the .h5 exists)
     assert done["state"] == "done" and not done["tensorflow"]
@@ -175,7 +179,8 @@ def test_stop_during_the_conversion_ends_its_process(trained, tmp_path) -> None:
     m = AnalysisModel(copy)
     converting = threading.Event()
     m.observe(
-        lambda ch: converting.set() if "converting" in ch["new"] else None, "message"
+        lambda ch: converting.set() if "fast runtime" in ch["new"] else None,
+        "message",
     )
     m.analyze()
     assert converting.wait(60), m.message

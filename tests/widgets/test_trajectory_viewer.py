@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import logging
 from pathlib import Path
+from urllib.parse import quote
 
 import cv2
 import numpy as np
@@ -22,6 +23,7 @@ from posekit.engine.io.dlc import predictions_frame, read_dlc_csv, write_predict
 from posekit.engine.poses import from_numpy
 from posekit.engine.postprocessing import filter_predictions
 from posekit.engine.video import VideoReader
+from posekit.widgets.serve import FILES_URL_ENV
 from posekit.widgets.trajectory_model import SMOOTHING_MAX_GAP, TrajectoryModel
 from posekit.widgets.trajectory_viewer import TrajectoryApp, TrajectoryViewer
 
@@ -141,7 +143,7 @@ def test_points_below_the_pcutoff_are_drawn_hollow_and_named(demo, viewer) -> No
     m.pcutoff = 0.5
     m.frame = 12
     hidden = viewer.hidden_source.data
-    assert hidden["keypoint"] == ["snout"] and hidden["reason"] == ["below"]
+    assert hidden["keypoint"] == ["snout"]
     assert (hidden["x"][0], hidden["y"][0]) == pytest.approx(tuple(xy[12, 0]))
     assert hidden["likelihood"][0] == pytest.approx(LOW)
     assert "hidden: snout (likelihood &lt; 0.50)" in viewer.hidden_line.value
@@ -171,7 +173,7 @@ def test_median_keeps_the_points_next_to_gaps_and_says_what_it_kept(demo) -> Non
     assert np.isnan(snout[10:15]).all()  # below the p-cutoff: no value to smooth
     assert np.isfinite(snout[:10]).all() and np.isfinite(snout[15:]).all()
     c = m.coverage()
-    assert (c["above"], c["shown"], c["removed"], c["filled"]) == (283, 283, 0, 0)
+    assert (c["above"], c["shown"], c["filled"]) == (283, 283, 0)  # none removed
     assert m.coverage_text == (
         "Points shown: 98 % (98 % above the p-cutoff 0.50); the median smoothed "
         "them (it keeps every point, fills no gap)."
@@ -191,7 +193,8 @@ def test_median_keeps_the_points_next_to_gaps_and_says_what_it_kept(demo) -> Non
     assert np.isnan(np.delete(nose, np.arange(0, 31, 3))).all()
     assert sparse.hidden_points(3)["keypoint"] == []
     assert sparse.hidden_text(4) == "hidden: nose (likelihood < 0.50)"
-    assert sparse.coverage()["removed"] == 0
+    c = sparse.coverage()
+    assert c["shown"] == c["above"] and c["filled"] == 0  # none removed, none filled
     sparse.max_gap = 2  # filled: every frame has a nose
     assert np.isfinite(sparse.series("x", "nose")).all()
     assert "32 % filled in gaps ≤ 2 frames" in sparse.coverage_text
@@ -299,8 +302,9 @@ def test_exports_write_files(demo, viewer, tmp_path) -> None:
     assert pd.read_csv(default, header=[0, 1, 2], index_col=0).shape == (N, 18)
 
 
-def test_labeled_video_from_the_viewer(demo, viewer) -> None:
+def test_labeled_video_from_the_viewer(demo, viewer, monkeypatch) -> None:
     _, path, _, _ = demo
+    monkeypatch.delenv(FILES_URL_ENV, raising=False)  # plain JupyterLab: no handler
     viewer.model.method = "savgol"
     viewer.trail.value = 3
     viewer.start_labeled_video(wait=True)
@@ -315,6 +319,36 @@ def test_labeled_video_from_the_viewer(demo, viewer) -> None:
     assert out.name in caption.value and "Download" in caption.value
     assert "plays below" in viewer.model.message
     assert not viewer.video_button.disabled
+
+
+def test_labeled_video_plays_from_the_server_that_serves_it(
+    demo, viewer, monkeypatch
+) -> None:
+    """Under posekit's server the player gets the file's address, not its bytes.
+
+    A labelled video of 500 MB went through the kernel's websocket into the page;
+    the server serves it read-only (``/posekit/files/``), so the browser fetches it.
+    """
+    project, path, _, _ = demo
+    prefix = "/user/me/posekit/files/"
+    monkeypatch.setenv(FILES_URL_ENV, prefix)
+    monkeypatch.setenv("POSEKIT_DATA_ROOT", str(project.path.parent))
+    viewer.start_labeled_video(wait=True)
+    assert viewer.model.error == ""
+    p = int(100 * viewer.model.pcutoff)
+    out = path.with_name(f"{path.stem}_p{p}_labeled.mp4")  # DLC's name, no filter
+    assert out.is_file()
+    url = prefix + quote(str(out.resolve()).lstrip("/"))
+    caption, player = viewer.video_box.children
+    assert player.format == "url" and player.value == url.encode()
+    assert "posekit-viewer-labeled-video" in player._dom_classes
+    assert f'href="{url}" download="{out.name}"' in caption.value
+    # a video the server would not serve (outside the data root): the bytes again
+    monkeypatch.setenv("POSEKIT_DATA_ROOT", str(path.parent / "elsewhere"))
+    viewer.start_labeled_video(wait=True)
+    caption, player = viewer.video_box.children
+    assert player.format == "mp4" and len(player.value) == out.stat().st_size
+    assert "href" not in caption.value
 
 
 def test_labeled_video_error_shows_the_message_and_logs_the_traceback(
