@@ -40,6 +40,11 @@ rows are deletions. Duplicates and echoes change nothing.
 
 Coordinates are image pixels with pixel centres at integers (as DeepLabCut's
 matplotlib GUI and napari): the image spans ``-0.5 .. W - 0.5``, ``y`` points down.
+A label always lies on its image: a click, drag, nudge or copy that would put a point
+beyond the centres of the edge pixels (``0 .. W - 1``) puts it on the edge, and
+accepting a frame leaves unlabelled the bodyparts whose guess lies off the image
+(:meth:`LabelerModel.accept_frame`), so that merging never meets a point outside its
+image.
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ from .labeler_multianimal import MULTIANIMAL_SHORTCUTS, MultiAnimalLabelling
 __all__ = [
     "ANCHOR",
     "EVENTS",
+    "GUESS_EDGE_TOLERANCE",
     "LIKELIHOOD_CLASSES",
     "MULTIANIMAL_ACTIONS",
     "NUDGE_KEYS",
@@ -194,6 +200,12 @@ NUDGE_KEYS: dict[str, tuple[int, int]] = {
 #: How a machine point's outline is coloured: ``(class, lower likelihood bound)``;
 #: ``"p-low"`` is below the project's p-cutoff.
 LIKELIHOOD_CLASSES = (("p-high", 0.95), ("p-mid", None), ("p-low", None))
+
+#: How far (image pixels) beyond the centres of the edge pixels a network's guess may
+#: lie and still be accepted (moved onto the edge): half a pixel, the border of the
+#: image as drawn (it spans ``-0.5 .. W - 0.5``). A guess farther out is not on the
+#: image the user sees, so it is not accepted (QA s19 #2).
+GUESS_EDGE_TOLERANCE = 0.5
 
 #: What a view can listen to (:meth:`LabelerModel.on`):
 #: ``videos`` (the video list or the current video), ``frames`` (the frame list),
@@ -354,6 +366,8 @@ class LabelerModel(MultiAnimalLabelling):
         #: ``(W, H)`` of the frame's image when a view knows it (keyboard placement
         #: starts at its centre); read from the image file otherwise.
         self.image_size: tuple[int, int] | None = None
+        #: ``(W, H)`` of each frame's image, read once (:meth:`frame_size`).
+        self._sizes: dict[str, tuple[int, int] | None] = {}
         self._init_assisted()
         self.known_videos = self.videos()
         start = video if video in self.known_videos else self._first_video_with_work()
@@ -416,6 +430,7 @@ class LabelerModel(MultiAnimalLabelling):
             self.store.listeners.clear()
         self.store = None
         self.not_visible.clear()
+        self._sizes.clear()
         self._assigned.clear()
         self._history.clear()
         self._future.clear()
@@ -453,6 +468,7 @@ class LabelerModel(MultiAnimalLabelling):
                 self.set_video(self.known_videos[0])
             return
         current = self.frame if self.store.frames else None
+        self._sizes.clear()  # frames extracted again may have another size
         self.store.refresh_frames()
         self._emit("frames")
         if not self.store.frames:
@@ -1176,11 +1192,22 @@ class LabelerModel(MultiAnimalLabelling):
     ) -> list[PointChange]:
         """Change points and "not visible" marks of a frame as one undoable edit.
 
+        A point beyond the image is put on its edge (:meth:`inside_image`); the user
+        is told when that moved it more than :data:`GUESS_EDGE_TOLERANCE`.
+
         Returns
         -------
         list of PointChange
             The points that changed (empty also when only marks changed).
         """
+        points, moved = self.inside_image(frame, points)
+        if moved:
+            w, h = self.frame_size(frame)
+            self.show_message(
+                f"{', '.join(moved)}: put on the edge of the {w}×{h} image (a label "
+                "cannot lie outside its image).",
+                level="warning",
+            )
         changes = self.store.apply(frame, points) if points else []
         add = [m for m in dict.fromkeys(add) if m not in self.not_visible]
         remove = [m for m in dict.fromkeys(remove) if m in self.not_visible]
@@ -1239,7 +1266,12 @@ class LabelerModel(MultiAnimalLabelling):
         """Turn the current frame's machine points into labels (one undoable edit).
 
         Every machine point of the frame is accepted, also those the
-        low-likelihood filter hides.
+        low-likelihood filter hides, except a guess that lies off the image
+        (beyond the edge pixels' centres by more than
+        :data:`GUESS_EDGE_TOLERANCE`; one within it is put on the edge): that
+        bodypart stays unlabelled, its bodypart is selected, and the message names
+        it with its guess and the image size, so the user places it or marks it not
+        visible (a label outside the image would stop ``merge_datasets``).
 
         Returns
         -------
@@ -1257,11 +1289,124 @@ class LabelerModel(MultiAnimalLabelling):
         if not points:
             self.show_message("No machine points to accept on this frame.")
             return []
-        self._edit(self.frame, {bp: (x, y) for bp, (x, y, _) in points.items()})
+        off = self.guesses_off_image(points)
+        take = {bp: (x, y) for bp, (x, y, _) in points.items() if bp not in off}
+        if take:
+            self._edit(self.frame, take)
         self.active = None
         self.selected = self._first_unlabelled(self.frame) or self.selected
+        if off:
+            self._say_guesses_off_image(len(take), off)
         self.render()
-        return list(points)
+        return list(take)
+
+    def _say_guesses_off_image(
+        self, n_taken: int, off: Mapping[str, tuple[float, float]]
+    ) -> None:
+        """Tell which guesses :meth:`accept_frame` left, and what to do."""
+        w, h = self.frame_size()
+        where = ", ".join(f"{bp} ({x:.1f}, {y:.1f})" for bp, (x, y) in off.items())
+        them = "it" if len(off) == 1 else "them"
+        done = (
+            f"Accepted {n_taken} guess{'es' if n_taken != 1 else ''}; "
+            if n_taken
+            else "No guess accepted; "
+        )
+        self.show_message(
+            f"{done}left unlabelled, because the network's guess lies outside the "
+            f"{w}×{h} image: {where}. Place {them} (click, or k and the arrow keys) "
+            f"or mark {them} not visible (v).",
+            level="warning",
+        )
+
+    def frame_size(self, frame: str | None = None) -> tuple[int, int] | None:
+        """``(W, H)`` of a frame's image (default: the current frame's).
+
+        Read from the image file once per frame; ``None`` when it cannot be read.
+        """
+        frame = self.frame if frame is None else frame
+        if self.store is None or not frame:
+            return None
+        if frame not in self._sizes:
+            import cv2
+
+            image = cv2.imread(str(self.store.image_path(frame)), cv2.IMREAD_UNCHANGED)
+            self._sizes[frame] = (
+                None if image is None else (int(image.shape[1]), int(image.shape[0]))
+            )
+        return self._sizes[frame]
+
+    def inside_image(
+        self, frame: str, points: Mapping[str, tuple[float, float]]
+    ) -> tuple[dict[str, tuple[float, float]], list[str]]:
+        """Put points beyond a frame's image on its edge.
+
+        ``x`` is clamped to ``0 .. W - 1`` and ``y`` to ``0 .. H - 1`` (the centres
+        of the edge pixels: inside both the image as drawn and the range
+        :func:`~posekit.engine.io.dlc.validate_labels` accepts). A point on the
+        image moves by at most half a pixel.
+
+        Parameters
+        ----------
+        frame
+            The frame (``labeled-data/<video>/<image>``).
+        points
+            ``{bodypart: (x, y)}``; NaN (a deletion) is kept.
+
+        Returns
+        -------
+        points : dict
+            The points, on the image (unchanged when the image cannot be read).
+        moved : list of str
+            The bodyparts moved by more than :data:`GUESS_EDGE_TOLERANCE`.
+        """
+        size = self.frame_size(frame)
+        if size is None:
+            return dict(points), []
+        w, h = size
+        out: dict[str, tuple[float, float]] = {}
+        moved = []
+        for bp, (x, y) in points.items():
+            x, y = float(x), float(y)
+            if math.isfinite(x) and math.isfinite(y):
+                cx, cy = min(max(x, 0.0), w - 1.0), min(max(y, 0.0), h - 1.0)
+                if max(abs(cx - x), abs(cy - y)) > GUESS_EDGE_TOLERANCE:
+                    moved.append(bp)
+                x, y = cx, cy
+            out[bp] = (x, y)
+        return out, moved
+
+    def guesses_off_image(
+        self, points: Mapping[str, tuple], frame: str | None = None
+    ) -> dict[str, tuple[float, float]]:
+        """Return the guesses of ``points`` that lie off the frame's image.
+
+        Off the image: beyond the edge pixels' centres (``0 .. W - 1``,
+        ``0 .. H - 1``) by more than :data:`GUESS_EDGE_TOLERANCE`.
+
+        Parameters
+        ----------
+        points
+            ``{bodypart: (x, y, ...)}``, e.g. :meth:`machine_points`.
+        frame
+            The frame (default: the current one).
+
+        Returns
+        -------
+        dict
+            ``{bodypart: (x, y)}`` of those off the image (empty when its size is
+            unknown).
+        """
+        size = self.frame_size(frame)
+        if size is None:
+            return {}
+        w, h = size
+        t = GUESS_EDGE_TOLERANCE
+        return {
+            bp: (float(p[0]), float(p[1]))
+            for bp, p in points.items()
+            if not (-t <= p[0] <= w - 1 + t and -t <= p[1] <= h - 1 + t)
+        }
 
     @_locked
     def set_low_likelihood_filter(self, on: bool) -> None:

@@ -566,7 +566,9 @@ def validate_labels(
     """Check labels against a project; raise :class:`LabelError` with every problem.
 
     Checks: bodyparts in the file that the config does not list, duplicated frames, a
-    missing image file, coordinates outside the image. Bodyparts the config lists but
+    missing image file, coordinates outside the image (``0 <= x <= width``,
+    ``0 <= y <= height``; named by frame, bodypart, coordinates and image size, with
+    what to do). Bodyparts the config lists but
     the file lacks (added to the config after labelling) are not an error: they are
     unlabelled in these frames, and a warning says so.
     """
@@ -614,21 +616,9 @@ def validate_labels(
                 "indices=[...]) writes img<index>.png again from a video of the "
                 "project), or remove their rows from the label file"
             )
-        xs = df.xs("x", axis=1, level="coords").to_numpy(float)
-        ys = df.xs("y", axis=1, level="coords").to_numpy(float)
-        outside = []
-        for i, p in enumerate(paths):
-            if p not in sizes:
-                continue
-            w, h = sizes[p]
-            bad = (xs[i] < 0) | (xs[i] > w) | (ys[i] < 0) | (ys[i] > h)
-            if np.any(bad):
-                outside.append(p)
+        outside = _points_outside(df, paths, sizes)
         if outside:
-            problems.append(
-                f"coordinates outside the image in {len(outside)} frame(s), e.g. "
-                f"{outside[:3]}"
-            )
+            problems.append(_outside_message(outside))
     if problems:
         if absent_note:
             problems.append(absent_note)
@@ -639,6 +629,59 @@ def validate_labels(
             "labelling app)",
             absent_note,
         )
+
+
+def _points_outside(
+    df: pd.DataFrame, paths: list[str], sizes: dict[str, tuple[int, int]]
+) -> list[tuple[str, tuple[int, int], list[tuple[str, float, float]]]]:
+    """Points outside their image: ``(frame, (w, h), [(bodypart, x, y), ...])``.
+
+    A point is inside when ``0 <= x <= w`` and ``0 <= y <= h``; a multi-animal
+    point is named ``<individual>/<bodypart>``.
+    """
+    xdf = df.xs("x", axis=1, level="coords")
+    ydf = df.xs("y", axis=1, level="coords")
+    levels = [n for n in ("individuals", "bodyparts") if n in xdf.columns.names]
+    names = [
+        "/".join(str(xdf.columns.get_level_values(n)[j]) for n in levels)
+        for j in range(xdf.shape[1])
+    ]
+    xs, ys = xdf.to_numpy(float), ydf.to_numpy(float)
+    out = []
+    for i, p in enumerate(paths):
+        if p not in sizes:
+            continue
+        w, h = sizes[p]
+        bad = (xs[i] < 0) | (xs[i] > w) | (ys[i] < 0) | (ys[i] > h)
+        if np.any(bad):
+            points = [(names[j], xs[i, j], ys[i, j]) for j in np.flatnonzero(bad)]
+            out.append((p, (w, h), points))
+    return out
+
+
+def _outside_message(
+    outside: list[tuple[str, tuple[int, int], list[tuple[str, float, float]]]],
+    shown: int = 5,
+) -> str:
+    """Say which points lie outside their image, and what to do."""
+    lines = []
+    for frame, (w, h), points in outside[:shown]:
+        where = ", ".join(f"{bp} ({x:.1f}, {y:.1f})" for bp, x, y in points)
+        lines.append(f"{frame} (image {w}×{h} px): {where}")
+    more = len(outside) - shown
+    if more > 0:
+        lines.append(f"… and {more} more frame(s)")
+    videos = list(dict.fromkeys(Path(f).parent.name for f, _, _ in outside))
+    return (
+        f"coordinates outside the image in {len(outside)} frame(s) (a point must "
+        "lie within 0 ≤ x ≤ width and 0 ≤ y ≤ height):\n  "
+        + "\n  ".join(lines)
+        + "\n  Move each of these points inside the image, or delete it (or mark it "
+        "not visible), in the labelling app (notebooks/label.ipynb; video "
+        + ", ".join(videos)
+        + "; its Go to box finds a frame by name) or in the refine app "
+        "(notebooks/refine.ipynb), then run this again"
+    )
 
 
 # ---------------------------------------------------------------- predictions

@@ -503,7 +503,7 @@ def test_coordinates_outside_the_image(tmp_path: Path) -> None:
     coords = np.array([[[1, 2], [3, 4]], [[41, 5], [3, 4]]], float)  # x 41 > width 40
     root, df = _labelled_project(tmp_path, coords)
     with pytest.raises(
-        LabelError, match=r"outside the image in 1 frame\(s\).*img1\.png"
+        LabelError, match=r"outside the image in 1 frame\(s\)(.|\n)*img1\.png"
     ):
         validate_labels(df, ["nose", "tail"], project_path=root)
     coords[1, 0] = [5, -1]  # negative y
@@ -512,6 +512,54 @@ def test_coordinates_outside_the_image(tmp_path: Path) -> None:
         validate_labels(df2, ["nose", "tail"], project_path=root2)
     # not checked without the project's images
     validate_labels(df2, ["nose", "tail"])
+
+
+def test_outside_message_names_frames_bodyparts_size_and_what_to_do(
+    tmp_path: Path,
+) -> None:
+    """QA s19 #2: merge said only "coordinates outside the image in 1 frame(s)"."""
+    coords = np.array(
+        [[[1, 2], [40.0, 30.0]], [[42.8, 36.8], [45.4, -7.5]]], float
+    )  # img0's tail on the corner (inside), img1's nose and tail outside 40x30
+    root, df = _labelled_project(tmp_path, coords)
+    with pytest.raises(LabelError) as info:
+        validate_labels(df, ["nose", "tail"], project_path=root)
+    message = str(info.value)
+    assert "coordinates outside the image in 1 frame(s)" in message
+    assert (
+        "labeled-data/vid/img1.png (image 40×30 px): nose (42.8, 36.8), "
+        "tail (45.4, -7.5)" in message
+    )
+    assert "img0.png" not in message
+    assert "0 ≤ x ≤ width and 0 ≤ y ≤ height" in message
+    assert "Move each of these points inside the image, or delete it" in message
+    assert "labelling app (notebooks/label.ipynb; video vid;" in message
+    assert "refine app (notebooks/refine.ipynb)" in message
+
+
+def test_outside_message_names_the_animal_and_caps_the_frames(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "labeled-data" / "vid"
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(7):
+        cv2.imwrite(str(folder / f"img{i}.png"), np.zeros((30, 40, 3), np.uint8))
+        paths.append(f"labeled-data/vid/img{i}.png")
+    columns = pd.MultiIndex.from_product(
+        [["me"], ["mouse1", "mouse2"], ["nose"], ["x", "y"]],
+        names=["scorer", "individuals", "bodyparts", "coords"],
+    )
+    values = np.tile([1.0, 2.0, 50.0, 3.0], (7, 1))  # mouse2's nose at x 50 > 40
+    df = pd.DataFrame(values, index=pd.Index(paths), columns=columns)
+    with pytest.raises(LabelError) as info:
+        validate_labels(df, ["nose"], project_path=tmp_path)
+    message = str(info.value)
+    assert "outside the image in 7 frame(s)" in message
+    assert "img4.png (image 40×30 px): mouse2/nose (50.0, 3.0)" in message
+    assert "img5.png" not in message
+    assert "… and 2 more frame(s)" in message
+    assert "mouse1" not in message
 
 
 def test_missing_image_file(tmp_path: Path) -> None:
