@@ -66,6 +66,7 @@ _LAZY = {
     "dropunlabeledframes": ".dlc_verbs",
     "plot_trajectories": ".dlc_verbs",
     "analyzeskeleton": ".dlc_verbs",
+    "scorer_name": ".dlc_verbs",
     "analyze_videos_converth5_to_csv": ".dlc_verbs",
     "analyze_time_lapse_frames": ".dlc_verbs",
 }

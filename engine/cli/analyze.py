@@ -16,6 +16,7 @@ from ._common import (
     add_shuffle_arg,
     add_training_set_arg,
     load_project,
+    positive_int,
 )
 
 __all__ = ["NAME", "add_parser", "run", "report_outputs"]
@@ -79,10 +80,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument(
         "--batch-size",
-        type=int,
+        type=positive_int,
         default=None,
         help="frames per network call (default: by frame size, 1 from 640x480 up, "
-        "else 8: the fastest measured)",
+        "else 8, the fastest measured; at most config.yaml's batch_size, "
+        "DeepLabCut's memory limit)",
     )
     p.add_argument(
         "--scale",
@@ -96,7 +98,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--no-tflite",
         action="store_true",
-        help="use TensorFlow instead of the (faster) TFLite runtime",
+        help="use TensorFlow instead of the (faster) TFLite runtime: the float32 "
+        "model (--precision int8 is refused with it)",
     )
     p.add_argument(
         "--precision",
@@ -105,7 +108,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="TFLite precision: auto (default) runs int8 only when it agrees with "
         "float on the project's labelled frames of that size (median shift <= 0.75 "
         "px, few points moved > 2 px or across pcutoff; recorded in "
-        "snapshot-*-int8.json), else float32",
+        "snapshot-*-int8.json), else float32; int8 needs TFLite (not with "
+        "--no-tflite)",
     )
     p.add_argument(
         "--model",
@@ -141,7 +145,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "or a scheduler address tcp://HOST:8786 (needs posekit[dask])",
     )
     many.add_argument(
-        "--workers", type=int, help="workers of --cluster local, or jobs of slurm"
+        "--workers",
+        type=positive_int,
+        metavar="N",
+        help="workers of --cluster local, or jobs of slurm; without --cluster, "
+        "--workers N means --cluster local with N workers (not with --shard, nor "
+        "with a scheduler address, whose workers run already)",
     )
     many.add_argument(
         "--shard",
@@ -212,7 +221,9 @@ def run(args: argparse.Namespace) -> int:
 
     The set-up steps (loading the model, preparing the fast runtime) are said on
     stderr as they begin, with one line per network and frame size that says
-    which precision runs and why; a progress bar per video follows.
+    which precision runs and why; a progress bar per video follows. ``--workers N``
+    without ``--cluster`` starts a local cluster of N workers (a line says so);
+    ``--no-tflite`` with ``--precision int8`` is refused before anything starts.
 
     Parameters
     ----------
@@ -224,11 +235,16 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code.
     """
+    _resolve_workers(args)
     if args.model:  # refused before a cluster starts or the model is unpacked
         from ..export import _check_runtime
 
         _refuse_project_options(args)
         _check_runtime(not args.no_tflite, args.precision, args.cluster, args.shard)
+    else:
+        from ..api import check_runtime_precision
+
+        check_runtime_precision(not args.no_tflite, args.precision)
     with contextlib.ExitStack() as stack:
         stack.enter_context(print_precision_lines())
         client = _client(args, stack)
@@ -277,6 +293,45 @@ def report_outputs(outputs: list[Path], command: str = "posekit analyze") -> int
     for item, why in incomplete.items():
         print(f"{command}: analysed in part: {item}: {why}", file=sys.stderr)
     return EXIT_ERROR if failed or incomplete else EXIT_OK
+
+
+#: ``--cluster`` values that start workers (``--workers`` says how many).
+_STARTED_CLUSTERS = ("local", "slurm", "pbs", "sge", "lsf")
+
+
+def _resolve_workers(args: argparse.Namespace) -> None:
+    """Make ``--workers N`` alone mean ``--cluster local``; refuse it where it cannot act.
+
+    Raises
+    ------
+    ValueError
+        ``--workers`` with ``--shard`` (a job array, no Dask) or with a scheduler
+        address (its workers are started elsewhere).
+    """
+    if args.workers is None:
+        return
+    if args.cluster is None and args.shard:
+        raise ValueError(
+            f"--workers {args.workers} spreads the work over a Dask cluster, and "
+            "--shard I/N makes this process one task of a job array (no Dask): "
+            "choose one (drop --workers: the array's N tasks are its workers; or "
+            "drop --shard for a local cluster of that many workers)."
+        )
+    if args.cluster is None:
+        args.cluster = "local"
+        print(
+            f"posekit analyze: --workers {args.workers} without --cluster: a local "
+            f"Dask cluster of {args.workers} workers (--cluster local)",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif str(args.cluster) not in _STARTED_CLUSTERS:
+        raise ValueError(
+            f"--workers {args.workers} starts workers, and --cluster {args.cluster} "
+            "connects to a scheduler whose workers are started elsewhere: drop "
+            "--workers (start more workers there: dask worker ADDRESS), or use "
+            "--cluster local or slurm."
+        )
 
 
 def _client(args: argparse.Namespace, stack: contextlib.ExitStack) -> object:

@@ -40,7 +40,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--test-frames", help="comma-separated image names for a fixed test split"
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--net-type",
+        type=_net_type,
+        metavar="NAME",
+        help="DeepLabCut's net_type: the network these shuffles train, recorded in "
+        "each one's pose_cfg.yaml, e.g. resnet_50, mobilenet_v2_0.35, "
+        "efficientnet_lite0 (default: config.yaml's default_net_type)",
+    )
     return p
+
+
+def _net_type(text: str) -> str:
+    """Parse ``--net-type``: a network name, as ``create_training_dataset`` takes it."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "give a network name, e.g. resnet_50 or efficientnet_lite0, or leave "
+            "--net-type out (config.yaml's default_net_type)"
+        )
+    return text.strip()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,12 +83,14 @@ def run(args: argparse.Namespace) -> int:
         train_fraction=args.train_fraction,
         seed=args.seed,
         test_frames=args.test_frames.split(",") if args.test_frames else None,
+        net_type=args.net_type,
     )
     several = len({s.train_fraction for s in splits}) > 1  # TrainingFraction: [..]
+    net = f"; net_type {args.net_type}" if args.net_type else ""
     for s in splits:
         which = f" ({s.train_fraction:.0%} for training)" if several else ""
         print(
             f"shuffle {s.shuffle}{which}: {len(s.train_indices)} train, "
-            f"{len(s.test_indices)} test frames"
+            f"{len(s.test_indices)} test frames{net}"
         )
     return EXIT_OK

@@ -19,10 +19,13 @@ for options added on purpose:
   stands for, and exit status 2 for a video that fails or is truncated; QA s18:
   --model refuses a project's --shuffle, --trainingsetindex, --animals and
   --track-method (their defaults are None: not given; a project takes 1 and 0);
+  S19: --batch-size is at most config.yaml's batch_size (DeepLabCut's) and is
+  checked by argparse, as --workers is; --no-tflite refuses --precision int8;
+  --workers alone means --cluster local;
 - ``create``: videos may be folders; --individuals and --unique-bodyparts (a
   multi-animal project from the command line);
 - ``create-training-dataset``: QA s15, existing splits are mapped by image onto
-  changed labels;
+  changed labels; S19: --net-type (DeepLabCut's net_type, as in Python);
 - ``demo``: issue 15 (--animals), issue 14 (--view, --rare, --incidents);
 - ``extract-frames``: QA s17 (videos): image i is frame i whatever the container,
   images that do not show their frame are extracted again unless labelled, a video
