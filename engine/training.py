@@ -22,7 +22,10 @@ A training folder (``train_dir``) holds:
 
 - ``pose_cfg.yaml``: DeepLabCut-like keys (``all_joints_names``, ``net_type``, ``stride``,
   ``locref_stdev``, …) plus a ``posekit`` section with the full model and training
-  configuration;
+  configuration and a record of the DeepLabCut keys posekit wrote. With
+  ``Trainer(dlc_settings=True)`` (``train_network``) the values a user set there
+  (``rotation``, ``multi_step``, ``save_iters``, …) are taken; a rewrite keeps every
+  key it does not write;
 - ``snapshot-<iteration>.keras`` (the model), ``snapshot-<iteration>.optimizer.npz``
   (optimizer variables) and ``snapshot-<iteration>.json`` (iteration, elapsed time,
   optimizer configuration, checksums). The JSON is written last, each file atomically: a
@@ -57,13 +60,14 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from . import _dlc_pose_cfg
 from ._fileio import atomic_path, atomic_write_text
 from ._image_cache import ImageList, frame_shapes
 from .augment import AugmentConfig, Augmenter
@@ -230,6 +234,11 @@ class TrainConfig:
         test error 0.1–0.4 px above DeepLabCut's ±25° at every evaluation up to
         2,500 iterations. The suggestion is recorded either way
         (:class:`~posekit.engine.training_defaults.ProjectDefaults`).
+    lr_schedule
+        DeepLabCut's ``multi_step``: a piecewise-constant learning rate,
+        ``((lr, until_iteration), ...)``: ``lr`` up to (not including) iteration
+        ``until_iteration``, the last rate after the last step. ``None`` (the
+        default): warm-up and cosine decay from ``learning_rate``.
     """
 
     batch_size: int = 8
@@ -257,6 +266,7 @@ class TrainConfig:
     adaptive: bool = True
     adaptive_augmentation: bool = False
     weigh_only_present_joints: bool | None = None
+    lr_schedule: tuple[tuple[float, int], ...] | None = None
 
     def __post_init__(self) -> None:
         self._check_counts()
@@ -264,6 +274,7 @@ class TrainConfig:
         self._check_rates()
         self._check_augment()
         self._check_presence_rule()
+        self._check_schedule()
 
     def _set_int(self, name: str, minimum: int = 1) -> None:
         """Check that field ``name`` is an integer >= ``minimum``; store it as int."""
@@ -363,6 +374,33 @@ class TrainConfig:
             )
         object.__setattr__(self, "weigh_only_present_joints", bool(value))
 
+    def _check_schedule(self) -> None:
+        """Check ``lr_schedule``: rates > 0 with increasing end iterations."""
+        steps = self.lr_schedule
+        if steps is None:
+            return
+        bad = (
+            "lr_schedule (DeepLabCut's multi_step) must be a list of [learning_rate, "
+            "until_iteration] pairs, rates above 0 and iterations increasing. "
+            f"Received: {steps!r}"
+        )
+        try:
+            pairs = tuple((float(lr), until) for lr, until in steps)
+        except (TypeError, ValueError):
+            raise ValueError(bad) from None
+        ends = [u for _, u in pairs]
+        if (
+            not pairs
+            or any(not (lr > 0 and math.isfinite(lr)) for lr, _ in pairs)
+            or any(
+                isinstance(u, bool) or not isinstance(u, int | np.integer) or u < 1
+                for u in ends
+            )
+            or any(b <= a for a, b in zip(ends, ends[1:], strict=False))
+        ):
+            raise ValueError(bad)
+        object.__setattr__(self, "lr_schedule", tuple((lr, int(u)) for lr, u in pairs))
+
     def replace(self, **changes: Any) -> TrainConfig:
         """Return a copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes)
@@ -372,6 +410,8 @@ class TrainConfig:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["crop_size"] = None if self.crop_size is None else list(self.crop_size)
         d["augment"] = self.augment.to_dict()
+        if self.lr_schedule is not None:
+            d["lr_schedule"] = [[lr, until] for lr, until in self.lr_schedule]
         return d
 
     @classmethod
@@ -463,7 +503,18 @@ def learning_rate_at(config: TrainConfig, iteration: int, progress: float) -> fl
 
     >>> round(learning_rate_at(cfg, 1, 0.05), 6)
     0.000994
+
+    DeepLabCut's ``multi_step`` (:attr:`TrainConfig.lr_schedule`):
+
+    >>> steps = TrainConfig(lr_schedule=[[0.005, 10], [0.0002, 20]])
+    >>> [learning_rate_at(steps, i, 0.0) for i in (0, 9, 10, 19, 20, 500)]
+    [0.005, 0.005, 0.0002, 0.0002, 0.0002, 0.0002]
     """
+    if config.lr_schedule:
+        for lr, until in config.lr_schedule:
+            if iteration < until:
+                return float(lr)
+        return float(config.lr_schedule[-1][0])
     peak = config.learning_rate
     low = peak * config.min_learning_rate_fraction
     p = min(max(float(progress), 0.0), 1.0)
@@ -659,6 +710,120 @@ def read_pose_cfg(train_dir: str | os.PathLike) -> tuple[PoseModelConfig, TrainC
 
 _ARCHITECTURE_FIELDS = ("backbone", "output_stride", "head_stride", "head_filters")
 
+#: The explicit setting (``Trainer(given=...)``) that wins over a ``pose_cfg.yaml`` key.
+_GIVEN_AS = {
+    "batch_size": "batch_size",
+    "save_iters": "save_interval",
+    "display_iters": "log_interval",
+    "max_snapshots_to_keep": "max_snapshots",
+    "init_weights": "init_from",
+}
+
+
+def _whole(value: Any) -> int:
+    """Return ``value`` as an int if it is a whole number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise ValueError("not a whole number")
+    if float(value) != int(value):
+        raise ValueError("not a whole number")
+    return int(value)
+
+
+def _number(value: Any) -> float:
+    """Return ``value`` as a float if it is a number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise ValueError("not a number")
+    return float(value)
+
+
+def _set_global_scale(tr, value, model, train, aug) -> None:
+    model["input_scale"] = _number(value)
+
+
+def _set_pos_dist_thresh(tr, value, model, train, aug) -> None:
+    radius = _number(value)
+    if not radius > 0:
+        raise ValueError("must be above 0")
+    model["pos_dist_thresh"] = radius
+    model["sigma"] = radius / 2.0  # posekit's Gaussian: pos_dist_thresh = 2 sigma
+
+
+def _set_scale_jitter(index: int):
+    def setter(tr, value, model, train, aug) -> None:
+        bounds = list(aug.get("scale_range", (None, None)))
+        bounds[index] = _number(value)
+        aug["scale_range"] = tuple(bounds)
+
+    return setter
+
+
+def _set_rotation(tr, value, model, train, aug) -> None:
+    if isinstance(value, bool):  # DeepLabCut: false = none, true = ±10°
+        aug["rotation_deg"] = 10.0 if value else 0.0
+    else:
+        aug["rotation_deg"] = abs(_number(value))
+
+
+def _set_mirror(tr, value, model, train, aug) -> None:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    if value and not tr.flip_pairs:
+        raise ValueError(
+            "mirror: true needs left/right bodypart pairs to swap, and posekit found "
+            f"none among {list(tr.model_config.bodyparts)} (pairs are named "
+            "left…/right… or …_l/…_r); set mirror: false"
+        )
+    aug["flip_probability"] = 0.5 if value else 0.0
+
+
+def _set_train_int(name: str, minimum: int):
+    def setter(tr, value, model, train, aug) -> None:
+        n = _whole(value)
+        if n < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        train[name] = n
+
+    return setter
+
+
+def _set_train_float(name: str):
+    def setter(tr, value, model, train, aug) -> None:
+        train[name] = _number(value)
+
+    return setter
+
+
+def _set_multi_step(tr, value, model, train, aug) -> None:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError("must be a list of [learning_rate, until_iteration] pairs")
+    steps = []
+    for step in value:
+        if not isinstance(step, list | tuple) or len(step) != 2:
+            raise ValueError("must be a list of [learning_rate, until_iteration] pairs")
+        steps.append((_number(step[0]), _whole(step[1])))
+    train["lr_schedule"] = tuple(steps)
+    if "max_iterations" not in tr.given:  # DeepLabCut: the last step ends training
+        train["max_iterations"] = steps[-1][1]
+
+
+#: How each honoured DeepLabCut key sets the trainer's configs:
+#: ``setter(trainer, value, model_changes, train_changes, augment_changes)``.
+_DLC_SETTERS = {
+    "global_scale": _set_global_scale,
+    "pos_dist_thresh": _set_pos_dist_thresh,
+    "scale_jitter_lo": _set_scale_jitter(0),
+    "scale_jitter_up": _set_scale_jitter(1),
+    "rotation": _set_rotation,
+    "mirror": _set_mirror,
+    "batch_size": _set_train_int("batch_size", 1),
+    "save_iters": _set_train_int("save_interval", 0),
+    "display_iters": _set_train_int("log_interval", 1),
+    "max_snapshots_to_keep": _set_train_int("max_snapshots", 1),
+    "locref_loss_weight": _set_train_float("locref_loss_weight"),
+    "weight_decay": _set_train_float("weight_decay"),
+    "multi_step": _set_multi_step,
+}
+
 
 def _cores_used() -> int:
     """Return the cores TensorFlow trains on (:func:`posekit.engine._tf.cpu_threads`).
@@ -792,6 +957,29 @@ class _Run:
     steps: int = 0  # steps done by this run
 
 
+@contextlib.contextmanager
+def _random_init_notice_dropped(drop: bool) -> Iterator[None]:
+    """Drop the backbone's "random initialisation" warning when weights follow.
+
+    A network built to receive a snapshot's weights (``init_from``, a new iteration)
+    is built with ``weights=None``; the backbone's warning would say it trains from
+    scratch, which it does not.
+    """
+    if not drop:
+        yield
+        return
+    target = logging.getLogger("posekit.engine.models.backbones")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return "random initialisation" not in record.getMessage()
+
+    target.addFilter(keep)
+    try:
+        yield
+    finally:
+        target.removeFilter(keep)
+
+
 class Trainer:
     """Train (and resume) a pose network on in-memory frames.
 
@@ -822,6 +1010,18 @@ class Trainer:
         process, one without a handle on this trainer (a reopened app), stops the
         training by creating it (:func:`posekit.engine.locks.request_stop`). The
         caller removes it (:func:`posekit.engine.locks.job_lock` does).
+    dlc_settings
+        Also take the DeepLabCut training keys the user set in
+        ``train_dir/pose_cfg.yaml`` (``rotation``, ``scale_jitter_lo``,
+        ``multi_step``, ``batch_size``, …: the table in the guide "Coming from
+        DeepLabCut"): they win over ``train_config``'s values and the project's
+        defaults, except for the settings named in ``given``. Keys without a
+        counterpart are named in a warning. ``False`` (the default): the configs
+        as given. Either way the file's other keys are kept when it is rewritten.
+    given
+        The settings given explicitly for this run, which win over the file:
+        ``batch_size``, ``save_interval``, ``log_interval``, ``max_snapshots``,
+        ``max_iterations``, ``init_from``.
 
     Examples
     --------
@@ -854,6 +1054,8 @@ class Trainer:
         pose_cfg_extra: Mapping[str, Any] | None = None,
         init_weights: str | os.PathLike | None = None,
         stop_file: str | os.PathLike | None = None,
+        dlc_settings: bool = False,
+        given: Collection[str] = (),
     ) -> None:
         if not isinstance(model_config, PoseModelConfig):
             raise TypeError(
@@ -874,6 +1076,10 @@ class Trainer:
         #: A file whose appearance stops :meth:`fit` as :meth:`request_stop` does
         #: (checked before every step): how another process stops this training.
         self.stop_file = Path(stop_file) if stop_file is not None else None
+        self.dlc_settings = bool(dlc_settings)
+        self.given = frozenset(given)
+        #: The DeepLabCut keys of ``pose_cfg.yaml`` the user set (kept as written)
+        self._from_user: dict[str, Any] = {}
         if self.init_weights is not None:
             # DeepLabCut's way to say where a refined model started
             self.pose_cfg_extra.setdefault(
@@ -970,14 +1176,54 @@ class Trainer:
             "save_iters": t.save_interval,
             "display_iters": t.log_interval,
             "snapshot_prefix": str(self.train_dir / "snapshot"),
+            "scale_jitter_lo": float(t.augment.scale_range[0]),
+            "scale_jitter_up": float(t.augment.scale_range[1]),
+            "rotation": float(t.augment.rotation_deg),
+            "mirror": bool(t.augment.flip_probability > 0 and self.flip_pairs),
         }
+        if t.lr_schedule is not None:
+            cfg["multi_step"] = [[lr, until] for lr, until in t.lr_schedule]
         cfg.update(self.pose_cfg_extra)
-        cfg["posekit"] = {"model": m.to_dict(), "train": t.to_dict()}
+        cfg.update(self._from_user)  # the user's values stay as they wrote them
+        cfg.update(self._kept_keys(cfg))
+        written = _dlc_pose_cfg.record_text(_dlc_pose_cfg.written_record(cfg))
+        cfg["posekit"] = {
+            "model": m.to_dict(),
+            "train": t.to_dict(),
+            # what posekit wrote (one JSON line, which an edit of a key's line with
+            # sed does not change): a value that differs later is the user's
+            "dlc_keys": written,
+            "from_user": sorted(self._from_user),
+        }
         if self.defaults is not None:
             cfg["posekit"]["defaults"] = self.defaults.to_dict()
         atomic_write_text(
             self.train_dir / "pose_cfg.yaml", yaml.safe_dump(cfg, sort_keys=False)
         )
+
+    def _kept_keys(self, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the keys of the current ``pose_cfg.yaml`` that ``cfg`` must keep.
+
+        Every key posekit does not write (the user's, DeepLabCut's), except those a
+        posekit wrote earlier, unchanged since, that it no longer writes.
+        """
+        path = self.train_dir / "pose_cfg.yaml"
+        if not path.is_file():
+            return {}
+        try:
+            old = self.model_folder.pose_cfg()
+        except ValueError:
+            return {}  # damaged: rewritten whole
+        section = old.get("posekit")
+        earlier = _dlc_pose_cfg.read_record(section) or {}
+        kept = {}
+        for key, value in old.items():
+            if key in cfg or key == "posekit":
+                continue
+            if key in earlier and _dlc_pose_cfg.same_value(value, earlier[key]):
+                continue  # posekit's own, no longer written
+            kept[key] = value
+        return kept
 
     def _check_compatible(self, snap: Snapshot) -> None:
         if snap.bodyparts != self.model_config.bodyparts:
@@ -1105,6 +1351,116 @@ class Trainer:
             self.defaults = ProjectDefaults.from_dict(snap.meta["defaults"])
         self.augmenter = self._make_augmenter()
 
+    def _apply_pose_cfg(self, fresh: bool) -> None:
+        """Take the DeepLabCut keys the user set in ``pose_cfg.yaml`` (``dlc_settings``).
+
+        An explicit setting (``given``) wins over the file, the file over
+        ``train_config`` and the project's defaults. Each value taken is logged;
+        each key without a counterpart is named in a warning.
+        """
+        self._from_user = {}
+        path = self.train_dir / "pose_cfg.yaml"
+        if not self.dlc_settings or not path.is_file():
+            return
+        try:
+            chosen = _dlc_pose_cfg.user_choices(self.model_folder.pose_cfg())
+        except ValueError:
+            return  # damaged: rewritten whole, as before
+        self._from_user = dict(chosen)
+        for key, value in chosen.items():
+            if key in _dlc_pose_cfg.NO_EFFECT:
+                logger.warning(
+                    "pose_cfg.yaml: %s %r has no effect in posekit (%s); kept in %s",
+                    key,
+                    value,
+                    _dlc_pose_cfg.NO_EFFECT[key],
+                    path,
+                )
+        model_changes: dict[str, Any] = {}
+        train_changes: dict[str, Any] = {}
+        aug_changes: dict[str, Any] = {}
+        for key, value in chosen.items():
+            if key not in _dlc_pose_cfg.HONOURED:
+                continue
+            arg = _GIVEN_AS.get(key)
+            if arg in self.given:
+                logger.info(
+                    "pose_cfg.yaml: %s %r kept in the file; this run uses the %s given",
+                    key,
+                    value,
+                    arg,
+                )
+                continue
+            if key == "init_weights":
+                self._take_init_weights(value, fresh, path)
+                continue
+            if key in ("global_scale", "pos_dist_thresh") and not fresh:
+                logger.warning(
+                    "pose_cfg.yaml: %s %r applies to a fresh training (posekit train "
+                    "--fresh, train_network(resume=False)); the resumed network keeps "
+                    "its own",
+                    key,
+                    value,
+                )
+                continue
+            try:
+                _DLC_SETTERS[key](
+                    self, value, model_changes, train_changes, aug_changes
+                )
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"{path}: {key}: {value!r} cannot be used ({exc}). Correct the "
+                    "value or delete the line (posekit then chooses it)."
+                ) from None
+            logger.info("pose_cfg.yaml: %s %s (your value)", key, value)
+        self._set_from_pose_cfg(path, model_changes, train_changes, aug_changes)
+
+    def _set_from_pose_cfg(
+        self,
+        path: Path,
+        model_changes: dict[str, Any],
+        train_changes: dict[str, Any],
+        aug_changes: dict[str, Any],
+    ) -> None:
+        """Apply the changes :meth:`_apply_pose_cfg` collected (``ValueError``)."""
+        if not (model_changes or train_changes or aug_changes):
+            return
+        if "scale_range" in aug_changes:
+            lo, hi = aug_changes["scale_range"]
+            old = self.train_config.augment.scale_range
+            aug_changes["scale_range"] = (
+                old[0] if lo is None else lo,
+                old[1] if hi is None else hi,
+            )
+        try:
+            self.model_config = self.model_config.replace(**model_changes)
+            augment = self.train_config.augment.replace(**aug_changes)
+            self.train_config = self.train_config.replace(
+                augment=augment, **train_changes
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"{path}: {exc}. Correct the value or delete the line (posekit then "
+                "chooses it)."
+            ) from None
+        self.augmenter = self._make_augmenter()
+
+    def _take_init_weights(self, value: Any, fresh: bool, path: Path) -> None:
+        """DeepLabCut's ``init_weights``: a fresh run starts from that snapshot."""
+        if not fresh:
+            logger.info(
+                "pose_cfg.yaml: init_weights %s applies to a fresh training; this run "
+                "resumes its own snapshot",
+                value,
+            )
+            return
+        snapshot = _dlc_pose_cfg.init_weights_path(value, path)
+        if snapshot is None:
+            return
+        if self.init_weights is None:
+            self.init_weights = snapshot
+        logger.info("pose_cfg.yaml: init_weights %s (your value)", value)
+
     def _make_batch(
         self,
         images: Sequence[np.ndarray],
@@ -1201,7 +1557,6 @@ class Trainer:
             for row in _read_learning_stats(self.train_dir / "learning_stats.csv")
             if row["iteration"] <= snap.iteration
         ]
-        self._log_rescaled_schedule(snap)
         logger.info(
             "resumed from %s (iteration %d)", snap.model_path.name, snap.iteration
         )
@@ -1210,7 +1565,8 @@ class Trainer:
         from ._tf import keras
 
         keras.utils.set_random_seed(self.train_config.seed)
-        self.model = build_pose_model(self.model_config, (None, None, 3))
+        with _random_init_notice_dropped(self.init_weights is not None):
+            self.model = build_pose_model(self.model_config, (None, None, 3))
         self.optimizer = self._make_optimizer(self.model)
         self.state.iteration = self.state.start_iteration = 0
         self.state.elapsed_wall_s = self.state.elapsed_cpu_s = 0.0
@@ -1529,10 +1885,13 @@ class Trainer:
         if snap is not None:
             self._restore(snap, loaded)
             self._keep_recorded(snap)
+            self._apply_pose_cfg(fresh=False)
+            self._log_rescaled_schedule(snap)
         else:
             if resume is False:
                 self._remove_old_snapshots()
             self._adapt_to_project()
+            self._apply_pose_cfg(fresh=True)
             self._build_fresh()
             if self.init_weights is not None:
                 self._load_initial_weights(self.init_weights)
@@ -1897,6 +2256,8 @@ class Trainer:
         cfg = self.train_config
         before = (snap.meta.get("train_config") or {}).get("max_iterations")
         if not before or not cfg.max_iterations or before == cfg.max_iterations:
+            return
+        if cfg.lr_schedule:  # multi_step: by iteration, whatever the total
             return
         it = snap.iteration
         lr = learning_rate_at(cfg, it, min(it / cfg.max_iterations, 1.0))

@@ -154,6 +154,12 @@ def run(args: argparse.Namespace) -> int:
         if backbone is not None and args.weights is None:
             weights = None  # the snapshot's weights are loaded: no ImageNet notice
     notice = backbone_choice(project, backbone, weights, shuffle=args.shuffle).notice
+    start = _start_snapshot(project, folder, args)
+    if notice and start is not None:  # the weights come from that snapshot
+        notice = (
+            f"Training starts from {start} (an earlier model of this shuffle: its "
+            "network and weights), not from ImageNet weights."
+        )
     if notice and _has_training_data(project):  # first, before training starts
         print(notice, flush=True)
     with _said_once(notice), _interrupted_result() as interrupted:
@@ -282,6 +288,29 @@ def _trained_backbone(folder) -> str | None:
         return read_pose_cfg(folder.path)[0].backbone
     except (OSError, ValueError, KeyError, TypeError):  # not posekit's, multi-animal
         return None
+
+
+def _start_snapshot(project, folder, args) -> Any:
+    """Return the snapshot a run that starts over takes its weights from, if any.
+
+    As ``train_network(init_from="previous")``: the shuffle's ``pose_cfg.yaml``
+    ``init_weights`` set by the user, else the newest snapshot of an earlier
+    iteration, when its backbone is the one asked for.
+    """
+    from ..api import _pose_cfg_init_weights, previous_snapshot
+    from ..model_folder import ModelFolder
+
+    if not (args.fresh or not folder.snapshots()):
+        return None  # resumes its own snapshot
+    try:
+        start = _pose_cfg_init_weights(folder.path)
+        start = start or previous_snapshot(project, args.shuffle)
+        if start is None:
+            return None
+        trained = ModelFolder.at(start).model_config(start).backbone
+    except (OSError, ValueError, KeyError, TypeError):  # train_network says
+        return None
+    return start if args.backbone in (None, trained) else None
 
 
 def _has_training_data(project) -> bool:

@@ -1,0 +1,309 @@
+"""DeepLabCut's training keys in a shuffle's ``pose_cfg.yaml``: which ones the user set.
+
+A DeepLabCut user sets augmentation, the learning-rate schedule, the snapshot and
+display intervals and fine-tuning in ``dlc-models/iteration-N/<model>/train/
+pose_cfg.yaml``. posekit honours the keys it has a counterpart for (:data:`HONOURED`)
+when their value is the user's choice, and names the others once per training
+(:data:`NO_EFFECT`). A value is the user's choice when
+
+- posekit wrote the file (it has a ``posekit`` section): the value differs from what
+  posekit wrote there (recorded in ``posekit: dlc_keys``), or the key is one posekit
+  recorded as the user's (``posekit: from_user``) or did not write;
+- DeepLabCut (or a person) wrote it: the value differs from DeepLabCut's template
+  (``deeplabcut/pose_cfg.yaml``), so that an untouched DeepLabCut project keeps
+  posekit's project-derived defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+#: DeepLabCut keys with a posekit counterpart, and what they set.
+HONOURED: dict[str, str] = {
+    "global_scale": "input scale (PoseModelConfig.input_scale; a fresh training)",
+    "pos_dist_thresh": "target radius (pos_dist_thresh, sigma = pos_dist_thresh / 2; "
+    "a fresh training)",
+    "scale_jitter_lo": "lower end of the scale augmentation (AugmentConfig.scale_range)",
+    "scale_jitter_up": "upper end of the scale augmentation (AugmentConfig.scale_range)",
+    "rotation": "rotation augmentation, ± degrees (AugmentConfig.rotation_deg)",
+    "mirror": "mirror half the crops, swapping left/right pairs "
+    "(AugmentConfig.flip_probability 0.5)",
+    "batch_size": "batch size (train_network(batch_size=), posekit train --batch-size)",
+    "save_iters": "snapshot interval (save_interval=, --save-interval)",
+    "display_iters": "learning_stats.csv row interval (log_interval=)",
+    "max_snapshots_to_keep": "snapshots kept (max_snapshots=)",
+    "locref_loss_weight": "location-refinement loss weight",
+    "weight_decay": "AdamW weight decay",
+    "multi_step": "piecewise-constant learning rate [[lr, until_iteration], ...] "
+    "(TrainConfig.lr_schedule); the last step ends the training unless "
+    "max_iterations is given",
+    "init_weights": "start from a posekit snapshot's weights (init_from=PATH; a "
+    "fresh training)",
+}
+
+#: DeepLabCut keys a user may set that change nothing in posekit, and what to use.
+NO_EFFECT: dict[str, str] = {
+    "cropratio": "posekit trains on crops of every image; the crop size is "
+    "train_network(crop_size=)",
+    "max_input_size": "posekit trains on every labelled frame, whatever its size",
+    "min_input_size": "posekit trains on every labelled frame, whatever its size",
+    "rotratio": "posekit rotates every crop, by an angle drawn within ±rotation",
+    "optimizer": "posekit trains with Adam (AdamW when weight_decay > 0)",
+    "intermediate_supervision": "posekit's networks have no intermediate supervision",
+    "lr_init": "posekit's learning rate is warm-up plus cosine decay from "
+    "TrainConfig.learning_rate, or multi_step in this file",
+    "decay_steps": "posekit's cosine decay spans the whole training",
+    "alpha_r": "the cosine decay ends at TrainConfig.min_learning_rate_fraction",
+    "clahe": "posekit's augmentation changes contrast, brightness and blur "
+    "(AugmentConfig)",
+    "claheratio": "posekit's augmentation changes contrast, brightness and blur "
+    "(AugmentConfig)",
+    "histeq": "posekit's augmentation changes contrast, brightness and blur "
+    "(AugmentConfig)",
+    "histeqratio": "posekit's augmentation changes contrast, brightness and blur "
+    "(AugmentConfig)",
+    "sharpen": "posekit's augmentation changes contrast, brightness and blur "
+    "(AugmentConfig)",
+    "sharpenratio": "posekit's augmentation changes contrast, brightness and blur "
+    "(AugmentConfig)",
+    "edge": "posekit's augmentation changes contrast, brightness and blur "
+    "(AugmentConfig)",
+    "emboss": "posekit's augmentation changes contrast, brightness and blur "
+    "(AugmentConfig)",
+    "motion_blur": "posekit's augmentation blurs 10 % of the crops "
+    "(AugmentConfig.blur_probability)",
+    "covering": "posekit's augmentation has no occlusion patches",
+    "elastic_transform": "posekit's augmentation has no elastic transform",
+    "grayscale": "posekit trains on RGB frames",
+}
+
+#: DeepLabCut's defaults (its template ``deeplabcut/pose_cfg.yaml``; for
+#: ``multi_step`` also the Adam schedule its create_training_dataset writes).
+DLC_DEFAULTS: dict[str, tuple[Any, ...]] = {
+    "global_scale": (0.8,),
+    "pos_dist_thresh": (17,),
+    "scale_jitter_lo": (0.5,),
+    "scale_jitter_up": (1.25,),
+    "rotation": (25,),
+    "mirror": (False,),
+    "batch_size": (1,),
+    "save_iters": (50000,),
+    "display_iters": (1000,),
+    "max_snapshots_to_keep": (5,),
+    "locref_loss_weight": (0.05,),
+    "weight_decay": (0.0,),
+    "multi_step": (
+        [[0.005, 10000], [0.02, 430000], [0.002, 730000], [0.001, 1030000]],
+        [[1e-4, 7500], [5e-5, 12000], [1e-5, 200000]],
+    ),
+    "cropratio": (0.4,),
+    "max_input_size": (1500,),
+    "min_input_size": (64,),
+    "rotratio": (0.4,),
+    "optimizer": ("sgd", "adam"),
+    "intermediate_supervision": (False,),
+    "lr_init": (0.0005,),
+    "decay_steps": (30000,),
+    "alpha_r": (0.02,),
+    "clahe": (True,),
+    "claheratio": (0.1,),
+    "histeq": (True,),
+    "histeqratio": (0.1,),
+    "sharpen": (False,),
+    "sharpenratio": (0.3,),
+    "edge": (False,),
+    "emboss": ({"alpha": [0.0, 1.0], "strength": [0.5, 1.5], "embossratio": 0.1},),
+    "motion_blur": (False,),
+    "covering": (False,),
+    "elastic_transform": (False,),
+    "grayscale": (False,),
+}
+
+#: Every key this module looks at.
+KEYS = tuple(HONOURED) + tuple(NO_EFFECT)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Return whether two YAML values are equal (numbers compared as floats).
+
+    Examples
+    --------
+    >>> same_value(17, 17.0), same_value([[0.1, 5]], [[0.1, 5.0]]), same_value(1, True)
+    (True, True, False)
+    """
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(
+            same_value(x, y) for x, y in zip(a, b, strict=True)
+        )
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return set(a) == set(b) and all(same_value(a[k], b[k]) for k in a)
+    return a == b
+
+
+def _dlc_init_weights_default(value: Any) -> bool:
+    """Whether ``init_weights`` is DeepLabCut's (ImageNet checkpoint, placeholder)."""
+    text = str(value)
+    return (
+        value is None
+        or text.endswith(".ckpt")
+        or text
+        in ("imagenet", "willbeautomaticallyupdatedbycreate_training_datasetcode")
+        or "pretrained" in Path(text).parts
+    )
+
+
+def user_choices(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the DeepLabCut keys of ``cfg`` (a parsed ``pose_cfg.yaml``) the user set.
+
+    Parameters
+    ----------
+    cfg
+        The file's mapping.
+
+    Returns
+    -------
+    dict
+        Key to value, for the keys of :data:`KEYS` whose value is the user's choice
+        (see the module docstring).
+
+    Examples
+    --------
+    >>> user_choices({"rotation": 25, "cropratio": 0.6, "batch_size": 1})
+    {'cropratio': 0.6}
+    >>> model = {"bodyparts": ["a"]}
+    >>> user_choices({"rotation": 10, "posekit": {"model": model,
+    ...                                           "dlc_keys": '{"rotation": 25}'}})
+    {'rotation': 10}
+    >>> user_choices({"rotation": 10, "posekit": {"model": model,
+    ...                                           "dlc_keys": '{"rotation": 10}'}})
+    {}
+    >>> user_choices({"rotation": 10, "posekit": {"model": model,
+    ...                                           "dlc_keys": '{"rotation": 10}',
+    ...                                           "from_user": ["rotation"]}})
+    {'rotation': 10}
+    """
+    section = cfg.get("posekit")
+    chosen: dict[str, Any] = {}
+    if isinstance(section, Mapping) and section.get("model"):
+        written = read_record(section)
+        if written is None:
+            written = written_by_older_posekit(section)
+        from_user = set(section.get("from_user") or ())
+        for key in KEYS:
+            if key not in cfg:
+                continue
+            value = cfg[key]
+            if (
+                key in from_user
+                or key not in written
+                or not same_value(value, written[key])
+            ):
+                chosen[key] = value
+        return chosen
+    for key in KEYS:
+        if key not in cfg:
+            continue
+        value = cfg[key]
+        if key == "init_weights":
+            if not _dlc_init_weights_default(value):
+                chosen[key] = value
+        elif not any(same_value(value, d) for d in DLC_DEFAULTS.get(key, ())):
+            chosen[key] = value
+    return chosen
+
+
+def written_by_older_posekit(section: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the DeepLabCut keys a posekit without ``dlc_keys`` wrote.
+
+    Those posekit versions wrote these keys from the model and training settings of
+    the file's ``posekit`` section (and no augmentation keys).
+    """
+    model = section.get("model") or {}
+    train = section.get("train") or {}
+    written: dict[str, Any] = {
+        "init_weights": None,  # never the user's in such a file (not recorded)
+        "intermediate_supervision": False,
+        "optimizer": "adamw" if train.get("weight_decay", 0.0) else "adam",
+    }
+    pairs = {
+        "global_scale": model.get("input_scale"),
+        "pos_dist_thresh": model.get("pos_dist_thresh"),
+        "batch_size": train.get("batch_size"),
+        "save_iters": train.get("save_interval"),
+        "display_iters": train.get("log_interval"),
+        "max_snapshots_to_keep": train.get("max_snapshots"),
+        "locref_loss_weight": train.get("locref_loss_weight"),
+        "weight_decay": train.get("weight_decay"),
+    }
+    written.update({k: v for k, v in pairs.items() if v is not None})
+    return written
+
+
+def init_weights_path(value: Any, where: Path) -> Path | None:
+    """Return the posekit snapshot an ``init_weights`` value names, else ``None``.
+
+    DeepLabCut's value is a snapshot prefix (``.../train/snapshot-30``); posekit's
+    snapshot is ``snapshot-30.keras`` beside ``snapshot-30.json``.
+
+    Raises
+    ------
+    ValueError
+        The value names no posekit snapshot (the message says what to do).
+    """
+    if _dlc_init_weights_default(value):
+        return None
+    path = Path(str(value)).expanduser()
+    if not path.is_absolute():
+        path = where.parent / path
+    if path.suffix in (".keras", ".json"):
+        path = path.with_suffix("")
+    keras = Path(f"{path}.keras")
+    if keras.is_file() and Path(f"{path}.json").is_file():
+        return keras
+    raise ValueError(
+        f"{where}: init_weights {value!r} names no posekit snapshot ({keras.name} "
+        f"with its .json in {keras.parent}). Give the prefix of a posekit snapshot "
+        "(…/train/snapshot-<iteration>), or delete the line to start from the "
+        "backbone's weights. DeepLabCut's own TensorFlow checkpoints cannot be loaded."
+    )
+
+
+def written_record(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the values of :data:`KEYS` in ``cfg`` (what posekit writes)."""
+    return {key: cfg[key] for key in KEYS if key in cfg}
+
+
+def record_text(record: Mapping[str, Any]) -> str:
+    """Return the record of what posekit wrote as one JSON line (``posekit: dlc_keys``).
+
+    One line of JSON, not YAML keys: a user who edits ``display_iters: 50`` with
+    ``sed`` must not change the record too.
+
+    Examples
+    --------
+    >>> record_text({"rotation": 25.0, "mirror": False})
+    '{"rotation": 25.0, "mirror": false}'
+    """
+    return json.dumps(dict(record), default=str)
+
+
+def read_record(section: Any) -> dict[str, Any] | None:
+    """Return the record :func:`record_text` wrote in a ``posekit`` section, or ``None``."""
+    if not isinstance(section, Mapping):
+        return None
+    text = section.get("dlc_keys")
+    if not isinstance(text, str):
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
