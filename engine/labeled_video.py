@@ -404,6 +404,7 @@ def create_labeled_video(
     crf: int = 18,
     fps: float | None = None,
     progress: bool | ProgressFn = True,
+    overwrite: bool | None = None,
 ) -> Path:
     """Draw the predictions on every frame of ``video`` and write a new video.
 
@@ -454,11 +455,17 @@ def create_labeled_video(
     progress
         Show a tqdm progress bar (``True``), nothing (``False``), or call
         ``progress(frames_done, n_frames)`` after each frame.
+    overwrite
+        When ``out`` exists: ``None`` (default) replaces it; ``True`` replaces it
+        and logs ``overwriting <out>`` (``posekit labeled-video``); ``False`` keeps
+        it and draws nothing, logging DeepLabCut's "Labeled video already created.
+        Skipping..." (:func:`posekit.engine.api.create_labeled_video`).
 
     Returns
     -------
     Path
-        The video written, with exactly as many frames as ``video``.
+        The video written, with exactly as many frames as ``video`` (or the one
+        kept with ``overwrite=False``).
 
     Raises
     ------
@@ -505,6 +512,15 @@ def create_labeled_video(
             color_by=color_by if multi else None,
         )
     out = Path(out)
+    if out.exists() and overwrite is not None:
+        if not overwrite:
+            logger.warning(
+                "Labeled video already created. Skipping... (%s; overwrite=True "
+                "draws it again)",
+                out,
+            )
+            return out
+        logger.warning("overwriting %s", out)
     draw = partial(
         draw_poses,
         pcutoff=pcutoff,

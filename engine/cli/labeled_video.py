@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             codec=args.codec,
             color_by=args.color_by,
             bodyparts=comma_names(args.bodyparts) if args.bodyparts else None,
+            overwrite=True,  # new settings apply (logged: "overwriting <path>")
         )
         print(f"wrote {out}", flush=True)
     return EXIT_OK
