@@ -58,6 +58,8 @@ __all__ = [
     "evaluate_network",
     "predict_frames",
     "analyze_videos",
+    "check_runtime_precision",
+    "config_batch_size",
     "extract_frames",
     "video_predictions",
     "filter_predictions",
@@ -518,6 +520,25 @@ def continuation_configs(
     return model_config.replace(weights=None), train_config
 
 
+def _note_config_augmenter(project: Project) -> None:
+    """Log one line when ``config.yaml`` names an augmenter posekit does not have.
+
+    DeepLabCut's ``default_augmenter`` chooses its augmentation library; posekit has
+    one pipeline (the ``augmenter_type=`` keyword is ignored the same way). The
+    values posekit's own config template writes (``default``, and
+    ``multi-animal-imgaug`` in a multi-animal project) say nothing.
+    """
+    value = project.get("default_augmenter")
+    own = {"default", "multi-animal-imgaug"} if project.multianimal else {"default"}
+    if value is None or str(value).strip() in own | {""}:
+        return
+    logger.info(
+        "train_network: config.yaml's default_augmenter=%r does not apply in "
+        "posekit (one augmentation pipeline: TrainConfig's augment); ignored",
+        value,
+    )
+
+
 def _check_epochs(
     epochs: int | None,
     save_epochs: int | None,
@@ -922,9 +943,13 @@ def train_network(
         ``"wall"`` (default) or ``"cpu"``: ``time_budget_s`` counts process CPU
         seconds per core, so that a busy machine does not shorten the run.
     batch_size, crop_size
-        Training batch size (default 8) and crop ``(height, width)`` (default: chosen
-        from the frame size, see :func:`posekit.engine.training.default_crop_size`;
-        when resuming, the crop the snapshot was trained with).
+        Training batch size (default 8; when resuming, the snapshot's) and crop
+        ``(height, width)`` (default: chosen from the frame size, see
+        :func:`posekit.engine.training.default_crop_size`; when resuming, the crop the
+        snapshot was trained with). A single-animal training also takes the
+        DeepLabCut keys set in the shuffle's ``pose_cfg.yaml`` (``batch_size``,
+        ``rotation``, ``multi_step``, ``init_weights``, …); an argument given here
+        wins over the file (the guide "Coming from DeepLabCut").
     resume
         Continue from the newest snapshot (iteration counter and optimizer state
         continue); ``False`` starts over.
@@ -935,7 +960,9 @@ def train_network(
         (:func:`previous_snapshot`: after :func:`~posekit.engine.refinement.merge_datasets`
         the model of the last round, its network and training recipe; the iteration
         counter starts at 0, as DeepLabCut's ``init_weights``), a snapshot file, or
-        ``None`` (the backbone's ``weights``). Nothing earlier: ``weights``.
+        ``None`` (the backbone's ``weights``). Nothing earlier: ``weights``. A
+        posekit snapshot named by ``init_weights`` in the shuffle's ``pose_cfg.yaml``
+        (set by the user) comes before ``"previous"``.
     callbacks
         :class:`posekit.engine.training.TrainingCallback` hooks (dashboards).
     stop_event
@@ -1034,6 +1061,7 @@ def train_network(
     project = as_project(project)
     _check_epochs(epochs, save_epochs, max_iterations, save_interval)
     ModelFolder.of(project, shuffle).check_trainable()  # not DeepLabCut's network
+    _note_config_augmenter(project)
     if project.multianimal and (epochs is not None or save_epochs is not None):
         # the multi-animal training uses batch_size, else TrainConfig's default
         max_iterations, save_interval = _epochs_as_iterations(
@@ -1072,16 +1100,33 @@ def train_network(
         )
     out = ModelFolder.of(project, shuffle).path
     fresh = resume is False or not ModelFolder(out).snapshots()
+    resumed = None if fresh else ModelFolder(out)
+    given = _given_settings(
+        batch_size=batch_size,
+        save_interval=save_interval if save_epochs is None else save_epochs,
+        log_interval=log_interval,
+        max_snapshots=max_snapshots,
+        max_iterations=(max_iterations, time_budget_s, epochs),
+        init_from=init_from,
+    )
+    if fresh and "init_from" not in given:  # the shuffle's pose_cfg.yaml init_weights
+        init_from = _pose_cfg_init_weights(out) or init_from
     warm = _warm_start(project, shuffle, init_from, backbone, fresh)
+    if resumed is not None and backbone is None:  # the network resumed
+        backbone = resumed.model_config(-1).backbone
     choice = backbone_choice(project, backbone, weights, shuffle=shuffle)
-    if choice.notice and warm is None:
+    if choice.notice and warm is None and resumed is None:
         logger.warning("%s", choice.notice)
     # a set made before (by create-training-dataset, or an earlier run) says again
     # which points left empty are trained as absent
     ts = _ensure_training_set(project, shuffle, warn_empty=True)
     if epochs is not None or save_epochs is not None:
         # the batch size this run uses: given, else the recipe it starts from
-        base_batch = warm[2].batch_size if warm is not None else TrainConfig.batch_size
+        base_batch = (
+            warm[2].batch_size
+            if warm is not None
+            else _resumed_train_config(resumed).batch_size
+        )
         max_iterations, save_interval = _epochs_as_iterations(
             epochs,
             save_epochs,
@@ -1110,7 +1155,7 @@ def train_network(
         train_config = base_config.replace(**changes)
     else:
         init_path = None
-        train_config = TrainConfig().replace(**changes)
+        train_config = _resumed_train_config(resumed).replace(**changes)
         model_config = PoseModelConfig(
             bodyparts=tuple(project.bodyparts),
             backbone=choice.backbone,
@@ -1134,6 +1179,8 @@ def train_network(
             **_kept_net_type(project, shuffle),
         },
         init_weights=init_path,
+        dlc_settings=True,  # the DeepLabCut keys the user set in its pose_cfg.yaml
+        given=given,
     )
     return _run_trainer(
         trainer,
@@ -1143,6 +1190,67 @@ def train_network(
         trainer_hook=trainer_hook,
         init_path=init_path,
     )
+
+
+def _given_settings(**values: Any) -> frozenset[str]:
+    """Return the training settings given explicitly (they win over pose_cfg.yaml).
+
+    ``max_iterations`` comes as a tuple of the arguments that set the length;
+    ``init_from`` counts when it is not ``"previous"``.
+
+    Examples
+    --------
+    >>> sorted(_given_settings(batch_size=4, log_interval=None,
+    ...                        max_iterations=(None, 60.0), init_from="previous"))
+    ['batch_size', 'max_iterations']
+    """
+    given = set()
+    for name, value in values.items():
+        if name == "max_iterations":
+            value = next((v for v in value if v is not None), None)
+        elif name == "init_from":
+            value = None if isinstance(value, str) and value == "previous" else True
+        if value is not None and value is not False and value != 0:
+            given.add(name)
+    return frozenset(given)
+
+
+def _pose_cfg_init_weights(train_dir: Path) -> Path | None:
+    """Return the snapshot the user's ``init_weights`` in ``pose_cfg.yaml`` names."""
+    from . import _dlc_pose_cfg
+
+    path = Path(train_dir) / "pose_cfg.yaml"
+    if not path.is_file():
+        return None
+    try:
+        chosen = _dlc_pose_cfg.user_choices(ModelFolder.at(train_dir).pose_cfg())
+    except ValueError:
+        return None  # damaged: the trainer rewrites it
+    if "init_weights" not in chosen:
+        return None
+    return _dlc_pose_cfg.init_weights_path(chosen["init_weights"], path)
+
+
+def _resumed_train_config(folder: ModelFolder | None) -> Any:
+    """Return the training settings of a new run, or of the run ``folder`` resumes.
+
+    Resumed: the batch size and learning rate of the newest snapshot (the trainer
+    takes its crop and augmentation from the snapshot too, and the schedule from
+    ``pose_cfg.yaml``); new: the defaults.
+    """
+    from .model_folder import Snapshot, SnapshotError
+    from .training import TrainConfig
+
+    if folder is None:
+        return TrainConfig()
+    try:
+        path = folder.snapshot(-1)[1]
+        saved = TrainConfig.from_dict(
+            Snapshot.read(path.with_suffix(".json")).meta.get("train_config") or {}
+        )
+    except (FileNotFoundError, ValueError, KeyError, SnapshotError):
+        return TrainConfig()  # unreadable: the trainer says
+    return TrainConfig(batch_size=saved.batch_size, learning_rate=saved.learning_rate)
 
 
 def predict_frames(
@@ -1474,6 +1582,94 @@ def _auto_track(value: Any) -> dict[str, Any]:
     return {}
 
 
+def check_runtime_precision(use_tflite: bool, precision: str) -> None:
+    """Refuse a precision the runtime asked for cannot run.
+
+    TensorFlow (``use_tflite=False``, ``posekit analyze --no-tflite``) runs the
+    float32 Keras model; only the LiteRT runtime runs int8.
+
+    Parameters
+    ----------
+    use_tflite
+        Whether the LiteRT runtime runs the network.
+    precision
+        ``"auto"``, ``"float32"`` or ``"int8"``.
+
+    Raises
+    ------
+    ValueError
+        ``precision="int8"`` with ``use_tflite=False``.
+
+    Examples
+    --------
+    >>> check_runtime_precision(False, "float32")
+    >>> check_runtime_precision(False, "int8")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: precision='int8' runs the int8 TFLite model, and use_tflite=False ...
+    """
+    if not use_tflite and precision == "int8":
+        raise ValueError(
+            "precision='int8' runs the int8 TFLite model, and use_tflite=False "
+            "(--no-tflite) runs the float32 Keras model with TensorFlow: choose one "
+            "(drop --no-tflite, or drop --precision int8 / use --precision float32)."
+        )
+
+
+def config_batch_size(project: Project) -> int | None:
+    """Return ``config.yaml``'s ``batch_size``: the most frames per call of analysis.
+
+    DeepLabCut's ``analyze_videos`` analyses ``batch_size`` frames per network call
+    when it is given none (its template writes 8); users lower it when a GPU runs
+    out of memory. posekit takes it as the most frames per call: on the CPU,
+    batches only help small frames (:func:`~posekit.engine.inference.default_batch_size`
+    chooses 1 from 640×480 up, else 8), so analysis uses the smaller of the two.
+    ``batch_size=`` (``posekit analyze --batch-size N``) is used as given.
+
+    Parameters
+    ----------
+    project
+        The project.
+
+    Returns
+    -------
+    int or None
+        The value, or ``None`` when the key is absent or empty (then analysis
+        chooses by frame size alone).
+
+    Raises
+    ------
+    posekit.engine.project.ProjectError
+        If the value is not a whole number of at least 1.
+    """
+    from .project import ProjectError
+
+    value = project.get("batch_size")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    number = None
+    if not isinstance(value, bool):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            as_float = float(value)
+            if as_float.is_integer():
+                number = int(as_float)
+    if number is None or number < 1:
+        raise ProjectError(
+            f"config.yaml: batch_size must be a whole number of at least 1 (the "
+            f"most frames per network call of video analysis, as in DeepLabCut), "
+            f"got {value!r}. Fix batch_size in {project.config_path}, delete the "
+            "value to let posekit choose by frame size, or give one (batch_size=, "
+            "posekit analyze --batch-size N)."
+        )
+    logger.info(
+        "analysis: at most %d frames per network call (config.yaml's batch_size, "
+        "as DeepLabCut); fewer where they are faster on the CPU (1 from 640×480 "
+        "up); batch_size= (posekit analyze --batch-size N) sets it exactly",
+        number,
+    )
+    return number
+
+
 @dlc_keywords(
     batchsize=renamed("batch_size"),
     dynamic=_dynamic,
@@ -1542,13 +1738,17 @@ def analyze_videos(
     save_as_csv
         Also write the ``.csv``.
     batch_size, scale
-        Batching (default: by frame size, 1 for frames of 640×480 and more, else
-        8: :func:`~posekit.engine.inference.default_batch_size`) and resize factor
+        Frames per network call (default: by frame size, 1 for frames of 640×480
+        and more, else 8: :func:`~posekit.engine.inference.default_batch_size`,
+        and at most ``config.yaml``'s ``batch_size``: :func:`config_batch_size`)
+        and resize factor
         (0.5 analyses at half resolution, ~3× faster).
     netcdf
         Also write the movement-schema netCDF.
     use_tflite
-        Use the TFLite (LiteRT) runtime (default; faster on CPU).
+        Use the TFLite (LiteRT) runtime (default; faster on CPU). ``False`` runs
+        the float32 Keras model with TensorFlow: ``precision`` ``"auto"`` or
+        ``"float32"`` (``"int8"`` is refused: only LiteRT runs int8).
     progress
         tqdm bar, or a callable ``progress(done, total)``.
     on_stage
@@ -1643,8 +1843,12 @@ def analyze_videos(
         If an output folder cannot be written (a read-only project without
         ``destfolder``).
     ValueError
-        If two videos would write the same output file, or (multi-animal) an option
-        above that only single-animal analyses have is given.
+        If two videos would write the same output file, ``precision="int8"`` is
+        given with ``use_tflite=False``, or (multi-animal) an option above that
+        only single-animal analyses have is given.
+    posekit.engine.project.ProjectError
+        If ``config.yaml``'s ``batch_size`` (used when ``batch_size`` is not
+        given) is not a whole number of at least 1.
     posekit.engine.video.VideoError
         If no video can be read.
     posekit.engine.inference.AnalysisStopped
@@ -1664,8 +1868,10 @@ def analyze_videos(
     from .video import Crop
 
     check_precision(precision)
+    check_runtime_precision(use_tflite, precision)
     chunked = client is not None or shard is not None
     project = as_project(project)
+    most = config_batch_size(project) if batch_size is None else None
     snapshot = _one_snapshot(project, snapshot)
     crop = Crop.parse(cropping) if cropping is not None else project.analysis_crop()
     if videos:
@@ -1720,7 +1926,9 @@ def analyze_videos(
     unique_bodyparts = list(project.get("uniquebodyparts") or [])
     dests = _destinations(project, videos, destfolder, own_videos)
     missing = _missing_listed_videos(project) if own_videos else {}
-    plan = plan_analysis(dests, scorer, overwrite=overwrite, precision=precision)
+    plan = plan_analysis(
+        dests, scorer, overwrite=overwrite, precision=precision, model=meta
+    )
     outputs = plan.outputs()
     outputs.failed.update(missing)
     videos = plan.todo
@@ -1737,7 +1945,7 @@ def analyze_videos(
 
             video_dest = dests[video]
             shape = _analysed_shape(video, plan.sizes[video], crop, scale)
-            key = (shape, int(batch_size or default_batch_size(shape)))
+            key = (shape, int(batch_size or default_batch_size(shape, most)))
             check_stop(stop_event, video, outputs)  # a conversion takes minutes
             hint_large_frames(video, plan.sizes[video], scale)
             _prepare_tflite(prepare_tflite, use_tflite, folder, path, key, precision)
@@ -1965,11 +2173,20 @@ def _check_multianimal_options(
 def _one_snapshot(project: Project, snapshot: int | str | None) -> int:
     """Return the snapshot index to analyse with: ``snapshot``, else the config's.
 
-    ``"all"`` (DeepLabCut's ``snapshotindex: all``) means the newest here.
+    ``"all"`` (DeepLabCut's ``snapshotindex: all``) means the newest here, and
+    says so (DeepLabCut prints that it changes the index to -1).
     """
     if snapshot is None:
         snapshot = project.snapshot_index
-    return -1 if snapshot == "all" else int(snapshot)
+    if snapshot != "all":
+        return int(snapshot)
+    logger.warning(
+        "snapshotindex is 'all' (%s): one network analyses a video, so the newest "
+        "snapshot (index -1) is used, as DeepLabCut does. evaluate_network "
+        "evaluates every snapshot: to use another, set snapshotindex to its index.",
+        project.config_path,
+    )
+    return -1
 
 
 def _analysed_shape(
@@ -2524,7 +2741,7 @@ def create_labeled_video(
     pcutoff: float | None = None,
     bodyparts: Sequence[str] | None = None,
     color_by: str = "bodypart",
-    draw_skeleton: bool = True,
+    draw_skeleton: bool = False,
     trail_length: int = 0,
     dotsize: float | None = None,
     codec: str = "auto",
@@ -2534,6 +2751,7 @@ def create_labeled_video(
     destfolder: str | os.PathLike | None = None,
     track_method: str | None = None,
     fps: float | None = None,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Labelled videos of a project's analysed videos (DLC's ``create_labeled_video``).
 
@@ -2565,15 +2783,22 @@ def create_labeled_video(
         changes.
     pcutoff, dotsize
         Override the config's.
-    bodyparts, color_by, draw_skeleton, trail_length, codec, progress
+    bodyparts, color_by, trail_length, codec, progress
         As for :func:`posekit.engine.labeled_video.create_labeled_video`
         (``bodyparts`` is DeepLabCut's ``displayedbodyparts``, ``trail_length`` its
         ``trailpoints``; ``color_by="individual"`` gives each animal one colour).
+    draw_skeleton
+        Draw the config's ``skeleton`` (default ``False``, as in DeepLabCut;
+        ``posekit labeled-video`` draws it unless ``--no-skeleton``).
+    overwrite
+        Draw again a labelled video that exists. By default it is kept, with
+        DeepLabCut's "Labeled video already created. Skipping..." in the log
+        (``posekit labeled-video`` overwrites, saying so).
 
     Returns
     -------
     list of Path
-        The labelled videos.
+        The labelled videos (those kept included).
 
     Raises
     ------
@@ -2623,6 +2848,7 @@ def create_labeled_video(
                 codec=codec,
                 progress=progress,
                 fps=fps,
+                overwrite=overwrite,
             )
         )
     return out

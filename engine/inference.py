@@ -49,6 +49,8 @@ __all__ = [
     "PartialAnalysis",
     "AnalysisPlan",
     "plan_analysis",
+    "analysed_by_other_network",
+    "set_aside_analysis",
 ]
 
 #: ``decode(scoremaps, locref) -> (N, K, 3)`` in input-image pixels.
@@ -65,7 +67,9 @@ def _threads() -> int:
 LARGE_FRAME_PIXELS = 200_000
 
 
-def default_batch_size(frame_shape: Sequence[int] | None) -> int:
+def default_batch_size(
+    frame_shape: Sequence[int] | None, most: int | None = None
+) -> int:
     """Return the batch size video analysis uses by default for a frame size.
 
     Measured on 2 cores (``benchmarks/video_fps.py``): at 640×480, batch 1 gave more
@@ -79,6 +83,9 @@ def default_batch_size(frame_shape: Sequence[int] | None) -> int:
     frame_shape
         ``(height, width)`` of the frames the network sees (after scaling), or
         ``None`` when unknown (frames of several sizes).
+    most
+        At most this many (``config.yaml``'s ``batch_size``, DeepLabCut's memory
+        limit of analysis: :func:`posekit.engine.api.config_batch_size`).
 
     Returns
     -------
@@ -88,11 +95,15 @@ def default_batch_size(frame_shape: Sequence[int] | None) -> int:
     --------
     >>> default_batch_size((480, 640)), default_batch_size((240, 320))
     (1, 8)
+    >>> default_batch_size((240, 320), most=4), default_batch_size((480, 640), most=4)
+    (4, 1)
     """
     if frame_shape is None:
-        return 8
-    h, w = int(frame_shape[0]), int(frame_shape[1])
-    return 1 if h * w >= LARGE_FRAME_PIXELS else 8
+        chosen = 8
+    else:
+        h, w = int(frame_shape[0]), int(frame_shape[1])
+        chosen = 1 if h * w >= LARGE_FRAME_PIXELS else 8
+    return chosen if most is None else max(1, min(chosen, int(most)))
 
 
 class Predictor:
@@ -1110,6 +1121,7 @@ def plan_analysis(
     overwrite: bool = False,
     precision: str = "auto",
     suffix: str = "",
+    model: Mapping[str, object] | None = None,
 ) -> AnalysisPlan:
     """Check a batch before analysing: clashing outputs, done and unreadable videos.
 
@@ -1129,6 +1141,15 @@ def plan_analysis(
         What follows the scorer in the output's name: ``""`` for
         ``<video><scorer>.h5``, ``"_el"`` for a multi-animal analysis' tracks
         ``<video><scorer>_el.h5``.
+    model
+        The model that analyses now (``pose_cfg.yaml`` with ``iteration``, as
+        given to :func:`analyze_video` as ``meta``). Two networks can have the same
+        scorer name (two iterations trained to the same number of steps): an
+        output whose ``_meta.pickle`` names another network
+        (:func:`analysed_by_other_network`) is not skipped; it and its companions
+        are moved into a subfolder first (:func:`set_aside_analysis`), and a
+        warning says so. ``None``, or an output without a ``_meta.pickle`` (one
+        DeepLabCut wrote), keeps the name as the test (DeepLabCut's).
 
     Returns
     -------
@@ -1159,6 +1180,8 @@ def plan_analysis(
         )
     todo, skipped, failed, sizes = [], [], {}, {}
     for out, (video,) in by_output.items():
+        if model is not None and out.is_file():
+            set_aside_analysis(out.with_name(f"{video.stem}{scorer}"), model, video)
         if (
             out.is_file()
             and not overwrite
@@ -1198,6 +1221,154 @@ def plan_analysis(
             len(dests),
         )
     return AnalysisPlan(todo, skipped, failed, sizes)
+
+
+#: Subfolder of an analysis' folder where :func:`set_aside_analysis` keeps the
+#: outputs another network made under the same name.
+PREVIOUS_ANALYSES_DIR = "previous-analyses"
+
+
+def _network_of(config: Mapping[str, object]) -> tuple[int | None, str | None]:
+    """Return a model's active-learning iteration and folder (``iteration-N/…/train``).
+
+    ``config`` is a model's ``pose_cfg.yaml`` (with ``iteration (active-learning)``
+    or ``iteration``, and ``snapshot_prefix``); ``None`` for what it lacks. The
+    folder is compared by its last three parts, so that a project moved elsewhere
+    keeps its networks.
+    """
+    iteration = config.get("iteration (active-learning)", config.get("iteration"))
+    try:
+        iteration = int(iteration) if iteration is not None else None
+    except (TypeError, ValueError):
+        iteration = None
+    prefix = config.get("snapshot_prefix")
+    folder = None
+    if isinstance(prefix, str | os.PathLike) and str(prefix):
+        parts = Path(str(prefix).replace("\\", "/")).parent.parts[-3:]
+        folder = "/".join(parts) or None
+    return iteration, folder
+
+
+def analysed_by_other_network(
+    output: str | os.PathLike, model: Mapping[str, object]
+) -> str | None:
+    """Which other network made an analysis, from its ``_meta.pickle``, or ``None``.
+
+    Two networks of a project can have the same scorer name (DeepLabCut's
+    ``DLC_<net>_<Task><date>shuffle<k>_<steps>`` names no iteration nor training
+    fraction), so the output's name does not tell who made it. Its
+    ``_meta.pickle`` does: ``iteration (active-learning)`` and the model's
+    ``snapshot_prefix`` (in ``DLC-model-config file``).
+
+    Parameters
+    ----------
+    output
+        An analysis (``<video><scorer>.h5``, ``…_filtered.h5``, ``…_el.h5``, or the
+        ``<video><scorer>`` it starts with).
+    model
+        The model's ``pose_cfg.yaml`` with its ``iteration`` (what
+        :func:`analyze_video` gets as ``meta``).
+
+    Returns
+    -------
+    str or None
+        ``"iteration 0's network (iteration-0/demoJan1-trainset80shuffle1/train)"``
+        when the ``_meta.pickle`` names another iteration or model folder; ``None``
+        when it names this one, has neither, or is missing (an analysis DeepLabCut
+        made: its name is all there is to compare).
+
+    Examples
+    --------
+    >>> analysed_by_other_network("/nonexistent/vDLC_x_30.h5", {"iteration": 1}) is None
+    True
+    """
+    from .io.dlc import analysis_metadata
+
+    output = Path(output)
+    if output.suffix != ".h5":
+        output = output.with_name(f"{output.name}.h5")
+    meta = analysis_metadata(output)
+    if meta is None:
+        return None
+    made = meta.get("DLC-model-config file")
+    made = dict(made) if isinstance(made, Mapping) else {}
+    if "iteration (active-learning)" in meta:
+        made["iteration (active-learning)"] = meta["iteration (active-learning)"]
+    was, now = _network_of(made), _network_of(model)
+    if all(a is None or b is None or a == b for a, b in zip(was, now, strict=True)):
+        return None
+    iteration, folder = was
+    who = f"iteration {iteration}'s network" if iteration is not None else "a network"
+    return who + (f" ({folder})" if folder else "")
+
+
+def set_aside_analysis(
+    base: str | os.PathLike,
+    model: Mapping[str, object],
+    video: str | os.PathLike | None = None,
+) -> Path | None:
+    """Move another network's same-named analysis out of the way, into a subfolder.
+
+    When the ``_meta.pickle`` of ``<base>`` (``<folder>/<video stem><scorer>``)
+    names another network than ``model`` (:func:`analysed_by_other_network`), every
+    file of that analysis — those named ``<base>.…`` or ``<base>_…``: the ``.h5``,
+    ``.csv``, ``.nc``, ``_meta.pickle``, ``_filtered`` files, labelled videos,
+    multi-animal ``_full.pickle``/``_assemblies.pickle``/tracks — moves, names
+    unchanged, into ``<folder>/previous-analyses/iteration-<N>/`` (``-2``, ``-3``…
+    when that holds such a file already), so nothing is lost and the video is
+    analysed again. A warning says what moved where.
+
+    Parameters
+    ----------
+    base
+        ``<folder>/<video stem><scorer>``.
+    model
+        The model that analyses now (as for :func:`analysed_by_other_network`).
+    video
+        The video (named in the warning).
+
+    Returns
+    -------
+    Path or None
+        The subfolder the files went to; ``None`` when nothing moved (the same
+        network, or no ``_meta.pickle`` to tell).
+    """
+    base = Path(base)
+    who = analysed_by_other_network(base, model)
+    if who is None:
+        return None
+    from .io.dlc import analysis_metadata
+
+    name = base.name
+    files = sorted(
+        p
+        for p in base.parent.iterdir()
+        if p.is_file()
+        and p.name.startswith(name)
+        and p.name[len(name) : len(name) + 1] in (".", "_")
+    )
+    iteration = (analysis_metadata(base.with_name(f"{name}.h5")) or {}).get(
+        "iteration (active-learning)"
+    )
+    label = f"iteration-{iteration}" if iteration is not None else "another-network"
+    root = base.parent / PREVIOUS_ANALYSES_DIR
+    target, n = root / label, 1
+    while any((target / p.name).exists() for p in files):
+        n += 1
+        target = root / f"{label}-{n}"
+    target.mkdir(parents=True, exist_ok=True)
+    for p in files:
+        os.replace(p, target / p.name)
+    logger.warning(
+        "%s: %s.h5 was made by %s, not by the network analysing now (the same "
+        "scorer name): analysing again; its %d file(s) were moved to %s",
+        Path(video).name if video is not None else name,
+        name,
+        who,
+        len(files),
+        target,
+    )
+    return target
 
 
 def _output_rows(path: str | os.PathLike) -> int:

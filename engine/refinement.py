@@ -123,14 +123,19 @@ def _per_frame(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(out), out, 0.0)
 
 
-def jump_scores(xyp: np.ndarray, *, min_likelihood: float = 0.0) -> np.ndarray:
+def jump_scores(
+    xyp: np.ndarray, *, min_likelihood: float = 0.0, previous_only: bool = False
+) -> np.ndarray:
     """Score frames by how far a keypoint jumps away from both neighbouring frames.
 
     For each keypoint the displacement from the previous and from the next frame is
-    computed (DeepLabCut's ``jump``: Euclidean distance between consecutive frames);
-    the smaller of the two is the frame's jump, so that a frame that jumps away and
-    back is found, not the correct frame after it. The first and last frames have one
-    neighbour. A run of several wrong frames is what :func:`fitting_scores` finds.
+    computed (Euclidean distance between consecutive frames); the smaller of the two
+    is the frame's jump, so that a frame that jumps away and back is found, not the
+    correct frame after it. The first and last frames have one neighbour. A run of
+    several wrong frames is what :func:`fitting_scores` finds. With
+    ``previous_only``, the jump is the displacement from the previous frame alone
+    (DeepLabCut's ``jump``: a step change flags the frame after it, and a frame that
+    jumps away and back flags itself and the frame after it; the first frame scores 0).
 
     Parameters
     ----------
@@ -138,6 +143,8 @@ def jump_scores(xyp: np.ndarray, *, min_likelihood: float = 0.0) -> np.ndarray:
         Predictions ``(T, K, 3)`` (x, y, likelihood).
     min_likelihood
         Ignore keypoints below this likelihood (they are :func:`likelihood_scores`'s).
+    previous_only
+        Compare with the previous frame only (DeepLabCut's definition).
 
     Returns
     -------
@@ -149,6 +156,8 @@ def jump_scores(xyp: np.ndarray, *, min_likelihood: float = 0.0) -> np.ndarray:
     >>> xyp = np.zeros((5, 1, 3)); xyp[:, 0, 0] = [0, 1, 40, 3, 4]
     >>> jump_scores(xyp).tolist()
     [1.0, 1.0, 37.0, 1.0, 1.0]
+    >>> jump_scores(xyp, previous_only=True).tolist()
+    [0.0, 1.0, 39.0, 37.0, 1.0]
     """
     xy = _xy_valid(xyp, min_likelihood)
     t = len(xy)
@@ -158,6 +167,8 @@ def jump_scores(xyp: np.ndarray, *, min_likelihood: float = 0.0) -> np.ndarray:
         step = np.linalg.norm(np.diff(xy, axis=0), axis=-1)
         prev[1:] = step
         nxt[:-1] = step
+    if previous_only:
+        return _per_frame(prev)
     return _per_frame(np.fmin(prev, nxt))
 
 
@@ -959,10 +970,13 @@ def older_analysis(
     """Why ``path`` is not the analysis of the current iteration's network, or ``None``.
 
     ``None`` when it is that network's file (DeepLabCut's ``<video><scorer>.h5`` of
-    the shuffle's newest snapshot), or when the project has no network of its own at
-    all (predictions made elsewhere). Otherwise one sentence for the user: which
-    analysis exists, which network made it (:func:`~.postprocessing.prediction_model`)
-    and which one should have.
+    the shuffle's newest snapshot, whose ``_meta.pickle``, if any, names that
+    network's iteration and model folder: two iterations trained to the same number
+    of steps have the same scorer name,
+    :func:`~posekit.engine.inference.analysed_by_other_network`), or when the
+    project has no network of its own at all (predictions made elsewhere).
+    Otherwise one sentence for the user: which analysis exists, which network made
+    it (:func:`~.postprocessing.prediction_model`) and which one should have.
     """
     from .postprocessing import FILTERED_SUFFIX, network_scorer, prediction_model
 
@@ -975,7 +989,10 @@ def older_analysis(
     scorer = network_scorer(project, shuffle)
     if scorer is not None:
         stem = path.stem.removesuffix(FILTERED_SUFFIX)
-        if stem == f"{video.stem}{scorer}" or stem.startswith(f"{video.stem}{scorer}_"):
+        named = stem == f"{video.stem}{scorer}" or stem.startswith(
+            f"{video.stem}{scorer}_"
+        )
+        if named and not _other_network_made(project, path, shuffle):
             return None
         return (
             f"{video.name} was analysed by {made_by} ({path.name}), not by the "
@@ -988,6 +1005,19 @@ def older_analysis(
         f"{video.name} was analysed by {made_by} ({path.name}); iteration "
         f"{project.iteration} has no trained network of shuffle {shuffle} yet"
     )
+
+
+def _other_network_made(project: Project, path: Path, shuffle: int) -> bool:
+    """Whether ``path``'s ``_meta.pickle`` names another network than the shuffle's."""
+    from .inference import analysed_by_other_network
+    from .model_folder import ModelFolder
+
+    try:
+        model = dict(ModelFolder.of(project, shuffle).info)
+    except (OSError, ValueError) as err:
+        logger.info("cannot read the model of shuffle %d: %s", shuffle, err)
+        return False
+    return analysed_by_other_network(path, model) is not None
 
 
 def predictions_for_frames(path: str | os.PathLike) -> tuple[np.ndarray, str, list]:
@@ -1043,7 +1073,10 @@ def write_machine_labels(
 ) -> Path:
     """Write predictions for extracted frames as DeepLabCut's machine labels.
 
-    Rows of frames already in the file are replaced, others kept. Written atomically
+    Rows of frames already in the file are replaced, others kept with their scorer:
+    rows another network wrote (DeepLabCut's, or an older analysis') stay under
+    theirs, in a column group of their own, as DeepLabCut's ``pd.concat`` keeps
+    them (:func:`read_machine_labels` reads each row from its group). Written atomically
     as ``machinelabels-iter<N>.h5`` (key ``df_with_missing``, columns
     ``scorer/bodyparts/coords`` with ``x, y, likelihood``, rows
     ``("labeled-data", <video>, <image>)``) and the ``machinelabels.csv`` twin.
@@ -1074,20 +1107,43 @@ def write_machine_labels(
     df.index = paths_to_index(list(frames))
     if path.is_file():
         try:
-            old = read_predictions(path)
-            old.index = paths_to_index(index_to_paths(old.index))
-            old_scorer = old.columns.get_level_values("scorer")[0]
-            if old_scorer != scorer:
-                old = old.rename(columns={old_scorer: scorer}, level="scorer")
-            old = old.reindex(columns=df.columns)
-            keep = old.loc[~old.index.isin(df.index)]
-            df = pd.concat([keep, df]).sort_index()
+            df = _append_machine_rows(read_predictions(path), df)
         except (LabelError, OSError, KeyError, ValueError) as err:
             logger.warning("replacing unreadable machine labels %s (%s)", path, err)
     write_hdf(df, path, format="fixed")
     with atomic_path(path.with_name(MACHINE_LABELS_CSV)) as tmp:
         df.to_csv(tmp)
     return path
+
+
+def _append_machine_rows(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Machine labels ``old`` with the rows of ``new`` added or replacing theirs.
+
+    Each kept row keeps its scorer: the columns are the union of both tables' (one
+    group per scorer, the new one last), and a scorer none of whose rows is left
+    loses its columns.
+    """
+    old.index = paths_to_index(index_to_paths(old.index))
+    if list(old.columns.names) != list(new.columns.names):
+        raise ValueError(
+            f"its columns are {list(old.columns.names)}, not "
+            f"{list(new.columns.names)} (another kind of project's file)"
+        )
+    scorer = new.columns.get_level_values("scorer")[0]
+    keep = old.loc[~old.index.isin(new.index)]
+    groups = []
+    for name in dict.fromkeys(keep.columns.get_level_values("scorer")):
+        part = keep.xs(name, axis=1, level="scorer", drop_level=False)
+        if name == scorer:
+            part = part.reindex(columns=new.columns)
+        elif not part.notna().to_numpy().any():
+            continue  # all its rows were replaced
+        groups.append(part)
+    if not groups:
+        return new
+    kept = pd.concat(groups, axis=1)
+    columns = kept.columns.append(new.columns[~new.columns.isin(kept.columns)])
+    return pd.concat([kept, new]).reindex(columns=columns).sort_index()
 
 
 def _machine_frame(xyp: np.ndarray, scorer: str, names: Sequence[str]) -> pd.DataFrame:
@@ -1111,7 +1167,9 @@ def read_machine_labels(
     """Machine labels of a video's extracted frames, in the project's points.
 
     Every ``machinelabels-iter<N>.h5`` of ``labeled-data/<video>/`` is read, older
-    iterations first, so that a frame's newest prediction wins.
+    iterations first, so that a frame's newest prediction wins. A file with several
+    scorers (rows of two networks, :func:`write_machine_labels`, DeepLabCut's
+    ``pd.concat``) gives each row's points from the scorer that has them.
 
     Parameters
     ----------
@@ -1150,14 +1208,20 @@ def read_machine_labels(
             continue
         if ("individuals" in df.columns.names) != project.multianimal:
             continue  # another kind of project's file
-        scorer = df.columns.get_level_values("scorer")[0]
-        sub = df[scorer]
         paths = index_to_paths(df.index)
         arr = np.full((len(df), len(keys), 3), np.nan)
-        for j, key in enumerate(keys):
-            for c, coord in enumerate(("x", "y", "likelihood")):
-                if (*key, coord) in sub.columns:
-                    arr[:, j, c] = sub[(*key, coord)].to_numpy(float)
+        # one column group per scorer (DeepLabCut's pd.concat of two networks'
+        # rows): each row's point from the group that has it
+        for scorer in dict.fromkeys(df.columns.get_level_values("scorer")):
+            sub = df[scorer]
+            for j, key in enumerate(keys):
+                if (*key, "x") not in sub.columns:
+                    continue
+                empty = np.isnan(arr[:, j, 0])
+                for c, coord in enumerate(("x", "y", "likelihood")):
+                    if (*key, coord) in sub.columns:
+                        values = sub[(*key, coord)].to_numpy(float)
+                        arr[empty, j, c] = values[empty]
         for p, a in zip(paths, arr, strict=True):
             out[p] = a
     return out
@@ -1289,6 +1353,11 @@ class OutlierFrames:
     explained
         :attr:`advice` as data (:class:`OutlierAdvice`), for an app to say it in
         its own words.
+    start, stop
+        The fractions of the video scored (DeepLabCut's ``start``/``stop``; 0 and 1:
+        all of it); the summary names the frame range when they restrict it.
+    range_from_config
+        Whether ``start``/``stop`` came from ``config.yaml`` (not the call).
     """
 
     video: Path
@@ -1302,6 +1371,9 @@ class OutlierFrames:
     pcutoff: float | None = None
     warnings: list[str] = field(default_factory=list)
     explained: list[OutlierAdvice] = field(default_factory=list)
+    start: float = 0.0
+    stop: float = 1.0
+    range_from_config: bool = False
 
     def flagged(self) -> str:
         """Say what flagged the candidates and how strongly (``uncertain only (…)``).
@@ -1366,10 +1438,21 @@ class OutlierFrames:
         flagged = self.flagged()
         return (
             f"{self.video.name}: {len(self.candidates)} outlier frame(s) of "
-            f"{len(self.scores.frames)}; {done}"
+            f"{len(self.scores.frames)}{self._range_note()}; {done}"
             + (f"; {flagged}" if flagged else "")
             + "".join(f"; WARNING: {w}" for w in self.warnings)
         ) + "".join(f"\n{a}" for a in self.advice)
+
+    def _range_note(self) -> str:
+        """`` (frames 75-89: config start 0.5, stop 0.6)`` when start/stop restrict."""
+        frames = self.scores.frames
+        if (self.start, self.stop) == (0.0, 1.0) or not len(frames):
+            return ""
+        where = "config " if self.range_from_config else ""
+        return (
+            f" (frames {int(frames[0])}-{int(frames[-1])}: {where}start "
+            f"{self.start:g}, stop {self.stop:g})"
+        )
 
     def __str__(self) -> str:
         return self.summary()
@@ -1680,19 +1763,74 @@ def _already_extracted(project: Project, video: Path, n_total: int) -> set[int]:
     return out
 
 
-def _dlc_outlier_algorithm(name: str) -> list[str]:
-    """DeepLabCut's ``outlieralgorithm`` as posekit's ``criteria``."""
+#: DeepLabCut's defaults of ``extract_outlier_frames`` (epsilon: ``jump`` and
+#: ``fitting``; p_bound: ``uncertain``), used with ``dlc_definitions=True``.
+_DLC_EPSILON = 20.0
+_DLC_P_BOUND = 0.01
+
+
+def _dlc_outlier_algorithm(name: str) -> dict[str, Any]:
+    """DeepLabCut's ``outlieralgorithm`` as posekit's ``criteria``, DLC's definitions."""
+    if name == "list":
+        return {"criteria": ("list",), "dlc_definitions": True}
     if name not in ("jump", "uncertain", "fitting"):
-        raise ValueError(
-            f"outlieralgorithm={name!r}: posekit has 'jump', 'uncertain' and "
-            "'fitting' (and 'tta', 'novelty' as criteria=[...]); to pick frames by "
-            "hand, extract them with extract_frames(project, video, indices=[...])."
+        hint = (
+            "outlieralgorithm='manual' opens DeepLabCut's GUI, which posekit does not "
+            "have: pick the frames yourself and pass them as "
+            "outlieralgorithm='list', frames2use=[...] (`posekit extract-outliers "
+            "PROJECT VIDEO --frames 5 10 24`); they are extracted with the analysis' "
+            "guesses as machine labels, to correct in the refine app."
+            if name == "manual"
+            else f"outlieralgorithm={name!r}: posekit has 'jump', 'uncertain', "
+            "'fitting' and 'list' (with frames2use=[...]), and 'tta', 'novelty' as "
+            "criteria=[...]."
         )
-    return [name]
+        raise ValueError(hint)
+    return {"criteria": [name], "dlc_definitions": True}
+
+
+def _sarimax_option(default: float) -> Callable[[Any], dict[str, Any]]:
+    """Accept DeepLabCut's ``ARdegree``/``MAdegree``/``alpha``; warn when not default."""
+
+    def apply(value: Any) -> dict[str, Any]:
+        from .dlc_names import _named
+
+        if value != default:
+            logger.warning(
+                "%s is not used: posekit's 'fitting' fits each track with a robust "
+                "Savitzky–Golay filter, not DeepLabCut's SARIMAX model, and flags "
+                "frames whose distance from it exceeds epsilon (params={'fitting': "
+                "{'window': 9, 'polyorder': 2}} or {'method': 'kalman'} tune it)",
+                _named(value),
+            )
+        return {}
+
+    return apply
+
+
+def _frame_list(frames: Any) -> list[int]:
+    """DeepLabCut's ``frames2use`` (frame indices) as a list of ``int``."""
+    if frames is None:
+        return None  # type: ignore[return-value]
+    if isinstance(frames, str | bytes) or not isinstance(frames, Sequence | np.ndarray):
+        raise TypeError(
+            f"frames2use={frames!r}: give the frame indices to extract, e.g. "
+            "frames2use=[5, 10, 24]"
+        )
+    out = []
+    for f in frames:
+        if isinstance(f, bool) or int(f) != f:
+            raise TypeError(
+                f"frames2use={list(frames)!r}: frame indices are whole numbers "
+                "(0 is the video's first frame)"
+            )
+        out.append(int(f))
+    return out
 
 
 @dlc_keywords(
-    outlieralgorithm=renamed("criteria", _dlc_outlier_algorithm),
+    outlieralgorithm=_dlc_outlier_algorithm,
+    frames2use=renamed("frames", _frame_list),
     epsilon=thresholds(jump=float, fitting=float),
     p_bound=thresholds(uncertain=lambda p: 1.0 - float(p)),
     cluster_resizewidth=ignored("posekit's k-means has its own image size"),
@@ -1700,9 +1838,9 @@ def _dlc_outlier_algorithm(name: str) -> list[str]:
     savelabeled=ignored("check the frames in the Refine app"),
     track_method=ignored("posekit scores the tracks it finds"),
     modelprefix=ignored("posekit's models are in the project"),
-    ARdegree=ignored("fitting uses a Savitzky-Golay fit, not ARIMA"),
-    MAdegree=ignored("fitting uses a Savitzky-Golay fit, not ARIMA"),
-    alpha=ignored("fitting uses a Savitzky-Golay fit, not ARIMA"),
+    ARdegree=_sarimax_option(3),
+    MAdegree=_sarimax_option(1),
+    alpha=_sarimax_option(0.01),
 )
 def extract_outlier_frames(
     project: Project | str | os.PathLike,
@@ -1727,6 +1865,8 @@ def extract_outlier_frames(
     videotype: str | Sequence[str] | None = None,
     destfolder: str | os.PathLike | None = None,
     allow_older: bool = False,
+    frames: Sequence[int] | None = None,
+    dlc_definitions: bool = False,
 ) -> list[OutlierFrames]:
     """Find frames the network gets wrong, extract a diverse subset, write machine labels.
 
@@ -1795,6 +1935,21 @@ def extract_outlier_frames(
         network has not analysed it (refused by default, as DeepLabCut does:
         its mistakes may be fixed already). The machine labels' scorer names the
         network that made them, and :attr:`OutlierFrames.warnings` says so.
+    frames
+        Extract exactly these frames of each video (video frame indices; DeepLabCut's
+        ``outlieralgorithm="list", frames2use=[...]``), with the analysis' rows for
+        them as machine labels: nothing is scored, ``criteria``, ``n`` and
+        ``start``/``stop`` do not apply.
+    dlc_definitions
+        Compute ``jump``, ``uncertain`` and ``fitting`` as DeepLabCut's
+        ``outlieralgorithm`` does (set when that keyword is given): ``jump`` is the
+        displacement from the previous frame only (posekit's own: from both
+        neighbours); unless given, ``uncertain`` flags likelihoods below
+        ``p_bound=0.01`` (posekit's own: below the p-cutoff) and ``epsilon`` is 20 px
+        for ``jump`` and ``fitting``; when fewer than ``2 × n`` frames pass
+        ``fitting``'s epsilon, the ``2 × n`` most deviant ones are the candidates
+        (as DeepLabCut does). ``fitting`` remains posekit's Savitzky–Golay fit, not
+        DeepLabCut's SARIMAX model.
 
     Returns
     -------
@@ -1813,9 +1968,10 @@ def extract_outlier_frames(
         Bad criteria, algorithm or bodyparts.
     """
     from .project import as_project, list_videos
-    from .video import VideoReader, _range, extract_frames
+    from .video import VideoReader, _range
 
     proj = as_project(project)
+    criteria, listed = _listed_frames(criteria, frames, dlc_definitions)
     if extractionalgorithm not in ("kmeans", "uniform", "top"):
         raise ValueError(
             "extractionalgorithm must be 'kmeans', 'uniform' or 'top'; received "
@@ -1836,18 +1992,21 @@ def extract_outlier_frames(
         videos = list_videos(videos, videotype)
     if predictions is not None and len(videos) != 1:
         raise ValueError("predictions= names one file: give exactly one video")
-    if proj.multianimal and {"tta", "novelty"} & set(criteria):
+    if listed is None and proj.multianimal and {"tta", "novelty"} & set(criteria):
         raise ValueError(
             "'tta' and 'novelty' run a single-animal network on the frames; in a "
             "multi-animal project use 'jump', 'uncertain' and 'fitting' (on the "
             "tracks, each animal's bodyparts)."
         )
     n = int(n if n is not None else proj.get("numframes2pick", 20) or 20)
+    range_from_config = start is None and stop is None
     start = float(start if start is not None else proj.get("start", 0) or 0)
     stop = float(stop if stop is not None else proj.get("stop", 1) or 1)
     sources = _prediction_sources(
         proj, videos, shuffle, predictions, destfolder, allow_older
     )
+    if dlc_definitions:
+        thresholds, params = _dlc_defaults(thresholds, params)
     results = []
     network = _SharedNetwork(proj, shuffle, seed)
     for video in videos:
@@ -1856,6 +2015,22 @@ def extract_outlier_frames(
         xyp_all, scorer, file_bps = predictions_for_frames(pred_path)
         with VideoReader(video) as reader:
             n_video = reader.expected_frames  # the container's count: no decoding
+        if listed is not None:
+            results.append(
+                _extract_listed(
+                    proj,
+                    video,
+                    pred_path,
+                    older,
+                    xyp_all,
+                    scorer,
+                    file_bps,
+                    n_video,
+                    listed,
+                    dry_run,
+                )
+            )
+            continue
         lo, hi = _range(min(n_video, len(xyp_all)), start, stop)
         frames = np.arange(lo, hi)
         use = _bodypart_columns(file_bps, comparisonbodyparts)
@@ -1891,12 +2066,18 @@ def extract_outlier_frames(
         free = np.array([f not in done for f in frames], bool)
         is_candidate = (combined > 1.0) & free
         candidates = frames[is_candidate]
-        pool = np.flatnonzero(is_candidate)
-        if fill and len(pool) < n:
-            order = [
-                i for i in np.argsort(-combined) if free[i] and not is_candidate[i]
-            ]
-            pool = np.sort(np.concatenate([pool, order[: n - len(pool)]]).astype(int))
+        fill_to = n if fill else 0
+        dlc_fallback = dlc_definitions and "fitting" in criteria
+        if dlc_fallback and len(frames) > 2 * n:
+            fill_to = max(fill_to, 2 * n)  # DeepLabCut's fallback for fitting
+        pool = _filled_pool(combined, free, is_candidate, fill_to)
+        fill_note = []
+        if dlc_fallback and len(pool) > len(candidates):
+            fill_note.append(
+                f"only {len(candidates)} frame(s) pass fitting's epsilon "
+                f"({scores.thresholds['fitting']:g} px): as DeepLabCut does, the "
+                f"{len(pool)} most deviant frame(s) are the candidates"
+            )
         chosen = _choose(
             pool,
             priority[pool] if len(pool) else np.zeros(0),
@@ -1915,7 +2096,7 @@ def extract_outlier_frames(
             augmented=augmented,
             novelty_available=not proj.multianimal,
         )
-        advice = [a.text() for a in explained]
+        advice = fill_note + [a.text() for a in explained]
         for line in advice:
             logger.warning("%s: %s", video.name, line)
         result = OutlierFrames(
@@ -1927,14 +2108,11 @@ def extract_outlier_frames(
             advice=advice,
             pcutoff=proj.pcutoff,
             explained=explained,
+            start=start,
+            stop=stop,
+            range_from_config=range_from_config,
         )
-        if older:
-            result.warnings.append(
-                f"{older}: its guesses were used as asked (--use-older-analysis, "
-                "allow_older=True), and the "
-                "machine labels' scorer names that network"
-            )
-            logger.warning("%s", result.warnings[-1])
+        _older_warning(result, older)
         logger.info(
             "%s: %d outlier frame(s) (%s), %d chosen",
             video.name,
@@ -1943,20 +2121,140 @@ def extract_outlier_frames(
             len(picked),
         )
         if len(picked) and not dry_run:
-            extracted = extract_frames(proj, video, indices=picked.tolist())
-            if not proj.lists_video(video):
-                # as DeepLabCut does (add_new_videos): create_training_dataset and
-                # merge_datasets read the folders of listed videos only
-                proj.add_videos([video])
-                proj.save(keys=["video_sets"])
-                logger.info("%s added to video_sets in config.yaml", video.name)
-            result.images = list(extracted)
-            rel = [f"labeled-data/{video.stem}/{p.name}" for p in extracted]
-            result.machine_labels = write_machine_labels(
-                proj, video, rel, xyp_all[picked], scorer, file_bps
-            )
+            _extract_with_labels(proj, result, xyp_all, scorer, file_bps)
         results.append(result)
     return results
+
+
+def _listed_frames(
+    criteria: Sequence[str], frames: Sequence[int] | None, dlc_definitions: bool
+) -> tuple[list[str], list[int] | None]:
+    """Split DeepLabCut's ``outlieralgorithm="list"`` off ``criteria``.
+
+    Returns the criteria to score and the frames to extract as they are (``None``:
+    score the frames).
+    """
+    criteria = list(criteria)
+    if "list" in criteria:  # DeepLabCut's outlieralgorithm="list"
+        if frames is None:
+            raise ValueError(
+                "outlieralgorithm='list' extracts the frames given as "
+                "frames2use=[...] (video frame indices, e.g. frames2use=[5, 10, 24]); "
+                "none were given."
+            )
+        criteria = [c for c in criteria if c != "list"]
+    elif frames is not None and dlc_definitions:
+        logger.warning(
+            "frames2use=%s applies to outlieralgorithm='list' only (as in "
+            "DeepLabCut); the frames are chosen by %s",
+            list(frames),
+            ", ".join(criteria),
+        )
+        frames = None
+    listed = _frame_list(frames) if frames is not None else None
+    if listed is not None and not listed:
+        raise ValueError(
+            "frames (frames2use) is empty: give the frame indices to extract"
+        )
+    return criteria, listed
+
+
+def _dlc_defaults(
+    thresholds: Mapping[str, float] | None,
+    params: Mapping[str, Mapping[str, Any]] | None,
+) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
+    """Thresholds and criteria parameters with DeepLabCut's definitions and defaults."""
+    thresholds = dict(thresholds or {})
+    params = {k: dict(v) for k, v in (params or {}).items()}
+    thresholds.setdefault("jump", _DLC_EPSILON)
+    thresholds.setdefault("fitting", _DLC_EPSILON)
+    thresholds.setdefault("uncertain", 1.0 - _DLC_P_BOUND)
+    params.setdefault("jump", {}).setdefault("previous_only", True)
+    return thresholds, params
+
+
+def _filled_pool(
+    combined: np.ndarray, free: np.ndarray, is_candidate: np.ndarray, fill_to: int
+) -> np.ndarray:
+    """Positions of the candidates, topped up to ``fill_to`` with the best others."""
+    pool = np.flatnonzero(is_candidate)
+    if len(pool) < fill_to:
+        order = [i for i in np.argsort(-combined) if free[i] and not is_candidate[i]]
+        pool = np.sort(np.concatenate([pool, order[: fill_to - len(pool)]]))
+    return pool.astype(int)
+
+
+def _older_warning(result: OutlierFrames, older: str | None) -> None:
+    """Say in ``result`` that an older network's analysis was used (``older``: why)."""
+    if older:
+        result.warnings.append(
+            f"{older}: its guesses were used as asked (--use-older-analysis, "
+            "allow_older=True), and the "
+            "machine labels' scorer names that network"
+        )
+        logger.warning("%s", result.warnings[-1])
+
+
+def _extract_with_labels(
+    proj: Project,
+    result: OutlierFrames,
+    xyp_all: np.ndarray,
+    scorer: str,
+    file_bps: Sequence[str],
+) -> None:
+    """Extract ``result.picked`` and write the analysis' rows as machine labels."""
+    from .video import extract_frames
+
+    video, picked = result.video, result.picked
+    extracted = extract_frames(proj, video, indices=picked.tolist())
+    if not proj.lists_video(video):
+        # as DeepLabCut does (add_new_videos): create_training_dataset and
+        # merge_datasets read the folders of listed videos only
+        proj.add_videos([video])
+        proj.save(keys=["video_sets"])
+        logger.info("%s added to video_sets in config.yaml", video.name)
+    result.images = list(extracted)
+    rel = [f"labeled-data/{video.stem}/{p.name}" for p in extracted]
+    result.machine_labels = write_machine_labels(
+        proj, video, rel, xyp_all[picked], scorer, file_bps
+    )
+
+
+def _extract_listed(
+    proj: Project,
+    video: Path,
+    pred_path: Path,
+    older: str | None,
+    xyp_all: np.ndarray,
+    scorer: str,
+    file_bps: Sequence[str],
+    n_video: int,
+    listed: Sequence[int],
+    dry_run: bool,
+) -> OutlierFrames:
+    """Extract the frames ``listed`` (DeepLabCut's ``outlieralgorithm="list"``)."""
+    n_rows = min(n_video, len(xyp_all))
+    outside = sorted({f for f in listed if not 0 <= f < n_rows})
+    if outside:
+        raise ValueError(
+            f"frames {outside} are not frames of {video.name}'s analysis (frames "
+            f"0-{n_rows - 1}; {pred_path.name}): give indices from 0 (the first "
+            "frame) to the last analysed one. Nothing was extracted."
+        )
+    picked = np.array(sorted(set(listed)), int)
+    result = OutlierFrames(
+        video,
+        pred_path,
+        OutlierScores({}, {}, np.arange(n_rows)),
+        picked,
+        picked,
+        pcutoff=proj.pcutoff,
+    )
+    _older_warning(result, older)
+    logger.info("%s: %d listed frame(s) to extract", video.name, len(picked))
+    if not dry_run:
+        _extract_with_labels(proj, result, xyp_all, scorer, file_bps)
+    return result
 
 
 def _prediction_sources(
@@ -2194,8 +2492,9 @@ class MergeResult:
         The new training set's splits (empty with ``create_training_set=False``).
     partial_frames
         Refined frames merged with only some of their points: ``(frame, labelled
-        points, points)``; their other guesses were not accepted (and are not
-        merged).
+        points, points, guesses not accepted, points with neither a label nor a
+        guess)``; points marked not visible or dismissed count as done. The guesses
+        not accepted are not merged.
     changed_test_frames
         Kept test frames whose labels differ from the previous training set's.
     resumed
@@ -2209,7 +2508,7 @@ class MergeResult:
     unrefined_frames: tuple[str, ...]
     test_frames: tuple[str, ...]
     splits: tuple[Split, ...] = ()
-    partial_frames: tuple[tuple[str, int, int], ...] = ()
+    partial_frames: tuple[tuple[str, int, int, int, int], ...] = ()
     changed_test_frames: tuple[str, ...] = ()
     resumed: bool = False
 
@@ -2228,13 +2527,20 @@ class MergeResult:
                 f"training set; it now has one, with iteration "
                 f"{self.previous_iteration}'s test frames",
             )
-        for frame, done, total in self.partial_frames:
-            other = total - done
-            lines.append(
-                f"{frame.rsplit('/', 1)[-1]}: {done} of {total} points labelled; its "
-                f"{other} other guess(es) were not accepted (accept them in the refine "
-                "app and merge again if they are right)"
-            )
+        for frame, done, total, guesses, neither in self.partial_frames:
+            line = f"{frame.rsplit('/', 1)[-1]}: {done} of {total} points labelled"
+            if guesses:
+                line += (
+                    f"; its {guesses} other guess(es) were not accepted (accept them "
+                    "in the refine app and merge again if they are right)"
+                )
+            if neither:
+                line += (
+                    f"; {neither} bodypart(s) have neither a label nor a guess (label "
+                    "them or mark them not visible in the refine app and merge again, "
+                    "if the animal shows them)"
+                )
+            lines.append(line)
         if self.changed_test_frames:
             k = len(self.changed_test_frames)
             names = ", ".join(f.rsplit("/", 1)[-1] for f in self.changed_test_frames)
@@ -2312,18 +2618,45 @@ def _changed_frames(
     )
 
 
-def _partial_frames(
-    project: Project, labels: pd.DataFrame, frames: Sequence[str]
-) -> list[tuple[str, int, int]]:
-    """``(frame, labelled points, points)`` of refined frames with guesses left.
+def _label_points(labels: pd.DataFrame) -> list[str]:
+    """Return the points of ``labels``' columns in :func:`_xy_by_frame`'s order.
 
+    A multi-animal file's are ``"<individual>/<bodypart>"``.
+    """
+    from .multianimal.labels import SLOT_SEPARATOR
+
+    names = []
+    for c in labels.columns:
+        if c[-1] == "x":
+            levels = [str(v) for v in c[1:-1]] if len(c) > 3 else [str(c[-2])]
+            names.append(SLOT_SEPARATOR.join(levels))
+    return names
+
+
+def _partial_frames(
+    project: Project,
+    labels: pd.DataFrame,
+    frames: Sequence[str],
+    machine: Mapping[str, np.ndarray] | None = None,
+) -> list[tuple[str, int, int, int, int]]:
+    """Refined frames with points left: ``(frame, labelled, points, guesses, neither)``.
+
+    ``guesses`` are the points left whose machine label has a point (a guess not
+    accepted); ``neither`` are the points left with neither a label nor a guess.
     Points marked not visible or dismissed in the labeller count as done.
+    ``machine`` is each frame's machine labels in ``labels``' points (default: read).
     """
     from .labels import read_visibility
 
     xy = _xy_by_frame(labels)
+    names = _label_points(labels)
     marked: set[tuple[str, str]] = set()
-    for stem in {f.split("/")[1] for f in frames if f.count("/") >= 2}:
+    stems = {f.split("/")[1] for f in frames if f.count("/") >= 2}
+    if machine is None:
+        machine = {}
+        for stem in stems:
+            machine.update(read_machine_labels(project, stem, points=names))
+    for stem in stems:
         vis = read_visibility(project, stem)
         marked |= vis.get("not_visible", set()) | vis.get("dismissed", set())
     out = []
@@ -2331,11 +2664,22 @@ def _partial_frames(
         if f not in xy:
             continue
         points = np.asarray(xy[f]).reshape(-1, 2)
-        done = int(np.isfinite(points).all(axis=1).sum())
-        total = len(points)
-        n_marked = sum(1 for fr, _ in marked if fr == f)
-        if done + n_marked < total:
-            out.append((f, done, total))
+        labelled = np.isfinite(points).all(axis=1)
+        left = ~labelled & ~np.array([(f, n) in marked for n in names], bool)
+        guess = machine.get(f)
+        guessed = np.zeros(len(points), bool)
+        if guess is not None and len(guess) == len(points):
+            guessed = np.isfinite(np.asarray(guess)[:, :2]).all(axis=1)
+        if left.any():
+            out.append(
+                (
+                    f,
+                    int(labelled.sum()),
+                    len(points),
+                    int((left & guessed).sum()),
+                    int((left & ~guessed).sum()),
+                )
+            )
     return out
 
 

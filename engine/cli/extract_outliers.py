@@ -94,6 +94,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--dry-run", action="store_true", help="score and choose, extract nothing"
     )
     p.add_argument(
+        "--frames",
+        nargs="+",
+        type=int,
+        metavar="INDEX",
+        help="extract exactly these frames (video frame indices, from 0) with the "
+        "analysis' guesses as machine labels, instead of scoring (DeepLabCut's "
+        "outlieralgorithm='list', frames2use)",
+    )
+    p.add_argument(
         "--use-older-analysis",
         action="store_true",
         help="extract from an older network's analysis when the current iteration's "
@@ -143,14 +152,16 @@ def run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         comparisonbodyparts=comma_names(args.bodyparts) or "all",
         allow_older=args.use_older_analysis,
+        frames=args.frames,
     )
     for r in results:
         per = ", ".join(f"{c}: {len(r.scores.outliers(c))}" for c in r.scores.scores)
         print(r.summary())
-        print(
-            f"  outliers by criterion (frames extracted before included; a frame "
-            f"may count for several): {per}"
-        )
+        if per:  # none with --frames: nothing is scored
+            print(
+                f"  outliers by criterion (frames extracted before included; a frame "
+                f"may count for several): {per}"
+            )
         if len(r.picked):
             print(f"  frames: {', '.join(str(int(i)) for i in r.picked)}")
         if r.machine_labels is not None:

@@ -138,6 +138,7 @@ def train_multianimal(
     from ..models.pose_model import PoseModelConfig
     from .training import MultiAnimalTrainer
 
+    _warn_identity(project, "trains")
     out = ModelFolder.of(project, shuffle).path
     fresh = resume is False or not ModelFolder(out).snapshots()
     resumed = None if fresh else ModelFolder(out)
@@ -210,6 +211,46 @@ def train_multianimal(
         trainer_hook=trainer_hook,
         init_path=init_path,
     )
+
+
+def _warn_identity(project: Project, verb: str) -> bool:
+    """Log that ``identity: true`` in ``config.yaml`` is not used (one warning).
+
+    DeepLabCut trains an identity head with ``identity: true`` (who is who, by
+    looks) and tracks with it; posekit's networks have none, so the animals are
+    tracked by motion only. The key stays in ``config.yaml`` as the user wrote it.
+
+    Parameters
+    ----------
+    project
+        A multi-animal project.
+    verb
+        What posekit is doing, for the message (``"trains"``, ``"tracks"``).
+
+    Returns
+    -------
+    bool
+        Whether the config has ``identity: true`` (and the warning was logged).
+    """
+    value = project.get("identity")
+    if isinstance(value, str):
+        value = value.strip().lower() in ("true", "yes", "on", "1")
+    if value is not True:
+        return False
+    from .tracking import TRACK_METHODS
+
+    logger.warning(
+        "config.yaml has identity: true: DeepLabCut would train an identity head "
+        "(who is who, by the animals' looks) and track with it; posekit's networks "
+        "have no identity head, so it %s without one: the animals are told apart by "
+        "their motion only (the tracker: %s; track_method= or posekit analyze "
+        "--track-method, default the config's default_track_method). identity is "
+        "left as it is in %s.",
+        verb,
+        ", ".join(repr(m) for m in TRACK_METHODS),
+        project.config_path,
+    )
+    return True
 
 
 def _resumed_train_config(folder: ModelFolder | None) -> Any:
@@ -600,7 +641,8 @@ def analyze_multianimal_videos(
     shuffle, snapshot, destfolder, save_as_csv
         As for :func:`posekit.engine.api.analyze_videos`.
     batch_size
-        Frames per network call (default: by frame size).
+        Frames per network call (default: by frame size, at most ``config.yaml``'s
+        ``batch_size``: :func:`~posekit.engine.api.config_batch_size`).
     n_tracks
         Animals to stitch (default: the project's individuals).
     track_method
@@ -640,13 +682,14 @@ def analyze_multianimal_videos(
     posekit.engine.inference.AnalysisStopped
         If ``stop_event`` was set (not an error).
     """
-    from ..api import _destinations
+    from ..api import _destinations, config_batch_size
     from ..inference import (
         AnalysisOutputs,
         AnalysisStopped,
         check_stop,
         default_batch_size,
         plan_analysis,
+        set_aside_analysis,
         stop_asked,
         video_metadata,
     )
@@ -660,6 +703,7 @@ def analyze_multianimal_videos(
 
     folder = ModelFolder.of(project, shuffle)
     _, path = folder.snapshot(snapshot)
+    _warn_identity(project, "tracks")
     folder.ensure_dlc_markers()
     scorer = folder.scorer(path)
     multi = multianimal_config(folder)
@@ -676,6 +720,10 @@ def analyze_multianimal_videos(
     own_videos = not videos
     videos = project.source_videos() if own_videos else list(map(Path, videos))
     dests = _destinations(project, videos, destfolder, own_videos)
+    for video, dest in dests.items():  # another network's files of the same name
+        set_aside_analysis(
+            Path(dest or video.parent) / f"{video.stem}{scorer}", meta, video
+        )
     restitched: list[Path] = []
     if not overwrite:  # other animals or tracker: from the detections, no network
         redo = _changed_animals(dests, scorer, suffix, n_tracks)
@@ -720,10 +768,11 @@ def analyze_multianimal_videos(
     outputs = plan.outputs()
     outputs.extend(restitched)
     predictors: dict[int, Any] = {}
+    most = config_batch_size(project) if batch_size is None else None
     for video in plan.todo:
         check_stop(stop_event, video, outputs)  # loading the model takes seconds
         shape = plan.sizes[video]
-        bs = int(batch_size or default_batch_size(shape))
+        bs = int(batch_size or default_batch_size(shape, most))
         if bs not in predictors:
             predictors[bs] = multianimal_predictor(
                 folder, path, batch_size=bs, max_individuals=n_tracks
