@@ -295,8 +295,11 @@ def test_cli_notice_says_a_new_iteration_starts_from_the_previous_model(
 
 
 def test_a_warm_start_does_not_say_random_initialisation(project, caplog):
-    """QA s19 refine loop #7: the backbone's warning said "random initialisation"
-    right before the weights of the previous snapshot were loaded."""
+    """No "random initialisation" warning when a snapshot's weights follow.
+
+    QA s19 refine loop #7: the backbone's warning said so right before the weights
+    of the previous snapshot were loaded.
+    """
     small = {**TINY, "backbone": "mobilenet_v2_0.35"}
     with caplog.at_level(logging.WARNING, logger="posekit"):
         train_network(project, max_iterations=1, **small)
