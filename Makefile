@@ -51,7 +51,7 @@ check-engine-install:
 	.ci/check_engine_install $(PYTHON)
 
 test: venv browser-deps lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 # Update the committed screenshots in docs/_static/screenshots (the browser tests save
 # them there only when POSEKIT_SCREENSHOTS_DIR is set; `make test` writes to /tmp).
