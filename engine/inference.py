@@ -1282,6 +1282,17 @@ def analysed_by_other_network(
     >>> analysed_by_other_network("/nonexistent/vDLC_x_30.h5", {"iteration": 1}) is None
     True
     """
+    other = _other_network(output, model)
+    return None if other is None else other[0]
+
+
+def _other_network(
+    output: str | os.PathLike, model: Mapping[str, object]
+) -> tuple[str, object] | None:
+    """:func:`analysed_by_other_network`'s answer and the ``_meta.pickle``'s iteration.
+
+    The ``_meta.pickle`` is read once for both.
+    """
     from .io.dlc import analysis_metadata
 
     output = Path(output)
@@ -1299,7 +1310,9 @@ def analysed_by_other_network(
         return None
     iteration, folder = was
     who = f"iteration {iteration}'s network" if iteration is not None else "a network"
-    return who + (f" ({folder})" if folder else "")
+    return who + (f" ({folder})" if folder else ""), meta.get(
+        "iteration (active-learning)"
+    )
 
 
 def set_aside_analysis(
@@ -1334,11 +1347,10 @@ def set_aside_analysis(
         network, or no ``_meta.pickle`` to tell).
     """
     base = Path(base)
-    who = analysed_by_other_network(base, model)
-    if who is None:
+    other = _other_network(base, model)
+    if other is None:
         return None
-    from .io.dlc import analysis_metadata
-
+    who, iteration = other
     name = base.name
     files = sorted(
         p
@@ -1346,9 +1358,6 @@ def set_aside_analysis(
         if p.is_file()
         and p.name.startswith(name)
         and p.name[len(name) : len(name) + 1] in (".", "_")
-    )
-    iteration = (analysis_metadata(base.with_name(f"{name}.h5")) or {}).get(
-        "iteration (active-learning)"
     )
     label = f"iteration-{iteration}" if iteration is not None else "another-network"
     root = base.parent / PREVIOUS_ANALYSES_DIR
