@@ -50,6 +50,7 @@ from ._fileio import atomic_path
 from .dlc_names import dlc_keywords, elsewhere, ignored, renamed, thresholds
 from .io.dlc import (
     LabelError,
+    column_points,
     index_to_paths,
     paths_to_index,
     predictions_frame,
@@ -2618,21 +2619,6 @@ def _changed_frames(
     )
 
 
-def _label_points(labels: pd.DataFrame) -> list[str]:
-    """Return the points of ``labels``' columns in :func:`_xy_by_frame`'s order.
-
-    A multi-animal file's are ``"<individual>/<bodypart>"``.
-    """
-    from .multianimal.labels import SLOT_SEPARATOR
-
-    names = []
-    for c in labels.columns:
-        if c[-1] == "x":
-            levels = [str(v) for v in c[1:-1]] if len(c) > 3 else [str(c[-2])]
-            names.append(SLOT_SEPARATOR.join(levels))
-    return names
-
-
 def _partial_frames(
     project: Project,
     labels: pd.DataFrame,
@@ -2649,7 +2635,7 @@ def _partial_frames(
     from .labels import read_visibility
 
     xy = _xy_by_frame(labels)
-    names = _label_points(labels)
+    names = column_points(labels.columns)
     marked: set[tuple[str, str]] = set()
     stems = {f.split("/")[1] for f in frames if f.count("/") >= 2}
     if machine is None:

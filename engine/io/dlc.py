@@ -33,6 +33,7 @@ from . import register_loader, register_saver
 __all__ = [
     "LabelError",
     "analysis_metadata",
+    "column_points",
     "H5_KEY",
     "read_labels",
     "write_labels",
@@ -631,6 +632,23 @@ def validate_labels(
         )
 
 
+def column_points(columns: pd.MultiIndex) -> list[str]:
+    """Return the point of each ``x`` column of a DeepLabCut table, in column order.
+
+    ``bodypart``, or a multi-animal table's ``<individual>/<bodypart>`` (the label
+    store's point names, :func:`~posekit.engine.multianimal.labels.slot_name`).
+
+    Examples
+    --------
+    >>> cols = pd.MultiIndex.from_product(
+    ...     [["s"], ["mus1", "mus2"], ["snout"], ["x", "y"]],
+    ...     names=["scorer", "individuals", "bodyparts", "coords"])
+    >>> column_points(cols)
+    ['mus1/snout', 'mus2/snout']
+    """
+    return ["/".join(str(v) for v in c[1:-1]) for c in columns if c[-1] == "x"]
+
+
 def _points_outside(
     df: pd.DataFrame, paths: list[str], sizes: dict[str, tuple[int, int]]
 ) -> list[tuple[str, tuple[int, int], list[tuple[str, float, float]]]]:
@@ -639,14 +657,9 @@ def _points_outside(
     A point is inside when ``0 <= x <= w`` and ``0 <= y <= h``; a multi-animal
     point is named ``<individual>/<bodypart>``.
     """
-    xdf = df.xs("x", axis=1, level="coords")
-    ydf = df.xs("y", axis=1, level="coords")
-    levels = [n for n in ("individuals", "bodyparts") if n in xdf.columns.names]
-    names = [
-        "/".join(str(xdf.columns.get_level_values(n)[j]) for n in levels)
-        for j in range(xdf.shape[1])
-    ]
-    xs, ys = xdf.to_numpy(float), ydf.to_numpy(float)
+    names = column_points(df.columns)
+    xs = df.xs("x", axis=1, level="coords").to_numpy(float)
+    ys = df.xs("y", axis=1, level="coords").to_numpy(float)
     out = []
     for i, p in enumerate(paths):
         if p not in sizes:
