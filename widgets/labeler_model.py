@@ -1397,16 +1397,10 @@ class LabelerModel(MultiAnimalLabelling):
             ``{bodypart: (x, y)}`` of those off the image (empty when its size is
             unknown).
         """
-        size = self.frame_size(frame)
-        if size is None:
-            return {}
-        w, h = size
-        t = GUESS_EDGE_TOLERANCE
-        return {
-            bp: (float(p[0]), float(p[1]))
-            for bp, p in points.items()
-            if not (-t <= p[0] <= w - 1 + t and -t <= p[1] <= h - 1 + t)
-        }
+        xy = {bp: (float(p[0]), float(p[1])) for bp, p in points.items()}
+        # off the image: :meth:`inside_image` would move it beyond the tolerance
+        _, moved = self.inside_image(self.frame if frame is None else frame, xy)
+        return {bp: xy[bp] for bp in moved}
 
     @_locked
     def set_low_likelihood_filter(self, on: bool) -> None:
