@@ -45,12 +45,17 @@ HONOURED: dict[str, str] = {
     "fresh training)",
 }
 
+_PHOTOMETRIC = (
+    "posekit's augmentation changes contrast, brightness and blur (AugmentConfig)"
+)
+_ANY_SIZE = "posekit trains on every labelled frame, whatever its size"
+
 #: DeepLabCut keys a user may set that change nothing in posekit, and what to use.
 NO_EFFECT: dict[str, str] = {
     "cropratio": "posekit trains on crops of every image; the crop size is "
     "train_network(crop_size=)",
-    "max_input_size": "posekit trains on every labelled frame, whatever its size",
-    "min_input_size": "posekit trains on every labelled frame, whatever its size",
+    "max_input_size": _ANY_SIZE,
+    "min_input_size": _ANY_SIZE,
     "rotratio": "posekit rotates every crop, by an angle drawn within ±rotation",
     "optimizer": "posekit trains with Adam (AdamW when weight_decay > 0)",
     "intermediate_supervision": "posekit's networks have no intermediate supervision",
@@ -58,22 +63,14 @@ NO_EFFECT: dict[str, str] = {
     "TrainConfig.learning_rate, or multi_step in this file",
     "decay_steps": "posekit's cosine decay spans the whole training",
     "alpha_r": "the cosine decay ends at TrainConfig.min_learning_rate_fraction",
-    "clahe": "posekit's augmentation changes contrast, brightness and blur "
-    "(AugmentConfig)",
-    "claheratio": "posekit's augmentation changes contrast, brightness and blur "
-    "(AugmentConfig)",
-    "histeq": "posekit's augmentation changes contrast, brightness and blur "
-    "(AugmentConfig)",
-    "histeqratio": "posekit's augmentation changes contrast, brightness and blur "
-    "(AugmentConfig)",
-    "sharpen": "posekit's augmentation changes contrast, brightness and blur "
-    "(AugmentConfig)",
-    "sharpenratio": "posekit's augmentation changes contrast, brightness and blur "
-    "(AugmentConfig)",
-    "edge": "posekit's augmentation changes contrast, brightness and blur "
-    "(AugmentConfig)",
-    "emboss": "posekit's augmentation changes contrast, brightness and blur "
-    "(AugmentConfig)",
+    "clahe": _PHOTOMETRIC,
+    "claheratio": _PHOTOMETRIC,
+    "histeq": _PHOTOMETRIC,
+    "histeqratio": _PHOTOMETRIC,
+    "sharpen": _PHOTOMETRIC,
+    "sharpenratio": _PHOTOMETRIC,
+    "edge": _PHOTOMETRIC,
+    "emboss": _PHOTOMETRIC,
     "motion_blur": "posekit's augmentation blurs 10 % of the crops "
     "(AugmentConfig.blur_probability)",
     "covering": "posekit's augmentation has no occlusion patches",
