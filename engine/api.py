@@ -457,7 +457,37 @@ def _warm_start(
     backbone: str | None,
     fresh: bool,
 ):
-    """Return ``(snapshot, model config, train config)`` to start from, or ``None``."""
+    """Return ``(snapshot, model config, train config)`` to start from, or ``None``.
+
+    A snapshot that does not fit (:func:`_start_candidate`) is refused when named,
+    passed over with a warning when it is the previous iteration's.
+    """
+    found = _start_candidate(project, shuffle, init_from, backbone, fresh)
+    if found is None:
+        return None
+    path, model_config, train_config, reason = found
+    if reason:
+        if not (isinstance(init_from, str) and init_from == "previous"):
+            raise ValueError(f"Cannot start from {path}: {reason}.")
+        logger.warning("not starting from %s: %s", path, reason)
+        return None
+    return path, model_config, train_config
+
+
+def _start_candidate(
+    project: Project,
+    shuffle: int,
+    init_from: str | os.PathLike | None,
+    backbone: str | None,
+    fresh: bool,
+) -> tuple[Path, PoseModelConfig, TrainConfig, str] | None:
+    """Return the snapshot a run would start from, its configs and why it cannot.
+
+    ``None`` when the run resumes or has nothing to start from; the reason is
+    ``""`` when the snapshot fits (the project's bodyparts, the backbone asked
+    for). Nothing is logged or raised here: :func:`_warm_start` does, and
+    ``posekit train`` asks before training to word its first line.
+    """
     if init_from is None or not fresh:
         return None
     explicit = not (isinstance(init_from, str) and init_from == "previous")
@@ -475,12 +505,22 @@ def _warm_start(
         )
     elif backbone is not None and backbone != model_config.backbone:
         reason = f"it is a {model_config.backbone}, not a {backbone}"
-    if reason:
-        if explicit:
-            raise ValueError(f"Cannot start from {path}: {reason}.")
-        logger.warning("not starting from %s: %s", path, reason)
-        return None
-    return path, model_config, train_config
+    return path, model_config, train_config, reason
+
+
+def _init_from_pose_cfg(
+    project: Project, shuffle: int, init_from: str | os.PathLike | None, fresh: bool
+) -> str | os.PathLike | None:
+    """``init_from``, with the shuffle's ``pose_cfg.yaml`` ``init_weights`` for it.
+
+    A fresh single-animal run asked to start from ``"previous"`` starts from the
+    posekit snapshot the user named as ``init_weights`` there, when there is one.
+    """
+    if not fresh or project.multianimal:
+        return init_from
+    if not (isinstance(init_from, str) and init_from == "previous"):
+        return init_from
+    return _pose_cfg_init_weights(ModelFolder.of(project, shuffle).path) or init_from
 
 
 def continuation_configs(
@@ -1109,8 +1149,7 @@ def train_network(
         max_iterations=(max_iterations, time_budget_s, epochs),
         init_from=init_from,
     )
-    if fresh and "init_from" not in given:  # the shuffle's pose_cfg.yaml init_weights
-        init_from = _pose_cfg_init_weights(out) or init_from
+    init_from = _init_from_pose_cfg(project, shuffle, init_from, fresh)
     warm = _warm_start(project, shuffle, init_from, backbone, fresh)
     if resumed is not None and backbone is None:  # the network resumed
         backbone = resumed.model_config(-1).backbone
@@ -1235,8 +1274,9 @@ def _resumed_train_config(folder: ModelFolder | None) -> Any:
     """Return the training settings of a new run, or of the run ``folder`` resumes.
 
     Resumed: the batch size and learning rate of the newest snapshot (the trainer
-    takes its crop and augmentation from the snapshot too, and the schedule from
-    ``pose_cfg.yaml``); new: the defaults.
+    takes its crop and augmentation from the snapshot too; a single-animal one its
+    schedule from ``pose_cfg.yaml``); new: the defaults. Single- and multi-animal
+    training (:func:`~posekit.engine.multianimal.api.train_multianimal`) both use it.
     """
     from .model_folder import Snapshot, SnapshotError
     from .training import TrainConfig

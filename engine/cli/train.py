@@ -293,24 +293,20 @@ def _trained_backbone(folder) -> str | None:
 def _start_snapshot(project, folder, args) -> Any:
     """Return the snapshot a run that starts over takes its weights from, if any.
 
-    As ``train_network(init_from="previous")``: the shuffle's ``pose_cfg.yaml``
-    ``init_weights`` set by the user, else the newest snapshot of an earlier
-    iteration, when its backbone is the one asked for.
+    What ``train_network(init_from="previous")`` starts from (``api._start_candidate``):
+    the shuffle's ``pose_cfg.yaml`` ``init_weights`` set by the user, else the newest
+    snapshot of an earlier iteration, when it fits the project and the backbone
+    asked for.
     """
-    from ..api import _pose_cfg_init_weights, previous_snapshot
-    from ..model_folder import ModelFolder
+    from ..api import _init_from_pose_cfg, _start_candidate
 
-    if not (args.fresh or not folder.snapshots()):
-        return None  # resumes its own snapshot
+    fresh = args.fresh or not folder.snapshots()
     try:
-        start = _pose_cfg_init_weights(folder.path)
-        start = start or previous_snapshot(project, args.shuffle)
-        if start is None:
-            return None
-        trained = ModelFolder.at(start).model_config(start).backbone
+        init_from = _init_from_pose_cfg(project, args.shuffle, "previous", fresh)
+        found = _start_candidate(project, args.shuffle, init_from, args.backbone, fresh)
     except (OSError, ValueError, KeyError, TypeError):  # train_network says
         return None
-    return start if args.backbone in (None, trained) else None
+    return found[0] if found is not None and not found[3] else None
 
 
 def _has_training_data(project) -> bool:

@@ -130,6 +130,7 @@ def train_multianimal(
     from ..api import (
         _ensure_training_set,
         _kept_net_type,
+        _resumed_train_config,
         _run_trainer,
         _train_config_changes,
         _warm_start,
@@ -251,24 +252,6 @@ def _warn_identity(project: Project, verb: str) -> bool:
         project.config_path,
     )
     return True
-
-
-def _resumed_train_config(folder: ModelFolder | None) -> Any:
-    """Return the training settings of a new run, or of the run ``folder`` resumes.
-
-    Resumed: the batch size and learning rate of the newest snapshot (the trainer
-    takes its crop and augmentation from the snapshot too); new: the defaults.
-    """
-    from ..api import continuation_configs
-    from ..training import TrainConfig
-
-    if folder is None:
-        return TrainConfig()
-    try:
-        saved = continuation_configs(folder.snapshot(-1)[1])[1]
-    except (FileNotFoundError, ValueError, KeyError):  # unreadable: the trainer says
-        return TrainConfig()
-    return TrainConfig(batch_size=saved.batch_size, learning_rate=saved.learning_rate)
 
 
 def _graph_of(
