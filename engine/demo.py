@@ -849,7 +849,7 @@ def make_demo_project(
         write_labels,
         write_predictions,
     )
-    from .video import extract_frames
+    from .video import extract_frames, frame_index_of
 
     if view not in ("top", "side"):
         raise ValueError(f"view must be 'top' or 'side'. Received: view={view!r}")
@@ -964,7 +964,7 @@ def make_demo_project(
             )
             project.add_videos([video])
             paths = extract_frames(project, video, mode="uniform", n=n)
-            idx = [int(p.stem[3:]) for p in paths]
+            idx = [frame_index_of(p) for p in paths]
             rel = [f"labeled-data/{video.stem}/{p.name}" for p in paths]
             df = make_labels_frame(project.scorer, bps, rel, kp[idx])
             write_labels(df, project.labels_path(video))

@@ -1754,13 +1754,13 @@ def _read_frames(video: Path, indices: Sequence[int]) -> list[np.ndarray]:
 
 def _already_extracted(project: Project, video: Path, n_total: int) -> set[int]:
     from .labels import list_frames
+    from .video import frame_index_of
 
     out = set()
     for rel in list_frames(project, video):
-        stem = Path(rel).stem
-        digits = stem[3:] if stem.startswith("img") else ""
-        if digits.isdigit() and int(digits) < n_total:
-            out.add(int(digits))
+        index = frame_index_of(rel)
+        if index is not None and index < n_total:
+            out.add(index)
     return out
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "select_frames_uniform",
     "select_frames_kmeans",
     "frame_filename",
+    "frame_index_of",
 ]
 
 
@@ -1216,6 +1217,24 @@ def frame_filename(index: int, n_frames: int) -> str:
     return f"img{str(int(index)).zfill(index_length(n_frames))}.png"
 
 
+_FRAME_STEM = re.compile(r"img(\d+)")
+
+
+def frame_index_of(name: str | os.PathLike) -> int | None:
+    """Return the video frame index of an extracted image, else None.
+
+    The inverse of :func:`frame_filename`: ``img0042.png`` (any extension, any
+    folder) → 42; a name that is not ``img`` + digits → None.
+
+    Examples
+    --------
+    >>> frame_index_of("labeled-data/m3v1mp4/img0042.png"), frame_index_of("x.png")
+    (42, None)
+    """
+    m = _FRAME_STEM.fullmatch(Path(name).stem)
+    return int(m.group(1)) if m else None
+
+
 def select_frames_uniform(
     n_frames: int, n: int, *, start: float = 0.0, stop: float = 1.0
 ) -> np.ndarray:
@@ -1489,11 +1508,11 @@ class _WrongImages:
     ) -> None:
         """Check the folder's other ``img<index>.png`` against their frames too."""
         for path in sorted(folder.glob("img*.png")):
-            match = re.fullmatch(r"img(\d+)\.png", path.name)
-            if path.name in chosen or match is None:
+            index = frame_index_of(path)
+            if path.name in chosen or index is None:
                 continue
             try:
-                frame = reader.read(int(match.group(1)))
+                frame = reader.read(index)
             except IndexError:
                 continue
             if crop is not None:

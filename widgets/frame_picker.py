@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import os
-import re
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,7 +26,7 @@ from ..engine import logger
 from ..engine.io.dlc import LabelError
 from ..engine.labels import IMAGE_SUFFIXES, LabelStore
 from ..engine.project import Project, as_project
-from ..engine.video import VideoError, VideoReader, extract_frames
+from ..engine.video import VideoError, VideoReader, extract_frames, frame_index_of
 from ._bokeh import encode_image
 from .app import plain_text
 
@@ -39,8 +38,6 @@ __all__ = [
     "frame_index_of",
 ]
 
-_INDEX_RE = re.compile(r"^img(\d+)$")
-
 #: Above this many frames an extraction asks for confirmation first: each frame is
 #: labelled by hand, and DeepLabCut suggests 100–200 frames in all.
 MANY_FRAMES = 200
@@ -48,18 +45,6 @@ MANY_FRAMES = 200
 MAX_FRAMES = 10000
 #: Bytes of a PNG frame per pixel, roughly (640x480 video frames: about 200 kB).
 _PNG_BYTES_PER_PIXEL = 0.65
-
-
-def frame_index_of(name: str | os.PathLike) -> int | None:
-    """Video frame index of an extracted image (``img0042.png`` → 42), else None.
-
-    Examples
-    --------
-    >>> frame_index_of("labeled-data/m3v1mp4/img0042.png"), frame_index_of("x.png")
-    (42, None)
-    """
-    m = _INDEX_RE.match(Path(name).stem)
-    return int(m.group(1)) if m else None
 
 
 class FramePickerModel:

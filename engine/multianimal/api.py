@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -1054,20 +1053,21 @@ def _frame_index(ds, path: str | os.PathLike) -> np.ndarray:
     from pathlib import PurePosixPath
 
     from ..poses import frame_numbers
+    from ..video import frame_index_of
 
     images = ds.attrs.get("frames")
     if images is not None and len(images) == ds.sizes["time"]:
         names = [PurePosixPath(str(p)) for p in images]
-        found = [re.fullmatch(r"img(\d+)\.\w+", p.name) for p in names]
+        found = [frame_index_of(p) for p in names]
         videos = sorted({p.parent.name for p in names})
-        if not all(found) or len(videos) > 1:
+        if None in found or len(videos) > 1:
             raise ValueError(
                 f"{path} holds labelled images ({images[0]}, …) of "
                 f"{len(videos)} video(s); tracks are scored against the frames of one "
                 "video: give labels whose images are named img<frame>.png from one "
                 "video, or the true tracks of the whole video"
             )
-        frames = np.array([int(m.group(1)) for m in found], np.int64)
+        frames = np.array(found, np.int64)
     else:
         try:
             frames = frame_numbers(ds, fmt="scoring tracks")

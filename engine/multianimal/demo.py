@@ -282,7 +282,7 @@ def make_multianimal_demo(
     posekit.engine.project.Project
         A multi-animal project.
     """
-    from ..video import extract_frames
+    from ..video import extract_frames, frame_index_of
     from .layout import MultiAnimalLayout, multianimal_frame
     from .outputs import tracks_frame, write_tracks
 
@@ -337,7 +337,7 @@ def make_multianimal_demo(
         if v == 0 and n_labeled and label:
             project.add_videos([video])
             paths = extract_frames(project, video, mode="uniform", n=n_labeled)
-            idx = [int(p.stem[3:]) for p in paths]
+            idx = [frame_index_of(p) for p in paths]
             rows = pd.MultiIndex.from_tuples(
                 [("labeled-data", video.stem, p.name) for p in paths]
             )
