@@ -330,7 +330,7 @@ def analyze_images(
     DeepLabCut's keywords are taken too: ``frame_type``, ``output_dir``,
     ``snapshot_index``, ``batchsize``, ``progress_bar`` (its 3.x names).
     """
-    from .api import _check_multianimal_options, _one_snapshot
+    from .api import _check_multianimal_options, _one_snapshot, config_batch_size
     from .model_folder import ModelFolder
     from .quantization import check_precision
 
@@ -338,6 +338,7 @@ def analyze_images(
     project = as_project(project)
     crop = Crop.parse(cropping) if cropping is not None else project.analysis_crop()
     files = list_images(images, frametype)
+    most = config_batch_size(project) if batch_size is None else None
     folder = ModelFolder.of(project, shuffle)
     _, path = folder.snapshot(_one_snapshot(project, snapshot))
     folder.ensure_dlc_markers()
@@ -390,7 +391,7 @@ def analyze_images(
             if shape not in predictors:
                 predictors[shape] = folder.predictor(
                     shape,
-                    int(batch_size or default_batch_size(shape)),
+                    int(batch_size or default_batch_size(shape, most)),
                     use_tflite=use_tflite,
                     snapshot=path,
                     precision=precision,

@@ -127,6 +127,33 @@ def test_posekit_analyze_takes_the_config_batch_size(trained, clip, tmp_path) ->
     assert _batch_ran(tmp_path / f"{clip.stem}{SCORER}.h5") == 2
 
 
+def test_image_analysis_takes_the_config_batch_size(trained, tmp_path) -> None:
+    """``analyze_images`` (DLC's time-lapse verb runs it) caps the batch as videos do."""
+    from posekit.engine.image_analysis import analyze_images
+
+    images = tmp_path / "frames"
+    images.mkdir()
+    for png in sorted((trained.path / "labeled-data" / "session1").glob("*.png"))[:3]:
+        (images / png.name).write_bytes(png.read_bytes())
+    config = _with_batch_size(trained, 3)
+    (out,) = analyze_images(config, images, use_tflite=False, progress=False)
+    assert _batch_ran(out) == 3
+    (out,) = analyze_images(
+        config, images, use_tflite=False, progress=False, overwrite=True, batch_size=2
+    )
+    assert _batch_ran(out) == 2
+    config = _with_batch_size(trained, None, absent=True)
+    (out,) = analyze_images(
+        config, images, use_tflite=False, progress=False, overwrite=True
+    )
+    assert _batch_ran(out) == 8  # 320x240 without the key: chosen by frame size
+    config = _with_batch_size(trained, 5)
+    (out,) = analyze_images(
+        config, images, use_tflite=False, progress=False, overwrite=True
+    )
+    assert _batch_ran(out) == 5
+
+
 # ----------------------------------------------------------- --no-tflite, --precision
 
 
