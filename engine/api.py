@@ -1817,7 +1817,8 @@ def analyze_videos(
         :class:`~posekit.engine.distributed.ChunkPlanError`).
     chunk_frames
         Frames per chunk with ``client`` or ``shard`` (default
-        :data:`~posekit.engine.distributed.DEFAULT_CHUNK_FRAMES`).
+        :data:`~posekit.engine.distributed.DEFAULT_CHUNK_FRAMES`); refused without
+        them.
     n_tracks, track_method
         Multi-animal projects: the animals to stitch the tracklets into (default:
         the individuals) and the frame-to-frame similarity (``"ellipse"``,
@@ -1884,8 +1885,9 @@ def analyze_videos(
         ``destfolder``).
     ValueError
         If two videos would write the same output file, ``precision="int8"`` is
-        given with ``use_tflite=False``, or (multi-animal) an option above that
-        only single-animal analyses have is given.
+        given with ``use_tflite=False``, ``chunk_frames`` without ``client`` or
+        ``shard``, or (multi-animal) an option above that only single-animal
+        analyses have is given.
     posekit.engine.project.ProjectError
         If ``config.yaml``'s ``batch_size`` (used when ``batch_size`` is not
         given) is not a whole number of at least 1.
@@ -1910,6 +1912,7 @@ def analyze_videos(
     check_precision(precision)
     check_runtime_precision(use_tflite, precision)
     chunked = client is not None or shard is not None
+    _check_chunk_frames(chunk_frames, chunked)
     project = as_project(project)
     most = config_batch_size(project) if batch_size is None else None
     snapshot = _one_snapshot(project, snapshot)
@@ -2064,6 +2067,34 @@ def analyze_videos(
                 stop_event=stop_event,
             )
         return outputs
+
+
+def _check_chunk_frames(chunk_frames: int | None, chunked: bool) -> None:
+    """Refuse a ``chunk_frames`` that cannot act: below 1, or without a cluster or shard.
+
+    Examples
+    --------
+    >>> _check_chunk_frames(None, False), _check_chunk_frames(512, True)
+    (None, None)
+    >>> _check_chunk_frames(512, False)
+    Traceback (most recent call last):
+    ...
+    ValueError: chunk_frames=512 (--chunk-frames) sets the frames per chunk of a Dask cluster or a job array's shard; without client= (--cluster) or shard= (--shard) each video is analysed in one pass: add --cluster local (this machine's cores) or drop --chunk-frames.
+    """
+    if chunk_frames is None:
+        return
+    if int(chunk_frames) < 1:
+        raise ValueError(
+            f"chunk_frames={chunk_frames} (--chunk-frames): a chunk holds at least 1 "
+            "frame (default 1024)."
+        )
+    if not chunked:
+        raise ValueError(
+            f"chunk_frames={chunk_frames} (--chunk-frames) sets the frames per chunk "
+            "of a Dask cluster or a job array's shard; without client= (--cluster) "
+            "or shard= (--shard) each video is analysed in one pass: add --cluster "
+            "local (this machine's cores) or drop --chunk-frames."
+        )
 
 
 def _prepare_tflite(

@@ -870,11 +870,12 @@ def analyze_with_model(
     ------
     ValueError
         ``use_tflite=False`` with ``precision="int8"``, or with ``client`` or
-        ``shard``.
+        ``shard``; ``chunk_frames`` without ``client`` or ``shard``.
     posekit.engine.inference.AnalysisStopped
         If ``stop_event`` was set (not an error); its ``outputs`` lists the
         ``.h5`` written or found done before the stop.
     """
+    from .api import _check_chunk_frames
     from .inference import (
         AnalysisStopped,
         analyze_video,
@@ -886,6 +887,7 @@ def analyze_with_model(
     from .video import scaled_size
 
     _check_runtime(use_tflite, precision, client, shard)
+    _check_chunk_frames(chunk_frames, client is not None or shard is not None)
     found = list_videos(videos, videotype)  # a folder without such a video fails now
     if not isinstance(model, ExportedModel):
         model = load_model_file(model)

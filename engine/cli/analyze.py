@@ -160,9 +160,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     many.add_argument(
         "--chunk-frames",
-        type=int,
+        type=positive_int,
         default=None,
-        help="frames per chunk with --cluster or --shard (default 1024)",
+        metavar="N",
+        help="frames per chunk with --cluster or --shard (default 1024; refused "
+        "without them)",
     )
     return p
 

@@ -239,3 +239,27 @@ def test_scorer_name_is_a_top_level_deeplabcut_name(trained, clip, tmp_path) -> 
     out = _analyze(config, clip, tmp_path)
     scorer = deeplabcut.scorer_name(config, shuffle=1, trainingsetindex=0)
     assert scorer == SCORER and out.name == clip.stem + scorer + ".h5"
+
+
+# --------------------------------------------------------------------- --chunk-frames
+
+
+def test_chunk_frames_without_a_cluster_or_shard_is_refused(
+    trained, clip, tmp_path, capsys
+) -> None:
+    """It was silently ignored: the video ran in one pass."""
+    argv = ["analyze", str(trained.path), str(clip), "--dest", str(tmp_path)]
+    assert main([*argv, "--chunk-frames", "512"]) == 2
+    err = capsys.readouterr().err
+    assert "--chunk-frames) sets the frames per chunk of a Dask cluster" in err
+    assert "add --cluster local" in err and "drop --chunk-frames" in err
+    assert not list(tmp_path.iterdir())  # refused before anything ran
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--chunk-frames", "0", "--cluster", "local"])
+    assert exit_.value.code == 2
+    assert "--chunk-frames: must be 1 or more" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="without client= .--cluster. or shard="):
+        analyze_videos(trained, [clip], chunk_frames=64, use_tflite=False)
+    with pytest.raises(ValueError, match="a chunk holds at least 1 frame"):
+        analyze_videos(trained, [clip], chunk_frames=0, shard="0/2")
+    # with --shard or --cluster it acts: tests/engine/test_distributed.py

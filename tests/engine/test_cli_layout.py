@@ -21,7 +21,8 @@ for options added on purpose:
   --track-method (their defaults are None: not given; a project takes 1 and 0);
   S19: --batch-size is at most config.yaml's batch_size (DeepLabCut's) and is
   checked by argparse, as --workers is; --no-tflite refuses --precision int8;
-  --workers alone means --cluster local;
+  --workers alone means --cluster local; --chunk-frames is checked by argparse
+  and refused without --cluster or --shard;
 - ``create``: videos may be folders; --individuals and --unique-bodyparts (a
   multi-animal project from the command line);
 - ``create-training-dataset``: QA s15, existing splits are mapped by image onto
