@@ -898,6 +898,7 @@ def analyze_with_model(
         model.scorer,
         overwrite=overwrite,
         precision=precision,
+        model=meta,  # another network of the same scorer name: analysed again
     )
     outputs = plan.outputs()
     jobs, predictors = [], {}

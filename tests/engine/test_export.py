@@ -530,3 +530,32 @@ def test_a_model_file_sharded_analysis_equals_the_serial_one(
     np.testing.assert_allclose(
         pd.read_hdf(sharded).to_numpy(), pd.read_hdf(serial).to_numpy(), atol=1e-4
     )
+
+
+def test_a_model_file_analyses_again_what_another_network_of_its_name_made(
+    model_file: Path, clip: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Two networks can share a scorer name (iterations trained to the same steps).
+
+    ``analyze --model`` skipped any output of its name, as a project's analysis did
+    before QA s19; now the ``_meta.pickle`` decides, as for a project's network.
+    """
+    from posekit.engine.inference import PREVIOUS_ANALYSES_DIR
+    from posekit.engine.io.dlc import analysis_metadata, write_analysis_metadata
+
+    monkeypatch.setenv("POSEKIT_CACHE", str(tmp_path / "cache"))
+    common = {"destfolder": tmp_path, "progress": False, "precision": "float32"}
+    [out] = analyze_with_model(model_file, [clip], **common)
+    meta_path = out.with_name(f"{out.stem}_meta.pickle")
+    meta = analysis_metadata(out)
+    assert meta["iteration (active-learning)"] == 0
+    # the same network: skipped, as ever
+    assert analyze_with_model(model_file, [clip], **common).skipped == [out]
+    # the same name made by iteration 4's network: analysed again, the old one kept
+    meta["iteration (active-learning)"] = 4
+    write_analysis_metadata(meta_path, meta)
+    again = analyze_with_model(model_file, [clip], **common)
+    assert again == [out] and again.skipped == []
+    assert analysis_metadata(out)["iteration (active-learning)"] == 0
+    kept = tmp_path / PREVIOUS_ANALYSES_DIR / "iteration-4"
+    assert analysis_metadata(kept / out.name)["iteration (active-learning)"] == 4
