@@ -13,6 +13,10 @@ HOST ?= 127.0.0.1
 DATA_ROOT ?=
 NOTEBOOKS ?= notebooks
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): 2 halves the suite's time on 2 cores, since much of it
+# waits on browsers, kernels and servers; each test module stays in one process
+# (--dist loadfile), so a module's trained model is built once. 0: one process.
+TEST_WORKERS ?= 2
 
 .PHONY: venv app demo test lint check-engine-install bench bench-quick docs clean browser-deps screenshots
 
@@ -51,7 +55,7 @@ check-engine-install:
 	.ci/check_engine_install $(PYTHON)
 
 test: venv browser-deps lint
-	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # Update the committed screenshots in docs/_static/screenshots (the browser tests save
 # them there only when POSEKIT_SCREENSHOTS_DIR is set; `make test` writes to /tmp).
