@@ -236,6 +236,7 @@ def fitting_scores(
     window: int = 9,
     polyorder: int = 2,
     min_likelihood: float = 0.0,
+    fit_min_likelihood: float = 0.0,
     gate_px: float = 10.0,
     measurement_std: float = 2.0,
     acceleration_std: float = 2.0,
@@ -262,6 +263,11 @@ def fitting_scores(
         the neighbourhood of the median gate.
     min_likelihood
         Ignore keypoints below this likelihood.
+    fit_min_likelihood
+        Leave keypoints below this likelihood out of the fit (bridged as gaps) but
+        still score their distance from it: DeepLabCut's ``fitting`` treats points
+        below ``p_bound`` as missing data in its SARIMAX fit, and flags a frame
+        whose uncertain point lies far from the fitted track.
     gate_px
         Distance from the neighbours' median beyond which a point is left out of
         the fit.
@@ -303,6 +309,8 @@ def fitting_scores(
     off = np.abs(flat - reference).reshape(t, k, 2)
     gated = xy.copy()
     gated[np.linalg.norm(off, axis=-1) > gate_px] = np.nan
+    if fit_min_likelihood > 0 and np.shape(xyp)[2] > 2:
+        gated[np.asarray(xyp[..., 2], float) < fit_min_likelihood] = np.nan
     usable = ~np.isnan(gated[..., 0]).all(axis=0)
     smooth = np.full_like(flat, np.nan)
     filled = _interpolate(gated.reshape(t, k * 2))
@@ -2171,6 +2179,9 @@ def _dlc_defaults(
     thresholds.setdefault("fitting", _DLC_EPSILON)
     thresholds.setdefault("uncertain", 1.0 - _DLC_P_BOUND)
     params.setdefault("jump", {}).setdefault("previous_only", True)
+    # DLC's SARIMAX fit takes the points below p_bound as missing data
+    p_bound = 1.0 - thresholds["uncertain"]
+    params.setdefault("fitting", {}).setdefault("fit_min_likelihood", p_bound)
     return thresholds, params
 
 

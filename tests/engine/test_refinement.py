@@ -112,6 +112,30 @@ def test_fitting_ignores_points_below_min_likelihood():
     assert fitting_scores(xyp)[200] > 50
 
 
+def test_fitting_can_fit_without_uncertain_points_and_still_score_them():
+    """DeepLabCut's ``fitting`` takes points below ``p_bound`` as missing in its fit.
+
+    A run of 8 uncertain frames, 57 px off, is longer than the median gate's
+    neighbourhood: fitted with the others, the track follows it (the middle frames'
+    residual is small); left out of the fit, every frame of the run is far from it.
+    """
+    xyp = smooth_tracks(4)
+    run = list(range(100, 108))
+    offset(xyp, run, 0, 40, 40)
+    xyp[run, 0, 2] = 0.005
+    assert fitting_scores(xyp)[102:106].max() < 10
+    masked = fitting_scores(xyp, fit_min_likelihood=0.01)
+    assert masked[run].min() > 50
+    assert np.flatnonzero(masked > 20).tolist() == run
+    # DeepLabCut's definitions pass p_bound on (the fit leaves those points out)
+    from posekit.engine.refinement import _dlc_defaults
+
+    _, params = _dlc_defaults({"uncertain": 1 - 0.05}, None)
+    assert params["fitting"] == {"fit_min_likelihood": pytest.approx(0.05)}
+    _, params = _dlc_defaults(None, None)
+    assert params["fitting"] == {"fit_min_likelihood": pytest.approx(0.01)}
+
+
 def test_tta_finds_frames_where_augmented_predictions_disagree():
     rng = np.random.default_rng(5)
     xyp = smooth_tracks(5)
