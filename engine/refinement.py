@@ -1367,6 +1367,9 @@ class OutlierFrames:
         all of it); the summary names the frame range when they restrict it.
     range_from_config
         Whether ``start``/``stop`` came from ``config.yaml`` (not the call).
+    listed
+        The frames were listed by the user (DeepLabCut's ``outlieralgorithm="list"``,
+        ``--frames``), not flagged: the summary calls them listed frames.
     """
 
     video: Path
@@ -1383,6 +1386,7 @@ class OutlierFrames:
     start: float = 0.0
     stop: float = 1.0
     range_from_config: bool = False
+    listed: bool = False
 
     def flagged(self) -> str:
         """Say what flagged the candidates and how strongly (``uncertain only (…)``).
@@ -1445,8 +1449,9 @@ class OutlierFrames:
         else:
             done = f"{len(self.picked)} chosen, nothing extracted"
         flagged = self.flagged()
+        kind = "listed" if self.listed else "outlier"
         return (
-            f"{self.video.name}: {len(self.candidates)} outlier frame(s) of "
+            f"{self.video.name}: {len(self.candidates)} {kind} frame(s) of "
             f"{len(self.scores.frames)}{self._range_note()}; {done}"
             + (f"; {flagged}" if flagged else "")
             + "".join(f"; WARNING: {w}" for w in self.warnings)
@@ -2261,6 +2266,7 @@ def _extract_listed(
         picked,
         picked,
         pcutoff=proj.pcutoff,
+        listed=True,
     )
     _older_warning(result, older)
     logger.info("%s: %d listed frame(s) to extract", video.name, len(picked))

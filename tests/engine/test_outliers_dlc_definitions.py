@@ -75,7 +75,8 @@ def test_list_extracts_exactly_those_frames_with_the_analysis_rows(demo_project)
     for name, i in zip(rel, (5, 10, 24), strict=True):
         np.testing.assert_allclose(machine[name], xyp[i], equal_nan=True)
     assert np.isnan(machine[rel[1]][1, :2]).all()
-    assert "3 outlier frame(s) of 120; 3 extracted" in res.summary()
+    # listed, not flagged: the summary does not call them outliers
+    assert "3 listed frame(s) of 120; 3 extracted" in res.summary()
 
 
 def test_list_on_the_command_line(demo_project, capsys):
@@ -86,6 +87,7 @@ def test_list_on_the_command_line(demo_project, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "frames: 3, 7" in out
+    assert "2 listed frame(s) of 120; 2 extracted" in out
     machine = read_machine_labels(demo_project, "session1")
     assert sorted(machine) == [
         "labeled-data/session1/img003.png",
