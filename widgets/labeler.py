@@ -1603,21 +1603,29 @@ class Labeler(BokehComponent):
         m = self.model
         marks = {"labelled": " ✓", "not visible": " (not visible)"}
         guesses = m.machine_points() if m.frame else {}
+        off = m.guesses_off_image(guesses) if guesses else {}
         for b, bp in zip(self.bodypart_buttons, self.bodyparts, strict=True):
             sel = bp == m.selected
             guess = guesses.get(bp)
+            if guess is None:
+                said, tip = "", ""
+            elif bp in off:  # accepting leaves it unlabelled: no guess to take
+                x, y = off[bp]
+                said = " · guess off the image"
+                tip = (
+                    f"; the network's guess ({x:.0f}, {y:.0f}) lies off the image: "
+                    "accepting leaves it unlabelled; click the point"
+                )
+            else:
+                said = f" · guess {guess[2]:.2f}"
+                tip = (
+                    f"; the network's guess here has likelihood {guess[2]:.2f} "
+                    f"({_GUESS_WORDS[m.likelihood_class(guess[2])]})"
+                )
             b.description = (
-                ("▶ " if sel else "")
-                + bp
-                + marks.get(m.point_state(bp), "")
-                + (f" · guess {guess[2]:.2f}" if guess else "")
+                ("▶ " if sel else "") + bp + marks.get(m.point_state(bp), "") + said
             )
-            b.tooltip = f"select {bp}" + (
-                f"; the network's guess here has likelihood {guess[2]:.2f} "
-                f"({_GUESS_WORDS[m.likelihood_class(guess[2])]})"
-                if guess
-                else ""
-            )
+            b.tooltip = f"select {bp}" + tip
             b.style.font_weight = "bold" if sel else "normal"
             b.layout.border = "3px solid #222" if sel else "1px solid #bbb"
         self.undo_button.disabled = not m.can_undo

@@ -200,3 +200,17 @@ def test_the_labeller_shows_which_guesses_were_left(project):
     assert "outside the 160×120 image: neck (162.8, 126.8)" in text
     assert on_disk(project, f0, "snout") == (50.0, 25.0)
     assert all(math.isnan(v) for v in on_disk(project, f0, "neck"))
+
+
+def test_buttons_say_a_guess_is_off_the_image_instead_of_its_likelihood(project):
+    """The bodypart buttons said 'neck · guess 0.90' for a guess accept would skip."""
+    f0 = LabelerModel(project).frames[0]
+    write_guesses(project, f0, {"snout": (50.0, 25.0), "neck": (W + 2.8, H + 6.8)})
+    labeler = Labeler(project)
+    assert labeler.model.frame == f0
+    buttons = dict(zip(labeler.bodyparts, labeler.bodypart_buttons, strict=True))
+    assert buttons["snout"].description.endswith("snout · guess 0.90")
+    assert buttons["neck"].description.endswith("neck · guess off the image")
+    assert "(163, 127) lies off the image" in buttons["neck"].tooltip
+    assert "accepting leaves it unlabelled" in buttons["neck"].tooltip
+    assert buttons["spine"].description.endswith("spine")  # no guess: nothing said
