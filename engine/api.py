@@ -2511,9 +2511,12 @@ def video_predictions(
         The project (or its folder or ``config.yaml``).
     videos
         Videos (their newest ``<video>DLC_*.h5``), folders of videos and prediction
-        files (``.h5``/``.csv``, kept as given); default: every video of the project.
+        files (``.h5``/``.csv``, kept as given unless ``filtered``); default: every
+        video of the project.
     filtered
-        Take each video's ``_filtered`` predictions.
+        Take each video's ``_filtered`` predictions, and for a predictions file its
+        ``<stem>_filtered`` sibling (a file whose stem ends in ``_filtered`` is
+        kept).
     videotype
         DeepLabCut's ``videotype``: only the videos of this extension in the folders
         given (``".avi"``; default: every video).
@@ -2585,6 +2588,15 @@ def _prediction_pairs(
         if not item.exists():
             raise FileNotFoundError(f"No video or predictions file at {item}")
         if item.suffix.lower() in (".h5", ".csv"):
+            if filtered and not item.stem.endswith(FILTERED_SUFFIX):
+                # a predictions file with filtered=True (--filtered): its filtered
+                # sibling, as for a video (it was taken as given, unfiltered)
+                sibling = item.with_name(item.stem + FILTERED_SUFFIX + item.suffix)
+                if sibling.is_file():
+                    found.append((None, sibling))
+                else:
+                    missing.append(item)
+                continue
             found.append((None, item))
             continue
         files = (
@@ -2692,7 +2704,7 @@ def filter_predictions(
     polyorder: int = 2,
     pcutoff: float | None = None,
     max_gap: int | None = None,
-    save_as_csv: bool = False,
+    save_as_csv: bool = True,
     videotype: str | Sequence[str] | None = None,
     shuffle: int | None = None,
     destfolder: str | os.PathLike | None = None,
@@ -2727,7 +2739,8 @@ def filter_predictions(
         ``MAdegree`` and ``alpha``, settings of ``"arima"`` only, are ignored) and
         ``window`` its ``windowlength``.
     save_as_csv
-        Also write the ``.csv`` twins.
+        Also write the ``.csv`` twins (default, as DeepLabCut's
+        ``filterpredictions``; ``posekit filter`` writes them with ``--csv``).
 
     Returns
     -------

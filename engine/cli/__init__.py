@@ -148,7 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra:  # said by the (sub)command's parser, with its own usage line
+    if extra and not _intermixed(_innermost(parser, args), args, extra):
+        # said by the (sub)command's parser, with its own usage line
         _innermost(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.verbose and args.quiet:
         parser.error("-v/--verbose and -q/--quiet exclude each other")
@@ -172,6 +173,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_threads(args.cpu_threads)
     name = getattr(args, "_command_name", f"posekit {args.command}")
     return run_command(name, _COMMANDS[args.command], args)
+
+
+def _intermixed(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]
+) -> bool:
+    """Take files given after an option into the command's list of files.
+
+    argparse fills a ``nargs="*"`` positional (``files``, ``videos``) from the
+    arguments before the first option only: ``posekit filter P --method median
+    F.h5`` left ``F.h5`` unrecognized. When every argument left over is a value (no
+    ``-``) and the command has one such list, they are added to it, in order.
+
+    Returns
+    -------
+    bool
+        Whether ``extra`` was taken.
+    """
+    if any(a.startswith("-") for a in extra):
+        return False
+    lists = [
+        a
+        for a in parser._actions
+        if not a.option_strings and a.nargs in ("*", "+") and a.dest != "command"
+    ]
+    if len(lists) != 1:
+        return False
+    dest = lists[0].dest
+    setattr(args, dest, [*(getattr(args, dest, None) or []), *extra])
+    return True
 
 
 def _innermost(

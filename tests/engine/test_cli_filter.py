@@ -143,3 +143,42 @@ def test_shuffle_and_trainingsetindex_as_in_the_other_commands(noisy, capsys) ->
     }
     args = build_parser().parse_args(["labeled-video", *argv])
     assert (args.shuffle, args.trainingsetindex) == (2, 0)
+
+
+def test_filtered_takes_a_predictions_file_s_filtered_sibling(noisy, capsys) -> None:
+    """QA s20 (docs-literal): ``labeled-video P F.h5 --filtered`` drew ``F.h5``.
+
+    ``--filtered`` (``filtered=True``) was ignored for a predictions file given by
+    name: the unfiltered points were drawn, into the unfiltered video's name.
+    """
+    from posekit.engine.api import video_predictions
+
+    project, path, _, _ = noisy
+    sibling = path.with_name(f"{path.stem}_filtered.h5")
+    sibling.unlink(missing_ok=True)
+    with pytest.raises(FileNotFoundError, match="No filtered predictions for .*filter"):
+        video_predictions(project, [path], filtered=True)
+    assert main(["filter", str(project.path), str(path)]) == 0
+    capsys.readouterr()
+    assert video_predictions(project, [path], filtered=True) == [sibling]
+    assert video_predictions(project, [sibling], filtered=True) == [sibling]
+    assert video_predictions(project, [path]) == [path]  # as given without it
+
+
+def test_files_may_follow_the_options(noisy, capsys) -> None:
+    """QA s20 (docs-literal): ``posekit filter P --method median F.h5`` was refused.
+
+    argparse leaves a file list after an option unrecognized; the files given after
+    options join the command's list of files, in order. A stray option still fails.
+    """
+    project, path, _, _ = noisy
+    argv = ["filter", str(project.path), "--method", "median", "--window", "3"]
+    assert main([*argv, str(path)]) == 0
+    got = _lines(capsys.readouterr().out)
+    assert got["read"] == [str(path)]
+    assert got["wrote"] == [str(path.with_name(f"{path.stem}_filtered.h5"))]
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, str(path), "--no-such-option"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: unrecognized arguments:" in err and "--no-such-option" in err

@@ -180,6 +180,8 @@ def test_more_deeplabcut_keywords_run_or_say_what_instead(
         config=config, video=[video], p_bound=0.01, ARdegree=3, MAdegree=1, alpha=0.01
     )
     assert filtered.name.endswith("_filtered.h5")
+    # DeepLabCut's save_as_csv=True default (QA s20: a DLC script got no .csv)
+    assert filtered.with_suffix(".csv").is_file()
     with pytest.raises(ValueError, match=r"filtertype='arima'.*'kalman'.*pcutoff"):
         deeplabcut.filterpredictions(config, [video], filtertype="arima")
     with pytest.raises(FileNotFoundError, match=r"tracked by 'box' \(…_bx"):
