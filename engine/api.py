@@ -1776,7 +1776,8 @@ def analyze_videos(
         config, only the box ``x1, x2, y1, y2`` of each frame is analysed, as in
         DeepLabCut (the coordinates stay those of the full frame).
     save_as_csv
-        Also write the ``.csv``.
+        Also write the ``.csv`` (for a video analysed before, and so not again,
+        from its ``.h5`` when it has no ``.csv``).
     batch_size, scale
         Frames per network call (default: by frame size, 1 for frames of 640×480
         and more, else 8: :func:`~posekit.engine.inference.default_batch_size`,
@@ -1974,6 +1975,7 @@ def analyze_videos(
     )
     outputs = plan.outputs()
     outputs.failed.update(missing)
+    _csv_of_skipped(plan.skipped, save_as_csv)
     videos = plan.todo
     with contextlib.ExitStack() as held:
         if shard is None:  # array tasks run together by design (own chunks, no lock)
@@ -2067,6 +2069,27 @@ def analyze_videos(
                 stop_event=stop_event,
             )
         return outputs
+
+
+def _csv_of_skipped(skipped: Sequence[Path], save_as_csv: bool) -> None:
+    """Write the ``.csv`` twin of outputs analysed before, when asked and missing.
+
+    ``save_as_csv=True`` (``--csv``) on a video analysed before without it: the
+    analysis is not run again, but the ``.csv`` asked for is written from its
+    ``.h5`` (DeepLabCut writes none and says nothing).
+    """
+    from .io.dlc import convert_h5_to_csv
+
+    for out in skipped if save_as_csv else ():
+        csv = out.with_suffix(".csv")
+        if out.suffix == ".h5" and not csv.exists():
+            convert_h5_to_csv(out)
+            logger.warning(
+                "%s: analysed before, not again; the .csv asked for is written "
+                "from it (%s)",
+                out.name,
+                csv.name,
+            )
 
 
 def _check_chunk_frames(chunk_frames: int | None, chunked: bool) -> None:

@@ -296,16 +296,33 @@ def load(
         raise FileNotFoundError(f"No tracking file at {path}")
     if format is None:
         format = detect_format(path)
-    elif format not in _LOADERS:
+    else:
+        format = _known_name(format, _LOADERS)
+    if format not in _LOADERS:
         raise ValueError(
             f"Unknown source_software {format!r}; known formats: {sorted(_LOADERS)}"
         )
     return _LOADERS[format].fn(path, fps=fps, **kwargs)
 
 
+def _known_name(format: str, registry: Mapping[str, object]) -> str:
+    """Return the registered spelling of ``format``, matched without case.
+
+    Examples
+    --------
+    >>> _known_name("lightningpose", {"LightningPose": 1}), _known_name("x", {})
+    ('LightningPose', 'x')
+    """
+    if format in registry:
+        return format
+    same = [name for name in registry if name.lower() == str(format).lower()]
+    return same[0] if len(same) == 1 else format
+
+
 def _saver_for(path: Path, format: str | None) -> _Saver:
     _ensure_registered()  # convert() asks before anything else has loaded the formats
     if format is not None:
+        format = _known_name(format, _SAVERS)
         if format not in _SAVERS:
             raise ValueError(f"Unknown format {format!r}; can save: {sorted(_SAVERS)}")
         return _SAVERS[format]

@@ -263,3 +263,37 @@ def test_chunk_frames_without_a_cluster_or_shard_is_refused(
     with pytest.raises(ValueError, match="a chunk holds at least 1 frame"):
         analyze_videos(trained, [clip], chunk_frames=0, shard="0/2")
     # with --shard or --cluster it acts: tests/engine/test_distributed.py
+
+
+# ------------------------------------------------------ --csv on an analysed video
+
+
+def test_csv_asked_for_an_analysed_video_is_written_from_its_h5(
+    trained, clip, tmp_path, caplog
+) -> None:
+    """QA s20 (docs-literal): ``save_as_csv=True`` after an analysis without it.
+
+    The video is not analysed again (as in DeepLabCut), and the ``.csv`` asked for
+    was not written either, without a word; now it is written from the ``.h5``.
+    """
+    import logging
+
+    import pandas as pd
+
+    out = _analyze(str(trained.config_path), clip, tmp_path)
+    csv = out.with_suffix(".csv")
+    assert not csv.exists()
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        again = analyze_videos(
+            trained, [clip], destfolder=tmp_path, save_as_csv=True, progress=False
+        )
+    assert again.skipped == [out]
+    assert csv.is_file()
+    said = [r.getMessage() for r in caplog.records]
+    assert f"{out.name}: analysed before, not again; the .csv asked for" in " ".join(
+        said
+    )
+    table = pd.read_csv(csv, header=[0, 1, 2], index_col=0)
+    pd.testing.assert_frame_equal(
+        table, pd.read_hdf(out), check_dtype=False, check_names=False
+    )

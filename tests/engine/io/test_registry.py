@@ -142,3 +142,11 @@ def test_bad_arguments(tmp_path: Path) -> None:
     ds = from_numpy(np.zeros((1, 2, 1, 1)))
     with pytest.raises(ValueError, match="Unknown format 'Nope'; can save"):
         save_poses(ds, tmp_path / "x", fmt="Nope")
+
+
+def test_format_names_match_without_case(tmp_path: Path) -> None:
+    """QA s20: ``posekit convert --to sleap-analysis`` was refused (SLEAP-analysis)."""
+    ds = from_numpy(np.arange(8.0).reshape(2, 2, 2, 1) + 1.0)
+    out = save_poses(ds, tmp_path / "a.nc", fmt="netcdf")
+    back = load_poses(out, source_software="NETCDF")
+    np.testing.assert_allclose(back["position"].values, ds["position"].values)
