@@ -1412,7 +1412,7 @@ class OutlierFrames:
                 cutoff = 1.0 - self.scores.thresholds[c]
                 strength = (
                     f"lowest likelihood {lik.min():.2f}–{lik.max():.2f} against "
-                    f"p-cutoff {cutoff:.2g}"
+                    f"{self._bound_name(cutoff)} {cutoff:.2g}"
                 )
             else:
                 unit = CRITERIA[c].unit if c in CRITERIA else ""
@@ -1435,9 +1435,16 @@ class OutlierFrames:
             if float(np.median(lik)) >= cutoff / 2:
                 text += (
                     " — the network may already be good: check `posekit evaluate` "
-                    "(the frames are only a little less sure than the p-cutoff)"
+                    "(the frames are only a little less sure than the "
+                    f"{self._bound_name(cutoff)})"
                 )
         return text
+
+    def _bound_name(self, cutoff: float) -> str:
+        """``"p-cutoff"`` (the config's), or ``"p_bound"`` (DeepLabCut's, another)."""
+        if self.pcutoff is None or np.isclose(cutoff, self.pcutoff):
+            return "p-cutoff"
+        return "p_bound"
 
     def summary(self) -> str:
         """One line: how many outliers, what flagged them, how many extracted, where.

@@ -273,3 +273,21 @@ def test_merge_with_nothing_new_after_a_merge_says_so(ready_to_merge):
     assert "none is corrected" not in text and "Refine page" not in text
     assert "refine.ipynb" in text and "2 · Refine" in text
     assert "--from-predictions" in text and "saved at once" in text
+
+
+def test_summary_names_p_bound_when_it_is_not_the_p_cutoff():
+    """QA s20: DLC's ``p_bound=0.2`` was called the p-cutoff (the config's is 0.6)."""
+    n = 10
+    unc = np.zeros(n)
+    unc[[2, 7]] = [1 - 0.07, 1 - 0.15]
+    res = OutlierFrames(
+        video=Path("v.mp4"),
+        predictions=Path("p.h5"),
+        scores=OutlierScores({"uncertain": unc}, {"uncertain": 0.8}, np.arange(n)),
+        candidates=np.array([2, 7]),
+        picked=np.array([2, 7]),
+        pcutoff=0.6,
+    )
+    line = res.summary()
+    assert "(lowest likelihood 0.07–0.15 against p_bound 0.2)" in line
+    assert "p-cutoff" not in line
