@@ -237,10 +237,11 @@ def write_combined_evaluation(
 ) -> Path:
     """Append one row to DeepLabCut's ``CombinedEvaluation-results.csv`` (atomically).
 
-    The file has exactly the columns :data:`COMBINED_EVALUATION_COLUMNS`. Errors are
-    mean Euclidean distances (DLC's convention), rounded to 2 decimals as DLC does.
-    A file written by DeepLabCut itself (a leading unnamed index column) keeps its
-    layout.
+    The file is DeepLabCut's layout: pandas' index as a leading unnamed column (DLC
+    reads it back with ``index_col=0`` when it appends), then exactly the columns
+    :data:`COMBINED_EVALUATION_COLUMNS`. Errors are mean Euclidean distances (DLC's
+    convention), rounded to 2 decimals as DLC does. A file an older posekit wrote
+    without the index column is given one.
 
     Parameters
     ----------
@@ -271,8 +272,8 @@ def write_combined_evaluation(
     ...     train_error=1.234, test_error=2.5, pcutoff=0.6, train_error_pcutoff=1.2,
     ...     test_error_pcutoff=2.4)
     >>> print(p.read_text().strip())
-    Training iterations:,%Training dataset,Shuffle number,Train error(px),Test error(px),p-cutoff used,Train error with p-cutoff,Test error with p-cutoff
-    1000,95,1,1.23,2.5,0.6,1.2,2.4
+    ,Training iterations:,%Training dataset,Shuffle number,Train error(px),Test error(px),p-cutoff used,Train error with p-cutoff,Test error with p-cutoff
+    0,1000,95,1,1.23,2.5,0.6,1.2,2.4
     """
     path = Path(path)
     pct = (
@@ -293,22 +294,22 @@ def write_combined_evaluation(
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     if not lines:
-        writer.writerow(COMBINED_EVALUATION_COLUMNS)
-    else:
-        header = next(csv.reader([lines[0]]))
-        if (
-            header
-            and header[0] == ""
-            and tuple(h.strip() for h in header[1:]) == (COMBINED_EVALUATION_COLUMNS)
-        ):
-            row = [len(lines) - 1, *row]  # DLC's pandas index column
-        elif tuple(h.strip() for h in header) != COMBINED_EVALUATION_COLUMNS:
-            raise ValueError(
-                f"{path} is not a CombinedEvaluation-results.csv (header {header}); "
-                "move it away or pass another path."
-            )
-    writer.writerow(row)
-    text = (existing.rstrip("\n") + "\n" if lines else "") + buf.getvalue()
+        lines = [",".join(["", *COMBINED_EVALUATION_COLUMNS])]
+    header = next(csv.reader([lines[0]]))
+    if tuple(h.strip() for h in header) == COMBINED_EVALUATION_COLUMNS:
+        # an older posekit's file, without the index column: given DeepLabCut's
+        lines = [f",{lines[0]}", *(f"{i},{ln}" for i, ln in enumerate(lines[1:]))]
+    elif not (
+        header
+        and header[0] == ""
+        and tuple(h.strip() for h in header[1:]) == COMBINED_EVALUATION_COLUMNS
+    ):
+        raise ValueError(
+            f"{path} is not a CombinedEvaluation-results.csv (header {header}); "
+            "move it away or pass another path."
+        )
+    writer.writerow([len(lines) - 1, *row])  # DLC's pandas index column first
+    text = "\n".join(lines) + "\n" + buf.getvalue()
     return atomic_write_text(path, text)
 
 

@@ -1598,6 +1598,8 @@ class TrainingModel(traitlets.HasTraits):
                 found = pd.read_csv(candidate)
             except (ValueError, OSError):
                 continue
+            # DeepLabCut's tables start with pandas' index (an unnamed column)
+            found = found.loc[:, ~found.columns.str.startswith("Unnamed:")]
             cols = {str(c).strip(): c for c in found.columns}
             it_col, sh_col = (
                 cols.get("Training iterations:"),

@@ -60,15 +60,48 @@ def test_combined_evaluation_file(tmp_path) -> None:
     write_combined_evaluation(path, iterations=1000, **kwargs)
     write_combined_evaluation(path, iterations=2000, **kwargs)
     lines = path.read_text().splitlines()
+    # DeepLabCut's layout: the pandas index first (QA s20: DLC reads the file with
+    # index_col=0 when it appends, and took the iterations for the index)
     assert lines[0] == (
-        "Training iterations:,%Training dataset,Shuffle number,Train error(px),"
+        ",Training iterations:,%Training dataset,Shuffle number,Train error(px),"
         "Test error(px),p-cutoff used,Train error with p-cutoff,Test error with p-cutoff"
     )
-    df = pd.read_csv(path)
+    df = pd.read_csv(path, index_col=0)
     assert tuple(df.columns) == COMBINED_EVALUATION_COLUMNS
+    assert df.index.tolist() == [0, 1]
     assert df["Training iterations:"].tolist() == [1000, 2000]
     assert df["%Training dataset"].tolist() == [95, 95]
     assert df["Test error(px)"].tolist() == [2.72, 2.72]
+    # DeepLabCut 2.3's make_results_file appends so: read, concat, write
+    dlc = pd.concat((df, df.iloc[:1])).reset_index(drop=True)
+    dlc.to_csv(path)
+    write_combined_evaluation(path, iterations=3000, **kwargs)
+    again = pd.read_csv(path, index_col=0)
+    assert again["Training iterations:"].tolist() == [1000, 2000, 1000, 3000]
+    assert again.index.tolist() == [0, 1, 2, 3]
+
+
+def test_combined_evaluation_of_an_older_posekit_gets_the_index_column(tmp_path):
+    path = tmp_path / "CombinedEvaluation-results.csv"
+    old = pd.DataFrame(
+        [[500, 95, 1, 3.0, 4.0, 0.6, 3.0, 4.0]], columns=COMBINED_EVALUATION_COLUMNS
+    )
+    old.to_csv(path, index=False)  # as posekit wrote it before
+    write_combined_evaluation(
+        path,
+        iterations=900,
+        train_fraction=0.95,
+        shuffle=1,
+        train_error=1,
+        test_error=2,
+        pcutoff=0.6,
+        train_error_pcutoff=1,
+        test_error_pcutoff=2,
+    )
+    df = pd.read_csv(path, index_col=0)
+    assert tuple(df.columns) == COMBINED_EVALUATION_COLUMNS
+    assert df["Training iterations:"].tolist() == [500, 900]
+    assert df.index.tolist() == [0, 1]
 
 
 def test_combined_evaluation_appends_to_a_deeplabcut_file(tmp_path) -> None:

@@ -102,7 +102,7 @@ def test_evaluate_network_evaluates_each_shuffle_in_turn(two_shuffles, capsys) -
         )
     # DeepLabCut's files: a row each in the iteration's combined table, in order,
     # and each shuffle's own folder
-    rows = pd.read_csv(combined)
+    rows = pd.read_csv(combined, index_col=0)  # DLC: the index first
     assert tuple(rows.columns) == COMBINED_EVALUATION_COLUMNS
     assert rows["Shuffle number"].tolist() == [1, 2, 1, 2]
     assert rows["Training iterations:"].tolist() == [3, 2, 3, 2]
