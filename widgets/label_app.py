@@ -130,7 +130,7 @@ class LabelApp:
         self.project_info.value = (
             f"<span class='project-info'><b>{html.escape(proj.task)}</b> · scorer "
             f"{html.escape(proj.scorer)} · {len(proj.bodyparts)} bodyparts · "
-            f"{len(proj.videos())} video(s) · labels saved to "
+            f"{len(proj.source_videos())} video(s) · labels saved to "
             f"labeled-data/&lt;video&gt;/CollectedData_{html.escape(proj.scorer)}.h5 "
             "after every click</span>"
         )

@@ -142,3 +142,18 @@ def test_gallery_names_the_colours_and_writes_names_on_thumbnails(project):
         pb = cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR)
         changed = np.abs(pa.astype(int) - pb.astype(int)).max(axis=2) > 80
         assert changed.sum() > 100  # the names' pixels
+
+
+def test_header_counts_the_videos_not_the_labelled_videos_made_from_them(project):
+    """QA s20: the header said 4 video(s) where home says 1 (+3 labelled videos)."""
+    import shutil
+
+    video = project.videos()[0]
+    for pcutoff in (40, 50, 60):
+        shutil.copy(
+            video, video.with_name(f"{video.stem}DLC_x_3_p{pcutoff}_labeled.mp4")
+        )
+    n = len(project.source_videos())
+    assert len(project.videos()) == n + 3
+    app = LabelApp(project, threaded=False)
+    assert f" · {n} video(s) · labels saved to" in app.project_info.value
