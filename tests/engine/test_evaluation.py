@@ -81,12 +81,19 @@ def test_combined_evaluation_file(tmp_path) -> None:
     assert again.index.tolist() == [0, 1, 2, 3]
 
 
-def test_combined_evaluation_of_an_older_posekit_gets_the_index_column(tmp_path):
+@pytest.mark.parametrize(
+    "index", [True, False], ids=["deeplabcut-file", "older-posekit-file"]
+)
+def test_combined_evaluation_appends_in_deeplabcut_s_layout(tmp_path, index) -> None:
+    """Appending keeps DeepLabCut's layout, or gives an older posekit file it.
+
+    DeepLabCut writes the pandas index as a first, unnamed column (``index``); an
+    older posekit wrote none, and its file is given one when appended to.
+    """
     path = tmp_path / "CombinedEvaluation-results.csv"
-    old = pd.DataFrame(
+    pd.DataFrame(
         [[500, 95, 1, 3.0, 4.0, 0.6, 3.0, 4.0]], columns=COMBINED_EVALUATION_COLUMNS
-    )
-    old.to_csv(path, index=False)  # as posekit wrote it before
+    ).to_csv(path, index=index)
     write_combined_evaluation(
         path,
         iterations=900,
@@ -104,26 +111,7 @@ def test_combined_evaluation_of_an_older_posekit_gets_the_index_column(tmp_path)
     assert df.index.tolist() == [0, 1]
 
 
-def test_combined_evaluation_appends_to_a_deeplabcut_file(tmp_path) -> None:
-    # DeepLabCut writes the pandas index as a first, unnamed column
-    path = tmp_path / "CombinedEvaluation-results.csv"
-    pd.DataFrame(
-        [[500, 95, 1, 3.0, 4.0, 0.6, 3.0, 4.0]], columns=COMBINED_EVALUATION_COLUMNS
-    ).to_csv(path)
-    write_combined_evaluation(
-        path,
-        iterations=900,
-        train_fraction=0.95,
-        shuffle=1,
-        train_error=1,
-        test_error=2,
-        pcutoff=0.6,
-        train_error_pcutoff=1,
-        test_error_pcutoff=2,
-    )
-    df = pd.read_csv(path, index_col=0)
-    assert df["Training iterations:"].tolist() == [500, 900]
-    assert df.index.tolist() == [0, 1]
+def test_combined_evaluation_refuses_another_csv(tmp_path) -> None:
     bad = tmp_path / "other.csv"
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not a CombinedEvaluation"):
