@@ -123,6 +123,166 @@ DLC_DEFAULTS: dict[str, tuple[Any, ...]] = {
 #: Every key this module looks at.
 KEYS = tuple(HONOURED) + tuple(NO_EFFECT)
 
+#: DeepLabCut's template ``deeplabcut/pose_cfg.yaml`` (2.3), less the keys its
+#: ``create_training_dataset`` fills in for the project (:func:`new_train_cfg`).
+TEMPLATE: dict[str, Any] = {
+    "pos_dist_thresh": 17,
+    "global_scale": 0.8,
+    "dataset_type": "imgaug",
+    "batch_size": 1,
+    "cropratio": 0.4,
+    "rotation": 25,
+    "rotratio": 0.4,
+    "scale_jitter_lo": 0.5,
+    "scale_jitter_up": 1.25,
+    "mirror": False,
+    "clahe": True,
+    "claheratio": 0.1,
+    "histeq": True,
+    "histeqratio": 0.1,
+    "sharpen": False,
+    "sharpenratio": 0.3,
+    "edge": False,
+    "emboss": {"alpha": [0.0, 1.0], "strength": [0.5, 1.5], "embossratio": 0.1},
+    "net_type": "resnet_50",
+    "multi_stage": False,
+    "location_refinement": True,
+    "locref_huber_loss": True,
+    "locref_loss_weight": 0.05,
+    "locref_stdev": 7.2801,
+    "intermediate_supervision": False,
+    "intermediate_supervision_layer": 12,
+    "pairwise_huber_loss": False,
+    "partaffinityfield_predict": False,
+    "pairwise_predict": False,
+    "max_input_size": 1500,
+    "min_input_size": 64,
+    "multi_step": [[0.005, 10000], [0.02, 430000], [0.002, 730000], [0.001, 1030000]],
+    "lr_init": 0.0005,
+    "decay_steps": 30000,
+    "alpha_r": 0.02,
+    "display_iters": 1000,
+    "save_iters": 50000,
+}
+
+#: The keys DeepLabCut's ``create_training_dataset`` sets for the project; a file
+#: written again (new bodyparts, a new dataset) gets their new values.
+PROJECT_KEYS = (
+    "dataset",
+    "metadataset",
+    "num_joints",
+    "all_joints",
+    "all_joints_names",
+    "project_path",
+)
+
+#: The keys of ``train/pose_cfg.yaml`` DeepLabCut copies into ``test/pose_cfg.yaml``
+#: (``MakeTest_pose_yaml``), which also sets ``scoremap_dir: test``.
+TEST_KEYS = (
+    "dataset",
+    "num_joints",
+    "all_joints",
+    "all_joints_names",
+    "net_type",
+    "init_weights",
+    "global_scale",
+    "location_refinement",
+    "locref_stdev",
+)
+
+
+def is_template_value(key: str, value: Any) -> bool:
+    """Return whether ``value`` is DeepLabCut's template value of ``key``.
+
+    Examples
+    --------
+    >>> is_template_value("clahe", True), is_template_value("rotation", 10)
+    (True, False)
+    >>> is_template_value("sigma", 8.5)
+    False
+    """
+    return key in TEMPLATE and same_value(value, TEMPLATE[key])
+
+
+def new_train_cfg(
+    existing: Mapping[str, Any] | None,
+    *,
+    dataset: str,
+    metadataset: str,
+    bodyparts: list[str],
+    project_path: str,
+    net_type: str,
+) -> dict[str, Any] | None:
+    """Return a shuffle's ``train/pose_cfg.yaml`` as DeepLabCut's ``create_training_dataset`` writes it.
+
+    The template (:data:`TEMPLATE`) with the project's keys, so that a DeepLabCut user
+    finds the file to edit before the first training, and DeepLabCut can train the
+    shuffle. Its training values are DeepLabCut's, which :func:`user_choices` does
+    not count as the user's: posekit's project-derived defaults apply until a value
+    is changed.
+
+    Parameters
+    ----------
+    existing
+        The file there now, or ``None``. A file posekit's training wrote (a
+        ``posekit`` section) is left as it is (``None`` returned); in another one
+        every key is kept but the project's (:data:`PROJECT_KEYS`), and the
+        template's missing keys are added.
+    dataset, metadataset
+        The ``.mat`` dataset and the Documentation pickle, relative to the project.
+    bodyparts
+        The project's bodyparts.
+    project_path
+        The project's folder.
+    net_type
+        ``config.yaml``'s ``default_net_type``.
+
+    Returns
+    -------
+    dict or None
+        The mapping to write; ``None``: leave the file as it is.
+
+    Examples
+    --------
+    >>> cfg = new_train_cfg(None, dataset="d.mat", metadataset="d.pickle",
+    ...                     bodyparts=["nose", "tail"], project_path="/p",
+    ...                     net_type="resnet_50")
+    >>> cfg["all_joints"], cfg["rotation"], user_choices(cfg)
+    ([[0], [1]], 25, {})
+    >>> new_train_cfg({"posekit": {"model": {}}}, dataset="d.mat",
+    ...               metadataset="d.pickle", bodyparts=["nose"], project_path="/p",
+    ...               net_type="resnet_50") is None
+    True
+    """
+    if existing is not None and isinstance(existing.get("posekit"), Mapping):
+        return None
+    project = {
+        "dataset": dataset,
+        "metadataset": metadataset,
+        "num_joints": len(bodyparts),
+        "all_joints": [[i] for i in range(len(bodyparts))],
+        "all_joints_names": [str(b) for b in bodyparts],
+        "init_weights": "imagenet",
+        "project_path": project_path,
+        "net_type": net_type,
+    }
+    cfg = {**TEMPLATE, **project, **dict(existing or {})}
+    cfg.update({key: project[key] for key in PROJECT_KEYS})
+    return dict(sorted(cfg.items()))  # DeepLabCut's yaml.dump sorts the keys
+
+
+def test_cfg(train_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``test/pose_cfg.yaml`` for a ``train/pose_cfg.yaml``, as DeepLabCut makes it.
+
+    Examples
+    --------
+    >>> test_cfg({"dataset": "d.mat", "net_type": "resnet_50", "rotation": 25})
+    {'dataset': 'd.mat', 'net_type': 'resnet_50', 'scoremap_dir': 'test'}
+    """
+    cfg = {key: train_cfg[key] for key in TEST_KEYS if key in train_cfg}
+    cfg["scoremap_dir"] = "test"
+    return cfg
+
 
 def same_value(a: Any, b: Any) -> bool:
     """Return whether two YAML values are equal (numbers compared as floats).

@@ -193,6 +193,14 @@ def _doc_path(project: Project, fraction: float, shuffle: int) -> Path:
     )
 
 
+def _dataset_path(project: Project, fraction: float, shuffle: int) -> Path:
+    """DeepLabCut's ``.mat`` dataset of a split, beside its Documentation pickle."""
+    return (
+        project.training_set_dir()
+        / f"{project.task}_{project.scorer}{_pct(fraction)}shuffle{shuffle}.mat"
+    )
+
+
 def _index_lists(value: Sequence[Sequence[int]] | Sequence[int]) -> list[list[int]]:
     """DeepLabCut's ``trainIndices``: one list per shuffle (a flat list: one split)."""
     lists = list(value)
@@ -382,10 +390,69 @@ def create_training_dataset(
         train_indices,
         test_indices,
     )
+    if not project.multianimal:
+        for split in splits:
+            _write_pose_cfgs(project, split.shuffle, split.train_fraction)
     if net_type is not None:
         for split in splits:
             _record_net_type(project, split.shuffle, split.train_fraction, net_type)
     return splits
+
+
+#: The first lines of the ``train/pose_cfg.yaml`` create_training_dataset writes.
+_POSE_CFG_HEADER = """\
+# DeepLabCut's training settings of this shuffle, written by posekit's
+# create_training_dataset. A value left at DeepLabCut's default leaves the choice to
+# posekit, which chooses from the project when training starts; a value you change
+# is yours (posekit train logs "pose_cfg.yaml: <key> <value> (your value)").
+# Training rewrites this file with the values it used and keeps the keys you set.
+"""
+
+
+def _write_pose_cfgs(project: Project, shuffle: int, train_fraction: float) -> None:
+    """Write a shuffle's ``train/`` and ``test/pose_cfg.yaml`` as DeepLabCut does.
+
+    A DeepLabCut user edits ``train/pose_cfg.yaml`` before the first training;
+    DeepLabCut trains from it. One that posekit's training wrote is kept; another
+    keeps every key but the project's (:func:`._dlc_pose_cfg.new_train_cfg`).
+    """
+    import yaml
+
+    from . import _dlc_pose_cfg
+    from ._fileio import atomic_write_text
+
+    model = project.model_dir(shuffle, train_fraction)
+    train = model / "train" / "pose_cfg.yaml"
+    try:
+        existing = yaml.safe_load(train.read_text()) if train.is_file() else None
+    except (OSError, yaml.YAMLError) as err:
+        raise ValueError(
+            f"{train} cannot be read ({err}). Fix the file, or delete it: "
+            "create_training_dataset then writes DeepLabCut's defaults there."
+        ) from err
+    doc = _doc_path(project, train_fraction, shuffle)
+    dataset = _dataset_path(project, train_fraction, shuffle)
+    cfg = _dlc_pose_cfg.new_train_cfg(
+        existing if isinstance(existing, dict) else None,
+        dataset=dataset.relative_to(project.path).as_posix(),
+        metadataset=doc.relative_to(project.path).as_posix(),
+        bodyparts=list(project.bodyparts),
+        project_path=str(project.path),
+        net_type=str(project.get("default_net_type") or "resnet_50"),
+    )
+    if cfg is not None:
+        train.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(
+            train, _POSE_CFG_HEADER + yaml.safe_dump(cfg, sort_keys=False)
+        )
+    test = model / "test" / "pose_cfg.yaml"
+    if cfg is not None or not test.is_file():
+        source = cfg if cfg is not None else existing
+        test.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(
+            test,
+            yaml.safe_dump(_dlc_pose_cfg.test_cfg(source or {}), sort_keys=False),
+        )
 
 
 def _create_splits(
@@ -914,10 +981,7 @@ def _write_documentation(
         pickle.dump(
             [data, train.tolist(), test.tolist(), fraction], fh, pickle.HIGHEST_PROTOCOL
         )
-    dataset = (
-        doc.parent
-        / f"{project.task}_{project.scorer}{_pct(fraction)}shuffle{shuffle}.mat"
-    )
+    dataset = _dataset_path(project, fraction, shuffle)
     if project.multianimal:  # DeepLabCut's create_multianimaltraining_dataset
         with atomic_path(dataset.with_suffix(".pickle")) as tmp, open(tmp, "wb") as fh:
             pickle.dump(data, fh, pickle.HIGHEST_PROTOCOL)

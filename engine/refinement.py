@@ -1007,8 +1007,12 @@ def older_analysis(
             f"{video.name} was analysed by {made_by} ({path.name}), not by the "
             f"network of iteration {project.iteration} (shuffle {shuffle}, {scorer})"
         )
-    models = list(project.path.glob("dlc-models*/iteration-*/*shuffle*/train"))
-    if not models:
+    trained = [  # a train folder with snapshots (create_training_dataset makes it)
+        train
+        for train in project.path.glob("dlc-models*/iteration-*/*shuffle*/train")
+        if any(train.glob("snapshot-*"))
+    ]
+    if not trained:
         return None  # no network here: the predictions were made elsewhere
     return (
         f"{video.name} was analysed by {made_by} ({path.name}); iteration "

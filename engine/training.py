@@ -1220,8 +1220,12 @@ class Trainer:
         for key, value in old.items():
             if key in cfg or key == "posekit":
                 continue
-            if key in earlier and _dlc_pose_cfg.same_value(value, earlier[key]):
-                continue  # posekit's own, no longer written
+            if (
+                key in earlier
+                and _dlc_pose_cfg.same_value(value, earlier[key])
+                and not _dlc_pose_cfg.is_template_value(key, value)
+            ):
+                continue  # posekit's own, no longer written (DeepLabCut's stay)
             kept[key] = value
         return kept
 

@@ -448,7 +448,7 @@ def test_train_network_trains_marked_points_as_absent(demo_project, caplog):
     project = load_project(demo_project.path)  # the split's fraction comes first
     # the old rule, set as a DeepLabCut user sets it: one line in pose_cfg.yaml
     folder = ModelFolder.of(project, 1).path
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "pose_cfg.yaml").write_text("weigh_only_present_joints: true\n")
     with caplog.at_level(logging.INFO, logger="posekit"):
         train_network(

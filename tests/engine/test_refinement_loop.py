@@ -73,9 +73,9 @@ def label(project, frames, points=None):
 
 def older_network_only(project) -> None:
     """Go to iteration 1, whose network is not trained yet (iteration 0 had one)."""
-    (project.path / "dlc-models/iteration-0/demoJan1-trainset80shuffle1/train").mkdir(
-        parents=True
-    )
+    train = project.path / "dlc-models/iteration-0/demoJan1-trainset80shuffle1/train"
+    train.mkdir(parents=True, exist_ok=True)
+    (train / "snapshot-905.keras").touch()  # its network (never loaded here)
     project.set("iteration", 1)
     project.save(keys=["iteration"])
 

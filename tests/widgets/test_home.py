@@ -25,7 +25,7 @@ def test_project_status_follows_the_workflow(tmp_path) -> None:
     assert project_status(p).training_set
     # a snapshot and a prediction file, as train_network / analyze_videos name them
     train = p.model_dir(1) / "train"
-    train.mkdir(parents=True)
+    train.mkdir(parents=True, exist_ok=True)
     (train / "snapshot-10.json").write_text("{}")
     (p.path / "videos" / "session1DLC_mobnet_35_demoJan1shuffle1_10.h5").write_bytes(
         b""

@@ -851,7 +851,7 @@ def test_a_process_that_died_before_the_page_opened_is_said(tmp_path) -> None:
     """#1: the reopened app said "idle" without a word; now it says what happened."""
     project = _small_project(tmp_path, n_labeled=12)
     folder = ModelFolder.of(project, 1).path
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     log = folder / LOG_FILE

@@ -1,0 +1,152 @@
+"""``create_training_dataset`` writes DeepLabCut's ``train/`` and ``test/pose_cfg.yaml``.
+
+A DeepLabCut user edits ``dlc-models/…/train/pose_cfg.yaml`` between
+``create_training_dataset`` and the first training (augmentation, ``batch_size``,
+``multi_step``…). posekit wrote no file there until the first training, so there was
+nothing to edit (QA s20, leftover of session 19). Now the file is DeepLabCut's (its
+template with the project's keys), an untouched one trains exactly as no file, an
+edited value is the user's, and ``test/pose_cfg.yaml`` holds the keys DeepLabCut's
+``MakeTest_pose_yaml`` copies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import yaml
+
+from posekit.engine import _dlc_pose_cfg
+from posekit.engine.dataset import create_training_dataset
+from posekit.engine.demo import make_demo_project
+from posekit.engine.io.dlc import predictions_frame, write_predictions
+from posekit.engine.model_folder import ModelFolder
+from posekit.engine.refinement import older_analysis
+
+
+@pytest.fixture
+def project(tmp_path):
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=6, size=(160, 120))
+    create_training_dataset(project)
+    return project
+
+
+def _train_cfg(project) -> Path:
+    return ModelFolder.of(project, 1).path / "pose_cfg.yaml"
+
+
+def test_the_files_are_deeplabcuts(project):
+    path = _train_cfg(project)
+    text = path.read_text()
+    assert text.startswith("# DeepLabCut's training settings of this shuffle")
+    cfg = yaml.safe_load(text)
+    # the project's keys, as DeepLabCut's create_training_dataset sets them
+    assert (project.path / cfg["dataset"]).is_file()
+    assert cfg["dataset"].endswith("80shuffle1.mat")
+    assert (project.path / cfg["metadataset"]).is_file()
+    assert cfg["all_joints_names"] == list(project.bodyparts)
+    assert cfg["num_joints"] == len(project.bodyparts)
+    assert cfg["all_joints"] == [[i] for i in range(len(project.bodyparts))]
+    assert cfg["project_path"] == str(project.path)
+    assert cfg["net_type"] == project.get("default_net_type")
+    # DeepLabCut's template for the rest, sorted as its yaml.dump writes it
+    assert cfg["global_scale"] == 0.8 and cfg["rotation"] == 25
+    assert cfg["multi_step"][0] == [0.005, 10000] and cfg["save_iters"] == 50000
+    assert list(cfg) == sorted(cfg)
+    assert _dlc_pose_cfg.user_choices(cfg) == {}  # nothing counts as the user's
+    test = yaml.safe_load((path.parent.parent / "test" / "pose_cfg.yaml").read_text())
+    assert test == {
+        **{key: cfg[key] for key in _dlc_pose_cfg.TEST_KEYS},
+        "scoremap_dir": "test",
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    keras = pytest.importorskip("keras")
+    from posekit.engine.models.registry import register_backbone
+
+    @register_backbone("tiny_dspc_cnn", dlc_netname="tiny_dspc", strides=(16,))
+    def tiny_dspc_cnn(
+        input_shape, *, weights=None, output_stride=16, bn_momentum=0.99, name=None
+    ):
+        inputs = keras.Input(input_shape)
+        x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+        for filters in (8, 8, 16, 16):
+            x = keras.layers.Conv2D(filters, 3, strides=2, padding="same")(x)
+            x = keras.layers.ReLU()(x)
+        return keras.Model(inputs, x, name=name)
+
+    return {
+        "backbone": "tiny_dspc_cnn",
+        "weights": None,
+        "crop_size": (64, 64),
+        "progress": False,
+        "eval_interval": 0,
+        "save_interval_s": 0,
+        "max_iterations": 2,
+    }
+
+
+def _recorded(project) -> tuple[dict, dict]:
+    meta = json.loads((_train_cfg(project).parent / "snapshot-2.json").read_text())
+    return meta["model_config"], meta["train_config"]
+
+
+def test_untouched_trains_as_no_file_and_an_edit_is_the_users(
+    project, tmp_path, tiny, caplog
+):
+    from posekit.engine.api import train_network
+
+    plain = make_demo_project(
+        tmp_path / "plain", n_frames=30, n_labeled=6, size=(160, 120)
+    )
+    create_training_dataset(plain)
+    _train_cfg(plain).unlink()  # as before: no file until the first training
+    train_network(plain, **tiny)
+    expected = _recorded(plain)
+
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        train_network(project, **tiny)
+    assert _recorded(project) == expected
+    assert "pose_cfg.yaml:" not in caplog.text  # nothing taken, nothing warned
+
+    # the DeepLabCut habit: edit the file before training
+    path = _train_cfg(project)
+    for snap in path.parent.glob("snapshot-*"):
+        snap.unlink()
+    path.unlink()
+    create_training_dataset(project)
+    text = path.read_text()
+    assert "rotation: 25\n" in text
+    path.write_text(text.replace("rotation: 25\n", "rotation: 10\n") + "my_note: a\n")
+    create_training_dataset(project)  # again: the edits stay
+    assert yaml.safe_load(path.read_text())["rotation"] == 10
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        train_network(project, **tiny)
+    assert _recorded(project)[1]["augment"]["rotation_deg"] == 10
+    assert "pose_cfg.yaml: rotation 10 (your value)" in caplog.text
+    cfg = yaml.safe_load(path.read_text())
+    assert (cfg["rotation"], cfg["my_note"], cfg["clahe"]) == (10, "a", True)
+    # a file posekit's training wrote is left to it
+    written = path.read_text()
+    create_training_dataset(project)
+    assert path.read_text() == written
+
+
+def test_a_shuffle_without_snapshots_is_no_network(project):
+    """``older_analysis``: the train folder create_training_dataset made trained nothing."""
+    assert _train_cfg(project).is_file()
+    video = project.videos()[0]
+    scorer = "DLC_resnet50_elsewhereJan1shuffle1_1000"
+    path = video.with_name(video.stem + scorer + ".h5")
+    xyp = [[[10.0, 20.0, 0.9]] * len(project.bodyparts)] * 3
+    write_predictions(predictions_frame(xyp, scorer, project.bodyparts), path)
+    # predictions made elsewhere: no network of this project to compare with
+    assert older_analysis(project, video, path) is None
+    # a snapshot file there (its network's): the analysis is another network's
+    (_train_cfg(project).parent / "snapshot-5.keras").touch()
+    assert "was analysed by a network" in (older_analysis(project, video, path) or "")
