@@ -4,6 +4,12 @@
 ``(time, keypoint, individual)``. Attributes: ``fps``, ``time_unit``, ``source_software``,
 ``source_file`` (and ``log``, a list of processing steps, as JSON-able dicts).
 Missing data is NaN, never 0.
+
+The ``time`` coordinate carries the unit too (``time.attrs["time_unit"]``, and
+``time.attrs["rows"] = "images"`` when the rows are labelled images, not video
+frames: :func:`mark_time_unit`), so an array taken out of the Dataset
+(``ds.position``) still says whether its times are seconds: at 1 frame per second
+they step by 1, as frame numbers do.
 """
 
 from __future__ import annotations
@@ -13,7 +19,14 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-__all__ = ["from_numpy", "validate", "frame_numbers", "LEGACY_DIMS", "normalise_dims"]
+__all__ = [
+    "from_numpy",
+    "validate",
+    "frame_numbers",
+    "mark_time_unit",
+    "LEGACY_DIMS",
+    "normalise_dims",
+]
 
 #: Old plural dimension names used by movement < 0.0.21, renamed on load.
 LEGACY_DIMS = {"individuals": "individual", "keypoints": "keypoint"}
@@ -114,7 +127,7 @@ def from_numpy(
             "confidence": (("time", "keypoint", "individual"), confidence),
         },
         coords={
-            "time": time,
+            "time": ("time", time, {"time_unit": time_unit}),
             "space": ["x", "y", "z"][:n_space],
             "keypoint": keypoint_names,
             "individual": individual_names,
@@ -136,15 +149,62 @@ def normalise_dims(ds: xr.Dataset) -> xr.Dataset:
     return ds.rename(rename) if rename else ds
 
 
+def mark_time_unit(ds: xr.Dataset) -> xr.Dataset:
+    """Return ``ds`` with its ``time`` coordinate saying what its values are.
+
+    ``time.attrs["time_unit"]`` becomes ``attrs["time_unit"]`` (``"seconds"`` or
+    ``"frames"``), and ``time.attrs["rows"]`` is ``"images"`` when the rows are
+    images (``attrs["frames"]`` holds their paths: label files, predictions of
+    images), not consecutive video frames. The coordinate travels with every array
+    taken out of the Dataset, so ``ds.position`` alone still tells seconds at 1 fps
+    (a step of 1) from frame numbers, and the behaviour tools can refuse speeds
+    between labelled images. A coordinate that already says so is left as it is;
+    ``ds`` itself is not modified.
+
+    Parameters
+    ----------
+    ds
+        A poses dataset.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds``, or a shallow copy with the new coordinate attributes.
+
+    Examples
+    --------
+    >>> ds = from_numpy(np.zeros((3, 2, 1, 1)), fps=1)
+    >>> ds.position["time"].attrs["time_unit"]
+    'seconds'
+    """
+    if "time" not in ds.coords:
+        return ds
+    attrs = dict(ds["time"].attrs)
+    unit = ds.attrs.get("time_unit")
+    if unit in ("seconds", "frames"):
+        attrs["time_unit"] = unit
+    frames = ds.attrs.get("frames")
+    if frames is not None and len(frames) == ds.sizes.get("time"):
+        attrs["rows"] = "images"
+    if attrs == ds["time"].attrs:
+        return ds
+    time = ds["time"].variable.copy(deep=False)
+    time.attrs = attrs
+    return ds.assign_coords(time=time)
+
+
 def validate(ds: xr.Dataset) -> xr.Dataset:
     """Check that ``ds`` follows the poses schema and return it (legacy dims renamed).
+
+    The ``time`` coordinate is marked with the unit of its values
+    (:func:`mark_time_unit`).
 
     Raises
     ------
     ValueError
         If a required variable or dimension is missing.
     """
-    ds = normalise_dims(ds)
+    ds = mark_time_unit(normalise_dims(ds))
     for var, dims in {
         "position": ("time", "space", "keypoint", "individual"),
         "confidence": ("time", "keypoint", "individual"),

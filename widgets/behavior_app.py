@@ -67,6 +67,37 @@ logger = logging.getLogger("posekit.widgets.behavior_app")
 _FEW_FRAMES_ROW = "class='posekit-few-frames' style='color:#6e7781;background:#fff8c5'"
 
 
+#: Corner cell of the confusion matrix: the marked (true) behaviours down the rows,
+#: the predicted ones across the columns.
+CONFUSION_CORNER = "true \\ predicted"
+
+
+def _confusion_rows(confusion: pd.DataFrame) -> pd.DataFrame:
+    r"""Return the confusion matrix as plain rows for :func:`_html_table`.
+
+    Its first column, headed :data:`CONFUSION_CORNER`, holds the true behaviour
+    of each row; the other columns are the predicted behaviours. The index and
+    column names of ``confusion`` (``true``, ``predicted``) would otherwise be
+    drawn as header cells of their own, in one garbled header row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cm = pd.DataFrame([[3, 1], [0, 2]], index=pd.Index(["rest", "run"], name="true"),
+    ...                   columns=pd.Index(["rest", "run"], name="predicted"))
+    >>> _confusion_rows(cm).columns.tolist()
+    ['true \\ predicted', 'rest', 'run']
+    >>> _confusion_rows(cm).values.tolist()
+    [['rest', 3, 1], ['run', 0, 2]]
+    """
+    table = pd.DataFrame(
+        confusion.to_numpy(), columns=[str(c) for c in confusion.columns]
+    )
+    table.insert(0, CONFUSION_CORNER, [str(i) for i in confusion.index],
+                 allow_duplicates=True)  # fmt: skip
+    return table
+
+
 def _html_table(
     df: pd.DataFrame | None,
     css: str,
@@ -241,6 +272,7 @@ class BehaviorApp:
         self.model = BehaviorModel(project, output_dir=output_dir)
         self.project = project = self.model.project
         self.annotator: EthogramAnnotator | None = None
+        self._annotator_key: str | None = None  # the track the annotator shows
         self._group_boxes: dict[str, Any] = {}
         self._quiet = False
         chosen = path or query_path("poses") or default_input(project)
@@ -680,6 +712,7 @@ class BehaviorApp:
         if self.annotator is not None:
             self.annotator.close()
             self.annotator = None
+            self._annotator_key = None
         self._load_saved_labels()
         if keys:
             self.show_track(keys[0])
@@ -1128,6 +1161,7 @@ class BehaviorApp:
         annot.on_change(lambda labels, k=key: self._marks_changed(k, labels))
         annot.bokeh_model.refresh()  # its view is made after this (see LiveBokehModel)
         previous, self.annotator = self.annotator, annot
+        self._annotator_key = key
         self.annotator_box.children = [annot.widget]
         if previous is not None:  # after it left the page (see close_widget_tree)
             previous.close()
@@ -1140,15 +1174,22 @@ class BehaviorApp:
         return annot
 
     def load_labels(self, path: str | os.PathLike | None = None) -> np.ndarray:
-        """Load marks for the shown track from a labels CSV (the path box or ``path``)."""
-        if self.annotator is None:
+        """Load marks for the shown track from a labels CSV (the path box or ``path``).
+
+        A file with an ``individual`` column (BORIS: ``Subject``) gives the shown
+        animal its own rows (:meth:`BehaviorModel.load_labels
+        <posekit.engine.behavior.session.BehaviorModel.load_labels>`); a file
+        without rows of that animal is refused.
+        """
+        if self.annotator is None or self._annotator_key is None:
             raise ValueError("load a tracking file first")
         path = (
             Path(path)
             if path  # given through the Python API: not restricted
             else self.checked_path(self.labels_path.value.strip(), "the labels file")
         )
-        labels = self.annotator.load(path)
+        labels = self.model.load_labels(self._annotator_key, path)
+        self.annotator.set_labels(labels)  # saved at once (autosave), as a mark
         n_marked = int((labels != self.model.background).sum())
         self.classify_message.value = f"<small>loaded labels for {n_marked} frames from {html.escape(str(path))}</small>"
         return labels
@@ -1177,7 +1218,7 @@ class BehaviorApp:
             f"{result.accuracy:.3f}"
             + _html_table(scores, "posekit-scores", "")
             + "<small>Confusion matrix (rows: marked, columns: predicted)</small>"
-            + _html_table(result.confusion.reset_index(), "posekit-confusion", "")
+            + _html_table(_confusion_rows(result.confusion), "posekit-confusion", "")
             + _dropped_note(self.model.train_dropped_features, "marked session")
         )
         return result

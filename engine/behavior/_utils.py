@@ -90,10 +90,11 @@ def with_log(obj: PoseLike, operation: str, **parameters: Any) -> PoseLike:
 def resolve_fps(data: xr.DataArray | xr.Dataset, fps: float | None) -> float | None:
     """Frames per second from the argument, the attrs, or the time coordinate.
 
-    Order: ``fps`` argument; ``attrs['fps']``; the ``time`` coordinate when its
-    ``units``/``time_unit`` says seconds, or when its spacing is constant and not 1
-    (``from_numpy`` writes seconds when it was given ``fps``). ``None`` means
-    "frames".
+    Order: ``fps`` argument; ``attrs['fps']``; the ``time`` coordinate when its own
+    ``time_unit`` (:func:`~posekit.engine.poses.mark_time_unit`: it travels with
+    ``ds.position``) or ``units``, else ``attrs['time_unit']``, says seconds (then
+    1 frame per second, a step of 1, is told from frame numbers), or, with no unit,
+    when its spacing is constant and not 1. ``None`` means "frames".
     """
     if fps is not None:
         if not (np.isfinite(fps) and fps > 0):
@@ -105,7 +106,11 @@ def resolve_fps(data: xr.DataArray | xr.Dataset, fps: float | None) -> float | N
     if "time" not in data.coords or data.sizes.get("time", 0) < 2:
         return None
     time = data["time"]
-    unit = time.attrs.get("units") or data.attrs.get("time_unit")
+    unit = (
+        time.attrs.get("time_unit")
+        or time.attrs.get("units")
+        or data.attrs.get("time_unit")
+    )
     values = np.asarray(time.values, dtype=float)
     step = np.diff(values)
     if not np.all(np.isfinite(step)) or step.size == 0:
@@ -118,6 +123,33 @@ def resolve_fps(data: xr.DataArray | xr.Dataset, fps: float | None) -> float | N
     if dt > 0 and not np.isclose(dt, 1.0) and np.allclose(step, dt, rtol=1e-6):
         return float(np.round(1.0 / dt, 9))  # 1 / (1 / 30) is not exactly 30
     return None
+
+
+def image_rows(data: xr.DataArray | xr.Dataset) -> bool:
+    """Whether the rows of ``data`` are images (a label file), not video frames.
+
+    True when the ``time`` coordinate says so (``time.attrs["rows"] == "images"``,
+    :func:`~posekit.engine.poses.mark_time_unit`) or a Dataset names one image per
+    row in ``attrs["frames"]`` (as every label file and ``analyze-images`` loads).
+    """
+    if "time" in data.coords and data["time"].attrs.get("rows") == "images":
+        return True
+    frames = data.attrs.get("frames") if isinstance(data, xr.Dataset) else None
+    return frames is not None and len(frames) == data.sizes.get("time", -1)
+
+
+def refuse_image_rows(data: xr.DataArray | xr.Dataset, what: str) -> None:
+    """Raise ``ValueError`` when ``data``'s rows are images (:func:`image_rows`).
+
+    ``what`` names the measure (``"a speed"``) in the message.
+    """
+    if image_rows(data):
+        raise ValueError(
+            f"these poses are labelled images (a label file such as "
+            "CollectedData_<scorer>.h5, or predictions of images), not consecutive "
+            f"frames of a video: {what} between them means nothing. Analyse the "
+            "video (posekit analyze) and use its predictions file instead"
+        )
 
 
 def space_unit(data: xr.DataArray) -> str:
@@ -134,6 +166,7 @@ def time_scale(
 
     ``frames_per_unit`` converts "per frame" into "per ``unit_label``".
     """
+    refuse_image_rows(data, "a rate of change (speed, acceleration)")
     fps = resolve_fps(data, fps)
     if per is None:
         per = "second" if fps is not None else "frame"

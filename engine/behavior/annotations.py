@@ -17,6 +17,14 @@ Other layouts are rejected with a message that lists these. A per-frame table wh
 rows do not match the track's frames (the usual sign of another session's labels) is
 read, with a warning that names both lengths; a bout outside the track is an error.
 
+Any layout may add a column naming each row's animal (:data:`INDIVIDUAL_COLUMNS`:
+``individual``, as the 2-animal demo's ``ground-truth/<video>_behavior.csv``;
+BORIS's ``Subject``): only the rows of the track's animal are read. A file whose
+animals do not include the track's is refused (a recording of one animal reads a file
+that names one animal, whatever its name: BORIS writes ``No focal subject``), and so
+is a per-frame table that repeats a frame number without such a column (the rows of
+several animals, which would overwrite each other).
+
 Files are written per frame (``frame[, time], behavior``) or, when the name ends in
 ``_bouts.csv``, as ``behavior, start, end`` bouts (inclusive frames). Frames outside
 every bout get the ``background`` label (``"none"`` by default).
@@ -40,7 +48,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..project import Project
 
 __all__ = [
+    "INDIVIDUAL_COLUMNS",
     "LABEL_LAYOUTS",
+    "label_individuals",
     "labels_file_for",
     "read_labels",
     "read_behavior_names",
@@ -59,6 +69,13 @@ LABEL_LAYOUTS: dict[str, str] = {
     "behavior, start_s, stop_s": "one row per bout in seconds, [start, stop) "
     "(BORIS: Behavior, Start (s), Stop (s); end_s also accepted)",
 }
+
+#: Columns that name each row's animal (any one of them, matched as the others): the
+#: rows of the track's animal are read. BORIS calls it ``Subject``.
+INDIVIDUAL_COLUMNS: tuple[str, ...] = ("individual", "individuals", "subject", "animal")
+
+# BORIS's subject of events recorded without one
+_NO_SUBJECT = "no focal subject"
 
 
 def labels_file_for(
@@ -112,7 +129,135 @@ def _column_key(name: object) -> str:
 def _layouts_message(path: Path, columns: Sequence[object]) -> str:
     accepted = "; ".join(f"'{k}' ({v})" for k, v in LABEL_LAYOUTS.items())
     return (
-        f"{path} has columns {[str(c) for c in columns]}; accepted layouts: {accepted}"
+        f"{path} has columns {[str(c) for c in columns]}; accepted layouts: "
+        f"{accepted}; any of them may add an 'individual' column naming each row's "
+        "animal (BORIS: 'Subject')"
+    )
+
+
+def _individual_column(path: Path, raw: pd.DataFrame, keys: list[str]) -> str | None:
+    """Return the key of the column naming each row's animal (``None``: none)."""
+    found = [k for k in keys if k in INDIVIDUAL_COLUMNS]
+    if len(found) > 1:
+        names = [str(raw.columns[keys.index(k)]) for k in found]
+        raise ValueError(
+            f"{path} has {len(found)} columns naming the animal ({names}); keep one"
+        )
+    return found[0] if found else None
+
+
+def _animal_names(values: pd.Series) -> pd.Series:
+    """Return the animal of each row as text: ``""`` for none (``No focal subject``)."""
+
+    def name(v: object) -> str:
+        if v is None or (isinstance(v, float) and not np.isfinite(v)):
+            return ""
+        if isinstance(v, float) and v.is_integer():  # 1, 2 read as 1.0, 2.0
+            v = int(v)
+        text = str(v).strip()
+        return "" if text.lower() in ("", "nan", _NO_SUBJECT) else text
+
+    return values.map(name)
+
+
+def label_individuals(path: str | os.PathLike) -> list[str] | None:
+    r"""Return the animals a labels CSV names, in order of first appearance.
+
+    They are the values of its column of :data:`INDIVIDUAL_COLUMNS` (``individual``,
+    BORIS's ``Subject``, ...), without empty cells and BORIS's ``No focal subject``.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+
+    Returns
+    -------
+    list of str or None
+        The animals, or ``None`` if the file has no such column (one animal's
+        labels).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it has several such columns.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "two.csv"
+    >>> _ = p.write_text("frame,individual,behavior\n0,m1,walk\n0,m2,rest\n")
+    >>> label_individuals(p)
+    ['m1', 'm2']
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No labels file at {path}")
+    raw = pd.read_csv(path)
+    keys = [_column_key(c) for c in raw.columns]
+    column = _individual_column(path, raw, keys)
+    if column is None:
+        return None
+    names = _animal_names(raw.iloc[:, keys.index(column)])
+    return [str(n) for n in pd.unique(names[names != ""])]
+
+
+def _rows_of_animal(
+    table: pd.DataFrame,
+    column: str,
+    label: str,
+    path: Path,
+    individual: str | None,
+    single_animal: bool,
+) -> pd.DataFrame:
+    """Keep the rows of ``individual`` (see :func:`read_labels`); ``label``: the column's name."""
+    who = _animal_names(table[column])
+    named = [str(n) for n in pd.unique(who[who != ""])]
+    if individual is not None and individual in named:
+        return table[(who == individual).to_numpy()].reset_index(drop=True)
+    if len(named) <= 1 and (individual is None or single_animal):
+        return table  # one animal's labels, by whatever name
+    if individual is None:
+        raise ValueError(
+            f"{path} holds the labels of {len(named)} animals ({', '.join(named)}) in "
+            f"its {label!r} column: say whose rows to read (in Python "
+            "individual=NAME, as BehaviorModel.load_labels does for each track; on "
+            "the command line --labels SESSION/ANIMAL=CSV), or keep one animal's "
+            "rows in a file of their own"
+        )
+    raise ValueError(
+        f"{path} has no rows of {individual!r}: its {label!r} column names "
+        f"{', '.join(named) or 'no animal'}. Give this track a file with rows of "
+        f"{individual!r}, or write the animal in that column as the tracking file "
+        f"names it ({individual!r})"
+    )
+
+
+def _check_one_row_per_frame(
+    frames: np.ndarray, path: Path, animal_column: str | None
+) -> None:
+    """Refuse a per-frame table that repeats a frame number.
+
+    ``animal_column``: the name of the file's column naming each row's animal.
+    """
+    values, counts = np.unique(frames, return_counts=True)
+    if (counts == 1).all():
+        return
+    first = int(values[np.argmax(counts > 1)])
+    n = int(counts[np.argmax(counts > 1)])
+    if animal_column is None:
+        raise ValueError(
+            f"{path} has {len(frames)} rows for {values.size} frames (frame {first} "
+            f"appears {n} times): the labels of several animals? Add an 'individual' "
+            "column naming each row's animal (BORIS: 'Subject'), or keep one row "
+            "per frame"
+        )
+    raise ValueError(
+        f"{path} has {len(frames)} rows of one animal (by its {animal_column!r} "
+        f"column) for {values.size} frames (frame {first} appears {n} times): the "
+        "labels of several sessions? Keep one row per frame and animal"
     )
 
 
@@ -176,8 +321,14 @@ def read_labels(
     background: str = "none",
     fps: float | None = None,
     time_unit: Literal["frames", "seconds"] | None = None,
+    individual: str | None = None,
+    single_animal: bool = False,
 ) -> np.ndarray:
     r"""Read per-frame labels from a labels CSV (a layout of :data:`LABEL_LAYOUTS`).
+
+    A file with a column of :data:`INDIVIDUAL_COLUMNS` (``individual``, BORIS's
+    ``Subject``) holds the labels of the animals it names there: only the rows of
+    ``individual`` are read.
 
     Parameters
     ----------
@@ -194,6 +345,15 @@ def read_labels(
     time_unit
         Unit of ``start``/``stop`` (or ``end``) columns without a ``_s`` suffix:
         ``"frames"`` (``None``, the default) or ``"seconds"``.
+    individual
+        The track's animal: a file with an individual column is read from the rows
+        that name it, and refused when it names other animals only. ``None``: the
+        file must name one animal at most.
+    single_animal
+        The track is the only animal of its recording: a file that names one
+        animal is read whole whatever that name (``No focal subject``, a name of
+        the user's own); a file with the rows of several animals still needs
+        ``individual`` among them.
 
     Returns
     -------
@@ -206,8 +366,10 @@ def read_labels(
         If the file does not exist.
     ValueError
         If the layout is not one of :data:`LABEL_LAYOUTS`, no row falls inside the
-        track, a bout lies outside it, bouts in frames are not whole numbers, or
-        bouts in seconds come without ``fps``.
+        track, a bout lies outside it, bouts in frames are not whole numbers, bouts
+        in seconds come without ``fps``, the file names other animals than
+        ``individual`` (or several, with ``individual=None``), or a per-frame table
+        repeats a frame number.
 
     Examples
     --------
@@ -219,6 +381,9 @@ def read_labels(
     >>> _ = p.write_text("Behavior,Start (s),Stop (s)\nwalk,0.5,1.0\n")
     >>> read_labels(p, 4, fps=4).tolist()
     ['none', 'none', 'walk', 'walk']
+    >>> _ = p.write_text("frame,individual,behavior\n0,m1,walk\n0,m2,rest\n")
+    >>> read_labels(p, 1, individual="m2").tolist()
+    ['rest']
     """
     path = Path(path)
     if not path.is_file():
@@ -235,6 +400,10 @@ def read_labels(
     cols = set(keys)
     if "behavior" not in cols:
         raise ValueError(_layouts_message(path, list(raw.columns)))
+    animal = _individual_column(path, raw, keys)
+    label = None if animal is None else str(raw.columns[keys.index(animal)])
+    if animal is not None:
+        table = _rows_of_animal(table, animal, label, path, individual, single_animal)
     table["behavior"] = table["behavior"].where(table["behavior"].notna(), background)
     if "start" in cols and cols & {"end", "stop"}:  # frames first: our own files
         stop = "end" if "end" in cols else "stop"
@@ -253,6 +422,7 @@ def read_labels(
         labels = np.full(n_frames, background, dtype=object)
         if "frame" in cols:
             frames = _whole_frames(table["frame"], path, "frame")
+            _check_one_row_per_frame(frames, path, label)
         else:
             frames = np.arange(len(table))
         ok = (frames >= 0) & (frames < n_frames)

@@ -169,7 +169,12 @@ class Calibration:
             out["position"] = pos
         if self.fps is not None:
             frames = file_frames(ds)
-            out = out.assign_coords(time=frames.astype(float) / self.fps)
+            # the coordinate keeps its attrs (rows of images) and says "seconds":
+            # ds.position alone then tells 1 fps (a step of 1) from frame numbers
+            time_attrs = {**ds["time"].attrs, "time_unit": "seconds"}
+            out = out.assign_coords(
+                time=("time", frames.astype(float) / self.fps, time_attrs)
+            )
             out.attrs["fps"] = float(self.fps)
             out.attrs["time_unit"] = "seconds"
         return with_log(out, "calibrate", mm_per_px=self.mm_per_px, fps=self.fps)

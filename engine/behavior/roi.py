@@ -729,7 +729,11 @@ def roi_bouts(
         ``entered`` (the point was seen outside before the visit: False for a visit
         running when it is first seen, or after a long gap), ``exited`` (seen
         outside after it: False for one running when it is last seen, or before a
-        long gap), and ``start_s``, ``duration_s`` with a frame rate.
+        long gap), and with a frame rate ``start_s`` (when the visit starts: the
+        time of its first frame), ``end_s`` (when it stops: the end of its last
+        frame, ``(end + 1) / fps``, as the bouts of
+        :func:`~posekit.engine.behavior.ethogram.labels_to_bouts`) and
+        ``duration_s`` (``end_s - start_s``).
 
     Raises
     ------
@@ -775,6 +779,7 @@ def roi_bouts(
     df = pd.DataFrame(rows, columns=columns)
     if fps is not None:
         df["start_s"] = df["start"] / fps
+        df["end_s"] = (df["end"] + 1) / fps
         df["duration_s"] = df["duration"] / fps
     return df
 

@@ -1825,7 +1825,9 @@ follow_merge_gap
     def load_labels(self, key: str, path: str | os.PathLike) -> np.ndarray:
         """Mark track ``key`` with a labels CSV (per frame or bouts).
 
-        The file is read with :func:`~posekit.engine.behavior.annotations.read_labels`.
+        The file is read with :func:`~posekit.engine.behavior.annotations.read_labels`:
+        of a file with an ``individual`` column (BORIS: ``Subject``), the rows of the
+        track's animal.
 
         Returns
         -------
@@ -1837,14 +1839,20 @@ follow_merge_gap
         FileNotFoundError
             If the file does not exist.
         ValueError
-            If the file is not a labels table.
+            If the file is not a labels table, or holds the rows of other animals
+            only.
         """
         from .annotations import read_labels
 
         track = self.track(key)
-        n = self.session(track.session).n_frames
+        session = self.session(track.session)
         labels = read_labels(
-            path, n, background=self.background, fps=self.session_fps(track.session)
+            path,
+            session.n_frames,
+            background=self.background,
+            fps=self.session_fps(track.session),
+            individual=track.individual,
+            single_animal=len(session.animals) == 1,
         )
         self.set_annotation(key, labels)
         return labels

@@ -148,13 +148,15 @@ def _add_labels(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="TRACK=CSV",
         help="behaviour labels of a track (its session name, or a unique start of "
-        "it); repeat for several tracks",
+        "it); repeat for several tracks. A file with an 'individual' column "
+        "(BORIS: 'Subject') gives the track the rows of its animal",
     )
     g.add_argument(
         "--find-labels",
         action="store_true",
         help="use <video>_behavior.csv beside each tracking file (or in the "
-        "project's ground-truth/) as its labels",
+        "project's ground-truth/) as its labels (of several animals: the rows of "
+        "each, by the file's 'individual' column)",
     )
 
 
@@ -414,6 +416,63 @@ def _mm_per_px(args: argparse.Namespace) -> float | None:
     return args.mm_per_px
 
 
+def _refuse_label_files(model: BehaviorModel) -> None:
+    """Refuse label files: their rows are labelled images, not consecutive frames."""
+    from ..behavior._utils import image_rows
+
+    images = [s for s in model.sessions if image_rows(s.poses)]
+    if images:
+        named = ", ".join(
+            f"{s.path or s.name} ({s.n_frames} images)" for s in images[:5]
+        )
+        first = list(images[0].poses.attrs.get("frames") or [])[:1]
+        example = f", e.g. {first[0]}" if first else ""
+        raise ValueError(
+            f"{named}: label files (their rows are labelled images{example}, not "
+            "consecutive frames of a video), so speeds, distances and times between "
+            "their rows mean nothing. Analyse the videos (posekit analyze) and pass "
+            "their predictions files"
+        )
+
+
+def _note_pcutoff(model: BehaviorModel, pcutoff: float | None) -> None:
+    """Say where ``--pcutoff`` does nothing: points without a likelihood."""
+    import numpy as np
+
+    if pcutoff is None:
+        return
+    for s in model.sessions:
+        conf = s.poses["confidence"].transpose("time", "keypoint", "individual")
+        pos = s.poses["position"].transpose("time", "keypoint", "individual", ...)
+        n = conf.sizes["time"]
+        seen = np.isfinite(conf.values).reshape(n, -1).any(axis=0)
+        # points with a position somewhere (a multi-animal file's animals have no
+        # columns for its unique bodyparts: nothing to cut there)
+        placed = np.isfinite(pos.values).any(axis=-1).reshape(n, -1).any(axis=0)
+        if (seen | ~placed).all():
+            continue
+        if not seen.any():
+            print(
+                f"posekit: warning: --pcutoff {pcutoff:g} not applied to {s.name}: "
+                "its file has no likelihood (a 'likelihood' column per bodypart), so "
+                "every point is kept",
+                file=sys.stderr,
+            )
+            continue
+        cols = [
+            f"{k}" if conf.sizes["individual"] == 1 else f"{i}/{k}"
+            for k in conf["keypoint"].values
+            for i in conf["individual"].values
+        ]
+        missing = [c for c, ok in zip(cols, seen | ~placed, strict=True) if not ok]
+        print(
+            f"posekit: warning: --pcutoff {pcutoff:g} not applied to {s.name}'s "
+            f"{', '.join(missing)}: its file has no likelihood for them, so their "
+            "points are all kept",
+            file=sys.stderr,
+        )
+
+
 def _model(args: argparse.Namespace) -> BehaviorModel:
     """Load, clean and calibrate the inputs as the options say."""
     from ..behavior.session import BehaviorModel
@@ -425,6 +484,8 @@ def _model(args: argparse.Namespace) -> BehaviorModel:
     model.load(files, groups)
     for error in model.load_errors:
         print(f"posekit: skipped {error}", file=sys.stderr)
+    _refuse_label_files(model)
+    _note_pcutoff(model, args.pcutoff)
     model.set_cleaning(_filter_config(args))
     # --fps overrides every session's own rate (with a warning where they differ)
     model.set_calibration(args.fps, _mm_per_px(args))
@@ -454,22 +515,43 @@ def _track_for(model: BehaviorModel, name: str) -> str:
 
 
 def _load_labels(model: BehaviorModel, args: argparse.Namespace) -> list[str]:
-    """Mark tracks with the labels files of ``--labels`` and ``--find-labels``."""
-    from ..behavior.annotations import labels_file_for
+    """Mark tracks with the labels files of ``--labels`` and ``--find-labels``.
+
+    A file with an ``individual`` column (BORIS: ``Subject``) gives each track the
+    rows of its animal; ``--find-labels`` uses it for every animal it names.
+    """
+    from ..behavior.annotations import label_individuals, labels_file_for
 
     marked: dict[str, Path] = {}
     if args.find_labels:
         for session in model.sessions:
             path = labels_file_for(session.path, model.project)
             tracks = session.tracks()
-            if path is not None and len(tracks) == 1:
+            if path is None:
+                continue
+            if len(tracks) == 1:
                 marked[tracks[0].key] = path
-            elif path is not None:
+                continue
+            named = label_individuals(path)
+            if named is None:
                 print(
                     f"posekit: {path.name} not used: session {session.name} has "
-                    f"{len(tracks)} animals; give --labels TRACK=CSV for each",
+                    f"{len(tracks)} animals and the file no 'individual' column "
+                    "naming each row's animal; add one, or give --labels TRACK=CSV "
+                    "for each animal",
                     file=sys.stderr,
                 )
+                continue
+            for track in tracks:
+                if track.individual in named:
+                    marked[track.key] = path
+                else:
+                    print(
+                        f"posekit: {path.name} has no rows of {track.individual} "
+                        f"(it names {', '.join(named) or 'no animal'}): track "
+                        f"{track.key} not labelled; give --labels {track.key}=CSV",
+                        file=sys.stderr,
+                    )
     for item in args.labels:
         name, sep, file = item.partition("=")
         if not (sep and name and file):

@@ -51,10 +51,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "extension (.h5/.csv: DeepLabCut, .nc: netCDF). DeepLabCut to DeepLabCut "
         "(.csv to .h5 and back) keeps the table as it is: a label file stays a label "
         "file, with its image paths and labeller (DeepLabCut's convertcsv2h5); "
-        "labels of other formats become label files too (DeepLabCut's "
-        "CollectedData, Lightning Pose's x, y). The input is read completely before "
-        "anything is written; a malformed input writes nothing. --list shows the "
-        "formats.",
+        "labelled images of other formats (Lightning Pose, COCO, NWB training "
+        "frames, a SLEAP .slp on images) become label files too (DeepLabCut's "
+        "CollectedData, Lightning Pose's x, y). Labels on a video's frames (a SLEAP "
+        ".slp on a video) name no images: they are written like predictions, one "
+        "row per frame with an empty likelihood (posekit import makes a DeepLabCut "
+        "project of them). The input is read completely before anything is "
+        "written; a malformed input writes nothing. --list shows the formats.",
     )
     p.add_argument("input", nargs="?", metavar="IN", help="the file to convert")
     p.add_argument("output", nargs="?", metavar="OUT", help="the file to write")
@@ -69,9 +72,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--fps",
         type=float,
         help="frames per second of the input (default: the rate the input records, "
-        "else that of the video it names or is named after; without any, NWB "
-        "timestamps are frame numbers, with a warning). For an input timed in "
-        "seconds (NWB) it numbers the frames: frame = time x fps",
+        "else that of the video it names or is named after, for every output; "
+        "without any, times are frame numbers, and NWB timestamps say so with a "
+        "warning). For an input timed in seconds (NWB) it numbers the frames: "
+        "frame = time x fps",
     )
     p.add_argument(
         "--pose-estimation",

@@ -302,7 +302,10 @@ def load(
         raise ValueError(
             f"Unknown source_software {format!r}; known formats: {sorted(_LOADERS)}"
         )
-    return _LOADERS[format].fn(path, fps=fps, **kwargs)
+    from ..poses import mark_time_unit
+
+    # every loader's poses say what their times are, even one registered elsewhere
+    return mark_time_unit(_LOADERS[format].fn(path, fps=fps, **kwargs))
 
 
 def _known_name(format: str, registry: Mapping[str, object]) -> str:
@@ -404,7 +407,10 @@ def convert(
         Force the input format.
     fps
         Frames per second of the input (the time coordinate is then in seconds;
-        for an input timed in seconds, the rate that numbers its frames).
+        for an input timed in seconds, the rate that numbers its frames). By
+        default the rate the input records, else that of the video it names or is
+        named after, for every output format; without any, the times stay frame
+        numbers.
     read_options
         Passed to the input format's loader (e.g. ``pose_estimation=`` for NWB,
         ``images=`` for COCO results).
@@ -439,7 +445,41 @@ def convert(
         # table to table: labels keep image paths and labeller, predictions scorer
         return convert_dlc_file(src, dst)
     ds = load(src, format=source_format, fps=fps, **dict(read_options or {}))
+    if fps is None:
+        ds = _rate_of_video(ds, dst)
     return save(ds, dst, format=saver.name, **dict(write_options or {}))
+
+
+def _rate_of_video(ds: xr.Dataset, target: Path) -> xr.Dataset:
+    """Give poses timed in frames the frame rate of their video, when it is found.
+
+    What the NWB writer does for its own timestamps, done for every output format:
+    a SLEAP ``.slp`` converted to ``.nc`` gets the ``fps`` (and times in seconds) of
+    the video it names, as its ``.nwb`` does. Poses with a frame rate or times in
+    seconds, and labelled images (``attrs["frames"]``), are returned as they are,
+    and so are poses whose video is not found or states no rate.
+    """
+    if (
+        ds.attrs.get("fps")
+        or ds.attrs.get("time_unit") == "seconds"
+        or ds.attrs.get("frames") is not None
+    ):
+        return ds
+    from ..poses import frame_numbers, mark_time_unit
+    from ._source import source_video, video_fps
+
+    video = source_video(ds)
+    rate = video_fps(video) if video is not None else None
+    if not rate:
+        return ds
+    try:
+        frames = frame_numbers(ds)
+    except ValueError:  # times that are not frame numbers: leave them
+        return ds
+    logger.info("%s: %g frames per second, from %s", target.name, rate, video)
+    out = ds.assign_coords(time=frames / rate)
+    out.attrs = {**ds.attrs, "fps": float(rate), "time_unit": "seconds"}
+    return mark_time_unit(out)
 
 
 def load_poses(

@@ -53,7 +53,7 @@ import xarray as xr
 
 from .._fileio import atomic_write_text
 from ..evaluation import DEFAULT_OKS_SIGMA, keypoint_box
-from ..poses import from_numpy
+from ..poses import from_numpy, mark_time_unit
 from . import register_loader, register_saver
 from ._project_import import build_project
 from .dlc import index_to_paths, labels_to_array, make_labels_frame
@@ -1105,7 +1105,7 @@ def load_coco(
         [bodyparts[int(a) - 1], bodyparts[int(b) - 1]]
         for a, b in cat.get("skeleton") or []
     ]
-    return ds
+    return mark_time_unit(ds)
 
 
 @register_saver("COCO", suffixes=(".json",))

@@ -27,7 +27,7 @@ import xarray as xr
 
 from .. import logger
 from .._fileio import atomic_path, atomic_paths
-from ..poses import frame_numbers, from_numpy
+from ..poses import frame_numbers, from_numpy, mark_time_unit
 from . import register_loader, register_saver
 
 __all__ = [
@@ -755,12 +755,29 @@ def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
 # ---------------------------------------------------------------- poses dataset
 
 
+_COORDS = ("x", "y", "likelihood")
+
+
 def _dataframe_to_poses(
-    df: pd.DataFrame, *, fps: float | None, source_file: str | None
+    df: pd.DataFrame,
+    *,
+    fps: float | None,
+    source_file: str | None,
+    labels: bool = False,
 ) -> xr.Dataset:
     scorer = df.columns.get_level_values("scorer")[0]
     sub = df[scorer]
     coords_names = list(dict.fromkeys(sub.columns.get_level_values("coords")))
+    name = Path(source_file).name if source_file else "the table"
+    unknown = [c for c in coords_names if c not in _COORDS]
+    if unknown:
+        logger.warning(
+            "%s: coords %s not read: DeepLabCut's are x, y and likelihood (a "
+            "misspelled likelihood leaves the confidence empty, and a p-cutoff "
+            "then keeps every point)",
+            name,
+            unknown,
+        )
     bps = list(dict.fromkeys(sub.columns.get_level_values("bodyparts")))
     unique: list[str] = []
     if "individuals" in df.columns.names:
@@ -773,14 +790,27 @@ def _dataframe_to_poses(
     n = len(df)
     pos = np.full((n, 2, len(bps), len(inds)), np.nan)
     conf = np.full((n, len(bps), len(inds)), np.nan)
+    no_likelihood: list[str] = []
     for i, ind in enumerate(inds):
         for j, bp in enumerate(bps):
             if (ind, bp, "x") not in sub.columns:
                 continue
             pos[:, 0, j, i] = sub[(ind, bp, "x")].to_numpy(float)
             pos[:, 1, j, i] = sub[(ind, bp, "y")].to_numpy(float)
-            if "likelihood" in coords_names and (ind, bp, "likelihood") in sub.columns:
+            if (ind, bp, "likelihood") in sub.columns:
                 conf[:, j, i] = sub[(ind, bp, "likelihood")].to_numpy(float)
+            else:
+                no_likelihood.append(bp if len(inds) == 1 else f"{ind}/{bp}")
+    if no_likelihood and not labels:  # label files have none: x, y only
+        n_read = sum((ind, bp, "x") in sub.columns for ind in inds for bp in bps)
+        logger.warning(
+            "%s: no likelihood column for %s: their confidence is empty (NaN), so "
+            "a p-cutoff keeps all their points",
+            name,
+            "any bodypart"
+            if len(no_likelihood) == n_read
+            else ", ".join(no_likelihood),
+        )
     ds = from_numpy(
         pos,
         conf,
@@ -861,10 +891,10 @@ def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset
     if not pd.api.types.is_integer_dtype(df.index):
         # labels: rows are image paths; keep them as an attribute
         ds = _dataframe_to_poses(
-            df.reset_index(drop=True), fps=fps, source_file=str(path)
+            df.reset_index(drop=True), fps=fps, source_file=str(path), labels=True
         )
         ds.attrs["frames"] = index_to_paths(df.index)
-        return ds
+        return mark_time_unit(ds)
     from ..project import find_video
 
     if fps is None:
@@ -876,7 +906,7 @@ def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset
     video = find_video(path)
     if video is not None:
         ds.attrs["video_path"] = str(video.absolute())
-    return ds
+    return mark_time_unit(ds)
 
 
 # DeepLabCut's multi-animal tracks: <video><scorer>_el.h5 (ellipse), _bx (box),

@@ -41,7 +41,7 @@ import pandas as pd
 import xarray as xr
 
 from .._fileio import atomic_path
-from ..poses import from_numpy
+from ..poses import from_numpy, mark_time_unit
 from . import register_loader, register_saver
 
 __all__ = [
@@ -339,7 +339,7 @@ def load_lightning_pose(
         ds = ds.assign_coords(time=frames / fps if fps else frames)
     if sets is not None:
         ds.attrs["set"] = sets.tolist()
-    return ds
+    return mark_time_unit(ds)
 
 
 # ---------------------------------------------------------------- writing predictions

@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from .._fileio import atomic_path
-from ..poses import validate
+from ..poses import mark_time_unit, validate
 from . import register_loader, register_saver
 
 __all__ = ["load_netcdf", "save_netcdf"]
@@ -160,7 +160,7 @@ def load_netcdf(path: str | os.PathLike, *, fps: float | None = None) -> xr.Data
         ds = ds.assign_coords(time=frames / float(fps))
         ds.attrs["fps"] = float(fps)
         ds.attrs["time_unit"] = "seconds"
-    return ds
+    return mark_time_unit(ds)
 
 
 @register_saver("netCDF", suffixes=(".nc",))

@@ -62,7 +62,7 @@ import pandas as pd
 import xarray as xr
 
 from .._fileio import atomic_path
-from ..poses import from_numpy
+from ..poses import from_numpy, mark_time_unit
 from . import register_loader, register_saver
 from ._source import image_root, image_row, skeleton_for, source_video, video_fps
 from .dlc import index_to_paths, labels_to_array, make_labels_frame
@@ -1183,7 +1183,7 @@ def load_nwb(
         ]
     if meta.get("nwb_metadata"):
         ds.attrs["nwb_metadata"] = meta["nwb_metadata"]
-    return ds
+    return mark_time_unit(ds)
 
 
 def _on_frame_grid(ds: xr.Dataset, fps: float, path: Path) -> xr.Dataset:

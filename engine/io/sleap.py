@@ -54,7 +54,7 @@ import numpy as np
 import xarray as xr
 
 from .._fileio import atomic_path
-from ..poses import frame_numbers, from_numpy
+from ..poses import frame_numbers, from_numpy, mark_time_unit
 from . import register_loader, register_saver
 from ._source import skeleton_for
 
@@ -483,7 +483,7 @@ def load_sleap(
     images = arrays.get("images")
     if images and ds.sizes["time"] <= len(images):
         _label_rows(ds, images[: ds.sizes["time"]], path)
-    return ds
+    return mark_time_unit(ds)
 
 
 def _label_rows(ds: xr.Dataset, images: list[str], path: Path) -> None:
