@@ -243,6 +243,100 @@ def _refuse_split_of_interrupted_merge(project: Project, shuffle: int) -> None:
     )
 
 
+def _shuffles_here(project: Project) -> tuple[list[int], list[int]]:
+    """Return the shuffles of the project's iteration and training fraction.
+
+    Returns
+    -------
+    trained, with_split
+        The shuffles with a posekit snapshot, and those with a training set (a
+        ``Documentation_data-…shuffle<k>.pickle``), each sorted.
+    """
+    from .dataset import _doc_path
+
+    def numbers(folder: Path, first: str, suffix: str) -> list[int]:
+        prefix = first.removesuffix(f"1{suffix}")
+        pattern = re.compile(re.escape(prefix) + r"(\d+)" + re.escape(suffix) + "$")
+        if not folder.is_dir():
+            return []
+        return sorted(
+            int(m.group(1)) for f in folder.iterdir() if (m := pattern.match(f.name))
+        )
+
+    models = project.model_dir(1)
+    trained = [
+        k
+        for k in numbers(models.parent, models.name, "")
+        if ModelFolder.of(project, k).snapshots()
+    ]
+    doc = _doc_path(project, project.training_fractions[0], 1)
+    return trained, numbers(doc.parent, doc.name, ".pickle")
+
+
+def _check_evaluable(project: Project, shuffle: int) -> None:
+    """Refuse to evaluate a shuffle without a trained network or without its split.
+
+    Evaluating creates nothing, as DeepLabCut's ``evaluate_network``: a shuffle
+    number given by mistake (``--shuffle 7`` where only shuffle 1 exists) must not
+    leave a new split behind, which a later training would use without a word. A
+    trained shuffle whose split is gone is refused too: a new random split would
+    count frames the network trained on as test frames.
+
+    Raises
+    ------
+    FileNotFoundError
+        No posekit snapshot in the shuffle's model folder (the message names the
+        trained shuffles and how to create and train this one), or no training
+        set for a trained shuffle.
+    """
+    from .dataset import _doc_path
+
+    folder = ModelFolder.of(project, shuffle)
+    where = (
+        f"iteration {project.iteration}, TrainingFraction "
+        f"{project.training_fractions[0]:g}"
+    )
+    if not folder.snapshots():
+        if folder.deeplabcut_snapshots():
+            folder.snapshot()  # its message names DeepLabCut's own network
+        trained, with_split = _shuffles_here(project)
+        said = (
+            f"No trained snapshot in {folder.path}: shuffle {shuffle} is not trained."
+        )
+        if trained:
+            said += (
+                f" Trained shuffle(s) ({where}): {', '.join(map(str, trained))}; "
+                f"evaluate one with --shuffle {trained[0]} (Python: "
+                f"shuffle={trained[0]})."
+            )
+        if shuffle in with_split:  # its split is made: train it
+            which = "" if shuffle == 1 else f" (--shuffle {shuffle}, shuffle={shuffle})"
+            said += (
+                " Train first: posekit.engine.train_network(project) or "
+                f"`posekit train PROJECT`{which}."
+            )
+        else:
+            said += (
+                f" To evaluate a new shuffle {shuffle}, create its training set and "
+                "train it first: `posekit create-training-dataset PROJECT --shuffles "
+                f"{shuffle}`, then `posekit train PROJECT --shuffle {shuffle}` "
+                f"(Python: create_training_dataset(project, shuffles=[{shuffle}]), "
+                f"then train_network(project, shuffle={shuffle}))."
+            )
+        raise FileNotFoundError(said + " Nothing was written.")
+    doc = _doc_path(project, project.training_fractions[0], shuffle)
+    if not doc.is_file():
+        raise FileNotFoundError(
+            f"Shuffle {shuffle} has a trained network ({folder.path}) but no "
+            f"training set: {doc.name} is missing in {doc.parent}. The frames it "
+            "was tested on are unknown, and a new random split would count frames "
+            "it trained on as test frames. Put the file back (from a backup, or the "
+            "machine it was trained on) to evaluate this network, or create a new "
+            "training set and train again (posekit create-training-dataset, posekit "
+            "train --fresh). Nothing was written."
+        )
+
+
 def _one_at_a_time(kind: str, verb: str) -> Callable[[_Verb], _Verb]:
     """Run the decorated verb under the project's ``kind`` job lock (:mod:`.locks`)."""
 
@@ -1378,6 +1472,10 @@ def evaluate_network(
     ``trainingsetindex="all"`` every fraction of the first shuffle, then of the
     next). ``Shuffles=[1]`` is ``shuffle=1``.
 
+    Evaluating reads the shuffle's recorded split and creates none, as DeepLabCut:
+    a shuffle without a trained network, or whose training set is gone, is refused
+    before anything is written.
+
     Returns
     -------
     pandas.DataFrame
@@ -1385,7 +1483,15 @@ def evaluate_network(
         fractions' rows one after the other with ``trainingsetindex="all"``; with
         several shuffles, the shuffles' rows one after the other, told apart by
         ``"Shuffle number"``).
+
+    Raises
+    ------
+    FileNotFoundError
+        The shuffle has no posekit snapshot (the message names the trained
+        shuffles, and how to create and train this one), or it has one but no
+        training set (``Documentation_data-…shuffle<k>.pickle``).
     """
+    from .dataset import load_training_set
     from .drawing import bodypart_colors, draw_predictions
     from .evaluation import (
         evaluation_image_names,
@@ -1395,6 +1501,7 @@ def evaluate_network(
     from .io.dlc import paths_to_index, predictions_frame, write_hdf
 
     project = as_project(project)
+    _check_evaluable(project, shuffle)  # creates nothing, as DeepLabCut's
     if snapshot is None:
         snapshot = project.snapshot_index
     if snapshot == "all":
@@ -1420,7 +1527,7 @@ def evaluate_network(
         return evaluate_multianimal(
             project, shuffle=shuffle, snapshot=snapshot, plot=plot
         )
-    ts = _ensure_training_set(project, shuffle)
+    ts = load_training_set(project, shuffle=shuffle)  # recorded: never a new split
     folder = ModelFolder.of(project, shuffle)
     iteration, path = folder.snapshot(snapshot)
     # saved with a free input size: takes the full frames, whatever their sizes
@@ -1812,8 +1919,10 @@ def analyze_videos(
         a serial run's. Needs ``posekit[dask]``.
     shard
         ``"i/n"`` or ``(i, n)``: be task ``i`` of a job array of ``n`` (no Dask):
-        analyse every ``n``-th chunk; the task that completes a video writes its
-        ``.h5``. Shards take no lock (they run together by design; a task whose
+        analyse its share of the chunks (the share depends only on the video's
+        file name and the chunk: :func:`~posekit.engine.distributed.chunk_shard`,
+        so tasks may run in any order, at any time); the task that completes a
+        video writes its ``.h5``. Shards take no lock (they run together by design; a task whose
         options differ from those of a task running on the same video is refused:
         :class:`~posekit.engine.distributed.ChunkPlanError`).
     chunk_frames
@@ -1868,7 +1977,7 @@ def analyze_videos(
     -------
     AnalysisOutputs
         The ``.h5`` files, those analysed before included (with ``shard``: those
-        complete so far; multi-animal: the tracks, ``…_el.h5``), with ``skipped``
+        done before the task started and those it wrote; multi-animal: the tracks, ``…_el.h5``), with ``skipped``
         (analysed before), ``failed`` (videos that could not be read or analysed,
         and why: one video's failure does not stop the others; without a video
         list also the ``video_sets`` entries found nowhere, each with a warning)

@@ -10,9 +10,11 @@ chunks are put together into the same ``.h5``/``_meta.pickle`` as a serial run
 - on a Dask cluster (``client``): a ``LocalCluster`` on this machine, a SLURM/PBS
   cluster through ``dask-jobqueue``, Dask-Gateway on JupyterHub, or any scheduler
   address. Dask reschedules the chunks of a worker that dies.
-- as a plain job array (``shard=(i, n)``): task ``i`` of ``n`` analyses every
-  ``n``-th chunk; whichever task finds all chunks of a video on disk writes its
-  ``.h5``. No Dask is needed.
+- as a plain job array (``shard=(i, n)``): task ``i`` of ``n`` analyses its share
+  of the chunks (:func:`chunk_shard`: fixed by the video's file name and the chunk's
+  number, so the tasks may run in any order, at any time, with any videos done
+  already); whichever task finds all chunks of a video on disk writes its ``.h5``.
+  No Dask is needed.
 
 The result is identical to a serial run's: chunks start on a multiple of the batch
 size (every network call sees the same frames as in the serial run) and are decoded
@@ -85,7 +87,9 @@ __all__ = [
     "TrainRun",
     "VideoJob",
     "WorkerModel",
+    "PENDING_LOGGER",
     "analyze_chunked",
+    "chunk_shard",
     "dask_client",
     "limit_threads",
     "parse_shard",
@@ -101,6 +105,11 @@ DEFAULT_CHUNK_FRAMES = 1024
 
 #: Hidden folder, beside the outputs, that holds the chunks of unfinished videos.
 CHUNKS_FOLDER = ".posekit-chunks"
+
+#: Logger of the line a job array's task logs (INFO) for each video it computed
+#: chunks of that is not complete yet: ``posekit analyze --shard`` prints these
+#: lines on stdout, beside the ``.h5`` files it wrote.
+PENDING_LOGGER = "posekit.chunks.pending"
 
 _DASK_MISSING = (
     "Distributed analysis needs Dask: pip install 'posekit[dask]' (dask and "
@@ -185,6 +194,44 @@ def parse_shard(text: str | Sequence[int]) -> tuple[int, int]:
     return i, n
 
 
+def chunk_shard(video: str | os.PathLike, index: int, n: int) -> int:
+    """Return the task (of ``n``, from 0) of a job array that computes a chunk.
+
+    The share depends only on the video's file name, the chunk's number and ``n``:
+    not on the other videos, on which of them are done, or on the order the tasks
+    run in. So each chunk is computed by exactly one task however the tasks of an
+    array are scheduled (throttled, late, one after another) and whatever videos
+    a shell pattern finds in each. The video's chunks go round the tasks from a
+    place fixed by a hash of its name (SHA-256, the same in every process, unlike
+    Python's ``hash``), so one long video keeps every task busy.
+
+    Parameters
+    ----------
+    video
+        The video (its file name counts, not its folder).
+    index
+        The chunk's number in the video (from 0).
+    n
+        Tasks in the array.
+
+    Returns
+    -------
+    int
+        ``i`` of the task ``--shard i/n`` that computes the chunk.
+
+    Examples
+    --------
+    >>> [chunk_shard("/data/m1.mp4", k, 4) for k in range(6)]
+    [3, 0, 1, 2, 3, 0]
+    >>> chunk_shard("/data/m1.mp4", 3, 4) == chunk_shard("elsewhere/m1.mp4", 3, 4)
+    True
+    """
+    import hashlib
+
+    digest = hashlib.sha256(Path(video).name.encode("utf-8")).digest()
+    return (int.from_bytes(digest[:8], "big") + int(index)) % int(n)
+
+
 # --------------------------------------------------------------------------------------
 # What a worker runs
 # --------------------------------------------------------------------------------------
@@ -256,6 +303,9 @@ class ChunkTask:
     plan_id: str = ""
     #: the video's frame-time table (:func:`_frame_times_file`), or None
     times_file: str | None = None
+    #: hide the runtime's start-up lines in the worker, as the submitting process
+    #: does (:func:`posekit.engine._tf.quiet_startup`: the command line's default)
+    quiet: bool = False
 
 
 @dataclass(frozen=True)
@@ -298,6 +348,8 @@ class ChunkResult:
 _PREDICTORS: dict[tuple, Predictor] = {}
 _PREDICTORS_LOCK = threading.Lock()
 _THREADS_SET: list[int] = []
+# one load at a time: hiding the start-up lines moves file descriptor 2 meanwhile
+_LOAD_LOCK = threading.Lock()
 
 
 def limit_threads(n: int, *, tensorflow: bool = False) -> None:
@@ -353,6 +405,25 @@ def _my_threads(threads: dict[str, int]) -> int:
     if threads:  # a worker started after the plan (a restarted one): the smallest
         return min(threads.values())
     return _cores()
+
+
+@contextlib.contextmanager
+def _startup_quiet(quiet: bool) -> Iterator[None]:
+    """Hide the runtime's start-up lines in this block if ``quiet`` (a Dask worker).
+
+    A worker process starts with :func:`posekit.engine._tf.quiet_startup` off, so
+    LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." reached the
+    log of a command that hides it in its own process. The setting is put back after.
+    """
+    from . import _tf
+
+    before = _tf._QUIET["startup"]
+    if quiet and not before:
+        _tf.quiet_startup(True)
+    try:
+        yield
+    finally:
+        _tf.quiet_startup(before)
 
 
 def _worker_predictor(model: WorkerModel, threads: int) -> tuple[Predictor, float]:
@@ -444,7 +515,8 @@ def run_chunk(task: ChunkTask, stop_event: StopSignal | None = None) -> ChunkRes
     if task.times_file is not None:  # seek in the video (MPEG-TS, Matroska...)
         _remember_times(Path(task.video), Path(task.times_file))
     threads = _my_threads(task.threads)
-    predictor, load_s = _worker_predictor(task.model, threads)
+    with _LOAD_LOCK, _startup_quiet(task.quiet):
+        predictor, load_s = _worker_predictor(task.model, threads)
     t0 = time.perf_counter()
     partial = PartialAnalysis.for_output(
         out,
@@ -805,7 +877,9 @@ def _join_plan(
     stack.callback(os.close, users)
 
 
-def _assemble(job: VideoJob, plan: dict[str, Any], seconds: float) -> Path | None:
+def _assemble(
+    job: VideoJob, plan: dict[str, Any], seconds: float
+) -> tuple[Path | None, bool]:
     """Put the chunks together and write the outputs; ``None`` if chunks are missing.
 
     Only chunks of this plan that start where it says count, so the rows are frames
@@ -813,7 +887,7 @@ def _assemble(job: VideoJob, plan: dict[str, Any], seconds: float) -> Path | Non
     there, or stops decoding) ends the video, as a serial run stops at the first
     frame that does not decode. The chunk folder is removed once the outputs are
     written. With the folder gone (another task wrote the ``.h5``) the ``.h5`` is
-    returned.
+    returned, and ``False``: this call did not write it (``True`` when it did).
     """
     from .inference import save_video_analysis
 
@@ -821,12 +895,12 @@ def _assemble(job: VideoJob, plan: dict[str, Any], seconds: float) -> Path | Non
     plan_id = _plan_id(text)
     folder = job.chunk_dir
     if not (folder / "plan.json").is_file():
-        return job.output if job.output.is_file() else None
+        return (job.output if job.output.is_file() else None), False
     with _setup_lock(folder):  # one task puts them together; the others wait
         plan_file = folder / "plan.json"
         if not plan_file.is_file():  # another task wrote the .h5 meanwhile
             shutil.rmtree(folder, ignore_errors=True)  # made again by _setup_lock
-            return job.output if job.output.is_file() else None
+            return (job.output if job.output.is_file() else None), False
         parts, info, times, truncated = [], None, [], None
         chunks = plan["chunks"]
         for index, (start, stop) in enumerate(chunks):
@@ -843,7 +917,7 @@ def _assemble(job: VideoJob, plan: dict[str, Any], seconds: float) -> Path | Non
                         index,
                     )
                     path.unlink(missing_ok=True)
-                return None
+                return None, False
             if info is None:
                 with np.load(path, allow_pickle=False) as data:
                     info = {
@@ -899,7 +973,7 @@ def _assemble(job: VideoJob, plan: dict[str, Any], seconds: float) -> Path | Non
         len(xyp),
         out,
     )
-    return out
+    return out, True
 
 
 # --------------------------------------------------------------------------------------
@@ -1008,17 +1082,35 @@ def _threads_per_worker(client: Any) -> dict[str, int]:
 
 
 class _Progress:
-    """``True`` (a tqdm bar), a ``progress(done, total)`` callable, or nothing."""
+    """``True`` (a tqdm bar), a ``progress(done, total)`` callable, or nothing.
 
-    def __init__(self, progress: bool | Callable[[int, int], None], total: int) -> None:
+    ``initial`` frames (chunks on disk from an earlier run) count as done from the
+    start and not into the bar's rate: a rerun that finds every chunk on disk shows
+    no rate, not millions of frames per second. In a log file (no terminal) each
+    state is printed once: the bar's last line is not repeated when it closes.
+    """
+
+    def __init__(
+        self,
+        progress: bool | Callable[[int, int], None],
+        total: int,
+        initial: int = 0,
+    ) -> None:
         self.total = max(int(total), 0)
-        self.done = 0
+        self.done = min(max(int(initial), 0), self.total)
         self.callback = progress if callable(progress) else None
         self.bar = None
+        self._shown: tuple[int, int] | None = None  # (done, total) of a log line
         if progress is True:
-            from ._progress import progress_bar
+            from ._progress import _LogBar, progress_bar
 
-            self.bar = progress_bar(self.total, unit="frames", desc="chunks")
+            self.bar = progress_bar(
+                self.total, unit="frames", desc="chunks", initial=self.done
+            )
+            if isinstance(self.bar, _LogBar):  # it printed its first line
+                self._shown = (self.done, self.total)
+        if self.done and self.callback is not None:
+            self.callback(self.done, self.total)
 
     def add(self, frames: int) -> None:
         self.done += int(frames)
@@ -1028,6 +1120,8 @@ class _Progress:
                 self.bar.total = self.total
         if self.bar is not None:
             self.bar.update(int(frames))
+            if self._shown is not None and self.bar.last_print_n == self.bar.n:
+                self._shown = (self.bar.n, self.bar.total)
         if self.callback is not None:
             self.callback(self.done, self.total)
 
@@ -1036,14 +1130,16 @@ class _Progress:
         if self.done < self.total:
             self.total = self.done
             if self.bar is not None:
-                self.bar.total = self.total
-                self.bar.refresh()
+                self.bar.total = self.total  # (drawn by close)
             if self.callback is not None:
                 self.callback(self.done, self.total)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        if self.bar is None:
+            return
+        if self._shown == (self.bar.n, self.bar.total):  # that line is in the log
+            self.bar.leave = False
+        self.bar.close()
 
 
 def analyze_chunked(
@@ -1068,7 +1164,10 @@ def analyze_chunked(
         ``"local"``, a scheduler address, ``"slurm"``... or a ``Client``
         (:func:`dask_client`); ``None`` with ``shard``: this process computes.
     shard
-        ``(i, n)`` or ``"i/n"``: compute only chunks ``k`` with ``k % n == i``.
+        ``(i, n)`` or ``"i/n"``: compute only this task's share of the chunks, those
+        for which :func:`chunk_shard` gives ``i``. The share of a chunk does not
+        depend on the other videos or on which are done, so the tasks of an array
+        may run at any time and in any order: each chunk is computed by one task.
     chunk_frames
         Frames per chunk (rounded up to a multiple of the batch size).
     progress
@@ -1087,10 +1186,12 @@ def analyze_chunked(
     Returns
     -------
     ChunkedOutputs
-        The ``.h5`` of each video that is complete (with a shard: also those that
-        other tasks completed; a video whose chunks are not all done yet is left
-        out, and a log line says how many are missing), with ``failed``: the
-        videos a chunk of which failed, and why (their finished chunks are kept).
+        The ``.h5`` files this call wrote, with ``failed``: the videos a chunk of
+        which failed, and why (their finished chunks are kept); with a shard also
+        ``by_others``: the ``.h5`` files another task wrote meanwhile, and
+        ``pending``: the videos this task computed chunks of that are not complete
+        yet, each with a line that says how many chunks are on disk and which
+        tasks compute the others (logged at INFO by :data:`PENDING_LOGGER`).
 
     Raises
     ------
@@ -1131,40 +1232,43 @@ def _analyze_chunked(
     plans = [job.plan(chunk_frames) for job in jobs]
     for job, plan in zip(jobs, plans, strict=True):  # all, before computing anything
         _join_plan(job, plan, stack)
-    tasks, expected, counter, on_disk, bar_start = [], 0, 0, set(), 0
+    tasks, expected, on_disk, bar_start = [], 0, set(), 0
+    quiet = _startup_hidden()
     for job, plan in zip(jobs, plans, strict=True):
         plan_id = _plan_id(_plan_text(plan))
         times_file: Path | None | bool = False  # False: not looked for yet
         for index, (start, stop) in enumerate(plan["chunks"]):
-            if counter % n == i:
-                task = ChunkTask(
-                    model=job.model,
-                    video=str(job.video),
-                    index=index,
-                    start=start,
-                    stop=stop,
-                    out=str(_chunk_path(job, index)),
-                    scale=job.scale,
-                    crop=job.crop,
-                    plan_id=plan_id,
-                )
-                if start > 0 and not Path(task.out).is_file():  # it seeks
-                    if times_file is False:
-                        times_file = _frame_times_file(job)
-                    if times_file is not None:
-                        task = dataclasses.replace(task, times_file=str(times_file))
-                tasks.append(task)
-                end = plan["metadata_frames"] if stop is None else stop
-                expected += max(end - start, 0)
-                if Path(task.out).is_file():  # a rerun: counted as done from the start
-                    on_disk.add(task.out)
-                    bar_start += max(end - start, 0)
-            counter += 1
-    bar = _Progress(progress, expected)
+            if chunk_shard(job.video, index, n) != i:  # another task's
+                continue
+            task = ChunkTask(
+                model=job.model,
+                video=str(job.video),
+                index=index,
+                start=start,
+                stop=stop,
+                out=str(_chunk_path(job, index)),
+                scale=job.scale,
+                crop=job.crop,
+                plan_id=plan_id,
+                quiet=quiet,
+            )
+            if start > 0 and not Path(task.out).is_file():  # it seeks
+                if times_file is False:
+                    times_file = _frame_times_file(job)
+                if times_file is not None:
+                    task = dataclasses.replace(task, times_file=str(times_file))
+            tasks.append(task)
+            end = plan["metadata_frames"] if stop is None else stop
+            expected += max(end - start, 0)
+            if Path(task.out).is_file():  # a rerun: counted as done from the start
+                on_disk.add(task.out)
+                bar_start += max(end - start, 0)
+    # a task with no chunk of these videos shows no bar ("chunks: 0frames")
+    bar = _Progress(
+        progress if tasks or callable(progress) else False, expected, bar_start
+    )
     failed: dict[Path, str] = {}
     try:
-        if bar_start:
-            bar.add(bar_start)
         if client is None:
             _run_here(tasks, bar, on_chunk, on_disk, stop_event, failed)
         else:
@@ -1178,40 +1282,96 @@ def _analyze_chunked(
         bar.close()
     seconds = time.perf_counter() - t0
     outputs = ChunkedOutputs(failed=failed)
+    mine = {Path(task.video) for task in tasks}
     for job, plan in zip(jobs, plans, strict=True):
         if job.video in failed:  # its finished chunks stay for a rerun
             continue
-        out = _assemble(job, plan, seconds)
+        out, wrote = _assemble(job, plan, seconds)
         if out is None:
-            missing = sum(
-                not _chunk_path(job, k).is_file() for k in range(len(plan["chunks"]))
-            )
-            logger.info(
-                "%s: %d of %d chunks still to be computed (by the other tasks)",
-                job.video.name,
-                missing,
-                len(plan["chunks"]),
-            )
-        else:
+            _still_pending(job, plan, i, n, job.video in mine, outputs)
+        elif wrote:
             outputs.append(out)
+        else:
+            logger.info("%s: another task wrote %s", job.video.name, out.name)
+            outputs.by_others.append(out)
     return outputs
 
 
+def _startup_hidden() -> bool:
+    """Whether this process hides the runtime's start-up lines (workers do the same)."""
+    from . import _tf
+
+    return bool(_tf._QUIET["startup"])
+
+
+def _still_pending(
+    job: VideoJob,
+    plan: dict[str, Any],
+    i: int,
+    n: int,
+    touched: bool,
+    outputs: ChunkedOutputs,
+) -> None:
+    """Say that ``job``'s video is not complete yet: chunks on disk, who does the rest.
+
+    For a video this task computed chunks of, one line (:data:`PENDING_LOGGER`,
+    INFO; ``posekit analyze --shard`` prints it on stdout) goes into
+    ``outputs.pending``; for the others a plain INFO line.
+    """
+    total = len(plan["chunks"])
+    missing = [k for k in range(total) if not _chunk_path(job, k).is_file()]
+    owners = sorted({chunk_shard(job.video, k, n) for k in missing})
+    if not touched:
+        logger.info(
+            "%s: %d of %d chunks still to be computed (by the other tasks)",
+            job.video.name,
+            len(missing),
+            total,
+        )
+        return
+    named = [f"{k}/{n}" for k in owners[:10]]
+    if len(owners) > 10:
+        named.append(f"{len(owners) - 10} more tasks")
+    tasks = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
+    line = (
+        f"{job.video.name}: not complete yet, {total - len(missing)} of {total} "
+        f"chunks on disk; the missing ones are those of --shard {tasks}; the task "
+        f"that computes the last one writes {job.output.name}"
+    )
+    if owners == [i]:  # (cannot happen unless a chunk file was removed meanwhile)
+        line += " (run this task again)"
+    outputs.pending[job.video] = line
+    logging.getLogger(PENDING_LOGGER).info("%s", line)
+
+
 class ChunkedOutputs(list):
-    """The ``.h5`` files :func:`analyze_chunked` wrote or found (a list of ``Path``).
+    """The ``.h5`` files :func:`analyze_chunked` wrote (a list of ``Path``).
 
     Attributes
     ----------
     failed
         Videos whose chunk failed → why. Their other chunks were not computed
         (those on disk are kept for a rerun), and the other videos were analysed.
+    by_others
+        ``.h5`` files of these videos that another task of the job array wrote
+        while this one ran.
+    pending
+        Videos this task computed chunks of that are not complete yet → a line
+        that says how many chunks are on disk and which tasks compute the others.
     """
 
     def __init__(
-        self, paths: Sequence[Path] = (), *, failed: dict[Path, str] | None = None
+        self,
+        paths: Sequence[Path] = (),
+        *,
+        failed: dict[Path, str] | None = None,
+        by_others: Sequence[Path] = (),
+        pending: dict[Path, str] | None = None,
     ) -> None:
         super().__init__(paths)
         self.failed = dict(failed or {})
+        self.by_others = list(by_others)
+        self.pending = dict(pending or {})
 
 
 def _chunk_failed(task: ChunkTask, err: BaseException, failed: dict[Path, str]) -> None:

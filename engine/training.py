@@ -2069,20 +2069,23 @@ class Trainer:
         producer = _BatchProducer(
             self, images, keypoints, self.state.iteration, self._map_shape()
         )
-        bar = progress_bar(
-            cfg.max_iterations,
-            initial=self.state.iteration,
-            unit="it",
-            desc="training",
-            disable=not self.progress,
-            dynamic_ncols=True,
-        )
-        for cb in self.callbacks:
-            cb.on_train_begin(self.state)
+        bar = None
         try:
+            for cb in self.callbacks:  # before the bar: a line they print comes first
+                cb.on_train_begin(self.state)
+            elapsed = run.clock.cpu if cfg.budget_clock == "cpu" else run.clock.wall
+            reason = self._stop_reason(elapsed)
+            bar = progress_bar(
+                cfg.max_iterations,
+                initial=self.state.iteration,
+                unit="it",
+                desc="training",
+                # nothing to train (a resume at its limit): no bar, whose first
+                # and last lines in a log would be the same line twice
+                disable=not self.progress or reason is not None,
+                dynamic_ncols=True,
+            )
             while True:
-                elapsed = run.clock.cpu if cfg.budget_clock == "cpu" else run.clock.wall
-                reason = self._stop_reason(elapsed)
                 if reason is not None:
                     self.state.stop_reason = reason
                     break
@@ -2091,6 +2094,8 @@ class Trainer:
                     break
                 self._maybe_evaluate(run, done[1])
                 self._maybe_save(run)
+                elapsed = run.clock.cpu if cfg.budget_clock == "cpu" else run.clock.wall
+                reason = self._stop_reason(elapsed)
         except KeyboardInterrupt:
             self.state.stop_reason = "interrupted"
             # Ctrl-C can land after the optimizer applied a step and before the
@@ -2104,7 +2109,8 @@ class Trainer:
             )
         finally:
             producer.close()
-            bar.close()
+            if bar is not None:
+                bar.close()
 
     def _stop_reason(self, elapsed: float) -> str | None:
         """Return why training stops before the next step (``None``: it goes on)."""

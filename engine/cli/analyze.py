@@ -19,9 +19,61 @@ from ._common import (
     positive_int,
 )
 
-__all__ = ["NAME", "add_parser", "run", "report_outputs"]
+__all__ = ["NAME", "add_parser", "run", "report_outputs", "shard_arg"]
 
 NAME = "analyze"
+
+
+def shard_arg(text: str) -> str:
+    """Check ``--shard I/N`` as argparse parses it (an argparse type): before anything loads.
+
+    Parameters
+    ----------
+    text
+        The value as typed.
+
+    Returns
+    -------
+    str
+        ``"I/N"``, as :func:`posekit.engine.distributed.parse_shard` reads it.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Not two whole numbers ``I/N`` with ``0 <= I < N``.
+
+    Examples
+    --------
+    >>> shard_arg(" 2/8")
+    '2/8'
+    >>> shard_arg("8/8")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: 8/8: task 8 is not one of the 8 tasks 0 to 7 (a job array of N tasks numbers them from 0, e.g. --shard ${SLURM_ARRAY_TASK_ID}/32 with --array=0-31)
+    """
+    from ..distributed import parse_shard
+
+    try:
+        i, n = parse_shard(text)
+    except ValueError:
+        said = text.strip()
+        parts = said.split("/")
+        if len(parts) == 2 and all(p.strip().lstrip("-").isdigit() for p in parts):
+            i, n = (int(p) for p in parts)
+            why = (
+                "N, the number of tasks, is at least 1"
+                if n < 1
+                else f"task {i} is not one of the {n} tasks 0 to {n - 1}"
+            )
+            raise argparse.ArgumentTypeError(
+                f"{said}: {why} (a job array of N tasks numbers them from 0, e.g. "
+                "--shard ${SLURM_ARRAY_TASK_ID}/32 with --array=0-31)"
+            ) from None
+        raise argparse.ArgumentTypeError(
+            f"{said!r} is not I/N: give this task's number I (from 0) and the "
+            "number of tasks N, e.g. --shard 0/4"
+        ) from None
+    return f"{i}/{n}"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -154,9 +206,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     many.add_argument(
         "--shard",
+        type=shard_arg,
         metavar="I/N",
-        help="be task I of N of a job array (from 0; no Dask): analyse every N-th "
-        "chunk; the task that completes a video writes its .h5",
+        help="be task I of N of a job array (from 0; no Dask): analyse this task's "
+        "share of the chunks (fixed by each video's name and chunk number, so tasks "
+        "may run in any order); the task that completes a video writes its .h5, and "
+        "a task prints the .h5 files it wrote and a line for each video it left "
+        "incomplete",
     )
     many.add_argument(
         "--chunk-frames",
@@ -173,6 +229,54 @@ def _print_stage(stage: object) -> None:
     """Say on stderr which step runs (loading, converting), before the frames' bar."""
     if getattr(stage, "name", None) != "analysing":
         print(f"posekit analyze: {stage}…", file=sys.stderr, flush=True)
+
+
+class _StageLines:
+    """:func:`_print_stage`, with "loading the model" said once in a chunked run.
+
+    A chunked analysis (--cluster, --shard) prepares the model for each video (the
+    workers load it), which said "loading the model…" once per video.
+    """
+
+    def __init__(self, chunked: bool) -> None:
+        self.chunked = chunked
+        self.loaded = False
+
+    def __call__(self, stage: object) -> None:
+        if self.chunked and getattr(stage, "name", None) == "loading":
+            if self.loaded:
+                return
+            self.loaded = True
+        _print_stage(stage)
+
+
+class _PendingLines(logging.Handler):
+    """Print on stdout each video a job array's task left incomplete (one line)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"posekit analyze: {record.getMessage()}", flush=True)
+
+
+@contextlib.contextmanager
+def _print_pending_lines() -> Iterator[None]:
+    """Print the lines of :data:`posekit.engine.distributed.PENDING_LOGGER` on stdout."""
+    from ..distributed import PENDING_LOGGER
+
+    log = logging.getLogger(PENDING_LOGGER)
+    handler = _PendingLines()
+    level, propagate = log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
 
 
 class _PrecisionLines(logging.Handler):
@@ -249,6 +353,8 @@ def run(args: argparse.Namespace) -> int:
         check_runtime_precision(not args.no_tflite, args.precision)
     with contextlib.ExitStack() as stack:
         stack.enter_context(print_precision_lines())
+        if args.shard:
+            stack.enter_context(_print_pending_lines())
         client = _client(args, stack)
         if args.model:
             return _run_model_file(args, client)
@@ -271,7 +377,7 @@ def _run_project(args: argparse.Namespace, client: object) -> int:
         scale=args.scale,
         netcdf=args.netcdf,
         use_tflite=not args.no_tflite,
-        on_stage=_print_stage,
+        on_stage=_StageLines(bool(client is not None or args.shard)),
         precision=args.precision,
         client=client,
         shard=args.shard,
@@ -281,13 +387,21 @@ def _run_project(args: argparse.Namespace, client: object) -> int:
         overwrite=args.overwrite,
         videotype=args.videotype,
     )
-    return report_outputs(outputs)
+    return report_outputs(outputs, shard=bool(args.shard))
 
 
-def report_outputs(outputs: list[Path], command: str = "posekit analyze") -> int:
-    """Print the outputs, then the inputs left out or cut short; exit 2 if any."""
+def report_outputs(
+    outputs: list[Path], command: str = "posekit analyze", *, shard: bool = False
+) -> int:
+    """Print the outputs, then the inputs left out or cut short; exit 2 if any.
+
+    A job array's task (``shard``) prints only the ``.h5`` files it wrote, not
+    those of videos analysed before it started (``outputs.skipped``).
+    """
+    done_before = set(getattr(outputs, "skipped", ())) if shard else set()
     for out in outputs:
-        print(out)
+        if out not in done_before:
+            print(out)
     failed = getattr(outputs, "failed", {})
     for item, why in failed.items():
         print(f"{command}: not analysed: {item}: {why}", file=sys.stderr)
@@ -417,4 +531,4 @@ def _run_model_file(args: argparse.Namespace, client: object) -> int:
         use_tflite=not args.no_tflite,
         videotype=args.videotype,
     )
-    return report_outputs(outputs)
+    return report_outputs(outputs, shard=bool(args.shard))

@@ -106,11 +106,15 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.tracks:
         return _evaluate_tracks(args)
-    from ..api import evaluate_network
+    from ..api import _check_evaluable, evaluate_network
 
+    project = load_project(args.project).for_training_set(args.trainingsetindex)
+    shuffles = args.shuffle or [1]
+    for shuffle in shuffles:  # every one before the first is evaluated
+        _check_evaluable(project, shuffle)
     result = evaluate_network(
-        load_project(args.project).for_training_set(args.trainingsetindex),
-        shuffle=args.shuffle or 1,  # several: one row each
+        project,
+        shuffle=shuffles,  # several: one row each
         plot=args.plot,
     )
     print(result.to_string() if hasattr(result, "to_string") else result)

@@ -162,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if notice and _has_training_data(project):  # first, before training starts
         print(notice, flush=True)
+    resumed = _ResumeLine(args.shuffle, _epochs_printer(args, project))
     with _said_once(notice), _interrupted_result() as interrupted:
         result = _train(
             train_network,
@@ -179,7 +180,8 @@ def run(args: argparse.Namespace) -> int:
             resume=not args.fresh,
             epochs=args.epochs,
             save_epochs=args.save_epochs,
-            trainer_hook=_epochs_printer(args, project),
+            trainer_hook=resumed.keep,
+            callbacks=[resumed],
             weigh_only_present_joints=args.weigh_only_present_joints,
         )
     if interrupted:  # the snapshot is saved; stop a chain (exit status 130)
@@ -263,6 +265,77 @@ def _epochs_printer(
         print(line.replace("epochs=", "--epochs "), flush=True)
 
     return say
+
+
+class _ResumeLine:
+    """Print which snapshot a resumed training continues from, before the first step.
+
+    In a batch job's log (a requeued job, a rerun after ``kill``), the first line of
+    the run says that it resumes: ``resuming shuffle 1 from snapshot-493 (iteration
+    493 of 845)``. A fresh start (or one from an earlier iteration's model, which
+    starts at iteration 0) prints nothing. :meth:`keep` is the ``trainer_hook``: it
+    keeps the trainer, whose settings (the limits of this run) are final once the
+    snapshot is read, and calls the command's other hook; the trainer calls
+    :meth:`on_train_begin` after reading the snapshot, before the progress bar.
+    """
+
+    def __init__(self, shuffle: int, hook: Callable[[Any], None] | None) -> None:
+        self.shuffle = shuffle
+        self.hook = hook
+        self.trainer: Any = None
+
+    def keep(self, trainer: Any) -> None:
+        """Keep the trainer (``trainer_hook``) and run the other hook."""
+        self.trainer = trainer
+        if self.hook is not None:
+            self.hook(trainer)
+
+    def on_train_begin(self, state: Any) -> None:
+        """Print the line when the run continues from a snapshot."""
+        if state.last_snapshot is None:  # fresh: no snapshot read
+            return
+        print(
+            f"resuming shuffle {self.shuffle} from {state.last_snapshot.stem} "
+            f"({_so_far(state, getattr(self.trainer, 'train_config', None))})",
+            flush=True,
+        )
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name.startswith("on_"):  # the trainer's other hooks: nothing to do
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
+def _so_far(state: Any, config: Any) -> str:
+    """Say where a resumed run stands against its limits (``iteration 493 of 845``).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> state = NS(iteration=493, elapsed_wall_s=95.0, elapsed_cpu_s=40.0)
+    >>> _so_far(state, NS(max_iterations=845, time_budget_s=None, budget_clock="wall"))
+    'iteration 493 of 845'
+    >>> _so_far(state, NS(max_iterations=None, time_budget_s=180.0, budget_clock="wall"))
+    'iteration 493; 01:35 of the 03:00 time budget used'
+    >>> _so_far(state, NS(max_iterations=900, time_budget_s=180.0, budget_clock="cpu"))
+    'iteration 493 of 900; 00:40 of the 03:00 time budget (CPU) used'
+    """
+    from tqdm.std import tqdm
+
+    line = f"iteration {state.iteration}"
+    if config is None:
+        return line
+    if config.max_iterations is not None:
+        line += f" of {config.max_iterations}"
+    if config.time_budget_s is not None:
+        cpu = config.budget_clock == "cpu"
+        used = state.elapsed_cpu_s if cpu else state.elapsed_wall_s
+        line += (
+            f"; {tqdm.format_interval(used)} of the "
+            f"{tqdm.format_interval(config.time_budget_s)} time budget"
+            f"{' (CPU)' if cpu else ''} used"
+        )
+    return line
 
 
 def _train(train_network, project, **kwargs):

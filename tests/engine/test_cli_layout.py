@@ -22,7 +22,9 @@ for options added on purpose:
   S19: --batch-size is at most config.yaml's batch_size (DeepLabCut's) and is
   checked by argparse, as --workers is; --no-tflite refuses --precision int8;
   --workers alone means --cluster local; --chunk-frames is checked by argparse
-  and refused without --cluster or --shard;
+  and refused without --cluster or --shard; QA s21 (cluster): --shard is checked by
+  argparse, and its help says that a task's share of the chunks is fixed by the
+  video and the chunk (tasks in any order) and what a task prints;
 - ``create``: videos may be folders; --individuals and --unique-bodyparts (a
   multi-animal project from the command line);
 - ``create-training-dataset``: QA s15, existing splits are mapped by image onto
@@ -66,7 +68,10 @@ text captured too (under ``text`` only; the structure test leaves them out):
   input's, else its video's) and what NWB gets when there is none; QA s17 (interop):
   --fps numbers the frames of an input timed in seconds, --pose-estimation (one
   camera of an NWB file), --images (the COCO dataset of results) and the NWB
-  metadata options (--session-start, --subject-id, --species, --sex, --age, ...).
+  metadata options (--session-start, --subject-id, --species, --sex, --age, ...);
+  QA s21: the description says which labels become label files (labelled images)
+  and that labels on a video's frames are written like predictions, and --fps that
+  the video's rate is taken for every output, not only NWB.
 
 To recapture one entry, print ``posekit COMMAND --help`` at ``COLUMNS=80`` with the
 snapshot's Python (:func:`help_text`) and store it under ``text[COMMAND]`` of

@@ -44,15 +44,19 @@ def test_labeled_video_checks_its_values_and_files(demo_project, fake_analysis, 
 
 
 def test_a_misspelt_bodypart_in_config_stops_training_and_evaluation(
-    demo_project, capsys
+    tiny_trained_copy, capsys
 ):
-    """A label file's bodypart the config no longer names is not silently dropped."""
-    create_training_dataset(demo_project)
-    config = demo_project.config_path
+    """A label file's bodypart the config no longer names is not silently dropped.
+
+    Trained first: evaluate refuses a shuffle without a network before it reads
+    the labels.
+    """
+    trained = tiny_trained_copy("misspelt")
+    config = trained.config_path
     config.write_text(config.read_text().replace("- leftear", "- lefteer"))
     from posekit.engine.project import load_project
 
-    project = load_project(demo_project.path)
+    project = load_project(trained.path)
     try:
         load_training_set(project)
     except LabelError as err:

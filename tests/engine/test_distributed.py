@@ -17,6 +17,7 @@ import pytest
 from posekit.engine.api import analyze_videos
 from posekit.engine.distributed import (
     CHUNKS_FOLDER,
+    chunk_shard,
     parse_shard,
     plan_chunks,
 )
@@ -93,15 +94,17 @@ def test_shards_write_the_serial_h5_and_reruns_skip_chunks(
         "precision": "float32",
         "chunk_frames": CHUNK,
     }
-    # task 0 of 2: chunks 0 and 2; the video is not complete yet
-    assert analyze_videos(trained, [clip], shard="0/2", **common) == []
+    # the task of 2 that has chunks 0 and 2; the video is not complete yet
+    first = chunk_shard(clip, 0, 2)
+    assert chunk_shard(clip, 2, 2) == first != chunk_shard(clip, 1, 2)
+    assert analyze_videos(trained, [clip], shard=f"{first}/2", **common) == []
     chunks = tmp_path / CHUNKS_FOLDER / f"clip{serial.columns[0][0]}"
     assert sorted(p.name for p in chunks.glob("chunk-*.npz")) == [
         "chunk-000000.npz",
         "chunk-000002.npz",
     ]
-    # task 1 of 2 computes chunk 1, finds all chunks and writes the h5
-    [out] = analyze_videos(trained, [clip], shard=(1, 2), **common)
+    # the other task computes chunk 1, finds all chunks and writes the h5
+    [out] = analyze_videos(trained, [clip], shard=(1 - first, 2), **common)
     pd.testing.assert_frame_equal(pd.read_hdf(out), serial, check_exact=True)
     assert not list(chunks.glob("chunk-*.npz"))  # put together and removed
     assert not (tmp_path / CHUNKS_FOLDER).exists()  # plan.json and the folders too
@@ -116,8 +119,9 @@ def test_a_rerun_keeps_finished_chunks(
     from posekit.engine import distributed
 
     common = {"destfolder": tmp_path, "progress": False, "precision": "float32"}
-    # task 2 of 3 computes chunk 2 only (as if the job had been stopped there)
-    analyze_videos(trained, [clip], shard="2/3", chunk_frames=CHUNK, **common)
+    # the task of 3 that has chunk 2 computes it (as if the job had been stopped)
+    task = chunk_shard(clip, 2, 3)
+    analyze_videos(trained, [clip], shard=f"{task}/3", chunk_frames=CHUNK, **common)
     computed: list[tuple[int, bool]] = []
     done: list[tuple[int, int]] = []
     [out] = distributed.analyze_chunked(
@@ -159,13 +163,16 @@ def test_chunks_of_another_plan_or_start_are_never_put_together(
 ) -> None:
     """A chunk file that is not this plan's chunk is computed again, not used."""
     common = {"destfolder": tmp_path, "progress": False, "precision": "float32"}
-    analyze_videos(trained, [clip], shard="0/2", chunk_frames=CHUNK, **common)
+    first = chunk_shard(clip, 0, 2)  # chunks 0 and 2
+    analyze_videos(trained, [clip], shard=f"{first}/2", chunk_frames=CHUNK, **common)
     chunks = tmp_path / CHUNKS_FOLDER / f"clip{serial.columns[0][0]}"
     # a foreign chunk 1 (frames 0-15 under chunk 1's name, as when folders mixed)
     (chunks / "chunk-000001.npz").write_bytes(
         (chunks / "chunk-000000.npz").read_bytes()
     )
-    [out] = analyze_videos(trained, [clip], shard="1/2", chunk_frames=CHUNK, **common)
+    [out] = analyze_videos(
+        trained, [clip], shard=(1 - first, 2), chunk_frames=CHUNK, **common
+    )
     result = pd.read_hdf(out)
     assert len(result) == FRAMES
     pd.testing.assert_frame_equal(result, serial, check_exact=True)
