@@ -46,15 +46,23 @@ def _is_terminal(stream: IO[str]) -> bool:
 
 
 class _Lines:
-    r"""A file for tqdm that turns each ``\r``-redraw into one line of its own."""
+    r"""A file for tqdm that turns each ``\r``-redraw into one line of its own.
+
+    A line the same as the one before is left out: a bar with nothing to count
+    (a rerun whose work is all on disk) is drawn at its start and again when it
+    closes.
+    """
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
+        self._last = ""
 
     def write(self, text: str) -> None:
         line = text.replace("\r", "").strip()
-        if line:  # tqdm also writes bare "\r", "\n" and blanks to clear a bar
+        # tqdm also writes bare "\r", "\n" and blanks to clear a bar
+        if line and line != self._last:
             self.stream.write(line + "\n")
+            self._last = line
 
     def flush(self) -> None:
         self.stream.flush()

@@ -41,6 +41,15 @@ def test_a_log_line_every_interval_with_the_eta(monkeypatch) -> None:
     assert "\r" not in log.getvalue()
 
 
+def test_a_bar_with_nothing_to_count_is_one_line() -> None:
+    """Drawn at its start and again when it closes: the same line once in the log."""
+    log = io.StringIO()
+    with progress_bar(5, desc="chunks", unit="frames", file=log, initial=5):
+        pass
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chunks: 100%"), lines
+
+
 def test_a_terminal_keeps_the_redrawn_bar() -> None:
     term = _Terminal()
     with progress_bar(10, desc="x", file=term) as bar:
