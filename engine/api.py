@@ -2764,9 +2764,17 @@ def _prediction_pairs(
             else "analyse them first (analyze_videos, posekit analyze)"
         )
         shown = ", ".join(str(m) for m in missing) or f"the videos of {project.path}"
+        elsewhere = (
+            " If they were analysed into another folder (posekit analyze --dest "
+            "OUT, destfolder=OUT), name the files (posekit filter PROJECT "
+            "OUT/<video><scorer>.h5, as for labeled-video) or pass destfolder=OUT."
+            if destfolder is None
+            else ""
+        )
         raise FileNotFoundError(
             f"No {kind} for {shown}: {how}."
             + _other_tracks(missing, destfolder, filtered, track_method)
+            + elsewhere
         )
     return found
 

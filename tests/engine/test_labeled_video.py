@@ -248,8 +248,13 @@ def test_deeplabcut_style_calls_take_the_config_and_videos(demo, tmp_path) -> No
     shutil.copy(video, other)
     with pytest.raises(FileNotFoundError, match="No predictions for .*analyse them"):
         dlc.create_labeled_video(config, [other])
-    with pytest.raises(FileNotFoundError, match="No predictions"):
+    with pytest.raises(FileNotFoundError, match="No predictions") as err:
         dlc.filter_predictions(config, [other])
+    # analysed with --dest: the message names the way out (QA s20 docslit)
+    assert "--dest OUT" in str(err.value) and "destfolder=OUT" in str(err.value)
+    with pytest.raises(FileNotFoundError) as err:
+        dlc.filter_predictions(config, [other], destfolder=str(tmp_path))
+    assert "--dest OUT" not in str(err.value)  # a destfolder was given
 
 
 def test_deeplabcut_style_calls_to_extract_and_split(tmp_path) -> None:
