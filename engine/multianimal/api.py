@@ -460,10 +460,22 @@ def evaluate_multianimal(
     -------
     pandas.DataFrame
         One row with the train/test metrics.
+
+    Raises
+    ------
+    FileNotFoundError
+        The shuffle has no trained network, or a trained one lost its split
+        (nothing is written: :func:`posekit.engine.api.evaluate_network`).
     """
-    from ..api import _ensure_training_set, _split_summaries, _write_evaluation
+    from ..api import (
+        _check_evaluable,
+        _ensure_training_set,
+        _split_summaries,
+        _write_evaluation,
+    )
     from .metrics import assembly_metrics
 
+    _check_evaluable(project, shuffle)  # creates nothing, as DeepLabCut's
     ts = _ensure_training_set(project, shuffle)
     folder = ModelFolder.of(project, shuffle)
     iteration, path = folder.snapshot(snapshot)
