@@ -1263,6 +1263,7 @@ def _analyze_chunked(
             if Path(task.out).is_file():  # a rerun: counted as done from the start
                 on_disk.add(task.out)
                 bar_start += max(end - start, 0)
+    _say_idle(len(jobs), len(tasks), i, n)
     # a task with no chunk of these videos shows no bar ("chunks: 0frames")
     bar = _Progress(
         progress if tasks or callable(progress) else False, expected, bar_start
@@ -1302,6 +1303,22 @@ def _startup_hidden() -> bool:
     from . import _tf
 
     return bool(_tf._QUIET["startup"])
+
+
+def _say_idle(n_videos: int, n_tasks: int, i: int, n: int) -> None:
+    """Say that task ``i`` of ``n`` has no chunk (``n_tasks == 0``) of the videos.
+
+    One line (:data:`PENDING_LOGGER`), for whoever reads the array's logs; nothing
+    outside a job array (``n == 1``), without videos, or with chunks to compute.
+    """
+    if n > 1 and n_videos and not n_tasks:
+        logging.getLogger(PENDING_LOGGER).info(
+            "no chunk of the %d video(s) still to analyse is this task's (--shard "
+            "%d/%d): the other tasks of the array compute them",
+            n_videos,
+            i,
+            n,
+        )
 
 
 def _still_pending(
