@@ -65,22 +65,10 @@ def test_the_files_are_deeplabcuts(project):
 
 @pytest.fixture(scope="module")
 def tiny():
-    keras = pytest.importorskip("keras")
-    from posekit.engine.models.registry import register_backbone
-
-    @register_backbone("tiny_dspc_cnn", dlc_netname="tiny_dspc", strides=(16,))
-    def tiny_dspc_cnn(
-        input_shape, *, weights=None, output_stride=16, bn_momentum=0.99, name=None
-    ):
-        inputs = keras.Input(input_shape)
-        x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
-        for filters in (8, 8, 16, 16):
-            x = keras.layers.Conv2D(filters, 3, strides=2, padding="same")(x)
-            x = keras.layers.ReLU()(x)
-        return keras.Model(inputs, x, name=name)
-
+    """Return the settings of a short training of a small backbone (random weights)."""
+    pytest.importorskip("keras")
     return {
-        "backbone": "tiny_dspc_cnn",
+        "backbone": "mobilenet_v2_0.35",
         "weights": None,
         "crop_size": (64, 64),
         "progress": False,
