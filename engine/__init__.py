@@ -71,7 +71,40 @@ _LAZY = {
     "analyze_time_lapse_frames": ".dlc_verbs",
 }
 
-__all__ = ["__version__", "logger", *_LAZY]
+__all__ = ["__version__", "logger", "show_log", *_LAZY]
+
+#: The handler :func:`show_log` added (``None``: none).
+_SHOWN: logging.Handler | None = None
+
+
+def show_log(level: int | str | None = "INFO") -> None:
+    """Show posekit's log lines in a script or notebook, as ``posekit -v`` does.
+
+    DeepLabCut prints what each step does; posekit logs it (logger ``posekit``), and
+    Python shows only the warnings of a logger nobody configured. This shows
+    posekit's lines from ``level`` on, on stderr (``INFO posekit.engine.training:
+    …``). When logging is configured already (``logging.basicConfig``), only the
+    level is set, and its handlers show the lines. Calling it again changes the
+    level; ``show_log(None)`` undoes it.
+
+    Parameters
+    ----------
+    level
+        ``"INFO"`` (what each step chose and did), ``"DEBUG"``, ``"WARNING"``…;
+        ``None``: back to Python's default (warnings only, no handler of posekit's).
+    """
+    global _SHOWN
+    if level is None:
+        logger.setLevel(logging.NOTSET)
+        if _SHOWN is not None:
+            logger.removeHandler(_SHOWN)
+            _SHOWN = None
+        return
+    logger.setLevel(level)
+    if _SHOWN is None and not logging.getLogger().handlers:
+        _SHOWN = logging.StreamHandler()
+        _SHOWN.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(_SHOWN)
 
 
 def __getattr__(name: str) -> Any:

@@ -404,7 +404,8 @@ _POSE_CFG_HEADER = """\
 # DeepLabCut's training settings of this shuffle, written by posekit's
 # create_training_dataset. A value left at DeepLabCut's default leaves the choice to
 # posekit, which chooses from the project when training starts; a value you change
-# is yours (posekit train logs "pose_cfg.yaml: <key> <value> (your value)").
+# is yours ("pose_cfg.yaml: <key> <value> (your value)" in posekit train -v's log,
+# and posekit.engine.show_log()'s in Python).
 # Training rewrites this file with the values it used and keeps the keys you set.
 """
 
