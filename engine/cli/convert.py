@@ -90,6 +90,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "images are matched to its images by file name (writing, they need it; "
         "reading, it names the keypoints and the images)",
     )
+    p.add_argument(
+        "--video",
+        metavar="VIDEO",
+        help="SLEAP output (.slp, analysis .h5): the video the poses are on, as "
+        "the file names it. Labelled images go onto the frames they are named "
+        "after (labeled-data/<video>/img0010.png onto frame 10, as posekit import "
+        "and extract-frames name them), so a project imported from a .slp goes "
+        "back onto its video; without --video, labelled images become SLEAP's "
+        "image-list video and predictions name the video they were made from",
+    )
+    p.add_argument(
+        "--skeleton",
+        metavar="FILE",
+        help="SLEAP or NWB output: take the edges from FILE, a DeepLabCut "
+        "config.yaml (its skeleton) or a tracking file that keeps them (.slp, .nc, "
+        ".nwb) (default: the input's edges, else those of the project the input "
+        "lies in)",
+    )
+    p.add_argument(
+        "--individual",
+        action="append",
+        metavar="NAME",
+        help="write only this individual (repeat for several), e.g. one animal of "
+        "multi-animal poses for a single-animal format (Lightning Pose)",
+    )
     nwb = p.add_argument_group(
         "NWB metadata (output .nwb; DANDI requires the subject's species, sex and age)"
     )
@@ -136,6 +161,62 @@ def _nwb_options(args: argparse.Namespace) -> dict:
     return options
 
 
+#: Output formats whose writer takes ``video_path`` / ``skeleton``.
+_VIDEO_WRITERS = ("SLEAP", "SLEAP-analysis")
+_SKELETON_WRITERS = ("SLEAP", "SLEAP-analysis", "NWB")
+
+
+def _edges_from(path: Path) -> list[list[str]]:
+    """Return the skeleton edges of a DeepLabCut ``config.yaml`` or a tracking file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"--skeleton: no file at {path}")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        from ..project import load_project
+
+        edges = load_project(path).skeleton
+    else:
+        from ..io import load
+
+        edges = load(path).attrs.get("skeleton")
+    if not edges:
+        raise ValueError(
+            f"--skeleton: {path} holds no skeleton edges (a DeepLabCut config.yaml "
+            "with a skeleton, or a .slp, .nc or .nwb file that has edges)"
+        )
+    return [[str(a), str(b)] for a, b in edges]
+
+
+def _write_options(args: argparse.Namespace, writes: str) -> dict | int:
+    """Return the saver's options from --video, --skeleton and the NWB metadata.
+
+    An int is the exit code of an option that does not apply to the output.
+    """
+    options: dict = {}
+    nwb = _nwb_options(args)
+    if nwb:
+        if writes != "NWB":
+            return fail(
+                "the NWB metadata options (--session-start, --subject-id, "
+                f"--species, ...) apply to an NWB output; {args.output} is {writes}"
+            )
+        options.update(nwb)
+    if args.video is not None:
+        if writes not in _VIDEO_WRITERS:
+            return fail(
+                f"--video applies to a SLEAP output (.slp, SLEAP-analysis .h5); "
+                f"{args.output} is {writes}"
+            )
+        options["video_path"] = args.video
+    if args.skeleton is not None:
+        if writes not in _SKELETON_WRITERS:
+            return fail(
+                f"--skeleton applies to a SLEAP or NWB output; {args.output} is "
+                f"{writes}, which keeps no edges"
+            )
+        options["skeleton"] = _edges_from(Path(args.skeleton))
+    return options
+
+
 def run(args: argparse.Namespace) -> int:
     """Convert ``IN`` to ``OUT`` and print the file written (or list the formats).
 
@@ -167,15 +248,9 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.input)
     reads = args.source_format or (detect_format(source) if source.is_file() else None)
     read_options: dict = {}
-    write_options: dict = {}
-    nwb = _nwb_options(args)
-    if nwb:
-        if writes != "NWB":
-            return fail(
-                "the NWB metadata options (--session-start, --subject-id, "
-                f"--species, ...) apply to an NWB output; {args.output} is {writes}"
-            )
-        write_options.update(nwb)
+    write_options = _write_options(args, writes)
+    if isinstance(write_options, int):
+        return write_options
     if args.pose_estimation is not None:
         if reads != "NWB":
             return fail(f"--pose-estimation applies to NWB input; {source} is {reads}")
@@ -198,6 +273,7 @@ def run(args: argparse.Namespace) -> int:
         fps=args.fps,
         read_options=read_options,
         write_options=write_options,
+        individuals=args.individual,
     )
     print(out)
     return EXIT_OK

@@ -39,7 +39,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "read from the labelled video), a COCO keypoint .json (its images are "
         "copied; crowd annotations are skipped), a Lightning Pose data folder or an "
         "NWB file's training frames (ndx-pose PoseTraining, e.g. from DANDI: its "
-        "images are copied, frames of a video read from it). Everything is checked "
+        "images are copied, frames of a video read from it). A Lightning Pose "
+        "folder's config.yaml is read (csv_file, video_dir, keypoint_names, "
+        "train_prob, confidence_thresh_for_vid); its other settings are named in "
+        "warnings. Everything is checked "
         "before anything is written; the project is built beside OUT and moved into "
         "place at the end, so an error leaves nothing behind.",
     )
@@ -59,6 +62,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--video",
         help="SLEAP and NWB: the labelled video, when the file's path to it is gone; "
         "COCO and Lightning Pose: the labeled-data folder for images that have none",
+    )
+    p.add_argument(
+        "--csv-file",
+        metavar="CSV",
+        help="Lightning Pose: the labels CSV (default: config.yaml's data.csv_file, "
+        "else CollectedData.csv, else the folder's one labels CSV)",
     )
     p.add_argument(
         "--every",
@@ -87,7 +96,10 @@ def guess_source(path: Path) -> str | None:
         One of :data:`SOURCES`, or None when it cannot be told.
     """
     if path.is_dir():
-        return "lightning-pose" if (path / "CollectedData.csv").is_file() else None
+        lp = (path / "CollectedData.csv").is_file() or _is_lp_config(
+            path / "config.yaml"
+        )
+        return "lightning-pose" if lp else None
     suffix = path.suffix.lower()
     if suffix == ".slp":
         return "sleap"
@@ -96,6 +108,23 @@ def guess_source(path: Path) -> str | None:
     if suffix == ".nwb":
         return "nwb"
     return None
+
+
+def _is_lp_config(path: Path) -> bool:
+    """Whether ``path`` is a Lightning Pose ``config.yaml`` (it has ``data.csv_file``)."""
+    if not path.is_file():
+        return False
+    import yaml
+
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return (
+        isinstance(cfg, dict)
+        and isinstance(cfg.get("data"), dict)
+        and ("csv_file" in cfg["data"])
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,11 +144,16 @@ def run(args: argparse.Namespace) -> int:
     if not source.exists():
         return fail(f"No file or folder at {source}")
     kind = args.source_format or guess_source(source)
+    if kind is None and args.csv_file and source.is_dir():
+        kind = "lightning-pose"
     if kind is None:
         return fail(
             f"Cannot tell which tool {source} comes from; pass --from, one of "
-            f"{sorted(SOURCES)} (a Lightning Pose folder holds CollectedData.csv)."
+            f"{sorted(SOURCES)} (a Lightning Pose folder holds CollectedData.csv or "
+            "a config.yaml naming its csv_file; --csv-file names another)."
         )
+    if kind != "lightning-pose" and args.csv_file:
+        return fail("--csv-file applies to Lightning Pose folders only")
     sleap_only = [
         flag
         for flag, given in (
@@ -158,7 +192,12 @@ def run(args: argparse.Namespace) -> int:
         from ..io.lightning_pose import import_lightning_pose
 
         project = import_lightning_pose(
-            source, args.out, scorer=args.scorer, task=args.task, video=args.video
+            source,
+            args.out,
+            csv_file=args.csv_file,
+            scorer=args.scorer,
+            task=args.task,
+            video=args.video,
         )
     print(project.path)
     print(f"next: posekit check-labels {project.path}")

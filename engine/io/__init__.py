@@ -386,6 +386,7 @@ def convert(
     fps: float | None = None,
     read_options: Mapping[str, Any] | None = None,
     write_options: Mapping[str, Any] | None = None,
+    individuals: Sequence[str] | None = None,
 ) -> Path:
     """Convert a tracking file into another format (``posekit convert``).
 
@@ -417,6 +418,9 @@ def convert(
     write_options
         Passed to the output format's saver (e.g. ``subject=``,
         ``session_start_time=`` for NWB, ``images=`` for COCO results).
+    individuals
+        Write only these individuals (``posekit convert --individual``), e.g. one
+        animal of multi-animal poses for a single-animal format.
 
     Returns
     -------
@@ -428,8 +432,8 @@ def convert(
     FileNotFoundError
         If ``src`` does not exist.
     ValueError
-        If a format is unknown or not recognised, or the input is malformed (the
-        message names the file).
+        If a format is unknown or not recognised, the input is malformed (the
+        message names the file), or ``individuals`` names one it lacks.
     """
     src, dst = Path(src), Path(dst)
     saver = _saver_for(dst, to)  # fail before reading when the output is unclear
@@ -438,6 +442,7 @@ def convert(
     if (
         saver.name == "DeepLabCut"
         and not write_options
+        and not individuals
         and (source_format or detect_format(src)) == "DeepLabCut"
     ):
         from .dlc import convert_dlc_file
@@ -445,6 +450,14 @@ def convert(
         # table to table: labels keep image paths and labeller, predictions scorer
         return convert_dlc_file(src, dst)
     ds = load(src, format=source_format, fps=fps, **dict(read_options or {}))
+    if individuals:
+        have = [str(i) for i in ds["individual"].values]
+        unknown = [i for i in individuals if i not in have]
+        if unknown:
+            raise ValueError(
+                f"{src} has no individual {unknown[0]!r}; its individuals are {have}"
+            )
+        ds = ds.sel(individual=list(individuals))
     if fps is None:
         ds = _rate_of_video(ds, dst)
     return save(ds, dst, format=saver.name, **dict(write_options or {}))

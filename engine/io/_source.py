@@ -50,8 +50,9 @@ def _project(source: Path) -> Any:
 def source_video(ds: xr.Dataset) -> Path | None:
     """Return the video the poses were made from, when it is on disk.
 
-    ``attrs["video_path"]`` as it is, relative to the source file's folder (SLEAP names
-    its video relative to the ``.slp``) or its name beside the source file; without a
+    ``attrs["video_path"]``: an absolute one as it is, a relative one relative to the
+    source file's folder (SLEAP names its video relative to the ``.slp``; never the
+    current folder), else its name beside the source file; without a
     ``video_path``, the video a DeepLabCut predictions file is named after, beside it
     or in the project it lies in (:func:`posekit.engine.project.find_video`).
 
@@ -71,8 +72,10 @@ def source_video(ds: xr.Dataset) -> Path | None:
     if named:
         named_path = Path(str(named))
         if source is not None and not named_path.is_absolute():
+            # relative to the source file, never to the current folder
             candidates.append(source.parent / named_path)
-        candidates.append(named_path)
+        else:
+            candidates.append(named_path)
         if source is not None:
             candidates.append(source.parent / named_path.name)
     for path in candidates:
@@ -166,8 +169,9 @@ def skeleton_for(
     source = ds.attrs.get("source_file")
     logger.warning(
         "%s: %s holds no skeleton and lies in no project (no config.yaml above it), "
-        "so it is written without edges; pass the edges (skeleton=[[a, b], ...]) or "
-        "convert the file inside its project",
+        "so it is written without edges; give the edges (posekit convert ... "
+        "--skeleton FILE, from a config.yaml or a .slp/.nc/.nwb that has them; "
+        "skeleton=[[a, b], ...] in Python) or convert the file inside its project",
         Path(target).name,
         Path(str(source)).name if source else "the poses",
     )

@@ -160,6 +160,7 @@ def _read_h5(path: Path) -> pd.DataFrame:
             "posekit.engine.io.dlc.convert_csv_to_h5."
         ) from err
     _check_columns(df, path)
+    _check_xy_pairs(path, df.columns)
     return df
 
 
@@ -199,7 +200,34 @@ def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
         number.
     """
     path = Path(path)
-    rows = _read_csv_rows(path)
+    return _frame_from_csv_rows(path, _read_csv_rows(path))
+
+
+def _frame_from_csv_rows(path: Path, rows: list[list[str]]) -> pd.DataFrame:
+    """Check and read the cells of a DLC-style ``.csv`` (what :func:`read_dlc_csv` does).
+
+    The Lightning Pose reader passes its rows (less the ``set`` column) through here,
+    so both formats are checked the same way: header rows, repeated columns, a
+    bodypart with ``x`` but no ``y`` (or the reverse), cells that are not numbers.
+
+    Parameters
+    ----------
+    path
+        The file the rows come from (named in the messages).
+    rows
+        Its cells, as :func:`csv.reader` gives them (``scorer`` row first).
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :func:`read_dlc_csv`.
+
+    Raises
+    ------
+    LabelError
+        If the header is not DLC's, a column is repeated or lacks its ``x``/``y``
+        partner, or a cell is not a number.
+    """
     header = _csv_header_rows(path, rows)
     names = [h[0] for h in header]
     width = max(len(r) for r in rows)
@@ -215,8 +243,28 @@ def read_dlc_csv(path: str | os.PathLike) -> pd.DataFrame:
             f"{dup[:5]}{' …' if len(dup) > 5 else ''}. Each (individual,) bodypart and "
             "coordinate may appear once; remove or rename the repeated columns."
         )
+    _check_xy_pairs(path, columns)
     index, data = _csv_body(path, rows, len(header), n_index, width)
     return pd.DataFrame(data, index=index, columns=columns)
+
+
+def _check_xy_pairs(path: Path, columns: pd.MultiIndex) -> None:
+    """Refuse a bodypart that has an ``x`` column and no ``y`` (or the reverse)."""
+    groups: dict[tuple, set[str]] = {}
+    for col in columns:
+        groups.setdefault(tuple(col[:-1]), set()).add(str(col[-1]))
+    lone = [
+        (key, "x" if "x" in coords else "y")
+        for key, coords in groups.items()
+        if len({"x", "y"} & coords) == 1
+    ]
+    if lone:
+        named = [f"{'/'.join(map(str, key[1:]))} ({has} only)" for key, has in lone]
+        raise LabelError(
+            f"{path}: {len(lone)} bodypart(s) have one coordinate column without the "
+            f"other: {named[:5]}{' …' if len(named) > 5 else ''}. Each bodypart needs "
+            "both an x and a y column: add the missing one or remove the lone one."
+        )
 
 
 def _read_csv_rows(path: Path) -> list[list[str]]:

@@ -21,9 +21,9 @@ labels file with DeepLabCut's row paths is a DeepLabCut file too (DeepLabCut's l
 reads it the same way), and a renamed scorer is not recognised automatically: load it
 with ``load_poses(path, source_software="LightningPose")``.
 
-A Lightning Pose **data folder** (no ``config.yaml``, ``CollectedData.csv``, images in
-``labeled-data/``, often grayscale, videos in ``videos/``) becomes a posekit/DeepLabCut
-project with :func:`import_lightning_pose`.
+A Lightning Pose **data folder** (``CollectedData.csv``, images in ``labeled-data/``,
+often grayscale, videos in ``videos/``, and its ``config.yaml`` if it has one) becomes a
+posekit/DeepLabCut project with :func:`import_lightning_pose`.
 """
 
 from __future__ import annotations
@@ -143,20 +143,24 @@ def _read_frame(
             f"{path} is not a Lightning Pose CSV: its header rows start with {names}, "
             "expected ['scorer', 'bodyparts', 'coords']"
         )
-    df = pd.read_csv(path, header=[0, 1, 2], index_col=0, low_memory=False)
-    df.columns = df.columns.set_names(_NAMES)
-    sets = None
-    set_cols = [c for c in df.columns if c[0] == "set"]
-    if set_cols:
-        sets = df[set_cols[0]].astype(str)
-    cols = [c for c in df.columns if c[2] in keep and c[0] != "set"]
-    out = df[cols].apply(pd.to_numeric, errors="coerce")
+    from .dlc import _frame_from_csv_rows, _read_csv_rows
+
+    # DeepLabCut's reader checks the rest (repeated columns, an x without its y,
+    # cells that are not numbers), so `convert` and `import` refuse the same files
+    cells = _read_csv_rows(path)
+    set_at = [j for j, c in enumerate(cells[0]) if j > 0 and c == "set"]
+    set_values = (
+        [r[set_at[0]] if set_at[0] < len(r) else "" for r in cells[3:]]
+        if set_at
+        else None
+    )
+    cells = [[c for j, c in enumerate(r) if j not in set_at] for r in cells]
+    df = _frame_from_csv_rows(path, cells)
+    sets = None if set_values is None else pd.Series(set_values, index=df.index)
+    out = df[[c for c in df.columns if c[2] in keep]]
     coords = set(out.columns.get_level_values("coords"))
     if not {"x", "y"} <= coords:
         raise ValueError(f"{path} has no x/y columns (coords found: {sorted(coords)})")
-    dup = out.columns[out.columns.duplicated()].unique().tolist()
-    if dup:
-        raise ValueError(f"{path} repeats the columns {dup[:3]}; remove the copies")
     if not pd.api.types.is_integer_dtype(out.index):
         out.index = pd.Index([str(i).replace("\\", "/") for i in out.index])
     return out, sets
@@ -386,8 +390,9 @@ def predictions_to_lightning_pose(
     if ds.sizes["individual"] != 1:
         raise ValueError(
             "Lightning Pose files hold one animal; these poses have "
-            f"{ds.sizes['individual']} individuals: save one with "
-            "ds.sel(individual=[name])"
+            f"{ds.sizes['individual']} individuals ({_names(ds)}): save one with "
+            "posekit convert IN OUT --individual NAME (ds.sel(individual=[name]) in "
+            "Python)"
         )
     if ds.sizes["space"] != 2:
         raise ValueError("Lightning Pose files hold 2-D poses; these are 3-D")
@@ -462,8 +467,9 @@ def _labels_of(ds: xr.Dataset, scorer: str | None) -> pd.DataFrame:
     if ds.sizes["individual"] != 1:
         raise ValueError(
             "Lightning Pose labels are single-animal; these labels have "
-            f"{ds.sizes['individual']} individuals: save one with "
-            "ds.sel(individual=[name])"
+            f"{ds.sizes['individual']} individuals ({_names(ds)}): save one with "
+            "posekit convert IN OUT --individual NAME (ds.sel(individual=[name]) in "
+            "Python)"
         )
     xy = ds["position"].isel(individual=0).transpose("time", "keypoint", "space")
     return make_labels_frame(
@@ -489,18 +495,218 @@ def _find_labels_csv(folder: Path) -> Path:
     if len(found) != 1:
         raise ValueError(
             f"{folder}: expected one labels CSV (CollectedData.csv), found "
-            f"{[f.name for f in found]}; pass csv_file="
+            f"{[f.name for f in found]}; name the labels file with --csv-file "
+            "(csv_file= in Python)"
         )
     return found[0]
 
 
+#: Lightning Pose ``config.yaml`` settings posekit has no counterpart for, and what
+#: posekit does instead (one log line each when a config sets them).
+_LP_NOT_USED = {
+    ("data", "image_orig_dims"): "posekit reads each image's size from the image",
+    ("data", "image_resize_dims"): "posekit trains on the images at their own size, "
+    "scaled by pose_cfg.yaml's global_scale (as DeepLabCut)",
+    ("data", "downsample_factor"): "posekit's heatmaps have the network's stride "
+    "(pose_cfg.yaml's stride, as DeepLabCut)",
+    ("data", "mirrored_column_matches"): "posekit has no multi-view PCA loss",
+    ("data", "columns_for_singleview_pca"): "posekit has no PCA loss",
+    ("training", "val_prob"): "posekit has no validation set: the images not "
+    "trained on (1 - TrainingFraction) are the test set",
+    ("training", "train_frames"): "posekit trains on all the training images",
+    ("training", "max_epochs"): "set the training's length with posekit train "
+    "--iterations, --epochs or --minutes",
+    ("training", "min_epochs"): "set the training's length with posekit train "
+    "--iterations, --epochs or --minutes",
+    ("training", "imgaug"): "posekit augments as pose_cfg.yaml says (DeepLabCut's "
+    "settings)",
+    ("model", "backbone"): "choose the network with posekit create-training-dataset "
+    "--net-type",
+    ("model", "model_type"): "posekit trains a heatmap network with location "
+    "refinement, as DeepLabCut",
+    ("model", "losses_to_use"): "posekit has no unsupervised losses",
+}
+
+#: The settings :func:`import_lightning_pose` reads from a ``config.yaml``.
+_LP_USED = {
+    ("data", "data_dir"),
+    ("data", "csv_file"),
+    ("data", "video_dir"),
+    ("data", "keypoint_names"),
+    ("data", "num_keypoints"),
+    ("training", "train_prob"),
+    ("eval", "confidence_thresh_for_vid"),
+}
+
+
+def _read_lp_config(folder: Path) -> dict | None:
+    """``<folder>/config.yaml`` as Lightning Pose writes it, or None when absent."""
+    import yaml
+
+    path = folder / "config.yaml"
+    if not path.is_file():
+        return None
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path} is not readable YAML ({err}); fix it or move it out of the folder"
+        ) from err
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("data"), dict):
+        raise ValueError(
+            f"{path} is not a Lightning Pose config (it has no 'data:' section); "
+            "move it out of the folder to import the labels without it"
+        )
+    return cfg
+
+
+def _in_folder(value: Any, folder: Path, data_dir: Any) -> Path:
+    """Find a config path: relative ones are in ``folder`` (the config's data_dir).
+
+    An absolute path that does not exist but lies in the config's ``data_dir`` (the
+    project was made on another machine) is looked for at the same place in
+    ``folder``.
+    """
+    p = Path(str(value)).expanduser()
+    if not p.is_absolute():
+        return folder / p
+    if not p.exists() and data_dir:
+        try:
+            return folder / p.relative_to(Path(str(data_dir)))
+        except ValueError:
+            pass
+    return p
+
+
+def _check_keypoints(cfg: dict, bodyparts: list[str], csv_path: Path) -> None:
+    """Refuse a CSV whose bodyparts are not the config's keypoint_names."""
+    data = cfg["data"]
+    names = data.get("keypoint_names")
+    if names is not None:
+        names = [str(k) for k in names]
+        missing = [k for k in names if k not in bodyparts]
+        extra = [b for b in bodyparts if b not in names]
+        if missing or extra:
+            what = []
+            if extra:
+                what.append(f"the CSV has {extra}, which keypoint_names does not list")
+            if missing:
+                what.append(f"keypoint_names lists {missing}, which the CSV lacks")
+            raise ValueError(
+                f"{csv_path} does not match config.yaml's data.keypoint_names: "
+                f"{'; '.join(what)}. Make them agree (Lightning Pose refuses this "
+                "project too)."
+            )
+    n = data.get("num_keypoints")
+    if n is not None and int(n) != len(bodyparts):
+        raise ValueError(
+            f"config.yaml's data.num_keypoints is {n} but {csv_path} has "
+            f"{len(bodyparts)} bodyparts {bodyparts}; make them agree"
+        )
+
+
+def _config_settings(cfg: dict) -> tuple[dict[str, Any], dict[str, str]]:
+    """Turn the config's train_prob and confidence_thresh_for_vid into settings.
+
+    Returns ``({config.yaml key: value}, {key: comment})``; logs one line for each
+    setting posekit has no counterpart for.
+    """
+    settings: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    prob = (cfg.get("training") or {}).get("train_prob")
+    if prob is not None:
+        pct = int(round(100 * float(prob)))  # as DeepLabCut's trainset<pct> names
+        if not 0 < pct <= 100:
+            raise ValueError(
+                f"config.yaml's training.train_prob is {prob}; it must be in (0, 1]"
+            )
+        settings["TrainingFraction"] = [pct / 100]
+        notes["TrainingFraction"] = (
+            f"From Lightning Pose's training.train_prob {prob} (rounded to the "
+            "percent, as DeepLabCut names training sets)."
+        )
+    thresh = (cfg.get("eval") or {}).get("confidence_thresh_for_vid")
+    if thresh is not None:
+        if not 0 <= float(thresh) <= 1:
+            raise ValueError(
+                "config.yaml's eval.confidence_thresh_for_vid is "
+                f"{thresh}; it must be in [0, 1]"
+            )
+        settings["pcutoff"] = float(thresh)
+        notes["pcutoff"] = (
+            f"From Lightning Pose's eval.confidence_thresh_for_vid {thresh}."
+        )
+    for key, value in settings.items():
+        logger.info("Lightning Pose config.yaml: %s set to %s", key, value)
+    others = []
+    for section, values in cfg.items():
+        if not isinstance(values, dict):
+            continue
+        for name, value in values.items():
+            if (section, name) in _LP_USED or value in (None, [], {}):
+                continue
+            if (section, name) in _LP_NOT_USED:
+                logger.warning(
+                    "Lightning Pose config.yaml: %s.%s (%s) not used: %s",
+                    section,
+                    name,
+                    value,
+                    _LP_NOT_USED[(section, name)],
+                )
+            else:
+                others.append(f"{section}.{name}")
+    if others:
+        logger.warning(
+            "Lightning Pose config.yaml: not read (posekit's own settings are in "
+            "config.yaml, pose_cfg.yaml and the train command's options): %s",
+            ", ".join(others),
+        )
+    return settings, notes
+
+
+def _locate(
+    folder: Path, data: dict, csv_file: str | os.PathLike | None
+) -> tuple[Path, Path]:
+    """Find the labels CSV and the video folder (``csv_file``, the config, defaults)."""
+    if csv_file is not None:
+        csv_path = Path(csv_file)
+    elif data.get("csv_file"):
+        csv_path = _in_folder(data["csv_file"], folder, data.get("data_dir"))
+        if not csv_path.is_file():
+            raise FileNotFoundError(
+                f"{folder / 'config.yaml'}: data.csv_file {data['csv_file']!r} is not "
+                f"in {folder} ({csv_path}); name the labels file with --csv-file "
+                "(csv_file= in Python)"
+            )
+    else:
+        csv_path = _find_labels_csv(folder)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"No labels CSV at {csv_path}")
+    video_dir = folder / "videos"
+    if data.get("video_dir"):
+        video_dir = _in_folder(data["video_dir"], folder, data.get("data_dir"))
+        if not video_dir.is_dir():
+            logger.warning(
+                "Lightning Pose config.yaml: data.video_dir %s is not a folder: no "
+                "videos linked (add them later with Project.add_videos)",
+                video_dir,
+            )
+    return csv_path, video_dir
+
+
 def _project_row(row: str, video: str) -> str:
-    """Map an LP image path to DeepLabCut's ``labeled-data/<video>/<image>``."""
+    """Map an LP image path to DeepLabCut's ``labeled-data/<video>/<image>``.
+
+    The image's folder names the video (``sessA/img0.png`` →
+    ``labeled-data/sessA/img0.png``); images directly in ``labeled-data/`` (or in no
+    folder) go to ``video``.
+    """
     row = row.replace("\\", "/")
     if _DLC_ROW.match(row):
         return row
     parts = PurePosixPath(row).parts
-    folder = parts[-2] if len(parts) >= 3 else video
+    in_folder = len(parts) >= 3 or (len(parts) == 2 and parts[0] != "labeled-data")
+    folder = parts[-2] if in_folder else video
     return f"labeled-data/{folder}/{parts[-1]}"
 
 
@@ -537,14 +743,22 @@ def import_lightning_pose(
 ) -> Any:
     """Turn a Lightning Pose data folder into a posekit/DeepLabCut project.
 
-    The labels CSV (``CollectedData.csv`` unless ``csv_file``) is read and every
-    image checked before anything is written; the project is built in a temporary
-    folder and moved to ``out`` at the end. Images are copied to
-    ``labeled-data/<video>/`` (images directly in ``labeled-data/`` go to the folder
-    ``video``); grayscale images are written with three equal channels as PNG, the
-    format DeepLabCut expects; points whose ``visible`` flag is not 2 become
-    unlabelled. Videos in ``<folder>/videos`` are linked (or copied) into the
-    project.
+    The labels CSV is read and every image checked before anything is written; the
+    project is built in a temporary folder and moved to ``out`` at the end. Images
+    are copied to ``labeled-data/<video>/``: an image's folder names the video
+    (``labeled-data/sessA/img0.png`` and ``sessA/img0.png`` both go to
+    ``labeled-data/sessA/``), images in no folder or directly in ``labeled-data/``
+    go to the folder ``video``. Grayscale images are written with three equal
+    channels as PNG, the format DeepLabCut expects; points whose ``visible`` flag is
+    not 2 become unlabelled. The videos of the video folder are linked (or copied)
+    into the project (``videos/<video>.mp4`` goes with ``labeled-data/<video>/``).
+
+    A Lightning Pose ``config.yaml`` in ``folder`` is read: ``data.csv_file`` and
+    ``data.video_dir`` find the files (relative to ``folder``, the config's
+    ``data_dir``), ``data.keypoint_names`` and ``data.num_keypoints`` must match the
+    CSV's bodyparts, ``training.train_prob`` becomes ``TrainingFraction`` (rounded
+    to the percent) and ``eval.confidence_thresh_for_vid`` the ``pcutoff``; each
+    other setting it gives is named in a warning with what posekit does instead.
 
     Parameters
     ----------
@@ -553,14 +767,14 @@ def import_lightning_pose(
     out
         The new project folder (absent or empty).
     csv_file
-        The labels CSV, if not ``<folder>/CollectedData.csv``.
+        The labels CSV; default the config's ``data.csv_file``, else
+        ``<folder>/CollectedData.csv``, else the folder's one labels CSV.
     task
         Project task; default the folder's name.
     scorer
         Labeller; default the CSV's scorer.
     video
-        Video folder for images that sit directly in ``labeled-data/``; default the
-        task.
+        Video folder for images that have none; default the task.
     copy_videos
         Copy the videos instead of linking them.
 
@@ -574,7 +788,9 @@ def import_lightning_pose(
     FileNotFoundError
         If the folder, the CSV or an image is missing.
     ValueError
-        If the CSV is not Lightning Pose labels or two images map to one row.
+        If the CSV is not Lightning Pose labels (or is malformed: a repeated column,
+        an ``x`` without its ``y``, a cell that is not a number), does not match the
+        config's keypoints, or two images map to one row.
     FileExistsError
         If ``out`` holds files.
     """
@@ -584,11 +800,18 @@ def import_lightning_pose(
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"No Lightning Pose data folder at {folder}")
-    csv_path = Path(csv_file) if csv_file is not None else _find_labels_csv(folder)
+    cfg = _read_lp_config(folder)
+    data = cfg["data"] if cfg else {}
+    csv_path, video_dir = _locate(folder, data, csv_file)
     raw = read_lightning_pose_labels(csv_path)
     task = task or _safe_name(folder.resolve().name)
     lp_scorer = str(raw.columns.get_level_values("scorer")[0])
     bodyparts = list(dict.fromkeys(raw.columns.get_level_values("bodyparts")))
+    settings: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    if cfg:
+        _check_keypoints(cfg, bodyparts, csv_path)
+        settings, notes = _config_settings(cfg)
     xy = np.full((len(raw), len(bodyparts), 2), np.nan)
     occluded = 0
     for j, bp in enumerate(bodyparts):
@@ -627,10 +850,14 @@ def import_lightning_pose(
         sources=sources,
         bodyparts=bodyparts,
         copy_image=_copy_as_color,
+        notes=notes,
     )
+    if settings:
+        project.cfg.update(settings)
+        project.save()
     videos = sorted(
         v
-        for v in (folder / "videos").glob("*")
+        for v in (video_dir.glob("*") if video_dir.is_dir() else ())
         if v.suffix.lower() in (".mp4", ".avi", ".mov")
     )
     if videos:
@@ -644,3 +871,8 @@ def _is_gray(path: Path) -> bool:
 
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     return img is not None and (img.ndim == 2 or img.shape[2] == 1)
+
+
+def _names(ds: Any) -> str:
+    """Return the individuals of ``ds`` as one string, for a message."""
+    return ", ".join(map(str, ds["individual"].values))

@@ -543,7 +543,10 @@ def poses_to_sleap_labels(
         image paths (``attrs["frames"]``, a DLC label file) the images, as SLEAP's
         image-list video; else the video a DeepLabCut file is named after,
         ``<video>.mp4`` for ``<video>DLC_<scorer>.h5``, else
-        ``<source file stem>.mp4``).
+        ``<source file stem>.mp4``). Labels on images written onto a video
+        (``video_path`` given) go onto the frames their images are named after
+        (``labeled-data/<video>/img0010.png`` is frame 10, as ``posekit import``,
+        ``extract-frames`` and DeepLabCut name them), not their row numbers.
 
     Returns
     -------
@@ -560,7 +563,9 @@ def poses_to_sleap_labels(
         Without sleap-io.
     ValueError
         If the poses are 3-D, times are not frame numbers, or an edge names an
-        unknown keypoint.
+        unknown keypoint; for labels on images written onto a video, if an image
+        is not named after a frame (``img<frame>.png``), the images come from
+        several videos or name a frame twice, or the video is shorter.
     """
     sio = _sleap_io()
     if ds.sizes["space"] != 2:
@@ -588,9 +593,13 @@ def poses_to_sleap_labels(
     tracks = [sio.Track(name=str(i)) for i in ds["individual"].values]
     pos = ds["position"].transpose("time", "individual", "keypoint", "space").values
     conf = ds["confidence"].transpose("time", "individual", "keypoint").values
+    if video_path is not None and ds.attrs.get("frames") is not None:
+        numbers = _video_frames_of_images(ds, video_path)
+    else:
+        numbers = frame_numbers(ds, fmt="SLEAP")
     frames = []
     unplaced = []  # (frame, individual): likelihoods of an animal with no point
-    for t, frame_idx in enumerate(frame_numbers(ds, fmt="SLEAP")):
+    for t, frame_idx in enumerate(numbers):
         instances = []
         for k, track in enumerate(tracks):
             xy = pos[t, k]
@@ -633,6 +642,72 @@ def poses_to_sleap_labels(
     return sio.Labels(
         frames, videos=[video], skeletons=[skel], tracks=tracks if tracked else []
     )
+
+
+def _video_frames_of_images(
+    ds: xr.Dataset, video_path: str | os.PathLike
+) -> np.ndarray:
+    """Return the video frame of each labelled image, for labels written on a video.
+
+    A labelled image is named after the frame it was extracted from
+    (``labeled-data/<video>/img0010.png`` is frame 10, as ``posekit import``,
+    ``extract-frames`` and DeepLabCut name them); its row number says nothing
+    about the frame.
+
+    Raises
+    ------
+    ValueError
+        If an image is not named after a frame, the images come from several video
+        folders or name a frame twice, or the video (when found) is shorter.
+    """
+    from ..video import frame_index_of
+
+    rows = [str(f) for f in np.atleast_1d(ds.attrs["frames"])]
+    video = Path(str(video_path))
+    if len(rows) != ds.sizes["time"]:
+        raise ValueError(
+            f"these labels name {len(rows)} images for {ds.sizes['time']} rows: "
+            "cannot tell which video frame each row is"
+        )
+    numbers = [frame_index_of(r) for r in rows]
+    unnamed = [r for r, n in zip(rows, numbers, strict=True) if n is None]
+    if unnamed:
+        raise ValueError(
+            f"these labels are on images, and {len(unnamed)} of them are not named "
+            f"after a video frame (imgNNNN.png is frame NNNN), e.g. {unnamed[:3]}: "
+            f"their frames in {video.name} are unknown. Write them without a video "
+            "(posekit convert without --video; video_path=None in Python): SLEAP "
+            "then gets the images themselves as its video"
+        )
+    folders = sorted({r.replace("\\", "/").rsplit("/", 1)[0] for r in rows if "/" in r})
+    if len(folders) > 1:
+        raise ValueError(
+            f"these labels are images of {len(folders)} videos ({folders[:3]}) and "
+            f"can go onto one video ({video.name}) only: convert the label file of "
+            "that video's folder (labeled-data/<video>/CollectedData_<scorer>.h5), "
+            "or in Python select its rows first"
+        )
+    out = np.asarray(numbers, dtype=np.int64)
+    values, counts = np.unique(out, return_counts=True)
+    twice = values[counts > 1]
+    if twice.size:
+        raise ValueError(
+            f"these labels name video frame(s) {twice[:5].tolist()} more than once "
+            f"(e.g. {[r for r, n in zip(rows, out, strict=True) if n == twice[0]]}): "
+            f"which of them goes onto {video.name} is unclear"
+        )
+    if video.is_file():
+        from ..video import VideoReader
+
+        with VideoReader(video) as reader:
+            total = reader.expected_frames
+        if total and int(out.max()) >= total:
+            raise ValueError(
+                f"these labels are on frame {int(out.max())} "
+                f"({rows[int(out.argmax())]}) but {video.name} has {total} frames: "
+                "is it the video they were extracted from?"
+            )
+    return out
 
 
 def _video_name(ds: xr.Dataset) -> str:
@@ -991,13 +1066,18 @@ def _find_video(
         return path
     candidates = []
     if named:
-        candidates += [Path(named), slp_path.parent / Path(named).name]
-        if not Path(named).is_absolute():
-            candidates.insert(0, slp_path.parent / named)
+        # a relative name is relative to the .slp (never to the current folder)
+        named_path = Path(named)
+        if named_path.is_absolute():
+            candidates.append(named_path)
+        else:
+            candidates.append(slp_path.parent / named_path)
+        candidates.append(slp_path.parent / named_path.name)
     for path in candidates:
         if path.is_file():
             return path
     raise FileNotFoundError(
         f"{slp_path} names the video {named!r}, which is not there nor beside the "
-        ".slp; pass video_path=..."
+        ".slp (a relative name is relative to the .slp); name the video: "
+        "posekit import SLP PROJECT --video VIDEO (video_path= in Python)"
     )

@@ -71,7 +71,10 @@ text captured too (under ``text`` only; the structure test leaves them out):
   metadata options (--session-start, --subject-id, --species, --sex, --age, ...);
   QA s21: the description says which labels become label files (labelled images)
   and that labels on a video's frames are written like predictions, and --fps that
-  the video's rate is taken for every output, not only NWB.
+  the video's rate is taken for every output, not only NWB; QA s21 (lightningpose):
+  --video (a SLEAP output on the source video, labelled images onto the frames they
+  are named after), --skeleton FILE (the edges of a config.yaml or tracking file)
+  and --individual NAME (one animal, e.g. for Lightning Pose).
 
 To recapture one entry, print ``posekit COMMAND --help`` at ``COLUMNS=80`` with the
 snapshot's Python (:func:`help_text`) and store it under ``text[COMMAND]`` of
