@@ -831,17 +831,37 @@ def _kept_net_type(project: Project, shuffle: int) -> dict[str, str]:
 
 
 def _shuffle_net_type(project: Project, shuffle: int) -> str | None:
-    """Return the network ``create_training_dataset(net_type=...)`` recorded for a shuffle."""
+    """Return the network recorded for a shuffle in its ``pose_cfg.yaml``, or ``None``.
+
+    ``create_training_dataset(net_type=...)``'s record (``shuffle_net_type``); else,
+    before the first training, the ``net_type`` of a file DeepLabCut's or posekit's
+    ``create_training_dataset`` wrote (no ``posekit`` section) when it is not
+    ``config.yaml``'s ``default_net_type``: DeepLabCut trains the file's network, so
+    a DeepLabCut shuffle made with ``net_type=`` or an edited file trains it here too.
+    """
     from .dataset import _SHUFFLE_NET_TYPE
 
-    path = ModelFolder.of(project, shuffle).path / "pose_cfg.yaml"
+    folder = ModelFolder.of(project, shuffle)
+    path = folder.path / "pose_cfg.yaml"
     if not path.is_file():
         return None
     try:
-        value = ModelFolder.at(path.parent).pose_cfg().get(_SHUFFLE_NET_TYPE)
+        cfg = folder.pose_cfg()
     except ValueError:  # damaged: the trainer rewrites it
         return None
-    return str(value) if value else None
+    value = cfg.get(_SHUFFLE_NET_TYPE)
+    if value:
+        return str(value)
+    written = cfg.get("net_type")
+    if (
+        isinstance(written, str)
+        and written.strip()
+        and "posekit" not in cfg
+        and written != project.get("default_net_type")
+        and not folder.snapshots()
+    ):
+        return written
+    return None
 
 
 # ------------------------------------------- DeepLabCut's train_network keywords
@@ -1474,7 +1494,10 @@ def evaluate_network(
 
     Evaluating reads the shuffle's recorded split and creates none, as DeepLabCut:
     a shuffle without a trained network, or whose training set is gone, is refused
-    before anything is written.
+    before anything of it is written. With several shuffles (``Shuffles=[1, 7]``)
+    they are evaluated in turn, so the ones before a refused shuffle have written
+    their rows, as in DeepLabCut (``posekit evaluate`` checks every ``--shuffle``
+    first).
 
     Returns
     -------

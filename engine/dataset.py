@@ -323,6 +323,13 @@ def create_training_dataset(
 ) -> list[Split]:
     """Merge labels and write one recorded split per shuffle (DLC layout).
 
+    As DeepLabCut does, it also writes each single-animal shuffle's
+    ``dlc-models/iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/train/pose_cfg.yaml``
+    and ``test/pose_cfg.yaml`` (DeepLabCut's template with the project's joints and
+    paths), to edit before the first training: a value left at DeepLabCut's default
+    leaves the choice to posekit's training, which rewrites the file with the values
+    it used. A multi-animal shuffle gets no ``pose_cfg.yaml`` here.
+
     Parameters
     ----------
     project
@@ -392,7 +399,7 @@ def create_training_dataset(
     )
     if not project.multianimal:
         for split in splits:
-            _write_pose_cfgs(project, split.shuffle, split.train_fraction)
+            _write_pose_cfgs(project, split.shuffle, split.train_fraction, net_type)
     if net_type is not None:
         for split in splits:
             _record_net_type(project, split.shuffle, split.train_fraction, net_type)
@@ -404,18 +411,22 @@ _POSE_CFG_HEADER = """\
 # DeepLabCut's training settings of this shuffle, written by posekit's
 # create_training_dataset. A value left at DeepLabCut's default leaves the choice to
 # posekit, which chooses from the project when training starts; a value you change
-# is yours ("pose_cfg.yaml: <key> <value> (your value)" in posekit train -v's log,
-# and posekit.engine.show_log()'s in Python).
+# is yours ("pose_cfg.yaml: <key> <value> (your value)" in the log of
+# posekit -v train, and of posekit.engine.show_log() in Python). net_type chooses the
+# network, as in DeepLabCut.
 # Training rewrites this file with the values it used and keeps the keys you set.
 """
 
 
-def _write_pose_cfgs(project: Project, shuffle: int, train_fraction: float) -> None:
+def _write_pose_cfgs(
+    project: Project, shuffle: int, train_fraction: float, net_type: str | None
+) -> None:
     """Write a shuffle's ``train/`` and ``test/pose_cfg.yaml`` as DeepLabCut does.
 
     A DeepLabCut user edits ``train/pose_cfg.yaml`` before the first training;
     DeepLabCut trains from it. One that posekit's training wrote is kept; another
     keeps every key but the project's (:func:`._dlc_pose_cfg.new_train_cfg`).
+    ``net_type`` (given to create_training_dataset) replaces the file's.
     """
     import yaml
 
@@ -441,6 +452,8 @@ def _write_pose_cfgs(project: Project, shuffle: int, train_fraction: float) -> N
         project_path=str(project.path),
         net_type=str(project.get("default_net_type") or "resnet_50"),
     )
+    if cfg is not None and net_type is not None:
+        cfg["net_type"] = net_type
     if cfg is not None:
         train.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
@@ -454,6 +467,14 @@ def _write_pose_cfgs(project: Project, shuffle: int, train_fraction: float) -> N
             test,
             yaml.safe_dump(_dlc_pose_cfg.test_cfg(source or {}), sort_keys=False),
         )
+
+
+def _has_header(path: Path) -> bool:
+    """Whether ``path`` starts with :data:`_POSE_CFG_HEADER` (kept when rewritten)."""
+    try:
+        return path.read_text().startswith(_POSE_CFG_HEADER)
+    except OSError:
+        return False
 
 
 def _create_splits(
@@ -540,7 +561,8 @@ def _record_net_type(
     if not trained:  # DeepLabCut's key; once trained, it names the network trained
         cfg["net_type"] = net_type
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, yaml.safe_dump(cfg, sort_keys=False))
+    header = _POSE_CFG_HEADER if _has_header(path) else ""
+    atomic_write_text(path, header + yaml.safe_dump(cfg, sort_keys=False))
     logger.info(
         "create_training_dataset: net_type=%r recorded for shuffle %d in %s; "
         "train_network trains it%s",

@@ -450,16 +450,24 @@ class TrainingModel(traitlets.HasTraits):
 
     # ------------------------------------------------------------------ backbone
     def _choice(self, backbone: str | None):
-        from ..engine.models.pretrained import choose_backbone
+        from ..engine.api import backbone_choice
 
-        configured = self.project.get("default_net_type") or None
-        return choose_backbone(configured, backbone, "auto" if self.imagenet else None)
+        # the engine's rule: the shuffle's recorded network (its pose_cfg.yaml),
+        # else config.yaml's default_net_type
+        return backbone_choice(
+            self.project,
+            backbone,
+            "auto" if self.imagenet else None,
+            shuffle=self.shuffle,
+        )
 
     @property
     def default_backbone(self) -> str:
         """Return the backbone trained when none is picked (the engine's choice).
 
-        The project's ``default_net_type`` when its ImageNet weights load here, else
+        The shuffle's recorded network (its ``pose_cfg.yaml``: ``net_type`` before the
+        first training), else the project's ``default_net_type``, when its ImageNet
+        weights load here; else
         ``efficientnet_lite0`` (see :attr:`backbone_notice`).
         """
         return self._choice(None).backbone

@@ -151,7 +151,8 @@ def compute_velocity(
     Raises
     ------
     ValueError
-        If ``per="second"`` and the frame rate is unknown.
+        If ``per="second"`` and the frame rate is unknown, or the poses' rows are
+        labelled images (a label file), not consecutive frames.
 
     Examples
     --------
@@ -189,7 +190,8 @@ def compute_acceleration(
     Raises
     ------
     ValueError
-        If ``per="second"`` and the frame rate is unknown.
+        If ``per="second"`` and the frame rate is unknown, or the poses' rows are
+        labelled images (a label file), not consecutive frames.
 
     Examples
     --------
@@ -261,7 +263,8 @@ def compute_speed(
     Raises
     ------
     ValueError
-        If ``per="second"`` and the frame rate is unknown.
+        If ``per="second"`` and the frame rate is unknown, or the poses' rows are
+        labelled images (a label file), not consecutive frames.
 
     Examples
     --------

@@ -148,8 +148,10 @@ def _add_labels(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="TRACK=CSV",
         help="behaviour labels of a track (its session name, or a unique start of "
-        "it); repeat for several tracks. A file with an 'individual' column "
-        "(BORIS: 'Subject') gives the track the rows of its animal",
+        "it; of a session with several animals, SESSION/ANIMAL, e.g. "
+        "session1/mouse1); repeat for several tracks. A file with an 'individual' "
+        "column (BORIS: 'Subject') gives the track the rows of its animal: give it "
+        "once per animal (--labels session1/mouse1=F --labels session1/mouse2=F)",
     )
     g.add_argument(
         "--find-labels",

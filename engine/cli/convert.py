@@ -103,7 +103,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--skeleton",
         metavar="FILE",
-        help="SLEAP or NWB output: take the edges from FILE, a DeepLabCut "
+        help="SLEAP, NWB or netCDF output: take the edges from FILE, a DeepLabCut "
         "config.yaml (its skeleton) or a tracking file that keeps them (.slp, .nc, "
         ".nwb) (default: the input's edges, else those of the project the input "
         "lies in)",
@@ -163,7 +163,7 @@ def _nwb_options(args: argparse.Namespace) -> dict:
 
 #: Output formats whose writer takes ``video_path`` / ``skeleton``.
 _VIDEO_WRITERS = ("SLEAP", "SLEAP-analysis")
-_SKELETON_WRITERS = ("SLEAP", "SLEAP-analysis", "NWB")
+_SKELETON_WRITERS = ("SLEAP", "SLEAP-analysis", "NWB", "netCDF")
 
 
 def _edges_from(path: Path) -> list[list[str]]:
@@ -210,8 +210,8 @@ def _write_options(args: argparse.Namespace, writes: str) -> dict | int:
     if args.skeleton is not None:
         if writes not in _SKELETON_WRITERS:
             return fail(
-                f"--skeleton applies to a SLEAP or NWB output; {args.output} is "
-                f"{writes}, which keeps no edges"
+                f"--skeleton applies to a SLEAP, NWB or netCDF output; "
+                f"{args.output} is {writes}, which keeps no edges"
             )
         options["skeleton"] = _edges_from(Path(args.skeleton))
     return options

@@ -66,8 +66,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--csv-file",
         metavar="CSV",
-        help="Lightning Pose: the labels CSV (default: config.yaml's data.csv_file, "
-        "else CollectedData.csv, else the folder's one labels CSV)",
+        help="Lightning Pose: the labels CSV, a path as given (relative to the "
+        "current folder) (default: config.yaml's data.csv_file, else "
+        "CollectedData.csv, else the folder's one labels CSV)",
     )
     p.add_argument(
         "--every",

@@ -757,8 +757,11 @@ def import_lightning_pose(
     ``data.video_dir`` find the files (relative to ``folder``, the config's
     ``data_dir``), ``data.keypoint_names`` and ``data.num_keypoints`` must match the
     CSV's bodyparts, ``training.train_prob`` becomes ``TrainingFraction`` (rounded
-    to the percent) and ``eval.confidence_thresh_for_vid`` the ``pcutoff``; each
-    other setting it gives is named in a warning with what posekit does instead.
+    to the percent) and ``eval.confidence_thresh_for_vid`` the ``pcutoff``. The
+    settings posekit has no counterpart for (``data.image_resize_dims``,
+    ``model.backbone``…) get a warning each, with what posekit does instead; the
+    other settings it gives (batch sizes, seeds, …) are named in one warning as not
+    read. Only ``<folder>/config.yaml`` is read.
 
     Parameters
     ----------
@@ -767,7 +770,8 @@ def import_lightning_pose(
     out
         The new project folder (absent or empty).
     csv_file
-        The labels CSV; default the config's ``data.csv_file``, else
+        The labels CSV, as given (a relative path is relative to the current
+        folder, not to ``folder``); default the config's ``data.csv_file``, else
         ``<folder>/CollectedData.csv``, else the folder's one labels CSV.
     task
         Project task; default the folder's name.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,12 @@ def load_netcdf(path: str | os.PathLike, *, fps: float | None = None) -> xr.Data
 
 
 @register_saver("netCDF", suffixes=(".nc",))
-def save_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+def save_netcdf(
+    ds: xr.Dataset,
+    path: str | os.PathLike,
+    *,
+    skeleton: Sequence[Sequence[str]] | None = None,
+) -> Path:
     """Save a poses dataset as netCDF (h5netcdf), atomically.
 
     Parameters
@@ -176,6 +182,9 @@ def save_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         ``.nc`` goes.
     path
         Target ``.nc`` file.
+    skeleton
+        Edges ``[[a, b], ...]`` written as the ``skeleton`` attribute in place of
+        ``ds``'s (``posekit convert --skeleton``).
 
     Returns
     -------
@@ -200,6 +209,8 @@ def save_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     ds = validate(ds)
     out = ds.copy(deep=False)
     attrs = dict(ds.attrs)
+    if skeleton is not None:
+        attrs["skeleton"] = [[str(a), str(b)] for a, b in skeleton]
     named = attrs.get("video_path")
     if named and not Path(str(named)).is_absolute():
         from ._source import source_video

@@ -138,3 +138,30 @@ def test_a_shuffle_without_snapshots_is_no_network(project):
     # a snapshot file there (its network's): the analysis is another network's
     (_train_cfg(project).parent / "snapshot-5.keras").touch()
     assert "was analysed by a network" in (older_analysis(project, video, path) or "")
+
+
+def test_net_type_in_the_file_chooses_the_network_as_in_deeplabcut(project) -> None:
+    """QA s21 docsreview 1 and 6: the file's net_type was never read."""
+    import posekit.engine.api as api
+
+    path = _train_cfg(project)
+    configured = project.get("default_net_type")
+    assert yaml.safe_load(path.read_text())["net_type"] == configured
+    assert api.backbone_choice(project, None, None, shuffle=1).backbone == configured
+    # edited, as a DeepLabCut user does (or made by DLC with net_type=...)
+    text = path.read_text().replace(
+        f"net_type: {configured}\n", "net_type: mobilenet_v2_0.35\n"
+    )
+    path.write_text(text)
+    choice = api.backbone_choice(project, None, None, shuffle=1)
+    assert choice.backbone == "mobilenet_v2_0.35"
+    # a shuffle of its own: --net-type keeps the header, test/ names the same network
+    create_training_dataset(project, shuffles=[2], net_type="mobilenet_v2_0.35")
+    two = ModelFolder.of(project, 2).path / "pose_cfg.yaml"
+    assert two.read_text().startswith("# DeepLabCut's training settings")
+    test = yaml.safe_load((two.parent.parent / "test" / "pose_cfg.yaml").read_text())
+    assert test["net_type"] == yaml.safe_load(two.read_text())["net_type"]
+    assert test["net_type"] == "mobilenet_v2_0.35"
+    assert api.backbone_choice(project, None, None, shuffle=2).backbone == (
+        "mobilenet_v2_0.35"
+    )

@@ -122,10 +122,16 @@ def test_convert_video_skeleton_and_individual_options(tmp_path, capsys):
     # the options name the outputs they apply to
     assert main(["convert", str(h5), str(tmp_path / "x.nc"), "--video", "v.mp4"]) == 2
     assert "--video applies to a SLEAP output" in capsys.readouterr().err
-    assert (
-        main(["convert", str(h5), str(tmp_path / "y.nc"), "--skeleton", str(nc)]) == 2
+    # netCDF keeps edges (the skeleton attribute): --skeleton applies (QA s21
+    # docsreview 3: it was refused, "which keeps no edges")
+    y = tmp_path / "y.nc"
+    assert main(["convert", str(h5), str(y), "--skeleton", str(nc)]) == 0
+    assert load_poses(y).attrs["skeleton"] == [["b", "a"]]
+    csv = tmp_path / "z.csv"
+    assert main(["convert", str(h5), str(csv), "--skeleton", str(nc)]) == 2
+    assert "--skeleton applies to a SLEAP, NWB or netCDF output" in (
+        capsys.readouterr().err
     )
-    assert "--skeleton applies to a SLEAP or NWB output" in capsys.readouterr().err
     # --individual: one animal of two for a single-animal format
     two = save_poses(
         _labels(individuals=("m1", "m2")), tmp_path / "two.nc", fmt="netCDF"
