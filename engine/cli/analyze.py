@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from ._common import (
     EXIT_ERROR,
@@ -22,6 +23,8 @@ from ._common import (
 __all__ = ["NAME", "add_parser", "run", "report_outputs", "shard_arg"]
 
 NAME = "analyze"
+
+_H = TypeVar("_H", bound=logging.Handler)
 
 
 def shard_arg(text: str) -> str:
@@ -261,22 +264,29 @@ class _PendingLines(logging.Handler):
 
 
 @contextlib.contextmanager
-def _print_pending_lines() -> Iterator[None]:
-    """Print the lines of :data:`posekit.engine.distributed.PENDING_LOGGER` on stdout."""
-    from ..distributed import PENDING_LOGGER
+def _routed(name: str, handler: _H) -> Iterator[_H]:
+    """Send logger ``name``'s INFO lines to ``handler`` only, whatever the log level.
 
-    log = logging.getLogger(PENDING_LOGGER)
-    handler = _PendingLines()
+    The logger's level and propagation are put back afterwards.
+    """
+    log = logging.getLogger(name)
     level, propagate = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
     try:
-        yield
+        yield handler
     finally:
         log.removeHandler(handler)
         log.setLevel(level)
         log.propagate = propagate
+
+
+def _print_pending_lines() -> contextlib.AbstractContextManager[logging.Handler]:
+    """Print the lines of :data:`posekit.engine.distributed.PENDING_LOGGER` on stdout."""
+    from ..distributed import PENDING_LOGGER
+
+    return _routed(PENDING_LOGGER, _PendingLines())
 
 
 class _PrecisionLines(logging.Handler):
@@ -293,8 +303,7 @@ class _PrecisionLines(logging.Handler):
             print(f"posekit analyze: {line}", file=sys.stderr, flush=True)
 
 
-@contextlib.contextmanager
-def print_precision_lines() -> Iterator[_PrecisionLines]:
+def print_precision_lines() -> contextlib.AbstractContextManager[_PrecisionLines]:
     """Print on stderr which precision each network and frame size runs, and why.
 
     The lines are logged by :func:`posekit.engine.quantization.announce` (int8 as a
@@ -308,18 +317,7 @@ def print_precision_lines() -> Iterator[_PrecisionLines]:
     """
     from ..quantization import PRECISION_LOGGER
 
-    log = logging.getLogger(PRECISION_LOGGER)
-    handler = _PrecisionLines()
-    level, propagate = log.level, log.propagate
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
-        yield handler
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
-        log.propagate = propagate
+    return _routed(PRECISION_LOGGER, _PrecisionLines())
 
 
 def run(args: argparse.Namespace) -> int:
