@@ -152,6 +152,20 @@ def tiny_trained_copy(demo_project_ro: Project, tmp_path_factory):
     return make
 
 
+@pytest.fixture(scope="module")
+def tiny_trained_once(tiny_trained_copy) -> Project:
+    """Return the demo with the tiny network trained, once per test module (read only)."""
+    return tiny_trained_copy("trained-once")
+
+
+@pytest.fixture
+def tiny_trained_writable(tiny_trained_once: Project, tmp_path: Path) -> Project:
+    """Return a copy of :func:`tiny_trained_once` for one test, to change at will."""
+    dst = tmp_path / tiny_trained_once.path.name
+    shutil.copytree(tiny_trained_once.path, dst)
+    return load_project(dst)
+
+
 @pytest.fixture(scope="session")
 def video_clip(tmp_path_factory):
     """Cut a video's first frames into an MJPG ``.avi`` (every frame a keyframe).

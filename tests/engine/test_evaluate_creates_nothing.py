@@ -10,7 +10,6 @@ DeepLabCut's ``evaluate_network`` creates no dataset either.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ import pytest
 from posekit.engine.api import evaluate_network
 from posekit.engine.cli import main
 from posekit.engine.dataset import create_training_dataset
-from posekit.engine.project import Project, load_project
+from posekit.engine.project import Project
 
 
 def _tree(folder: Path) -> dict[str, str]:
@@ -31,18 +30,10 @@ def _tree(folder: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def trained_once(tiny_trained_copy) -> Project:
-    """Train the tiny network once for this module (shuffle 1, 3 iterations)."""
-    return tiny_trained_copy("evaluate-creates-nothing")
-
-
 @pytest.fixture
-def trained(trained_once: Project, tmp_path: Path) -> Project:
-    """Copy the trained project for one test (writable)."""
-    dst = tmp_path / trained_once.path.name
-    shutil.copytree(trained_once.path, dst)
-    return load_project(dst)
+def trained(tiny_trained_writable: Project) -> Project:
+    """Return a writable copy of the demo with the tiny network trained."""
+    return tiny_trained_writable
 
 
 def test_a_mistyped_shuffle_writes_nothing_and_names_the_trained_ones(

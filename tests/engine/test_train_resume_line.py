@@ -11,27 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import io
-import shutil
-from pathlib import Path
 
 import pytest
 
 from posekit.engine.cli import main
-from posekit.engine.project import Project, load_project
-
-
-@pytest.fixture(scope="module")
-def trained_once(tiny_trained_copy) -> Project:
-    """Train the tiny network once for this module (shuffle 1, to iteration 3)."""
-    return tiny_trained_copy("resume-line")
+from posekit.engine.project import Project
 
 
 @pytest.fixture
-def trained(trained_once: Project, tmp_path: Path) -> Project:
-    """Copy the trained project for one test (writable)."""
-    dst = tmp_path / trained_once.path.name
-    shutil.copytree(trained_once.path, dst)
-    return load_project(dst)
+def trained(tiny_trained_writable: Project) -> Project:
+    """Return a writable copy of the demo with the tiny network trained."""
+    return tiny_trained_writable
 
 
 def _train(*args: str) -> tuple[int, str, list[str]]:
