@@ -78,51 +78,6 @@ NO_EFFECT: dict[str, str] = {
     "grayscale": "posekit trains on RGB frames",
 }
 
-#: DeepLabCut's defaults (its template ``deeplabcut/pose_cfg.yaml``; for
-#: ``multi_step`` also the Adam schedule its create_training_dataset writes).
-DLC_DEFAULTS: dict[str, tuple[Any, ...]] = {
-    "global_scale": (0.8,),
-    "pos_dist_thresh": (17,),
-    "scale_jitter_lo": (0.5,),
-    "scale_jitter_up": (1.25,),
-    "rotation": (25,),
-    "mirror": (False,),
-    "batch_size": (1,),
-    "save_iters": (50000,),
-    "display_iters": (1000,),
-    "max_snapshots_to_keep": (5,),
-    "locref_loss_weight": (0.05,),
-    "weight_decay": (0.0,),
-    "multi_step": (
-        [[0.005, 10000], [0.02, 430000], [0.002, 730000], [0.001, 1030000]],
-        [[1e-4, 7500], [5e-5, 12000], [1e-5, 200000]],
-    ),
-    "cropratio": (0.4,),
-    "max_input_size": (1500,),
-    "min_input_size": (64,),
-    "rotratio": (0.4,),
-    "optimizer": ("sgd", "adam"),
-    "intermediate_supervision": (False,),
-    "lr_init": (0.0005,),
-    "decay_steps": (30000,),
-    "alpha_r": (0.02,),
-    "clahe": (True,),
-    "claheratio": (0.1,),
-    "histeq": (True,),
-    "histeqratio": (0.1,),
-    "sharpen": (False,),
-    "sharpenratio": (0.3,),
-    "edge": (False,),
-    "emboss": ({"alpha": [0.0, 1.0], "strength": [0.5, 1.5], "embossratio": 0.1},),
-    "motion_blur": (False,),
-    "covering": (False,),
-    "elastic_transform": (False,),
-    "grayscale": (False,),
-}
-
-#: Every key this module looks at.
-KEYS = tuple(HONOURED) + tuple(NO_EFFECT)
-
 #: DeepLabCut's template ``deeplabcut/pose_cfg.yaml`` (2.3), less the keys its
 #: ``create_training_dataset`` fills in for the project (:func:`new_train_cfg`).
 TEMPLATE: dict[str, Any] = {
@@ -164,6 +119,27 @@ TEMPLATE: dict[str, Any] = {
     "display_iters": 1000,
     "save_iters": 50000,
 }
+
+#: DeepLabCut's defaults of the keys this module reads: its template's values
+#: (:data:`TEMPLATE`), also the Adam schedule its create_training_dataset writes for
+#: ``multi_step``, and those of keys the template leaves out.
+DLC_DEFAULTS: dict[str, tuple[Any, ...]] = {
+    **{key: (TEMPLATE[key],) for key in (*HONOURED, *NO_EFFECT) if key in TEMPLATE},
+    "multi_step": (
+        TEMPLATE["multi_step"],
+        [[1e-4, 7500], [5e-5, 12000], [1e-5, 200000]],
+    ),
+    "max_snapshots_to_keep": (5,),
+    "weight_decay": (0.0,),
+    "optimizer": ("sgd", "adam"),
+    "motion_blur": (False,),
+    "covering": (False,),
+    "elastic_transform": (False,),
+    "grayscale": (False,),
+}
+
+#: Every key this module looks at.
+KEYS = tuple(HONOURED) + tuple(NO_EFFECT)
 
 #: The keys DeepLabCut's ``create_training_dataset`` sets for the project; a file
 #: written again (new bodyparts, a new dataset) gets their new values.
