@@ -428,6 +428,44 @@ def _write_back(df: pd.DataFrame, filtered: xr.Dataset) -> pd.DataFrame:
     return out
 
 
+def _note_pcutoff(ds: xr.Dataset, name: str, pcutoff: float) -> None:
+    """Log a warning where ``pcutoff`` cuts nothing: points without any likelihood.
+
+    Such points are kept whatever the cut-off (their confidence is NaN). A point
+    never placed (a multi-animal file's animals have no columns for its unique
+    bodyparts) has nothing to cut and is not named.
+    """
+    conf = ds["confidence"].transpose("time", "keypoint", "individual")
+    pos = ds["position"].transpose("time", "keypoint", "individual", "space")
+    n = conf.sizes["time"]
+    seen = np.isfinite(conf.values).reshape(n, -1).any(axis=0)
+    placed = np.isfinite(pos.values).any(axis=-1).reshape(n, -1).any(axis=0)
+    unseen = placed & ~seen
+    if not unseen.any():
+        return
+    if not seen.any():
+        logger.warning(
+            "%s has no likelihood (a 'likelihood' value per bodypart), so pcutoff "
+            "%g (--pcutoff) was not applied: every point is kept",
+            name,
+            pcutoff,
+        )
+        return
+    several = conf.sizes["individual"] > 1
+    cols = [
+        f"{i}/{k}" if several else str(k)
+        for k in conf["keypoint"].values
+        for i in conf["individual"].values
+    ]
+    logger.warning(
+        "%s has no likelihood for %s, so pcutoff %g (--pcutoff) was not applied to "
+        "them: their points are all kept",
+        name,
+        ", ".join(c for c, no in zip(cols, unseen, strict=True) if no),
+        pcutoff,
+    )
+
+
 def filter_predictions(
     predictions: str | os.PathLike,
     *,
@@ -457,7 +495,8 @@ def filter_predictions(
         Savitzky–Golay polynomial order.
     pcutoff
         Points whose likelihood is below this become NaN before smoothing
-        (``None``: keep every point, as DLC's median filter does).
+        (``None``: keep every point, as DLC's median filter does). Points without
+        a likelihood are kept, with a warning that names them.
     max_gap
         Interpolate gaps of at most this many frames before smoothing.
     out
@@ -524,6 +563,8 @@ def filter_predictions(
             f"in {path.name}): every point would become the median of the whole "
             "recording. Use a window of a few frames (DeepLabCut's default is 5)."
         )
+    if pcutoff is not None:
+        _note_pcutoff(ds, path.name, pcutoff)
     filtered = smooth_predictions(
         ds,
         method,

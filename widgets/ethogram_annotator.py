@@ -236,9 +236,14 @@ class EthogramAnnotator(BokehComponent):
         """Write the marks and return the file (:meth:`EthogramAnnotatorModel.save`)."""
         return self.model.save(path)
 
-    def load(self, path: str | os.PathLike) -> np.ndarray:
-        """Replace the marks by those of a labels CSV (:meth:`EthogramAnnotatorModel.load`)."""
-        return self.model.load(path)
+    def load(
+        self, path: str | os.PathLike, *, individual: str | None = None
+    ) -> np.ndarray:
+        """Replace the marks by those of a labels CSV (:meth:`EthogramAnnotatorModel.load`).
+
+        ``individual`` picks the animal of a file that holds several.
+        """
+        return self.model.load(path, individual=individual)
 
     # ================================================================ model → view
     def _on_model(self, aspects: frozenset[str]) -> None:

@@ -373,10 +373,21 @@ class EthogramAnnotatorModel:
             self.labels(), path, fps=self.fps, background=self.background
         )
 
-    def load(self, path: str | os.PathLike) -> np.ndarray:
+    def load(
+        self, path: str | os.PathLike, *, individual: str | None = None
+    ) -> np.ndarray:
         """Replace the marks by those of a labels CSV (per frame or bouts).
 
         See :func:`~posekit.engine.behavior.annotations.read_labels`.
+
+        Parameters
+        ----------
+        path
+            The CSV file.
+        individual
+            The animal whose rows to read, in a file with an ``individual`` column
+            (BORIS: ``Subject``) naming several; ``None``: a file of one animal,
+            whatever its name there.
 
         Returns
         -------
@@ -388,10 +399,18 @@ class EthogramAnnotatorModel:
         FileNotFoundError
             If the file does not exist.
         ValueError
-            If the columns are not recognised or the lengths do not match.
+            If the columns are not recognised, the lengths do not match, the file
+            holds several animals and ``individual`` is ``None`` (the message names
+            them), or it has no rows of ``individual``.
         """
         self.set_labels(
-            read_labels(path, self.n_frames, background=self.background, fps=self.fps)
+            read_labels(
+                path,
+                self.n_frames,
+                background=self.background,
+                fps=self.fps,
+                individual=individual,
+            )
         )
         return self.labels()
 

@@ -163,7 +163,7 @@ class TrajectoryModel(IdentityCorrection):
         max_points: int = 20_000,
     ) -> None:
         from ..engine.io import load_poses
-        from ..engine.poses import validate
+        from ..engine.poses import mark_time_unit, validate
 
         super().__init__()
         if isinstance(poses, xr.Dataset):
@@ -193,6 +193,7 @@ class TrajectoryModel(IdentityCorrection):
         if fps and raw.attrs.get("fps") != fps:
             raw = raw.assign_coords(time=np.arange(raw.sizes["time"]) / float(fps))
             raw.attrs.update(fps=float(fps), time_unit="seconds")
+            raw = mark_time_unit(raw)  # the new coordinate says seconds too
         self.fps: float | None = float(fps) if fps else None
         self.raw = raw
         self.keypoints = [str(k) for k in raw["keypoint"].values]

@@ -223,9 +223,10 @@ def _rows_of_animal(
         raise ValueError(
             f"{path} holds the labels of {len(named)} animals ({', '.join(named)}) in "
             f"its {label!r} column: say whose rows to read (in Python "
-            "individual=NAME, as BehaviorModel.load_labels does for each track; on "
-            "the command line --labels SESSION/ANIMAL=CSV), or keep one animal's "
-            "rows in a file of their own"
+            "individual=NAME, as BehaviorModel.load_labels does for each track and "
+            "EthogramAnnotator.load(path, individual=NAME) takes; on the command "
+            "line --labels SESSION/ANIMAL=CSV), or keep one animal's rows in a "
+            "file of their own"
         )
     raise ValueError(
         f"{path} has no rows of {individual!r}: its {label!r} column names "

@@ -24,6 +24,7 @@ import xarray as xr
 
 from ._utils import (
     position_of,
+    refuse_image_rows,
     require_dims,
     space_unit,
     time_first_2d,
@@ -102,7 +103,8 @@ def compute_displacement(position: xr.DataArray) -> xr.DataArray:
     Raises
     ------
     ValueError
-        If ``position`` has no ``time`` dim.
+        If ``position`` has no ``time`` dim, or its rows are labelled images (a
+        label file), not consecutive frames.
 
     Examples
     --------
@@ -113,6 +115,9 @@ def compute_displacement(position: xr.DataArray) -> xr.DataArray:
     array([nan,  2.,  2.,  2.])
     """
     position = position_of(position)
+    refuse_image_rows(
+        position, "a displacement (distance travelled, path length, straightness)"
+    )
     block, rebuild = time_first_2d(position)
     out = np.full_like(block, np.nan)
     out[1:] = block[1:] - block[:-1]
@@ -380,7 +385,8 @@ def compute_distance_travelled(
     Raises
     ------
     ValueError
-        If a required dim is missing or ``nan_policy`` is unknown.
+        If a required dim is missing, ``nan_policy`` is unknown, or the rows are
+        labelled images (a label file), not consecutive frames.
 
     Examples
     --------
@@ -446,8 +452,8 @@ def compute_path_length(
     Raises
     ------
     ValueError
-        If a required dim is missing, ``nan_policy`` is unknown or the threshold is
-        outside ``[0, 1]``.
+        If a required dim is missing, ``nan_policy`` is unknown, the threshold is
+        outside ``[0, 1]``, or the rows are labelled images (a label file).
 
     Examples
     --------
@@ -505,7 +511,8 @@ def compute_straightness(
     Raises
     ------
     ValueError
-        If ``window`` is smaller than 2, or ``nan_policy`` is unknown.
+        If ``window`` is smaller than 2, ``nan_policy`` is unknown, or the rows
+        are labelled images (a label file), not consecutive frames.
 
     Examples
     --------
@@ -835,7 +842,8 @@ def compute_angular_velocity(
     Raises
     ------
     ValueError
-        If ``per="second"`` and the frame rate is unknown.
+        If ``per="second"`` and the frame rate is unknown, or the angle's rows are
+        labelled images (a label file), not consecutive frames.
 
     Examples
     --------
@@ -847,6 +855,7 @@ def compute_angular_velocity(
     """
     if degrees is None:
         degrees = angle.attrs.get("units") == "deg"
+    refuse_image_rows(angle, "an angular velocity (a turning rate)")
     scale, tunit, rate = time_scale(angle, fps, per)
     block, rebuild = time_first_2d(angle)
     rad = np.deg2rad(block) if degrees else block
