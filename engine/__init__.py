@@ -54,6 +54,9 @@ _LAZY = {
     "Engine": ".dlc_names",
     # DeepLabCut's names (posekit.engine.dlc_verbs)
     "create_new_project": ".dlc_verbs",
+    "create_multianimaltraining_dataset": ".dlc_verbs",
+    "convert_detections2tracklets": ".multianimal.dlc_steps",
+    "stitch_tracklets": ".multianimal.dlc_steps",
     "add_new_videos": ".dlc_verbs",
     "load_demo_data": ".dlc_verbs",
     "label_frames": ".dlc_verbs",

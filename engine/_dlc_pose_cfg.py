@@ -43,6 +43,8 @@ HONOURED: dict[str, str] = {
     "max_iterations is given",
     "init_weights": "start from a posekit snapshot's weights (init_from=PATH; a "
     "fresh training)",
+    "crop_size": "training crop [width, height] in network pixels "
+    "(train_network(crop_size=), posekit train --crop-size)",
 }
 
 _PHOTOMETRIC = (
@@ -76,6 +78,24 @@ NO_EFFECT: dict[str, str] = {
     "covering": "posekit's augmentation has no occlusion patches",
     "elastic_transform": "posekit's augmentation has no elastic transform",
     "grayscale": "posekit trains on RGB frames",
+}
+
+#: DeepLabCut's keys of a multi-animal shuffle with a posekit counterpart in
+#: multi-animal training (a single-animal training names them in a warning).
+HONOURED_MULTI: dict[str, str] = {
+    "pafwidth": "half-width of a limb's part-affinity field in network pixels "
+    "(posekit.engine.multianimal.train_multianimal(paf_width=); a fresh training)",
+    "pairwise_loss_weight": "weight of the part-affinity fields' loss, relative to "
+    "DeepLabCut's 0.1 (0.2 doubles posekit's weight: the two losses are scaled "
+    "differently)",
+    "partaffinityfield_graph": "the part-affinity graph, pairs of "
+    "multianimalbodyparts indices (posekit.engine.multianimal.train_multianimal("
+    "paf_graph=); a fresh training)",
+}
+
+#: DeepLabCut's multi-animal keys a user may set that change nothing in posekit.
+NO_EFFECT_MULTI: dict[str, str] = {
+    "crop_sampling": "posekit's augmentation places the training crops itself",
 }
 
 #: DeepLabCut's template ``deeplabcut/pose_cfg.yaml`` (2.3), less the keys its
@@ -138,8 +158,34 @@ DLC_DEFAULTS: dict[str, tuple[Any, ...]] = {
     "grayscale": (False,),
 }
 
+#: What DeepLabCut's ``create_multianimaltraining_dataset`` writes over the template
+#: (2.3), less the project's keys; also the defaults of a multi-animal file.
+MULTI_TEMPLATE: dict[str, Any] = {
+    "multi_stage": True,
+    "pairwise_loss_weight": 0.1,
+    "pafwidth": 20,
+    "partaffinityfield_predict": True,
+    "weigh_only_present_joints": False,
+    "dataset_type": "multi-animal-imgaug",
+    "optimizer": "adam",
+    "batch_size": 8,
+    "multi_step": [[1e-4, 7500], [5e-5, 12000], [1e-5, 200000]],
+    "save_iters": 10000,
+    "display_iters": 500,
+    "num_idchannel": 0,
+    "crop_size": [400, 400],
+    "crop_sampling": "hybrid",
+}
+
+#: DeepLabCut's defaults of the keys a multi-animal file adds or changes.
+DLC_DEFAULTS_MULTI: dict[str, tuple[Any, ...]] = {
+    key: (*DLC_DEFAULTS.get(key, ()), MULTI_TEMPLATE[key])
+    for key in (*HONOURED, *NO_EFFECT, *HONOURED_MULTI, *NO_EFFECT_MULTI)
+    if key in MULTI_TEMPLATE and key != "partaffinityfield_graph"
+}
+
 #: Every key this module looks at.
-KEYS = tuple(HONOURED) + tuple(NO_EFFECT)
+KEYS = (*HONOURED, *NO_EFFECT, *HONOURED_MULTI, *NO_EFFECT_MULTI)
 
 #: The keys DeepLabCut's ``create_training_dataset`` sets for the project; a file
 #: written again (new bodyparts, a new dataset) gets their new values.
@@ -167,6 +213,18 @@ TEST_KEYS = (
 )
 
 
+#: What DeepLabCut's ``create_multianimaltraining_dataset`` also copies there.
+TEST_KEYS_MULTI = (
+    "multi_stage",
+    "dataset_type",
+    "partaffinityfield_predict",
+    "pairwise_predict",
+    "partaffinityfield_graph",
+    "num_limbs",
+    "num_idchannel",
+)
+
+
 def is_template_value(key: str, value: Any) -> bool:
     """Return whether ``value`` is DeepLabCut's template value of ``key``.
 
@@ -188,6 +246,8 @@ def new_train_cfg(
     bodyparts: list[str],
     project_path: str,
     net_type: str,
+    multianimal: Mapping[str, Any] | None = None,
+    given: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Return a shuffle's ``train/pose_cfg.yaml`` as DeepLabCut's ``create_training_dataset`` writes it.
 
@@ -212,6 +272,12 @@ def new_train_cfg(
         The project's folder.
     net_type
         ``config.yaml``'s ``default_net_type``.
+    multianimal
+        A multi-animal shuffle's keys (``partaffinityfield_graph``…): the file is
+        then the one DeepLabCut's ``create_multianimaltraining_dataset`` writes
+        (:data:`MULTI_TEMPLATE` over the template); ``None``: a single-animal one.
+    given
+        Keys given to this call (``crop_size``, a graph), which replace the file's.
 
     Returns
     -------
@@ -242,20 +308,34 @@ def new_train_cfg(
         "project_path": project_path,
         "net_type": net_type,
     }
-    cfg = {**TEMPLATE, **project, **dict(existing or {})}
+    template = dict(TEMPLATE)
+    if multianimal is not None:
+        template.update({**MULTI_TEMPLATE, **multianimal})
+    cfg = {**template, **project, **dict(existing or {}), **dict(given or {})}
     cfg.update({key: project[key] for key in PROJECT_KEYS})
+    if isinstance(cfg.get("partaffinityfield_graph"), list):
+        cfg["num_limbs"] = len(cfg["partaffinityfield_graph"])
     return dict(sorted(cfg.items()))  # DeepLabCut's yaml.dump sorts the keys
 
 
-def test_cfg(train_cfg: Mapping[str, Any]) -> dict[str, Any]:
+def test_cfg(
+    train_cfg: Mapping[str, Any], *, multianimal: bool = False
+) -> dict[str, Any]:
     """Return ``test/pose_cfg.yaml`` for a ``train/pose_cfg.yaml``, as DeepLabCut makes it.
+
+    A multi-animal shuffle's also gets the keys of :data:`TEST_KEYS_MULTI` and
+    DeepLabCut's inference values (``nmsradius``, ``minconfidence``, ``sigma``,
+    ``locref_smooth``).
 
     Examples
     --------
     >>> test_cfg({"dataset": "d.mat", "net_type": "resnet_50", "rotation": 25})
     {'dataset': 'd.mat', 'net_type': 'resnet_50', 'scoremap_dir': 'test'}
     """
-    cfg = {key: train_cfg[key] for key in TEST_KEYS if key in train_cfg}
+    keys = (*TEST_KEYS, *TEST_KEYS_MULTI) if multianimal else TEST_KEYS
+    cfg = {key: train_cfg[key] for key in keys if key in train_cfg}
+    if multianimal:  # MakeTest_pose_yaml(..., nmsradius=5.0, minconfidence=0.01, ...)
+        cfg.update(nmsradius=5.0, minconfidence=0.01, sigma=1, locref_smooth=False)
     cfg["scoremap_dir"] = "test"
     return cfg
 
@@ -329,6 +409,7 @@ def user_choices(cfg: Mapping[str, Any]) -> dict[str, Any]:
         written = read_record(section)
         if written is None:
             written = written_by_older_posekit(section)
+        written = {**_older_multianimal_keys(section), **written}
         from_user = set(section.get("from_user") or ())
         for key in KEYS:
             if key not in cfg:
@@ -341,6 +422,7 @@ def user_choices(cfg: Mapping[str, Any]) -> dict[str, Any]:
             ):
                 chosen[key] = value
         return chosen
+    defaults = DLC_DEFAULTS_MULTI if is_multianimal(cfg) else {}
     for key in KEYS:
         if key not in cfg:
             continue
@@ -348,9 +430,26 @@ def user_choices(cfg: Mapping[str, Any]) -> dict[str, Any]:
         if key == "init_weights":
             if not _dlc_init_weights_default(value):
                 chosen[key] = value
-        elif not any(same_value(value, d) for d in DLC_DEFAULTS.get(key, ())):
+        elif not any(
+            same_value(value, d) for d in defaults.get(key, DLC_DEFAULTS.get(key, ()))
+        ):
             chosen[key] = value
     return chosen
+
+
+def is_multianimal(cfg: Mapping[str, Any]) -> bool:
+    """Return whether ``cfg`` is the ``pose_cfg.yaml`` of a multi-animal shuffle.
+
+    Examples
+    --------
+    >>> is_multianimal({"dataset_type": "multi-animal-imgaug"})
+    True
+    >>> is_multianimal({"dataset_type": "imgaug", "partaffinityfield_predict": False})
+    False
+    """
+    return str(cfg.get("dataset_type", "")).startswith("multi-animal") or (
+        cfg.get("partaffinityfield_predict") is True
+    )
 
 
 def written_by_older_posekit(section: Mapping[str, Any]) -> dict[str, Any]:
@@ -378,6 +477,24 @@ def written_by_older_posekit(section: Mapping[str, Any]) -> dict[str, Any]:
     }
     written.update({k: v for k, v in pairs.items() if v is not None})
     return written
+
+
+def _older_multianimal_keys(section: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the multi-animal keys a posekit that did not record them wrote.
+
+    Those versions wrote ``pafwidth``, ``pairwise_loss_weight`` and
+    ``partaffinityfield_graph`` from the ``multianimal`` section, outside the record
+    (``dlc_keys``); a recorded value wins over these.
+    """
+    multi = section.get("multianimal")
+    if not isinstance(multi, Mapping):
+        return {}
+    keys: dict[str, Any] = {
+        "partaffinityfield_graph": [list(e) for e in multi.get("paf_edges") or ()],
+        "pairwise_loss_weight": multi.get("paf_loss_weight"),
+        "pafwidth": multi.get("paf_width"),
+    }
+    return {k: v for k, v in keys.items() if v is not None}
 
 
 def init_weights_path(value: Any, where: Path) -> Path | None:

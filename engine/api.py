@@ -1262,6 +1262,7 @@ def train_network(
         max_snapshots=max_snapshots,
         max_iterations=(max_iterations, time_budget_s, epochs),
         init_from=init_from,
+        crop_size=crop_size,
     )
     init_from = _init_from_pose_cfg(project, shuffle, init_from, fresh)
     warm = _warm_start(project, shuffle, init_from, backbone, fresh)
@@ -1738,16 +1739,17 @@ def _dynamic(value: Any) -> dict[str, Any]:
 
 
 def _auto_track(value: Any) -> dict[str, Any]:
-    """DeepLabCut's ``auto_track``: posekit always tracks, so only ``True`` is taken."""
+    """DeepLabCut's ``auto_track``: posekit always tracks (``False`` is said so)."""
     if not value:
-        raise TypeError(
-            f"auto_track={value!r}: posekit always tracks a multi-animal analysis "
-            "through to the stitched tracks (…_el.h5); it cannot stop after "
-            "assembly. The detections and assemblies DeepLabCut's auto_track=False "
-            "leaves are written too (…_full.pickle, …_assemblies.pickle, and the "
-            "tracklets …_el.pickle): leave auto_track out (or pass True) and read "
-            "those files."
+        logger.info(
+            "auto_track=%r: posekit tracks a multi-animal analysis through to the "
+            "stitched tracks (…_el.h5) anyway; DeepLabCut's next steps, "
+            "convert_detections2tracklets and stitch_tracklets, find the detections "
+            "(…_full.pickle) and tracklets (…_el.pickle) and make them again with "
+            "their own options",
+            value,
         )
+        return {}
     logger.info("auto_track=True: posekit always tracks; ignored")
     return {}
 

@@ -21,9 +21,10 @@ import math
 import os
 import pickle
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -323,12 +324,14 @@ def create_training_dataset(
 ) -> list[Split]:
     """Merge labels and write one recorded split per shuffle (DLC layout).
 
-    As DeepLabCut does, it also writes each single-animal shuffle's
+    As DeepLabCut does, it also writes each shuffle's
     ``dlc-models/iteration-<N>/<Task><date>-trainset<pct>shuffle<k>/train/pose_cfg.yaml``
     and ``test/pose_cfg.yaml`` (DeepLabCut's template with the project's joints and
-    paths), to edit before the first training: a value left at DeepLabCut's default
-    leaves the choice to posekit's training, which rewrites the file with the values
-    it used. A multi-animal shuffle gets no ``pose_cfg.yaml`` here.
+    paths; for a multi-animal project also what DeepLabCut's
+    ``create_multianimaltraining_dataset`` writes, with the part-affinity graph
+    chosen by DeepLabCut's rule), to edit before the first training: a value left at
+    DeepLabCut's default leaves the choice to posekit's training, which rewrites the
+    file with the values it used.
 
     Parameters
     ----------
@@ -387,7 +390,36 @@ def create_training_dataset(
     LabelError
         If no frame is labelled.
     """
-    project = as_project(project)
+    return _create_training_dataset(
+        as_project(project),
+        shuffles=shuffles,
+        train_fraction=train_fraction,
+        seed=seed,
+        test_frames=test_frames,
+        train_indices=train_indices,
+        test_indices=test_indices,
+        net_type=net_type,
+    )
+
+
+def _create_training_dataset(
+    project: Project,
+    *,
+    shuffles: Sequence[int],
+    train_fraction: float | None,
+    seed: int | None,
+    test_frames: Sequence[str] | None,
+    train_indices: Sequence[Sequence[int]] | None,
+    test_indices: Sequence[Sequence[int]] | None,
+    net_type: str | None,
+    multianimal: Mapping[str, Any] | None = None,
+) -> list[Split]:
+    """:func:`create_training_dataset`, with a multi-animal shuffle's settings.
+
+    ``multianimal``: what DeepLabCut's ``create_multianimaltraining_dataset`` takes
+    for its ``pose_cfg.yaml`` (:func:`.multianimal.dataset.dlc_multianimal_keys`:
+    ``paf_graph``, ``crop_size``, ``n_edges_threshold``, ``paf_graph_degree``).
+    """
     splits = _create_splits(
         project,
         shuffles,
@@ -397,9 +429,15 @@ def create_training_dataset(
         train_indices,
         test_indices,
     )
-    if not project.multianimal:
-        for split in splits:
-            _write_pose_cfgs(project, split.shuffle, split.train_fraction, net_type)
+    for split in splits:
+        keys = given = None
+        if project.multianimal:
+            from .multianimal.dataset import dlc_multianimal_keys
+
+            keys, given = dlc_multianimal_keys(project, split, **(multianimal or {}))
+        _write_pose_cfgs(
+            project, split.shuffle, split.train_fraction, net_type, keys, given
+        )
     if net_type is not None:
         for split in splits:
             _record_net_type(project, split.shuffle, split.train_fraction, net_type)
@@ -419,14 +457,20 @@ _POSE_CFG_HEADER = """\
 
 
 def _write_pose_cfgs(
-    project: Project, shuffle: int, train_fraction: float, net_type: str | None
+    project: Project,
+    shuffle: int,
+    train_fraction: float,
+    net_type: str | None,
+    multianimal: Mapping[str, Any] | None = None,
+    given: Mapping[str, Any] | None = None,
 ) -> None:
     """Write a shuffle's ``train/`` and ``test/pose_cfg.yaml`` as DeepLabCut does.
 
     A DeepLabCut user edits ``train/pose_cfg.yaml`` before the first training;
     DeepLabCut trains from it. One that posekit's training wrote is kept; another
     keeps every key but the project's (:func:`._dlc_pose_cfg.new_train_cfg`).
-    ``net_type`` (given to create_training_dataset) replaces the file's.
+    ``net_type`` (given to create_training_dataset) replaces the file's; so do the
+    multi-animal keys in ``given``. ``multianimal``: a multi-animal shuffle's keys.
     """
     import yaml
 
@@ -444,6 +488,8 @@ def _write_pose_cfgs(
         ) from err
     doc = _doc_path(project, train_fraction, shuffle)
     dataset = _dataset_path(project, train_fraction, shuffle)
+    if multianimal is not None:  # DeepLabCut's multi-animal training reads the pickle
+        dataset = dataset.with_suffix(".pickle")
     cfg = _dlc_pose_cfg.new_train_cfg(
         existing if isinstance(existing, dict) else None,
         dataset=dataset.relative_to(project.path).as_posix(),
@@ -451,6 +497,8 @@ def _write_pose_cfgs(
         bodyparts=list(project.bodyparts),
         project_path=str(project.path),
         net_type=str(project.get("default_net_type") or "resnet_50"),
+        multianimal=multianimal,
+        given=given,
     )
     if cfg is not None and net_type is not None:
         cfg["net_type"] = net_type
@@ -465,7 +513,12 @@ def _write_pose_cfgs(
         test.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
             test,
-            yaml.safe_dump(_dlc_pose_cfg.test_cfg(source or {}), sort_keys=False),
+            yaml.safe_dump(
+                _dlc_pose_cfg.test_cfg(
+                    source or {}, multianimal=multianimal is not None
+                ),
+                sort_keys=False,
+            ),
         )
 
 

@@ -8,6 +8,8 @@ DeepLabCut's does, on posekit's project and file layout (which is DeepLabCut's):
 
 - project: :func:`create_new_project` (returns the ``config.yaml`` path, as
   DeepLabCut does), :func:`add_new_videos`, :func:`load_demo_data`;
+- training set: :func:`create_multianimaltraining_dataset` (a multi-animal
+  project's shuffles, with DeepLabCut's graph and crop arguments);
 - labels: :func:`convertcsv2h5`, :func:`comparevideolistsanddatafolders`,
   :func:`dropannotationfileentriesduetodeletedimages`,
   :func:`dropimagesduetolackofannotation` (images are moved aside, not deleted),
@@ -34,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from . import logger
-from .dlc_names import dlc_keywords, ignored
+from .dlc_names import dlc_keywords, ignored, renamed
 
 if TYPE_CHECKING:
     from .project import Project
@@ -43,6 +45,7 @@ __all__ = [
     "create_new_project",
     "add_new_videos",
     "load_demo_data",
+    "create_multianimaltraining_dataset",
     "label_frames",
     "refine_labels",
     "convertcsv2h5",
@@ -210,6 +213,118 @@ def load_demo_data(
     ):
         create_training_dataset(project)
     return project
+
+
+def _shuffle_range(n: Any) -> tuple[int, ...]:
+    """DeepLabCut's ``num_shuffles``: shuffles 1 to ``n``."""
+    return tuple(range(1, int(n) + 1))
+
+
+def _index_lists(value: Any) -> list[list[int]]:
+    from .dataset import _index_lists as lists
+
+    return lists(value)
+
+
+@dlc_keywords(
+    num_shuffles=renamed("shuffles", _shuffle_range),
+    Shuffles=renamed("shuffles", tuple),
+    trainIndices=renamed("train_indices", _index_lists),
+    testIndices=renamed("test_indices", _index_lists),
+    numdigits=ignored("posekit keeps the image names of labeled-data as they are"),
+)
+def create_multianimaltraining_dataset(
+    config: str | os.PathLike | Project,
+    *,
+    shuffles: Sequence[int] = (1,),
+    net_type: str | None = None,
+    crop_size: Sequence[int] | None = None,
+    crop_sampling: str | None = None,
+    paf_graph: str | Sequence[Sequence[int]] | None = None,
+    train_indices: Sequence[Sequence[int]] | None = None,
+    test_indices: Sequence[Sequence[int]] | None = None,
+    n_edges_threshold: int | None = None,
+    paf_graph_degree: int | None = None,
+    weight_init: Any = None,
+) -> list:
+    """DeepLabCut's ``create_multianimaltraining_dataset``: a multi-animal project's shuffles.
+
+    :func:`posekit.engine.dataset.create_training_dataset` on a multi-animal project
+    (it makes the same files), with DeepLabCut's arguments for the shuffle's
+    ``train/pose_cfg.yaml``: the part-affinity graph and the training crop. The
+    training reads them from there (``partaffinityfield_graph``, ``crop_size``), as
+    DeepLabCut's does.
+
+    Parameters
+    ----------
+    config
+        The project, its folder or its ``config.yaml`` (``multianimalproject:
+        true``).
+    shuffles, net_type, train_indices, test_indices
+        As for :func:`~posekit.engine.dataset.create_training_dataset` (DeepLabCut's
+        ``num_shuffles``/``Shuffles``, ``trainIndices``/``testIndices`` too).
+    crop_size
+        ``(width, height)`` of the training crops, written as ``crop_size`` (default:
+        DeepLabCut's ``[400, 400]``, which leaves the choice to posekit).
+    crop_sampling
+        Written as ``crop_sampling`` (default DeepLabCut's ``"hybrid"``); posekit's
+        augmentation places its crops itself, and its training says so when the
+        value is another.
+    paf_graph
+        ``None`` (DeepLabCut's rule: every pair of multi-animal bodyparts, pruned
+        from the labels above ``n_edges_threshold`` pairs to an average degree of
+        ``paf_graph_degree``), ``"config"`` (``config.yaml``'s skeleton), or pairs
+        of ``multianimalbodyparts`` indices.
+    n_edges_threshold, paf_graph_degree
+        DeepLabCut's pruning rule (default 105 and 6).
+    weight_init
+        DeepLabCut 3's SuperAnimal weights: only ``None`` (posekit starts from
+        ImageNet weights or the network's own).
+
+    Returns
+    -------
+    list of Split
+        The splits, as :func:`~posekit.engine.dataset.create_training_dataset`.
+
+    Raises
+    ------
+    ValueError
+        A single-animal project, ``weight_init`` given, or a graph out of range.
+    """
+    from .dataset import _create_training_dataset
+    from .project import as_project
+
+    project = as_project(config)
+    if not project.multianimal:
+        raise ValueError(
+            f"{project.config_path} is a single-animal project (multianimalproject is "
+            "not true): create its training set with create_training_dataset(config) "
+            "(posekit create-training-dataset)."
+        )
+    if weight_init is not None:
+        raise ValueError(
+            f"weight_init={weight_init!r}: DeepLabCut 3's SuperAnimal weights cannot "
+            "be loaded by posekit; leave weight_init out (the network starts from "
+            "ImageNet weights where they are available, see posekit train --help)."
+        )
+    multianimal: dict[str, Any] = {
+        "paf_graph": paf_graph,
+        "crop_size": crop_size,
+        "crop_sampling": crop_sampling,
+        "n_edges_threshold": n_edges_threshold,
+        "paf_graph_degree": paf_graph_degree,
+    }
+    return _create_training_dataset(
+        project,
+        shuffles=shuffles,
+        train_fraction=None,
+        seed=None,
+        test_frames=None,
+        train_indices=train_indices,
+        test_indices=test_indices,
+        net_type=net_type,
+        multianimal=multianimal,
+    )
 
 
 #: The ``video_sets`` key of DeepLabCut's demo projects, which its ``load_demo_data``

@@ -717,6 +717,7 @@ _GIVEN_AS = {
     "display_iters": "log_interval",
     "max_snapshots_to_keep": "max_snapshots",
     "init_weights": "init_from",
+    "crop_size": "crop_size",
 }
 
 
@@ -806,6 +807,16 @@ def _set_multi_step(tr, value, model, train, aug) -> None:
         train["max_iterations"] = steps[-1][1]
 
 
+def _set_crop_size(tr, value, model, train, aug) -> None:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError("must be [width, height]")
+    width, height = (_whole(v) for v in value)
+    if width < 1 or height < 1:
+        raise ValueError("must be [width, height] in pixels, above 0")
+    train["crop_size"] = (height, width)  # DeepLabCut's order is width, height
+    tr._auto_crop = False
+
+
 #: How each honoured DeepLabCut key sets the trainer's configs:
 #: ``setter(trainer, value, model_changes, train_changes, augment_changes)``.
 _DLC_SETTERS = {
@@ -822,6 +833,7 @@ _DLC_SETTERS = {
     "locref_loss_weight": _set_train_float("locref_loss_weight"),
     "weight_decay": _set_train_float("weight_decay"),
     "multi_step": _set_multi_step,
+    "crop_size": _set_crop_size,
 }
 
 
@@ -1148,6 +1160,33 @@ class Trainer:
         import yaml
 
         m, t = self.model_config, self.train_config
+        cfg = self._pose_cfg_values()
+        cfg.update(self.pose_cfg_extra)
+        cfg.update(self._from_user)  # the user's values stay as they wrote them
+        cfg.update(self._kept_keys(cfg))
+        written = _dlc_pose_cfg.record_text(_dlc_pose_cfg.written_record(cfg))
+        cfg["posekit"] = {
+            "model": m.to_dict(),
+            "train": t.to_dict(),
+            # what posekit wrote (one JSON line, which an edit of a key's line with
+            # sed does not change): a value that differs later is the user's
+            "dlc_keys": written,
+            "from_user": sorted(self._from_user),
+        }
+        if self.defaults is not None:
+            cfg["posekit"]["defaults"] = self.defaults.to_dict()
+        cfg["posekit"].update(self._posekit_section())
+        atomic_write_text(
+            self.train_dir / "pose_cfg.yaml", yaml.safe_dump(cfg, sort_keys=False)
+        )
+
+    def _posekit_section(self) -> dict[str, Any]:
+        """Return what a subclass adds to ``pose_cfg.yaml``'s ``posekit`` section."""
+        return {}
+
+    def _pose_cfg_values(self) -> dict[str, Any]:
+        """Return the DeepLabCut-like keys ``pose_cfg.yaml`` gets from the configs."""
+        m, t = self.model_config, self.train_config
         cfg: dict[str, Any] = {
             "all_joints": [[i] for i in range(m.num_keypoints)],
             "all_joints_names": list(m.bodyparts),
@@ -1183,23 +1222,9 @@ class Trainer:
         }
         if t.lr_schedule is not None:
             cfg["multi_step"] = [[lr, until] for lr, until in t.lr_schedule]
-        cfg.update(self.pose_cfg_extra)
-        cfg.update(self._from_user)  # the user's values stay as they wrote them
-        cfg.update(self._kept_keys(cfg))
-        written = _dlc_pose_cfg.record_text(_dlc_pose_cfg.written_record(cfg))
-        cfg["posekit"] = {
-            "model": m.to_dict(),
-            "train": t.to_dict(),
-            # what posekit wrote (one JSON line, which an edit of a key's line with
-            # sed does not change): a value that differs later is the user's
-            "dlc_keys": written,
-            "from_user": sorted(self._from_user),
-        }
-        if self.defaults is not None:
-            cfg["posekit"]["defaults"] = self.defaults.to_dict()
-        atomic_write_text(
-            self.train_dir / "pose_cfg.yaml", yaml.safe_dump(cfg, sort_keys=False)
-        )
+        if t.crop_size is not None:
+            cfg["crop_size"] = [int(t.crop_size[1]), int(t.crop_size[0])]
+        return cfg
 
     def _kept_keys(self, cfg: Mapping[str, Any]) -> dict[str, Any]:
         """Return the keys of the current ``pose_cfg.yaml`` that ``cfg`` must keep.
@@ -1371,19 +1396,23 @@ class Trainer:
         except ValueError:
             return  # damaged: rewritten whole, as before
         self._from_user = dict(chosen)
+        no_effect = {**_dlc_pose_cfg.NO_EFFECT, **_dlc_pose_cfg.NO_EFFECT_MULTI}
         for key, value in chosen.items():
-            if key in _dlc_pose_cfg.NO_EFFECT:
+            if key in no_effect:
                 logger.warning(
                     "pose_cfg.yaml: %s %r has no effect in posekit (%s); kept in %s",
                     key,
                     value,
-                    _dlc_pose_cfg.NO_EFFECT[key],
+                    no_effect[key],
                     path,
                 )
         model_changes: dict[str, Any] = {}
         train_changes: dict[str, Any] = {}
         aug_changes: dict[str, Any] = {}
         for key, value in chosen.items():
+            if key in _dlc_pose_cfg.HONOURED_MULTI:
+                self._take_multianimal_key(key, value, fresh, path)
+                continue
             if key not in _dlc_pose_cfg.HONOURED:
                 continue
             arg = _GIVEN_AS.get(key)
@@ -1418,6 +1447,19 @@ class Trainer:
                 ) from None
             logger.info("pose_cfg.yaml: %s %s (your value)", key, value)
         self._set_from_pose_cfg(path, model_changes, train_changes, aug_changes)
+
+    def _take_multianimal_key(
+        self, key: str, value: Any, fresh: bool, path: Path
+    ) -> None:
+        """Take a multi-animal key of ``pose_cfg.yaml`` (none: this is one animal)."""
+        logger.warning(
+            "pose_cfg.yaml: %s %r applies to a multi-animal shuffle (%s); this "
+            "single-animal training does not use it; kept in %s",
+            key,
+            value,
+            _dlc_pose_cfg.HONOURED_MULTI[key],
+            path,
+        )
 
     def _set_from_pose_cfg(
         self,

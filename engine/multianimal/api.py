@@ -128,6 +128,8 @@ def train_multianimal(
     """
     from ..api import (
         _ensure_training_set,
+        _given_settings,
+        _init_from_pose_cfg,
         _kept_net_type,
         _resumed_train_config,
         _run_trainer,
@@ -142,12 +144,25 @@ def train_multianimal(
     out = ModelFolder.of(project, shuffle).path
     fresh = resume is False or not ModelFolder(out).snapshots()
     resumed = None if fresh else ModelFolder(out)
+    given = _given_settings(
+        batch_size=batch_size,
+        save_interval=save_interval,
+        log_interval=log_interval,
+        max_snapshots=max_snapshots,
+        max_iterations=(max_iterations, time_budget_s),
+        init_from=init_from,
+        crop_size=crop_size,
+        paf_width=paf_width,
+    )
+    init_from = _init_from_pose_cfg(project, shuffle, init_from, fresh)
     warm = _warm_start(project, shuffle, init_from, backbone, fresh)
     ts = _ensure_training_set(project, shuffle)
     layout = ts.layout
     animals = ts.keypoints[ts.train_indices].reshape(-1, layout.n_multi, 2)
     if warm is not None:
         warm = _warm_graph(warm, paf_graph, layout, animals, init_from)
+    elif fresh and paf_graph is None:
+        paf_graph = _pose_cfg_graph(ModelFolder(out), layout, animals)
     if resumed is not None and backbone is None:  # the network resumed
         backbone = resumed.model_config(-1).backbone
     choice = backbone_choice(project, backbone, weights, shuffle=shuffle)
@@ -202,6 +217,8 @@ def train_multianimal(
             **_kept_net_type(project, shuffle),
         },
         init_weights=init_path,
+        dlc_settings=True,  # the DeepLabCut keys the user set in its pose_cfg.yaml
+        given=given,
     )
     return _run_trainer(
         trainer,
@@ -263,6 +280,48 @@ def _graph_of(
 
     edges = make_graph(layout.n_multi, animals, edges=paf_graph)
     return tuple((int(a), int(b)) for a, b in edges)
+
+
+def _pose_cfg_graph(
+    folder: ModelFolder, layout: Any, animals: np.ndarray
+) -> list[tuple[int, int]] | None:
+    """Return the ``partaffinityfield_graph`` the user set in ``pose_cfg.yaml``.
+
+    A graph other than the one DeepLabCut's rule gives (``"auto"``): one the user
+    edited, or one DeepLabCut wrote (from ``config.yaml``'s skeleton, or from its
+    data-driven pruning). ``None``: none set, or the rule's own.
+
+    Raises
+    ------
+    ValueError
+        The value is not a list of index pairs of ``multianimalbodyparts``.
+    """
+    from .. import _dlc_pose_cfg
+
+    path = folder.path / "pose_cfg.yaml"
+    if not path.is_file():
+        return None
+    try:
+        value = _dlc_pose_cfg.user_choices(folder.pose_cfg()).get(
+            "partaffinityfield_graph"
+        )
+    except ValueError:
+        return None  # damaged: rewritten whole by the training
+    if value is None:
+        return None
+    try:
+        edges = _graph_of(value, layout, animals)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{path}: partaffinityfield_graph: {value!r} cannot be used ({err}). Give "
+            "pairs of indices of multianimalbodyparts "
+            f"{list(layout.multi_bodyparts)} (0 to {layout.n_multi - 1}), or delete "
+            "the line (posekit then chooses the graph)."
+        ) from None
+    if edges == _graph_of("auto", layout, animals):
+        return None
+    logger.info("pose_cfg.yaml: partaffinityfield_graph %s (your value)", value)
+    return [tuple(e) for e in edges]
 
 
 def _warm_graph(
@@ -927,11 +986,6 @@ def restitch_video(
     Path
         The tracks file.
     """
-    from .assembly import Assembler
-    from .outputs import (
-        read_full_pickle,
-    )
-    from .peaks import nms_distance
     from .tracking import TRACK_METHODS
 
     h5 = Path(tracks)
@@ -940,7 +994,51 @@ def restitch_video(
     if scorer is None:
         name = Path(stem).name
         scorer = name[name.index("DLC_") :] if "DLC_" in name else name
-    meta, dets = read_full_pickle(f"{stem}_full.pickle")
+    assemblies = _assemble_detections(stem, layout, n_tracks, assembly)
+    fps = None
+    if netcdf and Path(f"{stem}_meta.pickle").is_file():
+        from .outputs import read_pickle
+
+        fps = (read_pickle(f"{stem}_meta.pickle").get("data") or {}).get("fps")
+    out, _ = _track_and_write(
+        assemblies,
+        stem,
+        n_tracks,
+        layout,
+        scorer,
+        track_method=track_method,
+        save_as_csv=save_as_csv,
+        netcdf_fps=(fps or 0.0) if netcdf else None,
+    )
+    return out
+
+
+def _assemble_detections(
+    stem: str,
+    layout: Any,
+    n_tracks: int,
+    assembly: AssemblyConfig | None,
+    video: Path | None = None,
+) -> list[Any]:
+    """Assemble every frame of ``<stem>_full.pickle`` into at most ``n_tracks`` animals.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``_full.pickle`` there (the video was not analysed by this network).
+    """
+    from .assembly import Assembler
+    from .outputs import read_full_pickle
+    from .peaks import nms_distance
+
+    full = Path(f"{stem}_full.pickle")
+    if not full.is_file():
+        name = video.name if video is not None else Path(stem).name
+        raise FileNotFoundError(
+            f"{name}: no detections of this network ({full}). Analyse the video first "
+            "(analyze_videos, posekit analyze), with the same shuffle and destfolder."
+        )
+    meta, dets = read_full_pickle(full)
     if "nms distance" in meta:
         distance = float(meta["nms distance"])
     else:  # older files: the label sigma
@@ -952,22 +1050,7 @@ def restitch_video(
     assembler = Assembler(
         assembly, edges, layout.n_multi, layout.n_unique, peak_distance=distance
     )
-    fps = None
-    if netcdf and Path(f"{stem}_meta.pickle").is_file():
-        from .outputs import read_pickle
-
-        fps = (read_pickle(f"{stem}_meta.pickle").get("data") or {}).get("fps")
-    out, _ = _track_and_write(
-        [assembler.assemble(d) for d in dets],
-        stem,
-        n_tracks,
-        layout,
-        scorer,
-        track_method=track_method,
-        save_as_csv=save_as_csv,
-        netcdf_fps=(fps or 0.0) if netcdf else None,
-    )
-    return out
+    return [assembler.assemble(d) for d in dets]
 
 
 def _track_and_write(

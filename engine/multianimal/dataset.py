@@ -22,6 +22,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -36,6 +37,7 @@ __all__ = [
     "documentation_entries",
     "load_multianimal_training_set",
     "multianimal_not_visible_marks",
+    "dlc_multianimal_keys",
 ]
 
 logger = logging.getLogger("posekit.engine.multianimal")
@@ -345,3 +347,89 @@ def load_multianimal_training_set(
         flip_pairs=pairs,
         not_visible=not_visible,
     )
+
+
+def dlc_multianimal_keys(
+    project,
+    split,
+    *,
+    paf_graph: str | Sequence[Sequence[int]] | None = None,
+    crop_size: Sequence[int] | None = None,
+    crop_sampling: str | None = None,
+    n_edges_threshold: int | None = None,
+    paf_graph_degree: int | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the keys DeepLabCut's ``create_multianimaltraining_dataset`` writes.
+
+    The part-affinity graph by DeepLabCut's rule (:func:`.graph.paf_graph`: every
+    pair of multi-animal bodyparts, pruned from the shuffle's training labels to an
+    average degree of ``paf_graph_degree`` above ``n_edges_threshold`` edges), and
+    the identity channels; the rest of what that function writes is the same for
+    every project (:data:`posekit.engine._dlc_pose_cfg.MULTI_TEMPLATE`).
+
+    Parameters
+    ----------
+    project
+        A multi-animal project.
+    split
+        The shuffle's :class:`~posekit.engine.dataset.Split`.
+    paf_graph
+        DeepLabCut's ``paf_graph``: ``None`` (its rule), ``"config"`` (the edges of
+        ``config.yaml``'s ``skeleton`` between multi-animal bodyparts) or index pairs
+        of ``multianimalbodyparts``.
+    crop_size
+        DeepLabCut's ``crop_size`` (width, height of the training crops).
+    crop_sampling
+        DeepLabCut's ``crop_sampling`` (written; posekit places its crops itself).
+    n_edges_threshold, paf_graph_degree
+        DeepLabCut's pruning rule (default 105 and 6).
+
+    Returns
+    -------
+    keys : dict
+        The shuffle's keys (a file already there keeps its own values).
+    given : dict
+        The keys asked for in this call (a graph or rule given, ``crop_size``),
+        which replace the file's.
+
+    Raises
+    ------
+    ValueError
+        A graph names bodyparts out of range, or ``"config"`` finds no edge.
+    """
+    from .graph import FULL_GRAPH_MAX_EDGES, GRAPH_DEGREE, skeleton_edges
+    from .graph import paf_graph as make_graph
+
+    layout = MultiAnimalLayout.from_config(project)
+    h5 = project.training_set_dir() / f"CollectedData_{project.scorer}.h5"
+    animals, _, _ = frame_to_arrays(read_labels(h5), layout)
+    train = animals[np.asarray(split.train_indices, dtype=int)]
+    edges: str | Sequence[Sequence[int]] = "auto" if paf_graph is None else paf_graph
+    if isinstance(edges, str) and edges == "config":
+        edges = skeleton_edges(layout.multi_bodyparts, project.skeleton)
+        if not edges:
+            raise ValueError(
+                "paf_graph='config': config.yaml's skeleton links no two "
+                f"multianimalbodyparts {list(layout.multi_bodyparts)}. Add edges to "
+                "skeleton, or leave paf_graph out for DeepLabCut's rule."
+            )
+    graph = make_graph(
+        layout.n_multi,
+        train.reshape(-1, layout.n_multi, 2),
+        edges=edges,
+        max_edges=FULL_GRAPH_MAX_EDGES
+        if n_edges_threshold is None
+        else n_edges_threshold,
+        degree=GRAPH_DEGREE if paf_graph_degree is None else paf_graph_degree,
+    )
+    graph_keys = {"partaffinityfield_graph": [[int(a), int(b)] for a, b in graph]}
+    identity = project.get("identity") in (True, "true", "True")
+    keys = {**graph_keys, "num_idchannel": layout.n_individuals if identity else 0}
+    given: dict[str, Any] = {}
+    if (paf_graph, n_edges_threshold, paf_graph_degree) != (None, None, None):
+        given.update(graph_keys)
+    if crop_size is not None:
+        given["crop_size"] = [int(v) for v in crop_size]
+    if crop_sampling is not None:
+        given["crop_sampling"] = str(crop_sampling)
+    return keys, given

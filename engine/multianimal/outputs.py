@@ -227,6 +227,43 @@ def read_tracklets_pickle(path: str | os.PathLike) -> list[Tracklet]:
     return sorted(out, key=lambda t: t.id)
 
 
+def read_tracklets_unique(
+    path: str | os.PathLike, n_frames: int, n_unique: int
+) -> np.ndarray | None:
+    """Return the unique bodyparts an ``_el.pickle`` holds (``single``), else ``None``.
+
+    ``(n_frames, n_unique, 3)``, NaN in frames without them.
+    """
+    if not n_unique:
+        return None
+    single = read_pickle(path).get("single") or {}
+    out = np.full((int(n_frames), int(n_unique), 3), np.nan)
+    for key, value in single.items():
+        index = int(str(key)[5:])
+        if 0 <= index < n_frames:
+            out[index] = np.asarray(value, float)[:, :3]
+    return out
+
+
+def video_frame_count(stem: str | os.PathLike, tracklets: Sequence[Tracklet]) -> int:
+    """Return how many frames a video analysed into ``<stem>…`` files has.
+
+    ``nframes`` of ``<stem>_meta.pickle`` (DeepLabCut's ``data``), else of the
+    ``_full.pickle`` metadata, else one past the last frame of the tracklets.
+    """
+    meta = Path(f"{stem}_meta.pickle")
+    if meta.is_file():
+        n = (read_pickle(meta).get("data") or {}).get("nframes")
+        if n:
+            return int(n)
+    full = Path(f"{stem}_full.pickle")
+    if full.is_file():
+        n = (read_pickle(full).get("metadata") or {}).get("nframes")
+        if n:
+            return int(n)
+    return max((int(t.frames[-1]) + 1 for t in tracklets if len(t.frames)), default=0)
+
+
 def tracks_frame(
     tracks: np.ndarray,
     layout: MultiAnimalLayout,

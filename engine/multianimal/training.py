@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,10 @@ from .targets import make_multianimal_targets, stack_channels
 __all__ = ["MultiAnimalConfig", "MultiAnimalTrainer"]
 
 logger = logging.getLogger("posekit.engine.multianimal")
+
+#: DeepLabCut's ``pairwise_loss_weight`` default, which stands for posekit's
+#: ``paf_loss_weight`` 1.0 (the two losses are scaled differently).
+_DLC_PAF_LOSS_WEIGHT = 0.1
 
 
 @dataclass(frozen=True)
@@ -143,8 +148,13 @@ class MultiAnimalTrainer(Trainer):
         ``paf_edges`` the graph of ``multi_config``.
     multi_config
         Layout, graph and field settings.
-    train_config, train_dir, flip_pairs, callbacks, progress, pose_cfg_extra
-        As for :class:`~posekit.engine.training.Trainer`.
+    train_config, train_dir, flip_pairs, callbacks, progress, pose_cfg_extra, init_weights, stop_file, dlc_settings, given
+        As for :class:`~posekit.engine.training.Trainer`. With ``dlc_settings``,
+        DeepLabCut's multi-animal keys the user set in ``pose_cfg.yaml`` are
+        taken too (``pafwidth``, ``pairwise_loss_weight``; ``paf_width`` and
+        ``paf_loss_weight`` in ``given`` win over them); its
+        ``partaffinityfield_graph`` is the caller's to read, since the network
+        is built with its graph.
 
     Raises
     ------
@@ -171,6 +181,9 @@ class MultiAnimalTrainer(Trainer):
         progress: bool = True,
         pose_cfg_extra: Mapping[str, Any] | None = None,
         init_weights: Any = None,
+        stop_file: Any = None,
+        dlc_settings: bool = False,
+        given: Collection[str] = (),
     ) -> None:
         layout = multi_config.layout
         if tuple(model_config.bodyparts) != layout.bodyparts:
@@ -195,6 +208,9 @@ class MultiAnimalTrainer(Trainer):
             progress=progress,
             pose_cfg_extra=pose_cfg_extra,
             init_weights=init_weights,
+            stop_file=stop_file,
+            dlc_settings=dlc_settings,
+            given=given,
         )
 
     # ---------------------------------------------------------------- data
@@ -316,42 +332,104 @@ class MultiAnimalTrainer(Trainer):
 
         return tf.function(step, jit_compile=False, reduce_retracing=True)
 
-    def _write_pose_cfg(self) -> None:
-        import yaml
-
-        from .._fileio import atomic_write_text
-
-        super()._write_pose_cfg()
-        path = self.train_dir / "pose_cfg.yaml"
-        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    def _pose_cfg_values(self) -> dict[str, Any]:
+        cfg = super()._pose_cfg_values()
         layout = self.layout
-        names = list(layout.multi_bodyparts)
+        edges = [list(e) for e in self.multi_config.paf_edges]
         # DeepLabCut's multi-animal keys (pose_cfg.yaml of a maDLC shuffle)
         cfg.update(
             {
                 "dataset_type": "multi-animal-imgaug",
                 "partaffinityfield_predict": True,
-                "partaffinityfield_graph": [
-                    list(e) for e in self.multi_config.paf_edges
-                ],
-                "paf_best": list(range(len(self.multi_config.paf_edges))),
-                "num_limbs": len(self.multi_config.paf_edges),
+                "partaffinityfield_graph": edges,
+                "paf_best": list(range(len(edges))),
+                "num_limbs": len(edges),
                 "pafwidth": self.paf_width(),
-                "pairwise_loss_weight": float(self.multi_config.paf_loss_weight),
+                # DeepLabCut's scale: its 0.1 is posekit's default weight
+                "pairwise_loss_weight": round(
+                    float(self.multi_config.paf_loss_weight) * _DLC_PAF_LOSS_WEIGHT, 12
+                ),
                 "num_idchannel": 0,
                 "uniquebodyparts": list(layout.unique_bodyparts),
                 "individuals": list(layout.individuals),
-                "multianimalbodyparts": names,
-                "nmsradius": 5.0,
-                "minconfidence": 0.01,
+                "multianimalbodyparts": list(layout.multi_bodyparts),
+                # analysis settings the user tunes in this file (the guide's advice)
+                **self._analysis_keys(),
             }
         )
-        section = dict(cfg.get("posekit") or {})
-        section["multianimal"] = dataclasses.replace(
-            self.multi_config, paf_width=self.paf_width()
-        ).to_dict()
-        cfg["posekit"] = section
-        atomic_write_text(path, yaml.safe_dump(cfg, sort_keys=False))
+        return cfg
+
+    def _analysis_keys(self) -> dict[str, Any]:
+        """Return ``nmsradius`` and ``minconfidence``: the file's, else DeepLabCut's."""
+        keys: dict[str, Any] = {"nmsradius": 5.0, "minconfidence": 0.01}
+        if (self.train_dir / "pose_cfg.yaml").is_file():
+            try:
+                old = self.model_folder.pose_cfg()
+            except ValueError:
+                return keys  # damaged: rewritten whole
+            keys.update({k: old[k] for k in keys if old.get(k) is not None})
+        return keys
+
+    def _posekit_section(self) -> dict[str, Any]:
+        return {
+            "multianimal": dataclasses.replace(
+                self.multi_config, paf_width=self.paf_width()
+            ).to_dict()
+        }
+
+    def _take_multianimal_key(
+        self, key: str, value: Any, fresh: bool, path: Path
+    ) -> None:
+        """Take DeepLabCut's ``pafwidth`` or ``pairwise_loss_weight`` the user set."""
+        if key == "partaffinityfield_graph":
+            graph = [list(e) for e in self.multi_config.paf_edges]
+            if not isinstance(value, list) or [list(e) for e in value] != graph:
+                # the file names the network's graph (DeepLabCut reads it there)
+                self._from_user.pop(key, None)
+                logger.warning(
+                    "pose_cfg.yaml: partaffinityfield_graph %s replaced by the graph "
+                    "this run trains, %s (the network continued, or paf_graph given)",
+                    value,
+                    graph,
+                )
+            return  # the caller built the network with it (and said so)
+        arg = {"pafwidth": "paf_width", "pairwise_loss_weight": "paf_loss_weight"}[key]
+        if arg in self.given:
+            logger.info(
+                "pose_cfg.yaml: %s %r kept in the file; this run uses the %s given",
+                key,
+                value,
+                arg,
+            )
+            return
+        if key == "pafwidth" and not fresh:
+            logger.warning(
+                "pose_cfg.yaml: pafwidth %r applies to a fresh training (posekit train "
+                "--fresh, train_network(resume=False)); the resumed network keeps its "
+                "own",
+                value,
+            )
+            return
+        try:
+            number = float(value)
+            if isinstance(value, bool) or not (
+                number > 0 if key == "pafwidth" else number >= 0
+            ):
+                raise ValueError
+        except (TypeError, ValueError):
+            limit = "above 0" if key == "pafwidth" else "0 or more"
+            raise ValueError(
+                f"{path}: {key}: {value!r} cannot be used (must be a number {limit}). "
+                "Correct the value or delete the line (posekit then chooses it)."
+            ) from None
+        if key == "pafwidth":
+            self.multi_config = dataclasses.replace(self.multi_config, paf_width=number)
+            self._paf_width = None
+        else:
+            self.multi_config = dataclasses.replace(
+                self.multi_config, paf_loss_weight=number / _DLC_PAF_LOSS_WEIGHT
+            )
+        logger.info("pose_cfg.yaml: %s %s (your value)", key, value)
 
     # ---------------------------------------------------------------- evaluation
     def predictor(self, batch_size: int | None = None):

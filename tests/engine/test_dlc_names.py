@@ -211,14 +211,14 @@ def test_more_deeplabcut_keywords_run_or_say_what_instead(
     ):
         with pytest.raises(TypeError, match=f"{name}=.*{hint}"):
             deeplabcut.create_labeled_video(config, [video], **{name: value})
-    with pytest.raises(TypeError, match="auto_track=False.*_assemblies.pickle"):
-        deeplabcut.analyze_videos(config, [video], auto_track=False)
-    # device (DeepLabCut 3's gputouse) and auto_track=True are accepted: the error
-    # is the missing network's, not an unknown keyword
-    with pytest.raises(FileNotFoundError, match="Train first"):
-        deeplabcut.analyze_videos(
-            config=config, videos=[video], device="cpu", auto_track=True
-        )
+    # device (DeepLabCut 3's gputouse) and auto_track (True or False: posekit
+    # tracks anyway, and DeepLabCut's next steps redo the tracking) are accepted:
+    # the error is the missing network's, not an unknown keyword
+    for auto_track in (True, False):
+        with pytest.raises(FileNotFoundError, match="Train first"):
+            deeplabcut.analyze_videos(
+                config=config, videos=[video], device="cpu", auto_track=auto_track
+            )
     with pytest.raises(TypeError, match=r"epochs=5 .*max_iterations= .*one of them"):
         deeplabcut.train_network(config, epochs=5, maxiters=100, device="cuda")
     with pytest.raises(TypeError, match=r"save_epochs=1 .*save_interval= .*=10"):

@@ -1,0 +1,332 @@
+"""DeepLabCut's step-by-step multi-animal tracking: tracklets, then stitched tracks.
+
+A maDLC script analyses its videos with ``auto_track=False`` and then calls
+
+- ``convert_detections2tracklets``: each frame's animals assembled from the
+  detections (``<video><scorer>_full.pickle``) and linked from frame to frame into
+  tracklets (``_assemblies.pickle``, ``_<el|bx|sk>.pickle``);
+- ``stitch_tracklets``: the tracklets stitched into ``n_tracks`` animals (the tracks
+  ``_<el|bx|sk>.h5``, HDF key ``tracks``).
+
+posekit's analysis does the three steps at once (``auto_track=False`` is taken and
+said so). These verbs redo a step from the files of the step before, without the
+network, as DeepLabCut's do: another tracker (``track_method``), another number of
+animals, a gap to bridge (``max_gap``). Their arguments are DeepLabCut's; the ones
+without a counterpart are refused with what to use instead, except those that change
+nothing (``modelprefix``, ``videotype`` of a file, ``weight_func=None``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..dlc_names import dlc_keywords
+from ..model_folder import ModelFolder
+from ..project import Project, as_project, list_videos
+
+__all__ = ["convert_detections2tracklets", "stitch_tracklets"]
+
+logger = logging.getLogger("posekit.engine.multianimal")
+
+
+def _project(config: str | os.PathLike | Project, trainingsetindex: int) -> Project:
+    """Return the project, with ``TrainingFraction[trainingsetindex]`` in use."""
+    project = as_project(config)
+    return (
+        project.for_training_set(int(trainingsetindex)) if trainingsetindex else project
+    )
+
+
+def _method(project: Project, track_method: str | None) -> str:
+    from .tracking import TRACK_METHODS
+
+    method = track_method or str(project.get("default_track_method") or "ellipse")
+    if method not in TRACK_METHODS:
+        raise ValueError(
+            f"track_method must be one of {sorted(TRACK_METHODS)}; got {method!r}"
+        )
+    return method
+
+
+def _stems(
+    project: Project,
+    videos: Sequence[str | os.PathLike] | str | os.PathLike,
+    videotype: str | Sequence[str] | None,
+    shuffle: int,
+    destfolder: str | os.PathLike | None,
+) -> tuple[ModelFolder, list[tuple[Path, str]], str]:
+    """Return the model folder, each video's output stem ``<folder>/<video><scorer>``, the scorer."""
+    from ..api import _one_snapshot
+
+    if isinstance(videos, str | os.PathLike):
+        videos = [videos]
+    folder = ModelFolder.of(project, shuffle)
+    _, snapshot = folder.snapshot(_one_snapshot(project, None))
+    scorer = folder.scorer(snapshot)
+    stems = []
+    for video in list_videos(list(videos), videotype):
+        where = Path(destfolder) if destfolder is not None else video.parent
+        stems.append((video, str(where / f"{video.stem}{scorer}")))
+    return folder, stems, scorer
+
+
+def _refuse(verb: str, **values: Any) -> None:
+    """Refuse DeepLabCut arguments posekit has no counterpart for (given other than default)."""
+    advice = {
+        "ignore_bodyparts": "every bodypart is assembled",
+        "inferencecfg": "posekit's assembly settings are the training's (pose_cfg.yaml, "
+        "posekit: multianimal)",
+        "greedy": "posekit assembles by its affinity-ordered rule",
+        "calibrate": "posekit's assembly uses no calibration from the training data",
+        "window_size": "posekit's assembly uses no temporal window",
+        "identity_only": "posekit's networks have no identity head",
+        "split_tracklets": "posekit's tracklets are cut where the tracker loses an "
+        "animal",
+        "prestitch_residuals": "posekit stitches every tracklet",
+        "weight_func": "posekit's stitching costs are StitchConfig's",
+        "transformer_checkpoint": "posekit has no re-identification transformer",
+        "output_name": "the tracks file is named as DeepLabCut names it by default",
+    }
+    for name, value in values.items():
+        if value:
+            raise TypeError(
+                f"{verb}: DeepLabCut's {name}={value!r} has no counterpart in posekit "
+                f"({advice[name]}); leave it out."
+            )
+
+
+@dlc_keywords()
+def convert_detections2tracklets(
+    config: str | os.PathLike | Project,
+    videos: Sequence[str | os.PathLike] | str | os.PathLike,
+    videotype: str | Sequence[str] | None = None,
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    overwrite: bool = False,
+    destfolder: str | os.PathLike | None = None,
+    ignore_bodyparts: Sequence[str] | None = None,
+    inferencecfg: Any = None,
+    greedy: bool = False,
+    calibrate: bool = False,
+    window_size: int = 0,
+    identity_only: bool = False,
+    track_method: str | None = None,
+) -> list[Path]:
+    """Assemble each frame's animals and link them into tracklets (DeepLabCut's name).
+
+    Reads ``<video><scorer>_full.pickle`` (the network's detections, written by
+    :func:`~posekit.engine.api.analyze_videos`) and writes ``_assemblies.pickle`` and
+    the tracklets ``_<el|bx|sk>.pickle``, as DeepLabCut's
+    ``convert_detections2tracklets`` does; :func:`stitch_tracklets` then makes the
+    tracks. Tracklets already there are kept unless ``overwrite``.
+
+    Parameters
+    ----------
+    config
+        The multi-animal project, its folder or its ``config.yaml``.
+    videos, videotype
+        Videos and folders of videos (DeepLabCut's ``videotype``: their extension).
+    shuffle
+        The shuffle whose network analysed the videos (its scorer names the files).
+    trainingsetindex
+        Which ``TrainingFraction`` (DeepLabCut's index into it).
+    overwrite
+        Make the tracklets again when their file is there.
+    destfolder
+        The folder the analysis wrote to (default: beside each video).
+    ignore_bodyparts, inferencecfg, greedy, calibrate, window_size, identity_only
+        DeepLabCut's assembly options: refused unless left at their defaults.
+    track_method
+        ``"ellipse"``, ``"box"`` or ``"keypoints"`` (default ``config.yaml``'s
+        ``default_track_method``, else ellipse).
+
+    Returns
+    -------
+    list of Path
+        The tracklet files, made or found.
+
+    Raises
+    ------
+    FileNotFoundError
+        A video has no detections of this network (analyse it first).
+    TypeError
+        A DeepLabCut option posekit has no counterpart for.
+    """
+    from .api import _assemble_detections, multianimal_config
+    from .outputs import save_assemblies_pickle, save_tracklets_pickle
+    from .tracking import TRACK_METHODS, TrackingConfig, track_animals
+
+    project = _project(config, trainingsetindex)
+    _refuse(
+        "convert_detections2tracklets",
+        ignore_bodyparts=ignore_bodyparts,
+        inferencecfg=inferencecfg,
+        greedy=greedy,
+        calibrate=calibrate,
+        window_size=window_size,
+        identity_only=identity_only,
+    )
+    method = _method(project, track_method)
+    folder, stems, scorer = _stems(project, videos, videotype, shuffle, destfolder)
+    multi = multianimal_config(folder)
+    out = []
+    for video, stem in stems:
+        path = Path(f"{stem}_{TRACK_METHODS[method]}.pickle")
+        if path.is_file() and not overwrite:
+            logger.info(
+                "%s: tracklets there already (%s); overwrite=True makes them again",
+                video.name,
+                path.name,
+            )
+            out.append(path)
+            continue
+        assemblies = _assemble_detections(
+            stem,
+            multi.layout,
+            len(project.individuals) or multi.layout.n_individuals,
+            multi.assembly,
+            video,
+        )
+        save_assemblies_pickle(f"{stem}_assemblies.pickle", assemblies)
+        tracklets = track_animals(
+            [a.animals for a in assemblies], TrackingConfig(method=method)
+        )
+        unique = _unique(assemblies, multi.layout)
+        out.append(
+            save_tracklets_pickle(
+                path, tracklets, multi.layout, scorer, len(assemblies), unique
+            )
+        )
+        logger.info("%s: %d tracklets -> %s", video.name, len(tracklets), path)
+    return out
+
+
+def _unique(assemblies: Sequence[Any], layout: Any):
+    import numpy as np
+
+    return np.stack([a.unique for a in assemblies]) if layout.n_unique else None
+
+
+@dlc_keywords()
+def stitch_tracklets(
+    config: str | os.PathLike | Project,
+    videos: Sequence[str | os.PathLike] | str | os.PathLike,
+    videotype: str | Sequence[str] | None = None,
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    n_tracks: int | None = None,
+    min_length: int = 10,
+    split_tracklets: bool = False,
+    prestitch_residuals: bool = False,
+    max_gap: int | None = None,
+    weight_func: Any = None,
+    destfolder: str | os.PathLike | None = None,
+    track_method: str | None = None,
+    output_name: str = "",
+    transformer_checkpoint: str = "",
+    save_as_csv: bool = False,
+) -> list[Path]:
+    """Stitch a video's tracklets into ``n_tracks`` animals (DeepLabCut's name).
+
+    Reads the tracklets ``<video><scorer>_<el|bx|sk>.pickle``
+    (:func:`convert_detections2tracklets`, or the analysis) and writes the tracks
+    ``_<el|bx|sk>.h5`` (key ``tracks``; ``.csv`` too with ``save_as_csv``), as
+    DeepLabCut's ``stitch_tracklets`` does.
+
+    Parameters
+    ----------
+    config, videos, videotype, shuffle, trainingsetindex, destfolder, track_method
+        As for :func:`convert_detections2tracklets`.
+    n_tracks
+        Animals to stitch into (default: the project's individuals).
+    min_length
+        Tracklets shorter than this many frames are left out, as DeepLabCut does
+        (its default 10; ``0`` or ``1`` keeps every one).
+    max_gap
+        The longest gap, in frames, one animal's tracklets are joined across
+        (default: any).
+    save_as_csv
+        Also write the tracks as ``.csv``.
+    split_tracklets, prestitch_residuals, weight_func, output_name, transformer_checkpoint
+        DeepLabCut's stitching options: refused unless left at posekit's defaults.
+
+    Returns
+    -------
+    list of Path
+        The tracks files.
+
+    Raises
+    ------
+    FileNotFoundError
+        A video has no tracklets of this network.
+    TypeError
+        A DeepLabCut option posekit has no counterpart for.
+    """
+    from .api import multianimal_config
+    from .outputs import (
+        read_tracklets_pickle,
+        read_tracklets_unique,
+        tracks_frame,
+        video_frame_count,
+        write_tracks,
+    )
+    from .stitching import StitchConfig
+    from .stitching import stitch_tracklets as stitch
+    from .tracking import TRACK_METHODS
+
+    project = _project(config, trainingsetindex)
+    _refuse(
+        "stitch_tracklets",
+        split_tracklets=split_tracklets,
+        prestitch_residuals=prestitch_residuals,
+        weight_func=weight_func,
+        output_name=output_name,
+        transformer_checkpoint=transformer_checkpoint,
+    )
+    method = _method(project, track_method)
+    folder, stems, scorer = _stems(project, videos, videotype, shuffle, destfolder)
+    layout = multianimal_config(folder).layout
+    n = int(n_tracks or len(project.individuals) or layout.n_individuals)
+    out = []
+    for video, stem in stems:
+        path = Path(f"{stem}_{TRACK_METHODS[method]}.pickle")
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{video.name}: no tracklets of this network ({path}). Make them with "
+                "convert_detections2tracklets(config, videos, "
+                f"track_method={method!r}) after analyze_videos."
+            )
+        tracklets = read_tracklets_pickle(path)
+        n_frames = video_frame_count(stem, tracklets)
+        kept = [t for t in tracklets if len(t.frames) >= max(int(min_length), 1)]
+        if len(kept) < len(tracklets):
+            logger.info(
+                "%s: %d tracklets shorter than %d frames left out (min_length)",
+                video.name,
+                len(tracklets) - len(kept),
+                min_length,
+            )
+        tracks, _ = stitch(kept, n_frames, StitchConfig(n_tracks=n, max_gap=max_gap))
+        h5 = write_tracks(
+            tracks_frame(
+                tracks,
+                layout,
+                scorer,
+                read_tracklets_unique(path, n_frames, layout.n_unique),
+            ),
+            f"{stem}_{TRACK_METHODS[method]}.h5",
+            save_csv=save_as_csv,
+        )
+        logger.info(
+            "%s: %d tracklets stitched into %d animals -> %s",
+            video.name,
+            len(kept),
+            n,
+            h5,
+        )
+        out.append(h5)
+    return out
