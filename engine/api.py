@@ -1842,11 +1842,128 @@ def config_batch_size(project: Project) -> int | None:
     return number
 
 
+def _given_videos(
+    videos: Sequence[str | os.PathLike] | str | os.PathLike | None,
+    videotype: str | Sequence[str] | None,
+    outcome: str,
+) -> list[Path] | None:
+    """Return the videos a verb was given, folders expanded and ``videotype`` applied.
+
+    DeepLabCut's video argument (:func:`~posekit.engine.project.list_videos`; one
+    path may be given as it is, as in DeepLabCut). ``None`` when no video was given:
+    the verb then takes the project's videos. When videos were given and
+    ``videotype`` leaves none of them, the result is ``[]`` with a warning, as
+    DeepLabCut's "No video(s) were found": the verb does nothing, never the
+    project's videos instead. (A folder without such a video is an error of
+    :func:`~posekit.engine.project.list_videos`.)
+
+    Parameters
+    ----------
+    videos
+        Video files, folders of videos (and, for the verbs that read predictions,
+        prediction files).
+    videotype
+        DeepLabCut's ``videotype`` (``".avi"``; ``None``: every video).
+    outcome
+        What the verb then does, for the warning (``"nothing is analysed"``).
+
+    Returns
+    -------
+    list of Path or None
+        The videos; ``None``: none was given.
+
+    Examples
+    --------
+    >>> _given_videos(None, ".avi", "nothing is analysed") is None
+    True
+    >>> _given_videos("a.avi", ".avi", "nothing is analysed")
+    [PosixPath('a.avi')]
+    """
+    if isinstance(videos, str | os.PathLike):
+        videos = [videos]
+    if videos is None or not len(videos):
+        return None
+    found = list_videos(videos, videotype)
+    if not found:
+        logger.warning("%s", _no_videos_found(videos, videotype, outcome))
+    return found
+
+
+def _one_videotype(
+    videotype: str | Sequence[str] | None,
+) -> str | Sequence[str] | None:
+    """``videotype`` as given, a list of one (``--videotype avi``) as that one."""
+    if not isinstance(videotype, str) and videotype is not None:
+        kinds = list(videotype)
+        return kinds[0] if len(kinds) == 1 else kinds
+    return videotype
+
+
+def _left_out_by_videotype(
+    videos: Sequence[str | os.PathLike] | str | os.PathLike,
+    videotype: str | Sequence[str] | None,
+) -> dict[Path, str]:
+    """Return the videos given, each → why not (``AnalysisOutputs.failed``)."""
+    if isinstance(videos, str | os.PathLike):
+        videos = [videos]
+    videotype = _one_videotype(videotype)
+    return {
+        Path(v): f"left out by videotype={videotype!r}; nothing was analysed"
+        for v in videos
+    }
+
+
+def _no_videos_found(
+    videos: Sequence[str | os.PathLike],
+    videotype: str | Sequence[str] | None,
+    outcome: str,
+) -> str:
+    """Say that ``videotype`` left out every video given (DeepLabCut's words first).
+
+    Examples
+    --------
+    >>> _no_videos_found(["v/a.mp4"], ".avi", "nothing is analysed")[:49]
+    "No video(s) were found: videotype='.avi' leaves o"
+    """
+    videotype = _one_videotype(videotype)
+    given = [str(v) for v in videos]
+    shown = ", ".join(given[:3]) + (
+        f" and {len(given) - 3} more" if len(given) > 3 else ""
+    )
+    return (
+        f"No video(s) were found: videotype={videotype!r} leaves out every video "
+        f"given ({shown}); {outcome}. Check the paths and the videotype (leave "
+        "videotype out to take the videos as given); the project's videos are "
+        "taken only when no video is given."
+    )
+
+
 @dlc_keywords(
     batchsize=renamed("batch_size"),
     dynamic=_dynamic,
     auto_track=_auto_track,
     snapshot_index=renamed("snapshot"),
+    robust_nframes=ignored(
+        "posekit counts the frames it decodes, as robust_nframes=True does: a "
+        "video's analysis has one row per frame that decodes, whatever the "
+        "container says (its frame count only sizes the progress bar), and a video "
+        "that ends early is named in the result's incomplete"
+    ),
+    calibrate=refused(
+        "calibrate={value!r}: posekit's assembly uses no calibration from the "
+        "training data: it links each frame's bodyparts by their part-affinity "
+        "fields alone (as DeepLabCut does with calibrate=False). Leave calibrate "
+        "out (or pass False).",
+        unless=lambda v: not v,
+    ),
+    identity_only=refused(
+        "identity_only={value!r}: posekit's networks have no identity head (with "
+        "identity: true in config.yaml, DeepLabCut learns who is who by the "
+        "animals' looks), so it cannot assemble and track by identity; it tracks "
+        "the animals by their motion (track_method 'ellipse', 'box' or "
+        "'keypoints'). Leave identity_only out (or pass False).",
+        unless=lambda v: not v,
+    ),
 )
 def analyze_videos(
     project: Project | str | os.PathLike,
@@ -1965,7 +2082,11 @@ def analyze_videos(
         (default: the config's, when ``cropping: true``).
     videotype
         DeepLabCut's ``videotype``: only the videos of this extension in the folders
-        given (``".avi"``; default: every video).
+        given (``".avi"``; default: every video); files given by name with another
+        extension are left out with a warning. When it leaves out every video given,
+        nothing is analysed, as in DeepLabCut ("No video(s) were found", a
+        warning; the result's ``failed`` names them), never the project's videos
+        instead.
     stop_event
         A ``threading.Event`` another thread (an app's Stop button) sets to stop
         the analysis. It is checked before each video and after every batch: the
@@ -2052,8 +2173,12 @@ def analyze_videos(
     most = config_batch_size(project) if batch_size is None else None
     snapshot = _one_snapshot(project, snapshot)
     crop = Crop.parse(cropping) if cropping is not None else project.analysis_crop()
-    if videos:
-        videos = list_videos(videos, videotype)  # a folder gives the videos in it
+    given = videos
+    videos = _given_videos(videos, videotype, "nothing is analysed")  # folders too
+    if videos is not None and not videos:  # DeepLabCut: "No video(s) were found"
+        from .inference import AnalysisOutputs
+
+        return AnalysisOutputs(failed=_left_out_by_videotype(given, videotype))
     if project.multianimal:  # detect, assemble, track, stitch (DLC's _el.h5)
         from .multianimal.api import analyze_multianimal_videos
 
@@ -2694,6 +2819,9 @@ def video_predictions(
     -------
     list of Path
         One file per video that has predictions; the others are named in a warning.
+        Empty when ``videotype`` leaves out every video given (a warning says so,
+        as DeepLabCut's "No video(s) were found"; the project's videos are not
+        taken instead).
 
     Raises
     ------
@@ -2703,7 +2831,14 @@ def video_predictions(
         If ``track_method`` is not one of DeepLabCut's.
     """
     pairs = _prediction_pairs(
-        project, videos, filtered, videotype, shuffle, destfolder, track_method
+        project,
+        videos,
+        filtered,
+        videotype,
+        shuffle,
+        destfolder,
+        track_method,
+        outcome="no predictions are taken",
     )
     return [predictions for _, predictions in pairs]
 
@@ -2716,10 +2851,13 @@ def _prediction_pairs(
     shuffle: int | None,
     destfolder: str | os.PathLike | None,
     track_method: str | None = None,
+    *,
+    outcome: str = "nothing is done",
 ) -> list[tuple[Path | None, Path]]:
     """Return ``(video, its predictions)`` for :func:`video_predictions`.
 
-    The video is ``None`` for a file given as predictions.
+    The video is ``None`` for a file given as predictions. None when videos were
+    given and ``videotype`` leaves none of them (a warning ends in ``outcome``).
     """
     from .postprocessing import (
         FILTERED_SUFFIX,
@@ -2739,9 +2877,11 @@ def _prediction_pairs(
         if track_method is not None
         else ""
     )
-    items = [Path(v) for v in videos or ()]
+    listed = _given_videos(videos, videotype, outcome)
+    if listed is not None and not listed:  # DeepLabCut: "No video(s) were found"
+        return []
     found, missing = [], []
-    for item in list_videos(items, videotype) if items else project.source_videos():
+    for item in project.source_videos() if listed is None else listed:
         if not item.exists():
             raise FileNotFoundError(f"No video or predictions file at {item}")
         if item.suffix.lower() in (".h5", ".csv"):
@@ -2809,6 +2949,7 @@ def _other_tracks(
     destfolder: str | os.PathLike | None,
     filtered: bool,
     track_method: str | None,
+    option: str = "posekit filter/labeled-video --track-method",
 ) -> str:
     """Name the tracks files of other trackers there are, and how to take them."""
     from .postprocessing import FILTERED_SUFFIX, TRACKS_SUFFIXES, find_predictions
@@ -2827,7 +2968,7 @@ def _other_tracks(
     found = "; ".join(f"{name} (track_method={m!r})" for m, name in others.items())
     return (
         f" There are tracks of another tracker: {found}. Pass that track_method "
-        "(posekit filter/labeled-video --track-method), or set default_track_method "
+        f"({option}), or set default_track_method "
         "in config.yaml."
     )
 
@@ -2892,6 +3033,8 @@ def filter_predictions(
     videos, videotype, shuffle, destfolder
         As for :func:`video_predictions` (default: every video of the project, its
         newest predictions, beside it). ``videos`` is DeepLabCut's ``video``.
+        When ``videotype`` leaves out every video given, nothing is filtered (a
+        warning, as DeepLabCut's "No video(s) were found"; ``[]`` is returned).
     track_method
         Several animals: the tracks of this tracker (``"ellipse"``: ``…_el.h5``,
         ``"box"``: ``…_bx.h5``, ``"keypoints"``: ``…_sk.h5``; default: the config's
@@ -2935,13 +3078,15 @@ def filter_predictions(
             save_csv=save_as_csv,
             **params,
         )
-        for path in video_predictions(
+        for _, path in _prediction_pairs(
             project,
             videos,
-            videotype=videotype,
-            shuffle=shuffle,
-            destfolder=destfolder,
-            track_method=track_method,
+            False,
+            videotype,
+            shuffle,
+            destfolder,
+            track_method,
+            outcome="nothing is filtered",
         )
     ]
 
@@ -3018,7 +3163,9 @@ def create_labeled_video(
         The project (or its folder or ``config.yaml``).
     videos, videotype, shuffle, destfolder
         As for :func:`video_predictions` (default: every video of the project, its
-        newest predictions, beside it).
+        newest predictions, beside it). When ``videotype`` leaves out every video
+        given, no labelled video is made (a warning, as DeepLabCut's "No video(s)
+        were found"; ``[]`` is returned).
     track_method
         Several animals: the tracks of this tracker (``"ellipse"``: ``…_el.h5``,
         ``"box"``: ``…_bx.h5``, ``"keypoints"``: ``…_sk.h5``; default: the config's
@@ -3072,6 +3219,7 @@ def create_labeled_video(
         shuffle,
         destfolder,
         track_method_of(project, track_method),
+        outcome="no labelled video is made",
     )
     for source, path in pairs:
         video = source or find_video(path, project)

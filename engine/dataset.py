@@ -599,6 +599,7 @@ def _record_net_type(
     import yaml
 
     from ._fileio import atomic_write_text
+    from .models.pretrained import choose_backbone
 
     if not isinstance(net_type, str) or not net_type.strip():
         raise TypeError(
@@ -616,16 +617,22 @@ def _record_net_type(
     folder.mkdir(parents=True, exist_ok=True)
     header = _POSE_CFG_HEADER if _has_header(path) else ""
     atomic_write_text(path, header + yaml.safe_dump(cfg, sort_keys=False))
-    logger.info(
-        "create_training_dataset: net_type=%r recorded for shuffle %d in %s; "
-        "train_network trains it%s",
-        net_type,
-        shuffle,
-        path,
+    choice = choose_backbone(net_type, source=f"net_type of shuffle {shuffle}")
+    when = (
         " when it starts over (resume=False): the shuffle's snapshots keep their "
         "network when it resumes"
         if trained
-        else "",
+        else ""
+    )
+    logger.info(
+        "create_training_dataset: net_type=%r recorded for shuffle %d in %s; %s%s",
+        net_type,
+        shuffle,
+        path,
+        "train_network trains it"
+        if choice.backbone == net_type
+        else f"train_network does not train it as it stands: {choice.notice}",
+        when if choice.backbone == net_type else "",
     )
     return path
 

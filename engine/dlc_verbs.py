@@ -674,6 +674,7 @@ def plot_trajectories(
         shuffle,
         destfolder,
         track_method_of(project, track_method),
+        outcome="no plot is made",
     )
     for video, h5 in pairs:
         ds = load_poses(h5)

@@ -922,6 +922,7 @@ def find_prediction_file(
     *,
     shuffle: int = 1,
     destfolder: str | os.PathLike | None = None,
+    track_method: str | None = None,
 ) -> Path:
     """Find the predictions of ``video`` to look for outliers in.
 
@@ -941,6 +942,10 @@ def find_prediction_file(
         Shuffle whose model analysed it.
     destfolder
         Where the analysis wrote it (default: beside the video).
+    track_method
+        Several animals: only the tracks file of this tracker (``"ellipse"`` →
+        ``…_el.h5``, ``"box"`` → ``…_bx.h5``, ``"keypoints"`` → ``…_sk.h5``;
+        default: any, the config's ``default_track_method`` first).
 
     Returns
     -------
@@ -949,18 +954,35 @@ def find_prediction_file(
     Raises
     ------
     FileNotFoundError
-        The video was not analysed (the message says how to analyse it).
+        The video was not analysed, or has no tracks of ``track_method`` (the
+        message says how to analyse it, and names the other trackers' files).
     """
-    from .postprocessing import network_predictions
+    from .api import _other_tracks
+    from .postprocessing import TRACKS_SUFFIXES, network_predictions
 
     video = Path(video)
-    found = network_predictions(project, video, shuffle, destfolder=destfolder)
+    found = network_predictions(
+        project, video, shuffle, destfolder=destfolder, track_method=track_method
+    )
     if not found:
+        ending = TRACKS_SUFFIXES[track_method] if track_method else ""
         raise FileNotFoundError(
-            f"{video.name} has not been analysed: no {video.stem}DLC_*.h5 in "
-            f"{destfolder or video.parent}. Analyse it first: "
-            f"posekit.engine.analyze_videos(project, [{str(video)!r}]) or "
-            f"`posekit analyze PROJECT {video}`."
+            f"{video.name} has not been analysed"
+            + (f" with the {track_method!r} tracker" if track_method else "")
+            + f": no {video.stem}DLC_*{ending}.h5 in {destfolder or video.parent}. "
+            "Analyse it first: "
+            f"posekit.engine.analyze_videos(project, [{str(video)!r}]"
+            + (f", track_method={track_method!r}" if track_method else "")
+            + f") or `posekit analyze PROJECT {video}"
+            + (f" --track-method {track_method}" if track_method else "")
+            + "`."
+            + _other_tracks(
+                [video],
+                destfolder,
+                False,
+                track_method,
+                "posekit extract-outliers --track-method",
+            )
         )
     return found[0]
 
@@ -1861,7 +1883,12 @@ def _frame_list(frames: Any) -> list[int]:
     cluster_resizewidth=ignored("posekit's k-means has its own image size"),
     cluster_color=ignored("posekit's k-means has its own image features"),
     savelabeled=ignored("check the frames in the Refine app"),
-    track_method=ignored("posekit scores the tracks it finds"),
+    copy_videos=ignored(
+        "a video whose frames are extracted and that config.yaml's video_sets does "
+        "not list is linked into the project's videos/ (a symbolic link), not "
+        "copied; to have a copy there, add it first with "
+        "add_new_videos(config, [video], copy_videos=True)"
+    ),
     modelprefix=ignored("posekit's models are in the project"),
     ARdegree=_sarimax_option(3),
     MAdegree=_sarimax_option(1),
@@ -1892,6 +1919,7 @@ def extract_outlier_frames(
     allow_older: bool = False,
     frames: Sequence[int] | None = None,
     dlc_definitions: bool = False,
+    track_method: str | None = None,
 ) -> list[OutlierFrames]:
     """Find frames the network gets wrong, extract a diverse subset, write machine labels.
 
@@ -1907,7 +1935,10 @@ def extract_outlier_frames(
     project
         The project (or its folder).
     videos
-        Analysed videos (default: the project's videos that have predictions).
+        Analysed videos, or folders of them (default: the project's videos that
+        have predictions). When ``videotype`` leaves out every video given, no
+        frame is extracted (a warning, as DeepLabCut's "No video(s) were found";
+        ``[]`` is returned), never from the project's videos instead.
     shuffle
         Shuffle whose predictions are used (:func:`find_prediction_file`) and whose
         model predicts the augmented frames for ``tta``.
@@ -1975,6 +2006,14 @@ def extract_outlier_frames(
         ``fitting``'s epsilon, the ``2 × n`` most deviant ones are the candidates
         (as DeepLabCut does). ``fitting`` remains posekit's Savitzky–Golay fit, not
         DeepLabCut's SARIMAX model.
+    track_method
+        A multi-animal project: score the tracks of this tracker (DeepLabCut's
+        ``track_method``: ``"ellipse"`` → ``…_el.h5``, ``"box"`` → ``…_bx.h5``,
+        ``"keypoints"`` → ``…_sk.h5``; default: the config's
+        ``default_track_method``, else ``"ellipse"``, as DeepLabCut;
+        :func:`~posekit.engine.postprocessing.track_method_of`), not the newest
+        tracks file. A single-animal project's predictions have no tracker: it is
+        ignored there (a log line), as in DeepLabCut.
 
     Returns
     -------
@@ -1985,36 +2024,29 @@ def extract_outlier_frames(
     Raises
     ------
     FileNotFoundError
-        A video was not analysed.
+        A video was not analysed (multi-animal: has no tracks of ``track_method``;
+        the message names the other trackers' files there are).
     StaleAnalysisError
         A video's analysis is not from the current iteration's network (unless
         ``allow_older``); nothing is extracted.
     ValueError
-        Bad criteria, algorithm or bodyparts.
+        Bad criteria, algorithm or bodyparts, or ``track_method`` (or the config's
+        ``default_track_method``) is not one of posekit's trackers.
     """
-    from .project import as_project, list_videos
+    from .project import as_project
     from .video import VideoReader, _range
 
     proj = as_project(project)
+    track_method = _outlier_track_method(proj, track_method)
     criteria, listed = _listed_frames(criteria, frames, dlc_definitions)
     if extractionalgorithm not in ("kmeans", "uniform", "top"):
         raise ValueError(
             "extractionalgorithm must be 'kmeans', 'uniform' or 'top'; received "
             f"{extractionalgorithm!r}"
         )
-    if videos is None or not len(videos):
-        videos = [
-            v
-            for v in proj.source_videos()
-            if _has_predictions(proj, v, shuffle, destfolder)
-        ]
-        if not videos:
-            raise FileNotFoundError(
-                "No analysed video in the project: analyse one first "
-                "(posekit.engine.analyze_videos or `posekit analyze PROJECT`)."
-            )
-    else:  # a folder gives its videos, as in DeepLabCut
-        videos = list_videos(videos, videotype)
+    videos = _outlier_videos(proj, videos, videotype, shuffle, destfolder, track_method)
+    if not videos:  # DeepLabCut: "No video(s) were found" (videotype)
+        return []
     if predictions is not None and len(videos) != 1:
         raise ValueError("predictions= names one file: give exactly one video")
     if listed is None and proj.multianimal and {"tta", "novelty"} & set(criteria):
@@ -2028,7 +2060,7 @@ def extract_outlier_frames(
     start = float(start if start is not None else proj.get("start", 0) or 0)
     stop = float(stop if stop is not None else proj.get("stop", 1) or 1)
     sources = _prediction_sources(
-        proj, videos, shuffle, predictions, destfolder, allow_older
+        proj, videos, shuffle, predictions, destfolder, allow_older, track_method
     )
     if dlc_definitions:
         thresholds, params = _dlc_defaults(thresholds, params)
@@ -2293,9 +2325,11 @@ def _prediction_sources(
     predictions: str | os.PathLike | None,
     destfolder: str | os.PathLike | None,
     allow_older: bool,
+    track_method: str | None = None,
 ) -> dict[Path, tuple[Path, str | None]]:
     """Each video's predictions file and why it is not the current network's.
 
+    ``track_method``: a multi-animal project's tracker (only its tracks file).
     Raises :class:`StaleAnalysisError` for all the videos at once, before anything
     is extracted, unless ``allow_older``.
     """
@@ -2307,10 +2341,21 @@ def _prediction_sources(
             sources[video] = (Path(predictions), None)
             continue
         found = network_predictions(
-            proj, video, shuffle, destfolder=destfolder, warn=False
+            proj,
+            video,
+            shuffle,
+            destfolder=destfolder,
+            track_method=track_method,
+            warn=False,
         )
-        if not found:
-            find_prediction_file(proj, video, shuffle=shuffle, destfolder=destfolder)
+        if not found:  # raises, saying how to analyse it
+            find_prediction_file(
+                proj,
+                video,
+                shuffle=shuffle,
+                destfolder=destfolder,
+                track_method=track_method,
+            )
         sources[video] = (
             found[0],
             older_analysis(proj, video, found[0], shuffle=shuffle),
@@ -2335,12 +2380,75 @@ def _has_predictions(
     video: Path,
     shuffle: int,
     destfolder: str | os.PathLike | None = None,
+    track_method: str | None = None,
 ) -> bool:
     from .postprocessing import network_predictions
 
     return bool(
-        network_predictions(project, video, shuffle, destfolder=destfolder, warn=False)
+        network_predictions(
+            project,
+            video,
+            shuffle,
+            destfolder=destfolder,
+            track_method=track_method,
+            warn=False,
+        )
     )
+
+
+def _outlier_videos(
+    proj: Project,
+    videos: Sequence[str | os.PathLike] | str | os.PathLike | None,
+    videotype: str | Sequence[str] | None,
+    shuffle: int,
+    destfolder: str | os.PathLike | None,
+    track_method: str | None,
+) -> list[Path]:
+    """Return the videos ``extract_outlier_frames`` scores (``[]``: none is left).
+
+    The videos given (folders expanded, ``videotype`` applied: none left is a
+    warning and ``[]``), else the project's videos that have predictions (none is
+    a ``FileNotFoundError``).
+    """
+    from .api import _given_videos
+
+    given = _given_videos(videos, videotype, "no frame is extracted")
+    if given is not None:
+        return given
+    found = [
+        Path(v)
+        for v in proj.source_videos()
+        if _has_predictions(proj, v, shuffle, destfolder, track_method)
+    ]
+    if not found:
+        raise FileNotFoundError(
+            "No analysed video in the project"
+            + (f" with tracks of {track_method!r}" if track_method else "")
+            + ": analyse one first "
+            "(posekit.engine.analyze_videos or `posekit analyze PROJECT`)."
+        )
+    return found
+
+
+def _outlier_track_method(project: Project, track_method: str | None) -> str | None:
+    """Return the tracker whose tracks ``extract_outlier_frames`` scores (or ``None``).
+
+    A multi-animal project: ``track_method``, else the config's
+    ``default_track_method`` (:func:`~.postprocessing.track_method_of`). A
+    single-animal project's predictions have no tracker: a ``track_method`` given
+    there is ignored with a log line, as DeepLabCut ignores it.
+    """
+    from .postprocessing import track_method_of
+
+    if not project.multianimal:
+        if track_method:
+            logger.info(
+                "extract_outlier_frames: track_method=%r does not apply to a "
+                "single-animal project (its predictions are not tracks); ignored",
+                track_method,
+            )
+        return None
+    return track_method_of(project, track_method)
 
 
 def _bodypart_columns(
@@ -2890,12 +2998,21 @@ def merge_datasets(
             else f"Nothing to merge yet: {len(unrefined)} outlier frame(s) were "
             f"extracted ({shown}) but none is corrected yet"
         )
+        labeller = (
+            # posekit label --from-predictions refuses multi-animal projects; the
+            # labeller opens the extracted frames with their machine labels
+            " or in the labelling app (notebooks/label.ipynb), which opens them "
+            "pre-filled with these guesses"
+            if proj.multianimal
+            else " or pre-filled in the labeller (`posekit label "
+            f"{proj.path} --from-predictions`)"
+        )
         raise LabelError(
             f"{since}; their machine labels are guesses, not labels, until a person "
             "checks them. Correct them in the refine app (notebooks/refine.ipynb, "
-            'tab "2 · Refine": drag the wrong guesses, accept the right ones) or '
-            f"pre-filled in the labeller (`posekit label {proj.path} "
-            "--from-predictions`); every change is saved at once (into "
+            'tab "2 · Refine": drag the wrong guesses, accept the right ones'
+            + (", each animal's points" if proj.multianimal else "")
+            + f"){labeller}; every change is saved at once (into "
             "CollectedData_<scorer>.h5). Then merge."
         )
     if not new and not force:
@@ -2919,5 +3036,5 @@ def merge_datasets(
     except BaseException:
         proj.set("iteration", before)
         raise
-    logger.info("config.yaml: iteration %d -> %d", before, before + 1)
+    # the save logged "config.yaml: iteration: N -> N+1" (Project.save)
     return _merge_result(proj, before, before + 1, labels, known, test_kept, splits)

@@ -1049,6 +1049,9 @@ class Trainer:
     #: The :meth:`evaluate` results a test-set evaluation keeps (``state.metrics``,
     #: ``on_evaluate``) and its log line: the message and the results it shows.
     _TEST_METRICS: tuple[str, ...] = ("mean_error_px", "rmse_px")
+    #: The values the train step returns, in order: ``learning_stats.csv``'s loss
+    #: columns (each row the mean over the steps since the row before).
+    _LOSSES: tuple[str, ...] = ("loss", "scoremap_loss", "locref_loss")
     _TEST_LOG: tuple[str, tuple[str, ...]] = (
         "iteration %d: test mean error %.2f px, RMSE %.2f px",
         ("mean_error_px", "rmse_px"),
@@ -1600,7 +1603,9 @@ class Trainer:
         self.state.last_snapshot = snap.model_path
         self.state.history = [
             row
-            for row in _read_learning_stats(self.train_dir / "learning_stats.csv")
+            for row in _read_learning_stats(
+                self.train_dir / "learning_stats.csv", self._stats_columns()
+            )
             if row["iteration"] <= snap.iteration
         ]
         logger.info(
@@ -1774,14 +1779,19 @@ class Trainer:
         ]:
             self.model_folder.remove_snapshot(it)  # metadata first
 
+    def _stats_columns(self) -> tuple[str, ...]:
+        """Return the columns of ``learning_stats.csv``: the losses this trainer has."""
+        base = LEARNING_STATS_COLUMNS
+        cut = base.index("learning_rate")
+        return (base[0], *self._LOSSES, *base[cut:])
+
     def _write_learning_stats(self) -> None:
         buf = io.StringIO()
-        writer = csv.DictWriter(
-            buf, fieldnames=LEARNING_STATS_COLUMNS, lineterminator="\n"
-        )
+        columns = self._stats_columns()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in self.state.history:
-            writer.writerow({k: _fmt(row.get(k)) for k in LEARNING_STATS_COLUMNS})
+            writer.writerow({k: _fmt(row.get(k)) for k in columns})
         atomic_write_text(self.train_dir / "learning_stats.csv", buf.getvalue())
 
     # ---------------------------------------------------------------- evaluation
@@ -1873,6 +1883,7 @@ class Trainer:
             clock=_Clock(self.state.elapsed_wall_s, self.state.elapsed_cpu_s),
             test=test,
             saved_at=self.state.iteration if snap is not None else -1,
+            acc=np.zeros(len(self._LOSSES)),
         )
         self._last_save_wall = run.clock.wall
         self._run_loop(run)
@@ -2278,7 +2289,9 @@ class Trainer:
             reason in ("stop_requested", "interrupted") and run.steps > 0
         )
         if due and run.test is not None and run.evaluated_at != it and it > 0:
-            mean = run.acc / run.n_acc if run.n_acc else np.full(3, np.nan)
+            mean = (
+                run.acc / run.n_acc if run.n_acc else np.full(len(self._LOSSES), np.nan)
+            )
             last = self.state.history[-1] if self.state.history else None
             lr = float(np.asarray(self.optimizer.learning_rate))
             row = last if last and last["iteration"] == it else self._row(it, mean, lr)
@@ -2341,9 +2354,7 @@ class Trainer:
     def _row(self, it: int, values: np.ndarray, lr: float | None) -> dict[str, Any]:
         return {
             "iteration": it,
-            "loss": float(values[0]),
-            "scoremap_loss": float(values[1]),
-            "locref_loss": float(values[2]),
+            **{name: float(v) for name, v in zip(self._LOSSES, values, strict=True)},
             "learning_rate": lr,
             "test_mean_error_px": None,
             "test_rmse_px": None,
@@ -2492,7 +2503,9 @@ def _fmt(value: Any) -> Any:
     return value
 
 
-def _read_learning_stats(path: Path) -> list[dict[str, Any]]:
+def _read_learning_stats(
+    path: Path, columns: Sequence[str] = LEARNING_STATS_COLUMNS
+) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     rows = []
@@ -2502,7 +2515,7 @@ def _read_learning_stats(path: Path) -> list[dict[str, Any]]:
                 row: dict[str, Any] = {"iteration": int(raw["iteration"])}
             except (KeyError, ValueError):
                 continue
-            for k in LEARNING_STATS_COLUMNS[1:]:
+            for k in columns[1:]:
                 v = raw.get(k, "")
                 row[k] = float(v) if v not in ("", None) else None
             rows.append(row)

@@ -502,14 +502,21 @@ def _run_model_file(args: argparse.Namespace, client: object) -> int:
 
     Folders are listed as the project's analysis lists them
     (:func:`~posekit.engine.project.list_videos` with ``--videotype``), before the
-    model is unpacked, so a folder without a video of that type fails at once.
+    model is unpacked, so a folder without a video of that type fails at once, and
+    videos named that ``--videotype`` all leave out are an error (exit status 2).
     The options of a project's network are refused (:func:`_refuse_project_options`);
     the others are passed on, ``--no-tflite`` and ``--precision`` included.
     """
+    from ..api import _no_videos_found
     from ..export import analyze_with_model, load_model_file
     from ..project import list_videos
 
-    videos = list_videos([args.project, *args.videos], args.videotype)
+    given = [args.project, *args.videos]
+    videos = list_videos(given, args.videotype)
+    if not videos:  # --videotype left out every video named (DeepLabCut's message)
+        said = _no_videos_found(given, args.videotype, "nothing is analysed")
+        print(f"posekit analyze: {said}", file=sys.stderr)
+        return EXIT_ERROR
     model = load_model_file(args.model)
     print(model.card.summary(), file=sys.stderr)
     outputs = analyze_with_model(

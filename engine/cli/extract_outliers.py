@@ -11,6 +11,7 @@ from ._common import (
     comma_names,
     load_project,
 )
+from .filter import TRACK_METHODS
 
 __all__ = ["CRITERIA", "NAME", "add_parser", "run"]
 
@@ -108,6 +109,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="extract from an older network's analysis when the current iteration's "
         "network has not analysed the video (refused by default: analyse it first)",
     )
+    p.add_argument(
+        "--track-method",
+        choices=TRACK_METHODS,
+        default=None,
+        help="several animals: score the tracks of this tracker (…_el.h5, …_bx.h5, "
+        "…_sk.h5; default: the config's default_track_method, as DeepLabCut)",
+    )
     return p
 
 
@@ -153,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         comparisonbodyparts=comma_names(args.bodyparts) or "all",
         allow_older=args.use_older_analysis,
         frames=args.frames,
+        track_method=args.track_method,
     )
     for r in results:
         per = ", ".join(f"{c}: {len(r.scores.outliers(c))}" for c in r.scores.scores)

@@ -278,7 +278,8 @@ def choose_backbone(
     - Nothing asked (``backbone=None``): the configured backbone, with ImageNet
       weights, if they load here; otherwise :data:`OFFLINE_IMAGENET_BACKBONE` with
       its ImageNet weights, and a notice that names the configured backbone and how to
-      insist on it.
+      insist on it (a name posekit has no backbone of, e.g. DeepLabCut's
+      ``dlcrnet_ms5``: the backbones it has instead).
     - A backbone asked for: that backbone. ``weights="auto"`` takes ImageNet weights
       where they load here and random initialisation (with a notice) elsewhere.
     - ``weights`` given (``"imagenet"``, a file, ``None``): used as given; with
@@ -313,6 +314,8 @@ def choose_backbone(
     'resnet_50'
     >>> choose_backbone("efficientnet_lite2").notice
     ''
+    >>> "--weights none" in choose_backbone("dlcrnet_ms5").notice
+    False
     """
     from .registry import backbone_names
 
@@ -336,20 +339,30 @@ def choose_backbone(
         )
     if configured is not None and has_offline_imagenet_weights(configured):
         return BackboneChoice(configured, "imagenet", configured)
-    if not configured:
-        what, why = "config.yaml names no backbone (default_net_type)", ""
-    else:
-        what = f"Backbone {configured} ({source})"
-        why = (
-            " has no ImageNet weights here"
-            if configured in known
-            else " is not a posekit backbone"
+    instead = f"training {OFFLINE_IMAGENET_BACKBONE} with its ImageNet weights instead."
+    if configured and configured not in known:  # e.g. DeepLabCut's dlcrnet_ms5
+        offline = ", ".join(
+            b for b in OFFLINE_IMAGENET_BACKBONES if has_offline_imagenet_weights(b)
         )
+        return BackboneChoice(
+            OFFLINE_IMAGENET_BACKBONE,
+            "imagenet",
+            configured,
+            f"Backbone {configured} ({source}) is not a posekit backbone, so it "
+            f"cannot be trained here: {instead} posekit's backbones: "
+            f"{', '.join(backbone_names())}"
+            + (f" (ImageNet weights here: {offline})" if offline else "")
+            + "; choose one with --backbone NAME (train_network(backbone=NAME)).",
+        )
+    what = (
+        f"Backbone {configured} ({source}) has no ImageNet weights here"
+        if configured
+        else "config.yaml names no backbone (default_net_type)"
+    )
     return BackboneChoice(
         OFFLINE_IMAGENET_BACKBONE,
         "imagenet",
         configured,
-        f"{what}{why}: training {OFFLINE_IMAGENET_BACKBONE} with its ImageNet "
-        f"weights instead. To insist: --backbone {configured or 'NAME'} --weights none "
-        "(random initialisation).",
+        f"{what}: {instead} To insist: --backbone {configured or 'NAME'} "
+        "--weights none (random initialisation).",
     )

@@ -163,6 +163,8 @@ class MultiAnimalTrainer(Trainer):
     """
 
     _TEST_METRICS = ("mean_error_px", "rmse_px", "map", "mar")
+    #: The part-affinity fields' loss too (``paf_loss`` in ``learning_stats.csv``).
+    _LOSSES = ("loss", "scoremap_loss", "locref_loss", "paf_loss")
     _TEST_LOG = (
         "iteration %d: test OKS mAP %.3f, mAR %.3f, matched error %.2f px "
         "(RMSE %.2f px)",
@@ -309,8 +311,6 @@ class MultiAnimalTrainer(Trainer):
         delta = cfg.huber_delta
         w_loc = cfg.locref_loss_weight
         w_paf = float(self.multi_config.paf_loss_weight)
-        self.paf_loss = tf.Variable(0.0, trainable=False, name="paf_loss")
-        paf_loss = self.paf_loss
 
         def step(images, scmap, scmap_w, locref, locref_w, paf, paf_w, lr):
             opt.learning_rate.assign(lr)
@@ -327,8 +327,7 @@ class MultiAnimalTrainer(Trainer):
                 loss = loss_s + w_loc * loss_l + w_paf * loss_p
             grads = tape.gradient(loss, variables)
             opt.apply_gradients(zip(grads, variables, strict=True))
-            paf_loss.assign(loss_p)
-            return loss, loss_s, loss_l
+            return loss, loss_s, loss_l, loss_p
 
         return tf.function(step, jit_compile=False, reduce_retracing=True)
 

@@ -132,6 +132,24 @@ def test_a_folder_without_that_type_says_so(model_file, folder, capsys):
     assert _outputs(folder) == []
 
 
+def test_videos_named_that_videotype_all_leaves_out_are_an_error(
+    model_file, folder, capsys
+):
+    """QA s22 (madlc), finding 1: as a project's analysis, no silent success.
+
+    It printed only "left out: not a .mkv video" and exited 0, analysing nothing.
+    """
+    video = str(folder / "top.avi")
+    argv = ["analyze", "--model", str(model_file), video, "--videotype", "mkv"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"posekit analyze: No video(s) were found: videotype='mkv' leaves out every "
+        f"video given ({video}); nothing is analysed." in err
+    )
+    assert _outputs(folder) == []
+
+
 # QA s18: options of a project's network were silently ignored with --model.
 
 

@@ -67,3 +67,33 @@ def test_a_shuffle_trains_the_net_type_it_was_created_with(tmp_path) -> None:
     assert cfg["posekit"]["model"]["backbone"] == "mobilenet_v2_0.35"
     assert cfg["net_type"] == "mobilenet_v2_0.35"
     assert cfg["shuffle_net_type"] == "mobilenet_v2_0.35"  # kept for a fresh start
+
+
+def test_a_net_type_posekit_cannot_train_is_not_said_to_be_trained(
+    tmp_path, caplog
+) -> None:
+    """QA s22 (madlc), finding 6: a network posekit does not have.
+
+    ``net_type='dlcrnet_ms5'`` logged "train_network trains it", and
+    ``train_network`` trains efficientnet_lite0 instead.
+    """
+    import posekit.engine as deeplabcut
+    from posekit.engine.api import backbone_choice
+
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=6, size=(160, 120))
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        deeplabcut.create_training_dataset(project, net_type="dlcrnet_ms5")
+        deeplabcut.create_training_dataset(
+            project, net_type="efficientnet_lite1", Shuffles=[2]
+        )
+    said = [r.getMessage() for r in caplog.records if "net_type=" in r.getMessage()]
+    assert len(said) == 2, said
+    assert "train_network trains it" not in said[0]
+    assert (
+        "train_network does not train it as it stands: Backbone dlcrnet_ms5 "
+        in (said[0])
+    )
+    assert "is not a posekit backbone" in said[0]
+    assert backbone_choice(project, shuffle=1).backbone == "efficientnet_lite0"
+    assert said[1].endswith("; train_network trains it")  # one it has: trained
+    assert backbone_choice(project, shuffle=2).backbone == "efficientnet_lite1"

@@ -398,3 +398,138 @@ def test_ignored_keywords_are_named_in_the_log(caplog) -> None:
     )
     with pytest.raises(TypeError, match="save_frames=True: no"):
         create_labeled_video("config.yaml", save_frames=True)
+
+
+def test_a_videotype_that_leaves_out_every_video_given_does_nothing(
+    tmp_path, fake_analysis, caplog, capsys
+) -> None:
+    """QA s22 (madlc), finding 1: no fallback to the project's videos.
+
+    ``analyze_videos(config, [video], videotype=".avi")`` with an ``.mp4`` said the
+    video was left out and then analysed every video of the project. As in
+    DeepLabCut ("No video(s) were found"), nothing is done, and a warning says why;
+    so for filtering, labelled videos, outlier frames, ``posekit analyze`` (exit
+    status 2, the video named) and a multi-animal project. (Here the networks are
+    not trained: the old fallback ended in "Train first" / "No predictions".)
+    """
+    from pathlib import Path
+
+    import posekit.engine as deeplabcut
+    from posekit.engine.cli import main
+
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=4, size=(160, 120))
+    config = str(project.config_path)
+    video = str(project.videos()[0])
+    fake_analysis(project, {5: 40.0})
+    files = sorted(p.name for p in Path(video).parent.iterdir())
+
+    def said_no_video(outcome: str) -> bool:
+        return any(
+            r.levelno == logging.WARNING
+            and r.getMessage().startswith("No video(s) were found: videotype='.avi'")
+            and video in r.getMessage()
+            and r.getMessage().endswith(
+                f"{outcome}. Check the paths and the videotype (leave videotype out "
+                "to take the videos as given); the project's videos are taken only "
+                "when no video is given."
+            )
+            for r in caplog.records
+        )
+
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        out = deeplabcut.analyze_videos(config, [video], videotype=".avi")
+        assert list(out) == [] and list(out.failed) == [Path(video)]
+        assert "videotype='.avi'" in out.failed[Path(video)]
+        assert said_no_video("nothing is analysed")
+        caplog.clear()  # one path, not in a list, as DeepLabCut takes it too
+        assert list(deeplabcut.analyze_videos(config, video, videotype="avi")) == []
+        caplog.clear()
+        assert deeplabcut.filterpredictions(config, [video], videotype=".avi") == []
+        assert said_no_video("nothing is filtered")
+        assert deeplabcut.create_labeled_video(config, [video], videotype=".avi") == []
+        assert said_no_video("no labelled video is made")
+        assert (
+            deeplabcut.extract_outlier_frames(
+                config, [video], videotype=".avi", outlieralgorithm="jump"
+            )
+            == []
+        )
+        assert said_no_video("no frame is extracted")
+    assert sorted(p.name for p in Path(video).parent.iterdir()) == files
+    assert not (project.path / "labeled-data" / "session1" / "img005.png").exists()
+    # the command line: the video named, exit status 2 (not a silent success)
+    capsys.readouterr()
+    assert main(["analyze", config, video, "--videotype", ".avi"]) == 2
+    err = capsys.readouterr().err
+    assert f"posekit analyze: not analysed: {video}: left out by videotype" in err
+    # a multi-animal project: the same (its analysis has a path of its own)
+    ma = make_demo_project(
+        tmp_path / "ma", n_animals=2, n_frames=20, n_labeled=4, size=(160, 120)
+    )
+    ma_video = str(ma.videos()[0])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        out = deeplabcut.analyze_videos(ma, [ma_video], videotype=".avi")
+    assert list(out) == [] and list(out.failed) == [Path(ma_video)]
+    assert any("No video(s) were found" in r.getMessage() for r in caplog.records)
+
+
+def test_deeplabcut_2_3_analysis_and_outlier_keywords(
+    tmp_path, fake_analysis, caplog
+) -> None:
+    """QA s22 (madlc), finding 4: DLC 2.3's names ended in a bare ``TypeError``.
+
+    ``analyze_videos``' ``robust_nframes`` (posekit counts the frames it decodes),
+    ``calibrate`` and ``identity_only`` (``False`` accepted, ``True`` refused with
+    what posekit does), and ``extract_outlier_frames``' ``copy_videos``.
+    """
+    import posekit.engine as deeplabcut
+
+    project = make_demo_project(tmp_path, n_frames=30, n_labeled=4, size=(160, 120))
+    config = str(project.config_path)
+    video = str(project.videos()[0])
+    # accepted: the error is the missing network's, not an unknown keyword
+    with (
+        caplog.at_level(logging.INFO, logger="posekit"),
+        pytest.raises(FileNotFoundError, match="Train first"),
+    ):
+        deeplabcut.analyze_videos(
+            config, [video], robust_nframes=True, calibrate=False, identity_only=False
+        )
+    said = [r.getMessage() for r in caplog.records]
+    assert any(
+        m.startswith(
+            "analyze_videos: DeepLabCut's robust_nframes=True does not apply here: "
+            "posekit counts the frames it decodes"
+        )
+        for m in said
+    )
+    for name in ("calibrate", "identity_only"):
+        assert (
+            f"analyze_videos: DeepLabCut's {name}=False changes nothing here; ignored"
+            in said
+        )
+    with pytest.raises(TypeError, match=r"calibrate=True: .*no calibration.*False"):
+        deeplabcut.analyze_videos(config, [video], calibrate=True)
+    with pytest.raises(TypeError, match=r"identity_only=True: .*no identity head"):
+        deeplabcut.analyze_videos(config, [video], identity_only=True)
+    fake_analysis(project, {})
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        (outliers,) = deeplabcut.extract_outlier_frames(
+            config, [video], outlieralgorithm="jump", epsilon=1e6, copy_videos=False
+        )
+    assert len(outliers.picked) == 0
+    assert any(
+        r.getMessage().startswith(
+            "extract_outlier_frames: DeepLabCut's copy_videos=False does not apply "
+            "here: a video whose frames are extracted"
+        )
+        for r in caplog.records
+    )
+    # track_method: a single-animal project's predictions are no tracks (ignored,
+    # as DeepLabCut ignores it there)
+    (outliers,) = deeplabcut.extract_outlier_frames(
+        config, [video], outlieralgorithm="jump", track_method="ellipse"
+    )
+    assert outliers.predictions.name.endswith("shuffle1_500.h5")

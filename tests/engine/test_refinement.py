@@ -607,3 +607,102 @@ def test_multi_animal_outliers_prefill_the_labeller_and_merge(tmp_path):
         from posekit.engine.refinement import predict_machine_labels
 
         predict_machine_labels(project)
+
+
+def _tracks_with_a_jump(project, video, scorer, suffix: str, frame: int):
+    """Write ``<video><scorer>_<suffix>.h5``: the truth, mouse2's snout off at ``frame``."""
+    truth, _ = load_ground_truth(project, "session1")  # (T, animal, part, 2)
+    xyp = np.concatenate([truth, np.full(truth.shape[:3] + (1,), 0.97)], -1)
+    xyp[frame, 1, 0, 0] += 40.0
+    path = video.with_name(f"{video.stem}{scorer}_{suffix}.h5")
+    df = predictions_frame(
+        xyp, scorer, project.bodyparts, individuals=project.individuals
+    )
+    write_predictions(df, path)
+    return path
+
+
+def test_multi_animal_outliers_score_the_tracks_of_track_method(tmp_path, capsys):
+    """QA s22 (madlc), finding 5: the tracker's tracks file, not the newest one.
+
+    ``extract_outlier_frames`` took the newest tracks file (a ``_bx.h5`` written
+    after the ``_el.h5``) and ignored ``track_method``. As DeepLabCut, and as
+    ``filterpredictions``/``create_labeled_video`` do, it reads the tracks of
+    ``track_method``, by default the config's ``default_track_method`` (else
+    ellipse); ``posekit extract-outliers --track-method`` too.
+    """
+    import os
+
+    from posekit.engine.cli import main
+    from posekit.engine.demo import make_demo_project
+
+    project = make_demo_project(
+        tmp_path, n_animals=2, n_frames=60, n_labeled=4, size=(200, 150)
+    )
+    create_training_dataset(project)
+    video = project.videos()[0]
+    scorer = "DLC_effnet_lite0_social2Jan1shuffle1_100"
+    el = _tracks_with_a_jump(project, video, scorer, "el", 33)
+    bx = _tracks_with_a_jump(project, video, scorer, "bx", 44)
+    later = el.stat().st_mtime + 60
+    os.utime(bx, (later, later))  # the box tracker's tracks are the newest file
+    assert project.get("default_track_method") in (None, "ellipse")
+    kw = {"criteria": ["jump"], "comparisonbodyparts": ["snout"], "dry_run": True}
+    (res,) = extract_outlier_frames(project, [video], **kw)
+    assert res.predictions == el and res.candidates.tolist() == [33]
+    (res,) = extract_outlier_frames(project, [video], track_method="box", **kw)
+    assert res.predictions == bx and res.candidates.tolist() == [44]
+    (res,) = extract_outlier_frames(project, **kw)  # the project's analysed videos
+    assert res.predictions == el
+    project.set("default_track_method", "box")
+    project.save()
+    (res,) = extract_outlier_frames(project.config_path, [video], **kw)
+    assert res.predictions == bx and res.candidates.tolist() == [44]
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"not been analysed with the 'keypoints' tracker.*"
+        r"_el\.h5 \(track_method='ellipse'\).*posekit extract-outliers --track-method",
+    ):
+        extract_outlier_frames(project, [video], track_method="keypoints", **kw)
+    capsys.readouterr()
+    args = ["extract-outliers", str(project.path), str(video), "--criteria", "jump"]
+    args += ["--bodyparts", "snout", "--dry-run", "--track-method", "ellipse"]
+    assert main(args) == 0
+    assert "  frames: 33\n" in capsys.readouterr().out
+
+
+def test_merge_messages_of_a_multi_animal_project(tmp_path, caplog):
+    """QA s22 (madlc), finding 6: what works there; the iteration logged once.
+
+    "Nothing to merge yet" pointed a multi-animal project to ``posekit label
+    --from-predictions``, which refuses multi-animal projects; a merge logged its
+    iteration change twice.
+    """
+    import logging
+
+    from posekit.engine.demo import make_demo_project
+    from posekit.widgets.labeler_model import LabelerModel
+
+    project = make_demo_project(
+        tmp_path, n_animals=2, n_frames=60, n_labeled=4, size=(200, 150)
+    )
+    create_training_dataset(project)
+    video = project.videos()[0]
+    _tracks_with_a_jump(
+        project, video, "DLC_effnet_lite0_social2Jan1shuffle1_100", "el", 33
+    )
+    (res,) = extract_outlier_frames(
+        project, [video], criteria=["jump"], comparisonbodyparts=["snout"]
+    )
+    assert res.picked.tolist() == [33]
+    with pytest.raises(LabelError, match="Nothing to merge yet") as err:
+        merge_datasets(project)
+    assert "--from-predictions" not in str(err.value)
+    assert "refine app" in str(err.value) and "notebooks/label.ipynb" in str(err.value)
+    model = LabelerModel(project)
+    model.goto("labeled-data/session1/img33.png")
+    model.accept_frame()
+    with caplog.at_level(logging.INFO, logger="posekit"):
+        assert merge_datasets(project).iteration == 1
+    said = [r.getMessage() for r in caplog.records if "0 -> 1" in r.getMessage()]
+    assert said == ["config.yaml: iteration: 0 -> 1"]

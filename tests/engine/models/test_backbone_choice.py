@@ -52,3 +52,27 @@ def test_offline_weights():
     assert has_offline_imagenet_weights("efficientnet_lite2")
     assert not has_offline_imagenet_weights("resnet_50")
     assert not has_offline_imagenet_weights("mobilenet_v2_0.35")
+
+
+def test_a_name_posekit_has_no_backbone_of_is_not_offered_to_insist_on():
+    """QA s22 (madlc), finding 6: ``dlcrnet_ms5`` (DeepLabCut's maDLC network).
+
+    The notice said "To insist: --backbone dlcrnet_ms5 --weights none", and doing so
+    ended in "Unknown backbone". It names the backbones there are instead.
+    """
+    from posekit.engine.models.registry import backbone_names
+
+    c = choose_backbone("dlcrnet_ms5", source="net_type of shuffle 2")
+    assert (c.backbone, c.weights) == (OFFLINE_IMAGENET_BACKBONE, "imagenet")
+    assert c.notice.startswith(
+        "Backbone dlcrnet_ms5 (net_type of shuffle 2) is not a posekit backbone, so "
+        "it cannot be trained here: training efficientnet_lite0 with its ImageNet "
+        "weights instead. posekit's backbones: "
+    )
+    assert "--weights none" not in c.notice and "--backbone dlcrnet_ms5" not in c.notice
+    assert all(name in c.notice for name in backbone_names())
+    assert "--backbone NAME" in c.notice
+    # what it says to do works: a backbone it names trains
+    assert choose_backbone("dlcrnet_ms5", "mobilenet_v2_0.35", None).backbone == (
+        "mobilenet_v2_0.35"
+    )

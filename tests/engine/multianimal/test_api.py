@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
 
 import pandas as pd
@@ -15,7 +16,7 @@ from posekit.engine.multianimal.outputs import read_full_pickle, read_tracklets_
 pytestmark = pytest.mark.slow
 
 
-def test_train_evaluate_analyse_a_two_animal_demo(tmp_path, monkeypatch):
+def test_train_evaluate_analyse_a_two_animal_demo(tmp_path, monkeypatch, caplog):
     project = make_demo_project(tmp_path, n_animals=2, n_frames=24, n_labeled=6)
     result = train_network(
         project,
@@ -55,7 +56,7 @@ def test_train_evaluate_analyse_a_two_animal_demo(tmp_path, monkeypatch):
     )
     assert {"id_switches", "idf1", "frames_map"} <= set(scores)
     _batch_checks(project, tracks, tmp_path)
-    _restitch(project, tracks, tmp_path, monkeypatch)
+    _restitch(project, tracks, tmp_path, monkeypatch, caplog)
     _images(project, tmp_path)
     # one animal per frame: live prediction and the model file refuse, saying why
     from posekit.engine.export import export_model
@@ -115,7 +116,7 @@ def _batch_checks(project, tracks, tmp_path):
     assert load_poses(tracks).attrs["fps"] == pytest.approx(project_fps(video))
 
 
-def _restitch(project, tracks, tmp_path, monkeypatch):
+def _restitch(project, tracks, tmp_path, monkeypatch, caplog):
     """Check that another number of animals re-stitches the detections, no network.
 
     ``posekit analyze PROJECT --animals 3`` on an analysed video kept the 2-animal
@@ -153,6 +154,19 @@ def _restitch(project, tracks, tmp_path, monkeypatch):
     )
     assert boxes.name.endswith("_bx.h5") and boxes.is_file()
     assert len(pd.read_hdf(boxes, "tracks")) == len(df)
+    # one animal: "into 1 animal" (it said "into 1 animals", QA s22 madlc finding 6)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        (one,) = analyze_videos(
+            project, destfolder=tmp_path / "out", progress=False, n_tracks=1
+        )
+    assert one == tracks
+    said = [r.getMessage() for r in caplog.records if "re-stitched" in r.getMessage()]
+    assert said == [
+        f"{project.source_videos()[0].name}: analysed before with this network into "
+        f"3 animals; re-stitched its detections ({full.name}) into 1 animal without "
+        "running the network again (--overwrite analyses it again)"
+    ]
     monkeypatch.undo()
     meta, _ = read_full_pickle(stem + "_full.pickle")
     assert meta["nms radius"] == 5.0 and meta["nms distance"] > 0

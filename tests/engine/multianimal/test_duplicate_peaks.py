@@ -186,3 +186,15 @@ def test_restitch_from_the_full_pickle_into_another_number_of_animals(tmp_path):
     (tmp_path / f"clip{scorer}_full.pickle").unlink()
     with pytest.raises(ValueError, match=r"--animals 2.*--overwrite"):
         _changed_animals({video: None}, scorer, "el", 2)
+
+
+def test_a_video_analysed_into_one_animal_is_named_in_the_singular(tmp_path):
+    """QA s22 (madlc), finding 6: "into 1 animals"."""
+    from posekit.engine.multianimal.api import _changed_animals
+
+    layout = MultiAnimalLayout(("a", "b"), ("head", "tail"))
+    scorer = "DLC_net_taskJan1shuffle1_5"
+    one = np.full((4, 1, 2, 3), np.nan)
+    write_tracks(tracks_frame(one, layout, scorer), tmp_path / f"clip{scorer}_el.h5")
+    with pytest.raises(ValueError, match=r"analysed before into 1 animal \(clip"):
+        _changed_animals({tmp_path / "clip.mp4": None}, scorer, "el", 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -87,7 +88,17 @@ def test_trainer_trains_resumes_and_records_dlc_multianimal_keys(tmp_path):
     assert state.iteration == 3 and state.stop_reason == "max_iterations"
     assert {"map", "mar", "mean_error_px"} <= set(state.metrics)
     assert 0.0 <= state.metrics["map"] <= 1.0
-    assert np.isfinite(float(trainer.paf_loss))
+    # the fields' loss has its own column, as DeepLabCut's "limb loss" line
+    stats = pd.read_csv(tmp_path / "learning_stats.csv")
+    assert list(stats.columns[:5]) == [
+        "iteration",
+        "loss",
+        "scoremap_loss",
+        "locref_loss",
+        "paf_loss",
+    ]
+    assert len(stats) >= 3 and np.isfinite(stats["paf_loss"]).all()
+    assert (stats["paf_loss"] > 0).all()
     cfg = yaml.safe_load((tmp_path / "pose_cfg.yaml").read_text())
     assert cfg["partaffinityfield_graph"] == [[0, 1]]
     assert cfg["partaffinityfield_predict"] is True
@@ -101,6 +112,8 @@ def test_trainer_trains_resumes_and_records_dlc_multianimal_keys(tmp_path):
     )
     state = more.fit(images[:8], kp[:8])
     assert state.start_iteration == 3 and state.iteration == 4
+    resumed = pd.read_csv(tmp_path / "learning_stats.csv")  # earlier rows kept whole
+    pd.testing.assert_series_equal(resumed["paf_loss"][:3], stats["paf_loss"][:3])
     result = more.evaluate(images[8:], kp[8:])
     assert len(result["predictions"]) == 2
     assert result["predictions"][0].animals.shape[1:] == (2, 3)
