@@ -31,6 +31,19 @@ the frames so far are kept beside the output (``.<output>.partial.npz``; a
 multi-animal video's detections in ``.<video><scorer>_full.partial.pickle``; a chunk
 of a Dask analysis that has not finished is computed again), no ``.h5`` is written
 for that video, and Analyze continues from there.
+
+The analysis runs in the page's kernel, which ends when its page is left or reloaded
+(a training runs in a process of its own instead, and goes on): the panel says so
+while it runs, and records the running analysis in the project
+(:data:`posekit.widgets._running_jobs.APP_ANALYSIS_FILE`), so that the page opened
+again says that the last analysis of that video was stopped when its page was left
+and that Analyze videos continues it (from the frames saved every minute).
+
+A training of the same project and an analysis together need more memory than a 2 GB
+server has (QA s22: 2.6 GB): while a training runs the panel says so, and on such a
+small machine (:func:`posekit.engine._memory.is_small_machine`) Analyze refuses
+(:class:`TrainingRunsError`) unless "analyse while it trains" is ticked. Without a
+trained network the panel says so and Analyze is disabled.
 """
 
 from __future__ import annotations
@@ -69,7 +82,13 @@ if TYPE_CHECKING:
     from ..engine.inference import AnalysisStopped
     from ..engine.project import Project
 
-__all__ = ["AnalysisModel", "AnalysisPanel", "stopped_message"]
+__all__ = [
+    "AnalysisModel",
+    "AnalysisPanel",
+    "TrainingRunsError",
+    "done_message",
+    "stopped_message",
+]
 
 logger = logging.getLogger("posekit.widgets.analysis")
 
@@ -129,6 +148,76 @@ def stopped_message(stopped: AnalysisStopped) -> str:
     return f"stopped before {name} was analysed; Analyze videos starts it"
 
 
+class TrainingRunsError(RuntimeError):
+    """Analyze refused: a training runs on the project and this machine is small.
+
+    Not an error of the user's: the panel shows its message as the status line,
+    with the choice to analyse anyway.
+    """
+
+
+def _snapshot_of(output: Path) -> str | None:
+    """Return the snapshot (training iteration) in an output's DeepLabCut scorer name.
+
+    Examples
+    --------
+    >>> _snapshot_of(Path("m1DLC_effnet_lite0_demoJan1shuffle1_239.h5"))
+    '239'
+    >>> _snapshot_of(Path("m1DLC_dlcrnetms5_demoJan1shuffle1_50_el.h5"))
+    '50'
+    >>> _snapshot_of(Path("m1.h5")) is None
+    True
+    """
+    found = re.findall(r"shuffle\d+_(\d+)", output.stem)
+    return found[-1] if found else None
+
+
+def done_message(
+    outputs: Sequence[Path],
+    reused: Sequence[Path] = (),
+    failed: dict[Path, str] | None = None,
+) -> str:
+    """Return the status line of a finished analysis: analysed, reused, failed.
+
+    Parameters
+    ----------
+    outputs
+        The prediction files of the videos asked (written now or found).
+    reused
+        Those of ``outputs`` that were there already, from an earlier analysis with
+        the same snapshot (not analysed again).
+    failed
+        Videos that could not be analysed, and why.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> m1, m2 = Path("m1DLC_x_shuffle1_239.h5"), Path("m2DLC_x_shuffle1_239.h5")
+    >>> for part in done_message([m1, m2], [m2]).split("; "):
+    ...     print(part)
+    analysed 1 video(s): m1DLC_x_shuffle1_239.h5
+    already analysed with snapshot 239 (reused): m2DLC_x_shuffle1_239.h5
+    """
+    reused_set = set(map(Path, reused))
+    new = [p for p in outputs if Path(p) not in reused_set]
+    parts = []
+    if new:
+        parts.append(f"analysed {len(new)} video(s): " + ", ".join(p.name for p in new))
+    by_snapshot: dict[str | None, list[str]] = {}
+    for p in outputs:
+        if Path(p) in reused_set:
+            by_snapshot.setdefault(_snapshot_of(Path(p)), []).append(Path(p).name)
+    for snapshot, names in by_snapshot.items():
+        with_what = f"snapshot {snapshot}" if snapshot else "this network"
+        parts.append(f"already analysed with {with_what} (reused): " + ", ".join(names))
+    for video, why in (failed or {}).items():
+        parts.append(f"not analysed: {Path(video).name} ({why})")
+    return "; ".join(parts) or "nothing to analyse"
+
+
 def _stopped_before(video: str) -> AnalysisStopped:
     """Return the stop of a run that had not started ``video`` yet."""
     from ..engine.inference import AnalysisStopped
@@ -176,6 +265,18 @@ class AnalysisModel(traitlets.HasTraits):
         (:meth:`stop`; the next :meth:`analyze` resumes where it stopped).
     stopping
         A stop was asked and the running batch is finishing.
+    training_note
+        ``""``, or the line that says that a training runs on the project and how
+        much memory analysing needs then (:meth:`check_training`).
+    small_memory
+        This machine (or its container) has too little memory for a training and
+        an analysis together: :meth:`analyze` refuses while a training runs,
+        unless :attr:`analyse_anyway`.
+    analyse_anyway
+        Analyse even while a training runs on a small machine.
+    no_network
+        ``""``, or why Analyze cannot run yet: the shuffle has no trained network
+        (the message points to the Train app).
     """
 
     shuffle = traitlets.Int(1)
@@ -200,6 +301,10 @@ class AnalysisModel(traitlets.HasTraits):
     error = traitlets.Unicode("")
     note = traitlets.Unicode("")
     outputs = traitlets.List()
+    training_note = traitlets.Unicode("")
+    small_memory = traitlets.Bool(False)
+    analyse_anyway = traitlets.Bool(False)
+    no_network = traitlets.Unicode("")
 
     def __init__(
         self,
@@ -224,11 +329,20 @@ class AnalysisModel(traitlets.HasTraits):
         self.flush_interval_s = float(flush_interval_s)
         self._thread: threading.Thread | None = None
         self._stop_event = threading.Event()
+        #: This model's record of its running analysis (``_running_jobs``).
+        self._record_id: str | None = None
         self.refresh()
+        self.observe(lambda _: self.check_network(), "shuffle")
 
     # ------------------------------------------------------------------ listing
     def refresh(self) -> None:
-        """Re-read the project's videos and the prediction files on disk."""
+        """Re-read the videos, the results, the trained network and what runs.
+
+        What runs: a training of the project (:meth:`check_training`), and, while
+        this model has not analysed yet, the Analyze app's last analysis of the
+        project in another page, running or stopped when its page was left
+        (:meth:`check_other_pages`).
+        """
         if self.project is not None:
             self.videos = [str(v) for v in self.project.source_videos()]
         if not self.selected or not set(self.selected) <= set(self.videos):
@@ -236,6 +350,85 @@ class AnalysisModel(traitlets.HasTraits):
                 self.videos
             )
         self.refresh_outputs()
+        self.check_network()
+        self.check_training()
+        self.check_other_pages()
+
+    def check_network(self) -> str:
+        """Say, in :attr:`no_network`, if the shuffle has no trained network yet.
+
+        Returns
+        -------
+        str
+            The message (``""``: there is one, or a model file analyses).
+        """
+        missing = ""
+        if (
+            self._analyze_fn is None
+            and self.project is not None
+            and not self.model_file
+        ):
+            try:
+                self.model_project()
+            except FileNotFoundError as err:
+                missing = str(err)
+            except Exception:  # noqa: BLE001 - anything else: said by Analyze
+                logger.debug("checking the trained network failed", exc_info=True)
+        self.no_network = missing
+        return missing
+
+    def check_training(self) -> str:
+        """Say, in :attr:`training_note`, whether a training runs on the project.
+
+        Also sets :attr:`small_memory` (:func:`posekit.engine._memory.is_small_machine`).
+
+        Returns
+        -------
+        str
+            The line (``""``: no training runs).
+        """
+        from ._running_jobs import memory_advice, training_line
+
+        line = training_line(self.project) if not self.model_file else ""
+        self.small_memory = bool(line) and memory_advice("")[1]
+        self.training_note = line
+        return line
+
+    def check_other_pages(self) -> None:
+        """Say what became of the Analyze app's last analysis of the project.
+
+        Only while this model has not analysed: the analysis another page runs now
+        (this one does not follow it), or one whose page was left or reloaded while
+        it ran (its kernel ended with it): :attr:`state` ``"stopped"`` and the
+        message says that Analyze videos continues it.
+        """
+        from ._running_jobs import (
+            clock,
+            interrupted_app_analysis,
+            interrupted_message,
+            running_app_analysis,
+        )
+
+        if self.project is None or self._record_id is not None:
+            return
+        if self.state not in ("idle", "stopped"):
+            return
+        try:
+            interrupted = interrupted_app_analysis(self.project)
+            elsewhere = running_app_analysis(self.project)
+        except OSError:
+            return
+        if interrupted is not None:
+            self.message = interrupted_message(interrupted)
+            self.state = "stopped"
+        elif elsewhere is not None:
+            video = Path(str(elsewhere.get("current") or "")).name
+            self.message = (
+                f"An analysis of {video} started at "
+                f"{clock(elsewhere.get('started_at', '?'))} runs in another page of "
+                "the Analyze app; its results are listed here when it ends "
+                "(re-read them with the refresh button)."
+            )
 
     def refresh_outputs(self) -> list[Path]:
         """Re-scan the prediction files of all videos.
@@ -319,6 +512,9 @@ class AnalysisModel(traitlets.HasTraits):
         ------
         RuntimeError
             If an analysis is already running.
+        TrainingRunsError
+            If a training runs on the project and this machine has too little
+            memory for both (:attr:`small_memory`), unless :attr:`analyse_anyway`.
         ValueError
             If no video is chosen or a setting is invalid.
         posekit.widgets.data_root.DataRootError
@@ -349,6 +545,12 @@ class AnalysisModel(traitlets.HasTraits):
                 f"batch_size must be >= 1, or 0 for the default. Received: "
                 f"{self.batch_size}"
             )
+        if self.check_training() and self.small_memory and not self.analyse_anyway:
+            raise TrainingRunsError(
+                f"{self.training_note} Wait until the training ends (or stop it in "
+                "the Train app), then press Analyze videos; or tick “analyse "
+                "while it trains” to analyse anyway."
+            )
         self.error = ""
         self.note = note
         self.progress = 0.0
@@ -358,6 +560,10 @@ class AnalysisModel(traitlets.HasTraits):
         self.stopping = False
         self.state = "running"
         self.message = "starting…"
+        if self.project is not None:
+            from ._running_jobs import start_app_analysis
+
+            self._record_id = start_app_analysis(self.project, chosen, dest)
         self._thread = threading.Thread(
             target=self._run,
             args=(chosen, dest, project),
@@ -401,10 +607,10 @@ class AnalysisModel(traitlets.HasTraits):
             return project, ""  # (DeepLabCut's own: the engine says what to do)
         older = previous_snapshot(project, shuffle)
         if older is None:
+            which = f" for shuffle {shuffle}" if shuffle != 1 else ""
             raise FileNotFoundError(
-                f"No trained network yet for shuffle {shuffle} (iteration "
-                f"{project.iteration}): train it in the Train app (home page → "
-                "Train), then analyse."
+                f"No trained network yet{which}: train one in the Train app (home "
+                "page → Train), then analyse here."
             )
         trained = int(older.parent.parent.parent.name.rsplit("-", 1)[-1])
         copy = dataclasses.replace(project, cfg=deepcopy(project.cfg))
@@ -496,10 +702,13 @@ class AnalysisModel(traitlets.HasTraits):
                     self.message = "starting TensorFlow…"
                     preload_tensorflow()
             written: list[Path] = []
+            reused: list[Path] = []
+            failed: dict[Path, str] = {}
             for k, video in enumerate(videos):
                 if self._stop_event.is_set():  # (an engine stand-in may not check)
                     raise _stopped_before(video)
                 self.current = video
+                self._record(current=video)
                 self.message = f"video {k + 1} of {len(videos)}: starting…"
                 on_stage = self._stage_callback(k, len(videos), video)
                 extra = (
@@ -507,7 +716,7 @@ class AnalysisModel(traitlets.HasTraits):
                     if in_child
                     else {}
                 )
-                written += analyze(
+                result = analyze(
                     project,
                     [video],
                     shuffle=int(self.shuffle),
@@ -522,28 +731,47 @@ class AnalysisModel(traitlets.HasTraits):
                     stop_event=self._stop_event,
                     **extra,
                 )
+                written += result
+                reused += getattr(result, "skipped", [])
+                failed.update(getattr(result, "failed", {}))
                 self.progress = (k + 1) / len(videos)
         except AnalysisStopped as stopped:
+            self._record(state="stopped")
             self._show_stopped(stopped)
             return
         except BaseException as err:  # noqa: BLE001 - shown in the widget, logged
+            self._record(state="error")
             logger.exception("analysis failed: %s", err, exc_info=err)
             self.error = error_message(err)
-            self.message = f"error: {self.error}"
+            self.message = "the analysis ended with an error (below)"
             self.state = "error"
             self.stopping = False
             self.refresh_outputs()
             return
+        self._record(state="done")
         self.stopping = False
         self.current = ""
         self.eta_s = 0.0
         self.refresh_outputs()
-        self.message = (
-            f"analysed {len(videos)} video(s): "
-            + ", ".join(p.name for p in written)
-            + (f". {self.note}" if self.note else "")
-        )
+        message = done_message(written, reused, failed)
+        if reused and self.check_training():
+            message += (
+                ". A training is running on this project: analyse again when it "
+                "ends to use its newest snapshot"
+            )
+        self.message = message + (f". {self.note}" if self.note else "")
         self.state = "done"
+
+    def _record(self, **fields: Any) -> None:
+        """Update this analysis' record in the project (what runs, its end)."""
+        if self.project is None or self._record_id is None:
+            return
+        from ._running_jobs import update_app_analysis
+
+        try:
+            update_app_analysis(self.project, self._record_id, **fields)
+        except OSError:  # (a project that became read-only: the record says less)
+            logger.debug("updating the analysis record failed", exc_info=True)
 
     def _show_stopped(self, stopped: AnalysisStopped) -> None:
         """Say where the analysis stopped and that Analyze resumes there."""
@@ -704,6 +932,27 @@ class AnalysisPanel:
             layout={"width": "40px"},
         )
         self.refresh_button.on_click(lambda _: self._refresh())
+        #: A training runs on the project: what that means for memory (QA s22 #1).
+        self.training_line = w.HTML()
+        self.training_line.add_class("posekit-analysis-training")
+        #: Shown while a training runs on a small machine: analyse all the same.
+        self.anyway = w.Checkbox(
+            description="analyse while it trains (this server may run out of memory)",
+            indent=False,
+            layout=w.Layout(display="none", width="auto"),
+        )
+        w.link((m, "analyse_anyway"), (self.anyway, "value"))
+        #: No trained network yet: Analyze is disabled and this says what to do.
+        self.network_line = w.HTML()
+        self.network_line.add_class("posekit-analysis-no-network")
+        #: While an analysis runs: leaving the page stops it (unlike a training).
+        self.leave_line = w.HTML(
+            '<span class="posekit-analysis-leave" style="color:#8a6100">'
+            "The analysis runs in this page: leaving or reloading the page stops it "
+            "(unlike a training, which goes on). What it analysed is saved every "
+            "minute, and Analyze videos then continues from there.</span>",
+            layout=w.Layout(display="none"),
+        )
         self.progress = w.FloatProgress(
             min=0.0, max=1.0, description="progress", layout=w.Layout(width="360px")
         )
@@ -760,7 +1009,11 @@ class AnalysisPanel:
                     ],
                     layout=w.Layout(flex_flow="row wrap"),  # narrow window: wraps
                 ),
+                self.network_line,
+                self.training_line,
+                self.anyway,
                 w.HBox([self.analyze_button, self.stop_button, self.refresh_button]),
+                self.leave_line,
                 w.HBox(
                     [self.progress, self.progress_text],
                     layout=w.Layout(flex_flow="row wrap", align_items="center"),
@@ -787,7 +1040,12 @@ class AnalysisPanel:
         )
         m.observe(lambda _: self._update_status(), ["eta_s", "frames_per_s"])
         m.observe(lambda _: self._update_error(), "error")
+        m.observe(
+            lambda _: self._update_checks(),
+            ["training_note", "small_memory", "no_network"],
+        )
         m.observe(lambda _: self._update_outputs(), "outputs")
+        self._update_checks()
         self._update_status()
         self._update_outputs()
 
@@ -800,7 +1058,7 @@ class AnalysisPanel:
         display(self.widget)
 
     def _refresh(self) -> None:
-        """Re-read the videos and results, and the results' files (a labelled video)."""
+        """Re-read the videos, results and checks, and the results' files."""
         self.model.refresh()
         self._update_outputs(force=False)
 
@@ -809,9 +1067,12 @@ class AnalysisPanel:
             return
         try:
             self.model.analyze()
-        except Exception as err:  # noqa: BLE001 - shown in the widget
+        except TrainingRunsError as err:  # a caution, not an error: the status line
+            self.model.error = ""
+            self.model.message = str(err)
+        except Exception as err:  # noqa: BLE001 - shown in the widget, once
+            self.model.message = ""
             self.model.error = error_message(err)
-            self.model.message = error_message(err)
         self._focus_next()
 
     def _stop(self) -> None:
@@ -850,12 +1111,32 @@ class AnalysisPanel:
         finally:
             self._syncing = False
 
+    def _update_checks(self) -> None:
+        """Show the running training and the missing network; Analyze accordingly."""
+        m = self.model
+        self.training_line.value = (
+            '<div role="note" style="color:#8a6100;max-width:60em">'
+            f"<b>⚠</b> {html.escape(m.training_note)}</div>"
+            if m.training_note
+            else ""
+        )
+        self.anyway.layout.display = (
+            "" if m.training_note and m.small_memory else "none"
+        )
+        self.network_line.value = (
+            f'<div style="max-width:60em"><b>{html.escape(m.no_network)}</b></div>'
+            if m.no_network
+            else ""
+        )
+        self._update_status()
+
     def _update_status(self) -> None:
         from .training_dashboard import format_eta
 
         m = self.model
         self.progress.value = m.progress
-        self.analyze_button.disabled = m.state == "running"
+        self.analyze_button.disabled = m.state == "running" or bool(m.no_network)
+        self.leave_line.layout.display = "" if m.state == "running" else "none"
         self.stop_button.disabled = m.state != "running" or m.stopping
         fps = (
             f", {m.frames_per_s:.0f} frames/s" if math.isfinite(m.frames_per_s) else ""

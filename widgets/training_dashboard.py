@@ -22,6 +22,7 @@ from ._bokeh import BokehComponent, LiveBokehModel, LiveVBox
 from .app import BUTTON_COLORS, error_message, live_region, style_button
 from .training_model import (
     APP_TIME_BUDGET_S,
+    AnalysisRunsError,
     TrainingModel,
     TrainingState,
     format_eta,
@@ -114,7 +115,7 @@ class TrainingDashboard(BokehComponent):
         self.minutes = w.BoundedFloatText(
             min=0.05, max=10_000, step=0.5, description="minutes more", style=style,
             layout=w.Layout(width="190px"),
-            tooltip="each Start, Resume or Train more trains this many minutes more",
+            tooltip="each Start or Train more trains this many minutes more",
         )  # fmt: skip
         self.save_minutes = w.BoundedFloatText(
             min=0, max=10_000, step=1, description="snapshot every (min, 0: off)",
@@ -210,6 +211,16 @@ class TrainingDashboard(BokehComponent):
             else ""
         )
         self.process_note.add_class("posekit-train-process-note")
+        #: An analysis of the project runs: what that means for memory (QA s22 #1).
+        self.analysis_line = w.HTML()
+        self.analysis_line.add_class("posekit-train-analysis")
+        #: Shown while an analysis runs on a small machine: train all the same.
+        self.anyway = w.Checkbox(
+            description="train while it analyses (this server may run out of memory)",
+            indent=False,
+            layout=w.Layout(display="none", width="auto"),
+        )
+        w.link((m, "train_anyway"), (self.anyway, "value"))
 
         self.plot = self._make_plot()
         self.bokeh = LiveBokehModel(self.plot, combine_events=True)
@@ -231,6 +242,8 @@ class TrainingDashboard(BokehComponent):
             (lambda _: self._update_error(), ["error"]),
             (lambda _: self._update_limit(), ["limit"]),
             (lambda _: self._update_notice(), ["backbone", "imagenet"]),
+            (lambda _: self._update_analysis(), ["analysis_note", "small_memory"]),
+            (lambda _: self._recheck_analysis(), ["state"]),
         ]
         for fn, names in self._callbacks:
             m.observe(fn, names)
@@ -290,6 +303,8 @@ class TrainingDashboard(BokehComponent):
                 settings,
                 presence,
                 limits,
+                self.analysis_line,
+                self.anyway,
                 buttons,
                 w.HBox([self.progress, self.eta], layout=wrap),
                 self.status,
@@ -317,6 +332,7 @@ class TrainingDashboard(BokehComponent):
         self._update_evaluation()
         self._update_worst()  # drawn by an earlier evaluation of the newest snapshot
         self._update_error()  # a training that died before the page opened
+        self._update_analysis()
 
     def close(self) -> None:
         """Stop following the model and close every widget of the dashboard."""
@@ -361,6 +377,8 @@ class TrainingDashboard(BokehComponent):
         """
         try:
             fn()
+        except AnalysisRunsError as err:  # a caution, not an error: the status line
+            self.model.message = str(err)
         except Exception as err:  # noqa: BLE001 - shown in the widget
             self.model.error = error_message(err)
             self.model.message = error_message(err)
@@ -399,12 +417,12 @@ class TrainingDashboard(BokehComponent):
     def _update_buttons(self) -> None:
         m = self.model
         busy = m.busy
-        if m.state in ("stopped", "error") and m._session is not None:
-            label = "Resume training"
-        elif m.snapshots or m.state == "finished":
-            label = "Train more"
-        else:
-            label = "Start training"
+        # one name for one action, however the page was opened: a stopped session
+        # and a reopened page on it both go on from the newest snapshot ("Resume
+        # training" after Stop read "Train more" on a reopened page, QA s22 #9)
+        label = (
+            "Train more" if m.snapshots or m.state == "finished" else "Start training"
+        )
         self.start_button.description = label
         self.start_button.disabled = busy
         self.stop_button.disabled = m.state != TrainingState.RUNNING.value
@@ -460,6 +478,24 @@ class TrainingDashboard(BokehComponent):
             if err
             else ""
         )
+
+    def _update_analysis(self) -> None:
+        """Show the analysis that runs on the project, and "train anyway" if small."""
+        m = self.model
+        self.analysis_line.value = (
+            '<div role="note" style="color:#8a6100;max-width:60em">'
+            f"<b>\u26a0</b> {html.escape(m.analysis_note)}</div>"
+            if m.analysis_note
+            else ""
+        )
+        show = m.analysis_note and m.small_memory and not m.busy
+        self.anyway.layout.display = "" if show else "none"
+
+    def _recheck_analysis(self) -> None:
+        """Look again for a running analysis once the training has ended."""
+        if not self.model.busy:
+            self.model.check_analysis()
+        self._update_analysis()
 
     def _update_limit(self) -> None:
         by_time = self.model.limit == "time"

@@ -87,6 +87,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APP_TIME_BUDGET_S",
+    "AnalysisRunsError",
     "JOB_FILE",
     "LOG_FILE",
     "STEPS_FILE",
@@ -110,6 +111,17 @@ class TrainingState(str, Enum):
 
 
 _BUSY = (TrainingState.RUNNING.value, TrainingState.STOPPING.value)
+
+
+class AnalysisRunsError(RuntimeError):
+    """Start refused: an analysis runs on the project and this machine is small.
+
+    A training and an analysis together need more memory than a 2 GB server
+    (mybinder.org) has. Not an error of the user's: the dashboard shows the message
+    as its status line, with the choice to train anyway
+    (:attr:`TrainingModel.train_anyway`).
+    """
+
 
 #: The training process's state (JSON), in the shuffle's model folder.
 JOB_FILE = "posekit-app-job.json"
@@ -176,7 +188,7 @@ class _Session:
     """One press of "Start": where it began and where it should end.
 
     Totals, as the engine counts them. A stopped session by iterations resumes
-    towards the same target; by time, "Resume" trains the minutes asked for more.
+    towards the same target; by time, "Train more" trains the minutes asked for more.
     """
 
     limit: str
@@ -210,8 +222,10 @@ class TrainingModel(traitlets.HasTraits):
     "Start" trains until the iteration counter reaches ``iterations`` (a total, as
     ``posekit train --iterations`` and the engine's ``max_iterations`` count it), or
     for ``time_budget_s`` more seconds; "Stop" measures the test error and saves a
-    snapshot; "Resume" continues a stopped session by iterations towards the same
-    target, and one by time for ``time_budget_s`` more seconds. After a session
+    snapshot; "Train more" after a Stop continues the stopped session by iterations
+    towards the same target, and one by time for ``time_budget_s`` more seconds (the
+    button has that one name whether the page saw the Stop or was opened after
+    it, :meth:`start` goes on from the newest snapshot either way). After a session
     ends, ``iterations`` moves on by the session's length, so "Train more" trains
     that much more. The engine's iteration counter continues across all of them.
 
@@ -276,6 +290,16 @@ class TrainingModel(traitlets.HasTraits):
     test_set_note
         ``""``, or why test errors are missing (the shuffle's training set has no
         test frame: too few labelled frames for its training fraction).
+    analysis_note
+        ``""``, or the line that says that an analysis of the project runs (in the
+        Analyze app, or one holding the project's analysis lock) and how much
+        memory training needs then (:meth:`check_analysis`).
+    small_memory
+        This machine (or its container) has too little memory for a training and an
+        analysis together: :meth:`start` refuses while an analysis runs, unless
+        :attr:`train_anyway`.
+    train_anyway
+        Train even while an analysis runs on a small machine.
     """
 
     state = traitlets.Unicode(TrainingState.IDLE.value)
@@ -298,6 +322,9 @@ class TrainingModel(traitlets.HasTraits):
     error = traitlets.Unicode("")
     evaluating = traitlets.Bool(False)
     auto_evaluate = traitlets.Bool(True)
+    analysis_note = traitlets.Unicode("")
+    small_memory = traitlets.Bool(False)
+    train_anyway = traitlets.Bool(False)
 
     def __init__(
         self,
@@ -383,6 +410,28 @@ class TrainingModel(traitlets.HasTraits):
         self.observe(lambda _: self._switch_shuffle(), "shuffle")
         if not self.attach():
             self._report_last_job()
+            self.check_analysis()
+
+    def check_analysis(self) -> str:
+        """Say, in :attr:`analysis_note`, whether an analysis of the project runs.
+
+        The Analyze app's (its record: :mod:`posekit.widgets._running_jobs`) or one
+        that holds the project's analysis lock; also sets :attr:`small_memory`.
+
+        Returns
+        -------
+        str
+            The line (``""``: no analysis runs).
+        """
+        from ._running_jobs import analysis_line, memory_advice
+
+        try:
+            line = analysis_line(self.project)
+        except OSError:
+            line = ""
+        self.small_memory = bool(line) and memory_advice("")[1]
+        self.analysis_note = line
+        return line
 
     def _switch_shuffle(self) -> None:
         """Show another shuffle: its snapshots and curves, no session."""
@@ -575,6 +624,9 @@ class TrainingModel(traitlets.HasTraits):
         ------
         RuntimeError
             If a training or evaluation is already running.
+        AnalysisRunsError
+            If an analysis of the project runs and this machine has too little
+            memory for both (:attr:`small_memory`), unless :attr:`train_anyway`.
         ValueError
             If a setting is invalid (the message names it).
         """
@@ -585,6 +637,12 @@ class TrainingModel(traitlets.HasTraits):
         if self.attach():  # started elsewhere (another tab, the command line)
             return
         self._validate()
+        if self.check_analysis() and self.small_memory and not self.train_anyway:
+            raise AnalysisRunsError(
+                f"{self.analysis_note} Wait until the analysis ends (or stop it in "
+                "the Analyze app), then start the training; or tick “train "
+                "while it analyses” to train anyway."
+            )
         s = self._session
         resuming = (
             s is not None
@@ -779,11 +837,13 @@ class TrainingModel(traitlets.HasTraits):
         self.error = ""
         self.eta_s = float("nan")
         self.rate = float("nan")
+        from ._running_jobs import clock
+
         phase = status.get("phase")
         if status.get("action") == "train" and status.get("session") and not own:
             # what the process trains to
             self._session = _Session.from_dict(status["session"])
-            # "Resume" after a stop continues it (its settings: ``()``, unknown)
+            # "Train more" after a stop continues it (its settings: ``()``, unknown)
             self._show_session_settings(self._session)
             self.weigh_only_present_joints = self.recorded_presence_rule()
         if status.get("action") == "evaluate":
@@ -798,11 +858,10 @@ class TrainingModel(traitlets.HasTraits):
                 (status.get("message") or "training…")
                 if own
                 else (
-                    "a training started from the Train app at "
-                    f"{status.get('started_at', '?')} runs on this project (pid "
-                    f"{status.get('pid')}): it goes on when its page is left, and "
-                    "this page follows it from disk. Stop asks it to save a snapshot "
-                    "and stop."
+                    "A training started from the Train app at "
+                    f"{clock(status.get('started_at', '?'))} is running on this "
+                    "project. It goes on when this page is left, and this page "
+                    "shows its progress. Stop asks it to save a snapshot and stop."
                 )
             )
             self.progress = 0.0
@@ -1257,8 +1316,8 @@ class TrainingModel(traitlets.HasTraits):
         who = job.describe() if job is not None else "the training"
         if self._stop_sent:
             self.message = (
-                f"stopped {who} at iteration {self.iteration}; resume any time, or "
-                "press Evaluate"
+                f"stopped {who} at iteration {self.iteration}; Train more goes on "
+                "from there any time, or press Evaluate"
             )
             self.state = TrainingState.STOPPED.value
         else:
@@ -1404,8 +1463,8 @@ class TrainingModel(traitlets.HasTraits):
             self.eta_s = float("nan")
             self.rate = float("nan")
             self.message = (
-                f"stopped at iteration {self.iteration} ({measured}); resume any "
-                "time, or press Evaluate for the full evaluation"
+                f"stopped at iteration {self.iteration} ({measured}); Train more "
+                "goes on from there any time, or press Evaluate for the full evaluation"
             )
             self.state = TrainingState.STOPPED.value
         else:

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..dlc_names import dlc_keywords
 from ..model_folder import ModelFolder
-from ..project import Project, as_project, list_videos
+from ..project import Project, as_project
 
 __all__ = ["convert_detections2tracklets", "stitch_tracklets"]
 
@@ -60,15 +60,14 @@ def _stems(
     destfolder: str | os.PathLike | None,
 ) -> tuple[ModelFolder, list[tuple[Path, str]], str]:
     """Return the model folder, each video's output stem ``<folder>/<video><scorer>``, the scorer."""
-    from ..api import _one_snapshot
+    from ..api import _given_videos, _one_snapshot
 
-    if isinstance(videos, str | os.PathLike):
-        videos = [videos]
     folder = ModelFolder.of(project, shuffle)
     _, snapshot = folder.snapshot(_one_snapshot(project, None))
     scorer = folder.scorer(snapshot)
+    given = _given_videos(videos, videotype, "nothing is tracked")
     stems = []
-    for video in list_videos(list(videos), videotype):
+    for video in project.source_videos() if given is None else given:
         where = Path(destfolder) if destfolder is not None else video.parent
         stems.append((video, str(where / f"{video.stem}{scorer}")))
     return folder, stems, scorer

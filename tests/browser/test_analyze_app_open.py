@@ -151,6 +151,18 @@ def test_open_shows_the_viewer_in_sight_and_the_files_are_served(
     page.wait_for_selector(".posekit-analysis-panel", timeout=120_000)
     opens = page.get_by_role("button", name="Open")
     _wait(page, lambda: opens.count() == N_VIDEOS, 30, "the results")
+    # no trained network (these results were written, not analysed): said before
+    # any click, once, and Analyze waits for one (QA s22 #7)
+    note = page.locator(".posekit-analysis-no-network").inner_text()
+    assert note == (
+        "No trained network yet: train one in the Train app (home page → Train), "
+        "then analyse here."
+    )
+    assert page.get_by_role("button", name="Analyze videos").is_disabled()
+    assert (
+        "No trained network"
+        not in page.locator(".posekit-analysis-status").inner_text()
+    )
 
     # Open the last result (the click scrolls the button into view first)
     opens.nth(N_VIDEOS - 1).click()

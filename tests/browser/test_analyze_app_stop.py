@@ -4,11 +4,18 @@ Analyze a long demo video, press Stop (from the keyboard: Analyze hands the focu
 it) once frames move, and see the stopped status with the frame it stopped at; the
 frames so far are kept beside the output (``.<output>.partial.npz``), no ``.h5`` is
 written, Analyze is enabled again and Stop disabled.
+
+Reloading the page while it analyses ends the analysis with the page's kernel (QA
+s22 #3): the page says so while it runs, and the page reloaded says that the last
+analysis was stopped when its page was left and that Analyze videos continues it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -105,4 +112,45 @@ def test_stop_shows_where_the_analysis_stopped(server, demo, page) -> None:
     partial = list(videos.glob(".session1DLC_*.partial.npz"))
     assert len(partial) == 1  # the frames so far, for the next Analyze
     assert not list(videos.glob("session1DLC_*.h5"))  # no incomplete output
+    assert page.posekit_errors == []
+
+
+def test_a_reload_stops_the_analysis_and_the_page_says_so(server, demo, page) -> None:
+    page.goto(server.url, wait_until="domcontentloaded")
+    page.wait_for_selector(".posekit-analysis-panel", timeout=120_000)
+    leave = page.locator(".posekit-analysis-leave")
+    assert not leave.is_visible()  # nothing runs
+    page.get_by_role("button", name="Analyze videos").click()
+    _wait(page, lambda: _state(page) == "running", 30, "the analysis to start")
+    # while it runs: leaving or reloading stops it (a training goes on)
+    assert leave.is_visible()
+    assert "leaving or reloading the page stops it" in leave.inner_text()
+    text = page.locator(".posekit-analysis-progress-text")
+    _wait(page, lambda: "frames/s" in text.inner_text(), 240, "frames to move")
+    assert _state(page) == "running"
+
+    kernel = server.kernel_pids()[-1]  # this page's (the newest)
+    page.reload(wait_until="domcontentloaded")
+    # the apps' server ends the kernel of a page left, with its process group
+    # (Voila's unload beacon; a plain voila, as here, may not: done as it does)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(os.getpgid(kernel), signal.SIGKILL)
+    _wait(page, lambda: kernel not in server.kernel_pids(), 30, "the kernel to go")
+    page.wait_for_selector(".posekit-analysis-panel", timeout=120_000)
+    status = page.locator(".posekit-analysis-status")
+
+    def said() -> bool:
+        if "runs in another page" in status.inner_text():  # the old kernel ends
+            page.get_by_title("Re-read the videos and results").click()
+        return "was stopped when its page was left" in status.inner_text()
+
+    _wait(page, said, 60, "the page to say the analysis was stopped")
+    message = status.inner_text()
+    assert message.startswith("The last analysis of session1.mp4 (started at "), message
+    assert "Press Analyze videos: it " in message
+    assert _state(page) == "stopped"
+    assert page.get_by_role("button", name="Analyze videos").is_enabled()
+    assert not leave.is_visible()
+    videos = Path(demo.videos()[0]).parent
+    assert not list(videos.glob("session1DLC_*.h5"))  # it did not finish
     assert page.posekit_errors == []

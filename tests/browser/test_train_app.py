@@ -145,7 +145,8 @@ def test_home_train_stop_resume_analyze(server, project, page, screenshots_dir) 
     assert pose_cfg["weigh_only_present_joints"] is True
     before = page.evaluate(LOSS_POINTS_JS)
 
-    page.get_by_role("button", name="Resume training").click()
+    # after Stop the button is "Train more", as on a page opened later (QA s22 #9)
+    page.get_by_role("button", name="Train more").click()
     _wait(page, lambda: _state(page) == "running", 30, "running again")
     _wait(page, lambda: _state(page) == "finished", 180, "finished")
     assert _iteration(page) == 40  # the counter continued to the same target
@@ -178,6 +179,10 @@ def test_home_train_stop_resume_analyze(server, project, page, screenshots_dir) 
     page.locator('a[data-app="train.ipynb"]').click()
     page.wait_for_selector(".posekit-train-curves canvas", timeout=120_000)
     assert _state(page) in ("running", "finished")
+    status = page.locator(".posekit-train-status").inner_text()
+    if _state(page) == "running":  # the line says who started it, in plain words
+        assert "A training started from the Train app at " in status, status
+        assert "pid" not in status and str(trainer) not in status
     assert presence.is_checked()  # what the shuffle trains with, read back
     _wait(page, lambda: _state(page) == "finished", 240, "finished after leaving")
     assert _iteration(page) == 80

@@ -374,10 +374,12 @@ def test_untrained_iteration_points_to_the_train_app(tmp_path) -> None:
     p = make_demo_project(tmp_path, n_frames=20, n_labeled=4)
     m = AnalysisModel(p)
     view = AnalysisPanel(m)
-    view.analyze_button.click()
+    assert view.analyze_button.disabled  # said before clicking (QA s22 #7)
+    with pytest.raises(FileNotFoundError) as err:
+        m.analyze()
     assert m.state == "idle"
-    assert "Train app" in m.error
-    assert "train_network" not in m.error and "posekit train" not in m.error
+    assert "Train app" in str(err.value) and str(err.value) == m.no_network
+    assert "train_network" not in m.no_network and "posekit train" not in m.no_network
 
 
 def test_after_a_merge_the_newest_trained_iteration_analyses(

@@ -173,7 +173,7 @@ def test_scripted_stop_resume_continues_towards_the_same_target(project) -> None
     stopped_at = m.iteration
     assert 12 <= stopped_at < 30
     assert m.snapshots[-1][0] == stopped_at
-    assert view.start_button.description == "Resume training"
+    assert view.start_button.description == "Train more"
     assert not view.start_button.disabled
 
     m.start()  # resume: the same session target (30 in total)
@@ -319,8 +319,9 @@ def test_scripted_error_is_shown_and_kept(project, caplog) -> None:
     assert "error" in view.status.value
     assert m.iteration == 5  # the points before the failure are kept
     assert list(m.loss_source.data["iteration"]) == [1, 2, 3, 4, 5]
-    # the settings are unchanged, so Start resumes the failed session
-    assert view.start_button.description == "Resume training"
+    # the settings are unchanged, so Start resumes the failed session; no snapshot
+    # was saved, so the button says Start (a reopened page says the same)
+    assert view.start_button.description == "Start training"
     engine.fail_at = None
     m.start()
     assert m.join(30)
@@ -405,7 +406,7 @@ def test_real_training_stop_resume_finish_and_evaluate(project) -> None:
     assert 6 <= stopped_at < 24
     assert m.snapshots[-1][0] == stopped_at
     assert list(m.loss_source.data["iteration"]) == list(range(1, stopped_at + 1))
-    assert view.start_button.description == "Resume training"
+    assert view.start_button.description == "Train more"
 
     view.start_button.click()
     assert m.join(300)
@@ -836,9 +837,9 @@ def test_a_killed_process_is_reported_and_a_new_page_stops_the_next(tmp_path) ->
     stopped = again.iteration
     assert stopped >= 1 and again.snapshots[-1][0] == stopped
     assert f"stopped at iteration {stopped}" in again.message
-    assert view.start_button.description == "Resume training"
+    assert view.start_button.description == "Train more"
     assert not _pid_alive(pid)
-    # Resume at once (as a user clicks when the page says "stopped")
+    # Train more at once (as a user clicks when the page says "stopped")
     view.start_button.click()
     assert again.state == "running" and again.job["pid"] != pid, again.message
     assert again.message.startswith("resuming")
@@ -908,7 +909,7 @@ def test_resume_by_time_trains_the_minutes_asked_for_more(project) -> None:
     m.stop()
     assert m.join(30) and m.state == "stopped"
     at_stop = engine.elapsed
-    assert view.start_button.description == "Resume training"
+    assert view.start_button.description == "Train more"
     m.start()
     assert m.join(60) and m.state == "finished"
     assert engine.calls[-1]["time_budget_s"] == pytest.approx(at_stop + 60.0)
@@ -1115,3 +1116,32 @@ def test_the_app_s_training_records_weigh_only_present_joints(tmp_path) -> None:
     assert meta["train_config"]["weigh_only_present_joints"] is True
     # a page opened later shows what the shuffle was trained with
     assert TrainingModel(project).weigh_only_present_joints is True
+
+
+@pytest.mark.parametrize("limit", ["time", "iterations"])
+def test_the_train_button_has_one_name_however_the_page_was_opened(
+    project, limit
+) -> None:
+    """QA s22 #9: after Stop it read "Resume training", reopened "Train more"."""
+    engine = ScriptedEngine(step_wall_s=0.005)
+    if limit == "time":  # the app's default: "minutes more"
+        m = scripted_model(project, engine, time_budget_s=60.0)
+    else:
+        m = scripted_model(project, engine, iterations=200)
+    view = TrainingDashboard(m, backbones=BACKBONES)
+    assert view.start_button.description == "Start training"
+    m.start()
+    wait_for(lambda: m.iteration >= 10, what="10 iterations")
+    m.stop()
+    assert m.join(30) and m.state == "stopped"
+    after_stop = view.start_button.description
+    # the app opened again on the same stopped training (a new page, a new model)
+    reopened = TrainingDashboard(scripted_model(project, engine), backbones=BACKBONES)
+    assert reopened.model.state == "idle" and reopened.model.snapshots
+    assert after_stop == reopened.start_button.description == "Train more"
+    # and it does what it says: trains on from the stopped iteration
+    stopped_at = m.iteration
+    view.start_button.click()
+    assert m.join(60) and m.state == "finished"
+    assert m.iteration > stopped_at
+    assert view.start_button.description == "Train more"

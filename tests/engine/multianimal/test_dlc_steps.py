@@ -113,6 +113,13 @@ def test_refusals_say_what_to_do(analysed, tmp_path):
         deeplabcut.stitch_tracklets(
             project.config_path, [str(video)], transformer_checkpoint="reid.pt"
         )
+    # a videotype that leaves out the video given tracks nothing (never every video)
+    assert (
+        deeplabcut.convert_detections2tracklets(
+            project.config_path, [str(video)], videotype=".avi", overwrite=True
+        )
+        == []
+    )
     with pytest.raises(FileNotFoundError, match="Analyse the video first"):
         deeplabcut.convert_detections2tracklets(
             project.config_path, [str(video)], destfolder=str(tmp_path)
