@@ -336,11 +336,17 @@ class BehaviorApp:
                                     layout=w.Layout(width="220px"))  # fmt: skip
         self.body_to = w.Dropdown(description="to", options=[], style=style,
                                   layout=w.Layout(width="180px"))  # fmt: skip
+        # by default short gaps are filled and the positions smoothed (median of 5
+        # frames): unsmoothed, the demo's distance was 2.4 times the true path, as it
+        # adds up the tracking's frame-to-frame jitter (QA s22 workshop #5); the
+        # median alone, without the gap filling, blanked the frames around each point
+        # below the p-cutoff (41 % of the demo's frames after a 2.5-minute training)
         self.max_gap = w.BoundedIntText(
-            value=0, min=0, max=10_000, description="interpolate gaps ≤ (frames, 0: off)",
+            value=SUGGESTED_MAX_GAP, min=0, max=10_000,
+            description="interpolate gaps ≤ (frames, 0: off)",
             style=style, layout=w.Layout(width="330px"),
         )  # fmt: skip
-        self.smoother = w.Dropdown(options=list(_SMOOTHERS.items()), value="none",
+        self.smoother = w.Dropdown(options=list(_SMOOTHERS.items()), value="median",
                                    description="smoothing", style=style)  # fmt: skip
         self.window = w.BoundedIntText(value=5, min=1, max=501, step=2,
                                        description="window (frames)", style=style,
@@ -354,8 +360,9 @@ class BehaviorApp:
         )
         self.clean_message = message()
         self.log_box = w.HTML()
+        # the default cleaning applies at once: the p-cutoff, gaps, median
+        self.model.set_cleaning(self.filter_config())
         if pcutoff:  # the project's p-cutoff, as in the Trajectories app
-            self.model.set_cleaning(self.filter_config())
             self.clean_message.value = (
                 "<small class='posekit-pcutoff-note'>Points with a likelihood below "
                 f"the project's p-cutoff ({pcutoff:.2f}) are left out. Set the "
@@ -430,7 +437,7 @@ class BehaviorApp:
             layout=w.Layout(display="none"),
         )  # fmt: skip
         self.coverage_box.add_class("posekit-coverage")
-        # unsmoothed positions: the distance adds up the tracking's jitter
+        # what the smoothing does to distance and speeds (none: they add up jitter)
         self.jitter_note = w.HTML()
         self.jitter_note.add_class("posekit-jitter-note")
         self.kinematics_html = w.HTML()
@@ -888,13 +895,7 @@ class BehaviorApp:
     def _refresh_all(self) -> None:
         m = self.model
         self._refresh_coverage()
-        self.jitter_note.value = (
-            "<small>(no smoothing: distance and speeds add up the tracking's "
-            "frame-to-frame jitter; choose a smoothing in <i>2. Clean</i>, e.g. "
-            "median, to measure the animal's own movement)</small>"
-            if m.sessions and m.filter_config.method == "none"
-            else ""
-        )
+        self.jitter_note.value = self._smoothing_note() if m.sessions else ""
         if m.sessions:
             self.log_box.value = self._log_html()
             kinematics = m.kinematics_table()
@@ -910,6 +911,22 @@ class BehaviorApp:
         self._refresh_rois()
         self._refresh_social()
         self._refresh_behavior()
+
+    def _smoothing_note(self) -> str:
+        """Say beside *Movement* what the smoothing does to distance and speeds."""
+        config = self.model.filter_config
+        if config.method == "none":
+            return (
+                "<small>(no smoothing: distance and speeds add up the tracking's "
+                "frame-to-frame jitter; choose a smoothing in <i>2. Clean</i>, e.g. "
+                "median, to measure the animal's own movement)</small>"
+            )
+        return (
+            f"<small>(positions smoothed: {html.escape(config.describe_smoothing())}; "
+            "unsmoothed, distance and speeds would add up the tracking's "
+            "frame-to-frame jitter. Change it in <i>2. Clean</i>; the table's "
+            "<code>smoothing</code> column records it)</small>"
+        )
 
     def _refresh_coverage(self) -> None:
         """Show, above the tables, which animals' measures come from few frames."""

@@ -125,12 +125,34 @@ OWN_KEYS_RULE = (
 )
 
 #: Where the keys work in a JupyterLab (or Notebook 7) notebook, whose command mode
-#: has single-key shortcuts of its own (shown in the help and the docs).
+#: has single-key shortcuts of its own (shown in the docs, and in the help unless the
+#: labeller is in a Voila app).
 NOTEBOOK_KEYS_RULE = (
     "In a JupyterLab notebook the keys act on the labeller while the pointer is over "
     "it or after a click in it, and never reach the notebook (x does not cut the "
     "cell); a click elsewhere in the notebook gives the notebook its keys back."
 )
+
+#: Environment variables that Voila sets for the kernel of a page it renders (its
+#: ``SERVER_SOFTWARE`` is ``voila/<version>``; a pre-heated kernel has the others).
+_VOILA_VARIABLES = ("VOILA_KERNEL_ID", "VOILA_BASE_URL", "VOILA_SERVER_URL")
+
+
+def _runs_in_voila(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this kernel runs a page that Voila renders (not a notebook).
+
+    Examples
+    --------
+    >>> _runs_in_voila({"SERVER_SOFTWARE": "voila/0.5.13", "QUERY_STRING": ""})
+    True
+    >>> _runs_in_voila({"JPY_SESSION_NAME": "/home/me/label.ipynb"})
+    False
+    """
+    env = os.environ if environ is None else environ
+    return env.get("SERVER_SOFTWARE", "").startswith("voila/") or any(
+        name in env for name in _VOILA_VARIABLES
+    )
+
 
 #: How a machine point's likelihood class is said in words (beside its colour).
 _GUESS_WORDS = {
@@ -1092,6 +1114,10 @@ class Labeler(BokehComponent):
             f"<b>{' / '.join(_KEY_LABELS.get(k, k) for k in ks)}</b> {action}"
             for action, ks in self.shortcuts.items()
         )
+        # JupyterLab's command-mode keys are no concern in a Voila app (QA s22 #6)
+        notebook_rule = (
+            "" if _runs_in_voila() else f"{html.escape(NOTEBOOK_KEYS_RULE)} "
+        )
         self.help = W.HTML(
             "<div style='font-size:12px;color:#444;max-width:1100px'>"
             "Click the image to place the selected bodypart; drag a point to move it; "
@@ -1105,7 +1131,7 @@ class Labeler(BokehComponent):
             "correct it, <b>a</b> accepts the frame's guesses. The arrow keys nudge the "
             "point just placed (by mouse or keyboard), dragged or tapped (Shift: 10 "
             "px; <b>Esc</b>: arrows navigate again). "
-            f"{html.escape(OWN_KEYS_RULE)} {html.escape(NOTEBOOK_KEYS_RULE)} "
+            f"{html.escape(OWN_KEYS_RULE)} {notebook_rule}"
             f"Keys: {keys}. Every change is saved at once.</div>"
         )
         side = W.VBox(

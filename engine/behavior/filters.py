@@ -967,6 +967,50 @@ class FilterConfig:
             out["body_length"] = list(out["body_length"])
         return out
 
+    def describe_smoothing(self) -> str:
+        """Say in words how the positions are smoothed (and which gaps are filled).
+
+        What the movement table's ``smoothing`` column holds, so that an exported
+        distance says whether it adds up the tracking's frame-to-frame jitter.
+
+        Returns
+        -------
+        str
+            The smoother and its window or cut-off, then the gap interpolation if
+            any; ``"none"`` for raw positions.
+
+        Examples
+        --------
+        >>> FilterConfig(method="median", window=5, max_gap=10).describe_smoothing()
+        'median of 5 frames, gaps of up to 10 frames interpolated first'
+        >>> FilterConfig(method="savgol", window=7).describe_smoothing()
+        'Savitzky-Golay of 7 frames (order 2)'
+        >>> FilterConfig(method="none").describe_smoothing()
+        'none'
+        """
+        if self.method == "median":
+            text = f"median of {self.window} frames"
+        elif self.method == "savgol":
+            text = f"Savitzky-Golay of {self.window} frames (order {self.polyorder})"
+        elif self.method == "butterworth":
+            text = (
+                f"Butterworth low-pass, cut-off {self.cutoff:g} Hz (order {self.order})"
+            )
+        elif self.method == "kalman":
+            text = (
+                f"Kalman (measurement std {self.measurement_std:g} px, "
+                f"acceleration std {self.acceleration_std:g})"
+            )
+        else:
+            text = "none"
+        if self.max_gap:
+            text = (
+                f"{text}, gaps of up to {self.max_gap} frames interpolated first"
+                if self.method != "none"
+                else f"none (gaps of up to {self.max_gap} frames interpolated)"
+            )
+        return text
+
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> FilterConfig:
         """Build from :meth:`to_dict` output; unknown keys raise ``ValueError``."""

@@ -1211,8 +1211,11 @@ follow_merge_gap
         units (:func:`~posekit.engine.behavior.tables.kinematics_table`), each
         session at its own frame rate, and ``centroid_gap_frames``: the frames
         whose centroid places keypoints missing there from those seen
-        (:meth:`centroid_gaps`; 0 with a chosen keypoint). :meth:`coverage_warning`
-        says when the frames used are few.
+        (:meth:`centroid_gaps`; 0 with a chosen keypoint), and ``smoothing``: how
+        the positions were smoothed (:meth:`FilterConfig.describe_smoothing
+        <posekit.engine.behavior.filters.FilterConfig.describe_smoothing>`;
+        ``"none"``: the distance and speeds add up the tracking's frame-to-frame
+        jitter). :meth:`coverage_warning` says when the frames used are few.
         """
         points = {s.name: self.point(s.name) for s in self.sessions}
         table = _tables.kinematics_table(self.sessions, points, fps=self._rates())
@@ -1225,6 +1228,8 @@ follow_merge_gap
                 gaps[s].get(i, 0)
                 for s, i in zip(table["session"], table["individual"], strict=True)
             ]
+            # an exported distance says whether it adds up the tracking's jitter
+            table["smoothing"] = self.filter_config.describe_smoothing()
         return table
 
     def _rates(self) -> dict[str, float | None]:

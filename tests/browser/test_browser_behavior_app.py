@@ -24,6 +24,7 @@ import pytest
 from bokeh_js import JS_FIND  # tests/browser is on sys.path (pytest `pythonpath`)
 
 from posekit.engine.behavior.calibration import Calibration
+from posekit.engine.behavior.filters import FilterConfig, filter_poses
 from posekit.engine.behavior.roi import (
     LineROI,
     RectangleROI,
@@ -193,8 +194,15 @@ def test_load_draw_roi_entries_export(
     assert abs((cy - h / 2) - y_min) < tol and abs((cy + h / 2) - y_max) < tol
     roi = RectangleROI("roi1", cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
 
-    # the expected answer: the engine on the file's positions
-    poses = Calibration(fps=FPS).apply(load_poses(tracking_file))
+    # the expected answer: the engine on the file's positions, cleaned as the app
+    # does by default (gaps of up to 10 frames filled, a median of 5 frames)
+    poses = filter_poses(
+        Calibration(fps=FPS).apply(load_poses(tracking_file)),
+        config=FilterConfig(
+            method="median", window=5, max_gap=10,
+            confidence_threshold=demo.cfg["pcutoff"],
+        ),
+    )  # fmt: skip
     expected = roi_summary(compute_roi_occupancy(poses, [roi]), fps=FPS).iloc[0]
     assert expected["entries"] >= 1 and expected["latency"] > 0
 
@@ -263,7 +271,7 @@ def test_load_draw_roi_entries_export(
     assert got_line.shape == (3, 2)
     assert np.abs(got_line - np.asarray(line, float)).max() < tol, got_line
     assert load_rois(out / "rois.geojson")[1].points == tuple(map(tuple, got_line))
-    # the line's crossings: the engine's answer on the file's positions
+    # the line's crossings: the engine's answer on the same positions
     want = line_crossing_summary(
         compute_line_crossings(poses, [LineROI("roi2", got_line)]), fps=FPS
     ).iloc[0]
