@@ -1552,6 +1552,7 @@ def evaluate_network(
             project, shuffle=shuffle, snapshot=snapshot, plot=plot
         )
     ts = load_training_set(project, shuffle=shuffle)  # recorded: never a new split
+    _warn_changed_labels(project, shuffle, ts)
     folder = ModelFolder.of(project, shuffle)
     iteration, path = folder.snapshot(snapshot)
     # saved with a free input size: takes the full frames, whatever their sizes
@@ -1613,6 +1614,56 @@ def evaluate_network(
     return table
 
 
+def _warn_changed_labels(project: Project, shuffle: int, ts: Any) -> list[str]:
+    """Warn when labeled-data's labels of the split's frames differ from the copy.
+
+    Evaluation scores the labels copied into ``training-datasets`` when the training
+    set was created (as DeepLabCut). The split's frames are compared, value by value
+    (NaN equal to NaN), with the project's current
+    ``labeled-data/*/CollectedData_<scorer>.h5``; a frame no longer labelled counts
+    as changed.
+
+    Returns
+    -------
+    list of str
+        The frames whose labels differ (``labeled-data/<video>/<image>``).
+    """
+    from .dataset import merge_labels
+    from .io.dlc import index_to_paths, read_labels
+
+    copy_path = project.training_set_dir() / f"CollectedData_{project.scorer}.h5"
+    try:
+        copy = read_labels(copy_path)
+        current = merge_labels(project)
+    except (OSError, ValueError, KeyError) as err:  # LabelError is a ValueError
+        logger.debug("labels not compared with the training set's copy: %s", err)
+        return []
+    copy.index = pd.Index(index_to_paths(copy.index))
+    current.index = pd.Index(index_to_paths(current.index))
+    current = current[~current.index.duplicated()].reindex(columns=copy.columns)
+    frames = [ts.paths[i] for i in (*ts.train_indices, *ts.test_indices)]
+    old = copy.reindex(frames).to_numpy(float)
+    new = current.reindex(frames).to_numpy(float)
+    same = np.isclose(old, new, rtol=0, atol=1e-6, equal_nan=True).all(axis=1)
+    changed = [f for f, ok in zip(frames, same, strict=True) if not ok]
+    if changed:
+        logger.warning(
+            "the labels of %d of the %d frames of shuffle %d's split (%s) have "
+            "changed in labeled-data since its training set was created: evaluate "
+            "scores the labels copied then (%s). To score the current labels, run "
+            "`%s` (it keeps the split) and evaluate again; the network itself was "
+            "trained on the old labels",
+            len(changed),
+            len(frames),
+            shuffle,
+            ", ".join(changed[:3]) + (", …" if len(changed) > 3 else ""),
+            copy_path.relative_to(project.path).as_posix(),
+            f"posekit create-training-dataset {project.path}"
+            + (f" --shuffles {shuffle}" if shuffle != 1 else ""),
+        )
+    return changed
+
+
 def _compared_bodyparts(
     bodyparts: Sequence[str], wanted: str | Sequence[str]
 ) -> list[str]:
@@ -1665,8 +1716,10 @@ def _write_evaluation(
 ) -> pd.DataFrame:
     """Write a shuffle's evaluation where DeepLabCut writes it.
 
-    Appends a row to ``evaluation-results/iteration-<N>/CombinedEvaluation-results.csv``
-    and writes ``<scorer>-results.csv`` in the shuffle's evaluation folder.
+    Writes the model's row of
+    ``evaluation-results/iteration-<N>/CombinedEvaluation-results.csv`` (appended, or
+    replacing the row of the same iterations, training fraction and shuffle) and
+    ``<scorer>-results.csv`` in the shuffle's evaluation folder.
 
     Parameters
     ----------

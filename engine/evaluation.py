@@ -235,7 +235,12 @@ def write_combined_evaluation(
     train_error_pcutoff: float,
     test_error_pcutoff: float,
 ) -> Path:
-    """Append one row to DeepLabCut's ``CombinedEvaluation-results.csv`` (atomically).
+    """Write one row of DeepLabCut's ``CombinedEvaluation-results.csv`` (atomically).
+
+    The row is appended, unless the file has a row of the same model already (the
+    same training iterations, training-set percentage and shuffle): that row is
+    replaced, so that evaluating a model again does not count it twice (older
+    duplicates of it are dropped; the index column is renumbered).
 
     The file is DeepLabCut's layout: pandas' index as a leading unnamed column (DLC
     reads it back with ``index_col=0`` when it appends), then exactly the columns
@@ -274,6 +279,11 @@ def write_combined_evaluation(
     >>> print(p.read_text().strip())
     ,Training iterations:,%Training dataset,Shuffle number,Train error(px),Test error(px),p-cutoff used,Train error with p-cutoff,Test error with p-cutoff
     0,1000,95,1,1.23,2.5,0.6,1.2,2.4
+    >>> _ = write_combined_evaluation(p, iterations=1000, train_fraction=0.95, shuffle=1,
+    ...     train_error=1.0, test_error=2.0, pcutoff=0.6, train_error_pcutoff=1.0,
+    ...     test_error_pcutoff=2.0)
+    >>> print(p.read_text().strip().splitlines()[1:])  # the same model: replaced
+    ['0,1000,95,1,1.0,2.0,0.6,1.0,2.0']
     """
     path = Path(path)
     pct = (
@@ -308,9 +318,35 @@ def write_combined_evaluation(
             f"{path} is not a CombinedEvaluation-results.csv (header {header}); "
             "move it away or pass another path."
         )
-    writer.writerow([len(lines) - 1, *row])  # DLC's pandas index column first
-    text = "\n".join(lines) + "\n" + buf.getvalue()
-    return atomic_write_text(path, text)
+    rows = [next(csv.reader([ln]))[1:] for ln in lines[1:]]
+    key = tuple(row[:3])
+    same = [i for i, r in enumerate(rows) if _model_key(r) == key]
+    if same:  # this model's row again: replaced where it was, duplicates dropped
+        logger.info(
+            "%s: replacing the row of %d iterations, %d%% training set, shuffle %d",
+            path,
+            *key,
+        )
+        rows[same[0]] = [str(v) for v in row]
+        rows = [r for i, r in enumerate(rows) if i not in same[1:]]
+    else:
+        rows.append([str(v) for v in row])
+    writer.writerow(["", *COMBINED_EVALUATION_COLUMNS])
+    for i, r in enumerate(rows):
+        writer.writerow([i, *r])  # DLC's pandas index column first
+    return atomic_write_text(path, buf.getvalue())
+
+
+def _model_key(fields: Sequence[str]) -> tuple[int, int, int] | None:
+    """Return a combined-evaluation row's iterations, training % and shuffle.
+
+    ``None`` when they cannot be read as numbers.
+    """
+    try:
+        it, pct, shuffle = (int(round(float(v))) for v in fields[:3])
+    except (TypeError, ValueError):
+        return None
+    return it, pct, shuffle
 
 
 # ------------------------------------------------------------------ evaluation images

@@ -155,7 +155,10 @@ def _evaluate_tracks(args: argparse.Namespace) -> int:
     print(f"IDF1                   {m['idf1']:.4f}")
     print(f"IDP / IDR              {m['idp']:.4f} / {m['idr']:.4f}")
     print(f"MOTA                   {m['mota']:.4f}")
-    print(f"OKS mAP / mAR (frames) {m['frames_map']:.4f} / {m['frames_mar']:.4f}")
+    print(
+        f"OKS mAP / mAR (frames) {m['frames_map']:.4f} / {m['frames_mar']:.4f} "
+        "(identities ignored; each frame's animals ranked by their mean likelihood)"
+    )
     print(f"matched error (px)     {m['frames_mean_error_px']:.2f}")
     if m["n_frames_truth_unpredicted"]:
         print(

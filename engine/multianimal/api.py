@@ -515,6 +515,17 @@ def evaluate_multianimal(
     joined to the predicted animal matched to it, and the predicted animals left
     unmatched.
 
+    The errors "with p-cutoff" count only the matched keypoints whose predicted
+    likelihood is at least the config's ``pcutoff`` (as DeepLabCut). The OKS mAP
+    ranks each frame's assembled animals by the assembly's score: the sum of the
+    animal's keypoint likelihoods divided by the number of multi-animal bodyparts
+    (a bodypart not found counts 0). The assembled animals of the labelled frames
+    are written beside the results so that the mAP can be recomputed:
+    ``<DLCscorer>-snapshot-<N>.h5`` (DeepLabCut's name; multi-animal columns, each
+    frame's animals highest score first in the individuals' columns, which are
+    slots, not identities) and ``<DLCscorer>-snapshot-<N>-scores.csv`` (one row per
+    animal: ``image``, ``split``, ``individuals``, ``score``, ``mean_likelihood``).
+
     Returns
     -------
     pandas.DataFrame
@@ -530,12 +541,14 @@ def evaluate_multianimal(
         _check_evaluable,
         _ensure_training_set,
         _split_summaries,
+        _warn_changed_labels,
         _write_evaluation,
     )
     from .metrics import assembly_metrics
 
     _check_evaluable(project, shuffle)  # creates nothing, as DeepLabCut's
     ts = _ensure_training_set(project, shuffle)
+    _warn_changed_labels(project, shuffle, ts)
     folder = ModelFolder.of(project, shuffle)
     iteration, path = folder.snapshot(snapshot)
     predictor = multianimal_predictor(folder, path)
@@ -546,6 +559,7 @@ def evaluate_multianimal(
             [result[i].animals for i in idx],
             [ts.keypoints[i] for i in idx],
             [result[i].scores for i in idx],
+            pcutoff=project.pcutoff,
         ),
     )
     nan = float("nan")
@@ -557,14 +571,19 @@ def evaluate_multianimal(
         ts.train_fraction,
         train,
         test,
-        pcutoff_error="mean_error_px",
+        pcutoff_error="mean_error_pcutoff_px",
         columns={
             "Train mAP": train.get("map", nan),
             "Test mAP": test.get("map", nan),
             "Train mAR": train.get("mar", nan),
             "Test mAR": test.get("mar", nan),
             "p-cutoff used": project.pcutoff,
+            "Train error with p-cutoff": train.get("mean_error_pcutoff_px", nan),
+            "Test error with p-cutoff": test.get("mean_error_pcutoff_px", nan),
         },
+    )
+    _write_evaluated_assemblies(
+        project.evaluation_dir(shuffle), folder.scorer(path), iteration, ts, result
     )
     if plot:
         from ..evaluation import evaluation_image_names, write_evaluation_images
@@ -577,6 +596,61 @@ def evaluate_multianimal(
             lambda i: _draw_evaluation_frame(ts, i, result[i], project),
         )
     return table
+
+
+def _write_evaluated_assemblies(
+    folder: Path, scorer: str, iteration: int, ts: Any, result: Sequence[Any]
+) -> tuple[Path, Path]:
+    """Write the assembled animals of the evaluated frames and their ranking scores.
+
+    ``<stem>.h5`` (DeepLabCut's ``<DLCscorer>-snapshot-<N>.h5`` of the labelled
+    frames, multi-animal columns ``scorer/individuals/bodyparts/coords``): frame
+    ``f``'s animals in the order of their scores, highest first, in the columns of
+    the project's individuals (``ind<k>`` beyond them); the individuals are slots,
+    not identities. ``<stem>-scores.csv``: one row per assembled animal (``image``,
+    ``split``, ``individuals``, ``score`` that ranks it for the OKS mAP,
+    ``mean_likelihood`` of its keypoints found).
+    """
+    from .._fileio import atomic_path
+    from ..io.dlc import paths_to_index, write_hdf
+    from .layout import SINGLE
+    from .outputs import tracks_frame
+
+    stem = f"{scorer}-snapshot-{iteration}"
+    n_multi = len(ts.layout.multi_bodyparts)
+    n_unique = len(ts.layout.unique_bodyparts)
+    n_slots = max([len(ts.layout.individuals), *(len(r.animals) for r in result)])
+    animals = np.full((len(result), n_slots, n_multi, 3), np.nan)
+    unique = np.full((len(result), n_unique, 3), np.nan)
+    split = np.full(len(result), "", dtype=object)
+    split[np.asarray(ts.train_indices, int)] = "train"
+    split[np.asarray(ts.test_indices, int)] = "test"
+    rows = []
+    for f, found in enumerate(result):
+        ranks = np.asarray(found.scores, float).reshape(-1)
+        order = np.argsort(-ranks, kind="stable")  # highest score first
+        a = np.asarray(found.animals, float).reshape(-1, n_multi, 3)[order]
+        animals[f, : len(a)] = a
+        u = np.asarray(found.unique, float).reshape(-1, 3)[:n_unique]
+        unique[f, : len(u)] = u
+        for k, score in enumerate(ranks[order]):
+            found_here = np.isfinite(a[k, :, 0]) & np.isfinite(a[k, :, 2])
+            like = float(a[k, found_here, 2].mean()) if found_here.any() else 0.0
+            rows.append((ts.paths[f], split[f], k, float(score), like))
+    df = tracks_frame(animals, ts.layout, scorer, unique if n_unique else None)
+    names = list(df.columns.get_level_values("individuals").unique())
+    names = [n for n in names if n != SINGLE]
+    df.index = paths_to_index(ts.paths)
+    folder.mkdir(parents=True, exist_ok=True)
+    h5 = write_hdf(df, folder / f"{stem}.h5", format="fixed")
+    scores = pd.DataFrame(
+        [(img, sp, names[k], sc, lk) for img, sp, k, sc, lk in rows],
+        columns=["image", "split", "individuals", "score", "mean_likelihood"],
+    )
+    csv = folder / f"{stem}-scores.csv"
+    with atomic_path(csv) as tmp:
+        scores.to_csv(tmp, index=False)
+    return Path(h5), csv
 
 
 def _draw_evaluation_frame(ts: Any, i: int, found: Any, project: Project) -> np.ndarray:
@@ -806,13 +880,13 @@ def analyze_multianimal_videos(
                 )
             else:
                 logger.warning(
-                    "%s: analysed before with this network into %d animals; "
-                    "re-stitched its detections (%s) into %d animals without running "
-                    "the network again (--overwrite analyses it again)",
+                    "%s: analysed before with this network into %s; re-stitched its "
+                    "detections (%s) into %s without running the network again "
+                    "(--overwrite analyses it again)",
                     video.name,
-                    had,
+                    _counted(had, "animal"),
                     full,
-                    n_tracks,
+                    _counted(n_tracks, "animal"),
                 )
         dests = {v: d for v, d in dests.items() if v not in redo}
     if not dests:
@@ -887,11 +961,11 @@ def analyze_multianimal_videos(
             netcdf_fps=info["fps"] if netcdf else None,
         )
         logger.info(
-            "analysed %s: %d frames, %d tracklets stitched into %d tracks -> %s",
+            "analysed %s: %s, %s stitched into %s -> %s",
             video.name,
-            len(dets),
-            len(tracklets),
-            n_tracks,
+            _counted(len(dets), "frame"),
+            _counted(len(tracklets), "tracklet"),
+            _counted(n_tracks, "track"),
             h5,
         )
         outputs.append(h5)
@@ -905,6 +979,17 @@ def _tracks_count(h5: Path) -> int:
     df = pd.read_hdf(h5, "tracks", stop=1)
     names = df.columns.get_level_values("individuals").unique()
     return len([n for n in names if str(n) != SINGLE])
+
+
+def _counted(n: int, thing: str) -> str:
+    """``"1 animal"``, ``"2 animals"``: a count and its noun, singular for one.
+
+    Examples
+    --------
+    >>> _counted(1, "animal"), _counted(2, "track")
+    ('1 animal', '2 tracks')
+    """
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 def _changed_animals(
@@ -939,7 +1024,7 @@ def _changed_animals(
             continue
         if not full.is_file():
             raise ValueError(
-                f"{video.name} was analysed before into {had} animals ({h5.name}) and "
+                f"{video.name} was analysed before into {_counted(had, 'animal')} ({h5.name}) and "
                 f"its detections ({full.name}) are not there to re-stitch them into "
                 f"{n_tracks} (--animals {n_tracks}): add --overwrite to analyse it "
                 "again. Nothing was analysed."
@@ -1131,6 +1216,33 @@ def _tracked_arrays(
     return pos, keep
 
 
+def _mean_likelihoods(
+    ds, keypoints: Sequence[str], positions: np.ndarray
+) -> np.ndarray:
+    """``(T, I)`` each animal's mean likelihood over its keypoints found.
+
+    The score that ranks the predicted animals of a frame for the per-frame OKS
+    mAP of :func:`evaluate_tracks` (0 for an animal without a likelihood).
+    ``positions`` are :func:`_tracked_arrays`'s, of the same ``ds`` and keypoints.
+    """
+    import warnings
+
+    from .layout import SINGLE
+
+    inds = [str(i) for i in ds["individual"].values if str(i) != SINGLE]
+    conf = (
+        ds["confidence"]
+        .sel(individual=inds, keypoint=list(keypoints))
+        .transpose("time", "individual", "keypoint")
+        .values.astype(float)
+    )
+    conf = np.where(np.isfinite(positions).all(axis=-1), conf, np.nan)
+    with warnings.catch_warnings():  # an animal with no keypoint: NaN, then 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(conf, axis=-1)
+    return np.where(np.isfinite(mean), mean, 0.0)
+
+
 def _frame_index(ds, path: str | os.PathLike) -> np.ndarray:
     """Return the video frame number of each ``time`` step of a poses file.
 
@@ -1228,7 +1340,9 @@ def evaluate_tracks(
         :func:`~.metrics.identity_metrics` (``id_switches``, ``switch_frames`` as
         video frame numbers, ``switches_per_1000_frames``, ``idf1``, the gate,
         ``unmatched``…) plus ``map``/``mar`` over every frame scored (identities
-        ignored), the keypoints compared, and the frames: ``n_frames_predictions``
+        ignored; the predicted animals of a frame ranked by their mean likelihood
+        over their keypoints found, as COCO ranks detections by score), the
+        keypoints compared, and the frames: ``n_frames_predictions``
         (frames in the predictions file), ``n_frames_truth`` (labelled frames in the
         truth), ``n_frames_compared`` (labelled frames the predictions have: the
         frames scored, also ``n_frames``), ``n_frames_truth_unpredicted`` (labelled
@@ -1290,13 +1404,14 @@ def evaluate_tracks(
             if counts["n_frames_truth_unpredicted"]
             else "",
         )
+    ranking = _mean_likelihoods(pred_ds, common, pred)[pi]
     gt, pred = gt[labelled[gi]], pred[pi]
     out = identity_metrics(pred, gt, min_oks=min_oks, max_distance=max_distance)
     out["switch_frames"] = [int(shared[t]) for t in out["switch_frames"]]
     out.update(
         {
             f"frames_{k}": v
-            for k, v in assembly_metrics(list(pred), list(gt)).items()
+            for k, v in assembly_metrics(list(pred), list(gt), list(ranking)).items()
             if k in ("map", "mar", "mean_error_px", "rmse_px")
         }
     )

@@ -214,6 +214,7 @@ def matched_errors(
     labels: Sequence[np.ndarray],
     *,
     sigma: float | Sequence[float] = DEFAULT_OKS_SIGMA,
+    pcutoff: float | None = None,
 ) -> np.ndarray:
     """Distances of labelled keypoints to the matched prediction's, over all frames.
 
@@ -227,19 +228,41 @@ def matched_errors(
         Per frame ``(P, K, 2|3)`` and ``(G, K, 2)``.
     sigma
         OKS σ for the matching.
+    pcutoff
+        If given, only the matched keypoints whose predicted likelihood is at least
+        this are counted (DeepLabCut's error "with p-cutoff"; the matching itself
+        uses every keypoint). Needs ``(P, K, 3)`` predictions.
 
     Returns
     -------
     numpy.ndarray
         ``(n,)`` pixel distances.
+
+    Raises
+    ------
+    ValueError
+        If ``pcutoff`` is given and a frame's predictions have no likelihood.
+
+    Examples
+    --------
+    >>> gt = [np.array([[[0.0, 0.0], [10.0, 10.0]]])]
+    >>> pred = [np.array([[[3.0, 4.0, 0.9], [10.0, 16.0, 0.2]]])]
+    >>> matched_errors(pred, gt).tolist(), matched_errors(pred, gt, pcutoff=0.5).tolist()
+    ([5.0, 6.0], [5.0])
     """
     out = []
     for pred, gt in zip(predictions, labels, strict=True):
         p, g, _ = match_instances(pred, gt, sigma=sigma)
         if len(p):
-            d = np.linalg.norm(
-                np.asarray(pred, float)[p][..., :2] - np.asarray(gt, float)[g], axis=-1
-            )
+            pred = np.asarray(pred, float)
+            d = np.linalg.norm(pred[p][..., :2] - np.asarray(gt, float)[g], axis=-1)
+            if pcutoff is not None:
+                if pred.shape[-1] != 3:
+                    raise ValueError(
+                        "pcutoff needs predictions with a likelihood (P, K, 3); "
+                        f"received {pred.shape}"
+                    )
+                d = np.where(pred[p][..., 2] >= pcutoff, d, np.nan)
             out.append(d[np.isfinite(d)])
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -250,6 +273,7 @@ def assembly_metrics(
     scores: Sequence[np.ndarray] | None = None,
     *,
     sigma: float | Sequence[float] = DEFAULT_OKS_SIGMA,
+    pcutoff: float | None = None,
 ) -> dict[str, float]:
     """OKS mAP/mAR and the keypoint error after matching, over frames.
 
@@ -260,15 +284,21 @@ def assembly_metrics(
     labels
         Per frame ``(G, K, 2)`` labelled animals.
     scores
-        Per frame ``(P,)`` ranking scores (default: mean likelihood).
+        Per frame ``(P,)`` ranking scores (default: mean likelihood of each animal's
+        keypoints).
     sigma
         OKS σ.
+    pcutoff
+        If given, also the errors over the matched keypoints whose likelihood is at
+        least this (:func:`matched_errors`; NaN without likelihoods).
 
     Returns
     -------
     dict
         ``map``, ``mar``, ``mean_error_px`` (DeepLabCut's "RMSE"), ``rmse_px``,
-        ``n_labelled`` animals, ``n_predicted`` animals, ``n_keypoints`` compared.
+        ``n_labelled`` animals, ``n_predicted`` animals, ``n_keypoints`` compared;
+        with ``pcutoff`` also ``mean_error_pcutoff_px``, ``rmse_pcutoff_px``,
+        ``n_keypoints_pcutoff`` and ``pcutoff``.
 
     Examples
     --------
@@ -280,7 +310,7 @@ def assembly_metrics(
     preds = [np.asarray(p, float) for p in predictions]
     gts = [np.asarray(g, float) for g in labels]
     d = matched_errors(preds, gts, sigma=sigma)
-    return {
+    out = {
         "map": oks_map(gts, preds, scores, sigma=sigma),
         "mar": oks_mar(gts, preds, scores, sigma=sigma),
         "mean_error_px": float(d.mean()) if len(d) else float("nan"),
@@ -289,6 +319,24 @@ def assembly_metrics(
         "n_predicted": int(sum(_present(p).sum() for p in preds)),
         "n_keypoints": len(d),
     }
+    if pcutoff is not None:
+        has_p = all(p.shape[-1] == 3 for p in preds if p.size)
+        dc = (
+            matched_errors(preds, gts, sigma=sigma, pcutoff=pcutoff)
+            if has_p
+            else np.zeros(0)
+        )
+        out.update(
+            {
+                "mean_error_pcutoff_px": float(dc.mean()) if len(dc) else float("nan"),
+                "rmse_pcutoff_px": (
+                    float(np.sqrt(np.mean(dc**2))) if len(dc) else float("nan")
+                ),
+                "n_keypoints_pcutoff": len(dc),
+                "pcutoff": float(pcutoff),
+            }
+        )
+    return out
 
 
 def identity_metrics(
