@@ -1165,9 +1165,12 @@ class TrainingModel(traitlets.HasTraits):
             return
         if self._job_alive(job) is not False:
             return
+        from ._running_jobs import clock
+
         self.error = _lost_message(job, None, self.snapshots)
         self.message = (
-            f"the last training (started {job.get('started_at', '?')}) did not finish"
+            f"the last training (started {clock(job.get('started_at', '?'))}) did not "
+            "finish"
         )
 
     # ------------------------------------------------------------------ attached
@@ -1215,10 +1218,12 @@ class TrainingModel(traitlets.HasTraits):
         self.progress = 0.0
         self.eta_s = float("nan")
         self.rate = float("nan")
+        from ._running_jobs import clock
+
         self.message = (
-            f"a training runs on this project: {job.describe()}, started outside "
-            "this page (another tab, or the command line). Its progress is read "
-            "from disk; Stop asks it to save a snapshot and stop."
+            f"A training started at {clock(job.started_at)} outside this page (another "
+            "tab, or the command line) is running on this project. This page shows "
+            "its progress; Stop asks it to save a snapshot and stop."
         )
         self.state = TrainingState.RUNNING.value
         self._poll_disk()
@@ -1918,10 +1923,12 @@ def _lost_message(
         )
     elif returncode:
         why = f" (exit status {returncode})"
+    from ._running_jobs import clock
+
     at = job.get("iteration")
     lines = [
-        f"The {what} process (pid {job.get('pid')}, started "
-        f"{job.get('started_at', '?')}) ended without finishing{why}"
+        f"The {what} (started {clock(job.get('started_at', '?'))}) ended without "
+        f"finishing{why}"
         + (f", near iteration {at}." if what == "training" and at else ".")
     ]
     if what == "training":

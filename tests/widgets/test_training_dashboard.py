@@ -597,7 +597,9 @@ def test_a_reopened_dashboard_follows_and_stops_a_training_started_elsewhere(
     m = TrainingModel(project, snapshots_fn=external.snapshots, poll_interval_s=0.05)
     view = TrainingDashboard(m, backbones=BACKBONES)
     assert m.state == "running" and m.external is not None
-    assert "a training runs on this project: train_network (pid" in m.message
+    started = m.external.started_at[11:16]  # HH:MM, no pid (QA s22 workshop 6)
+    assert m.message.startswith(f"A training started at {started} outside this page")
+    assert "pid" not in m.message
     assert not view.stop_button.disabled and view.start_button.disabled
     seen = len(m.loss_source.data["iteration"])
     assert seen >= 3
@@ -870,7 +872,9 @@ def test_a_process_that_died_before_the_page_opened_is_said(tmp_path) -> None:
     (folder / JOB_FILE).write_text(json.dumps(job))
     m = TrainingModel(project)
     assert m.state == "idle"
-    assert m.message == "the last training (started 2026-12-06T19:51:28) did not finish"
+    # a day that is not today: the date and HH:MM, no seconds, no pid
+    assert m.message == "the last training (started 2026-12-06 19:51) did not finish"
+    assert "pid" not in m.error and "T19:51:28" not in m.error
     assert "ended without finishing, near iteration 215" in m.error
     assert "No snapshot was saved" in m.error
     assert "iteration 200: test mean error 5 px" in m.error and "cuInit" not in m.error
