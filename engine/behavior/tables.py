@@ -162,8 +162,11 @@ def kinematics_table(
 
     Duration, the frames where the point is known (``frames_used``, and as a
     fraction of the frames, ``observed_fraction``), distance, speed (mean, median,
-    max), straightness, with their units. Distance and speeds come from the frames
-    used only.
+    max), straightness, with their units. Speeds come from the frames used only.
+    ``distance`` (and straightness) bridge a gap in the track with the straight line
+    from where the point was last seen to where it is seen again (movement's
+    ``nan_policy="ffill"``); ``distance_across_gaps`` is the part of the distance
+    those lines make, so that a jump across a gap (a lost or swapped animal) shows.
 
     Parameters
     ----------
@@ -194,6 +197,7 @@ def kinematics_table(
         else:
             speed = compute_speed(point, per="frame")
         length = compute_path_length(point)
+        seen = compute_path_length(point, nan_policy="skip", nan_warn_threshold=1.0)
         straight = compute_straightness(point)
         for ind in s.animals:
             p = point.sel(individual=ind)
@@ -211,6 +215,9 @@ def kinematics_table(
                     "frames_used": int(known.sum()),
                     "observed_fraction": float(known.mean()) if known.size else 0.0,
                     "distance": float(length.sel(individual=ind)),
+                    "distance_across_gaps": _across_gaps(
+                        length.sel(individual=ind), seen.sel(individual=ind)
+                    ),
                     "mean_speed": float(finite.mean()) if finite.size else math.nan,
                     "median_speed": float(np.median(finite))
                     if finite.size
@@ -222,6 +229,14 @@ def kinematics_table(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _across_gaps(length: xr.DataArray, seen: xr.DataArray) -> float:
+    """Return the part of a path length made by the straight lines across its gaps."""
+    total, observed = float(length), float(seen)
+    if math.isnan(total):
+        return math.nan
+    return max(total - (0.0 if math.isnan(observed) else observed), 0.0)
 
 
 # ---------------------------------------------------------------- ROIs

@@ -179,3 +179,33 @@ def test_pcutoff_applied_or_not_asked_says_nothing(
     with caplog.at_level(logging.WARNING, logger="posekit"):
         assert _filter(project, name, *options) == 0
     assert _said(caplog) == []
+
+
+def test_the_distance_across_gaps_is_its_own_column():
+    """QA s22 metrics 7: a jump across a tracking gap hid in ``distance``."""
+    from posekit.engine.behavior.session import Session
+    from posekit.engine.behavior.tables import kinematics_table
+    from posekit.engine.poses import from_numpy
+
+    # a walk of 5 px a frame (3-4-5 steps), lost for frames 5-7 and seen again
+    # 40 px off its line: distance = the observed steps + the line across the gap
+    t = np.arange(12.0)
+    xy = np.stack([3 * t, 4 * t], 1)
+    xy[8:, 0] += 40.0  # where it is seen again: a jump (a swapped animal)
+    xy[5:8] = np.nan
+    ds = from_numpy(xy[:, :, None, None], individual_names=["m1"])
+    point = ds.position.sel(keypoint=ds.keypoint.values[0])
+    session = Session("s", None, "", ds)
+    table = kinematics_table([session], {"s": point}, fps=10.0)
+    row = table.iloc[0]
+    steps_seen = 4 * 5.0 + 3 * 5.0  # frames 0-4 and 8-11
+    jump = float(np.hypot(xy[8, 0] - xy[4, 0], xy[8, 1] - xy[4, 1]))
+    assert row["distance"] == pytest.approx(steps_seen + jump)
+    assert row["distance_across_gaps"] == pytest.approx(jump)
+    # no gap: nothing across gaps
+    whole = from_numpy(np.stack([3 * t, 4 * t], 1)[:, :, None, None])
+    table = kinematics_table(
+        [Session("w", None, "", whole)],
+        {"w": whole.position.sel(keypoint=whole.keypoint.values[0])},
+    )
+    assert table.iloc[0]["distance_across_gaps"] == 0.0
