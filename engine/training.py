@@ -1418,14 +1418,7 @@ class Trainer:
                 continue
             if key not in _dlc_pose_cfg.HONOURED:
                 continue
-            arg = _GIVEN_AS.get(key)
-            if arg in self.given:
-                logger.info(
-                    "pose_cfg.yaml: %s %r kept in the file; this run uses the %s given",
-                    key,
-                    value,
-                    arg,
-                )
+            if self._given_wins(key, value, _GIVEN_AS.get(key)):
                 continue
             if key == "init_weights":
                 self._take_init_weights(value, fresh, path)
@@ -1450,6 +1443,18 @@ class Trainer:
                 ) from None
             logger.info("pose_cfg.yaml: %s %s (your value)", key, value)
         self._set_from_pose_cfg(path, model_changes, train_changes, aug_changes)
+
+    def _given_wins(self, key: str, value: Any, arg: str | None) -> bool:
+        """Return whether ``arg``, given for this run, wins over the file's ``key`` (logged)."""
+        if arg is None or arg not in self.given:
+            return False
+        logger.info(
+            "pose_cfg.yaml: %s %r kept in the file; this run uses the %s given",
+            key,
+            value,
+            arg,
+        )
+        return True
 
     def _take_multianimal_key(
         self, key: str, value: Any, fresh: bool, path: Path

@@ -249,12 +249,11 @@ def _warn_identity(project: Project, verb: str) -> bool:
     bool
         Whether the config has ``identity: true`` (and the warning was logged).
     """
-    value = project.get("identity")
-    if isinstance(value, str):
-        value = value.strip().lower() in ("true", "yes", "on", "1")
-    if value is not True:
-        return False
+    from .dataset import identity_enabled
     from .tracking import TRACK_METHODS
+
+    if not identity_enabled(project):
+        return False
 
     logger.warning(
         "config.yaml has identity: true: DeepLabCut would train an identity head "
@@ -1138,6 +1137,28 @@ def _assemble_detections(
     return [assembler.assemble(d) for d in dets]
 
 
+def _save_tracklets(
+    stem: str,
+    suffix: str,
+    assemblies: Sequence[Any],
+    tracklets: Sequence[Any],
+    layout: Any,
+    scorer: str,
+) -> tuple[Path, np.ndarray | None]:
+    """Write the tracklets ``<stem>_<suffix>.pickle`` of a video's assemblies.
+
+    Returns the file and the unique bodyparts of every frame (``None``: the layout
+    has none), which the tracks table takes too.
+    """
+    from .outputs import save_tracklets_pickle
+
+    unique = np.stack([a.unique for a in assemblies]) if layout.n_unique else None
+    path = save_tracklets_pickle(
+        f"{stem}_{suffix}.pickle", tracklets, layout, scorer, len(assemblies), unique
+    )
+    return path, unique
+
+
 def _track_and_write(
     assemblies: list[Any],
     stem: str,
@@ -1156,12 +1177,7 @@ def _track_and_write(
     ``None``, the ``.nc`` (``0``: the frame rate is unknown). Returns the ``.h5``
     and the tracklets.
     """
-    from .outputs import (
-        save_assemblies_pickle,
-        save_tracklets_pickle,
-        tracks_frame,
-        write_tracks,
-    )
+    from .outputs import save_assemblies_pickle, tracks_frame, write_tracks
     from .tracking import TRACK_METHODS, TrackingConfig
 
     suffix = TRACK_METHODS[track_method]
@@ -1169,10 +1185,7 @@ def _track_and_write(
     tracklets, tracks = track_video_detections(
         assemblies, n_tracks, tracking=TrackingConfig(method=track_method)
     )
-    unique = np.stack([a.unique for a in assemblies]) if layout.n_unique else None
-    save_tracklets_pickle(
-        f"{stem}_{suffix}.pickle", tracklets, layout, scorer, len(assemblies), unique
-    )
+    _, unique = _save_tracklets(stem, suffix, assemblies, tracklets, layout, scorer)
     h5 = write_tracks(
         tracks_frame(tracks, layout, scorer, unique),
         f"{stem}_{suffix}.h5",

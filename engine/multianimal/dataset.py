@@ -38,6 +38,7 @@ __all__ = [
     "load_multianimal_training_set",
     "multianimal_not_visible_marks",
     "dlc_multianimal_keys",
+    "identity_enabled",
 ]
 
 logger = logging.getLogger("posekit.engine.multianimal")
@@ -349,6 +350,22 @@ def load_multianimal_training_set(
     )
 
 
+def identity_enabled(project) -> bool:
+    """Return whether ``config.yaml`` has ``identity: true`` (also ``"yes"``, ``"on"``, ``"1"``).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> [identity_enabled(SimpleNamespace(get=lambda k, v=v: v))
+    ...  for v in (True, "Yes", "false", None)]
+    [True, True, False, False]
+    """
+    value = project.get("identity")
+    if isinstance(value, str):
+        value = value.strip().lower() in ("true", "yes", "on", "1")
+    return value is True
+
+
 def dlc_multianimal_keys(
     project,
     split,
@@ -423,7 +440,7 @@ def dlc_multianimal_keys(
         degree=GRAPH_DEGREE if paf_graph_degree is None else paf_graph_degree,
     )
     graph_keys = {"partaffinityfield_graph": [[int(a), int(b)] for a, b in graph]}
-    identity = project.get("identity") in (True, "true", "True")
+    identity = identity_enabled(project)
     keys = {**graph_keys, "num_idchannel": layout.n_individuals if identity else 0}
     given: dict[str, Any] = {}
     if (paf_graph, n_edges_threshold, paf_graph_degree) != (None, None, None):

@@ -42,14 +42,10 @@ def _project(config: str | os.PathLike | Project, trainingsetindex: int) -> Proj
 
 
 def _method(project: Project, track_method: str | None) -> str:
-    from .tracking import TRACK_METHODS
+    """Return the tracker asked for, else the config's ``default_track_method``."""
+    from ..postprocessing import track_method_of
 
-    method = track_method or str(project.get("default_track_method") or "ellipse")
-    if method not in TRACK_METHODS:
-        raise ValueError(
-            f"track_method must be one of {sorted(TRACK_METHODS)}; got {method!r}"
-        )
-    return method
+    return str(track_method_of(project, track_method or None))
 
 
 def _stems(
@@ -155,8 +151,8 @@ def convert_detections2tracklets(
     TypeError
         A DeepLabCut option posekit has no counterpart for.
     """
-    from .api import _assemble_detections, multianimal_config
-    from .outputs import save_assemblies_pickle, save_tracklets_pickle
+    from .api import _assemble_detections, _save_tracklets, multianimal_config
+    from .outputs import save_assemblies_pickle
     from .tracking import TRACK_METHODS, TrackingConfig, track_animals
 
     project = _project(config, trainingsetindex)
@@ -194,20 +190,12 @@ def convert_detections2tracklets(
         tracklets = track_animals(
             [a.animals for a in assemblies], TrackingConfig(method=method)
         )
-        unique = _unique(assemblies, multi.layout)
-        out.append(
-            save_tracklets_pickle(
-                path, tracklets, multi.layout, scorer, len(assemblies), unique
-            )
+        path, _ = _save_tracklets(
+            stem, TRACK_METHODS[method], assemblies, tracklets, multi.layout, scorer
         )
+        out.append(path)
         logger.info("%s: %d tracklets -> %s", video.name, len(tracklets), path)
     return out
-
-
-def _unique(assemblies: Sequence[Any], layout: Any):
-    import numpy as np
-
-    return np.stack([a.unique for a in assemblies]) if layout.n_unique else None
 
 
 @dlc_keywords()

@@ -393,13 +393,7 @@ class MultiAnimalTrainer(Trainer):
                 )
             return  # the caller built the network with it (and said so)
         arg = {"pafwidth": "paf_width", "pairwise_loss_weight": "paf_loss_weight"}[key]
-        if arg in self.given:
-            logger.info(
-                "pose_cfg.yaml: %s %r kept in the file; this run uses the %s given",
-                key,
-                value,
-                arg,
-            )
+        if self._given_wins(key, value, arg):
             return
         if key == "pafwidth" and not fresh:
             logger.warning(
