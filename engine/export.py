@@ -859,6 +859,8 @@ def analyze_with_model(
     videotype
         DeepLabCut's ``videotype``: in folders, only videos with this extension
         (``"avi"`` or ``".avi"``, or several; any case), as for ``analyze_videos``.
+        When it leaves out every video given, nothing is analysed (nor the model
+        loaded): a warning, and each video in ``failed`` with the reason.
 
     Returns
     -------
@@ -889,6 +891,12 @@ def analyze_with_model(
     _check_runtime(use_tflite, precision, client, shard)
     _check_chunk_frames(chunk_frames, client is not None or shard is not None)
     found = list_videos(videos, videotype)  # a folder without such a video fails now
+    if not found and videotype is not None:  # DeepLabCut's "No video(s) were found"
+        from .api import _left_out_by_videotype, _no_videos_found
+        from .inference import AnalysisOutputs
+
+        logger.warning("%s", _no_videos_found(videos, videotype, "nothing is analysed"))
+        return AnalysisOutputs(failed=_left_out_by_videotype(videos, videotype))
     if not isinstance(model, ExportedModel):
         model = load_model_file(model)
     meta = dict(model.pose_cfg())

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import json
 import logging
 import math
 import os
@@ -96,6 +95,81 @@ def _confusion_rows(confusion: pd.DataFrame) -> pd.DataFrame:
     table.insert(0, CONFUSION_CORNER, [str(i) for i in confusion.index],
                  allow_duplicates=True)  # fmt: skip
     return table
+
+
+#: Processing steps (``attrs["log"]``) in the words of the app's controls.
+_STEP_NAMES = {
+    "filter_by_confidence": "Likelihood cut-off",
+    "filter_jumps": "Jumps removed",
+    "interpolate_gaps": "Gaps filled",
+    "filter_median": "Median filter",
+    "filter_savgol": "Savitzky-Golay filter",
+    "filter_butterworth": "Butterworth low-pass filter",
+    "smooth_kalman": "Kalman smoother",
+    "filter_kalman": "Kalman filter",
+    "calibrate": "Calibration",
+}
+_PARAMETER_NAMES = {
+    "threshold": "threshold",
+    "n_points_removed": "points removed",
+    "max_gap": "up to (frames)",
+    "window": "window (frames)",
+    "min_periods": "fewest known frames",
+    "polyorder": "order",
+    "cutoff": "cut-off (Hz)",
+    "order": "order",
+    "fps": "frames/s",
+    "mm_per_px": "mm per pixel",
+    "k": "times the body length",
+    "body_length": "body length (px)",
+}
+
+
+def describe_step(step: dict[str, Any]) -> str:
+    """Say one processing step in words: what, with which settings, when.
+
+    Parameters
+    ----------
+    step
+        One entry of the processing log (``{"operation", "parameters",
+        "datetime"}``, :func:`posekit.engine.behavior.filters.get_log`).
+
+    Returns
+    -------
+    str
+        For example ``"Gaps filled: up to (frames) 10 (14:03 UTC)"``.
+
+    Examples
+    --------
+    >>> describe_step({"operation": "filter_by_confidence",
+    ...                "parameters": {"threshold": 0.6, "n_points_removed": 12},
+    ...                "datetime": "2026-12-07T14:03:09+00:00"})
+    'Likelihood cut-off: threshold 0.6, points removed 12 (14:03 UTC)'
+    """
+    operation = str(step.get("operation", "step"))
+    name = _STEP_NAMES.get(operation, operation.replace("_", " ").capitalize())
+    params = step.get("parameters")
+    if not isinstance(params, dict):  # a log written by hand, flat
+        params = {k: v for k, v in step.items() if k not in ("operation", "datetime")}
+    settings = ", ".join(
+        f"points of unknown likelihood {'kept' if v == 'keep' else 'removed'}"
+        if k == "unknown"
+        else f"{_PARAMETER_NAMES.get(k, k.replace('_', ' '))} {_setting(v)}"
+        for k, v in params.items()
+        if v is not None
+    )
+    when = str(step.get("datetime") or "")
+    clock = f" ({when[11:16]} UTC)" if len(when) >= 16 and when[10] == "T" else ""
+    return f"{name}: {settings}{clock}" if settings else f"{name}{clock}"
+
+
+def _setting(value: Any) -> str:
+    """Write a setting as a user reads it (floats to 4 significant digits)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_setting(v) for v in value)
+    return str(value)
 
 
 def _html_table(
@@ -1024,15 +1098,7 @@ class BehaviorApp:
         steps = m.processing_log(m.sessions[0].name)
         if not steps:
             return "<small>No processing yet (raw positions).</small>"
-        items = []
-        for step in steps:
-            params = {
-                k: v for k, v in step.items() if k not in ("operation", "timestamp")
-            }
-            items.append(
-                f"<li><code>{html.escape(str(step.get('operation')))}</code> "
-                f"{html.escape(json.dumps(params, default=str))}</li>"
-            )
+        items = [f"<li>{html.escape(describe_step(step))}</li>" for step in steps]
         return (
             "<small>Processing log:</small><ol style='font-size:small'>"
             + "".join(items)

@@ -249,6 +249,20 @@ def test_analyze_with_model_takes_a_videotype(folder):
         analyze_with_model(_Model(), [folder], videotype="mkv", progress=False)
 
 
+def test_analyze_with_model_says_when_the_videotype_leaves_out_every_file(
+    folder, caplog
+):
+    from posekit.engine.export import analyze_with_model
+
+    files = [folder / "side.mp4", folder / "top.avi"]
+    with caplog.at_level("WARNING", logger="posekit"):
+        outputs = analyze_with_model("no-such-model.zip", files, videotype="mkv")
+    assert list(outputs) == [] and _outputs(folder) == []
+    assert set(outputs.failed) == set(files)  # the model was not even opened
+    assert "left out by videotype='mkv'" in outputs.failed[files[0]]
+    assert "No video(s) were found: videotype='mkv'" in caplog.text
+
+
 def test_a_projects_analysis_still_defaults_to_shuffle_1(demo_project_ro, monkeypatch):
     calls = []
 

@@ -113,3 +113,25 @@ def test_the_exported_movement_table_records_the_smoothing(demo, tmp_path) -> No
     app.export_button.click()
     table = pd.read_csv(tmp_path / "out" / "kinematics.csv")
     assert table["smoothing"].tolist() == ["Savitzky-Golay of 7 frames (order 2)"]
+
+
+def test_the_processing_log_says_each_step_in_words(demo, tmp_path):
+    project, truth, _ = demo
+    app = BehaviorApp(
+        project, path=tracking(project, truth, tmp_path, 0.2),
+        output_dir=tmp_path / "out", load_bokehjs=False,
+    )  # fmt: skip
+    text = app.log_box.value
+    # the defaults, in order, with the app's words and the number of points removed
+    steps = app.model.processing_log(app.model.sessions[0].name)
+    assert [step["operation"] for step in steps] == [
+        "calibrate", "filter_by_confidence", "interpolate_gaps", "filter_median",
+    ]  # fmt: skip
+    removed = steps[1]["parameters"]["n_points_removed"]
+    assert removed > 0
+    assert "<li>Calibration: frames/s 30 (" in text
+    cut = text.index("Likelihood cut-off: threshold 0.5, points of unknown likelihood "
+                     f"kept, points removed {removed} (")  # fmt: skip
+    assert cut < text.index("Gaps filled: up to (frames) 10 (")
+    assert text.index("Gaps filled") < text.index("Median filter: window (frames) 5")
+    assert "{" not in text and "parameters" not in text and "filter_" not in text
