@@ -18,8 +18,9 @@ DeepLabCut's does, on posekit's project and file layout (which is DeepLabCut's):
   :func:`analyze_videos_converth5_to_csv`, :func:`analyze_time_lapse_frames` (a
   folder of images), and :func:`scorer_name`, the name DeepLabCut's
   ``analyze_videos`` returns (posekit's returns the files);
-- :func:`label_frames` and :func:`refine_labels` open DeepLabCut's desktop window;
-  posekit labels in the browser, so they say where (an error, not a window).
+- :func:`label_frames`, :func:`refine_labels` and :func:`refine_tracklets` open
+  DeepLabCut's desktop windows; posekit labels and corrects identities in the
+  browser, so they say where (an error, not a window).
 
 The workflow verbs themselves (``extract_frames``, ``train_network``,
 ``analyze_videos``, …) are in :mod:`posekit.engine.api` and the modules it names.
@@ -48,6 +49,7 @@ __all__ = [
     "create_multianimaltraining_dataset",
     "label_frames",
     "refine_labels",
+    "refine_tracklets",
     "convertcsv2h5",
     "comparevideolistsanddatafolders",
     "dropannotationfileentriesduetodeletedimages",
@@ -398,6 +400,41 @@ def refine_labels(config: Any = None, *args: Any, **kwargs: Any) -> NoReturn:
         Always, naming the refine app.
     """
     _in_the_browser("refine_labels")
+
+
+def refine_tracklets(
+    config: Any = None,
+    pickle_or_h5_file: Any = None,
+    video: Any = None,
+    *args: Any,
+    **kwargs: Any,
+) -> NoReturn:
+    """Say where posekit corrects identities (DeepLabCut's opens a window).
+
+    DeepLabCut's ``refine_tracklets`` opens a desktop window to fix identity swaps in
+    a multi-animal video's tracks. posekit does this in the browser: the Viewer app
+    (``viewer.ipynb``) on the tracks ``…_el.h5`` colours by animal, lists likely
+    swaps and swaps identities from a frame on or over a range, and saves the file
+    in DeepLabCut's layout.
+
+    Raises
+    ------
+    RuntimeError
+        Always, naming the app and the Python call for Jupyter.
+    """
+    tracks = f"{pickle_or_h5_file}" if pickle_or_h5_file is not None else "tracks.h5"
+    if tracks.endswith(".pickle"):
+        tracks = "the tracks …_el.h5 (posekit analyze writes it beside the pickle)"
+    raise RuntimeError(
+        "DeepLabCut's refine_tracklets opens a desktop window. posekit corrects "
+        "identities in the browser: run `make app` in posekit's folder (or `python "
+        "-m posekit.widgets.serve notebooks`), open Viewer and choose "
+        f"{tracks}: 'likely swaps' lists the frames to check and 'Swap' exchanges two "
+        "animals from a frame on; 'Save tracks' writes the file back in DeepLabCut's "
+        "layout. "
+        "In Jupyter: `from posekit.widgets.trajectory_viewer import "
+        f"TrajectoryViewer; TrajectoryViewer({tracks!r}, config, video=video)`."
+    )
 
 
 # ---------------------------------------------------------------- label files

@@ -65,6 +65,25 @@ def test_labelling_windows_point_to_the_apps():
         assert "posekit-apps" not in str(e.value)
 
 
+def test_refine_tracklets_points_to_the_viewer(tmp_path):
+    tracks = tmp_path / "videoDLC_dlcrnetms5_flyJan1shuffle1_50000_el.h5"
+    with pytest.raises(RuntimeError, match="corrects identities in the browser") as e:
+        dlc.refine_tracklets("config.yaml", tracks, "video.mp4", min_swap_len=2)
+    said = str(e.value)
+    assert "Viewer" in said and str(tracks) in said
+    # the call it names for Jupyter runs as written (its buttons are named right)
+    from posekit.widgets import trajectory_viewer
+
+    assert "TrajectoryViewer(" in said and hasattr(
+        trajectory_viewer, "TrajectoryViewer"
+    )
+    source = Path(trajectory_viewer.__file__).read_text()
+    for button in ("likely swaps", '"Swap"', '"Save tracks"'):
+        assert button in source
+    with pytest.raises(RuntimeError, match="tracks …_el.h5"):
+        dlc.refine_tracklets("config.yaml", tmp_path / "video_el.pickle", "video.mp4")
+
+
 def test_label_file_utilities(demo_project, capsys):
     """Deleted images, repeated and empty rows, unlabelled images; csv to h5."""
     h5 = demo_project.labels_path("session1")
