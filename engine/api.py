@@ -1470,7 +1470,11 @@ def evaluate_network(
 
     Writes ``evaluation-results/iteration-<N>/CombinedEvaluation-results.csv`` (DLC's
     columns; errors are mean Euclidean distances, which DLC calls RMSE), a per-shuffle
-    ``<DLCscorer>-results.csv`` with true RMSE, PCK and per-bodypart errors, the
+    ``<DLCscorer>-results.csv`` with true RMSE, PCK, per-bodypart errors and what the
+    p-cutoff keeps (the share of the test points with likelihood ≥ p-cutoff, and the
+    share of those more than 10 px off), ``<DLCscorer>-pcutoffs.csv`` with the same
+    for p-cutoffs 0.1–0.9 on the train and test frames (to choose a p-cutoff:
+    :func:`~posekit.engine.evaluation.likelihood_table`), the
     predictions on the labelled frames, and with ``plot=True`` (DeepLabCut's
     ``plotting``) an image of the predictions and labels of every labelled frame in
     ``LabeledImages_<DLCscorer>_snapshot-<N>/``, named as DeepLabCut names them:
@@ -1518,6 +1522,7 @@ def evaluate_network(
     from .dataset import load_training_set
     from .drawing import bodypart_colors, draw_predictions
     from .evaluation import (
+        MISS_PX,
         evaluation_image_names,
         evaluation_summary,
         write_evaluation_images,
@@ -1577,6 +1582,8 @@ def evaluate_network(
         "Train error with p-cutoff": train.get("mean_error_pcutoff_px", nan),
         "Test error with p-cutoff": test.get("mean_error_pcutoff_px", nan),
         f"Test PCK@{pck_radius:g}px": test.get("pck", nan),
+        "Test share kept at p-cutoff": test.get("kept_share", nan),
+        f"Test share kept >{MISS_PX:g}px off": test.get("miss_share_kept", nan),
     }
     for bp, err in (test.get("per_bodypart_px") or {}).items():
         columns[f"Test error {bp}(px)"] = err
@@ -1592,6 +1599,14 @@ def evaluate_network(
         columns=columns,
     )
     shuffle_dir = project.evaluation_dir(shuffle)
+    _write_pcutoff_table(
+        shuffle_dir / f"{scorer}-pcutoffs.csv",
+        {
+            name: (preds[idx][:, cols], ts.keypoints[idx][:, cols])
+            for name, idx in (("train", ts.train_indices), ("test", ts.test_indices))
+        },
+        pcut,
+    )
     df = predictions_frame(preds, scorer, ts.bodyparts)
     df.index = paths_to_index(ts.paths)
     write_hdf(  # opens in pandas 2 (DeepLabCut) and 3 alike
@@ -1611,6 +1626,43 @@ def evaluate_network(
                 pcutoff=pcut,
             ),
         )
+    return table
+
+
+def _write_pcutoff_table(
+    path: Path,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    pcutoff: float,
+) -> pd.DataFrame:
+    """Write what each p-cutoff keeps and lets through, per split; say the test's.
+
+    :func:`~posekit.engine.evaluation.likelihood_table` of each split (``"train"``,
+    ``"test"``: predictions and labels), at p-cutoffs 0.1–0.9 and the project's,
+    one row each, to ``path`` (``<scorer>-pcutoffs.csv``).
+    """
+    from ._fileio import atomic_path
+    from .evaluation import MISS_PX, likelihood_table
+
+    cutoffs = sorted({round(0.1 * i, 1) for i in range(1, 10)} | {float(pcutoff)})
+    rows = [
+        {"split": name, **row}
+        for name, (pred, labels) in splits.items()
+        if len(pred)
+        for row in likelihood_table(pred, labels, pcutoffs=cutoffs)
+    ]
+    table = pd.DataFrame(rows)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+    test = [r for r in rows if r["split"] == "test" and r["pcutoff"] == pcutoff]
+    if test and test[0]["kept"]:
+        r = test[0]
+        logger.info(
+            "test frames: at p-cutoff %g, %d of %d labelled points (%.0f %%) are kept; "
+            "%d of them (%.1f %%) are more than %g px off. What the other p-cutoffs "
+            "keep and let through: %s",
+            pcutoff, r["kept"], r["labelled"], 100 * r["kept_share"],
+            r["misses_kept"], 100 * r["miss_share_kept"], MISS_PX, path,
+        )  # fmt: skip
     return table
 
 

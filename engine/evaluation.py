@@ -39,6 +39,8 @@ __all__ = [
     "rmse",
     "per_bodypart_error",
     "pck",
+    "likelihood_table",
+    "MISS_PX",
     "evaluation_summary",
     "write_combined_evaluation",
     "evaluation_image_names",
@@ -186,6 +188,82 @@ def pck(predictions: np.ndarray, labels: np.ndarray, radius: float) -> float:
     return float(np.mean(d[labelled] <= radius))
 
 
+#: A test point further than this from its label is a miss in :func:`likelihood_table`.
+MISS_PX = 10.0
+
+
+def likelihood_table(
+    predictions: np.ndarray,
+    labels: np.ndarray,
+    *,
+    pcutoffs: Sequence[float] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+    miss_px: float = MISS_PX,
+) -> list[dict[str, float]]:
+    """How the p-cutoff trades the points kept against the confident misses.
+
+    For each p-cutoff: the share of the labelled points whose likelihood reaches it
+    (the points an analysis keeps), their mean error, and how many of them are
+    more than ``miss_px`` off (confident misses: a point kept that is wrong). Read
+    on the test frames, it shows what a p-cutoff means for this network: the
+    highest share kept at an acceptable miss share.
+
+    Parameters
+    ----------
+    predictions
+        ``(N, K, 3)``: ``x, y, likelihood``.
+    labels
+        ``(N, K, 2)``, NaN where not labelled.
+    pcutoffs
+        The p-cutoffs, one row each.
+    miss_px
+        A point further than this from its label is a miss.
+
+    Returns
+    -------
+    list of dict
+        One row per p-cutoff: ``pcutoff``, ``labelled`` (points), ``kept`` (points
+        with likelihood ≥ p-cutoff), ``kept_share``, ``mean_error_kept_px`` (NaN
+        when none is kept), ``misses_kept`` (kept points more than ``miss_px``
+        off), ``miss_share_kept`` (of the kept points; NaN when none is kept).
+
+    Examples
+    --------
+    >>> pred = np.array([[[0, 0, 0.9], [20, 0, 0.7], [0, 0, 0.3]]], float)
+    >>> labels = np.zeros((1, 3, 2))
+    >>> rows = likelihood_table(pred, labels, pcutoffs=(0.5, 0.8))
+    >>> [(r["kept"], r["misses_kept"], r["miss_share_kept"]) for r in rows]
+    [(2, 1, 0.5), (1, 0, 0.0)]
+    """
+    predictions = np.asarray(predictions, float)
+    if predictions.shape[-1] != 3:
+        raise ValueError(
+            "likelihood_table needs predictions with a likelihood (N, K, 3). "
+            f"Received shape {predictions.shape}"
+        )
+    d = keypoint_distances(predictions, labels)
+    labelled = np.isfinite(d)
+    likelihood = predictions[..., 2]
+    rows = []
+    for p in pcutoffs:
+        kept = labelled & (likelihood >= p)
+        n_kept = int(kept.sum())
+        misses = int((d[kept] > miss_px).sum())
+        rows.append(
+            {
+                "pcutoff": float(p),
+                "labelled": int(labelled.sum()),
+                "kept": n_kept,
+                "kept_share": (
+                    float(n_kept / labelled.sum()) if labelled.any() else np.nan
+                ),
+                "mean_error_kept_px": float(d[kept].mean()) if n_kept else np.nan,
+                "misses_kept": misses,
+                "miss_share_kept": misses / n_kept if n_kept else np.nan,
+            }
+        )
+    return rows
+
+
 def evaluation_summary(
     predictions: np.ndarray,
     labels: np.ndarray,
@@ -201,10 +279,16 @@ def evaluation_summary(
     dict
         ``mean_error_px`` (DLC's "RMSE"), ``rmse_px``, ``mean_error_pcutoff_px``,
         ``rmse_pcutoff_px``, ``pcutoff``, ``pck`` (at ``pck_radius``), ``pck_radius_px``,
-        ``per_bodypart_px``, ``n_frames``, ``n_labelled``.
+        ``per_bodypart_px``, ``n_frames``, ``n_labelled``; with likelihoods also
+        ``kept_share`` and ``miss_share_kept``: the share of the points with
+        likelihood ≥ ``pcutoff``, and the share of those more than :data:`MISS_PX`
+        off (:func:`likelihood_table`).
     """
     d = keypoint_distances(predictions, labels)
     has_p = np.asarray(predictions).shape[-1] == 3
+    confident = (
+        likelihood_table(predictions, labels, pcutoffs=(pcutoff,))[0] if has_p else {}
+    )
     return {
         "mean_error_px": mean_error(predictions, labels),
         "rmse_px": rmse(predictions, labels),
@@ -220,6 +304,8 @@ def evaluation_summary(
         "per_bodypart_px": per_bodypart_error(predictions, labels, bodyparts),
         "n_frames": int(d.shape[0]),
         "n_labelled": int(np.isfinite(d).sum()),
+        "kept_share": float(confident.get("kept_share", np.nan)),
+        "miss_share_kept": float(confident.get("miss_share_kept", np.nan)),
     }
 
 
