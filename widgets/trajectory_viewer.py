@@ -21,7 +21,7 @@ import html
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,24 @@ from .trajectory_model import FILTERS, SERIES, TrajectoryModel
 __all__ = ["TrajectoryApp", "TrajectoryViewer", "show_trajectory_app"]
 
 logger = logging.getLogger("posekit.widgets.viewer")
+
+
+def legend_columns(labels: Sequence[str], width: int, font_px: float = 9.0) -> int:
+    """Return how many legend items fit side by side in ``width`` pixels.
+
+    An item is its line glyph (20 px), padding and its label (about 0.62 em per
+    character at ``font_px``).
+
+    Examples
+    --------
+    >>> legend_columns(["snout", "leftear", "rightear", "tailbase"], 560)
+    4
+    >>> legend_columns(["forelegL4"] * 13, 560)
+    6
+    """
+    longest = max((len(str(label)) for label in labels), default=1)
+    item = 20 + 14 + 0.62 * font_px * longest
+    return int(max(1, min(len(labels), width // item)))
 
 
 class TrajectoryViewer(BokehComponent):
@@ -274,6 +292,8 @@ class TrajectoryViewer(BokehComponent):
         x_fig = self.series_figures["x"]
         x_fig.legend.orientation = "horizontal"
         x_fig.add_layout(x_fig.legend[0], "above")
+        # in rows as wide as the plot: one row of 13 bodyparts spilled over the frame
+        x_fig.legend.ncols = legend_columns(m.keypoints, x_fig.frame_width)
         x_fig.legend.label_text_font_size = "9px"
         x_fig.legend.background_fill_alpha = 0.6
         x_fig.legend.click_policy = "hide"

@@ -616,3 +616,20 @@ def test_missing_animal_is_not_below_the_pcutoff(tmp_path) -> None:
     assert m.coverage_text == ""  # all there, nothing below
     hidden = m.hidden_points(12)  # mouse1 has no point to draw hollow at frame 12
     assert "mouse1" not in hidden["individual"]
+
+
+def test_a_long_legend_wraps_within_the_plots_width() -> None:
+    """QA s23 (SLEAP user) 8: 13 fly bodyparts in one row ran over the frame view."""
+    names = ["head", "thorax", "abdomen", "wingL", "wingR"] + [
+        f"{leg}leg{side}4" for leg in ("fore", "mid", "hind") for side in "LR"
+    ] + ["eyeL", "eyeR"]  # fmt: skip
+    pos = np.zeros((6, 2, len(names), 1)) + 50.0
+    viewer = TrajectoryViewer(from_numpy(pos, keypoint_names=names), load_bokehjs=False)
+    legend = viewer.series_figures["x"].legend[0]
+    assert [item.label.value for item in legend.items] == names
+    # 9-character labels at 9 px: about 84 px an item, 6 in the 560 px plot
+    assert legend.ncols == 6
+    few = TrajectoryViewer(
+        from_numpy(pos[:, :, :4], keypoint_names=names[:4]), load_bokehjs=False
+    )
+    assert few.series_figures["x"].legend[0].ncols == 4  # one row, as before
