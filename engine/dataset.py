@@ -329,9 +329,10 @@ def create_training_dataset(
     and ``test/pose_cfg.yaml`` (DeepLabCut's template with the project's joints and
     paths; for a multi-animal project also what DeepLabCut's
     ``create_multianimaltraining_dataset`` writes, with the part-affinity graph
-    chosen by DeepLabCut's rule), to edit before the first training: a value left at
-    DeepLabCut's default leaves the choice to posekit's training, which rewrites the
-    file with the values it used.
+    chosen by DeepLabCut's rule, and ``test/inference_cfg.yaml``, DeepLabCut's
+    assembly and tracking settings, which the analysis reads), to edit before the
+    first training: a value left at DeepLabCut's default leaves the choice to
+    posekit's training, which rewrites the file with the values it used.
 
     Parameters
     ----------
@@ -438,6 +439,14 @@ def _create_training_dataset(
         _write_pose_cfgs(
             project, split.shuffle, split.train_fraction, net_type, keys, given
         )
+        if project.multianimal:  # DeepLabCut's test/inference_cfg.yaml
+            from .multianimal._inference_cfg import write_inference_cfg
+
+            write_inference_cfg(
+                project.model_dir(split.shuffle, split.train_fraction),
+                len(project.multianimal_bodyparts),
+                len(project.individuals),
+            )
     if net_type is not None:
         for split in splits:
             _record_net_type(project, split.shuffle, split.train_fraction, net_type)

@@ -32,10 +32,12 @@ from .assembly import AssemblyConfig
 
 if TYPE_CHECKING:
     from ..inference import AnalysisOutputs, StopSignal
+    from .tracking import TrackingConfig
 
 __all__ = [
     "multianimal_config",
     "multianimal_predictor",
+    "analysis_settings",
     "train_multianimal",
     "evaluate_multianimal",
     "track_video_detections",
@@ -449,6 +451,71 @@ def multianimal_config(folder: ModelFolder):
     return MultiAnimalConfig.from_dict(section)
 
 
+def analysis_settings(
+    project: Project,
+    folder: ModelFolder,
+    assembly: AssemblyConfig,
+    track_method: str,
+    n_tracks: int,
+    *,
+    n_given: int | None = None,
+    inferencecfg: Any = None,
+) -> tuple[AssemblyConfig, TrackingConfig, int]:
+    """Return the assembly, the tracker and the animals per frame of a shuffle's analysis.
+
+    posekit's settings (``assembly``, the training's; the tracker's defaults; at most
+    ``n_tracks`` animals per frame), with the values the user set in the shuffle's
+    ``test/inference_cfg.yaml`` (DeepLabCut's assembly and tracking settings, written
+    by :func:`~posekit.engine.dataset.create_training_dataset`), or in
+    ``inferencecfg`` instead: see :mod:`._inference_cfg`. Values left at
+    DeepLabCut's defaults change nothing; ``n_given`` (``n_tracks``, ``posekit
+    analyze --animals``, given by the user) wins over ``topktoretain``.
+
+    Parameters
+    ----------
+    project
+        The multi-animal project.
+    folder
+        The shuffle's model folder (``…/train``).
+    assembly
+        posekit's assembly settings (the training's).
+    track_method
+        The tracker (``"ellipse"``, ``"box"``, ``"keypoints"``).
+    n_tracks
+        The animals the analysis stitches.
+    n_given
+        The animals given by the user (``None``: not given).
+    inferencecfg
+        DeepLabCut's ``inferencecfg=``: a mapping read instead of the file.
+
+    Returns
+    -------
+    assembly : AssemblyConfig
+    tracking : TrackingConfig
+    max_individuals : int
+
+    Raises
+    ------
+    ValueError
+        The file cannot be read, or a value in it is wrong (the message names the
+        file and the key).
+    """
+    from ._inference_cfg import shuffle_choices
+    from .tracking import TrackingConfig
+
+    choices = shuffle_choices(
+        project, folder.path.parent, track_method=track_method, given=inferencecfg
+    )
+    most = int(n_tracks)
+    if choices.max_individuals is not None and not n_given:
+        most = int(choices.max_individuals)
+    return (
+        assembly.replace(**choices.assembly, max_individuals=most),
+        TrackingConfig(method=track_method, **choices.tracking),  # type: ignore[arg-type]
+        most,
+    )
+
+
 def multianimal_predictor(
     folder: ModelFolder,
     snapshot: Any = -1,
@@ -840,7 +907,11 @@ def analyze_multianimal_videos(
             f"track_method must be one of {sorted(TRACK_METHODS)}; got {method!r}"
         )
     suffix = TRACK_METHODS[method]
+    given_tracks = n_tracks
     n_tracks = int(n_tracks or len(project.individuals) or layout.n_individuals)
+    assembly, tracking, max_animals = analysis_settings(
+        project, folder, multi.assembly, method, n_tracks, n_given=given_tracks
+    )
     meta = dict(folder.info)
     meta["iteration"] = meta["iteration (active-learning)"]
     own_videos = not videos
@@ -860,8 +931,10 @@ def analyze_multianimal_videos(
                     h5,
                     layout,
                     n_tracks,
-                    assembly=multi.assembly,
+                    assembly=assembly,
                     track_method=method,
+                    tracking=tracking,
+                    max_individuals=max_animals,
                     scorer=scorer,
                     save_as_csv=save_as_csv,
                     netcdf=netcdf,
@@ -901,7 +974,11 @@ def analyze_multianimal_videos(
         bs = int(batch_size or default_batch_size(shape, most))
         if bs not in predictors:
             predictors[bs] = multianimal_predictor(
-                folder, path, batch_size=bs, max_individuals=n_tracks
+                folder,
+                path,
+                batch_size=bs,
+                assembly=assembly,
+                max_individuals=max_animals,
             )
         predictor = predictors[bs]
         dest = Path(dests[video] or video.parent)
@@ -956,6 +1033,7 @@ def analyze_multianimal_videos(
             layout,
             scorer,
             track_method=method,
+            tracking=tracking,
             save_as_csv=save_as_csv,
             netcdf_fps=info["fps"] if netcdf else None,
         )
@@ -1042,6 +1120,8 @@ def restitch_video(
     scorer: str | None = None,
     save_as_csv: bool = False,
     netcdf: bool = False,
+    tracking: Any = None,
+    max_individuals: int | None = None,
 ) -> Path:
     """Assemble, track and stitch a video again from its ``_full.pickle`` (no network).
 
@@ -1064,6 +1144,11 @@ def restitch_video(
         The network's scorer (default: the file name from ``DLC_`` on).
     track_method, save_as_csv, netcdf
         As for :func:`analyze_multianimal_videos`.
+    tracking
+        :class:`~.tracking.TrackingConfig` (default: ``track_method``'s defaults).
+    max_individuals
+        Animals assembled per frame at most (default ``n_tracks``; DeepLabCut's
+        ``topktoretain``).
 
     Returns
     -------
@@ -1078,7 +1163,9 @@ def restitch_video(
     if scorer is None:
         name = Path(stem).name
         scorer = name[name.index("DLC_") :] if "DLC_" in name else name
-    assemblies = _assemble_detections(stem, layout, n_tracks, assembly)
+    assemblies = _assemble_detections(
+        stem, layout, int(max_individuals or n_tracks), assembly
+    )
     fps = None
     if netcdf and Path(f"{stem}_meta.pickle").is_file():
         from .outputs import read_pickle
@@ -1091,6 +1178,7 @@ def restitch_video(
         layout,
         scorer,
         track_method=track_method,
+        tracking=tracking,
         save_as_csv=save_as_csv,
         netcdf_fps=(fps or 0.0) if netcdf else None,
     )
@@ -1169,13 +1257,15 @@ def _track_and_write(
     track_method: str,
     save_as_csv: bool,
     netcdf_fps: float | None,
+    tracking: Any = None,
 ) -> tuple[Path, list[Any]]:
     """Track and stitch a video's assemblies; write every file from them on.
 
     ``<stem>_assemblies.pickle``, the tracklets (``<stem>_<el|bx|sk>.pickle``), the
     tracks ``.h5`` (and ``.csv`` with ``save_as_csv``) and, unless ``netcdf_fps`` is
     ``None``, the ``.nc`` (``0``: the frame rate is unknown). Returns the ``.h5``
-    and the tracklets.
+    and the tracklets. ``tracking``: the tracker's settings (default:
+    ``track_method``'s defaults).
     """
     from .outputs import save_assemblies_pickle, tracks_frame, write_tracks
     from .tracking import TRACK_METHODS, TrackingConfig
@@ -1183,7 +1273,7 @@ def _track_and_write(
     suffix = TRACK_METHODS[track_method]
     save_assemblies_pickle(f"{stem}_assemblies.pickle", assemblies)
     tracklets, tracks = track_video_detections(
-        assemblies, n_tracks, tracking=TrackingConfig(method=track_method)
+        assemblies, n_tracks, tracking=tracking or TrackingConfig(method=track_method)
     )
     _, unique = _save_tracklets(stem, suffix, assemblies, tracklets, layout, scorer)
     h5 = write_tracks(

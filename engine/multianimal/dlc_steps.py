@@ -11,24 +11,37 @@ A maDLC script analyses its videos with ``auto_track=False`` and then calls
 posekit's analysis does the three steps at once (``auto_track=False`` is taken and
 said so). These verbs redo a step from the files of the step before, without the
 network, as DeepLabCut's do: another tracker (``track_method``), another number of
-animals, a gap to bridge (``max_gap``). Their arguments are DeepLabCut's; the ones
-without a counterpart are refused with what to use instead, except those that change
-nothing (``modelprefix``, ``videotype`` of a file, ``weight_func=None``).
+animals, a gap to bridge (``max_gap``), other assembly and tracking settings in the
+shuffle's ``test/inference_cfg.yaml`` (or ``inferencecfg=``), as DeepLabCut reads
+them. Their arguments are DeepLabCut's; the ones without a counterpart are refused
+with what to use instead, except those that change nothing (``modelprefix``,
+``videotype`` of a file, ``weight_func=None``).
+
+``create_video_with_all_detections`` draws every detection of the ``_full.pickle``
+(before assembly) on the video, to check the network's detections apart from the
+assembly and the tracking.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import numpy as np
 
 from ..dlc_names import dlc_keywords
 from ..model_folder import ModelFolder
 from ..project import Project, as_project
 
-__all__ = ["convert_detections2tracklets", "stitch_tracklets"]
+__all__ = [
+    "convert_detections2tracklets",
+    "create_video_with_all_detections",
+    "stitch_tracklets",
+]
 
 logger = logging.getLogger("posekit.engine.multianimal")
 
@@ -73,8 +86,6 @@ def _refuse(verb: str, **values: Any) -> None:
     """Refuse DeepLabCut arguments posekit has no counterpart for (given other than default)."""
     advice = {
         "ignore_bodyparts": "every bodypart is assembled",
-        "inferencecfg": "posekit's assembly settings are the training's (pose_cfg.yaml, "
-        "posekit: multianimal)",
         "greedy": "posekit assembles by its affinity-ordered rule",
         "calibrate": "posekit's assembly uses no calibration from the training data",
         "window_size": "posekit's assembly uses no temporal window",
@@ -133,7 +144,15 @@ def convert_detections2tracklets(
         Make the tracklets again when their file is there.
     destfolder
         The folder the analysis wrote to (default: beside each video).
-    ignore_bodyparts, inferencecfg, greedy, calibrate, window_size, identity_only
+    inferencecfg
+        DeepLabCut's assembly and tracking settings, a mapping of
+        ``test/inference_cfg.yaml``'s keys, read instead of that file (by default
+        the file is read; none there: posekit's settings). Values left at
+        DeepLabCut's defaults change nothing; ``pafthreshold``, ``pcutoff``,
+        ``minimalnumberofconnections``, ``topktoretain``, ``max_age`` and
+        ``iou_threshold`` (``oks_threshold`` for the keypoints tracker) set
+        posekit's counterparts; other keys set are named in a warning.
+    ignore_bodyparts, greedy, calibrate, window_size, identity_only
         DeepLabCut's assembly options: refused unless left at their defaults.
     track_method
         ``"ellipse"``, ``"box"`` or ``"keypoints"`` (default ``config.yaml``'s
@@ -149,17 +168,25 @@ def convert_detections2tracklets(
     FileNotFoundError
         A video has no detections of this network (analyse it first).
     TypeError
-        A DeepLabCut option posekit has no counterpart for.
+        A DeepLabCut option posekit has no counterpart for, or ``inferencecfg`` is
+        not a mapping.
+    ValueError
+        ``inference_cfg.yaml`` (or ``inferencecfg``) cannot be read or holds a
+        wrong value (the message names the file and the key).
     """
-    from .api import _assemble_detections, _save_tracklets, multianimal_config
+    from .api import (
+        _assemble_detections,
+        _save_tracklets,
+        analysis_settings,
+        multianimal_config,
+    )
     from .outputs import save_assemblies_pickle
-    from .tracking import TRACK_METHODS, TrackingConfig, track_animals
+    from .tracking import TRACK_METHODS, track_animals
 
     project = _project(config, trainingsetindex)
     _refuse(
         "convert_detections2tracklets",
         ignore_bodyparts=ignore_bodyparts,
-        inferencecfg=inferencecfg,
         greedy=greedy,
         calibrate=calibrate,
         window_size=window_size,
@@ -168,6 +195,10 @@ def convert_detections2tracklets(
     method = _method(project, track_method)
     folder, stems, scorer = _stems(project, videos, videotype, shuffle, destfolder)
     multi = multianimal_config(folder)
+    n = len(project.individuals) or multi.layout.n_individuals
+    assembly, tracking, most = analysis_settings(
+        project, folder, multi.assembly, method, n, inferencecfg=inferencecfg
+    )
     out = []
     for video, stem in stems:
         path = Path(f"{stem}_{TRACK_METHODS[method]}.pickle")
@@ -179,17 +210,9 @@ def convert_detections2tracklets(
             )
             out.append(path)
             continue
-        assemblies = _assemble_detections(
-            stem,
-            multi.layout,
-            len(project.individuals) or multi.layout.n_individuals,
-            multi.assembly,
-            video,
-        )
+        assemblies = _assemble_detections(stem, multi.layout, most, assembly, video)
         save_assemblies_pickle(f"{stem}_assemblies.pickle", assemblies)
-        tracklets = track_animals(
-            [a.animals for a in assemblies], TrackingConfig(method=method)
-        )
+        tracklets = track_animals([a.animals for a in assemblies], tracking)
         path, _ = _save_tracklets(
             stem, TRACK_METHODS[method], assemblies, tracklets, multi.layout, scorer
         )
@@ -316,4 +339,176 @@ def stitch_tracklets(
             h5,
         )
         out.append(h5)
+    return out
+
+
+def _displayed(names: list[str], displayedbodyparts: str | Sequence[str]) -> list[int]:
+    """Return the channels to draw: every one (``"all"``) or those named, in file order."""
+    if isinstance(displayedbodyparts, str) and displayedbodyparts == "all":
+        return list(range(len(names)))
+    wanted = (
+        [displayedbodyparts]
+        if isinstance(displayedbodyparts, str)
+        else [str(b) for b in displayedbodyparts]
+    )
+    unknown = [b for b in wanted if b not in names]
+    if unknown:
+        raise ValueError(
+            f"displayedbodyparts {unknown} are not bodyparts of the detections (they "
+            f"have {names}); give some of those, or 'all'."
+        )
+    return [i for i, name in enumerate(names) if name in wanted]
+
+
+def _draw_detections(
+    index: int,
+    frame: np.ndarray,
+    *,
+    detections: Sequence[Any],
+    channels: Sequence[int],
+    colors: np.ndarray,
+    pcutoff: float,
+    dotsize: float,
+) -> None:
+    """Draw frame ``index``'s candidates scoring ``pcutoff`` or more, one colour per channel."""
+    from ..drawing import draw_points
+
+    if index >= len(detections):
+        return
+    det = detections[index]
+    for color, k in zip(colors, channels, strict=True):
+        keep = det.confidence[k] >= pcutoff
+        if keep.any():
+            draw_points(
+                frame,
+                det.coordinates[k][keep],
+                np.repeat(color[None], int(keep.sum()), axis=0),
+                radius=dotsize,
+            )
+
+
+@dlc_keywords()
+def create_video_with_all_detections(
+    config: str | os.PathLike | Project,
+    videos: Sequence[str | os.PathLike] | str | os.PathLike,
+    videotype: str | Sequence[str] | None = "",
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    displayedbodyparts: str | Sequence[str] = "all",
+    destfolder: str | os.PathLike | None = None,
+    modelprefix: str = "",
+    *,
+    codec: Literal["auto", "h264", "mp4v"] = "auto",
+    progress: bool | Callable[[int, int], None] = True,
+) -> list[Path]:
+    """Draw every detection of the ``_full.pickle`` on the video (DeepLabCut's name).
+
+    Each candidate keypoint the network found (``<video><scorer>_full.pickle``,
+    before assembly into animals) with a score of at least ``config.yaml``'s
+    ``pcutoff`` is drawn as a dot of radius ``dotsize``, coloured by bodypart from the
+    config's ``colormap`` (as DeepLabCut colours them: evenly over the bodyparts
+    drawn). The video is written as DeepLabCut names it,
+    ``<video stem><scorer>_full.mp4``, beside the ``_full.pickle``; one there already
+    is kept ("Detections already plotted"), as DeepLabCut does.
+
+    Parameters
+    ----------
+    config
+        The multi-animal project, its folder or its ``config.yaml``.
+    videos, videotype
+        Videos and folders of videos (``videotype``: their extension; ``""``: every
+        video).
+    shuffle
+        The shuffle whose network analysed the videos (its scorer names the files).
+    trainingsetindex
+        Which ``TrainingFraction`` (DeepLabCut's index into it).
+    displayedbodyparts
+        ``"all"``, or the bodyparts to draw.
+    destfolder
+        The folder the analysis wrote to (default: beside each video); the video
+        is written there.
+    modelprefix
+        DeepLabCut's model-folder prefix (posekit's folders have none).
+    codec
+        ``"auto"`` (H.264 when available, else mp4v), ``"h264"`` or ``"mp4v"``
+        (what DeepLabCut writes); every one is an ``.mp4``.
+    progress
+        A tqdm bar (``True``), nothing (``False``), or ``progress(done, total)``.
+
+    Returns
+    -------
+    list of Path
+        The videos, made or found.
+
+    Raises
+    ------
+    FileNotFoundError
+        A video has no ``_full.pickle`` of this network (the message says to run
+        ``analyze_videos`` first).
+    ValueError
+        A bodyparts of ``displayedbodyparts`` is not in the detections.
+    """
+    from .. import labeled_video as lv
+    from .._fileio import atomic_path
+    from ..drawing import bodypart_colors
+    from ..video import VideoReader
+    from .outputs import read_full_pickle
+
+    del modelprefix  # posekit's model folders have no prefix
+    project = _project(config, trainingsetindex)
+    _, stems, _ = _stems(project, videos, videotype or None, shuffle, destfolder)
+    display = project.display
+    codec_used = lv._resolve_codec(codec)
+    if codec_used not in ("h264", "mp4v"):
+        raise ValueError(f"codec must be 'auto', 'h264' or 'mp4v'; got {codec!r}")
+    out: list[Path] = []
+    for video, stem in stems:
+        full, path = Path(f"{stem}_full.pickle"), Path(f"{stem}_full.mp4")
+        if path.is_file():
+            logger.info("Detections already plotted, %s", path)
+            out.append(path)
+            continue
+        if not full.is_file():
+            raise FileNotFoundError(
+                f"{video.name}: no detections of this network ({full}). Run "
+                f"analyze_videos(config, [{str(video)!r}], shuffle={shuffle}"
+                + (f", destfolder={str(destfolder)!r}" if destfolder else "")
+                + ") first (posekit analyze): it writes the _full.pickle this video "
+                "is drawn from."
+            )
+        meta, dets = read_full_pickle(full)
+        names = [str(n) for n in meta.get("all_joints_names") or []]
+        shown = _displayed(names, displayedbodyparts)
+        draw = partial(
+            _draw_detections,
+            detections=dets,
+            channels=shown,
+            colors=bodypart_colors(len(shown), display.colormap),
+            pcutoff=display.pcutoff,
+            dotsize=display.dotsize,
+        )
+        reader = VideoReader(video)
+        try:
+            with atomic_path(path) as tmp:
+                done = lv._write_frames(
+                    reader,
+                    tmp,
+                    codec=codec_used,
+                    crf=18,
+                    fps=None,
+                    progress=lv._progress_callbacks(
+                        progress, reader.expected_frames, path.name
+                    ),
+                    draw=draw,
+                )
+        finally:
+            reader.close()
+        logger.info(
+            "%s: every detection of %s drawn (%d frames) -> %s",
+            video.name,
+            full.name,
+            done,
+            path,
+        )
+        out.append(path)
     return out
