@@ -1,8 +1,8 @@
 """Windowed features over keypoint time series, for classifiers and clustering.
 
 :func:`compute_window_features` builds per-frame *base features* (speeds, distances,
-angles, egocentric posture, social distance) and then their centred rolling mean and
-standard deviation over several windows. Everything is vectorised numpy on
+angles, egocentric posture, social distance, distance to landmarks) and then their
+centred rolling mean and standard deviation over several windows. Everything is vectorised numpy on
 ``(individual, feature, time)`` blocks: rolling statistics use cumulative sums (O(T) per
 window, independent of the window length) and work buffers are reused, so an hour of
 two-animal tracking (399 features) takes about a second on 2 cores
@@ -10,6 +10,14 @@ two-animal tracking (399 features) takes about a second on 2 cores
 
 Base-feature families are registered with :func:`register_feature`; add your own with
 the same decorator.
+
+Unique bodyparts of a multi-animal DeepLabCut file (a landmark, a feeder: the
+keypoints of its ``single`` individual) are not an animal. When the poses hold a
+``single`` individual beside the animals, it is left out of the individuals and its
+keypoints (``attrs["unique_bodyparts"]``, else those only ``single`` has seen) out
+of the animals' keypoints; the ``"landmark"`` family gives each animal the distance
+of each of its keypoints to each of them, frame by frame, from ``single``'s
+positions (``dist_snout_lamp``).
 """
 
 from __future__ import annotations
@@ -60,6 +68,12 @@ class FeatureContext:
         Keypoint index pairs for within-animal distances.
     cache : dict
         Scratch space shared between families (e.g. the centroid).
+    landmarks : list of str
+        Unique bodyparts (the ``single`` individual's keypoints: a landmark, a
+        feeder), not among :attr:`keypoints`.
+    lx, ly : numpy.ndarray or None
+        ``(landmark, time)`` coordinates of :attr:`landmarks` (``None`` when there
+        are none).
     """
 
     x: np.ndarray
@@ -71,6 +85,9 @@ class FeatureContext:
     joint_angles: list[tuple[int, int, int]]
     distance_pairs: list[tuple[int, int]]
     cache: dict[str, np.ndarray] = field(default_factory=dict)
+    landmarks: list[str] = field(default_factory=list)
+    lx: np.ndarray | None = None
+    ly: np.ndarray | None = None
 
     @property
     def centroid(self) -> tuple[np.ndarray, np.ndarray]:
@@ -324,6 +341,19 @@ def _social_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     )
 
 
+@register_feature("landmark", margin=0)
+def _landmark_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
+    """Distance of every keypoint to every unique bodypart (``dist_<kp>_<landmark>``)."""
+    n_ind, _, n_time = ctx.x.shape
+    if not ctx.landmarks or ctx.lx is None or ctx.ly is None:
+        return [], np.empty((n_ind, 0, n_time))
+    names = [f"dist_{k}_{m}" for m in ctx.landmarks for k in ctx.keypoints]
+    dist = np.hypot(
+        ctx.x[:, None] - ctx.lx[None, :, None], ctx.y[:, None] - ctx.ly[None, :, None]
+    )  # (individual, landmark, keypoint, time)
+    return names, dist.reshape(n_ind, len(names), n_time)
+
+
 def _window_sums(cum: np.ndarray, half: int, out: np.ndarray) -> np.ndarray:
     """Centred window sums from a cumulative sum along the last axis.
 
@@ -533,6 +563,46 @@ def _check_windows(windows: Sequence[int]) -> None:
             )
 
 
+#: The individual of a multi-animal DeepLabCut file that holds its unique bodyparts
+#: (:data:`posekit.engine.behavior.session.UNIQUE_BODYPARTS`).
+_UNIQUE_INDIVIDUAL = "single"
+
+
+def _split_landmarks(
+    xy: np.ndarray,
+    keypoints: list[str],
+    individuals: list[str],
+    listed: Sequence[str] | None,
+) -> tuple[np.ndarray, list[str], list[str], list[str], np.ndarray | None]:
+    """Take a ``single`` individual of unique bodyparts out of the animals.
+
+    ``xy`` is ``(individual, keypoint, space, time)``. Returns the animals' ``xy``
+    without ``single`` and without the unique bodyparts, their keypoints and
+    individuals, the unique bodyparts and their ``(landmark, space, time)``
+    positions from ``single`` (``None`` when there are none). Poses without a
+    ``single`` beside other individuals come back as they are.
+    """
+    if _UNIQUE_INDIVIDUAL not in individuals or len(individuals) < 2:
+        return xy, keypoints, individuals, [], None
+    k = individuals.index(_UNIQUE_INDIVIDUAL)
+    named = [str(b) for b in np.atleast_1d(listed if listed is not None else [])]
+    unique = [b for b in keypoints if b in named]
+    if not named:  # the keypoints only ``single`` has seen (the DLC loader's rule)
+        seen = np.isfinite(xy[:, :, 0]).any(axis=-1)  # (individual, keypoint)
+        others = np.delete(seen, k, axis=0).any(axis=0)
+        unique = [b for j, b in enumerate(keypoints) if seen[k, j] and not others[j]]
+    animals = [i for i in range(len(individuals)) if i != k]
+    body = [j for j, b in enumerate(keypoints) if b not in unique]
+    marks = [keypoints.index(b) for b in unique]
+    return (
+        xy[animals][:, body],
+        [keypoints[j] for j in body],
+        [individuals[i] for i in animals],
+        unique,
+        xy[k, marks] if unique else None,
+    )
+
+
 def _context(
     position: xr.DataArray,
     *,
@@ -540,15 +610,21 @@ def _context(
     joint_angles: Sequence[tuple[str, str, str]],
     distance_pairs: Sequence[tuple[str, str]] | None,
     fps: float | None,
+    unique_bodyparts: Sequence[str] | None = None,
 ) -> FeatureContext:
     require_dims(position, ["time", "space", "keypoint"], "windowed features")
     pos = position
     if "individual" not in pos.dims:
         pos = pos.expand_dims(individual=["individual_0"])
     pos = pos.sel(space=["x", "y"]).transpose("individual", "keypoint", "space", "time")
-    xy = np.asarray(pos.values, dtype=np.float64)
-    keypoints = [str(k) for k in pos["keypoint"].values]
-    individuals = [str(i) for i in pos["individual"].values]
+    xy, keypoints, individuals, landmarks, marks = _split_landmarks(
+        np.asarray(pos.values, dtype=np.float64),
+        [str(k) for k in pos["keypoint"].values],
+        [str(i) for i in pos["individual"].values],
+        unique_bodyparts
+        if unique_bodyparts is not None
+        else position.attrs.get("unique_bodyparts"),
+    )
     index = {k: i for i, k in enumerate(keypoints)}
 
     def idx(name: str) -> int:
@@ -577,13 +653,23 @@ def _context(
         heading=head_idx,
         joint_angles=triplets,
         distance_pairs=pairs,
+        landmarks=landmarks,
+        lx=None if marks is None else np.ascontiguousarray(marks[:, 0]),
+        ly=None if marks is None else np.ascontiguousarray(marks[:, 1]),
     )
 
 
 def compute_base_features(
     position: xr.DataArray | xr.Dataset,
     *,
-    features: Sequence[str] = ("speed", "distance", "angle", "egocentric", "social"),
+    features: Sequence[str] = (
+        "speed",
+        "distance",
+        "angle",
+        "egocentric",
+        "social",
+        "landmark",
+    ),
     heading: tuple[str, str] | None = None,
     joint_angles: Sequence[tuple[str, str, str]] = (),
     distance_pairs: Sequence[tuple[str, str]] | None = None,
@@ -600,7 +686,10 @@ def compute_base_features(
         Families from :data:`FEATURE_FAMILIES`: ``"speed"`` (every keypoint and the
         centroid), ``"distance"`` (keypoint pairs), ``"angle"`` (body-axis angular
         velocity and ``joint_angles``), ``"egocentric"`` (keypoints in the body frame),
-        ``"social"`` (nearest other animal; only with two or more individuals).
+        ``"social"`` (nearest other animal; only with two or more individuals),
+        ``"landmark"`` (each keypoint's distance to each unique bodypart of a
+        multi-animal DeepLabCut file's ``single`` individual, which is not an
+        animal here; see the module).
     heading
         ``(from, to)`` keypoints of the body axis; default: last keypoint → first.
     joint_angles
@@ -706,6 +795,11 @@ class _FeatureStream:
         dtype: DTypeLike = np.float32,
         individuals: Sequence[str] | None = None,
     ) -> None:
+        unique = (
+            position.attrs.get("unique_bodyparts")
+            if isinstance(position, xr.Dataset)
+            else None
+        )
         position = position_of(position)
         unknown = [f for f in features if f not in FEATURE_FAMILIES]
         if unknown:
@@ -723,6 +817,7 @@ class _FeatureStream:
             joint_angles=joint_angles,
             distance_pairs=distance_pairs,
             fps=fps,
+            unique_bodyparts=unique,
         )
         self.ctx = ctx
         self.n_time = int(ctx.x.shape[2])
@@ -782,6 +877,9 @@ class _FeatureStream:
                     "cx": self.centroid[0][:, lo:hi],
                     "cy": self.centroid[1][:, lo:hi],
                 },
+                landmarks=self.ctx.landmarks,
+                lx=None if self.ctx.lx is None else self.ctx.lx[:, lo:hi],
+                ly=None if self.ctx.ly is None else self.ctx.ly[:, lo:hi],
             )
         names: list[str] = []
         blocks: list[np.ndarray] = []
@@ -876,7 +974,14 @@ def compute_window_features(
     position: xr.DataArray | xr.Dataset,
     *,
     windows: Sequence[int] = (5, 15, 45),
-    features: Sequence[str] = ("speed", "distance", "angle", "egocentric", "social"),
+    features: Sequence[str] = (
+        "speed",
+        "distance",
+        "angle",
+        "egocentric",
+        "social",
+        "landmark",
+    ),
     heading: tuple[str, str] | None = None,
     joint_angles: Sequence[tuple[str, str, str]] = (),
     distance_pairs: Sequence[tuple[str, str]] | None = None,
@@ -941,7 +1046,14 @@ def feature_names(
     position: xr.DataArray | xr.Dataset,
     *,
     windows: Sequence[int] = (5, 15, 45),
-    features: Sequence[str] = ("speed", "distance", "angle", "egocentric", "social"),
+    features: Sequence[str] = (
+        "speed",
+        "distance",
+        "angle",
+        "egocentric",
+        "social",
+        "landmark",
+    ),
     heading: tuple[str, str] | None = None,
     joint_angles: Sequence[tuple[str, str, str]] = (),
     distance_pairs: Sequence[tuple[str, str]] | None = None,
@@ -977,7 +1089,14 @@ def iter_window_features(
     position: xr.DataArray | xr.Dataset,
     *,
     windows: Sequence[int] = (5, 15, 45),
-    features: Sequence[str] = ("speed", "distance", "angle", "egocentric", "social"),
+    features: Sequence[str] = (
+        "speed",
+        "distance",
+        "angle",
+        "egocentric",
+        "social",
+        "landmark",
+    ),
     heading: tuple[str, str] | None = None,
     joint_angles: Sequence[tuple[str, str, str]] = (),
     distance_pairs: Sequence[tuple[str, str]] | None = None,

@@ -38,7 +38,7 @@ import pandas as pd
 import xarray as xr
 
 from . import tables as _tables
-from ._utils import file_frames, resolve_fps
+from ._utils import file_frames, position_of, resolve_fps, space_unit
 from .calibration import Calibration
 from .filters import FilterConfig
 from .roi import ROI, ROI_MAX_GAP
@@ -473,6 +473,8 @@ class BehaviorModel:
         #: Features the last :meth:`cluster` left out: not in every session.
         self.cluster_dropped_features: list[str] = []
         self.classifier: BehaviorClassifier | None = None
+        #: Sessions already named by the features' per-frame warning.
+        self._warned_per_frame: set[str] = set()
         self.cv_result: BehaviorCVResult | None = None
         self.clusterer: BehaviorClusterer | None = None
         self.motif_table: pd.DataFrame | None = None
@@ -1639,11 +1641,50 @@ follow_merge_gap
             yield done, part
             done += n
 
+    def _feature_units(self, name: str) -> tuple[str, str]:
+        """Return the distance and speed units of session ``name``'s features.
+
+        ``("px", "px/s")``, ``("mm", "mm/s")`` with a pixel size, and
+        ``"px/frame"`` without a frame rate: the rate the features use
+        (:func:`~posekit.engine.behavior.features.iter_window_features` on
+        :meth:`calibrated`), as ``kinematics.csv`` says it.
+        """
+        position = position_of(self.calibrated(name))
+        unit = space_unit(position)
+        per = "s" if resolve_fps(position, None) else "frame"
+        return unit, f"{unit}/{per}"
+
+    def _warn_features_per_frame(self, tracks: Sequence[Track]) -> None:
+        """Log once which sessions' features are per frame, and what to pass."""
+        sessions = list(dict.fromkeys(t.session for t in tracks))
+        per_frame = [
+            s
+            for s in sessions
+            if self._feature_units(s)[1].endswith("/frame")
+            and s not in self._warned_per_frame
+        ]
+        if not per_frame:
+            return
+        self._warned_per_frame.update(per_frame)
+        unit = self._feature_units(per_frame[0])[0]
+        logger.warning(
+            "%s: no frame rate, so the features' speeds and other rates are per "
+            "frame (speed_unit %s/frame), not per second. Give the rate with --fps "
+            "(set_calibration(fps=...)), or keep the video, or DeepLabCut's "
+            "<video>..._meta.pickle, beside the tracking file",
+            ", ".join(per_frame[:5]) + (" …" if len(per_frame) > 5 else ""),
+            unit,
+        )
+
     def features_table(self, dtype: DTypeLike | None = None) -> pd.DataFrame:
         """Return the window features of every track.
 
         Columns: ``track, session, individual, frame`` (the file's frame numbers,
-        :attr:`Session.frames`), then one per feature (:meth:`features`).
+        :attr:`Session.frames`), ``distance_unit, speed_unit`` (as in
+        ``kinematics.csv``: ``px``, ``px/s``; ``mm`` with a pixel size;
+        ``px/frame`` without a frame rate, with a warning; the other rates, the
+        angular velocity in radians, are per the same time), then one per feature
+        (:meth:`features`).
 
         Parameters
         ----------
@@ -1652,11 +1693,17 @@ follow_merge_gap
             halves the table's memory, for writing a long recording's table
             (``posekit behavior features``).
         """
+        tracks = self.tracks()
+        self._warn_features_per_frame(tracks)
         parts = [
             self._features_part(
-                t, self.features(t.key), dtype, self.session(t.session).frames
+                t,
+                self.features(t.key),
+                dtype,
+                self.session(t.session).frames,
+                self._feature_units(t.session),
             )
-            for t in self.tracks()
+            for t in tracks
         ]
         if len(parts) == 1:  # no copy of a long recording's table
             return parts[0]
@@ -1694,6 +1741,7 @@ follow_merge_gap
         tracks = self.tracks()
         if not tracks:
             return
+        self._warn_features_per_frame(tracks)
         names = {
             s.name: feature_names(self.calibrated(s.name), windows=self.windows)
             for s in self.sessions
@@ -1710,6 +1758,7 @@ follow_merge_gap
                 ),
                 dtype,
                 np.zeros(1, np.int64),
+                self._feature_units(t.session),
             )
             for t in tracks
         ]
@@ -1723,7 +1772,13 @@ follow_merge_gap
             for done, features in self.iter_features(t.key, chunk_frames=chunk_frames):
                 n = len(features)
                 features.index = pd.RangeIndex(row, row + n)
-                part = self._features_part(t, features, dtype, frames[done : done + n])
+                part = self._features_part(
+                    t,
+                    features,
+                    dtype,
+                    frames[done : done + n],
+                    self._feature_units(t.session),
+                )
                 if not same:
                     part = part.reindex(columns=schema.columns).astype(
                         schema.dtypes.to_dict()
@@ -1733,11 +1788,17 @@ follow_merge_gap
 
     @staticmethod
     def _features_part(
-        track: Track, part: pd.DataFrame, dtype: DTypeLike | None, frames: np.ndarray
+        track: Track,
+        part: pd.DataFrame,
+        dtype: DTypeLike | None,
+        frames: np.ndarray,
+        units: tuple[str, str],
     ) -> pd.DataFrame:
         """Return a track's rows of :meth:`features_table` from its features."""
         if dtype is not None:
             part = part.astype(dtype)
+        part.insert(0, "speed_unit", units[1])
+        part.insert(0, "distance_unit", units[0])
         part.insert(0, "frame", frames)
         part.insert(0, "individual", track.individual)
         part.insert(0, "session", track.session)
@@ -1798,7 +1859,7 @@ follow_merge_gap
             }  # the table's columns: every session's features joined
             check_excel_size(
                 sum(self.session(t.session).n_frames for t in tracks),
-                4 + len(names),
+                6 + len(names),  # track, session, individual, frame, 2 units
                 Path(path).name,
                 "the feature table",
             )

@@ -80,7 +80,8 @@ def test_features_one_row_per_frame_and_track(
     base = _base_features(BODYPARTS)
     assert len(base) == 35
     stats = [f"{f}_{s}{w}" for w in (5, 15) for s in ("mean", "std") for f in base]
-    assert list(table.columns) == ["track", "session", "individual", "frame"] + [
+    ids = ["track", "session", "individual", "frame", "distance_unit", "speed_unit"]
+    assert list(table.columns) == ids + [
         *base,
         *stats,
     ]
@@ -111,9 +112,10 @@ def test_features_of_a_long_recording_in_fast_formats(
     assert _printed(capsys) == [str(out) for out in outs.values()]
     csv = pd.read_csv(outs["csv"])
     h5 = pd.read_hdf(outs["h5"], "table")
+    text = ["track", "session", "individual", "distance_unit", "speed_unit"]
     pd.testing.assert_frame_equal(
-        h5.drop(columns=["track", "session", "individual"]).astype("float64"),
-        csv.drop(columns=["track", "session", "individual"]).astype("float64"),
+        h5.drop(columns=text).astype("float64"),
+        csv.drop(columns=text).astype("float64"),
         rtol=1e-6,
     )
     assert (h5["track"] == csv["track"]).all()
@@ -121,10 +123,10 @@ def test_features_of_a_long_recording_in_fast_formats(
 
     with xr.open_dataset(outs["nc"], engine="h5netcdf") as ds:
         assert ds["values"].dims == ("row", "column")
-        assert list(ds["column"].values) == list(h5.columns[4:])
-        np.testing.assert_array_equal(ds["values"].values, h5.iloc[:, 4:].to_numpy())
+        assert list(ds["column"].values) == list(h5.columns[6:])
+        np.testing.assert_array_equal(ds["values"].values, h5.iloc[:, 6:].to_numpy())
         assert list(ds["frame"].values) == list(range(N))
-    cells = outs["csv"].read_text().splitlines()[1].split(",")[4:]
+    cells = outs["csv"].read_text().splitlines()[1].split(",")[6:]
     assert max(len(c.lstrip("-").replace(".", "").lstrip("0")) for c in cells) <= 7
 
 

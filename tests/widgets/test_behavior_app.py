@@ -123,7 +123,7 @@ def test_app_cleaning_and_calibration_controls(demo, truth_file) -> None:
     cfg = app.model.filter_config
     assert (cfg.method, cfg.window, cfg.polyorder) == ("savgol", 7, 2)
     assert (cfg.confidence_threshold, cfg.max_gap) == (0.5, 3)
-    assert "filter_savgol" in app.log_box.value
+    assert "Savitzky-Golay filter: window (frames) 7, order 2" in app.log_box.value
     app.jump_k.value = 3.0
     app.body_from.value = app.body_to.value = "snout"
     app.clean_button.click()
@@ -417,7 +417,7 @@ def test_threshold_starts_at_the_project_pcutoff(project, truth_file, tmp_path):
     assert app.threshold.value == 0.7
     # and it is applied: the metrics leave out the points below it
     assert app.model.filter_config.confidence_threshold == 0.7
-    assert "filter_by_confidence" in app.log_box.value
+    assert "Likelihood cut-off: threshold 0.7," in app.log_box.value
     assert "p-cutoff (0.70)" in app.clean_message.value
     # without a project: no threshold
     plain = BehaviorApp(path=truth_file, output_dir=tmp_path, load_bokehjs=False)

@@ -222,7 +222,7 @@ def test_streamed_table_takes_a_fraction_of_the_memory(tmp_path: Path):
     m = BehaviorModel(windows=WINDOWS)
     m.add_dataset(_session(30000).isel(individual=[0]), "long")
     m.calibrated("long")  # the cleaned poses are cached either way
-    n_columns = 4 + 7 * (6 + 10 + 1 + 10)
+    n_columns = 6 + 7 * (6 + 10 + 1 + 10)  # ids, frame, 2 units, features
     table_bytes = 30000 * n_columns * 4  # 23 MB
     streamed = _peak(
         lambda: m.write_features_table(tmp_path / "f.h5", chunk_frames=500)
