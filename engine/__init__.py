@@ -73,6 +73,7 @@ _LAZY = {
     "analyzeskeleton": ".dlc_verbs",
     "scorer_name": ".dlc_verbs",
     "analyze_videos_converth5_to_csv": ".dlc_verbs",
+    "analyze_videos_converth5_to_nwb": ".dlc_verbs",
     "analyze_time_lapse_frames": ".dlc_verbs",
 }
 

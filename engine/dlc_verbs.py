@@ -15,7 +15,8 @@ DeepLabCut's does, on posekit's project and file layout (which is DeepLabCut's):
   :func:`dropimagesduetolackofannotation` (images are moved aside, not deleted),
   :func:`dropduplicatesinannotatinfiles`, :func:`dropunlabeledframes`;
 - predictions: :func:`plot_trajectories`, :func:`analyzeskeleton`,
-  :func:`analyze_videos_converth5_to_csv`, :func:`analyze_time_lapse_frames` (a
+  :func:`analyze_videos_converth5_to_csv`, :func:`analyze_videos_converth5_to_nwb`
+  (DLC2NWB's files: one per animal), :func:`analyze_time_lapse_frames` (a
   folder of images), and :func:`scorer_name`, the name DeepLabCut's
   ``analyze_videos`` returns (posekit's returns the files);
 - :func:`label_frames`, :func:`refine_labels` and :func:`refine_tracklets` open
@@ -60,6 +61,7 @@ __all__ = [
     "analyzeskeleton",
     "scorer_name",
     "analyze_videos_converth5_to_csv",
+    "analyze_videos_converth5_to_nwb",
     "analyze_time_lapse_frames",
 ]
 
@@ -959,6 +961,99 @@ def analyze_videos_converth5_to_csv(
             if h5.stem.endswith(NOT_PREDICTIONS):
                 continue
             out.append(convert_h5_to_csv(h5))
+    return out
+
+
+def analyze_videos_converth5_to_nwb(
+    config: str | os.PathLike | Project,
+    video_folder: str | os.PathLike | Sequence[str | os.PathLike],
+    videotype: str = ".mp4",
+    listofvideos: bool = False,
+    **nwb_metadata: Any,
+) -> list[Path]:
+    """Write the NWB files of a project's predictions in a folder (DeepLabCut's).
+
+    DeepLabCut's ``analyze_videos_converth5_to_nwb`` (DLC2NWB's
+    ``convert_h5_to_nwb``): every predictions ``.h5`` of a video of ``videotype``
+    in the folder (``<video>DLC_<scorer>.h5``, filtered and multi-animal tracks
+    ``_el.h5`` too) made by one of this project's networks (its scorer names the
+    project's task and date; others are skipped and logged) becomes ndx-pose
+    ``PoseEstimation`` (:func:`posekit.engine.io.nwb.save_nwb`): the frame rate of
+    the analysis, the video linked, the project's skeleton, its scorer as
+    ``experimenter`` and its task and date in ``experiment_description``. One
+    animal: ``<predictions stem>.nwb``; several: one file per animal,
+    ``<predictions stem>_<individual>.nwb`` with the individual as ``subject_id``
+    and ``identifier``, as DLC2NWB writes them
+    (:func:`~posekit.engine.io.nwb.save_nwb_individuals`). Existing NWB files are
+    replaced, as DeepLabCut does.
+
+    Parameters
+    ----------
+    config
+        The project, its folder or its ``config.yaml``.
+    video_folder
+        The folder of the videos and their predictions (with ``listofvideos``, a
+        list of videos).
+    videotype
+        The videos' extension (``".mp4"`` or ``"mp4"``).
+    listofvideos
+        ``video_folder`` is a list of videos.
+    **nwb_metadata
+        ``NWBFile`` metadata for every file (``subject`` as a dict of species, sex,
+        age, ..., ``session_start_time``, ``lab``, ...; see
+        :func:`~posekit.engine.io.nwb.save_nwb`).
+
+    Returns
+    -------
+    list of Path
+        The NWB files written.
+
+    Raises
+    ------
+    ImportError
+        Without pynwb and ndx-pose (``pip install "posekit[nwb]"``).
+
+    Examples
+    --------
+    >>> import posekit.engine as deeplabcut  # doctest: +SKIP
+    >>> deeplabcut.analyze_videos_converth5_to_nwb(config, "videos/")  # doctest: +SKIP
+    [PosixPath('videos/m3v1mp4DLC_resnet50_openfieldOct30shuffle1_1000.nwb')]
+    """
+    from .io import load
+    from .io.nwb import save_nwb, save_nwb_individuals
+    from .postprocessing import find_predictions
+    from .project import as_project
+
+    project = as_project(config)
+    if listofvideos:
+        videos = [Path(v) for v in video_folder]  # type: ignore[union-attr]
+    else:
+        ext = videotype if videotype.startswith(".") else f".{videotype}"
+        folder = Path(video_folder)  # type: ignore[arg-type]
+        videos = sorted(v for v in folder.iterdir() if v.suffix.lower() == ext.lower())
+    mine = f"_{project.task}{project.date}shuffle"
+    metadata = {
+        "experimenter": project.scorer,
+        "experiment_description": f"DeepLabCut project {project.task} "
+        f"({project.scorer}, {project.date})",
+        "skeleton": [list(edge) for edge in project.skeleton],
+        **nwb_metadata,
+    }
+    out: list[Path] = []
+    for video in videos:
+        if "_labeled" in video.stem:  # a labelled video, not a recording
+            continue
+        for h5 in find_predictions(video) + find_predictions(video, filtered=True):
+            if mine not in h5.stem[len(video.stem) :]:
+                logger.info("%s: not made by a network of %s, skipped", h5, project)
+                continue
+            ds = load(h5, format="DeepLabCut")
+            target = h5.with_suffix(".nwb")
+            if ds.sizes["individual"] > 1:
+                out += save_nwb_individuals(ds, target, **metadata)
+            else:
+                out.append(save_nwb(ds, target, **metadata))
+            logger.info("%s: converted to NWB", h5.name)
     return out
 
 

@@ -93,11 +93,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--video",
         metavar="VIDEO",
-        help="SLEAP output (.slp, analysis .h5): the video the poses are on, as "
-        "the file names it. Labelled images go onto the frames they are named "
-        "after (labeled-data/<video>/img0010.png onto frame 10, as posekit import "
-        "and extract-frames name them), so a project imported from a .slp goes "
-        "back onto its video; without --video, labelled images become SLEAP's "
+        help="SLEAP output (.slp, analysis .h5): the video the poses are on, "
+        "written absolute when found (a .slp names its video relative to itself); "
+        "one not found is written as given, with a warning. Labelled images go "
+        "onto the frames they are named after (labeled-data/<video>/img0010.png "
+        "onto frame 10, as posekit import and extract-frames name them), so a "
+        "project imported from a .slp goes back onto its video; without --video, "
+        "labelled images become SLEAP's "
         "image-list video and predictions name the video they were made from",
     )
     p.add_argument(
@@ -114,6 +116,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="NAME",
         help="write only this individual (repeat for several), e.g. one animal of "
         "multi-animal poses for a single-animal format (Lightning Pose)",
+    )
+    p.add_argument(
+        "--movement-dims",
+        choices=("singular", "plural"),
+        help="netCDF output: dimension names keypoint, individual (singular, the "
+        "default: movement >= 0.17) or keypoints, individuals (plural: movement "
+        "0.15 and 0.16, whose writers and kinematics need them)",
     )
     nwb = p.add_argument_group(
         "NWB metadata (output .nwb; DANDI requires the subject's species, sex and age)"
@@ -136,11 +145,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     nwb.add_argument(
         "--subject-id",
         metavar="ID",
-        help="the animal (default: the individual's name)",
+        help="the animal (default: the individual's name; needed for several "
+        "individuals in one file)",
     )
     nwb.add_argument("--species", metavar="NAME", help="e.g. 'Mus musculus'")
     nwb.add_argument("--sex", metavar="M|F|U|O")
     nwb.add_argument("--age", metavar="ISO8601", help="e.g. P90D")
+    nwb.add_argument(
+        "--per-individual",
+        action="store_true",
+        help="one NWB file per animal, OUT's name + _<individual> (OUT_mouse1.nwb, "
+        "...), each with its individual as subject_id, as DLC2NWB and movement "
+        "write multi-animal poses",
+    )
     p.add_argument("--list", action="store_true", help="list the formats and exit")
     return p
 
@@ -214,7 +231,34 @@ def _write_options(args: argparse.Namespace, writes: str) -> dict | int:
                 f"{args.output} is {writes}, which keeps no edges"
             )
         options["skeleton"] = _edges_from(Path(args.skeleton))
+    if args.movement_dims is not None:
+        if writes != "netCDF":
+            return fail(
+                f"--movement-dims applies to a netCDF output (.nc); {args.output} "
+                f"is {writes}"
+            )
+        options["movement_dims"] = args.movement_dims
     return options
+
+
+def _per_individual(args: argparse.Namespace, read: dict, write: dict) -> int:
+    """Write one NWB file per individual (``save_nwb_individuals``) and list them."""
+    from ..io import load
+    from ..io.nwb import save_nwb_individuals
+
+    ds = load(args.input, format=args.source_format, fps=args.fps, **read)
+    if args.individual:
+        have = [str(i) for i in ds["individual"].values]
+        unknown = [i for i in args.individual if i not in have]
+        if unknown:
+            return fail(
+                f"{args.input} has no individual {unknown[0]!r}; its individuals "
+                f"are {have}"
+            )
+        ds = ds.sel(individual=list(args.individual))
+    for path in save_nwb_individuals(ds, args.output, **write):
+        print(path)
+    return EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
@@ -265,6 +309,12 @@ def run(args: argparse.Namespace) -> int:
             read_options["images"] = dataset
         if writes == "COCO":
             write_options["images"] = dataset
+    if args.per_individual:
+        if writes != "NWB":
+            return fail(
+                f"--per-individual applies to an NWB output; {args.output} is {writes}"
+            )
+        return _per_individual(args, read_options, write_options)
     out = convert(
         args.input,
         args.output,

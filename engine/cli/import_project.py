@@ -60,8 +60,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--scorer", help="the labeller (default: from the labels)")
     p.add_argument(
         "--video",
-        help="SLEAP and NWB: the labelled video, when the file's path to it is gone; "
-        "COCO and Lightning Pose: the labeled-data folder for images that have none",
+        help="SLEAP: the one video to import, by its index in the .slp (0 for the "
+        "first) or its file name (default: every video with a labelled frame), or "
+        "where the videos are when the .slp's paths to them are gone: a video file "
+        "(imports the video of that name; any name when the .slp has one video) or "
+        "a folder holding them under the names the .slp gives. NWB: the labelled "
+        "video, when the file's path to it is gone. COCO and Lightning Pose: the "
+        "labeled-data folder for images that have none",
     )
     p.add_argument(
         "--csv-file",
@@ -77,9 +82,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="SLEAP: import every N-th labelled frame (default: all)",
     )
     p.add_argument(
-        "--max-frames", type=int, help="SLEAP: import at most this many frames"
+        "--max-frames",
+        type=int,
+        help="SLEAP: import at most this many frames in all, spread evenly",
+    )
+    p.add_argument(
+        "--include-predictions",
+        action="store_true",
+        help="SLEAP: also import predicted instances as training labels (default: "
+        "user instances only, as SLEAP trains; frames with predictions only are "
+        "left out)",
     )
     return p
+
+
+def _sleap_video(value: str | None) -> dict:
+    """Return ``import_sleap``'s ``video``/``video_path`` for ``--video VALUE``.
+
+    An index chooses a video; a file or folder is where the videos are (a file of
+    a .slp of several videos imports the video of its name); a bare file name that
+    is not here is the name of one of the .slp's videos. A path that is not there
+    is a video path (the import says it is missing).
+    """
+    if value is None:
+        return {}
+    if value.isdigit():
+        return {"video": int(value)}
+    if Path(value).exists() or Path(value).name != value:
+        return {"video_path": value}
+    return {"video": value}
 
 
 def guess_source(path: Path) -> str | None:
@@ -160,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         for flag, given in (
             ("--every", args.every != 1),
             ("--max-frames", args.max_frames),
+            ("--include-predictions", args.include_predictions),
         )
         if given
     ]
@@ -171,11 +203,12 @@ def run(args: argparse.Namespace) -> int:
         project = import_sleap(
             source,
             args.out,
-            video_path=args.video,
             scorer=args.scorer or "sleap",
             task=args.task,
             every=args.every,
             max_frames=args.max_frames,
+            include_predictions=args.include_predictions,
+            **_sleap_video(args.video),
         )
     elif kind == "nwb":
         from ..io.nwb import import_nwb

@@ -256,7 +256,7 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 def load(
-    path: str | os.PathLike,
+    path: str | os.PathLike | Sequence[str | os.PathLike],
     *,
     format: str | None = None,
     fps: float | None = None,
@@ -269,7 +269,11 @@ def load(
     path
         A DeepLabCut/posekit ``.h5``/``.csv``, SLEAP ``.slp``/analysis ``.h5``,
         Lightning Pose ``.csv``, movement/posekit netCDF, or any format a module in
-        :data:`FORMAT_MODULES` registers.
+        :data:`FORMAT_MODULES` registers. A list of NWB files (one per individual,
+        as DLC2NWB, movement and ``save_nwb_individuals`` write them) loads as one
+        dataset of their individuals
+        (:func:`~posekit.engine.io.nwb.load_nwb`); a list of files of another
+        format is refused.
     format
         Force a format (see :func:`list_formats`); by default it is recognised from
         the file's content (:func:`detect_format`).
@@ -288,9 +292,12 @@ def load(
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If no loader recognises the file, or ``format`` is unknown.
+        If no loader recognises the file, ``format`` is unknown, or ``path`` is a
+        list of files that are not all NWB.
     """
     _ensure_registered()
+    if isinstance(path, (list, tuple)):
+        return _load_nwb_files(path, format=format, fps=fps, **kwargs)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No tracking file at {path}")
@@ -306,6 +313,34 @@ def load(
 
     # every loader's poses say what their times are, even one registered elsewhere
     return mark_time_unit(_LOADERS[format].fn(path, fps=fps, **kwargs))
+
+
+def _load_nwb_files(
+    paths: Sequence[str | os.PathLike],
+    *,
+    format: str | None,
+    fps: float | None,
+    **kwargs,
+) -> xr.Dataset:
+    """:func:`load` of a list of files: NWB files, one per individual, as one dataset."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("load() received an empty list; give a file or NWB files")
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"No tracking file at {p}")
+    for p in paths:
+        found = _known_name(format, _LOADERS) if format else detect_format(p)
+        if found != "NWB":
+            raise ValueError(
+                f"load() takes a list only of NWB files (one per individual, read "
+                f"together by posekit.engine.io.nwb.load_nwb); {p} is {found}. Load "
+                "other files one at a time (join animals with xarray.concat(..., "
+                "'individual'))."
+            )
+    from ..poses import mark_time_unit
+
+    return mark_time_unit(_LOADERS["NWB"].fn(paths, fps=fps, **kwargs))
 
 
 def _known_name(format: str, registry: Mapping[str, object]) -> str:
@@ -496,7 +531,7 @@ def _rate_of_video(ds: xr.Dataset, target: Path) -> xr.Dataset:
 
 
 def load_poses(
-    path: str | os.PathLike,
+    path: str | os.PathLike | Sequence[str | os.PathLike],
     *,
     source_software: str | None = None,
     fps: float | None = None,
@@ -507,7 +542,7 @@ def load_poses(
     Parameters
     ----------
     path
-        The tracking file.
+        The tracking file (or NWB files, one per individual: see :func:`load`).
     source_software
         Force a format (``"DeepLabCut"``, ``"SLEAP"``, ``"LightningPose"``,
         ``"netCDF"``…); by default the format is recognised from the file.

@@ -4,6 +4,13 @@ Read and written with xarray's ``h5netcdf`` engine. Files from movement load as 
 are; the old plural dimension names ``individuals`` / ``keypoints`` are renamed to
 ``individual`` / ``keypoint``.
 
+:func:`save_netcdf` writes movement's current dimension names (``keypoint``,
+``individual``: movement 0.17 and later) unless ``movement_dims="plural"``, which
+writes ``keypoints`` / ``individuals`` for movement 0.16 and earlier (whose
+writers and kinematics need them). The choice is explicit rather than guessed from
+an installed movement: the file is usually read in another environment than the one
+that writes it, and the same command should write the same file everywhere.
+
 netCDF attributes can only be strings and numbers, so :func:`save_netcdf` stores
 booleans, lists and dicts as JSON and lists their names in ``posekit_json_attrs``. An
 attribute that is ``None`` (``fps`` of poses without a frame rate) is left out of the
@@ -19,7 +26,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -29,6 +36,13 @@ from ..poses import mark_time_unit, validate
 from . import register_loader, register_saver
 
 __all__ = ["load_netcdf", "save_netcdf"]
+
+#: ``save_netcdf(movement_dims=...)``: the names of the keypoint and individual
+#: dimensions on disk, by the movement versions that read them.
+_MOVEMENT_DIMS: dict[str, dict[str, str]] = {
+    "singular": {},  # keypoint, individual: movement >= 0.17 (and posekit)
+    "plural": {"keypoint": "keypoints", "individual": "individuals"},  # <= 0.16
+}
 
 _JSON_KEY = "posekit_json_attrs"
 _NONE_KEY = "posekit_none_attrs"
@@ -170,6 +184,7 @@ def save_netcdf(
     path: str | os.PathLike,
     *,
     skeleton: Sequence[Sequence[str]] | None = None,
+    movement_dims: Literal["singular", "plural"] = "singular",
 ) -> Path:
     """Save a poses dataset as netCDF (h5netcdf), atomically.
 
@@ -185,6 +200,12 @@ def save_netcdf(
     skeleton
         Edges ``[[a, b], ...]`` written as the ``skeleton`` attribute in place of
         ``ds``'s (``posekit convert --skeleton``).
+    movement_dims
+        Names of the keypoint and individual dimensions in the file:
+        ``"singular"`` (``keypoint``, ``individual``; movement 0.17 and later,
+        the default) or ``"plural"`` (``keypoints``, ``individuals``; movement
+        0.16 and earlier, whose writers and kinematics refuse the singular names;
+        ``posekit convert --movement-dims plural``). posekit reads both.
 
     Returns
     -------
@@ -194,7 +215,8 @@ def save_netcdf(
     Raises
     ------
     ValueError
-        If ``ds`` is not a poses dataset.
+        If ``ds`` is not a poses dataset, or ``movement_dims`` is neither
+        ``"singular"`` nor ``"plural"``.
 
     Examples
     --------
@@ -206,6 +228,12 @@ def save_netcdf(
     30.0
     """
     path = Path(path)
+    if movement_dims not in _MOVEMENT_DIMS:
+        raise ValueError(
+            f"movement_dims must be 'singular' (keypoint, individual: movement >= "
+            f"0.17) or 'plural' (keypoints, individuals: movement <= 0.16); "
+            f"received {movement_dims!r}"
+        )
     ds = validate(ds)
     out = ds.copy(deep=False)
     attrs = dict(ds.attrs)
@@ -221,6 +249,13 @@ def save_netcdf(
     out.attrs = _encode_attrs(attrs)
     for name in out.variables:
         out[name].attrs = _encode_attrs(dict(ds[name].attrs))
+    rename = {
+        old: new
+        for old, new in _MOVEMENT_DIMS[movement_dims].items()
+        if old in out.dims
+    }
+    if rename:
+        out = out.rename(rename)
     with atomic_path(path, suffix=".nc") as tmp:
         out.to_netcdf(tmp, engine=_ENGINE)
     return path

@@ -235,7 +235,15 @@ def _new_file(
     description: str,
     video: Path | None,
     target: Path,
+    named: str | None = None,
 ) -> Any:
+    """Return a new ``NWBFile`` of ``metadata``.
+
+    Its ``identifier``, unless given, is ``<named>_<uuid4>``: readable, as movement
+    names a file's animal by it, and unique, as NWB asks (nwbinspector's
+    ``check_unique_identifiers`` is critical for DANDI: two sessions of one
+    animal in a dandiset).
+    """
     kwargs = dict(metadata)
     kwargs.pop("subject", None)
     for key in ("timestamps_reference_time",):
@@ -246,7 +254,10 @@ def _new_file(
     if isinstance(kwargs.get("keywords"), str):
         kwargs["keywords"] = [kwargs["keywords"]]
     kwargs["session_description"] = kwargs.get("session_description") or description
-    kwargs["identifier"] = kwargs.get("identifier") or str(uuid.uuid4())
+    unique = str(uuid.uuid4())
+    kwargs["identifier"] = kwargs.get("identifier") or (
+        f"{named}_{unique}" if named else unique
+    )
     kwargs["session_start_time"] = _session_start(
         kwargs.get("session_start_time"), video, target
     )
@@ -357,8 +368,10 @@ def _pose_estimation(
     scorer: str | None,
     video: Any,
     video_path: str | None,
-    source_software: str,
+    provenance: tuple[str, str | None],
     dimensions: tuple[int, int] | None = None,
+    subject_id: str | None = None,
+    device: Any = None,
 ) -> Any:
     keypoints = [str(k) for k in ds["keypoint"].values]
     pos = (
@@ -387,13 +400,19 @@ def _pose_estimation(
         # ndx-pose 0.2+ calls original_videos deprecated (source_video replaces
         # it); DLC2NWB and readers of older ndx-pose files look for it
         warnings.simplefilter("ignore", DeprecationWarning)
+        software, version = provenance
+        animal = individual
+        if subject_id and subject_id != individual:
+            animal = f"{individual} (subject {subject_id})"
         return ndx_pose.PoseEstimation(
             name=name,
             pose_estimation_series=series,
             description=f"Estimated positions of {', '.join(keypoints)} of "
-            f"{individual}.",
+            f"{animal}, by {' '.join(filter(None, provenance))}.",
             scorer=scorer,
-            source_software=source_software,
+            source_software=software,
+            source_software_version=version,
+            device=device,
             skeleton=skeleton,
             source_video=video,
             original_videos=[video_path] if video_path else None,
@@ -410,28 +429,32 @@ def _build_file(
     skeleton: Sequence[Sequence[str]] | None,
     video_path: str | None,
     video_file: Path | None,
-    source_software: str,
+    provenance: tuple[str, str | None],
     metadata: Mapping[str, Any],
     target: Path,
 ) -> Any:
     pynwb, ndx_pose = _modules()
     keypoints = [str(k) for k in ds["keypoint"].values]
-    nwbfile = _new_file(
-        pynwb,
-        metadata,
-        description=f"poses from {ds.attrs.get('source_software') or 'posekit'}",
-        video=video_file,
-        target=target,
-    )
     subject = _subject_fields(metadata.get("subject"))
     if subject is None and len(individuals) == 1:
         subject = {"subject_id": str(individuals[0])}
+    if subject is not None and len(individuals) == 1:
+        subject.setdefault("subject_id", str(individuals[0]))
+    subject_id = str(subject["subject_id"]) if subject else None
+    nwbfile = _new_file(
+        pynwb,
+        metadata,
+        description=f"poses from {' '.join(filter(None, provenance))}",
+        video=video_file,
+        target=target,
+        # movement names the animal of a file by its identifier (its writer
+        # sets the individual's name): it starts with the subject, else the animals
+        named=subject_id or "+".join(str(i) for i in individuals),
+    )
     if subject is not None:
-        if len(individuals) == 1:
-            subject.setdefault("subject_id", str(individuals[0]))
         nwbfile.subject = _make_subject(pynwb, subject)
     timing = _timing(ds, fps)
-    video = None
+    video = camera = None
     if video_path:
         n_frames = _video_frames(video_file) if video_file is not None else None
         if not n_frames:  # at least up to the last frame with poses
@@ -441,6 +464,10 @@ def _build_file(
             n_frames = int(np.round(t.max())) + 1 if len(t) else 0
         video = _video_series(pynwb, video_path, timing, n_frames)
         nwbfile.add_acquisition(video)
+        camera = nwbfile.create_device(
+            name="camera",
+            description=f"the camera that recorded {Path(video_path).name}",
+        )
     edges = skeleton if skeleton is not None else ds.attrs.get("skeleton") or []
     nwb_skeleton = ndx_pose.Skeleton(
         name="skeleton",
@@ -466,8 +493,10 @@ def _build_file(
                 scorer=scorer or ds.attrs.get("scorer"),
                 video=video,
                 video_path=video_path,
-                source_software=source_software,
+                provenance=provenance,
                 dimensions=dimensions,
+                subject_id=subject_id if len(individuals) == 1 else None,
+                device=camera,
             )
         )
     return nwbfile
@@ -522,6 +551,86 @@ def _metadata_of(ds: xr.Dataset, given: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: ``source_software`` values that name a file format, not the program that
+#: estimated the poses: such poses are written as posekit's.
+_FORMAT_NAMES = frozenset({"NWB", "COCO", "netCDF"})
+
+
+def _made_by_posekit(ds: xr.Dataset) -> bool:
+    """Whether DeepLabCut-format predictions are posekit's own analysis.
+
+    posekit's ``_meta.pickle`` has keys DeepLabCut's has not (``precision``,
+    ``frames_per_second``); a collaborator's DeepLabCut file has DeepLabCut's only,
+    or no ``_meta.pickle``.
+    """
+    from .dlc import analysis_metadata
+
+    source = ds.attrs.get("source_file")
+    if not isinstance(source, str) or not Path(source).is_file():
+        return False
+    meta = analysis_metadata(source) or {}
+    return "precision" in meta or "frames_per_second" in meta
+
+
+def _provenance(
+    ds: xr.Dataset, software: str | None, version: str | None
+) -> tuple[str, str | None]:
+    """Return ``(source_software, version)``: given, the poses' own, or posekit's.
+
+    The poses' ``attrs["source_software"]`` (``DeepLabCut`` for a DeepLabCut file,
+    ``SLEAP``, what an NWB file recorded, ...) with ``attrs["source_software_version"]``
+    when known; posekit with its version for posekit's own analyses (DeepLabCut's
+    format with posekit's ``_meta.pickle``), poses made in posekit and files whose
+    format names no program (COCO, netCDF without the attribute).
+    """
+    from .. import __version__
+
+    if software:
+        if version is None and software == "posekit":
+            version = __version__
+        return str(software), version
+    named = ds.attrs.get("source_software")
+    recorded = ds.attrs.get("source_software_version")
+    if (
+        not named
+        or str(named) in _FORMAT_NAMES
+        or (named == "DeepLabCut" and _made_by_posekit(ds))
+    ):
+        return "posekit", version or __version__
+    version = version or (str(recorded) if recorded else None)
+    if named == "posekit" and version is None:
+        version = __version__
+    return str(named), version
+
+
+def _refuse_unnamed_subject(
+    subject: Mapping[str, Any] | None,
+    individuals: Sequence[str],
+    target: Path,
+    *,
+    one_named: bool = True,
+) -> None:
+    """Refuse subject fields without a ``subject_id`` it cannot take (DANDI).
+
+    One individual lends its name (``one_named``); several, or the one unnamed
+    animal of a single-animal label file, do not.
+    """
+    if not subject or subject.get("subject_id"):
+        return
+    if len(individuals) == 1 and one_named:
+        return
+    animals = ", ".join(individuals) if one_named else "an unnamed animal"
+    raise NWBError(
+        f"{target.name}: the subject fields {sorted(subject)} name no subject_id "
+        f"(the file holds {animals}), and DANDI rejects a Subject without "
+        "subject_id (nwbinspector: "
+        "'subject_id is missing', CRITICAL). Write one file per animal, each "
+        "with its individual as subject_id: posekit convert --per-individual "
+        "(save_nwb_individuals in Python); or keep one animal: --individual NAME; "
+        "or name the file's subject: --subject-id ID (subject={'subject_id': ...})."
+    )
+
+
 @register_saver("NWB", suffixes=(".nwb",))
 def save_nwb(
     ds: xr.Dataset,
@@ -531,7 +640,8 @@ def save_nwb(
     scorer: str | None = None,
     skeleton: Sequence[Sequence[str]] | None = None,
     video_path: str | None = None,
-    source_software: str = "posekit",
+    source_software: str | None = None,
+    source_software_version: str | None = None,
     subject: Any = None,
     session_start_time: _dt.datetime | str | None = None,
     **nwbfile_kwargs: Any,
@@ -565,15 +675,22 @@ def save_nwb(
         ``PoseEstimation.original_videos`` (ndx-pose's older field, which DLC2NWB
         writes). Found on disk, it is written relative to the NWB file's folder
         (NWB's rule for external files, which DANDI checks).
-    source_software
-        ``PoseEstimation.source_software``.
+    source_software, source_software_version
+        ``PoseEstimation.source_software`` and its version (the ``session_description``
+        says the same). Default: the poses' ``attrs["source_software"]`` and
+        ``attrs["source_software_version"]`` (a collaborator's DeepLabCut file:
+        ``DeepLabCut``; an NWB file: what it recorded), or ``posekit`` and
+        posekit's version for posekit's own analyses and poses made in posekit.
     subject
         ``NWBFile.subject``: a ``pynwb.file.Subject`` or a dict of its fields
         (``subject_id``, ``species``, ``sex``, ``age``, ... see
         :data:`SUBJECT_FIELDS`). Default: for one individual, a subject named after
         it; for several, none (ndx-pose keeps one subject per file: see
-        :func:`save_nwb_individuals`). A ``subject_id`` left out is the individual's
-        name.
+        :func:`save_nwb_individuals`). With one individual a ``subject_id`` left out
+        is the individual's name; with several it must be given (DANDI rejects a
+        subject without one), else :class:`NWBError`. ``NWBFile.identifier``
+        (unless given) is ``<subject id>_<uuid4>``: readable (movement names the
+        file's animal by it) and unique (nwbinspector's DANDI check).
     session_start_time
         A timezone-aware ``datetime`` or ISO 8601 text (a time without zone is taken
         as local time). Default: the one recorded by the NWB file the poses were
@@ -597,7 +714,8 @@ def save_nwb(
     TypeError
         If a keyword is not an ``NWBFile`` or ``Subject`` field.
     NWBError
-        If a name cannot be an NWB name or an edge names an unknown keypoint.
+        If a name cannot be an NWB name, an edge names an unknown keypoint, or
+        subject fields without a ``subject_id`` would describe several animals.
     """
     path = Path(path)
     metadata = _metadata_of(
@@ -617,6 +735,7 @@ def save_nwb(
             **metadata,
         )
     individuals = [str(i) for i in ds["individual"].values]
+    _refuse_unnamed_subject(_subject_fields(metadata.get("subject")), individuals, path)
     if video_path is None:
         found = source_video(ds)
         named = ds.attrs.get("video_path")
@@ -633,7 +752,7 @@ def save_nwb(
         skeleton=skeleton_for(ds, skeleton, path),
         video_path=str(written) if written else None,
         video_file=found,
-        source_software=source_software,
+        provenance=_provenance(ds, source_software, source_software_version),
         metadata=metadata,
         target=path,
     )
@@ -676,7 +795,9 @@ def save_nwb_individuals(
     """Write one NWB file per individual: ``<stem>_<individual>.nwb``.
 
     ndx-pose's convention (one subject per NWB file), as DLC2NWB and movement write
-    multi-animal poses; each file names its individual in ``NWBFile.subject``.
+    multi-animal poses; each file names its individual in ``NWBFile.subject`` and
+    starts its ``NWBFile.identifier`` with it (``<individual>_<uuid4>``: movement
+    names a file's animal by the identifier, NWB wants it unique).
     :func:`load_nwb` given the list of files reads them back together.
 
     Parameters
@@ -687,19 +808,34 @@ def save_nwb_individuals(
         Base path; the individual's name is added to its stem.
     **kwargs
         As for :func:`save_nwb`; a ``subject`` (its species, sex, ...) is written in
-        every file with the individual's name as ``subject_id``.
+        every file with the individual's name as ``subject_id``. A ``subject_id``
+        given names the animal of poses of one individual; for several it is
+        refused (each file is one animal).
 
     Returns
     -------
     list of Path
         The files, in individual order.
+
+    Raises
+    ------
+    NWBError
+        If a ``subject_id`` is given for several individuals.
     """
     path = Path(path)
     out = []
     subject = _subject_fields(kwargs.pop("subject", None))
-    for ind in ds["individual"].values:
+    individuals = [str(i) for i in ds["individual"].values]
+    if subject and subject.get("subject_id") and len(individuals) > 1:
+        raise NWBError(
+            f"subject_id {subject['subject_id']!r} names one animal, but one file "
+            f"per individual is written for {', '.join(individuals)}, each with "
+            "its individual's name as subject_id. Leave out the subject id, or "
+            "convert one animal: posekit convert --individual NAME --subject-id ID."
+        )
+    for ind in individuals:
         target = path.with_name(f"{path.stem}_{ind}{path.suffix or '.nwb'}")
-        mine = None if subject is None else {**subject, "subject_id": str(ind)}
+        mine = None if subject is None else {"subject_id": ind, **subject}
         out.append(save_nwb(ds.sel(individual=[ind]), target, subject=mine, **kwargs))
     return out
 
@@ -973,6 +1109,14 @@ def _file_poses(
             default = (subject or "individual_0") if alone or views else pe.name
             poses.update(_read_pose_estimation(pe, default, renames, named=not views))
             meta.setdefault("scorer", pe.scorer)
+            if pe.source_software and "source_software" not in meta:
+                meta["source_software"] = str(pe.source_software)
+                # ndx-pose 0.4 keeps it as ``source_software__version``
+                version = pe.fields.get("source_software__version") or pe.fields.get(
+                    "source_software_version"
+                )
+                if version:
+                    meta["source_software_version"] = str(version)
             video = _pe_video(pe)
             if video:
                 meta.setdefault("video_path", _resolve_external(video, path))
@@ -1117,7 +1261,9 @@ def load_nwb(
         frames for a file posekit wrote without a frame rate; ``individual`` from
         the ``PoseEstimation`` names, the subject or DLC2NWB's series names; attrs
         ``scorer``, ``video_path`` (absolute when found beside the file) and
-        ``skeleton`` when the file has them, and ``nwb_metadata`` (subject,
+        ``skeleton`` when the file has them, ``source_software`` (and
+        ``source_software_version``) as its ``PoseEstimation`` records them (``"NWB"``
+        when it names none), and ``nwb_metadata`` (subject,
         session start, experimenter, lab, ...) that :func:`save_nwb` writes again.
         A file of labelled frames (no ``PoseEstimation``) loads with
         ``attrs["frames"]`` (see :func:`read_nwb_labels`).
@@ -1170,11 +1316,12 @@ def load_nwb(
         conf,
         keypoint_names=keypoints,
         individual_names=individuals,
-        source_software="NWB",
+        # the program that estimated the poses, as the file records it
+        source_software=meta.get("source_software") or "NWB",
         source_file=str(paths[0]) if len(paths) == 1 else str([str(p) for p in paths]),
     )
     ds = _with_times(ds, times, meta, fps, paths[0])
-    for key in ("scorer", "video_path"):
+    for key in ("scorer", "video_path", "source_software_version"):
         if meta.get(key):
             ds.attrs[key] = str(meta[key])
     if meta.get("edges") is not None:
@@ -1309,14 +1456,17 @@ def write_nwb_labels(
         individuals = [""]
         sub = pd.concat({"": sub}, axis=1)
     rows = index_to_paths(labels.index)
+    subject = _subject_fields(metadata.get("subject"))
+    # the animal of a single-animal label file has no name to take: asked for too
+    _refuse_unnamed_subject(subject, individuals, path, one_named=individuals != [""])
     nwbfile = _new_file(
         pynwb,
         metadata,
         description="labelled frames (DeepLabCut labels)",
         video=None,
         target=path,
+        named=str(subject["subject_id"]) if subject else None,
     )
-    subject = _subject_fields(metadata.get("subject"))
     if subject:
         nwbfile.subject = _make_subject(pynwb, subject)
     if image_root is not None:

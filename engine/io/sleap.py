@@ -149,7 +149,8 @@ def read_slp_arrays(
     dict
         ``position`` ``(time, 2, node, track)``, ``confidence`` ``(time, node, track)``,
         ``node_names``, ``track_names``, ``edges`` (pairs of node names),
-        ``video_path``, ``format_id``.
+        ``video_path``, ``format_id``, ``user`` ``(time, track)`` (where a user
+        instance, a label a person placed, gave the points).
 
     Raises
     ------
@@ -218,6 +219,7 @@ def read_slp_arrays(
             "edges": edges,
             "video_path": video_path,
             "format_id": format_id,
+            "user": np.zeros(pos[:, 0, 0].shape, dtype=bool),
         }
     n_time = int(frames["frame_idx"].max()) + 1
     # instance -> frame index (via frame_id)
@@ -251,6 +253,7 @@ def read_slp_arrays(
     n_nodes = len(nodes)
     position = np.full((n_time, 2, n_nodes, n_ind), np.nan)
     confidence = np.full((n_time, n_nodes, n_ind), np.nan)
+    user = np.zeros((n_time, n_ind), dtype=bool)
     shift = -0.5 if format_id < 1.1 else 0.0
     # predicted instances first, user instances second, so user labels win
     for kind in (_PREDICTED, _USER):
@@ -280,6 +283,7 @@ def read_slp_arrays(
             confidence[t, :, k] = pts["score"]
         else:
             confidence[t, :, k] = np.nan
+            user[t, k] = True
     return {
         "position": position,
         "confidence": confidence,
@@ -290,6 +294,7 @@ def read_slp_arrays(
         "format_id": format_id,
         "untracked": not tracked,
         "images": images,
+        "user": user,
     }
 
 
@@ -538,8 +543,11 @@ def poses_to_sleap_labels(
     skeleton
         Edges as pairs of keypoint names (default ``attrs["skeleton"]``).
     video_path
-        The video the poses belong to (default: ``attrs["video_path"]``, written
-        absolute when found on disk, as the source file names it; for labels with
+        The video the poses belong to, written absolute when found (a path
+        relative to the current folder would not be relative to the ``.slp``);
+        one not found is written as given, with a warning (SLEAP asks for it).
+        Default: ``attrs["video_path"]``, written absolute when found on disk,
+        as the source file names it; for labels with
         image paths (``attrs["frames"]``, a DLC label file) the images, as SLEAP's
         image-list video; else the video a DeepLabCut file is named after,
         ``<video>.mp4`` for ``<video>DLC_<scorer>.h5``, else
@@ -588,6 +596,8 @@ def poses_to_sleap_labels(
     else:
         if video_path is None:
             video_path = _video_name(ds)
+        else:
+            video_path = _given_video(video_path)
         video = sio.Video(filename=str(video_path), open_backend=False)
     tracked = ds.attrs.get("identities") is not False
     tracks = [sio.Track(name=str(i)) for i in ds["individual"].values]
@@ -642,6 +652,28 @@ def poses_to_sleap_labels(
     return sio.Labels(
         frames, videos=[video], skeletons=[skel], tracks=tracks if tracked else []
     )
+
+
+def _given_video(video_path: str | os.PathLike) -> str:
+    """Return the video given for a SLEAP file: absolute when found, else as given.
+
+    A relative path is relative to the current folder, and a ``.slp`` names its
+    video relative to itself, so a found video is written absolute; one not found
+    is written as given, with a warning (SLEAP asks for it on opening the file).
+    """
+    path = Path(video_path)
+    if path.is_file():
+        return str(path.absolute())
+    where = "" if path.is_absolute() else f" (looked up in {Path.cwd()})"
+    logger.warning(
+        "the video %s is not found%s: the SLEAP file names it as given, and SLEAP "
+        "will ask for the video when it opens the file. Give the video's path on "
+        "this machine (posekit convert --video VIDEO, video_path= in Python) for a "
+        "file that links it",
+        video_path,
+        where,
+    )
+    return str(video_path)
 
 
 def _video_frames_of_images(
@@ -858,30 +890,451 @@ def save_sleap_analysis(
 # ---------------------------------------------------------------- project import
 
 
+def _base_name(name: str) -> str:
+    """Return a file's name from a path written on any system (Windows too)."""
+    return name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _slp_videos(path: Path) -> list[dict[str, Any]]:
+    """Return each video of a ``.slp``, in the file's order.
+
+    Each is a dict: ``index``; ``name``, the video file the ``.slp`` names (of
+    embedded frames, the video they were taken from; of an image-list video, its
+    images' folder), or None; ``embedded``, the dataset of the images the ``.slp``
+    embeds (``video0/video``), or None; ``images``, the images of an image-list
+    video, or None; ``n_frames``, the number of its labelled frames.
+    """
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(
+            f"{path} is not an HDF5 file that opens, so not a readable SLEAP .slp "
+            f"(is it cut short?): {err}"
+        ) from err
+    with f:
+        for key in ("metadata", "frames", "instances", "points"):
+            if key not in f:
+                raise ValueError(
+                    f"{path} is not a SLEAP labels file: it has no {key!r} (has {list(f)})"
+                )
+        videos_json = f["videos_json"][:] if "videos_json" in f else []
+        of_frames = f["frames"]["video"][:].astype(np.int64)
+        counts = np.bincount(of_frames) if of_frames.size else np.zeros(0, int)
+        records = []
+        for i in range(max(len(videos_json), len(counts))):
+            info = json.loads(_decode(videos_json[i])) if i < len(videos_json) else {}
+            backend = info.get("backend") or {}
+            named = info.get("filename") or backend.get("filename")
+            dataset = backend.get("dataset")
+            embedded = dataset if isinstance(dataset, str) and dataset in f else None
+            images = None
+            if isinstance(named, list):
+                images = [str(x) for x in named]
+            elif backend.get("filenames"):
+                images = [str(x) for x in backend["filenames"]]
+            if embedded:  # the video the frames were taken from
+                source = info.get("source_video") or {}
+                named = source.get("filename") or (source.get("backend") or {}).get(
+                    "filename"
+                )
+            elif images:
+                named = images[0].replace("\\", "/").rsplit("/", 1)[0]
+            records.append(
+                {
+                    "index": i,
+                    "name": str(named) if isinstance(named, str) and named else None,
+                    "embedded": embedded,
+                    "images": images,
+                    "n_frames": int(counts[i]) if i < len(counts) else 0,
+                }
+            )
+    return records
+
+
+def _video_list(records: Sequence[dict[str, Any]]) -> str:
+    """Return the videos of a ``.slp`` for a message: index, name, labelled frames."""
+    return "; ".join(
+        f"{r['index']}: {r['name'] or '(no file name)'} ({r['n_frames']} labelled "
+        "frames)"
+        for r in records
+    )
+
+
+def _choose_videos(
+    slp_path: Path,
+    records: list[dict[str, Any]],
+    video: int | str | None,
+    video_path: str | os.PathLike | None,
+) -> list[dict[str, Any]]:
+    """Return the videos to import: ``video`` (index or file name), else all.
+
+    Without ``video``, a video file given (``video_path``) for a ``.slp`` of
+    several labelled videos chooses the video of its file name.
+    """
+    labelled = [r for r in records if r["n_frames"]]
+    by_file = False
+    several = len(labelled) > 1
+    if (
+        video is None
+        and video_path is not None
+        and several
+        and Path(video_path).is_file()
+    ):
+        video, by_file = Path(video_path).name, True
+    if video is None:
+        return labelled
+    if isinstance(video, (int, np.integer)) and not isinstance(video, bool):
+        if not 0 <= int(video) < len(records):
+            raise ValueError(
+                f"{slp_path} has {len(records)} video(s) ({_video_list(records)}); "
+                f"video={video} does not exist"
+            )
+        return [records[int(video)]]
+    wanted = str(video)
+    hits = [
+        r
+        for r in records
+        if r["name"] is not None
+        and (r["name"] == wanted or _base_name(r["name"]) == _base_name(wanted))
+    ]
+    if len(hits) == 1:
+        return hits
+    if not hits:
+        given = (
+            f"the video file {video_path} is named after none of its videos: "
+            "choose the one it is with video=INDEX (posekit import: --video FOLDER "
+            "with the file in FOLDER under the name the .slp gives)"
+            if by_file
+            else "choose one by its index or file name (posekit import --video 1)"
+        )
+        raise ValueError(
+            f"{slp_path} has no video named {wanted!r}; its videos: "
+            f"{_video_list(records)}. {given}"
+        )
+    raise ValueError(
+        f"{slp_path} has {len(hits)} videos named {wanted!r} "
+        f"({_video_list(hits)}): choose one by its index (posekit import --video "
+        f"{hits[0]['index']})"
+    )
+
+
 def _labelled_frames(
     position: np.ndarray,
     frames: Sequence[int] | None,
     every: int,
-    max_frames: int | None,
+    predicted_only: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Frame indices to import: labelled ones, every ``every``-th, at most ``max_frames``."""
+    """Frame indices to import: labelled ones (or ``frames``), every ``every``-th."""
     labelled = np.flatnonzero(np.isfinite(position).any(axis=(1, 2, 3)))
     if frames is not None:
         wanted = np.unique(np.asarray(list(frames), dtype=np.int64))
         missing = np.setdiff1d(wanted, labelled)
         if missing.size:
-            raise ValueError(
-                f"frames {missing[:5].tolist()} have no labelled instance in the file"
+            predicted = [
+                int(m)
+                for m in missing
+                if predicted_only is not None
+                and 0 <= m < len(predicted_only)
+                and predicted_only[m]
+            ]
+            hint = (
+                f" (frames {predicted[:5]} hold SLEAP predictions only: "
+                "include_predictions=True, posekit import --include-predictions, "
+                "takes them as training labels)"
+                if predicted
+                else ""
             )
-        chosen = wanted
+            raise ValueError(
+                f"frames {missing[:5].tolist()} have no labelled instance in the "
+                f"file{hint}"
+            )
+        return wanted
+    if int(every) < 1:
+        raise ValueError(f"every must be >= 1. Received: every={every!r}")
+    return labelled[:: int(every)]
+
+
+def _spread(parts: list[dict[str, Any]], max_frames: int | None) -> None:
+    """Keep at most ``max_frames`` of the chosen frames, spread evenly over them all."""
+    total = sum(len(p["chosen"]) for p in parts)
+    if max_frames is None or total <= int(max_frames):
+        return
+    pick = np.unique(np.linspace(0, total - 1, int(max_frames)).round().astype(int))
+    start = 0
+    for part in parts:
+        n = len(part["chosen"])
+        mine = pick[(pick >= start) & (pick < start + n)] - start
+        part["chosen"] = part["chosen"][mine]
+        start += n
+
+
+def _video_labels(
+    slp_path: Path,
+    record: dict[str, Any],
+    *,
+    skeleton: int,
+    include_predictions: bool,
+    frames: Sequence[int] | None,
+    every: int,
+) -> dict[str, Any]:
+    """Read one video's labels; without ``include_predictions``, user instances only.
+
+    SLEAP trains on user instances: a frame keeps only those, and a frame with
+    predictions only is left out (counted in ``predicted_only``).
+    """
+    arrays = read_slp_arrays(slp_path, video=record["index"], skeleton=skeleton)
+    position = arrays["position"]
+    user = arrays["user"]
+    placed = np.isfinite(position).any(axis=(1, 2))  # (time, track)
+    predicted_only = placed.any(axis=1) & ~user.any(axis=1)
+    dropped = int((placed & ~user & user.any(axis=1, keepdims=True)).sum())
+    confidence = arrays["confidence"]
+    if not include_predictions:
+        position = np.where(user[:, None, None, :], position, np.nan)
+        confidence = np.where(user[:, None, :], confidence, np.nan)
+    chosen = _labelled_frames(position, frames, every, predicted_only)
+    return {
+        "record": record,
+        "arrays": arrays,
+        "position": position,
+        "confidence": confidence,
+        "chosen": chosen,
+        "predicted_only": int(predicted_only.sum()) if not include_predictions else 0,
+        "dropped": dropped if not include_predictions else 0,
+    }
+
+
+def _find_named(slp_path: Path, named: str | None) -> Path | None:
+    """Return the video a ``.slp`` names, relative to the ``.slp``, else beside it."""
+    if not named:
+        return None
+    named_path = Path(named)
+    # a relative name is relative to the .slp (never to the current folder)
+    candidates = [named_path if named_path.is_absolute() else slp_path.parent / named]
+    candidates.append(slp_path.parent / _base_name(named))
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def _video_file(
+    slp_path: Path, record: dict[str, Any], given: str | os.PathLike | None
+) -> Path | None:
+    """Return the video file of a ``.slp`` video: given, in the folder given, else found."""
+    if given is not None and not Path(given).is_dir():
+        return Path(given)
+    if given is not None and record["name"] and not record["images"]:
+        path = Path(given) / _base_name(record["name"])
+        if path.is_file():
+            return path
+    if record["images"]:
+        return None  # an image-list video: its frames are the images
+    return _find_named(slp_path, record["name"])
+
+
+def _missing_video(slp_path: Path, record: dict[str, Any]) -> FileNotFoundError:
+    """Return the error for a video that is not found and whose frames are not there."""
+    return FileNotFoundError(
+        f"{slp_path} names the video {record['name']!r} (video {record['index']}, "
+        f"{record['n_frames']} labelled frames), which is not there nor beside the "
+        ".slp (a relative name is relative to the .slp), and the .slp embeds no "
+        "frames of it. Name it: posekit import SLP PROJECT --video VIDEO (its file: "
+        "that video alone) or --video FOLDER (a folder holding the videos under "
+        "the names the .slp gives); video_path= in Python, with video= to choose one"
+    )
+
+
+def _image_frames(slp_path: Path, record: dict[str, Any]) -> tuple[int, Any]:
+    """Return the frame count and a reader of an image-list video's images (BGR)."""
+    import cv2
+
+    images = record["images"]
+
+    def read(i: int) -> np.ndarray:
+        name = images[i]
+        for path in (
+            Path(name),
+            slp_path.parent / name,
+            slp_path.parent / _base_name(name),
+        ):
+            if path.is_file():
+                image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if image is not None:
+                    return image
+        raise FileNotFoundError(
+            f"{slp_path}: the image of frame {i}, {name}, is not found (nor "
+            "relative to the .slp): copy the images back, or import the other "
+            "videos only (posekit import --video INDEX)"
+        )
+
+    return len(images), read
+
+
+def _embedded_frames(
+    slp_path: Path, record: dict[str, Any], stack: Any
+) -> tuple[int, Any]:
+    """Return the frame count and a reader of the images a ``.slp`` embeds (BGR)."""
+    import cv2
+
+    f = stack.enter_context(h5py.File(slp_path, "r"))
+    data = f[record["embedded"]]
+    group = record["embedded"].rsplit("/", 1)[0]
+    numbers_key = f"{group}/frame_numbers" if group != record["embedded"] else "-"
+    numbers = f[numbers_key][:] if numbers_key in f else np.arange(len(data))
+    row_of = {int(n): r for r, n in enumerate(numbers)}
+    total = int(data.attrs.get("frames", 0) or 0) or int(numbers.max()) + 1
+    rgb = _decode(data.attrs.get("channel_order", "BGR")).upper() == "RGB"
+    if data.ndim != 2:
+        raise ValueError(
+            f"{slp_path}: the frames of video {record['index']} are embedded as "
+            f"raw arrays ({data.ndim}-D), which posekit does not read; save the "
+            "file again in SLEAP with the frames embedded as PNG (the default), or "
+            "name the video: posekit import --video VIDEO"
+        )
+
+    def read(i: int) -> np.ndarray:
+        if i not in row_of:
+            raise FileNotFoundError(
+                f"{slp_path}: frame {i} of {record['name']!r} is not among the frames "
+                "the .slp embeds, and the video is not found: name the video, "
+                "posekit import --video VIDEO (video_path= in Python)"
+            )
+        image = cv2.imdecode(
+            np.asarray(data[row_of[i]]).view(np.uint8), cv2.IMREAD_COLOR
+        )
+        if image is None:
+            raise ValueError(
+                f"{slp_path}: the embedded image of frame {i} does not decode"
+            )
+        return image[..., ::-1].copy() if rgb else image
+
+    return total, read
+
+
+def _frame_reader(
+    slp_path: Path, record: dict[str, Any], video_file: Path | None, stack: Any
+) -> tuple[int, Any]:
+    """Return the frame count and a reader of one video's frames (BGR)."""
+    import cv2
+
+    from ..video import VideoReader
+
+    if video_file is not None:
+        reader = stack.enter_context(VideoReader(video_file))
+        return reader.expected_frames, lambda i: cv2.cvtColor(
+            reader.read(i), cv2.COLOR_RGB2BGR
+        )
+    if record["embedded"]:
+        return _embedded_frames(slp_path, record, stack)
+    return _image_frames(slp_path, record)
+
+
+def _folder_name(
+    record: dict[str, Any], video_file: Path | None, used: set[str]
+) -> str:
+    """Return the ``labeled-data`` folder of a video: its stem, made unique.
+
+    Two videos of one stem (``a/clip.mp4``, ``b/clip.mp4``): the second gets
+    ``<stem>_<index in the .slp>``.
+    """
+    if video_file is not None:
+        stem = video_file.stem
+    elif record["name"]:
+        stem = Path(_base_name(record["name"])).stem
     else:
-        if int(every) < 1:
-            raise ValueError(f"every must be >= 1. Received: every={every!r}")
-        chosen = labelled[:: int(every)]
-    if max_frames is not None and len(chosen) > int(max_frames):
-        pick = np.linspace(0, len(chosen) - 1, int(max_frames)).round().astype(int)
-        chosen = chosen[np.unique(pick)]
-    return chosen
+        stem = f"video{record['index']}"
+    name = stem
+    if name in used:
+        name = f"{stem}_{record['index']}"
+        while name in used:
+            name += "_"
+    used.add(name)
+    return name
+
+
+def _extract(
+    slp_path: Path,
+    parts: list[dict[str, Any]],
+    video_path: str | os.PathLike | None,
+    tmp: Path,
+) -> tuple[list[str], list[Path], list[dict[str, Any]]]:
+    """Write each part's chosen frames as PNGs in ``tmp``; their rows and videos.
+
+    Every video is found (or its frames are) before any frame is read.
+    """
+    import contextlib
+
+    import cv2
+
+    from ..video import frame_filename
+
+    used: set[str] = set()
+    for part in parts:
+        record = part["record"]
+        part["video_file"] = _video_file(slp_path, record, video_path)
+        if part["video_file"] is None and not (record["embedded"] or record["images"]):
+            raise _missing_video(slp_path, record)
+        part["folder"] = _folder_name(record, part["video_file"], used)
+    rows: list[str] = []
+    sources: list[Path] = []
+    with contextlib.ExitStack() as stack:
+        for part in parts:
+            total, read = _frame_reader(
+                slp_path, part["record"], part["video_file"], stack
+            )
+            chosen = part["chosen"]
+            if chosen.max() >= total:
+                name = part["video_file"].name if part["video_file"] else part["folder"]
+                raise ValueError(
+                    f"{slp_path} labels frame {int(chosen.max())} but {name} "
+                    f"has {total} frames: is it the labelled video?"
+                )
+            folder = tmp / part["folder"]
+            folder.mkdir()
+            for i in chosen:
+                name = frame_filename(int(i), total)
+                frame = read(int(i))
+                part["shape"] = frame.shape[:2]
+                if not cv2.imwrite(str(folder / name), frame):
+                    raise OSError(f"could not write frame {int(i)} to {folder / name}")
+                sources.append(folder / name)
+                rows.append(f"labeled-data/{part['folder']}/{name}")
+    return rows, sources, parts
+
+
+def _list_videos(project: Any, slp_path: Path, parts: list[dict[str, Any]]) -> None:
+    """Link each imported video into ``videos/`` and list it in ``video_sets``.
+
+    A video renamed for a unique folder is linked under that name; a video that is
+    not found (its frames embedded in the ``.slp`` or images) is listed as the
+    ``.slp`` names it, so that DeepLabCut reads its ``labeled-data`` folder.
+    """
+    from ruamel.yaml.comments import CommentedMap
+
+    for part in parts:
+        video = part["video_file"]
+        folder = part["folder"]
+        if video is not None:
+            if video.stem != folder:
+                link = project.path / "videos" / f"{folder}{video.suffix}"
+                link.parent.mkdir(exist_ok=True)
+                try:
+                    link.symlink_to(video.absolute())
+                except OSError:
+                    import shutil
+
+                    shutil.copy2(video, link)
+                video = link
+            project.add_videos([video])
+            continue
+        record = part["record"]
+        named = Path(record["name"] or folder)
+        if not named.is_absolute():
+            named = slp_path.parent.absolute() / named
+        if Path(_base_name(str(named))).stem != folder and not record["images"]:
+            named = named.parent / f"{folder}{named.suffix}"
+        h, w = part["shape"]
+        sets = project.cfg.get("video_sets") or CommentedMap()
+        sets[str(named)] = CommentedMap(crop=f"0, {w}, 0, {h}")
+        project.cfg["video_sets"] = sets
 
 
 def import_sleap(
@@ -894,8 +1347,9 @@ def import_sleap(
     frames: Sequence[int] | None = None,
     every: int = 1,
     max_frames: int | None = None,
-    video: int = 0,
+    video: int | str | None = None,
     skeleton: int = 0,
+    include_predictions: bool = False,
 ) -> Any:
     """Turn SLEAP ``.slp`` labels into a multi-animal DeepLabCut/posekit project.
 
@@ -904,36 +1358,57 @@ def import_sleap(
     ``false``: SLEAP tracks say whose points these are in the labelled frames, not
     that the animals look different (DeepLabCut's ``identity: true``, under which
     its network learns to tell them apart by looks); a comment above the key in
-    ``config.yaml`` and a warning say so and how to turn it on. The labelled frames
-    are extracted from the video to ``labeled-data/<video stem>/img<index>.png``
-    (DeepLabCut's names, numbered by frame) with their labels in
-    ``CollectedData_<scorer>.h5``/``.csv`` (four column levels), and the video is
-    linked into ``videos/``. The project is built in a temporary folder moved into
-    place at the end: on any error nothing is written.
+    ``config.yaml`` and a warning say so and how to turn it on. In predictions
+    (``analyze``) the individuals' names are slots, the animals in the order they
+    are found, not who is who. The labelled frames of every video of the file (or
+    of ``video``) are extracted to ``labeled-data/<video stem>/img<index>.png``
+    (DeepLabCut's names, numbered by frame; a second video of the same stem gets
+    ``<stem>_<its index in the .slp>``) with their labels in
+    ``CollectedData_<scorer>.h5``/``.csv`` (four column levels), and each video is
+    linked into ``videos/`` and listed in ``video_sets``. A video that is not
+    found still gives its frames when the ``.slp`` embeds them or is an image-list
+    video; otherwise the import stops and names it. The project is built in a
+    temporary folder moved into place at the end: on any error nothing is written.
+
+    As SLEAP trains on user instances only (labels a person placed), those are
+    imported: a frame keeps its user instances, and frames with predictions only
+    are left out (a warning counts them); ``include_predictions=True`` takes the
+    predictions too.
 
     Parameters
     ----------
     slp_path
-        The ``.slp`` file (user or predicted instances; a user instance wins; frames
-        with predictions are named in a warning: they become training labels).
+        The ``.slp`` file.
     project_dir
         The new project folder (must not exist, or be empty).
     video_path
-        The labelled video (default: the file the ``.slp`` names, looked up beside
-        the ``.slp`` when its path is relative or gone).
+        Where the labelled video is, when the file's path to it is gone: a video
+        file (of the one video imported; for a file of several videos without
+        ``video``, it imports the video of its file name) or a folder holding the
+        videos under the file names the ``.slp`` gives. Default: the file the
+        ``.slp`` names, looked up beside the ``.slp`` when its path is relative or
+        gone.
     scorer
         The labeller (the project's ``scorer``).
     task
         The project's ``Task`` (default: the ``.slp`` file's stem).
     frames
-        Frame indices to import (each must have a labelled instance).
+        Frame indices to import (each must have a labelled instance; of one video:
+        choose it with ``video`` when the file has several).
     every
-        Import every ``every``-th labelled frame (labels over a whole clip are
-        strongly correlated from frame to frame).
+        Import every ``every``-th labelled frame of each video (labels over a whole
+        clip are strongly correlated from frame to frame).
     max_frames
-        At most this many frames, spread evenly over the chosen ones.
-    video, skeleton
-        Which video and skeleton of the file.
+        At most this many frames in all, spread evenly over the chosen ones.
+    video
+        The one video to import: its index in the file or its file name (as the
+        ``.slp`` names it, or its base name). Default: every video with a labelled
+        frame.
+    skeleton
+        Which skeleton of the file.
+    include_predictions
+        Also import SLEAP's predicted instances as training labels (a user instance
+        wins over a prediction of the same track; a warning counts the frames).
 
     Returns
     -------
@@ -943,10 +1418,12 @@ def import_sleap(
     Raises
     ------
     FileNotFoundError
-        The ``.slp`` or its video cannot be found.
+        The ``.slp`` or a video cannot be found (and the ``.slp`` embeds no frames
+        of it).
     ValueError
-        The file is not SLEAP labels, has no labelled frame, or ``frames`` names an
-        unlabelled frame.
+        The file is not SLEAP labels, has no labelled frame (no user instance,
+        without ``include_predictions``), ``video`` names no video of the file,
+        or ``frames`` names an unlabelled frame.
     FileExistsError
         ``project_dir`` holds files already.
 
@@ -958,126 +1435,234 @@ def import_sleap(
     """
     import tempfile
 
-    import cv2
-
     from ..project import load_project
-    from ..video import VideoReader, frame_filename
     from ._project_import import build_project
     from .dlc import make_labels_frame
 
     slp_path = Path(slp_path)
     if not slp_path.is_file():
         raise FileNotFoundError(f"No SLEAP file at {slp_path}")
-    arrays = read_slp_arrays(slp_path, video=video, skeleton=skeleton)
-    video_file = _find_video(slp_path, video_path, arrays.get("video_path"))
-    position = arrays["position"]  # (time, 2, node, track)
-    chosen = _labelled_frames(position, frames, every, max_frames)
-    if not len(chosen):
-        raise ValueError(f"{slp_path} has no labelled frame to import")
-    tracks = [str(t) for t in arrays["track_names"]]
-    nodes = [str(n) for n in arrays["node_names"]]
-    xy = np.transpose(position[chosen], (0, 3, 2, 1))  # (n, track, node, 2)
-    stem = video_file.stem
-    tracked = not arrays.get("untracked")
-    notes = {"identity": _identity_note(tracks)} if tracked else None
-    with VideoReader(video_file) as reader, tempfile.TemporaryDirectory() as tmp:
-        total = reader.expected_frames  # the container's count: no decoding
-        if chosen.max() >= total:
+    if video_path is not None and not Path(video_path).exists():
+        raise FileNotFoundError(f"No video at {video_path}")
+    records = _slp_videos(slp_path)
+    chosen = _choose_videos(slp_path, records, video, video_path)
+    if frames is not None and len(chosen) > 1:
+        raise ValueError(
+            f"frames= names frames of one video, and {slp_path} has labelled frames "
+            f"in {len(chosen)} videos ({_video_list(chosen)}): choose the video with "
+            "video="
+        )
+    parts = [
+        _video_labels(
+            slp_path,
+            record,
+            skeleton=skeleton,
+            include_predictions=include_predictions,
+            frames=frames,
+            every=every,
+        )
+        for record in chosen
+    ]
+    _spread(parts, max_frames)
+    left_out = sum(p["predicted_only"] for p in parts)
+    dropped = sum(p["dropped"] for p in parts)
+    parts = [p for p in parts if len(p["chosen"])]
+    if not parts:
+        if left_out:
             raise ValueError(
-                f"{slp_path} labels frame {int(chosen.max())} but {video_file.name} "
-                f"has {total} frames: is it the labelled video?"
+                f"{slp_path} holds no user instance (a label a person placed), only "
+                f"SLEAP predictions ({left_out} frames), and SLEAP trains on user "
+                "instances only. To import the predictions as training labels "
+                "(check them first): posekit import --include-predictions "
+                "(include_predictions=True in Python)"
             )
-        names = [frame_filename(int(i), total) for i in chosen]
-        sources = []
-        for i, name in zip(chosen, names, strict=True):
-            out = Path(tmp) / name
-            frame = reader.read(int(i))
-            if not cv2.imwrite(str(out), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
-                raise OSError(f"could not write frame {int(i)} to {out}")
-            sources.append(out)
-        rows = [f"labeled-data/{stem}/{n}" for n in names]
-        labels = make_labels_frame(scorer, nodes, rows, xy, individuals=tracks)
+        raise ValueError(f"{slp_path} has no labelled frame to import")
+    tracked = not parts[0]["arrays"].get("untracked")
+    if tracked:
+        tracks = [str(t) for t in parts[0]["arrays"]["track_names"]]
+    else:  # individual_k: the k-th instance of a frame, as many as imported
+        used = [
+            np.flatnonzero(np.isfinite(p["position"][p["chosen"]]).any(axis=(0, 1, 2)))
+            for p in parts
+        ]
+        n_ind = max((int(u.max()) + 1 for u in used if u.size), default=1)
+        tracks = [f"individual_{k}" for k in range(n_ind)]
+    nodes = [str(n) for n in parts[0]["arrays"]["node_names"]]
+    xy = []
+    for part in parts:
+        pos = part["position"][part["chosen"]][
+            ..., : len(tracks)
+        ]  # (n, 2, node, track)
+        pad = len(tracks) - pos.shape[-1]
+        if pad:
+            pos = np.concatenate([pos, np.full((*pos.shape[:3], pad), np.nan)], -1)
+        xy.append(np.transpose(pos, (0, 3, 2, 1)))  # (n, track, node, 2)
+    notes = {"identity": _identity_note(tracks)} if tracked else None
+    with tempfile.TemporaryDirectory() as tmp:
+        rows, sources, parts = _extract(slp_path, parts, video_path, Path(tmp))
+        labels = make_labels_frame(
+            scorer, nodes, rows, np.concatenate(xy), individuals=tracks
+        )
         build_project(
             project_dir,
             task=task or slp_path.stem,
             labels=labels,
             sources=sources,
             bodyparts=nodes,
-            skeleton=[list(e) for e in arrays.get("edges", [])],
+            skeleton=[list(e) for e in parts[0]["arrays"].get("edges", [])],
             individuals=tracks,
             notes=notes,
         )
     project = load_project(project_dir)
-    project.add_videos([video_file])
+    _list_videos(project, slp_path, parts)
     project.save()
-    predicted = np.isfinite(arrays["confidence"][chosen]).any(axis=(1, 2))
-    if predicted.any():
+    _log_import(slp_path, project, parts, tracks, nodes, left_out, dropped)
+    return project
+
+
+def _log_import(
+    slp_path: Path,
+    project: Any,
+    parts: list[dict[str, Any]],
+    tracks: list[str],
+    nodes: list[str],
+    left_out: int,
+    dropped: int,
+) -> None:
+    """Say what was imported, left out, and what the track names mean."""
+    n = sum(len(p["chosen"]) for p in parts)
+    if left_out or dropped:
+        logger.warning(
+            "%s: %d frame(s) with SLEAP predictions only were left out%s: SLEAP "
+            "trains on user instances (labels a person placed) only. To take the "
+            "predictions as training labels: posekit import --include-predictions "
+            "(include_predictions=True in Python).",
+            slp_path.name,
+            left_out,
+            f", and {dropped} predicted instance(s) beside user instances"
+            if dropped
+            else "",
+        )
+    predicted = [
+        int(p["chosen"][j])
+        for p in parts
+        for j in np.flatnonzero(
+            np.isfinite(p["confidence"][p["chosen"]]).any(axis=(1, 2))
+        )
+    ]
+    if predicted:
         logger.warning(
             "%d of the %d frames imported hold SLEAP predictions, not labels a person "
             "placed (e.g. frame %d): they are training labels now. Check them before "
             "training (posekit check-labels, the labelling app).",
-            int(predicted.sum()),
-            len(chosen),
-            int(chosen[np.flatnonzero(predicted)[0]]),
+            len(predicted),
+            n,
+            predicted[0],
         )
-    if tracked:
+    if not parts[0]["arrays"].get("untracked"):
         logger.warning(
             "%s: the SLEAP tracks %s are the individuals, with identity: false in "
-            "%s. Tracks only say whose points these are in the labelled frames. If "
-            "the animals can be told apart by looks (sex, size, marks), set "
-            "identity: true there before creating a training dataset: DeepLabCut "
-            "then learns who is who (posekit's networks do not use this key; they "
-            "follow each animal by tracking).",
+            "%s. Tracks only say whose points these are in the labelled frames. In "
+            "predictions (posekit analyze) these names are slots, the animals in "
+            "the order they are found, not who is who: the track named %s may be "
+            "another animal. If the animals can be told apart by looks (sex, size, "
+            "marks), set identity: true there before creating a training dataset: "
+            "DeepLabCut then learns who is who (posekit's networks do not use this "
+            "key; they follow each animal by tracking).",
             slp_path.name,
             ", ".join(tracks),
             project.config_path,
+            tracks[0],
         )
     logger.info(
-        "imported %d labelled frames (%d individuals, %d keypoints) from %s into %s",
-        len(chosen),
+        "imported %d labelled frames of %d video(s) (%s; %d individuals, %d "
+        "keypoints) from %s into %s",
+        n,
+        len(parts),
+        ", ".join(p["folder"] for p in parts),
         len(tracks),
         len(nodes),
         slp_path,
         project.path,
     )
-    return project
+
+
+_NOTE_START = "identity: the individuals are the SLEAP tracks ("
 
 
 def _identity_note(tracks: Sequence[str]) -> str:
-    """Return the ``config.yaml`` comment on ``identity`` for labels with SLEAP tracks."""
+    """Return the ``config.yaml`` comment on ``identity`` for labels with SLEAP tracks.
+
+    It starts with :data:`_NOTE_START` and the tracks: :func:`_warn_track_slots`
+    reads it there.
+    """
     return (
-        f"identity: the individuals are the SLEAP tracks ({', '.join(tracks)}). "
+        f"{_NOTE_START}{', '.join(tracks)}). "
         "Tracks only say whose points these are in the labelled frames, not that the "
         "animals look different, so identity is false. If they can be told apart by "
         "looks (sex, size, marks), set identity: true before creating a training "
         "dataset: DeepLabCut then learns who is who. posekit's networks do not use "
-        "this key; they follow each animal by tracking."
+        "this key; they follow each animal by tracking. In their predictions these "
+        "names are slots, the animals in the order they are found, not who is who."
     )
 
 
-def _find_video(
-    slp_path: Path, given: str | os.PathLike | None, named: str | None
-) -> Path:
-    """Return the labelled video: the one given, else the one the file names."""
-    if given is not None:
-        path = Path(given)
-        if not path.is_file():
-            raise FileNotFoundError(f"No video at {path}")
-        return path
-    candidates = []
-    if named:
-        # a relative name is relative to the .slp (never to the current folder)
-        named_path = Path(named)
-        if named_path.is_absolute():
-            candidates.append(named_path)
-        else:
-            candidates.append(slp_path.parent / named_path)
-        candidates.append(slp_path.parent / named_path.name)
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"{slp_path} names the video {named!r}, which is not there nor beside the "
-        ".slp (a relative name is relative to the .slp); name the video: "
-        "posekit import SLP PROJECT --video VIDEO (video_path= in Python)"
+def _tracks_in_note(config_path: Path) -> str | None:
+    """Return the SLEAP tracks the import's note above ``identity:`` names, or None."""
+    try:
+        lines = config_path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    at = next((i for i, line in enumerate(lines) if line.startswith("identity:")), None)
+    if at is None:
+        return None
+    above: list[str] = []
+    while at > 0 and lines[at - 1].startswith("#"):
+        at -= 1
+        above.insert(0, lines[at][1:].strip())
+    note = " ".join(above)
+    start = note.find(_NOTE_START)
+    end = note.find("). ", start)
+    if start < 0 or end < 0:
+        return None
+    return note[start + len(_NOTE_START) : end]
+
+
+def _warn_track_slots(project: Any) -> bool:
+    """Warn that predicted tracks named after SLEAP tracks are slots, not identities.
+
+    A project imported from SLEAP (:func:`import_sleap`) has the SLEAP tracks as
+    its individuals (the note above ``identity`` in ``config.yaml`` names them);
+    with ``identity`` off its multi-animal predictions name their tracks after
+    them in the order the animals are found, as DeepLabCut does, so ``female``
+    may be the male.
+
+    Parameters
+    ----------
+    project : posekit.engine.project.Project
+        A multi-animal project.
+
+    Returns
+    -------
+    bool
+        Whether the warning was logged (``identity`` off and the individuals are
+        the SLEAP tracks the import named).
+    """
+    from ..multianimal.dataset import identity_enabled
+
+    individuals = [str(i) for i in project.individuals or []]
+    if identity_enabled(project) or not individuals:
+        return False
+    if _tracks_in_note(Path(project.config_path)) != ", ".join(individuals):
+        return False
+    logger.warning(
+        "the individuals of %s are the SLEAP tracks %s, and identity is false: the "
+        "tracks of these predictions take those names as slots, the animals in the "
+        "order they are found, not who is who (the track named %s may be another "
+        "animal; posekit does not learn identities). Tell the animals apart "
+        "yourself (e.g. by size) before using the names.",
+        project.config_path,
+        ", ".join(individuals),
+        individuals[0],
     )
+    return True

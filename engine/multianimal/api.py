@@ -887,6 +887,7 @@ def analyze_multianimal_videos(
         video_metadata,
     )
     from ..io.dlc import write_analysis_metadata
+    from ..io.sleap import _warn_track_slots
     from .inference import PartialDetections, predict_video_detections
     from .outputs import (
         full_pickle_metadata,
@@ -897,6 +898,7 @@ def analyze_multianimal_videos(
     folder = ModelFolder.of(project, shuffle)
     _, path = folder.snapshot(snapshot)
     _warn_identity(project, "tracks")
+    _warn_track_slots(project)  # individuals named after SLEAP tracks: slots
     folder.ensure_dlc_markers()
     scorer = folder.scorer(path)
     multi = multianimal_config(folder)

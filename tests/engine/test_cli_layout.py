@@ -74,7 +74,11 @@ text captured too (under ``text`` only; the structure test leaves them out):
   the video's rate is taken for every output, not only NWB; QA s21 (lightningpose):
   --video (a SLEAP output on the source video, labelled images onto the frames they
   are named after), --skeleton FILE (the edges of a config.yaml or tracking file)
-  and --individual NAME (one animal, e.g. for Lightning Pose).
+  and --individual NAME (one animal, e.g. for Lightning Pose); QA s23 (sleapuser):
+  --video is written absolute when found, and one not found is warned about; QA s23
+  (interop): --movement-dims (a netCDF output's dimension names, plural for movement
+  0.15 and 0.16), --per-individual (one NWB file per animal) and --subject-id's help
+  (needed for several individuals in one file).
 
 To recapture one entry, print ``posekit COMMAND --help`` at ``COLUMNS=80`` with the
 snapshot's Python (:func:`help_text`) and store it under ``text[COMMAND]`` of

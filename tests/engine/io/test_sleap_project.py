@@ -50,7 +50,10 @@ def test_chosen_frames_and_unlabelled_ones(clip, tmp_path):
 
 
 def test_importing_predictions_warns_that_they_become_labels(clip, tmp_path, caplog):
-    """A SLEAP predictions file (sleap-track's output) imports with a warning."""
+    """A SLEAP predictions file (sleap-track's output) imports when asked, with a warning.
+
+    By default only user instances are imported, as SLEAP trains (QA s23 finding 5).
+    """
     import logging
 
     from posekit.engine.io.sleap import load_sleap, save_slp
@@ -64,8 +67,12 @@ def test_importing_predictions_warns_that_they_become_labels(clip, tmp_path, cap
     with caplog.at_level(logging.WARNING, logger="posekit"):
         import_sleap(clip, tmp_path / "from-labels", every=500)
     assert "SLEAP predictions" not in caplog.text
+    with pytest.raises(ValueError, match="--include-predictions"):
+        import_sleap(preds, tmp_path / "from-predictions", every=500)
     with caplog.at_level(logging.WARNING, logger="posekit"):
-        project = import_sleap(preds, tmp_path / "from-predictions", every=500)
+        project = import_sleap(
+            preds, tmp_path / "from-predictions", every=500, include_predictions=True
+        )
     assert "3 of the 3 frames imported hold SLEAP predictions" in caplog.text
     assert project.individuals == ["female", "male"]
 
