@@ -36,6 +36,7 @@ __all__ = [
     "FeatureContext",
     "register_feature",
     "FEATURE_FAMILIES",
+    "DEFAULT_FEATURES",
     "rolling_mean_std",
     "compute_base_features",
     "compute_window_features",
@@ -187,6 +188,17 @@ FeatureFunction = Callable[[FeatureContext], tuple[list[str], np.ndarray]]
 
 #: Base-feature families by name; each returns ``(names, values (individual, n, time))``.
 FEATURE_FAMILIES: dict[str, FeatureFunction] = {}
+
+#: The families computed by default (families added with :func:`register_feature`
+#: are computed when named in ``features``).
+DEFAULT_FEATURES: tuple[str, ...] = (
+    "speed",
+    "distance",
+    "angle",
+    "egocentric",
+    "social",
+    "landmark",
+)
 
 #: Frames on either side that a family's value at a frame depends on (its reach:
 #: 1 for differences between neighbouring frames); ``None``: the whole recording.
@@ -662,14 +674,7 @@ def _context(
 def compute_base_features(
     position: xr.DataArray | xr.Dataset,
     *,
-    features: Sequence[str] = (
-        "speed",
-        "distance",
-        "angle",
-        "egocentric",
-        "social",
-        "landmark",
-    ),
+    features: Sequence[str] = DEFAULT_FEATURES,
     heading: tuple[str, str] | None = None,
     joint_angles: Sequence[tuple[str, str, str]] = (),
     distance_pairs: Sequence[tuple[str, str]] | None = None,
@@ -974,14 +979,7 @@ def compute_window_features(
     position: xr.DataArray | xr.Dataset,
     *,
     windows: Sequence[int] = (5, 15, 45),
-    features: Sequence[str] = (
-        "speed",
-        "distance",
-        "angle",
-        "egocentric",
-        "social",
-        "landmark",
-    ),
+    features: Sequence[str] = DEFAULT_FEATURES,
     heading: tuple[str, str] | None = None,
     joint_angles: Sequence[tuple[str, str, str]] = (),
     distance_pairs: Sequence[tuple[str, str]] | None = None,
@@ -1046,14 +1044,7 @@ def feature_names(
     position: xr.DataArray | xr.Dataset,
     *,
     windows: Sequence[int] = (5, 15, 45),
-    features: Sequence[str] = (
-        "speed",
-        "distance",
-        "angle",
-        "egocentric",
-        "social",
-        "landmark",
-    ),
+    features: Sequence[str] = DEFAULT_FEATURES,
     heading: tuple[str, str] | None = None,
     joint_angles: Sequence[tuple[str, str, str]] = (),
     distance_pairs: Sequence[tuple[str, str]] | None = None,
@@ -1089,14 +1080,7 @@ def iter_window_features(
     position: xr.DataArray | xr.Dataset,
     *,
     windows: Sequence[int] = (5, 15, 45),
-    features: Sequence[str] = (
-        "speed",
-        "distance",
-        "angle",
-        "egocentric",
-        "social",
-        "landmark",
-    ),
+    features: Sequence[str] = DEFAULT_FEATURES,
     heading: tuple[str, str] | None = None,
     joint_angles: Sequence[tuple[str, str, str]] = (),
     distance_pairs: Sequence[tuple[str, str]] | None = None,

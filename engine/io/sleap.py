@@ -130,6 +130,32 @@ def _skeleton_edges(metadata: dict[str, Any], skeleton: int) -> list[list[str]]:
     ]
 
 
+def _open_slp(path: Path) -> h5py.File:
+    """Open a ``.slp`` for reading; a file that is not one is a ``ValueError``.
+
+    Raises
+    ------
+    ValueError
+        The file does not open as HDF5 (cut short?), or lacks SLEAP's ``metadata``,
+        ``frames``, ``instances`` or ``points``.
+    """
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(
+            f"{path} is not an HDF5 file that opens, so not a readable SLEAP .slp "
+            f"(is it cut short?): {err}"
+        ) from err
+    missing = [k for k in ("metadata", "frames", "instances", "points") if k not in f]
+    if missing:
+        keys = list(f)
+        f.close()
+        raise ValueError(
+            f"{path} is not a SLEAP labels file: it has no {missing[0]!r} (has {keys})"
+        )
+    return f
+
+
 def read_slp_arrays(
     path: str | os.PathLike, *, video: int = 0, skeleton: int = 0
 ) -> dict[str, Any]:
@@ -164,19 +190,7 @@ def read_slp_arrays(
     (1500, 2, 13, 2)
     """
     path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(
-            f"{path} is not an HDF5 file that opens, so not a readable SLEAP .slp "
-            f"(is it cut short?): {err}"
-        ) from err
-    with f:
-        for key in ("metadata", "frames", "instances", "points"):
-            if key not in f:
-                raise ValueError(
-                    f"{path} is not a SLEAP labels file: it has no {key!r} (has {list(f)})"
-                )
+    with _open_slp(path) as f:
         attrs = f["metadata"].attrs
         metadata = json.loads(_decode(attrs["json"]))
         format_id = float(attrs.get("format_id", 1.0))
@@ -904,19 +918,7 @@ def _slp_videos(path: Path) -> list[dict[str, Any]]:
     embeds (``video0/video``), or None; ``images``, the images of an image-list
     video, or None; ``n_frames``, the number of its labelled frames.
     """
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(
-            f"{path} is not an HDF5 file that opens, so not a readable SLEAP .slp "
-            f"(is it cut short?): {err}"
-        ) from err
-    with f:
-        for key in ("metadata", "frames", "instances", "points"):
-            if key not in f:
-                raise ValueError(
-                    f"{path} is not a SLEAP labels file: it has no {key!r} (has {list(f)})"
-                )
+    with _open_slp(path) as f:
         videos_json = f["videos_json"][:] if "videos_json" in f else []
         of_frames = f["frames"]["video"][:].astype(np.int64)
         counts = np.bincount(of_frames) if of_frames.size else np.zeros(0, int)
