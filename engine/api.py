@@ -35,7 +35,14 @@ import numpy as np
 import pandas as pd
 
 from . import logger
-from .dlc_names import dlc_keywords, ignored, refused, renamed, shuffle_numbers
+from .dlc_names import (
+    dlc_keywords,
+    ignored,
+    note_config_engine,
+    refused,
+    renamed,
+    shuffle_numbers,
+)
 from .locks import job_lock, stop_path
 from .model_folder import ModelFolder, model_naming
 from .project import Project, as_project, entry_name, list_videos
@@ -1215,6 +1222,7 @@ def train_network(
     project = as_project(project)
     _check_epochs(epochs, save_epochs, max_iterations, save_interval)
     ModelFolder.of(project, shuffle).check_trainable()  # not DeepLabCut's network
+    note_config_engine(project)  # DeepLabCut 3's engine: pytorch
     _note_config_augmenter(project)
     if project.multianimal and (epochs is not None or save_epochs is not None):
         # the multi-animal training uses batch_size, else TrainConfig's default
@@ -1445,10 +1453,40 @@ def _concat_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True)
 
 
+#: DeepLabCut 3's options of its top-down (detector + pose) models and of PyTorch:
+#: posekit's networks are bottom-up Keras ones (the analysis and the evaluation).
+_DLC3_DETECTOR = ignored(
+    "DeepLabCut 3's detector of top-down models: posekit's networks find the "
+    "keypoints in the whole frame (bottom-up), with no detector"
+)
+_DLC3_TORCH = ignored("PyTorch options: posekit runs its Keras network (TensorFlow)")
+
+
+def _snapshots_to_evaluate(value: Any) -> dict[str, Any]:
+    """DeepLabCut 3's ``snapshots_to_evaluate``: refused, naming posekit's ``snapshot``."""
+    if value is None:
+        return {}
+    raise ValueError(
+        f"snapshots_to_evaluate={value!r} (DeepLabCut 3): posekit chooses the "
+        "snapshot by its index among the shuffle's snapshots: snapshot=-1 (the "
+        "newest), snapshot=0 (the oldest) or snapshot='all' (DeepLabCut's "
+        "snapshotindex; posekit evaluate --snapshot). The snapshots are listed by "
+        "posekit.engine.model_folder.ModelFolder(...).snapshots()."
+    )
+
+
 @dlc_keywords(
     plotting=renamed("plot"),
     Shuffles=renamed("shuffle", shuffle_numbers),
     rescale=ignored("posekit evaluates at the frames' own size"),
+    snapshotindex=renamed("snapshot"),
+    snapshot_index=renamed("snapshot"),
+    detector_snapshot_index=_DLC3_DETECTOR,
+    snapshots_to_evaluate=_snapshots_to_evaluate,
+    per_keypoint_evaluation=ignored(
+        "posekit always writes the per-bodypart test errors (Test error <bodypart> "
+        "in <scorer>-results.csv)"
+    ),
     all_training_sets=_concat_tables,
     each_shuffle=_concat_tables,
 )
@@ -2048,6 +2086,11 @@ def _no_videos_found(
     dynamic=_dynamic,
     auto_track=_auto_track,
     snapshot_index=renamed("snapshot"),
+    detector_snapshot_index=_DLC3_DETECTOR,
+    detector_batch_size=_DLC3_DETECTOR,
+    ctd_conditions=_DLC3_DETECTOR,
+    ctd_tracking=_DLC3_DETECTOR,
+    torch_kwargs=_DLC3_TORCH,
     robust_nframes=ignored(
         "posekit counts the frames it decodes, as robust_nframes=True does: a "
         "video's analysis has one row per frame that decodes, whatever the "

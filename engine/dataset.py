@@ -32,7 +32,7 @@ import pandas as pd
 
 from . import logger
 from ._fileio import atomic_path
-from .dlc_names import dlc_keywords, renamed
+from .dlc_names import dlc_keywords, ignored, note_config_engine, refused, renamed
 from .io.dlc import (
     LabelError,
     index_to_paths,
@@ -310,6 +310,22 @@ def _check_split_rows(
     net_type=renamed("net_type"),
     trainIndices=renamed("train_indices", _index_lists),
     testIndices=renamed("test_indices", _index_lists),
+    weight_init=refused(
+        "weight_init={value!r}: DeepLabCut's transfer-learning weights (SuperAnimal "
+        "models, a WeightInitialization) cannot be loaded by posekit; leave "
+        "weight_init out: the network starts from ImageNet weights where they are "
+        "available (posekit train --help), or from a posekit snapshot with "
+        "train_network(init_from=...).",
+        unless=lambda v: v is None,
+    ),
+    detector_type=ignored(
+        "DeepLabCut 3's detector of top-down models: posekit's networks find the "
+        "keypoints in the whole frame (bottom-up), with no detector"
+    ),
+    ctd_conditions=ignored(
+        "DeepLabCut 3's conditional top-down models: posekit's networks find the "
+        "keypoints in the whole frame"
+    ),
 )
 def create_training_dataset(
     project: Project | str | os.PathLike,
@@ -391,8 +407,10 @@ def create_training_dataset(
     LabelError
         If no frame is labelled.
     """
+    project = as_project(project)
+    note_config_engine(project)  # DeepLabCut 3's engine: pytorch
     return _create_training_dataset(
-        as_project(project),
+        project,
         shuffles=shuffles,
         train_fraction=train_fraction,
         seed=seed,

@@ -69,6 +69,8 @@ __all__ = [
     "Engine",
     "dlc_keywords",
     "elsewhere",
+    "note_config_engine",
+    "note_pytorch_engine",
     "one_shuffle",
     "renamed",
     "shuffle_numbers",
@@ -174,7 +176,6 @@ def _engine(verb: str, value: Any) -> None:
     nothing; ``Engine.PYTORCH`` logs, once per process, that posekit trains and runs
     its own network. Another value is a ``TypeError`` naming the accepted ones.
     """
-    global _pytorch_noted
     if value is None:
         return
     if isinstance(value, enum.Enum) and value.name in Engine.__members__:
@@ -189,15 +190,52 @@ def _engine(verb: str, value: Any) -> None:
                 "'pytorch'), or leave engine= out. posekit trains and runs its own "
                 "Keras network (TensorFlow) either way."
             ) from None
-    if engine is Engine.PYTORCH and not _pytorch_noted:
-        _pytorch_noted = True
-        logger.warning(
-            "engine=Engine.PYTORCH (DeepLabCut 3): posekit has one engine; it "
-            "trains, evaluates and runs its own Keras network (TensorFlow), not "
-            "DeepLabCut's PyTorch model, and writes DeepLabCut's files (dlc-models/, "
-            "evaluation-results/, the predictions .h5), not dlc-models-pytorch/. "
-            "Said once; engine= changes nothing else."
-        )
+    if engine is Engine.PYTORCH:
+        note_pytorch_engine("engine=Engine.PYTORCH", "engine= changes nothing else.")
+
+
+def note_config_engine(project: Any) -> bool:
+    """Say (once per process) when ``config.yaml`` asks for DeepLabCut 3's PyTorch.
+
+    DeepLabCut 3 projects say ``engine: pytorch``; posekit trains its own network
+    (:func:`note_pytorch_engine`). Returns whether it was said now.
+    """
+    if str(project.get("engine") or "").strip().lower() != "pytorch":
+        return False
+    return note_pytorch_engine(f"{project.config_path.name}'s engine: pytorch")
+
+
+def note_pytorch_engine(source: str, more: str = "") -> bool:
+    """Log, once per process, that posekit does not run DeepLabCut 3's PyTorch engine.
+
+    Parameters
+    ----------
+    source
+        What asked for PyTorch (``"engine=Engine.PYTORCH"``, ``"config.yaml's
+        engine: pytorch"``).
+    more
+        A sentence added at the end.
+
+    Returns
+    -------
+    bool
+        Whether it was logged now (``False``: said before in this process).
+    """
+    global _pytorch_noted
+    if _pytorch_noted:
+        return False
+    _pytorch_noted = True
+    logger.warning(
+        "%s (DeepLabCut 3): posekit has one engine; it trains, evaluates and runs "
+        "its own Keras network (TensorFlow), not DeepLabCut's PyTorch model, with "
+        "its own augmentation (not default_augmenter's albumentations), and writes "
+        "DeepLabCut's files (dlc-models/, evaluation-results/, the predictions "
+        ".h5), not dlc-models-pytorch/: DeepLabCut 3 lists those shuffles as "
+        "TensorFlow ones. Said once.%s",
+        source,
+        f" {more}" if more else "",
+    )
+    return True
 
 
 def renamed(name: str, convert: Callable[[Any], Any] | None = None) -> Converter:

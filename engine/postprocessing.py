@@ -252,9 +252,12 @@ def network_predictions(
     newest); its file is ``<video stem><scorer>.h5``, or for several animals the
     tracks ``<video stem><scorer>_el.h5`` (``_bx``, ``_sk``: the other
     ``track_method`` s; the config's ``default_track_method`` first). When that file
-    is missing, the file of the newest other network comes first and a warning names
-    it (``warn=False``: silently). A shuffle without a snapshot here (predictions
-    made elsewhere) leaves them in the same order, silently. "Newest" is the model's:
+    is missing, the newest file whose scorer names the shuffle (an older snapshot's,
+    or DeepLabCut's own network's: ``…shuffle1_snapshot_200``) comes first, else the
+    newest other network's, and a warning names it (``warn=False``: silently). A
+    shuffle without a posekit snapshot here (predictions made elsewhere, DeepLabCut's
+    own network) takes the newest file that names it, silently, else the newest
+    file, with that warning. "Newest" is the model's:
     :func:`model_order` (its iteration, then its training iterations), as
     :func:`find_predictions` orders them; the file time, which a copy or ``rsync``
     changes, decides only between files of one model.
@@ -291,9 +294,21 @@ def network_predictions(
     if track_method is not None:
         end = suffixes[0] + (FILTERED_SUFFIX if filtered else "")
         files = [f for f in files if f.stem.endswith(end)]
+    # another network's file: one of this shuffle (DeepLabCut's own, an older
+    # snapshot) before those of other shuffles
+    files = sorted(files, key=lambda f: not names_shuffle(f, shuffle))  # stable
     scorer = network_scorer(project, shuffle, snapshot)
-    if scorer is None:
-        return files  # no snapshot here
+    if scorer is None:  # no posekit snapshot of this shuffle here
+        if files and warn and not names_shuffle(files[0], shuffle):
+            logger.warning(
+                "%s: no predictions of shuffle %d (no file names it); using %s, "
+                "made by another network. Pass that file, or the shuffle that made "
+                "it.",
+                video.name,
+                shuffle,
+                files[0].name,
+            )
+        return files
     filt = FILTERED_SUFFIX if filtered else ""
     base = Path(destfolder or video.parent)
     candidates = [base / f"{video.stem}{scorer}{sfx}{filt}.h5" for sfx in suffixes]
@@ -315,6 +330,24 @@ def network_predictions(
 
 
 _TRAINING_ITERATIONS = re.compile(r"shuffle\d+_(\d+)$")
+
+
+def names_shuffle(path: str | os.PathLike, shuffle: int) -> bool:
+    """Whether a predictions file's scorer names ``shuffle`` (``…shuffle<N>_…``).
+
+    DeepLabCut 2 (``…shuffle1_200000``), DeepLabCut 3 (``…shuffle1_snapshot_200``)
+    and posekit (``…shuffle1_905``) scorers all name the shuffle so.
+
+    Examples
+    --------
+    >>> names_shuffle("m1DLC_Resnet50_tOct30shuffle1_snapshot_200.h5", 1)
+    True
+    >>> names_shuffle("m1DLC_effnet_lite0_tOct30shuffle12_50.h5", 1)
+    False
+    """
+    stem = Path(path).stem
+    scorer = stem[stem.find("DLC_") :] if "DLC_" in stem else stem
+    return re.search(rf"shuffle{int(shuffle)}(?:_|$)", scorer) is not None
 
 
 def prediction_model(path: str | os.PathLike) -> tuple[int | None, int | None]:

@@ -63,6 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument(
         "--iterations",
+        "--maxiters",
         type=positive_int,
         metavar="N",
         help="train until the iteration counter reaches N, a total: a resumed run "

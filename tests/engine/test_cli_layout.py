@@ -51,7 +51,8 @@ for options added on purpose:
   --batch-size); QA s17: --epochs and --save-epochs (DeepLabCut 3's, converted
   into iterations as ``train_network(epochs=, save_epochs=)``); QA s18:
   --weigh-only-present-joints / --no-weigh-only-present-joints (DeepLabCut's
-  pose_cfg.yaml key, ``train_network(weigh_only_present_joints=)``);
+  pose_cfg.yaml key, ``train_network(weigh_only_present_joints=)``); QA s23 (DLC 3
+  user): --maxiters, DeepLabCut's name, beside --iterations;
 - ``labeled-video``: its texts name the output as it is now named,
   ``<predictions>_p<pcutoff*100>_labeled.mp4`` (the main help's line too); files may
   be folders of videos; --color-by and --bodyparts (DeepLabCut's color_by and

@@ -101,3 +101,34 @@ def test_filtered_files_and_a_projects_list_follow_the_same_order(tmp_path) -> N
         filtered_path(newer),
         filtered_path(older),
     ]
+
+
+def test_a_shuffle_without_a_posekit_network_takes_the_file_that_names_it(
+    tmp_path, caplog
+) -> None:
+    """QA s23 (DeepLabCut 3 user) 1: shuffle 1 holds DeepLabCut 3's own network.
+
+    filter/labeled-video/plot_trajectories with shuffle=1 took posekit's shuffle-2
+    file (50 iterations, 196 px test error) over DeepLabCut 3's shuffle-1 file,
+    silently: the newest model came first whatever shuffle it was.
+    """
+    from posekit.engine.postprocessing import names_shuffle, network_predictions
+
+    project = create_project("t", "me", working_directory=tmp_path)
+    videos = project.path / "videos"
+    videos.mkdir(exist_ok=True)
+    (videos / "m4.mp4").write_bytes(b"")
+    dlc3 = _analysis(videos, "m4", "DLC_Resnet50_tJan1shuffle1_snapshot_200", 0)
+    ours = _analysis(videos, "m4", "DLC_effnet_lite0_tJan1shuffle2_50", 0)
+    _touch([dlc3, ours])
+    assert find_predictions(videos / "m4.mp4")[0] == ours  # no shuffle: newest model
+    with caplog.at_level("WARNING", logger="posekit"):
+        assert network_predictions(project, videos / "m4.mp4", 1)[0] == dlc3
+        assert "made by another network" not in caplog.text
+        # a shuffle no file names: the newest file, and a warning names it
+        assert network_predictions(project, videos / "m4.mp4", 3)[0] == ours
+    assert "no predictions of shuffle 3 (no file names it); using m4DLC_eff" in (
+        caplog.text
+    )
+    assert names_shuffle(dlc3, 1) and not names_shuffle(ours, 1)
+    assert not names_shuffle(videos / "m4DLC_x_tJan1shuffle12_50.h5", 1)
