@@ -69,7 +69,7 @@ BACKBONES = {
     "efficientnet_lite2": "imagenet",
     "mobilenet_v2_0.35": None,
 }
-MISS_PX = 10.0
+MISS_PX = 10.0  # posekit.engine.evaluation.MISS_PX, the figure of issue 12
 
 
 @dataclass
@@ -247,11 +247,13 @@ def load_project(name: str, workdir: Path) -> BenchProject:
 
 def point_metrics(pred: np.ndarray, truth: np.ndarray, images, names, bodyparts, pc):
     """Errors, PCK, worst point, confident misses and errors per frame size."""
+    from posekit.engine.evaluation import likelihood_table
+
     err = np.linalg.norm(pred[..., :2] - truth, axis=-1)
     ok = np.isfinite(err)
     e = err[ok]
-    lik = pred[..., 2][ok]
-    confident = lik >= pc
+    # what evaluate_network reports (<scorer>-results.csv), by the same definition
+    (kept,) = likelihood_table(pred, truth, pcutoffs=(pc,), miss_px=MISS_PX)
     f, k = np.unravel_index(np.nanargmax(np.where(ok, err, -1)), err.shape)
     widths = np.array([img.shape[1] for img in images], float)
     by_size: dict[str, list[float]] = {}
@@ -272,10 +274,9 @@ def point_metrics(pred: np.ndarray, truth: np.ndarray, images, names, bodyparts,
             "fraction_of_frame_width": float(err[f, k] / widths[f]),
         },
         "pcutoff": pc,
-        "confident_share": float(confident.mean()),
-        "confident_misses": int((confident & (e > MISS_PX)).sum()),
-        "confident_miss_share": float((confident & (e > MISS_PX)).sum())
-        / max(1, int(confident.sum())),
+        "confident_share": float(kept["kept_share"]),
+        "confident_misses": kept["misses_kept"],
+        "confident_miss_share": kept["misses_kept"] / max(1, kept["kept"]),
         "misses_over_10px": int((e > MISS_PX).sum()),
         "mean_error_by_frame_size_px": {
             s: float(np.mean(v)) for s, v in by_size.items() if v

@@ -25,6 +25,11 @@ LOG_KEY = "log"
 # ---------------------------------------------------------------- processing log
 
 
+#: Name of the individual holding a multi-animal DeepLabCut file's unique bodyparts
+#: (a landmark, a feeder): not an animal.
+UNIQUE_BODYPARTS = "single"
+
+
 def _jsonable(value: Any) -> Any:
     """Convert numpy scalars/arrays and tuples into plain JSON types."""
     if isinstance(value, dict):

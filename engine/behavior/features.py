@@ -30,7 +30,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import DTypeLike
 
-from ._utils import position_of, require_dims, resolve_fps
+from ._utils import UNIQUE_BODYPARTS, position_of, require_dims, resolve_fps
 
 __all__ = [
     "FeatureContext",
@@ -575,11 +575,6 @@ def _check_windows(windows: Sequence[int]) -> None:
             )
 
 
-#: The individual of a multi-animal DeepLabCut file that holds its unique bodyparts
-#: (:data:`posekit.engine.behavior.session.UNIQUE_BODYPARTS`).
-_UNIQUE_INDIVIDUAL = "single"
-
-
 def _split_landmarks(
     xy: np.ndarray,
     keypoints: list[str],
@@ -594,9 +589,9 @@ def _split_landmarks(
     positions from ``single`` (``None`` when there are none). Poses without a
     ``single`` beside other individuals come back as they are.
     """
-    if _UNIQUE_INDIVIDUAL not in individuals or len(individuals) < 2:
+    if UNIQUE_BODYPARTS not in individuals or len(individuals) < 2:
         return xy, keypoints, individuals, [], None
-    k = individuals.index(_UNIQUE_INDIVIDUAL)
+    k = individuals.index(UNIQUE_BODYPARTS)
     named = [str(b) for b in np.atleast_1d(listed if listed is not None else [])]
     unique = [b for b in keypoints if b in named]
     if not named:  # the keypoints only ``single`` has seen (the DLC loader's rule)

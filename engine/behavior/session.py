@@ -38,7 +38,13 @@ import pandas as pd
 import xarray as xr
 
 from . import tables as _tables
-from ._utils import file_frames, position_of, resolve_fps, space_unit
+from ._utils import (
+    UNIQUE_BODYPARTS,
+    file_frames,
+    position_of,
+    resolve_fps,
+    space_unit,
+)
 from .calibration import Calibration
 from .filters import FilterConfig
 from .roi import ROI, ROI_MAX_GAP
@@ -71,9 +77,6 @@ TRACKING_SUFFIXES = (".h5", ".csv", ".slp", ".nc")
 #: The fit holds a few copies of its sample: an hour of 30 bodyparts peaks at
 #: 0.8 GB with 10 M, 1.2 GB with 20 M (``benchmarks/behavior_memory.py``).
 CLUSTER_SAMPLE_VALUES = 10_000_000
-
-#: Name of the individual holding a multi-animal DeepLabCut file's unique bodyparts.
-UNIQUE_BODYPARTS = "single"
 
 #: The movement, ROI and social numbers of an animal rest on few frames when its point
 #: (the centroid, or the chosen keypoint) is known in fewer than this share of its
