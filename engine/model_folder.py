@@ -447,6 +447,14 @@ class ModelFolder:
         """
         return self._deeplabcut_files()[1]
 
+    def deeplabcut_engine(self) -> str:
+        """Return the engine of DeepLabCut's own network of the shuffle.
+
+        ``"TensorFlow"`` (DeepLabCut 2), ``"PyTorch"`` (DeepLabCut 3) or ``""``
+        (DeepLabCut trained none; :meth:`deeplabcut_snapshots` lists its snapshots).
+        """
+        return self._deeplabcut_files()[0]
+
     def _deeplabcut_network(self) -> str:
         """Describe DeepLabCut's network of the shuffle for messages (``""``: none)."""
         engine, _, newest = self._deeplabcut_files()

@@ -34,6 +34,7 @@ threshold, and for a combination when it does for any of them
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1029,6 +1030,15 @@ def older_analysis(
             f"{video.name} was analysed by {made_by} ({path.name}), not by the "
             f"network of iteration {project.iteration} (shuffle {shuffle}, {scorer})"
         )
+    version, snapshots = _deeplabcut_network_of(project, shuffle)
+    if version:
+        if _deeplabcut_network_made(project, path, shuffle, iteration, snapshots):
+            return None
+        return (
+            f"{video.name} was analysed by {made_by} ({path.name}), not by the "
+            f"network of iteration {project.iteration} (shuffle {shuffle}: "
+            f"{version}, snapshots {', '.join(map(str, snapshots))})"
+        )
     trained = [  # a train folder with snapshots (create_training_dataset makes it)
         train
         for train in project.path.glob("dlc-models*/iteration-*/*shuffle*/train")
@@ -1039,6 +1049,58 @@ def older_analysis(
     return (
         f"{video.name} was analysed by {made_by} ({path.name}); iteration "
         f"{project.iteration} has no trained network of shuffle {shuffle} yet"
+    )
+
+
+#: The snapshot a DeepLabCut scorer ends with: ``…shuffle1_200000`` (DeepLabCut 2,
+#: iterations), ``…shuffle1_snapshot_200`` (DeepLabCut 3, epochs).
+_DLC_SCORER_SNAPSHOT = re.compile(r"shuffle\d+_(?:snapshot_)?(\d+)$")
+
+
+def _deeplabcut_network_of(project: Project, shuffle: int) -> tuple[str, list[int]]:
+    """DeepLabCut's own network of the shuffle in this iteration: engine and snapshots.
+
+    ``("", [])`` when DeepLabCut trained none there (posekit's network, or none).
+    """
+    from .model_folder import ModelFolder
+
+    try:
+        folder = ModelFolder.of(project, shuffle)
+        engine = folder.deeplabcut_engine()
+        snapshots = folder.deeplabcut_snapshots() if engine else []
+    except (OSError, ValueError) as err:
+        logger.info("cannot read DeepLabCut's network of shuffle %d: %s", shuffle, err)
+        return "", []
+    version = {"TensorFlow": "DeepLabCut 2", "PyTorch": "DeepLabCut 3"}.get(engine, "")
+    return (version, snapshots) if version else ("", [])
+
+
+def _deeplabcut_network_made(
+    project: Project,
+    path: Path,
+    shuffle: int,
+    iteration: int | None,
+    snapshots: Sequence[int],
+) -> bool:
+    """Whether DeepLabCut's own network of the shuffle (this iteration) made ``path``.
+
+    A shuffle DeepLabCut trained (DeepLabCut 2's checkpoints, DeepLabCut 3's
+    ``snapshot-<epoch>.pt``: ``snapshots``) has no posekit scorer; its analysis
+    (``…shuffle1_snapshot_200.h5``, ``…shuffle1_200000.h5``) is the current network's
+    when its scorer names the shuffle and one of the snapshots, and its
+    ``_meta.pickle`` (if any) names this iteration.
+    """
+    from .postprocessing import FILTERED_SUFFIX, TRACKS_SUFFIXES, names_shuffle
+
+    stem = path.stem.removesuffix(FILTERED_SUFFIX)
+    for sfx in TRACKS_SUFFIXES.values():
+        stem = stem.removesuffix(sfx)
+    m = _DLC_SCORER_SNAPSHOT.search(stem)
+    return (
+        m is not None
+        and int(m.group(1)) in snapshots
+        and names_shuffle(path, shuffle)
+        and iteration in (None, project.iteration)
     )
 
 
