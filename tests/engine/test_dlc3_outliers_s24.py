@@ -95,3 +95,22 @@ def test_another_epoch_iteration_or_shuffle_is_still_refused(demo_project, capsy
     dlc3_analysis(demo_project, 200)
     assert main(["extract-outliers", str(demo_project.path), "--criteria", "jump"]) == 0
     assert "outlier frame(s)" in capsys.readouterr().out
+
+
+def test_deeplabcut_2_s_own_network_s_analysis_is_not_stale(demo_project):
+    train = demo_project.model_dir(1) / "train"
+    train.mkdir(parents=True)
+    for part in ("meta", "index", "data-00000-of-00001"):
+        (train / f"snapshot-200000.{part}").write_bytes(b"")
+    video = demo_project.videos()[0]
+    scorer = f"DLC_resnet50_{demo_project.task}{demo_project.date}shuffle1_200000"
+    path = video.with_name(video.stem + scorer + ".h5")
+    truth, _ = load_ground_truth(demo_project, "session1")
+    xyp = np.concatenate([truth, np.full(truth.shape[:2] + (1,), 0.97)], -1)
+    write_predictions(predictions_frame(xyp, scorer, demo_project.bodyparts), path)
+    assert older_analysis(demo_project, video, path) is None
+    other = path.with_name(path.name.replace("_200000", "_100000"))
+    path.rename(other)
+    assert "DeepLabCut 2, snapshots 200000" in (
+        older_analysis(demo_project, video, other) or ""
+    )
