@@ -513,12 +513,21 @@ def _predict_animals(
     progress: bool | Callable[[int, int], None],
 ) -> tuple[tuple[Any, np.ndarray, np.ndarray | None], list[Path], dict, dict]:
     """Assemble each image's animals; pad to the most animals any image has."""
-    from .multianimal.api import multianimal_config, multianimal_predictor
+    from .multianimal.api import (
+        multianimal_config,
+        multianimal_predictor,
+        shuffle_assembly,
+    )
 
     layout = multianimal_config(folder).layout
     n_max = max(len(folder.project.individuals), layout.n_individuals, 1)
+    assembly = shuffle_assembly(folder.project, folder)  # test/inference_cfg.yaml's
     predictor = multianimal_predictor(
-        folder, snapshot, batch_size=int(batch_size or 1), max_individuals=n_max
+        folder,
+        snapshot,
+        batch_size=int(batch_size or 1),
+        assembly=assembly,
+        max_individuals=min(n_max, assembly.max_individuals or n_max),
     )
     assemblies, read, failed, info = predict_images(
         lambda shape: predictor, files, progress=progress

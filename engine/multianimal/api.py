@@ -38,6 +38,7 @@ __all__ = [
     "multianimal_config",
     "multianimal_predictor",
     "analysis_settings",
+    "shuffle_assembly",
     "train_multianimal",
     "evaluate_multianimal",
     "track_video_detections",
@@ -516,6 +517,25 @@ def analysis_settings(
     )
 
 
+def shuffle_assembly(project: Project, folder: ModelFolder) -> AssemblyConfig:
+    """Return the assembly settings of a shuffle's predictions outside video analysis.
+
+    The training's settings with the values the user set in the shuffle's
+    ``test/inference_cfg.yaml`` (``pafthreshold``, ``pcutoff``,
+    ``minimalnumberofconnections``, ``topktoretain``: :func:`analysis_settings`), as
+    DeepLabCut's evaluation assembles the labelled frames with that file's values:
+    for ``evaluate_network``, ``analyze_images`` and the training app's worst frames.
+    """
+    individuals = (
+        len(project.individuals) or multianimal_config(folder).layout.n_individuals
+    )
+    method = str(project.get("default_track_method") or "ellipse")
+    assembly, _, _ = analysis_settings(
+        project, folder, multianimal_config(folder).assembly, method, individuals
+    )
+    return assembly
+
+
 def multianimal_predictor(
     folder: ModelFolder,
     snapshot: Any = -1,
@@ -617,7 +637,9 @@ def evaluate_multianimal(
     _warn_changed_labels(project, shuffle, ts)
     folder = ModelFolder.of(project, shuffle)
     iteration, path = folder.snapshot(snapshot)
-    predictor = multianimal_predictor(folder, path)
+    predictor = multianimal_predictor(
+        folder, path, assembly=shuffle_assembly(project, folder)
+    )
     result = predictor(ts.images)
     train, test = _split_summaries(
         ts,
@@ -1559,7 +1581,9 @@ def matched_predictions(
     from .metrics import match_instances
 
     folder = ModelFolder.of(project, shuffle)
-    predictor = multianimal_predictor(folder, folder.snapshot(snapshot)[1])
+    predictor = multianimal_predictor(
+        folder, folder.snapshot(snapshot)[1], assembly=shuffle_assembly(project, folder)
+    )
     labels = np.asarray(labels, float)
     out = np.full((*labels.shape[:3], 3), np.nan)
     for f, result in enumerate(predictor(images)):

@@ -432,3 +432,37 @@ def test_video_with_all_detections_draws_them_where_they_are(analysed, tmp_path)
         == out
     )
     assert out[0].stat().st_mtime_ns == stamp
+
+
+def test_evaluation_and_image_analysis_read_inference_cfg(
+    analysed, edited_cfg, tmp_path
+):
+    """QA s23 leftover: evaluate and analyze_images assembled with posekit's values.
+
+    DeepLabCut's evaluate_network assembles the labelled frames with the shuffle's
+    test/inference_cfg.yaml (topktoretain, pafthreshold, pcutoff, ...), as its video
+    analysis does; posekit's evaluation and image analysis ignored the file.
+    """
+    project, _, _ = analysed
+
+    def animals_per_image() -> int:
+        deeplabcut.evaluate_network(project.config_path)
+        scores = next(project.evaluation_dir(1).glob("*-snapshot-*-scores.csv"))
+        return int(pd.read_csv(scores).groupby("image").size().max())
+
+    def animals_in_images(dest: Path) -> int:
+        frames = project.path / "labeled-data" / project.source_videos()[0].stem
+        out = deeplabcut.analyze_images(
+            project.config_path, str(frames), frametype=".png",
+            destfolder=str(dest), progress=False,
+        )  # fmt: skip
+        df = pd.read_hdf(out[0])
+        x = df.xs("x", axis=1, level="coords").drop(
+            columns="single", level="individuals", errors="ignore"
+        )
+        seen = x.notna().T.groupby(level="individuals").any().T
+        return int(seen.sum(axis=1).max())
+
+    assert animals_per_image() == 2 and animals_in_images(tmp_path / "a") == 2
+    edited_cfg({"topktoretain": 1})
+    assert animals_per_image() == 1 and animals_in_images(tmp_path / "b") == 1
