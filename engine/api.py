@@ -2382,6 +2382,8 @@ def analyze_videos(
     )
     outputs = plan.outputs()
     outputs.failed.update(missing)
+    done = {Path(dests[v] or v.parent) / f"{v.stem}{scorer}.h5": v for v in dests}
+    outputs.found_before({out: done[out] for out in plan.skipped if out in done})
     _csv_of_skipped(plan.skipped, save_as_csv)
     videos = plan.todo
     with contextlib.ExitStack() as held:

@@ -1058,9 +1058,11 @@ class AnalysisOutputs(list):
         Videos that could not be read or analysed → why (they were left out; the
         others were analysed).
     incomplete
-        Videos analysed now that end before their container says (truncated or
-        corrupt files) → where decoding stopped: their frames that decode were
-        analysed, and the ``_meta.pickle`` says so (``truncated``).
+        Videos that end before their container says (truncated or corrupt files)
+        → where decoding stopped: their frames that decode were analysed, and the
+        ``_meta.pickle`` says so (``truncated``). Those analysed now, and those
+        analysed before (in ``skipped``, see :meth:`found_before`): a rerun of
+        the batch says the same as its first run.
     """
 
     def __init__(
@@ -1112,6 +1114,23 @@ class AnalysisPlan:
     def outputs(self) -> AnalysisOutputs:
         """Start the batch's outputs: those analysed before, and the failures."""
         return AnalysisOutputs(self.skipped, skipped=self.skipped, failed=self.failed)
+    def found_before(self, outputs: Mapping[Path, str | os.PathLike]) -> None:
+        """Put the outputs analysed before of truncated videos into ``incomplete``.
+
+        Parameters
+        ----------
+        outputs
+            Each output in ``skipped`` → its video. An output whose
+            ``_meta.pickle`` says ``truncated`` (the video ends before its
+            container says) adds its video to ``incomplete``, with that sentence.
+        """
+        from .io.dlc import analysis_metadata
+
+        for output, video in outputs.items():
+            truncated = (analysis_metadata(output) or {}).get("truncated")
+            if truncated:
+                self.incomplete[Path(video)] = str(truncated)
+
 
 
 def plan_analysis(
