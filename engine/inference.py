@@ -934,8 +934,7 @@ def predict_video(
             nonlocal done, saved
             if stop_asked(stop_event):  # whole batches only: this one is dropped
                 raise _StopAsked
-            xyp = predictor(np.stack(batch))
-            results.append(xyp)
+            results.append(_predict_batch(predictor, batch, results))
             done += len(batch)
             if (
                 checkpoint is not None
@@ -948,7 +947,13 @@ def predict_video(
 
         try:
             for _, frame in reader.iter_frames(
-                start, stop, crop=crop, scale=scale, backend=backend, times=times
+                start,
+                stop,
+                crop=crop,
+                scale=scale,
+                backend=backend,
+                times=times,
+                gaps=True,  # a corrupt part: empty rows, the later frames in place
             ):
                 batch.append(frame)
                 if len(batch) == bs:
@@ -983,9 +988,31 @@ def predict_video(
             "container_nframes": reader.metadata_frames,
             # the frames analysed now (not those resumed): each one's time
             "frame_times": times if not resumed and len(times) == len(xyp) else None,
-            "truncated": end.describe() if end is not None and end.truncated else None,
+            "truncated": end.describe() if end is not None and end.damaged else None,
+            "missing_frames": [list(m) for m in end.missing] if end is not None else [],
         }
     return xyp, info
+
+
+def _predict_batch(
+    predictor: Predictor,
+    batch: Sequence[np.ndarray | None],
+    results: Sequence[np.ndarray],
+) -> np.ndarray:
+    """Predict a batch of frames; a frame that did not decode (``None``) gets NaN.
+
+    ``results``: the batches before (the first frame of a stream decodes, so a
+    batch of lost frames only follows one and takes its shape).
+    """
+    decoded = [f for f in batch if f is not None]
+    xyp = predictor(np.stack(decoded)) if decoded else None
+    if len(decoded) == len(batch):
+        return xyp
+    shape = (xyp if xyp is not None else results[-1]).shape[1:]
+    rows = np.full((len(batch), *shape), np.nan, np.float32)
+    if xyp is not None:
+        rows[[i for i, f in enumerate(batch) if f is not None]] = xyp
+    return rows
 
 
 def to_frame_pixels(xyp: np.ndarray, scale: float, crop: Crop | None) -> np.ndarray:
@@ -1578,7 +1605,9 @@ def _timing_metadata(info: dict) -> dict:
     """Return posekit's keys for a video's frame count and timing (``_meta.pickle``).
 
     ``container_nframes`` (what the container announced) and ``truncated`` (the
-    sentence that says where decoding stopped, or ``None``); for a video whose
+    sentence that says where decoding stopped or which frames did not decode, or
+    ``None``), ``missing_frames`` (``[first, end)`` of each stretch in the middle
+    that did not decode, left empty, if any); for a video whose
     frame intervals are irregular (:func:`~posekit.engine.video.frame_timing`),
     ``variable_frame_rate: True`` and ``frame_times``, each frame's time in
     seconds from the first frame (``fps`` stays the container's).
@@ -1588,6 +1617,8 @@ def _timing_metadata(info: dict) -> dict:
         out["container_nframes"] = int(info["container_nframes"])
     if "truncated" in info:
         out["truncated"] = info["truncated"]
+    if info.get("missing_frames"):  # [first, end) of each stretch left empty
+        out["missing_frames"] = [list(map(int, m)) for m in info["missing_frames"]]
     times = _relative_times(info)
     if times is not None:
         out["variable_frame_rate"] = True

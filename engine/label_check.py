@@ -31,6 +31,7 @@ from . import logger
 from ._fileio import atomic_path
 from .drawing import bodypart_colors, draw_labels
 from .io.dlc import LabelError, validate_labels
+from .project import video_folder_name
 
 __all__ = [
     "labeled_dir",
@@ -44,7 +45,7 @@ PROGRESS_FROM_FRAMES = 200
 
 def labeled_dir(project, video: str | os.PathLike) -> Path:
     """``labeled-data/<video stem>_labeled/`` (DeepLabCut's check_labels folder)."""
-    stem = Path(video).stem
+    stem = video_folder_name(video)
     return project.path / "labeled-data" / f"{stem}_labeled"
 
 
@@ -101,7 +102,7 @@ def check_labels(
 
     project = as_project(project)
     stems = (
-        [Path(v).stem for v in videos]
+        [video_folder_name(v) for v in videos]
         if videos is not None
         else [s for s in project.labeled_videos() if project.has_labels(s)]
     )

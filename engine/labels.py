@@ -63,6 +63,7 @@ from .io.dlc import (
     read_labels,
     write_labels,
 )
+from .project import video_folder_name
 
 try:  # POSIX advisory locks; elsewhere only the digest check guards concurrent writers
     import fcntl
@@ -437,7 +438,7 @@ def list_frames(project, video: str | os.PathLike) -> list[str]:
     list of str
         Sorted relative paths (the row names of DLC label files).
     """
-    stem = Path(video).stem
+    stem = video_folder_name(video)
     folder = project.labeled_data_dir(stem)
     if not folder.is_dir():
         return []
@@ -484,7 +485,7 @@ def read_visibility(
     """
     import json
 
-    stem = Path(video).stem
+    stem = video_folder_name(video)
     path = visibility_path(project, stem)
     out: dict[str, set[tuple[str, str]]] = {"not_visible": set(), "dismissed": set()}
     if not path.is_file():
@@ -533,7 +534,7 @@ def update_visibility(
 
     from ._fileio import atomic_write_text
 
-    stem = Path(video).stem
+    stem = video_folder_name(video)
     path = visibility_path(project, stem)
     with _folder_lock(path.parent.parent):
         marks = read_visibility(project, stem)
@@ -639,7 +640,7 @@ def labelling_progress(project, video: str | os.PathLike) -> tuple[int, int]:
     >>> labelling_progress(project, "session1")
     (3, 3)
     """
-    stem = Path(video).stem
+    stem = video_folder_name(video)
     names, points = _video_points(project, stem)
     hidden = read_visibility(project, stem)["not_visible"]
     frames = set(list_frames(project, stem)) | set(points)
@@ -690,7 +691,7 @@ def never_labelled(project, videos: Sequence[str | os.PathLike]) -> list[str]:
     seen: set[str] = set()
     any_frame = False
     for video in videos:
-        video_names, points = _video_points(project, Path(video).stem)
+        video_names, points = _video_points(project, video_folder_name(video))
         names = names or video_names
         for arr in points.values():
             if not np.isfinite(arr).any():
@@ -726,7 +727,7 @@ def empty_points(project, video: str | os.PathLike) -> list[tuple[str, str]]:
     LabelError
         If the video's label file cannot be read as this project's labels.
     """
-    stem = Path(video).stem
+    stem = video_folder_name(video)
     names, points = _video_points(project, stem)
     hidden = read_visibility(project, stem)["not_visible"]
     return [
@@ -780,7 +781,7 @@ def mark_missing_not_visible(project, video: str | os.PathLike) -> int:
     >>> labelling_progress(project, "session1")
     (3, 3)
     """
-    stem = Path(video).stem
+    stem = video_folder_name(video)
     new = empty_points(project, stem)
     if new:
         update_visibility(project, stem, not_visible_add=new)
@@ -879,7 +880,7 @@ class LabelStore:
                 "four column levels (posekit.engine.multianimal.labels)."
             )
         self.project = project
-        self.video = Path(video).stem
+        self.video = video_folder_name(video)
         self.bodyparts: list[str] = list(project.bodyparts)
         if len(set(self.bodyparts)) != len(self.bodyparts):
             raise LabelError(

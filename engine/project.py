@@ -36,6 +36,7 @@ __all__ = [
     "find_project",
     "find_video",
     "entry_name",
+    "video_folder_name",
     "is_labeled_video",
     "load_project",
     "as_project",
@@ -658,7 +659,7 @@ class Project:
         listed videos only.
         """
         stems = {Path(entry_name(key)).stem for key in self.video_sets}
-        return Path(entry_name(video)).stem in stems
+        return video_folder_name(entry_name(video)) in stems
 
     def source_videos(self) -> list[Path]:
         """:meth:`videos` without labelled-video outputs (``*_labeled*``).
@@ -728,8 +729,12 @@ class Project:
 
     # ------------------------------------------------------------------ layout
     def labeled_data_dir(self, video: str | os.PathLike) -> Path:
-        """``labeled-data/<video stem>/`` for a video path or stem."""
-        return self.path / "labeled-data" / Path(video).stem
+        """``labeled-data/<video stem>/`` for a video path or stem.
+
+        The stem is taken once (:func:`video_folder_name`): ``m1.cam1.mp4`` and
+        ``m1.cam1`` both name ``labeled-data/m1.cam1/``, as in DeepLabCut.
+        """
+        return self.path / "labeled-data" / video_folder_name(video)
 
     def labels_path(self, video: str | os.PathLike) -> Path:
         """``labeled-data/<stem>/CollectedData_<scorer>.h5``."""
@@ -1042,6 +1047,39 @@ def entry_name(entry: str | os.PathLike) -> str:
     if "\\" in text and os.sep != "\\":
         return PureWindowsPath(text).name
     return Path(text).name
+
+
+def video_folder_name(video: str | os.PathLike) -> str:
+    """Return the name of a video's ``labeled-data/`` folder: its stem, taken once.
+
+    DeepLabCut names the folder ``Path(video).stem``, so ``m1.cam1.mp4`` labels live
+    in ``labeled-data/m1.cam1/``. A suffix is stripped only from a video file name
+    (a :data:`VIDEO_SUFFIXES` extension, or an existing file); a folder name or a
+    stem is taken as it is.
+
+    Parameters
+    ----------
+    video
+        A video path or file name, or a ``labeled-data/`` folder name (stem).
+
+    Returns
+    -------
+    str
+        The folder name.
+
+    Examples
+    --------
+    >>> video_folder_name("videos/m1.cam1.mp4"), video_folder_name("m1.cam1")
+    ('m1.cam1', 'm1.cam1')
+    >>> video_folder_name("2024.03.01_m1.AVI"), video_folder_name("session1")
+    ('2024.03.01_m1', 'session1')
+    """
+    path = Path(os.fspath(video))
+    name = path.name
+    suffix = Path(name).suffix
+    if suffix.lower() in VIDEO_SUFFIXES or (suffix and path.is_file()):
+        return Path(name).stem
+    return name
 
 
 def list_videos(

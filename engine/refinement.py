@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -959,7 +960,11 @@ def find_prediction_file(
         message says how to analyse it, and names the other trackers' files).
     """
     from .api import _other_tracks
-    from .postprocessing import TRACKS_SUFFIXES, network_predictions
+    from .postprocessing import (
+        TRACKS_SUFFIXES,
+        network_predictions,
+        prediction_folders,
+    )
 
     video = Path(video)
     found = network_predictions(
@@ -967,14 +972,28 @@ def find_prediction_file(
     )
     if not found:
         ending = TRACKS_SUFFIXES[track_method] if track_method else ""
+        folders = (
+            [Path(destfolder)] if destfolder else prediction_folders(project, video)
+        )
+        # a video outside the project: analysed into the project's videos/, where
+        # this verb looks first (an explicit video list writes beside the video)
+        dest = (
+            f" --dest {shlex.quote(str(folders[0]))}"
+            if destfolder or len(folders) > 1
+            else ""
+        )
         raise FileNotFoundError(
             f"{video.name} has not been analysed"
             + (f" with the {track_method!r} tracker" if track_method else "")
-            + f": no {video.stem}DLC_*{ending}.h5 in {destfolder or video.parent}. "
+            + f": no {video.stem}DLC_*{ending}.h5 in "
+            + " or ".join(map(str, folders))
+            + ". "
             "Analyse it first: "
             f"posekit.engine.analyze_videos(project, [{str(video)!r}]"
+            + (f", destfolder={str(folders[0])!r}" if dest else "")
             + (f", track_method={track_method!r}" if track_method else "")
-            + f") or `posekit analyze PROJECT {video}"
+            + f") or `posekit analyze {shlex.quote(str(project.path))} "
+            f"{shlex.quote(str(video))}{dest}"
             + (f" --track-method {track_method}" if track_method else "")
             + "`."
             + _other_tracks(
@@ -983,6 +1002,7 @@ def find_prediction_file(
                 False,
                 track_method,
                 "posekit extract-outliers --track-method",
+                project=project,
             )
         )
     return found[0]
@@ -1376,7 +1396,7 @@ def predict_machine_labels(
     """
     from .labels import LabelStore
     from .model_folder import ModelFolder
-    from .project import as_project
+    from .project import as_project, video_folder_name
 
     proj = as_project(project)
     if proj.multianimal and predictor is None:
@@ -1391,7 +1411,7 @@ def predict_machine_labels(
     scorer = folder.scorer(path)
     if predictor is None:
         predictor = folder.predictor(batch_size=1, snapshot=path)
-    stems = [Path(v).stem for v in videos] if videos else proj.labeled_videos()
+    stems = [video_folder_name(v) for v in videos] if videos else proj.labeled_videos()
     done: dict[str, int] = {}
     for stem in stems:
         store = LabelStore(proj, stem)

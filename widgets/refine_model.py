@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.multianimal.labels import SLOT_SEPARATOR
-from ..engine.project import Project, as_project
+from ..engine.project import Project, as_project, video_folder_name
 from ..engine.refinement import (
     CRITERIA,
     DEFAULT_CRITERIA,
@@ -134,7 +134,7 @@ class RefineModel:
         ValueError
             If it is not an analysed video of the project.
         """
-        stem = Path(video).stem
+        stem = video_folder_name(video)
         match = [v for v in self.videos if v.stem == stem]
         if not match:
             raise ValueError(

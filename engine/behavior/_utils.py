@@ -187,6 +187,44 @@ def time_scale(
     raise ValueError(f"per must be 'frame' or 'second'; received per={per!r}")
 
 
+#: The coordinate (on ``time``) that holds each frame's presentation time in
+#: seconds, for poses of a variable-frame-rate video (``posekit analyze`` records
+#: it: ``frame_times`` in the ``_meta.pickle``, ``frame_time`` in the netCDF).
+FRAME_TIME = "frame_time"
+
+
+def frame_seconds(data: xr.DataArray | xr.Dataset) -> np.ndarray | None:
+    """Each row's real time in seconds (variable frame rate), or ``None``.
+
+    The ``frame_time`` coordinate (:data:`FRAME_TIME`) when ``data`` has one along
+    ``time`` with an increasing time for every row; a frame without its time (one
+    that did not decode) gets one interpolated between its neighbours'. ``None``
+    for poses without it (a constant frame rate: rates use ``fps``).
+
+    Parameters
+    ----------
+    data
+        Poses Dataset or DataArray with a ``time`` dim.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``float64`` seconds, one per ``time`` step.
+    """
+    if FRAME_TIME not in data.coords or data[FRAME_TIME].dims != ("time",):
+        return None
+    t = np.asarray(data[FRAME_TIME].values, dtype=np.float64)
+    known = np.isfinite(t)
+    if known.sum() < 2:
+        return None
+    if not known.all():
+        idx = np.arange(len(t))
+        t = np.interp(idx, idx[known], t[known])
+    if not (np.diff(t) > 0).all():
+        return None
+    return t
+
+
 def file_frames(data: xr.DataArray | xr.Dataset) -> np.ndarray:
     """Frame numbers of the file the data came from, one per ``time`` step.
 

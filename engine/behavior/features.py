@@ -30,7 +30,13 @@ import numpy as np
 import xarray as xr
 from numpy.typing import DTypeLike
 
-from ._utils import UNIQUE_BODYPARTS, position_of, require_dims, resolve_fps
+from ._utils import (
+    UNIQUE_BODYPARTS,
+    frame_seconds,
+    position_of,
+    require_dims,
+    resolve_fps,
+)
 
 __all__ = [
     "FeatureContext",
@@ -75,6 +81,10 @@ class FeatureContext:
     lx, ly : numpy.ndarray or None
         ``(landmark, time)`` coordinates of :attr:`landmarks` (``None`` when there
         are none).
+    seconds : numpy.ndarray or None
+        Each frame's real time in seconds (a variable frame rate, per-second
+        features): rates are differences over these times, and
+        :attr:`frames_per_unit` is not used. ``None``: a constant frame rate.
     """
 
     x: np.ndarray
@@ -89,6 +99,17 @@ class FeatureContext:
     landmarks: list[str] = field(default_factory=list)
     lx: np.ndarray | None = None
     ly: np.ndarray | None = None
+    seconds: np.ndarray | None = None
+
+    def rate(self, values: np.ndarray) -> np.ndarray:
+        """Rate of change of ``values`` along the last (time) axis, per unit.
+
+        :func:`_gradient` times :attr:`frames_per_unit`, or over :attr:`seconds`
+        (a variable frame rate) when they are known.
+        """
+        if self.seconds is None:
+            return _gradient(values) * self.frames_per_unit
+        return _gradient(values, self.seconds)
 
     @property
     def centroid(self) -> tuple[np.ndarray, np.ndarray]:
@@ -253,16 +274,19 @@ def register_feature(
     return decorator
 
 
-def _gradient(values: np.ndarray) -> np.ndarray:
+def _gradient(values: np.ndarray, seconds: np.ndarray | None = None) -> np.ndarray:
     """Central differences along the last (time) axis; NaN where ``values`` is NaN.
 
     At the first and last frames, first-order one-sided differences, as
     :func:`~posekit.engine.behavior.kinematics.compute_speed` takes them (movement's
     edges), so that a feature's speed is the kinematics' speed on every frame.
+    ``seconds``: each frame's time (a variable frame rate), the differences then
+    per second over those times.
     """
     if values.shape[-1] < 2:
         return np.full_like(values, np.nan)
-    grad = np.gradient(values, axis=-1, edge_order=1)
+    step = () if seconds is None else (seconds,)
+    grad = np.gradient(values, *step, axis=-1, edge_order=1)
     grad[np.isnan(values)] = np.nan
     return grad
 
@@ -284,9 +308,9 @@ def _unwrap(angle: np.ndarray) -> np.ndarray:
 @register_feature("speed", margin=1)
 def _speed_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     """Speed of every keypoint and of the centroid."""
-    kp_speed = np.hypot(_gradient(ctx.x), _gradient(ctx.y)) * ctx.frames_per_unit
+    kp_speed = np.hypot(ctx.rate(ctx.x), ctx.rate(ctx.y))
     cx, cy = ctx.centroid
-    cen_speed = np.hypot(_gradient(cx), _gradient(cy)) * ctx.frames_per_unit
+    cen_speed = np.hypot(ctx.rate(cx), ctx.rate(cy))
     names = [f"speed_{k}" for k in ctx.keypoints] + ["speed_centroid"]
     return names, np.concatenate([kp_speed, cen_speed[:, None, :]], axis=1)
 
@@ -308,7 +332,7 @@ def _distance_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
 @register_feature("angle", margin=1)
 def _angle_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     """Angular velocity of the body axis and the requested joint angles (radians)."""
-    ang_vel = _gradient(ctx.heading_unwrapped) * ctx.frames_per_unit
+    ang_vel = ctx.rate(ctx.heading_unwrapped)
     names = ["heading_angular_velocity"]
     cols = [ang_vel]
     for a, b, c in ctx.joint_angles:
@@ -347,7 +371,7 @@ def _social_features(ctx: FeatureContext) -> tuple[list[str], np.ndarray]:
     dist[np.isnan(dist)] = np.inf
     nearest = dist.min(axis=1)
     nearest[~np.isfinite(nearest)] = np.nan
-    approach = _gradient(nearest) * ctx.frames_per_unit
+    approach = ctx.rate(nearest)
     return ["nearest_distance", "nearest_distance_rate"], np.stack(
         [nearest, approach], axis=1
     )
@@ -652,6 +676,7 @@ def _context(
     triplets = [(idx(a), idx(b), idx(c)) for a, b, c in joint_angles]
     rate = resolve_fps(position, fps)
     return FeatureContext(
+        seconds=frame_seconds(position) if rate is not None else None,
         x=np.ascontiguousarray(xy[:, :, 0]),
         y=np.ascontiguousarray(xy[:, :, 1]),
         keypoints=keypoints,
@@ -880,6 +905,7 @@ class _FeatureStream:
                 landmarks=self.ctx.landmarks,
                 lx=None if self.ctx.lx is None else self.ctx.lx[:, lo:hi],
                 ly=None if self.ctx.ly is None else self.ctx.ly[:, lo:hi],
+                seconds=None if self.ctx.seconds is None else self.ctx.seconds[lo:hi],
             )
         names: list[str] = []
         blocks: list[np.ndarray] = []

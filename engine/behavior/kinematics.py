@@ -6,6 +6,9 @@ units in ``attrs["units"]``. Positions are in pixels unless ``attrs["space_unit"
 otherwise (see :mod:`posekit.engine.behavior.calibration`). Rates are per second when
 the frame rate is known (``fps`` argument, ``attrs["fps"]`` or a time coordinate in
 seconds) and per frame otherwise; pass ``per="frame"`` or ``per="second"`` to choose.
+Per second, poses of a variable-frame-rate video (a ``frame_time`` coordinate, each
+frame's time in seconds, which :func:`posekit.engine.io.load_poses` reads from the
+analysis) take the real time between frames, not ``1 / fps``.
 
 Angles follow image coordinates (x to the right, y **down**): ``atan2(dy, dx)`` in
 radians in ``(-π, π]``, so a positive angle turns clockwise on screen.
@@ -23,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from ._utils import (
+    frame_seconds,
     position_of,
     refuse_image_rows,
     require_dims,
@@ -138,6 +142,9 @@ def compute_velocity(
     neighbours NaN (movement gives the missing frame itself its neighbours'
     difference). Interpolate gaps first
     (:func:`~posekit.engine.behavior.filters.interpolate_gaps`) to keep them.
+    Per second, poses with a ``frame_time`` coordinate (a variable-frame-rate video:
+    each frame's time in seconds) are differentiated over those times (the same
+    differences, divided by the real time between the frames, not ``2 / fps``).
 
     Parameters
     ----------
@@ -224,19 +231,23 @@ def _time_derivative(
     """
     position = position_of(position)
     scale, tunit, rate = time_scale(position, fps, per)
+    seconds = frame_seconds(position) if tunit == "s" else None
     block, rebuild = time_first_2d(position)
     if block.shape[0] < 2:
         out = np.full_like(block, np.nan)
     else:
         out = block
+        # a variable frame rate: differences over each frame's real time
+        step = () if seconds is None else (seconds,)
         for _ in range(order):
             missing = np.isnan(out)
             # np.gradient spreads NaN to the frames whose differences use a missing
             # one; a missing frame's own rate (its neighbours' difference) is masked,
             # so each derivative is that of the previous one as returned
-            out = np.gradient(out, axis=0, edge_order=_EDGE_ORDER)
+            out = np.gradient(out, *step, axis=0, edge_order=_EDGE_ORDER)
             out[missing] = np.nan
-        out = out * scale**order
+        if seconds is None:
+            out = out * scale**order
     unit = space_unit(position)
     return _named(
         rebuild(out),
@@ -857,11 +868,15 @@ def compute_angular_velocity(
         degrees = angle.attrs.get("units") == "deg"
     refuse_image_rows(angle, "an angular velocity (a turning rate)")
     scale, tunit, rate = time_scale(angle, fps, per)
+    seconds = frame_seconds(angle) if tunit == "s" else None
     block, rebuild = time_first_2d(angle)
     rad = np.deg2rad(block) if degrees else block
     unwrapped = _nan_unwrap(rad)
     if block.shape[0] < 2:
         rate_block = np.full_like(block, np.nan)
+    elif seconds is not None:  # a variable frame rate: each frame's real time
+        rate_block = np.gradient(unwrapped, seconds, axis=0)
+        rate_block[np.isnan(block)] = np.nan
     else:
         rate_block = np.gradient(unwrapped, axis=0) * scale
         rate_block[np.isnan(block)] = np.nan

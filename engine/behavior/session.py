@@ -41,6 +41,7 @@ from . import tables as _tables
 from ._utils import (
     UNIQUE_BODYPARTS,
     file_frames,
+    frame_seconds,
     position_of,
     resolve_fps,
     space_unit,
@@ -380,6 +381,29 @@ def _own_fps(poses: xr.Dataset, video: Path | None) -> tuple[float | None, str]:
     return None, ""
 
 
+def _warn_variable_frame_rate(name: str, poses: xr.Dataset, fps: float | None) -> None:
+    """Say once that a session's frame rate varies, and which numbers use it.
+
+    Poses with each frame's time (``frame_time``, a variable-frame-rate video) get
+    their speeds, accelerations and turning rates over those times; a frame's time
+    in seconds, bout times and durations stay frame / fps, which is approximate.
+    """
+    seconds = frame_seconds(poses)
+    if seconds is None:
+        return
+    span = seconds[-1] - seconds[0]
+    mean = (len(seconds) - 1) / span if span > 0 else math.nan
+    logger.warning(
+        "%s has a variable frame rate (%.3f frames/s on average%s): speeds, "
+        "accelerations and turning rates use each frame's recorded time "
+        "(frame_time); times in seconds, bout and dwell durations are frame / fps "
+        "and so approximate (the frame numbers are exact)",
+        name,
+        mean,
+        f", {fps:g} fps used" if fps else "",
+    )
+
+
 def _unique_name(stem: str, taken: set[str]) -> str:
     name, k = stem, 2
     while name in taken:
@@ -563,6 +587,7 @@ class BehaviorModel:
                 fps, source = _own_fps(poses, video)
                 name = _unique_name(path.stem, taken)
                 taken.add(name)
+                _warn_variable_frame_rate(name, poses, fps)
                 loaded.append(
                     Session(name, path, str(group or ""), poses, video, fps, source)
                 )
@@ -617,6 +642,7 @@ class BehaviorModel:
         _check_not_empty(poses, name)
         name = _unique_name(name, {s.name for s in self.sessions})
         fps, source = _own_fps(poses, None)
+        _warn_variable_frame_rate(name, poses, fps)
         session = Session(name, None, group, poses, None, fps, source)
         self.sessions.append(session)
         self._invalidate()

@@ -81,9 +81,10 @@ def run(args: argparse.Namespace) -> int:
         never_labelled,
         update_visibility,
     )
+    from ..project import video_folder_name
 
     project = load_project(args.project)
-    stems = [Path(v).stem for v in args.videos] or project.labeled_videos()
+    stems = [video_folder_name(v) for v in args.videos] or project.labeled_videos()
     if args.from_predictions:
         from ..refinement import predict_machine_labels
 

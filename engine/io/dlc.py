@@ -945,11 +945,13 @@ def load_dlc(path: str | os.PathLike, *, fps: float | None = None) -> xr.Dataset
         return mark_time_unit(ds)
     from ..project import find_video
 
+    meta = analysis_metadata(path) or {}
     if fps is None:
         fps = _recorded_fps(path)
     ds = _dataframe_to_poses(df, fps=fps, source_file=str(path))
     frames = df.index.to_numpy(np.float64)
     ds = ds.assign_coords(time=frames / fps if fps else frames)
+    ds = _with_frame_times(ds, meta.get("frame_times"), frames)
     ds.attrs["scorer"] = str(df.columns.get_level_values("scorer")[0])
     video = find_video(path)
     if video is not None:
@@ -1005,6 +1007,37 @@ def write_analysis_metadata(path: str | os.PathLike, data: dict) -> Path:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         pickle.dump({"data": data}, fh, pickle.HIGHEST_PROTOCOL)
     return path
+
+
+def _with_frame_times(ds: xr.Dataset, times: object, frames: np.ndarray) -> xr.Dataset:
+    """Add the analysis' ``frame_times`` (a variable frame rate) as ``frame_time``.
+
+    The ``_meta.pickle``'s times (seconds from the first frame analysed, one per
+    row) become a ``frame_time`` coordinate along ``time`` (seconds), which the
+    behaviour rates use instead of ``1 / fps``. Rows of a trimmed file (``frames``,
+    its frame numbers) keep their own frames' times. Without times, or when they do
+    not match the rows, ``ds`` is returned as it is.
+    """
+    if times is None:
+        return ds
+    t = np.asarray(times, dtype=np.float64).ravel()
+    rows = np.round(frames).astype(np.int64) if np.isfinite(frames).all() else None
+    if rows is None or not np.array_equal(rows, frames):
+        return ds
+    if len(rows) and (rows.min() < 0 or rows.max() >= len(t)):
+        return ds
+    t = t[rows]  # each row its frame's time (a file trimmed to part of the analysis)
+    return ds.assign_coords(
+        frame_time=(
+            "time",
+            t,
+            {
+                "units": "seconds",
+                "long_name": "the frame's presentation time in the video, from its "
+                "first frame (variable frame rate)",
+            },
+        )
+    )
 
 
 def _recorded_fps(path: Path) -> float | None:

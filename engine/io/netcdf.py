@@ -159,6 +159,10 @@ def load_netcdf(path: str | os.PathLike, *, fps: float | None = None) -> xr.Data
     if "ds_type" in ds.attrs and ds.attrs["ds_type"] != "poses":
         raise ValueError(f"{path} holds a {ds.attrs['ds_type']!r} dataset, not poses")
     ds = validate(ds)
+    if "frame_time" in ds.data_vars and ds["frame_time"].dims == ("time",):
+        # each frame's time (variable frame rate): a coordinate, which the
+        # behaviour rates use (posekit analyze --netcdf wrote it as a variable)
+        ds = ds.set_coords("frame_time")
     for key in ("fps", "time_unit", "source_software", "source_file"):
         ds.attrs.setdefault(key, None)
     ds.attrs.setdefault("ds_type", "poses")
