@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import functools
 import math
 import os
@@ -133,12 +134,36 @@ class StreamEnd:
         also announce more frames than decode, but end cleanly.
     detail
         How it is known (times, ffmpeg's last error), for the message.
+    missing
+        ``(first, end)`` of each stretch of frames in the middle of the file that
+        did not decode (``end`` exclusive; ``iter_frames(gaps=True)``): ``frames``
+        counts them too, as the frames after them keep their numbers.
     """
 
     frames: int
     announced: int
     truncated: bool
     detail: str = ""
+    missing: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def n_missing(self) -> int:
+        """Frames of :attr:`missing`."""
+        return sum(b - a for a, b in self.missing)
+
+    @property
+    def damaged(self) -> bool:
+        """Whether frames are lost: the file is :attr:`truncated` or has :attr:`missing`."""
+        return self.truncated or bool(self.missing)
+
+    def _missing_text(self) -> str:
+        spans = ", ".join(
+            f"{a}" if b - a == 1 else f"{a} to {b - 1}" for a, b in self.missing
+        )
+        return (
+            f"{self.n_missing} frame(s) in the middle do not decode (frames {spans}: "
+            "a corrupt part of the file) and are left empty"
+        )
 
     def describe(self, name: str | None = None) -> str:
         """Say what happened in one sentence (the warning or the info line).
@@ -146,11 +171,19 @@ class StreamEnd:
         ``name`` (the video's), when given, begins the sentence.
         """
         name = f"{name}: " if name else ""
+        used = self.frames - self.n_missing
         if self.truncated:
             return (
                 f"{name}decoding stopped at frame {self.frames} but the container "
                 f"says {self.announced} frames: the file is truncated or corrupt"
-                f"{self.detail}; the {self.frames} frames that decode are used"
+                f"{self.detail}"
+                + (f"; {self._missing_text()}" if self.missing else "")
+                + f"; the {used} frames that decode are used"
+            )
+        if self.missing:
+            return (
+                f"{name}{self._missing_text()}; the other {used} of its "
+                f"{self.frames} frames are used"
             )
         return (
             f"{name}{self.frames} frames decode; the container announced "
@@ -401,6 +434,7 @@ class VideoReader:
             self._times.load(known)
         self._anchored = False  # read()'s position comes from a checked seek
         self._seek_misses = 0  # checked seeks in a row that found no known frame
+        self._missing: list[tuple[int, int]] = []  # gaps of the last stream
         self.stream_end: StreamEnd | None = None
         ok, first = self._cap.read()
         if not ok or first is None:
@@ -710,7 +744,8 @@ class VideoReader:
         scale: float = 1.0,
         backend: Literal["auto", "opencv", "ffmpeg"] = "auto",
         times: list[float] | None = None,
-    ) -> Iterator[tuple[int, np.ndarray]]:
+        gaps: bool = False,
+    ) -> Iterator[tuple[int, np.ndarray | None]]:
         """Yield ``(index, rgb_frame)`` decoded by a background thread.
 
         Decoding runs ahead of the consumer by up to ``prefetch`` frames, so decode
@@ -746,6 +781,14 @@ class VideoReader:
             the stream, ``nan`` where a frame has none) of each frame yielded, in
             order, once the stream has ended (``[]`` when the ffmpeg binary cannot
             report them: FFmpeg before 6.1).
+        gaps
+            ``False`` (default): the stream ends at the first frame that does not
+            decode. ``True``: a stretch of frames that do not decode in the middle
+            of the file (a corrupt part of a recording) is yielded as ``(index,
+            None)`` for each of its frames, and the frames after it keep their
+            indices, placed by counting the failed reads (as DeepLabCut's analysis
+            does); the stretches are listed in :attr:`StreamEnd.missing`. The
+            stream ends where no frame up to the container's count decodes.
         """
         if backend not in ("auto", "opencv", "ffmpeg"):
             raise ValueError(
@@ -754,55 +797,163 @@ class VideoReader:
         if backend == "auto":
             whole = start == 0 and step == 1
             backend = "ffmpeg" if whole and scale != 1.0 and _ffmpeg_exe() else "opencv"
+        self._missing = []
         if backend == "ffmpeg":
-            yield from self._iter_ffmpeg(
-                start, stop, step, prefetch, crop, scale, times
+            yield from self._iter_ffmpeg(  # (gaps: whole streams only)
+                start, stop, step, prefetch, crop, scale, times, gaps and step == 1
             )
             return
         seen: list[float] = []
 
         def produce(put: Callable[[Any], None], stopped: threading.Event) -> None:
-            cap, pos, anchored = self._open_at(start)
-            last = None
-            try:
-                if pos < start:  # the video ends before start (a count from 0)
-                    last_ms = self._times.get(pos - 1)
-                    self._end_of_stream(pos, last_ms=last_ms, quiet=True)
-                    return
-                while not stopped.is_set() and (stop is None or pos < stop):
-                    if not cap.grab():
-                        if last is not None or pos == 0:
-                            self._end_of_stream(pos, last_ms=last)
-                        # else: nothing after a seek past the end (OpenCV took the
-                        # position on trust): where the video ends is not known
-                        break
-                    last = cap.get(cv2.CAP_PROP_POS_MSEC)
-                    self._times.see(pos, last, trusted=not anchored)
-                    if (pos - start) % step:
-                        pos += 1
-                        continue
-                    ok, frame = cap.retrieve()
-                    if not ok or frame is None:
-                        self._end_of_stream(pos, last_ms=last)
-                        break
-                    if crop is not None:
-                        frame = crop.apply(frame)
-                    if scale != 1.0:
-                        frame = cv2.resize(
-                            frame,
-                            scaled_size(frame.shape[1], frame.shape[0], scale),
-                            interpolation=cv2.INTER_AREA,
-                        )
-                    cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=frame)
-                    seen.append(last / 1000.0 if pos == 0 or last else math.nan)
-                    put((pos, frame))
-                    pos += 1
-            finally:
-                cap.release()
+            self._stream_opencv(
+                put, stopped, (start, stop, step), crop, scale, seen, gaps=gaps
+            )
 
         yield from self._background(produce, "posekit-decode", prefetch)
         if times is not None:
             times.extend(seen)
+
+    def _stream_opencv(
+        self,
+        put: Callable[[Any], None],
+        stopped: threading.Event,
+        frames: tuple[int, int | None, int],
+        crop: Crop | None,
+        scale: float,
+        seen: list[float],
+        *,
+        gaps: bool = False,
+        size: tuple[int, int] | None = None,
+        ends: bool = True,
+        after: bool = False,
+    ) -> None:
+        """Put frames ``start:stop:step`` decoded by OpenCV (``iter_frames``' stream).
+
+        ``size``: resize to this ``(width, height)`` instead of by ``scale``.
+        ``ends``: record where the stream ends (:meth:`_end_of_stream`; not for the
+        frames OpenCV decodes after an ffmpeg stream that ended cleanly).
+        ``after``: frame ``start - 1`` was decoded (by ffmpeg), so a frame that does
+        not decode at ``start`` may begin a gap.
+
+        With ``gaps``, the frames after a gap are held back until ``_HOLD_BACK``
+        of them decode: where the file ends that soon after (a truncated file, whose
+        last packets can decode out of order), the stream ends at the gap instead.
+        """
+        start, stop, step = frames
+        cap, pos, anchored = self._open_at(start)
+        last: float | None = math.nan if after else None
+        gap: tuple[int, int, float | None, float] | None = None  # first, end, times
+        held: list[tuple[tuple[int, np.ndarray], float]] = []
+        try:
+            if pos < start:  # the video ends before start (a count from 0)
+                last_ms = self._times.get(pos - 1)
+                self._end_of_stream(pos, last_ms=last_ms, quiet=True)
+                return
+            while not stopped.is_set() and (stop is None or pos < stop):
+                if not cap.grab():
+                    skipped = 0
+                    if gaps and last is not None and gap is None:
+                        skipped = self._past_gap(cap, pos, stop)
+                    if not skipped:
+                        if gap is not None:  # the file ends right after the gap
+                            pos, last = gap[0], gap[2]
+                        if last is not None and not math.isfinite(last):
+                            last = self._times.get(pos - 1)  # (decoded by ffmpeg)
+                        if ends and (last is not None or pos == 0):
+                            self._end_of_stream(pos, last_ms=last)
+                        # else: nothing after a seek past the end (OpenCV took the
+                        # position on trust): where the video ends is not known
+                        break
+                    gap = (pos, pos + skipped, last, cap.get(cv2.CAP_PROP_POS_MSEC))
+                    pos += skipped  # the frame grabbed after the gap is frame pos
+                last = cap.get(cv2.CAP_PROP_POS_MSEC)
+                self._times.see(pos, last, trusted=not anchored and gap is None)
+                if (pos - start) % step:
+                    pos += 1
+                    continue
+                ok, frame = cap.retrieve()
+                if not ok or frame is None:
+                    if gap is not None:
+                        pos, last = gap[0], gap[2]
+                    if ends:
+                        self._end_of_stream(pos, last_ms=last)
+                    break
+                frame = _to_rgb(frame, crop, scale, size)
+                t = last / 1000.0 if pos == 0 or last else math.nan
+                if gap is None:
+                    seen.append(t)
+                    put((pos, frame))
+                else:
+                    held.append(((pos, frame), t))
+                    if len(held) >= _HOLD_BACK:
+                        self._put_gap(put, seen, gap, held, start, step)
+                        gap, held = None, []
+                pos += 1
+            else:  # stop reached (or the consumer stopped): the frames held are good
+                if gap is not None and not stopped.is_set():
+                    self._put_gap(put, seen, gap, held, start, step)
+        finally:
+            cap.release()
+
+    def _past_gap(self, cap: cv2.VideoCapture, pos: int, stop: int | None) -> int:
+        """Read past frames that do not decode from ``pos`` on: how many there were.
+
+        Called after the read of frame ``pos`` failed. Reads go on while the
+        container announces more frames (and before ``stop``); each failed read is
+        one lost frame, as in DeepLabCut's analysis loop. Returns ``0`` when no
+        later frame decodes (the end of the file), else the lost frames, the last
+        read having grabbed frame ``pos + count``.
+        """
+        limit = (
+            self.metadata_frames if stop is None else min(stop, self.metadata_frames)
+        )
+        count = 1
+        while pos + count < limit:
+            if cap.grab():
+                return count
+            count += 1
+        return 0
+
+    def _put_gap(
+        self,
+        put: Callable[[Any], None],
+        seen: list[float],
+        gap: tuple[int, int, float | None, float],
+        held: list[tuple[tuple[int, np.ndarray], float]],
+        start: int,
+        step: int,
+    ) -> None:
+        """Put a gap's lost frames (``None``) and the frames held after it; say so.
+
+        The gap is recorded in :attr:`StreamEnd.missing`; the warning compares the
+        frame number counted with the one the next frame's time gives.
+        """
+        first, found, _, ms = gap
+        for lost in range(first, found):
+            if not (lost - start) % step:
+                seen.append(math.nan)
+                put((lost, None))
+        for item, t in held:
+            seen.append(t)
+            put(item)
+        self._missing.append((first, found))
+        by_time = round(ms / 1000.0 * self.fps) if self.fps > 0 and ms > 0 else None
+        logger.warning(
+            "%s: frames %d to %d (%.2f s to %.2f s) do not decode (a corrupt part of "
+            "the file); they are left empty and the frames from %d on keep their "
+            "numbers%s",
+            self.path.name,
+            first,
+            found - 1,
+            first / self.fps if self.fps > 0 else math.nan,
+            found / self.fps if self.fps > 0 else math.nan,
+            found,
+            ""
+            if by_time is None or abs(by_time - found) <= 1
+            else f" (counted as DeepLabCut does; the next frame's time, "
+            f"{ms / 1000.0:.2f} s, would make it frame {by_time})",
+        )
 
     def _end_of_stream(
         self,
@@ -819,9 +970,11 @@ class VideoReader:
         was only estimated (:class:`StreamEnd`). ``quiet``: a truncation is logged as
         info (a pass that began past the end: the one that reached it warned).
         """
-        if self._n_frames is None:
+        if self._n_frames is None and not self._missing:
             self._n_frames = pos
         end = self._classify_end(pos, last_ms, errors)
+        if self._missing:
+            end = dataclasses.replace(end, missing=tuple(self._missing))
         self.stream_end = end
         if end.truncated and not quiet:
             logger.warning("%s", end.describe(self.path.name))
@@ -929,7 +1082,12 @@ class VideoReader:
         size: tuple[int, int],
         stats: Path,
     ) -> list[str]:
-        """Return the ffmpeg command that streams frames ``start::step``, cropped, resized."""
+        """Return the ffmpeg command that streams frames ``start::step``, cropped, resized.
+
+        ffmpeg stops at the first frame that does not decode (``-xerror``) instead
+        of leaving it out, which would move the frames after it to earlier numbers
+        (the rest is OpenCV's: :meth:`_ffmpeg_end`).
+        """
         filters = []
         if start or step != 1:
             filters.append(f"select=gte(n\\,{start})*not(mod(n-{start}\\,{step}))")
@@ -941,7 +1099,15 @@ class VideoReader:
             filters.append(f"scale={size[0]}:{size[1]}:flags=area")
         # one decoder thread: the other core is left to whatever consumes the frames
         cmd = [exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1"]
-        cmd += ["-i", str(self.path), "-map", "0:v:0", "-fps_mode", "passthrough"]
+        cmd += [
+            "-xerror",
+            "-i",
+            str(self.path),
+            "-map",
+            "0:v:0",
+            "-fps_mode",
+            "passthrough",
+        ]
         if filters:
             cmd += ["-vf", ",".join(filters), "-filter_threads", "1"]
         if _ffmpeg_reports_times():  # each frame's timestamp, in the file's time base
@@ -958,7 +1124,8 @@ class VideoReader:
         crop: Crop | None,
         scale: float,
         times: list[float] | None = None,
-    ) -> Iterator[tuple[int, np.ndarray]]:
+        gaps: bool = False,
+    ) -> Iterator[tuple[int, np.ndarray | None]]:
         exe = _ffmpeg_exe()
         if exe is None:
             raise VideoError(
@@ -972,23 +1139,14 @@ class VideoReader:
         seen: list[float] = []
 
         def tail(put: Callable[[Any], None], first: int, stop_at: int) -> None:
-            """Decode frames ``first`` to ``stop_at - 1`` with OpenCV, as ffmpeg would."""
-            cap, pos, anchored = self._open_at(first)
-            try:
-                while pos < stop_at and cap.grab():
-                    ms = cap.get(cv2.CAP_PROP_POS_MSEC)
-                    self._times.see(pos, ms, trusted=not anchored)
-                    ok, frame = cap.retrieve()
-                    if not ok or frame is None:
-                        break
-                    frame = c.apply(frame)
-                    if frame.shape[:2] != (h, w):
-                        frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
-                    seen.append(ms / 1000.0)
-                    put((pos, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)))
-                    pos += 1
-            finally:
-                cap.release()
+            """Decode frames ``first`` to ``stop_at - 1`` with OpenCV, as ffmpeg would.
+
+            With ``gaps``, on past the frames that do not decode, to the end.
+            """
+            self._stream_opencv(
+                put, threading.Event(), (first, stop if gaps else stop_at, 1), c,
+                scale, seen, gaps=gaps, size=(w, h), ends=gaps, after=first > 0,
+            )  # fmt: skip
 
         with (
             tempfile.TemporaryFile() as errors,
@@ -1018,8 +1176,9 @@ class VideoReader:
                             else ""
                         )
                         self._ffmpeg_end(
-                            put, held, (start, pos, step), said, stats, seen, tail
-                        )
+                            put, held, (start, pos, step), said, stats, seen, tail,
+                            gaps=gaps,
+                        )  # fmt: skip
                         return
                     held.append((pos, frame))
                     if len(held) > hold:
@@ -1055,6 +1214,8 @@ class VideoReader:
         stats: Path,
         seen: list[float],
         tail: Callable[[Callable[[Any], None], int, int], None],
+        *,
+        gaps: bool = False,
     ) -> None:
         """Hand on the frames held back when ffmpeg's stream ended early.
 
@@ -1064,7 +1225,9 @@ class VideoReader:
         frames more than OpenCV out of a cut H.264 MP4 (it flushes the decoder),
         and the frames that decode must not depend on the backend (``--scale``
         streams through ffmpeg): the held frames beyond OpenCV's count are
-        dropped, frames OpenCV decodes further are decoded by it (``tail``).
+        dropped, frames OpenCV decodes further are decoded by it (``tail``). With
+        ``gaps`` (ffmpeg stopped at its first error), ``tail`` decodes the rest of
+        the file past the frames that do not decode.
         """
         start, pos, step = frames
         stamps = _read_frame_times(stats)
@@ -1095,6 +1258,9 @@ class VideoReader:
             )
         _put_all(put, held, below=n)
         seen.extend(stamps[: max(min(pos, n) - start, 0)])
+        if gaps:  # ffmpeg stopped at the first error: OpenCV goes on past it
+            tail(put, min(pos, n), n)
+            return
         if n > pos:  # OpenCV decodes further: the rest from it
             tail(put, pos, n)
         self._n_frames = n
@@ -1113,6 +1279,22 @@ class VideoReader:
         finally:
             cap.release()
         return n, last
+
+
+def _to_rgb(
+    bgr: np.ndarray,
+    crop: Crop | None,
+    scale: float,
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Crop, resize (by ``scale``, or to ``size``: ``(width, height)``), make RGB."""
+    if crop is not None:
+        bgr = crop.apply(bgr)
+    if size is None and scale != 1.0:
+        size = scaled_size(bgr.shape[1], bgr.shape[0], scale)
+    if size is not None and bgr.shape[:2] != (size[1], size[0]):
+        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)
 
 
 def _read_whole(stream: Any, frame: np.ndarray) -> bool:

@@ -1,0 +1,137 @@
+"""A corrupt part in the middle of a recording (QA s24 long recordings 1, 2).
+
+One corrupt stretch half-way through a video ended the analysis there (the good
+rest of the file dropped, "the file ends at 14.83 s"), and with ``--scale`` (frames
+streamed by ffmpeg, which leaves the frames it cannot decode out) the frames after
+it were written in the rows of earlier frames: every point 166 frames (5.5 s) early.
+Now the frames that do not decode are empty rows and every later frame keeps its
+number, as in DeepLabCut's analysis (it reads on past failed reads).
+
+The video's frames carry their index in binary (:func:`_code`), so where each frame
+lands is known.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posekit.engine.inference import predict_video
+from posekit.engine.video import VideoReader
+
+W, H, BITS, N = 96, 64, 8, 240
+
+
+def _frames() -> bytes:
+    out = []
+    for i in range(N):
+        f = np.full((H, W, 3), 60, np.uint8)
+        f[24:48, (i * 3) % (W - 16) :][:, :16] = (200, 120, 40)
+        for b in range(BITS):
+            if i >> b & 1:
+                f[0:12, b * 12 : b * 12 + 12] = 255
+        out.append(f.tobytes())
+    return b"".join(out)
+
+
+def _code(rgb: np.ndarray) -> int:
+    """Read the index written in a frame (any size: the blocks scale with it)."""
+    h, w = rgb.shape[:2]
+    y, step = int(6 * h / H), 12 * w / W
+    return sum(
+        1 << b for b in range(BITS) if rgb[y, int((b + 0.5) * step)].mean() > 128
+    )
+
+
+@pytest.fixture(scope="module")
+def corrupt(tmp_path_factory) -> Path:
+    """Write an MPEG-4 MP4 (index first) with zeros over a stretch in its middle."""
+    import imageio_ffmpeg
+
+    path = tmp_path_factory.mktemp("gaps") / "corrupt.mp4"
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo"]
+    cmd += ["-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", "30", "-i", "-"]
+    cmd += ["-c:v", "mpeg4", "-q:v", "3", "-g", "15", "-movflags", "+faststart"]
+    subprocess.run([*cmd, str(path)], input=_frames(), check=True)
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + len(data) // 8] = bytes(len(data) // 8)
+    path.write_bytes(bytes(data))
+    return path
+
+
+#: Frames between key frames (``-g``): the frames next to a corrupt part decode
+#: from damaged references (what any decoder shows there); from the next key
+#: frame on, and before the part, each frame must show its own index.
+GOP = 15
+
+
+def _check_codes(codes: dict[int, int], empty: list[int]) -> None:
+    first, last = (empty[0], empty[-1]) if empty else (max(codes), N)
+    clean = [i for i in codes if i < first - 1 or i >= -(-(last + 1) // GOP) * GOP]
+    assert len(clean) > N // 3
+    assert {i: codes[i] for i in clean} == {i: i for i in clean}
+
+
+def _stream(path: Path, **kwargs) -> tuple[list[int], list[int], VideoReader]:
+    """Return the indices yielded with a frame and empty; check the frames."""
+    reader = VideoReader(path)
+    codes, empty = {}, []
+    for i, frame in reader.iter_frames(**kwargs):
+        if frame is None:
+            empty.append(i)
+        else:
+            codes[i] = _code(frame)
+    reader.close()
+    _check_codes(codes, empty)
+    return list(codes), empty, reader
+
+
+@pytest.mark.parametrize("how", [{}, {"scale": 0.5, "backend": "ffmpeg"}])
+def test_frames_after_a_corrupt_part_keep_their_numbers(corrupt, how, caplog):
+    with caplog.at_level(logging.WARNING, logger="posekit"):
+        got, empty, reader = _stream(corrupt, gaps=True, **how)
+    assert empty and empty == list(range(empty[0], empty[-1] + 1))  # one stretch
+    assert got == [i for i in range(N) if i not in empty]  # all others, in place
+    assert got[-1] == N - 1 and empty[0] > 0 and empty[-1] < N - 1
+    end = reader.stream_end
+    assert end.missing == ((empty[0], empty[-1] + 1),) and not end.truncated
+    assert f"frames {empty[0]} to {empty[-1]} " in caplog.text
+    assert f"the other {len(got)} of its {N} frames are used" in end.describe()
+
+
+@pytest.mark.parametrize("backend", ["opencv", "ffmpeg"])
+def test_without_gaps_the_stream_ends_at_the_corrupt_part(corrupt, backend):
+    got, empty, reader = _stream(corrupt, backend=backend, scale=0.5)
+    assert not empty and got == list(range(len(got))) and len(got) < N // 2 + 20
+    assert reader.stream_end is None or not reader.stream_end.missing
+
+
+class _CodeReader:
+    """A predictor that reads each frame's index into its one keypoint's likelihood."""
+
+    batch_size, num_keypoints, precision = 8, 1, "float32"
+
+    def __call__(self, frames):
+        return np.array([[[1.0, 1.0, _code(f) / 1000]] for f in frames], np.float32)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_the_analysis_has_a_row_for_every_frame_and_empty_rows_for_the_lost(
+    corrupt, scale
+):
+    xyp, info = predict_video(_CodeReader(), corrupt, scale=scale)
+    assert len(xyp) == N == info["n_frames"]
+    lost = np.isnan(xyp[:, 0, 2])
+    (first, end), *more = info["missing_frames"]
+    assert not more and lost.sum() == end - first and lost[first:end].all()
+    rows = np.flatnonzero(~lost)
+    codes = np.rint(xyp[rows, 0, 2] * 1000).astype(int)
+    _check_codes(
+        dict(zip(rows.tolist(), codes.tolist(), strict=True)), list(range(first, end))
+    )
+    assert "do not decode" in info["truncated"]  # the video counts as analysed in part
