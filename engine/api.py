@@ -3049,7 +3049,9 @@ def _prediction_pairs(
         files = (
             [
                 f
-                for f in find_predictions(item, destfolder, filtered=filtered)
+                for f in find_predictions(
+                    item, destfolder, filtered=filtered, project=project
+                )
                 if f.stem.endswith(ending)
             ]
             if shuffle is None
@@ -3088,7 +3090,9 @@ def _prediction_pairs(
         )
         raise FileNotFoundError(
             f"No {kind} for {shown}: {how}."
-            + _other_tracks(missing, destfolder, filtered, track_method)
+            + _other_tracks(
+                missing, destfolder, filtered, track_method, project=project
+            )
             + elsewhere
         )
     return found
@@ -3100,6 +3104,8 @@ def _other_tracks(
     filtered: bool,
     track_method: str | None,
     option: str = "posekit filter/labeled-video --track-method",
+    *,
+    project: Project | None = None,
 ) -> str:
     """Name the tracks files of other trackers there are, and how to take them."""
     from .postprocessing import FILTERED_SUFFIX, TRACKS_SUFFIXES, find_predictions
@@ -3108,7 +3114,9 @@ def _other_tracks(
         return ""
     others = {}
     for video in videos:
-        for f in find_predictions(video, destfolder, filtered=filtered):
+        for f in find_predictions(
+            video, destfolder, filtered=filtered, project=project
+        ):
             stem = f.stem.removesuffix(FILTERED_SUFFIX)
             for method, sfx in TRACKS_SUFFIXES.items():
                 if method != track_method and stem.endswith(sfx):

@@ -15,6 +15,7 @@ import glob
 import logging
 import os
 import re
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,6 +39,7 @@ __all__ = [
     "network_predictions",
     "network_scorer",
     "prediction_files",
+    "prediction_folders",
     "prediction_model",
     "smooth_predictions",
     "track_method_of",
@@ -71,6 +73,7 @@ def find_predictions(
     destfolder: str | os.PathLike | None = None,
     *,
     filtered: bool = False,
+    project: Project | None = None,
 ) -> list[Path]:
     """Prediction files of ``video``, the newest network's first.
 
@@ -78,6 +81,13 @@ def find_predictions(
     in ``destfolder``; ``_meta`` companions and intermediate files are skipped, and so
     are the predictions of the video's labelled-video outputs
     (``<stem>DLC_…_labeledDLC_….h5``: a labelled video analysed in turn).
+
+    With ``project`` and no ``destfolder``, a video outside the project is looked
+    up where ``posekit analyze PROJECT`` writes its predictions, the project's
+    ``videos/`` (:func:`prediction_folders`); only when that folder has none are
+    the files beside the video taken, with a warning that they lie outside the
+    project (a copy of a project whose ``video_sets`` still name the original's
+    videos would otherwise read, and write beside, the original's analysis).
 
     "Newest" is the model's (:func:`model_order`): its iteration, then its
     training iterations; the file time decides only between files of the same
@@ -89,14 +99,17 @@ def find_predictions(
     video
         The analysed video.
     destfolder
-        Folder the analysis wrote to (default: the video's folder).
+        Folder the analysis wrote to (default: the video's folder, or for a video
+        outside ``project`` the project's ``videos/`` first).
     filtered
         Return the ``…_filtered.h5`` files instead of the unfiltered ones.
+    project
+        The project whose analysis is wanted (default: none, beside the video).
 
     Returns
     -------
     list of Path
-        Possibly empty.
+        Possibly empty; all from one folder.
 
     Examples
     --------
@@ -104,7 +117,71 @@ def find_predictions(
     []
     """
     video = Path(video)
-    folder = Path(destfolder) if destfolder else video.parent
+    folders = (
+        [Path(destfolder)]
+        if destfolder
+        else prediction_folders(project, video)
+        if project is not None
+        else [video.parent]
+    )
+    for i, folder in enumerate(folders):
+        found = _predictions_in(folder, video, filtered)
+        if found:
+            if i and project is not None:
+                _warn_outside(project, video, found[0])
+            return found
+    return []
+
+
+def prediction_folders(project: Project, video: str | os.PathLike) -> list[Path]:
+    """Where a project's analysis of ``video`` lies, in the order looked at.
+
+    ``posekit analyze PROJECT`` (no video list) writes the predictions of a video
+    outside the project into the project's ``videos/``
+    (:func:`posekit.engine.api.analyze_videos`), so that folder comes first for such
+    a video, then the video's own folder (an analysis made there, as DeepLabCut
+    makes it). A video inside the project: its folder only.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> p = SimpleNamespace(path=Path("/lab/B"))
+    >>> [str(f) for f in prediction_folders(p, "/lab/A/videos/m1.mp4")]
+    ['/lab/B/videos', '/lab/A/videos']
+    >>> [str(f) for f in prediction_folders(p, "/lab/B/videos/m1.mp4")]
+    ['/lab/B/videos']
+    """
+    video = Path(video)
+    inside = Path(os.path.abspath(video)).is_relative_to(os.path.abspath(project.path))
+    own = Path(project.path) / "videos"
+    return [video.parent] if inside else [own, video.parent]
+
+
+#: (project, predictions file) pairs already warned about as lying outside.
+_WARNED_OUTSIDE: set[tuple[str, str]] = set()
+
+
+def _warn_outside(project: Project, video: Path, path: Path) -> None:
+    """Say (once per file) that a project's analysis is taken from outside it."""
+    key = (os.path.abspath(project.path), os.path.abspath(path))
+    if key in _WARNED_OUTSIDE:
+        return
+    _WARNED_OUTSIDE.add(key)
+    logger.warning(
+        "%s: no analysis of it in %s; using %s beside the video, OUTSIDE the "
+        "project %s (perhaps another project's, or another network's), and its "
+        "outputs (…_filtered.h5, labelled videos) go beside it. To keep them in "
+        "this project, analyse the video here first: %s",
+        video.name,
+        Path(project.path) / "videos",
+        path,
+        project.path,
+        f"posekit analyze {shlex.quote(str(project.path))}",
+    )
+
+
+def _predictions_in(folder: Path, video: Path, filtered: bool) -> list[Path]:
+    """:func:`find_predictions` in one folder."""
     if not folder.is_dir():
         return []
     found = []
@@ -290,7 +367,8 @@ def network_predictions(
     """
     video = Path(video)
     suffixes = _track_suffixes(project, track_method)
-    files = find_predictions(video, destfolder, filtered=filtered)  # newest model first
+    # newest model first; a video outside the project: the project's analysis first
+    files = find_predictions(video, destfolder, filtered=filtered, project=project)
     if track_method is not None:
         end = suffixes[0] + (FILTERED_SUFFIX if filtered else "")
         files = [f for f in files if f.stem.endswith(end)]
@@ -310,7 +388,7 @@ def network_predictions(
             )
         return files
     filt = FILTERED_SUFFIX if filtered else ""
-    base = Path(destfolder or video.parent)
+    base = files[0].parent if files else Path(destfolder or video.parent)
     candidates = [base / f"{video.stem}{scorer}{sfx}{filt}.h5" for sfx in suffixes]
     for exact in candidates:
         if exact in files:
@@ -434,8 +512,8 @@ def prediction_files(project: Project) -> list[Path]:
     """
     files: list[Path] = []
     for video in project.source_videos():
-        files += find_predictions(video)
-        files += find_predictions(video, filtered=True)
+        files += find_predictions(video, project=project)
+        files += find_predictions(video, filtered=True, project=project)
     truth = project.path / "ground-truth"
     if truth.is_dir():
         files += sorted(truth.glob("*_keypoints.h5"))

@@ -102,7 +102,7 @@ def project_status(project: Project) -> ProjectStatus:
         if models.is_dir()
         else 0
     )
-    predictions = sum(1 for v in videos if find_predictions(v))
+    predictions = sum(1 for v in videos if find_predictions(v, project=project))
     return ProjectStatus(
         len(videos),
         labelled,
