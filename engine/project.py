@@ -659,7 +659,7 @@ class Project:
         listed videos only.
         """
         stems = {Path(entry_name(key)).stem for key in self.video_sets}
-        return video_folder_name(entry_name(video)) in stems
+        return video_folder_name(video) in stems
 
     def source_videos(self) -> list[Path]:
         """:meth:`videos` without labelled-video outputs (``*_labeled*``).
@@ -1050,12 +1050,13 @@ def entry_name(entry: str | os.PathLike) -> str:
 
 
 def video_folder_name(video: str | os.PathLike) -> str:
-    """Return the name of a video's ``labeled-data/`` folder: its stem, taken once.
+    r"""Return the name of a video's ``labeled-data/`` folder: its stem, taken once.
 
     DeepLabCut names the folder ``Path(video).stem``, so ``m1.cam1.mp4`` labels live
     in ``labeled-data/m1.cam1/``. A suffix is stripped only from a video file name
     (a :data:`VIDEO_SUFFIXES` extension, or an existing file); a folder name or a
-    stem is taken as it is.
+    stem is taken as it is. A path of another machine, Windows' too (a
+    ``video_sets`` key ``C:\Users\lab\videos\m1.mp4``), names its file's folder.
 
     Parameters
     ----------
@@ -1073,9 +1074,11 @@ def video_folder_name(video: str | os.PathLike) -> str:
     ('m1.cam1', 'm1.cam1')
     >>> video_folder_name("2024.03.01_m1.AVI"), video_folder_name("session1")
     ('2024.03.01_m1', 'session1')
+    >>> video_folder_name(r"C:\Users\lab\videos\m1.cam1.mp4")
+    'm1.cam1'
     """
     path = Path(os.fspath(video))
-    name = path.name
+    name = entry_name(video)  # also a Windows path's (a video_sets key)
     suffix = Path(name).suffix
     if suffix.lower() in VIDEO_SUFFIXES or (suffix and path.is_file()):
         return Path(name).stem

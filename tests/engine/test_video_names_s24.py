@@ -119,3 +119,30 @@ def test_new_project_with_a_dotted_video_name(demo_project, tmp_path):
     assert len(merged) == 3
     assert not merged.index.duplicated().any()
     np.testing.assert_array_equal(merged.to_numpy()[0], [1.0, 2.0, 3.0, 4.0])
+
+
+def test_windows_video_sets_key_names_the_videos_folder(demo_project):
+    """A DeepLabCut script loops over ``video_sets``: Windows keys name the folder."""
+    key = r"C:\Users\lab\videos\session1.mp4"
+    text = (demo_project.path / "config.yaml").read_text(encoding="utf-8")
+    old_key = next(iter(demo_project.video_sets))
+    (demo_project.path / "config.yaml").write_text(
+        text.replace(old_key, key), encoding="utf-8"
+    )
+    project = load_project(demo_project.path)
+    assert list(project.video_sets) == [key]
+    folder = project.path / "labeled-data" / "session1"
+    n_labelled = len(read_labels(project.labels_path("session1")))
+    for video in (key, "/other/machine/videos/session1.mp4"):
+        assert project.labeled_data_dir(video) == folder
+        assert project.labels_path(video) == folder / "CollectedData_posekit.h5"
+        assert project.has_labels(video)
+        done, total = labelling_progress(project, video)
+        assert (done, total) == labelling_progress(project, "session1")
+        assert done == n_labelled
+        store = LabelStore(project, video)
+        assert store.video == "session1"
+        assert len(store.labelled_frames()) == n_labelled
+    store.set_point(store.labelled_frames()[0], project.bodyparts[0], 5.0, 6.0)
+    store.save()
+    assert [p.name for p in (project.path / "labeled-data").iterdir()] == ["session1"]
