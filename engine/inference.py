@@ -1114,6 +1114,23 @@ class AnalysisOutputs(list):
         if truncated:
             self.incomplete[Path(video)] = str(truncated)
 
+    def found_before(self, outputs: Mapping[Path, str | os.PathLike]) -> None:
+        """Put the outputs analysed before of truncated videos into ``incomplete``.
+
+        Parameters
+        ----------
+        outputs
+            Each output in ``skipped`` → its video. An output whose
+            ``_meta.pickle`` says ``truncated`` (the video ends before its
+            container says) adds its video to ``incomplete``, with that sentence.
+        """
+        from .io.dlc import analysis_metadata
+
+        for output, video in outputs.items():
+            truncated = (analysis_metadata(output) or {}).get("truncated")
+            if truncated:
+                self.incomplete[Path(video)] = str(truncated)
+
     def video_failed(self, video: str | os.PathLike, err: BaseException) -> None:
         """Record a video whose analysis failed (a warning says why); the batch goes on."""
         why = (
@@ -1141,23 +1158,6 @@ class AnalysisPlan:
     def outputs(self) -> AnalysisOutputs:
         """Start the batch's outputs: those analysed before, and the failures."""
         return AnalysisOutputs(self.skipped, skipped=self.skipped, failed=self.failed)
-    def found_before(self, outputs: Mapping[Path, str | os.PathLike]) -> None:
-        """Put the outputs analysed before of truncated videos into ``incomplete``.
-
-        Parameters
-        ----------
-        outputs
-            Each output in ``skipped`` → its video. An output whose
-            ``_meta.pickle`` says ``truncated`` (the video ends before its
-            container says) adds its video to ``incomplete``, with that sentence.
-        """
-        from .io.dlc import analysis_metadata
-
-        for output, video in outputs.items():
-            truncated = (analysis_metadata(output) or {}).get("truncated")
-            if truncated:
-                self.incomplete[Path(video)] = str(truncated)
-
 
 
 def plan_analysis(
@@ -1478,6 +1478,11 @@ def _complete(output: Path, video: Path) -> bool:
         )
         logger.warning("%s cannot be read (%s): analysing again", output.name, why)
         return False
+    from .io.dlc import analysis_metadata
+
+    meta = analysis_metadata(output) or {}
+    if meta.get("missing_frames") and rows == meta.get("nframes"):
+        return True  # frames lost in the middle: their empty rows counted too
     try:
         with VideoReader(video) as reader:
             if rows == reader.expected_frames:

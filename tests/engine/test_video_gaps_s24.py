@@ -135,3 +135,29 @@ def test_the_analysis_has_a_row_for_every_frame_and_empty_rows_for_the_lost(
         dict(zip(rows.tolist(), codes.tolist(), strict=True)), list(range(first, end))
     )
     assert "do not decode" in info["truncated"]  # the video counts as analysed in part
+
+
+def test_an_analysis_with_lost_frames_is_complete_on_a_rerun(corrupt, tmp_path):
+    """The rows of a damaged and cut video: not analysed again at every rerun."""
+    from posekit.engine.inference import _complete
+    from posekit.engine.io.dlc import (
+        predictions_frame,
+        write_analysis_metadata,
+        write_predictions,
+    )
+
+    video = tmp_path / "cut.mp4"
+    data = corrupt.read_bytes()
+    video.write_bytes(data[: int(len(data) * 0.9)])  # damaged, then cut
+    xyp, info = predict_video(_CodeReader(), video)
+    assert info["missing_frames"] and "truncated or corrupt" in info["truncated"]
+    assert VideoReader(video).n_frames < len(xyp) < N  # the frames counted to the gap
+    out = tmp_path / "cutDLC_x.h5"
+    write_predictions(predictions_frame(xyp, "DLC_x", ["p"]), out)
+    meta = out.with_name("cutDLC_x_meta.pickle")
+    write_analysis_metadata(meta, {"nframes": len(xyp)})
+    assert not _complete(out, video)  # without the record of the lost frames
+    write_analysis_metadata(
+        meta, {"nframes": len(xyp), "missing_frames": info["missing_frames"]}
+    )
+    assert _complete(out, video)
