@@ -856,7 +856,7 @@ class Project:
 
     def _save_keys(self, keys: list[str]) -> dict[str, tuple[Any, Any]]:
         """Write only ``keys`` into the file as it is on disk now (see :meth:`save`)."""
-        on_disk = self.config_path.read_text(encoding="utf-8")
+        on_disk = _read_config_text(self.config_path, warn=False)
         old = _plain(_yaml().load(on_disk) or {})
         new = _plain(self.cfg)
         changes = {
@@ -1338,7 +1338,9 @@ def load_project(path: str | os.PathLike) -> Project:
 
     A project that was moved (``project_path`` pointing elsewhere, or DLC's demo
     placeholder) is fixed up in memory: ``project_path`` becomes the folder that holds
-    the config. Nothing is written until :meth:`Project.save`.
+    the config. Nothing is written until :meth:`Project.save`. A config in Windows'
+    cp1252 rather than UTF-8 (DeepLabCut on Windows) is read with a warning, and
+    written in UTF-8 when saved.
 
     Parameters
     ----------
@@ -1368,13 +1370,7 @@ def load_project(path: str | os.PathLike) -> Project:
             "config.yaml) or create one with posekit.engine.create_project / "
             "`posekit create`."
         )
-    try:
-        text = cfg_path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ProjectError(
-            f"{cfg_path} is not a text (UTF-8) file ({err.reason} at byte "
-            f"{err.start}). Restore config.yaml from a backup."
-        ) from err
+    text = _read_config_text(cfg_path, warn=True)
     try:
         cfg = _yaml().load(text)
     except YAMLError as err:
@@ -1410,6 +1406,58 @@ def load_project(path: str | os.PathLike) -> Project:
             logger.info("project moved: project_path %s -> %s", stated, folder)
         cfg["project_path"] = str(folder)
     return Project(folder, cfg, saved_text=text)
+
+
+def _read_config_text(path: Path, *, warn: bool) -> str:
+    r"""Read ``config.yaml`` as UTF-8, or as Windows' cp1252 where it is not UTF-8.
+
+    DeepLabCut's ``write_config`` writes in the system's encoding, so a project made
+    on a Western-European Windows machine has ``C:\Users\Müller\…`` in cp1252. Such
+    a file is read as cp1252 (with a warning when ``warn``) and left as it is; posekit
+    writes it in UTF-8 when it next saves the config. A file that is no text in
+    either (a NUL byte, control characters, bytes cp1252 does not define) is refused.
+
+    Raises
+    ------
+    ProjectError
+        The file is neither UTF-8 nor cp1252 text.
+    """
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        text = _windows_text(data)
+        if text is None:
+            raise ProjectError(
+                f"{path} is not a text (UTF-8) file ({err.reason} at byte "
+                f"{err.start}). Restore config.yaml from a backup."
+            ) from err
+        if warn:
+            line = data.count(b"\n", 0, err.start) + 1
+            logger.warning(
+                "%s is not UTF-8 (byte 0x%02x on line %d): it was read as Windows "
+                "cp1252, the encoding DeepLabCut writes it in on a Western-European "
+                "Windows machine. The file is left as it is; posekit writes it in "
+                "UTF-8 when it next saves the config (convert it yourself with "
+                "`iconv -f cp1252 -t utf-8`).",
+                path,
+                data[err.start],
+                line,
+            )
+        return text
+
+
+def _windows_text(data: bytes) -> str | None:
+    """Decode cp1252 text; ``None`` for bytes no text file holds (binary, damaged)."""
+    if b"\x00" in data:
+        return None
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d are undefined
+        return None
+    if any((ch < " " and ch not in "\t\r\n") or ch == "\x7f" for ch in text):
+        return None
+    return text
 
 
 def _yaml_problem(err: Exception) -> str:
