@@ -25,6 +25,7 @@ import functools
 import inspect
 import os
 import re
+import shlex
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -244,7 +245,8 @@ def _refuse_split_of_interrupted_merge(project: Project, shuffle: int) -> None:
         f"Iteration {now} has no training set of shuffle {shuffle}, but iteration "
         f"{now - 1} has one: the merge to iteration {now} did not finish (or ran "
         "without the training set). A new random split would move iteration "
-        f"{now - 1}'s test frames into training. Run `posekit merge {project.path}` "
+        f"{now - 1}'s test frames into training. Run "
+        f"`posekit merge {shlex.quote(str(project.path))}` "
         "again: it finishes the merge, keeping the previous test frames "
         "(posekit.engine.merge_datasets). Nothing was trained."
     )
@@ -1748,7 +1750,7 @@ def _warn_changed_labels(project: Project, shuffle: int, ts: Any) -> list[str]:
             shuffle,
             ", ".join(changed[:3]) + (", …" if len(changed) > 3 else ""),
             copy_path.relative_to(project.path).as_posix(),
-            f"posekit create-training-dataset {project.path}"
+            f"posekit create-training-dataset {shlex.quote(str(project.path))}"
             + (f" --shuffles {shuffle}" if shuffle != 1 else ""),
         )
     return changed

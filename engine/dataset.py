@@ -21,6 +21,7 @@ import math
 import os
 import pickle
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,7 +260,7 @@ def _keep_split(
         raise LabelError(
             f"{doc} names rows {beyond[:5]} beyond the {len(rows)} frames of the "
             f"merged labels: delete {doc} and run `posekit create-training-dataset "
-            f"{project.path}` again (a new split)."
+            f"{shlex.quote(str(project.path))}` again (a new split)."
         )
     if old_paths is None or old_paths == paths:
         logger.info("keeping the existing split %s", doc.name)
@@ -299,8 +300,9 @@ def _check_split_rows(
         raise LabelError(
             f"the split {doc} names rows {beyond[:5].tolist()} but {merged_path} has "
             f"{n_rows} frames (the labels changed after the split was made): run "
-            f"`posekit create-training-dataset {project.path}` (it maps the split "
-            f"onto the new labels), or delete {doc} for a new split."
+            "`posekit create-training-dataset "
+            f"{shlex.quote(str(project.path))}` (it maps the split onto the new "
+            f"labels), or delete {doc} for a new split."
         )
 
 
@@ -823,7 +825,7 @@ def _warn_empty_points(
             "or remove them from config.yaml's bodyparts.",
             [b for j, b in enumerate(bodyparts) if never[j]],
             len(paths),
-            project.path,
+            shlex.quote(str(project.path)),
         )
     if not_visible is None:
         not_visible = not_visible_marks(project, paths)
@@ -849,7 +851,7 @@ def _warn_empty_points(
         len(paths),
         examples,
         "; …" if len(rows) > 3 else "",
-        project.path,
+        shlex.quote(str(project.path)),
     )
 
 

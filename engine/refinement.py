@@ -2444,13 +2444,14 @@ def _prediction_sources(
         )
     stale = [(v, why) for v, (_, why) in sources.items() if why]
     if stale and not allow_older:
-        names = " ".join(str(v) for v, _ in stale)
+        names = " ".join(shlex.quote(str(v)) for v, _ in stale)
         raise StaleAnalysisError(
             "; ".join(why for _, why in stale)
             + ". An older analysis' outliers are another network's mistakes (perhaps "
             "fixed already), saved as this iteration's machine labels. Analyse "
-            f"with the current network first: `posekit analyze {proj.path} "
-            f"{names}` (posekit.engine.analyze_videos), then extract again; to "
+            "with the current network first: `posekit analyze "
+            f"{shlex.quote(str(proj.path))} {names}` (posekit.engine.analyze_videos), "
+            "then extract again; to "
             "extract from the older analysis anyway, pass --use-older-analysis "
             "(allow_older=True). Nothing was extracted."
         )
@@ -3044,7 +3045,7 @@ def merge_datasets(
             "was interrupted, or ran without the training set). Raising it again "
             f"would skip iteration {before}'s training set, and the next one could "
             f"not keep iteration {before - 1}'s test frames. Run `posekit merge "
-            f"{proj.path}` without "
+            f"{shlex.quote(str(proj.path))}` without "
             "--no-training-set (merge_datasets(project)): it finishes that merge, "
             f"creating iteration {before}'s training set with iteration "
             f"{before - 1}'s test frames. Nothing was merged."
@@ -3087,7 +3088,7 @@ def merge_datasets(
             "pre-filled with these guesses"
             if proj.multianimal
             else " or pre-filled in the labeller (`posekit label "
-            f"{proj.path} --from-predictions`)"
+            f"{shlex.quote(str(proj.path))} --from-predictions`)"
         )
         raise LabelError(
             f"{since}; their machine labels are guesses, not labels, until a person "

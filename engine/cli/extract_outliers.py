@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 
 from ._common import (
     EXIT_OK,
@@ -178,6 +179,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run and any(len(r.images) for r in results):
         print(
             "next: correct them in the refine or labelling app, then "
-            f"`posekit merge {args.project}`"
+            f"`posekit merge {shlex.quote(str(args.project))}`"
         )
     return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from ._common import EXIT_OK, fail
@@ -234,5 +235,5 @@ def run(args: argparse.Namespace) -> int:
             video=args.video,
         )
     print(project.path)
-    print(f"next: posekit check-labels {project.path}")
+    print(f"next: posekit check-labels {shlex.quote(str(project.path))}")
     return EXIT_OK

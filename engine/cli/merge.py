@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 
 from ._common import EXIT_OK, add_project_arg, load_project
 
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(result.summary())
     print(
-        f"next: `posekit train {args.project}` (starts from iteration "
-        f"{result.previous_iteration}'s model)"
+        f"next: `posekit train {shlex.quote(str(args.project))}` (starts from "
+        f"iteration {result.previous_iteration}'s model)"
     )
     return EXIT_OK
