@@ -2365,6 +2365,8 @@ def analyze_videos(
     own_videos = videos is None or len(videos) == 0
     if own_videos:
         videos = project.source_videos()
+    broken = _broken_links(project, videos, own_videos)
+    videos = [v for v in videos if Path(v) not in broken]
     folder = ModelFolder.of(project, shuffle)
     _, path = folder.snapshot(snapshot)
     try:
@@ -2384,6 +2386,7 @@ def analyze_videos(
     )
     outputs = plan.outputs()
     outputs.failed.update(missing)
+    outputs.failed.update({v: why for v, why in broken.items() if why})
     done = {Path(dests[v] or v.parent) / f"{v.stem}{scorer}.h5": v for v in dests}
     outputs.found_before({out: done[out] for out in plan.skipped if out in done})
     _csv_of_skipped(plan.skipped, save_as_csv)
@@ -2582,6 +2585,61 @@ def _analyze_chunks(
     outputs.failed.update(getattr(done, "failed", {}))
 
 
+def _broken_link(path: Path) -> str | None:
+    """Say where ``path``, a broken symbolic link, points (``None``: it is not one).
+
+    A link to a disk or share that is not mounted (a Mac's ``/Volumes/…``) is listed
+    by ``ls`` but cannot be opened: "not found" at the path shown would mislead.
+    """
+    if not path.is_symlink() or path.exists():
+        return None
+    target = os.readlink(path)
+    where = Path(os.path.normpath(path.parent / target))
+    shown = target if str(where) == target else f"{target} ({where})"
+    return (
+        f"a broken link to {shown}: nothing is there (a disk or share not mounted, "
+        "or a video moved); mount it, or link the video again "
+        f"(ln -sfn NEW_PATH {shlex.quote(str(path))})"
+    )
+
+
+def _broken_links(
+    project: Project, videos: Sequence[str | os.PathLike], own_videos: bool
+) -> dict[Path, str | None]:
+    """Find the videos that are broken symbolic links, and say why in a warning.
+
+    The reason is ``None`` for a project's own video that
+    :func:`_missing_listed_videos` names already (its ``video_sets`` entry found
+    nowhere, the link in ``videos/`` included).
+
+    Raises
+    ------
+    posekit.engine.video.VideoError
+        If every video is such a link.
+    """
+    from .video import VideoError
+
+    listed = {entry_name(k) for k in project.video_sets} if own_videos else set()
+    broken: dict[Path, str | None] = {}
+    said = []
+    for video in map(Path, videos):
+        why = _broken_link(video)
+        if why is None:
+            continue
+        said.append(f"{video} is {why}")
+        named = (
+            own_videos
+            and video.parent == project.path / "videos"
+            and video.name in listed
+        )
+        broken[video] = None if named else said[-1]
+        if not named:
+            logger.warning("%s is not analysed: %s", video, said[-1])
+    if broken and len(broken) == len(videos):
+        raise VideoError("No video can be read. " + "; ".join(said))
+    return broken
+
+
 def _missing_listed_videos(project: Project) -> dict[Path, str]:
     """Return the ``video_sets`` entries found nowhere on disk, and where we looked.
 
@@ -2594,9 +2652,14 @@ def _missing_listed_videos(project: Project) -> dict[Path, str]:
             continue
         if project.resolve_video(key) is None:
             own = project.path / "videos" / entry_name(key)
+            links = [
+                f"{p} is {why}"
+                for p in dict.fromkeys([Path(str(key)), own])
+                if (why := _broken_link(p))
+            ]
             why = (
                 f"listed in {project.config_path.name} (video_sets) but not found: "
-                f"looked at {key} and {own}"
+                f"looked at {key} and {own}" + "".join(f"; {b}" for b in links)
             )
             logger.warning("%s is not analysed: %s", key, why)
             missing[Path(str(key))] = why
