@@ -42,7 +42,7 @@ from .io.dlc import (
     validate_labels,
     write_labels,
 )
-from .labels import read_label_file
+from .labels import on_disk_frames, read_label_file
 from .project import Project, as_project
 
 __all__ = [
@@ -154,6 +154,10 @@ def merge_labels(project: Project) -> pd.DataFrame:
         h5 = project.labels_path(stem)
         # the .h5 (else the .csv); a .csv that disagrees with it is warned about
         df = read_label_file(h5).frame
+        rows = index_to_paths(df.index)
+        disk = on_disk_frames(project, rows)  # macOS names (NFD) vs rows (NFC)
+        if disk != rows:
+            df.index = pd.Index(disk)
         validate_labels(df, project.bodyparts, project_path=project.path)
         df = df.reindex(
             columns=pd.MultiIndex.from_product(

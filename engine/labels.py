@@ -80,6 +80,7 @@ __all__ = [
     "LabelFile",
     "merge_labels",
     "list_frames",
+    "on_disk_frames",
     "read_label_file",
     "VISIBILITY_FILE",
     "visibility_path",
@@ -423,6 +424,64 @@ def _label_differences(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
     return out
 
 
+def on_disk_frames(project, frames: Sequence[str]) -> list[str]:
+    """Name label rows as their images are named on disk.
+
+    A folder or image named on a Mac (NFD: ``u`` + combining diaeresis) and a label
+    row or config that say ``ü`` (NFC) look the same but differ as strings. Each row
+    whose image is not found as named, but is found under a name equal to it in NFC,
+    is given the name on disk; other rows (ASCII ones, found ones, missing ones)
+    stay as they are. Nothing on disk is renamed.
+
+    Parameters
+    ----------
+    project
+        An open :class:`posekit.engine.project.Project`.
+    frames
+        Label rows, ``labeled-data/<video>/<image>``.
+
+    Returns
+    -------
+    list of str
+        The rows, in the same order.
+
+    Examples
+    --------
+    >>> import tempfile, unicodedata
+    >>> from posekit.engine.demo import make_demo_project
+    >>> project = make_demo_project(tempfile.mkdtemp(), n_frames=30, n_labeled=2)
+    >>> nfd = unicodedata.normalize("NFD", "Maus_ü")
+    >>> (project.path / "labeled-data" / nfd).mkdir()
+    >>> (project.path / "labeled-data" / nfd / "img0.png").touch()
+    >>> on_disk_frames(project, ["labeled-data/Maus_ü/img0.png"]) == [
+    ...     f"labeled-data/{nfd}/img0.png"
+    ... ]
+    True
+    """
+    import unicodedata
+
+    out = []
+    names: dict[str, dict[str, str]] = {}  # folder → {NFC image name: name}
+    for frame in frames:
+        parts = frame.split("/")
+        if frame.isascii() or len(parts) != 3 or (project.path / frame).exists():
+            out.append(frame)
+            continue
+        if parts[1] not in names:
+            folder = project.labeled_data_dir(parts[1])
+            names[parts[1]] = (
+                {
+                    unicodedata.normalize("NFC", f.name): f"{folder.name}/{f.name}"
+                    for f in folder.iterdir()
+                }
+                if folder.is_dir()
+                else {}
+            )
+        found = names[parts[1]].get(unicodedata.normalize("NFC", parts[2]))
+        out.append(f"{parts[0]}/{found}" if found else frame)
+    return out
+
+
 def list_frames(project, video: str | os.PathLike) -> list[str]:
     """Image files in ``labeled-data/<video stem>/`` as ``labeled-data/<stem>/<name>``.
 
@@ -438,12 +497,11 @@ def list_frames(project, video: str | os.PathLike) -> list[str]:
     list of str
         Sorted relative paths (the row names of DLC label files).
     """
-    stem = video_folder_name(video)
-    folder = project.labeled_data_dir(stem)
+    folder = project.labeled_data_dir(video)
     if not folder.is_dir():
         return []
     return sorted(
-        f"labeled-data/{stem}/{f.name}"
+        f"labeled-data/{folder.name}/{f.name}"
         for f in folder.iterdir()
         if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
     )
@@ -485,7 +543,7 @@ def read_visibility(
     """
     import json
 
-    stem = video_folder_name(video)
+    stem = project.labeled_data_dir(video).name
     path = visibility_path(project, stem)
     out: dict[str, set[tuple[str, str]]] = {"not_visible": set(), "dismissed": set()}
     if not path.is_file():
@@ -599,7 +657,8 @@ def _video_points(project, stem: str) -> tuple[list[str], dict[str, np.ndarray]]
             return slot_points(project, df)
         _known_bodyparts(df, h5, project)
         arr = labels_to_array(df, bodyparts)
-        return bodyparts, dict(zip(index_to_paths(df.index), arr, strict=True))
+        paths = on_disk_frames(project, index_to_paths(df.index))
+        return bodyparts, dict(zip(paths, arr, strict=True))
     except FileNotFoundError:
         return bodyparts, {}
     except LabelError:
@@ -880,7 +939,7 @@ class LabelStore:
                 "four column levels (posekit.engine.multianimal.labels)."
             )
         self.project = project
-        self.video = video_folder_name(video)
+        self.video = project.labeled_data_dir(video).name
         self.bodyparts: list[str] = list(project.bodyparts)
         if len(set(self.bodyparts)) != len(self.bodyparts):
             raise LabelError(
@@ -1241,7 +1300,7 @@ class LabelStore:
         coords = list(dict.fromkeys(df.columns.get_level_values("coords")))
         if not {"x", "y"} <= set(coords):
             raise LabelError(f"{path} has coords {coords}; expected x and y.")
-        paths = _frame_paths(df, path)
+        paths = on_disk_frames(self.project, _frame_paths(df, path))
         frames: Frames = {}
         values = {
             (bp, c): df[(scorer, bp, c)].to_numpy(float)

@@ -13,6 +13,7 @@ import io
 import math
 import os
 import shutil
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
@@ -732,9 +733,20 @@ class Project:
         """``labeled-data/<video stem>/`` for a video path or stem.
 
         The stem is taken once (:func:`video_folder_name`): ``m1.cam1.mp4`` and
-        ``m1.cam1`` both name ``labeled-data/m1.cam1/``, as in DeepLabCut.
+        ``m1.cam1`` both name ``labeled-data/m1.cam1/``, as in DeepLabCut. Where
+        no folder has that name, a folder whose name differs only in Unicode
+        normalisation (macOS writes ``ü`` as ``u`` + combining diaeresis, NFD) is
+        the video's: names are compared in NFC, and the folder keeps its name.
         """
-        return self.path / "labeled-data" / video_folder_name(video)
+        name = video_folder_name(video)
+        folder = self.path / "labeled-data" / name
+        if name.isascii() or folder.exists() or not folder.parent.is_dir():
+            return folder
+        want = unicodedata.normalize("NFC", name)
+        for other in sorted(folder.parent.iterdir()):
+            if other.is_dir() and unicodedata.normalize("NFC", other.name) == want:
+                return other
+        return folder
 
     def labels_path(self, video: str | os.PathLike) -> Path:
         """``labeled-data/<stem>/CollectedData_<scorer>.h5``."""

@@ -146,3 +146,45 @@ def test_windows_video_sets_key_names_the_videos_folder(demo_project):
     store.set_point(store.labelled_frames()[0], project.bodyparts[0], 5.0, 6.0)
     store.save()
     assert [p.name for p in (project.path / "labeled-data").iterdir()] == ["session1"]
+
+
+@pytest.mark.parametrize(("folder_form", "row_form"), [("NFD", "NFC"), ("NFC", "NFD")])
+def test_unicode_normal_forms_of_folder_and_rows_match(
+    demo_project, capsys, folder_form, row_form
+):
+    """A folder named on a Mac (NFD) and rows/config in NFC are the same video."""
+    import unicodedata
+
+    on_disk = unicodedata.normalize(folder_form, "Maus_ü")
+    in_rows = unicodedata.normalize(row_form, "Maus_ü")
+    assert on_disk != in_rows
+    project, n = _rename_video(demo_project, on_disk)
+    h5 = project.path / "labeled-data" / on_disk / "CollectedData_posekit.h5"
+    df = read_labels(h5)
+    df.index = pd.MultiIndex.from_tuples([(a, in_rows, c) for a, _, c in df.index])
+    write_labels(df, h5)
+    text = (project.path / "config.yaml").read_text(encoding="utf-8")
+    (project.path / "config.yaml").write_text(
+        text.replace(on_disk, in_rows), encoding="utf-8"
+    )
+    project = load_project(project.path)
+    n_images = len(list((project.path / "labeled-data" / on_disk).glob("*.png")))
+
+    for name in (on_disk, in_rows):
+        assert project.labeled_data_dir(name).name == on_disk
+        assert labelling_progress(project, name) == (n, n_images)
+    assert main(["label", str(project.path)]) == 0
+    assert f"{on_disk}: {n} of {n_images} frames done" in capsys.readouterr().out
+
+    store = LabelStore(project, in_rows)
+    assert store.path == h5
+    assert len(store.labelled_frames()) == n
+    assert set(store.labelled_frames()) <= set(store.frames)
+    assert len(store.frames) == n_images
+    assert all(store.image_path(f).is_file() for f in store.frames)
+
+    merged = merge_labels(project)
+    assert len(merged) == n
+    assert {row[1] for row in merged.index} == {on_disk}
+    create_training_dataset(project)
+    assert [p.name for p in (project.path / "labeled-data").iterdir()] == [on_disk]
