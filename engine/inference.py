@@ -976,22 +976,34 @@ def predict_video(
         xyp = np.concatenate(results) if results else np.zeros((0, 0, 3))
         if len(xyp):
             to_frame_pixels(xyp, scale, crop)
-        seconds = time.perf_counter() - t0
-        end = reader.stream_end
         info = {
-            "fps": reader.fps,
-            "n_frames": len(xyp),
-            "frame_dimensions": (reader.height, reader.width),
-            "seconds": seconds,
-            "frames_per_second": len(xyp) / seconds if seconds else float("nan"),
+            **stream_info(reader, len(xyp), time.perf_counter() - t0),
             "precision": getattr(predictor, "precision", "float32"),
-            "container_nframes": reader.metadata_frames,
             # the frames analysed now (not those resumed): each one's time
             "frame_times": times if not resumed and len(times) == len(xyp) else None,
-            "truncated": end.describe() if end is not None and end.damaged else None,
-            "missing_frames": [list(m) for m in end.missing] if end is not None else [],
         }
     return xyp, info
+
+
+def stream_info(reader: VideoReader, n_frames: int, seconds: float) -> dict:
+    """Return what an analysis records of the video it read (its ``info``).
+
+    ``fps``, ``n_frames``, ``frame_dimensions``, ``seconds``, ``frames_per_second``,
+    ``container_nframes``, ``truncated`` (the sentence of a truncated or damaged
+    video, else ``None``) and ``missing_frames`` (``[first, end)`` of the frames
+    lost in the middle: :attr:`~posekit.engine.video.StreamEnd.missing`).
+    """
+    end = reader.stream_end
+    return {
+        "fps": reader.fps,
+        "n_frames": n_frames,
+        "frame_dimensions": (reader.height, reader.width),
+        "seconds": seconds,
+        "frames_per_second": n_frames / seconds if seconds else float("nan"),
+        "container_nframes": reader.metadata_frames,
+        "truncated": end.describe() if end is not None and end.damaged else None,
+        "missing_frames": [list(m) for m in end.missing] if end is not None else [],
+    }
 
 
 def _predict_batch(

@@ -856,14 +856,8 @@ class VideoReader:
                     if gaps and last is not None and gap is None:
                         skipped = self._past_gap(cap, pos, stop)
                     if not skipped:
-                        if gap is not None:  # the file ends right after the gap
-                            pos, last = gap[0], gap[2]
-                        if last is not None and not math.isfinite(last):
-                            last = self._times.get(pos - 1)  # (decoded by ffmpeg)
-                        if ends and (last is not None or pos == 0):
-                            self._end_of_stream(pos, last_ms=last)
-                        # else: nothing after a seek past the end (OpenCV took the
-                        # position on trust): where the video ends is not known
+                        if ends:
+                            self._stream_ended(pos, last, gap)
                         break
                     gap = (pos, pos + skipped, last, cap.get(cv2.CAP_PROP_POS_MSEC))
                     pos += skipped  # the frame grabbed after the gap is frame pos
@@ -895,6 +889,26 @@ class VideoReader:
                     self._put_gap(put, seen, gap, held, start, step)
         finally:
             cap.release()
+
+    def _stream_ended(
+        self,
+        pos: int,
+        last: float | None,
+        gap: tuple[int, int, float | None, float] | None,
+    ) -> None:
+        """Record the end of an OpenCV stream: no frame ``pos`` (``last``: ms before).
+
+        A ``gap`` still held back (the file ends right after it) ends the stream
+        where the gap begins.
+        """
+        if gap is not None:
+            pos, last = gap[0], gap[2]
+        if last is not None and not math.isfinite(last):
+            last = self._times.get(pos - 1)  # (decoded by ffmpeg)
+        if last is not None or pos == 0:
+            self._end_of_stream(pos, last_ms=last)
+        # else: nothing after a seek past the end (OpenCV took the position on
+        # trust): where the video ends is not known
 
     def _past_gap(self, cap: cv2.VideoCapture, pos: int, stop: int | None) -> int:
         """Read past frames that do not decode from ``pos`` on: how many there were.

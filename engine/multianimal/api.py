@@ -1069,7 +1069,7 @@ def analyze_multianimal_videos(
             _counted(n_tracks, "track"),
             h5,
         )
-        outputs.append(h5)
+        outputs.written(h5, video)  # a truncated or damaged video: in part
     return outputs
 
 

@@ -374,6 +374,7 @@ def predict_video_detections(
         _stopped,
         _video_bar,
         stop_asked,
+        stream_info,
     )
 
     t0 = time.perf_counter()
@@ -399,7 +400,7 @@ def predict_video_detections(
             nonlocal saved
             if stop_asked(stop_event):  # whole batches only: this one is dropped
                 raise _StopAsked
-            dets.extend(predictor.detect(np.stack(batch)))
+            dets.extend(_detect_batch(predictor, batch, dets))
             if (
                 checkpoint is not None
                 and time.monotonic() - saved >= checkpoint.every_s
@@ -410,7 +411,11 @@ def predict_video_detections(
             batch.clear()
 
         try:
-            for _, frame in reader.iter_frames(start, stop, backend="opencv"):
+            # a corrupt part of the video: no candidates in its frames, and the
+            # frames after it keep their numbers (as the single-animal analysis)
+            for _, frame in reader.iter_frames(
+                start, stop, backend="opencv", gaps=True
+            ):
                 batch.append(frame)
                 if len(batch) == bs:
                     flush()
@@ -427,12 +432,31 @@ def predict_video_detections(
         finally:
             if bar is not None:
                 bar.close()
-        seconds = time.perf_counter() - t0
-        info = {
-            "fps": reader.fps,
-            "n_frames": len(dets),
-            "frame_dimensions": (reader.height, reader.width),
-            "seconds": seconds,
-            "frames_per_second": len(dets) / seconds if seconds else float("nan"),
-        }
+        info = stream_info(reader, len(dets), time.perf_counter() - t0)
     return dets, info
+
+
+def _detect_batch(
+    predictor: MultiAnimalPredictor,
+    batch: Sequence[np.ndarray | None],
+    before: Sequence[FrameDetections],
+) -> list[FrameDetections]:
+    """Detect a batch of frames; a frame that did not decode (``None``) has none.
+
+    ``before``: the frames detected before (the first frame of a stream decodes,
+    so a batch of lost frames only follows one and takes its channels).
+    """
+    decoded = [f for f in batch if f is not None]
+    found = iter(predictor.detect(np.stack(decoded)) if decoded else [])
+    channels = before[-1].n_channels if before else 0
+    out = [next(found) if f is not None else None for f in batch]
+    channels = next((d.n_channels for d in out if d is not None), channels)
+    return [
+        d
+        if d is not None
+        else FrameDetections(
+            [np.zeros((0, 2)) for _ in range(channels)],
+            [np.zeros(0) for _ in range(channels)],
+        )
+        for d in out
+    ]

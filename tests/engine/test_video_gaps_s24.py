@@ -161,3 +161,31 @@ def test_an_analysis_with_lost_frames_is_complete_on_a_rerun(corrupt, tmp_path):
         meta, {"nframes": len(xyp), "missing_frames": info["missing_frames"]}
     )
     assert _complete(out, video)
+
+
+class _CodeDetector:
+    """A multi-animal detector: one candidate per frame at ``x`` = the frame's index."""
+
+    batch_size = 4
+
+    def detect(self, frames):
+        from posekit.engine.multianimal.peaks import FrameDetections
+
+        return [
+            FrameDetections([np.array([[float(_code(f)), 1.0]])], [np.array([0.9])])
+            for f in frames
+        ]
+
+
+def test_multi_animal_detections_keep_their_frames_too(corrupt):
+    from posekit.engine.multianimal.inference import predict_video_detections
+
+    dets, info = predict_video_detections(_CodeDetector(), corrupt)
+    assert len(dets) == N == info["n_frames"]
+    (first, end), *more = info["missing_frames"]
+    assert not more and "do not decode" in info["truncated"]
+    found = {i: d.coordinates[0] for i, d in enumerate(dets)}
+    assert all(len(found[i]) == 0 for i in range(first, end))  # nothing detected
+    codes = {i: int(c[0, 0]) for i, c in found.items() if len(c)}
+    assert set(codes) == set(range(N)) - set(range(first, end))
+    _check_codes(codes, list(range(first, end)))
