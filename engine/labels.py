@@ -323,8 +323,27 @@ def read_label_file(path: str | os.PathLike) -> LabelFile:
         "(DeepLabCut's convertcsv2h5); saving labels in posekit rewrites the .csv "
         "from the .h5 (a copy of the old .csv is kept in .posekit/conflicts/)."
     )
-    logger.warning("%s", note)
+    _warn_disagreement(h5, csv, note)
     return LabelFile(df, h5, note)
+
+
+#: The label files whose ``.csv`` disagreement was said in this process: the
+#: ``.h5``, with both files' times (a file saved again is a new state, said again).
+_WARNED_DISAGREEMENTS: set[tuple[str, float, float]] = set()
+
+
+def _warn_disagreement(h5: Path, csv: Path, note: str) -> None:
+    """Log ``note`` once per label file (and state) per process.
+
+    One command reads a label file several times (progress, frame lists, the
+    training set): the warning was printed 3-5 times.
+    """
+    key = (os.path.abspath(h5), _mtime(h5), _mtime(csv))
+    if key in _WARNED_DISAGREEMENTS:
+        logger.debug("%s", note)
+        return
+    _WARNED_DISAGREEMENTS.add(key)
+    logger.warning("%s", note)
 
 
 def _one_scorer(df: pd.DataFrame, path: str | os.PathLike) -> str:
