@@ -2585,24 +2585,6 @@ def _analyze_chunks(
     outputs.failed.update(getattr(done, "failed", {}))
 
 
-def _broken_link(path: Path) -> str | None:
-    """Say where ``path``, a broken symbolic link, points (``None``: it is not one).
-
-    A link to a disk or share that is not mounted (a Mac's ``/Volumes/…``) is listed
-    by ``ls`` but cannot be opened: "not found" at the path shown would mislead.
-    """
-    if not path.is_symlink() or path.exists():
-        return None
-    target = os.readlink(path)
-    where = Path(os.path.normpath(path.parent / target))
-    shown = target if str(where) == target else f"{target} ({where})"
-    return (
-        f"a broken link to {shown}: nothing is there (a disk or share not mounted, "
-        "or a video moved); mount it, or link the video again "
-        f"(ln -sfn NEW_PATH {shlex.quote(str(path))})"
-    )
-
-
 def _broken_links(
     project: Project, videos: Sequence[str | os.PathLike], own_videos: bool
 ) -> dict[Path, str | None]:
@@ -2617,13 +2599,13 @@ def _broken_links(
     posekit.engine.video.VideoError
         If every video is such a link.
     """
-    from .video import VideoError
+    from .video import VideoError, broken_link
 
     listed = {entry_name(k) for k in project.video_sets} if own_videos else set()
     broken: dict[Path, str | None] = {}
     said = []
     for video in map(Path, videos):
-        why = _broken_link(video)
+        why = broken_link(video)
         if why is None:
             continue
         said.append(f"{video} is {why}")
@@ -2646,6 +2628,8 @@ def _missing_listed_videos(project: Project) -> dict[Path, str]:
     A warning names each: a batch job that analyses "the project's videos" must not
     report success having skipped a video whose storage moved.
     """
+    from .video import broken_link
+
     missing: dict[Path, str] = {}
     for key in project.video_sets:
         if "WILL BE AUTOMATICALLY UPDATED" in str(key):  # DeepLabCut's placeholder
@@ -2655,7 +2639,7 @@ def _missing_listed_videos(project: Project) -> dict[Path, str]:
             links = [
                 f"{p} is {why}"
                 for p in dict.fromkeys([Path(str(key)), own])
-                if (why := _broken_link(p))
+                if (why := broken_link(p))
             ]
             why = (
                 f"listed in {project.config_path.name} (video_sets) but not found: "

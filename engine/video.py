@@ -10,6 +10,7 @@ import math
 import os
 import queue
 import re
+import shlex
 import subprocess
 import tempfile
 import threading
@@ -410,7 +411,10 @@ class VideoReader:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise VideoError(f"Video not found: {self.path}")
+            link = broken_link(self.path)
+            raise VideoError(
+                f"{self.path} is {link}" if link else f"Video not found: {self.path}"
+            )
         if self.path.stat().st_size == 0:
             raise VideoError(
                 f"{self.path} is empty (0 bytes): the copy or the recording did not "
@@ -1293,6 +1297,25 @@ class VideoReader:
         finally:
             cap.release()
         return n, last
+
+
+def broken_link(path: str | os.PathLike) -> str | None:
+    """Say where ``path``, a broken symbolic link, points (``None``: it is not one).
+
+    A link to a disk or share that is not mounted (a Mac's ``/Volumes/…``) is listed
+    by ``ls`` but cannot be opened: "not found" at the path shown would mislead.
+    """
+    path = Path(path)
+    if not path.is_symlink() or path.exists():
+        return None
+    target = os.readlink(path)
+    where = Path(os.path.normpath(path.parent / target))
+    shown = target if str(where) == target else f"{target} ({where})"
+    return (
+        f"a broken link to {shown}: nothing is there (a disk or share not mounted, "
+        "or a video moved); mount it, or link the video again "
+        f"(ln -sfn NEW_PATH {shlex.quote(str(path))})"
+    )
 
 
 def _to_rgb(

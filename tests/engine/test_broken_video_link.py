@@ -47,3 +47,17 @@ def test_missing_listed_video_names_the_broken_link(linked) -> None:
     assert f"looked at {TARGET} and {video}; {video} is a broken link to {TARGET}" in (
         why
     )
+
+
+def test_the_video_reader_names_a_broken_link(tmp_path) -> None:
+    """extract-frames, label, labeled-video: the reader said 'Video not found'."""
+    from posekit.engine.video import VideoError, VideoReader
+
+    link = tmp_path / "m1.mp4"
+    link.symlink_to("/Volumes/lab/videos/m1.mp4")
+    with pytest.raises(VideoError) as err:
+        VideoReader(link)
+    assert "is a broken link to /Volumes/lab/videos/m1.mp4" in str(err.value)
+    assert "Video not found" not in str(err.value)
+    with pytest.raises(VideoError, match="Video not found"):
+        VideoReader(tmp_path / "absent.mp4")
