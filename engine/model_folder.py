@@ -914,7 +914,9 @@ class ModelFolder:
     ) -> QuantizationReport | None:
         """Return the recorded float-vs-int8 comparison, ``None`` if none is current.
 
-        A report older than its snapshot, or without its int8 file, does not count.
+        A report older than its snapshot, or without its int8 file, does not count;
+        nor does one made at another ``pcutoff`` than the project's now (its
+        "points crossing pcutoff" were counted at that one).
         """
         from .quantization import QuantizationReport
 
@@ -927,10 +929,28 @@ class ModelFolder:
         if min(report.stat().st_mtime, tfl.stat().st_mtime) < newest:
             return None
         try:
-            return QuantizationReport.read(report)
+            found = QuantizationReport.read(report)
         except ValueError as exc:
             logger.warning("ignoring %s: %s", report.name, exc)
             return None
+        pcutoff = self._project_pcutoff()
+        if pcutoff is not None and abs(found.agreement.pcutoff - pcutoff) > 1e-9:
+            logger.info(
+                "%s was made at pcutoff %g, the project's is %g now: comparing again",
+                report.name,
+                found.agreement.pcutoff,
+                pcutoff,
+            )
+            return None
+        return found
+
+    def _project_pcutoff(self) -> float | None:
+        """Return the ``pcutoff`` of the folder's project (``None``: no project)."""
+        try:
+            project = self.project or _project_of(self.path, self.info)
+        except (FileNotFoundError, ValueError, KeyError, OSError):
+            return None
+        return None if project is None else float(project.pcutoff)
 
     def tflite_model(
         self,

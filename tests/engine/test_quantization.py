@@ -241,3 +241,26 @@ def test_int8_comparison_reads_a_bounded_sample() -> None:
     assert Counted.reads == MAX_TEST_FRAMES
     check = lf.check_sample((24, 32))
     assert len(check) == MAX_CHECK_FRAMES and check[0] == 0 and check[-1] == n - 1
+
+
+def test_a_report_made_at_another_pcutoff_is_made_again(
+    small_folder, monkeypatch
+) -> None:
+    """QA s24 metrics 2: the report made at an old pcutoff was reused.
+
+    After pcutoff changed in config.yaml, the int8 decision still rested on the
+    points crossing the old pcutoff.
+    """
+    from posekit.engine.model_folder import ModelFolder
+
+    frames, truth = _frames(8, 0, 255)
+    truth = np.repeat(truth, 2, axis=1)
+    lf = LabelledFrames(frames, truth, (0, 1, 2, 3, 4, 5), (6, 7), "synthetic")
+    report = small_folder.tflite_model(
+        (48, 64), 2, precision="auto", labelled_frames=lf
+    ).report
+    made_at = report.agreement.pcutoff
+    monkeypatch.setattr(ModelFolder, "_project_pcutoff", lambda self: made_at)
+    assert small_folder.quantization_report((48, 64), 2) == report
+    monkeypatch.setattr(ModelFolder, "_project_pcutoff", lambda self: made_at / 10)
+    assert small_folder.quantization_report((48, 64), 2) is None
