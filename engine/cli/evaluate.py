@@ -32,7 +32,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """
     p = subparsers.add_parser(
         NAME,
-        help="train/test error (px), per bodypart, PCK; CombinedEvaluation-results.csv",
+        help=(
+            "train/test error (px), per bodypart and PCK (single-animal), mAP/mAR "
+            "(multi-animal); CombinedEvaluation-results.csv"
+        ),
     )
     add_project_arg(p)
     p.add_argument(

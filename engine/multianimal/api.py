@@ -595,7 +595,8 @@ def evaluate_multianimal(
     Writes ``evaluation-results/iteration-<N>/CombinedEvaluation-results.csv`` (DLC's
     columns; the errors are mean distances after matching each labelled animal to a
     prediction) and ``<DLCscorer>-results.csv`` in the shuffle's folder with OKS
-    mAP/mAR, RMSE and the errors per bodypart. With ``plot``, an image of every
+    mAP/mAR, RMSE and the errors with p-cutoff (no per-bodypart errors or PCK: those
+    are the single-animal evaluation's). With ``plot``, an image of every
     labelled frame in ``LabeledImages_<DLCscorer>_snapshot-<N>/`` (DeepLabCut's
     ``Training-<video>-<image>.png`` / ``Test-…``): each labelled animal (crosses)
     joined to the predicted animal matched to it, and the predicted animals left
