@@ -153,7 +153,11 @@ class Predictor:
             shapes may differ. Frames of one shape are batched together and the last
             batch of each shape is padded to :attr:`batch_size`, so a traced model
             sees one input shape per frame shape (a TFLite model takes only its own).
-            ``uint8``, or float in ``[0, 255]``.
+            ``uint8``, or float in ``[0, 255]`` (rounded to the nearest integer
+            for a model that takes ``uint8``). Other integer types (a 12- or 16-bit
+            camera's ``uint16``), floats outside ``[0, 255]`` and floats normalised
+            to ``[0, 1]`` (all at most 1, some fractional) are refused: scale them
+            to 8 bits first.
 
         Returns
         -------
@@ -163,7 +167,8 @@ class Predictor:
         Raises
         ------
         ValueError
-            A frame that is not ``(H, W, C)``.
+            A frame that is not ``(H, W, 3)``, not ``uint8`` nor float in
+            ``[0, 255]``, or (TFLite) of another size than the model's.
         """
         if isinstance(frames, np.ndarray) and frames.ndim == 4:
             groups = [(list(range(len(frames))), frames)]  # one shape: no copy
@@ -191,6 +196,7 @@ class Predictor:
                     batch = stacked[start : start + bs]
                 else:
                     batch = np.stack([np.asarray(frames[i]) for i in chunk])
+                _check_pixels(batch)
                 m = len(chunk)
                 if m < bs:  # pad: one traced shape / one TFLite shape
                     pad = np.zeros((bs - m, *batch.shape[1:]), batch.dtype)
@@ -203,6 +209,54 @@ class Predictor:
         if out is None:
             return np.zeros((0, self.num_keypoints, 3), np.float32)
         return out
+
+
+def _check_pixels(batch: np.ndarray) -> None:
+    """Refuse frames that are not RGB ``uint8`` (or float in ``[0, 255]``).
+
+    A cast to ``uint8`` wrapped ``uint16`` values around 256 and turned ``[0, 1]``
+    floats black: the poses were garbage, with normal likelihoods (QA s24).
+    """
+    if batch.shape[-1] != 3:
+        n = batch.shape[-1]
+        fix = {
+            1: "convert grayscale with cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB) or "
+            "np.repeat(frame, 3, axis=-1)",
+            4: "drop the alpha channel: frame[..., :3] (or cv2.cvtColor(frame, "
+            "cv2.COLOR_BGRA2RGB) for OpenCV's BGRA)",
+        }.get(n, "give RGB frames")
+        raise ValueError(
+            f"frames must be (H, W, 3) RGB images. Received {n} channel(s) "
+            f"(shape {batch.shape[1:]}): {fix}."
+        )
+    dtype = batch.dtype
+    if dtype == np.uint8:
+        return
+    if dtype.kind in "biu":
+        top = int(batch.max()) if batch.size else 0
+        raise ValueError(
+            f"frames must be uint8 (0-255), or float in [0, 255]. Received {dtype} "
+            f"frames (largest value {top}): posekit does not guess the bit depth. "
+            "Scale them to 8 bits first: (frame >> 4).astype(np.uint8) for a 12-bit "
+            "camera, (frame >> 8).astype(np.uint8) for 16-bit, frame.astype(np.uint8) "
+            "for values already in 0-255."
+        )
+    if dtype.kind != "f":
+        raise ValueError(
+            f"frames must be uint8 (0-255), or float in [0, 255]. Received {dtype}."
+        )
+    lo, hi = float(np.min(batch)), float(np.max(batch))
+    # [0, 1] with fractions: normalised (a 0-255 frame that dark has whole values)
+    normalised = hi <= 1.0 and bool(np.any(batch != np.rint(batch)))
+    if not (lo >= 0.0 and hi <= 255.0) or normalised:  # NaN fails too
+        raise ValueError(
+            f"float frames must hold values in [0, 255], as uint8 frames do. Received "
+            f"values from {lo:g} to {hi:g}"
+            + (" (normalised to [0, 1]?)" if normalised else "")
+            + ": for frames normalised to [0, 1] give "
+            "(frame * 255).round().astype(np.uint8); for [-1, 1], ((frame + 1) * "
+            "127.5).round().astype(np.uint8); clip others into [0, 255] first."
+        )
 
 
 class KerasPredictor(Predictor):
@@ -494,6 +548,11 @@ class TFLitePredictor(Predictor):
         self.precision = "int8" if quantized else "float32"
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if batch.shape[1:] != self.input_shape[1:]:
+            raise ValueError(self._size_problem(batch.shape[1:]))
+        if batch.dtype != np.uint8 and self._input_dtype != np.float32:
+            # float in [0, 255] (Predictor.__call__ checked): rounded, not truncated
+            batch = np.rint(batch).astype(np.uint8)
         if self._lut is not None:
             batch = _apply_lut(batch, self._lut)
         self.interpreter.set_tensor(
@@ -502,6 +561,26 @@ class TFLitePredictor(Predictor):
         self.interpreter.invoke()
         return _output(self.interpreter, self._scmap), _output(
             self.interpreter, self._locref
+        )
+
+    def _size_problem(self, got: tuple[int, ...]) -> str:
+        """Say which frame size this model takes, and how to give it another."""
+        h, w = self.input_shape[1:3]
+        gh, gw = got[:2]
+        text = (
+            f"This predictor's TFLite model takes {w}×{h} (width×height) RGB frames, "
+            f"made for frame_shape=({h}, {w}) (height first). Received a {gw}×{gh} "
+            f"frame (shape {tuple(got)})"
+        )
+        if (gh, gw) == (w, h):
+            text += (
+                f": its height and width are swapped: frame_shape is (height, "
+                f"width), ({gh}, {gw}) for these frames"
+            )
+        return (
+            text + f". Resize the frames (cv2.resize(frame, ({w}, {h}))) or make a "
+            f"predictor for their size: open_live(model, ({gh}, {gw})) or "
+            f"model.predictor(({gh}, {gw}))."
         )
 
 
