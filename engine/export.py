@@ -12,7 +12,8 @@
   licence);
 - ``MANIFEST.json``: size and SHA-256 of every other file.
 
-:func:`load_model_file` checks a file before anything in it is used: only the names
+:func:`load_model_file` checks a file (or the folder it was unzipped into) before
+anything in it is used: only the names
 above (no folders, no ``..``, no absolute paths: no path traversal), sizes and
 checksums as the manifest says, a bounded size (no zip bomb), the ``.keras`` member
 holding only JSON and HDF5 (no pickle anywhere), and Keras's safe mode when the
@@ -121,6 +122,10 @@ class ModelCard:
         labelled test frames or without int8).
     int8_chosen
         Whether ``precision="auto"`` runs the int8 model.
+    pcutoff
+        The project's likelihood cutoff when it was exported (``posekit live
+        --smooth`` blends only points above it); ``None`` in files written before
+        posekit recorded it.
     licence
         The licence the authors give the model under.
     description, authors
@@ -143,6 +148,7 @@ class ModelCard:
     float_test_error_px: float | None
     int8_test_error_px: float | None
     int8_chosen: bool
+    pcutoff: float | None = None
     licence: str = "unspecified"
     description: str = ""
     authors: str = ""
@@ -361,9 +367,11 @@ def export_model(
         raise ValueError(
             f"{project.path.name} is a multi-animal model (part-affinity fields): a "
             f"{MODEL_FILE_SUFFIX} holds a single-animal network, which finds one "
-            "animal per frame. Share the project's model folder "
-            f"({folder.path.parent}) and analyse videos with it (posekit analyze), "
-            "which assembles and tracks the animals."
+            "animal per frame. Share the project instead: copy its config.yaml and "
+            "its dlc-models folder (the network is in "
+            f"{os.path.relpath(folder.path.parent, project.path)}) into one folder, "
+            "and analyse videos with that folder as the project (posekit analyze "
+            "FOLDER VIDEO), which assembles and tracks the animals."
         )
     size = tuple(int(v) for v in (input_size or _input_size(project, folder)))
     frames = folder.labelled_frames()  # the card's counts, and int8's calibration
@@ -406,6 +414,7 @@ def export_model(
         float_test_error_px=report.float_test_error_px if report else None,
         int8_test_error_px=report.int8_test_error_px if report else None,
         int8_chosen=bool(report and report.chosen == "int8"),
+        pcutoff=float(project.pcutoff),
         licence=licence,
         description=description,
         authors=authors,
@@ -481,18 +490,7 @@ def _read_members(path: Path) -> dict[str, bytes]:
                 f"{path} unpacks to {total} bytes, beyond what a pose model needs; "
                 "refusing it."
             )
-        manifest_info = zf.getinfo("MANIFEST.json")
-        try:
-            manifest = json.loads(zf.read(manifest_info))
-        except ValueError as exc:
-            raise ModelFileError(f"{path}: MANIFEST.json is not JSON") from exc
-        if not isinstance(manifest, dict) or manifest.get("format") != (
-            MODEL_FILE_FORMAT
-        ):
-            fmt = manifest.get("format") if isinstance(manifest, dict) else None
-            plain = "MANIFEST.json is not a posekit manifest"
-            raise ModelFileError(f"{path}: {_format_problem(fmt, plain)}")
-        listed = manifest.get("files") or {}
+        listed = _manifest_files(zf.read(zf.getinfo("MANIFEST.json")), path)
         members: dict[str, bytes] = {}
         for info in infos:
             if info.filename == "MANIFEST.json":
@@ -514,6 +512,58 @@ def _read_members(path: Path) -> dict[str, bytes]:
         for name in listed:
             if name not in members:
                 raise ModelFileError(f"{path}: {name} is in the manifest but missing.")
+    _check_keras_archive(members["model.keras"], path)
+    return members
+
+
+def _manifest_files(data: bytes, path: Path) -> dict[str, Any]:
+    """Return the ``files`` of a ``MANIFEST.json`` (name -> size and checksum)."""
+    try:
+        manifest = json.loads(data)
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: MANIFEST.json is not JSON") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FILE_FORMAT:
+        fmt = manifest.get("format") if isinstance(manifest, dict) else None
+        plain = "MANIFEST.json is not a posekit manifest"
+        raise ModelFileError(f"{path}: {_format_problem(fmt, plain)}")
+    return manifest.get("files") or {}
+
+
+def _is_unpacked(path: Path) -> bool:
+    """Whether ``path`` is a folder holding the files of an unzipped model file."""
+    return (
+        path.is_dir()
+        and (path / "MANIFEST.json").is_file()
+        and (path / "model_card.json").is_file()
+    )
+
+
+def _read_folder_members(path: Path) -> dict[str, bytes]:
+    """Read and check the files of an unzipped model file, as the zip's are.
+
+    Only the files its manifest lists are read (sizes and checksums compared); other
+    files in the folder (conversions cached there) are left alone.
+    """
+    listed = _manifest_files((path / "MANIFEST.json").read_bytes(), path)
+    _check_member_names(["MANIFEST.json", *listed], str(path))
+    members: dict[str, bytes] = {}
+    for name, entry in listed.items():
+        file = path / name  # a checked plain name: stays inside path
+        if not file.is_file():
+            raise ModelFileError(f"{path}: {name} is in the manifest but missing.")
+        if not isinstance(entry, dict) or file.stat().st_size != entry.get("size"):
+            raise ModelFileError(
+                f"{path}: the size of {name} differs from the manifest's (damaged "
+                "or altered file)."
+            )
+        if file.stat().st_size > MAX_MEMBER_BYTES:
+            raise ModelFileError(f"{path}: {name} is too large; refusing it.")
+        data = file.read_bytes()
+        if _sha256(data) != entry.get("sha256"):
+            raise ModelFileError(
+                f"{path}: {name} does not match its checksum (damaged or altered file)."
+            )
+        members[name] = data
     _check_keras_archive(members["model.keras"], path)
     return members
 
@@ -553,7 +603,7 @@ class ExportedModel:
     Attributes
     ----------
     source
-        The ``.posekit.zip``.
+        The ``.posekit.zip`` (or the folder it was unzipped into).
     folder
         Where its files were unpacked (also the cache of conversions for other
         frame sizes).
@@ -611,7 +661,7 @@ class ExportedModel:
 
     def _decoder_params(self) -> tuple[float, float, float]:
         section = (self.pose_cfg().get("posekit") or {}).get("model") or {}
-        from .models.pose_model import PoseModelConfig
+        from .models.pose_config import PoseModelConfig  # no TensorFlow (QA s24)
 
         cfg = PoseModelConfig.from_dict(section)
         return float(cfg.head_stride), float(cfg.locref_stdev), float(cfg.input_scale)
@@ -753,7 +803,8 @@ def load_model_file(
     Parameters
     ----------
     path
-        The model file.
+        The model file, or a folder holding its files (unzipped): checked as the
+        file is.
     folder
         Where to unpack it (default: ``$POSEKIT_CACHE/models/<checksum>`` or
         ``~/.cache/posekit/models/<checksum>``; a file already unpacked there is
@@ -766,14 +817,24 @@ def load_model_file(
     Raises
     ------
     FileNotFoundError
-        No such file.
+        No such file (or a folder that is not an unzipped model file).
     ModelFileError
         The file fails a check (the message says which).
     """
     path = Path(path)
-    if not path.is_file():
+    if _is_unpacked(path):  # the files of a .posekit.zip, unzipped
+        members = _read_folder_members(path)
+    elif path.is_dir():
+        raise FileNotFoundError(
+            f"{path} is a folder, not a model file: give a {MODEL_FILE_SUFFIX} "
+            "(posekit export-model writes one) or the folder it was unzipped into "
+            "(with MANIFEST.json and model_card.json). A project's network runs from "
+            "its project: posekit analyze PROJECT VIDEO."
+        )
+    elif not path.is_file():
         raise FileNotFoundError(f"No model file {path}")
-    members = _read_members(path)
+    else:
+        members = _read_members(path)
     card = ModelCard.from_dict(json.loads(members["model_card.json"]))
     _check_agreement(path, card, members)
     digest = _sha256(b"".join(_sha256(members[n]).encode() for n in sorted(members)))

@@ -245,7 +245,9 @@ class LivePredictor:
             chained).
         """
         if self._error is not None:
-            raise RuntimeError("live inference stopped") from self._error
+            raise RuntimeError(f"live inference stopped: {self._error}") from (
+                self._error
+            )
         if not self._running:
             raise RuntimeError("Call start() before submit().")
         t = time.perf_counter() if timestamp is None else float(timestamp)
@@ -275,7 +277,9 @@ class LivePredictor:
         with self._cond:
             while self._pending is not None or self._busy:
                 if self._error is not None:
-                    raise RuntimeError("live inference stopped") from self._error
+                    raise RuntimeError(f"live inference stopped: {self._error}") from (
+                        self._error
+                    )
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -351,24 +355,31 @@ def open_live(
     smoothing: float = 0.0,
     pcutoff: float | None = None,
     num_threads: int | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> LivePredictor:
     """Build a :class:`LivePredictor` (batch 1, TFLite) from a model file or a project.
 
     Parameters
     ----------
     source
-        A ``.posekit.zip`` (:func:`posekit.engine.export.load_model_file`), a
-        project folder (its shuffle's newest snapshot) or a ``train/`` folder.
+        A ``.posekit.zip`` (:func:`posekit.engine.export.load_model_file`) or the
+        folder it was unzipped into, a project folder (its shuffle's newest
+        snapshot) or a ``train/`` folder.
     frame_shape
-        ``(height, width)`` of the frames.
+        ``(height, width)`` of the frames: ``(480, 640)`` for 640×480 video.
     precision
         ``"auto"``, ``"float32"`` or ``"int8"``.
     shuffle
         The project's shuffle.
     smoothing, pcutoff
-        As for :class:`LivePredictor` (``pcutoff`` default: the project's, else 0).
+        As for :class:`LivePredictor` (``pcutoff`` default: the project's, the one
+        a model file's card records, else 0).
     num_threads
         LiteRT threads.
+    on_stage
+        Called with one line (``"converting the model for 640×480 frames …"``)
+        before a conversion for a new frame size (20-60 s, once per size); default:
+        that line is logged (logger ``posekit``, INFO).
 
     Returns
     -------
@@ -379,9 +390,10 @@ def open_live(
     FileNotFoundError
         If ``source`` does not exist.
     ValueError
-        If the project's model is a multi-animal one.
+        If the project's model is a multi-animal one, or ``frame_shape`` is not
+        ``(height, width)``.
     """
-    from .export import MODEL_FILE_SUFFIX, load_model_file
+    from .export import MODEL_FILE_SUFFIX, _is_unpacked, load_model_file
     from .model_folder import ModelFolder
 
     path = Path(source)
@@ -390,16 +402,45 @@ def open_live(
             f"No model at {path}: give a {MODEL_FILE_SUFFIX} file (posekit "
             "export-model), a project folder or a shuffle's train/ folder."
         )
-    if path.name.endswith(MODEL_FILE_SUFFIX) or path.suffix.lower() == ".zip":
+    h, w = _frame_shape(frame_shape)
+    stage = _converting_line(h, w, on_stage)
+    if (
+        path.name.endswith(MODEL_FILE_SUFFIX)
+        or path.suffix.lower() == ".zip"
+        or _is_unpacked(path)
+    ):
         model = load_model_file(path)
-        predictor = model.predictor(frame_shape, 1, precision, num_threads=num_threads)
-        return LivePredictor(
-            predictor,
-            model.bodyparts,
-            smoothing=smoothing,
-            pcutoff=0.0 if pcutoff is None else pcutoff,
+        card = model.card
+        ch, cw = card.input_size
+        if (h, w) == (cw, ch) and h != w:  # (width, height) given, as OpenCV says
+            logger.warning(
+                "%s was exported for %d×%d (width×height) frames, frame_shape=(%d, "
+                "%d); frame_shape=(%d, %d) is (height, width): frames %d wide and %d "
+                "high. If yours are %d×%d, pass frame_shape=(%d, %d).",
+                path.name,
+                *(cw, ch, ch, cw),
+                *(h, w, w, h),
+                *(cw, ch, ch, cw),
+            )
+        if pcutoff is None:
+            pcutoff = card.pcutoff
+            if pcutoff is None:
+                pcutoff = 0.0
+                if smoothing:
+                    logger.warning(
+                        "%s records no pcutoff (exported by an older posekit): "
+                        "smoothing blends every point (pcutoff 0). Pass the "
+                        "project's, e.g. pcutoff=0.6 (posekit live --pcutoff 0.6).",
+                        path.name,
+                    )
+        predictor = model.predictor(
+            (h, w), 1, precision, num_threads=num_threads, on_stage=stage
         )
-    if (path / "config.yaml").is_file() or path.name == "config.yaml":
+        return LivePredictor(
+            predictor, model.bodyparts, smoothing=smoothing, pcutoff=pcutoff
+        )
+    in_project = (path / "config.yaml").is_file() or path.name == "config.yaml"
+    if in_project:
         from .project import load_project
 
         project = load_project(path)
@@ -410,15 +451,60 @@ def open_live(
         cut = 0.0 if pcutoff is None else pcutoff
     config = folder.model_config()
     if config.paf_edges:
+        where = (
+            "posekit analyze PROJECT VIDEO"
+            if in_project
+            else "posekit analyze PROJECT VIDEO, with the project (its config.yaml "
+            "and dlc-models folder) around this model folder"
+        )
         raise ValueError(
             f"The model in {folder.path} is a multi-animal model (part-affinity "
             "fields): live prediction finds one animal per frame. Analyse the video "
-            "instead (posekit analyze), which assembles and tracks the animals."
+            f"instead ({where}), which assembles and tracks the animals."
         )
     predictor = folder.predictor(
-        frame_shape, 1, precision=precision, num_threads=num_threads
+        (h, w), 1, precision=precision, num_threads=num_threads, on_stage=stage
     )
     return LivePredictor(predictor, config.bodyparts, smoothing=smoothing, pcutoff=cut)
+
+
+def _frame_shape(frame_shape: Sequence[int]) -> tuple[int, int]:
+    """Return ``(height, width)``; refuse anything else (``(H, W, 3)`` is accepted)."""
+    try:
+        shape = tuple(frame_shape)
+    except TypeError:  # a number
+        shape = ()
+    if len(shape) == 3 and shape[2] == 3:
+        shape = shape[:2]
+    if len(shape) != 2 or not all(  # whole numbers (OpenCV's sizes are floats)
+        isinstance(v, int | float | np.number) and float(v).is_integer() and v > 0
+        for v in shape
+    ):
+        raise ValueError(
+            "frame_shape is (height, width) of the frames, e.g. (480, 640) for "
+            f"640×480 video (frame.shape[:2]). Received: frame_shape={frame_shape!r}"
+        )
+    return int(shape[0]), int(shape[1])
+
+
+def _converting_line(
+    height: int, width: int, on_stage: Callable[[str], None] | None
+) -> Callable[[str], None]:
+    """Say (or log) the conversion for a new frame size: 20-60 s that looked hung."""
+
+    def stage(name: str) -> None:
+        if name != "converting":
+            return
+        line = (
+            f"converting the model for {width}×{height} frames (once for this size, "
+            "up to a minute; cached)"
+        )
+        if on_stage is None:
+            logger.info("%s", line)
+        else:
+            on_stage(line)
+
+    return stage
 
 
 def frame_source(

@@ -61,7 +61,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--smooth",
         type=float,
         default=0.0,
-        help="0 (off) to <1: weight of the previous position (less jitter, more lag)",
+        help="0 (off) to <1: weight of the previous position (less jitter, more "
+        "lag); points below --pcutoff are not blended",
+    )
+    p.add_argument(
+        "--pcutoff",
+        type=float,
+        help="likelihood below which --smooth leaves a point as predicted and --show "
+        "does not draw it (default: the project's; a model file's card records it)",
     )
     p.add_argument(
         "--realtime",
@@ -174,7 +181,11 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         shuffle=args.shuffle,
         smoothing=args.smooth,
+        pcutoff=args.pcutoff,
         num_threads=args.threads or cpu_threads(),
+        on_stage=lambda line: print(
+            f"posekit live: {line}…", file=sys.stderr, flush=True
+        ),
     )
     show = args.show and _can_show()
     if args.show and not show:
