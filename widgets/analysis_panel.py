@@ -17,8 +17,9 @@ through ``analyze_videos(prepare_tflite=...)``), only when its files are not cac
 (:func:`posekit.engine.tflite_convert.conversion_needed`); while it runs the panel
 says "preparing the fast runtime" (the engine's ``"converting"`` stage), and its
 error, if any, the panel shows.
-Only a shared model file (:attr:`AnalysisModel.model_file`) and a multi-animal
-project, which run on Keras, load TensorFlow here.
+A shared model file (:attr:`AnalysisModel.model_file`) runs on LiteRT too at the
+frame size it was exported for; only at another frame size (converted here) and for a
+multi-animal project, which runs on Keras, is TensorFlow loaded here.
 
 Before the first frame the network may be converted and the model loads: seconds
 without a frame. The panel says which of these steps runs (the engine reports them

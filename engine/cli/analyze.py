@@ -169,7 +169,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--model",
         metavar="FILE",
-        help="a shared .posekit.zip model: no project needed; then PROJECT is the "
+        help="a shared .posekit.zip model (or the folder it unzips to): no project "
+        "needed; then PROJECT is the "
         "first video (posekit analyze --model m.posekit.zip video.mp4); a project's "
         "--shuffle, --trainingsetindex, --animals and --track-method are refused",
     )
