@@ -24,7 +24,8 @@ for options added on purpose:
   --workers alone means --cluster local; --chunk-frames is checked by argparse
   and refused without --cluster or --shard; QA s21 (cluster): --shard is checked by
   argparse, and its help says that a task's share of the chunks is fixed by the
-  video and the chunk (tasks in any order) and what a task prints;
+  video and the chunk (tasks in any order) and what a task prints; s24: --model
+  takes the folder a model file unzips to;
 - ``create``: videos may be folders; --individuals and --unique-bodyparts (a
   multi-animal project from the command line);
 - ``create-training-dataset``: QA s15, existing splits are mapped by image onto
@@ -39,7 +40,8 @@ for options added on purpose:
   has a help text and its default (as every command's); QA s18: --shuffle may be
   repeated (several shuffles evaluated in turn, as DeepLabCut's ``Shuffles=[1, 2]``);
   QA s18: --min-oks and --max-distance (the gate of --tracks' matching), --plot
-  draws every labelled frame (``Training-…``/``Test-…``, as DeepLabCut);
+  draws every labelled frame (``Training-…``/``Test-…``, as DeepLabCut); s24: its
+  line in the command list says what single- and multi-animal results hold;
 - ``filter``: files may be folders of videos; --shuffle and --trainingsetindex
   (QA s15: the predictions of one shuffle's network, as its siblings take them);
   QA s18: --track-method (several animals: the config's default_track_method by
