@@ -448,15 +448,7 @@ def _detect_batch(
     """
     decoded = [f for f in batch if f is not None]
     found = iter(predictor.detect(np.stack(decoded)) if decoded else [])
-    channels = before[-1].n_channels if before else 0
     out = [next(found) if f is not None else None for f in batch]
-    channels = next((d.n_channels for d in out if d is not None), channels)
-    return [
-        d
-        if d is not None
-        else FrameDetections(
-            [np.zeros((0, 2)) for _ in range(channels)],
-            [np.zeros(0) for _ in range(channels)],
-        )
-        for d in out
-    ]
+    known = [d for d in out if d is not None] or list(before[-1:])
+    empty = FrameDetections.empty(known[0].n_channels if known else 0)
+    return [empty if d is None else d for d in out]

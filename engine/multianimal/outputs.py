@@ -132,9 +132,7 @@ def read_full_pickle(
     keys = sorted((k for k in data if k != "metadata"), key=lambda k: int(k[5:]))
     n_channels = len(meta.get("all_joints_names") or [])
     n = max(int(meta.get("nframes") or 0), (int(keys[-1][5:]) + 1) if keys else 0)
-    empty = FrameDetections(
-        [np.zeros((0, 2)) for _ in range(n_channels)], [np.zeros(0)] * n_channels
-    )
+    empty = FrameDetections.empty(n_channels)
     out = [empty] * n
     for k in keys:
         out[int(k[5:])] = FrameDetections.from_dlc(data[k])

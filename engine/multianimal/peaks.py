@@ -59,6 +59,14 @@ class FrameDetections:
     confidence: list[np.ndarray]
     costs: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
 
+    @classmethod
+    def empty(cls, n_channels: int) -> FrameDetections:
+        """Return a frame with no candidate in any of its ``n_channels`` channels."""
+        return cls(
+            [np.zeros((0, 2)) for _ in range(n_channels)],
+            [np.zeros(0) for _ in range(n_channels)],
+        )
+
     @property
     def n_channels(self) -> int:
         """Number of channels (bodyparts)."""
