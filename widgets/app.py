@@ -584,7 +584,10 @@ PAGE_JS = """
     // a focused button that disables itself (Stop training when the run ends) drops
     // the focus to the page's top: it goes to the nearest status line instead,
     // unless Python focused something else (QA s15 #10)
-    const lost = !document.activeElement || document.activeElement === document.body;
+    // (Chromium may keep a disabled button as activeElement until its next
+    // rendering update: that counts as lost too, or a busy page kept it there)
+    const active = document.activeElement;
+    const lost = !active || active === document.body || active.disabled === true;
     if (!lastFocused || !lastFocused.disabled || !lost) { return; }
     for (let a = lastFocused.parentElement; a; a = a.parentElement) {
       const live = a.querySelector(".posekit-live > .widget-html-content");
