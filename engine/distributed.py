@@ -544,6 +544,7 @@ def run_chunk(task: ChunkTask, stop_event: StopSignal | None = None) -> ChunkRes
         # no frame: the chunk lies past the video's end (a file trimmed with -c copy)
         xyp = xyp.reshape(len(xyp), -1, 3) if len(xyp) else np.zeros((0, 0, 3))
         times = info.get("frame_times")
+        end = info.get("stream_end")
         with atomic_path(out) as tmp, open(tmp, "wb") as fh:
             np.savez(
                 fh,
@@ -558,6 +559,13 @@ def run_chunk(task: ChunkTask, stop_event: StopSignal | None = None) -> ChunkRes
                 times=np.asarray(times if times is not None else [], np.float64),
                 has_times=np.bool_(times is not None),
                 truncated=np.str_(info.get("truncated") or ""),
+                # the frames of a corrupt part (empty rows), and whether the file
+                # ended early in this chunk: the video's sentence is made of all
+                missing=np.asarray(info.get("missing_frames") or [], np.int64).reshape(
+                    -1, 2
+                ),
+                cut=np.bool_(end is not None and end.truncated),
+                cut_detail=np.str_(end.detail if end is not None else ""),
             )
         partial.remove()
     return ChunkResult(
@@ -717,13 +725,57 @@ def _remember_times(video: Path, path: Path) -> None:
         logger.debug("%s: no frame times (%s)", video.name, err)
 
 
-def _chunk_timing(path: Path) -> tuple[list[float] | None, str | None]:
-    """Return a chunk file's frame times (``None``: unknown) and truncation sentence."""
+@dataclasses.dataclass(frozen=True)
+class _ChunkEnd:
+    """What a chunk file says of the video's damage (:func:`_chunk_timing`)."""
+
+    said: str | None  # the chunk's sentence (truncated or damaged), if any
+    missing: tuple[tuple[int, int], ...] = ()  # frames of a corrupt part, empty
+    cut: bool = False  # the file ended early in this chunk
+    detail: str = ""  # how that is known
+
+
+def _chunk_timing(path: Path) -> tuple[list[float] | None, _ChunkEnd]:
+    """Return a chunk file's frame times (``None``: unknown) and what it says of damage.
+
+    Chunk files of an earlier posekit have the sentence only.
+    """
     with np.load(path, allow_pickle=False) as data:
         known = "has_times" in data.files and bool(data["has_times"])
         times = [float(t) for t in data["times"]] if known else None
         said = str(data["truncated"]) if "truncated" in data.files else ""
-    return times, said or None
+        if "missing" not in data.files:
+            return times, _ChunkEnd(said or None, cut=bool(said))
+        missing = tuple((int(a), int(b)) for a, b in data["missing"])
+        cut = bool(data["cut"])
+        detail = str(data["cut_detail"])
+    return times, _ChunkEnd(said or None, missing, cut, detail)
+
+
+def _video_damage(
+    ends: Sequence[_ChunkEnd], n_frames: int, announced: int
+) -> tuple[str | None, list[list[int]]]:
+    """Say what a chunked analysis lost: the sentence and ``missing_frames``.
+
+    The corrupt parts found by every chunk are put together (one part across two
+    chunks is one stretch), with the truncation found by the chunk that reached
+    the end of the file, in the sentence a serial run writes.
+    """
+    spans: list[list[int]] = []
+    for a, b in sorted(m for end in ends for m in end.missing):
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    last = ends[-1] if ends else _ChunkEnd(None)
+    if not spans:
+        return last.said, []
+    from .video import StreamEnd
+
+    end = StreamEnd(
+        n_frames, announced, last.cut, last.detail, tuple(map(tuple, spans))
+    )
+    return end.describe(), spans
 
 
 def _sha256(path: Path) -> str:
@@ -901,7 +953,7 @@ def _assemble(
         if not plan_file.is_file():  # another task wrote the .h5 meanwhile
             shutil.rmtree(folder, ignore_errors=True)  # made again by _setup_lock
             return (job.output if job.output.is_file() else None), False
-        parts, info, times, truncated = [], None, [], None
+        parts, info, times, ends = [], None, [], []
         chunks = plan["chunks"]
         for index, (start, stop) in enumerate(chunks):
             path = _chunk_path(job, index)
@@ -928,7 +980,8 @@ def _assemble(
                     }
             if len(xyp):
                 parts.append(xyp)
-            chunk_times, truncated = _chunk_timing(path)
+            chunk_times, end = _chunk_timing(path)
+            ends.append(end)
             if times is not None and chunk_times is not None:
                 times.extend(chunk_times)
             else:
@@ -936,6 +989,7 @@ def _assemble(
             if stop is None or len(xyp) < stop - start:
                 break  # the video ends in this chunk (as a serial run ends there)
         xyp = np.concatenate(parts) if parts else np.zeros((0, len(job.bodyparts), 3))
+        truncated, missing = _video_damage(ends, len(xyp), plan["metadata_frames"])
         info = dict(info or {"fps": 30.0, "frame_dimensions": (0, 0)})
         info.update(
             n_frames=len(xyp),
@@ -944,6 +998,7 @@ def _assemble(
             container_nframes=plan["metadata_frames"],
             frame_times=times,
             truncated=truncated,
+            missing_frames=missing,
         )
         if truncated:  # (the task that decoded the end warned)
             logger.info("%s: %s", job.video.name, truncated)

@@ -31,7 +31,7 @@ from . import logger
 from ._fileio import atomic_path
 from ._tf import startup_lines_held
 from .io.dlc import predictions_frame, write_analysis_metadata, write_predictions
-from .video import Crop, VideoError, VideoReader
+from .video import Crop, StreamEnd, VideoError, VideoReader
 
 __all__ = [
     "MapDecoder",
@@ -1069,10 +1069,16 @@ def stream_info(reader: VideoReader, n_frames: int, seconds: float) -> dict:
 
     ``fps``, ``n_frames``, ``frame_dimensions``, ``seconds``, ``frames_per_second``,
     ``container_nframes``, ``truncated`` (the sentence of a truncated or damaged
-    video, else ``None``) and ``missing_frames`` (``[first, end)`` of the frames
-    lost in the middle: :attr:`~posekit.engine.video.StreamEnd.missing`).
+    video, else ``None``), ``missing_frames`` (``[first, end)`` of the frames
+    lost in the middle: :attr:`~posekit.engine.video.VideoReader.missing_frames`,
+    also in a range of the video that ends before the file does) and
+    ``stream_end`` (the :class:`~posekit.engine.video.StreamEnd`, or ``None``
+    where the frames read ended before the file).
     """
     end = reader.stream_end
+    missing = reader.missing_frames
+    if end is None and missing:  # a range (a chunk of the video): it did not end
+        end = StreamEnd(n_frames, max(reader.metadata_frames, 0), False, "", missing)
     return {
         "fps": reader.fps,
         "n_frames": n_frames,
@@ -1081,7 +1087,8 @@ def stream_info(reader: VideoReader, n_frames: int, seconds: float) -> dict:
         "frames_per_second": n_frames / seconds if seconds else float("nan"),
         "container_nframes": reader.metadata_frames,
         "truncated": end.describe() if end is not None and end.damaged else None,
-        "missing_frames": [list(m) for m in end.missing] if end is not None else [],
+        "missing_frames": [list(m) for m in missing],
+        "stream_end": end,
     }
 
 
@@ -1092,14 +1099,18 @@ def _predict_batch(
 ) -> np.ndarray:
     """Predict a batch of frames; a frame that did not decode (``None``) gets NaN.
 
-    ``results``: the batches before (the first frame of a stream decodes, so a
-    batch of lost frames only follows one and takes its shape).
+    ``results``: the batches before (a batch of lost frames takes their shape; the
+    first of a stream that begins in a corrupt part of the video takes the
+    predictor's ``num_keypoints``).
     """
     decoded = [f for f in batch if f is not None]
     xyp = predictor(np.stack(decoded)) if decoded else None
     if len(decoded) == len(batch):
         return xyp
-    shape = (xyp if xyp is not None else results[-1]).shape[1:]
+    if xyp is not None or results:
+        shape = (xyp if xyp is not None else results[-1]).shape[1:]
+    else:
+        shape = (predictor.num_keypoints, 3)
     rows = np.full((len(batch), *shape), np.nan, np.float32)
     if xyp is not None:
         rows[[i for i, f in enumerate(batch) if f is not None]] = xyp

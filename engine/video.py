@@ -514,6 +514,17 @@ class VideoReader:
         """The container's duration in seconds (``None`` if it gives none)."""
         return self._probe.duration
 
+    @property
+    def missing_frames(self) -> tuple[tuple[int, int], ...]:
+        """``(first, end)`` of each stretch the last stream found not decoding.
+
+        The frames of a corrupt part of the file that :meth:`iter_frames` with
+        ``gaps=True`` yielded empty (``end`` exclusive), also where that stream
+        covered a range and did not reach the end of the file (then it has no
+        :attr:`stream_end`).
+        """
+        return tuple(self._missing)
+
     @functools.cached_property
     def seeks_exactly(self) -> bool:
         """Whether OpenCV's seek by frame is exact in this file (MP4/MOV, AVI).
@@ -701,40 +712,69 @@ class VideoReader:
             pos = 0
         self._pos = pos
 
-    def _open_at(self, start: int) -> tuple[cv2.VideoCapture, int, bool]:
-        """Open a capture whose next frame is ``start``: ``(cap, position, anchored)``.
+    def _open_at(
+        self, start: int, *, gaps: bool = False
+    ) -> tuple[cv2.VideoCapture, int, bool, int | None]:
+        """Open a capture whose next frame is ``start``.
 
-        ``position`` is less than ``start`` only where the video ends before it.
-        ``anchored``: the frames that follow are to be checked against their
-        recorded times (a checked seek), not recorded as certain.
+        Returns ``(cap, position, anchored, lost_to)``. ``position`` is less than
+        ``start`` only where the video ends before it. ``anchored``: the frames
+        that follow are to be checked against their recorded times (a checked
+        seek), not recorded as certain. ``gaps``: reads that fail on the way are
+        a corrupt part of the file, counted past (:meth:`_past_gap`); where that
+        part reaches ``start``, ``lost_to`` is the first frame after it, already
+        grabbed (``position == lost_to``; frames ``start`` to ``lost_to - 1``, if
+        any, do not decode), else ``None``.
         """
         if start > 0 and not self.seeks_exactly:
             found = self._seek_near(start)
             if found is not None:
-                return self._grab_to(*found, start, anchored=True)
+                return self._grab_to(*found, start, anchored=True, gaps=gaps)
         cap = cv2.VideoCapture(str(self.path))
         if start > 0 and self.seeks_exactly:
             cap.set(cv2.CAP_PROP_POS_FRAMES, start)
             if int(cap.get(cv2.CAP_PROP_POS_FRAMES)) == start:
-                return cap, start, False
+                return cap, start, False, None
+            # (OpenCV's seek fails past a corrupt part of the file)
             cap.release()
             cap = cv2.VideoCapture(str(self.path))
-        return self._grab_to(cap, 0, start, anchored=False)
+        return self._grab_to(cap, 0, start, anchored=False, gaps=gaps)
 
     def _grab_to(
-        self, cap: cv2.VideoCapture, pos: int, start: int, *, anchored: bool
-    ) -> tuple[cv2.VideoCapture, int, bool]:
-        """Grab from frame ``pos`` up to ``start`` (checking or recording times)."""
+        self,
+        cap: cv2.VideoCapture,
+        pos: int,
+        start: int,
+        *,
+        anchored: bool,
+        gaps: bool = False,
+    ) -> tuple[cv2.VideoCapture, int, bool, int | None]:
+        """Grab from frame ``pos`` up to ``start`` (checking or recording times).
+
+        Returns :meth:`_open_at`'s tuple. With ``gaps``, a read that fails is
+        counted past as in the stream (a chunk of a video, or a resumed analysis,
+        that begins after or inside a corrupt part keeps its frame numbers); the
+        times of the frames after such a part are recorded as not certain.
+        """
+        counted = False  # frame numbers counted past failed reads
         while pos < start:
             if not cap.grab():
-                break
+                skipped = self._past_gap(cap, pos) if gaps and pos > 0 else 0
+                if not skipped:
+                    break
+                pos, counted = pos + skipped, True
+                if pos >= start:  # the corrupt part reaches start: pos is grabbed
+                    self._times.see(pos, cap.get(cv2.CAP_PROP_POS_MSEC), trusted=False)
+                    return cap, pos, anchored, pos
             ms = cap.get(cv2.CAP_PROP_POS_MSEC)
-            if not self._times.see(pos, ms, trusted=not anchored):
+            if counted:
+                self._times.see(pos, ms, trusted=False)
+            elif not self._times.see(pos, ms, trusted=not anchored):
                 cap.release()  # the seek went wrong after all
                 cap, pos, anchored = cv2.VideoCapture(str(self.path)), 0, False
                 continue
             pos += 1
-        return cap, pos, anchored
+        return cap, pos, anchored, None
 
     # ------------------------------------------------------------ streaming
     def iter_frames(
@@ -845,26 +885,32 @@ class VideoReader:
         last packets can decode out of order), the stream ends at the gap instead.
         """
         start, stop, step = frames
-        cap, pos, anchored = self._open_at(start)
+        cap, pos, anchored, lost_to = self._open_at(start, gaps=gaps)
         last: float | None = math.nan if after else None
-        gap: tuple[int, int, float | None, float] | None = None  # first, end, times
         held: list[tuple[tuple[int, np.ndarray], float]] = []
+        grabbed = lost_to is not None  # frame pos was grabbed by _open_at
+        gap, pos = _gap_from_start(cap, (start, stop), pos, lost_to)
         try:
             if pos < start:  # the video ends before start (a count from 0)
                 last_ms = self._times.get(pos - 1)
                 self._end_of_stream(pos, last_ms=last_ms, quiet=True)
                 return
             while not stopped.is_set() and (stop is None or pos < stop):
-                if not cap.grab():
-                    skipped = 0
-                    if gaps and last is not None and gap is None:
-                        skipped = self._past_gap(cap, pos, stop)
-                    if not skipped:
+                if grabbed:
+                    grabbed = False
+                elif not cap.grab():
+                    found = (
+                        self._gap_after(cap, pos, stop, last)
+                        if gaps and last is not None and gap is None
+                        else None
+                    )
+                    if found is None:
                         if ends:
                             self._stream_ended(pos, last, gap)
                         break
-                    gap = (pos, pos + skipped, last, cap.get(cv2.CAP_PROP_POS_MSEC))
-                    pos += skipped  # the frame grabbed after the gap is frame pos
+                    gap, pos = found  # the frame grabbed after the gap is frame pos
+                    if pos == stop:  # (the part reaches the end of the range)
+                        continue
                 last = cap.get(cv2.CAP_PROP_POS_MSEC)
                 self._times.see(pos, last, trusted=not anchored and gap is None)
                 if (pos - start) % step:
@@ -898,7 +944,7 @@ class VideoReader:
         self,
         pos: int,
         last: float | None,
-        gap: tuple[int, int, float | None, float] | None,
+        gap: _Gap | None,
     ) -> None:
         """Record the end of an OpenCV stream: no frame ``pos`` (``last``: ms before).
 
@@ -914,20 +960,35 @@ class VideoReader:
         # else: nothing after a seek past the end (OpenCV took the position on
         # trust): where the video ends is not known
 
-    def _past_gap(self, cap: cv2.VideoCapture, pos: int, stop: int | None) -> int:
+    def _gap_after(
+        self, cap: cv2.VideoCapture, pos: int, stop: int | None, last: float | None
+    ) -> tuple[_Gap, int] | None:
+        """Return the gap that begins at frame ``pos`` and the frame grabbed after it.
+
+        Called after the read of frame ``pos`` failed (``last``: the time of the
+        frame before). ``None``: no later frame decodes (the end of the file). A
+        corrupt part that reaches the end of the range (``stop``: a chunk of the
+        video) ends there, the position being ``stop`` (nothing grabbed).
+        """
+        skipped = self._past_gap(cap, pos)
+        if not skipped:
+            return None
+        if stop is not None and pos + skipped >= stop:
+            return (pos, stop, last, math.nan), stop
+        return (pos, pos + skipped, last, cap.get(cv2.CAP_PROP_POS_MSEC)), pos + skipped
+
+    def _past_gap(self, cap: cv2.VideoCapture, pos: int) -> int:
         """Read past frames that do not decode from ``pos`` on: how many there were.
 
         Called after the read of frame ``pos`` failed. Reads go on while the
-        container announces more frames (and before ``stop``); each failed read is
-        one lost frame, as in DeepLabCut's analysis loop. Returns ``0`` when no
-        later frame decodes (the end of the file), else the lost frames, the last
-        read having grabbed frame ``pos + count``.
+        container announces more frames (past the end of a range too: a corrupt
+        part across two chunks of a video is not the end of the file); each failed
+        read is one lost frame, as in DeepLabCut's analysis loop. Returns ``0``
+        when no later frame decodes (the end of the file), else the lost frames,
+        the last read having grabbed frame ``pos + count``.
         """
-        limit = (
-            self.metadata_frames if stop is None else min(stop, self.metadata_frames)
-        )
         count = 1
-        while pos + count < limit:
+        while pos + count < self.metadata_frames:
             if cap.grab():
                 return count
             count += 1
@@ -937,7 +998,7 @@ class VideoReader:
         self,
         put: Callable[[Any], None],
         seen: list[float],
-        gap: tuple[int, int, float | None, float],
+        gap: _Gap,
         held: list[tuple[tuple[int, np.ndarray], float]],
         start: int,
         step: int,
@@ -1357,6 +1418,31 @@ def _put_all(
 #: than the 2 frames ffmpeg decodes beyond OpenCV in a cut H.264 MP4 (the frames in
 #: the decoder's reorder buffer, which OpenCV does not flush on a read error).
 _HOLD_BACK = 16
+
+
+#: A stretch of frames that did not decode, as a stream holds it: ``(first, end,
+#: ms of the frame before, ms of the frame after)``.
+_Gap = tuple[int, int, float | None, float]
+
+
+def _gap_from_start(
+    cap: cv2.VideoCapture,
+    frames: tuple[int, int | None],
+    pos: int,
+    lost_to: int | None,
+) -> tuple[_Gap | None, int]:
+    """Return the gap a stream of ``frames`` begins in (if any) and the position.
+
+    ``pos`` and ``lost_to`` come from :meth:`VideoReader._open_at`: where a corrupt
+    part covers ``start``, frame ``lost_to`` (after it) was grabbed, and a range
+    that ends before it lost all its frames.
+    """
+    start, stop = frames
+    if lost_to is None or lost_to <= start:
+        return None, pos
+    end = lost_to if stop is None else min(lost_to, stop)
+    ms = cap.get(cv2.CAP_PROP_POS_MSEC) if end == lost_to else math.nan
+    return (start, end, math.nan, ms), end
 
 
 @functools.cache

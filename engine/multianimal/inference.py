@@ -443,12 +443,15 @@ def _detect_batch(
 ) -> list[FrameDetections]:
     """Detect a batch of frames; a frame that did not decode (``None``) has none.
 
-    ``before``: the frames detected before (the first frame of a stream decodes,
-    so a batch of lost frames only follows one and takes its channels).
+    ``before``: the frames detected before (a batch of lost frames takes their
+    channels; the first of a stream that begins in a corrupt part of the video
+    takes the predictor's bodyparts).
     """
     decoded = [f for f in batch if f is not None]
     found = iter(predictor.detect(np.stack(decoded)) if decoded else [])
     out = [next(found) if f is not None else None for f in batch]
     known = [d for d in out if d is not None] or list(before[-1:])
-    empty = FrameDetections.empty(known[0].n_channels if known else 0)
+    empty = FrameDetections.empty(
+        known[0].n_channels if known else predictor.n_multi + predictor.n_unique
+    )
     return [empty if d is None else d for d in out]

@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from posekit.engine.inference import predict_video
@@ -166,7 +167,7 @@ def test_an_analysis_with_lost_frames_is_complete_on_a_rerun(corrupt, tmp_path):
 class _CodeDetector:
     """A multi-animal detector: one candidate per frame at ``x`` = the frame's index."""
 
-    batch_size = 4
+    batch_size, n_multi, n_unique = 4, 1, 0
 
     def detect(self, frames):
         from posekit.engine.multianimal.peaks import FrameDetections
@@ -189,3 +190,112 @@ def test_multi_animal_detections_keep_their_frames_too(corrupt):
     codes = {i: int(c[0, 0]) for i, c in found.items() if len(c)}
     assert set(codes) == set(range(N)) - set(range(first, end))
     _check_codes(codes, list(range(first, end)))
+
+
+# ---------------------------------------------------------------------------------
+# Ranges of the video (a job array's chunks, a resumed analysis): session 25. A range
+# that began after the corrupt part had no frame at all (the seek fails there, and
+# decoding up to the range stopped at the part: "the file ends at 3.83 s"); one that
+# ended in the part ended the stream as if the file ended there.
+
+
+@pytest.fixture(scope="module")
+def whole(corrupt) -> tuple[dict[int, np.ndarray], list[int]]:
+    """Decode a whole pass: its frames (index → frame) and the indices left empty."""
+    reader = VideoReader(corrupt)
+    frames, empty = {}, []
+    for i, frame in reader.iter_frames(gaps=True):
+        if frame is None:
+            empty.append(i)
+        else:
+            frames[i] = frame
+    reader.close()
+    assert empty and len(frames) + len(empty) == N
+    return frames, empty
+
+
+@pytest.mark.parametrize(
+    "where", ["after", "at its end", "inside", "ends inside", "all inside", "across"]
+)
+def test_a_range_keeps_its_frame_numbers_around_a_corrupt_part(corrupt, whole, where):
+    frames, empty = whole
+    first, end = empty[0], empty[-1] + 1
+    start, stop = {
+        "after": (end + 13, N),
+        "at its end": (end, N),  # the first frame after the part
+        "inside": (first + 5, N),
+        "ends inside": (first - 20, first + 8),
+        "all inside": (first + 5, first + 10),
+        "across": (first - 5, end + 20),
+    }[where]
+    reader = VideoReader(corrupt)
+    got = list(reader.iter_frames(start, stop, gaps=True))
+    assert [i for i, _ in got] == list(range(start, stop))  # every frame, in place
+    lost = [i for i, f in got if f is None]
+    assert lost == [i for i in empty if start <= i < stop]
+    for i, frame in got:  # the same pictures as the whole pass
+        if frame is not None:
+            np.testing.assert_array_equal(frame, frames[i])
+    want = [(max(start, first), min(stop, end))] if lost else []
+    assert list(reader.missing_frames) == want
+
+
+def test_an_analysis_that_begins_in_a_corrupt_part_has_its_rows(corrupt, whole):
+    """A resumed or chunked analysis whose first batch is all lost frames."""
+    _, empty = whole
+    start, stop = empty[0] + 3, empty[-1] + 30
+    xyp, info = predict_video(_CodeReader(), corrupt, start=start, stop=stop)
+    assert xyp.shape == (stop - start, 1, 3)
+    lost = np.flatnonzero(np.isnan(xyp[:, 0, 2])) + start
+    assert lost.tolist() == list(range(start, empty[-1] + 1))
+    assert info["missing_frames"] == [[start, empty[-1] + 1]]
+    assert "do not decode" in info["truncated"]
+
+
+def test_chunked_analysis_writes_the_serial_rows_and_record(
+    corrupt, whole, tmp_path, monkeypatch
+):
+    """Chunks (`posekit analyze --shard`) that begin after, in and across the part."""
+    from posekit.engine import distributed
+    from posekit.engine.inference import AnalysisOutputs
+    from posekit.engine.io.dlc import analysis_metadata
+
+    _, empty = whole
+    monkeypatch.setattr(
+        distributed, "_worker_predictor", lambda model, threads: (_CodeReader(), 0.0)
+    )
+    snapshot = tmp_path / "model" / "code-reader.keras"  # (the plan hashes it)
+    snapshot.parent.mkdir()
+    snapshot.write_bytes(b"reads each frame's index")
+    model = distributed.WorkerModel(None, str(snapshot), (H, W), 8)
+    job = distributed.VideoJob(corrupt, tmp_path, model, "DLC_code", ("p",))
+    chunk = 40  # chunks [0, 40) ... [200, None): the part lies across two of them
+    assert empty[0] // chunk != empty[-1] // chunk
+    [out] = distributed.analyze_chunked(
+        [job], shard="0/1", chunk_frames=chunk, progress=False
+    )
+    xyp, info = predict_video(_CodeReader(), corrupt)
+    rows = pd.read_hdf(out).to_numpy().reshape(-1, 1, 3)
+    np.testing.assert_array_equal(rows, xyp)  # NaN in the same rows
+    meta = analysis_metadata(out)
+    assert meta["missing_frames"] == info["missing_frames"] == [
+        [empty[0], empty[-1] + 1]
+    ]
+    assert meta["truncated"] == info["truncated"]  # the serial run's sentence
+    found = AnalysisOutputs()
+    found.written(out, corrupt)
+    assert corrupt in found.incomplete  # analysed in part (posekit analyze: exit 2)
+
+
+def test_multi_animal_detections_of_a_range_that_begins_in_the_part(corrupt, whole):
+    from posekit.engine.multianimal.inference import predict_video_detections
+
+    _, empty = whole
+    start, stop = empty[0] + 2, empty[-1] + 20
+    dets, info = predict_video_detections(
+        _CodeDetector(), corrupt, start=start, stop=stop
+    )
+    assert len(dets) == stop - start and all(d.n_channels == 1 for d in dets)
+    lost = [start + k for k, d in enumerate(dets) if not len(d.coordinates[0])]
+    assert lost == list(range(start, empty[-1] + 1))
+    assert info["missing_frames"] == [[start, empty[-1] + 1]]
