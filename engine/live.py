@@ -275,16 +275,19 @@ class LivePredictor:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._pending is not None or self._busy:
+            while True:
+                # (checked when nothing waits too: the frame that failed was the
+                # last one, and True would say it was done)
                 if self._error is not None:
                     raise RuntimeError(f"live inference stopped: {self._error}") from (
                         self._error
                     )
+                if self._pending is None and not self._busy:
+                    return True
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
                 self._cond.wait(left)
-        return True
 
     _busy = False
 

@@ -88,7 +88,11 @@ def test_submit_before_start_and_after_a_failure() -> None:
 
     failing = LivePredictor(broken).start()
     failing.submit(_frame(1, 1))
-    failing.wait(timeout=5)
+    # the last frame failed: wait() says so (it returned True, as if it was done)
+    with pytest.raises(RuntimeError, match="live inference stopped: bad frame"):
+        failing.wait(timeout=5)
+    with pytest.raises(RuntimeError, match="live inference stopped: bad frame"):
+        failing.wait(timeout=5)  # (and again: the stream stays stopped)
     with pytest.raises(RuntimeError, match="live inference stopped"):
         failing.submit(_frame(1, 1))
     failing.stop()
