@@ -1506,7 +1506,13 @@ def evaluate_network(
     ``snapshot`` indexes the shuffle's snapshots (-1 the newest, ``"all"`` every one,
     a row each); default: the config's ``snapshotindex``, as in DeepLabCut.
     ``comparisonbodyparts`` (DeepLabCut's): the errors over these bodyparts only
-    (default ``"all"``).
+    (default ``"all"``). Such an evaluation writes its row, with a ``Compared
+    bodyparts`` column, and its p-cutoff table to ``<DLCscorer>-results-<bodyparts>.csv``
+    and ``<DLCscorer>-pcutoffs-<bodyparts>.csv`` (``<bodyparts>``: the names
+    joined by ``+``), and leaves ``CombinedEvaluation-results.csv`` and
+    ``<DLCscorer>-results.csv`` with the errors over all bodyparts (DeepLabCut
+    appends its row to the combined file, where nothing tells it from the
+    model's). A multi-animal project is evaluated over all bodyparts only.
 
     Writes ``evaluation-results/iteration-<N>/CombinedEvaluation-results.csv`` (DLC's
     columns; errors are mean Euclidean distances, which DLC calls RMSE), a per-shuffle
@@ -1570,6 +1576,13 @@ def evaluate_network(
     from .io.dlc import paths_to_index, predictions_frame, write_hdf
 
     project = as_project(project)
+    all_parts = isinstance(comparisonbodyparts, str) and comparisonbodyparts == "all"
+    if project.multianimal and not all_parts:
+        raise ValueError(
+            f"comparisonbodyparts={comparisonbodyparts!r}: a multi-animal project is "
+            "evaluated on all its bodyparts (OKS and the errors after matching "
+            "animals); pass comparisonbodyparts='all' (the default)."
+        )
     _check_evaluable(project, shuffle)  # creates nothing, as DeepLabCut's
     if snapshot is None:
         snapshot = project.snapshot_index
@@ -1605,6 +1618,7 @@ def evaluate_network(
     pcut = project.pcutoff
     compared = _compared_bodyparts(ts.bodyparts, comparisonbodyparts)
     cols = [ts.bodyparts.index(b) for b in compared]
+    subset = compared if sorted(compared) != sorted(ts.bodyparts) else None
     train, test = _split_summaries(
         ts,
         lambda idx: evaluation_summary(
@@ -1637,10 +1651,11 @@ def evaluate_network(
         test,
         pcutoff_error="mean_error_pcutoff_px",
         columns=columns,
+        compared=subset,
     )
     shuffle_dir = project.evaluation_dir(shuffle)
     _write_pcutoff_table(
-        shuffle_dir / f"{scorer}-pcutoffs.csv",
+        shuffle_dir / f"{scorer}-pcutoffs{_subset_suffix(subset)}.csv",
         {
             name: (preds[idx][:, cols], ts.keypoints[idx][:, cols])
             for name, idx in (("train", ts.train_indices), ("test", ts.test_indices))
@@ -1805,6 +1820,7 @@ def _write_evaluation(
     *,
     pcutoff_error: str,
     columns: dict[str, Any],
+    compared: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Write a shuffle's evaluation where DeepLabCut writes it.
 
@@ -1812,6 +1828,12 @@ def _write_evaluation(
     ``evaluation-results/iteration-<N>/CombinedEvaluation-results.csv`` (appended, or
     replacing the row of the same iterations, training fraction and shuffle) and
     ``<scorer>-results.csv`` in the shuffle's evaluation folder.
+
+    Errors over some bodyparts only (``compared``, DeepLabCut's
+    ``comparisonbodyparts``) leave both files as they are (DeepLabCut appends such
+    a row to the combined file, where nothing tells it from the model's row over
+    all bodyparts; posekit replaced that row): the row, with a ``Compared
+    bodyparts`` column, goes to ``<scorer>-results-<bodyparts>.csv``.
 
     Parameters
     ----------
@@ -1838,17 +1860,18 @@ def _write_evaluation(
 
     nan = float("nan")
     out_root = project.path / "evaluation-results" / f"iteration-{project.iteration}"
-    write_combined_evaluation(
-        out_root / "CombinedEvaluation-results.csv",
-        iterations=iteration,
-        train_fraction=train_fraction,
-        shuffle=shuffle,
-        train_error=train.get("mean_error_px", nan),
-        test_error=test.get("mean_error_px", nan),
-        pcutoff=project.pcutoff,
-        train_error_pcutoff=train.get(pcutoff_error, nan),
-        test_error_pcutoff=test.get(pcutoff_error, nan),
-    )
+    if compared is None:
+        write_combined_evaluation(
+            out_root / "CombinedEvaluation-results.csv",
+            iterations=iteration,
+            train_fraction=train_fraction,
+            shuffle=shuffle,
+            train_error=train.get("mean_error_px", nan),
+            test_error=test.get("mean_error_px", nan),
+            pcutoff=project.pcutoff,
+            train_error_pcutoff=train.get(pcutoff_error, nan),
+            test_error_pcutoff=test.get(pcutoff_error, nan),
+        )
     row = {
         "Training iterations:": iteration,
         "%Training dataset": int(round(100 * train_fraction)),
@@ -1859,12 +1882,30 @@ def _write_evaluation(
         "Test RMSE(px)": test.get("rmse_px", nan),
         **columns,
     }
+    if compared is not None:
+        row["Compared bodyparts"] = ",".join(compared)
     table = pd.DataFrame([row])
     shuffle_dir = project.evaluation_dir(shuffle)
     shuffle_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(shuffle_dir / f"{scorer}-results.csv") as tmp:
+    out = shuffle_dir / f"{scorer}-results{_subset_suffix(compared)}.csv"
+    with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
+    if compared is not None:
+        logger.info(
+            "errors over %s only: written to %s (CombinedEvaluation-results.csv and "
+            "%s-results.csv keep the errors over all bodyparts)",
+            ", ".join(compared),
+            out,
+            scorer,
+        )
     return table
+
+
+def _subset_suffix(compared: Sequence[str] | None) -> str:
+    """Return the file-name suffix of an evaluation over some bodyparts (``""``: all)."""
+    if compared is None:
+        return ""
+    return "-" + "+".join(re.sub(r"[^\w.-]+", "_", b) for b in compared)
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -264,13 +264,26 @@ def test_deeplabcut_arguments_of_the_workflow_verbs(trained, video_clip, tmp_pat
     import pickle
 
     config = str(trained.config_path)
-    # evaluate_network: comparisonbodyparts (errors over those only), rescale
+    # evaluate_network: comparisonbodyparts (errors over those only), rescale; the
+    # rows over all bodyparts stay where they are (s25: they were replaced)
+    full = dlc.evaluate_network(config, Shuffles=[1])
+    evaluation = trained.evaluation_dir(1)
+    combined = evaluation.parent / "CombinedEvaluation-results.csv"
+    before = {p.name: p.read_text() for p in (combined, *evaluation.glob("*.csv"))}
     table = dlc.evaluate_network(
         config, Shuffles=[1], comparisonbodyparts=["snout"], rescale=False
     )
     per_part = [c for c in table.columns if re.fullmatch(r"Test error \S+\(px\)", c)]
     assert per_part == ["Test error snout(px)"]
     assert table["Test error(px)"].iloc[0] == table["Test error snout(px)"].iloc[0]
+    assert table["Test error(px)"].iloc[0] != full["Test error(px)"].iloc[0]
+    assert table["Compared bodyparts"].iloc[0] == "snout"
+    after = {p.name: p.read_text() for p in (combined, *evaluation.glob("*.csv"))}
+    added = sorted(set(after) - set(before))
+    assert [after[n] for n in before] == list(before.values())  # untouched
+    assert [n.rsplit("-", 1)[-1] for n in added] == ["snout.csv", "snout.csv"]
+    written = pd.read_csv(evaluation / next(n for n in added if "-results-" in n))
+    assert written["Compared bodyparts"].tolist() == ["snout"]
     with pytest.raises(ValueError, match="must be among the bodyparts"):
         dlc.evaluate_network(config, comparisonbodyparts=["nose"])
     # analyze_videos: cropping=[...], dynamic off accepted, dynamic on refused

@@ -161,3 +161,12 @@ def test_labels_edited_after_the_training_set_are_said(trained, monkeypatch, cap
         evaluate_network(project)
     assert f"the labels of 1 of the {len(ts.paths)} frames" in caplog.text
     assert frame in caplog.text and "posekit create-training-dataset" in caplog.text
+
+
+def test_a_subset_of_bodyparts_is_refused_not_ignored(trained):
+    """The subset (comparisonbodyparts) was ignored: all bodyparts, silently."""
+    evaluation = trained.path / "evaluation-results"
+    before = sorted(evaluation.rglob("*")) if evaluation.exists() else []
+    with pytest.raises(ValueError, match="multi-animal project is evaluated on all"):
+        evaluate_network(trained, comparisonbodyparts=["snout"])
+    assert (sorted(evaluation.rglob("*")) if evaluation.exists() else []) == before
