@@ -136,7 +136,7 @@ def merge_multianimal_labels(project) -> pd.DataFrame:
     LabelError
         No labels, or a file labels bodyparts the config does not list.
     """
-    from ..labels import read_label_file
+    from ..labels import on_disk_frames, read_label_file
 
     layout = MultiAnimalLayout.from_config(project)
     parts = []
@@ -150,12 +150,15 @@ def merge_multianimal_labels(project) -> pd.DataFrame:
                 f"{h5} has single-animal columns (no 'individuals' level) but the "
                 "project is multi-animal; convert it or fix multianimalproject."
             )
+        # macOS names (NFD) vs rows (NFC): as the images are named on disk
+        paths = on_disk_frames(project, index_to_paths(df.index))
+        if paths != index_to_paths(df.index):
+            df.index = pd.Index(paths)
         validate_labels(df, list(layout.bodyparts), project_path=project.path)
         try:
             kp, unique, layout = frame_to_arrays(df, layout)
         except ValueError as err:
             raise LabelError(f"{h5}: {err}") from err
-        paths = index_to_paths(df.index)
         parts.append((paths, kp, unique))
     if not parts:
         raise LabelError(

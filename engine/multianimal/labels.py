@@ -42,6 +42,7 @@ from ..labels import (
     _DiskState,
     _frame_paths,
     _one_scorer,
+    on_disk_frames,
 )
 from .layout import SINGLE, MultiAnimalLayout, frame_to_arrays, multianimal_frame
 
@@ -207,7 +208,7 @@ class MultiAnimalLabelStore(LabelStore):
                 f"{self.project.config_path} is a multi-animal project."
             )
         scorer = _one_scorer(df, path)
-        paths = _frame_paths(df, path)
+        paths = on_disk_frames(self.project, _frame_paths(df, path))  # (NFD/NFC)
         self.layout = self._file_animals(df, path)
         try:
             multi, unique, layout = frame_to_arrays(df, self.layout)

@@ -188,3 +188,28 @@ def test_unicode_normal_forms_of_folder_and_rows_match(
     assert {row[1] for row in merged.index} == {on_disk}
     create_training_dataset(project)
     assert [p.name for p in (project.path / "labeled-data").iterdir()] == [on_disk]
+
+
+def test_unicode_normal_forms_in_a_multi_animal_project(tmp_path):
+    """The multi-animal label store and merge named rows as written (s25)."""
+    import unicodedata
+
+    from posekit.engine.demo import make_demo_project
+    from posekit.engine.multianimal.labels import MultiAnimalLabelStore
+
+    project = make_demo_project(tmp_path, n_animals=2, n_frames=12, n_labeled=4)
+    on_disk = unicodedata.normalize("NFD", "Maus_ü")
+    in_rows = unicodedata.normalize("NFC", "Maus_ü")
+    project, n = _rename_video(project, on_disk)
+    h5 = project.path / "labeled-data" / on_disk / f"CollectedData_{project.scorer}.h5"
+    df = read_labels(h5)
+    df.index = pd.MultiIndex.from_tuples([(a, in_rows, c) for a, _, c in df.index])
+    write_labels(df, h5)
+    project = load_project(project.path)
+
+    store = MultiAnimalLabelStore(project, in_rows)
+    assert len(store.labelled_frames()) == n
+    assert set(store.labelled_frames()) <= set(store.frames)  # not twice
+    merged = merge_labels(project)
+    assert len(merged) == n and {row[1] for row in merged.index} == {on_disk}
+    create_training_dataset(project)  # (the images were 'missing')
