@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from dot_model import STRIDE, decode_brightest, dot_model
 
 from posekit.engine.inference import (
     KerasPredictor,
@@ -24,27 +25,6 @@ from posekit.engine.inference import (
 from posekit.engine.model_folder import dlc_scorer_name
 from posekit.engine.models.decoder import make_decoder
 from posekit.engine.video import Crop
-
-STRIDE = 8
-
-
-def _dot_model() -> keras.Model:
-    """Build a 'pose network' whose score map peaks where the image is brightest."""
-    inp = keras.Input((None, None, 3))
-    gray = keras.layers.Lambda(lambda x: keras.ops.mean(x, axis=-1, keepdims=True))(inp)
-    pooled = keras.layers.AveragePooling2D(STRIDE)(gray)
-    scmap = keras.layers.Rescaling(1.0 / 255.0)(pooled)
-    locref = keras.layers.Concatenate()([scmap * 0.0, scmap * 0.0])
-    return keras.Model(inp, [scmap, locref])
-
-
-def _decode(scmap: np.ndarray, locref: np.ndarray) -> np.ndarray:
-    n, h, w, k = scmap.shape
-    flat = scmap.reshape(n, h * w, k)
-    idx = flat.argmax(axis=1)
-    y, x = np.divmod(idx, w)
-    p = np.take_along_axis(flat, idx[:, None, :], axis=1)[:, 0]
-    return np.stack([x * STRIDE + STRIDE / 2, y * STRIDE + STRIDE / 2, p], axis=-1)
 
 
 def _frames_of_two_sizes() -> tuple[list[np.ndarray], np.ndarray]:
@@ -61,7 +41,7 @@ def _frames_of_two_sizes() -> tuple[list[np.ndarray], np.ndarray]:
 
 def test_keras_predictor_batches_pads_and_mixes_shapes() -> None:
     inp = keras.Input((None, None, 3))
-    scmap, locref = _dot_model()(inp)
+    scmap, locref = dot_model()(inp)
     model = keras.Model(inp, {"scoremap": scmap, "locref": locref})  # dict outputs
     images, truth = _frames_of_two_sizes()
     predictor = KerasPredictor(
@@ -84,7 +64,7 @@ def test_keras_predictor_batches_pads_and_mixes_shapes() -> None:
     with pytest.raises(ValueError, match="decoder"):
         KerasPredictor(model)  # not a PoseModel: no stride to decode with
     with pytest.raises(ValueError, match="batch_size"):
-        KerasPredictor(model, _decode, batch_size=0)
+        KerasPredictor(model, decode_brightest, batch_size=0)
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         predictor([np.zeros((8, 8), np.uint8)])
 
@@ -127,7 +107,7 @@ def dot_video(tmp_path_factory):
 
 def test_predict_video_tracks_the_dot(dot_video) -> None:
     path, truth = dot_video
-    predictor = KerasPredictor(_dot_model(), _decode, batch_size=8)
+    predictor = KerasPredictor(dot_model(), decode_brightest, batch_size=8)
     xyp, info = predict_video(predictor, path)
     assert (
         info["n_frames"] == 37 == len(xyp)
@@ -137,7 +117,7 @@ def test_predict_video_tracks_the_dot(dot_video) -> None:
 
 def test_scale_and_crop_map_back_to_full_frame(dot_video) -> None:
     path, truth = dot_video
-    predictor = KerasPredictor(_dot_model(), _decode, batch_size=4)
+    predictor = KerasPredictor(dot_model(), decode_brightest, batch_size=4)
     half, _ = predict_video(predictor, path, scale=0.5)
     assert np.abs(half[:, 0, :2] - truth).max() <= STRIDE + 2
     crop = Crop(8, 152, 16, 112)
@@ -147,7 +127,7 @@ def test_scale_and_crop_map_back_to_full_frame(dot_video) -> None:
 
 def test_analyze_video_writes_dlc_layout(dot_video, tmp_path) -> None:
     path, _ = dot_video
-    predictor = KerasPredictor(_dot_model(), _decode, batch_size=8)
+    predictor = KerasPredictor(dot_model(), decode_brightest, batch_size=8)
     scorer = dlc_scorer_name("mobnet_35", "dot", "Nov25", 1, 100)
     out = analyze_video(
         predictor,
@@ -189,7 +169,7 @@ def test_an_interrupted_serial_analysis_resumes_where_it_stopped(
     from posekit.engine import inference
 
     path, _ = dot_video
-    predictor = KerasPredictor(_dot_model(), _decode, batch_size=4)
+    predictor = KerasPredictor(dot_model(), decode_brightest, batch_size=4)
     common = {"scorer": "DLC_dot", "bodyparts": ["dot"], "destfolder": tmp_path}
     whole = pd.read_hdf(
         analyze_video(predictor, path, **common, progress=False, resumable=False)
@@ -210,7 +190,7 @@ def test_an_interrupted_serial_analysis_resumes_where_it_stopped(
         analyze_video(predictor, path, **common, progress=stop_at_16)
     assert partial.is_file()
     computed: list[int] = []
-    counting = KerasPredictor(_dot_model(), _decode, batch_size=4)
+    counting = KerasPredictor(dot_model(), decode_brightest, batch_size=4)
     run = counting._run
     counting._run = lambda batch: computed.append(len(batch)) or run(batch)
     with caplog.at_level(logging.INFO, logger="posekit"):
@@ -222,7 +202,7 @@ def test_an_interrupted_serial_analysis_resumes_where_it_stopped(
     # other options (another batch size) do not resume from it
     with pytest.raises(KeyboardInterrupt):
         analyze_video(predictor, path, **common, progress=stop_at_16)
-    other = KerasPredictor(_dot_model(), _decode, batch_size=8)
+    other = KerasPredictor(dot_model(), decode_brightest, batch_size=8)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="posekit"):
         analyze_video(other, path, **common, progress=False)
@@ -238,7 +218,7 @@ def test_a_stop_event_stops_between_batches_and_the_next_run_resumes(
     from posekit.engine.inference import AnalysisStopped
 
     path, _ = dot_video
-    predictor = KerasPredictor(_dot_model(), _decode, batch_size=4)
+    predictor = KerasPredictor(dot_model(), decode_brightest, batch_size=4)
     common = {"scorer": "DLC_dot", "bodyparts": ["dot"], "destfolder": tmp_path}
     whole = pd.read_hdf(
         analyze_video(predictor, path, **common, progress=False, resumable=False)
@@ -282,10 +262,12 @@ def test_a_stop_event_stops_between_batches_and_the_next_run_resumes(
 
 def test_tflite_matches_keras(dot_video, tmp_path) -> None:
     path, _ = dot_video
-    model = _dot_model()
+    model = dot_model()
     tfl = convert_to_tflite(model, tmp_path / "m.tflite", input_shape=(4, 120, 160, 3))
-    keras_xyp, _ = predict_video(KerasPredictor(model, _decode, batch_size=4), path)
-    lite = TFLitePredictor(tfl, _decode, batch_size=4)
+    keras_xyp, _ = predict_video(
+        KerasPredictor(model, decode_brightest, batch_size=4), path
+    )
+    lite = TFLitePredictor(tfl, decode_brightest, batch_size=4)
     # the decoded uint8 frames go in as they are (the cast is in the model)
     assert lite.interpreter.get_input_details()[0]["dtype"] == np.uint8
     lite_xyp, _ = predict_video(lite, path)
@@ -301,7 +283,7 @@ def test_tflite_conversion_prints_nothing(tmp_path, capfd) -> None:
     It is C++ logging, straight to file descriptor 2; it must not reach the notebook
     or Voila app that converts a model.
     """
-    model = _dot_model()
+    model = dot_model()
     capfd.readouterr()
     tfl = convert_to_tflite(model, tmp_path / "q.tflite", input_shape=(1, 16, 16, 3))
     out, err = capfd.readouterr()

@@ -8,41 +8,19 @@ count got LiteRT's raw "Cannot set tensor" message.
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
+from dot_model import decode_brightest, dot_model
 
 from posekit.engine.inference import KerasPredictor, TFLitePredictor, convert_to_tflite
-
-STRIDE = 8
-
-
-def _dot_model() -> keras.Model:
-    """Build a "pose network" whose score map is the mean brightness / 255."""
-    inp = keras.Input((None, None, 3))
-    gray = keras.layers.Lambda(lambda x: keras.ops.mean(x, axis=-1, keepdims=True))(inp)
-    pooled = keras.layers.AveragePooling2D(STRIDE)(gray)
-    scmap = keras.layers.Rescaling(1.0 / 255.0)(pooled)
-    locref = keras.layers.Concatenate()([scmap * 0.0, scmap * 0.0])
-    return keras.Model(inp, [scmap, locref])
-
-
-def _decode(scmap: np.ndarray, locref: np.ndarray) -> np.ndarray:
-    """Return the brightest cell's centre and its score (mean brightness / 255)."""
-    n, h, w, k = scmap.shape
-    flat = scmap.reshape(n, h * w, k)
-    idx = flat.argmax(axis=1)
-    y, x = np.divmod(idx, w)
-    p = np.take_along_axis(flat, idx[:, None, :], axis=1)[:, 0]
-    return np.stack([x * STRIDE + STRIDE / 2, y * STRIDE + STRIDE / 2, p], axis=-1)
 
 
 @pytest.fixture(scope="module")
 def lite(tmp_path_factory) -> TFLitePredictor:
     """Convert the dot model for 24×16 (width×height) frames, batch 1, uint8 in."""
     path = tmp_path_factory.mktemp("lite") / "dot.tflite"
-    convert_to_tflite(_dot_model(), path, input_shape=(1, 16, 24, 3))
-    return TFLitePredictor(path, _decode, batch_size=1)
+    convert_to_tflite(dot_model(), path, input_shape=(1, 16, 24, 3))
+    return TFLitePredictor(path, decode_brightest, batch_size=1)
 
 
 def _frame() -> np.ndarray:
@@ -82,7 +60,7 @@ def test_frames_that_are_not_8_bit_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         lite(frame[None])
-    keras_predictor = KerasPredictor(_dot_model(), _decode, batch_size=1)
+    keras_predictor = KerasPredictor(dot_model(), decode_brightest, batch_size=1)
     with pytest.raises(ValueError, match=message):  # TensorFlow's path too
         keras_predictor(frame[None])
 

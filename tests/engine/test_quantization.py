@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 
-import keras
 import numpy as np
 import pytest
+from dot_model import STRIDE, dot_model
 
 from posekit.engine.inference import (
     TFLitePredictor,
@@ -29,18 +29,6 @@ from posekit.engine.quantization import (
     decide,
     mean_error_px,
 )
-
-STRIDE = 8
-
-
-def _dot_model() -> keras.Model:
-    """Score map: the mean of each 8×8 cell of the image, scaled to [0, 1]."""
-    inp = keras.Input((None, None, 3))
-    gray = keras.layers.Lambda(lambda x: keras.ops.mean(x, axis=-1, keepdims=True))(inp)
-    pooled = keras.layers.AveragePooling2D(STRIDE)(gray)
-    scmap = keras.layers.Rescaling(1.0 / 255.0)(pooled)
-    locref = keras.layers.Concatenate()([scmap * 0.0, scmap * 0.0])
-    return keras.Model(inp, [scmap, locref])
 
 
 def _frames(n: int, lo: int, hi: int, seed: int = 0) -> tuple[list, np.ndarray]:
@@ -59,7 +47,7 @@ def _frames(n: int, lo: int, hi: int, seed: int = 0) -> tuple[list, np.ndarray]:
 @pytest.mark.parametrize(("lo", "hi"), [(0, 255), (40, 200)])
 def test_int8_model_finds_what_float_finds(tmp_path, lo: int, hi: int) -> None:
     frames, truth = _frames(12, lo, hi)
-    model = _dot_model()
+    model = dot_model()
     decoder = make_decoder(stride=STRIDE, locref_stdev=1.0)
     fp = convert_to_tflite(model, tmp_path / "f.tflite", input_shape=(4, 48, 64, 3))
     q8 = convert_to_tflite(
@@ -84,7 +72,7 @@ def test_int8_model_finds_what_float_finds(tmp_path, lo: int, hi: int) -> None:
 def test_representative_frames_must_fit_the_input(tmp_path) -> None:
     with pytest.raises(ValueError, match="representative_frames must be RGB frames"):
         convert_to_tflite(
-            _dot_model(),
+            dot_model(),
             tmp_path / "q.tflite",
             input_shape=(1, 48, 64, 3),
             representative_frames=[np.zeros((32, 32, 3), np.uint8)],
