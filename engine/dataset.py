@@ -143,6 +143,8 @@ def merge_labels(project: Project) -> pd.DataFrame:
     LabelError
         If there are no labels, or a file's bodyparts do not match the config.
     """
+    if not any(project.has_labels(stem) for stem in project.labeled_videos()):
+        _refuse_other_scorers(project)  # QA s25 #7: theirs, not "label some frames"
     if project.multianimal:  # four column levels (posekit.engine.multianimal)
         from .multianimal.dataset import merge_multianimal_labels
 
@@ -178,6 +180,52 @@ def merge_labels(project: Project) -> pd.DataFrame:
     merged = pd.concat(frames).sort_index()
     merged = merged[merged.notna().any(axis=1)]
     return merged
+
+
+def _refuse_other_scorers(project: Project) -> None:
+    """Raise, naming them, when only label files of other scorers exist.
+
+    Raises
+    ------
+    LabelError
+        If a ``labeled-data/<video>/`` holds ``CollectedData_*`` of a scorer other
+        than config.yaml's (and none of config.yaml's scorer exists).
+    """
+    from .label_check import other_scorer_advice, other_scorer_labels
+
+    others = other_scorer_labels(project)
+    if others:
+        raise LabelError(
+            f"No labels of the scorer {project.scorer!r} (config.yaml) in "
+            f"{project.path / 'labeled-data'}: no labeled-data/<video>/CollectedData_"
+            f"{project.scorer}.h5. {other_scorer_advice(project, others)}"
+        )
+
+
+def _warn_other_scorers(project: Project, merged: pd.DataFrame) -> None:
+    """Warn about the label files of other scorers the training set leaves out.
+
+    As DeepLabCut, only ``CollectedData_<scorer>`` of config.yaml's scorer counts;
+    the frames labelled only in another scorer's file are named.
+    """
+    from .label_check import other_scorer_advice, other_scorer_labels
+
+    others = other_scorer_labels(project)
+    if not others:
+        return
+    used = set(index_to_paths(merged.index))
+    left: dict[str, None] = {}
+    for other in others:
+        left.update(dict.fromkeys(f for f in other.frames or () if f not in used))
+    names = [f.split("/", 1)[-1] for f in left]  # <video>/<image>
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if names[5:] else "")
+    frames = (
+        f" {len(left)} frame(s) labelled only there are left out of the training "
+        f"set: {shown}."
+        if left
+        else ""
+    )
+    logger.warning("%s%s", other_scorer_advice(project, others), frames)
 
 
 def make_split(
@@ -750,6 +798,7 @@ def _write_merged(project: Project) -> tuple[pd.DataFrame, list[str], list[str] 
     refer to.
     """
     merged = merge_labels(project)
+    _warn_other_scorers(project, merged)
     _require_frames(project, merged)
     out_dir = project.training_set_dir()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -37,6 +38,9 @@ __all__ = [
     "labeled_dir",
     "check_labels",
     "written_summary",
+    "OtherScorerLabels",
+    "other_scorer_labels",
+    "other_scorer_advice",
 ]
 
 #: With ``progress=None``, a progress bar is shown from this many frames on.
@@ -277,19 +281,15 @@ def _validate(project, stem: str) -> None:
 
 def _no_labels_message(project) -> str:
     """Say that no label file was found, and name those of other scorers."""
-    root = project.path / "labeled-data"
-    others = sorted(
-        str(p.relative_to(project.path))
-        for p in root.glob("*/CollectedData_*")
-        if p.suffix in (".h5", ".csv") and p.stem != f"CollectedData_{project.scorer}"
-    )
     text = (
         f"No labels to check: no labeled-data/<video>/CollectedData_{project.scorer}"
         f".h5 (or .csv) in {project.path} (the scorer in config.yaml is "
         f"{project.scorer!r})."
     )
+    others = other_scorer_labels(project, count_frames=False)
     if others:
-        shown = ", ".join(others[:3]) + (" …" if len(others) > 3 else "")
+        files = [str(o.path.relative_to(project.path)) for o in others]
+        shown = ", ".join(files[:3]) + (" …" if len(files) > 3 else "")
         text += (
             f" Found label files of another scorer: {shown}; set scorer in "
             "config.yaml to theirs to use them."
@@ -297,3 +297,127 @@ def _no_labels_message(project) -> str:
     else:
         text += " Label some frames first (the labelling app)."
     return text
+
+
+@dataclass(frozen=True)
+class OtherScorerLabels:
+    """A video's label file of a scorer other than config.yaml's.
+
+    DeepLabCut (and posekit) read only ``CollectedData_<scorer>`` of the config's
+    ``scorer``; a label file of another scorer (labelled with another config, or
+    by a student whose config names another scorer) is ignored.
+
+    Attributes
+    ----------
+    video
+        The video stem (``labeled-data/<video>/``).
+    scorer
+        The file's scorer (from its name ``CollectedData_<scorer>``).
+    path
+        The ``.h5`` (else its ``.csv``).
+    frames
+        Its labelled frames (``labeled-data/<video>/<image>``, a row with a point);
+        ``None`` when they were not counted or the file cannot be read.
+    """
+
+    video: str
+    scorer: str
+    path: Path
+    frames: tuple[str, ...] | None = None
+
+    def describe(self, project) -> str:
+        """``labeled-data/v/CollectedData_bob.h5 (scorer 'bob', 60 labelled frames)``."""
+        where = self.path.relative_to(project.path).as_posix()
+        if self.frames is None:
+            return f"{where} (scorer {self.scorer!r})"
+        return f"{where} (scorer {self.scorer!r}, {len(self.frames)} labelled frames)"
+
+
+def other_scorer_labels(
+    project, stems: Sequence[str] | None = None, *, count_frames: bool = True
+) -> list[OtherScorerLabels]:
+    """Find the label files of scorers other than config.yaml's ``scorer``.
+
+    Parameters
+    ----------
+    project
+        An open :class:`posekit.engine.project.Project`.
+    stems
+        Video stems whose ``labeled-data/<video>/`` to look in (default: all).
+    count_frames
+        Read each file for its labelled frames (:attr:`OtherScorerLabels.frames`).
+
+    Returns
+    -------
+    list of OtherScorerLabels
+        One per video and scorer (the ``.h5``, else the ``.csv``), sorted.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from posekit.engine.demo import make_demo_project
+    >>> project = make_demo_project(tempfile.mkdtemp(), n_frames=30, n_labeled=2)
+    >>> other_scorer_labels(project)
+    []
+    """
+    from .io.dlc import index_to_paths, read_labels
+
+    root = project.path / "labeled-data"
+    if stems is None:
+        stems = project.labeled_videos()
+    own = f"CollectedData_{project.scorer}"
+    found = []
+    for stem in stems:
+        by_stem: dict[str, Path] = {}
+        for p in sorted((root / stem).glob("CollectedData_*")):
+            if p.suffix not in (".h5", ".csv") or p.stem == own or not p.is_file():
+                continue
+            if p.stem not in by_stem or p.suffix == ".h5":  # the .h5 first
+                by_stem[p.stem] = p
+        for name, path in sorted(by_stem.items()):
+            frames = None
+            if count_frames:
+                try:
+                    df = read_labels(path)
+                    rows = df.notna().any(axis=1).to_numpy()
+                    frames = tuple(
+                        p
+                        for p, r in zip(index_to_paths(df.index), rows, strict=True)
+                        if r
+                    )
+                except Exception as err:  # noqa: BLE001 - unreadable: named only
+                    logger.info("could not read %s: %s", path, err)
+            scorer = name[len("CollectedData_") :]
+            found.append(OtherScorerLabels(stem, scorer, path, frames))
+    return found
+
+
+def other_scorer_advice(project, found: Sequence[OtherScorerLabels]) -> str:
+    """Name other scorers' label files and say how to use them (``""``: none).
+
+    Parameters
+    ----------
+    project
+        An open :class:`posekit.engine.project.Project`.
+    found
+        What :func:`other_scorer_labels` found.
+
+    Returns
+    -------
+    str
+        One sentence: the files, that only ``CollectedData_<scorer>`` of
+        config.yaml's scorer is read, and to set ``scorer`` to theirs to use them.
+    """
+    if not found:
+        return ""
+    shown = ", ".join(o.describe(project) for o in found[:3])
+    if len(found) > 3:
+        shown += f" and {len(found) - 3} more"
+    scorers = list(dict.fromkeys(o.scorer for o in found))
+    theirs = " or ".join(repr(s) for s in scorers)
+    return (
+        f"Label files of another scorer are not used: {shown}. posekit, as "
+        f"DeepLabCut, reads only CollectedData_{project.scorer} (scorer: "
+        f"{project.scorer} in config.yaml); to use theirs, set scorer in config.yaml "
+        f"to {theirs}."
+    )

@@ -62,6 +62,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.io.dlc import LabelError
+from ..engine.label_check import other_scorer_advice, other_scorer_labels
 from ..engine.labels import (
     LabelStore,
     PointChange,
@@ -448,8 +449,15 @@ class LabelerModel(MultiAnimalLabelling):
         if store.video not in self.known_videos:
             self.known_videos = [*self.known_videos, store.video]
         self._emit("videos")
-        # a .csv that disagrees with its .h5: say which file the labels come from
-        self.show_message(store.note, level="warning" if store.note else "info")
+        # a .csv that disagrees with its .h5: say which file the labels come from;
+        # label files of another scorer are not shown: say so (QA s25 #7)
+        others = other_scorer_advice(
+            self.project, other_scorer_labels(self.project, [store.video])
+        )
+        if others:
+            others += " Then open the Label app again."
+        note = " ".join(t for t in (store.note, others) if t)
+        self.show_message(note, level="warning" if note else "info")
         if not store.frames:
             self._show_empty(
                 f"No frames in labeled-data/{store.video}/ yet: pick frames first."
@@ -528,6 +536,7 @@ class LabelerModel(MultiAnimalLabelling):
         name = self.store.frames[index]
         n_before = len(self.store.frames)
         self.store.sync()  # pull another labeller's changes (may add frames)
+        self._read_marks()  # and their "not visible" marks (QA s25 #8)
         if len(self.store.frames) != n_before:
             self._emit("frames")
         if name != self.frame:
@@ -1088,11 +1097,20 @@ class LabelerModel(MultiAnimalLabelling):
 
     def _load_video_extras(self) -> None:
         """Read the current video's machine labels and visibility marks."""
-        video = self.store.video
-        marks = read_visibility(self.project, video)
+        self._read_marks()
+        self.machine = read_machine_labels(
+            self.project, self.store.video, self.bodyparts
+        )
+
+    def _read_marks(self) -> None:
+        """Read the current video's "not visible" and dismissed marks from disk.
+
+        Every edit saves its marks at once, so the file holds this app's marks and
+        those of other labellers (another tab, another student).
+        """
+        marks = read_visibility(self.project, self.store.video)
         self.not_visible = marks["not_visible"]
         self.dismissed = marks["dismissed"]
-        self.machine = read_machine_labels(self.project, video, self.bodyparts)
 
     def likelihood_class(self, likelihood: float) -> str:
         """``"p-low"`` (below the p-cutoff), ``"p-mid"`` or ``"p-high"`` (>= 0.95)."""
@@ -1209,10 +1227,19 @@ class LabelerModel(MultiAnimalLabelling):
                 level="warning",
             )
         changes = self.store.apply(frame, points) if points else []
+        asked = list(dict.fromkeys(remove))
+        unknown = [m for m in asked if m not in self.not_visible]
+        if unknown:  # QA s25 #8: another labeller's marks, set since they were read
+            on_disk = read_visibility(self.project, self.store.video)["not_visible"]
+            self.not_visible |= {m for m in unknown if m in on_disk}  # undo: back
         add = [m for m in dict.fromkeys(add) if m not in self.not_visible]
-        remove = [m for m in dict.fromkeys(remove) if m in self.not_visible]
+        remove = [m for m in asked if m in self.not_visible]
         if changes or add or remove:
             self._record(changes, add, remove)
+        if absent := [m for m in asked if m not in remove]:
+            # a mark set by another labeller since the read above: removing an
+            # absent mark changes nothing on disk
+            self._save_marks(not_visible_remove=absent)
         return changes
 
     def _record(

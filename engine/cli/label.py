@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from pathlib import Path
 
+    from ..label_check import other_scorer_advice, other_scorer_labels
     from ..labels import (
         empty_points,
         labelling_progress,
@@ -139,11 +140,19 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"{stem}: {done} of {total} frames done")
     print(f"project: {done_all} of {total_all} frames done")
+    # QA s25 #7: labels of another scorer are not counted: name them
+    others = other_scorer_labels(project, stems)
+    if others:
+        print(other_scorer_advice(project, others))
     if new_parts:
+        why = (
+            "labelled in another scorer's file? see above"
+            if others
+            else "added to config.yaml after labelling?"
+        )
         print(
-            f"{', '.join(sorted(new_parts))}: no label in any frame yet (added to "
-            "config.yaml after labelling?): label it in the Label app; "
-            "--missing-not-visible leaves it alone."
+            f"{', '.join(sorted(new_parts))}: no label in any frame yet ({why}): "
+            "label it in the Label app; --missing-not-visible leaves it alone."
         )
     if started and not args.missing_not_visible:
         print(
