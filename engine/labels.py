@@ -15,9 +15,13 @@ DeepLabCut's ``CollectedData_<scorer>.h5`` (+ ``.csv``) on disk in step with the
   theirs = the file now): points only they changed are taken, points only we changed
   are kept, and a point both changed keeps our (newer) value while the other writer's
   whole file is copied to ``labeled-data/<video>/.posekit/conflicts/`` so no click of
-  either side is lost. Every merge is reported in a :class:`SyncReport` (listeners
-  are called, e.g. to warn in the labelling widget). posekit writers also take an
-  advisory lock on the folder for the read-merge-write.
+  either side is lost. Frames they removed stay removed (unless we changed them
+  since), and points of ours that they changed back (DLC's GUI writes its whole
+  table) are said, with a copy of our version. Every merge is reported in a
+  :class:`SyncReport` (listeners are called, e.g. to warn in the labelling widget).
+  posekit writers also hold the folder's label lock (:func:`_folder_lock`: a POSIX
+  record lock on ``.posekit/labels.lock``, which network drives pass on) for the
+  read-merge-write, and a store opens (reads and digests the file) under it.
 
 The ``.h5`` is the label file (as for DeepLabCut); its ``.csv`` twin is compared with
 it on reading (:func:`read_label_file`): when they disagree (a ``.csv`` edited by hand,
@@ -47,7 +51,10 @@ import contextlib
 import datetime as _dt
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +72,7 @@ from .io.dlc import (
 )
 from .project import video_folder_name
 
-try:  # POSIX advisory locks; elsewhere only the digest check guards concurrent writers
+try:  # POSIX record locks (msvcrt's on Windows): _folder_lock
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
@@ -140,6 +147,17 @@ class SyncReport:
         Points both sides changed (ours kept; theirs in ``backup``).
     backup
         Copy of the other writer's file when there were conflicts.
+    deleted
+        Frames the other writer removed from the file (DeepLabCut's
+        ``dropunlabeledframes``, its GUI): they stay removed.
+    kept_deleted
+        Frames the other writer removed but we had changed since: ours were kept.
+    reverted
+        ``(frame, bodypart)`` points this store had written that the other writer
+        changed back (a program that writes its whole table, such as DeepLabCut's
+        GUI, puts back what it had read): theirs were taken.
+    reverted_backup
+        Copy of our labels as they were before those points were changed back.
     error
         Why the save failed (the edit stays in memory and is retried on the next
         save); empty when it did not.
@@ -150,6 +168,10 @@ class SyncReport:
     merged: tuple[tuple[str, str], ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     backup: Path | None = None
+    deleted: tuple[str, ...] = ()
+    kept_deleted: tuple[str, ...] = ()
+    reverted: tuple[tuple[str, str], ...] = ()
+    reverted_backup: Path | None = None
     error: str = ""
 
     @property
@@ -157,13 +179,35 @@ class SyncReport:
         """A sentence for the user (empty when nothing noteworthy happened)."""
         parts = []
         if self.external:
-            frames = sorted({f.rsplit("/", 1)[-1] for f, _ in self.merged})
-            shown = ", ".join(frames[:4]) + (" …" if len(frames) > 4 else "")
+            mine = set(self.reverted)
+            others = [m for m in self.merged if m not in mine]
             parts.append(
                 "The label file was changed by another labeller (another tab or "
-                f"program); merged {len(self.merged)} of its point(s)"
-                + (f" on {shown}" if frames else "")
+                f"program); merged {len(others)} of its point(s)"
+                + (f" on {_shown(f for f, _ in others)}" if others else "")
                 + "."
+                if others or not (self.deleted or self.kept_deleted or mine)
+                else "The label file was changed by another labeller (another tab "
+                "or program)."
+            )
+        if self.deleted:
+            parts.append(
+                f"It removed {len(self.deleted)} frame(s) from the file "
+                f"({_shown(self.deleted)}); they stay removed."
+            )
+        if self.kept_deleted:
+            parts.append(
+                f"It removed {len(self.kept_deleted)} frame(s) whose points you had "
+                f"changed since ({_shown(self.kept_deleted)}); your labels of them "
+                "were kept."
+            )
+        if self.reverted:
+            parts.append(
+                f"{len(self.reverted)} of your point(s) were changed back by the "
+                f"other program (on {_shown(f for f, _ in self.reverted)}): it wrote "
+                "its own copy of the labels over yours, as DeepLabCut's GUI does when "
+                f"it saves. Your version was saved to {self.reverted_backup}; place "
+                "those points again if yours were right."
             )
         if self.conflicts:
             parts.append(
@@ -173,6 +217,12 @@ class SyncReport:
         if self.error:
             parts.append(f"Not saved: {self.error}")
         return " ".join(parts)
+
+
+def _shown(frames: Iterable[str]) -> str:
+    """Name up to four frames by their image (``img000.png, img015.png …``)."""
+    names = sorted({f.rsplit("/", 1)[-1] for f in frames})
+    return ", ".join(names[:4]) + (" …" if len(names) > 4 else "")
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -201,8 +251,12 @@ def merge_labels(
     Returns
     -------
     merged : dict
-        Frame path → array. Every frame of any input is kept: a frame missing
-        from ``theirs`` counts as unchanged by them (rows are never dropped).
+        Frame path → array. A frame that ``base`` has and ``theirs`` has not was
+        deleted by the other writer (DeepLabCut's ``dropunlabeledframes``, its GUI):
+        it stays deleted, unless ``ours`` changed a point of it since ``base`` (then
+        ours is kept). The deleted frames are those of ``base`` in neither
+        ``theirs`` nor ``merged``; the kept ones are in ``merged`` and not in
+        ``theirs``. A frame ``base`` never had is kept from whichever side has it.
     taken : list of (frame, bodypart)
         Points whose value came from ``theirs``.
     conflicts : list of Conflict
@@ -217,6 +271,8 @@ def merge_labels(
     >>> merged, taken, conflicts = merge_labels(base, ours, theirs, ["a", "b"])
     >>> merged["f"].tolist(), taken, conflicts
     ([[5.0, 5.0], [7.0, 7.0]], [('f', 'b')], [])
+    >>> sorted(merge_labels(base, base, {}, ["a", "b"])[0])  # they deleted 'f'
+    []
     """
     k = len(bodyparts)
     empty = np.full((k, 2), np.nan)
@@ -226,9 +282,13 @@ def merge_labels(
     for frame in sorted(set(base) | set(ours) | set(theirs)):
         b = np.asarray(base.get(frame, empty), float)
         o = np.asarray(ours.get(frame, b), float)
+        ours_same = _same(o, b)
+        if frame in base and frame not in theirs:  # they deleted the row
+            if not ours_same.all():
+                merged[frame] = o.copy()  # we changed it since: ours is kept
+            continue
         t = np.asarray(theirs.get(frame, b), float)
         out = o.copy()
-        ours_same = _same(o, b)
         theirs_same = _same(t, b)
         agree = _same(o, t)
         for j in range(k):
@@ -274,7 +334,11 @@ def read_label_file(path: str | os.PathLike) -> LabelFile:
 
     The ``.h5`` is used when it exists and reads, as DeepLabCut does; when the
     ``.csv`` beside it holds other labels, a warning names both files, says how they
-    differ and which one was used.
+    differ and which one was used. Twins that disagree are read again under the
+    folder's lock (:func:`_folder_lock`, where the folder is writable), so a labeller
+    saving between the two reads is not taken for a disagreement; a ``.csv`` older
+    than the ``.h5`` is said to be stale (the next save rewrites it), not offered
+    for conversion.
 
     Parameters
     ----------
@@ -295,6 +359,20 @@ def read_label_file(path: str | os.PathLike) -> LabelFile:
     """
     path = Path(path)
     h5, csv = path.with_suffix(".h5"), path.with_suffix(".csv")
+    label_file = _read_twins(h5, csv)
+    if label_file.note:  # read again under the lock: a save between the two reads
+        with _folder_lock(h5.parent, create=False):  # (re-entrant in a store's save)
+            label_file = _read_twins(h5, csv)
+    if label_file.note:
+        if label_file.path == h5:
+            _warn_disagreement(h5, csv, label_file.note)
+        else:
+            logger.warning("%s", label_file.note)
+    return label_file
+
+
+def _read_twins(h5: Path, csv: Path) -> LabelFile:
+    """Read the ``.h5`` (or the ``.csv``) and compare the twins; nothing is logged."""
     if not h5.is_file():
         if csv.is_file():
             return LabelFile(read_labels(csv), csv)
@@ -305,7 +383,6 @@ def read_label_file(path: str | os.PathLike) -> LabelFile:
         if not csv.is_file():
             raise
         note = f"{h5} is unreadable; its .csv twin {csv.name} was used instead."
-        logger.warning("%s", note)
         return LabelFile(read_labels(csv), csv, note)
     if not csv.is_file():
         return LabelFile(df, h5)
@@ -315,15 +392,24 @@ def read_label_file(path: str | os.PathLike) -> LabelFile:
         differences = [f"the .csv cannot be read ({err})"]
     if not differences:
         return LabelFile(df, h5)
-    newer = " (the .csv is the newer file)" if _mtime(csv) > _mtime(h5) else ""
-    note = (
-        f"{csv} disagrees with {h5.name}: {'; '.join(differences)}. The labels of "
-        f"{h5.name} are used, as DeepLabCut does{newer}. If the .csv holds the labels "
-        "you want, convert it first: posekit.engine.io.dlc.convert_csv_to_h5 "
-        "(DeepLabCut's convertcsv2h5); saving labels in posekit rewrites the .csv "
-        "from the .h5 (a copy of the old .csv is kept in .posekit/conflicts/)."
-    )
-    _warn_disagreement(h5, csv, note)
+    said = f"{csv} disagrees with {h5.name}: {'; '.join(differences)}."
+    if _mtime(csv) < _mtime(h5):  # a save stopped between the two files
+        note = (
+            f"{said} The .csv is older than {h5.name}: a stale copy (a save stopped "
+            "between writing the two files, or a program that wrote only the .h5). "
+            f"The labels of {h5.name} are used, as DeepLabCut does, and the next save "
+            "of labels in posekit rewrites the .csv from them (a copy of the old .csv "
+            "is kept in .posekit/conflicts/)."
+        )
+    else:
+        newer = " (the .csv is the newer file)" if _mtime(csv) > _mtime(h5) else ""
+        note = (
+            f"{said} The labels of {h5.name} are used, as DeepLabCut does{newer}. If "
+            "the .csv holds the labels you want, convert it first (when nobody "
+            "labels this video): posekit.engine.io.dlc.convert_csv_to_h5 "
+            "(DeepLabCut's convertcsv2h5); saving labels in posekit rewrites the .csv "
+            "from the .h5 (a copy of the old .csv is kept in .posekit/conflicts/)."
+        )
     return LabelFile(df, h5, note)
 
 
@@ -860,9 +946,11 @@ def mark_missing_not_visible(project, video: str | os.PathLike) -> int:
     (3, 3)
     """
     stem = video_folder_name(video)
-    new = empty_points(project, stem)
+    with _folder_lock(project.labeled_data_dir(stem), create=False):
+        new = empty_points(project, stem)  # under the lock: no point placed meanwhile
+        if new:
+            update_visibility(project, stem, not_visible_add=new)
     if new:
-        update_visibility(project, stem, not_visible_add=new)
         logger.info(
             "%s: %d empty point(s) of labelled frames marked not visible",
             stem,
@@ -871,21 +959,168 @@ def mark_missing_not_visible(project, video: str | os.PathLike) -> int:
     return len(new)
 
 
-@contextlib.contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
-    """Advisory exclusive lock on a label folder (POSIX) for a read-modify-write."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:  # pragma: no cover - Windows
-        yield
+#: The label lock of a video's folder: ``labeled-data/<video>/.posekit/labels.lock``,
+#: an empty regular file beside :data:`VISIBILITY_FILE` (DeepLabCut skips the hidden
+#: folder). It is locked with a POSIX record lock (``fcntl.lockf``), which NFS (v4;
+#: v3 through its lock daemon) and SMB pass on to the server, so labellers on
+#: different computers exclude each other; ``flock`` on the folder did not.
+LABELS_LOCK_FILE = ".posekit/labels.lock"
+
+
+class _HeldLock:
+    """One label folder's lock in this process: a thread lock and the file's lock.
+
+    POSIX record locks belong to the process (two threads both get them, and closing
+    any descriptor of the file drops them), so threads take turns on ``rlock`` and
+    only the outermost holder opens, locks and closes the file: a nested
+    :func:`_folder_lock` (a read inside a save) reuses it.
+    """
+
+    def __init__(self) -> None:
+        self.rlock = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+
+
+_HELD: dict[str, _HeldLock] = {}
+_HELD_GUARD = threading.Lock()
+#: Lock files whose lock the filesystem refused (said once per process).
+_NO_LOCK_SAID: set[str] = set()
+
+
+def _forget_held_locks() -> None:
+    """In a forked child: it holds none of its parent's record locks."""
+    global _HELD_GUARD
+    _HELD.clear()
+    _HELD_GUARD = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_held_locks)
+
+
+def _lock_file(fd: int) -> None:
+    """Wait for an exclusive lock on an open lock file (POSIX record lock)."""
+    if fcntl is not None:
+        fcntl.lockf(fd, fcntl.LOCK_EX)  # F_SETLKW on the whole file
         return
-    fd = os.open(folder, os.O_RDONLY)
+    import msvcrt  # pragma: no cover - Windows
+
+    while True:  # pragma: no cover - Windows
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
+def _unlock_file(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        if fcntl is not None:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+        else:  # pragma: no cover - Windows
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+def _open_locked(folder: Path, *, create: bool) -> int | None:
+    """Open and lock ``folder``'s :data:`LABELS_LOCK_FILE`; ``None``: no lock here.
+
+    ``None`` when the folder does not exist (and ``create`` is false), cannot hold
+    the lock file (read-only), or the filesystem refuses the lock (an NFSv3 mount
+    without its lock daemon: said once as a warning).
+    """
+    path = folder / LABELS_LOCK_FILE
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        elif not folder.is_dir():
+            return None
+        # others who may write the folder (a lab group) must be able to lock too
+        shared = stat.S_IMODE(folder.stat().st_mode)
+        if not path.parent.is_dir():
+            path.parent.mkdir()
+            with contextlib.suppress(OSError):
+                os.chmod(path.parent, shared | 0o700)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, (shared & 0o666) | 0o600)
+        except FileExistsError:
+            fd = os.open(path, os.O_RDWR)
+    except OSError as err:
+        if isinstance(err, PermissionError) and os.access(folder, os.W_OK):
+            logger.warning(
+                "cannot open the label lock %s (%s): saves of labels are not kept "
+                "apart from other labellers'; let everyone who labels write it.",
+                path,
+                err,
+            )
+        else:  # a read-only project
+            logger.debug("no label lock %s: %s", path, err)
+        return None
+    try:
+        _lock_file(fd)
+    except OSError as err:
         os.close(fd)
+        if str(path) not in _NO_LOCK_SAID:
+            _NO_LOCK_SAID.add(str(path))
+            logger.warning(
+                "cannot lock %s (%s): saves of labels from other computers are not "
+                "kept apart on this drive (on NFSv3 the lock daemon must run).",
+                path,
+                err,
+            )
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path, *, create: bool = True) -> Iterator[bool]:
+    """Exclusive lock on a label folder for a read-modify-write (or a consistent read).
+
+    Every posekit writer of ``labeled-data/<video>/`` (labels, their ``.csv`` twin,
+    the visibility marks) holds it around its read and write. The lock is a POSIX
+    record lock (``msvcrt.locking`` on Windows) on :data:`LABELS_LOCK_FILE`, a regular
+    file, so that network filesystems pass it on to other computers. It is
+    re-entrant in a thread, and threads of one process take turns.
+
+    Parameters
+    ----------
+    folder
+        ``labeled-data/<video>/``.
+    create
+        Create the folder when it does not exist (a writer); with ``False`` a missing
+        folder is not locked (a reader).
+
+    Yields
+    ------
+    bool
+        Whether the lock is held: ``False`` where it cannot be (a read-only folder, a
+        missing one with ``create=False``, a filesystem that refuses locks); the block
+        runs anyway.
+    """
+    key = os.path.realpath(folder)
+    with _HELD_GUARD:
+        held = _HELD.setdefault(key, _HeldLock())
+    with held.rlock:
+        if held.depth == 0:
+            held.fd = _open_locked(Path(folder), create=create)
+        held.depth += 1
+        try:
+            yield held.fd is not None
+        finally:
+            held.depth -= 1
+            if held.depth == 0 and held.fd is not None:
+                fd, held.fd = held.fd, None
+                _unlock_file(fd)
+                os.close(fd)
 
 
 @dataclass
@@ -980,13 +1215,17 @@ class LabelStore:
         self._multiindex_rows = True
         self.note = ""
         self._backup_csv_first = False
-        disk = self._read_disk()
+        #: (frame, bodypart) -> (the value this store last wrote for a point it
+        #: changed, the value the point had before)
+        self._mine: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        # read and digest under the lock: a save in between would be missed
+        with _folder_lock(self.folder, create=False):
+            disk, self._signature = self._read_signed()
         if disk is not None:
             self._data = _copy(disk.frames)
             self._base = _copy(disk.frames)
             self.scorer = disk.scorer
             self._multiindex_rows = disk.multiindex_rows
-        self._signature = self._file_signature()
         self._frames: list[str] = []
         self.refresh_frames()
 
@@ -1205,31 +1444,43 @@ class LabelStore:
         external = self._file_signature() != self._signature
         taken: list[tuple[str, str]] = []
         conflicts: list[Conflict] = []
-        backup = None
+        backup = reverted_backup = None
+        deleted: list[str] = []
+        kept: list[str] = []
+        reverted: list[tuple[str, str]] = []
         if external:
-            disk = self._read_disk()
+            disk, signature = self._read_signed()
             theirs = disk.frames if disk is not None else {}
-            merged, taken, conflicts = merge_labels(
-                self._base, self._data, theirs, self.bodyparts
-            )
+            # a label file removed as a whole is written again, not a deletion of rows
+            base = self._base if disk is not None else {}
+            ours = self._data
+            merged, taken, conflicts = merge_labels(base, ours, theirs, self.bodyparts)
+            gone = [f for f in base if f not in theirs]
+            deleted = sorted(f for f in gone if f not in merged)
+            kept = sorted(f for f in gone if f in merged)
+            reverted = self._reverted(base, merged, taken, deleted)
             if conflicts:
                 backup = self._backup(theirs, disk.scorer if disk else self.scorer)
+            if reverted:
+                reverted_backup = self._backup(ours, self.scorer)
             needs_write = self.dirty or any(
                 f not in theirs or not np.array_equal(a, theirs[f], equal_nan=True)
                 for f, a in merged.items()
             )
             self._data = merged
             self._base = _copy(theirs)
-            self._signature = self._file_signature()
+            self._signature = signature
             self.refresh_frames()
             if disk is not None:
                 self.scorer = disk.scorer
             logger.warning(
-                "%s changed on disk behind this labeller: merged %d point(s), "
-                "%d conflict(s)",
+                "%s changed on disk behind this labeller: merged %d point(s) "
+                "(%d of ours changed back), %d conflict(s), %d frame(s) removed",
                 self.path,
                 len(taken),
+                len(reverted),
                 len(conflicts),
+                len(deleted),
             )
             write = write or needs_write
         write = write or self.dirty
@@ -1241,6 +1492,7 @@ class LabelStore:
                 write_labels(self.to_dataframe(), self.path)
             finally:  # under the lock a changed file is our own (partial) write
                 self._signature = self._file_signature()
+            self._remember_mine()
             self._base = _copy(self._data)
             self.dirty = False
             saved = True
@@ -1250,7 +1502,54 @@ class LabelStore:
             merged=tuple(taken),
             conflicts=tuple(conflicts),
             backup=backup,
+            deleted=tuple(deleted),
+            kept_deleted=tuple(kept),
+            reverted=tuple(reverted),
+            reverted_backup=reverted_backup,
         )
+
+    def _remember_mine(self) -> None:
+        """Record the points this write changes (vs. the file as last seen) as ours."""
+        nan = np.full(2, np.nan)
+        for frame, arr in self._data.items():
+            old = self._base.get(frame)
+            for j, bp in enumerate(self.bodyparts):
+                was = old[j] if old is not None else nan
+                if _same(arr[j], was):
+                    continue
+                mine = self._mine.get((frame, bp))
+                if mine is not None and _same(mine[0], was):
+                    was = mine[1]  # ours already: before our first change
+                self._mine[(frame, bp)] = (arr[j].copy(), np.array(was, copy=True))
+
+    def _reverted(
+        self,
+        base: Frames,
+        merged: Frames,
+        taken: Sequence[tuple[str, str]],
+        deleted: Sequence[str],
+    ) -> list[tuple[str, str]]:
+        """Points of ours that the other writer put back as they were before us.
+
+        A point is ours when this store wrote it last (``base`` holds our value);
+        it was changed back when the other writer's value (a ``taken`` point, or
+        none in a ``deleted`` frame) is the one the point had before our change: a
+        program that writes its whole table (DeepLabCut's GUI) did that. Another
+        labeller who moved our point elsewhere is an ordinary merge. The points
+        checked are forgotten as ours.
+        """
+        out = []
+        index = {bp: j for j, bp in enumerate(self.bodyparts)}
+        nan = np.full(2, np.nan)
+        removed = [(f, bp) for f in deleted for bp in self.bodyparts]
+        for frame, bp in [*taken, *removed]:
+            mine = self._mine.pop((frame, bp), None)
+            if mine is None or frame not in base:
+                continue
+            theirs = merged[frame][index[bp]] if frame in merged else nan
+            if _same(mine[0], base[frame][index[bp]]) and _same(theirs, mine[1]):
+                out.append((frame, bp))
+        return out
 
     def _backup(self, theirs: Frames, scorer: str) -> Path:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
@@ -1263,7 +1562,7 @@ class LabelStore:
         )
         df = make_labels_frame(scorer, self.bodyparts, frames, coords)
         write_labels(df, path)
-        logger.warning("the other writer's labels were saved to %s", path)
+        logger.warning("a copy of the labels was saved to %s", path)
         return path
 
     def _backup_csv(self) -> Path | None:
@@ -1284,6 +1583,22 @@ class LabelStore:
             return self.path
         csv = self.path.with_suffix(".csv")
         return csv if csv.is_file() else None
+
+    def _read_signed(self) -> tuple[_DiskState | None, str | None]:
+        """Read the label file and the digest of the state read.
+
+        posekit's writers hold the folder's lock (held here by the caller where it
+        can be); a writer without it (DeepLabCut's GUI) may still replace the file
+        during the read, so the digest is taken before and after and the read is
+        repeated until they match. If they never do, the digest from before is kept:
+        the next sync then merges again instead of missing a save.
+        """
+        for _ in range(3):
+            before = self._file_signature()
+            disk = self._read_disk()
+            if self._file_signature() == before:
+                break
+        return disk, before
 
     def _file_signature(self) -> str | None:
         path = self._label_file()

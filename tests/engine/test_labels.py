@@ -256,11 +256,12 @@ def test_merge_labels_keeps_frames_only_one_side_has():
     nan = np.nan
     base = {"a": np.array([[1.0, 1.0]])}
     ours = {"a": np.array([[1.0, 1.0]]), "b": np.array([[2.0, 2.0]])}
-    theirs = {"c": np.array([[3.0, 3.0]])}  # 'a' missing: not a deletion
+    theirs = {"c": np.array([[3.0, 3.0]])}  # 'a' missing: they deleted it (s25 #3)
     merged, taken, conflicts = merge_labels(base, ours, theirs, ["p"])
-    assert sorted(merged) == ["a", "b", "c"]
-    assert merged["a"].tolist() == [[1.0, 1.0]]
+    assert sorted(merged) == ["b", "c"]
     assert taken == [("c", "p")] and not conflicts
+    merged, _, _ = merge_labels(base, {"a": np.array([[5.0, 5.0]])}, theirs, ["p"])
+    assert merged["a"].tolist() == [[5.0, 5.0]]  # changed by us since: kept
     merged, _, conflicts = merge_labels(
         {"a": np.array([[nan, nan]])},
         {"a": np.array([[4.0, 4.0]])},
