@@ -946,7 +946,8 @@ def mark_missing_not_visible(project, video: str | os.PathLike) -> int:
     (3, 3)
     """
     stem = video_folder_name(video)
-    with _folder_lock(project.labeled_data_dir(stem), create=False):
+    folder = project.labeled_data_dir(stem)
+    with _folder_lock(folder, create=folder.is_dir()):  # (a writer: makes the lock)
         new = empty_points(project, stem)  # under the lock: no point placed meanwhile
         if new:
             update_visibility(project, stem, not_visible_add=new)
@@ -1029,18 +1030,24 @@ def _unlock_file(fd: int) -> None:
 def _open_locked(folder: Path, *, create: bool) -> int | None:
     """Open and lock ``folder``'s :data:`LABELS_LOCK_FILE`; ``None``: no lock here.
 
-    ``None`` when the folder does not exist (and ``create`` is false), cannot hold
-    the lock file (read-only), or the filesystem refuses the lock (an NFSv3 mount
-    without its lock daemon: said once as a warning).
+    ``None`` when the folder has no lock file yet (and ``create`` is false: a
+    reader), cannot hold it (read-only: no write permission bit, whoever runs),
+    or the filesystem refuses the lock (an NFSv3 mount without its lock daemon:
+    said once as a warning).
     """
     path = folder / LABELS_LOCK_FILE
     try:
         if create:
             folder.mkdir(parents=True, exist_ok=True)
-        elif not folder.is_dir():
+        elif not path.is_file():
+            # a reader makes no file: a folder without the lock file has had no
+            # posekit writer (a reader's digest, checked after the read, still sees
+            # a first save made meanwhile)
             return None
         # others who may write the folder (a lab group) must be able to lock too
         shared = stat.S_IMODE(folder.stat().st_mode)
+        if not shared & 0o222:  # read-only, even for root (shared test data)
+            return None
         if not path.parent.is_dir():
             path.parent.mkdir()
             with contextlib.suppress(OSError):

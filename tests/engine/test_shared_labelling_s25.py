@@ -103,6 +103,30 @@ def test_label_lock_of_a_read_only_folder_is_skipped(tmp_path):
     assert not missing.exists()
 
 
+def test_readers_make_no_lock_file_and_read_only_folders_get_none(project):
+    """Opening labels writes nothing; a folder without write bits is left alone.
+
+    (CI runs as root, for whom a read-only folder is writable: the shared openfield
+    project must not get a lock file from the tests that read it.)
+    """
+    folder = project.labeled_data_dir("session1")
+    lock = folder / labels.LABELS_LOCK_FILE
+    LabelStore(project, "session1")  # a reader
+    assert not lock.exists()
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    os.chmod(folder, 0o555)
+    try:
+        with labels._folder_lock(folder) as held:  # a writer in a read-only folder
+            assert held is False
+        assert not lock.exists()
+    finally:
+        os.chmod(folder, mode)
+    store = LabelStore(project, "session1")
+    store.clear_point(store.frames[0], "snout")
+    store.save()  # a writer makes it
+    assert lock.is_file()
+
+
 # ---------------------------------------------------------------- #6 open under lock
 def test_a_save_while_a_store_opens_is_not_missed(project, monkeypatch):
     alice = LabelStore(project, "session1")
