@@ -137,6 +137,11 @@ def add_new_videos(
 ) -> list[Path]:
     """Add videos to a project as DeepLabCut's ``add_new_videos`` does.
 
+    Several calls at once (students adding videos to a project on a shared drive)
+    all end up listed: the videos are copied first, then ``video_sets`` is merged
+    into ``config.yaml`` as it is then, under the project's lock
+    (:meth:`~posekit.engine.project.Project.save`).
+
     Parameters
     ----------
     config
@@ -517,17 +522,22 @@ def comparevideolistsanddatafolders(
 def _rewrite_labels(project: Project, keep: Any, what: str) -> dict[str, int]:
     """Keep the rows ``keep(labels, frame paths)`` marks True in every label file.
 
-    ``keep`` returns one boolean per row; the others are dropped and counted.
+    ``keep`` returns one boolean per row; the others are dropped and counted. Each
+    file is read and rewritten (atomically, with its ``.csv`` twin) under its label
+    folder's lock, as the labelling app saves: a point a labeller saves meanwhile
+    is kept, not reverted.
     """
     from .io.dlc import index_to_paths, read_labels, write_labels
+    from .labels import _folder_lock
 
     dropped = {}
     for h5 in _label_files(project):
-        df = read_labels(h5)
-        rows = np.asarray(keep(df, index_to_paths(df.index)), dtype=bool)
-        if rows.all():
-            continue
-        write_labels(df[rows], h5)
+        with _folder_lock(h5.parent):
+            df = read_labels(h5)
+            rows = np.asarray(keep(df, index_to_paths(df.index)), dtype=bool)
+            if rows.all():
+                continue
+            write_labels(df[rows], h5)
         dropped[h5.parent.name] = int((~rows).sum())
         logger.info("%s: %d %s dropped", h5, int((~rows).sum()), what)
     return dropped
@@ -605,25 +615,27 @@ def dropimagesduetolackofannotation(
         Folder → the images moved (their new paths).
     """
     from .io.dlc import index_to_paths, read_labels
-    from .labels import list_frames
+    from .labels import _folder_lock, list_frames
     from .project import as_project
 
     project = as_project(config)
     moved: dict[str, list[Path]] = {}
     for h5 in _label_files(project):
         stem = h5.parent.name
-        labelled = set(index_to_paths(read_labels(h5).index))
-        spare = [f for f in list_frames(project, stem) if f not in labelled]
-        if not spare:
-            continue
-        aside = h5.parent / ".posekit" / "removed"
-        aside.mkdir(parents=True, exist_ok=True)
-        moved[stem] = []
-        for frame in spare:
-            src = project.path / frame
-            dst = aside / src.name
-            os.replace(src, dst)
-            moved[stem].append(dst)
+        # locked: an image a labeller labels meanwhile is labelled, not moved
+        with _folder_lock(h5.parent):
+            labelled = set(index_to_paths(read_labels(h5).index))
+            spare = [f for f in list_frames(project, stem) if f not in labelled]
+            if not spare:
+                continue
+            aside = h5.parent / ".posekit" / "removed"
+            aside.mkdir(parents=True, exist_ok=True)
+            moved[stem] = []
+            for frame in spare:
+                src = project.path / frame
+                dst = aside / src.name
+                os.replace(src, dst)
+                moved[stem].append(dst)
         logger.info("%s: %d unlabelled image(s) moved to %s", stem, len(spare), aside)
     return moved
 

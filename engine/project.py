@@ -7,14 +7,17 @@ and comments preserved on a round trip), the same folders (``videos/``,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
+import errno
 import io
 import math
 import os
 import shutil
+import threading
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Any
@@ -26,11 +29,17 @@ from ruamel.yaml.error import YAMLError
 from . import logger
 from ._fileio import atomic_write_text
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = [
     "CONFIG_TEMPLATE",
     "DisplaySettings",
     "Project",
     "ProjectError",
+    "config_lock",
     "VIDEO_SUFFIXES",
     "list_videos",
     "create_project",
@@ -839,54 +848,124 @@ class Project:
         indentation and flow style of every other key stay as they are in the file
         (a file not on disk yet is written whole). Nothing changed: nothing written.
 
+        Several processes may save the same project at once (students adding
+        videos, an app remembering its marker size): under the project's config
+        lock (:func:`config_lock`) the file is read again and only the keys changed
+        in memory since it was read (:meth:`changes`) are written into it, so that
+        what the others wrote meanwhile stays. ``video_sets`` is merged entry by
+        entry: the videos added (or whose crop changed) and removed here are applied
+        to the file's list, so that two videos added at once are both listed. Keys
+        changed by others and not here are taken into memory.
+
         Parameters
         ----------
         keys
             Write only these keys (e.g. ``["iteration"]``, or the marker size an app
-            remembers): the file is read again and only their lines change, so that
-            other keys keep what is on disk, whoever wrote it, and other changes in
-            memory stay unsaved.
+            remembers); other changes in memory stay unsaved.
 
         Returns
         -------
         dict
-            What :meth:`changes` returned before the write (empty: the file was not
+            ``{key: (value in the file, value written)}`` (empty: the file was not
             touched). Each written key is also logged.
-        """
-        if keys is not None and self.config_path.is_file():
-            return self._save_keys(list(keys))
-        self.cfg["project_path"] = str(self.path)
-        changes = self.changes()
-        if self.saved_text is not None and not changes:
-            return {}
-        text = self.to_yaml() if self.saved_text is None else self._patched(changes)
-        atomic_write_text(self.config_path, text)
-        self.saved_text = text
-        for key, (before, after) in changes.items():
-            logger.info("config.yaml: %s: %r -> %r", key, before, after)
-        return changes
 
-    def _save_keys(self, keys: list[str]) -> dict[str, tuple[Any, Any]]:
-        """Write only ``keys`` into the file as it is on disk now (see :meth:`save`)."""
+        Examples
+        --------
+        >>> import tempfile
+        >>> from posekit.engine import make_demo_project
+        >>> project = make_demo_project(tempfile.mkdtemp(), n_frames=10, n_labeled=2)
+        >>> project.set("pcutoff", 0.7)
+        >>> project.save()
+        {'pcutoff': (0.5, 0.7)}
+        >>> project.save()
+        {}
+        """
+        if keys is None:
+            self.cfg["project_path"] = str(self.path)
+            if self.saved_text is not None and not self.changes():
+                return {}  # nothing changed here: no lock, nothing written
+        with config_lock(self.path):
+            if not self.config_path.is_file() or (
+                self.saved_text is None and keys is None
+            ):
+                self.cfg["project_path"] = str(self.path)
+                text = self.to_yaml()
+                atomic_write_text(self.config_path, text)
+                self.saved_text = text
+                return self._logged({k: (None, v) for k, v in _plain(self.cfg).items()})
+            return self._merge_into_file(None if keys is None else list(keys))
+
+    def _merge_into_file(self, keys: list[str] | None) -> dict[str, tuple[Any, Any]]:
+        """Write this project's changes into ``config.yaml`` as it is now (locked).
+
+        ``keys``: only these keys (``None``: every key changed since the file was
+        read). See :meth:`save`.
+        """
+        base = _plain(_yaml().load(self.saved_text) or {}) if self.saved_text else {}
+        mine = _plain(self.cfg)
+        if keys is None:
+            keys = [
+                k
+                for k in dict.fromkeys([*mine, *base])
+                if mine.get(k, _MISSING) != base.get(k, _MISSING)
+            ]
+            if not keys:
+                return {}
         on_disk = _read_config_text(self.config_path, warn=False)
-        old = _plain(_yaml().load(on_disk) or {})
-        new = _plain(self.cfg)
+        disk_cfg = _yaml().load(on_disk) or CommentedMap()
+        disk = _plain(disk_cfg)
+        if "video_sets" in keys and "video_sets" in self.cfg:
+            self.cfg["video_sets"] = self._merged_video_sets(
+                disk_cfg.get("video_sets"), base.get("video_sets"), mine["video_sets"]
+            )
+            mine = _plain(self.cfg)
+        # keys others changed and this project did not: take them into memory
+        for key in dict.fromkeys([*disk, *base]):
+            if key in keys or mine.get(key, _MISSING) != base.get(key, _MISSING):
+                continue
+            if disk.get(key, _MISSING) == mine.get(key, _MISSING):
+                continue
+            if key in disk:
+                self.cfg[key] = disk_cfg[key]
+            else:
+                self.cfg.pop(key, None)
+        mine = _plain(self.cfg)
         changes = {
-            k: (old.get(k), new.get(k))
+            k: (disk.get(k), mine.get(k))
             for k in keys
-            if (k in old) != (k in new) or old.get(k) != new.get(k)
+            if (k in disk) != (k in mine) or disk.get(k) != mine.get(k)
         }
         if not changes:
+            self.saved_text = on_disk
             return {}
-        expected = dict(old)
+        expected = dict(disk)
         for key in changes:
-            if key in new:
-                expected[key] = new[key]
+            if key in mine:
+                expected[key] = mine[key]
             else:
                 expected.pop(key, None)
         text = self._patched(changes, base=on_disk, expected=expected)
         atomic_write_text(self.config_path, text)
         self.saved_text = text
+        return self._logged(changes)
+
+    def _merged_video_sets(
+        self, disk: Any, base: Any, mine: Mapping[str, Any]
+    ) -> CommentedMap:
+        """``video_sets`` of the file with this project's additions and removals."""
+        base = base if isinstance(base, Mapping) else {}
+        merged = disk if isinstance(disk, CommentedMap) else CommentedMap()
+        ours = self.cfg["video_sets"] or {}
+        for key in base:
+            if key not in mine:
+                merged.pop(key, None)  # removed here
+        for key, value in ours.items():
+            if str(key) not in base or base[str(key)] != mine[str(key)]:
+                merged[key] = value  # added or changed here
+        return merged
+
+    @staticmethod
+    def _logged(changes: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
         for key, (before, after) in changes.items():
             logger.info("config.yaml: %s: %r -> %r", key, before, after)
         return changes
@@ -973,6 +1052,95 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         return [_plain(v) for v in value]
     return value
+
+
+_MISSING = object()
+
+#: The lock file of :func:`config_lock`, in the project folder.
+CONFIG_LOCK_FILE = ".posekit-config.lock"
+
+_config_guard = threading.Lock()
+_config_locks: dict[str, tuple[threading.RLock, list[int]]] = {}
+
+
+@contextlib.contextmanager
+def config_lock(project_dir: str | os.PathLike) -> Iterator[None]:
+    """Hold the project's ``config.yaml`` lock for a read-change-write.
+
+    The lock is a POSIX record lock (``fcntl.lockf``) on
+    ``<project>/.posekit-config.lock`` opened for writing, which a network drive
+    (NFS, SMB) passes on to the server, so that processes on several computers
+    exclude each other; threads of one process wait on a lock of their own (a
+    record lock is the process's). The same thread may take it again inside. The
+    file is removed when the lock is released. Where it cannot be created (a
+    read-only folder; Windows) only the threads of this process are excluded.
+
+    Parameters
+    ----------
+    project_dir
+        The project folder.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with config_lock(folder):
+    ...     (folder / CONFIG_LOCK_FILE).exists()
+    True
+    >>> (folder / CONFIG_LOCK_FILE).exists()
+    False
+    """
+    path = Path(os.path.abspath(Path(project_dir) / CONFIG_LOCK_FILE))
+    with _config_guard:
+        rlock, depth = _config_locks.setdefault(str(path), (threading.RLock(), [0]))
+    with rlock:
+        depth[0] += 1
+        try:
+            if depth[0] > 1 or fcntl is None:
+                yield
+                return
+            fd = _lock_config_file(path)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    _unlock_config_file(fd, path)
+        finally:
+            depth[0] -= 1
+
+
+def _lock_config_file(path: Path) -> int | None:
+    """Open, lock (waiting) and return the lock file; ``None`` where it cannot be."""
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            logger.debug("config.yaml saved without a lock file (%s): %s", path, err)
+            return None
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            st = os.stat(path)
+        except OSError as err:
+            os.close(fd)
+            if err.errno in (errno.ENOENT, errno.ESTALE):
+                continue  # removed by its holder meanwhile (ESTALE: on NFS)
+            raise
+        except BaseException:
+            os.close(fd)
+            raise
+        own = os.fstat(fd)
+        if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
+            return fd
+        os.close(fd)  # removed by its holder meanwhile: take the new one
+
+
+def _unlock_config_file(fd: int, path: Path) -> None:
+    """Remove the lock file while still holding it, then unlock and close it."""
+    with contextlib.suppress(OSError):
+        path.unlink()
+    with contextlib.suppress(OSError):
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+    os.close(fd)
 
 
 #: Extensions of the videos a folder stands for (compared in lower case): MP4/MOV,

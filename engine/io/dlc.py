@@ -513,8 +513,19 @@ def convert_dlc_file(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
 
 
 def convert_csv_to_h5(csv_path: str | os.PathLike) -> Path:
-    """DLC's ``convertcsv2h5`` for one file: read the ``.csv``, write the ``.h5``."""
-    return convert_dlc_file(csv_path, Path(csv_path).with_suffix(".h5"))
+    """DLC's ``convertcsv2h5`` for one file: read the ``.csv``, write the ``.h5``.
+
+    A label file (``CollectedData_<scorer>.csv``) is read and converted under its
+    folder's lock, as the labelling app saves, so that a point a labeller saves
+    meanwhile is not reverted by the ``.csv`` read before it.
+    """
+    csv_path = Path(csv_path)
+    if not csv_path.name.startswith("CollectedData_"):
+        return convert_dlc_file(csv_path, csv_path.with_suffix(".h5"))
+    from ..labels import _folder_lock
+
+    with _folder_lock(csv_path.parent):
+        return convert_dlc_file(csv_path, csv_path.with_suffix(".h5"))
 
 
 def convert_h5_to_csv(h5_path: str | os.PathLike) -> Path:
