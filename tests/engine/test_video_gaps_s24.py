@@ -278,9 +278,9 @@ def test_chunked_analysis_writes_the_serial_rows_and_record(
     rows = pd.read_hdf(out).to_numpy().reshape(-1, 1, 3)
     np.testing.assert_array_equal(rows, xyp)  # NaN in the same rows
     meta = analysis_metadata(out)
-    assert meta["missing_frames"] == info["missing_frames"] == [
-        [empty[0], empty[-1] + 1]
-    ]
+    assert (
+        meta["missing_frames"] == info["missing_frames"] == [[empty[0], empty[-1] + 1]]
+    )
     assert meta["truncated"] == info["truncated"]  # the serial run's sentence
     found = AnalysisOutputs()
     found.written(out, corrupt)
