@@ -72,6 +72,12 @@ HARMLESS_CONSOLE = (
     "Unsatisfied version",
     "No satisfying version",
     "cannot combine events",
+    # the widget manager logs it when a message names a widget it has not made yet
+    # or has closed already: seen while a page loads or replaces a plot on a busy
+    # machine (the whole suite on 2 cores: the final CI of s25 in the viewer, an
+    # earlier one in the labeller's drag test); a widget that really failed is
+    # missing from the page, which the tests wait for
+    "widget model not found",
 )
 #: Environment variable naming the folder for screenshots (``make screenshots``).
 SCREENSHOTS_ENV = "POSEKIT_SCREENSHOTS_DIR"
