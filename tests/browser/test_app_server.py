@@ -5,7 +5,7 @@
   outside the data root: the data root's refusal), not Voila's "There was an error
   when executing cell".
 - Kernels do not pile up: walking home → label → train → analyze → trajectories →
-  behaviour → home five times in one tab leaves at most two kernels alive at any time,
+  behaviour → home twice in one tab leaves at most two kernels alive at any time,
   the server and its kernels stay under 2 GB, and the kernel of a page that went away
   without saying so (no unload beacon) is culled.
 """
@@ -36,7 +36,7 @@ TOKEN = "browser-test-token"
 CULL_IDLE_S = 20
 CULL_INTERVAL_S = 5
 WALK = ["label", "train", "analyze", "viewer", "behavior", "home"]
-ROUNDS = 5
+ROUNDS = 2
 MAX_KERNELS = 2
 MAX_TOTAL_BYTES = 2 * 1024**3
 

@@ -29,7 +29,7 @@ def test_cli_workflow_learns(tmp_path, capsys) -> None:
                 "train",
                 project_dir,
                 "--iterations",
-                "700",
+                "300",
                 "--batch-size",
                 "8",
                 "--weights",
@@ -46,7 +46,8 @@ def test_cli_workflow_learns(tmp_path, capsys) -> None:
         / "CombinedEvaluation-results.csv"
     )
     test_error = float(combined["Test error(px)"].iloc[-1])
-    # an untrained network is ~130 px off on these 320×240 frames (measured)
+    # an untrained network is ~130 px off on these 320×240 frames; 300 iterations
+    # reach ~6 px (700: 2.7 px, for twice the time; measured)
     assert test_error < 25.0, combined.to_string()
     capsys.readouterr()
     assert main(["analyze", project_dir, "--csv"]) == 0
