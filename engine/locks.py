@@ -239,7 +239,7 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
-def _release(fd: int, path: Path) -> None:
+def _release(fd: int, path: Path, *, record: bool = False) -> None:
     """Remove a held lock file, unlock it and close it.
 
     The file is removed while still locked: a process that opened it meanwhile sees
@@ -249,7 +249,10 @@ def _release(fd: int, path: Path) -> None:
         if _same_file(fd, path):
             path.unlink()
     with contextlib.suppress(OSError):
-        _unlock(fd)
+        if record:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+        else:
+            _unlock(fd)
     os.close(fd)
 
 
@@ -287,8 +290,10 @@ def _same_file(fd: int, path: Path) -> bool:
     """Whether ``path`` still names the file open as ``fd`` (not unlinked meanwhile)."""
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        return False
+    except OSError as err:
+        if err.errno in (errno.ENOENT, errno.ESTALE):  # ESTALE: removed, on NFS
+            return False
+        raise
     own = os.fstat(fd)
     return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
@@ -474,14 +479,25 @@ def output_lock(
 
 
 @contextlib.contextmanager
-def file_mutex(path: str | os.PathLike) -> Iterator[bool]:
+def file_mutex(path: str | os.PathLike, *, record: bool = False) -> Iterator[bool]:
     """Hold an exclusive lock on ``path`` while the block runs, waiting for it.
 
     For work that several processes may start at once and only one should do (the
     first TFLite conversion of a model that the tasks of a job array all need): the
-    others wait, then find the work done. The file is removed on release. Yields
-    ``False`` (and locks nothing) where the lock file cannot be created (a
-    read-only folder; Windows).
+    others wait, then find the work done. The file is removed on release (while still
+    locked: a waiter that opened it meanwhile sees that and opens the new one). Yields
+    ``False`` (and locks nothing) where the lock file cannot be created (a read-only
+    folder; Windows).
+
+    Parameters
+    ----------
+    path
+        The lock file.
+    record
+        Take a POSIX record lock (``fcntl.lockf``) instead of ``flock``: a network
+        drive (NFS, SMB) passes it on to the server, so processes on several computers
+        exclude each other. A record lock belongs to the process: threads of one
+        process do not exclude each other with it (the caller keeps a thread lock).
 
     Examples
     --------
@@ -497,6 +513,7 @@ def file_mutex(path: str | os.PathLike) -> Iterator[bool]:
     if fcntl is None:  # pragma: no cover - Windows
         yield False
         return
+    lock = fcntl.lockf if record else fcntl.flock
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -505,7 +522,7 @@ def file_mutex(path: str | os.PathLike) -> Iterator[bool]:
             yield False
             return
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            lock(fd, fcntl.LOCK_EX)
         except BaseException:
             os.close(fd)
             raise
@@ -515,7 +532,7 @@ def file_mutex(path: str | os.PathLike) -> Iterator[bool]:
     try:
         yield True
     finally:
-        _release(fd, path)
+        _release(fd, path, record=record)
 
 
 def running_job(project_dir: str | os.PathLike, kind: str) -> JobRecord | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
-import errno
 import io
 import math
 import os
@@ -28,11 +27,7 @@ from ruamel.yaml.error import YAMLError
 
 from . import logger
 from ._fileio import atomic_write_text
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from .locks import file_mutex
 
 __all__ = [
     "CONFIG_TEMPLATE",
@@ -1096,51 +1091,13 @@ def config_lock(project_dir: str | os.PathLike) -> Iterator[None]:
     with rlock:
         depth[0] += 1
         try:
-            if depth[0] > 1 or fcntl is None:
+            if depth[0] > 1:
                 yield
                 return
-            fd = _lock_config_file(path)
-            try:
+            with file_mutex(path, record=True):
                 yield
-            finally:
-                if fd is not None:
-                    _unlock_config_file(fd, path)
         finally:
             depth[0] -= 1
-
-
-def _lock_config_file(path: Path) -> int | None:
-    """Open, lock (waiting) and return the lock file; ``None`` where it cannot be."""
-    while True:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as err:
-            logger.debug("config.yaml saved without a lock file (%s): %s", path, err)
-            return None
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX)
-            st = os.stat(path)
-        except OSError as err:
-            os.close(fd)
-            if err.errno in (errno.ENOENT, errno.ESTALE):
-                continue  # removed by its holder meanwhile (ESTALE: on NFS)
-            raise
-        except BaseException:
-            os.close(fd)
-            raise
-        own = os.fstat(fd)
-        if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
-            return fd
-        os.close(fd)  # removed by its holder meanwhile: take the new one
-
-
-def _unlock_config_file(fd: int, path: Path) -> None:
-    """Remove the lock file while still holding it, then unlock and close it."""
-    with contextlib.suppress(OSError):
-        path.unlink()
-    with contextlib.suppress(OSError):
-        fcntl.lockf(fd, fcntl.LOCK_UN)
-    os.close(fd)
 
 
 #: Extensions of the videos a folder stands for (compared in lower case): MP4/MOV,

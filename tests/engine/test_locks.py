@@ -180,6 +180,53 @@ def test_file_mutex_makes_a_second_process_wait_then_go(tmp_path) -> None:
     assert not path.exists()
 
 
+def test_record_file_mutex_excludes_another_process_and_survives_estale(
+    tmp_path, monkeypatch
+) -> None:
+    """A record lock (the project's config lock) makes another process wait.
+
+    A lock file removed by its holder on NFS (stat raises ESTALE) is taken again.
+    """
+    import errno
+
+    from posekit.engine import locks
+
+    path = tmp_path / ".posekit-config.lock"
+    script = textwrap.dedent(
+        f"""
+        import time
+        from posekit.engine.locks import file_mutex
+        t0 = time.monotonic()
+        with file_mutex({str(path)!r}, record=True) as locked:
+            print(locked, round(time.monotonic() - t0, 2))
+        """
+    )
+    with file_mutex(path, record=True) as locked:
+        assert locked and path.exists()
+        child = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+        )
+        time.sleep(2.0)
+        assert child.poll() is None  # waits for us
+    out, _ = child.communicate(timeout=60)
+    held, waited = out.split()
+    assert held == "True" and float(waited) > 0.5
+    assert not path.exists()
+
+    real_stat, calls = os.stat, []
+
+    def stale_once(p, *args, **kwargs):
+        if Path(p) == path and not calls:
+            calls.append(p)
+            raise OSError(errno.ESTALE, "Stale file handle")
+        return real_stat(p, *args, **kwargs)
+
+    monkeypatch.setattr(locks.os, "stat", stale_once)
+    with file_mutex(path, record=True) as locked:
+        assert locked and calls  # the stale handle was left and the lock taken anew
+    assert not path.exists()
+
+
 @pytest.mark.slow
 @needs_sigkill
 def test_second_training_refused_while_first_runs_allowed_after_sigkill(
