@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from . import logger
+from ._fileio import remove_stale_temps
 from .io.dlc import (
     LabelError,
     index_to_paths,
@@ -711,6 +712,7 @@ def update_visibility(
             for frame, bp in sorted(pairs):
                 by_image.setdefault(frame.rsplit("/", 1)[-1], []).append(bp)
             doc[key] = by_image
+        remove_stale_temps(path, older_than=_STALE_LABEL_TEMP_SECONDS)
         atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
     return marks
 
@@ -984,6 +986,10 @@ class _HeldLock:
 
 
 _HELD: dict[str, _HeldLock] = {}
+#: Under the label lock, a temporary file of the label file this old is a killed
+#: save's leftover (:meth:`LabelStore.save` removes it).
+_STALE_LABEL_TEMP_SECONDS = 30.0
+
 _HELD_GUARD = threading.Lock()
 #: Lock files whose lock the filesystem refused (said once per process).
 _NO_LOCK_SAID: set[str] = set()
@@ -1495,6 +1501,11 @@ class LabelStore:
         if write and (self._data or self.path.exists()):
             if self._backup_csv_first:
                 self._backup_csv()
+            # writers of the label file hold this lock, so a temporary file of it
+            # that stopped changing is a killed save's (QA s25 #10); 30 s spares a
+            # writer that does not take the lock (an older posekit, a script)
+            for twin in (self.path, self.path.with_suffix(".csv")):
+                remove_stale_temps(twin, older_than=_STALE_LABEL_TEMP_SECONDS)
             try:
                 write_labels(self.to_dataframe(), self.path)
             finally:  # under the lock a changed file is our own (partial) write

@@ -327,3 +327,31 @@ def test_label_lock_file_is_writable_by_who_may_write_the_folder(project):
         os.umask(old_umask)
     lock_file = folder / ".posekit" / "labels.lock"
     assert stat.S_IMODE(lock_file.stat().st_mode) == 0o664
+
+
+def test_a_save_removes_the_temp_files_of_killed_saves(project):
+    """QA s25 #10: a kill during a save left ``.CollectedData_<scorer>.h5.<x>.h5``."""
+    h5 = project.labels_path("session1")
+    left = [
+        h5.parent / f".{h5.name}.k2j8d0_x.h5",
+        h5.parent / f".{h5.with_suffix('.csv').name}.q81mz0ab.csv",
+    ]
+    fresh = h5.parent / f".{h5.name}.a1b2c3d4.h5"  # a writer at work right now
+    for path in [*left, fresh]:
+        path.write_bytes(b"\x89HDF\r\n")
+    old = time.time() - 60
+    for path in left:
+        os.utime(path, (old, old))
+    store = LabelStore(project, "session1")
+    store.set_point(store.frames[0], "snout", 3.0, 4.0)
+    assert store.last_report.saved
+    assert [p for p in left if p.exists()] == []
+    assert fresh.exists()
+    assert read_labels(h5).notna().to_numpy().any()
+    marks = labels.visibility_path(project, "session1")
+    marks.parent.mkdir(parents=True, exist_ok=True)
+    left = marks.parent / f".{marks.name}.z9y8x7w6.json"
+    left.write_text("{")
+    os.utime(left, (old, old))
+    update_visibility(project, "session1", not_visible_add=[(store.frames[1], "snout")])
+    assert not left.exists()
