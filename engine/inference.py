@@ -8,8 +8,8 @@ disk gives one with :meth:`posekit.engine.model_folder.ModelFolder.predictor`.
 For videos, a background thread decodes (and resizes) frames while the network runs on the previous
 batch; the score maps are decoded to ``(x, y, likelihood)`` in full-frame pixels and
 written in DeepLabCut's prediction layout. Two runtimes: TensorFlow (a traced
-``tf.function`` per input shape) and TFLite (converted through ``model.export`` +
-``TFLiteConverter.from_saved_model``, which is ~2× faster on CPU).
+``tf.function`` per input shape) and TFLite (a frozen concrete function converted by
+``TFLiteConverter.from_concrete_functions``; ~2× faster on CPU).
 """
 
 from __future__ import annotations
@@ -374,8 +374,11 @@ def convert_to_tflite(
 ) -> Path:
     """Convert a Keras pose model to a TFLite file for a fixed input shape.
 
-    Uses ``model.export`` + ``TFLiteConverter.from_saved_model`` (``from_concrete_functions``
-    silently produced a model with no weights). Written atomically. The converter's
+    The model is traced to a concrete function whose variables are frozen into
+    constants, then converted (``TFLiteConverter.from_concrete_functions``): 5x faster
+    than writing a SavedModel (``model.export`` + ``from_saved_model``) and the same
+    model; unfrozen, ``from_concrete_functions`` silently gave one with no weights
+    (NaN output). Written atomically. The converter's
     console output (dozens of TensorFlow log lines on file descriptor 2) is captured
     and sent to the ``posekit`` logger at DEBUG level instead of the notebook; if the
     conversion fails, it is attached to the exception as a note.
@@ -415,35 +418,31 @@ def convert_to_tflite(
             )
     else:
         frames = []
-    with (
-        _captured_output() as captured,
-        tempfile.TemporaryDirectory(prefix="posekit-export-") as tmp,
-    ):
+    with _captured_output() as captured:
         try:
-            from ._tf import keras
-            from ._tf import tensorflow as tf
+            from tensorflow.python.framework.convert_to_constants import (
+                convert_variables_to_constants_v2,
+            )
 
-            export = keras.export.ExportArchive()
-            export.track(model)
+            from ._tf import tensorflow as tf  # (loaded already: the model is built)
+
             if frames:
                 # float input for the quantizer, which turns it into a uint8 input
                 # with the calibrated range (the frame goes in as decoded)
-                export.add_endpoint(
-                    name="serve",
-                    fn=lambda x: model(x, training=False),
+                serve = tf.function(
+                    lambda x: model(x, training=False),
                     input_signature=[tf.TensorSpec(list(input_shape), tf.float32)],
                 )
             else:
                 # uint8 frames in, cast inside the graph: the frame goes to the
                 # interpreter as it was decoded (4x fewer bytes than float32; no
                 # astype per frame)
-                export.add_endpoint(
-                    name="serve",
-                    fn=lambda x: model(tf.cast(x, tf.float32), training=False),
+                serve = tf.function(
+                    lambda x: model(tf.cast(x, tf.float32), training=False),
                     input_signature=[tf.TensorSpec(list(input_shape), tf.uint8)],
                 )
-            export.write_out(tmp, verbose=False)
-            converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+            frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+            converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
             if frames:
                 _full_integer(converter, frames, int(input_shape[0]))
             data = converter.convert()
