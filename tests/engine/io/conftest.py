@@ -1,8 +1,9 @@
 """Second Python environments for cross-reader tests (pandas < 3, movement).
 
-Each is a small virtual environment made once per test session under pytest's
-temporary folder and filled from the package registry by pip. When it cannot be made
-(no suitable Python, no network, pip fails) the tests that need it skip and say why.
+Each is a small virtual environment made once per test run under pytest's temporary
+folder and filled from the package registry by pip; the pytest-xdist workers share it
+(the first builds it under a file lock, the others wait and reuse it). When it cannot be
+made (no suitable Python, no network, pip fails) the tests that need it skip and say why.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+try:
+    import fcntl
+except ImportError:  # Windows: each worker builds its own
+    fcntl = None
 
 PIP_TIMEOUT_S = 900
 
@@ -69,6 +75,31 @@ def find_python(minimum: tuple[int, int]) -> str | None:
     return None
 
 
+def shared_venv(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    python: str,
+    packages: list[str],
+) -> Path:
+    """:func:`make_venv` once per run, shared by the xdist workers (a file lock)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' basetemps are siblings in one run's folder
+    folder = root / f"venv-{name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        else:
+            folder = Path(tmp_path_factory.mktemp(f"venv-{name}"))
+        done = folder / ".done"
+        if done.exists():
+            return folder / "venv" / "bin" / "python"
+        exe = make_venv(folder, python, packages)
+        done.touch()
+        return exe
+
+
 def make_venv(root: Path, python: str, packages: list[str]) -> Path:
     """Create a venv under ``root`` with ``packages``; skip the test if pip fails."""
     venv = root / "venv"
@@ -106,10 +137,8 @@ def pandas2_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     python = find_python((3, 10))
     if python is None:
         pytest.skip("no Python >= 3.10 with venv found for the pandas 2 environment")
-    return make_venv(
-        tmp_path_factory.mktemp("pandas2"),
-        python,
-        ["pandas>=2.2,<3", "tables", "numpy"],
+    return shared_venv(
+        tmp_path_factory, "pandas2", python, ["pandas>=2.2,<3", "tables", "numpy"]
     )
 
 
@@ -121,4 +150,4 @@ def movement_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(
             "movement 0.17 needs Python >= 3.12 and none was found (PATH, pyenv, uv)"
         )
-    return make_venv(tmp_path_factory.mktemp("movement"), python, ["movement==0.17.0"])
+    return shared_venv(tmp_path_factory, "movement", python, ["movement==0.17.0"])
