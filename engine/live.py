@@ -381,7 +381,7 @@ def open_live(
         LiteRT threads.
     on_stage
         Called with one line (``"converting the model for 640×480 frames …"``)
-        before a conversion for a new frame size (20-60 s, once per size); default:
+        before a conversion for a new frame size (5-30 s, once per size); default:
         that line is logged (logger ``posekit``, INFO).
 
     Returns
@@ -493,14 +493,14 @@ def _frame_shape(frame_shape: Sequence[int]) -> tuple[int, int]:
 def _converting_line(
     height: int, width: int, on_stage: Callable[[str], None] | None
 ) -> Callable[[str], None]:
-    """Say (or log) the conversion for a new frame size: 20-60 s that looked hung."""
+    """Say (or log) the conversion for a new frame size: seconds that looked hung."""
 
     def stage(name: str) -> None:
         if name != "converting":
             return
         line = (
             f"converting the model for {width}×{height} frames (once for this size, "
-            "up to a minute; cached)"
+            "some seconds; cached)"
         )
         if on_stage is None:
             logger.info("%s", line)
