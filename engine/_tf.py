@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # what ``from ._tf import keras`` gives, for type checkers
 __all__ = [
     "TENSORFLOW_OPTIONS",
     "cpu_threads",
+    "freeze_variables",
     "import_keras",
     "import_tensorflow",
     "quiet_startup",
@@ -214,6 +215,30 @@ def import_keras() -> ModuleType:
     import keras
 
     return keras
+
+
+def freeze_variables(concrete_function):
+    """Return ``concrete_function`` with its variables turned into constants.
+
+    What ``TFLiteConverter.from_concrete_functions`` needs to keep the weights
+    (TensorFlow's ``convert_variables_to_constants_v2``).
+
+    Parameters
+    ----------
+    concrete_function
+        A traced ``tf.function``'s concrete function.
+
+    Returns
+    -------
+    ConcreteFunction
+        The same computation with the weights as constants.
+    """
+    import_tensorflow()
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    return convert_variables_to_constants_v2(concrete_function)
 
 
 def __getattr__(name: str) -> ModuleType:

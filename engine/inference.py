@@ -420,11 +420,8 @@ def convert_to_tflite(
         frames = []
     with _captured_output() as captured:
         try:
-            from tensorflow.python.framework.convert_to_constants import (
-                convert_variables_to_constants_v2,
-            )
-
-            from ._tf import tensorflow as tf  # (loaded already: the model is built)
+            from ._tf import freeze_variables
+            from ._tf import tensorflow as tf
 
             if frames:
                 # float input for the quantizer, which turns it into a uint8 input
@@ -441,7 +438,7 @@ def convert_to_tflite(
                     lambda x: model(tf.cast(x, tf.float32), training=False),
                     input_signature=[tf.TensorSpec(list(input_shape), tf.uint8)],
                 )
-            frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+            frozen = freeze_variables(serve.get_concrete_function())
             converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
             if frames:
                 _full_integer(converter, frames, int(input_shape[0]))

@@ -135,8 +135,8 @@ def test_a_new_frame_size_says_it_converts(
     with caplog.at_level(logging.WARNING, logger="posekit"):
         live = open_live(model_file, (320, 240), on_stage=lines.append)
     assert lines == [
-        "converting the model for 240×320 frames (once for this size, up to a "
-        "minute; cached)"
+        "converting the model for 240×320 frames (once for this size, some "
+        "seconds; cached)"
     ]
     assert "exported for 320×240 (width×height) frames" in caplog.text
     assert "pass frame_shape=(240, 320)" in caplog.text
