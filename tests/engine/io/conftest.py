@@ -18,10 +18,7 @@ from pathlib import Path
 
 import pytest
 
-try:
-    import fcntl
-except ImportError:  # Windows: each worker builds its own
-    fcntl = None
+from posekit.engine.locks import file_mutex
 
 PIP_TIMEOUT_S = 900
 
@@ -87,17 +84,14 @@ def shared_venv(
         root = root.parent  # the workers' basetemps are siblings in one run's folder
     folder = root / f"venv-{name}"
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as lock:
-        if fcntl is not None:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        else:
-            folder = Path(tmp_path_factory.mktemp(f"venv-{name}"))
+    with file_mutex(folder / ".lock") as locked:
+        if not locked:  # no lock (Windows): each worker builds its own
+            return make_venv(tmp_path_factory.mktemp(f"venv-{name}"), python, packages)
         done = folder / ".done"
-        if done.exists():
-            return folder / "venv" / "bin" / "python"
-        exe = make_venv(folder, python, packages)
-        done.touch()
-        return exe
+        if not done.exists():
+            make_venv(folder, python, packages)
+            done.touch()
+        return folder / "venv" / "bin" / "python"
 
 
 def make_venv(root: Path, python: str, packages: list[str]) -> Path:
