@@ -970,6 +970,11 @@ def mark_missing_not_visible(project, video: str | os.PathLike) -> int:
 LABELS_LOCK_FILE = ".posekit/labels.lock"
 
 
+#: Under the label lock, a temporary file of the label file this old is a killed
+#: save's leftover (label saves and :func:`update_visibility` remove it).
+_STALE_LABEL_TEMP_SECONDS = 30.0
+
+
 class _HeldLock:
     """One label folder's lock in this process: a thread lock and the file's lock.
 
@@ -986,10 +991,6 @@ class _HeldLock:
 
 
 _HELD: dict[str, _HeldLock] = {}
-#: Under the label lock, a temporary file of the label file this old is a killed
-#: save's leftover (:meth:`LabelStore.save` removes it).
-_STALE_LABEL_TEMP_SECONDS = 30.0
-
 _HELD_GUARD = threading.Lock()
 #: Lock files whose lock the filesystem refused (said once per process).
 _NO_LOCK_SAID: set[str] = set()
